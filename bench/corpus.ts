@@ -1,0 +1,60 @@
+/**
+ * The image sets benchmarks read: the project's generated test vectors, and when `../shared` is
+ * present, the blockhash reference images and the shared photos. Absent sets are reported, not
+ * silently skipped.
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const SHARED = resolve(ROOT, '..', 'shared');
+
+export interface CorpusImage {
+  readonly set: string;
+  readonly name: string;
+  readonly path: string;
+  readonly bytes: Buffer;
+}
+
+function load(set: string, dir: string, names: readonly string[]): CorpusImage[] {
+  return names.map((name) => ({ set, name, path: join(dir, name), bytes: readFileSync(join(dir, name)) }));
+}
+
+/** The generated test vectors (originals, edits, low-information images). */
+export function testVectorImages(): CorpusImage[] {
+  const dir = join(ROOT, 'test-vectors', 'images');
+  return existsSync(dir) ? load('test-vectors', dir, readdirSync(dir).sort()) : [];
+}
+
+/** The 17 blockhash reference images with the published method-2 hashes, or [] when absent. */
+export function blockhashReferenceImages(): (CorpusImage & { readonly expected: string })[] {
+  const dir = join(SHARED, 'reference', 'blockhash');
+  if (!existsSync(dir)) return [];
+  const rows = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { image: string; method: number; bits: number; expected_hex: string }[];
+  return rows
+    .filter((r) => r.method === 2 && r.bits === 16)
+    .map((r) => ({ ...load('blockhash-reference', dir, [r.image])[0]!, expected: r.expected_hex }));
+}
+
+/** The shared photos (149), or [] when absent. */
+export function sharedPhotos(): CorpusImage[] {
+  const dir = join(SHARED, 'photos');
+  if (!existsSync(dir)) return [];
+  const names = readFileSync(join(dir, 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[1] as string);
+  return load('photos', dir, names);
+}
+
+/** Says which sets are missing, for the start of a benchmark's output. */
+export function describeCorpus(sets: Record<string, readonly CorpusImage[]>): string {
+  return Object.entries(sets)
+    .map(([name, images]) => (images.length === 0 ? `${name}: ABSENT (skipped)` : `${name}: ${images.length} images`))
+    .join('; ');
+}
+
+/** Machine facts for a results header. */
+export async function environment(): Promise<string> {
+  const os = await import('node:os');
+  const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+  return `${new Date().toISOString().slice(0, 10)} · ${cpu} · ${os.availableParallelism()} cores · Node ${process.version}`;
+}

@@ -1,0 +1,34 @@
+/**
+ * Exact (cryptographic) hashes of the original file bytes: MD5 (RFC 1321), SHA-1 and SHA-256
+ * (FIPS 180-4), computed by Node's `crypto` (OpenSSL). Clearinghouse lists still carry MD5 and
+ * SHA-1 because they were built with them; they identify a file, not an image, so they match by
+ * equality only and any re-encode defeats them.
+ */
+import { createHash } from 'node:crypto';
+import { HashwardenError } from '../errors.js';
+import { formatHex, parseHex } from './hex.js';
+import type { HashAlgorithm } from './types.js';
+
+function exactAlgorithm<Name extends string>(name: Name, bits: number): HashAlgorithm<Name> & { digest(bytes: Uint8Array): Uint8Array } {
+  const bytes = bits / 8;
+  return {
+    name,
+    kind: 'exact',
+    bits,
+    defaultThreshold: 0,
+    maxThreshold: 0,
+    parse: (text) => parseHex(text, bytes, name),
+    format: (hash) => {
+      if (hash.length !== bytes) throw new HashwardenError('ERR_HASH_FORMAT', `Expected ${bytes} bytes for a ${name} hash but received ${hash.length}`);
+      return formatHex(hash);
+    },
+    digest: (data) => new Uint8Array(createHash(name).update(data).digest()),
+  };
+}
+
+/** MD5 of the file bytes (128 bits). */
+export const md5 = exactAlgorithm('md5', 128);
+/** SHA-1 of the file bytes (160 bits). */
+export const sha1 = exactAlgorithm('sha1', 160);
+/** SHA-256 of the file bytes (256 bits). */
+export const sha256 = exactAlgorithm('sha256', 256);

@@ -1,0 +1,61 @@
+/**
+ * `hashwarden match`: hash image files and match them against a SQLite store. Exit 0 when nothing
+ * matched, 1 when anything matched, 2 when any file could not be checked (an unchecked file must
+ * not read as clean, so the error status wins over a match).
+ */
+import { availableParallelism } from 'node:os';
+import { Matcher, type ImageMatchResult } from '../index.js';
+import { mapSettled } from '../concurrency.js';
+import { errorJson, EXIT, parseThresholds, required, UsageError, type Command } from './command.js';
+
+function describe(file: string, result: ImageMatchResult): string {
+  if (!result.matched) return `no match  ${file}\n`;
+  return result.matches
+    .map((m) => `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.label === undefined ? '' : ` label=${m.label}`}\n`)
+    .join('');
+}
+
+export const matchCommand: Command = {
+  name: 'match',
+  usage: 'FILE... --db PATH [--json] [--threshold blockhash=N] [--list NAME]...',
+  summary: 'Match image files against the hash lists in a SQLite store.',
+  help: `
+Options:
+  --db PATH             the SQLite store (see \`hashwarden import\`)
+  --list NAME           only this list (repeatable); default all lists
+  --threshold A=N       Hamming-distance threshold for algorithm A (repeatable or comma-
+                        separated); default: each algorithm's default (blockhash 10)
+  --json                one JSON object per line: {"file","matched","matches","hashes"}
+                        or {"file","error":{"code","message"}}
+  -h, --help            this text
+
+Exit status: 0 nothing matched, 1 something matched, 2 some file could not be checked.`,
+  options: {
+    db: { type: 'string' },
+    json: { type: 'boolean' },
+    threshold: { type: 'string', multiple: true },
+    list: { type: 'string', multiple: true },
+  },
+  async run(values, files, io) {
+    if (files.length === 0) throw new UsageError('Missing FILE');
+    const db = required(values.db, '--db');
+    const thresholds = parseThresholds(values.threshold as string[] | undefined);
+    const lists = values.list as string[] | undefined;
+    const matcher = await Matcher.open(db, { thresholds, ...(lists === undefined ? {} : { lists }) });
+    let matched = false;
+    let failed = false;
+    await mapSettled(files, availableParallelism(), (file) => matcher.matchImage(file), (result, i) => {
+      const file = files[i] as string;
+      if (result.ok) {
+        matched ||= result.value.matched;
+        const { matched: m, matches, hashes } = result.value;
+        io.out(values.json === true ? `${JSON.stringify({ file, matched: m, matches, hashes })}\n` : describe(file, result.value));
+      } else {
+        failed = true;
+        const error = errorJson(result.error);
+        io.out(values.json === true ? `${JSON.stringify({ file, error })}\n` : `ERROR     ${file}  ${error.code}: ${error.message}\n`);
+      }
+    });
+    return failed ? EXIT.error : matched ? EXIT.matched : EXIT.ok;
+  },
+};

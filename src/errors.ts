@@ -1,0 +1,63 @@
+/**
+ * Typed errors. Every failure a caller can meet at run time (a bad upload, a bad list row, a
+ * broken store) is a {@link HashwardenError} with a stable string `code`; programming errors in
+ * arguments are `TypeError` / `RangeError`, as in Node's own APIs.
+ */
+
+/** The stable error codes. New codes may be added; existing ones never change meaning. */
+export const ERROR_CODES = [
+  /** The bytes are not an allowed image format (SVG and PDF are refused by default). */
+  'ERR_UNSUPPORTED_FORMAT',
+  /** The input exceeds the byte limit or the pixel limit. */
+  'ERR_IMAGE_TOO_LARGE',
+  /** The image decoder failed: corrupt or truncated data. */
+  'ERR_IMAGE_DECODE',
+  /** Decoding took longer than the configured timeout. */
+  'ERR_IMAGE_TIMEOUT',
+  /** The input file could not be read (missing, a directory, no permission). */
+  'ERR_INPUT_READ',
+  /** A hash value does not parse for its algorithm (bad hex, wrong length). */
+  'ERR_HASH_FORMAT',
+  /** The algorithm name is not one hashwarden knows. */
+  'ERR_UNKNOWN_ALGORITHM',
+  /** A hash-list file or row is malformed. */
+  'ERR_LIST_FORMAT',
+  /** The SQLite store failed or is not a hashwarden store. */
+  'ERR_STORE',
+  /** An optional module (sharp, better-sqlite3) could not be loaded. */
+  'ERR_MODULE_LOAD',
+] as const;
+
+/** One of {@link ERROR_CODES}. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+/**
+ * The error hashwarden throws for anything that depends on input data rather than on the caller's
+ * code. Check `code`, not the message: messages may be reworded.
+ *
+ * @example
+ * ```ts
+ * try { await hashImage(upload); }
+ * catch (e) { if (e instanceof HashwardenError && e.code === 'ERR_IMAGE_DECODE') reject(); }
+ * ```
+ */
+export class HashwardenError extends Error {
+  /** The stable error code. */
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'HashwardenError';
+    this.code = code;
+  }
+
+  /** A plain object for JSON output: `{ code, message }`. */
+  toJSON(): { code: ErrorCode; message: string } {
+    return { code: this.code, message: this.message };
+  }
+}
+
+/** True when `error` is a {@link HashwardenError}, optionally with the given code. */
+export function isHashwardenError(error: unknown, code?: ErrorCode): error is HashwardenError {
+  return error instanceof HashwardenError && (code === undefined || error.code === code);
+}

@@ -1,0 +1,196 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { blockhash } from '../algorithms/blockhash.js';
+import { hammingDistance } from '../algorithms/hex.js';
+import { HashwardenError } from '../errors.js';
+import { hashImage, resolveImageOptions } from './index.js';
+
+/** A smooth, asymmetric test picture: soft blobs on a gradient, so blockhash bits are informative. */
+function picture(width: number, height: number): Buffer {
+  const data = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const u = x / width;
+      const v = y / height;
+      const blob = Math.exp(-((u - 0.3) ** 2 + (v - 0.25) ** 2) * 30) + 0.6 * Math.exp(-((u - 0.75) ** 2 + (v - 0.7) ** 2) * 12);
+      const i = (y * width + x) * 3;
+      data[i] = Math.min(255, 40 + 180 * blob + 30 * u);
+      data[i + 1] = Math.min(255, 60 + 120 * blob * v + 50 * v);
+      data[i + 2] = Math.min(255, 90 + 100 * (1 - blob) * u);
+    }
+  }
+  return data;
+}
+
+function raw(width: number, height: number) {
+  return sharp(picture(width, height), { raw: { width, height, channels: 3 } });
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise;
+    return 'resolved';
+  } catch (error) {
+    return error instanceof HashwardenError ? error.code : `not a HashwardenError: ${String(error)}`;
+  }
+}
+
+const crcTable = Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+function crc32(bytes: Buffer): number {
+  let c = 0xffffffff;
+  for (const b of bytes) c = (crcTable[(c ^ b) & 0xff] as number) ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+function chunk(type: string, body: Buffer): Buffer {
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(body.length);
+  const typed = Buffer.concat([Buffer.from(type, 'latin1'), body]);
+  const crc = Buffer.alloc(4);
+  crc.writeUInt32BE(crc32(typed));
+  return Buffer.concat([head, typed, crc]);
+}
+/** A valid little PNG that declares `width × height` pixels: a decompression bomb's header. */
+function pngDeclaring(width: number, height: number): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8; // bit depth
+  ihdr[9] = 0; // greyscale
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', deflateSync(Buffer.alloc(1024))),
+    chunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+let dir: string;
+let jpeg: Buffer;
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hashwarden-image-'));
+  jpeg = await raw(320, 240).jpeg({ quality: 92 }).toBuffer();
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('hashImage', () => {
+  it('hashes bytes and a file path alike, with every algorithm by default', async () => {
+    const path = join(dir, 'a.jpg');
+    await writeFile(path, jpeg);
+    const fromBytes = await hashImage(jpeg);
+    const fromFile = await hashImage(path);
+    expect(fromFile).toEqual(fromBytes);
+    expect(Object.keys(fromBytes.hashes)).toEqual(['blockhash', 'md5', 'sha1', 'sha256']);
+    expect(fromBytes.hashes.blockhash).toMatch(/^[0-9a-f]{64}$/);
+    expect(fromBytes.image).toMatchObject({ format: 'jpeg', width: 320, height: 240, orientation: 1, bytes: jpeg.length });
+  });
+
+  it('computes only the requested algorithms, exact ones from the original bytes', async () => {
+    const { hashes } = await hashImage(jpeg, { algorithms: ['md5'] });
+    expect(hashes).toEqual({ md5: (await hashImage(jpeg)).hashes.md5 });
+  });
+
+  it('keeps a fast decode of a large JPEG within 3 bits of the full decode', async () => {
+    const big = await raw(2400, 1600).jpeg({ quality: 90 }).toBuffer();
+    const fast = await hashImage(big, { algorithms: ['blockhash'] });
+    const full = await hashImage(big, { algorithms: ['blockhash'], resolution: 'full' });
+    expect(hammingDistance(blockhash.parse(fast.hashes.blockhash!), blockhash.parse(full.hashes.blockhash!))).toBeLessThanOrEqual(3);
+  });
+
+  it('applies EXIF orientation: a sideways-stored photo tagged 6 hashes like the upright one', async () => {
+    const upright = await raw(300, 200).jpeg({ quality: 100 }).toBuffer();
+    // Orientation 6 = "rotate 90° clockwise to display": store the picture turned 90° the other way.
+    const sideways = await sharp(await raw(300, 200).rotate(270).jpeg({ quality: 100 }).toBuffer()).withMetadata({ orientation: 6 }).jpeg({ quality: 100 }).toBuffer();
+    const a = await hashImage(upright, { algorithms: ['blockhash'] });
+    const b = await hashImage(sideways, { algorithms: ['blockhash'] });
+    expect(b.image).toMatchObject({ orientation: 6, width: 300, height: 200 });
+    expect(hammingDistance(blockhash.parse(a.hashes.blockhash!), blockhash.parse(b.hashes.blockhash!))).toBeLessThanOrEqual(4);
+    // Control: the stored pixels themselves, unrotated, hash far away.
+    const stored = await hashImage(await raw(300, 200).rotate(270).png().toBuffer(), { algorithms: ['blockhash'] });
+    expect(hammingDistance(blockhash.parse(a.hashes.blockhash!), blockhash.parse(stored.hashes.blockhash!))).toBeGreaterThan(40);
+  });
+
+  it('decodes colour modes to the same kind of raster: greyscale, grey+alpha, palette, 16-bit, CMYK, WebP, GIF, TIFF', async () => {
+    const base = () => raw(96, 64);
+    const inputs = [
+      await base().greyscale().png().toBuffer(),
+      await base().greyscale().ensureAlpha(0.5).png().toBuffer(),
+      await base().png({ palette: true }).toBuffer(),
+      await base().toColourspace('rgb16').png().toBuffer(),
+      await base().toColourspace('cmyk').jpeg().toBuffer(),
+      await base().webp().toBuffer(),
+      await base().gif().toBuffer(),
+      await base().tiff().toBuffer(),
+    ];
+    for (const input of inputs) {
+      const { hashes, image } = await hashImage(input, { algorithms: ['blockhash'] });
+      expect(hashes.blockhash).toMatch(/^[0-9a-f]{64}$/);
+      expect([image.width, image.height]).toEqual([96, 64]);
+    }
+  });
+});
+
+describe('hashImage on hostile input', () => {
+  it('refuses SVG, even one that references a local file, without decoding it', async () => {
+    const svg = Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" xmlns:xlink="http://www.w3.org/1999/xlink"><image xlink:href="file:///etc/passwd"/></svg>');
+    expect(await codeOf(hashImage(svg))).toBe('ERR_UNSUPPORTED_FORMAT');
+  });
+
+  it('refuses PDF, empty input and random bytes as ERR_UNSUPPORTED_FORMAT', async () => {
+    expect(await codeOf(hashImage(Buffer.from('%PDF-1.7\n%âãÏÓ\n1 0 obj\n<<>>\nendobj\n')))).toBe('ERR_UNSUPPORTED_FORMAT');
+    expect(await codeOf(hashImage(Buffer.alloc(0)))).toBe('ERR_UNSUPPORTED_FORMAT');
+    expect(await codeOf(hashImage(Buffer.from('not an image at all, just text')))).toBe('ERR_UNSUPPORTED_FORMAT');
+  });
+
+  it('refuses a truncated JPEG and a JPEG with a corrupt body as ERR_IMAGE_DECODE', async () => {
+    expect(await codeOf(hashImage(jpeg.subarray(0, Math.floor(jpeg.length / 2))))).toBe('ERR_IMAGE_DECODE');
+    expect(await codeOf(hashImage(jpeg.subarray(0, 40)))).toBe('ERR_IMAGE_DECODE');
+    const corrupt = Buffer.from(jpeg);
+    for (let i = 600; i < corrupt.length - 2; i += 97) corrupt[i] = 0xff;
+    expect(await codeOf(hashImage(corrupt))).toBe('ERR_IMAGE_DECODE');
+  });
+
+  it('refuses a tiny PNG declaring 50,000 × 50,000 pixels as ERR_IMAGE_TOO_LARGE', async () => {
+    const bomb = pngDeclaring(50_000, 50_000);
+    expect(bomb.length).toBeLessThan(2000);
+    expect(await codeOf(hashImage(bomb))).toBe('ERR_IMAGE_TOO_LARGE');
+  });
+
+  it('enforces the byte and pixel limits given as options', async () => {
+    expect(await codeOf(hashImage(jpeg, { maxBytes: 100 }))).toBe('ERR_IMAGE_TOO_LARGE');
+    expect(await codeOf(hashImage(jpeg, { maxPixels: 1000 }))).toBe('ERR_IMAGE_TOO_LARGE');
+    const path = join(dir, 'big.jpg');
+    await writeFile(path, jpeg);
+    expect(await codeOf(hashImage(path, { maxBytes: 100 }))).toBe('ERR_IMAGE_TOO_LARGE');
+  });
+
+  it('refuses formats outside the allowlist given as an option', async () => {
+    expect(await codeOf(hashImage(jpeg, { formats: ['png'] }))).toBe('ERR_UNSUPPORTED_FORMAT');
+  });
+
+  it('reports a missing file and a directory as ERR_INPUT_READ', async () => {
+    expect(await codeOf(hashImage(join(dir, 'missing.jpg')))).toBe('ERR_INPUT_READ');
+    expect(await codeOf(hashImage(dir))).toBe('ERR_INPUT_READ');
+  });
+
+  it('rejects bad options with TypeError/RangeError in the standard message shape', () => {
+    expect(() => resolveImageOptions({ resolution: 'huge' as 'fast' })).toThrow('Expected one of fast, full for resolution but received "huge" of type string');
+    expect(() => resolveImageOptions({ maxBytes: 0 })).toThrow(RangeError);
+    expect(() => resolveImageOptions({ algorithms: ['photodna' as 'md5'] })).toThrow(RangeError);
+    expect(() => resolveImageOptions({ algorithms: [] })).toThrow(TypeError);
+  });
+
+  it('returns already-resolved options unchanged', () => {
+    const resolved = resolveImageOptions({ algorithms: ['blockhash'] });
+    expect(resolveImageOptions(resolved)).toBe(resolved);
+  });
+});

@@ -1,0 +1,115 @@
+/**
+ * `hashImage`: read an upload once, hash its bytes (exact algorithms) and its pixels (perceptual
+ * algorithms) from a single decode.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import { blockhashRgba } from '../algorithms/blockhash.js';
+import { md5, sha1, sha256 } from '../algorithms/exact.js';
+import { formatHex } from '../algorithms/hex.js';
+import type { AlgorithmName } from '../algorithms/registry.js';
+import { HashwardenError } from '../errors.js';
+import { invalid } from '../validate.js';
+import { checkFormat, decodeRgba, type DecodedImage } from './decode.js';
+import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
+import type { ImageFormat } from './sniff.js';
+
+/** What `hashImage` learnt about the image. */
+export interface ImageInfo {
+  readonly format: ImageFormat;
+  /** Size after EXIF orientation. */
+  readonly width: number;
+  readonly height: number;
+  /** EXIF orientation applied (1 = none). */
+  readonly orientation: number;
+  readonly bytes: number;
+}
+
+/** Hashes of one image, lower-case hex, keyed by algorithm (only those requested). */
+export type ImageHashes = { readonly [A in AlgorithmName]?: string };
+
+/** The result of `hashImage`. */
+export interface ImageHashResult {
+  readonly hashes: ImageHashes;
+  readonly image: ImageInfo;
+}
+
+/** An upload: its bytes, or the path of a file. */
+export type ImageInput = Uint8Array | string;
+
+const EXACT = { md5, sha1, sha256 } as const;
+
+/** Reads `input` into bytes, enforcing the byte limit before reading a file. */
+export async function readInput(input: ImageInput, maxBytes: number): Promise<Uint8Array> {
+  if (input instanceof Uint8Array) {
+    if (input.length > maxBytes) {
+      throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `The input has ${input.length} bytes, above the limit of ${maxBytes}`);
+    }
+    return input;
+  }
+  if (typeof input !== 'string' || input.length === 0) invalid('Buffer, Uint8Array or file path', 'input', input);
+  let size: number;
+  try {
+    const info = await stat(input);
+    if (!info.isFile()) throw new Error('not a regular file');
+    size = info.size;
+  } catch (error) {
+    throw new HashwardenError('ERR_INPUT_READ', `Cannot read ${input}: ${(error as Error).message}`, { cause: error });
+  }
+  if (size > maxBytes) throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `${input} has ${size} bytes, above the limit of ${maxBytes}`);
+  try {
+    return await readFile(input);
+  } catch (error) {
+    throw new HashwardenError('ERR_INPUT_READ', `Cannot read ${input}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+function perceptualHash(name: AlgorithmName, image: DecodedImage): string {
+  switch (name) {
+    case 'blockhash':
+      return formatHex(blockhashRgba(image));
+    default:
+      throw new Error(`no pixel hasher for ${name}`);
+  }
+}
+
+/** Hashes already-read bytes with already-resolved options: the shared core of every entry point. */
+export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions): Promise<ImageHashResult> {
+  const format = checkFormat(bytes, options);
+  const hashes: Partial<Record<AlgorithmName, string>> = {};
+  let decoded: DecodedImage | undefined;
+  if (options.perceptual.length > 0) {
+    decoded = await decodeRgba(bytes, format, options);
+    for (const name of options.perceptual) hashes[name] = perceptualHash(name, decoded);
+  }
+  for (const name of options.exact) hashes[name] = formatHex(EXACT[name as keyof typeof EXACT].digest(bytes));
+  return {
+    hashes,
+    image: {
+      format,
+      width: decoded?.originalWidth ?? 0,
+      height: decoded?.originalHeight ?? 0,
+      orientation: decoded?.orientation ?? 1,
+      bytes: bytes.length,
+    },
+  };
+}
+
+/**
+ * Hashes an image: exact hashes of its bytes and perceptual hashes of its pixels, from one decode.
+ * Rejects with a `HashwardenError`: `ERR_INPUT_READ`, `ERR_UNSUPPORTED_FORMAT`,
+ * `ERR_IMAGE_TOO_LARGE`, `ERR_IMAGE_DECODE` or `ERR_IMAGE_TIMEOUT`. Treat any of them on an
+ * upload as "cannot be checked", not as "clean".
+ *
+ * @param input the file's bytes, or its path
+ * @param options defaults: all algorithms, `fast` resolution, 50 MiB, 100 MP, 20 s, failOn `warning`
+ * @example
+ * ```ts
+ * import { hashImage } from 'hashwarden/image';
+ * const { hashes } = await hashImage('upload.jpg', { algorithms: ['blockhash', 'md5'] });
+ * console.log(hashes.blockhash); // 64 hex digits
+ * ```
+ */
+export async function hashImage(input: ImageInput, options?: HashImageOptions | ResolvedImageOptions): Promise<ImageHashResult> {
+  const resolved = resolveImageOptions(options);
+  return hashBytes(await readInput(input, resolved.maxBytes), resolved);
+}

@@ -1,0 +1,17 @@
+/**
+ * `hashwarden/image`: image hashing with sharp. Importing this entry loads sharp (a native module,
+ * about 100 ms); the core entry `hashwarden` does not, and loads this one on first `matchImage`.
+ */
+export { hashImage, hashBytes, readInput } from './hash.js';
+export type { ImageHashResult, ImageHashes, ImageInfo, ImageInput } from './hash.js';
+export {
+  resolveImageOptions,
+  IMAGE_ALGORITHMS,
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_PIXELS,
+  DEFAULT_TIMEOUT_SECONDS,
+} from './options.js';
+export type { HashImageOptions, ResolvedImageOptions, Resolution, FailOn } from './options.js';
+export { FAST_MIN_SIDE } from './decode.js';
+export { IMAGE_FORMATS, sniffImageFormat } from './sniff.js';
+export type { ImageFormat, SniffedFormat } from './sniff.js';

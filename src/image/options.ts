@@ -1,0 +1,104 @@
+/**
+ * Options of image hashing, validated once and resolved into a frozen object: the hot path reads
+ * plain fields and never re-checks them.
+ */
+import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { integerInRange, invalid, oneOf, optionsObject } from '../validate.js';
+import { IMAGE_FORMATS, type ImageFormat } from './sniff.js';
+
+/** Default byte limit: 50 MiB, above any camera JPEG or phone HEIF, far below memory trouble. */
+export const DEFAULT_MAX_BYTES = 50 * 1024 * 1024;
+/**
+ * Default pixel limit: 100 megapixels (e.g. 12,240 × 8,160), above every phone and most camera
+ * sensors; a 100-byte PNG can declare 2.5 gigapixels, and this stops it before allocation.
+ */
+export const DEFAULT_MAX_PIXELS = 100_000_000;
+/** Default decode timeout in seconds: large PNGs decode in about a second here; 20 leaves margin. */
+export const DEFAULT_TIMEOUT_SECONDS = 20;
+
+/** How large the decoded raster is; see `docs/hashing.md` for the measurements behind the default. */
+export type Resolution = 'fast' | 'full';
+
+/**
+ * sharp's `failOn` levels. `warning` (the default) refuses anything the decoder complains about,
+ * including truncated and partly corrupt files: an uploader can corrupt a file on purpose so that
+ * viewers still show most of it while the hash changes, so refusing is the safe side.
+ */
+export type FailOn = 'none' | 'truncated' | 'error' | 'warning';
+
+/** Options of `hashImage`. */
+export interface HashImageOptions {
+  /** Which hashes to compute. Default: all of `IMAGE_ALGORITHMS`. */
+  readonly algorithms?: readonly AlgorithmName[];
+  /**
+   * `fast` (default) lets the JPEG decoder scale down by 2/4/8 while decoding, keeping at least
+   * 256 pixels on the short side; `full` decodes every pixel, as the reference tools do.
+   */
+  readonly resolution?: Resolution;
+  /** Refuse inputs larger than this many bytes (`ERR_IMAGE_TOO_LARGE`). Default 50 MiB. */
+  readonly maxBytes?: number;
+  /** Refuse images with more pixels than this (`ERR_IMAGE_TOO_LARGE`). Default 100,000,000. */
+  readonly maxPixels?: number;
+  /** Give up decoding after this many seconds (`ERR_IMAGE_TIMEOUT`). Default 20. */
+  readonly timeoutSeconds?: number;
+  /** Decoder strictness. Default `warning`. */
+  readonly failOn?: FailOn;
+  /** Formats accepted. Default: JPEG, PNG, WebP, GIF, AVIF, HEIF, TIFF. SVG and PDF are never decoded. */
+  readonly formats?: readonly ImageFormat[];
+}
+
+/** `HashImageOptions` after validation, with every default filled in. */
+export interface ResolvedImageOptions {
+  readonly algorithms: readonly AlgorithmName[];
+  readonly perceptual: readonly AlgorithmName[];
+  readonly exact: readonly AlgorithmName[];
+  readonly resolution: Resolution;
+  readonly maxBytes: number;
+  readonly maxPixels: number;
+  readonly timeoutSeconds: number;
+  readonly failOn: FailOn;
+  readonly formats: ReadonlySet<ImageFormat>;
+}
+
+/** Algorithms `hashImage` can compute: every registered one (exact hashes are of the file bytes). */
+export const IMAGE_ALGORITHMS: readonly AlgorithmName[] = ALGORITHM_NAMES;
+
+const resolvedOptions = new WeakSet<object>();
+
+/**
+ * Validates `options` once; throws TypeError/RangeError with the standard message. Passing the
+ * result back in returns it unchanged, so a batch validates once and hashes many times.
+ *
+ * @example
+ * ```ts
+ * const options = resolveImageOptions({ algorithms: ['blockhash'] });
+ * for (const file of files) await hashImage(file, options);
+ * ```
+ */
+export function resolveImageOptions(options?: HashImageOptions | ResolvedImageOptions): ResolvedImageOptions {
+  if (options !== undefined && resolvedOptions.has(options)) return options as ResolvedImageOptions;
+  const o = optionsObject(options as HashImageOptions | undefined, 'options');
+  let algorithms = IMAGE_ALGORITHMS;
+  if (o.algorithms !== undefined) {
+    if (!Array.isArray(o.algorithms) || o.algorithms.length === 0) invalid('non-empty array of algorithm names', 'algorithms', o.algorithms);
+    algorithms = [...new Set(o.algorithms.map((a) => oneOf(a, IMAGE_ALGORITHMS, 'algorithms')))];
+  }
+  let formats: readonly ImageFormat[] = IMAGE_FORMATS;
+  if (o.formats !== undefined) {
+    if (!Array.isArray(o.formats)) invalid('array of image formats', 'formats', o.formats);
+    formats = o.formats.map((f) => oneOf(f, IMAGE_FORMATS, 'formats'));
+  }
+  const resolved: ResolvedImageOptions = Object.freeze({
+    algorithms,
+    perceptual: algorithms.filter((a) => getAlgorithm(a).kind === 'perceptual'),
+    exact: algorithms.filter((a) => getAlgorithm(a).kind === 'exact'),
+    resolution: o.resolution === undefined ? 'fast' : oneOf(o.resolution, ['fast', 'full'] as const, 'resolution'),
+    maxBytes: o.maxBytes === undefined ? DEFAULT_MAX_BYTES : integerInRange(o.maxBytes, 1, 2 ** 31 - 1, 'maxBytes'),
+    maxPixels: o.maxPixels === undefined ? DEFAULT_MAX_PIXELS : integerInRange(o.maxPixels, 1, 0x3fff * 0x3fff, 'maxPixels'),
+    timeoutSeconds: o.timeoutSeconds === undefined ? DEFAULT_TIMEOUT_SECONDS : integerInRange(o.timeoutSeconds, 1, 3600, 'timeoutSeconds'),
+    failOn: o.failOn === undefined ? 'warning' : oneOf(o.failOn, ['none', 'truncated', 'error', 'warning'] as const, 'failOn'),
+    formats: new Set(formats),
+  });
+  resolvedOptions.add(resolved);
+  return resolved;
+}

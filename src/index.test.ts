@@ -1,0 +1,44 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+/**
+ * Imports `entry` of the built package in a fresh process and lists what of sharp and
+ * better-sqlite3 got loaded: their JavaScript modules (both are CommonJS, so they land in the
+ * require cache even when imported from ESM) and any native library mapped into the process.
+ */
+function loadedAfterImport(entry: string): string[] {
+  const script = [
+    `import { createRequire } from 'node:module';`,
+    `await import(${JSON.stringify(entry)});`,
+    `const modules = Object.keys(createRequire(import.meta.url).cache);`,
+    `console.log(JSON.stringify([...modules, ...process.report.getReport().sharedObjects]));`,
+  ].join('\n');
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+  return (JSON.parse(out) as string[]).filter((path) => /node_modules\/(sharp|@img|better-sqlite3)\/|libvips|better_sqlite3\.node/.test(path));
+}
+
+describe('package entries', () => {
+  beforeAll(() => {
+    // `npm test` builds first; a bare `vitest run` may not have.
+    if (!existsSync(join(root, 'dist', 'index.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
+  }, 120_000);
+
+  it('importing the core loads neither sharp nor better-sqlite3', () => {
+    expect(loadedAfterImport('hashwarden')).toEqual([]);
+  });
+
+  it('importing hashwarden/image loads sharp and libvips (so the check above can see them)', () => {
+    const loaded = loadedAfterImport('hashwarden/image');
+    expect(loaded.some((path) => path.includes('node_modules/sharp/'))).toBe(true);
+    expect(loaded.some((path) => path.includes('libvips'))).toBe(true);
+  });
+
+  it('importing hashwarden/sqlite loads better-sqlite3', () => {
+    expect(loadedAfterImport('hashwarden/sqlite').some((path) => path.includes('node_modules/better-sqlite3/'))).toBe(true);
+  });
+});

@@ -1,0 +1,54 @@
+/**
+ * `hashwarden`: the core entry. Matching, hash types, list parsing and errors, with no native
+ * module: importing it loads neither sharp nor better-sqlite3 (a test checks this). Image hashing
+ * lives in `hashwarden/image`, the SQLite store in `hashwarden/sqlite`; the matcher loads them on
+ * first use.
+ */
+export { HashwardenError, isHashwardenError, ERROR_CODES } from './errors.js';
+export type { ErrorCode } from './errors.js';
+
+export { Matcher } from './matcher.js';
+export type {
+  Match,
+  MatcherOptions,
+  MatchHashOptions,
+  MatchImageOptions,
+  ImageMatchResult,
+  HashQuery,
+  Thresholds,
+} from './matcher.js';
+
+export { getAlgorithm, isAlgorithmName, ALGORITHM_NAMES } from './algorithms/registry.js';
+export type { AlgorithmName } from './algorithms/registry.js';
+export type { HashAlgorithm, AlgorithmKind } from './algorithms/types.js';
+export {
+  blockhash,
+  blockhashRgba,
+  blockhashSums,
+  blockhashFromSums,
+  BLOCKHASH_BLOCKS,
+  BLOCKHASH_DEFAULT_THRESHOLD,
+  BLOCKHASH_MAX_THRESHOLD,
+} from './algorithms/blockhash.js';
+export type { RgbaImage, BlockSums } from './algorithms/blockhash.js';
+export { md5, sha1, sha256 } from './algorithms/exact.js';
+export { hammingDistance, parseHex, formatHex } from './algorithms/hex.js';
+
+export { LinearIndex } from './search/linear.js';
+export type { SearchHit } from './search/linear.js';
+
+export { normalizeEntry } from './lists/model.js';
+export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/model.js';
+export {
+  detectListFormat,
+  parseList,
+  readListFile,
+  formatList,
+  LIST_FORMATS,
+  MAX_ROW_PROBLEMS,
+  DEFAULT_MAX_LIST_BYTES,
+} from './lists/formats.js';
+export type { ListFormat, RowErrorPolicy, ParseListOptions, ReadListFileOptions, RowProblem, ParsedList } from './lists/formats.js';
+
+export { mapSettled } from './concurrency.js';
+export type { Settled } from './concurrency.js';

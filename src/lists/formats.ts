@@ -1,0 +1,719 @@
+/**
+ * Hash-list files in three formats: CSV with a header row, NDJSON, and plain text with one
+ * `<algorithm> <hex>` per line (the python-threatexchange `<signal type> <hash>` style). Parsing
+ * normalises every row through `normalizeEntry` and reports each bad row by file and physical
+ * line, so a moderator can fix the file; `formatList` writes the same formats back.
+ *
+ * Part of the core: no native modules here (no sharp, no better-sqlite3).
+ */
+import { constants as bufferConstants, isUtf8 } from 'node:buffer';
+import { readFile, stat } from 'node:fs/promises';
+import { extname } from 'node:path';
+import { CsvError, parse as parseCsv } from 'csv-parse/sync';
+import { ALGORITHM_NAMES, isAlgorithmName } from '../algorithms/registry.js';
+import { HashwardenError, isHashwardenError } from '../errors.js';
+import { integerInRange, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { MAX_FIELD_LENGTH, normalizeEntry, rowError, type ListEntry, type ListEntryInput } from './model.js';
+
+/**
+ * A list file format: `csv` (header row required), `ndjson` (one JSON object a line), `text`
+ * (`<algorithm> <hex>` lines).
+ *
+ * @example
+ * ```ts
+ * const format: ListFormat = detectListFormat(path, head);
+ * ```
+ */
+export type ListFormat = 'csv' | 'ndjson' | 'text';
+
+/**
+ * Every list format.
+ *
+ * @example
+ * ```ts
+ * LIST_FORMATS.includes(userChoice as ListFormat);
+ * ```
+ */
+export const LIST_FORMATS: readonly ListFormat[] = Object.freeze(['csv', 'ndjson', 'text'] as const);
+
+/**
+ * What to do with bad rows: `fail` (the default) throws for the first one, `skip` returns them
+ * beside the good entries.
+ *
+ * @example
+ * ```ts
+ * const onError: RowErrorPolicy = flags.skipBadRows ? 'skip' : 'fail';
+ * ```
+ */
+export type RowErrorPolicy = 'fail' | 'skip';
+
+/**
+ * At most this many bad rows (1000) are kept, with their errors, in `ParsedList.skipped`; the
+ * total is always counted. A file that is wrong on every line would otherwise hold one error
+ * object per line.
+ *
+ * @example
+ * ```ts
+ * if (parsed.skippedCount > MAX_ROW_PROBLEMS) log(`${parsed.skippedCount - MAX_ROW_PROBLEMS} more not shown`);
+ * ```
+ */
+export const MAX_ROW_PROBLEMS = 1000;
+
+/**
+ * Default size limit of `readListFile`: 1 GiB. (Files above about 512 MiB are refused anyway:
+ * see `readListFile`.)
+ *
+ * @example
+ * ```ts
+ * await readListFile(path, { list: 'ncmec', maxBytes: DEFAULT_MAX_LIST_BYTES / 4 });
+ * ```
+ */
+export const DEFAULT_MAX_LIST_BYTES = 1024 ** 3;
+
+/** Longest path or source name accepted (Linux's PATH_MAX). */
+const MAX_PATH_LENGTH = 4096;
+
+/**
+ * Options of {@link parseList}.
+ *
+ * @example
+ * ```ts
+ * const options: ParseListOptions = { list: 'ncmec', format: 'csv', source: 'ncmec.csv', onError: 'skip' };
+ * ```
+ */
+export interface ParseListOptions {
+  /** The list every row belongs to unless the row names its own (`list` column or field). Required. */
+  readonly list: string;
+  /** The format. Default: detected from `source`'s extension, else sniffed from the first non-blank line. */
+  readonly format?: ListFormat;
+  /**
+   * Algorithm of rows that do not name one (CSV without an `algorithm` column, bare `<hex>` text
+   * lines). Default: none, so such rows are errors. Case-insensitive.
+   */
+  readonly algorithm?: string;
+  /** Name used in error messages (`source:line: problem`). Default `<input>`. */
+  readonly source?: string;
+  /** Bad-row policy. Default `fail`. */
+  readonly onError?: RowErrorPolicy;
+}
+
+/**
+ * Options of {@link readListFile}: those of {@link parseList} (the source is the path) plus a size limit.
+ *
+ * @example
+ * ```ts
+ * const options: ReadListFileOptions = { list: 'internal', algorithm: 'md5', maxBytes: 64 * 1024 * 1024 };
+ * ```
+ */
+export interface ReadListFileOptions extends Omit<ParseListOptions, 'source'> {
+  /** Refuse files larger than this many bytes (`ERR_LIST_FORMAT`). Default 1 GiB. */
+  readonly maxBytes?: number;
+}
+
+/**
+ * One bad row: where it is and why (`error` is `ERR_LIST_FORMAT`, its message starting
+ * `source:line:`, its `cause` the underlying error, e.g. `ERR_HASH_FORMAT`).
+ *
+ * @example
+ * ```ts
+ * for (const p of parsed.skipped) console.error(p.error.message); // "ncmec.csv:17: Expected 32 hex digits…"
+ * ```
+ */
+export interface RowProblem {
+  readonly source: string;
+  /** 1-based physical line in the file where the row starts. */
+  readonly line: number;
+  readonly error: HashwardenError;
+}
+
+/**
+ * The result of parsing a list file.
+ *
+ * @example
+ * ```ts
+ * const { entries, rows, skippedCount } = parseList(text, { list: 'demo', onError: 'skip' });
+ * console.log(`${entries.length} of ${rows} rows imported, ${skippedCount} bad`);
+ * ```
+ */
+export interface ParsedList {
+  readonly format: ListFormat;
+  /** The good rows, normalised, in file order. */
+  readonly entries: readonly ListEntry[];
+  /** The bad rows (only with `onError: 'skip'`), at most {@link MAX_ROW_PROBLEMS} of them. */
+  readonly skipped: readonly RowProblem[];
+  /** How many rows were bad in all (may exceed `skipped.length`). */
+  readonly skippedCount: number;
+  /** Data rows seen: `entries.length + skippedCount` (headers, blank lines and comments excluded). */
+  readonly rows: number;
+}
+
+interface ResolvedParseOptions {
+  readonly list: string;
+  readonly format: ListFormat | undefined;
+  readonly algorithm: string | undefined;
+  readonly source: string;
+  readonly onError: RowErrorPolicy;
+}
+
+function resolveParseOptions(options: ParseListOptions | undefined, source: string | undefined): ResolvedParseOptions {
+  const o = optionsObject(options, 'options');
+  const list = nonEmptyString(o.list, 'list', MAX_FIELD_LENGTH);
+  // A blank default list would only surface later, as "Missing list" on every row.
+  if (list.trim() === '') invalid(`non-empty string of at most ${MAX_FIELD_LENGTH} characters`, 'list', list, true);
+  let algorithm: string | undefined;
+  if (o.algorithm !== undefined) {
+    const expected = `one of ${ALGORITHM_NAMES.join(', ')}`;
+    if (typeof o.algorithm !== 'string') invalid(expected, 'algorithm', o.algorithm);
+    algorithm = o.algorithm.trim().toLowerCase();
+    if (!isAlgorithmName(algorithm)) invalid(expected, 'algorithm', o.algorithm, true);
+  }
+  const src = source ?? o.source;
+  return Object.freeze({
+    list,
+    format: o.format === undefined ? undefined : oneOf(o.format, LIST_FORMATS, 'format'),
+    algorithm,
+    source: src === undefined ? '<input>' : nonEmptyString(src, 'source', MAX_PATH_LENGTH),
+    onError: o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError'),
+  });
+}
+
+function listError(message: string): HashwardenError {
+  return new HashwardenError('ERR_LIST_FORMAT', message);
+}
+
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/**
+ * Collects rows: normalises them, catches duplicates and keeps the problems. Only
+ * `HashwardenError`s count as bad rows; anything else is a bug here and propagates.
+ */
+class RowSink {
+  readonly entries: ListEntry[] = [];
+  readonly problems: RowProblem[] = [];
+  problemCount = 0;
+  rows = 0;
+  // `list \0 id` → first line, so a duplicate can name where the original is.
+  readonly #seen = new Map<string, number>();
+
+  constructor(readonly options: ResolvedParseOptions) {}
+
+  add(line: number, build: () => ListEntryInput): void {
+    this.rows++;
+    try {
+      const entry = normalizeEntry(build());
+      const key = `${entry.list}\u0000${entry.id}`;
+      const first = this.#seen.get(key);
+      if (first !== undefined) {
+        throw listError(`Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}, first on line ${first}`);
+      }
+      this.#seen.set(key, line);
+      this.entries.push(entry);
+    } catch (error) {
+      if (!isHashwardenError(error)) throw error;
+      this.problem(line, error);
+    }
+  }
+
+  problem(line: number, error: HashwardenError): RowProblem {
+    const problem: RowProblem = Object.freeze({ source: this.options.source, line, error: rowError(error, this.options.source, line) });
+    this.problemCount++;
+    if (this.problems.length < MAX_ROW_PROBLEMS) this.problems.push(problem);
+    return problem;
+  }
+
+  /**
+   * A problem after which the rest of the input cannot be split into rows (a CSV quote error, a
+   * bad header): importing the rows before it would be a silent half-import, so it always throws.
+   */
+  fatal(line: number, error: HashwardenError): never {
+    const others = this.problemCount;
+    const problem = this.problem(line, error);
+    const more = others > 0 ? ` (and ${plural(others, 'more bad row')} before it)` : '';
+    throw new HashwardenError('ERR_LIST_FORMAT', `${problem.error.message}; the rest of the file was not read${more}`, { cause: problem.error });
+  }
+
+  finish(format: ListFormat): ParsedList {
+    const first = this.problems[0];
+    if (first !== undefined && this.options.onError === 'fail') {
+      const more = this.problemCount - 1;
+      const suffix = more > 0 ? ` (and ${plural(more, 'more bad row')})` : '';
+      throw new HashwardenError('ERR_LIST_FORMAT', `${first.error.message}${suffix}`, { cause: first.error });
+    }
+    return Object.freeze({
+      format,
+      entries: this.entries,
+      skipped: Object.freeze(this.problems),
+      skippedCount: this.problemCount,
+      rows: this.rows,
+    });
+  }
+}
+
+/** Calls `fn(lineNumber, line)` for every physical line, without building an array of lines. */
+function forEachLine(text: string, fn: (line: number, content: string) => void): void {
+  let start = 0;
+  let line = 1;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    fn(line, text.slice(start, stop));
+    start = end + 1;
+    line++;
+  }
+}
+
+function stripBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
+}
+
+/** Non-empty trimmed text, or undefined. */
+function cell(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  return text === '' ? undefined : text;
+}
+
+// Aliases of the algorithm column, in precedence order: when several are present the first is the
+// algorithm and the others are kept as metadata.
+const ALGORITHM_KEYS = ['algorithm', 'signal_type', 'type'] as const;
+const ENTRY_KEYS = new Set<string>(['id', 'list', 'label', 'hash']);
+
+// ---------------------------------------------------------------------------------------------
+// CSV
+
+interface CsvHeader {
+  readonly width: number;
+  readonly hash: number;
+  readonly algorithm: number;
+  readonly id: number;
+  readonly list: number;
+  readonly label: number;
+  readonly metadata: readonly (readonly [index: number, key: string])[];
+}
+
+function readCsvHeader(record: readonly string[], options: ResolvedParseOptions): CsvHeader {
+  const names = record.map((name) => name.trim());
+  // Only a file with old-Mac CR line ends gets here: read as one header line, it would import nothing.
+  if (names.some((name) => /[\r\n]/.test(name))) throw listError('CSV header contains a line break; line ends must be LF or CRLF');
+  const lower = names.map((name) => name.toLowerCase());
+  const seen = new Set<string>();
+  for (const name of lower) {
+    if (name === '') continue;
+    if (seen.has(name)) throw listError(`CSV header names the column ${JSON.stringify(name)} twice`);
+    seen.add(name);
+  }
+  // A file that is not CSV at all can have a "header" of any length: show only its start.
+  const shown = names.slice(0, 10).join(', ');
+  const found = ` (columns: ${shown.length > 200 ? `${shown.slice(0, 197)}...` : shown}${names.length > 10 ? ', ...' : ''})`;
+  const hash = lower.indexOf('hash');
+  if (hash < 0) throw listError(`CSV header has no "hash" column${found}`);
+  const algorithmKey = ALGORITHM_KEYS.find((key) => lower.includes(key));
+  const algorithm = algorithmKey === undefined ? -1 : lower.indexOf(algorithmKey);
+  if (algorithm < 0 && options.algorithm === undefined) {
+    throw listError(`CSV header has no "algorithm" (or "signal_type", "type") column and no algorithm option was given${found}`);
+  }
+  const special = new Set([hash, algorithm, lower.indexOf('id'), lower.indexOf('list'), lower.indexOf('label')]);
+  const metadata: (readonly [number, string])[] = [];
+  for (let i = 0; i < names.length; i++) {
+    // An unnamed column (a trailing comma in the header) still keeps its values, under a made-up name.
+    if (!special.has(i)) metadata.push([i, names[i] || `column${i + 1}`]);
+  }
+  return {
+    width: record.length,
+    hash,
+    algorithm,
+    id: lower.indexOf('id'),
+    list: lower.indexOf('list'),
+    label: lower.indexOf('label'),
+    metadata,
+  };
+}
+
+function csvRow(record: readonly string[], header: CsvHeader, options: ResolvedParseOptions): ListEntryInput {
+  if (record.length !== header.width) {
+    throw listError(`Expected ${plural(header.width, 'field')} as in the header but found ${record.length}`);
+  }
+  const at = (index: number): string | undefined => (index < 0 ? undefined : cell(record[index]));
+  const metadata: [string, string][] = [];
+  for (const [index, key] of header.metadata) {
+    const value = at(index);
+    if (value !== undefined) metadata.push([key, value]);
+  }
+  return {
+    id: at(header.id),
+    list: at(header.list) ?? options.list,
+    algorithm: at(header.algorithm) ?? options.algorithm ?? '',
+    hash: at(header.hash) ?? '',
+    label: at(header.label),
+    // fromEntries, not assignment: a column called `__proto__` must stay a plain key.
+    metadata: metadata.length > 0 ? Object.fromEntries(metadata) : undefined,
+  };
+}
+
+/**
+ * csv-parse counts a CR inside a quoted field as a line of its own, so physical lines are worked
+ * out here from the byte offset where each record ends (`info.bytes`), which it reports exactly.
+ */
+function parseCsvRows(bytes: Uint8Array, sink: RowSink): void {
+  const options = sink.options;
+  let cursor = 0;
+  let cursorLine = 1;
+  const lineAt = (offset: number): number => {
+    for (; cursor < offset; cursor++) if (bytes[cursor] === 10) cursorLine++;
+    return cursorLine;
+  };
+  // Where the next record starts: after the previous one and any blank lines csv-parse skipped.
+  let recordEnd = 0;
+  const nextStart = (): number => {
+    let i = recordEnd;
+    while (i < bytes.length && (bytes[i] === 10 || bytes[i] === 13)) i++;
+    return i;
+  };
+  let header: CsvHeader | undefined;
+  try {
+    parseCsv(bytes, {
+      bom: false,
+      record_delimiter: ['\r\n', '\n'],
+      relax_column_count: true,
+      skip_empty_lines: true,
+      on_record: (record: string[], context) => {
+        const line = lineAt(nextStart());
+        recordEnd = context.bytes;
+        if (header === undefined) {
+          try {
+            header = readCsvHeader(record, options);
+          } catch (error) {
+            if (isHashwardenError(error)) sink.fatal(line, error);
+            throw error;
+          }
+        } else if (!record.every((field) => field.trim() === '')) {
+          // Rows of empty cells (",,,") are what spreadsheets write for blank lines: not data.
+          const fixed = header;
+          sink.add(line, () => csvRow(record, fixed, options));
+        }
+        return null;
+      },
+    });
+  } catch (error) {
+    if (!(error instanceof CsvError)) throw error;
+    // csv-parse's own message counts lines its way; the line reported is ours.
+    const message = error.message.replace(/ at line \d+/, '');
+    sink.fatal(lineAt(nextStart()), new HashwardenError('ERR_LIST_FORMAT', `CSV syntax error (${error.code}): ${message}`, { cause: error }));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// NDJSON and text
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}
+
+function present(value: unknown): boolean {
+  return value !== undefined && value !== null && !(typeof value === 'string' && value.trim() === '');
+}
+
+function objectRow(object: Record<string, unknown>, options: ResolvedParseOptions): ListEntryInput {
+  const algorithmKey = ALGORITHM_KEYS.find((key) => Object.hasOwn(object, key));
+  const extra: [string, unknown][] = [];
+  for (const [key, value] of Object.entries(object)) {
+    if (key !== algorithmKey && key !== 'metadata' && !ENTRY_KEYS.has(key)) extra.push([key, value]);
+  }
+  let metadata: Record<string, unknown> | undefined = extra.length > 0 ? Object.fromEntries(extra) : undefined;
+  const nested = object.metadata;
+  if (nested !== undefined && nested !== null) {
+    if (typeof nested !== 'object' || Array.isArray(nested)) throw listError(`Expected an object for metadata but found ${jsonType(nested)}`);
+    metadata = { ...metadata, ...(nested as Record<string, unknown>) };
+  }
+  const algorithm = algorithmKey === undefined ? undefined : object[algorithmKey];
+  // normalizeEntry checks the types; the casts only say what it will accept.
+  return {
+    id: object.id as string | undefined,
+    list: (present(object.list) ? object.list : options.list) as string,
+    algorithm: (present(algorithm) ? algorithm : (options.algorithm ?? '')) as string,
+    hash: object.hash as string,
+    label: object.label as string | undefined,
+    metadata,
+  };
+}
+
+function parseNdjsonRows(text: string, sink: RowSink): void {
+  forEachLine(text, (line, content) => {
+    const json = content.trim();
+    if (json === '') return;
+    sink.add(line, () => {
+      let value: unknown;
+      try {
+        value = JSON.parse(json);
+      } catch (error) {
+        throw listError(`Invalid JSON: ${(error as Error).message}`);
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        throw listError(`Expected a JSON object but found ${jsonType(value)}`);
+      }
+      return objectRow(value as Record<string, unknown>, sink.options);
+    });
+  });
+}
+
+function parseTextRows(text: string, sink: RowSink): void {
+  const { list, algorithm } = sink.options;
+  forEachLine(text, (line, content) => {
+    const trimmed = content.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    sink.add(line, () => {
+      const fields = trimmed.split(/\s+/);
+      if (fields.length > 2) throw listError(`Expected "<algorithm> <hash>" but found ${fields.length} fields`);
+      const [first = '', second] = fields;
+      if (second !== undefined) return { list, algorithm: first, hash: second };
+      if (algorithm === undefined) throw listError('Missing algorithm: expected "<algorithm> <hash>" (or give the algorithm option)');
+      return { list, algorithm, hash: first };
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detection, parsing, reading
+
+/** The first line that is not blank, found without splitting the whole text. */
+function firstContentLine(text: string): string | undefined {
+  let found: string | undefined;
+  let start = 0;
+  while (found === undefined && start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const line = text.slice(start, end).trim();
+    if (line !== '') found = line;
+    start = end + 1;
+  }
+  return found;
+}
+
+/**
+ * The format of a list file: by extension (`.csv`; `.ndjson`, `.jsonl`, `.json-lines`; `.txt`),
+ * otherwise sniffed from the first non-blank line of `head`: `{` means NDJSON, `#` text (only the
+ * text format has comments), a line with a comma and the word `hash` (or just `hash`) a CSV
+ * header, anything else text. Default `text` when there is nothing to sniff.
+ *
+ * @example
+ * ```ts
+ * detectListFormat('hashes.jsonl');                  // 'ndjson'
+ * detectListFormat('export.dat', 'id,hash,type\n…'); // 'csv'
+ * detectListFormat('list', 'md5 d41d8cd98f00b204e9800998ecf8427e'); // 'text'
+ * ```
+ */
+export function detectListFormat(path: string, head?: string): ListFormat {
+  if (typeof path !== 'string') invalid('string', 'path', path);
+  if (head !== undefined && typeof head !== 'string') invalid('string', 'head', head);
+  switch (extname(path).toLowerCase()) {
+    case '.csv':
+      return 'csv';
+    case '.ndjson':
+    case '.jsonl':
+    case '.json-lines':
+      return 'ndjson';
+    case '.txt':
+      return 'text';
+  }
+  const line = head === undefined ? undefined : firstContentLine(stripBom(head));
+  if (line === undefined || line.startsWith('#')) return 'text';
+  if (line.startsWith('{')) return 'ndjson';
+  if ((line.includes(',') && /\bhash\b/i.test(line)) || /^"?hash"?$/i.test(line)) return 'csv';
+  return 'text';
+}
+
+function parseResolved(text: string, bytes: Uint8Array | undefined, options: ResolvedParseOptions): ParsedList {
+  const body = stripBom(text);
+  const format = options.format ?? detectListFormat(options.source, body);
+  const sink = new RowSink(options);
+  switch (format) {
+    case 'csv':
+      parseCsvRows(bytes ?? Buffer.from(body, 'utf8'), sink);
+      break;
+    case 'ndjson':
+      parseNdjsonRows(body, sink);
+      break;
+    case 'text':
+      parseTextRows(body, sink);
+      break;
+  }
+  return sink.finish(format);
+}
+
+/**
+ * Parses a hash list held in memory. Every row is normalised (`normalizeEntry`); a bad row is an
+ * `ERR_LIST_FORMAT` `HashwardenError` whose message starts `source:line:` (1-based physical line).
+ * With `onError: 'fail'` (default) the whole input is read, then the first bad row throws, its
+ * message saying how many more there were; with `'skip'` the good entries come back with the bad
+ * rows in `skipped`. A CSV syntax error (a broken quote) or an unusable CSV header always throws,
+ * since the rows after it cannot be found reliably.
+ *
+ * - CSV: header row required; columns `hash`, `algorithm` (or `signal_type`, `type`), `id`,
+ *   `list`, `label`, matched trimmed and case-insensitively; other columns become string metadata
+ *   (cells trimmed, empty cells omitted). Rows of empty cells are skipped as blank.
+ * - NDJSON: one object a line with the same field names (case-sensitive); other fields, and the
+ *   fields of a `metadata` object, become metadata.
+ * - Text: `<algorithm> <hex>` or, with the `algorithm` option, bare `<hex>`; `#` comments.
+ *
+ * Blank lines are ignored and a BOM and CRLF line ends are accepted in every format. A repeated
+ * id in the same list (including identical lines without ids) is a bad row, naming the first line.
+ * Argument errors throw `TypeError` / `RangeError`.
+ *
+ * @example
+ * ```ts
+ * const { entries } = parseList('md5 d41d8cd98f00b204e9800998ecf8427e\n', { list: 'demo', format: 'text' });
+ * // [{ id: 'md5:d41d8cd98f00b204e9800998ecf8427e', list: 'demo', algorithm: 'md5', hash: 'd41d8…' }]
+ * ```
+ */
+export function parseList(text: string, options: ParseListOptions): ParsedList {
+  if (typeof text !== 'string') invalid('string', 'text', text);
+  return parseResolved(text, undefined, resolveParseOptions(options, undefined));
+}
+
+/** The 1-based line of the first invalid UTF-8 sequence (none can span a line feed). */
+function firstBadUtf8Line(bytes: Uint8Array): number {
+  let start = 0;
+  let line = 1;
+  while (start < bytes.length) {
+    let end = bytes.indexOf(10, start);
+    if (end < 0) end = bytes.length;
+    if (!isUtf8(bytes.subarray(start, end))) return line;
+    start = end + 1;
+    line++;
+  }
+  return line;
+}
+
+/**
+ * Reads and parses a list file (see {@link parseList}); `source` in messages is `path`. The format
+ * defaults to the one {@link detectListFormat} finds from the path and the first line.
+ *
+ * Rejects with `ERR_INPUT_READ` when the file cannot be read (missing, a directory, no
+ * permission) and with `ERR_LIST_FORMAT` when it is larger than `maxBytes` (default 1 GiB) or
+ * than the longest string this runtime can hold (about 512 MiB on 64-bit Node), or is not valid
+ * UTF-8, or has bad rows under the `fail` policy.
+ *
+ * @example
+ * ```ts
+ * const { entries, skippedCount } = await readListFile('ncmec.csv', { list: 'ncmec', onError: 'skip' });
+ * ```
+ */
+export async function readListFile(path: string, options: ReadListFileOptions): Promise<ParsedList> {
+  nonEmptyString(path, 'path', MAX_PATH_LENGTH);
+  const o = optionsObject(options, 'options');
+  const maxBytes = o.maxBytes === undefined ? DEFAULT_MAX_LIST_BYTES : integerInRange(o.maxBytes, 1, Number.MAX_SAFE_INTEGER, 'maxBytes');
+  const resolved = resolveParseOptions(options, path);
+  const tooLarge = (size: number): HashwardenError | undefined => {
+    if (size > maxBytes) return listError(`${path} has ${size} bytes, above the limit of ${maxBytes}`);
+    // Parsing needs the text as one string; beyond V8's limit the decode itself would fail.
+    if (size > bufferConstants.MAX_STRING_LENGTH) {
+      return listError(`${path} has ${size} bytes, more than the ${bufferConstants.MAX_STRING_LENGTH} this runtime can parse at once; split the list`);
+    }
+    return undefined;
+  };
+  let bytes: Buffer;
+  try {
+    const info = await stat(path);
+    if (!info.isFile()) throw new Error('not a regular file');
+    const error = tooLarge(info.size);
+    if (error) throw error;
+    bytes = await readFile(path);
+  } catch (error) {
+    if (isHashwardenError(error)) throw error;
+    throw new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  // The file may have grown between stat and read.
+  const error = tooLarge(bytes.length);
+  if (error) throw error;
+  const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+  if (!isUtf8(body)) throw listError(`${path}:${firstBadUtf8Line(body)}: not valid UTF-8 text`);
+  return parseResolved(body.toString('utf8'), body, resolved);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Writing
+
+const CSV_COLUMNS = ['id', 'list', 'algorithm', 'hash', 'label'] as const;
+
+/** RFC 4180: quote a field holding a comma, quote, CR or LF, doubling its quotes. */
+function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+function metadataText(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+function formatCsv(entries: readonly ListEntry[]): string {
+  const keys: string[] = [];
+  // `type` and `signal_type` are free: with an `algorithm` column present they read back as metadata.
+  const lower = new Set<string>(CSV_COLUMNS);
+  const seen = new Set<string>();
+  for (const entry of entries) {
+    for (const key of Object.keys(entry.metadata ?? {})) {
+      if (seen.has(key)) continue;
+      // The parser trims header names and matches them case-insensitively; a key it would read
+      // back as something else cannot be a column.
+      if (key.trim() !== key || key === '' || lower.has(key.toLowerCase())) {
+        throw listError(`Metadata key ${JSON.stringify(key)} cannot be written as a CSV column`);
+      }
+      seen.add(key);
+      lower.add(key.toLowerCase());
+      keys.push(key);
+    }
+  }
+  let out = `${[...CSV_COLUMNS, ...keys].map(csvField).join(',')}\n`;
+  for (const entry of entries) {
+    const row = [entry.id, entry.list, entry.algorithm, entry.hash, entry.label ?? ''];
+    for (const key of keys) row.push(metadataText(entry.metadata?.[key]));
+    out += `${row.map(csvField).join(',')}\n`;
+  }
+  return out;
+}
+
+/**
+ * Writes entries as a list file. CSV has the header `id,list,algorithm,hash,label` then one column
+ * per metadata key (in first-seen order; values that are not strings are written as JSON); NDJSON
+ * writes `{ id, list, algorithm, hash, label?, metadata? }`; text writes `<algorithm> <hash>`
+ * only, so ids, lists, labels and metadata are lost. Lines end with LF.
+ *
+ * `parseList` reads the output back to the same entries, with what each format cannot carry
+ * excepted: text keeps only algorithm and hash, and CSV metadata comes back as trimmed non-empty
+ * strings. Entries are validated with `normalizeEntry` first; a bad one, or a metadata key that
+ * cannot be a CSV column (`hash`, `Label`, ` x`…), throws a `HashwardenError`.
+ *
+ * @example
+ * ```ts
+ * await writeFile('export.csv', formatList(parsed.entries, 'csv'));
+ * ```
+ */
+export function formatList(entries: Iterable<ListEntry>, format: ListFormat): string {
+  if (entries === null || typeof entries !== 'object' || typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function') {
+    invalid('iterable of list entries', 'entries', entries);
+  }
+  oneOf(format, LIST_FORMATS, 'format');
+  const normalised: ListEntry[] = [];
+  let index = 0;
+  for (const entry of entries) {
+    index++;
+    try {
+      normalised.push(normalizeEntry(entry));
+    } catch (error) {
+      if (!isHashwardenError(error)) throw error;
+      throw new HashwardenError(error.code, `Entry ${index}: ${error.message}`, { cause: error });
+    }
+  }
+  switch (format) {
+    case 'csv':
+      return formatCsv(normalised);
+    case 'ndjson':
+      return normalised.map((e) => `${JSON.stringify({ id: e.id, list: e.list, algorithm: e.algorithm, hash: e.hash, label: e.label, metadata: e.metadata })}\n`).join('');
+    case 'text':
+      return normalised.map((e) => `${e.algorithm} ${e.hash}\n`).join('');
+  }
+}

@@ -1,0 +1,120 @@
+import fc from 'fast-check';
+import sharp from 'sharp';
+import { describe, expect, it } from 'vitest';
+import { blockhash } from './algorithms/blockhash.js';
+import { formatHex, hammingDistance } from './algorithms/hex.js';
+import { HashwardenError } from './errors.js';
+import { hashImage } from './image/index.js';
+import { Matcher } from './matcher.js';
+
+function codeOf(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof HashwardenError ? error.code : `${(error as Error).name}`;
+  }
+  return undefined;
+}
+
+const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
+
+describe('Matcher.matchHash', () => {
+  it('returns exactly the entries a brute-force scan finds, nearest first, at any threshold', () => {
+    fc.assert(
+      fc.property(fc.array(hex32, { maxLength: 30 }), hex32, fc.nat(64), fc.nat(8), (hashes, query, threshold, flips) => {
+        const q = hashes[0] === undefined ? query : Uint8Array.from(hashes[0], (b, i) => (i < flips ? b ^ 1 : b));
+        const entries = hashes.map((h, i) => ({ id: `e${i}`, list: i % 2 ? 'a' : 'b', algorithm: 'blockhash', hash: formatHex(h) }));
+        const matches = Matcher.fromEntries(entries).matchHash({ algorithm: 'blockhash', hash: q }, { threshold });
+        const expected = entries
+          .map((e, i) => ({ id: e.id, list: e.list, d: hammingDistance(hashes[i]!, q) }))
+          .filter((e) => e.d <= threshold)
+          .sort((x, y) => x.d - y.d || x.list.localeCompare(y.list) || x.id.localeCompare(y.id));
+        expect(matches.map((m) => [m.entryId, m.distance])).toEqual(expected.map((e) => [e.id, e.d]));
+      }),
+      { seed: 7, numRuns: 300 },
+    );
+  });
+
+  it('matches exact hashes by equality only, in every list that holds them', () => {
+    const md5 = 'd41d8cd98f00b204e9800998ecf8427e';
+    const m = Matcher.fromEntries([
+      { list: 'ncmec', algorithm: 'md5', hash: md5.toUpperCase(), label: 'csam' },
+      { list: 'internal', algorithm: 'md5', hash: md5 },
+      { list: 'internal', algorithm: 'md5', hash: 'd41d8cd98f00b204e9800998ecf8427f' },
+    ]);
+    const found = m.matchHash({ algorithm: 'md5', hash: md5 });
+    expect(found.map((f) => [f.list, f.distance, f.label])).toEqual([['internal', 0, undefined], ['ncmec', 0, 'csam']]);
+    expect(m.matchHash({ algorithm: 'md5', hash: 'd41d8cd98f00b204e9800998ecf84270' })).toEqual([]);
+  });
+
+  it('uses the default threshold, a matcher-wide one, or a per-call one', () => {
+    const base = new Uint8Array(32);
+    const near = Uint8Array.from(base, (_, i) => (i < 2 ? 0xff : 0)); // 16 bits away
+    const entries = [{ list: 'l', algorithm: 'blockhash', hash: base }];
+    expect(Matcher.fromEntries(entries).matchHash({ algorithm: 'blockhash', hash: near })).toEqual([]);
+    expect(Matcher.fromEntries(entries, { thresholds: { blockhash: 16 } }).matchHash({ algorithm: 'blockhash', hash: near })).toHaveLength(1);
+    expect(Matcher.fromEntries(entries).matchHash({ algorithm: 'blockhash', hash: near }, { threshold: 15 })).toEqual([]);
+    expect(Matcher.fromEntries(entries).matchHash({ algorithm: 'blockhash', hash: near }, { threshold: 16 })[0]?.distance).toBe(16);
+  });
+
+  it('rejects threshold above 64 and bad queries', () => {
+    const m = Matcher.fromEntries([{ list: 'l', algorithm: 'blockhash', hash: new Uint8Array(32) }]);
+    expect(() => m.matchHash({ algorithm: 'blockhash', hash: new Uint8Array(32) }, { threshold: 70 })).toThrow(
+      'Expected integer between 0 and 64 for threshold but received 70 of type number',
+    );
+    expect(codeOf(() => m.matchHash({ algorithm: 'blockhash', hash: 'abc' }))).toBe('ERR_HASH_FORMAT');
+    expect(codeOf(() => m.matchHash({ algorithm: 'blockhash', hash: new Uint8Array(8) }))).toBe('ERR_HASH_FORMAT');
+    expect(codeOf(() => m.matchHash({ algorithm: 'photodna', hash: 'ab' }))).toBe('ERR_UNKNOWN_ALGORITHM');
+    expect(() => Matcher.fromEntries([], { thresholds: { md5: 3 } })).toThrow(RangeError);
+  });
+
+  it('refuses a bad entry with the error of its field', () => {
+    expect(codeOf(() => Matcher.fromEntries([{ list: 'l', algorithm: 'md5', hash: 'xyz' }]))).toBe('ERR_HASH_FORMAT');
+    expect(codeOf(() => Matcher.fromEntries([{ list: '', algorithm: 'md5', hash: 'xyz' }]))).toBe('ERR_LIST_FORMAT');
+  });
+});
+
+describe('Matcher.matchImage', () => {
+  async function gradient(width: number, height: number, flip = false): Promise<Buffer> {
+    const data = Buffer.alloc(width * height * 3);
+    for (let i = 0; i < width * height; i++) {
+      const x = i % width;
+      const y = Math.floor(i / width);
+      const v = flip ? width - x : x;
+      data.set([(v * 255) / width, (y * 255) / height, ((x * y) % 97) + 80], i * 3);
+    }
+    return sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer();
+  }
+
+  it('matches an image, a resized re-encoded copy by blockhash only, and not an unrelated image', async () => {
+    const original = await gradient(400, 300);
+    const { hashes } = await hashImage(original, { algorithms: ['blockhash', 'md5'] });
+    const matcher = Matcher.fromEntries([
+      { id: 'k1', list: 'known', algorithm: 'blockhash', hash: hashes.blockhash!, label: 'test' },
+      { id: 'k1-md5', list: 'known', algorithm: 'md5', hash: hashes.md5! },
+    ]);
+    const same = await matcher.matchImage(original);
+    expect(same.matched).toBe(true);
+    expect(same.matches.map((m) => [m.entryId, m.algorithm, m.distance])).toEqual([['k1', 'blockhash', 0], ['k1-md5', 'md5', 0]]);
+
+    const copy = await sharp(original).resize(200).jpeg({ quality: 70 }).toBuffer();
+    const edited = await matcher.matchImage(copy);
+    expect(edited.matches.map((m) => m.algorithm)).toEqual(['blockhash']);
+    expect(edited.hashes.md5).not.toBe(hashes.md5);
+
+    const other = await matcher.matchImage(await gradient(400, 300, true));
+    expect(other.matched).toBe(false);
+    expect(hammingDistance(blockhash.parse(other.hashes.blockhash!), blockhash.parse(hashes.blockhash!))).toBeGreaterThan(matcher.threshold('blockhash'));
+  });
+
+  it('hashes only the algorithms its lists hold', async () => {
+    const matcher = Matcher.fromEntries([{ list: 'l', algorithm: 'sha256', hash: '0'.repeat(64) }]);
+    const result = await matcher.matchImage(await gradient(32, 32));
+    expect(Object.keys(result.hashes)).toEqual(['sha256']);
+  });
+
+  it('rejects an undecodable upload with a typed error instead of reporting it clean', async () => {
+    const matcher = Matcher.fromEntries([{ list: 'l', algorithm: 'blockhash', hash: new Uint8Array(32) }]);
+    await expect(matcher.matchImage(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'))).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_FORMAT' });
+  });
+});

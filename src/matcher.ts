@@ -1,0 +1,280 @@
+/**
+ * The matcher: hash lists indexed per algorithm, queried by hash (sync, CPU only) or by image
+ * (async: decoding is I/O-like work done by sharp's thread pool). Perceptual hashes match within a
+ * Hamming-distance threshold; exact hashes by equality through a hash table.
+ */
+import { getAlgorithm, type AlgorithmName } from './algorithms/registry.js';
+import type { HashAlgorithm } from './algorithms/types.js';
+import { HashwardenError } from './errors.js';
+import type { HashImageOptions, ImageHashes, ImageInfo, ImageInput } from './image/index.js';
+import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/model.js';
+import { LinearIndex } from './search/linear.js';
+import { integerInRange, invalid, optionsObject } from './validate.js';
+
+/** One entry that matched a query. */
+export interface Match {
+  readonly list: string;
+  readonly entryId: string;
+  readonly algorithm: AlgorithmName;
+  /** Hamming distance between the query and the entry (0 for exact hashes). */
+  readonly distance: number;
+  /** The entry's hash, lower-case hex. */
+  readonly hash: string;
+  readonly label?: string;
+  readonly metadata?: EntryMetadata;
+}
+
+/** Per-algorithm thresholds, e.g. `{ blockhash: 8 }`. */
+export type Thresholds = Readonly<Partial<Record<AlgorithmName, number>>>;
+
+/** Options of a matcher. */
+export interface MatcherOptions {
+  /** Thresholds used when a call sets none. Default: each algorithm's `defaultThreshold`. */
+  readonly thresholds?: Thresholds;
+  /** Options for hashing in `matchImage` (resolution, limits). Default: `hashImage`'s defaults. */
+  readonly image?: Omit<HashImageOptions, 'algorithms'>;
+}
+
+/** Options of `matchHash`. */
+export interface MatchHashOptions {
+  /** Largest distance that matches. Default: the matcher's threshold for the algorithm. */
+  readonly threshold?: number;
+}
+
+/** Options of `matchImage`. */
+export interface MatchImageOptions {
+  /** Thresholds for this call, per algorithm. */
+  readonly thresholds?: Thresholds;
+  /** Which hashes to compute and match. Default: every algorithm the lists contain. */
+  readonly algorithms?: readonly AlgorithmName[];
+}
+
+/** The result of `matchImage`. */
+export interface ImageMatchResult {
+  /** True when any entry matched. */
+  readonly matched: boolean;
+  /** Matches, nearest first. */
+  readonly matches: readonly Match[];
+  /** The image's hashes, as `hashImage` returns them. */
+  readonly hashes: ImageHashes;
+  readonly image: ImageInfo;
+}
+
+/** A query for `matchHash`: an algorithm and its hash (hex or bytes). */
+export interface HashQuery {
+  readonly algorithm: AlgorithmName | string;
+  readonly hash: string | Uint8Array;
+}
+
+interface PerceptualTable {
+  readonly kind: 'perceptual';
+  readonly index: LinearIndex;
+  readonly entries: readonly ListEntry[];
+}
+
+interface ExactTable {
+  readonly kind: 'exact';
+  readonly byHash: ReadonlyMap<string, readonly ListEntry[]>;
+  readonly count: number;
+}
+
+type Table = PerceptualTable | ExactTable;
+
+function resolveThresholds(value: unknown, name: string): Partial<Record<AlgorithmName, number>> {
+  const out: Partial<Record<AlgorithmName, number>> = {};
+  if (value === undefined) return out;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid('object of per-algorithm thresholds', name, value);
+  for (const [key, threshold] of Object.entries(value)) {
+    const algorithm = getAlgorithm(key);
+    out[algorithm.name] = integerInRange(threshold, 0, algorithm.maxThreshold, `${name}.${key}`);
+  }
+  return out;
+}
+
+function toMatch(entry: ListEntry, distance: number): Match {
+  const match: Match = { list: entry.list, entryId: entry.id, algorithm: entry.algorithm, distance, hash: entry.hash };
+  if (entry.label !== undefined) Object.assign(match, { label: entry.label });
+  if (entry.metadata !== undefined) Object.assign(match, { metadata: entry.metadata });
+  return match;
+}
+
+function byDistance(a: Match, b: Match): number {
+  return a.distance - b.distance || (a.list < b.list ? -1 : a.list > b.list ? 1 : 0) || (a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0);
+}
+
+type ImageModule = typeof import('./image/index.js');
+let imageModule: Promise<ImageModule> | undefined;
+
+/** Loads `hashwarden/image` (and with it sharp) once, on first use. */
+function loadImageModule(): Promise<ImageModule> {
+  imageModule ??= import('./image/index.js').catch((error: unknown) => {
+    imageModule = undefined;
+    throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the image module (sharp): ${(error as Error).message}`, { cause: error });
+  });
+  return imageModule;
+}
+
+/**
+ * Matches hashes and images against hash lists held in memory.
+ *
+ * @example
+ * ```ts
+ * const matcher = Matcher.fromEntries([{ list: 'demo', algorithm: 'blockhash', hash: known }]);
+ * const result = await matcher.matchImage(uploadBuffer);
+ * if (result.matched) block(result.matches[0]);
+ * ```
+ */
+export class Matcher {
+  readonly #tables: ReadonlyMap<AlgorithmName, Table>;
+  readonly #thresholds: Readonly<Partial<Record<AlgorithmName, number>>>;
+  readonly #imageOptions: Omit<HashImageOptions, 'algorithms'>;
+  readonly #size: number;
+
+  private constructor(entries: readonly ListEntry[], options: MatcherOptions | undefined) {
+    const o = optionsObject(options, 'options');
+    this.#thresholds = Object.freeze(resolveThresholds(o.thresholds, 'thresholds'));
+    this.#imageOptions = Object.freeze({ ...optionsObject(o.image, 'image') });
+    const grouped = new Map<AlgorithmName, ListEntry[]>();
+    for (const entry of entries) {
+      let group = grouped.get(entry.algorithm);
+      if (group === undefined) grouped.set(entry.algorithm, (group = []));
+      group.push(entry);
+    }
+    const tables = new Map<AlgorithmName, Table>();
+    for (const [name, group] of grouped) {
+      const algorithm = getAlgorithm(name);
+      if (algorithm.kind === 'perceptual') {
+        const index = new LinearIndex(group.map((e) => algorithm.parse(e.hash)), algorithm.bits);
+        tables.set(name, { kind: 'perceptual', index, entries: group });
+      } else {
+        const byHash = new Map<string, ListEntry[]>();
+        for (const e of group) {
+          const same = byHash.get(e.hash);
+          if (same === undefined) byHash.set(e.hash, [e]);
+          else same.push(e);
+        }
+        tables.set(name, { kind: 'exact', byHash, count: group.length });
+      }
+    }
+    this.#tables = tables;
+    this.#size = entries.length;
+  }
+
+  /**
+   * A matcher over `entries` (validated and normalised; a bad entry throws its `HashwardenError`).
+   *
+   * @example
+   * ```ts
+   * const m = Matcher.fromEntries(entries, { thresholds: { blockhash: 8 } });
+   * ```
+   */
+  static fromEntries(entries: Iterable<ListEntryInput>, options?: MatcherOptions): Matcher {
+    if (entries === null || typeof (entries as Iterable<ListEntryInput>)[Symbol.iterator] !== 'function') {
+      invalid('iterable of entries', 'entries', entries);
+    }
+    const normalised: ListEntry[] = [];
+    for (const entry of entries) normalised.push(normalizeEntry(entry));
+    return new Matcher(normalised, options);
+  }
+
+  /**
+   * A matcher over every entry of the SQLite store at `path` (see `hashwarden/sqlite`), or of the
+   * named lists only. Loads better-sqlite3 on first use.
+   *
+   * @example
+   * ```ts
+   * const matcher = await Matcher.open('hashes.db', { lists: ['ncmec'] });
+   * ```
+   */
+  static async open(path: string, options?: MatcherOptions & { readonly lists?: readonly string[] }): Promise<Matcher> {
+    const o = optionsObject(options, 'options');
+    let sqlite: typeof import('./lists/sqlite.js');
+    try {
+      sqlite = await import('./lists/sqlite.js');
+    } catch (error) {
+      throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the SQLite store (better-sqlite3): ${(error as Error).message}`, { cause: error });
+    }
+    const store = sqlite.HashStore.open(path, { readonly: true });
+    try {
+      const entries: ListEntry[] = [];
+      if (o.lists === undefined) {
+        for (const e of store.entries()) entries.push(e);
+      } else {
+        for (const list of o.lists) for (const e of store.entries({ list })) entries.push(e);
+      }
+      return new Matcher(entries, o);
+    } finally {
+      store.close();
+    }
+  }
+
+  /** Number of entries held. */
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Algorithms that have at least one entry. */
+  get algorithms(): AlgorithmName[] {
+    return [...this.#tables.keys()];
+  }
+
+  /** The threshold used for `algorithm` when a call sets none. */
+  threshold(algorithm: AlgorithmName): number {
+    return this.#thresholds[algorithm] ?? getAlgorithm(algorithm).defaultThreshold;
+  }
+
+  #match(algorithm: HashAlgorithm<AlgorithmName>, hash: Uint8Array, threshold: number): Match[] {
+    const table = this.#tables.get(algorithm.name);
+    if (table === undefined) return [];
+    if (table.kind === 'exact') {
+      return (table.byHash.get(algorithm.format(hash)) ?? []).map((e) => toMatch(e, 0));
+    }
+    return table.index.search(hash, threshold).map((hit) => toMatch(table.entries[hit.index] as ListEntry, hit.distance));
+  }
+
+  /**
+   * Entries within the threshold of one hash, nearest first. Synchronous: pure CPU work.
+   * Throws `ERR_UNKNOWN_ALGORITHM` / `ERR_HASH_FORMAT` for a bad query, RangeError for a bad threshold.
+   *
+   * @example
+   * ```ts
+   * matcher.matchHash({ algorithm: 'blockhash', hash: 'f81bf99f…' }, { threshold: 8 });
+   * ```
+   */
+  matchHash(query: HashQuery, options?: MatchHashOptions): Match[] {
+    if (query === null || typeof query !== 'object') invalid('object with algorithm and hash', 'query', query);
+    const algorithm = getAlgorithm(query.algorithm);
+    const hash = query.hash instanceof Uint8Array ? query.hash : algorithm.parse(query.hash);
+    if (hash.length * 8 !== algorithm.bits) {
+      throw new HashwardenError('ERR_HASH_FORMAT', `Expected ${algorithm.bits / 8} bytes for a ${algorithm.name} hash but received ${hash.length}`);
+    }
+    const o = optionsObject(options, 'options');
+    const threshold = o.threshold === undefined ? this.threshold(algorithm.name) : integerInRange(o.threshold, 0, algorithm.maxThreshold, 'threshold');
+    return this.#match(algorithm, hash, threshold).sort(byDistance);
+  }
+
+  /**
+   * Hashes an image (loading `hashwarden/image` on first use) and matches every hash.
+   * Rejects with the `HashwardenError` of `hashImage` when the image cannot be hashed: treat that
+   * as "cannot be checked", never as "clean".
+   *
+   * @example
+   * ```ts
+   * const { matched, matches } = await matcher.matchImage(await readFile('upload.jpg'));
+   * ```
+   */
+  async matchImage(input: ImageInput, options?: MatchImageOptions): Promise<ImageMatchResult> {
+    const o = optionsObject(options, 'options');
+    const thresholds = resolveThresholds(o.thresholds, 'thresholds');
+    const algorithms = o.algorithms ?? (this.#tables.size > 0 ? this.algorithms : undefined);
+    const { hashImage } = await loadImageModule();
+    const hashed = await hashImage(input, { ...this.#imageOptions, ...(algorithms === undefined ? {} : { algorithms }) });
+    const matches: Match[] = [];
+    for (const [name, hex] of Object.entries(hashed.hashes) as [AlgorithmName, string][]) {
+      const algorithm = getAlgorithm(name);
+      matches.push(...this.#match(algorithm, algorithm.parse(hex), thresholds[name] ?? this.threshold(name)));
+    }
+    matches.sort(byDistance);
+    return { matched: matches.length > 0, matches, hashes: hashed.hashes, image: hashed.image };
+  }
+}

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test-vectors/**/*.test.ts'],
+    // sharp and better-sqlite3 are native: forks isolate them better than worker threads.
+    pool: 'forks',
+    testTimeout: 30_000,
+  },
+});
