@@ -214,6 +214,18 @@ describe('blockhashRgba agrees with blockhash-core bit for bit', () => {
     const clamped = { data: new Uint8ClampedArray(image.data), width: 40, height: 30 };
     expect(ours(clamped)).toBe(oracle(image));
   });
+
+  it('on pixels at an unaligned offset in their buffer (the byte-by-byte path)', () => {
+    fc.assert(
+      fc.property(fc.tuple(side, side), content, ([width, height], c) => {
+        const image = paint(width, height, c);
+        const shifted = new Uint8Array(image.data.length + 1);
+        shifted.set(image.data, 1);
+        expect(ours({ data: shifted.subarray(1), width, height })).toBe(oracle(image));
+      }),
+      { seed: SEED, numRuns: 60 },
+    );
+  });
 });
 
 describe('blockhashRgba', () => {
