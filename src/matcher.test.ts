@@ -118,3 +118,34 @@ describe('Matcher.matchImage', () => {
     await expect(matcher.matchImage(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'))).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_FORMAT' });
   });
 });
+
+describe('Matcher.open', () => {
+  it('matches against every list of a SQLite store, or only the named ones', async () => {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { HashStore } = await import('./lists/sqlite.js');
+    const dir = await mkdtemp(join(tmpdir(), 'hashwarden-open-'));
+    try {
+      const db = join(dir, 'store.db');
+      const store = HashStore.open(db);
+      const hash = 'ab'.repeat(16);
+      store.importEntries([
+        { id: 'a', list: 'one', algorithm: 'md5', hash },
+        { id: 'b', list: 'two', algorithm: 'md5', hash, label: 'review' },
+      ]);
+      store.close();
+      const all = await Matcher.open(db);
+      expect(all.size).toBe(2);
+      expect(all.matchHash({ algorithm: 'md5', hash }).map((m) => [m.list, m.entryId, m.label])).toEqual([['one', 'a', undefined], ['two', 'b', 'review']]);
+      const two = await Matcher.open(db, { lists: ['two'] });
+      expect(two.matchHash({ algorithm: 'md5', hash }).map((m) => m.list)).toEqual(['two']);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a missing store with ERR_STORE instead of creating one', async () => {
+    await expect(Matcher.open('/nonexistent/dir/store.db')).rejects.toMatchObject({ code: 'ERR_STORE' });
+  });
+});
