@@ -74,9 +74,11 @@ export function checkFormat(bytes: Uint8Array, options: ResolvedImageOptions): I
  */
 export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options: ResolvedImageOptions): Promise<DecodedImage> {
   const input = { failOn: options.failOn, limitInputPixels: options.maxPixels, ignoreIcc: true, autoOrient: true } as const;
+  // One sharp instance: the header read for the limits and the decode share the input.
+  let pipeline = sharp(bytes, input);
   let meta: Metadata;
   try {
-    meta = await sharp(bytes, input).metadata();
+    meta = await pipeline.metadata();
   } catch (error) {
     throw translate(error, format);
   }
@@ -94,7 +96,6 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
   if (options.resolution === 'fast' && format === 'jpeg') {
     while (scale < 8 && Math.min(width, height) / (scale * 2) >= FAST_MIN_SIDE) scale *= 2;
   }
-  let pipeline = sharp(bytes, input);
   if (scale > 1) pipeline = pipeline.resize(Math.ceil(width / scale), Math.ceil(height / scale), { fit: 'fill' });
   try {
     const { data, info } = await pipeline
