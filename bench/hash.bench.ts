@@ -19,8 +19,14 @@ const options = resolveImageOptions({ algorithms: ['blockhash'] });
 
 const pipelines: Record<string, (bytes: Buffer) => Promise<unknown>> = {
   'hashwarden blockhash (fast, default)': (bytes) => hashImage(bytes, options),
+  // The naive pipeline with the decode options hashwarden uses, so only the work differs.
   'naive: sharp full RGBA + blockhash-core': async (bytes) => {
     const { data, info } = await sharp(bytes, INPUT).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    return bmvbhash({ data, width: info.width, height: info.height }, 16);
+  },
+  // What a first attempt looks like: sharp's defaults (ICC conversion to sRGB, no EXIF rotation).
+  'naive with sharp defaults': async (bytes) => {
+    const { data, info } = await sharp(bytes).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
     return bmvbhash({ data, width: info.width, height: info.height }, 16);
   },
   'decode floor: shrink-on-load 64×64 grey': (bytes) => sharp(bytes, INPUT).resize(64, 64, { fit: 'fill' }).greyscale().raw().toBuffer(),

@@ -57,6 +57,41 @@ export class LinearIndex {
     });
   }
 
+  /** A linear index over `hashes` (each `bits / 8` bytes). */
+  static fromHashes(hashes: readonly Uint8Array[], bits: number): LinearIndex {
+    return new LinearIndex(hashes, bits);
+  }
+
+  /** The stored hash at position `index`, as bytes. */
+  hashAt(index: number): Uint8Array {
+    integerInRange(index, 0, this.count - 1, 'index');
+    const out = new Uint8Array(this.bits / 8);
+    const at = index * this.#wordsPerHash;
+    for (let w = 0; w < this.#wordsPerHash; w++) {
+      const word = this.#words[at + w] as number;
+      out.set([word >>> 24, (word >>> 16) & 255, (word >>> 8) & 255, word & 255], 4 * w);
+    }
+    return out;
+  }
+
+  /**
+   * Exact distances for candidate positions (e.g. from a multi-index lookup): appends a hit for
+   * each of `candidates[0..length)` within `threshold` to `hits`, in the order given.
+   */
+  verify(candidates: Uint32Array, length: number, query: Uint8Array, threshold: number, hits: SearchHit[]): void {
+    const q = this.#query;
+    packWords(query, q, 0);
+    const words = this.#words;
+    const n = this.#wordsPerHash;
+    for (let c = 0; c < length; c++) {
+      const i = candidates[c] as number;
+      const at = i * n;
+      let d = 0;
+      for (let w = 0; w < n && d <= threshold; w++) d += popcount32(((words[at + w] as number) ^ (q[w] as number)) >>> 0);
+      if (d <= threshold) hits.push({ index: i, distance: d });
+    }
+  }
+
   /** Every stored hash within `threshold` bits of `query`, in storage order. */
   search(query: Uint8Array, threshold: number): SearchHit[] {
     if (query.length * 8 !== this.bits) throw new RangeError(`Expected ${this.bits / 8} bytes for query but received ${query.length}`);
