@@ -15,6 +15,7 @@ export type {
   MatchImageOptions,
   ImageMatchResult,
   HashQuery,
+  HashBatchResult,
   Thresholds,
 } from './matcher.js';
 

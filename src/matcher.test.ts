@@ -149,3 +149,27 @@ describe('Matcher.open', () => {
     await expect(Matcher.open('/nonexistent/dir/store.db')).rejects.toMatchObject({ code: 'ERR_STORE' });
   });
 });
+
+describe('Matcher.matchHashes', () => {
+  it('answers each query in order, reporting a bad one in its own slot', () => {
+    const hash = 'ab'.repeat(16);
+    const m = Matcher.fromEntries([{ id: 'a', list: 'l', algorithm: 'md5', hash }]);
+    const results = m.matchHashes([{ algorithm: 'md5', hash }, { algorithm: 'md5', hash: 'zz' }, { algorithm: 'md5', hash: 'cd'.repeat(16) }]);
+    expect(results.map((r) => r.ok)).toEqual([true, false, true]);
+    expect(results[0]).toMatchObject({ ok: true, matches: [{ entryId: 'a' }] });
+    expect(results[1]).toMatchObject({ ok: false, error: { code: 'ERR_HASH_FORMAT' } });
+    expect(results[2]).toEqual({ ok: true, matches: [] });
+  });
+
+  it('gives the same matches as matchHash one by one', () => {
+    const entries = Array.from({ length: 200 }, (_, i) => ({ id: `e${i}`, list: 'l', algorithm: 'blockhash', hash: Uint8Array.from({ length: 32 }, (_, j) => (i * 31 + j * 7) & (j % 3 ? 0xff : 0x0f)) }));
+    const m = Matcher.fromEntries(entries);
+    const queries = entries.slice(0, 20).map((e) => ({ algorithm: 'blockhash', hash: e.hash }));
+    expect(m.matchHashes(queries, { threshold: 40 }).map((r) => (r.ok ? r.matches : r.error))).toEqual(queries.map((q) => m.matchHash(q, { threshold: 40 })));
+  });
+
+  it('rejects a bad shared threshold for the whole call', () => {
+    const m = Matcher.fromEntries([]);
+    expect(() => m.matchHashes([], { threshold: -1 })).toThrow(RangeError);
+  });
+});

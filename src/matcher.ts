@@ -60,6 +60,9 @@ export interface ImageMatchResult {
   readonly image: ImageInfo;
 }
 
+/** One item of `matchHashes`: its matches, or why it could not be matched. */
+export type HashBatchResult = { readonly ok: true; readonly matches: readonly Match[] } | { readonly ok: false; readonly error: unknown };
+
 /** A query for `matchHash`: an algorithm and its hash (hex or bytes). */
 export interface HashQuery {
   readonly algorithm: AlgorithmName | string;
@@ -242,15 +245,45 @@ export class Matcher {
    * ```
    */
   matchHash(query: HashQuery, options?: MatchHashOptions): Match[] {
+    const o = optionsObject(options, 'options');
+    return this.#matchQuery(query, o.threshold);
+  }
+
+  #matchQuery(query: HashQuery, threshold: number | undefined): Match[] {
     if (query === null || typeof query !== 'object') invalid('object with algorithm and hash', 'query', query);
     const algorithm = getAlgorithm(query.algorithm);
     const hash = query.hash instanceof Uint8Array ? query.hash : algorithm.parse(query.hash);
     if (hash.length * 8 !== algorithm.bits) {
       throw new HashwardenError('ERR_HASH_FORMAT', `Expected ${algorithm.bits / 8} bytes for a ${algorithm.name} hash but received ${hash.length}`);
     }
+    const t = threshold === undefined ? this.threshold(algorithm.name) : integerInRange(threshold, 0, algorithm.maxThreshold, 'threshold');
+    return this.#match(algorithm, hash, t).sort(byDistance);
+  }
+
+  /**
+   * Matches many hashes, synchronously. One bad query does not fail the batch: each result is
+   * `{ ok: true, matches }` or `{ ok: false, error }` (its `HashwardenError`), in input order.
+   * A `threshold` option applies to every query; by default each uses its algorithm's threshold.
+   *
+   * @example
+   * ```ts
+   * for (const r of matcher.matchHashes(queries)) if (r.ok && r.matches.length > 0) flag(r.matches);
+   * ```
+   */
+  matchHashes(queries: Iterable<HashQuery>, options?: MatchHashOptions): HashBatchResult[] {
+    if (queries === null || typeof (queries as Iterable<HashQuery>)[Symbol.iterator] !== 'function') invalid('iterable of queries', 'queries', queries);
     const o = optionsObject(options, 'options');
-    const threshold = o.threshold === undefined ? this.threshold(algorithm.name) : integerInRange(o.threshold, 0, algorithm.maxThreshold, 'threshold');
-    return this.#match(algorithm, hash, threshold).sort(byDistance);
+    // Validate the shared option once, so a bad threshold is the caller's error, not every item's.
+    if (o.threshold !== undefined) integerInRange(o.threshold, 0, 256, 'threshold');
+    const results: HashBatchResult[] = [];
+    for (const query of queries) {
+      try {
+        results.push({ ok: true, matches: this.#matchQuery(query, o.threshold) });
+      } catch (error) {
+        results.push({ ok: false, error });
+      }
+    }
+    return results;
   }
 
   /**
