@@ -8,7 +8,9 @@ import type { HashAlgorithm } from './algorithms/types.js';
 import { HashwardenError } from './errors.js';
 import type { HashImageOptions, ImageHashes, ImageInfo, ImageInput } from './image/index.js';
 import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/model.js';
-import { LinearIndex } from './search/linear.js';
+import { entryTableOf, type EntryTable } from './lists/entry-table.js';
+import { ExactIndex } from './search/exact.js';
+import { LinearIndex, type SearchHit } from './search/linear.js';
 import { integerInRange, invalid, optionsObject } from './validate.js';
 
 /** One entry that matched a query. */
@@ -69,19 +71,39 @@ export interface HashQuery {
   readonly hash: string | Uint8Array;
 }
 
+/** What the matcher needs of a perceptual index: exact search, and the stored hash of a hit. */
+export interface PerceptualIndex {
+  search(query: Uint8Array, threshold: number): SearchHit[];
+  hashAt(index: number): Uint8Array;
+}
+
 interface PerceptualTable {
   readonly kind: 'perceptual';
-  readonly index: LinearIndex;
-  readonly entries: readonly ListEntry[];
+  readonly algorithm: HashAlgorithm<AlgorithmName>;
+  readonly index: PerceptualIndex;
+  readonly entries: EntryTable;
 }
 
 interface ExactTable {
   readonly kind: 'exact';
-  readonly byHash: ReadonlyMap<string, readonly ListEntry[]>;
-  readonly count: number;
+  readonly algorithm: HashAlgorithm<AlgorithmName>;
+  readonly index: ExactIndex;
+  /** In the index's sorted order. */
+  readonly entries: EntryTable;
 }
 
-type Table = PerceptualTable | ExactTable;
+/** One algorithm's entries with their index. */
+export type MatcherTable = PerceptualTable | ExactTable;
+
+/** Builds the table of one algorithm from its normalised entries. */
+function buildTable(algorithm: HashAlgorithm<AlgorithmName>, entries: readonly ListEntry[]): MatcherTable {
+  const hashes = entries.map((e) => algorithm.parse(e.hash));
+  if (algorithm.kind === 'perceptual') {
+    return { kind: 'perceptual', algorithm, index: LinearIndex.fromHashes(hashes, algorithm.bits), entries: entryTableOf(entries) };
+  }
+  const { index, order } = ExactIndex.build(hashes, algorithm.bits / 8);
+  return { kind: 'exact', algorithm, index, entries: entryTableOf(Array.from(order, (i) => entries[i] as ListEntry)) };
+}
 
 function resolveThresholds(value: unknown, name: string): Partial<Record<AlgorithmName, number>> {
   const out: Partial<Record<AlgorithmName, number>> = {};
@@ -94,10 +116,13 @@ function resolveThresholds(value: unknown, name: string): Partial<Record<Algorit
   return out;
 }
 
-function toMatch(entry: ListEntry, distance: number): Match {
-  const match: Match = { list: entry.list, entryId: entry.id, algorithm: entry.algorithm, distance, hash: entry.hash };
-  if (entry.label !== undefined) Object.assign(match, { label: entry.label });
-  if (entry.metadata !== undefined) Object.assign(match, { metadata: entry.metadata });
+function toMatch(table: MatcherTable, index: number, hash: string, distance: number): Match {
+  const { entries } = table;
+  const match: Match = { list: entries.list(index), entryId: entries.id(index), algorithm: table.algorithm.name, distance, hash };
+  const label = entries.label(index);
+  if (label !== undefined) Object.assign(match, { label });
+  const metadata = entries.metadata(index);
+  if (metadata !== undefined) Object.assign(match, { metadata });
   return match;
 }
 
@@ -128,39 +153,29 @@ function loadImageModule(): Promise<ImageModule> {
  * ```
  */
 export class Matcher {
-  readonly #tables: ReadonlyMap<AlgorithmName, Table>;
+  readonly #tables: ReadonlyMap<AlgorithmName, MatcherTable>;
   readonly #thresholds: Readonly<Partial<Record<AlgorithmName, number>>>;
   readonly #imageOptions: Omit<HashImageOptions, 'algorithms'>;
   readonly #size: number;
 
-  private constructor(entries: readonly ListEntry[], options: MatcherOptions | undefined) {
+  private constructor(tables: ReadonlyMap<AlgorithmName, MatcherTable>, options: MatcherOptions | undefined) {
     const o = optionsObject(options, 'options');
     this.#thresholds = Object.freeze(resolveThresholds(o.thresholds, 'thresholds'));
     this.#imageOptions = Object.freeze({ ...optionsObject(o.image, 'image') });
+    this.#tables = tables;
+    this.#size = [...tables.values()].reduce((n, t) => n + t.entries.count, 0);
+  }
+
+  static #fromNormalised(entries: readonly ListEntry[], options: MatcherOptions | undefined): Matcher {
     const grouped = new Map<AlgorithmName, ListEntry[]>();
     for (const entry of entries) {
       let group = grouped.get(entry.algorithm);
       if (group === undefined) grouped.set(entry.algorithm, (group = []));
       group.push(entry);
     }
-    const tables = new Map<AlgorithmName, Table>();
-    for (const [name, group] of grouped) {
-      const algorithm = getAlgorithm(name);
-      if (algorithm.kind === 'perceptual') {
-        const index = new LinearIndex(group.map((e) => algorithm.parse(e.hash)), algorithm.bits);
-        tables.set(name, { kind: 'perceptual', index, entries: group });
-      } else {
-        const byHash = new Map<string, ListEntry[]>();
-        for (const e of group) {
-          const same = byHash.get(e.hash);
-          if (same === undefined) byHash.set(e.hash, [e]);
-          else same.push(e);
-        }
-        tables.set(name, { kind: 'exact', byHash, count: group.length });
-      }
-    }
-    this.#tables = tables;
-    this.#size = entries.length;
+    const tables = new Map<AlgorithmName, MatcherTable>();
+    for (const [name, group] of grouped) tables.set(name, buildTable(getAlgorithm(name), group));
+    return new Matcher(tables, options);
   }
 
   /**
@@ -177,7 +192,7 @@ export class Matcher {
     }
     const normalised: ListEntry[] = [];
     for (const entry of entries) normalised.push(normalizeEntry(entry));
-    return new Matcher(normalised, options);
+    return Matcher.#fromNormalised(normalised, options);
   }
 
   /**
@@ -205,7 +220,7 @@ export class Matcher {
       } else {
         for (const list of o.lists) for (const e of store.entries({ list })) entries.push(e);
       }
-      return new Matcher(entries, o);
+      return Matcher.#fromNormalised(entries, o);
     } finally {
       store.close();
     }
@@ -230,9 +245,13 @@ export class Matcher {
     const table = this.#tables.get(algorithm.name);
     if (table === undefined) return [];
     if (table.kind === 'exact') {
-      return (table.byHash.get(algorithm.format(hash)) ?? []).map((e) => toMatch(e, 0));
+      const [start, end] = table.index.find(hash);
+      const hex = algorithm.format(hash);
+      const out: Match[] = [];
+      for (let i = start; i < end; i++) out.push(toMatch(table, i, hex, 0));
+      return out;
     }
-    return table.index.search(hash, threshold).map((hit) => toMatch(table.entries[hit.index] as ListEntry, hit.distance));
+    return table.index.search(hash, threshold).map((hit) => toMatch(table, hit.index, algorithm.format(table.index.hashAt(hit.index)), hit.distance));
   }
 
   /**

@@ -1,0 +1,99 @@
+/**
+ * Entries by position, the way the indexes return them. Two forms with one interface: an array of
+ * `ListEntry` objects (lists built in memory) and packed columns (a snapshot: a list number per
+ * entry and UTF-8 strings addressed by offsets), whose strings are decoded only for entries that
+ * match, so opening a snapshot never walks its entries.
+ */
+import type { EntryMetadata, ListEntry } from './model.js';
+
+/** Read access to the entries of one algorithm, by position. */
+export interface EntryTable {
+  readonly count: number;
+  list(index: number): string;
+  id(index: number): string;
+  label(index: number): string | undefined;
+  metadata(index: number): EntryMetadata | undefined;
+}
+
+/** An `EntryTable` over entry objects, in the given order. */
+export function entryTableOf(entries: readonly ListEntry[]): EntryTable {
+  const at = (i: number) => entries[i] as ListEntry;
+  return {
+    count: entries.length,
+    list: (i) => at(i).list,
+    id: (i) => at(i).id,
+    label: (i) => at(i).label,
+    metadata: (i) => at(i).metadata,
+  };
+}
+
+/** UTF-8 strings addressed by `offsets` (`count + 1` starts into `bytes`); empty means absent. */
+export interface StringColumn {
+  readonly offsets: Uint32Array;
+  readonly bytes: Uint8Array;
+}
+
+/** The columns of a packed table: what a snapshot stores. */
+export interface EntryColumns {
+  /** List names, indexed by `listIndex`. */
+  readonly lists: readonly string[];
+  readonly listIndex: Uint16Array;
+  readonly ids: StringColumn;
+  readonly labels: StringColumn;
+  /** Metadata as JSON text. */
+  readonly metadata: StringColumn;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+function column(values: readonly (string | undefined)[]): StringColumn {
+  const encoded = values.map((v) => (v === undefined ? new Uint8Array(0) : encoder.encode(v)));
+  const offsets = new Uint32Array(values.length + 1);
+  let total = 0;
+  encoded.forEach((e, i) => {
+    total += e.length;
+    offsets[i + 1] = total;
+  });
+  const bytes = new Uint8Array(total);
+  encoded.forEach((e, i) => bytes.set(e, offsets[i] as number));
+  return { offsets, bytes };
+}
+
+/** Packs entries into columns; `lists` orders the list names (the first 65,536 distinct names). */
+export function packEntries(entries: readonly ListEntry[], lists: readonly string[]): EntryColumns {
+  const number = new Map(lists.map((name, i) => [name, i]));
+  const listIndex = new Uint16Array(entries.length);
+  entries.forEach((e, i) => {
+    const n = number.get(e.list);
+    if (n === undefined) throw new RangeError(`List ${JSON.stringify(e.list)} is not among the lists given`);
+    listIndex[i] = n;
+  });
+  return {
+    lists,
+    listIndex,
+    ids: column(entries.map((e) => e.id)),
+    labels: column(entries.map((e) => e.label)),
+    metadata: column(entries.map((e) => (e.metadata === undefined ? undefined : JSON.stringify(e.metadata)))),
+  };
+}
+
+function read(columnValue: StringColumn, i: number): string | undefined {
+  const start = columnValue.offsets[i] as number;
+  const end = columnValue.offsets[i + 1] as number;
+  return end === start ? undefined : decoder.decode(columnValue.bytes.subarray(start, end));
+}
+
+/** An `EntryTable` over packed columns (e.g. sections of a snapshot). */
+export function packedEntryTable(columns: EntryColumns): EntryTable {
+  return {
+    count: columns.listIndex.length,
+    list: (i) => columns.lists[columns.listIndex[i] as number] as string,
+    id: (i) => read(columns.ids, i) ?? '',
+    label: (i) => read(columns.labels, i),
+    metadata: (i) => {
+      const json = read(columns.metadata, i);
+      return json === undefined ? undefined : (JSON.parse(json) as EntryMetadata);
+    },
+  };
+}
