@@ -8,9 +8,7 @@ import type { HashAlgorithm } from './algorithms/types.js';
 import { HashwardenError } from './errors.js';
 import type { HashImageOptions, ImageHashes, ImageInfo, ImageInput } from './image/index.js';
 import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/model.js';
-import { entryTableOf, type EntryTable } from './lists/entry-table.js';
-import { ExactIndex } from './search/exact.js';
-import { LinearIndex, type SearchHit } from './search/linear.js';
+import { buildTable, type MatcherTable } from './tables.js';
 import { integerInRange, invalid, optionsObject } from './validate.js';
 
 /** One entry that matched a query. */
@@ -69,40 +67,6 @@ export type HashBatchResult = { readonly ok: true; readonly matches: readonly Ma
 export interface HashQuery {
   readonly algorithm: AlgorithmName | string;
   readonly hash: string | Uint8Array;
-}
-
-/** What the matcher needs of a perceptual index: exact search, and the stored hash of a hit. */
-export interface PerceptualIndex {
-  search(query: Uint8Array, threshold: number): SearchHit[];
-  hashAt(index: number): Uint8Array;
-}
-
-interface PerceptualTable {
-  readonly kind: 'perceptual';
-  readonly algorithm: HashAlgorithm<AlgorithmName>;
-  readonly index: PerceptualIndex;
-  readonly entries: EntryTable;
-}
-
-interface ExactTable {
-  readonly kind: 'exact';
-  readonly algorithm: HashAlgorithm<AlgorithmName>;
-  readonly index: ExactIndex;
-  /** In the index's sorted order. */
-  readonly entries: EntryTable;
-}
-
-/** One algorithm's entries with their index. */
-export type MatcherTable = PerceptualTable | ExactTable;
-
-/** Builds the table of one algorithm from its normalised entries. */
-function buildTable(algorithm: HashAlgorithm<AlgorithmName>, entries: readonly ListEntry[]): MatcherTable {
-  const hashes = entries.map((e) => algorithm.parse(e.hash));
-  if (algorithm.kind === 'perceptual') {
-    return { kind: 'perceptual', algorithm, index: LinearIndex.fromHashes(hashes, algorithm.bits), entries: entryTableOf(entries) };
-  }
-  const { index, order } = ExactIndex.build(hashes, algorithm.bits / 8);
-  return { kind: 'exact', algorithm, index, entries: entryTableOf(Array.from(order, (i) => entries[i] as ListEntry)) };
 }
 
 function resolveThresholds(value: unknown, name: string): Partial<Record<AlgorithmName, number>> {
