@@ -26,6 +26,14 @@ export const ERROR_CODES = [
   'ERR_STORE',
   /** An optional module (sharp, better-sqlite3) could not be loaded. */
   'ERR_MODULE_LOAD',
+  /** A snapshot file is not a snapshot, or its layout is inconsistent. */
+  'ERR_SNAPSHOT_FORMAT',
+  /** A snapshot of a format version this release does not read. */
+  'ERR_SNAPSHOT_VERSION',
+  /** A snapshot shorter than its header says. */
+  'ERR_SNAPSHOT_TRUNCATED',
+  /** A snapshot whose checksums do not match its contents. */
+  'ERR_SNAPSHOT_CORRUPT',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

@@ -3,11 +3,13 @@
  * (async: decoding is I/O-like work done by sharp's thread pool). Perceptual hashes match within a
  * Hamming-distance threshold; exact hashes by equality through a hash table.
  */
+import { open } from 'node:fs/promises';
 import { getAlgorithm, type AlgorithmName } from './algorithms/registry.js';
 import type { HashAlgorithm } from './algorithms/types.js';
 import { HashwardenError } from './errors.js';
 import type { HashImageOptions, ImageHashes, ImageInfo, ImageInput } from './image/index.js';
 import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/model.js';
+import { SNAPSHOT_MAGIC } from './lists/snapshot-magic.js';
 import { buildTable, type MatcherTable } from './tables.js';
 import { integerInRange, invalid, optionsObject } from './validate.js';
 
@@ -94,6 +96,24 @@ function byDistance(a: Match, b: Match): number {
   return a.distance - b.distance || (a.list < b.list ? -1 : a.list > b.list ? 1 : 0) || (a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0);
 }
 
+/** True when the file at `path` begins with the snapshot magic; false when it cannot be read. */
+async function startsWithSnapshotMagic(path: string): Promise<boolean> {
+  if (typeof path !== 'string' || path.length === 0) invalid('path of a snapshot or SQLite store', 'path', path);
+  let file;
+  try {
+    file = await open(path, 'r');
+  } catch {
+    return false; // the store opener reports the problem in its own terms
+  }
+  try {
+    const head = new Uint8Array(SNAPSHOT_MAGIC.length);
+    const { bytesRead } = await file.read(head, 0, head.length, 0);
+    return bytesRead === head.length && SNAPSHOT_MAGIC.every((b, i) => head[i] === b);
+  } finally {
+    await file.close();
+  }
+}
+
 type ImageModule = typeof import('./image/index.js');
 let imageModule: Promise<ImageModule> | undefined;
 
@@ -160,16 +180,24 @@ export class Matcher {
   }
 
   /**
-   * A matcher over every entry of the SQLite store at `path` (see `hashwarden/sqlite`), or of the
-   * named lists only. Loads better-sqlite3 on first use.
+   * A matcher over a snapshot file (`hashwarden export --snapshot`) or a SQLite store (see
+   * `hashwarden/sqlite`), told apart by their first bytes. A snapshot is read into typed arrays
+   * with no pass over its entries; a store is read entry by entry (loading better-sqlite3), all
+   * lists or only those named in `lists`.
    *
    * @example
    * ```ts
-   * const matcher = await Matcher.open('hashes.db', { lists: ['ncmec'] });
+   * const matcher = await Matcher.open('lists.snap');
+   * const fromStore = await Matcher.open('hashes.db', { lists: ['ncmec'] });
    * ```
    */
   static async open(path: string, options?: MatcherOptions & { readonly lists?: readonly string[] }): Promise<Matcher> {
     const o = optionsObject(options, 'options');
+    if (await startsWithSnapshotMagic(path)) {
+      if (o.lists !== undefined) invalid('no lists option (a snapshot holds the lists it was exported with)', 'options.lists', o.lists);
+      const { readSnapshot } = await import('./lists/snapshot.js');
+      return new Matcher((await readSnapshot(path)).tables, o);
+    }
     let sqlite: typeof import('./lists/sqlite.js');
     try {
       sqlite = await import('./lists/sqlite.js');

@@ -1,61 +1,261 @@
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hammingDistance } from '../algorithms/hex.js';
-import { LinearIndex } from './linear.js';
+import { LinearIndex, type LinearKernel, type SearchHit } from './linear.js';
+
+const KERNELS: readonly LinearKernel[] = ['wasm', 'js'];
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** The slowest possible reference: byte-wise distance to every hash. */
-function bruteForce(hashes: readonly Uint8Array[], query: Uint8Array, threshold: number) {
+function bruteForce(hashes: readonly Uint8Array[], query: Uint8Array, threshold: number): SearchHit[] {
   return hashes.flatMap((h, index) => {
     const distance = hammingDistance(h, query);
     return distance <= threshold ? [{ index, distance }] : [];
   });
 }
 
-/** Near-duplicates of a few seeds: the clustered shape real lists have. */
-const clustered = fc
-  .tuple(fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { minLength: 1, maxLength: 4 }), fc.array(fc.tuple(fc.nat(), fc.array(fc.nat(255), { maxLength: 12 })), { maxLength: 60 }))
-  .map(([seeds, variants]) =>
-    variants.map(([seed, flips]) => {
-      const h = Uint8Array.from(seeds[seed % seeds.length]!);
-      for (const bit of flips) h[bit >> 3]! ^= 0x80 >> (bit & 7);
-      return h;
-    }),
-  );
+/** mulberry32: lists of thousands of hashes from one fast-check integer, reproducible. */
+function prng(seed: number): (below: number) => number {
+  let s = seed >>> 0;
+  return (below) => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * below);
+  };
+}
 
-describe('LinearIndex', () => {
-  it('returns exactly the brute-force result for random and clustered lists at every threshold 0..64', () => {
+const SHAPES = ['random', 'clustered', 'extremes', 'duplicates'] as const;
+const QUERIES = ['near', 'stored', 'random', 'zeros', 'ones'] as const;
+
+function flipped(hash: Uint8Array, flips: number, int: (below: number) => number): Uint8Array {
+  const out = Uint8Array.from(hash);
+  for (let k = 0; k < flips; k++) {
+    const bit = int(256);
+    out[bit >> 3]! ^= 0x80 >> (bit & 7);
+  }
+  return out;
+}
+
+/**
+ * A list of `n` hashes of one shape: uniform; near-duplicate clusters around a few seeds (the shape
+ * real lists have, with distances spread over 0..80); near all-zeros or all-ones (distances up to
+ * 256, and words that are all ones or all zeros); or exact duplicates of a few hashes.
+ */
+function makeList(shape: (typeof SHAPES)[number], n: number, seed: number): Uint8Array[] {
+  const int = prng(seed);
+  const random = () => Uint8Array.from({ length: 32 }, () => int(256));
+  const zeros = new Uint8Array(32);
+  const ones = new Uint8Array(32).fill(255);
+  const seeds = Array.from({ length: 1 + int(4) }, random);
+  return Array.from({ length: n }, () => {
+    if (shape === 'random') return random();
+    if (shape === 'clustered') return flipped(seeds[int(seeds.length)]!, int(40), int);
+    if (shape === 'extremes') return flipped(int(2) === 0 ? zeros : ones, int(48), int);
+    return Uint8Array.from(seeds[int(seeds.length)]!);
+  });
+}
+
+function makeQuery(kind: (typeof QUERIES)[number], hashes: readonly Uint8Array[], seed: number): Uint8Array {
+  const int = prng(seed ^ 0x5bd1e995);
+  const stored = hashes.length > 0 ? hashes[int(hashes.length)]! : new Uint8Array(32);
+  if (kind === 'near') return flipped(stored, int(48), int);
+  if (kind === 'stored') return Uint8Array.from(stored);
+  if (kind === 'zeros') return new Uint8Array(32);
+  if (kind === 'ones') return new Uint8Array(32).fill(255);
+  return Uint8Array.from({ length: 32 }, () => int(256));
+}
+
+const lists = fc.record({
+  shape: fc.constantFrom(...SHAPES),
+  // Small sizes (and those around the wasm loop's groups of four) as often as large ones.
+  n: fc.oneof(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 3000 })),
+  seed: fc.integer(),
+  query: fc.constantFrom(...QUERIES),
+});
+
+const THRESHOLDS = [...Array.from({ length: 65 }, (_, t) => t), 96, 128, 200, 255, 256];
+
+describe('LinearIndex search', () => {
+  it('returns exactly the brute-force result with both kernels, for every threshold 0..64 and N up to 3000', () => {
     fc.assert(
-      fc.property(
-        fc.oneof(fc.array(fc.uint8Array({ minLength: 32, maxLength: 32 }), { maxLength: 40 }), clustered),
-        fc.uint8Array({ minLength: 32, maxLength: 32 }),
-        fc.nat(64),
-        (hashes, query, threshold) => {
-          // Query next to a stored hash half of the time, so matches are common.
-          const q = hashes.length > 0 && threshold % 2 === 0 ? Uint8Array.from(hashes[0]!, (b, i) => (i === 3 ? b ^ 0x11 : b)) : query;
-          expect(new LinearIndex(hashes, 256).search(q, threshold)).toEqual(bruteForce(hashes, q, threshold));
-        },
-      ),
+      fc.property(lists, ({ shape, n, seed, query: kind }) => {
+        const hashes = makeList(shape, n, seed);
+        const query = makeQuery(kind, hashes, seed);
+        const indexes = KERNELS.map((kernel) => LinearIndex.fromHashes(hashes, 256, { kernel }));
+        for (const threshold of THRESHOLDS) {
+          const expected = bruteForce(hashes, query, threshold);
+          for (const index of indexes) expect(index.search(query, threshold), `${index.kernel} at ${threshold}`).toEqual(expected);
+        }
+      }),
+      { seed: 20261128, numRuns: 120 },
+    );
+  });
+
+  it('returns exactly the brute-force result for small random and clustered lists (fast-check shrinks these)', () => {
+    const hash = fc.uint8Array({ minLength: 32, maxLength: 32 });
+    const clustered = fc
+      .tuple(fc.array(hash, { minLength: 1, maxLength: 4 }), fc.array(fc.tuple(fc.nat(), fc.array(fc.nat(255), { maxLength: 12 })), { maxLength: 60 }))
+      .map(([seeds, variants]) =>
+        variants.map(([s, flips]) => {
+          const h = Uint8Array.from(seeds[s % seeds.length]!);
+          for (const bit of flips) h[bit >> 3]! ^= 0x80 >> (bit & 7);
+          return h;
+        }),
+      );
+    fc.assert(
+      fc.property(fc.oneof(fc.array(hash, { maxLength: 40 }), clustered), hash, fc.nat(64), fc.constantFrom(...KERNELS), (hashes, other, threshold, kernel) => {
+        // Query next to a stored hash half of the time, so matches are common.
+        const query = hashes.length > 0 && threshold % 2 === 0 ? Uint8Array.from(hashes[0]!, (b, i) => (i === 3 ? b ^ 0x11 : b)) : other;
+        expect(new LinearIndex(hashes, 256, { kernel }).search(query, threshold)).toEqual(bruteForce(hashes, query, threshold));
+      }),
       { seed: 20261128, numRuns: 400 },
     );
   });
 
-  it('finds nothing in an empty index and everything at threshold 256', () => {
-    expect(new LinearIndex([], 256).search(new Uint8Array(32), 10)).toEqual([]);
+  it.each(KERNELS)('%s: reads no hash past the last one, for every count 0..12', (kernel) => {
+    // Plane A all ones, plane B all zeros: every stored hash is 128 bits from the zero query. A
+    // scan that ran one hash too far would read plane B's zeros as a plane-A half and the zeroed
+    // memory after it as its plane-B half, and report a phantom hit at distance 0.
+    const hash = Uint8Array.from({ length: 32 }, (_, i) => (i < 16 ? 255 : 0));
+    for (let n = 0; n <= 12; n++) {
+      const index = LinearIndex.fromHashes(Array.from({ length: n }, () => hash), 256, { kernel });
+      expect(index.search(new Uint8Array(32), 127), `count ${n}`).toEqual([]);
+      expect(index.search(new Uint8Array(32), 128), `count ${n}`).toHaveLength(n);
+    }
+  });
+
+  it.each(KERNELS)('%s: finds nothing in an empty index and everything at threshold 256', (kernel) => {
+    expect(new LinearIndex([], 256, { kernel }).search(new Uint8Array(32), 10)).toEqual([]);
     const all = [new Uint8Array(32), new Uint8Array(32).fill(255)];
-    expect(new LinearIndex(all, 256).search(new Uint8Array(32), 256).map((h) => h.distance)).toEqual([0, 256]);
+    expect(new LinearIndex(all, 256, { kernel }).search(new Uint8Array(32), 256).map((h) => h.distance)).toEqual([0, 256]);
   });
 
-  it('works for 128- and 160-bit hashes', () => {
-    const a = new Uint8Array(20).fill(0xf0);
-    const b = Uint8Array.from(a, (x, i) => (i === 0 ? 0xf1 : x));
-    expect(new LinearIndex([a, b], 160).search(a, 0)).toEqual([{ index: 0, distance: 0 }]);
-    expect(new LinearIndex([a, b], 160).search(a, 1)).toHaveLength(2);
+  it.each(KERNELS)('%s: returns every hit when there are more than the output buffer first holds', (kernel) => {
+    const hash = Uint8Array.from({ length: 32 }, (_, i) => i * 7);
+    const other = hash.map((b) => b ^ 0xff);
+    // 5000 copies, then 3000 far ones: more hits than an 8000-hash index's first output buffer.
+    const hashes = [...Array.from({ length: 5000 }, () => hash), ...Array.from({ length: 3000 }, () => other)];
+    const index = LinearIndex.fromHashes(hashes, 256, { kernel });
+    const hits = index.search(hash, 0);
+    expect(hits).toHaveLength(5000);
+    expect(hits.every((h, i) => h.index === i && h.distance === 0)).toBe(true);
+    // Still right after the buffer grew: the planes and hashes read back, and every hash matches.
+    expect(index.search(hash, 256)).toEqual(bruteForce(hashes, hash, 256));
+    expect(index.hashAt(7999)).toEqual(other);
+    expect(index.planes().b.subarray(0, 16)).toEqual(hash.subarray(16));
+  });
+});
+
+describe('LinearIndex verify', () => {
+  it('equals filtering the brute force over arbitrary candidate lists, with both kernels', () => {
+    fc.assert(
+      fc.property(lists, fc.integer({ min: 0, max: 3000 }), fc.nat(64), ({ shape, n, seed, query: kind }, m, threshold) => {
+        const hashes = makeList(shape, Math.max(1, n), seed);
+        const query = makeQuery(kind, hashes, seed);
+        const int = prng(seed + m);
+        // Any order, with duplicates, more candidates than hashes; only the first `length` count.
+        const candidates = Uint32Array.from({ length: m }, () => int(hashes.length));
+        const length = int(m + 1);
+        const distances = hashes.map((h) => hammingDistance(h, query));
+        const expected = Array.from(candidates.subarray(0, length), (index) => ({ index, distance: distances[index]! })).filter((h) => h.distance <= threshold);
+        for (const kernel of KERNELS) {
+          const hits: SearchHit[] = [{ index: -1, distance: -1 }];
+          LinearIndex.fromHashes(hashes, 256, { kernel }).verify(candidates, length, query, threshold, hits);
+          expect(hits, kernel).toEqual([{ index: -1, distance: -1 }, ...expected]);
+        }
+      }),
+      { seed: 7, numRuns: 150 },
+    );
+  });
+});
+
+describe('LinearIndex planes', () => {
+  it('stores bytes 0-15 in plane A and 16-31 in plane B, and fromPlanes round-trips across kernels', () => {
+    const hashes = makeList('random', 1001, 42);
+    for (const from of KERNELS) {
+      const { a, b } = LinearIndex.fromHashes(hashes, 256, { kernel: from }).planes();
+      expect(a).toHaveLength(1001 * 16);
+      hashes.forEach((h, i) => {
+        expect(a.subarray(16 * i, 16 * i + 16)).toEqual(h.subarray(0, 16));
+        expect(b.subarray(16 * i, 16 * i + 16)).toEqual(h.subarray(16));
+      });
+      for (const to of KERNELS) {
+        const index = LinearIndex.fromPlanes(a, b, 1001, { kernel: to });
+        expect(index.kernel).toBe(to);
+        expect(index.count).toBe(1001);
+        hashes.forEach((h, i) => expect(index.hashAt(i)).toEqual(h));
+        expect(index.search(hashes[500]!, 60)).toEqual(bruteForce(hashes, hashes[500]!, 60));
+      }
+    }
   });
 
-  it('rejects a query of the wrong size and a threshold out of range', () => {
-    const index = new LinearIndex([new Uint8Array(32)], 256);
-    expect(() => index.search(new Uint8Array(16), 1)).toThrow(RangeError);
-    expect(() => index.search(new Uint8Array(32), -1)).toThrow(RangeError);
+  it('copies the planes it is given', () => {
+    const a = new Uint8Array(16);
+    const index = LinearIndex.fromPlanes(a, new Uint8Array(16), 1);
+    a.fill(255);
+    expect(index.hashAt(0)).toEqual(new Uint8Array(32));
+  });
+});
+
+describe('LinearIndex kernel', () => {
+  it('uses WebAssembly by default on Node and JS when asked', () => {
+    expect(new LinearIndex([], 256).kernel).toBe('wasm');
+    expect(LinearIndex.fromHashes([], 256, { kernel: 'auto' }).kernel).toBe('wasm');
+    expect(LinearIndex.fromHashes([], 256, { kernel: 'js' }).kernel).toBe('js');
+  });
+
+  it('falls back to JS where WebAssembly is absent, and refuses an explicit wasm there', () => {
+    const script = `
+      const { LinearIndex } = await import('./src/search/linear.ts');
+      const index = LinearIndex.fromHashes([new Uint8Array(32), new Uint8Array(32).fill(1)], 256);
+      let refused;
+      try { LinearIndex.fromHashes([], 256, { kernel: 'wasm' }); } catch (e) { refused = e.code; }
+      console.log(JSON.stringify({ wasm: typeof WebAssembly, kernel: index.kernel, hits: index.search(new Uint8Array(32), 8), refused }));`;
+    const out = execFileSync(process.execPath, ['--jitless', '--no-warnings', '--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: ROOT,
+      encoding: 'utf8',
+      // V8 warns that --jitless disables WebAssembly; the test checks that, so keep it off the log.
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    expect(JSON.parse(out)).toEqual({ wasm: 'undefined', kernel: 'js', hits: [{ index: 0, distance: 0 }], refused: 'ERR_MODULE_LOAD' });
+  });
+});
+
+describe('LinearIndex arguments', () => {
+  const index = new LinearIndex([new Uint8Array(32)], 256);
+
+  it('supports 256-bit hashes only', () => {
+    expect(() => new LinearIndex([new Uint8Array(20)], 160)).toThrow(new RangeError('Expected 256 for bits but received 160 of type number'));
+    expect(() => LinearIndex.fromHashes([], 128)).toThrow(RangeError);
+    expect(() => new LinearIndex([], '256' as unknown as number)).toThrow(TypeError);
+  });
+
+  it('rejects hashes, queries and thresholds of the wrong type or size', () => {
     expect(() => new LinearIndex([new Uint8Array(16)], 256)).toThrow(RangeError);
+    expect(() => new LinearIndex(['00'.repeat(32)] as unknown as Uint8Array[], 256)).toThrow(TypeError);
+    expect(() => index.search(new Uint8Array(16), 1)).toThrow(RangeError);
+    expect(() => index.search(Array(32).fill(0) as unknown as Uint8Array, 1)).toThrow(TypeError);
+    expect(() => index.search(new Uint8Array(32), -1)).toThrow(RangeError);
+    expect(() => index.search(new Uint8Array(32), 257)).toThrow(new RangeError('Expected integer between 0 and 256 for threshold but received 257 of type number'));
+    expect(() => index.search(new Uint8Array(32), 1.5)).toThrow(TypeError);
+    expect(() => new LinearIndex([], 256, { kernel: 'gpu' as LinearKernel })).toThrow(RangeError);
+  });
+
+  it('rejects bad candidates, planes and positions', () => {
+    const q = new Uint8Array(32);
+    const hits: SearchHit[] = [];
+    // Position 0 matches, but the list is refused whole: nothing is appended.
+    expect(() => index.verify(new Uint32Array([0, 1]), 2, q, 4, hits)).toThrow(RangeError);
+    expect(hits).toEqual([]);
+    expect(() => index.verify(new Uint32Array([0]), 2, q, 4, [])).toThrow(RangeError);
+    expect(() => index.verify([0] as unknown as Uint32Array, 1, q, 4, [])).toThrow(TypeError);
+    expect(() => index.verify(new Uint32Array([0]), 1, q, 300, [])).toThrow(RangeError);
+    expect(() => LinearIndex.fromPlanes(new Uint8Array(16), new Uint8Array(32), 1)).toThrow(RangeError);
+    expect(() => LinearIndex.fromPlanes(new Uint8Array(16), new Uint8Array(16), -1)).toThrow(RangeError);
+    expect(() => index.hashAt(1)).toThrow(RangeError);
   });
 });
