@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hammingDistance } from '../algorithms/hex.js';
+import { makeList, makeQuery, prng, QUERIES } from './hash-lists.fixture.js';
 import { LinearIndex, type LinearKernel, type SearchHit } from './linear.js';
 
 const KERNELS: readonly LinearKernel[] = ['wasm', 'js'];
@@ -16,58 +17,8 @@ function bruteForce(hashes: readonly Uint8Array[], query: Uint8Array, threshold:
   });
 }
 
-/** mulberry32: lists of thousands of hashes from one fast-check integer, reproducible. */
-function prng(seed: number): (below: number) => number {
-  let s = seed >>> 0;
-  return (below) => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return Math.floor((((t ^ (t >>> 14)) >>> 0) / 4294967296) * below);
-  };
-}
-
+/** The list shapes the kernels are tested on (the mix is covered by the multi-index tests). */
 const SHAPES = ['random', 'clustered', 'extremes', 'duplicates'] as const;
-const QUERIES = ['near', 'stored', 'random', 'zeros', 'ones'] as const;
-
-function flipped(hash: Uint8Array, flips: number, int: (below: number) => number): Uint8Array {
-  const out = Uint8Array.from(hash);
-  for (let k = 0; k < flips; k++) {
-    const bit = int(256);
-    out[bit >> 3]! ^= 0x80 >> (bit & 7);
-  }
-  return out;
-}
-
-/**
- * A list of `n` hashes of one shape: uniform; near-duplicate clusters around a few seeds (the shape
- * real lists have, with distances spread over 0..80); near all-zeros or all-ones (distances up to
- * 256, and words that are all ones or all zeros); or exact duplicates of a few hashes.
- */
-function makeList(shape: (typeof SHAPES)[number], n: number, seed: number): Uint8Array[] {
-  const int = prng(seed);
-  const random = () => Uint8Array.from({ length: 32 }, () => int(256));
-  const zeros = new Uint8Array(32);
-  const ones = new Uint8Array(32).fill(255);
-  const seeds = Array.from({ length: 1 + int(4) }, random);
-  return Array.from({ length: n }, () => {
-    if (shape === 'random') return random();
-    if (shape === 'clustered') return flipped(seeds[int(seeds.length)]!, int(40), int);
-    if (shape === 'extremes') return flipped(int(2) === 0 ? zeros : ones, int(48), int);
-    return Uint8Array.from(seeds[int(seeds.length)]!);
-  });
-}
-
-function makeQuery(kind: (typeof QUERIES)[number], hashes: readonly Uint8Array[], seed: number): Uint8Array {
-  const int = prng(seed ^ 0x5bd1e995);
-  const stored = hashes.length > 0 ? hashes[int(hashes.length)]! : new Uint8Array(32);
-  if (kind === 'near') return flipped(stored, int(48), int);
-  if (kind === 'stored') return Uint8Array.from(stored);
-  if (kind === 'zeros') return new Uint8Array(32);
-  if (kind === 'ones') return new Uint8Array(32).fill(255);
-  return Uint8Array.from({ length: 32 }, () => int(256));
-}
 
 const lists = fc.record({
   shape: fc.constantFrom(...SHAPES),

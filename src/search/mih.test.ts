@@ -3,64 +3,11 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { parseHex } from '../algorithms/hex.js';
+import { flipBit, flipped, makeList, makeQuery, prng, QUERIES, SHAPES } from './hash-lists.fixture.js';
 import { LinearIndex } from './linear.js';
 import { DEFAULT_GUARD_FRACTION, MIH_MIN_COUNT, MihIndex, chooseSearchTier, defaultSubstringBits, substringWidths } from './mih.js';
 
 const PDQ_LISTS = fileURLToPath(new URL('../../../shared/reference/pdq/hash-lists/', import.meta.url));
-
-/** xorshift32 scaled to [0, below): thousands of hashes from one fast-check integer. */
-function prng(seed: number): (below: number) => number {
-  let s = seed >>> 0 || 0x9e3779b9;
-  return (below) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return Math.floor(((s >>> 0) / 4294967296) * below);
-  };
-}
-
-function flipBit(hash: Uint8Array, bit: number): void {
-  hash[bit >> 3]! ^= 0x80 >> (bit & 7);
-}
-
-function flipped(hash: Uint8Array, flips: number, int: (below: number) => number): Uint8Array {
-  const out = Uint8Array.from(hash);
-  for (let k = 0; k < flips; k++) flipBit(out, int(256));
-  return out;
-}
-
-const SHAPES = ['random', 'clustered', 'extremes', 'duplicates', 'mixed'] as const;
-type Shape = (typeof SHAPES)[number];
-const QUERIES = ['near', 'stored', 'random', 'zeros', 'ones'] as const;
-
-/**
- * `n` hashes of one shape: uniform; near-duplicate clusters (0–40 bits) around a few seeds;
- * near all-zeros or all-ones (the buckets of key 0 and key 2^w − 1 in every table); exact
- * duplicates of a few hashes; or a mix of all of these, as real lists are.
- */
-function makeList(shape: Shape, n: number, seed: number): Uint8Array[] {
-  const int = prng(seed);
-  const random = (): Uint8Array => Uint8Array.from({ length: 32 }, () => int(256));
-  const seeds = Array.from({ length: 1 + int(4) }, random);
-  const one = (kind: Exclude<Shape, 'mixed'>): Uint8Array => {
-    if (kind === 'random') return random();
-    if (kind === 'clustered') return flipped(seeds[int(seeds.length)]!, int(41), int);
-    if (kind === 'extremes') return flipped(new Uint8Array(32).fill(int(2) === 0 ? 0 : 255), int(48), int);
-    return Uint8Array.from(seeds[int(seeds.length)]!);
-  };
-  const kinds = ['random', 'clustered', 'extremes', 'duplicates'] as const;
-  return Array.from({ length: n }, () => one(shape === 'mixed' ? kinds[int(4)]! : shape));
-}
-
-function makeQuery(kind: (typeof QUERIES)[number], hashes: readonly Uint8Array[], seed: number): Uint8Array {
-  const int = prng(seed ^ 0x5bd1e995);
-  const stored = hashes.length > 0 ? hashes[int(hashes.length)]! : new Uint8Array(32);
-  if (kind === 'near') return flipped(stored, int(48), int);
-  if (kind === 'stored') return Uint8Array.from(stored);
-  if (kind === 'zeros') return new Uint8Array(32);
-  if (kind === 'ones') return new Uint8Array(32).fill(255);
-  return Uint8Array.from({ length: 32 }, () => int(256));
-}
 
 /** Every threshold MIH may serve, and some only the scan can (radius beyond the probe limit). */
 const THRESHOLDS = [...Array.from({ length: 65 }, (_, t) => t), 80, 128, 256];
