@@ -12,8 +12,9 @@
  * queries the guard exists for).
  *
  * One tinybench iteration is one search: median and p99 latency per query for MIH (default
- * options: width about log2 N, guard N/32) and for `LinearIndex.search` (wasm kernel) in the same
- * run. Build time is one `MihIndex.build`; memory is the tables' offsets + ids bytes per entry,
+ * options: `defaultSubstringBits(N)`, guard N/32) and for `LinearIndex.search` (wasm kernel) in
+ * the same run. MIH is measured at every size, also where the default tier is the scan (below
+ * ~180k entries no split fits the 80-byte budget); the build table says which tier a matcher gets. Build time is one `MihIndex.build`; memory is the tables' offsets + ids bytes per entry,
  * beyond the 32 bytes of the hash itself.
  *
  * The calibration table times every query of both lists at each threshold with the guard off
@@ -27,7 +28,7 @@
  */
 import { Bench } from 'tinybench';
 import { LinearIndex } from '../src/search/linear.js';
-import { MihIndex } from '../src/search/mih.js';
+import { chooseSearchTier, MihIndex } from '../src/search/mih.js';
 import { environment } from './corpus.js';
 
 const numbers = (text: string): number[] => text.split(',').map((s) => Number(s.trim()));
@@ -134,7 +135,8 @@ for (const n of SIZES) {
     const { offsets, ids } = mih.tables();
     const bytes = [...offsets, ...ids].reduce((sum, table) => sum + table.byteLength, 0);
     const widths = [...new Set(mih.substringBits)].join('/');
-    costs.push(`| ${n.toLocaleString('en')} | ${kind} | ${mih.m} × ${widths} | ${buildMs.toFixed(0)} | ${(bytes / n).toFixed(1)} |`);
+    const auto = chooseSearchTier(n);
+    costs.push(`| ${n.toLocaleString('en')} | ${kind} | ${mih.m} × ${widths} | ${buildMs.toFixed(0)} | ${(bytes / n).toFixed(1)} | ${auto.tier} |`);
 
     for (const threshold of THRESHOLDS) {
       const fallback = queries.filter((q) => mih.plan(q, threshold).linear).length / QUERIES;
@@ -182,8 +184,8 @@ console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of results) console.log(row);
 
 console.log('\n## Build and memory (default width)\n');
-console.log('| hashes | list | tables × bits | build (ms) | index bytes per entry (offsets + ids) |');
-console.log('|---:|---|---|---:|---:|');
+console.log('| hashes | list | tables × bits | build (ms) | index bytes per entry (offsets + ids) | tier chosen by default |');
+console.log('|---:|---|---|---:|---:|---|');
 for (const row of costs) console.log(row);
 
 if (CALIBRATE) {

@@ -5,7 +5,16 @@ import { describe, expect, it, vi } from 'vitest';
 import { parseHex } from '../algorithms/hex.js';
 import { flipBit, flipped, makeList, makeQuery, prng, QUERIES, SHAPES } from './hash-lists.fixture.js';
 import { LinearIndex } from './linear.js';
-import { DEFAULT_GUARD_FRACTION, MIH_MIN_COUNT, MihIndex, chooseSearchTier, defaultSubstringBits, substringWidths } from './mih.js';
+import {
+  DEFAULT_GUARD_FRACTION,
+  MAX_INDEX_BYTES_PER_ENTRY,
+  MIH_MIN_COUNT,
+  MihIndex,
+  chooseSearchTier,
+  defaultSubstringBits,
+  indexBytesPerEntry,
+  substringWidths,
+} from './mih.js';
 
 const PDQ_LISTS = fileURLToPath(new URL('../../../shared/reference/pdq/hash-lists/', import.meta.url));
 
@@ -75,6 +84,20 @@ describe('MihIndex search', () => {
           const thresholds = kind === 'near' || kind === 'stored' ? THRESHOLDS : [0, 8, 16, 31, 47, 64];
           expectSameAsLinear(index, makeQuery(kind, hashes, q + 1), thresholds, `${shape}, ${JSON.stringify(options)}, ${kind}`);
         }
+      }
+    }
+  });
+
+  it('returns exactly what the linear scan returns on 100,000-hash lists of every shape', () => {
+    for (const [s, shape] of SHAPES.entries()) {
+      const hashes = makeList(shape, 100_000, 11 + s);
+      const linear = LinearIndex.fromHashes(hashes, 256);
+      const index = MihIndex.build(linear);
+      for (const [q, kind] of QUERIES.entries()) {
+        // Every threshold on the random list; on clustered ones most thresholds match most of
+        // the list (100k hits a query), so a sample keeps the file fast.
+        const thresholds = shape === 'random' && kind === 'near' ? THRESHOLDS : [0, 10, 24, 31, 64];
+        expectSameAsLinear(index, makeQuery(kind, hashes, 100 + q), thresholds, `${shape}, ${kind}`);
       }
     }
   });
@@ -327,15 +350,25 @@ describe('MihIndex on the PDQ reference lists', () => {
 });
 
 describe('search tiers', () => {
-  it('scans small lists and indexes large ones, with a width of about log2 N', () => {
+  it('scans small lists and indexes large ones with the widest split within the memory budget', () => {
     expect(chooseSearchTier(0)).toEqual({ tier: 'linear' });
     expect(chooseSearchTier(MIH_MIN_COUNT - 1)).toEqual({ tier: 'linear' });
-    expect(chooseSearchTier(MIH_MIN_COUNT)).toEqual({ tier: 'mih', substringBits: 15 });
-    expect(chooseSearchTier(100_000)).toEqual({ tier: 'mih', substringBits: 17 });
-    expect(chooseSearchTier(1_000_000)).toEqual({ tier: 'mih', substringBits: 20 });
+    // From 32,768 entries MIH would be faster, but no split fits 80 bytes an entry before ~180k.
+    expect(chooseSearchTier(MIH_MIN_COUNT)).toEqual({ tier: 'linear' });
+    expect(chooseSearchTier(100_000)).toEqual({ tier: 'linear' });
+    expect(chooseSearchTier(200_000)).toEqual({ tier: 'mih', substringBits: 15 });
+    expect(chooseSearchTier(1_000_000)).toEqual({ tier: 'mih', substringBits: 19 });
     expect(chooseSearchTier(10_000_000)).toEqual({ tier: 'mih', substringBits: 23 });
     expect(chooseSearchTier(100_000_000)).toEqual({ tier: 'mih', substringBits: 24 });
-    expect([0, 1, 300, 1350].map(defaultSubstringBits)).toEqual([8, 8, 8, 10]);
+    expect([0, 1, 300, 1350, 100_000].map(defaultSubstringBits)).toEqual([8, 8, 8, 10, 17]);
+  });
+
+  it('keeps every automatic choice within the memory budget', () => {
+    for (let n = 1; n <= 2 ** 31; n = Math.ceil(n * 1.37)) {
+      const tier = chooseSearchTier(n);
+      if (tier.tier === 'mih') expect(indexBytesPerEntry(n, tier.substringBits as number)).toBeLessThanOrEqual(MAX_INDEX_BYTES_PER_ENTRY);
+    }
+    expect(indexBytesPerEntry(1_000_000, 19)).toBeCloseTo(74.9, 1);
   });
 
   it('lets the caller override the tier and the width', () => {
@@ -343,7 +376,8 @@ describe('search tiers', () => {
     expect(chooseSearchTier(1000, { tier: 'mih', substringBits: 12 })).toEqual({ tier: 'mih', substringBits: 12 });
     expect(chooseSearchTier(1_000_000, { tier: 'linear' })).toEqual({ tier: 'linear' });
     expect(chooseSearchTier(1_000_000, { substringBits: 16 })).toEqual({ tier: 'mih', substringBits: 16 });
-    expect(chooseSearchTier(1_000_000, { tier: 'auto' })).toEqual({ tier: 'mih', substringBits: 20 });
+    expect(chooseSearchTier(1_000_000, { tier: 'auto' })).toEqual({ tier: 'mih', substringBits: 19 });
+    expect(chooseSearchTier(100_000, { tier: 'mih' })).toEqual({ tier: 'mih', substringBits: 17 });
   });
 });
 

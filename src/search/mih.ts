@@ -13,7 +13,7 @@
  * s·m + a + 1 = t + 1 bits. So an entry within t has a substring j ≤ a within s bits, or one of the
  * others within s − 1 bits; those are the radii probed (s − 1 = −1 when s = 0: those tables are not
  * read at all). Against the plain rule (radius ⌊t/m⌋ everywhere) this skips the outermost ring of
- * m − a − 1 tables: at 1M hashes (m = 13) and t = 26 it looks up 463 keys instead of 2,743, and
+ * m − a − 1 tables: with 13 tables of 19–20 bits and t = 26 it looks up 463 keys instead of 2,743, and
  * the project measured it up to 10× faster at the same exactness.
  *
  * Layout. Substring j holds bits starts[j] .. starts[j] + widths[j] − 1 of the hash, bit 0 being
@@ -41,6 +41,7 @@ import { LinearIndex, type SearchHit } from './linear.js';
 
 const BITS = 256;
 const HASH_BYTES = 32;
+const HALF_BYTES = 16;
 
 /**
  * Narrowest substring. Below 8 bits there would be 37+ tables of N ids each, and so few buckets
@@ -54,7 +55,7 @@ export const MIN_SUBSTRING_BITS = 8;
 export const MAX_SUBSTRING_BITS = 24;
 
 /**
- * Most keys probed in one table per query; a threshold that needs more (t ≥ 91 at 1M hashes,
+ * Most keys probed in one table per query; a threshold that needs more (t ≥ 98 at 1M hashes,
  * t ≥ 72 at 10M) is answered by the scan. With the default guard this never binds below ~20M
  * hashes (m × 65,536 probes > N/32 already); it bounds the enumeration when the guard is off, and
  * the cached flip masks at 256 KiB a width.
@@ -107,7 +108,7 @@ export interface MihOptions {
   /**
    * Target substring width in bits, 8–24: the hash is cut into m = ⌈256 / substringBits⌉
    * substrings of ⌊256/m⌋ or ⌈256/m⌉ bits, so no substring is wider than this.
-   * Default: {@link defaultSubstringBits} of the list size (about log2 N).
+   * Default: {@link defaultSubstringBits} of the list size.
    */
   readonly substringBits?: number;
   /**
@@ -161,6 +162,29 @@ function keyAt(bytes: Uint8Array, base: number, start: number, width: number): n
   const at = base + (start >>> 3);
   const word = (((bytes[at] ?? 0) << 24) | ((bytes[at + 1] ?? 0) << 16) | ((bytes[at + 2] ?? 0) << 8) | (bytes[at + 3] ?? 0)) >>> 0;
   return (word >>> (32 - (start & 7) - width)) & ((1 << width) - 1);
+}
+
+/**
+ * The key of substring `start`/`width` for each of `n` hashes stored as planes (bytes 0–15 in
+ * `a`, 16–31 in `b`, 16 bytes a hash), into `keys`. A substring inside one plane is read with
+ * `keyAt` on that plane (16-byte stride); one that straddles byte 16 takes its four bytes from
+ * both.
+ */
+function keysFromPlanes(a: Uint8Array, b: Uint8Array, n: number, start: number, width: number, keys: Uint32Array): void {
+  const first = start >>> 3;
+  if (first + 4 <= HALF_BYTES || first >= HALF_BYTES) {
+    const plane = first < HALF_BYTES ? a : b;
+    const from = first < HALF_BYTES ? start : start - 8 * HALF_BYTES;
+    for (let i = 0, at = 0; i < n; i++, at += HALF_BYTES) keys[i] = keyAt(plane, at, from, width);
+    return;
+  }
+  const shift = 32 - (start & 7) - width;
+  const mask = (1 << width) - 1;
+  for (let i = 0, at = 0; i < n; i++, at += HALF_BYTES) {
+    let word = 0;
+    for (let k = first; k < first + 4; k++) word = (word << 8) | ((k < HALF_BYTES ? a[at + k] : b[at + k - HALF_BYTES]) as number);
+    keys[i] = ((word >>> 0) >>> shift) & mask;
+  }
 }
 
 /** BINOMIAL_SUMS[w][r] = C(w, 0) + … + C(w, r): keys within radius r of a w-bit key. */
@@ -233,31 +257,72 @@ export interface SearchTierOptions {
 }
 
 /**
- * Default substring width for `count` entries: round(log2 count), within 8–24 — about one entry
- * per bucket, as the paper advises (m ≈ bits / log2 N). Measured at 1M, t = 31, random list:
- * 16 bits 0.37 ms a query, 18: 0.33, 20: 0.17, 22: 0.12 ms; but offsets take 4 × m × 2^w / N
- * bytes an entry, so 22 bits cost 182 bytes an entry against 98 at 20, and each further bit
- * doubles that part again for less and less speed.
+ * Most index memory per entry, beyond its 32-byte hash, that the automatic choices spend: 80
+ * bytes, so a 10M-entry list needs at most 800 MB of tables next to its 320 MB of hashes. Each
+ * table costs 4 bytes an entry of ids plus 4 × 2^width bytes of offsets, so below about 200k
+ * entries no split fits (there the scan takes ≤ 0.2 ms and {@link chooseSearchTier} keeps it).
+ */
+export const MAX_INDEX_BYTES_PER_ENTRY = 80;
+
+/**
+ * Bytes an entry that MIH tables of target width `substringBits` take for `count` entries
+ * (offsets and ids, beyond the hashes).
  *
  * @example
  * ```ts
- * defaultSubstringBits(1_000_000); // 20 → 13 substrings of 19–20 bits
+ * indexBytesPerEntry(1_000_000, 19); // 74.9: 14 tables of 18–19 bits
+ * ```
+ */
+export function indexBytesPerEntry(count: number, substringBits: number): number {
+  integerInRange(count, 1, 2 ** 32 - 1, 'count');
+  const widths = substringWidths(substringBits);
+  return (4 * widths.length * count + 4 * widths.reduce((sum, w) => sum + 2 ** w + 1, 0)) / count;
+}
+
+/** The widest target width whose tables fit MAX_INDEX_BYTES_PER_ENTRY, or undefined. */
+function widestWithinBudget(count: number): number | undefined {
+  if (count < 1) return undefined;
+  for (let bits = MAX_SUBSTRING_BITS; bits >= MIN_SUBSTRING_BITS; bits--) if (indexBytesPerEntry(count, bits) <= MAX_INDEX_BYTES_PER_ENTRY) return bits;
+  return undefined;
+}
+
+/**
+ * Default substring width for `count` entries: the widest (fewest tables) whose index stays within
+ * {@link MAX_INDEX_BYTES_PER_ENTRY}; when none does (small lists), round(log2 count) within 8–24,
+ * about one entry per bucket as the paper advises.
+ *
+ * Fewer, wider tables are faster: measured by a width sweep over random lists with the queries of
+ * bench/search.bench.ts (median ms at t = 31, one session on the shared 2-core machine): at 10M,
+ * 12 tables of 21–22 bits 0.43, 13 tables 1.08, 14 tables 1.01; at 4M, 12 tables 0.23 (82 B an
+ * entry, over budget), 13: 0.49, 14: 0.39; at 1M, 13 tables 0.10 (98 B, over budget), 14: 0.11,
+ * 15: 0.14. So the budget, not speed, picks the width from 1M up: 19 at 1M (14 tables, 75 B),
+ * 23 at 10M (12 tables, 61 B).
+ *
+ * @example
+ * ```ts
+ * defaultSubstringBits(1_000_000);  // 19 → 14 substrings of 18–19 bits
+ * defaultSubstringBits(10_000_000); // 23 → 12 substrings of 21–22 bits
  * ```
  */
 export function defaultSubstringBits(count: number): number {
   integerInRange(count, 0, 2 ** 32 - 1, 'count');
+  const fitting = widestWithinBudget(count);
+  if (fitting !== undefined) return fitting;
   const bits = Math.round(Math.log2(Math.max(count, 1)));
   return Math.min(MAX_SUBSTRING_BITS, Math.max(MIN_SUBSTRING_BITS, bits));
 }
 
 /**
- * The search tier for a list of `count` hashes: the linear scan below {@link MIH_MIN_COUNT}
- * (32,768), MIH with {@link defaultSubstringBits} above. `options` override either choice.
+ * The search tier for a list of `count` hashes: MIH with {@link defaultSubstringBits} when the
+ * list has at least {@link MIH_MIN_COUNT} (32,768) entries and some split fits
+ * {@link MAX_INDEX_BYTES_PER_ENTRY} (from about 200k entries), else the linear scan. `options`
+ * override either choice: `tier: 'mih'` builds MIH at any size, with `substringBits` or the
+ * default width (which may then exceed the memory budget).
  *
  * @example
  * ```ts
  * chooseSearchTier(10_000);    // { tier: 'linear' }
- * chooseSearchTier(1_000_000); // { tier: 'mih', substringBits: 20 }
+ * chooseSearchTier(1_000_000); // { tier: 'mih', substringBits: 19 }
  * chooseSearchTier(10_000, { tier: 'mih', substringBits: 12 }); // { tier: 'mih', substringBits: 12 }
  * ```
  */
@@ -266,7 +331,8 @@ export function chooseSearchTier(count: number, options?: SearchTierOptions): Se
   const o = optionsObject(options, 'options');
   const tier = o.tier === undefined ? 'auto' : oneOf(o.tier, ['auto', 'linear', 'mih'] as const, 'options.tier');
   const bits = o.substringBits === undefined ? undefined : validSubstringBits(o.substringBits, 'options.substringBits');
-  if (tier === 'linear' || (tier === 'auto' && count < MIH_MIN_COUNT)) return { tier: 'linear' };
+  if (tier === 'linear') return { tier: 'linear' };
+  if (tier === 'auto' && (count < MIH_MIN_COUNT || (bits === undefined && widestWithinBudget(count) === undefined))) return { tier: 'linear' };
   return { tier: 'mih', substringBits: bits ?? defaultSubstringBits(count) };
 }
 
@@ -324,6 +390,14 @@ export class MihIndex {
   readonly #budget: number;
   /** Reused across queries; grows to the largest candidate count seen (at most the budget). */
   #candidates = new Uint32Array(256);
+  /** The radix sort's other buffer and its counts; grown with #candidates. */
+  #sorted = new Uint32Array(256);
+  readonly #counts: Uint32Array;
+  /** Radix sort: passes of #radixBits bits cover every position below N. */
+  readonly #radixBits: number;
+  readonly #radixPasses: number;
+  /** Per probe of one table, the start and end of its bucket (two-phase enumeration). */
+  #ranges = new Uint32Array(512);
   /** Probes of the last enumeration, for `plan`. */
   #probes = 0;
 
@@ -337,15 +411,59 @@ export class MihIndex {
     this.#ids = tables.ids;
     this.guardFraction = options.guardFraction;
     this.#budget = options.guardFraction * linear.count;
+    // Fewest passes of at most 13 bits (8,192 counts, 32 KiB) that cover log2 N bits: two passes
+    // up to 2^26 hashes.
+    const positionBits = Math.max(1, Math.ceil(Math.log2(Math.max(2, linear.count))));
+    this.#radixPasses = Math.ceil(positionBits / 13);
+    this.#radixBits = Math.ceil(positionBits / this.#radixPasses);
+    this.#counts = new Uint32Array(1 << this.#radixBits);
+  }
+
+  /**
+   * Sorts #candidates[0..n) ascending (LSD radix sort, #radixPasses passes through #sorted) and
+   * returns the array now holding them (#candidates or #sorted: the buffers swap).
+   */
+  #sortCandidates(n: number): Uint32Array {
+    let from = this.#candidates;
+    let to = this.#sorted;
+    if (to.length < from.length) to = this.#sorted = new Uint32Array(from.length);
+    const counts = this.#counts;
+    const mask = counts.length - 1;
+    for (let pass = 0, shift = 0; pass < this.#radixPasses; pass++, shift += this.#radixBits) {
+      counts.fill(0);
+      for (let i = 0; i < n; i++) {
+        const digit = ((from[i] as number) >>> shift) & mask;
+        counts[digit] = (counts[digit] as number) + 1;
+      }
+      for (let k = 0, sum = 0; k <= mask; k++) {
+        const c = counts[k] as number;
+        counts[k] = sum;
+        sum += c;
+      }
+      for (let i = 0; i < n; i++) {
+        const value = from[i] as number;
+        const digit = (value >>> shift) & mask;
+        const at = counts[digit] as number;
+        to[at] = value;
+        counts[digit] = at + 1;
+      }
+      const swap = from;
+      from = to;
+      to = swap;
+    }
+    // Both stay owned: whichever holds the result is gathered into next time.
+    this.#candidates = from;
+    this.#sorted = to;
+    return from;
   }
 
   /**
    * Builds the tables for the hashes of `linear` (which the index keeps and searches with): per
    * table a counting sort (count the keys, then place every position), no per-bucket arrays.
-   * Memory: 4 × N bytes of ids plus 4 × (2^width + 1) bytes of offsets per table (98 bytes an
-   * entry at 1M), and during the build a temporary copy of the hashes (32 × N bytes).
+   * Memory: 4 × N bytes of ids plus 4 × (2^width + 1) bytes of offsets per table (75 bytes an
+   * entry at 1M with the default width), and during the build 4 × N bytes of keys.
    *
-   * @param options - `substringBits` (default: {@link defaultSubstringBits} of N, about log2 N),
+   * @param options - `substringBits` (default: {@link defaultSubstringBits} of N),
    *   `guardFraction` (default 1/32).
    * @example
    * ```ts
@@ -362,21 +480,19 @@ export class MihIndex {
     const m = widths.length;
     const n = linear.count;
     const starts = widths.map((_, j) => widths.slice(0, j).reduce((sum, w) => sum + w, 0));
-    // All hashes in one flat copy first, so each table can be built on its own: the counting
-    // sort's scattered writes then stay within one table's offsets and ids (8 MB at 1M, 20 bits)
-    // instead of all m tables at once (measured 0.8 s against 4 s at 1M, 20 bits). The copy is as
-    // large as the linear index and lives only during the build.
-    const flat = new Uint8Array(HASH_BYTES * n);
-    for (let i = 0; i < n; i++) flat.set(linear.hashAt(i), HASH_BYTES * i);
+    // Keys straight from the planes, one table at a time: the counting sort's scattered writes
+    // then stay within one table's offsets and ids (8 MB at 1M, 20 bits) instead of all m tables
+    // at once (measured 0.8 s against 4 s at 1M, 20 bits).
+    const { a, b } = linear.planes();
     const keys = new Uint32Array(n);
     const offsets: Uint32Array[] = [];
     const ids: Uint32Array[] = [];
     for (let j = 0; j < m; j++) {
       const width = widths[j] as number;
       const start = starts[j] as number;
+      keysFromPlanes(a, b, n, start, width, keys);
       const table = new Uint32Array(2 ** width + 1);
       const positions = new Uint32Array(n);
-      for (let i = 0, at = 0; i < n; i++, at += HASH_BYTES) keys[i] = keyAt(flat, at, start, width);
       // Counting sort: bucket sizes go one slot up (table[key + 1]), so the prefix sums leave
       // each bucket's start at table[key]; placing advances table[key] to the bucket's end, which
       // is the next bucket's start, and one shift restores the starts. Positions are placed in
@@ -462,6 +578,18 @@ export class MihIndex {
   }
 
   /**
+   * The stored hash at position `index`, as a new 32-byte array (from the linear index).
+   *
+   * @example
+   * ```ts
+   * const hex = formatHex(mih.hashAt(hit.index));
+   * ```
+   */
+  hashAt(index: number): Uint8Array {
+    return this.linear.hashAt(index);
+  }
+
+  /**
    * Every stored hash within `threshold` bits (0–256) of `query` (32 bytes), ascending by
    * position — exactly what `linear.search` returns, found through the tables when they are the
    * cheaper way and by the scan otherwise.
@@ -477,12 +605,11 @@ export class MihIndex {
     const found = this.#enumerate(query, threshold, this.#budget, true);
     if (found === SCAN) return this.linear.search(query, threshold);
     // An entry is found once per table where it is near the query: sort and keep each position
-    // once. A generation-stamped mark array was measured faster (8 µs against 14 µs for the
-    // ~1,400 candidates of t = 31 at 1M, a few % of the query) but costs 4 bytes an entry and
-    // still needs the hits sorted; sorted positions also make the verifier read forward through
-    // the planes, and its hits come out in scan order.
-    const candidates = this.#candidates;
-    candidates.subarray(0, found).sort();
+    // once. Sorted positions also make the verifier read forward through the planes, and its hits
+    // come out in scan order. A radix sort, because at 10M hashes and t = 31 (~7,000 candidates)
+    // the built-in typed-array sort took 0.44 ms, half the query, and this one about 0.05 ms.
+    // A generation-stamped mark array instead of the sort would cost 4 bytes an entry.
+    const candidates = this.#sortCandidates(found);
     let unique = 0;
     let last = -1;
     for (let c = 0; c < found; c++) {
@@ -536,7 +663,6 @@ export class MihIndex {
     if (beyond || probes > limit) return SCAN;
     const room = limit - probes;
     let found = 0;
-    let candidates = this.#candidates;
     for (let j = 0; j < m; j++) {
       const width = widths[j] as number;
       const radius = j <= a ? s : s - 1;
@@ -544,24 +670,37 @@ export class MihIndex {
       const count = probesAt(width, radius);
       const masks = masksFor(width, radius);
       const offsets = this.#offsets[j] as Uint32Array;
-      const ids = this.#ids[j] as Uint32Array;
       const key = keyAt(query, 0, this.#starts[j] as number, width);
-      for (let p = 0; p < count; p++) {
+      // Two phases: first every bucket's bounds, then the entries. The offset reads of the first
+      // phase do not depend on each other and no branch waits on them, so the processor keeps
+      // many cache misses in flight; interleaved with the copying they came one at a time
+      // (measured at 10M, t = 31: 0.17 against 0.24 ms for the enumeration).
+      let ranges = this.#ranges;
+      if (ranges.length < 2 * count) ranges = this.#ranges = new Uint32Array(2 * count);
+      let size = 0;
+      for (let p = 0, r = 0; p < count; p++, r += 2) {
         const bucket = key ^ (masks[p] as number);
         const from = offsets[bucket] as number;
-        const size = (offsets[bucket + 1] as number) - from;
-        if (size === 0) continue;
-        if (found + size > room) return SCAN;
-        if (gather) {
-          if (found + size > candidates.length) {
-            const grown = new Uint32Array(Math.max(found + size, 2 * candidates.length));
-            grown.set(candidates.subarray(0, found));
-            candidates = this.#candidates = grown;
-          }
-          // Most buckets hold one or two entries, where a loop beats creating a subarray.
-          if (size < 16) for (let k = 0; k < size; k++) candidates[found + k] = ids[from + k] as number;
-          else candidates.set(ids.subarray(from, from + size), found);
+        const to = offsets[bucket + 1] as number;
+        ranges[r] = from;
+        ranges[r + 1] = to;
+        size += to - from;
+      }
+      if (found + size > room) return SCAN;
+      if (gather) {
+        let candidates = this.#candidates;
+        if (found + size > candidates.length) {
+          const grown = new Uint32Array(Math.max(found + size, 2 * candidates.length));
+          grown.set(candidates.subarray(0, found));
+          candidates = this.#candidates = grown;
         }
+        const ids = this.#ids[j] as Uint32Array;
+        for (let r = 0; r < 2 * count; r += 2) {
+          const to = ranges[r + 1] as number;
+          // Most buckets hold one or two entries, where a loop beats creating a subarray.
+          for (let k = ranges[r] as number; k < to; k++) candidates[found++] = ids[k] as number;
+        }
+      } else {
         found += size;
       }
     }
