@@ -17,6 +17,7 @@ export type {
   HashQuery,
   HashBatchResult,
   Thresholds,
+  MatcherTableInfo,
 } from './matcher.js';
 
 export { getAlgorithm, isAlgorithmName, ALGORITHM_NAMES } from './algorithms/registry.js';
@@ -36,7 +37,26 @@ export { md5, sha1, sha256 } from './algorithms/exact.js';
 export { hammingDistance, parseHex, formatHex } from './algorithms/hex.js';
 
 export { LinearIndex } from './search/linear.js';
-export type { SearchHit } from './search/linear.js';
+export type { SearchHit, LinearIndexOptions, LinearKernel } from './search/linear.js';
+export {
+  MihIndex,
+  chooseSearchTier,
+  defaultSubstringBits,
+  indexBytesPerEntry,
+  MAX_INDEX_BYTES_PER_ENTRY,
+  MIH_MIN_COUNT,
+  DEFAULT_GUARD_FRACTION,
+  MIN_SUBSTRING_BITS,
+  MAX_SUBSTRING_BITS,
+} from './search/mih.js';
+export type { MihOptions, MihPlan, SearchTier, SearchTierOptions } from './search/mih.js';
+
+// Typed as returning only what a snapshot holds; its tables are the matcher's business.
+import { readSnapshot as readSnapshotTables, type Snapshot } from './lists/snapshot.js';
+/** Reads and checks a snapshot and tells what it holds (see docs/api.md). */
+export const readSnapshot: (path: string) => Promise<Snapshot> = readSnapshotTables;
+export { writeSnapshot, SNAPSHOT_VERSION } from './lists/snapshot.js';
+export type { Snapshot, SnapshotList, SnapshotAlgorithm, SnapshotSource, SnapshotSummary } from './lists/snapshot.js';
 
 export { normalizeEntry } from './lists/model.js';
 export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/model.js';

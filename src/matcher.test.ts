@@ -35,6 +35,27 @@ describe('Matcher.matchHash', () => {
     );
   });
 
+  it('returns the same matches with the multi-index tier forced as with the scan', () => {
+    fc.assert(
+      fc.property(fc.array(hex32, { minLength: 1, maxLength: 60 }), fc.nat(64), fc.nat(255), (hashes, threshold, flips) => {
+        const entries = hashes.map((h, i) => ({ id: `e${i}`, list: 'a', algorithm: 'blockhash', hash: formatHex(h) }));
+        const mih = Matcher.fromEntries(entries, { search: { tier: 'mih', substringBits: 8 } });
+        const linear = Matcher.fromEntries(entries, { search: { tier: 'linear' } });
+        expect(mih.describe()).toEqual([{ algorithm: 'blockhash', count: hashes.length, tier: 'mih', substringBits: Array(32).fill(8) }]);
+        expect(linear.describe()).toEqual([{ algorithm: 'blockhash', count: hashes.length, tier: 'linear' }]);
+        const q = Uint8Array.from(hashes[0]!, (b, i) => (i * 8 < flips ? b ^ 0x11 : b));
+        expect(mih.matchHash({ algorithm: 'blockhash', hash: q }, { threshold })).toEqual(linear.matchHash({ algorithm: 'blockhash', hash: q }, { threshold }));
+      }),
+      { seed: 11, numRuns: 200 },
+    );
+  });
+
+  it('rejects bad search options with the option named', () => {
+    expect(() => Matcher.fromEntries([], { search: { substringBits: 30 } })).toThrow('Expected integer between 8 and 24 for search.substringBits but received 30 of type number');
+    expect(() => Matcher.fromEntries([], { search: { tier: 'fastest' as 'mih' } })).toThrow(RangeError);
+    expect(() => Matcher.fromEntries([], { search: 'mih' as never })).toThrow(TypeError);
+  });
+
   it('matches exact hashes by equality only, in every list that holds them', () => {
     const md5 = 'd41d8cd98f00b204e9800998ecf8427e';
     const m = Matcher.fromEntries([

@@ -10,7 +10,7 @@ import { HashwardenError } from './errors.js';
 import type { HashImageOptions, ImageHashes, ImageInfo, ImageInput } from './image/index.js';
 import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/model.js';
 import { SNAPSHOT_MAGIC } from './lists/snapshot-magic.js';
-import { buildTable, type MatcherTable } from './tables.js';
+import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from './tables.js';
 import { integerInRange, invalid, optionsObject } from './validate.js';
 
 /** One entry that matched a query. */
@@ -35,6 +35,25 @@ export interface MatcherOptions {
   readonly thresholds?: Thresholds;
   /** Options for hashing in `matchImage` (resolution, limits). Default: `hashImage`'s defaults. */
   readonly image?: Omit<HashImageOptions, 'algorithms'>;
+  /**
+   * How perceptual hashes are searched. `tier`: `'auto'` (multi-index hashing from about 180k
+   * entries, where its tables fit 80 bytes an entry; the linear scan below), `'linear'` or
+   * `'mih'`; `substringBits`: the MIH substring width, 8–24 (default: from the list size). Every
+   * tier returns exactly the same matches; only speed and memory differ. A snapshot keeps the
+   * index it was written with unless this option is given. Default: `{ tier: 'auto' }`.
+   */
+  readonly search?: { readonly tier?: 'auto' | 'linear' | 'mih'; readonly substringBits?: number };
+}
+
+/** How one algorithm's entries are held and searched, as `Matcher.describe()` reports it. */
+export interface MatcherTableInfo {
+  readonly algorithm: AlgorithmName;
+  /** Entries of this algorithm. */
+  readonly count: number;
+  /** `'linear'` scan, `'mih'` (multi-index hashing), or `'exact'` (hash table). */
+  readonly tier: TableSearch['tier'];
+  /** MIH only: the width of each substring (table), summing to the hash's bits. */
+  readonly substringBits?: readonly number[];
 }
 
 /** Options of `matchHash`. */
@@ -114,6 +133,22 @@ async function startsWithSnapshotMagic(path: string): Promise<boolean> {
   }
 }
 
+/** Matcher options, validated once. */
+interface ResolvedMatcherOptions {
+  readonly thresholds: Readonly<Partial<Record<AlgorithmName, number>>>;
+  readonly image: Omit<HashImageOptions, 'algorithms'>;
+  readonly search: ResolvedSearch | undefined;
+}
+
+function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMatcherOptions {
+  const o = optionsObject(options, 'options');
+  return Object.freeze({
+    thresholds: Object.freeze(resolveThresholds(o.thresholds, 'thresholds')),
+    image: Object.freeze({ ...optionsObject(o.image, 'image') }),
+    search: resolveSearch(o.search, 'search'),
+  });
+}
+
 type ImageModule = typeof import('./image/index.js');
 let imageModule: Promise<ImageModule> | undefined;
 
@@ -142,15 +177,14 @@ export class Matcher {
   readonly #imageOptions: Omit<HashImageOptions, 'algorithms'>;
   readonly #size: number;
 
-  private constructor(tables: ReadonlyMap<AlgorithmName, MatcherTable>, options: MatcherOptions | undefined) {
-    const o = optionsObject(options, 'options');
-    this.#thresholds = Object.freeze(resolveThresholds(o.thresholds, 'thresholds'));
-    this.#imageOptions = Object.freeze({ ...optionsObject(o.image, 'image') });
+  private constructor(tables: ReadonlyMap<AlgorithmName, MatcherTable>, options: ResolvedMatcherOptions) {
+    this.#thresholds = options.thresholds;
+    this.#imageOptions = options.image;
     this.#tables = tables;
     this.#size = [...tables.values()].reduce((n, t) => n + t.entries.count, 0);
   }
 
-  static #fromNormalised(entries: readonly ListEntry[], options: MatcherOptions | undefined): Matcher {
+  static #fromNormalised(entries: readonly ListEntry[], options: ResolvedMatcherOptions): Matcher {
     const grouped = new Map<AlgorithmName, ListEntry[]>();
     for (const entry of entries) {
       let group = grouped.get(entry.algorithm);
@@ -158,7 +192,7 @@ export class Matcher {
       group.push(entry);
     }
     const tables = new Map<AlgorithmName, MatcherTable>();
-    for (const [name, group] of grouped) tables.set(name, buildTable(getAlgorithm(name), group));
+    for (const [name, group] of grouped) tables.set(name, buildTable(getAlgorithm(name), group, options.search));
     return new Matcher(tables, options);
   }
 
@@ -174,9 +208,10 @@ export class Matcher {
     if (entries === null || typeof (entries as Iterable<ListEntryInput>)[Symbol.iterator] !== 'function') {
       invalid('iterable of entries', 'entries', entries);
     }
+    const resolved = resolveMatcherOptions(options);
     const normalised: ListEntry[] = [];
     for (const entry of entries) normalised.push(normalizeEntry(entry));
-    return Matcher.#fromNormalised(normalised, options);
+    return Matcher.#fromNormalised(normalised, resolved);
   }
 
   /**
@@ -193,10 +228,11 @@ export class Matcher {
    */
   static async open(path: string, options?: MatcherOptions & { readonly lists?: readonly string[] }): Promise<Matcher> {
     const o = optionsObject(options, 'options');
+    const resolved = resolveMatcherOptions(o);
+    if (o.lists !== undefined && (!Array.isArray(o.lists) || o.lists.some((l) => typeof l !== 'string'))) invalid('array of list names', 'options.lists', o.lists);
     if (await startsWithSnapshotMagic(path)) {
       if (o.lists !== undefined) invalid('no lists option (a snapshot holds the lists it was exported with)', 'options.lists', o.lists);
-      const { readSnapshot } = await import('./lists/snapshot.js');
-      return new Matcher((await readSnapshot(path)).tables, o);
+      return Matcher.#fromSnapshot(path, resolved);
     }
     let sqlite: typeof import('./lists/sqlite.js');
     try {
@@ -212,10 +248,33 @@ export class Matcher {
       } else {
         for (const list of o.lists) for (const e of store.entries({ list })) entries.push(e);
       }
-      return Matcher.#fromNormalised(entries, o);
+      return Matcher.#fromNormalised(entries, resolved);
     } finally {
       store.close();
     }
+  }
+
+  static async #fromSnapshot(path: string, options: ResolvedMatcherOptions): Promise<Matcher> {
+    const { readSnapshot } = await import('./lists/snapshot.js');
+    const { tables } = await readSnapshot(path);
+    const search = options.search;
+    if (search === undefined) return new Matcher(tables, options);
+    return new Matcher(new Map([...tables].map(([name, table]) => [name, reindexTable(table, search)])), options);
+  }
+
+  /**
+   * A matcher over a snapshot file, and only a snapshot: a missing file is `ERR_INPUT_READ`, any
+   * other file `ERR_SNAPSHOT_FORMAT` (where `Matcher.open` would try it as a SQLite store). For
+   * services that ship a snapshot and must not fall back to anything else.
+   *
+   * @example
+   * ```ts
+   * const matcher = await Matcher.openSnapshot('/opt/lists/current.snap');
+   * ```
+   */
+  static async openSnapshot(path: string, options?: MatcherOptions): Promise<Matcher> {
+    if (typeof path !== 'string' || path.length === 0) invalid('path of a snapshot', 'path', path);
+    return Matcher.#fromSnapshot(path, resolveMatcherOptions(options));
   }
 
   /** Number of entries held. */
@@ -226,6 +285,24 @@ export class Matcher {
   /** Algorithms that have at least one entry. */
   get algorithms(): AlgorithmName[] {
     return [...this.#tables.keys()];
+  }
+
+  /**
+   * How each algorithm's entries are held and searched: entry count, tier and, for multi-index
+   * hashing, the substring widths. For logs and capacity checks.
+   *
+   * @example
+   * ```ts
+   * matcher.describe(); // [{ algorithm: 'blockhash', count: 1000000, tier: 'mih', substringBits: [19, …] }]
+   * ```
+   */
+  describe(): MatcherTableInfo[] {
+    return [...this.#tables.values()].map((t) => ({
+      algorithm: t.algorithm.name,
+      count: t.entries.count,
+      tier: t.search.tier,
+      ...(t.search.tier === 'mih' ? { substringBits: t.search.substringBits } : {}),
+    }));
   }
 
   /** The threshold used for `algorithm` when a call sets none. */

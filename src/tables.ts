@@ -1,24 +1,32 @@
 /**
  * The matcher's per-algorithm tables: the entries of one algorithm, by position, with the index
  * that finds positions. Built here from entries, or read from a snapshot (`lists/snapshot.ts`).
+ * Perceptual hashes get the linear scan or multi-index hashing over it, by list size
+ * (`chooseSearchTier`) unless the caller says otherwise; exact hashes get a hash table.
  */
 import type { AlgorithmName } from './algorithms/registry.js';
 import type { HashAlgorithm } from './algorithms/types.js';
 import { entryTableOf, type EntryTable } from './lists/entry-table.js';
 import type { ListEntry } from './lists/model.js';
 import { ExactIndex } from './search/exact.js';
-import { LinearIndex, type SearchHit } from './search/linear.js';
+import { LinearIndex } from './search/linear.js';
+import { chooseSearchTier, MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, MihIndex, type SearchTierOptions } from './search/mih.js';
+import { integerInRange, oneOf, optionsObject } from './validate.js';
 
-/** What the matcher needs of a perceptual index: exact search, and the stored hash of a hit. */
-export interface PerceptualIndex {
-  search(query: Uint8Array, threshold: number): SearchHit[];
-  hashAt(index: number): Uint8Array;
-}
+/** How one algorithm's entries are searched, as `Matcher.describe()` and snapshots report it. */
+export type TableSearch =
+  | { readonly tier: 'linear' }
+  | { readonly tier: 'mih'; readonly substringBits: readonly number[] }
+  | { readonly tier: 'exact' };
 
 export interface PerceptualTable {
   readonly kind: 'perceptual';
   readonly algorithm: HashAlgorithm<AlgorithmName>;
-  readonly index: PerceptualIndex;
+  /** The hashes and the scan; `index` searches through it. */
+  readonly linear: LinearIndex;
+  /** `linear` itself, or a multi-index over it. */
+  readonly index: LinearIndex | MihIndex;
+  readonly search: TableSearch;
   readonly entries: EntryTable;
 }
 
@@ -26,6 +34,7 @@ export interface ExactTable {
   readonly kind: 'exact';
   readonly algorithm: HashAlgorithm<AlgorithmName>;
   readonly index: ExactIndex;
+  readonly search: TableSearch;
   /** In the index's sorted order. */
   readonly entries: EntryTable;
 }
@@ -33,13 +42,42 @@ export interface ExactTable {
 /** One algorithm's entries with their index. */
 export type MatcherTable = PerceptualTable | ExactTable;
 
-/** Builds the table of one algorithm from its normalised entries. */
-export function buildTable(algorithm: HashAlgorithm<AlgorithmName>, entries: readonly ListEntry[]): MatcherTable {
-  const hashes = entries.map((e) => algorithm.parse(e.hash));
-  if (algorithm.kind === 'perceptual') {
-    return { kind: 'perceptual', algorithm, index: LinearIndex.fromHashes(hashes, algorithm.bits), entries: entryTableOf(entries) };
-  }
-  const { index, order } = ExactIndex.build(hashes, algorithm.bits / 8);
-  return { kind: 'exact', algorithm, index, entries: entryTableOf(Array.from(order, (i) => entries[i] as ListEntry)) };
+/** The search the caller asked for, resolved once (`MatcherOptions.search`). */
+export interface ResolvedSearch {
+  readonly tier: 'auto' | 'linear' | 'mih';
+  readonly substringBits?: number;
 }
 
+/** Validates search options (`{ tier?, substringBits? }`) into a frozen object; undefined when absent. */
+export function resolveSearch(value: unknown, name: string): ResolvedSearch | undefined {
+  if (value === undefined) return undefined;
+  const o = optionsObject(value as SearchTierOptions, name);
+  const tier = o.tier === undefined ? 'auto' : oneOf(o.tier, ['auto', 'linear', 'mih'] as const, `${name}.tier`);
+  if (o.substringBits === undefined) return Object.freeze({ tier });
+  return Object.freeze({ tier, substringBits: integerInRange(o.substringBits, MIN_SUBSTRING_BITS, MAX_SUBSTRING_BITS, `${name}.substringBits`) });
+}
+
+/** The perceptual index for `linear` under `search` (default: automatic tier). */
+export function perceptualIndex(linear: LinearIndex, search: ResolvedSearch | undefined): { index: LinearIndex | MihIndex; search: TableSearch } {
+  const tier = chooseSearchTier(linear.count, search);
+  if (tier.tier === 'linear') return { index: linear, search: { tier: 'linear' } };
+  const mih = MihIndex.build(linear, { substringBits: tier.substringBits as number });
+  return { index: mih, search: { tier: 'mih', substringBits: mih.substringBits } };
+}
+
+/** Builds the table of one algorithm from its normalised entries. */
+export function buildTable(algorithm: HashAlgorithm<AlgorithmName>, entries: readonly ListEntry[], search?: ResolvedSearch): MatcherTable {
+  const hashes = entries.map((e) => algorithm.parse(e.hash));
+  if (algorithm.kind === 'perceptual') {
+    const linear = LinearIndex.fromHashes(hashes, algorithm.bits);
+    return { kind: 'perceptual', algorithm, linear, ...perceptualIndex(linear, search), entries: entryTableOf(entries) };
+  }
+  const { index, order } = ExactIndex.build(hashes, algorithm.bits / 8);
+  return { kind: 'exact', algorithm, index, search: { tier: 'exact' }, entries: entryTableOf(Array.from(order, (i) => entries[i] as ListEntry)) };
+}
+
+/** The table with its index rebuilt under `search` (a snapshot opened with other search options). */
+export function reindexTable(table: MatcherTable, search: ResolvedSearch): MatcherTable {
+  if (table.kind === 'exact') return table;
+  return { ...table, ...perceptualIndex(table.linear, search) };
+}

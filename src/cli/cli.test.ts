@@ -1,10 +1,11 @@
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readSnapshot } from '../index.js';
 import { HashStore } from '../lists/sqlite.js';
 import { COMMANDS, runCli } from './run.js';
 
@@ -112,6 +113,140 @@ describe('hashwarden import and match', () => {
     const store = HashStore.open(db, { readonly: true });
     expect(store.count()).toBe(2);
     store.close();
+  });
+});
+
+describe('hashwarden export and match --snapshot', () => {
+  const probes = ['blobs-640x480.jpg', 'blobs-640x480--resize50.jpg', 'blobs-640x480--jpeg60.jpg', 'mosaic-400x300.jpg', 'gradient-64x64.png'].map(image);
+
+  /** A store with list `demo` (blockhash and MD5 of two images) and list `other` (one MD5). */
+  async function store(name: string): Promise<string> {
+    const db = join(dir, `${name}.db`);
+    const blobs = manifest.images.find((i) => i.file === 'blobs-640x480.jpg')!;
+    const gradient = manifest.images.find((i) => i.file === 'gradient-64x64.png')!;
+    const csv = join(dir, `${name}.csv`);
+    await writeFile(csv, `id,algorithm,hash,label\nb1,blockhash,${blobs.blockhash},test-label\nm1,md5,${blobs.md5},\nb2,blockhash,${gradient.blockhash},\n`);
+    expect((await cli('import', csv, '--db', db, '--list', 'demo')).status).toBe(0);
+    const other = join(dir, `${name}-other.txt`);
+    await writeFile(other, `md5 ${gradient.md5}\n`);
+    expect((await cli('import', other, '--db', db, '--list', 'other')).status).toBe(0);
+    return db;
+  }
+
+  it('exports a store that match --snapshot matches exactly as match --db does', async () => {
+    const db = await store('export');
+    const snapshot = join(dir, 'export.snap');
+    const exported = await cli('export', '--db', db, '--snapshot', snapshot);
+    expect(exported.status).toBe(0);
+    expect(exported.lines).toEqual([
+      'blockhash  2 entries  linear',
+      'md5        2 entries  exact',
+      `wrote ${snapshot} (4 entries, ${statSync(snapshot).size} bytes)`,
+    ]);
+    const read = await readSnapshot(snapshot);
+    expect(read.lists).toEqual([{ name: 'demo', version: 1 }, { name: 'other', version: 1 }]);
+    expect(read.source).toBe(db);
+
+    const fromDb = await cli('match', ...probes, '--db', db, '--json');
+    const fromSnapshot = await cli('match', ...probes, '--snapshot', snapshot, '--json');
+    expect(fromDb.status).toBe(1);
+    expect(fromSnapshot.status).toBe(fromDb.status);
+    expect(fromSnapshot.lines).toEqual(fromDb.lines);
+    expect(fromSnapshot.lines.filter((l) => JSON.parse(l).matched)).toHaveLength(4);
+  });
+
+  it('exports multi-index tables with --tier mih --substring-bits 8 and matches identically', async () => {
+    const db = await store('mih');
+    const snapshot = join(dir, 'mih.snap');
+    const exported = await cli('export', '--db', db, '--snapshot', snapshot, '--tier', 'mih', '--substring-bits', '8');
+    expect(exported.status).toBe(0);
+    expect(exported.lines[0]).toBe(`blockhash  2 entries  mih (32 tables: ${Array(32).fill(8).join(',')})`);
+    const fromDb = await cli('match', ...probes, '--db', db, '--json');
+    const fromSnapshot = await cli('match', ...probes, '--snapshot', snapshot, '--json');
+    expect(fromSnapshot.status).toBe(fromDb.status);
+    expect(fromSnapshot.lines).toEqual(fromDb.lines);
+  });
+
+  it('exports only the lists named with --list, with their versions', async () => {
+    const db = await store('subset');
+    const snapshot = join(dir, 'subset.snap');
+    const exported = await cli('export', '--db', db, '--snapshot', snapshot, '--list', 'other');
+    expect(exported.status).toBe(0);
+    expect(exported.lines[0]).toBe('md5  1 entries  exact');
+    expect((await readSnapshot(snapshot)).lists).toEqual([{ name: 'other', version: 1 }]);
+    const miss = await cli('match', image('blobs-640x480.jpg'), '--snapshot', snapshot);
+    expect(miss.status).toBe(0);
+  });
+
+  it('refuses an unknown --list on export as a usage error naming the known lists, and writes nothing', async () => {
+    const db = await store('unknown');
+    const snapshot = join(dir, 'unknown.snap');
+    const { status, err, out } = await cli('export', '--db', db, '--snapshot', snapshot, '--list', 'demo', '--list', 'nope');
+    expect(status).toBe(2);
+    expect(out).toBe('');
+    expect(err).toContain('Unknown list "nope"');
+    expect(err).toContain('known lists: demo, other');
+    expect(err).toContain('--help');
+    expect(existsSync(snapshot)).toBe(false);
+  });
+
+  it('refuses a non-numeric or out-of-range --substring-bits and an unknown --tier as usage errors', async () => {
+    const db = await store('bits');
+    const snapshot = join(dir, 'bits.snap');
+    const bad = await cli('export', '--db', db, '--snapshot', snapshot, '--substring-bits', 'wide');
+    expect(bad.status).toBe(2);
+    expect(bad.err).toContain('Expected integer between 8 and 24 for --substring-bits but received "wide"');
+    const range = await cli('export', '--db', db, '--snapshot', snapshot, '--tier', 'mih', '--substring-bits', '30');
+    expect(range.status).toBe(2);
+    expect(range.err).toContain('for --substring-bits but received "30"');
+    const tier = await cli('export', '--db', db, '--snapshot', snapshot, '--tier', 'fast');
+    expect(tier.status).toBe(2);
+    expect(tier.err).toContain('Expected one of auto, linear, mih for --tier but received "fast"');
+    expect(existsSync(snapshot)).toBe(false);
+  });
+
+  it('leaves no temporary file when the snapshot cannot be written', async () => {
+    const db = await store('fail');
+    const missing = await cli('export', '--db', db, '--snapshot', join(dir, 'no-such-dir', 'x.snap'));
+    expect(missing.status).toBe(2);
+    expect(missing.err).toMatch(/ERR_STORE: Cannot write the snapshot .*no-such-dir/);
+    expect(existsSync(join(dir, 'no-such-dir'))).toBe(false);
+
+    // A directory in the way: the temporary file is written, then the rename fails.
+    const parent = join(dir, 'fail-out');
+    await mkdir(join(parent, 'taken.snap', 'inside'), { recursive: true });
+    const blocked = await cli('export', '--db', db, '--snapshot', join(parent, 'taken.snap'));
+    expect(blocked.status).toBe(2);
+    expect(blocked.err).toContain('ERR_STORE');
+    expect(readdirSync(parent)).toEqual(['taken.snap']);
+  });
+
+  it('requires exactly one of --db and --snapshot, and refuses --list with --snapshot', async () => {
+    const db = await store('usage');
+    const snapshot = join(dir, 'usage.snap');
+    expect((await cli('export', '--db', db, '--snapshot', snapshot)).status).toBe(0);
+    const file = image('blobs-640x480.jpg');
+
+    const both = await cli('match', file, '--db', db, '--snapshot', snapshot);
+    expect(both.status).toBe(2);
+    expect(both.err).toContain('Expected one of --db and --snapshot but received both');
+    const neither = await cli('match', file);
+    expect(neither.status).toBe(2);
+    expect(neither.err).toContain('Missing --db PATH or --snapshot FILE');
+    const list = await cli('match', file, '--snapshot', snapshot, '--list', 'demo');
+    expect(list.status).toBe(2);
+    expect(list.err).toContain('--list cannot be used with --snapshot');
+    for (const r of [both, neither, list]) {
+      expect(r.out).toBe('');
+      expect(r.err).toContain('Run `hashwarden match --help` for usage.');
+    }
+
+    const absent = await cli('match', file, '--snapshot', join(dir, 'absent.snap'));
+    expect(absent.status).toBe(2);
+    expect(absent.err).toContain('ERR_INPUT_READ: Cannot read the snapshot');
+    const notSnapshot = await cli('match', file, '--snapshot', db);
+    expect(notSnapshot.status).toBe(2);
+    expect(notSnapshot.err).toContain('ERR_SNAPSHOT_FORMAT');
   });
 });
 

@@ -1,7 +1,8 @@
 /**
- * `hashwarden match`: hash image files and match them against a SQLite store. Exit 0 when nothing
- * matched, 1 when anything matched, 2 when any file could not be checked (an unchecked file must
- * not read as clean, so the error status wins over a match).
+ * `hashwarden match`: hash image files and match them against a SQLite store or a snapshot
+ * (`hashwarden export`). Exit 0 when nothing matched, 1 when anything matched, 2 when any file
+ * could not be checked (an unchecked file must not read as clean, so the error status wins over a
+ * match).
  */
 import { availableParallelism } from 'node:os';
 import { Matcher, type ImageMatchResult } from '../index.js';
@@ -15,14 +16,28 @@ function describe(file: string, result: ImageMatchResult): string {
     .join('');
 }
 
+/** The matcher over exactly one of `--db` and `--snapshot`. */
+async function openMatcher(db: string | undefined, snapshot: string | undefined, thresholds: Record<string, number>, lists: string[] | undefined): Promise<Matcher> {
+  if (db !== undefined && snapshot !== undefined) throw new UsageError('Expected one of --db and --snapshot but received both');
+  if (snapshot === undefined) {
+    const path = required(db, '--db PATH or --snapshot FILE');
+    return Matcher.open(path, { thresholds, ...(lists === undefined ? {} : { lists }) });
+  }
+  const path = required(snapshot, '--snapshot');
+  if (lists !== undefined) throw new UsageError('--list cannot be used with --snapshot: a snapshot holds the lists it was exported with');
+  return Matcher.openSnapshot(path, { thresholds });
+}
+
 export const matchCommand: Command = {
   name: 'match',
-  usage: 'FILE... --db PATH [--json] [--threshold blockhash=N] [--list NAME]...',
-  summary: 'Match image files against the hash lists in a SQLite store.',
+  usage: 'FILE... (--db PATH [--list NAME]... | --snapshot FILE) [--json] [--threshold blockhash=N]',
+  summary: 'Match image files against the hash lists in a SQLite store or a snapshot.',
   help: `
 Options:
   --db PATH             the SQLite store (see \`hashwarden import\`)
-  --list NAME           only this list (repeatable); default all lists
+  --snapshot FILE       a snapshot (see \`hashwarden export\`) instead of --db; loads faster
+  --list NAME           only this list of the store (repeatable); default all lists. Not with
+                        --snapshot: a snapshot holds the lists it was exported with
   --threshold A=N       Hamming-distance threshold for algorithm A (repeatable or comma-
                         separated); default: each algorithm's default (blockhash 10)
   --json                one JSON object per line: {"file","matched","matches","hashes"}
@@ -32,16 +47,16 @@ Options:
 Exit status: 0 nothing matched, 1 something matched, 2 some file could not be checked.`,
   options: {
     db: { type: 'string' },
+    snapshot: { type: 'string' },
     json: { type: 'boolean' },
     threshold: { type: 'string', multiple: true },
     list: { type: 'string', multiple: true },
   },
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('Missing FILE');
-    const db = required(values.db, '--db');
     const thresholds = parseThresholds(values.threshold as string[] | undefined);
     const lists = values.list as string[] | undefined;
-    const matcher = await Matcher.open(db, { thresholds, ...(lists === undefined ? {} : { lists }) });
+    const matcher = await openMatcher(values.db as string | undefined, values.snapshot as string | undefined, thresholds, lists);
     let matched = false;
     let failed = false;
     await mapSettled(files, availableParallelism(), (file) => matcher.matchImage(file), (result, i) => {

@@ -4,12 +4,13 @@
  */
 import { demoCommand } from './demo.js';
 import { errorJson, EXIT, helpText, parse, UsageError, type CliIo, type Command } from './command.js';
+import { exportCommand } from './export.js';
 import { hashCommand } from './hash.js';
 import { importCommand } from './import.js';
 import { matchCommand } from './match.js';
 
 /** Every command, in help order. */
-export const COMMANDS: readonly Command[] = [hashCommand, importCommand, matchCommand, demoCommand];
+export const COMMANDS: readonly Command[] = [hashCommand, importCommand, exportCommand, matchCommand, demoCommand];
 
 function mainHelp(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(8)} ${c.summary}`);

@@ -4,6 +4,7 @@
  * entry and UTF-8 strings addressed by offsets), whose strings are decoded only for entries that
  * match, so opening a snapshot never walks its entries.
  */
+import { HashwardenError } from '../errors.js';
 import type { EntryMetadata, ListEntry } from './model.js';
 
 /** Read access to the entries of one algorithm, by position. */
@@ -78,22 +79,42 @@ export function packEntries(entries: readonly ListEntry[], lists: readonly strin
   };
 }
 
-function read(columnValue: StringColumn, i: number): string | undefined {
-  const start = columnValue.offsets[i] as number;
-  const end = columnValue.offsets[i + 1] as number;
-  return end === start ? undefined : decoder.decode(columnValue.bytes.subarray(start, end));
+/**
+ * A packed table's contents are checked where they are used, not by a pass over every entry when a
+ * snapshot opens: checksums already vouch for the bytes, and what a file with valid checksums but
+ * inconsistent contents holds surfaces as this error on the entries a query touches.
+ */
+function inconsistent(what: string, i: number, cause?: unknown): never {
+  throw new HashwardenError('ERR_SNAPSHOT_FORMAT', `Snapshot entry ${i}: ${what}`, cause === undefined ? undefined : { cause });
+}
+
+function read(columnValue: StringColumn, i: number, what: string): string | undefined {
+  const start = columnValue.offsets[i];
+  const end = columnValue.offsets[i + 1];
+  if (start === undefined || end === undefined || end < start || end > columnValue.bytes.length) inconsistent(`${what} offsets out of range`, i);
+  if (end === start) return undefined;
+  try {
+    return decoder.decode(columnValue.bytes.subarray(start, end));
+  } catch (error) {
+    return inconsistent(`${what} is not UTF-8`, i, error);
+  }
 }
 
 /** An `EntryTable` over packed columns (e.g. sections of a snapshot). */
 export function packedEntryTable(columns: EntryColumns): EntryTable {
   return {
     count: columns.listIndex.length,
-    list: (i) => columns.lists[columns.listIndex[i] as number] as string,
-    id: (i) => read(columns.ids, i) ?? '',
-    label: (i) => read(columns.labels, i),
+    list: (i) => columns.lists[columns.listIndex[i] as number] ?? inconsistent(`list number ${columns.listIndex[i]} beyond the ${columns.lists.length} lists`, i),
+    id: (i) => read(columns.ids, i, 'id') ?? '',
+    label: (i) => read(columns.labels, i, 'label'),
     metadata: (i) => {
-      const json = read(columns.metadata, i);
-      return json === undefined ? undefined : (JSON.parse(json) as EntryMetadata);
+      const json = read(columns.metadata, i, 'metadata');
+      if (json === undefined) return undefined;
+      try {
+        return JSON.parse(json) as EntryMetadata;
+      } catch (error) {
+        return inconsistent('metadata is not JSON', i, error);
+      }
     },
   };
 }

@@ -26,6 +26,15 @@ function entries(): ListEntry[] {
   return out;
 }
 
+function codeOfSync(fn: () => unknown): string | undefined {
+  try {
+    fn();
+  } catch (error) {
+    return error instanceof HashwardenError ? error.code : `not a HashwardenError: ${String(error)}`;
+  }
+  return undefined;
+}
+
 const LISTS = [{ name: 'ncmec', version: 7 }, { name: 'internal', version: 2 }];
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -37,15 +46,74 @@ async function codeOf(promise: Promise<unknown>): Promise<string> {
   }
 }
 
+function crc32(data: Uint8Array): number {
+  return (zlib as unknown as { crc32(b: Uint8Array): number }).crc32(data) >>> 0;
+}
+
 let dir: string;
+/** The automatic tier: 300 blockhashes are scanned linearly. */
 let file: string;
 let bytes: Uint8Array;
+/** The same entries with forced multi-index tables of 8-bit substrings (32 tables). */
+let mihFile: string;
+let mihBytes: Uint8Array;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hashwarden-snapshot-'));
   file = join(dir, 'lists.snap');
   await writeSnapshot(file, { lists: LISTS, entries: entries(), source: 'test' });
   bytes = new Uint8Array(await readFile(file));
+  mihFile = join(dir, 'mih.snap');
+  await writeSnapshot(mihFile, { lists: LISTS, entries: entries(), source: 'test', search: { tier: 'mih', substringBits: 8 } });
+  mihBytes = new Uint8Array(await readFile(mihFile));
 });
+
+/** Table row `i`: where its fields are. */
+function row(data: Uint8Array, i: number): { view: DataView; at: number; offset: number; length: number } {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const at = 64 + i * 32;
+  return { view, at, offset: Number(view.getBigUint64(at + 16, true)), length: Number(view.getBigUint64(at + 24, true)) };
+}
+
+/** Recomputes the table and header checksums after a row changed. */
+function reseal(data: Uint8Array): Uint8Array {
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const count = view.getUint32(12, true);
+  view.setUint32(24, crc32(data.subarray(64, 64 + count * 32)), true);
+  view.setUint32(28, crc32(data.subarray(0, 28)), true);
+  return data;
+}
+
+/** A copy whose first section of `kind` is changed by `edit`, with its checksum made valid again. */
+function withSection(data: Uint8Array, kind: number, edit: (section: Uint8Array) => void): Uint8Array {
+  const copy = Uint8Array.from(data);
+  const count = new DataView(copy.buffer).getUint32(12, true);
+  for (let i = 0; i < count; i++) {
+    const r = row(copy, i);
+    if (r.view.getUint32(r.at, true) !== kind) continue;
+    const section = copy.subarray(r.offset, r.offset + r.length);
+    edit(section);
+    r.view.setUint32(r.at + 12, crc32(section), true);
+    return reseal(copy);
+  }
+  throw new Error(`no section of kind ${kind}`);
+}
+
+/** A copy with META rewritten by `edit` (re-laid out: META is the first section, so the file is rebuilt). */
+function withMeta(data: Uint8Array, edit: (meta: Record<string, unknown>) => void): Uint8Array {
+  const first = row(data, 0);
+  const meta = JSON.parse(new TextDecoder().decode(data.subarray(first.offset, first.offset + first.length))) as Record<string, unknown>;
+  edit(meta);
+  const text = new TextEncoder().encode(JSON.stringify(meta));
+  // Pad with spaces (valid JSON) so the new META fits where the old one was, before the next section.
+  const room = row(data, 1).offset - first.offset;
+  if (text.length > room) throw new Error('META grew past its room');
+  const copy = Uint8Array.from(data);
+  copy.fill(0, first.offset, first.offset + room);
+  copy.set(text, first.offset);
+  new DataView(copy.buffer).setBigUint64(first.at + 24, BigInt(text.length), true);
+  new DataView(copy.buffer).setUint32(first.at + 12, crc32(text), true);
+  return reseal(copy);
+}
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
@@ -79,6 +147,40 @@ describe('snapshots', () => {
     expect(fromSnapshot.matchHash({ algorithm: 'md5', hash: 'ff'.repeat(16) })).toEqual([]);
   });
 
+  it('stores multi-index tables and answers every threshold as brute force does', async () => {
+    const snapshot = await parseSnapshot(mihBytes);
+    expect(snapshot.algorithms.find((a) => a.name === 'blockhash')?.search).toEqual({ tier: 'mih', substringBits: Array(32).fill(8) });
+    const fromSnapshot = await Matcher.open(mihFile);
+    expect(fromSnapshot.describe().find((t) => t.algorithm === 'blockhash')).toMatchObject({ tier: 'mih', count: 300 });
+    const linear = Matcher.fromEntries(entries(), { search: { tier: 'linear' } });
+    for (let i = 0; i < 300; i += 7) {
+      const query = Uint8Array.from(Buffer.from(entries()[i]!.hash, 'hex'));
+      query[(i * 5) % 32] = (query[(i * 5) % 32] as number) ^ 0x5a;
+      for (let threshold = 0; threshold <= 64; threshold++) {
+        expect(fromSnapshot.matchHash({ algorithm: 'blockhash', hash: query }, { threshold }), `entry ${i} t=${threshold}`).toEqual(linear.matchHash({ algorithm: 'blockhash', hash: query }, { threshold }));
+      }
+    }
+  });
+
+  it('keeps the stored index unless the opener asks for another', async () => {
+    expect((await Matcher.open(mihFile)).describe().find((t) => t.algorithm === 'blockhash')?.tier).toBe('mih');
+    expect((await Matcher.open(mihFile, { search: { tier: 'linear' } })).describe().find((t) => t.algorithm === 'blockhash')?.tier).toBe('linear');
+    const rebuilt = (await Matcher.open(file, { search: { tier: 'mih', substringBits: 12 } })).describe().find((t) => t.algorithm === 'blockhash');
+    expect(rebuilt?.tier).toBe('mih');
+    expect(Math.max(...(rebuilt?.substringBits ?? []))).toBe(12);
+    expect(rebuilt?.substringBits?.reduce((a, b) => a + b, 0)).toBe(256);
+    expect((await Matcher.open(file)).describe().map((t) => t.tier).sort()).toEqual(['exact', 'exact', 'linear']);
+  });
+
+  it('rejects bad search options before writing anything', async () => {
+    const target = join(dir, 'bad-options.snap');
+    await expect(writeSnapshot(target, { lists: LISTS, entries: entries(), search: { substringBits: 30 } })).rejects.toThrow(
+      'Expected integer between 8 and 24 for search.substringBits but received 30 of type number',
+    );
+    await expect(writeSnapshot(target, { lists: LISTS, entries: entries(), search: { tier: 'fast' as 'mih' } })).rejects.toThrow(RangeError);
+    expect((await readdir(dir)).filter((f) => f.startsWith('bad-options') || f.includes('bad-options.snap.'))).toEqual([]);
+  });
+
   it('keeps the lists with their versions', async () => {
     expect((await readSnapshot(file)).lists).toEqual(LISTS);
   });
@@ -89,52 +191,107 @@ describe('snapshots', () => {
     expect((await Matcher.open(empty)).size).toBe(0);
   });
 
-  it('refuses a snapshot truncated at any section boundary or inside a section', () => {
-    const cuts = new Set<number>([0, 4, 8, 63, 64, 65]);
-    for (const [start, end] of sectionRanges(bytes)) for (const at of [start, start + 1, Math.floor((start + end) / 2), end - 1]) cuts.add(at);
-    for (const at of [...cuts].filter((c) => c < bytes.length)) {
-      expect(() => parseSnapshot(bytes.subarray(0, at)), `cut at ${at}`).toThrow(expect.objectContaining({ code: 'ERR_SNAPSHOT_TRUNCATED' }));
-    }
-  });
-
-  it('refuses a snapshot with a flipped byte anywhere: header, table or any section', () => {
-    const flips = new Set<number>([9, 12, 20, 30, 40, 64, 70, 100]);
-    let previousEnd = 0;
-    for (const [start, end] of sectionRanges(bytes)) {
-      if (end > start) flips.add(start).add(end - 1);
-      if (start > previousEnd + 1) flips.add(start - 1); // padding
-      previousEnd = end;
-    }
-    for (const at of flips) {
-      const copy = Uint8Array.from(bytes);
-      copy[at] = (copy[at] as number) ^ 0x10;
-      expect(() => parseSnapshot(copy), `flip at ${at}`).toThrow(HashwardenError);
-      try {
-        parseSnapshot(copy);
-      } catch (error) {
-        expect(['ERR_SNAPSHOT_CORRUPT', 'ERR_SNAPSHOT_FORMAT', 'ERR_SNAPSHOT_TRUNCATED']).toContain((error as HashwardenError).code);
+  it('refuses a snapshot truncated at any section boundary or inside a section', async () => {
+    for (const data of [bytes, mihBytes]) {
+      const cuts = new Set<number>([0, 4, 8, 63, 64, 65]);
+      for (const [start, end] of sectionRanges(data)) for (const at of [start, start + 1, Math.floor((start + end) / 2), end - 1]) cuts.add(at);
+      for (const at of [...cuts].filter((c) => c < data.length)) {
+        expect(await codeOf(parseSnapshot(data.subarray(0, at))), `cut at ${at}`).toBe('ERR_SNAPSHOT_TRUNCATED');
       }
     }
   });
 
-  it('refuses the wrong magic, another version and trailing bytes', () => {
+  it('refuses a file cut at a section boundary from disk, too', async () => {
+    const [start] = sectionRanges(mihBytes)[3] as [number, number];
+    const cut = join(dir, 'cut.snap');
+    await writeFile(cut, mihBytes.subarray(0, start));
+    expect(await codeOf(Matcher.open(cut))).toBe('ERR_SNAPSHOT_TRUNCATED');
+  });
+
+  it('refuses a snapshot with a flipped byte anywhere: header, table, any section (MIH tables included) or padding', async () => {
+    for (const data of [bytes, mihBytes]) {
+      const flips = new Set<number>([9, 12, 20, 30, 40, 64, 70, 100]);
+      let previousEnd = 0;
+      for (const [start, end] of sectionRanges(data)) {
+        if (end > start) flips.add(start).add(Math.floor((start + end) / 2)).add(end - 1);
+        if (start > previousEnd + 1) flips.add(start - 1); // padding
+        previousEnd = end;
+      }
+      for (const at of flips) {
+        const copy = Uint8Array.from(data);
+        copy[at] = (copy[at] as number) ^ 0x10;
+        expect(['ERR_SNAPSHOT_CORRUPT', 'ERR_SNAPSHOT_FORMAT', 'ERR_SNAPSHOT_TRUNCATED'], `flip at ${at}`).toContain(await codeOf(parseSnapshot(copy)));
+      }
+    }
+  });
+
+  it('refuses the wrong magic, another version and trailing bytes', async () => {
     const wrongMagic = Uint8Array.from(bytes);
     wrongMagic[1] = 0x58;
-    expect(() => parseSnapshot(wrongMagic)).toThrow(expect.objectContaining({ code: 'ERR_SNAPSHOT_FORMAT' }));
+    expect(await codeOf(parseSnapshot(wrongMagic))).toBe('ERR_SNAPSHOT_FORMAT');
+    expect(await codeOf(parseSnapshot(wrongMagic.subarray(0, 20)))).toBe('ERR_SNAPSHOT_FORMAT');
     const v2 = Uint8Array.from(bytes);
     const view = new DataView(v2.buffer);
     view.setUint32(8, 2, true);
-    view.setUint32(28, (zlib as unknown as { crc32(b: Uint8Array): number }).crc32(v2.subarray(0, 28)) >>> 0, true);
-    expect(() => parseSnapshot(v2)).toThrow(expect.objectContaining({ code: 'ERR_SNAPSHOT_VERSION' }));
+    view.setUint32(28, crc32(v2.subarray(0, 28)), true);
+    expect(await codeOf(parseSnapshot(v2))).toBe('ERR_SNAPSHOT_VERSION');
     const longer = new Uint8Array(bytes.length + 64);
     longer.set(bytes);
-    expect(() => parseSnapshot(longer)).toThrow(expect.objectContaining({ code: 'ERR_SNAPSHOT_FORMAT' }));
+    expect(await codeOf(parseSnapshot(longer))).toBe('ERR_SNAPSHOT_FORMAT');
+  });
+
+  it('refuses META that claims multi-index tables the file does not hold', async () => {
+    // Rewrite the linear snapshot's META to claim MIH, with every checksum made valid again.
+    const forged = withMeta(bytes, (meta) => {
+      // Room for the longer claim: the creation time and source are not needed to load.
+      meta.created = '';
+      delete meta.source;
+      const algorithms = meta.algorithms as { name: string; search: unknown }[];
+      for (const a of algorithms) if (a.name === 'blockhash') a.search = { tier: 'mih', substringBits: Array(16).fill(16) };
+    });
+    const error = await parseSnapshot(forged).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'ERR_SNAPSHOT_FORMAT' });
+    expect(String((error as Error).message)).toMatch(/MIH_OFFSETS|kind 5|not expected|missing section/);
+    // And the reverse: MIH tables present, META says linear.
+    const linearClaim = withMeta(mihBytes, (meta) => {
+      for (const a of meta.algorithms as { search: unknown }[]) a.search = { tier: 'linear' };
+    });
+    expect(await codeOf(parseSnapshot(linearClaim))).toBe('ERR_SNAPSHOT_FORMAT');
+  });
+
+  it('refuses multi-index bucket starts that are out of order even when their checksums hold', async () => {
+    const forged = withSection(mihBytes, 5, (data) => new DataView(data.buffer, data.byteOffset).setUint32(4, 0xffffff, true));
+    expect(await codeOf(parseSnapshot(forged))).toBe('ERR_SNAPSHOT_FORMAT');
+  });
+
+  it('fails a query, never reads out of bounds, when valid-checksum tables or entries point outside the list', async () => {
+    // Every id of table 0 beyond the hashes: a query that finds any candidate must fail loudly.
+    const badIds = withSection(mihBytes, 6, (data) => new Uint32Array(data.buffer, data.byteOffset, data.length / 4).fill(0xffffff));
+    const path = join(dir, 'bad-ids.snap');
+    await writeFile(path, badIds);
+    const matcher = await Matcher.open(path);
+    const stored = entries()[0]!.hash;
+    expect(codeOfSync(() => matcher.matchHash({ algorithm: 'blockhash', hash: stored }, { threshold: 0 }))).toBe('ERR_SNAPSHOT_FORMAT');
+    // An entry naming a list beyond META's: the entry lookup refuses it.
+    const badList = withSection(mihBytes, 7, (data) => new Uint16Array(data.buffer, data.byteOffset, data.length / 2).fill(9));
+    const listPath = join(dir, 'bad-list.snap');
+    await writeFile(listPath, badList);
+    const byList = await Matcher.open(listPath);
+    expect(codeOfSync(() => byList.matchHash({ algorithm: 'blockhash', hash: stored }, { threshold: 0 }))).toBe('ERR_SNAPSHOT_FORMAT');
   });
 
   it('reports an unreadable path as ERR_INPUT_READ and never leaves a temporary file behind', async () => {
     expect(await codeOf(readSnapshot(join(dir, 'missing.snap')))).toBe('ERR_INPUT_READ');
     expect(await codeOf(writeSnapshot(join(dir, 'no-such-dir', 'x.snap'), { lists: [], entries: [] }))).toBe('ERR_STORE');
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
+  it('openSnapshot refuses anything but a snapshot, where open would try a SQLite store', async () => {
+    const notSnapshot = join(dir, 'not-a-snapshot.db');
+    await writeFile(notSnapshot, 'SQLite format 3\0 and more');
+    expect(await codeOf(Matcher.openSnapshot(notSnapshot))).toBe('ERR_SNAPSHOT_FORMAT');
+    expect(await codeOf(Matcher.openSnapshot(join(dir, 'missing.snap')))).toBe('ERR_INPUT_READ');
+    expect((await Matcher.openSnapshot(file)).size).toBe(entries().length);
   });
 
   it('replaces an existing snapshot atomically', async () => {

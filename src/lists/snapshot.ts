@@ -1,17 +1,21 @@
 /**
- * Binary snapshots (docs/snapshot-format.md): everything a matcher needs in one file, loaded by
- * reading sections into typed arrays — no pass that parses entries — and refused whole, with an
+ * Binary snapshots (docs/snapshot-format.md): everything a matcher needs in one file — hash planes,
+ * multi-index tables, exact-hash tables and packed entries — loaded by reading each section
+ * straight into the typed array that will hold it (the hash planes into the scan kernel's
+ * WebAssembly memory), with no pass that parses entries. A file is refused whole, with an
  * `ERR_SNAPSHOT_*` error, when truncated, corrupted or of another version. Written to a temporary
  * file in the target's folder and renamed over it, so readers never see half a snapshot.
  */
-import { open, rename, rm, stat } from 'node:fs/promises';
+import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import * as zlib from 'node:zlib';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import type { HashAlgorithm } from '../algorithms/types.js';
 import { HashwardenError } from '../errors.js';
 import { ExactIndex } from '../search/exact.js';
 import { LinearIndex } from '../search/linear.js';
-import type { MatcherTable } from '../tables.js';
+import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, MihIndex, mihFromCheckedTables, mihOffsetsValid, type SearchTierOptions } from '../search/mih.js';
+import { buildTable, resolveSearch, type MatcherTable, type TableSearch } from '../tables.js';
 import { packedEntryTable, packEntries, type EntryColumns, type StringColumn } from './entry-table.js';
 import type { ListEntry } from './model.js';
 
@@ -27,6 +31,8 @@ const ALIGN = 64;
 const NO_ALGORITHM = 0xffffffff;
 /** More sections than any real snapshot has (a few per algorithm): a larger count is corruption. */
 const MAX_SECTIONS = 4096;
+/** Largest META section: it holds list names and versions, never entries. */
+const MAX_META_BYTES = 16 << 20;
 
 const KIND = {
   META: 1,
@@ -50,26 +56,54 @@ export interface SnapshotList {
   readonly version: number;
 }
 
-interface MetaAlgorithm {
+/** One algorithm of a snapshot: its entry count and how its entries are searched. */
+export interface SnapshotAlgorithm {
   readonly name: AlgorithmName;
   readonly bits: number;
   readonly count: number;
-  readonly search: { readonly tier: 'linear' | 'exact' };
+  readonly search: TableSearch;
 }
 
 interface Meta {
   readonly created: string;
   readonly source?: string;
   readonly lists: readonly SnapshotList[];
-  readonly algorithms: readonly MetaAlgorithm[];
+  readonly algorithms: readonly SnapshotAlgorithm[];
 }
 
-/** What `readSnapshot` returns: the tables, ready for a `Matcher`, and the lists they hold. */
+/** What `readSnapshot` tells of a snapshot: the lists it holds and how each algorithm is searched. */
 export interface Snapshot {
-  readonly tables: ReadonlyMap<AlgorithmName, MatcherTable>;
   readonly lists: readonly SnapshotList[];
+  readonly algorithms: readonly SnapshotAlgorithm[];
   readonly created: string;
+  readonly source?: string;
   readonly bytes: number;
+}
+
+/** A snapshot with its tables, ready for a `Matcher` (internal: `Matcher.open` takes it). */
+export interface LoadedSnapshot extends Snapshot {
+  readonly tables: ReadonlyMap<AlgorithmName, MatcherTable>;
+}
+
+/** What `writeSnapshot` writes: the lists (name, version), their entries, and search options. */
+export interface SnapshotSource {
+  readonly lists: readonly SnapshotList[];
+  /** Normalised entries (`normalizeEntry`), each in one of `lists`. */
+  readonly entries: readonly ListEntry[];
+  /** Where the entries came from (e.g. the store's path), kept in META. */
+  readonly source?: string;
+  /**
+   * The perceptual index to store: as `MatcherOptions.search` (tier `auto`, `linear` or `mih`,
+   * `substringBits`). Default: automatic, by list size.
+   */
+  readonly search?: SearchTierOptions;
+}
+
+/** What `writeSnapshot` wrote. */
+export interface SnapshotSummary {
+  readonly bytes: number;
+  readonly entries: number;
+  readonly algorithms: readonly SnapshotAlgorithm[];
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -85,9 +119,10 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
+
 function crc32(bytes: Uint8Array): number {
-  const native = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
-  if (native !== undefined) return native(bytes) >>> 0;
+  if (nativeCrc32 !== undefined) return nativeCrc32(bytes) >>> 0;
   let c = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;
@@ -120,19 +155,45 @@ function entrySections(algorithm: number, columns: EntryColumns): Section[] {
   ];
 }
 
+/** The sections of one algorithm's table; entries in the table's order. */
+function tableSections(number: number, table: MatcherTable, group: readonly ListEntry[], listNames: readonly string[], order: Uint32Array | undefined): Section[] {
+  if (table.kind === 'exact') {
+    // Entries follow the sorted hashes, so positions found in the table are entry numbers.
+    const sorted = Array.from(order as Uint32Array, (i) => group[i] as ListEntry);
+    return [{ kind: KIND.EXACT, algorithm: number, part: 0, data: table.index.sorted }, ...entrySections(number, packEntries(sorted, listNames))];
+  }
+  const { a, b } = table.linear.planes();
+  const sections: Section[] = [
+    { kind: KIND.PLANE_A, algorithm: number, part: 0, data: a },
+    { kind: KIND.PLANE_B, algorithm: number, part: 0, data: b },
+  ];
+  if (table.index instanceof MihIndex) {
+    const { offsets, ids } = table.index.tables();
+    offsets.forEach((o, part) => sections.push({ kind: KIND.MIH_OFFSETS, algorithm: number, part, data: bytesOf(o) }));
+    ids.forEach((o, part) => sections.push({ kind: KIND.MIH_IDS, algorithm: number, part, data: bytesOf(o) }));
+  }
+  sections.push(...entrySections(number, packEntries(group, listNames)));
+  return sections;
+}
+
 /**
- * Writes a snapshot of `entries` (normalised) to `path`, atomically: a temporary file beside it,
- * flushed, then renamed over it.
+ * Writes a snapshot of `entries` to `path`, atomically: a temporary file beside it, flushed, then
+ * renamed over it. Perceptual hashes are stored with the index `search` chooses (by default the
+ * automatic tier: multi-index tables for large lists), so opening the file rebuilds nothing.
+ * Throws `ERR_STORE` when the file cannot be written (and leaves no temporary file behind).
  *
  * @example
  * ```ts
  * await writeSnapshot('lists.snap', { lists: [{ name: 'ncmec', version: 3 }], entries });
+ * await writeSnapshot('big.snap', { lists, entries, search: { tier: 'mih', substringBits: 20 } });
  * ```
  */
-export async function writeSnapshot(
-  path: string,
-  source: { readonly lists: readonly SnapshotList[]; readonly entries: readonly ListEntry[]; readonly source?: string },
-): Promise<{ readonly bytes: number; readonly entries: number }> {
+export async function writeSnapshot(path: string, source: SnapshotSource): Promise<SnapshotSummary> {
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`Expected non-empty string for path but received ${JSON.stringify(path)} of type ${typeof path}`);
+  if (source === null || typeof source !== 'object') throw new TypeError(`Expected object for source but received ${String(source)} of type ${typeof source}`);
+  if (!Array.isArray(source.lists)) throw new TypeError(`Expected array for source.lists but received ${typeof source.lists}`);
+  if (!Array.isArray(source.entries)) throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
+  const search = resolveSearch(source.search, 'search');
   const listNames = source.lists.map((l) => l.name);
   if (listNames.length > 0x10000) throw new RangeError(`Expected at most 65536 lists but received ${listNames.length}`);
   const grouped = new Map<AlgorithmName, ListEntry[]>();
@@ -142,22 +203,14 @@ export async function writeSnapshot(
     group.push(entry);
   }
   const sections: Section[] = [];
-  const algorithms: MetaAlgorithm[] = [];
+  const algorithms: SnapshotAlgorithm[] = [];
   for (const [name, group] of grouped) {
     const algorithm = getAlgorithm(name);
     const number = algorithms.length;
-    const hashes = group.map((e) => algorithm.parse(e.hash));
-    if (algorithm.kind === 'perceptual') {
-      const planes = LinearIndex.fromHashes(hashes, algorithm.bits).planes();
-      sections.push({ kind: KIND.PLANE_A, algorithm: number, part: 0, data: planes.a }, { kind: KIND.PLANE_B, algorithm: number, part: 0, data: planes.b });
-      sections.push(...entrySections(number, packEntries(group, listNames)));
-    } else {
-      // Entries follow the sorted hashes, so positions found by binary search are entry numbers.
-      const { index, order } = ExactIndex.build(hashes, algorithm.bits / 8);
-      sections.push({ kind: KIND.EXACT, algorithm: number, part: 0, data: index.sorted });
-      sections.push(...entrySections(number, packEntries(Array.from(order, (i) => group[i] as ListEntry), listNames)));
-    }
-    algorithms.push({ name, bits: algorithm.bits, count: group.length, search: { tier: algorithm.kind === 'exact' ? 'exact' : 'linear' } });
+    const table = buildTable(algorithm, group, search);
+    const order = table.kind === 'exact' ? ExactIndex.build(group.map((e) => algorithm.parse(e.hash)), algorithm.bits / 8).order : undefined;
+    sections.push(...tableSections(number, table, group, listNames, order));
+    algorithms.push({ name, bits: algorithm.bits, count: group.length, search: table.search });
   }
   const meta: Meta = { created: new Date().toISOString(), ...(source.source === undefined ? {} : { source: source.source }), lists: source.lists, algorithms };
   sections.unshift({ kind: KIND.META, algorithm: NO_ALGORITHM, part: 0, data: new TextEncoder().encode(JSON.stringify(meta)) });
@@ -206,7 +259,7 @@ export async function writeSnapshot(
     await rm(temporary, { force: true });
     throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, { cause: error });
   }
-  return { bytes: size, entries: source.entries.length };
+  return { bytes: size, entries: source.entries.length, algorithms };
 }
 
 function align(n: number): number {
@@ -216,7 +269,9 @@ function align(n: number): number {
 // ---------------------------------------------------------------------------------------------
 // Reading
 
-function fail(code: 'ERR_SNAPSHOT_FORMAT' | 'ERR_SNAPSHOT_VERSION' | 'ERR_SNAPSHOT_TRUNCATED' | 'ERR_SNAPSHOT_CORRUPT', path: string, why: string): never {
+type SnapshotCode = 'ERR_SNAPSHOT_FORMAT' | 'ERR_SNAPSHOT_VERSION' | 'ERR_SNAPSHOT_TRUNCATED' | 'ERR_SNAPSHOT_CORRUPT';
+
+function fail(code: SnapshotCode, path: string, why: string): never {
   throw new HashwardenError(code, `${path}: ${why}`);
 }
 
@@ -225,48 +280,123 @@ export function isSnapshot(head: Uint8Array): boolean {
   return head.length >= SNAPSHOT_MAGIC.length && SNAPSHOT_MAGIC.every((b, i) => head[i] === b);
 }
 
+/** Where the bytes come from: a file read at positions, or bytes already in memory. */
+interface Source {
+  readonly size: number;
+  /** Fills `into` from `position`; throws ERR_SNAPSHOT_TRUNCATED if the source ends first. */
+  read(into: Uint8Array, position: number): Promise<void>;
+}
+
+function fileSource(file: FileHandle, size: number, path: string): Source {
+  return {
+    size,
+    async read(into, position) {
+      let done = 0;
+      while (done < into.length) {
+        let bytesRead: number;
+        try {
+          ({ bytesRead } = await file.read(into, done, Math.min(into.length - done, 1 << 30), position + done));
+        } catch (error) {
+          throw new HashwardenError('ERR_INPUT_READ', `Cannot read the snapshot ${path}: ${(error as Error).message}`, { cause: error });
+        }
+        // The size came from stat: a file that ends early was cut while being read.
+        if (bytesRead === 0) fail('ERR_SNAPSHOT_TRUNCATED', path, `the file ended at ${position + done} bytes while being read`);
+        done += bytesRead;
+      }
+    },
+  };
+}
+
+function bytesSource(bytes: Uint8Array): Source {
+  return {
+    size: bytes.length,
+    read(into, position) {
+      into.set(bytes.subarray(position, position + into.length));
+      return Promise.resolve();
+    },
+  };
+}
+
 /**
- * Reads and checks a snapshot. Refuses the file whole on any inconsistency: `ERR_SNAPSHOT_FORMAT`
- * (not a snapshot, bad layout), `ERR_SNAPSHOT_VERSION`, `ERR_SNAPSHOT_TRUNCATED`,
- * `ERR_SNAPSHOT_CORRUPT` (a checksum); `ERR_INPUT_READ` when it cannot be read at all.
+ * Reads and checks a snapshot — all of it, as `Matcher.open` does — and tells what it holds.
+ * Refuses the file whole on any inconsistency: `ERR_SNAPSHOT_FORMAT` (not a snapshot, bad
+ * layout), `ERR_SNAPSHOT_VERSION`, `ERR_SNAPSHOT_TRUNCATED`, `ERR_SNAPSHOT_CORRUPT` (a checksum);
+ * `ERR_INPUT_READ` when it cannot be read at all.
  *
  * @example
  * ```ts
- * const { tables, lists } = await readSnapshot('lists.snap');
+ * const { lists, algorithms } = await readSnapshot('lists.snap');
  * ```
  */
-export async function readSnapshot(path: string): Promise<Snapshot> {
-  let bytes: Uint8Array;
+export async function readSnapshot(path: string): Promise<LoadedSnapshot> {
+  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`Expected non-empty string for path but received ${JSON.stringify(path)} of type ${typeof path}`);
+  let file: FileHandle;
+  let size: number;
   try {
-    const size = (await stat(path)).size;
-    // Its own ArrayBuffer at offset 0: every 64-aligned section can be viewed as Uint32/Uint16.
-    bytes = new Uint8Array(size);
-    const file = await open(path, 'r');
-    try {
-      let done = 0;
-      while (done < size) {
-        const { bytesRead } = await file.read(bytes, done, Math.min(size - done, 1 << 30), done);
-        if (bytesRead === 0) break;
-        done += bytesRead;
-      }
-      if (done < size) bytes = bytes.subarray(0, done);
-    } finally {
-      await file.close();
-    }
+    file = await open(path, 'r');
   } catch (error) {
     throw new HashwardenError('ERR_INPUT_READ', `Cannot read the snapshot ${path}: ${(error as Error).message}`, { cause: error });
   }
-  return parseSnapshot(bytes, path);
+  try {
+    try {
+      size = (await file.stat()).size;
+    } catch (error) {
+      throw new HashwardenError('ERR_INPUT_READ', `Cannot read the snapshot ${path}: ${(error as Error).message}`, { cause: error });
+    }
+    return await load(fileSource(file, size, path), path);
+  } finally {
+    await file.close();
+  }
 }
 
-/** Checks and decodes snapshot bytes already in memory (see `readSnapshot`). */
-export function parseSnapshot(bytes: Uint8Array, path = '<snapshot>'): Snapshot {
-  if (bytes.length < HEADER_BYTES) {
-    if (bytes.length >= SNAPSHOT_MAGIC.length && !isSnapshot(bytes)) fail('ERR_SNAPSHOT_FORMAT', path, 'not a hashwarden snapshot (wrong magic)');
-    fail('ERR_SNAPSHOT_TRUNCATED', path, `${bytes.length} bytes, shorter than the ${HEADER_BYTES}-byte header`);
+/**
+ * Checks and decodes snapshot bytes already in memory (see `readSnapshot`).
+ *
+ * @example
+ * ```ts
+ * const snapshot = await parseSnapshot(new Uint8Array(await readFile('lists.snap')));
+ * ```
+ */
+export function parseSnapshot(bytes: Uint8Array, path = '<snapshot>'): Promise<LoadedSnapshot> {
+  return load(bytesSource(bytes), path);
+}
+
+/** A row of the section table, with the array its bytes are read into. */
+interface Row {
+  readonly kind: number;
+  readonly algorithm: number;
+  readonly part: number;
+  readonly crc: number;
+  readonly offset: number;
+  readonly length: number;
+  into?: Uint8Array;
+  /** Checks the shape of the contents once they are read (and their CRC holds); fails if wrong. */
+  check?: () => void;
+}
+
+/** Per algorithm, the arrays its sections are read into. */
+interface Destinations {
+  readonly algorithm: HashAlgorithm<AlgorithmName>;
+  readonly meta: SnapshotAlgorithm;
+  readonly linear?: LinearIndex;
+  readonly exact?: Uint8Array;
+  readonly mihOffsets: Uint32Array[];
+  readonly mihIds: Uint32Array[];
+  readonly listIndex: Uint16Array;
+  readonly strings: Map<number, Uint32Array | Uint8Array>;
+}
+
+async function readHeader(source: Source, path: string): Promise<{ count: number; tableCrc: number }> {
+  if (source.size < HEADER_BYTES) {
+    const head = new Uint8Array(Math.min(source.size, SNAPSHOT_MAGIC.length));
+    await source.read(head, 0);
+    if (head.length === SNAPSHOT_MAGIC.length && !isSnapshot(head)) fail('ERR_SNAPSHOT_FORMAT', path, 'not a hashwarden snapshot (wrong magic)');
+    fail('ERR_SNAPSHOT_TRUNCATED', path, `${source.size} bytes, shorter than the ${HEADER_BYTES}-byte header`);
   }
+  const bytes = new Uint8Array(HEADER_BYTES);
+  await source.read(bytes, 0);
   if (!isSnapshot(bytes)) fail('ERR_SNAPSHOT_FORMAT', path, 'not a hashwarden snapshot (wrong magic)');
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const view = new DataView(bytes.buffer);
   if (crc32(bytes.subarray(0, 28)) !== view.getUint32(28, true)) fail('ERR_SNAPSHOT_CORRUPT', path, 'header checksum mismatch');
   for (let i = 32; i < HEADER_BYTES; i++) if (bytes[i] !== 0) fail('ERR_SNAPSHOT_FORMAT', path, 'reserved header bytes are not zero');
   const version = view.getUint32(8, true);
@@ -274,86 +404,288 @@ export function parseSnapshot(bytes: Uint8Array, path = '<snapshot>'): Snapshot 
   const count = view.getUint32(12, true);
   const size = Number(view.getBigUint64(16, true));
   if (count === 0 || count > MAX_SECTIONS) fail('ERR_SNAPSHOT_FORMAT', path, `${count} sections`);
-  if (bytes.length < size) fail('ERR_SNAPSHOT_TRUNCATED', path, `${bytes.length} bytes of ${size}`);
-  if (bytes.length > size) fail('ERR_SNAPSHOT_FORMAT', path, `${bytes.length - size} bytes after the end`);
-  const tableEnd = HEADER_BYTES + count * ROW_BYTES;
-  if (tableEnd > size) fail('ERR_SNAPSHOT_FORMAT', path, 'section table beyond the end of the file');
-  if (crc32(bytes.subarray(HEADER_BYTES, tableEnd)) !== view.getUint32(24, true)) fail('ERR_SNAPSHOT_CORRUPT', path, 'section table checksum mismatch');
+  if (source.size < size) fail('ERR_SNAPSHOT_TRUNCATED', path, `${source.size} bytes of ${size}`);
+  if (source.size > size) fail('ERR_SNAPSHOT_FORMAT', path, `${source.size - size} bytes after the end`);
+  if (HEADER_BYTES + count * ROW_BYTES > size) fail('ERR_SNAPSHOT_FORMAT', path, 'section table beyond the end of the file');
+  return { count, tableCrc: view.getUint32(24, true) };
+}
 
-  const sections: Section[] = [];
-  let previousEnd = tableEnd;
+async function readRows(source: Source, path: string, count: number, tableCrc: number): Promise<Row[]> {
+  const table = new Uint8Array(count * ROW_BYTES);
+  await source.read(table, HEADER_BYTES);
+  if (crc32(table) !== tableCrc) fail('ERR_SNAPSHOT_CORRUPT', path, 'section table checksum mismatch');
+  const view = new DataView(table.buffer);
+  const rows: Row[] = [];
+  let previousEnd = HEADER_BYTES + count * ROW_BYTES;
+  const seen = new Set<string>();
   for (let i = 0; i < count; i++) {
-    const row = HEADER_BYTES + i * ROW_BYTES;
-    const offset = Number(view.getBigUint64(row + 16, true));
-    const length = Number(view.getBigUint64(row + 24, true));
-    if (offset % ALIGN !== 0 || offset < previousEnd || offset + length > size) fail('ERR_SNAPSHOT_FORMAT', path, `section ${i} is misplaced`);
-    // Padding is zero, so that no byte of the file escapes every check.
-    for (let p = previousEnd; p < offset; p++) if (bytes[p] !== 0) fail('ERR_SNAPSHOT_CORRUPT', path, `non-zero padding before section ${i}`);
-    previousEnd = offset + length;
-    const data = bytes.subarray(offset, offset + length);
-    if (crc32(data) !== view.getUint32(row + 12, true)) fail('ERR_SNAPSHOT_CORRUPT', path, `section ${i} checksum mismatch`);
-    sections.push({ kind: view.getUint32(row, true), algorithm: view.getUint32(row + 4, true), part: view.getUint32(row + 8, true), data });
+    const at = i * ROW_BYTES;
+    const row: Row = {
+      kind: view.getUint32(at, true),
+      algorithm: view.getUint32(at + 4, true),
+      part: view.getUint32(at + 8, true),
+      crc: view.getUint32(at + 12, true),
+      offset: Number(view.getBigUint64(at + 16, true)),
+      length: Number(view.getBigUint64(at + 24, true)),
+    };
+    if (row.offset % ALIGN !== 0 || row.offset < previousEnd || row.offset + row.length > source.size) fail('ERR_SNAPSHOT_FORMAT', path, `section ${i} is misplaced`);
+    const key = `${row.kind}/${row.algorithm}/${row.part}`;
+    if (seen.has(key)) fail('ERR_SNAPSHOT_FORMAT', path, `section ${i} repeats kind ${row.kind} of algorithm ${row.algorithm}, part ${row.part}`);
+    seen.add(key);
+    previousEnd = row.offset + row.length;
+    rows.push(row);
   }
+  return rows;
+}
 
-  for (let p = previousEnd; p < size; p++) if (bytes[p] !== 0) fail('ERR_SNAPSHOT_CORRUPT', path, 'non-zero padding after the last section');
-  const metaSection = sections.find((s) => s.kind === KIND.META);
-  if (metaSection === undefined) fail('ERR_SNAPSHOT_FORMAT', path, 'no META section');
+async function readMeta(source: Source, path: string, rows: readonly Row[]): Promise<Meta> {
+  const row = rows.find((r) => r.kind === KIND.META && r.algorithm === NO_ALGORITHM);
+  if (row === undefined) fail('ERR_SNAPSHOT_FORMAT', path, 'no META section');
+  if (row.length > MAX_META_BYTES) fail('ERR_SNAPSHOT_FORMAT', path, `META of ${row.length} bytes`);
+  const data = new Uint8Array(row.length);
+  await source.read(data, row.offset);
+  if (crc32(data) !== row.crc) fail('ERR_SNAPSHOT_CORRUPT', path, 'META checksum mismatch');
+  row.into = data;
   let meta: Meta;
   try {
-    meta = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(metaSection.data)) as Meta;
+    meta = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(data)) as Meta;
   } catch (error) {
     fail('ERR_SNAPSHOT_FORMAT', path, `META is not JSON: ${(error as Error).message}`);
   }
-  if (!Array.isArray(meta.lists) || !Array.isArray(meta.algorithms)) fail('ERR_SNAPSHOT_FORMAT', path, 'META lacks lists or algorithms');
-  const listNames = meta.lists.map((l) => String(l.name));
+  if (meta === null || typeof meta !== 'object' || !Array.isArray(meta.lists) || !Array.isArray(meta.algorithms)) fail('ERR_SNAPSHOT_FORMAT', path, 'META lacks lists or algorithms');
+  for (const list of meta.lists as unknown[]) {
+    const l = list as Partial<SnapshotList> | null;
+    if (l === null || typeof l !== 'object' || typeof l.name !== 'string' || typeof l.version !== 'number') fail('ERR_SNAPSHOT_FORMAT', path, 'META has a list without a name and version');
+  }
+  if (meta.lists.length > 0x10000) fail('ERR_SNAPSHOT_FORMAT', path, `${meta.lists.length} lists`);
+  return meta;
+}
 
-  const tables = new Map<AlgorithmName, MatcherTable>();
-  meta.algorithms.forEach((entry, number) => {
-    let algorithm;
-    try {
-      algorithm = getAlgorithm(entry.name);
-    } catch {
-      fail('ERR_SNAPSHOT_FORMAT', path, `unknown algorithm ${JSON.stringify(entry.name)}`);
+/** Checks one algorithm's META entry and allocates the arrays its sections are read into. */
+function allocate(entry: SnapshotAlgorithm, number: number, path: string, seen: Set<AlgorithmName>): Destinations {
+  let algorithm: HashAlgorithm<AlgorithmName>;
+  try {
+    algorithm = getAlgorithm(entry.name);
+  } catch {
+    fail('ERR_SNAPSHOT_FORMAT', path, `algorithm ${number} is unknown: ${JSON.stringify(entry.name)}`);
+  }
+  if (seen.has(algorithm.name)) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name} appears twice`);
+  seen.add(algorithm.name);
+  const n = entry.count;
+  if (!Number.isInteger(n) || n < 0 || n > 2 ** 26) fail('ERR_SNAPSHOT_FORMAT', path, `bad entry count for ${algorithm.name}: ${String(n)}`);
+  if (entry.bits !== algorithm.bits) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name} stored with ${String(entry.bits)} bits`);
+  const search = entry.search as Partial<{ tier: string; substringBits: unknown }> | undefined;
+  const tier = search?.tier;
+  let widths: number[] = [];
+  if (algorithm.kind === 'exact') {
+    if (tier !== 'exact') fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: search tier ${String(tier)} for an exact hash`);
+  } else if (tier === 'mih') {
+    const bits = search?.substringBits;
+    if (!Array.isArray(bits) || bits.some((w) => !Number.isInteger(w) || (w as number) < MIN_SUBSTRING_BITS || (w as number) > MAX_SUBSTRING_BITS) || bits.reduce((s: number, w: number) => s + w, 0) !== algorithm.bits) {
+      fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: bad MIH substring widths ${JSON.stringify(bits)}`);
     }
-    const n = entry.count;
-    if (!Number.isInteger(n) || n < 0) fail('ERR_SNAPSHOT_FORMAT', path, `bad entry count for ${algorithm.name}`);
-    const section = (kind: number, expectedBytes?: number): Uint8Array => {
-      const s = sections.find((x) => x.kind === kind && x.algorithm === number);
-      if (s === undefined) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: missing section kind ${kind}`);
-      if (expectedBytes !== undefined && s.data.length !== expectedBytes) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: section kind ${kind} has ${s.data.length} bytes, expected ${expectedBytes}`);
-      return s.data;
-    };
-    const u32 = (data: Uint8Array) => new Uint32Array(data.buffer, data.byteOffset, data.length / 4);
-    const strings = (offsetsKind: number, bytesKind: number): StringColumn => {
-      const offsets = u32(section(offsetsKind, (n + 1) * 4));
-      const data = section(bytesKind);
-      for (let i = 0; i < n; i++) if ((offsets[i] as number) > (offsets[i + 1] as number)) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: string offsets out of order`);
-      if (offsets[0] !== 0 || offsets[n] !== data.length) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: string offsets do not span their bytes`);
-      return { offsets, bytes: data };
-    };
-    const listData = section(KIND.ENTRY_LIST, n * 2);
-    const listIndex = new Uint16Array(listData.buffer, listData.byteOffset, n);
-    for (let i = 0; i < n; i++) if ((listIndex[i] as number) >= listNames.length) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: entry ${i} names list ${listIndex[i]} of ${listNames.length}`);
-    const entries = packedEntryTable({
-      lists: listNames,
-      listIndex,
-      ids: strings(KIND.ENTRY_ID_OFFSETS, KIND.ENTRY_ID_BYTES),
-      labels: strings(KIND.ENTRY_LABEL_OFFSETS, KIND.ENTRY_LABEL_BYTES),
-      metadata: strings(KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES),
-    });
-    if (algorithm.kind === 'perceptual') {
-      const half = algorithm.bits / 16;
-      const index = LinearIndex.fromPlanes(section(KIND.PLANE_A, n * half), section(KIND.PLANE_B, n * half), n);
-      tables.set(algorithm.name, { kind: 'perceptual', algorithm, index, entries });
-    } else {
-      let index: ExactIndex;
-      try {
-        index = ExactIndex.fromSorted(section(KIND.EXACT, (n * algorithm.bits) / 8), algorithm.bits / 8);
-      } catch (error) {
-        fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: ${(error as Error).message}`);
+    widths = bits as number[];
+  } else if (tier !== 'linear') {
+    fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: unknown search tier ${JSON.stringify(tier)}`);
+  }
+  const meta: SnapshotAlgorithm = { name: algorithm.name, bits: algorithm.bits, count: n, search: tier === 'mih' ? { tier, substringBits: Object.freeze(widths) } : { tier: tier as 'linear' | 'exact' } };
+  return {
+    algorithm,
+    meta,
+    ...(algorithm.kind === 'perceptual' ? { linear: LinearIndex.allocate(n) } : { exact: new Uint8Array((n * algorithm.bits) / 8) }),
+    mihOffsets: widths.map((w) => new Uint32Array(2 ** w + 1)),
+    mihIds: widths.map(() => new Uint32Array(n)),
+    listIndex: new Uint16Array(n),
+    strings: new Map(),
+  };
+}
+
+/**
+ * The array section `row` is read into, sized by META (a row that fits nothing is refused), and
+ * for MIH bucket starts the check of their contents (a search's loops are bounded by them). Other
+ * contents are checked where they are used: ids by the verify step, entries by the entry table.
+ */
+function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
+  const n = d.meta.count;
+  const where = `${d.algorithm.name}, section kind ${row.kind} part ${row.part}`;
+  const bad = (why: string) => (): never => fail('ERR_SNAPSHOT_FORMAT', path, `${where}: ${why}`);
+  const perceptual = d.linear !== undefined;
+  let into: Uint8Array | undefined;
+  if (row.part !== 0 && row.kind !== KIND.MIH_OFFSETS && row.kind !== KIND.MIH_IDS) fail('ERR_SNAPSHOT_FORMAT', path, `${where}: unexpected part`);
+  switch (row.kind) {
+    case KIND.PLANE_A:
+    case KIND.PLANE_B:
+      if (d.linear !== undefined) into = row.kind === KIND.PLANE_A ? d.linear.planes().a : d.linear.planes().b;
+      break;
+    case KIND.EXACT:
+      into = d.exact;
+      break;
+    case KIND.MIH_OFFSETS: {
+      const table = d.mihOffsets[row.part];
+      if (table !== undefined) {
+        into = bytesOf(table);
+        const fault = bad(`bucket starts not ascending from 0 to ${n}`);
+        row.check = () => void (mihOffsetsValid(table, n) || fault());
       }
-      tables.set(algorithm.name, { kind: 'exact', algorithm, index, entries });
+      break;
     }
+    case KIND.MIH_IDS: {
+      // Not scanned here (14M ids at 1M entries, 40 ms): the checksum vouches for them, and the
+      // verify step of every search checks each candidate id before reading its hash.
+      const table = d.mihIds[row.part];
+      if (table !== undefined) into = bytesOf(table);
+      break;
+    }
+    case KIND.ENTRY_LIST:
+      into = bytesOf(d.listIndex);
+      break;
+    case KIND.ENTRY_ID_OFFSETS:
+    case KIND.ENTRY_LABEL_OFFSETS:
+    case KIND.ENTRY_METADATA_OFFSETS: {
+      const offsets = new Uint32Array(n + 1);
+      d.strings.set(row.kind, offsets);
+      into = bytesOf(offsets);
+      break;
+    }
+    case KIND.ENTRY_ID_BYTES:
+    case KIND.ENTRY_LABEL_BYTES:
+    case KIND.ENTRY_METADATA_BYTES: {
+      const bytes = new Uint8Array(row.length);
+      d.strings.set(row.kind, bytes);
+      into = bytes;
+      break;
+    }
+    default:
+      fail('ERR_SNAPSHOT_FORMAT', path, `${where}: unknown section kind`);
+  }
+  if (into === undefined) fail('ERR_SNAPSHOT_FORMAT', path, `${where}: not expected for a ${perceptual ? `${d.meta.search.tier} perceptual` : 'exact'} table`);
+  if (into.length !== row.length) fail('ERR_SNAPSHOT_FORMAT', path, `${where} has ${row.length} bytes, expected ${into.length}`);
+  return into;
+}
+
+/** Reads in flight at once: enough to keep the thread pool's four threads copying. */
+const READ_WINDOW = 4;
+
+/**
+ * Reads every section into its destination, several at a time on libuv's thread pool, and checks
+ * each one — CRC, then the shape of its contents — on this thread as soon as it and every section
+ * before it have arrived, while later ones are still being read: at 1M entries the checks then
+ * cost next to nothing beyond the reads. Padding is read too and must be zero, so no byte of the
+ * file escapes every check.
+ */
+async function readSections(source: Source, path: string, rows: readonly Row[], tableEnd: number): Promise<void> {
+  const reads: (() => Promise<unknown>)[] = [];
+  let previousEnd = tableEnd;
+  const checkGap = async (from: number, to: number, what: string): Promise<void> => {
+    if (to <= from) return;
+    const gap = new Uint8Array(to - from);
+    await source.read(gap, from);
+    if (gap.some((b) => b !== 0)) fail('ERR_SNAPSHOT_CORRUPT', path, `non-zero padding ${what}`);
+  };
+  rows.forEach((row, i) => {
+    const from = previousEnd;
+    reads.push(() => Promise.all([checkGap(from, row.offset, `before section ${i}`), row.kind === KIND.META ? undefined : source.read(row.into as Uint8Array, row.offset)]));
+    previousEnd = row.offset + row.length;
   });
-  return { tables, lists: meta.lists, created: meta.created, bytes: bytes.length };
+  const end = previousEnd;
+  reads.push(() => checkGap(end, source.size, 'after the last section'));
+
+  const pending: Promise<unknown>[] = [];
+  let next = 0;
+  const refill = (): void => {
+    while (next < reads.length && pending.length < READ_WINDOW) pending.push((reads[next++] as () => Promise<unknown>)());
+  };
+  // Reads still in flight when a check fails must not surface later as unhandled rejections.
+  const abandon = (): void => pending.forEach((p) => p.catch(() => undefined));
+  refill();
+  for (let i = 0; i < reads.length; i++) {
+    const current = pending.shift() as Promise<unknown>;
+    try {
+      await current;
+    } catch (error) {
+      abandon();
+      throw error;
+    }
+    refill();
+    const row = rows[i];
+    if (row === undefined || row.kind === KIND.META) continue;
+    try {
+      if (crc32(row.into as Uint8Array) !== row.crc) fail('ERR_SNAPSHOT_CORRUPT', path, `section ${i} checksum mismatch`);
+      row.check?.();
+    } catch (error) {
+      abandon();
+      throw error;
+    }
+  }
+}
+
+function stringColumn(d: Destinations, offsetsKind: number, bytesKind: number, path: string): StringColumn {
+  const offsets = d.strings.get(offsetsKind) as Uint32Array | undefined;
+  const bytes = d.strings.get(bytesKind) as Uint8Array | undefined;
+  if (offsets === undefined || bytes === undefined) fail('ERR_SNAPSHOT_FORMAT', path, `${d.algorithm.name}: missing string sections ${offsetsKind}/${bytesKind}`);
+  return { offsets, bytes };
+}
+
+function tableOf(d: Destinations, present: ReadonlySet<string>, number: number, listNames: readonly string[], path: string): MatcherTable {
+  const { algorithm, meta } = d;
+  const n = meta.count;
+  const need = (kind: number, part = 0): void => {
+    if (!present.has(`${kind}/${number}/${part}`)) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: missing section kind ${kind} part ${part}`);
+  };
+  for (const kind of [KIND.ENTRY_LIST, KIND.ENTRY_ID_OFFSETS, KIND.ENTRY_ID_BYTES, KIND.ENTRY_LABEL_OFFSETS, KIND.ENTRY_LABEL_BYTES, KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES]) need(kind);
+  const entries = packedEntryTable({
+    lists: listNames,
+    listIndex: d.listIndex,
+    ids: stringColumn(d, KIND.ENTRY_ID_OFFSETS, KIND.ENTRY_ID_BYTES, path),
+    labels: stringColumn(d, KIND.ENTRY_LABEL_OFFSETS, KIND.ENTRY_LABEL_BYTES, path),
+    metadata: stringColumn(d, KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES, path),
+  });
+  if (d.exact !== undefined) {
+    need(KIND.EXACT);
+    let index: ExactIndex;
+    try {
+      index = ExactIndex.fromSorted(d.exact, algorithm.bits / 8);
+    } catch (error) {
+      fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: ${(error as Error).message}`);
+    }
+    return { kind: 'exact', algorithm, index, search: meta.search, entries };
+  }
+  const linear = d.linear as LinearIndex;
+  need(KIND.PLANE_A);
+  need(KIND.PLANE_B);
+  if (meta.search.tier !== 'mih') return { kind: 'perceptual', algorithm, linear, index: linear, search: meta.search, entries };
+  d.mihOffsets.forEach((_, part) => {
+    need(KIND.MIH_OFFSETS, part);
+    need(KIND.MIH_IDS, part);
+  });
+  // Sizes were fixed by META and each table's contents checked as it was read.
+  const index = mihFromCheckedTables(linear, meta.search.substringBits, d.mihOffsets, d.mihIds);
+  return { kind: 'perceptual', algorithm, linear, index, search: meta.search, entries };
+}
+
+async function load(source: Source, path: string): Promise<LoadedSnapshot> {
+  const { count, tableCrc } = await readHeader(source, path);
+  const rows = await readRows(source, path, count, tableCrc);
+  const meta = await readMeta(source, path, rows);
+  const seen = new Set<AlgorithmName>();
+  const destinations = meta.algorithms.map((entry, number) => allocate(entry, number, path, seen));
+  for (const row of rows) {
+    if (row.kind === KIND.META) continue;
+    const d = destinations[row.algorithm];
+    if (d === undefined) fail('ERR_SNAPSHOT_FORMAT', path, `section kind ${row.kind} names algorithm ${row.algorithm} of ${destinations.length}`);
+    row.into = destinationOf(row, d, path);
+  }
+  await readSections(source, path, rows, HEADER_BYTES + count * ROW_BYTES);
+  const present = new Set(rows.map((r) => `${r.kind}/${r.algorithm}/${r.part}`));
+  const listNames = meta.lists.map((l) => l.name);
+  const tables = new Map<AlgorithmName, MatcherTable>();
+  destinations.forEach((d, number) => tables.set(d.algorithm.name, tableOf(d, present, number, listNames, path)));
+  return {
+    tables,
+    lists: meta.lists,
+    algorithms: destinations.map((d) => d.meta),
+    created: String(meta.created),
+    ...(typeof meta.source === 'string' ? { source: meta.source } : {}),
+    bytes: source.size,
+  };
 }

@@ -339,10 +339,11 @@ function createKernel(count: number, kernel: LinearKernel | 'auto'): Kernel {
 }
 
 /** Planes handed from `fromPlanes` to the constructor; never visible outside this module. */
+/** Planes handed to the constructor; absent planes stay zero (`allocate`). */
 class PlaneSource {
   constructor(
-    readonly a: Uint8Array,
-    readonly b: Uint8Array,
+    readonly a: Uint8Array | undefined,
+    readonly b: Uint8Array | undefined,
     readonly count: number,
   ) {}
 }
@@ -383,8 +384,8 @@ export class LinearIndex {
     const kernel = validKernel(options);
     if (hashes instanceof PlaneSource) {
       this.#kernel = createKernel(hashes.count, kernel);
-      this.#kernel.planeA().set(hashes.a);
-      this.#kernel.planeB().set(hashes.b);
+      if (hashes.a !== undefined) this.#kernel.planeA().set(hashes.a);
+      if (hashes.b !== undefined) this.#kernel.planeB().set(hashes.b);
     } else {
       if (!Array.isArray(hashes)) invalid('array of Uint8Array hashes', 'hashes', hashes);
       integerInRange(hashes.length, 0, MAX_COUNT, 'hashes.length');
@@ -433,6 +434,23 @@ export class LinearIndex {
     integerInRange(count, 0, MAX_COUNT, 'count');
     const source = new PlaneSource(validPlane(planeA, count, 'planeA'), validPlane(planeB, count, 'planeB'), count);
     return new LinearIndex(source as unknown as readonly Uint8Array[], BITS, options);
+  }
+
+  /**
+   * An index of `count` all-zero hashes whose planes the caller then fills in place, through
+   * {@link LinearIndex.planes}: how a snapshot reads its planes from the file straight into the
+   * kernel's memory, with no copy.
+   *
+   * @param options - `kernel`: `'wasm'`, `'js'` or `'auto'` (default).
+   * @example
+   * ```ts
+   * const index = LinearIndex.allocate(count);
+   * await file.read(index.planes().a, 0, count * 16, planeAOffset);
+   * ```
+   */
+  static allocate(count: number, options?: LinearIndexOptions): LinearIndex {
+    integerInRange(count, 0, MAX_COUNT, 'count');
+    return new LinearIndex(new PlaneSource(undefined, undefined, count) as unknown as readonly Uint8Array[], BITS, options);
   }
 
   /**

@@ -36,6 +36,7 @@
  * on clustered lists, where the project measured plain MIH 50–100× slower than the scan (and these
  * tables without the guard up to 18×), the slowest queries now take about as long as the scan.
  */
+import { HashwardenError } from '../errors.js';
 import { integerInRange, invalid, oneOf, optionsObject, positiveNumber } from '../validate.js';
 import { LinearIndex, type SearchHit } from './linear.js';
 
@@ -358,6 +359,54 @@ interface Tables {
   readonly ids: Uint32Array[];
 }
 
+/** True when `values` never decreases. Tight loops: a snapshot's open runs them over every table. */
+function ascending(values: Uint32Array): boolean {
+  let previous = 0;
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k] as number;
+    if (v < previous) return false;
+    previous = v;
+  }
+  return true;
+}
+
+function maxOf(values: Uint32Array): number {
+  let max = 0;
+  for (let k = 0; k < values.length; k++) {
+    const v = values[k] as number;
+    if (v > max) max = v;
+  }
+  return max;
+}
+
+/**
+ * True when `offsets` can be one table's bucket starts for `count` entries: from 0 to `count`,
+ * never decreasing. With {@link mihIdsValid}, enough for every read of a search to stay inside the
+ * arrays and the hashes. (For readers that check sections as they arrive, e.g. snapshots.)
+ */
+export function mihOffsetsValid(offsets: Uint32Array, count: number): boolean {
+  return offsets.length > 0 && offsets[0] === 0 && offsets[offsets.length - 1] === count && ascending(offsets);
+}
+
+/** True when every id of a table is a position below `count`. */
+export function mihIdsValid(ids: Uint32Array, count: number): boolean {
+  return ids.length === 0 || maxOf(ids) < count;
+}
+
+/** Set by the class's static block: the constructor, for {@link mihFromCheckedTables}. */
+let construct: (linear: LinearIndex, tables: Tables, options: ResolvedOptions) => MihIndex;
+
+/**
+ * Internal (not exported by the package): an index over tables whose sizes the caller has fixed and
+ * whose offsets it has checked with {@link mihOffsetsValid} — the snapshot reader, which checks
+ * each section while the next one is being read. Ids are not scanned (a snapshot's checksums vouch
+ * for them): an id beyond the hashes fails the query that meets it with `ERR_SNAPSHOT_FORMAT`,
+ * since the verify step checks every candidate before reading its hash.
+ */
+export function mihFromCheckedTables(linear: LinearIndex, widths: readonly number[], offsets: Uint32Array[], ids: Uint32Array[]): MihIndex {
+  return construct(linear, { widths, offsets, ids }, resolveGuard(undefined));
+}
+
 /** Returned by the enumeration when the scan must answer. */
 const SCAN = -1;
 
@@ -400,6 +449,10 @@ export class MihIndex {
   #ranges = new Uint32Array(512);
   /** Probes of the last enumeration, for `plan`. */
   #probes = 0;
+
+  static {
+    construct = (linear, tables, options) => new MihIndex(linear, tables, options);
+  }
 
   private constructor(linear: LinearIndex, tables: Tables, options: ResolvedOptions) {
     this.linear = linear;
@@ -553,12 +606,8 @@ export class MihIndex {
       if (table.length !== n) throw new RangeError(`Expected Uint32Array of ${n} ids for ids[${j}] but received ${table.length}`);
       // Enough for every read to stay inside the arrays and within the hashes; a search never
       // trusts more than that.
-      let ordered = off[0] === 0 && off[size - 1] === n;
-      for (let k = 1; ordered && k < size; k++) ordered = (off[k - 1] as number) <= (off[k] as number);
-      if (!ordered) throw new RangeError(`Expected offsets ascending from 0 to ${n} for offsets[${j}]`);
-      let max = -1;
-      for (let k = 0; k < n; k++) max = Math.max(max, table[k] as number);
-      if (max >= n) throw new RangeError(`Expected ids below ${n} for ids[${j}] but received ${max}`);
+      if (!mihOffsetsValid(off, n)) throw new RangeError(`Expected offsets ascending from 0 to ${n} for offsets[${j}]`);
+      if (!mihIdsValid(table, n)) throw new RangeError(`Expected ids below ${n} for ids[${j}] but received ${maxOf(table)}`);
     }
     return new MihIndex(linear, { widths, offsets, ids }, resolved);
   }
@@ -618,7 +667,13 @@ export class MihIndex {
       last = position;
     }
     const hits: SearchHit[] = [];
-    this.linear.verify(candidates, unique, query, threshold, hits);
+    try {
+      this.linear.verify(candidates, unique, query, threshold, hits);
+    } catch (error) {
+      // Only tables taken unchecked (a snapshot's, whose checksums held) can get here.
+      if (error instanceof RangeError) throw new HashwardenError('ERR_SNAPSHOT_FORMAT', `Multi-index tables name an entry beyond the ${this.linear.count} hashes: they do not belong to this list`, { cause: error });
+      throw error;
+    }
     return hits;
   }
 

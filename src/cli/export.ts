@@ -1,0 +1,96 @@
+/**
+ * `hashwarden export`: write the lists of a SQLite store (all, or the named ones) to a binary
+ * snapshot that `hashwarden match --snapshot` and `Matcher.open` load without parsing entries.
+ * The snapshot is written to a temporary file and renamed, so a failed export leaves no file.
+ */
+import { resolve } from 'node:path';
+import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, writeSnapshot, type ListEntry, type SearchTierOptions, type SnapshotAlgorithm, type SnapshotList } from '../index.js';
+import { HashStore } from '../lists/sqlite.js';
+import { EXIT, required, UsageError, type Command } from './command.js';
+
+const TIERS = ['auto', 'linear', 'mih'] as const;
+type Tier = (typeof TIERS)[number];
+
+/** `--tier` and `--substring-bits` as `writeSnapshot`'s `search`; undefined when neither is given. */
+function searchOptions(values: Record<string, unknown>): SearchTierOptions | undefined {
+  const tier = values.tier as string | undefined;
+  const bits = values['substring-bits'] as string | undefined;
+  if (tier !== undefined && !(TIERS as readonly string[]).includes(tier)) {
+    throw new UsageError(`Expected one of ${TIERS.join(', ')} for --tier but received ${JSON.stringify(tier)}`);
+  }
+  // Checked here rather than by writeSnapshot, so a bad value fails before the store is read.
+  if (bits !== undefined && (!/^\d+$/.test(bits.trim()) || Number(bits) < MIN_SUBSTRING_BITS || Number(bits) > MAX_SUBSTRING_BITS)) {
+    throw new UsageError(`Expected integer between ${MIN_SUBSTRING_BITS} and ${MAX_SUBSTRING_BITS} for --substring-bits but received ${JSON.stringify(bits)}`);
+  }
+  if (tier === undefined && bits === undefined) return undefined;
+  return { ...(tier === undefined ? {} : { tier: tier as Tier }), ...(bits === undefined ? {} : { substringBits: Number(bits) }) };
+}
+
+function describeSearch(a: SnapshotAlgorithm): string {
+  if (a.search.tier !== 'mih') return a.search.tier;
+  const widths = a.search.substringBits;
+  return `mih (${widths.length} tables: ${widths.join(',')})`;
+}
+
+/** Reads the chosen lists and their entries; an unknown list name is a usage error. */
+function readStore(db: string, names: readonly string[] | undefined): { lists: SnapshotList[]; entries: ListEntry[] } {
+  const store = HashStore.open(db, { readonly: true });
+  try {
+    const known = store.lists();
+    const unknown = (names ?? []).filter((n) => !known.some((l) => l.name === n));
+    if (unknown.length > 0) {
+      const have = known.length === 0 ? 'the store has no lists' : `known lists: ${known.map((l) => l.name).join(', ')}`;
+      throw new UsageError(`Unknown list ${unknown.map((n) => JSON.stringify(n)).join(', ')} in ${db} (${have})`);
+    }
+    const chosen = names === undefined ? known : known.filter((l) => names.includes(l.name));
+    const entries: ListEntry[] = [];
+    for (const list of chosen) for (const entry of store.entries({ list: list.name })) entries.push(entry);
+    return { lists: chosen.map((l) => ({ name: l.name, version: l.version })), entries };
+  } finally {
+    store.close();
+  }
+}
+
+export const exportCommand: Command = {
+  name: 'export',
+  usage: '--db PATH --snapshot FILE [--list NAME]... [--tier auto|linear|mih] [--substring-bits N]',
+  summary: 'Export the lists of a SQLite store to a binary snapshot.',
+  help: `
+Options:
+  --db PATH             the SQLite store (see \`hashwarden import\`)
+  --snapshot FILE       the snapshot to write (replaced if it exists)
+  --list NAME           only this list (repeatable); default all lists
+  --tier T              perceptual index to store: auto (default: by list size), linear or
+                        mih (multi-index hashing); every tier gives the same matches
+  --substring-bits N    MIH substring width, ${MIN_SUBSTRING_BITS}-${MAX_SUBSTRING_BITS}, when MIH is used (--tier mih, or auto
+                        on a large list); default: from the list size
+  -h, --help            this text
+
+The snapshot keeps each list's name and version; \`hashwarden match --snapshot FILE\` and
+Matcher.open(FILE) load it. It is written to a temporary file and renamed, so a failed
+export leaves the previous file, if any, unchanged.
+Exit status: 0 on success, 2 on error.`,
+  options: {
+    db: { type: 'string' },
+    snapshot: { type: 'string' },
+    list: { type: 'string', multiple: true },
+    tier: { type: 'string' },
+    'substring-bits': { type: 'string' },
+  },
+  async run(values, positionals, io) {
+    if (positionals.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(positionals[0])}`);
+    const db = required(values.db, '--db');
+    const file = required(values.snapshot, '--snapshot');
+    if (resolve(db) === resolve(file)) throw new UsageError('--snapshot must not be the --db file');
+    const search = searchOptions(values);
+    const { lists, entries } = readStore(db, values.list as string[] | undefined);
+    const summary = await writeSnapshot(file, { lists, entries, source: db, ...(search === undefined ? {} : { search }) });
+    const nameWidth = Math.max(0, ...summary.algorithms.map((a) => a.name.length));
+    const countWidth = Math.max(0, ...summary.algorithms.map((a) => String(a.count).length));
+    for (const a of summary.algorithms) {
+      io.out(`${a.name.padEnd(nameWidth)}  ${String(a.count).padStart(countWidth)} entries  ${describeSearch(a)}\n`);
+    }
+    io.out(`wrote ${file} (${summary.entries} entries, ${summary.bytes} bytes)\n`);
+    return EXIT.ok;
+  },
+};
