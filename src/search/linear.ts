@@ -338,7 +338,6 @@ function createKernel(count: number, kernel: LinearKernel | 'auto'): Kernel {
   }
 }
 
-/** Planes handed from `fromPlanes` to the constructor; never visible outside this module. */
 /** Planes handed to the constructor; absent planes stay zero (`allocate`). */
 class PlaneSource {
   constructor(

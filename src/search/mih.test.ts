@@ -149,6 +149,21 @@ describe('MihIndex search', () => {
     expect(hits.slice(0, 300).every((h) => h.distance === 0)).toBe(true);
   });
 
+  it('reports each match once and in position order when more than 1,024 entries match', () => {
+    // Past SORT_HITS_IN_PLACE the hits are ordered by a radix sort of their positions and a
+    // second verify: shuffled near copies, found many times over, must still come out in order.
+    const hash = Uint8Array.from({ length: 32 }, (_, i) => (i * 59) & 255);
+    const int = prng(5);
+    const hashes = Array.from({ length: 4000 }, (_, i) => (i % 4 < 2 ? Uint8Array.from(hash) : i % 4 === 2 ? flipped(hash, 1 + int(9), int) : Uint8Array.from({ length: 32 }, () => int(256))));
+    const linear = LinearIndex.fromHashes(hashes, 256);
+    const index = MihIndex.build(linear, { substringBits: 8, guardFraction: Infinity });
+    for (const threshold of [0, 9, 20, 40]) {
+      const hits = index.search(hash, threshold);
+      expect(hits.length).toBeGreaterThan(1024);
+      expect(hits).toEqual(linear.search(hash, threshold));
+    }
+  });
+
   it('answers from the scan for thresholds beyond the probe limit, still exactly', () => {
     const hashes = makeList('mixed', 500, 11);
     const index = MihIndex.build(LinearIndex.fromHashes(hashes, 256), { substringBits: 20, guardFraction: Infinity });
