@@ -181,6 +181,27 @@ describe('snapshots', () => {
     expect((await readdir(dir)).filter((f) => f.startsWith('bad-options') || f.includes('bad-options.snap.'))).toEqual([]);
   });
 
+  it('stores a column empty for every entry, and a single list, as empty sections', async () => {
+    const plain = entries()
+      .filter((e) => e.algorithm === 'blockhash')
+      .map((e) => normalizeEntry({ id: e.id, list: 'only', algorithm: e.algorithm, hash: e.hash }));
+    const target = join(dir, 'plain.snap');
+    await writeSnapshot(target, { lists: [{ name: 'only', version: 1 }], entries: plain });
+    const data = new Uint8Array(await readFile(target));
+    const lengths = new Map<number, number>();
+    const count = new DataView(data.buffer).getUint32(12, true);
+    for (let i = 0; i < count; i++) {
+      const r = row(data, i);
+      lengths.set(r.view.getUint32(r.at, true), r.length);
+    }
+    // ENTRY_LIST, label offsets/bytes, metadata offsets/bytes: empty; ids: present.
+    expect([7, 10, 11, 12, 13].map((kind) => lengths.get(kind))).toEqual([0, 0, 0, 0, 0]);
+    expect(lengths.get(8)).toBe(4 * (plain.length + 1));
+    const matcher = await Matcher.open(target);
+    const match = matcher.matchHash(plain[17]!, { threshold: 0 }).find((m) => m.entryId === plain[17]!.id);
+    expect(match).toEqual({ list: 'only', entryId: plain[17]!.id, algorithm: 'blockhash', distance: 0, hash: plain[17]!.hash });
+  });
+
   it('keeps the lists with their versions', async () => {
     expect((await readSnapshot(file)).lists).toEqual(LISTS);
   });

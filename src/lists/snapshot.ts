@@ -142,13 +142,24 @@ function bytesOf(array: ArrayBufferView): Uint8Array {
   return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
 }
 
+/** True when every value is 0 (a column that can be stored as an empty section). */
+function allZero(values: Uint16Array | Uint32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (values[i] !== 0) return false;
+  return true;
+}
+
+const NOTHING = new Uint8Array(0);
+
 function entrySections(algorithm: number, columns: EntryColumns): Section[] {
+  // A column that is empty for every entry (labels and metadata often are) and a list column when
+  // every entry is in list 0 (one list) are stored as empty sections: nothing to read or check
+  // at load, 8–10 bytes an entry less (docs/snapshot-format.md).
   const strings = (offsetsKind: number, bytesKind: number, column: StringColumn): Section[] => [
-    { kind: offsetsKind, algorithm, part: 0, data: bytesOf(column.offsets) },
+    { kind: offsetsKind, algorithm, part: 0, data: column.bytes.length === 0 ? NOTHING : bytesOf(column.offsets) },
     { kind: bytesKind, algorithm, part: 0, data: column.bytes },
   ];
   return [
-    { kind: KIND.ENTRY_LIST, algorithm, part: 0, data: bytesOf(columns.listIndex) },
+    { kind: KIND.ENTRY_LIST, algorithm, part: 0, data: allZero(columns.listIndex) ? NOTHING : bytesOf(columns.listIndex) },
     ...strings(KIND.ENTRY_ID_OFFSETS, KIND.ENTRY_ID_BYTES, columns.ids),
     ...strings(KIND.ENTRY_LABEL_OFFSETS, KIND.ENTRY_LABEL_BYTES, columns.labels),
     ...strings(KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES, columns.metadata),
@@ -537,14 +548,16 @@ function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
       break;
     }
     case KIND.ENTRY_LIST:
-      into = bytesOf(d.listIndex);
+      // Empty: every entry is in list 0, as the zeroed array already says.
+      into = row.length === 0 ? NOTHING : bytesOf(d.listIndex);
       break;
     case KIND.ENTRY_ID_OFFSETS:
     case KIND.ENTRY_LABEL_OFFSETS:
     case KIND.ENTRY_METADATA_OFFSETS: {
+      // Empty: the column is empty for every entry; zeroed offsets say so (and cost no reading).
       const offsets = new Uint32Array(n + 1);
       d.strings.set(row.kind, offsets);
-      into = bytesOf(offsets);
+      into = row.length === 0 ? NOTHING : bytesOf(offsets);
       break;
     }
     case KIND.ENTRY_ID_BYTES:
@@ -623,6 +636,8 @@ function stringColumn(d: Destinations, offsetsKind: number, bytesKind: number, p
   const offsets = d.strings.get(offsetsKind) as Uint32Array | undefined;
   const bytes = d.strings.get(bytesKind) as Uint8Array | undefined;
   if (offsets === undefined || bytes === undefined) fail('ERR_SNAPSHOT_FORMAT', path, `${d.algorithm.name}: missing string sections ${offsetsKind}/${bytesKind}`);
+  // One read, not a pass: the last offset must be the end of the bytes (0 for an empty column).
+  if (offsets[d.meta.count] !== bytes.length) fail('ERR_SNAPSHOT_FORMAT', path, `${d.algorithm.name}: string offsets (section kind ${offsetsKind}) end at ${offsets[d.meta.count]}, not at the ${bytes.length} bytes of kind ${bytesKind}`);
   return { offsets, bytes };
 }
 

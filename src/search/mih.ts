@@ -413,6 +413,13 @@ export function mihFromCheckedTables(linear: LinearIndex, widths: readonly numbe
  */
 const SORT_HITS_IN_PLACE = 1024;
 
+/**
+ * Candidates beyond N / 256 are sorted and deduplicated before they are verified: there the
+ * candidates come from clusters, each entry found by many tables, and verifying repeats cost more
+ * than the sort. Below, candidates are verified as gathered.
+ */
+const DEDUPE_FIRST_ABOVE = 256;
+
 /** Returned by the enumeration when the scan must answer. */
 const SCAN = -1;
 
@@ -664,6 +671,9 @@ export class MihIndex {
     // deduplicating the hits afterwards is cheaper than doing it to every candidate first
     // (measured at 10M, t = 31: the radix sort and dedupe of ~7,000 candidates took a quarter of
     // the query). A sorted order buys no locality at that density: candidates lie kilobytes apart.
+    // Many candidates (beyond N/256: a clustered list, where an entry near the query is found by
+    // most tables) are deduplicated first, so each is verified once.
+    if (found > this.linear.count / DEDUPE_FIRST_ABOVE) return this.#sortedSearch(found, query, threshold);
     const hits: SearchHit[] = [];
     this.#verify(this.#candidates, found, query, threshold, hits);
     if (hits.length <= 1) return hits;
