@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { Matcher } from '../matcher.js';
 import { normalizeEntry, type ListEntry } from './model.js';
-import { parseSnapshot, readSnapshot, writeSnapshot } from './snapshot.js';
+import { load, parseSnapshot, readSnapshot, writeSnapshot, type Source } from './snapshot.js';
 
 /** A mixed list: near-duplicate blockhashes, exact hashes in two lists, labels, metadata, unicode ids. */
 function entries(): ListEntry[] {
@@ -220,6 +220,30 @@ describe('snapshots', () => {
         expect(await codeOf(parseSnapshot(data.subarray(0, at))), `cut at ${at}`).toBe('ERR_SNAPSHOT_TRUNCATED');
       }
     }
+  });
+
+  it('reports a read that fails while an earlier one is still pending as a typed error, not an unhandled rejection', async () => {
+    // Reads of sections 0–2 finish late; the read of section 4 fails at once, before they do.
+    const [failAt] = sectionRanges(mihBytes)[4] as [number, number];
+    const slowBefore = (sectionRanges(mihBytes)[3] as [number, number])[0];
+    const source: Source = {
+      size: mihBytes.length,
+      read(into, position) {
+        if (position === failAt) return Promise.reject(new HashwardenError('ERR_SNAPSHOT_TRUNCATED', 'cut while being read'));
+        into.set(mihBytes.subarray(position, position + into.length));
+        return position > 64 * 4 && position < slowBefore ? new Promise((resolve) => setTimeout(resolve, 20)) : Promise.resolve();
+      },
+    };
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      expect(await codeOf(load(source, 'cut.snap'))).toBe('ERR_SNAPSHOT_TRUNCATED');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(unhandled).toEqual([]);
   });
 
   it('refuses a file cut at a section boundary from disk, too', async () => {

@@ -291,8 +291,11 @@ export function isSnapshot(head: Uint8Array): boolean {
   return head.length >= SNAPSHOT_MAGIC.length && SNAPSHOT_MAGIC.every((b, i) => head[i] === b);
 }
 
-/** Where the bytes come from: a file read at positions, or bytes already in memory. */
-interface Source {
+/**
+ * Where the bytes come from: a file read at positions, or bytes already in memory. Exported for
+ * tests (a source whose reads fail or finish out of order); not part of the package's API.
+ */
+export interface Source {
   readonly size: number;
   /** Fills `into` from `position`; throws ERR_SNAPSHOT_TRUNCATED if the source ends first. */
   read(into: Uint8Array, position: number): Promise<void>;
@@ -606,29 +609,24 @@ async function readSections(source: Source, path: string, rows: readonly Row[], 
   const pending: Promise<unknown>[] = [];
   let next = 0;
   const refill = (): void => {
-    while (next < reads.length && pending.length < READ_WINDOW) pending.push((reads[next++] as () => Promise<unknown>)());
+    while (next < reads.length && pending.length < READ_WINDOW) {
+      const read = (reads[next++] as () => Promise<unknown>)();
+      // Marked handled at once: a later read that fails while an earlier one is awaited (a file
+      // cut while being read) must not count as an unhandled rejection, which would end the
+      // process. Its error still reaches the loop when its turn comes — or never, if an earlier
+      // check has already refused the file.
+      read.catch(() => undefined);
+      pending.push(read);
+    }
   };
-  // Reads still in flight when a check fails must not surface later as unhandled rejections.
-  const abandon = (): void => pending.forEach((p) => p.catch(() => undefined));
   refill();
   for (let i = 0; i < reads.length; i++) {
-    const current = pending.shift() as Promise<unknown>;
-    try {
-      await current;
-    } catch (error) {
-      abandon();
-      throw error;
-    }
+    await pending.shift();
     refill();
     const row = rows[i];
     if (row === undefined || row.kind === KIND.META) continue;
-    try {
-      if (crc32(row.into as Uint8Array) !== row.crc) fail('ERR_SNAPSHOT_CORRUPT', path, `section ${i} checksum mismatch`);
-      row.check?.();
-    } catch (error) {
-      abandon();
-      throw error;
-    }
+    if (crc32(row.into as Uint8Array) !== row.crc) fail('ERR_SNAPSHOT_CORRUPT', path, `section ${i} checksum mismatch`);
+    row.check?.();
   }
 }
 
@@ -678,7 +676,8 @@ function tableOf(d: Destinations, present: ReadonlySet<string>, number: number, 
   return { kind: 'perceptual', algorithm, linear, index, search: meta.search, entries };
 }
 
-async function load(source: Source, path: string): Promise<LoadedSnapshot> {
+/** Reads a snapshot from any `Source` (see `readSnapshot`); internal, exported for tests. */
+export async function load(source: Source, path: string): Promise<LoadedSnapshot> {
   const { count, tableCrc } = await readHeader(source, path);
   const rows = await readRows(source, path, count, tableCrc);
   const meta = await readMeta(source, path, rows);
