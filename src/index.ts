@@ -4,6 +4,8 @@
  * lives in `hashwarden/image`, the SQLite store in `hashwarden/sqlite`; the matcher loads them on
  * first use.
  */
+import { readSnapshot as readSnapshotTables, type Snapshot } from './lists/snapshot.js';
+
 export { HashwardenError, isHashwardenError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 
@@ -51,9 +53,16 @@ export {
 } from './search/mih.js';
 export type { MihOptions, MihPlan, SearchTier, SearchTierOptions } from './search/mih.js';
 
-// Typed as returning only what a snapshot holds; its tables are the matcher's business.
-import { readSnapshot as readSnapshotTables, type Snapshot } from './lists/snapshot.js';
-/** Reads and checks a snapshot and tells what it holds (see docs/api.md). */
+/**
+ * Reads and checks a whole snapshot and tells what it holds: lists with versions, algorithms with
+ * counts and search tiers. Refuses a damaged file with `ERR_SNAPSHOT_*` (see docs/api.md). Typed
+ * without the tables it loads: those are the matcher's business (`Matcher.open`).
+ *
+ * @example
+ * ```ts
+ * const { lists } = await readSnapshot('lists.snap'); // [{ name: 'ncmec', version: 3 }]
+ * ```
+ */
 export const readSnapshot: (path: string) => Promise<Snapshot> = readSnapshotTables;
 export { writeSnapshot, SNAPSHOT_VERSION } from './lists/snapshot.js';
 export type { Snapshot, SnapshotList, SnapshotAlgorithm, SnapshotSource, SnapshotSummary } from './lists/snapshot.js';
