@@ -50,6 +50,7 @@ export {
   DEFAULT_GUARD_FRACTION,
   MIN_SUBSTRING_BITS,
   MAX_SUBSTRING_BITS,
+  SEARCH_TIERS,
 } from './search/mih.js';
 export type { MihOptions, MihPlan, SearchTier, SearchTierOptions } from './search/mih.js';
 

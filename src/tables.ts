@@ -10,8 +10,7 @@ import { entryTableOf, type EntryTable } from './lists/entry-table.js';
 import type { ListEntry } from './lists/model.js';
 import { ExactIndex } from './search/exact.js';
 import { LinearIndex } from './search/linear.js';
-import { chooseSearchTier, MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, MihIndex, type SearchTierOptions } from './search/mih.js';
-import { integerInRange, oneOf, optionsObject } from './validate.js';
+import { chooseSearchTier, MihIndex, resolveSearchTierOptions, type ResolvedSearchTierOptions, type SearchTierOptions } from './search/mih.js';
 
 /** How one algorithm's entries are searched, as `Matcher.describe()` and snapshots report it. */
 export type TableSearch =
@@ -43,18 +42,11 @@ export interface ExactTable {
 export type MatcherTable = PerceptualTable | ExactTable;
 
 /** The search the caller asked for, resolved once (`MatcherOptions.search`). */
-export interface ResolvedSearch {
-  readonly tier: 'auto' | 'linear' | 'mih';
-  readonly substringBits?: number;
-}
+export type ResolvedSearch = ResolvedSearchTierOptions;
 
 /** Validates search options (`{ tier?, substringBits? }`) into a frozen object; undefined when absent. */
 export function resolveSearch(value: unknown, name: string): ResolvedSearch | undefined {
-  if (value === undefined) return undefined;
-  const o = optionsObject(value as SearchTierOptions, name);
-  const tier = o.tier === undefined ? 'auto' : oneOf(o.tier, ['auto', 'linear', 'mih'] as const, `${name}.tier`);
-  if (o.substringBits === undefined) return Object.freeze({ tier });
-  return Object.freeze({ tier, substringBits: integerInRange(o.substringBits, MIN_SUBSTRING_BITS, MAX_SUBSTRING_BITS, `${name}.substringBits`) });
+  return value === undefined ? undefined : resolveSearchTierOptions(value as SearchTierOptions, name);
 }
 
 /** The perceptual index for `linear` under `search` (default: automatic tier). */
@@ -65,15 +57,29 @@ export function perceptualIndex(linear: LinearIndex, search: ResolvedSearch | un
   return { index: mih, search: { tier: 'mih', substringBits: mih.substringBits } };
 }
 
+/**
+ * Exact hashes sorted into their hash table, with the entries in the same order, so that positions
+ * the table finds are entry numbers (the matcher's table and the snapshot writer both need this).
+ */
+export function sortExact(algorithm: HashAlgorithm<AlgorithmName>, entries: readonly ListEntry[]): { index: ExactIndex; entries: ListEntry[] } {
+  const { index, order } = ExactIndex.build(
+    entries.map((e) => algorithm.parse(e.hash)),
+    algorithm.bits / 8,
+  );
+  return { index, entries: Array.from(order, (i) => entries[i] as ListEntry) };
+}
+
 /** Builds the table of one algorithm from its normalised entries. */
 export function buildTable(algorithm: HashAlgorithm<AlgorithmName>, entries: readonly ListEntry[], search?: ResolvedSearch): MatcherTable {
-  const hashes = entries.map((e) => algorithm.parse(e.hash));
   if (algorithm.kind === 'perceptual') {
-    const linear = LinearIndex.fromHashes(hashes, algorithm.bits);
+    const linear = LinearIndex.fromHashes(
+      entries.map((e) => algorithm.parse(e.hash)),
+      algorithm.bits,
+    );
     return { kind: 'perceptual', algorithm, linear, ...perceptualIndex(linear, search), entries: entryTableOf(entries) };
   }
-  const { index, order } = ExactIndex.build(hashes, algorithm.bits / 8);
-  return { kind: 'exact', algorithm, index, search: { tier: 'exact' }, entries: entryTableOf(Array.from(order, (i) => entries[i] as ListEntry)) };
+  const exact = sortExact(algorithm, entries);
+  return { kind: 'exact', algorithm, index: exact.index, search: { tier: 'exact' }, entries: entryTableOf(exact.entries) };
 }
 
 /** The table with its index rebuilt under `search` (a snapshot opened with other search options). */

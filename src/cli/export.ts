@@ -4,11 +4,10 @@
  * The snapshot is written to a temporary file and renamed, so a failed export leaves no file.
  */
 import { resolve } from 'node:path';
-import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, writeSnapshot, type ListEntry, type SearchTierOptions, type SnapshotAlgorithm, type SnapshotList } from '../index.js';
+import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, SEARCH_TIERS as TIERS, writeSnapshot, type ListEntry, type SearchTierOptions, type SnapshotAlgorithm, type SnapshotList } from '../index.js';
 import { HashStore } from '../lists/sqlite.js';
 import { EXIT, required, UsageError, type Command } from './command.js';
 
-const TIERS = ['auto', 'linear', 'mih'] as const;
 type Tier = (typeof TIERS)[number];
 
 /** `--tier` and `--substring-bits` as `writeSnapshot`'s `search`; undefined when neither is given. */

@@ -15,7 +15,7 @@ import { HashwardenError } from '../errors.js';
 import { ExactIndex } from '../search/exact.js';
 import { LinearIndex } from '../search/linear.js';
 import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, MihIndex, mihFromCheckedTables, mihOffsetsValid, type SearchTierOptions } from '../search/mih.js';
-import { buildTable, resolveSearch, type MatcherTable, type TableSearch } from '../tables.js';
+import { buildTable, resolveSearch, sortExact, type MatcherTable, type PerceptualTable, type ResolvedSearch, type TableSearch } from '../tables.js';
 import { packedEntryTable, packEntries, type EntryColumns, type StringColumn } from './entry-table.js';
 import type { ListEntry } from './model.js';
 
@@ -166,13 +166,14 @@ function entrySections(algorithm: number, columns: EntryColumns): Section[] {
   ];
 }
 
-/** The sections of one algorithm's table; entries in the table's order. */
-function tableSections(number: number, table: MatcherTable, group: readonly ListEntry[], listNames: readonly string[], order: Uint32Array | undefined): Section[] {
-  if (table.kind === 'exact') {
-    // Entries follow the sorted hashes, so positions found in the table are entry numbers.
-    const sorted = Array.from(order as Uint32Array, (i) => group[i] as ListEntry);
-    return [{ kind: KIND.EXACT, algorithm: number, part: 0, data: table.index.sorted }, ...entrySections(number, packEntries(sorted, listNames))];
+/** The sections of one algorithm, and how it is searched; entries in the table's order. */
+function algorithmSections(number: number, algorithm: HashAlgorithm<AlgorithmName>, group: readonly ListEntry[], listNames: readonly string[], search: ResolvedSearch | undefined): { sections: Section[]; search: TableSearch } {
+  if (algorithm.kind === 'exact') {
+    const exact = sortExact(algorithm, group);
+    const sections = [{ kind: KIND.EXACT, algorithm: number, part: 0, data: exact.index.sorted }, ...entrySections(number, packEntries(exact.entries, listNames))];
+    return { sections, search: { tier: 'exact' } };
   }
+  const table = buildTable(algorithm, group, search) as PerceptualTable;
   const { a, b } = table.linear.planes();
   const sections: Section[] = [
     { kind: KIND.PLANE_A, algorithm: number, part: 0, data: a },
@@ -184,7 +185,7 @@ function tableSections(number: number, table: MatcherTable, group: readonly List
     ids.forEach((o, part) => sections.push({ kind: KIND.MIH_IDS, algorithm: number, part, data: bytesOf(o) }));
   }
   sections.push(...entrySections(number, packEntries(group, listNames)));
-  return sections;
+  return { sections, search: table.search };
 }
 
 /**
@@ -218,10 +219,9 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   for (const [name, group] of grouped) {
     const algorithm = getAlgorithm(name);
     const number = algorithms.length;
-    const table = buildTable(algorithm, group, search);
-    const order = table.kind === 'exact' ? ExactIndex.build(group.map((e) => algorithm.parse(e.hash)), algorithm.bits / 8).order : undefined;
-    sections.push(...tableSections(number, table, group, listNames, order));
-    algorithms.push({ name, bits: algorithm.bits, count: group.length, search: table.search });
+    const written = algorithmSections(number, algorithm, group, listNames, search);
+    sections.push(...written.sections);
+    algorithms.push({ name, bits: algorithm.bits, count: group.length, search: written.search });
   }
   const meta: Meta = { created: new Date().toISOString(), ...(source.source === undefined ? {} : { source: source.source }), lists: source.lists, algorithms };
   sections.unshift({ kind: KIND.META, algorithm: NO_ALGORITHM, part: 0, data: new TextEncoder().encode(JSON.stringify(meta)) });
@@ -424,14 +424,20 @@ async function readHeader(source: Source, path: string): Promise<{ count: number
   return { count, tableCrc: view.getUint32(24, true) };
 }
 
-async function readRows(source: Source, path: string, count: number, tableCrc: number): Promise<Row[]> {
+/** What identifies a section: no two rows may share it. */
+function sectionKey(kind: number, algorithm: number, part: number): string {
+  return `${kind}/${algorithm}/${part}`;
+}
+
+/** The section table, checked; `present` holds the key of every section. */
+async function readRows(source: Source, path: string, count: number, tableCrc: number): Promise<{ rows: Row[]; present: ReadonlySet<string> }> {
   const table = new Uint8Array(count * ROW_BYTES);
   await source.read(table, HEADER_BYTES);
   if (crc32(table) !== tableCrc) fail('ERR_SNAPSHOT_CORRUPT', path, 'section table checksum mismatch');
   const view = new DataView(table.buffer);
   const rows: Row[] = [];
   let previousEnd = HEADER_BYTES + count * ROW_BYTES;
-  const seen = new Set<string>();
+  const present = new Set<string>();
   for (let i = 0; i < count; i++) {
     const at = i * ROW_BYTES;
     const row: Row = {
@@ -443,13 +449,13 @@ async function readRows(source: Source, path: string, count: number, tableCrc: n
       length: Number(view.getBigUint64(at + 24, true)),
     };
     if (row.offset % ALIGN !== 0 || row.offset < previousEnd || row.offset + row.length > source.size) fail('ERR_SNAPSHOT_FORMAT', path, `section ${i} is misplaced`);
-    const key = `${row.kind}/${row.algorithm}/${row.part}`;
-    if (seen.has(key)) fail('ERR_SNAPSHOT_FORMAT', path, `section ${i} repeats kind ${row.kind} of algorithm ${row.algorithm}, part ${row.part}`);
-    seen.add(key);
+    const key = sectionKey(row.kind, row.algorithm, row.part);
+    if (present.has(key)) fail('ERR_SNAPSHOT_FORMAT', path, `section ${i} repeats kind ${row.kind} of algorithm ${row.algorithm}, part ${row.part}`);
+    present.add(key);
     previousEnd = row.offset + row.length;
     rows.push(row);
   }
-  return rows;
+  return { rows, present };
 }
 
 async function readMeta(source: Source, path: string, rows: readonly Row[]): Promise<Meta> {
@@ -643,7 +649,7 @@ function tableOf(d: Destinations, present: ReadonlySet<string>, number: number, 
   const { algorithm, meta } = d;
   const n = meta.count;
   const need = (kind: number, part = 0): void => {
-    if (!present.has(`${kind}/${number}/${part}`)) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: missing section kind ${kind} part ${part}`);
+    if (!present.has(sectionKey(kind, number, part))) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: missing section kind ${kind} part ${part}`);
   };
   for (const kind of [KIND.ENTRY_LIST, KIND.ENTRY_ID_OFFSETS, KIND.ENTRY_ID_BYTES, KIND.ENTRY_LABEL_OFFSETS, KIND.ENTRY_LABEL_BYTES, KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES]) need(kind);
   const entries = packedEntryTable({
@@ -679,7 +685,7 @@ function tableOf(d: Destinations, present: ReadonlySet<string>, number: number, 
 /** Reads a snapshot from any `Source` (see `readSnapshot`); internal, exported for tests. */
 export async function load(source: Source, path: string): Promise<LoadedSnapshot> {
   const { count, tableCrc } = await readHeader(source, path);
-  const rows = await readRows(source, path, count, tableCrc);
+  const { rows, present } = await readRows(source, path, count, tableCrc);
   const meta = await readMeta(source, path, rows);
   const seen = new Set<AlgorithmName>();
   const destinations = meta.algorithms.map((entry, number) => allocate(entry, number, path, seen));
@@ -690,7 +696,6 @@ export async function load(source: Source, path: string): Promise<LoadedSnapshot
     row.into = destinationOf(row, d, path);
   }
   await readSections(source, path, rows, HEADER_BYTES + count * ROW_BYTES);
-  const present = new Set(rows.map((r) => `${r.kind}/${r.algorithm}/${r.part}`));
   const listNames = meta.lists.map((l) => l.name);
   const tables = new Map<AlgorithmName, MatcherTable>();
   destinations.forEach((d, number) => tables.set(d.algorithm.name, tableOf(d, present, number, listNames, path)));

@@ -257,6 +257,31 @@ export interface SearchTierOptions {
   readonly substringBits?: number;
 }
 
+/** The values of {@link SearchTierOptions.tier}. */
+export const SEARCH_TIERS = ['auto', 'linear', 'mih'] as const;
+
+/** {@link SearchTierOptions}, validated (messages name `name.tier`, `name.substringBits`). */
+export interface ResolvedSearchTierOptions {
+  readonly tier: (typeof SEARCH_TIERS)[number];
+  readonly substringBits?: number;
+}
+
+/**
+ * Validates search options once into a frozen object, so a caller that builds later (the matcher,
+ * the snapshot writer) refuses a bad option before any work.
+ *
+ * @example
+ * ```ts
+ * resolveSearchTierOptions({ substringBits: 30 }, 'search'); // RangeError: Expected integer between 8 and 24 for search.substringBits …
+ * ```
+ */
+export function resolveSearchTierOptions(options: SearchTierOptions | undefined, name: string): ResolvedSearchTierOptions {
+  const o = optionsObject(options, name);
+  const tier = o.tier === undefined ? 'auto' : oneOf(o.tier, SEARCH_TIERS, `${name}.tier`);
+  if (o.substringBits === undefined) return Object.freeze({ tier });
+  return Object.freeze({ tier, substringBits: validSubstringBits(o.substringBits, `${name}.substringBits`) });
+}
+
 /**
  * Most index memory per entry, beyond its 32-byte hash, that the automatic choices spend: 80
  * bytes, so a 10M-entry list needs at most 800 MB of tables next to its 320 MB of hashes. Each
@@ -329,9 +354,7 @@ export function defaultSubstringBits(count: number): number {
  */
 export function chooseSearchTier(count: number, options?: SearchTierOptions): SearchTier {
   integerInRange(count, 0, 2 ** 32 - 1, 'count');
-  const o = optionsObject(options, 'options');
-  const tier = o.tier === undefined ? 'auto' : oneOf(o.tier, ['auto', 'linear', 'mih'] as const, 'options.tier');
-  const bits = o.substringBits === undefined ? undefined : validSubstringBits(o.substringBits, 'options.substringBits');
+  const { tier, substringBits: bits } = resolveSearchTierOptions(options, 'options');
   if (tier === 'linear') return { tier: 'linear' };
   if (tier === 'auto' && (count < MIH_MIN_COUNT || (bits === undefined && widestWithinBudget(count) === undefined))) return { tier: 'linear' };
   return { tier: 'mih', substringBits: bits ?? defaultSubstringBits(count) };
@@ -389,7 +412,7 @@ export function mihOffsetsValid(offsets: Uint32Array, count: number): boolean {
 }
 
 /** True when every id of a table is a position below `count`. */
-export function mihIdsValid(ids: Uint32Array, count: number): boolean {
+function mihIdsValid(ids: Uint32Array, count: number): boolean {
   return ids.length === 0 || maxOf(ids) < count;
 }
 
