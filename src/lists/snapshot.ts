@@ -8,14 +8,14 @@
  */
 import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import * as zlib from 'node:zlib';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
 import { HashwardenError } from '../errors.js';
 import { ExactIndex } from '../search/exact.js';
 import { LinearIndex } from '../search/linear.js';
-import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, MihIndex, mihFromCheckedTables, mihOffsetsValid, type SearchTierOptions } from '../search/mih.js';
+import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, MihIndex, mihFromCheckedTables, type SearchTierOptions } from '../search/mih.js';
 import { buildTable, resolveSearch, sortExact, type MatcherTable, type PerceptualTable, type ResolvedSearch, type TableSearch } from '../tables.js';
+import { allocateArena, ascending, checksum, registerMemory } from './checksum.js';
 import { packedEntryTable, packEntries, type EntryColumns, type StringColumn } from './entry-table.js';
 import type { ListEntry } from './model.js';
 
@@ -23,12 +23,14 @@ import { SNAPSHOT_MAGIC } from './snapshot-magic.js';
 
 export { SNAPSHOT_MAGIC };
 /** The format version this release writes and reads. */
-export const SNAPSHOT_VERSION = 1;
+export const SNAPSHOT_VERSION = 2;
 
 const HEADER_BYTES = 64;
+/** The header's own checksum covers the bytes before it, reserved ones included. */
+const HEADER_CHECKSUM_AT = 56;
 const ROW_BYTES = 32;
 const ALIGN = 64;
-const NO_ALGORITHM = 0xffffffff;
+const NO_ALGORITHM = 0xffff;
 /** More sections than any real snapshot has (a few per algorithm): a larger count is corruption. */
 const MAX_SECTIONS = 4096;
 /** Largest META section: it holds list names and versions, never entries. */
@@ -104,28 +106,6 @@ export interface SnapshotSummary {
   readonly bytes: number;
   readonly entries: number;
   readonly algorithms: readonly SnapshotAlgorithm[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// CRC-32 (ISO-HDLC, the zlib/PNG one): zlib's when Node has it (20.15+), else a table.
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-    table[n] = c >>> 0;
-  }
-  return table;
-})();
-
-const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
-
-function crc32(bytes: Uint8Array): number {
-  if (nativeCrc32 !== undefined) return nativeCrc32(bytes) >>> 0;
-  let c = 0xffffffff;
-  for (let i = 0; i < bytes.length; i++) c = (CRC_TABLE[(c ^ (bytes[i] as number)) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -233,10 +213,10 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   sections.forEach((s, i) => {
     offsets.push(offset);
     const row = i * ROW_BYTES;
-    table.setUint32(row, s.kind, true);
-    table.setUint32(row + 4, s.algorithm, true);
-    table.setUint32(row + 8, s.part, true);
-    table.setUint32(row + 12, crc32(s.data), true);
+    table.setUint16(row, s.kind, true);
+    table.setUint16(row + 2, s.algorithm, true);
+    table.setUint32(row + 4, s.part, true);
+    table.setBigUint64(row + 8, checksum(s.data), true);
     table.setBigUint64(row + 16, BigInt(offset), true);
     table.setBigUint64(row + 24, BigInt(s.data.length), true);
     offset = align(offset + s.data.length);
@@ -247,8 +227,8 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   header.setUint32(8, SNAPSHOT_VERSION, true);
   header.setUint32(12, sections.length, true);
   header.setBigUint64(16, BigInt(size), true);
-  header.setUint32(24, crc32(new Uint8Array(table.buffer)), true);
-  header.setUint32(28, crc32(new Uint8Array(header.buffer, 0, 28)), true);
+  header.setBigUint64(24, checksum(new Uint8Array(table.buffer)), true);
+  header.setBigUint64(HEADER_CHECKSUM_AT, checksum(new Uint8Array(header.buffer, 0, HEADER_CHECKSUM_AT)), true);
 
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   let file;
@@ -380,27 +360,29 @@ interface Row {
   readonly kind: number;
   readonly algorithm: number;
   readonly part: number;
-  readonly crc: number;
+  readonly checksum: bigint;
   readonly offset: number;
   readonly length: number;
+  /** Where the section is read: its place in an arena (see `planArenas`), unless a plane. */
+  arena?: { readonly buffer: ArrayBuffer; readonly at: number };
   into?: Uint8Array;
-  /** Checks the shape of the contents once they are read (and their CRC holds); fails if wrong. */
+  /** Checks the shape of the contents once they are read (and their checksum holds); fails if wrong. */
   check?: () => void;
 }
 
-/** Per algorithm, the arrays its sections are read into. */
+/** Per algorithm, the arrays its sections are read into, filled in as rows are matched to them. */
 interface Destinations {
   readonly algorithm: HashAlgorithm<AlgorithmName>;
   readonly meta: SnapshotAlgorithm;
   readonly linear?: LinearIndex;
-  readonly exact?: Uint8Array;
-  readonly mihOffsets: Uint32Array[];
-  readonly mihIds: Uint32Array[];
-  readonly listIndex: Uint16Array;
+  exact?: Uint8Array;
+  readonly mihOffsets: (Uint32Array | undefined)[];
+  readonly mihIds: (Uint32Array | undefined)[];
+  listIndex?: Uint16Array;
   readonly strings: Map<number, Uint32Array | Uint8Array>;
 }
 
-async function readHeader(source: Source, path: string): Promise<{ count: number; tableCrc: number }> {
+async function readHeader(source: Source, path: string): Promise<{ count: number; tableChecksum: bigint }> {
   if (source.size < HEADER_BYTES) {
     const head = new Uint8Array(Math.min(source.size, SNAPSHOT_MAGIC.length));
     await source.read(head, 0);
@@ -411,17 +393,18 @@ async function readHeader(source: Source, path: string): Promise<{ count: number
   await source.read(bytes, 0);
   if (!isSnapshot(bytes)) fail('ERR_SNAPSHOT_FORMAT', path, 'not a hashwarden snapshot (wrong magic)');
   const view = new DataView(bytes.buffer);
-  if (crc32(bytes.subarray(0, 28)) !== view.getUint32(28, true)) fail('ERR_SNAPSHOT_CORRUPT', path, 'header checksum mismatch');
-  for (let i = 32; i < HEADER_BYTES; i++) if (bytes[i] !== 0) fail('ERR_SNAPSHOT_FORMAT', path, 'reserved header bytes are not zero');
+  // The version first: its place is the same in every version, the checksum's is not.
   const version = view.getUint32(8, true);
-  if (version !== SNAPSHOT_VERSION) fail('ERR_SNAPSHOT_VERSION', path, `format version ${version}; this release reads version ${SNAPSHOT_VERSION}`);
+  if (version !== SNAPSHOT_VERSION) fail('ERR_SNAPSHOT_VERSION', path, `format version ${version}; this release reads version ${SNAPSHOT_VERSION}${version === 1 ? ' (export the snapshot again)' : ''}`);
+  if (checksum(bytes.subarray(0, HEADER_CHECKSUM_AT)) !== view.getBigUint64(HEADER_CHECKSUM_AT, true)) fail('ERR_SNAPSHOT_CORRUPT', path, 'header checksum mismatch');
+  for (let i = 32; i < HEADER_CHECKSUM_AT; i++) if (bytes[i] !== 0) fail('ERR_SNAPSHOT_FORMAT', path, 'reserved header bytes are not zero');
   const count = view.getUint32(12, true);
   const size = Number(view.getBigUint64(16, true));
   if (count === 0 || count > MAX_SECTIONS) fail('ERR_SNAPSHOT_FORMAT', path, `${count} sections`);
   if (source.size < size) fail('ERR_SNAPSHOT_TRUNCATED', path, `${source.size} bytes of ${size}`);
   if (source.size > size) fail('ERR_SNAPSHOT_FORMAT', path, `${source.size - size} bytes after the end`);
   if (HEADER_BYTES + count * ROW_BYTES > size) fail('ERR_SNAPSHOT_FORMAT', path, 'section table beyond the end of the file');
-  return { count, tableCrc: view.getUint32(24, true) };
+  return { count, tableChecksum: view.getBigUint64(24, true) };
 }
 
 /** What identifies a section: no two rows may share it. */
@@ -430,10 +413,10 @@ function sectionKey(kind: number, algorithm: number, part: number): string {
 }
 
 /** The section table, checked; `present` holds the key of every section. */
-async function readRows(source: Source, path: string, count: number, tableCrc: number): Promise<{ rows: Row[]; present: ReadonlySet<string> }> {
+async function readRows(source: Source, path: string, count: number, tableChecksum: bigint): Promise<{ rows: Row[]; present: ReadonlySet<string> }> {
   const table = new Uint8Array(count * ROW_BYTES);
   await source.read(table, HEADER_BYTES);
-  if (crc32(table) !== tableCrc) fail('ERR_SNAPSHOT_CORRUPT', path, 'section table checksum mismatch');
+  if (checksum(table) !== tableChecksum) fail('ERR_SNAPSHOT_CORRUPT', path, 'section table checksum mismatch');
   const view = new DataView(table.buffer);
   const rows: Row[] = [];
   let previousEnd = HEADER_BYTES + count * ROW_BYTES;
@@ -441,10 +424,10 @@ async function readRows(source: Source, path: string, count: number, tableCrc: n
   for (let i = 0; i < count; i++) {
     const at = i * ROW_BYTES;
     const row: Row = {
-      kind: view.getUint32(at, true),
-      algorithm: view.getUint32(at + 4, true),
-      part: view.getUint32(at + 8, true),
-      crc: view.getUint32(at + 12, true),
+      kind: view.getUint16(at, true),
+      algorithm: view.getUint16(at + 2, true),
+      part: view.getUint32(at + 4, true),
+      checksum: view.getBigUint64(at + 8, true),
       offset: Number(view.getBigUint64(at + 16, true)),
       length: Number(view.getBigUint64(at + 24, true)),
     };
@@ -459,12 +442,15 @@ async function readRows(source: Source, path: string, count: number, tableCrc: n
 }
 
 async function readMeta(source: Source, path: string, rows: readonly Row[]): Promise<Meta> {
-  const row = rows.find((r) => r.kind === KIND.META && r.algorithm === NO_ALGORITHM);
+  const metas = rows.filter((r) => r.kind === KIND.META);
+  const row = metas[0];
   if (row === undefined) fail('ERR_SNAPSHOT_FORMAT', path, 'no META section');
+  // One META, of no algorithm: a second would be read by nothing, so no check would cover it.
+  if (metas.length > 1 || row.algorithm !== NO_ALGORITHM) fail('ERR_SNAPSHOT_FORMAT', path, `${metas.length} META sections, the first of algorithm ${row.algorithm}`);
   if (row.length > MAX_META_BYTES) fail('ERR_SNAPSHOT_FORMAT', path, `META of ${row.length} bytes`);
   const data = new Uint8Array(row.length);
   await source.read(data, row.offset);
-  if (crc32(data) !== row.crc) fail('ERR_SNAPSHOT_CORRUPT', path, 'META checksum mismatch');
+  if (checksum(data) !== row.checksum) fail('ERR_SNAPSHOT_CORRUPT', path, 'META checksum mismatch');
   row.into = data;
   let meta: Meta;
   try {
@@ -481,8 +467,8 @@ async function readMeta(source: Source, path: string, rows: readonly Row[]): Pro
   return meta;
 }
 
-/** Checks one algorithm's META entry and allocates the arrays its sections are read into. */
-function allocate(entry: SnapshotAlgorithm, number: number, path: string, seen: Set<AlgorithmName>): Destinations {
+/** Checks one algorithm's META entry and allocates its scan kernel, whose memory takes the planes (other sections go to arenas: `planArenas`). */
+function allocate(entry: SnapshotAlgorithm, number: number, path: string, seen: Set<AlgorithmName>, fileBytes: number): Destinations {
   let algorithm: HashAlgorithm<AlgorithmName>;
   try {
     algorithm = getAlgorithm(entry.name);
@@ -494,6 +480,8 @@ function allocate(entry: SnapshotAlgorithm, number: number, path: string, seen: 
   const n = entry.count;
   if (!Number.isInteger(n) || n < 0 || n > 2 ** 26) fail('ERR_SNAPSHOT_FORMAT', path, `bad entry count for ${algorithm.name}: ${String(n)}`);
   if (entry.bits !== algorithm.bits) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name} stored with ${String(entry.bits)} bits`);
+  // Before allocating for them: the hashes alone of that many entries must fit in the file.
+  if ((n * algorithm.bits) / 8 > fileBytes) fail('ERR_SNAPSHOT_FORMAT', path, `${n} ${algorithm.name} entries do not fit in ${fileBytes} bytes`);
   const search = entry.search as Partial<{ tier: string; substringBits: unknown }> | undefined;
   const tier = search?.tier;
   let widths: number[] = [];
@@ -509,80 +497,127 @@ function allocate(entry: SnapshotAlgorithm, number: number, path: string, seen: 
     fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: unknown search tier ${JSON.stringify(tier)}`);
   }
   const meta: SnapshotAlgorithm = { name: algorithm.name, bits: algorithm.bits, count: n, search: tier === 'mih' ? { tier, substringBits: Object.freeze(widths) } : { tier: tier as 'linear' | 'exact' } };
-  return {
-    algorithm,
-    meta,
-    ...(algorithm.kind === 'perceptual' ? { linear: LinearIndex.allocate(n) } : { exact: new Uint8Array((n * algorithm.bits) / 8) }),
-    mihOffsets: widths.map((w) => new Uint32Array(2 ** w + 1)),
-    mihIds: widths.map(() => new Uint32Array(n)),
-    listIndex: new Uint16Array(n),
-    strings: new Map(),
+  let linear: LinearIndex | undefined;
+  if (algorithm.kind === 'perceptual') {
+    // The planes are read straight into the scan kernel's memory, and checksummed there.
+    linear = LinearIndex.allocate(n);
+    const memory = linear.wasmMemory();
+    if (memory !== undefined) registerMemory(memory);
+  }
+  return { algorithm, meta, ...(linear === undefined ? {} : { linear }), mihOffsets: widths.map(() => undefined), mihIds: widths.map(() => undefined), strings: new Map() };
+}
+
+/** Largest arena: sections are packed into arenas of up to 1 GiB (one larger section gets its own). */
+const ARENA_BYTES = 1 << 30;
+
+/**
+ * Gives every section that is not a plane and not empty its place in an arena (`allocateArena`:
+ * memory the checksum and shape checks run on in place), in file order, packed into as few arenas
+ * as fit. Sizes come from the section table, bounded by the file's size; a row whose size does
+ * not fit what META says is refused when it is matched to its array.
+ */
+function planArenas(rows: readonly Row[], destinations: readonly Destinations[]): void {
+  const placed = rows.filter((row) => row.kind !== KIND.META && row.length > 0 && !((row.kind === KIND.PLANE_A || row.kind === KIND.PLANE_B) && destinations[row.algorithm]?.linear !== undefined));
+  let group: Row[] = [];
+  let bytes = 0;
+  const flush = (): void => {
+    if (group.length === 0) return;
+    const buffer = allocateArena(bytes);
+    let at = 0;
+    for (const row of group) {
+      row.arena = { buffer, at };
+      at = align(at + row.length);
+    }
+    group = [];
+    bytes = 0;
   };
+  for (const row of placed) {
+    if (bytes > 0 && bytes + row.length > ARENA_BYTES) flush();
+    group.push(row);
+    bytes = align(bytes + row.length);
+  }
+  flush();
 }
 
 /**
- * The array section `row` is read into, sized by META (a row that fits nothing is refused), and
- * for MIH bucket starts the check of their contents (a search's loops are bounded by them). Other
- * contents are checked where they are used: ids by the verify step, entries by the entry table.
+ * The array section `row` is read into — a view of its place in an arena, or the scan kernel's
+ * planes — once its size is what META says (a row that fits nothing is refused), and for MIH
+ * bucket starts the check of their contents (a search's loops are bounded by them). Other contents
+ * are checked where they are used: ids by the verify step, entries by the entry table.
  */
 function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
   const n = d.meta.count;
   const where = `${d.algorithm.name}, section kind ${row.kind} part ${row.part}`;
-  const bad = (why: string) => (): never => fail('ERR_SNAPSHOT_FORMAT', path, `${where}: ${why}`);
   const perceptual = d.linear !== undefined;
-  let into: Uint8Array | undefined;
   if (row.part !== 0 && row.kind !== KIND.MIH_OFFSETS && row.kind !== KIND.MIH_IDS) fail('ERR_SNAPSHOT_FORMAT', path, `${where}: unexpected part`);
+  const unexpected = (): never => fail('ERR_SNAPSHOT_FORMAT', path, `${where}: not expected for a ${perceptual ? `${d.meta.search.tier} perceptual` : 'exact'} table`);
+  /** Its bytes in the arena, once its size is `expected` bytes (or 0 when `empty` allows). */
+  const place = (expected: number, empty = false): Uint8Array => {
+    if (row.length === 0 && (empty || expected === 0)) return NOTHING;
+    if (row.length !== expected) fail('ERR_SNAPSHOT_FORMAT', path, `${where} has ${row.length} bytes, expected ${expected}`);
+    const arena = row.arena as { buffer: ArrayBuffer; at: number };
+    return new Uint8Array(arena.buffer, arena.at, expected);
+  };
+  const u32 = (bytes: Uint8Array, length: number): Uint32Array => (bytes.length === 0 ? new Uint32Array(length) : new Uint32Array(bytes.buffer, bytes.byteOffset, length));
   switch (row.kind) {
     case KIND.PLANE_A:
-    case KIND.PLANE_B:
-      if (d.linear !== undefined) into = row.kind === KIND.PLANE_A ? d.linear.planes().a : d.linear.planes().b;
-      break;
-    case KIND.EXACT:
-      into = d.exact;
-      break;
+    case KIND.PLANE_B: {
+      if (d.linear === undefined) return unexpected();
+      const plane = row.kind === KIND.PLANE_A ? d.linear.planes().a : d.linear.planes().b;
+      if (row.length !== plane.length) fail('ERR_SNAPSHOT_FORMAT', path, `${where} has ${row.length} bytes, expected ${plane.length}`);
+      return plane;
+    }
+    case KIND.EXACT: {
+      if (perceptual) return unexpected();
+      const bytes = place((n * d.algorithm.bits) / 8);
+      d.exact = bytes;
+      return bytes;
+    }
     case KIND.MIH_OFFSETS: {
-      const table = d.mihOffsets[row.part];
-      if (table !== undefined) {
-        into = bytesOf(table);
-        const fault = bad(`bucket starts not ascending from 0 to ${n}`);
-        row.check = () => void (mihOffsetsValid(table, n) || fault());
-      }
-      break;
+      const width = d.meta.search.tier === 'mih' ? d.meta.search.substringBits[row.part] : undefined;
+      if (width === undefined) return unexpected();
+      const length = 2 ** width + 1;
+      const bytes = place(length * 4);
+      const table = u32(bytes, length);
+      d.mihOffsets[row.part] = table;
+      // Before any search runs: bucket starts from 0, never decreasing, ending at the count.
+      row.check = () => {
+        if (table[0] !== 0 || table[length - 1] !== n || !ascending(table)) fail('ERR_SNAPSHOT_FORMAT', path, `${where}: bucket starts not ascending from 0 to ${n}`);
+      };
+      return bytes;
     }
     case KIND.MIH_IDS: {
       // Not scanned here (14M ids at 1M entries, 40 ms): the checksum vouches for them, and the
       // verify step of every search checks each candidate id before reading its hash.
-      const table = d.mihIds[row.part];
-      if (table !== undefined) into = bytesOf(table);
-      break;
+      if (d.meta.search.tier !== 'mih' || row.part >= d.mihIds.length) return unexpected();
+      const bytes = place(n * 4);
+      d.mihIds[row.part] = u32(bytes, n);
+      return bytes;
     }
-    case KIND.ENTRY_LIST:
-      // Empty: every entry is in list 0, as the zeroed array already says.
-      into = row.length === 0 ? NOTHING : bytesOf(d.listIndex);
-      break;
+    case KIND.ENTRY_LIST: {
+      // Empty: every entry is in list 0, as a zeroed array says.
+      const bytes = place(n * 2, true);
+      d.listIndex = bytes.length === 0 ? new Uint16Array(n) : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+      return bytes;
+    }
     case KIND.ENTRY_ID_OFFSETS:
     case KIND.ENTRY_LABEL_OFFSETS:
     case KIND.ENTRY_METADATA_OFFSETS: {
       // Empty: the column is empty for every entry; zeroed offsets say so (and cost no reading).
-      const offsets = new Uint32Array(n + 1);
-      d.strings.set(row.kind, offsets);
-      into = row.length === 0 ? NOTHING : bytesOf(offsets);
-      break;
+      const bytes = place((n + 1) * 4, true);
+      d.strings.set(row.kind, u32(bytes, n + 1));
+      return bytes;
     }
     case KIND.ENTRY_ID_BYTES:
     case KIND.ENTRY_LABEL_BYTES:
     case KIND.ENTRY_METADATA_BYTES: {
-      const bytes = new Uint8Array(row.length);
+      const bytes = place(row.length);
       d.strings.set(row.kind, bytes);
-      into = bytes;
-      break;
+      return bytes;
     }
     default:
-      fail('ERR_SNAPSHOT_FORMAT', path, `${where}: unknown section kind`);
+      return fail('ERR_SNAPSHOT_FORMAT', path, `${where}: unknown section kind`);
   }
-  if (into === undefined) fail('ERR_SNAPSHOT_FORMAT', path, `${where}: not expected for a ${perceptual ? `${d.meta.search.tier} perceptual` : 'exact'} table`);
-  if (into.length !== row.length) fail('ERR_SNAPSHOT_FORMAT', path, `${where} has ${row.length} bytes, expected ${into.length}`);
-  return into;
 }
 
 /** Reads in flight at once: enough to keep the thread pool's four threads copying. */
@@ -590,7 +625,7 @@ const READ_WINDOW = 4;
 
 /**
  * Reads every section into its destination, several at a time on libuv's thread pool, and checks
- * each one — CRC, then the shape of its contents — on this thread as soon as it and every section
+ * each one — checksum, then the shape of its contents — on this thread as soon as it and every section
  * before it have arrived, while later ones are still being read: at 1M entries the checks then
  * cost next to nothing beyond the reads. Padding is read too and must be zero, so no byte of the
  * file escapes every check.
@@ -631,7 +666,7 @@ async function readSections(source: Source, path: string, rows: readonly Row[], 
     refill();
     const row = rows[i];
     if (row === undefined || row.kind === KIND.META) continue;
-    if (crc32(row.into as Uint8Array) !== row.crc) fail('ERR_SNAPSHOT_CORRUPT', path, `section ${i} checksum mismatch`);
+    if (checksum(row.into as Uint8Array) !== row.checksum) fail('ERR_SNAPSHOT_CORRUPT', path, `section ${i} checksum mismatch`);
     row.check?.();
   }
 }
@@ -654,7 +689,7 @@ function tableOf(d: Destinations, present: ReadonlySet<string>, number: number, 
   for (const kind of [KIND.ENTRY_LIST, KIND.ENTRY_ID_OFFSETS, KIND.ENTRY_ID_BYTES, KIND.ENTRY_LABEL_OFFSETS, KIND.ENTRY_LABEL_BYTES, KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES]) need(kind);
   const entries = packedEntryTable({
     lists: listNames,
-    listIndex: d.listIndex,
+    listIndex: d.listIndex as Uint16Array,
     ids: stringColumn(d, KIND.ENTRY_ID_OFFSETS, KIND.ENTRY_ID_BYTES, path),
     labels: stringColumn(d, KIND.ENTRY_LABEL_OFFSETS, KIND.ENTRY_LABEL_BYTES, path),
     metadata: stringColumn(d, KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES, path),
@@ -678,17 +713,18 @@ function tableOf(d: Destinations, present: ReadonlySet<string>, number: number, 
     need(KIND.MIH_IDS, part);
   });
   // Sizes were fixed by META and each table's contents checked as it was read.
-  const index = mihFromCheckedTables(linear, meta.search.substringBits, d.mihOffsets, d.mihIds);
+  const index = mihFromCheckedTables(linear, meta.search.substringBits, d.mihOffsets as Uint32Array[], d.mihIds as Uint32Array[]);
   return { kind: 'perceptual', algorithm, linear, index, search: meta.search, entries };
 }
 
 /** Reads a snapshot from any `Source` (see `readSnapshot`); internal, exported for tests. */
 export async function load(source: Source, path: string): Promise<LoadedSnapshot> {
-  const { count, tableCrc } = await readHeader(source, path);
-  const { rows, present } = await readRows(source, path, count, tableCrc);
+  const { count, tableChecksum } = await readHeader(source, path);
+  const { rows, present } = await readRows(source, path, count, tableChecksum);
   const meta = await readMeta(source, path, rows);
   const seen = new Set<AlgorithmName>();
-  const destinations = meta.algorithms.map((entry, number) => allocate(entry, number, path, seen));
+  const destinations = meta.algorithms.map((entry, number) => allocate(entry, number, path, seen, source.size));
+  planArenas(rows, destinations);
   for (const row of rows) {
     if (row.kind === KIND.META) continue;
     const d = destinations[row.algorithm];

@@ -100,6 +100,8 @@ interface Kernel {
   readonly count: number;
   planeA(): Uint8Array;
   planeB(): Uint8Array;
+  /** The WebAssembly.Memory holding the planes, for the wasm kernel. */
+  readonly memory?: object;
   search(query: Uint8Array, threshold: number): SearchHit[];
   verify(candidates: Uint32Array, length: number, query: Uint8Array, threshold: number, hits: SearchHit[]): void;
 }
@@ -274,6 +276,10 @@ class WasmKernel implements Kernel {
     this.#exports = new api.Instance(module, { env: { memory: this.#memory } }).exports as PopcountExports;
     this.#u8 = new Uint8Array(this.#memory.buffer);
     this.#u32 = new Uint32Array(this.#memory.buffer);
+  }
+
+  get memory(): object {
+    return this.#memory;
   }
 
   planeA(): Uint8Array {
@@ -465,6 +471,19 @@ export class LinearIndex {
    */
   planes(): { a: Uint8Array; b: Uint8Array } {
     return { a: this.#kernel.planeA(), b: this.#kernel.planeB() };
+  }
+
+  /**
+   * The WebAssembly.Memory that holds the planes (wasm kernel), or undefined (JS kernel): lets a
+   * snapshot checksum the planes where it read them. Internal; not part of the package's API.
+   *
+   * @example
+   * ```ts
+   * const memory = LinearIndex.allocate(1000).wasmMemory(); // a WebAssembly.Memory
+   * ```
+   */
+  wasmMemory(): object | undefined {
+    return this.#kernel.memory;
   }
 
   /**
