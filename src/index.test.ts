@@ -25,7 +25,7 @@ function loadedAfterImport(entry: string): string[] {
 describe('package entries', () => {
   beforeAll(() => {
     // `npm test` builds first; a bare `vitest run` may not have.
-    if (!existsSync(join(root, 'dist', 'index.js'))) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
+    if (!existsSync(join(root, 'dist', 'index.js'))) execFileSync('npm', ['run', 'build'], { cwd: root });
   }, 120_000);
 
   it('importing the core loads neither sharp nor better-sqlite3', () => {
@@ -36,6 +36,16 @@ describe('package entries', () => {
     const loaded = loadedAfterImport('hashwarden/image');
     expect(loaded.some((path) => path.includes('node_modules/sharp/'))).toBe(true);
     expect(loaded.some((path) => path.includes('libvips'))).toBe(true);
+  });
+
+  it('shares one HashwardenError class between the core and hashwarden/sqlite (one bundle, shared chunks)', () => {
+    const script = [
+      `import { HashwardenError } from 'hashwarden';`,
+      `import { HashStore } from 'hashwarden/sqlite';`,
+      `try { HashStore.open('/nonexistent-dir/x/store.db'); } catch (error) { console.log(JSON.stringify([error instanceof HashwardenError, error.code])); }`,
+    ].join('\n');
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual([true, 'ERR_STORE']);
   });
 
   it('importing hashwarden/sqlite loads better-sqlite3', () => {

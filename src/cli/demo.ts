@@ -6,8 +6,8 @@
  */
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Matcher, readListFile, type Match } from '../index.js';
 import { hashImage } from '../image/index.js';
 import { HashStore } from '../lists/sqlite.js';
@@ -21,8 +21,11 @@ interface VectorImage {
   readonly description?: string;
 }
 
-/** test-vectors/ ships with the package; from dist/cli/ or src/cli/ it is two folders up. */
-const VECTORS = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-vectors');
+/**
+ * test-vectors/ ships with the package, at its root: found through the package's own name, so it
+ * does not matter where the bundler put this code (a chunk of dist/, or src/cli/ under tsx).
+ */
+const VECTORS = join(dirname(createRequire(import.meta.url).resolve('hashwarden/package.json')), 'test-vectors');
 
 function pad(text: string, width: number): string {
   return text.length >= width ? `${text.slice(0, width - 1)}… ` : text.padEnd(width + 1);
