@@ -5,13 +5,16 @@
  * search issue: within 1.5× of the plain read, which includes the bare start.)
  *
  * Whole processes, timed by hyperfine (Debian package `hyperfine`), page cache warm for all three
- * (hyperfine's warm-up runs read the file first). The snapshot: 1M random blockhash entries in one
+ * (hyperfine's warm-up runs read the file first). The machine's load drifts within a minute, so the
+ * runs are taken in ROUNDS rounds, each timing the three commands in turn, and pooled: a slow
+ * stretch falls on all three rather than on whichever command hyperfine happened to be running. The snapshot: 1M random blockhash entries in one
  * list, ids `entry-N`, written by `writeSnapshot` with the default search tier; the query is a
  * stored hash with 3 bits flipped, so the run checks that the answer is a match.
  * Also: the phases of one process (median of PHASE_RUNS runs of `--phases`) and the file size.
  *
  * Run: npm run bench:cold-start   (builds dist/ first)
- * COUNT (default 1000000), RUNS (hyperfine runs, default 30), PHASE_RUNS (default 15).
+ * COUNT (default 1000000), RUNS (runs of each command, default 30), ROUNDS (default 6),
+ * PHASE_RUNS (default 15).
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -25,6 +28,7 @@ import { environment, ROOT } from './corpus.js';
 
 const COUNT = Number(process.env.COUNT ?? 1_000_000);
 const RUNS = Number(process.env.RUNS ?? 30);
+const ROUNDS = Number(process.env.ROUNDS ?? 6);
 const PHASE_RUNS = Number(process.env.PHASE_RUNS ?? 15);
 
 const dir = mkdtempSync(join(tmpdir(), 'hashwarden-cold-'));
@@ -54,14 +58,24 @@ try {
     'read the file into a Buffer': `node -e "require('node:fs').readFileSync(process.argv[1])" ${file}`,
     'import + open + first query': `node ${script} ${file} ${query}`,
   };
-  execFileSync('hyperfine', ['-N', '--warmup', '3', '--runs', String(RUNS), '--export-json', json, ...Object.values(commands)], { stdio: ['ignore', 'ignore', 'inherit'] });
-  const results = (JSON.parse(readFileSync(json, 'utf8')) as { results: { median: number; mean: number; stddev: number; min: number }[] }).results;
-  const [bare, read, ours] = results.map((r) => r.median * 1000);
+  const times: number[][] = Object.keys(commands).map(() => []);
+  const perRound = Math.max(1, Math.round(RUNS / ROUNDS));
+  for (let round = 0; round < ROUNDS; round++) {
+    execFileSync('hyperfine', ['-N', '--warmup', round === 0 ? '3' : '1', '--runs', String(perRound), '--export-json', json, ...Object.values(commands)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    const results = (JSON.parse(readFileSync(json, 'utf8')) as { results: { times: number[] }[] }).results;
+    results.forEach((r, i) => times[i]!.push(...r.times.map((t) => t * 1000)));
+  }
+  const sorted = times.map((t) => [...t].sort((x, y) => x - y));
+  const median = (xs: number[]): number => xs[Math.floor(xs.length / 2)]!;
+  const [bare, read, ours] = sorted.map(median);
+  console.log(`${ROUNDS} rounds of ${perRound} runs of each command, pooled\n`);
   console.log('| process | median (ms) | mean ± σ (ms) | min (ms) |');
   console.log('|---|---:|---:|---:|');
   Object.keys(commands).forEach((name, i) => {
-    const r = results[i]!;
-    console.log(`| ${name} | ${(r.median * 1000).toFixed(1)} | ${(r.mean * 1000).toFixed(1)} ± ${(r.stddev * 1000).toFixed(1)} | ${(r.min * 1000).toFixed(1)} |`);
+    const t = sorted[i]!;
+    const mean = t.reduce((a, b) => a + b, 0) / t.length;
+    const sd = Math.sqrt(t.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, t.length - 1));
+    console.log(`| ${name} | ${median(t).toFixed(1)} | ${mean.toFixed(1)} ± ${sd.toFixed(1)} | ${t[0]!.toFixed(1)} |`);
   });
   console.log(`\nimport + open + first query ÷ read into a Buffer (medians): ${(ours! / read!).toFixed(2)}× (target ≤ 1.5×)`);
   console.log(`beyond the bare start: ours ${(ours! - bare!).toFixed(1)} ms, read ${(read! - bare!).toFixed(1)} ms`);
@@ -71,8 +85,8 @@ try {
     const out = JSON.parse(execFileSync('node', [script, file, query, '--phases'], { encoding: 'utf8' })) as Record<string, number>;
     for (const [k, v] of Object.entries(out)) (phases[k] ??= []).push(v);
   }
-  const median = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-  console.log(`\nphases (median of ${PHASE_RUNS} runs, ms): ${Object.entries(phases).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')}`);
+  const middle = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
+  console.log(`\nphases (median of ${PHASE_RUNS} runs, ms): ${Object.entries(phases).map(([k, v]) => `${k} ${middle(v).toFixed(1)}`).join(', ')}`);
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }
