@@ -8,7 +8,7 @@
  * against vectors from the reference `xxhsum`.
  *
  * Why XXH3 and not CRC-32: at 1M entries a snapshot is 117 MiB and every byte is checked at open;
- * zlib's CRC-32 took 33–47 ms of that on the 2-core machine, this loop 19–23 ms (xxh3.wat).
+ * zlib's CRC-32 took 33–47 ms of that on the 2-core machine, this loop 19–25 ms (xxh3.wat).
  */
 import { xxh3, xxh3MergeAccumulators } from './xxh3.js';
 import { XXH3_WASM_BASE64 } from './xxh3-wasm.js';

@@ -16,7 +16,7 @@
 ;; hash a long section in chunks. State lives in globals: one hash at a time per instance.
 ;;   begin(); blocks(p, n) ...; finish(p, stripes, last); acc(0..7) -> the accumulators to merge.
 ;;
-;; Measured on Node 20 with throwaway harnesses over 117 MiB in memory: 19-23 ms, against 32 ms
+;; Measured on Node 20 with throwaway harnesses over 117 MiB in memory: 19-25 ms, against 32 ms
 ;; for XXH64 in scalar wasm, 33-47 ms for zlib's CRC-32, and 12.5 ms for a SIMD loop that only
 ;; adds the bytes up.
 ;;
