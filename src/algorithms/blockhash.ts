@@ -9,9 +9,8 @@
  * (tested as an oracle): with 16 blocks every area weight is a multiple of 1/16, so every block sum
  * is exact in doubles (below 2^30 pixels) whatever the order of the additions.
  */
-import { HashwardenError } from '../errors.js';
 import { integerInRange } from '../validate.js';
-import { formatHex, parseHex } from './hex.js';
+import { hexAlgorithm } from './hex.js';
 import type { HashAlgorithm } from './types.js';
 
 /** Blocks per side: 16 → 256-bit hashes, the size the reference tools and lists use. */
@@ -205,15 +204,10 @@ export function blockhashRgba(image: RgbaImage): Uint8Array {
 }
 
 /** The blockhash hash type: 256 bits, hex as printed by the reference tools. */
-export const blockhash: HashAlgorithm<'blockhash'> = {
+export const blockhash: HashAlgorithm<'blockhash'> = hexAlgorithm({
   name: 'blockhash',
   kind: 'perceptual',
   bits: 256,
   defaultThreshold: BLOCKHASH_DEFAULT_THRESHOLD,
   maxThreshold: BLOCKHASH_MAX_THRESHOLD,
-  parse: (text) => parseHex(text, 32, 'blockhash'),
-  format: (hash) => {
-    if (hash.length !== 32) throw new HashwardenError('ERR_HASH_FORMAT', `Expected 32 bytes for a blockhash hash but received ${hash.length}`);
-    return formatHex(hash);
-  },
-};
+});

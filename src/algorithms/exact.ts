@@ -5,23 +5,12 @@
  * equality only and any re-encode defeats them.
  */
 import { createHash } from 'node:crypto';
-import { HashwardenError } from '../errors.js';
-import { formatHex, parseHex } from './hex.js';
+import { hexAlgorithm } from './hex.js';
 import type { HashAlgorithm } from './types.js';
 
 function exactAlgorithm<Name extends string>(name: Name, bits: number): HashAlgorithm<Name> & { digest(bytes: Uint8Array): Uint8Array } {
-  const bytes = bits / 8;
   return {
-    name,
-    kind: 'exact',
-    bits,
-    defaultThreshold: 0,
-    maxThreshold: 0,
-    parse: (text) => parseHex(text, bytes, name),
-    format: (hash) => {
-      if (hash.length !== bytes) throw new HashwardenError('ERR_HASH_FORMAT', `Expected ${bytes} bytes for a ${name} hash but received ${hash.length}`);
-      return formatHex(hash);
-    },
+    ...hexAlgorithm({ name, kind: 'exact', bits, defaultThreshold: 0, maxThreshold: 0 }),
     digest: (data) => new Uint8Array(createHash(name).update(data).digest()),
   };
 }

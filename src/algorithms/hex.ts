@@ -2,6 +2,7 @@
  * Hex text ⇄ bytes for fixed-size hashes, with the validation every list import relies on.
  */
 import { HashwardenError } from '../errors.js';
+import type { AlgorithmKind, HashAlgorithm } from './types.js';
 
 const NIBBLE = new Int8Array(128).fill(-1);
 for (let i = 0; i < 10; i++) NIBBLE[48 + i] = i;
@@ -65,4 +66,25 @@ export function hammingDistance(a: Uint8Array, b: Uint8Array): number {
   let d = 0;
   for (let i = 0; i < a.length; i++) d += POPCOUNT8[(a[i] ?? 0) ^ (b[i] ?? 0)] ?? 0;
   return d;
+}
+
+/**
+ * A hash type whose text is the hex of its `bits / 8` bytes (every type so far: blockhash, PDQ,
+ * MD5, SHA-1, SHA-256), with `parse` and `format` checking that size.
+ *
+ * @example
+ * ```ts
+ * const md5 = hexAlgorithm({ name: 'md5', kind: 'exact', bits: 128, defaultThreshold: 0, maxThreshold: 0 });
+ * ```
+ */
+export function hexAlgorithm<Name extends string>(spec: { readonly name: Name; readonly kind: AlgorithmKind; readonly bits: number; readonly defaultThreshold: number; readonly maxThreshold: number }): HashAlgorithm<Name> {
+  const bytes = spec.bits / 8;
+  return {
+    ...spec,
+    parse: (text) => parseHex(text, bytes, spec.name),
+    format: (hash) => {
+      if (hash.length !== bytes) throw new HashwardenError('ERR_HASH_FORMAT', `Expected ${bytes} bytes for a ${spec.name} hash but received ${hash.length}`);
+      return formatHex(hash);
+    },
+  };
 }

@@ -1,0 +1,277 @@
+/**
+ * PDQ: Meta's perceptual image hash ("The TMK+PDQF video-hashing algorithm and the PDQ
+ * image-similarity hashing algorithm", facebook/ThreatExchange hashing/hashing.pdf, 2019), as its
+ * C++ reference computes it (pdq/cpp: pdqhashing, downscaling, torben, pdqhashtypes):
+ *
+ * 1. luminance Y = 0.299 R + 0.587 G + 0.114 B of every pixel;
+ * 2. a tent filter: two passes of a box filter along rows then columns (Jarosz, "Fast Image
+ *    Convolutions", SIGGRAPH 2001), each window ⌈side / 128⌉ pixels;
+ * 3. decimation to 64 × 64, sampling the centre of each cell;
+ * 4. the quality: the sum over neighbouring pairs of the 64 × 64 samples of |Δ| × 100 / 255
+ *    (each truncated to an integer), divided by 90, at most 100;
+ * 5. the DCT coefficients (1..16) × (1..16) of the 64 × 64 samples (the DC row and column left out);
+ * 6. bit i·16 + j is set when coefficient (i, j) exceeds the median of the 256 (the 128th smallest);
+ * 7. hex: the 16 words of 16 bits, word 15 first (bit k is bit k mod 16 of word ⌊k / 16⌋).
+ *
+ * The eight rotations and flips of the image have hashes that follow from the coefficients by
+ * sign changes and a transpose (the reference's dct16OriginalTo*), with no second decode.
+ *
+ * Pixel maths only: it takes RGBA or luma buffers and never sees a file. Arithmetic is done in
+ * single precision (Math.fround) wherever the reference's is `float`, so that coefficients near
+ * the median fall on the same side as in the reference. The reference tool also first resizes any
+ * image wider or taller than 512 pixels to 512 × 512 (nearest neighbour); that belongs to the
+ * decoding step (src/image), not here.
+ */
+import { integerInRange } from '../validate.js';
+import { hexAlgorithm } from './hex.js';
+import type { HashAlgorithm } from './types.js';
+
+/**
+ * Default match threshold in bits (of 256): 31, the distance Meta's reference tools and
+ * python-threatexchange use for PDQ matches (its documentation: at most 31 for a confident match,
+ * unrelated images around 128 apart).
+ */
+export const PDQ_DEFAULT_THRESHOLD = 31;
+
+/** Largest threshold accepted: a quarter of the bits, as for blockhash; beyond it a match says nothing. */
+export const PDQ_MAX_THRESHOLD = 64;
+
+/**
+ * Least quality a PDQ hash needs to be used for matching: 50, Meta's recommendation. Below it the
+ * image is too flat or featureless for its hash to mean anything (a blank image hashes to the
+ * same bits as any other blank image).
+ */
+export const PDQ_MIN_QUALITY = 50;
+
+/** Images with a side shorter than this get an all-zero hash of quality 0, as in the reference. */
+export const PDQ_MIN_DIMENSION = 5;
+
+/** Side of the decimated image and of the DCT output. */
+const SAMPLES = 64;
+const COEFFICIENTS = 16;
+
+const f = Math.fround;
+
+/** The reference's `const float` luma coefficients. */
+const LUMA_R = f(0.299);
+const LUMA_G = f(0.587);
+const LUMA_B = f(0.114);
+
+/** The 16 × 64 DCT matrix: row i is basis function i + 1, scaled by √(2/64), in single precision. */
+const DCT = (() => {
+  const scale = f(Math.sqrt(2 / SAMPLES));
+  const matrix = new Float32Array(COEFFICIENTS * SAMPLES);
+  for (let i = 0; i < COEFFICIENTS; i++) {
+    for (let j = 0; j < SAMPLES; j++) matrix[i * SAMPLES + j] = scale * Math.cos((Math.PI / 2 / SAMPLES) * (i + 1) * (2 * j + 1));
+  }
+  return matrix;
+})();
+
+/** Luminance of RGBA pixels (alpha ignored, as the reference reads only R, G and B), row-major. */
+export function pdqLuma(data: Uint8Array | Uint8ClampedArray, width: number, height: number): Float32Array {
+  integerInRange(width, 1, 2 ** 16, 'width');
+  integerInRange(height, 1, 2 ** 16, 'height');
+  if (data.length !== width * height * 4) throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
+  const luma = new Float32Array(width * height);
+  for (let p = 0, q = 0; p < luma.length; p++, q += 4) {
+    luma[p] = f(f(f(LUMA_R * (data[q] as number)) + f(LUMA_G * (data[q + 1] as number))) + f(LUMA_B * (data[q + 2] as number)));
+  }
+  return luma;
+}
+
+/** Box filter of `window` along one line of `length` values, `stride` apart (the reference's box1DFloat). */
+function box(input: Float32Array, output: Float32Array, start: number, length: number, stride: number, window: number): void {
+  // The window is centred: it reaches `half - 1` values back and `window - half` ahead, and is
+  // cut at both ends (each output is the mean of the values it covers).
+  const half = Math.floor((window + 2) / 2);
+  let sum = 0;
+  let size = 0;
+  let right = start;
+  let left = start;
+  let out = start;
+  for (let i = 0; i < half - 1; i++) {
+    sum = f(sum + (input[right] as number));
+    size++;
+    right += stride;
+  }
+  for (let i = 0; i < window - half + 1; i++) {
+    sum = f(sum + (input[right] as number));
+    size++;
+    output[out] = f(sum / size);
+    right += stride;
+    out += stride;
+  }
+  for (let i = 0; i < length - window; i++) {
+    sum = f(sum + (input[right] as number));
+    sum = f(sum - (input[left] as number));
+    output[out] = f(sum / size);
+    left += stride;
+    right += stride;
+    out += stride;
+  }
+  for (let i = 0; i < half - 1; i++) {
+    sum = f(sum - (input[left] as number));
+    size--;
+    output[out] = f(sum / size);
+    left += stride;
+    out += stride;
+  }
+}
+
+/**
+ * The 64 × 64 samples of a luma image: the tent filter (two passes of rows then columns, in
+ * place in `luma`) and decimation at cell centres.
+ */
+function samples64(luma: Float32Array, width: number, height: number): Float32Array {
+  const out = new Float32Array(SAMPLES * SAMPLES);
+  if (width === SAMPLES && height === SAMPLES) {
+    // Already 64 × 64 (e.g. a frame downsampled elsewhere): the reference uses it as is.
+    out.set(luma);
+    return out;
+  }
+  const alongRows = Math.floor((width + 2 * SAMPLES - 1) / (2 * SAMPLES));
+  const alongColumns = Math.floor((height + 2 * SAMPLES - 1) / (2 * SAMPLES));
+  const scratch = new Float32Array(luma.length);
+  for (let pass = 0; pass < 2; pass++) {
+    for (let i = 0; i < height; i++) box(luma, scratch, i * width, width, 1, alongRows);
+    for (let j = 0; j < width; j++) box(scratch, luma, j, height, width, alongColumns);
+  }
+  for (let i = 0; i < SAMPLES; i++) {
+    const row = Math.floor(((i + 0.5) * height) / SAMPLES);
+    for (let j = 0; j < SAMPLES; j++) out[i * SAMPLES + j] = luma[row * width + Math.floor(((j + 0.5) * width) / SAMPLES)] as number;
+  }
+  return out;
+}
+
+/** The quality score (0–100) of the 64 × 64 samples: how much significant gradient there is. */
+function quality64(s: Float32Array): number {
+  let sum = 0;
+  const step = (u: number, v: number): number => Math.abs(Math.trunc(f(f(f(u - v) * 100) / 255)));
+  for (let i = 0; i < SAMPLES - 1; i++) for (let j = 0; j < SAMPLES; j++) sum += step(s[i * SAMPLES + j] as number, s[(i + 1) * SAMPLES + j] as number);
+  for (let i = 0; i < SAMPLES; i++) for (let j = 0; j < SAMPLES - 1; j++) sum += step(s[i * SAMPLES + j] as number, s[i * SAMPLES + j + 1] as number);
+  return Math.min(100, Math.floor(sum / 90));
+}
+
+/** B = D · A · Dᵀ: the 16 × 16 coefficients (1..16) × (1..16) of the 64 × 64 samples. */
+function dct16(a: Float32Array): Float32Array {
+  const t = new Float32Array(COEFFICIENTS * SAMPLES);
+  for (let i = 0; i < COEFFICIENTS; i++) {
+    for (let j = 0; j < SAMPLES; j++) {
+      let sum = 0;
+      for (let k = 0; k < SAMPLES; k++) sum = f(sum + f((DCT[i * SAMPLES + k] as number) * (a[k * SAMPLES + j] as number)));
+      t[i * SAMPLES + j] = sum;
+    }
+  }
+  const b = new Float32Array(COEFFICIENTS * COEFFICIENTS);
+  for (let i = 0; i < COEFFICIENTS; i++) {
+    for (let j = 0; j < COEFFICIENTS; j++) {
+      let sum = 0;
+      for (let k = 0; k < SAMPLES; k++) sum = f(sum + f((t[i * SAMPLES + k] as number) * (DCT[j * SAMPLES + k] as number)));
+      b[i * COEFFICIENTS + j] = sum;
+    }
+  }
+  return b;
+}
+
+/** What PDQ computes from one image before the bits: the 16 × 16 coefficients and the quality. */
+export interface PdqCoefficients {
+  /** Row-major 16 × 16 DCT coefficients; all zero for an image below the minimum size. */
+  readonly dct: Float32Array;
+  /** 0–100; below {@link PDQ_MIN_QUALITY} the hash is not used for matching. */
+  readonly quality: number;
+}
+
+/**
+ * The PDQ coefficients and quality of a luma image (`width × height` values, row-major, as
+ * {@link pdqLuma} returns). `luma` is used as scratch space and changed. An image with a side
+ * under {@link PDQ_MIN_DIMENSION} pixels has all-zero coefficients and quality 0.
+ *
+ * @example
+ * ```ts
+ * const { dct, quality } = pdqCoefficients(pdqLuma(rgba, width, height), width, height);
+ * const hash = pdqHashFromCoefficients(dct);
+ * ```
+ */
+export function pdqCoefficients(luma: Float32Array, width: number, height: number): PdqCoefficients {
+  integerInRange(width, 1, 2 ** 16, 'width');
+  integerInRange(height, 1, 2 ** 16, 'height');
+  if (!(luma instanceof Float32Array) || luma.length !== width * height) throw new RangeError(`Expected Float32Array of ${width * height} values for luma but received ${luma instanceof Float32Array ? luma.length : typeof luma}`);
+  if (width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION) return { dct: new Float32Array(COEFFICIENTS * COEFFICIENTS), quality: 0 };
+  const s = samples64(luma, width, height);
+  return { dct: dct16(s), quality: quality64(s) };
+}
+
+/**
+ * The 256-bit hash of 16 × 16 coefficients, as bytes in the order of the reference's hex text:
+ * bit i·16 + j is set when coefficient (i, j) is above the median.
+ *
+ * @example
+ * ```ts
+ * pdq.format(pdqHashFromCoefficients(dct)); // 64 hex digits, as pdq-photo-hasher prints them
+ * ```
+ */
+export function pdqHashFromCoefficients(dct: Float32Array): Uint8Array {
+  if (!(dct instanceof Float32Array) || dct.length !== COEFFICIENTS * COEFFICIENTS) throw new RangeError('Expected Float32Array of 256 coefficients for dct');
+  // The median as the reference's Torben search returns it for 256 values: the 128th smallest.
+  const median = Float32Array.from(dct).sort()[127] as number;
+  const hash = new Uint8Array(32);
+  for (let k = 0; k < 256; k++) {
+    // Word ⌊k/16⌋ is printed at bytes 2·(15 − word), high byte first.
+    if ((dct[k] as number) > median) hash[2 * (15 - (k >> 4)) + ((k & 15) < 8 ? 1 : 0)]! |= 1 << (k & 7);
+  }
+  return hash;
+}
+
+/**
+ * Names of the eight rotations and flips, in the order of `pdqDihedralHashes` and of the
+ * reference's dihedral output: original, rot90, rot180, rot270, flipX, flipY, the flip over the
+ * main diagonal and the one over the anti-diagonal.
+ */
+export const DIHEDRAL_NAMES = Object.freeze(['original', 'rot90', 'rot180', 'rot270', 'flipX', 'flipY', 'flipMainDiagonal', 'flipAntiDiagonal'] as const);
+
+/**
+ * The coefficients of the image turned or flipped: which coefficients change sign (by the parity
+ * of their row and column) and whether the matrix is transposed, per dihedral transform.
+ */
+const DIHEDRAL: readonly { readonly transpose: boolean; readonly negate: (i: number, j: number) => boolean }[] = [
+  { transpose: false, negate: () => false },
+  { transpose: true, negate: (_i, j) => (j & 1) === 0 },
+  { transpose: false, negate: (i, j) => ((i + j) & 1) === 1 },
+  { transpose: true, negate: (i) => (i & 1) === 0 },
+  { transpose: false, negate: (i) => (i & 1) === 0 },
+  { transpose: false, negate: (_i, j) => (j & 1) === 0 },
+  { transpose: true, negate: () => false },
+  { transpose: true, negate: (i, j) => ((i + j) & 1) === 1 },
+];
+
+/**
+ * The hashes of the image and of its seven rotations and flips, from its coefficients alone, in
+ * the order of {@link DIHEDRAL_NAMES}.
+ *
+ * @example
+ * ```ts
+ * const [original, rot90] = pdqDihedralHashes(dct);
+ * ```
+ */
+export function pdqDihedralHashes(dct: Float32Array): Uint8Array[] {
+  if (!(dct instanceof Float32Array) || dct.length !== COEFFICIENTS * COEFFICIENTS) throw new RangeError('Expected Float32Array of 256 coefficients for dct');
+  return DIHEDRAL.map(({ transpose, negate }) => {
+    const out = new Float32Array(COEFFICIENTS * COEFFICIENTS);
+    for (let i = 0; i < COEFFICIENTS; i++) {
+      for (let j = 0; j < COEFFICIENTS; j++) {
+        const value = dct[i * COEFFICIENTS + j] as number;
+        out[transpose ? j * COEFFICIENTS + i : i * COEFFICIENTS + j] = negate(i, j) ? -value : value;
+      }
+    }
+    return pdqHashFromCoefficients(out);
+  });
+}
+
+/** The PDQ hash type: 256 bits, hex as the reference tools print it. */
+export const pdq: HashAlgorithm<'pdq'> = hexAlgorithm({
+  name: 'pdq',
+  kind: 'perceptual',
+  bits: 256,
+  defaultThreshold: PDQ_DEFAULT_THRESHOLD,
+  maxThreshold: PDQ_MAX_THRESHOLD,
+});
