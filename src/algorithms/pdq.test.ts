@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
+import { referencePixels } from '../../test-vectors/pdq-reference.js';
 import { mulberry32 } from '../../test-vectors/prng.js';
 import { hammingDistance, parseHex } from './hex.js';
 import { DIHEDRAL_NAMES, PDQ_MIN_QUALITY, pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma } from './pdq.js';
@@ -97,28 +97,6 @@ describe('pdq pixel maths', () => {
 const REFERENCE = fileURLToPath(new URL('../../../shared/reference/pdq/', import.meta.url));
 const haveReference = existsSync(join(REFERENCE, 'reference-cpp.csv'));
 if (!haveReference) console.warn(`pdq conformance skipped: ${REFERENCE} not found (it is in ../shared on CI)`);
-
-/**
- * What the reference tool (pdq-photo-hasher, decoding through CImg/ImageMagick) hashes: the stored
- * pixels (no ICC conversion, no EXIF rotation), 8 bits a channel, and an image wider or taller than
- * 512 pixels first resized to 512 × 512 by CImg's nearest neighbour, which takes source pixel
- * ⌊x · width / 512⌋ (not the centre-aligned sampling of libvips' nearest kernel: 2–8 bits off on
- * the large reference images, against 0 this way).
- */
-async function referencePixels(file: string): Promise<{ data: Uint8Array; width: number; height: number }> {
-  const { data, info } = await sharp(file, { ignoreIcc: true } as Parameters<typeof sharp>[1]).ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
-  const { width, height } = info;
-  if (width <= 512 && height <= 512) return { data, width, height };
-  const out = new Uint8Array(512 * 512 * 4);
-  for (let y = 0; y < 512; y++) {
-    const sy = Math.floor((y * height) / 512);
-    for (let x = 0; x < 512; x++) {
-      const from = (sy * width + Math.floor((x * width) / 512)) * 4;
-      out.set(data.subarray(from, from + 4), (y * 512 + x) * 4);
-    }
-  }
-  return { data: out, width: 512, height: 512 };
-}
 
 /**
  * Decoders disagree on this one: a 16-bit greyscale PNG. python-threatexchange's PIL pipeline is

@@ -1,0 +1,69 @@
+/**
+ * Question: how far are hashwarden's PDQ hashes and qualities from Meta's C++ reference
+ * (pdq-photo-hasher) on the images in ../shared — the reference set (reference/pdq, with its
+ * dihedral hashes) and the 149 photos (photos/pdq-reference-cpp.csv)?
+ *
+ * Pixels are decoded as the reference tool decodes them (test-vectors/pdq-reference.ts: stored
+ * pixels, 8 bits, CImg's nearest neighbour to 512 × 512 above 512 px); the hashing is
+ * src/algorithms/pdq.ts. Prints the distance distribution, max, mean, quality differences, every
+ * image that is not bit-exact and every image that cannot be decoded. Not a timed benchmark.
+ *
+ * Run: npx tsx bench/pdq-conformance.ts   (needs ../shared)
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { hammingDistance } from '../src/algorithms/hex.js';
+import { pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma } from '../src/algorithms/pdq.js';
+import { referencePixels } from '../test-vectors/pdq-reference.js';
+
+const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
+if (!existsSync(SHARED)) {
+  console.error(`pdq-conformance: ${SHARED} not found`);
+  process.exit(2);
+}
+
+/** `hash,quality,file` lines (no header), and optionally 8 dihedral hashes before quality. */
+function readCsv(path: string): { hashes: string[]; quality: number; file: string }[] {
+  return readFileSync(path, 'utf8').trim().split('\n').map((line) => {
+    const cells = line.split(',');
+    return { hashes: cells.slice(0, -2), quality: Number(cells[cells.length - 2]), file: cells[cells.length - 1] as string };
+  });
+}
+
+async function run(name: string, dir: string, csv: string, dihedralCsv?: string): Promise<void> {
+  const rows = readCsv(csv);
+  const dihedral = new Map(dihedralCsv === undefined ? [] : readCsv(dihedralCsv).map((r) => [r.file, r.hashes] as const));
+  const distances: number[] = [];
+  const notes: string[] = [];
+  let qualityDiffers = 0;
+  let dihedralMax = 0;
+  for (const row of rows) {
+    let pixels;
+    try {
+      pixels = await referencePixels(join(dir, row.file));
+    } catch (error) {
+      notes.push(`${row.file}: not decoded (${(error as Error).message.split('\n')[0]})`);
+      continue;
+    }
+    const { dct, quality } = pdqCoefficients(pdqLuma(pixels.data, pixels.width, pixels.height), pixels.width, pixels.height);
+    const distance = hammingDistance(pdqHashFromCoefficients(dct), pdq.parse(row.hashes[0] as string));
+    distances.push(distance);
+    if (quality !== row.quality) qualityDiffers++;
+    const expected = dihedral.get(row.file);
+    const ownDihedral = expected === undefined ? 0 : Math.max(...pdqDihedralHashes(dct).map((h, i) => hammingDistance(h, pdq.parse(expected[i] as string))));
+    dihedralMax = Math.max(dihedralMax, ownDihedral);
+    if (distance > 0 || quality !== row.quality || ownDihedral > 0) notes.push(`${row.file}: ${distance} bits, quality ${quality} (reference ${row.quality})${expected === undefined ? '' : `, dihedral max ${ownDihedral}`}`);
+  }
+  const histogram = new Map<number, number>();
+  for (const d of distances) histogram.set(d, (histogram.get(d) ?? 0) + 1);
+  const mean = distances.reduce((a, b) => a + b, 0) / Math.max(1, distances.length);
+  console.log(`## ${name}: ${rows.length} images, ${distances.length} hashed`);
+  console.log(`distance → images: ${[...histogram].sort((a, b) => a[0] - b[0]).map(([d, n]) => `${d}: ${n}`).join(', ')}`);
+  console.log(`max ${Math.max(0, ...distances)}, mean ${mean.toFixed(2)} bits; quality differs on ${qualityDiffers}${dihedralCsv === undefined ? '' : `; dihedral max ${dihedralMax}`}`);
+  for (const note of notes) console.log(`- ${note}`);
+  console.log('');
+}
+
+await run('reference/pdq', join(SHARED, 'reference', 'pdq', 'images'), join(SHARED, 'reference', 'pdq', 'reference-cpp.csv'), join(SHARED, 'reference', 'pdq', 'reference-cpp-dihedral.csv'));
+await run('photos', join(SHARED, 'photos'), join(SHARED, 'photos', 'pdq-reference-cpp.csv'));
