@@ -99,9 +99,9 @@ const haveReference = existsSync(join(REFERENCE, 'reference-cpp.csv'));
 if (!haveReference) console.warn(`pdq conformance skipped: ${REFERENCE} not found (it is in ../shared on CI)`);
 
 /**
- * Decoders disagree on this one: a 16-bit greyscale PNG. python-threatexchange's PIL pipeline is
- * 130 bits from the C++ reference on it (../shared/reference/pdq/manifest.tsv), sharp's 8-bit
- * conversion 130 too; which 16 → 8 bit mapping the reference's decoder used is still to be found.
+ * A 16-bit greyscale PNG of noise, of which the reference hashed the low byte of each sample (PDQ
+ * of `value & 255` is 0 bits from its hash, every scaling to 8 bits 130: docs/pdq.md). A quirk of
+ * its decoding that hashwarden does not copy.
  */
 const DECODER_DEPENDENT = new Set(['python-threatexchange-resources/I16.png']);
 
