@@ -4,8 +4,8 @@
  * dihedral hashes) and the 149 photos (photos/pdq-reference-cpp.csv)?
  *
  * Pixels are decoded as the reference tool decodes them (test-vectors/pdq-reference.ts: stored
- * pixels, 8 bits, CImg's nearest neighbour to 512 × 512 above 512 px); the hashing is
- * src/algorithms/pdq.ts. Prints the distance distribution, max, mean, quality differences, every
+ * pixels, 8 bits); the hashing, with the reference's reduction to 512 × 512 above 512 px, is
+ * `pdqRgba` (src/algorithms/pdq.ts). Prints the distance distribution, max, mean, quality differences, every
  * image that is not bit-exact and every image that cannot be decoded. Not a timed benchmark.
  *
  * Run: npx tsx bench/pdq-conformance.ts   (needs ../shared)
@@ -14,7 +14,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hammingDistance } from '../src/algorithms/hex.js';
-import { pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma } from '../src/algorithms/pdq.js';
+import { pdq, pdqDihedralHashes, pdqRgba } from '../src/algorithms/pdq.js';
 import { referencePixels } from '../test-vectors/pdq-reference.js';
 
 const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
@@ -46,8 +46,8 @@ async function run(name: string, dir: string, csv: string, dihedralCsv?: string)
       notes.push(`${row.file}: not decoded (${(error as Error).message.split('\n')[0]})`);
       continue;
     }
-    const { dct, quality } = pdqCoefficients(pdqLuma(pixels.data, pixels.width, pixels.height), pixels.width, pixels.height);
-    const distance = hammingDistance(pdqHashFromCoefficients(dct), pdq.parse(row.hashes[0] as string));
+    const { hash, dct, quality } = pdqRgba(pixels);
+    const distance = hammingDistance(hash, pdq.parse(row.hashes[0] as string));
     distances.push(distance);
     if (quality !== row.quality) qualityDiffers++;
     const expected = dihedral.get(row.file);

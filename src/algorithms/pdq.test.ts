@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { referencePixels } from '../../test-vectors/pdq-reference.js';
 import { mulberry32 } from '../../test-vectors/prng.js';
 import { hammingDistance, parseHex } from './hex.js';
-import { DIHEDRAL_NAMES, PDQ_MIN_QUALITY, pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma } from './pdq.js';
+import { DIHEDRAL_NAMES, PDQ_MIN_QUALITY, pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma, pdqRgba, type PdqResult } from './pdq.js';
 
 const N = 64;
 
@@ -37,9 +37,8 @@ function moved(rgba: Uint8Array, from: (r: number, c: number) => readonly [numbe
   return out;
 }
 
-function hashOf(rgba: Uint8Array, width = N, height = N): { hash: Uint8Array; quality: number; dct: Float32Array } {
-  const { dct, quality } = pdqCoefficients(pdqLuma(rgba, width, height), width, height);
-  return { hash: pdqHashFromCoefficients(dct), quality, dct };
+function hashOf(rgba: Uint8Array, width = N, height = N): PdqResult {
+  return pdqRgba({ data: rgba, width, height });
 }
 
 describe('pdq pixel maths', () => {
@@ -82,6 +81,22 @@ describe('pdq pixel maths', () => {
         expect(hammingDistance(derived[i] as Uint8Array, hashOf(moved(image, moves[name])).hash), `${name}, seed ${seed}`).toBe(0);
       });
     }
+  });
+
+  it('reduces an image above 512 pixels to 512 × 512 by nearest neighbour first, as the reference tool', () => {
+    // 1024 × 600: each output pixel (x, y) is source (2x, ⌊600y/512⌋); filling every other source
+    // column with noise must not change the hash, since the reduction never samples odd columns.
+    const width = 1024;
+    const height = 600;
+    const random = mulberry32(9);
+    const base = new Uint8Array(width * height * 4);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) base.fill(Math.floor((Math.sin(x / 40) + Math.cos(y / 23)) * 60 + 128), (y * width + x) * 4, (y * width + x) * 4 + 4);
+    const noisy = Uint8Array.from(base);
+    for (let y = 0; y < height; y++) for (let x = 1; x < width; x += 2) noisy.fill(Math.floor(random() * 256), (y * width + x) * 4, (y * width + x) * 4 + 3);
+    expect(pdq.format(pdqRgba({ data: noisy, width, height }).hash)).toBe(pdq.format(pdqRgba({ data: base, width, height }).hash));
+    // Without the reduction (hashing the full raster) the noise does count.
+    const full = pdqCoefficients(pdqLuma(noisy, width, height), width, height);
+    expect(pdq.format(pdqHashFromCoefficients(full.dct))).not.toBe(pdq.format(pdqRgba({ data: base, width, height }).hash));
   });
 
   it('rejects a luma buffer of the wrong size and bad dimensions', () => {

@@ -18,9 +18,8 @@
  *
  * Pixel maths only: it takes RGBA or luma buffers and never sees a file. Arithmetic is done in
  * single precision (Math.fround) wherever the reference's is `float`, so that coefficients near
- * the median fall on the same side as in the reference. The reference tool also first resizes any
- * image wider or taller than 512 pixels to 512 × 512 (nearest neighbour); that belongs to the
- * decoding step (src/image), not here.
+ * the median fall on the same side as in the reference. Like the reference tool, `pdqRgba` first
+ * reduces an image wider or taller than 512 pixels to 512 × 512 by nearest neighbour.
  */
 import { integerInRange } from '../validate.js';
 import { hexAlgorithm } from './hex.js';
@@ -265,6 +264,55 @@ export function pdqDihedralHashes(dct: Float32Array): Uint8Array[] {
     }
     return pdqHashFromCoefficients(out);
   });
+}
+
+/**
+ * Side above which the reference tool (pdq-photo-hasher) first reduces an image: to 512 × 512,
+ * aspect not kept, by nearest neighbour. The 64 × 64 decimation rescales each axis on its own
+ * anyway; what the reduction changes is which pixels are sampled, so it is copied exactly.
+ */
+export const PDQ_REFERENCE_MAX_SIDE = 512;
+
+/** The pixels the reference hashes: `image` itself, or its 512 × 512 nearest-neighbour reduction. */
+function referenceReduction(image: { readonly data: Uint8Array | Uint8ClampedArray; readonly width: number; readonly height: number }): { data: Uint8Array | Uint8ClampedArray; width: number; height: number } {
+  const { data, width, height } = image;
+  if (width <= PDQ_REFERENCE_MAX_SIDE && height <= PDQ_REFERENCE_MAX_SIDE) return { data, width, height };
+  const side = PDQ_REFERENCE_MAX_SIDE;
+  const out = new Uint8Array(side * side * 4);
+  for (let y = 0; y < side; y++) {
+    // CImg's nearest neighbour takes source pixel ⌊x · width / side⌋ (libvips' samples the cell
+    // centre instead, measured 2–8 bits off on the large reference images).
+    const row = Math.floor((y * height) / side) * width;
+    for (let x = 0; x < side; x++) {
+      const from = (row + Math.floor((x * width) / side)) * 4;
+      out[(y * side + x) * 4] = data[from] as number;
+      out[(y * side + x) * 4 + 1] = data[from + 1] as number;
+      out[(y * side + x) * 4 + 2] = data[from + 2] as number;
+    }
+  }
+  return { data: out, width: side, height: side };
+}
+
+/** PDQ of one image: its hash, quality and coefficients (for the dihedral hashes). */
+export interface PdqResult extends PdqCoefficients {
+  readonly hash: Uint8Array;
+}
+
+/**
+ * PDQ of RGBA pixels as the reference tool computes it: an image wider or taller than 512 pixels
+ * is first reduced to 512 × 512 by nearest neighbour ({@link PDQ_REFERENCE_MAX_SIDE}), then
+ * luma, coefficients, quality and bits.
+ *
+ * @example
+ * ```ts
+ * const { hash, quality } = pdqRgba({ data, width, height });
+ * if (quality >= PDQ_MIN_QUALITY) console.log(pdq.format(hash));
+ * ```
+ */
+export function pdqRgba(image: { readonly data: Uint8Array | Uint8ClampedArray; readonly width: number; readonly height: number }): PdqResult {
+  const { data, width, height } = referenceReduction(image);
+  const { dct, quality } = pdqCoefficients(pdqLuma(data, width, height), width, height);
+  return { hash: pdqHashFromCoefficients(dct), quality, dct };
 }
 
 /** The PDQ hash type: 256 bits, hex as the reference tools print it. */
