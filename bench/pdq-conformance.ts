@@ -6,7 +6,10 @@
  * Pixels are decoded as the reference tool decodes them (test-vectors/pdq-reference.ts: stored
  * pixels, 8 bits); the hashing, with the reference's reduction to 512 × 512 above 512 px, is
  * `pdqRgba` (src/algorithms/pdq.ts). Prints the distance distribution, max, mean, quality differences, every
- * image that is not bit-exact and every image that cannot be decoded. Not a timed benchmark.
+ * image that is not bit-exact and every image that cannot be decoded. Then the same photos through
+ * the library's own pipeline, `hashImage` at `fast` and `full` resolution: it applies EXIF
+ * orientation (the reference does not) and, at `fast`, decodes JPEGs scaled down. Not a timed
+ * benchmark.
  *
  * Run: npx tsx bench/pdq-conformance.ts   (needs ../shared)
  */
@@ -15,6 +18,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hammingDistance } from '../src/algorithms/hex.js';
 import { pdq, pdqDihedralHashes, pdqRgba } from '../src/algorithms/pdq.js';
+import { hashImage } from '../src/image/index.js';
 import { referencePixels } from '../test-vectors/pdq-reference.js';
 
 const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
@@ -67,3 +71,34 @@ async function run(name: string, dir: string, csv: string, dihedralCsv?: string)
 
 await run('reference/pdq', join(SHARED, 'reference', 'pdq', 'images'), join(SHARED, 'reference', 'pdq', 'reference-cpp.csv'), join(SHARED, 'reference', 'pdq', 'reference-cpp-dihedral.csv'));
 await run('photos', join(SHARED, 'photos'), join(SHARED, 'photos', 'pdq-reference-cpp.csv'));
+
+/** The photos through hashImage: distances to the reference, oriented photos counted apart. */
+async function pipeline(resolution: 'fast' | 'full'): Promise<void> {
+  const dir = join(SHARED, 'photos');
+  const rows = readCsv(join(dir, 'pdq-reference-cpp.csv'));
+  const plain: number[] = [];
+  const oriented: string[] = [];
+  const notes: string[] = [];
+  for (const row of rows) {
+    let result;
+    try {
+      result = await hashImage(join(dir, row.file), { algorithms: ['pdq'], resolution });
+    } catch (error) {
+      notes.push(`${row.file}: ${(error as { code?: string }).code ?? 'error'}`);
+      continue;
+    }
+    const distance = hammingDistance(pdq.parse(result.hashes.pdq as string), pdq.parse(row.hashes[0] as string));
+    if (result.image.orientation !== 1) oriented.push(`${row.file} (orientation ${result.image.orientation}): ${distance}`);
+    else plain.push(distance);
+  }
+  const over10 = plain.filter((d) => d > 10).length;
+  const mean = plain.reduce((a, b) => a + b, 0) / Math.max(1, plain.length);
+  console.log(`## photos through hashImage, resolution ${resolution}: ${plain.length} without EXIF rotation, ${oriented.length} rotated`);
+  console.log(`without rotation: max ${Math.max(0, ...plain)}, mean ${mean.toFixed(2)} bits, ${plain.filter((d) => d === 0).length} bit-exact, ${over10} over 10`);
+  console.log(`rotated by EXIF (the reference hashes the stored pixels): ${oriented.join('; ')}`);
+  for (const note of notes) console.log(`- ${note}`);
+  console.log('');
+}
+
+await pipeline('full');
+await pipeline('fast');

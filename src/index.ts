@@ -36,6 +36,21 @@ export {
 } from './algorithms/blockhash.js';
 export type { RgbaImage, BlockSums } from './algorithms/blockhash.js';
 export { md5, sha1, sha256 } from './algorithms/exact.js';
+export {
+  pdq,
+  pdqRgba,
+  pdqLuma,
+  pdqCoefficients,
+  pdqHashFromCoefficients,
+  pdqDihedralHashes,
+  DIHEDRAL_NAMES,
+  PDQ_DEFAULT_THRESHOLD,
+  PDQ_MAX_THRESHOLD,
+  PDQ_MIN_QUALITY,
+  PDQ_MIN_DIMENSION,
+  PDQ_REFERENCE_MAX_SIDE,
+} from './algorithms/pdq.js';
+export type { PdqCoefficients, PdqResult } from './algorithms/pdq.js';
 export { hammingDistance, parseHex, formatHex } from './algorithms/hex.js';
 
 export { LinearIndex } from './search/linear.js';

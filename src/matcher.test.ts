@@ -134,6 +134,30 @@ describe('Matcher.matchImage', () => {
     expect(Object.keys(result.hashes)).toEqual(['sha256']);
   });
 
+  it('matches by PDQ, and refuses a PDQ hash below quality 50 instead of matching every flat image', async () => {
+    const textured = await sharp(Buffer.from(Array.from({ length: 300 * 200 * 3 }, (_, i) => ((i * 2654435761) >>> 24) & 0xff)), { raw: { width: 300, height: 200, channels: 3 } }).png().toBuffer();
+    const flat = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#777777' } }).png().toBuffer();
+    const otherFlat = await sharp({ create: { width: 120, height: 90, channels: 3, background: '#202020' } }).png().toBuffer();
+    const known = await hashImage(textured, { algorithms: ['pdq'] });
+    const blank = await hashImage(flat, { algorithms: ['pdq'] });
+    expect(known.quality.pdq).toBeGreaterThanOrEqual(50);
+    expect(blank).toMatchObject({ quality: { pdq: 0 }, unusable: { pdq: 'PDQ quality 0 is below 50' } });
+    const matcher = Matcher.fromEntries([
+      { list: 'l', id: 'textured', algorithm: 'pdq', hash: known.hashes.pdq as string },
+      { list: 'l', id: 'flat', algorithm: 'pdq', hash: blank.hashes.pdq as string },
+    ]);
+    const hit = await matcher.matchImage(textured);
+    expect(hit.matches.map((m) => [m.entryId, m.distance])).toEqual([['textured', 0]]);
+    expect(hit.unusable).toEqual({});
+    // A flat image's coefficients are rounding noise, so its bits say nothing about the image: the
+    // gate keeps even the very same flat image from matching its listed hash, and says why, so the
+    // caller can tell "not checked by PDQ" from "clean". (A hash queried directly is not gated.)
+    const refused = await matcher.matchImage(flat);
+    expect(matcher.matchHash({ algorithm: 'pdq', hash: refused.hashes.pdq as string }).map((m) => [m.entryId, m.distance])).toEqual([['flat', 0]]);
+    expect(refused).toMatchObject({ matched: false, matches: [], unusable: { pdq: 'PDQ quality 0 is below 50' } });
+    expect((await matcher.matchImage(otherFlat)).unusable).toEqual({ pdq: 'PDQ quality 0 is below 50' });
+  });
+
   it('rejects an undecodable upload with a typed error instead of reporting it clean', async () => {
     const matcher = Matcher.fromEntries([{ list: 'l', algorithm: 'blockhash', hash: new Uint8Array(32) }]);
     await expect(matcher.matchImage(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'))).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_FORMAT' });

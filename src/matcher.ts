@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { getAlgorithm, type AlgorithmName } from './algorithms/registry.js';
 import type { HashAlgorithm } from './algorithms/types.js';
 import { HashwardenError } from './errors.js';
-import type { HashImageOptions, ImageHashes, ImageInfo, ImageInput } from './image/index.js';
+import type { HashImageOptions, ImageHashes, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from './image/index.js';
 import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/model.js';
 import { SNAPSHOT_MAGIC } from './lists/snapshot-magic.js';
 import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from './tables.js';
@@ -78,6 +78,13 @@ export interface ImageMatchResult {
   readonly matches: readonly Match[];
   /** The image's hashes, as `hashImage` returns them. */
   readonly hashes: ImageHashes;
+  /** Quality of the hashes that have one (PDQ). */
+  readonly quality: ImageQualities;
+  /**
+   * Hashes that were computed but not matched, and why: a PDQ hash of quality below 50. A result
+   * with `matched: false` and an entry here means "could not be checked by that hash", not clean.
+   */
+  readonly unusable: UnusableHashes;
   readonly image: ImageInfo;
 }
 
@@ -392,10 +399,12 @@ export class Matcher {
     const hashed = await hashImage(input, { ...this.#imageOptions, ...(algorithms === undefined ? {} : { algorithms }) });
     const matches: Match[] = [];
     for (const [name, hex] of Object.entries(hashed.hashes) as [AlgorithmName, string][]) {
+      // The quality gate: a featureless image's PDQ hash would match every other one.
+      if (hashed.unusable[name] !== undefined) continue;
       const algorithm = getAlgorithm(name);
       matches.push(...this.#match(algorithm, algorithm.parse(hex), thresholds[name] ?? this.threshold(name)));
     }
     matches.sort(byDistance);
-    return { matched: matches.length > 0, matches, hashes: hashed.hashes, image: hashed.image };
+    return { matched: matches.length > 0, matches, hashes: hashed.hashes, quality: hashed.quality, unusable: hashed.unusable, image: hashed.image };
   }
 }

@@ -15,10 +15,11 @@ function codeOf(fn: () => unknown): string | undefined {
 }
 
 describe('hash algorithms', () => {
-  it('knows blockhash and the exact hashes, with sizes and thresholds', () => {
-    expect(ALGORITHM_NAMES).toEqual(['blockhash', 'md5', 'sha1', 'sha256']);
-    expect([blockhash.bits, md5.bits, sha1.bits, sha256.bits]).toEqual([256, 128, 160, 256]);
+  it('knows blockhash, PDQ and the exact hashes, perceptual first, with sizes and thresholds', () => {
+    expect(ALGORITHM_NAMES).toEqual(['blockhash', 'pdq', 'md5', 'sha1', 'sha256']);
+    expect([blockhash.bits, getAlgorithm('pdq').bits, md5.bits, sha1.bits, sha256.bits]).toEqual([256, 256, 128, 160, 256]);
     expect(blockhash.defaultThreshold).toBeGreaterThan(0);
+    expect(getAlgorithm('PDQ').defaultThreshold).toBe(31);
     expect(md5.defaultThreshold).toBe(0);
   });
 

@@ -4,16 +4,18 @@
 import { HashwardenError } from '../errors.js';
 import { blockhash } from './blockhash.js';
 import { md5, sha1, sha256 } from './exact.js';
+import { pdq } from './pdq.js';
 import type { HashAlgorithm } from './types.js';
 
 const REGISTRY = {
   blockhash,
+  pdq,
   md5,
   sha1,
   sha256,
 } as const satisfies Record<string, HashAlgorithm>;
 
-/** A known algorithm name: `blockhash`, `md5`, `sha1`, `sha256`. */
+/** A known algorithm name: `blockhash`, `pdq`, `md5`, `sha1`, `sha256`. */
 export type AlgorithmName = keyof typeof REGISTRY;
 
 /** Every known algorithm name, perceptual first. */

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import sharp from 'sharp';
 import { readSnapshot } from '../index.js';
 import { HashStore } from '../lists/sqlite.js';
 import { COMMANDS, runCli } from './run.js';
@@ -35,9 +36,32 @@ describe('hashwarden hash', () => {
     const { status, lines } = await cli('hash', '--resolution', 'full', ...files.map((f) => image(f.file)));
     expect(status).toBe(0);
     expect(lines.map((l) => JSON.parse(l))).toEqual(
-      files.map((f) => ({ file: image(f.file), blockhash: f.blockhash, md5: f.md5, sha1: expect.stringMatching(/^[0-9a-f]{40}$/), sha256: f.sha256 })),
+      files.map((f) => ({
+        file: image(f.file),
+        blockhash: f.blockhash,
+        pdq: expect.stringMatching(/^[0-9a-f]{64}$/),
+        pdqQuality: expect.any(Number),
+        md5: f.md5,
+        sha1: expect.stringMatching(/^[0-9a-f]{40}$/),
+        sha256: f.sha256,
+        unusable: expect.any(Object),
+      })),
     );
-    expect(Object.keys(JSON.parse(lines[0]!))).toEqual(['file', 'blockhash', 'md5', 'sha1', 'sha256']);
+    expect(Object.keys(JSON.parse(lines[0]!))).toEqual(['file', 'blockhash', 'pdq', 'pdqQuality', 'md5', 'sha1', 'sha256', 'unusable']);
+  });
+
+  it('states on the line when a matcher would refuse the PDQ hash: quality below 50', async () => {
+    const flat = join(dir, 'flat.png');
+    await writeFile(flat, await sharp({ create: { width: 200, height: 150, channels: 3, background: '#808080' } }).png().toBuffer());
+    const { status, lines } = await cli('hash', '--algorithms', 'pdq,blockhash', flat, image('mosaic-400x300.jpg'));
+    expect(status).toBe(0);
+    const [flatLine, photoLine] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(flatLine).toMatchObject({ pdqQuality: 0, unusable: { pdq: 'PDQ quality 0 is below 50' } });
+    expect(photoLine?.pdqQuality).toBeGreaterThanOrEqual(50);
+    expect(photoLine?.unusable).toEqual({});
+    // Without pdq the line is as before: no quality, no unusable.
+    const { lines: plain } = await cli('hash', '--algorithms', 'blockhash,md5', flat);
+    expect(Object.keys(JSON.parse(plain[0]!))).toEqual(['file', 'blockhash', 'md5']);
   });
 
   it('reports a corrupt file and an SVG in the middle of a batch, goes on, and exits 2', async () => {
@@ -60,7 +84,7 @@ describe('hashwarden hash', () => {
     const { status, err, out } = await cli('hash', '--algorithms', 'photodna', image('gradient-64x64.png'));
     expect(status).toBe(2);
     expect(out).toBe('');
-    expect(err).toMatch(/Expected one of blockhash, md5, sha1, sha256 for algorithms/);
+    expect(err).toMatch(/Expected one of blockhash, pdq, md5, sha1, sha256 for algorithms/);
   });
 });
 

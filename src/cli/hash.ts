@@ -1,7 +1,9 @@
 /**
  * `hashwarden hash`: the contract other tools read. One JSON object per line per file, in input
- * order: `{"file", <algorithm>: hex, …}` for the requested algorithms, or `{"file", "error":
- * {"code", "message"}}`; exit 2 at the end if any file failed. Field names never change.
+ * order: `{"file", <algorithm>: hex, …}` for the requested algorithms — with PDQ, its quality
+ * right after it (`pdqQuality`) and `unusable`, what a matcher would refuse to match with and why
+ * — or `{"file", "error": {"code", "message"}}`; exit 2 at the end if any file failed. Field
+ * names never change.
  */
 import { availableParallelism } from 'node:os';
 import { ALGORITHM_NAMES, type AlgorithmName } from '../index.js';
@@ -11,17 +13,20 @@ import { commaList, errorJson, EXIT, UsageError, type Command } from './command.
 
 export const hashCommand: Command = {
   name: 'hash',
-  usage: '[--algorithms blockhash,md5,sha1,sha256] [--resolution fast|full] FILE...',
+  usage: '[--algorithms blockhash,pdq,md5,sha1,sha256] [--resolution fast|full] FILE...',
   summary: 'Print the hashes of image files, one JSON object per line.',
   help: `
 Options:
   --algorithms LIST   comma-separated, default all: ${ALGORITHM_NAMES.join(',')}
   --resolution MODE   fast (default: JPEGs decoded at reduced size, within 2 bits of full
-                      on the reference sets) or full (every pixel, as the reference tools)
+                      on the reference sets, unless pdq is requested) or full (every pixel,
+                      as the reference tools)
   -h, --help          this text
 
-Output (stable contract): {"file":F,"blockhash":HEX64,"md5":HEX32,"sha1":HEX40,"sha256":HEX64}
-with only the requested algorithms. A file that cannot be hashed prints
+Output (stable contract): {"file":F,"blockhash":HEX64,"pdq":HEX64,"pdqQuality":Q,"md5":HEX32,
+"sha1":HEX40,"sha256":HEX64,"unusable":{}} with only the requested algorithms; pdqQuality (0-100)
+and unusable come with pdq. unusable names each hash a matcher will not match with, and why:
+{"pdq":"PDQ quality 12 is below 50"} for a flat or featureless image. A file that cannot be hashed prints
 {"file":F,"error":{"code":C,"message":M}} and the others go on.
 Exit status: 0 when every file was hashed, 2 when any failed.`,
   options: {
@@ -43,7 +48,11 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
     await mapSettled(files, availableParallelism(), (file) => hashImage(file, options), (result, i) => {
       const line: Record<string, unknown> = { file: files[i] };
       if (result.ok) {
-        for (const name of options.algorithms) line[name] = result.value.hashes[name];
+        for (const name of options.algorithms) {
+          line[name] = result.value.hashes[name];
+          if (name === 'pdq') line.pdqQuality = result.value.quality.pdq;
+        }
+        if (options.algorithms.includes('pdq')) line.unusable = result.value.unusable;
       } else {
         failed++;
         line.error = errorJson(result.error);

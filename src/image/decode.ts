@@ -6,7 +6,7 @@
  * - EXIF orientation is applied (the blockhash specification says it SHOULD be), so a photo and
  *   its rotated-by-metadata copy hash alike.
  * - `fast` resolution asks for a JPEG scaled by 1/2, 1/4 or 1/8 while keeping ≥ 256 px on the
- *   short side; libjpeg then decodes fewer DCT coefficients (sharp takes one power of two less
+ *   short side, unless PDQ is wanted (its reference samples the full decode); libjpeg then decodes fewer DCT coefficients (sharp takes one power of two less
  *   from the decoder, avoiding libjpeg's rounding at exact factors, and halves the rest). Other
  *   formats have no cheap scaled decode and are decoded whole. Measured against full decodes in
  *   `bench/resolution.ts`.
@@ -93,7 +93,10 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
   }
 
   let scale = 1;
-  if (options.resolution === 'fast' && format === 'jpeg') {
+  // PDQ is decoded whole: its reference samples the full decode, and a scaled JPEG decode moved
+  // PDQ by up to 18 bits (5 of 131 photos over 10; bench/pdq-conformance.ts), where the full
+  // decode is bit-exact. Blockhash alone keeps the cheap scaled decode.
+  if (options.resolution === 'fast' && format === 'jpeg' && !options.perceptual.includes('pdq')) {
     while (scale < 8 && Math.min(width, height) / (scale * 2) >= FAST_MIN_SIDE) scale *= 2;
   }
   if (scale > 1) pipeline = pipeline.resize(Math.ceil(width / scale), Math.ceil(height / scale), { fit: 'fill' });

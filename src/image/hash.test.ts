@@ -89,9 +89,19 @@ describe('hashImage', () => {
     const fromBytes = await hashImage(jpeg);
     const fromFile = await hashImage(path);
     expect(fromFile).toEqual(fromBytes);
-    expect(Object.keys(fromBytes.hashes)).toEqual(['blockhash', 'md5', 'sha1', 'sha256']);
+    expect(Object.keys(fromBytes.hashes)).toEqual(['blockhash', 'pdq', 'md5', 'sha1', 'sha256']);
     expect(fromBytes.hashes.blockhash).toMatch(/^[0-9a-f]{64}$/);
+    expect(fromBytes.hashes.pdq).toMatch(/^[0-9a-f]{64}$/);
+    expect(fromBytes.quality.pdq).toBeGreaterThanOrEqual(0);
     expect(fromBytes.image).toMatchObject({ format: 'jpeg', width: 320, height: 240, orientation: 1, bytes: jpeg.length });
+  });
+
+  it('decodes a JPEG whole for PDQ even at fast resolution, so PDQ is the same as at full', async () => {
+    const big = await sharp(Buffer.from(Array.from({ length: 1600 * 1200 * 3 }, (_, i) => ((i * 2654435761) >>> 23) & 0xff)), { raw: { width: 1600, height: 1200, channels: 3 } }).blur(3).jpeg().toBuffer();
+    const fast = await hashImage(big, { algorithms: ['pdq', 'blockhash'], resolution: 'fast' });
+    const full = await hashImage(big, { algorithms: ['pdq', 'blockhash'], resolution: 'full' });
+    expect(fast.hashes).toEqual(full.hashes);
+    expect(fast.quality).toEqual(full.quality);
   });
 
   it('computes only the requested algorithms, exact ones from the original bytes', async () => {

@@ -6,6 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { blockhashRgba } from '../algorithms/blockhash.js';
 import { md5, sha1, sha256 } from '../algorithms/exact.js';
 import { formatHex } from '../algorithms/hex.js';
+import { PDQ_MIN_QUALITY, pdqRgba } from '../algorithms/pdq.js';
 import type { AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
 import { invalid } from '../validate.js';
@@ -27,9 +28,24 @@ export interface ImageInfo {
 /** Hashes of one image, lower-case hex, keyed by algorithm (only those requested). */
 export type ImageHashes = { readonly [A in AlgorithmName]?: string };
 
+/** Quality scores (0–100) of the hashes that have one: PDQ's. */
+export interface ImageQualities {
+  readonly pdq?: number;
+}
+
+/**
+ * Hashes a matcher does not use, with why: a PDQ hash of quality below {@link PDQ_MIN_QUALITY}
+ * (a flat or featureless image, whose hash sits near every other such image's).
+ */
+export type UnusableHashes = { readonly [A in AlgorithmName]?: string };
+
 /** The result of `hashImage`. */
 export interface ImageHashResult {
   readonly hashes: ImageHashes;
+  /** Quality of the hashes that have one (PDQ), when computed. */
+  readonly quality: ImageQualities;
+  /** Computed hashes a matcher refuses to match with, and why (empty when none). */
+  readonly unusable: UnusableHashes;
   readonly image: ImageInfo;
 }
 
@@ -63,10 +79,14 @@ export async function readInput(input: ImageInput, maxBytes: number): Promise<Ui
   }
 }
 
-function perceptualHash(name: AlgorithmName, image: DecodedImage): string {
+function perceptualHash(name: AlgorithmName, image: DecodedImage): { hex: string; quality?: number } {
   switch (name) {
     case 'blockhash':
-      return formatHex(blockhashRgba(image));
+      return { hex: formatHex(blockhashRgba(image)) };
+    case 'pdq': {
+      const { hash, quality } = pdqRgba(image);
+      return { hex: formatHex(hash), quality };
+    }
     default:
       throw new Error(`no pixel hasher for ${name}`);
   }
@@ -76,14 +96,25 @@ function perceptualHash(name: AlgorithmName, image: DecodedImage): string {
 export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions): Promise<ImageHashResult> {
   const format = checkFormat(bytes, options);
   const hashes: Partial<Record<AlgorithmName, string>> = {};
+  const quality: { pdq?: number } = {};
+  const unusable: Partial<Record<AlgorithmName, string>> = {};
   let decoded: DecodedImage | undefined;
   if (options.perceptual.length > 0) {
     decoded = await decodeRgba(bytes, format, options);
-    for (const name of options.perceptual) hashes[name] = perceptualHash(name, decoded);
+    for (const name of options.perceptual) {
+      const result = perceptualHash(name, decoded);
+      hashes[name] = result.hex;
+      if (name === 'pdq' && result.quality !== undefined) {
+        quality.pdq = result.quality;
+        if (result.quality < PDQ_MIN_QUALITY) unusable.pdq = `PDQ quality ${result.quality} is below ${PDQ_MIN_QUALITY}`;
+      }
+    }
   }
   for (const name of options.exact) hashes[name] = formatHex(EXACT[name as keyof typeof EXACT].digest(bytes));
   return {
     hashes,
+    quality,
+    unusable,
     image: {
       format,
       width: decoded?.originalWidth ?? 0,

@@ -32,7 +32,9 @@ export interface HashImageOptions {
   readonly algorithms?: readonly AlgorithmName[];
   /**
    * `fast` (default) lets the JPEG decoder scale down by 2/4/8 while decoding, keeping at least
-   * 256 pixels on the short side; `full` decodes every pixel, as the reference tools do.
+   * 256 pixels on the short side, for blockhash; with PDQ among the algorithms the image is
+   * decoded whole anyway (PDQ's reference samples the full decode). `full` decodes every pixel,
+   * as the reference tools do.
    */
   readonly resolution?: Resolution;
   /** Refuse inputs larger than this many bytes (`ERR_IMAGE_TOO_LARGE`). Default 50 MiB. */

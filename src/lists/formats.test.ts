@@ -201,12 +201,12 @@ describe('parseList: bad rows', () => {
   const cases: [string, ListFormat, string, RegExp][] = [
     ['bad hex (csv)', 'csv', `hash,algorithm\n${MD5_A},md5\n${'z'.repeat(32)},md5\n`, /found "z" at position 1/],
     ['wrong length (csv)', 'csv', `hash,algorithm\n${MD5_A},md5\n${MD5_B}00,md5\n`, /Expected 32 hex digits for a md5 hash but received 34/],
-    ['unknown algorithm (csv)', 'csv', `hash,algorithm\n${MD5_A},md5\n${MD5_B},pdq\n`, /Unknown hash algorithm "pdq"/],
+    ['unknown algorithm (csv)', 'csv', `hash,algorithm\n${MD5_A},md5\n${MD5_B},photodna\n`, /Unknown hash algorithm "photodna"/],
     ['missing hash (csv)', 'csv', `hash,algorithm\n${MD5_A},md5\n,md5\n`, /Missing hash/],
     ['duplicate id (csv)', 'csv', `id,hash,algorithm\nx,${MD5_A},md5\nx,${MD5_B},md5\n`, /Duplicate id "x" in list "demo", first on line 2/],
     ['bad hex (ndjson)', 'ndjson', `{"hash":"${MD5_A}","type":"md5"}\n\n{"hash":"${'g'.repeat(32)}","type":"md5"}\n`, /found "g"/],
     ['missing hash (ndjson)', 'ndjson', `{"hash":"${MD5_A}","type":"md5"}\n\n{"type":"md5"}\n`, /Missing hash/],
-    ['unknown algorithm (text)', 'text', `md5 ${MD5_A}\n# c\npdq ${MD5_B}\n`, /Unknown hash algorithm "pdq"/],
+    ['unknown algorithm (text)', 'text', `md5 ${MD5_A}\n# c\nphotodna ${MD5_B}\n`, /Unknown hash algorithm "photodna"/],
     ['wrong length (text)', 'text', `md5 ${MD5_A}\n\nsha1 ${MD5_B}\n`, /Expected 40 hex digits for a sha1 hash but received 32/],
     ['duplicate line (text)', 'text', `md5 ${MD5_A}\n\nmd5 ${MD5_A.toUpperCase()}\n`, new RegExp(`Duplicate id "md5:${MD5_A}" in list "demo", first on line 1`)],
   ];
@@ -223,7 +223,7 @@ describe('parseList: bad rows', () => {
   });
 
   it('with skip, returns the good rows and the bad ones with their lines', () => {
-    const text = [`md5 ${MD5_A}`, 'md5 nothex', '', `md5 ${MD5_B}`, `pdq ${MD5_C}`, `md5 ${MD5_A}`].join('\n');
+    const text = [`md5 ${MD5_A}`, 'md5 nothex', '', `md5 ${MD5_B}`, `photodna ${MD5_C}`, `md5 ${MD5_A}`].join('\n');
     const result = parse(text, { format: 'text', onError: 'skip' });
     expect(result.entries.map((e) => e.hash)).toEqual([MD5_A, MD5_B]);
     expect(result.rows).toBe(5);
@@ -238,7 +238,7 @@ describe('parseList: bad rows', () => {
   });
 
   it('with fail, reads the whole input and counts the further bad rows in the message', () => {
-    const text = [`md5 ${MD5_A}`, 'md5 nothex', `md5 ${MD5_B}`, 'pdq x', 'md5 12', 'a b c'].join('\n');
+    const text = [`md5 ${MD5_A}`, 'md5 nothex', `md5 ${MD5_B}`, 'photodna x', 'md5 12', 'a b c'].join('\n');
     const error = expectRowError(caught(() => parse(text, { format: 'text' })), 'in.txt', 2);
     expect(error.message).toMatch(/ \(and 3 more bad rows\)$/);
     expect(error.cause).toMatchObject({ code: 'ERR_LIST_FORMAT', message: expect.stringMatching(/^in\.txt:2: /) });
@@ -273,7 +273,7 @@ describe('parseList: options', () => {
     expect(() => parseList('', { list: 'demo', onError: 'ignore' as 'skip' })).toThrow(
       new RangeError('Expected one of fail, skip for onError but received "ignore" of type string'),
     );
-    expect(() => parseList('', { list: 'demo', algorithm: 'pdq' })).toThrow(RangeError);
+    expect(() => parseList('', { list: 'demo', algorithm: 'photodna' })).toThrow(RangeError);
     expect(() => parseList('', { list: '  ' })).toThrow(RangeError);
     expect(() => parseList('', {} as ParseListOptions)).toThrow(TypeError);
     expect(() => parseList(42 as unknown as string, { list: 'demo' })).toThrow(TypeError);

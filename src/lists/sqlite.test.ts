@@ -291,7 +291,7 @@ describe('HashStore: opening', () => {
       new RangeError('Expected false when readonly is true for create but received true of type boolean'),
     );
     expect(() => HashStore.open(join(dir, 'x.db'), { readonly: 'yes' as unknown as boolean })).toThrow(TypeError);
-    expect(() => store.entries({ algorithm: 'pdq' as 'md5' })).toThrow(RangeError);
+    expect(() => store.entries({ algorithm: 'photodna' as 'md5' })).toThrow(RangeError);
     expect(() => store.count({ list: '' })).toThrow(RangeError);
     expect(() => store.importEntries(null as unknown as ListEntry[])).toThrow(TypeError);
     expect(() => store.importEntries([], { source: 42 as unknown as string })).toThrow(TypeError);
