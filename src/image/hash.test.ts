@@ -1,12 +1,16 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { blockhash } from '../algorithms/blockhash.js';
 import { hammingDistance } from '../algorithms/hex.js';
+import { DIHEDRAL_NAMES, PDQ_DEFAULT_THRESHOLD, pdq, pdqDihedralHashes, pdqRgba } from '../algorithms/pdq.js';
 import { HashwardenError } from '../errors.js';
+import { referencePixels } from '../../test-vectors/pdq-reference.js';
 import { hashImage, resolveImageOptions } from './index.js';
 
 /** A smooth, asymmetric test picture: soft blobs on a gradient, so blockhash bits are informative. */
@@ -203,4 +207,46 @@ describe('hashImage on hostile input', () => {
     const resolved = resolveImageOptions({ algorithms: ['blockhash'] });
     expect(resolveImageOptions(resolved)).toBe(resolved);
   });
+});
+
+// ---------------------------------------------------------------------------------------------
+// EXIF orientation, on ../shared (skipped when absent).
+
+const SHARED = fileURLToPath(new URL('../../../shared/', import.meta.url));
+const haveShared = existsSync(join(SHARED, 'photos', 'exif-samples'));
+if (!haveShared) console.warn(`EXIF orientation tests skipped: ${SHARED} not found (it is in ../shared on CI)`);
+
+/** The dihedral transform an EXIF orientation tag applies to the stored pixels, in PDQ's names. */
+const ORIENTATION_AS_DIHEDRAL = ['', 'original', 'flipY', 'rot180', 'flipX', 'flipMainDiagonal', 'rot270', 'flipAntiDiagonal', 'rot90'] as const;
+
+describe.skipIf(!haveShared)('hashImage applies EXIF orientation (../shared)', () => {
+  const exifRotn = ['1', '3', '6', '8'].map((n) => join(SHARED, 'reference', 'pdq', 'images', 'reg-test-input', 'exif-rotn', `exif-rotn-${n}.jpg`));
+  const landscape = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => join(SHARED, 'photos', 'exif-samples', `orientation__landscape_${n}.jpg`));
+  const portrait = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => join(SHARED, 'photos', 'exif-samples', `orientation__portrait_${n}.jpg`));
+
+  it('hashes the image as displayed: the PDQ hash is the matching rotation or flip of the stored pixels\' hash', async () => {
+    for (const file of [...exifRotn, ...landscape, ...portrait]) {
+      const stored = pdqRgba(await referencePixels(file));
+      const variants = pdqDihedralHashes(stored.dct);
+      const result = await hashImage(file, { algorithms: ['pdq'] });
+      const distances = variants.map((v) => hammingDistance(pdq.parse(result.hashes.pdq as string), v));
+      const expected = DIHEDRAL_NAMES.indexOf(ORIENTATION_AS_DIHEDRAL[result.image.orientation] as (typeof DIHEDRAL_NAMES)[number]);
+      // Measured 0–24 bits to the expected variant (the reference's 512-pixel reduction and the
+      // re-encoded JPEGs do not commute exactly with a rotation), ≥ 96 to every other.
+      expect(distances[expected], file).toBeLessThanOrEqual(PDQ_DEFAULT_THRESHOLD);
+      expect(Math.min(...distances.filter((_, i) => i !== expected)), file).toBeGreaterThan(64);
+    }
+  }, 60_000);
+
+  it('gives the 8 orientations of one photo the same blockhash and PDQ within the default thresholds', async () => {
+    for (const set of [landscape, portrait]) {
+      const results = await Promise.all(set.map((file) => hashImage(file, { algorithms: ['blockhash', 'pdq'] })));
+      expect(results.map((r) => r.image.orientation)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+      const [first] = results;
+      for (const r of results) {
+        expect(hammingDistance(blockhash.parse(r.hashes.blockhash as string), blockhash.parse(first?.hashes.blockhash as string))).toBeLessThanOrEqual(2);
+        expect(hammingDistance(pdq.parse(r.hashes.pdq as string), pdq.parse(first?.hashes.pdq as string))).toBeLessThanOrEqual(PDQ_DEFAULT_THRESHOLD);
+      }
+    }
+  }, 60_000);
 });
