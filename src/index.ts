@@ -30,6 +30,7 @@ export {
   blockhashRgba,
   blockhashSums,
   blockhashFromSums,
+  blockhashDihedralHashes,
   BLOCKHASH_BLOCKS,
   BLOCKHASH_DEFAULT_THRESHOLD,
   BLOCKHASH_MAX_THRESHOLD,
@@ -43,7 +44,6 @@ export {
   pdqCoefficients,
   pdqHashFromCoefficients,
   pdqDihedralHashes,
-  DIHEDRAL_NAMES,
   PDQ_DEFAULT_THRESHOLD,
   PDQ_MAX_THRESHOLD,
   PDQ_MIN_QUALITY,
@@ -51,6 +51,8 @@ export {
   PDQ_REFERENCE_MAX_SIDE,
 } from './algorithms/pdq.js';
 export type { PdqCoefficients, PdqResult } from './algorithms/pdq.js';
+export { DIHEDRAL_NAMES, dihedralSource } from './algorithms/dihedral.js';
+export type { DihedralName } from './algorithms/dihedral.js';
 export { hammingDistance, parseHex, formatHex } from './algorithms/hex.js';
 
 export { LinearIndex } from './search/linear.js';

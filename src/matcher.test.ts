@@ -123,7 +123,10 @@ describe('Matcher.matchImage', () => {
     expect(edited.matches.map((m) => m.algorithm)).toEqual(['blockhash']);
     expect(edited.hashes.md5).not.toBe(hashes.md5);
 
-    const other = await matcher.matchImage(await gradient(400, 300, true));
+    // Unrelated: soft noise, nothing like the gradient in any orientation (a mirrored gradient
+    // would match now that matchImage tries the 8 rotations and flips: see below).
+    const noise = await sharp(Buffer.from(Array.from({ length: 400 * 300 * 3 }, (_, i) => ((i * 2654435761) >>> 24) & 0xff)), { raw: { width: 400, height: 300, channels: 3 } }).blur(4).png().toBuffer();
+    const other = await matcher.matchImage(noise);
     expect(other.matched).toBe(false);
     expect(hammingDistance(blockhash.parse(other.hashes.blockhash!), blockhash.parse(hashes.blockhash!))).toBeGreaterThan(matcher.threshold('blockhash'));
   });
@@ -156,6 +159,21 @@ describe('Matcher.matchImage', () => {
     expect(matcher.matchHash({ algorithm: 'pdq', hash: refused.hashes.pdq as string }).map((m) => [m.entryId, m.distance])).toEqual([['flat', 0]]);
     expect(refused).toMatchObject({ matched: false, matches: [], unusable: { pdq: 'PDQ quality 0 is below 50' } });
     expect((await matcher.matchImage(otherFlat)).unusable).toEqual({ pdq: 'PDQ quality 0 is below 50' });
+  });
+
+  it('matches a mirrored or turned upload by default (dihedral), naming the transform, and not with dihedral off', async () => {
+    const original = await gradient(400, 300);
+    const { hashes } = await hashImage(original, { algorithms: ['blockhash'] });
+    const matcher = Matcher.fromEntries([{ list: 'l', id: 'known', algorithm: 'blockhash', hash: hashes.blockhash as string }]);
+    const mirrored = await sharp(original).flop().png().toBuffer();
+    const turned = await sharp(original).rotate(270).png().toBuffer();
+    const same = await matcher.matchImage(original);
+    expect(same.matches.map((m) => [m.entryId, m.distance, m.transform])).toEqual([['known', 0, 'original']]);
+    expect((await matcher.matchImage(mirrored)).matches.map((m) => [m.entryId, m.transform])).toEqual([['known', 'flipY']]);
+    // sharp's rotate(270) is a quarter turn counter-clockwise: undone by the reference's rot270.
+    expect((await matcher.matchImage(turned)).matches.map((m) => [m.entryId, m.transform])).toEqual([['known', 'rot270']]);
+    expect(await matcher.matchImage(mirrored, { dihedral: false })).toMatchObject({ matched: false, matches: [] });
+    await expect(matcher.matchImage(mirrored, { dihedral: 'yes' as unknown as boolean })).rejects.toThrow(TypeError);
   });
 
   it('rejects an undecodable upload with a typed error instead of reporting it clean', async () => {

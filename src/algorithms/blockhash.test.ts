@@ -10,7 +10,8 @@ import fc from 'fast-check';
 import { mulberry32 } from '../../test-vectors/prng.js';
 import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { blockhash, blockhashRgba, type RgbaImage } from './blockhash.js';
+import { blockhash, blockhashDihedralHashes, blockhashRgba, blockhashSums, type RgbaImage } from './blockhash.js';
+import { DIHEDRAL_NAMES, type DihedralName } from './dihedral.js';
 import { formatHex } from './hex.js';
 
 /** Fixed so a failure reproduces on every machine; change it only to explore, never to get green. */
@@ -276,5 +277,45 @@ describe('blockhash hash type', () => {
   it('refuses hex of the wrong length and bytes of the wrong length with ERR_HASH_FORMAT', () => {
     expect(() => blockhash.parse('ab'.repeat(31))).toThrow(HashwardenError);
     expect(() => blockhash.format(new Uint8Array(31))).toThrow(HashwardenError);
+  });
+});
+
+describe('blockhashDihedralHashes', () => {
+  /** `image` turned or flipped, any size: output (r, c) takes input `from(r, c)`. */
+  function moved(image: { data: Uint8Array; width: number; height: number }, name: DihedralName): { data: Uint8Array; width: number; height: number } {
+    const { width: w, height: h } = image;
+    const transposed = ['rot90', 'rot270', 'flipMainDiagonal', 'flipAntiDiagonal'].includes(name);
+    const ow = transposed ? h : w;
+    const oh = transposed ? w : h;
+    const from: Record<DihedralName, (r: number, c: number) => [number, number]> = {
+      original: (r, c) => [r, c],
+      rot90: (r, c) => [c, w - 1 - r],
+      rot180: (r, c) => [h - 1 - r, w - 1 - c],
+      rot270: (r, c) => [h - 1 - c, r],
+      flipX: (r, c) => [h - 1 - r, c],
+      flipY: (r, c) => [r, w - 1 - c],
+      flipMainDiagonal: (r, c) => [c, r],
+      flipAntiDiagonal: (r, c) => [h - 1 - c, w - 1 - r],
+    };
+    const data = new Uint8Array(ow * oh * 4);
+    for (let r = 0; r < oh; r++) {
+      for (let c = 0; c < ow; c++) {
+        const [sr, sc] = from[name](r, c);
+        data.set(image.data.subarray((sr * w + sc) * 4, (sr * w + sc) * 4 + 4), (r * ow + c) * 4);
+      }
+    }
+    return { data, width: ow, height: oh };
+  }
+
+  it('derives from the block sums exactly the hashes of the turned and mirrored pixels, whatever the size', () => {
+    for (const [width, height] of [[64, 48], [50, 30], [17, 33]] as const) {
+      const random = mulberry32(width * 1000 + height);
+      const data = Uint8Array.from({ length: width * height * 4 }, (_, i) => (i % 4 === 3 ? 255 : Math.floor(random() * 256)));
+      const image = { data, width, height };
+      const derived = blockhashDihedralHashes(blockhashSums(image));
+      DIHEDRAL_NAMES.forEach((name, i) => {
+        expect(blockhash.format(derived[i] as Uint8Array), `${width}×${height} ${name}`).toBe(blockhash.format(blockhashRgba(moved(image, name))));
+      });
+    }
   });
 });

@@ -10,6 +10,7 @@
  * is exact in doubles (below 2^30 pixels) whatever the order of the additions.
  */
 import { integerInRange } from '../validate.js';
+import { DIHEDRAL_NAMES, dihedralSource } from './dihedral.js';
 import { hexAlgorithm } from './hex.js';
 import type { HashAlgorithm } from './types.js';
 
@@ -201,6 +202,31 @@ export function blockhashFromSums({ sums, pixelsPerBlock, blocks }: BlockSums): 
  */
 export function blockhashRgba(image: RgbaImage): Uint8Array {
   return blockhashFromSums(blockhashSums(image, BLOCKHASH_BLOCKS));
+}
+
+/**
+ * The hashes of the image and of its seven rotations and flips, from its block sums alone, in the
+ * order of `DIHEDRAL_NAMES` (dihedral.ts). Exact: a block's pixel weights are symmetric, so
+ * turning or mirroring the image moves the sums as it moves the blocks, and the bands whose
+ * medians decide the bits are then taken across the moved grid.
+ *
+ * @example
+ * ```ts
+ * const [original, rot90] = blockhashDihedralHashes(blockhashSums(rgba));
+ * ```
+ */
+export function blockhashDihedralHashes(sums: BlockSums): Uint8Array[] {
+  const { blocks } = sums;
+  return DIHEDRAL_NAMES.map((name) => {
+    const moved = new Float64Array(blocks * blocks);
+    for (let r = 0; r < blocks; r++) {
+      for (let c = 0; c < blocks; c++) {
+        const [sr, sc] = dihedralSource(name, r, c, blocks);
+        moved[r * blocks + c] = sums.sums[sr * blocks + sc] as number;
+      }
+    }
+    return blockhashFromSums({ ...sums, sums: moved });
+  });
 }
 
 /** The blockhash hash type: 256 bits, hex as printed by the reference tools. */

@@ -22,6 +22,7 @@
  * reduces an image wider or taller than 512 pixels to 512 × 512 by nearest neighbour.
  */
 import { integerInRange } from '../validate.js';
+import { DIHEDRAL_NAMES } from './dihedral.js';
 import { hexAlgorithm } from './hex.js';
 import type { HashAlgorithm } from './types.js';
 
@@ -222,13 +223,6 @@ export function pdqHashFromCoefficients(dct: Float32Array): Uint8Array {
 }
 
 /**
- * Names of the eight rotations and flips, in the order of `pdqDihedralHashes` and of the
- * reference's dihedral output: original, rot90, rot180, rot270, flipX, flipY, the flip over the
- * main diagonal and the one over the anti-diagonal.
- */
-export const DIHEDRAL_NAMES = Object.freeze(['original', 'rot90', 'rot180', 'rot270', 'flipX', 'flipY', 'flipMainDiagonal', 'flipAntiDiagonal'] as const);
-
-/**
  * The coefficients of the image turned or flipped: which coefficients change sign (by the parity
  * of their row and column) and whether the matrix is transposed, per dihedral transform.
  */
@@ -245,7 +239,7 @@ const DIHEDRAL: readonly { readonly transpose: boolean; readonly negate: (i: num
 
 /**
  * The hashes of the image and of its seven rotations and flips, from its coefficients alone, in
- * the order of {@link DIHEDRAL_NAMES}.
+ * the order of {@link DIHEDRAL_NAMES} (dihedral.ts).
  *
  * @example
  * ```ts
@@ -314,6 +308,8 @@ export function pdqRgba(image: { readonly data: Uint8Array | Uint8ClampedArray; 
   const { dct, quality } = pdqCoefficients(pdqLuma(data, width, height), width, height);
   return { hash: pdqHashFromCoefficients(dct), quality, dct };
 }
+
+export { DIHEDRAL_NAMES };
 
 /** The PDQ hash type: 256 bits, hex as the reference tools print it. */
 export const pdq: HashAlgorithm<'pdq'> = hexAlgorithm({

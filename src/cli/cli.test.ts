@@ -50,6 +50,19 @@ describe('hashwarden hash', () => {
     expect(Object.keys(JSON.parse(lines[0]!))).toEqual(['file', 'blockhash', 'pdq', 'pdqQuality', 'md5', 'sha1', 'sha256', 'unusable']);
   });
 
+  it('prints the 8 turned and mirrored hashes after each perceptual hash with --dihedral', async () => {
+    const { status, lines } = await cli('hash', '--dihedral', '--algorithms', 'blockhash,pdq,md5', image('mosaic-400x300.jpg'));
+    expect(status).toBe(0);
+    const line = JSON.parse(lines[0]!) as Record<string, unknown>;
+    expect(Object.keys(line)).toEqual(['file', 'blockhash', 'blockhashDihedral', 'pdq', 'pdqQuality', 'pdqDihedral', 'md5', 'unusable']);
+    for (const name of ['blockhash', 'pdq']) {
+      const variants = line[`${name}Dihedral`] as string[];
+      expect(variants).toHaveLength(8);
+      expect(variants[0]).toBe(line[name]);
+      expect(new Set(variants).size).toBe(8);
+    }
+  });
+
   it('states on the line when a matcher would refuse the PDQ hash: quality below 50', async () => {
     const flat = join(dir, 'flat.png');
     await writeFile(flat, await sharp({ create: { width: 200, height: 150, channels: 3, background: '#808080' } }).png().toBuffer());

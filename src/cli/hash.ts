@@ -13,7 +13,7 @@ import { commaList, errorJson, EXIT, UsageError, type Command } from './command.
 
 export const hashCommand: Command = {
   name: 'hash',
-  usage: '[--algorithms blockhash,pdq,md5,sha1,sha256] [--resolution fast|full] FILE...',
+  usage: '[--algorithms blockhash,pdq,md5,sha1,sha256] [--resolution fast|full] [--dihedral] FILE...',
   summary: 'Print the hashes of image files, one JSON object per line.',
   help: `
 Options:
@@ -21,17 +21,23 @@ Options:
   --resolution MODE   fast (default: JPEGs decoded at reduced size, within 2 bits of full
                       on the reference sets, unless pdq is requested) or full (every pixel,
                       as the reference tools)
+  --dihedral          also print the hashes of the image turned and mirrored
   -h, --help          this text
 
 Output (stable contract): {"file":F,"blockhash":HEX64,"pdq":HEX64,"pdqQuality":Q,"md5":HEX32,
 "sha1":HEX40,"sha256":HEX64,"unusable":{}} with only the requested algorithms; pdqQuality (0-100)
 and unusable come with pdq. unusable names each hash a matcher will not match with, and why:
-{"pdq":"PDQ quality 12 is below 50"} for a flat or featureless image. A file that cannot be hashed prints
+{"pdq":"PDQ quality 12 is below 50"} for a flat or featureless image. With --dihedral each
+perceptual hash is followed by its 8 rotations and flips, "blockhashDihedral":[8 HEX64] and
+"pdqDihedral":[8 HEX64], in the order original, rot90 (counter-clockwise), rot180, rot270,
+flipX (upside down), flipY (left-right), flip main diagonal, flip anti-diagonal.
+A file that cannot be hashed prints
 {"file":F,"error":{"code":C,"message":M}} and the others go on.
 Exit status: 0 when every file was hashed, 2 when any failed.`,
   options: {
     algorithms: { type: 'string' },
     resolution: { type: 'string' },
+    dihedral: { type: 'boolean' },
   },
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('Missing FILE');
@@ -40,6 +46,7 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
       options = resolveImageOptions({
         algorithms: commaList(values.algorithms as string | undefined) as AlgorithmName[] | undefined,
         resolution: values.resolution as 'fast' | 'full' | undefined,
+        dihedral: values.dihedral === true,
       });
     } catch (error) {
       throw new UsageError((error as Error).message);
@@ -51,6 +58,8 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
         for (const name of options.algorithms) {
           line[name] = result.value.hashes[name];
           if (name === 'pdq') line.pdqQuality = result.value.quality.pdq;
+          const variants = result.value.dihedral?.[name];
+          if (variants !== undefined) line[`${name}Dihedral`] = variants;
         }
         if (options.algorithms.includes('pdq')) line.unusable = result.value.unusable;
       } else {

@@ -108,6 +108,25 @@ describe('hashImage', () => {
     expect(fast.quality).toEqual(full.quality);
   });
 
+  it('derives the hashes of the image turned and mirrored from the one decode (dihedral)', async () => {
+    // A textured test vector (PDQ quality 100), its decoded pixels turned and mirrored losslessly.
+    const png = await sharp(fileURLToPath(new URL('../../test-vectors/images/mosaic-400x300.jpg', import.meta.url))).png().toBuffer();
+    const result = await hashImage(png, { algorithms: ['blockhash', 'pdq'], dihedral: true });
+    expect(result.dihedral?.blockhash).toHaveLength(8);
+    expect(result.dihedral?.pdq).toHaveLength(8);
+    expect(result.dihedral?.blockhash?.[0]).toBe(result.hashes.blockhash);
+    expect(result.dihedral?.pdq?.[0]).toBe(result.hashes.pdq);
+    // sharp's rotate(90) turns clockwise: the reference's rot270. Mirroring left-right is flipY.
+    const turned = await hashImage(await sharp(png).rotate(90).png().toBuffer(), { algorithms: ['blockhash', 'pdq'] });
+    const mirrored = await hashImage(await sharp(png).flop().png().toBuffer(), { algorithms: ['blockhash', 'pdq'] });
+    expect(turned.hashes.blockhash).toBe(result.dihedral?.blockhash?.[3]);
+    expect(mirrored.hashes.blockhash).toBe(result.dihedral?.blockhash?.[5]);
+    // PDQ's box filter centres even windows half a pixel off, so a turned raster is a few bits off.
+    expect(hammingDistance(pdq.parse(turned.hashes.pdq as string), pdq.parse(result.dihedral?.pdq?.[3] as string))).toBeLessThanOrEqual(10);
+    expect(hammingDistance(pdq.parse(mirrored.hashes.pdq as string), pdq.parse(result.dihedral?.pdq?.[5] as string))).toBeLessThanOrEqual(10);
+    expect((await hashImage(png, { algorithms: ['blockhash'] })).dihedral).toBeUndefined();
+  });
+
   it('computes only the requested algorithms, exact ones from the original bytes', async () => {
     const { hashes } = await hashImage(jpeg, { algorithms: ['md5'] });
     expect(hashes).toEqual({ md5: (await hashImage(jpeg)).hashes.md5 });

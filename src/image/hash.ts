@@ -3,10 +3,10 @@
  * algorithms) from a single decode.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { blockhashRgba } from '../algorithms/blockhash.js';
+import { blockhashDihedralHashes, blockhashFromSums, blockhashSums } from '../algorithms/blockhash.js';
 import { md5, sha1, sha256 } from '../algorithms/exact.js';
 import { formatHex } from '../algorithms/hex.js';
-import { PDQ_MIN_QUALITY, pdqRgba } from '../algorithms/pdq.js';
+import { PDQ_MIN_QUALITY, pdqDihedralHashes, pdqRgba } from '../algorithms/pdq.js';
 import type { AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
 import { invalid } from '../validate.js';
@@ -39,6 +39,12 @@ export interface ImageQualities {
  */
 export type UnusableHashes = { readonly [A in AlgorithmName]?: string };
 
+/**
+ * The hashes of the image turned and mirrored, per perceptual algorithm: 8 hex strings in the
+ * order of `DIHEDRAL_NAMES` (the first is the hash itself). Only with the `dihedral` option.
+ */
+export type DihedralHashes = { readonly [A in AlgorithmName]?: readonly string[] };
+
 /** The result of `hashImage`. */
 export interface ImageHashResult {
   readonly hashes: ImageHashes;
@@ -46,6 +52,8 @@ export interface ImageHashResult {
   readonly quality: ImageQualities;
   /** Computed hashes a matcher refuses to match with, and why (empty when none). */
   readonly unusable: UnusableHashes;
+  /** With the `dihedral` option: the 8 hashes of each perceptual algorithm. */
+  readonly dihedral?: DihedralHashes;
   readonly image: ImageInfo;
 }
 
@@ -79,13 +87,15 @@ export async function readInput(input: ImageInput, maxBytes: number): Promise<Ui
   }
 }
 
-function perceptualHash(name: AlgorithmName, image: DecodedImage): { hex: string; quality?: number } {
+function perceptualHash(name: AlgorithmName, image: DecodedImage, dihedral: boolean): { hex: string; quality?: number; dihedral?: string[] } {
   switch (name) {
-    case 'blockhash':
-      return { hex: formatHex(blockhashRgba(image)) };
+    case 'blockhash': {
+      const sums = blockhashSums(image);
+      return { hex: formatHex(blockhashFromSums(sums)), ...(dihedral ? { dihedral: blockhashDihedralHashes(sums).map(formatHex) } : {}) };
+    }
     case 'pdq': {
-      const { hash, quality } = pdqRgba(image);
-      return { hex: formatHex(hash), quality };
+      const { hash, quality, dct } = pdqRgba(image);
+      return { hex: formatHex(hash), quality, ...(dihedral ? { dihedral: pdqDihedralHashes(dct).map(formatHex) } : {}) };
     }
     default:
       throw new Error(`no pixel hasher for ${name}`);
@@ -98,12 +108,14 @@ export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions
   const hashes: Partial<Record<AlgorithmName, string>> = {};
   const quality: { pdq?: number } = {};
   const unusable: Partial<Record<AlgorithmName, string>> = {};
+  const dihedral: Partial<Record<AlgorithmName, string[]>> = {};
   let decoded: DecodedImage | undefined;
   if (options.perceptual.length > 0) {
     decoded = await decodeRgba(bytes, format, options);
     for (const name of options.perceptual) {
-      const result = perceptualHash(name, decoded);
+      const result = perceptualHash(name, decoded, options.dihedral);
       hashes[name] = result.hex;
+      if (result.dihedral !== undefined) dihedral[name] = result.dihedral;
       if (name === 'pdq' && result.quality !== undefined) {
         quality.pdq = result.quality;
         if (result.quality < PDQ_MIN_QUALITY) unusable.pdq = `PDQ quality ${result.quality} is below ${PDQ_MIN_QUALITY}`;
@@ -115,6 +127,7 @@ export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions
     hashes,
     quality,
     unusable,
+    ...(options.dihedral ? { dihedral } : {}),
     image: {
       format,
       width: decoded?.originalWidth ?? 0,

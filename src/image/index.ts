@@ -3,7 +3,7 @@
  * about 100 ms); the core entry `hashwarden` does not, and loads this one on first `matchImage`.
  */
 export { hashImage, hashBytes, readInput } from './hash.js';
-export type { ImageHashResult, ImageHashes, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from './hash.js';
+export type { DihedralHashes, ImageHashResult, ImageHashes, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from './hash.js';
 export {
   resolveImageOptions,
   IMAGE_ALGORITHMS,

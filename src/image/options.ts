@@ -3,7 +3,7 @@
  * plain fields and never re-checks them.
  */
 import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
-import { integerInRange, invalid, oneOf, optionsObject } from '../validate.js';
+import { boolean, integerInRange, invalid, oneOf, optionsObject } from '../validate.js';
 import { IMAGE_FORMATS, type ImageFormat } from './sniff.js';
 
 /** Default byte limit: 50 MiB, above any camera JPEG or phone HEIF, far below memory trouble. */
@@ -37,6 +37,11 @@ export interface HashImageOptions {
    * as the reference tools do.
    */
   readonly resolution?: Resolution;
+  /**
+   * Also compute the hashes of the image turned and mirrored (8 per perceptual algorithm, in the
+   * order of `DIHEDRAL_NAMES`), from the same decode. Default `false`.
+   */
+  readonly dihedral?: boolean;
   /** Refuse inputs larger than this many bytes (`ERR_IMAGE_TOO_LARGE`). Default 50 MiB. */
   readonly maxBytes?: number;
   /** Refuse images with more pixels than this (`ERR_IMAGE_TOO_LARGE`). Default 100,000,000. */
@@ -55,6 +60,7 @@ export interface ResolvedImageOptions {
   readonly perceptual: readonly AlgorithmName[];
   readonly exact: readonly AlgorithmName[];
   readonly resolution: Resolution;
+  readonly dihedral: boolean;
   readonly maxBytes: number;
   readonly maxPixels: number;
   readonly timeoutSeconds: number;
@@ -95,6 +101,7 @@ export function resolveImageOptions(options?: HashImageOptions | ResolvedImageOp
     perceptual: algorithms.filter((a) => getAlgorithm(a).kind === 'perceptual'),
     exact: algorithms.filter((a) => getAlgorithm(a).kind === 'exact'),
     resolution: o.resolution === undefined ? 'fast' : oneOf(o.resolution, ['fast', 'full'] as const, 'resolution'),
+    dihedral: o.dihedral === undefined ? false : boolean(o.dihedral, 'dihedral'),
     maxBytes: o.maxBytes === undefined ? DEFAULT_MAX_BYTES : integerInRange(o.maxBytes, 1, 2 ** 31 - 1, 'maxBytes'),
     maxPixels: o.maxPixels === undefined ? DEFAULT_MAX_PIXELS : integerInRange(o.maxPixels, 1, 0x3fff * 0x3fff, 'maxPixels'),
     timeoutSeconds: o.timeoutSeconds === undefined ? DEFAULT_TIMEOUT_SECONDS : integerInRange(o.timeoutSeconds, 1, 3600, 'timeoutSeconds'),
