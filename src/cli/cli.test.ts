@@ -129,6 +129,30 @@ describe('hashwarden import and match', () => {
     expect(JSON.parse(broken.lines[1]!)).toMatchObject({ error: { code: 'ERR_INPUT_READ' } });
   });
 
+  it('matches a PDQ list, names the transform of a mirrored upload, and says when PDQ was not used', async () => {
+    const db = join(dir, 'pdq.db');
+    const mosaic = image('mosaic-400x300.jpg');
+    const hashed = await cli('hash', '--algorithms', 'pdq', mosaic);
+    const { pdq } = JSON.parse(hashed.lines[0]!) as { pdq: string };
+    const csv = join(dir, 'pdq.csv');
+    await writeFile(csv, `id,algorithm,hash\np1,pdq,${pdq}\n`);
+    expect((await cli('import', csv, '--db', db, '--list', 'pdq-demo')).status).toBe(0);
+
+    const mirrored = join(dir, 'mosaic-mirrored.png');
+    await writeFile(mirrored, await sharp(mosaic).flop().png().toBuffer());
+    const hit = await cli('match', mirrored, '--db', db);
+    expect(hit.status).toBe(1);
+    expect(hit.out).toMatch(/^MATCH .* entry=p1 pdq distance=\d+ transform=flipY\n$/);
+
+    const flat = join(dir, 'flat-for-match.png');
+    await writeFile(flat, await sharp({ create: { width: 80, height: 60, channels: 3, background: '#444444' } }).png().toBuffer());
+    const unchecked = await cli('match', flat, '--db', db);
+    expect(unchecked.status).toBe(0);
+    expect(unchecked.out).toBe(`no match  ${flat}  (pdq not used: PDQ quality 0 is below 50)\n`);
+    const json = await cli('match', flat, '--db', db, '--json');
+    expect(JSON.parse(json.lines[0]!)).toMatchObject({ matched: false, unusable: { pdq: 'PDQ quality 0 is below 50' } });
+  });
+
   it('refuses a list with a bad row whole, naming file and line, and writes nothing', async () => {
     const db = join(dir, 'strict.db');
     const text = join(dir, 'bad.txt');

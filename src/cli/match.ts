@@ -10,9 +10,11 @@ import { mapSettled } from '../concurrency.js';
 import { errorJson, EXIT, parseThresholds, required, UsageError, type Command } from './command.js';
 
 function describe(file: string, result: ImageMatchResult): string {
-  if (!result.matched) return `no match  ${file}\n`;
+  // A hash the matcher refused (a featureless image's PDQ) did not check the image: say so.
+  const unchecked = Object.entries(result.unusable).map(([name, why]) => `  (${name} not used: ${why})`).join('');
+  if (!result.matched) return `no match  ${file}${unchecked}\n`;
   return result.matches
-    .map((m) => `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.label === undefined ? '' : ` label=${m.label}`}\n`)
+    .map((m) => `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.transform === undefined || m.transform === 'original' ? '' : ` transform=${m.transform}`}${m.label === undefined ? '' : ` label=${m.label}`}${unchecked}\n`)
     .join('');
 }
 
@@ -39,10 +41,14 @@ Options:
   --list NAME           only this list of the store (repeatable); default all lists. Not with
                         --snapshot: a snapshot holds the lists it was exported with
   --threshold A=N       Hamming-distance threshold for algorithm A (repeatable or comma-
-                        separated); default: each algorithm's default (blockhash 10)
-  --json                one JSON object per line: {"file","matched","matches","hashes"}
-                        or {"file","error":{"code","message"}}
+                        separated); default: each algorithm's default (blockhash 10, pdq 31)
+  --json                one JSON object per line: {"file","matched","matches","hashes",
+                        "unusable"} or {"file","error":{"code","message"}}
   -h, --help            this text
+
+Each upload is also matched turned and mirrored (8 orientations); a match found that way names
+its transform (e.g. transform=flipY). A PDQ hash of quality below 50 is not used, and the line
+says so: "(pdq not used: PDQ quality 3 is below 50)" — that file was not checked by PDQ.
 
 Exit status: 0 nothing matched, 1 something matched, 2 some file could not be checked.`,
   options: {
@@ -63,8 +69,8 @@ Exit status: 0 nothing matched, 1 something matched, 2 some file could not be ch
       const file = files[i] as string;
       if (result.ok) {
         matched ||= result.value.matched;
-        const { matched: m, matches, hashes } = result.value;
-        io.out(values.json === true ? `${JSON.stringify({ file, matched: m, matches, hashes })}\n` : describe(file, result.value));
+        const { matched: m, matches, hashes, unusable } = result.value;
+        io.out(values.json === true ? `${JSON.stringify({ file, matched: m, matches, hashes, unusable })}\n` : describe(file, result.value));
       } else {
         failed = true;
         const error = errorJson(result.error);
