@@ -31,6 +31,8 @@ export {
   blockhashSums,
   blockhashFromSums,
   blockhashDihedralHashes,
+  blockhashSpread,
+  BLOCKHASH_MIN_SPREAD,
   BLOCKHASH_BLOCKS,
   BLOCKHASH_DEFAULT_THRESHOLD,
   BLOCKHASH_MAX_THRESHOLD,

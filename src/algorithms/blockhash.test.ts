@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { mulberry32 } from '../../test-vectors/prng.js';
 import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { blockhash, blockhashDihedralHashes, blockhashRgba, blockhashSums, type RgbaImage } from './blockhash.js';
+import { BLOCKHASH_MIN_SPREAD, blockhash, blockhashDihedralHashes, blockhashRgba, blockhashSpread, blockhashSums, type RgbaImage } from './blockhash.js';
 import { DIHEDRAL_NAMES, type DihedralName } from './dihedral.js';
 import { formatHex } from './hex.js';
 
@@ -317,5 +317,22 @@ describe('blockhashDihedralHashes', () => {
         expect(blockhash.format(derived[i] as Uint8Array), `${width}×${height} ${name}`).toBe(blockhash.format(blockhashRgba(moved(image, name))));
       });
     }
+  });
+});
+
+describe('blockhashSpread (the low-information guard)', () => {
+  const image = (fill: (x: number, y: number) => number, width = 48, height = 32) => {
+    const data = new Uint8Array(width * height * 4);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.fill(fill(x, y), (y * width + x) * 4, (y * width + x) * 4 + 3).fill(255, (y * width + x) * 4 + 3, (y * width + x) * 4 + 4);
+    return { data, width, height };
+  };
+
+  it('is 0 for any one-colour image, whose hashes coincide, and above the minimum for an image with any structure', () => {
+    for (const grey of [0, 90, 128, 255]) expect(blockhashSpread(blockhashSums(image(() => grey)))).toBe(0);
+    // Dark and mid-grey flats share the all-zero hash: why they must not be matched.
+    expect(blockhash.format(blockhashRgba(image(() => 0)))).toBe(blockhash.format(blockhashRgba(image(() => 128))));
+    expect(blockhashSpread(blockhashSums(image((x) => (x < 24 ? 100 : 104))))).toBe(2);
+    expect(blockhashSpread(blockhashSums(image((x) => (x * 255) / 47)))).toBeGreaterThan(BLOCKHASH_MIN_SPREAD);
+    expect(BLOCKHASH_MIN_SPREAD).toBe(1);
   });
 });

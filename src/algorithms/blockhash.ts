@@ -30,6 +30,17 @@ export const BLOCKHASH_DEFAULT_THRESHOLD = 10;
  */
 export const BLOCKHASH_MAX_THRESHOLD = 64;
 
+/**
+ * Least spread of the block means (their standard deviation, in grey levels of 0–255) for a
+ * blockhash to be used for matching: 1. Below it the image is one colour, every block ties with
+ * its band's median, and the reference's tie rule gives every such image the same hash (all zeros
+ * for dark or mid grey, all ones for light), so a flat upload would match every flat entry.
+ * Measured (block means after EXIF orientation, no ICC): the 8 flat images among ../shared/photos
+ * and the test vectors at exactly 0; the least spread of anything else 4.6 (a generated gentle
+ * gradient), then 4.8 (a brick texture), 7.5–9.9 for microscopy, gravel and the moon.
+ */
+export const BLOCKHASH_MIN_SPREAD = 1;
+
 /** RGBA pixels, 4 bytes per pixel, rows top to bottom, no padding. */
 export interface RgbaImage {
   readonly data: Uint8Array | Uint8ClampedArray;
@@ -202,6 +213,26 @@ export function blockhashFromSums({ sums, pixelsPerBlock, blocks }: BlockSums): 
  */
 export function blockhashRgba(image: RgbaImage): Uint8Array {
   return blockhashFromSums(blockhashSums(image, BLOCKHASH_BLOCKS));
+}
+
+/**
+ * How much the block means differ: their standard deviation, in grey levels (0–255). Below
+ * {@link BLOCKHASH_MIN_SPREAD} the image carries no information a blockhash can keep.
+ *
+ * @example
+ * ```ts
+ * blockhashSpread(blockhashSums(rgba)) < BLOCKHASH_MIN_SPREAD; // true for a flat image
+ * ```
+ */
+export function blockhashSpread({ sums, pixelsPerBlock }: BlockSums): number {
+  // R + G + B per pixel: a grey level is 3 of it.
+  const scale = 1 / (pixelsPerBlock * 3);
+  let mean = 0;
+  for (let i = 0; i < sums.length; i++) mean += (sums[i] as number) * scale;
+  mean /= sums.length;
+  let variance = 0;
+  for (let i = 0; i < sums.length; i++) variance += ((sums[i] as number) * scale - mean) ** 2;
+  return Math.sqrt(variance / sums.length);
 }
 
 /**

@@ -72,9 +72,13 @@ describe('hashwarden hash', () => {
     expect(flatLine).toMatchObject({ pdqQuality: 0, unusable: { pdq: 'PDQ quality 0 is below 50' } });
     expect(photoLine?.pdqQuality).toBeGreaterThanOrEqual(50);
     expect(photoLine?.unusable).toEqual({});
-    // Without pdq the line is as before: no quality, no unusable.
+    // A one-colour image's blockhash is refused too (the same hash as every flat image's); with
+    // no perceptual hash requested there is nothing to refuse and no unusable field.
+    expect(flatLine?.unusable).toEqual({ pdq: 'PDQ quality 0 is below 50', blockhash: 'blockhash of a flat image (block means spread 0.00, below 1 grey level)' });
     const { lines: plain } = await cli('hash', '--algorithms', 'blockhash,md5', flat);
-    expect(Object.keys(JSON.parse(plain[0]!))).toEqual(['file', 'blockhash', 'md5']);
+    expect(Object.keys(JSON.parse(plain[0]!))).toEqual(['file', 'blockhash', 'md5', 'unusable']);
+    const { lines: exact } = await cli('hash', '--algorithms', 'md5', flat);
+    expect(Object.keys(JSON.parse(exact[0]!))).toEqual(['file', 'md5']);
   });
 
   it('reports a corrupt file and an SVG in the middle of a batch, goes on, and exits 2', async () => {
@@ -87,7 +91,7 @@ describe('hashwarden hash', () => {
     expect(status).toBe(2);
     const parsed = lines.map((l) => JSON.parse(l));
     expect(parsed.map((p) => p.file)).toEqual([good, corrupt, svg, good]);
-    expect(Object.keys(parsed[0])).toEqual(['file', 'blockhash', 'md5']);
+    expect(Object.keys(parsed[0])).toEqual(['file', 'blockhash', 'md5', 'unusable']);
     expect(parsed[1]).toEqual({ file: corrupt, error: { code: 'ERR_IMAGE_DECODE', message: expect.any(String) } });
     expect(parsed[2]).toEqual({ file: svg, error: { code: 'ERR_UNSUPPORTED_FORMAT', message: expect.any(String) } });
     expect(parsed[3]).toEqual(parsed[0]);

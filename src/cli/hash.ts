@@ -1,8 +1,8 @@
 /**
  * `hashwarden hash`: the contract other tools read. One JSON object per line per file, in input
- * order: `{"file", <algorithm>: hex, …}` for the requested algorithms — with PDQ, its quality
- * right after it (`pdqQuality`) and `unusable`, what a matcher would refuse to match with and why
- * — or `{"file", "error": {"code", "message"}}`; exit 2 at the end if any file failed. Field
+ * order: `{"file", <algorithm>: hex, …}` for the requested algorithms — with PDQ its quality
+ * right after it (`pdqQuality`), and with any perceptual hash `unusable`, what a matcher would
+ * refuse to match with and why — or `{"file", "error": {"code", "message"}}`; exit 2 at the end if any file failed. Field
  * names never change.
  */
 import { availableParallelism } from 'node:os';
@@ -26,8 +26,9 @@ Options:
 
 Output (stable contract): {"file":F,"blockhash":HEX64,"pdq":HEX64,"pdqQuality":Q,"md5":HEX32,
 "sha1":HEX40,"sha256":HEX64,"unusable":{}} with only the requested algorithms; pdqQuality (0-100)
-and unusable come with pdq. unusable names each hash a matcher will not match with, and why:
-{"pdq":"PDQ quality 12 is below 50"} for a flat or featureless image. With --dihedral each
+comes with pdq, unusable with any perceptual hash. unusable names each hash a matcher will not
+match with, and why: {"pdq":"PDQ quality 12 is below 50"} for a featureless image,
+{"blockhash":"blockhash of a flat image (...)"} for one of a single colour. With --dihedral each
 perceptual hash is followed by its 8 rotations and flips, "blockhashDihedral":[8 HEX64] and
 "pdqDihedral":[8 HEX64], in the order original, rot90 (counter-clockwise), rot180, rot270,
 flipX (upside down), flipY (left-right), flip main diagonal, flip anti-diagonal.
@@ -61,7 +62,7 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
           const variants = result.value.dihedral?.[name];
           if (variants !== undefined) line[`${name}Dihedral`] = variants;
         }
-        if (options.algorithms.includes('pdq')) line.unusable = result.value.unusable;
+        if (options.perceptual.length > 0) line.unusable = result.value.unusable;
       } else {
         failed++;
         line.error = errorJson(result.error);

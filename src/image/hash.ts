@@ -3,7 +3,7 @@
  * algorithms) from a single decode.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { blockhashDihedralHashes, blockhashFromSums, blockhashSums } from '../algorithms/blockhash.js';
+import { BLOCKHASH_MIN_SPREAD, blockhashDihedralHashes, blockhashFromSums, blockhashSpread, blockhashSums } from '../algorithms/blockhash.js';
 import { md5, sha1, sha256 } from '../algorithms/exact.js';
 import { formatHex } from '../algorithms/hex.js';
 import { PDQ_MIN_QUALITY, pdqDihedralHashes, pdqRgba } from '../algorithms/pdq.js';
@@ -35,7 +35,9 @@ export interface ImageQualities {
 
 /**
  * Hashes a matcher does not use, with why: a PDQ hash of quality below {@link PDQ_MIN_QUALITY}
- * (a flat or featureless image, whose hash sits near every other such image's).
+ * (a flat or featureless image: its bits are rounding noise), a blockhash of an image whose block
+ * means spread less than {@link BLOCKHASH_MIN_SPREAD} grey level (one colour: the same hash as
+ * every other flat image).
  */
 export type UnusableHashes = { readonly [A in AlgorithmName]?: string };
 
@@ -87,15 +89,25 @@ export async function readInput(input: ImageInput, maxBytes: number): Promise<Ui
   }
 }
 
-function perceptualHash(name: AlgorithmName, image: DecodedImage, dihedral: boolean): { hex: string; quality?: number; dihedral?: string[] } {
+function perceptualHash(name: AlgorithmName, image: DecodedImage, dihedral: boolean): { hex: string; quality?: number; unusable?: string; dihedral?: string[] } {
   switch (name) {
     case 'blockhash': {
       const sums = blockhashSums(image);
-      return { hex: formatHex(blockhashFromSums(sums)), ...(dihedral ? { dihedral: blockhashDihedralHashes(sums).map(formatHex) } : {}) };
+      const spread = blockhashSpread(sums);
+      return {
+        hex: formatHex(blockhashFromSums(sums)),
+        ...(spread < BLOCKHASH_MIN_SPREAD ? { unusable: `blockhash of a flat image (block means spread ${spread.toFixed(2)}, below ${BLOCKHASH_MIN_SPREAD} grey level)` } : {}),
+        ...(dihedral ? { dihedral: blockhashDihedralHashes(sums).map(formatHex) } : {}),
+      };
     }
     case 'pdq': {
       const { hash, quality, dct } = pdqRgba(image);
-      return { hex: formatHex(hash), quality, ...(dihedral ? { dihedral: pdqDihedralHashes(dct).map(formatHex) } : {}) };
+      return {
+        hex: formatHex(hash),
+        quality,
+        ...(quality < PDQ_MIN_QUALITY ? { unusable: `PDQ quality ${quality} is below ${PDQ_MIN_QUALITY}` } : {}),
+        ...(dihedral ? { dihedral: pdqDihedralHashes(dct).map(formatHex) } : {}),
+      };
     }
     default:
       throw new Error(`no pixel hasher for ${name}`);
@@ -116,10 +128,8 @@ export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions
       const result = perceptualHash(name, decoded, options.dihedral);
       hashes[name] = result.hex;
       if (result.dihedral !== undefined) dihedral[name] = result.dihedral;
-      if (name === 'pdq' && result.quality !== undefined) {
-        quality.pdq = result.quality;
-        if (result.quality < PDQ_MIN_QUALITY) unusable.pdq = `PDQ quality ${result.quality} is below ${PDQ_MIN_QUALITY}`;
-      }
+      if (name === 'pdq' && result.quality !== undefined) quality.pdq = result.quality;
+      if (result.unusable !== undefined) unusable[name] = result.unusable;
     }
   }
   for (const name of options.exact) hashes[name] = formatHex(EXACT[name as keyof typeof EXACT].digest(bytes));
