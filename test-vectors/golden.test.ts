@@ -12,6 +12,7 @@ import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
 import { blockhash } from '../src/algorithms/blockhash.js';
 import { hammingDistance } from '../src/algorithms/hex.js';
+import { PDQ_MIN_QUALITY } from '../src/algorithms/pdq.js';
 import { hashImage } from '../src/image/index.js';
 
 interface ManifestImage {
@@ -111,4 +112,26 @@ describe.each(images)('test vector $file', (image) => {
     const distance = hammingDistance(blockhash.parse(hex as string), blockhash.parse(image.blockhash));
     expect(distance).toBeLessThanOrEqual(FAST_TOLERANCE_BITS);
   });
+});
+
+describe('PDQ golden file (pdq-golden.json)', () => {
+  const golden = JSON.parse(readFileSync(join(HERE, 'pdq-golden.json'), 'utf8')) as { images: { file: string; pdq: string; quality: number; dihedral: string[] }[] };
+
+  it('covers every test vector', () => {
+    expect(golden.images.map((g) => g.file)).toEqual(images.map((i) => i.file));
+  });
+
+  it('still gives every recorded quality, and every usable PDQ hash and its dihedral hashes bit for bit', async () => {
+    let compared = 0;
+    for (const expected of golden.images) {
+      const result = await hashImage(join(HERE, 'images', expected.file), { algorithms: ['pdq'], resolution: 'full', dihedral: true });
+      expect(result.quality.pdq, expected.file).toBe(expected.quality);
+      // Below the quality gate the coefficients are rounding noise, and their bits could move with
+      // the last digit of Math.cos on another platform: those hashes are recorded, not compared.
+      if (expected.quality < PDQ_MIN_QUALITY) continue;
+      compared++;
+      expect({ pdq: result.hashes.pdq, dihedral: result.dihedral?.pdq }, expected.file).toEqual({ pdq: expected.pdq, dihedral: expected.dihedral });
+    }
+    expect(compared).toBeGreaterThanOrEqual(20);
+  }, 60_000);
 });
