@@ -147,6 +147,9 @@ describe('hashwarden import and match', () => {
     const hit = await cli('match', mirrored, '--db', db);
     expect(hit.status).toBe(1);
     expect(hit.out).toMatch(/^MATCH .* entry=p1 pdq distance=\d+ transform=flipY\n$/);
+    const asIs = await cli('match', mirrored, '--db', db, '--no-dihedral');
+    expect(asIs.status).toBe(0);
+    expect(asIs.out).toBe(`no match  ${mirrored}\n`);
 
     const flat = join(dir, 'flat-for-match.png');
     await writeFile(flat, await sharp({ create: { width: 80, height: 60, channels: 3, background: '#444444' } }).png().toBuffer());

@@ -32,7 +32,7 @@ async function openMatcher(db: string | undefined, snapshot: string | undefined,
 
 export const matchCommand: Command = {
   name: 'match',
-  usage: 'FILE... (--db PATH [--list NAME]... | --snapshot FILE) [--json] [--threshold blockhash=N]',
+  usage: 'FILE... (--db PATH [--list NAME]... | --snapshot FILE) [--json] [--threshold blockhash=N] [--no-dihedral]',
   summary: 'Match image files against the hash lists in a SQLite store or a snapshot.',
   help: `
 Options:
@@ -47,7 +47,7 @@ Options:
   -h, --help            this text
 
 Each upload is also matched turned and mirrored (8 orientations); a match found that way names
-its transform (e.g. transform=flipY). A PDQ hash of quality below 50 is not used, and the line
+its transform (e.g. transform=flipY). --no-dihedral matches the upload only as it is. A PDQ hash of quality below 50 is not used, and the line
 says so: "(pdq not used: PDQ quality 3 is below 50)" — that file was not checked by PDQ.
 
 Exit status: 0 nothing matched, 1 something matched, 2 some file could not be checked.`,
@@ -57,6 +57,7 @@ Exit status: 0 nothing matched, 1 something matched, 2 some file could not be ch
     json: { type: 'boolean' },
     threshold: { type: 'string', multiple: true },
     list: { type: 'string', multiple: true },
+    'no-dihedral': { type: 'boolean' },
   },
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('Missing FILE');
@@ -65,7 +66,8 @@ Exit status: 0 nothing matched, 1 something matched, 2 some file could not be ch
     const matcher = await openMatcher(values.db as string | undefined, values.snapshot as string | undefined, thresholds, lists);
     let matched = false;
     let failed = false;
-    await mapSettled(files, availableParallelism(), (file) => matcher.matchImage(file), (result, i) => {
+    const dihedral = values['no-dihedral'] !== true;
+    await mapSettled(files, availableParallelism(), (file) => matcher.matchImage(file, { dihedral }), (result, i) => {
       const file = files[i] as string;
       if (result.ok) {
         matched ||= result.value.matched;
