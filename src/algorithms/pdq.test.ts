@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +9,7 @@ import { hammingDistance, parseHex } from './hex.js';
 import { DIHEDRAL_NAMES, PDQ_MIN_QUALITY, pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma, pdqRgba, type PdqResult } from './pdq.js';
 
 const N = 64;
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** A 64 × 64 grey image of soft random blobs: detail at every scale, no symmetry. */
 function blobs(seed: number): Uint8Array {
@@ -98,6 +100,27 @@ describe('pdq pixel maths', () => {
     const full = pdqCoefficients(pdqLuma(noisy, width, height), width, height);
     expect(pdq.format(pdqHashFromCoefficients(full.dct))).not.toBe(pdq.format(pdqRgba({ data: base, width, height }).hash));
   });
+
+  it('filters the same in JavaScript (no WebAssembly) as in the WebAssembly kernel, bit for bit', () => {
+    // A 300 × 200 image (windows of 3 and 2, odd and even) and a 700 × 90 one (reduced to 512 × 512).
+    const script = `
+      const { pdqRgba } = await import('./src/algorithms/pdq.ts');
+      const { mulberry32 } = await import('./test-vectors/prng.ts');
+      const out = [];
+      for (const [width, height] of [[300, 200], [700, 90]]) {
+        const random = mulberry32(width);
+        const data = Uint8Array.from({ length: width * height * 4 }, () => Math.floor(random() * 256));
+        const { dct, quality } = pdqRgba({ data, width, height });
+        out.push({ quality, dct: Array.from(dct) });
+      }
+      console.log(JSON.stringify({ wasm: typeof WebAssembly, out }));`;
+    const run = (flags: string[]): { wasm: string; out: unknown } =>
+      JSON.parse(execFileSync(process.execPath, [...flags, '--no-warnings', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { wasm: string; out: unknown };
+    const withWasm = run([]);
+    const withoutWasm = run(['--jitless']);
+    expect([withWasm.wasm, withoutWasm.wasm]).toEqual(['object', 'undefined']);
+    expect(withoutWasm.out).toEqual(withWasm.out);
+  }, 60_000);
 
   it('rejects a luma buffer of the wrong size and bad dimensions', () => {
     expect(() => pdqCoefficients(new Float32Array(10), 4, 4)).toThrow(RangeError);
