@@ -6,7 +6,7 @@
  * `ERR_SNAPSHOT_*` error, when truncated, corrupted or of another version. Written to a temporary
  * file in the target's folder and renamed over it, so readers never see half a snapshot.
  */
-import { open, rename, rm, stat, type FileHandle } from 'node:fs/promises';
+import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
@@ -682,7 +682,6 @@ function stringColumn(d: Destinations, offsetsKind: number, bytesKind: number, p
 
 function tableOf(d: Destinations, present: ReadonlySet<string>, number: number, listNames: readonly string[], path: string): MatcherTable {
   const { algorithm, meta } = d;
-  const n = meta.count;
   const need = (kind: number, part = 0): void => {
     if (!present.has(sectionKey(kind, number, part))) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: missing section kind ${kind} part ${part}`);
   };
