@@ -24,6 +24,7 @@
 import { integerInRange } from '../validate.js';
 import { DIHEDRAL_NAMES } from './dihedral.js';
 import { hexAlgorithm } from './hex.js';
+import { LazyWasm } from '../wasm.js';
 import { TENT_WASM_BASE64 } from './tent-wasm.js';
 import type { HashAlgorithm } from './types.js';
 
@@ -166,17 +167,14 @@ interface TentExports {
   columns(input: number, output: number, sums: number, width: number, height: number, window: number): void;
 }
 
+const TENT = new LazyWasm(TENT_WASM_BASE64);
 let tentKernel: TentExports | null | undefined;
 
 /** The WebAssembly tent filter (tent.wat), or null without WebAssembly (the JS passes then run). */
 function tent(): TentExports | null {
   if (tentKernel === undefined) {
-    const api = (globalThis as { WebAssembly?: { Module: new (b: Uint8Array) => object; Instance: new (m: object) => { exports: unknown } } }).WebAssembly;
-    try {
-      tentKernel = api === undefined ? null : (new api.Instance(new api.Module(Buffer.from(TENT_WASM_BASE64, 'base64'))).exports as TentExports);
-    } catch {
-      tentKernel = null;
-    }
+    const compiled = TENT.get();
+    tentKernel = compiled === null ? null : (new compiled.api.Instance(compiled.module).exports as TentExports);
   }
   return tentKernel;
 }

@@ -10,6 +10,7 @@
  * Why XXH3 and not CRC-32: at 1M entries a snapshot is 117 MiB and every byte is checked at open;
  * zlib's CRC-32 took 33–47 ms of that on the 2-core machine, this loop 19–25 ms (xxh3.wat).
  */
+import { LazyWasm, type CompiledWasm, type WasmMemory } from '../wasm.js';
 import { xxh3, xxh3MergeAccumulators } from './xxh3.js';
 import { XXH3_WASM_BASE64 } from './xxh3-wasm.js';
 
@@ -32,36 +33,14 @@ interface Xxh3Exports {
   ascending(at: number, count: number): number;
 }
 
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-}
-
-interface WasmApi {
-  readonly Module: new (bytes: Uint8Array) => object;
-  readonly Instance: new (module: object, imports: { env: { memory: WasmMemory } }) => { readonly exports: unknown };
-  readonly Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
-
-let compiled: { api: WasmApi; module: object } | null | undefined;
-
-/** The compiled kernel, or null when this runtime has no WebAssembly (or no SIMD). */
-function kernel(): { api: WasmApi; module: object } | null {
-  if (compiled === undefined) {
-    const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-    try {
-      compiled = api === undefined ? null : { api, module: new api.Module(Buffer.from(XXH3_WASM_BASE64, 'base64')) };
-    } catch {
-      compiled = null;
-    }
-  }
-  return compiled;
-}
+/** The compiled kernel; null when this runtime has no WebAssembly (or no SIMD). */
+const XXH3_KERNEL = new LazyWasm(XXH3_WASM_BASE64);
 
 /** Kernel instances by the buffer of the memory they were made over. */
 const inPlace = new WeakMap<ArrayBuffer, Xxh3Exports>();
 
 function instanceOver(memory: WasmMemory): Xxh3Exports | undefined {
-  const k = kernel();
+  const k = XXH3_KERNEL.get();
   if (k === null) return undefined;
   let exports = inPlace.get(memory.buffer);
   if (exports === undefined) {
@@ -76,8 +55,8 @@ function instanceOver(memory: WasmMemory): Xxh3Exports | undefined {
  * how the scan kernel's planes are hashed where a snapshot read them. Views made after the memory
  * grows fall back to the staging path (still correct).
  */
-export function registerMemory(memory: object): void {
-  instanceOver(memory as WasmMemory);
+export function registerMemory(memory: WasmMemory): void {
+  instanceOver(memory);
 }
 
 /**
@@ -92,7 +71,7 @@ export function registerMemory(memory: object): void {
  * ```
  */
 export function allocateArena(bytes: number): ArrayBuffer {
-  const k = kernel();
+  const k = XXH3_KERNEL.get();
   if (k === null) return new ArrayBuffer(bytes);
   const memory = new k.api.Memory({ initial: Math.max(1, Math.ceil(bytes / WASM_PAGE)) });
   instanceOver(memory);
@@ -102,7 +81,7 @@ export function allocateArena(bytes: number): ArrayBuffer {
 let staging: { memory: WasmMemory; exports: Xxh3Exports } | undefined;
 
 /** Hashes a long input through a staging memory of 1 MiB + 2 KiB, a chunk at a time. */
-function stagedChecksum(bytes: Uint8Array, k: { api: WasmApi; module: object }): bigint {
+function stagedChecksum(bytes: Uint8Array, k: CompiledWasm): bigint {
   if (staging === undefined) {
     const memory = new k.api.Memory({ initial: Math.ceil((BLOCKS_PER_CALL * BLOCK + 2 * BLOCK) / WASM_PAGE) });
     staging = { memory, exports: new k.api.Instance(k.module, { env: { memory } }).exports as Xxh3Exports };
@@ -141,7 +120,7 @@ function finish(exports: Xxh3Exports, tailAt: number, length: number, lastAt: nu
  */
 export function checksum(bytes: Uint8Array): bigint {
   if (bytes.length <= SHORT_INPUT) return xxh3(bytes);
-  const k = kernel();
+  const k = XXH3_KERNEL.get();
   if (k === null) return xxh3(bytes);
   const exports = inPlace.get(bytes.buffer as ArrayBuffer);
   if (exports === undefined) return stagedChecksum(bytes, k);

@@ -17,6 +17,7 @@
  */
 import { HashwardenError } from '../errors.js';
 import { integerInRange, invalid, oneOf, optionsObject } from '../validate.js';
+import { LazyWasm, type CompiledWasm, type WasmMemory } from '../wasm.js';
 import { POPCOUNT_WASM_BASE64 } from './popcount-wasm.js';
 
 /** One search hit: the position of the stored hash and its distance to the query. */
@@ -101,7 +102,7 @@ interface Kernel {
   planeA(): Uint8Array;
   planeB(): Uint8Array;
   /** The WebAssembly.Memory holding the planes, for the wasm kernel. */
-  readonly memory?: object;
+  readonly memory?: WasmMemory;
   search(query: Uint8Array, threshold: number): SearchHit[];
   verify(candidates: Uint32Array, length: number, query: Uint8Array, threshold: number, hits: SearchHit[]): void;
 }
@@ -203,38 +204,13 @@ const WASM_PAGE = 65536;
 const QUERY_AT = 0;
 const PLANES_AT = 64;
 
-/**
- * The part of the WebAssembly JS API used here. Declared locally because the project's libs
- * (ES2023 + Node types, no DOM) do not declare it, and read from globalThis because it may be
- * absent (`node --jitless`).
- */
-interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-interface WasmApi {
-  readonly Module: new (bytes: Uint8Array) => object;
-  readonly Instance: new (module: object, imports: { env: { memory: WasmMemory } }) => { readonly exports: unknown };
-  readonly Memory: new (descriptor: { initial: number }) => WasmMemory;
-}
+/** The popcount module, compiled on first use and shared by every index. */
+const POPCOUNT = new LazyWasm(POPCOUNT_WASM_BASE64);
 
-/** The compiled module, compiled on first use and shared by every index; null once it failed. */
-let popcountModule: { readonly api: WasmApi; readonly module: object } | null | undefined;
-let popcountModuleError: unknown;
-
-function compiledPopcount(): { readonly api: WasmApi; readonly module: object } {
-  if (popcountModule === undefined) {
-    try {
-      const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
-      if (api === undefined) throw new Error('WebAssembly is not available in this runtime');
-      popcountModule = { api, module: new api.Module(Buffer.from(POPCOUNT_WASM_BASE64, 'base64')) };
-    } catch (error) {
-      popcountModule = null;
-      popcountModuleError = error;
-    }
-  }
-  if (popcountModule === null) throw popcountModuleError;
-  return popcountModule;
+function compiledPopcount(): CompiledWasm {
+  const compiled = POPCOUNT.get();
+  if (compiled === null) throw POPCOUNT.error;
+  return compiled;
 }
 
 function roundUp(n: number, to: number): number {
@@ -278,7 +254,7 @@ class WasmKernel implements Kernel {
     this.#u32 = new Uint32Array(this.#memory.buffer);
   }
 
-  get memory(): object {
+  get memory(): WasmMemory {
     return this.#memory;
   }
 
@@ -482,7 +458,7 @@ export class LinearIndex {
    * const memory = LinearIndex.allocate(1000).wasmMemory(); // a WebAssembly.Memory
    * ```
    */
-  wasmMemory(): object | undefined {
+  wasmMemory(): WasmMemory | undefined {
     return this.#kernel.memory;
   }
 

@@ -1,0 +1,64 @@
+/**
+ * The WebAssembly kernels' common ground: the part of the WebAssembly JS API hashwarden uses, and
+ * a module compiled from its base64 bytes on first use. Declared here because the project's libs
+ * (ES2023 + Node types, no DOM) do not declare the API, and read from globalThis because it may
+ * be absent (`node --jitless`), where every kernel has a JavaScript fallback.
+ */
+
+/** A WebAssembly.Memory, as far as the kernels use it. */
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(pages: number): number;
+}
+
+/** The WebAssembly namespace, as far as the kernels use it. */
+export interface WasmApi {
+  readonly Module: new (bytes: Uint8Array) => object;
+  readonly Instance: new (module: object, imports?: { env: { memory: WasmMemory } }) => { readonly exports: unknown };
+  readonly Memory: new (descriptor: { initial: number }) => WasmMemory;
+}
+
+/** A compiled module and the API to instantiate it and make memories with. */
+export interface CompiledWasm {
+  readonly api: WasmApi;
+  readonly module: object;
+}
+
+/**
+ * A module compiled from `base64` the first time `get` is called, then shared; `get` returns null
+ * (and `error` says why) when this runtime cannot compile it.
+ *
+ * @example
+ * ```ts
+ * const KERNEL = new LazyWasm(KERNEL_WASM_BASE64);
+ * const compiled = KERNEL.get(); // null under node --jitless
+ * ```
+ */
+export class LazyWasm {
+  readonly #base64: string;
+  #compiled: CompiledWasm | null | undefined;
+  #error: unknown;
+
+  constructor(base64: string) {
+    this.#base64 = base64;
+  }
+
+  /** Why `get` returned null (undefined before a failure). */
+  get error(): unknown {
+    return this.#error;
+  }
+
+  get(): CompiledWasm | null {
+    if (this.#compiled === undefined) {
+      try {
+        const api = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
+        if (api === undefined) throw new Error('WebAssembly is not available in this runtime');
+        this.#compiled = { api, module: new api.Module(Buffer.from(this.#base64, 'base64')) };
+      } catch (error) {
+        this.#compiled = null;
+        this.#error = error;
+      }
+    }
+    return this.#compiled;
+  }
+}
