@@ -69,20 +69,23 @@ const DCT = (() => {
   return matrix;
 })();
 
+/** Luminance of the RGBA pixel at byte `q`, in the reference's single-precision steps. */
+function lumaAt(data: Uint8Array | Uint8ClampedArray, q: number): number {
+  return f(f(f(LUMA_R * (data[q] as number)) + f(LUMA_G * (data[q + 1] as number))) + f(LUMA_B * (data[q + 2] as number)));
+}
+
 /** Luminance of RGBA pixels (alpha ignored, as the reference reads only R, G and B), row-major. */
 export function pdqLuma(data: Uint8Array | Uint8ClampedArray, width: number, height: number): Float32Array {
   integerInRange(width, 1, 2 ** 16, 'width');
   integerInRange(height, 1, 2 ** 16, 'height');
   if (data.length !== width * height * 4) throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
   const luma = new Float32Array(width * height);
-  for (let p = 0, q = 0; p < luma.length; p++, q += 4) {
-    luma[p] = f(f(f(LUMA_R * (data[q] as number)) + f(LUMA_G * (data[q + 1] as number))) + f(LUMA_B * (data[q + 2] as number)));
-  }
+  for (let p = 0, q = 0; p < luma.length; p++, q += 4) luma[p] = lumaAt(data, q);
   return luma;
 }
 
-/** Box filter of `window` along one line of `length` values, `stride` apart (the reference's box1DFloat). */
-function box(input: Float32Array, output: Float32Array, start: number, length: number, stride: number, window: number): void {
+/** Box filter of `window` along one row of `length` values from `start` (the reference's box1DFloat). */
+function box(input: Float32Array, output: Float32Array, start: number, length: number, window: number): void {
   // The window is centred: it reaches `half - 1` values back and `window - half` ahead, and is
   // cut at both ends (each output is the mean of the values it covers).
   const half = Math.floor((window + 2) / 2);
@@ -94,29 +97,29 @@ function box(input: Float32Array, output: Float32Array, start: number, length: n
   for (let i = 0; i < half - 1; i++) {
     sum = f(sum + (input[right] as number));
     size++;
-    right += stride;
+    right++;
   }
   for (let i = 0; i < window - half + 1; i++) {
     sum = f(sum + (input[right] as number));
     size++;
     output[out] = f(sum / size);
-    right += stride;
-    out += stride;
+    right++;
+    out++;
   }
   for (let i = 0; i < length - window; i++) {
     sum = f(sum + (input[right] as number));
     sum = f(sum - (input[left] as number));
     output[out] = f(sum / size);
-    left += stride;
-    right += stride;
-    out += stride;
+    left++;
+    right++;
+    out++;
   }
   for (let i = 0; i < half - 1; i++) {
     sum = f(sum - (input[left] as number));
     size--;
     output[out] = f(sum / size);
-    left += stride;
-    out += stride;
+    left++;
+    out++;
   }
 }
 
@@ -203,7 +206,7 @@ function tentFilter(luma: Float32Array, width: number, height: number, alongRows
   const scratch = new Float32Array(luma.length);
   const sums = new Float32Array(width);
   for (let pass = 0; pass < 2; pass++) {
-    for (let i = 0; i < height; i++) box(luma, scratch, i * width, width, 1, alongRows);
+    for (let i = 0; i < height; i++) box(luma, scratch, i * width, width, alongRows);
     boxColumns(scratch, luma, width, height, alongColumns, sums);
   }
 }
@@ -368,10 +371,7 @@ function referenceLuma(image: { readonly data: Uint8Array | Uint8ClampedArray; r
   const columns = Int32Array.from({ length: side }, (_, x) => Math.floor((x * width) / side) * 4);
   for (let y = 0; y < side; y++) {
     const row = Math.floor((y * height) / side) * width * 4;
-    for (let x = 0; x < side; x++) {
-      const q = row + (columns[x] as number);
-      luma[y * side + x] = f(f(f(LUMA_R * (data[q] as number)) + f(LUMA_G * (data[q + 1] as number))) + f(LUMA_B * (data[q + 2] as number)));
-    }
+    for (let x = 0; x < side; x++) luma[y * side + x] = lumaAt(data, row + (columns[x] as number));
   }
   return { luma, width: side, height: side };
 }
