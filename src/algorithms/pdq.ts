@@ -183,11 +183,12 @@ function tent(): TentExports | null {
 }
 
 /**
- * The tent filter in place in `luma`: two rounds of rows then columns. In WebAssembly when there
+ * The tent filter: two rounds of rows then columns; returns the filtered values (in the kernel's
+ * memory, or in `luma` itself for the JavaScript passes). In WebAssembly when there
  * is (the same single-precision steps, columns four at a time: 512 × 512 in about a fifth of the
  * JavaScript passes' time), else the JavaScript passes.
  */
-function tentFilter(luma: Float32Array, width: number, height: number, alongRows: number, alongColumns: number): void {
+function tentFilter(luma: Float32Array, width: number, height: number, alongRows: number, alongColumns: number): Float32Array {
   const kernel = tent();
   if (kernel !== null) {
     const bytes = luma.length * 4;
@@ -200,8 +201,8 @@ function tentFilter(luma: Float32Array, width: number, height: number, alongRows
       kernel.rows(0, bytes, width, height, alongRows);
       kernel.columns(bytes, 0, 2 * bytes, width, height, alongColumns);
     }
-    luma.set(memory);
-    return;
+    // Decimated straight from the kernel's memory: nothing copied back.
+    return memory;
   }
   const scratch = new Float32Array(luma.length);
   const sums = new Float32Array(width);
@@ -209,11 +210,12 @@ function tentFilter(luma: Float32Array, width: number, height: number, alongRows
     for (let i = 0; i < height; i++) box(luma, scratch, i * width, width, alongRows);
     boxColumns(scratch, luma, width, height, alongColumns, sums);
   }
+  return luma;
 }
 
 /**
- * The 64 × 64 samples of a luma image: the tent filter (two passes of rows then columns, in
- * place in `luma`) and decimation at cell centres.
+ * The 64 × 64 samples of a luma image: the tent filter (two passes of rows then columns) and
+ * decimation at cell centres.
  */
 function samples64(luma: Float32Array, width: number, height: number): Float32Array {
   const out = new Float32Array(SAMPLES * SAMPLES);
@@ -224,10 +226,10 @@ function samples64(luma: Float32Array, width: number, height: number): Float32Ar
   }
   const alongRows = Math.floor((width + 2 * SAMPLES - 1) / (2 * SAMPLES));
   const alongColumns = Math.floor((height + 2 * SAMPLES - 1) / (2 * SAMPLES));
-  tentFilter(luma, width, height, alongRows, alongColumns);
+  const filtered = tentFilter(luma, width, height, alongRows, alongColumns);
   for (let i = 0; i < SAMPLES; i++) {
     const row = Math.floor(((i + 0.5) * height) / SAMPLES);
-    for (let j = 0; j < SAMPLES; j++) out[i * SAMPLES + j] = luma[row * width + Math.floor(((j + 0.5) * width) / SAMPLES)] as number;
+    for (let j = 0; j < SAMPLES; j++) out[i * SAMPLES + j] = filtered[row * width + Math.floor(((j + 0.5) * width) / SAMPLES)] as number;
   }
   return out;
 }
@@ -272,7 +274,7 @@ export interface PdqCoefficients {
 
 /**
  * The PDQ coefficients and quality of a luma image (`width × height` values, row-major, as
- * {@link pdqLuma} returns). `luma` is used as scratch space and changed. An image with a side
+ * {@link pdqLuma} returns). `luma` is used as scratch space and may be changed. An image with a side
  * under {@link PDQ_MIN_DIMENSION} pixels has all-zero coefficients and quality 0.
  *
  * @example
