@@ -102,16 +102,20 @@ describe('pdq pixel maths', () => {
   });
 
   it('filters the same in JavaScript (no WebAssembly) as in the WebAssembly kernel, bit for bit', () => {
-    // A 300 × 200 image (windows of 3 and 2, odd and even) and a 700 × 90 one (reduced to 512 × 512).
+    // Windows odd and even (300 × 200: 3 and 2), a height that is not a multiple of the kernel's
+    // four rows at once (301 × 203), images reduced to 512 × 512 (700 × 90, 513 × 1300, one of them
+    // not 4-byte aligned), one already 64 × 64, the smallest hashed (5 × 7), and luma given directly.
     const script = `
-      const { pdqRgba } = await import('./src/algorithms/pdq.ts');
+      const { pdqRgba, pdqCoefficients, pdqLuma } = await import('./src/algorithms/pdq.ts');
       const { mulberry32 } = await import('./test-vectors/prng.ts');
       const out = [];
-      for (const [width, height] of [[300, 200], [700, 90]]) {
+      for (const [width, height, offset] of [[300, 200, 0], [301, 203, 0], [700, 90, 0], [513, 1300, 1], [64, 64, 0], [5, 7, 0]]) {
         const random = mulberry32(width);
-        const data = Uint8Array.from({ length: width * height * 4 }, () => Math.floor(random() * 256));
+        const data = Uint8Array.from({ length: width * height * 4 + offset }, () => Math.floor(random() * 256)).subarray(offset);
         const { dct, quality } = pdqRgba({ data, width, height });
         out.push({ quality, dct: Array.from(dct) });
+        const direct = pdqCoefficients(pdqLuma(data, width, height), width, height);
+        out.push({ quality: direct.quality, dct: Array.from(direct.dct) });
       }
       console.log(JSON.stringify({ wasm: typeof WebAssembly, out }));`;
     const run = (flags: string[]): { wasm: string; out: unknown } =>

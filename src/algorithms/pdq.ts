@@ -24,8 +24,8 @@
 import { integerInRange } from '../validate.js';
 import { DIHEDRAL_NAMES } from './dihedral.js';
 import { hexAlgorithm } from './hex.js';
-import { LazyWasm } from '../wasm.js';
-import { TENT_WASM_BASE64 } from './tent-wasm.js';
+import { LazyWasm, type WasmMemory } from '../wasm.js';
+import { PDQ_WASM_BASE64 } from './pdq-wasm.js';
 import type { HashAlgorithm } from './types.js';
 
 /**
@@ -164,58 +164,14 @@ function boxColumns(input: Float32Array, output: Float32Array, width: number, he
   }
 }
 
-interface TentExports {
-  readonly memory: { readonly buffer: ArrayBuffer; grow(pages: number): number };
-  rows(input: number, output: number, width: number, height: number, window: number): void;
-  columns(input: number, output: number, sums: number, width: number, height: number, window: number): void;
-}
-
-const TENT = new LazyWasm(TENT_WASM_BASE64);
-let tentKernel: TentExports | null | undefined;
-
-/** The WebAssembly tent filter (tent.wat), or null without WebAssembly (the JS passes then run). */
-function tent(): TentExports | null {
-  if (tentKernel === undefined) {
-    const compiled = TENT.get();
-    tentKernel = compiled === null ? null : (new compiled.api.Instance(compiled.module).exports as TentExports);
-  }
-  return tentKernel;
+/** Window of the box filter along a side of `side` pixels: ⌈side / 128⌉, the reference's. */
+function windowAlong(side: number): number {
+  return Math.floor((side + 2 * SAMPLES - 1) / (2 * SAMPLES));
 }
 
 /**
- * The tent filter: two rounds of rows then columns; returns the filtered values (in the kernel's
- * memory, or in `luma` itself for the JavaScript passes). In WebAssembly when there
- * is (the same single-precision steps, columns four at a time: 512 × 512 in about a fifth of the
- * JavaScript passes' time), else the JavaScript passes.
- */
-function tentFilter(luma: Float32Array, width: number, height: number, alongRows: number, alongColumns: number): Float32Array {
-  const kernel = tent();
-  if (kernel !== null) {
-    const bytes = luma.length * 4;
-    const need = 2 * bytes + width * 4;
-    const have = kernel.memory.buffer.byteLength;
-    if (need > have) kernel.memory.grow(Math.ceil((need - have) / 65536));
-    const memory = new Float32Array(kernel.memory.buffer, 0, luma.length);
-    memory.set(luma);
-    for (let pass = 0; pass < 2; pass++) {
-      kernel.rows(0, bytes, width, height, alongRows);
-      kernel.columns(bytes, 0, 2 * bytes, width, height, alongColumns);
-    }
-    // Decimated straight from the kernel's memory: nothing copied back.
-    return memory;
-  }
-  const scratch = new Float32Array(luma.length);
-  const sums = new Float32Array(width);
-  for (let pass = 0; pass < 2; pass++) {
-    for (let i = 0; i < height; i++) box(luma, scratch, i * width, width, alongRows);
-    boxColumns(scratch, luma, width, height, alongColumns, sums);
-  }
-  return luma;
-}
-
-/**
- * The 64 × 64 samples of a luma image: the tent filter (two passes of rows then columns) and
- * decimation at cell centres.
+ * The 64 × 64 samples of a luma image in JavaScript: the tent filter (two rounds of rows then
+ * columns, in `luma` itself) and decimation at cell centres. The path without WebAssembly.
  */
 function samples64(luma: Float32Array, width: number, height: number): Float32Array {
   const out = new Float32Array(SAMPLES * SAMPLES);
@@ -224,14 +180,97 @@ function samples64(luma: Float32Array, width: number, height: number): Float32Ar
     out.set(luma);
     return out;
   }
-  const alongRows = Math.floor((width + 2 * SAMPLES - 1) / (2 * SAMPLES));
-  const alongColumns = Math.floor((height + 2 * SAMPLES - 1) / (2 * SAMPLES));
-  const filtered = tentFilter(luma, width, height, alongRows, alongColumns);
+  const alongRows = windowAlong(width);
+  const alongColumns = windowAlong(height);
+  const scratch = new Float32Array(luma.length);
+  const sums = new Float32Array(width);
+  for (let pass = 0; pass < 2; pass++) {
+    for (let i = 0; i < height; i++) box(luma, scratch, i * width, width, alongRows);
+    boxColumns(scratch, luma, width, height, alongColumns, sums);
+  }
   for (let i = 0; i < SAMPLES; i++) {
     const row = Math.floor(((i + 0.5) * height) / SAMPLES);
-    for (let j = 0; j < SAMPLES; j++) out[i * SAMPLES + j] = filtered[row * width + Math.floor(((j + 0.5) * width) / SAMPLES)] as number;
+    for (let j = 0; j < SAMPLES; j++) out[i * SAMPLES + j] = luma[row * width + Math.floor(((j + 0.5) * width) / SAMPLES)] as number;
   }
   return out;
+}
+
+/** pdq.wat's exports. Pointers are byte offsets into `memory`. */
+interface PdqExports {
+  readonly memory: WasmMemory;
+  luma(pixels: number, count: number): void;
+  rows(input: number, output: number, width: number, height: number, window: number): void;
+  columns(input: number, output: number, sums: number, width: number, height: number, window: number): void;
+  decimate(input: number, output: number, width: number, height: number): void;
+  dct(matrix: number, transposed: number, samples: number, scratch: number, output: number): void;
+  gradients(samples: number): number;
+  gather(source: number, target: number, columns: number, count: number): void;
+}
+
+/** Where things live in the kernel's memory: fixed areas, then the image and its scratch. */
+const AT = {
+  matrix: 0,
+  transposed: 4 * COEFFICIENTS * SAMPLES,
+  samples: 8 * COEFFICIENTS * SAMPLES,
+  scratch: 8 * COEFFICIENTS * SAMPLES + 4 * SAMPLES * SAMPLES,
+  coefficients: 12 * COEFFICIENTS * SAMPLES + 4 * SAMPLES * SAMPLES,
+  /** The reduction's source column of each output column, as byte offsets (512 × i32). */
+  columns: 30720,
+  image: 32768,
+} as const;
+
+/**
+ * Most pixels the kernel takes. Its memory grows to about 8 bytes per pixel and never shrinks, so
+ * a larger luma buffer given to {@link pdqCoefficients} is filtered in JavaScript instead
+ * (`pdqRgba` never needs more than 512 × 512).
+ */
+const KERNEL_MAX_PIXELS = 1 << 20;
+
+const KERNEL = new LazyWasm(PDQ_WASM_BASE64);
+let kernelInstance: PdqExports | null | undefined;
+
+/** The WebAssembly kernel (pdq.wat), or null without WebAssembly (the JavaScript path then runs). */
+function kernel(): PdqExports | null {
+  if (kernelInstance === undefined) {
+    const compiled = KERNEL.get();
+    kernelInstance = compiled === null ? null : (new compiled.api.Instance(compiled.module).exports as PdqExports);
+    if (kernelInstance !== null) {
+      const memory = new Float32Array(kernelInstance.memory.buffer);
+      memory.set(DCT, AT.matrix / 4);
+      for (let i = 0; i < COEFFICIENTS; i++) for (let k = 0; k < SAMPLES; k++) memory[AT.transposed / 4 + k * COEFFICIENTS + i] = DCT[i * SAMPLES + k] as number;
+    }
+  }
+  return kernelInstance;
+}
+
+/**
+ * Grows the kernel's memory to hold a `width × height` image with its scratch, and `extra` bytes
+ * after them (where the reduction stages source rows); returns the buffer.
+ */
+function reserve(k: PdqExports, width: number, height: number, extra = 0): ArrayBuffer {
+  const need = AT.image + 8 * width * height + 4 * width + extra;
+  const have = k.memory.buffer.byteLength;
+  if (need > have) k.memory.grow(Math.ceil((need - have) / 65536));
+  return k.memory.buffer;
+}
+
+/**
+ * The coefficients and quality of the luma image already at `AT.image` in the kernel's memory:
+ * the same steps as {@link samples64}, {@link dct16} and {@link quality64}, in WebAssembly
+ * (512 × 512 in about a third of the JavaScript's time, luma included: docs/benchmark.md).
+ */
+function kernelCoefficients(k: PdqExports, width: number, height: number): PdqCoefficients {
+  if (width !== SAMPLES || height !== SAMPLES) {
+    const scratch = AT.image + 4 * width * height;
+    for (let pass = 0; pass < 2; pass++) {
+      k.rows(AT.image, scratch, width, height, windowAlong(width));
+      k.columns(scratch, AT.image, scratch + 4 * width * height, width, height, windowAlong(height));
+    }
+  }
+  k.decimate(AT.image, AT.samples, width, height);
+  k.dct(AT.matrix, AT.transposed, AT.samples, AT.scratch, AT.coefficients);
+  const quality = Math.min(100, Math.floor(k.gradients(AT.samples) / 90));
+  return { dct: new Float32Array(k.memory.buffer, AT.coefficients, COEFFICIENTS * COEFFICIENTS).slice(), quality };
 }
 
 /** The quality score (0–100) of the 64 × 64 samples: how much significant gradient there is. */
@@ -288,6 +327,11 @@ export function pdqCoefficients(luma: Float32Array, width: number, height: numbe
   integerInRange(height, 1, 2 ** 16, 'height');
   if (!(luma instanceof Float32Array) || luma.length !== width * height) throw new RangeError(`Expected Float32Array of ${width * height} values for luma but received ${luma instanceof Float32Array ? luma.length : typeof luma}`);
   if (width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION) return { dct: new Float32Array(COEFFICIENTS * COEFFICIENTS), quality: 0 };
+  const k = kernel();
+  if (k !== null && width * height <= KERNEL_MAX_PIXELS) {
+    new Float32Array(reserve(k, width, height), AT.image, width * height).set(luma);
+    return kernelCoefficients(k, width, height);
+  }
   const s = samples64(luma, width, height);
   return { dct: dct16(s), quality: quality64(s) };
 }
@@ -359,23 +403,61 @@ export function pdqDihedralHashes(dct: Float32Array): Uint8Array[] {
 export const PDQ_REFERENCE_MAX_SIDE = 512;
 
 /**
- * The luma the reference hashes: of `image` itself, or of its 512 × 512 nearest-neighbour
- * reduction, sampled straight from the source (no reduced RGBA copy is made).
+ * For each of the `side` rows (or columns) of the reference's reduction, the source row (column)
+ * it copies: ⌊x · size / side⌋, CImg's nearest neighbour (libvips' samples the cell centre
+ * instead, measured 2–8 bits off on the large reference images).
  */
-function referenceLuma(image: { readonly data: Uint8Array | Uint8ClampedArray; readonly width: number; readonly height: number }): { luma: Float32Array; width: number; height: number } {
-  const { data, width, height } = image;
+function reductionIndex(size: number, side: number): Int32Array {
+  return Int32Array.from({ length: side }, (_, x) => Math.floor((x * size) / side));
+}
+
+/**
+ * The luma the reference hashes, in JavaScript: of `image` itself, or of its 512 × 512
+ * nearest-neighbour reduction, sampled straight from the source (no reduced RGBA copy is made).
+ */
+function referenceLuma(data: Uint8Array | Uint8ClampedArray, width: number, height: number): { luma: Float32Array; width: number; height: number } {
   if (width <= PDQ_REFERENCE_MAX_SIDE && height <= PDQ_REFERENCE_MAX_SIDE) return { luma: pdqLuma(data, width, height), width, height };
-  if (data.length !== width * height * 4) throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
   const side = PDQ_REFERENCE_MAX_SIDE;
   const luma = new Float32Array(side * side);
-  // CImg's nearest neighbour takes source pixel ⌊x · width / side⌋ (libvips' samples the cell
-  // centre instead, measured 2–8 bits off on the large reference images).
-  const columns = Int32Array.from({ length: side }, (_, x) => Math.floor((x * width) / side) * 4);
+  const rows = reductionIndex(height, side);
+  const columns = reductionIndex(width, side);
   for (let y = 0; y < side; y++) {
-    const row = Math.floor((y * height) / side) * width * 4;
-    for (let x = 0; x < side; x++) luma[y * side + x] = lumaAt(data, row + (columns[x] as number));
+    const row = (rows[y] as number) * width;
+    for (let x = 0; x < side; x++) luma[y * side + x] = lumaAt(data, (row + (columns[x] as number)) * 4);
   }
   return { luma, width: side, height: side };
+}
+
+/**
+ * Puts the RGBA pixels the reference hashes (the image, or its 512 × 512 reduction) at `AT.image`
+ * in the kernel's memory and turns them into luma there; returns the size hashed.
+ */
+function kernelLuma(k: PdqExports, data: Uint8Array | Uint8ClampedArray, width: number, height: number): { width: number; height: number } {
+  if (width <= PDQ_REFERENCE_MAX_SIDE && height <= PDQ_REFERENCE_MAX_SIDE) {
+    new Uint8Array(reserve(k, width, height), AT.image, width * height * 4).set(data);
+    k.luma(AT.image, width * height);
+    return { width, height };
+  }
+  const side = PDQ_REFERENCE_MAX_SIDE;
+  const rowBytes = width * 4;
+  const buffer = reserve(k, side, side, rowBytes);
+  const staging = AT.image + 8 * side * side + 4 * side;
+  const stage = new Uint8Array(buffer, staging, rowBytes);
+  const rows = reductionIndex(height, side);
+  new Int32Array(buffer, AT.columns, side).set(reductionIndex(width, side).map((x) => x * 4));
+  // Each source row the reduction samples is copied in whole (a memcpy) and sampled in
+  // WebAssembly: three times faster than picking the pixels out in JavaScript (docs/benchmark.md).
+  let staged = -1;
+  for (let y = 0; y < side; y++) {
+    const row = rows[y] as number;
+    if (row !== staged) {
+      stage.set(data.subarray(row * rowBytes, (row + 1) * rowBytes));
+      staged = row;
+    }
+    k.gather(staging, AT.image + y * side * 4, AT.columns, side);
+  }
+  k.luma(AT.image, side * side);
+  return { width: side, height: side };
 }
 
 /** PDQ of one image: its hash, quality and coefficients (for the dihedral hashes). */
@@ -395,9 +477,21 @@ export interface PdqResult extends PdqCoefficients {
  * ```
  */
 export function pdqRgba(image: { readonly data: Uint8Array | Uint8ClampedArray; readonly width: number; readonly height: number }): PdqResult {
-  const { luma, width, height } = referenceLuma(image);
-  const { dct, quality } = pdqCoefficients(luma, width, height);
-  return { hash: pdqHashFromCoefficients(dct), quality, dct };
+  const { data } = image;
+  const width = integerInRange(image.width, 1, 2 ** 16, 'width');
+  const height = integerInRange(image.height, 1, 2 ** 16, 'height');
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) throw new TypeError(`Expected Uint8Array for data but received ${typeof data}`);
+  if (data.length !== width * height * 4) throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
+  const k = kernel();
+  let coefficients: PdqCoefficients;
+  if (k === null || width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION) {
+    const reduced = referenceLuma(data, width, height);
+    coefficients = pdqCoefficients(reduced.luma, reduced.width, reduced.height);
+  } else {
+    const reduced = kernelLuma(k, data, width, height);
+    coefficients = kernelCoefficients(k, reduced.width, reduced.height);
+  }
+  return { hash: pdqHashFromCoefficients(coefficients.dct), ...coefficients };
 }
 
 export { DIHEDRAL_NAMES };
