@@ -62,3 +62,34 @@ export class LazyWasm {
     return this.#compiled;
   }
 }
+
+/**
+ * A kernel with its own memory, instantiated the first time `get` is called and then shared:
+ * for kernels whose memory is scratch space for one synchronous call at a time. `init` runs once
+ * on the new instance (to fill constant tables). `get` returns null without WebAssembly.
+ *
+ * @example
+ * ```ts
+ * const kernel = new LazyInstance<{ sums(at: number, length: number): number }>(KERNEL_WASM_BASE64);
+ * const exports = kernel.get(); // null under node --jitless
+ * ```
+ */
+export class LazyInstance<T> {
+  readonly #wasm: LazyWasm;
+  readonly #init: ((exports: T) => void) | undefined;
+  #exports: T | null | undefined;
+
+  constructor(base64: string, init?: (exports: T) => void) {
+    this.#wasm = new LazyWasm(base64);
+    this.#init = init;
+  }
+
+  get(): T | null {
+    if (this.#exports === undefined) {
+      const compiled = this.#wasm.get();
+      this.#exports = compiled === null ? null : (new compiled.api.Instance(compiled.module).exports as T);
+      if (this.#exports !== null) this.#init?.(this.#exports);
+    }
+    return this.#exports;
+  }
+}

@@ -7,6 +7,7 @@
  */
 import { bmvbhash } from 'blockhash-core';
 import fc from 'fast-check';
+import { withAndWithoutWasm } from '../../test-vectors/jitless.js';
 import { mulberry32 } from '../../test-vectors/prng.js';
 import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
@@ -153,10 +154,34 @@ describe('blockhashRgba agrees with blockhash-core bit for bit', () => {
 
   // Edge sizes: single pixels and lines, just under/over one block, tall and wide strips.
   const EDGE_SIZES: [number, number][] = [[1, 1], [1, 17], [17, 1], [16, 16], [15, 15], [31, 33], [17, 3000], [3000, 17]];
+  // Larger than one band of rows summed in WebAssembly at a time (256 KiB), ending mid-band.
+  const BAND_SIZES: [number, number][] = [[1000, 403], [333, 1001]];
 
   it.each(EDGE_SIZES)('on %i×%i with random contents', (width, height) => {
     agrees(fc.constant([width, height] as const), width * height > 10_000 ? 25 : 60);
   });
+
+  it.each(BAND_SIZES)('on %i×%i with random contents, across bands of rows', (width, height) => {
+    agrees(fc.constant([width, height] as const), 6);
+  });
+
+  it('sums the same in JavaScript (no WebAssembly) as in the WebAssembly kernel', () => {
+    // Opaque, transparent and mixed noise; sizes with straddling columns and rows, several bands,
+    // and pixels at an unaligned offset (the JavaScript byte-by-byte loop).
+    const script = `
+      const { blockhashSums } = await import('./src/algorithms/blockhash.ts');
+      const { mulberry32 } = await import('./test-vectors/prng.ts');
+      const out = [];
+      for (const [width, height, offset] of [[300, 200, 0], [1000, 403, 0], [37, 29, 1], [17, 3000, 0], [333, 1001, 3]]) {
+        const random = mulberry32(width * height);
+        const data = Uint8Array.from({ length: width * height * 4 + offset }, (_, i) => (i % 4 === 3 && random() < 0.5 ? 0 : Math.floor(random() * 256))).subarray(offset);
+        out.push(Array.from(blockhashSums({ data, width, height }).sums));
+      }
+      console.log(JSON.stringify({ wasm: typeof WebAssembly, out }));`;
+    const { withWasm, withoutWasm } = withAndWithoutWasm(script);
+    expect([withWasm.wasm, withoutWasm.wasm]).toEqual(['object', 'undefined']);
+    expect(withoutWasm.out).toEqual(withWasm.out);
+  }, 60_000);
 
   it.each([...EDGE_SIZES, [64, 48], [333, 250]])('on flat images of %i×%i in black, white, greys and transparent', (width, height) => {
     const colours: Rgba[] = [

@@ -12,6 +12,8 @@
 import { integerInRange } from '../validate.js';
 import { DIHEDRAL_NAMES, dihedralSource } from './dihedral.js';
 import { hexAlgorithm } from './hex.js';
+import { LazyInstance, type WasmMemory } from '../wasm.js';
+import { BLOCKHASH_WASM_BASE64 } from './blockhash-wasm.js';
 import type { HashAlgorithm } from './types.js';
 
 /** Blocks per side: 16 → 256-bit hashes, the size the reference tools and lists use. */
@@ -72,6 +74,24 @@ function checkImage(image: RgbaImage): void {
 }
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** blockhash.wat's exports. Pointers are byte offsets into `memory`. */
+interface BlockhashExports {
+  readonly memory: WasmMemory;
+  sums(band: number, rowBytes: number, rows: number, segments: number, count: number, out: number): void;
+}
+
+/** Bytes of pixels copied into the kernel at a time: a band of rows that stays in the L2 cache. */
+const BAND_BYTES = 1 << 18;
+
+/**
+ * Widest image the kernel sums: a segment's i32 sum stays below 2^31 (2^21 pixels × 765) even with
+ * 2 blocks a side; wider images are summed in JavaScript.
+ */
+const KERNEL_MAX_WIDTH = 1 << 22;
+
+/** The WebAssembly kernel (blockhash.wat), or null without WebAssembly (the JavaScript loop then runs). */
+const KERNEL = new LazyInstance<BlockhashExports>(BLOCKHASH_WASM_BASE64);
 
 /** For one axis: the two blocks each pixel row/column overlaps and the weight of each. */
 function axisWeights(size: number, blocks: number, even: boolean) {
@@ -137,6 +157,55 @@ export function blockhashSums(image: RgbaImage, blocks: number = BLOCKHASH_BLOCK
   // these products and sums are exact in doubles and may be regrouped freely: first each pixel row
   // into per-column-block sums (a pixel inside one block adds its whole value), then each row sum
   // into the block rows it overlaps. Same bits as the reference (the oracle test), several × faster.
+  const addRow = (y: number): void => {
+    const top = (rows.first[y] as number) * blocks;
+    const bottom = (rows.second[y] as number) * blocks;
+    if (top === bottom) {
+      for (let b = 0; b < blocks; b++) (sums[top + b] as number) += row[b] as number;
+    } else {
+      const wTop = rows.wFirst[y] as number;
+      const wBottom = rows.wSecond[y] as number;
+      for (let b = 0; b < blocks; b++) {
+        (sums[top + b] as number) += (row[b] as number) * wTop;
+        (sums[bottom + b] as number) += (row[b] as number) * wBottom;
+      }
+    }
+  };
+  const addSplit = (x: number, value: number): void => {
+    (row[cols.first[x] as number] as number) += value * (cols.wFirst[x] as number);
+    (row[cols.second[x] as number] as number) += value * (cols.wSecond[x] as number);
+  };
+
+  const k = width <= KERNEL_MAX_WIDTH ? KERNEL.get() : null;
+  if (k !== null) {
+    // Bands of rows are copied into the kernel's memory (a memcpy) and summed there in SIMD,
+    // segment by segment: the runs, then each straddling column as a segment of one pixel.
+    const count = runs.length / 3 + splits.length;
+    const rowBytes = width * 4;
+    const bandRows = Math.max(1, Math.min(height, Math.floor(BAND_BYTES / rowBytes)));
+    const outAt = 16 * count;
+    const bandAt = outAt + 4 * count * bandRows;
+    const need = bandAt + bandRows * rowBytes;
+    if (need > k.memory.buffer.byteLength) k.memory.grow(Math.ceil((need - k.memory.buffer.byteLength) / 65536));
+    const segments = new Int32Array(k.memory.buffer, 0, 2 * count);
+    for (let r = 0; r < runs.length; r += 3) segments.set([(runs[r] as number) * 4, (runs[r + 1] as number) * 4], (2 * r) / 3);
+    splits.forEach((x, i) => segments.set([x * 4, x * 4 + 4], 2 * (runs.length / 3 + i)));
+    const band = new Uint8Array(k.memory.buffer, bandAt, bandRows * rowBytes);
+    const out = new Int32Array(k.memory.buffer, outAt, count * bandRows);
+    for (let y0 = 0; y0 < height; y0 += bandRows) {
+      const n = Math.min(bandRows, height - y0);
+      band.set(data.subarray(y0 * rowBytes, (y0 + n) * rowBytes));
+      k.sums(bandAt, rowBytes, n, 0, count, outAt);
+      for (let i = 0, o = 0; i < n; i++) {
+        row.fill(0);
+        for (let r = 0; r < runs.length; r += 3, o++) (row[runs[r + 2] as number] as number) += out[o] as number;
+        for (const x of splits) addSplit(x, out[o++] as number);
+        addRow(y0 + i);
+      }
+    }
+    return { sums, pixelsPerBlock: cols.blockSize * rows.blockSize, blocks };
+  }
+
   for (let y = 0; y < height; y++) {
     row.fill(0);
     const base = y * width * 4;
@@ -157,22 +226,9 @@ export function blockhashSums(image: RgbaImage, blocks: number = BLOCKHASH_BLOCK
     }
     for (const x of splits) {
       const i = base + x * 4;
-      const value = data[i + 3] === 0 ? 765 : (data[i] as number) + (data[i + 1] as number) + (data[i + 2] as number);
-      (row[cols.first[x] as number] as number) += value * (cols.wFirst[x] as number);
-      (row[cols.second[x] as number] as number) += value * (cols.wSecond[x] as number);
+      addSplit(x, data[i + 3] === 0 ? 765 : (data[i] as number) + (data[i + 1] as number) + (data[i + 2] as number));
     }
-    const top = (rows.first[y] as number) * blocks;
-    const bottom = (rows.second[y] as number) * blocks;
-    if (top === bottom) {
-      for (let b = 0; b < blocks; b++) (sums[top + b] as number) += row[b] as number;
-    } else {
-      const wTop = rows.wFirst[y] as number;
-      const wBottom = rows.wSecond[y] as number;
-      for (let b = 0; b < blocks; b++) {
-        (sums[top + b] as number) += (row[b] as number) * wTop;
-        (sums[bottom + b] as number) += (row[b] as number) * wBottom;
-      }
-    }
+    addRow(y);
   }
   return { sums, pixelsPerBlock: cols.blockSize * rows.blockSize, blocks };
 }

@@ -1,15 +1,14 @@
-import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { referencePixels } from '../../test-vectors/pdq-reference.js';
+import { withAndWithoutWasm } from '../../test-vectors/jitless.js';
 import { mulberry32 } from '../../test-vectors/prng.js';
 import { hammingDistance, parseHex } from './hex.js';
 import { DIHEDRAL_NAMES, PDQ_MIN_QUALITY, pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma, pdqRgba, type PdqResult } from './pdq.js';
 
 const N = 64;
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** A 64 × 64 grey image of soft random blobs: detail at every scale, no symmetry. */
 function blobs(seed: number): Uint8Array {
@@ -118,10 +117,7 @@ describe('pdq pixel maths', () => {
         out.push({ quality: direct.quality, dct: Array.from(direct.dct) });
       }
       console.log(JSON.stringify({ wasm: typeof WebAssembly, out }));`;
-    const run = (flags: string[]): { wasm: string; out: unknown } =>
-      JSON.parse(execFileSync(process.execPath, [...flags, '--no-warnings', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { wasm: string; out: unknown };
-    const withWasm = run([]);
-    const withoutWasm = run(['--jitless']);
+    const { withWasm, withoutWasm } = withAndWithoutWasm(script);
     expect([withWasm.wasm, withoutWasm.wasm]).toEqual(['object', 'undefined']);
     expect(withoutWasm.out).toEqual(withWasm.out);
   }, 60_000);

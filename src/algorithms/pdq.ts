@@ -24,7 +24,7 @@
 import { integerInRange } from '../validate.js';
 import { DIHEDRAL_NAMES } from './dihedral.js';
 import { hexAlgorithm } from './hex.js';
-import { LazyWasm, type WasmMemory } from '../wasm.js';
+import { LazyInstance, type WasmMemory } from '../wasm.js';
 import { PDQ_WASM_BASE64 } from './pdq-wasm.js';
 import type { HashAlgorithm } from './types.js';
 
@@ -226,22 +226,15 @@ const AT = {
  */
 const KERNEL_MAX_PIXELS = 1 << 20;
 
-const KERNEL = new LazyWasm(PDQ_WASM_BASE64);
-let kernelInstance: PdqExports | null | undefined;
-
-/** The WebAssembly kernel (pdq.wat), or null without WebAssembly (the JavaScript path then runs). */
-function kernel(): PdqExports | null {
-  if (kernelInstance === undefined) {
-    const compiled = KERNEL.get();
-    kernelInstance = compiled === null ? null : (new compiled.api.Instance(compiled.module).exports as PdqExports);
-    if (kernelInstance !== null) {
-      const memory = new Float32Array(kernelInstance.memory.buffer);
-      memory.set(DCT, AT.matrix / 4);
-      for (let i = 0; i < COEFFICIENTS; i++) for (let k = 0; k < SAMPLES; k++) memory[AT.transposed / 4 + k * COEFFICIENTS + i] = DCT[i * SAMPLES + k] as number;
-    }
-  }
-  return kernelInstance;
-}
+/**
+ * The WebAssembly kernel (pdq.wat), or null without WebAssembly (the JavaScript path then runs);
+ * the DCT matrix and its transpose are written into its memory once.
+ */
+const KERNEL = new LazyInstance<PdqExports>(PDQ_WASM_BASE64, (k) => {
+  const memory = new Float32Array(k.memory.buffer);
+  memory.set(DCT, AT.matrix / 4);
+  for (let i = 0; i < COEFFICIENTS; i++) for (let j = 0; j < SAMPLES; j++) memory[AT.transposed / 4 + j * COEFFICIENTS + i] = DCT[i * SAMPLES + j] as number;
+});
 
 /**
  * Grows the kernel's memory to hold a `width × height` image with its scratch, and `extra` bytes
@@ -327,7 +320,7 @@ export function pdqCoefficients(luma: Float32Array, width: number, height: numbe
   integerInRange(height, 1, 2 ** 16, 'height');
   if (!(luma instanceof Float32Array) || luma.length !== width * height) throw new RangeError(`Expected Float32Array of ${width * height} values for luma but received ${luma instanceof Float32Array ? luma.length : typeof luma}`);
   if (width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION) return { dct: new Float32Array(COEFFICIENTS * COEFFICIENTS), quality: 0 };
-  const k = kernel();
+  const k = KERNEL.get();
   if (k !== null && width * height <= KERNEL_MAX_PIXELS) {
     new Float32Array(reserve(k, width, height), AT.image, width * height).set(luma);
     return kernelCoefficients(k, width, height);
@@ -408,7 +401,9 @@ export const PDQ_REFERENCE_MAX_SIDE = 512;
  * instead, measured 2–8 bits off on the large reference images).
  */
 function reductionIndex(size: number, side: number): Int32Array {
-  return Int32Array.from({ length: side }, (_, x) => Math.floor((x * size) / side));
+  const index = new Int32Array(side);
+  for (let x = 0; x < side; x++) index[x] = Math.floor((x * size) / side);
+  return index;
 }
 
 /**
@@ -482,7 +477,7 @@ export function pdqRgba(image: { readonly data: Uint8Array | Uint8ClampedArray; 
   const height = integerInRange(image.height, 1, 2 ** 16, 'height');
   if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) throw new TypeError(`Expected Uint8Array for data but received ${typeof data}`);
   if (data.length !== width * height * 4) throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
-  const k = kernel();
+  const k = KERNEL.get();
   let coefficients: PdqCoefficients;
   if (k === null || width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION) {
     const reduced = referenceLuma(data, width, height);

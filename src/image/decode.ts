@@ -14,7 +14,7 @@
 import sharp, { type Metadata } from 'sharp';
 import { HashwardenError } from '../errors.js';
 import type { ResolvedImageOptions } from './options.js';
-import { sniffImageFormat, type ImageFormat } from './sniff.js';
+import { mayCarryOrientation, sniffImageFormat, type ImageFormat } from './sniff.js';
 
 /**
  * Shortest side kept when scaling a JPEG at `fast` resolution. At 256 every image of the
@@ -74,29 +74,39 @@ export function checkFormat(bytes: Uint8Array, options: ResolvedImageOptions): I
  */
 export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options: ResolvedImageOptions): Promise<DecodedImage> {
   const input = { failOn: options.failOn, limitInputPixels: options.maxPixels, ignoreIcc: true, autoOrient: true } as const;
-  // One sharp instance: the header read for the limits and the decode share the input.
+  // One sharp instance: the header read (when needed) and the decode share the input.
   let pipeline = sharp(bytes, input);
-  let meta: Metadata;
-  try {
-    meta = await pipeline.metadata();
-  } catch (error) {
-    throw translate(error, format);
-  }
-  if (meta.format === 'svg' || meta.format === 'pdf') {
-    throw new HashwardenError('ERR_UNSUPPORTED_FORMAT', `The data decodes as ${meta.format.toUpperCase()}, which is refused`);
-  }
-  const width = meta.autoOrient?.width ?? meta.width;
-  const height = meta.autoOrient?.height ?? meta.height;
-  if (!width || !height) throw new HashwardenError('ERR_IMAGE_DECODE', `The ${format} image has no dimensions`);
-  if (width * height > options.maxPixels) {
-    throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `The ${format} image has ${width} × ${height} pixels, above the limit of ${options.maxPixels}`);
+  // The header is read first only when the decode depends on it (the scaled JPEG decode needs the
+  // size) or when the file may carry an EXIF orientation to report. Otherwise it is skipped: that
+  // read cost about a tenth of decoding a small image (docs/benchmark.md), the pixel limit is
+  // enforced by the decoder itself (limitInputPixels, before any pixel is decoded), and the size
+  // comes with the decoded pixels.
+  const scalable = options.resolution === 'fast' && format === 'jpeg' && !options.perceptual.includes('pdq');
+  let meta: Metadata | undefined;
+  if (scalable || mayCarryOrientation(bytes, format)) {
+    try {
+      meta = await pipeline.metadata();
+    } catch (error) {
+      throw translate(error, format);
+    }
+    if (meta.format === 'svg' || meta.format === 'pdf') {
+      throw new HashwardenError('ERR_UNSUPPORTED_FORMAT', `The data decodes as ${meta.format.toUpperCase()}, which is refused`);
+    }
+    const width = meta.autoOrient?.width ?? meta.width;
+    const height = meta.autoOrient?.height ?? meta.height;
+    if (!width || !height) throw new HashwardenError('ERR_IMAGE_DECODE', `The ${format} image has no dimensions`);
+    if (width * height > options.maxPixels) {
+      throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `The ${format} image has ${width} × ${height} pixels, above the limit of ${options.maxPixels}`);
+    }
   }
 
   let scale = 1;
   // PDQ is decoded whole: its reference samples the full decode, and a scaled JPEG decode moved
   // PDQ by up to 18 bits (5 of 131 photos over 10; bench/pdq-conformance.ts), where the full
   // decode is bit-exact. Blockhash alone keeps the cheap scaled decode.
-  if (options.resolution === 'fast' && format === 'jpeg' && !options.perceptual.includes('pdq')) {
+  const width = meta?.autoOrient?.width ?? meta?.width ?? 0;
+  const height = meta?.autoOrient?.height ?? meta?.height ?? 0;
+  if (scalable) {
     while (scale < 8 && Math.min(width, height) / (scale * 2) >= FAST_MIN_SIDE) scale *= 2;
   }
   if (scale > 1) pipeline = pipeline.resize(Math.ceil(width / scale), Math.ceil(height / scale), { fit: 'fill' });
@@ -113,9 +123,9 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
       width: info.width,
       height: info.height,
       format,
-      originalWidth: width,
-      originalHeight: height,
-      orientation: meta.orientation ?? 1,
+      originalWidth: meta === undefined ? info.width : width,
+      originalHeight: meta === undefined ? info.height : height,
+      orientation: meta?.orientation ?? 1,
       scale,
     };
   } catch (error) {

@@ -206,6 +206,19 @@ describe('hashImage on hostile input', () => {
     expect(await codeOf(hashImage(path, { maxBytes: 100 }))).toBe('ERR_IMAGE_TOO_LARGE');
   });
 
+  it('enforces the pixel limit, and reports the size, whether or not the header is read before decoding', async () => {
+    // No EXIF: with PDQ (a whole decode) the header is not read first and the decoder enforces the
+    // limit; blockhash alone at fast reads it first to choose a scaled JPEG decode.
+    const png = await sharp({ create: { width: 120, height: 90, channels: 3, background: '#345' } }).png().toBuffer();
+    for (const input of [jpeg, png]) {
+      for (const algorithms of [['pdq'], ['blockhash']] as const) {
+        expect(await codeOf(hashImage(input, { algorithms: [...algorithms], maxPixels: 1000 })), algorithms[0]).toBe('ERR_IMAGE_TOO_LARGE');
+        const { image } = await hashImage(input, { algorithms: [...algorithms] });
+        expect(image).toMatchObject({ orientation: 1, width: input === png ? 120 : 320, height: input === png ? 90 : 240 });
+      }
+    }
+  });
+
   it('refuses formats outside the allowlist given as an option', async () => {
     expect(await codeOf(hashImage(jpeg, { formats: ['png'] }))).toBe('ERR_UNSUPPORTED_FORMAT');
   });

@@ -52,3 +52,86 @@ export function sniffImageFormat(bytes: Uint8Array): SniffedFormat {
   if (/^\ufeff?\s*</.test(head) && head.includes('<svg')) return 'svg';
   return 'unknown';
 }
+
+function u16be(bytes: Uint8Array, at: number): number {
+  return ((bytes[at] ?? 0) << 8) | (bytes[at + 1] ?? 0);
+}
+
+function u32(bytes: Uint8Array, at: number, littleEndian: boolean): number {
+  return new DataView(bytes.buffer, bytes.byteOffset + at, 4).getUint32(0, littleEndian);
+}
+
+/** Whether the JPEG's header segments (before the scan) include an EXIF APP1; true when unsure. */
+function jpegMayHaveExif(bytes: Uint8Array): boolean {
+  let at = 2;
+  while (at + 4 <= bytes.length) {
+    if (bytes[at] !== 0xff) return true;
+    const marker = bytes[at + 1] as number;
+    if (marker === 0xff) {
+      at++; // fill byte
+      continue;
+    }
+    if (marker === 0xda || marker === 0xd9) return false; // start of scan, end of image
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) {
+      at += 2;
+      continue;
+    }
+    const length = u16be(bytes, at + 2);
+    if (length < 2 || at + 2 + length > bytes.length) return true;
+    if (marker === 0xe1 && ascii(bytes, at + 4, 6) === 'Exif\0\0') return true;
+    at += 2 + length;
+  }
+  return true;
+}
+
+/** Whether the PNG has an eXIf chunk, or a text chunk that might carry EXIF; true when unsure. */
+function pngMayHaveExif(bytes: Uint8Array): boolean {
+  let at = 8;
+  while (at + 8 <= bytes.length) {
+    const length = u32(bytes, at, false);
+    const type = ascii(bytes, at + 4, 4);
+    if (type === 'eXIf' || type === 'tEXt' || type === 'zTXt' || type === 'iTXt') return true;
+    if (type === 'IEND') return false;
+    if (length > bytes.length - at - 12) return true;
+    at += 12 + length;
+  }
+  return true;
+}
+
+/** Whether the WebP has an EXIF chunk; true when unsure. */
+function webpMayHaveExif(bytes: Uint8Array): boolean {
+  let at = 12;
+  while (at + 8 <= bytes.length) {
+    const size = u32(bytes, at + 4, true);
+    if (ascii(bytes, at, 4) === 'EXIF') return true;
+    if (size > bytes.length - at - 8) return true;
+    at += 8 + size + (size & 1);
+  }
+  return at !== bytes.length;
+}
+
+/**
+ * Whether a file of an allowed format may carry an EXIF orientation, from its container structure
+ * alone (chunk and segment headers, no decoding): false only when it certainly carries none, so
+ * the decoder's orientation is then 1 and the header need not be read separately. JPEG, PNG and
+ * WebP are walked; GIF has no EXIF; TIFF, HEIF and AVIF are always answered true.
+ *
+ * @example
+ * ```ts
+ * mayCarryOrientation(await readFile('screenshot.png'), 'png'); // false: no eXIf chunk
+ * ```
+ */
+export function mayCarryOrientation(bytes: Uint8Array, format: ImageFormat): boolean {
+  switch (format) {
+    case 'jpeg':
+      return jpegMayHaveExif(bytes);
+    case 'png':
+      return pngMayHaveExif(bytes);
+    case 'webp':
+      return webpMayHaveExif(bytes);
+    case 'gif':
+      return false;
+    default:
+      return true;
+  }
+}

@@ -1,6 +1,6 @@
 /**
  * Builds the WebAssembly kernels — popcount.wat (the linear scan), ../lists/xxh3.wat (snapshot
- * checksums) and ../algorithms/pdq.wat (PDQ's pixel maths) — with wabt (the WebAssembly text compiler, a dev dependency), writing each one's
+ * checksums) and ../algorithms/pdq.wat and blockhash.wat (PDQ's and blockhash's pixel maths) — with wabt (the WebAssembly text compiler, a dev dependency), writing each one's
  * bytes as a base64 constant in a TypeScript module beside it (popcount-wasm.ts, xxh3-wasm.ts).
  * Binaries are built from their text sources on every package build, never committed, so the
  * sources in the repository are the only thing to review; a TypeScript module (rather than a .wasm file read at run time) keeps
@@ -19,6 +19,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 const KERNELS = [
   { source: join(here, 'popcount.wat'), target: join(here, 'popcount-wasm.ts'), name: 'POPCOUNT_WASM_BASE64', what: 'The popcount kernel' },
   { source: join(here, '..', 'lists', 'xxh3.wat'), target: join(here, '..', 'lists', 'xxh3-wasm.ts'), name: 'XXH3_WASM_BASE64', what: "XXH3's long-input loop" },
+  { source: join(here, '..', 'algorithms', 'blockhash.wat'), target: join(here, '..', 'algorithms', 'blockhash-wasm.ts'), name: 'BLOCKHASH_WASM_BASE64', what: "Blockhash's pixel sums" },
   { source: join(here, '..', 'algorithms', 'pdq.wat'), target: join(here, '..', 'algorithms', 'pdq-wasm.ts'), name: 'PDQ_WASM_BASE64', what: "PDQ's pixel maths" },
 ];
 
