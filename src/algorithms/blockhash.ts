@@ -12,6 +12,7 @@
 import { integerInRange } from '../validate.js';
 import { DIHEDRAL_NAMES, dihedralSource } from './dihedral.js';
 import { hexAlgorithm } from './hex.js';
+import { kthSmallest } from './select.js';
 import { LazyInstance, type WasmMemory } from '../wasm.js';
 import { BLOCKHASH_WASM_BASE64 } from './blockhash-wasm.js';
 import type { HashAlgorithm } from './types.js';
@@ -233,10 +234,14 @@ export function blockhashSums(image: RgbaImage, blocks: number = BLOCKHASH_BLOCK
   return { sums, pixelsPerBlock: cols.blockSize * rows.blockSize, blocks };
 }
 
-function median(values: Float64Array): number {
-  const sorted = Float64Array.from(values).sort();
-  const n = sorted.length;
-  return n % 2 === 0 ? ((sorted[n / 2 - 1] as number) + (sorted[n / 2] as number)) / 2 : (sorted[(n - 1) / 2] as number);
+/** Scratch space of the median search: a band has at most 64 × 64 / 4 blocks. */
+const medianScratch = new Float64Array(1024);
+
+/** The median of `values[from .. to)`: the mean of the two middle values when their count is even. */
+function median(values: Float64Array, from: number, to: number): number {
+  const n = to - from;
+  const kth = (k: number): number => kthSmallest(values, k, medianScratch, from, to);
+  return n % 2 === 0 ? (kth(n / 2 - 1) + kth(n / 2)) / 2 : kth((n - 1) / 2);
 }
 
 /** The bit decision: each block against the median of its horizontal band, as bytes. */
@@ -246,7 +251,7 @@ export function blockhashFromSums({ sums, pixelsPerBlock, blocks }: BlockSums): 
   const half = (pixelsPerBlock * 256 * 3) / 2;
   const out = new Uint8Array(Math.ceil(count / 8));
   for (let b = 0; b < 4; b++) {
-    const m = median(sums.subarray(b * band, (b + 1) * band));
+    const m = median(sums, b * band, (b + 1) * band);
     for (let j = b * band; j < (b + 1) * band; j++) {
       const v = sums[j] as number;
       // Near-flat images put many blocks on the median: the reference then answers by which half
@@ -304,16 +309,35 @@ export function blockhashSpread({ sums, pixelsPerBlock }: BlockSums): number {
  */
 export function blockhashDihedralHashes(sums: BlockSums): Uint8Array[] {
   const { blocks } = sums;
-  return DIHEDRAL_NAMES.map((name) => {
-    const moved = new Float64Array(blocks * blocks);
-    for (let r = 0; r < blocks; r++) {
-      for (let c = 0; c < blocks; c++) {
-        const [sr, sc] = dihedralSource(name, r, c, blocks);
-        moved[r * blocks + c] = sums.sums[sr * blocks + sc] as number;
-      }
-    }
+  const moved = new Float64Array(blocks * blocks);
+  return dihedralTables(blocks).map((source) => {
+    for (let k = 0; k < moved.length; k++) moved[k] = sums.sums[source[k] as number] as number;
     return blockhashFromSums({ ...sums, sums: moved });
   });
+}
+
+const tables = new Map<number, Int16Array[]>();
+
+/**
+ * For each transform, the block each block of the moved grid takes its sum from, for `blocks`
+ * blocks a side; made once per size (per-cell calls made the 8 hashes a tenth of a decode).
+ */
+function dihedralTables(blocks: number): Int16Array[] {
+  let found = tables.get(blocks);
+  if (found === undefined) {
+    found = DIHEDRAL_NAMES.map((name) => {
+      const source = new Int16Array(blocks * blocks);
+      for (let r = 0; r < blocks; r++) {
+        for (let c = 0; c < blocks; c++) {
+          const [sr, sc] = dihedralSource(name, r, c, blocks);
+          source[r * blocks + c] = sr * blocks + sc;
+        }
+      }
+      return source;
+    });
+    tables.set(blocks, found);
+  }
+  return found;
 }
 
 /** The blockhash hash type: 256 bits, hex as printed by the reference tools. */

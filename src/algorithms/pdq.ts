@@ -24,6 +24,7 @@
 import { integerInRange } from '../validate.js';
 import { DIHEDRAL_NAMES } from './dihedral.js';
 import { hexAlgorithm } from './hex.js';
+import { kthSmallest } from './select.js';
 import { LazyInstance, type WasmMemory } from '../wasm.js';
 import { PDQ_WASM_BASE64 } from './pdq-wasm.js';
 import type { HashAlgorithm } from './types.js';
@@ -329,6 +330,9 @@ export function pdqCoefficients(luma: Float32Array, width: number, height: numbe
   return { dct: dct16(s), quality: quality64(s) };
 }
 
+/** Scratch space of the median search (hashing is synchronous: one at a time). */
+const medianScratch = new Float64Array(COEFFICIENTS * COEFFICIENTS);
+
 /**
  * The 256-bit hash of 16 × 16 coefficients, as bytes in the order of the reference's hex text:
  * bit i·16 + j is set when coefficient (i, j) is above the median.
@@ -341,7 +345,7 @@ export function pdqCoefficients(luma: Float32Array, width: number, height: numbe
 export function pdqHashFromCoefficients(dct: Float32Array): Uint8Array {
   if (!(dct instanceof Float32Array) || dct.length !== COEFFICIENTS * COEFFICIENTS) throw new RangeError('Expected Float32Array of 256 coefficients for dct');
   // The median as the reference's Torben search returns it for 256 values: the 128th smallest.
-  const median = Float32Array.from(dct).sort()[127] as number;
+  const median = kthSmallest(dct, 127, medianScratch);
   const hash = new Uint8Array(32);
   for (let k = 0; k < 256; k++) {
     // Word ⌊k/16⌋ is printed at bytes 2·(15 − word), high byte first.
@@ -376,16 +380,33 @@ const DIHEDRAL: readonly { readonly transpose: boolean; readonly negate: (i: num
  */
 export function pdqDihedralHashes(dct: Float32Array): Uint8Array[] {
   if (!(dct instanceof Float32Array) || dct.length !== COEFFICIENTS * COEFFICIENTS) throw new RangeError('Expected Float32Array of 256 coefficients for dct');
-  return DIHEDRAL.map(({ transpose, negate }) => {
-    const out = new Float32Array(COEFFICIENTS * COEFFICIENTS);
-    for (let i = 0; i < COEFFICIENTS; i++) {
-      for (let j = 0; j < COEFFICIENTS; j++) {
-        const value = dct[i * COEFFICIENTS + j] as number;
-        out[transpose ? j * COEFFICIENTS + i : i * COEFFICIENTS + j] = negate(i, j) ? -value : value;
-      }
-    }
+  const out = new Float32Array(COEFFICIENTS * COEFFICIENTS);
+  return dihedralTables().map(({ source, sign }) => {
+    for (let k = 0; k < out.length; k++) out[k] = (sign[k] as number) * (dct[source[k] as number] as number);
     return pdqHashFromCoefficients(out);
   });
+}
+
+let tables: { source: Int16Array; sign: Float32Array }[] | undefined;
+
+/**
+ * {@link DIHEDRAL} as tables, made once: for each output coefficient, the coefficient it comes
+ * from and its sign (a closure call per coefficient made the 8 hashes cost a tenth of a decode).
+ */
+function dihedralTables(): { source: Int16Array; sign: Float32Array }[] {
+  tables ??= DIHEDRAL.map(({ transpose, negate }) => {
+    const source = new Int16Array(COEFFICIENTS * COEFFICIENTS);
+    const sign = new Float32Array(COEFFICIENTS * COEFFICIENTS);
+    for (let i = 0; i < COEFFICIENTS; i++) {
+      for (let j = 0; j < COEFFICIENTS; j++) {
+        const target = transpose ? j * COEFFICIENTS + i : i * COEFFICIENTS + j;
+        source[target] = i * COEFFICIENTS + j;
+        sign[target] = negate(i, j) ? -1 : 1;
+      }
+    }
+    return { source, sign };
+  });
+  return tables;
 }
 
 /**
