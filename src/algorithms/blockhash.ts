@@ -79,7 +79,7 @@ const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
 /** blockhash.wat's exports. Pointers are byte offsets into `memory`. */
 interface BlockhashExports {
   readonly memory: WasmMemory;
-  sums(band: number, rowBytes: number, rows: number, segments: number, count: number, out: number): void;
+  sums(band: number, rowBytes: number, rows: number, segments: number, count: number, out: number, acc: number): void;
 }
 
 /** Bytes of pixels copied into the kernel at a time: a band of rows that stays in the L2 cache. */
@@ -179,29 +179,46 @@ export function blockhashSums(image: RgbaImage, blocks: number = BLOCKHASH_BLOCK
 
   const k = width <= KERNEL_MAX_WIDTH ? KERNEL.get() : null;
   if (k !== null) {
-    // Bands of rows are copied into the kernel's memory (a memcpy) and summed there in SIMD,
-    // segment by segment: the runs, then each straddling column as a segment of one pixel.
+    // Bands of rows are copied into the kernel's memory (a memcpy) and summed there in SIMD, a
+    // group of rows at a time: the rows lying wholly in one block row together, a row straddling
+    // two alone (its weights differ); each group's sums per segment (the runs, then each
+    // straddling column as a segment of one pixel) are weighed and added here.
     const count = runs.length / 3 + splits.length;
     const rowBytes = width * 4;
     const bandRows = Math.max(1, Math.min(height, Math.floor(BAND_BYTES / rowBytes)));
-    const outAt = 16 * count;
-    const bandAt = outAt + 4 * count * bandRows;
+    const align = (n: number): number => (n + 15) & ~15;
+    const outAt = align(8 * count);
+    const accAt = align(outAt + 4 * count);
+    const bandAt = align(accAt + 2 * rowBytes);
     const need = bandAt + bandRows * rowBytes;
     if (need > k.memory.buffer.byteLength) k.memory.grow(Math.ceil((need - k.memory.buffer.byteLength) / 65536));
     const segments = new Int32Array(k.memory.buffer, 0, 2 * count);
-    for (let r = 0; r < runs.length; r += 3) segments.set([(runs[r] as number) * 4, (runs[r + 1] as number) * 4], (2 * r) / 3);
+    let widest = 1;
+    for (let r = 0; r < runs.length; r += 3) {
+      segments.set([(runs[r] as number) * 4, (runs[r + 1] as number) * 4], (2 * r) / 3);
+      widest = Math.max(widest, (runs[r + 1] as number) - (runs[r] as number));
+    }
     splits.forEach((x, i) => segments.set([x * 4, x * 4 + 4], 2 * (runs.length / 3 + i)));
+    // A group's sum over a segment stays below 2^31.
+    const groupRows = Math.max(1, Math.floor(0x7fffffff / (765 * widest)));
     const band = new Uint8Array(k.memory.buffer, bandAt, bandRows * rowBytes);
-    const out = new Int32Array(k.memory.buffer, outAt, count * bandRows);
+    const out = new Int32Array(k.memory.buffer, outAt, count);
     for (let y0 = 0; y0 < height; y0 += bandRows) {
       const n = Math.min(bandRows, height - y0);
       band.set(data.subarray(y0 * rowBytes, (y0 + n) * rowBytes));
-      k.sums(bandAt, rowBytes, n, 0, count, outAt);
-      for (let i = 0, o = 0; i < n; i++) {
+      for (let y = y0; y < y0 + n; ) {
+        const block = rows.first[y] as number;
+        let end = y + 1;
+        if (rows.second[y] === block) {
+          while (end < y0 + n && end - y < groupRows && rows.first[end] === block && rows.second[end] === block) end++;
+        }
+        k.sums(bandAt + (y - y0) * rowBytes, rowBytes, end - y, 0, count, outAt, accAt);
         row.fill(0);
+        let o = 0;
         for (let r = 0; r < runs.length; r += 3, o++) (row[runs[r + 2] as number] as number) += out[o] as number;
         for (const x of splits) addSplit(x, out[o++] as number);
-        addRow(y0 + i);
+        addRow(y);
+        y = end;
       }
     }
     return { sums, pixelsPerBlock: cols.blockSize * rows.blockSize, blocks };
