@@ -205,7 +205,7 @@ interface PdqExports {
   decimate(input: number, output: number, width: number, height: number): void;
   dct(matrix: number, transposed: number, samples: number, scratch: number, output: number): void;
   gradients(samples: number): number;
-  gather(source: number, target: number, columns: number, count: number): void;
+  gatherLuma(source: number, target: number, columns: number, count: number): void;
 }
 
 /** Where things live in the kernel's memory: fixed areas, then the image and its scratch. */
@@ -445,8 +445,8 @@ function referenceLuma(data: Uint8Array | Uint8ClampedArray, width: number, heig
 }
 
 /**
- * Puts the RGBA pixels the reference hashes (the image, or its 512 × 512 reduction) at `AT.image`
- * in the kernel's memory and turns them into luma there; returns the size hashed.
+ * Puts the luma of the pixels the reference hashes (the image, or its 512 × 512 reduction) at
+ * `AT.image` in the kernel's memory; returns the size hashed.
  */
 function kernelLuma(k: PdqExports, data: Uint8Array | Uint8ClampedArray, width: number, height: number): { width: number; height: number } {
   if (width <= PDQ_REFERENCE_MAX_SIDE && height <= PDQ_REFERENCE_MAX_SIDE) {
@@ -470,9 +470,8 @@ function kernelLuma(k: PdqExports, data: Uint8Array | Uint8ClampedArray, width: 
       stage.set(data.subarray(row * rowBytes, (row + 1) * rowBytes));
       staged = row;
     }
-    k.gather(staging, AT.image + y * side * 4, AT.columns, side);
+    k.gatherLuma(staging, AT.image + y * side * 4, AT.columns, side);
   }
-  k.luma(AT.image, side * side);
   return { width: side, height: side };
 }
 
