@@ -1,0 +1,253 @@
+/**
+ * Question: at each threshold, how many edited copies of a listed image still match it (true
+ * positives), and how many unrelated images match each other (false positives)? For blockhash and
+ * PDQ, with and without dihedral matching, through the library's own pipeline at its defaults
+ * (`hashImage`, fast resolution), as `matchImage` would see them.
+ *
+ * - True positives: every photo of the folder is a listed original; each edit of EDITS (edits.ts)
+ *   is an upload; the rate per edit and threshold is the share of originals (with a usable hash)
+ *   whose edited copy is within the threshold. A copy whose hash is refused (low quality or
+ *   information) or that does not decode counts as a miss.
+ * - False positives: a pool of distinct images, the non-overlapping tiles of a grid laid over
+ *   each photo, 4 × 5 (tracking the photo they come from); every pair of tiles from different photos,
+ *   leaving out photos that show the same scene (`near_duplicate_groups.json`), is an unrelated
+ *   pair. Tiles whose hash is refused are left out of the pairs (they cannot match anything).
+ * - Beside hashwarden's own originals: the originals hashed by the reference tools (PDQ's C++
+ *   hasher, `pdq-reference-cpp.csv`; blockhash-core on a whole decode with sharp's defaults), the
+ *   uploads still hashed by hashwarden: what a list made elsewhere catches.
+ *
+ * Writes docs/thresholds.md (tables) and docs/thresholds.json (the histograms behind them), and
+ * prints one summary line per algorithm.
+ *
+ * Run: npm run bench:robustness [-- --photos DIR] [--limit N] [--out FILE.md]
+ */
+import { bmvbhash } from 'blockhash-core';
+import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import sharp from 'sharp';
+import { BLOCKHASH_DEFAULT_THRESHOLD } from '../../src/algorithms/blockhash.js';
+import { PDQ_DEFAULT_THRESHOLD } from '../../src/algorithms/pdq.js';
+import { mapSettled } from '../../src/concurrency.js';
+import { hashImage, resolveImageOptions, type ImageHashResult } from '../../src/image/index.js';
+import { ROOT, SHARED, environment } from '../corpus.js';
+import { EDITS, type EditGroup } from './edits.js';
+import { ALGORITHMS, Histogram, MAX_THRESHOLD, dihedralDistance, distance, sameSceneGroups, toWords, type Algorithm, type Words } from './measure.js';
+import { writeReport, type Report } from './report.js';
+
+const { values: args } = parseArgs({
+  options: {
+    photos: { type: 'string', default: join(SHARED, 'photos') },
+    limit: { type: 'string' },
+    out: { type: 'string', default: join(ROOT, 'docs', 'thresholds.md') },
+  },
+});
+
+const DEFAULTS: Record<Algorithm, number> = { pdq: PDQ_DEFAULT_THRESHOLD, blockhash: BLOCKHASH_DEFAULT_THRESHOLD };
+const OPTIONS = resolveImageOptions({ algorithms: [...ALGORITHMS], dihedral: true });
+const CONCURRENCY = 2;
+const IMAGE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic)$/i;
+
+/** What the benchmark keeps of one hashed image, per algorithm: its hash and its 8 variants, or null when refused. */
+type Hashed = Record<Algorithm, { hash: Words; variants: Words[] } | null>;
+
+function kept(result: ImageHashResult): Hashed {
+  const out = {} as Hashed;
+  for (const name of ALGORITHMS) {
+    const hex = result.hashes[name];
+    const variants = result.dihedral?.[name];
+    out[name] = hex === undefined || variants === undefined || result.unusable[name] !== undefined
+      ? null
+      : { hash: toWords(Buffer.from(hex, 'hex')), variants: variants.map((v) => toWords(Buffer.from(v, 'hex'))) };
+  }
+  return out;
+}
+
+async function hashBytes(bytes: Buffer): Promise<Hashed | null> {
+  try {
+    return kept(await hashImage(bytes, OPTIONS));
+  } catch {
+    return null;
+  }
+}
+
+function listPhotos(dir: string): string[] {
+  const walk = (d: string): string[] => readdirSync(d).sort().flatMap((f) => {
+    const p = join(d, f);
+    return statSync(p).isDirectory() ? walk(p) : IMAGE.test(f) ? [p] : [];
+  });
+  return walk(dir);
+}
+
+/** The grid of tiles for the false-positive pool: 20 per photo (4 × 5), none under 64 px a side. */
+async function tiles(photo: Buffer): Promise<Buffer[]> {
+  const meta = await sharp(photo, { failOn: 'none' }).metadata();
+  const width = meta.autoOrient?.width ?? meta.width ?? 0;
+  const height = meta.autoOrient?.height ?? meta.height ?? 0;
+  const [rows, columns] = width >= height ? [4, 5] : [5, 4];
+  const w = Math.floor(width / columns);
+  const h = Math.floor(height / rows);
+  if (w < 64 || h < 64) return [];
+  const out: Buffer[] = [];
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < columns; c++) {
+      out.push(await sharp(photo, { failOn: 'none', autoOrient: true }).extract({ left: c * w, top: r * h, width: w, height: h }).png().toBuffer());
+    }
+  }
+  return out;
+}
+
+/** The reference tools' hashes of the originals, by path relative to the photo folder. */
+async function referenceHashes(dir: string, files: readonly string[]): Promise<Record<Algorithm, Map<string, Words>>> {
+  const pdq = new Map<string, Words>();
+  const csv = join(dir, 'pdq-reference-cpp.csv');
+  if (existsSync(csv)) {
+    for (const line of readFileSync(csv, 'utf8').trim().split('\n')) {
+      const [hash, quality, file] = line.split(',');
+      // The reference's own gate: a hash under quality 50 would not be on a list.
+      if (hash !== undefined && file !== undefined && /^[0-9a-f]{64}$/.test(hash) && Number(quality) >= 50) pdq.set(file, toWords(Buffer.from(hash, 'hex')));
+    }
+  }
+  const blockhash = new Map<string, Words>();
+  for (const file of files) {
+    try {
+      const { data, info } = await sharp(file).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+      blockhash.set(relative(dir, file), toWords(Buffer.from(bmvbhash({ data, width: info.width, height: info.height }, 16), 'hex')));
+    } catch {
+      // Not decodable with sharp's defaults: no naive hash, as a naive pipeline would have none.
+    }
+  }
+  return { pdq, blockhash };
+}
+
+const started = performance.now();
+const dir = resolve(args.photos as string);
+if (!existsSync(dir)) {
+  console.error(`robustness: ${dir} not found (the shared photos are at ../shared/photos; pass --photos DIR)`);
+  process.exit(2);
+}
+let files = listPhotos(dir);
+if (args.limit !== undefined) files = files.slice(0, Number(args.limit));
+console.log(`# robustness — ${await environment()} · sharp ${sharp.versions.sharp}`);
+console.log(`${files.length} photos from ${dir}; ${EDITS.length} edits; pool of tiles; concurrency ${CONCURRENCY}`);
+
+// 1. The originals.
+const originals = (await mapSettled(files, CONCURRENCY, async (f) => hashBytes(readFileSync(f)))).map((r) => (r.ok ? r.value : null));
+const references = await referenceHashes(dir, files);
+
+// 2. Each edit of each original: distances to the original, plain and dihedral.
+type EditStats = Record<Algorithm, { plain: Histogram; dihedral: Histogram; referencePlain: Histogram; referenceDihedral: Histogram }>;
+const editStats = new Map<string, EditStats>(EDITS.map((e) => [e.name, Object.fromEntries(ALGORITHMS.map((a) => [a, { plain: new Histogram(), dihedral: new Histogram(), referencePlain: new Histogram(), referenceDihedral: new Histogram() }])) as EditStats]));
+const listed: Record<Algorithm, number> = { pdq: 0, blockhash: 0 };
+for (const a of ALGORITHMS) listed[a] = originals.filter((o) => o?.[a] != null).length;
+let edited = 0;
+await mapSettled(files, CONCURRENCY, async (file, i) => {
+  const original = originals[i];
+  const bytes = readFileSync(file);
+  for (const edit of EDITS) {
+    let upload: Hashed | null = null;
+    try {
+      upload = await hashBytes(await edit.apply(bytes));
+    } catch {
+      upload = null;
+    }
+    edited++;
+    const stats = editStats.get(edit.name) as EditStats;
+    for (const a of ALGORITHMS) {
+      const query = upload?.[a] ?? null;
+      const own = original?.[a] ?? null;
+      if (own !== null) {
+        if (query === null) {
+          stats[a].plain.missing++;
+          stats[a].dihedral.missing++;
+        } else {
+          stats[a].plain.add(distance(query.hash, own.hash));
+          stats[a].dihedral.add(dihedralDistance(query.variants, own.hash));
+        }
+      }
+      const reference = references[a].get(relative(dir, file));
+      if (reference !== undefined) {
+        if (query === null) {
+          stats[a].referencePlain.missing++;
+          stats[a].referenceDihedral.missing++;
+        } else {
+          stats[a].referencePlain.add(distance(query.hash, reference));
+          stats[a].referenceDihedral.add(dihedralDistance(query.variants, reference));
+        }
+      }
+    }
+  }
+  if ((i + 1) % 25 === 0) console.log(`  edits: ${i + 1}/${files.length} photos`);
+});
+
+// 3. The false-positive pool.
+const nearDuplicates = join(dir, 'near_duplicate_groups.json');
+const scenes = existsSync(nearDuplicates)
+  ? (() => {
+      const json = JSON.parse(readFileSync(nearDuplicates, 'utf8')) as { groups?: unknown[][]; pairs?: unknown[][]; dihedral_pairs_min_over_8_transforms_le_31?: unknown[][] };
+      return sameSceneGroups([...(json.groups ?? []), ...(json.pairs ?? []), ...(json.dihedral_pairs_min_over_8_transforms_le_31 ?? [])]);
+    })()
+  : new Map<string, number>();
+interface Tile { source: number; scene: string; hashed: Hashed }
+const pool: Tile[] = [];
+let tileCount = 0;
+await mapSettled(files, CONCURRENCY, async (file, i) => {
+  let cut: Buffer[] = [];
+  try {
+    cut = await tiles(readFileSync(file));
+  } catch {
+    cut = [];
+  }
+  tileCount += cut.length;
+  const rel = relative(dir, file);
+  const scene = scenes.has(rel) ? `group ${scenes.get(rel)}` : rel;
+  for (const tile of cut) {
+    const hashed = await hashBytes(tile);
+    if (hashed !== null) pool.push({ source: i, scene, hashed });
+  }
+});
+const unrelated: Record<Algorithm, { plain: Histogram; dihedral: Histogram; sameSource: Histogram }> = Object.fromEntries(
+  ALGORITHMS.map((a) => [a, { plain: new Histogram(), dihedral: new Histogram(), sameSource: new Histogram() }]),
+) as never;
+const refusedTiles: Record<Algorithm, number> = { pdq: 0, blockhash: 0 };
+let excludedScenePairs = 0;
+for (const a of ALGORITHMS) refusedTiles[a] = pool.filter((t) => t.hashed[a] === null).length + (tileCount - pool.length);
+for (let i = 0; i < pool.length; i++) {
+  const x = pool[i] as Tile;
+  for (let j = i + 1; j < pool.length; j++) {
+    const y = pool[j] as Tile;
+    const sameSource = x.source === y.source;
+    if (!sameSource && x.scene === y.scene) {
+      excludedScenePairs++;
+      continue;
+    }
+    for (const a of ALGORITHMS) {
+      const hx = x.hashed[a];
+      const hy = y.hashed[a];
+      if (hx === null || hy === null) continue;
+      if (sameSource) {
+        unrelated[a].sameSource.add(distance(hx.hash, hy.hash));
+        continue;
+      }
+      unrelated[a].plain.add(distance(hx.hash, hy.hash));
+      unrelated[a].dihedral.add(dihedralDistance(hx.variants, hy.hash));
+    }
+  }
+}
+
+const report: Report = {
+  environment: await environment(),
+  command: 'npm run bench:robustness',
+  photos: files.length,
+  photoDir: relative(ROOT, dir) || dir,
+  listed,
+  defaults: DEFAULTS,
+  maxThreshold: MAX_THRESHOLD,
+  edits: EDITS.map((e) => ({ name: e.name, group: e.group as EditGroup, description: e.description, stats: editStats.get(e.name) as EditStats })),
+  references: { pdq: references.pdq.size, blockhash: references.blockhash.size },
+  pool: { tiles: tileCount, hashed: pool.length, refused: refusedTiles, excludedScenePairs, unrelated },
+  seconds: (performance.now() - started) / 1000,
+};
+const lines = await writeReport(report, args.out as string);
+for (const line of lines) console.log(line);
+console.log(`wrote ${relative(ROOT, args.out as string)} and its .json in ${report.seconds.toFixed(0)} s (${edited} edited copies hashed)`);
