@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
@@ -174,6 +175,24 @@ describe('Matcher.matchImage', () => {
     expect((await matcher.matchImage(turned)).matches.map((m) => [m.entryId, m.transform])).toEqual([['known', 'rot270']]);
     expect(await matcher.matchImage(mirrored, { dihedral: false })).toMatchObject({ matched: false, matches: [] });
     await expect(matcher.matchImage(mirrored, { dihedral: 'yes' as unknown as boolean })).rejects.toThrow(TypeError);
+  });
+
+  it('matches an upload with black bars added by what lies inside them (trim, on by default), and not with trim off', async () => {
+    // A textured test vector (PDQ quality 100), so that PDQ and blockhash both keep it.
+    const original = await sharp(fileURLToPath(new URL('../test-vectors/images/mosaic-400x300.jpg', import.meta.url))).png().toBuffer();
+    const { hashes } = await hashImage(original, { algorithms: ['pdq', 'blockhash'] });
+    const matcher = Matcher.fromEntries([
+      { list: 'l', id: 'pdq', algorithm: 'pdq', hash: hashes.pdq as string },
+      { list: 'l', id: 'blockhash', algorithm: 'blockhash', hash: hashes.blockhash as string },
+    ]);
+    const letterboxed = await sharp(original).extend({ top: 40, bottom: 40, left: 0, right: 0, background: '#000' }).jpeg({ quality: 85 }).toBuffer();
+    const hit = await matcher.matchImage(letterboxed);
+    expect(hit.matches.map((m) => [m.entryId, m.trimmed]).sort()).toEqual([['blockhash', true], ['pdq', true]]);
+    expect(hit.matches.every((m) => m.transform === 'original')).toBe(true);
+    expect(await matcher.matchImage(letterboxed, { trim: false })).toMatchObject({ matched: false, matches: [] });
+    // The upload as it is wins over its trimmed part when both match: no `trimmed` on a plain copy.
+    expect((await matcher.matchImage(original)).matches.map((m) => [m.entryId, m.distance, m.trimmed])).toEqual([['blockhash', 0, undefined], ['pdq', 0, undefined]]);
+    await expect(matcher.matchImage(letterboxed, { trim: 1 as unknown as boolean })).rejects.toThrow(TypeError);
   });
 
   it('rejects an undecodable upload with a typed error instead of reporting it clean', async () => {

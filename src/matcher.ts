@@ -8,7 +8,7 @@ import { DIHEDRAL_NAMES, type DihedralName } from './algorithms/dihedral.js';
 import { getAlgorithm, type AlgorithmName } from './algorithms/registry.js';
 import type { HashAlgorithm } from './algorithms/types.js';
 import { HashwardenError } from './errors.js';
-import type { HashImageOptions, ImageHashes, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from './image/index.js';
+import type { DihedralHashes, HashImageOptions, ImageHashes, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from './image/index.js';
 import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/model.js';
 import { SNAPSHOT_MAGIC } from './lists/snapshot-magic.js';
 import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from './tables.js';
@@ -28,6 +28,11 @@ export interface Match {
    * matched (`'original'` when the upload as it is), one of `DIHEDRAL_NAMES`.
    */
   readonly transform?: DihedralName;
+  /**
+   * Perceptual matches in `matchImage` with `trim` on: true when the match was found on what lies
+   * inside the upload's uniform border (letterbox, pillarbox, frame, padding), absent otherwise.
+   */
+  readonly trimmed?: true;
   readonly label?: string;
   readonly metadata?: EntryMetadata;
 }
@@ -83,6 +88,14 @@ export interface MatchImageOptions {
    * (or the matcher's `image.dihedral`).
    */
   readonly dihedral?: boolean;
+  /**
+   * Also match what lies inside the upload's uniform border, when it has one (black bars added to
+   * fit a frame, padding, a plain frame): such a border moves every block and frequency of a
+   * perceptual hash, and a 10% border defeated PDQ and blockhash on every photo measured
+   * (docs/thresholds.md). Costs a second hashing only for images with a border. Default: `true`
+   * (or the matcher's `image.trim`).
+   */
+  readonly trim?: boolean;
 }
 
 /** The result of `matchImage`. */
@@ -412,27 +425,41 @@ export class Matcher {
     const algorithms = o.algorithms ?? (this.#tables.size > 0 ? this.algorithms : undefined);
     const { hashImage } = await loadImageModule();
     const dihedral = o.dihedral === undefined ? (this.#imageOptions.dihedral ?? true) : boolean(o.dihedral, 'options.dihedral');
-    const hashed = await hashImage(input, { ...this.#imageOptions, dihedral, ...(algorithms === undefined ? {} : { algorithms }) });
+    const trim = o.trim === undefined ? (this.#imageOptions.trim ?? true) : boolean(o.trim, 'options.trim');
+    const hashed = await hashImage(input, { ...this.#imageOptions, dihedral, trim, ...(algorithms === undefined ? {} : { algorithms }) });
     const matches: Match[] = [];
     for (const [name, hex] of Object.entries(hashed.hashes) as [AlgorithmName, string][]) {
-      // The quality gate: a featureless image's PDQ hash is rounding noise, not the image.
-      if (hashed.unusable[name] !== undefined) continue;
       const algorithm = getAlgorithm(name);
-      const threshold = thresholds[name] ?? this.threshold(name);
-      const variants = hashed.dihedral?.[name];
-      if (variants === undefined) {
-        matches.push(...this.#match(algorithm, algorithm.parse(hex), threshold));
+      if (algorithm.kind === 'exact') {
+        matches.push(...this.#match(algorithm, algorithm.parse(hex), thresholds[name] ?? this.threshold(name)));
         continue;
       }
-      // Each entry once, at its nearest transform (the original first, so it wins ties).
+      // The queries: the upload's hash (or its 8 turned and mirrored), then the same for what lies
+      // inside its border. The quality gate applies to each: a featureless image's PDQ hash is
+      // rounding noise, not the image.
+      const queries: { hash: string; transform?: DihedralName; trimmed?: true }[] = [];
+      const add = (from: { hashes: ImageHashes; unusable: UnusableHashes; dihedral?: DihedralHashes }, trimmed: boolean): void => {
+        const own = from.hashes[name];
+        if (own === undefined || from.unusable[name] !== undefined) return;
+        const variants = from.dihedral?.[name];
+        const extra = trimmed ? { trimmed: true as const } : {};
+        if (variants === undefined) queries.push({ hash: own, ...extra });
+        else variants.forEach((hash, i) => queries.push({ hash, transform: DIHEDRAL_NAMES[i] as DihedralName, ...extra }));
+      };
+      add(hashed, false);
+      if (hashed.trimmed !== undefined) add(hashed.trimmed, true);
+      // Each entry once, at its nearest query (the upload as it is first, so it wins ties).
       const nearest = new Map<string, Match>();
-      variants.forEach((variant, i) => {
-        for (const match of this.#match(algorithm, algorithm.parse(variant), threshold)) {
+      const threshold = thresholds[name] ?? this.threshold(name);
+      for (const query of queries) {
+        for (const match of this.#match(algorithm, algorithm.parse(query.hash), threshold)) {
           const key = `${match.list}\u0000${match.entryId}\u0000${match.hash}`;
           const seen = nearest.get(key);
-          if (seen === undefined || match.distance < seen.distance) nearest.set(key, { ...match, transform: DIHEDRAL_NAMES[i] as DihedralName });
+          if (seen === undefined || match.distance < seen.distance) {
+            nearest.set(key, { ...match, ...(query.transform === undefined ? {} : { transform: query.transform }), ...(query.trimmed ? { trimmed: true as const } : {}) });
+          }
         }
-      });
+      }
       matches.push(...nearest.values());
     }
     matches.sort(byDistance);

@@ -2,7 +2,8 @@
  * Question: at each threshold, how many edited copies of a listed image still match it (true
  * positives), and how many unrelated images match each other (false positives)? For blockhash and
  * PDQ, with and without dihedral matching, through the library's own pipeline at its defaults
- * (`hashImage`, fast resolution), as `matchImage` would see them.
+ * (`hashImage`, fast resolution), as `matchImage` would see them: "on" searches what it searches
+ * by default (the 8 turned and mirrored hashes, and the 8 of what lies inside a uniform border).
  *
  * - True positives: every photo of the folder is a listed original; each edit of EDITS (edits.ts)
  *   is an upload; the rate per edit and threshold is the share of originals (with a usable hash)
@@ -44,21 +45,27 @@ const { values: args } = parseArgs({
 });
 
 const DEFAULTS: Record<Algorithm, number> = { pdq: PDQ_DEFAULT_THRESHOLD, blockhash: BLOCKHASH_DEFAULT_THRESHOLD };
-const OPTIONS = resolveImageOptions({ algorithms: [...ALGORITHMS], dihedral: true });
+const OPTIONS = resolveImageOptions({ algorithms: [...ALGORITHMS], dihedral: true, trim: true });
 const CONCURRENCY = 2;
 const IMAGE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic)$/i;
 
-/** What the benchmark keeps of one hashed image, per algorithm: its hash and its 8 variants, or null when refused. */
-type Hashed = Record<Algorithm, { hash: Words; variants: Words[] } | null>;
+/**
+ * What the benchmark keeps of one hashed image, per algorithm: its own hash (null when refused),
+ * and every hash `matchImage` searches at its defaults: the 8 turned and mirrored, and the 8 of
+ * what lies inside a uniform border when there is one (each set only when not refused). Null when
+ * nothing is usable.
+ */
+type Hashed = Record<Algorithm, { hash: Words | null; variants: Words[] } | null>;
 
 function kept(result: ImageHashResult): Hashed {
   const out = {} as Hashed;
+  const words = (hex: string): Words => toWords(Buffer.from(hex, 'hex'));
   for (const name of ALGORITHMS) {
-    const hex = result.hashes[name];
-    const variants = result.dihedral?.[name];
-    out[name] = hex === undefined || variants === undefined || result.unusable[name] !== undefined
-      ? null
-      : { hash: toWords(Buffer.from(hex, 'hex')), variants: variants.map((v) => toWords(Buffer.from(v, 'hex'))) };
+    const own = result.hashes[name] !== undefined && result.unusable[name] === undefined ? (result.hashes[name] as string) : null;
+    const variants = own === null ? [] : (result.dihedral?.[name] ?? []).map(words);
+    const trimmed = result.trimmed;
+    if (trimmed !== undefined && trimmed.unusable[name] === undefined) variants.push(...(trimmed.dihedral?.[name] ?? []).map(words));
+    out[name] = own === null && variants.length === 0 ? null : { hash: own === null ? null : words(own), variants };
   }
   return out;
 }
@@ -139,7 +146,7 @@ const references = await referenceHashes(dir, files);
 type EditStats = Record<Algorithm, { plain: Histogram; dihedral: Histogram; referencePlain: Histogram; referenceDihedral: Histogram }>;
 const editStats = new Map<string, EditStats>(EDITS.map((e) => [e.name, Object.fromEntries(ALGORITHMS.map((a) => [a, { plain: new Histogram(), dihedral: new Histogram(), referencePlain: new Histogram(), referenceDihedral: new Histogram() }])) as EditStats]));
 const listed: Record<Algorithm, number> = { pdq: 0, blockhash: 0 };
-for (const a of ALGORITHMS) listed[a] = originals.filter((o) => o?.[a] != null).length;
+for (const a of ALGORITHMS) listed[a] = originals.filter((o) => o?.[a]?.hash != null).length;
 let edited = 0;
 await mapSettled(files, CONCURRENCY, async (file, i) => {
   const original = originals[i];
@@ -155,25 +162,15 @@ await mapSettled(files, CONCURRENCY, async (file, i) => {
     const stats = editStats.get(edit.name) as EditStats;
     for (const a of ALGORITHMS) {
       const query = upload?.[a] ?? null;
-      const own = original?.[a] ?? null;
-      if (own !== null) {
-        if (query === null) {
-          stats[a].plain.missing++;
-          stats[a].dihedral.missing++;
-        } else {
-          stats[a].plain.add(distance(query.hash, own.hash));
-          stats[a].dihedral.add(dihedralDistance(query.variants, own.hash));
-        }
-      }
-      const reference = references[a].get(relative(dir, file));
-      if (reference !== undefined) {
-        if (query === null) {
-          stats[a].referencePlain.missing++;
-          stats[a].referenceDihedral.missing++;
-        } else {
-          stats[a].referencePlain.add(distance(query.hash, reference));
-          stats[a].referenceDihedral.add(dihedralDistance(query.variants, reference));
-        }
+      // A list holds originals' own hashes: an original whose hash is refused is not listed.
+      const listedHash = original?.[a]?.hash ?? null;
+      const reference = references[a].get(relative(dir, file)) ?? null;
+      for (const [target, plain, all] of [[listedHash, stats[a].plain, stats[a].dihedral], [reference, stats[a].referencePlain, stats[a].referenceDihedral]] as const) {
+        if (target === null) continue;
+        if (query?.hash == null) plain.missing++;
+        else plain.add(distance(query.hash, target));
+        if (query === null || query.variants.length === 0) all.missing++;
+        else all.add(dihedralDistance(query.variants, target));
       }
     }
   }
@@ -211,7 +208,7 @@ const unrelated: Record<Algorithm, { plain: Histogram; dihedral: Histogram; same
 ) as never;
 const refusedTiles: Record<Algorithm, number> = { pdq: 0, blockhash: 0 };
 let excludedScenePairs = 0;
-for (const a of ALGORITHMS) refusedTiles[a] = pool.filter((t) => t.hashed[a] === null).length + (tileCount - pool.length);
+for (const a of ALGORITHMS) refusedTiles[a] = pool.filter((t) => t.hashed[a]?.hash == null).length + (tileCount - pool.length);
 for (let i = 0; i < pool.length; i++) {
   const x = pool[i] as Tile;
   for (let j = i + 1; j < pool.length; j++) {
@@ -222,15 +219,16 @@ for (let i = 0; i < pool.length; i++) {
       continue;
     }
     for (const a of ALGORITHMS) {
+      // y as the listed image (its own hash), x as the upload (everything matchImage searches).
       const hx = x.hashed[a];
-      const hy = y.hashed[a];
-      if (hx === null || hy === null) continue;
+      const listedHash = y.hashed[a]?.hash ?? null;
+      if (hx === null || listedHash === null) continue;
       if (sameSource) {
-        unrelated[a].sameSource.add(distance(hx.hash, hy.hash));
+        if (hx.hash !== null) unrelated[a].sameSource.add(distance(hx.hash, listedHash));
         continue;
       }
-      unrelated[a].plain.add(distance(hx.hash, hy.hash));
-      unrelated[a].dihedral.add(dihedralDistance(hx.variants, hy.hash));
+      if (hx.hash !== null) unrelated[a].plain.add(distance(hx.hash, listedHash));
+      if (hx.variants.length > 0) unrelated[a].dihedral.add(dihedralDistance(hx.variants, listedHash));
     }
   }
 }

@@ -151,6 +151,13 @@ describe('hashwarden import and match', () => {
     expect(asIs.status).toBe(0);
     expect(asIs.out).toBe(`no match  ${mirrored}\n`);
 
+    const letterboxed = join(dir, 'mosaic-letterboxed.jpg');
+    await writeFile(letterboxed, await sharp(mosaic).extend({ top: 40, bottom: 40, background: '#000' }).jpeg({ quality: 85 }).toBuffer());
+    const framed = await cli('match', letterboxed, '--db', db);
+    expect(framed.status).toBe(1);
+    expect(framed.out).toMatch(/^MATCH .* entry=p1 pdq distance=\d+ trimmed\n$/);
+    expect((await cli('match', letterboxed, '--db', db, '--no-trim')).status).toBe(0);
+
     const flat = join(dir, 'flat-for-match.png');
     await writeFile(flat, await sharp({ create: { width: 80, height: 60, channels: 3, background: '#444444' } }).png().toBuffer());
     const unchecked = await cli('match', flat, '--db', db);

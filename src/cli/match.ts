@@ -14,7 +14,7 @@ function describe(file: string, result: ImageMatchResult): string {
   const unchecked = Object.entries(result.unusable).map(([name, why]) => `  (${name} not used: ${why})`).join('');
   if (!result.matched) return `no match  ${file}${unchecked}\n`;
   return result.matches
-    .map((m) => `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.transform === undefined || m.transform === 'original' ? '' : ` transform=${m.transform}`}${m.label === undefined ? '' : ` label=${m.label}`}${unchecked}\n`)
+    .map((m) => `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.transform === undefined || m.transform === 'original' ? '' : ` transform=${m.transform}`}${m.trimmed === true ? ' trimmed' : ''}${m.label === undefined ? '' : ` label=${m.label}`}${unchecked}\n`)
     .join('');
 }
 
@@ -32,7 +32,7 @@ async function openMatcher(db: string | undefined, snapshot: string | undefined,
 
 export const matchCommand: Command = {
   name: 'match',
-  usage: 'FILE... (--db PATH [--list NAME]... | --snapshot FILE) [--json] [--threshold blockhash=N] [--no-dihedral]',
+  usage: 'FILE... (--db PATH [--list NAME]... | --snapshot FILE) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim]',
   summary: 'Match image files against the hash lists in a SQLite store or a snapshot.',
   help: `
 Options:
@@ -47,7 +47,9 @@ Options:
   -h, --help            this text
 
 Each upload is also matched turned and mirrored (8 orientations); a match found that way names
-its transform (e.g. transform=flipY). --no-dihedral matches the upload only as it is. A PDQ hash of quality below 50 is not used, and the line
+its transform (e.g. transform=flipY). An upload with a uniform border (letterbox or pillarbox
+bars, a frame, padding) is also matched by what lies inside it; such a match says "trimmed".
+--no-dihedral and --no-trim turn these off. A PDQ hash of quality below 50 is not used, and the line
 says so: "(pdq not used: PDQ quality 3 is below 50)" — that file was not checked by PDQ.
 
 Exit status: 0 nothing matched, 1 something matched, 2 some file could not be checked.`,
@@ -58,6 +60,7 @@ Exit status: 0 nothing matched, 1 something matched, 2 some file could not be ch
     threshold: { type: 'string', multiple: true },
     list: { type: 'string', multiple: true },
     'no-dihedral': { type: 'boolean' },
+    'no-trim': { type: 'boolean' },
   },
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('Missing FILE');
@@ -67,7 +70,8 @@ Exit status: 0 nothing matched, 1 something matched, 2 some file could not be ch
     let matched = false;
     let failed = false;
     const dihedral = values['no-dihedral'] !== true;
-    await mapSettled(files, availableParallelism(), (file) => matcher.matchImage(file, { dihedral }), (result, i) => {
+    const trim = values['no-trim'] !== true;
+    await mapSettled(files, availableParallelism(), (file) => matcher.matchImage(file, { dihedral, trim }), (result, i) => {
       const file = files[i] as string;
       if (result.ok) {
         matched ||= result.value.matched;

@@ -3,13 +3,14 @@
  * algorithms) from a single decode.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { BLOCKHASH_MIN_SPREAD, blockhashDihedralHashes, blockhashFromSums, blockhashSpread, blockhashSums } from '../algorithms/blockhash.js';
+import { BLOCKHASH_MIN_SPREAD, blockhashDihedralHashes, blockhashFromSums, blockhashSpread, blockhashSums, type RgbaImage } from '../algorithms/blockhash.js';
 import { md5, sha1, sha256 } from '../algorithms/exact.js';
 import { formatHex } from '../algorithms/hex.js';
 import { PDQ_MIN_QUALITY, pdqDihedralHashes, pdqRgba } from '../algorithms/pdq.js';
 import type { AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
 import { invalid } from '../validate.js';
+import { cropRgba, findBorder, type Box } from './border.js';
 import { checkFormat, decodeRgba, type DecodedImage } from './decode.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
 import type { ImageFormat } from './sniff.js';
@@ -47,6 +48,20 @@ export type UnusableHashes = { readonly [A in AlgorithmName]?: string };
  */
 export type DihedralHashes = { readonly [A in AlgorithmName]?: readonly string[] };
 
+/**
+ * The perceptual hashes of what lies inside the image's uniform border (letterbox, pillarbox,
+ * frame, padding), with the `trim` option when there is one.
+ */
+export interface TrimmedHashes {
+  /** The part inside the border, in pixels of the image after EXIF orientation. */
+  readonly box: Box;
+  readonly hashes: ImageHashes;
+  readonly quality: ImageQualities;
+  readonly unusable: UnusableHashes;
+  /** With the `dihedral` option: the 8 hashes of each perceptual algorithm. */
+  readonly dihedral?: DihedralHashes;
+}
+
 /** The result of `hashImage`. */
 export interface ImageHashResult {
   readonly hashes: ImageHashes;
@@ -56,6 +71,8 @@ export interface ImageHashResult {
   readonly unusable: UnusableHashes;
   /** With the `dihedral` option: the 8 hashes of each perceptual algorithm. */
   readonly dihedral?: DihedralHashes;
+  /** With the `trim` option, when the image has a uniform border: the hashes of what it frames. */
+  readonly trimmed?: TrimmedHashes;
   readonly image: ImageInfo;
 }
 
@@ -89,7 +106,7 @@ export async function readInput(input: ImageInput, maxBytes: number): Promise<Ui
   }
 }
 
-function perceptualHash(name: AlgorithmName, image: DecodedImage, dihedral: boolean): { hex: string; quality?: number; unusable?: string; dihedral?: string[] } {
+function perceptualHash(name: AlgorithmName, image: RgbaImage, dihedral: boolean): { hex: string; quality?: number; unusable?: string; dihedral?: string[] } {
   switch (name) {
     case 'blockhash': {
       const sums = blockhashSums(image);
@@ -114,30 +131,49 @@ function perceptualHash(name: AlgorithmName, image: DecodedImage, dihedral: bool
   }
 }
 
-/** Hashes already-read bytes with already-resolved options: the shared core of every entry point. */
-export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions): Promise<ImageHashResult> {
-  const format = checkFormat(bytes, options);
+/** The perceptual hashes of one raster, as `hashBytes` and `trimmed` report them. */
+function pixelHashes(image: RgbaImage, options: ResolvedImageOptions): Omit<TrimmedHashes, 'box'> {
   const hashes: Partial<Record<AlgorithmName, string>> = {};
   const quality: { pdq?: number } = {};
   const unusable: Partial<Record<AlgorithmName, string>> = {};
   const dihedral: Partial<Record<AlgorithmName, string[]>> = {};
+  for (const name of options.perceptual) {
+    const result = perceptualHash(name, image, options.dihedral);
+    hashes[name] = result.hex;
+    if (result.dihedral !== undefined) dihedral[name] = result.dihedral;
+    if (name === 'pdq' && result.quality !== undefined) quality.pdq = result.quality;
+    if (result.unusable !== undefined) unusable[name] = result.unusable;
+  }
+  return { hashes, quality, unusable, ...(options.dihedral ? { dihedral } : {}) };
+}
+
+/** Hashes already-read bytes with already-resolved options: the shared core of every entry point. */
+export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions): Promise<ImageHashResult> {
+  const format = checkFormat(bytes, options);
   let decoded: DecodedImage | undefined;
+  let pixels: Omit<TrimmedHashes, 'box'> = { hashes: {}, quality: {}, unusable: {}, ...(options.dihedral ? { dihedral: {} } : {}) };
+  let trimmed: TrimmedHashes | undefined;
   if (options.perceptual.length > 0) {
     decoded = await decodeRgba(bytes, format, options);
-    for (const name of options.perceptual) {
-      const result = perceptualHash(name, decoded, options.dihedral);
-      hashes[name] = result.hex;
-      if (result.dihedral !== undefined) dihedral[name] = result.dihedral;
-      if (name === 'pdq' && result.quality !== undefined) quality.pdq = result.quality;
-      if (result.unusable !== undefined) unusable[name] = result.unusable;
+    pixels = pixelHashes(decoded, options);
+    const box = options.trim ? findBorder(decoded) : null;
+    if (box !== null && decoded !== undefined) {
+      const { scale } = decoded;
+      trimmed = {
+        // In the image's own pixels: a scaled decode's box scaled back.
+        box: { left: box.left * scale, top: box.top * scale, width: Math.min(box.width * scale, decoded.originalWidth), height: Math.min(box.height * scale, decoded.originalHeight) },
+        ...pixelHashes(cropRgba(decoded, box), options),
+      };
     }
   }
+  const hashes: Partial<Record<AlgorithmName, string>> = { ...pixels.hashes };
   for (const name of options.exact) hashes[name] = formatHex(EXACT[name as keyof typeof EXACT].digest(bytes));
   return {
     hashes,
-    quality,
-    unusable,
-    ...(options.dihedral ? { dihedral } : {}),
+    quality: pixels.quality,
+    unusable: pixels.unusable,
+    ...(options.dihedral ? { dihedral: pixels.dihedral ?? {} } : {}),
+    ...(trimmed === undefined ? {} : { trimmed }),
     image: {
       format,
       width: decoded?.originalWidth ?? 0,

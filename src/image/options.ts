@@ -42,6 +42,12 @@ export interface HashImageOptions {
    * order of `DIHEDRAL_NAMES`), from the same decode. Default `false`.
    */
   readonly dihedral?: boolean;
+  /**
+   * When the image has a uniform border (letterbox or pillarbox bars, a frame, padding: see
+   * `findBorder`), also hash what lies inside it (`trimmed` in the result). Default `false`;
+   * `matchImage` turns it on.
+   */
+  readonly trim?: boolean;
   /** Refuse inputs larger than this many bytes (`ERR_IMAGE_TOO_LARGE`). Default 50 MiB. */
   readonly maxBytes?: number;
   /** Refuse images with more pixels than this (`ERR_IMAGE_TOO_LARGE`). Default 100,000,000. */
@@ -61,6 +67,7 @@ export interface ResolvedImageOptions {
   readonly exact: readonly AlgorithmName[];
   readonly resolution: Resolution;
   readonly dihedral: boolean;
+  readonly trim: boolean;
   readonly maxBytes: number;
   readonly maxPixels: number;
   readonly timeoutSeconds: number;
@@ -102,6 +109,7 @@ export function resolveImageOptions(options?: HashImageOptions | ResolvedImageOp
     exact: algorithms.filter((a) => getAlgorithm(a).kind === 'exact'),
     resolution: o.resolution === undefined ? 'fast' : oneOf(o.resolution, ['fast', 'full'] as const, 'resolution'),
     dihedral: o.dihedral === undefined ? false : boolean(o.dihedral, 'dihedral'),
+    trim: o.trim === undefined ? false : boolean(o.trim, 'trim'),
     maxBytes: o.maxBytes === undefined ? DEFAULT_MAX_BYTES : integerInRange(o.maxBytes, 1, 2 ** 31 - 1, 'maxBytes'),
     maxPixels: o.maxPixels === undefined ? DEFAULT_MAX_PIXELS : integerInRange(o.maxPixels, 1, 0x3fff * 0x3fff, 'maxPixels'),
     timeoutSeconds: o.timeoutSeconds === undefined ? DEFAULT_TIMEOUT_SECONDS : integerInRange(o.timeoutSeconds, 1, 3600, 'timeoutSeconds'),
