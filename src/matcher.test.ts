@@ -97,6 +97,9 @@ describe('Matcher.matchHash', () => {
 });
 
 describe('Matcher.matchImage', () => {
+  /** A textured test vector (PDQ quality 100, blockhash well above the detail guard), as PNG. */
+  const textured = (): Promise<Buffer> => sharp(fileURLToPath(new URL('../test-vectors/images/mosaic-400x300.jpg', import.meta.url))).png().toBuffer();
+
   async function gradient(width: number, height: number, flip = false): Promise<Buffer> {
     const data = Buffer.alloc(width * height * 3);
     for (let i = 0; i < width * height; i++) {
@@ -109,7 +112,7 @@ describe('Matcher.matchImage', () => {
   }
 
   it('matches an image, a resized re-encoded copy by blockhash only, and not an unrelated image', async () => {
-    const original = await gradient(400, 300);
+    const original = await textured();
     const { hashes } = await hashImage(original, { algorithms: ['blockhash', 'md5'] });
     const matcher = Matcher.fromEntries([
       { id: 'k1', list: 'known', algorithm: 'blockhash', hash: hashes.blockhash!, label: 'test' },
@@ -163,7 +166,7 @@ describe('Matcher.matchImage', () => {
   });
 
   it('matches a mirrored or turned upload by default (dihedral), naming the transform, and not with dihedral off', async () => {
-    const original = await gradient(400, 300);
+    const original = await textured();
     const { hashes } = await hashImage(original, { algorithms: ['blockhash'] });
     const matcher = Matcher.fromEntries([{ list: 'l', id: 'known', algorithm: 'blockhash', hash: hashes.blockhash as string }]);
     const mirrored = await sharp(original).flop().png().toBuffer();
@@ -178,8 +181,7 @@ describe('Matcher.matchImage', () => {
   });
 
   it('matches an upload with black bars added by what lies inside them (trim, on by default), and not with trim off', async () => {
-    // A textured test vector (PDQ quality 100), so that PDQ and blockhash both keep it.
-    const original = await sharp(fileURLToPath(new URL('../test-vectors/images/mosaic-400x300.jpg', import.meta.url))).png().toBuffer();
+    const original = await textured();
     const { hashes } = await hashImage(original, { algorithms: ['pdq', 'blockhash'] });
     const matcher = Matcher.fromEntries([
       { list: 'l', id: 'pdq', algorithm: 'pdq', hash: hashes.pdq as string },

@@ -33,6 +33,7 @@ import { mapSettled } from '../../src/concurrency.js';
 import { hashImage, resolveImageOptions, type ImageHashResult } from '../../src/image/index.js';
 import { ROOT, SHARED, environment } from '../corpus.js';
 import { EDITS, type EditGroup } from './edits.js';
+import { lowInformationImages } from './low-information.js';
 import { ALGORITHMS, Histogram, MAX_THRESHOLD, dihedralDistance, distance, sameSceneGroups, toWords, type Algorithm, type Words } from './measure.js';
 import { writeReport, type Report } from './report.js';
 
@@ -233,6 +234,41 @@ for (let i = 0; i < pool.length; i++) {
   }
 }
 
+// 4. Low-information images: generated, plus the photos whose own hash is refused. Each is an
+// upload searched as matchImage would, against every other one and every listed original.
+const lowGenerated = await lowInformationImages();
+const low: { name: string; kind: string; hashed: Hashed | null }[] = [];
+for (const image of lowGenerated) low.push({ name: image.name, kind: image.kind, hashed: await hashBytes(image.bytes) });
+files.forEach((file, i) => {
+  const own = originals[i];
+  if (own === null || ALGORITHMS.some((a) => own?.[a]?.hash == null)) low.push({ name: relative(dir, file), kind: 'photo', hashed: own ?? null });
+});
+const lowInformation = ALGORITHMS.map((a) => {
+  const kinds = new Map<string, { images: number; usable: number }>();
+  let matches = 0;
+  const examples: string[] = [];
+  for (const x of low) {
+    const k = kinds.get(x.kind) ?? { images: 0, usable: 0 };
+    k.images++;
+    if (x.hashed?.[a] != null) k.usable++;
+    kinds.set(x.kind, k);
+    const query = x.hashed?.[a];
+    if (query == null || query.variants.length === 0) continue;
+    const targets = [
+      ...low.filter((y) => y !== x).map((y) => ({ name: y.name, hash: y.hashed?.[a]?.hash ?? null })),
+      ...originals.map((o, i) => ({ name: relative(dir, files[i] as string), hash: o?.[a]?.hash ?? null })).filter((t) => t.name !== x.name),
+    ];
+    for (const target of targets) {
+      if (target.hash === null) continue;
+      if (dihedralDistance(query.variants, target.hash) <= DEFAULTS[a]) {
+        matches++;
+        if (examples.length < 5) examples.push(`${x.name} → ${target.name}`);
+      }
+    }
+  }
+  return { algorithm: a, kinds: [...kinds].map(([kind, v]) => ({ kind, ...v })), matches, examples };
+});
+
 const report: Report = {
   environment: await environment(),
   command: 'npm run bench:robustness',
@@ -244,6 +280,7 @@ const report: Report = {
   edits: EDITS.map((e) => ({ name: e.name, group: e.group as EditGroup, description: e.description, stats: editStats.get(e.name) as EditStats })),
   references: { pdq: references.pdq.size, blockhash: references.blockhash.size },
   pool: { tiles: tileCount, hashed: pool.length, refused: refusedTiles, excludedScenePairs, unrelated },
+  lowInformation,
   seconds: (performance.now() - started) / 1000,
 };
 const lines = await writeReport(report, args.out as string);

@@ -11,7 +11,7 @@ import { withAndWithoutWasm } from '../../test-vectors/jitless.js';
 import { mulberry32 } from '../../test-vectors/prng.js';
 import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { BLOCKHASH_MIN_SPREAD, blockhash, blockhashDihedralHashes, blockhashRgba, blockhashSpread, blockhashSums, type RgbaImage } from './blockhash.js';
+import { BLOCKHASH_MIN_DETAIL, BLOCKHASH_MIN_SPREAD, blockhash, blockhashDetail, blockhashDihedralHashes, blockhashRgba, blockhashSpread, blockhashSums, type RgbaImage } from './blockhash.js';
 import { DIHEDRAL_NAMES, type DihedralName } from './dihedral.js';
 import { formatHex } from './hex.js';
 
@@ -345,7 +345,7 @@ describe('blockhashDihedralHashes', () => {
   });
 });
 
-describe('blockhashSpread (the low-information guard)', () => {
+describe('blockhashSpread and blockhashDetail (the low-information guards)', () => {
   const image = (fill: (x: number, y: number) => number, width = 48, height = 32) => {
     const data = new Uint8Array(width * height * 4);
     for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.fill(fill(x, y), (y * width + x) * 4, (y * width + x) * 4 + 3).fill(255, (y * width + x) * 4 + 3, (y * width + x) * 4 + 4);
@@ -359,5 +359,16 @@ describe('blockhashSpread (the low-information guard)', () => {
     expect(blockhashSpread(blockhashSums(image((x) => (x < 24 ? 100 : 104))))).toBe(2);
     expect(blockhashSpread(blockhashSums(image((x) => (x * 255) / 47)))).toBeGreaterThan(BLOCKHASH_MIN_SPREAD);
     expect(BLOCKHASH_MIN_SPREAD).toBe(1);
+  });
+
+  it('finds no detail in ramps and bowls, whose hashes coincide, and plenty in a textured image', () => {
+    const ramps = [image((x) => (x * 255) / 47), image((_x, y) => 40 + y * 5), image((x, y) => 20 + x * 2 + y * 3), image((x, y) => 200 - 0.2 * ((x - 24) ** 2 + (y - 16) ** 2))];
+    for (const ramp of ramps) expect(blockhashDetail(blockhashSums(ramp))).toBeLessThan(0.5);
+    // Any two left-to-right ramps share a hash, whatever their colours: why shadings must not be matched.
+    expect(blockhash.format(blockhashRgba(ramps[0] as RgbaImage))).toBe(blockhash.format(blockhashRgba(image((x) => 60 + x * 3))));
+    const random = mulberry32(5);
+    const noise = Array.from({ length: 48 * 32 }, () => Math.floor(random() * 256));
+    expect(blockhashDetail(blockhashSums(image((x, y) => noise[y * 48 + x] as number)))).toBeGreaterThan(BLOCKHASH_MIN_DETAIL);
+    expect(BLOCKHASH_MIN_DETAIL).toBe(4);
   });
 });

@@ -44,6 +44,21 @@ export const BLOCKHASH_MAX_THRESHOLD = 64;
  */
 export const BLOCKHASH_MIN_SPREAD = 1;
 
+/**
+ * Least detail a blockhash needs to be used for matching: the block means must depart from the
+ * smooth surface that fits them best (a quadratic in x and y: a plane, a ramp, a vignette, a bowl)
+ * by 4 grey levels (RMS) or more. Below it the image is a smooth shading: each bit only says on
+ * which side of the shading's middle its block lies, so every such image shares one of a few
+ * hashes (every horizontal ramp matched every vertical one, a sky, a reversed ramp: 52 matching
+ * pairs among 40 generated low-information images before this guard).
+ * Measured (bench/robustness/low-information.ts and the shared photos, after EXIF orientation):
+ * generated linear ramps, skies and vignettes 0.0–0.8, near-blank scans 0.3–1.1, an off-centre
+ * radial shading 3.3; of the 147 decodable photos, the 5 below 4 are the flat ones the spread
+ * guard already refuses (the next is at 4.6); of 2,420 tiles of them (a 4 × 5 grid), 7.4% (skies,
+ * walls).
+ */
+export const BLOCKHASH_MIN_DETAIL = 4;
+
 /** RGBA pixels, 4 bytes per pixel, rows top to bottom, no padding. */
 export interface RgbaImage {
   readonly data: Uint8Array | Uint8ClampedArray;
@@ -311,6 +326,67 @@ export function blockhashSpread({ sums, pixelsPerBlock }: BlockSums): number {
   let variance = 0;
   for (let i = 0; i < sums.length; i++) variance += ((sums[i] as number) * scale - mean) ** 2;
   return Math.sqrt(variance / sums.length);
+}
+
+/**
+ * How far the block means depart from the smooth surface that fits them best: the RMS residual, in
+ * grey levels (0–255), of a least-squares fit of a quadratic in the block's x and y. Below
+ * {@link BLOCKHASH_MIN_DETAIL} the image is a smooth shading whose blockhash it shares with every
+ * similar shading.
+ *
+ * @example
+ * ```ts
+ * blockhashDetail(blockhashSums(rgba)) < BLOCKHASH_MIN_DETAIL; // true for a gradient
+ * ```
+ */
+export function blockhashDetail({ sums, pixelsPerBlock, blocks }: BlockSums): number {
+  const n = blocks * blocks;
+  const centre = (blocks - 1) / 2;
+  const scale = 1 / (pixelsPerBlock * 3);
+  // Normal equations of the fit to 1, x, y, x², xy, y² (x and y from −1 to 1), solved by
+  // Gauss–Jordan elimination with partial pivoting.
+  const terms = (r: number, c: number): number[] => {
+    const x = (c - centre) / centre;
+    const y = (r - centre) / centre;
+    return [1, x, y, x * x, x * y, y * y];
+  };
+  const a: Float64Array[] = Array.from({ length: 6 }, () => new Float64Array(7));
+  for (let r = 0; r < blocks; r++) {
+    for (let c = 0; c < blocks; c++) {
+      const t = terms(r, c);
+      const m = (sums[r * blocks + c] as number) * scale;
+      for (let i = 0; i < 6; i++) {
+        const row = a[i] as Float64Array;
+        for (let j = 0; j < 6; j++) (row[j] as number) += (t[i] as number) * (t[j] as number);
+        (row[6] as number) += (t[i] as number) * m;
+      }
+    }
+  }
+  for (let p = 0; p < 6; p++) {
+    let best = p;
+    for (let q = p + 1; q < 6; q++) if (Math.abs((a[q] as Float64Array)[p] as number) > Math.abs((a[best] as Float64Array)[p] as number)) best = q;
+    const swap = a[p] as Float64Array;
+    a[p] = a[best] as Float64Array;
+    a[best] = swap;
+    const pivot = a[p] as Float64Array;
+    for (let q = 0; q < 6; q++) {
+      if (q === p) continue;
+      const row = a[q] as Float64Array;
+      const f = (row[p] as number) / (pivot[p] as number);
+      for (let k = p; k < 7; k++) (row[k] as number) -= f * (pivot[k] as number);
+    }
+  }
+  const coefficients = a.map((row, i) => (row[6] as number) / (row[i] as number));
+  let squares = 0;
+  for (let r = 0; r < blocks; r++) {
+    for (let c = 0; c < blocks; c++) {
+      const t = terms(r, c);
+      let fit = 0;
+      for (let i = 0; i < 6; i++) fit += (coefficients[i] as number) * (t[i] as number);
+      squares += ((sums[r * blocks + c] as number) * scale - fit) ** 2;
+    }
+  }
+  return Math.sqrt(squares / n);
 }
 
 /**

@@ -108,6 +108,16 @@ describe('hashImage', () => {
     expect(fast.quality).toEqual(full.quality);
   });
 
+  it('refuses the hashes of a tiny image and the blockhash of a smooth shading, saying why', async () => {
+    const tiny = await sharp(Buffer.from([10, 200, 30, 250, 20, 90, 0, 0, 255, 128, 128, 128]), { raw: { width: 2, height: 2, channels: 3 } }).png().toBuffer();
+    expect((await hashImage(tiny, { algorithms: ['pdq', 'blockhash'] })).unusable).toEqual({
+      pdq: 'PDQ quality 0 is below 50',
+      blockhash: 'blockhash of a 2 × 2 image, under 16 pixels a side',
+    });
+    const ramp = await sharp(Buffer.from(Array.from({ length: 300 * 200 * 3 }, (_, i) => Math.floor(((i / 3) % 300) * 0.85))), { raw: { width: 300, height: 200, channels: 3 } }).png().toBuffer();
+    expect((await hashImage(ramp, { algorithms: ['blockhash'] })).unusable.blockhash).toMatch(/^blockhash of a smooth shading \(block means within 0\.\d\d grey levels of a smooth surface, below 4\)$/);
+  });
+
   it('derives the hashes of the image turned and mirrored from the one decode (dihedral)', async () => {
     // A textured test vector (PDQ quality 100), its decoded pixels turned and mirrored losslessly.
     const png = await sharp(fileURLToPath(new URL('../../test-vectors/images/mosaic-400x300.jpg', import.meta.url))).png().toBuffer();

@@ -3,7 +3,7 @@
  * algorithms) from a single decode.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { BLOCKHASH_MIN_SPREAD, blockhashDihedralHashes, blockhashFromSums, blockhashSpread, blockhashSums, type RgbaImage } from '../algorithms/blockhash.js';
+import { BLOCKHASH_MIN_DETAIL, BLOCKHASH_MIN_SPREAD, blockhashDetail, blockhashDihedralHashes, blockhashFromSums, blockhashSpread, blockhashSums, type BlockSums, type RgbaImage } from '../algorithms/blockhash.js';
 import { md5, sha1, sha256 } from '../algorithms/exact.js';
 import { formatHex } from '../algorithms/hex.js';
 import { PDQ_MIN_QUALITY, pdqDihedralHashes, pdqRgba } from '../algorithms/pdq.js';
@@ -38,7 +38,8 @@ export interface ImageQualities {
  * Hashes a matcher does not use, with why: a PDQ hash of quality below {@link PDQ_MIN_QUALITY}
  * (a flat or featureless image: its bits are rounding noise), a blockhash of an image whose block
  * means spread less than {@link BLOCKHASH_MIN_SPREAD} grey level (one colour: the same hash as
- * every other flat image).
+ * every other flat image) or lie within {@link BLOCKHASH_MIN_DETAIL} of a smooth surface (a ramp,
+ * a sky, a vignette: the same hash as every similar shading).
  */
 export type UnusableHashes = { readonly [A in AlgorithmName]?: string };
 
@@ -106,14 +107,38 @@ export async function readInput(input: ImageInput, maxBytes: number): Promise<Ui
   }
 }
 
+/**
+ * Least side, in pixels, of an image whose perceptual hashes are used for matching: 16. A smaller
+ * image is too small to show anything, and its hashes are made of a handful of pixels repeated
+ * (a 1 × 1 and a 2 × 2 image of random colours had blockhashes 3 bits apart). The listed images
+ * of a clearinghouse are photographs, not icons.
+ */
+export const PERCEPTUAL_MIN_SIDE = 16;
+
+/** Why a blockhash is refused (flat, or a smooth shading), or nothing. */
+function unusableBlockhash(sums: BlockSums, spread: number): { unusable?: string } {
+  if (spread < BLOCKHASH_MIN_SPREAD) return { unusable: `blockhash of a flat image (block means spread ${spread.toFixed(2)}, below ${BLOCKHASH_MIN_SPREAD} grey level)` };
+  const detail = blockhashDetail(sums);
+  if (detail < BLOCKHASH_MIN_DETAIL) return { unusable: `blockhash of a smooth shading (block means within ${detail.toFixed(2)} grey levels of a smooth surface, below ${BLOCKHASH_MIN_DETAIL})` };
+  return {};
+}
+
 function perceptualHash(name: AlgorithmName, image: RgbaImage, dihedral: boolean): { hex: string; quality?: number; unusable?: string; dihedral?: string[] } {
+  const result = hashPixels(name, image, dihedral);
+  if (result.unusable === undefined && Math.min(image.width, image.height) < PERCEPTUAL_MIN_SIDE) {
+    return { ...result, unusable: `${name} of a ${image.width} × ${image.height} image, under ${PERCEPTUAL_MIN_SIDE} pixels a side` };
+  }
+  return result;
+}
+
+function hashPixels(name: AlgorithmName, image: RgbaImage, dihedral: boolean): { hex: string; quality?: number; unusable?: string; dihedral?: string[] } {
   switch (name) {
     case 'blockhash': {
       const sums = blockhashSums(image);
       const spread = blockhashSpread(sums);
       return {
         hex: formatHex(blockhashFromSums(sums)),
-        ...(spread < BLOCKHASH_MIN_SPREAD ? { unusable: `blockhash of a flat image (block means spread ${spread.toFixed(2)}, below ${BLOCKHASH_MIN_SPREAD} grey level)` } : {}),
+        ...unusableBlockhash(sums, spread),
         ...(dihedral ? { dihedral: blockhashDihedralHashes(sums).map(formatHex) } : {}),
       };
     }

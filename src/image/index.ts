@@ -2,7 +2,7 @@
  * `hashwarden/image`: image hashing with sharp. Importing this entry loads sharp (a native module,
  * about 100 ms); the core entry `hashwarden` does not, and loads this one on first `matchImage`.
  */
-export { hashImage, hashBytes, readInput } from './hash.js';
+export { hashImage, hashBytes, readInput, PERCEPTUAL_MIN_SIDE } from './hash.js';
 export type { DihedralHashes, ImageHashResult, ImageHashes, ImageInfo, ImageInput, ImageQualities, TrimmedHashes, UnusableHashes } from './hash.js';
 export { BORDER_MIN_CONTENT, BORDER_MIN_SHARE, BORDER_TOLERANCE, cropRgba, findBorder } from './border.js';
 export type { Box } from './border.js';
