@@ -5,7 +5,9 @@
  * `trim` also hashes what lies inside one. Pixel maths on RGBA only.
  *
  * A border is a run of whole rows (or columns) from an edge inwards whose every pixel is within
- * {@link BORDER_TOLERANCE} of that edge's colour in each of R, G, B and alpha.
+ * {@link BORDER_TOLERANCE} of that edge's colour in each of R, G, B and alpha, followed by up to
+ * 8 rows (a JPEG block) whose mean colour still is: where a bar meets a bright picture, JPEG
+ * rings, and single pixels of the bar's last rows stray further.
  */
 import type { RgbaImage } from '../algorithms/blockhash.js';
 
@@ -60,27 +62,40 @@ export function findBorder(image: RgbaImage): Box | null {
   const { data, width, height } = image;
   if (data.length !== width * height * 4) throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
   // Each side's colour: the middle pixel of its outermost row or column.
-  const rowUniform = (y: number, colour: number, x0: number, x1: number): boolean => {
-    for (let x = x0; x < x1; x++) if (!near(data, (y * width + x) * 4, colour)) return false;
+  // A line of `count` pixels from byte `start`, `step` bytes apart: every pixel near the colour
+  // (strict), or only their mean (for the few rows where JPEG rings).
+  const line = (start: number, step: number, count: number, colour: number, strict: boolean): boolean => {
+    if (strict) {
+      for (let i = 0, p = start; i < count; i++, p += step) if (!near(data, p, colour)) return false;
+      return true;
+    }
+    for (let k = 0; k < 4; k++) {
+      let sum = 0;
+      for (let i = 0, p = start + k; i < count; i++, p += step) sum += data[p] as number;
+      if (Math.abs(sum / count - (data[colour + k] as number)) > BORDER_TOLERANCE) return false;
+    }
     return true;
   };
-  const columnUniform = (x: number, colour: number, y0: number, y1: number): boolean => {
-    for (let y = y0; y < y1; y++) if (!near(data, (y * width + x) * 4, colour)) return false;
-    return true;
-  };
+  const RINGING = 8;
+  const rowUniform = (y: number, colour: number, x0: number, x1: number, strict = true): boolean => line((y * width + x0) * 4, 4, x1 - x0, colour, strict);
+  const columnUniform = (x: number, colour: number, y0: number, y1: number, strict = true): boolean => line((y0 * width + x) * 4, width * 4, y1 - y0, colour, strict);
   let top = 0;
   const topColour = (width >> 1) * 4;
   while (top < height && rowUniform(top, topColour, 0, width)) top++;
   if (top === height) return null; // one colour throughout
+  for (let k = 0; top > 0 && k < RINGING && top < height && rowUniform(top, topColour, 0, width, false); k++) top++;
   let bottom = height;
   const bottomColour = ((height - 1) * width + (width >> 1)) * 4;
   while (bottom > top && rowUniform(bottom - 1, bottomColour, 0, width)) bottom--;
+  for (let k = 0; bottom < height && k < RINGING && bottom > top && rowUniform(bottom - 1, bottomColour, 0, width, false); k++) bottom--;
   let left = 0;
-  const leftColour = ((((top + bottom) >> 1) * width) + 0) * 4;
+  const leftColour = (((top + bottom) >> 1) * width) * 4;
   while (left < width && columnUniform(left, leftColour, top, bottom)) left++;
+  for (let k = 0; left > 0 && k < RINGING && left < width && columnUniform(left, leftColour, top, bottom, false); k++) left++;
   let right = width;
   const rightColour = ((((top + bottom) >> 1) * width) + width - 1) * 4;
   while (right > left && columnUniform(right - 1, rightColour, top, bottom)) right--;
+  for (let k = 0; right < width && k < RINGING && right > left && columnUniform(right - 1, rightColour, top, bottom, false); k++) right--;
   const box = { left, top, width: right - left, height: bottom - top };
   const minX = Math.max(1, Math.ceil(width * BORDER_MIN_SHARE));
   const minY = Math.max(1, Math.ceil(height * BORDER_MIN_SHARE));
