@@ -23,9 +23,13 @@ export interface Edit {
   apply(photo: Buffer): Promise<Buffer>;
 }
 
-/** The photo as displayed (EXIF orientation applied), ready for further operations. */
+/**
+ * The photo as displayed (EXIF orientation applied) with the pixel values it stores, as hashwarden
+ * hashes it (embedded ICC profile not applied), so that each edit is only what it says;
+ * converting to sRGB through the profile is an edit of its own (`colour-managed`).
+ */
 function displayed(photo: Buffer): Sharp {
-  return sharp(photo, { failOn: 'none', autoOrient: true });
+  return sharp(photo, { failOn: 'none', autoOrient: true, ignoreIcc: true });
 }
 
 /** The size of the photo as displayed. */
@@ -84,6 +88,7 @@ export const EDITS: readonly Edit[] = [
   { name: 'brightness+25', group: 'mild', description: 'brightness +25%', apply: (p) => jpeg(displayed(p).modulate({ brightness: 1.25 })) },
   { name: 'contrast+30', group: 'mild', description: 'contrast ×1.3 around mid-grey', apply: (p) => jpeg(displayed(p).linear(1.3, -0.3 * 128)) },
   { name: 'saturation+50', group: 'mild', description: 'saturation ×1.5', apply: (p) => jpeg(displayed(p).modulate({ saturation: 1.5 })) },
+  { name: 'colour-managed', group: 'mild', description: 're-saved by a colour-managed app: embedded ICC profile applied (to sRGB), JPEG 85', apply: (p) => jpeg(sharp(p, { failOn: 'none', autoOrient: true })) },
   { name: 'greyscale', group: 'mild', description: 'greyscale', apply: (p) => jpeg(displayed(p).greyscale()) },
   { name: 'blur-1.5', group: 'mild', description: 'Gaussian blur σ 1.5', apply: (p) => jpeg(displayed(p).blur(1.5)) },
   { name: 'sharpen', group: 'mild', description: 'sharpen (σ 1)', apply: (p) => jpeg(displayed(p).sharpen({ sigma: 1 })) },
