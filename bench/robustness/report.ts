@@ -4,8 +4,10 @@
  * lines the benchmark prints.
  */
 import { writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { EditGroup } from './edits.js';
 import { ALGORITHMS, Histogram, type Algorithm } from './measure.js';
+import { drawPictures } from './pictures.js';
 
 /** Everything one run measured. */
 export interface Report {
@@ -67,6 +69,7 @@ function summary(report: Report, a: Algorithm): string {
 
 /** Writes `out` (markdown) and its `.json`; returns the summary lines. */
 export async function writeReport(report: Report, out: string): Promise<string[]> {
+  const pictures = await drawPictures(report, dirname(out));
   const lines = ALGORITHMS.map((a) => `${summary(report, a)}; low-information images matching: ${report.lowInformation.find((l) => l.algorithm === a)?.matches ?? '–'}`);
   const md: string[] = [];
   md.push('# Thresholds: what matches, what does not');
@@ -87,6 +90,12 @@ export async function writeReport(report: Report, out: string): Promise<string[]
     const t = report.defaults[a];
     const fp = report.pool.unrelated[a].dihedral;
     md.push(`| ${NAMES[a]} | ${t} | ${pct(groupHistogram(report, a, 'mild', 'dihedral').rate(t))} | ${pct(groupHistogram(report, a, 'crop', 'dihedral').rate(t))} | ${pct(groupHistogram(report, a, 'dihedral', 'plain').rate(t))} → ${pct(groupHistogram(report, a, 'dihedral', 'dihedral').rate(t))} | ${pct(groupHistogram(report, a, 'hard', 'dihedral').rate(t))} | ${count(fp.within(t))} (${pct(fp.rate(t))}) | ${count(fp.total)} | ${fp.min ?? '–'} |`);
+  }
+  md.push('');
+  if (pictures === null) {
+    md.push('Pictures not drawn: install the benchmark\'s tools with `npm --prefix bench ci` and run again.');
+  } else {
+    md.push(...pictures.map((name) => `![${name.replace(/^thresholds-|\.svg$/g, '')}](${name})`));
   }
   md.push('');
   md.push('## Each edit, at the defaults');
