@@ -8,11 +8,12 @@
 import { bmvbhash } from 'blockhash-core';
 import fc from 'fast-check';
 import { withAndWithoutWasm } from '../../test-vectors/jitless.js';
+import { moved } from '../../test-vectors/moved.js';
 import { mulberry32 } from '../../test-vectors/prng.js';
 import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { BLOCKHASH_MIN_DETAIL, BLOCKHASH_MIN_SPREAD, blockhash, blockhashDetail, blockhashDihedralHashes, blockhashRgba, blockhashSpread, blockhashSums, type RgbaImage } from './blockhash.js';
-import { DIHEDRAL_NAMES, type DihedralName } from './dihedral.js';
+import { DIHEDRAL_NAMES } from './dihedral.js';
 import { formatHex } from './hex.js';
 
 /** Fixed so a failure reproduces on every machine; change it only to explore, never to get green. */
@@ -306,32 +307,6 @@ describe('blockhash hash type', () => {
 });
 
 describe('blockhashDihedralHashes', () => {
-  /** `image` turned or flipped, any size: output (r, c) takes input `from(r, c)`. */
-  function moved(image: { data: Uint8Array; width: number; height: number }, name: DihedralName): { data: Uint8Array; width: number; height: number } {
-    const { width: w, height: h } = image;
-    const transposed = ['rot90', 'rot270', 'flipMainDiagonal', 'flipAntiDiagonal'].includes(name);
-    const ow = transposed ? h : w;
-    const oh = transposed ? w : h;
-    const from: Record<DihedralName, (r: number, c: number) => [number, number]> = {
-      original: (r, c) => [r, c],
-      rot90: (r, c) => [c, w - 1 - r],
-      rot180: (r, c) => [h - 1 - r, w - 1 - c],
-      rot270: (r, c) => [h - 1 - c, r],
-      flipX: (r, c) => [h - 1 - r, c],
-      flipY: (r, c) => [r, w - 1 - c],
-      flipMainDiagonal: (r, c) => [c, r],
-      flipAntiDiagonal: (r, c) => [h - 1 - c, w - 1 - r],
-    };
-    const data = new Uint8Array(ow * oh * 4);
-    for (let r = 0; r < oh; r++) {
-      for (let c = 0; c < ow; c++) {
-        const [sr, sc] = from[name](r, c);
-        data.set(image.data.subarray((sr * w + sc) * 4, (sr * w + sc) * 4 + 4), (r * ow + c) * 4);
-      }
-    }
-    return { data, width: ow, height: oh };
-  }
-
   it('derives from the block sums exactly the hashes of the turned and mirrored pixels, whatever the size', () => {
     for (const [width, height] of [[64, 48], [50, 30], [17, 33]] as const) {
       const random = mulberry32(width * 1000 + height);

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { referencePixels } from '../../test-vectors/pdq-reference.js';
 import { withAndWithoutWasm } from '../../test-vectors/jitless.js';
+import { moved } from '../../test-vectors/moved.js';
 import { mulberry32 } from '../../test-vectors/prng.js';
 import { hammingDistance, parseHex } from './hex.js';
 import { DIHEDRAL_NAMES, PDQ_MIN_QUALITY, pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma, pdqRgba, type PdqResult } from './pdq.js';
@@ -24,18 +25,6 @@ function blobs(seed: number): Uint8Array {
     }
   }
   return rgba;
-}
-
-/** The pixels of `rgba` (N × N) moved: output (r, c) takes input `from(r, c)`. */
-function moved(rgba: Uint8Array, from: (r: number, c: number) => readonly [number, number]): Uint8Array {
-  const out = new Uint8Array(rgba.length);
-  for (let r = 0; r < N; r++) {
-    for (let c = 0; c < N; c++) {
-      const [sr, sc] = from(r, c);
-      out.set(rgba.subarray((sr * N + sc) * 4, (sr * N + sc) * 4 + 4), (r * N + c) * 4);
-    }
-  }
-  return out;
 }
 
 function hashOf(rgba: Uint8Array, width = N, height = N): PdqResult {
@@ -63,23 +52,12 @@ describe('pdq pixel maths', () => {
 
   it('derives the hashes of the 7 rotations and flips from the coefficients, equal to hashing the moved pixels', () => {
     // At 64 × 64 the samples are the pixels themselves, so moving the pixels moves the
-    // coefficients exactly. The reference's names: rot90 is a quarter turn counter-clockwise,
-    // flipX turns the image upside down, flipY mirrors it left to right.
-    const moves: Record<(typeof DIHEDRAL_NAMES)[number], (r: number, c: number) => readonly [number, number]> = {
-      original: (r, c) => [r, c],
-      rot90: (r, c) => [c, N - 1 - r],
-      rot180: (r, c) => [N - 1 - r, N - 1 - c],
-      rot270: (r, c) => [N - 1 - c, r],
-      flipX: (r, c) => [N - 1 - r, c],
-      flipY: (r, c) => [r, N - 1 - c],
-      flipMainDiagonal: (r, c) => [c, r],
-      flipAntiDiagonal: (r, c) => [N - 1 - c, N - 1 - r],
-    };
+    // coefficients exactly.
     for (const seed of [3, 4]) {
       const image = blobs(seed);
       const derived = pdqDihedralHashes(hashOf(image).dct);
       DIHEDRAL_NAMES.forEach((name, i) => {
-        expect(hammingDistance(derived[i] as Uint8Array, hashOf(moved(image, moves[name])).hash), `${name}, seed ${seed}`).toBe(0);
+        expect(hammingDistance(derived[i] as Uint8Array, hashOf(moved({ data: image, width: N, height: N }, name).data).hash), `${name}, seed ${seed}`).toBe(0);
       });
     }
   });
