@@ -30,6 +30,9 @@ export const BORDER_MIN_SHARE = 0.02;
  */
 export const BORDER_MIN_CONTENT = 0.25;
 
+/** Rows (or columns) beyond the strict border that may still count by their mean: a JPEG block. */
+const RINGING = 8;
+
 /** The part of an image inside its border, in pixels. */
 export interface Box {
   readonly left: number;
@@ -61,7 +64,6 @@ function near(data: Uint8Array | Uint8ClampedArray, p: number, colour: number): 
 export function findBorder(image: RgbaImage): Box | null {
   const { data, width, height } = image;
   if (data.length !== width * height * 4) throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
-  // Each side's colour: the middle pixel of its outermost row or column.
   // A line of `count` pixels from byte `start`, `step` bytes apart: every pixel near the colour
   // (strict), or only their mean (for the few rows where JPEG rings).
   const line = (start: number, step: number, count: number, colour: number, strict: boolean): boolean => {
@@ -76,26 +78,23 @@ export function findBorder(image: RgbaImage): Box | null {
     }
     return true;
   };
-  const RINGING = 8;
-  const rowUniform = (y: number, colour: number, x0: number, x1: number, strict = true): boolean => line((y * width + x0) * 4, 4, x1 - x0, colour, strict);
-  const columnUniform = (x: number, colour: number, y0: number, y1: number, strict = true): boolean => line((y0 * width + x) * 4, width * 4, y1 - y0, colour, strict);
-  let top = 0;
-  const topColour = (width >> 1) * 4;
-  while (top < height && rowUniform(top, topColour, 0, width)) top++;
+  // How many of at most `limit` lines from an edge inwards are border: strictly, then (when there
+  // is any) up to RINGING more by their mean.
+  const depth = (limit: number, uniform: (i: number, strict: boolean) => boolean): number => {
+    let n = 0;
+    while (n < limit && uniform(n, true)) n++;
+    for (let k = 0; n > 0 && k < RINGING && n < limit && uniform(n, false); k++) n++;
+    return n;
+  };
+  const row = (y: number, colour: number, strict: boolean): boolean => line(y * width * 4, 4, width, colour, strict);
+  // Each side's colour: the middle pixel of its outermost row or column.
+  const top = depth(height, (i, strict) => row(i, (width >> 1) * 4, strict));
   if (top === height) return null; // one colour throughout
-  for (let k = 0; top > 0 && k < RINGING && top < height && rowUniform(top, topColour, 0, width, false); k++) top++;
-  let bottom = height;
-  const bottomColour = ((height - 1) * width + (width >> 1)) * 4;
-  while (bottom > top && rowUniform(bottom - 1, bottomColour, 0, width)) bottom--;
-  for (let k = 0; bottom < height && k < RINGING && bottom > top && rowUniform(bottom - 1, bottomColour, 0, width, false); k++) bottom--;
-  let left = 0;
-  const leftColour = (((top + bottom) >> 1) * width) * 4;
-  while (left < width && columnUniform(left, leftColour, top, bottom)) left++;
-  for (let k = 0; left > 0 && k < RINGING && left < width && columnUniform(left, leftColour, top, bottom, false); k++) left++;
-  let right = width;
-  const rightColour = ((((top + bottom) >> 1) * width) + width - 1) * 4;
-  while (right > left && columnUniform(right - 1, rightColour, top, bottom)) right--;
-  for (let k = 0; right < width && k < RINGING && right > left && columnUniform(right - 1, rightColour, top, bottom, false); k++) right--;
+  const bottom = height - depth(height - top, (i, strict) => row(height - 1 - i, ((height - 1) * width + (width >> 1)) * 4, strict));
+  const column = (x: number, colour: number, strict: boolean): boolean => line((top * width + x) * 4, width * 4, bottom - top, colour, strict);
+  const middle = ((top + bottom) >> 1) * width;
+  const left = depth(width, (i, strict) => column(i, middle * 4, strict));
+  const right = width - depth(width - left, (i, strict) => column(width - 1 - i, (middle + width - 1) * 4, strict));
   const box = { left, top, width: right - left, height: bottom - top };
   const minX = Math.max(1, Math.ceil(width * BORDER_MIN_SHARE));
   const minY = Math.max(1, Math.ceil(height * BORDER_MIN_SHARE));

@@ -83,6 +83,9 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
   // comes with the decoded pixels.
   const scalable = options.resolution === 'fast' && format === 'jpeg' && !options.perceptual.includes('pdq');
   let meta: Metadata | undefined;
+  // The size after orientation, from the header when it was read.
+  let width = 0;
+  let height = 0;
   if (scalable || mayCarryOrientation(bytes, format)) {
     try {
       meta = await pipeline.metadata();
@@ -92,8 +95,8 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
     if (meta.format === 'svg' || meta.format === 'pdf') {
       throw new HashwardenError('ERR_UNSUPPORTED_FORMAT', `The data decodes as ${meta.format.toUpperCase()}, which is refused`);
     }
-    const width = meta.autoOrient?.width ?? meta.width;
-    const height = meta.autoOrient?.height ?? meta.height;
+    width = meta.autoOrient?.width ?? meta.width ?? 0;
+    height = meta.autoOrient?.height ?? meta.height ?? 0;
     if (!width || !height) throw new HashwardenError('ERR_IMAGE_DECODE', `The ${format} image has no dimensions`);
     if (width * height > options.maxPixels) {
       throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `The ${format} image has ${width} × ${height} pixels, above the limit of ${options.maxPixels}`);
@@ -104,8 +107,6 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
   // PDQ is decoded whole: its reference samples the full decode, and a scaled JPEG decode moved
   // PDQ by up to 18 bits (5 of 131 photos over 10; bench/pdq-conformance.ts), where the full
   // decode is bit-exact. Blockhash alone keeps the cheap scaled decode.
-  const width = meta?.autoOrient?.width ?? meta?.width ?? 0;
-  const height = meta?.autoOrient?.height ?? meta?.height ?? 0;
   if (scalable) {
     while (scale < 8 && Math.min(width, height) / (scale * 2) >= FAST_MIN_SIDE) scale *= 2;
   }
