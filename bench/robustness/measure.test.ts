@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { hammingDistance } from '../../src/algorithms/hex.js';
 import { mulberry32 } from '../../test-vectors/prng.js';
-import { Histogram, dihedralDistance, distance, sameSceneGroups, toWords } from './measure.js';
+import { Histogram, dihedralDistance, distance, groupHistogram, sameSceneGroups, toWords } from './measure.js';
 
 function randomHash(seed: number): Uint8Array {
   const random = mulberry32(seed);
@@ -36,6 +36,17 @@ describe('robustness arithmetic', () => {
     expect(h.rate(256)).toBe(0.5);
     expect(h.min).toBe(0);
     expect(new Histogram().merge(h).merge(h).within(10)).toBe(8);
+  });
+
+  it('merges the histograms of the edits of one group only', () => {
+    const at = (d: number): Histogram => {
+      const h = new Histogram();
+      h.add(d);
+      return h;
+    };
+    const edit = (group: string, d: number) => ({ group, stats: { pdq: { plain: at(d) }, blockhash: { plain: at(d + 1) } } });
+    const merged = groupHistogram([edit('mild', 2), edit('crop', 5), edit('mild', 7)], 'blockhash', 'mild', 'plain');
+    expect([merged.total, merged.within(3), merged.within(8)]).toEqual([2, 1, 2]);
   });
 
   it('merges same-scene pairs into groups transitively', () => {

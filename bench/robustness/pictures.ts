@@ -8,7 +8,7 @@
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Report } from './report.js';
-import { ALGORITHMS, Histogram, type Algorithm } from './measure.js';
+import { ALGORITHMS, groupHistogram, type Algorithm } from './measure.js';
 
 interface Vega {
   View: new (runtime: unknown, options: { renderer: 'none' }) => { toSVG(): Promise<string> };
@@ -33,23 +33,17 @@ async function load(): Promise<{ vega: Vega; vegaLite: VegaLite } | null> {
   }
 }
 
-function mild(report: Report, a: Algorithm, mode: 'plain' | 'dihedral'): Histogram {
-  const h = new Histogram();
-  for (const e of report.edits) if (e.group === 'mild') h.merge(e.stats[a][mode]);
-  return h;
-}
-
 /** The specifications, by file name. */
 function specs(report: Report): Record<string, unknown> {
   const roc = ALGORITHMS.flatMap((a) => {
-    const tp = mild(report, a, 'dihedral');
+    const tp = groupHistogram(report.edits, a, 'mild', 'dihedral');
     const fp = report.pool.unrelated[a].dihedral;
     return Array.from({ length: report.maxThreshold + 1 }, (_, t) => ({ algorithm: NAMES[a], threshold: t, tpr: tp.rate(t), fpr: fp.rate(t) * 1e6, isDefault: t === report.defaults[a] }));
   });
   const edits = report.edits.flatMap((e) => ALGORITHMS.map((a) => ({ edit: e.name, group: e.group, algorithm: NAMES[a], tpr: e.stats[a].dihedral.rate(report.defaults[a]) })));
   const distances = ALGORITHMS.flatMap((a) => {
     const unrelated = report.pool.unrelated[a].plain;
-    const edited = mild(report, a, 'plain');
+    const edited = groupHistogram(report.edits, a, 'mild', 'plain');
     const rows: { algorithm: string; set: string; distance: number; share: number }[] = [];
     for (const [set, h] of [['unrelated', unrelated], ['mild edit', edited]] as const) {
       const compared = h.total - h.missing;

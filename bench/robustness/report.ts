@@ -6,7 +6,7 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { EditGroup } from './edits.js';
-import { ALGORITHMS, Histogram, type Algorithm } from './measure.js';
+import { ALGORITHMS, Histogram, groupHistogram, type Algorithm } from './measure.js';
 import { drawPictures } from './pictures.js';
 
 /** Everything one run measured. */
@@ -44,12 +44,6 @@ const GROUPS: readonly EditGroup[] = ['mild', 'crop', 'dihedral', 'hard'];
 
 type Mode = 'plain' | 'dihedral' | 'referencePlain' | 'referenceDihedral';
 
-/** The edits of `group` merged into one histogram. */
-function groupHistogram(report: Report, a: Algorithm, group: EditGroup, mode: Mode): Histogram {
-  const h = new Histogram();
-  for (const e of report.edits) if (e.group === group) h.merge(e.stats[a][mode]);
-  return h;
-}
 
 const pct = (x: number): string => (Number.isNaN(x) ? '–' : `${(100 * x).toFixed(x === 1 || x === 0 ? 0 : 1)}%`);
 const count = (x: number): string => x.toLocaleString('en-US');
@@ -64,7 +58,7 @@ function summary(report: Report, a: Algorithm): string {
   const t = report.defaults[a];
   const fp = report.pool.unrelated[a].dihedral;
   const fpPlain = report.pool.unrelated[a].plain;
-  return `${NAMES[a]} at its default ${t}: mild edits ${pct(groupHistogram(report, a, 'mild', 'dihedral').rate(t))}, flips and quarter turns ${pct(groupHistogram(report, a, 'dihedral', 'dihedral').rate(t))} (on; off: ${pct(groupHistogram(report, a, 'dihedral', 'plain').rate(t))}), crops ${pct(groupHistogram(report, a, 'crop', 'dihedral').rate(t))}; false positives ${count(fp.within(t))} of ${count(fp.total)} unrelated pairs with matching on (${count(fpPlain.within(t))} off); nearest unrelated pair ${fp.min ?? '–'} bits (${fpPlain.min ?? '–'} off)`;
+  return `${NAMES[a]} at its default ${t}: mild edits ${pct(groupHistogram(report.edits, a, 'mild', 'dihedral').rate(t))}, flips and quarter turns ${pct(groupHistogram(report.edits, a, 'dihedral', 'dihedral').rate(t))} (on; off: ${pct(groupHistogram(report.edits, a, 'dihedral', 'plain').rate(t))}), crops ${pct(groupHistogram(report.edits, a, 'crop', 'dihedral').rate(t))}; false positives ${count(fp.within(t))} of ${count(fp.total)} unrelated pairs with matching on (${count(fpPlain.within(t))} off); nearest unrelated pair ${fp.min ?? '–'} bits (${fpPlain.min ?? '–'} off)`;
 }
 
 /** Writes `out` (markdown) and its `.json`; returns the summary lines. */
@@ -89,7 +83,7 @@ export async function writeReport(report: Report, out: string): Promise<string[]
   for (const a of ALGORITHMS) {
     const t = report.defaults[a];
     const fp = report.pool.unrelated[a].dihedral;
-    md.push(`| ${NAMES[a]} | ${t} | ${pct(groupHistogram(report, a, 'mild', 'dihedral').rate(t))} | ${pct(groupHistogram(report, a, 'crop', 'dihedral').rate(t))} | ${pct(groupHistogram(report, a, 'dihedral', 'plain').rate(t))} → ${pct(groupHistogram(report, a, 'dihedral', 'dihedral').rate(t))} | ${pct(groupHistogram(report, a, 'hard', 'dihedral').rate(t))} | ${count(fp.within(t))} (${pct(fp.rate(t))}) | ${count(fp.total)} | ${fp.min ?? '–'} |`);
+    md.push(`| ${NAMES[a]} | ${t} | ${pct(groupHistogram(report.edits, a, 'mild', 'dihedral').rate(t))} | ${pct(groupHistogram(report.edits, a, 'crop', 'dihedral').rate(t))} | ${pct(groupHistogram(report.edits, a, 'dihedral', 'plain').rate(t))} → ${pct(groupHistogram(report.edits, a, 'dihedral', 'dihedral').rate(t))} | ${pct(groupHistogram(report.edits, a, 'hard', 'dihedral').rate(t))} | ${count(fp.within(t))} (${pct(fp.rate(t))}) | ${count(fp.total)} | ${fp.min ?? '–'} |`);
   }
   md.push('');
   if (pictures === null) {
@@ -119,7 +113,7 @@ export async function writeReport(report: Report, out: string): Promise<string[]
     const u = report.pool.unrelated[a];
     for (const t of thresholds(report, a)) {
       const mark = t === report.defaults[a] ? ` (default)` : '';
-      md.push(`| ${t}${mark} | ${GROUPS.map((g) => (g === 'dihedral' ? `${pct(groupHistogram(report, a, g, 'plain').rate(t))} | ${pct(groupHistogram(report, a, g, 'dihedral').rate(t))}` : pct(groupHistogram(report, a, g, 'dihedral').rate(t)))).join(' | ')} | ${count(u.plain.within(t))} | ${count(u.dihedral.within(t))} | ${(u.dihedral.rate(t) * 1e6).toFixed(2)} per million |`);
+      md.push(`| ${t}${mark} | ${GROUPS.map((g) => (g === 'dihedral' ? `${pct(groupHistogram(report.edits, a, g, 'plain').rate(t))} | ${pct(groupHistogram(report.edits, a, g, 'dihedral').rate(t))}` : pct(groupHistogram(report.edits, a, g, 'dihedral').rate(t)))).join(' | ')} | ${count(u.plain.within(t))} | ${count(u.dihedral.within(t))} | ${(u.dihedral.rate(t) * 1e6).toFixed(2)} per million |`);
     }
     md.push('');
     const quantile = (h: Histogram, q: number): number => {

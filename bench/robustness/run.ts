@@ -96,10 +96,13 @@ async function tiles(photo: Buffer): Promise<Buffer[]> {
   const w = Math.floor(width / columns);
   const h = Math.floor(height / rows);
   if (w < 64 || h < 64) return [];
+  // Decoded once; each tile is cut from the raw pixels.
+  const { data, info } = await sharp(photo, { failOn: 'none', autoOrient: true }).raw().toBuffer({ resolveWithObject: true });
+  const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
   const out: Buffer[] = [];
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < columns; c++) {
-      out.push(await sharp(photo, { failOn: 'none', autoOrient: true }).extract({ left: c * w, top: r * h, width: w, height: h }).png().toBuffer());
+      out.push(await sharp(data, raw).extract({ left: c * w, top: r * h, width: w, height: h }).png().toBuffer());
     }
   }
   return out;
