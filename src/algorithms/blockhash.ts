@@ -341,25 +341,17 @@ export function blockhashSpread({ sums, pixelsPerBlock }: BlockSums): number {
  */
 export function blockhashDetail({ sums, pixelsPerBlock, blocks }: BlockSums): number {
   const n = blocks * blocks;
-  const centre = (blocks - 1) / 2;
+  const terms = fitTerms(blocks);
   const scale = 1 / (pixelsPerBlock * 3);
-  // Normal equations of the fit to 1, x, y, x², xy, y² (x and y from −1 to 1), solved by
-  // Gauss–Jordan elimination with partial pivoting.
-  const terms = (r: number, c: number): number[] => {
-    const x = (c - centre) / centre;
-    const y = (r - centre) / centre;
-    return [1, x, y, x * x, x * y, y * y];
-  };
+  // Normal equations of the fit, solved by Gauss–Jordan elimination with partial pivoting.
   const a: Float64Array[] = Array.from({ length: 6 }, () => new Float64Array(7));
-  for (let r = 0; r < blocks; r++) {
-    for (let c = 0; c < blocks; c++) {
-      const t = terms(r, c);
-      const m = (sums[r * blocks + c] as number) * scale;
-      for (let i = 0; i < 6; i++) {
-        const row = a[i] as Float64Array;
-        for (let j = 0; j < 6; j++) (row[j] as number) += (t[i] as number) * (t[j] as number);
-        (row[6] as number) += (t[i] as number) * m;
-      }
+  for (let b = 0; b < n; b++) {
+    const m = (sums[b] as number) * scale;
+    for (let i = 0; i < 6; i++) {
+      const row = a[i] as Float64Array;
+      const ti = terms[b * 6 + i] as number;
+      for (let j = 0; j < 6; j++) (row[j] as number) += ti * (terms[b * 6 + j] as number);
+      (row[6] as number) += ti * m;
     }
   }
   for (let p = 0; p < 6; p++) {
@@ -378,15 +370,32 @@ export function blockhashDetail({ sums, pixelsPerBlock, blocks }: BlockSums): nu
   }
   const coefficients = a.map((row, i) => (row[6] as number) / (row[i] as number));
   let squares = 0;
-  for (let r = 0; r < blocks; r++) {
-    for (let c = 0; c < blocks; c++) {
-      const t = terms(r, c);
-      let fit = 0;
-      for (let i = 0; i < 6; i++) fit += (coefficients[i] as number) * (t[i] as number);
-      squares += ((sums[r * blocks + c] as number) * scale - fit) ** 2;
-    }
+  for (let b = 0; b < n; b++) {
+    let fit = 0;
+    for (let i = 0; i < 6; i++) fit += (coefficients[i] as number) * (terms[b * 6 + i] as number);
+    squares += ((sums[b] as number) * scale - fit) ** 2;
   }
   return Math.sqrt(squares / n);
+}
+
+const fitTermTables = new Map<number, Float64Array>();
+
+/** For each block (row-major), the fit's terms 1, x, y, x², xy, y² (x and y from −1 to 1); made once per size. */
+function fitTerms(blocks: number): Float64Array {
+  let terms = fitTermTables.get(blocks);
+  if (terms === undefined) {
+    terms = new Float64Array(blocks * blocks * 6);
+    const centre = (blocks - 1) / 2;
+    for (let r = 0; r < blocks; r++) {
+      for (let c = 0; c < blocks; c++) {
+        const x = (c - centre) / centre;
+        const y = (r - centre) / centre;
+        terms.set([1, x, y, x * x, x * y, y * y], (r * blocks + c) * 6);
+      }
+    }
+    fitTermTables.set(blocks, terms);
+  }
+  return terms;
 }
 
 /**
