@@ -179,15 +179,16 @@ export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions
   let pixels: Omit<TrimmedHashes, 'box'> = { hashes: {}, quality: {}, unusable: {}, ...(options.dihedral ? { dihedral: {} } : {}) };
   let trimmed: TrimmedHashes | undefined;
   if (options.perceptual.length > 0) {
-    decoded = await decodeRgba(bytes, format, options);
-    pixels = pixelHashes(decoded, options);
-    const box = options.trim ? findBorder(decoded) : null;
-    if (box !== null && decoded !== undefined) {
-      const { scale } = decoded;
+    const image = await decodeRgba(bytes, format, options);
+    decoded = image;
+    pixels = pixelHashes(image, options);
+    const box = options.trim ? findBorder(image) : null;
+    if (box !== null) {
+      const { scale } = image;
       trimmed = {
         // In the image's own pixels: a scaled decode's box scaled back.
-        box: { left: box.left * scale, top: box.top * scale, width: Math.min(box.width * scale, decoded.originalWidth), height: Math.min(box.height * scale, decoded.originalHeight) },
-        ...pixelHashes(cropRgba(decoded, box), options),
+        box: { left: box.left * scale, top: box.top * scale, width: Math.min(box.width * scale, image.originalWidth), height: Math.min(box.height * scale, image.originalHeight) },
+        ...pixelHashes(cropRgba(image, box), options),
       };
     }
   }
