@@ -48,13 +48,14 @@ export {
   pdqCoefficients,
   pdqHashFromCoefficients,
   pdqDihedralHashes,
+  pdqRgbaDihedral,
   PDQ_DEFAULT_THRESHOLD,
   PDQ_MAX_THRESHOLD,
   PDQ_MIN_QUALITY,
   PDQ_MIN_DIMENSION,
   PDQ_REFERENCE_MAX_SIDE,
 } from './algorithms/pdq.js';
-export type { PdqCoefficients, PdqResult } from './algorithms/pdq.js';
+export type { PdqCoefficients, PdqDihedralResult, PdqResult } from './algorithms/pdq.js';
 export { DIHEDRAL_NAMES, dihedralSource } from './algorithms/dihedral.js';
 export type { DihedralName } from './algorithms/dihedral.js';
 export { hammingDistance, parseHex, formatHex } from './algorithms/hex.js';

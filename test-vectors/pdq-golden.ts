@@ -1,5 +1,5 @@
 /**
- * Writes pdq-golden.json: PDQ hash, quality and the 8 dihedral hashes of every committed test
+ * Writes pdq-golden.json: PDQ hash, quality and the 8 dihedral hashes (each from the moved pixels) of every committed test
  * vector, as hashwarden's `hashImage` computes them at full resolution (EXIF applied, no ICC).
  * Provenance: this implementation, shown bit-exact with Meta's C++ reference on the reference set
  * and the shared photos (docs/pdq.md) — the file guards against regressions; it is not an

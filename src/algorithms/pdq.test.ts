@@ -7,7 +7,7 @@ import { withAndWithoutWasm } from '../../test-vectors/jitless.js';
 import { moved } from '../../test-vectors/moved.js';
 import { mulberry32 } from '../../test-vectors/prng.js';
 import { hammingDistance, parseHex } from './hex.js';
-import { DIHEDRAL_NAMES, PDQ_MIN_QUALITY, pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma, pdqRgba, type PdqResult } from './pdq.js';
+import { DIHEDRAL_NAMES, PDQ_MIN_QUALITY, pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma, pdqRgba, pdqRgbaDihedral, type PdqResult } from './pdq.js';
 
 const N = 64;
 
@@ -62,6 +62,26 @@ describe('pdq pixel maths', () => {
     }
   });
 
+  it('hashes the 7 rotations and flips of an image of any size exactly as hashing the moved pixels', () => {
+    // Windows odd and even, sides that are not multiples of 64, images reduced from above 512
+    // pixels (whose flips sample other source pixels), the smallest hashed. The coefficients'
+    // derivation (pdqDihedralHashes) misses this for all but the 64 × 64 case.
+    for (const [width, height] of [[300, 200], [301, 203], [700, 90], [513, 1300], [64, 64], [5, 7]] as const) {
+      const random = mulberry32(width + height);
+      const data = new Uint8Array(width * height * 4);
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) data.fill(Math.round(100 + 50 * Math.sin(x / (5 + random())) * Math.cos(y / 9) + random() * 100), 4 * (y * width + x), 4 * (y * width + x) + 4);
+      }
+      const image = { data, width, height };
+      const result = pdqRgbaDihedral(image);
+      const plain = pdqRgba(image);
+      expect([pdq.format(result.hash), result.quality, Array.from(result.dct)]).toEqual([pdq.format(plain.hash), plain.quality, Array.from(plain.dct)]);
+      DIHEDRAL_NAMES.forEach((name, i) => {
+        expect(pdq.format(result.dihedral[i] as Uint8Array), `${name}, ${width} × ${height}`).toBe(pdq.format(pdqRgba(moved(image, name)).hash));
+      });
+    }
+  });
+
   it('reduces an image above 512 pixels to 512 × 512 by nearest neighbour first, as the reference tool', () => {
     // 1024 × 600: each output pixel (x, y) is source (2x, ⌊600y/512⌋); filling every other source
     // column with noise must not change the hash, since the reduction never samples odd columns.
@@ -83,7 +103,7 @@ describe('pdq pixel maths', () => {
     // four rows at once (301 × 203), images reduced to 512 × 512 (700 × 90, 513 × 1300, one of them
     // not 4-byte aligned), one already 64 × 64, the smallest hashed (5 × 7), and luma given directly.
     const script = `
-      const { pdqRgba, pdqCoefficients, pdqLuma } = await import('./src/algorithms/pdq.ts');
+      const { pdqRgba, pdqRgbaDihedral, pdqCoefficients, pdqLuma } = await import('./src/algorithms/pdq.ts');
       const { mulberry32 } = await import('./test-vectors/prng.ts');
       const out = [];
       for (const [width, height, offset] of [[300, 200, 0], [301, 203, 0], [700, 90, 0], [513, 1300, 1], [64, 64, 0], [5, 7, 0]]) {
@@ -93,6 +113,7 @@ describe('pdq pixel maths', () => {
         out.push({ quality, dct: Array.from(dct) });
         const direct = pdqCoefficients(pdqLuma(data, width, height), width, height);
         out.push({ quality: direct.quality, dct: Array.from(direct.dct) });
+        out.push(pdqRgbaDihedral({ data, width, height }).dihedral.map((h) => Array.from(h)));
       }
       console.log(JSON.stringify({ wasm: typeof WebAssembly, out }));`;
     const { withWasm, withoutWasm } = withAndWithoutWasm(script);

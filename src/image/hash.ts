@@ -6,7 +6,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { BLOCKHASH_MIN_DETAIL, BLOCKHASH_MIN_SPREAD, blockhashDetail, blockhashDihedralHashes, blockhashFromSums, blockhashSpread, blockhashSums, type BlockSums, type RgbaImage } from '../algorithms/blockhash.js';
 import { md5, sha1, sha256 } from '../algorithms/exact.js';
 import { formatHex } from '../algorithms/hex.js';
-import { PDQ_MIN_QUALITY, pdqDihedralHashes, pdqRgba } from '../algorithms/pdq.js';
+import { PDQ_MIN_QUALITY, pdqRgba, pdqRgbaDihedral, type PdqResult } from '../algorithms/pdq.js';
 import type { AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
 import { invalid } from '../validate.js';
@@ -143,12 +143,15 @@ function hashPixels(name: AlgorithmName, image: RgbaImage, dihedral: boolean): {
       };
     }
     case 'pdq': {
-      const { hash, quality, dct } = pdqRgba(image);
+      // The turned and mirrored hashes from the moved pixels, not from the coefficients as the
+      // reference derives them: PDQ's sampling is not symmetric (pdqRgbaDihedral).
+      const result: PdqResult & { dihedral?: readonly Uint8Array[] } = dihedral ? pdqRgbaDihedral(image) : pdqRgba(image);
+      const { hash, quality } = result;
       return {
         hex: formatHex(hash),
         quality,
         ...(quality < PDQ_MIN_QUALITY ? { unusable: `PDQ quality ${quality} is below ${PDQ_MIN_QUALITY}` } : {}),
-        ...(dihedral ? { dihedral: pdqDihedralHashes(dct).map(formatHex) } : {}),
+        ...(result.dihedral === undefined ? {} : { dihedral: result.dihedral.map(formatHex) }),
       };
     }
     default:
