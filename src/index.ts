@@ -33,8 +33,10 @@ export {
   blockhashDihedralHashes,
   blockhashSpread,
   blockhashDetail,
+  blockhashBoundary,
   BLOCKHASH_MIN_SPREAD,
   BLOCKHASH_MIN_DETAIL,
+  BLOCKHASH_MIN_BOUNDARY,
   BLOCKHASH_BLOCKS,
   BLOCKHASH_DEFAULT_THRESHOLD,
   BLOCKHASH_MAX_THRESHOLD,
@@ -59,6 +61,8 @@ export type { PdqCoefficients, PdqDihedralResult, PdqResult } from './algorithms
 export { DIHEDRAL_NAMES, dihedralSource } from './algorithms/dihedral.js';
 export type { DihedralName } from './algorithms/dihedral.js';
 export { hammingDistance, parseHex, formatHex } from './algorithms/hex.js';
+export { searchedHashes } from './image/searched.js';
+export type { HashedImage, SearchedHash } from './image/searched.js';
 
 export { LinearIndex } from './search/linear.js';
 export type { SearchHit, LinearIndexOptions, LinearKernel } from './search/linear.js';

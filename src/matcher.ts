@@ -4,14 +4,15 @@
  * Hamming-distance threshold; exact hashes by equality through a hash table.
  */
 import { open } from 'node:fs/promises';
-import { DIHEDRAL_NAMES, type DihedralName } from './algorithms/dihedral.js';
+import type { DihedralName } from './algorithms/dihedral.js';
 import { getAlgorithm, type AlgorithmName } from './algorithms/registry.js';
 import type { HashAlgorithm } from './algorithms/types.js';
 import { HashwardenError } from './errors.js';
-import type { DihedralHashes, HashImageOptions, ImageHashes, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from './image/index.js';
+import type { HashImageOptions, ImageHashes, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from './image/index.js';
 import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/model.js';
 import { SNAPSHOT_MAGIC } from './lists/snapshot-magic.js';
 import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from './tables.js';
+import { searchedHashes } from './image/searched.js';
 import { boolean, integerInRange, invalid, optionsObject } from './validate.js';
 
 /** One entry that matched a query. */
@@ -435,19 +436,8 @@ export class Matcher {
         continue;
       }
       // The queries: the upload's hash (or its 8 turned and mirrored), then the same for what lies
-      // inside its border. The quality gate applies to each: a featureless image's PDQ hash is
-      // rounding noise, not the image.
-      const queries: { hash: string; transform?: DihedralName; trimmed?: true }[] = [];
-      const add = (from: { hashes: ImageHashes; unusable: UnusableHashes; dihedral?: DihedralHashes }, trimmed: boolean): void => {
-        const own = from.hashes[name];
-        if (own === undefined || from.unusable[name] !== undefined) return;
-        const variants = from.dihedral?.[name];
-        const extra = trimmed ? { trimmed: true as const } : {};
-        if (variants === undefined) queries.push({ hash: own, ...extra });
-        else variants.forEach((hash, i) => queries.push({ hash, transform: DIHEDRAL_NAMES[i] as DihedralName, ...extra }));
-      };
-      add(hashed, false);
-      if (hashed.trimmed !== undefined) add(hashed.trimmed, true);
+      // inside its border, without those a guard refuses (searched.ts).
+      const queries = searchedHashes(hashed, name);
       // Each entry once, at its nearest query (the upload as it is first, so it wins ties).
       const nearest = new Map<string, Match>();
       const threshold = thresholds[name] ?? this.threshold(name);

@@ -48,9 +48,10 @@ describe('robustness on the test vectors, at the shipped defaults', () => {
   }
 
   it('lists most originals: the guards refuse only the featureless ones', () => {
-    // PDQ refuses the smooth gradients, the soft blobs and the tall strip (quality below 50).
+    // PDQ refuses the smooth gradients, the soft blobs and the tall strip (quality below 50);
+    // blockhash the gradient (a smooth shading) and two flat shapes on a plain ground (a plain layout).
     expect(listed.pdq.size).toBeGreaterThanOrEqual(11);
-    expect(listed.blockhash.size).toBeGreaterThanOrEqual(14);
+    expect(listed.blockhash.size).toBeGreaterThanOrEqual(13);
   });
 
   it('matches mild edits of listed originals: PDQ at least 15 of 16, blockhash at least 18 of 20', async () => {

@@ -12,7 +12,7 @@ import { moved } from '../../test-vectors/moved.js';
 import { mulberry32 } from '../../test-vectors/prng.js';
 import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { BLOCKHASH_MIN_DETAIL, BLOCKHASH_MIN_SPREAD, blockhash, blockhashDetail, blockhashDihedralHashes, blockhashRgba, blockhashSpread, blockhashSums, type RgbaImage } from './blockhash.js';
+import { BLOCKHASH_MIN_BOUNDARY, BLOCKHASH_MIN_DETAIL, BLOCKHASH_MIN_SPREAD, blockhash, blockhashBoundary, blockhashDetail, blockhashDihedralHashes, blockhashRgba, blockhashSpread, blockhashSums, type RgbaImage } from './blockhash.js';
 import { DIHEDRAL_NAMES } from './dihedral.js';
 import { formatHex } from './hex.js';
 
@@ -320,7 +320,7 @@ describe('blockhashDihedralHashes', () => {
   });
 });
 
-describe('blockhashSpread and blockhashDetail (the low-information guards)', () => {
+describe('blockhashSpread, blockhashDetail and blockhashBoundary (the low-information guards)', () => {
   const image = (fill: (x: number, y: number) => number, width = 48, height = 32) => {
     const data = new Uint8Array(width * height * 4);
     for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.fill(fill(x, y), (y * width + x) * 4, (y * width + x) * 4 + 3).fill(255, (y * width + x) * 4 + 3, (y * width + x) * 4 + 4);
@@ -345,5 +345,34 @@ describe('blockhashSpread and blockhashDetail (the low-information guards)', () 
     const noise = Array.from({ length: 48 * 32 }, () => Math.floor(random() * 256));
     expect(blockhashDetail(blockhashSums(image((x, y) => noise[y * 48 + x] as number)))).toBeGreaterThan(BLOCKHASH_MIN_DETAIL);
     expect(BLOCKHASH_MIN_DETAIL).toBe(4);
+  });
+
+  it('measures the boundary between ones and zeros: none for a flat hash, 16 for a half, 480 for a checkerboard', () => {
+    const hash = (bit: (r: number, c: number) => boolean) => {
+      const out = new Uint8Array(32);
+      for (let i = 0; i < 256; i++) if (bit(i >> 4, i & 15)) (out[i >> 3] as number) |= 0x80 >> (i & 7);
+      return out;
+    };
+    expect(blockhashBoundary(hash(() => false))).toBe(0);
+    expect(blockhashBoundary(hash((r) => r < 8))).toBe(16);
+    expect(blockhashBoundary(hash((_r, c) => c >= 5))).toBe(16);
+    expect(blockhashBoundary(hash((r, c) => r >= 4 && r < 12 && c >= 4 && c < 12))).toBe(32);
+    expect(blockhashBoundary(hash((r, c) => ((r + c) & 1) === 1))).toBe(480);
+    expect(blockhashBoundary(blockhash.parse('ff'.repeat(16) + '00'.repeat(16)))).toBe(16);
+    expect(() => blockhashBoundary(new Uint8Array(31))).toThrow(RangeError);
+  });
+
+  it('gives every dark-beside-bright layout the same hash, whatever the texture, and a boundary below the minimum', () => {
+    // Two unrelated textures, each split into a dark left half and a bright right half: the same
+    // blockhash, which is why a plain layout must not be matched.
+    const random = mulberry32(8);
+    const noise = Array.from({ length: 48 * 32 }, () => Math.floor(random() * 40));
+    const first = image((x, y) => (x < 24 ? 20 : 180) + (noise[y * 48 + x] as number));
+    const second = image((x, y) => (x < 24 ? 60 : 220) + ((x * 7 + y * 13) % 30));
+    expect(blockhash.format(blockhashRgba(first))).toBe(blockhash.format(blockhashRgba(second)));
+    expect(blockhashDetail(blockhashSums(first))).toBeGreaterThan(BLOCKHASH_MIN_DETAIL);
+    expect(blockhashBoundary(blockhashRgba(first))).toBeLessThan(BLOCKHASH_MIN_BOUNDARY);
+    expect(blockhashBoundary(blockhashRgba(image((x, y) => noise[y * 48 + x] as number)))).toBeGreaterThan(BLOCKHASH_MIN_BOUNDARY);
+    expect(BLOCKHASH_MIN_BOUNDARY).toBe(48);
   });
 });

@@ -59,6 +59,22 @@ export const BLOCKHASH_MIN_SPREAD = 1;
  */
 export const BLOCKHASH_MIN_DETAIL = 4;
 
+/**
+ * Least boundary a blockhash needs to be used for matching: of the 480 pairs of neighbouring
+ * blocks (side by side, or one above the other), 48 must have different bits. A hash with a
+ * shorter boundary is a few large regions: it says only that one part of the image is darker than
+ * another (a dark half beside a bright one, a disc on a plain ground), and every image with that
+ * layout shares it, whatever it shows.
+ * Measured on 2,440 tiles of the shared photos (a 4 × 5 grid, bench/robustness): every pair of
+ * unrelated tiles whose blockhashes (own, turned or mirrored) were within 10 bits had a tile with
+ * a boundary of 43 or less; 4.4% of the tiles are under 48 (median 112; a random hash has 240).
+ * Of the 143 usable shared photos, one is under 48 (a drawn blue square, 40) and the next is at
+ * 60, or 58 after a mild edit. 48 keeps 5 above the first and 10 below the second. With it, the
+ * unrelated pairs matched at 10 bits, turned and trimmed copies searched, went from 360 to 0 (of
+ * about 2.4 million; docs/thresholds.md).
+ */
+export const BLOCKHASH_MIN_BOUNDARY = 48;
+
 /** RGBA pixels, 4 bytes per pixel, rows top to bottom, no padding. */
 export interface RgbaImage {
   readonly data: Uint8Array | Uint8ClampedArray;
@@ -378,6 +394,31 @@ export function blockhashDetail({ sums, pixelsPerBlock, blocks }: BlockSums): nu
   return Math.sqrt(squares / n);
 }
 
+/**
+ * The length of the boundary between a blockhash's ones and zeros: how many pairs of neighbouring
+ * blocks (side by side, or one above the other; 480 pairs for 16 × 16) have different bits. Below
+ * {@link BLOCKHASH_MIN_BOUNDARY} the hash is a layout of a few regions shared by unrelated images.
+ *
+ * @example
+ * ```ts
+ * blockhashBoundary(blockhash.parse('ff'.repeat(16) + '00'.repeat(16))); // 16: a bright top half
+ * ```
+ */
+export function blockhashBoundary(hash: Uint8Array, blocks = BLOCKHASH_BLOCKS): number {
+  integerInRange(blocks, 1, 64, 'blocks');
+  if (!(hash instanceof Uint8Array) || hash.length * 8 < blocks * blocks) throw new RangeError(`Expected Uint8Array of ${Math.ceil((blocks * blocks) / 8)} bytes for hash but received ${hash instanceof Uint8Array ? hash.length : typeof hash}`);
+  const bit = (i: number): number => ((hash[i >> 3] as number) >> (7 - (i & 7))) & 1;
+  let boundary = 0;
+  for (let r = 0; r < blocks; r++) {
+    for (let c = 0; c < blocks; c++) {
+      const i = r * blocks + c;
+      if (c + 1 < blocks && bit(i) !== bit(i + 1)) boundary++;
+      if (r + 1 < blocks && bit(i) !== bit(i + blocks)) boundary++;
+    }
+  }
+  return boundary;
+}
+
 const fitTermTables = new Map<number, Float64Array>();
 
 /** For each block (row-major), the fit's terms 1, x, y, x², xy, y² (x and y from −1 to 1); made once per size. */
@@ -442,11 +483,24 @@ function dihedralTables(blocks: number): Int16Array[] {
   return found;
 }
 
-/** The blockhash hash type: 256 bits, hex as printed by the reference tools. */
+/**
+ * Why a blockhash must not be searched from the hash alone: a boundary under
+ * {@link BLOCKHASH_MIN_BOUNDARY}. The text is the one `hashImage` reports in `unusable`.
+ */
+function refuseBlockhash(hash: Uint8Array): string | undefined {
+  const boundary = blockhashBoundary(hash);
+  return boundary < BLOCKHASH_MIN_BOUNDARY ? `blockhash of a plain layout (${boundary} neighbouring blocks differ, below ${BLOCKHASH_MIN_BOUNDARY})` : undefined;
+}
+
+/**
+ * The blockhash hash type: 256 bits, hex as printed by the reference tools; `refuse` turns away a
+ * plain layout ({@link BLOCKHASH_MIN_BOUNDARY}).
+ */
 export const blockhash: HashAlgorithm<'blockhash'> = hexAlgorithm({
   name: 'blockhash',
   kind: 'perceptual',
   bits: 256,
   defaultThreshold: BLOCKHASH_DEFAULT_THRESHOLD,
   maxThreshold: BLOCKHASH_MAX_THRESHOLD,
+  refuse: refuseBlockhash,
 });

@@ -77,7 +77,7 @@ export function hammingDistance(a: Uint8Array, b: Uint8Array): number {
  * const md5 = hexAlgorithm({ name: 'md5', kind: 'exact', bits: 128, defaultThreshold: 0, maxThreshold: 0 });
  * ```
  */
-export function hexAlgorithm<Name extends string>(spec: { readonly name: Name; readonly kind: AlgorithmKind; readonly bits: number; readonly defaultThreshold: number; readonly maxThreshold: number }): HashAlgorithm<Name> {
+export function hexAlgorithm<Name extends string>(spec: { readonly name: Name; readonly kind: AlgorithmKind; readonly bits: number; readonly defaultThreshold: number; readonly maxThreshold: number; readonly refuse?: (hash: Uint8Array) => string | undefined }): HashAlgorithm<Name> {
   const bytes = spec.bits / 8;
   return {
     ...spec,

@@ -24,4 +24,10 @@ export interface HashAlgorithm<Name extends string = string> {
   parse(text: string): Uint8Array;
   /** Formats bytes as lower-case hex. */
   format(hash: Uint8Array): string;
+  /**
+   * Why a hash of this type must not be searched, judged from the hash alone (blockhash: a plain
+   * layout of a few regions, shared by unrelated images), or undefined when it may be. Absent for
+   * types without such a rule; rules that need the pixels (PDQ's quality) are `hashImage`'s.
+   */
+  refuse?(hash: Uint8Array): string | undefined;
 }

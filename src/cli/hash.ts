@@ -28,7 +28,8 @@ Output (stable contract): {"file":F,"blockhash":HEX64,"pdq":HEX64,"pdqQuality":Q
 "sha1":HEX40,"sha256":HEX64,"unusable":{}} with only the requested algorithms; pdqQuality (0-100)
 comes with pdq, unusable with any perceptual hash. unusable names each hash a matcher will not
 match with, and why: {"pdq":"PDQ quality 12 is below 50"} for a featureless image,
-{"blockhash":"blockhash of a flat image (...)"} for one of a single colour. With --dihedral each
+{"blockhash":"blockhash of a flat image (...)"} for one of a single colour (or of a smooth
+shading, a plain layout, an image under 16 px a side). With --dihedral each
 perceptual hash is followed by its 8 rotations and flips, "blockhashDihedral":[8 HEX64] and
 "pdqDihedral":[8 HEX64], in the order original, rot90 (counter-clockwise), rot180, rot270,
 flipX (upside down), flipY (left-right), flip main diagonal, flip anti-diagonal.

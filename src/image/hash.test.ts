@@ -108,14 +108,16 @@ describe('hashImage', () => {
     expect(fast.quality).toEqual(full.quality);
   });
 
-  it('refuses the hashes of a tiny image and the blockhash of a smooth shading, saying why', async () => {
+  it('refuses the hashes of a tiny image and the blockhash of a smooth shading or a plain layout, saying why', async () => {
     const tiny = await sharp(Buffer.from([10, 200, 30, 250, 20, 90, 0, 0, 255, 128, 128, 128]), { raw: { width: 2, height: 2, channels: 3 } }).png().toBuffer();
     expect((await hashImage(tiny, { algorithms: ['pdq', 'blockhash'] })).unusable).toEqual({
-      pdq: 'PDQ quality 0 is below 50',
+      pdq: 'pdq of a 2 × 2 image, under 16 pixels a side',
       blockhash: 'blockhash of a 2 × 2 image, under 16 pixels a side',
     });
     const ramp = await sharp(Buffer.from(Array.from({ length: 300 * 200 * 3 }, (_, i) => Math.floor(((i / 3) % 300) * 0.85))), { raw: { width: 300, height: 200, channels: 3 } }).png().toBuffer();
     expect((await hashImage(ramp, { algorithms: ['blockhash'] })).unusable.blockhash).toMatch(/^blockhash of a smooth shading \(block means within 0\.\d\d grey levels of a smooth surface, below 4\)$/);
+    const split = await sharp(Buffer.from(Array.from({ length: 300 * 200 * 3 }, (_, i) => ((i / 3) % 300 < 150 ? 30 : 200) + ((i * 7) % 23))), { raw: { width: 300, height: 200, channels: 3 } }).png().toBuffer();
+    expect((await hashImage(split, { algorithms: ['blockhash'] })).unusable.blockhash).toBe('blockhash of a plain layout (16 neighbouring blocks differ, below 48)');
   });
 
   it('derives the hashes of the image turned and mirrored from the one decode (dihedral)', async () => {

@@ -3,7 +3,7 @@
  * algorithms) from a single decode.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { BLOCKHASH_MIN_DETAIL, BLOCKHASH_MIN_SPREAD, blockhashDetail, blockhashDihedralHashes, blockhashFromSums, blockhashSpread, blockhashSums, type BlockSums, type RgbaImage } from '../algorithms/blockhash.js';
+import { BLOCKHASH_MIN_DETAIL, BLOCKHASH_MIN_SPREAD, blockhash, blockhashDetail, blockhashDihedralHashes, blockhashFromSums, blockhashSpread, blockhashSums, type BlockSums, type RgbaImage } from '../algorithms/blockhash.js';
 import { md5, sha1, sha256 } from '../algorithms/exact.js';
 import { formatHex } from '../algorithms/hex.js';
 import { PDQ_MIN_QUALITY, pdqRgba, pdqRgbaDihedral, type PdqResult } from '../algorithms/pdq.js';
@@ -39,7 +39,8 @@ export interface ImageQualities {
  * (a flat or featureless image: its bits are rounding noise), a blockhash of an image whose block
  * means spread less than {@link BLOCKHASH_MIN_SPREAD} grey level (one colour: the same hash as
  * every other flat image) or lie within {@link BLOCKHASH_MIN_DETAIL} of a smooth surface (a ramp,
- * a sky, a vignette: the same hash as every similar shading).
+ * a sky, a vignette: the same hash as every similar shading), or whose bits form a plain layout
+ * (a boundary under `BLOCKHASH_MIN_BOUNDARY`: the same hash as every image so laid out).
  */
 export type UnusableHashes = { readonly [A in AlgorithmName]?: string };
 
@@ -115,17 +116,21 @@ export async function readInput(input: ImageInput, maxBytes: number): Promise<Ui
  */
 export const PERCEPTUAL_MIN_SIDE = 16;
 
-/** Why a blockhash is refused (flat, or a smooth shading), or nothing. */
-function unusableBlockhash(sums: BlockSums, spread: number): { unusable?: string } {
+/** Why a blockhash is refused (flat, a smooth shading, a layout of a few regions), or nothing. */
+function unusableBlockhash(sums: BlockSums, spread: number, hash: Uint8Array): { unusable?: string } {
   if (spread < BLOCKHASH_MIN_SPREAD) return { unusable: `blockhash of a flat image (block means spread ${spread.toFixed(2)}, below ${BLOCKHASH_MIN_SPREAD} grey level)` };
   const detail = blockhashDetail(sums);
   if (detail < BLOCKHASH_MIN_DETAIL) return { unusable: `blockhash of a smooth shading (block means within ${detail.toFixed(2)} grey levels of a smooth surface, below ${BLOCKHASH_MIN_DETAIL})` };
-  return {};
+  // Judged from the hash alone, and reported in the algorithm's own words: searchedHashes tells
+  // this refusal (each turned hash is then judged on its own) from those of the pixels by them.
+  const plain = blockhash.refuse?.(hash);
+  return plain === undefined ? {} : { unusable: plain };
 }
 
 function perceptualHash(name: AlgorithmName, image: RgbaImage, dihedral: boolean): { hex: string; quality?: number; unusable?: string; dihedral?: string[] } {
   const result = hashPixels(name, image, dihedral);
-  if (result.unusable === undefined && Math.min(image.width, image.height) < PERCEPTUAL_MIN_SIDE) {
+  // Said first: the other guards' reasons are symptoms of it.
+  if (Math.min(image.width, image.height) < PERCEPTUAL_MIN_SIDE) {
     return { ...result, unusable: `${name} of a ${image.width} × ${image.height} image, under ${PERCEPTUAL_MIN_SIDE} pixels a side` };
   }
   return result;
@@ -136,9 +141,10 @@ function hashPixels(name: AlgorithmName, image: RgbaImage, dihedral: boolean): {
     case 'blockhash': {
       const sums = blockhashSums(image);
       const spread = blockhashSpread(sums);
+      const hash = blockhashFromSums(sums);
       return {
-        hex: formatHex(blockhashFromSums(sums)),
-        ...unusableBlockhash(sums, spread),
+        hex: formatHex(hash),
+        ...unusableBlockhash(sums, spread, hash),
         ...(dihedral ? { dihedral: blockhashDihedralHashes(sums).map(formatHex) } : {}),
       };
     }

@@ -1,0 +1,67 @@
+/**
+ * What a matcher searches for a hashed upload: the rule `matchImage` applies, kept apart from
+ * hashing (no sharp here) so that the core matcher and the robustness benchmark apply the same one.
+ */
+import { DIHEDRAL_NAMES, type DihedralName } from '../algorithms/dihedral.js';
+import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import type { DihedralHashes, ImageHashes, UnusableHashes } from './hash.js';
+
+/** One hash searched for an upload: which turn or flip of it, and whether of what its border frames. */
+export interface SearchedHash {
+  /** Lower-case hex. */
+  readonly hash: string;
+  /** With dihedral hashes: the rotation or flip of the upload this hash is of. */
+  readonly transform?: DihedralName;
+  /** True for the hashes of what lies inside the upload's uniform border. */
+  readonly trimmed?: true;
+}
+
+/** The parts of an `ImageHashResult` (or of its `trimmed`) the rule reads. */
+export interface HashedImage {
+  readonly hashes: ImageHashes;
+  readonly unusable: UnusableHashes;
+  readonly dihedral?: DihedralHashes;
+  readonly trimmed?: { readonly hashes: ImageHashes; readonly unusable: UnusableHashes; readonly dihedral?: DihedralHashes };
+}
+
+/**
+ * The hashes of one perceptual algorithm a matcher searches for a hashed upload: its own hash, or
+ * with dihedral hashes its 8 turned and mirrored ones (the own first, so it wins ties), then the
+ * same for what lies inside its uniform border.
+ *
+ * Left out: every hash of an image whose pixels a guard refuses (PDQ quality, a flat image, a
+ * smooth shading, a tiny image), and each hash the algorithm refuses on its own (`refuse`: a
+ * blockhash's plain layout), judged one by one. A photo whose blockhash is a plain layout upright
+ * can have turned hashes that are not (its bands run the other way): those are still searched,
+ * so that a listed image uploaded sideways is found. `hashImage` reports a refusal judged from the
+ * hash in the algorithm's own words (`refuse`'s text), which is how the two kinds are told apart.
+ *
+ * @example
+ * ```ts
+ * for (const { hash, transform } of searchedHashes(await hashImage(upload, { dihedral: true }), 'pdq')) …
+ * ```
+ */
+export function searchedHashes(result: HashedImage, name: AlgorithmName): SearchedHash[] {
+  const algorithm = getAlgorithm(name);
+  const out: SearchedHash[] = [];
+  const add = (from: Omit<HashedImage, 'trimmed'>, trimmed: boolean): void => {
+    const own = from.hashes[name];
+    if (own === undefined) return;
+    const refusal = from.unusable[name];
+    const refusedAlone = (hex: string): boolean => algorithm.refuse?.(algorithm.parse(hex)) !== undefined;
+    // A refusal that is not the hash's own is about the pixels: nothing of this image is searched.
+    if (refusal !== undefined && refusal !== algorithm.refuse?.(algorithm.parse(own))) return;
+    const extra = trimmed ? { trimmed: true as const } : {};
+    const variants = from.dihedral?.[name];
+    if (variants === undefined) {
+      if (refusal === undefined) out.push({ hash: own, ...extra });
+      return;
+    }
+    variants.forEach((hash, i) => {
+      if (!refusedAlone(hash)) out.push({ hash, transform: DIHEDRAL_NAMES[i] as DihedralName, ...extra });
+    });
+  };
+  add(result, false);
+  if (result.trimmed !== undefined) add(result.trimmed, true);
+  return out;
+}
