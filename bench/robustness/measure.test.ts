@@ -33,6 +33,9 @@ describe('robustness arithmetic', () => {
     expect(h.total).toBe(10);
     expect(h.within(3)).toBe(3);
     expect(h.rate(3)).toBe(0.3);
+    // Through the data file and back: the same counts.
+    const back = Histogram.fromJSON(JSON.parse(JSON.stringify(h)) as { counts: number[]; missing: number });
+    expect([back.total, back.within(3), back.within(200), back.min]).toEqual([10, 3, 5, 0]);
     expect(h.rate(256)).toBe(0.5);
     expect(h.min).toBe(0);
     expect(new Histogram().merge(h).merge(h).within(10)).toBe(8);

@@ -88,6 +88,14 @@ export class Histogram {
     return this;
   }
 
+  /** A histogram from its {@link toJSON} form (docs/thresholds.json). */
+  static fromJSON(json: { counts: readonly number[]; missing: number }): Histogram {
+    const h = new Histogram();
+    h.counts.set(json.counts);
+    h.missing = json.missing;
+    return h;
+  }
+
   toJSON(): { counts: number[]; missing: number } {
     // Trailing zeros dropped to keep the data file small.
     let end = BITS + 1;

@@ -21,6 +21,7 @@
  * prints one summary line per algorithm.
  *
  * Run: npm run bench:robustness [-- --photos DIR] [--limit N] [--out FILE.md]
+ *      npm run bench:robustness -- --from docs/thresholds.json   (the report again, from a run's data)
  */
 import { bmvbhash } from 'blockhash-core';
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
@@ -31,6 +32,7 @@ import { BLOCKHASH_DEFAULT_THRESHOLD } from '../../src/algorithms/blockhash.js';
 import { PDQ_DEFAULT_THRESHOLD } from '../../src/algorithms/pdq.js';
 import { mapSettled } from '../../src/concurrency.js';
 import { hashImage, resolveImageOptions, type ImageHashResult } from '../../src/image/index.js';
+import { searchedHashes } from '../../src/image/searched.js';
 import { ROOT, SHARED, environment } from '../corpus.js';
 import { EDITS, type EditGroup } from './edits.js';
 import { lowInformationImages } from './low-information.js';
@@ -42,6 +44,8 @@ const { values: args } = parseArgs({
     photos: { type: 'string', default: join(SHARED, 'photos') },
     limit: { type: 'string' },
     out: { type: 'string', default: join(ROOT, 'docs', 'thresholds.md') },
+    // Writes the report again from a run's data file, measuring nothing (for its text and pictures).
+    from: { type: 'string' },
   },
 });
 
@@ -51,22 +55,24 @@ const CONCURRENCY = 2;
 const IMAGE = /\.(jpe?g|png|webp|gif|tiff?|avif|heic)$/i;
 
 /**
- * What the benchmark keeps of one hashed image, per algorithm: its own hash (null when refused),
- * and every hash `matchImage` searches at its defaults: the 8 turned and mirrored, and the 8 of
- * what lies inside a uniform border when there is one (each set only when not refused). Null when
- * nothing is usable.
+ * What the benchmark keeps of one hashed image, per algorithm: its own hash (null when refused);
+ * what `matchImage` searches at its defaults (`variants`: the 8 turned and mirrored hashes, and
+ * the 8 of what lies inside a uniform border when there is one, each unless refused); and what it
+ * would search with trimming alone (`trimmed`: the own hash and that of what the border frames),
+ * to tell the false-positive cost of each. Null when nothing is usable.
  */
-type Hashed = Record<Algorithm, { hash: Words | null; variants: Words[] } | null>;
+type Hashed = Record<Algorithm, { hash: Words | null; variants: Words[]; trimmed: Words[] } | null>;
 
 function kept(result: ImageHashResult): Hashed {
   const out = {} as Hashed;
   const words = (hex: string): Words => toWords(Buffer.from(hex, 'hex'));
+  const withoutTurns = { hashes: result.hashes, unusable: result.unusable, ...(result.trimmed === undefined ? {} : { trimmed: { hashes: result.trimmed.hashes, unusable: result.trimmed.unusable } }) };
   for (const name of ALGORITHMS) {
     const own = result.hashes[name] !== undefined && result.unusable[name] === undefined ? (result.hashes[name] as string) : null;
-    const variants = own === null ? [] : (result.dihedral?.[name] ?? []).map(words);
-    const trimmed = result.trimmed;
-    if (trimmed !== undefined && trimmed.unusable[name] === undefined) variants.push(...(trimmed.dihedral?.[name] ?? []).map(words));
-    out[name] = own === null && variants.length === 0 ? null : { hash: own === null ? null : words(own), variants };
+    // Exactly what matchImage searches (src/image/searched.ts).
+    const variants = searchedHashes(result, name).map((q) => words(q.hash));
+    const trimmed = searchedHashes(withoutTurns, name).map((q) => words(q.hash));
+    out[name] = own === null && variants.length === 0 ? null : { hash: own === null ? null : words(own), variants, trimmed };
   }
   return out;
 }
@@ -129,6 +135,14 @@ async function referenceHashes(dir: string, files: readonly string[]): Promise<R
     }
   }
   return { pdq, blockhash };
+}
+
+if (args.from !== undefined) {
+  const json = JSON.parse(readFileSync(args.from, 'utf8'), (_key, value: unknown) =>
+    value !== null && typeof value === 'object' && 'counts' in value && 'missing' in value ? Histogram.fromJSON(value as { counts: number[]; missing: number }) : value) as Report;
+  for (const line of await writeReport(json, args.out as string)) console.log(line);
+  console.log(`wrote ${relative(ROOT, args.out as string)} from ${args.from}`);
+  process.exit(0);
 }
 
 const started = performance.now();
@@ -207,8 +221,8 @@ await mapSettled(files, CONCURRENCY, async (file, i) => {
     if (hashed !== null) pool.push({ source: i, scene, hashed });
   }
 });
-const unrelated: Record<Algorithm, { plain: Histogram; dihedral: Histogram; sameSource: Histogram }> = Object.fromEntries(
-  ALGORITHMS.map((a) => [a, { plain: new Histogram(), dihedral: new Histogram(), sameSource: new Histogram() }]),
+const unrelated: Record<Algorithm, { plain: Histogram; trimmed: Histogram; dihedral: Histogram; sameSource: Histogram }> = Object.fromEntries(
+  ALGORITHMS.map((a) => [a, { plain: new Histogram(), trimmed: new Histogram(), dihedral: new Histogram(), sameSource: new Histogram() }]),
 ) as never;
 const refusedTiles: Record<Algorithm, number> = { pdq: 0, blockhash: 0 };
 let excludedScenePairs = 0;
@@ -232,6 +246,7 @@ for (let i = 0; i < pool.length; i++) {
         continue;
       }
       if (hx.hash !== null) unrelated[a].plain.add(distance(hx.hash, listedHash));
+      if (hx.trimmed.length > 0) unrelated[a].trimmed.add(dihedralDistance(hx.trimmed, listedHash));
       if (hx.variants.length > 0) unrelated[a].dihedral.add(dihedralDistance(hx.variants, listedHash));
     }
   }
