@@ -211,6 +211,7 @@ interface PdqExports {
   rows(input: number, output: number, width: number, height: number, window: number): void;
   columns(input: number, output: number, sums: number, width: number, height: number, window: number): void;
   decimate(input: number, output: number, width: number, height: number): void;
+  gatherColumns(input: number, output: number, width: number, height: number): void;
   dct(matrix: number, transposed: number, samples: number, scratch: number, output: number): void;
   gradients(samples: number): number;
   gatherLuma(source: number, target: number, columns: number, count: number): void;
@@ -260,18 +261,31 @@ function reserve(k: PdqExports, width: number, height: number, extra = 0): Array
  * The coefficients and quality of the luma image already at `AT.image` in the kernel's memory:
  * the same steps as {@link samples64}, {@link dct16} and {@link quality64}, in WebAssembly
  * (512 × 512 in about a third of the JavaScript's time, luma included: docs/benchmark.md).
+ * Without `withQuality` (the flips of {@link pdqRgbaDihedral}, whose quality nobody reads) the
+ * quality is not computed and reported as NaN.
  */
-function kernelCoefficients(k: PdqExports, width: number, height: number): PdqCoefficients {
-  if (width !== SAMPLES || height !== SAMPLES) {
+function kernelCoefficients(k: PdqExports, width: number, height: number, withQuality = true): PdqCoefficients {
+  if (width === SAMPLES && height === SAMPLES) {
+    k.decimate(AT.image, AT.samples, width, height);
+  } else {
     const scratch = AT.image + 4 * width * height;
-    for (let pass = 0; pass < 2; pass++) {
-      k.rows(AT.image, scratch, width, height, windowAlong(width));
-      k.columns(scratch, AT.image, scratch + 4 * width * height, width, height, windowAlong(height));
+    const sums = scratch + 4 * width * height;
+    k.rows(AT.image, scratch, width, height, windowAlong(width));
+    k.columns(scratch, AT.image, sums, width, height, windowAlong(height));
+    k.rows(AT.image, scratch, width, height, windowAlong(width));
+    if (width > SAMPLES) {
+      // The last pass only on the 64 columns the decimation samples: the same values, an eighth
+      // of the work at 512 pixels wide.
+      k.gatherColumns(scratch, AT.image, width, height);
+      k.columns(AT.image, scratch, sums, SAMPLES, height, windowAlong(height));
+      k.decimate(scratch, AT.samples, SAMPLES, height);
+    } else {
+      k.columns(scratch, AT.image, sums, width, height, windowAlong(height));
+      k.decimate(AT.image, AT.samples, width, height);
     }
   }
-  k.decimate(AT.image, AT.samples, width, height);
   k.dct(AT.matrix, AT.transposed, AT.samples, AT.scratch, AT.coefficients);
-  const quality = Math.min(100, Math.floor(k.gradients(AT.samples) / 90));
+  const quality = withQuality ? Math.min(100, Math.floor(k.gradients(AT.samples) / 90)) : Number.NaN;
   return { dct: new Float32Array(k.memory.buffer, AT.coefficients, COEFFICIENTS * COEFFICIENTS).slice(), quality };
 }
 
@@ -588,7 +602,7 @@ function kernelFlips(k: PdqExports, data: Uint8Array | Uint8ClampedArray, width:
           if (flip.columns) view.subarray(at, at + width).reverse();
         }
       }
-      return kernelCoefficients(k, width, height);
+      return kernelCoefficients(k, width, height, flip === FLIPS[0]);
     });
   }
   const side = PDQ_REFERENCE_MAX_SIDE;
@@ -605,9 +619,9 @@ function kernelFlips(k: PdqExports, data: Uint8Array | Uint8ClampedArray, width:
   const out: PdqCoefficients[] = [];
   for (const mirrorRows of [false, true]) {
     gatherRows(k, data, rowBytes, sourceIndex(height, true, mirrorRows), staging, [{ columns: AT.columns, at: AT.image }, { columns: mirroredColumns, at: second }]);
-    out.push(kernelCoefficients(k, side, side));
+    out.push(kernelCoefficients(k, side, side, out.length === 0));
     new Float32Array(k.memory.buffer).copyWithin(AT.image / 4, second / 4, (second + lumaBytes) / 4);
-    out.push(kernelCoefficients(k, side, side));
+    out.push(kernelCoefficients(k, side, side, false));
   }
   return out;
 }

@@ -283,6 +283,26 @@
       (local.set $p (i32.add (local.get $p) (i32.const 4)))
       (br $l2))))
 
+  ;; The 64 columns the decimation samples, floor((2j + 1) * width / 128), of the $width × $height
+  ;; image at $in, into the 64 × $height image at $out: the last column pass of the filter then runs
+  ;; on these alone (each column's sums are its own, so the values are the same).
+  (func (export "gatherColumns") (param $in i32) (param $out i32) (param $width i32) (param $height i32)
+    (local $y i32) (local $j i32) (local $row i32)
+    (block $dy (loop $ly
+      (br_if $dy (i32.ge_u (local.get $y) (local.get $height)))
+      (local.set $row (i32.add (local.get $in) (i32.shl (i32.mul (local.get $y) (local.get $width)) (i32.const 2))))
+      (local.set $j (i32.const 0))
+      (block $dj (loop $lj
+        (br_if $dj (i32.ge_u (local.get $j) (i32.const 64)))
+        (f32.store (local.get $out)
+          (f32.load (i32.add (local.get $row)
+            (i32.shl (i32.div_u (i32.mul (i32.add (i32.shl (local.get $j) (i32.const 1)) (i32.const 1)) (local.get $width)) (i32.const 128)) (i32.const 2)))))
+        (local.set $out (i32.add (local.get $out) (i32.const 4)))
+        (local.set $j (i32.add (local.get $j) (i32.const 1)))
+        (br $lj)))
+      (local.set $y (i32.add (local.get $y) (i32.const 1)))
+      (br $ly))))
+
   ;; The 64 × 64 samples of the $width × $height image at $in, into $out: the value at the centre of
   ;; each cell, row floor((i + 1/2) * height / 64) = floor((2i + 1) * height / 128), likewise for columns.
   (func (export "decimate") (param $in i32) (param $out i32) (param $width i32) (param $height i32)
