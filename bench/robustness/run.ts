@@ -203,7 +203,7 @@ const scenes = existsSync(nearDuplicates)
       return sameSceneGroups([...(json.groups ?? []), ...(json.pairs ?? []), ...(json.dihedral_pairs_min_over_8_transforms_le_31 ?? [])]);
     })()
   : new Map<string, number>();
-interface Tile { source: number; scene: string; hashed: Hashed }
+interface Tile { source: number; tile: number; scene: string; hashed: Hashed }
 const pool: Tile[] = [];
 let tileCount = 0;
 await mapSettled(files, CONCURRENCY, async (file, i) => {
@@ -216,11 +216,15 @@ await mapSettled(files, CONCURRENCY, async (file, i) => {
   tileCount += cut.length;
   const rel = relative(dir, file);
   const scene = scenes.has(rel) ? `group ${scenes.get(rel)}` : rel;
-  for (const tile of cut) {
+  for (const [t, tile] of cut.entries()) {
     const hashed = await hashBytes(tile);
-    if (hashed !== null) pool.push({ source: i, scene, hashed });
+    if (hashed !== null) pool.push({ source: i, tile: t, scene, hashed });
   }
 });
+// In photo and tile order, whatever order the photos finished in: a pair's upload is its first
+// tile (searched as matchImage would) and its listed image the second, so the order decides the
+// counts with turned and trimmed copies, and runs must agree.
+pool.sort((x, y) => x.source - y.source || x.tile - y.tile);
 const unrelated: Record<Algorithm, { plain: Histogram; trimmed: Histogram; dihedral: Histogram; sameSource: Histogram }> = Object.fromEntries(
   ALGORITHMS.map((a) => [a, { plain: new Histogram(), trimmed: new Histogram(), dihedral: new Histogram(), sameSource: new Histogram() }]),
 ) as never;
