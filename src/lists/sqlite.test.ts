@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { normalizeEntry, type ListEntry, type ListEntryInput } from './model.js';
-import { HashStore, STORE_SCHEMA_VERSION } from './sqlite.js';
+import { HashStore, STORE_SCHEMA_VERSION, type ImportRow } from './sqlite.js';
 
 const MD5_A = '0cc175b9c0f1b6a831c399e269772661';
 const MD5_B = '92eb5ffee6ae2fec3ad71c777531578f';
@@ -66,8 +66,8 @@ describe('HashStore: import and read back', () => {
       entry({ id: 'c', list: 'other', hash: MD5_B, metadata: { z: '1', a: '2' } }),
     ];
     expect(store.importEntries(entries, { source: 'list.csv' })).toEqual([
-      { list: 'demo', added: 2, updated: 0, unchanged: 0, version: 1 },
-      { list: 'other', added: 1, updated: 0, unchanged: 0, version: 1 },
+      { list: 'demo', added: 2, updated: 0, unchanged: 0, version: 1, removed: 0, mode: 'merge' },
+      { list: 'other', added: 1, updated: 0, unchanged: 0, version: 1, removed: 0, mode: 'merge' },
     ]);
     const read = [...store.entries()];
     expect(read).toEqual([entries[1], entries[0], entries[2]]);
@@ -89,7 +89,7 @@ describe('HashStore: import and read back', () => {
     store.importEntries(entries);
     // Same metadata in another key order is the same metadata.
     const again = [entry({ metadata: { b: '2', a: '1' } }), entry({ hash: MD5_B })];
-    expect(store.importEntries(again)).toEqual([{ list: 'demo', added: 0, updated: 0, unchanged: 2, version: 2 }]);
+    expect(store.importEntries(again)).toEqual([{ list: 'demo', added: 0, updated: 0, unchanged: 2, version: 2, removed: 0, mode: 'merge' }]);
     expect(store.lists()[0]?.version).toBe(2);
     expect(store.count()).toBe(2);
   });
@@ -98,7 +98,7 @@ describe('HashStore: import and read back', () => {
     const store = openStore();
     store.importEntries([entry({ id: '1', label: 'review' }), entry({ id: '2' }), entry({ id: '3', metadata: { k: 'v' } })]);
     const summary = store.importEntries([entry({ id: '1', label: 'csam' }), entry({ id: '2', hash: MD5_B }), entry({ id: '3' }), entry({ id: '4' })]);
-    expect(summary).toEqual([{ list: 'demo', added: 1, updated: 3, unchanged: 0, version: 2 }]);
+    expect(summary).toEqual([{ list: 'demo', added: 1, updated: 3, unchanged: 0, version: 2, removed: 0, mode: 'merge' }]);
     expect([...store.entries()]).toEqual([
       entry({ id: '1', label: 'csam' }),
       entry({ id: '2', hash: MD5_B }),
@@ -126,8 +126,8 @@ describe('HashStore: import and read back', () => {
     store.importEntries([entry({ list: 'a', id: '1' })]);
     const lists = store.lists();
     expect(lists).toEqual([
-      { name: 'a', version: 2, counts: { md5: 2, sha1: 1 }, total: 3, updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/) },
-      { name: 'b', version: 1, counts: { md5: 1 }, total: 1, updatedAt: expect.any(String) },
+      { name: 'a', version: 2, counts: { md5: 2, sha1: 1 }, total: 3, updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), thresholds: {}, enabled: true },
+      { name: 'b', version: 1, counts: { md5: 1 }, total: 1, updatedAt: expect.any(String), thresholds: {}, enabled: true },
     ]);
     expect(Date.parse(lists[0]?.updatedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(lists[1]?.updatedAt ?? ''));
   });
@@ -150,7 +150,7 @@ describe('HashStore: import and read back', () => {
     function* generate(): Generator<ListEntry> {
       for (let i = 0; i < n; i++) yield entry({ id: String(i).padStart(6, '0'), hash: i.toString(16).padStart(32, '0') });
     }
-    expect(store.importEntries(generate())).toEqual([{ list: 'demo', added: n, updated: 0, unchanged: 0, version: 1 }]);
+    expect(store.importEntries(generate())).toEqual([{ list: 'demo', added: n, updated: 0, unchanged: 0, version: 1, removed: 0, mode: 'merge' }]);
     expect(store.count()).toBe(n);
     let seen = 0;
     let last: ListEntry | undefined;
@@ -273,7 +273,7 @@ describe('HashStore: opening', () => {
     await writeFile(join(dir, 'future.db'), bytes);
     const error = caught(() => openStore('future.db', { readonly: true }));
     expect(error.code).toBe('ERR_STORE');
-    expect(error.message).toMatch(/schema version 2 is newer than this hashwarden supports/);
+    expect(error.message).toMatch(new RegExp(`schema version ${STORE_SCHEMA_VERSION + 1} is newer than this hashwarden supports`));
   });
 
   it('throws ERR_STORE after close, and closing twice is harmless', () => {
@@ -295,5 +295,171 @@ describe('HashStore: opening', () => {
     expect(() => store.count({ list: '' })).toThrow(RangeError);
     expect(() => store.importEntries(null as unknown as ListEntry[])).toThrow(TypeError);
     expect(() => store.importEntries([], { source: 42 as unknown as string })).toThrow(TypeError);
+  });
+});
+
+describe('HashStore: schema version 1 stores', () => {
+  // test-vectors/stores/v1.db: written by hashwarden's schema 1 store (lists demo: a md5 labelled
+  // csam, b pdq with metadata; other: c sha1), copied before each use so the fixture never changes.
+  const fixture = new URL('../../test-vectors/stores/v1.db', import.meta.url);
+  const copy = async (): Promise<string> => {
+    const path = join(dir, 'v1.db');
+    await writeFile(path, await readFile(fixture));
+    return path;
+  };
+
+  it('reads a version 1 store opened read-only as it is, its lists with the default policy', async () => {
+    const path = await copy();
+    const store = HashStore.open(path, { readonly: true });
+    open.push(store);
+    expect(store.lists().map((l) => [l.name, l.version, l.total, l.thresholds, l.enabled, l.label])).toEqual([
+      ['demo', 1, 2, {}, true, undefined],
+      ['other', 1, 1, {}, true, undefined],
+    ]);
+    expect(store.history().map((r) => [r.list, r.version, r.source, r.added, r.removed, r.mode])).toEqual([
+      ['demo', 1, 'v1-fixture', 2, 0, 'merge'],
+      ['other', 1, 'v1-fixture', 1, 0, 'merge'],
+    ]);
+    store.close();
+    expect((await readFile(path)).readUInt32BE(60)).toBe(1);
+  });
+
+  it('upgrades a version 1 store opened for writing, keeping every entry', async () => {
+    const path = await copy();
+    const store = HashStore.open(path);
+    open.push(store);
+    expect([...store.entries({ list: 'demo' })].map((e) => [e.id, e.algorithm, e.label, e.metadata])).toEqual([
+      ['a', 'md5', 'csam', undefined],
+      ['b', 'pdq', undefined, { source: 'test' }],
+    ]);
+    expect(store.setListPolicy('demo', { thresholds: { pdq: 20 } }).thresholds).toEqual({ pdq: 20 });
+    expect(store.importEntries([entry({ id: 'a', label: 'csam' })], { replace: ['demo'] })).toEqual([{ list: 'demo', added: 0, updated: 0, unchanged: 1, removed: 1, version: 2, mode: 'replace' }]);
+    store.close();
+    expect((await readFile(path)).readUInt32BE(60)).toBe(STORE_SCHEMA_VERSION);
+  });
+});
+
+/** Batches of rows from a list of rows, `size` at a time, as an async reader yields them. */
+async function* batches(rows: readonly ImportRow[], size = 2): AsyncGenerator<{ rows: readonly ImportRow[] }> {
+  for (let i = 0; i < rows.length; i += size) {
+    await new Promise((resolve) => setImmediate(resolve));
+    yield { rows: rows.slice(i, i + size) };
+  }
+}
+const add = (input: Partial<ListEntryInput>, line?: number): ImportRow => ({ op: 'add', entry: entry(input), ...(line === undefined ? {} : { line }) });
+const remove = (id: string, line?: number, list = 'demo'): ImportRow => ({ op: 'remove', list, id, ...(line === undefined ? {} : { line }) });
+
+async function rejected(promise: Promise<unknown>): Promise<HashwardenError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(HashwardenError);
+    return error as HashwardenError;
+  }
+  throw new Error('expected a rejection');
+}
+
+describe('HashStore.importRows: deltas, replaces, one transaction', () => {
+  it('adds, updates and removes by (list, id), and ignores a removal of an id it does not hold', async () => {
+    const store = openStore();
+    store.importEntries([entry({ id: '1' }), entry({ id: '2' }), entry({ id: '3' })]);
+    const result = await store.importRows(batches([add({ id: '1' }, 2), add({ id: '2', label: 'review' }, 3), remove('3', 4), remove('9', 5), add({ id: '4', hash: MD5_B }, 6)]), { source: 'delta.csv' });
+    expect(result).toEqual({ summaries: [{ list: 'demo', added: 1, updated: 1, unchanged: 1, removed: 1, version: 2, mode: 'merge' }], skipped: [], skippedCount: 0 });
+    expect([...store.entries()].map((e) => [e.id, e.label])).toEqual([['1', undefined], ['2', 'review'], ['4', undefined]]);
+    expect(store.history('demo').map((r) => [r.version, r.source, r.added, r.updated, r.unchanged, r.removed, r.mode])).toEqual([
+      [1, undefined, 3, 0, 0, 0, 'merge'],
+      [2, 'delta.csv', 1, 1, 1, 1, 'merge'],
+    ]);
+  });
+
+  it('replaces a list whole: what the import does not hold is removed, other lists are untouched', async () => {
+    const store = openStore();
+    store.importEntries([entry({ id: '1' }), entry({ id: '2' }), entry({ id: '3', list: 'other' })]);
+    const { summaries } = await store.importRows(batches([add({ id: '2' }), add({ id: '5', hash: MD5_B })]), { replace: ['demo'] });
+    expect(summaries).toEqual([{ list: 'demo', added: 1, updated: 0, unchanged: 1, removed: 1, version: 2, mode: 'replace' }]);
+    expect([...store.entries()].map((e) => `${e.list}/${e.id}`)).toEqual(['demo/2', 'demo/5', 'other/3']);
+  });
+
+  it('refuses a replace that would empty a list unless allowed, and rows that do not belong in a replace', async () => {
+    const store = openStore();
+    store.importEntries([entry({ id: '1' })]);
+    const empty = await rejected(store.importRows(batches([]), { replace: ['demo'], source: 'empty.csv' }));
+    expect([empty.code, empty.message]).toEqual(['ERR_LIST_FORMAT', 'empty.csv: no entries for list "demo", which a replace would empty (1 entries); allow it explicitly (allowEmpty, --allow-empty)']);
+    expect(store.count()).toBe(1);
+    const other = await rejected(store.importRows(batches([add({ id: '2' }, 2), add({ id: '3', list: 'other' }, 3)]), { replace: ['demo'], source: 'x.csv' }));
+    expect(other.message).toBe('x.csv:3: an entry of list "other" in a replace of "demo"');
+    const removal = await rejected(store.importRows(batches([remove('1', 7)]), { replace: ['demo'], source: 'x.csv' }));
+    expect(removal.message).toMatch(/^x\.csv:7: a removal row in a replace/);
+    expect((await store.importRows(batches([]), { replace: ['demo'], allowEmpty: true })).summaries).toEqual([{ list: 'demo', added: 0, updated: 0, unchanged: 0, removed: 1, version: 2, mode: 'replace' }]);
+    expect(store.count()).toBe(0);
+  });
+
+  it('refuses an id given twice, naming both lines, or skips the repeat with onError skip', async () => {
+    const store = openStore();
+    const rows = [add({ id: 'x' }, 2), add({ id: 'y' }, 3), add({ id: 'x', hash: MD5_B }, 4)];
+    const error = await rejected(store.importRows(batches(rows), { source: 'list.csv' }));
+    expect([error.code, error.message]).toEqual(['ERR_LIST_FORMAT', 'list.csv:4: Duplicate id "x" in list "demo", first on line 2']);
+    expect(store.count()).toBe(0);
+    const result = await store.importRows(batches(rows), { source: 'list.csv', onError: 'skip' });
+    expect([result.skippedCount, result.skipped, result.summaries[0]?.added]).toEqual([1, [{ line: 4, message: 'list.csv:4: Duplicate id "x" in list "demo", first on line 2' }], 2]);
+    expect([...store.entries()].find((e) => e.id === 'x')?.hash).toBe(MD5_A);
+  });
+
+  it('names the line of a bad entry and rolls back, and passes on an error from the rows', async () => {
+    const store = openStore();
+    store.importEntries([entry({ id: 'kept' })]);
+    const bad = await rejected(store.importRows(batches([add({ id: 'n' }, 2), { op: 'add', entry: { list: 'demo', id: 'z', algorithm: 'md5', hash: 'abc' }, line: 3 }]), { source: 'l.csv' }));
+    expect([bad.code, bad.message.slice(0, 9)]).toEqual(['ERR_HASH_FORMAT', 'l.csv:3: ']);
+    const failure = new Error('download broke');
+    async function* broken(): AsyncGenerator<{ rows: readonly ImportRow[] }> {
+      yield { rows: [add({ id: 'n' })] };
+      throw failure;
+    }
+    await expect(store.importRows(broken())).rejects.toBe(failure);
+    expect([...store.entries()].map((e) => e.id)).toEqual(['kept']);
+    expect(store.lists()[0]?.version).toBe(1);
+  });
+
+  it('shows other connections the previous version until it commits, then the new one whole', async () => {
+    const store = openStore();
+    store.importEntries([entry({ id: 'old' })]);
+    const reader = openStore('hashes.db', { readonly: true });
+    const seen: number[] = [];
+    async function* slow(): AsyncGenerator<{ rows: readonly ImportRow[] }> {
+      for (let i = 0; i < 5; i++) {
+        yield { rows: [add({ id: `n${i}` })] };
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        seen.push(reader.count());
+        // The importing connection itself refuses other writes meanwhile.
+        expect(caught(() => store.importEntries([entry({ id: 'z' })])).code).toBe('ERR_STORE');
+      }
+    }
+    await store.importRows(slow(), { replace: ['demo'] });
+    expect(seen).toEqual([1, 1, 1, 1, 1]);
+    expect(reader.count()).toBe(5);
+    expect(reader.lists()[0]?.version).toBe(2);
+  });
+});
+
+describe('HashStore.setListPolicy', () => {
+  it('sets thresholds, label and enabled, keeps what is not given, and resets with null', () => {
+    const store = openStore();
+    store.importEntries([entry({})]);
+    expect(store.setListPolicy('demo', { thresholds: { pdq: 24, blockhash: 8 }, label: 'review' })).toMatchObject({ name: 'demo', version: 1, thresholds: { blockhash: 8, pdq: 24 }, label: 'review', enabled: true });
+    expect(store.setListPolicy('demo', { thresholds: { pdq: null }, enabled: false })).toMatchObject({ thresholds: { blockhash: 8 }, label: 'review', enabled: false });
+    const reset = store.setListPolicy('demo', { label: null, enabled: true });
+    expect([reset.label, reset.enabled, 'label' in reset]).toEqual([undefined, true, false]);
+  });
+
+  it('refuses an unknown list or algorithm, a threshold out of its algorithm\'s range, and a read-only store', () => {
+    const store = openStore();
+    store.importEntries([entry({})]);
+    expect(caught(() => store.setListPolicy('nope', { enabled: false })).code).toBe('ERR_STORE');
+    expect(caught(() => store.setListPolicy('demo', { thresholds: { photodna: 3 } as never })).code).toBe('ERR_UNKNOWN_ALGORITHM');
+    expect(() => store.setListPolicy('demo', { thresholds: { pdq: 65 } })).toThrow(new RangeError('Expected integer between 0 and 64 for thresholds.pdq but received 65 of type number'));
+    expect(() => store.setListPolicy('demo', { thresholds: { md5: 1 } })).toThrow(RangeError);
+    expect(() => store.setListPolicy('demo', { enabled: 'no' as unknown as boolean })).toThrow(TypeError);
+    const readonly = openStore('hashes.db', { readonly: true });
+    expect(caught(() => readonly.setListPolicy('demo', { enabled: false })).code).toBe('ERR_STORE');
   });
 });

@@ -7,19 +7,21 @@
 import Database from 'better-sqlite3';
 import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
-import { boolean, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { boolean, integerInRange, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { MAX_FIELD_LENGTH, normalizeEntry, type EntryMetadata, type ListEntry } from './model.js';
 
 /**
- * The schema version this module writes and reads (1), kept in `PRAGMA user_version`. A store
- * with another version is refused rather than guessed at.
+ * The schema version this module writes (2), kept in `PRAGMA user_version`. A version 1 store is
+ * upgraded when opened for writing (the list policy and the import modes are new columns) and
+ * read as it is when opened read-only, so a matcher keeps working while its importer upgrades;
+ * any other version is refused rather than guessed at. docs/lists.md has the schema.
  *
  * @example
  * ```ts
  * console.log(`hashwarden store schema v${STORE_SCHEMA_VERSION}`);
  * ```
  */
-export const STORE_SCHEMA_VERSION = 1;
+export const STORE_SCHEMA_VERSION = 2;
 
 const REQUIRED_TABLES = ['lists', 'entries', 'imports'] as const;
 
@@ -28,7 +30,10 @@ CREATE TABLE lists (
   name TEXT PRIMARY KEY,
   version INTEGER NOT NULL,
   created_at TEXT,
-  updated_at TEXT
+  updated_at TEXT,
+  label TEXT,
+  thresholds TEXT,
+  enabled INTEGER NOT NULL DEFAULT 1
 );
 CREATE TABLE entries (
   list TEXT NOT NULL REFERENCES lists(name),
@@ -48,9 +53,41 @@ CREATE TABLE imports (
   added INTEGER,
   updated INTEGER,
   unchanged INTEGER,
-  at TEXT
+  at TEXT,
+  removed INTEGER NOT NULL DEFAULT 0,
+  mode TEXT
 );
 PRAGMA user_version = ${STORE_SCHEMA_VERSION};
+`;
+
+/** From version 1: the list policy and what each import did (removals, its mode). */
+const UPGRADE_FROM_1 = `
+ALTER TABLE lists ADD COLUMN label TEXT;
+ALTER TABLE lists ADD COLUMN thresholds TEXT;
+ALTER TABLE lists ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE imports ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE imports ADD COLUMN mode TEXT;
+PRAGMA user_version = 2;
+`;
+
+/**
+ * Where an import stages its rows before applying them in one go: one temporary table per
+ * connection, keyed like `entries`, so a row repeated in one file is caught by the key, with no
+ * map of every id in memory. `op` is 0 to add, 1 to remove.
+ */
+const STAGING = `
+CREATE TEMP TABLE IF NOT EXISTS staged (
+  list TEXT NOT NULL,
+  id TEXT NOT NULL,
+  op INTEGER NOT NULL,
+  algorithm TEXT,
+  hash BLOB,
+  label TEXT,
+  metadata TEXT,
+  line INTEGER,
+  PRIMARY KEY (list, id)
+) WITHOUT ROWID;
+DELETE FROM temp.staged;
 `;
 
 /** Longest store path or import source accepted (Linux's PATH_MAX). */
@@ -75,17 +112,41 @@ export interface StoreOptions {
 }
 
 /**
- * Options of {@link HashStore.importEntries}.
+ * Options of {@link HashStore.importEntries} and {@link HashStore.importRows}.
  *
  * @example
  * ```ts
- * store.importEntries(parsed.entries, { source: 'https://example.org/lists/2024-06.csv' });
+ * store.importEntries(parsed.entries, { source: 'https://example.org/lists/2024-06.csv', replace: ['ncmec'] });
  * ```
  */
 export interface ImportOptions {
   /** Where the entries came from (a file path, a URL), recorded in the import history. Default: none. */
   readonly source?: string;
+  /**
+   * Lists whose contents the import replaces: afterwards each holds exactly the import's entries
+   * for it, entries absent from the import removed, in the same transaction. Rows of other lists
+   * and removal rows are refused. Default: none (entries are added or updated, removal rows
+   * remove, nothing else changes).
+   */
+  readonly replace?: readonly string[];
+  /**
+   * Let a replace leave a list empty. Default `false`: a replace with no entries for a list is
+   * refused (`ERR_LIST_FORMAT`), since an empty or truncated download would otherwise wipe it.
+   */
+  readonly allowEmpty?: boolean;
 }
+
+/** Options of {@link HashStore.importRows}: those of an import, plus the bad-row policy for repeated ids. */
+export interface ImportRowsOptions extends ImportOptions {
+  /**
+   * A (list, id) given twice in the rows: `fail` (default) refuses the import, naming both lines;
+   * `skip` keeps the first and counts the repeat in `skippedCount`.
+   */
+  readonly onError?: 'fail' | 'skip';
+}
+
+/** How an import treated its lists, recorded in the import history. */
+export type ImportMode = 'merge' | 'replace';
 
 /**
  * What one import did to one list.
@@ -103,8 +164,72 @@ export interface ImportSummary {
   readonly updated: number;
   /** Entries identical to the stored ones. */
   readonly unchanged: number;
+  /** Entries removed: by removal rows, or, in a replace, because the import did not hold them. */
+  readonly removed: number;
   /** The list's version after the import (1 for a new list; every import adds 1). */
   readonly version: number;
+  readonly mode: ImportMode;
+}
+
+/** One import of one list, as {@link HashStore.history} gives it. */
+export interface ImportRecord extends ImportSummary {
+  /** Where the entries came from, when the import said. */
+  readonly source?: string;
+  /** When, ISO 8601 UTC. */
+  readonly at: string;
+}
+
+interface ImportRecordRow {
+  readonly list: string;
+  readonly version: number;
+  readonly source: string | null;
+  readonly added: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  readonly removed: number;
+  readonly mode: ImportMode;
+  readonly at: string;
+}
+
+/** One row of an import: an entry to add (or update), or the (list, id) of one to remove. */
+export type ImportRow =
+  | { readonly op: 'add'; readonly entry: ListEntry; readonly line?: number }
+  | { readonly op: 'remove'; readonly list: string; readonly id: string; readonly line?: number };
+
+/** What {@link HashStore.importRows} did. */
+export interface ImportResult {
+  /** One per list, in order of first appearance (then the replaced lists the rows did not name). */
+  readonly summaries: readonly ImportSummary[];
+  /** Repeated (list, id) rows skipped under `onError: 'skip'`, at most 1,000 of them, with their lines. */
+  readonly skipped: readonly { readonly line: number; readonly message: string }[];
+  readonly skippedCount: number;
+}
+
+/**
+ * How a list is matched: its thresholds, what a match means, whether it is used.
+ *
+ * @example
+ * ```ts
+ * store.setListPolicy('internal-removals', { thresholds: { pdq: 24 }, label: 'review' });
+ * ```
+ */
+export interface ListPolicy {
+  /** Per-algorithm thresholds in bits; an algorithm not named uses its default. */
+  readonly thresholds: Readonly<Partial<Record<AlgorithmName, number>>>;
+  /** What a match on this list means to the caller (`block-and-report`, `review`…), if set. */
+  readonly label?: string;
+  /** Disabled lists are kept and updated but not matched (nor exported to snapshots). */
+  readonly enabled: boolean;
+}
+
+/**
+ * Changes to a list's policy: each field given replaces the stored one; a threshold or the label
+ * set to `null` goes back to the default.
+ */
+export interface ListPolicyChange {
+  readonly thresholds?: Readonly<Partial<Record<AlgorithmName, number | null>>>;
+  readonly label?: string | null;
+  readonly enabled?: boolean;
 }
 
 /**
@@ -115,7 +240,7 @@ export interface ImportSummary {
  * const info = store.lists().find((l) => l.name === 'ncmec'); // { version: 3, counts: { md5: 120000 }, … }
  * ```
  */
-export interface ListInfo {
+export interface ListInfo extends ListPolicy {
   readonly name: string;
   readonly version: number;
   /** Entries per algorithm (algorithms without entries are absent). */
@@ -154,20 +279,25 @@ interface EntryRow {
   readonly metadata: string | null;
 }
 
-interface StoredRow {
-  readonly algorithm: string;
-  readonly hash: Buffer;
-  readonly label: string | null;
-  readonly metadata: string | null;
+interface StagedCounts {
+  readonly list: string;
+  readonly added: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  readonly removed: number;
 }
 
-interface Tally {
-  list: string;
-  version: number;
-  added: number;
-  updated: number;
-  unchanged: number;
+interface ListRowData {
+  readonly name: string;
+  readonly version: number;
+  readonly updated_at: string | null;
+  readonly label: string | null;
+  readonly thresholds: string | null;
+  readonly enabled: number;
 }
+
+/** Most repeated rows an import keeps the lines of under `onError: 'skip'` (the count is exact). */
+const MAX_SKIPPED = 1000;
 
 /** Any failure from better-sqlite3 becomes `ERR_STORE` naming the file; our own errors pass through. */
 function storeError(path: string, error: unknown): HashwardenError {
@@ -199,8 +329,11 @@ function inspect(db: Database.Database): { version: number; tables: string[] } {
   };
 }
 
-/** Checks the schema, creating it in an empty database when allowed. */
-function prepareSchema(db: Database.Database, path: string, options: ResolvedStoreOptions): void {
+/**
+ * Checks the schema, creating it in an empty database when allowed and upgrading a version 1
+ * store opened for writing; returns the version the store has now.
+ */
+function prepareSchema(db: Database.Database, path: string, options: ResolvedStoreOptions): number {
   let { version, tables } = inspect(db);
   if (version === 0 && tables.length === 0) {
     if (!options.create) throw notAStore(path, 'the database is empty');
@@ -211,18 +344,138 @@ function prepareSchema(db: Database.Database, path: string, options: ResolvedSto
     ({ version, tables } = inspect(db));
   }
   if (version === 0) throw notAStore(path, `it has tables ${tables.join(', ')} but no hashwarden schema version`);
-  if (version !== STORE_SCHEMA_VERSION) {
+  if (version === 1 && !options.readonly) {
+    db.transaction(() => {
+      if (inspect(db).version === 1) db.exec(UPGRADE_FROM_1);
+    }).immediate();
+    ({ version, tables } = inspect(db));
+  }
+  // Read-only, a version 1 store is read as it is: its lists have the default policy.
+  if (version !== STORE_SCHEMA_VERSION && !(version === 1 && options.readonly)) {
     const why = version > STORE_SCHEMA_VERSION ? 'newer than this hashwarden supports; upgrade hashwarden' : 'unknown';
     throw new HashwardenError('ERR_STORE', `SQLite store ${path}: schema version ${version} is ${why} (this hashwarden reads version ${STORE_SCHEMA_VERSION})`);
   }
   const missing = REQUIRED_TABLES.filter((table) => !tables.includes(table));
   if (missing.length > 0) throw notAStore(path, `tables missing: ${missing.join(', ')}`);
+  return version;
 }
 
 const ENTRY_COLUMNS = 'list, id, algorithm, hash, label, metadata';
 // Index: bit 0 = list filter, bit 1 = algorithm filter. ORDER BY list, id costs no sort: it is the
 // primary key order, and the algorithm index carries the primary key after the algorithm.
 const FILTERS = ['', ' WHERE list = ?', ' WHERE algorithm = ?', ' WHERE list = ? AND algorithm = ?'] as const;
+
+const STAGED_COLUMNS = 'list, id, op, algorithm, hash, label, metadata, line';
+
+/** Per list: what the staged rows would add, change, leave as they are and remove. */
+const COUNT_STAGED = `
+SELECT s.list AS list,
+  sum(s.op = 0 AND e.id IS NULL) AS added,
+  sum(s.op = 0 AND e.id IS NOT NULL AND NOT (e.algorithm IS s.algorithm AND e.hash IS s.hash AND e.label IS s.label AND e.metadata IS s.metadata)) AS updated,
+  sum(s.op = 0 AND e.id IS NOT NULL AND e.algorithm IS s.algorithm AND e.hash IS s.hash AND e.label IS s.label AND e.metadata IS s.metadata) AS unchanged,
+  sum(s.op = 1 AND e.id IS NOT NULL) AS removed
+FROM temp.staged AS s LEFT JOIN entries AS e ON e.list = s.list AND e.id = s.id
+GROUP BY s.list`;
+/** Entries of a list the staged rows do not hold: what a replace removes. */
+const COUNT_OUTSIDE = 'SELECT count(*) FROM entries AS e WHERE e.list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = e.list AND s.id = e.id)';
+// `WHERE` before `ON CONFLICT` is required: without it SQLite would read ON as a join constraint.
+const UPSERT_STAGED = `
+INSERT INTO entries (${ENTRY_COLUMNS}) SELECT list, id, algorithm, hash, label, metadata FROM temp.staged WHERE op = 0
+ON CONFLICT (list, id) DO UPDATE SET algorithm = excluded.algorithm, hash = excluded.hash, label = excluded.label, metadata = excluded.metadata
+WHERE NOT (entries.algorithm IS excluded.algorithm AND entries.hash IS excluded.hash AND entries.label IS excluded.label AND entries.metadata IS excluded.metadata)`;
+const REMOVE_STAGED = 'DELETE FROM entries WHERE (list, id) IN (SELECT list, id FROM temp.staged WHERE op = 1)';
+const REMOVE_OUTSIDE = 'DELETE FROM entries WHERE list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = entries.list AND s.id = entries.id)';
+
+interface Staging {
+  readonly add: Database.Statement<StagedParameters>;
+  /** For `importEntries`, where a repeated (list, id) keeps the last one. */
+  readonly replaceAdd: Database.Statement<StagedParameters>;
+  readonly line: Database.Statement<[string, string], number | null>;
+  readonly counts: Database.Statement<[], StagedCounts>;
+  readonly outside: Database.Statement<[string], number>;
+  readonly upsert: Database.Statement<[]>;
+  readonly remove: Database.Statement<[]>;
+  readonly removeOutside: Database.Statement<[string]>;
+  readonly clear: Database.Statement<[]>;
+}
+
+type StagedParameters = [list: string, id: string, op: number, algorithm: string | null, hash: Buffer | null, label: string | null, metadata: string | null, line: number | null];
+
+function addParameters(entry: ListEntry, line: number | null): StagedParameters {
+  return [entry.list, entry.id, 0, entry.algorithm, Buffer.from(getAlgorithm(entry.algorithm).parse(entry.hash)), entry.label ?? null, metadataJson(entry.metadata), line];
+}
+
+/** `normalizeEntry`, its errors prefixed with where the row is (`source:line`). */
+function normalizeEntryAt(input: ListEntry, at: string): ListEntry {
+  try {
+    return normalizeEntry(input);
+  } catch (error) {
+    const code = isHashwardenError(error) ? error.code : 'ERR_LIST_FORMAT';
+    throw new HashwardenError(code, `${at}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+interface ResolvedImport {
+  readonly source: string | null;
+  readonly replace: ReadonlySet<string>;
+  readonly allowEmpty: boolean;
+}
+
+function resolveImport(options: ImportOptions | undefined): ResolvedImport {
+  const o = optionsObject(options, 'options');
+  const replace = new Set<string>();
+  if (o.replace !== undefined) {
+    if (!Array.isArray(o.replace)) invalid('array of list names', 'replace', o.replace);
+    for (const name of o.replace as unknown[]) replace.add(nonEmptyString(name, 'replace[]', MAX_FIELD_LENGTH).trim());
+  }
+  return Object.freeze({
+    source: o.source === undefined ? null : nonEmptyString(o.source, 'source', MAX_PATH_LENGTH),
+    replace,
+    allowEmpty: o.allowEmpty === undefined ? false : boolean(o.allowEmpty, 'allowEmpty'),
+  });
+}
+
+/** The lists an import names, in order of first appearance; in a replace, only the replaced ones. */
+class ListOrder {
+  readonly lists: string[] = [];
+  readonly #seen = new Set<string>();
+
+  constructor(readonly options: ResolvedImport) {}
+
+  see(list: string, where: () => string): void {
+    if (this.#seen.has(list)) return;
+    if (this.options.replace.size > 0 && !this.options.replace.has(list)) {
+      throw new HashwardenError('ERR_LIST_FORMAT', `${where()}: an entry of list ${JSON.stringify(list)} in a replace of ${[...this.options.replace].map((n) => JSON.stringify(n)).join(', ')}`);
+    }
+    this.#seen.add(list);
+    this.lists.push(list);
+  }
+
+  has(list: string): boolean {
+    return this.#seen.has(list);
+  }
+}
+
+/** Per-algorithm thresholds, each an integer in the algorithm's range; returns them. */
+function checkThresholds(thresholds: Readonly<Record<string, unknown>>): Partial<Record<AlgorithmName, number>> {
+  const out: Partial<Record<AlgorithmName, number>> = {};
+  for (const [key, value] of Object.entries(thresholds)) {
+    const algorithm = getAlgorithm(key);
+    out[algorithm.name] = integerInRange(value, 0, algorithm.maxThreshold, `thresholds.${algorithm.name}`);
+  }
+  return out;
+}
+
+/** As {@link checkThresholds}, where `null` (back to the default) is allowed too. */
+function checkThresholdChange(thresholds: Readonly<Partial<Record<AlgorithmName, number | null>>>): Partial<Record<AlgorithmName, number | null>> {
+  if (thresholds === null || typeof thresholds !== 'object' || Array.isArray(thresholds)) invalid('object of thresholds by algorithm', 'thresholds', thresholds);
+  const out: Partial<Record<AlgorithmName, number | null>> = {};
+  for (const [key, value] of Object.entries(thresholds)) {
+    const name = getAlgorithm(key).name;
+    out[name] = value === null ? null : (checkThresholds({ [name]: value })[name] as number);
+  }
+  return out;
+}
 
 /**
  * A hash store in one SQLite file. Entries are kept per (list, id); each import is one
@@ -247,30 +500,29 @@ export class HashStore {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #readonly: boolean;
-  readonly #selectEntry: Database.Statement<[string, string], StoredRow>;
-  readonly #insertEntry: Database.Statement<[string, string, string, Buffer, string | null, string | null]>;
-  readonly #updateEntry: Database.Statement<[string, Buffer, string | null, string | null, string, string]>;
   readonly #selectList: Database.Statement<[string], { version: number }>;
   readonly #insertList: Database.Statement<[string, string, string]>;
   readonly #bumpList: Database.Statement<[number, string, string]>;
-  readonly #insertImport: Database.Statement<[string, number, string | null, number, number, number, string]>;
-  readonly #listRows: Database.Statement<[], { name: string; version: number; updated_at: string | null }>;
+  /** Made on the first import: a version 1 store read as it is has no such columns. */
+  #insertImport: Database.Statement<[string, number, string | null, number, number, number, number, string, string]> | undefined;
+  readonly #listRows: Database.Statement<[], ListRowData>;
   readonly #listCounts: Database.Statement<[], { list: string; algorithm: string; n: number }>;
   readonly #iterate: readonly Database.Statement<string[], EntryRow>[];
   readonly #count: readonly Database.Statement<string[], number>[];
+  /** The staging statements, made on the first import (they need the temporary table). */
+  #staging: Staging | undefined;
+  /** True while `importRows` holds its transaction open across awaits. */
+  #importing = false;
 
-  private constructor(db: Database.Database, path: string, readonly: boolean) {
+  private constructor(db: Database.Database, path: string, readonly: boolean, version: number) {
     this.path = path;
     this.#db = db;
     this.#readonly = readonly;
-    this.#selectEntry = db.prepare('SELECT algorithm, hash, label, metadata FROM entries WHERE list = ? AND id = ?');
-    this.#insertEntry = db.prepare(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`);
-    this.#updateEntry = db.prepare('UPDATE entries SET algorithm = ?, hash = ?, label = ?, metadata = ? WHERE list = ? AND id = ?');
     this.#selectList = db.prepare('SELECT version FROM lists WHERE name = ?');
     this.#insertList = db.prepare('INSERT INTO lists (name, version, created_at, updated_at) VALUES (?, 1, ?, ?)');
     this.#bumpList = db.prepare('UPDATE lists SET version = ?, updated_at = ? WHERE name = ?');
-    this.#insertImport = db.prepare('INSERT INTO imports (list, version, source, added, updated, unchanged, at) VALUES (?, ?, ?, ?, ?, ?, ?)');
-    this.#listRows = db.prepare('SELECT name, version, updated_at FROM lists ORDER BY name');
+    const policy = version >= 2 ? 'label, thresholds, enabled' : 'NULL AS label, NULL AS thresholds, 1 AS enabled';
+    this.#listRows = db.prepare(`SELECT name, version, updated_at, ${policy} FROM lists ORDER BY name`);
     this.#listCounts = db.prepare('SELECT list, algorithm, count(*) AS n FROM entries GROUP BY list, algorithm');
     this.#iterate = FILTERS.map((where) => db.prepare<string[], EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM entries${where} ORDER BY list, id`));
     this.#count = FILTERS.map((where) => db.prepare<string[], number>(`SELECT count(*) FROM entries${where}`).pluck());
@@ -280,6 +532,7 @@ export class HashStore {
    * Opens (by default creating) the store at `path`. Throws `ERR_STORE` when the file cannot be
    * opened, is not SQLite, is a SQLite database without the hashwarden tables, has another schema
    * version, or is missing with `create: false`; argument errors are TypeError / RangeError.
+   * A version 1 store is upgraded to version 2 when opened for writing.
    *
    * @example
    * ```ts
@@ -298,9 +551,9 @@ export class HashStore {
       db = new Database(path, { readonly, fileMustExist: !create });
       db.pragma('foreign_keys = ON');
       // Schema first: a foreign database must be refused before anything (even WAL) changes it.
-      prepareSchema(db, path, resolved);
+      const version = prepareSchema(db, path, resolved);
       if (!readonly) db.pragma('journal_mode = WAL');
-      return new HashStore(db, path, readonly);
+      return new HashStore(db, path, readonly, version);
     } catch (error) {
       try {
         db?.close();
@@ -311,12 +564,18 @@ export class HashStore {
     }
   }
 
+  #writable(what: string): void {
+    if (this.#readonly) throw new HashwardenError('ERR_STORE', `SQLite store ${this.path}: opened read-only, cannot ${what}`);
+    if (this.#importing) throw new HashwardenError('ERR_STORE', `SQLite store ${this.path}: an import is running on this connection, cannot ${what}`);
+  }
+
   /**
    * Adds or replaces entries by (list, id), all in one transaction: if any entry is invalid
    * (checked with `normalizeEntry`, so plain objects are accepted) or the write fails, nothing is
-   * stored. Every list that appears gets its version bumped, even when nothing in it changed (the
-   * import is recorded), and one summary, in order of first appearance. A (list, id) repeated
-   * within one call keeps the last one. Returns `[]` for no entries.
+   * stored. Every list that appears (and every list in `replace`) gets its version bumped, even
+   * when nothing in it changed (the import is recorded), and one summary, in order of first
+   * appearance. A (list, id) repeated within one call keeps the last one. Returns `[]` for no
+   * entries and nothing to replace.
    *
    * Throws `ERR_STORE` on a read-only store or a SQLite failure; an invalid entry throws its own
    * code (`ERR_LIST_FORMAT`, `ERR_HASH_FORMAT`, `ERR_UNKNOWN_ALGORITHM`) with "Entry n:" in the
@@ -332,14 +591,13 @@ export class HashStore {
     if (entries === null || typeof entries !== 'object' || typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function') {
       invalid('iterable of list entries', 'entries', entries);
     }
-    const o = optionsObject(options, 'options');
-    const source = o.source === undefined ? null : nonEmptyString(o.source, 'source', MAX_PATH_LENGTH);
-    if (this.#readonly) throw new HashwardenError('ERR_STORE', `SQLite store ${this.path}: opened read-only, cannot import`);
-    const now = new Date().toISOString();
+    const resolved = resolveImport(options);
+    this.#writable('import');
     // Set when the caller's iterable throws, so that error is not dressed up as a store failure.
     let sourceFailure: { error: unknown } | undefined;
     const run = (): ImportSummary[] => {
-      const tallies = new Map<string, Tally>();
+      const staging = this.#startStaging();
+      const order = new ListOrder(resolved);
       const iterator = entries[Symbol.iterator]();
       let done = false;
       try {
@@ -355,17 +613,20 @@ export class HashStore {
             done = true;
             break;
           }
-          this.#upsert(step.value, index, now, tallies);
+          let entry: ListEntry;
+          try {
+            entry = normalizeEntry(step.value);
+          } catch (error) {
+            const code = isHashwardenError(error) ? error.code : 'ERR_LIST_FORMAT';
+            throw new HashwardenError(code, `Entry ${index}: ${(error as Error).message}`, { cause: error });
+          }
+          order.see(entry.list, () => `Entry ${index}`);
+          staging.replaceAdd.run(...addParameters(entry, null));
         }
       } finally {
         if (!done) iterator.return?.();
       }
-      const summaries: ImportSummary[] = [];
-      for (const t of tallies.values()) {
-        this.#insertImport.run(t.list, t.version, source, t.added, t.updated, t.unchanged, now);
-        summaries.push(Object.freeze({ list: t.list, added: t.added, updated: t.updated, unchanged: t.unchanged, version: t.version }));
-      }
-      return summaries;
+      return this.#apply(staging, order, resolved);
     };
     try {
       return this.#db.transaction(run).immediate();
@@ -375,40 +636,224 @@ export class HashStore {
     }
   }
 
-  #upsert(input: ListEntry, index: number, now: string, tallies: Map<string, Tally>): void {
-    let entry: ListEntry;
-    let json: string | null;
+  /**
+   * Imports rows as a reader yields them (`streamListFile` in `hashwarden`, or any iterable of
+   * batches), adding, updating and removing entries by (list, id), all in one transaction held
+   * open until the last batch: readers (other connections, other processes) see the previous
+   * version until the commit, then the new one whole, and a failure, an exception from the rows,
+   * or the process being killed leaves the previous version intact. Memory does not grow with the
+   * rows: they are staged in a temporary table, whose key also catches a (list, id) given twice.
+   *
+   * A removal of an id the list does not hold does nothing (a delta can be applied twice). With
+   * `replace`, each replaced list ends up holding exactly the import's entries for it.
+   * Throws (and rolls back) as {@link HashStore.importEntries}; a repeated (list, id) is
+   * `ERR_LIST_FORMAT` naming `source:line` and the first line, unless `onError` is `skip`.
+   *
+   * @example
+   * ```ts
+   * const { summaries } = await store.importRows(streamListFile('delta.csv', { list: 'ncmec' }), { source: 'delta.csv' });
+   * ```
+   */
+  async importRows(
+    batches: AsyncIterable<{ readonly rows: readonly ImportRow[] }> | Iterable<{ readonly rows: readonly ImportRow[] }>,
+    options?: ImportRowsOptions,
+  ): Promise<ImportResult> {
+    const iterable = batches as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null;
+    if (iterable === null || typeof iterable !== 'object' || (typeof iterable[Symbol.asyncIterator] !== 'function' && typeof iterable[Symbol.iterator] !== 'function')) {
+      invalid('iterable of row batches', 'batches', batches);
+    }
+    const resolved = resolveImport(options);
+    const o = optionsObject(options, 'options');
+    const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
+    this.#writable('import');
+    const source = resolved.source ?? '<rows>';
+    const skipped: { line: number; message: string }[] = [];
+    let skippedCount = 0;
+    const db = this.#db;
+    this.#importing = true;
+    let sourceFailure: { error: unknown } | undefined;
     try {
-      entry = normalizeEntry(input);
-      json = metadataJson(entry.metadata);
-    } catch (error) {
-      const code = isHashwardenError(error) ? error.code : 'ERR_LIST_FORMAT';
-      throw new HashwardenError(code, `Entry ${index}: ${(error as Error).message}`, { cause: error });
-    }
-    const hash = Buffer.from(getAlgorithm(entry.algorithm).parse(entry.hash));
-    const label = entry.label ?? null;
-    let tally = tallies.get(entry.list);
-    if (tally === undefined) {
-      const stored = this.#selectList.get(entry.list);
-      let version = 1;
-      if (stored === undefined) {
-        this.#insertList.run(entry.list, now, now);
-      } else {
-        version = stored.version + 1;
-        this.#bumpList.run(version, now, entry.list);
+      db.exec('BEGIN IMMEDIATE');
+      const staging = this.#startStaging();
+      const order = new ListOrder(resolved);
+      const where = (line: number | undefined): string => (line === undefined ? source : `${source}:${line}`);
+      const iterator = (typeof (batches as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+        ? (batches as AsyncIterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.asyncIterator]()
+        : (batches as Iterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.iterator]()) as AsyncIterator<{ readonly rows: readonly ImportRow[] }> | Iterator<{ readonly rows: readonly ImportRow[] }>;
+      let done = false;
+      try {
+        for (;;) {
+          let step: IteratorResult<{ readonly rows: readonly ImportRow[] }>;
+          try {
+            step = await iterator.next();
+          } catch (error) {
+            sourceFailure = { error };
+            throw error;
+          }
+          if (step.done) {
+            done = true;
+            break;
+          }
+          for (const row of step.value.rows) {
+            const at = where(row.line);
+            let list: string;
+            let id: string;
+            let parameters: StagedParameters;
+            if (row.op === 'add') {
+              const entry = normalizeEntryAt(row.entry, at);
+              ({ list, id } = entry);
+              parameters = addParameters(entry, row.line ?? null);
+            } else if (row.op === 'remove') {
+              list = nonEmptyString(row.list, 'list', MAX_FIELD_LENGTH).trim();
+              id = nonEmptyString(row.id, 'id', MAX_FIELD_LENGTH).trim();
+              if (resolved.replace.size > 0) throw new HashwardenError('ERR_LIST_FORMAT', `${at}: a removal row in a replace (a replace holds the whole list; import removals without --replace)`);
+              parameters = [list, id, 1, null, null, null, null, row.line ?? null];
+            } else {
+              throw new HashwardenError('ERR_LIST_FORMAT', `${at}: Expected add or remove for op but received ${JSON.stringify((row as { op?: unknown }).op)}`);
+            }
+            order.see(list, () => at);
+            try {
+              staging.add.run(...parameters);
+            } catch (error) {
+              if ((error as { code?: unknown }).code !== 'SQLITE_CONSTRAINT_PRIMARYKEY') throw error;
+              const first = staging.line.get(list, id);
+              const message = `${at}: Duplicate id ${JSON.stringify(id)} in list ${JSON.stringify(list)}${first === undefined || first === null ? '' : `, first on line ${first}`}`;
+              if (onError === 'fail') throw new HashwardenError('ERR_LIST_FORMAT', message);
+              skippedCount++;
+              if (skipped.length < MAX_SKIPPED) skipped.push(Object.freeze({ line: row.line ?? 0, message }));
+            }
+          }
+        }
+      } finally {
+        if (!done) await iterator.return?.();
       }
-      tally = { list: entry.list, version, added: 0, updated: 0, unchanged: 0 };
-      tallies.set(entry.list, tally);
+      const summaries = this.#apply(staging, order, resolved);
+      db.exec('COMMIT');
+      return Object.freeze({ summaries: Object.freeze(summaries), skipped: Object.freeze(skipped), skippedCount });
+    } catch (error) {
+      try {
+        if (db.inTransaction) db.exec('ROLLBACK');
+      } catch {
+        // The import already failed; that error is the one to report.
+      }
+      if (sourceFailure !== undefined && error === sourceFailure.error) throw error;
+      throw storeError(this.path, error);
+    } finally {
+      this.#importing = false;
     }
-    const old = this.#selectEntry.get(entry.list, entry.id);
-    if (old === undefined) {
-      this.#insertEntry.run(entry.list, entry.id, entry.algorithm, hash, label, json);
-      tally.added++;
-    } else if (old.algorithm === entry.algorithm && hash.equals(old.hash) && old.label === label && old.metadata === json) {
-      tally.unchanged++;
-    } else {
-      this.#updateEntry.run(entry.algorithm, hash, label, json, entry.list, entry.id);
-      tally.updated++;
+  }
+
+  /** The staging table, emptied, and its statements (made once per connection). */
+  #startStaging(): Staging {
+    this.#db.exec(STAGING);
+    this.#staging ??= {
+      add: this.#db.prepare(`INSERT INTO temp.staged (${STAGED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      replaceAdd: this.#db.prepare(`INSERT OR REPLACE INTO temp.staged (${STAGED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      line: this.#db.prepare<[string, string], number | null>('SELECT line FROM temp.staged WHERE list = ? AND id = ?').pluck(),
+      counts: this.#db.prepare<[], StagedCounts>(COUNT_STAGED),
+      outside: this.#db.prepare<[string], number>(COUNT_OUTSIDE).pluck(),
+      upsert: this.#db.prepare(UPSERT_STAGED),
+      remove: this.#db.prepare(REMOVE_STAGED),
+      removeOutside: this.#db.prepare(REMOVE_OUTSIDE),
+      clear: this.#db.prepare('DELETE FROM temp.staged'),
+    };
+    return this.#staging;
+  }
+
+  /**
+   * Applies the staged rows inside the caller's transaction: counts what each list gains and
+   * loses (before changing anything), bumps versions, writes, removes, records the import.
+   */
+  #apply(staging: Staging, order: ListOrder, resolved: ResolvedImport): ImportSummary[] {
+    const now = new Date().toISOString();
+    const counts = new Map(staging.counts.all().map((c) => [c.list, c]));
+    const mode: ImportMode = resolved.replace.size > 0 ? 'replace' : 'merge';
+    const lists = [...order.lists, ...[...resolved.replace].filter((name) => !order.has(name))];
+    const tallies = lists.map((list) => {
+      const c = counts.get(list);
+      const outside = resolved.replace.has(list) ? staging.outside.get(list) ?? 0 : 0;
+      const kept = (c?.added ?? 0) + (c?.updated ?? 0) + (c?.unchanged ?? 0);
+      if (resolved.replace.has(list) && kept === 0 && !resolved.allowEmpty) {
+        throw new HashwardenError('ERR_LIST_FORMAT', `${resolved.source ?? 'the import'}: no entries for list ${JSON.stringify(list)}, which a replace would empty (${outside} entries); allow it explicitly (allowEmpty, --allow-empty)`);
+      }
+      return { list, added: c?.added ?? 0, updated: c?.updated ?? 0, unchanged: c?.unchanged ?? 0, removed: (c?.removed ?? 0) + outside };
+    });
+    const versions = new Map<string, number>();
+    for (const { list } of tallies) {
+      const stored = this.#selectList.get(list);
+      if (stored === undefined) {
+        this.#insertList.run(list, now, now);
+        versions.set(list, 1);
+      } else {
+        versions.set(list, stored.version + 1);
+        this.#bumpList.run(stored.version + 1, now, list);
+      }
+    }
+    staging.upsert.run();
+    staging.remove.run();
+    for (const list of resolved.replace) staging.removeOutside.run(list);
+    staging.clear.run();
+    this.#insertImport ??= this.#db.prepare('INSERT INTO imports (list, version, source, added, updated, unchanged, removed, mode, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const record = this.#insertImport;
+    return tallies.map((t) => {
+      const version = versions.get(t.list) as number;
+      record.run(t.list, version, resolved.source, t.added, t.updated, t.unchanged, t.removed, mode, now);
+      return Object.freeze({ ...t, version, mode });
+    });
+  }
+
+  /**
+   * Changes how a list is matched: its per-algorithm thresholds (each checked against the
+   * algorithm's range), its label, whether it is enabled. Fields not given keep their value; a
+   * threshold or the label set to `null` goes back to the default. Does not change the list's
+   * version (its entries are the same). Returns the list as {@link HashStore.lists} would.
+   * Throws `ERR_STORE` for a list the store does not hold or a read-only store,
+   * `ERR_UNKNOWN_ALGORITHM` for an unknown algorithm, RangeError for a threshold out of range.
+   *
+   * @example
+   * ```ts
+   * store.setListPolicy('ncmec', { thresholds: { pdq: 31 }, label: 'block-and-report' });
+   * store.setListPolicy('vendor-x', { enabled: false });
+   * ```
+   */
+  setListPolicy(name: string, change: ListPolicyChange): ListInfo {
+    const list = nonEmptyString(name, 'name', MAX_FIELD_LENGTH).trim();
+    const c = optionsObject(change, 'change');
+    const thresholds = c.thresholds === undefined ? undefined : checkThresholdChange(c.thresholds);
+    const label = c.label === undefined || c.label === null ? c.label : nonEmptyString(c.label, 'label', MAX_FIELD_LENGTH).trim();
+    const enabled = c.enabled === undefined ? undefined : boolean(c.enabled, 'enabled');
+    this.#writable('change a list');
+    try {
+      this.#db.transaction(() => {
+        const row = this.#db.prepare<[string], { thresholds: string | null }>('SELECT thresholds FROM lists WHERE name = ?').get(list);
+        if (row === undefined) throw new HashwardenError('ERR_STORE', `SQLite store ${this.path}: no list named ${JSON.stringify(list)}`);
+        if (thresholds !== undefined) {
+          const merged: Partial<Record<AlgorithmName, number>> = { ...this.#thresholds(list, row.thresholds) };
+          for (const [algorithm, value] of Object.entries(thresholds) as [AlgorithmName, number | null][]) {
+            if (value === null) delete merged[algorithm];
+            else merged[algorithm] = value;
+          }
+          const sorted = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)));
+          this.#db.prepare('UPDATE lists SET thresholds = ? WHERE name = ?').run(Object.keys(sorted).length === 0 ? null : JSON.stringify(sorted), list);
+        }
+        if (label !== undefined) this.#db.prepare('UPDATE lists SET label = ? WHERE name = ?').run(label, list);
+        if (enabled !== undefined) this.#db.prepare('UPDATE lists SET enabled = ? WHERE name = ?').run(enabled ? 1 : 0, list);
+      }).immediate();
+    } catch (error) {
+      throw storeError(this.path, error);
+    }
+    return this.lists().find((l) => l.name === list) as ListInfo;
+  }
+
+  /** A list's stored thresholds, checked (only a damaged or hand-edited file holds bad ones). */
+  #thresholds(list: string, json: string | null): Partial<Record<AlgorithmName, number>> {
+    if (json === null) return {};
+    try {
+      const parsed = JSON.parse(json) as unknown;
+      if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+      return checkThresholds(parsed as Record<string, unknown>);
+    } catch (error) {
+      throw new HashwardenError('ERR_STORE', `SQLite store ${this.path}: bad thresholds for list ${JSON.stringify(list)}: ${(error as Error).message}`, { cause: error });
     }
   }
 
@@ -491,7 +936,7 @@ export class HashStore {
   }
 
   /**
-   * The lists in the store, by name, with their versions and entry counts per algorithm.
+   * The lists in the store, by name, with their versions, entry counts per algorithm and policy.
    *
    * @example
    * ```ts
@@ -509,11 +954,47 @@ export class HashStore {
       return this.#listRows.all().map((row) => {
         const c = Object.freeze(counts.get(row.name) ?? {});
         const total = Object.values(c).reduce((sum, n) => sum + n, 0);
-        return Object.freeze({ name: row.name, version: row.version, counts: c, total, updatedAt: row.updated_at ?? '' });
+        const info: ListInfo = {
+          name: row.name,
+          version: row.version,
+          counts: c,
+          total,
+          updatedAt: row.updated_at ?? '',
+          thresholds: Object.freeze(this.#thresholds(row.name, row.thresholds)),
+          enabled: row.enabled !== 0,
+          ...(row.label === null ? {} : { label: row.label }),
+        };
+        return Object.freeze(info);
       });
     } catch (error) {
       throw storeError(this.path, error);
     }
+  }
+
+  /**
+   * What the imports did, oldest first: per list and import, the version it made, the source, the
+   * counts and the mode (a version 1 store's imports have `removed` 0 and mode `merge`).
+   *
+   * @example
+   * ```ts
+   * for (const r of store.history('ncmec')) console.log(r.at, `v${r.version}`, r.source, `+${r.added} -${r.removed}`);
+   * ```
+   */
+  history(list?: string): ImportRecord[] {
+    const name = list === undefined ? undefined : nonEmptyString(list, 'list', MAX_FIELD_LENGTH).trim();
+    try {
+      const columns = "list, version, source, added, updated, unchanged, at, " + (this.#hasModes() ? "removed, coalesce(mode, 'merge') AS mode" : "0 AS removed, 'merge' AS mode");
+      const rows = name === undefined
+        ? this.#db.prepare<[], ImportRecordRow>(`SELECT ${columns} FROM imports ORDER BY seq`).all()
+        : this.#db.prepare<[string], ImportRecordRow>(`SELECT ${columns} FROM imports WHERE list = ? ORDER BY seq`).all(name);
+      return rows.map((r) => Object.freeze({ list: r.list, version: r.version, ...(r.source === null ? {} : { source: r.source }), added: r.added, updated: r.updated, unchanged: r.unchanged, removed: r.removed, mode: r.mode, at: r.at }));
+    } catch (error) {
+      throw storeError(this.path, error);
+    }
+  }
+
+  #hasModes(): boolean {
+    return (this.#db.pragma('user_version', { simple: true }) as number) >= 2;
   }
 
   /**
