@@ -257,3 +257,133 @@ describe('Matcher.matchHashes', () => {
     expect(() => m.matchHashes([], { threshold: -1 })).toThrow(RangeError);
   });
 });
+
+describe('Matcher: list policy', () => {
+  /** A 256-bit hash with the first `n` bits flipped from all zeros. */
+  const flipped = (n: number): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => (i < n >> 3 ? 0xff : i === n >> 3 ? (0xff00 >> (n & 7)) & 0xff : 0));
+  const zero = new Uint8Array(32);
+
+  it('applies each list\'s own threshold, and names the list\'s label and version in its matches', () => {
+    const entries = [
+      { id: 'strict', list: 'ncmec', algorithm: 'pdq', hash: flipped(20) },
+      { id: 'loose', list: 'internal', algorithm: 'pdq', hash: flipped(36) },
+      { id: 'plain', list: 'vendor', algorithm: 'pdq', hash: flipped(30) },
+    ];
+    const m = Matcher.fromEntries(entries, {
+      lists: [
+        { name: 'ncmec', version: 3, thresholds: { pdq: 16 }, label: 'block-and-report' },
+        { name: 'internal', thresholds: { pdq: 40 }, label: 'review' },
+      ],
+    });
+    // ncmec at 16 leaves out its entry at 20; internal at 40 keeps its one at 36; vendor has the default 31.
+    expect(m.matchHash({ algorithm: 'pdq', hash: zero }).map((x) => [x.entryId, x.distance, x.listLabel, x.listVersion])).toEqual([
+      ['plain', 30, undefined, undefined],
+      ['loose', 36, 'review', undefined],
+    ]);
+    // A threshold given with the call applies to every list.
+    expect(m.matchHash({ algorithm: 'pdq', hash: zero }, { threshold: 24 }).map((x) => [x.entryId, x.listLabel, x.listVersion])).toEqual([['strict', 'block-and-report', 3]]);
+    expect(m.lists.map((l) => l.name)).toEqual(['ncmec', 'internal']);
+  });
+
+  it('refuses lists with a repeated name or a threshold out of range', () => {
+    expect(() => Matcher.fromEntries([], { lists: [{ name: 'a' }, { name: 'a' }] })).toThrow(RangeError);
+    expect(() => Matcher.fromEntries([], { lists: [{ name: 'a', thresholds: { pdq: 65 } }] })).toThrow('Expected integer between 0 and 64 for options.lists[0].thresholds.pdq but received 65 of type number');
+    expect(codeOf(() => Matcher.fromEntries([], { lists: [{ name: 'a', thresholds: { photodna: 1 } as never }] }))).toBe('ERR_UNKNOWN_ALGORITHM');
+  });
+});
+
+describe('Matcher: stores, snapshots, reload and first match', () => {
+  async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+    const { mkdtemp, rm } = await import('node:fs/promises');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = await mkdtemp(join(tmpdir(), 'hashwarden-policy-'));
+    try {
+      await fn(dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const md5 = (c: string) => c.repeat(32);
+
+  it('loads a store\'s enabled lists with their policy, a disabled one only when named, and refuses an unknown name', async () => {
+    await withDir(async (dir) => {
+      const { join } = await import('node:path');
+      const { HashStore } = await import('./lists/sqlite.js');
+      const db = join(dir, 'store.db');
+      const store = HashStore.open(db);
+      store.importEntries([{ id: 'a', list: 'on', algorithm: 'md5', hash: md5('a') }, { id: 'b', list: 'off', algorithm: 'md5', hash: md5('b') }]);
+      store.setListPolicy('on', { label: 'block-and-report', thresholds: { pdq: 20 } });
+      store.setListPolicy('off', { enabled: false });
+      store.close();
+      const m = await Matcher.open(db);
+      expect(m.lists).toEqual([{ name: 'on', version: 1, thresholds: { pdq: 20 }, label: 'block-and-report' }]);
+      expect(m.matchHash({ algorithm: 'md5', hash: md5('a') })).toMatchObject([{ entryId: 'a', listLabel: 'block-and-report', listVersion: 1 }]);
+      expect(m.matchHash({ algorithm: 'md5', hash: md5('b') })).toEqual([]);
+      expect((await Matcher.open(db, { lists: ['off'] })).matchHash({ algorithm: 'md5', hash: md5('b') })).toMatchObject([{ entryId: 'b' }]);
+      await expect(Matcher.open(db, { lists: ['nope'] })).rejects.toMatchObject({ code: 'ERR_STORE', message: expect.stringContaining('no list named "nope"') });
+    });
+  });
+
+  it('reloads a store only when a list changed, and keeps serving the previous lists until then', async () => {
+    await withDir(async (dir) => {
+      const { join } = await import('node:path');
+      const { HashStore } = await import('./lists/sqlite.js');
+      const db = join(dir, 'store.db');
+      const store = HashStore.open(db);
+      store.importEntries([{ id: 'a', list: 'l', algorithm: 'md5', hash: md5('a') }]);
+      const m = await Matcher.open(db);
+      expect(await m.reload()).toBe(false);
+      await store.importRows([{ rows: [{ op: 'remove', list: 'l', id: 'a' }, { op: 'add', entry: { id: 'b', list: 'l', algorithm: 'md5', hash: md5('b') } }] }]);
+      expect(m.matchHash({ algorithm: 'md5', hash: md5('a') })).toHaveLength(1);
+      const [first, second] = await Promise.all([m.reload(), m.reload()]);
+      expect([first, second]).toEqual([true, true]);
+      expect(m.matchHash({ algorithm: 'md5', hash: md5('a') })).toEqual([]);
+      expect(m.matchHash({ algorithm: 'md5', hash: md5('b') })).toMatchObject([{ entryId: 'b', listVersion: 2 }]);
+      store.setListPolicy('l', { label: 'review' });
+      expect(await m.reload()).toBe(true);
+      expect(m.matchHash({ algorithm: 'md5', hash: md5('b') })[0]?.listLabel).toBe('review');
+      store.close();
+      const { rm } = await import('node:fs/promises');
+      await rm(db);
+      await expect(m.reload()).rejects.toMatchObject({ code: 'ERR_STORE' });
+      expect(m.matchHash({ algorithm: 'md5', hash: md5('b') })).toHaveLength(1);
+      await expect(Matcher.fromEntries([]).reload()).rejects.toThrow(TypeError);
+    });
+  });
+
+  it('carries each list\'s policy in a snapshot, and reloads a snapshot when the file is replaced', async () => {
+    await withDir(async (dir) => {
+      const { join } = await import('node:path');
+      const { writeSnapshot } = await import('./lists/snapshot.js');
+      const path = join(dir, 'lists.snap');
+      const entry = (id: string, c: string) => ({ id, list: 'l', algorithm: 'md5' as const, hash: md5(c) });
+      await writeSnapshot(path, { lists: [{ name: 'l', version: 4, thresholds: { pdq: 12 }, label: 'review' }], entries: [entry('a', 'a')] });
+      const m = await Matcher.open(path);
+      expect(m.lists).toEqual([{ name: 'l', version: 4, thresholds: { pdq: 12 }, label: 'review' }]);
+      expect(await m.reload()).toBe(false);
+      await writeSnapshot(path, { lists: [{ name: 'l', version: 5 }], entries: [entry('b', 'b')] });
+      expect(await m.reload()).toBe(true);
+      expect(m.matchHash({ algorithm: 'md5', hash: md5('b') })).toMatchObject([{ entryId: 'b', listVersion: 5 }]);
+      await expect(writeSnapshot(path, { lists: [{ name: 'l', version: 6, thresholds: { pdq: 99 } }], entries: [] })).rejects.toThrow(RangeError);
+    });
+  });
+
+  it('stops at the first match: a listed file\'s MD5 answers without decoding the image', async () => {
+    const png = await sharp(fileURLToPath(new URL('../test-vectors/images/mosaic-400x300.jpg', import.meta.url))).png().toBuffer();
+    const { createHash } = await import('node:crypto');
+    const digest = createHash('md5').update(png).digest('hex');
+    const { hashes } = await hashImage(png, { algorithms: ['blockhash'] });
+    const m = Matcher.fromEntries([
+      { id: 'file', list: 'l', algorithm: 'md5', hash: digest },
+      { id: 'picture', list: 'l', algorithm: 'blockhash', hash: hashes.blockhash as string },
+    ]);
+    const all = await m.matchImage(png);
+    expect(all.matches.map((x) => x.entryId).sort()).toEqual(['file', 'picture']);
+    const first = await m.matchImage(png, { first: true });
+    expect(first.matches.map((x) => x.entryId)).toEqual(['file']);
+    // Only the exact hash was computed: the image was not decoded.
+    expect(Object.keys(first.hashes)).toEqual(['md5']);
+    expect(first.image).toMatchObject({ format: 'png', bytes: png.length });
+  });
+});

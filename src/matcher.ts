@@ -3,17 +3,17 @@
  * (async: decoding is I/O-like work done by sharp's thread pool). Perceptual hashes match within a
  * Hamming-distance threshold; exact hashes by equality through a hash table.
  */
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { DihedralName } from './algorithms/dihedral.js';
-import { getAlgorithm, type AlgorithmName } from './algorithms/registry.js';
+import { checkThresholds, getAlgorithm, type AlgorithmName } from './algorithms/registry.js';
 import type { HashAlgorithm } from './algorithms/types.js';
 import { HashwardenError } from './errors.js';
-import type { HashImageOptions, ImageHashes, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from './image/index.js';
+import type { HashImageOptions, ImageHashes, ImageHashResult, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from './image/index.js';
 import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/model.js';
 import { SNAPSHOT_MAGIC } from './lists/snapshot-magic.js';
 import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from './tables.js';
 import { searchedHashes } from './image/searched.js';
-import { boolean, integerInRange, invalid, optionsObject } from './validate.js';
+import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from './validate.js';
 
 /** One entry that matched a query. */
 export interface Match {
@@ -34,8 +34,26 @@ export interface Match {
    * inside the upload's uniform border (letterbox, pillarbox, frame, padding), absent otherwise.
    */
   readonly trimmed?: true;
+  /** The entry's label (`csam`, …), when it has one. */
   readonly label?: string;
   readonly metadata?: EntryMetadata;
+  /** The list's label: what a match on it means to the caller (`block-and-report`, `review`…), when set. */
+  readonly listLabel?: string;
+  /** The version of the list the entry came from, when the source has versions (stores, snapshots). */
+  readonly listVersion?: number;
+}
+
+/**
+ * A list as a matcher holds it: its name, version and policy. From a store or a snapshot, or
+ * given to `fromEntries`; a list with entries but no policy uses the matcher's thresholds.
+ */
+export interface MatcherList {
+  readonly name: string;
+  readonly version?: number;
+  /** Per-algorithm thresholds for this list; an algorithm not named uses the matcher's. */
+  readonly thresholds?: Thresholds;
+  /** What a match on this list means (`block-and-report`, `review`…): `Match.listLabel`. */
+  readonly label?: string;
 }
 
 /** Per-algorithm thresholds, e.g. `{ blockhash: 8 }`. */
@@ -97,6 +115,13 @@ export interface MatchImageOptions {
    * (or the matcher's `image.trim`).
    */
   readonly trim?: boolean;
+  /**
+   * Stop at the first list entry found instead of finding them all: exact hashes are computed and
+   * looked up first, from the bytes alone, and the image is decoded only when none matched; then
+   * each perceptual algorithm in turn, its nearest match. For upload paths that only need to
+   * know whether to block. Default `false` (every match, nearest first).
+   */
+  readonly first?: boolean;
 }
 
 /** The result of `matchImage`. */
@@ -126,25 +151,60 @@ export interface HashQuery {
   readonly hash: string | Uint8Array;
 }
 
-function resolveThresholds(value: unknown, name: string): Partial<Record<AlgorithmName, number>> {
-  const out: Partial<Record<AlgorithmName, number>> = {};
-  if (value === undefined) return out;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid('object of per-algorithm thresholds', name, value);
-  for (const [key, threshold] of Object.entries(value)) {
-    const algorithm = getAlgorithm(key);
-    out[algorithm.name] = integerInRange(threshold, 0, algorithm.maxThreshold, `${name}.${key}`);
-  }
-  return out;
-}
-
-function toMatch(table: MatcherTable, index: number, hash: string, distance: number): Match {
+function toMatch(table: MatcherTable, lists: ReadonlyMap<string, MatcherList>, index: number, hash: string, distance: number): Match {
   const { entries } = table;
   const match: Match = { list: entries.list(index), entryId: entries.id(index), algorithm: table.algorithm.name, distance, hash };
   const label = entries.label(index);
   if (label !== undefined) Object.assign(match, { label });
   const metadata = entries.metadata(index);
   if (metadata !== undefined) Object.assign(match, { metadata });
+  const list = lists.get(match.list);
+  if (list?.label !== undefined) Object.assign(match, { listLabel: list.label });
+  if (list?.version !== undefined) Object.assign(match, { listVersion: list.version });
   return match;
+}
+
+/** The lists a matcher is given, checked: names unique, thresholds in range, labels strings. */
+function checkLists(value: unknown, name: string): ReadonlyMap<string, MatcherList> {
+  const out = new Map<string, MatcherList>();
+  if (value === undefined) return out;
+  if (!Array.isArray(value)) invalid('array of lists', name, value);
+  (value as unknown[]).forEach((item, i) => {
+    const l = optionsObject(item as MatcherList, `${name}[${i}]`);
+    if (typeof l.name !== 'string' || l.name.trim() === '') invalid('non-empty string', `${name}[${i}].name`, l.name);
+    const list: MatcherList = {
+      name: l.name.trim(),
+      ...(l.version === undefined ? {} : { version: integerInRange(l.version, 0, Number.MAX_SAFE_INTEGER, `${name}[${i}].version`) }),
+      ...(l.thresholds === undefined ? {} : { thresholds: Object.freeze(checkThresholds(l.thresholds, `${name}[${i}].thresholds`)) }),
+      ...(l.label === undefined ? {} : { label: nonEmptyString(l.label, `${name}[${i}].label`) }),
+    };
+    if (out.has(list.name)) invalid('lists with unique names', `${name}[${i}].name`, l.name, true);
+    out.set(list.name, Object.freeze(list));
+  });
+  return out;
+}
+
+/**
+ * What a matcher searches, swapped whole by `reload`: a call takes it once at its start, so it
+ * sees one version from beginning to end.
+ */
+interface State {
+  readonly tables: ReadonlyMap<AlgorithmName, MatcherTable>;
+  readonly lists: ReadonlyMap<string, MatcherList>;
+  readonly size: number;
+  /** What `reload` compares to tell whether the source changed. */
+  readonly signature: string;
+}
+
+function makeState(tables: ReadonlyMap<AlgorithmName, MatcherTable>, lists: ReadonlyMap<string, MatcherList>, signature = ''): State {
+  return Object.freeze({ tables, lists, size: [...tables.values()].reduce((n, t) => n + t.entries.count, 0), signature });
+}
+
+/** Where a matcher was opened from, for `reload`. */
+interface Origin {
+  readonly path: string;
+  readonly kind: 'snapshot' | 'store';
+  readonly lists: readonly string[] | undefined;
 }
 
 function byDistance(a: Match, b: Match): number {
@@ -169,6 +229,16 @@ async function startsWithSnapshotMagic(path: string): Promise<boolean> {
   }
 }
 
+/** A file's identity and size: a snapshot rewritten (written aside, then renamed) changes it. */
+async function fileSignature(path: string): Promise<string> {
+  try {
+    const info = await stat(path);
+    return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
+  } catch (error) {
+    throw new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
 /** Matcher options, validated once. */
 interface ResolvedMatcherOptions {
   readonly thresholds: Readonly<Partial<Record<AlgorithmName, number>>>;
@@ -179,7 +249,7 @@ interface ResolvedMatcherOptions {
 function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMatcherOptions {
   const o = optionsObject(options, 'options');
   return Object.freeze({
-    thresholds: Object.freeze(resolveThresholds(o.thresholds, 'thresholds')),
+    thresholds: Object.freeze(checkThresholds(o.thresholds, 'thresholds')),
     image: Object.freeze({ ...optionsObject(o.image, 'image') }),
     search: resolveSearch(o.search, 'search'),
   });
@@ -208,19 +278,23 @@ function loadImageModule(): Promise<ImageModule> {
  * ```
  */
 export class Matcher {
-  readonly #tables: ReadonlyMap<AlgorithmName, MatcherTable>;
+  #state: State;
   readonly #thresholds: Readonly<Partial<Record<AlgorithmName, number>>>;
   readonly #imageOptions: Omit<HashImageOptions, 'algorithms'>;
-  readonly #size: number;
+  readonly #options: ResolvedMatcherOptions;
+  readonly #origin: Origin | undefined;
+  /** The reload in progress, so that concurrent calls share it. */
+  #reloading: Promise<boolean> | undefined;
 
-  private constructor(tables: ReadonlyMap<AlgorithmName, MatcherTable>, options: ResolvedMatcherOptions) {
+  private constructor(state: State, options: ResolvedMatcherOptions, origin?: Origin) {
     this.#thresholds = options.thresholds;
     this.#imageOptions = options.image;
-    this.#tables = tables;
-    this.#size = [...tables.values()].reduce((n, t) => n + t.entries.count, 0);
+    this.#options = options;
+    this.#state = state;
+    this.#origin = origin;
   }
 
-  static #fromNormalised(entries: readonly ListEntry[], options: ResolvedMatcherOptions): Matcher {
+  static #tablesOf(entries: readonly ListEntry[], options: ResolvedMatcherOptions): Map<AlgorithmName, MatcherTable> {
     const grouped = new Map<AlgorithmName, ListEntry[]>();
     for (const entry of entries) {
       let group = grouped.get(entry.algorithm);
@@ -229,32 +303,37 @@ export class Matcher {
     }
     const tables = new Map<AlgorithmName, MatcherTable>();
     for (const [name, group] of grouped) tables.set(name, buildTable(getAlgorithm(name), group, options.search));
-    return new Matcher(tables, options);
+    return tables;
   }
 
   /**
-   * A matcher over `entries` (validated and normalised; a bad entry throws its `HashwardenError`).
+   * A matcher over `entries` (validated and normalised; a bad entry throws its `HashwardenError`),
+   * with the lists' versions and policy from `lists` when given (names unique; thresholds checked
+   * against each algorithm's range).
    *
    * @example
    * ```ts
-   * const m = Matcher.fromEntries(entries, { thresholds: { blockhash: 8 } });
+   * const m = Matcher.fromEntries(entries, { thresholds: { blockhash: 8 }, lists: [{ name: 'ncmec', label: 'block-and-report', thresholds: { pdq: 31 } }] });
    * ```
    */
-  static fromEntries(entries: Iterable<ListEntryInput>, options?: MatcherOptions): Matcher {
+  static fromEntries(entries: Iterable<ListEntryInput>, options?: MatcherOptions & { readonly lists?: readonly MatcherList[] }): Matcher {
     if (entries === null || typeof (entries as Iterable<ListEntryInput>)[Symbol.iterator] !== 'function') {
       invalid('iterable of entries', 'entries', entries);
     }
     const resolved = resolveMatcherOptions(options);
+    const lists = checkLists(optionsObject(options, 'options').lists, 'options.lists');
     const normalised: ListEntry[] = [];
     for (const entry of entries) normalised.push(normalizeEntry(entry));
-    return Matcher.#fromNormalised(normalised, resolved);
+    return new Matcher(makeState(Matcher.#tablesOf(normalised, resolved), lists), resolved);
   }
 
   /**
    * A matcher over a snapshot file (`hashwarden export --snapshot`) or a SQLite store (see
    * `hashwarden/sqlite`), told apart by their first bytes. A snapshot is read into typed arrays
-   * with no pass over its entries; a store is read entry by entry (loading better-sqlite3), all
-   * lists or only those named in `lists`.
+   * with no pass over its entries, with the lists and policy it was exported with; a store is read
+   * in one read transaction (loading better-sqlite3), entry by entry: its enabled lists, or those
+   * named in `lists` (enabled or not; a name the store does not hold is `ERR_STORE`), each with its
+   * version, thresholds and label. `reload` reads the same source again.
    *
    * @example
    * ```ts
@@ -268,34 +347,54 @@ export class Matcher {
     if (o.lists !== undefined && (!Array.isArray(o.lists) || o.lists.some((l) => typeof l !== 'string'))) invalid('array of list names', 'options.lists', o.lists);
     if (await startsWithSnapshotMagic(path)) {
       if (o.lists !== undefined) invalid('no lists option (a snapshot holds the lists it was exported with)', 'options.lists', o.lists);
-      return Matcher.#fromSnapshot(path, resolved);
+      return new Matcher(await Matcher.#loadSnapshot(path, resolved), resolved, { path, kind: 'snapshot', lists: undefined });
     }
+    const origin: Origin = { path, kind: 'store', lists: o.lists === undefined ? undefined : Object.freeze([...o.lists]) };
+    return new Matcher(await Matcher.#loadStore(origin, resolved, undefined) as State, resolved, origin);
+  }
+
+  /**
+   * Reads a store's lists (all enabled ones, or those named) and their entries in one read
+   * transaction. With `unless`, returns undefined when the lists' versions and policy still
+   * give that signature (nothing to reload).
+   */
+  static async #loadStore(origin: Origin, options: ResolvedMatcherOptions, unless: string | undefined): Promise<State | undefined> {
     let sqlite: typeof import('./lists/sqlite.js');
     try {
       sqlite = await import('./lists/sqlite.js');
     } catch (error) {
       throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the SQLite store (better-sqlite3): ${(error as Error).message}`, { cause: error });
     }
-    const store = sqlite.HashStore.open(path, { readonly: true });
+    const store = sqlite.HashStore.open(origin.path, { readonly: true });
     try {
-      const entries: ListEntry[] = [];
-      if (o.lists === undefined) {
-        for (const e of store.entries()) entries.push(e);
-      } else {
-        for (const list of o.lists) for (const e of store.entries({ list })) entries.push(e);
-      }
-      return Matcher.#fromNormalised(entries, resolved);
+      return store.read(() => {
+        const held = store.lists();
+        const signature = JSON.stringify(held.map((l) => [l.name, l.version, l.thresholds, l.label ?? null, l.enabled]));
+        if (signature === unless) return undefined;
+        const missing = origin.lists?.filter((name) => !held.some((l) => l.name === name.trim())) ?? [];
+        if (missing.length > 0) throw new HashwardenError('ERR_STORE', `SQLite store ${origin.path}: no list named ${missing.map((n) => JSON.stringify(n)).join(', ')}`);
+        const chosen = held.filter((l) => (origin.lists === undefined ? l.enabled : origin.lists.some((name) => name.trim() === l.name)));
+        const entries: ListEntry[] = [];
+        for (const list of chosen) for (const e of store.entries({ list: list.name })) entries.push(e);
+        const lists = new Map(chosen.map((l) => [l.name, Object.freeze({ name: l.name, version: l.version, thresholds: l.thresholds, ...(l.label === undefined ? {} : { label: l.label }) })]));
+        return makeState(Matcher.#tablesOf(entries, options), lists, signature);
+      });
     } finally {
       store.close();
     }
   }
 
-  static async #fromSnapshot(path: string, options: ResolvedMatcherOptions): Promise<Matcher> {
+  /** A snapshot's tables and lists; its signature is the file's identity (a rewrite is a rename). */
+  static async #loadSnapshot(path: string, options: ResolvedMatcherOptions): Promise<State> {
     const { readSnapshot } = await import('./lists/snapshot.js');
-    const { tables } = await readSnapshot(path);
+    // Taken before reading, so a file replaced meanwhile is read again by the next reload; when
+    // it cannot be taken, readSnapshot says why in its own words.
+    const before = await fileSignature(path).catch(() => '');
+    const snapshot = await readSnapshot(path);
     const search = options.search;
-    if (search === undefined) return new Matcher(tables, options);
-    return new Matcher(new Map([...tables].map(([name, table]) => [name, reindexTable(table, search)])), options);
+    const tables = search === undefined ? snapshot.tables : new Map([...snapshot.tables].map(([name, table]) => [name, reindexTable(table, search)]));
+    const lists = new Map(snapshot.lists.map((l) => [l.name, Object.freeze({ ...l })]));
+    return makeState(tables, lists, before);
   }
 
   /**
@@ -310,17 +409,61 @@ export class Matcher {
    */
   static async openSnapshot(path: string, options?: MatcherOptions): Promise<Matcher> {
     if (typeof path !== 'string' || path.length === 0) invalid('path of a snapshot', 'path', path);
-    return Matcher.#fromSnapshot(path, resolveMatcherOptions(options));
+    const resolved = resolveMatcherOptions(options);
+    return new Matcher(await Matcher.#loadSnapshot(path, resolved), resolved, { path, kind: 'snapshot', lists: undefined });
+  }
+
+  /**
+   * Reads the source this matcher was opened from again, when it changed, and swaps the new lists
+   * in whole: calls already running finish on the lists they started with, calls made after the
+   * swap see the new ones, and none waits or fails meanwhile. A store has changed when a list's
+   * version or policy has (a cheap read of the lists); a snapshot when its file was replaced.
+   * Resolves to true when it swapped, false when nothing changed; concurrent calls share one
+   * reload. If reading fails, it rejects and the matcher keeps serving the previous lists.
+   * Reading a store is synchronous work (about as long as `Matcher.open`), so services that must
+   * never pause should reload from snapshots (docs/lists.md). A matcher made by `fromEntries` has
+   * no source: TypeError.
+   *
+   * @example
+   * ```ts
+   * setInterval(() => matcher.reload().catch((e) => log.warn('list reload failed', e)), 60_000);
+   * ```
+   */
+  reload(): Promise<boolean> {
+    const origin = this.#origin;
+    if (origin === undefined) return Promise.reject(new TypeError('Expected a matcher opened from a snapshot or a store for reload but it was made from entries'));
+    this.#reloading ??= (async () => {
+      try {
+        const current = this.#state;
+        let next: State | undefined;
+        if (origin.kind === 'snapshot') {
+          next = (await fileSignature(origin.path)) === current.signature ? undefined : await Matcher.#loadSnapshot(origin.path, this.#options);
+        } else {
+          next = await Matcher.#loadStore(origin, this.#options, current.signature);
+        }
+        if (next === undefined) return false;
+        this.#state = next;
+        return true;
+      } finally {
+        this.#reloading = undefined;
+      }
+    })();
+    return this.#reloading;
+  }
+
+  /** The lists held, with their versions and policy. */
+  get lists(): MatcherList[] {
+    return [...this.#state.lists.values()];
   }
 
   /** Number of entries held. */
   get size(): number {
-    return this.#size;
+    return this.#state.size;
   }
 
   /** Algorithms that have at least one entry. */
   get algorithms(): AlgorithmName[] {
-    return [...this.#tables.keys()];
+    return [...this.#state.tables.keys()];
   }
 
   /**
@@ -333,7 +476,7 @@ export class Matcher {
    * ```
    */
   describe(): MatcherTableInfo[] {
-    return [...this.#tables.values()].map((t) => ({
+    return [...this.#state.tables.values()].map((t) => ({
       algorithm: t.algorithm.name,
       count: t.entries.count,
       tier: t.search.tier,
@@ -346,17 +489,30 @@ export class Matcher {
     return this.#thresholds[algorithm] ?? getAlgorithm(algorithm).defaultThreshold;
   }
 
-  #match(algorithm: HashAlgorithm<AlgorithmName>, hash: Uint8Array, threshold: number): Match[] {
-    const table = this.#tables.get(algorithm.name);
+  /**
+   * The entries of `state` within reach of `hash`: within `call` when the call sets a threshold,
+   * else within each list's own (its policy's, or the matcher's). The index is searched once, at
+   * the widest threshold any list asks for, and each hit kept if its list's threshold allows it.
+   */
+  #match(state: State, algorithm: HashAlgorithm<AlgorithmName>, hash: Uint8Array, call: number | undefined): Match[] {
+    const table = state.tables.get(algorithm.name);
     if (table === undefined) return [];
     if (table.kind === 'exact') {
       const [start, end] = table.index.find(hash);
       const hex = algorithm.format(hash);
       const out: Match[] = [];
-      for (let i = start; i < end; i++) out.push(toMatch(table, i, hex, 0));
+      for (let i = start; i < end; i++) out.push(toMatch(table, state.lists, i, hex, 0));
       return out;
     }
-    return table.index.search(hash, threshold).map((hit) => toMatch(table, hit.index, algorithm.format(table.index.hashAt(hit.index)), hit.distance));
+    const base = this.threshold(algorithm.name);
+    let widest = call ?? base;
+    if (call === undefined) for (const list of state.lists.values()) widest = Math.max(widest, list.thresholds?.[algorithm.name] ?? 0);
+    const out: Match[] = [];
+    for (const hit of table.index.search(hash, widest)) {
+      const limit = call ?? state.lists.get(table.entries.list(hit.index))?.thresholds?.[algorithm.name] ?? base;
+      if (hit.distance <= limit) out.push(toMatch(table, state.lists, hit.index, algorithm.format(table.index.hashAt(hit.index)), hit.distance));
+    }
+    return out;
   }
 
   /**
@@ -380,8 +536,8 @@ export class Matcher {
     if (hash.length * 8 !== algorithm.bits) {
       throw new HashwardenError('ERR_HASH_FORMAT', `Expected ${algorithm.bits / 8} bytes for a ${algorithm.name} hash but received ${hash.length}`);
     }
-    const t = threshold === undefined ? this.threshold(algorithm.name) : integerInRange(threshold, 0, algorithm.maxThreshold, 'threshold');
-    return this.#match(algorithm, hash, t).sort(byDistance);
+    const t = threshold === undefined ? undefined : integerInRange(threshold, 0, algorithm.maxThreshold, 'threshold');
+    return this.#match(this.#state, algorithm, hash, t).sort(byDistance);
   }
 
   /**
@@ -421,38 +577,69 @@ export class Matcher {
    * ```
    */
   async matchImage(input: ImageInput, options?: MatchImageOptions): Promise<ImageMatchResult> {
+    // One version of the lists for the whole call, whatever a reload swaps in meanwhile.
+    const state = this.#state;
     const o = optionsObject(options, 'options');
-    const thresholds = resolveThresholds(o.thresholds, 'thresholds');
-    const algorithms = o.algorithms ?? (this.#tables.size > 0 ? this.algorithms : undefined);
-    const { hashImage } = await loadImageModule();
+    const thresholds = checkThresholds(o.thresholds, 'thresholds');
+    const algorithms = o.algorithms ?? (state.tables.size > 0 ? [...state.tables.keys()] : undefined);
+    const first = o.first === undefined ? false : boolean(o.first, 'options.first');
+    const image = await loadImageModule();
     const dihedral = o.dihedral === undefined ? (this.#imageOptions.dihedral ?? true) : boolean(o.dihedral, 'options.dihedral');
     const trim = o.trim === undefined ? (this.#imageOptions.trim ?? true) : boolean(o.trim, 'options.trim');
-    const hashed = await hashImage(input, { ...this.#imageOptions, dihedral, trim, ...(algorithms === undefined ? {} : { algorithms }) });
+    const hashOptions = { ...this.#imageOptions, dihedral, trim };
+    if (!first) {
+      const hashed = await image.hashImage(input, { ...hashOptions, ...(algorithms === undefined ? {} : { algorithms }) });
+      const matches = this.#matchHashed(state, hashed, thresholds, false);
+      return { matched: matches.length > 0, matches, hashes: hashed.hashes, quality: hashed.quality, unusable: hashed.unusable, image: hashed.image };
+    }
+    // First match wanted: the exact hashes need no decode, so they go first, on bytes read once.
+    const resolved = image.resolveImageOptions({ ...hashOptions, ...(algorithms === undefined ? {} : { algorithms }) });
+    const bytes = await image.readInput(input, resolved.maxBytes);
+    let hashes: ImageHashes = {};
+    let quality: ImageQualities = {};
+    let unusable: UnusableHashes = {};
+    let info: ImageInfo | undefined;
+    for (const names of [resolved.exact, resolved.perceptual]) {
+      if (names.length === 0) continue;
+      const hashed = await image.hashBytes(bytes, image.resolveImageOptions({ ...hashOptions, algorithms: names }));
+      hashes = { ...hashes, ...hashed.hashes };
+      quality = { ...quality, ...hashed.quality };
+      unusable = { ...unusable, ...hashed.unusable };
+      info = info === undefined || info.width === 0 ? hashed.image : info;
+      const matches = this.#matchHashed(state, hashed, thresholds, true);
+      if (matches.length > 0) return { matched: true, matches, hashes, quality, unusable, image: info };
+    }
+    info ??= (await image.hashBytes(bytes, resolved)).image;
+    return { matched: false, matches: [], hashes, quality, unusable, image: info };
+  }
+
+  /**
+   * The matches of a hashed upload: each exact hash looked up, each perceptual algorithm's
+   * searched hashes (searched.ts) looked up, every entry once at its nearest. With `first`, the
+   * first algorithm that matches gives its nearest entry alone.
+   */
+  #matchHashed(state: State, hashed: ImageHashResult, thresholds: Partial<Record<AlgorithmName, number>>, first: boolean): Match[] {
     const matches: Match[] = [];
     for (const [name, hex] of Object.entries(hashed.hashes) as [AlgorithmName, string][]) {
       const algorithm = getAlgorithm(name);
       if (algorithm.kind === 'exact') {
-        matches.push(...this.#match(algorithm, algorithm.parse(hex), thresholds[name] ?? this.threshold(name)));
-        continue;
-      }
-      // The queries: the upload's hash (or its 8 turned and mirrored), then the same for what lies
-      // inside its border, without those a guard refuses (searched.ts).
-      const queries = searchedHashes(hashed, name);
-      // Each entry once, at its nearest query (the upload as it is first, so it wins ties).
-      const nearest = new Map<string, Match>();
-      const threshold = thresholds[name] ?? this.threshold(name);
-      for (const query of queries) {
-        for (const match of this.#match(algorithm, algorithm.parse(query.hash), threshold)) {
-          const key = `${match.list}\u0000${match.entryId}\u0000${match.hash}`;
-          const seen = nearest.get(key);
-          if (seen === undefined || match.distance < seen.distance) {
-            nearest.set(key, { ...match, ...(query.transform === undefined ? {} : { transform: query.transform }), ...(query.trimmed ? { trimmed: true as const } : {}) });
+        matches.push(...this.#match(state, algorithm, algorithm.parse(hex), thresholds[name]));
+      } else {
+        // Each entry once, at its nearest query (the upload as it is first, so it wins ties).
+        const nearest = new Map<string, Match>();
+        for (const query of searchedHashes(hashed, name)) {
+          for (const match of this.#match(state, algorithm, algorithm.parse(query.hash), thresholds[name])) {
+            const key = `${match.list}\u0000${match.entryId}\u0000${match.hash}`;
+            const seen = nearest.get(key);
+            if (seen === undefined || match.distance < seen.distance) {
+              nearest.set(key, { ...match, ...(query.transform === undefined ? {} : { transform: query.transform }), ...(query.trimmed ? { trimmed: true as const } : {}) });
+            }
           }
         }
+        matches.push(...nearest.values());
       }
-      matches.push(...nearest.values());
+      if (first && matches.length > 0) return [matches.sort(byDistance)[0] as Match];
     }
-    matches.sort(byDistance);
-    return { matched: matches.length > 0, matches, hashes: hashed.hashes, quality: hashed.quality, unusable: hashed.unusable, image: hashed.image };
+    return matches.sort(byDistance);
   }
 }

@@ -2,6 +2,7 @@
  * The hash types hashwarden knows. Adding one: a file implementing `HashAlgorithm`, one line here.
  */
 import { HashwardenError } from '../errors.js';
+import { integerInRange, invalid } from '../validate.js';
 import { blockhash } from './blockhash.js';
 import { md5, sha1, sha256 } from './exact.js';
 import { pdq } from './pdq.js';
@@ -44,4 +45,26 @@ export function getAlgorithm(name: string): HashAlgorithm<AlgorithmName> {
     );
   }
   return REGISTRY[key];
+}
+
+/**
+ * Per-algorithm thresholds (`{ pdq: 31, blockhash: 8 }`) checked: each key an algorithm
+ * (`ERR_UNKNOWN_ALGORITHM` otherwise, any case), each value an integer from 0 to the algorithm's
+ * largest threshold (RangeError, naming `name.key`); returns them keyed by canonical name.
+ * `undefined` is no thresholds.
+ *
+ * @example
+ * ```ts
+ * checkThresholds({ PDQ: 24 }, 'thresholds'); // { pdq: 24 }
+ * ```
+ */
+export function checkThresholds(value: unknown, name: string): Partial<Record<AlgorithmName, number>> {
+  const out: Partial<Record<AlgorithmName, number>> = {};
+  if (value === undefined) return out;
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid('object of per-algorithm thresholds', name, value);
+  for (const [key, threshold] of Object.entries(value)) {
+    const algorithm = getAlgorithm(key);
+    out[algorithm.name] = integerInRange(threshold, 0, algorithm.maxThreshold, `${name}.${algorithm.name}`);
+  }
+  return out;
 }

@@ -31,20 +31,27 @@ function describeSearch(a: SnapshotAlgorithm): string {
   return `mih (${widths.length} tables: ${widths.join(',')})`;
 }
 
-/** Reads the chosen lists and their entries; an unknown list name is a usage error. */
+/**
+ * Reads the chosen lists (default: the enabled ones) with their policy, and their entries, in one
+ * read transaction, so a concurrent import cannot give a snapshot whose versions and entries
+ * disagree; an unknown list name is a usage error.
+ */
 function readStore(db: string, names: readonly string[] | undefined): { lists: SnapshotList[]; entries: ListEntry[] } {
   const store = HashStore.open(db, { readonly: true });
   try {
-    const known = store.lists();
-    const unknown = (names ?? []).filter((n) => !known.some((l) => l.name === n));
-    if (unknown.length > 0) {
-      const have = known.length === 0 ? 'the store has no lists' : `known lists: ${known.map((l) => l.name).join(', ')}`;
-      throw new UsageError(`Unknown list ${unknown.map((n) => JSON.stringify(n)).join(', ')} in ${db} (${have})`);
-    }
-    const chosen = names === undefined ? known : known.filter((l) => names.includes(l.name));
-    const entries: ListEntry[] = [];
-    for (const list of chosen) for (const entry of store.entries({ list: list.name })) entries.push(entry);
-    return { lists: chosen.map((l) => ({ name: l.name, version: l.version })), entries };
+    return store.read(() => {
+      const known = store.lists();
+      const unknown = (names ?? []).filter((n) => !known.some((l) => l.name === n));
+      if (unknown.length > 0) {
+        const have = known.length === 0 ? 'the store has no lists' : `known lists: ${known.map((l) => l.name).join(', ')}`;
+        throw new UsageError(`Unknown list ${unknown.map((n) => JSON.stringify(n)).join(', ')} in ${db} (${have})`);
+      }
+      const chosen = names === undefined ? known.filter((l) => l.enabled) : known.filter((l) => names.includes(l.name));
+      const entries: ListEntry[] = [];
+      for (const list of chosen) for (const entry of store.entries({ list: list.name })) entries.push(entry);
+      const lists = chosen.map((l) => ({ name: l.name, version: l.version, ...(Object.keys(l.thresholds).length === 0 ? {} : { thresholds: l.thresholds }), ...(l.label === undefined ? {} : { label: l.label }) }));
+      return { lists, entries };
+    });
   } finally {
     store.close();
   }
@@ -58,14 +65,16 @@ export const exportCommand: Command = {
 Options:
   --db PATH             the SQLite store (see \`hashwarden import\`)
   --snapshot FILE       the snapshot to write (replaced if it exists)
-  --list NAME           only this list (repeatable); default all lists
+  --list NAME           only this list (repeatable, enabled or not); default every
+                        enabled list
   --tier T              perceptual index to store: auto (default: by list size), linear or
                         mih (multi-index hashing); every tier gives the same matches
   --substring-bits N    MIH substring width, ${MIN_SUBSTRING_BITS}-${MAX_SUBSTRING_BITS}, when MIH is used (--tier mih, or auto
                         on a large list); default: from the list size
   -h, --help            this text
 
-The snapshot keeps each list's name and version; \`hashwarden match --snapshot FILE\` and
+The snapshot keeps each list's name, version, thresholds and label (\`hashwarden list set\`);
+\`hashwarden match --snapshot FILE\` and
 Matcher.open(FILE) load it. It is written to a temporary file and renamed, so a failed
 export leaves the previous file, if any, unchanged.
 Exit status: 0 on success, 2 on error.`,

@@ -129,7 +129,7 @@ function sectionRanges(data: Uint8Array): [number, number][] {
 
 describe('snapshots', () => {
   it('round-trip: a matcher on the snapshot answers every query as the matcher on the entries', async () => {
-    const fromEntries = Matcher.fromEntries(entries());
+    const fromEntries = Matcher.fromEntries(entries(), { lists: LISTS });
     const fromSnapshot = await Matcher.open(file);
     expect(fromSnapshot.size).toBe(fromEntries.size);
     fc.assert(
@@ -151,7 +151,7 @@ describe('snapshots', () => {
     expect(snapshot.algorithms.find((a) => a.name === 'blockhash')?.search).toEqual({ tier: 'mih', substringBits: Array(32).fill(8) });
     const fromSnapshot = await Matcher.open(mihFile);
     expect(fromSnapshot.describe().find((t) => t.algorithm === 'blockhash')).toMatchObject({ tier: 'mih', count: 300 });
-    const linear = Matcher.fromEntries(entries(), { search: { tier: 'linear' } });
+    const linear = Matcher.fromEntries(entries(), { search: { tier: 'linear' }, lists: LISTS });
     for (let i = 0; i < 300; i += 7) {
       const query = Uint8Array.from(Buffer.from(entries()[i]!.hash, 'hex'));
       query[(i * 5) % 32] = (query[(i * 5) % 32] as number) ^ 0x5a;
@@ -198,7 +198,7 @@ describe('snapshots', () => {
     expect(lengths.get(8)).toBe(4 * (plain.length + 1));
     const matcher = await Matcher.open(target);
     const match = matcher.matchHash(plain[17]!, { threshold: 0 }).find((m) => m.entryId === plain[17]!.id);
-    expect(match).toEqual({ list: 'only', entryId: plain[17]!.id, algorithm: 'blockhash', distance: 0, hash: plain[17]!.hash });
+    expect(match).toEqual({ list: 'only', entryId: plain[17]!.id, algorithm: 'blockhash', distance: 0, hash: plain[17]!.hash, listVersion: 1 });
   });
 
   it('keeps the lists with their versions', async () => {

@@ -8,9 +8,10 @@
  */
 import { open, rename, rm, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
 import { HashwardenError } from '../errors.js';
+import { nonEmptyString } from '../validate.js';
 import { ExactIndex } from '../search/exact.js';
 import { LinearIndex } from '../search/linear.js';
 import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, MihIndex, mihFromCheckedTables, type SearchTierOptions } from '../search/mih.js';
@@ -52,10 +53,14 @@ const KIND = {
   ENTRY_METADATA_BYTES: 13,
 } as const;
 
-/** The list-level metadata a snapshot carries. */
+/** The list-level metadata a snapshot carries: each list's version and policy. */
 export interface SnapshotList {
   readonly name: string;
   readonly version: number;
+  /** Per-algorithm thresholds of the list; an algorithm not named uses the matcher's. */
+  readonly thresholds?: Readonly<Partial<Record<AlgorithmName, number>>>;
+  /** What a match on the list means (`Match.listLabel`). */
+  readonly label?: string;
 }
 
 /** One algorithm of a snapshot: its entry count and how its entries are searched. */
@@ -188,6 +193,16 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   const search = resolveSearch(source.search, 'search');
   const listNames = source.lists.map((l) => l.name);
   if (listNames.length > 0x10000) throw new RangeError(`Expected at most 65536 lists but received ${listNames.length}`);
+  // Only what a snapshot carries, checked: a bad threshold is refused here, not by every reader.
+  const lists: SnapshotList[] = source.lists.map((l, i) => {
+    const thresholds = checkThresholds(l.thresholds, `source.lists[${i}].thresholds`);
+    return {
+      name: l.name,
+      version: l.version,
+      ...(Object.keys(thresholds).length === 0 ? {} : { thresholds }),
+      ...(l.label === undefined ? {} : { label: nonEmptyString(l.label, `source.lists[${i}].label`) }),
+    };
+  });
   const grouped = new Map<AlgorithmName, ListEntry[]>();
   for (const entry of source.entries) {
     let group = grouped.get(entry.algorithm);
@@ -203,7 +218,7 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
     sections.push(...written.sections);
     algorithms.push({ name, bits: algorithm.bits, count: group.length, search: written.search });
   }
-  const meta: Meta = { created: new Date().toISOString(), ...(source.source === undefined ? {} : { source: source.source }), lists: source.lists, algorithms };
+  const meta: Meta = { created: new Date().toISOString(), ...(source.source === undefined ? {} : { source: source.source }), lists, algorithms };
   sections.unshift({ kind: KIND.META, algorithm: NO_ALGORITHM, part: 0, data: new TextEncoder().encode(JSON.stringify(meta)) });
 
   // Lay out: header, table, then each section at the next multiple of 64.
@@ -462,6 +477,12 @@ async function readMeta(source: Source, path: string, rows: readonly Row[]): Pro
   for (const list of meta.lists as unknown[]) {
     const l = list as Partial<SnapshotList> | null;
     if (l === null || typeof l !== 'object' || typeof l.name !== 'string' || typeof l.version !== 'number') fail('ERR_SNAPSHOT_FORMAT', path, 'META has a list without a name and version');
+    if (l.label !== undefined && typeof l.label !== 'string') fail('ERR_SNAPSHOT_FORMAT', path, `META gives list ${JSON.stringify(l.name)} a label that is not text`);
+    try {
+      checkThresholds(l.thresholds, 'thresholds');
+    } catch (error) {
+      fail('ERR_SNAPSHOT_FORMAT', path, `META gives list ${JSON.stringify(l.name)} bad thresholds: ${(error as Error).message}`);
+    }
   }
   if (meta.lists.length > 0x10000) fail('ERR_SNAPSHOT_FORMAT', path, `${meta.lists.length} lists`);
   return meta;

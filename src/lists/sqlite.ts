@@ -5,9 +5,9 @@
  * the core never needs it.
  */
 import Database from 'better-sqlite3';
-import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { ALGORITHM_NAMES, checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
-import { boolean, integerInRange, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { boolean, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { MAX_FIELD_LENGTH, normalizeEntry, type EntryMetadata, type ListEntry } from './model.js';
 
 /**
@@ -456,23 +456,13 @@ class ListOrder {
   }
 }
 
-/** Per-algorithm thresholds, each an integer in the algorithm's range; returns them. */
-function checkThresholds(thresholds: Readonly<Record<string, unknown>>): Partial<Record<AlgorithmName, number>> {
-  const out: Partial<Record<AlgorithmName, number>> = {};
-  for (const [key, value] of Object.entries(thresholds)) {
-    const algorithm = getAlgorithm(key);
-    out[algorithm.name] = integerInRange(value, 0, algorithm.maxThreshold, `thresholds.${algorithm.name}`);
-  }
-  return out;
-}
-
 /** As {@link checkThresholds}, where `null` (back to the default) is allowed too. */
 function checkThresholdChange(thresholds: Readonly<Partial<Record<AlgorithmName, number | null>>>): Partial<Record<AlgorithmName, number | null>> {
   if (thresholds === null || typeof thresholds !== 'object' || Array.isArray(thresholds)) invalid('object of thresholds by algorithm', 'thresholds', thresholds);
   const out: Partial<Record<AlgorithmName, number | null>> = {};
   for (const [key, value] of Object.entries(thresholds)) {
     const name = getAlgorithm(key).name;
-    out[name] = value === null ? null : (checkThresholds({ [name]: value })[name] as number);
+    out[name] = value === null ? null : (checkThresholds({ [name]: value }, 'thresholds')[name] as number);
   }
   return out;
 }
@@ -851,7 +841,7 @@ export class HashStore {
     try {
       const parsed = JSON.parse(json) as unknown;
       if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-      return checkThresholds(parsed as Record<string, unknown>);
+      return checkThresholds(parsed, 'thresholds');
     } catch (error) {
       throw new HashwardenError('ERR_STORE', `SQLite store ${this.path}: bad thresholds for list ${JSON.stringify(list)}: ${(error as Error).message}`, { cause: error });
     }
@@ -933,6 +923,27 @@ export class HashStore {
         if (!finished) rows.return?.();
       }
     })();
+  }
+
+  /**
+   * Runs `fn` in one read transaction, so that what it reads (`lists()`, `entries()`, `count()`)
+   * is one version of the store even while another connection imports. `fn` must be synchronous
+   * and finish (or leave) its loops over `entries()`. Returns what `fn` returns.
+   *
+   * @example
+   * ```ts
+   * const { lists, entries } = store.read(() => ({ lists: store.lists(), entries: [...store.entries()] }));
+   * ```
+   */
+  read<T>(fn: () => T): T {
+    if (typeof fn !== 'function') invalid('function', 'fn', fn);
+    try {
+      return this.#db.transaction(fn).deferred();
+    } catch (error) {
+      // Only SQLite's own failures are the store's; the callback's errors are the caller's.
+      if (error instanceof Database.SqliteError || !this.#db.open) throw storeError(this.path, error);
+      throw error;
+    }
   }
 
   /**
