@@ -94,7 +94,7 @@ export const readSnapshot: (path: string) => Promise<Snapshot> = readSnapshotTab
 export { writeSnapshot, SNAPSHOT_VERSION } from './lists/snapshot.js';
 export type { Snapshot, SnapshotList, SnapshotAlgorithm, SnapshotSource, SnapshotSummary } from './lists/snapshot.js';
 
-export { normalizeEntry } from './lists/model.js';
+export { normalizeEntry, normalEntry } from './lists/model.js';
 export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/model.js';
 export {
   detectListFormat,
@@ -106,6 +106,8 @@ export {
   DEFAULT_MAX_LIST_BYTES,
 } from './lists/formats.js';
 export type { ListFormat, RowErrorPolicy, ParseListOptions, ReadListFileOptions, RowProblem, ParsedList } from './lists/formats.js';
+export { streamListFile, DEFAULT_MAX_STREAM_BYTES, DEFAULT_LIST_BATCH_SIZE, MAX_LIST_LINE_BYTES } from './lists/stream.js';
+export type { ListRow, ListBatch, ListStreamSummary, StreamListOptions } from './lists/stream.js';
 
 export { mapSettled } from './concurrency.js';
 export type { Settled } from './concurrency.js';

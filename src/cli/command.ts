@@ -11,6 +11,8 @@ export interface CliIo {
   readonly err: (text: string) => void;
   /** True when stdout is a terminal (tables get colour-free padding either way). */
   readonly isTTY: boolean;
+  /** True when stderr is a terminal: progress bars are drawn there, and only then. */
+  readonly errIsTTY?: boolean;
 }
 
 /** Exit statuses shared by the commands. */

@@ -1,56 +1,110 @@
 /**
- * `hashwarden import`: load a list file into a SQLite store, whole or not at all (unless bad rows
- * are explicitly skipped, and then each is reported).
+ * `hashwarden import`: stream a list file into a SQLite store as one transaction: added, updated
+ * and removed entries appear together or not at all (unless bad rows are explicitly skipped, and
+ * then each is reported). A delta file's `op` column removes; `--replace` makes the list exactly
+ * the file.
  */
-import { readListFile, type ListFormat } from '../index.js';
+import type { ListFormat } from '../index.js';
 import { HashStore } from '../lists/sqlite.js';
+import { streamListFile, type ListBatch, type ListStreamSummary } from '../lists/stream.js';
 import { EXIT, required, type Command } from './command.js';
+import { startProgress } from './progress.js';
 
 export const importCommand: Command = {
   name: 'import',
-  usage: 'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--skip-bad-rows]',
+  usage: 'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--replace [--allow-empty]] [--skip-bad-rows] [--quiet]',
   summary: 'Import a hash list file into a SQLite store (created if missing).',
   help: `
 Options:
   --db PATH          the SQLite store
   --list NAME        list name for rows that do not name one
-  --format F         csv (header row), ndjson, or text (\`<algorithm> <hex>\` lines, or bare hex
-                     with --algorithm); default: from the file extension, else sniffed
+  --format F         csv (header row), ndjson, or text (\`<algorithm> <hex>\` lines as
+                     python-threatexchange writes them, or bare hex with --algorithm);
+                     default: from the file extension, else sniffed
   --algorithm A      algorithm of rows that do not name one (needed for bare hex lines)
+  --replace          the list becomes exactly the file: entries it does not hold are removed,
+                     in the same transaction (rows of other lists and removals are refused)
+  --allow-empty      with --replace, let a file with no entries empty the list (refused
+                     otherwise: an empty or truncated download must not wipe a list)
   --skip-bad-rows    import the good rows and report the bad ones; default: a bad row
                      fails the whole import and nothing is written
+  --quiet            no progress bar (it is drawn on standard error only when that is a
+                     terminal)
   -h, --help         this text
 
-Rows are upserted by (list, id); entries without an id get "<algorithm>:<hash>".
+Rows are added or updated by (list, id); entries without an id get "<algorithm>:<hash>". An \`op\`
+column (CSV) or field (NDJSON) set to remove (or delete) removes the entry with that id (or that
+algorithm and hash) from the list: a delta file. The whole file is one transaction: matchers
+reading the store see the previous version until it commits, and a failure or a kill leaves the
+previous version intact. Each import records the list's new version, the file and its counts.
 Exit status: 0 on success, 2 on error.`,
   options: {
     db: { type: 'string' },
     list: { type: 'string' },
     format: { type: 'string' },
     algorithm: { type: 'string' },
+    replace: { type: 'boolean' },
+    'allow-empty': { type: 'boolean' },
     'skip-bad-rows': { type: 'boolean' },
+    quiet: { type: 'boolean' },
   },
   async run(values, files, io) {
     const db = required(values.db, '--db');
     const list = required(values.list, '--list');
     const file = required(files[0], 'FILE');
-    const parsed = await readListFile(file, {
+    const replace = values.replace === true;
+    const onError = values['skip-bad-rows'] === true ? 'skip' : 'fail';
+    const rows = streamListFile(file, {
       list,
       format: values.format as ListFormat | undefined,
       algorithm: values.algorithm as string | undefined,
-      onError: values['skip-bad-rows'] === true ? 'skip' : 'fail',
+      onError,
     });
-    for (const problem of parsed.skipped) io.err(`skipped ${problem.error.message}\n`);
-    if (parsed.skippedCount > parsed.skipped.length) io.err(`skipped ${parsed.skippedCount - parsed.skipped.length} more bad rows\n`);
+    let read: ListStreamSummary | undefined;
+    let seen = 0;
+    let progress: ReturnType<typeof startProgress> | undefined;
+    // The reader's batches as the store takes them, reporting bad rows and progress on the way,
+    // and keeping the reader's summary (what `for await` would drop).
+    // The first batch is read before the store is opened, so that a file failing at once (not a
+    // list, a bad first rows) does not even create the store.
+    const head = await rows.next();
+    async function* reported(): AsyncGenerator<ListBatch> {
+      read = yield* (async function* () {
+        let finished = false;
+        try {
+          for (let step = head; ; step = await rows.next()) {
+            if (step.done) {
+              finished = true;
+              return step.value;
+            }
+            const batch = step.value;
+            progress ??= startProgress(io, batch.bytesTotal, values.quiet === true);
+            seen += batch.rows.length + batch.problems.length;
+            progress.update(batch.bytesRead, seen);
+            for (const problem of batch.problems) io.err(`skipped ${problem.error.message}\n`);
+            yield batch;
+          }
+        } finally {
+          // The store gave up (a repeated id, a write failure): close the file.
+          if (!finished) await rows.return(undefined as never);
+        }
+      })();
+    }
     const store = HashStore.open(db);
     try {
-      const summaries = store.importEntries(parsed.entries, { source: file });
-      for (const s of summaries) {
-        io.out(`imported ${file} into list ${s.list}: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged (version ${s.version})\n`);
+      const result = await store.importRows(reported(), { source: file, onError, ...(replace ? { replace: [list.trim()], allowEmpty: values['allow-empty'] === true } : {}) });
+      progress?.stop();
+      for (const s of result.skipped) io.err(`skipped ${s.message}\n`);
+      const skipped = (read?.skippedCount ?? 0) + result.skippedCount;
+      const shown = Math.min(read?.skippedCount ?? 0, 1000) + result.skipped.length;
+      if (skipped > shown) io.err(`skipped ${skipped - shown} more bad rows\n`);
+      for (const s of result.summaries) {
+        io.out(`imported ${file} into list ${s.list}: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.removed} removed (version ${s.version}${s.mode === 'replace' ? ', replaced' : ''})\n`);
       }
-      if (summaries.length === 0) io.out(`imported ${file}: no entries\n`);
-      if (parsed.skippedCount > 0) io.out(`${parsed.skippedCount} bad rows skipped\n`);
+      if (result.summaries.length === 0) io.out(`imported ${file}: no entries\n`);
+      if (skipped > 0) io.out(`${skipped} bad rows skipped\n`);
     } finally {
+      progress?.stop();
       store.close();
     }
     return EXIT.ok;

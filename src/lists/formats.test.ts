@@ -20,11 +20,13 @@ import {
   type ParseListOptions,
 } from './formats.js';
 import { normalizeEntry, type ListEntry } from './model.js';
+import { expectRowError, rejection } from '../../test-vectors/row-errors.js';
 
 const MD5_A = '0cc175b9c0f1b6a831c399e269772661';
 const MD5_B = '92eb5ffee6ae2fec3ad71c777531578f';
 const MD5_C = '4a8a08f09d37b73795649038408b5f33';
 const SHA1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
+const PDQ = 'f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22';
 
 function caught(fn: () => unknown): unknown {
   try {
@@ -35,23 +37,6 @@ function caught(fn: () => unknown): unknown {
   throw new Error('expected a throw');
 }
 
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected a rejection');
-}
-
-/** Asserts an ERR_LIST_FORMAT error whose message starts `source:line: `. */
-function expectRowError(error: unknown, source: string, line: number): HashwardenError {
-  expect(error).toBeInstanceOf(HashwardenError);
-  const e = error as HashwardenError;
-  expect(e.code).toBe('ERR_LIST_FORMAT');
-  expect(e.message.startsWith(`${source}:${line}: `), e.message).toBe(true);
-  return e;
-}
 
 const parse = (text: string, options: Partial<ParseListOptions> = {}) => parseList(text, { list: 'demo', source: 'in.txt', ...options });
 
@@ -186,6 +171,15 @@ describe('parseList: text', () => {
     expect(error.message).toMatch(/Missing algorithm/);
   });
 
+  it('reads python-threatexchange "<signal type> <hash>" lines, photo_md5 as md5', () => {
+    const { entries } = parse(`pdq ${PDQ.toUpperCase()}\nphoto_md5 ${MD5_A}\n  Photo_MD5\t${MD5_B}\n`, { format: 'text' });
+    expect(entries).toEqual([
+      { id: `pdq:${PDQ}`, list: 'demo', algorithm: 'pdq', hash: PDQ },
+      { id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A },
+      { id: `md5:${MD5_B}`, list: 'demo', algorithm: 'md5', hash: MD5_B },
+    ]);
+  });
+
   it('gives no entries for a file of comments and blank lines', () => {
     expect(parse('\uFEFF# nothing yet\r\n\r\n# still nothing\n', { format: 'text' })).toMatchObject({ entries: [], rows: 0 });
   });
@@ -252,6 +246,48 @@ describe('parseList: bad rows', () => {
     expect(result.skippedCount).toBe(MAX_ROW_PROBLEMS + 5);
     expect(result.rows).toBe(MAX_ROW_PROBLEMS + 6);
     expect(result.skipped.at(-1)?.line).toBe(MAX_ROW_PROBLEMS + 1);
+  });
+});
+
+describe('parseList: op', () => {
+  it('reads add rows of an op column, any case, and keeps no op metadata', () => {
+    const text = ['hash,algorithm, OP ,source', `${MD5_A},md5,add,x`, `${MD5_B},md5, ADD ,`, `${MD5_C},md5,,y`].join('\n');
+    expect(parse(text, { format: 'csv' }).entries).toEqual([
+      { id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A, metadata: { source: 'x' } },
+      { id: `md5:${MD5_B}`, list: 'demo', algorithm: 'md5', hash: MD5_B },
+      { id: `md5:${MD5_C}`, list: 'demo', algorithm: 'md5', hash: MD5_C, metadata: { source: 'y' } },
+    ]);
+  });
+
+  it('reads add rows of an op field in ndjson, and keeps no op metadata', () => {
+    const text = [{ hash: MD5_A, type: 'md5', op: 'Add', source: 'x' }, { hash: MD5_B, type: 'md5', op: null }].map((o) => JSON.stringify(o)).join('\n');
+    expect(parse(text, { format: 'ndjson' }).entries).toEqual([
+      { id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A, metadata: { source: 'x' } },
+      { id: `md5:${MD5_B}`, list: 'demo', algorithm: 'md5', hash: MD5_B },
+    ]);
+  });
+
+  it('refuses remove and delete rows, which only a delta import can apply', () => {
+    const text = ['id,hash,algorithm,op', `a,${MD5_A},md5,add`, `b,${MD5_B},md5,remove`, `c,,,Delete`].join('\n');
+    const result = parse(text, { format: 'csv', onError: 'skip' });
+    expect(result.entries.map((e) => e.id)).toEqual(['a']);
+    expect(result.skipped.map((p) => p.line)).toEqual([3, 4]);
+    const error = expectRowError(result.skipped[0]?.error, 'in.txt', 3);
+    expect(error.message).toBe('in.txt:3: op remove is only for delta imports (hashwarden import, streamListFile)');
+    const ndjson = `{"id":"x","op":"remove"}\n`;
+    expect(expectRowError(caught(() => parse(ndjson, { format: 'ndjson' })), 'in.txt', 1).message).toMatch(/only for delta imports/);
+  });
+
+  it('refuses an op other than add or remove, naming file and line', () => {
+    const csv = expectRowError(caught(() => parse(`hash,algorithm,op\n${MD5_A},md5,upsert\n`, { format: 'csv' })), 'in.txt', 2);
+    expect(csv.message).toBe('in.txt:2: Expected add or remove for op but received "upsert"');
+    const ndjson = expectRowError(caught(() => parse(`{"hash":"${MD5_A}","type":"md5","op":["add"]}\n`, { format: 'ndjson' })), 'in.txt', 1);
+    expect(ndjson.message).toBe('in.txt:1: Expected add or remove for op but received ["add"]');
+  });
+
+  it('reads photo_md5 in the algorithm column of csv and ndjson as md5', () => {
+    expect(parse(`hash,signal_type\n${MD5_A},photo_md5\n`, { format: 'csv' }).entries).toEqual([{ id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A }]);
+    expect(parse(`{"hash":"${MD5_A}","algorithm":"PHOTO_MD5"}\n`, { format: 'ndjson' }).entries).toEqual([{ id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A }]);
   });
 });
 
@@ -378,7 +414,7 @@ describe('formatList', () => {
   });
 
   it('refuses metadata keys that would read back as another column', () => {
-    for (const key of ['hash', 'Label', ' pad']) {
+    for (const key of ['hash', 'Label', 'op', ' pad']) {
       const entry = normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_A, metadata: { [key]: 'v' } });
       expect(caught(() => formatList([entry], 'csv'))).toMatchObject({ code: 'ERR_LIST_FORMAT' });
     }
@@ -398,7 +434,7 @@ describe('round trips', () => {
     fc.constantFrom('a,b', 'say "hi"', '"', 'two\nlines', 'crlf\r\ninside', 'ünïcödé', '#hash'),
   ).filter((s) => s.length > 0 && s.trim() === s);
   const metadataKey = fc.oneof(fc.stringMatching(/^[a-z][a-z0-9_]{0,7}$/), fc.constantFrom('type', 'signal_type', 'Source'))
-    .filter((k) => !['id', 'list', 'algorithm', 'hash', 'label'].includes(k));
+    .filter((k) => !['id', 'list', 'algorithm', 'hash', 'label', 'op'].includes(k));
   const entry = fc
     .record({
       list: fc.constantFrom('alpha', 'beta list', 'γ'),

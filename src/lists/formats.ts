@@ -2,7 +2,9 @@
  * Hash-list files in three formats: CSV with a header row, NDJSON, and plain text with one
  * `<algorithm> <hex>` per line (the python-threatexchange `<signal type> <hash>` style). Parsing
  * normalises every row through `normalizeEntry` and reports each bad row by file and physical
- * line, so a moderator can fix the file; `formatList` writes the same formats back.
+ * line, so a moderator can fix the file; `formatList` writes the same formats back. The row-level
+ * machinery (options, the `op` column, the CSV line tracking, the text and NDJSON line parsers)
+ * is shared with the streaming reader in `stream.ts`, so both read a file the same way.
  *
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
@@ -70,8 +72,16 @@ export const MAX_ROW_PROBLEMS = 1000;
  */
 export const DEFAULT_MAX_LIST_BYTES = 1024 ** 3;
 
-/** Longest path or source name accepted (Linux's PATH_MAX). */
-const MAX_PATH_LENGTH = 4096;
+/**
+ * Longest path or source name accepted: 4096 (Linux's PATH_MAX).
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * nonEmptyString(path, 'path', MAX_PATH_LENGTH);
+ * ```
+ */
+export const MAX_PATH_LENGTH = 4096;
 
 /**
  * Options of {@link parseList}.
@@ -147,7 +157,17 @@ export interface ParsedList {
   readonly rows: number;
 }
 
-interface ResolvedParseOptions {
+/**
+ * {@link ParseListOptions} checked, with their defaults filled in (`format` stays undefined when
+ * it is to be detected).
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * const resolved: ResolvedParseOptions = resolveParseOptions(options, path);
+ * ```
+ */
+export interface ResolvedParseOptions {
   readonly list: string;
   readonly format: ListFormat | undefined;
   readonly algorithm: string | undefined;
@@ -155,7 +175,17 @@ interface ResolvedParseOptions {
   readonly onError: RowErrorPolicy;
 }
 
-function resolveParseOptions(options: ParseListOptions | undefined, source: string | undefined): ResolvedParseOptions {
+/**
+ * Checks parse options (`TypeError` / `RangeError` in the standard message shape) and fills in
+ * the defaults; `source`, when given, overrides `options.source` (the reader passes its path).
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * resolveParseOptions({ list: 'demo', algorithm: 'MD5' }, 'in.txt'); // { list: 'demo', algorithm: 'md5', source: 'in.txt', onError: 'fail', … }
+ * ```
+ */
+export function resolveParseOptions(options: ParseListOptions | undefined, source: string | undefined): ResolvedParseOptions {
   const o = optionsObject(options, 'options');
   const list = nonEmptyString(o.list, 'list', MAX_FIELD_LENGTH);
   // A blank default list would only surface later, as "Missing list" on every row.
@@ -186,40 +216,135 @@ function plural(n: number, word: string): string {
 }
 
 /**
- * Collects rows: normalises them, catches duplicates and keeps the problems. Only
- * `HashwardenError`s count as bad rows; anything else is a bug here and propagates.
+ * What a row asks for: `add` (the default) or `remove` (delta files only).
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * const op: RowOp = rowOp(' Delete '); // 'remove'
+ * ```
  */
-class RowSink {
-  readonly entries: ListEntry[] = [];
+export type RowOp = 'add' | 'remove';
+
+/**
+ * A row as a format parser reads it, before normalisation: the entry's fields plus the raw `op`
+ * value (a CSV cell, an NDJSON field of any type, absent for text lines).
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * const row: RawRow = { list: 'demo', algorithm: 'md5', hash: '0cc1…', op: 'remove' };
+ * ```
+ */
+export interface RawRow extends ListEntryInput {
+  readonly op?: unknown;
+}
+
+/** JSON text of a value for a message, cut short: a cell can hold anything. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/**
+ * The op of a row: `add` or `remove`, case-insensitive and trimmed, `delete` read as `remove`;
+ * empty or absent means `add`. Anything else is a bad row (`ERR_LIST_FORMAT`).
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * rowOp(undefined); // 'add'
+ * rowOp('REMOVE');  // 'remove'
+ * rowOp('x');       // throws: Expected add or remove for op but received "x"
+ * ```
+ */
+export function rowOp(value: unknown): RowOp {
+  if (!present(value)) return 'add';
+  if (typeof value === 'string') {
+    const op = value.trim().toLowerCase();
+    if (op === 'add') return 'add';
+    if (op === 'remove' || op === 'delete') return 'remove';
+  }
+  throw listError(`Expected add or remove for op but received ${shown(value)}`);
+}
+
+// A stand-in hash for a remove row that has only an id, see `removalKey`.
+const PLACEHOLDER_MD5 = new Uint8Array(16);
+
+/**
+ * The (list, id) a remove row removes. The id is the row's own, or, when it has none, the one
+ * `normalizeEntry` gives the entry it would add (`<algorithm>:<hash>`), so a removal by hash finds
+ * exactly what an add of the same line stored. A row with neither id nor hash is a bad row.
+ * Label and metadata of a remove row are ignored.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * removalKey({ list: 'demo', algorithm: 'MD5', hash: '0CC1…' }); // { list: 'demo', id: 'md5:0cc1…' }
+ * ```
+ */
+export function removalKey(row: RawRow): { readonly list: string; readonly id: string } {
+  const hasHash = present(row.hash);
+  if (!hasHash && !present(row.id)) throw listError('A remove row needs an id or a hash');
+  // Both branches go through normalizeEntry so list, id (and hash) are checked, and the default id
+  // built, by the one piece of code that does it for adds; without a hash, a valid stand-in lets it
+  // check the list and id alone.
+  const { list, id } = normalizeEntry(
+    hasHash ? { id: row.id, list: row.list, algorithm: row.algorithm, hash: row.hash } : { id: row.id, list: row.list, algorithm: 'md5', hash: PLACEHOLDER_MD5 },
+  );
+  return { list, id };
+}
+
+/**
+ * Collects rows: reads each row's op, hands the row to `take` and keeps the problems. Only
+ * `HashwardenError`s count as bad rows; anything else is a bug here and propagates. `parseList`
+ * uses a sink that keeps every entry and catches duplicates, the streaming reader one that keeps a
+ * batch at a time.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * class CountingSink extends RowSink {
+ *   adds = 0;
+ *   protected take(_line: number, op: RowOp, row: RawRow): void { normalizeEntry(row); if (op === 'add') this.adds++; }
+ * }
+ * ```
+ */
+export abstract class RowSink {
+  /** The bad rows kept: at most {@link MAX_ROW_PROBLEMS} over the sink's life (a reader may drain this). */
   readonly problems: RowProblem[] = [];
+  /** Bad rows in all. */
   problemCount = 0;
+  /** Data rows seen, good and bad. */
   rows = 0;
-  // `list \0 id` → first line, so a duplicate can name where the original is.
-  readonly #seen = new Map<string, number>();
+  #kept = 0;
 
   constructor(readonly options: ResolvedParseOptions) {}
 
-  add(line: number, build: () => ListEntryInput): void {
+  add(line: number, build: () => RawRow): void {
     this.rows++;
     try {
-      const entry = normalizeEntry(build());
-      const key = `${entry.list}\u0000${entry.id}`;
-      const first = this.#seen.get(key);
-      if (first !== undefined) {
-        throw listError(`Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}, first on line ${first}`);
-      }
-      this.#seen.set(key, line);
-      this.entries.push(entry);
+      const row = build();
+      this.take(line, rowOp(row.op), row);
     } catch (error) {
       if (!isHashwardenError(error)) throw error;
-      this.problem(line, error);
+      this.rejected(this.#problem(line, error));
     }
   }
 
-  problem(line: number, error: HashwardenError): RowProblem {
+  /** Normalises and keeps one row; throws a `HashwardenError` for a bad one. */
+  protected abstract take(line: number, op: RowOp, row: RawRow): void;
+
+  /** Called for each bad row once it is counted; may throw to stop at it. */
+  protected rejected(_problem: RowProblem): void {}
+
+  #problem(line: number, error: HashwardenError): RowProblem {
     const problem: RowProblem = Object.freeze({ source: this.options.source, line, error: rowError(error, this.options.source, line) });
     this.problemCount++;
-    if (this.problems.length < MAX_ROW_PROBLEMS) this.problems.push(problem);
+    if (this.#kept < MAX_ROW_PROBLEMS) {
+      this.#kept++;
+      this.problems.push(problem);
+    }
     return problem;
   }
 
@@ -229,9 +354,29 @@ class RowSink {
    */
   fatal(line: number, error: HashwardenError): never {
     const others = this.problemCount;
-    const problem = this.problem(line, error);
+    const problem = this.#problem(line, error);
     const more = others > 0 ? ` (and ${plural(others, 'more bad row')} before it)` : '';
     throw new HashwardenError('ERR_LIST_FORMAT', `${problem.error.message}; the rest of the file was not read${more}`, { cause: problem.error });
+  }
+}
+
+/** `parseList`'s sink: every entry, in file order, with duplicates caught. */
+class ListSink extends RowSink {
+  readonly entries: ListEntry[] = [];
+  // `list \0 id` → first line, so a duplicate can name where the original is.
+  readonly #seen = new Map<string, number>();
+
+  protected take(line: number, op: RowOp, row: RawRow): void {
+    // A ParsedList is a whole list; a removal only means something against a stored one.
+    if (op === 'remove') throw listError('op remove is only for delta imports (hashwarden import, streamListFile)');
+    const entry = normalizeEntry(row);
+    const key = `${entry.list}\u0000${entry.id}`;
+    const first = this.#seen.get(key);
+    if (first !== undefined) {
+      throw listError(`Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}, first on line ${first}`);
+    }
+    this.#seen.set(key, line);
+    this.entries.push(entry);
   }
 
   finish(format: ListFormat): ParsedList {
@@ -251,10 +396,13 @@ class RowSink {
   }
 }
 
-/** Calls `fn(lineNumber, line)` for every physical line, without building an array of lines. */
-function forEachLine(text: string, fn: (line: number, content: string) => void): void {
+/**
+ * Calls `fn(lineNumber, line)` for every physical line, without building an array of lines;
+ * `firstLine` is the number of the text's first line (a reader parses a file a run of lines at a time).
+ */
+function forEachLine(text: string, fn: (line: number, content: string) => void, firstLine = 1): void {
   let start = 0;
-  let line = 1;
+  let line = firstLine;
   while (start < text.length) {
     let end = text.indexOf('\n', start);
     if (end < 0) end = text.length;
@@ -279,7 +427,17 @@ function cell(value: string | undefined): string | undefined {
 // Aliases of the algorithm column, in precedence order: when several are present the first is the
 // algorithm and the others are kept as metadata.
 const ALGORITHM_KEYS = ['algorithm', 'signal_type', 'type'] as const;
-const ENTRY_KEYS = new Set<string>(['id', 'list', 'label', 'hash']);
+// `op` is read, not kept: as metadata it would say "remove" on an entry that was added.
+const ENTRY_KEYS = new Set<string>(['id', 'list', 'label', 'hash', 'op']);
+
+// python-threatexchange calls the MD5 of a photo `photo_md5`. A test rather than a lower-cased
+// lookup: this runs for every row, and most rows name no alias.
+const PHOTO_MD5 = /^\s*photo_md5\s*$/i;
+
+/** The algorithm named by a row, with `photo_md5` read as `md5`. */
+function algorithmName<T>(value: T): T | string {
+  return typeof value === 'string' && PHOTO_MD5.test(value) ? 'md5' : value;
+}
 
 // ---------------------------------------------------------------------------------------------
 // CSV
@@ -291,6 +449,7 @@ interface CsvHeader {
   readonly id: number;
   readonly list: number;
   readonly label: number;
+  readonly op: number;
   readonly metadata: readonly (readonly [index: number, key: string])[];
 }
 
@@ -315,7 +474,7 @@ function readCsvHeader(record: readonly string[], options: ResolvedParseOptions)
   if (algorithm < 0 && options.algorithm === undefined) {
     throw listError(`CSV header has no "algorithm" (or "signal_type", "type") column and no algorithm option was given${found}`);
   }
-  const special = new Set([hash, algorithm, lower.indexOf('id'), lower.indexOf('list'), lower.indexOf('label')]);
+  const special = new Set([hash, algorithm, lower.indexOf('id'), lower.indexOf('list'), lower.indexOf('label'), lower.indexOf('op')]);
   const metadata: (readonly [number, string])[] = [];
   for (let i = 0; i < names.length; i++) {
     // An unnamed column (a trailing comma in the header) still keeps its values, under a made-up name.
@@ -328,11 +487,12 @@ function readCsvHeader(record: readonly string[], options: ResolvedParseOptions)
     id: lower.indexOf('id'),
     list: lower.indexOf('list'),
     label: lower.indexOf('label'),
+    op: lower.indexOf('op'),
     metadata,
   };
 }
 
-function csvRow(record: readonly string[], header: CsvHeader, options: ResolvedParseOptions): ListEntryInput {
+function csvRow(record: readonly string[], header: CsvHeader, options: ResolvedParseOptions): RawRow {
   if (record.length !== header.width) {
     throw listError(`Expected ${plural(header.width, 'field')} as in the header but found ${record.length}`);
   }
@@ -345,18 +505,15 @@ function csvRow(record: readonly string[], header: CsvHeader, options: ResolvedP
   return {
     id: at(header.id),
     list: at(header.list) ?? options.list,
-    algorithm: at(header.algorithm) ?? options.algorithm ?? '',
+    algorithm: algorithmName(at(header.algorithm)) ?? options.algorithm ?? '',
     hash: at(header.hash) ?? '',
     label: at(header.label),
+    op: at(header.op),
     // fromEntries, not assignment: a column called `__proto__` must stay a plain key.
     metadata: metadata.length > 0 ? Object.fromEntries(metadata) : undefined,
   };
 }
 
-/**
- * csv-parse counts a CR inside a quoted field as a line of its own, so physical lines are worked
- * out here from the byte offset where each record ends (`info.bytes`), which it reports exactly.
- */
 type CsvParse = typeof import('csv-parse/sync');
 let csvParse: CsvParse | undefined;
 
@@ -370,52 +527,112 @@ function csv(): CsvParse {
   return csvParse;
 }
 
-function parseCsvRows(bytes: Uint8Array, sink: RowSink): void {
-  const { parse: parseCsv, CsvError } = csv();
-  const options = sink.options;
-  let cursor = 0;
-  let cursorLine = 1;
-  const lineAt = (offset: number): number => {
-    for (; cursor < offset; cursor++) if (bytes[cursor] === 10) cursorLine++;
-    return cursorLine;
-  };
-  // Where the next record starts: after the previous one and any blank lines csv-parse skipped.
-  let recordEnd = 0;
-  const nextStart = (): number => {
-    let i = recordEnd;
-    while (i < bytes.length && (bytes[i] === 10 || bytes[i] === 13)) i++;
-    return i;
-  };
-  let header: CsvHeader | undefined;
-  try {
-    parseCsv(bytes, {
+/**
+ * Turns csv-parse records into rows of a sink: the first record is the header, rows of empty cells
+ * are blank lines, and each record is reported at the physical line where it starts. csv-parse
+ * counts a CR inside a quoted field as a line of its own, so lines are worked out here from the
+ * byte offset where each record ends (`info.bytes`), which it reports exactly, counting line feeds
+ * in the bytes it was given. Those are handed over with {@link CsvRecords.append} as they go to
+ * csv-parse (all at once, or a chunk at a time), and only bytes from the current record on are kept.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * const records = new CsvRecords(sink);
+ * records.append(bytes);
+ * parse(bytes, { ...records.parserOptions(), on_record: (record, info) => records.record(record, info.bytes) });
+ * ```
+ */
+export class CsvRecords {
+  #header: CsvHeader | undefined;
+  // The bytes given and not yet passed by the line cursor, in order; #base is the offset of the first.
+  readonly #window: Uint8Array[] = [];
+  #base = 0;
+  #cursor = 0;
+  #line = 1;
+  #recordEnd = 0;
+
+  constructor(readonly sink: RowSink) {}
+
+  /** The next bytes csv-parse is given (after any BOM), so lines can be counted in them. */
+  append(bytes: Uint8Array): void {
+    if (bytes.length > 0) this.#window.push(bytes);
+  }
+
+  /**
+   * csv-parse options: RFC 4180 with LF or CRLF line ends, ragged rows left to the row check,
+   * blank lines skipped, records up to `maxRecordSize` characters (0: no limit).
+   */
+  parserOptions(maxRecordSize = 0) {
+    return {
       bom: false,
       record_delimiter: ['\r\n', '\n'],
       relax_column_count: true,
       skip_empty_lines: true,
-      on_record: (record: string[], context) => {
-        const line = lineAt(nextStart());
-        recordEnd = context.bytes;
-        if (header === undefined) {
-          try {
-            header = readCsvHeader(record, options);
-          } catch (error) {
-            if (isHashwardenError(error)) sink.fatal(line, error);
-            throw error;
-          }
-        } else if (!record.every((field) => field.trim() === '')) {
-          // Rows of empty cells (",,,") are what spreadsheets write for blank lines: not data.
-          const fixed = header;
-          sink.add(line, () => csvRow(record, fixed, options));
-        }
-        return null;
-      },
-    });
+      max_record_size: maxRecordSize,
+    };
+  }
+
+  /**
+   * A csv-parse error (a broken quote, a record too long) as the fatal problem of the record where
+   * it happened; csv-parse's own message counts lines its way, so the line reported is ours.
+   */
+  syntaxError(error: Error & { readonly code?: unknown }): never {
+    const message = error.message.replace(/ at line \d+/, '');
+    this.sink.fatal(this.#startLine(), new HashwardenError('ERR_LIST_FORMAT', `CSV syntax error (${String(error.code)}): ${message}`, { cause: error }));
+  }
+
+  /**
+   * Passes one record to the sink; `end` is csv-parse's `info.bytes` as the record is emitted (the
+   * offset just after it). Returns null, for csv-parse's `on_record` to keep nothing.
+   */
+  record(record: readonly string[], end: number): null {
+    const line = this.#startLine();
+    this.#recordEnd = end;
+    if (this.#header === undefined) {
+      try {
+        this.#header = readCsvHeader(record, this.sink.options);
+      } catch (error) {
+        if (isHashwardenError(error)) this.sink.fatal(line, error);
+        throw error;
+      }
+    } else if (!record.every((field) => field.trim() === '')) {
+      // Rows of empty cells (",,,") are what spreadsheets write for blank lines: not data.
+      const header = this.#header;
+      this.sink.add(line, () => csvRow(record, header, this.sink.options));
+    }
+    return null;
+  }
+
+  /**
+   * The line where the next record starts: after the previous one and any blank lines csv-parse
+   * skipped. Moves the cursor there, counting line feeds, and drops the bytes it passed.
+   */
+  #startLine(): number {
+    for (;;) {
+      const bytes = this.#window[0];
+      if (bytes === undefined) return this.#line;
+      let i = this.#cursor - this.#base;
+      const stop = Math.min(this.#recordEnd - this.#base, bytes.length);
+      for (; i < stop; i++) if (bytes[i] === 10) this.#line++;
+      for (; i < bytes.length && (bytes[i] === 10 || bytes[i] === 13); i++) if (bytes[i] === 10) this.#line++;
+      this.#cursor = this.#base + i;
+      if (i < bytes.length) return this.#line;
+      this.#window.shift();
+      this.#base += bytes.length;
+    }
+  }
+}
+
+function parseCsvRows(bytes: Uint8Array, sink: RowSink): void {
+  const { parse: parseCsv, CsvError } = csv();
+  const records = new CsvRecords(sink);
+  records.append(bytes);
+  try {
+    parseCsv(bytes, { ...records.parserOptions(), on_record: (record: string[], info) => records.record(record, info.bytes) });
   } catch (error) {
     if (!(error instanceof CsvError)) throw error;
-    // csv-parse's own message counts lines its way; the line reported is ours.
-    const message = error.message.replace(/ at line \d+/, '');
-    sink.fatal(lineAt(nextStart()), new HashwardenError('ERR_LIST_FORMAT', `CSV syntax error (${error.code}): ${message}`, { cause: error }));
+    records.syntaxError(error);
   }
 }
 
@@ -431,7 +648,7 @@ function present(value: unknown): boolean {
   return value !== undefined && value !== null && !(typeof value === 'string' && value.trim() === '');
 }
 
-function objectRow(object: Record<string, unknown>, options: ResolvedParseOptions): ListEntryInput {
+function objectRow(object: Record<string, unknown>, options: ResolvedParseOptions): RawRow {
   const algorithmKey = ALGORITHM_KEYS.find((key) => Object.hasOwn(object, key));
   const extra: [string, unknown][] = [];
   for (const [key, value] of Object.entries(object)) {
@@ -443,7 +660,7 @@ function objectRow(object: Record<string, unknown>, options: ResolvedParseOption
     if (typeof nested !== 'object' || Array.isArray(nested)) throw listError(`Expected an object for metadata but found ${jsonType(nested)}`);
     metadata = { ...metadata, ...(nested as Record<string, unknown>) };
   }
-  const algorithm = algorithmKey === undefined ? undefined : object[algorithmKey];
+  const algorithm = algorithmName(algorithmKey === undefined ? undefined : object[algorithmKey]);
   // normalizeEntry checks the types; the casts only say what it will accept.
   return {
     id: object.id as string | undefined,
@@ -452,10 +669,20 @@ function objectRow(object: Record<string, unknown>, options: ResolvedParseOption
     hash: object.hash as string,
     label: object.label as string | undefined,
     metadata,
+    op: object.op,
   };
 }
 
-function parseNdjsonRows(text: string, sink: RowSink): void {
+/**
+ * Parses NDJSON lines into a sink; `firstLine` is the line number of the text's first line.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * parseNdjsonRows(bytes.toString('utf8'), sink, 1001);
+ * ```
+ */
+export function parseNdjsonRows(text: string, sink: RowSink, firstLine = 1): void {
   forEachLine(text, (line, content) => {
     const json = content.trim();
     if (json === '') return;
@@ -471,10 +698,20 @@ function parseNdjsonRows(text: string, sink: RowSink): void {
       }
       return objectRow(value as Record<string, unknown>, sink.options);
     });
-  });
+  }, firstLine);
 }
 
-function parseTextRows(text: string, sink: RowSink): void {
+/**
+ * Parses text lines (`<algorithm> <hex>`, bare `<hex>` with the algorithm option, `#` comments)
+ * into a sink; `firstLine` is the line number of the text's first line.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * parseTextRows('pdq 7a1b…\nphoto_md5 0cc1…\n', sink);
+ * ```
+ */
+export function parseTextRows(text: string, sink: RowSink, firstLine = 1): void {
   const { list, algorithm } = sink.options;
   forEachLine(text, (line, content) => {
     const trimmed = content.trim();
@@ -483,11 +720,11 @@ function parseTextRows(text: string, sink: RowSink): void {
       const fields = trimmed.split(/\s+/);
       if (fields.length > 2) throw listError(`Expected "<algorithm> <hash>" but found ${fields.length} fields`);
       const [first = '', second] = fields;
-      if (second !== undefined) return { list, algorithm: first, hash: second };
+      if (second !== undefined) return { list, algorithm: algorithmName(first), hash: second };
       if (algorithm === undefined) throw listError('Missing algorithm: expected "<algorithm> <hash>" (or give the algorithm option)');
       return { list, algorithm, hash: first };
     });
-  });
+  }, firstLine);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -543,7 +780,7 @@ export function detectListFormat(path: string, head?: string): ListFormat {
 function parseResolved(text: string, bytes: Uint8Array | undefined, options: ResolvedParseOptions): ParsedList {
   const body = stripBom(text);
   const format = options.format ?? detectListFormat(options.source, body);
-  const sink = new RowSink(options);
+  const sink = new ListSink(options);
   switch (format) {
     case 'csv':
       parseCsvRows(bytes ?? Buffer.from(body, 'utf8'), sink);
@@ -567,11 +804,17 @@ function parseResolved(text: string, bytes: Uint8Array | undefined, options: Res
  * since the rows after it cannot be found reliably.
  *
  * - CSV: header row required; columns `hash`, `algorithm` (or `signal_type`, `type`), `id`,
- *   `list`, `label`, matched trimmed and case-insensitively; other columns become string metadata
- *   (cells trimmed, empty cells omitted). Rows of empty cells are skipped as blank.
+ *   `list`, `label`, `op`, matched trimmed and case-insensitively; other columns become string
+ *   metadata (cells trimmed, empty cells omitted). Rows of empty cells are skipped as blank.
  * - NDJSON: one object a line with the same field names (case-sensitive); other fields, and the
  *   fields of a `metadata` object, become metadata.
- * - Text: `<algorithm> <hex>` or, with the `algorithm` option, bare `<hex>`; `#` comments.
+ * - Text: `<algorithm> <hex>` (python-threatexchange's `<signal type> <hash>`, e.g. `pdq <hex>`)
+ *   or, with the `algorithm` option, bare `<hex>`; `#` comments.
+ *
+ * In every format the algorithm may be given as `photo_md5` (python-threatexchange's name),
+ * read as `md5`. The `op` column or field (`add`, `remove` or `delete`, any case; empty means
+ * `add`) is never kept as metadata: a ParsedList only adds, so a `remove` row is a bad row here
+ * (import it as a delta, with `streamListFile`), and any other value is one too.
  *
  * Blank lines are ignored and a BOM and CRLF line ends are accepted in every format. A repeated
  * id in the same list (including identical lines without ids) is a bad row, naming the first line.
@@ -588,8 +831,17 @@ export function parseList(text: string, options: ParseListOptions): ParsedList {
   return parseResolved(text, undefined, resolveParseOptions(options, undefined));
 }
 
-/** The 1-based line of the first invalid UTF-8 sequence (none can span a line feed). */
-function firstBadUtf8Line(bytes: Uint8Array): number {
+/**
+ * The 1-based line of the first invalid UTF-8 sequence (none can span a line feed), for bytes
+ * already known to hold one.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * if (!isUtf8(bytes)) throw new HashwardenError('ERR_LIST_FORMAT', `${path}:${firstBadUtf8Line(bytes)}: not valid UTF-8 text`);
+ * ```
+ */
+export function firstBadUtf8Line(bytes: Uint8Array): number {
   let start = 0;
   let line = 1;
   while (start < bytes.length) {
@@ -666,7 +918,8 @@ function metadataText(value: unknown): string {
 function formatCsv(entries: readonly ListEntry[]): string {
   const keys: string[] = [];
   // `type` and `signal_type` are free: with an `algorithm` column present they read back as metadata.
-  const lower = new Set<string>(CSV_COLUMNS);
+  // `op` is no column formatList writes, but the parser would read it as one.
+  const lower = new Set<string>([...CSV_COLUMNS, 'op']);
   const seen = new Set<string>();
   for (const entry of entries) {
     for (const key of Object.keys(entry.metadata ?? {})) {
@@ -699,7 +952,7 @@ function formatCsv(entries: readonly ListEntry[]): string {
  * `parseList` reads the output back to the same entries, with what each format cannot carry
  * excepted: text keeps only algorithm and hash, and CSV metadata comes back as trimmed non-empty
  * strings. Entries are validated with `normalizeEntry` first; a bad one, or a metadata key that
- * cannot be a CSV column (`hash`, `Label`, ` x`…), throws a `HashwardenError`.
+ * cannot be a CSV column (`hash`, `Label`, `op`, ` x`…), throws a `HashwardenError`.
  *
  * @example
  * ```ts
