@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import { readSnapshot } from '../index.js';
+import { Matcher, readSnapshot } from '../index.js';
 import { HashStore } from '../lists/sqlite.js';
 import { COMMANDS, runCli } from './run.js';
 
@@ -146,7 +146,7 @@ describe('hashwarden import and match', () => {
     await writeFile(mirrored, await sharp(mosaic).flop().png().toBuffer());
     const hit = await cli('match', mirrored, '--db', db);
     expect(hit.status).toBe(1);
-    expect(hit.out).toMatch(/^MATCH .* entry=p1 pdq distance=\d+ transform=flipY\n$/);
+    expect(hit.out).toMatch(/^MATCH .* entry=p1 pdq distance=\d+ transform=flipY list-version=1\n$/);
     const asIs = await cli('match', mirrored, '--db', db, '--no-dihedral');
     expect(asIs.status).toBe(0);
     expect(asIs.out).toBe(`no match  ${mirrored}\n`);
@@ -155,7 +155,7 @@ describe('hashwarden import and match', () => {
     await writeFile(letterboxed, await sharp(mosaic).extend({ top: 40, bottom: 40, background: '#000' }).jpeg({ quality: 85 }).toBuffer());
     const framed = await cli('match', letterboxed, '--db', db);
     expect(framed.status).toBe(1);
-    expect(framed.out).toMatch(/^MATCH .* entry=p1 pdq distance=\d+ trimmed\n$/);
+    expect(framed.out).toMatch(/^MATCH .* entry=p1 pdq distance=\d+ trimmed list-version=1\n$/);
     expect((await cli('match', letterboxed, '--db', db, '--no-trim')).status).toBe(0);
 
     const flat = join(dir, 'flat-for-match.png');
@@ -356,3 +356,63 @@ describe('hashwarden command line', () => {
   });
 });
 
+
+describe('hashwarden lists, list set, delta and replace imports', () => {
+  const md5 = (c: string) => c.repeat(32);
+
+  it('imports a delta file, replaces a list, and shows each list with its version, counts and policy', async () => {
+    const db = join(dir, 'policy.db');
+    const full = join(dir, 'full.csv');
+    await writeFile(full, `id,algorithm,hash\na,md5,${md5('a')}\nb,md5,${md5('b')}\nc,pdq,${'f'.repeat(64)}\n`);
+    expect((await cli('import', full, '--db', db, '--list', 'ncmec')).out).toBe(`imported ${full} into list ncmec: 3 added, 0 updated, 0 unchanged, 0 removed (version 1)\n`);
+    const delta = join(dir, 'delta.csv');
+    await writeFile(delta, `op,id,algorithm,hash\nremove,a,,\nadd,d,md5,${md5('d')}\n`);
+    expect((await cli('import', delta, '--db', db, '--list', 'ncmec', '--algorithm', 'md5')).out).toBe(`imported ${delta} into list ncmec: 1 added, 0 updated, 0 unchanged, 1 removed (version 2)\n`);
+    const replacement = join(dir, 'replacement.txt');
+    await writeFile(replacement, `md5 ${md5('e')}\n`);
+    expect((await cli('import', replacement, '--db', db, '--list', 'ncmec', '--replace')).out).toBe(`imported ${replacement} into list ncmec: 1 added, 0 updated, 0 unchanged, 3 removed (version 3, replaced)\n`);
+    const empty = join(dir, 'empty.txt');
+    await writeFile(empty, '');
+    const refused = await cli('import', empty, '--db', db, '--list', 'ncmec', '--replace');
+    expect([refused.status, refused.err]).toEqual([2, expect.stringContaining('ERR_LIST_FORMAT') as unknown as string]);
+    const shown = await cli('lists', '--db', db);
+    expect(shown.lines).toEqual([expect.stringMatching(/^ncmec {2}v3 {2}enabled {2}\(no label\) {2}1 entries \(md5 1\) {2}thresholds blockhash=10 pdq=31 {2}updated \d{4}-/) as unknown as string]);
+  });
+
+  it('sets a list\'s thresholds, label and enabled flag, which matchers then apply', async () => {
+    const db = join(dir, 'set.db');
+    const list = join(dir, 'two.csv');
+    await writeFile(list, `id,list,algorithm,hash\na,one,md5,${md5('a')}\nb,two,md5,${md5('b')}\n`);
+    await cli('import', list, '--db', db, '--list', 'one');
+    const set = await cli('list', 'set', 'one', '--db', db, '--threshold', 'pdq=24,blockhash=8', '--label', 'block-and-report');
+    expect(set.out).toMatch(/^one {2}v1 {2}enabled {2}block-and-report {2}1 entries \(md5 1\) {2}thresholds blockhash=8\* pdq=24\* /);
+    expect((await cli('list', 'set', 'one', '--db', db, '--threshold', 'pdq=default')).out).toMatch(/thresholds blockhash=8\* pdq=31 /);
+    expect((await cli('list', 'set', 'two', '--db', db, '--disable')).out).toMatch(/^two {2}v1 {2}disabled /);
+    const json = (await cli('lists', '--db', db, '--json')).lines.map((l) => JSON.parse(l) as { name: string; thresholds: object; label?: string; enabled: boolean });
+    expect(json.map((l) => [l.name, l.thresholds, l.label, l.enabled])).toEqual([['one', { blockhash: 8 }, 'block-and-report', true], ['two', {}, undefined, false]]);
+    // The disabled list is not matched; the enabled one's matches carry its label and version.
+    const snapshot = join(dir, 'set.snap');
+    expect((await cli('export', '--db', db, '--snapshot', snapshot)).status).toBe(0);
+    const opened = await Matcher.open(snapshot);
+    expect(opened.lists).toEqual([{ name: 'one', version: 1, thresholds: { blockhash: 8 }, label: 'block-and-report' }]);
+    expect(opened.matchHash({ algorithm: 'md5', hash: md5('a') })).toMatchObject([{ listLabel: 'block-and-report', listVersion: 1 }]);
+    expect(opened.matchHash({ algorithm: 'md5', hash: md5('b') })).toEqual([]);
+  });
+
+  it('refuses bad list changes with a usage error or the store\'s error', async () => {
+    const db = join(dir, 'bad-set.db');
+    const list = join(dir, 'one.txt');
+    await writeFile(list, `md5 ${md5('a')}\n`);
+    await cli('import', list, '--db', db, '--list', 'one');
+    for (const [args, message] of [
+      [['list', 'set', 'one', '--db', db], 'Nothing to change'],
+      [['list', 'set', 'one', '--db', db, '--enable', '--disable'], 'not both'],
+      [['list', 'show', 'one', '--db', db], 'Unknown action "show"'],
+      [['list', 'set', 'one', '--db', db, '--threshold', 'pdq=65'], 'Expected integer between 0 and 64 for thresholds.pdq but received 65'],
+      [['list', 'set', 'nope', '--db', db, '--disable'], 'ERR_STORE'],
+    ] as const) {
+      const { status, err } = await cli(...args);
+      expect([status, err]).toEqual([2, expect.stringContaining(message) as unknown as string]);
+    }
+  });
+});

@@ -14,20 +14,20 @@ function describe(file: string, result: ImageMatchResult): string {
   const unchecked = Object.entries(result.unusable).map(([name, why]) => `  (${name} not used: ${why})`).join('');
   if (!result.matched) return `no match  ${file}${unchecked}\n`;
   return result.matches
-    .map((m) => `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.transform === undefined || m.transform === 'original' ? '' : ` transform=${m.transform}`}${m.trimmed === true ? ' trimmed' : ''}${m.label === undefined ? '' : ` label=${m.label}`}${unchecked}\n`)
+    .map((m) => `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.transform === undefined || m.transform === 'original' ? '' : ` transform=${m.transform}`}${m.trimmed === true ? ' trimmed' : ''}${m.label === undefined ? '' : ` label=${m.label}`}${m.listLabel === undefined ? '' : ` list-label=${m.listLabel}`}${m.listVersion === undefined ? '' : ` list-version=${m.listVersion}`}${unchecked}\n`)
     .join('');
 }
 
 /** The matcher over exactly one of `--db` and `--snapshot`. */
-async function openMatcher(db: string | undefined, snapshot: string | undefined, thresholds: Record<string, number>, lists: string[] | undefined): Promise<Matcher> {
+async function openMatcher(db: string | undefined, snapshot: string | undefined, lists: string[] | undefined): Promise<Matcher> {
   if (db !== undefined && snapshot !== undefined) throw new UsageError('Expected one of --db and --snapshot but received both');
   if (snapshot === undefined) {
     const path = required(db, '--db PATH or --snapshot FILE');
-    return Matcher.open(path, { thresholds, ...(lists === undefined ? {} : { lists }) });
+    return Matcher.open(path, lists === undefined ? {} : { lists });
   }
   const path = required(snapshot, '--snapshot');
   if (lists !== undefined) throw new UsageError('--list cannot be used with --snapshot: a snapshot holds the lists it was exported with');
-  return Matcher.openSnapshot(path, { thresholds });
+  return Matcher.openSnapshot(path);
 }
 
 export const matchCommand: Command = {
@@ -38,10 +38,12 @@ export const matchCommand: Command = {
 Options:
   --db PATH             the SQLite store (see \`hashwarden import\`)
   --snapshot FILE       a snapshot (see \`hashwarden export\`) instead of --db; loads faster
-  --list NAME           only this list of the store (repeatable); default all lists. Not with
-                        --snapshot: a snapshot holds the lists it was exported with
-  --threshold A=N       Hamming-distance threshold for algorithm A (repeatable or comma-
-                        separated); default: each algorithm's default (blockhash 10, pdq 31)
+  --list NAME           only this list of the store (repeatable, enabled or not); default
+                        every enabled list. Not with --snapshot: a snapshot holds the lists
+                        it was exported with
+  --threshold A=N       Hamming-distance threshold for algorithm A, for every list (repeatable
+                        or comma-separated); default: each list's own (\`hashwarden list set\`),
+                        else the algorithm's default (blockhash 10, pdq 31)
   --json                one JSON object per line: {"file","matched","matches","hashes",
                         "unusable"} or {"file","error":{"code","message"}}
   -h, --help            this text
@@ -66,12 +68,12 @@ Exit status: 0 nothing matched, 1 something matched, 2 some file could not be ch
     if (files.length === 0) throw new UsageError('Missing FILE');
     const thresholds = parseThresholds(values.threshold as string[] | undefined);
     const lists = values.list as string[] | undefined;
-    const matcher = await openMatcher(values.db as string | undefined, values.snapshot as string | undefined, thresholds, lists);
+    const matcher = await openMatcher(values.db as string | undefined, values.snapshot as string | undefined, lists);
     let matched = false;
     let failed = false;
     const dihedral = values['no-dihedral'] !== true;
     const trim = values['no-trim'] !== true;
-    await mapSettled(files, availableParallelism(), (file) => matcher.matchImage(file, { dihedral, trim }), (result, i) => {
+    await mapSettled(files, availableParallelism(), (file) => matcher.matchImage(file, { dihedral, trim, thresholds }), (result, i) => {
       const file = files[i] as string;
       if (result.ok) {
         matched ||= result.value.matched;

@@ -7,10 +7,11 @@ import { errorJson, EXIT, helpText, parse, UsageError, type CliIo, type Command 
 import { exportCommand } from './export.js';
 import { hashCommand } from './hash.js';
 import { importCommand } from './import.js';
+import { listCommand, listsCommand } from './lists.js';
 import { matchCommand } from './match.js';
 
 /** Every command, in help order. */
-export const COMMANDS: readonly Command[] = [hashCommand, importCommand, exportCommand, matchCommand, demoCommand];
+export const COMMANDS: readonly Command[] = [hashCommand, importCommand, listsCommand, listCommand, exportCommand, matchCommand, demoCommand];
 
 function mainHelp(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(8)} ${c.summary}`);

@@ -1,0 +1,106 @@
+/**
+ * `hashwarden lists` and `hashwarden list set`: what a store holds, list by list, and how each is
+ * matched (thresholds, label, enabled). Policy changes take effect for matchers at their next
+ * open or `reload()`, and in the next snapshot export.
+ */
+import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../index.js';
+import { HashStore, type ListInfo, type ListPolicyChange } from '../lists/sqlite.js';
+import { EXIT, UsageError, parseThresholds, required, type Command } from './command.js';
+
+/** One line of `lists`: the effective threshold per perceptual algorithm, `*` where the list sets it. */
+function describe(list: ListInfo): string {
+  const counts = ALGORITHM_NAMES.filter((a) => list.counts[a] !== undefined).map((a) => `${a} ${list.counts[a]}`).join(', ') || 'empty';
+  const thresholds = ALGORITHM_NAMES.filter((a) => getAlgorithm(a).kind === 'perceptual')
+    .map((a) => `${a}=${list.thresholds[a] ?? getAlgorithm(a).defaultThreshold}${list.thresholds[a] === undefined ? '' : '*'}`)
+    .join(' ');
+  return `${list.name}  v${list.version}  ${list.enabled ? 'enabled' : 'disabled'}  ${list.label ?? '(no label)'}  ${list.total} entries (${counts})  thresholds ${thresholds}  updated ${list.updatedAt}`;
+}
+
+export const listsCommand: Command = {
+  name: 'lists',
+  usage: '--db PATH [--json]',
+  summary: 'Show the lists of a SQLite store: versions, counts, thresholds, labels.',
+  help: `
+Options:
+  --db PATH     the SQLite store
+  --json        one JSON object per list: name, version, enabled, label, thresholds (those the
+                list sets), counts per algorithm, total, updatedAt
+  -h, --help    this text
+
+Text lines show each perceptual algorithm's threshold for the list, marked * where the list sets
+its own (\`hashwarden list set\`) rather than the default.
+Exit status: 0 on success, 2 on error.`,
+  options: {
+    db: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(values, positionals, io) {
+    if (positionals.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(positionals[0])}`);
+    const store = HashStore.open(required(values.db, '--db'), { readonly: true });
+    try {
+      const lists = store.lists();
+      for (const list of lists) io.out(values.json === true ? `${JSON.stringify(list)}\n` : `${describe(list)}\n`);
+      if (lists.length === 0 && values.json !== true) io.out('no lists\n');
+    } finally {
+      store.close();
+    }
+    return EXIT.ok;
+  },
+};
+
+export const listCommand: Command = {
+  name: 'list',
+  usage: 'set NAME --db PATH [--threshold ALGORITHM=N|default]... [--label TEXT | --no-label] [--enable | --disable]',
+  summary: "Change a list's policy: thresholds, label, enabled.",
+  help: `
+Options:
+  --db PATH                  the SQLite store
+  --threshold A=N            the list's threshold for algorithm A (repeatable, or A=N,B=M);
+                             A=default goes back to the algorithm's default
+  --label TEXT               what a match on this list means to the caller (block-and-report,
+                             review…), reported with each match as listLabel
+  --no-label                 remove the label
+  --enable, --disable        whether matchers and snapshot exports use the list (a disabled
+                             list is still imported and kept)
+  -h, --help                 this text
+
+Prints the list as \`hashwarden lists\` does. The version does not change (the entries are the
+same); matchers see the new policy at their next open or reload.
+Exit status: 0 on success, 2 on error.`,
+  options: {
+    db: { type: 'string' },
+    threshold: { type: 'string', multiple: true },
+    label: { type: 'string' },
+    'no-label': { type: 'boolean' },
+    enable: { type: 'boolean' },
+    disable: { type: 'boolean' },
+  },
+  async run(values, positionals, io) {
+    const [action, name, extra] = positionals;
+    if (action !== 'set') throw new UsageError(action === undefined ? 'Missing action: set' : `Unknown action ${JSON.stringify(action)} (known: set)`);
+    if (name === undefined) throw new UsageError('Missing NAME');
+    if (extra !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(extra)}`);
+    if (values.enable === true && values.disable === true) throw new UsageError('Give --enable or --disable, not both');
+    if (values.label !== undefined && values['no-label'] === true) throw new UsageError('Give --label or --no-label, not both');
+    const raw = (values.threshold as string[] | undefined) ?? [];
+    // A=default resets; the rest are numbers, checked against each algorithm's range by the store.
+    const resets = raw.flatMap((v) => v.split(',')).filter((item) => /^[^=]+=\s*default\s*$/i.test(item));
+    const numbers = raw.flatMap((v) => v.split(',')).filter((item) => !resets.includes(item));
+    const thresholds: Partial<Record<AlgorithmName, number | null>> = {};
+    for (const [algorithm, n] of Object.entries(parseThresholds(numbers))) thresholds[getAlgorithm(algorithm).name] = n;
+    for (const item of resets) thresholds[getAlgorithm(item.split('=')[0] as string).name] = null;
+    const change: ListPolicyChange = {
+      ...(Object.keys(thresholds).length > 0 ? { thresholds } : {}),
+      ...(values.label !== undefined ? { label: values.label as string } : values['no-label'] === true ? { label: null } : {}),
+      ...(values.enable === true ? { enabled: true } : values.disable === true ? { enabled: false } : {}),
+    };
+    if (Object.keys(change).length === 0) throw new UsageError('Nothing to change: give --threshold, --label, --no-label, --enable or --disable');
+    const store = HashStore.open(required(values.db, '--db'), { create: false });
+    try {
+      io.out(`${describe(store.setListPolicy(name, change))}\n`);
+    } finally {
+      store.close();
+    }
+    return EXIT.ok;
+  },
+};
