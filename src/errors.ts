@@ -34,6 +34,8 @@ export const ERROR_CODES = [
   'ERR_SNAPSHOT_TRUNCATED',
   /** A snapshot whose checksums do not match its contents. */
   'ERR_SNAPSHOT_CORRUPT',
+  /** An output file (an exported list) could not be written. */
+  'ERR_OUTPUT_WRITE',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

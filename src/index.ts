@@ -101,6 +101,7 @@ export {
   parseList,
   readListFile,
   formatList,
+  writeListFile,
   LIST_FORMATS,
   MAX_ROW_PROBLEMS,
   DEFAULT_MAX_LIST_BYTES,

@@ -416,3 +416,42 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
     }
   });
 });
+
+describe('hashwarden export --out', () => {
+  it('writes the enabled lists as a list file that imports back to the same entries', async () => {
+    const db = join(dir, 'out.db');
+    const list = join(dir, 'out-source.csv');
+    await writeFile(list, `id,list,algorithm,hash,label,source\na,one,md5,${'a'.repeat(32)},csam,vendor\nb,two,pdq,${'c'.repeat(64)},,\n`);
+    await cli('import', list, '--db', db, '--list', 'one');
+    const csv = join(dir, 'exported.csv');
+    expect((await cli('export', '--db', db, '--out', csv)).out).toBe(`wrote ${csv} (2 entries of one, two, csv)\n`);
+    const again = join(dir, 'again.db');
+    await cli('import', csv, '--db', again, '--list', 'unused');
+    const read = (path: string) => {
+      const store = HashStore.open(path, { readonly: true });
+      try {
+        return [...store.entries()];
+      } finally {
+        store.close();
+      }
+    };
+    expect(read(again)).toEqual(read(db));
+    await cli('list', 'set', 'two', '--db', db, '--disable');
+    const text = join(dir, 'exported.list');
+    expect((await cli('export', '--db', db, '--out', text, '--format', 'text')).status).toBe(0);
+    expect(readFileSync(text, 'utf8')).toBe(`md5 ${'a'.repeat(32)}\n`);
+  });
+
+  it('asks for a format it cannot tell, and for exactly one of --snapshot and --out', async () => {
+    const db = join(dir, 'out.db');
+    for (const [args, message] of [
+      [['export', '--db', db, '--out', join(dir, 'x.dat')], 'give --format'],
+      [['export', '--db', db, '--out', join(dir, 'x.csv'), '--snapshot', join(dir, 'x.snap')], 'Expected one of --snapshot and --out'],
+      [['export', '--db', db], 'Expected one of --snapshot and --out'],
+      [['export', '--db', db, '--out', join(dir, 'x.csv'), '--format', 'xml'], 'Expected csv, ndjson or text for --format'],
+    ] as const) {
+      const { status, err } = await cli(...args);
+      expect([status, err]).toEqual([2, expect.stringContaining(message) as unknown as string]);
+    }
+  });
+});

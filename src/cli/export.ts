@@ -3,8 +3,8 @@
  * snapshot that `hashwarden match --snapshot` and `Matcher.open` load without parsing entries.
  * The snapshot is written to a temporary file and renamed, so a failed export leaves no file.
  */
-import { resolve } from 'node:path';
-import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, SEARCH_TIERS as TIERS, writeSnapshot, type ListEntry, type SearchTierOptions, type SnapshotAlgorithm, type SnapshotList } from '../index.js';
+import { extname, resolve } from 'node:path';
+import { LIST_FORMATS, MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, SEARCH_TIERS as TIERS, writeListFile, writeSnapshot, type ListEntry, type ListFormat, type SearchTierOptions, type SnapshotAlgorithm, type SnapshotList } from '../index.js';
 import { HashStore } from '../lists/sqlite.js';
 import { EXIT, required, UsageError, type Command } from './command.js';
 
@@ -57,14 +57,41 @@ function readStore(db: string, names: readonly string[] | undefined): { lists: S
   }
 }
 
+/** Writes the chosen lists (default: the enabled ones) to a list file, in one read transaction. */
+async function exportListFile(db: string, names: readonly string[] | undefined, out: string, format: ListFormat): Promise<{ entries: number; lists: string[] }> {
+  const store = HashStore.open(db, { readonly: true });
+  try {
+    return await store.readAsync(async () => {
+      const known = store.lists();
+      const unknown = (names ?? []).filter((n) => !known.some((l) => l.name === n));
+      if (unknown.length > 0) throw new UsageError(`Unknown list ${unknown.map((n) => JSON.stringify(n)).join(', ')} in ${db} (known lists: ${known.map((l) => l.name).join(', ') || 'none'})`);
+      const chosen = (names === undefined ? known.filter((l) => l.enabled) : known.filter((l) => names.includes(l.name))).map((l) => l.name);
+      function* entries(): Generator<ListEntry> {
+        for (const list of chosen) yield* store.entries({ list });
+      }
+      return { entries: await writeListFile(out, entries, format), lists: chosen };
+    });
+  } finally {
+    store.close();
+  }
+}
+
+const FORMAT_BY_EXTENSION: Readonly<Record<string, ListFormat>> = { '.csv': 'csv', '.ndjson': 'ndjson', '.jsonl': 'ndjson', '.txt': 'text' };
+
 export const exportCommand: Command = {
   name: 'export',
-  usage: '--db PATH --snapshot FILE [--list NAME]... [--tier auto|linear|mih] [--substring-bits N]',
-  summary: 'Export the lists of a SQLite store to a binary snapshot.',
+  usage: '--db PATH (--snapshot FILE [--tier auto|linear|mih] [--substring-bits N] | --out FILE [--format csv|ndjson|text]) [--list NAME]...',
+  summary: 'Export the lists of a SQLite store to a binary snapshot or a list file.',
   help: `
 Options:
   --db PATH             the SQLite store (see \`hashwarden import\`)
   --snapshot FILE       the snapshot to write (replaced if it exists)
+  --out FILE            a list file to write instead (replaced if it exists), readable by
+                        \`hashwarden import\`
+  --format F            the list file's format: csv (id,list,algorithm,hash,label, then one
+                        column per metadata key), ndjson, or text (\`<algorithm> <hash>\` lines:
+                        ids, lists, labels and metadata are lost); default: from --out's
+                        extension (.csv, .ndjson or .jsonl, .txt)
   --list NAME           only this list (repeatable, enabled or not); default every
                         enabled list
   --tier T              perceptual index to store: auto (default: by list size), linear or
@@ -74,13 +101,16 @@ Options:
   -h, --help            this text
 
 The snapshot keeps each list's name, version, thresholds and label (\`hashwarden list set\`);
-\`hashwarden match --snapshot FILE\` and
-Matcher.open(FILE) load it. It is written to a temporary file and renamed, so a failed
-export leaves the previous file, if any, unchanged.
+\`hashwarden match --snapshot FILE\` and Matcher.open(FILE) load it. Either file is read from
+one version of the store, written to a temporary file and renamed, so a failed export leaves the
+previous file, if any, unchanged. A list file is written as the entries are read, whatever its
+size.
 Exit status: 0 on success, 2 on error.`,
   options: {
     db: { type: 'string' },
     snapshot: { type: 'string' },
+    out: { type: 'string' },
+    format: { type: 'string' },
     list: { type: 'string', multiple: true },
     tier: { type: 'string' },
     'substring-bits': { type: 'string' },
@@ -88,10 +118,24 @@ Exit status: 0 on success, 2 on error.`,
   async run(values, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(positionals[0])}`);
     const db = required(values.db, '--db');
+    if ((values.snapshot === undefined) === (values.out === undefined)) throw new UsageError('Expected one of --snapshot and --out');
+    const names = values.list as string[] | undefined;
+    if (values.out !== undefined) {
+      const out = required(values.out, '--out');
+      if (resolve(db) === resolve(out)) throw new UsageError('--out must not be the --db file');
+      if (values.tier !== undefined || values['substring-bits'] !== undefined) throw new UsageError('--tier and --substring-bits are for --snapshot');
+      const format = (values.format as string | undefined) ?? FORMAT_BY_EXTENSION[extname(out).toLowerCase()];
+      if (format === undefined) throw new UsageError(`Cannot tell the format of ${out} from its extension: give --format csv, ndjson or text`);
+      if (!(LIST_FORMATS as readonly string[]).includes(format)) throw new UsageError(`Expected csv, ndjson or text for --format but received ${JSON.stringify(format)}`);
+      const written = await exportListFile(db, names, out, format as ListFormat);
+      io.out(`wrote ${out} (${written.entries} entries of ${written.lists.length === 0 ? 'no lists' : written.lists.join(', ')}, ${format})\n`);
+      return EXIT.ok;
+    }
+    if (values.format !== undefined) throw new UsageError('--format is for --out');
     const file = required(values.snapshot, '--snapshot');
     if (resolve(db) === resolve(file)) throw new UsageError('--snapshot must not be the --db file');
     const search = searchOptions(values);
-    const { lists, entries } = readStore(db, values.list as string[] | undefined);
+    const { lists, entries } = readStore(db, names);
     const summary = await writeSnapshot(file, { lists, entries, source: db, ...(search === undefined ? {} : { search }) });
     const nameWidth = Math.max(0, ...summary.algorithms.map((a) => a.name.length));
     const countWidth = Math.max(0, ...summary.algorithms.map((a) => String(a.count).length));

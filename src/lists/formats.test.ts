@@ -2,7 +2,8 @@
  * Tests of list files: the three formats, bad rows reported by file and physical line, the
  * fail/skip policies, file reading, and formatList → parseList round trips.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -16,6 +17,7 @@ import {
   MAX_ROW_PROBLEMS,
   parseList,
   readListFile,
+  writeListFile,
   type ListFormat,
   type ParseListOptions,
 } from './formats.js';
@@ -463,6 +465,40 @@ describe('round trips', () => {
         expect(parseList(formatList(entries, 'text'), { list: 'alpha', format: 'text' }).entries).toEqual(expected);
       }),
     );
+  });
+
+  it('writeListFile writes what formatList gives, file by file, and readListFile reads it back', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hashwarden-write-'));
+    try {
+      const entries = fc.sample(fc.uniqueArray(entry, { selector: (e) => `${e.list}\u0000${e.id}`, minLength: 1, maxLength: 40 }), { seed: 3, numRuns: 1 })[0] as ListEntry[];
+      for (const format of LIST_FORMATS) {
+        const path = join(dir, `list.${format}`);
+        let passes = 0;
+        expect(await writeListFile(path, () => (passes++, entries), format)).toBe(entries.length);
+        // CSV reads the entries twice (the metadata columns first), the others once.
+        expect(passes).toBe(format === 'csv' ? 2 : 1);
+        expect(await readFile(path, 'utf8')).toBe(formatList(entries, format));
+      }
+      expect((await readListFile(join(dir, 'list.csv'), { list: 'unused' })).entries).toEqual(entries);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('writeListFile leaves the previous file whole and no temporary file when an entry is bad', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hashwarden-write-'));
+    try {
+      const path = join(dir, 'list.ndjson');
+      await writeFile(path, 'previous\n');
+      const bad = [normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_A }), { list: 'demo', id: 'x', algorithm: 'md5', hash: 'nope' } as ListEntry];
+      const error = await rejection(writeListFile(path, () => bad, 'ndjson'));
+      expect([(error as HashwardenError).code, (error as Error).message.slice(0, 9)]).toEqual(['ERR_HASH_FORMAT', 'Entry 2: ']);
+      expect(await readFile(path, 'utf8')).toBe('previous\n');
+      expect(readdirSync(dir)).toEqual(['list.ndjson']);
+      await expect(writeListFile(join(dir, 'missing', 'x.csv'), () => [], 'csv')).rejects.toMatchObject({ code: 'ERR_OUTPUT_WRITE' });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('detects each format from what formatList writes', () => {

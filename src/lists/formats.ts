@@ -9,8 +9,11 @@
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
 import { constants as bufferConstants, isUtf8 } from 'node:buffer';
-import { readFile, stat } from 'node:fs/promises';
-import { extname } from 'node:path';
+import { createWriteStream } from 'node:fs';
+import { readFile, rename, rm, stat } from 'node:fs/promises';
+import { once } from 'node:events';
+import { basename, dirname, extname, join } from 'node:path';
+import { finished } from 'node:stream/promises';
 import { createRequire } from 'node:module';
 import { ALGORITHM_NAMES, isAlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
@@ -915,32 +918,61 @@ function metadataText(value: unknown): string {
   return typeof value === 'string' ? value : JSON.stringify(value);
 }
 
-function formatCsv(entries: readonly ListEntry[]): string {
-  const keys: string[] = [];
+/**
+ * The columns of a CSV list: the fixed ones, then one per metadata key in first-seen order. A key
+ * the parser would read back as something else (`hash`, `Label`, ` x`, `op`…) cannot be a column.
+ */
+class CsvColumns {
+  readonly keys: string[] = [];
   // `type` and `signal_type` are free: with an `algorithm` column present they read back as metadata.
   // `op` is no column formatList writes, but the parser would read it as one.
-  const lower = new Set<string>([...CSV_COLUMNS, 'op']);
-  const seen = new Set<string>();
-  for (const entry of entries) {
+  readonly #lower = new Set<string>([...CSV_COLUMNS, 'op']);
+  readonly #seen = new Set<string>();
+
+  add(entry: ListEntry): void {
     for (const key of Object.keys(entry.metadata ?? {})) {
-      if (seen.has(key)) continue;
-      // The parser trims header names and matches them case-insensitively; a key it would read
-      // back as something else cannot be a column.
-      if (key.trim() !== key || key === '' || lower.has(key.toLowerCase())) {
+      if (this.#seen.has(key)) continue;
+      // The parser trims header names and matches them case-insensitively.
+      if (key.trim() !== key || key === '' || this.#lower.has(key.toLowerCase())) {
         throw listError(`Metadata key ${JSON.stringify(key)} cannot be written as a CSV column`);
       }
-      seen.add(key);
-      lower.add(key.toLowerCase());
-      keys.push(key);
+      this.#seen.add(key);
+      this.#lower.add(key.toLowerCase());
+      this.keys.push(key);
     }
   }
-  let out = `${[...CSV_COLUMNS, ...keys].map(csvField).join(',')}\n`;
-  for (const entry of entries) {
-    const row = [entry.id, entry.list, entry.algorithm, entry.hash, entry.label ?? ''];
-    for (const key of keys) row.push(metadataText(entry.metadata?.[key]));
-    out += `${row.map(csvField).join(',')}\n`;
+
+  header(): string {
+    return `${[...CSV_COLUMNS, ...this.keys].map(csvField).join(',')}\n`;
   }
-  return out;
+
+  line(entry: ListEntry): string {
+    const row = [entry.id, entry.list, entry.algorithm, entry.hash, entry.label ?? ''];
+    for (const key of this.keys) row.push(metadataText(entry.metadata?.[key]));
+    return `${row.map(csvField).join(',')}\n`;
+  }
+}
+
+/** One entry as a line of `format` (CSV lines need their columns). */
+function formatLine(entry: ListEntry, format: ListFormat, columns: CsvColumns): string {
+  switch (format) {
+    case 'csv':
+      return columns.line(entry);
+    case 'ndjson':
+      return `${JSON.stringify({ id: entry.id, list: entry.list, algorithm: entry.algorithm, hash: entry.hash, label: entry.label, metadata: entry.metadata })}\n`;
+    case 'text':
+      return `${entry.algorithm} ${entry.hash}\n`;
+  }
+}
+
+/** `normalizeEntry`, its errors prefixed `Entry n:`. */
+function normalizedAt(entry: ListEntry, index: number): ListEntry {
+  try {
+    return normalizeEntry(entry);
+  } catch (error) {
+    if (!isHashwardenError(error)) throw error;
+    throw new HashwardenError(error.code, `Entry ${index}: ${error.message}`, { cause: error });
+  }
 }
 
 /**
@@ -966,21 +998,57 @@ export function formatList(entries: Iterable<ListEntry>, format: ListFormat): st
   oneOf(format, LIST_FORMATS, 'format');
   const normalised: ListEntry[] = [];
   let index = 0;
-  for (const entry of entries) {
-    index++;
-    try {
-      normalised.push(normalizeEntry(entry));
-    } catch (error) {
-      if (!isHashwardenError(error)) throw error;
-      throw new HashwardenError(error.code, `Entry ${index}: ${error.message}`, { cause: error });
+  for (const entry of entries) normalised.push(normalizedAt(entry, ++index));
+  const columns = new CsvColumns();
+  if (format === 'csv') for (const entry of normalised) columns.add(entry);
+  let out = format === 'csv' ? columns.header() : '';
+  for (const entry of normalised) out += formatLine(entry, format, columns);
+  return out;
+}
+
+/**
+ * Writes entries to a list file as they come, without holding them, in the layout of
+ * {@link formatList}: `entries()` is called once, or twice for CSV (a first pass finds the
+ * metadata columns), and must give the same entries each time. The file is written aside and
+ * renamed, so a failed write leaves any previous file whole. Resolves to the number of entries.
+ *
+ * @example
+ * ```ts
+ * await writeListFile('ncmec.csv', () => store.entries({ list: 'ncmec' }), 'csv');
+ * ```
+ */
+export async function writeListFile(path: string, entries: () => Iterable<ListEntry>, format: ListFormat): Promise<number> {
+  nonEmptyString(path, 'path', MAX_PATH_LENGTH);
+  if (typeof entries !== 'function') invalid('function returning the entries', 'entries', entries);
+  oneOf(format, LIST_FORMATS, 'format');
+  const columns = new CsvColumns();
+  if (format === 'csv') {
+    let index = 0;
+    for (const entry of entries()) columns.add(normalizedAt(entry, ++index));
+  }
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  const stream = createWriteStream(temporary, { flags: 'wx' });
+  const failed = new Promise<never>((_resolve, reject) => stream.once('error', reject));
+  failed.catch(() => undefined);
+  let count = 0;
+  try {
+    let chunk = format === 'csv' ? columns.header() : '';
+    for (const entry of entries()) {
+      chunk += formatLine(normalizedAt(entry, ++count), format, columns);
+      // About 64 KiB a write, waiting when the disk is behind rather than buffering the file.
+      if (chunk.length >= 65536) {
+        if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), failed]);
+        chunk = '';
+      }
     }
+    stream.end(chunk);
+    await Promise.race([finished(stream), failed]);
+    await rename(temporary, path);
+  } catch (error) {
+    stream.destroy();
+    await rm(temporary, { force: true });
+    if (isHashwardenError(error)) throw error;
+    throw new HashwardenError('ERR_OUTPUT_WRITE', `Cannot write ${path}: ${(error as Error).message}`, { cause: error });
   }
-  switch (format) {
-    case 'csv':
-      return formatCsv(normalised);
-    case 'ndjson':
-      return normalised.map((e) => `${JSON.stringify({ id: e.id, list: e.list, algorithm: e.algorithm, hash: e.hash, label: e.label, metadata: e.metadata })}\n`).join('');
-    case 'text':
-      return normalised.map((e) => `${e.algorithm} ${e.hash}\n`).join('');
-  }
+  return count;
 }

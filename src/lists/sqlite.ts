@@ -619,7 +619,7 @@ export class HashStore {
 
   #writable(what: string): void {
     if (this.#readonly) throw new HashwardenError('ERR_STORE', `SQLite store ${this.path}: opened read-only, cannot ${what}`);
-    if (this.#importing) throw new HashwardenError('ERR_STORE', `SQLite store ${this.path}: an import is running on this connection, cannot ${what}`);
+    if (this.#importing) throw new HashwardenError('ERR_STORE', `SQLite store ${this.path}: a transaction (an import, a read) is running on this connection, cannot ${what}`);
   }
 
   /**
@@ -1007,6 +1007,38 @@ export class HashStore {
       // Only SQLite's own failures are the store's; the callback's errors are the caller's.
       if (error instanceof Database.SqliteError || !this.#db.open) throw storeError(this.path, error);
       throw error;
+    }
+  }
+
+  /**
+   * {@link HashStore.read} for asynchronous work (writing what it reads to a file): one read
+   * transaction held across `fn`'s awaits, so everything `fn` reads is one version of the store.
+   * The connection cannot write meanwhile (`ERR_STORE`).
+   *
+   * @example
+   * ```ts
+   * await store.readAsync(() => writeListFile('ncmec.csv', () => store.entries({ list: 'ncmec' }), 'csv'));
+   * ```
+   */
+  async readAsync<T>(fn: () => Promise<T>): Promise<T> {
+    if (typeof fn !== 'function') invalid('function', 'fn', fn);
+    if (this.#importing) throw new HashwardenError('ERR_STORE', `SQLite store ${this.path}: a transaction is running on this connection`);
+    try {
+      this.#db.exec('BEGIN');
+    } catch (error) {
+      throw storeError(this.path, error);
+    }
+    this.#importing = true;
+    try {
+      const result = await fn();
+      this.#db.exec('COMMIT');
+      return result;
+    } catch (error) {
+      if (this.#db.open && this.#db.inTransaction) this.#db.exec('ROLLBACK');
+      if (error instanceof Database.SqliteError) throw storeError(this.path, error);
+      throw error;
+    } finally {
+      this.#importing = false;
     }
   }
 
