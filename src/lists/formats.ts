@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { ALGORITHM_NAMES, isAlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
 import { integerInRange, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
-import { MAX_FIELD_LENGTH, normalizeEntry, rowError, type ListEntry, type ListEntryInput } from './model.js';
+import { MAX_FIELD_LENGTH, normalEntry, normalizeEntry, rowError, type ListEntry, type ListEntryInput } from './model.js';
 
 /**
  * A list file format: `csv` (header row required), `ndjson` (one JSON object a line), `text`
@@ -372,7 +372,7 @@ class ListSink extends RowSink {
   protected take(line: number, op: RowOp, row: RawRow): void {
     // A ParsedList is a whole list; a removal only means something against a stored one.
     if (op === 'remove') throw listError('op remove is only for delta imports (hashwarden import, streamListFile)');
-    const entry = normalizeEntry(row);
+    const entry = normalEntry(row);
     const key = `${entry.list}\u0000${entry.id}`;
     const first = this.#seen.get(key);
     if (first !== undefined) {

@@ -118,21 +118,29 @@ function hasKeys(metadata: object): boolean {
 }
 
 /**
- * `normalizeEntry`, made cheap for an entry already in normal form (what the list readers
- * yield): its fields are checked as they are instead of being parsed and written again; anything
- * else goes through `normalizeEntry`. The same result and the same errors either way.
+ * `normalizeEntry`, made cheap for an entry already in normal form (what the list readers build
+ * from clean files, and what they yield): its fields are checked as they are instead of being
+ * parsed and written again; anything else goes through `normalizeEntry`. The same entry and the
+ * same errors either way.
  *
  * @example
  * ```ts
- * const entry = normalEntry(row.entry); // no copy when row.entry is already normal
+ * const entry = normalEntry({ list: 'ncmec', algorithm: 'md5', hash: '0cc175b9c0f1b6a831c399e269772661' });
  * ```
  */
 export function normalEntry(input: ListEntryInput): ListEntry {
-  if (input !== null && typeof input === 'object' && normalField(input.list) && normalField(input.id) && typeof input.hash === 'string' && (input.label === undefined || normalField(input.label))) {
-    const algorithm = typeof input.algorithm === 'string' && isAlgorithmName(input.algorithm) ? getAlgorithm(input.algorithm) : undefined;
-    const metadata = input.metadata;
-    if (algorithm !== undefined && normalHex(algorithm.bits).test(input.hash) && (metadata === undefined || (metadata !== null && typeof metadata === 'object' && !Array.isArray(metadata) && hasKeys(metadata)))) {
-      return input as ListEntry;
+  if (
+    input !== null && typeof input === 'object' &&
+    typeof input.hash === 'string' && typeof input.algorithm === 'string' && isAlgorithmName(input.algorithm) &&
+    normalField(input.list) && (input.id === undefined || normalField(input.id)) && (input.label === undefined || normalField(input.label))
+  ) {
+    const algorithm = getAlgorithm(input.algorithm);
+    const { metadata } = input;
+    if (normalHex(algorithm.bits).test(input.hash) && (metadata === undefined || metadata === null || (typeof metadata === 'object' && !Array.isArray(metadata)))) {
+      const entry = { id: (input.id as string | undefined) ?? `${algorithm.name}:${input.hash}`, list: input.list as string, algorithm: algorithm.name, hash: input.hash };
+      if (input.label !== undefined) Object.assign(entry, { label: input.label });
+      if (metadata !== undefined && metadata !== null && hasKeys(metadata)) Object.assign(entry, { metadata });
+      return entry;
     }
   }
   return normalizeEntry(input);

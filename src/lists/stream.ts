@@ -29,7 +29,7 @@ import {
   type RowOp,
   type RowProblem,
 } from './formats.js';
-import { normalizeEntry, type ListEntry } from './model.js';
+import { normalEntry, type ListEntry } from './model.js';
 
 /**
  * One row of a list file, as the streaming reader yields it: an entry to add, or the (list, id)
@@ -160,7 +160,7 @@ class BatchSink extends RowSink {
 
   protected take(line: number, op: RowOp, row: RawRow): void {
     if (op === 'add') {
-      this.pending.push({ op, entry: normalizeEntry(row), line });
+      this.pending.push({ op, entry: normalEntry(row), line });
       this.adds++;
     } else {
       const { list, id } = removalKey(row);
