@@ -1045,7 +1045,10 @@ export async function writeListFile(path: string, entries: () => Iterable<ListEn
     await Promise.race([finished(stream), failed]);
     await rename(temporary, path);
   } catch (error) {
+    // The stream opens its file asynchronously: wait until it is closed, or the file could appear
+    // after the removal below.
     stream.destroy();
+    if (!stream.closed) await once(stream, 'close').catch(() => undefined);
     await rm(temporary, { force: true });
     if (isHashwardenError(error)) throw error;
     throw new HashwardenError('ERR_OUTPUT_WRITE', `Cannot write ${path}: ${(error as Error).message}`, { cause: error });
