@@ -484,7 +484,7 @@ export class Matcher {
     }));
   }
 
-  /** The threshold used for `algorithm` when a call sets none. */
+  /** The matcher's threshold for `algorithm`: used for a list that sets none, when the call sets none. */
   threshold(algorithm: AlgorithmName): number {
     return this.#thresholds[algorithm] ?? getAlgorithm(algorithm).defaultThreshold;
   }
