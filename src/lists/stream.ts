@@ -412,6 +412,7 @@ async function* readBatches(path: string, options: ResolvedParseOptions, maxByte
       format = detectListFormat(path, head);
     }
     let records: CsvRecords | undefined;
+    let quoted = false;
     if (format === 'csv') {
       // Loaded here, not at module load: a process that never reads a CSV file should not pay for it.
       records = new CsvRecords(sink);
@@ -424,6 +425,13 @@ async function* readBatches(path: string, options: ResolvedParseOptions, maxByte
       } else if (bytes === undefined) {
         await parser.feed(undefined);
       } else if (bytes.length > 0) {
+        // Runs of lines without a quote are split by CsvRecords itself, until the first quote:
+        // from then on csv-parse takes every run, since one may end inside a quoted field.
+        if (!quoted && bytes.indexOf(0x22) < 0) {
+          records.plainLines(bytes.toString('utf8'), line);
+          return;
+        }
+        quoted = true;
         records.append(bytes);
         await parser.feed(bytes);
       }
