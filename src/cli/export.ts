@@ -5,7 +5,7 @@
  */
 import { extname, resolve } from 'node:path';
 import { LIST_FORMATS, MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, SEARCH_TIERS as TIERS, writeListFile, writeSnapshot, type ListEntry, type ListFormat, type SearchTierOptions, type SnapshotAlgorithm, type SnapshotList } from '../index.js';
-import { HashStore } from '../lists/sqlite.js';
+import { HashStore, type ListInfo } from '../lists/sqlite.js';
 import { EXIT, required, UsageError, type Command } from './command.js';
 
 type Tier = (typeof TIERS)[number];
@@ -31,6 +31,16 @@ function describeSearch(a: SnapshotAlgorithm): string {
   return `mih (${widths.length} tables: ${widths.join(',')})`;
 }
 
+/** The lists named (enabled or not), or every enabled one; an unknown name is a usage error. */
+function chooseLists(known: readonly ListInfo[], names: readonly string[] | undefined, db: string): ListInfo[] {
+  const unknown = (names ?? []).filter((n) => !known.some((l) => l.name === n));
+  if (unknown.length > 0) {
+    const have = known.length === 0 ? 'the store has no lists' : `known lists: ${known.map((l) => l.name).join(', ')}`;
+    throw new UsageError(`Unknown list ${unknown.map((n) => JSON.stringify(n)).join(', ')} in ${db} (${have})`);
+  }
+  return names === undefined ? known.filter((l) => l.enabled) : known.filter((l) => names.includes(l.name));
+}
+
 /**
  * Reads the chosen lists (default: the enabled ones) with their policy, and their entries, in one
  * read transaction, so a concurrent import cannot give a snapshot whose versions and entries
@@ -40,13 +50,7 @@ function readStore(db: string, names: readonly string[] | undefined): { lists: S
   const store = HashStore.open(db, { readonly: true });
   try {
     return store.read(() => {
-      const known = store.lists();
-      const unknown = (names ?? []).filter((n) => !known.some((l) => l.name === n));
-      if (unknown.length > 0) {
-        const have = known.length === 0 ? 'the store has no lists' : `known lists: ${known.map((l) => l.name).join(', ')}`;
-        throw new UsageError(`Unknown list ${unknown.map((n) => JSON.stringify(n)).join(', ')} in ${db} (${have})`);
-      }
-      const chosen = names === undefined ? known.filter((l) => l.enabled) : known.filter((l) => names.includes(l.name));
+      const chosen = chooseLists(store.lists(), names, db);
       const entries: ListEntry[] = [];
       for (const list of chosen) for (const entry of store.entries({ list: list.name })) entries.push(entry);
       const lists = chosen.map((l) => ({ name: l.name, version: l.version, ...(Object.keys(l.thresholds).length === 0 ? {} : { thresholds: l.thresholds }), ...(l.label === undefined ? {} : { label: l.label }) }));
@@ -62,10 +66,7 @@ async function exportListFile(db: string, names: readonly string[] | undefined, 
   const store = HashStore.open(db, { readonly: true });
   try {
     return await store.readAsync(async () => {
-      const known = store.lists();
-      const unknown = (names ?? []).filter((n) => !known.some((l) => l.name === n));
-      if (unknown.length > 0) throw new UsageError(`Unknown list ${unknown.map((n) => JSON.stringify(n)).join(', ')} in ${db} (known lists: ${known.map((l) => l.name).join(', ') || 'none'})`);
-      const chosen = (names === undefined ? known.filter((l) => l.enabled) : known.filter((l) => names.includes(l.name))).map((l) => l.name);
+      const chosen = chooseLists(store.lists(), names, db).map((l) => l.name);
       function* entries(): Generator<ListEntry> {
         for (const list of chosen) yield* store.entries({ list });
       }

@@ -553,6 +553,8 @@ export class HashStore {
   readonly path: string;
   readonly #db: Database.Database;
   readonly #readonly: boolean;
+  /** The schema version opened (1 only read-only: a writable open upgrades). */
+  readonly #version: number;
   readonly #selectList: Database.Statement<[string], { version: number }>;
   readonly #insertList: Database.Statement<[string, string, string]>;
   readonly #bumpList: Database.Statement<[number, string, string]>;
@@ -569,6 +571,7 @@ export class HashStore {
 
   private constructor(db: Database.Database, path: string, readonly: boolean, version: number) {
     this.path = path;
+    this.#version = version;
     this.#db = db;
     this.#readonly = readonly;
     this.#selectList = db.prepare('SELECT version FROM lists WHERE name = ?');
@@ -1090,7 +1093,7 @@ export class HashStore {
   history(list?: string): ImportRecord[] {
     const name = list === undefined ? undefined : nonEmptyString(list, 'list', MAX_FIELD_LENGTH).trim();
     try {
-      const columns = "list, version, source, added, updated, unchanged, at, " + (this.#hasModes() ? "removed, coalesce(mode, 'merge') AS mode" : "0 AS removed, 'merge' AS mode");
+      const columns = "list, version, source, added, updated, unchanged, at, " + (this.#version >= 2 ? "removed, coalesce(mode, 'merge') AS mode" : "0 AS removed, 'merge' AS mode");
       const rows = name === undefined
         ? this.#db.prepare<[], ImportRecordRow>(`SELECT ${columns} FROM imports ORDER BY seq`).all()
         : this.#db.prepare<[string], ImportRecordRow>(`SELECT ${columns} FROM imports WHERE list = ? ORDER BY seq`).all(name);
@@ -1098,10 +1101,6 @@ export class HashStore {
     } catch (error) {
       throw storeError(this.path, error);
     }
-  }
-
-  #hasModes(): boolean {
-    return (this.#db.pragma('user_version', { simple: true }) as number) >= 2;
   }
 
   /**

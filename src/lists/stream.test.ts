@@ -10,12 +10,12 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ALGORITHM_NAMES, getAlgorithm } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
 import { formatList, LIST_FORMATS, MAX_ROW_PROBLEMS, type ListFormat } from './formats.js';
 import { normalizeEntry, type ListEntry } from './model.js';
 import { MAX_LIST_LINE_BYTES, streamListFile, type ListBatch, type ListRow, type ListStreamSummary, type StreamListOptions } from './stream.js';
 import { expectRowError, rejection } from '../../test-vectors/row-errors.js';
+import { listEntries } from '../../test-vectors/list-entries.js';
 
 const MD5_A = '0cc175b9c0f1b6a831c399e269772661';
 const MD5_B = '92eb5ffee6ae2fec3ad71c777531578f';
@@ -84,22 +84,7 @@ function md5Lines(count: number, bad: ReadonlySet<number> = new Set()): string {
 }
 
 describe('streamListFile: formats', () => {
-  const text = fc
-    .oneof(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }), fc.constantFrom('a,b', 'say "hi"', 'two\nlines', 'crlf\r\ninside', 'ünïcödé', '#hash'))
-    .filter((s) => s.length > 0 && s.trim() === s);
-  const metadataKey = fc
-    .oneof(fc.stringMatching(/^[a-z][a-z0-9_]{0,7}$/), fc.constantFrom('type', 'signal_type', 'Source'))
-    .filter((k) => !['id', 'list', 'algorithm', 'hash', 'label', 'op'].includes(k));
-  const entry = fc
-    .record({
-      list: fc.constantFrom('alpha', 'beta list', 'γ'),
-      algorithm: fc.constantFrom(...ALGORITHM_NAMES),
-      bytes: fc.uint8Array({ minLength: 32, maxLength: 32 }),
-      id: fc.option(text, { nil: undefined }),
-      label: fc.option(text, { nil: undefined }),
-      metadata: fc.option(fc.dictionary(metadataKey, text, { maxKeys: 3, noNullPrototype: true }), { nil: undefined }),
-    })
-    .map(({ bytes, algorithm, ...rest }) => normalizeEntry({ ...rest, algorithm, hash: bytes.subarray(0, getAlgorithm(algorithm).bits / 8) }));
+  const entry = listEntries(['a,b', 'say "hi"', 'two\nlines', 'crlf\r\ninside', 'ünïcödé', '#hash']);
 
   it('reads back the entries formatList wrote to disk, in every format', async () => {
     await fc.assert(
