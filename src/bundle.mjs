@@ -17,7 +17,8 @@ import { build } from 'esbuild';
 const src = dirname(fileURLToPath(import.meta.url));
 
 await build({
-  entryPoints: ['index.ts', 'image/index.ts', 'lists/sqlite.ts', 'cli/main.ts'].map((entry) => join(src, entry)),
+  // lists/read-worker.ts: the list reader's thread, loaded by URL (packed-reader.ts), so an entry of its own.
+  entryPoints: ['index.ts', 'image/index.ts', 'lists/sqlite.ts', 'lists/read-worker.ts', 'cli/main.ts'].map((entry) => join(src, entry)),
   outdir: join(src, '..', 'dist'),
   outbase: src,
   bundle: true,

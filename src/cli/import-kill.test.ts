@@ -4,7 +4,9 @@
  * import runs in a child process (`hashwarden import … --replace`), killed once while it reads the
  * file and stages rows (a quarter of the way through the file, by the offset Linux reports for its
  * descriptor; skipped without /proc), and once while it writes them (when the store's write-ahead
- * log grows).
+ * log grows). Both ways of `importFile` are killed: a file whose ids ascend (rows written straight
+ * into the store) and one whose ids do not (rows staged, then applied). The child is the built CLI
+ * when there is one (`npm test` builds first), so the file is read on its worker thread.
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
@@ -20,22 +22,31 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ROWS = 300_000;
 const md5 = (n: number, salt: string): string => `${salt}${n.toString(16).padStart(31, '0')}`;
 
+const CLI = existsSync(join(ROOT, 'dist/cli/main.js')) ? ['dist/cli/main.js'] : ['--import', 'tsx', 'src/cli/main.ts'];
+
 let dir: string;
 let db: string;
 let big: string;
+/** The same rows, ids `new000000`… ascending, and `new0`, `new1`… (`new10` sorts before `new2`). */
+const files: Record<'ordered' | 'staged', string> = { ordered: '', staged: '' };
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hashwarden-kill-'));
-  db = join(dir, 'store.db');
-  // Version 1: 1,000 entries the replace would remove.
+  for (const way of ['ordered', 'staged'] as const) {
+    files[way] = join(dir, `${way}.csv`);
+    const lines = ['id,algorithm,hash'];
+    for (let i = 0; i < ROWS; i++) lines.push(`new${way === 'ordered' ? String(i).padStart(6, '0') : i},md5,${md5(i, 'b')}`);
+    await writeFile(files[way], `${lines.join('\n')}\n`);
+  }
+}, 60_000);
+
+/** A store at version 1: 1,000 entries the replace would remove. */
+function seed(way: string): void {
+  db = join(dir, `${way}.db`);
   const store = HashStore.open(db);
   store.importEntries(Array.from({ length: 1000 }, (_, i) => ({ id: `old${i}`, list: 'x', algorithm: 'md5' as const, hash: md5(i, 'a') })));
   store.close();
-  big = join(dir, 'big.csv');
-  const lines = ['id,algorithm,hash'];
-  for (let i = 0; i < ROWS; i++) lines.push(`new${i},md5,${md5(i, 'b')}`);
-  await writeFile(big, `${lines.join('\n')}\n`);
-}, 60_000);
+}
 
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
@@ -61,7 +72,7 @@ function readOffset(pid: number): number {
 /** Starts the import, kills it when `when` says so (polled every 2 ms), and resolves to how it ended. */
 function killedImport(when: (read: number, walBytes: number) => boolean): Promise<{ signal: NodeJS.Signals | null; code: number | null; read: number; wal: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-warnings', '--import', 'tsx', 'src/cli/main.ts', 'import', big, '--db', db, '--list', 'x', '--replace', '--quiet'], { cwd: ROOT, stdio: 'ignore' });
+    const child = spawn(process.execPath, ['--no-warnings', ...CLI, 'import', big, '--db', db, '--list', 'x', '--replace', '--quiet'], { cwd: ROOT, stdio: 'ignore' });
     let killed = false;
     let read = -1;
     let wal = 0;
@@ -98,7 +109,11 @@ async function state(): Promise<{ version: number | undefined; total: number | u
   };
 }
 
-describe('hashwarden import killed part way', () => {
+describe.each(['ordered', 'staged'] as const)('hashwarden import killed part way, ids %s', (way) => {
+  beforeAll(() => {
+    big = files[way];
+    seed(way);
+  });
   const previous = { version: 1, total: 1000, oldMatches: 1, newMatches: 0 };
 
   it.skipIf(!existsSync('/proc/self/fdinfo'))('leaves the previous version when killed while reading and staging rows', async () => {

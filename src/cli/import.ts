@@ -6,7 +6,7 @@
  */
 import type { ListFormat } from '../index.js';
 import { HashStore } from '../lists/sqlite.js';
-import { streamListFile, type ListBatch, type ListStreamSummary } from '../lists/stream.js';
+import { streamListFile } from '../lists/stream.js';
 import { EXIT, required, type Command } from './command.js';
 import { startProgress } from './progress.js';
 
@@ -53,50 +53,39 @@ Exit status: 0 on success, 2 on error.`,
     const list = required(values.list, '--list');
     const file = required(files[0], 'FILE');
     const replace = values.replace === true;
-    const onError = values['skip-bad-rows'] === true ? 'skip' : 'fail';
-    const rows = streamListFile(file, {
+    const onError: 'skip' | 'fail' = values['skip-bad-rows'] === true ? 'skip' : 'fail';
+    const readOptions = {
       list,
-      format: values.format as ListFormat | undefined,
-      algorithm: values.algorithm as string | undefined,
       onError,
-    });
-    let read: ListStreamSummary | undefined;
-    let seen = 0;
-    let progress: ReturnType<typeof startProgress> | undefined;
-    // The reader's batches as the store takes them, reporting bad rows and progress on the way,
-    // and keeping the reader's summary (what `for await` would drop).
+      ...(values.format === undefined ? {} : { format: values.format as ListFormat }),
+      ...(values.algorithm === undefined ? {} : { algorithm: values.algorithm as string }),
+    };
     // The first batch is read before the store is opened, so that a file failing at once (not a
-    // list, a bad first rows) does not even create the store.
-    const head = await rows.next();
-    async function* reported(): AsyncGenerator<ListBatch> {
-      read = yield* (async function* () {
-        let finished = false;
-        try {
-          for (let step = head; ; step = await rows.next()) {
-            if (step.done) {
-              finished = true;
-              return step.value;
-            }
-            const batch = step.value;
-            progress ??= startProgress(io, batch.bytesTotal, values.quiet === true);
-            seen += batch.rows.length + batch.problems.length;
-            progress.update(batch.bytesRead, seen);
-            for (const problem of batch.problems) io.err(`skipped ${problem.error.message}\n`);
-            yield batch;
-          }
-        } finally {
-          // The store gave up (a repeated id, a write failure): close the file.
-          if (!finished) await rows.return(undefined as never);
-        }
-      })();
+    // list, bad first rows) does not even create the store; the import reads it again.
+    const head = streamListFile(file, readOptions);
+    try {
+      await head.next();
+    } finally {
+      await head.return(undefined as never);
     }
+    let progress: ReturnType<typeof startProgress> | undefined;
+    let shown = 0;
     const store = HashStore.open(db);
     try {
-      const result = await store.importRows(reported(), { source: file, onError, ...(replace ? { replace: [list.trim()], allowEmpty: values['allow-empty'] === true } : {}) });
+      const result = await store.importFile(file, {
+        ...readOptions,
+        ...(replace ? { replace: [list.trim()], allowEmpty: values['allow-empty'] === true } : {}),
+        onProgress: (p) => {
+          progress ??= startProgress(io, p.bytesTotal, values.quiet === true);
+          progress.update(p.bytesRead, p.rows);
+          for (const problem of p.problems) io.err(`skipped ${problem.error.message}\n`);
+          shown += p.problems.length;
+        },
+      });
       progress?.stop();
       for (const s of result.skipped) io.err(`skipped ${s.message}\n`);
-      const skipped = (read?.skippedCount ?? 0) + result.skippedCount;
-      const shown = Math.min(read?.skippedCount ?? 0, 1000) + result.skipped.length;
+      shown += result.skipped.length;
+      const skipped = result.read.skippedCount + result.skippedCount;
       if (skipped > shown) io.err(`skipped ${skipped - shown} more bad rows\n`);
       for (const s of result.summaries) {
         io.out(`imported ${file} into list ${s.list}: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.removed} removed (version ${s.version}${s.mode === 'replace' ? ', replaced' : ''})\n`);

@@ -6,9 +6,13 @@
  */
 import Database from 'better-sqlite3';
 import { ALGORITHM_NAMES, checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
-import { HashwardenError, isHashwardenError } from '../errors.js';
+import { HashwardenError, isHashwardenError, type ErrorCode } from '../errors.js';
 import { boolean, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import type { RowProblem } from './formats.js';
 import { MAX_FIELD_LENGTH, normalEntry, type EntryMetadata, type ListEntry } from './model.js';
+import { metadataJson, PACKED_FIELDS, packedFields, type PackedBatch } from './packed.js';
+import { readPacked } from './packed-reader.js';
+import type { ListStreamSummary, StreamListOptions } from './stream.js';
 
 /**
  * The schema version this module writes (2), kept in `PRAGMA user_version`. A version 1 store is
@@ -85,7 +89,7 @@ CREATE TEMP TABLE IF NOT EXISTS staged (
   id TEXT NOT NULL,
   op INTEGER NOT NULL,
   algorithm TEXT,
-  hash BLOB,
+  hash TEXT,
   label TEXT,
   metadata TEXT,
   line INTEGER,
@@ -147,6 +151,60 @@ export interface ImportRowsOptions extends ImportOptions {
    * `skip` keeps the first and counts the repeat in `skippedCount`.
    */
   readonly onError?: 'fail' | 'skip';
+}
+
+/**
+ * Options of {@link HashStore.importFile}: those of an import (`source` defaults to the path), of
+ * the reader (`streamListFile`), and of the file import itself.
+ *
+ * @example
+ * ```ts
+ * const options: ImportFileOptions = { list: 'ncmec', replace: ['ncmec'], onProgress: (p) => bar.update(p.bytesRead) };
+ * ```
+ */
+export interface ImportFileOptions extends ImportOptions, Omit<StreamListOptions, 'source' | 'batchSize'> {
+  /**
+   * Bad rows (as `streamListFile`) and repeated ids (as `importRows`): `fail` (default) refuses
+   * the import, `skip` imports the rest and reports them.
+   */
+  readonly onError?: 'fail' | 'skip';
+  /**
+   * Read and check the file on a worker thread while this one writes the store. Default `true`;
+   * without the worker module beside this one (an application bundled into one file) the file is
+   * read on this thread, as with `false`.
+   */
+  readonly thread?: boolean;
+  /** Called after each batch of rows is written (about every 10,000 rows). Default: none. */
+  readonly onProgress?: (progress: ImportProgress) => void;
+}
+
+/**
+ * How far {@link HashStore.importFile} is. When ids turn out not to be in order the file is read
+ * a second time (see `ordered`), and `bytesRead` starts again from 0; problems are reported once.
+ *
+ * @example
+ * ```ts
+ * onProgress: ({ bytesRead, bytesTotal }) => bar.update(bytesRead / bytesTotal)
+ * ```
+ */
+export interface ImportProgress {
+  readonly bytesRead: number;
+  readonly bytesTotal: number;
+  /** Rows read so far, good and bad, in this reading of the file. */
+  readonly rows: number;
+  /** Bad rows skipped since the previous call (`onError: 'skip'`). */
+  readonly problems: readonly RowProblem[];
+}
+
+/** What {@link HashStore.importFile} did: the import, what the file held, and how it was written. */
+export interface ImportFileResult extends ImportResult {
+  /** The reader's summary: format, rows, adds, removes, bad rows skipped. */
+  readonly read: ListStreamSummary;
+  /**
+   * `true` when every list's ids were in ascending order, so rows were written straight into the
+   * store; `false` when they were staged first to catch repeated ids (about half the speed).
+   */
+  readonly ordered: boolean;
 }
 
 /** How an import treated its lists, recorded in the import history. */
@@ -283,14 +341,6 @@ interface EntryRow {
   readonly metadata: string | null;
 }
 
-interface StagedCounts {
-  readonly list: string;
-  readonly added: number;
-  readonly updated: number;
-  readonly unchanged: number;
-  readonly removed: number;
-}
-
 interface ListRowData {
   readonly name: string;
   readonly version: number;
@@ -313,17 +363,6 @@ function storeError(path: string, error: unknown): HashwardenError {
 
 function notAStore(path: string, why: string): HashwardenError {
   return new HashwardenError('ERR_STORE', `SQLite store ${path}: not a hashwarden store (${why})`);
-}
-
-/** Sorted keys, so the same metadata from two files in different column orders compares equal. */
-function metadataJson(metadata: EntryMetadata | undefined): string | null {
-  if (metadata === undefined) return null;
-  const json = JSON.stringify(metadata, (_key, value: unknown) =>
-    value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : value,
-  );
-  return json === '{}' ? null : json;
 }
 
 function inspect(db: Database.Database): { version: number; tables: string[] } {
@@ -365,6 +404,9 @@ function prepareSchema(db: Database.Database, path: string, options: ResolvedSto
 }
 
 const ENTRY_COLUMNS = 'list, id, algorithm, hash, label, metadata';
+/** The update of an upsert, skipped when nothing changed: the row and its pages stay as they are. */
+const UPSERT_SET = `algorithm = excluded.algorithm, hash = excluded.hash, label = excluded.label, metadata = excluded.metadata
+WHERE NOT (entries.algorithm IS excluded.algorithm AND entries.hash IS excluded.hash AND entries.label IS excluded.label AND entries.metadata IS excluded.metadata)`;
 // Index: bit 0 = list filter, bit 1 = algorithm filter. ORDER BY list, id costs no sort: it is the
 // primary key order (a filter on the algorithm alone scans the table in that order).
 const FILTERS = ['', ' WHERE list = ?', ' WHERE algorithm = ?', ' WHERE list = ? AND algorithm = ?'] as const;
@@ -372,45 +414,42 @@ const FILTERS = ['', ' WHERE list = ?', ' WHERE algorithm = ?', ' WHERE list = ?
 const STAGED_COLUMNS = 'list, id, op, algorithm, hash, label, metadata, line';
 const CHUNK_VALUES = Array.from({ length: 128 }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
 
-/** Per list: what the staged rows would add, change, leave as they are and remove. */
-const COUNT_STAGED = `
-SELECT s.list AS list,
-  sum(s.op = 0 AND e.id IS NULL) AS added,
-  sum(s.op = 0 AND e.id IS NOT NULL AND NOT (e.algorithm IS s.algorithm AND e.hash IS s.hash AND e.label IS s.label AND e.metadata IS s.metadata)) AS updated,
-  sum(s.op = 0 AND e.id IS NOT NULL AND e.algorithm IS s.algorithm AND e.hash IS s.hash AND e.label IS s.label AND e.metadata IS s.metadata) AS unchanged,
-  sum(s.op = 1 AND e.id IS NOT NULL) AS removed
-FROM temp.staged AS s LEFT JOIN entries AS e ON e.list = s.list AND e.id = s.id
-GROUP BY s.list`;
 /** Entries of a list the staged rows do not hold: what a replace removes. */
 const COUNT_OUTSIDE = 'SELECT count(*) FROM entries AS e WHERE e.list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = e.list AND s.id = e.id)';
-// `WHERE` before `ON CONFLICT` is required: without it SQLite would read ON as a join constraint.
+// Hashes are staged as the reader's lower-case hex and turned into bytes here, in SQLite: a
+// Buffer per row made in JavaScript cost more. `WHERE` before `ON CONFLICT` is required: without
+// it SQLite would read ON as a join constraint. An unchanged row is not written (no WAL page).
 const UPSERT_STAGED = `
-INSERT INTO entries (${ENTRY_COLUMNS}) SELECT list, id, algorithm, hash, label, metadata FROM temp.staged WHERE op = 0
-ON CONFLICT (list, id) DO UPDATE SET algorithm = excluded.algorithm, hash = excluded.hash, label = excluded.label, metadata = excluded.metadata
-WHERE NOT (entries.algorithm IS excluded.algorithm AND entries.hash IS excluded.hash AND entries.label IS excluded.label AND entries.metadata IS excluded.metadata)`;
-const REMOVE_STAGED = 'DELETE FROM entries WHERE (list, id) IN (SELECT list, id FROM temp.staged WHERE op = 1)';
+INSERT INTO entries (${ENTRY_COLUMNS}) SELECT list, id, algorithm, unhex(hash), label, metadata FROM temp.staged WHERE list = ? AND op = 0
+ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}`;
+const REMOVE_STAGED = 'DELETE FROM entries WHERE (list, id) IN (SELECT list, id FROM temp.staged WHERE list = ? AND op = 1)';
+/** Rows a list's import adds or updates (a walk of the staging key's prefix). */
+const STAGED_ADDS = 'SELECT count(*) FROM temp.staged WHERE list = ? AND op = 0';
+const LIST_COUNT = 'SELECT count(*) FROM entries WHERE list = ?';
 const REMOVE_OUTSIDE = 'DELETE FROM entries WHERE list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = entries.list AND s.id = entries.id)';
 
 interface Staging {
   readonly add: Database.Statement<StagedParameters>;
-  readonly addChunk: Database.Statement<(string | number | Buffer | null)[]>;
+  readonly addChunk: Database.Statement<[StagedValue[]]>;
   /** For `importEntries`, where a repeated (list, id) keeps the last one. */
   readonly replaceAdd: Database.Statement<StagedParameters>;
-  readonly replaceAddChunk: Database.Statement<(string | number | Buffer | null)[]>;
+  readonly replaceAddChunk: Database.Statement<[StagedValue[]]>;
   readonly line: Database.Statement<[string, string], number | null>;
-  readonly counts: Database.Statement<[], StagedCounts>;
   readonly outside: Database.Statement<[string], number>;
-  readonly upsert: Database.Statement<[]>;
-  readonly remove: Database.Statement<[]>;
+  readonly upsert: Database.Statement<[string]>;
+  readonly remove: Database.Statement<[string]>;
+  readonly stagedAdds: Database.Statement<[string], number>;
+  readonly listCount: Database.Statement<[string], number>;
   readonly removeOutside: Database.Statement<[string]>;
   readonly clear: Database.Statement<[]>;
 }
 
-type StagedParameters = [list: string, id: string, op: number, algorithm: string | null, hash: Buffer | null, label: string | null, metadata: string | null, line: number | null];
+type StagedValue = string | number | null;
+type StagedParameters = [list: string, id: string, op: number, algorithm: string | null, hash: string | null, label: string | null, metadata: string | null, line: number | null];
 
 function addParameters(entry: ListEntry, line: number | null): StagedParameters {
   // The entry is normal (normalEntry): its hash is lower-case hex of the algorithm's length.
-  return [entry.list, entry.id, 0, entry.algorithm, Buffer.from(entry.hash, 'hex'), entry.label ?? null, metadataJson(entry.metadata), line];
+  return [entry.list, entry.id, 0, entry.algorithm, entry.hash, entry.label ?? null, entry.metadata === undefined ? null : metadataJson(entry.metadata), line];
 }
 
 /** `normalEntry`, its errors prefixed with where the row is (`source:line`). */
@@ -432,12 +471,12 @@ const STAGE_CHUNK = 128;
  * inserts none of its rows).
  */
 class Stager {
-  readonly #params: (string | number | Buffer | null)[] = [];
+  readonly #params: StagedValue[] = [];
   #rows = 0;
 
   constructor(
     readonly single: Database.Statement<StagedParameters>,
-    readonly chunk: Database.Statement<(string | number | Buffer | null)[]>,
+    readonly chunk: Database.Statement<[StagedValue[]]>,
     readonly duplicate: (row: StagedParameters) => void,
   ) {}
 
@@ -449,7 +488,7 @@ class Stager {
   flush(): void {
     if (this.#rows === STAGE_CHUNK) {
       try {
-        this.chunk.run(...this.#params);
+        this.chunk.run(this.#params); // an array binds as the statement's parameters, without a spread
         this.#clear();
         return;
       } catch (error) {
@@ -471,6 +510,165 @@ class Stager {
   #clear(): void {
     this.#params.length = 0;
     this.#rows = 0;
+  }
+}
+
+/**
+ * Hands each value of `iterator` to `each` until it ends; returns what it returned. An error from
+ * the iterator itself is marked with `rowsFailed` (it passes through the rollback unchanged); the
+ * iterator is closed if the loop is left early.
+ */
+async function drain<B, R>(iterator: AsyncIterator<B, R> | Iterator<B, R>, rowsFailed: (error: unknown) => void, each: (value: B) => void): Promise<R> {
+  let done = false;
+  try {
+    for (;;) {
+      let step: IteratorResult<B, R>;
+      try {
+        step = await iterator.next();
+      } catch (error) {
+        rowsFailed(error);
+        throw error;
+      }
+      if (step.done === true) {
+        done = true;
+        return step.value;
+      }
+      each(step.value);
+    }
+  } finally {
+    if (!done) await iterator.return?.();
+  }
+}
+
+/** What a staged import's batches are added with. */
+interface StageContext {
+  readonly stager: Stager;
+  readonly order: ListOrder;
+  /** `source:line`, or the source alone without a line. */
+  where(line: number | null | undefined): string;
+  /** Stages a removal row (refused in a replace). */
+  remove(list: string, id: string, line: number | null, at: () => string): void;
+}
+
+interface OrderedStatements {
+  /** `STAGE_CHUNK` rows of (list, id, algorithm, hex hash, label, metadata) upserted. */
+  readonly upsertChunk: Database.Statement<[StagedValue[]]>;
+  readonly upsertOne: Database.Statement<[StagedValue[]]>;
+  readonly removeOne: Database.Statement<[string, string]>;
+  readonly any: Database.Statement<[string], number>;
+  readonly count: Database.Statement<[string], number>;
+  /** In a replace: deletes the entries of a list (1st value) with 2nd < id <= 3rd other than the n ids that follow. */
+  readonly gap: (n: number) => Database.Statement<[StagedValue[]]>;
+  /** In a replace: the entries after the last id. */
+  readonly after: Database.Statement<[string, string]>;
+  readonly all: Database.Statement<[string]>;
+}
+
+/** One list's part in an ordered import. */
+interface ListWrite {
+  readonly name: string;
+  /** Entries before the import (0 for a new or empty list: then nothing is counted again). */
+  readonly before: number;
+  /** Rows adding or updating an entry, and how many of them changed one. */
+  adds: number;
+  changes: number;
+  removed: number;
+  /** The last id written (in a replace, everything between it and the next is removed). */
+  last: string | undefined;
+}
+
+/**
+ * Writes rows whose ids ascend per list (`PackedBatch.unordered` unset) straight into `entries`,
+ * 128 to an upsert, counting what each list gained and lost. In a replace, each chunk first
+ * deletes the list's entries between the previous chunk's last id and its own last that it does
+ * not hold, and `finish` deletes those after the last id: the list ends up holding exactly the
+ * file's entries, as with staging, without a table of every id.
+ */
+class OrderedWriter {
+  readonly versions = new Map<string, number>();
+  readonly #lists = new Map<string, ListWrite>();
+  readonly #order: ListOrder;
+  readonly #params: StagedValue[] = [];
+  readonly #ids: string[] = [];
+  #chunk: ListWrite | undefined;
+
+  constructor(
+    readonly statements: OrderedStatements,
+    readonly resolved: ResolvedImport,
+    readonly bump: (list: string) => number,
+    readonly source: string,
+  ) {
+    this.#order = new ListOrder(resolved);
+  }
+
+  write(batch: PackedBatch): void {
+    const fields = packedFields(batch);
+    for (let r = 0, f = 0; r < batch.count; r++, f += PACKED_FIELDS) {
+      const name = fields[f + 1] as string;
+      const id = fields[f + 2] as string;
+      const list = this.#chunk?.name === name ? this.#chunk : this.#list(name, batch.lines[r] as number);
+      if (fields[f] === '0') {
+        if (list !== this.#chunk) {
+          this.flush();
+          this.#chunk = list;
+        }
+        this.#params.push(name, id, fields[f + 3] as string, fields[f + 4] as string, fields[f + 5] || null, fields[f + 6] || null);
+        this.#ids.push(id);
+        list.adds++;
+        if (this.#ids.length === STAGE_CHUNK) this.flush();
+      } else {
+        if (this.resolved.replace.size > 0) throw new HashwardenError('ERR_LIST_FORMAT', `${this.source}:${batch.lines[r] as number}: a removal row in a replace (a replace holds the whole list; import removals without --replace)`);
+        this.flush();
+        list.removed += this.statements.removeOne.run(name, id).changes;
+      }
+    }
+  }
+
+  /** Writes the rows waiting for a full chunk. */
+  flush(): void {
+    const list = this.#chunk;
+    const n = this.#ids.length;
+    if (list === undefined || n === 0) return;
+    if (this.resolved.replace.has(list.name)) {
+      list.removed += this.statements.gap(n).run([list.name, list.last ?? '', this.#ids[n - 1] as string, ...this.#ids]).changes;
+    }
+    if (n === STAGE_CHUNK) {
+      list.changes += this.statements.upsertChunk.run(this.#params).changes;
+    } else {
+      for (let r = 0; r < n; r++) list.changes += this.statements.upsertOne.run(this.#params.slice(r * 6, r * 6 + 6)).changes;
+    }
+    list.last = this.#ids[n - 1];
+    this.#params.length = 0;
+    this.#ids.length = 0;
+  }
+
+  /** Ends the import: a replace's last deletions, then each list's counts, in order of first appearance. */
+  finish(): Tally[] {
+    this.flush();
+    for (const name of this.resolved.replace) {
+      const known = this.#lists.get(name);
+      if ((known?.adds ?? 0) === 0 && !this.resolved.allowEmpty) throw emptiedList(this.resolved, name, this.statements.count.get(name) ?? 0);
+      const list = known ?? this.#list(name, undefined);
+      list.removed += list.last === undefined ? this.statements.all.run(name).changes : this.statements.after.run(name, list.last).changes;
+    }
+    return [...this.#lists.values()].map((list) => {
+      // In an empty list every row is new; else the list's size before and after tells new from updated.
+      const added = list.before === 0 ? list.changes : (this.statements.count.get(list.name) ?? 0) - list.before + list.removed;
+      return { list: list.name, added, updated: list.changes - added, unchanged: list.adds - list.changes, removed: list.removed };
+    });
+  }
+
+  /** A list met for the first time: refused if a replace does not cover it, else created or its version bumped. */
+  #list(name: string, line: number | undefined): ListWrite {
+    let list = this.#lists.get(name);
+    if (list === undefined) {
+      this.#order.see(name, () => (line === undefined ? this.source : `${this.source}:${line}`));
+      this.versions.set(name, this.bump(name));
+      const before = this.statements.any.get(name) === 1 ? (this.statements.count.get(name) ?? 0) : 0;
+      list = { name, before, adds: 0, changes: 0, removed: 0, last: undefined };
+      this.#lists.set(name, list);
+    }
+    return list;
   }
 }
 
@@ -496,6 +694,20 @@ function resolveImport(options: ImportOptions | undefined): ResolvedImport {
     replace,
     allowEmpty: o.allowEmpty === undefined ? false : boolean(o.allowEmpty, 'allowEmpty'),
   });
+}
+
+/** What one import did to one list, before its version is known. */
+interface Tally {
+  readonly list: string;
+  readonly added: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  readonly removed: number;
+}
+
+/** A replace holding no entries for `list`: refused unless allowed, since a truncated download must not wipe a list. */
+function emptiedList(resolved: ResolvedImport, list: string, entries: number): HashwardenError {
+  return new HashwardenError('ERR_LIST_FORMAT', `${resolved.source ?? 'the import'}: no entries for list ${JSON.stringify(list)}, which a replace would empty (${entries} entries); allow it explicitly (allowEmpty, --allow-empty)`);
 }
 
 /** The lists an import names, in order of first appearance; in a replace, only the replaced ones. */
@@ -566,6 +778,9 @@ export class HashStore {
   readonly #count: readonly Database.Statement<string[], number>[];
   /** The staging statements, made on the first import (they need the temporary table). */
   #staging: Staging | undefined;
+  /** The ordered import's statements, made on its first use. */
+  #ordered: OrderedStatements | undefined;
+  #gapStatements: Map<number, Database.Statement<[StagedValue[]]>> | undefined;
   /** True while `importRows` holds its transaction open across awaits. */
   #importing = false;
 
@@ -725,66 +940,117 @@ export class HashStore {
     const o = optionsObject(options, 'options');
     const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
     this.#writable('import');
-    const source = resolved.source ?? '<rows>';
-    const skipped: { line: number; message: string }[] = [];
-    let skippedCount = 0;
+    const iterator = (typeof (batches as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+      ? (batches as AsyncIterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.asyncIterator]()
+      : (batches as Iterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.iterator]()) as AsyncIterator<{ readonly rows: readonly ImportRow[] }> | Iterator<{ readonly rows: readonly ImportRow[] }>;
+    const { result } = await this.#stagedImport(iterator, resolved, onError, (batch, stage) => {
+      for (const row of batch.rows) {
+        const at = (): string => stage.where(row.line);
+        if (row.op === 'add') {
+          const entry = normalizeEntryAt(row.entry, at);
+          stage.order.see(entry.list, at);
+          stage.stager.add(addParameters(entry, row.line ?? null));
+        } else if (row.op === 'remove') {
+          const list = nonEmptyString(row.list, 'list', MAX_FIELD_LENGTH).trim();
+          const id = nonEmptyString(row.id, 'id', MAX_FIELD_LENGTH).trim();
+          stage.remove(list, id, row.line ?? null, at);
+        } else {
+          throw new HashwardenError('ERR_LIST_FORMAT', `${at()}: Expected add or remove for op but received ${JSON.stringify((row as { op?: unknown }).op)}`);
+        }
+      }
+    });
+    return result;
+  }
+
+  /**
+   * Imports a list file: reads it with `streamListFile` (formats, header rules, normalisation,
+   * `op` removal rows, bad-row errors naming file and line) and writes it in one transaction, as
+   * `importRows(streamListFile(path, …))` would, with the same results, faster:
+   * - the file is read and checked on a worker thread (`thread`) while this one writes;
+   * - while every list's ids come in ascending order (as exports, sorted dumps and most
+   *   clearinghouse files have them), no id can repeat, so rows go straight into the store
+   *   instead of through the staging table that catches repeats; at the first id out of order the
+   *   transaction is rolled back and the file read again through the staging table (`ordered` in
+   *   the result says which way it went).
+   *
+   * Memory stays bounded whatever the file's size. Readers see the previous version until the
+   * commit; a failure or a kill leaves it intact. Throws as {@link HashStore.importRows}, and the
+   * reader's errors (`ERR_LIST_FORMAT`, `ERR_INPUT_READ`, …) with their code and message.
+   *
+   * @example
+   * ```ts
+   * const { summaries, read } = await store.importFile('ncmec.csv', { list: 'ncmec', replace: ['ncmec'] });
+   * ```
+   */
+  async importFile(path: string, options: ImportFileOptions): Promise<ImportFileResult> {
+    nonEmptyString(path, 'path', MAX_PATH_LENGTH);
+    const o = optionsObject(options, 'options');
+    const resolved = resolveImport({ ...(o.replace === undefined ? {} : { replace: o.replace as readonly string[] }), ...(o.allowEmpty === undefined ? {} : { allowEmpty: o.allowEmpty as boolean }), source: o.source === undefined ? path : o.source as string });
+    const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
+    const thread = o.thread === undefined ? true : boolean(o.thread, 'thread');
+    if (o.onProgress !== undefined && typeof o.onProgress !== 'function') invalid('function', 'onProgress', o.onProgress);
+    const onProgress = o.onProgress as ((progress: ImportProgress) => void) | undefined;
+    const read: StreamListOptions = Object.freeze({
+      list: o.list as string,
+      onError,
+      ...(o.format === undefined ? {} : { format: o.format as StreamListOptions['format'] }),
+      ...(o.algorithm === undefined ? {} : { algorithm: o.algorithm as string }),
+      ...(o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes as number }),
+    });
+    this.#writable('import');
+    // Problems are reported once: a second reading of the file reports only those past the first's.
+    let reportedTo = 0;
+    const progress = (): ((batch: PackedBatch) => void) => {
+      let rows = 0;
+      return (batch) => {
+        rows += batch.count + batch.problems.length;
+        const fresh = batch.problems.filter((p) => p.line > reportedTo);
+        const last = batch.problems.at(-1);
+        if (last !== undefined) reportedTo = Math.max(reportedTo, last.line);
+        onProgress?.(Object.freeze({
+          bytesRead: batch.bytesRead,
+          bytesTotal: batch.bytesTotal,
+          rows,
+          problems: Object.freeze(fresh.map((p) => Object.freeze({ source: path, line: p.line, error: new HashwardenError(p.code as ErrorCode, p.message) }))),
+        }));
+      };
+    };
+    const ordered = await this.#orderedImport(readPacked({ path, options: read, checkOrder: true }, thread), resolved, progress());
+    if (ordered !== undefined) return ordered;
+    const report = progress();
+    const { result, returned } = await this.#stagedImport(readPacked({ path, options: read, checkOrder: false }, thread), resolved, onError, (batch: PackedBatch, stage) => {
+      report(batch);
+      const fields = packedFields(batch);
+      for (let r = 0, f = 0; r < batch.count; r++, f += PACKED_FIELDS) {
+        const list = fields[f + 1] as string;
+        const id = fields[f + 2] as string;
+        const line = batch.lines[r] as number;
+        if (fields[f] === '0') {
+          const at = (): string => stage.where(line);
+          stage.order.see(list, at);
+          stage.stager.add([list, id, 0, fields[f + 3] as string, fields[f + 4] as string, fields[f + 5] || null, fields[f + 6] || null, line]);
+        } else {
+          stage.remove(list, id, line, () => stage.where(line));
+        }
+      }
+    });
+    return Object.freeze({ ...result, read: returned as ListStreamSummary, ordered: false });
+  }
+
+  /**
+   * One transaction around an import that may await its rows: begun before the first, committed
+   * after the last, rolled back on any failure (the error passing through `storeError`, except
+   * the rows' own). `#importing` keeps other calls off the connection meanwhile.
+   */
+  async #transaction<T>(body: (rowsFailed: (error: unknown) => void) => Promise<T>): Promise<T> {
     const db = this.#db;
     this.#importing = true;
     let sourceFailure: { error: unknown } | undefined;
     try {
       db.exec('BEGIN IMMEDIATE');
-      const staging = this.#startStaging();
-      const order = new ListOrder(resolved);
-      const where = (line: number | null | undefined): string => (line === undefined || line === null ? source : `${source}:${line}`);
-      const stager = new Stager(staging.add, staging.addChunk, (row) => {
-        const [list, id, , , , , , line] = row;
-        const first = staging.line.get(list, id);
-        const message = `${where(line)}: Duplicate id ${JSON.stringify(id)} in list ${JSON.stringify(list)}${first === undefined || first === null ? '' : `, first on line ${first}`}`;
-        if (onError === 'fail') throw new HashwardenError('ERR_LIST_FORMAT', message);
-        skippedCount++;
-        if (skipped.length < MAX_SKIPPED) skipped.push(Object.freeze({ line: line ?? 0, message }));
-      });
-      const iterator = (typeof (batches as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
-        ? (batches as AsyncIterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.asyncIterator]()
-        : (batches as Iterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.iterator]()) as AsyncIterator<{ readonly rows: readonly ImportRow[] }> | Iterator<{ readonly rows: readonly ImportRow[] }>;
-      let done = false;
-      try {
-        for (;;) {
-          let step: IteratorResult<{ readonly rows: readonly ImportRow[] }>;
-          try {
-            step = await iterator.next();
-          } catch (error) {
-            sourceFailure = { error };
-            throw error;
-          }
-          if (step.done) {
-            done = true;
-            break;
-          }
-          for (const row of step.value.rows) {
-            const at = (): string => where(row.line);
-            if (row.op === 'add') {
-              const entry = normalizeEntryAt(row.entry, at);
-              order.see(entry.list, at);
-              stager.add(addParameters(entry, row.line ?? null));
-            } else if (row.op === 'remove') {
-              const list = nonEmptyString(row.list, 'list', MAX_FIELD_LENGTH).trim();
-              const id = nonEmptyString(row.id, 'id', MAX_FIELD_LENGTH).trim();
-              if (resolved.replace.size > 0) throw new HashwardenError('ERR_LIST_FORMAT', `${at()}: a removal row in a replace (a replace holds the whole list; import removals without --replace)`);
-              order.see(list, at);
-              stager.add([list, id, 1, null, null, null, null, row.line ?? null]);
-            } else {
-              throw new HashwardenError('ERR_LIST_FORMAT', `${at()}: Expected add or remove for op but received ${JSON.stringify((row as { op?: unknown }).op)}`);
-            }
-          }
-        }
-      } finally {
-        if (!done) await iterator.return?.();
-      }
-      stager.flush();
-      const summaries = this.#apply(staging, order, resolved);
+      const value = await body((error) => (sourceFailure = { error }));
       db.exec('COMMIT');
-      return Object.freeze({ summaries: Object.freeze(summaries), skipped: Object.freeze(skipped), skippedCount });
+      return value;
     } catch (error) {
       try {
         if (db.inTransaction) db.exec('ROLLBACK');
@@ -798,19 +1064,118 @@ export class HashStore {
     }
   }
 
+  /**
+   * Stages every batch (`stageBatch` adds its rows), then applies them: the import of
+   * `importRows`, and of `importFile` when ids are not in order. Returns the result and what the
+   * iterator returned at its end.
+   */
+  async #stagedImport<B>(
+    iterator: AsyncIterator<B, unknown> | Iterator<B, unknown>,
+    resolved: ResolvedImport,
+    onError: 'fail' | 'skip',
+    stageBatch: (batch: B, stage: StageContext) => void,
+  ): Promise<{ result: ImportResult; returned: unknown }> {
+    const source = resolved.source ?? '<rows>';
+    const skipped: { line: number; message: string }[] = [];
+    let skippedCount = 0;
+    return this.#transaction(async (rowsFailed) => {
+      const staging = this.#startStaging();
+      const order = new ListOrder(resolved);
+      const where = (line: number | null | undefined): string => (line === undefined || line === null ? source : `${source}:${line}`);
+      const stager = new Stager(staging.add, staging.addChunk, (row) => {
+        const [list, id, , , , , , line] = row;
+        const first = staging.line.get(list, id);
+        const message = `${where(line)}: Duplicate id ${JSON.stringify(id)} in list ${JSON.stringify(list)}${first === undefined || first === null ? '' : `, first on line ${first}`}`;
+        if (onError === 'fail') throw new HashwardenError('ERR_LIST_FORMAT', message);
+        skippedCount++;
+        if (skipped.length < MAX_SKIPPED) skipped.push(Object.freeze({ line: line ?? 0, message }));
+      });
+      const stage: StageContext = {
+        stager,
+        order,
+        where,
+        remove(list, id, line, at) {
+          if (resolved.replace.size > 0) throw new HashwardenError('ERR_LIST_FORMAT', `${at()}: a removal row in a replace (a replace holds the whole list; import removals without --replace)`);
+          order.see(list, at);
+          stager.add([list, id, 1, null, null, null, null, line]);
+        },
+      };
+      const returned = await drain(iterator, rowsFailed, (batch) => stageBatch(batch, stage));
+      stager.flush();
+      const summaries = this.#apply(staging, order, resolved);
+      return { result: Object.freeze({ summaries: Object.freeze(summaries), skipped: Object.freeze(skipped), skippedCount }), returned };
+    });
+  }
+
+  /**
+   * `importFile`'s first way: rows written straight into the store while every list's ids ascend.
+   * `undefined` (the transaction rolled back) at the first id out of order.
+   */
+  async #orderedImport(reader: AsyncGenerator<PackedBatch, ListStreamSummary, void>, resolved: ResolvedImport, report: (batch: PackedBatch) => void): Promise<ImportFileResult | undefined> {
+    const source = resolved.source ?? '<rows>';
+    const now = new Date().toISOString();
+    const unordered = new Error('ids out of order');
+    try {
+      return await this.#transaction(async (rowsFailed) => {
+        const writer = new OrderedWriter(this.#orderedStatements(), resolved, (list) => this.#bumpVersion(list, now), source);
+        const read = await drain(reader, rowsFailed, (batch) => {
+          if (batch.unordered !== undefined) {
+            rowsFailed(unordered); // passes through the rollback as it is
+            throw unordered;
+          }
+          report(batch);
+          writer.write(batch);
+        });
+        const tallies = writer.finish();
+        const versions = writer.versions;
+        const summaries = this.#record(tallies, versions, resolved, now);
+        return Object.freeze({ summaries: Object.freeze(summaries), skipped: Object.freeze([]), skippedCount: 0, read, ordered: true });
+      });
+    } catch (error) {
+      if (error === unordered) return undefined;
+      throw error;
+    }
+  }
+
+  /** The ordered import's statements (made once per connection). */
+  #orderedStatements(): OrderedStatements {
+    const db = this.#db;
+    this.#ordered ??= {
+      upsertChunk: db.prepare<[StagedValue[]]>(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${Array.from({ length: STAGE_CHUNK }, () => '(?, ?, ?, unhex(?), ?, ?)').join(', ')} ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}`),
+      upsertOne: db.prepare<[StagedValue[]]>(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES (?, ?, ?, unhex(?), ?, ?) ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}`),
+      removeOne: db.prepare<[string, string]>('DELETE FROM entries WHERE list = ? AND id = ?'),
+      any: db.prepare<[string], number>('SELECT EXISTS (SELECT 1 FROM entries WHERE list = ?)').pluck(),
+      count: db.prepare<[string], number>(LIST_COUNT).pluck(),
+      gap: (n) => {
+        const gaps = (this.#gapStatements ??= new Map());
+        let statement = gaps.get(n);
+        if (statement === undefined) {
+          const ids = Array.from({ length: n }, () => '?').join(', ');
+          statement = db.prepare<[StagedValue[]]>(`DELETE FROM entries WHERE list = ? AND id > ? AND id <= ? AND id NOT IN (${ids})`);
+          gaps.set(n, statement);
+        }
+        return statement;
+      },
+      after: db.prepare<[string, string]>('DELETE FROM entries WHERE list = ? AND id > ?'),
+      all: db.prepare<[string]>('DELETE FROM entries WHERE list = ?'),
+    };
+    return this.#ordered;
+  }
+
   /** The staging table, emptied, and its statements (made once per connection). */
   #startStaging(): Staging {
     this.#db.exec(STAGING);
     this.#staging ??= {
       add: this.#db.prepare(`INSERT INTO temp.staged (${STAGED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      addChunk: this.#db.prepare<(string | number | Buffer | null)[]>(`INSERT INTO temp.staged (${STAGED_COLUMNS}) VALUES ${CHUNK_VALUES}`),
+      addChunk: this.#db.prepare<[StagedValue[]]>(`INSERT INTO temp.staged (${STAGED_COLUMNS}) VALUES ${CHUNK_VALUES}`),
       replaceAdd: this.#db.prepare(`INSERT OR REPLACE INTO temp.staged (${STAGED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-      replaceAddChunk: this.#db.prepare<(string | number | Buffer | null)[]>(`INSERT OR REPLACE INTO temp.staged (${STAGED_COLUMNS}) VALUES ${CHUNK_VALUES}`),
+      replaceAddChunk: this.#db.prepare<[StagedValue[]]>(`INSERT OR REPLACE INTO temp.staged (${STAGED_COLUMNS}) VALUES ${CHUNK_VALUES}`),
       line: this.#db.prepare<[string, string], number | null>('SELECT line FROM temp.staged WHERE list = ? AND id = ?').pluck(),
-      counts: this.#db.prepare<[], StagedCounts>(COUNT_STAGED),
       outside: this.#db.prepare<[string], number>(COUNT_OUTSIDE).pluck(),
       upsert: this.#db.prepare(UPSERT_STAGED),
       remove: this.#db.prepare(REMOVE_STAGED),
+      stagedAdds: this.#db.prepare<[string], number>(STAGED_ADDS).pluck(),
+      listCount: this.#db.prepare<[string], number>(LIST_COUNT).pluck(),
       removeOutside: this.#db.prepare(REMOVE_OUTSIDE),
       clear: this.#db.prepare('DELETE FROM temp.staged'),
     };
@@ -818,38 +1183,52 @@ export class HashStore {
   }
 
   /**
-   * Applies the staged rows inside the caller's transaction: counts what each list gains and
-   * loses (before changing anything), bumps versions, writes, removes, records the import.
+   * Applies the staged rows inside the caller's transaction: refuses a replace that would empty a
+   * list (before changing anything), bumps versions, removes, writes, records the import.
    */
   #apply(staging: Staging, order: ListOrder, resolved: ResolvedImport): ImportSummary[] {
     const now = new Date().toISOString();
-    const counts = new Map(staging.counts.all().map((c) => [c.list, c]));
-    const mode: ImportMode = resolved.replace.size > 0 ? 'replace' : 'merge';
     const lists = [...order.lists, ...[...resolved.replace].filter((name) => !order.has(name))];
-    const tallies = lists.map((list) => {
-      const c = counts.get(list);
-      const outside = resolved.replace.has(list) ? staging.outside.get(list) ?? 0 : 0;
-      const kept = (c?.added ?? 0) + (c?.updated ?? 0) + (c?.unchanged ?? 0);
-      if (resolved.replace.has(list) && kept === 0 && !resolved.allowEmpty) {
-        throw new HashwardenError('ERR_LIST_FORMAT', `${resolved.source ?? 'the import'}: no entries for list ${JSON.stringify(list)}, which a replace would empty (${outside} entries); allow it explicitly (allowEmpty, --allow-empty)`);
-      }
-      return { list, added: c?.added ?? 0, updated: c?.updated ?? 0, unchanged: c?.unchanged ?? 0, removed: (c?.removed ?? 0) + outside };
-    });
-    const versions = new Map<string, number>();
-    for (const { list } of tallies) {
-      const stored = this.#selectList.get(list);
-      if (stored === undefined) {
-        this.#insertList.run(list, now, now);
-        versions.set(list, 1);
-      } else {
-        versions.set(list, stored.version + 1);
-        this.#bumpList.run(stored.version + 1, now, list);
-      }
+    for (const list of lists) {
+      if (resolved.replace.has(list) && !resolved.allowEmpty && (staging.stagedAdds.get(list) ?? 0) === 0) throw emptiedList(resolved, list, staging.outside.get(list) ?? 0);
     }
-    staging.upsert.run();
-    staging.remove.run();
-    for (const list of resolved.replace) staging.removeOutside.run(list);
+    const versions = this.#bumpVersions(lists, now);
+    // Each list's counts come from the writes themselves: rows changed (changes()), and the list's
+    // size before and after, instead of a join of the staged rows with the entries beforehand.
+    const tallies = lists.map((list) => {
+      const staged = staging.stagedAdds.get(list) ?? 0;
+      const before = staging.listCount.get(list) ?? 0;
+      const removed = staging.remove.run(list).changes;
+      const changed = staging.upsert.run(list).changes;
+      const outside = resolved.replace.has(list) ? staging.removeOutside.run(list).changes : 0;
+      const after = staging.listCount.get(list) ?? 0;
+      const added = after - before + removed + outside;
+      return { list, added, updated: changed - added, unchanged: staged - changed, removed: removed + outside };
+    });
     staging.clear.run();
+    return this.#record(tallies, versions, resolved, now);
+  }
+
+  /** Creates each list not yet stored (version 1) and bumps the others; the new versions. */
+  #bumpVersions(lists: readonly string[], now: string): Map<string, number> {
+    const versions = new Map<string, number>();
+    for (const list of lists) versions.set(list, this.#bumpVersion(list, now));
+    return versions;
+  }
+
+  #bumpVersion(list: string, now: string): number {
+    const stored = this.#selectList.get(list);
+    if (stored === undefined) {
+      this.#insertList.run(list, now, now);
+      return 1;
+    }
+    this.#bumpList.run(stored.version + 1, now, list);
+    return stored.version + 1;
+  }
+
+  /** Writes each list's import to the history; the summaries. */
+  #record(tallies: readonly Tally[], versions: ReadonlyMap<string, number>, resolved: ResolvedImport, now: string): ImportSummary[] {
+    const mode: ImportMode = resolved.replace.size > 0 ? 'replace' : 'merge';
     this.#insertImport ??= this.#db.prepare('INSERT INTO imports (list, version, source, added, updated, unchanged, removed, mode, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
     const record = this.#insertImport;
     return tallies.map((t) => {
