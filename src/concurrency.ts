@@ -4,6 +4,9 @@
  */
 import { integerInRange } from './validate.js';
 
+/** Largest concurrency accepted: far above any useful number, low enough to catch a mistake. */
+export const MAX_CONCURRENCY = 1024;
+
 /** The outcome of one item of a batch. */
 export type Settled<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly error: unknown };
 
@@ -22,7 +25,7 @@ export async function mapSettled<I, T>(
   task: (item: I, index: number) => Promise<T>,
   onResult?: (result: Settled<T>, index: number) => void,
 ): Promise<Settled<T>[]> {
-  integerInRange(limit, 1, 1024, 'concurrency');
+  integerInRange(limit, 1, MAX_CONCURRENCY, 'concurrency');
   const results: (Settled<T> | undefined)[] = new Array(items.length);
   let next = 0;
   let reported = 0;

@@ -9,13 +9,15 @@ import { readSnapshot as readSnapshotTables, type Snapshot } from './lists/snaps
 export { HashwardenError, isHashwardenError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 
-export { Matcher } from './matcher.js';
+export { Matcher, DEFAULT_MATCH_CONCURRENCY } from './matcher.js';
 export type {
   Match,
   MatcherOptions,
   MatchHashOptions,
   MatchImageOptions,
+  MatchImagesOptions,
   ImageMatchResult,
+  ImageBatchResult,
   HashQuery,
   HashBatchResult,
   Thresholds,
@@ -110,5 +112,5 @@ export type { ListFormat, RowErrorPolicy, ParseListOptions, ReadListFileOptions,
 export { streamListFile, DEFAULT_MAX_STREAM_BYTES, DEFAULT_LIST_BATCH_SIZE, MAX_LIST_LINE_BYTES } from './lists/stream.js';
 export type { ListRow, ListBatch, ListStreamSummary, StreamListOptions } from './lists/stream.js';
 
-export { mapSettled } from './concurrency.js';
+export { mapSettled, MAX_CONCURRENCY } from './concurrency.js';
 export type { Settled } from './concurrency.js';

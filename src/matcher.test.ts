@@ -1,3 +1,6 @@
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import sharp from 'sharp';
@@ -385,5 +388,62 @@ describe('Matcher: stores, snapshots, reload and first match', () => {
     // Only the exact hash was computed: the image was not decoded.
     expect(Object.keys(first.hashes)).toEqual(['md5']);
     expect(first.image).toMatchObject({ format: 'png', bytes: png.length });
+  });
+});
+
+describe('Matcher.matchImages', () => {
+  const vector = (file: string) => fileURLToPath(new URL(`../test-vectors/images/${file}`, import.meta.url));
+  const hostile = (file: string) => fileURLToPath(new URL(`../test-vectors/hostile/${file}`, import.meta.url));
+
+  async function listing(): Promise<Matcher> {
+    const { hashes } = await hashImage(vector('mosaic-400x300.jpg'), { algorithms: ['blockhash', 'pdq', 'md5'] });
+    return Matcher.fromEntries([
+      { id: 'b', list: 'l', algorithm: 'blockhash', hash: hashes.blockhash as string },
+      { id: 'p', list: 'l', algorithm: 'pdq', hash: hashes.pdq as string },
+      { id: 'm', list: 'l', algorithm: 'md5', hash: hashes.md5 as string },
+    ]);
+  }
+
+  it('answers each image in input order, as matchImage does, with an upload that cannot be checked in its own slot', async () => {
+    const m = await listing();
+    const inputs = [vector('mosaic-400x300.jpg'), hostile('jpeg-cut-mid-scan.jpg'), readFileSync(vector('blobs-640x480.jpg')), hostile('animated-listed-frame-2.gif'), join(tmpdir(), 'hashwarden-missing.png')];
+    // Errors compared by code: libvips words a message after whatever else failed at the time.
+    const summary = (r: { ok: true; value: unknown } | { ok: false; error: unknown }) => (r.ok ? r : { ok: false, code: (r.error as HashwardenError).code });
+    const expected = await Promise.all(inputs.map((input) => m.matchImage(input).then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))));
+    for (const concurrency of [1, 3, 64]) {
+      const results = await m.matchImages(inputs, { concurrency });
+      expect(results.map(summary), `concurrency ${concurrency}`).toEqual(expected.map(summary));
+    }
+    const results = await m.matchImages(inputs);
+    expect(results.map((r) => (r.ok ? r.value.matches.map((x) => `${x.entryId}${x.frame === undefined ? '' : `@${x.frame}`}`) : (r.error as HashwardenError).code))).toEqual([
+      ['b', 'm', 'p'],
+      'ERR_IMAGE_DECODE',
+      [],
+      ['b@2', 'p@2'],
+      'ERR_INPUT_READ',
+    ]);
+  });
+
+  it('applies matchImage\'s options to every image, first match included, and accepts any iterable', async () => {
+    const m = await listing();
+    function* inputs() {
+      yield hostile('animated-listed-frame-2.webp');
+      yield vector('mosaic-400x300.jpg');
+    }
+    const results = await m.matchImages(inputs(), { first: true, algorithms: ['blockhash', 'pdq'] });
+    expect(results.map((r) => (r.ok ? r.value.matches.map((x) => [x.entryId, x.frame]) : r.error))).toEqual([[['b', 2]], [['b', undefined]]]);
+    expect(await m.matchImages([])).toEqual([]);
+  });
+
+  it('checks its options once for the whole call, concurrency in the standard message shape', async () => {
+    const m = await listing();
+    await expect(m.matchImages([vector('mosaic-400x300.jpg')], { concurrency: 0 })).rejects.toThrow(new RangeError('Expected integer between 1 and 1024 for concurrency but received 0 of type number'));
+    await expect(m.matchImages([], { concurrency: 1025 })).rejects.toThrow(RangeError);
+    await expect(m.matchImages([], { concurrency: 2.5 })).rejects.toThrow(TypeError);
+    await expect(m.matchImages([], { concurrency: '4' as unknown as number })).rejects.toThrow(new TypeError('Expected integer between 1 and 1024 for concurrency but received "4" of type string'));
+    await expect(m.matchImages([vector('mosaic-400x300.jpg')], { thresholds: { pdq: 300 } })).rejects.toThrow(RangeError);
+    // One image passed where a list was expected: a Buffer and a path are iterable too.
+    await expect(m.matchImages(readFileSync(vector('mosaic-400x300.jpg')) as unknown as string[])).rejects.toThrow(TypeError);
+    await expect(m.matchImages(vector('mosaic-400x300.jpg') as unknown as string[])).rejects.toThrow(TypeError);
   });
 });

@@ -7,8 +7,9 @@ import { open, stat } from 'node:fs/promises';
 import type { DihedralName } from './algorithms/dihedral.js';
 import { checkThresholds, getAlgorithm, type AlgorithmName } from './algorithms/registry.js';
 import type { HashAlgorithm } from './algorithms/types.js';
+import { mapSettled, MAX_CONCURRENCY, type Settled } from './concurrency.js';
 import { HashwardenError } from './errors.js';
-import type { HashImageOptions, ImageHashes, ImageHashResult, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from './image/index.js';
+import type { FrameHashes, HashImageOptions, ImageHashes, ImageHashResult, ImageInfo, ImageInput, ImageQualities, ResolvedImageOptions, UnusableHashes } from './image/index.js';
 import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/model.js';
 import { SNAPSHOT_MAGIC } from './lists/snapshot-magic.js';
 import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from './tables.js';
@@ -34,6 +35,12 @@ export interface Match {
    * inside the upload's uniform border (letterbox, pillarbox, frame, padding), absent otherwise.
    */
   readonly trimmed?: true;
+  /**
+   * Perceptual matches of an animated upload (GIF, WebP): the frame, 0-based, whose hash matched
+   * (the first such frame when several did equally near). Absent for a still image and for exact
+   * hashes, which are of the whole file.
+   */
+  readonly frame?: number;
   /** The entry's label (`csam`, …), when it has one. */
   readonly label?: string;
   readonly metadata?: EntryMetadata;
@@ -137,10 +144,34 @@ export interface ImageMatchResult {
   /**
    * Hashes that were computed but not matched, and why: a PDQ hash of quality below 50. A result
    * with `matched: false` and an entry here means "could not be checked by that hash", not clean.
+   * For an animated upload, frame 0's (each frame's are in `frames`).
    */
   readonly unusable: UnusableHashes;
+  /**
+   * Animated uploads only: the perceptual hashes of each frame hashed, from frame 0, as `hashImage`
+   * returns them. Fewer than `image.frameCount` when the frame limit (`maxFrames`, default 32) or
+   * the pixel limit cut the hashing short: the later frames were not checked.
+   */
+  readonly frames?: readonly FrameHashes[];
   readonly image: ImageInfo;
 }
+
+/**
+ * Default number of images `matchImages` hashes at once: 4. sharp decodes on libuv's thread pool,
+ * 4 threads unless `UV_THREADPOOL_SIZE` says otherwise, and hashing runs on the JavaScript thread,
+ * so more images in flight only wait, each holding its bytes and raster: memory grows with the
+ * concurrency (at most about `maxBytes` + 4 bytes × `maxPixels` an image), speed does not.
+ */
+export const DEFAULT_MATCH_CONCURRENCY = 4;
+
+/** Options of `matchImages`: those of `matchImage`, for every item, and how many at once. */
+export interface MatchImagesOptions extends MatchImageOptions {
+  /** Images hashed and matched at once, 1–1024. Default {@link DEFAULT_MATCH_CONCURRENCY} (4). */
+  readonly concurrency?: number;
+}
+
+/** One item of `matchImages`: its result, or the error that kept it from being checked. */
+export type ImageBatchResult = Settled<ImageMatchResult>;
 
 /** One item of `matchHashes`: its matches, or why it could not be matched. */
 export type HashBatchResult = { readonly ok: true; readonly matches: readonly Match[] } | { readonly ok: false; readonly error: unknown };
@@ -257,6 +288,21 @@ function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMat
 
 type ImageModule = typeof import('./image/index.js');
 let imageModule: Promise<ImageModule> | undefined;
+
+/** A `matchImage` call's options, checked once. */
+interface MatchPlan {
+  readonly thresholds: Partial<Record<AlgorithmName, number>>;
+  readonly first: boolean;
+  /** Every hash the call computes. */
+  readonly all: ResolvedImageOptions;
+  /** With `first`: the exact hashes, then the perceptual ones, one pass each. */
+  readonly passes: readonly ResolvedImageOptions[];
+}
+
+/** An animated upload's frames, as a field to spread into a result (nothing for a still image). */
+function framesOf(hashed: ImageHashResult): { frames?: readonly FrameHashes[] } {
+  return hashed.frames === undefined ? {} : { frames: hashed.frames };
+}
 
 /** Loads `hashwarden/image` (and with it sharp) once, on first use. */
 function loadImageModule(): Promise<ImageModule> {
@@ -567,9 +613,10 @@ export class Matcher {
   }
 
   /**
-   * Hashes an image (loading `hashwarden/image` on first use) and matches every hash.
-   * Rejects with the `HashwardenError` of `hashImage` when the image cannot be hashed: treat that
-   * as "cannot be checked", never as "clean".
+   * Hashes an image (loading `hashwarden/image` on first use) and matches every hash; of an
+   * animated GIF or WebP, the hashes of each of its first `maxFrames` frames (default 32), a match
+   * naming its `frame`. Rejects with the `HashwardenError` of `hashImage` when the image cannot be
+   * hashed: treat that as "cannot be checked", never as "clean".
    *
    * @example
    * ```ts
@@ -579,6 +626,42 @@ export class Matcher {
   async matchImage(input: ImageInput, options?: MatchImageOptions): Promise<ImageMatchResult> {
     // One version of the lists for the whole call, whatever a reload swaps in meanwhile.
     const state = this.#state;
+    const { image, plan } = await this.#plan(state, options);
+    return this.#matchImageWith(state, image, plan, input);
+  }
+
+  /**
+   * Hashes and matches many images, at most `concurrency` at once (default 4,
+   * {@link DEFAULT_MATCH_CONCURRENCY}), each with the options of `matchImage`. One image that
+   * cannot be checked does not fail the batch: each result is `{ ok: true, value }` (what
+   * `matchImage` resolves to) or `{ ok: false, error }` (what it rejects with, a
+   * `HashwardenError` for a bad upload), in input order. Options are checked once, for the whole
+   * call (a bad one rejects it, as a TypeError or RangeError), and every image is matched against
+   * the same version of the lists, whatever a reload swaps in meanwhile. Memory is bounded by the
+   * concurrency: each image in flight holds its bytes and one decoded raster, within `maxBytes`
+   * and `maxPixels`.
+   *
+   * @example
+   * ```ts
+   * const results = await matcher.matchImages(paths, { concurrency: 8 });
+   * results.forEach((r, i) => (r.ok ? r.value.matched && block(paths[i]) : queueForReview(paths[i], r.error)));
+   * ```
+   */
+  async matchImages(inputs: Iterable<ImageInput>, options?: MatchImagesOptions): Promise<ImageBatchResult[]> {
+    // A Buffer or a path is iterable too (of bytes, of characters): one image passed by mistake.
+    if (inputs === null || typeof inputs !== 'object' || inputs instanceof Uint8Array || typeof (inputs as Iterable<ImageInput>)[Symbol.iterator] !== 'function') {
+      invalid('iterable of images (Buffers, Uint8Arrays or file paths)', 'inputs', inputs);
+    }
+    const { concurrency, ...rest } = optionsObject(options, 'options');
+    const limit = concurrency === undefined ? DEFAULT_MATCH_CONCURRENCY : integerInRange(concurrency, 1, MAX_CONCURRENCY, 'concurrency');
+    const items = [...inputs];
+    const state = this.#state;
+    const { image, plan } = await this.#plan(state, rest);
+    return mapSettled(items, limit, (input) => this.#matchImageWith(state, image, plan, input));
+  }
+
+  /** A `matchImage` call's options, checked and resolved once (for a batch, once for every image). */
+  async #plan(state: State, options: MatchImageOptions | undefined): Promise<{ image: ImageModule; plan: MatchPlan }> {
     const o = optionsObject(options, 'options');
     const thresholds = checkThresholds(o.thresholds, 'thresholds');
     const algorithms = o.algorithms ?? (state.tables.size > 0 ? [...state.tables.keys()] : undefined);
@@ -587,30 +670,37 @@ export class Matcher {
     const dihedral = o.dihedral === undefined ? (this.#imageOptions.dihedral ?? true) : boolean(o.dihedral, 'options.dihedral');
     const trim = o.trim === undefined ? (this.#imageOptions.trim ?? true) : boolean(o.trim, 'options.trim');
     const hashOptions = { ...this.#imageOptions, dihedral, trim };
-    if (!first) {
-      const hashed = await image.hashImage(input, { ...hashOptions, ...(algorithms === undefined ? {} : { algorithms }) });
-      const matches = this.#matchHashed(state, hashed, thresholds, false);
-      return { matched: matches.length > 0, matches, hashes: hashed.hashes, quality: hashed.quality, unusable: hashed.unusable, image: hashed.image };
-    }
+    const all = image.resolveImageOptions({ ...hashOptions, ...(algorithms === undefined ? {} : { algorithms }) });
     // First match wanted: the exact hashes need no decode, so they go first, on bytes read once.
-    const resolved = image.resolveImageOptions({ ...hashOptions, ...(algorithms === undefined ? {} : { algorithms }) });
-    const bytes = await image.readInput(input, resolved.maxBytes);
+    const passes = first ? [all.exact, all.perceptual].filter((names) => names.length > 0).map((names) => image.resolveImageOptions({ ...hashOptions, algorithms: names })) : [];
+    return { image, plan: { thresholds, first, all, passes } };
+  }
+
+  async #matchImageWith(state: State, image: ImageModule, plan: MatchPlan, input: ImageInput): Promise<ImageMatchResult> {
+    const { thresholds } = plan;
+    if (!plan.first) {
+      const hashed = await image.hashImage(input, plan.all);
+      const matches = this.#matchHashed(state, hashed, thresholds, false);
+      return { matched: matches.length > 0, matches, hashes: hashed.hashes, quality: hashed.quality, unusable: hashed.unusable, ...framesOf(hashed), image: hashed.image };
+    }
+    const bytes = await image.readInput(input, plan.all.maxBytes);
     let hashes: ImageHashes = {};
     let quality: ImageQualities = {};
     let unusable: UnusableHashes = {};
+    let frames: { frames?: readonly FrameHashes[] } = {};
     let info: ImageInfo | undefined;
-    for (const names of [resolved.exact, resolved.perceptual]) {
-      if (names.length === 0) continue;
-      const hashed = await image.hashBytes(bytes, image.resolveImageOptions({ ...hashOptions, algorithms: names }));
+    for (const pass of plan.passes) {
+      const hashed = await image.hashBytes(bytes, pass);
       hashes = { ...hashes, ...hashed.hashes };
       quality = { ...quality, ...hashed.quality };
       unusable = { ...unusable, ...hashed.unusable };
+      frames = { ...frames, ...framesOf(hashed) };
       info = info === undefined || info.width === 0 ? hashed.image : info;
       const matches = this.#matchHashed(state, hashed, thresholds, true);
-      if (matches.length > 0) return { matched: true, matches, hashes, quality, unusable, image: info };
+      if (matches.length > 0) return { matched: true, matches, hashes, quality, unusable, ...frames, image: info };
     }
-    info ??= (await image.hashBytes(bytes, resolved)).image;
-    return { matched: false, matches: [], hashes, quality, unusable, image: info };
+    info ??= (await image.hashBytes(bytes, plan.all)).image;
+    return { matched: false, matches: [], hashes, quality, unusable, ...frames, image: info };
   }
 
   /**
@@ -632,7 +722,12 @@ export class Matcher {
             const key = `${match.list}\u0000${match.entryId}\u0000${match.hash}`;
             const seen = nearest.get(key);
             if (seen === undefined || match.distance < seen.distance) {
-              nearest.set(key, { ...match, ...(query.transform === undefined ? {} : { transform: query.transform }), ...(query.trimmed ? { trimmed: true as const } : {}) });
+              nearest.set(key, {
+                ...match,
+                ...(query.transform === undefined ? {} : { transform: query.transform }),
+                ...(query.trimmed ? { trimmed: true as const } : {}),
+                ...(query.frame === undefined ? {} : { frame: query.frame }),
+              });
             }
           }
         }

@@ -97,6 +97,26 @@ describe('hashwarden hash', () => {
     expect(parsed[3]).toEqual(parsed[0]);
   });
 
+  it('adds frameCount and frames after every other field for an animated file, and hashes at most --max-frames frames', async () => {
+    const gif = join(vectors, 'hostile', 'animated-listed-frame-2.gif');
+    const { status, lines } = await cli('hash', '--algorithms', 'blockhash,pdq,md5', gif);
+    expect(status).toBe(0);
+    const line = JSON.parse(lines[0]!);
+    expect(Object.keys(line)).toEqual(['file', 'blockhash', 'pdq', 'pdqQuality', 'md5', 'unusable', 'frameCount', 'frames']);
+    expect(line.frameCount).toBe(4);
+    expect(line.frames.map((f: { frame: number }) => f.frame)).toEqual([0, 1, 2, 3]);
+    expect(Object.keys(line.frames[0])).toEqual(['frame', 'blockhash', 'pdq', 'pdqQuality', 'unusable']);
+    // The top level is the first frame, as it was before frames were hashed.
+    expect([line.frames[0].blockhash, line.frames[0].pdq]).toEqual([line.blockhash, line.pdq]);
+    const two = JSON.parse((await cli('hash', '--algorithms', 'blockhash', '--max-frames', '2', gif)).lines[0]!);
+    expect([two.frameCount, two.frames.length]).toEqual([4, 2]);
+    // A still file's line is unchanged: no frame fields.
+    expect(Object.keys(JSON.parse((await cli('hash', '--algorithms', 'blockhash', image('gradient-64x64.png'))).lines[0]!))).toEqual(['file', 'blockhash', 'unusable']);
+    const bad = await cli('hash', '--max-frames', '0', gif);
+    expect(bad.status).toBe(2);
+    expect(bad.err).toContain('Expected integer between 1 and 10000 for maxFrames but received 0 of type number');
+  });
+
   it('rejects an unknown algorithm as a usage error', async () => {
     const { status, err, out } = await cli('hash', '--algorithms', 'photodna', image('gradient-64x64.png'));
     expect(status).toBe(2);
@@ -165,6 +185,30 @@ describe('hashwarden import and match', () => {
     expect(unchecked.out).toBe(`no match  ${flat}  (pdq not used: PDQ quality 0 is below 50)\n`);
     const json = await cli('match', flat, '--db', db, '--json');
     expect(JSON.parse(json.lines[0]!)).toMatchObject({ matched: false, unusable: { pdq: 'PDQ quality 0 is below 50' } });
+  });
+
+  it('matches an animation on the frame that holds the listed image, and says when frames past --max-frames went unchecked', async () => {
+    const db = join(dir, 'frames.db');
+    const hashed = JSON.parse((await cli('hash', '--algorithms', 'pdq', image('mosaic-400x300.jpg'))).lines[0]!) as { pdq: string };
+    const csv = join(dir, 'frames.csv');
+    await writeFile(csv, `id,algorithm,hash\np1,pdq,${hashed.pdq}\n`);
+    expect((await cli('import', csv, '--db', db, '--list', 'frames')).status).toBe(0);
+    const hostile = (file: string) => join(vectors, 'hostile', file);
+
+    const hit = await cli('match', hostile('animated-listed-frame-2.gif'), '--db', db);
+    expect(hit.status).toBe(1);
+    expect(hit.out).toMatch(/^MATCH .* entry=p1 pdq distance=\d+ frame=2 list-version=1\n$/);
+    const json = JSON.parse((await cli('match', hostile('animated-listed-frame-2.gif'), '--db', db, '--json')).lines[0]!);
+    expect(json).toMatchObject({ matched: true, matches: [{ entryId: 'p1', frame: 2 }], frameCount: 4, framesHashed: 4 });
+
+    const long = hostile('animated-listed-frame-40.gif');
+    const missed = await cli('match', long, '--db', db);
+    expect(missed.status).toBe(0);
+    expect(missed.out).toMatch(/^no match  .*animated-listed-frame-40\.gif .*\(frames 0-31 of 41 checked\)\n$/);
+    expect((await cli('match', long, '--db', db, '--max-frames', '41')).out).toMatch(/ frame=40 /);
+    const bad = await cli('match', long, '--db', db, '--max-frames', 'all');
+    expect(bad.status).toBe(2);
+    expect(bad.err).toContain('Expected integer between 1 and 10000 for maxFrames but received "all" of type string');
   });
 
   it('refuses a list with a bad row whole, naming file and line, and writes nothing', async () => {

@@ -3,17 +3,42 @@
  * order: `{"file", <algorithm>: hex, …}` for the requested algorithms — with PDQ its quality
  * right after it (`pdqQuality`), and with any perceptual hash `unusable`, what a matcher would
  * refuse to match with and why — or `{"file", "error": {"code", "message"}}`; exit 2 at the end if any file failed. Field
- * names never change.
+ * names never change. An animated file adds `frameCount` and `frames` after them (fields are
+ * only ever added, at the end, so readers of the old lines read the new ones).
  */
 import { availableParallelism } from 'node:os';
 import { ALGORITHM_NAMES, type AlgorithmName } from '../index.js';
-import { hashImage, resolveImageOptions } from '../image/index.js';
+import { DEFAULT_MAX_FRAMES, hashImage, resolveImageOptions, type FrameHashes, type ResolvedImageOptions } from '../image/index.js';
 import { mapSettled } from '../concurrency.js';
 import { commaList, errorJson, EXIT, UsageError, type Command } from './command.js';
 
+/**
+ * An option value that must be a whole number, as a number; anything else goes on to the option
+ * validator as the text it is, so the usage error quotes it.
+ */
+function integerArgument(value: string): number {
+  return (/^\d+$/.test(value.trim()) ? Number(value) : value) as number;
+}
+
+/**
+ * The fields of one image or frame, in the contract's order: each of `algorithms` (with PDQ its
+ * quality, with --dihedral its 8 variants), then `unusable` when any perceptual hash was asked for.
+ */
+function perceptualFields(hashed: Pick<FrameHashes, 'hashes' | 'quality' | 'unusable' | 'dihedral'>, algorithms: readonly AlgorithmName[], options: ResolvedImageOptions): Record<string, unknown> {
+  const line: Record<string, unknown> = {};
+  for (const name of algorithms) {
+    line[name] = hashed.hashes[name];
+    if (name === 'pdq') line.pdqQuality = hashed.quality.pdq;
+    const variants = hashed.dihedral?.[name];
+    if (variants !== undefined) line[`${name}Dihedral`] = variants;
+  }
+  if (options.perceptual.length > 0) line.unusable = hashed.unusable;
+  return line;
+}
+
 export const hashCommand: Command = {
   name: 'hash',
-  usage: '[--algorithms blockhash,pdq,md5,sha1,sha256] [--resolution fast|full] [--dihedral] FILE...',
+  usage: '[--algorithms blockhash,pdq,md5,sha1,sha256] [--resolution fast|full] [--dihedral] [--max-frames N] FILE...',
   summary: 'Print the hashes of image files, one JSON object per line.',
   help: `
 Options:
@@ -22,6 +47,8 @@ Options:
                       on the reference sets, unless pdq is requested) or full (every pixel,
                       as the reference tools)
   --dihedral          also print the hashes of the image turned and mirrored
+  --max-frames N      hash at most the first N frames of an animated GIF or WebP
+                      (default ${DEFAULT_MAX_FRAMES})
   -h, --help          this text
 
 Output (stable contract): {"file":F,"blockhash":HEX64,"pdq":HEX64,"pdqQuality":Q,"md5":HEX32,
@@ -33,6 +60,11 @@ shading, a plain layout, an image under 16 px a side). With --dihedral each
 perceptual hash is followed by its 8 rotations and flips, "blockhashDihedral":[8 HEX64] and
 "pdqDihedral":[8 HEX64], in the order original, rot90 (counter-clockwise), rot180, rot270,
 flipX (upside down), flipY (left-right), flip main diagonal, flip anti-diagonal.
+The top-level hashes of an animated GIF or WebP are those of its first frame; after every other
+field come "frameCount":N, the frames in the file, and "frames":[{"frame":0,"blockhash":…,
+"pdq":…,"pdqQuality":…,"unusable":{}},…], the perceptual hashes of each frame hashed, laid out
+as the top level (with --dihedral, their rotations and flips too). Fewer frames than frameCount:
+the rest were not hashed (--max-frames, or the pixel limit).
 A file that cannot be hashed prints
 {"file":F,"error":{"code":C,"message":M}} and the others go on.
 Exit status: 0 when every file was hashed, 2 when any failed.`,
@@ -40,6 +72,7 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
     algorithms: { type: 'string' },
     resolution: { type: 'string' },
     dihedral: { type: 'boolean' },
+    'max-frames': { type: 'string' },
   },
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('Missing FILE');
@@ -49,6 +82,7 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
         algorithms: commaList(values.algorithms as string | undefined) as AlgorithmName[] | undefined,
         resolution: values.resolution as 'fast' | 'full' | undefined,
         dihedral: values.dihedral === true,
+        ...(values['max-frames'] === undefined ? {} : { maxFrames: integerArgument(values['max-frames'] as string) }),
       });
     } catch (error) {
       throw new UsageError((error as Error).message);
@@ -57,13 +91,12 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
     await mapSettled(files, availableParallelism(), (file) => hashImage(file, options), (result, i) => {
       const line: Record<string, unknown> = { file: files[i] };
       if (result.ok) {
-        for (const name of options.algorithms) {
-          line[name] = result.value.hashes[name];
-          if (name === 'pdq') line.pdqQuality = result.value.quality.pdq;
-          const variants = result.value.dihedral?.[name];
-          if (variants !== undefined) line[`${name}Dihedral`] = variants;
+        Object.assign(line, perceptualFields(result.value, options.algorithms, options));
+        const { frames } = result.value;
+        if (frames !== undefined) {
+          line.frameCount = result.value.image.frameCount;
+          line.frames = frames.map((frame) => ({ frame: frame.frame, ...perceptualFields(frame, options.perceptual, options) }));
         }
-        if (options.perceptual.length > 0) line.unusable = result.value.unusable;
       } else {
         failed++;
         line.error = errorJson(result.error);

@@ -7,32 +7,48 @@
 import { availableParallelism } from 'node:os';
 import { Matcher, type ImageMatchResult } from '../index.js';
 import { mapSettled } from '../concurrency.js';
+import { DEFAULT_MAX_FRAMES, resolveImageOptions } from '../image/index.js';
 import { errorJson, EXIT, parseThresholds, required, UsageError, type Command } from './command.js';
 
 function describe(file: string, result: ImageMatchResult): string {
-  // A hash the matcher refused (a featureless image's PDQ) did not check the image: say so.
-  const unchecked = Object.entries(result.unusable).map(([name, why]) => `  (${name} not used: ${why})`).join('');
+  // A hash the matcher refused (a featureless image's PDQ) did not check the image: say so; and
+  // frames past the frame limit were not checked either.
+  const hashedFrames = result.frames?.length ?? 0;
+  const frameCount = result.image.frameCount ?? 0;
+  const partly = hashedFrames < frameCount ? `  (frames 0-${hashedFrames - 1} of ${frameCount} checked)` : '';
+  const unchecked = Object.entries(result.unusable).map(([name, why]) => `  (${name} not used: ${why})`).join('') + partly;
   if (!result.matched) return `no match  ${file}${unchecked}\n`;
   return result.matches
-    .map((m) => `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.transform === undefined || m.transform === 'original' ? '' : ` transform=${m.transform}`}${m.trimmed === true ? ' trimmed' : ''}${m.label === undefined ? '' : ` label=${m.label}`}${m.listLabel === undefined ? '' : ` list-label=${m.listLabel}`}${m.listVersion === undefined ? '' : ` list-version=${m.listVersion}`}${unchecked}\n`)
+    .map((m) => `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.transform === undefined || m.transform === 'original' ? '' : ` transform=${m.transform}`}${m.trimmed === true ? ' trimmed' : ''}${m.frame === undefined ? '' : ` frame=${m.frame}`}${m.label === undefined ? '' : ` label=${m.label}`}${m.listLabel === undefined ? '' : ` list-label=${m.listLabel}`}${m.listVersion === undefined ? '' : ` list-version=${m.listVersion}`}${unchecked}\n`)
     .join('');
 }
 
 /** The matcher over exactly one of `--db` and `--snapshot`. */
-async function openMatcher(db: string | undefined, snapshot: string | undefined, lists: string[] | undefined): Promise<Matcher> {
+async function openMatcher(db: string | undefined, snapshot: string | undefined, lists: string[] | undefined, maxFrames: string | undefined): Promise<Matcher> {
   if (db !== undefined && snapshot !== undefined) throw new UsageError('Expected one of --db and --snapshot but received both');
+  // Checked here: the matcher checks image options only when it hashes, once per file.
+  const image = maxFrames === undefined ? {} : { maxFrames: usage(() => resolveImageOptions({ maxFrames: (/^\d+$/.test(maxFrames.trim()) ? Number(maxFrames) : maxFrames) as number }).maxFrames) };
   if (snapshot === undefined) {
     const path = required(db, '--db PATH or --snapshot FILE');
-    return Matcher.open(path, lists === undefined ? {} : { lists });
+    return Matcher.open(path, { image, ...(lists === undefined ? {} : { lists }) });
   }
   const path = required(snapshot, '--snapshot');
   if (lists !== undefined) throw new UsageError('--list cannot be used with --snapshot: a snapshot holds the lists it was exported with');
-  return Matcher.openSnapshot(path);
+  return Matcher.openSnapshot(path, { image });
+}
+
+/** `check()`'s value, its TypeError or RangeError turned into a usage error. */
+function usage<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
 }
 
 export const matchCommand: Command = {
   name: 'match',
-  usage: 'FILE... (--db PATH [--list NAME]... | --snapshot FILE) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim]',
+  usage: 'FILE... (--db PATH [--list NAME]... | --snapshot FILE) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim] [--max-frames N]',
   summary: 'Match image files against the hash lists in a SQLite store or a snapshot.',
   help: `
 Options:
@@ -45,7 +61,10 @@ Options:
                         or comma-separated); default: each list's own (\`hashwarden list set\`),
                         else the algorithm's default (blockhash 10, pdq 31)
   --json                one JSON object per line: {"file","matched","matches","hashes",
-                        "unusable"} or {"file","error":{"code","message"}}
+                        "unusable"} (an animated file adds "frameCount" and "framesHashed")
+                        or {"file","error":{"code","message"}}
+  --max-frames N        match at most the first N frames of an animated GIF or WebP
+                        (default ${DEFAULT_MAX_FRAMES})
   -h, --help            this text
 
 Each upload is also matched turned and mirrored (8 orientations); a match found that way names
@@ -53,6 +72,9 @@ its transform (e.g. transform=flipY). An upload with a uniform border (letterbox
 bars, a frame, padding) is also matched by what lies inside it; such a match says "trimmed".
 --no-dihedral and --no-trim turn these off. A PDQ hash of quality below 50 is not used, and the line
 says so: "(pdq not used: PDQ quality 3 is below 50)" — that file was not checked by PDQ.
+Every frame of an animated GIF or WebP up to --max-frames is matched; a match names its frame
+(frame=2), and an animation longer than that says, e.g., "(frames 0-31 of 41 checked)": the
+later frames were not checked.
 
 Exit status: 0 nothing matched, 1 something matched, 2 some file could not be checked.`,
   options: {
@@ -63,12 +85,13 @@ Exit status: 0 nothing matched, 1 something matched, 2 some file could not be ch
     list: { type: 'string', multiple: true },
     'no-dihedral': { type: 'boolean' },
     'no-trim': { type: 'boolean' },
+    'max-frames': { type: 'string' },
   },
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('Missing FILE');
     const thresholds = parseThresholds(values.threshold as string[] | undefined);
     const lists = values.list as string[] | undefined;
-    const matcher = await openMatcher(values.db as string | undefined, values.snapshot as string | undefined, lists);
+    const matcher = await openMatcher(values.db as string | undefined, values.snapshot as string | undefined, lists, values['max-frames'] as string | undefined);
     let matched = false;
     let failed = false;
     const dihedral = values['no-dihedral'] !== true;
@@ -77,8 +100,9 @@ Exit status: 0 nothing matched, 1 something matched, 2 some file could not be ch
       const file = files[i] as string;
       if (result.ok) {
         matched ||= result.value.matched;
-        const { matched: m, matches, hashes, unusable } = result.value;
-        io.out(values.json === true ? `${JSON.stringify({ file, matched: m, matches, hashes, unusable })}\n` : describe(file, result.value));
+        const { matched: m, matches, hashes, unusable, frames, image } = result.value;
+        const animated = frames === undefined ? {} : { frameCount: image.frameCount, framesHashed: frames.length };
+        io.out(values.json === true ? `${JSON.stringify({ file, matched: m, matches, hashes, unusable, ...animated })}\n` : describe(file, result.value));
       } else {
         failed = true;
         const error = errorJson(result.error);

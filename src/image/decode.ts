@@ -10,11 +10,14 @@
  *   from the decoder, avoiding libjpeg's rounding at exact factors, and halves the rest). Other
  *   formats have no cheap scaled decode and are decoded whole. Measured against full decodes in
  *   `bench/resolution.ts`.
+ * - An animated GIF or WebP is decoded in one pass into its first `maxFrames` frames (sharp's
+ *   `pages`), each as a viewer shows it (libvips composites each frame over the previous ones);
+ *   the first frame is the same raster a still decode of the file gives.
  */
-import sharp, { type Metadata } from 'sharp';
+import sharp, { type Metadata, type Sharp } from 'sharp';
 import { HashwardenError } from '../errors.js';
 import type { ResolvedImageOptions } from './options.js';
-import { mayCarryOrientation, sniffImageFormat, type ImageFormat } from './sniff.js';
+import { ANIMATED_FORMATS, mayBeAnimated, mayCarryOrientation, sniffImageFormat, type ImageFormat } from './sniff.js';
 
 /**
  * Shortest side kept when scaling a JPEG at `fast` resolution. At 256 every image of the
@@ -24,6 +27,13 @@ import { mayCarryOrientation, sniffImageFormat, type ImageFormat } from './sniff
  * reference's tie rule flips them together (one generated test vector moves 23 bits).
  */
 export const FAST_MIN_SIDE = 256;
+
+/** One frame of an animated image: RGBA, 4 bytes per pixel, after EXIF orientation. */
+export interface DecodedFrame {
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
 
 /** A decoded image: RGBA pixels plus what was learnt about the file. */
 export interface DecodedImage {
@@ -39,17 +49,49 @@ export interface DecodedImage {
   readonly orientation: number;
   /** Decoder scale factor: 1 at full resolution, 2/4/8 when JPEG shrink-on-load was used. */
   readonly scale: number;
+  /**
+   * Animated GIF and WebP only (more than one frame): the frames decoded, in display order, the
+   * first being `data` itself; the first `maxFrames`, or fewer when more would not fit in
+   * `maxPixels` together.
+   */
+  readonly frames?: readonly DecodedFrame[];
+  /** Animated GIF and WebP only: how many frames the file holds, decoded or not. */
+  readonly frameCount?: number;
 }
+
+/**
+ * What sharp does to show stored pixels upright, per EXIF orientation (flips happen before the
+ * turn in a sharp pipeline), for frames: sharp cannot turn a multi-page image itself ("Rotate is
+ * not supported for multi-page images"), so an animation is decoded as stored and each frame
+ * turned on its own. The same moves `autoOrient` makes for a still image.
+ */
+const ORIENT: Readonly<Record<number, (frame: Sharp) => Sharp>> = {
+  2: (f) => f.flop(),
+  3: (f) => f.rotate(180),
+  4: (f) => f.flip(),
+  5: (f) => f.flop().rotate(270),
+  6: (f) => f.rotate(90),
+  7: (f) => f.flop().rotate(90),
+  8: (f) => f.rotate(270),
+};
 
 const SHARP_TOO_LARGE = /pixel limit|too large|exceeds/i;
 const SHARP_TIMEOUT = /timeout/i;
 const SHARP_UNSUPPORTED = /unsupported image format/i;
+/**
+ * libheif without a decoder for the image's codec: sharp's prebuilt libvips has none for HEVC
+ * (patents), the codec of the iPhone's HEIC photos. The file may be perfectly sound, so it is
+ * not a decode error: the service must convert it, or check it elsewhere.
+ */
+const MISSING_CODEC = /has not been built in|no matching decoder|unsupported codec/i;
 
 function translate(error: unknown, format: string): HashwardenError {
   const message = error instanceof Error ? error.message : String(error);
   if (SHARP_TIMEOUT.test(message)) return new HashwardenError('ERR_IMAGE_TIMEOUT', `Decoding the ${format} image timed out`, { cause: error });
   if (SHARP_TOO_LARGE.test(message)) return new HashwardenError('ERR_IMAGE_TOO_LARGE', `The ${format} image is too large: ${message}`, { cause: error });
   if (SHARP_UNSUPPORTED.test(message)) return new HashwardenError('ERR_UNSUPPORTED_FORMAT', `The ${format} data is not a decodable image: ${message}`, { cause: error });
+  // Only the last line: libvips prefixes the errors of every loader it tried first.
+  if (MISSING_CODEC.test(message)) return new HashwardenError('ERR_UNSUPPORTED_FORMAT', `This build of libvips cannot decode the codec of this ${format} image: ${message.trim().split('\n').at(-1) ?? message}`, { cause: error });
   return new HashwardenError('ERR_IMAGE_DECODE', `Could not decode the ${format} image: ${message}`, { cause: error });
 }
 
@@ -77,16 +119,16 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
   // One sharp instance: the header read (when needed) and the decode share the input.
   let pipeline = sharp(bytes, input);
   // The header is read first only when the decode depends on it (the scaled JPEG decode needs the
-  // size) or when the file may carry an EXIF orientation to report. Otherwise it is skipped: that
-  // read cost about a tenth of decoding a small image (docs/benchmark.md), the pixel limit is
-  // enforced by the decoder itself (limitInputPixels, before any pixel is decoded), and the size
-  // comes with the decoded pixels.
+  // size, an animation its frame count) or when the file may carry an EXIF orientation to report.
+  // Otherwise it is skipped: that read cost about a tenth of decoding a small image
+  // (docs/benchmark.md), the pixel limit is enforced by the decoder itself (limitInputPixels,
+  // before any pixel is decoded), and the size comes with the decoded pixels.
   const scalable = options.resolution === 'fast' && format === 'jpeg' && !options.perceptual.includes('pdq');
   let meta: Metadata | undefined;
   // The size after orientation, from the header when it was read.
   let width = 0;
   let height = 0;
-  if (scalable || mayCarryOrientation(bytes, format)) {
+  if (scalable || mayCarryOrientation(bytes, format) || mayBeAnimated(bytes, format)) {
     try {
       meta = await pipeline.metadata();
     } catch (error) {
@@ -101,6 +143,8 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
     if (width * height > options.maxPixels) {
       throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `The ${format} image has ${width} × ${height} pixels, above the limit of ${options.maxPixels}`);
     }
+    const pages = ANIMATED_FORMATS.has(format) ? (meta.pages ?? 1) : 1;
+    if (pages > 1) return decodeFrames(bytes, format, meta, pages, width, height, options);
   }
 
   let scale = 1;
@@ -132,4 +176,58 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
   } catch (error) {
     throw translate(error, format);
   }
+}
+
+/**
+ * Decodes the first frames of an animation (`meta.pages` frames of `width` × `height` after
+ * orientation) in one pass: as many as `maxFrames` allows and as fit in `maxPixels` together (the
+ * decoder's own pixel limit then holds for the whole strip of frames it returns).
+ */
+async function decodeFrames(bytes: Uint8Array, format: ImageFormat, meta: Metadata, pages: number, width: number, height: number, options: ResolvedImageOptions): Promise<DecodedImage> {
+  const count = Math.min(pages, options.maxFrames, Math.floor(options.maxPixels / (width * height)));
+  const orientation = meta.orientation ?? 1;
+  const orient = ORIENT[orientation];
+  const input = { failOn: options.failOn, limitInputPixels: options.maxPixels, ignoreIcc: true, autoOrient: false, pages: count } as const;
+  let frames: DecodedFrame[];
+  try {
+    const { data, info } = await sharp(bytes, input)
+      .toColourspace('srgb')
+      .ensureAlpha()
+      .raw({ depth: 'uchar' })
+      .timeout({ seconds: options.timeoutSeconds })
+      .toBuffer({ resolveWithObject: true });
+    const frameHeight = info.pageHeight ?? info.height / count;
+    if (info.channels !== 4 || frameHeight * count !== info.height) {
+      throw new Error(`expected ${count} frames of 4 channels, decoder produced ${info.channels} channels and ${info.height} rows`);
+    }
+    const frameBytes = info.width * frameHeight * 4;
+    const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    frames = Array.from({ length: count }, (_, i) => ({ data: view.subarray(i * frameBytes, (i + 1) * frameBytes), width: info.width, height: frameHeight }));
+    if (orient !== undefined) {
+      const turned: DecodedFrame[] = [];
+      for (const frame of frames) {
+        const moved = await orient(sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 4 } }))
+          .raw()
+          .timeout({ seconds: options.timeoutSeconds })
+          .toBuffer({ resolveWithObject: true });
+        turned.push({ data: new Uint8Array(moved.data.buffer, moved.data.byteOffset, moved.data.byteLength), width: moved.info.width, height: moved.info.height });
+      }
+      frames = turned;
+    }
+  } catch (error) {
+    throw translate(error, format);
+  }
+  const first = frames[0] as DecodedFrame;
+  return {
+    data: first.data,
+    width: first.width,
+    height: first.height,
+    format,
+    originalWidth: width,
+    originalHeight: height,
+    orientation,
+    scale: 1,
+    frames,
+    frameCount: pages,
+  };
 }

@@ -247,6 +247,13 @@ describe('hashImage on hostile input', () => {
     expect(() => resolveImageOptions({ algorithms: [] })).toThrow(TypeError);
   });
 
+  it('rejects a frame limit outside 1–10,000 in the standard message shape', () => {
+    expect(() => resolveImageOptions({ maxFrames: 0 })).toThrow(new RangeError('Expected integer between 1 and 10000 for maxFrames but received 0 of type number'));
+    expect(() => resolveImageOptions({ maxFrames: 10_001 })).toThrow(RangeError);
+    expect(() => resolveImageOptions({ maxFrames: '8' as unknown as number })).toThrow(TypeError);
+    expect(resolveImageOptions({}).maxFrames).toBe(32);
+  });
+
   it('returns already-resolved options unchanged', () => {
     const resolved = resolveImageOptions({ algorithms: ['blockhash'] });
     expect(resolveImageOptions(resolved)).toBe(resolved);

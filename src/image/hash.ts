@@ -24,6 +24,11 @@ export interface ImageInfo {
   /** EXIF orientation applied (1 = none). */
   readonly orientation: number;
   readonly bytes: number;
+  /**
+   * Animated GIF and WebP only: how many frames the file holds. More than `frames.length` in the
+   * result when the frame or pixel limit cut the hashing short: the frames after were not checked.
+   */
+  readonly frameCount?: number;
 }
 
 /** Hashes of one image, lower-case hex, keyed by algorithm (only those requested). */
@@ -64,6 +69,22 @@ export interface TrimmedHashes {
   readonly dihedral?: DihedralHashes;
 }
 
+/**
+ * The perceptual hashes of one frame of an animated image, as the top level of a result holds
+ * those of a still one.
+ */
+export interface FrameHashes {
+  /** The frame's position in the animation, 0-based. */
+  readonly frame: number;
+  readonly hashes: ImageHashes;
+  readonly quality: ImageQualities;
+  readonly unusable: UnusableHashes;
+  /** With the `dihedral` option: the 8 hashes of each perceptual algorithm. */
+  readonly dihedral?: DihedralHashes;
+  /** With the `trim` option, when the frame has a uniform border: the hashes of what it frames. */
+  readonly trimmed?: TrimmedHashes;
+}
+
 /** The result of `hashImage`. */
 export interface ImageHashResult {
   readonly hashes: ImageHashes;
@@ -75,6 +96,12 @@ export interface ImageHashResult {
   readonly dihedral?: DihedralHashes;
   /** With the `trim` option, when the image has a uniform border: the hashes of what it frames. */
   readonly trimmed?: TrimmedHashes;
+  /**
+   * Animated GIF and WebP only, when perceptual hashes were asked for: the perceptual hashes of
+   * each frame hashed, in order from frame 0 (whose hashes are also the top level's), at most
+   * `maxFrames`. A still image has no `frames`.
+   */
+  readonly frames?: readonly FrameHashes[];
   readonly image: ImageInfo;
 }
 
@@ -181,25 +208,35 @@ function pixelHashes(image: RgbaImage, options: ResolvedImageOptions): Omit<Trim
   return { hashes, quality, unusable, ...(options.dihedral ? { dihedral } : {}) };
 }
 
+/**
+ * The perceptual hashes of one raster and, with `trim`, of what its border frames. `scale` and
+ * the original size put a scaled decode's box back in the image's own pixels.
+ */
+function rasterHashes(image: RgbaImage, options: ResolvedImageOptions, scale = 1, originalWidth = image.width, originalHeight = image.height): Omit<TrimmedHashes, 'box'> & { trimmed?: TrimmedHashes } {
+  const pixels = pixelHashes(image, options);
+  const box = options.trim ? findBorder(image) : null;
+  if (box === null) return pixels;
+  return {
+    ...pixels,
+    trimmed: {
+      box: { left: box.left * scale, top: box.top * scale, width: Math.min(box.width * scale, originalWidth), height: Math.min(box.height * scale, originalHeight) },
+      ...pixelHashes(cropRgba(image, box), options),
+    },
+  };
+}
+
 /** Hashes already-read bytes with already-resolved options: the shared core of every entry point. */
 export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions): Promise<ImageHashResult> {
   const format = checkFormat(bytes, options);
   let decoded: DecodedImage | undefined;
-  let pixels: Omit<TrimmedHashes, 'box'> = { hashes: {}, quality: {}, unusable: {}, ...(options.dihedral ? { dihedral: {} } : {}) };
-  let trimmed: TrimmedHashes | undefined;
+  let pixels: Omit<TrimmedHashes, 'box'> & { trimmed?: TrimmedHashes } = { hashes: {}, quality: {}, unusable: {}, ...(options.dihedral ? { dihedral: {} } : {}) };
+  let frames: FrameHashes[] | undefined;
   if (options.perceptual.length > 0) {
     const image = await decodeRgba(bytes, format, options);
     decoded = image;
-    pixels = pixelHashes(image, options);
-    const box = options.trim ? findBorder(image) : null;
-    if (box !== null) {
-      const { scale } = image;
-      trimmed = {
-        // In the image's own pixels: a scaled decode's box scaled back.
-        box: { left: box.left * scale, top: box.top * scale, width: Math.min(box.width * scale, image.originalWidth), height: Math.min(box.height * scale, image.originalHeight) },
-        ...pixelHashes(cropRgba(image, box), options),
-      };
-    }
+    pixels = rasterHashes(image, options, image.scale, image.originalWidth, image.originalHeight);
+    // Frame 0 is the image itself, hashed once.
+    frames = image.frames?.map((frame, i) => ({ frame: i, ...(i === 0 ? pixels : rasterHashes(frame, options)) }));
   }
   const hashes: Partial<Record<AlgorithmName, string>> = { ...pixels.hashes };
   for (const name of options.exact) hashes[name] = formatHex(EXACT[name as keyof typeof EXACT].digest(bytes));
@@ -208,25 +245,28 @@ export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions
     quality: pixels.quality,
     unusable: pixels.unusable,
     ...(options.dihedral ? { dihedral: pixels.dihedral ?? {} } : {}),
-    ...(trimmed === undefined ? {} : { trimmed }),
+    ...(pixels.trimmed === undefined ? {} : { trimmed: pixels.trimmed }),
+    ...(frames === undefined ? {} : { frames }),
     image: {
       format,
       width: decoded?.originalWidth ?? 0,
       height: decoded?.originalHeight ?? 0,
       orientation: decoded?.orientation ?? 1,
       bytes: bytes.length,
+      ...(decoded?.frameCount === undefined ? {} : { frameCount: decoded.frameCount }),
     },
   };
 }
 
 /**
- * Hashes an image: exact hashes of its bytes and perceptual hashes of its pixels, from one decode.
- * Rejects with a `HashwardenError`: `ERR_INPUT_READ`, `ERR_UNSUPPORTED_FORMAT`,
+ * Hashes an image: exact hashes of its bytes and perceptual hashes of its pixels, from one decode;
+ * of an animated GIF or WebP, the perceptual hashes of each of its first `maxFrames` frames too
+ * (`frames`; the top level holds frame 0's). Rejects with a `HashwardenError`: `ERR_INPUT_READ`, `ERR_UNSUPPORTED_FORMAT`,
  * `ERR_IMAGE_TOO_LARGE`, `ERR_IMAGE_DECODE` or `ERR_IMAGE_TIMEOUT`. Treat any of them on an
  * upload as "cannot be checked", not as "clean".
  *
  * @param input the file's bytes, or its path
- * @param options defaults: all algorithms, `fast` resolution, 50 MiB, 100 MP, 20 s, failOn `warning`
+ * @param options defaults: all algorithms, `fast` resolution, 50 MiB, 100 MP, 20 s, 32 frames, failOn `warning`
  * @example
  * ```ts
  * import { hashImage } from 'hashwarden/image';

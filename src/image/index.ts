@@ -5,7 +5,7 @@
 export { hashImage, hashBytes, readInput, PERCEPTUAL_MIN_SIDE } from './hash.js';
 export { searchedHashes } from './searched.js';
 export type { HashedImage, SearchedHash } from './searched.js';
-export type { DihedralHashes, ImageHashResult, ImageHashes, ImageInfo, ImageInput, ImageQualities, TrimmedHashes, UnusableHashes } from './hash.js';
+export type { DihedralHashes, FrameHashes, ImageHashResult, ImageHashes, ImageInfo, ImageInput, ImageQualities, TrimmedHashes, UnusableHashes } from './hash.js';
 export { BORDER_MIN_CONTENT, BORDER_MIN_SHARE, BORDER_TOLERANCE, cropRgba, findBorder } from './border.js';
 export type { Box } from './border.js';
 export {
@@ -14,8 +14,10 @@ export {
   DEFAULT_MAX_BYTES,
   DEFAULT_MAX_PIXELS,
   DEFAULT_TIMEOUT_SECONDS,
+  DEFAULT_MAX_FRAMES,
+  MAX_FRAMES_LIMIT,
 } from './options.js';
 export type { HashImageOptions, ResolvedImageOptions, Resolution, FailOn } from './options.js';
 export { FAST_MIN_SIDE } from './decode.js';
-export { IMAGE_FORMATS, sniffImageFormat } from './sniff.js';
+export { ANIMATED_FORMATS, IMAGE_FORMATS, mayBeAnimated, sniffImageFormat } from './sniff.js';
 export type { ImageFormat, SniffedFormat } from './sniff.js';

@@ -14,6 +14,8 @@ export interface SearchedHash {
   readonly transform?: DihedralName;
   /** True for the hashes of what lies inside the upload's uniform border. */
   readonly trimmed?: true;
+  /** For an animated upload: the frame (0-based) this hash is of. */
+  readonly frame?: number;
 }
 
 /** The parts of an `ImageHashResult` (or of its `trimmed`) the rule reads. */
@@ -22,12 +24,15 @@ export interface HashedImage {
   readonly unusable: UnusableHashes;
   readonly dihedral?: DihedralHashes;
   readonly trimmed?: { readonly hashes: ImageHashes; readonly unusable: UnusableHashes; readonly dihedral?: DihedralHashes };
+  /** An animated upload's frames, each read as a still image is (frame 0's are the top level's). */
+  readonly frames?: readonly (Omit<HashedImage, 'frames'> & { readonly frame: number })[];
 }
 
 /**
  * The hashes of one perceptual algorithm a matcher searches for a hashed upload: its own hash, or
  * with dihedral hashes its 8 turned and mirrored ones (the own first, so it wins ties), then the
- * same for what lies inside its uniform border.
+ * same for what lies inside its uniform border. For an animated upload, the same for each frame
+ * hashed in turn, from frame 0, each hash naming its frame.
  *
  * Left out: every hash of an image whose pixels a guard refuses (PDQ quality, a flat image, a
  * smooth shading, a tiny image), and each hash the algorithm refuses on its own (`refuse`: a
@@ -44,14 +49,14 @@ export interface HashedImage {
 export function searchedHashes(result: HashedImage, name: AlgorithmName): SearchedHash[] {
   const algorithm = getAlgorithm(name);
   const out: SearchedHash[] = [];
-  const add = (from: Omit<HashedImage, 'trimmed'>, trimmed: boolean): void => {
+  const add = (from: Omit<HashedImage, 'trimmed' | 'frames'>, trimmed: boolean, frame: number | undefined): void => {
     const own = from.hashes[name];
     if (own === undefined) return;
     const refusal = from.unusable[name];
     const refusedAlone = (hex: string): boolean => algorithm.refuse?.(algorithm.parse(hex)) !== undefined;
     // A refusal that is not the hash's own is about the pixels: nothing of this image is searched.
     if (refusal !== undefined && refusal !== algorithm.refuse?.(algorithm.parse(own))) return;
-    const extra = trimmed ? { trimmed: true as const } : {};
+    const extra = { ...(trimmed ? { trimmed: true as const } : {}), ...(frame === undefined ? {} : { frame }) };
     const variants = from.dihedral?.[name];
     if (variants === undefined) {
       if (refusal === undefined) out.push({ hash: own, ...extra });
@@ -61,7 +66,12 @@ export function searchedHashes(result: HashedImage, name: AlgorithmName): Search
       if (!refusedAlone(hash)) out.push({ hash, transform: DIHEDRAL_NAMES[i] as DihedralName, ...extra });
     });
   };
-  add(result, false);
-  if (result.trimmed !== undefined) add(result.trimmed, true);
+  const addImage = (image: Omit<HashedImage, 'frames'>, frame: number | undefined): void => {
+    add(image, false, frame);
+    if (image.trimmed !== undefined) add(image.trimmed, true, frame);
+  };
+  // Frame 0 is the top level: an animation's frames replace it rather than repeat it.
+  if (result.frames === undefined) addImage(result, undefined);
+  else for (const image of result.frames) addImage(image, image.frame);
   return out;
 }

@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { mayCarryOrientation, sniffImageFormat } from './sniff.js';
+import { mayBeAnimated, mayCarryOrientation, sniffImageFormat } from './sniff.js';
 
 /** A small opaque test image in `format`, with an EXIF orientation tag when `orientation` is given. */
 async function image(format: 'jpeg' | 'png' | 'webp' | 'gif' | 'tiff', orientation?: number): Promise<Buffer> {
@@ -57,5 +57,32 @@ describe('mayCarryOrientation', () => {
     expect(mayCarryOrientation(await image('tiff'), 'tiff')).toBe(true);
     expect(mayCarryOrientation(Buffer.alloc(64), 'heif')).toBe(true);
     expect(mayCarryOrientation(Buffer.alloc(64), 'avif')).toBe(true);
+  });
+});
+
+describe('mayBeAnimated', () => {
+  /** Two frames of different colours, as an animated GIF or WebP. */
+  async function animation(format: 'gif' | 'webp'): Promise<Buffer> {
+    const frames = await Promise.all(['#c82', '#28c'].map((background) => sharp({ create: { width: 24, height: 16, channels: 3, background } }).png().toBuffer()));
+    return sharp(frames, { join: { animated: true } }).toFormat(format).toBuffer();
+  }
+
+  it('is true for animated GIF and WebP, false for still ones and for formats that do not animate', async () => {
+    for (const format of ['gif', 'webp'] as const) {
+      expect(mayBeAnimated(await animation(format), format), format).toBe(true);
+      expect(mayBeAnimated(await image(format), format), format).toBe(false);
+    }
+    for (const format of ['jpeg', 'png', 'tiff'] as const) expect(mayBeAnimated(await image(format), format), format).toBe(false);
+  });
+
+  it('is false for an animated GIF cut before its second image, true for a GIF it cannot walk and for a cut extended WebP header', async () => {
+    // 40 bytes: header, colour table and the start of the first image, no second descriptor.
+    expect(mayBeAnimated((await animation('gif')).subarray(0, 40), 'gif')).toBe(false);
+    const garbled = Buffer.from(await image('gif'));
+    garbled[garbled.length - 1] = 0x99; // the trailer replaced by a byte that starts no block
+    expect(mayBeAnimated(garbled, 'gif')).toBe(true);
+    const webp = await animation('webp');
+    expect(webp.toString('latin1', 12, 16)).toBe('VP8X');
+    expect(mayBeAnimated(webp.subarray(0, 20), 'webp')).toBe(true);
   });
 });

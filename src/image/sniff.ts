@@ -10,6 +10,13 @@
 export const IMAGE_FORMATS = ['jpeg', 'png', 'webp', 'gif', 'avif', 'heif', 'tiff'] as const;
 export type ImageFormat = (typeof IMAGE_FORMATS)[number];
 
+/**
+ * Formats whose frames `hashImage` hashes one by one: the animations an upload form accepts.
+ * TIFF pages and HEIF image collections are documents and bursts, not animations: their first
+ * (or primary) image is hashed, as before.
+ */
+export const ANIMATED_FORMATS: ReadonlySet<ImageFormat> = new Set(['gif', 'webp']);
+
 /** What a byte signature says a file is; `svg`, `pdf` and `unknown` are never decoded. */
 export type SniffedFormat = ImageFormat | 'svg' | 'pdf' | 'unknown';
 
@@ -133,5 +140,64 @@ export function mayCarryOrientation(bytes: Uint8Array, format: ImageFormat): boo
       return false;
     default:
       return true;
+  }
+}
+
+/** Bytes of a GIF colour table whose packed field is `flags` (0 when the table is absent). */
+function gifColourTable(flags: number): number {
+  return flags & 0x80 ? 3 << ((flags & 7) + 1) : 0;
+}
+
+/**
+ * Whether the GIF holds a second image descriptor, walking blocks and sub-blocks without
+ * decompressing anything; true when unsure (a byte that starts no known block).
+ */
+function gifMayBeAnimated(bytes: Uint8Array): boolean {
+  // Header (6) and logical screen descriptor (7), then the global colour table.
+  let at = 13 + gifColourTable(bytes[10] ?? 0);
+  let images = 0;
+  while (at < bytes.length) {
+    const block = bytes[at] as number;
+    if (block === 0x3b) return false; // trailer
+    if (block === 0x21) {
+      at += 2; // introducer and label, then sub-blocks
+    } else if (block === 0x2c) {
+      if (++images > 1) return true;
+      // Descriptor (10), its local colour table, the LZW minimum code size (1), then sub-blocks.
+      at += 10 + gifColourTable(bytes[at + 9] ?? 0) + 1;
+    } else {
+      return true;
+    }
+    while (at < bytes.length) {
+      const size = bytes[at] as number;
+      at += 1 + size;
+      if (size === 0) break;
+    }
+  }
+  // Data ended: no second image can follow, whatever the decoder makes of the first.
+  return false;
+}
+
+/**
+ * Whether a file may hold more than one frame to hash (an animated GIF or WebP; see
+ * {@link ANIMATED_FORMATS}), from its container structure alone: false only when it certainly
+ * holds one, so a still image is decoded without reading its header first, as before. GIF
+ * blocks are walked; a WebP animates only in the extended format with its animation flag set.
+ *
+ * @example
+ * ```ts
+ * mayBeAnimated(await readFile('reaction.gif'), 'gif'); // true: a second image descriptor
+ * ```
+ */
+export function mayBeAnimated(bytes: Uint8Array, format: ImageFormat): boolean {
+  switch (format) {
+    case 'gif':
+      return gifMayBeAnimated(bytes);
+    case 'webp':
+      // RIFF header (12), then the first chunk: VP8X with flags in its first payload byte.
+      if (ascii(bytes, 12, 4) !== 'VP8X') return false;
+      return bytes.length <= 20 || ((bytes[20] as number) & 0x02) !== 0;
+    default:
+      return false;
   }
 }
