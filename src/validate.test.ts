@@ -27,4 +27,18 @@ describe('argument validation', () => {
     expect(optionsObject(undefined, 'options')).toEqual({});
     expect(() => optionsObject([] as unknown as object, 'options')).toThrow(TypeError);
   });
+
+  it('describes values String cannot convert, still in the standard shape', () => {
+    // Found by the fuzz tests: String() throws for these, so the TypeError said "Cannot convert
+    // object to primitive value" instead of naming the argument.
+    const unprintable: [unknown, string][] = [
+      [Object.create(null), '[object Object] of type object'],
+      [[Object.create(null)], '[object Array] of type object'],
+      [[Symbol('s')], '[object Array] of type object'],
+      [{ toString: () => { throw new Error('no'); } }, '[object Object] of type object'],
+    ];
+    for (const [value, shown] of unprintable) {
+      expect(() => integerInRange(value, 0, 64, 'threshold')).toThrow(new TypeError(`Expected integer between 0 and 64 for threshold but received ${shown}`));
+    }
+  });
 });

@@ -5,8 +5,26 @@
  * values out of range `RangeError`.
  */
 
+/**
+ * `value` as text, whatever it is: `String` throws for an object without a prototype, an array
+ * holding one or a symbol, and an object whose `toString` throws, and a bad argument must still
+ * get its TypeError in the standard shape.
+ */
+function text(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  try {
+    return String(value);
+  } catch {
+    try {
+      return Object.prototype.toString.call(value);
+    } catch {
+      return `[${typeof value}]`;
+    }
+  }
+}
+
 function describe(value: unknown): string {
-  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  const shown = text(value);
   return `${shown.length > 60 ? `${shown.slice(0, 57)}...` : shown} of type ${typeof value}`;
 }
 

@@ -29,6 +29,16 @@ describe('hash algorithms', () => {
     expect(codeOf(() => getAlgorithm('__proto__'))).toBe('ERR_UNKNOWN_ALGORITHM');
   });
 
+  it('refuses a name JSON cannot write (a BigInt, a cycle) with ERR_UNKNOWN_ALGORITHM, not a TypeError from the message', () => {
+    // Found by registry.fuzz.test.ts: the message was built with JSON.stringify, which throws for these.
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    for (const name of [1n, { id: 2n }, cycle]) {
+      expect(codeOf(() => getAlgorithm(name as unknown as string))).toBe('ERR_UNKNOWN_ALGORITHM');
+    }
+    expect(() => getAlgorithm(1n as unknown as string)).toThrow('Unknown hash algorithm of type bigint; known: blockhash, pdq, md5, sha1, sha256');
+  });
+
   it('parses hex in any case with surrounding space and formats lower case', () => {
     const hex = 'F81BF99FFB803400E07F8C7D049F058706013E233FE33FE11F600E638EA30DEF';
     expect(blockhash.format(blockhash.parse(`  ${hex}\t`))).toBe(hex.toLowerCase());

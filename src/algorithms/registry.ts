@@ -28,6 +28,19 @@ export function isAlgorithmName(name: unknown): name is AlgorithmName {
 }
 
 /**
+ * A name as a message shows it: JSON, or for what JSON cannot write (a BigInt, a cycle, a throwing
+ * `toJSON`) its type, so that a query of any shape gets its ERR_UNKNOWN_ALGORITHM and not a
+ * TypeError from the message.
+ */
+function shown(name: unknown): string {
+  try {
+    return JSON.stringify(name) ?? String(name);
+  } catch {
+    return `of type ${typeof name}`;
+  }
+}
+
+/**
  * The algorithm called `name` (case-insensitive, so `MD5` and `PDQ` columns work); throws
  * `ERR_UNKNOWN_ALGORITHM` listing the known names otherwise.
  *
@@ -41,7 +54,7 @@ export function getAlgorithm(name: string): HashAlgorithm<AlgorithmName> {
   if (!isAlgorithmName(key)) {
     throw new HashwardenError(
       'ERR_UNKNOWN_ALGORITHM',
-      `Unknown hash algorithm ${JSON.stringify(name)}; known: ${ALGORITHM_NAMES.join(', ')}`,
+      `Unknown hash algorithm ${shown(name)}; known: ${ALGORITHM_NAMES.join(', ')}`,
     );
   }
   return REGISTRY[key];

@@ -116,12 +116,13 @@ export function resolveImageOptions(options?: HashImageOptions | ResolvedImageOp
   let algorithms = IMAGE_ALGORITHMS;
   if (o.algorithms !== undefined) {
     if (!Array.isArray(o.algorithms) || o.algorithms.length === 0) invalid('non-empty array of algorithm names', 'algorithms', o.algorithms);
-    algorithms = [...new Set(o.algorithms.map((a) => oneOf(a, IMAGE_ALGORITHMS, 'algorithms')))];
+    // Array.from, not map: map skips the holes of a sparse array, which must be refused too.
+    algorithms = [...new Set(Array.from(o.algorithms as unknown[], (a) => oneOf(a, IMAGE_ALGORITHMS, 'algorithms')))];
   }
   let formats: readonly ImageFormat[] = IMAGE_FORMATS;
   if (o.formats !== undefined) {
     if (!Array.isArray(o.formats)) invalid('array of image formats', 'formats', o.formats);
-    formats = o.formats.map((f) => oneOf(f, IMAGE_FORMATS, 'formats'));
+    formats = Array.from(o.formats as unknown[], (f) => oneOf(f, IMAGE_FORMATS, 'formats'));
   }
   const resolved: ResolvedImageOptions = Object.freeze({
     algorithms,

@@ -180,6 +180,18 @@ describe('snapshots', () => {
     expect((await readdir(dir)).filter((f) => f.startsWith('bad-options') || f.includes('bad-options.snap.'))).toEqual([]);
   });
 
+  it('refuses lists readSnapshot would refuse with argument errors, writing nothing', async () => {
+    // Found by snapshot.fuzz.test.ts: a name that was no string or a version of NaN was written, and
+    // the file then refused by every reader; a null list threw "Cannot read properties of null".
+    const target = join(dir, 'bad-lists.snap');
+    for (const list of [{ name: [], version: 1 }, { name: 'x', version: Number.NaN }, { name: 'x', version: 1.5 }, { name: '', version: 1 }, null]) {
+      const error = await writeSnapshot(target, { lists: [list as never], entries: [] }).catch((e: unknown) => e);
+      expect(error instanceof TypeError || error instanceof RangeError, String(error)).toBe(true);
+      expect((error as Error).message).toMatch(/^Expected .+ for source\.lists\[0\]/);
+    }
+    expect((await readdir(dir)).filter((f) => f.includes('bad-lists'))).toEqual([]);
+  });
+
   it('stores a column empty for every entry, and a single list, as empty sections', async () => {
     const plain = entries()
       .filter((e) => e.algorithm === 'blockhash')
@@ -288,6 +300,16 @@ describe('snapshots', () => {
     const longer = new Uint8Array(bytes.length + 64);
     longer.set(bytes);
     expect(await codeOf(parseSnapshot(longer))).toBe('ERR_SNAPSHOT_FORMAT');
+  });
+
+  it('refuses META whose algorithm entry is not an object, with valid checksums, as ERR_SNAPSHOT_FORMAT', async () => {
+    // Found by snapshot.fuzz.test.ts: a null entry was read as one and threw a TypeError.
+    for (const value of [null, 7, 'md5', []]) {
+      const forged = withMeta(bytes, (meta) => {
+        (meta.algorithms as unknown[])[0] = value;
+      });
+      expect(await codeOf(parseSnapshot(forged)), JSON.stringify(value)).toBe('ERR_SNAPSHOT_FORMAT');
+    }
   });
 
   it('refuses META that claims more entries than the file can hold, before allocating for them', async () => {

@@ -11,7 +11,7 @@ import { basename, dirname, join } from 'node:path';
 import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
 import { HashwardenError } from '../errors.js';
-import { nonEmptyString } from '../validate.js';
+import { integerInRange, invalid, nonEmptyString } from '../validate.js';
 import { ExactIndex } from '../search/exact.js';
 import { LinearIndex } from '../search/linear.js';
 import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, MihIndex, mihFromCheckedTables, type SearchTierOptions } from '../search/mih.js';
@@ -186,23 +186,27 @@ function algorithmSections(number: number, algorithm: HashAlgorithm<AlgorithmNam
  * ```
  */
 export async function writeSnapshot(path: string, source: SnapshotSource): Promise<SnapshotSummary> {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`Expected non-empty string for path but received ${JSON.stringify(path)} of type ${typeof path}`);
-  if (source === null || typeof source !== 'object') throw new TypeError(`Expected object for source but received ${String(source)} of type ${typeof source}`);
+  // `invalid` describes any value (JSON.stringify throws for a BigInt, String for a null-prototype object).
+  if (typeof path !== 'string' || path.length === 0) invalid('non-empty string', 'path', path);
+  if (source === null || typeof source !== 'object') invalid('object', 'source', source);
   if (!Array.isArray(source.lists)) throw new TypeError(`Expected array for source.lists but received ${typeof source.lists}`);
   if (!Array.isArray(source.entries)) throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
   const search = resolveSearch(source.search, 'search');
-  const listNames = source.lists.map((l) => l.name);
-  if (listNames.length > 0x10000) throw new RangeError(`Expected at most 65536 lists but received ${listNames.length}`);
+  if (source.lists.length > 0x10000) throw new RangeError(`Expected at most 65536 lists but received ${source.lists.length}`);
   // Only what a snapshot carries, checked: a bad threshold is refused here, not by every reader.
-  const lists: SnapshotList[] = source.lists.map((l, i) => {
-    const thresholds = checkThresholds(l.thresholds, `source.lists[${i}].thresholds`);
+  const lists: SnapshotList[] = source.lists.map((l: unknown, i) => {
+    // Checked as readSnapshot will check them: a list it would refuse must not be written.
+    if (l === null || typeof l !== 'object' || Array.isArray(l)) invalid('object with name and version', `source.lists[${i}]`, l);
+    const list = l as Partial<SnapshotList>;
+    const thresholds = checkThresholds(list.thresholds, `source.lists[${i}].thresholds`);
     return {
-      name: l.name,
-      version: l.version,
+      name: nonEmptyString(list.name, `source.lists[${i}].name`),
+      version: integerInRange(list.version, 0, Number.MAX_SAFE_INTEGER, `source.lists[${i}].version`),
       ...(Object.keys(thresholds).length === 0 ? {} : { thresholds }),
-      ...(l.label === undefined ? {} : { label: nonEmptyString(l.label, `source.lists[${i}].label`) }),
+      ...(list.label === undefined ? {} : { label: nonEmptyString(list.label, `source.lists[${i}].label`) }),
     };
   });
+  const listNames = lists.map((l) => l.name);
   const grouped = new Map<AlgorithmName, ListEntry[]>();
   for (const entry of source.entries) {
     let group = grouped.get(entry.algorithm);
@@ -338,7 +342,7 @@ function bytesSource(bytes: Uint8Array): Source {
  * ```
  */
 export async function readSnapshot(path: string): Promise<LoadedSnapshot> {
-  if (typeof path !== 'string' || path.length === 0) throw new TypeError(`Expected non-empty string for path but received ${JSON.stringify(path)} of type ${typeof path}`);
+  if (typeof path !== 'string' || path.length === 0) invalid('non-empty string', 'path', path);
   let file: FileHandle;
   let size: number;
   try {
@@ -490,6 +494,8 @@ async function readMeta(source: Source, path: string, rows: readonly Row[]): Pro
 
 /** Checks one algorithm's META entry and allocates its scan kernel, whose memory takes the planes (other sections go to arenas: `planArenas`). */
 function allocate(entry: SnapshotAlgorithm, number: number, path: string, seen: Set<AlgorithmName>, fileBytes: number): Destinations {
+  // META is JSON from the file: an entry may be anything (null once made this a TypeError).
+  if (entry === null || typeof entry !== 'object') fail('ERR_SNAPSHOT_FORMAT', path, `algorithm ${number} is not an object: ${JSON.stringify(entry)}`);
   let algorithm: HashAlgorithm<AlgorithmName>;
   try {
     algorithm = getAlgorithm(entry.name);

@@ -1,0 +1,78 @@
+/**
+ * The long fuzz run (docs/fuzzing.md): the same `*.fuzz.test.ts` properties CI runs, with a much
+ * larger budget and, by default, a fresh random seed, printed first and last so that a failure
+ * can be replayed. Runs vitest on the fuzz files with the budget in FUZZ_SEED / FUZZ_SCALE /
+ * FUZZ_RUNS / FUZZ_PATH (read by test-vectors/fuzz.ts) and no per-test timeout.
+ *
+ * ```sh
+ * npx tsx test-vectors/fuzz-long.ts                      # random seed, 50 × CI's runs
+ * npx tsx test-vectors/fuzz-long.ts --scale 200 --seed 1234
+ * npx tsx test-vectors/fuzz-long.ts --seed 1234 --path "35:2:2" -- src/lists/snapshot.fuzz.test.ts -t forged   # replay one failure
+ * ```
+ *
+ * Anything after `--` goes to vitest (files to run, `-t` to pick a test). Exit status: vitest's.
+ */
+import { spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
+import { parseArgs } from 'node:util';
+
+const DEFAULT_SCALE = 50;
+
+function integer(value: string | undefined, name: string, min: number, max: number): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min || n > max) {
+    console.error(`--${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(value)}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const { values, positionals } = parseArgs({
+  options: {
+    seed: { type: 'string' },
+    scale: { type: 'string' },
+    runs: { type: 'string' },
+    path: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+  allowPositionals: true,
+});
+
+if (values.help) {
+  console.log('Usage: tsx test-vectors/fuzz-long.ts [--seed N] [--scale N | --runs N] [--path P] [-- vitest arguments]');
+  process.exit(0);
+}
+
+const seed = integer(values.seed, 'seed', -(2 ** 31), 2 ** 31 - 1) ?? randomInt(0, 2 ** 31 - 1);
+const runs = integer(values.runs, 'runs', 1, 100_000_000);
+const scale = integer(values.scale, 'scale', 1, 1_000_000) ?? DEFAULT_SCALE;
+const budget = runs === undefined ? `FUZZ_SCALE=${scale}` : `FUZZ_RUNS=${runs}`;
+const replay = `FUZZ_SEED=${seed} ${budget}${values.path === undefined ? '' : ` FUZZ_PATH=${JSON.stringify(values.path)}`}`;
+// Without files named, every fuzz file (vitest takes arguments as filters on the file path).
+const vitestArgs = positionals.length > 0 ? positionals : ['.fuzz.test.ts'];
+
+console.log(`fuzz: seed ${seed}, ${runs === undefined ? `${scale} × the CI runs` : `${runs} runs`} of each property`);
+console.log(`fuzz: to replay: ${replay} npx vitest run --testTimeout=0 ${vitestArgs.join(' ')}`);
+const started = Date.now();
+const result = spawnSync('npx', ['vitest', 'run', '--testTimeout=0', ...vitestArgs], {
+  stdio: 'inherit',
+  env: {
+    ...process.env,
+    FUZZ_SEED: String(seed),
+    ...(runs === undefined ? { FUZZ_SCALE: String(scale) } : { FUZZ_RUNS: String(runs) }),
+    ...(values.path === undefined ? {} : { FUZZ_PATH: values.path }),
+  },
+});
+const seconds = ((Date.now() - started) / 1000).toFixed(0);
+if (result.error !== undefined) {
+  console.error(`fuzz: could not run vitest: ${result.error.message}`);
+  process.exit(2);
+}
+const status = result.status ?? 1;
+console.log(`fuzz: ${status === 0 ? 'passed' : 'FAILED'} in ${seconds} s with seed ${seed}`);
+if (status !== 0) {
+  console.log('fuzz: fast-check printed { seed, path } with each failure: replay one with');
+  console.log(`fuzz:   npx tsx test-vectors/fuzz-long.ts --seed ${seed} --path "<path>" -- <file> -t "<test name>"`);
+}
+process.exit(status);
