@@ -14,7 +14,12 @@
  *   `pages`), each as a viewer shows it (libvips composites each frame over the previous ones);
  *   the first frame is the same raster a still decode of the file gives.
  */
-import sharp, { type Metadata, type Sharp } from 'sharp';
+import { createRequire } from 'node:module';
+import type { Metadata, Sharp } from 'sharp';
+
+// sharp is CommonJS: loaded with require it costs a fresh process about 96 ms, through the ES
+// module loader (`import`) about 179 ms (docs/serverless.md), which a serverless cold start pays.
+const sharp = createRequire(import.meta.url)('sharp') as typeof import('sharp').default;
 import { HashwardenError } from '../errors.js';
 import type { ResolvedImageOptions } from './options.js';
 import { ANIMATED_FORMATS, mayBeAnimated, mayCarryOrientation, sniffImageFormat, type ImageFormat } from './sniff.js';

@@ -3,7 +3,7 @@
  * fail/skip policies, file reading, and formatList → parseList round trips.
  */
 import { readdirSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -462,6 +462,8 @@ describe('round trips', () => {
         // CSV reads the entries twice (the metadata columns first), the others once.
         expect(passes).toBe(format === 'csv' ? 2 : 1);
         expect(await readFile(path, 'utf8')).toBe(formatList(entries, format));
+        // Owner-only: list files hold hashes of abuse material.
+        if (process.platform !== 'win32') expect((await stat(path)).mode & 0o777).toBe(0o600);
       }
       expect((await readListFile(join(dir, 'list.csv'), { list: 'unused' })).entries).toEqual(entries);
     } finally {

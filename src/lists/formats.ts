@@ -1053,7 +1053,8 @@ export async function writeListFile(path: string, entries: () => Iterable<ListEn
     for (const entry of entries()) columns.add(normalizedAt(entry, ++index));
   }
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  const stream = createWriteStream(temporary, { flags: 'wx' });
+  // Owner-only: the hashes of abuse material are themselves sensitive (docs/security.md).
+  const stream = createWriteStream(temporary, { flags: 'wx', mode: 0o600 });
   const failed = new Promise<never>((_resolve, reject) => stream.once('error', reject));
   failed.catch(() => undefined);
   let count = 0;

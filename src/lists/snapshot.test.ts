@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -128,6 +129,11 @@ function sectionRanges(data: Uint8Array): [number, number][] {
 }
 
 describe('snapshots', () => {
+  it.skipIf(process.platform === 'win32')('are written readable and writable by their owner only', () => {
+    // The hashes of abuse material are themselves sensitive (docs/security.md).
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+
   it('round-trip: a matcher on the snapshot answers every query as the matcher on the entries', async () => {
     const fromEntries = Matcher.fromEntries(entries(), { lists: LISTS });
     const fromSnapshot = await Matcher.open(file);

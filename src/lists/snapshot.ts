@@ -252,7 +252,8 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
   let file;
   try {
-    file = await open(temporary, 'wx');
+    // Owner-only: the hashes of abuse material are themselves sensitive (docs/security.md).
+    file = await open(temporary, 'wx', 0o600);
   } catch (error) {
     throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, { cause: error });
   }

@@ -3,7 +3,7 @@
  * that are not hashwarden stores, and all-or-nothing imports. Foreign and future databases are
  * made by patching a real store's bytes, so that only sqlite.ts imports better-sqlite3.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -74,6 +74,13 @@ describe('HashStore: import and read back', () => {
     expect(read[0]).not.toHaveProperty('label');
     expect(read[0]).not.toHaveProperty('metadata');
     expect(store.count()).toBe(3);
+  });
+
+  it.skipIf(process.platform === 'win32')('creates a store, and its write-ahead log, readable and writable by its owner only', () => {
+    // The hashes of abuse material are themselves sensitive (docs/security.md).
+    const store = openStore('private.db');
+    store.importEntries([entry({})]);
+    for (const file of ['private.db', 'private.db-wal', 'private.db-shm']) expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
   });
 
   it('persists across close and reopen', () => {

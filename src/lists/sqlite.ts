@@ -4,6 +4,7 @@
  * list a match came from. This is the only module that loads better-sqlite3 (a native build), so
  * the core never needs it.
  */
+import { closeSync, openSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { ALGORITHM_NAMES, checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError, type ErrorCode } from '../errors.js';
@@ -352,6 +353,21 @@ interface ListRowData {
 
 /** Most repeated rows an import keeps the lines of under `onError: 'skip'` (the count is exact). */
 const MAX_SKIPPED = 1000;
+
+/**
+ * Creates a store's file, empty, readable and writable by its owner only (0600, whatever the
+ * umask allows of it), before SQLite opens it: the hashes of abuse material are themselves
+ * sensitive (docs/security.md), and SQLite gives its `-wal` and `-shm` files the permissions of
+ * the database file. An existing file is left as it is; any other failure is SQLite's to report.
+ */
+function createOwnerOnly(path: string): void {
+  if (path === ':memory:' || path === '' || path.startsWith('file:')) return;
+  try {
+    closeSync(openSync(path, 'wx', 0o600));
+  } catch {
+    // Exists already, or cannot be created: SQLite opens it or says why.
+  }
+}
 
 /** Any failure from better-sqlite3 becomes `ERR_STORE` naming the file; our own errors pass through. */
 function storeError(path: string, error: unknown): HashwardenError {
@@ -819,6 +835,7 @@ export class HashStore {
     const resolved: ResolvedStoreOptions = Object.freeze({ readonly, create });
     let db: Database.Database | undefined;
     try {
+      if (create) createOwnerOnly(path);
       db = new Database(path, { readonly, fileMustExist: !create });
       db.pragma('foreign_keys = ON');
       // Schema first: a foreign database must be refused before anything (even WAL) changes it.
