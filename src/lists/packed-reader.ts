@@ -25,6 +25,16 @@ type WorkerMessage =
 
 type Event = WorkerMessage | { readonly type: 'crash'; readonly error: unknown } | { readonly type: 'exit'; readonly code: number };
 
+/**
+ * The reader thread's young generation, in MB: 192 (semi-spaces of 64 MB), against V8's default
+ * of 16 MB semi-spaces. Every row makes short-lived strings and objects; with more room for them,
+ * fewer die in a collection too soon to be free and fewer are copied: reading and packing 1M rows
+ * took 3.2-3.7 s of CPU with 64 MB semi-spaces against 4.5-5.9 s with the default (scratch runs
+ * with --max-semi-space-size, alternating, on the shared machine). It costs up to about 100 MB of
+ * memory, the same for any file size.
+ */
+const READER_YOUNG_GENERATION_MB = 192;
+
 /** How long a stopped reader thread may take to close its file before it is terminated. */
 const STOP_GRACE_MS = 2000;
 
@@ -71,7 +81,7 @@ async function* readHere(request: PackedReadRequest): AsyncGenerator<PackedBatch
 }
 
 async function* readInWorker(request: PackedReadRequest, module: URL): AsyncGenerator<PackedBatch, ListStreamSummary, void> {
-  const worker = new Worker(module, { workerData: request });
+  const worker = new Worker(module, { workerData: request, resourceLimits: { maxYoungGenerationSizeMb: READER_YOUNG_GENERATION_MB } });
   const events: Event[] = [];
   let wake: (() => void) | undefined;
   const push = (event: Event): void => {

@@ -12,8 +12,11 @@
 import type { ListBatch } from './stream.js';
 import type { EntryMetadata } from './model.js';
 
-/** Fields per packed row: op ('0' add, '1' remove), list, id, algorithm, hash, label, metadata. */
-export const PACKED_FIELDS = 7;
+/**
+ * Fields per packed row: list, id, algorithm, hash, label, metadata: the order of the store's
+ * upsert, so that 128 rows bind to it as one slice of the fields.
+ */
+export const PACKED_FIELDS = 6;
 
 /** Separates the packed fields: a character no list field holds in practice (checked per field). */
 const SEPARATOR = '\u0000';
@@ -26,13 +29,15 @@ export interface PackedProblem {
 }
 
 /**
- * The rows of one batch: `PACKED_FIELDS` strings per row, joined by NUL (`text`), or as an array
- * when a field itself holds a NUL. Absent label, metadata, algorithm and hash are ''.
+ * The rows of one batch: `PACKED_FIELDS` strings per row, each followed by a NUL (`text`), or as
+ * an array when a field itself holds a NUL. Absent label, metadata, algorithm and hash are ''.
  */
 export interface PackedBatch {
   readonly count: number;
   /** Each row's line in the file (numbers move between threads as one block of memory). */
   readonly lines: Float64Array;
+  /** Each row's operation: 0 add, 1 remove. */
+  readonly ops: Uint8Array;
   readonly text?: string;
   readonly fields?: readonly string[];
   readonly problems: readonly PackedProblem[];
@@ -83,12 +88,15 @@ export class Packer {
   constructor(readonly checkOrder: boolean) {}
 
   pack(batch: ListBatch): PackedBatch {
-    const fields: string[] = [];
     const lines = new Float64Array(batch.rows.length);
-    let index = 0;
+    const ops = new Uint8Array(batch.rows.length);
+    // Concatenated, not pushed and joined: a third of the cost with the copy to the other thread
+    // included (300k rows: 100-108 ms against 160-166 ms, scratch measurement).
+    let text = '';
     let nul = false;
     let firstUnordered: number | undefined;
-    for (const row of batch.rows) {
+    for (let r = 0; r < batch.rows.length; r++) {
+      const row = batch.rows[r] as ListBatch['rows'][number];
       let list: string;
       let id: string;
       if (row.op === 'add') {
@@ -96,16 +104,17 @@ export class Packer {
         list = entry.list;
         id = entry.id;
         const label = entry.label ?? '';
-        const metadata = metadataJson(entry.metadata) ?? '';
-        fields.push('0', list, id, entry.algorithm, entry.hash, label, metadata);
-        if (!nul && (list.includes(SEPARATOR) || id.includes(SEPARATOR) || label.includes(SEPARATOR) || metadata.includes(SEPARATOR))) nul = true;
+        const metadata = entry.metadata === undefined ? '' : metadataJson(entry.metadata) ?? '';
+        text += list + SEPARATOR + id + SEPARATOR + entry.algorithm + SEPARATOR + entry.hash + SEPARATOR + label + SEPARATOR + metadata + SEPARATOR;
+        if (!nul && (id.includes(SEPARATOR) || list.includes(SEPARATOR) || label.includes(SEPARATOR) || metadata.includes(SEPARATOR))) nul = true;
       } else {
         list = row.list;
         id = row.id;
-        fields.push('1', list, id, '', '', '', '');
-        if (!nul && (list.includes(SEPARATOR) || id.includes(SEPARATOR))) nul = true;
+        text += list + SEPARATOR + id + SEPARATOR + SEPARATOR + SEPARATOR + SEPARATOR + SEPARATOR;
+        ops[r] = 1;
+        if (!nul && (id.includes(SEPARATOR) || list.includes(SEPARATOR))) nul = true;
       }
-      lines[index++] = row.line;
+      lines[r] = row.line;
       if (this.checkOrder && this.unordered === undefined) {
         const last = this.#last.get(list);
         if ((last !== undefined && !(id > last)) || ORDER_UNSAFE.test(id) || (last === undefined && ORDER_UNSAFE.test(list))) {
@@ -120,7 +129,8 @@ export class Packer {
     return Object.freeze({
       count: batch.rows.length,
       lines,
-      ...(nul ? { fields: Object.freeze(fields) } : { text: fields.join(SEPARATOR) }),
+      ops,
+      ...(nul ? { fields: Object.freeze(fieldsOf(batch)) } : { text }),
       problems: Object.freeze(problems),
       bytesRead: batch.bytesRead,
       bytesTotal: batch.bytesTotal,
@@ -129,8 +139,23 @@ export class Packer {
   }
 }
 
+/** The fields of a batch as an array: for a batch with a NUL inside a field, which `text` cannot carry. */
+function fieldsOf(batch: ListBatch): string[] {
+  const fields: string[] = [];
+  for (const row of batch.rows) {
+    if (row.op === 'add') {
+      const { entry } = row;
+      fields.push(entry.list, entry.id, entry.algorithm, entry.hash, entry.label ?? '', metadataJson(entry.metadata) ?? '');
+    } else {
+      fields.push(row.list, row.id, '', '', '', '');
+    }
+  }
+  return fields;
+}
+
 /** The fields of a packed batch, `PACKED_FIELDS` per row. */
 export function packedFields(batch: PackedBatch): readonly string[] {
   if (batch.fields !== undefined) return batch.fields;
+  // Each field ends with a separator: the split's last element is an empty string past the rows.
   return batch.count === 0 ? [] : (batch.text ?? '').split(SEPARATOR);
 }

@@ -42,7 +42,7 @@ async function run(): Promise<void> {
       while (waiting >= READ_AHEAD && !stopped) await new Promise<void>((resolve) => (wake = resolve));
       if (stopped) return;
       waiting++;
-      port?.postMessage({ type: 'batch', batch }, [batch.lines.buffer as ArrayBuffer]);
+      port?.postMessage({ type: 'batch', batch }, [batch.lines.buffer as ArrayBuffer, batch.ops.buffer as ArrayBuffer]);
       // An import writing rows in order stops at the first one out of order: reading on is waste.
       if (batch.unordered !== undefined) return;
     }

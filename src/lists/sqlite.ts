@@ -566,8 +566,11 @@ interface StageContext {
   remove(list: string, id: string, line: number | null, at: () => string): void;
 }
 
+/** One packed row as the values of an entry: hex hash to bytes, an absent ('') label or metadata to NULL. */
+const PACKED_VALUES = "(?, ?, ?, unhex(?), nullif(?, ''), nullif(?, ''))";
+
 interface OrderedStatements {
-  /** `STAGE_CHUNK` rows of (list, id, algorithm, hex hash, label, metadata) upserted. */
+  /** `STAGE_CHUNK` packed rows (list, id, algorithm, hex hash, label, metadata) upserted. */
   readonly upsertChunk: Database.Statement<[StagedValue[]]>;
   readonly upsertOne: Database.Statement<[StagedValue[]]>;
   readonly removeOne: Database.Statement<[string, string]>;
@@ -604,8 +607,12 @@ class OrderedWriter {
   readonly versions = new Map<string, number>();
   readonly #lists = new Map<string, ListWrite>();
   readonly #order: ListOrder;
-  readonly #params: StagedValue[] = [];
+  /** The waiting rows' values, `PACKED_FIELDS` a row (label and metadata '' when absent), and their count. */
+  #params: StagedValue[] = [];
+  #rows = 0;
+  /** In a replace, the waiting rows' ids; and the last id waiting. */
   readonly #ids: string[] = [];
+  #last = '';
   #chunk: ListWrite | undefined;
 
   constructor(
@@ -619,43 +626,55 @@ class OrderedWriter {
 
   write(batch: PackedBatch): void {
     const fields = packedFields(batch);
-    for (let r = 0, f = 0; r < batch.count; r++, f += PACKED_FIELDS) {
-      const name = fields[f + 1] as string;
-      const id = fields[f + 2] as string;
+    const { count, ops } = batch;
+    const replacing = this.resolved.replace.size > 0;
+    for (let r = 0; r < count; ) {
+      const name = fields[r * PACKED_FIELDS] as string;
       const list = this.#chunk?.name === name ? this.#chunk : this.#list(name, batch.lines[r] as number);
-      if (fields[f] === '0') {
-        if (list !== this.#chunk) {
-          this.flush();
-          this.#chunk = list;
-        }
-        this.#params.push(name, id, fields[f + 3] as string, fields[f + 4] as string, fields[f + 5] || null, fields[f + 6] || null);
-        this.#ids.push(id);
-        list.adds++;
-        if (this.#ids.length === STAGE_CHUNK) this.flush();
-      } else {
-        if (this.resolved.replace.size > 0) throw new HashwardenError('ERR_LIST_FORMAT', `${this.source}:${batch.lines[r] as number}: a removal row in a replace (a replace holds the whole list; import removals without --replace)`);
+      if (ops[r] === 1) {
+        if (replacing) throw new HashwardenError('ERR_LIST_FORMAT', `${this.source}:${batch.lines[r] as number}: a removal row in a replace (a replace holds the whole list; import removals without --replace)`);
         this.flush();
-        list.removed += this.statements.removeOne.run(name, id).changes;
+        list.removed += this.statements.removeOne.run(name, fields[r * PACKED_FIELDS + 1] as string).changes;
+        r++;
+        continue;
       }
+      if (list !== this.#chunk) {
+        this.flush();
+        this.#chunk = list;
+      }
+      // The run of adds to this list that fits in the chunk: its fields are the upsert's values as they are.
+      let end = r + 1;
+      const room = STAGE_CHUNK - this.#rows;
+      while (end < count && end - r < room && ops[end] === 0 && fields[end * PACKED_FIELDS] === name) end++;
+      const values = fields.slice(r * PACKED_FIELDS, end * PACKED_FIELDS);
+      if (this.#rows === 0) this.#params = values;
+      else for (const value of values) this.#params.push(value);
+      if (this.resolved.replace.has(name)) for (let k = r; k < end; k++) this.#ids.push(fields[k * PACKED_FIELDS + 1] as string);
+      this.#last = fields[(end - 1) * PACKED_FIELDS + 1] as string;
+      list.adds += end - r;
+      this.#rows += end - r;
+      if (this.#rows === STAGE_CHUNK) this.flush();
+      r = end;
     }
   }
 
   /** Writes the rows waiting for a full chunk. */
   flush(): void {
     const list = this.#chunk;
-    const n = this.#ids.length;
+    const n = this.#rows;
     if (list === undefined || n === 0) return;
     if (this.resolved.replace.has(list.name)) {
-      list.removed += this.statements.gap(n).run([list.name, list.last ?? '', this.#ids[n - 1] as string, ...this.#ids]).changes;
+      list.removed += this.statements.gap(n).run([list.name, list.last ?? '', this.#last, ...this.#ids]).changes;
     }
     if (n === STAGE_CHUNK) {
       list.changes += this.statements.upsertChunk.run(this.#params).changes;
     } else {
-      for (let r = 0; r < n; r++) list.changes += this.statements.upsertOne.run(this.#params.slice(r * 6, r * 6 + 6)).changes;
+      for (let r = 0; r < n; r++) list.changes += this.statements.upsertOne.run(this.#params.slice(r * PACKED_FIELDS, (r + 1) * PACKED_FIELDS)).changes;
     }
-    list.last = this.#ids[n - 1];
-    this.#params.length = 0;
+    list.last = this.#last;
+    this.#params = [];
     this.#ids.length = 0;
+    this.#rows = 0;
   }
 
   /** Ends the import: a replace's last deletions, then each list's counts, in order of first appearance. */
@@ -1039,13 +1058,13 @@ export class HashStore {
       report(batch);
       const fields = packedFields(batch);
       for (let r = 0, f = 0; r < batch.count; r++, f += PACKED_FIELDS) {
-        const list = fields[f + 1] as string;
-        const id = fields[f + 2] as string;
+        const list = fields[f] as string;
+        const id = fields[f + 1] as string;
         const line = batch.lines[r] as number;
-        if (fields[f] === '0') {
+        if (batch.ops[r] === 0) {
           const at = (): string => stage.where(line);
           stage.order.see(list, at);
-          stage.stager.add([list, id, 0, fields[f + 3] as string, fields[f + 4] as string, fields[f + 5] || null, fields[f + 6] || null, line]);
+          stage.stager.add([list, id, 0, fields[f + 2] as string, fields[f + 3] as string, fields[f + 4] || null, fields[f + 5] || null, line]);
         } else {
           stage.remove(list, id, line, () => stage.where(line));
         }
@@ -1158,8 +1177,8 @@ export class HashStore {
   #orderedStatements(): OrderedStatements {
     const db = this.#db;
     this.#ordered ??= {
-      upsertChunk: db.prepare<[StagedValue[]]>(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${Array.from({ length: STAGE_CHUNK }, () => '(?, ?, ?, unhex(?), ?, ?)').join(', ')} ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}`),
-      upsertOne: db.prepare<[StagedValue[]]>(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES (?, ?, ?, unhex(?), ?, ?) ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}`),
+      upsertChunk: db.prepare<[StagedValue[]]>(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${Array.from({ length: STAGE_CHUNK }, () => PACKED_VALUES).join(', ')} ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}`),
+      upsertOne: db.prepare<[StagedValue[]]>(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${PACKED_VALUES} ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}`),
       removeOne: db.prepare<[string, string]>('DELETE FROM entries WHERE list = ? AND id = ?'),
       any: db.prepare<[string], number>('SELECT EXISTS (SELECT 1 FROM entries WHERE list = ?)').pluck(),
       count: db.prepare<[string], number>(LIST_COUNT).pluck(),
