@@ -60,9 +60,9 @@ Exit status: 0 on success, 2 on error.`,
       ...(values.format === undefined ? {} : { format: values.format as ListFormat }),
       ...(values.algorithm === undefined ? {} : { algorithm: values.algorithm as string }),
     };
-    // The first batch is read before the store is opened, so that a file failing at once (not a
-    // list, bad first rows) does not even create the store; the import reads it again.
-    const head = streamListFile(file, readOptions);
+    // The file's first read (64 KiB) is parsed before the store is opened, so that a file failing
+    // at once (not a list, bad first rows) does not even create the store; the import reads it again.
+    const head = streamListFile(file, { ...readOptions, batchSize: 1 });
     try {
       await head.next();
     } finally {
