@@ -22,7 +22,7 @@ import type { Metadata, Sharp } from 'sharp';
 const sharp = createRequire(import.meta.url)('sharp') as typeof import('sharp').default;
 import { HashwardenError } from '../errors.js';
 import type { ResolvedImageOptions } from './options.js';
-import { ANIMATED_FORMATS, mayBeAnimated, mayCarryOrientation, sniffImageFormat, type ImageFormat } from './sniff.js';
+import { ANIMATED_FORMATS, isHevcHeif, mayBeAnimated, mayCarryOrientation, sniffImageFormat, type ImageFormat } from './sniff.js';
 
 /**
  * Shortest side kept when scaling a JPEG at `fast` resolution. At 256 every image of the
@@ -90,13 +90,32 @@ const SHARP_UNSUPPORTED = /unsupported image format/i;
  */
 const MISSING_CODEC = /has not been built in|no matching decoder|unsupported codec/i;
 
+/**
+ * Whether this libvips decodes HEVC-coded HEIF (HEIC): it lists `.heic` among its HEIF input
+ * suffixes only then. sharp's prebuilt libvips does not (it lists `.avif` alone).
+ */
+const HEVC_DECODER = sharp.format.heif?.input.fileSuffix?.includes('.heic') ?? false;
+
+/**
+ * Formats whose decoder can be missing a codec or a feature (libheif's codecs, TIFF's
+ * compressions): only for these does an "unsupported" message mean the file cannot be decoded
+ * here rather than that it is damaged.
+ */
+const CODEC_FORMATS: ReadonlySet<string> = new Set(['heif', 'avif', 'tiff']);
+
+/**
+ * A sharp failure as a typed error. libvips keeps one error buffer per process, so a decode that
+ * fails while another does can be given that one's message (seen under load: a corrupt JPEG
+ * reported with libheif's words): the codes that come from messages are only taken where they
+ * can be true, and HEIC without a decoder is refused from its brands before decoding.
+ */
 function translate(error: unknown, format: string): HashwardenError {
   const message = error instanceof Error ? error.message : String(error);
   if (SHARP_TIMEOUT.test(message)) return new HashwardenError('ERR_IMAGE_TIMEOUT', `Decoding the ${format} image timed out`, { cause: error });
   if (SHARP_TOO_LARGE.test(message)) return new HashwardenError('ERR_IMAGE_TOO_LARGE', `The ${format} image is too large: ${message}`, { cause: error });
-  if (SHARP_UNSUPPORTED.test(message)) return new HashwardenError('ERR_UNSUPPORTED_FORMAT', `The ${format} data is not a decodable image: ${message}`, { cause: error });
+  if (CODEC_FORMATS.has(format) && SHARP_UNSUPPORTED.test(message)) return new HashwardenError('ERR_UNSUPPORTED_FORMAT', `The ${format} data is not a decodable image: ${message}`, { cause: error });
   // Only the last line: libvips prefixes the errors of every loader it tried first.
-  if (MISSING_CODEC.test(message)) return new HashwardenError('ERR_UNSUPPORTED_FORMAT', `This build of libvips cannot decode the codec of this ${format} image: ${message.trim().split('\n').at(-1) ?? message}`, { cause: error });
+  if (CODEC_FORMATS.has(format) && MISSING_CODEC.test(message)) return new HashwardenError('ERR_UNSUPPORTED_FORMAT', `This build of libvips cannot decode the codec of this ${format} image: ${message.trim().split('\n').at(-1) ?? message}`, { cause: error });
   return new HashwardenError('ERR_IMAGE_DECODE', `Could not decode the ${format} image: ${message}`, { cause: error });
 }
 
@@ -111,6 +130,9 @@ export function checkFormat(bytes: Uint8Array, options: ResolvedImageOptions): I
   }
   if (!options.formats.has(sniffed)) {
     throw new HashwardenError('ERR_UNSUPPORTED_FORMAT', `${sniffed.toUpperCase()} input is not in the allowed formats (${[...options.formats].join(', ')})`);
+  }
+  if (sniffed === 'heif' && !HEVC_DECODER && isHevcHeif(bytes)) {
+    throw new HashwardenError('ERR_UNSUPPORTED_FORMAT', 'This HEIF image is HEVC-coded (HEIC), and this build of libvips has no HEVC decoder: convert it (to JPEG, say) before it can be checked');
   }
   return sniffed;
 }

@@ -22,16 +22,39 @@ export type SniffedFormat = ImageFormat | 'svg' | 'pdf' | 'unknown';
 
 const HEIF_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'mif1', 'msf1']);
 const AVIF_BRANDS = new Set(['avif', 'avis']);
+/** Brands of HEIF files whose images are HEVC-coded (ISO/IEC 23008-12 annex B): the iPhone's HEIC. */
+const HEVC_BRANDS = new Set(['heic', 'heix', 'hevc', 'hevx', 'heim', 'heis', 'hevm', 'hevs']);
 
 function ascii(bytes: Uint8Array, start: number, length: number): string {
   return String.fromCharCode(...bytes.subarray(start, start + length));
 }
 
-function sniffBmff(bytes: Uint8Array): SniffedFormat {
+/** The major and compatible brands of an ISO-BMFF `ftyp` box at the start of `bytes`. */
+function brandsOf(bytes: Uint8Array): string[] {
   // ftyp box: size(4) 'ftyp' major(4) minor(4) compatible brands(4 each) …
   const size = Math.min(((bytes[0] ?? 0) << 24 | (bytes[1] ?? 0) << 16 | (bytes[2] ?? 0) << 8 | (bytes[3] ?? 0)) >>> 0, bytes.length, 4096);
   const brands = [ascii(bytes, 8, 4)];
   for (let at = 16; at + 4 <= size; at += 4) brands.push(ascii(bytes, at, 4));
+  return brands;
+}
+
+/**
+ * True for a HEIF file (not AVIF) whose brands say its images are HEVC-coded, as the iPhone's
+ * HEIC photos are: decoding them needs an HEVC decoder, which sharp's prebuilt libvips lacks.
+ *
+ * @example
+ * ```ts
+ * if (sniffImageFormat(bytes) === 'heif' && isHevcHeif(bytes)) convertFirst();
+ * ```
+ */
+export function isHevcHeif(bytes: Uint8Array): boolean {
+  if (ascii(bytes, 4, 4) !== 'ftyp') return false;
+  const brands = brandsOf(bytes);
+  return !brands.some((b) => AVIF_BRANDS.has(b)) && brands.some((b) => HEVC_BRANDS.has(b));
+}
+
+function sniffBmff(bytes: Uint8Array): SniffedFormat {
+  const brands = brandsOf(bytes);
   if (brands.some((b) => AVIF_BRANDS.has(b))) return 'avif';
   if (brands.some((b) => HEIF_BRANDS.has(b))) return 'heif';
   return 'unknown';
