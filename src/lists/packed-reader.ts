@@ -26,14 +26,12 @@ type WorkerMessage =
 type Event = WorkerMessage | { readonly type: 'crash'; readonly error: unknown } | { readonly type: 'exit'; readonly code: number };
 
 /**
- * The reader thread's young generation, in MB: 192 (semi-spaces of 64 MB), against V8's default
- * of 16 MB semi-spaces. Every row makes short-lived strings and objects; with more room for them,
- * fewer die in a collection too soon to be free and fewer are copied: reading and packing 1M rows
- * took 3.2-3.7 s of CPU with 64 MB semi-spaces against 4.5-5.9 s with the default (scratch runs
- * with --max-semi-space-size, alternating, on the shared machine). It costs up to about 100 MB of
- * memory, the same for any file size.
+ * The reader thread's young generation, in MB: 48 (16 MB semi-spaces, fixed from the start).
+ * Every row makes short-lived strings and objects. Importing 1M rows in this process (the store
+ * written on the main thread), 3 alternating runs each: 48 → 3.16/3.46/4.58 s, 192 →
+ * 3.51/3.96/4.39 s, V8's default → 4.06/4.08/4.34 s (scratch runs, machine lightly loaded).
  */
-const READER_YOUNG_GENERATION_MB = 192;
+const READER_YOUNG_GENERATION_MB = 48;
 
 /** How long a stopped reader thread may take to close its file before it is terminated. */
 const STOP_GRACE_MS = 2000;
