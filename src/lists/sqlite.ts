@@ -581,6 +581,8 @@ interface OrderedStatements {
   readonly count: Database.Statement<[string], number>;
   /** In a replace: deletes the entries of a list (1st value) with 2nd < id <= 3rd other than the n ids that follow. */
   readonly gap: (n: number) => Database.Statement<[StagedValue[]]>;
+  /** In a replace: how many entries of a list lie in (2nd, 3rd]. */
+  readonly range: Database.Statement<[string, string, string], number>;
   /** In a replace: the entries after the last id. */
   readonly after: Database.Statement<[string, string]>;
   readonly all: Database.Statement<[string]>;
@@ -601,7 +603,7 @@ interface ListWrite {
 
 /**
  * Writes rows whose ids ascend per list (`PackedBatch.unordered` unset) straight into `entries`,
- * 128 to an upsert, counting what each list gained and lost. In a replace, each chunk first
+ * 128 to an upsert, counting what each list gained and lost. In a replace, each chunk then
  * deletes the list's entries between the previous chunk's last id and its own last that it does
  * not hold, and `finish` deletes those after the last id: the list ends up holding exactly the
  * file's entries, as with staging, without a table of every id.
@@ -666,9 +668,6 @@ class OrderedWriter {
     const list = this.#chunk;
     const n = this.#rows;
     if (list === undefined || n === 0) return;
-    if (this.resolved.replace.has(list.name)) {
-      list.removed += this.statements.gap(n).run([list.name, list.last ?? '', this.#last, ...this.#ids]).changes;
-    }
     // Into a list empty before the import every row is new (its ids ascend, so none repeats): a
     // plain insert, without the upsert's conflict handling (1M rows: 1.66-2.22 s against
     // 1.72-2.73 s of SQLite, scratch runs alternating).
@@ -677,6 +676,13 @@ class OrderedWriter {
       list.changes += chunk.run(this.#params).changes;
     } else {
       for (let r = 0; r < n; r++) list.changes += one.run(this.#params.slice(r * PACKED_FIELDS, (r + 1) * PACKED_FIELDS)).changes;
+    }
+    // In a replace, the stored ids between the previous chunk's last and this one's that the file
+    // does not hold go. The chunk's own are all stored now, so a count of the range says whether
+    // there are any others, cheaper than the delete (which builds a table of the chunk's ids) when
+    // there are none, as in the daily full list that changed little.
+    if (this.resolved.replace.has(list.name) && (this.statements.range.get(list.name, list.last ?? '', this.#last) ?? 0) > n) {
+      list.removed += this.statements.gap(n).run([list.name, list.last ?? '', this.#last, ...this.#ids]).changes;
     }
     list.last = this.#last;
     this.#params = [];
@@ -1202,6 +1208,7 @@ export class HashStore {
         return statement;
       },
       after: db.prepare<[string, string]>('DELETE FROM entries WHERE list = ? AND id > ?'),
+      range: db.prepare<[string, string, string], number>('SELECT count(*) FROM entries WHERE list = ? AND id > ? AND id <= ?').pluck(),
       all: db.prepare<[string]>('DELETE FROM entries WHERE list = ?'),
     };
     return this.#ordered;
