@@ -60,7 +60,16 @@ function rebuild(message: Extract<WorkerMessage, { type: 'error' }>): Error {
   return new HashwardenError('ERR_LIST_FORMAT', message.message);
 }
 
-async function* readHere(request: PackedReadRequest): AsyncGenerator<PackedBatch, ListStreamSummary, void> {
+/**
+ * Reads the file on this thread: `streamListFile`'s batches, packed. The reader thread runs this
+ * too (read-worker.ts).
+ *
+ * @example
+ * ```ts
+ * for await (const batch of readPackedHere({ path: 'ncmec.csv', options: { list: 'ncmec' }, checkOrder: false })) write(batch);
+ * ```
+ */
+export async function* readPackedHere(request: PackedReadRequest): AsyncGenerator<PackedBatch, ListStreamSummary, void> {
   const packer = new Packer(request.checkOrder);
   const reader = streamListFile(request.path, request.options);
   let finished = false;
@@ -140,5 +149,5 @@ export function readPacked(request: PackedReadRequest, thread: boolean): AsyncGe
   // from streamListFile (the generator made here is never started: it opens no file).
   void streamListFile(request.path, request.options);
   const module = thread ? workerModule() : undefined;
-  return module === undefined ? readHere(request) : readInWorker(request, module);
+  return module === undefined ? readPackedHere(request) : readInWorker(request, module);
 }

@@ -1,16 +1,14 @@
 /**
  * The list reader's thread (a worker_threads entry): reads and checks a list file with
- * `streamListFile` and posts its batches packed (packed.ts) to the thread writing the store, so
- * parsing one batch overlaps with writing the previous one. At most `READ_AHEAD` batches wait
+ * `streamListFile` and posts its batches packed (`readPackedHere`) to the thread writing the
+ * store, so parsing one batch overlaps with writing the previous one. At most `READ_AHEAD` batches wait
  * unacknowledged: memory stays bounded however far the reader could run ahead.
  *
  * Messages out: `{ type: 'batch', batch }`, `{ type: 'done', summary }`, `{ type: 'error', name,
  * code, message }`. Messages in: `'more'` (a batch was taken), `'stop'` (close the file and end).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { Packer } from './packed.js';
-import type { PackedReadRequest } from './packed-reader.js';
-import { streamListFile } from './stream.js';
+import { readPackedHere, type PackedReadRequest } from './packed-reader.js';
 
 /** Batches posted and not yet taken, at most: two keep the writer fed while the third is read. */
 const READ_AHEAD = 2;
@@ -28,8 +26,7 @@ port.on('message', (message: unknown) => {
 });
 
 async function run(): Promise<void> {
-  const packer = new Packer(request.checkOrder);
-  const reader = streamListFile(request.path, request.options);
+  const reader = readPackedHere(request);
   let finished = false;
   try {
     for (let step = await reader.next(); !stopped; step = await reader.next()) {
@@ -38,7 +35,7 @@ async function run(): Promise<void> {
         port?.postMessage({ type: 'done', summary: step.value });
         return;
       }
-      const batch = packer.pack(step.value);
+      const batch = step.value;
       while (waiting >= READ_AHEAD && !stopped) await new Promise<void>((resolve) => (wake = resolve));
       if (stopped) return;
       waiting++;

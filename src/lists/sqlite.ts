@@ -428,7 +428,9 @@ WHERE NOT (entries.algorithm IS excluded.algorithm AND entries.hash IS excluded.
 const FILTERS = ['', ' WHERE list = ?', ' WHERE algorithm = ?', ' WHERE list = ? AND algorithm = ?'] as const;
 
 const STAGED_COLUMNS = 'list, id, op, algorithm, hash, label, metadata, line';
-const CHUNK_VALUES = Array.from({ length: 128 }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
+/** Rows per multi-row insert (staging, and the ordered import): one call into SQLite for 128 rows. */
+const STAGE_CHUNK = 128;
+const CHUNK_VALUES = Array.from({ length: STAGE_CHUNK }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
 
 /** Entries of a list the staged rows do not hold: what a replace removes. */
 const COUNT_OUTSIDE = 'SELECT count(*) FROM entries AS e WHERE e.list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = e.list AND s.id = e.id)';
@@ -441,7 +443,6 @@ ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}`;
 const REMOVE_STAGED = 'DELETE FROM entries WHERE (list, id) IN (SELECT list, id FROM temp.staged WHERE list = ? AND op = 1)';
 /** Rows a list's import adds or updates (a walk of the staging key's prefix). */
 const STAGED_ADDS = 'SELECT count(*) FROM temp.staged WHERE list = ? AND op = 0';
-const LIST_COUNT = 'SELECT count(*) FROM entries WHERE list = ?';
 const REMOVE_OUTSIDE = 'DELETE FROM entries WHERE list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = entries.list AND s.id = entries.id)';
 
 interface Staging {
@@ -455,7 +456,6 @@ interface Staging {
   readonly upsert: Database.Statement<[string]>;
   readonly remove: Database.Statement<[string]>;
   readonly stagedAdds: Database.Statement<[string], number>;
-  readonly listCount: Database.Statement<[string], number>;
   readonly removeOutside: Database.Statement<[string]>;
   readonly clear: Database.Statement<[]>;
 }
@@ -477,9 +477,6 @@ function normalizeEntryAt(input: ListEntry, at: () => string): ListEntry {
     throw new HashwardenError(code, `${at()}: ${(error as Error).message}`, { cause: error });
   }
 }
-
-/** Rows per multi-row insert into the staging table: one call into SQLite for 128 rows. */
-const STAGE_CHUNK = 128;
 
 /**
  * Stages rows 128 to an insert. A chunk whose insert hits a (list, id) already staged is staged
@@ -577,8 +574,8 @@ interface OrderedStatements {
   readonly insertChunk: Database.Statement<[StagedValue[]]>;
   readonly insertOne: Database.Statement<[StagedValue[]]>;
   readonly removeOne: Database.Statement<[string, string]>;
-  readonly any: Database.Statement<[string], number>;
-  readonly count: Database.Statement<[string], number>;
+  /** The entries of a list (the store's count statement). */
+  readonly size: (list: string) => number;
   /** In a replace: deletes the entries of a list (1st value) with 2nd < id <= 3rd other than the n ids that follow. */
   readonly gap: (n: number) => Database.Statement<[StagedValue[]]>;
   /** In a replace: how many entries of a list lie in (2nd, 3rd]. */
@@ -637,7 +634,7 @@ class OrderedWriter {
       const name = fields[r * PACKED_FIELDS] as string;
       const list = this.#chunk?.name === name ? this.#chunk : this.#list(name, batch.lines[r] as number);
       if (ops[r] === 1) {
-        if (replacing) throw new HashwardenError('ERR_LIST_FORMAT', `${this.source}:${batch.lines[r] as number}: a removal row in a replace (a replace holds the whole list; import removals without --replace)`);
+        if (replacing) throw removalInReplace(`${this.source}:${batch.lines[r] as number}`);
         this.flush();
         list.removed += this.statements.removeOne.run(name, fields[r * PACKED_FIELDS + 1] as string).changes;
         r++;
@@ -695,13 +692,13 @@ class OrderedWriter {
     this.flush();
     for (const name of this.resolved.replace) {
       const known = this.#lists.get(name);
-      if ((known?.adds ?? 0) === 0 && !this.resolved.allowEmpty) throw emptiedList(this.resolved, name, this.statements.count.get(name) ?? 0);
+      if ((known?.adds ?? 0) === 0 && !this.resolved.allowEmpty) throw emptiedList(this.resolved, name, this.statements.size(name));
       const list = known ?? this.#list(name, undefined);
       list.removed += list.last === undefined ? this.statements.all.run(name).changes : this.statements.after.run(name, list.last).changes;
     }
     return [...this.#lists.values()].map((list) => {
       // In an empty list every row is new; else the list's size before and after tells new from updated.
-      const added = list.before === 0 ? list.changes : (this.statements.count.get(list.name) ?? 0) - list.before + list.removed;
+      const added = list.before === 0 ? list.changes : this.statements.size(list.name) - list.before + list.removed;
       return { list: list.name, added, updated: list.changes - added, unchanged: list.adds - list.changes, removed: list.removed };
     });
   }
@@ -712,7 +709,7 @@ class OrderedWriter {
     if (list === undefined) {
       this.#order.see(name, () => (line === undefined ? this.source : `${this.source}:${line}`));
       this.versions.set(name, this.bump(name));
-      const before = this.statements.any.get(name) === 1 ? (this.statements.count.get(name) ?? 0) : 0;
+      const before = this.statements.size(name);
       list = { name, before, adds: 0, changes: 0, removed: 0, last: undefined };
       this.#lists.set(name, list);
     }
@@ -751,6 +748,11 @@ interface Tally {
   readonly updated: number;
   readonly unchanged: number;
   readonly removed: number;
+}
+
+/** A removal row in a replace, refused: a replace holds the whole list. */
+function removalInReplace(at: string): HashwardenError {
+  return new HashwardenError('ERR_LIST_FORMAT', `${at}: a removal row in a replace (a replace holds the whole list; import removals without --replace)`);
 }
 
 /** A replace holding no entries for `list`: refused unless allowed, since a truncated download must not wipe a list. */
@@ -1144,7 +1146,7 @@ export class HashStore {
         order,
         where,
         remove(list, id, line, at) {
-          if (resolved.replace.size > 0) throw new HashwardenError('ERR_LIST_FORMAT', `${at()}: a removal row in a replace (a replace holds the whole list; import removals without --replace)`);
+          if (resolved.replace.size > 0) throw removalInReplace(at());
           order.see(list, at);
           stager.add([list, id, 1, null, null, null, null, line]);
         },
@@ -1188,15 +1190,17 @@ export class HashStore {
 
   /** The ordered import's statements (made once per connection). */
   #orderedStatements(): OrderedStatements {
+    if (this.#ordered !== undefined) return this.#ordered;
     const db = this.#db;
+    const insert = (rows: number, upsert: boolean): Database.Statement<[StagedValue[]]> =>
+      db.prepare<[StagedValue[]]>(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${Array.from({ length: rows }, () => PACKED_VALUES).join(', ')}${upsert ? ` ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}` : ''}`);
     this.#ordered ??= {
-      upsertChunk: db.prepare<[StagedValue[]]>(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${Array.from({ length: STAGE_CHUNK }, () => PACKED_VALUES).join(', ')} ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}`),
-      insertChunk: db.prepare<[StagedValue[]]>(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${Array.from({ length: STAGE_CHUNK }, () => PACKED_VALUES).join(', ')}`),
-      insertOne: db.prepare<[StagedValue[]]>(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${PACKED_VALUES}`),
-      upsertOne: db.prepare<[StagedValue[]]>(`INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${PACKED_VALUES} ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}`),
+      upsertChunk: insert(STAGE_CHUNK, true),
+      upsertOne: insert(1, true),
+      insertChunk: insert(STAGE_CHUNK, false),
+      insertOne: insert(1, false),
       removeOne: db.prepare<[string, string]>('DELETE FROM entries WHERE list = ? AND id = ?'),
-      any: db.prepare<[string], number>('SELECT EXISTS (SELECT 1 FROM entries WHERE list = ?)').pluck(),
-      count: db.prepare<[string], number>(LIST_COUNT).pluck(),
+      size: (list) => this.#listSize(list),
       gap: (n) => {
         const gaps = (this.#gapStatements ??= new Map());
         let statement = gaps.get(n);
@@ -1227,7 +1231,6 @@ export class HashStore {
       upsert: this.#db.prepare(UPSERT_STAGED),
       remove: this.#db.prepare(REMOVE_STAGED),
       stagedAdds: this.#db.prepare<[string], number>(STAGED_ADDS).pluck(),
-      listCount: this.#db.prepare<[string], number>(LIST_COUNT).pluck(),
       removeOutside: this.#db.prepare(REMOVE_OUTSIDE),
       clear: this.#db.prepare('DELETE FROM temp.staged'),
     };
@@ -1249,11 +1252,11 @@ export class HashStore {
     // size before and after, instead of a join of the staged rows with the entries beforehand.
     const tallies = lists.map((list) => {
       const staged = staging.stagedAdds.get(list) ?? 0;
-      const before = staging.listCount.get(list) ?? 0;
+      const before = this.#listSize(list);
       const removed = staging.remove.run(list).changes;
       const changed = staging.upsert.run(list).changes;
       const outside = resolved.replace.has(list) ? staging.removeOutside.run(list).changes : 0;
-      const after = staging.listCount.get(list) ?? 0;
+      const after = this.#listSize(list);
       const added = after - before + removed + outside;
       return { list, added, updated: changed - added, unchanged: staged - changed, removed: removed + outside };
     });
@@ -1549,6 +1552,11 @@ export class HashStore {
     } catch (error) {
       throw storeError(this.path, error);
     }
+  }
+
+  /** Entries of one list, inside an import (`count`'s statement, without its filter checks). */
+  #listSize(list: string): number {
+    return (this.#count[1] as Database.Statement<string[], number>).get(list) ?? 0;
   }
 
   /**
