@@ -74,7 +74,7 @@ Exit status: 0 on success, 2 on error.`,
     try {
       const result = await store.importFile(file, {
         ...readOptions,
-        ...(replace ? { replace: [list.trim()], allowEmpty: values['allow-empty'] === true } : {}),
+        ...(replace ? { replace: [list], allowEmpty: values['allow-empty'] === true } : {}),
         onProgress: (p) => {
           progress ??= startProgress(io, p.bytesTotal, values.quiet === true);
           progress.update(p.bytesRead, p.rows);

@@ -210,8 +210,43 @@ export function resolveParseOptions(options: ParseListOptions | undefined, sourc
   });
 }
 
-function listError(message: string): HashwardenError {
+/**
+ * `ERR_LIST_FORMAT` with `message`.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * throw listError(`${path}: not a list`);
+ * ```
+ */
+export function listError(message: string): HashwardenError {
   return new HashwardenError('ERR_LIST_FORMAT', message);
+}
+
+/**
+ * A failure to read a list file (missing, a directory, no permission) as `ERR_INPUT_READ`.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * throw readError(path, error);
+ * ```
+ */
+export function readError(path: string, error: unknown): HashwardenError {
+  return new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+}
+
+/**
+ * `bytes` without a leading UTF-8 byte-order mark.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * const body = stripBomBytes(await readFile(path));
+ * ```
+ */
+export function stripBomBytes(bytes: Buffer): Buffer {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
 }
 
 function plural(n: number, word: string): string {
@@ -253,7 +288,6 @@ function shown(value: unknown): string {
  * The op of a row: `add` or `remove`, case-insensitive and trimmed, `delete` read as `remove`;
  * empty or absent means `add`. Anything else is a bad row (`ERR_LIST_FORMAT`).
  *
- * @internal Shared with `stream.ts`.
  * @example
  * ```ts
  * rowOp(undefined); // 'add'
@@ -261,7 +295,7 @@ function shown(value: unknown): string {
  * rowOp('x');       // throws: Expected add or remove for op but received "x"
  * ```
  */
-export function rowOp(value: unknown): RowOp {
+function rowOp(value: unknown): RowOp {
   if (!present(value)) return 'add';
   if (typeof value === 'string') {
     const op = value.trim().toLowerCase();
@@ -401,9 +435,10 @@ class ListSink extends RowSink {
 
 /**
  * Calls `fn(lineNumber, line)` for every physical line, without building an array of lines;
- * `firstLine` is the number of the text's first line (a reader parses a file a run of lines at a time).
+ * `firstLine` is the number of the text's first line (a reader parses a file a run of lines at a
+ * time). Returns the number the line after the text would have.
  */
-function forEachLine(text: string, fn: (line: number, content: string) => void, firstLine = 1): void {
+function forEachLine(text: string, fn: (line: number, content: string) => void, firstLine = 1): number {
   let start = 0;
   let line = firstLine;
   while (start < text.length) {
@@ -414,6 +449,7 @@ function forEachLine(text: string, fn: (line: number, content: string) => void, 
     start = end + 1;
     line++;
   }
+  return line;
 }
 
 function stripBom(text: string): string {
@@ -605,16 +641,10 @@ export class CsvRecords {
    * and lines reported are csv-parse's.
    */
   plainLines(text: string, firstLine: number): void {
-    let line = firstLine;
-    for (let start = 0; start < text.length; line++) {
-      let end = text.indexOf('\n', start);
-      if (end < 0) end = text.length;
-      const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    this.#line = forEachLine(text, (line, content) => {
       // csv-parse skips empty lines (skip_empty_lines).
-      if (stop > start) this.#take(text.slice(start, stop).split(','), line);
-      start = end + 1;
-    }
-    this.#line = line;
+      if (content !== '') this.#take(content.split(','), line);
+    }, firstLine);
   }
 
   /** One record that starts on `line`: the header, or a row for the sink. */
@@ -919,12 +949,12 @@ export async function readListFile(path: string, options: ReadListFileOptions): 
     bytes = await readFile(path);
   } catch (error) {
     if (isHashwardenError(error)) throw error;
-    throw new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    throw readError(path, error);
   }
   // The file may have grown between stat and read.
   const error = tooLarge(bytes.length);
   if (error) throw error;
-  const body = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+  const body = stripBomBytes(bytes);
   if (!isUtf8(body)) throw listError(`${path}:${firstBadUtf8Line(body)}: not valid UTF-8 text`);
   return parseResolved(body.toString('utf8'), body, resolved);
 }
@@ -991,10 +1021,10 @@ function formatLine(entry: ListEntry, format: ListFormat, columns: CsvColumns): 
   }
 }
 
-/** `normalizeEntry`, its errors prefixed `Entry n:`. */
+/** `normalEntry` (entries from a store are normal already: checked, not rebuilt), its errors prefixed `Entry n:`. */
 function normalizedAt(entry: ListEntry, index: number): ListEntry {
   try {
-    return normalizeEntry(entry);
+    return normalEntry(entry);
   } catch (error) {
     if (!isHashwardenError(error)) throw error;
     throw new HashwardenError(error.code, `Entry ${index}: ${error.message}`, { cause: error });

@@ -92,14 +92,8 @@ export function normalizeEntry(input: ListEntryInput): ListEntry {
   return entry;
 }
 
-const HEX_DIGITS = new Map<string, RegExp>();
-
-/** Lower-case hex of exactly `bits` / 4 digits, the form `normalizeEntry` gives. */
-function normalHex(bits: number): RegExp {
-  let re = HEX_DIGITS.get(String(bits));
-  if (re === undefined) HEX_DIGITS.set(String(bits), (re = new RegExp(`^[0-9a-f]{${bits / 4}}$`)));
-  return re;
-}
+/** Lower-case hex digits only; with the length of `bits` / 4, the form `normalizeEntry` gives. */
+const LOWER_HEX = /^[0-9a-f]*$/;
 
 /** True for a code unit `trim` could remove: ASCII white space and controls, or anything past ASCII (checked by `trim` then). */
 const edgy = (code: number): boolean => code <= 32 || code >= 127;
@@ -136,7 +130,7 @@ export function normalEntry(input: ListEntryInput): ListEntry {
   ) {
     const algorithm = getAlgorithm(input.algorithm);
     const { metadata } = input;
-    if (normalHex(algorithm.bits).test(input.hash) && (metadata === undefined || metadata === null || (typeof metadata === 'object' && !Array.isArray(metadata)))) {
+    if (input.hash.length === algorithm.bits / 4 && LOWER_HEX.test(input.hash) && (metadata === undefined || metadata === null || (typeof metadata === 'object' && !Array.isArray(metadata)))) {
       const entry = { id: (input.id as string | undefined) ?? `${algorithm.name}:${input.hash}`, list: input.list as string, algorithm: algorithm.name, hash: input.hash };
       if (input.label !== undefined) Object.assign(entry, { label: input.label });
       if (metadata !== undefined && metadata !== null && hasKeys(metadata)) Object.assign(entry, { metadata });

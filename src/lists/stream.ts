@@ -16,12 +16,15 @@ import {
   CsvRecords,
   detectListFormat,
   firstBadUtf8Line,
+  listError,
   MAX_PATH_LENGTH,
   parseNdjsonRows,
   parseTextRows,
   removalKey,
   resolveParseOptions,
+  readError,
   RowSink,
+  stripBomBytes,
   type ListFormat,
   type RawRow,
   type ReadListFileOptions,
@@ -144,13 +147,6 @@ const CHUNK_BYTES = 64 * 1024;
 // Detection looks for the first non-blank line this far at most, so a file of blank lines is not held.
 const SNIFF_BYTES = 1024 * 1024;
 
-function listError(message: string): HashwardenError {
-  return new HashwardenError('ERR_LIST_FORMAT', message);
-}
-
-function readError(path: string, error: unknown): HashwardenError {
-  return new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
-}
 
 /** The streaming reader's sink: rows wait here until they make a batch; nothing else is kept. */
 class BatchSink extends RowSink {
@@ -395,9 +391,7 @@ async function* readBatches(path: string, options: ResolvedParseOptions, maxByte
     // Runs read for detection, parsed before any further read.
     const held: Segment[] = [];
     let first = await reader.next();
-    if (first !== undefined && first.bytes[0] === 0xef && first.bytes[1] === 0xbb && first.bytes[2] === 0xbf) {
-      first = { ...first, bytes: first.bytes.subarray(3) };
-    }
+    if (first !== undefined) first = { ...first, bytes: stripBomBytes(first.bytes) };
     if (first !== undefined) held.push(first);
     let format = options.format;
     if (format === undefined) {
