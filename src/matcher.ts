@@ -295,7 +295,7 @@ interface MatchPlan {
   readonly first: boolean;
   /** Every hash the call computes. */
   readonly all: ResolvedImageOptions;
-  /** With `first`: the exact hashes, then the perceptual ones, one pass each. */
+  /** The hashing passes: `all` in one, or with `first` the exact hashes, then the perceptual ones. */
   readonly passes: readonly ResolvedImageOptions[];
 }
 
@@ -672,35 +672,25 @@ export class Matcher {
     const hashOptions = { ...this.#imageOptions, dihedral, trim };
     const all = image.resolveImageOptions({ ...hashOptions, ...(algorithms === undefined ? {} : { algorithms }) });
     // First match wanted: the exact hashes need no decode, so they go first, on bytes read once.
-    const passes = first ? [all.exact, all.perceptual].filter((names) => names.length > 0).map((names) => image.resolveImageOptions({ ...hashOptions, algorithms: names })) : [];
+    const passes = first ? [all.exact, all.perceptual].filter((names) => names.length > 0).map((names) => image.resolveImageOptions({ ...hashOptions, algorithms: names })) : [all];
     return { image, plan: { thresholds, first, all, passes } };
   }
 
   async #matchImageWith(state: State, image: ImageModule, plan: MatchPlan, input: ImageInput): Promise<ImageMatchResult> {
-    const { thresholds } = plan;
-    if (!plan.first) {
-      const hashed = await image.hashImage(input, plan.all);
-      const matches = this.#matchHashed(state, hashed, thresholds, false);
-      return { matched: matches.length > 0, matches, hashes: hashed.hashes, quality: hashed.quality, unusable: hashed.unusable, ...framesOf(hashed), image: hashed.image };
-    }
     const bytes = await image.readInput(input, plan.all.maxBytes);
+    // One pass hashing everything, or with `first` the exact hashes (no decode) and then the
+    // perceptual ones: only hashes differ between passes (the exact pass has no quality, no
+    // unusable hashes, no frames), and the last pass's image is the decoded one.
     let hashes: ImageHashes = {};
-    let quality: ImageQualities = {};
-    let unusable: UnusableHashes = {};
-    let frames: { frames?: readonly FrameHashes[] } = {};
-    let info: ImageInfo | undefined;
-    for (const pass of plan.passes) {
+    for (const [index, pass] of plan.passes.entries()) {
       const hashed = await image.hashBytes(bytes, pass);
       hashes = { ...hashes, ...hashed.hashes };
-      quality = { ...quality, ...hashed.quality };
-      unusable = { ...unusable, ...hashed.unusable };
-      frames = { ...frames, ...framesOf(hashed) };
-      info = info === undefined || info.width === 0 ? hashed.image : info;
-      const matches = this.#matchHashed(state, hashed, thresholds, true);
-      if (matches.length > 0) return { matched: true, matches, hashes, quality, unusable, ...frames, image: info };
+      const matches = this.#matchHashed(state, hashed, plan.thresholds, plan.first);
+      if (matches.length > 0 || index === plan.passes.length - 1) {
+        return { matched: matches.length > 0, matches, hashes, quality: hashed.quality, unusable: hashed.unusable, ...framesOf(hashed), image: hashed.image };
+      }
     }
-    info ??= (await image.hashBytes(bytes, plan.all)).image;
-    return { matched: false, matches: [], hashes, quality, unusable, ...frames, image: info };
+    throw new Error('unreachable: a match plan has at least one pass');
   }
 
   /**

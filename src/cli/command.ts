@@ -81,6 +81,36 @@ export function commaList(value: string | undefined): string[] | undefined {
 }
 
 /** Throws a usage error unless `value` is a non-empty string. */
+/**
+ * An option value that must be a whole number, as a number; anything else goes on to the option
+ * validator as the text it is, so the usage error quotes it.
+ *
+ * @example
+ * ```ts
+ * resolveImageOptions({ maxFrames: integerArgument(values['max-frames']) });
+ * ```
+ */
+export function integerArgument(value: string): number {
+  return (/^\d+$/.test(value.trim()) ? Number(value) : value) as number;
+}
+
+/**
+ * `check()`'s value, its error (a TypeError or RangeError from an option validator) turned into a
+ * usage error.
+ *
+ * @example
+ * ```ts
+ * const options = usage(() => resolveImageOptions({ resolution: values.resolution }));
+ * ```
+ */
+export function usage<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
+
 export function required(value: unknown, flag: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new UsageError(`Missing ${flag}`);
   return value;

@@ -10,15 +10,7 @@ import { availableParallelism } from 'node:os';
 import { ALGORITHM_NAMES, type AlgorithmName } from '../index.js';
 import { DEFAULT_MAX_FRAMES, hashImage, resolveImageOptions, type FrameHashes, type ResolvedImageOptions } from '../image/index.js';
 import { mapSettled } from '../concurrency.js';
-import { commaList, errorJson, EXIT, UsageError, type Command } from './command.js';
-
-/**
- * An option value that must be a whole number, as a number; anything else goes on to the option
- * validator as the text it is, so the usage error quotes it.
- */
-function integerArgument(value: string): number {
-  return (/^\d+$/.test(value.trim()) ? Number(value) : value) as number;
-}
+import { commaList, errorJson, EXIT, integerArgument, usage, UsageError, type Command } from './command.js';
 
 /**
  * The fields of one image or frame, in the contract's order: each of `algorithms` (with PDQ its
@@ -77,16 +69,12 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('Missing FILE');
     let options;
-    try {
-      options = resolveImageOptions({
-        algorithms: commaList(values.algorithms as string | undefined) as AlgorithmName[] | undefined,
-        resolution: values.resolution as 'fast' | 'full' | undefined,
-        dihedral: values.dihedral === true,
-        ...(values['max-frames'] === undefined ? {} : { maxFrames: integerArgument(values['max-frames'] as string) }),
-      });
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
+    options = usage(() => resolveImageOptions({
+      algorithms: commaList(values.algorithms as string | undefined) as AlgorithmName[] | undefined,
+      resolution: values.resolution as 'fast' | 'full' | undefined,
+      dihedral: values.dihedral === true,
+      ...(values['max-frames'] === undefined ? {} : { maxFrames: integerArgument(values['max-frames'] as string) }),
+    }));
     let failed = 0;
     await mapSettled(files, availableParallelism(), (file) => hashImage(file, options), (result, i) => {
       const line: Record<string, unknown> = { file: files[i] };

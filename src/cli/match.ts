@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import { Matcher, type ImageMatchResult } from '../index.js';
 import { mapSettled } from '../concurrency.js';
 import { DEFAULT_MAX_FRAMES, resolveImageOptions } from '../image/index.js';
-import { errorJson, EXIT, parseThresholds, required, UsageError, type Command } from './command.js';
+import { errorJson, EXIT, integerArgument, parseThresholds, required, usage, UsageError, type Command } from './command.js';
 
 function describe(file: string, result: ImageMatchResult): string {
   // A hash the matcher refused (a featureless image's PDQ) did not check the image: say so; and
@@ -27,7 +27,7 @@ function describe(file: string, result: ImageMatchResult): string {
 async function openMatcher(db: string | undefined, snapshot: string | undefined, lists: string[] | undefined, maxFrames: string | undefined): Promise<Matcher> {
   if (db !== undefined && snapshot !== undefined) throw new UsageError('Expected one of --db and --snapshot but received both');
   // Checked here: the matcher checks image options only when it hashes, once per file.
-  const image = maxFrames === undefined ? {} : { maxFrames: usage(() => resolveImageOptions({ maxFrames: (/^\d+$/.test(maxFrames.trim()) ? Number(maxFrames) : maxFrames) as number }).maxFrames) };
+  const image = maxFrames === undefined ? {} : { maxFrames: usage(() => resolveImageOptions({ maxFrames: integerArgument(maxFrames) }).maxFrames) };
   if (snapshot === undefined) {
     const path = required(db, '--db PATH or --snapshot FILE');
     return Matcher.open(path, { image, ...(lists === undefined ? {} : { lists }) });
@@ -35,15 +35,6 @@ async function openMatcher(db: string | undefined, snapshot: string | undefined,
   const path = required(snapshot, '--snapshot');
   if (lists !== undefined) throw new UsageError('--list cannot be used with --snapshot: a snapshot holds the lists it was exported with');
   return Matcher.openSnapshot(path, { image });
-}
-
-/** `check()`'s value, its TypeError or RangeError turned into a usage error. */
-function usage<T>(check: () => T): T {
-  try {
-    return check();
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
 }
 
 export const matchCommand: Command = {
