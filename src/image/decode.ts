@@ -15,7 +15,7 @@
  *   the first frame is the same raster a still decode of the file gives.
  */
 import { createRequire } from 'node:module';
-import type { Metadata, Sharp } from 'sharp';
+import type { Metadata, OutputInfo, Sharp, SharpOptions } from 'sharp';
 
 // sharp is CommonJS: loaded with require it costs a fresh process about 96 ms, through the ES
 // module loader (`import`) about 179 ms (docs/serverless.md), which a serverless cold start pays.
@@ -137,6 +137,17 @@ export function checkFormat(bytes: Uint8Array, options: ResolvedImageOptions): I
   return sniffed;
 }
 
+/** A Buffer's bytes as a plain Uint8Array view (no copy). */
+function view(buffer: Buffer): Uint8Array {
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+}
+
+/** Runs a decode to 8-bit sRGB RGBA within the timeout; the pixels and what sharp says of them. */
+async function rgba(pipeline: Sharp, timeoutSeconds: number): Promise<{ data: Uint8Array; info: OutputInfo }> {
+  const { data, info } = await pipeline.toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).timeout({ seconds: timeoutSeconds }).toBuffer({ resolveWithObject: true });
+  return { data: view(data), info };
+}
+
 /**
  * Decodes `bytes` (already checked with {@link checkFormat}) into RGBA at the configured resolution.
  * Rejects with `ERR_IMAGE_TOO_LARGE`, `ERR_IMAGE_DECODE` or `ERR_IMAGE_TIMEOUT`.
@@ -170,8 +181,7 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
     if (width * height > options.maxPixels) {
       throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `The ${format} image has ${width} × ${height} pixels, above the limit of ${options.maxPixels}`);
     }
-    const pages = ANIMATED_FORMATS.has(format) ? (meta.pages ?? 1) : 1;
-    if (pages > 1) return decodeFrames(bytes, format, meta, pages, width, height, options);
+    if (ANIMATED_FORMATS.has(format) && (meta.pages ?? 1) > 1) return decodeFrames(bytes, input, format, meta, width, height, options);
   }
 
   let scale = 1;
@@ -183,15 +193,10 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
   }
   if (scale > 1) pipeline = pipeline.resize(Math.ceil(width / scale), Math.ceil(height / scale), { fit: 'fill' });
   try {
-    const { data, info } = await pipeline
-      .toColourspace('srgb')
-      .ensureAlpha()
-      .raw({ depth: 'uchar' })
-      .timeout({ seconds: options.timeoutSeconds })
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await rgba(pipeline, options.timeoutSeconds);
     if (info.channels !== 4) throw new Error(`expected 4 channels, decoder produced ${info.channels}`);
     return {
-      data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
+      data,
       width: info.width,
       height: info.height,
       format,
@@ -210,26 +215,20 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
  * orientation) in one pass: as many as `maxFrames` allows and as fit in `maxPixels` together (the
  * decoder's own pixel limit then holds for the whole strip of frames it returns).
  */
-async function decodeFrames(bytes: Uint8Array, format: ImageFormat, meta: Metadata, pages: number, width: number, height: number, options: ResolvedImageOptions): Promise<DecodedImage> {
+async function decodeFrames(bytes: Uint8Array, input: SharpOptions, format: ImageFormat, meta: Metadata, width: number, height: number, options: ResolvedImageOptions): Promise<DecodedImage> {
+  const pages = meta.pages ?? 1;
   const count = Math.min(pages, options.maxFrames, Math.floor(options.maxPixels / (width * height)));
   const orientation = meta.orientation ?? 1;
   const orient = ORIENT[orientation];
-  const input = { failOn: options.failOn, limitInputPixels: options.maxPixels, ignoreIcc: true, autoOrient: false, pages: count } as const;
   let frames: DecodedFrame[];
   try {
-    const { data, info } = await sharp(bytes, input)
-      .toColourspace('srgb')
-      .ensureAlpha()
-      .raw({ depth: 'uchar' })
-      .timeout({ seconds: options.timeoutSeconds })
-      .toBuffer({ resolveWithObject: true });
+    const { data, info } = await rgba(sharp(bytes, { ...input, autoOrient: false, pages: count }), options.timeoutSeconds);
     const frameHeight = info.pageHeight ?? info.height / count;
     if (info.channels !== 4 || frameHeight * count !== info.height) {
       throw new Error(`expected ${count} frames of 4 channels, decoder produced ${info.channels} channels and ${info.height} rows`);
     }
     const frameBytes = info.width * frameHeight * 4;
-    const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-    frames = Array.from({ length: count }, (_, i) => ({ data: view.subarray(i * frameBytes, (i + 1) * frameBytes), width: info.width, height: frameHeight }));
+    frames = Array.from({ length: count }, (_, i) => ({ data: data.subarray(i * frameBytes, (i + 1) * frameBytes), width: info.width, height: frameHeight }));
     if (orient !== undefined) {
       const turned: DecodedFrame[] = [];
       for (const frame of frames) {
@@ -237,7 +236,7 @@ async function decodeFrames(bytes: Uint8Array, format: ImageFormat, meta: Metada
           .raw()
           .timeout({ seconds: options.timeoutSeconds })
           .toBuffer({ resolveWithObject: true });
-        turned.push({ data: new Uint8Array(moved.data.buffer, moved.data.byteOffset, moved.data.byteLength), width: moved.info.width, height: moved.info.height });
+        turned.push({ data: view(moved.data), width: moved.info.width, height: moved.info.height });
       }
       frames = turned;
     }
