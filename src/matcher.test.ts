@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +11,8 @@ import { formatHex, hammingDistance } from './algorithms/hex.js';
 import { HashwardenError } from './errors.js';
 import { hashImage } from './image/index.js';
 import { Matcher } from './matcher.js';
+import { writeSnapshot } from './lists/snapshot.js';
+import { HashStore } from './lists/sqlite.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -297,9 +300,6 @@ describe('Matcher: list policy', () => {
 
 describe('Matcher: stores, snapshots, reload and first match', () => {
   async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
-    const { mkdtemp, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
     const dir = await mkdtemp(join(tmpdir(), 'hashwarden-policy-'));
     try {
       await fn(dir);
@@ -311,8 +311,6 @@ describe('Matcher: stores, snapshots, reload and first match', () => {
 
   it('loads a store\'s enabled lists with their policy, a disabled one only when named, and refuses an unknown name', async () => {
     await withDir(async (dir) => {
-      const { join } = await import('node:path');
-      const { HashStore } = await import('./lists/sqlite.js');
       const db = join(dir, 'store.db');
       const store = HashStore.open(db);
       store.importEntries([{ id: 'a', list: 'on', algorithm: 'md5', hash: md5('a') }, { id: 'b', list: 'off', algorithm: 'md5', hash: md5('b') }]);
@@ -330,8 +328,6 @@ describe('Matcher: stores, snapshots, reload and first match', () => {
 
   it('reloads a store only when a list changed, and keeps serving the previous lists until then', async () => {
     await withDir(async (dir) => {
-      const { join } = await import('node:path');
-      const { HashStore } = await import('./lists/sqlite.js');
       const db = join(dir, 'store.db');
       const store = HashStore.open(db);
       store.importEntries([{ id: 'a', list: 'l', algorithm: 'md5', hash: md5('a') }]);
@@ -347,7 +343,6 @@ describe('Matcher: stores, snapshots, reload and first match', () => {
       expect(await m.reload()).toBe(true);
       expect(m.matchHash({ algorithm: 'md5', hash: md5('b') })[0]?.listLabel).toBe('review');
       store.close();
-      const { rm } = await import('node:fs/promises');
       await rm(db);
       await expect(m.reload()).rejects.toMatchObject({ code: 'ERR_STORE' });
       expect(m.matchHash({ algorithm: 'md5', hash: md5('b') })).toHaveLength(1);
@@ -357,8 +352,6 @@ describe('Matcher: stores, snapshots, reload and first match', () => {
 
   it('carries each list\'s policy in a snapshot, and reloads a snapshot when the file is replaced', async () => {
     await withDir(async (dir) => {
-      const { join } = await import('node:path');
-      const { writeSnapshot } = await import('./lists/snapshot.js');
       const path = join(dir, 'lists.snap');
       const entry = (id: string, c: string) => ({ id, list: 'l', algorithm: 'md5' as const, hash: md5(c) });
       await writeSnapshot(path, { lists: [{ name: 'l', version: 4, thresholds: { pdq: 12 }, label: 'review' }], entries: [entry('a', 'a')] });
