@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
+import { mulberry32 } from '../../test-vectors/prng.js';
 import { HashStore, type ImportFileOptions } from './sqlite.js';
 import { streamListFile } from './stream.js';
 
@@ -124,6 +125,45 @@ describe('HashStore.importFile', () => {
     // Both ways were taken, each many times.
     expect(ways.ordered).toBeGreaterThan(30);
     expect(ways.staged).toBeGreaterThan(30);
+  });
+
+  // The property above draws files of at most 60 rows: never a full chunk of 128 rows, never a
+  // second batch. These files are long, in order, and switch between rows with and without labels
+  // (two ways of binding a chunk) inside chunks and across batches.
+  it('equals the staged import on long ordered files, chunk by chunk, labelled or bare', async () => {
+    for (let seed = 1; seed <= 8; seed++) {
+      const random = mulberry32(seed);
+      const pick = (n: number): number => Math.floor(random() * n);
+      const ids = 3000;
+      // Ids in blocks of 500 per list: a chunk holds one list's rows, so rows alternating between lists would never fill one.
+      const list = (i: number): string => (Math.floor(i / 500) % 3 === 2 ? 'beta' : 'alpha');
+      const stored = Array.from({ length: ids }, (_, i) => i).filter(() => random() < 0.4).map((i) => ({ id: `id-${String(i).padStart(5, '0')}`, list: list(i), algorithm: random() < 0.5 ? 'md5' as const : 'pdq' as const, hash: pick(3) }));
+      // Labels on a stretch of the file (none at all for seed 1), and here and there.
+      const [from, to] = seed === 1 ? [0, 0] : [pick(ids), pick(ids)].sort((a, b) => a - b) as [number, number];
+      const rows: Row[] = [];
+      for (let i = 0; i < ids; i++) {
+        if (random() < 0.3) continue;
+        const label = seed !== 1 && ((i >= from && i < to) || random() < 0.01) ? (random() < 0.5 ? 'block' : 'review') : undefined;
+        rows.push({ op: 'add', id: `id-${String(i).padStart(5, '0')}`, list: list(i), algorithm: random() < 0.5 ? 'md5' : 'pdq', hash: pick(3), ...(label === undefined ? {} : { label }) });
+      }
+      const file = join(dir, `long-${seed}.csv`);
+      await writeFile(file, csv(rows));
+      for (const policy of [{}, { replace: ['alpha', 'beta'] }]) {
+        const n = serial++;
+        const reference = seeded(`long-reference-${n}.db`, stored);
+        const tested = seeded(`long-tested-${n}.db`, stored);
+        try {
+          const expected = await reference.importRows(streamListFile(file, { list: 'alpha' }), { source: file, ...policy });
+          const actual = await tested.importFile(file, { list: 'alpha', ...policy });
+          expect(actual.ordered).toBe(true);
+          expect(actual.summaries).toEqual(expected.summaries);
+          expect(state(tested)).toEqual(state(reference));
+        } finally {
+          reference.close();
+          tested.close();
+        }
+      }
+    }
   });
 
   it('writes ids in ascending order straight into the store, and stages any other file', async () => {

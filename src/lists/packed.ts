@@ -41,6 +41,8 @@ export interface PackedBatch {
   readonly text?: string;
   readonly fields?: readonly string[];
   readonly problems: readonly PackedProblem[];
+  /** No row has a label or metadata: the writer binds list, id, algorithm and hash alone. */
+  readonly bare: boolean;
   readonly bytesRead: number;
   readonly bytesTotal: number;
   /**
@@ -94,6 +96,7 @@ export class Packer {
     // included (300k rows: 100-108 ms against 160-166 ms, scratch measurement).
     let text = '';
     let nul = false;
+    let bare = true;
     let firstUnordered: number | undefined;
     for (let r = 0; r < batch.rows.length; r++) {
       const row = batch.rows[r] as ListBatch['rows'][number];
@@ -106,6 +109,7 @@ export class Packer {
         const label = entry.label ?? '';
         const metadata = entry.metadata === undefined ? '' : metadataJson(entry.metadata) ?? '';
         text += list + SEPARATOR + id + SEPARATOR + entry.algorithm + SEPARATOR + entry.hash + SEPARATOR + label + SEPARATOR + metadata + SEPARATOR;
+        if (label !== '' || metadata !== '') bare = false;
         if (!nul && (id.includes(SEPARATOR) || list.includes(SEPARATOR) || label.includes(SEPARATOR) || metadata.includes(SEPARATOR))) nul = true;
       } else {
         list = row.list;
@@ -132,6 +136,7 @@ export class Packer {
       ops,
       ...(nul ? { fields: Object.freeze(fieldsOf(batch)) } : { text }),
       problems: Object.freeze(problems),
+      bare,
       bytesRead: batch.bytesRead,
       bytesTotal: batch.bytesTotal,
       ...(firstUnordered === undefined ? {} : { unordered: firstUnordered }),
