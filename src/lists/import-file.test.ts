@@ -166,6 +166,33 @@ describe('HashStore.importFile', () => {
     }
   });
 
+  // Out of order, rows are sorted into the staging table after the whole file is read, and the
+  // repeats found then: the same repeats, messages and counts as the staged import reports as it goes.
+  it('reports repeated ids of an unordered file as the staged import does, beyond the 1,000 shown', async () => {
+    const once = Array.from({ length: 1200 }, (_, i): Row => ({ op: 'add', id: `id-${String(1199 - i).padStart(5, '0')}`, list: 'alpha', algorithm: 'md5', hash: i % 3 }));
+    const file = join(dir, 'repeats.csv');
+    await writeFile(file, csv([...once, ...once.map((r) => ({ ...r, hash: r.hash + 1 }))]));
+    for (const onError of ['skip', 'fail'] as const) {
+      const n = serial++;
+      const reference = seeded(`repeats-reference-${n}.db`, []);
+      const tested = seeded(`repeats-tested-${n}.db`, []);
+      try {
+        const expected = await outcome(async () => reference.importRows(streamListFile(file, { list: 'alpha' }), { source: file, onError }));
+        const actual = await outcome(async () => {
+          const { summaries, skipped, skippedCount } = await tested.importFile(file, { list: 'alpha', onError });
+          return { summaries, skipped, skippedCount };
+        });
+        expect(actual).toEqual(expected);
+        if (onError === 'skip') expect(actual).toMatchObject({ ok: true, value: { skippedCount: 1200, skipped: { length: 1000, 0: { line: 1202, message: `${file}:1202: Duplicate id "id-01199" in list "alpha", first on line 2` } } } });
+        else expect(actual).toMatchObject({ ok: false, code: 'ERR_LIST_FORMAT', message: `${file}:1202: Duplicate id "id-01199" in list "alpha", first on line 2` });
+        expect(state(tested)).toEqual(state(reference));
+      } finally {
+        reference.close();
+        tested.close();
+      }
+    }
+  });
+
   it('writes ids in ascending order straight into the store, and stages any other file', async () => {
     const store = HashStore.open(join(dir, 'ordered.db'));
     try {

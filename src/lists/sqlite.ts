@@ -82,21 +82,21 @@ PRAGMA user_version = 2;
 /**
  * Where an import stages its rows before applying them in one go: one temporary table per
  * connection, keyed like `entries`, so a row repeated in one file is caught by the key, with no
- * map of every id in memory. `op` is 0 to add, 1 to remove.
+ * map of every id in memory. `op` is 0 to add, 1 to remove; `seq` is the row's place in
+ * `arrivals`, when it came through there.
+ *
+ * `arrivals` takes the rows of `importFile` in file order (a rowid table: each insert an append),
+ * and they are moved into `staged` in one statement sorted by key. Rows in random order inserted
+ * into `staged` itself land all over its B-tree, which outgrows SQLite's page cache: 1M shuffled
+ * rows took 9.9 s to stage, against 1.0 s to append them and 1.8 s to sort them into `staged`
+ * (scratch runs of the two ways, the same rows).
  */
+const STAGED_ROW = 'list TEXT NOT NULL, id TEXT NOT NULL, op INTEGER NOT NULL, algorithm TEXT, hash TEXT, label TEXT, metadata TEXT, line INTEGER';
 const STAGING = `
-CREATE TEMP TABLE IF NOT EXISTS staged (
-  list TEXT NOT NULL,
-  id TEXT NOT NULL,
-  op INTEGER NOT NULL,
-  algorithm TEXT,
-  hash TEXT,
-  label TEXT,
-  metadata TEXT,
-  line INTEGER,
-  PRIMARY KEY (list, id)
-) WITHOUT ROWID;
+CREATE TEMP TABLE IF NOT EXISTS staged (${STAGED_ROW}, seq INTEGER, PRIMARY KEY (list, id)) WITHOUT ROWID;
+CREATE TEMP TABLE IF NOT EXISTS arrivals (${STAGED_ROW});
 DELETE FROM temp.staged;
+DELETE FROM temp.arrivals;
 `;
 
 /** Longest store path or import source accepted (Linux's PATH_MAX). */
@@ -452,6 +452,10 @@ const REMOVE_STAGED = 'DELETE FROM entries WHERE (list, id) IN (SELECT list, id 
 /** Rows a list's import adds or updates (a walk of the staging key's prefix). */
 const STAGED_ADDS = 'SELECT count(*) FROM temp.staged WHERE list = ? AND op = 0';
 const REMOVE_OUTSIDE = 'DELETE FROM entries WHERE list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = entries.list AND s.id = entries.id)';
+/** The arrivals sorted into `staged`: of rows repeating a (list, id), the first stays. */
+const SETTLE_ARRIVALS = `INSERT OR IGNORE INTO temp.staged (${STAGED_COLUMNS}, seq) SELECT ${STAGED_COLUMNS}, rowid FROM temp.arrivals ORDER BY list, id, rowid`;
+/** The arrivals that repeat an earlier row's (list, id), in file order, with the first's line. */
+const REPEATED_ARRIVALS = `SELECT a.list, a.id, a.line, s.line AS first FROM temp.arrivals AS a JOIN temp.staged AS s ON s.list = a.list AND s.id = a.id WHERE s.seq <> a.rowid ORDER BY a.rowid LIMIT ?`;
 
 interface Staging {
   readonly add: Database.Statement<StagedParameters>;
@@ -466,6 +470,10 @@ interface Staging {
   readonly stagedAdds: Database.Statement<[string], number>;
   readonly removeOutside: Database.Statement<[string]>;
   readonly clear: Database.Statement<[]>;
+  readonly arrive: Database.Statement<StagedParameters>;
+  readonly arriveChunk: Database.Statement<[StagedValue[]]>;
+  readonly settle: Database.Statement<[]>;
+  readonly repeated: Database.Statement<[number], { list: string; id: string; line: number | null; first: number | null }>;
 }
 
 type StagedValue = string | number | null;
@@ -494,6 +502,8 @@ function normalizeEntryAt(input: ListEntry, at: () => string): ListEntry {
 class Stager {
   readonly #params: StagedValue[] = [];
   #rows = 0;
+  /** Rows added in all. */
+  rows = 0;
 
   constructor(
     readonly single: Database.Statement<StagedParameters>,
@@ -502,6 +512,7 @@ class Stager {
   ) {}
 
   add(row: StagedParameters): void {
+    this.rows++;
     for (const value of row) this.#params.push(value);
     if (++this.#rows === STAGE_CHUNK) this.flush();
   }
@@ -1031,7 +1042,7 @@ export class HashStore {
     const iterator = (typeof (batches as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
       ? (batches as AsyncIterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.asyncIterator]()
       : (batches as Iterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.iterator]()) as AsyncIterator<{ readonly rows: readonly ImportRow[] }> | Iterator<{ readonly rows: readonly ImportRow[] }>;
-    const { result } = await this.#stagedImport(iterator, resolved, onError, (batch, stage) => {
+    const { result } = await this.#stagedImport(iterator, resolved, onError, false, (batch, stage) => {
       for (const row of batch.rows) {
         const at = (): string => stage.where(row.line);
         if (row.op === 'add') {
@@ -1107,7 +1118,7 @@ export class HashStore {
     const ordered = await this.#orderedImport(readPacked({ path, options: read, checkOrder: true }, thread), resolved, progress());
     if (ordered !== undefined) return ordered;
     const report = progress();
-    const { result, returned } = await this.#stagedImport(readPacked({ path, options: read, checkOrder: false }, thread), resolved, onError, (batch: PackedBatch, stage) => {
+    const { result, returned } = await this.#stagedImport(readPacked({ path, options: read, checkOrder: false }, thread), resolved, onError, true, (batch: PackedBatch, stage) => {
       report(batch);
       const fields = packedFields(batch);
       for (let r = 0, f = 0; r < batch.count; r++, f += PACKED_FIELDS) {
@@ -1167,6 +1178,7 @@ export class HashStore {
     iterator: AsyncIterator<B, unknown> | Iterator<B, unknown>,
     resolved: ResolvedImport,
     onError: 'fail' | 'skip',
+    arrive: boolean,
     stageBatch: (batch: B, stage: StageContext) => void,
   ): Promise<{ result: ImportResult; returned: unknown }> {
     const source = resolved.source ?? '<rows>';
@@ -1176,14 +1188,18 @@ export class HashStore {
       const staging = this.#startStaging();
       const order = new ListOrder(resolved);
       const where = (line: number | null | undefined): string => (line === undefined || line === null ? source : `${source}:${line}`);
-      const stager = new Stager(staging.add, staging.addChunk, (row) => {
-        const [list, id, , , , , , line] = row;
-        const first = staging.line.get(list, id);
+      /** A row repeating the (list, id) of the one on line `first`: refused, or skipped with `onError: 'skip'`. */
+      const repeated = (list: string, id: string, line: number | null, first: number | null | undefined): void => {
         const message = `${where(line)}: Duplicate id ${JSON.stringify(id)} in list ${JSON.stringify(list)}${first === undefined || first === null ? '' : `, first on line ${first}`}`;
         if (onError === 'fail') throw new HashwardenError('ERR_LIST_FORMAT', message);
         skippedCount++;
         if (skipped.length < MAX_SKIPPED) skipped.push(Object.freeze({ line: line ?? 0, message }));
-      });
+      };
+      // Rows arriving go to `arrivals` (no key: repeats are found when they are sorted into
+      // `staged`), or straight into `staged`, whose key refuses a repeat at once.
+      const stager = arrive
+        ? new Stager(staging.arrive, staging.arriveChunk, () => undefined)
+        : new Stager(staging.add, staging.addChunk, ([list, id, , , , , , line]) => repeated(list, id, line, staging.line.get(list, id)));
       const stage: StageContext = {
         stager,
         order,
@@ -1196,6 +1212,24 @@ export class HashStore {
       };
       const returned = await drain(iterator, rowsFailed, (batch) => stageBatch(batch, stage));
       stager.flush();
+      if (arrive) {
+        // Sorted into `staged` by SQLite's sorter, with a helper thread: the reader thread is done
+        // by now (1M rows: 1.85 s against 2.39 s without).
+        let settled: number;
+        this.#db.pragma('threads = 1');
+        try {
+          settled = staging.settle.run().changes;
+        } finally {
+          this.#db.pragma('threads = 0');
+        }
+        const repeats = stager.rows - settled;
+        if (repeats > 0) {
+          const shown = staging.repeated.all(onError === 'fail' ? 1 : MAX_SKIPPED);
+          for (const row of shown) repeated(row.list, row.id, row.line, row.first);
+          skippedCount += repeats - shown.length;
+        }
+        this.#db.exec('DELETE FROM temp.arrivals');
+      }
       const summaries = this.#apply(staging, order, resolved);
       return { result: Object.freeze({ summaries: Object.freeze(summaries), skipped: Object.freeze(skipped), skippedCount }), returned };
     });
@@ -1280,6 +1314,10 @@ export class HashStore {
       stagedAdds: this.#db.prepare<[string], number>(STAGED_ADDS).pluck(),
       removeOutside: this.#db.prepare(REMOVE_OUTSIDE),
       clear: this.#db.prepare('DELETE FROM temp.staged'),
+      arrive: this.#db.prepare(`INSERT INTO temp.arrivals (${STAGED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
+      arriveChunk: this.#db.prepare<[StagedValue[]]>(`INSERT INTO temp.arrivals (${STAGED_COLUMNS}) VALUES ${CHUNK_VALUES}`),
+      settle: this.#db.prepare(SETTLE_ARRIVALS),
+      repeated: this.#db.prepare(REPEATED_ARRIVALS),
     };
     return this.#staging;
   }
