@@ -318,6 +318,16 @@ describe('snapshots', () => {
     }
   });
 
+  it('reads list thresholds in META by their canonical algorithm names, as the matcher looks them up', async () => {
+    const forged = withMeta(bytes, (meta) => {
+      meta.created = '';
+      delete meta.source;
+      (meta.lists as { thresholds?: unknown }[])[0]!.thresholds = { BlockHash: 3 };
+    });
+    const loaded = await parseSnapshot(forged);
+    expect(loaded.lists[0]?.thresholds).toEqual({ blockhash: 3 });
+  });
+
   it('refuses META that claims more entries than the file can hold, before allocating for them', async () => {
     const forged = withMeta(bytes, (meta) => {
       for (const a of meta.algorithms as { count: number }[]) a.count = 2 ** 26;

@@ -483,11 +483,15 @@ async function readMeta(source: Source, path: string, rows: readonly Row[]): Pro
     const l = list as Partial<SnapshotList> | null;
     if (l === null || typeof l !== 'object' || typeof l.name !== 'string' || typeof l.version !== 'number') fail('ERR_SNAPSHOT_FORMAT', path, 'META has a list without a name and version');
     if (l.label !== undefined && typeof l.label !== 'string') fail('ERR_SNAPSHOT_FORMAT', path, `META gives list ${JSON.stringify(l.name)} a label that is not text`);
+    let thresholds: Partial<Record<AlgorithmName, number>>;
     try {
-      checkThresholds(l.thresholds, 'thresholds');
+      thresholds = checkThresholds(l.thresholds, 'thresholds');
     } catch (error) {
       fail('ERR_SNAPSHOT_FORMAT', path, `META gives list ${JSON.stringify(l.name)} bad thresholds: ${(error as Error).message}`);
     }
+    // The checked thresholds, keyed by canonical name: a key written `PDQ` would otherwise pass
+    // the check and then be missed by the matcher, which looks the threshold up as `pdq`.
+    if (l.thresholds !== undefined) (l as { thresholds?: Partial<Record<AlgorithmName, number>> }).thresholds = thresholds;
   }
   if (meta.lists.length > 0x10000) fail('ERR_SNAPSHOT_FORMAT', path, `${meta.lists.length} lists`);
   return meta;
