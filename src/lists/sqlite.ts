@@ -1340,8 +1340,12 @@ export class HashStore {
       const before = this.#listSize(list);
       const removed = staging.remove.run(list).changes;
       const changed = staging.upsert.run(list).changes;
-      const outside = resolved.replace.has(list) ? staging.removeOutside.run(list).changes : 0;
-      const after = this.#listSize(list);
+      let after = this.#listSize(list);
+      // A replaced list now holds every staged row: only when it holds more are there entries to
+      // remove, each looked up in the staging table (1M-row replace of an unchanged list, from a
+      // shuffled file: 6.24 s against 4.49 s for the same import without --replace).
+      const outside = resolved.replace.has(list) && after > staged ? staging.removeOutside.run(list).changes : 0;
+      after -= outside;
       const added = after - before + removed + outside;
       return { list, added, updated: changed - added, unchanged: staged - changed, removed: removed + outside };
     });
