@@ -5,7 +5,7 @@
  * summaries, the entries and the history must come out the same, or both must fail with the same
  * code and leave their store as it was. The reader thread is exercised through the built package.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -245,10 +245,12 @@ describe('HashStore.importFile', () => {
   const built = join(import.meta.dirname, '../../dist/lists/sqlite.js');
   it.skipIf(!existsSync(built))('reads on a worker thread in the built package, with the same results and errors', async () => {
     const dist = (await import(built)) as { HashStore: typeof HashStore };
-    const rows = Array.from({ length: 25_000 }, (_, i): Row => ({ op: 'add', id: `id-${String(i).padStart(6, '0')}`, list: 'alpha', algorithm: i % 2 === 0 ? 'md5' : 'pdq', hash: i }));
+    // Past THREAD_MIN_BYTES (2 MiB): smaller files are read on the calling thread.
+    const rows = Array.from({ length: 40_000 }, (_, i): Row => ({ op: 'add', id: `id-${String(i).padStart(6, '0')}`, list: 'alpha', algorithm: i % 2 === 0 ? 'md5' : 'pdq', hash: i }));
     for (const [name, file] of [['ordered', rows], ['staged', [...rows].reverse()]] as const) {
       const path = join(dir, `thread-${name}.csv`);
       await writeFile(path, csv(file));
+      expect(statSync(path).size).toBeGreaterThan(2 * 1024 ** 2);
       const threaded = dist.HashStore.open(join(dir, `thread-${name}.db`));
       const here = HashStore.open(join(dir, `here-${name}.db`));
       try {

@@ -5,6 +5,7 @@
  * the core never needs it.
  */
 import { closeSync, openSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import Database from 'better-sqlite3';
 import { ALGORITHM_NAMES, checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError, type ErrorCode } from '../errors.js';
@@ -171,11 +172,11 @@ export interface ImportFileOptions extends ImportOptions, Omit<StreamListOptions
   readonly onError?: 'fail' | 'skip';
   /**
    * Read and check the file on a worker thread while this one writes the store. Default `true`;
-   * without the worker module beside this one (an application bundled into one file) the file is
-   * read on this thread, as with `false`.
+   * a file under 2 MiB (about 30,000 rows), or one imported without the worker module beside this
+   * one (an application bundled into one file), is read on this thread, as with `false`.
    */
   readonly thread?: boolean;
-  /** Called after each batch of rows is written (about every 10,000 rows). Default: none. */
+  /** Called after each batch of rows is written (every 1,000 rows). Default: none. */
   readonly onProgress?: (progress: ImportProgress) => void;
 }
 
@@ -435,6 +436,15 @@ const STAGED_COLUMNS = 'list, id, op, algorithm, hash, label, metadata, line';
  * 2.78 s (4.53 s), 1,000 → 2.59 s (4.02 s); the reader thread's GC 610–823 ms → 132–164 ms.
  */
 const IMPORT_BATCH_ROWS = 1000;
+
+/**
+ * Files smaller than this are read on the calling thread: starting the reader thread costs about
+ * 40 ms, which a small file does not win back. `importFile` of the bench's rows into a new store,
+ * built package, 3 runs each, on this thread against the reader thread: 10k rows (0.7 MB) 65–77
+ * against 114–132 ms; 30k (2.2 MB) 127–171 against 151–169 ms; 50k (3.7 MB) 191–241 against
+ * 162–203 ms; 100k 318–347 against 246–283 ms.
+ */
+const THREAD_MIN_BYTES = 2 * 1024 * 1024;
 
 /** Rows per multi-row insert (staging, and the ordered import): one call into SQLite for 128 rows. */
 const STAGE_CHUNK = 128;
@@ -1088,7 +1098,8 @@ export class HashStore {
     const o = optionsObject(options, 'options');
     const resolved = resolveImport({ ...(o.replace === undefined ? {} : { replace: o.replace as readonly string[] }), ...(o.allowEmpty === undefined ? {} : { allowEmpty: o.allowEmpty as boolean }), source: o.source === undefined ? path : o.source as string });
     const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
-    const thread = o.thread === undefined ? true : boolean(o.thread, 'thread');
+    // A size that cannot be read goes to the reader, which reports why.
+    const thread = (o.thread === undefined ? true : boolean(o.thread, 'thread')) && (await stat(path).then((info) => info.size, () => Infinity)) >= THREAD_MIN_BYTES;
     if (o.onProgress !== undefined && typeof o.onProgress !== 'function') invalid('function', 'onProgress', o.onProgress);
     const onProgress = o.onProgress as ((progress: ImportProgress) => void) | undefined;
     const read: StreamListOptions = Object.freeze({
