@@ -423,6 +423,19 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
     expect(shown.lines).toEqual([expect.stringMatching(/^ncmec {2}v3 {2}enabled {2}\(no label\) {2}1 entries \(md5 1\) {2}thresholds blockhash=10 pdq=31 {2}updated \d{4}-/) as unknown as string]);
   });
 
+  it('says, after importing a large file whose ids were out of order, that the file sorted would import faster', async () => {
+    const db = join(dir, 'unsorted.db');
+    const rows = (order: number[]) => `id,algorithm,hash\n${order.map((i) => `id${String(i).padStart(6, '0')},md5,${i.toString(16).padStart(32, '0')}`).join('\n')}\n`;
+    const ascending = Array.from({ length: 100_000 }, (_, i) => i);
+    const unsorted = join(dir, 'unsorted.csv');
+    await writeFile(unsorted, rows([...ascending].reverse()));
+    const sorted = join(dir, 'sorted.csv');
+    await writeFile(sorted, rows(ascending));
+    expect((await cli('import', unsorted, '--db', db, '--list', 'big')).err).toMatch(/^note: the ids were not in ascending order.*LC_ALL=C sort/);
+    expect((await cli('import', unsorted, '--db', db, '--list', 'big', '--quiet')).err).toBe('');
+    expect((await cli('import', sorted, '--db', db, '--list', 'big')).err).toBe('');
+  });
+
   it('sets a list\'s thresholds, label and enabled flag, which matchers then apply', async () => {
     const db = join(dir, 'set.db');
     const list = join(dir, 'two.csv');

@@ -10,6 +10,14 @@ import { streamListFile } from '../lists/stream.js';
 import { EXIT, required, type Command } from './command.js';
 import { startProgress } from './progress.js';
 
+/**
+ * From this many rows an import of a file whose ids were out of order says how to make the next
+ * one faster: such a file is staged and sorted by SQLite, a sorted one written straight into the
+ * store (1M rows of the import bench: 4.20-4.47 s shuffled against 1.61-1.74 s in order).
+ */
+const SORT_HINT_ROWS = 100_000;
+const SORT_HINT = 'note: the ids were not in ascending order, so the rows were staged and sorted first; the same file sorted by id (LC_ALL=C sort, the header kept first) imports two to three times as fast\n';
+
 export const importCommand: Command = {
   name: 'import',
   usage: 'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--replace [--allow-empty]] [--skip-bad-rows] [--quiet]',
@@ -29,7 +37,7 @@ Options:
   --skip-bad-rows    import the good rows and report the bad ones; default: a bad row
                      fails the whole import and nothing is written
   --quiet            no progress bar (it is drawn on standard error only when that is a
-                     terminal)
+                     terminal), and no note that a large file would import faster sorted
   -h, --help         this text
 
 Rows are added or updated by (list, id); entries without an id get "<algorithm>:<hash>". An \`op\`
@@ -92,6 +100,7 @@ Exit status: 0 on success, 2 on error.`,
       }
       if (result.summaries.length === 0) io.out(`imported ${file}: no entries\n`);
       if (skipped > 0) io.out(`${skipped} bad rows skipped\n`);
+      if (!result.ordered && result.read.rows >= SORT_HINT_ROWS && values.quiet !== true) io.err(SORT_HINT);
     } finally {
       progress?.stop();
       store.close();
