@@ -22,6 +22,23 @@ export type AlgorithmName = keyof typeof REGISTRY;
 /** Every known algorithm name, perceptual first. */
 export const ALGORITHM_NAMES: readonly AlgorithmName[] = Object.freeze(Object.keys(REGISTRY) as AlgorithmName[]);
 
+/** The algorithms by exact (canonical) name: a Map lookup hashes a string read from a file without internalising it, as a property lookup would. */
+const BY_NAME: ReadonlyMap<string, HashAlgorithm<AlgorithmName>> = new Map(Object.entries(REGISTRY));
+
+/**
+ * The algorithm whose canonical name is exactly `name` (no trimming, no case folding), else
+ * `undefined`: for data already in normal form, where `getAlgorithm`'s normalising is wasted.
+ *
+ * @example
+ * ```ts
+ * canonicalAlgorithm('pdq')?.bits; // 256
+ * canonicalAlgorithm('PDQ');       // undefined
+ * ```
+ */
+export function canonicalAlgorithm(name: string): HashAlgorithm<AlgorithmName> | undefined {
+  return BY_NAME.get(name);
+}
+
 /** True when `name` is a known algorithm. */
 export function isAlgorithmName(name: unknown): name is AlgorithmName {
   return typeof name === 'string' && Object.hasOwn(REGISTRY, name);

@@ -3,7 +3,7 @@
  * on the way in (algorithm name lower-cased, hash parsed and re-formatted as lower-case hex), so
  * everything downstream can compare strings.
  */
-import { getAlgorithm, isAlgorithmName, type AlgorithmName } from '../algorithms/registry.js';
+import { canonicalAlgorithm, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
 
 /** Metadata kept with an entry: extra CSV columns or NDJSON fields, as given. */
@@ -123,12 +123,12 @@ function hasKeys(metadata: object): boolean {
  * ```
  */
 export function normalEntry(input: ListEntryInput): ListEntry {
+  // An exact name lookup: a name that needs trimming or case folding goes the slow way.
+  const algorithm = input !== null && typeof input === 'object' && typeof input.algorithm === 'string' ? canonicalAlgorithm(input.algorithm) : undefined;
   if (
-    input !== null && typeof input === 'object' &&
-    typeof input.hash === 'string' && typeof input.algorithm === 'string' && isAlgorithmName(input.algorithm) &&
+    algorithm !== undefined && typeof input.hash === 'string' &&
     normalField(input.list) && (input.id === undefined || normalField(input.id)) && (input.label === undefined || normalField(input.label))
   ) {
-    const algorithm = getAlgorithm(input.algorithm);
     const { metadata } = input;
     if (input.hash.length === algorithm.bits / 4 && LOWER_HEX.test(input.hash) && (metadata === undefined || metadata === null || (typeof metadata === 'object' && !Array.isArray(metadata)))) {
       const entry = { id: (input.id as string | undefined) ?? `${algorithm.name}:${input.hash}`, list: input.list as string, algorithm: algorithm.name, hash: input.hash };
