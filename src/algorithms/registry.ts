@@ -41,7 +41,7 @@ export function canonicalAlgorithm(name: string): HashAlgorithm<AlgorithmName> |
 
 /** True when `name` is a known algorithm. */
 export function isAlgorithmName(name: unknown): name is AlgorithmName {
-  return typeof name === 'string' && Object.hasOwn(REGISTRY, name);
+  return typeof name === 'string' && BY_NAME.has(name);
 }
 
 /**
@@ -67,14 +67,14 @@ function shown(name: unknown): string {
  * ```
  */
 export function getAlgorithm(name: string): HashAlgorithm<AlgorithmName> {
-  const key = typeof name === 'string' ? name.trim().toLowerCase() : name;
-  if (!isAlgorithmName(key)) {
+  const algorithm = typeof name === 'string' ? BY_NAME.get(name.trim().toLowerCase()) : undefined;
+  if (algorithm === undefined) {
     throw new HashwardenError(
       'ERR_UNKNOWN_ALGORITHM',
       `Unknown hash algorithm ${shown(name)}; known: ${ALGORITHM_NAMES.join(', ')}`,
     );
   }
-  return REGISTRY[key];
+  return algorithm;
 }
 
 /**

@@ -204,7 +204,7 @@ export interface ImportFileResult extends ImportResult {
   readonly read: ListStreamSummary;
   /**
    * `true` when every list's ids were in ascending order, so rows were written straight into the
-   * store; `false` when they were staged first to catch repeated ids (about half the speed).
+   * store; `false` when they were staged first to catch repeated ids (slower: docs/benchmark.md).
    */
   readonly ordered: boolean;
 }
@@ -631,7 +631,7 @@ interface ListWrite {
   readonly name: string;
   /** Entries before the import (0 for a new or empty list: then nothing is counted again). */
   readonly before: number;
-  /** In a replace of this list: the waiting rows' ids are kept, to delete what lies between them. */
+  /** In a replace of this list (each chunk then deletes the stored ids between its own). */
   readonly replaced: boolean;
   /** Rows adding or updating an entry, and how many of them changed one. */
   adds: number;
@@ -641,14 +641,11 @@ interface ListWrite {
   last: string | undefined;
   /**
    * The waiting rows' values and their count: `PACKED_FIELDS` a row (label and metadata '' when
-   * absent), or `BARE_FIELDS` when `bare` (rows of bare batches).
+   * absent), or `BARE_FIELDS` when `bare` (rows of bare batches, which start with the id).
    */
   params: StagedValue[];
   rows: number;
   bare: boolean;
-  /** In a replace, the waiting rows' ids; and the last id waiting. */
-  readonly ids: string[];
-  lastWaiting: string;
 }
 
 /**
@@ -706,8 +703,6 @@ class OrderedWriter {
         if (list.rows === 0) list.params = values;
         else for (const value of values) list.params.push(value);
       }
-      if (list.replaced) for (let k = r; k < end; k++) list.ids.push(fields[k * PACKED_FIELDS + 1] as string);
-      list.lastWaiting = fields[(end - 1) * PACKED_FIELDS + 1] as string;
       list.adds += end - r;
       list.rows += end - r;
       if (list.rows === STAGE_CHUNK) this.#flush(list);
@@ -725,25 +720,28 @@ class OrderedWriter {
     const empty = list.before === 0;
     const { statements } = this;
     const params = list.params;
+    const [width, idAt] = list.bare ? [BARE_FIELDS, 0] : [PACKED_FIELDS, 1];
     if (n === STAGE_CHUNK) {
       if (list.bare) list.changes += (empty ? statements.bareInsertChunk : statements.bareUpsertChunk).run(params, { list: list.name }).changes;
       else list.changes += (empty ? statements.insertChunk : statements.upsertChunk).run(params).changes;
     } else {
       const one = empty ? statements.insertOne : statements.upsertOne;
       for (let r = 0; r < n; r++) {
-        list.changes += one.run(list.bare ? [list.name, ...params.slice(r * BARE_FIELDS, (r + 1) * BARE_FIELDS), '', ''] : params.slice(r * PACKED_FIELDS, (r + 1) * PACKED_FIELDS)).changes;
+        const row = params.slice(r * width, (r + 1) * width);
+        list.changes += one.run(list.bare ? [list.name, ...row, '', ''] : row).changes;
       }
     }
+    const last = params[(n - 1) * width + idAt] as string;
     // In a replace, the stored ids between the previous chunk's last and this one's that the file
     // does not hold go. The chunk's own are all stored now, so a count of the range says whether
     // there are any others, cheaper than the delete (which builds a table of the chunk's ids) when
     // there are none, as in the daily full list that changed little.
-    if (list.replaced && (statements.range.get(list.name, list.last ?? '', list.lastWaiting) ?? 0) > n) {
-      list.removed += statements.gap(n).run([list.name, list.last ?? '', list.lastWaiting, ...list.ids]).changes;
+    if (list.replaced && (statements.range.get(list.name, list.last ?? '', last) ?? 0) > n) {
+      const ids = Array.from({ length: n }, (_, r) => params[r * width + idAt] as string);
+      list.removed += statements.gap(n).run([list.name, list.last ?? '', last, ...ids]).changes;
     }
-    list.last = list.lastWaiting;
+    list.last = last;
     list.params = [];
-    list.ids.length = 0;
     list.rows = 0;
   }
 
@@ -770,7 +768,7 @@ class OrderedWriter {
       this.#order.see(name, () => (line === undefined ? this.source : `${this.source}:${line}`));
       this.versions.set(name, this.bump(name));
       const before = this.statements.size(name);
-      list = { name, before, replaced: this.resolved.replace.has(name), adds: 0, changes: 0, removed: 0, last: undefined, params: [], rows: 0, bare: false, ids: [], lastWaiting: '' };
+      list = { name, before, replaced: this.resolved.replace.has(name), adds: 0, changes: 0, removed: 0, last: undefined, params: [], rows: 0, bare: false };
       this.#lists.set(name, list);
     }
     return list;
@@ -1286,7 +1284,7 @@ export class HashStore {
       `INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${Array.from({ length: rows }, () => values).join(', ')}${upsert ? ` ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}` : ''}`;
     const insert = (rows: number, upsert: boolean): Database.Statement<[StagedValue[]]> => db.prepare<[StagedValue[]]>(sql(rows, upsert, PACKED_VALUES));
     const bare = (upsert: boolean): Database.Statement<[StagedValue[], { list: string }]> => db.prepare<[StagedValue[], { list: string }]>(sql(STAGE_CHUNK, upsert, BARE_VALUES));
-    this.#ordered ??= {
+    this.#ordered = {
       upsertChunk: insert(STAGE_CHUNK, true),
       upsertOne: insert(1, true),
       insertChunk: insert(STAGE_CHUNK, false),
@@ -1342,14 +1340,15 @@ export class HashStore {
   #apply(staging: Staging, order: ListOrder, resolved: ResolvedImport): ImportSummary[] {
     const now = new Date().toISOString();
     const lists = [...order.lists, ...[...resolved.replace].filter((name) => !order.has(name))];
+    const adds = new Map(lists.map((list) => [list, staging.stagedAdds.get(list) ?? 0]));
     for (const list of lists) {
-      if (resolved.replace.has(list) && !resolved.allowEmpty && (staging.stagedAdds.get(list) ?? 0) === 0) throw emptiedList(resolved, list, staging.outside.get(list) ?? 0);
+      if (resolved.replace.has(list) && !resolved.allowEmpty && adds.get(list) === 0) throw emptiedList(resolved, list, staging.outside.get(list) ?? 0);
     }
     const versions = this.#bumpVersions(lists, now);
     // Each list's counts come from the writes themselves: rows changed (changes()), and the list's
     // size before and after, instead of a join of the staged rows with the entries beforehand.
     const tallies = lists.map((list) => {
-      const staged = staging.stagedAdds.get(list) ?? 0;
+      const staged = adds.get(list) ?? 0;
       const before = this.#listSize(list);
       const removed = staging.remove.run(list).changes;
       const changed = staging.upsert.run(list).changes;

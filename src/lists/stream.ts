@@ -147,7 +147,6 @@ const CHUNK_BYTES = 64 * 1024;
 // Detection looks for the first non-blank line this far at most, so a file of blank lines is not held.
 const SNIFF_BYTES = 1024 * 1024;
 
-
 /** The streaming reader's sink: rows wait here until they make a batch; nothing else is kept. */
 class BatchSink extends RowSink {
   readonly pending: ListRow[] = [];
