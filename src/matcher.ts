@@ -293,9 +293,9 @@ let imageModule: Promise<ImageModule> | undefined;
 interface MatchPlan {
   readonly thresholds: Partial<Record<AlgorithmName, number>>;
   readonly first: boolean;
-  /** Every hash the call computes. */
-  readonly all: ResolvedImageOptions;
-  /** The hashing passes: `all` in one, or with `first` the exact hashes, then the perceptual ones. */
+  /** The largest upload read (every pass has the same). */
+  readonly maxBytes: number;
+  /** The hashing passes: every hash in one, or with `first` the exact hashes, then the perceptual ones. */
   readonly passes: readonly ResolvedImageOptions[];
 }
 
@@ -673,11 +673,11 @@ export class Matcher {
     const all = image.resolveImageOptions({ ...hashOptions, ...(algorithms === undefined ? {} : { algorithms }) });
     // First match wanted: the exact hashes need no decode, so they go first, on bytes read once.
     const passes = first ? [all.exact, all.perceptual].filter((names) => names.length > 0).map((names) => image.resolveImageOptions({ ...hashOptions, algorithms: names })) : [all];
-    return { image, plan: { thresholds, first, all, passes } };
+    return { image, plan: { thresholds, first, maxBytes: all.maxBytes, passes } };
   }
 
   async #matchImageWith(state: State, image: ImageModule, plan: MatchPlan, input: ImageInput): Promise<ImageMatchResult> {
-    const bytes = await image.readInput(input, plan.all.maxBytes);
+    const bytes = await image.readInput(input, plan.maxBytes);
     // One pass hashing everything, or with `first` the exact hashes (no decode) and then the
     // perceptual ones: only hashes differ between passes (the exact pass has no quality, no
     // unusable hashes, no frames), and the last pass's image is the decoded one.

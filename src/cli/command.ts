@@ -38,16 +38,12 @@ export class UsageError extends Error {
 
 /** Parses `argv` for `command`, adding `--help`. Unknown options are usage errors. */
 export function parse(command: Command, argv: readonly string[]) {
-  try {
-    return parseArgs({
-      args: [...argv],
-      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
+  return usage(() => parseArgs({
+    args: [...argv],
+    options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+    strict: true,
+  }));
 }
 
 /** The full help text of a command. */
@@ -80,7 +76,6 @@ export function commaList(value: string | undefined): string[] | undefined {
   return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean);
 }
 
-/** Throws a usage error unless `value` is a non-empty string. */
 /**
  * An option value that must be a whole number, as a number; anything else goes on to the option
  * validator as the text it is, so the usage error quotes it.
@@ -111,6 +106,7 @@ export function usage<T>(check: () => T): T {
   }
 }
 
+/** Throws a usage error unless `value` is a non-empty string. */
 export function required(value: unknown, flag: string): string {
   if (typeof value !== 'string' || value.length === 0) throw new UsageError(`Missing ${flag}`);
   return value;

@@ -68,8 +68,7 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
   },
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('Missing FILE');
-    let options;
-    options = usage(() => resolveImageOptions({
+    const options = usage(() => resolveImageOptions({
       algorithms: commaList(values.algorithms as string | undefined) as AlgorithmName[] | undefined,
       resolution: values.resolution as 'fast' | 'full' | undefined,
       dihedral: values.dihedral === true,
