@@ -15,11 +15,10 @@
  *
  * Only the public API is used: `hashwarden` and `hashwarden/image`.
  */
-import { open, stat } from 'node:fs/promises';
 import { relative, resolve, isAbsolute } from 'node:path';
 import { HashwardenError, Matcher, isHashwardenError } from 'hashwarden';
 // Imported here, not on the first upload, so that sharp and libvips load during init.
-import { DEFAULT_MAX_BYTES } from 'hashwarden/image';
+import { DEFAULT_MAX_BYTES, readInput } from 'hashwarden/image';
 
 /**
  * @typedef {object} UploadedObject
@@ -60,21 +59,16 @@ import { DEFAULT_MAX_BYTES } from 'hashwarden/image';
  */
 
 /**
- * Error codes that mean the file itself could not be checked: the upload is rejected. Every other
- * error (the object cannot be fetched, the snapshot is broken, a bug) is thrown, so that Lambda
- * retries an asynchronous event and can then send it to a failure destination; the upload must
- * stay unpublished until a decision exists.
- */
-const UNCHECKABLE = new Set(['ERR_UNSUPPORTED_FORMAT', 'ERR_IMAGE_TOO_LARGE', 'ERR_IMAGE_DECODE', 'ERR_IMAGE_TIMEOUT']);
-
-/**
- * Whether an error is about the uploaded file rather than the function. A code added by a later
- * release for a file that cannot be hashed (they start with `ERR_IMAGE_`) counts too: refusing an
- * unknown kind of unreadable file is the safe side.
+ * Whether an error means the file itself could not be checked (`ERR_UNSUPPORTED_FORMAT`, or any
+ * `ERR_IMAGE_…`: too large, undecodable, timed out, and any such code a later release adds, since
+ * refusing an unknown kind of unreadable file is the safe side): the upload is rejected. Every
+ * other error (the object cannot be fetched, the snapshot is broken, a bug) is thrown, so that
+ * Lambda retries an asynchronous event and can then send it to a failure destination; the upload
+ * must stay unpublished until a decision exists.
  * @param {unknown} error
  */
 function isUncheckable(error) {
-  return isHashwardenError(error) && (UNCHECKABLE.has(error.code) || error.code.startsWith('ERR_IMAGE_'));
+  return isHashwardenError(error) && (error.code === 'ERR_UNSUPPORTED_FORMAT' || error.code.startsWith('ERR_IMAGE_'));
 }
 
 /**
@@ -112,16 +106,9 @@ export function localObjectReader(root) {
     const path = resolve(base, key);
     const inside = relative(base, path);
     if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) throw new Error(`Object key ${JSON.stringify(key)} leads outside ${base}`);
-    // The size is checked before reading, as S3's ContentLength is below: a huge object must not
-    // be pulled into a function's memory only to be refused.
-    const { size } = await stat(path);
-    if (size > maxBytes) throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `The object has ${size} bytes, above the limit of ${maxBytes}`);
-    const file = await open(path, 'r');
-    try {
-      return await file.readFile();
-    } finally {
-      await file.close();
-    }
+    // readInput checks the size before reading, as S3's ContentLength is below: a huge object
+    // must not be pulled into a function's memory only to be refused.
+    return readInput(path, maxBytes);
   };
 }
 

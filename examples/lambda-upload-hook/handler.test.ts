@@ -3,7 +3,7 @@
  * (a snapshot of four test vectors, objects read from a local directory), then invoked with S3
  * events. Runs against the built package (`npm run build`): `hashwarden` resolves to dist/.
  */
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -42,7 +42,6 @@ beforeAll(async () => {
   await writeExampleSnapshot(join(dir, 'example.snap'));
   // The uploads: a listed original, an edited copy of one (re-encoded, so only PDQ can find it),
   // an unlisted image, and broken files.
-  const { mkdir } = await import('node:fs/promises');
   await mkdir(uploads);
   await copyFile(join(TEST_VECTORS, 'shapes-1024x768.jpg'), join(uploads, 'listed original.jpg'));
   await copyFile(join(TEST_VECTORS, 'landscape-1600x1200--jpeg60.jpg'), join(uploads, 'listed-edit.jpg'));
