@@ -3,6 +3,7 @@
  * present, the blockhash reference images and the shared photos. Absent sets are reported, not
  * silently skipped.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -50,6 +51,20 @@ export function describeCorpus(sets: Record<string, readonly CorpusImage[]>): st
   return Object.entries(sets)
     .map(([name, images]) => (images.length === 0 ? `${name}: ABSENT (skipped)` : `${name}: ${images.length} images`))
     .join('; ');
+}
+
+/**
+ * The commit measured, and whether src/ differs from it (src/ may change while a long run goes
+ * on); only when ROOT is a checkout's top (a copy inside another repository would name that one's).
+ */
+export function revision(): string {
+  try {
+    const git = (...args: string[]): string => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    if (git('rev-parse', '--show-toplevel') !== ROOT) return 'not a git checkout';
+    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') === '' ? '' : ' + uncommitted changes in src/'}`;
+  } catch {
+    return 'unknown revision';
+  }
 }
 
 /** Machine facts for a results header. */

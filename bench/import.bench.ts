@@ -26,13 +26,13 @@
  *          --shuffle        ids in a scrambled order instead of ascending (inserts all over the key)
  *          --runner auto|dist|tsx, --cli FILE   which CLI build runs (see above)
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { once } from 'node:events';
 import { mulberry32 } from '../test-vectors/prng.js';
-import { environment, ROOT } from './corpus.js';
+import { environment, revision, ROOT } from './corpus.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -90,16 +90,6 @@ function chooseCli(): { argv: string[]; what: string } {
   if (!existsSync(dist)) return { ...tsx, what: `${tsx.what} (no dist/: run npm run build to time the built CLI)` };
   if (statSync(dist).mtimeMs < newest(join(ROOT, 'src'))) return { ...tsx, what: `${tsx.what} (dist/ is older than src/: run npm run build to time the built CLI)` };
   return { argv: [dist], what: 'dist/cli/main.js (built)' };
-}
-
-/** The commit measured, and whether src/ differs from it (src/ may change while a long run goes on). */
-function revision(): string {
-  try {
-    const git = (...args: string[]): string => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-    return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') === '' ? '' : ' + uncommitted changes in src/'}`;
-  } catch {
-    return 'unknown revision';
-  }
 }
 
 // ---------------------------------------------------------------------------------------------

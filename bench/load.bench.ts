@@ -67,7 +67,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -158,7 +158,7 @@ function signature(o: Outcome): string {
 }
 
 /** Why an outcome breaks the hostile manifest, or undefined when it keeps to it. */
-function manifestProblem(entry: HostileEntry, o: Outcome, listedPrefix: string): string | undefined {
+function manifestProblem(entry: HostileEntry, o: Outcome): string | undefined {
   const expect = entry.expect;
   if ('error' in expect) return o.kind === 'typed' && o.code === expect.error ? undefined : `expected ${expect.error}, got ${signature(o)}`;
   if (o.kind !== 'result') return `expected a hash, got ${signature(o)}`;
@@ -169,7 +169,7 @@ function manifestProblem(entry: HostileEntry, o: Outcome, listedPrefix: string):
   }
   if ((result.frames?.length ?? undefined) !== expect.framesHashed) return `frames hashed: expected ${String(expect.framesHashed)}, got ${String(result.frames?.length)}`;
   if (entry.listed !== undefined) {
-    const own = result.matches.filter((m) => m.entryId.startsWith(listedPrefix + entry.listed!.image + ':'));
+    const own = result.matches.filter((m) => m.entryId.startsWith(LISTED_PREFIX + entry.listed!.image + ':'));
     if (entry.listed.foundAtDefaults && !own.some((m) => m.frame === entry.listed!.frame)) return `expected the listed ${entry.listed.image} matched at frame ${entry.listed.frame}, got ${signature(o)}`;
     if (!entry.listed.foundAtDefaults && own.length > 0) return `expected the listed ${entry.listed.image} not reached (frame ${entry.listed.frame} past the frame limit), got ${signature(o)}`;
   }
@@ -286,7 +286,7 @@ async function child(configPath: string): Promise<void> {
     held.set(file.key, heldBytes(file.bytes, outcome));
     if (outcome.kind === 'untyped' || outcome.kind === 'hang') referenceProblems.push(`${file.key}: ${signature(outcome)} when matched alone`);
     if (file.hostile !== undefined) {
-      const problem = manifestProblem(file.hostile, outcome, LISTED_PREFIX);
+      const problem = manifestProblem(file.hostile, outcome);
       if (problem !== undefined) referenceProblems.push(`${file.key}: ${problem} (matched alone)`);
     }
     for (const id of file.listedIds) {
@@ -406,7 +406,7 @@ async function child(configPath: string): Promise<void> {
       h.calls++;
       const label = o.kind === 'result' ? (o.result.matched ? 'hashed, matched' : 'hashed') : s;
       h.seen[label] = (h.seen[label] ?? 0) + 1;
-      if (manifestProblem(file.hostile, o, LISTED_PREFIX) !== undefined) h.ok = false;
+      if (manifestProblem(file.hostile, o) !== undefined) h.ok = false;
       hostileSeen.set(file.key, h);
     }
     slowest.push({ key: file.key, ms: latencies[i]!, outcome: o.kind === 'result' ? (o.result.matched ? 'matched' : 'not matched') : s });
@@ -459,7 +459,7 @@ async function parent(): Promise<void> {
   const versions = sharpModule.versions as Record<string, string | undefined>;
   const command = `npx tsx bench/load.bench.ts ${process.argv.slice(2).join(' ')}`.trim();
   console.log(`# load — ${await environment()}`);
-  console.log(`CPU: ${cpus()[0]?.model ?? 'unknown'} × ${cpus().length}; sharp ${versions.sharp ?? '?'} · libvips ${versions.vips ?? '?'}; sharp.concurrency() ${sharpModule.concurrency()}; UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'unset (4)'}`);
+  console.log(`sharp ${versions.sharp ?? '?'} · libvips ${versions.vips ?? '?'}; sharp.concurrency() ${sharpModule.concurrency()}; UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'unset (4)'}`);
   console.log(`started ${new Date().toISOString()}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
   console.log(`command: ${command}`);
 

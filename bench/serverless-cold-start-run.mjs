@@ -18,7 +18,7 @@ import { readFile } from 'node:fs/promises';
 
 const boot = performance.now();
 const [snapshot, image, stage = 'first'] = process.argv.slice(2);
-const phases = process.argv.find((a) => a.startsWith('--phases'))?.split('=')[1] ?? (process.argv.includes('--phases') ? 'whole' : undefined);
+const phases = process.argv.find((a) => a.startsWith('--phases='))?.slice('--phases='.length);
 let lastCpu = process.cpuUsage();
 const out = { boot, bootCpu: (lastCpu.user + lastCpu.system) / 1000 };
 let last = boot;

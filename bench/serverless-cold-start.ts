@@ -39,7 +39,7 @@ import { hashImage } from '../src/image/index.js';
 import type { ListEntry } from '../src/lists/model.js';
 import { writeSnapshot } from '../src/lists/snapshot.js';
 import { mulberry32 } from '../test-vectors/prng.js';
-import { environment, ROOT } from './corpus.js';
+import { environment, revision, ROOT } from './corpus.js';
 
 const COUNT = Number(process.env.COUNT ?? 1_000_000);
 const RUNS = Number(process.env.RUNS ?? 40);
@@ -59,17 +59,8 @@ if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('dist/ is missi
 const dir = mkdtempSync(join(tmpdir(), 'hashwarden-serverless-'));
 try {
   console.log(`# serverless cold start — ${await environment()}`);
-  // The commit only when ROOT is a checkout's top (a copy inside another repository would name that one's).
   const sharpVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'sharp', 'package.json'), 'utf8')) as { version: string }).version;
-  let commit = 'not a git checkout';
-  try {
-    if (run('git', ['-C', ROOT, 'rev-parse', '--show-toplevel']).trim() === ROOT) {
-      commit = run('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD']).trim() + (run('git', ['-C', ROOT, 'status', '--porcelain', 'src']).trim() === '' ? '' : ' (src/ modified)');
-    }
-  } catch {
-    // no git: say so
-  }
-  console.log(`sharp ${sharpVersion}; git ${commit}`);
+  console.log(`sharp ${sharpVersion}; git ${revision()}`);
 
   // The snapshot: random PDQ hashes, and one near the test image's.
   const own = (await hashImage(IMAGE, { algorithms: ['pdq'] })).hashes.pdq!;
