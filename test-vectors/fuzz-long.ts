@@ -15,18 +15,9 @@
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
+import { fuzzBudget, type FuzzBudget } from './fuzz.js';
 
 const DEFAULT_SCALE = 50;
-
-function integer(value: string | undefined, name: string, min: number, max: number): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) {
-    console.error(`--${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(value)}`);
-    process.exit(2);
-  }
-  return n;
-}
 
 const { values, positionals } = parseArgs({
   options: {
@@ -44,11 +35,21 @@ if (values.help) {
   process.exit(0);
 }
 
-const seed = integer(values.seed, 'seed', -(2 ** 31), 2 ** 31 - 1) ?? randomInt(0, 2 ** 31 - 1);
-const runs = integer(values.runs, 'runs', 1, 100_000_000);
-const scale = integer(values.scale, 'scale', 1, 1_000_000) ?? DEFAULT_SCALE;
-const budget = runs === undefined ? `FUZZ_SCALE=${scale}` : `FUZZ_RUNS=${runs}`;
-const replay = `FUZZ_SEED=${seed} ${budget}${values.path === undefined ? '' : ` FUZZ_PATH=${JSON.stringify(values.path)}`}`;
+// The budget as the fuzz files read it, checked by the same code (test-vectors/fuzz.ts).
+const env: Record<string, string> = {
+  FUZZ_SEED: values.seed ?? String(randomInt(0, 2 ** 31 - 1)),
+  ...(values.runs === undefined ? { FUZZ_SCALE: values.scale ?? String(DEFAULT_SCALE) } : { FUZZ_RUNS: values.runs }),
+  ...(values.path === undefined ? {} : { FUZZ_PATH: values.path }),
+};
+let budget: FuzzBudget;
+try {
+  budget = fuzzBudget(env);
+} catch (error) {
+  console.error(`fuzz: ${(error as Error).message} (--seed, --scale, --runs set FUZZ_SEED, FUZZ_SCALE, FUZZ_RUNS)`);
+  process.exit(2);
+}
+const { seed, runs, scale } = budget;
+const replay = Object.entries(env).map(([name, value]) => `${name}=${name === 'FUZZ_PATH' ? JSON.stringify(value) : value}`).join(' ');
 // Without files named, every fuzz file (vitest takes arguments as filters on the file path).
 const vitestArgs = positionals.length > 0 ? positionals : ['.fuzz.test.ts'];
 
@@ -57,12 +58,7 @@ console.log(`fuzz: to replay: ${replay} npx vitest run --testTimeout=0 ${vitestA
 const started = Date.now();
 const result = spawnSync('npx', ['vitest', 'run', '--testTimeout=0', ...vitestArgs], {
   stdio: 'inherit',
-  env: {
-    ...process.env,
-    FUZZ_SEED: String(seed),
-    ...(runs === undefined ? { FUZZ_SCALE: String(scale) } : { FUZZ_RUNS: String(runs) }),
-    ...(values.path === undefined ? {} : { FUZZ_PATH: values.path }),
-  },
+  env: { ...process.env, ...env },
 });
 const seconds = ((Date.now() - started) / 1000).toFixed(0);
 if (result.error !== undefined) {

@@ -14,7 +14,7 @@ import fc from 'fast-check';
 export const DEFAULT_FUZZ_SEED = 20261129;
 
 /** How long one run of an async property may take before it counts as a hang (ms). */
-export const FUZZ_RUN_TIMEOUT_MS = 10_000;
+const FUZZ_RUN_TIMEOUT_MS = 10_000;
 
 function integerFromEnv(env: NodeJS.ProcessEnv, name: string, min: number, max: number): number | undefined {
   const text = env[name];
@@ -79,7 +79,7 @@ export function fuzzTestTimeout(): number | undefined {
  * `Expected <what> for <name> but received <value>` — `<value>` being `<shown> of type <type>`
  * from the validators.
  */
-export const ARGUMENT_MESSAGE = /^Expected .+ for \S.* but received .+$/s;
+const ARGUMENT_MESSAGE = /^Expected .+ for \S.* but received .+$/s;
 
 /**
  * True when `error` is an argument error: a TypeError or RangeError in the standard message shape

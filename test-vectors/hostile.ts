@@ -18,6 +18,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync, gzipSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
+import { crc32, pngChunk, pngDeclaring } from './png.js';
 import { mulberry32 } from './prng.js';
 
 const SEED = 20_261_129;
@@ -76,18 +77,6 @@ const random = (seed: number, length: number): Buffer => {
   return Buffer.from(Array.from({ length }, () => Math.floor(next() * 256)));
 };
 
-const crcTable = Array.from({ length: 256 }, (_, n) => {
-  let c = n;
-  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
-  return c >>> 0;
-});
-
-function crc32(bytes: Uint8Array): number {
-  let c = 0xffffffff;
-  for (const b of bytes) c = (crcTable[(c ^ b) & 0xff] as number) ^ (c >>> 8);
-  return (c ^ 0xffffffff) >>> 0;
-}
-
 const u16be = (n: number): Buffer => Buffer.from([(n >>> 8) & 0xff, n & 0xff]);
 const u32be = (n: number): Buffer => {
   const b = Buffer.alloc(4);
@@ -100,12 +89,6 @@ const u32le = (n: number): Buffer => {
   b.writeUInt32LE(n >>> 0);
   return b;
 };
-
-/** A PNG chunk with its length and CRC. */
-function pngChunk(type: string, body: Uint8Array): Buffer {
-  const typed = Buffer.concat([Buffer.from(type, 'latin1'), body]);
-  return Buffer.concat([u32be(body.length), typed, u32be(crc32(typed))]);
-}
 
 interface PngChunk {
   readonly type: string;
@@ -373,8 +356,7 @@ async function corpus(): Promise<{ drafts: Draft[]; capabilities: Record<string,
   add('gif-corrupt-lzw.gif', 'a 96 × 72 GIF with every 7th byte of its LZW data after the first 1500 set to 0xFF, sub-block lengths intact', badLzw, DECODE, 'Codes the LZW dictionary does not hold: libnsgif reports invalid frame data, a decode error. (GIF has no checksum: a change that still makes valid codes decodes, as it does in a browser, and the hash is of what is shown.)');
 
   // --- Decompression bombs ---------------------------------------------------------------------
-  const ihdr = Buffer.concat([u32be(50_000), u32be(50_000), Buffer.from([8, 0, 0, 0, 0])]);
-  const pngBomb = Buffer.concat([png.subarray(0, 8), pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(Buffer.alloc(1024))), pngChunk('IEND', Buffer.alloc(0))]);
+  const pngBomb = pngDeclaring(50_000, 50_000);
   add('png-declares-50000x50000.png', 'a PNG of a few hundred bytes whose IHDR declares 50,000 × 50,000 8-bit grey pixels (2.5 gigapixels)', pngBomb, { error: 'ERR_IMAGE_TOO_LARGE' }, 'Refused from the header (maxPixels, default 100 million) before any pixel memory is allocated: 2.5 gigapixels would need 10 GB as RGBA.');
   const huge = await sharp({ create: { width: 12_000, height: 12_000, channels: 3, background: '#fff' } }).png({ palette: true, colours: 2, compressionLevel: 9 }).toBuffer();
   add('png-1bit-12000x12000.png', `a real 12,000 × 12,000 one-bit PNG of white, ${huge.length} bytes (144 megapixels: 576 MB as RGBA)`, huge, { error: 'ERR_IMAGE_TOO_LARGE' }, 'A genuine, highly compressible image above the pixel limit: refused from its header by the decoder\'s own limit, before decompression.');

@@ -18,7 +18,7 @@ export type Mutation =
 const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 /** Short insertions: what the formats give meaning to, and byte sequences that are not UTF-8. */
-export const SPECIAL_INSERTIONS: readonly Uint8Array[] = Object.freeze([
+const SPECIAL_INSERTIONS: readonly Uint8Array[] = Object.freeze([
   ...['"', '""', ',', ',,', '\n', '\r', '\r\n', '\n\n', '\uFEFF', '\0', ' ', '\t', '{', '}', '[', ']', ':', '#', '\\', '"\n"', 'null', '{}', '"hash"', 'hash,', 'op', ',remove', '\u2028', '\u00a0', '\u0085', '😀', 'md5 ', 'photo_md5', ' pdq '].map(utf8),
   // Invalid UTF-8: a lone continuation byte, a truncated sequence, an overlong slash, a UTF-16
   // surrogate, a code point past U+10FFFF, bytes that never occur.
@@ -33,7 +33,7 @@ export const SPECIAL_INSERTIONS: readonly Uint8Array[] = Object.freeze([
 ]);
 
 /** An insertion: a special sequence, random bytes, hex digits, or (rarely) a run past 64 KiB. */
-export function insertion(): fc.Arbitrary<Uint8Array> {
+function insertion(): fc.Arbitrary<Uint8Array> {
   return fc.oneof(
     { weight: 8, arbitrary: fc.constantFrom(...SPECIAL_INSERTIONS) },
     { weight: 3, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 16 }) },

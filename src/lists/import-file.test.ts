@@ -91,17 +91,27 @@ function seeded(name: string, stored: readonly { id: string; list: string; algor
   return store;
 }
 
+/** Two stores holding `stored`: the reference (for the staged import) and the tested one, closed after `check`. */
+async function withPair(stored: Parameters<typeof seeded>[1], check: (reference: HashStore, tested: HashStore) => Promise<void>): Promise<void> {
+  const n = serial++;
+  const reference = seeded(`reference-${n}.db`, stored);
+  const tested = seeded(`tested-${n}.db`, stored);
+  try {
+    await check(reference, tested);
+  } finally {
+    reference.close();
+    tested.close();
+  }
+}
+
 describe('HashStore.importFile', () => {
   it('equals the staged import of the same file: summaries, entries, versions, history, errors', async () => {
     const ways = { ordered: 0, staged: 0 };
     await fc.assert(
       fc.asyncProperty(FILE, STORED, fc.constantFrom<'merge' | 'replace'>('merge', 'replace'), fc.constantFrom<'fail' | 'skip'>('fail', 'skip'), fc.boolean(), async (rows, stored, mode, onError, allowEmpty) => {
-        const n = serial++;
-        const file = join(dir, `file-${n}.csv`);
+        const file = join(dir, `file-${serial++}.csv`);
         await writeFile(file, csv(rows));
-        const reference = seeded(`reference-${n}.db`, stored);
-        const tested = seeded(`tested-${n}.db`, stored);
-        try {
+        await withPair(stored, async (reference, tested) => {
           const policy = mode === 'replace' ? { replace: ['alpha'], allowEmpty } : {};
           const expected = await outcome(async () => {
             const result = await reference.importRows(streamListFile(file, { list: 'alpha', onError }), { source: file, onError, ...policy });
@@ -115,10 +125,7 @@ describe('HashStore.importFile', () => {
           if (expected.ok) expect(actual).toEqual(expected);
           else expect(actual).toMatchObject({ ok: false, code: expected.code });
           expect(state(tested)).toEqual(state(reference));
-        } finally {
-          reference.close();
-          tested.close();
-        }
+        });
       }),
       { numRuns: 150, seed: 20261129 },
     );
@@ -150,19 +157,13 @@ describe('HashStore.importFile', () => {
       const file = join(dir, `long-${seed}.csv`);
       await writeFile(file, csv(rows));
       for (const policy of [{}, { replace: ['alpha', 'beta'] }]) {
-        const n = serial++;
-        const reference = seeded(`long-reference-${n}.db`, stored);
-        const tested = seeded(`long-tested-${n}.db`, stored);
-        try {
+        await withPair(stored, async (reference, tested) => {
           const expected = await reference.importRows(streamListFile(file, { list: 'alpha' }), { source: file, ...policy });
           const actual = await tested.importFile(file, { list: 'alpha', ...policy });
           expect(actual.ordered).toBe(true);
           expect(actual.summaries).toEqual(expected.summaries);
           expect(state(tested)).toEqual(state(reference));
-        } finally {
-          reference.close();
-          tested.close();
-        }
+        });
       }
     }
   });
@@ -174,10 +175,7 @@ describe('HashStore.importFile', () => {
     const file = join(dir, 'repeats.csv');
     await writeFile(file, csv([...once, ...once.map((r) => ({ ...r, hash: r.hash + 1 }))]));
     for (const onError of ['skip', 'fail'] as const) {
-      const n = serial++;
-      const reference = seeded(`repeats-reference-${n}.db`, []);
-      const tested = seeded(`repeats-tested-${n}.db`, []);
-      try {
+      await withPair([], async (reference, tested) => {
         const expected = await outcome(async () => reference.importRows(streamListFile(file, { list: 'alpha' }), { source: file, onError }));
         const actual = await outcome(async () => {
           const { summaries, skipped, skippedCount } = await tested.importFile(file, { list: 'alpha', onError });
@@ -187,10 +185,7 @@ describe('HashStore.importFile', () => {
         if (onError === 'skip') expect(actual).toMatchObject({ ok: true, value: { skippedCount: 1200, skipped: { length: 1000, 0: { line: 1202, message: `${file}:1202: Duplicate id "id-01199" in list "alpha", first on line 2` } } } });
         else expect(actual).toMatchObject({ ok: false, code: 'ERR_LIST_FORMAT', message: `${file}:1202: Duplicate id "id-01199" in list "alpha", first on line 2` });
         expect(state(tested)).toEqual(state(reference));
-      } finally {
-        reference.close();
-        tested.close();
-      }
+      });
     }
   });
 
