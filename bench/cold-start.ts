@@ -21,9 +21,9 @@ import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatHex } from '../src/algorithms/hex.js';
-import type { ListEntry } from '../src/lists/model.js';
-import { writeSnapshot } from '../src/lists/snapshot.js';
-import { mulberry32 } from '../test-vectors/prng.js';
+import type { ListEntry } from '../src/lists/entry.js';
+import { writeSnapshot } from '../src/snapshot/snapshot.js';
+import { mulberry32 } from '../src/testing/prng.js';
 import { environment, ROOT } from './corpus.js';
 
 const COUNT = Number(process.env.COUNT ?? 1_000_000);

@@ -31,7 +31,7 @@ import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, 
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { once } from 'node:events';
-import { mulberry32 } from '../test-vectors/prng.js';
+import { mulberry32 } from '../src/testing/prng.js';
 import { environment, revision, ROOT } from './corpus.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@
  * a few bits from a stored hash (so most searches find nothing and some find one hash, as in
  * production). Reports median and p99 latency per query.
  *
- * Run: npm run bench:linear   (needs src/search/popcount-wasm.ts: node src/search/build-wasm.mjs)
+ * Run: npm run bench:linear   (needs src/search/popcount-wasm.ts: node scripts/build-wasm.mjs)
  * TIME_MS per row, 1500 by default; the whole run takes about 20 s.
  */
 import { Bench } from 'tinybench';

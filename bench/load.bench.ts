@@ -75,7 +75,7 @@ import { parseArgs } from 'node:util';
 import { formatHex, HashwardenError, Matcher, searchedHashes, writeSnapshot, type AlgorithmName, type ImageMatchResult, type ListEntry } from '../src/index.js';
 import { hashImage } from '../src/image/index.js';
 import type { HostileEntry } from '../test-vectors/hostile.js';
-import { mulberry32 } from '../test-vectors/prng.js';
+import { mulberry32 } from '../src/testing/prng.js';
 import { environment, ROOT, SHARED, sharedPhotos, testVectorImages } from './corpus.js';
 
 // ---------------------------------------------------------------------------------------------

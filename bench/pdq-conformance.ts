@@ -3,7 +3,7 @@
  * (pdq-photo-hasher) on the images in ../shared — the reference set (reference/pdq, with its
  * dihedral hashes) and the 149 photos (photos/pdq-reference-cpp.csv)?
  *
- * Pixels are decoded as the reference tool decodes them (test-vectors/pdq-reference.ts: stored
+ * Pixels are decoded as the reference tool decodes them (src/testing/pdq-reference.ts: stored
  * pixels, 8 bits); the hashing, with the reference's reduction to 512 × 512 above 512 px, is
  * `pdqRgba` (src/algorithms/pdq.ts). Prints the distance distribution, max, mean, quality differences, every
  * image that is not bit-exact and every image that cannot be decoded. Then the same photos through
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { hammingDistance } from '../src/algorithms/hex.js';
 import { pdq, pdqDihedralHashes, pdqRgba } from '../src/algorithms/pdq.js';
 import { hashImage } from '../src/image/index.js';
-import { referencePixels } from '../test-vectors/pdq-reference.js';
+import { referencePixels } from '../src/testing/pdq-reference.js';
 
 const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
 if (!existsSync(SHARED)) {

@@ -36,9 +36,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatHex } from '../src/algorithms/hex.js';
 import { hashImage } from '../src/image/index.js';
-import type { ListEntry } from '../src/lists/model.js';
-import { writeSnapshot } from '../src/lists/snapshot.js';
-import { mulberry32 } from '../test-vectors/prng.js';
+import type { ListEntry } from '../src/lists/entry.js';
+import { writeSnapshot } from '../src/snapshot/snapshot.js';
+import { mulberry32 } from '../src/testing/prng.js';
 import { environment, revision, ROOT } from './corpus.js';
 
 const COUNT = Number(process.env.COUNT ?? 1_000_000);

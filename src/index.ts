@@ -4,12 +4,12 @@
  * lives in `hashwarden/image`, the SQLite store in `hashwarden/sqlite`; the matcher loads them on
  * first use.
  */
-import { readSnapshot as readSnapshotTables, type Snapshot } from './lists/snapshot.js';
+import { readSnapshot as readSnapshotTables, type Snapshot } from './snapshot/snapshot.js';
 
 export { HashwardenError, isHashwardenError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 
-export { Matcher, DEFAULT_MATCH_CONCURRENCY } from './matcher.js';
+export { Matcher, DEFAULT_MATCH_CONCURRENCY } from './matcher/matcher.js';
 export type {
   Match,
   MatcherOptions,
@@ -22,7 +22,7 @@ export type {
   HashBatchResult,
   Thresholds,
   MatcherTableInfo,
-} from './matcher.js';
+} from './matcher/matcher.js';
 
 export { getAlgorithm, isAlgorithmName, ALGORITHM_NAMES } from './algorithms/registry.js';
 export type { AlgorithmName } from './algorithms/registry.js';
@@ -44,7 +44,7 @@ export {
   BLOCKHASH_MAX_THRESHOLD,
 } from './algorithms/blockhash.js';
 export type { RgbaImage, BlockSums } from './algorithms/blockhash.js';
-export { md5, sha1, sha256 } from './algorithms/exact.js';
+export { md5, sha1, sha256 } from './algorithms/digests.js';
 export {
   pdq,
   pdqRgba,
@@ -63,8 +63,8 @@ export type { PdqCoefficients, PdqDihedralResult, PdqResult } from './algorithms
 export { DIHEDRAL_NAMES, dihedralSource } from './algorithms/dihedral.js';
 export type { DihedralName } from './algorithms/dihedral.js';
 export { hammingDistance, parseHex, formatHex } from './algorithms/hex.js';
-export { searchedHashes } from './image/searched.js';
-export type { HashedImage, SearchedHash } from './image/searched.js';
+export { searchedHashes } from './matcher/queries.js';
+export type { HashedImage, SearchedHash } from './matcher/queries.js';
 
 export { LinearIndex } from './search/linear.js';
 export type { SearchHit, LinearIndexOptions, LinearKernel } from './search/linear.js';
@@ -93,11 +93,11 @@ export type { MihOptions, MihPlan, SearchTier, SearchTierOptions } from './searc
  * ```
  */
 export const readSnapshot: (path: string) => Promise<Snapshot> = readSnapshotTables;
-export { writeSnapshot, SNAPSHOT_VERSION } from './lists/snapshot.js';
-export type { Snapshot, SnapshotList, SnapshotAlgorithm, SnapshotSource, SnapshotSummary } from './lists/snapshot.js';
+export { writeSnapshot, SNAPSHOT_VERSION } from './snapshot/snapshot.js';
+export type { Snapshot, SnapshotList, SnapshotAlgorithm, SnapshotSource, SnapshotSummary } from './snapshot/snapshot.js';
 
-export { normalizeEntry, normalEntry } from './lists/model.js';
-export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/model.js';
+export { normalizeEntry, normalEntry } from './lists/entry.js';
+export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/entry.js';
 export {
   detectListFormat,
   parseList,

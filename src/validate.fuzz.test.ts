@@ -13,12 +13,12 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALGORITHM_NAMES } from './algorithms/registry.js';
 import { HashwardenError, type ErrorCode } from './errors.js';
-import { Matcher } from './matcher.js';
-import { normalizeEntry, type ListEntryInput } from './lists/model.js';
-import { HashStore } from './lists/sqlite.js';
+import { Matcher } from './matcher/matcher.js';
+import { normalizeEntry, type ListEntryInput } from './lists/entry.js';
+import { HashStore } from './store/index.js';
 import { hashImage, resolveImageOptions } from './image/index.js';
 import { boolean, integerInRange, nonEmptyString, oneOf, optionsObject, positiveNumber } from './validate.js';
-import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../test-vectors/fuzz.js';
+import { fuzzParameters, fuzzTestTimeout, isArgumentError } from './testing/fuzz.js';
 
 /** Every value fast-check makes, the awkward ones included, and a few it does not. */
 const anything: fc.Arbitrary<unknown> = fc.oneof(

@@ -15,7 +15,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bmvbhash } from 'blockhash-core';
 import sharp, { type Sharp } from 'sharp';
-import { mulberry32 } from './prng.js';
+import { mulberry32 } from '../src/testing/prng.js';
 
 const SEED = 20_240_611;
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -18,8 +18,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deflateSync, gzipSync } from 'node:zlib';
 import sharp, { type Sharp } from 'sharp';
-import { crc32, pngChunk, pngDeclaring } from './png.js';
-import { mulberry32 } from './prng.js';
+import { crc32, pngChunk, pngDeclaring } from '../src/testing/png.js';
+import { mulberry32 } from '../src/testing/prng.js';
 
 const SEED = 20_261_129;
 const HERE = dirname(fileURLToPath(import.meta.url));

@@ -6,7 +6,7 @@
  * low-information guards must keep each of them from matching anything.
  */
 import sharp from 'sharp';
-import { mulberry32 } from '../../test-vectors/prng.js';
+import { mulberry32 } from '../../src/testing/prng.js';
 
 /** One generated image: its name, what kind it is, and its PNG bytes. */
 export interface LowInformationImage {

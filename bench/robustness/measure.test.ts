@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { hammingDistance } from '../../src/algorithms/hex.js';
-import { mulberry32 } from '../../test-vectors/prng.js';
+import { mulberry32 } from '../../src/testing/prng.js';
 import { Histogram, dihedralDistance, distance, groupHistogram, sameSceneGroups, toWords } from './measure.js';
 
 function randomHash(seed: number): Uint8Array {

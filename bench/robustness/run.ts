@@ -32,7 +32,7 @@ import { BLOCKHASH_DEFAULT_THRESHOLD } from '../../src/algorithms/blockhash.js';
 import { PDQ_DEFAULT_THRESHOLD } from '../../src/algorithms/pdq.js';
 import { mapSettled } from '../../src/concurrency.js';
 import { hashImage, resolveImageOptions, type ImageHashResult } from '../../src/image/index.js';
-import { searchedHashes } from '../../src/image/searched.js';
+import { searchedHashes } from '../../src/matcher/queries.js';
 import { ROOT, SHARED, environment } from '../corpus.js';
 import { EDITS, type EditGroup } from './edits.js';
 import { lowInformationImages } from './low-information.js';
@@ -69,7 +69,7 @@ function kept(result: ImageHashResult): Hashed {
   const withoutTurns = { hashes: result.hashes, unusable: result.unusable, ...(result.trimmed === undefined ? {} : { trimmed: { hashes: result.trimmed.hashes, unusable: result.trimmed.unusable } }) };
   for (const name of ALGORITHMS) {
     const own = result.hashes[name] !== undefined && result.unusable[name] === undefined ? (result.hashes[name] as string) : null;
-    // Exactly what matchImage searches (src/image/searched.ts).
+    // Exactly what matchImage searches (src/matcher/queries.ts).
     const variants = searchedHashes(result, name).map((q) => words(q.hash));
     const trimmed = searchedHashes(withoutTurns, name).map((q) => words(q.hash));
     out[name] = own === null && variants.length === 0 ? null : { hash: own === null ? null : words(own), variants, trimmed };

@@ -7,9 +7,9 @@
  */
 import { bmvbhash } from 'blockhash-core';
 import fc from 'fast-check';
-import { withAndWithoutWasm } from '../../test-vectors/jitless.js';
-import { moved } from '../../test-vectors/moved.js';
-import { mulberry32 } from '../../test-vectors/prng.js';
+import { withAndWithoutWasm } from '../testing/jitless.js';
+import { moved } from '../testing/moved.js';
+import { mulberry32 } from '../testing/prng.js';
 import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { BLOCKHASH_MIN_BOUNDARY, BLOCKHASH_MIN_DETAIL, BLOCKHASH_MIN_SPREAD, blockhash, blockhashBoundary, blockhashDetail, blockhashDihedralHashes, blockhashRgba, blockhashSpread, blockhashSums, type RgbaImage } from './blockhash.js';
@@ -171,7 +171,7 @@ describe('blockhashRgba agrees with blockhash-core bit for bit', () => {
     // and pixels at an unaligned offset (the JavaScript byte-by-byte loop).
     const script = `
       const { blockhashSums } = await import('./src/algorithms/blockhash.ts');
-      const { mulberry32 } = await import('./test-vectors/prng.ts');
+      const { mulberry32 } = await import('./src/testing/prng.ts');
       const out = [];
       for (const [width, height, offset] of [[300, 200, 0], [1000, 403, 0], [37, 29, 1], [17, 3000, 0], [333, 1001, 3]]) {
         const random = mulberry32(width * height);

@@ -2,10 +2,10 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { referencePixels } from '../../test-vectors/pdq-reference.js';
-import { withAndWithoutWasm } from '../../test-vectors/jitless.js';
-import { moved } from '../../test-vectors/moved.js';
-import { mulberry32 } from '../../test-vectors/prng.js';
+import { referencePixels } from '../testing/pdq-reference.js';
+import { withAndWithoutWasm } from '../testing/jitless.js';
+import { moved } from '../testing/moved.js';
+import { mulberry32 } from '../testing/prng.js';
 import { hammingDistance, parseHex } from './hex.js';
 import { DIHEDRAL_NAMES, PDQ_MIN_QUALITY, pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma, pdqRgba, pdqRgbaDihedral, type PdqResult } from './pdq.js';
 
@@ -104,7 +104,7 @@ describe('pdq pixel maths', () => {
     // not 4-byte aligned), one already 64 × 64, the smallest hashed (5 × 7), and luma given directly.
     const script = `
       const { pdqRgba, pdqRgbaDihedral, pdqCoefficients, pdqLuma } = await import('./src/algorithms/pdq.ts');
-      const { mulberry32 } = await import('./test-vectors/prng.ts');
+      const { mulberry32 } = await import('./src/testing/prng.ts');
       const out = [];
       for (const [width, height, offset] of [[300, 200, 0], [301, 203, 0], [700, 90, 0], [513, 1300, 1], [64, 64, 0], [5, 7, 0]]) {
         const random = mulberry32(width);

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { ALGORITHM_NAMES, checkThresholds, getAlgorithm } from './registry.js';
 import { formatHex, hammingDistance, parseHex } from './hex.js';
-import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../../test-vectors/fuzz.js';
+import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../testing/fuzz.js';
 
 /** Every value fast-check can make, the awkward ones included. */
 const anything = fc.anything({ withNullPrototype: true, withBigInt: true, withBoxedValues: true, withTypedArray: true, withSparseArray: true, withMap: true, withSet: true, withDate: true, withObjectString: true });

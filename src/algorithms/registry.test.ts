@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { blockhash } from './blockhash.js';
-import { md5, sha1, sha256 } from './exact.js';
+import { md5, sha1, sha256 } from './digests.js';
 import { formatHex, hammingDistance, parseHex } from './hex.js';
 import { ALGORITHM_NAMES, getAlgorithm } from './registry.js';
 

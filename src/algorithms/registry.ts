@@ -4,7 +4,7 @@
 import { HashwardenError } from '../errors.js';
 import { integerInRange, invalid } from '../validate.js';
 import { blockhash } from './blockhash.js';
-import { md5, sha1, sha256 } from './exact.js';
+import { md5, sha1, sha256 } from './digests.js';
 import { pdq } from './pdq.js';
 import type { HashAlgorithm } from './types.js';
 

@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { Matcher, readSnapshot } from '../index.js';
-import { HashStore } from '../lists/sqlite.js';
+import { HashStore } from '../store/index.js';
 import { COMMANDS, runCli } from './run.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Matcher, readListFile, type Match } from '../index.js';
 import { hashImage } from '../image/index.js';
-import { HashStore } from '../lists/sqlite.js';
+import { HashStore } from '../store/index.js';
 import { EXIT, type Command } from './command.js';
 
 interface VectorImage {

@@ -5,7 +5,7 @@
  */
 import { extname, resolve } from 'node:path';
 import { LIST_FORMATS, MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, SEARCH_TIERS as TIERS, writeListFile, writeSnapshot, type ListEntry, type ListFormat, type SearchTierOptions, type SnapshotAlgorithm, type SnapshotList } from '../index.js';
-import { HashStore, type ListInfo } from '../lists/sqlite.js';
+import { HashStore, type ListInfo } from '../store/index.js';
 import { EXIT, required, UsageError, type Command } from './command.js';
 
 type Tier = (typeof TIERS)[number];

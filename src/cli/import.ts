@@ -5,7 +5,7 @@
  * the file.
  */
 import type { ListFormat } from '../index.js';
-import { HashStore } from '../lists/sqlite.js';
+import { HashStore } from '../store/index.js';
 import { streamListFile } from '../lists/stream.js';
 import { EXIT, required, type Command } from './command.js';
 import { startProgress } from './progress.js';

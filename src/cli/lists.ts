@@ -4,7 +4,7 @@
  * open or `reload()`, and in the next snapshot export.
  */
 import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../index.js';
-import { HashStore, type ListInfo, type ListPolicyChange } from '../lists/sqlite.js';
+import { HashStore, type ListInfo, type ListPolicyChange } from '../store/index.js';
 import { EXIT, UsageError, parseThresholds, required, type Command } from './command.js';
 
 /** One line of `lists`: the effective threshold per perceptual algorithm, `*` where the list sets it. */

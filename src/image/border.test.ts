@@ -1,6 +1,6 @@
 import sharp, { type Sharp } from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../test-vectors/prng.js';
+import { mulberry32 } from '../testing/prng.js';
 import type { RgbaImage } from '../algorithms/blockhash.js';
 import { cropRgba, findBorder } from './border.js';
 

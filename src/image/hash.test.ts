@@ -9,8 +9,8 @@ import { blockhash } from '../algorithms/blockhash.js';
 import { hammingDistance } from '../algorithms/hex.js';
 import { DIHEDRAL_NAMES, PDQ_DEFAULT_THRESHOLD, pdq, pdqDihedralHashes, pdqRgba } from '../algorithms/pdq.js';
 import { HashwardenError } from '../errors.js';
-import { pngDeclaring } from '../../test-vectors/png.js';
-import { referencePixels } from '../../test-vectors/pdq-reference.js';
+import { pngDeclaring } from '../testing/png.js';
+import { referencePixels } from '../testing/pdq-reference.js';
 import { hashImage, resolveImageOptions } from './index.js';
 
 /** A smooth, asymmetric test picture: soft blobs on a gradient, so blockhash bits are informative. */

@@ -4,7 +4,7 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { BLOCKHASH_MIN_DETAIL, BLOCKHASH_MIN_SPREAD, blockhash, blockhashDetail, blockhashDihedralHashes, blockhashFromSums, blockhashSpread, blockhashSums, type BlockSums, type RgbaImage } from '../algorithms/blockhash.js';
-import { md5, sha1, sha256 } from '../algorithms/exact.js';
+import { md5, sha1, sha256 } from '../algorithms/digests.js';
 import { formatHex } from '../algorithms/hex.js';
 import { PDQ_MIN_QUALITY, pdqRgba, pdqRgbaDihedral, type PdqResult } from '../algorithms/pdq.js';
 import type { AlgorithmName } from '../algorithms/registry.js';

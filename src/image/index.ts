@@ -3,8 +3,8 @@
  * about 100 ms); the core entry `hashwarden` does not, and loads this one on first `matchImage`.
  */
 export { hashImage, hashBytes, readInput, PERCEPTUAL_MIN_SIDE } from './hash.js';
-export { searchedHashes } from './searched.js';
-export type { HashedImage, SearchedHash } from './searched.js';
+export { searchedHashes } from '../matcher/queries.js';
+export type { HashedImage, SearchedHash } from '../matcher/queries.js';
 export type { DihedralHashes, FrameHashes, ImageHashResult, ImageHashes, ImageInfo, ImageInput, ImageQualities, TrimmedHashes, UnusableHashes } from './hash.js';
 export { BORDER_MIN_CONTENT, BORDER_MIN_SHARE, BORDER_TOLERANCE, cropRgba, findBorder } from './border.js';
 export type { Box } from './border.js';

@@ -9,8 +9,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { LIST_FORMATS, MAX_ROW_PROBLEMS, parseList, type ParsedList, type ParseListOptions } from './formats.js';
-import { expectListError, expectNormalEntry, fuzzedListFile, lineCount, readerOptions } from '../../test-vectors/list-fuzz.js';
-import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../../test-vectors/fuzz.js';
+import { expectListError, expectNormalEntry, fuzzedListFile, lineCount, readerOptions } from '../testing/list-fuzz.js';
+import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../testing/fuzz.js';
 
 const SOURCE = 'fuzz.list';
 // Lossy, as a caller holding text would have it: invalid UTF-8 becomes U+FFFD.

@@ -20,9 +20,9 @@ import {
   type ListFormat,
   type ParseListOptions,
 } from './formats.js';
-import { normalizeEntry, type ListEntry } from './model.js';
-import { expectRowError, rejection } from '../../test-vectors/row-errors.js';
-import { listEntries } from '../../test-vectors/list-entries.js';
+import { normalizeEntry, type ListEntry } from './entry.js';
+import { expectRowError, rejection } from '../testing/row-errors.js';
+import { listEntries } from '../testing/list-entries.js';
 
 const MD5_A = '0cc175b9c0f1b6a831c399e269772661';
 const MD5_B = '92eb5ffee6ae2fec3ad71c777531578f';

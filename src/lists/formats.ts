@@ -18,7 +18,7 @@ import { createRequire } from 'node:module';
 import { ALGORITHM_NAMES, isAlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
 import { integerInRange, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
-import { MAX_FIELD_LENGTH, normalEntry, normalizeEntry, rowError, type ListEntry, type ListEntryInput } from './model.js';
+import { MAX_FIELD_LENGTH, normalEntry, normalizeEntry, rowError, type ListEntry, type ListEntryInput } from './entry.js';
 
 /**
  * A list file format: `csv` (header row required), `ndjson` (one JSON object a line), `text`

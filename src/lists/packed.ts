@@ -10,7 +10,7 @@
  * store without staging them to catch a repeat (`HashStore.importFile`).
  */
 import type { ListBatch } from './stream.js';
-import type { EntryMetadata } from './model.js';
+import type { EntryMetadata } from './entry.js';
 
 /**
  * Fields per packed row: list, id, algorithm, hash, label, metadata: the order of the store's

@@ -15,9 +15,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { MAX_ROW_PROBLEMS, readListFile, type ParsedList } from './formats.js';
 import { streamListFile, type ListRow, type ListStreamSummary, type StreamListOptions } from './stream.js';
-import type { ListEntry } from './model.js';
-import { expectListError, expectNormalEntry, fuzzedListFile, lineCount, readerOptions } from '../../test-vectors/list-fuzz.js';
-import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../../test-vectors/fuzz.js';
+import type { ListEntry } from './entry.js';
+import { expectListError, expectNormalEntry, fuzzedListFile, lineCount, readerOptions } from '../testing/list-fuzz.js';
+import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../testing/fuzz.js';
 
 let dir: string;
 beforeAll(async () => {

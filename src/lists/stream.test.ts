@@ -12,10 +12,10 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { formatList, LIST_FORMATS, MAX_ROW_PROBLEMS, type ListFormat } from './formats.js';
-import { normalizeEntry, type ListEntry } from './model.js';
+import { normalizeEntry, type ListEntry } from './entry.js';
 import { MAX_LIST_LINE_BYTES, streamListFile, type ListBatch, type ListRow, type ListStreamSummary, type StreamListOptions } from './stream.js';
-import { expectRowError, rejection } from '../../test-vectors/row-errors.js';
-import { listEntries } from '../../test-vectors/list-entries.js';
+import { expectRowError, rejection } from '../testing/row-errors.js';
+import { listEntries } from '../testing/list-entries.js';
 
 const MD5_A = '0cc175b9c0f1b6a831c399e269772661';
 const MD5_B = '92eb5ffee6ae2fec3ad71c777531578f';

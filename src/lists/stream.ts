@@ -32,7 +32,7 @@ import {
   type RowOp,
   type RowProblem,
 } from './formats.js';
-import { normalEntry, type ListEntry } from './model.js';
+import { normalEntry, type ListEntry } from './entry.js';
 
 /**
  * One row of a list file, as the streaming reader yields it: an entry to add, or the (list, id)

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { hammingDistance } from '../algorithms/hex.js';
-import { makeList, makeQuery, prng, QUERIES } from './hash-lists.fixture.js';
+import { makeList, makeQuery, prng, QUERIES } from '../testing/hash-lists.js';
 import { LinearIndex, type LinearKernel, type SearchHit } from './linear.js';
 
 const KERNELS: readonly LinearKernel[] = ['wasm', 'js'];

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { parseHex } from '../algorithms/hex.js';
-import { flipBit, flipped, makeList, makeQuery, prng, QUERIES, SHAPES } from './hash-lists.fixture.js';
+import { flipBit, flipped, makeList, makeQuery, prng, QUERIES, SHAPES } from '../testing/hash-lists.js';
 import { LinearIndex } from './linear.js';
 import {
   DEFAULT_GUARD_FRACTION,

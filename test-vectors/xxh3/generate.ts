@@ -1,7 +1,7 @@
 /**
- * XXH3-64 test-vector generator: builds deterministic inputs with mulberry32 (test-vectors/prng.ts),
+ * XXH3-64 test-vector generator: builds deterministic inputs with mulberry32 (src/testing/prng.ts),
  * hashes each with the reference command-line tool `xxhsum -H3` (XXH3_64bits, seed 0, default
- * secret) and writes `vectors.json` beside this script. `src/lists/xxh3.test.ts` rebuilds the same
+ * secret) and writes `vectors.json` beside this script. `src/snapshot/xxh3.test.ts` rebuilds the same
  * inputs and checks the JavaScript XXH3 against these values.
  *
  * Input i of length L with seed S = 1000 + L: a fresh `mulberry32(S)`, byte k = floor(rng() × 256),
@@ -18,7 +18,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { mulberry32 } from '../prng.js';
+import { mulberry32 } from '../../src/testing/prng.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const OUTPUT = join(HERE, 'vectors.json');
@@ -85,7 +85,7 @@ function main(): void {
         `${version}; each input written to its own file and hashed with \`xxhsum -H3 <files>\` ` +
         `(output lines \`XXH3 (<file>) = <hex>\`); generated ${new Date().toISOString().slice(0, 10)} by test-vectors/xxh3/generate.ts`,
       input:
-        'Input of length L with seed S: a fresh mulberry32(S) from test-vectors/prng.ts; byte k (k = 0 … L − 1) is ' +
+        'Input of length L with seed S: a fresh mulberry32(S) from src/testing/prng.ts; byte k (k = 0 … L − 1) is ' +
         'Math.floor(rng() * 256), the k-th call. S = 1000 + L. The hash is the 64-bit value as 16 lowercase hex digits, most significant first.',
       vectors,
     };

@@ -12,15 +12,15 @@ import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms
 import type { HashAlgorithm } from '../algorithms/types.js';
 import { HashwardenError } from '../errors.js';
 import { integerInRange, invalid, nonEmptyString } from '../validate.js';
-import { ExactIndex } from '../search/exact.js';
+import { ExactIndex } from '../search/exact-index.js';
 import { LinearIndex } from '../search/linear.js';
 import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, MihIndex, mihFromCheckedTables, type SearchTierOptions } from '../search/mih.js';
-import { buildTable, resolveSearch, sortExact, type MatcherTable, type PerceptualTable, type ResolvedSearch, type TableSearch } from '../tables.js';
+import { buildTable, resolveSearch, sortExact, type MatcherTable, type PerceptualTable, type ResolvedSearch, type TableSearch } from '../search/tables.js';
 import { allocateArena, ascending, checksum, registerMemory } from './checksum.js';
-import { packedEntryTable, packEntries, type EntryColumns, type StringColumn } from './entry-table.js';
-import type { ListEntry } from './model.js';
+import { packedEntryTable, packEntries, type EntryColumns, type StringColumn } from '../search/entry-table.js';
+import type { ListEntry } from '../lists/entry.js';
 
-import { SNAPSHOT_MAGIC } from './snapshot-magic.js';
+import { SNAPSHOT_MAGIC } from './magic.js';
 
 export { SNAPSHOT_MAGIC };
 /** The format version this release writes and reads. */

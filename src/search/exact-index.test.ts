@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ExactIndex } from './exact.js';
+import { ExactIndex } from './exact-index.js';
 
 const hash4 = fc.uint8Array({ minLength: 4, maxLength: 4 });
 

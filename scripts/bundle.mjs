@@ -8,17 +8,17 @@
  * (sharp, better-sqlite3, csv-parse) stay external, and modules the code imports lazily (the image
  * decoder, the SQLite store) stay separate chunks loaded on first use.
  *
- * Run: node src/bundle.mjs   (the package build runs it after tsc)
+ * Run: node scripts/bundle.mjs   (the package build runs it after tsc)
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
-const src = dirname(fileURLToPath(import.meta.url));
+const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
 await build({
   // lists/read-worker.ts: the list reader's thread, loaded by URL (packed-reader.ts), so an entry of its own.
-  entryPoints: ['index.ts', 'image/index.ts', 'lists/sqlite.ts', 'lists/read-worker.ts', 'cli/main.ts'].map((entry) => join(src, entry)),
+  entryPoints: ['index.ts', 'image/index.ts', 'store/index.ts', 'lists/read-worker.ts', 'cli/main.ts'].map((entry) => join(src, entry)),
   outdir: join(src, '..', 'dist'),
   outbase: src,
   bundle: true,

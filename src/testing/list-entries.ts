@@ -4,8 +4,8 @@
  * that every format carries exactly (trimmed and non-empty: CSV trims cells and omits empty ones).
  */
 import fc from 'fast-check';
-import { ALGORITHM_NAMES, getAlgorithm } from '../src/algorithms/registry.js';
-import { normalizeEntry, type ListEntry } from '../src/lists/model.js';
+import { ALGORITHM_NAMES, getAlgorithm } from '../algorithms/registry.js';
+import { normalizeEntry, type ListEntry } from '../lists/entry.js';
 
 /** Entries whose texts are random graphemes or one of `specials` (quotes, commas, line breaks…). */
 export function listEntries(specials: readonly string[]): fc.Arbitrary<ListEntry> {

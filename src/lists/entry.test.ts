@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalEntry, normalizeEntry, type ListEntryInput } from './model.js';
+import { normalEntry, normalizeEntry, type ListEntryInput } from './entry.js';
 
 type Outcome = { ok: true; entry: unknown } | { ok: false; type: string; code: unknown; message: string };
 

@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
-const ROOT = fileURLToPath(new URL('../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The JSON each run printed, with and without WebAssembly. */
 export function withAndWithoutWasm(script: string): { withWasm: { wasm: string; out: unknown }; withoutWasm: { wasm: string; out: unknown } } {

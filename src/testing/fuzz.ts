@@ -1,7 +1,7 @@
 /**
  * The budget of the fuzz tests (`src/**\/*.fuzz.test.ts`, docs/fuzzing.md): every property runs
  * with one seed and a number of runs read here, so CI runs a fixed, small budget and
- * `test-vectors/fuzz-long.ts` the same properties with a large one. Environment:
+ * `scripts/fuzz-long.ts` the same properties with a large one. Environment:
  *
  * - `FUZZ_SEED`: the seed of every property (default {@link DEFAULT_FUZZ_SEED}: CI is repeatable).
  * - `FUZZ_SCALE`: multiplies each property's CI runs (default 1).

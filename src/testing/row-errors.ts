@@ -3,7 +3,7 @@
  * rejection, and an ERR_LIST_FORMAT error naming `source:line`.
  */
 import { expect } from 'vitest';
-import { HashwardenError } from '../src/errors.js';
+import { HashwardenError } from '../errors.js';
 
 /** What `promise` rejected with; throws when it resolves. */
 export async function rejection(promise: Promise<unknown>): Promise<unknown> {

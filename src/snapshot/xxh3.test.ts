@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../test-vectors/prng.js';
+import { mulberry32 } from '../testing/prng.js';
 import { XXH3_SECRET, xxh3, xxh3Accumulators, xxh3MergeAccumulators } from './xxh3.js';
 
 interface Vector {

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { Matcher } from '../matcher.js';
-import { normalizeEntry, type ListEntry } from './model.js';
+import { Matcher } from '../matcher/matcher.js';
+import { normalizeEntry, type ListEntry } from '../lists/entry.js';
 import { load, parseSnapshot, readSnapshot, writeSnapshot, type Source } from './snapshot.js';
 import { xxh3 } from './xxh3.js';
 

@@ -6,10 +6,10 @@
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
-import { ALGORITHM_NAMES, getAlgorithm } from '../src/algorithms/registry.js';
-import { HashwardenError } from '../src/errors.js';
-import { formatList, LIST_FORMATS, type ListFormat } from '../src/lists/formats.js';
-import { MAX_FIELD_LENGTH, normalizeEntry, type ListEntry } from '../src/lists/model.js';
+import { ALGORITHM_NAMES, getAlgorithm } from '../algorithms/registry.js';
+import { HashwardenError } from '../errors.js';
+import { formatList, LIST_FORMATS, type ListFormat } from '../lists/formats.js';
+import { MAX_FIELD_LENGTH, normalizeEntry, type ListEntry } from '../lists/entry.js';
 import { listEntries } from './list-entries.js';
 import { mutated, type Mutation } from './mutate.js';
 import { expectRowError } from './row-errors.js';

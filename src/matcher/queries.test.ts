@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { blockhash, blockhashBoundary } from '../algorithms/blockhash.js';
-import { mulberry32 } from '../../test-vectors/prng.js';
-import { searchedHashes } from './searched.js';
+import { mulberry32 } from '../testing/prng.js';
+import { searchedHashes } from './queries.js';
 
 const random = mulberry32(11);
 const busy = (): string => Array.from({ length: 64 }, () => Math.floor(random() * 16).toString(16)).join('');

@@ -5,7 +5,7 @@
  * rot90 is a quarter turn counter-clockwise, flipX turns the image upside down, flipY mirrors it
  * left to right.
  */
-import type { DihedralName } from '../src/algorithms/dihedral.js';
+import type { DihedralName } from '../algorithms/dihedral.js';
 
 /** An RGBA image: 4 bytes per pixel, rows top to bottom. */
 export interface Pixels {

@@ -4,17 +4,17 @@
  * Hamming-distance threshold; exact hashes by equality through a hash table.
  */
 import { open, stat } from 'node:fs/promises';
-import type { DihedralName } from './algorithms/dihedral.js';
-import { checkThresholds, getAlgorithm, type AlgorithmName } from './algorithms/registry.js';
-import type { HashAlgorithm } from './algorithms/types.js';
-import { mapSettled, MAX_CONCURRENCY, type Settled } from './concurrency.js';
-import { HashwardenError } from './errors.js';
-import type { FrameHashes, HashImageOptions, ImageHashes, ImageHashResult, ImageInfo, ImageInput, ImageQualities, ResolvedImageOptions, UnusableHashes } from './image/index.js';
-import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/model.js';
-import { SNAPSHOT_MAGIC } from './lists/snapshot-magic.js';
-import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from './tables.js';
-import { searchedHashes } from './image/searched.js';
-import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from './validate.js';
+import type { DihedralName } from '../algorithms/dihedral.js';
+import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import type { HashAlgorithm } from '../algorithms/types.js';
+import { mapSettled, MAX_CONCURRENCY, type Settled } from '../concurrency.js';
+import { HashwardenError } from '../errors.js';
+import type { FrameHashes, HashImageOptions, ImageHashes, ImageHashResult, ImageInfo, ImageInput, ImageQualities, ResolvedImageOptions, UnusableHashes } from '../image/index.js';
+import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from '../lists/entry.js';
+import { SNAPSHOT_MAGIC } from '../snapshot/magic.js';
+import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from '../search/tables.js';
+import { searchedHashes } from './queries.js';
+import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 
 /** One entry that matched a query. */
 export interface Match {
@@ -286,7 +286,7 @@ function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMat
   });
 }
 
-type ImageModule = typeof import('./image/index.js');
+type ImageModule = typeof import('../image/index.js');
 let imageModule: Promise<ImageModule> | undefined;
 
 /** A `matchImage` call's options, checked once. */
@@ -306,7 +306,7 @@ function framesOf(hashed: ImageHashResult): { frames?: readonly FrameHashes[] } 
 
 /** Loads `hashwarden/image` (and with it sharp) once, on first use. */
 function loadImageModule(): Promise<ImageModule> {
-  imageModule ??= import('./image/index.js').catch((error: unknown) => {
+  imageModule ??= import('../image/index.js').catch((error: unknown) => {
     imageModule = undefined;
     throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the image module (sharp): ${(error as Error).message}`, { cause: error });
   });
@@ -405,9 +405,9 @@ export class Matcher {
    * give that signature (nothing to reload).
    */
   static async #loadStore(origin: Origin, options: ResolvedMatcherOptions, unless: string | undefined): Promise<State | undefined> {
-    let sqlite: typeof import('./lists/sqlite.js');
+    let sqlite: typeof import('../store/index.js');
     try {
-      sqlite = await import('./lists/sqlite.js');
+      sqlite = await import('../store/index.js');
     } catch (error) {
       throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the SQLite store (better-sqlite3): ${(error as Error).message}`, { cause: error });
     }
@@ -432,7 +432,7 @@ export class Matcher {
 
   /** A snapshot's tables and lists; its signature is the file's identity (a rewrite is a rename). */
   static async #loadSnapshot(path: string, options: ResolvedMatcherOptions): Promise<State> {
-    const { readSnapshot } = await import('./lists/snapshot.js');
+    const { readSnapshot } = await import('../snapshot/snapshot.js');
     // Taken before reading, so a file replaced meanwhile is read again by the next reload; when
     // it cannot be taken, readSnapshot says why in its own words.
     const before = await fileSignature(path).catch(() => '');

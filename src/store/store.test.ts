@@ -9,8 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { normalizeEntry, type ListEntry, type ListEntryInput } from './model.js';
-import { HashStore, STORE_SCHEMA_VERSION, type ImportRow } from './sqlite.js';
+import { normalizeEntry, type ListEntry, type ListEntryInput } from '../lists/entry.js';
+import { HashStore, STORE_SCHEMA_VERSION, type ImportRow } from './index.js';
 
 const MD5_A = '0cc175b9c0f1b6a831c399e269772661';
 const MD5_B = '92eb5ffee6ae2fec3ad71c777531578f';

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../test-vectors/prng.js';
-import { HashStore, type ImportFileOptions } from './sqlite.js';
-import { streamListFile } from './stream.js';
+import { mulberry32 } from '../testing/prng.js';
+import { HashStore, type ImportFileOptions } from './index.js';
+import { streamListFile } from '../lists/stream.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hashwarden-import-file-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -237,7 +237,7 @@ describe('HashStore.importFile', () => {
 
   // The reader thread runs only from the built package (src/ is TypeScript, which a worker thread
   // cannot load without the parent's loader); `npm test` builds first.
-  const built = join(import.meta.dirname, '../../dist/lists/sqlite.js');
+  const built = join(import.meta.dirname, '../../dist/store/index.js');
   it.skipIf(!existsSync(built))('reads on a worker thread in the built package, with the same results and errors', async () => {
     const dist = (await import(built)) as { HashStore: typeof HashStore };
     // Past THREAD_MIN_BYTES (2 MiB): smaller files are read on the calling thread.

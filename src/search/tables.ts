@@ -1,16 +1,16 @@
 /**
  * The matcher's per-algorithm tables: the entries of one algorithm, by position, with the index
- * that finds positions. Built here from entries, or read from a snapshot (`lists/snapshot.ts`).
+ * that finds positions. Built here from entries, or read from a snapshot (`snapshot/snapshot.ts`).
  * Perceptual hashes get the linear scan or multi-index hashing over it, by list size
  * (`chooseSearchTier`) unless the caller says otherwise; exact hashes get a hash table.
  */
-import type { AlgorithmName } from './algorithms/registry.js';
-import type { HashAlgorithm } from './algorithms/types.js';
-import { entryTableOf, type EntryTable } from './lists/entry-table.js';
-import type { ListEntry } from './lists/model.js';
-import { ExactIndex } from './search/exact.js';
-import { LinearIndex } from './search/linear.js';
-import { chooseSearchTier, MihIndex, resolveSearchTierOptions, type ResolvedSearchTierOptions, type SearchTierOptions } from './search/mih.js';
+import type { AlgorithmName } from '../algorithms/registry.js';
+import type { HashAlgorithm } from '../algorithms/types.js';
+import { entryTableOf, type EntryTable } from './entry-table.js';
+import type { ListEntry } from '../lists/entry.js';
+import { ExactIndex } from './exact-index.js';
+import { LinearIndex } from './linear.js';
+import { chooseSearchTier, MihIndex, resolveSearchTierOptions, type ResolvedSearchTierOptions, type SearchTierOptions } from './mih.js';
 
 /** How one algorithm's entries are searched, as `Matcher.describe()` and snapshots report it. */
 export type TableSearch =

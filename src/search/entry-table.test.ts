@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { entryTableOf, packedEntryTable, packEntries, type EntryTable } from './entry-table.js';
-import type { ListEntry } from './model.js';
+import type { ListEntry } from '../lists/entry.js';
 
 const entries: ListEntry[] = [
   { id: 'a1', list: 'ncmec', algorithm: 'md5', hash: '00'.repeat(16), label: 'csam', metadata: { source: 'x', n: 3 } },

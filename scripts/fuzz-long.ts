@@ -2,12 +2,12 @@
  * The long fuzz run (docs/fuzzing.md): the same `*.fuzz.test.ts` properties CI runs, with a much
  * larger budget and, by default, a fresh random seed, printed first and last so that a failure
  * can be replayed. Runs vitest on the fuzz files with the budget in FUZZ_SEED / FUZZ_SCALE /
- * FUZZ_RUNS / FUZZ_PATH (read by test-vectors/fuzz.ts) and no per-test timeout.
+ * FUZZ_RUNS / FUZZ_PATH (read by src/testing/fuzz.ts) and no per-test timeout.
  *
  * ```sh
- * npx tsx test-vectors/fuzz-long.ts                      # random seed, 50 × CI's runs
- * npx tsx test-vectors/fuzz-long.ts --scale 200 --seed 1234
- * npx tsx test-vectors/fuzz-long.ts --seed 1234 --path "35:2:2" -- src/lists/snapshot.fuzz.test.ts -t forged   # replay one failure
+ * npx tsx scripts/fuzz-long.ts                      # random seed, 50 × CI's runs
+ * npx tsx scripts/fuzz-long.ts --scale 200 --seed 1234
+ * npx tsx scripts/fuzz-long.ts --seed 1234 --path "35:2:2" -- src/snapshot/snapshot.fuzz.test.ts -t forged   # replay one failure
  * ```
  *
  * Anything after `--` goes to vitest (files to run, `-t` to pick a test). Exit status: vitest's.
@@ -15,7 +15,7 @@
 import { spawnSync } from 'node:child_process';
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
-import { fuzzBudget, type FuzzBudget } from './fuzz.js';
+import { fuzzBudget, type FuzzBudget } from '../src/testing/fuzz.js';
 
 const DEFAULT_SCALE = 50;
 
@@ -31,11 +31,11 @@ const { values, positionals } = parseArgs({
 });
 
 if (values.help) {
-  console.log('Usage: tsx test-vectors/fuzz-long.ts [--seed N] [--scale N | --runs N] [--path P] [-- vitest arguments]');
+  console.log('Usage: tsx scripts/fuzz-long.ts [--seed N] [--scale N | --runs N] [--path P] [-- vitest arguments]');
   process.exit(0);
 }
 
-// The budget as the fuzz files read it, checked by the same code (test-vectors/fuzz.ts).
+// The budget as the fuzz files read it, checked by the same code (src/testing/fuzz.ts).
 const env: Record<string, string> = {
   FUZZ_SEED: values.seed ?? String(randomInt(0, 2 ** 31 - 1)),
   ...(values.runs === undefined ? { FUZZ_SCALE: values.scale ?? String(DEFAULT_SCALE) } : { FUZZ_RUNS: values.runs }),
@@ -69,6 +69,6 @@ const status = result.status ?? 1;
 console.log(`fuzz: ${status === 0 ? 'passed' : 'FAILED'} in ${seconds} s with seed ${seed}`);
 if (status !== 0) {
   console.log('fuzz: fast-check printed { seed, path } with each failure: replay one with');
-  console.log(`fuzz:   npx tsx test-vectors/fuzz-long.ts --seed ${seed} --path "<path>" -- <file> -t "<test name>"`);
+  console.log(`fuzz:   npx tsx scripts/fuzz-long.ts --seed ${seed} --path "<path>" -- <file> -t "<test name>"`);
 }
 process.exit(status);

@@ -23,13 +23,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
-import { Matcher, type Match } from '../matcher.js';
-import { normalizeEntry, type ListEntry } from './model.js';
+import { Matcher, type Match } from '../matcher/matcher.js';
+import { normalizeEntry, type ListEntry } from '../lists/entry.js';
 import { parseSnapshot, readSnapshot, SNAPSHOT_MAGIC, writeSnapshot, type SnapshotList } from './snapshot.js';
 import { xxh3 } from './xxh3.js';
-import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../../test-vectors/fuzz.js';
-import { applyMutations, mutation } from '../../test-vectors/mutate.js';
-import { mulberry32 } from '../../test-vectors/prng.js';
+import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../testing/fuzz.js';
+import { applyMutations, mutation } from '../testing/mutate.js';
+import { mulberry32 } from '../testing/prng.js';
 
 const SNAPSHOT_CODES = ['ERR_SNAPSHOT_FORMAT', 'ERR_SNAPSHOT_VERSION', 'ERR_SNAPSHOT_TRUNCATED', 'ERR_SNAPSHOT_CORRUPT'];
 

@@ -10,11 +10,11 @@ import Database from 'better-sqlite3';
 import { ALGORITHM_NAMES, checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError, type ErrorCode } from '../errors.js';
 import { boolean, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
-import type { RowProblem } from './formats.js';
-import { MAX_FIELD_LENGTH, normalEntry, type EntryMetadata, type ListEntry } from './model.js';
-import { metadataJson, PACKED_FIELDS, packedFields, type PackedBatch } from './packed.js';
-import { readPacked } from './packed-reader.js';
-import type { ListStreamSummary, StreamListOptions } from './stream.js';
+import type { RowProblem } from '../lists/formats.js';
+import { MAX_FIELD_LENGTH, normalEntry, type EntryMetadata, type ListEntry } from '../lists/entry.js';
+import { metadataJson, PACKED_FIELDS, packedFields, type PackedBatch } from '../lists/packed.js';
+import { readPacked } from '../lists/packed-reader.js';
+import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
 
 /**
  * The schema version this module writes (2), kept in `PRAGMA user_version`. A version 1 store is

@@ -3,7 +3,7 @@
  * and queries near, on or far from them — the shapes that break search structures. Test-only
  * (`*.fixture.ts` is left out of the package build).
  */
-import { mulberry32 } from '../../test-vectors/prng.js';
+import { mulberry32 } from './prng.js';
 
 /** Integers in [0, below) from a seed: thousands of hashes from one fast-check integer. */
 export function prng(seed: number): (below: number) => number {

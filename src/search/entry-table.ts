@@ -5,7 +5,7 @@
  * match, so opening a snapshot never walks its entries.
  */
 import { HashwardenError } from '../errors.js';
-import type { EntryMetadata, ListEntry } from './model.js';
+import type { EntryMetadata, ListEntry } from '../lists/entry.js';
 
 /** Read access to the entries of one algorithm, by position. */
 export interface EntryTable {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mulberry32 } from '../../test-vectors/prng.js';
+import { mulberry32 } from '../testing/prng.js';
 import { LinearIndex } from '../search/linear.js';
 import { allocateArena, ascending, checksum, registerMemory } from './checksum.js';
 import { xxh3 } from './xxh3.js';
