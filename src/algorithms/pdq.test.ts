@@ -1,11 +1,11 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { referencePixels } from '../testing/pdq-reference.js';
 import { withAndWithoutWasm } from '../testing/jitless.js';
 import { moved } from '../testing/moved.js';
 import { mulberry32 } from '../testing/prng.js';
+import { hasShared, sharedPath, sharedTitle } from '../testing/shared.js';
 import { hammingDistance, parseHex } from './hex.js';
 import { DIHEDRAL_NAMES, PDQ_MIN_QUALITY, pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma, pdqRgba, pdqRgbaDihedral, type PdqResult } from './pdq.js';
 
@@ -129,11 +129,10 @@ describe('pdq pixel maths', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// Conformance with Meta's C++ reference on ../shared/reference/pdq (skipped when absent).
+// Conformance with Meta's C++ reference on ../shared/reference/pdq.
 
-const REFERENCE = fileURLToPath(new URL('../../../shared/reference/pdq/', import.meta.url));
-const haveReference = existsSync(join(REFERENCE, 'reference-cpp.csv'));
-if (!haveReference) console.warn(`pdq conformance skipped: ${REFERENCE} not found (it is in ../shared on CI)`);
+const REFERENCE = sharedPath('reference', 'pdq');
+const haveReference = hasShared('reference', 'pdq', 'reference-cpp.csv');
 
 /**
  * A 16-bit greyscale PNG of noise, of which the reference hashed the low byte of each sample (PDQ
@@ -142,7 +141,7 @@ if (!haveReference) console.warn(`pdq conformance skipped: ${REFERENCE} not foun
  */
 const DECODER_DEPENDENT = new Set(['python-threatexchange-resources/I16.png']);
 
-describe.skipIf(!haveReference)('pdq conformance with the C++ reference (../shared/reference/pdq)', () => {
+describe.skipIf(!haveReference)(sharedTitle('pdq conformance with the C++ reference (../shared/reference/pdq)', haveReference), () => {
   const rows = haveReference
     ? readFileSync(join(REFERENCE, 'reference-cpp.csv'), 'utf8').trim().split('\n').map((line) => {
         const [hash, quality, file] = line.split(',');

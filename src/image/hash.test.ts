@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +10,7 @@ import { DIHEDRAL_NAMES, PDQ_DEFAULT_THRESHOLD, pdq, pdqDihedralHashes, pdqRgba 
 import { HashwardenError } from '../errors.js';
 import { pngDeclaring } from '../testing/png.js';
 import { referencePixels } from '../testing/pdq-reference.js';
+import { hasShared, sharedPath, sharedTitle } from '../testing/shared.js';
 import { hashImage, resolveImageOptions } from './index.js';
 
 /** A smooth, asymmetric test picture: soft blobs on a gradient, so blockhash bits are informative. */
@@ -228,19 +228,17 @@ describe('hashImage on hostile input', () => {
 });
 
 // ---------------------------------------------------------------------------------------------
-// EXIF orientation, on ../shared (skipped when absent).
+// EXIF orientation, on ../shared.
 
-const SHARED = fileURLToPath(new URL('../../../shared/', import.meta.url));
-const haveShared = existsSync(join(SHARED, 'photos', 'exif-samples'));
-if (!haveShared) console.warn(`EXIF orientation tests skipped: ${SHARED} not found (it is in ../shared on CI)`);
+const haveShared = hasShared('photos', 'exif-samples') && hasShared('reference', 'pdq', 'images', 'reg-test-input', 'exif-rotn');
 
 /** The dihedral transform an EXIF orientation tag applies to the stored pixels, in PDQ's names. */
 const ORIENTATION_AS_DIHEDRAL = ['', 'original', 'flipY', 'rot180', 'flipX', 'flipMainDiagonal', 'rot270', 'flipAntiDiagonal', 'rot90'] as const;
 
-describe.skipIf(!haveShared)('hashImage applies EXIF orientation (../shared)', () => {
-  const exifRotn = ['1', '3', '6', '8'].map((n) => join(SHARED, 'reference', 'pdq', 'images', 'reg-test-input', 'exif-rotn', `exif-rotn-${n}.jpg`));
-  const landscape = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => join(SHARED, 'photos', 'exif-samples', `orientation__landscape_${n}.jpg`));
-  const portrait = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => join(SHARED, 'photos', 'exif-samples', `orientation__portrait_${n}.jpg`));
+describe.skipIf(!haveShared)(sharedTitle('hashImage applies EXIF orientation', haveShared), () => {
+  const exifRotn = ['1', '3', '6', '8'].map((n) => sharedPath('reference', 'pdq', 'images', 'reg-test-input', 'exif-rotn', `exif-rotn-${n}.jpg`));
+  const landscape = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => sharedPath('photos', 'exif-samples', `orientation__landscape_${n}.jpg`));
+  const portrait = [1, 2, 3, 4, 5, 6, 7, 8].map((n) => sharedPath('photos', 'exif-samples', `orientation__portrait_${n}.jpg`));
 
   it('hashes the image as displayed: the PDQ hash is the matching rotation or flip of the stored pixels\' hash', async () => {
     for (const file of [...exifRotn, ...landscape, ...portrait]) {

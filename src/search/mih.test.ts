@@ -1,9 +1,10 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { parseHex } from '../algorithms/hex.js';
 import { flipBit, flipped, makeList, makeQuery, prng, QUERIES, SHAPES } from '../testing/hash-lists.js';
+import { hasShared, sharedPath, sharedTitle } from '../testing/shared.js';
 import { LinearIndex } from './linear.js';
 import {
   DEFAULT_GUARD_FRACTION,
@@ -16,7 +17,7 @@ import {
   substringWidths,
 } from './mih.js';
 
-const PDQ_LISTS = fileURLToPath(new URL('../../../shared/reference/pdq/hash-lists/', import.meta.url));
+const PDQ_LISTS = sharedPath('reference', 'pdq', 'hash-lists');
 
 /** Every threshold MIH may serve, and some only the scan can (radius beyond the probe limit). */
 const THRESHOLDS = [...Array.from({ length: 65 }, (_, t) => t), 80, 128, 256];
@@ -335,12 +336,11 @@ describe('MihIndex layout and tables', () => {
 });
 
 describe('MihIndex on the PDQ reference lists', () => {
-  const present = existsSync(PDQ_LISTS);
-  if (!present) console.warn(`Skipping the PDQ reference-list tests: ${PDQ_LISTS} is absent (it is in ../shared).`);
+  const present = hasShared('reference', 'pdq', 'hash-lists');
 
-  it.skipIf(!present)('matches the linear scan for the 100 needles in the 1,350 real PDQ hashes at thresholds 0..64', () => {
+  it.skipIf(!present)(sharedTitle('matches the linear scan for the 100 needles in the 1,350 real PDQ hashes at thresholds 0..64', present), () => {
     const read = (name: string): Uint8Array[] =>
-      readFileSync(PDQ_LISTS + name, 'utf8')
+      readFileSync(join(PDQ_LISTS, name), 'utf8')
         .split('\n')
         .filter((line) => line.trim() !== '')
         .map((line) => parseHex(line, 32, 'pdq'));
