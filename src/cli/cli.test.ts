@@ -385,8 +385,13 @@ describe('hashwarden command line', () => {
     expect((await cli('match', 'a.jpg')).err).toContain('Missing --db');
   });
 
-  it('runs the demo: listed images match, unrelated images do not', async () => {
+  it('runs the demo on pictures it paints: the same file matches by MD5, edits by PDQ, unrelated pictures not at all', async () => {
     const { status, out } = await cli('demo');
+    expect(out).toMatch(/^picture-1, the same file +MATCH +picture-1: md5 equal; pdq 0 bits$/m);
+    expect(out).toMatch(/^picture-1, resized to 50% +MATCH +picture-1: pdq \d+ bits$/m);
+    expect(out).toMatch(/^picture-1, mirrored +MATCH +picture-1: pdq \d+ bits, transform flipY$/m);
+    expect(out).toMatch(/^picture-1, in a black border +MATCH +picture-1: pdq \d+ bits, trimmed/m);
+    expect(out.match(/^unrelated-\d +no match +nearest listed PDQ \d+ bits away$/gm)).toHaveLength(3);
     expect(out).toContain('OK: every listed image matched and no unrelated image did.');
     expect(status).toBe(0);
   });
