@@ -98,16 +98,9 @@ export type { Snapshot, SnapshotList, SnapshotAlgorithm, SnapshotSource, Snapsho
 
 export { normalizeEntry, normalEntry } from './lists/entry.js';
 export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/entry.js';
-export {
-  detectListFormat,
-  parseList,
-  readListFile,
-  formatList,
-  writeListFile,
-  LIST_FORMATS,
-  MAX_ROW_PROBLEMS,
-  DEFAULT_MAX_LIST_BYTES,
-} from './lists/formats.js';
+export { detectListFormat, LIST_FORMATS, MAX_ROW_PROBLEMS, DEFAULT_MAX_LIST_BYTES } from './lists/formats.js';
+export { parseList, readListFile } from './lists/parse.js';
+export { formatList, writeListFile } from './lists/write.js';
 export type { ListFormat, RowErrorPolicy, ParseListOptions, ReadListFileOptions, RowProblem, ParsedList } from './lists/formats.js';
 export { streamListFile, DEFAULT_MAX_STREAM_BYTES, DEFAULT_LIST_BATCH_SIZE, MAX_LIST_LINE_BYTES } from './lists/stream.js';
 export type { ListRow, ListBatch, ListStreamSummary, StreamListOptions } from './lists/stream.js';
