@@ -86,9 +86,8 @@ type CsvParse = typeof import('csv-parse/sync');
 let csvParse: CsvParse | undefined;
 
 /**
- * csv-parse, loaded on first use through `require` (sync, and about half the cost of `import`):
- * loading it costs about 8 ms, which a process that opens a snapshot and never reads a CSV file
- * should not pay at start-up.
+ * csv-parse, loaded on first use through `require` (sync, and cheaper than `import`): a process
+ * that opens a snapshot and never reads a CSV file should not pay for loading it at start-up.
  */
 function csv(): CsvParse {
   csvParse ??= createRequire(import.meta.url)('csv-parse/sync') as CsvParse;
@@ -164,10 +163,10 @@ export class CsvRecords {
   /**
    * Passes the records of a run of whole lines that holds no quote character, split at commas and
    * line ends here instead of by csv-parse: without quotes RFC 4180 is just that, and csv-parse's
-   * generality was a third of an import's time. `firstLine` is the run's first line. Only for runs
-   * before csv-parse has been given anything (stream.ts takes every run after the first quote to
-   * csv-parse, which may then be inside a quoted field at a run's end); the records, blank lines
-   * and lines reported are csv-parse's.
+   * generality was a large share of an import's time. `firstLine` is the run's first line. Only
+   * for runs before csv-parse has been given anything (stream.ts takes every run after the first
+   * quote to csv-parse, which may then be inside a quoted field at a run's end); the records, blank
+   * lines and lines reported are csv-parse's.
    */
   plainLines(text: string, firstLine: number): void {
     this.#line = forEachLine(text, (line, content) => {

@@ -370,8 +370,9 @@ function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
       return bytes;
     }
     case KIND.MIH_IDS: {
-      // Not scanned here (14M ids at 1M entries, 40 ms): the checksum vouches for them, and the
-      // verify step of every search checks each candidate id before reading its hash.
+      // Not scanned here (the largest sections: a pass would add to every open): the checksum
+      // vouches for them, and the verify step of every search checks each candidate id before
+      // reading its hash.
       if (d.meta.search.tier !== 'mih' || row.part >= d.mihIds.length) return unexpected();
       const bytes = place(n * 4);
       d.mihIds[row.part] = u32(bytes, n);
