@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatHex } from '../src/algorithms/hex.js';
 import type { ListEntry } from '../src/lists/entry.js';
-import { writeSnapshot } from '../src/snapshot/snapshot.js';
+import { writeSnapshot } from '../src/snapshot/write.js';
 import { mulberry32 } from '../src/testing/prng.js';
 import { environment, ROOT } from './corpus.js';
 

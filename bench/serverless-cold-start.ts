@@ -37,7 +37,7 @@ import { join } from 'node:path';
 import { formatHex } from '../src/algorithms/hex.js';
 import { hashImage } from '../src/image/index.js';
 import type { ListEntry } from '../src/lists/entry.js';
-import { writeSnapshot } from '../src/snapshot/snapshot.js';
+import { writeSnapshot } from '../src/snapshot/write.js';
 import { mulberry32 } from '../src/testing/prng.js';
 import { environment, revision, ROOT } from './corpus.js';
 

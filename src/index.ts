@@ -4,7 +4,8 @@
  * lives in `hashwarden/image`, the SQLite store in `hashwarden/sqlite`; the matcher loads them on
  * first use.
  */
-import { readSnapshot as readSnapshotTables, type Snapshot } from './snapshot/snapshot.js';
+import type { Snapshot } from './snapshot/format.js';
+import { readSnapshot as readSnapshotTables } from './snapshot/read.js';
 
 export { HashwardenError, isHashwardenError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
@@ -93,21 +94,15 @@ export type { MihOptions, MihPlan, SearchTier, SearchTierOptions } from './searc
  * ```
  */
 export const readSnapshot: (path: string) => Promise<Snapshot> = readSnapshotTables;
-export { writeSnapshot, SNAPSHOT_VERSION } from './snapshot/snapshot.js';
-export type { Snapshot, SnapshotList, SnapshotAlgorithm, SnapshotSource, SnapshotSummary } from './snapshot/snapshot.js';
+export { writeSnapshot } from './snapshot/write.js';
+export { SNAPSHOT_VERSION } from './snapshot/format.js';
+export type { Snapshot, SnapshotList, SnapshotAlgorithm, SnapshotSource, SnapshotSummary } from './snapshot/format.js';
 
 export { normalizeEntry, normalEntry } from './lists/entry.js';
 export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/entry.js';
-export {
-  detectListFormat,
-  parseList,
-  readListFile,
-  formatList,
-  writeListFile,
-  LIST_FORMATS,
-  MAX_ROW_PROBLEMS,
-  DEFAULT_MAX_LIST_BYTES,
-} from './lists/formats.js';
+export { detectListFormat, LIST_FORMATS, MAX_ROW_PROBLEMS, DEFAULT_MAX_LIST_BYTES } from './lists/formats.js';
+export { parseList, readListFile } from './lists/parse.js';
+export { formatList, writeListFile } from './lists/write.js';
 export type { ListFormat, RowErrorPolicy, ParseListOptions, ReadListFileOptions, RowProblem, ParsedList } from './lists/formats.js';
 export { streamListFile, DEFAULT_MAX_STREAM_BYTES, DEFAULT_LIST_BATCH_SIZE, MAX_LIST_LINE_BYTES } from './lists/stream.js';
 export type { ListRow, ListBatch, ListStreamSummary, StreamListOptions } from './lists/stream.js';

@@ -22,13 +22,10 @@ export const BLOCKHASH_BLOCKS = 16;
 
 /**
  * Default match threshold in bits (of 256): 10, the largest that keeps 2 bits between it and the
- * nearest unrelated pair.
- * Measured (`npm run bench:robustness`, docs/thresholds.md: 142 shared photos, 26 edits, 2.4 million
- * unrelated pairs of tiles, turned, mirrored and trimmed copies searched): no unrelated pair
- * matched up to 11, the nearest 12 bits apart; at 10, mild edits 94.8%, flips and turns 99.9%.
- * The 97% the mild group was asked for comes only at 14, where 2 unrelated pairs match: blockhash
- * compares R + G + B block means with their band's median, so colour edits (greyscale 71%,
- * saturation 86%) move blocks across it. Where a list has PDQ, trust PDQ.
+ * nearest unrelated pair of the robustness benchmark (docs/thresholds.md). A threshold that found
+ * more of the mildly edited copies would let unrelated pairs match: blockhash compares R + G + B
+ * block means with their band's median, so colour edits (greyscale, saturation) move blocks across
+ * it. Where a list has PDQ, trust PDQ.
  */
 export const BLOCKHASH_DEFAULT_THRESHOLD = 10;
 
@@ -42,10 +39,8 @@ export const BLOCKHASH_MAX_THRESHOLD = 64;
  * Least spread of the block means (their standard deviation, in grey levels of 0–255) for a
  * blockhash to be used for matching: 1. Below it the image is one colour, every block ties with
  * its band's median, and the reference's tie rule gives every such image the same hash (all zeros
- * for dark or mid grey, all ones for light), so a flat upload would match every flat entry.
- * Measured (block means after EXIF orientation, no ICC): the 8 flat images among ../shared/photos
- * and the test vectors at exactly 0; the least spread of anything else 4.6 (a generated gentle
- * gradient), then 4.8 (a brick texture), 7.5–9.9 for microscopy, gravel and the moon.
+ * for dark or mid grey, all ones for light), so a flat upload would match every flat entry. Flat
+ * images measure exactly 0, and every other image measured lies well above 1 (docs/benchmark.md).
  */
 export const BLOCKHASH_MIN_SPREAD = 1;
 
@@ -54,13 +49,10 @@ export const BLOCKHASH_MIN_SPREAD = 1;
  * smooth surface that fits them best (a quadratic in x and y: a plane, a ramp, a vignette, a bowl)
  * by 4 grey levels (RMS) or more. Below it the image is a smooth shading: each bit only says on
  * which side of the shading's middle its block lies, so every such image shares one of a few
- * hashes (every horizontal ramp matched every vertical one, a sky, a reversed ramp: 52 matching
- * pairs among 40 generated low-information images before this guard).
- * Measured (bench/robustness/low-information.ts and the shared photos, after EXIF orientation):
- * generated linear ramps, skies and vignettes 0.0–0.8, near-blank scans 0.3–1.1, an off-centre
- * radial shading 3.3; of the 147 decodable photos, the 5 below 4 are the flat ones the spread
- * guard already refuses (the next is at 4.6); of 2,420 tiles of them (a 4 × 5 grid), 7.4% (skies,
- * walls).
+ * hashes (every horizontal ramp matched every vertical one, a sky, a reversed ramp, before this
+ * guard). Generated ramps, skies, vignettes and near-blank scans fall below 4, as do a small
+ * share of tiles cut from photos (skies, walls); the only whole photos below it are the flat ones
+ * the spread guard already refuses (bench/robustness/low-information.ts; docs/benchmark.md).
  */
 export const BLOCKHASH_MIN_DETAIL = 4;
 
@@ -69,14 +61,10 @@ export const BLOCKHASH_MIN_DETAIL = 4;
  * blocks (side by side, or one above the other), 48 must have different bits. A hash with a
  * shorter boundary is a few large regions: it says only that one part of the image is darker than
  * another (a dark half beside a bright one, a disc on a plain ground), and every image with that
- * layout shares it, whatever it shows.
- * Measured on 2,440 tiles of the shared photos (a 4 × 5 grid, bench/robustness): every pair of
- * unrelated tiles whose blockhashes (own, turned or mirrored) were within 10 bits had a tile with
- * a boundary of 43 or less; 4.4% of the tiles are under 48 (median 112; a random hash has 240).
- * Of the 143 usable shared photos, one is under 48 (a drawn blue square, 40) and the next is at
- * 60, or 58 after a mild edit. 48 keeps 5 above the first and 10 below the second. With it, the
- * unrelated pairs matched at 10 bits, turned and trimmed copies searched, went from 360 to 0 (of
- * about 2.4 million; docs/thresholds.md).
+ * layout shares it, whatever it shows. In the robustness benchmark every pair of unrelated tiles
+ * that matched had a tile with a short boundary; 48 lies between those and the photos' own, with
+ * a margin on each side, and with it no unrelated pair matched at the default threshold
+ * (bench/robustness; docs/benchmark.md, docs/thresholds.md).
  */
 export const BLOCKHASH_MIN_BOUNDARY = 48;
 

@@ -21,7 +21,7 @@
   ;; The sum of the values of the pixels from byte $p to byte $end.
   (func $segment (param $p i32) (param $end i32) (result i32)
     (local $acc v128) (local $sum i32) (local $v v128) (local $rgb v128) (local $opaque v128) (local $clear v128)
-    ;; Constants in locals, so that they stay in registers across the loop (a third faster).
+    ;; Constants in locals, so that they stay in registers across the loop.
     (local.set $rgb (i32x4.splat (i32.const 0x00ffffff)))
     (local.set $opaque (i32x4.splat (i32.const 0x01000000)))
     (local.set $clear (i32x4.splat (i32.const 765)))

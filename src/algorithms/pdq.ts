@@ -1,25 +1,11 @@
 /**
  * PDQ: Meta's perceptual image hash ("The TMK+PDQF video-hashing algorithm and the PDQ
  * image-similarity hashing algorithm", facebook/ThreatExchange hashing/hashing.pdf, 2019), as its
- * C++ reference computes it (pdq/cpp: pdqhashing, downscaling, torben, pdqhashtypes):
- *
- * 1. luminance Y = 0.299 R + 0.587 G + 0.114 B of every pixel;
- * 2. a tent filter: two passes of a box filter along rows then columns (Jarosz, "Fast Image
- *    Convolutions", SIGGRAPH 2001), each window ⌈side / 128⌉ pixels;
- * 3. decimation to 64 × 64, sampling the centre of each cell;
- * 4. the quality: the sum over neighbouring pairs of the 64 × 64 samples of |Δ| × 100 / 255
- *    (each truncated to an integer), divided by 90, at most 100;
- * 5. the DCT coefficients (1..16) × (1..16) of the 64 × 64 samples (the DC row and column left out);
- * 6. bit i·16 + j is set when coefficient (i, j) exceeds the median of the 256 (the 128th smallest);
- * 7. hex: the 16 words of 16 bits, word 15 first (bit k is bit k mod 16 of word ⌊k / 16⌋).
- *
- * The eight rotations and flips of the image have hashes that follow from the coefficients by
- * sign changes and a transpose (the reference's dct16OriginalTo*), with no second decode.
- *
- * Pixel maths only: it takes RGBA or luma buffers and never sees a file. Arithmetic is done in
- * single precision (Math.fround) wherever the reference's is `float`, so that coefficients near
- * the median fall on the same side as in the reference. Like the reference tool, `pdqRgba` first
- * reduces an image wider or taller than 512 pixels to 512 × 512 by nearest neighbour.
+ * C++ reference computes it (pdq/cpp: pdqhashing, downscaling, torben, pdqhashtypes): luma, a tent
+ * filter, decimation to 64 × 64, 16 × 16 DCT coefficients against their median, in single
+ * precision wherever the reference's arithmetic is `float`; the eight rotations and flips follow
+ * from the coefficients. Pixel maths only: it takes RGBA or luma buffers and never sees a file.
+ * The steps, the reasons for each choice and the conformance figures are in docs/pdq.md.
  */
 import { integerInRange } from '../validate.js';
 import { DIHEDRAL_NAMES } from './dihedral.js';
@@ -32,15 +18,10 @@ import type { HashAlgorithm } from './types.js';
 /**
  * Default match threshold in bits (of 256): 31, Meta's distance for a confident PDQ match, which
  * python-threatexchange and the programmes sharing PDQ hashes apply, so a list matched at 31
- * elsewhere gives the same answers here.
- * Measured (`npm run bench:robustness`, docs/thresholds.md: 143 shared photos, 26 edits, 2.3 million
- * unrelated pairs of tiles, turned, mirrored and trimmed copies searched): at 31, mild edits 98.7%,
- * flips and turns 100%, no unrelated pair matched, the nearest 66 bits apart (a margin of 35).
- * The mild group first reaches 99% at 38, for 8 more of 2,288 edited copies; 31 is kept because
- * zero false pairs among 2.3 million bound the rate only below 1.3 per million, and in the
- * measured part of the unrelated tail each added bit let in 31% more pairs: a platform making
- * 10^12 comparisons a day lives in a tail no pool this size shows, where 38 would admit several
- * times as many false matches as 31. A list that wants the recall sets its own threshold.
+ * elsewhere gives the same answers here. A larger threshold finds a few more edited copies, but
+ * a platform making billions of comparisons lives in a tail of unrelated pairs that no test pool
+ * shows, and each added bit lets in more of it (the figures: docs/thresholds.md). A list that
+ * wants the recall sets its own threshold.
  */
 export const PDQ_DEFAULT_THRESHOLD = 31;
 
@@ -135,7 +116,7 @@ function box(input: Float32Array, output: Float32Array, start: number, length: n
 /**
  * {@link box} down every column at once: the same additions, in the same order, for each column
  * (so the same values), but walking the image row by row — reading a column with a stride of a
- * row missed the cache on every value and took most of PDQ's time (14.5 ms of a 512 × 512 image).
+ * row missed the cache on every value and took most of PDQ's time.
  */
 function boxColumns(input: Float32Array, output: Float32Array, width: number, height: number, window: number, sums: Float32Array): void {
   const half = Math.floor((window + 2) / 2);
@@ -260,7 +241,7 @@ function reserve(k: PdqExports, width: number, height: number, extra = 0): Array
 /**
  * The coefficients and quality of the luma image already at `AT.image` in the kernel's memory:
  * the same steps as {@link samples64}, {@link dct16} and {@link quality64}, in WebAssembly
- * (512 × 512 in about a third of the JavaScript's time, luma included: docs/benchmark.md).
+ * (faster than the JavaScript, luma included: docs/benchmark.md).
  * Without `withQuality` (the flips of {@link pdqRgbaDihedral}, whose quality nobody reads) the
  * quality is not computed and reported as NaN.
  */
@@ -441,7 +422,7 @@ export const PDQ_REFERENCE_MAX_SIDE = 512;
 /**
  * For each of the `side` rows (or columns) of the reference's reduction, the source row (column)
  * it copies: ⌊x · size / side⌋, CImg's nearest neighbour (libvips' samples the cell centre
- * instead, measured 2–8 bits off on the large reference images).
+ * instead, and the hashes of the large reference images then differ from the reference's).
  */
 function reductionIndex(size: number, side: number): Int32Array {
   const index = new Int32Array(side);
@@ -469,8 +450,8 @@ function kernelLuma(k: PdqExports, data: Uint8Array | Uint8ClampedArray, width: 
 
 /**
  * Samples rows `rows` of the source into 512 × 512 luma in the kernel: each source row copied in
- * whole (a memcpy) to `staging` and sampled there in WebAssembly, three times faster than picking
- * the pixels out in JavaScript (docs/benchmark.md); once per target, a table of source columns
+ * whole (a memcpy) to `staging` and sampled there in WebAssembly, faster than picking the pixels
+ * out in JavaScript (docs/benchmark.md); once per target, a table of source columns
  * (as byte offsets) and where its image goes.
  */
 function gatherRows(k: PdqExports, data: Uint8Array | Uint8ClampedArray, rowBytes: number, rows: Int32Array, staging: number, targets: readonly { columns: number; at: number }[]): void {
@@ -635,15 +616,16 @@ export interface PdqDihedralResult extends PdqResult {
 /**
  * PDQ of RGBA pixels, as {@link pdqRgba}, and the hashes of the image turned and mirrored, each
  * equal to hashing the moved pixels: the three flips are hashed from their own pixels, their
- * transposes follow from the coefficients. About 3 times `pdqRgba`'s time.
+ * transposes follow from the coefficients. Costlier than `pdqRgba` (docs/benchmark.md): three
+ * more images are hashed.
  *
  * The reference derives all eight from one image's coefficients ({@link pdqDihedralHashes}).
  * That is exact only where sampling the image is symmetric, and PDQ's is not: the box filter's
  * window is even for images over 384 pixels (it reaches one pixel further back than ahead), the
  * 64 cells are sampled half a pixel off centre, and the 512-pixel reduction takes the first
- * pixel of each cell. On the 143 usable shared photos, a flipped or turned copy (re-encoded
- * as JPEG) was more than 31 bits from its original for 22 of 715 copies that way (up to 102 bits,
- * fine textures and small images), and for none this way (at most 14 bits).
+ * pixel of each cell. Derived that way, a flipped or turned copy of a photo with fine texture, or
+ * of a small one, can land beyond the default threshold from its original; hashed from its moved
+ * pixels it stays within it.
  *
  * @example
  * ```ts

@@ -65,8 +65,8 @@
   ;; the same additions, subtractions and divisions as $row, in the same order, for each row.
   ;; $row's four phases as one loop over t = 0 .. n + half − 2: value t comes in while t < n, value
   ;; t − window goes out from t = window on, and output t − half + 1 is written from t = half − 1
-  ;; on. Each row's running sum is a chain of dependent additions; four chains side by side run
-  ;; about four times as fast as one (rows were most of the filter's time).
+  ;; on. Each row's running sum is a chain of dependent additions; four chains side by side overlap
+  ;; where one would wait on each addition (rows were most of the filter's time).
   (func $rows4 (param $in i32) (param $out i32) (param $n i32) (param $window i32) (param $stride i32)
     (local $half i32) (local $t i32) (local $end i32) (local $size i32) (local $sum v128) (local $p i32) (local $v v128)
     (local $stride2 i32) (local $stride3 i32) (local $sizes v128)

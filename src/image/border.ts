@@ -1,7 +1,7 @@
 /**
  * Uniform borders: the letterbox and pillarbox bars, frames and padding that an upload can add
  * around an image. A border moves every block of a blockhash and every frequency of a PDQ hash
- * (a 10% black border defeated both on every photo: docs/thresholds.md), so `hashImage` with
+ * (a black border defeats both: docs/thresholds.md), so `hashImage` with
  * `trim` also hashes what lies inside one. Pixel maths on RGBA only.
  *
  * A border is a run of whole rows (or columns) from an edge inwards whose every pixel is within

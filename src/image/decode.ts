@@ -2,7 +2,7 @@
  * The one place hashwarden touches sharp (libvips). An upload is decoded once into an RGBA raster
  * that every perceptual algorithm reads. Decisions that change hashes, and why:
  * - Embedded ICC profiles are ignored: the reference tools hash the stored pixel values, and
- *   converting to sRGB first was measured to move blockhash by up to 14 bits.
+ *   converting to sRGB first moves blockhash away from theirs.
  * - EXIF orientation is applied (the blockhash specification says it SHOULD be), so a photo and
  *   its rotated-by-metadata copy hash alike.
  * - `fast` resolution asks for a JPEG scaled by 1/2, 1/4 or 1/8 while keeping ≥ 256 px on the
@@ -17,19 +17,19 @@
 import { createRequire } from 'node:module';
 import type { Metadata, OutputInfo, Sharp, SharpOptions } from 'sharp';
 
-// sharp is CommonJS: loaded with require it costs a fresh process about 96 ms, through the ES
-// module loader (`import`) about 179 ms (docs/serverless.md), which a serverless cold start pays.
+// sharp is CommonJS: loaded with require it costs a fresh process much less than through the ES
+// module loader (`import`) (docs/serverless.md), and a serverless cold start pays that cost.
 const sharp = createRequire(import.meta.url)('sharp') as typeof import('sharp').default;
 import { HashwardenError } from '../errors.js';
 import type { ResolvedImageOptions } from './options.js';
 import { ANIMATED_FORMATS, isHevcHeif, mayBeAnimated, mayCarryOrientation, sniffImageFormat, type ImageFormat } from './sniff.js';
 
 /**
- * Shortest side kept when scaling a JPEG at `fast` resolution. At 256 every image of the
- * blockhash reference set and the shared photos stayed within 2 bits of the full decode
- * (mean 0.02); at 128 the worst case was 4 bits (`bench/resolution.ts`, docs/hashing.md).
- * Images made of flat areas are the exception: blocks tie with their band's median, and the
- * reference's tie rule flips them together (one generated test vector moves 23 bits).
+ * Shortest side kept when scaling a JPEG at `fast` resolution. At 256 the blockhashes of the
+ * reference set and the shared photos stay close to those of the full decode, closer than at 128
+ * (`bench/resolution.ts`, docs/hashing.md). Images made of flat areas are the exception: blocks
+ * tie with their band's median, and the reference's tie rule flips them together (one
+ * generated test vector's hash moves far).
  */
 export const FAST_MIN_SIDE = 256;
 
@@ -158,7 +158,7 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
   let pipeline = sharp(bytes, input);
   // The header is read first only when the decode depends on it (the scaled JPEG decode needs the
   // size, an animation its frame count) or when the file may carry an EXIF orientation to report.
-  // Otherwise it is skipped: that read cost about a tenth of decoding a small image
+  // Otherwise it is skipped: that read costs a visible share of decoding a small image
   // (docs/benchmark.md), the pixel limit is enforced by the decoder itself (limitInputPixels,
   // before any pixel is decoded), and the size comes with the decoded pixels.
   const scalable = options.resolution === 'fast' && format === 'jpeg' && !options.perceptual.includes('pdq');
@@ -185,9 +185,9 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
   }
 
   let scale = 1;
-  // PDQ is decoded whole: its reference samples the full decode, and a scaled JPEG decode moved
-  // PDQ by up to 18 bits (5 of 131 photos over 10; bench/pdq-conformance.ts), where the full
-  // decode is bit-exact. Blockhash alone keeps the cheap scaled decode.
+  // PDQ is decoded whole: its reference samples the full decode, and a scaled JPEG decode moves
+  // PDQ far on some photos (bench/pdq-conformance.ts), where the full decode is bit-exact.
+  // Blockhash alone keeps the cheap scaled decode.
   if (scalable) {
     while (scale < 8 && Math.min(width, height) / (scale * 2) >= FAST_MIN_SIDE) scale *= 2;
   }

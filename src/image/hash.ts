@@ -138,7 +138,7 @@ export async function readInput(input: ImageInput, maxBytes: number): Promise<Ui
 /**
  * Least side, in pixels, of an image whose perceptual hashes are used for matching: 16. A smaller
  * image is too small to show anything, and its hashes are made of a handful of pixels repeated
- * (a 1 × 1 and a 2 × 2 image of random colours had blockhashes 3 bits apart). The listed images
+ * (two tiny images of random colours get nearly the same blockhash). The listed images
  * of a clearinghouse are photographs, not icons.
  */
 export const PERCEPTUAL_MIN_SIDE = 16;

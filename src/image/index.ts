@@ -1,6 +1,7 @@
 /**
  * `hashwarden/image`: image hashing with sharp. Importing this entry loads sharp (a native module,
- * about 100 ms); the core entry `hashwarden` does not, and loads this one on first `matchImage`.
+ * slow to load: docs/serverless.md); the core entry `hashwarden` does not, and loads this one on
+ * first `matchImage`.
  */
 export { hashImage, hashBytes, readInput, PERCEPTUAL_MIN_SIDE } from './hash.js';
 export { searchedHashes } from '../matcher/queries.js';

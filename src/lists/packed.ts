@@ -1,9 +1,9 @@
 /**
  * Packed row batches: the rows of a `streamListFile` batch flattened into one string, the form in
  * which a reader thread hands them to the thread that writes the store. One string crosses a
- * thread boundary as one copy, where an array of row objects is cloned object by object (for 1M
- * rows: 0.26–0.42 s to split the strings against 0.55–0.69 s to deserialize flat arrays, scratch
- * measurement), and the writer binds the fields to SQLite without building entries again.
+ * thread boundary as one copy, where an array of row objects is cloned object by object (and
+ * splitting the string on arrival is cheaper than deserializing flat arrays), and the writer binds
+ * the fields to SQLite without building entries again.
  *
  * The packer also watches the order of the ids: while every list's ids arrive strictly ascending
  * (in SQLite's BINARY order), no id can repeat, so an import may write rows straight into the
@@ -92,8 +92,7 @@ export class Packer {
   pack(batch: ListBatch): PackedBatch {
     const lines = new Float64Array(batch.rows.length);
     const ops = new Uint8Array(batch.rows.length);
-    // Concatenated, not pushed and joined: a third of the cost with the copy to the other thread
-    // included (300k rows: 100-108 ms against 160-166 ms, scratch measurement).
+    // Concatenated, not pushed and joined: cheaper, the copy to the other thread included.
     let text = '';
     let nul = false;
     let bare = true;

@@ -11,7 +11,8 @@ import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { formatList, LIST_FORMATS, MAX_ROW_PROBLEMS, type ListFormat } from './formats.js';
+import { LIST_FORMATS, MAX_ROW_PROBLEMS, type ListFormat } from './formats.js';
+import { formatList } from './write.js';
 import { normalizeEntry, type ListEntry } from './entry.js';
 import { MAX_LIST_LINE_BYTES, streamListFile, type ListBatch, type ListRow, type ListStreamSummary, type StreamListOptions } from './stream.js';
 import { expectRowError, rejection } from '../testing/row-errors.js';
@@ -445,7 +446,7 @@ describe('streamListFile: CSV split without csv-parse until the first quote', ()
   const rowOf = (cell: fc.Arbitrary<string>) => fc.array(cell, { minLength: 1, maxLength: 5 }).map((cells) => cells.join(','));
 
   it('reads what csv-parse reads: the same entries, the same bad rows on the same lines', async () => {
-    const { parseList } = await import('./formats.js');
+    const { parseList } = await import('./parse.js');
     await fc.assert(
       fc.asyncProperty(
         fc.array(fc.oneof({ weight: 6, arbitrary: rowOf(plainCell) }, { weight: 1, arbitrary: fc.constantFrom('<blank>', '<spaces>') }), { maxLength: 40 }),

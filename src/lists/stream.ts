@@ -2,8 +2,8 @@
  * The streaming reader of list files: `streamListFile` reads a CSV, NDJSON or text list a chunk at
  * a time and yields its rows in batches, so a list of tens of millions of lines imports in bounded
  * memory. It reads exactly as `readListFile` does (same formats, detection, header rules,
- * normalisation and error text, from the shared machinery in `formats.ts`), adds the `op` column of
- * delta files (`remove` rows), and leaves duplicate detection to the store.
+ * normalisation and error text, from the machinery in `rows.ts`, `csv.ts` and `line-formats.ts`),
+ * adds the `op` column of delta files (`remove` rows), and leaves duplicate detection to the store.
  *
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
@@ -12,26 +12,10 @@ import { open, stat, type FileHandle } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
 import { HashwardenError, isHashwardenError } from '../errors.js';
 import { integerInRange, nonEmptyString, optionsObject } from '../validate.js';
-import {
-  CsvRecords,
-  detectListFormat,
-  firstBadUtf8Line,
-  listError,
-  MAX_PATH_LENGTH,
-  parseNdjsonRows,
-  parseTextRows,
-  removalKey,
-  resolveParseOptions,
-  readError,
-  RowSink,
-  stripBomBytes,
-  type ListFormat,
-  type RawRow,
-  type ReadListFileOptions,
-  type ResolvedParseOptions,
-  type RowOp,
-  type RowProblem,
-} from './formats.js';
+import { CsvRecords } from './csv.js';
+import { detectListFormat, MAX_PATH_LENGTH, resolveParseOptions, type ListFormat, type ReadListFileOptions, type ResolvedParseOptions, type RowProblem } from './formats.js';
+import { parseNdjsonRows, parseTextRows } from './line-formats.js';
+import { firstBadUtf8Line, listError, readError, removalKey, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 import { normalEntry, type ListEntry } from './entry.js';
 
 /**

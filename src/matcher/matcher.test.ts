@@ -11,7 +11,7 @@ import { formatHex, hammingDistance } from '../algorithms/hex.js';
 import { HashwardenError } from '../errors.js';
 import { hashImage } from '../image/index.js';
 import { Matcher } from './matcher.js';
-import { writeSnapshot } from '../snapshot/snapshot.js';
+import { writeSnapshot } from '../snapshot/write.js';
 import { HashStore } from '../store/index.js';
 
 function codeOf(fn: () => unknown): string | undefined {

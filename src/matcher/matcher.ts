@@ -11,7 +11,7 @@ import { mapSettled, MAX_CONCURRENCY, type Settled } from '../concurrency.js';
 import { HashwardenError } from '../errors.js';
 import type { FrameHashes, HashImageOptions, ImageHashes, ImageHashResult, ImageInfo, ImageInput, ImageQualities, ResolvedImageOptions, UnusableHashes } from '../image/index.js';
 import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from '../lists/entry.js';
-import { SNAPSHOT_MAGIC } from '../snapshot/magic.js';
+import { SNAPSHOT_MAGIC } from '../snapshot/format.js';
 import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from '../search/tables.js';
 import { searchedHashes } from './queries.js';
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
@@ -432,7 +432,7 @@ export class Matcher {
 
   /** A snapshot's tables and lists; its signature is the file's identity (a rewrite is a rename). */
   static async #loadSnapshot(path: string, options: ResolvedMatcherOptions): Promise<State> {
-    const { readSnapshot } = await import('../snapshot/snapshot.js');
+    const { readSnapshot } = await import('../snapshot/read.js');
     // Taken before reading, so a file replaced meanwhile is read again by the next reload; when
     // it cannot be taken, readSnapshot says why in its own words.
     const before = await fileSignature(path).catch(() => '');

@@ -7,7 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { Matcher } from '../matcher/matcher.js';
 import { normalizeEntry, type ListEntry } from '../lists/entry.js';
-import { load, parseSnapshot, readSnapshot, writeSnapshot, type Source } from './snapshot.js';
+import { load, parseSnapshot, readSnapshot, type Source } from './read.js';
+import { writeSnapshot } from './write.js';
 import { xxh3 } from './xxh3.js';
 
 /** A mixed list: near-duplicate blockhashes, exact hashes in two lists, labels, metadata, unicode ids. */

@@ -9,9 +9,9 @@
  *
  * Arithmetic: the short and medium paths (0–240 bytes) and the final merge are a handful of
  * operations and use BigInt. The long-input loop does not: every 64-bit accumulator is held in
- * three exact doubles and its carries are settled once a block (see "The long path" below), so
- * the loop is 32-bit integer and double arithmetic only. The input is read in place, never copied,
- * through a DataView (any byteOffset).
+ * three exact doubles and its carries are settled once a block (see "The long path" below and
+ * docs/algorithms.md), so the loop is 32-bit integer and double arithmetic only. The input is read
+ * in place, never copied, through a DataView (any byteOffset).
  */
 
 const M64 = 0xffff_ffff_ffff_ffffn;
@@ -214,18 +214,10 @@ function hash129to240(input: DataView, length: number): bigint {
 // The long path (more than 240 bytes), without BigInt
 //
 // Accumulator i is kept as three non-negative integer doubles, state[i] (weight 1),
-// state[8 + i] (weight 2^16) and state[16 + i] (weight 2^32); its value is
-// state[i] + state[8 + i]·2^16 + state[16 + i]·2^32 modulo 2^64. A stripe adds to accumulator i the
-// product lo × hi of the keyed lane's two 32-bit halves, as lo × (hi & 0xffff) (< 2^48, weight 1)
-// plus lo × (hi >>> 16) (< 2^48, weight 2^16), and adds the neighbouring lane's two halves
-// (< 2^32 each, weights 1 and 2^32). Each such term is exact in a double. At most 16 stripes are
-// accumulated between two normalisations (a block; or the last partial block plus the last
-// stripe), so each of the three stays below 2^32 + 16·2^48 + 16·2^32 < 2^53: no sum is ever rounded.
-// `normalise` settles the carries into exact 32-bit halves before the scramble and at the end.
-// (This is the textbook 16-bit-pieces product with its carries deferred: splitting only `hi` keeps
-// every partial product below 2^48, so V8 does it with two double multiplications, no Math.imul.)
-// In the loops, `a` is the keyed low half made unsigned; `b`, the keyed high half, may stay a
-// signed int32, since only its two 16-bit halves are used.
+// state[8 + i] (weight 2^16) and state[16 + i] (weight 2^32), exact because at most 16 stripes are
+// added between two calls of `normalise`, which settles the carries into 32-bit halves (the
+// derivation: docs/algorithms.md, "XXH3 checksums"). In the loops, `a` is the keyed low half made
+// unsigned; `b`, the keyed high half, may stay a signed int32, since only its 16-bit halves are used.
 
 /** Adds `stripes` stripes from `at` to the accumulators, keyed by `keys` from word `keyAt` (2 more a stripe). */
 function accumulate(input: DataView, at: number, stripes: number, keys: Uint32Array, keyAt: number, state: Float64Array): void {

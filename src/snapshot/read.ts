@@ -1,294 +1,45 @@
 /**
- * Binary snapshots (docs/snapshot-format.md): everything a matcher needs in one file — hash planes,
- * multi-index tables, exact-hash tables and packed entries — loaded by reading each section
- * straight into the typed array that will hold it (the hash planes into the scan kernel's
- * WebAssembly memory), with no pass that parses entries. A file is refused whole, with an
- * `ERR_SNAPSHOT_*` error, when truncated, corrupted or of another version. Written to a temporary
- * file in the target's folder and renamed over it, so readers never see half a snapshot.
+ * Reading a snapshot (layout in `format.ts`, docs/snapshot-format.md): everything a matcher needs
+ * in one file (hash planes, multi-index tables, exact-hash tables and packed entries), loaded by
+ * reading each section straight into the typed array that will hold it (the hash planes into the
+ * scan kernel's WebAssembly memory, the rest into arenas), with no pass that parses entries. A file
+ * is refused whole, with an `ERR_SNAPSHOT_*` error, when truncated, corrupted or of another version.
  */
-import { open, rename, rm, type FileHandle } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { open, type FileHandle } from 'node:fs/promises';
 import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
 import { HashwardenError } from '../errors.js';
-import { integerInRange, invalid, nonEmptyString } from '../validate.js';
+import { packedEntryTable, type StringColumn } from '../search/entry-table.js';
 import { ExactIndex } from '../search/exact-index.js';
 import { LinearIndex } from '../search/linear.js';
-import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, MihIndex, mihFromCheckedTables, type SearchTierOptions } from '../search/mih.js';
-import { buildTable, resolveSearch, sortExact, type MatcherTable, type PerceptualTable, type ResolvedSearch, type TableSearch } from '../search/tables.js';
+import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, mihFromCheckedTables } from '../search/mih.js';
+import type { MatcherTable } from '../search/tables.js';
+import { invalid } from '../validate.js';
 import { allocateArena, ascending, checksum, registerMemory } from './checksum.js';
-import { packedEntryTable, packEntries, type EntryColumns, type StringColumn } from '../search/entry-table.js';
-import type { ListEntry } from '../lists/entry.js';
-
-import { SNAPSHOT_MAGIC } from './magic.js';
-
-export { SNAPSHOT_MAGIC };
-/** The format version this release writes and reads. */
-export const SNAPSHOT_VERSION = 2;
-
-const HEADER_BYTES = 64;
-/** The header's own checksum covers the bytes before it, reserved ones included. */
-const HEADER_CHECKSUM_AT = 56;
-const ROW_BYTES = 32;
-const ALIGN = 64;
-const NO_ALGORITHM = 0xffff;
-/** More sections than any real snapshot has (a few per algorithm): a larger count is corruption. */
-const MAX_SECTIONS = 4096;
-/** Largest META section: it holds list names and versions, never entries. */
-const MAX_META_BYTES = 16 << 20;
-
-const KIND = {
-  META: 1,
-  PLANE_A: 2,
-  PLANE_B: 3,
-  EXACT: 4,
-  MIH_OFFSETS: 5,
-  MIH_IDS: 6,
-  ENTRY_LIST: 7,
-  ENTRY_ID_OFFSETS: 8,
-  ENTRY_ID_BYTES: 9,
-  ENTRY_LABEL_OFFSETS: 10,
-  ENTRY_LABEL_BYTES: 11,
-  ENTRY_METADATA_OFFSETS: 12,
-  ENTRY_METADATA_BYTES: 13,
-} as const;
-
-/** The list-level metadata a snapshot carries: each list's version and policy. */
-export interface SnapshotList {
-  readonly name: string;
-  readonly version: number;
-  /** Per-algorithm thresholds of the list; an algorithm not named uses the matcher's. */
-  readonly thresholds?: Readonly<Partial<Record<AlgorithmName, number>>>;
-  /** What a match on the list means (`Match.listLabel`). */
-  readonly label?: string;
-}
-
-/** One algorithm of a snapshot: its entry count and how its entries are searched. */
-export interface SnapshotAlgorithm {
-  readonly name: AlgorithmName;
-  readonly bits: number;
-  readonly count: number;
-  readonly search: TableSearch;
-}
-
-interface Meta {
-  readonly created: string;
-  readonly source?: string;
-  readonly lists: readonly SnapshotList[];
-  readonly algorithms: readonly SnapshotAlgorithm[];
-}
-
-/** What `readSnapshot` tells of a snapshot: the lists it holds and how each algorithm is searched. */
-export interface Snapshot {
-  readonly lists: readonly SnapshotList[];
-  readonly algorithms: readonly SnapshotAlgorithm[];
-  readonly created: string;
-  readonly source?: string;
-  readonly bytes: number;
-}
-
-/** A snapshot with its tables, ready for a `Matcher` (internal: `Matcher.open` takes it). */
-export interface LoadedSnapshot extends Snapshot {
-  readonly tables: ReadonlyMap<AlgorithmName, MatcherTable>;
-}
-
-/** What `writeSnapshot` writes: the lists (name, version), their entries, and search options. */
-export interface SnapshotSource {
-  readonly lists: readonly SnapshotList[];
-  /** Normalised entries (`normalizeEntry`), each in one of `lists`. */
-  readonly entries: readonly ListEntry[];
-  /** Where the entries came from (e.g. the store's path), kept in META. */
-  readonly source?: string;
-  /**
-   * The perceptual index to store: as `MatcherOptions.search` (tier `auto`, `linear` or `mih`,
-   * `substringBits`). Default: automatic, by list size.
-   */
-  readonly search?: SearchTierOptions;
-}
-
-/** What `writeSnapshot` wrote. */
-export interface SnapshotSummary {
-  readonly bytes: number;
-  readonly entries: number;
-  readonly algorithms: readonly SnapshotAlgorithm[];
-}
-
-// ---------------------------------------------------------------------------------------------
-// Writing
-
-interface Section {
-  readonly kind: number;
-  readonly algorithm: number;
-  readonly part: number;
-  readonly data: Uint8Array;
-}
-
-function bytesOf(array: ArrayBufferView): Uint8Array {
-  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-}
-
-/** True when every value is 0 (a column that can be stored as an empty section). */
-function allZero(values: Uint16Array | Uint32Array): boolean {
-  for (let i = 0; i < values.length; i++) if (values[i] !== 0) return false;
-  return true;
-}
-
-const NOTHING = new Uint8Array(0);
-
-function entrySections(algorithm: number, columns: EntryColumns): Section[] {
-  // A column that is empty for every entry (labels and metadata often are) and a list column when
-  // every entry is in list 0 (one list) are stored as empty sections: nothing to read or check
-  // at load, 8–10 bytes an entry less (docs/snapshot-format.md).
-  const strings = (offsetsKind: number, bytesKind: number, column: StringColumn): Section[] => [
-    { kind: offsetsKind, algorithm, part: 0, data: column.bytes.length === 0 ? NOTHING : bytesOf(column.offsets) },
-    { kind: bytesKind, algorithm, part: 0, data: column.bytes },
-  ];
-  return [
-    { kind: KIND.ENTRY_LIST, algorithm, part: 0, data: allZero(columns.listIndex) ? NOTHING : bytesOf(columns.listIndex) },
-    ...strings(KIND.ENTRY_ID_OFFSETS, KIND.ENTRY_ID_BYTES, columns.ids),
-    ...strings(KIND.ENTRY_LABEL_OFFSETS, KIND.ENTRY_LABEL_BYTES, columns.labels),
-    ...strings(KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES, columns.metadata),
-  ];
-}
-
-/** The sections of one algorithm, and how it is searched; entries in the table's order. */
-function algorithmSections(number: number, algorithm: HashAlgorithm<AlgorithmName>, group: readonly ListEntry[], listNames: readonly string[], search: ResolvedSearch | undefined): { sections: Section[]; search: TableSearch } {
-  if (algorithm.kind === 'exact') {
-    const exact = sortExact(algorithm, group);
-    const sections = [{ kind: KIND.EXACT, algorithm: number, part: 0, data: exact.index.sorted }, ...entrySections(number, packEntries(exact.entries, listNames))];
-    return { sections, search: { tier: 'exact' } };
-  }
-  const table = buildTable(algorithm, group, search) as PerceptualTable;
-  const { a, b } = table.linear.planes();
-  const sections: Section[] = [
-    { kind: KIND.PLANE_A, algorithm: number, part: 0, data: a },
-    { kind: KIND.PLANE_B, algorithm: number, part: 0, data: b },
-  ];
-  if (table.index instanceof MihIndex) {
-    const { offsets, ids } = table.index.tables();
-    offsets.forEach((o, part) => sections.push({ kind: KIND.MIH_OFFSETS, algorithm: number, part, data: bytesOf(o) }));
-    ids.forEach((o, part) => sections.push({ kind: KIND.MIH_IDS, algorithm: number, part, data: bytesOf(o) }));
-  }
-  sections.push(...entrySections(number, packEntries(group, listNames)));
-  return { sections, search: table.search };
-}
-
-/**
- * Writes a snapshot of `entries` to `path`, atomically: a temporary file beside it, flushed, then
- * renamed over it. Perceptual hashes are stored with the index `search` chooses (by default the
- * automatic tier: multi-index tables for large lists), so opening the file rebuilds nothing.
- * Throws `ERR_STORE` when the file cannot be written (and leaves no temporary file behind).
- *
- * @example
- * ```ts
- * await writeSnapshot('lists.snap', { lists: [{ name: 'ncmec', version: 3 }], entries });
- * await writeSnapshot('big.snap', { lists, entries, search: { tier: 'mih', substringBits: 20 } });
- * ```
- */
-export async function writeSnapshot(path: string, source: SnapshotSource): Promise<SnapshotSummary> {
-  // `invalid` describes any value (JSON.stringify throws for a BigInt, String for a null-prototype object).
-  if (typeof path !== 'string' || path.length === 0) invalid('non-empty string', 'path', path);
-  if (source === null || typeof source !== 'object') invalid('object', 'source', source);
-  if (!Array.isArray(source.lists)) throw new TypeError(`Expected array for source.lists but received ${typeof source.lists}`);
-  if (!Array.isArray(source.entries)) throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
-  const search = resolveSearch(source.search, 'search');
-  if (source.lists.length > 0x10000) throw new RangeError(`Expected at most 65536 lists but received ${source.lists.length}`);
-  // Only what a snapshot carries, checked: a bad threshold is refused here, not by every reader.
-  const lists: SnapshotList[] = source.lists.map((l: unknown, i) => {
-    // Checked as readSnapshot will check them: a list it would refuse must not be written.
-    if (l === null || typeof l !== 'object' || Array.isArray(l)) invalid('object with name and version', `source.lists[${i}]`, l);
-    const list = l as Partial<SnapshotList>;
-    const thresholds = checkThresholds(list.thresholds, `source.lists[${i}].thresholds`);
-    return {
-      name: nonEmptyString(list.name, `source.lists[${i}].name`),
-      version: integerInRange(list.version, 0, Number.MAX_SAFE_INTEGER, `source.lists[${i}].version`),
-      ...(Object.keys(thresholds).length === 0 ? {} : { thresholds }),
-      ...(list.label === undefined ? {} : { label: nonEmptyString(list.label, `source.lists[${i}].label`) }),
-    };
-  });
-  const listNames = lists.map((l) => l.name);
-  const grouped = new Map<AlgorithmName, ListEntry[]>();
-  for (const entry of source.entries) {
-    let group = grouped.get(entry.algorithm);
-    if (group === undefined) grouped.set(entry.algorithm, (group = []));
-    group.push(entry);
-  }
-  const sections: Section[] = [];
-  const algorithms: SnapshotAlgorithm[] = [];
-  for (const [name, group] of grouped) {
-    const algorithm = getAlgorithm(name);
-    const number = algorithms.length;
-    const written = algorithmSections(number, algorithm, group, listNames, search);
-    sections.push(...written.sections);
-    algorithms.push({ name, bits: algorithm.bits, count: group.length, search: written.search });
-  }
-  const meta: Meta = { created: new Date().toISOString(), ...(source.source === undefined ? {} : { source: source.source }), lists, algorithms };
-  sections.unshift({ kind: KIND.META, algorithm: NO_ALGORITHM, part: 0, data: new TextEncoder().encode(JSON.stringify(meta)) });
-
-  // Lay out: header, table, then each section at the next multiple of 64.
-  const table = new DataView(new ArrayBuffer(sections.length * ROW_BYTES));
-  let offset = align(HEADER_BYTES + sections.length * ROW_BYTES);
-  const offsets: number[] = [];
-  sections.forEach((s, i) => {
-    offsets.push(offset);
-    const row = i * ROW_BYTES;
-    table.setUint16(row, s.kind, true);
-    table.setUint16(row + 2, s.algorithm, true);
-    table.setUint32(row + 4, s.part, true);
-    table.setBigUint64(row + 8, checksum(s.data), true);
-    table.setBigUint64(row + 16, BigInt(offset), true);
-    table.setBigUint64(row + 24, BigInt(s.data.length), true);
-    offset = align(offset + s.data.length);
-  });
-  const size = offset;
-  const header = new DataView(new ArrayBuffer(HEADER_BYTES));
-  new Uint8Array(header.buffer).set(SNAPSHOT_MAGIC, 0);
-  header.setUint32(8, SNAPSHOT_VERSION, true);
-  header.setUint32(12, sections.length, true);
-  header.setBigUint64(16, BigInt(size), true);
-  header.setBigUint64(24, checksum(new Uint8Array(table.buffer)), true);
-  header.setBigUint64(HEADER_CHECKSUM_AT, checksum(new Uint8Array(header.buffer, 0, HEADER_CHECKSUM_AT)), true);
-
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  let file;
-  try {
-    // Owner-only: the hashes of abuse material are themselves sensitive (docs/security.md).
-    file = await open(temporary, 'wx', 0o600);
-  } catch (error) {
-    throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  try {
-    await file.write(new Uint8Array(header.buffer), 0, HEADER_BYTES, 0);
-    await file.write(new Uint8Array(table.buffer), 0, table.byteLength, HEADER_BYTES);
-    for (const [i, s] of sections.entries()) if (s.data.length > 0) await file.write(s.data, 0, s.data.length, offsets[i]);
-    await file.truncate(size);
-    await file.sync();
-    await file.close();
-    await rename(temporary, path);
-  } catch (error) {
-    await file.close().catch(() => undefined);
-    await rm(temporary, { force: true });
-    throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, { cause: error });
-  }
-  return { bytes: size, entries: source.entries.length, algorithms };
-}
-
-function align(n: number): number {
-  return Math.ceil(n / ALIGN) * ALIGN;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Reading
+import {
+  align,
+  ALIGN,
+  HEADER_BYTES,
+  HEADER_CHECKSUM_AT,
+  isSnapshot,
+  KIND,
+  MAX_META_BYTES,
+  MAX_SECTIONS,
+  NO_ALGORITHM,
+  NOTHING,
+  ROW_BYTES,
+  SNAPSHOT_MAGIC,
+  SNAPSHOT_VERSION,
+  type LoadedSnapshot,
+  type Meta,
+  type SnapshotAlgorithm,
+  type SnapshotList,
+} from './format.js';
 
 type SnapshotCode = 'ERR_SNAPSHOT_FORMAT' | 'ERR_SNAPSHOT_VERSION' | 'ERR_SNAPSHOT_TRUNCATED' | 'ERR_SNAPSHOT_CORRUPT';
 
 function fail(code: SnapshotCode, path: string, why: string): never {
   throw new HashwardenError(code, `${path}: ${why}`);
-}
-
-/** True when `head` starts with the snapshot magic (so `Matcher.open` can tell snapshot from SQLite). */
-export function isSnapshot(head: Uint8Array): boolean {
-  return head.length >= SNAPSHOT_MAGIC.length && SNAPSHOT_MAGIC.every((b, i) => head[i] === b);
 }
 
 /**
@@ -619,8 +370,9 @@ function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
       return bytes;
     }
     case KIND.MIH_IDS: {
-      // Not scanned here (14M ids at 1M entries, 40 ms): the checksum vouches for them, and the
-      // verify step of every search checks each candidate id before reading its hash.
+      // Not scanned here (the largest sections: a pass would add to every open): the checksum
+      // vouches for them, and the verify step of every search checks each candidate id before
+      // reading its hash.
       if (d.meta.search.tier !== 'mih' || row.part >= d.mihIds.length) return unexpected();
       const bytes = place(n * 4);
       d.mihIds[row.part] = u32(bytes, n);

@@ -1,0 +1,95 @@
+/**
+ * The two line formats of list files: NDJSON (one JSON object a line, unknown fields kept as
+ * metadata) and text (`<algorithm> <hex>`, bare `<hex>` with the algorithm option, `#` comments).
+ * Each parser takes a run of whole lines, so the streaming reader can hand them a chunk at a time.
+ *
+ * Part of the core: no native modules here (no sharp, no better-sqlite3).
+ */
+import type { ResolvedParseOptions } from './formats.js';
+import { ALGORITHM_KEYS, algorithmName, forEachLine, listError, present, type RawRow, type RowSink } from './rows.js';
+
+// `op` is read, not kept: as metadata it would say "remove" on an entry that was added.
+const ENTRY_KEYS = new Set<string>(['id', 'list', 'label', 'hash', 'op']);
+
+function jsonType(value: unknown): string {
+  if (value === null) return 'null';
+  return Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+}
+function objectRow(object: Record<string, unknown>, options: ResolvedParseOptions): RawRow {
+  const algorithmKey = ALGORITHM_KEYS.find((key) => Object.hasOwn(object, key));
+  const extra: [string, unknown][] = [];
+  for (const [key, value] of Object.entries(object)) {
+    if (key !== algorithmKey && key !== 'metadata' && !ENTRY_KEYS.has(key)) extra.push([key, value]);
+  }
+  let metadata: Record<string, unknown> | undefined = extra.length > 0 ? Object.fromEntries(extra) : undefined;
+  const nested = object.metadata;
+  if (nested !== undefined && nested !== null) {
+    if (typeof nested !== 'object' || Array.isArray(nested)) throw listError(`Expected an object for metadata but found ${jsonType(nested)}`);
+    metadata = { ...metadata, ...(nested as Record<string, unknown>) };
+  }
+  const algorithm = algorithmName(algorithmKey === undefined ? undefined : object[algorithmKey]);
+  // normalizeEntry checks the types; the casts only say what it will accept.
+  return {
+    id: object.id as string | undefined,
+    list: (present(object.list) ? object.list : options.list) as string,
+    algorithm: (present(algorithm) ? algorithm : (options.algorithm ?? '')) as string,
+    hash: object.hash as string,
+    label: object.label as string | undefined,
+    metadata,
+    op: object.op,
+  };
+}
+
+/**
+ * Parses NDJSON lines into a sink; `firstLine` is the line number of the text's first line.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * parseNdjsonRows(bytes.toString('utf8'), sink, 1001);
+ * ```
+ */
+export function parseNdjsonRows(text: string, sink: RowSink, firstLine = 1): void {
+  forEachLine(text, (line, content) => {
+    const json = content.trim();
+    if (json === '') return;
+    sink.add(line, () => {
+      let value: unknown;
+      try {
+        value = JSON.parse(json);
+      } catch (error) {
+        throw listError(`Invalid JSON: ${(error as Error).message}`);
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        throw listError(`Expected a JSON object but found ${jsonType(value)}`);
+      }
+      return objectRow(value as Record<string, unknown>, sink.options);
+    });
+  }, firstLine);
+}
+
+/**
+ * Parses text lines (`<algorithm> <hex>`, bare `<hex>` with the algorithm option, `#` comments)
+ * into a sink; `firstLine` is the line number of the text's first line.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * parseTextRows('pdq 7a1b…\nphoto_md5 0cc1…\n', sink);
+ * ```
+ */
+export function parseTextRows(text: string, sink: RowSink, firstLine = 1): void {
+  const { list, algorithm } = sink.options;
+  forEachLine(text, (line, content) => {
+    const trimmed = content.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) return;
+    sink.add(line, () => {
+      const fields = trimmed.split(/\s+/);
+      if (fields.length > 2) throw listError(`Expected "<algorithm> <hash>" but found ${fields.length} fields`);
+      const [first = '', second] = fields;
+      if (second !== undefined) return { list, algorithm: algorithmName(first), hash: second };
+      if (algorithm === undefined) throw listError('Missing algorithm: expected "<algorithm> <hash>" (or give the algorithm option)');
+      return { list, algorithm, hash: first };
+    });
+  }, firstLine);
+}

@@ -1,0 +1,288 @@
+/**
+ * The row machinery both list readers share (`parse.ts` reads a whole file, `stream.ts` a chunk at
+ * a time), so they read a file the same way: a row as a parser reads it (`RawRow`), its `op`, the
+ * sink that collects rows and keeps the bad ones with their lines, the (list, id) a remove row
+ * removes, the errors of a list file, and the small text helpers of the parsers.
+ *
+ * Part of the core: no native modules here (no sharp, no better-sqlite3).
+ */
+import { isUtf8 } from 'node:buffer';
+import { HashwardenError, isHashwardenError } from '../errors.js';
+import { normalizeEntry, rowError, type ListEntryInput } from './entry.js';
+import { MAX_ROW_PROBLEMS, type ResolvedParseOptions, type RowProblem } from './formats.js';
+
+/**
+ * `ERR_LIST_FORMAT` with `message`.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * throw listError(`${path}: not a list`);
+ * ```
+ */
+export function listError(message: string): HashwardenError {
+  return new HashwardenError('ERR_LIST_FORMAT', message);
+}
+
+/**
+ * A failure to read a list file (missing, a directory, no permission) as `ERR_INPUT_READ`.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * throw readError(path, error);
+ * ```
+ */
+export function readError(path: string, error: unknown): HashwardenError {
+  return new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+}
+
+/**
+ * `bytes` without a leading UTF-8 byte-order mark.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * const body = stripBomBytes(await readFile(path));
+ * ```
+ */
+export function stripBomBytes(bytes: Buffer): Buffer {
+  return bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? bytes.subarray(3) : bytes;
+}
+
+/**
+ * `n word`, with an `s` unless `n` is 1.
+ *
+ * @internal Shared with `csv.ts` and `parse.ts`.
+ * @example
+ * ```ts
+ * plural(2, 'field'); // '2 fields'
+ * ```
+ */
+export function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+/**
+ * What a row asks for: `add` (the default) or `remove` (delta files only).
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * const op: RowOp = rowOp(' Delete '); // 'remove'
+ * ```
+ */
+export type RowOp = 'add' | 'remove';
+
+/**
+ * A row as a format parser reads it, before normalisation: the entry's fields plus the raw `op`
+ * value (a CSV cell, an NDJSON field of any type, absent for text lines).
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * const row: RawRow = { list: 'demo', algorithm: 'md5', hash: '0cc1…', op: 'remove' };
+ * ```
+ */
+export interface RawRow extends ListEntryInput {
+  readonly op?: unknown;
+}
+
+/** JSON text of a value for a message, cut short: a cell can hold anything. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
+}
+
+/**
+ * The op of a row: `add` or `remove`, case-insensitive and trimmed, `delete` read as `remove`;
+ * empty or absent means `add`. Anything else is a bad row (`ERR_LIST_FORMAT`).
+ *
+ * @example
+ * ```ts
+ * rowOp(undefined); // 'add'
+ * rowOp('REMOVE');  // 'remove'
+ * rowOp('x');       // throws: Expected add or remove for op but received "x"
+ * ```
+ */
+function rowOp(value: unknown): RowOp {
+  if (!present(value)) return 'add';
+  if (typeof value === 'string') {
+    const op = value.trim().toLowerCase();
+    if (op === 'add') return 'add';
+    if (op === 'remove' || op === 'delete') return 'remove';
+  }
+  throw listError(`Expected add or remove for op but received ${shown(value)}`);
+}
+
+/**
+ * True when a cell or field holds something: not absent, null or blank.
+ *
+ * @internal Shared with `line-formats.ts`.
+ * @example
+ * ```ts
+ * present('  '); // false
+ * ```
+ */
+export function present(value: unknown): boolean {
+  return value !== undefined && value !== null && !(typeof value === 'string' && value.trim() === '');
+}
+
+// A stand-in hash for a remove row that has only an id, see `removalKey`.
+const PLACEHOLDER_MD5 = new Uint8Array(16);
+
+/**
+ * The (list, id) a remove row removes. The id is the row's own, or, when it has none, the one
+ * `normalizeEntry` gives the entry it would add (`<algorithm>:<hash>`), so a removal by hash finds
+ * exactly what an add of the same line stored. A row with neither id nor hash is a bad row.
+ * Label and metadata of a remove row are ignored.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * removalKey({ list: 'demo', algorithm: 'MD5', hash: '0CC1…' }); // { list: 'demo', id: 'md5:0cc1…' }
+ * ```
+ */
+export function removalKey(row: RawRow): { readonly list: string; readonly id: string } {
+  const hasHash = present(row.hash);
+  if (!hasHash && !present(row.id)) throw listError('A remove row needs an id or a hash');
+  // Both branches go through normalizeEntry so list, id (and hash) are checked, and the default id
+  // built, by the one piece of code that does it for adds; without a hash, a valid stand-in lets it
+  // check the list and id alone.
+  const { list, id } = normalizeEntry(
+    hasHash ? { id: row.id, list: row.list, algorithm: row.algorithm, hash: row.hash } : { id: row.id, list: row.list, algorithm: 'md5', hash: PLACEHOLDER_MD5 },
+  );
+  return { list, id };
+}
+
+/**
+ * Collects rows: reads each row's op, hands the row to `take` and keeps the problems. Only
+ * `HashwardenError`s count as bad rows; anything else is a bug here and propagates. `parseList`
+ * uses a sink that keeps every entry and catches duplicates, the streaming reader one that keeps a
+ * batch at a time.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * class CountingSink extends RowSink {
+ *   adds = 0;
+ *   protected take(_line: number, op: RowOp, row: RawRow): void { normalizeEntry(row); if (op === 'add') this.adds++; }
+ * }
+ * ```
+ */
+export abstract class RowSink {
+  /** The bad rows kept: at most {@link MAX_ROW_PROBLEMS} over the sink's life (a reader may drain this). */
+  readonly problems: RowProblem[] = [];
+  /** Bad rows in all. */
+  problemCount = 0;
+  /** Data rows seen, good and bad. */
+  rows = 0;
+  #kept = 0;
+
+  constructor(readonly options: ResolvedParseOptions) {}
+
+  add(line: number, build: () => RawRow): void {
+    this.rows++;
+    try {
+      const row = build();
+      this.take(line, rowOp(row.op), row);
+    } catch (error) {
+      if (!isHashwardenError(error)) throw error;
+      this.rejected(this.#problem(line, error));
+    }
+  }
+
+  /** Normalises and keeps one row; throws a `HashwardenError` for a bad one. */
+  protected abstract take(line: number, op: RowOp, row: RawRow): void;
+
+  /** Called for each bad row once it is counted; may throw to stop at it. */
+  protected rejected(_problem: RowProblem): void {}
+
+  #problem(line: number, error: HashwardenError): RowProblem {
+    const problem: RowProblem = Object.freeze({ source: this.options.source, line, error: rowError(error, this.options.source, line) });
+    this.problemCount++;
+    if (this.#kept < MAX_ROW_PROBLEMS) {
+      this.#kept++;
+      this.problems.push(problem);
+    }
+    return problem;
+  }
+
+  /**
+   * A problem after which the rest of the input cannot be split into rows (a CSV quote error, a
+   * bad header): importing the rows before it would be a silent half-import, so it always throws.
+   */
+  fatal(line: number, error: HashwardenError): never {
+    const others = this.problemCount;
+    const problem = this.#problem(line, error);
+    const more = others > 0 ? ` (and ${plural(others, 'more bad row')} before it)` : '';
+    throw new HashwardenError('ERR_LIST_FORMAT', `${problem.error.message}; the rest of the file was not read${more}`, { cause: problem.error });
+  }
+}
+
+/**
+ * Calls `fn(lineNumber, line)` for every physical line, without building an array of lines;
+ * `firstLine` is the number of the text's first line (a reader parses a file a run of lines at a
+ * time). Returns the number the line after the text would have.
+ *
+ * @internal Shared by the CSV, NDJSON and text parsers.
+ */
+export function forEachLine(text: string, fn: (line: number, content: string) => void, firstLine = 1): number {
+  let start = 0;
+  let line = firstLine;
+  while (start < text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    const stop = end > start && text.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    fn(line, text.slice(start, stop));
+    start = end + 1;
+    line++;
+  }
+  return line;
+}
+
+/** Non-empty trimmed text, or undefined. @internal */
+export function cell(value: string | undefined): string | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  return text === '' ? undefined : text;
+}
+
+/**
+ * Aliases of the algorithm column, in precedence order: when several are present the first is the
+ * algorithm and the others are kept as metadata.
+ *
+ * @internal Shared by the CSV and NDJSON parsers.
+ */
+export const ALGORITHM_KEYS = ['algorithm', 'signal_type', 'type'] as const;
+
+// python-threatexchange calls the MD5 of a photo `photo_md5`. A test rather than a lower-cased
+// lookup: this runs for every row, and most rows name no alias.
+const PHOTO_MD5 = /^\s*photo_md5\s*$/i;
+
+/** The algorithm named by a row, with `photo_md5` read as `md5`. @internal */
+export function algorithmName<T>(value: T): T | string {
+  return typeof value === 'string' && PHOTO_MD5.test(value) ? 'md5' : value;
+}
+
+/**
+ * The 1-based line of the first invalid UTF-8 sequence (none can span a line feed), for bytes
+ * already known to hold one.
+ *
+ * @internal Shared with `stream.ts`.
+ * @example
+ * ```ts
+ * if (!isUtf8(bytes)) throw new HashwardenError('ERR_LIST_FORMAT', `${path}:${firstBadUtf8Line(bytes)}: not valid UTF-8 text`);
+ * ```
+ */
+export function firstBadUtf8Line(bytes: Uint8Array): number {
+  let start = 0;
+  let line = 1;
+  while (start < bytes.length) {
+    let end = bytes.indexOf(10, start);
+    if (end < 0) end = bytes.length;
+    if (!isUtf8(bytes.subarray(start, end))) return line;
+    start = end + 1;
+    line++;
+  }
+  return line;
+}

@@ -1,0 +1,168 @@
+/**
+ * Writing list files: `formatList` to a string, `writeListFile` to a file as the entries come, in
+ * the layouts `parse.ts` reads back (CSV with a header and one column per metadata key, NDJSON,
+ * text).
+ *
+ * Part of the core: no native modules here (no sharp, no better-sqlite3).
+ */
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { once } from 'node:events';
+import { basename, dirname, join } from 'node:path';
+import { finished } from 'node:stream/promises';
+import { HashwardenError, isHashwardenError } from '../errors.js';
+import { invalid, nonEmptyString, oneOf } from '../validate.js';
+import { normalEntry, type ListEntry } from './entry.js';
+import { LIST_FORMATS, MAX_PATH_LENGTH, type ListFormat } from './formats.js';
+import { listError } from './rows.js';
+
+const CSV_COLUMNS = ['id', 'list', 'algorithm', 'hash', 'label'] as const;
+
+/** RFC 4180: quote a field holding a comma, quote, CR or LF, doubling its quotes. */
+function csvField(value: string): string {
+  return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
+}
+
+function metadataText(value: unknown): string {
+  if (value === undefined || value === null) return '';
+  return typeof value === 'string' ? value : JSON.stringify(value);
+}
+
+/**
+ * The columns of a CSV list: the fixed ones, then one per metadata key in first-seen order. A key
+ * the parser would read back as something else (`hash`, `Label`, ` x`, `op`…) cannot be a column.
+ */
+class CsvColumns {
+  readonly keys: string[] = [];
+  // `type` and `signal_type` are free: with an `algorithm` column present they read back as metadata.
+  // `op` is no column formatList writes, but the parser would read it as one.
+  readonly #lower = new Set<string>([...CSV_COLUMNS, 'op']);
+  readonly #seen = new Set<string>();
+
+  add(entry: ListEntry): void {
+    for (const key of Object.keys(entry.metadata ?? {})) {
+      if (this.#seen.has(key)) continue;
+      // The parser trims header names and matches them case-insensitively.
+      if (key.trim() !== key || key === '' || this.#lower.has(key.toLowerCase())) {
+        throw listError(`Metadata key ${JSON.stringify(key)} cannot be written as a CSV column`);
+      }
+      this.#seen.add(key);
+      this.#lower.add(key.toLowerCase());
+      this.keys.push(key);
+    }
+  }
+
+  header(): string {
+    return `${[...CSV_COLUMNS, ...this.keys].map(csvField).join(',')}\n`;
+  }
+
+  line(entry: ListEntry): string {
+    const row = [entry.id, entry.list, entry.algorithm, entry.hash, entry.label ?? ''];
+    for (const key of this.keys) row.push(metadataText(entry.metadata?.[key]));
+    return `${row.map(csvField).join(',')}\n`;
+  }
+}
+
+/** One entry as a line of `format` (CSV lines need their columns). */
+function formatLine(entry: ListEntry, format: ListFormat, columns: CsvColumns): string {
+  switch (format) {
+    case 'csv':
+      return columns.line(entry);
+    case 'ndjson':
+      return `${JSON.stringify({ id: entry.id, list: entry.list, algorithm: entry.algorithm, hash: entry.hash, label: entry.label, metadata: entry.metadata })}\n`;
+    case 'text':
+      return `${entry.algorithm} ${entry.hash}\n`;
+  }
+}
+
+/** `normalEntry` (entries from a store are normal already: checked, not rebuilt), its errors prefixed `Entry n:`. */
+function normalizedAt(entry: ListEntry, index: number): ListEntry {
+  try {
+    return normalEntry(entry);
+  } catch (error) {
+    if (!isHashwardenError(error)) throw error;
+    throw new HashwardenError(error.code, `Entry ${index}: ${error.message}`, { cause: error });
+  }
+}
+
+/**
+ * Writes entries as a list file. CSV has the header `id,list,algorithm,hash,label` then one column
+ * per metadata key (in first-seen order; values that are not strings are written as JSON); NDJSON
+ * writes `{ id, list, algorithm, hash, label?, metadata? }`; text writes `<algorithm> <hash>`
+ * only, so ids, lists, labels and metadata are lost. Lines end with LF.
+ *
+ * `parseList` reads the output back to the same entries, with what each format cannot carry
+ * excepted: text keeps only algorithm and hash, and CSV metadata comes back as trimmed non-empty
+ * strings. Entries are validated with `normalizeEntry` first; a bad one, or a metadata key that
+ * cannot be a CSV column (`hash`, `Label`, `op`, ` x`…), throws a `HashwardenError`.
+ *
+ * @example
+ * ```ts
+ * await writeFile('export.csv', formatList(parsed.entries, 'csv'));
+ * ```
+ */
+export function formatList(entries: Iterable<ListEntry>, format: ListFormat): string {
+  if (entries === null || typeof entries !== 'object' || typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function') {
+    invalid('iterable of list entries', 'entries', entries);
+  }
+  oneOf(format, LIST_FORMATS, 'format');
+  const normalised: ListEntry[] = [];
+  let index = 0;
+  for (const entry of entries) normalised.push(normalizedAt(entry, ++index));
+  const columns = new CsvColumns();
+  if (format === 'csv') for (const entry of normalised) columns.add(entry);
+  let out = format === 'csv' ? columns.header() : '';
+  for (const entry of normalised) out += formatLine(entry, format, columns);
+  return out;
+}
+
+/**
+ * Writes entries to a list file as they come, without holding them, in the layout of
+ * {@link formatList}: `entries()` is called once, or twice for CSV (a first pass finds the
+ * metadata columns), and must give the same entries each time. The file is written aside and
+ * renamed, so a failed write leaves any previous file whole. Resolves to the number of entries.
+ *
+ * @example
+ * ```ts
+ * await writeListFile('ncmec.csv', () => store.entries({ list: 'ncmec' }), 'csv');
+ * ```
+ */
+export async function writeListFile(path: string, entries: () => Iterable<ListEntry>, format: ListFormat): Promise<number> {
+  nonEmptyString(path, 'path', MAX_PATH_LENGTH);
+  if (typeof entries !== 'function') invalid('function returning the entries', 'entries', entries);
+  oneOf(format, LIST_FORMATS, 'format');
+  const columns = new CsvColumns();
+  if (format === 'csv') {
+    let index = 0;
+    for (const entry of entries()) columns.add(normalizedAt(entry, ++index));
+  }
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  // Owner-only: the hashes of abuse material are themselves sensitive (docs/security.md).
+  const stream = createWriteStream(temporary, { flags: 'wx', mode: 0o600 });
+  const failed = new Promise<never>((_resolve, reject) => stream.once('error', reject));
+  failed.catch(() => undefined);
+  let count = 0;
+  try {
+    let chunk = format === 'csv' ? columns.header() : '';
+    for (const entry of entries()) {
+      chunk += formatLine(normalizedAt(entry, ++count), format, columns);
+      // About 64 KiB a write, waiting when the disk is behind rather than buffering the file.
+      if (chunk.length >= 65536) {
+        if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), failed]);
+        chunk = '';
+      }
+    }
+    stream.end(chunk);
+    await Promise.race([finished(stream), failed]);
+    await rename(temporary, path);
+  } catch (error) {
+    // The stream opens its file asynchronously: wait until it is closed, or the file could appear
+    // after the removal below.
+    stream.destroy();
+    if (!stream.closed) await once(stream, 'close').catch(() => undefined);
+    await rm(temporary, { force: true });
+    if (isHashwardenError(error)) throw error;
+    throw new HashwardenError('ERR_OUTPUT_WRITE', `Cannot write ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return count;
+}

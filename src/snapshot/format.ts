@@ -1,0 +1,126 @@
+/**
+ * The snapshot format (docs/snapshot-format.md): a 64-byte header (magic, version, section count,
+ * file size, checksums), a table of 32-byte section rows (kind, algorithm, part, checksum, offset,
+ * length), then each section at a multiple of 64 bytes. This file holds that layout and the types
+ * both sides share, and imports no code (types only): the matcher reads the magic from here at
+ * load without loading the reader (`read.ts`) or the writer (`write.ts`).
+ */
+import type { AlgorithmName } from '../algorithms/registry.js';
+import type { ListEntry } from '../lists/entry.js';
+import type { SearchTierOptions } from '../search/mih.js';
+import type { MatcherTable, TableSearch } from '../search/tables.js';
+
+/**
+ * The snapshot signature, `\x89HWSNAP\n`: the high byte and the newline catch transfers that
+ * mangle binary files, as PNG's signature does.
+ */
+export const SNAPSHOT_MAGIC: Readonly<Uint8Array> = Uint8Array.of(0x89, 0x48, 0x57, 0x53, 0x4e, 0x41, 0x50, 0x0a);
+
+/** The format version this release writes and reads. */
+export const SNAPSHOT_VERSION = 2;
+
+/** Size of the header. @internal */
+export const HEADER_BYTES = 64;
+/** Where the header's own checksum is: it covers the bytes before it, reserved ones included. @internal */
+export const HEADER_CHECKSUM_AT = 56;
+/** Size of a row of the section table. @internal */
+export const ROW_BYTES = 32;
+/** Every section starts at a multiple of this. @internal */
+export const ALIGN = 64;
+/** The algorithm number of a section of no algorithm (META). @internal */
+export const NO_ALGORITHM = 0xffff;
+/** More sections than any real snapshot has (a few per algorithm): a larger count is corruption. @internal */
+export const MAX_SECTIONS = 4096;
+/** Largest META section: it holds list names and versions, never entries. @internal */
+export const MAX_META_BYTES = 16 << 20;
+
+/** The kinds of section, as numbered in the file. @internal */
+export const KIND = {
+  META: 1,
+  PLANE_A: 2,
+  PLANE_B: 3,
+  EXACT: 4,
+  MIH_OFFSETS: 5,
+  MIH_IDS: 6,
+  ENTRY_LIST: 7,
+  ENTRY_ID_OFFSETS: 8,
+  ENTRY_ID_BYTES: 9,
+  ENTRY_LABEL_OFFSETS: 10,
+  ENTRY_LABEL_BYTES: 11,
+  ENTRY_METADATA_OFFSETS: 12,
+  ENTRY_METADATA_BYTES: 13,
+} as const;
+
+/** The list-level metadata a snapshot carries: each list's version and policy. */
+export interface SnapshotList {
+  readonly name: string;
+  readonly version: number;
+  /** Per-algorithm thresholds of the list; an algorithm not named uses the matcher's. */
+  readonly thresholds?: Readonly<Partial<Record<AlgorithmName, number>>>;
+  /** What a match on the list means (`Match.listLabel`). */
+  readonly label?: string;
+}
+
+/** One algorithm of a snapshot: its entry count and how its entries are searched. */
+export interface SnapshotAlgorithm {
+  readonly name: AlgorithmName;
+  readonly bits: number;
+  readonly count: number;
+  readonly search: TableSearch;
+}
+
+/** The META section: JSON of the lists and of how each algorithm is searched. @internal */
+export interface Meta {
+  readonly created: string;
+  readonly source?: string;
+  readonly lists: readonly SnapshotList[];
+  readonly algorithms: readonly SnapshotAlgorithm[];
+}
+
+/** What `readSnapshot` tells of a snapshot: the lists it holds and how each algorithm is searched. */
+export interface Snapshot {
+  readonly lists: readonly SnapshotList[];
+  readonly algorithms: readonly SnapshotAlgorithm[];
+  readonly created: string;
+  readonly source?: string;
+  readonly bytes: number;
+}
+
+/** A snapshot with its tables, ready for a `Matcher` (internal: `Matcher.open` takes it). */
+export interface LoadedSnapshot extends Snapshot {
+  readonly tables: ReadonlyMap<AlgorithmName, MatcherTable>;
+}
+
+/** What `writeSnapshot` writes: the lists (name, version), their entries, and search options. */
+export interface SnapshotSource {
+  readonly lists: readonly SnapshotList[];
+  /** Normalised entries (`normalizeEntry`), each in one of `lists`. */
+  readonly entries: readonly ListEntry[];
+  /** Where the entries came from (e.g. the store's path), kept in META. */
+  readonly source?: string;
+  /**
+   * The perceptual index to store: as `MatcherOptions.search` (tier `auto`, `linear` or `mih`,
+   * `substringBits`). Default: automatic, by list size.
+   */
+  readonly search?: SearchTierOptions;
+}
+
+/** What `writeSnapshot` wrote. */
+export interface SnapshotSummary {
+  readonly bytes: number;
+  readonly entries: number;
+  readonly algorithms: readonly SnapshotAlgorithm[];
+}
+
+/** The contents of a section that is stored empty. @internal */
+export const NOTHING = new Uint8Array(0);
+
+/** `n` rounded up to the next multiple of {@link ALIGN}. @internal */
+export function align(n: number): number {
+  return Math.ceil(n / ALIGN) * ALIGN;
+}
+
+/** True when `head` starts with the snapshot magic (so `Matcher.open` can tell snapshot from SQLite). */
+export function isSnapshot(head: Uint8Array): boolean {
+  return head.length >= SNAPSHOT_MAGIC.length && SNAPSHOT_MAGIC.every((b, i) => head[i] === b);
+}

@@ -1,0 +1,188 @@
+/**
+ * Writing a snapshot (layout in `format.ts`, docs/snapshot-format.md): the entries grouped by
+ * algorithm, each group's search tables built as the matcher will use them, then every section
+ * checksummed and laid out. Written to a temporary file in the target's folder and renamed over
+ * it, so readers never see half a snapshot.
+ */
+import { open, rename, rm } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import type { HashAlgorithm } from '../algorithms/types.js';
+import { HashwardenError } from '../errors.js';
+import type { ListEntry } from '../lists/entry.js';
+import { packEntries, type EntryColumns, type StringColumn } from '../search/entry-table.js';
+import { MihIndex } from '../search/mih.js';
+import { buildTable, resolveSearch, sortExact, type PerceptualTable, type ResolvedSearch, type TableSearch } from '../search/tables.js';
+import { integerInRange, invalid, nonEmptyString } from '../validate.js';
+import { checksum } from './checksum.js';
+import {
+  align,
+  HEADER_BYTES,
+  HEADER_CHECKSUM_AT,
+  KIND,
+  NO_ALGORITHM,
+  NOTHING,
+  ROW_BYTES,
+  SNAPSHOT_MAGIC,
+  SNAPSHOT_VERSION,
+  type Meta,
+  type SnapshotAlgorithm,
+  type SnapshotList,
+  type SnapshotSource,
+  type SnapshotSummary,
+} from './format.js';
+
+interface Section {
+  readonly kind: number;
+  readonly algorithm: number;
+  readonly part: number;
+  readonly data: Uint8Array;
+}
+
+function bytesOf(array: ArrayBufferView): Uint8Array {
+  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+}
+
+/** True when every value is 0 (a column that can be stored as an empty section). */
+function allZero(values: Uint16Array | Uint32Array): boolean {
+  for (let i = 0; i < values.length; i++) if (values[i] !== 0) return false;
+  return true;
+}
+
+function entrySections(algorithm: number, columns: EntryColumns): Section[] {
+  // A column that is empty for every entry (labels and metadata often are) and a list column when
+  // every entry is in list 0 (one list) are stored as empty sections: nothing to read or check
+  // at load, 8–10 bytes an entry less (docs/snapshot-format.md).
+  const strings = (offsetsKind: number, bytesKind: number, column: StringColumn): Section[] => [
+    { kind: offsetsKind, algorithm, part: 0, data: column.bytes.length === 0 ? NOTHING : bytesOf(column.offsets) },
+    { kind: bytesKind, algorithm, part: 0, data: column.bytes },
+  ];
+  return [
+    { kind: KIND.ENTRY_LIST, algorithm, part: 0, data: allZero(columns.listIndex) ? NOTHING : bytesOf(columns.listIndex) },
+    ...strings(KIND.ENTRY_ID_OFFSETS, KIND.ENTRY_ID_BYTES, columns.ids),
+    ...strings(KIND.ENTRY_LABEL_OFFSETS, KIND.ENTRY_LABEL_BYTES, columns.labels),
+    ...strings(KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES, columns.metadata),
+  ];
+}
+
+/** The sections of one algorithm, and how it is searched; entries in the table's order. */
+function algorithmSections(number: number, algorithm: HashAlgorithm<AlgorithmName>, group: readonly ListEntry[], listNames: readonly string[], search: ResolvedSearch | undefined): { sections: Section[]; search: TableSearch } {
+  if (algorithm.kind === 'exact') {
+    const exact = sortExact(algorithm, group);
+    const sections = [{ kind: KIND.EXACT, algorithm: number, part: 0, data: exact.index.sorted }, ...entrySections(number, packEntries(exact.entries, listNames))];
+    return { sections, search: { tier: 'exact' } };
+  }
+  const table = buildTable(algorithm, group, search) as PerceptualTable;
+  const { a, b } = table.linear.planes();
+  const sections: Section[] = [
+    { kind: KIND.PLANE_A, algorithm: number, part: 0, data: a },
+    { kind: KIND.PLANE_B, algorithm: number, part: 0, data: b },
+  ];
+  if (table.index instanceof MihIndex) {
+    const { offsets, ids } = table.index.tables();
+    offsets.forEach((o, part) => sections.push({ kind: KIND.MIH_OFFSETS, algorithm: number, part, data: bytesOf(o) }));
+    ids.forEach((o, part) => sections.push({ kind: KIND.MIH_IDS, algorithm: number, part, data: bytesOf(o) }));
+  }
+  sections.push(...entrySections(number, packEntries(group, listNames)));
+  return { sections, search: table.search };
+}
+
+/**
+ * Writes a snapshot of `entries` to `path`, atomically: a temporary file beside it, flushed, then
+ * renamed over it. Perceptual hashes are stored with the index `search` chooses (by default the
+ * automatic tier: multi-index tables for large lists), so opening the file rebuilds nothing.
+ * Throws `ERR_STORE` when the file cannot be written (and leaves no temporary file behind).
+ *
+ * @example
+ * ```ts
+ * await writeSnapshot('lists.snap', { lists: [{ name: 'ncmec', version: 3 }], entries });
+ * await writeSnapshot('big.snap', { lists, entries, search: { tier: 'mih', substringBits: 20 } });
+ * ```
+ */
+export async function writeSnapshot(path: string, source: SnapshotSource): Promise<SnapshotSummary> {
+  // `invalid` describes any value (JSON.stringify throws for a BigInt, String for a null-prototype object).
+  if (typeof path !== 'string' || path.length === 0) invalid('non-empty string', 'path', path);
+  if (source === null || typeof source !== 'object') invalid('object', 'source', source);
+  if (!Array.isArray(source.lists)) throw new TypeError(`Expected array for source.lists but received ${typeof source.lists}`);
+  if (!Array.isArray(source.entries)) throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
+  const search = resolveSearch(source.search, 'search');
+  if (source.lists.length > 0x10000) throw new RangeError(`Expected at most 65536 lists but received ${source.lists.length}`);
+  // Only what a snapshot carries, checked: a bad threshold is refused here, not by every reader.
+  const lists: SnapshotList[] = source.lists.map((l: unknown, i) => {
+    // Checked as readSnapshot will check them: a list it would refuse must not be written.
+    if (l === null || typeof l !== 'object' || Array.isArray(l)) invalid('object with name and version', `source.lists[${i}]`, l);
+    const list = l as Partial<SnapshotList>;
+    const thresholds = checkThresholds(list.thresholds, `source.lists[${i}].thresholds`);
+    return {
+      name: nonEmptyString(list.name, `source.lists[${i}].name`),
+      version: integerInRange(list.version, 0, Number.MAX_SAFE_INTEGER, `source.lists[${i}].version`),
+      ...(Object.keys(thresholds).length === 0 ? {} : { thresholds }),
+      ...(list.label === undefined ? {} : { label: nonEmptyString(list.label, `source.lists[${i}].label`) }),
+    };
+  });
+  const listNames = lists.map((l) => l.name);
+  const grouped = new Map<AlgorithmName, ListEntry[]>();
+  for (const entry of source.entries) {
+    let group = grouped.get(entry.algorithm);
+    if (group === undefined) grouped.set(entry.algorithm, (group = []));
+    group.push(entry);
+  }
+  const sections: Section[] = [];
+  const algorithms: SnapshotAlgorithm[] = [];
+  for (const [name, group] of grouped) {
+    const algorithm = getAlgorithm(name);
+    const number = algorithms.length;
+    const written = algorithmSections(number, algorithm, group, listNames, search);
+    sections.push(...written.sections);
+    algorithms.push({ name, bits: algorithm.bits, count: group.length, search: written.search });
+  }
+  const meta: Meta = { created: new Date().toISOString(), ...(source.source === undefined ? {} : { source: source.source }), lists, algorithms };
+  sections.unshift({ kind: KIND.META, algorithm: NO_ALGORITHM, part: 0, data: new TextEncoder().encode(JSON.stringify(meta)) });
+
+  // Lay out: header, table, then each section at the next multiple of 64.
+  const table = new DataView(new ArrayBuffer(sections.length * ROW_BYTES));
+  let offset = align(HEADER_BYTES + sections.length * ROW_BYTES);
+  const offsets: number[] = [];
+  sections.forEach((s, i) => {
+    offsets.push(offset);
+    const row = i * ROW_BYTES;
+    table.setUint16(row, s.kind, true);
+    table.setUint16(row + 2, s.algorithm, true);
+    table.setUint32(row + 4, s.part, true);
+    table.setBigUint64(row + 8, checksum(s.data), true);
+    table.setBigUint64(row + 16, BigInt(offset), true);
+    table.setBigUint64(row + 24, BigInt(s.data.length), true);
+    offset = align(offset + s.data.length);
+  });
+  const size = offset;
+  const header = new DataView(new ArrayBuffer(HEADER_BYTES));
+  new Uint8Array(header.buffer).set(SNAPSHOT_MAGIC, 0);
+  header.setUint32(8, SNAPSHOT_VERSION, true);
+  header.setUint32(12, sections.length, true);
+  header.setBigUint64(16, BigInt(size), true);
+  header.setBigUint64(24, checksum(new Uint8Array(table.buffer)), true);
+  header.setBigUint64(HEADER_CHECKSUM_AT, checksum(new Uint8Array(header.buffer, 0, HEADER_CHECKSUM_AT)), true);
+
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
+  let file;
+  try {
+    // Owner-only: the hashes of abuse material are themselves sensitive (docs/security.md).
+    file = await open(temporary, 'wx', 0o600);
+  } catch (error) {
+    throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  try {
+    await file.write(new Uint8Array(header.buffer), 0, HEADER_BYTES, 0);
+    await file.write(new Uint8Array(table.buffer), 0, table.byteLength, HEADER_BYTES);
+    for (const [i, s] of sections.entries()) if (s.data.length > 0) await file.write(s.data, 0, s.data.length, offsets[i]);
+    await file.truncate(size);
+    await file.sync();
+    await file.close();
+    await rename(temporary, path);
+  } catch (error) {
+    await file.close().catch(() => undefined);
+    await rm(temporary, { force: true });
+    throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, { cause: error });
+  }
+  return { bytes: size, entries: source.entries.length, algorithms };
+}
