@@ -5,9 +5,9 @@
  * but broken, why it did not load. The child runs the sources through tsx, like the jitless tests.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HashStore } from './index.js';
@@ -93,4 +93,23 @@ describe('better-sqlite3, loaded on the first open', () => {
     expect(out.matcher).toMatchObject({ code: 'ERR_MODULE_LOAD', cause: 'ERR_DLOPEN_FAILED' });
     expect(existsSync(fresh)).toBe(false);
   });
+});
+
+/** Every module the declaration file `file` imports, directly or through the package's other declaration files. */
+function declarationImports(file: string, seen = new Set<string>()): Set<string> {
+  const specifiers = new Set<string>();
+  if (seen.has(file)) return specifiers;
+  seen.add(file);
+  for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from |import\()['"]([^'"]+)['"]/g)) {
+    if (specifier === undefined) continue;
+    if (!specifier.startsWith('.')) specifiers.add(specifier);
+    else for (const s of declarationImports(resolve(dirname(file), specifier.replace(/\.js$/, '.d.ts')), seen)) specifiers.add(s);
+  }
+  return specifiers;
+}
+
+// The built package's declarations: tsc writes them on `npm run build`, which `npm test` runs first.
+const declarations = join(ROOT, 'dist/store/index.d.ts');
+it.skipIf(!existsSync(declarations))("declares hashwarden/sqlite without better-sqlite3's types, which users do not install", () => {
+  expect([...declarationImports(declarations)].filter((s) => s.includes('better-sqlite3'))).toEqual([]);
 });

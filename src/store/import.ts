@@ -19,12 +19,14 @@ export const STAGE_CHUNK = 128;
 export const UPSERT_SET = `algorithm = excluded.algorithm, hash = excluded.hash, label = excluded.label, metadata = excluded.metadata
 WHERE NOT (entries.algorithm IS excluded.algorithm AND entries.hash IS excluded.hash AND entries.label IS excluded.label AND entries.metadata IS excluded.metadata)`;
 
+/** {@link ImportOptions}, checked, with their defaults. */
 export interface ResolvedImport {
   readonly source: string | null;
   readonly replace: ReadonlySet<string>;
   readonly allowEmpty: boolean;
 }
 
+/** Checks an import's options (TypeError / RangeError) and fills in the defaults. */
 export function resolveImport(options: ImportOptions | undefined): ResolvedImport {
   const o = optionsObject(options, 'options');
   const replace = new Set<string>();

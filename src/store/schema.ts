@@ -8,20 +8,7 @@ import { HashwardenError } from '../errors.js';
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import { createContext, MAX_PATH_LENGTH, storeError, type StoreContext } from './context.js';
 import { loadDriver, type Connection } from './driver.js';
-import type { StoreOptions } from './types.js';
-
-/**
- * The schema version this module writes (2), kept in `PRAGMA user_version`. A version 1 store is
- * upgraded when opened for writing (the list policy and the import modes are new columns) and
- * read as it is when opened read-only, so a matcher keeps working while its importer upgrades;
- * any other version is refused rather than guessed at. docs/lists.md has the schema.
- *
- * @example
- * ```ts
- * console.log(`hashwarden store schema v${STORE_SCHEMA_VERSION}`);
- * ```
- */
-export const STORE_SCHEMA_VERSION = 2;
+import { STORE_SCHEMA_VERSION, type StoreOptions } from './types.js';
 
 const REQUIRED_TABLES = ['lists', 'entries', 'imports'] as const;
 
@@ -61,7 +48,7 @@ PRAGMA user_version = ${STORE_SCHEMA_VERSION};
 
 /**
  * From version 1: the list policy and what each import did (removals, its mode); and no index on
- * the algorithm, which slowed every import by much (docs/benchmark.md) to speed up only reads of
+ * the algorithm, which made every import markedly slower (docs/benchmark.md) to speed up only reads of
  * one algorithm across all lists, which nothing frequent does.
  */
 const UPGRADE_FROM_1 = `

@@ -78,7 +78,7 @@ function addParameters(entry: ListEntry, line: number | null): StagedParameters 
   return [entry.list, entry.id, 0, entry.algorithm, entry.hash, entry.label ?? null, entry.metadata === undefined ? null : metadataJson(entry.metadata), line];
 }
 
-/** `normalEntry`, its errors prefixed with where the row is (`source:line`). */
+/** `normalEntry`, its errors prefixed with where the row is (`source:line`, `Entry n`). */
 function normalizeEntryAt(input: ListEntry, at: () => string): ListEntry {
   try {
     return normalEntry(input);
@@ -139,6 +139,7 @@ class Stager {
   }
 }
 
+/** True for SQLite's refusal of a second row with a key already staged. */
 function isDuplicate(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
@@ -306,13 +307,7 @@ export function importEntries(ctx: StoreContext, entries: Iterable<ListEntry>, o
           done = true;
           break;
         }
-        let entry: ListEntry;
-        try {
-          entry = normalEntry(step.value);
-        } catch (error) {
-          const code = isHashwardenError(error) ? error.code : 'ERR_LIST_FORMAT';
-          throw new HashwardenError(code, `Entry ${index}: ${(error as Error).message}`, { cause: error });
-        }
+        const entry = normalizeEntryAt(step.value, () => `Entry ${index}`);
         order.see(entry.list, () => `Entry ${index}`);
         stager.add(addParameters(entry, null));
       }

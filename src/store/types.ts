@@ -1,11 +1,26 @@
 /**
- * The types of `hashwarden/sqlite`: the options and results of {@link HashStore}'s methods.
+ * What `hashwarden/sqlite` declares besides the class: the schema version, and the options and
+ * results of {@link HashStore}'s methods. Nothing here (nor in store.ts's public part) names a
+ * better-sqlite3 type, so the entry's declarations need no `@types/better-sqlite3`.
  */
 import type { AlgorithmName } from '../algorithms/registry.js';
 import type { RowProblem } from '../lists/formats.js';
 import type { ListEntry } from '../lists/entry.js';
 import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
 import type { HashStore } from './store.js';
+
+/**
+ * The schema version this release writes (2), kept in `PRAGMA user_version`. A version 1 store is
+ * upgraded when opened for writing (the list policy and the import modes are new columns) and
+ * read as it is when opened read-only, so a matcher keeps working while its importer upgrades;
+ * any other version is refused rather than guessed at. docs/lists.md has the schema.
+ *
+ * @example
+ * ```ts
+ * console.log(`hashwarden store schema v${STORE_SCHEMA_VERSION}`);
+ * ```
+ */
+export const STORE_SCHEMA_VERSION = 2;
 
 /**
  * Options of {@link HashStore.open}.
