@@ -26,6 +26,11 @@ export const ERROR_CODES = [
   'ERR_STORE',
   /** An optional module (sharp, better-sqlite3) could not be loaded. */
   'ERR_MODULE_LOAD',
+  /**
+   * An optional package a feature needs is not installed (better-sqlite3, for the SQLite store);
+   * the message names the package and the command that installs it.
+   */
+  'ERR_MISSING_DEPENDENCY',
   /** A snapshot file is not a snapshot, or its layout is inconsistent. */
   'ERR_SNAPSHOT_FORMAT',
   /** A snapshot of a format version this release does not read. */

@@ -7,14 +7,16 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
- * Imports `entry` of the built package in a fresh process and lists what of sharp and
- * better-sqlite3 got loaded: their JavaScript modules (both are CommonJS, so they land in the
- * require cache even when imported from ESM) and any native library mapped into the process.
+ * Imports `entry` of the built package in a fresh process, runs `then` (the module is `imported`),
+ * and lists what of sharp and better-sqlite3 got loaded: their JavaScript modules (both are
+ * CommonJS, so they land in the require cache even when imported from ESM) and any native
+ * library mapped into the process.
  */
-function loadedAfterImport(entry: string): string[] {
+function loadedAfterImport(entry: string, then = ''): string[] {
   const script = [
     `import { createRequire } from 'node:module';`,
-    `await import(${JSON.stringify(entry)});`,
+    `const imported = await import(${JSON.stringify(entry)});`,
+    then,
     `const modules = Object.keys(createRequire(import.meta.url).cache);`,
     `console.log(JSON.stringify([...modules, ...process.report.getReport().sharedObjects]));`,
   ].join('\n');
@@ -48,7 +50,9 @@ describe('package entries', () => {
     expect(JSON.parse(out)).toEqual([true, 'ERR_STORE']);
   });
 
-  it('importing hashwarden/sqlite loads better-sqlite3', () => {
-    expect(loadedAfterImport('hashwarden/sqlite').some((path) => path.includes('node_modules/better-sqlite3/'))).toBe(true);
+  it('importing hashwarden/sqlite does not load better-sqlite3; opening a store does', () => {
+    expect(loadedAfterImport('hashwarden/sqlite')).toEqual([]);
+    const loaded = loadedAfterImport('hashwarden/sqlite', `imported.HashStore.open(':memory:').close();`);
+    expect(loaded.some((path) => path.includes('node_modules/better-sqlite3/'))).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 /**
  * Tests of the SQLite store: round trips, upserts and versions, read-only use, refusal of files
  * that are not hashwarden stores, and all-or-nothing imports. Foreign and future databases are
- * made by patching a real store's bytes, so that only sqlite.ts imports better-sqlite3.
+ * made by patching a real store's bytes, so that only driver.ts imports better-sqlite3.
  */
 import { existsSync, statSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
@@ -81,6 +81,22 @@ describe('HashStore: import and read back', () => {
     const store = openStore('private.db');
     store.importEntries([entry({})]);
     for (const file of ['private.db', 'private.db-wal', 'private.db-shm']) expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
+  });
+
+  it.skipIf(process.platform === 'win32')('creates a store with the mode asked for, whatever the umask, and leaves an existing file its mode', () => {
+    // A umask that would take the group's read bit away: the mode asked for still holds.
+    const umask = process.umask(0o077);
+    try {
+      openStore('shared.db', { mode: 0o640 }).importEntries([entry({})]);
+    } finally {
+      process.umask(umask);
+    }
+    for (const file of ['shared.db', 'shared.db-wal', 'shared.db-shm']) expect(statSync(join(dir, file)).mode & 0o777).toBe(0o640);
+    openStore('shared.db', { mode: 0o600 });
+    expect(statSync(join(dir, 'shared.db')).mode & 0o777).toBe(0o640);
+    expect(() => HashStore.open(join(dir, 'bad.db'), { mode: 0o1000 })).toThrow(RangeError);
+    expect(() => HashStore.open(join(dir, 'bad.db'), { mode: '640' as unknown as number })).toThrow(TypeError);
+    expect(existsSync(join(dir, 'bad.db'))).toBe(false);
   });
 
   it('persists across close and reopen', () => {

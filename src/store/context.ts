@@ -1,0 +1,105 @@
+/**
+ * What the store's functions share for one open connection: the connection, its prepared
+ * statements and its state. {@link HashStore} keeps one privately and hands it to the functions
+ * of each concern (schema, imports, reads, policy), as better-sqlite3's methods get `this`.
+ */
+import { HashwardenError, isHashwardenError } from '../errors.js';
+import type { Connection, Statement } from './driver.js';
+import type { OrderedStatements } from './ordered-import.js';
+import type { Staging } from './staged-import.js';
+
+/** Longest store path or import source accepted (Linux's PATH_MAX). */
+export const MAX_PATH_LENGTH = 4096;
+
+/** The columns of `entries`, in the order inserts give them. */
+export const ENTRY_COLUMNS = 'list, id, algorithm, hash, label, metadata';
+// Index: bit 0 = list filter, bit 1 = algorithm filter. ORDER BY list, id costs no sort: it is the
+// primary key order (a filter on the algorithm alone scans the table in that order).
+const FILTERS = ['', ' WHERE list = ?', ' WHERE algorithm = ?', ' WHERE list = ? AND algorithm = ?'] as const;
+
+/** A row of `entries`. */
+export interface EntryRow {
+  readonly list: string;
+  readonly id: string;
+  readonly algorithm: string;
+  readonly hash: Buffer;
+  readonly label: string | null;
+  readonly metadata: string | null;
+}
+
+/** A row of `lists` (the policy columns defaulted in a version 1 store). */
+export interface ListRowData {
+  readonly name: string;
+  readonly version: number;
+  readonly updated_at: string | null;
+  readonly label: string | null;
+  readonly thresholds: string | null;
+  readonly enabled: number;
+}
+
+/** One open store: its connection, statements and state. */
+export interface StoreContext {
+  /** The path the store was opened with. */
+  readonly path: string;
+  readonly db: Connection;
+  readonly readonly: boolean;
+  /** The schema version opened (1 only read-only: a writable open upgrades). */
+  readonly version: number;
+  readonly selectList: Statement<[string], { version: number }>;
+  readonly insertList: Statement<[string, string, string]>;
+  readonly bumpList: Statement<[number, string, string]>;
+  readonly listRows: Statement<[], ListRowData>;
+  readonly listCounts: Statement<[], { list: string; algorithm: string; n: number }>;
+  /** Entries, and their count, by filter: indexed as `FILTERS`. */
+  readonly iterate: readonly Statement<string[], EntryRow>[];
+  readonly count: readonly Statement<string[], number>[];
+  /** Made on the first import: a version 1 store read as it is has no such columns. */
+  insertImport: Statement<[string, number, string | null, number, number, number, number, string, string]> | undefined;
+  /** The staging statements, made on the first import (they need the temporary table). */
+  staging: Staging | undefined;
+  /** The ordered import's statements, made on its first use. */
+  ordered: OrderedStatements | undefined;
+  /** True while an import or `readAsync` holds its transaction open across awaits. */
+  importing: boolean;
+}
+
+/** The context of a connection just opened, with its statements prepared. */
+export function createContext(db: Connection, path: string, readonly: boolean, version: number): StoreContext {
+  const policy = version >= 2 ? 'label, thresholds, enabled' : 'NULL AS label, NULL AS thresholds, 1 AS enabled';
+  return {
+    path,
+    db,
+    readonly,
+    version,
+    selectList: db.prepare('SELECT version FROM lists WHERE name = ?'),
+    insertList: db.prepare('INSERT INTO lists (name, version, created_at, updated_at) VALUES (?, 1, ?, ?)'),
+    bumpList: db.prepare('UPDATE lists SET version = ?, updated_at = ? WHERE name = ?'),
+    listRows: db.prepare(`SELECT name, version, updated_at, ${policy} FROM lists ORDER BY name`),
+    listCounts: db.prepare('SELECT list, algorithm, count(*) AS n FROM entries GROUP BY list, algorithm'),
+    iterate: FILTERS.map((where) => db.prepare<string[], EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM entries${where} ORDER BY list, id`)),
+    count: FILTERS.map((where) => db.prepare<string[], number>(`SELECT count(*) FROM entries${where}`).pluck()),
+    insertImport: undefined,
+    staging: undefined,
+    ordered: undefined,
+    importing: false,
+  };
+}
+
+/** Any failure from better-sqlite3 becomes `ERR_STORE` naming the file; our own errors pass through. */
+export function storeError(path: string, error: unknown): HashwardenError {
+  if (isHashwardenError(error)) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = typeof (error as { code?: unknown } | null)?.code === 'string' ? ` (${(error as { code: string }).code})` : '';
+  return new HashwardenError('ERR_STORE', `SQLite store ${path}: ${message}${code}`, { cause: error });
+}
+
+/** Throws `ERR_STORE` unless the store may be written now: not read-only, no transaction running. */
+export function writable(ctx: StoreContext, what: string): void {
+  if (ctx.readonly) throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: opened read-only, cannot ${what}`);
+  if (ctx.importing) throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: a transaction (an import, a read) is running on this connection, cannot ${what}`);
+}
+
+/** Entries of one list, inside an import (`count`'s statement, without its filter checks). */
+export function listSize(ctx: StoreContext, list: string): number {
+  return (ctx.count[1] as Statement<string[], number>).get(list) ?? 0;
+}

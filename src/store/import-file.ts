@@ -1,0 +1,87 @@
+/**
+ * `importFile`: a list file read (on a worker thread when it is large) and written through the
+ * ordered import while its ids ascend, else read again through the staged import.
+ */
+import { stat } from 'node:fs/promises';
+import { HashwardenError, type ErrorCode } from '../errors.js';
+import { PACKED_FIELDS, packedFields, type PackedBatch } from '../lists/packed.js';
+import { readPacked } from '../lists/packed-reader.js';
+import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
+import { boolean, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { MAX_PATH_LENGTH, writable, type StoreContext } from './context.js';
+import { resolveImport } from './import.js';
+import { orderedImport } from './ordered-import.js';
+import { stagedImport } from './staged-import.js';
+import type { ImportFileOptions, ImportFileResult, ImportProgress } from './types.js';
+
+/**
+ * Rows per batch read by `importFile`. Small batches keep little alive in the reader: its young
+ * generation is collected at the cost of what survives, and a batch being built survives, so
+ * smaller batches spend less time in the reader thread's garbage collector (docs/benchmark.md).
+ */
+const IMPORT_BATCH_ROWS = 1000;
+
+/**
+ * Files smaller than this are read on the calling thread: starting the reader thread has a cost
+ * that a small file does not win back; from about this size on, the thread wins
+ * (docs/benchmark.md).
+ */
+const THREAD_MIN_BYTES = 2 * 1024 * 1024;
+
+/** {@link HashStore.importFile}. */
+export async function importFile(ctx: StoreContext, path: string, options: ImportFileOptions): Promise<ImportFileResult> {
+  nonEmptyString(path, 'path', MAX_PATH_LENGTH);
+  const o = optionsObject(options, 'options');
+  const resolved = resolveImport({ ...(o.replace === undefined ? {} : { replace: o.replace as readonly string[] }), ...(o.allowEmpty === undefined ? {} : { allowEmpty: o.allowEmpty as boolean }), source: o.source === undefined ? path : o.source as string });
+  const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
+  // A size that cannot be read goes to the reader, which reports why.
+  const thread = (o.thread === undefined ? true : boolean(o.thread, 'thread')) && (await stat(path).then((info) => info.size, () => Infinity)) >= THREAD_MIN_BYTES;
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') invalid('function', 'onProgress', o.onProgress);
+  const onProgress = o.onProgress as ((progress: ImportProgress) => void) | undefined;
+  const read: StreamListOptions = Object.freeze({
+    list: o.list as string,
+    onError,
+    ...(o.format === undefined ? {} : { format: o.format as StreamListOptions['format'] }),
+    ...(o.algorithm === undefined ? {} : { algorithm: o.algorithm as string }),
+    ...(o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes as number }),
+    batchSize: IMPORT_BATCH_ROWS,
+  });
+  writable(ctx, 'import');
+  // Problems are reported once: a second reading of the file reports only those past the first's.
+  let reportedTo = 0;
+  const progress = (): ((batch: PackedBatch) => void) => {
+    let rows = 0;
+    return (batch) => {
+      rows += batch.count + batch.problems.length;
+      const fresh = batch.problems.filter((p) => p.line > reportedTo);
+      const last = batch.problems.at(-1);
+      if (last !== undefined) reportedTo = Math.max(reportedTo, last.line);
+      onProgress?.(Object.freeze({
+        bytesRead: batch.bytesRead,
+        bytesTotal: batch.bytesTotal,
+        rows,
+        problems: Object.freeze(fresh.map((p) => Object.freeze({ source: path, line: p.line, error: new HashwardenError(p.code as ErrorCode, p.message) }))),
+      }));
+    };
+  };
+  const ordered = await orderedImport(ctx, readPacked({ path, options: read, checkOrder: true }, thread), resolved, progress());
+  if (ordered !== undefined) return ordered;
+  const report = progress();
+  const { result, returned } = await stagedImport(ctx, readPacked({ path, options: read, checkOrder: false }, thread), resolved, onError, true, (batch: PackedBatch, stage) => {
+    report(batch);
+    const fields = packedFields(batch);
+    for (let r = 0, f = 0; r < batch.count; r++, f += PACKED_FIELDS) {
+      const list = fields[f] as string;
+      const id = fields[f + 1] as string;
+      const line = batch.lines[r] as number;
+      if (batch.ops[r] === 0) {
+        const at = (): string => stage.where(line);
+        stage.order.see(list, at);
+        stage.stager.add([list, id, 0, fields[f + 2] as string, fields[f + 3] as string, fields[f + 4] || null, fields[f + 5] || null, line]);
+      } else {
+        stage.remove(list, id, line, () => stage.where(line));
+      }
+    }
+  });
+  return Object.freeze({ ...result, read: returned as ListStreamSummary, ordered: false });
+}

@@ -1,0 +1,171 @@
+/**
+ * What the two ways of importing share (the staged one, `staged-import.ts`, and the ordered one,
+ * `ordered-import.ts`): options, the transaction, the lists an import names, version bumps, the
+ * history record, and the errors that refuse an import.
+ */
+import { HashwardenError } from '../errors.js';
+import { MAX_FIELD_LENGTH } from '../lists/entry.js';
+import { boolean, invalid, nonEmptyString, optionsObject } from '../validate.js';
+import { MAX_PATH_LENGTH, storeError, type StoreContext } from './context.js';
+import type { ImportMode, ImportOptions, ImportSummary } from './types.js';
+
+/** A value bound to a staging or entry insert. */
+export type StagedValue = string | number | null;
+
+/** Rows per multi-row insert (staging, and the ordered import): one call into SQLite for 128 rows. */
+export const STAGE_CHUNK = 128;
+
+/** The update of an upsert, skipped when nothing changed: the row and its pages stay as they are. */
+export const UPSERT_SET = `algorithm = excluded.algorithm, hash = excluded.hash, label = excluded.label, metadata = excluded.metadata
+WHERE NOT (entries.algorithm IS excluded.algorithm AND entries.hash IS excluded.hash AND entries.label IS excluded.label AND entries.metadata IS excluded.metadata)`;
+
+/** {@link ImportOptions}, checked, with their defaults. */
+export interface ResolvedImport {
+  readonly source: string | null;
+  readonly replace: ReadonlySet<string>;
+  readonly allowEmpty: boolean;
+}
+
+/** Checks an import's options (TypeError / RangeError) and fills in the defaults. */
+export function resolveImport(options: ImportOptions | undefined): ResolvedImport {
+  const o = optionsObject(options, 'options');
+  const replace = new Set<string>();
+  if (o.replace !== undefined) {
+    if (!Array.isArray(o.replace)) invalid('array of list names', 'replace', o.replace);
+    for (const name of o.replace as unknown[]) replace.add(nonEmptyString(name, 'replace[]', MAX_FIELD_LENGTH).trim());
+  }
+  return Object.freeze({
+    source: o.source === undefined ? null : nonEmptyString(o.source, 'source', MAX_PATH_LENGTH),
+    replace,
+    allowEmpty: o.allowEmpty === undefined ? false : boolean(o.allowEmpty, 'allowEmpty'),
+  });
+}
+
+/** What one import did to one list, before its version is known. */
+export interface Tally {
+  readonly list: string;
+  readonly added: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  readonly removed: number;
+}
+
+/** A removal row in a replace, refused: a replace holds the whole list. */
+export function removalInReplace(at: string): HashwardenError {
+  return new HashwardenError('ERR_LIST_FORMAT', `${at}: a removal row in a replace (a replace holds the whole list; import removals without --replace)`);
+}
+
+/** A replace holding no entries for `list`: refused unless allowed, since a truncated download must not wipe a list. */
+export function emptiedList(resolved: ResolvedImport, list: string, entries: number): HashwardenError {
+  return new HashwardenError('ERR_LIST_FORMAT', `${resolved.source ?? 'the import'}: no entries for list ${JSON.stringify(list)}, which a replace would empty (${entries} entries); allow it explicitly (allowEmpty, --allow-empty)`);
+}
+
+/** The lists an import names, in order of first appearance; in a replace, only the replaced ones. */
+export class ListOrder {
+  readonly lists: string[] = [];
+  readonly #seen = new Set<string>();
+
+  constructor(readonly options: ResolvedImport) {}
+
+  see(list: string, where: () => string): void {
+    if (this.#seen.has(list)) return;
+    if (this.options.replace.size > 0 && !this.options.replace.has(list)) {
+      throw new HashwardenError('ERR_LIST_FORMAT', `${where()}: an entry of list ${JSON.stringify(list)} in a replace of ${[...this.options.replace].map((n) => JSON.stringify(n)).join(', ')}`);
+    }
+    this.#seen.add(list);
+    this.lists.push(list);
+  }
+
+  has(list: string): boolean {
+    return this.#seen.has(list);
+  }
+}
+
+/**
+ * Hands each value of `iterator` to `each` until it ends; returns what it returned. An error from
+ * the iterator itself is marked with `rowsFailed` (it passes through the rollback unchanged); the
+ * iterator is closed if the loop is left early.
+ */
+export async function drain<B, R>(iterator: AsyncIterator<B, R> | Iterator<B, R>, rowsFailed: (error: unknown) => void, each: (value: B) => void): Promise<R> {
+  let done = false;
+  try {
+    for (;;) {
+      let step: IteratorResult<B, R>;
+      try {
+        step = await iterator.next();
+      } catch (error) {
+        rowsFailed(error);
+        throw error;
+      }
+      if (step.done === true) {
+        done = true;
+        return step.value;
+      }
+      each(step.value);
+    }
+  } finally {
+    if (!done) await iterator.return?.();
+  }
+}
+
+/**
+ * One transaction around an import that may await its rows: begun before the first, committed
+ * after the last, rolled back on any failure (the error passing through `storeError`, except
+ * the rows' own). `ctx.importing` keeps other calls off the connection meanwhile.
+ */
+export async function transaction<T>(ctx: StoreContext, body: (rowsFailed: (error: unknown) => void) => Promise<T>): Promise<T> {
+  const db = ctx.db;
+  ctx.importing = true;
+  let sourceFailure: { error: unknown } | undefined;
+  // Every entry an import writes belongs to a list whose row it wrote first (its version bump),
+  // so the foreign key's check of each row, a lookup in `lists`, is skipped (SQLite reads the
+  // setting only outside a transaction), a measurable part of each insert's work.
+  db.pragma('foreign_keys = OFF');
+  try {
+    db.exec('BEGIN IMMEDIATE');
+    const value = await body((error) => (sourceFailure = { error }));
+    db.exec('COMMIT');
+    return value;
+  } catch (error) {
+    try {
+      if (db.inTransaction) db.exec('ROLLBACK');
+    } catch {
+      // The import already failed; that error is the one to report.
+    }
+    if (sourceFailure !== undefined && error === sourceFailure.error) throw error;
+    throw storeError(ctx.path, error);
+  } finally {
+    db.pragma('foreign_keys = ON');
+    ctx.importing = false;
+  }
+}
+
+/** Creates each list not yet stored (version 1) and bumps the others; the new versions. */
+export function bumpVersions(ctx: StoreContext, lists: readonly string[], now: string): Map<string, number> {
+  const versions = new Map<string, number>();
+  for (const list of lists) versions.set(list, bumpVersion(ctx, list, now));
+  return versions;
+}
+
+/** Creates a list not yet stored (version 1) or bumps its version; the new version. */
+export function bumpVersion(ctx: StoreContext, list: string, now: string): number {
+  const stored = ctx.selectList.get(list);
+  if (stored === undefined) {
+    ctx.insertList.run(list, now, now);
+    return 1;
+  }
+  ctx.bumpList.run(stored.version + 1, now, list);
+  return stored.version + 1;
+}
+
+/** Writes each list's import to the history; the summaries. */
+export function record(ctx: StoreContext, tallies: readonly Tally[], versions: ReadonlyMap<string, number>, resolved: ResolvedImport, now: string): ImportSummary[] {
+  const mode: ImportMode = resolved.replace.size > 0 ? 'replace' : 'merge';
+  ctx.insertImport ??= ctx.db.prepare('INSERT INTO imports (list, version, source, added, updated, unchanged, removed, mode, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const record = ctx.insertImport;
+  return tallies.map((t) => {
+    const version = versions.get(t.list) as number;
+    record.run(t.list, version, resolved.source, t.added, t.updated, t.unchanged, t.removed, mode, now);
+    return Object.freeze({ ...t, version, mode });
+  });
+}

@@ -1,0 +1,194 @@
+/**
+ * Reading a store: its entries (streamed), its lists with their counts and policy, the import
+ * history, counts, and read transactions that give one version of the store.
+ */
+import { ALGORITHM_NAMES, checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { HashwardenError } from '../errors.js';
+import { MAX_FIELD_LENGTH, type EntryMetadata, type ListEntry } from '../lists/entry.js';
+import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { storeError, type EntryRow, type StoreContext } from './context.js';
+import { isSqliteError, type Statement } from './driver.js';
+import type { EntryFilter, ImportMode, ImportRecord, ListInfo } from './types.js';
+
+/** A row of `imports` (the version 2 columns defaulted in a version 1 store). */
+interface ImportRecordRow {
+  readonly list: string;
+  readonly version: number;
+  readonly source: string | null;
+  readonly added: number;
+  readonly updated: number;
+  readonly unchanged: number;
+  readonly removed: number;
+  readonly mode: ImportMode;
+  readonly at: string;
+}
+
+/** A list's stored thresholds, checked (only a damaged or hand-edited file holds bad ones). */
+export function storedThresholds(ctx: StoreContext, list: string, json: string | null): Partial<Record<AlgorithmName, number>> {
+  if (json === null) return {};
+  try {
+    const parsed = JSON.parse(json) as unknown;
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return checkThresholds(parsed, 'thresholds');
+  } catch (error) {
+    throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: bad thresholds for list ${JSON.stringify(list)}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** The statement index (`FILTERS` in context.ts) and parameters of a filter, checked. */
+function entryFilter(filter: EntryFilter | undefined): { index: number; params: string[] } {
+  const f = optionsObject(filter, 'filter');
+  const params: string[] = [];
+  let index = 0;
+  if (f.list !== undefined) {
+    // Stored names are trimmed (normalizeEntry), so the filter is too.
+    params.push(nonEmptyString(f.list, 'list', MAX_FIELD_LENGTH).trim());
+    index |= 1;
+  }
+  if (f.algorithm !== undefined) {
+    params.push(oneOf(f.algorithm, ALGORITHM_NAMES, 'algorithm'));
+    index |= 2;
+  }
+  return { index, params };
+}
+
+/** A stored row as an entry. */
+function toEntry(ctx: StoreContext, row: EntryRow): ListEntry {
+  try {
+    const algorithm = getAlgorithm(row.algorithm);
+    const entry = { id: row.id, list: row.list, algorithm: algorithm.name, hash: algorithm.format(row.hash) };
+    if (row.label !== null) Object.assign(entry, { label: row.label });
+    if (row.metadata !== null) Object.assign(entry, { metadata: JSON.parse(row.metadata) as EntryMetadata });
+    return entry;
+  } catch (error) {
+    // Only a damaged or hand-edited file gets here.
+    const message = `bad entry ${JSON.stringify(row.id)} in list ${JSON.stringify(row.list)}: ${(error as Error).message}`;
+    throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: ${message}`, { cause: error });
+  }
+}
+
+/** {@link HashStore.entries}. */
+export function entries(ctx: StoreContext, filter?: EntryFilter): IterableIterator<ListEntry> {
+  const { index, params } = entryFilter(filter);
+  const cached = ctx.iterate[index] as Statement<string[], EntryRow>;
+  const path = ctx.path;
+  const db = ctx.db;
+  return (function* () {
+    let rows: IterableIterator<EntryRow>;
+    try {
+      // A second loop over the same filter while the first is open needs its own statement.
+      const statement = cached.busy ? db.prepare<string[], EntryRow>(cached.source) : cached;
+      rows = statement.iterate(...params);
+    } catch (error) {
+      throw storeError(path, error);
+    }
+    let finished = false;
+    try {
+      for (;;) {
+        let step: IteratorResult<EntryRow>;
+        try {
+          step = rows.next();
+        } catch (error) {
+          throw storeError(path, error);
+        }
+        if (step.done) {
+          finished = true;
+          return;
+        }
+        yield toEntry(ctx, step.value);
+      }
+    } finally {
+      // On `break`, or an error in the caller's loop or in a row: release the statement, or it
+      // stays busy and the store cannot be written.
+      if (!finished) rows.return?.();
+    }
+  })();
+}
+
+/** {@link HashStore.read}. */
+export function read<T>(ctx: StoreContext, fn: () => T): T {
+  if (typeof fn !== 'function') invalid('function', 'fn', fn);
+  try {
+    return ctx.db.transaction(fn).deferred();
+  } catch (error) {
+    // Only SQLite's own failures are the store's; the callback's errors are the caller's.
+    if (isSqliteError(error) || !ctx.db.open) throw storeError(ctx.path, error);
+    throw error;
+  }
+}
+
+/** {@link HashStore.readAsync}. */
+export async function readAsync<T>(ctx: StoreContext, fn: () => Promise<T>): Promise<T> {
+  if (typeof fn !== 'function') invalid('function', 'fn', fn);
+  if (ctx.importing) throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: a transaction is running on this connection`);
+  try {
+    ctx.db.exec('BEGIN');
+  } catch (error) {
+    throw storeError(ctx.path, error);
+  }
+  ctx.importing = true;
+  try {
+    const result = await fn();
+    ctx.db.exec('COMMIT');
+    return result;
+  } catch (error) {
+    if (ctx.db.open && ctx.db.inTransaction) ctx.db.exec('ROLLBACK');
+    if (isSqliteError(error)) throw storeError(ctx.path, error);
+    throw error;
+  } finally {
+    ctx.importing = false;
+  }
+}
+
+/** {@link HashStore.lists}. */
+export function lists(ctx: StoreContext): ListInfo[] {
+  try {
+    const counts = new Map<string, Partial<Record<AlgorithmName, number>>>();
+    for (const { list, algorithm, n } of ctx.listCounts.all()) {
+      const byAlgorithm = counts.get(list) ?? {};
+      byAlgorithm[algorithm as AlgorithmName] = n;
+      counts.set(list, byAlgorithm);
+    }
+    return ctx.listRows.all().map((row) => {
+      const c = Object.freeze(counts.get(row.name) ?? {});
+      const total = Object.values(c).reduce((sum, n) => sum + n, 0);
+      const info: ListInfo = {
+        name: row.name,
+        version: row.version,
+        counts: c,
+        total,
+        updatedAt: row.updated_at ?? '',
+        thresholds: Object.freeze(storedThresholds(ctx, row.name, row.thresholds)),
+        enabled: row.enabled !== 0,
+        ...(row.label === null ? {} : { label: row.label }),
+      };
+      return Object.freeze(info);
+    });
+  } catch (error) {
+    throw storeError(ctx.path, error);
+  }
+}
+
+/** {@link HashStore.history}. */
+export function history(ctx: StoreContext, list?: string): ImportRecord[] {
+  const name = list === undefined ? undefined : nonEmptyString(list, 'list', MAX_FIELD_LENGTH).trim();
+  try {
+    const columns = "list, version, source, added, updated, unchanged, at, " + (ctx.version >= 2 ? "removed, coalesce(mode, 'merge') AS mode" : "0 AS removed, 'merge' AS mode");
+    const rows = name === undefined
+      ? ctx.db.prepare<[], ImportRecordRow>(`SELECT ${columns} FROM imports ORDER BY seq`).all()
+      : ctx.db.prepare<[string], ImportRecordRow>(`SELECT ${columns} FROM imports WHERE list = ? ORDER BY seq`).all(name);
+    return rows.map((r) => Object.freeze({ list: r.list, version: r.version, ...(r.source === null ? {} : { source: r.source }), added: r.added, updated: r.updated, unchanged: r.unchanged, removed: r.removed, mode: r.mode, at: r.at }));
+  } catch (error) {
+    throw storeError(ctx.path, error);
+  }
+}
+
+/** {@link HashStore.count}. */
+export function count(ctx: StoreContext, filter?: EntryFilter): number {
+  const { index, params } = entryFilter(filter);
+  try {
+    return (ctx.count[index] as Statement<string[], number>).get(...params) ?? 0;
+  } catch (error) {
+    throw storeError(ctx.path, error);
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * Opening a store: its file (created with the mode asked for, owner-only by default), its schema
+ * (created in an empty database, upgraded from version 1), and the refusal of files that are not
+ * hashwarden stores.
+ */
+import { closeSync, fchmodSync, fstatSync, openSync, unlinkSync } from 'node:fs';
+import { HashwardenError } from '../errors.js';
+import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
+import { createContext, MAX_PATH_LENGTH, storeError, type StoreContext } from './context.js';
+import { loadDriver, type Connection } from './driver.js';
+import { STORE_SCHEMA_VERSION, type StoreOptions } from './types.js';
+
+const REQUIRED_TABLES = ['lists', 'entries', 'imports'] as const;
+
+const SCHEMA = `
+CREATE TABLE lists (
+  name TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  created_at TEXT,
+  updated_at TEXT,
+  label TEXT,
+  thresholds TEXT,
+  enabled INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE entries (
+  list TEXT NOT NULL REFERENCES lists(name),
+  id TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  hash BLOB NOT NULL,
+  label TEXT,
+  metadata TEXT,
+  PRIMARY KEY (list, id)
+) WITHOUT ROWID;
+CREATE TABLE imports (
+  seq INTEGER PRIMARY KEY,
+  list TEXT,
+  version INTEGER,
+  source TEXT,
+  added INTEGER,
+  updated INTEGER,
+  unchanged INTEGER,
+  at TEXT,
+  removed INTEGER NOT NULL DEFAULT 0,
+  mode TEXT
+);
+PRAGMA user_version = ${STORE_SCHEMA_VERSION};
+`;
+
+/**
+ * From version 1: the list policy and what each import did (removals, its mode); and no index on
+ * the algorithm, which made every import markedly slower (docs/benchmark.md) to speed up only reads of
+ * one algorithm across all lists, which nothing frequent does.
+ */
+const UPGRADE_FROM_1 = `
+DROP INDEX IF EXISTS entries_algorithm;
+ALTER TABLE lists ADD COLUMN label TEXT;
+ALTER TABLE lists ADD COLUMN thresholds TEXT;
+ALTER TABLE lists ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE imports ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE imports ADD COLUMN mode TEXT;
+PRAGMA user_version = 2;
+`;
+
+/** {@link StoreOptions}, checked, with their defaults. */
+export interface ResolvedStoreOptions {
+  readonly readonly: boolean;
+  readonly create: boolean;
+  readonly mode: number;
+}
+
+/** Checks `path` and `options` (TypeError / RangeError) and fills in the defaults. */
+export function resolveStoreOptions(path: string, options: StoreOptions | undefined): ResolvedStoreOptions {
+  nonEmptyString(path, 'path', MAX_PATH_LENGTH);
+  const o = optionsObject(options, 'options');
+  const readonly = o.readonly === undefined ? false : boolean(o.readonly, 'readonly');
+  const create = o.create === undefined ? !readonly : boolean(o.create, 'create');
+  if (readonly && create) invalid('false when readonly is true', 'create', create, true);
+  const mode = o.mode === undefined ? 0o600 : integerInRange(o.mode, 0, 0o777, 'mode');
+  return Object.freeze({ readonly, create, mode });
+}
+
+/**
+ * Opens the store at `path`: loads better-sqlite3 (`ERR_MISSING_DEPENDENCY` when it is not
+ * installed, before any file is made), creates the file when allowed, and checks, creates or
+ * upgrades the schema. Any failure is `ERR_STORE` naming the file, the connection closed.
+ */
+export function openStore(path: string, options: ResolvedStoreOptions): StoreContext {
+  const Database = loadDriver();
+  let db: Connection | undefined;
+  try {
+    if (options.create) createFile(path, options.mode);
+    db = new Database(path, { readonly: options.readonly, fileMustExist: !options.create });
+    db.pragma('foreign_keys = ON');
+    // Schema first: a foreign database must be refused before anything (even WAL) changes it.
+    const version = prepareSchema(db, path, options);
+    if (!options.readonly) db.pragma('journal_mode = WAL');
+    return createContext(db, path, options.readonly, version);
+  } catch (error) {
+    try {
+      db?.close();
+    } catch {
+      // The open already failed; that error is the one to report.
+    }
+    throw storeError(path, error);
+  }
+}
+
+/**
+ * Creates a store's file, empty, with `mode` before SQLite opens it: SQLite gives its `-wal` and
+ * `-shm` files the permissions of the database file, and the hashes of abuse material are
+ * themselves sensitive (docs/security.md), hence owner-only by default. The umask would narrow
+ * `mode`, so it is set again when it did: a group asked to read must be able to. An existing file
+ * is left as it is; any other failure to create is SQLite's to report.
+ */
+function createFile(path: string, mode: number): void {
+  if (path === ':memory:' || path === '' || path.startsWith('file:')) return;
+  let fd: number;
+  try {
+    fd = openSync(path, 'wx', mode);
+  } catch {
+    return; // Exists already, or cannot be created: SQLite opens it or says why.
+  }
+  try {
+    if ((fstatSync(fd).mode & 0o777) !== mode) fchmodSync(fd, mode);
+  } catch (error) {
+    // A store must not be left behind with a mode other than the one asked for.
+    closeSync(fd);
+    unlinkSync(path);
+    throw error;
+  }
+  closeSync(fd);
+}
+
+function notAStore(path: string, why: string): HashwardenError {
+  return new HashwardenError('ERR_STORE', `SQLite store ${path}: not a hashwarden store (${why})`);
+}
+
+function inspect(db: Connection): { version: number; tables: string[] } {
+  return {
+    version: db.pragma('user_version', { simple: true }) as number,
+    tables: db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").pluck().all() as string[],
+  };
+}
+
+/**
+ * Checks the schema, creating it in an empty database when allowed and upgrading a version 1
+ * store opened for writing; returns the version the store has now.
+ */
+function prepareSchema(db: Connection, path: string, options: ResolvedStoreOptions): number {
+  let { version, tables } = inspect(db);
+  if (version === 0 && tables.length === 0) {
+    if (!options.create) throw notAStore(path, 'the database is empty');
+    // IMMEDIATE, and look again inside: another process may be creating the same store.
+    db.transaction(() => {
+      if (inspect(db).tables.length === 0) db.exec(SCHEMA);
+    }).immediate();
+    ({ version, tables } = inspect(db));
+  }
+  if (version === 0) throw notAStore(path, `it has tables ${tables.join(', ')} but no hashwarden schema version`);
+  if (version === 1 && !options.readonly) {
+    db.transaction(() => {
+      if (inspect(db).version === 1) db.exec(UPGRADE_FROM_1);
+    }).immediate();
+    ({ version, tables } = inspect(db));
+  }
+  // Read-only, a version 1 store is read as it is: its lists have the default policy.
+  if (version !== STORE_SCHEMA_VERSION && !(version === 1 && options.readonly)) {
+    const why = version > STORE_SCHEMA_VERSION ? 'newer than this hashwarden supports; upgrade hashwarden' : 'unknown';
+    throw new HashwardenError('ERR_STORE', `SQLite store ${path}: schema version ${version} is ${why} (this hashwarden reads version ${STORE_SCHEMA_VERSION})`);
+  }
+  const missing = REQUIRED_TABLES.filter((table) => !tables.includes(table));
+  if (missing.length > 0) throw notAStore(path, `tables missing: ${missing.join(', ')}`);
+  return version;
+}

@@ -1,0 +1,245 @@
+/**
+ * The {@link HashStore} class: its state is one {@link StoreContext} (the connection and its
+ * statements), and each method checks nothing itself but hands the context to the file of its
+ * concern: `schema.ts` (opening), `staged-import.ts`, `ordered-import.ts` and `import-file.ts`
+ * (imports), `reads.ts` and `policy.ts`.
+ */
+import type { ListEntry } from '../lists/entry.js';
+import { storeError, type StoreContext } from './context.js';
+import { importFile } from './import-file.js';
+import { setListPolicy } from './policy.js';
+import { count, entries, history, lists, read, readAsync } from './reads.js';
+import { openStore, resolveStoreOptions } from './schema.js';
+import { importEntries, importRows } from './staged-import.js';
+import type { EntryFilter, ImportFileOptions, ImportFileResult, ImportOptions, ImportRecord, ImportResult, ImportRow, ImportRowsOptions, ImportSummary, ListInfo, ListPolicyChange, StoreOptions } from './types.js';
+
+/**
+ * A hash store in one SQLite file. Entries are kept per (list, id); each import is one
+ * transaction that bumps the version of every list it touches and records what it did.
+ * Not safe to share one instance between threads; several processes may open the same file
+ * (SQLite's WAL mode lets readers run during an import).
+ *
+ * @example
+ * ```ts
+ * import { HashStore } from 'hashwarden/sqlite';
+ * const store = HashStore.open('hashes.db');
+ * try {
+ *   const [summary] = store.importEntries((await readListFile('ncmec.csv', { list: 'ncmec' })).entries, { source: 'ncmec.csv' });
+ *   for (const entry of store.entries({ list: 'ncmec', algorithm: 'md5' })) index.add(entry);
+ * } finally {
+ *   store.close();
+ * }
+ * ```
+ */
+export class HashStore {
+  /** The path the store was opened with. */
+  readonly path: string;
+  readonly #ctx: StoreContext;
+
+  private constructor(ctx: StoreContext) {
+    this.path = ctx.path;
+    this.#ctx = ctx;
+  }
+
+  /**
+   * Opens (by default creating) the store at `path`. Throws `ERR_STORE` when the file cannot be
+   * opened, is not SQLite, is a SQLite database without the hashwarden tables, has another schema
+   * version, or is missing with `create: false`; `ERR_MISSING_DEPENDENCY` when better-sqlite3 is
+   * not installed (it is loaded here, on the first open, not when `hashwarden/sqlite` is
+   * imported); argument errors are TypeError / RangeError. A new file gets `options.mode` (default
+   * 0600). A version 1 store is upgraded to version 2 when opened for writing.
+   *
+   * @example
+   * ```ts
+   * const store = HashStore.open('hashes.db', { readonly: true });
+   * ```
+   */
+  static open(path: string, options?: StoreOptions): HashStore {
+    return new HashStore(openStore(path, resolveStoreOptions(path, options)));
+  }
+
+  /**
+   * Adds or replaces entries by (list, id), all in one transaction: if any entry is invalid
+   * (checked with `normalizeEntry`, so plain objects are accepted) or the write fails, nothing is
+   * stored. Every list that appears (and every list in `replace`) gets its version bumped, even
+   * when nothing in it changed (the import is recorded), and one summary, in order of first
+   * appearance. A (list, id) repeated within one call keeps the last one. Returns `[]` for no
+   * entries and nothing to replace.
+   *
+   * Throws `ERR_STORE` on a read-only store or a SQLite failure; an invalid entry throws its own
+   * code (`ERR_LIST_FORMAT`, `ERR_HASH_FORMAT`, `ERR_UNKNOWN_ALGORITHM`) with "Entry n:" in the
+   * message; an error thrown by the iterable itself propagates unchanged.
+   *
+   * @example
+   * ```ts
+   * const [s] = store.importEntries(parsed.entries, { source: 'ncmec.csv' });
+   * console.log(`${s.list} v${s.version}: +${s.added} ~${s.updated} =${s.unchanged}`);
+   * ```
+   */
+  importEntries(entries: Iterable<ListEntry>, options?: ImportOptions): ImportSummary[] {
+    return importEntries(this.#ctx, entries, options);
+  }
+
+  /**
+   * Imports rows as a reader yields them (`streamListFile` in `hashwarden`, or any iterable of
+   * batches), adding, updating and removing entries by (list, id), all in one transaction held
+   * open until the last batch: readers (other connections, other processes) see the previous
+   * version until the commit, then the new one whole, and a failure, an exception from the rows,
+   * or the process being killed leaves the previous version intact. Memory does not grow with the
+   * rows: they are staged in a temporary table, whose key also catches a (list, id) given twice.
+   *
+   * A removal of an id the list does not hold does nothing (a delta can be applied twice). With
+   * `replace`, each replaced list ends up holding exactly the import's entries for it.
+   * Throws (and rolls back) as {@link HashStore.importEntries}; a repeated (list, id) is
+   * `ERR_LIST_FORMAT` naming `source:line` and the first line, unless `onError` is `skip`.
+   *
+   * @example
+   * ```ts
+   * const { summaries } = await store.importRows(streamListFile('delta.csv', { list: 'ncmec' }), { source: 'delta.csv' });
+   * ```
+   */
+  async importRows(
+    batches: AsyncIterable<{ readonly rows: readonly ImportRow[] }> | Iterable<{ readonly rows: readonly ImportRow[] }>,
+    options?: ImportRowsOptions,
+  ): Promise<ImportResult> {
+    return importRows(this.#ctx, batches, options);
+  }
+
+  /**
+   * Imports a list file: reads it with `streamListFile` (formats, header rules, normalisation,
+   * `op` removal rows, bad-row errors naming file and line) and writes it in one transaction, as
+   * `importRows(streamListFile(path, …))` would, with the same results, faster:
+   * - the file is read and checked on a worker thread (`thread`) while this one writes;
+   * - while every list's ids come in ascending order (as exports, sorted dumps and most
+   *   clearinghouse files have them), no id can repeat, so rows go straight into the store
+   *   instead of through the staging table that catches repeats; at the first id out of order the
+   *   transaction is rolled back and the file read again through the staging table (`ordered` in
+   *   the result says which way it went).
+   *
+   * Memory stays bounded whatever the file's size. Readers see the previous version until the
+   * commit; a failure or a kill leaves it intact. Throws as {@link HashStore.importRows}, and the
+   * reader's errors (`ERR_LIST_FORMAT`, `ERR_INPUT_READ`, …) with their code and message.
+   *
+   * @example
+   * ```ts
+   * const { summaries, read } = await store.importFile('ncmec.csv', { list: 'ncmec', replace: ['ncmec'] });
+   * ```
+   */
+  async importFile(path: string, options: ImportFileOptions): Promise<ImportFileResult> {
+    return importFile(this.#ctx, path, options);
+  }
+
+  /**
+   * Changes how a list is matched: its per-algorithm thresholds (each checked against the
+   * algorithm's range), its label, whether it is enabled. Fields not given keep their value; a
+   * threshold or the label set to `null` goes back to the default. Does not change the list's
+   * version (its entries are the same). Returns the list as {@link HashStore.lists} would.
+   * Throws `ERR_STORE` for a list the store does not hold or a read-only store,
+   * `ERR_UNKNOWN_ALGORITHM` for an unknown algorithm, RangeError for a threshold out of range.
+   *
+   * @example
+   * ```ts
+   * store.setListPolicy('ncmec', { thresholds: { pdq: 31 }, label: 'block-and-report' });
+   * store.setListPolicy('vendor-x', { enabled: false });
+   * ```
+   */
+  setListPolicy(name: string, change: ListPolicyChange): ListInfo {
+    return setListPolicy(this.#ctx, name, change);
+  }
+
+  /**
+   * Streams entries, ordered by list then id, optionally filtered. Rows are read as the iterator
+   * advances, so a large store is never held in memory. While an iteration is open the store
+   * cannot be written (SQLite keeps the query running): finish or `break` out of the loop first.
+   *
+   * @example
+   * ```ts
+   * for (const e of store.entries({ list: 'ncmec', algorithm: 'blockhash' })) index.add(e);
+   * ```
+   */
+  entries(filter?: EntryFilter): IterableIterator<ListEntry> {
+    return entries(this.#ctx, filter);
+  }
+
+  /**
+   * Runs `fn` in one read transaction, so that what it reads (`lists()`, `entries()`, `count()`)
+   * is one version of the store even while another connection imports. `fn` must be synchronous
+   * and finish (or leave) its loops over `entries()`. Returns what `fn` returns.
+   *
+   * @example
+   * ```ts
+   * const { lists, entries } = store.read(() => ({ lists: store.lists(), entries: [...store.entries()] }));
+   * ```
+   */
+  read<T>(fn: () => T): T {
+    return read(this.#ctx, fn);
+  }
+
+  /**
+   * {@link HashStore.read} for asynchronous work (writing what it reads to a file): one read
+   * transaction held across `fn`'s awaits, so everything `fn` reads is one version of the store.
+   * The connection cannot write meanwhile (`ERR_STORE`).
+   *
+   * @example
+   * ```ts
+   * await store.readAsync(() => writeListFile('ncmec.csv', () => store.entries({ list: 'ncmec' }), 'csv'));
+   * ```
+   */
+  async readAsync<T>(fn: () => Promise<T>): Promise<T> {
+    return readAsync(this.#ctx, fn);
+  }
+
+  /**
+   * The lists in the store, by name, with their versions, entry counts per algorithm and policy.
+   *
+   * @example
+   * ```ts
+   * for (const l of store.lists()) console.log(l.name, l.version, l.total, l.counts.md5 ?? 0);
+   * ```
+   */
+  lists(): ListInfo[] {
+    return lists(this.#ctx);
+  }
+
+  /**
+   * What the imports did, oldest first: per list and import, the version it made, the source, the
+   * counts and the mode (a version 1 store's imports have `removed` 0 and mode `merge`).
+   *
+   * @example
+   * ```ts
+   * for (const r of store.history('ncmec')) console.log(r.at, `v${r.version}`, r.source, `+${r.added} -${r.removed}`);
+   * ```
+   */
+  history(list?: string): ImportRecord[] {
+    return history(this.#ctx, list);
+  }
+
+  /**
+   * The number of entries, optionally filtered as in {@link HashStore.entries}.
+   *
+   * @example
+   * ```ts
+   * store.count({ list: 'ncmec' }); // 120000
+   * ```
+   */
+  count(filter?: EntryFilter): number {
+    return count(this.#ctx, filter);
+  }
+
+  /**
+   * Closes the database. Further calls throw `ERR_STORE`; closing twice is harmless.
+   *
+   * @example
+   * ```ts
+   * try { use(store); } finally { store.close(); }
+   * ```
+   */
+  close(): void {
+    const { db } = this.#ctx;
+    try {
+      if (db.open) db.close();
+    } catch (error) {
+      throw storeError(this.path, error);
+    }
+  }
+}
