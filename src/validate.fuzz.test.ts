@@ -16,7 +16,8 @@ import { HashwardenError, type ErrorCode } from './errors.js';
 import { Matcher } from './matcher/matcher.js';
 import { normalizeEntry, type ListEntryInput } from './lists/entry.js';
 import { HashStore } from './store/index.js';
-import { hashImage, resolveImageOptions } from './image/index.js';
+import { hashImage } from './image/index.js';
+import { resolveImageOptions } from './image/options.js';
 import { boolean, integerInRange, nonEmptyString, oneOf, optionsObject, positiveNumber } from './validate.js';
 import { fuzzParameters, fuzzTestTimeout, isArgumentError } from './testing/fuzz.js';
 

@@ -1,23 +1,14 @@
 /**
- * `hashwarden/image`: image hashing with sharp. Importing this entry loads sharp (a native module,
- * about 100 ms); the core entry `hashwarden` does not, and loads this one on first `matchImage`.
+ * `hashwarden/image`: image hashing with sharp. Importing this entry loads sharp (a native module);
+ * the core entry `hashwarden` does not, and loads the image module on first `matchImage`.
  */
-export { hashImage, hashBytes, readInput, PERCEPTUAL_MIN_SIDE } from './hash.js';
-export { searchedHashes } from '../matcher/queries.js';
-export type { HashedImage, SearchedHash } from '../matcher/queries.js';
+export { hashImage, PERCEPTUAL_MIN_SIDE } from './hash.js';
 export type { DihedralHashes, FrameHashes, ImageHashResult, ImageHashes, ImageInfo, ImageInput, ImageQualities, TrimmedHashes, UnusableHashes } from './hash.js';
-export { BORDER_MIN_CONTENT, BORDER_MIN_SHARE, BORDER_TOLERANCE, cropRgba, findBorder } from './border.js';
+export { searchedHashes } from './queries.js';
+export type { HashedImage, SearchedHash } from './queries.js';
+export { cropRgba, findBorder } from './border.js';
 export type { Box } from './border.js';
-export {
-  resolveImageOptions,
-  IMAGE_ALGORITHMS,
-  DEFAULT_MAX_BYTES,
-  DEFAULT_MAX_PIXELS,
-  DEFAULT_TIMEOUT_SECONDS,
-  DEFAULT_MAX_FRAMES,
-  MAX_FRAMES_LIMIT,
-} from './options.js';
-export type { HashImageOptions, ResolvedImageOptions, Resolution, FailOn } from './options.js';
-export { FAST_MIN_SIDE } from './decode.js';
+export { IMAGE_ALGORITHMS, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT_SECONDS, DEFAULT_MAX_FRAMES, MAX_FRAMES_LIMIT } from './options.js';
+export type { HashImageOptions, Resolution, FailOn } from './options.js';
 export { ANIMATED_FORMATS, IMAGE_FORMATS, mayBeAnimated, sniffImageFormat } from './sniff.js';
 export type { ImageFormat, SniffedFormat } from './sniff.js';

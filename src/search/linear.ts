@@ -72,7 +72,8 @@ function validPlane(value: unknown, count: number, name: string): Uint8Array {
   return value;
 }
 
-function validThreshold(threshold: unknown): number {
+/** An index's threshold: 0–256 bits, the rule `LinearIndex` and `MihIndex` share. */
+export function validThreshold(threshold: unknown): number {
   return integerInRange(threshold, 0, BITS, 'threshold');
 }
 

@@ -5,16 +5,8 @@ import { describe, expect, it, vi } from 'vitest';
 import { parseHex } from '../algorithms/hex.js';
 import { flipBit, flipped, makeList, makeQuery, prng, QUERIES, SHAPES } from '../testing/hash-lists.js';
 import { LinearIndex } from './linear.js';
-import {
-  DEFAULT_GUARD_FRACTION,
-  MAX_INDEX_BYTES_PER_ENTRY,
-  MIH_MIN_COUNT,
-  MihIndex,
-  chooseSearchTier,
-  defaultSubstringBits,
-  indexBytesPerEntry,
-  substringWidths,
-} from './mih.js';
+import { DEFAULT_GUARD_FRACTION, MihIndex } from './mih.js';
+import { MAX_INDEX_BYTES_PER_ENTRY, MIH_MIN_COUNT, chooseSearchTier, defaultSubstringBits, indexBytesPerEntry, substringWidths } from './tier.js';
 
 const PDQ_LISTS = fileURLToPath(new URL('../../../shared/reference/pdq/hash-lists/', import.meta.url));
 

@@ -4,7 +4,7 @@
  */
 import { DIHEDRAL_NAMES, type DihedralName } from '../algorithms/dihedral.js';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
-import type { DihedralHashes, ImageHashes, UnusableHashes } from '../image/hash.js';
+import type { DihedralHashes, ImageHashes, UnusableHashes } from './hash.js';
 
 /** One hash searched for an upload: which turn or flip of it, and whether of what its border frames. */
 export interface SearchedHash {
