@@ -319,7 +319,7 @@ function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMat
  */
 function nonEmpty(state: State, options: ResolvedMatcherOptions, source: string): State {
   if (state.size === 0 && !options.allowEmpty) {
-    throw new HashwardenError('ERR_NO_ENTRIES', `${source} holds no entry to match (no list, or every list empty or disabled); pass allowEmpty: true to accept that`);
+    throw new HashwardenError('ERR_NO_ENTRIES', `${source}: no entry to match (no list, or every list empty or disabled), so every upload would pass as clean; pass allowEmpty: true to accept that`);
   }
   return state;
 }
@@ -411,7 +411,7 @@ export class Matcher {
     const lists = checkLists(optionsObject(options, 'options').lists, 'options.lists');
     const normalised: ListEntry[] = [];
     for (const entry of entries) normalised.push(normalizeEntry(entry));
-    return new Matcher(nonEmpty(makeState(Matcher.#tablesOf(normalised, resolved), lists), resolved, 'The entries given'), resolved);
+    return new Matcher(nonEmpty(makeState(Matcher.#tablesOf(normalised, resolved), lists), resolved, 'Matcher.fromEntries'), resolved);
   }
 
   /**
