@@ -17,8 +17,8 @@
 import { createRequire } from 'node:module';
 import type { Metadata, OutputInfo, Sharp, SharpOptions } from 'sharp';
 
-// sharp is CommonJS: loaded with require it costs a fresh process about 96 ms, through the ES
-// module loader (`import`) about 179 ms (docs/serverless.md), which a serverless cold start pays.
+// sharp is CommonJS: loaded with require it costs a fresh process about half what the ES module
+// loader (`import`) does (docs/serverless.md), which a serverless cold start pays.
 const sharp = createRequire(import.meta.url)('sharp') as typeof import('sharp').default;
 import { HashwardenError } from '../errors.js';
 import type { ResolvedImageOptions } from './options.js';

@@ -124,7 +124,7 @@ export interface MatchImageOptions extends MatchHashOptions {
    * Also match the upload turned and mirrored: the 8 rotations and flips of each perceptual hash,
    * derived from the one decode, are each searched and every entry is reported once, at its
    * nearest, with the `transform` that matched. Mirroring or rotating is the cheapest evasion of a
-   * perceptual hash; it costs 8 searches instead of one (each well under a millisecond) and, on
+   * perceptual hash; it costs 8 searches instead of one (docs/benchmark.md) and, on
    * unrelated images about 128 bits apart, adds no measurable chance match. Default: `true`
    * (or the matcher's `image.dihedral`).
    */

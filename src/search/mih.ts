@@ -372,7 +372,7 @@ export class MihIndex {
     const starts = widths.map((_, j) => widths.slice(0, j).reduce((sum, w) => sum + w, 0));
     // Keys straight from the planes, one table at a time: the counting sort's scattered writes
     // then stay within one table's offsets and ids (8 MB at 1M, 20 bits) instead of all m tables
-    // at once (measured 0.8 s against 4 s at 1M, 20 bits).
+    // at once, several times faster (docs/benchmark.md).
     const { a, b } = linear.planes();
     const keys = new Uint32Array(n);
     const offsets: Uint32Array[] = [];
@@ -493,8 +493,8 @@ export class MihIndex {
     // Verify the candidates as gathered: duplicates (an entry near the query is found in several
     // tables) and all. Far entries, nearly all candidates, are rarely found twice, so sorting and
     // deduplicating the hits afterwards is cheaper than doing it to every candidate first
-    // (measured at 10M, t = 31: the radix sort and dedupe of ~7,000 candidates took a quarter of
-    // the query). A sorted order buys no locality at that density: candidates lie kilobytes apart.
+    // (docs/benchmark.md). A sorted order buys no locality at that density: candidates lie
+    // kilobytes apart.
     // Many candidates (beyond N/256: a clustered list, where an entry near the query is found by
     // most tables) are deduplicated first, so each is verified once.
     if (found > this.linear.count / DEDUPE_FIRST_ABOVE) return this.#sortedSearch(found, query, threshold);
@@ -595,7 +595,7 @@ export class MihIndex {
       // Two phases: first every bucket's bounds, then the entries. The offset reads of the first
       // phase do not depend on each other and no branch waits on them, so the processor keeps
       // many cache misses in flight; interleaved with the copying they came one at a time
-      // (measured at 10M, t = 31: 0.17 against 0.24 ms for the enumeration).
+      // (docs/benchmark.md).
       let ranges = this.#ranges;
       if (ranges.length < 2 * count) ranges = this.#ranges = new Uint32Array(2 * count);
       let size = 0;
