@@ -4,9 +4,9 @@
  * and the matcher loads it lazily (it loads sharp), so the core entry stays free of native modules.
  */
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
-import { hashBytes, readInput, type ImageHashes, type ImageHashResult, type ImageInput } from './hash.js';
+import { formatHashed, hashRaw, readInput, type HashedBytes, type ImageHashResult, type ImageInput } from './hash.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
-import { searchedHashes, type SearchedHash } from './queries.js';
+import { searchedBytes, type SearchedOf } from './queries.js';
 
 /** What a `matchImage` call asks of the image module, its booleans already checked. */
 export interface UploadRequest {
@@ -26,14 +26,12 @@ export interface UploadPlan {
   readonly passes: readonly ResolvedImageOptions[];
 }
 
-/** One hash to search for an upload, as bytes; the rest as {@link SearchedHash} says. */
-export interface UploadQuery extends Omit<SearchedHash, 'hash'> {
-  readonly hash: Uint8Array;
-}
+/** One hash to search for an upload, as bytes, with the turn, border and frame it is of. */
+export type UploadQuery = SearchedOf<Uint8Array>;
 
 /** One hashing pass over an upload. */
 export interface UploadPass {
-  /** The pass's result, its `hashes` holding every pass's so far (the public result's). */
+  /** The pass's result, hex, its `hashes` holding every pass's so far (the public result's). */
   readonly result: ImageHashResult;
   /** The hashes to search, per algorithm of this pass, in the order the result holds them. */
   readonly queries: ReadonlyMap<AlgorithmName, readonly UploadQuery[]>;
@@ -54,13 +52,11 @@ export function planUpload(request: UploadRequest): UploadPlan {
   return Object.freeze({ maxBytes: all.maxBytes, passes: Object.freeze(passes) });
 }
 
-/** The hashes a matcher searches for one pass's result: an exact hash itself, a perceptual one by `searchedHashes`. */
-function queriesOf(hashed: ImageHashResult): Map<AlgorithmName, UploadQuery[]> {
+/** The hashes a matcher searches for one pass: an exact hash itself, a perceptual one's by `searchedHashes`' rule. */
+function queriesOf(hashed: HashedBytes): Map<AlgorithmName, UploadQuery[]> {
   const out = new Map<AlgorithmName, UploadQuery[]>();
-  for (const [name, hex] of Object.entries(hashed.hashes) as [AlgorithmName, string][]) {
-    const algorithm = getAlgorithm(name);
-    const searched = algorithm.kind === 'exact' ? [{ hash: hex }] : searchedHashes(hashed, name);
-    out.set(name, searched.map((query) => ({ ...query, hash: algorithm.parse(query.hash) })));
+  for (const [name, hash] of Object.entries(hashed.hashes) as [AlgorithmName, Uint8Array][]) {
+    out.set(name, getAlgorithm(name).kind === 'exact' ? [{ hash }] : searchedBytes(hashed, name));
   }
   return out;
 }
@@ -74,10 +70,12 @@ export async function* hashUpload(input: ImageInput, plan: UploadPlan): AsyncGen
   const bytes = await readInput(input, plan.maxBytes);
   // Only hashes differ between passes (the exact pass has no quality, no unusable hashes, no
   // frames), and the last pass's image is the decoded one.
-  let hashes: ImageHashes = {};
+  let hashes: ImageHashResult['hashes'] = {};
   for (const [index, pass] of plan.passes.entries()) {
-    const hashed = await hashBytes(bytes, pass);
-    hashes = { ...hashes, ...hashed.hashes };
-    yield { result: { ...hashed, hashes }, queries: queriesOf(hashed), last: index === plan.passes.length - 1 };
+    const hashed = await hashRaw(bytes, pass);
+    // Hex once, for the result; the queries keep the bytes hashing made.
+    const result = formatHashed(hashed);
+    hashes = { ...hashes, ...result.hashes };
+    yield { result: { ...result, hashes }, queries: queriesOf(hashed), last: index === plan.passes.length - 1 };
   }
 }

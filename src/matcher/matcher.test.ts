@@ -492,7 +492,7 @@ describe('Matcher: a source with nothing to match fails closed', () => {
       await rm(dir, { recursive: true, force: true });
     }
   }
-  const entry = { id: 'a', list: 'l', algorithm: 'md5', hash: 'a'.repeat(32) };
+  const entry = { id: 'a', list: 'l', algorithm: 'md5' as const, hash: 'a'.repeat(32) };
 
   it('refuses fromEntries with no entry, unless allowEmpty', () => {
     expect(codeOf(() => Matcher.fromEntries([]))).toBe('ERR_NO_ENTRIES');
@@ -529,7 +529,7 @@ describe('Matcher: a source with nothing to match fails closed', () => {
       expect(fromStore.matchHash({ algorithm: 'md5', hash: entry.hash })).toHaveLength(1);
       store.close();
       const snap = join(dir, 'lists.snap');
-      await writeSnapshot(snap, { lists: [{ name: 'l', version: 1 }], entries: [{ ...entry, algorithm: 'md5' }] });
+      await writeSnapshot(snap, { lists: [{ name: 'l', version: 1 }], entries: [entry] });
       const fromSnapshot = await Matcher.open(snap);
       await writeSnapshot(snap, { lists: [{ name: 'l', version: 2 }], entries: [] });
       await expect(fromSnapshot.reload()).rejects.toMatchObject({ code: 'ERR_NO_ENTRIES' });
