@@ -63,8 +63,6 @@ export interface MatcherList {
   readonly label?: string;
 }
 
-export type { Thresholds };
-
 /** Options of a matcher. */
 export interface MatcherOptions {
   /** Thresholds used when a call sets none. Default: each algorithm's `defaultThreshold`. */
