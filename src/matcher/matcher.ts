@@ -255,6 +255,7 @@ function byDistance(a: Match, b: Match): number {
   return a.distance - b.distance || (a.list < b.list ? -1 : a.list > b.list ? 1 : 0) || (a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0);
 }
 
+/** `ERR_INPUT_READ` for `path`, with the system's reason. */
 function readError(path: string, error: unknown): HashwardenError {
   return new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
 }
@@ -394,7 +395,7 @@ export class Matcher {
   /**
    * A matcher over `entries` (validated and normalised; a bad entry throws its `HashwardenError`),
    * with the lists' versions and policy from `lists` when given (names unique; thresholds checked
-   * against each algorithm's range).
+   * against each algorithm's range). No entry at all is `ERR_NO_ENTRIES` unless `allowEmpty`.
    *
    * @example
    * ```ts
@@ -418,7 +419,9 @@ export class Matcher {
    * with no pass over its entries, with the lists and policy it was exported with; a store is read
    * in one read transaction (loading better-sqlite3), entry by entry: its enabled lists, or those
    * named in `lists` (enabled or not; a name the store does not hold is `ERR_STORE`), each with its
-   * version, thresholds and label. `reload` reads the same source again.
+   * version, thresholds and label. `reload` reads the same source again. A source with no entry to
+   * match (an empty snapshot, every list empty or disabled) is `ERR_NO_ENTRIES` unless
+   * `allowEmpty`; a path that cannot be read (a directory) `ERR_INPUT_READ`.
    *
    * @example
    * ```ts
@@ -504,7 +507,9 @@ export class Matcher {
    * swap see the new ones, and none waits or fails meanwhile. A store has changed when a list's
    * version or policy has (a cheap read of the lists); a snapshot when its file was replaced.
    * Resolves to true when it swapped, false when nothing changed; concurrent calls share one
-   * reload. If reading fails, it rejects and the matcher keeps serving the previous lists.
+   * reload. If reading fails, or the source now holds no entry (`ERR_NO_ENTRIES`, unless the
+   * matcher was opened with `allowEmpty`), it rejects and the matcher keeps serving the previous
+   * lists.
    * Reading a store is synchronous work (about as long as `Matcher.open`), so services that must
    * never pause should reload from snapshots (docs/lists.md). A matcher made by `fromEntries` has
    * no source: TypeError.
