@@ -10,7 +10,8 @@ import { bmvbhash } from 'blockhash-core';
 import sharp from 'sharp';
 import { Bench } from 'tinybench';
 import { mapSettled } from '../src/concurrency.js';
-import { hashImage, resolveImageOptions } from '../src/image/index.js';
+import { hashImage } from '../src/image/index.js';
+import { resolveImageOptions } from '../src/image/options.js';
 import { describeCorpus, environment, sharedPhotos, testVectorImages, type CorpusImage } from './corpus.js';
 
 const ITERATIONS = Number(process.env.ITERATIONS ?? 5);

@@ -18,7 +18,8 @@
  * Run: npx tsx bench/pdq.bench.ts   (ROUNDS=9 by default)
  */
 import sharp from 'sharp';
-import { hashImage, resolveImageOptions } from '../src/image/index.js';
+import { hashImage } from '../src/image/index.js';
+import { resolveImageOptions } from '../src/image/options.js';
 import { describeCorpus, environment, sharedPhotos, testVectorImages, type CorpusImage } from './corpus.js';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 9);

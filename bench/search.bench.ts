@@ -31,7 +31,8 @@
  */
 import { Bench } from 'tinybench';
 import { LinearIndex } from '../src/search/linear.js';
-import { chooseSearchTier, MihIndex } from '../src/search/mih.js';
+import { MihIndex } from '../src/search/mih.js';
+import { chooseSearchTier } from '../src/search/tier.js';
 import { environment } from './corpus.js';
 
 const numbers = (text: string): number[] => text.split(',').map((s) => Number(s.trim()));

@@ -38,10 +38,10 @@ const done = () => {
   process.exit(0);
 };
 
-const { Matcher, searchedHashes } = await import('../dist/index.js');
+const { Matcher } = await import('../dist/index.js');
 mark('core');
 if (stage === 'core') done();
-const { hashImage } = await import('../dist/image/index.js');
+const { hashImage, searchedHashes } = await import('../dist/image/index.js');
 mark('image');
 if (stage === 'image') done();
 const matcher = await Matcher.openSnapshot(snapshot);

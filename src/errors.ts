@@ -41,6 +41,11 @@ export const ERROR_CODES = [
   'ERR_SNAPSHOT_CORRUPT',
   /** An output file (an exported list) could not be written. */
   'ERR_OUTPUT_WRITE',
+  /**
+   * A matcher's source holds no entry to match (no list, or every list empty or disabled): it
+   * would call every upload clean. Refused unless the caller passes `allowEmpty: true`.
+   */
+  'ERR_NO_ENTRIES',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

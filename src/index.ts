@@ -21,67 +21,24 @@ export type {
   ImageBatchResult,
   HashQuery,
   HashBatchResult,
-  Thresholds,
+  MatcherList,
   MatcherTableInfo,
 } from './matcher/matcher.js';
 
 export { getAlgorithm, isAlgorithmName, ALGORITHM_NAMES } from './algorithms/registry.js';
-export type { AlgorithmName } from './algorithms/registry.js';
+export type { AlgorithmName, Thresholds } from './algorithms/registry.js';
 export type { HashAlgorithm, AlgorithmKind } from './algorithms/types.js';
-export {
-  blockhash,
-  blockhashRgba,
-  blockhashSums,
-  blockhashFromSums,
-  blockhashDihedralHashes,
-  blockhashSpread,
-  blockhashDetail,
-  blockhashBoundary,
-  BLOCKHASH_MIN_SPREAD,
-  BLOCKHASH_MIN_DETAIL,
-  BLOCKHASH_MIN_BOUNDARY,
-  BLOCKHASH_BLOCKS,
-  BLOCKHASH_DEFAULT_THRESHOLD,
-  BLOCKHASH_MAX_THRESHOLD,
-} from './algorithms/blockhash.js';
-export type { RgbaImage, BlockSums } from './algorithms/blockhash.js';
+export { blockhash, blockhashRgba, BLOCKHASH_DEFAULT_THRESHOLD, BLOCKHASH_MAX_THRESHOLD } from './algorithms/blockhash.js';
+export type { RgbaImage } from './algorithms/blockhash.js';
 export { md5, sha1, sha256 } from './algorithms/digests.js';
-export {
-  pdq,
-  pdqRgba,
-  pdqLuma,
-  pdqCoefficients,
-  pdqHashFromCoefficients,
-  pdqDihedralHashes,
-  pdqRgbaDihedral,
-  PDQ_DEFAULT_THRESHOLD,
-  PDQ_MAX_THRESHOLD,
-  PDQ_MIN_QUALITY,
-  PDQ_MIN_DIMENSION,
-  PDQ_REFERENCE_MAX_SIDE,
-} from './algorithms/pdq.js';
-export type { PdqCoefficients, PdqDihedralResult, PdqResult } from './algorithms/pdq.js';
-export { DIHEDRAL_NAMES, dihedralSource } from './algorithms/dihedral.js';
+export { pdq, pdqRgba, pdqRgbaDihedral, PDQ_DEFAULT_THRESHOLD, PDQ_MAX_THRESHOLD, PDQ_MIN_QUALITY } from './algorithms/pdq.js';
+export type { PdqDihedralResult, PdqResult } from './algorithms/pdq.js';
+export { DIHEDRAL_NAMES } from './algorithms/dihedral.js';
 export type { DihedralName } from './algorithms/dihedral.js';
 export { hammingDistance, parseHex, formatHex } from './algorithms/hex.js';
-export { searchedHashes } from './matcher/queries.js';
-export type { HashedImage, SearchedHash } from './matcher/queries.js';
 
-export { LinearIndex } from './search/linear.js';
-export type { SearchHit, LinearIndexOptions, LinearKernel } from './search/linear.js';
-export {
-  MihIndex,
-  chooseSearchTier,
-  defaultSubstringBits,
-  indexBytesPerEntry,
-  MAX_INDEX_BYTES_PER_ENTRY,
-  MIH_MIN_COUNT,
-  DEFAULT_GUARD_FRACTION,
-  MIN_SUBSTRING_BITS,
-  MAX_SUBSTRING_BITS,
-  SEARCH_TIERS,
-} from './search/mih.js';
-export type { MihOptions, MihPlan, SearchTier, SearchTierOptions } from './search/mih.js';
+export { chooseSearchTier, MIN_SUBSTRING_BITS, MAX_SUBSTRING_BITS, SEARCH_TIERS } from './search/tier.js';
+export type { SearchTier, SearchTierOptions } from './search/tier.js';
 
 /**
  * Reads and checks a whole snapshot and tells what it holds: lists with versions, algorithms with
@@ -98,7 +55,7 @@ export { writeSnapshot } from './snapshot/write.js';
 export { SNAPSHOT_VERSION } from './snapshot/format.js';
 export type { Snapshot, SnapshotList, SnapshotAlgorithm, SnapshotSource, SnapshotSummary } from './snapshot/format.js';
 
-export { normalizeEntry, normalEntry } from './lists/entry.js';
+export { normalizeEntry } from './lists/entry.js';
 export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/entry.js';
 export { detectListFormat, LIST_FORMATS, MAX_ROW_PROBLEMS, DEFAULT_MAX_LIST_BYTES } from './lists/formats.js';
 export { parseList, readListFile } from './lists/parse.js';
@@ -106,6 +63,3 @@ export { formatList, writeListFile } from './lists/write.js';
 export type { ListFormat, RowErrorPolicy, ParseListOptions, ReadListFileOptions, RowProblem, ParsedList } from './lists/formats.js';
 export { streamListFile, DEFAULT_MAX_STREAM_BYTES, DEFAULT_LIST_BATCH_SIZE, MAX_LIST_LINE_BYTES } from './lists/stream.js';
 export type { ListRow, ListBatch, ListStreamSummary, StreamListOptions } from './lists/stream.js';
-
-export { mapSettled, MAX_CONCURRENCY } from './concurrency.js';
-export type { Settled } from './concurrency.js';

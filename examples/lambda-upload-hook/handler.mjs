@@ -15,10 +15,11 @@
  *
  * Only the public API is used: `hashwarden` and `hashwarden/image`.
  */
+import { readFile, stat } from 'node:fs/promises';
 import { relative, resolve, isAbsolute } from 'node:path';
 import { HashwardenError, Matcher, isHashwardenError } from 'hashwarden';
 // Imported here, not on the first upload, so that sharp and libvips load during init.
-import { DEFAULT_MAX_BYTES, readInput } from 'hashwarden/image';
+import { DEFAULT_MAX_BYTES } from 'hashwarden/image';
 
 /**
  * @typedef {object} UploadedObject
@@ -94,6 +95,15 @@ export function uploadedObjects(event) {
 }
 
 /**
+ * The refusal of an object above the byte limit: `reject`, as `matchImage` refuses one.
+ * @param {number} size
+ * @param {number} maxBytes
+ */
+function tooLarge(size, maxBytes) {
+  return new HashwardenError('ERR_IMAGE_TOO_LARGE', `The object has ${size} bytes, above the limit of ${maxBytes}`);
+}
+
+/**
  * Reads objects from a local directory, `<root>/<key>` (the bucket is ignored): for running the
  * function without AWS. A key that leads outside `root` (`../`) is refused: keys come from
  * uploaders.
@@ -106,9 +116,11 @@ export function localObjectReader(root) {
     const path = resolve(base, key);
     const inside = relative(base, path);
     if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) throw new Error(`Object key ${JSON.stringify(key)} leads outside ${base}`);
-    // readInput checks the size before reading, as S3's ContentLength is below: a huge object
-    // must not be pulled into a function's memory only to be refused.
-    return readInput(path, maxBytes);
+    // The size is checked before reading, as S3's ContentLength is below: a huge object must not
+    // be pulled into a function's memory only to be refused.
+    const { size } = await stat(path);
+    if (size > maxBytes) throw tooLarge(size, maxBytes);
+    return readFile(path);
   };
 }
 
@@ -130,7 +142,7 @@ export function s3ObjectReader(client) {
     const response = await s3.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
     if (typeof response.ContentLength === 'number' && response.ContentLength > maxBytes) {
       response.Body?.destroy?.();
-      throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `The object has ${response.ContentLength} bytes, above the limit of ${maxBytes}`);
+      throw tooLarge(response.ContentLength, maxBytes);
     }
     return response.Body.transformToByteArray();
   };
@@ -213,7 +225,7 @@ async function decide(matcher, readObject, object, maxBytes, lists) {
   try {
     // The event's size, when given, refuses an oversized object without fetching it at all.
     if (object.size !== undefined && object.size > maxBytes) {
-      throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `The object has ${object.size} bytes, above the limit of ${maxBytes}`);
+      throw tooLarge(object.size, maxBytes);
     }
     const bytes = await readObject(object, { maxBytes });
     // `first`: a block needs one match, and exact hashes are looked up before any decode.

@@ -77,6 +77,18 @@ export function getAlgorithm(name: string): HashAlgorithm<AlgorithmName> {
   return algorithm;
 }
 
+/** Per-algorithm thresholds, e.g. `{ blockhash: 8 }`. */
+export type Thresholds = Readonly<Partial<Record<AlgorithmName, number>>>;
+
+/**
+ * The one threshold rule: an integer from 0 to `algorithm`'s largest threshold (0 for an exact
+ * hash), else a TypeError or RangeError naming `name`. Every threshold a caller gives, to a
+ * matcher, a call, a list policy, a store or a snapshot, is checked here and nowhere else.
+ */
+export function checkThreshold(algorithm: HashAlgorithm<AlgorithmName>, value: unknown, name: string): number {
+  return integerInRange(value, 0, algorithm.maxThreshold, name);
+}
+
 /**
  * Per-algorithm thresholds (`{ pdq: 31, blockhash: 8 }`) checked: each key an algorithm
  * (`ERR_UNKNOWN_ALGORITHM` otherwise, any case), each value an integer from 0 to the algorithm's
@@ -94,7 +106,28 @@ export function checkThresholds(value: unknown, name: string): Partial<Record<Al
   if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid('object of per-algorithm thresholds', name, value);
   for (const [key, threshold] of Object.entries(value)) {
     const algorithm = getAlgorithm(key);
-    out[algorithm.name] = integerInRange(threshold, 0, algorithm.maxThreshold, `${name}.${algorithm.name}`);
+    out[algorithm.name] = checkThreshold(algorithm, threshold, `${name}.${algorithm.name}`);
   }
   return out;
+}
+
+/**
+ * A call's `threshold` option checked: one number, which applies to every perceptual algorithm
+ * (exact hashes match by equality whatever it says), or per-algorithm thresholds as
+ * {@link checkThresholds} takes them. Returns them per algorithm, frozen; `undefined` is none.
+ *
+ * @example
+ * ```ts
+ * callThresholds(8, 'threshold');            // { blockhash: 8, pdq: 8 }
+ * callThresholds({ pdq: 31 }, 'threshold');  // { pdq: 31 }
+ * ```
+ */
+export function callThresholds(value: unknown, name: string): Thresholds {
+  if (typeof value !== 'number') {
+    if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) invalid('number, or object of per-algorithm thresholds', name, value);
+    return Object.freeze(checkThresholds(value, name));
+  }
+  const out: Partial<Record<AlgorithmName, number>> = {};
+  for (const algorithm of BY_NAME.values()) if (algorithm.kind === 'perceptual') out[algorithm.name] = checkThreshold(algorithm, value, name);
+  return Object.freeze(out);
 }

@@ -8,7 +8,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { ALGORITHM_NAMES, type AlgorithmName } from '../index.js';
-import { DEFAULT_MAX_FRAMES, hashImage, resolveImageOptions, type FrameHashes, type ResolvedImageOptions } from '../image/index.js';
+import { DEFAULT_MAX_FRAMES, hashImage, type FrameHashes } from '../image/index.js';
+import { resolveImageOptions, type ResolvedImageOptions } from '../image/options.js';
 import { mapSettled } from '../concurrency.js';
 import { commaList, errorJson, EXIT, integerArgument, usage, UsageError, type Command } from './command.js';
 

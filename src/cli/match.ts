@@ -7,7 +7,8 @@
 import { availableParallelism } from 'node:os';
 import { Matcher, type ImageMatchResult } from '../index.js';
 import { mapSettled } from '../concurrency.js';
-import { DEFAULT_MAX_FRAMES, resolveImageOptions } from '../image/index.js';
+import { DEFAULT_MAX_FRAMES } from '../image/index.js';
+import { resolveImageOptions } from '../image/options.js';
 import { errorJson, EXIT, integerArgument, parseThresholds, required, usage, UsageError, type Command } from './command.js';
 
 function describe(file: string, result: ImageMatchResult): string {

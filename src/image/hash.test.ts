@@ -11,7 +11,8 @@ import { HashwardenError } from '../errors.js';
 import { pngDeclaring } from '../testing/png.js';
 import { referencePixels } from '../testing/pdq-reference.js';
 import { hasShared, sharedPath, sharedTitle } from '../testing/shared.js';
-import { hashImage, resolveImageOptions } from './index.js';
+import { hashImage } from './index.js';
+import { resolveImageOptions } from './options.js';
 
 /** A smooth, asymmetric test picture: soft blobs on a gradient, so blockhash bits are informative. */
 function picture(width: number, height: number): Buffer {

@@ -108,6 +108,60 @@ export interface ImageHashResult {
 /** An upload: its bytes, or the path of a file. */
 export type ImageInput = Uint8Array | string;
 
+/** Hashes keyed by algorithm, as bytes. */
+type HashBytes = { readonly [A in AlgorithmName]?: Uint8Array };
+
+/**
+ * One raster's hashes as hashing makes them, in bytes: they stay bytes on the way to a search and
+ * are formatted to hex once, for a result ({@link formatHashed}).
+ */
+export interface RasterBytes {
+  readonly hashes: HashBytes;
+  readonly quality: ImageQualities;
+  readonly unusable: UnusableHashes;
+  readonly dihedral?: { readonly [A in AlgorithmName]?: readonly Uint8Array[] };
+}
+
+/** A raster's hashes in bytes and, with `trim`, those of what its border frames. */
+export interface FramedBytes extends RasterBytes {
+  readonly trimmed?: RasterBytes & { readonly box: Box };
+}
+
+/** An {@link ImageHashResult} with its hashes in bytes. */
+export interface HashedBytes extends FramedBytes {
+  readonly frames?: readonly (FramedBytes & { readonly frame: number })[];
+  readonly image: ImageInfo;
+}
+
+/** Each value of `record` through `fn`, keys kept in order. */
+function mapHashes<T, U>(record: { readonly [A in AlgorithmName]?: T }, fn: (value: T) => U): { [A in AlgorithmName]?: U } {
+  const out: { [A in AlgorithmName]?: U } = {};
+  for (const [name, value] of Object.entries(record) as [AlgorithmName, T][]) out[name] = fn(value);
+  return out;
+}
+
+function rasterHex(raster: RasterBytes): Omit<TrimmedHashes, 'box'> {
+  return {
+    hashes: mapHashes(raster.hashes, formatHex),
+    quality: raster.quality,
+    unusable: raster.unusable,
+    ...(raster.dihedral === undefined ? {} : { dihedral: mapHashes(raster.dihedral, (hashes) => hashes.map(formatHex)) }),
+  };
+}
+
+function framedHex(raster: FramedBytes): Omit<FrameHashes, 'frame'> {
+  return { ...rasterHex(raster), ...(raster.trimmed === undefined ? {} : { trimmed: { box: raster.trimmed.box, ...rasterHex(raster.trimmed) } }) };
+}
+
+/** The result as `hashImage` returns it: every hash formatted to lower-case hex, once. */
+export function formatHashed(hashed: HashedBytes): ImageHashResult {
+  return {
+    ...framedHex(hashed),
+    ...(hashed.frames === undefined ? {} : { frames: hashed.frames.map((frame) => ({ frame: frame.frame, ...framedHex(frame) })) }),
+    image: hashed.image,
+  };
+}
+
 const EXACT = { md5, sha1, sha256 } as const;
 
 /** Reads `input` into bytes, enforcing the byte limit before reading a file. */
@@ -154,7 +208,15 @@ function unusableBlockhash(sums: BlockSums, spread: number, hash: Uint8Array): {
   return plain === undefined ? {} : { unusable: plain };
 }
 
-function perceptualHash(name: AlgorithmName, image: RgbaImage, dihedral: boolean): { hex: string; quality?: number; unusable?: string; dihedral?: string[] } {
+/** One perceptual algorithm's hash of a raster, with its quality, refusal and turned hashes. */
+interface PixelHash {
+  readonly hash: Uint8Array;
+  readonly quality?: number;
+  readonly unusable?: string;
+  readonly dihedral?: readonly Uint8Array[];
+}
+
+function perceptualHash(name: AlgorithmName, image: RgbaImage, dihedral: boolean): PixelHash {
   const result = hashPixels(name, image, dihedral);
   // Said first: the other guards' reasons are symptoms of it.
   if (Math.min(image.width, image.height) < PERCEPTUAL_MIN_SIDE) {
@@ -163,16 +225,16 @@ function perceptualHash(name: AlgorithmName, image: RgbaImage, dihedral: boolean
   return result;
 }
 
-function hashPixels(name: AlgorithmName, image: RgbaImage, dihedral: boolean): { hex: string; quality?: number; unusable?: string; dihedral?: string[] } {
+function hashPixels(name: AlgorithmName, image: RgbaImage, dihedral: boolean): PixelHash {
   switch (name) {
     case 'blockhash': {
       const sums = blockhashSums(image);
       const spread = blockhashSpread(sums);
       const hash = blockhashFromSums(sums);
       return {
-        hex: formatHex(hash),
+        hash,
         ...unusableBlockhash(sums, spread, hash),
-        ...(dihedral ? { dihedral: blockhashDihedralHashes(sums).map(formatHex) } : {}),
+        ...(dihedral ? { dihedral: blockhashDihedralHashes(sums) } : {}),
       };
     }
     case 'pdq': {
@@ -181,10 +243,10 @@ function hashPixels(name: AlgorithmName, image: RgbaImage, dihedral: boolean): {
       const result: PdqResult & { dihedral?: readonly Uint8Array[] } = dihedral ? pdqRgbaDihedral(image) : pdqRgba(image);
       const { hash, quality } = result;
       return {
-        hex: formatHex(hash),
+        hash,
         quality,
         ...(quality < PDQ_MIN_QUALITY ? { unusable: `PDQ quality ${quality} is below ${PDQ_MIN_QUALITY}` } : {}),
-        ...(result.dihedral === undefined ? {} : { dihedral: result.dihedral.map(formatHex) }),
+        ...(result.dihedral === undefined ? {} : { dihedral: result.dihedral }),
       };
     }
     default:
@@ -192,15 +254,15 @@ function hashPixels(name: AlgorithmName, image: RgbaImage, dihedral: boolean): {
   }
 }
 
-/** The perceptual hashes of one raster, as `hashBytes` and `trimmed` report them. */
-function pixelHashes(image: RgbaImage, options: ResolvedImageOptions): Omit<TrimmedHashes, 'box'> {
-  const hashes: Partial<Record<AlgorithmName, string>> = {};
+/** The perceptual hashes of one raster, as `hashRaw` and `trimmed` report them. */
+function pixelHashes(image: RgbaImage, options: ResolvedImageOptions): RasterBytes {
+  const hashes: Partial<Record<AlgorithmName, Uint8Array>> = {};
   const quality: { pdq?: number } = {};
   const unusable: Partial<Record<AlgorithmName, string>> = {};
-  const dihedral: Partial<Record<AlgorithmName, string[]>> = {};
+  const dihedral: Partial<Record<AlgorithmName, readonly Uint8Array[]>> = {};
   for (const name of options.perceptual) {
     const result = perceptualHash(name, image, options.dihedral);
-    hashes[name] = result.hex;
+    hashes[name] = result.hash;
     if (result.dihedral !== undefined) dihedral[name] = result.dihedral;
     if (name === 'pdq' && result.quality !== undefined) quality.pdq = result.quality;
     if (result.unusable !== undefined) unusable[name] = result.unusable;
@@ -212,7 +274,7 @@ function pixelHashes(image: RgbaImage, options: ResolvedImageOptions): Omit<Trim
  * The perceptual hashes of one raster and, with `trim`, of what its border frames. `scale` and
  * the original size put a scaled decode's box back in the image's own pixels.
  */
-function rasterHashes(image: RgbaImage, options: ResolvedImageOptions, scale = 1, originalWidth = image.width, originalHeight = image.height): Omit<TrimmedHashes, 'box'> & { trimmed?: TrimmedHashes } {
+function rasterHashes(image: RgbaImage, options: ResolvedImageOptions, scale = 1, originalWidth = image.width, originalHeight = image.height): FramedBytes {
   const pixels = pixelHashes(image, options);
   const box = options.trim ? findBorder(image) : null;
   if (box === null) return pixels;
@@ -225,12 +287,15 @@ function rasterHashes(image: RgbaImage, options: ResolvedImageOptions, scale = 1
   };
 }
 
-/** Hashes already-read bytes with already-resolved options: the shared core of every entry point. */
-export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions): Promise<ImageHashResult> {
+/**
+ * Hashes already-read bytes with already-resolved options, each hash kept as bytes: the shared
+ * core of `hashImage` (which formats the result) and of the matcher's uploads (which search it).
+ */
+export async function hashRaw(bytes: Uint8Array, options: ResolvedImageOptions): Promise<HashedBytes> {
   const format = checkFormat(bytes, options);
   let decoded: DecodedImage | undefined;
-  let pixels: Omit<TrimmedHashes, 'box'> & { trimmed?: TrimmedHashes } = { hashes: {}, quality: {}, unusable: {}, ...(options.dihedral ? { dihedral: {} } : {}) };
-  let frames: FrameHashes[] | undefined;
+  let pixels: FramedBytes = { hashes: {}, quality: {}, unusable: {}, ...(options.dihedral ? { dihedral: {} } : {}) };
+  let frames: (FramedBytes & { frame: number })[] | undefined;
   if (options.perceptual.length > 0) {
     const image = await decodeRgba(bytes, format, options);
     decoded = image;
@@ -238,8 +303,8 @@ export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions
     // Frame 0 is the image itself, hashed once.
     frames = image.frames?.map((frame, i) => ({ frame: i, ...(i === 0 ? pixels : rasterHashes(frame, options)) }));
   }
-  const hashes: Partial<Record<AlgorithmName, string>> = { ...pixels.hashes };
-  for (const name of options.exact) hashes[name] = formatHex(EXACT[name as keyof typeof EXACT].digest(bytes));
+  const hashes: Partial<Record<AlgorithmName, Uint8Array>> = { ...pixels.hashes };
+  for (const name of options.exact) hashes[name] = EXACT[name as keyof typeof EXACT].digest(bytes);
   return {
     hashes,
     quality: pixels.quality,
@@ -276,5 +341,5 @@ export async function hashBytes(bytes: Uint8Array, options: ResolvedImageOptions
  */
 export async function hashImage(input: ImageInput, options?: HashImageOptions | ResolvedImageOptions): Promise<ImageHashResult> {
   const resolved = resolveImageOptions(options);
-  return hashBytes(await readInput(input, resolved.maxBytes), resolved);
+  return formatHashed(await hashRaw(await readInput(input, resolved.maxBytes), resolved));
 }

@@ -31,7 +31,7 @@ describe('Matcher.matchHash', () => {
       fc.property(fc.array(hex32, { maxLength: 30 }), hex32, fc.nat(64), fc.nat(8), (hashes, query, threshold, flips) => {
         const q = hashes[0] === undefined ? query : Uint8Array.from(hashes[0], (b, i) => (i < flips ? b ^ 1 : b));
         const entries = hashes.map((h, i) => ({ id: `e${i}`, list: i % 2 ? 'a' : 'b', algorithm: 'blockhash', hash: formatHex(h) }));
-        const matches = Matcher.fromEntries(entries).matchHash({ algorithm: 'blockhash', hash: q }, { threshold });
+        const matches = Matcher.fromEntries(entries, { allowEmpty: true }).matchHash({ algorithm: 'blockhash', hash: q }, { threshold });
         const expected = entries
           .map((e, i) => ({ id: e.id, list: e.list, d: hammingDistance(hashes[i]!, q) }))
           .filter((e) => e.d <= threshold)
@@ -259,7 +259,7 @@ describe('Matcher.matchHashes', () => {
   });
 
   it('rejects a bad shared threshold for the whole call', () => {
-    const m = Matcher.fromEntries([]);
+    const m = Matcher.fromEntries([], { allowEmpty: true });
     expect(() => m.matchHashes([], { threshold: -1 })).toThrow(RangeError);
   });
 });
@@ -346,7 +346,7 @@ describe('Matcher: stores, snapshots, reload and first match', () => {
       await rm(db);
       await expect(m.reload()).rejects.toMatchObject({ code: 'ERR_STORE' });
       expect(m.matchHash({ algorithm: 'md5', hash: md5('b') })).toHaveLength(1);
-      await expect(Matcher.fromEntries([]).reload()).rejects.toThrow(TypeError);
+      await expect(Matcher.fromEntries([], { allowEmpty: true }).reload()).rejects.toThrow(TypeError);
     });
   });
 
@@ -438,5 +438,109 @@ describe('Matcher.matchImages', () => {
     // One image passed where a list was expected: a Buffer and a path are iterable too.
     await expect(m.matchImages(readFileSync(vector('mosaic-400x300.jpg')) as unknown as string[])).rejects.toThrow(TypeError);
     await expect(m.matchImages(vector('mosaic-400x300.jpg') as unknown as string[])).rejects.toThrow(TypeError);
+  });
+});
+
+describe('Matcher: one threshold option for every call', () => {
+  /** `hash` with its first `n` bits flipped. */
+  const flip = (hash: Uint8Array, n: number): Uint8Array => hash.map((b, i) => (i < n >> 3 ? b ^ 0xff : i === n >> 3 ? b ^ ((0xff00 >> (n & 7)) & 0xff) : b));
+
+  it('takes one number for every perceptual algorithm, or a threshold per algorithm, in matchHash and matchHashes', () => {
+    const zero = new Uint8Array(32);
+    const m = Matcher.fromEntries([
+      { id: 'b', list: 'l', algorithm: 'blockhash', hash: flip(zero, 12) },
+      { id: 'p', list: 'l', algorithm: 'pdq', hash: flip(zero, 20) },
+      { id: 'm', list: 'l', algorithm: 'md5', hash: '0'.repeat(32) },
+    ]);
+    const ids = (threshold: number | { blockhash?: number; pdq?: number }) =>
+      ['blockhash', 'pdq'].flatMap((algorithm) => m.matchHash({ algorithm, hash: zero }, { threshold }).map((x) => x.entryId));
+    expect(ids(11)).toEqual([]);
+    expect(ids(12)).toEqual(['b']);
+    expect(ids(20)).toEqual(['b', 'p']);
+    expect(ids({ pdq: 20 })).toEqual(['p']);
+    expect(ids({ blockhash: 12, pdq: 19 })).toEqual(['b']);
+    // Exact hashes match by equality whatever number the call gives.
+    expect(m.matchHash({ algorithm: 'md5', hash: '0'.repeat(32) }, { threshold: 20 })).toMatchObject([{ entryId: 'm', distance: 0 }]);
+    expect(m.matchHashes([{ algorithm: 'pdq', hash: zero }], { threshold: { pdq: 20 } })).toMatchObject([{ ok: true, matches: [{ entryId: 'p' }] }]);
+    expect(() => m.matchHash({ algorithm: 'pdq', hash: zero }, { threshold: { pdq: 65 } })).toThrow(RangeError);
+    expect(() => m.matchHash({ algorithm: 'pdq', hash: zero }, { threshold: '8' as never })).toThrow(TypeError);
+    expect(codeOf(() => m.matchHash({ algorithm: 'pdq', hash: zero }, { threshold: { photodna: 1 } as never }))).toBe('ERR_UNKNOWN_ALGORITHM');
+  });
+
+  it('takes the same option in matchImage, keeps the deprecated thresholds working, and refuses both at once', async () => {
+    const upload = fileURLToPath(new URL('../../test-vectors/images/mosaic-400x300.jpg', import.meta.url));
+    const { hashes } = await hashImage(upload, { algorithms: ['blockhash'] });
+    const m = Matcher.fromEntries([{ id: 'near', list: 'l', algorithm: 'blockhash', hash: flip(blockhash.parse(hashes.blockhash as string), 12) }]);
+    const plain = { dihedral: false, trim: false };
+    const matched = async (options: object) => (await m.matchImage(upload, { ...plain, ...options })).matched;
+    expect(await matched({ threshold: 11 })).toBe(false);
+    expect(await matched({ threshold: 12 })).toBe(true);
+    expect(await matched({ threshold: { blockhash: 12 } })).toBe(true);
+    expect(await matched({ thresholds: { blockhash: 11 } })).toBe(false);
+    expect(await matched({ thresholds: { blockhash: 12 } })).toBe(true);
+    await expect(m.matchImage(upload, { threshold: 12, thresholds: { blockhash: 12 } })).rejects.toThrow(TypeError);
+    await expect(m.matchImages([upload], { threshold: 65 })).rejects.toThrow(RangeError);
+  });
+});
+
+describe('Matcher: a source with nothing to match fails closed', () => {
+  async function withDir(fn: (dir: string) => Promise<void>): Promise<void> {
+    const dir = await mkdtemp(join(tmpdir(), 'hashwarden-empty-'));
+    try {
+      await fn(dir);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const entry = { id: 'a', list: 'l', algorithm: 'md5' as const, hash: 'a'.repeat(32) };
+
+  it('refuses fromEntries with no entry, unless allowEmpty', () => {
+    expect(codeOf(() => Matcher.fromEntries([]))).toBe('ERR_NO_ENTRIES');
+    expect(codeOf(() => Matcher.fromEntries([], { lists: [{ name: 'l' }] }))).toBe('ERR_NO_ENTRIES');
+    expect(Matcher.fromEntries([], { allowEmpty: true }).size).toBe(0);
+    expect(() => Matcher.fromEntries([entry], { allowEmpty: 'yes' as never })).toThrow(TypeError);
+  });
+
+  it('refuses a store whose lists are all disabled or empty, and a snapshot of nothing, unless allowEmpty', async () => {
+    await withDir(async (dir) => {
+      const db = join(dir, 'store.db');
+      const store = HashStore.open(db);
+      store.importEntries([entry]);
+      store.setListPolicy('l', { enabled: false });
+      store.close();
+      await expect(Matcher.open(db)).rejects.toMatchObject({ code: 'ERR_NO_ENTRIES' });
+      expect((await Matcher.open(db, { allowEmpty: true })).size).toBe(0);
+      const snap = join(dir, 'empty.snap');
+      await writeSnapshot(snap, { lists: [{ name: 'l', version: 1 }], entries: [] });
+      await expect(Matcher.open(snap)).rejects.toMatchObject({ code: 'ERR_NO_ENTRIES' });
+      await expect(Matcher.openSnapshot(snap)).rejects.toMatchObject({ code: 'ERR_NO_ENTRIES' });
+      expect((await Matcher.openSnapshot(snap, { allowEmpty: true })).size).toBe(0);
+    });
+  });
+
+  it('rejects a reload to an empty source and keeps serving the previous lists', async () => {
+    await withDir(async (dir) => {
+      const db = join(dir, 'store.db');
+      const store = HashStore.open(db);
+      store.importEntries([entry]);
+      const fromStore = await Matcher.open(db);
+      store.setListPolicy('l', { enabled: false });
+      await expect(fromStore.reload()).rejects.toMatchObject({ code: 'ERR_NO_ENTRIES' });
+      expect(fromStore.matchHash({ algorithm: 'md5', hash: entry.hash })).toHaveLength(1);
+      store.close();
+      const snap = join(dir, 'lists.snap');
+      await writeSnapshot(snap, { lists: [{ name: 'l', version: 1 }], entries: [entry] });
+      const fromSnapshot = await Matcher.open(snap);
+      await writeSnapshot(snap, { lists: [{ name: 'l', version: 2 }], entries: [] });
+      await expect(fromSnapshot.reload()).rejects.toMatchObject({ code: 'ERR_NO_ENTRIES' });
+      expect(fromSnapshot.matchHash({ algorithm: 'md5', hash: entry.hash })).toHaveLength(1);
+    });
+  });
+
+  it('refuses a directory as its source with ERR_INPUT_READ', async () => {
+    await withDir(async (dir) => {
+      await expect(Matcher.open(dir)).rejects.toMatchObject({ code: 'ERR_INPUT_READ' });
+      await expect(Matcher.openSnapshot(dir)).rejects.toMatchObject({ code: 'ERR_INPUT_READ' });
+    });
   });
 });

@@ -5,15 +5,15 @@
  */
 import { open, stat } from 'node:fs/promises';
 import type { DihedralName } from '../algorithms/dihedral.js';
-import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { callThresholds, checkThresholds, getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
 import { mapSettled, MAX_CONCURRENCY, type Settled } from '../concurrency.js';
 import { HashwardenError } from '../errors.js';
-import type { FrameHashes, HashImageOptions, ImageHashes, ImageHashResult, ImageInfo, ImageInput, ImageQualities, ResolvedImageOptions, UnusableHashes } from '../image/index.js';
+import type { FrameHashes, HashImageOptions, ImageHashes, ImageHashResult, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from '../image/index.js';
+import type { UploadPass, UploadPlan } from '../image/upload.js';
 import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from '../lists/entry.js';
 import { SNAPSHOT_MAGIC } from '../snapshot/format.js';
 import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from '../search/tables.js';
-import { searchedHashes } from './queries.js';
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 
 /** One entry that matched a query. */
@@ -63,9 +63,6 @@ export interface MatcherList {
   readonly label?: string;
 }
 
-/** Per-algorithm thresholds, e.g. `{ blockhash: 8 }`. */
-export type Thresholds = Readonly<Partial<Record<AlgorithmName, number>>>;
-
 /** Options of a matcher. */
 export interface MatcherOptions {
   /** Thresholds used when a call sets none. Default: each algorithm's `defaultThreshold`. */
@@ -80,6 +77,13 @@ export interface MatcherOptions {
    * index it was written with unless this option is given. Default: `{ tier: 'auto' }`.
    */
   readonly search?: { readonly tier?: 'auto' | 'linear' | 'mih'; readonly substringBits?: number };
+  /**
+   * Accept a source with no entry to match (an empty list, every list disabled). A matcher over
+   * nothing answers "no match" to every upload, which for this domain is failing open, so by
+   * default `fromEntries`, `open`, `openSnapshot` and `reload` refuse it with `ERR_NO_ENTRIES`.
+   * Default `false`.
+   */
+  readonly allowEmpty?: boolean;
 }
 
 /** How one algorithm's entries are held and searched, as `Matcher.describe()` reports it. */
@@ -93,15 +97,24 @@ export interface MatcherTableInfo {
   readonly substringBits?: readonly number[];
 }
 
-/** Options of `matchHash`. */
+/** Options of `matchHash` and `matchHashes`; `matchImage` and `matchImages` take them too. */
 export interface MatchHashOptions {
-  /** Largest distance that matches. Default: the matcher's threshold for the algorithm. */
-  readonly threshold?: number;
+  /**
+   * Largest distance that matches, for this call and every list: one number for every perceptual
+   * algorithm (exact hashes match by equality), or per algorithm (`{ pdq: 31, blockhash: 8 }`).
+   * An algorithm not named uses each list's threshold, else the matcher's. Default: none.
+   */
+  readonly threshold?: number | Thresholds;
 }
 
 /** Options of `matchImage`. */
-export interface MatchImageOptions {
-  /** Thresholds for this call, per algorithm. */
+export interface MatchImageOptions extends MatchHashOptions {
+  /**
+   * Thresholds for this call, per algorithm.
+   *
+   * @deprecated Use `threshold`, which takes the same object (or one number); giving both is a
+   * TypeError.
+   */
   readonly thresholds?: Thresholds;
   /** Which hashes to compute and match. Default: every algorithm the lists contain. */
   readonly algorithms?: readonly AlgorithmName[];
@@ -109,7 +122,7 @@ export interface MatchImageOptions {
    * Also match the upload turned and mirrored: the 8 rotations and flips of each perceptual hash,
    * derived from the one decode, are each searched and every entry is reported once, at its
    * nearest, with the `transform` that matched. Mirroring or rotating is the cheapest evasion of a
-   * perceptual hash; it costs 8 searches instead of one (each well under a millisecond) and, on
+   * perceptual hash; it costs 8 searches instead of one (docs/benchmark.md) and, on
    * unrelated images about 128 bits apart, adds no measurable chance match. Default: `true`
    * (or the matcher's `image.dihedral`).
    */
@@ -242,6 +255,11 @@ function byDistance(a: Match, b: Match): number {
   return a.distance - b.distance || (a.list < b.list ? -1 : a.list > b.list ? 1 : 0) || (a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0);
 }
 
+/** `ERR_INPUT_READ` for `path`, with the system's reason. */
+function readError(path: string, error: unknown): HashwardenError {
+  return new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+}
+
 /** True when the file at `path` begins with the snapshot magic; false when it cannot be read. */
 async function startsWithSnapshotMagic(path: string): Promise<boolean> {
   if (typeof path !== 'string' || path.length === 0) invalid('path of a snapshot or SQLite store', 'path', path);
@@ -253,7 +271,13 @@ async function startsWithSnapshotMagic(path: string): Promise<boolean> {
   }
   try {
     const head = new Uint8Array(SNAPSHOT_MAGIC.length);
-    const { bytesRead } = await file.read(head, 0, head.length, 0);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await file.read(head, 0, head.length, 0));
+    } catch (error) {
+      // A directory opens, then refuses to be read (EISDIR): the path's problem, not a bug.
+      throw readError(path, error);
+    }
     return bytesRead === head.length && SNAPSHOT_MAGIC.every((b, i) => head[i] === b);
   } finally {
     await file.close();
@@ -266,15 +290,16 @@ async function fileSignature(path: string): Promise<string> {
     const info = await stat(path);
     return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
   } catch (error) {
-    throw new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+    throw readError(path, error);
   }
 }
 
 /** Matcher options, validated once. */
 interface ResolvedMatcherOptions {
-  readonly thresholds: Readonly<Partial<Record<AlgorithmName, number>>>;
+  readonly thresholds: Thresholds;
   readonly image: Omit<HashImageOptions, 'algorithms'>;
   readonly search: ResolvedSearch | undefined;
+  readonly allowEmpty: boolean;
 }
 
 function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMatcherOptions {
@@ -283,20 +308,35 @@ function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMat
     thresholds: Object.freeze(checkThresholds(o.thresholds, 'thresholds')),
     image: Object.freeze({ ...optionsObject(o.image, 'image') }),
     search: resolveSearch(o.search, 'search'),
+    allowEmpty: o.allowEmpty === undefined ? false : boolean(o.allowEmpty, 'allowEmpty'),
   });
 }
 
-type ImageModule = typeof import('../image/index.js');
+/**
+ * `state`, unless it holds no entry and the caller did not allow that: a matcher over nothing
+ * would call every upload clean.
+ */
+function nonEmpty(state: State, options: ResolvedMatcherOptions, source: string): State {
+  if (state.size === 0 && !options.allowEmpty) {
+    throw new HashwardenError('ERR_NO_ENTRIES', `${source}: no entry to match (no list, or every list empty or disabled), so every upload would pass as clean; pass allowEmpty: true to accept that`);
+  }
+  return state;
+}
+
+/** A call's `threshold` (or the deprecated `thresholds` of `matchImage`), checked once. */
+function thresholdOption(o: Partial<MatchImageOptions>): Thresholds {
+  if (o.threshold !== undefined && o.thresholds !== undefined) invalid('threshold or thresholds, not both', 'options.thresholds', o.thresholds);
+  return o.thresholds === undefined ? callThresholds(o.threshold, 'threshold') : callThresholds(o.thresholds, 'thresholds');
+}
+
+type ImageModule = typeof import('../image/upload.js');
 let imageModule: Promise<ImageModule> | undefined;
 
 /** A `matchImage` call's options, checked once. */
 interface MatchPlan {
-  readonly thresholds: Partial<Record<AlgorithmName, number>>;
+  readonly thresholds: Thresholds;
   readonly first: boolean;
-  /** The largest upload read (every pass has the same). */
-  readonly maxBytes: number;
-  /** The hashing passes: every hash in one, or with `first` the exact hashes, then the perceptual ones. */
-  readonly passes: readonly ResolvedImageOptions[];
+  readonly upload: UploadPlan;
 }
 
 /** An animated upload's frames, as a field to spread into a result (nothing for a still image). */
@@ -304,9 +344,9 @@ function framesOf(hashed: ImageHashResult): { frames?: readonly FrameHashes[] } 
   return hashed.frames === undefined ? {} : { frames: hashed.frames };
 }
 
-/** Loads `hashwarden/image` (and with it sharp) once, on first use. */
+/** Loads the image module (and with it sharp) once, on first use. */
 function loadImageModule(): Promise<ImageModule> {
-  imageModule ??= import('../image/index.js').catch((error: unknown) => {
+  imageModule ??= import('../image/upload.js').catch((error: unknown) => {
     imageModule = undefined;
     throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the image module (sharp): ${(error as Error).message}`, { cause: error });
   });
@@ -325,7 +365,7 @@ function loadImageModule(): Promise<ImageModule> {
  */
 export class Matcher {
   #state: State;
-  readonly #thresholds: Readonly<Partial<Record<AlgorithmName, number>>>;
+  readonly #thresholds: Thresholds;
   readonly #imageOptions: Omit<HashImageOptions, 'algorithms'>;
   readonly #options: ResolvedMatcherOptions;
   readonly #origin: Origin | undefined;
@@ -355,7 +395,7 @@ export class Matcher {
   /**
    * A matcher over `entries` (validated and normalised; a bad entry throws its `HashwardenError`),
    * with the lists' versions and policy from `lists` when given (names unique; thresholds checked
-   * against each algorithm's range).
+   * against each algorithm's range). No entry at all is `ERR_NO_ENTRIES` unless `allowEmpty`.
    *
    * @example
    * ```ts
@@ -370,7 +410,7 @@ export class Matcher {
     const lists = checkLists(optionsObject(options, 'options').lists, 'options.lists');
     const normalised: ListEntry[] = [];
     for (const entry of entries) normalised.push(normalizeEntry(entry));
-    return new Matcher(makeState(Matcher.#tablesOf(normalised, resolved), lists), resolved);
+    return new Matcher(nonEmpty(makeState(Matcher.#tablesOf(normalised, resolved), lists), resolved, 'Matcher.fromEntries'), resolved);
   }
 
   /**
@@ -379,7 +419,9 @@ export class Matcher {
    * with no pass over its entries, with the lists and policy it was exported with; a store is read
    * in one read transaction (loading better-sqlite3), entry by entry: its enabled lists, or those
    * named in `lists` (enabled or not; a name the store does not hold is `ERR_STORE`), each with its
-   * version, thresholds and label. `reload` reads the same source again.
+   * version, thresholds and label. `reload` reads the same source again. A source with no entry to
+   * match (an empty snapshot, every list empty or disabled) is `ERR_NO_ENTRIES` unless
+   * `allowEmpty`; a path that cannot be read (a directory) `ERR_INPUT_READ`.
    *
    * @example
    * ```ts
@@ -396,7 +438,7 @@ export class Matcher {
       return new Matcher(await Matcher.#loadSnapshot(path, resolved), resolved, { path, kind: 'snapshot', lists: undefined });
     }
     const origin: Origin = { path, kind: 'store', lists: o.lists === undefined ? undefined : Object.freeze([...o.lists]) };
-    return new Matcher(await Matcher.#loadStore(origin, resolved, undefined) as State, resolved, origin);
+    return new Matcher((await Matcher.#loadStore(origin, resolved, undefined)) as State, resolved, origin);
   }
 
   /**
@@ -423,7 +465,7 @@ export class Matcher {
         const entries: ListEntry[] = [];
         for (const list of chosen) for (const e of store.entries({ list: list.name })) entries.push(e);
         const lists = new Map(chosen.map((l) => [l.name, Object.freeze({ name: l.name, version: l.version, thresholds: l.thresholds, ...(l.label === undefined ? {} : { label: l.label }) })]));
-        return makeState(Matcher.#tablesOf(entries, options), lists, signature);
+        return nonEmpty(makeState(Matcher.#tablesOf(entries, options), lists, signature), options, `SQLite store ${origin.path}`);
       });
     } finally {
       store.close();
@@ -440,7 +482,7 @@ export class Matcher {
     const search = options.search;
     const tables = search === undefined ? snapshot.tables : new Map([...snapshot.tables].map(([name, table]) => [name, reindexTable(table, search)]));
     const lists = new Map(snapshot.lists.map((l) => [l.name, Object.freeze({ ...l })]));
-    return makeState(tables, lists, before);
+    return nonEmpty(makeState(tables, lists, before), options, `Snapshot ${path}`);
   }
 
   /**
@@ -465,7 +507,9 @@ export class Matcher {
    * swap see the new ones, and none waits or fails meanwhile. A store has changed when a list's
    * version or policy has (a cheap read of the lists); a snapshot when its file was replaced.
    * Resolves to true when it swapped, false when nothing changed; concurrent calls share one
-   * reload. If reading fails, it rejects and the matcher keeps serving the previous lists.
+   * reload. If reading fails, or the source now holds no entry (`ERR_NO_ENTRIES`, unless the
+   * matcher was opened with `allowEmpty`), it rejects and the matcher keeps serving the previous
+   * lists.
    * Reading a store is synchronous work (about as long as `Matcher.open`), so services that must
    * never pause should reload from snapshots (docs/lists.md). A matcher made by `fromEntries` has
    * no source: TypeError.
@@ -571,19 +615,17 @@ export class Matcher {
    * ```
    */
   matchHash(query: HashQuery, options?: MatchHashOptions): Match[] {
-    const o = optionsObject(options, 'options');
-    return this.#matchQuery(query, o.threshold);
+    return this.#matchQuery(query, callThresholds(optionsObject(options, 'options').threshold, 'threshold'));
   }
 
-  #matchQuery(query: HashQuery, threshold: number | undefined): Match[] {
+  #matchQuery(query: HashQuery, thresholds: Thresholds): Match[] {
     if (query === null || typeof query !== 'object') invalid('object with algorithm and hash', 'query', query);
     const algorithm = getAlgorithm(query.algorithm);
     const hash = query.hash instanceof Uint8Array ? query.hash : algorithm.parse(query.hash);
     if (hash.length * 8 !== algorithm.bits) {
       throw new HashwardenError('ERR_HASH_FORMAT', `Expected ${algorithm.bits / 8} bytes for a ${algorithm.name} hash but received ${hash.length}`);
     }
-    const t = threshold === undefined ? undefined : integerInRange(threshold, 0, algorithm.maxThreshold, 'threshold');
-    return this.#match(this.#state, algorithm, hash, t).sort(byDistance);
+    return this.#match(this.#state, algorithm, hash, thresholds[algorithm.name]).sort(byDistance);
   }
 
   /**
@@ -598,13 +640,12 @@ export class Matcher {
    */
   matchHashes(queries: Iterable<HashQuery>, options?: MatchHashOptions): HashBatchResult[] {
     if (queries === null || typeof (queries as Iterable<HashQuery>)[Symbol.iterator] !== 'function') invalid('iterable of queries', 'queries', queries);
-    const o = optionsObject(options, 'options');
-    // Validate the shared option once, so a bad threshold is the caller's error, not every item's.
-    if (o.threshold !== undefined) integerInRange(o.threshold, 0, 256, 'threshold');
+    // Checked once, so a bad threshold is the caller's error, not every item's.
+    const thresholds = callThresholds(optionsObject(options, 'options').threshold, 'threshold');
     const results: HashBatchResult[] = [];
     for (const query of queries) {
       try {
-        results.push({ ok: true, matches: this.#matchQuery(query, o.threshold) });
+        results.push({ ok: true, matches: this.#matchQuery(query, thresholds) });
       } catch (error) {
         results.push({ ok: false, error });
       }
@@ -663,52 +704,43 @@ export class Matcher {
   /** A `matchImage` call's options, checked and resolved once (for a batch, once for every image). */
   async #plan(state: State, options: MatchImageOptions | undefined): Promise<{ image: ImageModule; plan: MatchPlan }> {
     const o = optionsObject(options, 'options');
-    const thresholds = checkThresholds(o.thresholds, 'thresholds');
+    const thresholds = thresholdOption(o);
     const algorithms = o.algorithms ?? (state.tables.size > 0 ? [...state.tables.keys()] : undefined);
     const first = o.first === undefined ? false : boolean(o.first, 'options.first');
-    const image = await loadImageModule();
     const dihedral = o.dihedral === undefined ? (this.#imageOptions.dihedral ?? true) : boolean(o.dihedral, 'options.dihedral');
     const trim = o.trim === undefined ? (this.#imageOptions.trim ?? true) : boolean(o.trim, 'options.trim');
-    const hashOptions = { ...this.#imageOptions, dihedral, trim };
-    const all = image.resolveImageOptions({ ...hashOptions, ...(algorithms === undefined ? {} : { algorithms }) });
-    // First match wanted: the exact hashes need no decode, so they go first, on bytes read once.
-    const passes = first ? [all.exact, all.perceptual].filter((names) => names.length > 0).map((names) => image.resolveImageOptions({ ...hashOptions, algorithms: names })) : [all];
-    return { image, plan: { thresholds, first, maxBytes: all.maxBytes, passes } };
+    const image = await loadImageModule();
+    const upload = image.planUpload({ image: { ...this.#imageOptions, dihedral, trim }, algorithms, first });
+    return { image, plan: { thresholds, first, upload } };
   }
 
   async #matchImageWith(state: State, image: ImageModule, plan: MatchPlan, input: ImageInput): Promise<ImageMatchResult> {
-    const bytes = await image.readInput(input, plan.maxBytes);
-    // One pass hashing everything, or with `first` the exact hashes (no decode) and then the
-    // perceptual ones: only hashes differ between passes (the exact pass has no quality, no
-    // unusable hashes, no frames), and the last pass's image is the decoded one.
-    let hashes: ImageHashes = {};
-    for (const [index, pass] of plan.passes.entries()) {
-      const hashed = await image.hashBytes(bytes, pass);
-      hashes = { ...hashes, ...hashed.hashes };
-      const matches = this.#matchHashed(state, hashed, plan.thresholds, plan.first);
-      if (matches.length > 0 || index === plan.passes.length - 1) {
-        return { matched: matches.length > 0, matches, hashes, quality: hashed.quality, unusable: hashed.unusable, ...framesOf(hashed), image: hashed.image };
+    for await (const pass of image.hashUpload(input, plan.upload)) {
+      const matches = this.#matchPass(state, pass, plan.thresholds, plan.first);
+      if (matches.length > 0 || pass.last) {
+        const { result } = pass;
+        return { matched: matches.length > 0, matches, hashes: result.hashes, quality: result.quality, unusable: result.unusable, ...framesOf(result), image: result.image };
       }
     }
-    throw new Error('unreachable: a match plan has at least one pass');
+    throw new Error('unreachable: an upload plan has at least one pass');
   }
 
   /**
-   * The matches of a hashed upload: each exact hash looked up, each perceptual algorithm's
-   * searched hashes (searched.ts) looked up, every entry once at its nearest. With `first`, the
-   * first algorithm that matches gives its nearest entry alone.
+   * The matches of one hashing pass: each exact hash looked up, each perceptual algorithm's
+   * searched hashes looked up, every entry once at its nearest. With `first`, the first algorithm
+   * that matches gives its nearest entry alone.
    */
-  #matchHashed(state: State, hashed: ImageHashResult, thresholds: Partial<Record<AlgorithmName, number>>, first: boolean): Match[] {
+  #matchPass(state: State, pass: UploadPass, thresholds: Thresholds, first: boolean): Match[] {
     const matches: Match[] = [];
-    for (const [name, hex] of Object.entries(hashed.hashes) as [AlgorithmName, string][]) {
+    for (const [name, queries] of pass.queries) {
       const algorithm = getAlgorithm(name);
       if (algorithm.kind === 'exact') {
-        matches.push(...this.#match(state, algorithm, algorithm.parse(hex), thresholds[name]));
+        for (const query of queries) matches.push(...this.#match(state, algorithm, query.hash, thresholds[name]));
       } else {
         // Each entry once, at its nearest query (the upload as it is first, so it wins ties).
         const nearest = new Map<string, Match>();
-        for (const query of searchedHashes(hashed, name)) {
-          for (const match of this.#match(state, algorithm, algorithm.parse(query.hash), thresholds[name])) {
+        for (const query of queries) {
+          for (const match of this.#match(state, algorithm, query.hash, thresholds[name])) {
             const key = `${match.list}\u0000${match.entryId}\u0000${match.hash}`;
             const seen = nearest.get(key);
             if (seen === undefined || match.distance < seen.distance) {

@@ -72,7 +72,8 @@ function validPlane(value: unknown, count: number, name: string): Uint8Array {
   return value;
 }
 
-function validThreshold(threshold: unknown): number {
+/** An index's threshold: 0–256 bits, the rule `LinearIndex` and `MihIndex` share. */
+export function validThreshold(threshold: unknown): number {
   return integerInRange(threshold, 0, BITS, 'threshold');
 }
 
@@ -132,7 +133,7 @@ function popcount128(a: number, b: number, c: number, d: number): number {
  * The pure-JS kernel: both planes in one ArrayBuffer, read through 32-bit views. Words are in the
  * platform's byte order on both sides of the xor, which popcount does not care about. The views
  * are Int32Array, not Uint32Array: int32 values are always small integers to V8, while uint32
- * words above 2^31 are not, and the scan measured 1.8x slower with them.
+ * words above 2^31 are not, which slows the scan (docs/benchmark.md).
  */
 class JsKernel implements Kernel {
   readonly name = 'js';

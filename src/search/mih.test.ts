@@ -6,16 +6,8 @@ import { parseHex } from '../algorithms/hex.js';
 import { flipBit, flipped, makeList, makeQuery, prng, QUERIES, SHAPES } from '../testing/hash-lists.js';
 import { hasShared, sharedPath, sharedTitle } from '../testing/shared.js';
 import { LinearIndex } from './linear.js';
-import {
-  DEFAULT_GUARD_FRACTION,
-  MAX_INDEX_BYTES_PER_ENTRY,
-  MIH_MIN_COUNT,
-  MihIndex,
-  chooseSearchTier,
-  defaultSubstringBits,
-  indexBytesPerEntry,
-  substringWidths,
-} from './mih.js';
+import { DEFAULT_GUARD_FRACTION, MihIndex } from './mih.js';
+import { MAX_INDEX_BYTES_PER_ENTRY, MIH_MIN_COUNT, chooseSearchTier, defaultSubstringBits, indexBytesPerEntry, substringWidths } from './tier.js';
 
 const PDQ_LISTS = sharedPath('reference', 'pdq', 'hash-lists');
 

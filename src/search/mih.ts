@@ -1,59 +1,20 @@
 /**
  * Multi-index hashing: exact Hamming search that reads a small part of the list, after Norouzi,
- * Punjani & Fleet, "Fast Search in Hamming Space with Multi-Index Hashing" (CVPR 2012).
- *
- * The 256 bits are cut into m substrings of about log2(N) bits, and each substring gets a table
- * from its value (the key) to the entries holding that value. An entry within distance t of the
- * query must be close to it in at least one substring, so a search looks up every key within a
- * small radius of the query's key in every table, and verifies only the entries found there.
- *
- * Radii — the tighter pigeonhole rule of the paper. Write t = s·m + a with 0 ≤ a < m. If every one
- * of the first a + 1 substrings differed from the query in at least s + 1 bits and every other one
- * in at least s bits, the whole hash would differ in at least (a + 1)(s + 1) + (m − a − 1)·s =
- * s·m + a + 1 = t + 1 bits. So an entry within t has a substring j ≤ a within s bits, or one of the
- * others within s − 1 bits; those are the radii probed (s − 1 = −1 when s = 0: those tables are not
- * read at all). Against the plain rule (radius ⌊t/m⌋ everywhere) this skips the outermost ring of
- * m − a − 1 tables: with 13 tables of 19–20 bits and t = 26 it looks up 463 keys instead of 2,743, and
- * the project measured it up to 10× faster at the same exactness.
- *
- * Layout. Substring j holds bits starts[j] .. starts[j] + widths[j] − 1 of the hash, bit 0 being
- * the most significant bit of byte 0, read as an unsigned integer (at most 24 bits). Each table is
- * CSR, two flat typed arrays and no per-bucket objects: `offsets` (2^width + 1 bucket starts) and
- * `ids` (every entry position once, grouped by key and ascending within a bucket), built by a
- * counting sort. The same arrays are what a snapshot stores, so loading one rebuilds nothing.
- *
- * Each match is reported once without a visited set: the candidates gathered from all tables are
- * sorted and de-duplicated in place before they are verified (see `search`), which also hands the
- * verifier ascending positions — the order `LinearIndex.search` reports, with no sort of the hits.
- *
- * The cost guard. MIH is fast because buckets are small on random-looking data; real lists are
- * clustered (near-duplicates, near-blank images), and a query near a cluster can touch a large
- * part of the list through many random reads, far slower than the linear scan's streaming read.
- * Before anything is verified, the search counts the keys it will look up (known from the radii
- * before any is read) and the entries in their buckets (one subtraction each in CSR), gathering
- * positions as it goes; once probes + entries would exceed `guardFraction × N` it stops and scans
- * linearly instead. So a guarded query costs the scan plus at most N/32 (by default) table reads:
- * on clustered lists, where the project measured plain MIH 50–100× slower than the scan (and these
- * tables without the guard up to 18×), the slowest queries now take about as long as the scan.
+ * Punjani & Fleet, "Fast Search in Hamming Space with Multi-Index Hashing" (CVPR 2012): the 256
+ * bits are cut into substrings, each with a table from its value to the entries holding it, and
+ * an entry within t of the query is found through a substring within a small radius (the paper's
+ * tighter pigeonhole rule), then verified exactly; a cost guard hands queries that would read too
+ * much to the linear scan. The derivation, the table layout and the guard are explained in
+ * docs/algorithms.md (*Multi-index hashing*); the tier choice is in tier.ts.
  */
 import { HashwardenError } from '../errors.js';
-import { integerInRange, invalid, oneOf, optionsObject, positiveNumber } from '../validate.js';
-import { LinearIndex, type SearchHit } from './linear.js';
+import { invalid, optionsObject, positiveNumber } from '../validate.js';
+import { LinearIndex, validThreshold, type SearchHit } from './linear.js';
+import { defaultSubstringBits, MAX_SUBSTRING_BITS, substringWidths, validSubstringBits } from './tier.js';
 
 const BITS = 256;
 const HASH_BYTES = 32;
 const HALF_BYTES = 16;
-
-/**
- * Narrowest substring. Below 8 bits there would be 37+ tables of N ids each, and so few buckets
- * that almost every query would fall back to the scan.
- */
-export const MIN_SUBSTRING_BITS = 8;
-/**
- * Widest substring: a table's offsets take 4 × 2^width bytes, 64 MiB at 24 bits (there are 11 such
- * tables), and keys must fit the 32-bit integer arithmetic anyway.
- */
-export const MAX_SUBSTRING_BITS = 24;
 
 /**
  * Most keys probed in one table per query; a threshold that needs more (t ≥ 98 at 1M hashes,
@@ -64,22 +25,11 @@ export const MAX_SUBSTRING_BITS = 24;
 const MAX_PROBES_PER_TABLE = 1 << 16;
 
 /**
- * Default `guardFraction`: the scan answers when probes + candidates exceed N/32. Measured by the
- * calibration table of bench/search.bench.ts (random and clustered lists, 100k and 1M, t = 8–31,
- * guard off, each query against the scan): MIH takes 0.37× the scan's time at N/64 reads, 0.97×
- * at N/32 (p90 1.7×), 2.1× at N/16 and 12× at N/2 — each probe or candidate is a random read worth
- * ~30 hashes of the scan's streaming read. N/32 is the break-even point; random-data queries at
- * t ≤ 31 (~2,800 reads at 1M, N/350) are far below it.
+ * Default `guardFraction`: the scan answers when probes + candidates exceed N/32, the break-even
+ * point measured by the calibration table of bench/search.bench.ts (each probe or candidate is a
+ * random read worth about 30 hashes of the scan's streaming read; figures in docs/benchmark.md).
  */
 export const DEFAULT_GUARD_FRACTION = 1 / 32;
-
-/**
- * Smallest list for which {@link chooseSearchTier} picks MIH. Measured on random lists (medians,
- * µs, scan vs MIH): at 16k, t = 31: 13 vs 18 (MIH slower); at 32k: 50 vs 30 at t = 31, 47 vs 6 at
- * t = 16; at 64k: 104 vs 33. On clustered lists MIH is at par from 16k to 64k (the guard keeps it
- * there). Below 32k the scan takes under 50 µs anyway, and no index memory is spent.
- */
-export const MIH_MIN_COUNT = 32_768;
 
 // ---------------------------------------------------------------------------------------------
 // Validation
@@ -94,14 +44,6 @@ function validQuery(query: unknown): Uint8Array {
   if (!(query instanceof Uint8Array)) invalid(`Uint8Array of ${HASH_BYTES} bytes`, 'query', query);
   if (query.length !== HASH_BYTES) throw new RangeError(`Expected Uint8Array of ${HASH_BYTES} bytes for query but received ${query.length} bytes`);
   return query;
-}
-
-function validThreshold(threshold: unknown): number {
-  return integerInRange(threshold, 0, BITS, 'threshold');
-}
-
-function validSubstringBits(value: unknown, name: string): number {
-  return integerInRange(value, MIN_SUBSTRING_BITS, MAX_SUBSTRING_BITS, name);
 }
 
 /** Options of {@link MihIndex}. */
@@ -133,26 +75,6 @@ function resolveGuard(options: MihOptions | undefined): ResolvedOptions {
 
 // ---------------------------------------------------------------------------------------------
 // Substrings, keys and flip masks
-
-/**
- * Widths of the m = ⌈256 / target⌉ substrings, as equal as 256 allows, wider ones first. Wider
- * first because the first a + 1 tables get the larger radius, and at width ≈ log2 N the step from
- * radius s − 1 to s costs less in a wider table: C(w, s) more probes, each reading 1 + N/2^w
- * offsets-or-entries. At 1M and s = 2: 190 × 1.95 = 371 reads for a 20-bit table, 171 × 2.9 = 496
- * for a 19-bit one.
- *
- * @example
- * ```ts
- * substringWidths(20); // nine 20s, then four 19s: 13 substrings
- * ```
- */
-export function substringWidths(target: number): number[] {
-  validSubstringBits(target, 'substringBits');
-  const m = Math.ceil(BITS / target);
-  const base = Math.floor(BITS / m);
-  const wider = BITS - base * m;
-  return Array.from({ length: m }, (_, j) => (j < wider ? base + 1 : base));
-}
 
 /**
  * Bits `start .. start + width − 1` of the hash at byte `base` of `bytes`, as an integer. Four
@@ -237,127 +159,6 @@ function masksFor(width: number, radius: number): Int32Array {
   }
   MASKS[width] = masks;
   return masks;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Tiers
-
-/** Which search a list of a given size gets, as {@link chooseSearchTier} returns it. */
-export interface SearchTier {
-  readonly tier: 'linear' | 'mih';
-  /** Target substring width for {@link MihIndex.build}; present when `tier` is `'mih'`. */
-  readonly substringBits?: number;
-}
-
-/** Overrides for {@link chooseSearchTier}. */
-export interface SearchTierOptions {
-  /** `'linear'`, `'mih'`, or `'auto'` (by list size). Default: `'auto'`. */
-  readonly tier?: 'auto' | 'linear' | 'mih';
-  /** Substring width when the tier is MIH. Default: {@link defaultSubstringBits} of `count`. */
-  readonly substringBits?: number;
-}
-
-/** The values of {@link SearchTierOptions.tier}. */
-export const SEARCH_TIERS = ['auto', 'linear', 'mih'] as const;
-
-/** {@link SearchTierOptions}, validated (messages name `name.tier`, `name.substringBits`). */
-export interface ResolvedSearchTierOptions {
-  readonly tier: (typeof SEARCH_TIERS)[number];
-  readonly substringBits?: number;
-}
-
-/**
- * Validates search options once into a frozen object, so a caller that builds later (the matcher,
- * the snapshot writer) refuses a bad option before any work.
- *
- * @example
- * ```ts
- * resolveSearchTierOptions({ substringBits: 30 }, 'search'); // RangeError: Expected integer between 8 and 24 for search.substringBits …
- * ```
- */
-export function resolveSearchTierOptions(options: SearchTierOptions | undefined, name: string): ResolvedSearchTierOptions {
-  const o = optionsObject(options, name);
-  const tier = o.tier === undefined ? 'auto' : oneOf(o.tier, SEARCH_TIERS, `${name}.tier`);
-  if (o.substringBits === undefined) return Object.freeze({ tier });
-  return Object.freeze({ tier, substringBits: validSubstringBits(o.substringBits, `${name}.substringBits`) });
-}
-
-/**
- * Most index memory per entry, beyond its 32-byte hash, that the automatic choices spend: 80
- * bytes, so a 10M-entry list needs at most 800 MB of tables next to its 320 MB of hashes. Each
- * table costs 4 bytes an entry of ids plus 4 × 2^width bytes of offsets, so below about 200k
- * entries no split fits (there the scan takes ≤ 0.2 ms and {@link chooseSearchTier} keeps it).
- */
-export const MAX_INDEX_BYTES_PER_ENTRY = 80;
-
-/**
- * Bytes an entry that MIH tables of target width `substringBits` take for `count` entries
- * (offsets and ids, beyond the hashes).
- *
- * @example
- * ```ts
- * indexBytesPerEntry(1_000_000, 19); // 74.9: 14 tables of 18–19 bits
- * ```
- */
-export function indexBytesPerEntry(count: number, substringBits: number): number {
-  integerInRange(count, 1, 2 ** 32 - 1, 'count');
-  const widths = substringWidths(substringBits);
-  return (4 * widths.length * count + 4 * widths.reduce((sum, w) => sum + 2 ** w + 1, 0)) / count;
-}
-
-/** The widest target width whose tables fit MAX_INDEX_BYTES_PER_ENTRY, or undefined. */
-function widestWithinBudget(count: number): number | undefined {
-  if (count < 1) return undefined;
-  for (let bits = MAX_SUBSTRING_BITS; bits >= MIN_SUBSTRING_BITS; bits--) if (indexBytesPerEntry(count, bits) <= MAX_INDEX_BYTES_PER_ENTRY) return bits;
-  return undefined;
-}
-
-/**
- * Default substring width for `count` entries: the widest (fewest tables) whose index stays within
- * {@link MAX_INDEX_BYTES_PER_ENTRY}; when none does (small lists), round(log2 count) within 8–24,
- * about one entry per bucket as the paper advises.
- *
- * Fewer, wider tables are faster: measured by a width sweep over random lists with the queries of
- * bench/search.bench.ts (median ms at t = 31, one session on the shared 2-core machine): at 10M,
- * 12 tables of 21–22 bits 0.43, 13 tables 1.08, 14 tables 1.01; at 4M, 12 tables 0.23 (82 B an
- * entry, over budget), 13: 0.49, 14: 0.39; at 1M, 13 tables 0.10 (98 B, over budget), 14: 0.11,
- * 15: 0.14. So the budget, not speed, picks the width from 1M up: 19 at 1M (14 tables, 75 B),
- * 23 at 10M (12 tables, 61 B).
- *
- * @example
- * ```ts
- * defaultSubstringBits(1_000_000);  // 19 → 14 substrings of 18–19 bits
- * defaultSubstringBits(10_000_000); // 23 → 12 substrings of 21–22 bits
- * ```
- */
-export function defaultSubstringBits(count: number): number {
-  integerInRange(count, 0, 2 ** 32 - 1, 'count');
-  const fitting = widestWithinBudget(count);
-  if (fitting !== undefined) return fitting;
-  const bits = Math.round(Math.log2(Math.max(count, 1)));
-  return Math.min(MAX_SUBSTRING_BITS, Math.max(MIN_SUBSTRING_BITS, bits));
-}
-
-/**
- * The search tier for a list of `count` hashes: MIH with {@link defaultSubstringBits} when the
- * list has at least {@link MIH_MIN_COUNT} (32,768) entries and some split fits
- * {@link MAX_INDEX_BYTES_PER_ENTRY} (from about 200k entries), else the linear scan. `options`
- * override either choice: `tier: 'mih'` builds MIH at any size, with `substringBits` or the
- * default width (which may then exceed the memory budget).
- *
- * @example
- * ```ts
- * chooseSearchTier(10_000);    // { tier: 'linear' }
- * chooseSearchTier(1_000_000); // { tier: 'mih', substringBits: 19 }
- * chooseSearchTier(10_000, { tier: 'mih', substringBits: 12 }); // { tier: 'mih', substringBits: 12 }
- * ```
- */
-export function chooseSearchTier(count: number, options?: SearchTierOptions): SearchTier {
-  integerInRange(count, 0, 2 ** 32 - 1, 'count');
-  const { tier, substringBits: bits } = resolveSearchTierOptions(options, 'options');
-  if (tier === 'linear') return { tier: 'linear' };
-  if (tier === 'auto' && (count < MIH_MIN_COUNT || (bits === undefined && widestWithinBudget(count) === undefined))) return { tier: 'linear' };
-  return { tier: 'mih', substringBits: bits ?? defaultSubstringBits(count) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -571,7 +372,7 @@ export class MihIndex {
     const starts = widths.map((_, j) => widths.slice(0, j).reduce((sum, w) => sum + w, 0));
     // Keys straight from the planes, one table at a time: the counting sort's scattered writes
     // then stay within one table's offsets and ids (8 MB at 1M, 20 bits) instead of all m tables
-    // at once (measured 0.8 s against 4 s at 1M, 20 bits).
+    // at once, several times faster (docs/benchmark.md).
     const { a, b } = linear.planes();
     const keys = new Uint32Array(n);
     const offsets: Uint32Array[] = [];
@@ -692,8 +493,8 @@ export class MihIndex {
     // Verify the candidates as gathered: duplicates (an entry near the query is found in several
     // tables) and all. Far entries, nearly all candidates, are rarely found twice, so sorting and
     // deduplicating the hits afterwards is cheaper than doing it to every candidate first
-    // (measured at 10M, t = 31: the radix sort and dedupe of ~7,000 candidates took a quarter of
-    // the query). A sorted order buys no locality at that density: candidates lie kilobytes apart.
+    // (docs/benchmark.md). A sorted order buys no locality at that density: candidates lie
+    // kilobytes apart.
     // Many candidates (beyond N/256: a clustered list, where an entry near the query is found by
     // most tables) are deduplicated first, so each is verified once.
     if (found > this.linear.count / DEDUPE_FIRST_ABOVE) return this.#sortedSearch(found, query, threshold);
@@ -794,7 +595,7 @@ export class MihIndex {
       // Two phases: first every bucket's bounds, then the entries. The offset reads of the first
       // phase do not depend on each other and no branch waits on them, so the processor keeps
       // many cache misses in flight; interleaved with the copying they came one at a time
-      // (measured at 10M, t = 31: 0.17 against 0.24 ms for the enumeration).
+      // (docs/benchmark.md).
       let ranges = this.#ranges;
       if (ranges.length < 2 * count) ranges = this.#ranges = new Uint32Array(2 * count);
       let size = 0;

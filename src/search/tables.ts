@@ -10,7 +10,8 @@ import { entryTableOf, type EntryTable } from './entry-table.js';
 import type { ListEntry } from '../lists/entry.js';
 import { ExactIndex } from './exact-index.js';
 import { LinearIndex } from './linear.js';
-import { chooseSearchTier, MihIndex, resolveSearchTierOptions, type ResolvedSearchTierOptions, type SearchTierOptions } from './mih.js';
+import { MihIndex } from './mih.js';
+import { chooseSearchTier, resolveSearchTierOptions, type ResolvedSearchTierOptions, type SearchTierOptions } from './tier.js';
 
 /** How one algorithm's entries are searched, as `Matcher.describe()` and snapshots report it. */
 export type TableSearch =

@@ -7,7 +7,7 @@
  */
 import type { AlgorithmName } from '../algorithms/registry.js';
 import type { ListEntry } from '../lists/entry.js';
-import type { SearchTierOptions } from '../search/mih.js';
+import type { SearchTierOptions } from '../search/tier.js';
 import type { MatcherTable, TableSearch } from '../search/tables.js';
 
 /**

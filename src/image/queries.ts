@@ -4,7 +4,7 @@
  */
 import { DIHEDRAL_NAMES, type DihedralName } from '../algorithms/dihedral.js';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
-import type { DihedralHashes, ImageHashes, UnusableHashes } from '../image/hash.js';
+import type { UnusableHashes } from './hash.js';
 
 /** One hash searched for an upload: which turn or flip of it, and whether of what its border frames. */
 export interface SearchedHash {
@@ -18,15 +18,21 @@ export interface SearchedHash {
   readonly frame?: number;
 }
 
-/** The parts of an `ImageHashResult` (or of its `trimmed`) the rule reads. */
-export interface HashedImage {
-  readonly hashes: ImageHashes;
+/** The parts of a hashed upload the rule reads, each hash as `H` (hex in a result, or bytes). */
+export interface HashedOf<H> {
+  readonly hashes: { readonly [A in AlgorithmName]?: H };
   readonly unusable: UnusableHashes;
-  readonly dihedral?: DihedralHashes;
-  readonly trimmed?: { readonly hashes: ImageHashes; readonly unusable: UnusableHashes; readonly dihedral?: DihedralHashes };
+  readonly dihedral?: { readonly [A in AlgorithmName]?: readonly H[] };
+  readonly trimmed?: Omit<HashedOf<H>, 'trimmed' | 'frames'>;
   /** An animated upload's frames, each read as a still image is (frame 0's are the top level's). */
-  readonly frames?: readonly (Omit<HashedImage, 'frames'> & { readonly frame: number })[];
+  readonly frames?: readonly (Omit<HashedOf<H>, 'frames'> & { readonly frame: number })[];
 }
+
+/** The parts of an `ImageHashResult` (or of its `trimmed`) the rule reads. */
+export type HashedImage = HashedOf<string>;
+
+/** A {@link SearchedHash} with its hash as `H`. */
+export type SearchedOf<H> = Omit<SearchedHash, 'hash'> & { readonly hash: H };
 
 /**
  * The hashes of one perceptual algorithm a matcher searches for a hashed upload: its own hash, or
@@ -48,14 +54,25 @@ export interface HashedImage {
  */
 export function searchedHashes(result: HashedImage, name: AlgorithmName): SearchedHash[] {
   const algorithm = getAlgorithm(name);
-  const out: SearchedHash[] = [];
-  const add = (from: Omit<HashedImage, 'trimmed' | 'frames'>, trimmed: boolean, frame: number | undefined): void => {
+  return searchedOf(result, name, (hex) => algorithm.parse(hex));
+}
+
+/** {@link searchedHashes} of a result whose hashes are still bytes (the matcher's uploads). */
+export function searchedBytes(result: HashedOf<Uint8Array>, name: AlgorithmName): SearchedOf<Uint8Array>[] {
+  return searchedOf(result, name, (hash) => hash);
+}
+
+/** The rule, for hashes of any form: `bytes` gives a hash's bytes for the algorithm's `refuse`. */
+function searchedOf<H>(result: HashedOf<H>, name: AlgorithmName, bytes: (hash: H) => Uint8Array): SearchedOf<H>[] {
+  const algorithm = getAlgorithm(name);
+  const out: SearchedOf<H>[] = [];
+  const add = (from: Omit<HashedOf<H>, 'trimmed' | 'frames'>, trimmed: boolean, frame: number | undefined): void => {
     const own = from.hashes[name];
     if (own === undefined) return;
     const refusal = from.unusable[name];
-    const refusedAlone = (hex: string): boolean => algorithm.refuse?.(algorithm.parse(hex)) !== undefined;
+    const refusedAlone = (hash: H): boolean => algorithm.refuse?.(bytes(hash)) !== undefined;
     // A refusal that is not the hash's own is about the pixels: nothing of this image is searched.
-    if (refusal !== undefined && refusal !== algorithm.refuse?.(algorithm.parse(own))) return;
+    if (refusal !== undefined && refusal !== algorithm.refuse?.(bytes(own))) return;
     const extra = { ...(trimmed ? { trimmed: true as const } : {}), ...(frame === undefined ? {} : { frame }) };
     const variants = from.dihedral?.[name];
     if (variants === undefined) {
@@ -66,7 +83,7 @@ export function searchedHashes(result: HashedImage, name: AlgorithmName): Search
       if (!refusedAlone(hash)) out.push({ hash, transform: DIHEDRAL_NAMES[i] as DihedralName, ...extra });
     });
   };
-  const addImage = (image: Omit<HashedImage, 'frames'>, frame: number | undefined): void => {
+  const addImage = (image: Omit<HashedOf<H>, 'frames'>, frame: number | undefined): void => {
     add(image, false, frame);
     if (image.trimmed !== undefined) add(image.trimmed, true, frame);
   };

@@ -1,0 +1,81 @@
+/**
+ * The matcher's one way into image hashing: an upload read once, hashed in one or two passes, and
+ * for each pass the hashes to search, as bytes. Internal: `hashwarden/image` does not export it,
+ * and the matcher loads it lazily (it loads sharp), so the core entry stays free of native modules.
+ */
+import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { formatHashed, hashRaw, readInput, type HashedBytes, type ImageHashResult, type ImageInput } from './hash.js';
+import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
+import { searchedBytes, type SearchedOf } from './queries.js';
+
+/** What a `matchImage` call asks of the image module, its booleans already checked. */
+export interface UploadRequest {
+  /** The matcher's and the call's image options, `dihedral` and `trim` decided. */
+  readonly image: Omit<HashImageOptions, 'algorithms'>;
+  /** The algorithms to hash; absent: every one `hashImage` computes. */
+  readonly algorithms: readonly AlgorithmName[] | undefined;
+  /** Hash the exact algorithms first, alone (no decode), so a match there ends the call. */
+  readonly first: boolean;
+}
+
+/** An {@link UploadRequest} resolved once, for every upload of a call. */
+export interface UploadPlan {
+  /** The largest upload read (every pass has the same). */
+  readonly maxBytes: number;
+  /** Every hash in one pass, or with `first` the exact hashes, then the perceptual ones. */
+  readonly passes: readonly ResolvedImageOptions[];
+}
+
+/** One hash to search for an upload, as bytes, with the turn, border and frame it is of. */
+export type UploadQuery = SearchedOf<Uint8Array>;
+
+/** One hashing pass over an upload. */
+export interface UploadPass {
+  /** The pass's result, hex, its `hashes` holding every pass's so far (the public result's). */
+  readonly result: ImageHashResult;
+  /** The hashes to search, per algorithm of this pass, in the order the result holds them. */
+  readonly queries: ReadonlyMap<AlgorithmName, readonly UploadQuery[]>;
+  /** True for the last pass: its result is the one a call without a match returns. */
+  readonly last: boolean;
+}
+
+/**
+ * Validates a call's image options once (TypeError or RangeError) into the passes every upload of
+ * the call goes through.
+ */
+export function planUpload(request: UploadRequest): UploadPlan {
+  const all = resolveImageOptions({ ...request.image, ...(request.algorithms === undefined ? {} : { algorithms: request.algorithms }) });
+  // First match wanted: the exact hashes need no decode, so they go first, on bytes read once.
+  const passes = request.first
+    ? [all.exact, all.perceptual].filter((names) => names.length > 0).map((names) => resolveImageOptions({ ...request.image, algorithms: names }))
+    : [all];
+  return Object.freeze({ maxBytes: all.maxBytes, passes: Object.freeze(passes) });
+}
+
+/** The hashes a matcher searches for one pass: an exact hash itself, a perceptual one's by `searchedHashes`' rule. */
+function queriesOf(hashed: HashedBytes): Map<AlgorithmName, UploadQuery[]> {
+  const out = new Map<AlgorithmName, UploadQuery[]>();
+  for (const [name, hash] of Object.entries(hashed.hashes) as [AlgorithmName, Uint8Array][]) {
+    out.set(name, getAlgorithm(name).kind === 'exact' ? [{ hash }] : searchedBytes(hashed, name));
+  }
+  return out;
+}
+
+/**
+ * Reads `input` once (within `plan.maxBytes`) and hashes it pass by pass, yielding each pass's
+ * result and the hashes to search; the caller stops early by leaving the loop. Rejects with the
+ * `HashwardenError` of `hashImage` when the upload cannot be read or hashed.
+ */
+export async function* hashUpload(input: ImageInput, plan: UploadPlan): AsyncGenerator<UploadPass, void, undefined> {
+  const bytes = await readInput(input, plan.maxBytes);
+  // Only hashes differ between passes (the exact pass has no quality, no unusable hashes, no
+  // frames), and the last pass's image is the decoded one.
+  let hashes: ImageHashResult['hashes'] = {};
+  for (const [index, pass] of plan.passes.entries()) {
+    const hashed = await hashRaw(bytes, pass);
+    // Hex once, for the result; the queries keep the bytes hashing made.
+    const result = formatHashed(hashed);
+    hashes = { ...hashes, ...result.hashes };
+    yield { result: { ...result, hashes }, queries: queriesOf(hashed), last: index === plan.passes.length - 1 };
+  }
+}
