@@ -70,7 +70,7 @@ function kept(result: ImageHashResult): Hashed {
   const withoutTurns = { hashes: result.hashes, unusable: result.unusable, ...(result.trimmed === undefined ? {} : { trimmed: { hashes: result.trimmed.hashes, unusable: result.trimmed.unusable } }) };
   for (const name of ALGORITHMS) {
     const own = result.hashes[name] !== undefined && result.unusable[name] === undefined ? (result.hashes[name] as string) : null;
-    // Exactly what matchImage searches (src/matcher/queries.ts).
+    // Exactly what matchImage searches (src/image/queries.ts).
     const variants = searchedHashes(result, name).map((q) => words(q.hash));
     const trimmed = searchedHashes(withoutTurns, name).map((q) => words(q.hash));
     out[name] = own === null && variants.length === 0 ? null : { hash: own === null ? null : words(own), variants, trimmed };

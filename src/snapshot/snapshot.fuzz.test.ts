@@ -23,7 +23,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
-import { Matcher, type Match } from '../matcher/matcher.js';
+import { Matcher, type Match } from '../matcher.js';
 import { normalizeEntry, type ListEntry } from '../lists/entry.js';
 import { SNAPSHOT_MAGIC, type SnapshotList } from './format.js';
 import { parseSnapshot, readSnapshot } from './read.js';

@@ -4,17 +4,17 @@
  * Hamming-distance threshold; exact hashes by equality through a hash table.
  */
 import { open, stat } from 'node:fs/promises';
-import type { DihedralName } from '../algorithms/dihedral.js';
-import { callThresholds, checkThresholds, getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
-import type { HashAlgorithm } from '../algorithms/types.js';
-import { mapSettled, MAX_CONCURRENCY, type Settled } from '../concurrency.js';
-import { HashwardenError } from '../errors.js';
-import type { FrameHashes, HashImageOptions, ImageHashes, ImageHashResult, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from '../image/index.js';
-import type { UploadPass, UploadPlan } from '../image/upload.js';
-import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from '../lists/entry.js';
-import { SNAPSHOT_MAGIC } from '../snapshot/format.js';
-import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from '../search/tables.js';
-import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
+import type { DihedralName } from './algorithms/dihedral.js';
+import { callThresholds, checkThresholds, getAlgorithm, type AlgorithmName, type Thresholds } from './algorithms/registry.js';
+import type { HashAlgorithm } from './algorithms/types.js';
+import { mapSettled, MAX_CONCURRENCY, type Settled } from './concurrency.js';
+import { HashwardenError } from './errors.js';
+import type { FrameHashes, HashImageOptions, ImageHashes, ImageHashResult, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from './image/index.js';
+import type { UploadPass, UploadPlan } from './image/upload.js';
+import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/entry.js';
+import { SNAPSHOT_MAGIC } from './snapshot/format.js';
+import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from './search/tables.js';
+import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from './validate.js';
 
 /** One entry that matched a query. */
 export interface Match {
@@ -329,7 +329,7 @@ function thresholdOption(o: Partial<MatchImageOptions>): Thresholds {
   return o.thresholds === undefined ? callThresholds(o.threshold, 'threshold') : callThresholds(o.thresholds, 'thresholds');
 }
 
-type ImageModule = typeof import('../image/upload.js');
+type ImageModule = typeof import('./image/upload.js');
 let imageModule: Promise<ImageModule> | undefined;
 
 /** A `matchImage` call's options, checked once. */
@@ -346,7 +346,7 @@ function framesOf(hashed: ImageHashResult): { frames?: readonly FrameHashes[] } 
 
 /** Loads the image module (and with it sharp) once, on first use. */
 function loadImageModule(): Promise<ImageModule> {
-  imageModule ??= import('../image/upload.js').catch((error: unknown) => {
+  imageModule ??= import('./image/upload.js').catch((error: unknown) => {
     imageModule = undefined;
     throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the image module (sharp): ${(error as Error).message}`, { cause: error });
   });
@@ -447,9 +447,9 @@ export class Matcher {
    * give that signature (nothing to reload).
    */
   static async #loadStore(origin: Origin, options: ResolvedMatcherOptions, unless: string | undefined): Promise<State | undefined> {
-    let sqlite: typeof import('../store/index.js');
+    let sqlite: typeof import('./store/index.js');
     try {
-      sqlite = await import('../store/index.js');
+      sqlite = await import('./store/index.js');
     } catch (error) {
       throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the SQLite store (better-sqlite3): ${(error as Error).message}`, { cause: error });
     }
@@ -474,7 +474,7 @@ export class Matcher {
 
   /** A snapshot's tables and lists; its signature is the file's identity (a rewrite is a rename). */
   static async #loadSnapshot(path: string, options: ResolvedMatcherOptions): Promise<State> {
-    const { readSnapshot } = await import('../snapshot/read.js');
+    const { readSnapshot } = await import('./snapshot/read.js');
     // Taken before reading, so a file replaced meanwhile is read again by the next reload; when
     // it cannot be taken, readSnapshot says why in its own words.
     const before = await fileSignature(path).catch(() => '');
