@@ -21,13 +21,13 @@ describe('hammingDistance', () => {
   });
 
   it('refuses hex strings with a TypeError instead of answering 0', () => {
-    const call = hammingDistance as (a: unknown, b: unknown) => number;
+    const call = hammingDistance as (...args: unknown[]) => number;
     expect(() => call('ff'.repeat(32), '00'.repeat(32))).toThrow(TypeError);
     expect(() => call('ff'.repeat(32), '00'.repeat(32))).toThrow(/Expected Uint8Array \(parse hex text first.*for a but received "ffff/);
   });
 
   it('refuses mixed and non-byte arguments with a TypeError', () => {
-    const call = hammingDistance as (a: unknown, b: unknown) => number;
+    const call = hammingDistance as (...args: unknown[]) => number;
     expect(() => call(ones, '00'.repeat(32))).toThrow(TypeError);
     expect(() => call(new Uint16Array(32), new Uint16Array(32).fill(0xffff))).toThrow(TypeError);
     expect(() => call([255, 0], [0, 0])).toThrow(TypeError);
@@ -68,7 +68,7 @@ describe('formatHex', () => {
   });
 
   it('refuses anything but a Uint8Array with a TypeError', () => {
-    const call = formatHex as (value: unknown) => string;
+    const call = formatHex as (...args: unknown[]) => string;
     expect(() => call('dead')).toThrow(TypeError);
     expect(() => call([0xde])).toThrow(TypeError);
     expect(() => call(new Uint16Array(2))).toThrow(TypeError);
