@@ -91,6 +91,7 @@ describe('import that imports nothing', () => {
     const refused = await cli('import', empty, '--db', join(dir, 'h.db'), '--list', 'h');
     expect(refused.status).toBe(2);
     expect(refused.err).toMatch(/holds no rows.*--allow-empty/);
+    expect(refused.out).toBe('');
     expect((await cli('import', empty, '--db', join(dir, 'h.db'), '--list', 'h', '--allow-empty')).status).toBe(0);
   });
 });

@@ -102,15 +102,15 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       shown += result.skipped.length;
       const skipped = result.read.skippedCount + result.skippedCount;
       if (skipped > shown) io.err(`skipped ${skipped - shown} more bad rows\n`);
+      // Bad rows skipped until none was left is a failed import, not an empty one.
+      if (result.read.rows > 0 && skipped >= result.read.rows) throw new CliRefusal(`every row of ${file} was bad (${skipped} of ${result.read.rows}): nothing imported`);
+      if (result.read.rows === 0 && values['allow-empty'] !== true) throw new CliRefusal(`${file} holds no rows: nothing imported (give --allow-empty to accept an empty file)`);
       for (const s of result.summaries) {
         io.out(`imported ${file} into list ${s.list}: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.removed} removed (version ${s.version}${s.mode === 'replace' ? ', replaced' : ''})\n`);
       }
       if (result.summaries.length === 0) io.out(`imported ${file}: no entries\n`);
       if (skipped > 0) io.out(`${skipped} bad rows skipped\n`);
       if (!result.ordered && result.read.rows >= SORT_HINT_ROWS && values.quiet !== true) io.err(SORT_HINT);
-      // Bad rows skipped until none was left is a failed import, not an empty one.
-      if (result.read.rows > 0 && skipped >= result.read.rows) throw new CliRefusal(`every row of ${file} was bad (${skipped} of ${result.read.rows}): nothing imported`);
-      if (result.read.rows === 0 && values['allow-empty'] !== true) throw new CliRefusal(`${file} holds no rows: nothing imported (give --allow-empty to accept an empty file)`);
     } finally {
       progress?.stop();
       store.close();
