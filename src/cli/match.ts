@@ -35,6 +35,12 @@ function describe(file: string, result: ImageMatchResult, checked: boolean): str
     .join('');
 }
 
+/**
+ * Lets the library open an empty source, so the refusal and its message are the CLI's own, the
+ * same whatever the library does with no entries (`run` checks `size`).
+ */
+const ACCEPT_EMPTY = { allowEmpty: true } as const;
+
 /** The matcher over exactly one of `--db` and `--snapshot`. */
 async function openMatcher(db: string | undefined, snapshot: string | undefined, lists: string[] | undefined, maxFrames: string | undefined): Promise<Matcher> {
   if (db !== undefined && snapshot !== undefined) throw new UsageError('Expected one of --db and --snapshot but received both');
@@ -42,11 +48,11 @@ async function openMatcher(db: string | undefined, snapshot: string | undefined,
   const image = maxFrames === undefined ? {} : { maxFrames: usage(() => resolveImageOptions({ maxFrames: integerArgument(maxFrames) }).maxFrames) };
   if (snapshot === undefined) {
     const path = required(db, '--db PATH or --snapshot FILE');
-    return Matcher.open(path, { image, ...(lists === undefined ? {} : { lists }) });
+    return Matcher.open(path, { ...ACCEPT_EMPTY, image, ...(lists === undefined ? {} : { lists }) });
   }
   const path = required(snapshot, '--snapshot');
   if (lists !== undefined) throw new UsageError('--list cannot be used with --snapshot: a snapshot holds the lists it was exported with');
-  return Matcher.openSnapshot(path, { image });
+  return Matcher.openSnapshot(path, { ...ACCEPT_EMPTY, image });
 }
 
 export const matchCommand: Command = {
