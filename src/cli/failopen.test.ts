@@ -2,6 +2,7 @@
  * The CLI's fail-open corners (issue 17): nothing to match against, nothing exported, nothing
  * imported, a mistyped option, file modes, and `hash` output turned into a list.
  */
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nearestOption } from './command.js';
 import { COMMANDS, runCli } from './run.js';
 
-const images = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'test-vectors', 'images');
+const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+const images = join(root, 'test-vectors', 'images');
 const listed = join(images, 'blobs-640x480.jpg');
 const other = join(images, 'mosaic-400x300.jpg');
 
@@ -130,6 +132,20 @@ describe('file modes', () => {
     const owner = join(dir, 'owner.snap');
     expect((await cli('export', '--db', db, '--snapshot', owner)).status).toBe(0);
     expect(statSync(owner).mode & 0o777).toBe(0o600);
+  });
+
+  it('sets the mode whatever the umask of the exporting process', () => {
+    // A worker thread cannot change the umask: the built executable runs under a strict one.
+    const bin = join(root, 'dist', 'cli', 'main.js');
+    if (!existsSync(bin)) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
+    const snapshot = join(dir, 'umask.snap');
+    const out = join(dir, 'umask.ndjson');
+    for (const target of [['--snapshot', snapshot], ['--out', out]]) {
+      const run = spawnSync('sh', ['-c', 'umask 077 && exec "$0" "$@"', process.execPath, bin, 'export', '--db', db, ...target, '--mode', '640'], { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+    }
+    expect(statSync(snapshot).mode & 0o777).toBe(0o640);
+    expect(statSync(out).mode & 0o777).toBe(0o640);
   });
 
   it('refuses a mode that is not octal, locks the owner out, or lets others write', async () => {
