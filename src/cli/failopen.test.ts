@@ -191,6 +191,16 @@ describe('hash --as-list', () => {
     expect(err).toMatch(/1 files could not be hashed/);
   });
 
+  it('tells an import of plain hash output to use --as-list, and creates no store', async () => {
+    const hashed = join(dir, 'hashed.ndjson');
+    await writeFile(hashed, (await cli('hash', '--algorithms', 'md5', listed)).out);
+    const store = join(dir, 'from-hash-output.db');
+    const { status, err } = await cli('import', hashed, '--db', store, '--list', 'mine');
+    expect(status).toBe(2);
+    expect(err).toContain('hashwarden hash --as-list --list mine');
+    expect(existsSync(store)).toBe(false);
+  });
+
   it('needs --list, and --list needs --as-list', async () => {
     expect((await cli('hash', '--as-list', listed)).status).toBe(2);
     expect((await cli('hash', '--list', 'x', listed)).status).toBe(2);

@@ -4,7 +4,8 @@
  * then each is reported). A delta file's `op` column removes; `--replace` makes the list exactly
  * the file.
  */
-import type { ListFormat } from '../index.js';
+import { open } from 'node:fs/promises';
+import { ALGORITHM_NAMES, isHashwardenError, type ListFormat } from '../index.js';
 import { HashStore } from '../store/index.js';
 import { streamListFile } from '../lists/stream.js';
 import { CliRefusal, EXIT, fileMode, required, type Command } from './command.js';
@@ -17,6 +18,27 @@ import { startProgress } from './progress.js';
  */
 const SORT_HINT_ROWS = 100_000;
 const SORT_HINT = 'note: the ids were not in ascending order, so the rows were staged and sorted first; the same file sorted by id (LC_ALL=C sort, the header kept first) imports two to three times as fast\n';
+
+/**
+ * True when the first line of `file` is a line of `hashwarden hash` output (a "file" and a hash
+ * or an error, no "hash" field), which is no list: its rows would fail as "Missing algorithm".
+ */
+async function isHashOutput(file: string): Promise<boolean> {
+  let text = '';
+  try {
+    const handle = await open(file, 'r');
+    try {
+      const { buffer, bytesRead } = await handle.read({ buffer: Buffer.alloc(65536), position: 0 });
+      text = buffer.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await handle.close();
+    }
+    const line = JSON.parse(text.slice(0, text.indexOf('\n') < 0 ? undefined : text.indexOf('\n'))) as Record<string, unknown>;
+    return typeof line.file === 'string' && line.hash === undefined && (line.error !== undefined || ALGORITHM_NAMES.some((a) => typeof line[a] === 'string'));
+  } catch {
+    return false;
+  }
+}
 
 export const importCommand: Command = {
   name: 'import',
@@ -79,6 +101,11 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
     const head = streamListFile(file, { ...readOptions, batchSize: 1 });
     try {
       await head.next();
+    } catch (error) {
+      if (isHashwardenError(error, 'ERR_LIST_FORMAT') && (await isHashOutput(file))) {
+        throw new CliRefusal(`${file} is the output of \`hashwarden hash\`, not a hash list: \`hashwarden hash --as-list --list ${list} FILE...\` prints the same hashes as a list this command imports`);
+      }
+      throw error;
     } finally {
       await head.return(undefined as never);
     }
