@@ -4,7 +4,8 @@
  * right after it (`pdqQuality`), and with any perceptual hash `unusable`, what a matcher would
  * refuse to match with and why — or `{"file", "error": {"code", "message"}}`; exit 2 at the end if any file failed. Field
  * names never change. An animated file adds `frameCount` and `frames` after them (fields are
- * only ever added, at the end, so readers of the old lines read the new ones).
+ * only ever added, at the end, so readers of the old lines read the new ones). `--as-list` prints
+ * rows of a hash list instead, for `hashwarden import`.
  */
 import { availableParallelism } from 'node:os';
 import { ALGORITHM_NAMES, type AlgorithmName } from '../index.js';
