@@ -75,7 +75,7 @@ describe('hash parsing fuzz', () => {
 
   it('refuses anything that is not a string as ERR_HASH_FORMAT, from parse and parseHex alike', () => {
     fc.assert(
-      fc.property(fc.constantFrom(...ALGORITHM_NAMES), anything, fc.nat(64), (name, value, bytes) => {
+      fc.property(fc.constantFrom(...ALGORITHM_NAMES), anything, fc.integer({ min: 1, max: 64 }), (name, value, bytes) => {
         fc.pre(typeof value !== 'string');
         expect(codeOf(() => getAlgorithm(name).parse(value as string))).toBe('ERR_HASH_FORMAT');
         expect(codeOf(() => parseHex(value as string, bytes, name))).toBe('ERR_HASH_FORMAT');

@@ -126,7 +126,7 @@ describe('hashwarden hash', () => {
 });
 
 describe('hashwarden import and match', () => {
-  it('imports a CSV list, then match exits 1 on a listed image, 0 on an unrelated one, 2 on an error', async () => {
+  it('imports a CSV list, then match exits 1 on a listed image (even beside an unreadable one), 0 on an unrelated one, 2 on an error alone', async () => {
     const db = join(dir, 'list.db');
     const blobs = manifest.images.find((i) => i.file === 'blobs-640x480.jpg')!;
     const csv = join(dir, 'list.csv');
@@ -148,9 +148,13 @@ describe('hashwarden import and match', () => {
     const stricter = await cli('match', image('blobs-640x480--resize50.jpg'), '--db', db, '--threshold', 'blockhash=0');
     expect(stricter.status).toBe(0);
 
+    // The match must not hide behind the error: a script reading only the status sees it.
     const broken = await cli('match', image('blobs-640x480.jpg'), join(dir, 'missing.png'), '--db', db, '--json');
-    expect(broken.status).toBe(2);
+    expect(broken.status).toBe(1);
+    expect(JSON.parse(broken.lines[0]!)).toMatchObject({ matched: true });
     expect(JSON.parse(broken.lines[1]!)).toMatchObject({ error: { code: 'ERR_INPUT_READ' } });
+    const brokenAlone = await cli('match', image('mosaic-400x300.jpg'), join(dir, 'missing.png'), '--db', db);
+    expect(brokenAlone.status).toBe(2);
   });
 
   it('matches a PDQ list, names the transform of a mirrored upload, and says when PDQ was not used', async () => {
@@ -180,11 +184,12 @@ describe('hashwarden import and match', () => {
 
     const flat = join(dir, 'flat-for-match.png');
     await writeFile(flat, await sharp({ create: { width: 80, height: 60, channels: 3, background: '#444444' } }).png().toBuffer());
+    // PDQ-only lists and a refused PDQ hash: the image was not checked at all, which is no "clean".
     const unchecked = await cli('match', flat, '--db', db);
-    expect(unchecked.status).toBe(0);
-    expect(unchecked.out).toBe(`no match  ${flat}  (pdq not used: PDQ quality 0 is below 50)\n`);
+    expect(unchecked.status).toBe(2);
+    expect(unchecked.out).toBe(`UNCHECKED ${flat}  (pdq not used: PDQ quality 0 is below 50)\n`);
     const json = await cli('match', flat, '--db', db, '--json');
-    expect(JSON.parse(json.lines[0]!)).toMatchObject({ matched: false, unusable: { pdq: 'PDQ quality 0 is below 50' } });
+    expect(JSON.parse(json.lines[0]!)).toMatchObject({ matched: false, unusable: { pdq: 'PDQ quality 0 is below 50' }, checked: false });
   });
 
   it('matches an animation on the frame that holds the listed image, and says when frames past --max-frames went unchecked', async () => {
@@ -202,9 +207,10 @@ describe('hashwarden import and match', () => {
     expect(json).toMatchObject({ matched: true, matches: [{ entryId: 'p1', frame: 2 }], frameCount: 4, framesHashed: 4 });
 
     const long = hostile('animated-listed-frame-40.gif');
+    // Every frame hashed is featureless to PDQ, the only algorithm listed: not checked, exit 2.
     const missed = await cli('match', long, '--db', db);
-    expect(missed.status).toBe(0);
-    expect(missed.out).toMatch(/^no match  .*animated-listed-frame-40\.gif .*\(frames 0-31 of 41 checked\)\n$/);
+    expect(missed.status).toBe(2);
+    expect(missed.out).toMatch(/^UNCHECKED .*animated-listed-frame-40\.gif .*\(frames 0-31 of 41 checked\)\n$/);
     expect((await cli('match', long, '--db', db, '--max-frames', '41')).out).toMatch(/ frame=40 /);
     const bad = await cli('match', long, '--db', db, '--max-frames', 'all');
     expect(bad.status).toBe(2);

@@ -36,14 +36,59 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-/** Parses `argv` for `command`, adding `--help`. Unknown options are usage errors. */
-export function parse(command: Command, argv: readonly string[]) {
-  return usage(() => parseArgs({
-    args: [...argv],
-    options: { ...command.options, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-    strict: true,
-  }));
+/**
+ * A refusal to go on that is no usage mistake (nothing to match against, nothing imported):
+ * printed without the hint to `--help`, exit status 2.
+ */
+export class CliRefusal extends Error {
+  override name = 'CliRefusal';
+}
+
+/** Levenshtein distance of two short strings (option names). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length] ?? 0;
+}
+
+/**
+ * The known option nearest to `given` (without dashes), when it is close enough to be a typo:
+ * at most a third of its letters off (`thresold` → `threshold`, not `db` → `out`).
+ */
+export function nearestOption(given: string, known: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const name of known) {
+    const distance = editDistance(given, name);
+    if (distance < bestDistance) [best, bestDistance] = [name, distance];
+  }
+  return bestDistance <= Math.max(1, Math.floor(given.length / 3)) ? best : undefined;
+}
+
+/**
+ * Parses `argv` for `command`, adding `--help`. Unknown options are usage errors naming the
+ * nearest known option when one is close.
+ */
+export function parse(command: Command, argv: readonly string[]): { values: Parameters<Command['run']>[0]; positionals: string[] } {
+  const options: Options = { ...command.options, help: { type: 'boolean', short: 'h' } };
+  try {
+    const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
+    // No option is both multiple and boolean, so a list is always of strings.
+    return { values: values as Parameters<Command['run']>[0], positionals };
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError((error as Error).message);
+    // Node's message quotes the option as given: "Unknown option '--thresold'. To specify …".
+    const given = /'(-[^']*)'/.exec((error as Error).message)?.[1] ?? '';
+    const name = given.replace(/^--?/, '').split('=')[0] ?? '';
+    const nearest = given.startsWith('--') ? nearestOption(name, Object.keys(options)) : undefined;
+    throw new UsageError(`Unknown option ${given}.${nearest === undefined ? '' : ` Did you mean --${nearest}?`}`);
+  }
 }
 
 /** The full help text of a command. */
@@ -104,6 +149,25 @@ export function usage<T>(check: () => T): T {
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
+}
+
+/**
+ * `--mode OCTAL` as a file mode: owner read and write (the owner updates the file) and no write
+ * for group or others (anyone who can write a hash list can empty it); `fallback` when absent.
+ *
+ * @example
+ * ```ts
+ * fileMode('640', 0o600); // 0o640
+ * ```
+ */
+export function fileMode(value: unknown, fallback: number): number {
+  if (value === undefined) return fallback;
+  const text = String(value).trim();
+  const mode = /^0?[0-7]{3}$/.test(text) ? Number.parseInt(text, 8) : Number.NaN;
+  if (Number.isNaN(mode) || (mode & 0o600) !== 0o600 || (mode & 0o022) !== 0) {
+    throw new UsageError(`Expected an octal mode with owner read and write and no group or other write (600, 640, 644) for --mode but received ${JSON.stringify(text)}`);
+  }
+  return mode;
 }
 
 /** Throws a usage error unless `value` is a non-empty string. */

@@ -6,7 +6,7 @@
 import { extname, resolve } from 'node:path';
 import { LIST_FORMATS, MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, SEARCH_TIERS as TIERS, writeListFile, writeSnapshot, type ListEntry, type ListFormat, type SearchTierOptions, type SnapshotAlgorithm, type SnapshotList } from '../index.js';
 import { HashStore, type ListInfo } from '../store/index.js';
-import { EXIT, required, UsageError, type Command } from './command.js';
+import { CliRefusal, EXIT, fileMode, required, UsageError, type Command } from './command.js';
 
 type Tier = (typeof TIERS)[number];
 
@@ -42,15 +42,26 @@ function chooseLists(known: readonly ListInfo[], names: readonly string[] | unde
 }
 
 /**
+ * Refuses to write an export of no entries unless `allowEmpty`: an empty snapshot or list file
+ * loaded by a matcher answers "no match" to everything.
+ */
+function refuseEmpty(chosen: readonly ListInfo[], allowEmpty: boolean): void {
+  if (allowEmpty || chosen.some((l) => l.total > 0)) return;
+  const what = chosen.length === 0 ? 'the store has no enabled lists' : `list${chosen.length === 1 ? '' : 's'} ${chosen.map((l) => l.name).join(', ')} hold${chosen.length === 1 ? 's' : ''} no entries`;
+  throw new CliRefusal(`nothing to export: ${what}; a matcher loading an empty export would pass every upload. Give --allow-empty to write it anyway`);
+}
+
+/**
  * Reads the chosen lists (default: the enabled ones) with their policy, and their entries, in one
  * read transaction, so a concurrent import cannot give a snapshot whose versions and entries
  * disagree; an unknown list name is a usage error.
  */
-function readStore(db: string, names: readonly string[] | undefined): { lists: SnapshotList[]; entries: ListEntry[] } {
+function readStore(db: string, names: readonly string[] | undefined, allowEmpty: boolean): { lists: SnapshotList[]; entries: ListEntry[] } {
   const store = HashStore.open(db, { readonly: true });
   try {
     return store.read(() => {
       const chosen = chooseLists(store.lists(), names, db);
+      refuseEmpty(chosen, allowEmpty);
       const entries: ListEntry[] = [];
       for (const list of chosen) for (const entry of store.entries({ list: list.name })) entries.push(entry);
       const lists = chosen.map((l) => ({ name: l.name, version: l.version, ...(Object.keys(l.thresholds).length === 0 ? {} : { thresholds: l.thresholds }), ...(l.label === undefined ? {} : { label: l.label }) }));
@@ -62,15 +73,17 @@ function readStore(db: string, names: readonly string[] | undefined): { lists: S
 }
 
 /** Writes the chosen lists (default: the enabled ones) to a list file, in one read transaction. */
-async function exportListFile(db: string, names: readonly string[] | undefined, out: string, format: ListFormat): Promise<{ entries: number; lists: string[] }> {
+async function exportListFile(db: string, names: readonly string[] | undefined, out: string, format: ListFormat, mode: number, allowEmpty: boolean): Promise<{ entries: number; lists: string[] }> {
   const store = HashStore.open(db, { readonly: true });
   try {
     return await store.readAsync(async () => {
-      const chosen = chooseLists(store.lists(), names, db).map((l) => l.name);
+      const lists = chooseLists(store.lists(), names, db);
+      refuseEmpty(lists, allowEmpty);
+      const chosen = lists.map((l) => l.name);
       function* entries(): Generator<ListEntry> {
         for (const list of chosen) yield* store.entries({ list });
       }
-      return { entries: await writeListFile(out, entries, format), lists: chosen };
+      return { entries: await writeListFile(out, entries, format, { mode }), lists: chosen };
     });
   } finally {
     store.close();
@@ -81,7 +94,7 @@ const FORMAT_BY_EXTENSION: Readonly<Record<string, ListFormat>> = { '.csv': 'csv
 
 export const exportCommand: Command = {
   name: 'export',
-  usage: '--db PATH (--snapshot FILE [--tier auto|linear|mih] [--substring-bits N] | --out FILE [--format csv|ndjson|text]) [--list NAME]...',
+  usage: '--db PATH (--snapshot FILE [--tier auto|linear|mih] [--substring-bits N] | --out FILE [--format csv|ndjson|text]) [--list NAME]... [--mode OCTAL] [--allow-empty]',
   summary: 'Export the lists of a SQLite store to a binary snapshot or a list file.',
   help: `
 Options:
@@ -99,6 +112,12 @@ Options:
                         mih (multi-index hashing); every tier gives the same matches
   --substring-bits N    MIH substring width, ${MIN_SUBSTRING_BITS}-${MAX_SUBSTRING_BITS}, when MIH is used (--tier mih, or auto
                         on a large list); default: from the list size
+  --mode OCTAL          the written file's permissions (default 600: owner only); 640 lets
+                        the file's group read it, e.g. an upload service running as another
+                        user (chgrp the file to that service's group). Group or other write
+                        is refused
+  --allow-empty         write the file even when the chosen lists hold no entries (refused
+                        otherwise: a matcher loading it would pass every upload)
   -h, --help            this text
 
 The snapshot keeps each list's name, version, thresholds and label (\`hashwarden list set\`);
@@ -106,10 +125,13 @@ The snapshot keeps each list's name, version, thresholds and label (\`hashwarden
 one version of the store, written to a temporary file and renamed, so a failed export leaves the
 previous file, if any, unchanged. A list file is written as the entries are read, whatever its
 size.
-Exit status: 0 on success, 2 on error.`,
+Exit status: 0 on success, 2 on error (and when there is nothing to export, without
+--allow-empty).`,
   options: {
     db: { type: 'string' },
     snapshot: { type: 'string' },
+    mode: { type: 'string' },
+    'allow-empty': { type: 'boolean' },
     out: { type: 'string' },
     format: { type: 'string' },
     list: { type: 'string', multiple: true },
@@ -121,6 +143,8 @@ Exit status: 0 on success, 2 on error.`,
     const db = required(values.db, '--db');
     if ((values.snapshot === undefined) === (values.out === undefined)) throw new UsageError('Expected one of --snapshot and --out');
     const names = values.list as string[] | undefined;
+    const mode = fileMode(values.mode, 0o600);
+    const allowEmpty = values['allow-empty'] === true;
     if (values.out !== undefined) {
       const out = required(values.out, '--out');
       if (resolve(db) === resolve(out)) throw new UsageError('--out must not be the --db file');
@@ -128,7 +152,7 @@ Exit status: 0 on success, 2 on error.`,
       const format = (values.format as string | undefined) ?? FORMAT_BY_EXTENSION[extname(out).toLowerCase()];
       if (format === undefined) throw new UsageError(`Cannot tell the format of ${out} from its extension: give --format csv, ndjson or text`);
       if (!(LIST_FORMATS as readonly string[]).includes(format)) throw new UsageError(`Expected csv, ndjson or text for --format but received ${JSON.stringify(format)}`);
-      const written = await exportListFile(db, names, out, format as ListFormat);
+      const written = await exportListFile(db, names, out, format as ListFormat, mode, allowEmpty);
       io.out(`wrote ${out} (${written.entries} entries of ${written.lists.length === 0 ? 'no lists' : written.lists.join(', ')}, ${format})\n`);
       return EXIT.ok;
     }
@@ -136,8 +160,8 @@ Exit status: 0 on success, 2 on error.`,
     const file = required(values.snapshot, '--snapshot');
     if (resolve(db) === resolve(file)) throw new UsageError('--snapshot must not be the --db file');
     const search = searchOptions(values);
-    const { lists, entries } = readStore(db, names);
-    const summary = await writeSnapshot(file, { lists, entries, source: db, ...(search === undefined ? {} : { search }) });
+    const { lists, entries } = readStore(db, names, allowEmpty);
+    const summary = await writeSnapshot(file, { lists, entries, source: db, mode, ...(search === undefined ? {} : { search }) });
     const nameWidth = Math.max(0, ...summary.algorithms.map((a) => a.name.length));
     const countWidth = Math.max(0, ...summary.algorithms.map((a) => String(a.count).length));
     for (const a of summary.algorithms) {

@@ -4,14 +4,53 @@
  * right after it (`pdqQuality`), and with any perceptual hash `unusable`, what a matcher would
  * refuse to match with and why — or `{"file", "error": {"code", "message"}}`; exit 2 at the end if any file failed. Field
  * names never change. An animated file adds `frameCount` and `frames` after them (fields are
- * only ever added, at the end, so readers of the old lines read the new ones).
+ * only ever added, at the end, so readers of the old lines read the new ones). `--as-list` prints
+ * rows of a hash list instead, for `hashwarden import`.
  */
 import { availableParallelism } from 'node:os';
 import { ALGORITHM_NAMES, type AlgorithmName } from '../index.js';
 import { DEFAULT_MAX_FRAMES, hashImage, type FrameHashes } from '../image/index.js';
 import { resolveImageOptions, type ResolvedImageOptions } from '../image/options.js';
 import { mapSettled } from '../concurrency.js';
-import { commaList, errorJson, EXIT, integerArgument, usage, UsageError, type Command } from './command.js';
+import { commaList, errorJson, EXIT, integerArgument, required, usage, UsageError, type CliIo, type Command } from './command.js';
+
+/**
+ * `--as-list`: the usable hashes of each file hashed as `hashwarden import` NDJSON rows, one per
+ * hash, id `FILE:ALGORITHM` (an entry is keyed by list and id, so the file name alone would keep
+ * only its last hash). Unusable hashes are left out, being what a matcher refuses anyway; they and
+ * the files that failed are counted on standard error.
+ */
+class ListWriter {
+  unusable = 0;
+  failed = 0;
+
+  constructor(private readonly list: string, private readonly io: CliIo) {}
+
+  add(file: string, hashes: Readonly<Record<string, string | undefined>>, unusable: Readonly<Record<string, string | undefined>>, algorithms: readonly AlgorithmName[]): void {
+    let rows = '';
+    for (const algorithm of algorithms) {
+      const hash = hashes[algorithm];
+      if (hash === undefined) continue;
+      if (unusable[algorithm] !== undefined) {
+        this.unusable++;
+        continue;
+      }
+      rows += `${JSON.stringify({ id: `${file}:${algorithm}`, list: this.list, algorithm, hash })}\n`;
+    }
+    this.io.out(rows);
+  }
+
+  fail(file: string, error: unknown): void {
+    this.failed++;
+    const { code, message } = errorJson(error);
+    this.io.err(`hashwarden hash: ${file}: ${code}: ${message}\n`);
+  }
+
+  finish(): void {
+    if (this.unusable > 0) this.io.err(`${this.unusable} unusable hashes left out (a matcher would not match with them)\n`);
+    if (this.failed > 0) this.io.err(`${this.failed} files could not be hashed\n`);
+  }
+}
 
 /**
  * The fields of one image or frame, in the contract's order: each of `algorithms` (with PDQ its
@@ -31,7 +70,7 @@ function perceptualFields(hashed: Pick<FrameHashes, 'hashes' | 'quality' | 'unus
 
 export const hashCommand: Command = {
   name: 'hash',
-  usage: '[--algorithms blockhash,pdq,md5,sha1,sha256] [--resolution fast|full] [--dihedral] [--max-frames N] FILE...',
+  usage: '[--algorithms blockhash,pdq,md5,sha1,sha256] [--resolution fast|full] [--dihedral] [--max-frames N] [--as-list --list NAME] FILE...',
   summary: 'Print the hashes of image files, one JSON object per line.',
   help: `
 Options:
@@ -42,6 +81,14 @@ Options:
   --dihedral          also print the hashes of the image turned and mirrored
   --max-frames N      hash at most the first N frames of an animated GIF or WebP
                       (default ${DEFAULT_MAX_FRAMES})
+  --as-list           print a hash list instead, that \`hashwarden import\` reads:
+                      {"id":"FILE:ALGORITHM","list":NAME,"algorithm":A,"hash":HEX} per
+                      usable hash (an animation's first frame), e.g.
+                      hashwarden hash --as-list --list mine *.jpg > mine.ndjson
+                      hashwarden import mine.ndjson --db store.db --list mine
+                      Unusable hashes and files that fail are left out and counted on
+                      standard error
+  --list NAME         the list named in each row of --as-list
   -h, --help          this text
 
 Output (stable contract): {"file":F,"blockhash":HEX64,"pdq":HEX64,"pdqQuality":Q,"md5":HEX32,
@@ -66,9 +113,15 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
     resolution: { type: 'string' },
     dihedral: { type: 'boolean' },
     'max-frames': { type: 'string' },
+    'as-list': { type: 'boolean' },
+    list: { type: 'string' },
   },
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('Missing FILE');
+    const asList = values['as-list'] === true;
+    if (!asList && values.list !== undefined) throw new UsageError('--list is for --as-list');
+    if (asList && values.dihedral === true) throw new UsageError('--dihedral is not for --as-list: a matcher matches turned and mirrored uploads itself');
+    const writer = asList ? new ListWriter(required(values.list, '--list NAME (with --as-list)'), io) : undefined;
     const options = usage(() => resolveImageOptions({
       algorithms: commaList(values.algorithms as string | undefined) as AlgorithmName[] | undefined,
       resolution: values.resolution as 'fast' | 'full' | undefined,
@@ -77,6 +130,11 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
     }));
     let failed = 0;
     await mapSettled(files, availableParallelism(), (file) => hashImage(file, options), (result, i) => {
+      if (writer !== undefined) {
+        if (result.ok) writer.add(files[i] as string, result.value.hashes, result.value.unusable, options.algorithms);
+        else writer.fail(files[i] as string, result.error);
+        return;
+      }
       const line: Record<string, unknown> = { file: files[i] };
       if (result.ok) {
         Object.assign(line, perceptualFields(result.value, options.algorithms, options));
@@ -91,6 +149,7 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
       }
       io.out(`${JSON.stringify(line)}\n`);
     });
-    return failed > 0 ? EXIT.error : EXIT.ok;
+    writer?.finish();
+    return failed > 0 || (writer?.failed ?? 0) > 0 ? EXIT.error : EXIT.ok;
   },
 };

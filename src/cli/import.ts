@@ -4,10 +4,11 @@
  * then each is reported). A delta file's `op` column removes; `--replace` makes the list exactly
  * the file.
  */
-import type { ListFormat } from '../index.js';
+import { open } from 'node:fs/promises';
+import { ALGORITHM_NAMES, isHashwardenError, type ListFormat } from '../index.js';
 import { HashStore } from '../store/index.js';
 import { streamListFile } from '../lists/stream.js';
-import { EXIT, required, type Command } from './command.js';
+import { CliRefusal, EXIT, fileMode, required, type Command } from './command.js';
 import { startProgress } from './progress.js';
 
 /**
@@ -18,9 +19,30 @@ import { startProgress } from './progress.js';
 const SORT_HINT_ROWS = 100_000;
 const SORT_HINT = 'note: the ids were not in ascending order, so the rows were staged and sorted first; the same file sorted by id (LC_ALL=C sort, the header kept first) imports two to three times as fast\n';
 
+/**
+ * True when the first line of `file` is a line of `hashwarden hash` output (a "file" and a hash
+ * or an error, no "hash" field), which is no list: its rows would fail as "Missing algorithm".
+ */
+async function isHashOutput(file: string): Promise<boolean> {
+  let text = '';
+  try {
+    const handle = await open(file, 'r');
+    try {
+      const { buffer, bytesRead } = await handle.read({ buffer: Buffer.alloc(65536), position: 0 });
+      text = buffer.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await handle.close();
+    }
+    const line = JSON.parse(text.slice(0, text.indexOf('\n') < 0 ? undefined : text.indexOf('\n'))) as Record<string, unknown>;
+    return typeof line.file === 'string' && line.hash === undefined && (line.error !== undefined || ALGORITHM_NAMES.some((a) => typeof line[a] === 'string'));
+  } catch {
+    return false;
+  }
+}
+
 export const importCommand: Command = {
   name: 'import',
-  usage: 'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--replace [--allow-empty]] [--skip-bad-rows] [--quiet]',
+  usage: 'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--replace] [--allow-empty] [--skip-bad-rows] [--mode OCTAL] [--quiet]',
   summary: 'Import a hash list file into a SQLite store (created if missing).',
   help: `
 Options:
@@ -32,10 +54,13 @@ Options:
   --algorithm A      algorithm of rows that do not name one (needed for bare hex lines)
   --replace          the list becomes exactly the file: entries it does not hold are removed,
                      in the same transaction (rows of other lists and removals are refused)
-  --allow-empty      with --replace, let a file with no entries empty the list (refused
-                     otherwise: an empty or truncated download must not wipe a list)
+  --allow-empty      accept a file with no rows (exit 2 otherwise: an empty or truncated
+                     download is no list), and with --replace let it empty the list
   --skip-bad-rows    import the good rows and report the bad ones; default: a bad row
-                     fails the whole import and nothing is written
+                     fails the whole import and nothing is written. A file whose every row
+                     is bad still fails (exit 2): nothing was imported
+  --mode OCTAL       permissions of a store this import creates (default 600: owner only;
+                     640 lets its group read it). Group or other write is refused
   --quiet            no progress bar (it is drawn on standard error only when that is a
                      terminal), and no note that a large file would import faster sorted
   -h, --help         this text
@@ -45,7 +70,8 @@ column (CSV) or field (NDJSON) set to remove (or delete) removes the entry with 
 algorithm and hash) from the list: a delta file. The whole file is one transaction: matchers
 reading the store see the previous version until it commits, and a failure or a kill leaves the
 previous version intact. Each import records the list's new version, the file and its counts.
-Exit status: 0 on success, 2 on error.`,
+Exit status: 0 on success; 2 on error, when every row was bad, or when the file holds no rows
+(without --allow-empty).`,
   options: {
     db: { type: 'string' },
     list: { type: 'string' },
@@ -54,6 +80,7 @@ Exit status: 0 on success, 2 on error.`,
     replace: { type: 'boolean' },
     'allow-empty': { type: 'boolean' },
     'skip-bad-rows': { type: 'boolean' },
+    mode: { type: 'string' },
     quiet: { type: 'boolean' },
   },
   async run(values, files, io) {
@@ -61,6 +88,7 @@ Exit status: 0 on success, 2 on error.`,
     const list = required(values.list, '--list');
     const file = required(files[0], 'FILE');
     const replace = values.replace === true;
+    const mode = fileMode(values.mode, 0o600);
     const onError: 'skip' | 'fail' = values['skip-bad-rows'] === true ? 'skip' : 'fail';
     const readOptions = {
       list,
@@ -73,12 +101,18 @@ Exit status: 0 on success, 2 on error.`,
     const head = streamListFile(file, { ...readOptions, batchSize: 1 });
     try {
       await head.next();
+    } catch (error) {
+      if (isHashwardenError(error, 'ERR_LIST_FORMAT') && (await isHashOutput(file))) {
+        throw new CliRefusal(`${file} is the output of \`hashwarden hash\`, not a hash list: \`hashwarden hash --as-list --list ${list} FILE...\` prints the same hashes as a list this command imports`);
+      }
+      throw error;
     } finally {
       await head.return(undefined as never);
     }
     let progress: ReturnType<typeof startProgress> | undefined;
     let shown = 0;
-    const store = HashStore.open(db);
+    // `mode` is the store's option for the file it creates (the store module's own change).
+    const store = HashStore.open(db, { mode } as Parameters<typeof HashStore.open>[1]);
     try {
       const result = await store.importFile(file, {
         ...readOptions,
@@ -95,6 +129,9 @@ Exit status: 0 on success, 2 on error.`,
       shown += result.skipped.length;
       const skipped = result.read.skippedCount + result.skippedCount;
       if (skipped > shown) io.err(`skipped ${skipped - shown} more bad rows\n`);
+      // Bad rows skipped until none was left is a failed import, not an empty one.
+      if (result.read.rows > 0 && skipped >= result.read.rows) throw new CliRefusal(`every row of ${file} was bad (${skipped} of ${result.read.rows}): nothing imported`);
+      if (result.read.rows === 0 && values['allow-empty'] !== true) throw new CliRefusal(`${file} holds no rows: nothing imported (give --allow-empty to accept an empty file)`);
       for (const s of result.summaries) {
         io.out(`imported ${file} into list ${s.list}: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.removed} removed (version ${s.version}${s.mode === 'replace' ? ', replaced' : ''})\n`);
       }

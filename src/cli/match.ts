@@ -1,28 +1,46 @@
 /**
  * `hashwarden match`: hash image files and match them against a SQLite store or a snapshot
- * (`hashwarden export`). Exit 0 when nothing matched, 1 when anything matched, 2 when any file
- * could not be checked (an unchecked file must not read as clean, so the error status wins over a
- * match).
+ * (`hashwarden export`). Exit 1 when any file matched, whatever happened to the others (a script
+ * reading only the status must never miss a match); else 2 when any file could not be checked
+ * (unreadable, undecodable, or every hash it would be matched by refused), since an unchecked
+ * file must not read as clean; else 0. Matching against no entries at all exits 2 before any file.
  */
 import { availableParallelism } from 'node:os';
 import { Matcher, type ImageMatchResult } from '../index.js';
 import { mapSettled } from '../concurrency.js';
 import { DEFAULT_MAX_FRAMES } from '../image/index.js';
 import { resolveImageOptions } from '../image/options.js';
-import { errorJson, EXIT, integerArgument, parseThresholds, required, usage, UsageError, type Command } from './command.js';
+import { CliRefusal, errorJson, EXIT, integerArgument, parseThresholds, required, usage, UsageError, type Command } from './command.js';
 
-function describe(file: string, result: ImageMatchResult): string {
+/**
+ * True when some hash of `result` was matched against an algorithm `held`: false for an image
+ * whose every searchable hash was refused (a featureless image against PDQ-only lists), which was
+ * therefore not checked at all.
+ */
+function wasChecked(result: ImageMatchResult, held: readonly string[]): boolean {
+  const usable = (hashes: Readonly<Record<string, unknown>>, unusable: Readonly<Record<string, unknown>>) =>
+    held.some((name) => hashes[name] !== undefined && unusable[name] === undefined);
+  return usable(result.hashes, result.unusable) || (result.frames ?? []).some((f) => usable(f.hashes, f.unusable));
+}
+
+function describe(file: string, result: ImageMatchResult, checked: boolean): string {
   // A hash the matcher refused (a featureless image's PDQ) did not check the image: say so; and
   // frames past the frame limit were not checked either.
   const hashedFrames = result.frames?.length ?? 0;
   const frameCount = result.image.frameCount ?? 0;
   const partly = hashedFrames < frameCount ? `  (frames 0-${hashedFrames - 1} of ${frameCount} checked)` : '';
   const unchecked = Object.entries(result.unusable).map(([name, why]) => `  (${name} not used: ${why})`).join('') + partly;
-  if (!result.matched) return `no match  ${file}${unchecked}\n`;
+  if (!result.matched) return `${checked ? 'no match ' : 'UNCHECKED'} ${file}${unchecked}\n`;
   return result.matches
     .map((m) => `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.transform === undefined || m.transform === 'original' ? '' : ` transform=${m.transform}`}${m.trimmed === true ? ' trimmed' : ''}${m.frame === undefined ? '' : ` frame=${m.frame}`}${m.label === undefined ? '' : ` label=${m.label}`}${m.listLabel === undefined ? '' : ` list-label=${m.listLabel}`}${m.listVersion === undefined ? '' : ` list-version=${m.listVersion}`}${unchecked}\n`)
     .join('');
 }
+
+/**
+ * Lets the library open an empty source, so the refusal and its message are the CLI's own, the
+ * same whatever the library does with no entries (`run` checks `size`).
+ */
+const ACCEPT_EMPTY = { allowEmpty: true } as const;
 
 /** The matcher over exactly one of `--db` and `--snapshot`. */
 async function openMatcher(db: string | undefined, snapshot: string | undefined, lists: string[] | undefined, maxFrames: string | undefined): Promise<Matcher> {
@@ -31,11 +49,11 @@ async function openMatcher(db: string | undefined, snapshot: string | undefined,
   const image = maxFrames === undefined ? {} : { maxFrames: usage(() => resolveImageOptions({ maxFrames: integerArgument(maxFrames) }).maxFrames) };
   if (snapshot === undefined) {
     const path = required(db, '--db PATH or --snapshot FILE');
-    return Matcher.open(path, { image, ...(lists === undefined ? {} : { lists }) });
+    return Matcher.open(path, { ...ACCEPT_EMPTY, image, ...(lists === undefined ? {} : { lists }) });
   }
   const path = required(snapshot, '--snapshot');
   if (lists !== undefined) throw new UsageError('--list cannot be used with --snapshot: a snapshot holds the lists it was exported with');
-  return Matcher.openSnapshot(path, { image });
+  return Matcher.openSnapshot(path, { ...ACCEPT_EMPTY, image });
 }
 
 export const matchCommand: Command = {
@@ -53,7 +71,8 @@ Options:
                         or comma-separated); default: each list's own (\`hashwarden list set\`),
                         else the algorithm's default (blockhash 10, pdq 31)
   --json                one JSON object per line: {"file","matched","matches","hashes",
-                        "unusable"} (an animated file adds "frameCount" and "framesHashed")
+                        "unusable"} (an animated file adds "frameCount" and "framesHashed"),
+                        then "checked" (false: no hash of the file could be used),
                         or {"file","error":{"code","message"}}
   --max-frames N        match at most the first N frames of an animated GIF or WebP
                         (default ${DEFAULT_MAX_FRAMES})
@@ -68,7 +87,13 @@ Every frame of an animated GIF or WebP up to --max-frames is matched; a match na
 (frame=2), and an animation longer than that says, e.g., "(frames 0-31 of 41 checked)": the
 later frames were not checked.
 
-Exit status: 0 nothing matched, 1 something matched, 2 some file could not be checked.`,
+A file none of whose hashes could be used (e.g. a featureless image against lists holding only
+PDQ hashes) was not checked: its line starts with UNCHECKED, not "no match".
+
+Exit status: 1 when any file matched, even if others could not be checked (the match is never
+hidden); otherwise 2 when any file could not be checked (unreadable, not an image, UNCHECKED),
+or when the store or snapshot holds no entries to match against (empty store, every list
+disabled, empty snapshot); 0 when every file was checked and none matched.`,
   options: {
     db: { type: 'string' },
     snapshot: { type: 'string' },
@@ -84,6 +109,13 @@ Exit status: 0 nothing matched, 1 something matched, 2 some file could not be ch
     const thresholds = parseThresholds(values.threshold as string[] | undefined);
     const lists = values.list as string[] | undefined;
     const matcher = await openMatcher(values.db as string | undefined, values.snapshot as string | undefined, lists, values['max-frames'] as string | undefined);
+    // Checked here whatever the library does with an empty source: "no match" against no entries
+    // would read as clean.
+    if (matcher.size === 0) {
+      const source = values.snapshot === undefined ? `the store ${values.db as string}${lists === undefined ? ' (enabled lists)' : ` (lists ${lists.join(', ')})`}` : `the snapshot ${values.snapshot as string}`;
+      throw new CliRefusal(`the lists are empty: ${source} holds no entries to match against, so nothing was checked`);
+    }
+    const held = matcher.algorithms;
     let matched = false;
     let failed = false;
     const dihedral = values['no-dihedral'] !== true;
@@ -92,15 +124,17 @@ Exit status: 0 nothing matched, 1 something matched, 2 some file could not be ch
       const file = files[i] as string;
       if (result.ok) {
         matched ||= result.value.matched;
+        const checked = result.value.matched || wasChecked(result.value, held);
+        if (!checked) failed = true;
         const { matched: m, matches, hashes, unusable, frames, image } = result.value;
         const animated = frames === undefined ? {} : { frameCount: image.frameCount, framesHashed: frames.length };
-        io.out(values.json === true ? `${JSON.stringify({ file, matched: m, matches, hashes, unusable, ...animated })}\n` : describe(file, result.value));
+        io.out(values.json === true ? `${JSON.stringify({ file, matched: m, matches, hashes, unusable, ...animated, checked })}\n` : describe(file, result.value, checked));
       } else {
         failed = true;
         const error = errorJson(result.error);
         io.out(values.json === true ? `${JSON.stringify({ file, error })}\n` : `ERROR     ${file}  ${error.code}: ${error.message}\n`);
       }
     });
-    return failed ? EXIT.error : matched ? EXIT.matched : EXIT.ok;
+    return matched ? EXIT.matched : failed ? EXIT.error : EXIT.ok;
   },
 };

@@ -3,7 +3,7 @@
  * entries (`hashwarden`, `hashwarden/image`, `hashwarden/sqlite`).
  */
 import { demoCommand } from './demo.js';
-import { errorJson, EXIT, helpText, parse, UsageError, type CliIo, type Command } from './command.js';
+import { CliRefusal, errorJson, EXIT, helpText, parse, UsageError, type CliIo, type Command } from './command.js';
 import { exportCommand } from './export.js';
 import { hashCommand } from './hash.js';
 import { importCommand } from './import.js';
@@ -47,6 +47,8 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if (error instanceof UsageError) {
       io.err(`hashwarden ${command.name}: ${error.message}\nRun \`hashwarden ${command.name} --help\` for usage.\n`);
+    } else if (error instanceof CliRefusal) {
+      io.err(`hashwarden ${command.name}: ${error.message}\n`);
     } else {
       const { code, message } = errorJson(error);
       io.err(`hashwarden ${command.name}: ${code}: ${message}\n`);

@@ -6,12 +6,12 @@
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
 import { createWriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { chmod, rename, rm } from 'node:fs/promises';
 import { once } from 'node:events';
 import { basename, dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { HashwardenError, isHashwardenError } from '../errors.js';
-import { invalid, nonEmptyString, oneOf } from '../validate.js';
+import { integerInRange, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { normalEntry, type ListEntry } from './entry.js';
 import { LIST_FORMATS, MAX_PATH_LENGTH, type ListFormat } from './formats.js';
 import { listError } from './rows.js';
@@ -120,15 +120,18 @@ export function formatList(entries: Iterable<ListEntry>, format: ListFormat): st
  * Writes entries to a list file as they come, without holding them, in the layout of
  * {@link formatList}: `entries()` is called once, or twice for CSV (a first pass finds the
  * metadata columns), and must give the same entries each time. The file is written aside and
- * renamed, so a failed write leaves any previous file whole. Resolves to the number of entries.
+ * renamed, so a failed write leaves any previous file whole. `options.mode`: the file's permission
+ * bits, set whatever the umask (default `0o600`, owner only). Resolves to the number of entries.
  *
  * @example
  * ```ts
  * await writeListFile('ncmec.csv', () => store.entries({ list: 'ncmec' }), 'csv');
  * ```
  */
-export async function writeListFile(path: string, entries: () => Iterable<ListEntry>, format: ListFormat): Promise<number> {
+export async function writeListFile(path: string, entries: () => Iterable<ListEntry>, format: ListFormat, options?: { readonly mode?: number }): Promise<number> {
   nonEmptyString(path, 'path', MAX_PATH_LENGTH);
+  const mode = optionsObject(options, 'options').mode ?? 0o600;
+  integerInRange(mode, 0, 0o777, 'options.mode');
   if (typeof entries !== 'function') invalid('function returning the entries', 'entries', entries);
   oneOf(format, LIST_FORMATS, 'format');
   const columns = new CsvColumns();
@@ -154,6 +157,8 @@ export async function writeListFile(path: string, entries: () => Iterable<ListEn
     }
     stream.end(chunk);
     await Promise.race([finished(stream), failed]);
+    // Set after writing, not through the umask-reduced creation mode.
+    await chmod(temporary, mode);
     await rename(temporary, path);
   } catch (error) {
     // The stream opens its file asynchronously: wait until it is closed, or the file could appear

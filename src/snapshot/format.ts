@@ -103,6 +103,11 @@ export interface SnapshotSource {
    * `substringBits`). Default: automatic, by list size.
    */
   readonly search?: SearchTierOptions;
+  /**
+   * The file's permission bits, set whatever the umask: default `0o600` (owner only, see
+   * docs/security.md); `0o640` lets a service running as another user of the file's group read it.
+   */
+  readonly mode?: number;
 }
 
 /** What `writeSnapshot` wrote. */

@@ -106,6 +106,7 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   if (!Array.isArray(source.lists)) throw new TypeError(`Expected array for source.lists but received ${typeof source.lists}`);
   if (!Array.isArray(source.entries)) throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
   const search = resolveSearch(source.search, 'search');
+  const mode = source.mode === undefined ? 0o600 : integerInRange(source.mode, 0, 0o777, 'source.mode');
   if (source.lists.length > 0x10000) throw new RangeError(`Expected at most 65536 lists but received ${source.lists.length}`);
   // Only what a snapshot carries, checked: a bad threshold is refused here, not by every reader.
   const lists: SnapshotList[] = source.lists.map((l: unknown, i) => {
@@ -168,6 +169,7 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   try {
     // Owner-only: the hashes of abuse material are themselves sensitive (docs/security.md).
     file = await open(temporary, 'wx', 0o600);
+    await file.chmod(mode);
   } catch (error) {
     throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, { cause: error });
   }
