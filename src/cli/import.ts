@@ -112,7 +112,7 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
     let progress: ReturnType<typeof startProgress> | undefined;
     let shown = 0;
     // `mode` is the store's option for the file it creates (the store module's own change).
-    const store = HashStore.open(db, { mode } as Parameters<typeof HashStore.open>[1]);
+    const store = HashStore.open(db, { mode });
     try {
       const result = await store.importFile(file, {
         ...readOptions,

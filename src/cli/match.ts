@@ -120,7 +120,7 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
     let failed = false;
     const dihedral = values['no-dihedral'] !== true;
     const trim = values['no-trim'] !== true;
-    await mapSettled(files, availableParallelism(), (file) => matcher.matchImage(file, { dihedral, trim, thresholds }), (result, i) => {
+    await mapSettled(files, availableParallelism(), (file) => matcher.matchImage(file, { dihedral, trim, threshold: thresholds }), (result, i) => {
       const file = files[i] as string;
       if (result.ok) {
         matched ||= result.value.matched;
