@@ -16,5 +16,13 @@ if (matches.length === 0) {
   process.exit(3);
 }
 if (process.argv.includes('--phases')) {
-  console.log(JSON.stringify({ boot, import: imported - boot, open: opened - imported, query: answered - opened, total: answered }));
+  console.log(
+    JSON.stringify({
+      boot,
+      import: imported - boot,
+      open: opened - imported,
+      query: answered - opened,
+      total: answered,
+    }),
+  );
 }

@@ -61,9 +61,24 @@ try {
   const times: number[][] = Object.keys(commands).map(() => []);
   const perRound = Math.max(1, Math.round(RUNS / ROUNDS));
   for (let round = 0; round < ROUNDS; round++) {
-    execFileSync('hyperfine', ['-N', '--warmup', round === 0 ? '3' : '1', '--runs', String(perRound), '--export-json', json, ...Object.values(commands)], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync(
+      'hyperfine',
+      [
+        '-N',
+        '--warmup',
+        round === 0 ? '3' : '1',
+        '--runs',
+        String(perRound),
+        '--export-json',
+        json,
+        ...Object.values(commands),
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
     const results = (JSON.parse(readFileSync(json, 'utf8')) as { results: { times: number[] }[] }).results;
-    results.forEach((r, i) => times[i]!.push(...r.times.map((t) => t * 1000)));
+    results.forEach((r, i) => {
+      times[i]!.push(...r.times.map((t) => t * 1000));
+    });
   }
   const sorted = times.map((t) => [...t].sort((x, y) => x - y));
   const median = (xs: number[]): number => xs[Math.floor(xs.length / 2)]!;
@@ -77,16 +92,28 @@ try {
     const sd = Math.sqrt(t.reduce((a, b) => a + (b - mean) ** 2, 0) / Math.max(1, t.length - 1));
     console.log(`| ${name} | ${median(t).toFixed(1)} | ${mean.toFixed(1)} ± ${sd.toFixed(1)} | ${t[0]!.toFixed(1)} |`);
   });
-  console.log(`\nimport + open + first query ÷ read into a Buffer (medians): ${(ours! / read!).toFixed(2)}× (target ≤ 1.5×)`);
+  console.log(
+    `\nimport + open + first query ÷ read into a Buffer (medians): ${(ours! / read!).toFixed(2)}× (target ≤ 1.5×)`,
+  );
   console.log(`beyond the bare start: ours ${(ours! - bare!).toFixed(1)} ms, read ${(read! - bare!).toFixed(1)} ms`);
 
   const phases: Record<string, number[]> = {};
   for (let r = 0; r < PHASE_RUNS; r++) {
-    const out = JSON.parse(execFileSync('node', [script, file, query, '--phases'], { encoding: 'utf8' })) as Record<string, number>;
-    for (const [k, v] of Object.entries(out)) (phases[k] ??= []).push(v);
+    const out = JSON.parse(execFileSync('node', [script, file, query, '--phases'], { encoding: 'utf8' })) as Record<
+      string,
+      number
+    >;
+    for (const [k, v] of Object.entries(out)) {
+      phases[k] ??= [];
+      phases[k].push(v);
+    }
   }
   const middle = (xs: number[]): number => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)]!;
-  console.log(`\nphases (median of ${PHASE_RUNS} runs, ms): ${Object.entries(phases).map(([k, v]) => `${k} ${middle(v).toFixed(1)}`).join(', ')}`);
+  console.log(
+    `\nphases (median of ${PHASE_RUNS} runs, ms): ${Object.entries(phases)
+      .map(([k, v]) => `${k} ${middle(v).toFixed(1)}`)
+      .join(', ')}`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -32,7 +32,12 @@ export function testVectorImages(): CorpusImage[] {
 export function blockhashReferenceImages(): (CorpusImage & { readonly expected: string })[] {
   const dir = join(SHARED, 'reference', 'blockhash');
   if (!existsSync(dir)) return [];
-  const rows = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as { image: string; method: number; bits: number; expected_hex: string }[];
+  const rows = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as {
+    image: string;
+    method: number;
+    bits: number;
+    expected_hex: string;
+  }[];
   return rows
     .filter((r) => r.method === 2 && r.bits === 16)
     .map((r) => ({ ...load('blockhash-reference', dir, [r.image])[0]!, expected: r.expected_hex }));
@@ -42,7 +47,11 @@ export function blockhashReferenceImages(): (CorpusImage & { readonly expected: 
 export function sharedPhotos(): CorpusImage[] {
   const dir = join(SHARED, 'photos');
   if (!existsSync(dir)) return [];
-  const names = readFileSync(join(dir, 'manifest.csv'), 'utf8').trim().split('\n').slice(1).map((l) => l.split(',')[1] as string);
+  const names = readFileSync(join(dir, 'manifest.csv'), 'utf8')
+    .trim()
+    .split('\n')
+    .slice(1)
+    .map((l) => l.split(',')[1] as string);
   return load('photos', dir, names);
 }
 
@@ -59,7 +68,8 @@ export function describeCorpus(sets: Record<string, readonly CorpusImage[]>): st
  */
 export function revision(): string {
   try {
-    const git = (...args: string[]): string => execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const git = (...args: string[]): string =>
+      execFileSync('git', args, { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     if (git('rev-parse', '--show-toplevel') !== ROOT) return 'not a git checkout';
     return `${git('rev-parse', '--short', 'HEAD')}${git('status', '--porcelain', '--', 'src') === '' ? '' : ' + uncommitted changes in src/'}`;
   } catch {

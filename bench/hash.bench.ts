@@ -30,14 +30,22 @@ const pipelines: Record<string, (bytes: Buffer) => Promise<unknown>> = {
     const { data, info } = await sharp(bytes).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
     return bmvbhash({ data, width: info.width, height: info.height }, 16);
   },
-  'decode floor: shrink-on-load 64×64 grey': (bytes) => sharp(bytes, INPUT).resize(64, 64, { fit: 'fill' }).greyscale().raw().toBuffer(),
+  'decode floor: shrink-on-load 64×64 grey': (bytes) =>
+    sharp(bytes, INPUT).resize(64, 64, { fit: 'fill' }).greyscale().raw().toBuffer(),
 };
 
 async function runSet(name: string, images: readonly CorpusImage[]): Promise<void> {
   // Keep the images every pipeline accepts, so each row times the same work.
   const usable: CorpusImage[] = [];
   for (const image of images) {
-    const ok = await Promise.all(Object.values(pipelines).map((p) => p(image.bytes).then(() => true, () => false)));
+    const ok = await Promise.all(
+      Object.values(pipelines).map((p) =>
+        p(image.bytes).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     if (ok.every(Boolean)) usable.push(image);
   }
   const skipped = images.length - usable.length;
@@ -59,7 +67,9 @@ async function runSet(name: string, images: readonly CorpusImage[]): Promise<voi
   const ours = rate.get('hashwarden blockhash (fast, default) ×1')!;
   const naive = rate.get('naive: sharp full RGBA + blockhash-core ×1')!;
   const floor = rate.get('decode floor: shrink-on-load 64×64 grey ×1')!;
-  console.log(`\n## ${name}: ${usable.length} images${skipped > 0 ? ` (${skipped} refused by failOn 'warning', left out)` : ''}\n`);
+  console.log(
+    `\n## ${name}: ${usable.length} images${skipped > 0 ? ` (${skipped} refused by failOn 'warning', left out)` : ''}\n`,
+  );
   console.log('| pipeline | images/s, 1 at a time | images/s, 2 at a time | speed-up ×2 |');
   console.log('|---|---:|---:|---:|');
   for (const label of Object.keys(pipelines)) {
@@ -67,17 +77,35 @@ async function runSet(name: string, images: readonly CorpusImage[]): Promise<voi
     const two = rate.get(`${label} ×2`)!;
     console.log(`| ${label} | ${one.toFixed(1)} | ${two.toFixed(1)} | ${(two / one).toFixed(2)} |`);
   }
-  console.log(`\nhashwarden vs naive: ${(ours / naive).toFixed(2)}× faster; decode floor vs hashwarden: ${(floor / ours).toFixed(2)}× (1.00 = at the floor)`);
+  console.log(
+    `\nhashwarden vs naive: ${(ours / naive).toFixed(2)}× faster; decode floor vs hashwarden: ${(floor / ours).toFixed(2)}× (1.00 = at the floor)`,
+  );
 }
 
 const vectors = testVectorImages();
 const photos = sharedPhotos();
-console.log(`# hashing throughput — ${await environment()} · sharp ${sharp.versions.sharp} · libvips ${sharp.versions.vips}`);
-console.log(`${describeCorpus({ 'test vectors': vectors, 'shared photos': photos })}; ${ITERATIONS} iterations, median`);
+console.log(
+  `# hashing throughput — ${await environment()} · sharp ${sharp.versions.sharp} · libvips ${sharp.versions.vips}`,
+);
+console.log(
+  `${describeCorpus({ 'test vectors': vectors, 'shared photos': photos })}; ${ITERATIONS} iterations, median`,
+);
 if (vectors.length > 0) await runSet('test vectors', vectors);
 if (photos.length > 0) {
   await runSet('shared photos', photos);
   // The large photos alone: where decoding dominates and shrink-on-load pays most.
-  const sizes = await Promise.all(photos.map((p) => sharp(p.bytes).metadata().then((m) => (m.width ?? 0) * (m.height ?? 0), () => 0)));
-  await runSet('shared photos of 4 MP or more', photos.filter((_, i) => (sizes[i] as number) >= 4_000_000));
+  const sizes = await Promise.all(
+    photos.map((p) =>
+      sharp(p.bytes)
+        .metadata()
+        .then(
+          (m) => (m.width ?? 0) * (m.height ?? 0),
+          () => 0,
+        ),
+    ),
+  );
+  await runSet(
+    'shared photos of 4 MP or more',
+    photos.filter((_, i) => (sizes[i] as number) >= 4_000_000),
+  );
 }

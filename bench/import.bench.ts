@@ -27,7 +27,16 @@
  *          --runner auto|dist|tsx, --cli FILE   which CLI build runs (see above)
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statfsSync, statSync } from 'node:fs';
+import {
+  createWriteStream,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statfsSync,
+  statSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { once } from 'node:events';
@@ -52,14 +61,16 @@ const flag = (name: string): boolean => process.argv.slice(2).includes(`--${name
 function sizes(text: string): number[] {
   return text.split(',').map((s) => {
     const n = Number(s.trim().replaceAll('_', ''));
-    if (!Number.isInteger(n) || n < 1) throw new RangeError(`--rows: expected positive integers like 1e6, got ${JSON.stringify(s)}`);
+    if (!Number.isInteger(n) || n < 1)
+      throw new RangeError(`--rows: expected positive integers like 1e6, got ${JSON.stringify(s)}`);
     return n;
   });
 }
 
 const SIZES = sizes(option('rows') ?? '1e6,1e7');
 const RUNS = (option('runs') ?? RUN_KINDS.join(',')).split(',').map((r) => {
-  if (!RUN_KINDS.includes(r.trim() as RunKind)) throw new RangeError(`--runs: expected some of ${RUN_KINDS.join(', ')}, got ${JSON.stringify(r)}`);
+  if (!RUN_KINDS.includes(r.trim() as RunKind))
+    throw new RangeError(`--runs: expected some of ${RUN_KINDS.join(', ')}, got ${JSON.stringify(r)}`);
   return r.trim() as RunKind;
 });
 const SHUFFLE = flag('shuffle');
@@ -83,12 +94,16 @@ function chooseCli(): { argv: string[]; what: string } {
   if (cli !== undefined) return { argv: [cli], what: `${cli} (given with --cli)` };
   const runner = option('runner') ?? 'auto';
   const dist = join(ROOT, 'dist', 'cli', 'main.js');
-  const tsx = { argv: ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts')], what: 'node --import tsx src/cli/main.ts' };
+  const tsx = {
+    argv: ['--import', 'tsx', join(ROOT, 'src', 'cli', 'main.ts')],
+    what: 'node --import tsx src/cli/main.ts',
+  };
   if (runner === 'tsx') return { ...tsx, what: `${tsx.what} (--runner tsx)` };
   if (runner === 'dist') return { argv: [dist], what: 'dist/cli/main.js (--runner dist)' };
   if (runner !== 'auto') throw new RangeError(`--runner: expected auto, dist or tsx, got ${JSON.stringify(runner)}`);
   if (!existsSync(dist)) return { ...tsx, what: `${tsx.what} (no dist/: run npm run build to time the built CLI)` };
-  if (statSync(dist).mtimeMs < newest(join(ROOT, 'src'))) return { ...tsx, what: `${tsx.what} (dist/ is older than src/: run npm run build to time the built CLI)` };
+  if (statSync(dist).mtimeMs < newest(join(ROOT, 'src')))
+    return { ...tsx, what: `${tsx.what} (dist/ is older than src/: run npm run build to time the built CLI)` };
   return { argv: [dist], what: 'dist/cli/main.js (built)' };
 }
 
@@ -119,7 +134,9 @@ async function writeList(path: string, rows: number, log: (s: string) => void): 
   let step = Math.floor(rows * 0.618_034) | 1;
   while (gcd(step, rows) !== 1) step += 2;
   const out = createWriteStream(path, { highWaterMark: 1 << 20 });
-  const failed = once(out, 'error').then(([error]) => { throw error; });
+  const failed = once(out, 'error').then(([error]) => {
+    throw error;
+  });
   failed.catch(() => undefined);
   let block: string[] = ['id,algorithm,hash'];
   const started = performance.now();
@@ -159,7 +176,10 @@ function clock(text: string): number {
 }
 
 async function timed(argv: readonly string[], timeFile: string): Promise<Timed> {
-  const child = spawn('/usr/bin/time', ['-v', '-o', timeFile, process.execPath, ...argv], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/bin/time', ['-v', '-o', timeFile, process.execPath, ...argv], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
@@ -189,7 +209,9 @@ function storeBytes(db: string): number {
 function expected(kind: RunKind, rows: number): RegExp {
   return kind === 'fresh'
     ? new RegExp(`: ${rows} added, 0 updated, 0 unchanged, 0 removed \\(version 1\\)`)
-    : new RegExp(`: 0 added, 0 updated, ${rows} unchanged, 0 removed \\(version \\d+${kind === 'replace' ? ', replaced' : ''}\\)`);
+    : new RegExp(
+        `: 0 added, 0 updated, ${rows} unchanged, 0 removed \\(version \\d+${kind === 'replace' ? ', replaced' : ''}\\)`,
+      );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -211,7 +233,10 @@ try {
   const fs = statfsSync(dir);
   const free = fs.bavail * fs.bsize;
   const need = Math.max(...SIZES) * 76 * 5;
-  if (free < need) throw new Error(`${dir}: ${mib(free)} MiB free, about ${mib(need)} MiB needed for ${Math.max(...SIZES).toLocaleString('en')} rows`);
+  if (free < need)
+    throw new Error(
+      `${dir}: ${mib(free)} MiB free, about ${mib(need)} MiB needed for ${Math.max(...SIZES).toLocaleString('en')} rows`,
+    );
 
   const header = `# import — ${await environment()}`;
   const command = (file: string, db: string, extra = ''): string =>
@@ -222,7 +247,10 @@ try {
   // Start-up and a one-row import: the fixed cost inside every figure below.
   const tiny = join(dir, 'one.csv');
   await writeList(tiny, 1, () => undefined);
-  const startup = await timed([...cli.argv, 'import', tiny, '--db', join(dir, 'one.db'), '--list', 'bench', '--quiet'], join(dir, 'time.txt'));
+  const startup = await timed(
+    [...cli.argv, 'import', tiny, '--db', join(dir, 'one.db'), '--list', 'bench', '--quiet'],
+    join(dir, 'time.txt'),
+  );
 
   const lines: string[] = [];
   for (const rows of SIZES) {
@@ -235,25 +263,47 @@ try {
         for (const suffix of ['', '-wal', '-shm']) rmSync(`${db}${suffix}`, { force: true });
       } else if (!existsSync(db)) throw new Error(`--runs ${kind} needs a populated store: run fresh first`);
       log(`${rows.toLocaleString('en')} rows: ${kind} run…`);
-      const argv = [...cli.argv, 'import', file, '--db', db, '--list', 'bench', '--quiet', ...(kind === 'replace' ? ['--replace'] : [])];
+      const argv = [
+        ...cli.argv,
+        'import',
+        file,
+        '--db',
+        db,
+        '--list',
+        'bench',
+        '--quiet',
+        ...(kind === 'replace' ? ['--replace'] : []),
+      ];
       const r = await timed(argv, join(dir, 'time.txt'));
       if (!expected(kind, rows).test(r.stdout)) throw new Error(`unexpected result of the ${kind} import: ${r.stdout}`);
       const rate = rows / r.wall;
-      log(`  ${r.wall.toFixed(2)} s, ${Math.round(rate).toLocaleString('en')} rows/s, peak RSS ${mib(r.rssKiB * 1024)} MiB — ${r.stdout}`);
-      lines.push(`| ${rows.toLocaleString('en')} | ${mib(bytes)} | ${kind} | ${r.wall.toFixed(2)} | ${Math.round(rate).toLocaleString('en')}${rate >= TARGET ? '' : ' ✗'} | ${r.cpu.toFixed(2)} | ${mib(r.rssKiB * 1024)} | ${mib(storeBytes(db))} |`);
+      log(
+        `  ${r.wall.toFixed(2)} s, ${Math.round(rate).toLocaleString('en')} rows/s, peak RSS ${mib(r.rssKiB * 1024)} MiB — ${r.stdout}`,
+      );
+      lines.push(
+        `| ${rows.toLocaleString('en')} | ${mib(bytes)} | ${kind} | ${r.wall.toFixed(2)} | ${Math.round(rate).toLocaleString('en')}${rate >= TARGET ? '' : ' ✗'} | ${r.cpu.toFixed(2)} | ${mib(r.rssKiB * 1024)} | ${mib(storeBytes(db))} |`,
+      );
     }
     rmSync(file, { force: true });
     for (const suffix of ['', '-wal', '-shm']) rmSync(`${db}${suffix}`, { force: true });
   }
 
   console.log(header);
-  console.log(`CLI: ${cli.what}; src at ${measured}; generated CSV \`id,algorithm,hash\`, 60% pdq / 30% md5 / 10% sha1, ids ${SHUFFLE ? 'in scrambled order (--shuffle)' : 'ascending'}`);
-  console.log(`command: /usr/bin/time -v ${command('FILE', 'DB')}   (re-import: the same again; replace: the same with --replace)`);
-  console.log(`1-row import (start-up, store creation): ${startup.wall.toFixed(2)} s wall, peak RSS ${mib(startup.rssKiB * 1024)} MiB\n`);
+  console.log(
+    `CLI: ${cli.what}; src at ${measured}; generated CSV \`id,algorithm,hash\`, 60% pdq / 30% md5 / 10% sha1, ids ${SHUFFLE ? 'in scrambled order (--shuffle)' : 'ascending'}`,
+  );
+  console.log(
+    `command: /usr/bin/time -v ${command('FILE', 'DB')}   (re-import: the same again; replace: the same with --replace)`,
+  );
+  console.log(
+    `1-row import (start-up, store creation): ${startup.wall.toFixed(2)} s wall, peak RSS ${mib(startup.rssKiB * 1024)} MiB\n`,
+  );
   console.log('| rows | file MiB | run | wall s | rows/s | CPU s | peak RSS MiB | store MiB |');
   console.log('|---:|---:|---|---:|---:|---:|---:|---:|');
   for (const line of lines) console.log(line);
-  console.log(`\n✗: below the target of ${TARGET.toLocaleString('en')} rows/s. CPU s: user + system of the import process (all its threads).`);
+  console.log(
+    `\n✗: below the target of ${TARGET.toLocaleString('en')} rows/s. CPU s: user + system of the import process (all its threads).`,
+  );
 } finally {
   cleanup();
 }

@@ -63,7 +63,9 @@ for (const n of SIZES) {
       const result = task.result;
       if (result.state !== 'completed') throw new Error(`${task.name}: ${result.state}`);
       const { p50, p99, samplesCount } = result.latency;
-      console.log(`| ${n.toLocaleString('en')} | ${threshold} | ${task.name} | ${p50.toFixed(3)} | ${p99.toFixed(3)} | ${(n / p50 / 1000).toFixed(0)} | ${samplesCount} |`);
+      console.log(
+        `| ${n.toLocaleString('en')} | ${threshold} | ${task.name} | ${p50.toFixed(3)} | ${p99.toFixed(3)} | ${(n / p50 / 1000).toFixed(0)} | ${samplesCount} |`,
+      );
     }
   }
 }

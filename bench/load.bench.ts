@@ -73,7 +73,15 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { searchedHashes } from '../src/image/queries.js';
-import { formatHex, HashwardenError, Matcher, writeSnapshot, type AlgorithmName, type ImageMatchResult, type ListEntry } from '../src/index.js';
+import {
+  formatHex,
+  HashwardenError,
+  Matcher,
+  writeSnapshot,
+  type AlgorithmName,
+  type ImageMatchResult,
+  type ListEntry,
+} from '../src/index.js';
 import { hashImage } from '../src/image/index.js';
 import type { HostileEntry } from '../test-vectors/hostile.js';
 import { mulberry32 } from '../src/testing/prng.js';
@@ -99,7 +107,8 @@ const { values: args } = parseArgs({
 
 function positiveInteger(name: string, text: string, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(text.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < 1 || n > max) throw new RangeError(`--${name}: expected an integer from 1 to ${max}, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(n) || n < 1 || n > max)
+    throw new RangeError(`--${name}: expected an integer from 1 to ${max}, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -161,18 +170,22 @@ function signature(o: Outcome): string {
 /** Why an outcome breaks the hostile manifest, or undefined when it keeps to it. */
 function manifestProblem(entry: HostileEntry, o: Outcome): string | undefined {
   const expect = entry.expect;
-  if ('error' in expect) return o.kind === 'typed' && o.code === expect.error ? undefined : `expected ${expect.error}, got ${signature(o)}`;
+  if ('error' in expect)
+    return o.kind === 'typed' && o.code === expect.error ? undefined : `expected ${expect.error}, got ${signature(o)}`;
   if (o.kind !== 'result') return `expected a hash, got ${signature(o)}`;
   const { result } = o;
   for (const [field, value] of Object.entries(expect.image ?? {})) {
     const got = (result.image as unknown as Record<string, unknown>)[field];
     if (got !== value) return `image.${field}: expected ${String(value)}, got ${String(got)}`;
   }
-  if ((result.frames?.length ?? undefined) !== expect.framesHashed) return `frames hashed: expected ${String(expect.framesHashed)}, got ${String(result.frames?.length)}`;
+  if ((result.frames?.length ?? undefined) !== expect.framesHashed)
+    return `frames hashed: expected ${String(expect.framesHashed)}, got ${String(result.frames?.length)}`;
   if (entry.listed !== undefined) {
-    const own = result.matches.filter((m) => m.entryId.startsWith(LISTED_PREFIX + entry.listed!.image + ':'));
-    if (entry.listed.foundAtDefaults && !own.some((m) => m.frame === entry.listed!.frame)) return `expected the listed ${entry.listed.image} matched at frame ${entry.listed.frame}, got ${signature(o)}`;
-    if (!entry.listed.foundAtDefaults && own.length > 0) return `expected the listed ${entry.listed.image} not reached (frame ${entry.listed.frame} past the frame limit), got ${signature(o)}`;
+    const own = result.matches.filter((m) => m.entryId.startsWith(`${LISTED_PREFIX + entry.listed!.image}:`));
+    if (entry.listed.foundAtDefaults && !own.some((m) => m.frame === entry.listed!.frame))
+      return `expected the listed ${entry.listed.image} matched at frame ${entry.listed.frame}, got ${signature(o)}`;
+    if (!entry.listed.foundAtDefaults && own.length > 0)
+      return `expected the listed ${entry.listed.image} not reached (frame ${entry.listed.frame} past the frame limit), got ${signature(o)}`;
   }
   return undefined;
 }
@@ -206,7 +219,19 @@ interface Report {
   readonly cpuMs: number;
   readonly calls: number;
   readonly counts: Record<string, number>;
-  readonly byClass: Record<string, { calls: number; p50: number; p99: number; max: number; matched: number; notMatched: number; typed: number; other: number }>;
+  readonly byClass: Record<
+    string,
+    {
+      calls: number;
+      p50: number;
+      p99: number;
+      max: number;
+      matched: number;
+      notMatched: number;
+      typed: number;
+      other: number;
+    }
+  >;
   readonly latency: { p50: number; p90: number; p99: number; max: number; mean: number };
   readonly slowest: readonly { key: string; ms: number; outcome: string }[];
   readonly eventLoop: { p50: number; p99: number; max: number; utilization: number; gcMs: number; gcCount: number };
@@ -225,7 +250,13 @@ interface Report {
     peakArrayBuffers: number;
     rssAfterLoad: number;
   };
-  readonly hostile: readonly { file: string; expected: string; calls: number; seen: Record<string, number>; ok: boolean }[];
+  readonly hostile: readonly {
+    file: string;
+    expected: string;
+    calls: number;
+    seen: Record<string, number>;
+    ok: boolean;
+  }[];
   readonly inconsistent: readonly { key: string; reference: string; got: Record<string, number> }[];
   readonly untyped: readonly string[];
   readonly crashes: readonly string[];
@@ -239,7 +270,9 @@ async function child(configPath: string): Promise<void> {
   const config = JSON.parse(readFileSync(configPath, 'utf8')) as Config;
   const crashes: string[] = [];
   process.on('uncaughtException', (error) => crashes.push(`uncaughtException: ${String(error?.stack ?? error)}`));
-  process.on('unhandledRejection', (error) => crashes.push(`unhandledRejection: ${String((error as Error)?.stack ?? error)}`));
+  process.on('unhandledRejection', (error) =>
+    crashes.push(`unhandledRejection: ${String((error as Error)?.stack ?? error)}`),
+  );
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
   let started = performance.now();
@@ -247,7 +280,10 @@ async function child(configPath: string): Promise<void> {
   const openMs = performance.now() - started;
   const describe = matcher
     .describe()
-    .map((d) => `${d.algorithm} ${d.count.toLocaleString('en')} (${d.tier}${d.substringBits === undefined ? '' : ` ${[...new Set(d.substringBits)].join('/')} bits`})`)
+    .map(
+      (d) =>
+        `${d.algorithm} ${d.count.toLocaleString('en')} (${d.tier}${d.substringBits === undefined ? '' : ` ${[...new Set(d.substringBits)].join('/')} bits`})`,
+    )
     .join(', ');
   const rssAfterOpen = process.memoryUsage.rss();
   log(`matcher open in ${openMs.toFixed(0)} ms: ${describe}; RSS ${mib(rssAfterOpen)} MiB`);
@@ -266,7 +302,10 @@ async function child(configPath: string): Promise<void> {
     const outcome = await Promise.race<Outcome>([
       matcher.matchImage(input).then(
         (result): Outcome => ({ kind: 'result', result }),
-        (error: unknown): Outcome => (error instanceof HashwardenError ? { kind: 'typed', code: error.code } : { kind: 'untyped', error: `${(error as Error)?.name}: ${(error as Error)?.message ?? String(error)}` }),
+        (error: unknown): Outcome =>
+          error instanceof HashwardenError
+            ? { kind: 'typed', code: error.code }
+            : { kind: 'untyped', error: `${(error as Error)?.name}: ${(error as Error)?.message ?? String(error)}` },
       ),
       new Promise<Outcome>((resolve) => {
         timer = setTimeout(() => resolve({ kind: 'hang' }), hangMs);
@@ -285,17 +324,21 @@ async function child(configPath: string): Promise<void> {
     const { outcome } = await call(file);
     reference.set(file.key, signature(outcome));
     held.set(file.key, heldBytes(file.bytes, outcome));
-    if (outcome.kind === 'untyped' || outcome.kind === 'hang') referenceProblems.push(`${file.key}: ${signature(outcome)} when matched alone`);
+    if (outcome.kind === 'untyped' || outcome.kind === 'hang')
+      referenceProblems.push(`${file.key}: ${signature(outcome)} when matched alone`);
     if (file.hostile !== undefined) {
       const problem = manifestProblem(file.hostile, outcome);
       if (problem !== undefined) referenceProblems.push(`${file.key}: ${problem} (matched alone)`);
     }
     for (const id of file.listedIds) {
-      if (outcome.kind !== 'result' || !outcome.result.matches.some((m) => m.entryId === id)) referenceProblems.push(`${file.key}: its listed entry ${id} was not matched (${signature(outcome)})`);
+      if (outcome.kind !== 'result' || !outcome.result.matches.some((m) => m.entryId === id))
+        referenceProblems.push(`${file.key}: its listed entry ${id} was not matched (${signature(outcome)})`);
     }
   }
   const referenceMs = performance.now() - started;
-  log(`reference pass: ${config.files.length} files one at a time in ${(referenceMs / 1000).toFixed(1)} s${referenceProblems.length > 0 ? `; ${referenceProblems.length} problems` : ''}`);
+  log(
+    `reference pass: ${config.files.length} files one at a time in ${(referenceMs / 1000).toFixed(1)} s${referenceProblems.length > 0 ? `; ${referenceProblems.length} problems` : ''}`,
+  );
 
   // The call order: seeded shuffles of every file, one after another.
   const random = mulberry32(config.seed ^ 0x5eed);
@@ -312,11 +355,21 @@ async function child(configPath: string): Promise<void> {
   // Memory: RSS sampled with the bytes the calls in flight hold.
   let inFlight = 0;
   let heldNow = 0;
-  const memory = { peakSampledRss: 0, heldAtPeak: 0, inFlightAtPeak: 0, maxHeld: 0, maxInFlight: 0, peakHeapUsed: 0, peakExternal: 0, peakArrayBuffers: 0 };
+  const memory = {
+    peakSampledRss: 0,
+    heldAtPeak: 0,
+    inFlightAtPeak: 0,
+    maxHeld: 0,
+    maxInFlight: 0,
+    peakHeapUsed: 0,
+    peakExternal: 0,
+    peakArrayBuffers: 0,
+  };
   let tick = 0;
   const sampler = setInterval(() => {
     const rss = process.memoryUsage.rss();
-    if (rss > memory.peakSampledRss) Object.assign(memory, { peakSampledRss: rss, heldAtPeak: heldNow, inFlightAtPeak: inFlight });
+    if (rss > memory.peakSampledRss)
+      Object.assign(memory, { peakSampledRss: rss, heldAtPeak: heldNow, inFlightAtPeak: inFlight });
     if (++tick % 10 === 0) {
       const m = process.memoryUsage();
       memory.peakHeapUsed = Math.max(memory.peakHeapUsed, m.heapUsed);
@@ -360,7 +413,10 @@ async function child(configPath: string): Promise<void> {
       heldNow -= h;
       latencies[i] = took;
       outcomes[i] = outcome;
-      if (++done % progressEvery === 0) log(`  ${done} / ${config.calls} calls, ${((done / (performance.now() - started)) * 1000).toFixed(1)} calls/s, RSS ${mib(process.memoryUsage.rss())} MiB`);
+      if (++done % progressEvery === 0)
+        log(
+          `  ${done} / ${config.calls} calls, ${((done / (performance.now() - started)) * 1000).toFixed(1)} calls/s, RSS ${mib(process.memoryUsage.rss())} MiB`,
+        );
     }
   };
   await Promise.all(Array.from({ length: Math.min(config.concurrency, order.length) }, worker));
@@ -375,9 +431,14 @@ async function child(configPath: string): Promise<void> {
   // Tally.
   const counts: Record<string, number> = { matched: 0, 'not matched': 0, untyped: 0, hang: 0 };
   const byClassLatency = new Map<FileClass, number[]>(CLASSES.map((c) => [c, []]));
-  const byClassCounts = new Map<FileClass, { matched: number; notMatched: number; typed: number; other: number }>(CLASSES.map((c) => [c, { matched: 0, notMatched: 0, typed: 0, other: 0 }]));
+  const byClassCounts = new Map<FileClass, { matched: number; notMatched: number; typed: number; other: number }>(
+    CLASSES.map((c) => [c, { matched: 0, notMatched: 0, typed: 0, other: 0 }]),
+  );
   const untyped: string[] = [];
-  const hostileSeen = new Map<string, { entry: HostileEntry; calls: number; seen: Record<string, number>; ok: boolean }>();
+  const hostileSeen = new Map<
+    string,
+    { entry: HostileEntry; calls: number; seen: Record<string, number>; ok: boolean }
+  >();
   const consistency = new Map<string, Record<string, number>>();
   const slowest: { key: string; ms: number; outcome: string }[] = [];
   order.forEach((file, i) => {
@@ -410,14 +471,25 @@ async function child(configPath: string): Promise<void> {
       if (manifestProblem(file.hostile, o) !== undefined) h.ok = false;
       hostileSeen.set(file.key, h);
     }
-    slowest.push({ key: file.key, ms: latencies[i]!, outcome: o.kind === 'result' ? (o.result.matched ? 'matched' : 'not matched') : s });
+    slowest.push({
+      key: file.key,
+      ms: latencies[i]!,
+      outcome: o.kind === 'result' ? (o.result.matched ? 'matched' : 'not matched') : s,
+    });
   });
   slowest.sort((a, b) => b.ms - a.ms);
   const sorted = [...latencies].sort((a, b) => a - b);
   const byClass: Report['byClass'] = {};
   for (const cls of CLASSES) {
     const t = byClassLatency.get(cls)!.sort((a, b) => a - b);
-    if (t.length > 0) byClass[cls] = { calls: t.length, p50: percentile(t, 0.5), p99: percentile(t, 0.99), max: t.at(-1)!, ...byClassCounts.get(cls)! };
+    if (t.length > 0)
+      byClass[cls] = {
+        calls: t.length,
+        p50: percentile(t, 0.5),
+        p99: percentile(t, 0.99),
+        max: t.at(-1)!,
+        ...byClassCounts.get(cls)!,
+      };
   }
   const report: Report = {
     openMs,
@@ -429,11 +501,40 @@ async function child(configPath: string): Promise<void> {
     calls: config.calls,
     counts,
     byClass,
-    latency: { p50: percentile(sorted, 0.5), p90: percentile(sorted, 0.9), p99: percentile(sorted, 0.99), max: sorted.at(-1)!, mean: sorted.reduce((a, b) => a + b, 0) / sorted.length },
+    latency: {
+      p50: percentile(sorted, 0.5),
+      p90: percentile(sorted, 0.9),
+      p99: percentile(sorted, 0.99),
+      max: sorted.at(-1)!,
+      mean: sorted.reduce((a, b) => a + b, 0) / sorted.length,
+    },
     slowest: slowest.slice(0, 5),
-    eventLoop: { p50: loop.percentile(50) / 1e6, p99: loop.percentile(99) / 1e6, max: loop.max / 1e6, utilization: elu, gcMs, gcCount },
-    memory: { ...memory, corpusBytes, rssAfterOpen, rssBeforeLoad, maxRssKiB: process.resourceUsage().maxRSS, rssAfterLoad: process.memoryUsage.rss() },
-    hostile: [...hostileSeen.entries()].map(([key, h]) => ({ file: key, expected: 'error' in h.entry.expect ? h.entry.expect.error : `hash${h.entry.listed === undefined ? '' : h.entry.listed.foundAtDefaults ? `, listed frame ${h.entry.listed.frame} matched` : `, listed frame ${h.entry.listed.frame} not reached`}`, calls: h.calls, seen: h.seen, ok: h.ok })),
+    eventLoop: {
+      p50: loop.percentile(50) / 1e6,
+      p99: loop.percentile(99) / 1e6,
+      max: loop.max / 1e6,
+      utilization: elu,
+      gcMs,
+      gcCount,
+    },
+    memory: {
+      ...memory,
+      corpusBytes,
+      rssAfterOpen,
+      rssBeforeLoad,
+      maxRssKiB: process.resourceUsage().maxRSS,
+      rssAfterLoad: process.memoryUsage.rss(),
+    },
+    hostile: [...hostileSeen.entries()].map(([key, h]) => ({
+      file: key,
+      expected:
+        'error' in h.entry.expect
+          ? h.entry.expect.error
+          : `hash${h.entry.listed === undefined ? '' : h.entry.listed.foundAtDefaults ? `, listed frame ${h.entry.listed.frame} matched` : `, listed frame ${h.entry.listed.frame} not reached`}`,
+      calls: h.calls,
+      seen: h.seen,
+      ok: h.ok,
+    })),
     inconsistent: [...consistency.entries()].map(([key, got]) => ({ key, reference: reference.get(key)!, got })),
     untyped,
     crashes,
@@ -453,26 +554,36 @@ async function parent(): Promise<void> {
   const entries = positiveInteger('entries', args.entries);
   const hangSeconds = positiveInteger('hang-seconds', args['hang-seconds']);
   const seed = positiveInteger('seed', args.seed, 2 ** 32 - 1);
-  if (args.input !== 'bytes' && args.input !== 'path') throw new RangeError(`--input: expected bytes or path, got ${JSON.stringify(args.input)}`);
+  if (args.input !== 'bytes' && args.input !== 'path')
+    throw new RangeError(`--input: expected bytes or path, got ${JSON.stringify(args.input)}`);
   const input: InputMode = args.input;
 
   const sharpModule = (await import('sharp')).default;
   const versions = sharpModule.versions as Record<string, string | undefined>;
   const command = `npx tsx bench/load.bench.ts ${process.argv.slice(2).join(' ')}`.trim();
   console.log(`# load — ${await environment()}`);
-  console.log(`sharp ${versions.sharp ?? '?'} · libvips ${versions.vips ?? '?'}; sharp.concurrency() ${sharpModule.concurrency()}; UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'unset (4)'}`);
-  console.log(`started ${new Date().toISOString()}; load average ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  console.log(
+    `sharp ${versions.sharp ?? '?'} · libvips ${versions.vips ?? '?'}; sharp.concurrency() ${sharpModule.concurrency()}; UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'unset (4)'}`,
+  );
+  console.log(
+    `started ${new Date().toISOString()}; load average ${loadavg()
+      .map((x) => x.toFixed(2))
+      .join(' ')}`,
+  );
   console.log(`command: ${command}`);
 
   // The corpus.
   const vectors = testVectorImages();
   const photos = args['no-photos'] ? [] : sharedPhotos();
   if (args['no-photos']) console.log('photos: left out (--no-photos)');
-  else if (photos.length === 0) console.log(`photos: ${join(SHARED, 'photos')} is ABSENT — skipped: the valid images are the test vectors only`);
+  else if (photos.length === 0)
+    console.log(`photos: ${join(SHARED, 'photos')} is ABSENT — skipped: the valid images are the test vectors only`);
   const hostileDir = join(ROOT, 'test-vectors', 'hostile');
   const manifest = JSON.parse(readFileSync(join(hostileDir, 'manifest.json'), 'utf8')) as { files: HostileEntry[] };
   const valid = [...vectors, ...photos];
-  console.log(`corpus: ${vectors.length} test vectors, ${photos.length} photos, ${manifest.files.length} hostile files`);
+  console.log(
+    `corpus: ${vectors.length} test vectors, ${photos.length} photos, ${manifest.files.length} hostile files`,
+  );
 
   // The listed entries: hashes of some valid images, computed by the library.
   const listed: ListEntry[] = [];
@@ -488,14 +599,15 @@ async function parent(): Promise<void> {
     const key = `${image.set}/${image.name}`;
     const wanted = image.set === 'test-vectors' && image.name === 'mosaic-400x300.jpg';
     if (i % 4 !== 0 && !wanted) continue;
-    let hashed;
+    let hashed: Awaited<ReturnType<typeof hashImage>>;
     try {
       hashed = await hashImage(image.bytes, { algorithms: ['blockhash', 'pdq', 'md5'] });
     } catch (error) {
       if (error instanceof HashwardenError) continue; // e.g. a photo refused by failOn: nothing to list
       throw error;
     }
-    const usable = (a: AlgorithmName): boolean => hashed.unusable[a as keyof typeof hashed.unusable] === undefined && searchedHashes(hashed, a).length > 0;
+    const usable = (a: AlgorithmName): boolean =>
+      hashed.unusable[a as keyof typeof hashed.unusable] === undefined && searchedHashes(hashed, a).length > 0;
     if (wanted) {
       for (const a of ['blockhash', 'pdq'] as const) if (usable(a)) list(key, a, hashed.hashes[a]!);
       continue;
@@ -527,11 +639,18 @@ async function parent(): Promise<void> {
     const snapshot = join(dir, 'list.snap');
     await writeSnapshot(snapshot, { lists: [{ name: 'load', version: 1 }], entries: all });
     all.length = 0;
-    const listedSummary = Object.entries(listed.reduce<Record<string, number>>((acc, e) => ({ ...acc, [e.algorithm]: (acc[e.algorithm] ?? 0) + 1 }), {}))
+    const listedSummary = Object.entries(
+      listed.reduce<Record<string, number>>((acc, e) => {
+        acc[e.algorithm] = (acc[e.algorithm] ?? 0) + 1;
+        return acc;
+      }, {}),
+    )
       .map(([a, n]) => `${n} ${a}`)
       .join(', ');
     console.log(
-      `snapshot: ${entries.toLocaleString('en')} entries (${Object.entries(perAlgorithm).map(([a, n]) => `${a} ${n.toLocaleString('en')}`).join(', ')}), ` +
+      `snapshot: ${entries.toLocaleString('en')} entries (${Object.entries(perAlgorithm)
+        .map(([a, n]) => `${a} ${n.toLocaleString('en')}`)
+        .join(', ')}), ` +
         `${listed.length} of them the hashes of ${listedIds.size} valid images (${listedSummary}); ${mib(statSync(snapshot).size)} MiB, written in ${((performance.now() - started) / 1000).toFixed(1)} s`,
     );
 
@@ -552,21 +671,38 @@ async function parent(): Promise<void> {
     }));
     const files = [...validFiles, ...hostileFiles];
     const share = (hostileFiles.length / files.length) * 100;
-    console.log(`calls: ${calls.toLocaleString('en')} over ${files.length} files (seeded shuffles: each file about ${Math.round(calls / files.length)} times, ${share.toFixed(0)}% hostile), ${concurrency} in flight, input ${input === 'bytes' ? 'a Buffer per call' : 'the file path'}\n`);
+    console.log(
+      `calls: ${calls.toLocaleString('en')} over ${files.length} files (seeded shuffles: each file about ${Math.round(calls / files.length)} times, ${share.toFixed(0)}% hostile), ${concurrency} in flight, input ${input === 'bytes' ? 'a Buffer per call' : 'the file path'}\n`,
+    );
 
-    const config: Config = { snapshot, calls, concurrency, input, hangSeconds, seed, files, results: join(dir, 'results.json') };
+    const config: Config = {
+      snapshot,
+      calls,
+      concurrency,
+      input,
+      hangSeconds,
+      seed,
+      files,
+      results: join(dir, 'results.json'),
+    };
     const configPath = join(dir, 'config.json');
     writeFileSync(configPath, JSON.stringify(config));
 
     // The child, under /usr/bin/time -v when there is one.
     const timeReport = join(dir, 'time.txt');
     const timed = existsSync('/usr/bin/time');
-    if (!timed) console.log('/usr/bin/time is absent: the peak RSS is the child\'s own process.resourceUsage().maxRSS only');
+    if (!timed)
+      console.log("/usr/bin/time is absent: the peak RSS is the child's own process.resourceUsage().maxRSS only");
     const script = fileURLToPath(import.meta.url);
     const nodeArgs = [...process.execArgv, script, '--child', configPath];
-    const [cmd, cmdArgs] = timed ? ['/usr/bin/time', ['-v', '-o', timeReport, process.execPath, ...nodeArgs]] : [process.execPath, nodeArgs];
+    const [cmd, cmdArgs] = timed
+      ? ['/usr/bin/time', ['-v', '-o', timeReport, process.execPath, ...nodeArgs]]
+      : [process.execPath, nodeArgs];
     started = performance.now();
-    const proc = spawn(cmd as string, cmdArgs as string[], { stdio: ['ignore', 'inherit', 'inherit'], env: process.env });
+    const proc = spawn(cmd as string, cmdArgs as string[], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+      env: process.env,
+    });
     const [code, signal] = (await once(proc, 'exit')) as [number | null, NodeJS.Signals | null];
     const childWall = (performance.now() - started) / 1000;
 
@@ -577,7 +713,12 @@ async function parent(): Promise<void> {
     };
     const childSignal = signal ?? timeText.match(/Command terminated by signal (\d+)/)?.[1];
     const childStatus = timeField('Exit status');
-    const processCrash = childSignal !== undefined && childSignal !== null ? `the load process was killed by signal ${childSignal}` : code !== 0 || (childStatus !== undefined && childStatus !== '0') ? `the load process exited with status ${childStatus ?? code}` : undefined;
+    const processCrash =
+      childSignal !== undefined && childSignal !== null
+        ? `the load process was killed by signal ${childSignal}`
+        : code !== 0 || (childStatus !== undefined && childStatus !== '0')
+          ? `the load process exited with status ${childStatus ?? code}`
+          : undefined;
     if (!existsSync(config.results)) {
       console.log(`\nCRASH: ${processCrash ?? 'the load process wrote no results'}`);
       process.exitCode = 1;
@@ -593,61 +734,121 @@ async function parent(): Promise<void> {
     const maxRssTime = Number(timeField('Maximum resident set size (kbytes)') ?? Number.NaN) * 1024;
     const m = r.memory;
     console.log(`\nmatcher: open ${r.openMs.toFixed(0)} ms; ${r.describe}`);
-    console.log(`reference pass (each file alone, also the warm-up): ${(r.referenceMs / 1000).toFixed(1)} s for ${files.length} files${r.referenceProblems.length === 0 ? ', every hostile outcome as its manifest says and every listed image matched' : ''}`);
+    console.log(
+      `reference pass (each file alone, also the warm-up): ${(r.referenceMs / 1000).toFixed(1)} s for ${files.length} files${r.referenceProblems.length === 0 ? ', every hostile outcome as its manifest says and every listed image matched' : ''}`,
+    );
     for (const p of r.referenceProblems) console.log(`  PROBLEM ${p}`);
-    console.log(`load average before / after the load: ${r.loadavg.before.map((x) => x.toFixed(2)).join(' ')} / ${r.loadavg.after.map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(
+      `load average before / after the load: ${r.loadavg.before.map((x) => x.toFixed(2)).join(' ')} / ${r.loadavg.after.map((x) => x.toFixed(2)).join(' ')}`,
+    );
 
     console.log('\n## Throughput and latency\n');
-    console.log('| calls | in flight | wall s | calls/s | p50 ms | p90 ms | p99 ms | max ms | CPU s (÷ wall) | event-loop delay p50 / p99 / max ms |');
+    console.log(
+      '| calls | in flight | wall s | calls/s | p50 ms | p90 ms | p99 ms | max ms | CPU s (÷ wall) | event-loop delay p50 / p99 / max ms |',
+    );
     console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     console.log(
       `| ${r.calls.toLocaleString('en')} | ${concurrency} | ${(r.wallMs / 1000).toFixed(1)} | ${((r.calls / r.wallMs) * 1000).toFixed(1)} | ${ms(r.latency.p50)} | ${ms(r.latency.p90)} | ${ms(r.latency.p99)} | ${ms(r.latency.max)} | ${(r.cpuMs / 1000).toFixed(1)} (${(r.cpuMs / r.wallMs).toFixed(2)}) | ${ms(r.eventLoop.p50)} / ${ms(r.eventLoop.p99)} / ${ms(r.eventLoop.max)} |`,
     );
-    console.log(`\nJavaScript thread busy ${(r.eventLoop.utilization * 100).toFixed(0)}% of the load (event-loop utilization); garbage collection ${(r.eventLoop.gcMs / 1000).toFixed(1)} s in ${r.eventLoop.gcCount} pauses`);
+    console.log(
+      `\nJavaScript thread busy ${(r.eventLoop.utilization * 100).toFixed(0)}% of the load (event-loop utilization); garbage collection ${(r.eventLoop.gcMs / 1000).toFixed(1)} s in ${r.eventLoop.gcCount} pauses`,
+    );
     console.log(`slowest calls: ${r.slowest.map((s) => `${s.key} ${ms(s.ms)} ms (${s.outcome})`).join('; ')}`);
 
     console.log('\n## Per class of file\n');
     console.log('| files | calls | matched | not matched | typed error | untyped / hang | p50 ms | p99 ms | max ms |');
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
-    for (const [cls, c] of Object.entries(r.byClass)) console.log(`| ${cls} | ${c.calls} | ${c.matched} | ${c.notMatched} | ${c.typed} | ${c.other} | ${ms(c.p50)} | ${ms(c.p99)} | ${ms(c.max)} |`);
+    for (const [cls, c] of Object.entries(r.byClass))
+      console.log(
+        `| ${cls} | ${c.calls} | ${c.matched} | ${c.notMatched} | ${c.typed} | ${c.other} | ${ms(c.p50)} | ${ms(c.p99)} | ${ms(c.max)} |`,
+      );
 
     console.log('\n## Outcomes\n');
-    console.log('| matched | not matched | typed errors | untyped errors | hangs | crashes | outcome ≠ the file matched alone | hostile files as their manifest, every call |');
+    console.log(
+      '| matched | not matched | typed errors | untyped errors | hangs | crashes | outcome ≠ the file matched alone | hostile files as their manifest, every call |',
+    );
     console.log('|---:|---:|---|---:|---:|---:|---:|---:|');
     console.log(
       `| ${r.counts.matched} | ${r.counts['not matched']} | ${typedTotal} (${typed.map(([k, v]) => `${k} ${v}`).join(', ')}) | ${r.counts.untyped} | ${r.counts.hang} | ${crashes.length} | ${r.inconsistent.reduce((n, x) => n + Object.values(x.got).reduce((a, b) => a + b, 0), 0)} calls on ${r.inconsistent.length} files | ${hostileOk} / ${r.hostile.length} |`,
     );
 
     console.log('\n## Memory\n');
-    console.log('| RSS after open MiB | before the load | peak RSS (maxRSS) | peak RSS (/usr/bin/time -v, whole child) | peak sampled RSS | upload bytes + rasters held at that sample (calls in flight) | most held at once (calls) | peak heap used | peak external (ArrayBuffers) | RSS after the load |');
+    console.log(
+      '| RSS after open MiB | before the load | peak RSS (maxRSS) | peak RSS (/usr/bin/time -v, whole child) | peak sampled RSS | upload bytes + rasters held at that sample (calls in flight) | most held at once (calls) | peak heap used | peak external (ArrayBuffers) | RSS after the load |',
+    );
     console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     console.log(
       `| ${mib(m.rssAfterOpen)} | ${mib(m.rssBeforeLoad)} | ${mib(m.maxRssKiB * 1024)} | ${Number.isNaN(maxRssTime) ? '–' : mib(maxRssTime)} | ${mib(m.peakSampledRss)} | ${mib(m.heldAtPeak)} (${m.inFlightAtPeak}) | ${mib(m.maxHeld)} (${m.maxInFlight}) | ${mib(m.peakHeapUsed)} | ${mib(m.peakExternal)} (${mib(m.peakArrayBuffers)}) | ${mib(m.rssAfterLoad)} |`,
     );
-    console.log(`\nRSS before the load includes the matcher, sharp and the uploads read once (${mib(m.corpusBytes)} MiB, copied per call)`);
-    console.log(`peak RSS − RSS before the load: ${mib(m.maxRssKiB * 1024 - m.rssBeforeLoad)} MiB, against at most ${mib(m.maxHeld)} MiB of uploads and rasters in flight at once (docs/api.md: each upload in flight holds its bytes and one raster per frame)`);
+    console.log(
+      `\nRSS before the load includes the matcher, sharp and the uploads read once (${mib(m.corpusBytes)} MiB, copied per call)`,
+    );
+    console.log(
+      `peak RSS − RSS before the load: ${mib(m.maxRssKiB * 1024 - m.rssBeforeLoad)} MiB, against at most ${mib(m.maxHeld)} MiB of uploads and rasters in flight at once (docs/api.md: each upload in flight holds its bytes and one raster per frame)`,
+    );
 
     console.log('\n## Hostile files (every call checked against test-vectors/hostile/manifest.json)\n');
     console.log('| file | manifest | calls | outcomes seen | as manifest |');
     console.log('|---|---|---:|---|---|');
-    for (const h of r.hostile) console.log(`| ${h.file.replace('hostile/', '')} | ${h.expected} | ${h.calls} | ${Object.entries(h.seen).map(([k, v]) => `${v} × ${k}`).join(', ')} | ${h.ok ? 'yes' : '**NO**'} |`);
+    for (const h of r.hostile)
+      console.log(
+        `| ${h.file.replace('hostile/', '')} | ${h.expected} | ${h.calls} | ${Object.entries(h.seen)
+          .map(([k, v]) => `${v} × ${k}`)
+          .join(', ')} | ${h.ok ? 'yes' : '**NO**'} |`,
+      );
 
     if (r.inconsistent.length > 0) {
       console.log('\n## Outcomes that differed from the file matched alone\n');
-      for (const x of r.inconsistent) console.log(`- ${x.key}: alone ${x.reference}; under load ${Object.entries(x.got).map(([k, v]) => `${v} × ${k}`).join(', ')}`);
+      for (const x of r.inconsistent)
+        console.log(
+          `- ${x.key}: alone ${x.reference}; under load ${Object.entries(x.got)
+            .map(([k, v]) => `${v} × ${k}`)
+            .join(', ')}`,
+        );
     }
     for (const u of r.untyped) console.log(`UNTYPED ${u}`);
     for (const c of crashes) console.log(`CRASH ${c}`);
-    console.log(`\nchild process: ${childWall.toFixed(1)} s wall${timed ? `, ${timeField('Elapsed (wall clock) time') ?? '?'} by /usr/bin/time, user ${timeField('User time (seconds)') ?? '?'} s, system ${timeField('System time (seconds)') ?? '?'} s` : ''}`);
+    console.log(
+      `\nchild process: ${childWall.toFixed(1)} s wall${timed ? `, ${timeField('Elapsed (wall clock) time') ?? '?'} by /usr/bin/time, user ${timeField('User time (seconds)') ?? '?'} s, system ${timeField('System time (seconds)') ?? '?'} s` : ''}`,
+    );
 
     // Exit 1: a call that did not come back with a result or a typed error (the issue's criterion);
     // exit 2: every call came back typed, but some outcome was not the expected one.
     const broken = r.counts.untyped! > 0 || r.counts.hang! > 0 || crashes.length > 0;
     const wrong = r.inconsistent.length > 0 || hostileOk < r.hostile.length || r.referenceProblems.length > 0;
     if (broken) console.log('\nFAILED: untyped errors, hangs or crashes (above)');
-    else if (wrong) console.log('\nEvery call returned a result or a typed error, but some outcomes were not the expected ones (above)');
-    else console.log('\nOK: every call returned a result or a typed error, each the outcome of its file matched alone; hostile files as their manifest');
-    if (args.json !== undefined) writeFileSync(args.json, JSON.stringify({ command, environment: await environment(), sharp: versions.sharp, vips: versions.vips, calls, concurrency, entries, input, files: files.length, hostileFiles: hostileFiles.length, listed: listed.length, report: r, maxRssTimeBytes: maxRssTime, crashes }, null, 2));
+    else if (wrong)
+      console.log(
+        '\nEvery call returned a result or a typed error, but some outcomes were not the expected ones (above)',
+      );
+    else
+      console.log(
+        '\nOK: every call returned a result or a typed error, each the outcome of its file matched alone; hostile files as their manifest',
+      );
+    if (args.json !== undefined)
+      writeFileSync(
+        args.json,
+        JSON.stringify(
+          {
+            command,
+            environment: await environment(),
+            sharp: versions.sharp,
+            vips: versions.vips,
+            calls,
+            concurrency,
+            entries,
+            input,
+            files: files.length,
+            hostileFiles: hostileFiles.length,
+            listed: listed.length,
+            report: r,
+            maxRssTimeBytes: maxRssTime,
+            crashes,
+          },
+          null,
+          2,
+        ),
+      );
     process.exitCode = broken ? 1 : wrong ? 2 : 0;
   } finally {
     cleanup();

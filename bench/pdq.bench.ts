@@ -45,14 +45,23 @@ const LABELS = Object.keys(pipelines);
 const median = (values: readonly number[]): number => {
   const sorted = [...values].sort((x, y) => x - y);
   const middle = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
+  return sorted.length % 2 === 1
+    ? (sorted[middle] as number)
+    : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2;
 };
 
 async function runSet(name: string, images: readonly CorpusImage[]): Promise<void> {
   // Keep the images every pipeline accepts, so each row times the same work; this also warms up.
   const usable: CorpusImage[] = [];
   for (const image of images) {
-    const ok = await Promise.all(Object.values(pipelines).map((p) => p(image.bytes).then(() => true, () => false)));
+    const ok = await Promise.all(
+      Object.values(pipelines).map((p) =>
+        p(image.bytes).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
     if (ok.every(Boolean)) usable.push(image);
   }
   // wall[label][round], cpu[label][round]: totals over the set, in ms.
@@ -82,20 +91,30 @@ async function runSet(name: string, images: readonly CorpusImage[]): Promise<voi
     const floor = times.get(FLOOR) as number[];
     return (times.get(label) as number[]).map((t, round) => t / (floor[round] as number));
   };
-  console.log(`\n## ${name}: ${usable.length} images${images.length > usable.length ? ` (${images.length - usable.length} refused by failOn 'warning', left out)` : ''}\n`);
-  console.log('| pipeline | images/s | time ÷ decode floor (range over rounds) | CPU time ÷ floor\'s |');
+  console.log(
+    `\n## ${name}: ${usable.length} images${images.length > usable.length ? ` (${images.length - usable.length} refused by failOn 'warning', left out)` : ''}\n`,
+  );
+  console.log("| pipeline | images/s | time ÷ decode floor (range over rounds) | CPU time ÷ floor's |");
   console.log('|---|---:|---:|---:|');
   for (const label of LABELS) {
     const r = ratios(wall, label);
     const rate = usable.length / (median(wall.get(label) as number[]) / 1000);
-    console.log(`| ${label} | ${rate.toFixed(1)} | ${median(r).toFixed(2)} (${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)}) | ${median(ratios(cpu, label)).toFixed(2)} |`);
+    console.log(
+      `| ${label} | ${rate.toFixed(1)} | ${median(r).toFixed(2)} (${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)}) | ${median(ratios(cpu, label)).toFixed(2)} |`,
+    );
   }
-  console.log(`\nPDQ + blockhash ÷ decode floor: ${median(ratios(wall, BOTH)).toFixed(2)}× in time, ${median(ratios(cpu, BOTH)).toFixed(2)}× in CPU time (target ≤ 1.3×)`);
+  console.log(
+    `\nPDQ + blockhash ÷ decode floor: ${median(ratios(wall, BOTH)).toFixed(2)}× in time, ${median(ratios(cpu, BOTH)).toFixed(2)}× in CPU time (target ≤ 1.3×)`,
+  );
 }
 
 const vectors = testVectorImages();
 const photos = sharedPhotos();
-console.log(`# PDQ hashing cost — ${await environment()} · sharp ${sharp.versions.sharp} · libvips ${sharp.versions.vips}`);
-console.log(`${describeCorpus({ 'test vectors': vectors, 'shared photos': photos })}; ${ROUNDS} rounds, pipelines interleaved image by image, medians`);
+console.log(
+  `# PDQ hashing cost — ${await environment()} · sharp ${sharp.versions.sharp} · libvips ${sharp.versions.vips}`,
+);
+console.log(
+  `${describeCorpus({ 'test vectors': vectors, 'shared photos': photos })}; ${ROUNDS} rounds, pipelines interleaved image by image, medians`,
+);
 if (vectors.length > 0) await runSet('test vectors', vectors);
 if (photos.length > 0) await runSet('shared photos', photos);

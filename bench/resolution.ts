@@ -12,7 +12,14 @@ import { bmvbhash } from 'blockhash-core';
 import sharp, { type Sharp } from 'sharp';
 import { blockhash, blockhashRgba, formatHex, hammingDistance } from '../src/index.js';
 import { hashImage } from '../src/image/index.js';
-import { blockhashReferenceImages, describeCorpus, environment, sharedPhotos, testVectorImages, type CorpusImage } from './corpus.js';
+import {
+  blockhashReferenceImages,
+  describeCorpus,
+  environment,
+  sharedPhotos,
+  testVectorImages,
+  type CorpusImage,
+} from './corpus.js';
 
 type Variant = (image: CorpusImage) => Promise<string>;
 
@@ -38,8 +45,10 @@ function scaledJpeg(minSide: number): Variant {
 }
 
 const variants: Record<string, Variant> = {
-  'full (hashwarden resolution: full)': async ({ bytes }) => (await hashImage(bytes, { algorithms: ['blockhash'], resolution: 'full' })).hashes.blockhash!,
-  'fast (hashwarden default, ≥256 px)': async ({ bytes }) => (await hashImage(bytes, { algorithms: ['blockhash'] })).hashes.blockhash!,
+  'full (hashwarden resolution: full)': async ({ bytes }) =>
+    (await hashImage(bytes, { algorithms: ['blockhash'], resolution: 'full' })).hashes.blockhash!,
+  'fast (hashwarden default, ≥256 px)': async ({ bytes }) =>
+    (await hashImage(bytes, { algorithms: ['blockhash'] })).hashes.blockhash!,
   'scaled JPEG ≥128 px': scaledJpeg(128),
   'scaled JPEG ≥64 px': scaledJpeg(64),
   'full, ICC converted to sRGB': ({ bytes }) => rawHash(sharp(bytes, { autoOrient: true, failOn: 'warning' })),
@@ -79,7 +88,8 @@ for (const [name, variant] of Object.entries(variants)) {
 }
 const full = hashes.get('full (hashwarden resolution: full)')!;
 const failed = all.filter((_, i) => full[i] === null).map((i) => `${i.set}/${i.name}`);
-if (failed.length > 0) console.log(`\nNot decodable (refused by every variant's failOn: 'warning'): ${failed.join(', ')}`);
+if (failed.length > 0)
+  console.log(`\nNot decodable (refused by every variant's failOn: 'warning'): ${failed.join(', ')}`);
 
 if (references.length > 0) {
   console.log('\n## Distance to the published reference hashes (method 2, 256 bits)\n');
@@ -87,23 +97,42 @@ if (references.length > 0) {
   console.log(`| image | ${names.join(' | ')} |`);
   console.log(`|---|${names.map(() => '---:').join('|')}|`);
   references.forEach((ref, i) => {
-    console.log(`| ${ref.name.replace('images/', '')} | ${names.map((n) => { const h = hashes.get(n)![i]; return h ? distance(h, ref.expected) : 'error'; }).join(' | ')} |`);
+    console.log(
+      `| ${ref.name.replace('images/', '')} | ${names
+        .map((n) => {
+          const h = hashes.get(n)![i];
+          return h ? distance(h, ref.expected) : 'error';
+        })
+        .join(' | ')} |`,
+    );
   });
-  const summary = names.map((n) => stats(references.map((ref, i) => hashes.get(n)![i]).flatMap((h, i) => (h ? [distance(h, references[i]!.expected)] : []))));
+  const summary = names.map((n) =>
+    stats(
+      references
+        .map((_ref, i) => hashes.get(n)![i])
+        .flatMap((h, i) => (h ? [distance(h, references[i]!.expected)] : [])),
+    ),
+  );
   console.log(`| **max / mean** | ${summary.join(' | ')} |`);
 }
 
 console.log('\n## Distance to the full decode per image set, and time for all images in one run\n');
 const sets = [...new Set(all.map((i) => i.set))];
-console.log(`| variant | ${sets.map((set) => `${set}: distance to full decode`).join(' | ')} | seconds (${all.length} images) | images/s |`);
+console.log(
+  `| variant | ${sets.map((set) => `${set}: distance to full decode`).join(' | ')} | seconds (${all.length} images) | images/s |`,
+);
 console.log(`|---|${sets.map(() => '---').join('|')}|---:|---:|`);
 for (const [name, out] of hashes) {
-  const perSet = sets.map((set) => stats(out.flatMap((h, i) => (h && full[i] && all[i]!.set === set ? [distance(h, full[i]!)] : []))));
+  const perSet = sets.map((set) =>
+    stats(out.flatMap((h, i) => (h && full[i] && all[i]!.set === set ? [distance(h, full[i]!)] : []))),
+  );
   const s = seconds.get(name)!;
   console.log(`| ${name} | ${perSet.join(' | ')} | ${s.toFixed(2)} | ${(all.length / s).toFixed(1)} |`);
 }
 const outliers = all.flatMap((image, i) => {
   const fast = hashes.get('fast (hashwarden default, ≥256 px)')![i];
-  return fast && full[i] && distance(fast, full[i]!) > 3 ? [`${image.set}/${image.name} (${distance(fast, full[i]!)} bits)`] : [];
+  return fast && full[i] && distance(fast, full[i]!) > 3
+    ? [`${image.set}/${image.name} (${distance(fast, full[i]!)} bits)`]
+    : [];
 });
 console.log(`\nfast vs full above 3 bits: ${outliers.length === 0 ? 'none' : outliers.join(', ')}`);

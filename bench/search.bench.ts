@@ -148,7 +148,9 @@ const costs: string[] = [];
 const calibration = new Map<number, number[]>();
 
 console.log(`# search: MIH vs linear scan — ${await environment()}`);
-console.log(`sizes ${SIZES.join(', ')}; thresholds ${THRESHOLDS.join(', ')}; ${QUERIES} queries per list; ≥ ${TIME_MS} ms per row\n`);
+console.log(
+  `sizes ${SIZES.join(', ')}; thresholds ${THRESHOLDS.join(', ')}; ${QUERIES} queries per list; ≥ ${TIME_MS} ms per row\n`,
+);
 
 for (const n of SIZES) {
   for (const kind of KINDS) {
@@ -161,7 +163,9 @@ for (const n of SIZES) {
     const bytes = [...offsets, ...ids].reduce((sum, table) => sum + table.byteLength, 0);
     const widths = [...new Set(mih.substringBits)].join('/');
     const auto = chooseSearchTier(n);
-    costs.push(`| ${n.toLocaleString('en')} | ${kind} | ${mih.m} × ${widths} | ${buildMs.toFixed(0)} | ${(bytes / n).toFixed(1)} | ${auto.tier} |`);
+    costs.push(
+      `| ${n.toLocaleString('en')} | ${kind} | ${mih.m} × ${widths} | ${buildMs.toFixed(0)} | ${(bytes / n).toFixed(1)} | ${auto.tier} |`,
+    );
 
     for (const threshold of THRESHOLDS) {
       const fallback = queries.filter((q) => mih.plan(q, threshold).linear).length / QUERIES;
@@ -183,7 +187,15 @@ for (const n of SIZES) {
       // The target "no query much slower than the scan" is about each query, not the spread of
       // all of them: per query, median MIH time ÷ median scan time, and the worst of those.
       let worst = 0;
-      if (PER_QUERY) for (const query of queries) worst = Math.max(worst, ratioOf(() => mih.search(query, threshold), () => linear.search(query, threshold)));
+      if (PER_QUERY)
+        for (const query of queries)
+          worst = Math.max(
+            worst,
+            ratioOf(
+              () => mih.search(query, threshold),
+              () => linear.search(query, threshold),
+            ),
+          );
       const row = `| ${n.toLocaleString('en')} | ${kind} | ${threshold} | ${f3(m!.p50)} | ${f3(m!.p99)} | ${f3(l!.p50)} | ${f3(l!.p99)} | ${(l!.p50 / m!.p50).toFixed(1)}× | ${(l!.p99 / m!.p99).toFixed(1)}× | ${PER_QUERY ? `${worst.toFixed(2)}×` : '–'} | ${(fallback * 100).toFixed(0)}% |`;
       results.push(row);
       console.log(row);
@@ -208,12 +220,16 @@ for (const n of SIZES) {
 }
 
 console.log('\n## Query latency (ms): MIH with the guard (default options) vs the linear scan, same run\n');
-console.log('| hashes | list | threshold | MIH median | MIH p99 | linear median | linear p99 | speed-up (median) | speed-up (p99) | slowest query: MIH ÷ scan | queries guarded |');
+console.log(
+  '| hashes | list | threshold | MIH median | MIH p99 | linear median | linear p99 | speed-up (median) | speed-up (p99) | slowest query: MIH ÷ scan | queries guarded |',
+);
 console.log('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const row of results) console.log(row);
 
 console.log('\n## Build and memory (default width)\n');
-console.log('| hashes | list | tables × bits | build (ms) | index bytes per entry (offsets + ids) | tier chosen by default |');
+console.log(
+  '| hashes | list | tables × bits | build (ms) | index bytes per entry (offsets + ids) | tier chosen by default |',
+);
 console.log('|---:|---|---|---:|---:|---|');
 for (const row of costs) console.log(row);
 
@@ -223,6 +239,8 @@ if (CALIBRATE) {
   console.log('|---|---:|---:|---:|');
   for (const bin of [...calibration.keys()].sort((x, y) => x - y)) {
     const ratios = [...calibration.get(bin)!].sort((x, y) => x - y);
-    console.log(`| ${bin <= 0 ? `N / ${2 ** -bin}` : `${2 ** bin} N`} | ${ratios.length} | ${medianOf(ratios).toFixed(2)} | ${ratios[Math.floor(ratios.length * 0.9)]!.toFixed(2)} |`);
+    console.log(
+      `| ${bin <= 0 ? `N / ${2 ** -bin}` : `${2 ** bin} N`} | ${ratios.length} | ${medianOf(ratios).toFixed(2)} | ${ratios[Math.floor(ratios.length * 0.9)]!.toFixed(2)} |`,
+    );
   }
 }

@@ -34,7 +34,8 @@ const mark = (name) => {
   last = performance.now();
 };
 const done = () => {
-  if (phases !== undefined) console.log(JSON.stringify({ ...out, total: performance.now(), rssMiB: process.resourceUsage().maxRSS / 1024 }));
+  if (phases !== undefined)
+    console.log(JSON.stringify({ ...out, total: performance.now(), rssMiB: process.resourceUsage().maxRSS / 1024 }));
   process.exit(0);
 };
 
@@ -65,7 +66,8 @@ async function match(prefix) {
   mark(`${prefix}Decode`);
   let found = 0;
   for (const algorithm of matcher.algorithms) {
-    for (const query of searchedHashes(hashed, algorithm)) found += matcher.matchHash({ algorithm, hash: query.hash }).length;
+    for (const query of searchedHashes(hashed, algorithm))
+      found += matcher.matchHash({ algorithm, hash: query.hash }).length;
   }
   mark(`${prefix}Search`);
   return found;

@@ -53,13 +53,16 @@ const median = (xs: readonly number[]): number => {
   return s.length % 2 === 1 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
-const run = (cmd: string, args: string[], cwd?: string): string => execFileSync(cmd, args, { encoding: 'utf8', cwd, maxBuffer: 64 * 2 ** 20 });
+const run = (cmd: string, args: string[], cwd?: string): string =>
+  execFileSync(cmd, args, { encoding: 'utf8', cwd, maxBuffer: 64 * 2 ** 20 });
 
 if (!existsSync(join(ROOT, 'dist', 'index.js'))) throw new Error('dist/ is missing: run npm run build first');
 const dir = mkdtempSync(join(tmpdir(), 'hashwarden-serverless-'));
 try {
   console.log(`# serverless cold start — ${await environment()}`);
-  const sharpVersion = (JSON.parse(readFileSync(join(ROOT, 'node_modules', 'sharp', 'package.json'), 'utf8')) as { version: string }).version;
+  const sharpVersion = (
+    JSON.parse(readFileSync(join(ROOT, 'node_modules', 'sharp', 'package.json'), 'utf8')) as { version: string }
+  ).version;
   console.log(`sharp ${sharpVersion}; git ${revision()}`);
 
   // The snapshot: random PDQ hashes, and one near the test image's.
@@ -77,7 +80,9 @@ try {
   const snapshot = join(dir, 'list.snap');
   await writeSnapshot(snapshot, { lists: [{ name: 'bench', version: 1 }], entries });
   entries.length = 0;
-  console.log(`snapshot: ${COUNT.toLocaleString('en')} PDQ entries, ${mib(statSync(snapshot).size)} MiB; image: ${IMAGE.replace(ROOT + '/', '')} (${statSync(IMAGE).size} bytes)\n`);
+  console.log(
+    `snapshot: ${COUNT.toLocaleString('en')} PDQ entries, ${mib(statSync(snapshot).size)} MiB; image: ${IMAGE.replace(`${ROOT}/`, '')} (${statSync(IMAGE).size} bytes)\n`,
+  );
 
   // Whole processes, each stage a prefix of the next.
   const script = join(ROOT, 'bench', 'serverless-cold-start-run.mjs');
@@ -95,8 +100,23 @@ try {
   const cpu: number[][] = commands.map(() => []);
   const perRound = Math.max(1, Math.round(RUNS / ROUNDS));
   for (let round = 0; round < ROUNDS; round++) {
-    execFileSync('hyperfine', ['-N', '--warmup', round === 0 ? '3' : '1', '--runs', String(perRound), '--export-json', json, ...commands.map(([, c]) => c)], { stdio: ['ignore', 'ignore', 'inherit'] });
-    const results = (JSON.parse(readFileSync(json, 'utf8')) as { results: { times: number[]; user: number; system: number }[] }).results;
+    execFileSync(
+      'hyperfine',
+      [
+        '-N',
+        '--warmup',
+        round === 0 ? '3' : '1',
+        '--runs',
+        String(perRound),
+        '--export-json',
+        json,
+        ...commands.map(([, c]) => c),
+      ],
+      { stdio: ['ignore', 'ignore', 'inherit'] },
+    );
+    const results = (
+      JSON.parse(readFileSync(json, 'utf8')) as { results: { times: number[]; user: number; system: number }[] }
+    ).results;
     results.forEach((r, i) => {
       times[i]!.push(...r.times.map((t) => t * 1000));
       cpu[i]!.push((r.user + r.system) * 1000);
@@ -106,13 +126,17 @@ try {
   const bare = medians[0]!;
   console.log(`${ROUNDS} rounds of ${perRound} runs of each command, interleaved, pooled (hyperfine -N)\n`);
   const cpus = cpu.map(median);
-  console.log('| process | median (ms) | × bare node | added by the stage (ms, difference of medians) | min (ms) | p90 (ms) | CPU time (ms, median of the rounds\' means) | added CPU (ms) |');
+  console.log(
+    "| process | median (ms) | × bare node | added by the stage (ms, difference of medians) | min (ms) | p90 (ms) | CPU time (ms, median of the rounds' means) | added CPU (ms) |",
+  );
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
   commands.forEach(([name], i) => {
     const t = [...times[i]!].sort((a, b) => a - b);
     const added = i === 0 ? '—' : (medians[i]! - medians[i - 1]!).toFixed(1);
     const addedCpu = i === 0 ? '—' : (cpus[i]! - cpus[i - 1]!).toFixed(1);
-    console.log(`| ${name} | ${medians[i]!.toFixed(1)} | ${(medians[i]! / bare).toFixed(2)} | ${added} | ${t[0]!.toFixed(1)} | ${t[Math.floor(t.length * 0.9)]!.toFixed(1)} | ${cpus[i]!.toFixed(1)} | ${addedCpu} |`);
+    console.log(
+      `| ${name} | ${medians[i]!.toFixed(1)} | ${(medians[i]! / bare).toFixed(2)} | ${added} | ${t[0]!.toFixed(1)} | ${t[Math.floor(t.length * 0.9)]!.toFixed(1)} | ${cpus[i]!.toFixed(1)} | ${addedCpu} |`,
+    );
   });
   console.log(`\ncold start to the first decision beyond a bare node: ${(medians[4]! - bare).toFixed(1)} ms`);
 
@@ -120,13 +144,26 @@ try {
   const phases: Record<string, Record<string, number[]>> = { whole: {}, split: {} };
   for (let r = 0; r < PHASE_RUNS; r++) {
     for (const mode of r % 2 === 0 ? ['whole', 'split'] : ['split', 'whole']) {
-      const out = JSON.parse(run('node', [script, snapshot, IMAGE, 'first', `--phases=${mode}`])) as Record<string, number>;
-      for (const [k, v] of Object.entries(out)) (phases[mode]![k] ??= []).push(v);
+      const out = JSON.parse(run('node', [script, snapshot, IMAGE, 'first', `--phases=${mode}`])) as Record<
+        string,
+        number
+      >;
+      const into = phases[mode]!;
+      for (const [k, v] of Object.entries(out)) {
+        into[k] ??= [];
+        into[k].push(v);
+      }
     }
   }
-  console.log(`\nphases inside one process (median of ${PHASE_RUNS} runs of each mode, ms; openRssMiB: resident set after the open, rssMiB: peak):`);
+  console.log(
+    `\nphases inside one process (median of ${PHASE_RUNS} runs of each mode, ms; openRssMiB: resident set after the open, rssMiB: peak):`,
+  );
   for (const [mode, values] of Object.entries(phases)) {
-    console.log(`- ${mode}: ${Object.entries(values).map(([k, v]) => `${k} ${median(v).toFixed(1)}`).join(', ')}`);
+    console.log(
+      `- ${mode}: ${Object.entries(values)
+        .map(([k, v]) => `${k} ${median(v).toFixed(1)}`)
+        .join(', ')}`,
+    );
   }
 
   // The snapshot ships with the function (a layer, the package) or is fetched at init: how it zips.
@@ -146,19 +183,32 @@ try {
 
 /** Bytes under a path: apparent size (du -sb) and disk use (du -sk × 1024). */
 function du(path: string): { bytes: number; disk: number } {
-  return { bytes: Number(run('du', ['-sb', path]).split('\t')[0]), disk: Number(run('du', ['-sk', path]).split('\t')[0]) * 1024 };
+  return {
+    bytes: Number(run('du', ['-sb', path]).split('\t')[0]),
+    disk: Number(run('du', ['-sk', path]).split('\t')[0]) * 1024,
+  };
 }
 
 function installSize(dir: string): void {
   mkdirSync(dir, { recursive: true });
-  const packed = (JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT)) as { filename: string; size: number; unpackedSize: number; entryCount: number; files: { path: string; size: number }[] }[])[0]!;
+  const packed = (
+    JSON.parse(run('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', dir], ROOT)) as {
+      filename: string;
+      size: number;
+      unpackedSize: number;
+      entryCount: number;
+      files: { path: string; size: number }[];
+    }[]
+  )[0]!;
   const byTop = new Map<string, number>();
   for (const f of packed.files) {
-    const top = f.path.includes('/') ? f.path.split('/')[0]! + '/' : f.path;
+    const top = f.path.includes('/') ? `${f.path.split('/')[0]!}/` : f.path;
     byTop.set(top, (byTop.get(top) ?? 0) + f.size);
   }
   const maps = packed.files.filter((f) => f.path.endsWith('.map')).reduce((n, f) => n + f.size, 0);
-  console.log(`\n## install size\n\nnpm pack: ${packed.filename}, ${mib(packed.size)} MiB packed, ${mib(packed.unpackedSize)} MiB unpacked, ${packed.entryCount} files; unpacked by top folder: ${[...byTop].map(([k, v]) => `${k} ${mib(v)} MiB`).join(', ')}; source maps ${mib(maps)} MiB`);
+  console.log(
+    `\n## install size\n\nnpm pack: ${packed.filename}, ${mib(packed.size)} MiB packed, ${mib(packed.unpackedSize)} MiB unpacked, ${packed.entryCount} files; unpacked by top folder: ${[...byTop].map(([k, v]) => `${k} ${mib(v)} MiB`).join(', ')}; source maps ${mib(maps)} MiB`,
+  );
 
   const app = join(dir, 'app');
   mkdirSync(app);
@@ -168,23 +218,37 @@ function installSize(dir: string): void {
   console.log(`npm install --omit=dev of the tarball: ${((performance.now() - started) / 1000).toFixed(0)} s`);
   const modules = join(app, 'node_modules');
   const total = du(modules);
-  const packages = run('npm', ['ls', '--omit=dev', '--all', '--parseable'], app).trim().split('\n').filter((p) => p.includes('node_modules'));
-  const rows = packages.map((p) => ({ name: p.slice(p.lastIndexOf('node_modules/') + 'node_modules/'.length), ...du(p) })).sort((a, b) => b.bytes - a.bytes);
-  console.log(`installed node_modules: ${rows.length} packages, ${mib(total.bytes)} MiB (${mib(total.disk)} MiB on disk)\n`);
+  const packages = run('npm', ['ls', '--omit=dev', '--all', '--parseable'], app)
+    .trim()
+    .split('\n')
+    .filter((p) => p.includes('node_modules'));
+  const rows = packages
+    .map((p) => ({ name: p.slice(p.lastIndexOf('node_modules/') + 'node_modules/'.length), ...du(p) }))
+    .sort((a, b) => b.bytes - a.bytes);
+  console.log(
+    `installed node_modules: ${rows.length} packages, ${mib(total.bytes)} MiB (${mib(total.disk)} MiB on disk)\n`,
+  );
   console.log('| package | MiB | MiB on disk |');
   console.log('|---|---:|---:|');
-  for (const r of rows.filter((r) => r.bytes >= 256 * 1024)) console.log(`| ${r.name} | ${mib(r.bytes)} | ${mib(r.disk)} |`);
+  for (const r of rows.filter((r) => r.bytes >= 256 * 1024))
+    console.log(`| ${r.name} | ${mib(r.bytes)} | ${mib(r.disk)} |`);
   const small = rows.filter((r) => r.bytes < 256 * 1024);
-  console.log(`| ${small.length} others | ${mib(small.reduce((n, r) => n + r.bytes, 0))} | ${mib(small.reduce((n, r) => n + r.disk, 0))} |`);
+  console.log(
+    `| ${small.length} others | ${mib(small.reduce((n, r) => n + r.bytes, 0))} | ${mib(small.reduce((n, r) => n + r.disk, 0))} |`,
+  );
   const sqliteBuild = join(modules, 'better-sqlite3', 'build');
   if (existsSync(sqliteBuild)) {
     const addon = join(sqliteBuild, 'Release', 'better_sqlite3.node');
-    console.log(`\nbetter-sqlite3/build: ${mib(du(sqliteBuild).bytes)} MiB, of which the addon better_sqlite3.node ${existsSync(addon) ? mib(statSync(addon).size) : '?'} MiB (the rest: objects of a build from source)`);
+    console.log(
+      `\nbetter-sqlite3/build: ${mib(du(sqliteBuild).bytes)} MiB, of which the addon better_sqlite3.node ${existsSync(addon) ? mib(statSync(addon).size) : '?'} MiB (the rest: objects of a build from source)`,
+    );
   }
 
   // What a function that opens only snapshots loads: hashwarden and sharp's tree.
   const keep = new Set(['hashwarden']);
-  const tree = JSON.parse(run('npm', ['ls', '--omit=dev', '--all', '--json'], app)) as { dependencies?: Record<string, Node> };
+  const tree = JSON.parse(run('npm', ['ls', '--omit=dev', '--all', '--json'], app)) as {
+    dependencies?: Record<string, Node>;
+  };
   type Node = { dependencies?: Record<string, Node> };
   const walk = (name: string, node: Node | undefined): void => {
     keep.add(name);
@@ -203,9 +267,16 @@ function installSize(dir: string): void {
   );
   const ok = run('node', [check, IMAGE], app).trim();
   const lean = du(modules);
-  const leanMaps = Number(run('sh', ['-c', `find ${join(modules, 'hashwarden')} -name '*.map' -printf '%s\\n' | awk '{s+=$1} END {print s+0}'`]).trim());
+  const leanMaps = Number(
+    run('sh', [
+      '-c',
+      `find ${join(modules, 'hashwarden')} -name '*.map' -printf '%s\\n' | awk '{s+=$1} END {print s+0}'`,
+    ]).trim(),
+  );
   const kept = [...keep].filter((name) => existsSync(join(modules, name))).sort();
-  console.log(`\nsnapshot-only tree (${kept.join(', ')}): ${mib(lean.bytes)} MiB (${mib(lean.disk)} MiB on disk); matching with it: ${ok}; of which hashwarden's source maps ${mib(leanMaps)} MiB`);
+  console.log(
+    `\nsnapshot-only tree (${kept.join(', ')}): ${mib(lean.bytes)} MiB (${mib(lean.disk)} MiB on disk); matching with it: ${ok}; of which hashwarden's source maps ${mib(leanMaps)} MiB`,
+  );
   rmSync(join(app, 'check.snap'), { force: true });
   try {
     const zip = join(dir, 'function.zip');

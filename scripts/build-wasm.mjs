@@ -17,10 +17,30 @@ const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
 /** Each kernel: its text source, the module written from it, and the constant's name. */
 const KERNELS = [
-  { source: join(src, 'search', 'popcount.wat'), target: join(src, 'search', 'popcount-wasm.ts'), name: 'POPCOUNT_WASM_BASE64', what: 'The popcount kernel' },
-  { source: join(src, 'snapshot', 'xxh3.wat'), target: join(src, 'snapshot', 'xxh3-wasm.ts'), name: 'XXH3_WASM_BASE64', what: "XXH3's long-input loop" },
-  { source: join(src, 'algorithms', 'blockhash.wat'), target: join(src, 'algorithms', 'blockhash-wasm.ts'), name: 'BLOCKHASH_WASM_BASE64', what: "Blockhash's pixel sums" },
-  { source: join(src, 'algorithms', 'pdq.wat'), target: join(src, 'algorithms', 'pdq-wasm.ts'), name: 'PDQ_WASM_BASE64', what: "PDQ's pixel maths" },
+  {
+    source: join(src, 'search', 'popcount.wat'),
+    target: join(src, 'search', 'popcount-wasm.ts'),
+    name: 'POPCOUNT_WASM_BASE64',
+    what: 'The popcount kernel',
+  },
+  {
+    source: join(src, 'snapshot', 'xxh3.wat'),
+    target: join(src, 'snapshot', 'xxh3-wasm.ts'),
+    name: 'XXH3_WASM_BASE64',
+    what: "XXH3's long-input loop",
+  },
+  {
+    source: join(src, 'algorithms', 'blockhash.wat'),
+    target: join(src, 'algorithms', 'blockhash-wasm.ts'),
+    name: 'BLOCKHASH_WASM_BASE64',
+    what: "Blockhash's pixel sums",
+  },
+  {
+    source: join(src, 'algorithms', 'pdq.wat'),
+    target: join(src, 'algorithms', 'pdq-wasm.ts'),
+    name: 'PDQ_WASM_BASE64',
+    what: "PDQ's pixel maths",
+  },
 ];
 
 const wabt = await createRequire(import.meta.url)('wabt')();

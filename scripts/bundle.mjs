@@ -18,7 +18,9 @@ const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
 await build({
   // lists/read-worker.ts: the list reader's thread, loaded by URL (packed-reader.ts), so an entry of its own.
-  entryPoints: ['index.ts', 'image/index.ts', 'store/index.ts', 'lists/read-worker.ts', 'cli/main.ts'].map((entry) => join(src, entry)),
+  entryPoints: ['index.ts', 'image/index.ts', 'store/index.ts', 'lists/read-worker.ts', 'cli/main.ts'].map((entry) =>
+    join(src, entry),
+  ),
   outdir: join(src, '..', 'dist'),
   outbase: src,
   bundle: true,

@@ -49,7 +49,9 @@ try {
   process.exit(2);
 }
 const { seed, runs, scale } = budget;
-const replay = Object.entries(env).map(([name, value]) => `${name}=${name === 'FUZZ_PATH' ? JSON.stringify(value) : value}`).join(' ');
+const replay = Object.entries(env)
+  .map(([name, value]) => `${name}=${name === 'FUZZ_PATH' ? JSON.stringify(value) : value}`)
+  .join(' ');
 // Without files named, every fuzz file (vitest takes arguments as filters on the file path).
 const vitestArgs = positionals.length > 0 ? positionals : ['.fuzz.test.ts'];
 

@@ -33,7 +33,12 @@ if (!HAS_NPM) console.warn(`skipped: ${NO_NPM}`);
 /** Runs a command in `cwd`, returning its exit status and output instead of throwing. */
 async function run(command: string, args: readonly string[], cwd: string) {
   try {
-    const { stdout, stderr } = await promisify(execFile)(command, args, { cwd, env: ENV, encoding: 'utf8', timeout: 120_000 });
+    const { stdout, stderr } = await promisify(execFile)(command, args, {
+      cwd,
+      env: ENV,
+      encoding: 'utf8',
+      timeout: 120_000,
+    });
     return { status: 0, stdout, stderr };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
@@ -87,9 +92,23 @@ describe.skipIf(!HAS_NPM)(HAS_NPM ? TITLE : `${TITLE} (skipped: ${NO_NPM})`, () 
     app = join(work, 'app');
     mkdirSync(app);
     // --ignore-scripts: prepack would build again; the dist/ just built is the one under test.
-    const packed = JSON.parse(execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], { cwd: ROOT, env: ENV, encoding: 'utf8' }));
+    const packed = JSON.parse(
+      execFileSync('npm', ['pack', '--ignore-scripts', '--json', '--pack-destination', work], {
+        cwd: ROOT,
+        env: ENV,
+        encoding: 'utf8',
+      }),
+    );
     const tarball: string = packed[0].filename;
-    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true, dependencies: { hashwarden: `file:../${tarball}` } }));
+    writeFileSync(
+      join(app, 'package.json'),
+      JSON.stringify({
+        name: 'app',
+        version: '1.0.0',
+        private: true,
+        dependencies: { hashwarden: `file:../${tarball}` },
+      }),
+    );
     const install = await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], app);
     if (install.status !== 0) throw new Error(`npm install of ${tarball} failed:\n${install.stderr}`);
     writeFileSync(join(app, 'esm.mjs'), ESM_APP);
@@ -103,28 +122,49 @@ describe.skipIf(!HAS_NPM)(HAS_NPM ? TITLE : `${TITLE} (skipped: ${NO_NPM})`, () 
 
   it('installs without an install script anywhere and without better-sqlite3', () => {
     // npm marks each package whose install runs a script (install, preinstall, postinstall, gyp).
-    const { packages } = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8')) as { packages: Record<string, { hasInstallScript?: boolean }> };
+    const { packages } = JSON.parse(readFileSync(join(app, 'package-lock.json'), 'utf8')) as {
+      packages: Record<string, { hasInstallScript?: boolean }>;
+    };
     expect(Object.keys(packages).filter((path) => packages[path]!.hasInstallScript)).toEqual([]);
     expect(Object.keys(packages)).toContain('node_modules/hashwarden');
     expect(Object.keys(packages).filter((path) => path.endsWith('/better-sqlite3'))).toEqual([]);
     // prepare is not in that mark: npm 11 still listed it as a script to allow.
-    const manifest = JSON.parse(readFileSync(join(app, 'node_modules', 'hashwarden', 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
-    expect(Object.keys(manifest.scripts ?? {}).filter((name) => /^(pre|post)?(install|prepare)$/.test(name))).toEqual([]);
+    const manifest = JSON.parse(readFileSync(join(app, 'node_modules', 'hashwarden', 'package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+    };
+    expect(Object.keys(manifest.scripts ?? {}).filter((name) => /^(pre|post)?(install|prepare)$/.test(name))).toEqual(
+      [],
+    );
   });
 
   it('imports each entry from ESM, matches a hash, and names the missing store dependency', async () => {
     const result = await run(process.execPath, ['esm.mjs'], app);
     expect(result.stderr).toBe('');
-    expect(JSON.parse(result.stdout)).toEqual({ near: [{ entryId: 'x1', distance: 4 }], far: 0, hashImage: 'function', store: 'ERR_MISSING_DEPENDENCY' });
+    expect(JSON.parse(result.stdout)).toEqual({
+      near: [{ entryId: 'x1', distance: 4 }],
+      far: 0,
+      hashImage: 'function',
+      store: 'ERR_MISSING_DEPENDENCY',
+    });
   });
 
   it('requires each entry from CommonJS, with the same exports as import', async () => {
     const required = await run(process.execPath, ['cjs.cjs'], app);
     expect(required.stderr).toBe('');
-    const imported = await run(process.execPath, ['--input-type=module', '-e', `console.log(JSON.stringify(await Promise.all(${JSON.stringify(ENTRIES)}.map(async (name) => Object.keys(await import(name)).sort()))))`], app);
+    const imported = await run(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `console.log(JSON.stringify(await Promise.all(${JSON.stringify(ENTRIES)}.map(async (name) => Object.keys(await import(name)).sort()))))`,
+      ],
+      app,
+    );
     const names: string[][] = JSON.parse(required.stdout);
     expect(names).toEqual(JSON.parse(imported.stdout));
-    expect(names.map((list) => list.includes('Matcher') || list.includes('hashImage') || list.includes('HashStore'))).toEqual([true, true, true]);
+    expect(
+      names.map((list) => list.includes('Matcher') || list.includes('hashImage') || list.includes('HashStore')),
+    ).toEqual([true, true, true]);
   });
 
   it('runs the CLI through its bin', async () => {
@@ -135,7 +175,16 @@ describe.skipIf(!HAS_NPM)(HAS_NPM ? TITLE : `${TITLE} (skipped: ${NO_NPM})`, () 
   });
 
   it('type-checks each entry under node16, nodenext, bundler and node10 resolution; a .cts under node16 gets TS1479', async () => {
-    const common = ['--noEmit', '--strict', '--target', 'es2022', '--types', 'node', '--typeRoots', join(ROOT, 'node_modules', '@types')];
+    const common = [
+      '--noEmit',
+      '--strict',
+      '--target',
+      'es2022',
+      '--types',
+      'node',
+      '--typeRoots',
+      join(ROOT, 'node_modules', '@types'),
+    ];
     // Checking the declarations themselves (no --skipLibCheck) means checking all of @types/node too: once is enough.
     const checks = {
       node16: ['--skipLibCheck', '--module', 'node16', '--moduleResolution', 'node16', 'typed.mts', 'typed.cts'],
@@ -143,15 +192,23 @@ describe.skipIf(!HAS_NPM)(HAS_NPM ? TITLE : `${TITLE} (skipped: ${NO_NPM})`, () 
       bundler: ['--skipLibCheck', '--module', 'preserve', '--moduleResolution', 'bundler', 'typed.ts'],
       node10: ['--skipLibCheck', '--module', 'commonjs', '--moduleResolution', 'node10', 'typed.ts'],
     };
-    const results = await Promise.all(Object.values(checks).map((args) => run(process.execPath, [TSC, ...common, ...args], app)));
+    const results = await Promise.all(
+      Object.values(checks).map((args) => run(process.execPath, [TSC, ...common, ...args], app)),
+    );
     const outcome = Object.fromEntries(
       Object.keys(checks).map((name, index) => {
         const { status, stdout } = results[index]!;
-        const errors = stdout.match(/^\S+\(\d+,\d+\): error TS\d+/gm)?.map((line) => line.replace(/\(\d+,\d+\): error/, '')) ?? [];
+        const errors =
+          stdout.match(/^\S+\(\d+,\d+\): error TS\d+/gm)?.map((line) => line.replace(/\(\d+,\d+\): error/, '')) ?? [];
         return [name, status === 0 ? 'ok' : errors];
       }),
     );
     // TS1479: TypeScript's rule for an ESM-only package required from CommonJS under node16 (docs/install.md).
-    expect(outcome).toEqual({ node16: ['typed.cts TS1479', 'typed.cts TS1479', 'typed.cts TS1479'], nodenext: 'ok', bundler: 'ok', node10: 'ok' });
+    expect(outcome).toEqual({
+      node16: ['typed.cts TS1479', 'typed.cts TS1479', 'typed.cts TS1479'],
+      nodenext: 'ok',
+      bundler: 'ok',
+      node10: 'ok',
+    });
   }, 120_000);
 });

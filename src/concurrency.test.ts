@@ -50,7 +50,9 @@ describe('mapSettled', () => {
   });
 
   it('rejects a concurrency outside 1–1024 in the standard message shape', async () => {
-    await expect(mapSettled([], 0, async () => 0)).rejects.toThrow(new RangeError('Expected integer between 1 and 1024 for concurrency but received 0 of type number'));
+    await expect(mapSettled([], 0, async () => 0)).rejects.toThrow(
+      new RangeError('Expected integer between 1 and 1024 for concurrency but received 0 of type number'),
+    );
     await expect(mapSettled([], 1.5, async () => 0)).rejects.toThrow(TypeError);
   });
 });

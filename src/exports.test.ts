@@ -13,7 +13,11 @@ import { beforeAll, describe, expect, it } from 'vitest';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /** The package entries, by the specifier a user imports, with their source. */
-const ENTRIES = { hashwarden: 'src/index.ts', 'hashwarden/image': 'src/image/index.ts', 'hashwarden/sqlite': 'src/store/index.ts' } as const;
+const ENTRIES = {
+  hashwarden: 'src/index.ts',
+  'hashwarden/image': 'src/image/index.ts',
+  'hashwarden/sqlite': 'src/store/index.ts',
+} as const;
 type Entry = keyof typeof ENTRIES;
 
 interface Surface {
@@ -63,7 +67,9 @@ describe('public API', () => {
   it('gives every export its row in the export index of docs/api.md', () => {
     const api = readFileSync(join(root, 'docs', 'api.md'), 'utf8');
     const rows = new Set([...api.matchAll(/^\| `([A-Za-z_$][\w$]*)`/gm)].map((m) => m[1]));
-    const missing = Object.entries(actual).flatMap(([entry, { values, types }]) => [...values, ...types].filter((name) => !rows.has(name)).map((name) => `${entry}: ${name}`));
+    const missing = Object.entries(actual).flatMap(([entry, { values, types }]) =>
+      [...values, ...types].filter((name) => !rows.has(name)).map((name) => `${entry}: ${name}`),
+    );
     expect(missing).toEqual([]);
   });
 });

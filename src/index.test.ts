@@ -21,7 +21,9 @@ function loadedAfterImport(entry: string, then = ''): string[] {
     `console.log(JSON.stringify([...modules, ...process.report.getReport().sharedObjects]));`,
   ].join('\n');
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
-  return (JSON.parse(out) as string[]).filter((path) => /node_modules\/(sharp|@img|better-sqlite3)\/|libvips|better_sqlite3\.node/.test(path));
+  return (JSON.parse(out) as string[]).filter((path) =>
+    /node_modules\/(sharp|@img|better-sqlite3)\/|libvips|better_sqlite3\.node/.test(path),
+  );
 }
 
 describe('package entries', () => {

@@ -28,10 +28,22 @@ export type {
 export { getAlgorithm, isAlgorithmName, ALGORITHM_NAMES } from './algorithms/registry.js';
 export type { AlgorithmName, Thresholds } from './algorithms/registry.js';
 export type { HashAlgorithm, AlgorithmKind } from './algorithms/types.js';
-export { blockhash, blockhashRgba, BLOCKHASH_DEFAULT_THRESHOLD, BLOCKHASH_MAX_THRESHOLD } from './algorithms/blockhash.js';
+export {
+  blockhash,
+  blockhashRgba,
+  BLOCKHASH_DEFAULT_THRESHOLD,
+  BLOCKHASH_MAX_THRESHOLD,
+} from './algorithms/blockhash.js';
 export type { RgbaImage } from './algorithms/blockhash.js';
 export { md5, sha1, sha256 } from './algorithms/digests.js';
-export { pdq, pdqRgba, pdqRgbaDihedral, PDQ_DEFAULT_THRESHOLD, PDQ_MAX_THRESHOLD, PDQ_MIN_QUALITY } from './algorithms/pdq.js';
+export {
+  pdq,
+  pdqRgba,
+  pdqRgbaDihedral,
+  PDQ_DEFAULT_THRESHOLD,
+  PDQ_MAX_THRESHOLD,
+  PDQ_MIN_QUALITY,
+} from './algorithms/pdq.js';
 export type { PdqDihedralResult, PdqResult } from './algorithms/pdq.js';
 export { DIHEDRAL_NAMES } from './algorithms/dihedral.js';
 export type { DihedralName } from './algorithms/dihedral.js';
@@ -60,6 +72,18 @@ export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/entry.js'
 export { detectListFormat, LIST_FORMATS, MAX_ROW_PROBLEMS, DEFAULT_MAX_LIST_BYTES } from './lists/formats.js';
 export { parseList, readListFile } from './lists/parse.js';
 export { formatList, writeListFile } from './lists/write.js';
-export type { ListFormat, RowErrorPolicy, ParseListOptions, ReadListFileOptions, RowProblem, ParsedList } from './lists/formats.js';
-export { streamListFile, DEFAULT_MAX_STREAM_BYTES, DEFAULT_LIST_BATCH_SIZE, MAX_LIST_LINE_BYTES } from './lists/stream.js';
+export type {
+  ListFormat,
+  RowErrorPolicy,
+  ParseListOptions,
+  ReadListFileOptions,
+  RowProblem,
+  ParsedList,
+} from './lists/formats.js';
+export {
+  streamListFile,
+  DEFAULT_MAX_STREAM_BYTES,
+  DEFAULT_LIST_BATCH_SIZE,
+  MAX_LIST_LINE_BYTES,
+} from './lists/stream.js';
 export type { ListRow, ListBatch, ListStreamSummary, StreamListOptions } from './lists/stream.js';

@@ -28,37 +28,67 @@ const hex32 = fc.uint8Array({ minLength: 32, maxLength: 32 });
 describe('Matcher.matchHash', () => {
   it('returns exactly the entries a brute-force scan finds, nearest first, at any threshold', () => {
     fc.assert(
-      fc.property(fc.array(hex32, { maxLength: 30 }), hex32, fc.nat(64), fc.nat(8), (hashes, query, threshold, flips) => {
-        const q = hashes[0] === undefined ? query : Uint8Array.from(hashes[0], (b, i) => (i < flips ? b ^ 1 : b));
-        const entries = hashes.map((h, i) => ({ id: `e${i}`, list: i % 2 ? 'a' : 'b', algorithm: 'blockhash', hash: formatHex(h) }));
-        const matches = Matcher.fromEntries(entries, { allowEmpty: true }).matchHash({ algorithm: 'blockhash', hash: q }, { threshold });
-        const expected = entries
-          .map((e, i) => ({ id: e.id, list: e.list, d: hammingDistance(hashes[i]!, q) }))
-          .filter((e) => e.d <= threshold)
-          .sort((x, y) => x.d - y.d || x.list.localeCompare(y.list) || x.id.localeCompare(y.id));
-        expect(matches.map((m) => [m.entryId, m.distance])).toEqual(expected.map((e) => [e.id, e.d]));
-      }),
+      fc.property(
+        fc.array(hex32, { maxLength: 30 }),
+        hex32,
+        fc.nat(64),
+        fc.nat(8),
+        (hashes, query, threshold, flips) => {
+          const q = hashes[0] === undefined ? query : Uint8Array.from(hashes[0], (b, i) => (i < flips ? b ^ 1 : b));
+          const entries = hashes.map((h, i) => ({
+            id: `e${i}`,
+            list: i % 2 ? 'a' : 'b',
+            algorithm: 'blockhash',
+            hash: formatHex(h),
+          }));
+          const matches = Matcher.fromEntries(entries, { allowEmpty: true }).matchHash(
+            { algorithm: 'blockhash', hash: q },
+            { threshold },
+          );
+          const expected = entries
+            .map((e, i) => ({ id: e.id, list: e.list, d: hammingDistance(hashes[i]!, q) }))
+            .filter((e) => e.d <= threshold)
+            .sort((x, y) => x.d - y.d || x.list.localeCompare(y.list) || x.id.localeCompare(y.id));
+          expect(matches.map((m) => [m.entryId, m.distance])).toEqual(expected.map((e) => [e.id, e.d]));
+        },
+      ),
       { seed: 7, numRuns: 300 },
     );
   });
 
   it('returns the same matches with the multi-index tier forced as with the scan', () => {
     fc.assert(
-      fc.property(fc.array(hex32, { minLength: 1, maxLength: 60 }), fc.nat(64), fc.nat(255), (hashes, threshold, flips) => {
-        const entries = hashes.map((h, i) => ({ id: `e${i}`, list: 'a', algorithm: 'blockhash', hash: formatHex(h) }));
-        const mih = Matcher.fromEntries(entries, { search: { tier: 'mih', substringBits: 8 } });
-        const linear = Matcher.fromEntries(entries, { search: { tier: 'linear' } });
-        expect(mih.describe()).toEqual([{ algorithm: 'blockhash', count: hashes.length, tier: 'mih', substringBits: Array(32).fill(8) }]);
-        expect(linear.describe()).toEqual([{ algorithm: 'blockhash', count: hashes.length, tier: 'linear' }]);
-        const q = Uint8Array.from(hashes[0]!, (b, i) => (i * 8 < flips ? b ^ 0x11 : b));
-        expect(mih.matchHash({ algorithm: 'blockhash', hash: q }, { threshold })).toEqual(linear.matchHash({ algorithm: 'blockhash', hash: q }, { threshold }));
-      }),
+      fc.property(
+        fc.array(hex32, { minLength: 1, maxLength: 60 }),
+        fc.nat(64),
+        fc.nat(255),
+        (hashes, threshold, flips) => {
+          const entries = hashes.map((h, i) => ({
+            id: `e${i}`,
+            list: 'a',
+            algorithm: 'blockhash',
+            hash: formatHex(h),
+          }));
+          const mih = Matcher.fromEntries(entries, { search: { tier: 'mih', substringBits: 8 } });
+          const linear = Matcher.fromEntries(entries, { search: { tier: 'linear' } });
+          expect(mih.describe()).toEqual([
+            { algorithm: 'blockhash', count: hashes.length, tier: 'mih', substringBits: Array(32).fill(8) },
+          ]);
+          expect(linear.describe()).toEqual([{ algorithm: 'blockhash', count: hashes.length, tier: 'linear' }]);
+          const q = Uint8Array.from(hashes[0]!, (b, i) => (i * 8 < flips ? b ^ 0x11 : b));
+          expect(mih.matchHash({ algorithm: 'blockhash', hash: q }, { threshold })).toEqual(
+            linear.matchHash({ algorithm: 'blockhash', hash: q }, { threshold }),
+          );
+        },
+      ),
       { seed: 11, numRuns: 200 },
     );
   });
 
   it('rejects bad search options with the option named', () => {
-    expect(() => Matcher.fromEntries([], { search: { substringBits: 30 } })).toThrow('Expected integer between 8 and 24 for search.substringBits but received 30 of type number');
+    expect(() => Matcher.fromEntries([], { search: { substringBits: 30 } })).toThrow(
+      'Expected integer between 8 and 24 for search.substringBits but received 30 of type number',
+    );
     expect(() => Matcher.fromEntries([], { search: { tier: 'fastest' as 'mih' } })).toThrow(RangeError);
     expect(() => Matcher.fromEntries([], { search: 'mih' as never })).toThrow(TypeError);
   });
@@ -71,7 +101,10 @@ describe('Matcher.matchHash', () => {
       { list: 'internal', algorithm: 'md5', hash: 'd41d8cd98f00b204e9800998ecf8427f' },
     ]);
     const found = m.matchHash({ algorithm: 'md5', hash: md5 });
-    expect(found.map((f) => [f.list, f.distance, f.label])).toEqual([['internal', 0, undefined], ['ncmec', 0, 'csam']]);
+    expect(found.map((f) => [f.list, f.distance, f.label])).toEqual([
+      ['internal', 0, undefined],
+      ['ncmec', 0, 'csam'],
+    ]);
     expect(m.matchHash({ algorithm: 'md5', hash: 'd41d8cd98f00b204e9800998ecf84270' })).toEqual([]);
   });
 
@@ -80,9 +113,15 @@ describe('Matcher.matchHash', () => {
     const near = Uint8Array.from(base, (_, i) => (i < 2 ? 0xff : 0)); // 16 bits away
     const entries = [{ list: 'l', algorithm: 'blockhash', hash: base }];
     expect(Matcher.fromEntries(entries).matchHash({ algorithm: 'blockhash', hash: near })).toEqual([]);
-    expect(Matcher.fromEntries(entries, { thresholds: { blockhash: 16 } }).matchHash({ algorithm: 'blockhash', hash: near })).toHaveLength(1);
-    expect(Matcher.fromEntries(entries).matchHash({ algorithm: 'blockhash', hash: near }, { threshold: 15 })).toEqual([]);
-    expect(Matcher.fromEntries(entries).matchHash({ algorithm: 'blockhash', hash: near }, { threshold: 16 })[0]?.distance).toBe(16);
+    expect(
+      Matcher.fromEntries(entries, { thresholds: { blockhash: 16 } }).matchHash({ algorithm: 'blockhash', hash: near }),
+    ).toHaveLength(1);
+    expect(Matcher.fromEntries(entries).matchHash({ algorithm: 'blockhash', hash: near }, { threshold: 15 })).toEqual(
+      [],
+    );
+    expect(
+      Matcher.fromEntries(entries).matchHash({ algorithm: 'blockhash', hash: near }, { threshold: 16 })[0]?.distance,
+    ).toBe(16);
   });
 
   it('rejects threshold above 64 and bad queries', () => {
@@ -104,7 +143,10 @@ describe('Matcher.matchHash', () => {
 
 describe('Matcher.matchImage', () => {
   /** A textured test vector (PDQ quality 100, blockhash well above the detail guard), as PNG. */
-  const textured = (): Promise<Buffer> => sharp(fileURLToPath(new URL('../test-vectors/images/mosaic-400x300.jpg', import.meta.url))).png().toBuffer();
+  const textured = (): Promise<Buffer> =>
+    sharp(fileURLToPath(new URL('../test-vectors/images/mosaic-400x300.jpg', import.meta.url)))
+      .png()
+      .toBuffer();
 
   async function gradient(width: number, height: number, flip = false): Promise<Buffer> {
     const data = Buffer.alloc(width * height * 3);
@@ -114,7 +156,9 @@ describe('Matcher.matchImage', () => {
       const v = flip ? width - x : x;
       data.set([(v * 255) / width, (y * 255) / height, ((x * y) % 97) + 80], i * 3);
     }
-    return sharp(data, { raw: { width, height, channels: 3 } }).png().toBuffer();
+    return sharp(data, { raw: { width, height, channels: 3 } })
+      .png()
+      .toBuffer();
   }
 
   it('matches an image, a resized re-encoded copy by blockhash only, and not an unrelated image', async () => {
@@ -126,7 +170,10 @@ describe('Matcher.matchImage', () => {
     ]);
     const same = await matcher.matchImage(original);
     expect(same.matched).toBe(true);
-    expect(same.matches.map((m) => [m.entryId, m.algorithm, m.distance])).toEqual([['k1', 'blockhash', 0], ['k1-md5', 'md5', 0]]);
+    expect(same.matches.map((m) => [m.entryId, m.algorithm, m.distance])).toEqual([
+      ['k1', 'blockhash', 0],
+      ['k1-md5', 'md5', 0],
+    ]);
 
     const copy = await sharp(original).resize(200).jpeg({ quality: 70 }).toBuffer();
     const edited = await matcher.matchImage(copy);
@@ -135,10 +182,18 @@ describe('Matcher.matchImage', () => {
 
     // Unrelated: soft noise, nothing like the gradient in any orientation (a mirrored gradient
     // would match now that matchImage tries the 8 rotations and flips: see below).
-    const noise = await sharp(Buffer.from(Array.from({ length: 400 * 300 * 3 }, (_, i) => ((i * 2654435761) >>> 24) & 0xff)), { raw: { width: 400, height: 300, channels: 3 } }).blur(4).png().toBuffer();
+    const noise = await sharp(
+      Buffer.from(Array.from({ length: 400 * 300 * 3 }, (_, i) => ((i * 2654435761) >>> 24) & 0xff)),
+      { raw: { width: 400, height: 300, channels: 3 } },
+    )
+      .blur(4)
+      .png()
+      .toBuffer();
     const other = await matcher.matchImage(noise);
     expect(other.matched).toBe(false);
-    expect(hammingDistance(blockhash.parse(other.hashes.blockhash!), blockhash.parse(hashes.blockhash!))).toBeGreaterThan(matcher.threshold('blockhash'));
+    expect(
+      hammingDistance(blockhash.parse(other.hashes.blockhash!), blockhash.parse(hashes.blockhash!)),
+    ).toBeGreaterThan(matcher.threshold('blockhash'));
   });
 
   it('hashes only the algorithms its lists hold', async () => {
@@ -148,9 +203,18 @@ describe('Matcher.matchImage', () => {
   });
 
   it('matches by PDQ, and refuses a PDQ hash below quality 50 instead of matching every flat image', async () => {
-    const textured = await sharp(Buffer.from(Array.from({ length: 300 * 200 * 3 }, (_, i) => ((i * 2654435761) >>> 24) & 0xff)), { raw: { width: 300, height: 200, channels: 3 } }).png().toBuffer();
-    const flat = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#777777' } }).png().toBuffer();
-    const otherFlat = await sharp({ create: { width: 120, height: 90, channels: 3, background: '#202020' } }).png().toBuffer();
+    const textured = await sharp(
+      Buffer.from(Array.from({ length: 300 * 200 * 3 }, (_, i) => ((i * 2654435761) >>> 24) & 0xff)),
+      { raw: { width: 300, height: 200, channels: 3 } },
+    )
+      .png()
+      .toBuffer();
+    const flat = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#777777' } })
+      .png()
+      .toBuffer();
+    const otherFlat = await sharp({ create: { width: 120, height: 90, channels: 3, background: '#202020' } })
+      .png()
+      .toBuffer();
     const known = await hashImage(textured, { algorithms: ['pdq'] });
     const blank = await hashImage(flat, { algorithms: ['pdq'] });
     expect(known.quality.pdq).toBeGreaterThanOrEqual(50);
@@ -166,7 +230,9 @@ describe('Matcher.matchImage', () => {
     // gate keeps even the very same flat image from matching its listed hash, and says why, so the
     // caller can tell "not checked by PDQ" from "clean". (A hash queried directly is not gated.)
     const refused = await matcher.matchImage(flat);
-    expect(matcher.matchHash({ algorithm: 'pdq', hash: refused.hashes.pdq as string }).map((m) => [m.entryId, m.distance])).toEqual([['flat', 0]]);
+    expect(
+      matcher.matchHash({ algorithm: 'pdq', hash: refused.hashes.pdq as string }).map((m) => [m.entryId, m.distance]),
+    ).toEqual([['flat', 0]]);
     expect(refused).toMatchObject({ matched: false, matches: [], unusable: { pdq: 'PDQ quality 0 is below 50' } });
     expect((await matcher.matchImage(otherFlat)).unusable).toEqual({ pdq: 'PDQ quality 0 is below 50' });
   });
@@ -174,14 +240,20 @@ describe('Matcher.matchImage', () => {
   it('matches a mirrored or turned upload by default (dihedral), naming the transform, and not with dihedral off', async () => {
     const original = await textured();
     const { hashes } = await hashImage(original, { algorithms: ['blockhash'] });
-    const matcher = Matcher.fromEntries([{ list: 'l', id: 'known', algorithm: 'blockhash', hash: hashes.blockhash as string }]);
+    const matcher = Matcher.fromEntries([
+      { list: 'l', id: 'known', algorithm: 'blockhash', hash: hashes.blockhash as string },
+    ]);
     const mirrored = await sharp(original).flop().png().toBuffer();
     const turned = await sharp(original).rotate(270).png().toBuffer();
     const same = await matcher.matchImage(original);
     expect(same.matches.map((m) => [m.entryId, m.distance, m.transform])).toEqual([['known', 0, 'original']]);
-    expect((await matcher.matchImage(mirrored)).matches.map((m) => [m.entryId, m.transform])).toEqual([['known', 'flipY']]);
+    expect((await matcher.matchImage(mirrored)).matches.map((m) => [m.entryId, m.transform])).toEqual([
+      ['known', 'flipY'],
+    ]);
     // sharp's rotate(270) is a quarter turn counter-clockwise: undone by the reference's rot270.
-    expect((await matcher.matchImage(turned)).matches.map((m) => [m.entryId, m.transform])).toEqual([['known', 'rot270']]);
+    expect((await matcher.matchImage(turned)).matches.map((m) => [m.entryId, m.transform])).toEqual([
+      ['known', 'rot270'],
+    ]);
     expect(await matcher.matchImage(mirrored, { dihedral: false })).toMatchObject({ matched: false, matches: [] });
     await expect(matcher.matchImage(mirrored, { dihedral: 'yes' as unknown as boolean })).rejects.toThrow(TypeError);
   });
@@ -193,19 +265,30 @@ describe('Matcher.matchImage', () => {
       { list: 'l', id: 'pdq', algorithm: 'pdq', hash: hashes.pdq as string },
       { list: 'l', id: 'blockhash', algorithm: 'blockhash', hash: hashes.blockhash as string },
     ]);
-    const letterboxed = await sharp(original).extend({ top: 40, bottom: 40, left: 0, right: 0, background: '#000' }).jpeg({ quality: 85 }).toBuffer();
+    const letterboxed = await sharp(original)
+      .extend({ top: 40, bottom: 40, left: 0, right: 0, background: '#000' })
+      .jpeg({ quality: 85 })
+      .toBuffer();
     const hit = await matcher.matchImage(letterboxed);
-    expect(hit.matches.map((m) => [m.entryId, m.trimmed]).sort()).toEqual([['blockhash', true], ['pdq', true]]);
+    expect(hit.matches.map((m) => [m.entryId, m.trimmed]).sort()).toEqual([
+      ['blockhash', true],
+      ['pdq', true],
+    ]);
     expect(hit.matches.every((m) => m.transform === 'original')).toBe(true);
     expect(await matcher.matchImage(letterboxed, { trim: false })).toMatchObject({ matched: false, matches: [] });
     // The upload as it is wins over its trimmed part when both match: no `trimmed` on a plain copy.
-    expect((await matcher.matchImage(original)).matches.map((m) => [m.entryId, m.distance, m.trimmed])).toEqual([['blockhash', 0, undefined], ['pdq', 0, undefined]]);
+    expect((await matcher.matchImage(original)).matches.map((m) => [m.entryId, m.distance, m.trimmed])).toEqual([
+      ['blockhash', 0, undefined],
+      ['pdq', 0, undefined],
+    ]);
     await expect(matcher.matchImage(letterboxed, { trim: 1 as unknown as boolean })).rejects.toThrow(TypeError);
   });
 
   it('rejects an undecodable upload with a typed error instead of reporting it clean', async () => {
     const matcher = Matcher.fromEntries([{ list: 'l', algorithm: 'blockhash', hash: new Uint8Array(32) }]);
-    await expect(matcher.matchImage(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'))).rejects.toMatchObject({ code: 'ERR_UNSUPPORTED_FORMAT' });
+    await expect(matcher.matchImage(Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"/>'))).rejects.toMatchObject({
+      code: 'ERR_UNSUPPORTED_FORMAT',
+    });
   });
 });
 
@@ -227,7 +310,10 @@ describe('Matcher.open', () => {
       store.close();
       const all = await Matcher.open(db);
       expect(all.size).toBe(2);
-      expect(all.matchHash({ algorithm: 'md5', hash }).map((m) => [m.list, m.entryId, m.label])).toEqual([['one', 'a', undefined], ['two', 'b', 'review']]);
+      expect(all.matchHash({ algorithm: 'md5', hash }).map((m) => [m.list, m.entryId, m.label])).toEqual([
+        ['one', 'a', undefined],
+        ['two', 'b', 'review'],
+      ]);
       const two = await Matcher.open(db, { lists: ['two'] });
       expect(two.matchHash({ algorithm: 'md5', hash }).map((m) => m.list)).toEqual(['two']);
     } finally {
@@ -244,7 +330,11 @@ describe('Matcher.matchHashes', () => {
   it('answers each query in order, reporting a bad one in its own slot', () => {
     const hash = 'ab'.repeat(16);
     const m = Matcher.fromEntries([{ id: 'a', list: 'l', algorithm: 'md5', hash }]);
-    const results = m.matchHashes([{ algorithm: 'md5', hash }, { algorithm: 'md5', hash: 'zz' }, { algorithm: 'md5', hash: 'cd'.repeat(16) }]);
+    const results = m.matchHashes([
+      { algorithm: 'md5', hash },
+      { algorithm: 'md5', hash: 'zz' },
+      { algorithm: 'md5', hash: 'cd'.repeat(16) },
+    ]);
     expect(results.map((r) => r.ok)).toEqual([true, false, true]);
     expect(results[0]).toMatchObject({ ok: true, matches: [{ entryId: 'a' }] });
     expect(results[1]).toMatchObject({ ok: false, error: { code: 'ERR_HASH_FORMAT' } });
@@ -252,10 +342,17 @@ describe('Matcher.matchHashes', () => {
   });
 
   it('gives the same matches as matchHash one by one', () => {
-    const entries = Array.from({ length: 200 }, (_, i) => ({ id: `e${i}`, list: 'l', algorithm: 'blockhash', hash: Uint8Array.from({ length: 32 }, (_, j) => (i * 31 + j * 7) & (j % 3 ? 0xff : 0x0f)) }));
+    const entries = Array.from({ length: 200 }, (_, i) => ({
+      id: `e${i}`,
+      list: 'l',
+      algorithm: 'blockhash',
+      hash: Uint8Array.from({ length: 32 }, (_, j) => (i * 31 + j * 7) & (j % 3 ? 0xff : 0x0f)),
+    }));
     const m = Matcher.fromEntries(entries);
     const queries = entries.slice(0, 20).map((e) => ({ algorithm: 'blockhash', hash: e.hash }));
-    expect(m.matchHashes(queries, { threshold: 40 }).map((r) => (r.ok ? r.matches : r.error))).toEqual(queries.map((q) => m.matchHash(q, { threshold: 40 })));
+    expect(m.matchHashes(queries, { threshold: 40 }).map((r) => (r.ok ? r.matches : r.error))).toEqual(
+      queries.map((q) => m.matchHash(q, { threshold: 40 })),
+    );
   });
 
   it('rejects a bad shared threshold for the whole call', () => {
@@ -266,10 +363,11 @@ describe('Matcher.matchHashes', () => {
 
 describe('Matcher: list policy', () => {
   /** A 256-bit hash with the first `n` bits flipped from all zeros. */
-  const flipped = (n: number): Uint8Array => Uint8Array.from({ length: 32 }, (_, i) => (i < n >> 3 ? 0xff : i === n >> 3 ? (0xff00 >> (n & 7)) & 0xff : 0));
+  const flipped = (n: number): Uint8Array =>
+    Uint8Array.from({ length: 32 }, (_, i) => (i < n >> 3 ? 0xff : i === n >> 3 ? (0xff00 >> (n & 7)) & 0xff : 0));
   const zero = new Uint8Array(32);
 
-  it('applies each list\'s own threshold, and names the list\'s label and version in its matches', () => {
+  it("applies each list's own threshold, and names the list's label and version in its matches", () => {
     const entries = [
       { id: 'strict', list: 'ncmec', algorithm: 'pdq', hash: flipped(20) },
       { id: 'loose', list: 'internal', algorithm: 'pdq', hash: flipped(36) },
@@ -282,19 +380,29 @@ describe('Matcher: list policy', () => {
       ],
     });
     // ncmec at 16 leaves out its entry at 20; internal at 40 keeps its one at 36; vendor has the default 31.
-    expect(m.matchHash({ algorithm: 'pdq', hash: zero }).map((x) => [x.entryId, x.distance, x.listLabel, x.listVersion])).toEqual([
+    expect(
+      m.matchHash({ algorithm: 'pdq', hash: zero }).map((x) => [x.entryId, x.distance, x.listLabel, x.listVersion]),
+    ).toEqual([
       ['plain', 30, undefined, undefined],
       ['loose', 36, 'review', undefined],
     ]);
     // A threshold given with the call applies to every list.
-    expect(m.matchHash({ algorithm: 'pdq', hash: zero }, { threshold: 24 }).map((x) => [x.entryId, x.listLabel, x.listVersion])).toEqual([['strict', 'block-and-report', 3]]);
+    expect(
+      m
+        .matchHash({ algorithm: 'pdq', hash: zero }, { threshold: 24 })
+        .map((x) => [x.entryId, x.listLabel, x.listVersion]),
+    ).toEqual([['strict', 'block-and-report', 3]]);
     expect(m.lists.map((l) => l.name)).toEqual(['ncmec', 'internal']);
   });
 
   it('refuses lists with a repeated name or a threshold out of range', () => {
     expect(() => Matcher.fromEntries([], { lists: [{ name: 'a' }, { name: 'a' }] })).toThrow(RangeError);
-    expect(() => Matcher.fromEntries([], { lists: [{ name: 'a', thresholds: { pdq: 65 } }] })).toThrow('Expected integer between 0 and 64 for options.lists[0].thresholds.pdq but received 65 of type number');
-    expect(codeOf(() => Matcher.fromEntries([], { lists: [{ name: 'a', thresholds: { photodna: 1 } as never }] }))).toBe('ERR_UNKNOWN_ALGORITHM');
+    expect(() => Matcher.fromEntries([], { lists: [{ name: 'a', thresholds: { pdq: 65 } }] })).toThrow(
+      'Expected integer between 0 and 64 for options.lists[0].thresholds.pdq but received 65 of type number',
+    );
+    expect(
+      codeOf(() => Matcher.fromEntries([], { lists: [{ name: 'a', thresholds: { photodna: 1 } as never }] })),
+    ).toBe('ERR_UNKNOWN_ALGORITHM');
   });
 });
 
@@ -309,20 +417,30 @@ describe('Matcher: stores, snapshots, reload and first match', () => {
   }
   const md5 = (c: string) => c.repeat(32);
 
-  it('loads a store\'s enabled lists with their policy, a disabled one only when named, and refuses an unknown name', async () => {
+  it("loads a store's enabled lists with their policy, a disabled one only when named, and refuses an unknown name", async () => {
     await withDir(async (dir) => {
       const db = join(dir, 'store.db');
       const store = HashStore.open(db);
-      store.importEntries([{ id: 'a', list: 'on', algorithm: 'md5', hash: md5('a') }, { id: 'b', list: 'off', algorithm: 'md5', hash: md5('b') }]);
+      store.importEntries([
+        { id: 'a', list: 'on', algorithm: 'md5', hash: md5('a') },
+        { id: 'b', list: 'off', algorithm: 'md5', hash: md5('b') },
+      ]);
       store.setListPolicy('on', { label: 'block-and-report', thresholds: { pdq: 20 } });
       store.setListPolicy('off', { enabled: false });
       store.close();
       const m = await Matcher.open(db);
       expect(m.lists).toEqual([{ name: 'on', version: 1, thresholds: { pdq: 20 }, label: 'block-and-report' }]);
-      expect(m.matchHash({ algorithm: 'md5', hash: md5('a') })).toMatchObject([{ entryId: 'a', listLabel: 'block-and-report', listVersion: 1 }]);
+      expect(m.matchHash({ algorithm: 'md5', hash: md5('a') })).toMatchObject([
+        { entryId: 'a', listLabel: 'block-and-report', listVersion: 1 },
+      ]);
       expect(m.matchHash({ algorithm: 'md5', hash: md5('b') })).toEqual([]);
-      expect((await Matcher.open(db, { lists: ['off'] })).matchHash({ algorithm: 'md5', hash: md5('b') })).toMatchObject([{ entryId: 'b' }]);
-      await expect(Matcher.open(db, { lists: ['nope'] })).rejects.toMatchObject({ code: 'ERR_STORE', message: expect.stringContaining('no list named "nope"') });
+      expect(
+        (await Matcher.open(db, { lists: ['off'] })).matchHash({ algorithm: 'md5', hash: md5('b') }),
+      ).toMatchObject([{ entryId: 'b' }]);
+      await expect(Matcher.open(db, { lists: ['nope'] })).rejects.toMatchObject({
+        code: 'ERR_STORE',
+        message: expect.stringContaining('no list named "nope"'),
+      });
     });
   });
 
@@ -333,7 +451,14 @@ describe('Matcher: stores, snapshots, reload and first match', () => {
       store.importEntries([{ id: 'a', list: 'l', algorithm: 'md5', hash: md5('a') }]);
       const m = await Matcher.open(db);
       expect(await m.reload()).toBe(false);
-      await store.importRows([{ rows: [{ op: 'remove', list: 'l', id: 'a' }, { op: 'add', entry: { id: 'b', list: 'l', algorithm: 'md5', hash: md5('b') } }] }]);
+      await store.importRows([
+        {
+          rows: [
+            { op: 'remove', list: 'l', id: 'a' },
+            { op: 'add', entry: { id: 'b', list: 'l', algorithm: 'md5', hash: md5('b') } },
+          ],
+        },
+      ]);
       expect(m.matchHash({ algorithm: 'md5', hash: md5('a') })).toHaveLength(1);
       const [first, second] = await Promise.all([m.reload(), m.reload()]);
       expect([first, second]).toEqual([true, true]);
@@ -350,23 +475,30 @@ describe('Matcher: stores, snapshots, reload and first match', () => {
     });
   });
 
-  it('carries each list\'s policy in a snapshot, and reloads a snapshot when the file is replaced', async () => {
+  it("carries each list's policy in a snapshot, and reloads a snapshot when the file is replaced", async () => {
     await withDir(async (dir) => {
       const path = join(dir, 'lists.snap');
       const entry = (id: string, c: string) => ({ id, list: 'l', algorithm: 'md5' as const, hash: md5(c) });
-      await writeSnapshot(path, { lists: [{ name: 'l', version: 4, thresholds: { pdq: 12 }, label: 'review' }], entries: [entry('a', 'a')] });
+      await writeSnapshot(path, {
+        lists: [{ name: 'l', version: 4, thresholds: { pdq: 12 }, label: 'review' }],
+        entries: [entry('a', 'a')],
+      });
       const m = await Matcher.open(path);
       expect(m.lists).toEqual([{ name: 'l', version: 4, thresholds: { pdq: 12 }, label: 'review' }]);
       expect(await m.reload()).toBe(false);
       await writeSnapshot(path, { lists: [{ name: 'l', version: 5 }], entries: [entry('b', 'b')] });
       expect(await m.reload()).toBe(true);
       expect(m.matchHash({ algorithm: 'md5', hash: md5('b') })).toMatchObject([{ entryId: 'b', listVersion: 5 }]);
-      await expect(writeSnapshot(path, { lists: [{ name: 'l', version: 6, thresholds: { pdq: 99 } }], entries: [] })).rejects.toThrow(RangeError);
+      await expect(
+        writeSnapshot(path, { lists: [{ name: 'l', version: 6, thresholds: { pdq: 99 } }], entries: [] }),
+      ).rejects.toThrow(RangeError);
     });
   });
 
-  it('stops at the first match: a listed file\'s MD5 answers without decoding the image', async () => {
-    const png = await sharp(fileURLToPath(new URL('../test-vectors/images/mosaic-400x300.jpg', import.meta.url))).png().toBuffer();
+  it("stops at the first match: a listed file's MD5 answers without decoding the image", async () => {
+    const png = await sharp(fileURLToPath(new URL('../test-vectors/images/mosaic-400x300.jpg', import.meta.url)))
+      .png()
+      .toBuffer();
     const { createHash } = await import('node:crypto');
     const digest = createHash('md5').update(png).digest('hex');
     const { hashes } = await hashImage(png, { algorithms: ['blockhash'] });
@@ -399,51 +531,77 @@ describe('Matcher.matchImages', () => {
 
   it('answers each image in input order, as matchImage does, with an upload that cannot be checked in its own slot', async () => {
     const m = await listing();
-    const inputs = [vector('mosaic-400x300.jpg'), hostile('jpeg-cut-mid-scan.jpg'), readFileSync(vector('blobs-640x480.jpg')), hostile('animated-listed-frame-2.gif'), join(tmpdir(), 'hashwarden-missing.png')];
+    const inputs = [
+      vector('mosaic-400x300.jpg'),
+      hostile('jpeg-cut-mid-scan.jpg'),
+      readFileSync(vector('blobs-640x480.jpg')),
+      hostile('animated-listed-frame-2.gif'),
+      join(tmpdir(), 'hashwarden-missing.png'),
+    ];
     // Errors compared by code: libvips words a message after whatever else failed at the time.
-    const summary = (r: { ok: true; value: unknown } | { ok: false; error: unknown }) => (r.ok ? r : { ok: false, code: (r.error as HashwardenError).code });
-    const expected = await Promise.all(inputs.map((input) => m.matchImage(input).then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }))));
+    const summary = (r: { ok: true; value: unknown } | { ok: false; error: unknown }) =>
+      r.ok ? r : { ok: false, code: (r.error as HashwardenError).code };
+    const expected = await Promise.all(
+      inputs.map((input) =>
+        m.matchImage(input).then(
+          (value) => ({ ok: true as const, value }),
+          (error: unknown) => ({ ok: false as const, error }),
+        ),
+      ),
+    );
     for (const concurrency of [1, 3, 64]) {
       const results = await m.matchImages(inputs, { concurrency });
       expect(results.map(summary), `concurrency ${concurrency}`).toEqual(expected.map(summary));
     }
     const results = await m.matchImages(inputs);
-    expect(results.map((r) => (r.ok ? r.value.matches.map((x) => `${x.entryId}${x.frame === undefined ? '' : `@${x.frame}`}`) : (r.error as HashwardenError).code))).toEqual([
-      ['b', 'm', 'p'],
-      'ERR_IMAGE_DECODE',
-      [],
-      ['b@2', 'p@2'],
-      'ERR_INPUT_READ',
-    ]);
+    expect(
+      results.map((r) =>
+        r.ok
+          ? r.value.matches.map((x) => `${x.entryId}${x.frame === undefined ? '' : `@${x.frame}`}`)
+          : (r.error as HashwardenError).code,
+      ),
+    ).toEqual([['b', 'm', 'p'], 'ERR_IMAGE_DECODE', [], ['b@2', 'p@2'], 'ERR_INPUT_READ']);
   });
 
-  it('applies matchImage\'s options to every image, first match included, and accepts any iterable', async () => {
+  it("applies matchImage's options to every image, first match included, and accepts any iterable", async () => {
     const m = await listing();
     function* inputs() {
       yield hostile('animated-listed-frame-2.webp');
       yield vector('mosaic-400x300.jpg');
     }
     const results = await m.matchImages(inputs(), { first: true, algorithms: ['blockhash', 'pdq'] });
-    expect(results.map((r) => (r.ok ? r.value.matches.map((x) => [x.entryId, x.frame]) : r.error))).toEqual([[['b', 2]], [['b', undefined]]]);
+    expect(results.map((r) => (r.ok ? r.value.matches.map((x) => [x.entryId, x.frame]) : r.error))).toEqual([
+      [['b', 2]],
+      [['b', undefined]],
+    ]);
     expect(await m.matchImages([])).toEqual([]);
   });
 
   it('checks its options once for the whole call, concurrency in the standard message shape', async () => {
     const m = await listing();
-    await expect(m.matchImages([vector('mosaic-400x300.jpg')], { concurrency: 0 })).rejects.toThrow(new RangeError('Expected integer between 1 and 1024 for concurrency but received 0 of type number'));
+    await expect(m.matchImages([vector('mosaic-400x300.jpg')], { concurrency: 0 })).rejects.toThrow(
+      new RangeError('Expected integer between 1 and 1024 for concurrency but received 0 of type number'),
+    );
     await expect(m.matchImages([], { concurrency: 1025 })).rejects.toThrow(RangeError);
     await expect(m.matchImages([], { concurrency: 2.5 })).rejects.toThrow(TypeError);
-    await expect(m.matchImages([], { concurrency: '4' as unknown as number })).rejects.toThrow(new TypeError('Expected integer between 1 and 1024 for concurrency but received "4" of type string'));
-    await expect(m.matchImages([vector('mosaic-400x300.jpg')], { thresholds: { pdq: 300 } })).rejects.toThrow(RangeError);
+    await expect(m.matchImages([], { concurrency: '4' as unknown as number })).rejects.toThrow(
+      new TypeError('Expected integer between 1 and 1024 for concurrency but received "4" of type string'),
+    );
+    await expect(m.matchImages([vector('mosaic-400x300.jpg')], { thresholds: { pdq: 300 } })).rejects.toThrow(
+      RangeError,
+    );
     // One image passed where a list was expected: a Buffer and a path are iterable too.
-    await expect(m.matchImages(readFileSync(vector('mosaic-400x300.jpg')) as unknown as string[])).rejects.toThrow(TypeError);
+    await expect(m.matchImages(readFileSync(vector('mosaic-400x300.jpg')) as unknown as string[])).rejects.toThrow(
+      TypeError,
+    );
     await expect(m.matchImages(vector('mosaic-400x300.jpg') as unknown as string[])).rejects.toThrow(TypeError);
   });
 });
 
 describe('Matcher: one threshold option for every call', () => {
   /** `hash` with its first `n` bits flipped. */
-  const flip = (hash: Uint8Array, n: number): Uint8Array => hash.map((b, i) => (i < n >> 3 ? b ^ 0xff : i === n >> 3 ? b ^ ((0xff00 >> (n & 7)) & 0xff) : b));
+  const flip = (hash: Uint8Array, n: number): Uint8Array =>
+    hash.map((b, i) => (i < n >> 3 ? b ^ 0xff : i === n >> 3 ? b ^ ((0xff00 >> (n & 7)) & 0xff) : b));
 
   it('takes one number for every perceptual algorithm, or a threshold per algorithm, in matchHash and matchHashes', () => {
     const zero = new Uint8Array(32);
@@ -453,24 +611,34 @@ describe('Matcher: one threshold option for every call', () => {
       { id: 'm', list: 'l', algorithm: 'md5', hash: '0'.repeat(32) },
     ]);
     const ids = (threshold: number | { blockhash?: number; pdq?: number }) =>
-      ['blockhash', 'pdq'].flatMap((algorithm) => m.matchHash({ algorithm, hash: zero }, { threshold }).map((x) => x.entryId));
+      ['blockhash', 'pdq'].flatMap((algorithm) =>
+        m.matchHash({ algorithm, hash: zero }, { threshold }).map((x) => x.entryId),
+      );
     expect(ids(11)).toEqual([]);
     expect(ids(12)).toEqual(['b']);
     expect(ids(20)).toEqual(['b', 'p']);
     expect(ids({ pdq: 20 })).toEqual(['p']);
     expect(ids({ blockhash: 12, pdq: 19 })).toEqual(['b']);
     // Exact hashes match by equality whatever number the call gives.
-    expect(m.matchHash({ algorithm: 'md5', hash: '0'.repeat(32) }, { threshold: 20 })).toMatchObject([{ entryId: 'm', distance: 0 }]);
-    expect(m.matchHashes([{ algorithm: 'pdq', hash: zero }], { threshold: { pdq: 20 } })).toMatchObject([{ ok: true, matches: [{ entryId: 'p' }] }]);
+    expect(m.matchHash({ algorithm: 'md5', hash: '0'.repeat(32) }, { threshold: 20 })).toMatchObject([
+      { entryId: 'm', distance: 0 },
+    ]);
+    expect(m.matchHashes([{ algorithm: 'pdq', hash: zero }], { threshold: { pdq: 20 } })).toMatchObject([
+      { ok: true, matches: [{ entryId: 'p' }] },
+    ]);
     expect(() => m.matchHash({ algorithm: 'pdq', hash: zero }, { threshold: { pdq: 65 } })).toThrow(RangeError);
     expect(() => m.matchHash({ algorithm: 'pdq', hash: zero }, { threshold: '8' as never })).toThrow(TypeError);
-    expect(codeOf(() => m.matchHash({ algorithm: 'pdq', hash: zero }, { threshold: { photodna: 1 } as never }))).toBe('ERR_UNKNOWN_ALGORITHM');
+    expect(codeOf(() => m.matchHash({ algorithm: 'pdq', hash: zero }, { threshold: { photodna: 1 } as never }))).toBe(
+      'ERR_UNKNOWN_ALGORITHM',
+    );
   });
 
   it('takes the same option in matchImage, keeps the deprecated thresholds working, and refuses both at once', async () => {
     const upload = fileURLToPath(new URL('../test-vectors/images/mosaic-400x300.jpg', import.meta.url));
     const { hashes } = await hashImage(upload, { algorithms: ['blockhash'] });
-    const m = Matcher.fromEntries([{ id: 'near', list: 'l', algorithm: 'blockhash', hash: flip(blockhash.parse(hashes.blockhash as string), 12) }]);
+    const m = Matcher.fromEntries([
+      { id: 'near', list: 'l', algorithm: 'blockhash', hash: flip(blockhash.parse(hashes.blockhash as string), 12) },
+    ]);
     const plain = { dihedral: false, trim: false };
     const matched = async (options: object) => (await m.matchImage(upload, { ...plain, ...options })).matched;
     expect(await matched({ threshold: 11 })).toBe(false);

@@ -3,17 +3,39 @@
  * (async: decoding is I/O-like work done by sharp's thread pool). Perceptual hashes match within a
  * Hamming-distance threshold; exact hashes by equality through a hash table.
  */
-import { open, stat } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import type { DihedralName } from './algorithms/dihedral.js';
-import { callThresholds, checkThresholds, getAlgorithm, type AlgorithmName, type Thresholds } from './algorithms/registry.js';
+import {
+  callThresholds,
+  checkThresholds,
+  getAlgorithm,
+  type AlgorithmName,
+  type Thresholds,
+} from './algorithms/registry.js';
 import type { HashAlgorithm } from './algorithms/types.js';
 import { mapSettled, MAX_CONCURRENCY, type Settled } from './concurrency.js';
 import { HashwardenError } from './errors.js';
-import type { FrameHashes, HashImageOptions, ImageHashes, ImageHashResult, ImageInfo, ImageInput, ImageQualities, UnusableHashes } from './image/index.js';
+import type {
+  FrameHashes,
+  HashImageOptions,
+  ImageHashes,
+  ImageHashResult,
+  ImageInfo,
+  ImageInput,
+  ImageQualities,
+  UnusableHashes,
+} from './image/index.js';
 import type { UploadPass, UploadPlan } from './image/upload.js';
 import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/entry.js';
 import { SNAPSHOT_MAGIC } from './snapshot/format.js';
-import { buildTable, reindexTable, resolveSearch, type MatcherTable, type ResolvedSearch, type TableSearch } from './search/tables.js';
+import {
+  buildTable,
+  reindexTable,
+  resolveSearch,
+  type MatcherTable,
+  type ResolvedSearch,
+  type TableSearch,
+} from './search/tables.js';
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from './validate.js';
 
 /** One entry that matched a query. */
@@ -187,7 +209,9 @@ export interface MatchImagesOptions extends MatchImageOptions {
 export type ImageBatchResult = Settled<ImageMatchResult>;
 
 /** One item of `matchHashes`: its matches, or why it could not be matched. */
-export type HashBatchResult = { readonly ok: true; readonly matches: readonly Match[] } | { readonly ok: false; readonly error: unknown };
+export type HashBatchResult =
+  | { readonly ok: true; readonly matches: readonly Match[] }
+  | { readonly ok: false; readonly error: unknown };
 
 /** A query for `matchHash`: an algorithm and its hash (hex or bytes). */
 export interface HashQuery {
@@ -195,9 +219,21 @@ export interface HashQuery {
   readonly hash: string | Uint8Array;
 }
 
-function toMatch(table: MatcherTable, lists: ReadonlyMap<string, MatcherList>, index: number, hash: string, distance: number): Match {
+function toMatch(
+  table: MatcherTable,
+  lists: ReadonlyMap<string, MatcherList>,
+  index: number,
+  hash: string,
+  distance: number,
+): Match {
   const { entries } = table;
-  const match: Match = { list: entries.list(index), entryId: entries.id(index), algorithm: table.algorithm.name, distance, hash };
+  const match: Match = {
+    list: entries.list(index),
+    entryId: entries.id(index),
+    algorithm: table.algorithm.name,
+    distance,
+    hash,
+  };
   const label = entries.label(index);
   if (label !== undefined) Object.assign(match, { label });
   const metadata = entries.metadata(index);
@@ -218,8 +254,12 @@ function checkLists(value: unknown, name: string): ReadonlyMap<string, MatcherLi
     if (typeof l.name !== 'string' || l.name.trim() === '') invalid('non-empty string', `${name}[${i}].name`, l.name);
     const list: MatcherList = {
       name: l.name.trim(),
-      ...(l.version === undefined ? {} : { version: integerInRange(l.version, 0, Number.MAX_SAFE_INTEGER, `${name}[${i}].version`) }),
-      ...(l.thresholds === undefined ? {} : { thresholds: Object.freeze(checkThresholds(l.thresholds, `${name}[${i}].thresholds`)) }),
+      ...(l.version === undefined
+        ? {}
+        : { version: integerInRange(l.version, 0, Number.MAX_SAFE_INTEGER, `${name}[${i}].version`) }),
+      ...(l.thresholds === undefined
+        ? {}
+        : { thresholds: Object.freeze(checkThresholds(l.thresholds, `${name}[${i}].thresholds`)) }),
       ...(l.label === undefined ? {} : { label: nonEmptyString(l.label, `${name}[${i}].label`) }),
     };
     if (out.has(list.name)) invalid('lists with unique names', `${name}[${i}].name`, l.name, true);
@@ -240,8 +280,17 @@ interface State {
   readonly signature: string;
 }
 
-function makeState(tables: ReadonlyMap<AlgorithmName, MatcherTable>, lists: ReadonlyMap<string, MatcherList>, signature = ''): State {
-  return Object.freeze({ tables, lists, size: [...tables.values()].reduce((n, t) => n + t.entries.count, 0), signature });
+function makeState(
+  tables: ReadonlyMap<AlgorithmName, MatcherTable>,
+  lists: ReadonlyMap<string, MatcherList>,
+  signature = '',
+): State {
+  return Object.freeze({
+    tables,
+    lists,
+    size: [...tables.values()].reduce((n, t) => n + t.entries.count, 0),
+    signature,
+  });
 }
 
 /** Where a matcher was opened from, for `reload`. */
@@ -252,7 +301,11 @@ interface Origin {
 }
 
 function byDistance(a: Match, b: Match): number {
-  return a.distance - b.distance || (a.list < b.list ? -1 : a.list > b.list ? 1 : 0) || (a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0);
+  return (
+    a.distance - b.distance ||
+    (a.list < b.list ? -1 : a.list > b.list ? 1 : 0) ||
+    (a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0)
+  );
 }
 
 /** `ERR_INPUT_READ` for `path`, with the system's reason. */
@@ -263,7 +316,7 @@ function readError(path: string, error: unknown): HashwardenError {
 /** True when the file at `path` begins with the snapshot magic; false when it cannot be read. */
 async function startsWithSnapshotMagic(path: string): Promise<boolean> {
   if (typeof path !== 'string' || path.length === 0) invalid('path of a snapshot or SQLite store', 'path', path);
-  let file;
+  let file: FileHandle;
   try {
     file = await open(path, 'r');
   } catch {
@@ -318,15 +371,21 @@ function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMat
  */
 function nonEmpty(state: State, options: ResolvedMatcherOptions, source: string): State {
   if (state.size === 0 && !options.allowEmpty) {
-    throw new HashwardenError('ERR_NO_ENTRIES', `${source}: no entry to match (no list, or every list empty or disabled), so every upload would pass as clean; pass allowEmpty: true to accept that`);
+    throw new HashwardenError(
+      'ERR_NO_ENTRIES',
+      `${source}: no entry to match (no list, or every list empty or disabled), so every upload would pass as clean; pass allowEmpty: true to accept that`,
+    );
   }
   return state;
 }
 
 /** A call's `threshold` (or the deprecated `thresholds` of `matchImage`), checked once. */
 function thresholdOption(o: Partial<MatchImageOptions>): Thresholds {
-  if (o.threshold !== undefined && o.thresholds !== undefined) invalid('threshold or thresholds, not both', 'options.thresholds', o.thresholds);
-  return o.thresholds === undefined ? callThresholds(o.threshold, 'threshold') : callThresholds(o.thresholds, 'thresholds');
+  if (o.threshold !== undefined && o.thresholds !== undefined)
+    invalid('threshold or thresholds, not both', 'options.thresholds', o.thresholds);
+  return o.thresholds === undefined
+    ? callThresholds(o.threshold, 'threshold')
+    : callThresholds(o.thresholds, 'thresholds');
 }
 
 type ImageModule = typeof import('./image/upload.js');
@@ -348,7 +407,9 @@ function framesOf(hashed: ImageHashResult): { frames?: readonly FrameHashes[] } 
 function loadImageModule(): Promise<ImageModule> {
   imageModule ??= import('./image/upload.js').catch((error: unknown) => {
     imageModule = undefined;
-    throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the image module (sharp): ${(error as Error).message}`, { cause: error });
+    throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the image module (sharp): ${(error as Error).message}`, {
+      cause: error,
+    });
   });
   return imageModule;
 }
@@ -384,7 +445,10 @@ export class Matcher {
     const grouped = new Map<AlgorithmName, ListEntry[]>();
     for (const entry of entries) {
       let group = grouped.get(entry.algorithm);
-      if (group === undefined) grouped.set(entry.algorithm, (group = []));
+      if (group === undefined) {
+        group = [];
+        grouped.set(entry.algorithm, group);
+      }
       group.push(entry);
     }
     const tables = new Map<AlgorithmName, MatcherTable>();
@@ -402,7 +466,10 @@ export class Matcher {
    * const m = Matcher.fromEntries(entries, { thresholds: { blockhash: 8 }, lists: [{ name: 'ncmec', label: 'block-and-report', thresholds: { pdq: 31 } }] });
    * ```
    */
-  static fromEntries(entries: Iterable<ListEntryInput>, options?: MatcherOptions & { readonly lists?: readonly MatcherList[] }): Matcher {
+  static fromEntries(
+    entries: Iterable<ListEntryInput>,
+    options?: MatcherOptions & { readonly lists?: readonly MatcherList[] },
+  ): Matcher {
     if (entries === null || typeof (entries as Iterable<ListEntryInput>)[Symbol.iterator] !== 'function') {
       invalid('iterable of entries', 'entries', entries);
     }
@@ -410,7 +477,10 @@ export class Matcher {
     const lists = checkLists(optionsObject(options, 'options').lists, 'options.lists');
     const normalised: ListEntry[] = [];
     for (const entry of entries) normalised.push(normalizeEntry(entry));
-    return new Matcher(nonEmpty(makeState(Matcher.#tablesOf(normalised, resolved), lists), resolved, 'Matcher.fromEntries'), resolved);
+    return new Matcher(
+      nonEmpty(makeState(Matcher.#tablesOf(normalised, resolved), lists), resolved, 'Matcher.fromEntries'),
+      resolved,
+    );
   }
 
   /**
@@ -432,12 +502,22 @@ export class Matcher {
   static async open(path: string, options?: MatcherOptions & { readonly lists?: readonly string[] }): Promise<Matcher> {
     const o = optionsObject(options, 'options');
     const resolved = resolveMatcherOptions(o);
-    if (o.lists !== undefined && (!Array.isArray(o.lists) || o.lists.some((l) => typeof l !== 'string'))) invalid('array of list names', 'options.lists', o.lists);
+    if (o.lists !== undefined && (!Array.isArray(o.lists) || o.lists.some((l) => typeof l !== 'string')))
+      invalid('array of list names', 'options.lists', o.lists);
     if (await startsWithSnapshotMagic(path)) {
-      if (o.lists !== undefined) invalid('no lists option (a snapshot holds the lists it was exported with)', 'options.lists', o.lists);
-      return new Matcher(await Matcher.#loadSnapshot(path, resolved), resolved, { path, kind: 'snapshot', lists: undefined });
+      if (o.lists !== undefined)
+        invalid('no lists option (a snapshot holds the lists it was exported with)', 'options.lists', o.lists);
+      return new Matcher(await Matcher.#loadSnapshot(path, resolved), resolved, {
+        path,
+        kind: 'snapshot',
+        lists: undefined,
+      });
     }
-    const origin: Origin = { path, kind: 'store', lists: o.lists === undefined ? undefined : Object.freeze([...o.lists]) };
+    const origin: Origin = {
+      path,
+      kind: 'store',
+      lists: o.lists === undefined ? undefined : Object.freeze([...o.lists]),
+    };
     return new Matcher((await Matcher.#loadStore(origin, resolved, undefined)) as State, resolved, origin);
   }
 
@@ -446,26 +526,56 @@ export class Matcher {
    * transaction. With `unless`, returns undefined when the lists' versions and policy still
    * give that signature (nothing to reload).
    */
-  static async #loadStore(origin: Origin, options: ResolvedMatcherOptions, unless: string | undefined): Promise<State | undefined> {
+  static async #loadStore(
+    origin: Origin,
+    options: ResolvedMatcherOptions,
+    unless: string | undefined,
+  ): Promise<State | undefined> {
     let sqlite: typeof import('./store/index.js');
     try {
       sqlite = await import('./store/index.js');
     } catch (error) {
-      throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the SQLite store (better-sqlite3): ${(error as Error).message}`, { cause: error });
+      throw new HashwardenError(
+        'ERR_MODULE_LOAD',
+        `Cannot load the SQLite store (better-sqlite3): ${(error as Error).message}`,
+        { cause: error },
+      );
     }
     const store = sqlite.HashStore.open(origin.path, { readonly: true });
     try {
       return store.read(() => {
         const held = store.lists();
-        const signature = JSON.stringify(held.map((l) => [l.name, l.version, l.thresholds, l.label ?? null, l.enabled]));
+        const signature = JSON.stringify(
+          held.map((l) => [l.name, l.version, l.thresholds, l.label ?? null, l.enabled]),
+        );
         if (signature === unless) return undefined;
         const missing = origin.lists?.filter((name) => !held.some((l) => l.name === name.trim())) ?? [];
-        if (missing.length > 0) throw new HashwardenError('ERR_STORE', `SQLite store ${origin.path}: no list named ${missing.map((n) => JSON.stringify(n)).join(', ')}`);
-        const chosen = held.filter((l) => (origin.lists === undefined ? l.enabled : origin.lists.some((name) => name.trim() === l.name)));
+        if (missing.length > 0)
+          throw new HashwardenError(
+            'ERR_STORE',
+            `SQLite store ${origin.path}: no list named ${missing.map((n) => JSON.stringify(n)).join(', ')}`,
+          );
+        const chosen = held.filter((l) =>
+          origin.lists === undefined ? l.enabled : origin.lists.some((name) => name.trim() === l.name),
+        );
         const entries: ListEntry[] = [];
         for (const list of chosen) for (const e of store.entries({ list: list.name })) entries.push(e);
-        const lists = new Map(chosen.map((l) => [l.name, Object.freeze({ name: l.name, version: l.version, thresholds: l.thresholds, ...(l.label === undefined ? {} : { label: l.label }) })]));
-        return nonEmpty(makeState(Matcher.#tablesOf(entries, options), lists, signature), options, `SQLite store ${origin.path}`);
+        const lists = new Map(
+          chosen.map((l) => [
+            l.name,
+            Object.freeze({
+              name: l.name,
+              version: l.version,
+              thresholds: l.thresholds,
+              ...(l.label === undefined ? {} : { label: l.label }),
+            }),
+          ]),
+        );
+        return nonEmpty(
+          makeState(Matcher.#tablesOf(entries, options), lists, signature),
+          options,
+          `SQLite store ${origin.path}`,
+        );
       });
     } finally {
       store.close();
@@ -480,7 +590,10 @@ export class Matcher {
     const before = await fileSignature(path).catch(() => '');
     const snapshot = await readSnapshot(path);
     const search = options.search;
-    const tables = search === undefined ? snapshot.tables : new Map([...snapshot.tables].map(([name, table]) => [name, reindexTable(table, search)]));
+    const tables =
+      search === undefined
+        ? snapshot.tables
+        : new Map([...snapshot.tables].map(([name, table]) => [name, reindexTable(table, search)]));
     const lists = new Map(snapshot.lists.map((l) => [l.name, Object.freeze({ ...l })]));
     return nonEmpty(makeState(tables, lists, before), options, `Snapshot ${path}`);
   }
@@ -498,7 +611,11 @@ export class Matcher {
   static async openSnapshot(path: string, options?: MatcherOptions): Promise<Matcher> {
     if (typeof path !== 'string' || path.length === 0) invalid('path of a snapshot', 'path', path);
     const resolved = resolveMatcherOptions(options);
-    return new Matcher(await Matcher.#loadSnapshot(path, resolved), resolved, { path, kind: 'snapshot', lists: undefined });
+    return new Matcher(await Matcher.#loadSnapshot(path, resolved), resolved, {
+      path,
+      kind: 'snapshot',
+      lists: undefined,
+    });
   }
 
   /**
@@ -521,13 +638,19 @@ export class Matcher {
    */
   reload(): Promise<boolean> {
     const origin = this.#origin;
-    if (origin === undefined) return Promise.reject(new TypeError('Expected a matcher opened from a snapshot or a store for reload but it was made from entries'));
+    if (origin === undefined)
+      return Promise.reject(
+        new TypeError('Expected a matcher opened from a snapshot or a store for reload but it was made from entries'),
+      );
     this.#reloading ??= (async () => {
       try {
         const current = this.#state;
         let next: State | undefined;
         if (origin.kind === 'snapshot') {
-          next = (await fileSignature(origin.path)) === current.signature ? undefined : await Matcher.#loadSnapshot(origin.path, this.#options);
+          next =
+            (await fileSignature(origin.path)) === current.signature
+              ? undefined
+              : await Matcher.#loadSnapshot(origin.path, this.#options);
         } else {
           next = await Matcher.#loadStore(origin, this.#options, current.signature);
         }
@@ -596,11 +719,13 @@ export class Matcher {
     }
     const base = this.threshold(algorithm.name);
     let widest = call ?? base;
-    if (call === undefined) for (const list of state.lists.values()) widest = Math.max(widest, list.thresholds?.[algorithm.name] ?? 0);
+    if (call === undefined)
+      for (const list of state.lists.values()) widest = Math.max(widest, list.thresholds?.[algorithm.name] ?? 0);
     const out: Match[] = [];
     for (const hit of table.index.search(hash, widest)) {
       const limit = call ?? state.lists.get(table.entries.list(hit.index))?.thresholds?.[algorithm.name] ?? base;
-      if (hit.distance <= limit) out.push(toMatch(table, state.lists, hit.index, algorithm.format(table.index.hashAt(hit.index)), hit.distance));
+      if (hit.distance <= limit)
+        out.push(toMatch(table, state.lists, hit.index, algorithm.format(table.index.hashAt(hit.index)), hit.distance));
     }
     return out;
   }
@@ -623,7 +748,10 @@ export class Matcher {
     const algorithm = getAlgorithm(query.algorithm);
     const hash = query.hash instanceof Uint8Array ? query.hash : algorithm.parse(query.hash);
     if (hash.length * 8 !== algorithm.bits) {
-      throw new HashwardenError('ERR_HASH_FORMAT', `Expected ${algorithm.bits / 8} bytes for a ${algorithm.name} hash but received ${hash.length}`);
+      throw new HashwardenError(
+        'ERR_HASH_FORMAT',
+        `Expected ${algorithm.bits / 8} bytes for a ${algorithm.name} hash but received ${hash.length}`,
+      );
     }
     return this.#match(this.#state, algorithm, hash, thresholds[algorithm.name]).sort(byDistance);
   }
@@ -639,7 +767,8 @@ export class Matcher {
    * ```
    */
   matchHashes(queries: Iterable<HashQuery>, options?: MatchHashOptions): HashBatchResult[] {
-    if (queries === null || typeof (queries as Iterable<HashQuery>)[Symbol.iterator] !== 'function') invalid('iterable of queries', 'queries', queries);
+    if (queries === null || typeof (queries as Iterable<HashQuery>)[Symbol.iterator] !== 'function')
+      invalid('iterable of queries', 'queries', queries);
     // Checked once, so a bad threshold is the caller's error, not every item's.
     const thresholds = callThresholds(optionsObject(options, 'options').threshold, 'threshold');
     const results: HashBatchResult[] = [];
@@ -690,11 +819,19 @@ export class Matcher {
    */
   async matchImages(inputs: Iterable<ImageInput>, options?: MatchImagesOptions): Promise<ImageBatchResult[]> {
     // A Buffer or a path is iterable too (of bytes, of characters): one image passed by mistake.
-    if (inputs === null || typeof inputs !== 'object' || inputs instanceof Uint8Array || typeof (inputs as Iterable<ImageInput>)[Symbol.iterator] !== 'function') {
+    if (
+      inputs === null ||
+      typeof inputs !== 'object' ||
+      inputs instanceof Uint8Array ||
+      typeof (inputs as Iterable<ImageInput>)[Symbol.iterator] !== 'function'
+    ) {
       invalid('iterable of images (Buffers, Uint8Arrays or file paths)', 'inputs', inputs);
     }
     const { concurrency, ...rest } = optionsObject(options, 'options');
-    const limit = concurrency === undefined ? DEFAULT_MATCH_CONCURRENCY : integerInRange(concurrency, 1, MAX_CONCURRENCY, 'concurrency');
+    const limit =
+      concurrency === undefined
+        ? DEFAULT_MATCH_CONCURRENCY
+        : integerInRange(concurrency, 1, MAX_CONCURRENCY, 'concurrency');
     const items = [...inputs];
     const state = this.#state;
     const { image, plan } = await this.#plan(state, rest);
@@ -707,19 +844,33 @@ export class Matcher {
     const thresholds = thresholdOption(o);
     const algorithms = o.algorithms ?? (state.tables.size > 0 ? [...state.tables.keys()] : undefined);
     const first = o.first === undefined ? false : boolean(o.first, 'options.first');
-    const dihedral = o.dihedral === undefined ? (this.#imageOptions.dihedral ?? true) : boolean(o.dihedral, 'options.dihedral');
+    const dihedral =
+      o.dihedral === undefined ? (this.#imageOptions.dihedral ?? true) : boolean(o.dihedral, 'options.dihedral');
     const trim = o.trim === undefined ? (this.#imageOptions.trim ?? true) : boolean(o.trim, 'options.trim');
     const image = await loadImageModule();
     const upload = image.planUpload({ image: { ...this.#imageOptions, dihedral, trim }, algorithms, first });
     return { image, plan: { thresholds, first, upload } };
   }
 
-  async #matchImageWith(state: State, image: ImageModule, plan: MatchPlan, input: ImageInput): Promise<ImageMatchResult> {
+  async #matchImageWith(
+    state: State,
+    image: ImageModule,
+    plan: MatchPlan,
+    input: ImageInput,
+  ): Promise<ImageMatchResult> {
     for await (const pass of image.hashUpload(input, plan.upload)) {
       const matches = this.#matchPass(state, pass, plan.thresholds, plan.first);
       if (matches.length > 0 || pass.last) {
         const { result } = pass;
-        return { matched: matches.length > 0, matches, hashes: result.hashes, quality: result.quality, unusable: result.unusable, ...framesOf(result), image: result.image };
+        return {
+          matched: matches.length > 0,
+          matches,
+          hashes: result.hashes,
+          quality: result.quality,
+          unusable: result.unusable,
+          ...framesOf(result),
+          image: result.image,
+        };
       }
     }
     throw new Error('unreachable: an upload plan has at least one pass');

@@ -11,14 +11,18 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from './errors.js';
 
-const ENTRIES = { hashwarden: './index.js', 'hashwarden/image': './image/index.js', 'hashwarden/sqlite': './store/index.js' } as const;
+const ENTRIES = {
+  hashwarden: './index.js',
+  'hashwarden/image': './image/index.js',
+  'hashwarden/sqlite': './store/index.js',
+} as const;
 
 /** Longest a call may take before it counts as a hang. */
 const CALL_MS = 5000;
 
 type Callable = { readonly name: string; readonly call: (...args: unknown[]) => unknown };
 
-function isClass(value: Function): boolean {
+function isClass(value: unknown): boolean {
   return /^class[\s{]/.test(Function.prototype.toString.call(value));
 }
 
@@ -34,7 +38,10 @@ function callables(entry: string, module: Record<string, unknown>): Callable[] {
     for (const method of Object.getOwnPropertyNames(value)) {
       const member = (value as unknown as Record<string, unknown>)[method];
       if (method === 'prototype' || typeof member !== 'function') continue;
-      out.push({ name: `${entry}: ${name}.${method}`, call: (...args) => (member as (...a: unknown[]) => unknown).apply(value, args) });
+      out.push({
+        name: `${entry}: ${name}.${method}`,
+        call: (...args) => (member as (...a: unknown[]) => unknown).apply(value, args),
+      });
     }
   }
   return out;
@@ -68,7 +75,9 @@ async function settle(call: () => unknown): Promise<unknown> {
 
 async function bounded(call: () => unknown): Promise<unknown> {
   let timer: NodeJS.Timeout | undefined;
-  const hang = new Promise((resolve) => (timer = setTimeout(() => resolve(new Error(`no answer within ${CALL_MS} ms`)), CALL_MS)));
+  const hang = new Promise(
+    (resolve) => (timer = setTimeout(() => resolve(new Error(`no answer within ${CALL_MS} ms`)), CALL_MS)),
+  );
   try {
     return await Promise.race([settle(call), hang]);
   } finally {
@@ -108,19 +117,29 @@ function argumentLists(): [string, unknown[]][] {
 }
 
 describe('every public function and static factory', () => {
-  it.each(Object.entries(ENTRIES))('of %s fails only with HashwardenError, TypeError or RangeError, and answers in time', async (entry, path) => {
-    const module = (await import(path)) as Record<string, unknown>;
-    const found = callables(entry, module);
-    expect(found.length).toBeGreaterThan(0);
-    const wrong: string[] = [];
-    for (const { name, call } of found) {
-      for (const [label, args] of argumentLists()) {
-        const error = await bounded(() => call(...args));
-        if (error === undefined || error instanceof HashwardenError || error instanceof TypeError || error instanceof RangeError) continue;
-        const shown = error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error);
-        wrong.push(`${name}(${label}) -> ${shown.split('\n')[0]}`);
+  it.each(Object.entries(ENTRIES))(
+    'of %s fails only with HashwardenError, TypeError or RangeError, and answers in time',
+    async (entry, path) => {
+      const module = (await import(path)) as Record<string, unknown>;
+      const found = callables(entry, module);
+      expect(found.length).toBeGreaterThan(0);
+      const wrong: string[] = [];
+      for (const { name, call } of found) {
+        for (const [label, args] of argumentLists()) {
+          const error = await bounded(() => call(...args));
+          if (
+            error === undefined ||
+            error instanceof HashwardenError ||
+            error instanceof TypeError ||
+            error instanceof RangeError
+          )
+            continue;
+          const shown = error instanceof Error ? `${error.constructor.name}: ${error.message}` : String(error);
+          wrong.push(`${name}(${label}) -> ${shown.split('\n')[0]}`);
+        }
       }
-    }
-    expect(wrong).toEqual([]);
-  }, 120_000);
+      expect(wrong).toEqual([]);
+    },
+    120_000,
+  );
 });

@@ -8,7 +8,9 @@ describe('argument validation', () => {
 
   it('rejects threshold above 64 with a RangeError in the standard shape', () => {
     expect(() => integerInRange(70, 0, 64, 'threshold')).toThrow(RangeError);
-    expect(() => integerInRange(70, 0, 64, 'threshold')).toThrow('Expected integer between 0 and 64 for threshold but received 70 of type number');
+    expect(() => integerInRange(70, 0, 64, 'threshold')).toThrow(
+      'Expected integer between 0 and 64 for threshold but received 70 of type number',
+    );
   });
 
   it('rejects a non-integer or a string with a TypeError naming the type', () => {
@@ -23,7 +25,9 @@ describe('argument validation', () => {
     expect(nonEmptyString('a', 'name')).toBe('a');
     expect(() => nonEmptyString('', 'name')).toThrow(RangeError);
     expect(oneOf('csv', ['csv', 'text'], 'format')).toBe('csv');
-    expect(() => oneOf('xml', ['csv', 'text'], 'format')).toThrow('Expected one of csv, text for format but received "xml" of type string');
+    expect(() => oneOf('xml', ['csv', 'text'], 'format')).toThrow(
+      'Expected one of csv, text for format but received "xml" of type string',
+    );
     expect(optionsObject(undefined, 'options')).toEqual({});
     expect(() => optionsObject([] as unknown as object, 'options')).toThrow(TypeError);
   });
@@ -35,10 +39,19 @@ describe('argument validation', () => {
       [Object.create(null), '[object Object] of type object'],
       [[Object.create(null)], '[object Array] of type object'],
       [[Symbol('s')], '[object Array] of type object'],
-      [{ toString: () => { throw new Error('no'); } }, '[object Object] of type object'],
+      [
+        {
+          toString: () => {
+            throw new Error('no');
+          },
+        },
+        '[object Object] of type object',
+      ],
     ];
     for (const [value, shown] of unprintable) {
-      expect(() => integerInRange(value, 0, 64, 'threshold')).toThrow(new TypeError(`Expected integer between 0 and 64 for threshold but received ${shown}`));
+      expect(() => integerInRange(value, 0, 64, 'threshold')).toThrow(
+        new TypeError(`Expected integer between 0 and 64 for threshold but received ${shown}`),
+      );
     }
   });
 });

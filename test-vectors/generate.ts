@@ -25,7 +25,6 @@ const IMAGES = join(HERE, 'images');
 // Randomness: mulberry32 for sequences, an integer hash for noise lattices (position-addressed,
 // so a noise field does not depend on the order in which pixels are visited).
 
-
 /** Per-image seed from the master seed and the file name: adding an image leaves the others alone. */
 function seedFor(name: string): number {
   let h = 0x811c9dc5 ^ SEED;
@@ -171,7 +170,12 @@ class Canvas {
    * Fills a shape given by an inside test over a bounding box, 4×4 supersampled: antialiased
    * edges look like camera images to a JPEG encoder and do not alias when resized.
    */
-  shape(inside: (x: number, y: number) => boolean, box: readonly [number, number, number, number], colour: Rgb, opacity = 1): void {
+  shape(
+    inside: (x: number, y: number) => boolean,
+    box: readonly [number, number, number, number],
+    colour: Rgb,
+    opacity = 1,
+  ): void {
     const x0 = Math.max(0, Math.floor(box[0]));
     const y0 = Math.max(0, Math.floor(box[1]));
     const x1 = Math.min(this.width, Math.ceil(box[2]));
@@ -179,22 +183,35 @@ class Canvas {
     for (let y = y0; y < y1; y++) {
       for (let x = x0; x < x1; x++) {
         let hits = 0;
-        for (let sy = 0; sy < 4; sy++) for (let sx = 0; sx < 4; sx++) if (inside(x + (sx + 0.5) / 4, y + (sy + 0.5) / 4)) hits++;
+        for (let sy = 0; sy < 4; sy++)
+          for (let sx = 0; sx < 4; sx++) if (inside(x + (sx + 0.5) / 4, y + (sy + 0.5) / 4)) hits++;
         this.blend(x, y, colour, (opacity * hits) / 16);
       }
     }
   }
 
   circle(cx: number, cy: number, r: number, colour: Rgb, opacity = 1): void {
-    this.shape((x, y) => (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r, [cx - r, cy - r, cx + r, cy + r], colour, opacity);
+    this.shape(
+      (x, y) => (x - cx) * (x - cx) + (y - cy) * (y - cy) <= r * r,
+      [cx - r, cy - r, cx + r, cy + r],
+      colour,
+      opacity,
+    );
   }
 
   rect(x0: number, y0: number, x1: number, y1: number, colour: Rgb, opacity = 1): void {
     this.shape((x, y) => x >= x0 && x < x1 && y >= y0 && y < y1, [x0, y0, x1, y1], colour, opacity);
   }
 
-  triangle(a: readonly [number, number], b: readonly [number, number], c: readonly [number, number], colour: Rgb, opacity = 1): void {
-    const edge = (p: readonly [number, number], q: readonly [number, number], x: number, y: number) => (q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0]);
+  triangle(
+    a: readonly [number, number],
+    b: readonly [number, number],
+    c: readonly [number, number],
+    colour: Rgb,
+    opacity = 1,
+  ): void {
+    const edge = (p: readonly [number, number], q: readonly [number, number], x: number, y: number) =>
+      (q[0] - p[0]) * (y - p[1]) - (q[1] - p[1]) * (x - p[0]);
     const inside = (x: number, y: number) => {
       const e1 = edge(a, b, x, y);
       const e2 = edge(b, c, x, y);
@@ -306,8 +323,16 @@ function randomShapes(canvas: Canvas, rng: Rng, count: number, opacity = 1): voi
     const cy = rng.float(0, h);
     const s = rng.float(0.08, 0.3) * size;
     if (kind === 'circle') canvas.circle(cx, cy, s, colour, opacity);
-    else if (kind === 'rect') canvas.rect(cx - s, cy - s * rng.float(0.4, 1), cx + s * rng.float(0.4, 1.5), cy + s, colour, opacity);
-    else canvas.triangle([cx, cy - s], [cx - s * rng.float(0.6, 1.2), cy + s], [cx + s * rng.float(0.6, 1.2), cy + s * rng.float(0.3, 1)], colour, opacity);
+    else if (kind === 'rect')
+      canvas.rect(cx - s, cy - s * rng.float(0.4, 1), cx + s * rng.float(0.4, 1.5), cy + s, colour, opacity);
+    else
+      canvas.triangle(
+        [cx, cy - s],
+        [cx - s * rng.float(0.6, 1.2), cy + s],
+        [cx + s * rng.float(0.6, 1.2), cy + s * rng.float(0.3, 1)],
+        colour,
+        opacity,
+      );
   }
 }
 
@@ -325,7 +350,10 @@ function gradientScene(w: number, h: number, rng: Rng): Scene {
     const vignette = 1 - 0.35 * r * r;
     return [c[0] * vignette, c[1] * vignette, c[2] * vignette];
   });
-  return { canvas, description: `Diagonal linear gradient rgb(${from.join(',')}) → rgb(${to.join(',')}) with a quadratic radial vignette (35 % at the corners)` };
+  return {
+    canvas,
+    description: `Diagonal linear gradient rgb(${from.join(',')}) → rgb(${to.join(',')}) with a quadratic radial vignette (35 % at the corners)`,
+  };
 }
 
 function shapesScene(w: number, h: number, rng: Rng, count: number, textured: boolean): Scene {
@@ -365,7 +393,10 @@ function terrainScene(w: number, h: number, rng: Rng, octaves: number): Scene {
     // Stretch the fbm (which clusters around 0.5) so every band of the palette appears.
     return palette(TERRAIN, Math.max(0, Math.min(1, (n - 0.5) * 2.2 + 0.5)));
   });
-  return { canvas, description: `Value-noise "map": fbm (${octaves} octaves, base cell ${cell.toFixed(1)} px) through a water/sand/grass/rock/snow palette` };
+  return {
+    canvas,
+    description: `Value-noise "map": fbm (${octaves} octaves, base cell ${cell.toFixed(1)} px) through a water/sand/grass/rock/snow palette`,
+  };
 }
 
 function blobsScene(w: number, h: number, rng: Rng, count: number): Scene {
@@ -397,7 +428,10 @@ function blobsScene(w: number, h: number, rng: Rng, count: number): Scene {
       }
     }
   }
-  return { canvas, description: `${count} soft colour blobs (opacity 0.85·(1−d²)²) over a vertical sky gradient darkened by fbm value noise (6 octaves)` };
+  return {
+    canvas,
+    description: `${count} soft colour blobs (opacity 0.85·(1−d²)²) over a vertical sky gradient darkened by fbm value noise (6 octaves)`,
+  };
 }
 
 function landscapeScene(w: number, h: number, rng: Rng): Scene {
@@ -424,25 +458,46 @@ function landscapeScene(w: number, h: number, rng: Rng): Scene {
   ridges.forEach(([colour, base, amplitude], layer) => {
     for (let x = 0; x < w; x++) {
       const top = h * (base - amplitude * fbm(seed + layer * 7919, x, layer * 1000, w / 3, 4));
-      for (let y = Math.max(0, Math.floor(top)); y < horizon + h * 0.05 * layer; y++) canvas.blend(x, y, colour, Math.min(1, y + 1 - top));
+      for (let y = Math.max(0, Math.floor(top)); y < horizon + h * 0.05 * layer; y++)
+        canvas.blend(x, y, colour, Math.min(1, y + 1 - top));
     }
   });
-  return { canvas, description: 'Synthetic landscape: sky gradient with fbm clouds (6 octaves), sun disc, 3 fbm mountain ridges (4 octaves), fbm-textured ground (7 octaves)' };
+  return {
+    canvas,
+    description:
+      'Synthetic landscape: sky gradient with fbm clouds (6 octaves), sun disc, 3 fbm mountain ridges (4 octaves), fbm-textured ground (7 octaves)',
+  };
 }
 
 function textScene(w: number, h: number, rng: Rng): Scene {
   const canvas = new Canvas(w, h, [248, 246, 238]);
   const accent = rng.pick(COLOURS.slice(0, 8));
   canvas.rect(0, 0, w, Math.round(h * 0.14), accent);
-  const lines = ['HASHWARDEN TEST VECTOR', 'THE QUICK BROWN FOX', 'JUMPS OVER THE LAZY DOG', '0123456789 - ABC/XYZ', 'SYNTHETIC TEXT: NOT A PHOTO.'];
-  drawText(canvas, lines[0]!, Math.round(w * 0.04), Math.round(h * 0.035), Math.max(1, Math.floor(w / 220)), [255, 255, 255]);
+  const lines = [
+    'HASHWARDEN TEST VECTOR',
+    'THE QUICK BROWN FOX',
+    'JUMPS OVER THE LAZY DOG',
+    '0123456789 - ABC/XYZ',
+    'SYNTHETIC TEXT: NOT A PHOTO.',
+  ];
+  drawText(
+    canvas,
+    lines[0]!,
+    Math.round(w * 0.04),
+    Math.round(h * 0.035),
+    Math.max(1, Math.floor(w / 220)),
+    [255, 255, 255],
+  );
   let y = Math.round(h * 0.2);
   lines.slice(1).forEach((line, i) => {
     const scale = Math.max(1, Math.floor((w * 0.9) / textWidth(line, 1)) - (i % 2));
     drawText(canvas, line, Math.round(w * 0.04), y, scale, i % 2 === 0 ? [25, 25, 30] : accent);
     y += scale * 7 + Math.round(h * 0.05);
   });
-  return { canvas, description: `Bitmap-font text (5×7 glyphs scaled up) on off-white paper with an rgb(${accent.join(',')}) header bar; lines: ${lines.map((l) => JSON.stringify(l)).join(', ')}` };
+  return {
+    canvas,
+    description: `Bitmap-font text (5×7 glyphs scaled up) on off-white paper with an rgb(${accent.join(',')}) header bar; lines: ${lines.map((l) => JSON.stringify(l)).join(', ')}`,
+  };
 }
 
 function checkerboardScene(w: number, h: number, square: number): Scene {
@@ -456,10 +511,17 @@ function checkerboardScene(w: number, h: number, square: number): Scene {
 function tallScene(w: number, h: number, rng: Rng): Scene {
   const canvas = new Canvas(w, h);
   const stops = [rng.pick(COLOURS), rng.pick(COLOURS), rng.pick(COLOURS)] as const;
-  canvas.paint((_x, y) => (y < h / 2 ? mix(stops[0], stops[1], y / (h / 2)) : mix(stops[1], stops[2], (y - h / 2) / (h / 2))));
-  for (let k = 0; k < 6; k++) canvas.circle(rng.float(0.2, 0.8) * w, ((k + 0.5) / 6) * h, rng.float(0.15, 0.35) * w, rng.pick(COLOURS));
+  canvas.paint((_x, y) =>
+    y < h / 2 ? mix(stops[0], stops[1], y / (h / 2)) : mix(stops[1], stops[2], (y - h / 2) / (h / 2)),
+  );
+  for (let k = 0; k < 6; k++)
+    canvas.circle(rng.float(0.2, 0.8) * w, ((k + 0.5) / 6) * h, rng.float(0.15, 0.35) * w, rng.pick(COLOURS));
   drawText(canvas, 'TALL', Math.round((w - textWidth('TALL', 4)) / 2), Math.round(h * 0.45), 4, [255, 255, 255]);
-  return { canvas, description: 'Three-stop vertical gradient, 6 circles stacked down the image, the word TALL in the bitmap font (scale 4)' };
+  return {
+    canvas,
+    description:
+      'Three-stop vertical gradient, 6 circles stacked down the image, the word TALL in the bitmap font (scale 4)',
+  };
 }
 
 function bannerScene(w: number, h: number, rng: Rng): Scene {
@@ -469,14 +531,27 @@ function bannerScene(w: number, h: number, rng: Rng): Scene {
   canvas.paint((x) => mix(left, right, x / (w - 1)));
   const text = 'HASHWARDEN SAMPLE BANNER';
   const scale = Math.floor((w * 0.9) / textWidth(text, 1));
-  drawText(canvas, text, Math.round((w - textWidth(text, scale)) / 2), Math.round((h - 7 * scale) / 2), scale, [255, 255, 255]);
-  return { canvas, description: `Horizontal gradient rgb(${left.join(',')}) → rgb(${right.join(',')}) with ${JSON.stringify(text)} in the bitmap font (scale ${scale})` };
+  drawText(
+    canvas,
+    text,
+    Math.round((w - textWidth(text, scale)) / 2),
+    Math.round((h - 7 * scale) / 2),
+    scale,
+    [255, 255, 255],
+  );
+  return {
+    canvas,
+    description: `Horizontal gradient rgb(${left.join(',')}) → rgb(${right.join(',')}) with ${JSON.stringify(text)} in the bitmap font (scale ${scale})`,
+  };
 }
 
 function alphaShapesScene(w: number, h: number, rng: Rng): Scene {
   const canvas = new Canvas(w, h, [0, 0, 0], 0);
   randomShapes(canvas, rng, 7);
-  return { canvas, description: '7 opaque antialiased shapes on a fully transparent background (alpha 0 everywhere else)' };
+  return {
+    canvas,
+    description: '7 opaque antialiased shapes on a fully transparent background (alpha 0 everywhere else)',
+  };
 }
 
 function semiTransparentScene(w: number, h: number, rng: Rng): Scene {
@@ -490,7 +565,11 @@ function semiTransparentScene(w: number, h: number, rng: Rng): Scene {
     (x, y) => Math.max(0, 1 - ((x - cx) * (x - cx) + (y - cy) * (y - cy)) / (cx * cx + cy * cy)),
   );
   randomShapes(canvas, rng, 4, 0.5);
-  return { canvas, description: 'fbm terrain colours with alpha falling radially from 255 (centre) to 0 (corners), plus 4 shapes at 50 % opacity' };
+  return {
+    canvas,
+    description:
+      'fbm terrain colours with alpha falling radially from 255 (centre) to 0 (corners), plus 4 shapes at 50 % opacity',
+  };
 }
 
 function mosaicScene(w: number, h: number, rng: Rng): Scene {
@@ -498,7 +577,10 @@ function mosaicScene(w: number, h: number, rng: Rng): Scene {
   randomShapes(canvas, rng, 5, 0.8);
   canvas.rect(0, h - 30, w, h, [20, 20, 20], 0.6);
   drawText(canvas, 'MOSAIC 400X300', 8, h - 24, 2, [255, 255, 255]);
-  return { canvas, description: 'fbm terrain (5 octaves) with 5 shapes at 80 % opacity and a caption bar with bitmap-font text' };
+  return {
+    canvas,
+    description: 'fbm terrain (5 octaves) with 5 shapes at 80 % opacity and a caption bar with bitmap-font text',
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -508,7 +590,13 @@ type Format = 'png' | 'jpeg' | 'webp';
 type Encoding = 'png' | 'jpeg90' | 'jpeg60' | 'webp' | 'webp-lossless';
 
 const EXTENSIONS: Readonly<Record<Format, string>> = { png: 'png', jpeg: 'jpg', webp: 'webp' };
-const FORMAT_OF: Readonly<Record<Encoding, Format>> = { png: 'png', jpeg90: 'jpeg', jpeg60: 'jpeg', webp: 'webp', 'webp-lossless': 'webp' };
+const FORMAT_OF: Readonly<Record<Encoding, Format>> = {
+  png: 'png',
+  jpeg90: 'jpeg',
+  jpeg60: 'jpeg',
+  webp: 'webp',
+  'webp-lossless': 'webp',
+};
 const ENCODING_TEXT: Readonly<Record<Encoding, string>> = {
   png: 'PNG (compression level 9)',
   jpeg90: 'JPEG quality 90, 4:2:0, baseline',
@@ -529,14 +617,25 @@ async function encode(raw: Raw, encoding: Encoding): Promise<Buffer> {
   const image = sharp(raw.data, { raw: { width: raw.width, height: raw.height, channels: raw.channels } });
   switch (encoding) {
     case 'png':
-      return image.png({ compressionLevel: 9, adaptiveFiltering: false, palette: false, progressive: false }).toBuffer();
+      return image
+        .png({ compressionLevel: 9, adaptiveFiltering: false, palette: false, progressive: false })
+        .toBuffer();
     case 'jpeg90':
     case 'jpeg60':
       return image
-        .jpeg({ quality: encoding === 'jpeg90' ? 90 : 60, chromaSubsampling: '4:2:0', progressive: false, optimiseCoding: true, mozjpeg: false, trellisQuantisation: false })
+        .jpeg({
+          quality: encoding === 'jpeg90' ? 90 : 60,
+          chromaSubsampling: '4:2:0',
+          progressive: false,
+          optimiseCoding: true,
+          mozjpeg: false,
+          trellisQuantisation: false,
+        })
         .toBuffer();
     case 'webp':
-      return image.webp({ quality: 85, alphaQuality: 100, effort: 4, smartSubsample: false, lossless: false }).toBuffer();
+      return image
+        .webp({ quality: 85, alphaQuality: 100, effort: 4, smartSubsample: false, lossless: false })
+        .toBuffer();
     case 'webp-lossless':
       return image.webp({ lossless: true, effort: 4 }).toBuffer();
   }
@@ -544,9 +643,16 @@ async function encode(raw: Raw, encoding: Encoding): Promise<Buffer> {
 
 /** The reference blockhash of a file, decoded the way the manifest's note says. */
 async function oracleBlockhash(bytes: Buffer): Promise<{ hash: string; width: number; height: number }> {
-  const { data, info } = await sharp(bytes, { ignoreIcc: true, autoOrient: true }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(bytes, { ignoreIcc: true, autoOrient: true })
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   if (info.channels !== 4) throw new Error(`expected RGBA from the decoder, got ${info.channels} channels`);
-  return { hash: bmvbhash({ data, width: info.width, height: info.height }, 16), width: info.width, height: info.height };
+  return {
+    hash: bmvbhash({ data, width: info.width, height: info.height }, 16),
+    width: info.width,
+    height: info.height,
+  };
 }
 
 interface ManifestImage {
@@ -604,7 +710,10 @@ async function writeScene(
   const { canvas, description } = scene(new Rng(seedFor(name)));
   const format = FORMAT_OF[encoding];
   const file = `${name}.${EXTENSIONS[format]}`;
-  const bytes = await encode({ data: canvas.toRaw(channels), width: canvas.width, height: canvas.height, channels }, encoding);
+  const bytes = await encode(
+    { data: canvas.toRaw(channels), width: canvas.width, height: canvas.height, channels },
+    encoding,
+  );
   await write(file, bytes, format, {
     kind,
     description: `${description}; ${canvas.width}×${canvas.height}, ${channels === 4 ? 'RGBA' : 'RGB'}, ${ENCODING_TEXT[encoding]}`,
@@ -645,7 +754,9 @@ const EDITS: readonly Edit[] = [
     text: 'watermarked: semi-transparent white plate (alpha 0.55) with "SAMPLE" in the bitmap font (alpha 0.9), composited at the bottom-right corner',
     apply: (image, w) => {
       const mark = watermark(w);
-      return image.composite([{ input: mark.data, raw: { width: mark.width, height: mark.height, channels: 4 }, gravity: 'southeast' }]);
+      return image.composite([
+        { input: mark.data, raw: { width: mark.width, height: mark.height, channels: 4 }, gravity: 'southeast' },
+      ]);
     },
   },
   {
@@ -657,7 +768,11 @@ const EDITS: readonly Edit[] = [
       return image.extract({ left, top, width: w - 2 * left, height: h - 2 * top });
     },
   },
-  { id: 'bright15', text: 'brightness +15 % (sharp modulate brightness 1.15)', apply: (image) => image.modulate({ brightness: 1.15 }) },
+  {
+    id: 'bright15',
+    text: 'brightness +15 % (sharp modulate brightness 1.15)',
+    apply: (image) => image.modulate({ brightness: 1.15 }),
+  },
 ];
 
 async function writeEdits(original: string, encoding: Encoding): Promise<void> {
@@ -667,14 +782,25 @@ async function writeEdits(original: string, encoding: Encoding): Promise<void> {
   const base = original.replace(/\.[a-z]+$/, '');
   const opaque = (await sharp(source).metadata()).channels === 3;
   for (const edit of EDITS) {
-    const { data, info } = await edit.apply(sharp(source), entry.width, entry.height).raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await edit
+      .apply(sharp(source), entry.width, entry.height)
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const hasAlpha = info.channels === 4;
     const enc = edit.encoding ?? encoding;
     const format = FORMAT_OF[enc];
     let raw: Raw = { data, width: info.width, height: info.height, channels: hasAlpha ? 4 : 3 };
     // Compositing adds an alpha channel; an opaque original's copies stay opaque, as uploads would.
     if (hasAlpha && opaque) {
-      raw = { data: await sharp(data, { raw: { width: info.width, height: info.height, channels: 4 } }).removeAlpha().raw().toBuffer(), width: info.width, height: info.height, channels: 3 };
+      raw = {
+        data: await sharp(data, { raw: { width: info.width, height: info.height, channels: 4 } })
+          .removeAlpha()
+          .raw()
+          .toBuffer(),
+        width: info.width,
+        height: info.height,
+        channels: 3,
+      };
     }
     const file = `${base}--${edit.id}.${EXTENSIONS[format]}`;
     await write(file, await encode(raw, enc), format, {
@@ -731,7 +857,12 @@ async function main(): Promise<void> {
     'png',
     'low-information',
   );
-  await writeScene('pixel-1x1', () => ({ canvas: new Canvas(1, 1, [200, 30, 60]), description: 'A single rgb(200,30,60) pixel' }), 'png', 'low-information');
+  await writeScene(
+    'pixel-1x1',
+    () => ({ canvas: new Canvas(1, 1, [200, 30, 60]), description: 'A single rgb(200,30,60) pixel' }),
+    'png',
+    'low-information',
+  );
   await writeScene(
     'tiny-8x8',
     (r) => {
@@ -756,7 +887,7 @@ async function main(): Promise<void> {
     note:
       'Every image was generated by this script (no third-party content). bytes/sha256/md5 are of the file as written. ' +
       `blockhash is the reference value: the file decoded at full size by sharp ${sharp.versions.sharp} (libvips ${sharp.versions.vips}) ` +
-      "with sharp(file, { ignoreIcc: true, autoOrient: true }).ensureAlpha().raw(), and hashed by blockhash-core 0.1.0 bmvbhash(pixels, 16) (256 bits, hex). " +
+      'with sharp(file, { ignoreIcc: true, autoOrient: true }).ensureAlpha().raw(), and hashed by blockhash-core 0.1.0 bmvbhash(pixels, 16) (256 bits, hex). ' +
       'width/height are of that decode.',
     images: manifest,
   };
@@ -776,7 +907,9 @@ async function main(): Promise<void> {
       }
       note = `  distance to original ${d}`;
     }
-    console.log(`${m.file.padEnd(40)} ${String(m.width).padStart(5)}×${String(m.height).padEnd(5)} ${String(m.bytes).padStart(8)} B  ${m.blockhash}${note}`);
+    console.log(
+      `${m.file.padEnd(40)} ${String(m.width).padStart(5)}×${String(m.height).padEnd(5)} ${String(m.bytes).padStart(8)} B  ${m.blockhash}${note}`,
+    );
   }
   console.log(`${manifest.length} images, ${total} bytes`);
 }

@@ -32,7 +32,10 @@ interface ManifestImage {
 }
 
 const HERE = dirname(fileURLToPath(import.meta.url));
-const manifest = JSON.parse(readFileSync(join(HERE, 'manifest.json'), 'utf8')) as { seed: number; images: ManifestImage[] };
+const manifest = JSON.parse(readFileSync(join(HERE, 'manifest.json'), 'utf8')) as {
+  seed: number;
+  images: ManifestImage[];
+};
 const images = manifest.images;
 const path = (image: ManifestImage): string => join(HERE, 'images', image.file);
 
@@ -105,17 +108,22 @@ describe.each(images)('test vector $file', (image) => {
   });
 
   const known = FAST_KNOWN_OUTLIERS[image.file];
-  (known === undefined ? it : it.fails)(`hashes with hashImage at the default resolution within ${FAST_TOLERANCE_BITS} bits of the record${known === undefined ? '' : ` (known outlier: ${known})`}`, async () => {
-    const result = await hashImage(readFileSync(path(image)), { algorithms: ['blockhash'] });
-    const hex = result.hashes.blockhash;
-    expect(hex).toMatch(/^[0-9a-f]{64}$/);
-    const distance = hammingDistance(blockhash.parse(hex as string), blockhash.parse(image.blockhash));
-    expect(distance).toBeLessThanOrEqual(FAST_TOLERANCE_BITS);
-  });
+  (known === undefined ? it : it.fails)(
+    `hashes with hashImage at the default resolution within ${FAST_TOLERANCE_BITS} bits of the record${known === undefined ? '' : ` (known outlier: ${known})`}`,
+    async () => {
+      const result = await hashImage(readFileSync(path(image)), { algorithms: ['blockhash'] });
+      const hex = result.hashes.blockhash;
+      expect(hex).toMatch(/^[0-9a-f]{64}$/);
+      const distance = hammingDistance(blockhash.parse(hex as string), blockhash.parse(image.blockhash));
+      expect(distance).toBeLessThanOrEqual(FAST_TOLERANCE_BITS);
+    },
+  );
 });
 
 describe('PDQ golden file (pdq-golden.json)', () => {
-  const golden = JSON.parse(readFileSync(join(HERE, 'pdq-golden.json'), 'utf8')) as { images: { file: string; pdq: string; quality: number; dihedral: string[] }[] };
+  const golden = JSON.parse(readFileSync(join(HERE, 'pdq-golden.json'), 'utf8')) as {
+    images: { file: string; pdq: string; quality: number; dihedral: string[] }[];
+  };
 
   it('covers every test vector', () => {
     expect(golden.images.map((g) => g.file)).toEqual(images.map((i) => i.file));
@@ -124,13 +132,20 @@ describe('PDQ golden file (pdq-golden.json)', () => {
   it('still gives every recorded quality, and every usable PDQ hash and its dihedral hashes bit for bit', async () => {
     let compared = 0;
     for (const expected of golden.images) {
-      const result = await hashImage(join(HERE, 'images', expected.file), { algorithms: ['pdq'], resolution: 'full', dihedral: true });
+      const result = await hashImage(join(HERE, 'images', expected.file), {
+        algorithms: ['pdq'],
+        resolution: 'full',
+        dihedral: true,
+      });
       expect(result.quality.pdq, expected.file).toBe(expected.quality);
       // Below the quality gate the coefficients are rounding noise, and their bits could move with
       // the last digit of Math.cos on another platform: those hashes are recorded, not compared.
       if (expected.quality < PDQ_MIN_QUALITY) continue;
       compared++;
-      expect({ pdq: result.hashes.pdq, dihedral: result.dihedral?.pdq }, expected.file).toEqual({ pdq: expected.pdq, dihedral: expected.dihedral });
+      expect({ pdq: result.hashes.pdq, dihedral: result.dihedral?.pdq }, expected.file).toEqual({
+        pdq: expected.pdq,
+        dihedral: expected.dihedral,
+      });
     }
     expect(compared).toBeGreaterThanOrEqual(20);
   }, 60_000);

@@ -16,11 +16,16 @@ const HERE = dirname(fileURLToPath(import.meta.url));
 const manifest = JSON.parse(readFileSync(join(HERE, 'manifest.json'), 'utf8')) as { images: { file: string }[] };
 const images = [];
 for (const { file } of manifest.images) {
-  const result = await hashImage(join(HERE, 'images', file), { algorithms: ['pdq'], resolution: 'full', dihedral: true });
+  const result = await hashImage(join(HERE, 'images', file), {
+    algorithms: ['pdq'],
+    resolution: 'full',
+    dihedral: true,
+  });
   images.push({ file, pdq: result.hashes.pdq, quality: result.quality.pdq, dihedral: result.dihedral?.pdq });
 }
 const golden = {
-  provenance: 'hashwarden hashImage(file, { algorithms: ["pdq"], resolution: "full", dihedral: true }); bit-exact with the C++ reference on ../shared (docs/pdq.md); written by test-vectors/pdq-golden.ts',
+  provenance:
+    'hashwarden hashImage(file, { algorithms: ["pdq"], resolution: "full", dihedral: true }); bit-exact with the C++ reference on ../shared (docs/pdq.md); written by test-vectors/pdq-golden.ts',
   images,
 };
 writeFileSync(join(HERE, 'pdq-golden.json'), `${JSON.stringify(golden, null, 1)}\n`);

@@ -13,12 +13,15 @@ import { hashImage } from '../src/image/index.js';
 import { Matcher } from '../src/matcher.js';
 
 const DIR = fileURLToPath(new URL('./images/', import.meta.url));
-const manifest = JSON.parse(readFileSync(fileURLToPath(new URL('./manifest.json', import.meta.url)), 'utf8')) as { images: { file: string; kind: string }[] };
+const manifest = JSON.parse(readFileSync(fileURLToPath(new URL('./manifest.json', import.meta.url)), 'utf8')) as {
+  images: { file: string; kind: string }[];
+};
 const originals = manifest.images.filter((i) => i.kind === 'original').map((i) => i.file);
 const edits = manifest.images.filter((i) => i.kind === 'edit').map((i) => i.file);
 const lowInformation = manifest.images.filter((i) => i.kind === 'low-information').map((i) => i.file);
 /** The original an edit was made from: its name before `--`, with the original's extension. */
-const originalOf = (file: string): string | undefined => originals.find((o) => o.replace(/\.[a-z]+$/, '') === file.split('--')[0]);
+const originalOf = (file: string): string | undefined =>
+  originals.find((o) => o.replace(/\.[a-z]+$/, '') === file.split('--')[0]);
 const MILD = ['resize50', 'jpeg60', 'watermark', 'bright15'];
 
 describe('robustness on the test vectors, at the shipped defaults', () => {
@@ -77,8 +80,20 @@ describe('robustness on the test vectors, at the shipped defaults', () => {
       const source = readFileSync(DIR + file);
       const mirrored = await sharp(source).flop().png().toBuffer();
       const { width = 0, height = 0 } = await sharp(source).metadata();
-      const letterboxed = await sharp(source).extend({ top: Math.round(height / 10), bottom: Math.round(height / 10), left: Math.round(width / 10), right: Math.round(width / 10), background: '#000' }).png().toBuffer();
-      for (const [name, bytes] of [['mirrored', mirrored], ['letterboxed', letterboxed]] as const) {
+      const letterboxed = await sharp(source)
+        .extend({
+          top: Math.round(height / 10),
+          bottom: Math.round(height / 10),
+          left: Math.round(width / 10),
+          right: Math.round(width / 10),
+          background: '#000',
+        })
+        .png()
+        .toBuffer();
+      for (const [name, bytes] of [
+        ['mirrored', mirrored],
+        ['letterboxed', letterboxed],
+      ] as const) {
         const found = await matched(bytes);
         for (const algorithm of ['pdq', 'blockhash'] as const) {
           if (listed[algorithm].has(file) && !found[algorithm].includes(file)) misses[name][algorithm]++;
@@ -95,7 +110,10 @@ describe('robustness on the test vectors, at the shipped defaults', () => {
       const own = originals.includes(file) ? file : originalOf(file);
       const found = await matched(readFileSync(DIR + file));
       for (const algorithm of ['pdq', 'blockhash'] as const) {
-        expect(found[algorithm].filter((o) => o !== own), `${file} by ${algorithm}`).toEqual([]);
+        expect(
+          found[algorithm].filter((o) => o !== own),
+          `${file} by ${algorithm}`,
+        ).toEqual([]);
       }
     }
   });

@@ -64,7 +64,9 @@ async function watermark(photo: Buffer, share: number, opacity: number): Promise
     <rect x="${h}" y="${h * 0.55}" width="${(w - h * 1.3) * 0.7}" height="${h * 0.15}" fill="#202020" fill-opacity="${opacity}"/>
   </svg>`;
   const margin = Math.round(Math.min(width, height) * 0.03);
-  return jpeg(displayed(photo).composite([{ input: Buffer.from(svg), left: width - w - margin, top: height - h - margin }]));
+  return jpeg(
+    displayed(photo).composite([{ input: Buffer.from(svg), left: width - w - margin, top: height - h - margin }]),
+  );
 }
 
 async function letterbox(photo: Buffer, fraction: number): Promise<Buffer> {
@@ -78,31 +80,118 @@ async function letterbox(photo: Buffer, fraction: number): Promise<Buffer> {
 export const EDITS: readonly Edit[] = [
   { name: 'jpeg-q30', group: 'mild', description: 'JPEG at quality 30', apply: (p) => jpeg(displayed(p), 30) },
   { name: 'jpeg-q70', group: 'mild', description: 'JPEG at quality 70', apply: (p) => jpeg(displayed(p), 70) },
-  { name: 'webp', group: 'mild', description: 'WebP at quality 75', apply: (p) => displayed(p).webp({ quality: 75 }).toBuffer() },
+  {
+    name: 'webp',
+    group: 'mild',
+    description: 'WebP at quality 75',
+    apply: (p) => displayed(p).webp({ quality: 75 }).toBuffer(),
+  },
   { name: 'png', group: 'mild', description: 'PNG re-save (lossless)', apply: (p) => displayed(p).png().toBuffer() },
-  { name: 'resize-50', group: 'mild', description: 'resized to 50%', apply: async (p) => jpeg(displayed(p).resize({ width: Math.round((await size(p)).width / 2) })) },
-  { name: 'resize-256w', group: 'mild', description: 'resized to 256 px wide', apply: (p) => jpeg(displayed(p).resize({ width: 256 })) },
-  { name: 'share-1080', group: 'mild', description: 'social share: at most 1080 px wide, JPEG 80', apply: (p) => jpeg(displayed(p).resize({ width: 1080, withoutEnlargement: true }), 80) },
-  { name: 'letterbox-10', group: 'mild', description: 'black border of 10% on every side', apply: (p) => letterbox(p, 0.1) },
-  { name: 'watermark', group: 'mild', description: 'logo badge in the bottom-right corner, 12% of the width, half opaque', apply: (p) => watermark(p, 0.12, 0.5) },
-  { name: 'brightness+25', group: 'mild', description: 'brightness +25%', apply: (p) => jpeg(displayed(p).modulate({ brightness: 1.25 })) },
-  { name: 'contrast+30', group: 'mild', description: 'contrast ×1.3 around mid-grey', apply: (p) => jpeg(displayed(p).linear(1.3, -0.3 * 128)) },
-  { name: 'saturation+50', group: 'mild', description: 'saturation ×1.5', apply: (p) => jpeg(displayed(p).modulate({ saturation: 1.5 })) },
-  { name: 'colour-managed', group: 'mild', description: 're-saved by a colour-managed app: embedded ICC profile applied (to sRGB), JPEG 85', apply: (p) => jpeg(sharp(p, { failOn: 'none', autoOrient: true })) },
+  {
+    name: 'resize-50',
+    group: 'mild',
+    description: 'resized to 50%',
+    apply: async (p) => jpeg(displayed(p).resize({ width: Math.round((await size(p)).width / 2) })),
+  },
+  {
+    name: 'resize-256w',
+    group: 'mild',
+    description: 'resized to 256 px wide',
+    apply: (p) => jpeg(displayed(p).resize({ width: 256 })),
+  },
+  {
+    name: 'share-1080',
+    group: 'mild',
+    description: 'social share: at most 1080 px wide, JPEG 80',
+    apply: (p) => jpeg(displayed(p).resize({ width: 1080, withoutEnlargement: true }), 80),
+  },
+  {
+    name: 'letterbox-10',
+    group: 'mild',
+    description: 'black border of 10% on every side',
+    apply: (p) => letterbox(p, 0.1),
+  },
+  {
+    name: 'watermark',
+    group: 'mild',
+    description: 'logo badge in the bottom-right corner, 12% of the width, half opaque',
+    apply: (p) => watermark(p, 0.12, 0.5),
+  },
+  {
+    name: 'brightness+25',
+    group: 'mild',
+    description: 'brightness +25%',
+    apply: (p) => jpeg(displayed(p).modulate({ brightness: 1.25 })),
+  },
+  {
+    name: 'contrast+30',
+    group: 'mild',
+    description: 'contrast ×1.3 around mid-grey',
+    apply: (p) => jpeg(displayed(p).linear(1.3, -0.3 * 128)),
+  },
+  {
+    name: 'saturation+50',
+    group: 'mild',
+    description: 'saturation ×1.5',
+    apply: (p) => jpeg(displayed(p).modulate({ saturation: 1.5 })),
+  },
+  {
+    name: 'colour-managed',
+    group: 'mild',
+    description: 're-saved by a colour-managed app: embedded ICC profile applied (to sRGB), JPEG 85',
+    apply: (p) => jpeg(sharp(p, { failOn: 'none', autoOrient: true })),
+  },
   { name: 'greyscale', group: 'mild', description: 'greyscale', apply: (p) => jpeg(displayed(p).greyscale()) },
   { name: 'blur-1.5', group: 'mild', description: 'Gaussian blur σ 1.5', apply: (p) => jpeg(displayed(p).blur(1.5)) },
-  { name: 'sharpen', group: 'mild', description: 'sharpen (σ 1)', apply: (p) => jpeg(displayed(p).sharpen({ sigma: 1 })) },
+  {
+    name: 'sharpen',
+    group: 'mild',
+    description: 'sharpen (σ 1)',
+    apply: (p) => jpeg(displayed(p).sharpen({ sigma: 1 })),
+  },
   { name: 'crop-5', group: 'crop', description: 'crop 5% off every side', apply: (p) => cropEachSide(p, 0.05) },
   { name: 'crop-15', group: 'crop', description: 'crop 15% off every side', apply: (p) => cropEachSide(p, 0.15) },
   { name: 'flip-h', group: 'dihedral', description: 'mirrored left to right', apply: (p) => jpeg(displayed(p).flop()) },
-  { name: 'flip-v', group: 'dihedral', description: 'turned upside down (mirrored top to bottom)', apply: (p) => jpeg(displayed(p).flip()) },
-  { name: 'rotate-90', group: 'dihedral', description: 'rotated 90° clockwise', apply: (p) => jpeg(displayed(p).rotate(90)) },
+  {
+    name: 'flip-v',
+    group: 'dihedral',
+    description: 'turned upside down (mirrored top to bottom)',
+    apply: (p) => jpeg(displayed(p).flip()),
+  },
+  {
+    name: 'rotate-90',
+    group: 'dihedral',
+    description: 'rotated 90° clockwise',
+    apply: (p) => jpeg(displayed(p).rotate(90)),
+  },
   { name: 'rotate-180', group: 'dihedral', description: 'rotated 180°', apply: (p) => jpeg(displayed(p).rotate(180)) },
-  { name: 'rotate-270', group: 'dihedral', description: 'rotated 90° counter-clockwise', apply: (p) => jpeg(displayed(p).rotate(270)) },
-  { name: 'watermark-large', group: 'hard', description: 'logo badge in the bottom-right corner, 22% of the width, 80% opaque', apply: (p) => watermark(p, 0.22, 0.8) },
-  { name: 'rotate-3', group: 'hard', description: 'rotated 3° (corners filled black)', apply: (p) => jpeg(displayed(p).rotate(3, { background: '#000000' })) },
-  { name: 'crop-25-corner', group: 'hard', description: 'the top-left 75% × 75% kept', apply: async (p) => {
-    const { width, height } = await size(p);
-    return jpeg(displayed(p).extract({ left: 0, top: 0, width: Math.round(width * 0.75), height: Math.round(height * 0.75) }));
-  } },
+  {
+    name: 'rotate-270',
+    group: 'dihedral',
+    description: 'rotated 90° counter-clockwise',
+    apply: (p) => jpeg(displayed(p).rotate(270)),
+  },
+  {
+    name: 'watermark-large',
+    group: 'hard',
+    description: 'logo badge in the bottom-right corner, 22% of the width, 80% opaque',
+    apply: (p) => watermark(p, 0.22, 0.8),
+  },
+  {
+    name: 'rotate-3',
+    group: 'hard',
+    description: 'rotated 3° (corners filled black)',
+    apply: (p) => jpeg(displayed(p).rotate(3, { background: '#000000' })),
+  },
+  {
+    name: 'crop-25-corner',
+    group: 'hard',
+    description: 'the top-left 75% × 75% kept',
+    apply: async (p) => {
+      const { width, height } = await size(p);
+      return jpeg(
+        displayed(p).extract({ left: 0, top: 0, width: Math.round(width * 0.75), height: Math.round(height * 0.75) }),
+      );
+    },
+  },
 ];

@@ -47,13 +47,20 @@ describe('robustness arithmetic', () => {
       h.add(d);
       return h;
     };
-    const edit = (group: string, d: number) => ({ group, stats: { pdq: { plain: at(d) }, blockhash: { plain: at(d + 1) } } });
+    const edit = (group: string, d: number) => ({
+      group,
+      stats: { pdq: { plain: at(d) }, blockhash: { plain: at(d + 1) } },
+    });
     const merged = groupHistogram([edit('mild', 2), edit('crop', 5), edit('mild', 7)], 'blockhash', 'mild', 'plain');
     expect([merged.total, merged.within(3), merged.within(8)]).toEqual([2, 1, 2]);
   });
 
   it('merges same-scene pairs into groups transitively', () => {
-    const groups = sameSceneGroups([['a', 'b'], ['b', 'c', 14], ['d', 'e']]);
+    const groups = sameSceneGroups([
+      ['a', 'b'],
+      ['b', 'c', 14],
+      ['d', 'e'],
+    ]);
     expect(groups.get('a')).toBe(groups.get('c'));
     expect(groups.get('d')).toBe(groups.get('e'));
     expect(groups.get('a')).not.toBe(groups.get('d'));

@@ -108,7 +108,12 @@ export class Histogram {
  * The histograms of every edit of `group` merged into one: the `mode` histogram (plain, with
  * matching on, against a reference list…) of algorithm `a`.
  */
-export function groupHistogram<M extends string>(edits: readonly { readonly group: string; readonly stats: Record<Algorithm, Record<M, Histogram>> }[], a: Algorithm, group: string, mode: M): Histogram {
+export function groupHistogram<M extends string>(
+  edits: readonly { readonly group: string; readonly stats: Record<Algorithm, Record<M, Histogram>> }[],
+  a: Algorithm,
+  group: string,
+  mode: M,
+): Histogram {
   const h = new Histogram();
   for (const e of edits) if (e.group === group) h.merge(e.stats[a][mode]);
   return h;

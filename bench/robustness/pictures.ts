@@ -38,34 +38,83 @@ function specs(report: Report): Record<string, unknown> {
   const roc = ALGORITHMS.flatMap((a) => {
     const tp = groupHistogram(report.edits, a, 'mild', 'dihedral');
     const fp = report.pool.unrelated[a].dihedral;
-    return Array.from({ length: report.maxThreshold + 1 }, (_, t) => ({ algorithm: NAMES[a], threshold: t, tpr: tp.rate(t), fpr: fp.rate(t) * 1e6, isDefault: t === report.defaults[a] }));
+    return Array.from({ length: report.maxThreshold + 1 }, (_, t) => ({
+      algorithm: NAMES[a],
+      threshold: t,
+      tpr: tp.rate(t),
+      fpr: fp.rate(t) * 1e6,
+      isDefault: t === report.defaults[a],
+    }));
   });
-  const edits = report.edits.flatMap((e) => ALGORITHMS.map((a) => ({ edit: e.name, group: e.group, algorithm: NAMES[a], tpr: e.stats[a].dihedral.rate(report.defaults[a]) })));
+  const edits = report.edits.flatMap((e) =>
+    ALGORITHMS.map((a) => ({
+      edit: e.name,
+      group: e.group,
+      algorithm: NAMES[a],
+      tpr: e.stats[a].dihedral.rate(report.defaults[a]),
+    })),
+  );
   const distances = ALGORITHMS.flatMap((a) => {
     const unrelated = report.pool.unrelated[a].plain;
     const edited = groupHistogram(report.edits, a, 'mild', 'plain');
     const rows: { algorithm: string; set: string; distance: number; share: number }[] = [];
-    for (const [set, h] of [['unrelated', unrelated], ['mild edit', edited]] as const) {
+    for (const [set, h] of [
+      ['unrelated', unrelated],
+      ['mild edit', edited],
+    ] as const) {
       const compared = h.total - h.missing;
-      for (let d = 0; d <= 256; d += 1) rows.push({ algorithm: NAMES[a], set, distance: d, share: compared === 0 ? 0 : (h.counts[d] as number) / compared });
+      for (let d = 0; d <= 256; d += 1)
+        rows.push({
+          algorithm: NAMES[a],
+          set,
+          distance: d,
+          share: compared === 0 ? 0 : (h.counts[d] as number) / compared,
+        });
     }
     return rows;
   });
   return {
     'thresholds-roc.svg': {
       $schema: SCHEMA,
-      title: { text: 'Mild edits matched against unrelated pairs matched, thresholds 0–64', subtitle: 'matching as matchImage does by default (turned, mirrored and trimmed copies searched); the larger point is the default' },
+      title: {
+        text: 'Mild edits matched against unrelated pairs matched, thresholds 0–64',
+        subtitle:
+          'matching as matchImage does by default (turned, mirrored and trimmed copies searched); the larger point is the default',
+      },
       data: { values: roc },
       width: 520,
       height: 320,
       layer: [
-        { mark: { type: 'line', point: true }, encoding: { x: { field: 'fpr', type: 'quantitative', title: 'unrelated pairs matched, per million (symmetric log scale)', scale: { type: 'symlog', constant: 1 } }, y: { field: 'tpr', type: 'quantitative', title: 'mild edits matched', axis: { format: '%' } }, color: { field: 'algorithm', type: 'nominal' } } },
-        { transform: [{ filter: 'datum.isDefault' }], mark: { type: 'point', size: 160, filled: true }, encoding: { x: { field: 'fpr', type: 'quantitative', scale: { type: 'symlog', constant: 1 } }, y: { field: 'tpr', type: 'quantitative' }, color: { field: 'algorithm', type: 'nominal' } } },
+        {
+          mark: { type: 'line', point: true },
+          encoding: {
+            x: {
+              field: 'fpr',
+              type: 'quantitative',
+              title: 'unrelated pairs matched, per million (symmetric log scale)',
+              scale: { type: 'symlog', constant: 1 },
+            },
+            y: { field: 'tpr', type: 'quantitative', title: 'mild edits matched', axis: { format: '%' } },
+            color: { field: 'algorithm', type: 'nominal' },
+          },
+        },
+        {
+          transform: [{ filter: 'datum.isDefault' }],
+          mark: { type: 'point', size: 160, filled: true },
+          encoding: {
+            x: { field: 'fpr', type: 'quantitative', scale: { type: 'symlog', constant: 1 } },
+            y: { field: 'tpr', type: 'quantitative' },
+            color: { field: 'algorithm', type: 'nominal' },
+          },
+        },
       ],
     },
     'thresholds-edits.svg': {
       $schema: SCHEMA,
-      title: { text: 'Share of each edit matched at the default thresholds', subtitle: `PDQ ${report.defaults.pdq}, blockhash ${report.defaults.blockhash}; matching as matchImage does by default` },
+      title: {
+        text: 'Share of each edit matched at the default thresholds',
+        subtitle: `PDQ ${report.defaults.pdq}, blockhash ${report.defaults.blockhash}; matching as matchImage does by default`,
+      },
       data: { values: edits },
       width: 420,
       mark: 'bar',
@@ -78,7 +127,11 @@ function specs(report: Report): Record<string, unknown> {
     },
     'thresholds-distances.svg': {
       $schema: SCHEMA,
-      title: { text: 'Distances between unrelated images and between mild edits and their originals', subtitle: 'the hash as it is (no turned, mirrored or trimmed copies); share of each set of pairs at each distance' },
+      title: {
+        text: 'Distances between unrelated images and between mild edits and their originals',
+        subtitle:
+          'the hash as it is (no turned, mirrored or trimmed copies); share of each set of pairs at each distance',
+      },
       data: { values: distances },
       facet: { row: { field: 'algorithm', type: 'nominal', title: null } },
       spec: {
@@ -86,7 +139,12 @@ function specs(report: Report): Record<string, unknown> {
         height: 160,
         mark: { type: 'line', interpolate: 'step-after' },
         encoding: {
-          x: { field: 'distance', type: 'quantitative', title: 'Hamming distance (bits of 256)', scale: { domain: [0, 256] } },
+          x: {
+            field: 'distance',
+            type: 'quantitative',
+            title: 'Hamming distance (bits of 256)',
+            scale: { domain: [0, 256] },
+          },
           y: { field: 'share', type: 'quantitative', title: 'share of pairs' },
           color: { field: 'set', type: 'nominal', title: null },
         },

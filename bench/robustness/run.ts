@@ -37,7 +37,17 @@ import { searchedHashes } from '../../src/image/queries.js';
 import { ROOT, SHARED, environment } from '../corpus.js';
 import { EDITS, type EditGroup } from './edits.js';
 import { lowInformationImages } from './low-information.js';
-import { ALGORITHMS, Histogram, MAX_THRESHOLD, dihedralDistance, distance, sameSceneGroups, toWords, type Algorithm, type Words } from './measure.js';
+import {
+  ALGORITHMS,
+  Histogram,
+  MAX_THRESHOLD,
+  dihedralDistance,
+  distance,
+  sameSceneGroups,
+  toWords,
+  type Algorithm,
+  type Words,
+} from './measure.js';
 import { writeReport, type Report } from './report.js';
 
 const { values: args } = parseArgs({
@@ -67,13 +77,21 @@ type Hashed = Record<Algorithm, { hash: Words | null; variants: Words[]; trimmed
 function kept(result: ImageHashResult): Hashed {
   const out = {} as Hashed;
   const words = (hex: string): Words => toWords(Buffer.from(hex, 'hex'));
-  const withoutTurns = { hashes: result.hashes, unusable: result.unusable, ...(result.trimmed === undefined ? {} : { trimmed: { hashes: result.trimmed.hashes, unusable: result.trimmed.unusable } }) };
+  const withoutTurns = {
+    hashes: result.hashes,
+    unusable: result.unusable,
+    ...(result.trimmed === undefined
+      ? {}
+      : { trimmed: { hashes: result.trimmed.hashes, unusable: result.trimmed.unusable } }),
+  };
   for (const name of ALGORITHMS) {
-    const own = result.hashes[name] !== undefined && result.unusable[name] === undefined ? (result.hashes[name] as string) : null;
+    const own =
+      result.hashes[name] !== undefined && result.unusable[name] === undefined ? (result.hashes[name] as string) : null;
     // Exactly what matchImage searches (src/image/queries.ts).
     const variants = searchedHashes(result, name).map((q) => words(q.hash));
     const trimmed = searchedHashes(withoutTurns, name).map((q) => words(q.hash));
-    out[name] = own === null && variants.length === 0 ? null : { hash: own === null ? null : words(own), variants, trimmed };
+    out[name] =
+      own === null && variants.length === 0 ? null : { hash: own === null ? null : words(own), variants, trimmed };
   }
   return out;
 }
@@ -87,10 +105,13 @@ async function hashBytes(bytes: Buffer): Promise<Hashed | null> {
 }
 
 function listPhotos(dir: string): string[] {
-  const walk = (d: string): string[] => readdirSync(d).sort().flatMap((f) => {
-    const p = join(d, f);
-    return statSync(p).isDirectory() ? walk(p) : IMAGE.test(f) ? [p] : [];
-  });
+  const walk = (d: string): string[] =>
+    readdirSync(d)
+      .sort()
+      .flatMap((f) => {
+        const p = join(d, f);
+        return statSync(p).isDirectory() ? walk(p) : IMAGE.test(f) ? [p] : [];
+      });
   return walk(dir);
 }
 
@@ -104,12 +125,19 @@ async function tiles(photo: Buffer): Promise<Buffer[]> {
   const h = Math.floor(height / rows);
   if (w < 64 || h < 64) return [];
   // Decoded once; each tile is cut from the raw pixels.
-  const { data, info } = await sharp(photo, { failOn: 'none', autoOrient: true }).raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(photo, { failOn: 'none', autoOrient: true })
+    .raw()
+    .toBuffer({ resolveWithObject: true });
   const raw = { raw: { width: info.width, height: info.height, channels: info.channels } };
   const out: Buffer[] = [];
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < columns; c++) {
-      out.push(await sharp(data, raw).extract({ left: c * w, top: r * h, width: w, height: h }).png().toBuffer());
+      out.push(
+        await sharp(data, raw)
+          .extract({ left: c * w, top: r * h, width: w, height: h })
+          .png()
+          .toBuffer(),
+      );
     }
   }
   return out;
@@ -123,14 +151,18 @@ async function referenceHashes(dir: string, files: readonly string[]): Promise<R
     for (const line of readFileSync(csv, 'utf8').trim().split('\n')) {
       const [hash, quality, file] = line.split(',');
       // The reference's own gate: a hash under quality 50 would not be on a list.
-      if (hash !== undefined && file !== undefined && /^[0-9a-f]{64}$/.test(hash) && Number(quality) >= 50) pdq.set(file, toWords(Buffer.from(hash, 'hex')));
+      if (hash !== undefined && file !== undefined && /^[0-9a-f]{64}$/.test(hash) && Number(quality) >= 50)
+        pdq.set(file, toWords(Buffer.from(hash, 'hex')));
     }
   }
   const blockhash = new Map<string, Words>();
   for (const file of files) {
     try {
       const { data, info } = await sharp(file).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
-      blockhash.set(relative(dir, file), toWords(Buffer.from(bmvbhash({ data, width: info.width, height: info.height }, 16), 'hex')));
+      blockhash.set(
+        relative(dir, file),
+        toWords(Buffer.from(bmvbhash({ data, width: info.width, height: info.height }, 16), 'hex')),
+      );
     } catch {
       // Not decodable with sharp's defaults: no naive hash, as a naive pipeline would have none.
     }
@@ -140,7 +172,10 @@ async function referenceHashes(dir: string, files: readonly string[]): Promise<R
 
 if (args.from !== undefined) {
   const json = JSON.parse(readFileSync(args.from, 'utf8'), (_key, value: unknown) =>
-    value !== null && typeof value === 'object' && 'counts' in value && 'missing' in value ? Histogram.fromJSON(value as { counts: number[]; missing: number }) : value) as Report;
+    value !== null && typeof value === 'object' && 'counts' in value && 'missing' in value
+      ? Histogram.fromJSON(value as { counts: number[]; missing: number })
+      : value,
+  ) as Report;
   for (const line of await writeReport(json, args.out as string)) console.log(line);
   console.log(`wrote ${relative(ROOT, args.out as string)} from ${args.from}`);
   process.exit(0);
@@ -158,12 +193,32 @@ console.log(`# robustness — ${await environment()} · sharp ${sharp.versions.s
 console.log(`${files.length} photos from ${dir}; ${EDITS.length} edits; pool of tiles; concurrency ${CONCURRENCY}`);
 
 // 1. The originals.
-const originals = (await mapSettled(files, CONCURRENCY, async (f) => hashBytes(readFileSync(f)))).map((r) => (r.ok ? r.value : null));
+const originals = (await mapSettled(files, CONCURRENCY, async (f) => hashBytes(readFileSync(f)))).map((r) =>
+  r.ok ? r.value : null,
+);
 const references = await referenceHashes(dir, files);
 
 // 2. Each edit of each original: distances to the original, plain and dihedral.
-type EditStats = Record<Algorithm, { plain: Histogram; dihedral: Histogram; referencePlain: Histogram; referenceDihedral: Histogram }>;
-const editStats = new Map<string, EditStats>(EDITS.map((e) => [e.name, Object.fromEntries(ALGORITHMS.map((a) => [a, { plain: new Histogram(), dihedral: new Histogram(), referencePlain: new Histogram(), referenceDihedral: new Histogram() }])) as EditStats]));
+type EditStats = Record<
+  Algorithm,
+  { plain: Histogram; dihedral: Histogram; referencePlain: Histogram; referenceDihedral: Histogram }
+>;
+const editStats = new Map<string, EditStats>(
+  EDITS.map((e) => [
+    e.name,
+    Object.fromEntries(
+      ALGORITHMS.map((a) => [
+        a,
+        {
+          plain: new Histogram(),
+          dihedral: new Histogram(),
+          referencePlain: new Histogram(),
+          referenceDihedral: new Histogram(),
+        },
+      ]),
+    ) as EditStats,
+  ]),
+);
 const listed: Record<Algorithm, number> = { pdq: 0, blockhash: 0 };
 for (const a of ALGORITHMS) listed[a] = originals.filter((o) => o?.[a]?.hash != null).length;
 let edited = 0;
@@ -184,7 +239,10 @@ await mapSettled(files, CONCURRENCY, async (file, i) => {
       // A list holds originals' own hashes: an original whose hash is refused is not listed.
       const listedHash = original?.[a]?.hash ?? null;
       const reference = references[a].get(relative(dir, file)) ?? null;
-      for (const [target, plain, all] of [[listedHash, stats[a].plain, stats[a].dihedral], [reference, stats[a].referencePlain, stats[a].referenceDihedral]] as const) {
+      for (const [target, plain, all] of [
+        [listedHash, stats[a].plain, stats[a].dihedral],
+        [reference, stats[a].referencePlain, stats[a].referenceDihedral],
+      ] as const) {
         if (target === null) continue;
         if (query?.hash == null) plain.missing++;
         else plain.add(distance(query.hash, target));
@@ -200,11 +258,24 @@ await mapSettled(files, CONCURRENCY, async (file, i) => {
 const nearDuplicates = join(dir, 'near_duplicate_groups.json');
 const scenes = existsSync(nearDuplicates)
   ? (() => {
-      const json = JSON.parse(readFileSync(nearDuplicates, 'utf8')) as { groups?: unknown[][]; pairs?: unknown[][]; dihedral_pairs_min_over_8_transforms_le_31?: unknown[][] };
-      return sameSceneGroups([...(json.groups ?? []), ...(json.pairs ?? []), ...(json.dihedral_pairs_min_over_8_transforms_le_31 ?? [])]);
+      const json = JSON.parse(readFileSync(nearDuplicates, 'utf8')) as {
+        groups?: unknown[][];
+        pairs?: unknown[][];
+        dihedral_pairs_min_over_8_transforms_le_31?: unknown[][];
+      };
+      return sameSceneGroups([
+        ...(json.groups ?? []),
+        ...(json.pairs ?? []),
+        ...(json.dihedral_pairs_min_over_8_transforms_le_31 ?? []),
+      ]);
     })()
   : new Map<string, number>();
-interface Tile { source: number; tile: number; scene: string; hashed: Hashed }
+interface Tile {
+  source: number;
+  tile: number;
+  scene: string;
+  hashed: Hashed;
+}
 const pool: Tile[] = [];
 let tileCount = 0;
 await mapSettled(files, CONCURRENCY, async (file, i) => {
@@ -226,12 +297,19 @@ await mapSettled(files, CONCURRENCY, async (file, i) => {
 // tile (searched as matchImage would) and its listed image the second, so the order decides the
 // counts with turned and trimmed copies, and runs must agree.
 pool.sort((x, y) => x.source - y.source || x.tile - y.tile);
-const unrelated: Record<Algorithm, { plain: Histogram; trimmed: Histogram; dihedral: Histogram; sameSource: Histogram }> = Object.fromEntries(
-  ALGORITHMS.map((a) => [a, { plain: new Histogram(), trimmed: new Histogram(), dihedral: new Histogram(), sameSource: new Histogram() }]),
+const unrelated: Record<
+  Algorithm,
+  { plain: Histogram; trimmed: Histogram; dihedral: Histogram; sameSource: Histogram }
+> = Object.fromEntries(
+  ALGORITHMS.map((a) => [
+    a,
+    { plain: new Histogram(), trimmed: new Histogram(), dihedral: new Histogram(), sameSource: new Histogram() },
+  ]),
 ) as never;
 const refusedTiles: Record<Algorithm, number> = { pdq: 0, blockhash: 0 };
 let excludedScenePairs = 0;
-for (const a of ALGORITHMS) refusedTiles[a] = pool.filter((t) => t.hashed[a]?.hash == null).length + (tileCount - pool.length);
+for (const a of ALGORITHMS)
+  refusedTiles[a] = pool.filter((t) => t.hashed[a]?.hash == null).length + (tileCount - pool.length);
 for (let i = 0; i < pool.length; i++) {
   const x = pool[i] as Tile;
   for (let j = i + 1; j < pool.length; j++) {
@@ -261,10 +339,12 @@ for (let i = 0; i < pool.length; i++) {
 // upload searched as matchImage would, against every other one and every listed original.
 const lowGenerated = await lowInformationImages();
 const low: { name: string; kind: string; hashed: Hashed | null }[] = [];
-for (const image of lowGenerated) low.push({ name: image.name, kind: image.kind, hashed: await hashBytes(image.bytes) });
+for (const image of lowGenerated)
+  low.push({ name: image.name, kind: image.kind, hashed: await hashBytes(image.bytes) });
 files.forEach((file, i) => {
   const own = originals[i];
-  if (own === null || ALGORITHMS.some((a) => own?.[a]?.hash == null)) low.push({ name: relative(dir, file), kind: 'photo', hashed: own ?? null });
+  if (own === null || ALGORITHMS.some((a) => own?.[a]?.hash == null))
+    low.push({ name: relative(dir, file), kind: 'photo', hashed: own ?? null });
 });
 const lowInformation = ALGORITHMS.map((a) => {
   const kinds = new Map<string, { images: number; usable: number }>();
@@ -279,7 +359,9 @@ const lowInformation = ALGORITHMS.map((a) => {
     if (query == null || query.variants.length === 0) continue;
     const targets = [
       ...low.filter((y) => y !== x).map((y) => ({ name: y.name, hash: y.hashed?.[a]?.hash ?? null })),
-      ...originals.map((o, i) => ({ name: relative(dir, files[i] as string), hash: o?.[a]?.hash ?? null })).filter((t) => t.name !== x.name),
+      ...originals
+        .map((o, i) => ({ name: relative(dir, files[i] as string), hash: o?.[a]?.hash ?? null }))
+        .filter((t) => t.name !== x.name),
     ];
     for (const target of targets) {
       if (target.hash === null) continue;
@@ -300,7 +382,12 @@ const report: Report = {
   listed,
   defaults: DEFAULTS,
   maxThreshold: MAX_THRESHOLD,
-  edits: EDITS.map((e) => ({ name: e.name, group: e.group as EditGroup, description: e.description, stats: editStats.get(e.name) as EditStats })),
+  edits: EDITS.map((e) => ({
+    name: e.name,
+    group: e.group as EditGroup,
+    description: e.description,
+    stats: editStats.get(e.name) as EditStats,
+  })),
   references: { pdq: references.pdq.size, blockhash: references.blockhash.size },
   pool: { tiles: tileCount, hashed: pool.length, refused: refusedTiles, excludedScenePairs, unrelated },
   lowInformation,
@@ -308,4 +395,6 @@ const report: Report = {
 };
 const lines = await writeReport(report, args.out as string);
 for (const line of lines) console.log(line);
-console.log(`wrote ${relative(ROOT, args.out as string)} and its .json in ${report.seconds.toFixed(0)} s (${edited} edited copies hashed)`);
+console.log(
+  `wrote ${relative(ROOT, args.out as string)} and its .json in ${report.seconds.toFixed(0)} s (${edited} edited copies hashed)`,
+);

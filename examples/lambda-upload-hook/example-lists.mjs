@@ -13,7 +13,12 @@ import { hashImage } from 'hashwarden/image';
 export const TEST_VECTORS = fileURLToPath(new URL('../../test-vectors/images/', import.meta.url));
 
 /** The test vectors the example list holds. Their edited copies (`--jpeg60`, …) are not listed. */
-export const LISTED = Object.freeze(['shapes-1024x768.jpg', 'landscape-1600x1200.jpg', 'text-640x480.png', 'mosaic-400x300.jpg']);
+export const LISTED = Object.freeze([
+  'shapes-1024x768.jpg',
+  'landscape-1600x1200.jpg',
+  'text-640x480.png',
+  'mosaic-400x300.jpg',
+]);
 
 /**
  * Writes the example snapshot to `path` (aside, then renamed, as every snapshot is written).
@@ -34,8 +39,14 @@ export async function writeExampleSnapshot(path, images = LISTED) {
     for (const algorithm of /** @type {const} */ (['pdq', 'md5'])) {
       const hash = hashes[algorithm];
       if (hash === undefined) throw new Error(`${file}: no ${algorithm} hash`);
-      entries.push(normalizeEntry({ id: `${file}:${algorithm}`, list: 'example', algorithm, hash, label: 'test-vector' }));
+      entries.push(
+        normalizeEntry({ id: `${file}:${algorithm}`, list: 'example', algorithm, hash, label: 'test-vector' }),
+      );
     }
   }
-  return writeSnapshot(path, { lists: [{ name: 'example', version: 1, label: 'block-and-report' }], entries, source: 'examples/lambda-upload-hook' });
+  return writeSnapshot(path, {
+    lists: [{ name: 'example', version: 1, label: 'block-and-report' }],
+    entries,
+    source: 'examples/lambda-upload-hook',
+  });
 }

@@ -82,13 +82,20 @@ export function uploadedObjects(event) {
   if (event !== null && typeof event === 'object' && Array.isArray(event.Records)) {
     /** @type {any[]} */
     const records = event.Records;
-    return records.filter((record) => record?.s3?.object?.key !== undefined).map((record) => ({
-      bucket: String(record.s3.bucket?.name ?? ''),
-      key: decodeURIComponent(String(record.s3.object.key).replace(/\+/g, ' ')),
-      ...(typeof record.s3.object.size === 'number' ? { size: record.s3.object.size } : {}),
-    }));
+    return records
+      .filter((record) => record?.s3?.object?.key !== undefined)
+      .map((record) => ({
+        bucket: String(record.s3.bucket?.name ?? ''),
+        key: decodeURIComponent(String(record.s3.object.key).replace(/\+/g, ' ')),
+        ...(typeof record.s3.object.size === 'number' ? { size: record.s3.object.size } : {}),
+      }));
   }
-  if (event !== null && typeof event === 'object' && typeof event.bucket === 'string' && typeof event.key === 'string') {
+  if (
+    event !== null &&
+    typeof event === 'object' &&
+    typeof event.bucket === 'string' &&
+    typeof event.key === 'string'
+  ) {
     return [{ bucket: event.bucket, key: event.key, ...(typeof event.size === 'number' ? { size: event.size } : {}) }];
   }
   throw new TypeError('Expected an S3 event notification (Records[].s3) or { bucket, key } but received neither');
@@ -115,7 +122,8 @@ export function localObjectReader(root) {
   return async ({ key }, { maxBytes }) => {
     const path = resolve(base, key);
     const inside = relative(base, path);
-    if (inside === '' || inside.startsWith('..') || isAbsolute(inside)) throw new Error(`Object key ${JSON.stringify(key)} leads outside ${base}`);
+    if (inside === '' || inside.startsWith('..') || isAbsolute(inside))
+      throw new Error(`Object key ${JSON.stringify(key)} leads outside ${base}`);
     // The size is checked before reading, as S3's ContentLength is below: a huge object must not
     // be pulled into a function's memory only to be refused.
     const { size } = await stat(path);
@@ -138,7 +146,8 @@ export function s3ObjectReader(client) {
   const sdkModule = '@aws-sdk/client-s3';
   return async ({ bucket, key }, { maxBytes }) => {
     sdk ??= await import(sdkModule);
-    const s3 = (client ??= new sdk.S3Client({}));
+    client ??= new sdk.S3Client({});
+    const s3 = client;
     const response = await s3.send(new sdk.GetObjectCommand({ Bucket: bucket, Key: key }));
     if (typeof response.ContentLength === 'number' && response.ContentLength > maxBytes) {
       response.Body?.destroy?.();
@@ -231,7 +240,8 @@ async function decide(matcher, readObject, object, maxBytes, lists) {
     // `first`: a block needs one match, and exact hashes are looked up before any decode.
     const result = await matcher.matchImage(bytes, { first: true });
     const first = result.matches[0];
-    if (result.matched && first !== undefined) return { action: 'block', bucket, key, lists, match: describeMatch(first) };
+    if (result.matched && first !== undefined)
+      return { action: 'block', bucket, key, lists, match: describeMatch(first) };
     // A hash the matcher refused (a featureless image's PDQ) did not check the image. Allowed: such
     // a hash is as near to unrelated images as to its source, and blocking every flat or blank
     // upload would block innocent ones. Said, so that the caller can route it to another check.
@@ -246,7 +256,15 @@ async function decide(matcher, readObject, object, maxBytes, lists) {
     }
     return { action: 'allow', bucket, key, lists, ...(Object.keys(notChecked).length === 0 ? {} : { notChecked }) };
   } catch (error) {
-    if (isUncheckable(error)) return { action: 'reject', bucket, key, lists, code: /** @type {HashwardenError} */ (error).code, reason: /** @type {Error} */ (error).message };
+    if (isUncheckable(error))
+      return {
+        action: 'reject',
+        bucket,
+        key,
+        lists,
+        code: /** @type {HashwardenError} */ (error).code,
+        reason: /** @type {Error} */ (error).message,
+      };
     throw error;
   }
 }

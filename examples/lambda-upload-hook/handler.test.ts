@@ -10,12 +10,31 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { HashwardenError, Matcher } from 'hashwarden';
 import { LISTED, TEST_VECTORS, writeExampleSnapshot } from './example-lists.mjs';
 
-type Decision = { action: 'block' | 'allow' | 'reject'; bucket: string; key: string; lists: string[]; code?: string; reason?: string; match?: Record<string, unknown>; notChecked?: Record<string, string> };
+type Decision = {
+  action: 'block' | 'allow' | 'reject';
+  bucket: string;
+  key: string;
+  lists: string[];
+  code?: string;
+  reason?: string;
+  match?: Record<string, unknown>;
+  notChecked?: Record<string, string>;
+};
 type Handler = (event: unknown) => Promise<{ decisions: Decision[] }>;
 type HandlerModule = {
   handler: Handler;
-  createHandler: (options: { matcher: Matcher | Promise<Matcher>; readObject: (o: { bucket: string; key: string; size?: number }, options: { maxBytes: number }) => Promise<Uint8Array>; maxBytes?: number; log?: (d: Decision) => void }) => Handler;
-  localObjectReader: (root: string) => (o: { bucket: string; key: string }, options: { maxBytes: number }) => Promise<Uint8Array>;
+  createHandler: (options: {
+    matcher: Matcher | Promise<Matcher>;
+    readObject: (
+      o: { bucket: string; key: string; size?: number },
+      options: { maxBytes: number },
+    ) => Promise<Uint8Array>;
+    maxBytes?: number;
+    log?: (d: Decision) => void;
+  }) => Handler;
+  localObjectReader: (
+    root: string,
+  ) => (o: { bucket: string; key: string }, options: { maxBytes: number }) => Promise<Uint8Array>;
   uploadedObjects: (event: unknown) => { bucket: string; key: string; size?: number }[];
 };
 
@@ -50,7 +69,10 @@ beforeAll(async () => {
   const jpeg = await readFile(join(TEST_VECTORS, LISTED[1]!));
   await writeFile(join(uploads, 'truncated.jpg'), jpeg.subarray(0, Math.floor(jpeg.length / 3)));
   await writeFile(join(uploads, 'not-an-image.jpg'), Buffer.from('this is text that says it is a JPEG'));
-  await writeFile(join(uploads, 'drawing.svg'), '<svg xmlns="http://www.w3.org/2000/svg"><image href="file:///etc/passwd"/></svg>');
+  await writeFile(
+    join(uploads, 'drawing.svg'),
+    '<svg xmlns="http://www.w3.org/2000/svg"><image href="file:///etc/passwd"/></svg>',
+  );
   // Animations from the hostile-input corpus: the listed mosaic at frame 2 of 4, and at frame 40 of
   // 41, beyond the 32 frames hashed by default.
   const HOSTILE = join(TEST_VECTORS, '..', 'hostile');
@@ -66,7 +88,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   vi.restoreAllMocks();
-  for (const [name, value] of [['HASHWARDEN_SNAPSHOT', saved.snapshot], ['LOCAL_OBJECT_DIR', saved.local]] as const) {
+  for (const [name, value] of [
+    ['HASHWARDEN_SNAPSHOT', saved.snapshot],
+    ['LOCAL_OBJECT_DIR', saved.local],
+  ] as const) {
     if (value === undefined) delete process.env[name];
     else process.env[name] = value;
   }
@@ -79,13 +104,23 @@ describe('the Lambda upload hook', () => {
     expect(decisions).toHaveLength(1);
     const [d] = decisions;
     expect(d).toMatchObject({ action: 'block', bucket: 'uploads', key: 'listed original.jpg', lists: ['example@1'] });
-    expect(d!.match).toMatchObject({ list: 'example', entryId: 'shapes-1024x768.jpg:md5', algorithm: 'md5', distance: 0, listLabel: 'block-and-report', listVersion: 1 });
+    expect(d!.match).toMatchObject({
+      list: 'example',
+      entryId: 'shapes-1024x768.jpg:md5',
+      algorithm: 'md5',
+      distance: 0,
+      listLabel: 'block-and-report',
+      listVersion: 1,
+    });
     expect(JSON.stringify(d)).not.toMatch(/[0-9a-f]{32}/);
   });
 
   it('blocks an edited copy of a listed image by its PDQ hash', async () => {
     const { decisions } = await mod.handler(s3Event('listed-edit.jpg'));
-    expect(decisions[0]).toMatchObject({ action: 'block', match: { list: 'example', entryId: 'landscape-1600x1200.jpg:pdq', algorithm: 'pdq' } });
+    expect(decisions[0]).toMatchObject({
+      action: 'block',
+      match: { list: 'example', entryId: 'landscape-1600x1200.jpg:pdq', algorithm: 'pdq' },
+    });
     expect(decisions[0]!.match!.distance).toBeLessThanOrEqual(31);
   });
 
@@ -114,12 +149,18 @@ describe('the Lambda upload hook', () => {
 
   it('blocks an animation whose listed image is in a later frame, naming the frame', async () => {
     const { decisions } = await mod.handler(s3Event('frame-2.gif'));
-    expect(decisions[0]).toMatchObject({ action: 'block', match: { list: 'example', entryId: expect.stringMatching(/^mosaic-400x300\.jpg:/), frame: 2 } });
+    expect(decisions[0]).toMatchObject({
+      action: 'block',
+      match: { list: 'example', entryId: expect.stringMatching(/^mosaic-400x300\.jpg:/), frame: 2 },
+    });
   });
 
   it('says which frames of a long animation were not hashed', async () => {
     const { decisions } = await mod.handler(s3Event('frame-40.gif'));
-    expect(decisions[0]).toMatchObject({ action: 'allow', notChecked: { frames: 'frames 32-40 of 41 were not hashed' } });
+    expect(decisions[0]).toMatchObject({
+      action: 'allow',
+      notChecked: { frames: 'frames 32-40 of 41 were not hashed' },
+    });
   });
 
   it('decides every object of an event, in order', async () => {
@@ -148,7 +189,12 @@ describe('the Lambda upload hook', () => {
   it('rejects an object over the byte limit without reading it', async () => {
     const readObject = vi.fn(async () => new Uint8Array(0));
     const log = vi.fn();
-    const handler = mod.createHandler({ matcher: Matcher.openSnapshot(join(dir, 'example.snap')), readObject, maxBytes: 1000, log });
+    const handler = mod.createHandler({
+      matcher: Matcher.openSnapshot(join(dir, 'example.snap')),
+      readObject,
+      maxBytes: 1000,
+      log,
+    });
     const event = { Records: [{ s3: { bucket: { name: 'uploads' }, object: { key: 'big.jpg', size: 5000 } } }] };
     const { decisions } = await handler(event);
     expect(decisions[0]).toMatchObject({ action: 'reject', code: 'ERR_IMAGE_TOO_LARGE' });
@@ -158,8 +204,16 @@ describe('the Lambda upload hook', () => {
 
   it('rejects when the reader refuses an object as too large, and for any future ERR_IMAGE_ code', async () => {
     const matcher = Matcher.openSnapshot(join(dir, 'example.snap'));
-    const tooLarge = mod.createHandler({ matcher, readObject: mod.localObjectReader(uploads), maxBytes: 100, log: () => undefined });
-    expect((await tooLarge({ bucket: 'uploads', key: 'unlisted.jpg' })).decisions[0]).toMatchObject({ action: 'reject', code: 'ERR_IMAGE_TOO_LARGE' });
+    const tooLarge = mod.createHandler({
+      matcher,
+      readObject: mod.localObjectReader(uploads),
+      maxBytes: 100,
+      log: () => undefined,
+    });
+    expect((await tooLarge({ bucket: 'uploads', key: 'unlisted.jpg' })).decisions[0]).toMatchObject({
+      action: 'reject',
+      code: 'ERR_IMAGE_TOO_LARGE',
+    });
     const future = mod.createHandler({
       matcher,
       readObject: async () => {
@@ -167,11 +221,18 @@ describe('the Lambda upload hook', () => {
       },
       log: () => undefined,
     });
-    expect((await future({ bucket: 'uploads', key: 'x.gif' })).decisions[0]).toMatchObject({ action: 'reject', code: 'ERR_IMAGE_FRAMES' });
+    expect((await future({ bucket: 'uploads', key: 'x.gif' })).decisions[0]).toMatchObject({
+      action: 'reject',
+      code: 'ERR_IMAGE_FRAMES',
+    });
   });
 
   it('reads S3 event keys as S3 encodes them', () => {
-    expect(mod.uploadedObjects({ Records: [{ s3: { bucket: { name: 'b' }, object: { key: 'a+b%2Bc%C3%A9.jpg', size: 10 } } }] })).toEqual([{ bucket: 'b', key: 'a b+cé.jpg', size: 10 }]);
+    expect(
+      mod.uploadedObjects({
+        Records: [{ s3: { bucket: { name: 'b' }, object: { key: 'a+b%2Bc%C3%A9.jpg', size: 10 } } }],
+      }),
+    ).toEqual([{ bucket: 'b', key: 'a b+cé.jpg', size: 10 }]);
     expect(() => mod.uploadedObjects({ hello: 'world' })).toThrow(TypeError);
   });
 });

@@ -45,7 +45,12 @@ const event = {
     eventSource: 'aws:s3',
     eventName: 'ObjectCreated:Put',
     // S3 URL-encodes keys in events, with + for spaces; the handler decodes them.
-    s3: { bucket: { name: 'local' }, object: { key: encodeURIComponent(relative(root, p).split(sep).join('/')).replace(/%2F/g, '/').replace(/%20/g, '+') } },
+    s3: {
+      bucket: { name: 'local' },
+      object: {
+        key: encodeURIComponent(relative(root, p).split(sep).join('/')).replace(/%2F/g, '/').replace(/%20/g, '+'),
+      },
+    },
   })),
 };
 

@@ -12,7 +12,19 @@ import { moved } from '../testing/moved.js';
 import { mulberry32 } from '../testing/prng.js';
 import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { BLOCKHASH_MIN_BOUNDARY, BLOCKHASH_MIN_DETAIL, BLOCKHASH_MIN_SPREAD, blockhash, blockhashBoundary, blockhashDetail, blockhashDihedralHashes, blockhashRgba, blockhashSpread, blockhashSums, type RgbaImage } from './blockhash.js';
+import {
+  BLOCKHASH_MIN_BOUNDARY,
+  BLOCKHASH_MIN_DETAIL,
+  BLOCKHASH_MIN_SPREAD,
+  blockhash,
+  blockhashBoundary,
+  blockhashDetail,
+  blockhashDihedralHashes,
+  blockhashRgba,
+  blockhashSpread,
+  blockhashSums,
+  type RgbaImage,
+} from './blockhash.js';
 import { DIHEDRAL_NAMES } from './dihedral.js';
 import { formatHex } from './hex.js';
 
@@ -41,7 +53,6 @@ interface Content {
   readonly rects: readonly Rect[];
 }
 
-
 function paint(width: number, height: number, content: Content): RgbaImage {
   const data = new Uint8Array(width * height * 4);
   const region = (fill: Fill, x0: number, y0: number, x1: number, y1: number): void => {
@@ -62,10 +73,13 @@ function paint(width: number, height: number, content: Content): RgbaImage {
           data[i + 1] = Math.floor(r() * 256);
           data[i + 2] = Math.floor(r() * 256);
           const alpha =
-            fill.alpha === 'opaque' ? 255
-            : fill.alpha === 'zero' ? 0
-            : fill.alpha === 'semi' ? 1 + Math.floor(r() * 254)
-            : Math.floor(r() * 256);
+            fill.alpha === 'opaque'
+              ? 255
+              : fill.alpha === 'zero'
+                ? 0
+                : fill.alpha === 'semi'
+                  ? 1 + Math.floor(r() * 254)
+                  : Math.floor(r() * 256);
           data[i + 3] = alpha;
         }
       }
@@ -89,13 +103,24 @@ const alpha = fc.oneof(
   { weight: 2, arbitrary: fc.integer({ min: 1, max: 254 }) },
 );
 // Black, white and mid greys put every block on the median, where the reference's tie rule decides.
-const specialRgb = fc.constantFrom<[number, number, number]>([0, 0, 0], [255, 255, 255], [128, 128, 128], [127, 127, 127], [85, 85, 85]);
+const specialRgb = fc.constantFrom<[number, number, number]>(
+  [0, 0, 0],
+  [255, 255, 255],
+  [128, 128, 128],
+  [127, 127, 127],
+  [85, 85, 85],
+);
 const rgb = fc.oneof(specialRgb, fc.tuple(channel, channel, channel));
 const colour: fc.Arbitrary<Rgba> = fc.tuple(rgb, alpha).map(([[r, g, b], a]) => [r, g, b, a] as const);
 
 const fill: fc.Arbitrary<Fill> = fc.oneof(
   fc.record({ kind: fc.constant('flat' as const), colour }),
-  fc.record({ kind: fc.constant('gradient' as const), from: colour, to: colour, axis: fc.constantFrom('x' as const, 'y' as const, 'xy' as const) }),
+  fc.record({
+    kind: fc.constant('gradient' as const),
+    from: colour,
+    to: colour,
+    axis: fc.constantFrom('x' as const, 'y' as const, 'xy' as const),
+  }),
   fc.record({
     kind: fc.constant('noise' as const),
     seed: fc.integer({ min: 0, max: 0x7fffffff }),
@@ -150,13 +175,28 @@ describe('blockhashRgba agrees with blockhash-core bit for bit', () => {
 
   it('on sizes where only one side is a multiple of 16', () => {
     const other = fc.integer({ min: 1, max: 300 }).filter((n) => n % 16 !== 0);
-    agrees(fc.tuple(fc.boolean(), multiple, other).map(([swap, m, o]) => (swap ? [o, m] as const : [m, o] as const)), 150);
+    agrees(
+      fc.tuple(fc.boolean(), multiple, other).map(([swap, m, o]) => (swap ? ([o, m] as const) : ([m, o] as const))),
+      150,
+    );
   });
 
   // Edge sizes: single pixels and lines, just under/over one block, tall and wide strips.
-  const EDGE_SIZES: [number, number][] = [[1, 1], [1, 17], [17, 1], [16, 16], [15, 15], [31, 33], [17, 3000], [3000, 17]];
+  const EDGE_SIZES: [number, number][] = [
+    [1, 1],
+    [1, 17],
+    [17, 1],
+    [16, 16],
+    [15, 15],
+    [31, 33],
+    [17, 3000],
+    [3000, 17],
+  ];
   // Larger than one band of rows summed in WebAssembly at a time (256 KiB), ending mid-band.
-  const BAND_SIZES: [number, number][] = [[1000, 403], [333, 1001]];
+  const BAND_SIZES: [number, number][] = [
+    [1000, 403],
+    [333, 1001],
+  ];
 
   it.each(EDGE_SIZES)('on %i×%i with random contents', (width, height) => {
     agrees(fc.constant([width, height] as const), width * height > 10_000 ? 25 : 60);
@@ -184,22 +224,25 @@ describe('blockhashRgba agrees with blockhash-core bit for bit', () => {
     expect(withoutWasm.out).toEqual(withWasm.out);
   }, 60_000);
 
-  it.each([...EDGE_SIZES, [64, 48], [333, 250]])('on flat images of %i×%i in black, white, greys and transparent', (width, height) => {
-    const colours: Rgba[] = [
-      [0, 0, 0, 255],
-      [255, 255, 255, 255],
-      [128, 128, 128, 255],
-      [127, 127, 127, 255],
-      [200, 10, 90, 255],
-      [0, 0, 0, 0],
-      [0, 0, 0, 1],
-      [255, 255, 255, 128],
-    ];
-    for (const c of colours) {
-      const image = flat(width, height, c);
-      expect(ours(image), `colour ${c.join(',')}`).toBe(oracle(image));
-    }
-  });
+  it.each([...EDGE_SIZES, [64, 48], [333, 250]])(
+    'on flat images of %i×%i in black, white, greys and transparent',
+    (width, height) => {
+      const colours: Rgba[] = [
+        [0, 0, 0, 255],
+        [255, 255, 255, 255],
+        [128, 128, 128, 255],
+        [127, 127, 127, 255],
+        [200, 10, 90, 255],
+        [0, 0, 0, 0],
+        [0, 0, 0, 1],
+        [255, 255, 255, 128],
+      ];
+      for (const c of colours) {
+        const image = flat(width, height, c);
+        expect(ours(image), `colour ${c.join(',')}`).toBe(oracle(image));
+      }
+    },
+  );
 
   it('on fully transparent noise, whose RGB must be ignored', () => {
     fc.assert(
@@ -289,7 +332,9 @@ describe('blockhashRgba', () => {
   it('rejects a non-integer side, or data that is not bytes, with a TypeError', () => {
     expect(() => blockhashRgba({ data: new Uint8Array(16), width: 1.5, height: 2 })).toThrow(TypeError);
     expect(() => blockhashRgba({ data: new Uint8Array(16), width: 2, height: Number.NaN })).toThrow(TypeError);
-    expect(() => blockhashRgba({ data: [0, 0, 0, 255] as unknown as Uint8Array, width: 1, height: 1 })).toThrow(TypeError);
+    expect(() => blockhashRgba({ data: [0, 0, 0, 255] as unknown as Uint8Array, width: 1, height: 1 })).toThrow(
+      TypeError,
+    );
     expect(() => blockhashRgba(null as unknown as RgbaImage)).toThrow(TypeError);
   });
 });
@@ -308,13 +353,21 @@ describe('blockhash hash type', () => {
 
 describe('blockhashDihedralHashes', () => {
   it('derives from the block sums exactly the hashes of the turned and mirrored pixels, whatever the size', () => {
-    for (const [width, height] of [[64, 48], [50, 30], [17, 33]] as const) {
+    for (const [width, height] of [
+      [64, 48],
+      [50, 30],
+      [17, 33],
+    ] as const) {
       const random = mulberry32(width * 1000 + height);
-      const data = Uint8Array.from({ length: width * height * 4 }, (_, i) => (i % 4 === 3 ? 255 : Math.floor(random() * 256)));
+      const data = Uint8Array.from({ length: width * height * 4 }, (_, i) =>
+        i % 4 === 3 ? 255 : Math.floor(random() * 256),
+      );
       const image = { data, width, height };
       const derived = blockhashDihedralHashes(blockhashSums(image));
       DIHEDRAL_NAMES.forEach((name, i) => {
-        expect(blockhash.format(derived[i] as Uint8Array), `${width}×${height} ${name}`).toBe(blockhash.format(blockhashRgba(moved(image, name))));
+        expect(blockhash.format(derived[i] as Uint8Array), `${width}×${height} ${name}`).toBe(
+          blockhash.format(blockhashRgba(moved(image, name))),
+        );
       });
     }
   });
@@ -323,7 +376,11 @@ describe('blockhashDihedralHashes', () => {
 describe('blockhashSpread, blockhashDetail and blockhashBoundary (the low-information guards)', () => {
   const image = (fill: (x: number, y: number) => number, width = 48, height = 32) => {
     const data = new Uint8Array(width * height * 4);
-    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.fill(fill(x, y), (y * width + x) * 4, (y * width + x) * 4 + 3).fill(255, (y * width + x) * 4 + 3, (y * width + x) * 4 + 4);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        data
+          .fill(fill(x, y), (y * width + x) * 4, (y * width + x) * 4 + 3)
+          .fill(255, (y * width + x) * 4 + 3, (y * width + x) * 4 + 4);
     return { data, width, height };
   };
 
@@ -337,13 +394,22 @@ describe('blockhashSpread, blockhashDetail and blockhashBoundary (the low-inform
   });
 
   it('finds no detail in ramps and bowls, whose hashes coincide, and plenty in a textured image', () => {
-    const ramps = [image((x) => (x * 255) / 47), image((_x, y) => 40 + y * 5), image((x, y) => 20 + x * 2 + y * 3), image((x, y) => 200 - 0.2 * ((x - 24) ** 2 + (y - 16) ** 2))];
+    const ramps = [
+      image((x) => (x * 255) / 47),
+      image((_x, y) => 40 + y * 5),
+      image((x, y) => 20 + x * 2 + y * 3),
+      image((x, y) => 200 - 0.2 * ((x - 24) ** 2 + (y - 16) ** 2)),
+    ];
     for (const ramp of ramps) expect(blockhashDetail(blockhashSums(ramp))).toBeLessThan(0.5);
     // Any two left-to-right ramps share a hash, whatever their colours: why shadings must not be matched.
-    expect(blockhash.format(blockhashRgba(ramps[0] as RgbaImage))).toBe(blockhash.format(blockhashRgba(image((x) => 60 + x * 3))));
+    expect(blockhash.format(blockhashRgba(ramps[0] as RgbaImage))).toBe(
+      blockhash.format(blockhashRgba(image((x) => 60 + x * 3))),
+    );
     const random = mulberry32(5);
     const noise = Array.from({ length: 48 * 32 }, () => Math.floor(random() * 256));
-    expect(blockhashDetail(blockhashSums(image((x, y) => noise[y * 48 + x] as number)))).toBeGreaterThan(BLOCKHASH_MIN_DETAIL);
+    expect(blockhashDetail(blockhashSums(image((x, y) => noise[y * 48 + x] as number)))).toBeGreaterThan(
+      BLOCKHASH_MIN_DETAIL,
+    );
     expect(BLOCKHASH_MIN_DETAIL).toBe(4);
   });
 
@@ -372,7 +438,9 @@ describe('blockhashSpread, blockhashDetail and blockhashBoundary (the low-inform
     expect(blockhash.format(blockhashRgba(first))).toBe(blockhash.format(blockhashRgba(second)));
     expect(blockhashDetail(blockhashSums(first))).toBeGreaterThan(BLOCKHASH_MIN_DETAIL);
     expect(blockhashBoundary(blockhashRgba(first))).toBeLessThan(BLOCKHASH_MIN_BOUNDARY);
-    expect(blockhashBoundary(blockhashRgba(image((x, y) => noise[y * 48 + x] as number)))).toBeGreaterThan(BLOCKHASH_MIN_BOUNDARY);
+    expect(blockhashBoundary(blockhashRgba(image((x, y) => noise[y * 48 + x] as number)))).toBeGreaterThan(
+      BLOCKHASH_MIN_BOUNDARY,
+    );
     expect(BLOCKHASH_MIN_BOUNDARY).toBe(48);
   });
 });

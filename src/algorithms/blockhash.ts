@@ -86,7 +86,9 @@ export interface BlockSums {
 
 function checkImage(image: RgbaImage): void {
   if (image === null || typeof image !== 'object') {
-    throw new TypeError(`Expected object with data, width and height for image but received ${String(image)} of type ${typeof image}`);
+    throw new TypeError(
+      `Expected object with data, width and height for image but received ${String(image)} of type ${typeof image}`,
+    );
   }
   const width = integerInRange(image.width, 1, 0x3fff_ffff, 'width');
   const height = integerInRange(image.height, 1, 0x3fff_ffff, 'height');
@@ -156,7 +158,8 @@ export function blockhashSums(image: RgbaImage, blocks: number = BLOCKHASH_BLOCK
   checkImage(image);
   integerInRange(blocks, 2, 64, 'blocks');
   // Powers of two keep every block size and weight a dyadic fraction, hence every sum exact.
-  if ((blocks & (blocks - 1)) !== 0) throw new RangeError(`Expected power of two between 2 and 64 for blocks but received ${blocks} of type number`);
+  if ((blocks & (blocks - 1)) !== 0)
+    throw new RangeError(`Expected power of two between 2 and 64 for blocks but received ${blocks} of type number`);
   const { data, width, height } = image;
   // Where a side divides evenly the reference takes its quick path (whole pixels per block): the
   // weights below are then 1 and 0 and the sums are the same integers.
@@ -164,7 +167,10 @@ export function blockhashSums(image: RgbaImage, blocks: number = BLOCKHASH_BLOCK
   const cols = axisWeights(width, blocks, width % blocks === 0);
   const sums = new Float64Array(blocks * blocks);
   const row = new Float64Array(blocks);
-  const words = LITTLE_ENDIAN && data.byteOffset % 4 === 0 ? new Uint32Array(data.buffer, data.byteOffset, width * height) : undefined;
+  const words =
+    LITTLE_ENDIAN && data.byteOffset % 4 === 0
+      ? new Uint32Array(data.buffer, data.byteOffset, width * height)
+      : undefined;
   // Columns as runs lying wholly in one block, plus the single columns that straddle two blocks.
   const runs: number[] = []; // start, end, block
   const splits: number[] = []; // x
@@ -222,7 +228,9 @@ export function blockhashSums(image: RgbaImage, blocks: number = BLOCKHASH_BLOCK
       segments.set([(runs[r] as number) * 4, (runs[r + 1] as number) * 4], (2 * r) / 3);
       widest = Math.max(widest, (runs[r + 1] as number) - (runs[r] as number));
     }
-    splits.forEach((x, i) => segments.set([x * 4, x * 4 + 4], 2 * (runs.length / 3 + i)));
+    splits.forEach((x, i) => {
+      segments.set([x * 4, x * 4 + 4], 2 * (runs.length / 3 + i));
+    });
     // A group's sum over a segment stays below 2^31.
     const groupRows = Math.max(1, Math.floor(0x7fffffff / (765 * widest)));
     const band = new Uint8Array(k.memory.buffer, bandAt, bandRows * rowBytes);
@@ -365,7 +373,8 @@ export function blockhashDetail({ sums, pixelsPerBlock, blocks }: BlockSums): nu
   }
   for (let p = 0; p < 6; p++) {
     let best = p;
-    for (let q = p + 1; q < 6; q++) if (Math.abs((a[q] as Float64Array)[p] as number) > Math.abs((a[best] as Float64Array)[p] as number)) best = q;
+    for (let q = p + 1; q < 6; q++)
+      if (Math.abs((a[q] as Float64Array)[p] as number) > Math.abs((a[best] as Float64Array)[p] as number)) best = q;
     const swap = a[p] as Float64Array;
     a[p] = a[best] as Float64Array;
     a[best] = swap;
@@ -399,7 +408,10 @@ export function blockhashDetail({ sums, pixelsPerBlock, blocks }: BlockSums): nu
  */
 export function blockhashBoundary(hash: Uint8Array, blocks = BLOCKHASH_BLOCKS): number {
   integerInRange(blocks, 1, 64, 'blocks');
-  if (!(hash instanceof Uint8Array) || hash.length * 8 < blocks * blocks) throw new RangeError(`Expected Uint8Array of ${Math.ceil((blocks * blocks) / 8)} bytes for hash but received ${hash instanceof Uint8Array ? hash.length : typeof hash}`);
+  if (!(hash instanceof Uint8Array) || hash.length * 8 < blocks * blocks)
+    throw new RangeError(
+      `Expected Uint8Array of ${Math.ceil((blocks * blocks) / 8)} bytes for hash but received ${hash instanceof Uint8Array ? hash.length : typeof hash}`,
+    );
   const bit = (i: number): number => ((hash[i >> 3] as number) >> (7 - (i & 7))) & 1;
   let boundary = 0;
   for (let r = 0; r < blocks; r++) {
@@ -482,7 +494,9 @@ function dihedralTables(blocks: number): Int16Array[] {
  */
 function refuseBlockhash(hash: Uint8Array): string | undefined {
   const boundary = blockhashBoundary(hash);
-  return boundary < BLOCKHASH_MIN_BOUNDARY ? `blockhash of a plain layout (${boundary} neighbouring blocks differ, below ${BLOCKHASH_MIN_BOUNDARY})` : undefined;
+  return boundary < BLOCKHASH_MIN_BOUNDARY
+    ? `blockhash of a plain layout (${boundary} neighbouring blocks differ, below ${BLOCKHASH_MIN_BOUNDARY})`
+    : undefined;
 }
 
 /**

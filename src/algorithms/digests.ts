@@ -8,7 +8,10 @@ import { createHash } from 'node:crypto';
 import { hexAlgorithm } from './hex.js';
 import type { HashAlgorithm } from './types.js';
 
-function exactAlgorithm<Name extends string>(name: Name, bits: number): HashAlgorithm<Name> & { digest(bytes: Uint8Array): Uint8Array } {
+function exactAlgorithm<Name extends string>(
+  name: Name,
+  bits: number,
+): HashAlgorithm<Name> & { digest(bytes: Uint8Array): Uint8Array } {
   return {
     ...hexAlgorithm({ name, kind: 'exact', bits, defaultThreshold: 0, maxThreshold: 0 }),
     digest: (data) => new Uint8Array(createHash(name).update(data).digest()),

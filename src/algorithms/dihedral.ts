@@ -10,7 +10,16 @@
  */
 
 /** The eight transforms, in the reference's order. */
-export const DIHEDRAL_NAMES = Object.freeze(['original', 'rot90', 'rot180', 'rot270', 'flipX', 'flipY', 'flipMainDiagonal', 'flipAntiDiagonal'] as const);
+export const DIHEDRAL_NAMES = Object.freeze([
+  'original',
+  'rot90',
+  'rot180',
+  'rot270',
+  'flipX',
+  'flipY',
+  'flipMainDiagonal',
+  'flipAntiDiagonal',
+] as const);
 
 /** One of {@link DIHEDRAL_NAMES}. */
 export type DihedralName = (typeof DIHEDRAL_NAMES)[number];

@@ -23,7 +23,9 @@ describe('hammingDistance', () => {
   it('refuses hex strings with a TypeError instead of answering 0', () => {
     const call = hammingDistance as (...args: unknown[]) => number;
     expect(() => call('ff'.repeat(32), '00'.repeat(32))).toThrow(TypeError);
-    expect(() => call('ff'.repeat(32), '00'.repeat(32))).toThrow(/Expected Uint8Array \(parse hex text first.*for a but received "ffff/);
+    expect(() => call('ff'.repeat(32), '00'.repeat(32))).toThrow(
+      /Expected Uint8Array \(parse hex text first.*for a but received "ffff/,
+    );
   });
 
   it('refuses mixed and non-byte arguments with a TypeError', () => {
@@ -48,7 +50,9 @@ describe('parseHex', () => {
   it('refuses a missing or bad size and name as argument errors, not a NaN message', () => {
     const call = parseHex as (...args: unknown[]) => Uint8Array;
     expect(() => call('ff'.repeat(32))).toThrow(TypeError);
-    expect(() => call('ff'.repeat(32))).toThrow('Expected integer between 1 and 1024 for bytes but received undefined of type undefined');
+    expect(() => call('ff'.repeat(32))).toThrow(
+      'Expected integer between 1 and 1024 for bytes but received undefined of type undefined',
+    );
     expect(() => call('ff', 0, 'md5')).toThrow(RangeError);
     expect(() => call('ff', 1.5, 'md5')).toThrow(TypeError);
     expect(() => call('ff', 1)).toThrow(TypeError);

@@ -35,7 +35,10 @@ export function parseHex(text: string, bytes: number, algorithm: string): Uint8A
   integerInRange(bytes, 1, MAX_HASH_BYTES, 'bytes');
   nonEmptyString(algorithm, 'algorithm');
   if (typeof text !== 'string') {
-    throw new HashwardenError('ERR_HASH_FORMAT', `Expected a hex string for a ${algorithm} hash but received ${typeof text}`);
+    throw new HashwardenError(
+      'ERR_HASH_FORMAT',
+      `Expected a hex string for a ${algorithm} hash but received ${typeof text}`,
+    );
   }
   const hex = text.trim();
   if (hex.length !== bytes * 2) {
@@ -123,13 +126,24 @@ export function hammingDistance(a: Uint8Array, b: Uint8Array): number {
  * const md5 = hexAlgorithm({ name: 'md5', kind: 'exact', bits: 128, defaultThreshold: 0, maxThreshold: 0 });
  * ```
  */
-export function hexAlgorithm<Name extends string>(spec: { readonly name: Name; readonly kind: AlgorithmKind; readonly bits: number; readonly defaultThreshold: number; readonly maxThreshold: number; readonly refuse?: (hash: Uint8Array) => string | undefined }): HashAlgorithm<Name> {
+export function hexAlgorithm<Name extends string>(spec: {
+  readonly name: Name;
+  readonly kind: AlgorithmKind;
+  readonly bits: number;
+  readonly defaultThreshold: number;
+  readonly maxThreshold: number;
+  readonly refuse?: (hash: Uint8Array) => string | undefined;
+}): HashAlgorithm<Name> {
   const bytes = spec.bits / 8;
   return {
     ...spec,
     parse: (text) => parseHex(text, bytes, spec.name),
     format: (hash) => {
-      if (hash.length !== bytes) throw new HashwardenError('ERR_HASH_FORMAT', `Expected ${bytes} bytes for a ${spec.name} hash but received ${hash.length}`);
+      if (hash.length !== bytes)
+        throw new HashwardenError(
+          'ERR_HASH_FORMAT',
+          `Expected ${bytes} bytes for a ${spec.name} hash but received ${hash.length}`,
+        );
       return formatHex(hash);
     },
   };

@@ -7,19 +7,34 @@ import { moved } from '../testing/moved.js';
 import { mulberry32 } from '../testing/prng.js';
 import { hasShared, sharedPath, sharedTitle } from '../testing/shared.js';
 import { hammingDistance, parseHex } from './hex.js';
-import { DIHEDRAL_NAMES, PDQ_MIN_QUALITY, pdq, pdqCoefficients, pdqDihedralHashes, pdqHashFromCoefficients, pdqLuma, pdqRgba, pdqRgbaDihedral, type PdqResult } from './pdq.js';
+import {
+  DIHEDRAL_NAMES,
+  PDQ_MIN_QUALITY,
+  pdq,
+  pdqCoefficients,
+  pdqDihedralHashes,
+  pdqHashFromCoefficients,
+  pdqLuma,
+  pdqRgba,
+  pdqRgbaDihedral,
+  type PdqResult,
+} from './pdq.js';
 
 const N = 64;
 
 /** A 64 × 64 grey image of soft random blobs: detail at every scale, no symmetry. */
 function blobs(seed: number): Uint8Array {
   const random = mulberry32(seed);
-  const spots = Array.from({ length: 12 }, () => [random() * N, random() * N, 4 + random() * 12, random() * 255] as const);
+  const spots = Array.from(
+    { length: 12 },
+    () => [random() * N, random() * N, 4 + random() * 12, random() * 255] as const,
+  );
   const rgba = new Uint8Array(N * N * 4);
   for (let r = 0; r < N; r++) {
     for (let c = 0; c < N; c++) {
       let v = 30;
-      for (const [y, x, size, amplitude] of spots) v += amplitude * Math.exp(-((r - y) ** 2 + (c - x) ** 2) / (2 * size * size));
+      for (const [y, x, size, amplitude] of spots)
+        v += amplitude * Math.exp(-((r - y) ** 2 + (c - x) ** 2) / (2 * size * size));
       rgba.fill(Math.min(255, Math.round(v)), (r * N + c) * 4, (r * N + c) * 4 + 3);
       rgba[(r * N + c) * 4 + 3] = 255;
     }
@@ -57,7 +72,13 @@ describe('pdq pixel maths', () => {
       const image = blobs(seed);
       const derived = pdqDihedralHashes(hashOf(image).dct);
       DIHEDRAL_NAMES.forEach((name, i) => {
-        expect(hammingDistance(derived[i] as Uint8Array, hashOf(moved({ data: image, width: N, height: N }, name).data).hash), `${name}, seed ${seed}`).toBe(0);
+        expect(
+          hammingDistance(
+            derived[i] as Uint8Array,
+            hashOf(moved({ data: image, width: N, height: N }, name).data).hash,
+          ),
+          `${name}, seed ${seed}`,
+        ).toBe(0);
       });
     }
   });
@@ -66,18 +87,36 @@ describe('pdq pixel maths', () => {
     // Windows odd and even, sides that are not multiples of 64, images reduced from above 512
     // pixels (whose flips sample other source pixels), the smallest hashed. The coefficients'
     // derivation (pdqDihedralHashes) misses this for all but the 64 × 64 case.
-    for (const [width, height] of [[300, 200], [301, 203], [700, 90], [513, 1300], [64, 64], [5, 7]] as const) {
+    for (const [width, height] of [
+      [300, 200],
+      [301, 203],
+      [700, 90],
+      [513, 1300],
+      [64, 64],
+      [5, 7],
+    ] as const) {
       const random = mulberry32(width + height);
       const data = new Uint8Array(width * height * 4);
       for (let y = 0; y < height; y++) {
-        for (let x = 0; x < width; x++) data.fill(Math.round(100 + 50 * Math.sin(x / (5 + random())) * Math.cos(y / 9) + random() * 100), 4 * (y * width + x), 4 * (y * width + x) + 4);
+        for (let x = 0; x < width; x++)
+          data.fill(
+            Math.round(100 + 50 * Math.sin(x / (5 + random())) * Math.cos(y / 9) + random() * 100),
+            4 * (y * width + x),
+            4 * (y * width + x) + 4,
+          );
       }
       const image = { data, width, height };
       const result = pdqRgbaDihedral(image);
       const plain = pdqRgba(image);
-      expect([pdq.format(result.hash), result.quality, Array.from(result.dct)]).toEqual([pdq.format(plain.hash), plain.quality, Array.from(plain.dct)]);
+      expect([pdq.format(result.hash), result.quality, Array.from(result.dct)]).toEqual([
+        pdq.format(plain.hash),
+        plain.quality,
+        Array.from(plain.dct),
+      ]);
       DIHEDRAL_NAMES.forEach((name, i) => {
-        expect(pdq.format(result.dihedral[i] as Uint8Array), `${name}, ${width} × ${height}`).toBe(pdq.format(pdqRgba(moved(image, name)).hash));
+        expect(pdq.format(result.dihedral[i] as Uint8Array), `${name}, ${width} × ${height}`).toBe(
+          pdq.format(pdqRgba(moved(image, name)).hash),
+        );
       });
     }
   });
@@ -89,13 +128,25 @@ describe('pdq pixel maths', () => {
     const height = 600;
     const random = mulberry32(9);
     const base = new Uint8Array(width * height * 4);
-    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) base.fill(Math.floor((Math.sin(x / 40) + Math.cos(y / 23)) * 60 + 128), (y * width + x) * 4, (y * width + x) * 4 + 4);
+    for (let y = 0; y < height; y++)
+      for (let x = 0; x < width; x++)
+        base.fill(
+          Math.floor((Math.sin(x / 40) + Math.cos(y / 23)) * 60 + 128),
+          (y * width + x) * 4,
+          (y * width + x) * 4 + 4,
+        );
     const noisy = Uint8Array.from(base);
-    for (let y = 0; y < height; y++) for (let x = 1; x < width; x += 2) noisy.fill(Math.floor(random() * 256), (y * width + x) * 4, (y * width + x) * 4 + 3);
-    expect(pdq.format(pdqRgba({ data: noisy, width, height }).hash)).toBe(pdq.format(pdqRgba({ data: base, width, height }).hash));
+    for (let y = 0; y < height; y++)
+      for (let x = 1; x < width; x += 2)
+        noisy.fill(Math.floor(random() * 256), (y * width + x) * 4, (y * width + x) * 4 + 3);
+    expect(pdq.format(pdqRgba({ data: noisy, width, height }).hash)).toBe(
+      pdq.format(pdqRgba({ data: base, width, height }).hash),
+    );
     // Without the reduction (hashing the full raster) the noise does count.
     const full = pdqCoefficients(pdqLuma(noisy, width, height), width, height);
-    expect(pdq.format(pdqHashFromCoefficients(full.dct))).not.toBe(pdq.format(pdqRgba({ data: base, width, height }).hash));
+    expect(pdq.format(pdqHashFromCoefficients(full.dct))).not.toBe(
+      pdq.format(pdqRgba({ data: base, width, height }).hash),
+    );
   });
 
   it('filters the same in JavaScript (no WebAssembly) as in the WebAssembly kernel, bit for bit', () => {
@@ -141,46 +192,62 @@ const haveReference = hasShared('reference', 'pdq', 'reference-cpp.csv');
  */
 const DECODER_DEPENDENT = new Set(['python-threatexchange-resources/I16.png']);
 
-describe.skipIf(!haveReference)(sharedTitle('pdq conformance with the C++ reference (../shared/reference/pdq)', haveReference), () => {
-  const rows = haveReference
-    ? readFileSync(join(REFERENCE, 'reference-cpp.csv'), 'utf8').trim().split('\n').map((line) => {
-        const [hash, quality, file] = line.split(',');
-        return { hash: hash as string, quality: Number(quality), file: file as string };
-      })
-    : [];
-  const dihedral = new Map(
-    haveReference
-      ? readFileSync(join(REFERENCE, 'reference-cpp-dihedral.csv'), 'utf8').trim().split('\n').map((line) => {
-          const cells = line.split(',');
-          return [cells[cells.length - 1] as string, cells.slice(0, 8)] as const;
-        })
-      : [],
-  );
+describe.skipIf(!haveReference)(
+  sharedTitle('pdq conformance with the C++ reference (../shared/reference/pdq)', haveReference),
+  () => {
+    const rows = haveReference
+      ? readFileSync(join(REFERENCE, 'reference-cpp.csv'), 'utf8')
+          .trim()
+          .split('\n')
+          .map((line) => {
+            const [hash, quality, file] = line.split(',');
+            return { hash: hash as string, quality: Number(quality), file: file as string };
+          })
+      : [];
+    const dihedral = new Map(
+      haveReference
+        ? readFileSync(join(REFERENCE, 'reference-cpp-dihedral.csv'), 'utf8')
+            .trim()
+            .split('\n')
+            .map((line) => {
+              const cells = line.split(',');
+              return [cells[cells.length - 1] as string, cells.slice(0, 8)] as const;
+            })
+        : [],
+    );
 
-  it('stays within 10 bits of the reference for every image of quality ≥ 80 (Meta\'s rule), dihedral hashes included, mean ≤ 2 bits', async () => {
-    const distances: number[] = [];
-    for (const row of rows) {
-      const { data, width, height } = await referencePixels(join(REFERENCE, 'images', row.file));
-      const { hash, quality, dct } = hashOf(data, width, height);
-      const distance = hammingDistance(hash, pdq.parse(row.hash));
-      if (DECODER_DEPENDENT.has(row.file)) continue;
-      distances.push(distance);
-      if (row.quality >= 80) expect(distance, row.file).toBeLessThanOrEqual(10);
-      expect(Math.abs(quality - row.quality), `${row.file}: quality`).toBeLessThanOrEqual(2);
-      const expected = dihedral.get(row.file);
-      expect(expected, row.file).toBeDefined();
-      pdqDihedralHashes(dct).forEach((h, i) => {
-        expect(hammingDistance(h, parseHex(expected?.[i] ?? '', 32, 'pdq')), `${row.file}: ${DIHEDRAL_NAMES[i]}`).toBeLessThanOrEqual(10);
-      });
-    }
-    expect(distances.length).toBe(rows.length - DECODER_DEPENDENT.size);
-    expect(distances.reduce((a, b) => a + b, 0) / distances.length).toBeLessThanOrEqual(2);
-  }, 60_000);
+    it("stays within 10 bits of the reference for every image of quality ≥ 80 (Meta's rule), dihedral hashes included, mean ≤ 2 bits", async () => {
+      const distances: number[] = [];
+      for (const row of rows) {
+        const { data, width, height } = await referencePixels(join(REFERENCE, 'images', row.file));
+        const { hash, quality, dct } = hashOf(data, width, height);
+        const distance = hammingDistance(hash, pdq.parse(row.hash));
+        if (DECODER_DEPENDENT.has(row.file)) continue;
+        distances.push(distance);
+        if (row.quality >= 80) expect(distance, row.file).toBeLessThanOrEqual(10);
+        expect(Math.abs(quality - row.quality), `${row.file}: quality`).toBeLessThanOrEqual(2);
+        const expected = dihedral.get(row.file);
+        expect(expected, row.file).toBeDefined();
+        pdqDihedralHashes(dct).forEach((h, i) => {
+          expect(
+            hammingDistance(h, parseHex(expected?.[i] ?? '', 32, 'pdq')),
+            `${row.file}: ${DIHEDRAL_NAMES[i]}`,
+          ).toBeLessThanOrEqual(10);
+        });
+      }
+      expect(distances.length).toBe(rows.length - DECODER_DEPENDENT.size);
+      expect(distances.reduce((a, b) => a + b, 0) / distances.length).toBeLessThanOrEqual(2);
+    }, 60_000);
 
-  it('puts the reference\'s low-quality cases below the quality gate', async () => {
-    for (const file of ['misc-images/small.jpg', 'reg-test-input/labelme-subset/q0003.jpg', 'reg-test-input/labelme-subset/q0004.jpg']) {
-      const { data, width, height } = await referencePixels(join(REFERENCE, 'images', file));
-      expect(hashOf(data, width, height).quality, file).toBeLessThan(PDQ_MIN_QUALITY);
-    }
-  });
-});
+    it("puts the reference's low-quality cases below the quality gate", async () => {
+      for (const file of [
+        'misc-images/small.jpg',
+        'reg-test-input/labelme-subset/q0003.jpg',
+        'reg-test-input/labelme-subset/q0004.jpg',
+      ]) {
+        const { data, width, height } = await referencePixels(join(REFERENCE, 'images', file));
+        expect(hashOf(data, width, height).quality, file).toBeLessThan(PDQ_MIN_QUALITY);
+      }
+    });
+  },
+);

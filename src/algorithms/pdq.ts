@@ -54,21 +54,25 @@ const DCT = (() => {
   const scale = f(Math.sqrt(2 / SAMPLES));
   const matrix = new Float32Array(COEFFICIENTS * SAMPLES);
   for (let i = 0; i < COEFFICIENTS; i++) {
-    for (let j = 0; j < SAMPLES; j++) matrix[i * SAMPLES + j] = scale * Math.cos((Math.PI / 2 / SAMPLES) * (i + 1) * (2 * j + 1));
+    for (let j = 0; j < SAMPLES; j++)
+      matrix[i * SAMPLES + j] = scale * Math.cos((Math.PI / 2 / SAMPLES) * (i + 1) * (2 * j + 1));
   }
   return matrix;
 })();
 
 /** Luminance of the RGBA pixel at byte `q`, in the reference's single-precision steps. */
 function lumaAt(data: Uint8Array | Uint8ClampedArray, q: number): number {
-  return f(f(f(LUMA_R * (data[q] as number)) + f(LUMA_G * (data[q + 1] as number))) + f(LUMA_B * (data[q + 2] as number)));
+  return f(
+    f(f(LUMA_R * (data[q] as number)) + f(LUMA_G * (data[q + 1] as number))) + f(LUMA_B * (data[q + 2] as number)),
+  );
 }
 
 /** Luminance of RGBA pixels (alpha ignored, as the reference reads only R, G and B), row-major. */
 export function pdqLuma(data: Uint8Array | Uint8ClampedArray, width: number, height: number): Float32Array {
   integerInRange(width, 1, 2 ** 16, 'width');
   integerInRange(height, 1, 2 ** 16, 'height');
-  if (data.length !== width * height * 4) throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
+  if (data.length !== width * height * 4)
+    throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
   const luma = new Float32Array(width * height);
   for (let p = 0, q = 0; p < luma.length; p++, q += 4) luma[p] = lumaAt(data, q);
   return luma;
@@ -118,7 +122,14 @@ function box(input: Float32Array, output: Float32Array, start: number, length: n
  * (so the same values), but walking the image row by row — reading a column with a stride of a
  * row missed the cache on every value and took most of PDQ's time.
  */
-function boxColumns(input: Float32Array, output: Float32Array, width: number, height: number, window: number, sums: Float32Array): void {
+function boxColumns(
+  input: Float32Array,
+  output: Float32Array,
+  width: number,
+  height: number,
+  window: number,
+  sums: Float32Array,
+): void {
   const half = Math.floor((window + 2) / 2);
   sums.fill(0);
   let size = 0;
@@ -180,7 +191,8 @@ function samples64(luma: Float32Array, width: number, height: number): Float32Ar
   }
   for (let i = 0; i < SAMPLES; i++) {
     const row = Math.floor(((i + 0.5) * height) / SAMPLES);
-    for (let j = 0; j < SAMPLES; j++) out[i * SAMPLES + j] = luma[row * width + Math.floor(((j + 0.5) * width) / SAMPLES)] as number;
+    for (let j = 0; j < SAMPLES; j++)
+      out[i * SAMPLES + j] = luma[row * width + Math.floor(((j + 0.5) * width) / SAMPLES)] as number;
   }
   return out;
 }
@@ -224,7 +236,8 @@ const KERNEL_MAX_PIXELS = 1 << 20;
 const KERNEL = new LazyInstance<PdqExports>(PDQ_WASM_BASE64, (k) => {
   const memory = new Float32Array(k.memory.buffer);
   memory.set(DCT, AT.matrix / 4);
-  for (let i = 0; i < COEFFICIENTS; i++) for (let j = 0; j < SAMPLES; j++) memory[AT.transposed / 4 + j * COEFFICIENTS + i] = DCT[i * SAMPLES + j] as number;
+  for (let i = 0; i < COEFFICIENTS; i++)
+    for (let j = 0; j < SAMPLES; j++) memory[AT.transposed / 4 + j * COEFFICIENTS + i] = DCT[i * SAMPLES + j] as number;
 });
 
 /**
@@ -274,8 +287,10 @@ function kernelCoefficients(k: PdqExports, width: number, height: number, withQu
 function quality64(s: Float32Array): number {
   let sum = 0;
   const step = (u: number, v: number): number => Math.abs(Math.trunc(f(f(f(u - v) * 100) / 255)));
-  for (let i = 0; i < SAMPLES - 1; i++) for (let j = 0; j < SAMPLES; j++) sum += step(s[i * SAMPLES + j] as number, s[(i + 1) * SAMPLES + j] as number);
-  for (let i = 0; i < SAMPLES; i++) for (let j = 0; j < SAMPLES - 1; j++) sum += step(s[i * SAMPLES + j] as number, s[i * SAMPLES + j + 1] as number);
+  for (let i = 0; i < SAMPLES - 1; i++)
+    for (let j = 0; j < SAMPLES; j++) sum += step(s[i * SAMPLES + j] as number, s[(i + 1) * SAMPLES + j] as number);
+  for (let i = 0; i < SAMPLES; i++)
+    for (let j = 0; j < SAMPLES - 1; j++) sum += step(s[i * SAMPLES + j] as number, s[i * SAMPLES + j + 1] as number);
   return Math.min(100, Math.floor(sum / 90));
 }
 
@@ -285,7 +300,8 @@ function dct16(a: Float32Array): Float32Array {
   for (let i = 0; i < COEFFICIENTS; i++) {
     for (let j = 0; j < SAMPLES; j++) {
       let sum = 0;
-      for (let k = 0; k < SAMPLES; k++) sum = f(sum + f((DCT[i * SAMPLES + k] as number) * (a[k * SAMPLES + j] as number)));
+      for (let k = 0; k < SAMPLES; k++)
+        sum = f(sum + f((DCT[i * SAMPLES + k] as number) * (a[k * SAMPLES + j] as number)));
       t[i * SAMPLES + j] = sum;
     }
   }
@@ -293,7 +309,8 @@ function dct16(a: Float32Array): Float32Array {
   for (let i = 0; i < COEFFICIENTS; i++) {
     for (let j = 0; j < COEFFICIENTS; j++) {
       let sum = 0;
-      for (let k = 0; k < SAMPLES; k++) sum = f(sum + f((t[i * SAMPLES + k] as number) * (DCT[j * SAMPLES + k] as number)));
+      for (let k = 0; k < SAMPLES; k++)
+        sum = f(sum + f((t[i * SAMPLES + k] as number) * (DCT[j * SAMPLES + k] as number)));
       b[i * COEFFICIENTS + j] = sum;
     }
   }
@@ -322,8 +339,12 @@ export interface PdqCoefficients {
 export function pdqCoefficients(luma: Float32Array, width: number, height: number): PdqCoefficients {
   integerInRange(width, 1, 2 ** 16, 'width');
   integerInRange(height, 1, 2 ** 16, 'height');
-  if (!(luma instanceof Float32Array) || luma.length !== width * height) throw new RangeError(`Expected Float32Array of ${width * height} values for luma but received ${luma instanceof Float32Array ? luma.length : typeof luma}`);
-  if (width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION) return { dct: new Float32Array(COEFFICIENTS * COEFFICIENTS), quality: 0 };
+  if (!(luma instanceof Float32Array) || luma.length !== width * height)
+    throw new RangeError(
+      `Expected Float32Array of ${width * height} values for luma but received ${luma instanceof Float32Array ? luma.length : typeof luma}`,
+    );
+  if (width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION)
+    return { dct: new Float32Array(COEFFICIENTS * COEFFICIENTS), quality: 0 };
   const k = KERNEL.get();
   if (k !== null && width * height <= KERNEL_MAX_PIXELS) {
     new Float32Array(reserve(k, width, height), AT.image, width * height).set(luma);
@@ -346,13 +367,16 @@ const medianScratch = new Float64Array(COEFFICIENTS * COEFFICIENTS);
  * ```
  */
 export function pdqHashFromCoefficients(dct: Float32Array): Uint8Array {
-  if (!(dct instanceof Float32Array) || dct.length !== COEFFICIENTS * COEFFICIENTS) throw new RangeError('Expected Float32Array of 256 coefficients for dct');
+  if (!(dct instanceof Float32Array) || dct.length !== COEFFICIENTS * COEFFICIENTS)
+    throw new RangeError('Expected Float32Array of 256 coefficients for dct');
   // The median as the reference's Torben search returns it for 256 values: the 128th smallest.
   const median = kthSmallest(dct, 127, medianScratch);
   const hash = new Uint8Array(32);
   for (let k = 0; k < 256; k++) {
     // Word ⌊k/16⌋ is printed at bytes 2·(15 − word), high byte first.
-    if ((dct[k] as number) > median) hash[2 * (15 - (k >> 4)) + ((k & 15) < 8 ? 1 : 0)]! |= 1 << (k & 7);
+    if ((dct[k] as number) <= median) continue;
+    const at = 2 * (15 - (k >> 4)) + ((k & 15) < 8 ? 1 : 0);
+    hash[at] = (hash[at] as number) | (1 << (k & 7));
   }
   return hash;
 }
@@ -382,7 +406,8 @@ const DIHEDRAL: readonly { readonly transpose: boolean; readonly negate: (i: num
  * ```
  */
 export function pdqDihedralHashes(dct: Float32Array): Uint8Array[] {
-  if (!(dct instanceof Float32Array) || dct.length !== COEFFICIENTS * COEFFICIENTS) throw new RangeError('Expected Float32Array of 256 coefficients for dct');
+  if (!(dct instanceof Float32Array) || dct.length !== COEFFICIENTS * COEFFICIENTS)
+    throw new RangeError('Expected Float32Array of 256 coefficients for dct');
   const out = new Float32Array(COEFFICIENTS * COEFFICIENTS);
   return dihedralTables().map(({ source, sign }) => {
     for (let k = 0; k < out.length; k++) out[k] = (sign[k] as number) * (dct[source[k] as number] as number);
@@ -434,7 +459,12 @@ function reductionIndex(size: number, side: number): Int32Array {
  * Puts the luma of the pixels the reference hashes (the image, or its 512 × 512 reduction) at
  * `AT.image` in the kernel's memory; returns the size hashed.
  */
-function kernelLuma(k: PdqExports, data: Uint8Array | Uint8ClampedArray, width: number, height: number): { width: number; height: number } {
+function kernelLuma(
+  k: PdqExports,
+  data: Uint8Array | Uint8ClampedArray,
+  width: number,
+  height: number,
+): { width: number; height: number } {
   if (width <= PDQ_REFERENCE_MAX_SIDE && height <= PDQ_REFERENCE_MAX_SIDE) {
     new Uint8Array(reserve(k, width, height), AT.image, width * height * 4).set(data);
     k.luma(AT.image, width * height);
@@ -444,7 +474,9 @@ function kernelLuma(k: PdqExports, data: Uint8Array | Uint8ClampedArray, width: 
   const rowBytes = width * 4;
   const buffer = reserve(k, side, side, rowBytes);
   new Int32Array(buffer, AT.columns, side).set(reductionIndex(width, side).map((x) => x * 4));
-  gatherRows(k, data, rowBytes, reductionIndex(height, side), AT.image + 8 * side * side + 4 * side, [{ columns: AT.columns, at: AT.image }]);
+  gatherRows(k, data, rowBytes, reductionIndex(height, side), AT.image + 8 * side * side + 4 * side, [
+    { columns: AT.columns, at: AT.image },
+  ]);
   return { width: side, height: side };
 }
 
@@ -454,7 +486,14 @@ function kernelLuma(k: PdqExports, data: Uint8Array | Uint8ClampedArray, width: 
  * out in JavaScript (docs/benchmark.md); once per target, a table of source columns
  * (as byte offsets) and where its image goes.
  */
-function gatherRows(k: PdqExports, data: Uint8Array | Uint8ClampedArray, rowBytes: number, rows: Int32Array, staging: number, targets: readonly { columns: number; at: number }[]): void {
+function gatherRows(
+  k: PdqExports,
+  data: Uint8Array | Uint8ClampedArray,
+  rowBytes: number,
+  rows: Int32Array,
+  staging: number,
+  targets: readonly { columns: number; at: number }[],
+): void {
   const stage = new Uint8Array(k.memory.buffer, staging, rowBytes);
   const side = rows.length;
   let staged = -1;
@@ -476,8 +515,10 @@ function checkRgba(image: Rgba): Rgba {
   const { data } = image;
   const width = integerInRange(image.width, 1, 2 ** 16, 'width');
   const height = integerInRange(image.height, 1, 2 ** 16, 'height');
-  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray)) throw new TypeError(`Expected Uint8Array for data but received ${typeof data}`);
-  if (data.length !== width * height * 4) throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray))
+    throw new TypeError(`Expected Uint8Array for data but received ${typeof data}`);
+  if (data.length !== width * height * 4)
+    throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
   return image;
 }
 
@@ -528,7 +569,8 @@ const FLIPS = [
 /** The transpose of 16 × 16 coefficients. */
 function transposed(dct: Float32Array): Float32Array {
   const out = new Float32Array(COEFFICIENTS * COEFFICIENTS);
-  for (let i = 0; i < COEFFICIENTS; i++) for (let j = 0; j < COEFFICIENTS; j++) out[j * COEFFICIENTS + i] = dct[i * COEFFICIENTS + j] as number;
+  for (let i = 0; i < COEFFICIENTS; i++)
+    for (let j = 0; j < COEFFICIENTS; j++) out[j * COEFFICIENTS + i] = dct[i * COEFFICIENTS + j] as number;
   return out;
 }
 
@@ -548,14 +590,20 @@ function sourceIndex(size: number, reduced: boolean, mirrored: boolean): Int32Ar
  * its 512 × 512 nearest-neighbour reduction sampled straight from the source (no reduced RGBA copy
  * is made); of the image flipped as `flip` says.
  */
-function flippedLuma(data: Uint8Array | Uint8ClampedArray, width: number, height: number, flip: (typeof FLIPS)[number]): { luma: Float32Array; width: number; height: number } {
+function flippedLuma(
+  data: Uint8Array | Uint8ClampedArray,
+  width: number,
+  height: number,
+  flip: (typeof FLIPS)[number],
+): { luma: Float32Array; width: number; height: number } {
   const reduced = width > PDQ_REFERENCE_MAX_SIDE || height > PDQ_REFERENCE_MAX_SIDE;
   const rows = sourceIndex(height, reduced, flip.rows);
   const columns = sourceIndex(width, reduced, flip.columns);
   const luma = new Float32Array(rows.length * columns.length);
   for (let y = 0; y < rows.length; y++) {
     const row = (rows[y] as number) * width;
-    for (let x = 0; x < columns.length; x++) luma[y * columns.length + x] = lumaAt(data, (row + (columns[x] as number)) * 4);
+    for (let x = 0; x < columns.length; x++)
+      luma[y * columns.length + x] = lumaAt(data, (row + (columns[x] as number)) * 4);
   }
   return { luma, width: columns.length, height: rows.length };
 }
@@ -566,7 +614,12 @@ function flippedLuma(data: Uint8Array | Uint8ClampedArray, width: number, height
  * (two sweeps over the source rows, the plain and the mirrored ones, each row gathered with the
  * plain and the mirrored columns).
  */
-function kernelFlips(k: PdqExports, data: Uint8Array | Uint8ClampedArray, width: number, height: number): PdqCoefficients[] {
+function kernelFlips(
+  k: PdqExports,
+  data: Uint8Array | Uint8ClampedArray,
+  width: number,
+  height: number,
+): PdqCoefficients[] {
   if (width <= PDQ_REFERENCE_MAX_SIDE && height <= PDQ_REFERENCE_MAX_SIDE) {
     kernelLuma(k, data, width, height);
     const base = new Float32Array(k.memory.buffer, AT.image, width * height).slice();
@@ -599,7 +652,10 @@ function kernelFlips(k: PdqExports, data: Uint8Array | Uint8ClampedArray, width:
   new Int32Array(buffer, mirroredColumns, side).set(sourceIndex(width, true, true).map((x) => x * 4));
   const out: PdqCoefficients[] = [];
   for (const mirrorRows of [false, true]) {
-    gatherRows(k, data, rowBytes, sourceIndex(height, true, mirrorRows), staging, [{ columns: AT.columns, at: AT.image }, { columns: mirroredColumns, at: second }]);
+    gatherRows(k, data, rowBytes, sourceIndex(height, true, mirrorRows), staging, [
+      { columns: AT.columns, at: AT.image },
+      { columns: mirroredColumns, at: second },
+    ]);
     out.push(kernelCoefficients(k, side, side, out.length === 0));
     new Float32Array(k.memory.buffer).copyWithin(AT.image / 4, second / 4, (second + lumaBytes) / 4);
     out.push(kernelCoefficients(k, side, side, false));
@@ -636,12 +692,13 @@ export interface PdqDihedralResult extends PdqResult {
 export function pdqRgbaDihedral(image: Rgba): PdqDihedralResult {
   const { data, width, height } = checkRgba(image);
   const k = KERNEL.get();
-  const flips = k === null || width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION
-    ? FLIPS.map((flip) => {
-        const reduced = flippedLuma(data, width, height, flip);
-        return pdqCoefficients(reduced.luma, reduced.width, reduced.height);
-      })
-    : kernelFlips(k, data, width, height);
+  const flips =
+    k === null || width < PDQ_MIN_DIMENSION || height < PDQ_MIN_DIMENSION
+      ? FLIPS.map((flip) => {
+          const reduced = flippedLuma(data, width, height, flip);
+          return pdqCoefficients(reduced.luma, reduced.width, reduced.height);
+        })
+      : kernelFlips(k, data, width, height);
   const dihedral = new Array<Uint8Array>(DIHEDRAL_NAMES.length);
   FLIPS.forEach((flip, i) => {
     const { dct } = flips[i] as PdqCoefficients;

@@ -17,7 +17,9 @@ function codeOf(fn: () => unknown): string | undefined {
 describe('hash algorithms', () => {
   it('knows blockhash, PDQ and the exact hashes, perceptual first, with sizes and thresholds', () => {
     expect(ALGORITHM_NAMES).toEqual(['blockhash', 'pdq', 'md5', 'sha1', 'sha256']);
-    expect([blockhash.bits, getAlgorithm('pdq').bits, md5.bits, sha1.bits, sha256.bits]).toEqual([256, 256, 128, 160, 256]);
+    expect([blockhash.bits, getAlgorithm('pdq').bits, md5.bits, sha1.bits, sha256.bits]).toEqual([
+      256, 256, 128, 160, 256,
+    ]);
     expect(blockhash.defaultThreshold).toBeGreaterThan(0);
     expect(getAlgorithm('PDQ').defaultThreshold).toBe(31);
     expect(md5.defaultThreshold).toBe(0);
@@ -36,7 +38,9 @@ describe('hash algorithms', () => {
     for (const name of [1n, { id: 2n }, cycle]) {
       expect(codeOf(() => getAlgorithm(name as unknown as string))).toBe('ERR_UNKNOWN_ALGORITHM');
     }
-    expect(() => getAlgorithm(1n as unknown as string)).toThrow('Unknown hash algorithm of type bigint; known: blockhash, pdq, md5, sha1, sha256');
+    expect(() => getAlgorithm(1n as unknown as string)).toThrow(
+      'Unknown hash algorithm of type bigint; known: blockhash, pdq, md5, sha1, sha256',
+    );
   });
 
   it('parses hex in any case with surrounding space and formats lower case', () => {

@@ -103,7 +103,8 @@ export function checkThreshold(algorithm: HashAlgorithm<AlgorithmName>, value: u
 export function checkThresholds(value: unknown, name: string): Partial<Record<AlgorithmName, number>> {
   const out: Partial<Record<AlgorithmName, number>> = {};
   if (value === undefined) return out;
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid('object of per-algorithm thresholds', name, value);
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    invalid('object of per-algorithm thresholds', name, value);
   for (const [key, threshold] of Object.entries(value)) {
     const algorithm = getAlgorithm(key);
     out[algorithm.name] = checkThreshold(algorithm, threshold, `${name}.${algorithm.name}`);
@@ -124,10 +125,12 @@ export function checkThresholds(value: unknown, name: string): Partial<Record<Al
  */
 export function callThresholds(value: unknown, name: string): Thresholds {
   if (typeof value !== 'number') {
-    if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value))) invalid('number, or object of per-algorithm thresholds', name, value);
+    if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)))
+      invalid('number, or object of per-algorithm thresholds', name, value);
     return Object.freeze(checkThresholds(value, name));
   }
   const out: Partial<Record<AlgorithmName, number>> = {};
-  for (const algorithm of BY_NAME.values()) if (algorithm.kind === 'perceptual') out[algorithm.name] = checkThreshold(algorithm, value, name);
+  for (const algorithm of BY_NAME.values())
+    if (algorithm.kind === 'perceptual') out[algorithm.name] = checkThreshold(algorithm, value, name);
   return Object.freeze(out);
 }

@@ -4,7 +4,10 @@ import { kthSmallest } from './select.js';
 
 describe('kthSmallest', () => {
   it('returns what sorting returns at every rank, duplicates and signed zeros included', () => {
-    const value = fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }), fc.constantFrom(0, -0, 1, -1, 3.5));
+    const value = fc.oneof(
+      fc.double({ noNaN: true, noDefaultInfinity: true, min: -1e6, max: 1e6 }),
+      fc.constantFrom(0, -0, 1, -1, 3.5),
+    );
     fc.assert(
       fc.property(fc.array(value, { minLength: 1, maxLength: 300 }), fc.nat(), (list, seed) => {
         const values = Float64Array.from(list);

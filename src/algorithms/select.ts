@@ -16,10 +16,18 @@
  * kthSmallest(Float32Array.of(5, 1, 4, 2, 3), 2, new Float64Array(5)); // 3
  * ```
  */
-export function kthSmallest(values: ArrayLike<number>, k: number, scratch: Float64Array, from = 0, to = values.length): number {
+export function kthSmallest(
+  values: ArrayLike<number>,
+  k: number,
+  scratch: Float64Array,
+  from = 0,
+  to = values.length,
+): number {
   const n = to - from;
-  if (!Number.isInteger(k) || k < 0 || k >= n) throw new RangeError(`Expected integer between 0 and ${n - 1} for k but received ${k} of type ${typeof k}`);
-  if (scratch.length < n) throw new RangeError(`Expected scratch of at least ${n} numbers but received ${scratch.length}`);
+  if (!Number.isInteger(k) || k < 0 || k >= n)
+    throw new RangeError(`Expected integer between 0 and ${n - 1} for k but received ${k} of type ${typeof k}`);
+  if (scratch.length < n)
+    throw new RangeError(`Expected scratch of at least ${n} numbers but received ${scratch.length}`);
   const a = scratch;
   for (let i = 0; i < n; i++) a[i] = values[from + i] as number;
   let left = 0;
@@ -30,7 +38,7 @@ export function kthSmallest(values: ArrayLike<number>, k: number, scratch: Float
     const x = a[left] as number;
     const y = a[middle] as number;
     const z = a[right] as number;
-    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    const pivot = x < y ? (y < z ? y : Math.max(x, z)) : x < z ? x : Math.max(y, z);
     let i = left;
     let j = right;
     while (i <= j) {

@@ -12,7 +12,9 @@ import { COMMANDS, runCli } from './run.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const vectors = join(root, 'test-vectors');
-const manifest = JSON.parse(readFileSync(join(vectors, 'manifest.json'), 'utf8')) as { images: { file: string; kind: string; blockhash: string; md5: string; sha256: string }[] };
+const manifest = JSON.parse(readFileSync(join(vectors, 'manifest.json'), 'utf8')) as {
+  images: { file: string; kind: string; blockhash: string; md5: string; sha256: string }[];
+};
 const image = (file: string) => join(vectors, 'images', file);
 
 async function cli(...argv: string[]) {
@@ -47,14 +49,38 @@ describe('hashwarden hash', () => {
         unusable: expect.any(Object),
       })),
     );
-    expect(Object.keys(JSON.parse(lines[0]!))).toEqual(['file', 'blockhash', 'pdq', 'pdqQuality', 'md5', 'sha1', 'sha256', 'unusable']);
+    expect(Object.keys(JSON.parse(lines[0]!))).toEqual([
+      'file',
+      'blockhash',
+      'pdq',
+      'pdqQuality',
+      'md5',
+      'sha1',
+      'sha256',
+      'unusable',
+    ]);
   });
 
   it('prints the 8 turned and mirrored hashes after each perceptual hash with --dihedral', async () => {
-    const { status, lines } = await cli('hash', '--dihedral', '--algorithms', 'blockhash,pdq,md5', image('mosaic-400x300.jpg'));
+    const { status, lines } = await cli(
+      'hash',
+      '--dihedral',
+      '--algorithms',
+      'blockhash,pdq,md5',
+      image('mosaic-400x300.jpg'),
+    );
     expect(status).toBe(0);
     const line = JSON.parse(lines[0]!) as Record<string, unknown>;
-    expect(Object.keys(line)).toEqual(['file', 'blockhash', 'blockhashDihedral', 'pdq', 'pdqQuality', 'pdqDihedral', 'md5', 'unusable']);
+    expect(Object.keys(line)).toEqual([
+      'file',
+      'blockhash',
+      'blockhashDihedral',
+      'pdq',
+      'pdqQuality',
+      'pdqDihedral',
+      'md5',
+      'unusable',
+    ]);
     for (const name of ['blockhash', 'pdq']) {
       const variants = line[`${name}Dihedral`] as string[];
       expect(variants).toHaveLength(8);
@@ -65,7 +91,12 @@ describe('hashwarden hash', () => {
 
   it('states on the line when a matcher would refuse the PDQ hash: quality below 50', async () => {
     const flat = join(dir, 'flat.png');
-    await writeFile(flat, await sharp({ create: { width: 200, height: 150, channels: 3, background: '#808080' } }).png().toBuffer());
+    await writeFile(
+      flat,
+      await sharp({ create: { width: 200, height: 150, channels: 3, background: '#808080' } })
+        .png()
+        .toBuffer(),
+    );
     const { status, lines } = await cli('hash', '--algorithms', 'pdq,blockhash', flat, image('mosaic-400x300.jpg'));
     expect(status).toBe(0);
     const [flatLine, photoLine] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -74,7 +105,10 @@ describe('hashwarden hash', () => {
     expect(photoLine?.unusable).toEqual({});
     // A one-colour image's blockhash is refused too (the same hash as every flat image's); with
     // no perceptual hash requested there is nothing to refuse and no unusable field.
-    expect(flatLine?.unusable).toEqual({ pdq: 'PDQ quality 0 is below 50', blockhash: 'blockhash of a flat image (block means spread 0.00, below 1 grey level)' });
+    expect(flatLine?.unusable).toEqual({
+      pdq: 'PDQ quality 0 is below 50',
+      blockhash: 'blockhash of a flat image (block means spread 0.00, below 1 grey level)',
+    });
     const { lines: plain } = await cli('hash', '--algorithms', 'blockhash,md5', flat);
     expect(Object.keys(JSON.parse(plain[0]!))).toEqual(['file', 'blockhash', 'md5', 'unusable']);
     const { lines: exact } = await cli('hash', '--algorithms', 'md5', flat);
@@ -102,7 +136,16 @@ describe('hashwarden hash', () => {
     const { status, lines } = await cli('hash', '--algorithms', 'blockhash,pdq,md5', gif);
     expect(status).toBe(0);
     const line = JSON.parse(lines[0]!);
-    expect(Object.keys(line)).toEqual(['file', 'blockhash', 'pdq', 'pdqQuality', 'md5', 'unusable', 'frameCount', 'frames']);
+    expect(Object.keys(line)).toEqual([
+      'file',
+      'blockhash',
+      'pdq',
+      'pdqQuality',
+      'md5',
+      'unusable',
+      'frameCount',
+      'frames',
+    ]);
     expect(line.frameCount).toBe(4);
     expect(line.frames.map((f: { frame: number }) => f.frame)).toEqual([0, 1, 2, 3]);
     expect(Object.keys(line.frames[0])).toEqual(['frame', 'blockhash', 'pdq', 'pdqQuality', 'unusable']);
@@ -111,7 +154,9 @@ describe('hashwarden hash', () => {
     const two = JSON.parse((await cli('hash', '--algorithms', 'blockhash', '--max-frames', '2', gif)).lines[0]!);
     expect([two.frameCount, two.frames.length]).toEqual([4, 2]);
     // A still file's line is unchanged: no frame fields.
-    expect(Object.keys(JSON.parse((await cli('hash', '--algorithms', 'blockhash', image('gradient-64x64.png'))).lines[0]!))).toEqual(['file', 'blockhash', 'unusable']);
+    expect(
+      Object.keys(JSON.parse((await cli('hash', '--algorithms', 'blockhash', image('gradient-64x64.png'))).lines[0]!)),
+    ).toEqual(['file', 'blockhash', 'unusable']);
     const bad = await cli('hash', '--max-frames', '0', gif);
     expect(bad.status).toBe(2);
     expect(bad.err).toContain('Expected integer between 1 and 10000 for maxFrames but received 0 of type number');
@@ -138,7 +183,10 @@ describe('hashwarden import and match', () => {
     const hit = await cli('match', image('blobs-640x480--resize50.jpg'), '--db', db, '--json');
     expect(hit.status).toBe(1);
     const result = JSON.parse(hit.lines[0]!);
-    expect(result).toMatchObject({ matched: true, matches: [{ list: 'demo', entryId: 'b1', algorithm: 'blockhash', label: 'test-label' }] });
+    expect(result).toMatchObject({
+      matched: true,
+      matches: [{ list: 'demo', entryId: 'b1', algorithm: 'blockhash', label: 'test-label' }],
+    });
     expect(result.hashes.blockhash).toMatch(/^[0-9a-f]{64}$/);
 
     const miss = await cli('match', image('mosaic-400x300.jpg'), '--db', db);
@@ -176,25 +224,39 @@ describe('hashwarden import and match', () => {
     expect(asIs.out).toBe(`no match  ${mirrored}\n`);
 
     const letterboxed = join(dir, 'mosaic-letterboxed.jpg');
-    await writeFile(letterboxed, await sharp(mosaic).extend({ top: 40, bottom: 40, background: '#000' }).jpeg({ quality: 85 }).toBuffer());
+    await writeFile(
+      letterboxed,
+      await sharp(mosaic).extend({ top: 40, bottom: 40, background: '#000' }).jpeg({ quality: 85 }).toBuffer(),
+    );
     const framed = await cli('match', letterboxed, '--db', db);
     expect(framed.status).toBe(1);
     expect(framed.out).toMatch(/^MATCH .* entry=p1 pdq distance=\d+ trimmed list-version=1\n$/);
     expect((await cli('match', letterboxed, '--db', db, '--no-trim')).status).toBe(0);
 
     const flat = join(dir, 'flat-for-match.png');
-    await writeFile(flat, await sharp({ create: { width: 80, height: 60, channels: 3, background: '#444444' } }).png().toBuffer());
+    await writeFile(
+      flat,
+      await sharp({ create: { width: 80, height: 60, channels: 3, background: '#444444' } })
+        .png()
+        .toBuffer(),
+    );
     // PDQ-only lists and a refused PDQ hash: the image was not checked at all, which is no "clean".
     const unchecked = await cli('match', flat, '--db', db);
     expect(unchecked.status).toBe(2);
     expect(unchecked.out).toBe(`UNCHECKED ${flat}  (pdq not used: PDQ quality 0 is below 50)\n`);
     const json = await cli('match', flat, '--db', db, '--json');
-    expect(JSON.parse(json.lines[0]!)).toMatchObject({ matched: false, unusable: { pdq: 'PDQ quality 0 is below 50' }, checked: false });
+    expect(JSON.parse(json.lines[0]!)).toMatchObject({
+      matched: false,
+      unusable: { pdq: 'PDQ quality 0 is below 50' },
+      checked: false,
+    });
   });
 
   it('matches an animation on the frame that holds the listed image, and says when frames past --max-frames went unchecked', async () => {
     const db = join(dir, 'frames.db');
-    const hashed = JSON.parse((await cli('hash', '--algorithms', 'pdq', image('mosaic-400x300.jpg'))).lines[0]!) as { pdq: string };
+    const hashed = JSON.parse((await cli('hash', '--algorithms', 'pdq', image('mosaic-400x300.jpg'))).lines[0]!) as {
+      pdq: string;
+    };
     const csv = join(dir, 'frames.csv');
     await writeFile(csv, `id,algorithm,hash\np1,pdq,${hashed.pdq}\n`);
     expect((await cli('import', csv, '--db', db, '--list', 'frames')).status).toBe(0);
@@ -203,8 +265,15 @@ describe('hashwarden import and match', () => {
     const hit = await cli('match', hostile('animated-listed-frame-2.gif'), '--db', db);
     expect(hit.status).toBe(1);
     expect(hit.out).toMatch(/^MATCH .* entry=p1 pdq distance=\d+ frame=2 list-version=1\n$/);
-    const json = JSON.parse((await cli('match', hostile('animated-listed-frame-2.gif'), '--db', db, '--json')).lines[0]!);
-    expect(json).toMatchObject({ matched: true, matches: [{ entryId: 'p1', frame: 2 }], frameCount: 4, framesHashed: 4 });
+    const json = JSON.parse(
+      (await cli('match', hostile('animated-listed-frame-2.gif'), '--db', db, '--json')).lines[0]!,
+    );
+    expect(json).toMatchObject({
+      matched: true,
+      matches: [{ entryId: 'p1', frame: 2 }],
+      frameCount: 4,
+      framesHashed: 4,
+    });
 
     const long = hostile('animated-listed-frame-40.gif');
     // Every frame hashed is featureless to PDQ, the only algorithm listed: not checked, exit 2.
@@ -231,7 +300,19 @@ describe('hashwarden import and match', () => {
     const db = join(dir, 'lenient.db');
     const text = join(dir, 'bare.txt');
     await writeFile(text, `${'a'.repeat(32)}\nzz\n${'b'.repeat(32)}\n`);
-    const { status, err, out } = await cli('import', text, '--db', db, '--list', 'x', '--format', 'text', '--algorithm', 'md5', '--skip-bad-rows');
+    const { status, err, out } = await cli(
+      'import',
+      text,
+      '--db',
+      db,
+      '--list',
+      'x',
+      '--format',
+      'text',
+      '--algorithm',
+      'md5',
+      '--skip-bad-rows',
+    );
     expect(status).toBe(0);
     expect(err).toContain(`${text}:2:`);
     expect(out).toContain('1 bad rows skipped');
@@ -242,7 +323,13 @@ describe('hashwarden import and match', () => {
 });
 
 describe('hashwarden export and match --snapshot', () => {
-  const probes = ['blobs-640x480.jpg', 'blobs-640x480--resize50.jpg', 'blobs-640x480--jpeg60.jpg', 'mosaic-400x300.jpg', 'gradient-64x64.png'].map(image);
+  const probes = [
+    'blobs-640x480.jpg',
+    'blobs-640x480--resize50.jpg',
+    'blobs-640x480--jpeg60.jpg',
+    'mosaic-400x300.jpg',
+    'gradient-64x64.png',
+  ].map(image);
 
   /** A store with list `demo` (blockhash and MD5 of two images) and list `other` (one MD5). */
   async function store(name: string): Promise<string> {
@@ -250,7 +337,10 @@ describe('hashwarden export and match --snapshot', () => {
     const blobs = manifest.images.find((i) => i.file === 'blobs-640x480.jpg')!;
     const gradient = manifest.images.find((i) => i.file === 'gradient-64x64.png')!;
     const csv = join(dir, `${name}.csv`);
-    await writeFile(csv, `id,algorithm,hash,label\nb1,blockhash,${blobs.blockhash},test-label\nm1,md5,${blobs.md5},\nb2,blockhash,${gradient.blockhash},\n`);
+    await writeFile(
+      csv,
+      `id,algorithm,hash,label\nb1,blockhash,${blobs.blockhash},test-label\nm1,md5,${blobs.md5},\nb2,blockhash,${gradient.blockhash},\n`,
+    );
     expect((await cli('import', csv, '--db', db, '--list', 'demo')).status).toBe(0);
     const other = join(dir, `${name}-other.txt`);
     await writeFile(other, `md5 ${gradient.md5}\n`);
@@ -269,7 +359,10 @@ describe('hashwarden export and match --snapshot', () => {
       `wrote ${snapshot} (4 entries, ${statSync(snapshot).size} bytes)`,
     ]);
     const read = await readSnapshot(snapshot);
-    expect(read.lists).toEqual([{ name: 'demo', version: 1 }, { name: 'other', version: 1 }]);
+    expect(read.lists).toEqual([
+      { name: 'demo', version: 1 },
+      { name: 'other', version: 1 },
+    ]);
     expect(read.source).toBe(db);
 
     const fromDb = await cli('match', ...probes, '--db', db, '--json');
@@ -306,7 +399,17 @@ describe('hashwarden export and match --snapshot', () => {
   it('refuses an unknown --list on export as a usage error naming the known lists, and writes nothing', async () => {
     const db = await store('unknown');
     const snapshot = join(dir, 'unknown.snap');
-    const { status, err, out } = await cli('export', '--db', db, '--snapshot', snapshot, '--list', 'demo', '--list', 'nope');
+    const { status, err, out } = await cli(
+      'export',
+      '--db',
+      db,
+      '--snapshot',
+      snapshot,
+      '--list',
+      'demo',
+      '--list',
+      'nope',
+    );
     expect(status).toBe(2);
     expect(out).toBe('');
     expect(err).toContain('Unknown list "nope"');
@@ -405,12 +508,16 @@ describe('hashwarden command line', () => {
   it('works as the installed executable, with the exit status of the command', () => {
     const bin = join(root, 'dist', 'cli', 'main.js');
     if (!existsSync(bin)) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
-    const run = spawnSync(process.execPath, [bin, 'hash', '--algorithms', 'sha256', image('pixel-1x1.png')], { encoding: 'utf8' });
+    const run = spawnSync(process.execPath, [bin, 'hash', '--algorithms', 'sha256', image('pixel-1x1.png')], {
+      encoding: 'utf8',
+    });
     expect(run.status).toBe(0);
-    expect(JSON.parse(run.stdout)).toEqual({ file: image('pixel-1x1.png'), sha256: manifest.images.find((i) => i.file === 'pixel-1x1.png')!.sha256 });
+    expect(JSON.parse(run.stdout)).toEqual({
+      file: image('pixel-1x1.png'),
+      sha256: manifest.images.find((i) => i.file === 'pixel-1x1.png')!.sha256,
+    });
   });
 });
-
 
 describe('hashwarden lists, list set, delta and replace imports', () => {
   const md5 = (c: string) => c.repeat(32);
@@ -419,55 +526,91 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
     const db = join(dir, 'policy.db');
     const full = join(dir, 'full.csv');
     await writeFile(full, `id,algorithm,hash\na,md5,${md5('a')}\nb,md5,${md5('b')}\nc,pdq,${'f'.repeat(64)}\n`);
-    expect((await cli('import', full, '--db', db, '--list', 'ncmec')).out).toBe(`imported ${full} into list ncmec: 3 added, 0 updated, 0 unchanged, 0 removed (version 1)\n`);
+    expect((await cli('import', full, '--db', db, '--list', 'ncmec')).out).toBe(
+      `imported ${full} into list ncmec: 3 added, 0 updated, 0 unchanged, 0 removed (version 1)\n`,
+    );
     const delta = join(dir, 'delta.csv');
     await writeFile(delta, `op,id,algorithm,hash\nremove,a,,\nadd,d,md5,${md5('d')}\n`);
-    expect((await cli('import', delta, '--db', db, '--list', 'ncmec', '--algorithm', 'md5')).out).toBe(`imported ${delta} into list ncmec: 1 added, 0 updated, 0 unchanged, 1 removed (version 2)\n`);
+    expect((await cli('import', delta, '--db', db, '--list', 'ncmec', '--algorithm', 'md5')).out).toBe(
+      `imported ${delta} into list ncmec: 1 added, 0 updated, 0 unchanged, 1 removed (version 2)\n`,
+    );
     const replacement = join(dir, 'replacement.txt');
     await writeFile(replacement, `md5 ${md5('e')}\n`);
-    expect((await cli('import', replacement, '--db', db, '--list', 'ncmec', '--replace')).out).toBe(`imported ${replacement} into list ncmec: 1 added, 0 updated, 0 unchanged, 3 removed (version 3, replaced)\n`);
+    expect((await cli('import', replacement, '--db', db, '--list', 'ncmec', '--replace')).out).toBe(
+      `imported ${replacement} into list ncmec: 1 added, 0 updated, 0 unchanged, 3 removed (version 3, replaced)\n`,
+    );
     const empty = join(dir, 'empty.txt');
     await writeFile(empty, '');
     const refused = await cli('import', empty, '--db', db, '--list', 'ncmec', '--replace');
     expect([refused.status, refused.err]).toEqual([2, expect.stringContaining('ERR_LIST_FORMAT') as unknown as string]);
     const shown = await cli('lists', '--db', db);
-    expect(shown.lines).toEqual([expect.stringMatching(/^ncmec {2}v3 {2}enabled {2}\(no label\) {2}1 entries \(md5 1\) {2}thresholds blockhash=10 pdq=31 {2}updated \d{4}-/) as unknown as string]);
+    expect(shown.lines).toEqual([
+      expect.stringMatching(
+        /^ncmec {2}v3 {2}enabled {2}\(no label\) {2}1 entries \(md5 1\) {2}thresholds blockhash=10 pdq=31 {2}updated \d{4}-/,
+      ) as unknown as string,
+    ]);
   });
 
   it('says, after importing a large file whose ids were out of order, that the file sorted would import faster', async () => {
     const db = join(dir, 'unsorted.db');
-    const rows = (order: number[]) => `id,algorithm,hash\n${order.map((i) => `id${String(i).padStart(6, '0')},md5,${i.toString(16).padStart(32, '0')}`).join('\n')}\n`;
+    const rows = (order: number[]) =>
+      `id,algorithm,hash\n${order.map((i) => `id${String(i).padStart(6, '0')},md5,${i.toString(16).padStart(32, '0')}`).join('\n')}\n`;
     const ascending = Array.from({ length: 100_000 }, (_, i) => i);
     const unsorted = join(dir, 'unsorted.csv');
     await writeFile(unsorted, rows([...ascending].reverse()));
     const sorted = join(dir, 'sorted.csv');
     await writeFile(sorted, rows(ascending));
-    expect((await cli('import', unsorted, '--db', db, '--list', 'big')).err).toMatch(/^note: the ids were not in ascending order.*LC_ALL=C sort/);
+    expect((await cli('import', unsorted, '--db', db, '--list', 'big')).err).toMatch(
+      /^note: the ids were not in ascending order.*LC_ALL=C sort/,
+    );
     expect((await cli('import', unsorted, '--db', db, '--list', 'big', '--quiet')).err).toBe('');
     expect((await cli('import', sorted, '--db', db, '--list', 'big')).err).toBe('');
   });
 
-  it('sets a list\'s thresholds, label and enabled flag, which matchers then apply', async () => {
+  it("sets a list's thresholds, label and enabled flag, which matchers then apply", async () => {
     const db = join(dir, 'set.db');
     const list = join(dir, 'two.csv');
     await writeFile(list, `id,list,algorithm,hash\na,one,md5,${md5('a')}\nb,two,md5,${md5('b')}\n`);
     await cli('import', list, '--db', db, '--list', 'one');
-    const set = await cli('list', 'set', 'one', '--db', db, '--threshold', 'pdq=24,blockhash=8', '--label', 'block-and-report');
-    expect(set.out).toMatch(/^one {2}v1 {2}enabled {2}block-and-report {2}1 entries \(md5 1\) {2}thresholds blockhash=8\* pdq=24\* /);
-    expect((await cli('list', 'set', 'one', '--db', db, '--threshold', 'pdq=default')).out).toMatch(/thresholds blockhash=8\* pdq=31 /);
+    const set = await cli(
+      'list',
+      'set',
+      'one',
+      '--db',
+      db,
+      '--threshold',
+      'pdq=24,blockhash=8',
+      '--label',
+      'block-and-report',
+    );
+    expect(set.out).toMatch(
+      /^one {2}v1 {2}enabled {2}block-and-report {2}1 entries \(md5 1\) {2}thresholds blockhash=8\* pdq=24\* /,
+    );
+    expect((await cli('list', 'set', 'one', '--db', db, '--threshold', 'pdq=default')).out).toMatch(
+      /thresholds blockhash=8\* pdq=31 /,
+    );
     expect((await cli('list', 'set', 'two', '--db', db, '--disable')).out).toMatch(/^two {2}v1 {2}disabled /);
-    const json = (await cli('lists', '--db', db, '--json')).lines.map((l) => JSON.parse(l) as { name: string; thresholds: object; label?: string; enabled: boolean });
-    expect(json.map((l) => [l.name, l.thresholds, l.label, l.enabled])).toEqual([['one', { blockhash: 8 }, 'block-and-report', true], ['two', {}, undefined, false]]);
+    const json = (await cli('lists', '--db', db, '--json')).lines.map(
+      (l) => JSON.parse(l) as { name: string; thresholds: object; label?: string; enabled: boolean },
+    );
+    expect(json.map((l) => [l.name, l.thresholds, l.label, l.enabled])).toEqual([
+      ['one', { blockhash: 8 }, 'block-and-report', true],
+      ['two', {}, undefined, false],
+    ]);
     // The disabled list is not matched; the enabled one's matches carry its label and version.
     const snapshot = join(dir, 'set.snap');
     expect((await cli('export', '--db', db, '--snapshot', snapshot)).status).toBe(0);
     const opened = await Matcher.open(snapshot);
-    expect(opened.lists).toEqual([{ name: 'one', version: 1, thresholds: { blockhash: 8 }, label: 'block-and-report' }]);
-    expect(opened.matchHash({ algorithm: 'md5', hash: md5('a') })).toMatchObject([{ listLabel: 'block-and-report', listVersion: 1 }]);
+    expect(opened.lists).toEqual([
+      { name: 'one', version: 1, thresholds: { blockhash: 8 }, label: 'block-and-report' },
+    ]);
+    expect(opened.matchHash({ algorithm: 'md5', hash: md5('a') })).toMatchObject([
+      { listLabel: 'block-and-report', listVersion: 1 },
+    ]);
     expect(opened.matchHash({ algorithm: 'md5', hash: md5('b') })).toEqual([]);
   });
 
-  it('refuses bad list changes with a usage error or the store\'s error', async () => {
+  it("refuses bad list changes with a usage error or the store's error", async () => {
     const db = join(dir, 'bad-set.db');
     const list = join(dir, 'one.txt');
     await writeFile(list, `md5 ${md5('a')}\n`);
@@ -476,7 +619,10 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
       [['list', 'set', 'one', '--db', db], 'Nothing to change'],
       [['list', 'set', 'one', '--db', db, '--enable', '--disable'], 'not both'],
       [['list', 'show', 'one', '--db', db], 'Unknown action "show"'],
-      [['list', 'set', 'one', '--db', db, '--threshold', 'pdq=65'], 'Expected integer between 0 and 64 for thresholds.pdq but received 65'],
+      [
+        ['list', 'set', 'one', '--db', db, '--threshold', 'pdq=65'],
+        'Expected integer between 0 and 64 for thresholds.pdq but received 65',
+      ],
       [['list', 'set', 'nope', '--db', db, '--disable'], 'ERR_STORE'],
     ] as const) {
       const { status, err } = await cli(...args);
@@ -489,7 +635,10 @@ describe('hashwarden export --out', () => {
   it('writes the enabled lists as a list file that imports back to the same entries', async () => {
     const db = join(dir, 'out.db');
     const list = join(dir, 'out-source.csv');
-    await writeFile(list, `id,list,algorithm,hash,label,source\na,one,md5,${'a'.repeat(32)},csam,vendor\nb,two,pdq,${'c'.repeat(64)},,\n`);
+    await writeFile(
+      list,
+      `id,list,algorithm,hash,label,source\na,one,md5,${'a'.repeat(32)},csam,vendor\nb,two,pdq,${'c'.repeat(64)},,\n`,
+    );
     await cli('import', list, '--db', db, '--list', 'one');
     const csv = join(dir, 'exported.csv');
     expect((await cli('export', '--db', db, '--out', csv)).out).toBe(`wrote ${csv} (2 entries of one, two, csv)\n`);
@@ -514,9 +663,15 @@ describe('hashwarden export --out', () => {
     const db = join(dir, 'out.db');
     for (const [args, message] of [
       [['export', '--db', db, '--out', join(dir, 'x.dat')], 'give --format'],
-      [['export', '--db', db, '--out', join(dir, 'x.csv'), '--snapshot', join(dir, 'x.snap')], 'Expected one of --snapshot and --out'],
+      [
+        ['export', '--db', db, '--out', join(dir, 'x.csv'), '--snapshot', join(dir, 'x.snap')],
+        'Expected one of --snapshot and --out',
+      ],
       [['export', '--db', db], 'Expected one of --snapshot and --out'],
-      [['export', '--db', db, '--out', join(dir, 'x.csv'), '--format', 'xml'], 'Expected csv, ndjson or text for --format'],
+      [
+        ['export', '--db', db, '--out', join(dir, 'x.csv'), '--format', 'xml'],
+        'Expected csv, ndjson or text for --format',
+      ],
     ] as const) {
       const { status, err } = await cli(...args);
       expect([status, err]).toEqual([2, expect.stringContaining(message) as unknown as string]);

@@ -28,7 +28,11 @@ export interface Command {
   readonly help: string;
   readonly usage: string;
   readonly options: Options;
-  run(values: Record<string, string | boolean | string[] | undefined>, positionals: string[], io: CliIo): Promise<number>;
+  run(
+    values: Record<string, string | boolean | string[] | undefined>,
+    positionals: string[],
+    io: CliIo,
+  ): Promise<number>;
 }
 
 /** A usage problem: printed with a hint to `--help`, exit status 2. */
@@ -50,7 +54,11 @@ function editDistance(a: string, b: string): number {
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
     for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min((previous[j] ?? 0) + 1, (row[j - 1] ?? 0) + 1, (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1));
+      row[j] = Math.min(
+        (previous[j] ?? 0) + 1,
+        (row[j - 1] ?? 0) + 1,
+        (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
     }
     previous = row;
   }
@@ -75,14 +83,18 @@ export function nearestOption(given: string, known: readonly string[]): string |
  * Parses `argv` for `command`, adding `--help`. Unknown options are usage errors naming the
  * nearest known option when one is close.
  */
-export function parse(command: Command, argv: readonly string[]): { values: Parameters<Command['run']>[0]; positionals: string[] } {
+export function parse(
+  command: Command,
+  argv: readonly string[],
+): { values: Parameters<Command['run']>[0]; positionals: string[] } {
   const options: Options = { ...command.options, help: { type: 'boolean', short: 'h' } };
   try {
     const { values, positionals } = parseArgs({ args: [...argv], options, allowPositionals: true, strict: true });
     // No option is both multiple and boolean, so a list is always of strings.
     return { values: values as Parameters<Command['run']>[0], positionals };
   } catch (error) {
-    if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION') throw new UsageError((error as Error).message);
+    if ((error as { code?: unknown }).code !== 'ERR_PARSE_ARGS_UNKNOWN_OPTION')
+      throw new UsageError((error as Error).message);
     // Node's message quotes the option as given: "Unknown option '--thresold'. To specify …".
     const given = /'(-[^']*)'/.exec((error as Error).message)?.[1] ?? '';
     const name = given.replace(/^--?/, '').split('=')[0] ?? '';
@@ -99,7 +111,8 @@ export function helpText(command: Command): string {
 /** `{ code, message }` for any thrown value, for JSON output. */
 export function errorJson(error: unknown): { code: string; message: string } {
   if (isHashwardenError(error)) return error.toJSON();
-  if (error instanceof TypeError || error instanceof RangeError) return { code: 'ERR_INVALID_ARGUMENT', message: error.message };
+  if (error instanceof TypeError || error instanceof RangeError)
+    return { code: 'ERR_INVALID_ARGUMENT', message: error.message };
   return { code: 'ERR_INTERNAL', message: error instanceof Error ? error.message : String(error) };
 }
 
@@ -118,7 +131,12 @@ export function parseThresholds(values: readonly string[] | undefined): Record<s
 
 /** Splits a comma-separated option value, dropping empty items. */
 export function commaList(value: string | undefined): string[] | undefined {
-  return value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean);
+  return value === undefined
+    ? undefined
+    : value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean);
 }
 
 /**
@@ -165,7 +183,9 @@ export function fileMode(value: unknown, fallback: number): number {
   const text = String(value).trim();
   const mode = /^0?[0-7]{3}$/.test(text) ? Number.parseInt(text, 8) : Number.NaN;
   if (Number.isNaN(mode) || (mode & 0o600) !== 0o600 || (mode & 0o022) !== 0) {
-    throw new UsageError(`Expected an octal mode with owner read and write and no group or other write (600, 640, 644) for --mode but received ${JSON.stringify(text)}`);
+    throw new UsageError(
+      `Expected an octal mode with owner read and write and no group or other write (600, 640, 644) for --mode but received ${JSON.stringify(text)}`,
+    );
   }
   return mode;
 }

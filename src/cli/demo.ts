@@ -54,12 +54,25 @@ function noise(seed: number, x: number, y: number): number {
  */
 function paint(seed: number, width: number, height: number): Buffer {
   const rng = random(seed);
-  const colour = (low: number, high: number): Rgb => [low + rng() * (high - low), low + rng() * (high - low), low + rng() * (high - low)];
+  const colour = (low: number, high: number): Rgb => [
+    low + rng() * (high - low),
+    low + rng() * (high - low),
+    low + rng() * (high - low),
+  ];
   // A dark and a light colour: PDQ sees only brightness, and two colours of one brightness look flat to it.
   const [from, to, ink] = [colour(50, 120), colour(170, 250), colour(50, 250)];
   const size = Math.min(width, height);
-  const discs = Array.from({ length: 5 }, () => ({ x: rng() * width, y: rng() * height, r: (0.06 + rng() * 0.14) * size }));
-  const bars = Array.from({ length: 4 }, () => ({ x: rng() * width, y: rng() * height, w: (0.05 + rng() * 0.3) * size, h: (0.05 + rng() * 0.3) * size }));
+  const discs = Array.from({ length: 5 }, () => ({
+    x: rng() * width,
+    y: rng() * height,
+    r: (0.06 + rng() * 0.14) * size,
+  }));
+  const bars = Array.from({ length: 4 }, () => ({
+    x: rng() * width,
+    y: rng() * height,
+    w: (0.05 + rng() * 0.3) * size,
+    h: (0.05 + rng() * 0.3) * size,
+  }));
   const pixels = Buffer.alloc(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
@@ -68,7 +81,9 @@ function paint(seed: number, width: number, height: number): Buffer {
         n += weight * noise(seed + octave, x * scale, y * scale);
       }
       const t = Math.min(1, Math.max(0, (n - 0.5) * 2.5 + 0.5));
-      const inked = discs.some((d) => (x - d.x) ** 2 + (y - d.y) ** 2 < d.r * d.r) || bars.some((b) => x >= b.x && x < b.x + b.w && y >= b.y && y < b.y + b.h);
+      const inked =
+        discs.some((d) => (x - d.x) ** 2 + (y - d.y) ** 2 < d.r * d.r) ||
+        bars.some((b) => x >= b.x && x < b.x + b.w && y >= b.y && y < b.y + b.h);
       for (let c = 0; c < 3; c++) {
         const ground = (from[c] as number) + ((to[c] as number) - (from[c] as number)) * t;
         pixels[(y * width + x) * 3 + c] = Math.round(inked ? ((ink[c] as number) + ground) / 2 : ground);
@@ -80,26 +95,49 @@ function paint(seed: number, width: number, height: number): Buffer {
 
 async function picture(seed: number): Promise<Buffer> {
   const [width, height] = [640, 480];
-  return sharp(paint(seed, width, height), { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+  return sharp(paint(seed, width, height), { raw: { width, height, channels: 3 } })
+    .jpeg({ quality: 90 })
+    .toBuffer();
 }
 
 /** What an uploader might do to a listed picture before uploading it again. */
-const EDITS: readonly { readonly name: string; readonly file: string; readonly make: (original: Buffer) => Promise<Buffer> }[] = [
+const EDITS: readonly {
+  readonly name: string;
+  readonly file: string;
+  readonly make: (original: Buffer) => Promise<Buffer>;
+}[] = [
   { name: 'the same file', file: 'copy.jpg', make: async (original) => original }, // the only one MD5 can find
-  { name: 'resized to 50%', file: 'resized.jpg', make: (original) => sharp(original).resize(320).jpeg({ quality: 80 }).toBuffer() },
-  { name: 're-encoded as WebP', file: 'webp.webp', make: (original) => sharp(original).webp({ quality: 60 }).toBuffer() },
-  { name: 'mirrored', file: 'mirrored.jpg', make: (original) => sharp(original).flop().jpeg({ quality: 85 }).toBuffer() },
+  {
+    name: 'resized to 50%',
+    file: 'resized.jpg',
+    make: (original) => sharp(original).resize(320).jpeg({ quality: 80 }).toBuffer(),
+  },
+  {
+    name: 're-encoded as WebP',
+    file: 'webp.webp',
+    make: (original) => sharp(original).webp({ quality: 60 }).toBuffer(),
+  },
+  {
+    name: 'mirrored',
+    file: 'mirrored.jpg',
+    make: (original) => sharp(original).flop().jpeg({ quality: 85 }).toBuffer(),
+  },
   {
     name: 'in a black border',
     file: 'border.jpg',
-    make: (original) => sharp(original).extend({ top: 48, bottom: 48, left: 64, right: 64, background: '#000' }).jpeg({ quality: 85 }).toBuffer(),
+    make: (original) =>
+      sharp(original)
+        .extend({ top: 48, bottom: 48, left: 64, right: 64, background: '#000' })
+        .jpeg({ quality: 85 })
+        .toBuffer(),
   },
 ];
 
 /** How a match was found: which hash, how near, and on which copy of the upload (as `match` prints it). */
 function how(match: Match): string {
   if (match.algorithm === 'md5') return 'md5 equal';
-  const transform = match.transform !== undefined && match.transform !== 'original' ? `, transform ${match.transform}` : '';
+  const transform =
+    match.transform !== undefined && match.transform !== 'original' ? `, transform ${match.transform}` : '';
   return `${match.algorithm} ${match.distance} bits${transform}${match.trimmed ? ', trimmed (inside the border)' : ''}`;
 }
 
@@ -148,8 +186,12 @@ Exit status: 0 when every copy and edit matched and no unrelated picture did, 1 
       await store.importFile(listFile, { list: 'demo' });
       store.close();
       const matcher = await Matcher.open(db);
-      io.out(`List "demo": PDQ and MD5 of ${listed.length} generated pictures (${matcher.size} entries), in a temporary SQLite store.\n`);
-      io.out(`A match is an equal MD5, or a PDQ hash within ${matcher.threshold('pdq')} bits of 256 (turned, mirrored and bordered copies searched).\n\n`);
+      io.out(
+        `List "demo": PDQ and MD5 of ${listed.length} generated pictures (${matcher.size} entries), in a temporary SQLite store.\n`,
+      );
+      io.out(
+        `A match is an equal MD5, or a PDQ hash within ${matcher.threshold('pdq')} bits of 256 (turned, mirrored and bordered copies searched).\n\n`,
+      );
 
       // 4. The uploads: copies and edits of the listed pictures, then pictures nobody listed.
       const uploads: { label: string; file: string; expect: 'md5' | 'pdq' | 'nothing' }[] = [];
@@ -182,12 +224,21 @@ Exit status: 0 when every copy and edit matched and no unrelated picture did, 1 
         }
         // The closing lines below claim these: MD5 finds the identical file, PDQ the edits, nothing the rest.
         const by = new Set(result.matches.map((m) => m.algorithm));
-        const wrong = upload.expect === 'nothing' ? result.matched : !by.has(upload.expect) || (upload.expect === 'pdq' && by.has('md5'));
+        const wrong =
+          upload.expect === 'nothing'
+            ? result.matched
+            : !by.has(upload.expect) || (upload.expect === 'pdq' && by.has('md5'));
         if (wrong) unexpected++;
-        io.out(`${pad(upload.label, 32)}${pad(result.matched ? 'MATCH' : 'no match', 9)}${detail}${wrong ? '   <-- unexpected' : ''}\n`);
+        io.out(
+          `${pad(upload.label, 32)}${pad(result.matched ? 'MATCH' : 'no match', 9)}${detail}${wrong ? '   <-- unexpected' : ''}\n`,
+        );
       }
       io.out('\nMD5 finds only the identical file; PDQ finds the edited copies too.\n');
-      io.out(unexpected === 0 ? 'OK: every listed image matched and no unrelated image did.\n' : `${unexpected} unexpected results.\n`);
+      io.out(
+        unexpected === 0
+          ? 'OK: every listed image matched and no unrelated image did.\n'
+          : `${unexpected} unexpected results.\n`,
+      );
       if (values.keep === true) io.out(`kept ${dir} (try: hashwarden match ${join(images, '*')} --db ${db})\n`);
       return unexpected === 0 ? EXIT.ok : EXIT.matched;
     } finally {

@@ -4,7 +4,19 @@
  * The snapshot is written to a temporary file and renamed, so a failed export leaves no file.
  */
 import { extname, resolve } from 'node:path';
-import { LIST_FORMATS, MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS, SEARCH_TIERS as TIERS, writeListFile, writeSnapshot, type ListEntry, type ListFormat, type SearchTierOptions, type SnapshotAlgorithm, type SnapshotList } from '../index.js';
+import {
+  LIST_FORMATS,
+  MAX_SUBSTRING_BITS,
+  MIN_SUBSTRING_BITS,
+  SEARCH_TIERS as TIERS,
+  writeListFile,
+  writeSnapshot,
+  type ListEntry,
+  type ListFormat,
+  type SearchTierOptions,
+  type SnapshotAlgorithm,
+  type SnapshotList,
+} from '../index.js';
 import { HashStore, type ListInfo } from '../store/index.js';
 import { CliRefusal, EXIT, fileMode, required, UsageError, type Command } from './command.js';
 
@@ -18,11 +30,19 @@ function searchOptions(values: Record<string, unknown>): SearchTierOptions | und
     throw new UsageError(`Expected one of ${TIERS.join(', ')} for --tier but received ${JSON.stringify(tier)}`);
   }
   // Checked here rather than by writeSnapshot, so a bad value fails before the store is read.
-  if (bits !== undefined && (!/^\d+$/.test(bits.trim()) || Number(bits) < MIN_SUBSTRING_BITS || Number(bits) > MAX_SUBSTRING_BITS)) {
-    throw new UsageError(`Expected integer between ${MIN_SUBSTRING_BITS} and ${MAX_SUBSTRING_BITS} for --substring-bits but received ${JSON.stringify(bits)}`);
+  if (
+    bits !== undefined &&
+    (!/^\d+$/.test(bits.trim()) || Number(bits) < MIN_SUBSTRING_BITS || Number(bits) > MAX_SUBSTRING_BITS)
+  ) {
+    throw new UsageError(
+      `Expected integer between ${MIN_SUBSTRING_BITS} and ${MAX_SUBSTRING_BITS} for --substring-bits but received ${JSON.stringify(bits)}`,
+    );
   }
   if (tier === undefined && bits === undefined) return undefined;
-  return { ...(tier === undefined ? {} : { tier: tier as Tier }), ...(bits === undefined ? {} : { substringBits: Number(bits) }) };
+  return {
+    ...(tier === undefined ? {} : { tier: tier as Tier }),
+    ...(bits === undefined ? {} : { substringBits: Number(bits) }),
+  };
 }
 
 function describeSearch(a: SnapshotAlgorithm): string {
@@ -47,8 +67,13 @@ function chooseLists(known: readonly ListInfo[], names: readonly string[] | unde
  */
 function refuseEmpty(chosen: readonly ListInfo[], allowEmpty: boolean): void {
   if (allowEmpty || chosen.some((l) => l.total > 0)) return;
-  const what = chosen.length === 0 ? 'the store has no enabled lists' : `list${chosen.length === 1 ? '' : 's'} ${chosen.map((l) => l.name).join(', ')} hold${chosen.length === 1 ? 's' : ''} no entries`;
-  throw new CliRefusal(`nothing to export: ${what}; a matcher loading an empty export would pass every upload. Give --allow-empty to write it anyway`);
+  const what =
+    chosen.length === 0
+      ? 'the store has no enabled lists'
+      : `list${chosen.length === 1 ? '' : 's'} ${chosen.map((l) => l.name).join(', ')} hold${chosen.length === 1 ? 's' : ''} no entries`;
+  throw new CliRefusal(
+    `nothing to export: ${what}; a matcher loading an empty export would pass every upload. Give --allow-empty to write it anyway`,
+  );
 }
 
 /**
@@ -56,7 +81,11 @@ function refuseEmpty(chosen: readonly ListInfo[], allowEmpty: boolean): void {
  * read transaction, so a concurrent import cannot give a snapshot whose versions and entries
  * disagree; an unknown list name is a usage error.
  */
-function readStore(db: string, names: readonly string[] | undefined, allowEmpty: boolean): { lists: SnapshotList[]; entries: ListEntry[] } {
+function readStore(
+  db: string,
+  names: readonly string[] | undefined,
+  allowEmpty: boolean,
+): { lists: SnapshotList[]; entries: ListEntry[] } {
   const store = HashStore.open(db, { readonly: true });
   try {
     return store.read(() => {
@@ -64,7 +93,12 @@ function readStore(db: string, names: readonly string[] | undefined, allowEmpty:
       refuseEmpty(chosen, allowEmpty);
       const entries: ListEntry[] = [];
       for (const list of chosen) for (const entry of store.entries({ list: list.name })) entries.push(entry);
-      const lists = chosen.map((l) => ({ name: l.name, version: l.version, ...(Object.keys(l.thresholds).length === 0 ? {} : { thresholds: l.thresholds }), ...(l.label === undefined ? {} : { label: l.label }) }));
+      const lists = chosen.map((l) => ({
+        name: l.name,
+        version: l.version,
+        ...(Object.keys(l.thresholds).length === 0 ? {} : { thresholds: l.thresholds }),
+        ...(l.label === undefined ? {} : { label: l.label }),
+      }));
       return { lists, entries };
     });
   } finally {
@@ -73,7 +107,14 @@ function readStore(db: string, names: readonly string[] | undefined, allowEmpty:
 }
 
 /** Writes the chosen lists (default: the enabled ones) to a list file, in one read transaction. */
-async function exportListFile(db: string, names: readonly string[] | undefined, out: string, format: ListFormat, mode: number, allowEmpty: boolean): Promise<{ entries: number; lists: string[] }> {
+async function exportListFile(
+  db: string,
+  names: readonly string[] | undefined,
+  out: string,
+  format: ListFormat,
+  mode: number,
+  allowEmpty: boolean,
+): Promise<{ entries: number; lists: string[] }> {
   const store = HashStore.open(db, { readonly: true });
   try {
     return await store.readAsync(async () => {
@@ -90,11 +131,17 @@ async function exportListFile(db: string, names: readonly string[] | undefined, 
   }
 }
 
-const FORMAT_BY_EXTENSION: Readonly<Record<string, ListFormat>> = { '.csv': 'csv', '.ndjson': 'ndjson', '.jsonl': 'ndjson', '.txt': 'text' };
+const FORMAT_BY_EXTENSION: Readonly<Record<string, ListFormat>> = {
+  '.csv': 'csv',
+  '.ndjson': 'ndjson',
+  '.jsonl': 'ndjson',
+  '.txt': 'text',
+};
 
 export const exportCommand: Command = {
   name: 'export',
-  usage: '--db PATH (--snapshot FILE [--tier auto|linear|mih] [--substring-bits N] | --out FILE [--format csv|ndjson|text]) [--list NAME]... [--mode OCTAL] [--allow-empty]',
+  usage:
+    '--db PATH (--snapshot FILE [--tier auto|linear|mih] [--substring-bits N] | --out FILE [--format csv|ndjson|text]) [--list NAME]... [--mode OCTAL] [--allow-empty]',
   summary: 'Export the lists of a SQLite store to a binary snapshot or a list file.',
   help: `
 Options:
@@ -141,19 +188,25 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
   async run(values, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(positionals[0])}`);
     const db = required(values.db, '--db');
-    if ((values.snapshot === undefined) === (values.out === undefined)) throw new UsageError('Expected one of --snapshot and --out');
+    if ((values.snapshot === undefined) === (values.out === undefined))
+      throw new UsageError('Expected one of --snapshot and --out');
     const names = values.list as string[] | undefined;
     const mode = fileMode(values.mode, 0o600);
     const allowEmpty = values['allow-empty'] === true;
     if (values.out !== undefined) {
       const out = required(values.out, '--out');
       if (resolve(db) === resolve(out)) throw new UsageError('--out must not be the --db file');
-      if (values.tier !== undefined || values['substring-bits'] !== undefined) throw new UsageError('--tier and --substring-bits are for --snapshot');
+      if (values.tier !== undefined || values['substring-bits'] !== undefined)
+        throw new UsageError('--tier and --substring-bits are for --snapshot');
       const format = (values.format as string | undefined) ?? FORMAT_BY_EXTENSION[extname(out).toLowerCase()];
-      if (format === undefined) throw new UsageError(`Cannot tell the format of ${out} from its extension: give --format csv, ndjson or text`);
-      if (!(LIST_FORMATS as readonly string[]).includes(format)) throw new UsageError(`Expected csv, ndjson or text for --format but received ${JSON.stringify(format)}`);
+      if (format === undefined)
+        throw new UsageError(`Cannot tell the format of ${out} from its extension: give --format csv, ndjson or text`);
+      if (!(LIST_FORMATS as readonly string[]).includes(format))
+        throw new UsageError(`Expected csv, ndjson or text for --format but received ${JSON.stringify(format)}`);
       const written = await exportListFile(db, names, out, format as ListFormat, mode, allowEmpty);
-      io.out(`wrote ${out} (${written.entries} entries of ${written.lists.length === 0 ? 'no lists' : written.lists.join(', ')}, ${format})\n`);
+      io.out(
+        `wrote ${out} (${written.entries} entries of ${written.lists.length === 0 ? 'no lists' : written.lists.join(', ')}, ${format})\n`,
+      );
       return EXIT.ok;
     }
     if (values.format !== undefined) throw new UsageError('--format is for --out');
@@ -161,7 +214,13 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
     if (resolve(db) === resolve(file)) throw new UsageError('--snapshot must not be the --db file');
     const search = searchOptions(values);
     const { lists, entries } = readStore(db, names, allowEmpty);
-    const summary = await writeSnapshot(file, { lists, entries, source: db, mode, ...(search === undefined ? {} : { search }) });
+    const summary = await writeSnapshot(file, {
+      lists,
+      entries,
+      source: db,
+      mode,
+      ...(search === undefined ? {} : { search }),
+    });
     const nameWidth = Math.max(0, ...summary.algorithms.map((a) => a.name.length));
     const countWidth = Math.max(0, ...summary.algorithms.map((a) => String(a.count).length));
     for (const a of summary.algorithms) {

@@ -57,7 +57,23 @@ describe('nothing to match against', () => {
     const snapshot = join(dir, 'empty.snap');
     const empty = join(dir, 'empty.db');
     await writeFile(join(dir, 'empty.txt'), '');
-    expect((await cli('import', join(dir, 'empty.txt'), '--db', empty, '--list', 'e', '--format', 'text', '--algorithm', 'md5', '--allow-empty')).status).toBe(0);
+    expect(
+      (
+        await cli(
+          'import',
+          join(dir, 'empty.txt'),
+          '--db',
+          empty,
+          '--list',
+          'e',
+          '--format',
+          'text',
+          '--algorithm',
+          'md5',
+          '--allow-empty',
+        )
+      ).status,
+    ).toBe(0);
 
     const noSnapshot = await cli('export', '--db', empty, '--snapshot', snapshot);
     expect(noSnapshot.status).toBe(2);
@@ -140,8 +156,15 @@ describe('file modes', () => {
     if (!existsSync(bin)) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
     const snapshot = join(dir, 'umask.snap');
     const out = join(dir, 'umask.ndjson');
-    for (const target of [['--snapshot', snapshot], ['--out', out]]) {
-      const run = spawnSync('sh', ['-c', 'umask 077 && exec "$0" "$@"', process.execPath, bin, 'export', '--db', db, ...target, '--mode', '640'], { encoding: 'utf8' });
+    for (const target of [
+      ['--snapshot', snapshot],
+      ['--out', out],
+    ]) {
+      const run = spawnSync(
+        'sh',
+        ['-c', 'umask 077 && exec "$0" "$@"', process.execPath, bin, 'export', '--db', db, ...target, '--mode', '640'],
+        { encoding: 'utf8' },
+      );
       expect(run.status, run.stderr).toBe(0);
     }
     expect(statSync(snapshot).mode & 0o777).toBe(0o640);
@@ -163,8 +186,16 @@ describe('hash --as-list', () => {
     const files = [listed, other];
     const listing = await cli('hash', '--as-list', '--list', 'mine', '--algorithms', 'blockhash,md5', ...files);
     expect(listing.status).toBe(0);
-    const rows = listing.out.trim().split('\n').map((l) => JSON.parse(l) as Record<string, string>);
-    expect(rows.map((r) => r.id)).toEqual([`${listed}:blockhash`, `${listed}:md5`, `${other}:blockhash`, `${other}:md5`]);
+    const rows = listing.out
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, string>);
+    expect(rows.map((r) => r.id)).toEqual([
+      `${listed}:blockhash`,
+      `${listed}:md5`,
+      `${other}:blockhash`,
+      `${other}:md5`,
+    ]);
     const file = join(dir, 'mine.ndjson');
     await writeFile(file, listing.out);
     const store = join(dir, 'mine.db');
@@ -182,10 +213,29 @@ describe('hash --as-list', () => {
   it('leaves out unusable hashes and failed files, counting them on standard error', async () => {
     const flat = join(dir, 'flat.png');
     const { default: sharp } = await import('sharp');
-    await writeFile(flat, await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer());
-    const { status, out, err } = await cli('hash', '--as-list', '--list', 'mine', '--algorithms', 'pdq,md5', flat, join(dir, 'missing.png'));
+    await writeFile(
+      flat,
+      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
+        .png()
+        .toBuffer(),
+    );
+    const { status, out, err } = await cli(
+      'hash',
+      '--as-list',
+      '--list',
+      'mine',
+      '--algorithms',
+      'pdq,md5',
+      flat,
+      join(dir, 'missing.png'),
+    );
     expect(status).toBe(2);
-    expect(out.trim().split('\n').map((l) => (JSON.parse(l) as { algorithm: string }).algorithm)).toEqual(['md5']);
+    expect(
+      out
+        .trim()
+        .split('\n')
+        .map((l) => (JSON.parse(l) as { algorithm: string }).algorithm),
+    ).toEqual(['md5']);
     expect(err).toMatch(/1 unusable hashes left out/);
     expect(err).toMatch(/ERR_INPUT_READ/);
     expect(err).toMatch(/1 files could not be hashed/);

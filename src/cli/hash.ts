@@ -12,7 +12,17 @@ import { ALGORITHM_NAMES, type AlgorithmName } from '../index.js';
 import { DEFAULT_MAX_FRAMES, hashImage, type FrameHashes } from '../image/index.js';
 import { resolveImageOptions, type ResolvedImageOptions } from '../image/options.js';
 import { mapSettled } from '../concurrency.js';
-import { commaList, errorJson, EXIT, integerArgument, required, usage, UsageError, type CliIo, type Command } from './command.js';
+import {
+  commaList,
+  errorJson,
+  EXIT,
+  integerArgument,
+  required,
+  usage,
+  UsageError,
+  type CliIo,
+  type Command,
+} from './command.js';
 
 /**
  * `--as-list`: the usable hashes of each file hashed as `hashwarden import` NDJSON rows, one per
@@ -24,9 +34,17 @@ class ListWriter {
   unusable = 0;
   failed = 0;
 
-  constructor(private readonly list: string, private readonly io: CliIo) {}
+  constructor(
+    private readonly list: string,
+    private readonly io: CliIo,
+  ) {}
 
-  add(file: string, hashes: Readonly<Record<string, string | undefined>>, unusable: Readonly<Record<string, string | undefined>>, algorithms: readonly AlgorithmName[]): void {
+  add(
+    file: string,
+    hashes: Readonly<Record<string, string | undefined>>,
+    unusable: Readonly<Record<string, string | undefined>>,
+    algorithms: readonly AlgorithmName[],
+  ): void {
     let rows = '';
     for (const algorithm of algorithms) {
       const hash = hashes[algorithm];
@@ -47,7 +65,8 @@ class ListWriter {
   }
 
   finish(): void {
-    if (this.unusable > 0) this.io.err(`${this.unusable} unusable hashes left out (a matcher would not match with them)\n`);
+    if (this.unusable > 0)
+      this.io.err(`${this.unusable} unusable hashes left out (a matcher would not match with them)\n`);
     if (this.failed > 0) this.io.err(`${this.failed} files could not be hashed\n`);
   }
 }
@@ -56,7 +75,11 @@ class ListWriter {
  * The fields of one image or frame, in the contract's order: each of `algorithms` (with PDQ its
  * quality, with --dihedral its 8 variants), then `unusable` when any perceptual hash was asked for.
  */
-function perceptualFields(hashed: Pick<FrameHashes, 'hashes' | 'quality' | 'unusable' | 'dihedral'>, algorithms: readonly AlgorithmName[], options: ResolvedImageOptions): Record<string, unknown> {
+function perceptualFields(
+  hashed: Pick<FrameHashes, 'hashes' | 'quality' | 'unusable' | 'dihedral'>,
+  algorithms: readonly AlgorithmName[],
+  options: ResolvedImageOptions,
+): Record<string, unknown> {
   const line: Record<string, unknown> = {};
   for (const name of algorithms) {
     line[name] = hashed.hashes[name];
@@ -70,7 +93,8 @@ function perceptualFields(hashed: Pick<FrameHashes, 'hashes' | 'quality' | 'unus
 
 export const hashCommand: Command = {
   name: 'hash',
-  usage: '[--algorithms blockhash,pdq,md5,sha1,sha256] [--resolution fast|full] [--dihedral] [--max-frames N] [--as-list --list NAME] FILE...',
+  usage:
+    '[--algorithms blockhash,pdq,md5,sha1,sha256] [--resolution fast|full] [--dihedral] [--max-frames N] [--as-list --list NAME] FILE...',
   summary: 'Print the hashes of image files, one JSON object per line.',
   help: `
 Options:
@@ -120,35 +144,46 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
     if (files.length === 0) throw new UsageError('Missing FILE');
     const asList = values['as-list'] === true;
     if (!asList && values.list !== undefined) throw new UsageError('--list is for --as-list');
-    if (asList && values.dihedral === true) throw new UsageError('--dihedral is not for --as-list: a matcher matches turned and mirrored uploads itself');
+    if (asList && values.dihedral === true)
+      throw new UsageError('--dihedral is not for --as-list: a matcher matches turned and mirrored uploads itself');
     const writer = asList ? new ListWriter(required(values.list, '--list NAME (with --as-list)'), io) : undefined;
-    const options = usage(() => resolveImageOptions({
-      algorithms: commaList(values.algorithms as string | undefined) as AlgorithmName[] | undefined,
-      resolution: values.resolution as 'fast' | 'full' | undefined,
-      dihedral: values.dihedral === true,
-      ...(values['max-frames'] === undefined ? {} : { maxFrames: integerArgument(values['max-frames'] as string) }),
-    }));
+    const options = usage(() =>
+      resolveImageOptions({
+        algorithms: commaList(values.algorithms as string | undefined) as AlgorithmName[] | undefined,
+        resolution: values.resolution as 'fast' | 'full' | undefined,
+        dihedral: values.dihedral === true,
+        ...(values['max-frames'] === undefined ? {} : { maxFrames: integerArgument(values['max-frames'] as string) }),
+      }),
+    );
     let failed = 0;
-    await mapSettled(files, availableParallelism(), (file) => hashImage(file, options), (result, i) => {
-      if (writer !== undefined) {
-        if (result.ok) writer.add(files[i] as string, result.value.hashes, result.value.unusable, options.algorithms);
-        else writer.fail(files[i] as string, result.error);
-        return;
-      }
-      const line: Record<string, unknown> = { file: files[i] };
-      if (result.ok) {
-        Object.assign(line, perceptualFields(result.value, options.algorithms, options));
-        const { frames } = result.value;
-        if (frames !== undefined) {
-          line.frameCount = result.value.image.frameCount;
-          line.frames = frames.map((frame) => ({ frame: frame.frame, ...perceptualFields(frame, options.perceptual, options) }));
+    await mapSettled(
+      files,
+      availableParallelism(),
+      (file) => hashImage(file, options),
+      (result, i) => {
+        if (writer !== undefined) {
+          if (result.ok) writer.add(files[i] as string, result.value.hashes, result.value.unusable, options.algorithms);
+          else writer.fail(files[i] as string, result.error);
+          return;
         }
-      } else {
-        failed++;
-        line.error = errorJson(result.error);
-      }
-      io.out(`${JSON.stringify(line)}\n`);
-    });
+        const line: Record<string, unknown> = { file: files[i] };
+        if (result.ok) {
+          Object.assign(line, perceptualFields(result.value, options.algorithms, options));
+          const { frames } = result.value;
+          if (frames !== undefined) {
+            line.frameCount = result.value.image.frameCount;
+            line.frames = frames.map((frame) => ({
+              frame: frame.frame,
+              ...perceptualFields(frame, options.perceptual, options),
+            }));
+          }
+        } else {
+          failed++;
+          line.error = errorJson(result.error);
+        }
+        io.out(`${JSON.stringify(line)}\n`);
+      },
+    );
     writer?.finish();
     return failed > 0 || (writer?.failed ?? 0) > 0 ? EXIT.error : EXIT.ok;
   },

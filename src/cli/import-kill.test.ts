@@ -35,7 +35,8 @@ beforeAll(async () => {
   for (const way of ['ordered', 'staged'] as const) {
     files[way] = join(dir, `${way}.csv`);
     const lines = ['id,algorithm,hash'];
-    for (let i = 0; i < ROWS; i++) lines.push(`new${way === 'ordered' ? String(i).padStart(6, '0') : i},md5,${md5(i, 'b')}`);
+    for (let i = 0; i < ROWS; i++)
+      lines.push(`new${way === 'ordered' ? String(i).padStart(6, '0') : i},md5,${md5(i, 'b')}`);
     await writeFile(files[way], `${lines.join('\n')}\n`);
   }
 }, 60_000);
@@ -44,7 +45,14 @@ beforeAll(async () => {
 function seed(way: string): void {
   db = join(dir, `${way}.db`);
   const store = HashStore.open(db);
-  store.importEntries(Array.from({ length: 1000 }, (_, i) => ({ id: `old${i}`, list: 'x', algorithm: 'md5' as const, hash: md5(i, 'a') })));
+  store.importEntries(
+    Array.from({ length: 1000 }, (_, i) => ({
+      id: `old${i}`,
+      list: 'x',
+      algorithm: 'md5' as const,
+      hash: md5(i, 'a'),
+    })),
+  );
   store.close();
 }
 
@@ -70,9 +78,15 @@ function readOffset(pid: number): number {
 }
 
 /** Starts the import, kills it when `when` says so (polled every 2 ms), and resolves to how it ended. */
-function killedImport(when: (read: number, walBytes: number) => boolean): Promise<{ signal: NodeJS.Signals | null; code: number | null; read: number; wal: number }> {
+function killedImport(
+  when: (read: number, walBytes: number) => boolean,
+): Promise<{ signal: NodeJS.Signals | null; code: number | null; read: number; wal: number }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--no-warnings', ...CLI, 'import', big, '--db', db, '--list', 'x', '--replace', '--quiet'], { cwd: ROOT, stdio: 'ignore' });
+    const child = spawn(
+      process.execPath,
+      ['--no-warnings', ...CLI, 'import', big, '--db', db, '--list', 'x', '--replace', '--quiet'],
+      { cwd: ROOT, stdio: 'ignore' },
+    );
     let killed = false;
     let read = -1;
     let wal = 0;
@@ -96,7 +110,12 @@ function killedImport(when: (read: number, walBytes: number) => boolean): Promis
 }
 
 /** The store as a matcher and a reader see it: version, count, and which hashes match. */
-async function state(): Promise<{ version: number | undefined; total: number | undefined; oldMatches: number; newMatches: number }> {
+async function state(): Promise<{
+  version: number | undefined;
+  total: number | undefined;
+  oldMatches: number;
+  newMatches: number;
+}> {
   const store = HashStore.open(db, { readonly: true });
   const list = store.lists().find((l) => l.name === 'x');
   store.close();
@@ -116,15 +135,19 @@ describe.each(['ordered', 'staged'] as const)('hashwarden import killed part way
   });
   const previous = { version: 1, total: 1000, oldMatches: 1, newMatches: 0 };
 
-  it.skipIf(!existsSync('/proc/self/fdinfo'))('leaves the previous version when killed while reading and staging rows', async () => {
-    expect(await state()).toEqual(previous);
-    // Killed once a quarter of the file is read (rows are staged as they are read).
-    const size = statSync(big).size;
-    const run = await killedImport((read) => read > size / 4);
-    expect(run.signal).toBe('SIGKILL');
-    expect(run.read).toBeLessThan(size);
-    expect(await state()).toEqual(previous);
-  }, 60_000);
+  it.skipIf(!existsSync('/proc/self/fdinfo'))(
+    'leaves the previous version when killed while reading and staging rows',
+    async () => {
+      expect(await state()).toEqual(previous);
+      // Killed once a quarter of the file is read (rows are staged as they are read).
+      const size = statSync(big).size;
+      const run = await killedImport((read) => read > size / 4);
+      expect(run.signal).toBe('SIGKILL');
+      expect(run.read).toBeLessThan(size);
+      expect(await state()).toEqual(previous);
+    },
+    60_000,
+  );
 
   it('leaves the previous version when killed while writing them, and the next import completes', async () => {
     // The killed run before left its uncommitted pages in the write-ahead log, and SQLite reuses

@@ -17,7 +17,8 @@ import { startProgress } from './progress.js';
  * store (1M rows of the import bench: 4.20-4.47 s shuffled against 1.61-1.74 s in order).
  */
 const SORT_HINT_ROWS = 100_000;
-const SORT_HINT = 'note: the ids were not in ascending order, so the rows were staged and sorted first; the same file sorted by id (LC_ALL=C sort, the header kept first) imports two to three times as fast\n';
+const SORT_HINT =
+  'note: the ids were not in ascending order, so the rows were staged and sorted first; the same file sorted by id (LC_ALL=C sort, the header kept first) imports two to three times as fast\n';
 
 /**
  * True when the first line of `file` is a line of `hashwarden hash` output (a "file" and a hash
@@ -33,8 +34,15 @@ async function isHashOutput(file: string): Promise<boolean> {
     } finally {
       await handle.close();
     }
-    const line = JSON.parse(text.slice(0, text.indexOf('\n') < 0 ? undefined : text.indexOf('\n'))) as Record<string, unknown>;
-    return typeof line.file === 'string' && line.hash === undefined && (line.error !== undefined || ALGORITHM_NAMES.some((a) => typeof line[a] === 'string'));
+    const line = JSON.parse(text.slice(0, text.indexOf('\n') < 0 ? undefined : text.indexOf('\n'))) as Record<
+      string,
+      unknown
+    >;
+    return (
+      typeof line.file === 'string' &&
+      line.hash === undefined &&
+      (line.error !== undefined || ALGORITHM_NAMES.some((a) => typeof line[a] === 'string'))
+    );
   } catch {
     return false;
   }
@@ -42,7 +50,8 @@ async function isHashOutput(file: string): Promise<boolean> {
 
 export const importCommand: Command = {
   name: 'import',
-  usage: 'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--replace] [--allow-empty] [--skip-bad-rows] [--mode OCTAL] [--quiet]',
+  usage:
+    'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--replace] [--allow-empty] [--skip-bad-rows] [--mode OCTAL] [--quiet]',
   summary: 'Import a hash list file into a SQLite store (created if missing).',
   help: `
 Options:
@@ -103,7 +112,9 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       await head.next();
     } catch (error) {
       if (isHashwardenError(error, 'ERR_LIST_FORMAT') && (await isHashOutput(file))) {
-        throw new CliRefusal(`${file} is the output of \`hashwarden hash\`, not a hash list: \`hashwarden hash --as-list --list ${list} FILE...\` prints the same hashes as a list this command imports`);
+        throw new CliRefusal(
+          `${file} is the output of \`hashwarden hash\`, not a hash list: \`hashwarden hash --as-list --list ${list} FILE...\` prints the same hashes as a list this command imports`,
+        );
       }
       throw error;
     } finally {
@@ -130,10 +141,14 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       const skipped = result.read.skippedCount + result.skippedCount;
       if (skipped > shown) io.err(`skipped ${skipped - shown} more bad rows\n`);
       // Bad rows skipped until none was left is a failed import, not an empty one.
-      if (result.read.rows > 0 && skipped >= result.read.rows) throw new CliRefusal(`every row of ${file} was bad (${skipped} of ${result.read.rows}): nothing imported`);
-      if (result.read.rows === 0 && values['allow-empty'] !== true) throw new CliRefusal(`${file} holds no rows: nothing imported (give --allow-empty to accept an empty file)`);
+      if (result.read.rows > 0 && skipped >= result.read.rows)
+        throw new CliRefusal(`every row of ${file} was bad (${skipped} of ${result.read.rows}): nothing imported`);
+      if (result.read.rows === 0 && values['allow-empty'] !== true)
+        throw new CliRefusal(`${file} holds no rows: nothing imported (give --allow-empty to accept an empty file)`);
       for (const s of result.summaries) {
-        io.out(`imported ${file} into list ${s.list}: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.removed} removed (version ${s.version}${s.mode === 'replace' ? ', replaced' : ''})\n`);
+        io.out(
+          `imported ${file} into list ${s.list}: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.removed} removed (version ${s.version}${s.mode === 'replace' ? ', replaced' : ''})\n`,
+        );
       }
       if (result.summaries.length === 0) io.out(`imported ${file}: no entries\n`);
       if (skipped > 0) io.out(`${skipped} bad rows skipped\n`);

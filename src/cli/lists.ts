@@ -9,9 +9,15 @@ import { EXIT, UsageError, parseThresholds, required, type Command } from './com
 
 /** One line of `lists`: the effective threshold per perceptual algorithm, `*` where the list sets it. */
 function describe(list: ListInfo): string {
-  const counts = ALGORITHM_NAMES.filter((a) => list.counts[a] !== undefined).map((a) => `${a} ${list.counts[a]}`).join(', ') || 'empty';
+  const counts =
+    ALGORITHM_NAMES.filter((a) => list.counts[a] !== undefined)
+      .map((a) => `${a} ${list.counts[a]}`)
+      .join(', ') || 'empty';
   const thresholds = ALGORITHM_NAMES.filter((a) => getAlgorithm(a).kind === 'perceptual')
-    .map((a) => `${a}=${list.thresholds[a] ?? getAlgorithm(a).defaultThreshold}${list.thresholds[a] === undefined ? '' : '*'}`)
+    .map(
+      (a) =>
+        `${a}=${list.thresholds[a] ?? getAlgorithm(a).defaultThreshold}${list.thresholds[a] === undefined ? '' : '*'}`,
+    )
     .join(' ');
   return `${list.name}  v${list.version}  ${list.enabled ? 'enabled' : 'disabled'}  ${list.label ?? '(no label)'}  ${list.total} entries (${counts})  thresholds ${thresholds}  updated ${list.updatedAt}`;
 }
@@ -77,11 +83,15 @@ Exit status: 0 on success, 2 on error.`,
   },
   async run(values, positionals, io) {
     const [action, name, extra] = positionals;
-    if (action !== 'set') throw new UsageError(action === undefined ? 'Missing action: set' : `Unknown action ${JSON.stringify(action)} (known: set)`);
+    if (action !== 'set')
+      throw new UsageError(
+        action === undefined ? 'Missing action: set' : `Unknown action ${JSON.stringify(action)} (known: set)`,
+      );
     if (name === undefined) throw new UsageError('Missing NAME');
     if (extra !== undefined) throw new UsageError(`Unexpected argument ${JSON.stringify(extra)}`);
     if (values.enable === true && values.disable === true) throw new UsageError('Give --enable or --disable, not both');
-    if (values.label !== undefined && values['no-label'] === true) throw new UsageError('Give --label or --no-label, not both');
+    if (values.label !== undefined && values['no-label'] === true)
+      throw new UsageError('Give --label or --no-label, not both');
     const raw = (values.threshold as string[] | undefined) ?? [];
     // A=default resets; the rest are numbers, checked against each algorithm's range by the store.
     const resets = raw.flatMap((v) => v.split(',')).filter((item) => /^[^=]+=\s*default\s*$/i.test(item));
@@ -91,10 +101,15 @@ Exit status: 0 on success, 2 on error.`,
     for (const item of resets) thresholds[getAlgorithm(item.split('=')[0] as string).name] = null;
     const change: ListPolicyChange = {
       ...(Object.keys(thresholds).length > 0 ? { thresholds } : {}),
-      ...(values.label !== undefined ? { label: values.label as string } : values['no-label'] === true ? { label: null } : {}),
+      ...(values.label !== undefined
+        ? { label: values.label as string }
+        : values['no-label'] === true
+          ? { label: null }
+          : {}),
       ...(values.enable === true ? { enabled: true } : values.disable === true ? { enabled: false } : {}),
     };
-    if (Object.keys(change).length === 0) throw new UsageError('Nothing to change: give --threshold, --label, --no-label, --enable or --disable');
+    if (Object.keys(change).length === 0)
+      throw new UsageError('Nothing to change: give --threshold, --label, --no-label, --enable or --disable');
     const store = HashStore.open(required(values.db, '--db'), { create: false });
     try {
       io.out(`${describe(store.setListPolicy(name, change))}\n`);

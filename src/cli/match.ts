@@ -10,7 +10,17 @@ import { Matcher, type ImageMatchResult } from '../index.js';
 import { mapSettled } from '../concurrency.js';
 import { DEFAULT_MAX_FRAMES } from '../image/index.js';
 import { resolveImageOptions } from '../image/options.js';
-import { CliRefusal, errorJson, EXIT, integerArgument, parseThresholds, required, usage, UsageError, type Command } from './command.js';
+import {
+  CliRefusal,
+  errorJson,
+  EXIT,
+  integerArgument,
+  parseThresholds,
+  required,
+  usage,
+  UsageError,
+  type Command,
+} from './command.js';
 
 /**
  * True when some hash of `result` was matched against an algorithm `held`: false for an image
@@ -29,10 +39,16 @@ function describe(file: string, result: ImageMatchResult, checked: boolean): str
   const hashedFrames = result.frames?.length ?? 0;
   const frameCount = result.image.frameCount ?? 0;
   const partly = hashedFrames < frameCount ? `  (frames 0-${hashedFrames - 1} of ${frameCount} checked)` : '';
-  const unchecked = Object.entries(result.unusable).map(([name, why]) => `  (${name} not used: ${why})`).join('') + partly;
+  const unchecked =
+    Object.entries(result.unusable)
+      .map(([name, why]) => `  (${name} not used: ${why})`)
+      .join('') + partly;
   if (!result.matched) return `${checked ? 'no match ' : 'UNCHECKED'} ${file}${unchecked}\n`;
   return result.matches
-    .map((m) => `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.transform === undefined || m.transform === 'original' ? '' : ` transform=${m.transform}`}${m.trimmed === true ? ' trimmed' : ''}${m.frame === undefined ? '' : ` frame=${m.frame}`}${m.label === undefined ? '' : ` label=${m.label}`}${m.listLabel === undefined ? '' : ` list-label=${m.listLabel}`}${m.listVersion === undefined ? '' : ` list-version=${m.listVersion}`}${unchecked}\n`)
+    .map(
+      (m) =>
+        `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.transform === undefined || m.transform === 'original' ? '' : ` transform=${m.transform}`}${m.trimmed === true ? ' trimmed' : ''}${m.frame === undefined ? '' : ` frame=${m.frame}`}${m.label === undefined ? '' : ` label=${m.label}`}${m.listLabel === undefined ? '' : ` list-label=${m.listLabel}`}${m.listVersion === undefined ? '' : ` list-version=${m.listVersion}`}${unchecked}\n`,
+    )
     .join('');
 }
 
@@ -43,22 +59,33 @@ function describe(file: string, result: ImageMatchResult, checked: boolean): str
 const ACCEPT_EMPTY = { allowEmpty: true } as const;
 
 /** The matcher over exactly one of `--db` and `--snapshot`. */
-async function openMatcher(db: string | undefined, snapshot: string | undefined, lists: string[] | undefined, maxFrames: string | undefined): Promise<Matcher> {
-  if (db !== undefined && snapshot !== undefined) throw new UsageError('Expected one of --db and --snapshot but received both');
+async function openMatcher(
+  db: string | undefined,
+  snapshot: string | undefined,
+  lists: string[] | undefined,
+  maxFrames: string | undefined,
+): Promise<Matcher> {
+  if (db !== undefined && snapshot !== undefined)
+    throw new UsageError('Expected one of --db and --snapshot but received both');
   // Checked here: the matcher checks image options only when it hashes, once per file.
-  const image = maxFrames === undefined ? {} : { maxFrames: usage(() => resolveImageOptions({ maxFrames: integerArgument(maxFrames) }).maxFrames) };
+  const image =
+    maxFrames === undefined
+      ? {}
+      : { maxFrames: usage(() => resolveImageOptions({ maxFrames: integerArgument(maxFrames) }).maxFrames) };
   if (snapshot === undefined) {
     const path = required(db, '--db PATH or --snapshot FILE');
     return Matcher.open(path, { ...ACCEPT_EMPTY, image, ...(lists === undefined ? {} : { lists }) });
   }
   const path = required(snapshot, '--snapshot');
-  if (lists !== undefined) throw new UsageError('--list cannot be used with --snapshot: a snapshot holds the lists it was exported with');
+  if (lists !== undefined)
+    throw new UsageError('--list cannot be used with --snapshot: a snapshot holds the lists it was exported with');
   return Matcher.openSnapshot(path, { ...ACCEPT_EMPTY, image });
 }
 
 export const matchCommand: Command = {
   name: 'match',
-  usage: 'FILE... (--db PATH [--list NAME]... | --snapshot FILE) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim] [--max-frames N]',
+  usage:
+    'FILE... (--db PATH [--list NAME]... | --snapshot FILE) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim] [--max-frames N]',
   summary: 'Match image files against the hash lists in a SQLite store or a snapshot.',
   help: `
 Options:
@@ -108,11 +135,19 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
     if (files.length === 0) throw new UsageError('Missing FILE');
     const thresholds = parseThresholds(values.threshold as string[] | undefined);
     const lists = values.list as string[] | undefined;
-    const matcher = await openMatcher(values.db as string | undefined, values.snapshot as string | undefined, lists, values['max-frames'] as string | undefined);
+    const matcher = await openMatcher(
+      values.db as string | undefined,
+      values.snapshot as string | undefined,
+      lists,
+      values['max-frames'] as string | undefined,
+    );
     // Checked here whatever the library does with an empty source: "no match" against no entries
     // would read as clean.
     if (matcher.size === 0) {
-      const source = values.snapshot === undefined ? `the store ${values.db as string}${lists === undefined ? ' (enabled lists)' : ` (lists ${lists.join(', ')})`}` : `the snapshot ${values.snapshot as string}`;
+      const source =
+        values.snapshot === undefined
+          ? `the store ${values.db as string}${lists === undefined ? ' (enabled lists)' : ` (lists ${lists.join(', ')})`}`
+          : `the snapshot ${values.snapshot as string}`;
       throw new CliRefusal(`the lists are empty: ${source} holds no entries to match against, so nothing was checked`);
     }
     const held = matcher.algorithms;
@@ -120,21 +155,34 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
     let failed = false;
     const dihedral = values['no-dihedral'] !== true;
     const trim = values['no-trim'] !== true;
-    await mapSettled(files, availableParallelism(), (file) => matcher.matchImage(file, { dihedral, trim, threshold: thresholds }), (result, i) => {
-      const file = files[i] as string;
-      if (result.ok) {
-        matched ||= result.value.matched;
-        const checked = result.value.matched || wasChecked(result.value, held);
-        if (!checked) failed = true;
-        const { matched: m, matches, hashes, unusable, frames, image } = result.value;
-        const animated = frames === undefined ? {} : { frameCount: image.frameCount, framesHashed: frames.length };
-        io.out(values.json === true ? `${JSON.stringify({ file, matched: m, matches, hashes, unusable, ...animated, checked })}\n` : describe(file, result.value, checked));
-      } else {
-        failed = true;
-        const error = errorJson(result.error);
-        io.out(values.json === true ? `${JSON.stringify({ file, error })}\n` : `ERROR     ${file}  ${error.code}: ${error.message}\n`);
-      }
-    });
+    await mapSettled(
+      files,
+      availableParallelism(),
+      (file) => matcher.matchImage(file, { dihedral, trim, threshold: thresholds }),
+      (result, i) => {
+        const file = files[i] as string;
+        if (result.ok) {
+          matched ||= result.value.matched;
+          const checked = result.value.matched || wasChecked(result.value, held);
+          if (!checked) failed = true;
+          const { matched: m, matches, hashes, unusable, frames, image } = result.value;
+          const animated = frames === undefined ? {} : { frameCount: image.frameCount, framesHashed: frames.length };
+          io.out(
+            values.json === true
+              ? `${JSON.stringify({ file, matched: m, matches, hashes, unusable, ...animated, checked })}\n`
+              : describe(file, result.value, checked),
+          );
+        } else {
+          failed = true;
+          const error = errorJson(result.error);
+          io.out(
+            values.json === true
+              ? `${JSON.stringify({ file, error })}\n`
+              : `ERROR     ${file}  ${error.code}: ${error.message}\n`,
+          );
+        }
+      },
+    );
     return matched ? EXIT.matched : failed ? EXIT.error : EXIT.ok;
   },
 };

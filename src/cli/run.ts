@@ -11,7 +11,15 @@ import { listCommand, listsCommand } from './lists.js';
 import { matchCommand } from './match.js';
 
 /** Every command, in help order. */
-export const COMMANDS: readonly Command[] = [hashCommand, importCommand, listsCommand, listCommand, exportCommand, matchCommand, demoCommand];
+export const COMMANDS: readonly Command[] = [
+  hashCommand,
+  importCommand,
+  listsCommand,
+  listCommand,
+  exportCommand,
+  matchCommand,
+  demoCommand,
+];
 
 function mainHelp(): string {
   const lines = COMMANDS.map((c) => `  ${c.name.padEnd(8)} ${c.summary}`);

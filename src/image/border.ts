@@ -63,7 +63,8 @@ function near(data: Uint8Array | Uint8ClampedArray, p: number, colour: number): 
  */
 export function findBorder(image: RgbaImage): Box | null {
   const { data, width, height } = image;
-  if (data.length !== width * height * 4) throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
+  if (data.length !== width * height * 4)
+    throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
   // A line of `count` pixels from byte `start`, `step` bytes apart: every pixel near the colour
   // (strict), or only their mean (for the few rows where JPEG rings).
   const line = (start: number, step: number, count: number, colour: number, strict: boolean): boolean => {
@@ -90,8 +91,10 @@ export function findBorder(image: RgbaImage): Box | null {
   // Each side's colour: the middle pixel of its outermost row or column.
   const top = depth(height, (i, strict) => row(i, (width >> 1) * 4, strict));
   if (top === height) return null; // one colour throughout
-  const bottom = height - depth(height - top, (i, strict) => row(height - 1 - i, ((height - 1) * width + (width >> 1)) * 4, strict));
-  const column = (x: number, colour: number, strict: boolean): boolean => line((top * width + x) * 4, width * 4, bottom - top, colour, strict);
+  const bottom =
+    height - depth(height - top, (i, strict) => row(height - 1 - i, ((height - 1) * width + (width >> 1)) * 4, strict));
+  const column = (x: number, colour: number, strict: boolean): boolean =>
+    line((top * width + x) * 4, width * 4, bottom - top, colour, strict);
   const middle = ((top + bottom) >> 1) * width;
   const left = depth(width, (i, strict) => column(i, middle * 4, strict));
   const right = width - depth(width - left, (i, strict) => column(width - 1 - i, (middle + width - 1) * 4, strict));

@@ -22,7 +22,14 @@ import type { Metadata, OutputInfo, Sharp, SharpOptions } from 'sharp';
 const sharp = createRequire(import.meta.url)('sharp') as typeof import('sharp').default;
 import { HashwardenError } from '../errors.js';
 import type { ResolvedImageOptions } from './options.js';
-import { ANIMATED_FORMATS, isHevcHeif, mayBeAnimated, mayCarryOrientation, sniffImageFormat, type ImageFormat } from './sniff.js';
+import {
+  ANIMATED_FORMATS,
+  isHevcHeif,
+  mayBeAnimated,
+  mayCarryOrientation,
+  sniffImageFormat,
+  type ImageFormat,
+} from './sniff.js';
 
 /**
  * Shortest side kept when scaling a JPEG at `fast` resolution. At 256 the blockhashes of the
@@ -111,11 +118,21 @@ const CODEC_FORMATS: ReadonlySet<string> = new Set(['heif', 'avif', 'tiff']);
  */
 function translate(error: unknown, format: string): HashwardenError {
   const message = error instanceof Error ? error.message : String(error);
-  if (SHARP_TIMEOUT.test(message)) return new HashwardenError('ERR_IMAGE_TIMEOUT', `Decoding the ${format} image timed out`, { cause: error });
-  if (SHARP_TOO_LARGE.test(message)) return new HashwardenError('ERR_IMAGE_TOO_LARGE', `The ${format} image is too large: ${message}`, { cause: error });
-  if (CODEC_FORMATS.has(format) && SHARP_UNSUPPORTED.test(message)) return new HashwardenError('ERR_UNSUPPORTED_FORMAT', `The ${format} data is not a decodable image: ${message}`, { cause: error });
+  if (SHARP_TIMEOUT.test(message))
+    return new HashwardenError('ERR_IMAGE_TIMEOUT', `Decoding the ${format} image timed out`, { cause: error });
+  if (SHARP_TOO_LARGE.test(message))
+    return new HashwardenError('ERR_IMAGE_TOO_LARGE', `The ${format} image is too large: ${message}`, { cause: error });
+  if (CODEC_FORMATS.has(format) && SHARP_UNSUPPORTED.test(message))
+    return new HashwardenError('ERR_UNSUPPORTED_FORMAT', `The ${format} data is not a decodable image: ${message}`, {
+      cause: error,
+    });
   // Only the last line: libvips prefixes the errors of every loader it tried first.
-  if (CODEC_FORMATS.has(format) && MISSING_CODEC.test(message)) return new HashwardenError('ERR_UNSUPPORTED_FORMAT', `This build of libvips cannot decode the codec of this ${format} image: ${message.trim().split('\n').at(-1) ?? message}`, { cause: error });
+  if (CODEC_FORMATS.has(format) && MISSING_CODEC.test(message))
+    return new HashwardenError(
+      'ERR_UNSUPPORTED_FORMAT',
+      `This build of libvips cannot decode the codec of this ${format} image: ${message.trim().split('\n').at(-1) ?? message}`,
+      { cause: error },
+    );
   return new HashwardenError('ERR_IMAGE_DECODE', `Could not decode the ${format} image: ${message}`, { cause: error });
 }
 
@@ -123,16 +140,30 @@ function translate(error: unknown, format: string): HashwardenError {
 export function checkFormat(bytes: Uint8Array, options: ResolvedImageOptions): ImageFormat {
   const sniffed = sniffImageFormat(bytes);
   if (sniffed === 'svg' || sniffed === 'pdf') {
-    throw new HashwardenError('ERR_UNSUPPORTED_FORMAT', `${sniffed.toUpperCase()} input is refused: it can reference other files and is not a raster image upload`);
+    throw new HashwardenError(
+      'ERR_UNSUPPORTED_FORMAT',
+      `${sniffed.toUpperCase()} input is refused: it can reference other files and is not a raster image upload`,
+    );
   }
   if (sniffed === 'unknown') {
-    throw new HashwardenError('ERR_UNSUPPORTED_FORMAT', bytes.length === 0 ? 'The input is empty' : 'The input is not a supported image format (JPEG, PNG, WebP, GIF, AVIF, HEIF, TIFF)');
+    throw new HashwardenError(
+      'ERR_UNSUPPORTED_FORMAT',
+      bytes.length === 0
+        ? 'The input is empty'
+        : 'The input is not a supported image format (JPEG, PNG, WebP, GIF, AVIF, HEIF, TIFF)',
+    );
   }
   if (!options.formats.has(sniffed)) {
-    throw new HashwardenError('ERR_UNSUPPORTED_FORMAT', `${sniffed.toUpperCase()} input is not in the allowed formats (${[...options.formats].join(', ')})`);
+    throw new HashwardenError(
+      'ERR_UNSUPPORTED_FORMAT',
+      `${sniffed.toUpperCase()} input is not in the allowed formats (${[...options.formats].join(', ')})`,
+    );
   }
   if (sniffed === 'heif' && !HEVC_DECODER && isHevcHeif(bytes)) {
-    throw new HashwardenError('ERR_UNSUPPORTED_FORMAT', 'This HEIF image is HEVC-coded (HEIC), and this build of libvips has no HEVC decoder: convert it (to JPEG, say) before it can be checked');
+    throw new HashwardenError(
+      'ERR_UNSUPPORTED_FORMAT',
+      'This HEIF image is HEVC-coded (HEIC), and this build of libvips has no HEVC decoder: convert it (to JPEG, say) before it can be checked',
+    );
   }
   return sniffed;
 }
@@ -144,7 +175,12 @@ function view(buffer: Buffer): Uint8Array {
 
 /** Runs a decode to 8-bit sRGB RGBA within the timeout; the pixels and what sharp says of them. */
 async function rgba(pipeline: Sharp, timeoutSeconds: number): Promise<{ data: Uint8Array; info: OutputInfo }> {
-  const { data, info } = await pipeline.toColourspace('srgb').ensureAlpha().raw({ depth: 'uchar' }).timeout({ seconds: timeoutSeconds }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await pipeline
+    .toColourspace('srgb')
+    .ensureAlpha()
+    .raw({ depth: 'uchar' })
+    .timeout({ seconds: timeoutSeconds })
+    .toBuffer({ resolveWithObject: true });
   return { data: view(data), info };
 }
 
@@ -152,8 +188,17 @@ async function rgba(pipeline: Sharp, timeoutSeconds: number): Promise<{ data: Ui
  * Decodes `bytes` (already checked with {@link checkFormat}) into RGBA at the configured resolution.
  * Rejects with `ERR_IMAGE_TOO_LARGE`, `ERR_IMAGE_DECODE` or `ERR_IMAGE_TIMEOUT`.
  */
-export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options: ResolvedImageOptions): Promise<DecodedImage> {
-  const input = { failOn: options.failOn, limitInputPixels: options.maxPixels, ignoreIcc: true, autoOrient: true } as const;
+export async function decodeRgba(
+  bytes: Uint8Array,
+  format: ImageFormat,
+  options: ResolvedImageOptions,
+): Promise<DecodedImage> {
+  const input = {
+    failOn: options.failOn,
+    limitInputPixels: options.maxPixels,
+    ignoreIcc: true,
+    autoOrient: true,
+  } as const;
   // One sharp instance: the header read (when needed) and the decode share the input.
   let pipeline = sharp(bytes, input);
   // The header is read first only when the decode depends on it (the scaled JPEG decode needs the
@@ -173,15 +218,22 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
       throw translate(error, format);
     }
     if (meta.format === 'svg' || meta.format === 'pdf') {
-      throw new HashwardenError('ERR_UNSUPPORTED_FORMAT', `The data decodes as ${meta.format.toUpperCase()}, which is refused`);
+      throw new HashwardenError(
+        'ERR_UNSUPPORTED_FORMAT',
+        `The data decodes as ${meta.format.toUpperCase()}, which is refused`,
+      );
     }
     width = meta.autoOrient?.width ?? meta.width ?? 0;
     height = meta.autoOrient?.height ?? meta.height ?? 0;
     if (!width || !height) throw new HashwardenError('ERR_IMAGE_DECODE', `The ${format} image has no dimensions`);
     if (width * height > options.maxPixels) {
-      throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `The ${format} image has ${width} × ${height} pixels, above the limit of ${options.maxPixels}`);
+      throw new HashwardenError(
+        'ERR_IMAGE_TOO_LARGE',
+        `The ${format} image has ${width} × ${height} pixels, above the limit of ${options.maxPixels}`,
+      );
     }
-    if (ANIMATED_FORMATS.has(format) && (meta.pages ?? 1) > 1) return decodeFrames(bytes, input, format, meta, width, height, options);
+    if (ANIMATED_FORMATS.has(format) && (meta.pages ?? 1) > 1)
+      return decodeFrames(bytes, input, format, meta, width, height, options);
   }
 
   let scale = 1;
@@ -215,24 +267,43 @@ export async function decodeRgba(bytes: Uint8Array, format: ImageFormat, options
  * orientation) in one pass: as many as `maxFrames` allows and as fit in `maxPixels` together (the
  * decoder's own pixel limit then holds for the whole strip of frames it returns).
  */
-async function decodeFrames(bytes: Uint8Array, input: SharpOptions, format: ImageFormat, meta: Metadata, width: number, height: number, options: ResolvedImageOptions): Promise<DecodedImage> {
+async function decodeFrames(
+  bytes: Uint8Array,
+  input: SharpOptions,
+  format: ImageFormat,
+  meta: Metadata,
+  width: number,
+  height: number,
+  options: ResolvedImageOptions,
+): Promise<DecodedImage> {
   const pages = meta.pages ?? 1;
   const count = Math.min(pages, options.maxFrames, Math.floor(options.maxPixels / (width * height)));
   const orientation = meta.orientation ?? 1;
   const orient = ORIENT[orientation];
   let frames: DecodedFrame[];
   try {
-    const { data, info } = await rgba(sharp(bytes, { ...input, autoOrient: false, pages: count }), options.timeoutSeconds);
+    const { data, info } = await rgba(
+      sharp(bytes, { ...input, autoOrient: false, pages: count }),
+      options.timeoutSeconds,
+    );
     const frameHeight = info.pageHeight ?? info.height / count;
     if (info.channels !== 4 || frameHeight * count !== info.height) {
-      throw new Error(`expected ${count} frames of 4 channels, decoder produced ${info.channels} channels and ${info.height} rows`);
+      throw new Error(
+        `expected ${count} frames of 4 channels, decoder produced ${info.channels} channels and ${info.height} rows`,
+      );
     }
     const frameBytes = info.width * frameHeight * 4;
-    frames = Array.from({ length: count }, (_, i) => ({ data: data.subarray(i * frameBytes, (i + 1) * frameBytes), width: info.width, height: frameHeight }));
+    frames = Array.from({ length: count }, (_, i) => ({
+      data: data.subarray(i * frameBytes, (i + 1) * frameBytes),
+      width: info.width,
+      height: frameHeight,
+    }));
     if (orient !== undefined) {
       const turned: DecodedFrame[] = [];
       for (const frame of frames) {
-        const moved = await orient(sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 4 } }))
+        const moved = await orient(
+          sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 4 } }),
+        )
           .raw()
           .timeout({ seconds: options.timeoutSeconds })
           .toBuffer({ resolveWithObject: true });

@@ -3,7 +3,18 @@
  * algorithms) from a single decode.
  */
 import { readFile, stat } from 'node:fs/promises';
-import { BLOCKHASH_MIN_DETAIL, BLOCKHASH_MIN_SPREAD, blockhash, blockhashDetail, blockhashDihedralHashes, blockhashFromSums, blockhashSpread, blockhashSums, type BlockSums, type RgbaImage } from '../algorithms/blockhash.js';
+import {
+  BLOCKHASH_MIN_DETAIL,
+  BLOCKHASH_MIN_SPREAD,
+  blockhash,
+  blockhashDetail,
+  blockhashDihedralHashes,
+  blockhashFromSums,
+  blockhashSpread,
+  blockhashSums,
+  type BlockSums,
+  type RgbaImage,
+} from '../algorithms/blockhash.js';
 import { md5, sha1, sha256 } from '../algorithms/digests.js';
 import { formatHex } from '../algorithms/hex.js';
 import { PDQ_MIN_QUALITY, pdqRgba, pdqRgbaDihedral, type PdqResult } from '../algorithms/pdq.js';
@@ -134,7 +145,10 @@ export interface HashedBytes extends FramedBytes {
 }
 
 /** Each value of `record` through `fn`, keys kept in order. */
-function mapHashes<T, U>(record: { readonly [A in AlgorithmName]?: T }, fn: (value: T) => U): { [A in AlgorithmName]?: U } {
+function mapHashes<T, U>(
+  record: { readonly [A in AlgorithmName]?: T },
+  fn: (value: T) => U,
+): { [A in AlgorithmName]?: U } {
   const out: { [A in AlgorithmName]?: U } = {};
   for (const [name, value] of Object.entries(record) as [AlgorithmName, T][]) out[name] = fn(value);
   return out;
@@ -145,19 +159,26 @@ function rasterHex(raster: RasterBytes): Omit<TrimmedHashes, 'box'> {
     hashes: mapHashes(raster.hashes, formatHex),
     quality: raster.quality,
     unusable: raster.unusable,
-    ...(raster.dihedral === undefined ? {} : { dihedral: mapHashes(raster.dihedral, (hashes) => hashes.map(formatHex)) }),
+    ...(raster.dihedral === undefined
+      ? {}
+      : { dihedral: mapHashes(raster.dihedral, (hashes) => hashes.map(formatHex)) }),
   };
 }
 
 function framedHex(raster: FramedBytes): Omit<FrameHashes, 'frame'> {
-  return { ...rasterHex(raster), ...(raster.trimmed === undefined ? {} : { trimmed: { box: raster.trimmed.box, ...rasterHex(raster.trimmed) } }) };
+  return {
+    ...rasterHex(raster),
+    ...(raster.trimmed === undefined ? {} : { trimmed: { box: raster.trimmed.box, ...rasterHex(raster.trimmed) } }),
+  };
 }
 
 /** The result as `hashImage` returns it: every hash formatted to lower-case hex, once. */
 export function formatHashed(hashed: HashedBytes): ImageHashResult {
   return {
     ...framedHex(hashed),
-    ...(hashed.frames === undefined ? {} : { frames: hashed.frames.map((frame) => ({ frame: frame.frame, ...framedHex(frame) })) }),
+    ...(hashed.frames === undefined
+      ? {}
+      : { frames: hashed.frames.map((frame) => ({ frame: frame.frame, ...framedHex(frame) })) }),
     image: hashed.image,
   };
 }
@@ -168,7 +189,10 @@ const EXACT = { md5, sha1, sha256 } as const;
 export async function readInput(input: ImageInput, maxBytes: number): Promise<Uint8Array> {
   if (input instanceof Uint8Array) {
     if (input.length > maxBytes) {
-      throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `The input has ${input.length} bytes, above the limit of ${maxBytes}`);
+      throw new HashwardenError(
+        'ERR_IMAGE_TOO_LARGE',
+        `The input has ${input.length} bytes, above the limit of ${maxBytes}`,
+      );
     }
     return input;
   }
@@ -181,7 +205,8 @@ export async function readInput(input: ImageInput, maxBytes: number): Promise<Ui
   } catch (error) {
     throw new HashwardenError('ERR_INPUT_READ', `Cannot read ${input}: ${(error as Error).message}`, { cause: error });
   }
-  if (size > maxBytes) throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `${input} has ${size} bytes, above the limit of ${maxBytes}`);
+  if (size > maxBytes)
+    throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `${input} has ${size} bytes, above the limit of ${maxBytes}`);
   try {
     return await readFile(input);
   } catch (error) {
@@ -199,9 +224,15 @@ export const PERCEPTUAL_MIN_SIDE = 16;
 
 /** Why a blockhash is refused (flat, a smooth shading, a layout of a few regions), or nothing. */
 function unusableBlockhash(sums: BlockSums, spread: number, hash: Uint8Array): { unusable?: string } {
-  if (spread < BLOCKHASH_MIN_SPREAD) return { unusable: `blockhash of a flat image (block means spread ${spread.toFixed(2)}, below ${BLOCKHASH_MIN_SPREAD} grey level)` };
+  if (spread < BLOCKHASH_MIN_SPREAD)
+    return {
+      unusable: `blockhash of a flat image (block means spread ${spread.toFixed(2)}, below ${BLOCKHASH_MIN_SPREAD} grey level)`,
+    };
   const detail = blockhashDetail(sums);
-  if (detail < BLOCKHASH_MIN_DETAIL) return { unusable: `blockhash of a smooth shading (block means within ${detail.toFixed(2)} grey levels of a smooth surface, below ${BLOCKHASH_MIN_DETAIL})` };
+  if (detail < BLOCKHASH_MIN_DETAIL)
+    return {
+      unusable: `blockhash of a smooth shading (block means within ${detail.toFixed(2)} grey levels of a smooth surface, below ${BLOCKHASH_MIN_DETAIL})`,
+    };
   // Judged from the hash alone, and reported in the algorithm's own words: searchedHashes tells
   // this refusal (each turned hash is then judged on its own) from those of the pixels by them.
   const plain = blockhash.refuse?.(hash);
@@ -220,7 +251,10 @@ function perceptualHash(name: AlgorithmName, image: RgbaImage, dihedral: boolean
   const result = hashPixels(name, image, dihedral);
   // Said first: the other guards' reasons are symptoms of it.
   if (Math.min(image.width, image.height) < PERCEPTUAL_MIN_SIDE) {
-    return { ...result, unusable: `${name} of a ${image.width} × ${image.height} image, under ${PERCEPTUAL_MIN_SIDE} pixels a side` };
+    return {
+      ...result,
+      unusable: `${name} of a ${image.width} × ${image.height} image, under ${PERCEPTUAL_MIN_SIDE} pixels a side`,
+    };
   }
   return result;
 }
@@ -240,7 +274,9 @@ function hashPixels(name: AlgorithmName, image: RgbaImage, dihedral: boolean): P
     case 'pdq': {
       // The turned and mirrored hashes from the moved pixels, not from the coefficients as the
       // reference derives them: PDQ's sampling is not symmetric (pdqRgbaDihedral).
-      const result: PdqResult & { dihedral?: readonly Uint8Array[] } = dihedral ? pdqRgbaDihedral(image) : pdqRgba(image);
+      const result: PdqResult & { dihedral?: readonly Uint8Array[] } = dihedral
+        ? pdqRgbaDihedral(image)
+        : pdqRgba(image);
       const { hash, quality } = result;
       return {
         hash,
@@ -274,14 +310,25 @@ function pixelHashes(image: RgbaImage, options: ResolvedImageOptions): RasterByt
  * The perceptual hashes of one raster and, with `trim`, of what its border frames. `scale` and
  * the original size put a scaled decode's box back in the image's own pixels.
  */
-function rasterHashes(image: RgbaImage, options: ResolvedImageOptions, scale = 1, originalWidth = image.width, originalHeight = image.height): FramedBytes {
+function rasterHashes(
+  image: RgbaImage,
+  options: ResolvedImageOptions,
+  scale = 1,
+  originalWidth = image.width,
+  originalHeight = image.height,
+): FramedBytes {
   const pixels = pixelHashes(image, options);
   const box = options.trim ? findBorder(image) : null;
   if (box === null) return pixels;
   return {
     ...pixels,
     trimmed: {
-      box: { left: box.left * scale, top: box.top * scale, width: Math.min(box.width * scale, originalWidth), height: Math.min(box.height * scale, originalHeight) },
+      box: {
+        left: box.left * scale,
+        top: box.top * scale,
+        width: Math.min(box.width * scale, originalWidth),
+        height: Math.min(box.height * scale, originalHeight),
+      },
       ...pixelHashes(cropRgba(image, box), options),
     },
   };
@@ -339,7 +386,10 @@ export async function hashRaw(bytes: Uint8Array, options: ResolvedImageOptions):
  * console.log(hashes.blockhash); // 64 hex digits
  * ```
  */
-export async function hashImage(input: ImageInput, options?: HashImageOptions | ResolvedImageOptions): Promise<ImageHashResult> {
+export async function hashImage(
+  input: ImageInput,
+  options?: HashImageOptions | ResolvedImageOptions,
+): Promise<ImageHashResult> {
   const resolved = resolveImageOptions(options);
   return formatHashed(await hashRaw(await readInput(input, resolved.maxBytes), resolved));
 }

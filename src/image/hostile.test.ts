@@ -21,7 +21,10 @@ import { hashImage, type HashImageOptions, type ImageHashResult } from './index.
 
 const HOSTILE = fileURLToPath(new URL('../../test-vectors/hostile/', import.meta.url));
 const IMAGES = fileURLToPath(new URL('../../test-vectors/images/', import.meta.url));
-const manifest = JSON.parse(readFileSync(join(HOSTILE, 'manifest.json'), 'utf8')) as { files: HostileEntry[]; capabilities: Record<string, unknown> };
+const manifest = JSON.parse(readFileSync(join(HOSTILE, 'manifest.json'), 'utf8')) as {
+  files: HostileEntry[];
+  capabilities: Record<string, unknown>;
+};
 const path = (entry: HostileEntry | string): string => join(HOSTILE, typeof entry === 'string' ? entry : entry.file);
 
 /** Longest any one file may take: a hang fails its test instead of stalling the run. */
@@ -51,7 +54,10 @@ function checkHashed(result: ImageHashResult, e: HostileEntry): void {
   if (!('hash' in e.expect)) throw new Error('not a hash expectation');
   const { algorithms, image, framesHashed } = e.expect;
   expect(Object.keys(result.hashes).sort()).toEqual([...algorithms].sort());
-  for (const name of algorithms) expect(result.hashes[name as keyof typeof result.hashes], name).toMatch(new RegExp(`^[0-9a-f]{${HEX_DIGITS[name]}}$`));
+  for (const name of algorithms)
+    expect(result.hashes[name as keyof typeof result.hashes], name).toMatch(
+      new RegExp(`^[0-9a-f]{${HEX_DIGITS[name]}}$`),
+    );
   // Exact hashes are of every byte, a polyglot's trailer included.
   if (algorithms.includes('sha256')) expect(result.hashes.sha256).toBe(e.sha256);
   expect(result.image.bytes).toBe(e.bytes);
@@ -68,7 +74,11 @@ function checkHashed(result: ImageHashResult, e: HostileEntry): void {
 
 describe('the hostile corpus', () => {
   it('holds exactly the files its manifest lists, each the size and SHA-256 recorded, under 1 MB in all', () => {
-    expect(readdirSync(HOSTILE).filter((f) => f !== 'manifest.json').sort()).toEqual(manifest.files.map((e) => e.file).sort());
+    expect(
+      readdirSync(HOSTILE)
+        .filter((f) => f !== 'manifest.json')
+        .sort(),
+    ).toEqual(manifest.files.map((e) => e.file).sort());
     for (const e of manifest.files) {
       const bytes = readFileSync(path(e));
       expect(bytes.length, e.file).toBe(e.bytes);
@@ -82,18 +92,25 @@ describe('the hostile corpus', () => {
   });
 
   for (const e of manifest.files) {
-    const expected = 'error' in e.expect ? e.expect.error : `hashed${e.expect.framesHashed === undefined ? '' : ` (${e.expect.framesHashed} frames)`}`;
-    it(`${e.file}: ${expected}`, async () => {
-      const fromPath = await outcome(hashImage(path(e)));
-      if ('error' in e.expect) {
-        expect(fromPath).toEqual({ code: e.expect.error });
-      } else {
-        expect('result' in fromPath ? 'hashed' : fromPath).toBe('hashed');
-        checkHashed((fromPath as { result: ImageHashResult }).result, e);
-      }
-      // Bytes in memory go through the same checks as a file on disk.
-      expect(await outcome(hashImage(readFileSync(path(e))))).toEqual(fromPath);
-    }, PER_FILE_MS);
+    const expected =
+      'error' in e.expect
+        ? e.expect.error
+        : `hashed${e.expect.framesHashed === undefined ? '' : ` (${e.expect.framesHashed} frames)`}`;
+    it(
+      `${e.file}: ${expected}`,
+      async () => {
+        const fromPath = await outcome(hashImage(path(e)));
+        if ('error' in e.expect) {
+          expect(fromPath).toEqual({ code: e.expect.error });
+        } else {
+          expect('result' in fromPath ? 'hashed' : fromPath).toBe('hashed');
+          checkHashed((fromPath as { result: ImageHashResult }).result, e);
+        }
+        // Bytes in memory go through the same checks as a file on disk.
+        expect(await outcome(hashImage(readFileSync(path(e))))).toEqual(fromPath);
+      },
+      PER_FILE_MS,
+    );
   }
 });
 
@@ -102,7 +119,13 @@ describe('hostile files decoded at the same time', () => {
   // the other's message, and with it the wrong code (the HEIC as a decode error, a corrupt JPEG as
   // an unsupported format), 1 call in 10 to 1 in 30 in the load benchmark.
   it('gives each failing file its own code, however many fail at once', async () => {
-    const files = ['heic-hevc-unsupported.heic', 'png-corrupt-deflate.png', 'jpeg-corrupt-scan.jpg', 'png-cut-mid-idat.png', 'gif-corrupt-lzw.gif'];
+    const files = [
+      'heic-hevc-unsupported.heic',
+      'png-corrupt-deflate.png',
+      'jpeg-corrupt-scan.jpg',
+      'png-cut-mid-idat.png',
+      'gif-corrupt-lzw.gif',
+    ];
     const entries = files.map((file) => manifest.files.find((e) => e.file === file) as HostileEntry);
     const bytes = entries.map((e) => readFileSync(path(e)));
     const wrong: string[] = [];
@@ -140,45 +163,65 @@ describe('animated uploads of the corpus', () => {
   for (const e of animations) {
     const listed = e.listed as NonNullable<HostileEntry['listed']>;
     if (listed.foundAtDefaults) {
-      it(`${e.file}: matches the listed image on frame ${listed.frame} only, by blockhash and PDQ, and not on the frames before it`, async () => {
-        const result = await (await listing(listed.image)).matchImage(path(e));
-        expect(result.matched).toBe(true);
-        expect(result.matches.map((m) => [m.algorithm, m.frame]).sort()).toEqual([
-          ['blockhash', listed.frame],
-          ['pdq', listed.frame],
-        ]);
-        expect(result.frames?.length).toBe(result.image.frameCount);
-        // Hashing only the frames before it (the first alone, as a still decode does) misses it.
-        const before = await (await listing(listed.image, { image: { maxFrames: listed.frame } })).matchImage(path(e));
-        expect(before.matched).toBe(false);
-        expect(before.frames?.length).toBe(listed.frame);
-      }, PER_FILE_MS);
+      it(
+        `${e.file}: matches the listed image on frame ${listed.frame} only, by blockhash and PDQ, and not on the frames before it`,
+        async () => {
+          const result = await (await listing(listed.image)).matchImage(path(e));
+          expect(result.matched).toBe(true);
+          expect(result.matches.map((m) => [m.algorithm, m.frame]).sort()).toEqual([
+            ['blockhash', listed.frame],
+            ['pdq', listed.frame],
+          ]);
+          expect(result.frames?.length).toBe(result.image.frameCount);
+          // Hashing only the frames before it (the first alone, as a still decode does) misses it.
+          const before = await (await listing(listed.image, { image: { maxFrames: listed.frame } })).matchImage(
+            path(e),
+          );
+          expect(before.matched).toBe(false);
+          expect(before.frames?.length).toBe(listed.frame);
+        },
+        PER_FILE_MS,
+      );
     } else {
-      it(`${e.file}: does not reach frame ${listed.frame} at the default frame limit, says so, and matches it there when the limit allows`, async () => {
-        const result = await (await listing(listed.image)).matchImage(path(e));
-        expect(result.matched).toBe(false);
-        expect(result.image.frameCount).toBe(listed.frame + 1);
-        expect(result.frames?.length).toBe(32);
-        const further = await (await listing(listed.image, { image: { maxFrames: listed.frame + 1 } })).matchImage(path(e));
-        expect(further.matches.map((m) => [m.algorithm, m.frame]).sort()).toEqual([
-          ['blockhash', listed.frame],
-          ['pdq', listed.frame],
-        ]);
-      }, PER_FILE_MS);
+      it(
+        `${e.file}: does not reach frame ${listed.frame} at the default frame limit, says so, and matches it there when the limit allows`,
+        async () => {
+          const result = await (await listing(listed.image)).matchImage(path(e));
+          expect(result.matched).toBe(false);
+          expect(result.image.frameCount).toBe(listed.frame + 1);
+          expect(result.frames?.length).toBe(32);
+          const further = await (await listing(listed.image, { image: { maxFrames: listed.frame + 1 } })).matchImage(
+            path(e),
+          );
+          expect(further.matches.map((m) => [m.algorithm, m.frame]).sort()).toEqual([
+            ['blockhash', listed.frame],
+            ['pdq', listed.frame],
+          ]);
+        },
+        PER_FILE_MS,
+      );
     }
   }
 
   it('matches an animation through matchImages too, naming the frame, beside uploads that fail', async () => {
     const matcher = await listing('mosaic-400x300.jpg');
-    const results = await matcher.matchImages([path('animated-listed-frame-2.webp'), path('empty.bin'), path('cmyk.jpg'), path('png-declares-50000x50000.png')], { concurrency: 2 });
-    expect(results.map((r) => (r.ok ? r.value.matches.map((m) => m.frame) : (r.error as HashwardenError).code))).toEqual([[2, 2], 'ERR_UNSUPPORTED_FORMAT', [], 'ERR_IMAGE_TOO_LARGE']);
+    const results = await matcher.matchImages(
+      [path('animated-listed-frame-2.webp'), path('empty.bin'), path('cmyk.jpg'), path('png-declares-50000x50000.png')],
+      { concurrency: 2 },
+    );
+    expect(
+      results.map((r) => (r.ok ? r.value.matches.map((m) => m.frame) : (r.error as HashwardenError).code)),
+    ).toEqual([[2, 2], 'ERR_UNSUPPORTED_FORMAT', [], 'ERR_IMAGE_TOO_LARGE']);
   });
 
   it('hashes each frame of an animated WebP with an EXIF orientation as displayed, frame 0 as a still decode of the file gives it', async () => {
     const file = path('animated-orientation-6.webp');
     const result = await hashImage(file, { algorithms: ['blockhash', 'pdq'] });
     // sharp turns a single-page decode itself: the reference for frame 0.
-    const { data, info } = await sharp(file, { autoOrient: true }).ensureAlpha().raw().toBuffer({ resolveWithObject: true });
+    const { data, info } = await sharp(file, { autoOrient: true })
+      .ensureAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
     const still = { data: new Uint8Array(data), width: info.width, height: info.height };
     expect([info.width, info.height]).toEqual([160, 120]);
     expect(result.hashes).toEqual({ blockhash: formatHex(blockhashRgba(still)), pdq: formatHex(pdqRgba(still).hash) });
@@ -187,7 +230,11 @@ describe('animated uploads of the corpus', () => {
 
 describe('still images of the corpus', () => {
   const perceptual = async (file: string) => (await hashImage(path(file), { algorithms: ['blockhash', 'pdq'] })).hashes;
-  const distance = (name: 'blockhash' | 'pdq', a: Record<string, string | undefined>, b: Record<string, string | undefined>) => {
+  const distance = (
+    name: 'blockhash' | 'pdq',
+    a: Record<string, string | undefined>,
+    b: Record<string, string | undefined>,
+  ) => {
     const algorithm = name === 'blockhash' ? blockhash : pdq;
     return hammingDistance(algorithm.parse(a[name] as string), algorithm.parse(b[name] as string));
   };
@@ -208,7 +255,10 @@ describe('still images of the corpus', () => {
   });
 
   it('hashes a polyglot as the image in front: the perceptual hashes of the image alone, exact hashes of every byte', async () => {
-    for (const [file, end] of [['polyglot-jpeg-zip.jpg', (b: Buffer) => b.indexOf('PK\x03\x04', 0, 'latin1')], ['polyglot-png-html.png', (b: Buffer) => b.indexOf('IEND', 0, 'latin1') + 8]] as const) {
+    for (const [file, end] of [
+      ['polyglot-jpeg-zip.jpg', (b: Buffer) => b.indexOf('PK\x03\x04', 0, 'latin1')],
+      ['polyglot-png-html.png', (b: Buffer) => b.indexOf('IEND', 0, 'latin1') + 8],
+    ] as const) {
       const bytes = readFileSync(path(file));
       const front = bytes.subarray(0, end(bytes));
       expect(front.length, file).toBeLessThan(bytes.length - 20);
@@ -238,26 +288,32 @@ describe('resource limits against the corpus', () => {
   it('refuses every file one byte over maxBytes, from a path before reading it and from bytes', async () => {
     for (const e of manifest.files.filter((f) => f.bytes > 1)) {
       expect(await codeOf(hashImage(path(e), { maxBytes: e.bytes - 1 })), e.file).toBe('ERR_IMAGE_TOO_LARGE');
-      expect(await codeOf(hashImage(readFileSync(path(e)), { maxBytes: e.bytes - 1 })), e.file).toBe('ERR_IMAGE_TOO_LARGE');
+      expect(await codeOf(hashImage(readFileSync(path(e)), { maxBytes: e.bytes - 1 })), e.file).toBe(
+        'ERR_IMAGE_TOO_LARGE',
+      );
     }
   });
 
-  it('decodes at most maxFrames frames of a frame bomb, and no more than fit in maxPixels together', async () => {
-    const bomb = path('gif-1000-frames-600x400.gif');
-    const frames = async (options: HashImageOptions) => {
-      const { frames: hashed, image } = await hashImage(bomb, { algorithms: ['blockhash'], ...options });
-      expect(image.frameCount).toBe(1000);
-      return hashed?.length;
-    };
-    expect(await frames({})).toBe(32);
-    expect(await frames({ maxFrames: 5 })).toBe(5);
-    expect(await frames({ maxFrames: 1 })).toBe(1);
-    // 600 × 400 = 240,000 pixels a frame: 4 fit in a million.
-    expect(await frames({ maxFrames: 10_000, maxPixels: 1_000_000 })).toBe(4);
-    expect(await frames({ maxFrames: 10_000, maxPixels: 240_000 })).toBe(1);
-    // Not even one frame fits: refused, as a still image that size would be.
-    expect(await codeOf(hashImage(bomb, { maxPixels: 239_999 }))).toBe('ERR_IMAGE_TOO_LARGE');
-  }, PER_FILE_MS);
+  it(
+    'decodes at most maxFrames frames of a frame bomb, and no more than fit in maxPixels together',
+    async () => {
+      const bomb = path('gif-1000-frames-600x400.gif');
+      const frames = async (options: HashImageOptions) => {
+        const { frames: hashed, image } = await hashImage(bomb, { algorithms: ['blockhash'], ...options });
+        expect(image.frameCount).toBe(1000);
+        return hashed?.length;
+      };
+      expect(await frames({})).toBe(32);
+      expect(await frames({ maxFrames: 5 })).toBe(5);
+      expect(await frames({ maxFrames: 1 })).toBe(1);
+      // 600 × 400 = 240,000 pixels a frame: 4 fit in a million.
+      expect(await frames({ maxFrames: 10_000, maxPixels: 1_000_000 })).toBe(4);
+      expect(await frames({ maxFrames: 10_000, maxPixels: 240_000 })).toBe(1);
+      // Not even one frame fits: refused, as a still image that size would be.
+      expect(await codeOf(hashImage(bomb, { maxPixels: 239_999 }))).toBe('ERR_IMAGE_TOO_LARGE');
+    },
+    PER_FILE_MS,
+  );
 
   it('refuses the pixel bombs at any pixel limit below their size, and only then', async () => {
     // 12,000 × 12,000 = 144,000,000 pixels: refused at the default and at one pixel less.
@@ -271,9 +327,18 @@ describe('resource limits against the corpus', () => {
     // The 144-megapixel PNG, let through the pixel limit, takes about 1.8 s to decode here; a
     // machine fast enough to finish it within the second must at least finish it in time.
     const started = performance.now();
-    const code = await codeOf(hashImage(path('png-1bit-12000x12000.png'), { algorithms: ['blockhash'], maxPixels: 150_000_000, timeoutSeconds: 1 }));
+    const code = await codeOf(
+      hashImage(path('png-1bit-12000x12000.png'), {
+        algorithms: ['blockhash'],
+        maxPixels: 150_000_000,
+        timeoutSeconds: 1,
+      }),
+    );
     const elapsed = performance.now() - started;
-    expect(code === 'ERR_IMAGE_TIMEOUT' || (code === 'hashed' && elapsed < 1_500), `${code} after ${elapsed.toFixed(0)} ms`).toBe(true);
+    expect(
+      code === 'ERR_IMAGE_TIMEOUT' || (code === 'hashed' && elapsed < 1_500),
+      `${code} after ${elapsed.toFixed(0)} ms`,
+    ).toBe(true);
     if (code === 'ERR_IMAGE_TIMEOUT') expect(elapsed).toBeLessThan(5_000);
   }, 30_000);
 });

@@ -4,12 +4,29 @@
  * first `matchImage`.
  */
 export { hashImage, PERCEPTUAL_MIN_SIDE } from './hash.js';
-export type { DihedralHashes, FrameHashes, ImageHashResult, ImageHashes, ImageInfo, ImageInput, ImageQualities, TrimmedHashes, UnusableHashes } from './hash.js';
+export type {
+  DihedralHashes,
+  FrameHashes,
+  ImageHashResult,
+  ImageHashes,
+  ImageInfo,
+  ImageInput,
+  ImageQualities,
+  TrimmedHashes,
+  UnusableHashes,
+} from './hash.js';
 export { searchedHashes } from './queries.js';
 export type { HashedImage, SearchedHash } from './queries.js';
 export { cropRgba, findBorder } from './border.js';
 export type { Box } from './border.js';
-export { IMAGE_ALGORITHMS, DEFAULT_MAX_BYTES, DEFAULT_MAX_PIXELS, DEFAULT_TIMEOUT_SECONDS, DEFAULT_MAX_FRAMES, MAX_FRAMES_LIMIT } from './options.js';
+export {
+  IMAGE_ALGORITHMS,
+  DEFAULT_MAX_BYTES,
+  DEFAULT_MAX_PIXELS,
+  DEFAULT_TIMEOUT_SECONDS,
+  DEFAULT_MAX_FRAMES,
+  MAX_FRAMES_LIMIT,
+} from './options.js';
 export type { HashImageOptions, Resolution, FailOn } from './options.js';
 export { ANIMATED_FORMATS, IMAGE_FORMATS, mayBeAnimated, sniffImageFormat } from './sniff.js';
 export type { ImageFormat, SniffedFormat } from './sniff.js';

@@ -114,7 +114,8 @@ export function resolveImageOptions(options?: HashImageOptions | ResolvedImageOp
   const o = optionsObject(options as HashImageOptions | undefined, 'options');
   let algorithms = IMAGE_ALGORITHMS;
   if (o.algorithms !== undefined) {
-    if (!Array.isArray(o.algorithms) || o.algorithms.length === 0) invalid('non-empty array of algorithm names', 'algorithms', o.algorithms);
+    if (!Array.isArray(o.algorithms) || o.algorithms.length === 0)
+      invalid('non-empty array of algorithm names', 'algorithms', o.algorithms);
     // Array.from, not map: map skips the holes of a sparse array, which must be refused too.
     algorithms = [...new Set(Array.from(o.algorithms as unknown[], (a) => oneOf(a, IMAGE_ALGORITHMS, 'algorithms')))];
   }
@@ -131,10 +132,18 @@ export function resolveImageOptions(options?: HashImageOptions | ResolvedImageOp
     dihedral: o.dihedral === undefined ? false : boolean(o.dihedral, 'dihedral'),
     trim: o.trim === undefined ? false : boolean(o.trim, 'trim'),
     maxBytes: o.maxBytes === undefined ? DEFAULT_MAX_BYTES : integerInRange(o.maxBytes, 1, 2 ** 31 - 1, 'maxBytes'),
-    maxPixels: o.maxPixels === undefined ? DEFAULT_MAX_PIXELS : integerInRange(o.maxPixels, 1, 0x3fff * 0x3fff, 'maxPixels'),
-    timeoutSeconds: o.timeoutSeconds === undefined ? DEFAULT_TIMEOUT_SECONDS : integerInRange(o.timeoutSeconds, 1, 3600, 'timeoutSeconds'),
-    maxFrames: o.maxFrames === undefined ? DEFAULT_MAX_FRAMES : integerInRange(o.maxFrames, 1, MAX_FRAMES_LIMIT, 'maxFrames'),
-    failOn: o.failOn === undefined ? 'warning' : oneOf(o.failOn, ['none', 'truncated', 'error', 'warning'] as const, 'failOn'),
+    maxPixels:
+      o.maxPixels === undefined ? DEFAULT_MAX_PIXELS : integerInRange(o.maxPixels, 1, 0x3fff * 0x3fff, 'maxPixels'),
+    timeoutSeconds:
+      o.timeoutSeconds === undefined
+        ? DEFAULT_TIMEOUT_SECONDS
+        : integerInRange(o.timeoutSeconds, 1, 3600, 'timeoutSeconds'),
+    maxFrames:
+      o.maxFrames === undefined ? DEFAULT_MAX_FRAMES : integerInRange(o.maxFrames, 1, MAX_FRAMES_LIMIT, 'maxFrames'),
+    failOn:
+      o.failOn === undefined
+        ? 'warning'
+        : oneOf(o.failOn, ['none', 'truncated', 'error', 'warning'] as const, 'failOn'),
     formats: new Set(formats),
   });
   resolvedOptions.add(resolved);

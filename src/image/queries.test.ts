@@ -16,15 +16,51 @@ describe('searchedHashes', () => {
     const variants = [own, ...Array.from({ length: 7 }, busy)];
     const inner = busy();
     expect(searchedHashes({ hashes: { blockhash: own }, unusable: {} }, 'blockhash')).toEqual([{ hash: own }]);
-    const searched = searchedHashes({ hashes: { blockhash: own }, unusable: {}, dihedral: { blockhash: variants }, trimmed: { hashes: { blockhash: inner }, unusable: {} } }, 'blockhash');
-    expect(searched.map((q) => q.transform)).toEqual(['original', 'rot90', 'rot180', 'rot270', 'flipX', 'flipY', 'flipMainDiagonal', 'flipAntiDiagonal', undefined]);
+    const searched = searchedHashes(
+      {
+        hashes: { blockhash: own },
+        unusable: {},
+        dihedral: { blockhash: variants },
+        trimmed: { hashes: { blockhash: inner }, unusable: {} },
+      },
+      'blockhash',
+    );
+    expect(searched.map((q) => q.transform)).toEqual([
+      'original',
+      'rot90',
+      'rot180',
+      'rot270',
+      'flipX',
+      'flipY',
+      'flipMainDiagonal',
+      'flipAntiDiagonal',
+      undefined,
+    ]);
     expect(searched.at(-1)).toEqual({ hash: inner, trimmed: true });
   });
 
   it('searches nothing of an image whose pixels a guard refuses, turned hashes included', () => {
     const hex = busy();
-    expect(searchedHashes({ hashes: { pdq: hex }, unusable: { pdq: 'PDQ quality 12 is below 50' }, dihedral: { pdq: Array.from({ length: 8 }, busy) } }, 'pdq')).toEqual([]);
-    expect(searchedHashes({ hashes: { blockhash: hex }, unusable: { blockhash: 'blockhash of a flat image (…)' }, dihedral: { blockhash: Array.from({ length: 8 }, busy) } }, 'blockhash')).toEqual([]);
+    expect(
+      searchedHashes(
+        {
+          hashes: { pdq: hex },
+          unusable: { pdq: 'PDQ quality 12 is below 50' },
+          dihedral: { pdq: Array.from({ length: 8 }, busy) },
+        },
+        'pdq',
+      ),
+    ).toEqual([]);
+    expect(
+      searchedHashes(
+        {
+          hashes: { blockhash: hex },
+          unusable: { blockhash: 'blockhash of a flat image (…)' },
+          dihedral: { blockhash: Array.from({ length: 8 }, busy) },
+        },
+        'blockhash',
+      ),
+    ).toEqual([]);
   });
 
   it('judges each blockhash on its own layout: a plain one is left out, a busy turn of it is searched', () => {
@@ -33,11 +69,16 @@ describe('searchedHashes', () => {
     const refusal = blockhash.refuse?.(blockhash.parse(PLAIN));
     expect(refusal).toBe('blockhash of a plain layout (16 neighbouring blocks differ, below 48)');
     // Without turned hashes, a plain own hash leaves nothing to search.
-    expect(searchedHashes({ hashes: { blockhash: PLAIN }, unusable: { blockhash: refusal as string } }, 'blockhash')).toEqual([]);
+    expect(
+      searchedHashes({ hashes: { blockhash: PLAIN }, unusable: { blockhash: refusal as string } }, 'blockhash'),
+    ).toEqual([]);
     // With them, the turns that are busy are searched (an upright plain layout can turn into a busy one).
     const turned = busy();
     const variants = [PLAIN, turned, PLAIN, busy(), PLAIN, PLAIN, PLAIN_SIDEWAYS, PLAIN_SIDEWAYS];
-    const searched = searchedHashes({ hashes: { blockhash: PLAIN }, unusable: { blockhash: refusal as string }, dihedral: { blockhash: variants } }, 'blockhash');
+    const searched = searchedHashes(
+      { hashes: { blockhash: PLAIN }, unusable: { blockhash: refusal as string }, dihedral: { blockhash: variants } },
+      'blockhash',
+    );
     expect(searched.map((q) => q.transform)).toEqual(['rot90', 'rot270']);
     expect(searched[0]?.hash).toBe(turned);
   });

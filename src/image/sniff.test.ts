@@ -20,8 +20,11 @@ function withChunkBeforeEnd(png: Buffer, type: string, data: Buffer): Buffer {
 
 describe('sniffImageFormat', () => {
   it('names each allowed format from its signature, and refuses SVG, PDF and the unknown', async () => {
-    for (const format of ['jpeg', 'png', 'webp', 'gif', 'tiff'] as const) expect(sniffImageFormat(await image(format))).toBe(format);
-    expect(sniffImageFormat(Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>'))).toBe('svg');
+    for (const format of ['jpeg', 'png', 'webp', 'gif', 'tiff'] as const)
+      expect(sniffImageFormat(await image(format))).toBe(format);
+    expect(sniffImageFormat(Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg"/>'))).toBe(
+      'svg',
+    );
     expect(sniffImageFormat(Buffer.from('%PDF-1.7\n'))).toBe('pdf');
     expect(sniffImageFormat(Buffer.alloc(0))).toBe('unknown');
   });
@@ -29,7 +32,8 @@ describe('sniffImageFormat', () => {
 
 describe('mayCarryOrientation', () => {
   it('is false for JPEG, PNG and WebP files without EXIF, and for GIF', async () => {
-    for (const format of ['jpeg', 'png', 'webp', 'gif'] as const) expect(mayCarryOrientation(await image(format), format), format).toBe(false);
+    for (const format of ['jpeg', 'png', 'webp', 'gif'] as const)
+      expect(mayCarryOrientation(await image(format), format), format).toBe(false);
   });
 
   it('is true for JPEG, PNG and WebP files with an EXIF orientation', async () => {
@@ -43,7 +47,9 @@ describe('mayCarryOrientation', () => {
   it('finds an eXIf chunk placed after the image data, and counts text chunks as possible EXIF', async () => {
     const png = await image('png');
     expect(mayCarryOrientation(withChunkBeforeEnd(png, 'eXIf', Buffer.from('MM\0*')), 'png')).toBe(true);
-    expect(mayCarryOrientation(withChunkBeforeEnd(png, 'zTXt', Buffer.from('Raw profile type exif\0\0')), 'png')).toBe(true);
+    expect(mayCarryOrientation(withChunkBeforeEnd(png, 'zTXt', Buffer.from('Raw profile type exif\0\0')), 'png')).toBe(
+      true,
+    );
   });
 
   it('answers true when unsure: truncated or malformed headers, and TIFF, HEIF or AVIF', async () => {
@@ -63,8 +69,16 @@ describe('mayCarryOrientation', () => {
 describe('mayBeAnimated', () => {
   /** Two frames of different colours, as an animated GIF or WebP. */
   async function animation(format: 'gif' | 'webp'): Promise<Buffer> {
-    const frames = await Promise.all(['#c82', '#28c'].map((background) => sharp({ create: { width: 24, height: 16, channels: 3, background } }).png().toBuffer()));
-    return sharp(frames, { join: { animated: true } }).toFormat(format).toBuffer();
+    const frames = await Promise.all(
+      ['#c82', '#28c'].map((background) =>
+        sharp({ create: { width: 24, height: 16, channels: 3, background } })
+          .png()
+          .toBuffer(),
+      ),
+    );
+    return sharp(frames, { join: { animated: true } })
+      .toFormat(format)
+      .toBuffer();
   }
 
   it('is true for animated GIF and WebP, false for still ones and for formats that do not animate', async () => {
@@ -72,7 +86,8 @@ describe('mayBeAnimated', () => {
       expect(mayBeAnimated(await animation(format), format), format).toBe(true);
       expect(mayBeAnimated(await image(format), format), format).toBe(false);
     }
-    for (const format of ['jpeg', 'png', 'tiff'] as const) expect(mayBeAnimated(await image(format), format), format).toBe(false);
+    for (const format of ['jpeg', 'png', 'tiff'] as const)
+      expect(mayBeAnimated(await image(format), format), format).toBe(false);
   });
 
   it('is false for an animated GIF cut before its second image, true for a GIF it cannot walk and for a cut extended WebP header', async () => {

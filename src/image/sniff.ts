@@ -32,7 +32,11 @@ function ascii(bytes: Uint8Array, start: number, length: number): string {
 /** The major and compatible brands of an ISO-BMFF `ftyp` box at the start of `bytes`. */
 function brandsOf(bytes: Uint8Array): string[] {
   // ftyp box: size(4) 'ftyp' major(4) minor(4) compatible brands(4 each) …
-  const size = Math.min(((bytes[0] ?? 0) << 24 | (bytes[1] ?? 0) << 16 | (bytes[2] ?? 0) << 8 | (bytes[3] ?? 0)) >>> 0, bytes.length, 4096);
+  const size = Math.min(
+    (((bytes[0] ?? 0) << 24) | ((bytes[1] ?? 0) << 16) | ((bytes[2] ?? 0) << 8) | (bytes[3] ?? 0)) >>> 0,
+    bytes.length,
+    4096,
+  );
   const brands = [ascii(bytes, 8, 4)];
   for (let at = 16; at + 4 <= size; at += 4) brands.push(ascii(bytes, at, 4));
   return brands;
@@ -74,7 +78,11 @@ export function sniffImageFormat(bytes: Uint8Array): SniffedFormat {
   if (b(0) === 0x89 && ascii(bytes, 1, 3) === 'PNG' && b(4) === 0x0d && b(5) === 0x0a) return 'png';
   if (ascii(bytes, 0, 6) === 'GIF87a' || ascii(bytes, 0, 6) === 'GIF89a') return 'gif';
   if (ascii(bytes, 0, 4) === 'RIFF' && ascii(bytes, 8, 4) === 'WEBP') return 'webp';
-  if ((b(0) === 0x49 && b(1) === 0x49 && b(2) === 0x2a && b(3) === 0) || (b(0) === 0x4d && b(1) === 0x4d && b(2) === 0 && b(3) === 0x2a)) return 'tiff';
+  if (
+    (b(0) === 0x49 && b(1) === 0x49 && b(2) === 0x2a && b(3) === 0) ||
+    (b(0) === 0x4d && b(1) === 0x4d && b(2) === 0 && b(3) === 0x2a)
+  )
+    return 'tiff';
   if (ascii(bytes, 4, 4) === 'ftyp') return sniffBmff(bytes);
   if (ascii(bytes, 0, 5) === '%PDF-') return 'pdf';
   // SVG is text: look for an <svg element near the start, after optional BOM, XML prolog and comments.

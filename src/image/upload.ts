@@ -44,10 +44,15 @@ export interface UploadPass {
  * the call goes through.
  */
 export function planUpload(request: UploadRequest): UploadPlan {
-  const all = resolveImageOptions({ ...request.image, ...(request.algorithms === undefined ? {} : { algorithms: request.algorithms }) });
+  const all = resolveImageOptions({
+    ...request.image,
+    ...(request.algorithms === undefined ? {} : { algorithms: request.algorithms }),
+  });
   // First match wanted: the exact hashes need no decode, so they go first, on bytes read once.
   const passes = request.first
-    ? [all.exact, all.perceptual].filter((names) => names.length > 0).map((names) => resolveImageOptions({ ...request.image, algorithms: names }))
+    ? [all.exact, all.perceptual]
+        .filter((names) => names.length > 0)
+        .map((names) => resolveImageOptions({ ...request.image, algorithms: names }))
     : [all];
   return Object.freeze({ maxBytes: all.maxBytes, passes: Object.freeze(passes) });
 }

@@ -8,7 +8,16 @@
 import { createRequire } from 'node:module';
 import { HashwardenError, isHashwardenError } from '../errors.js';
 import type { ResolvedParseOptions } from './formats.js';
-import { ALGORITHM_KEYS, algorithmName, cell, forEachLine, listError, plural, type RawRow, type RowSink } from './rows.js';
+import {
+  ALGORITHM_KEYS,
+  algorithmName,
+  cell,
+  forEachLine,
+  listError,
+  plural,
+  type RawRow,
+  type RowSink,
+} from './rows.js';
 
 interface CsvHeader {
   readonly width: number;
@@ -24,7 +33,8 @@ interface CsvHeader {
 function readCsvHeader(record: readonly string[], options: ResolvedParseOptions): CsvHeader {
   const names = record.map((name) => name.trim());
   // Only a file with old-Mac CR line ends gets here: read as one header line, it would import nothing.
-  if (names.some((name) => /[\r\n]/.test(name))) throw listError('CSV header contains a line break; line ends must be LF or CRLF');
+  if (names.some((name) => /[\r\n]/.test(name)))
+    throw listError('CSV header contains a line break; line ends must be LF or CRLF');
   const lower = names.map((name) => name.toLowerCase());
   const seen = new Set<string>();
   for (const name of lower) {
@@ -40,9 +50,18 @@ function readCsvHeader(record: readonly string[], options: ResolvedParseOptions)
   const algorithmKey = ALGORITHM_KEYS.find((key) => lower.includes(key));
   const algorithm = algorithmKey === undefined ? -1 : lower.indexOf(algorithmKey);
   if (algorithm < 0 && options.algorithm === undefined) {
-    throw listError(`CSV header has no "algorithm" (or "signal_type", "type") column and no algorithm option was given${found}`);
+    throw listError(
+      `CSV header has no "algorithm" (or "signal_type", "type") column and no algorithm option was given${found}`,
+    );
   }
-  const special = new Set([hash, algorithm, lower.indexOf('id'), lower.indexOf('list'), lower.indexOf('label'), lower.indexOf('op')]);
+  const special = new Set([
+    hash,
+    algorithm,
+    lower.indexOf('id'),
+    lower.indexOf('list'),
+    lower.indexOf('label'),
+    lower.indexOf('op'),
+  ]);
   const metadata: (readonly [number, string])[] = [];
   for (let i = 0; i < names.length; i++) {
     // An unnamed column (a trailing comma in the header) still keeps its values, under a made-up name.
@@ -146,7 +165,10 @@ export class CsvRecords {
    */
   syntaxError(error: Error & { readonly code?: unknown }): never {
     const message = error.message.replace(/ at line \d+/, '');
-    this.sink.fatal(this.#startLine(), new HashwardenError('ERR_LIST_FORMAT', `CSV syntax error (${String(error.code)}): ${message}`, { cause: error }));
+    this.sink.fatal(
+      this.#startLine(),
+      new HashwardenError('ERR_LIST_FORMAT', `CSV syntax error (${String(error.code)}): ${message}`, { cause: error }),
+    );
   }
 
   /**
@@ -169,10 +191,14 @@ export class CsvRecords {
    * lines and lines reported are csv-parse's.
    */
   plainLines(text: string, firstLine: number): void {
-    this.#line = forEachLine(text, (line, content) => {
-      // csv-parse skips empty lines (skip_empty_lines).
-      if (content !== '') this.#take(content.split(','), line);
-    }, firstLine);
+    this.#line = forEachLine(
+      text,
+      (line, content) => {
+        // csv-parse skips empty lines (skip_empty_lines).
+        if (content !== '') this.#take(content.split(','), line);
+      },
+      firstLine,
+    );
   }
 
   /** One record that starts on `line`: the header, or a row for the sink. */
@@ -216,7 +242,10 @@ export function parseCsvRows(bytes: Uint8Array, sink: RowSink): void {
   const records = new CsvRecords(sink);
   records.append(bytes);
   try {
-    parseCsv(bytes, { ...records.parserOptions(), on_record: (record: string[], info) => records.record(record, info.bytes) });
+    parseCsv(bytes, {
+      ...records.parserOptions(),
+      on_record: (record: string[], info) => records.record(record, info.bytes),
+    });
   } catch (error) {
     if (!(error instanceof CsvError)) throw error;
     records.syntaxError(error);

@@ -43,14 +43,18 @@ function field(value: unknown, name: string, required: boolean): string | undefi
     return undefined;
   }
   if (typeof value === 'number' && Number.isFinite(value)) value = String(value);
-  if (typeof value !== 'string') throw new HashwardenError('ERR_LIST_FORMAT', `Expected a string for ${name} but received ${typeof value}`);
+  if (typeof value !== 'string')
+    throw new HashwardenError('ERR_LIST_FORMAT', `Expected a string for ${name} but received ${typeof value}`);
   const text = value.trim();
   if (text.length === 0) {
     if (required) throw new HashwardenError('ERR_LIST_FORMAT', `Missing ${name}`);
     return undefined;
   }
   if (text.length > MAX_FIELD_LENGTH) {
-    throw new HashwardenError('ERR_LIST_FORMAT', `Expected at most ${MAX_FIELD_LENGTH} characters for ${name} but received ${text.length}`);
+    throw new HashwardenError(
+      'ERR_LIST_FORMAT',
+      `Expected at most ${MAX_FIELD_LENGTH} characters for ${name} but received ${text.length}`,
+    );
   }
   return text;
 }
@@ -67,7 +71,10 @@ function field(value: unknown, name: string, required: boolean): string | undefi
  */
 export function normalizeEntry(input: ListEntryInput): ListEntry {
   if (input === null || typeof input !== 'object') {
-    throw new HashwardenError('ERR_LIST_FORMAT', `Expected an entry object but received ${input === null ? 'null' : typeof input}`);
+    throw new HashwardenError(
+      'ERR_LIST_FORMAT',
+      `Expected an entry object but received ${input === null ? 'null' : typeof input}`,
+    );
   }
   const list = field(input.list, 'list', true) as string;
   const algorithm = getAlgorithm(field(input.algorithm, 'algorithm', true) as string);
@@ -85,7 +92,10 @@ export function normalizeEntry(input: ListEntryInput): ListEntry {
   if (label !== undefined) Object.assign(entry, { label });
   if (input.metadata !== undefined && input.metadata !== null) {
     if (typeof input.metadata !== 'object' || Array.isArray(input.metadata)) {
-      throw new HashwardenError('ERR_LIST_FORMAT', `Expected an object for metadata but received ${Array.isArray(input.metadata) ? 'array' : typeof input.metadata}`);
+      throw new HashwardenError(
+        'ERR_LIST_FORMAT',
+        `Expected an object for metadata but received ${Array.isArray(input.metadata) ? 'array' : typeof input.metadata}`,
+      );
     }
     if (Object.keys(input.metadata).length > 0) Object.assign(entry, { metadata: input.metadata });
   }
@@ -102,7 +112,7 @@ const edgy = (code: number): boolean => code <= 32 || code >= 127;
 function normalField(value: unknown): boolean {
   if (typeof value !== 'string' || value.length === 0 || value.length > MAX_FIELD_LENGTH) return false;
   // Most fields are plain ASCII: two code units decide without building a trimmed copy.
-  return (edgy(value.charCodeAt(0)) || edgy(value.charCodeAt(value.length - 1))) ? value.trim() === value : true;
+  return edgy(value.charCodeAt(0)) || edgy(value.charCodeAt(value.length - 1)) ? value.trim() === value : true;
 }
 
 /** True when `metadata` has at least one own key, without listing them. */
@@ -124,14 +134,29 @@ function hasKeys(metadata: object): boolean {
  */
 export function normalEntry(input: ListEntryInput): ListEntry {
   // An exact name lookup: a name that needs trimming or case folding goes the slow way.
-  const algorithm = input !== null && typeof input === 'object' && typeof input.algorithm === 'string' ? canonicalAlgorithm(input.algorithm) : undefined;
+  const algorithm =
+    input !== null && typeof input === 'object' && typeof input.algorithm === 'string'
+      ? canonicalAlgorithm(input.algorithm)
+      : undefined;
   if (
-    algorithm !== undefined && typeof input.hash === 'string' &&
-    normalField(input.list) && (input.id === undefined || normalField(input.id)) && (input.label === undefined || normalField(input.label))
+    algorithm !== undefined &&
+    typeof input.hash === 'string' &&
+    normalField(input.list) &&
+    (input.id === undefined || normalField(input.id)) &&
+    (input.label === undefined || normalField(input.label))
   ) {
     const { metadata } = input;
-    if (input.hash.length === algorithm.bits / 4 && LOWER_HEX.test(input.hash) && (metadata === undefined || metadata === null || (typeof metadata === 'object' && !Array.isArray(metadata)))) {
-      const entry = { id: (input.id as string | undefined) ?? `${algorithm.name}:${input.hash}`, list: input.list as string, algorithm: algorithm.name, hash: input.hash };
+    if (
+      input.hash.length === algorithm.bits / 4 &&
+      LOWER_HEX.test(input.hash) &&
+      (metadata === undefined || metadata === null || (typeof metadata === 'object' && !Array.isArray(metadata)))
+    ) {
+      const entry = {
+        id: (input.id as string | undefined) ?? `${algorithm.name}:${input.hash}`,
+        list: input.list as string,
+        algorithm: algorithm.name,
+        hash: input.hash,
+      };
       if (input.label !== undefined) Object.assign(entry, { label: input.label });
       if (metadata !== undefined && metadata !== null && hasKeys(metadata)) Object.assign(entry, { metadata });
       return entry;
@@ -143,5 +168,7 @@ export function normalEntry(input: ListEntryInput): ListEntry {
 /** Wraps a per-row failure into `ERR_LIST_FORMAT` naming the source and line, keeping the cause. */
 export function rowError(error: unknown, source: string, line: number): HashwardenError {
   const message = error instanceof Error ? error.message : String(error);
-  return new HashwardenError('ERR_LIST_FORMAT', `${source}:${line}: ${message}`, { cause: isHashwardenError(error) ? error : undefined });
+  return new HashwardenError('ERR_LIST_FORMAT', `${source}:${line}: ${message}`, {
+    cause: isHashwardenError(error) ? error : undefined,
+  });
 }

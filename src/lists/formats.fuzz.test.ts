@@ -60,89 +60,154 @@ function failMessage(parsed: ParsedList): string | undefined {
 }
 
 describe('parseList fuzz', () => {
-  it('returns normalised entries or throws ERR_LIST_FORMAT naming a line, and fail agrees with skip', () => {
-    fc.assert(
-      fc.property(fuzzedListFile(), readerOptions(), (file, o) => {
-        const text = decoder.decode(file.bytes);
-        const lines = lineCount(new TextEncoder().encode(text));
-        const base = { list: 'fuzz', source: SOURCE, ...(o.format === undefined ? {} : { format: o.format }), ...(o.algorithm === undefined ? {} : { algorithm: o.algorithm }) };
-        const skip = attempt(text, { ...base, onError: 'skip' });
-        const fail = attempt(text, { ...base, onError: 'fail' });
-        if (skip.ok) {
-          expectParsed(skip.parsed, { ...base, onError: 'skip' }, lines);
-          const expected = failMessage(skip.parsed);
-          if (expected === undefined) {
-            // No bad row: both policies give the same list.
-            expect(fail).toEqual(skip);
-          } else {
-            expect(fail.ok).toBe(false);
-            if (!fail.ok) {
-              expectListError(fail.error, SOURCE, lines);
-              expect((fail.error as Error).message).toBe(expected);
+  it(
+    'returns normalised entries or throws ERR_LIST_FORMAT naming a line, and fail agrees with skip',
+    () => {
+      fc.assert(
+        fc.property(fuzzedListFile(), readerOptions(), (file, o) => {
+          const text = decoder.decode(file.bytes);
+          const lines = lineCount(new TextEncoder().encode(text));
+          const base = {
+            list: 'fuzz',
+            source: SOURCE,
+            ...(o.format === undefined ? {} : { format: o.format }),
+            ...(o.algorithm === undefined ? {} : { algorithm: o.algorithm }),
+          };
+          const skip = attempt(text, { ...base, onError: 'skip' });
+          const fail = attempt(text, { ...base, onError: 'fail' });
+          if (skip.ok) {
+            expectParsed(skip.parsed, { ...base, onError: 'skip' }, lines);
+            const expected = failMessage(skip.parsed);
+            if (expected === undefined) {
+              // No bad row: both policies give the same list.
+              expect(fail).toEqual(skip);
+            } else {
+              expect(fail.ok).toBe(false);
+              if (!fail.ok) {
+                expectListError(fail.error, SOURCE, lines);
+                expect((fail.error as Error).message).toBe(expected);
+              }
             }
+          } else {
+            // A structural problem (a CSV quote error, a bad header) stops either policy, at the same place.
+            expectListError(skip.error, SOURCE, lines);
+            expect(fail.ok).toBe(false);
+            if (!fail.ok) expect((fail.error as Error).message).toBe((skip.error as Error).message);
           }
-        } else {
-          // A structural problem (a CSV quote error, a bad header) stops either policy, at the same place.
-          expectListError(skip.error, SOURCE, lines);
-          expect(fail.ok).toBe(false);
-          if (!fail.ok) expect((fail.error as Error).message).toBe((skip.error as Error).message);
-        }
-      }),
-      fuzzParameters(250),
-    );
-  }, fuzzTestTimeout());
+        }),
+        fuzzParameters(250),
+      );
+    },
+    fuzzTestTimeout(),
+  );
 
-  it('reads any string, lone surrogates and controls included, to entries or ERR_LIST_FORMAT', () => {
-    const text = fc.oneof(fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ unit: fc.constantFrom('\n', '\r', ',', '"', ' ', 'a', '0', '{', '}', ':', '#', '\uFEFF', '\uD800', 'md5', 'hash', 'op'), maxLength: 80 }));
-    fc.assert(
-      fc.property(text, readerOptions(), (input, o) => {
-        const options: ParseListOptions = { list: 'fuzz', source: SOURCE, onError: o.onError, ...(o.format === undefined ? {} : { format: o.format }), ...(o.algorithm === undefined ? {} : { algorithm: o.algorithm }) };
-        const outcome = attempt(input, options);
-        const lines = input.split('\n').length;
-        if (outcome.ok) expectParsed(outcome.parsed, options, lines);
-        else expectListError(outcome.error, SOURCE, lines);
-      }),
-      fuzzParameters(250),
-    );
-  }, fuzzTestTimeout());
+  it(
+    'reads any string, lone surrogates and controls included, to entries or ERR_LIST_FORMAT',
+    () => {
+      const text = fc.oneof(
+        fc.string({ unit: 'binary', maxLength: 300 }),
+        fc.string({
+          unit: fc.constantFrom(
+            '\n',
+            '\r',
+            ',',
+            '"',
+            ' ',
+            'a',
+            '0',
+            '{',
+            '}',
+            ':',
+            '#',
+            '\uFEFF',
+            '\uD800',
+            'md5',
+            'hash',
+            'op',
+          ),
+          maxLength: 80,
+        }),
+      );
+      fc.assert(
+        fc.property(text, readerOptions(), (input, o) => {
+          const options: ParseListOptions = {
+            list: 'fuzz',
+            source: SOURCE,
+            onError: o.onError,
+            ...(o.format === undefined ? {} : { format: o.format }),
+            ...(o.algorithm === undefined ? {} : { algorithm: o.algorithm }),
+          };
+          const outcome = attempt(input, options);
+          const lines = input.split('\n').length;
+          if (outcome.ok) expectParsed(outcome.parsed, options, lines);
+          else expectListError(outcome.error, SOURCE, lines);
+        }),
+        fuzzParameters(250),
+      );
+    },
+    fuzzTestTimeout(),
+  );
 
-  it('refuses bad arguments with TypeError or RangeError in the standard message shape, never anything else', () => {
-    // Mostly near-valid options, so each field's own check is reached, not just the first.
-    const field = (valid: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> => fc.oneof({ weight: 3, arbitrary: valid }, { weight: 1, arbitrary: fc.anything({ withNullPrototype: true, withBigInt: true, withBoxedValues: true, withTypedArray: true, withSparseArray: true, withMap: true, withSet: true, withDate: true }) });
-    const options = fc.oneof(
-      { weight: 1, arbitrary: fc.anything({ withNullPrototype: true, withBigInt: true }) },
-      {
-        weight: 5,
-        arbitrary: fc.record(
+  it(
+    'refuses bad arguments with TypeError or RangeError in the standard message shape, never anything else',
+    () => {
+      // Mostly near-valid options, so each field's own check is reached, not just the first.
+      const field = (valid: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> =>
+        fc.oneof(
+          { weight: 3, arbitrary: valid },
           {
-            list: field(fc.constantFrom('fuzz', ' ', '', 'x'.repeat(1025))),
-            format: field(fc.constantFrom('csv', 'ndjson', 'text', 'xml', 'CSV')),
-            algorithm: field(fc.constantFrom('md5', ' PDQ ', 'photodna', '')),
-            source: field(fc.constantFrom('a.csv', '', 'x'.repeat(5000))),
-            onError: field(fc.constantFrom('fail', 'skip', 'ignore')),
+            weight: 1,
+            arbitrary: fc.anything({
+              withNullPrototype: true,
+              withBigInt: true,
+              withBoxedValues: true,
+              withTypedArray: true,
+              withSparseArray: true,
+              withMap: true,
+              withSet: true,
+              withDate: true,
+            }),
           },
-          { requiredKeys: [] },
-        ),
-      },
-    );
-    const text = fc.oneof(fc.constant('md5 0cc175b9c0f1b6a831c399e269772661\n'), fc.anything({ withBigInt: true, withNullPrototype: true }));
-    fc.assert(
-      fc.property(text, options, (input, opts) => {
-        try {
-          const parsed = parseList(input as string, opts as ParseListOptions);
-          // Accepted: the text was text and the options valid.
-          expect(typeof input).toBe('string');
-          expect(parsed.rows).toBe(parsed.entries.length + parsed.skippedCount);
-        } catch (error) {
-          if (error instanceof HashwardenError) {
-            // Valid options, and the text was read: only its rows can be wrong.
-            expect(error.code).toBe('ERR_LIST_FORMAT');
-            return;
+        );
+      const options = fc.oneof(
+        { weight: 1, arbitrary: fc.anything({ withNullPrototype: true, withBigInt: true }) },
+        {
+          weight: 5,
+          arbitrary: fc.record(
+            {
+              list: field(fc.constantFrom('fuzz', ' ', '', 'x'.repeat(1025))),
+              format: field(fc.constantFrom('csv', 'ndjson', 'text', 'xml', 'CSV')),
+              algorithm: field(fc.constantFrom('md5', ' PDQ ', 'photodna', '')),
+              source: field(fc.constantFrom('a.csv', '', 'x'.repeat(5000))),
+              onError: field(fc.constantFrom('fail', 'skip', 'ignore')),
+            },
+            { requiredKeys: [] },
+          ),
+        },
+      );
+      const text = fc.oneof(
+        fc.constant('md5 0cc175b9c0f1b6a831c399e269772661\n'),
+        fc.anything({ withBigInt: true, withNullPrototype: true }),
+      );
+      fc.assert(
+        fc.property(text, options, (input, opts) => {
+          try {
+            const parsed = parseList(input as string, opts as ParseListOptions);
+            // Accepted: the text was text and the options valid.
+            expect(typeof input).toBe('string');
+            expect(parsed.rows).toBe(parsed.entries.length + parsed.skippedCount);
+          } catch (error) {
+            if (error instanceof HashwardenError) {
+              // Valid options, and the text was read: only its rows can be wrong.
+              expect(error.code).toBe('ERR_LIST_FORMAT');
+              return;
+            }
+            expect(isArgumentError(error), String(error)).toBe(true);
           }
-          expect(isArgumentError(error), String(error)).toBe(true);
-        }
-      }),
-      fuzzParameters(300),
-    );
-  }, fuzzTestTimeout());
+        }),
+        fuzzParameters(300),
+      );
+    },
+    fuzzTestTimeout(),
+  );
 });

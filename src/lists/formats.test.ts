@@ -31,19 +31,29 @@ function caught(fn: () => unknown): unknown {
   throw new Error('expected a throw');
 }
 
-
-const parse = (text: string, options: Partial<ParseListOptions> = {}) => parseList(text, { list: 'demo', source: 'in.txt', ...options });
+const parse = (text: string, options: Partial<ParseListOptions> = {}) =>
+  parseList(text, { list: 'demo', source: 'in.txt', ...options });
 
 describe('parseList: csv', () => {
   it('reads the known columns, aliases and list overrides, keeping other columns as metadata', () => {
-    const text = [' Hash ,Signal_Type,ID,Label,List,source,notes', `${MD5_A.toUpperCase()},MD5,42,csam,,vendor-x,`, `${MD5_B},md5,,,other, vendor-y ,checked`].join('\n');
+    const text = [
+      ' Hash ,Signal_Type,ID,Label,List,source,notes',
+      `${MD5_A.toUpperCase()},MD5,42,csam,,vendor-x,`,
+      `${MD5_B},md5,,,other, vendor-y ,checked`,
+    ].join('\n');
     const { entries, format, rows, skippedCount } = parse(text, { format: 'csv' });
     expect(format).toBe('csv');
     expect(rows).toBe(2);
     expect(skippedCount).toBe(0);
     expect(entries).toEqual([
       { id: '42', list: 'demo', algorithm: 'md5', hash: MD5_A, label: 'csam', metadata: { source: 'vendor-x' } },
-      { id: `md5:${MD5_B}`, list: 'other', algorithm: 'md5', hash: MD5_B, metadata: { source: 'vendor-y', notes: 'checked' } },
+      {
+        id: `md5:${MD5_B}`,
+        list: 'other',
+        algorithm: 'md5',
+        hash: MD5_B,
+        metadata: { source: 'vendor-y', notes: 'checked' },
+      },
     ]);
   });
 
@@ -51,7 +61,11 @@ describe('parseList: csv', () => {
     expect(parse(`hash\n${MD5_A}\n`, { format: 'csv', algorithm: 'MD5' }).entries).toEqual([
       { id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A },
     ]);
-    expect(parse(`hash,type\n${SHA1},sha1\n${MD5_A},\n`, { format: 'csv', algorithm: 'md5' }).entries.map((e) => e.algorithm)).toEqual(['sha1', 'md5']);
+    expect(
+      parse(`hash,type\n${SHA1},sha1\n${MD5_A},\n`, { format: 'csv', algorithm: 'md5' }).entries.map(
+        (e) => e.algorithm,
+      ),
+    ).toEqual(['sha1', 'md5']);
   });
 
   it('keeps a second algorithm alias as metadata', () => {
@@ -66,7 +80,13 @@ describe('parseList: csv', () => {
   });
 
   it('reads a quoted field with an embedded newline and still reports later rows by physical line', () => {
-    const text = ['hash,algorithm,note', `${MD5_A},md5,"two`, 'lines, with ""quotes"""', `${MD5_B},md5,plain`, 'nothex,md5,x'].join('\r\n');
+    const text = [
+      'hash,algorithm,note',
+      `${MD5_A},md5,"two`,
+      'lines, with ""quotes"""',
+      `${MD5_B},md5,plain`,
+      'nothex,md5,x',
+    ].join('\r\n');
     const result = parse(text, { format: 'csv', onError: 'skip' });
     expect(result.entries.map((e) => e.metadata)).toEqual([{ note: 'two\r\nlines, with "quotes"' }, { note: 'plain' }]);
     expect(result.skipped.map((p) => p.line)).toEqual([5]);
@@ -107,7 +127,11 @@ describe('parseList: csv', () => {
 
   it('stops at an unclosed quote, naming the line where the record starts, even when skipping', () => {
     const text = ['hash,algorithm', `${MD5_A},md5`, 'nothex,md5', `"${MD5_B},md5`, `${MD5_C},md5`].join('\n');
-    const error = expectRowError(caught(() => parse(text, { format: 'csv', onError: 'skip' })), 'in.txt', 4);
+    const error = expectRowError(
+      caught(() => parse(text, { format: 'csv', onError: 'skip' })),
+      'in.txt',
+      4,
+    );
     expect(error.message).toMatch(/CSV syntax error \(CSV_QUOTE_NOT_CLOSED\)/);
     expect(error.message).toMatch(/the rest of the file was not read \(and 1 more bad row before it\)$/);
   });
@@ -140,16 +164,33 @@ describe('parseList: ndjson', () => {
     ['a number', '42', /Expected a JSON object but found a number/],
     ['null', 'null', /Expected a JSON object but found null/],
     ['broken JSON', '{"hash": ', /Invalid JSON/],
-    ['a non-object metadata field', `{"hash":"${MD5_B}","type":"md5","metadata":"x"}`, /Expected an object for metadata/],
+    [
+      'a non-object metadata field',
+      `{"hash":"${MD5_B}","type":"md5","metadata":"x"}`,
+      /Expected an object for metadata/,
+    ],
   ])('rejects a line holding %s, naming file and line', (_name, line, message) => {
     const text = `{"hash":"${MD5_A}","type":"md5"}\n\n${line}\n`;
-    expect(expectRowError(caught(() => parse(text, { format: 'ndjson' })), 'in.txt', 3).message).toMatch(message);
+    expect(
+      expectRowError(
+        caught(() => parse(text, { format: 'ndjson' })),
+        'in.txt',
+        3,
+      ).message,
+    ).toMatch(message);
   });
 });
 
 describe('parseList: text', () => {
   it('reads "<algorithm> <hex>" lines, tolerating extra white space, comments and blank lines', () => {
-    const text = ['# exported list', '', `md5 ${MD5_A}`, `  SHA1\t\t${SHA1.toUpperCase()}  `, '   # indented comment', `md5   ${MD5_B}`].join('\n');
+    const text = [
+      '# exported list',
+      '',
+      `md5 ${MD5_A}`,
+      `  SHA1\t\t${SHA1.toUpperCase()}  `,
+      '   # indented comment',
+      `md5   ${MD5_B}`,
+    ].join('\n');
     const { entries, rows } = parse(text, { format: 'text' });
     expect(rows).toBe(3);
     expect(entries).toEqual([
@@ -160,13 +201,22 @@ describe('parseList: text', () => {
   });
 
   it('reads bare hex lines with the algorithm option, and refuses them without it', () => {
-    expect(parse(`${MD5_A}\r\n${MD5_B}\r\n`, { format: 'text', algorithm: 'md5' }).entries.map((e) => e.hash)).toEqual([MD5_A, MD5_B]);
-    const error = expectRowError(caught(() => parse(`md5 ${MD5_A}\n${MD5_B}\n`, { format: 'text' })), 'in.txt', 2);
+    expect(parse(`${MD5_A}\r\n${MD5_B}\r\n`, { format: 'text', algorithm: 'md5' }).entries.map((e) => e.hash)).toEqual([
+      MD5_A,
+      MD5_B,
+    ]);
+    const error = expectRowError(
+      caught(() => parse(`md5 ${MD5_A}\n${MD5_B}\n`, { format: 'text' })),
+      'in.txt',
+      2,
+    );
     expect(error.message).toMatch(/Missing algorithm/);
   });
 
   it('reads python-threatexchange "<signal type> <hash>" lines, photo_md5 as md5', () => {
-    const { entries } = parse(`pdq ${PDQ.toUpperCase()}\nphoto_md5 ${MD5_A}\n  Photo_MD5\t${MD5_B}\n`, { format: 'text' });
+    const { entries } = parse(`pdq ${PDQ.toUpperCase()}\nphoto_md5 ${MD5_A}\n  Photo_MD5\t${MD5_B}\n`, {
+      format: 'text',
+    });
     expect(entries).toEqual([
       { id: `pdq:${PDQ}`, list: 'demo', algorithm: 'pdq', hash: PDQ },
       { id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A },
@@ -175,11 +225,18 @@ describe('parseList: text', () => {
   });
 
   it('gives no entries for a file of comments and blank lines', () => {
-    expect(parse('\uFEFF# nothing yet\r\n\r\n# still nothing\n', { format: 'text' })).toMatchObject({ entries: [], rows: 0 });
+    expect(parse('\uFEFF# nothing yet\r\n\r\n# still nothing\n', { format: 'text' })).toMatchObject({
+      entries: [],
+      rows: 0,
+    });
   });
 
   it('rejects a line with more than two fields, naming file and line', () => {
-    const error = expectRowError(caught(() => parse(`md5 ${MD5_A}\nmd5 ${MD5_B} # note\n`, { format: 'text' })), 'in.txt', 2);
+    const error = expectRowError(
+      caught(() => parse(`md5 ${MD5_A}\nmd5 ${MD5_B} # note\n`, { format: 'text' })),
+      'in.txt',
+      2,
+    );
     expect(error.message).toMatch(/found 4 fields/);
   });
 });
@@ -188,19 +245,53 @@ describe('parseList: bad rows', () => {
   // Each case puts the bad row on line 3 after a good row and a blank or header line.
   const cases: [string, ListFormat, string, RegExp][] = [
     ['bad hex (csv)', 'csv', `hash,algorithm\n${MD5_A},md5\n${'z'.repeat(32)},md5\n`, /found "z" at position 1/],
-    ['wrong length (csv)', 'csv', `hash,algorithm\n${MD5_A},md5\n${MD5_B}00,md5\n`, /Expected 32 hex digits for a md5 hash but received 34/],
-    ['unknown algorithm (csv)', 'csv', `hash,algorithm\n${MD5_A},md5\n${MD5_B},photodna\n`, /Unknown hash algorithm "photodna"/],
+    [
+      'wrong length (csv)',
+      'csv',
+      `hash,algorithm\n${MD5_A},md5\n${MD5_B}00,md5\n`,
+      /Expected 32 hex digits for a md5 hash but received 34/,
+    ],
+    [
+      'unknown algorithm (csv)',
+      'csv',
+      `hash,algorithm\n${MD5_A},md5\n${MD5_B},photodna\n`,
+      /Unknown hash algorithm "photodna"/,
+    ],
     ['missing hash (csv)', 'csv', `hash,algorithm\n${MD5_A},md5\n,md5\n`, /Missing hash/],
-    ['duplicate id (csv)', 'csv', `id,hash,algorithm\nx,${MD5_A},md5\nx,${MD5_B},md5\n`, /Duplicate id "x" in list "demo", first on line 2/],
-    ['bad hex (ndjson)', 'ndjson', `{"hash":"${MD5_A}","type":"md5"}\n\n{"hash":"${'g'.repeat(32)}","type":"md5"}\n`, /found "g"/],
+    [
+      'duplicate id (csv)',
+      'csv',
+      `id,hash,algorithm\nx,${MD5_A},md5\nx,${MD5_B},md5\n`,
+      /Duplicate id "x" in list "demo", first on line 2/,
+    ],
+    [
+      'bad hex (ndjson)',
+      'ndjson',
+      `{"hash":"${MD5_A}","type":"md5"}\n\n{"hash":"${'g'.repeat(32)}","type":"md5"}\n`,
+      /found "g"/,
+    ],
     ['missing hash (ndjson)', 'ndjson', `{"hash":"${MD5_A}","type":"md5"}\n\n{"type":"md5"}\n`, /Missing hash/],
     ['unknown algorithm (text)', 'text', `md5 ${MD5_A}\n# c\nphotodna ${MD5_B}\n`, /Unknown hash algorithm "photodna"/],
-    ['wrong length (text)', 'text', `md5 ${MD5_A}\n\nsha1 ${MD5_B}\n`, /Expected 40 hex digits for a sha1 hash but received 32/],
-    ['duplicate line (text)', 'text', `md5 ${MD5_A}\n\nmd5 ${MD5_A.toUpperCase()}\n`, new RegExp(`Duplicate id "md5:${MD5_A}" in list "demo", first on line 1`)],
+    [
+      'wrong length (text)',
+      'text',
+      `md5 ${MD5_A}\n\nsha1 ${MD5_B}\n`,
+      /Expected 40 hex digits for a sha1 hash but received 32/,
+    ],
+    [
+      'duplicate line (text)',
+      'text',
+      `md5 ${MD5_A}\n\nmd5 ${MD5_A.toUpperCase()}\n`,
+      new RegExp(`Duplicate id "md5:${MD5_A}" in list "demo", first on line 1`),
+    ],
   ];
 
   it.each(cases)('rejects %s with ERR_LIST_FORMAT naming file and line', (_name, format, text, message) => {
-    const error = expectRowError(caught(() => parse(text, { format })), 'in.txt', 3);
+    const error = expectRowError(
+      caught(() => parse(text, { format })),
+      'in.txt',
+      3,
+    );
     expect(error.message).toMatch(message);
     expect(error.message).not.toMatch(/more bad row/);
   });
@@ -227,7 +318,11 @@ describe('parseList: bad rows', () => {
 
   it('with fail, reads the whole input and counts the further bad rows in the message', () => {
     const text = [`md5 ${MD5_A}`, 'md5 nothex', `md5 ${MD5_B}`, 'photodna x', 'md5 12', 'a b c'].join('\n');
-    const error = expectRowError(caught(() => parse(text, { format: 'text' })), 'in.txt', 2);
+    const error = expectRowError(
+      caught(() => parse(text, { format: 'text' })),
+      'in.txt',
+      2,
+    );
     expect(error.message).toMatch(/ \(and 3 more bad rows\)$/);
     expect(error.cause).toMatchObject({ code: 'ERR_LIST_FORMAT', message: expect.stringMatching(/^in\.txt:2: /) });
   });
@@ -245,7 +340,9 @@ describe('parseList: bad rows', () => {
 
 describe('parseList: op', () => {
   it('reads add rows of an op column, any case, and keeps no op metadata', () => {
-    const text = ['hash,algorithm, OP ,source', `${MD5_A},md5,add,x`, `${MD5_B},md5, ADD ,`, `${MD5_C},md5,,y`].join('\n');
+    const text = ['hash,algorithm, OP ,source', `${MD5_A},md5,add,x`, `${MD5_B},md5, ADD ,`, `${MD5_C},md5,,y`].join(
+      '\n',
+    );
     expect(parse(text, { format: 'csv' }).entries).toEqual([
       { id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A, metadata: { source: 'x' } },
       { id: `md5:${MD5_B}`, list: 'demo', algorithm: 'md5', hash: MD5_B },
@@ -254,7 +351,12 @@ describe('parseList: op', () => {
   });
 
   it('reads add rows of an op field in ndjson, and keeps no op metadata', () => {
-    const text = [{ hash: MD5_A, type: 'md5', op: 'Add', source: 'x' }, { hash: MD5_B, type: 'md5', op: null }].map((o) => JSON.stringify(o)).join('\n');
+    const text = [
+      { hash: MD5_A, type: 'md5', op: 'Add', source: 'x' },
+      { hash: MD5_B, type: 'md5', op: null },
+    ]
+      .map((o) => JSON.stringify(o))
+      .join('\n');
     expect(parse(text, { format: 'ndjson' }).entries).toEqual([
       { id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A, metadata: { source: 'x' } },
       { id: `md5:${MD5_B}`, list: 'demo', algorithm: 'md5', hash: MD5_B },
@@ -269,19 +371,37 @@ describe('parseList: op', () => {
     const error = expectRowError(result.skipped[0]?.error, 'in.txt', 3);
     expect(error.message).toBe('in.txt:3: op remove is only for delta imports (hashwarden import, streamListFile)');
     const ndjson = `{"id":"x","op":"remove"}\n`;
-    expect(expectRowError(caught(() => parse(ndjson, { format: 'ndjson' })), 'in.txt', 1).message).toMatch(/only for delta imports/);
+    expect(
+      expectRowError(
+        caught(() => parse(ndjson, { format: 'ndjson' })),
+        'in.txt',
+        1,
+      ).message,
+    ).toMatch(/only for delta imports/);
   });
 
   it('refuses an op other than add or remove, naming file and line', () => {
-    const csv = expectRowError(caught(() => parse(`hash,algorithm,op\n${MD5_A},md5,upsert\n`, { format: 'csv' })), 'in.txt', 2);
+    const csv = expectRowError(
+      caught(() => parse(`hash,algorithm,op\n${MD5_A},md5,upsert\n`, { format: 'csv' })),
+      'in.txt',
+      2,
+    );
     expect(csv.message).toBe('in.txt:2: Expected add or remove for op but received "upsert"');
-    const ndjson = expectRowError(caught(() => parse(`{"hash":"${MD5_A}","type":"md5","op":["add"]}\n`, { format: 'ndjson' })), 'in.txt', 1);
+    const ndjson = expectRowError(
+      caught(() => parse(`{"hash":"${MD5_A}","type":"md5","op":["add"]}\n`, { format: 'ndjson' })),
+      'in.txt',
+      1,
+    );
     expect(ndjson.message).toBe('in.txt:1: Expected add or remove for op but received ["add"]');
   });
 
   it('reads photo_md5 in the algorithm column of csv and ndjson as md5', () => {
-    expect(parse(`hash,signal_type\n${MD5_A},photo_md5\n`, { format: 'csv' }).entries).toEqual([{ id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A }]);
-    expect(parse(`{"hash":"${MD5_A}","algorithm":"PHOTO_MD5"}\n`, { format: 'ndjson' }).entries).toEqual([{ id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A }]);
+    expect(parse(`hash,signal_type\n${MD5_A},photo_md5\n`, { format: 'csv' }).entries).toEqual([
+      { id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A },
+    ]);
+    expect(parse(`{"hash":"${MD5_A}","algorithm":"PHOTO_MD5"}\n`, { format: 'ndjson' }).entries).toEqual([
+      { id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A },
+    ]);
   });
 });
 
@@ -293,7 +413,11 @@ describe('parseList: options', () => {
   });
 
   it('names <input> in messages by default', () => {
-    expectRowError(caught(() => parseList('md5 x\n', { list: 'demo' })), '<input>', 1);
+    expectRowError(
+      caught(() => parseList('md5 x\n', { list: 'demo' })),
+      '<input>',
+      1,
+    );
   });
 
   it('refuses bad option values with the standard argument errors', () => {
@@ -364,7 +488,10 @@ describe('readListFile', () => {
   it('rejects a file above maxBytes with ERR_LIST_FORMAT', async () => {
     const path = join(dir, 'big.txt');
     await writeFile(path, `md5 ${MD5_A}\n`);
-    await expect(readListFile(path, { list: 'demo', maxBytes: 10 })).rejects.toMatchObject({ code: 'ERR_LIST_FORMAT', message: expect.stringMatching(/above the limit of 10/) });
+    await expect(readListFile(path, { list: 'demo', maxBytes: 10 })).rejects.toMatchObject({
+      code: 'ERR_LIST_FORMAT',
+      message: expect.stringMatching(/above the limit of 10/),
+    });
     await expect(readListFile(path, { list: 'demo', maxBytes: 0 })).rejects.toThrow(RangeError);
   });
 
@@ -384,7 +511,14 @@ describe('readListFile', () => {
 
 describe('formatList', () => {
   const entries: ListEntry[] = [
-    normalizeEntry({ id: 'a,1', list: 'demo', algorithm: 'md5', hash: MD5_A, label: 'say "hi"', metadata: { source: 'x' } }),
+    normalizeEntry({
+      id: 'a,1',
+      list: 'demo',
+      algorithm: 'md5',
+      hash: MD5_A,
+      label: 'say "hi"',
+      metadata: { source: 'x' },
+    }),
     normalizeEntry({ list: 'other', algorithm: 'sha1', hash: SHA1, metadata: { note: 'two\nlines', count: 3 } }),
   ];
 
@@ -401,7 +535,13 @@ describe('formatList', () => {
 
   it('writes NDJSON and text', () => {
     expect(formatList(entries, 'ndjson').split('\n')[1]).toBe(
-      JSON.stringify({ id: `sha1:${SHA1}`, list: 'other', algorithm: 'sha1', hash: SHA1, metadata: { note: 'two\nlines', count: 3 } }),
+      JSON.stringify({
+        id: `sha1:${SHA1}`,
+        list: 'other',
+        algorithm: 'sha1',
+        hash: SHA1,
+        metadata: { note: 'two\nlines', count: 3 },
+      }),
     );
     expect(formatList(entries, 'text')).toBe(`md5 ${MD5_A}\nsha1 ${SHA1}\n`);
     expect(formatList([], 'text')).toBe('');
@@ -416,7 +556,10 @@ describe('formatList', () => {
 
   it('validates the entries it writes', () => {
     const bad = { id: 'x', list: 'demo', algorithm: 'md5', hash: 'abc' } as ListEntry;
-    expect(caught(() => formatList([bad], 'text'))).toMatchObject({ code: 'ERR_HASH_FORMAT', message: expect.stringMatching(/^Entry 1: /) });
+    expect(caught(() => formatList([bad], 'text'))).toMatchObject({
+      code: 'ERR_HASH_FORMAT',
+      message: expect.stringMatching(/^Entry 1: /),
+    });
     expect(() => formatList(entries, 'xml' as ListFormat)).toThrow(RangeError);
   });
 });
@@ -446,11 +589,23 @@ describe('round trips', () => {
   it('writeListFile writes what formatList gives, file by file, and readListFile reads it back', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'hashwarden-write-'));
     try {
-      const entries = fc.sample(fc.uniqueArray(entry, { selector: (e) => `${e.list}\u0000${e.id}`, minLength: 1, maxLength: 40 }), { seed: 3, numRuns: 1 })[0] as ListEntry[];
+      const entries = fc.sample(
+        fc.uniqueArray(entry, { selector: (e) => `${e.list}\u0000${e.id}`, minLength: 1, maxLength: 40 }),
+        { seed: 3, numRuns: 1 },
+      )[0] as ListEntry[];
       for (const format of LIST_FORMATS) {
         const path = join(dir, `list.${format}`);
         let passes = 0;
-        expect(await writeListFile(path, () => (passes++, entries), format)).toBe(entries.length);
+        expect(
+          await writeListFile(
+            path,
+            () => {
+              passes++;
+              return entries;
+            },
+            format,
+          ),
+        ).toBe(entries.length);
         // CSV reads the entries twice (the metadata columns first), the others once.
         expect(passes).toBe(format === 'csv' ? 2 : 1);
         expect(await readFile(path, 'utf8')).toBe(formatList(entries, format));
@@ -468,12 +623,20 @@ describe('round trips', () => {
     try {
       const path = join(dir, 'list.ndjson');
       await writeFile(path, 'previous\n');
-      const bad = [normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_A }), { list: 'demo', id: 'x', algorithm: 'md5', hash: 'nope' } as ListEntry];
+      const bad = [
+        normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_A }),
+        { list: 'demo', id: 'x', algorithm: 'md5', hash: 'nope' } as ListEntry,
+      ];
       const error = await rejection(writeListFile(path, () => bad, 'ndjson'));
-      expect([(error as HashwardenError).code, (error as Error).message.slice(0, 9)]).toEqual(['ERR_HASH_FORMAT', 'Entry 2: ']);
+      expect([(error as HashwardenError).code, (error as Error).message.slice(0, 9)]).toEqual([
+        'ERR_HASH_FORMAT',
+        'Entry 2: ',
+      ]);
       expect(await readFile(path, 'utf8')).toBe('previous\n');
       expect(readdirSync(dir)).toEqual(['list.ndjson']);
-      await expect(writeListFile(join(dir, 'missing', 'x.csv'), () => [], 'csv')).rejects.toMatchObject({ code: 'ERR_OUTPUT_WRITE' });
+      await expect(writeListFile(join(dir, 'missing', 'x.csv'), () => [], 'csv')).rejects.toMatchObject({
+        code: 'ERR_OUTPUT_WRITE',
+      });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -481,6 +644,7 @@ describe('round trips', () => {
 
   it('detects each format from what formatList writes', () => {
     const sample = [normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_A })];
-    for (const format of LIST_FORMATS) expect(parseList(formatList(sample, format), { list: 'demo' }).format).toBe(format);
+    for (const format of LIST_FORMATS)
+      expect(parseList(formatList(sample, format), { list: 'demo' }).format).toBe(format);
   });
 });

@@ -183,7 +183,10 @@ export interface ResolvedParseOptions {
  * resolveParseOptions({ list: 'demo', algorithm: 'MD5' }, 'in.txt'); // { list: 'demo', algorithm: 'md5', source: 'in.txt', onError: 'fail', … }
  * ```
  */
-export function resolveParseOptions(options: ParseListOptions | undefined, source: string | undefined): ResolvedParseOptions {
+export function resolveParseOptions(
+  options: ParseListOptions | undefined,
+  source: string | undefined,
+): ResolvedParseOptions {
   const o = optionsObject(options, 'options');
   const list = nonEmptyString(o.list, 'list', MAX_FIELD_LENGTH);
   // A blank default list would only surface later, as "Missing list" on every row.

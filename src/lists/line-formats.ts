@@ -24,7 +24,8 @@ function objectRow(object: Record<string, unknown>, options: ResolvedParseOption
   let metadata: Record<string, unknown> | undefined = extra.length > 0 ? Object.fromEntries(extra) : undefined;
   const nested = object.metadata;
   if (nested !== undefined && nested !== null) {
-    if (typeof nested !== 'object' || Array.isArray(nested)) throw listError(`Expected an object for metadata but found ${jsonType(nested)}`);
+    if (typeof nested !== 'object' || Array.isArray(nested))
+      throw listError(`Expected an object for metadata but found ${jsonType(nested)}`);
     metadata = { ...metadata, ...(nested as Record<string, unknown>) };
   }
   const algorithm = algorithmName(algorithmKey === undefined ? undefined : object[algorithmKey]);
@@ -50,22 +51,26 @@ function objectRow(object: Record<string, unknown>, options: ResolvedParseOption
  * ```
  */
 export function parseNdjsonRows(text: string, sink: RowSink, firstLine = 1): void {
-  forEachLine(text, (line, content) => {
-    const json = content.trim();
-    if (json === '') return;
-    sink.add(line, () => {
-      let value: unknown;
-      try {
-        value = JSON.parse(json);
-      } catch (error) {
-        throw listError(`Invalid JSON: ${(error as Error).message}`);
-      }
-      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-        throw listError(`Expected a JSON object but found ${jsonType(value)}`);
-      }
-      return objectRow(value as Record<string, unknown>, sink.options);
-    });
-  }, firstLine);
+  forEachLine(
+    text,
+    (line, content) => {
+      const json = content.trim();
+      if (json === '') return;
+      sink.add(line, () => {
+        let value: unknown;
+        try {
+          value = JSON.parse(json);
+        } catch (error) {
+          throw listError(`Invalid JSON: ${(error as Error).message}`);
+        }
+        if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+          throw listError(`Expected a JSON object but found ${jsonType(value)}`);
+        }
+        return objectRow(value as Record<string, unknown>, sink.options);
+      });
+    },
+    firstLine,
+  );
 }
 
 /**
@@ -80,16 +85,21 @@ export function parseNdjsonRows(text: string, sink: RowSink, firstLine = 1): voi
  */
 export function parseTextRows(text: string, sink: RowSink, firstLine = 1): void {
   const { list, algorithm } = sink.options;
-  forEachLine(text, (line, content) => {
-    const trimmed = content.trim();
-    if (trimmed === '' || trimmed.startsWith('#')) return;
-    sink.add(line, () => {
-      const fields = trimmed.split(/\s+/);
-      if (fields.length > 2) throw listError(`Expected "<algorithm> <hash>" but found ${fields.length} fields`);
-      const [first = '', second] = fields;
-      if (second !== undefined) return { list, algorithm: algorithmName(first), hash: second };
-      if (algorithm === undefined) throw listError('Missing algorithm: expected "<algorithm> <hash>" (or give the algorithm option)');
-      return { list, algorithm, hash: first };
-    });
-  }, firstLine);
+  forEachLine(
+    text,
+    (line, content) => {
+      const trimmed = content.trim();
+      if (trimmed === '' || trimmed.startsWith('#')) return;
+      sink.add(line, () => {
+        const fields = trimmed.split(/\s+/);
+        if (fields.length > 2) throw listError(`Expected "<algorithm> <hash>" but found ${fields.length} fields`);
+        const [first = '', second] = fields;
+        if (second !== undefined) return { list, algorithm: algorithmName(first), hash: second };
+        if (algorithm === undefined)
+          throw listError('Missing algorithm: expected "<algorithm> <hash>" (or give the algorithm option)');
+        return { list, algorithm, hash: first };
+      });
+    },
+    firstLine,
+  );
 }

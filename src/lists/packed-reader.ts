@@ -23,7 +23,10 @@ type WorkerMessage =
   | { readonly type: 'done'; readonly summary: ListStreamSummary }
   | { readonly type: 'error'; readonly name: string; readonly code?: string; readonly message: string };
 
-type Event = WorkerMessage | { readonly type: 'crash'; readonly error: unknown } | { readonly type: 'exit'; readonly code: number };
+type Event =
+  | WorkerMessage
+  | { readonly type: 'crash'; readonly error: unknown }
+  | { readonly type: 'exit'; readonly code: number };
 
 /**
  * The reader thread's young generation, in MB: 48 (16 MB semi-spaces, fixed from the start).
@@ -53,7 +56,8 @@ function workerModule(): URL | undefined {
 
 /** The reader thread's error as this thread's: the same class, code and message (not the cause). */
 function rebuild(message: Extract<WorkerMessage, { type: 'error' }>): Error {
-  if (message.code !== undefined && (ERROR_CODES as readonly string[]).includes(message.code)) return new HashwardenError(message.code as ErrorCode, message.message);
+  if (message.code !== undefined && (ERROR_CODES as readonly string[]).includes(message.code))
+    return new HashwardenError(message.code as ErrorCode, message.message);
   if (message.name === 'TypeError') return new TypeError(message.message);
   if (message.name === 'RangeError') return new RangeError(message.message);
   return new HashwardenError('ERR_LIST_FORMAT', message.message);
@@ -68,7 +72,9 @@ function rebuild(message: Extract<WorkerMessage, { type: 'error' }>): Error {
  * for await (const batch of readPackedHere({ path: 'ncmec.csv', options: { list: 'ncmec' }, checkOrder: false })) write(batch);
  * ```
  */
-export async function* readPackedHere(request: PackedReadRequest): AsyncGenerator<PackedBatch, ListStreamSummary, void> {
+export async function* readPackedHere(
+  request: PackedReadRequest,
+): AsyncGenerator<PackedBatch, ListStreamSummary, void> {
   const packer = new Packer(request.checkOrder);
   const reader = streamListFile(request.path, request.options);
   let finished = false;
@@ -86,8 +92,14 @@ export async function* readPackedHere(request: PackedReadRequest): AsyncGenerato
   }
 }
 
-async function* readInWorker(request: PackedReadRequest, module: URL): AsyncGenerator<PackedBatch, ListStreamSummary, void> {
-  const worker = new Worker(module, { workerData: request, resourceLimits: { maxYoungGenerationSizeMb: READER_YOUNG_GENERATION_MB } });
+async function* readInWorker(
+  request: PackedReadRequest,
+  module: URL,
+): AsyncGenerator<PackedBatch, ListStreamSummary, void> {
+  const worker = new Worker(module, {
+    workerData: request,
+    resourceLimits: { maxYoungGenerationSizeMb: READER_YOUNG_GENERATION_MB },
+  });
   const events: Event[] = [];
   let wake: (() => void) | undefined;
   const push = (event: Event): void => {
@@ -113,10 +125,17 @@ async function* readInWorker(request: PackedReadRequest, module: URL): AsyncGene
         case 'error':
           throw rebuild(event);
         case 'crash':
-          throw new HashwardenError('ERR_LIST_FORMAT', `The list reader thread failed on ${request.path}: ${(event.error as Error)?.message ?? String(event.error)}`, { cause: event.error });
+          throw new HashwardenError(
+            'ERR_LIST_FORMAT',
+            `The list reader thread failed on ${request.path}: ${(event.error as Error)?.message ?? String(event.error)}`,
+            { cause: event.error },
+          );
         case 'exit':
           exited = true;
-          throw new HashwardenError('ERR_LIST_FORMAT', `The list reader thread ended (exit code ${event.code}) before the end of ${request.path}`);
+          throw new HashwardenError(
+            'ERR_LIST_FORMAT',
+            `The list reader thread ended (exit code ${event.code}) before the end of ${request.path}`,
+          );
       }
     }
   } finally {
@@ -143,7 +162,10 @@ async function* readInWorker(request: PackedReadRequest, module: URL): AsyncGene
  * for await (const batch of readPacked({ path: 'ncmec.csv', options: { list: 'ncmec' }, checkOrder: true }, true)) write(batch);
  * ```
  */
-export function readPacked(request: PackedReadRequest, thread: boolean): AsyncGenerator<PackedBatch, ListStreamSummary, void> {
+export function readPacked(
+  request: PackedReadRequest,
+  thread: boolean,
+): AsyncGenerator<PackedBatch, ListStreamSummary, void> {
   // The options are checked here, on the calling thread, so a bad one throws at once as it would
   // from streamListFile (the generator made here is never started: it opens no file).
   void streamListFile(request.path, request.options);

@@ -106,10 +106,29 @@ export class Packer {
         list = entry.list;
         id = entry.id;
         const label = entry.label ?? '';
-        const metadata = entry.metadata === undefined ? '' : metadataJson(entry.metadata) ?? '';
-        text += list + SEPARATOR + id + SEPARATOR + entry.algorithm + SEPARATOR + entry.hash + SEPARATOR + label + SEPARATOR + metadata + SEPARATOR;
+        const metadata = entry.metadata === undefined ? '' : (metadataJson(entry.metadata) ?? '');
+        text +=
+          list +
+          SEPARATOR +
+          id +
+          SEPARATOR +
+          entry.algorithm +
+          SEPARATOR +
+          entry.hash +
+          SEPARATOR +
+          label +
+          SEPARATOR +
+          metadata +
+          SEPARATOR;
         if (label !== '' || metadata !== '') bare = false;
-        if (!nul && (id.includes(SEPARATOR) || list.includes(SEPARATOR) || label.includes(SEPARATOR) || metadata.includes(SEPARATOR))) nul = true;
+        if (
+          !nul &&
+          (id.includes(SEPARATOR) ||
+            list.includes(SEPARATOR) ||
+            label.includes(SEPARATOR) ||
+            metadata.includes(SEPARATOR))
+        )
+          nul = true;
       } else {
         list = row.list;
         id = row.id;
@@ -120,7 +139,11 @@ export class Packer {
       lines[r] = row.line;
       if (this.checkOrder && this.unordered === undefined) {
         const last = this.#last.get(list);
-        if ((last !== undefined && !(id > last)) || ORDER_UNSAFE.test(id) || (last === undefined && ORDER_UNSAFE.test(list))) {
+        if (
+          (last !== undefined && !(id > last)) ||
+          ORDER_UNSAFE.test(id) ||
+          (last === undefined && ORDER_UNSAFE.test(list))
+        ) {
           this.unordered = row.line;
           firstUnordered = row.line;
         } else {
@@ -128,7 +151,9 @@ export class Packer {
         }
       }
     }
-    const problems = batch.problems.map((p) => Object.freeze({ line: p.line, code: p.error.code, message: p.error.message }));
+    const problems = batch.problems.map((p) =>
+      Object.freeze({ line: p.line, code: p.error.code, message: p.error.message }),
+    );
     return Object.freeze({
       count: batch.rows.length,
       lines,
@@ -149,7 +174,14 @@ function fieldsOf(batch: ListBatch): string[] {
   for (const row of batch.rows) {
     if (row.op === 'add') {
       const { entry } = row;
-      fields.push(entry.list, entry.id, entry.algorithm, entry.hash, entry.label ?? '', metadataJson(entry.metadata) ?? '');
+      fields.push(
+        entry.list,
+        entry.id,
+        entry.algorithm,
+        entry.hash,
+        entry.label ?? '',
+        metadataJson(entry.metadata) ?? '',
+      );
     } else {
       fields.push(row.list, row.id, '', '', '', '');
     }

@@ -25,7 +25,16 @@ import {
   type ResolvedParseOptions,
 } from './formats.js';
 import { parseNdjsonRows, parseTextRows } from './line-formats.js';
-import { firstBadUtf8Line, listError, plural, readError, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
+import {
+  firstBadUtf8Line,
+  listError,
+  plural,
+  readError,
+  RowSink,
+  stripBomBytes,
+  type RawRow,
+  type RowOp,
+} from './rows.js';
 
 /** `parseList`'s sink: every entry, in file order, with duplicates caught. */
 class ListSink extends RowSink {
@@ -40,7 +49,9 @@ class ListSink extends RowSink {
     const key = `${entry.list}\u0000${entry.id}`;
     const first = this.#seen.get(key);
     if (first !== undefined) {
-      throw listError(`Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}, first on line ${first}`);
+      throw listError(
+        `Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}, first on line ${first}`,
+      );
     }
     this.#seen.set(key, line);
     this.entries.push(entry);
@@ -134,13 +145,18 @@ export function parseList(text: string, options: ParseListOptions): ParsedList {
 export async function readListFile(path: string, options: ReadListFileOptions): Promise<ParsedList> {
   nonEmptyString(path, 'path', MAX_PATH_LENGTH);
   const o = optionsObject(options, 'options');
-  const maxBytes = o.maxBytes === undefined ? DEFAULT_MAX_LIST_BYTES : integerInRange(o.maxBytes, 1, Number.MAX_SAFE_INTEGER, 'maxBytes');
+  const maxBytes =
+    o.maxBytes === undefined
+      ? DEFAULT_MAX_LIST_BYTES
+      : integerInRange(o.maxBytes, 1, Number.MAX_SAFE_INTEGER, 'maxBytes');
   const resolved = resolveParseOptions(options, path);
   const tooLarge = (size: number): HashwardenError | undefined => {
     if (size > maxBytes) return listError(`${path} has ${size} bytes, above the limit of ${maxBytes}`);
     // Parsing needs the text as one string; beyond V8's limit the decode itself would fail.
     if (size > bufferConstants.MAX_STRING_LENGTH) {
-      return listError(`${path} has ${size} bytes, more than the ${bufferConstants.MAX_STRING_LENGTH} this runtime can parse at once; split the list`);
+      return listError(
+        `${path} has ${size} bytes, more than the ${bufferConstants.MAX_STRING_LENGTH} this runtime can parse at once; split the list`,
+      );
     }
     return undefined;
   };

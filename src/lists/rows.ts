@@ -149,7 +149,9 @@ export function removalKey(row: RawRow): { readonly list: string; readonly id: s
   // built, by the one piece of code that does it for adds; without a hash, a valid stand-in lets it
   // check the list and id alone.
   const { list, id } = normalizeEntry(
-    hasHash ? { id: row.id, list: row.list, algorithm: row.algorithm, hash: row.hash } : { id: row.id, list: row.list, algorithm: 'md5', hash: PLACEHOLDER_MD5 },
+    hasHash
+      ? { id: row.id, list: row.list, algorithm: row.algorithm, hash: row.hash }
+      : { id: row.id, list: row.list, algorithm: 'md5', hash: PLACEHOLDER_MD5 },
   );
   return { list, id };
 }
@@ -198,7 +200,11 @@ export abstract class RowSink {
   protected rejected(_problem: RowProblem): void {}
 
   #problem(line: number, error: HashwardenError): RowProblem {
-    const problem: RowProblem = Object.freeze({ source: this.options.source, line, error: rowError(error, this.options.source, line) });
+    const problem: RowProblem = Object.freeze({
+      source: this.options.source,
+      line,
+      error: rowError(error, this.options.source, line),
+    });
     this.problemCount++;
     if (this.#kept < MAX_ROW_PROBLEMS) {
       this.#kept++;
@@ -215,7 +221,9 @@ export abstract class RowSink {
     const others = this.problemCount;
     const problem = this.#problem(line, error);
     const more = others > 0 ? ` (and ${plural(others, 'more bad row')} before it)` : '';
-    throw new HashwardenError('ERR_LIST_FORMAT', `${problem.error.message}; the rest of the file was not read${more}`, { cause: problem.error });
+    throw new HashwardenError('ERR_LIST_FORMAT', `${problem.error.message}; the rest of the file was not read${more}`, {
+      cause: problem.error,
+    });
   }
 }
 

@@ -52,7 +52,13 @@ async function attempt<T>(promise: Promise<T>): Promise<Outcome<T>> {
 }
 
 /** Reads the whole stream, checking each batch as it comes. */
-async function stream(path: string, size: number, lines: number, options: StreamListOptions, batchSize: number): Promise<Streamed> {
+async function stream(
+  path: string,
+  size: number,
+  lines: number,
+  options: StreamListOptions,
+  batchSize: number,
+): Promise<Streamed> {
   const reader = streamListFile(path, options);
   const rows: ListRow[] = [];
   const problemLines: number[] = [];
@@ -120,7 +126,8 @@ function expectSameRead(parsed: ParsedList, streamed: Streamed): void {
   expect(parsed.entries).toEqual(entries);
   expect(parsed.rows).toBe(streamed.summary.rows);
   expect(parsed.skippedCount).toBe(streamed.summary.rows - entries.length);
-  if (parsed.skippedCount <= MAX_ROW_PROBLEMS) expect(parsed.skipped.map((p) => p.line)).toEqual([...badLines].sort((a, b) => a - b));
+  if (parsed.skippedCount <= MAX_ROW_PROBLEMS)
+    expect(parsed.skipped.map((p) => p.line)).toEqual([...badLines].sort((a, b) => a - b));
 }
 
 /** The `path:line:` a list error starts with. */
@@ -129,85 +136,126 @@ function where(error: unknown): string {
 }
 
 describe('streamListFile fuzz', () => {
-  it('streams well-formed batches and reads what readListFile reads, whatever the bytes', async () => {
-    await fc.assert(
-      fc.asyncProperty(fuzzedListFile(), readerOptions(), fc.constantFrom('.csv', '.ndjson', '.txt', '', '.dat'), fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constant(10_000)), async (file, o, extension, batchSize) => {
-        const path = await fileOf(file.bytes, extension);
-        const lines = lineCount(file.bytes);
-        const base = { list: 'fuzz', ...(o.format === undefined ? {} : { format: o.format }), ...(o.algorithm === undefined ? {} : { algorithm: o.algorithm }) };
-        const skip = { ...base, onError: 'skip' as const };
-        const streamed = await attempt(stream(path, file.bytes.length, lines, { ...skip, batchSize }, batchSize));
-        const read = await attempt(readListFile(path, skip));
-        if (!streamed.ok) {
-          // A structural problem: both refuse the file, naming the same line.
-          expectListError(streamed.error, path, lines);
-          expect(read.ok, `readListFile read what the stream refused: ${String(streamed.error)}`).toBe(false);
-          if (!read.ok && where(read.error) !== where(streamed.error)) {
-            // Two problems in one file: readListFile checks the encoding of the whole file before
-            // any row, the stream each run of lines as it reaches it, so it names the earlier one.
-            expect((read.error as Error).message).toMatch(/: not valid UTF-8 text$/);
-            expect(expectListError(streamed.error, path, lines)).toBeLessThan(expectListError(read.error, path, lines));
-          }
-          return;
-        }
-        expect(read.ok, `readListFile refused what the stream read: ${read.ok ? '' : String(read.error)}`).toBe(true);
-        if (read.ok) {
-          expect(read.value.format).toBe(streamed.value.summary.format);
-          expectSameRead(read.value, streamed.value);
-        }
-        // Under `fail` the stream stops at its first bad row, and reads everything when it has none.
-        const failed = await attempt(stream(path, file.bytes.length, lines, { ...base, onError: 'fail', batchSize }, batchSize));
-        const firstBad = streamed.value.problemLines[0];
-        if (firstBad === undefined) {
-          expect(failed.ok).toBe(true);
-          if (failed.ok) expect(failed.value.rows).toEqual(streamed.value.rows);
-        } else {
-          expect(failed.ok).toBe(false);
-          if (!failed.ok) expect(expectListError(failed.error, path, lines)).toBe(firstBad);
-        }
-      }),
-      fuzzParameters(120),
-    );
-  }, fuzzTestTimeout());
-
-  it('refuses bad options of streamListFile and readListFile with argument errors at the call, never anything else', async () => {
-    const anything = fc.anything({ withNullPrototype: true, withBigInt: true, withBoxedValues: true, withSparseArray: true });
-    const mostly = (valid: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> => fc.oneof({ weight: 4, arbitrary: valid }, { weight: 1, arbitrary: anything });
-    const options = fc.oneof(
-      { weight: 1, arbitrary: anything },
-      {
-        weight: 6,
-        arbitrary: fc.record(
-          {
-            list: mostly(fc.constantFrom('fuzz', ' ', '')),
-            format: mostly(fc.constantFrom('csv', 'text', 'xml')),
-            algorithm: mostly(fc.constantFrom('md5', 'photodna')),
-            onError: mostly(fc.constantFrom('fail', 'skip', 'ignore')),
-            maxBytes: mostly(fc.oneof(fc.integer({ min: -1, max: 100 }), fc.constantFrom(2 ** 53, 1.5))),
-            batchSize: mostly(fc.oneof(fc.integer({ min: -1, max: 3 }), fc.constantFrom(1_000_000, 1_000_001))),
+  it(
+    'streams well-formed batches and reads what readListFile reads, whatever the bytes',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fuzzedListFile(),
+          readerOptions(),
+          fc.constantFrom('.csv', '.ndjson', '.txt', '', '.dat'),
+          fc.oneof(fc.integer({ min: 1, max: 4 }), fc.constant(10_000)),
+          async (file, o, extension, batchSize) => {
+            const path = await fileOf(file.bytes, extension);
+            const lines = lineCount(file.bytes);
+            const base = {
+              list: 'fuzz',
+              ...(o.format === undefined ? {} : { format: o.format }),
+              ...(o.algorithm === undefined ? {} : { algorithm: o.algorithm }),
+            };
+            const skip = { ...base, onError: 'skip' as const };
+            const streamed = await attempt(stream(path, file.bytes.length, lines, { ...skip, batchSize }, batchSize));
+            const read = await attempt(readListFile(path, skip));
+            if (!streamed.ok) {
+              // A structural problem: both refuse the file, naming the same line.
+              expectListError(streamed.error, path, lines);
+              expect(read.ok, `readListFile read what the stream refused: ${String(streamed.error)}`).toBe(false);
+              if (!read.ok && where(read.error) !== where(streamed.error)) {
+                // Two problems in one file: readListFile checks the encoding of the whole file before
+                // any row, the stream each run of lines as it reaches it, so it names the earlier one.
+                expect((read.error as Error).message).toMatch(/: not valid UTF-8 text$/);
+                expect(expectListError(streamed.error, path, lines)).toBeLessThan(
+                  expectListError(read.error, path, lines),
+                );
+              }
+              return;
+            }
+            expect(read.ok, `readListFile refused what the stream read: ${read.ok ? '' : String(read.error)}`).toBe(
+              true,
+            );
+            if (read.ok) {
+              expect(read.value.format).toBe(streamed.value.summary.format);
+              expectSameRead(read.value, streamed.value);
+            }
+            // Under `fail` the stream stops at its first bad row, and reads everything when it has none.
+            const failed = await attempt(
+              stream(path, file.bytes.length, lines, { ...base, onError: 'fail', batchSize }, batchSize),
+            );
+            const firstBad = streamed.value.problemLines[0];
+            if (firstBad === undefined) {
+              expect(failed.ok).toBe(true);
+              if (failed.ok) expect(failed.value.rows).toEqual(streamed.value.rows);
+            } else {
+              expect(failed.ok).toBe(false);
+              if (!failed.ok) expect(expectListError(failed.error, path, lines)).toBe(firstBad);
+            }
           },
-          { requiredKeys: [] },
         ),
-      },
-    );
-    const path = await fileOf(new TextEncoder().encode('md5 0cc175b9c0f1b6a831c399e269772661\nmd5 zz\n'), '.txt');
-    await fc.assert(
-      fc.asyncProperty(options, async (o) => {
-        let reader: ReturnType<typeof streamListFile> | undefined;
-        try {
-          reader = streamListFile(path, o as StreamListOptions);
-        } catch (error) {
-          expect(isArgumentError(error), String(error)).toBe(true);
-        }
-        // Accepted options: the file is read, and only its contents (a bad row, a size above maxBytes) can fail.
-        if (reader !== undefined) {
-          const streamed = await attempt((async () => { for await (const _ of reader) void _; })());
-          if (!streamed.ok) expect((streamed.error as HashwardenError).code).toBe('ERR_LIST_FORMAT');
-        }
-        const read = await attempt(readListFile(path, o as StreamListOptions));
-        if (!read.ok) expect(read.error instanceof HashwardenError ? read.error.code : isArgumentError(read.error) ? 'argument' : String(read.error)).toMatch(/^(ERR_LIST_FORMAT|argument)$/);
-      }),
-      fuzzParameters(150),
-    );
-  }, fuzzTestTimeout());
+        fuzzParameters(120),
+      );
+    },
+    fuzzTestTimeout(),
+  );
+
+  it(
+    'refuses bad options of streamListFile and readListFile with argument errors at the call, never anything else',
+    async () => {
+      const anything = fc.anything({
+        withNullPrototype: true,
+        withBigInt: true,
+        withBoxedValues: true,
+        withSparseArray: true,
+      });
+      const mostly = (valid: fc.Arbitrary<unknown>): fc.Arbitrary<unknown> =>
+        fc.oneof({ weight: 4, arbitrary: valid }, { weight: 1, arbitrary: anything });
+      const options = fc.oneof(
+        { weight: 1, arbitrary: anything },
+        {
+          weight: 6,
+          arbitrary: fc.record(
+            {
+              list: mostly(fc.constantFrom('fuzz', ' ', '')),
+              format: mostly(fc.constantFrom('csv', 'text', 'xml')),
+              algorithm: mostly(fc.constantFrom('md5', 'photodna')),
+              onError: mostly(fc.constantFrom('fail', 'skip', 'ignore')),
+              maxBytes: mostly(fc.oneof(fc.integer({ min: -1, max: 100 }), fc.constantFrom(2 ** 53, 1.5))),
+              batchSize: mostly(fc.oneof(fc.integer({ min: -1, max: 3 }), fc.constantFrom(1_000_000, 1_000_001))),
+            },
+            { requiredKeys: [] },
+          ),
+        },
+      );
+      const path = await fileOf(new TextEncoder().encode('md5 0cc175b9c0f1b6a831c399e269772661\nmd5 zz\n'), '.txt');
+      await fc.assert(
+        fc.asyncProperty(options, async (o) => {
+          let reader: ReturnType<typeof streamListFile> | undefined;
+          try {
+            reader = streamListFile(path, o as StreamListOptions);
+          } catch (error) {
+            expect(isArgumentError(error), String(error)).toBe(true);
+          }
+          // Accepted options: the file is read, and only its contents (a bad row, a size above maxBytes) can fail.
+          if (reader !== undefined) {
+            const streamed = await attempt(
+              (async () => {
+                for await (const _ of reader) void _;
+              })(),
+            );
+            if (!streamed.ok) expect((streamed.error as HashwardenError).code).toBe('ERR_LIST_FORMAT');
+          }
+          const read = await attempt(readListFile(path, o as StreamListOptions));
+          if (!read.ok)
+            expect(
+              read.error instanceof HashwardenError
+                ? read.error.code
+                : isArgumentError(read.error)
+                  ? 'argument'
+                  : String(read.error),
+            ).toMatch(/^(ERR_LIST_FORMAT|argument)$/);
+        }),
+        fuzzParameters(150),
+      );
+    },
+    fuzzTestTimeout(),
+  );
 });

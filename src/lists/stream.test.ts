@@ -14,7 +14,14 @@ import { HashwardenError } from '../errors.js';
 import { LIST_FORMATS, MAX_ROW_PROBLEMS, type ListFormat } from './formats.js';
 import { formatList } from './write.js';
 import { normalizeEntry, type ListEntry } from './entry.js';
-import { MAX_LIST_LINE_BYTES, streamListFile, type ListBatch, type ListRow, type ListStreamSummary, type StreamListOptions } from './stream.js';
+import {
+  MAX_LIST_LINE_BYTES,
+  streamListFile,
+  type ListBatch,
+  type ListRow,
+  type ListStreamSummary,
+  type StreamListOptions,
+} from './stream.js';
 import { expectRowError, rejection } from '../testing/row-errors.js';
 import { listEntries } from '../testing/list-entries.js';
 
@@ -44,7 +51,10 @@ async function file(content: string | Uint8Array, name = 'list'): Promise<string
   return path;
 }
 
-async function collect(path: string, options: Partial<StreamListOptions> = {}): Promise<{ batches: ListBatch[]; rows: ListRow[]; summary: ListStreamSummary }> {
+async function collect(
+  path: string,
+  options: Partial<StreamListOptions> = {},
+): Promise<{ batches: ListBatch[]; rows: ListRow[]; summary: ListStreamSummary }> {
   const reader = streamListFile(path, { list: 'demo', ...options });
   const batches: ListBatch[] = [];
   for (;;) {
@@ -60,7 +70,6 @@ function entriesOf(rows: readonly ListRow[]): ListEntry[] {
     return row.entry;
   });
 }
-
 
 /** How many descriptors of this process are open on `path` (Linux only). */
 async function openDescriptors(path: string): Promise<string[]> {
@@ -80,7 +89,8 @@ const onLinux = process.platform === 'linux';
 /** `count` text lines `md5 <hex>` with distinct hashes, 37 bytes each. */
 function md5Lines(count: number, bad: ReadonlySet<number> = new Set()): string {
   let out = '';
-  for (let line = 1; line <= count; line++) out += bad.has(line) ? 'md5 nothex\n' : `md5 ${line.toString(16).padStart(32, '0')}\n`;
+  for (let line = 1; line <= count; line++)
+    out += bad.has(line) ? 'md5 nothex\n' : `md5 ${line.toString(16).padStart(32, '0')}\n`;
   return out;
 }
 
@@ -91,10 +101,16 @@ describe('streamListFile: formats', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(entry, { maxLength: 15 }), async (entries) => {
         for (const format of LIST_FORMATS) {
-          const path = await file(formatList(entries, format), `list.${format === 'ndjson' ? 'ndjson' : format === 'csv' ? 'csv' : 'txt'}`);
+          const path = await file(
+            formatList(entries, format),
+            `list.${format === 'ndjson' ? 'ndjson' : format === 'csv' ? 'csv' : 'txt'}`,
+          );
           const { rows, summary } = await collect(path, { list: 'alpha', batchSize: 4 });
           // Text carries only the algorithm and the hash.
-          const expected = format === 'text' ? entries.map((e) => normalizeEntry({ list: 'alpha', algorithm: e.algorithm, hash: e.hash })) : entries;
+          const expected =
+            format === 'text'
+              ? entries.map((e) => normalizeEntry({ list: 'alpha', algorithm: e.algorithm, hash: e.hash }))
+              : entries;
           expect(entriesOf(rows)).toEqual(expected);
           expect(summary).toEqual({ format, rows: entries.length, adds: entries.length, removes: 0, skippedCount: 0 });
         }
@@ -105,7 +121,10 @@ describe('streamListFile: formats', () => {
 
   it('reads bare hex lines with the algorithm option', async () => {
     const { rows } = await collect(await file(`${MD5_A}\n${MD5_B}\n`, 'list.txt'), { algorithm: 'MD5' });
-    expect(entriesOf(rows)).toEqual([normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_A }), normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_B })]);
+    expect(entriesOf(rows)).toEqual([
+      normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_A }),
+      normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_B }),
+    ]);
   });
 
   it('reads python-threatexchange "<signal type> <hash>" lines, photo_md5 as md5', async () => {
@@ -121,12 +140,18 @@ describe('streamListFile: formats', () => {
   it('reads photo_md5 in the algorithm column of csv and ndjson', async () => {
     const csv = await collect(await file(`hash,signal_type\n${MD5_A},photo_md5\n`, 'list.csv'));
     const ndjson = await collect(await file(`{"hash":"${MD5_A}","type":" Photo_MD5 "}\n`, 'list.ndjson'));
-    for (const { rows } of [csv, ndjson]) expect(entriesOf(rows)).toEqual([normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_A })]);
+    for (const { rows } of [csv, ndjson])
+      expect(entriesOf(rows)).toEqual([normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_A })]);
   });
 
   it.each([
     ['csv', 'list.csv', `\uFEFF"hash","algorithm"\r\n${MD5_A},md5\r\n\r\n${MD5_B},md5\r\n`, [2, 4]],
-    ['ndjson', 'list.ndjson', `\uFEFF{"hash":"${MD5_A}","type":"md5"}\r\n\r\n{"hash":"${MD5_B}","type":"md5"}\r\n`, [1, 3]],
+    [
+      'ndjson',
+      'list.ndjson',
+      `\uFEFF{"hash":"${MD5_A}","type":"md5"}\r\n\r\n{"hash":"${MD5_B}","type":"md5"}\r\n`,
+      [1, 3],
+    ],
     ['text', 'list.txt', `\uFEFF# list\r\nmd5 ${MD5_A}\r\nmd5 ${MD5_B}\r\n`, [2, 3]],
   ] as const)('strips a BOM and accepts CRLF line ends in %s', async (format, name, content, lines) => {
     const { rows, summary } = await collect(await file(content, name));
@@ -136,7 +161,13 @@ describe('streamListFile: formats', () => {
   });
 
   it('gives no rows and a zero summary for an empty file, a BOM alone or a header alone', async () => {
-    for (const [name, content] of [['list.csv', ''], ['list.txt', ''], ['list.ndjson', '\uFEFF'], ['list.csv', 'hash,algorithm\r\n\r\n'], ['export', '']] as const) {
+    for (const [name, content] of [
+      ['list.csv', ''],
+      ['list.txt', ''],
+      ['list.ndjson', '\uFEFF'],
+      ['list.csv', 'hash,algorithm\r\n\r\n'],
+      ['export', ''],
+    ] as const) {
       const { batches, summary } = await collect(await file(content, name));
       expect(batches).toEqual([]);
       expect(summary).toMatchObject({ rows: 0, adds: 0, removes: 0, skippedCount: 0 });
@@ -144,9 +175,13 @@ describe('streamListFile: formats', () => {
   });
 
   it('detects the format from the first non-blank line when the extension says nothing', async () => {
-    expect((await collect(await file(`\uFEFF\n\n{"hash":"${MD5_A}","type":"md5"}\n`, 'export'))).summary.format).toBe('ndjson');
+    expect((await collect(await file(`\uFEFF\n\n{"hash":"${MD5_A}","type":"md5"}\n`, 'export'))).summary.format).toBe(
+      'ndjson',
+    );
     expect((await collect(await file(`\r\nID,Hash,Type\r\n1,${MD5_A},md5\r\n`, 'export'))).summary.format).toBe('csv');
-    expect((await collect(await file(`${'\n'.repeat(CHUNK)}hash,algorithm\n${MD5_A},md5\n`, 'export'))).rows).toMatchObject([{ line: CHUNK + 2 }]);
+    expect(
+      (await collect(await file(`${'\n'.repeat(CHUNK)}hash,algorithm\n${MD5_A},md5\n`, 'export'))).rows,
+    ).toMatchObject([{ line: CHUNK + 2 }]);
     expect((await collect(await file(`md5 ${MD5_A}\n`, 'export'))).summary.format).toBe('text');
   });
 
@@ -163,7 +198,10 @@ describe('streamListFile: formats', () => {
       line += i % 3 === 0 ? 2 : 1;
     }
     expect(content.length).toBeGreaterThan(3 * CHUNK);
-    const { rows, batches, summary } = await collect(await file(content, 'notes.csv'), { onError: 'skip', batchSize: 700 });
+    const { rows, batches, summary } = await collect(await file(content, 'notes.csv'), {
+      onError: 'skip',
+      batchSize: 700,
+    });
     expect(rows.map((r) => [r.line, r.op === 'add' ? r.entry.id : ''])).toEqual(expected);
     expect(entriesOf(rows)[0]?.metadata).toEqual({ note: `first\r\nsecond ${'x'.repeat(40)}` });
     const problemLines = batches.flatMap((b) => b.problems.map((p) => p.line));
@@ -186,8 +224,16 @@ describe('streamListFile: op', () => {
     ].join('\n');
     const { rows, summary } = await collect(await file(content, 'delta.csv'));
     expect(rows).toEqual([
-      { op: 'add', line: 2, entry: { id: 'a', list: 'demo', algorithm: 'md5', hash: MD5_A, metadata: { source: 'x' } } },
-      { op: 'add', line: 3, entry: { id: 'b', list: 'demo', algorithm: 'md5', hash: MD5_B, metadata: { source: 'y' } } },
+      {
+        op: 'add',
+        line: 2,
+        entry: { id: 'a', list: 'demo', algorithm: 'md5', hash: MD5_A, metadata: { source: 'x' } },
+      },
+      {
+        op: 'add',
+        line: 3,
+        entry: { id: 'b', list: 'demo', algorithm: 'md5', hash: MD5_B, metadata: { source: 'y' } },
+      },
       { op: 'remove', line: 4, list: 'demo', id: 'c' },
       { op: 'remove', line: 5, list: 'demo', id: 'd' },
       { op: 'remove', line: 6, list: 'demo', id: `sha1:${SHA1}` },
@@ -206,7 +252,11 @@ describe('streamListFile: op', () => {
       .join('\n');
     const { rows, summary } = await collect(await file(content, 'delta.ndjson'));
     expect(rows).toEqual([
-      { op: 'add', line: 1, entry: { id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A, metadata: { source: 'x' } } },
+      {
+        op: 'add',
+        line: 1,
+        entry: { id: `md5:${MD5_A}`, list: 'demo', algorithm: 'md5', hash: MD5_A, metadata: { source: 'x' } },
+      },
       { op: 'add', line: 2, entry: { id: `md5:${MD5_B}`, list: 'demo', algorithm: 'md5', hash: MD5_B } },
       { op: 'remove', line: 3, list: 'other', id: '7' },
       { op: 'remove', line: 4, list: 'demo', id: `md5:${MD5_C}` },
@@ -215,10 +265,21 @@ describe('streamListFile: op', () => {
   });
 
   it('removes by id when the row has one, else by the id an add of the row would get', async () => {
-    const content = ['id,list,hash,algorithm,op', `x,,${MD5_A},md5,remove`, `,,${MD5_A},md5,remove`, `,other,${PDQ.toUpperCase()},pdq,remove`, `y,,,,remove`].join('\n');
+    const content = [
+      'id,list,hash,algorithm,op',
+      `x,,${MD5_A},md5,remove`,
+      `,,${MD5_A},md5,remove`,
+      `,other,${PDQ.toUpperCase()},pdq,remove`,
+      `y,,,,remove`,
+    ].join('\n');
     const { rows } = await collect(await file(content, 'delta.csv'));
     const added = normalizeEntry({ list: 'other', algorithm: 'pdq', hash: PDQ });
-    expect(rows.map((r) => (r.op === 'remove' ? `${r.list}/${r.id}` : ''))).toEqual(['demo/x', `demo/md5:${MD5_A}`, `other/${added.id}`, 'demo/y']);
+    expect(rows.map((r) => (r.op === 'remove' ? `${r.list}/${r.id}` : ''))).toEqual([
+      'demo/x',
+      `demo/md5:${MD5_A}`,
+      `other/${added.id}`,
+      'demo/y',
+    ]);
   });
 
   it('refuses an op other than add or remove, naming file and line', async () => {
@@ -226,16 +287,23 @@ describe('streamListFile: op', () => {
     const error = expectRowError(await rejection(collect(path)), path, 3);
     expect(error.message).toBe(`${path}:3: Expected add or remove for op but received "replace"`);
     const ndjson = await file(`{"hash":"${MD5_A}","type":"md5","op":true}\n`, 'delta.ndjson');
-    expect(expectRowError(await rejection(collect(ndjson)), ndjson, 1).message).toMatch(/Expected add or remove for op but received true$/);
+    expect(expectRowError(await rejection(collect(ndjson)), ndjson, 1).message).toMatch(
+      /Expected add or remove for op but received true$/,
+    );
   });
 
   it('refuses a remove row without id or hash', async () => {
     const path = await file(`id,hash,algorithm,op\n,,md5,remove\n`, 'delta.csv');
-    expect(expectRowError(await rejection(collect(path)), path, 2).message).toMatch(/A remove row needs an id or a hash/);
+    expect(expectRowError(await rejection(collect(path)), path, 2).message).toMatch(
+      /A remove row needs an id or a hash/,
+    );
   });
 
   it('checks the hash of a remove row by hash as an add would', async () => {
-    const path = await file(`{"hash":"${MD5_A}00","type":"md5","op":"remove"}\n{"hash":"${MD5_A}","op":"remove"}\n`, 'delta.ndjson');
+    const path = await file(
+      `{"hash":"${MD5_A}00","type":"md5","op":"remove"}\n{"hash":"${MD5_A}","op":"remove"}\n`,
+      'delta.ndjson',
+    );
     const { batches } = await collect(path, { onError: 'skip' });
     expect(batches.flatMap((b) => b.problems.map((p) => [p.line, p.error.cause]))).toEqual([
       [1, expect.objectContaining({ code: 'ERR_HASH_FORMAT' })],
@@ -246,23 +314,74 @@ describe('streamListFile: op', () => {
 
 describe('streamListFile: bad rows', () => {
   const cases: [string, string, string, RegExp, string][] = [
-    ['bad hex (csv)', 'list.csv', `hash,algorithm\n${MD5_A},md5\n${'z'.repeat(32)},md5\n`, /found "z" at position 1/, 'ERR_HASH_FORMAT'],
-    ['wrong length (csv)', 'list.csv', `hash,algorithm\n${MD5_A},md5\n${MD5_B}00,md5\n`, /Expected 32 hex digits for a md5 hash but received 34/, 'ERR_HASH_FORMAT'],
-    ['unknown algorithm (csv)', 'list.csv', `hash,algorithm\n${MD5_A},md5\n${MD5_B},photodna\n`, /Unknown hash algorithm "photodna"/, 'ERR_UNKNOWN_ALGORITHM'],
-    ['bad hex (ndjson)', 'list.ndjson', `{"hash":"${MD5_A}","type":"md5"}\n\n{"hash":"${'g'.repeat(32)}","type":"md5"}\n`, /found "g"/, 'ERR_HASH_FORMAT'],
-    ['wrong length (ndjson)', 'list.ndjson', `{"hash":"${MD5_A}","type":"md5"}\n\n{"hash":"${MD5_A}","type":"sha1"}\n`, /Expected 40 hex digits/, 'ERR_HASH_FORMAT'],
-    ['unknown algorithm (ndjson)', 'list.ndjson', `{"hash":"${MD5_A}","type":"md5"}\n\n{"hash":"${MD5_A}","type":"md4"}\n`, /Unknown hash algorithm "md4"/, 'ERR_UNKNOWN_ALGORITHM'],
+    [
+      'bad hex (csv)',
+      'list.csv',
+      `hash,algorithm\n${MD5_A},md5\n${'z'.repeat(32)},md5\n`,
+      /found "z" at position 1/,
+      'ERR_HASH_FORMAT',
+    ],
+    [
+      'wrong length (csv)',
+      'list.csv',
+      `hash,algorithm\n${MD5_A},md5\n${MD5_B}00,md5\n`,
+      /Expected 32 hex digits for a md5 hash but received 34/,
+      'ERR_HASH_FORMAT',
+    ],
+    [
+      'unknown algorithm (csv)',
+      'list.csv',
+      `hash,algorithm\n${MD5_A},md5\n${MD5_B},photodna\n`,
+      /Unknown hash algorithm "photodna"/,
+      'ERR_UNKNOWN_ALGORITHM',
+    ],
+    [
+      'bad hex (ndjson)',
+      'list.ndjson',
+      `{"hash":"${MD5_A}","type":"md5"}\n\n{"hash":"${'g'.repeat(32)}","type":"md5"}\n`,
+      /found "g"/,
+      'ERR_HASH_FORMAT',
+    ],
+    [
+      'wrong length (ndjson)',
+      'list.ndjson',
+      `{"hash":"${MD5_A}","type":"md5"}\n\n{"hash":"${MD5_A}","type":"sha1"}\n`,
+      /Expected 40 hex digits/,
+      'ERR_HASH_FORMAT',
+    ],
+    [
+      'unknown algorithm (ndjson)',
+      'list.ndjson',
+      `{"hash":"${MD5_A}","type":"md5"}\n\n{"hash":"${MD5_A}","type":"md4"}\n`,
+      /Unknown hash algorithm "md4"/,
+      'ERR_UNKNOWN_ALGORITHM',
+    ],
     ['bad hex (text)', 'list.txt', `md5 ${MD5_A}\n# c\nmd5 ${'x'.repeat(32)}\n`, /found "x"/, 'ERR_HASH_FORMAT'],
-    ['wrong length (text)', 'list.txt', `md5 ${MD5_A}\n\nsha1 ${MD5_B}\n`, /Expected 40 hex digits for a sha1 hash but received 32/, 'ERR_HASH_FORMAT'],
-    ['unknown algorithm (text)', 'list.txt', `md5 ${MD5_A}\n# c\nphotodna ${MD5_B}\n`, /Unknown hash algorithm "photodna"/, 'ERR_UNKNOWN_ALGORITHM'],
+    [
+      'wrong length (text)',
+      'list.txt',
+      `md5 ${MD5_A}\n\nsha1 ${MD5_B}\n`,
+      /Expected 40 hex digits for a sha1 hash but received 32/,
+      'ERR_HASH_FORMAT',
+    ],
+    [
+      'unknown algorithm (text)',
+      'list.txt',
+      `md5 ${MD5_A}\n# c\nphotodna ${MD5_B}\n`,
+      /Unknown hash algorithm "photodna"/,
+      'ERR_UNKNOWN_ALGORITHM',
+    ],
   ];
 
-  it.each(cases)('refuses %s with ERR_LIST_FORMAT naming file and line, keeping the cause', async (_name, name, content, message, cause) => {
-    const path = await file(content, name);
-    const error = expectRowError(await rejection(collect(path)), path, 3);
-    expect(error.message).toMatch(message);
-    expect(error.cause).toMatchObject({ code: cause });
-  });
+  it.each(cases)(
+    'refuses %s with ERR_LIST_FORMAT naming file and line, keeping the cause',
+    async (_name, name, content, message, cause) => {
+      const path = await file(content, name);
+      const error = expectRowError(await rejection(collect(path)), path, 3);
+      expect(error.message).toMatch(message);
+      expect(error.cause).toMatchObject({ code: cause });
+    },
+  );
 
   it('with fail, throws at the first bad row, after yielding the batches before it', async () => {
     const path = await file(md5Lines(5000, new Set([4000, 4500])), 'list.txt');
@@ -308,7 +427,10 @@ describe('streamListFile: bad rows', () => {
   });
 
   it('stops at an unclosed quote, naming the line where the record starts, even when skipping', async () => {
-    const path = await file(['hash,algorithm', `${MD5_A},md5`, 'nothex,md5', `"${MD5_B},md5`, `${MD5_C},md5`].join('\n'), 'list.csv');
+    const path = await file(
+      ['hash,algorithm', `${MD5_A},md5`, 'nothex,md5', `"${MD5_B},md5`, `${MD5_C},md5`].join('\n'),
+      'list.csv',
+    );
     const error = expectRowError(await rejection(collect(path, { onError: 'skip' })), path, 4);
     expect(error.message).toMatch(/CSV syntax error \(CSV_QUOTE_NOT_CLOSED\)/);
     expect(error.message).toMatch(/the rest of the file was not read \(and 1 more bad row before it\)$/);
@@ -316,13 +438,21 @@ describe('streamListFile: bad rows', () => {
 
   it('refuses a CSV header without a hash column even when skipping', async () => {
     const path = await file(`id,algorithm\n1,md5\n`, 'list.csv');
-    expect(expectRowError(await rejection(collect(path, { onError: 'skip' })), path, 1).message).toMatch(/no "hash" column/);
+    expect(expectRowError(await rejection(collect(path, { onError: 'skip' })), path, 1).message).toMatch(
+      /no "hash" column/,
+    );
   });
 
   it('refuses invalid UTF-8, naming its line, also far into the file', async () => {
-    const early = await file(Buffer.concat([Buffer.from(`md5 ${MD5_A}\n# caf`), Buffer.from([0xe9]), Buffer.from('\n')]), 'list.txt');
+    const early = await file(
+      Buffer.concat([Buffer.from(`md5 ${MD5_A}\n# caf`), Buffer.from([0xe9]), Buffer.from('\n')]),
+      'list.txt',
+    );
     expectRowError(await rejection(collect(early)), early, 2);
-    const late = await file(Buffer.concat([Buffer.from(md5Lines(4000)), Buffer.from([0x23, 0xc3, 0x28, 0x0a])]), 'list.txt');
+    const late = await file(
+      Buffer.concat([Buffer.from(md5Lines(4000)), Buffer.from([0x23, 0xc3, 0x28, 0x0a])]),
+      'list.txt',
+    );
     expectRowError(await rejection(collect(late, { onError: 'skip' })), late, 4001);
   });
 
@@ -414,7 +544,10 @@ describe('streamListFile: reading', () => {
 
   it('refuses a file above maxBytes with ERR_LIST_FORMAT', async () => {
     const path = await file(`md5 ${MD5_A}\n`, 'list.txt');
-    expect(await rejection(collect(path, { maxBytes: 10 }))).toMatchObject({ code: 'ERR_LIST_FORMAT', message: expect.stringMatching(/above the limit of 10/) });
+    expect(await rejection(collect(path, { maxBytes: 10 }))).toMatchObject({
+      code: 'ERR_LIST_FORMAT',
+      message: expect.stringMatching(/above the limit of 10/),
+    });
   });
 
   it('rejects a missing file or a directory with ERR_INPUT_READ', async () => {
@@ -426,11 +559,18 @@ describe('streamListFile: reading', () => {
   });
 
   it('refuses bad arguments at the call with the standard argument errors', () => {
-    const call = (options: Partial<StreamListOptions>, path: unknown = 'x.csv') => () => streamListFile(path as string, { list: 'demo', ...options });
-    expect(call({ batchSize: 0 })).toThrow(new RangeError('Expected integer between 1 and 1000000 for batchSize but received 0 of type number'));
+    const call =
+      (options: Partial<StreamListOptions>, path: unknown = 'x.csv') =>
+      () =>
+        streamListFile(path as string, { list: 'demo', ...options });
+    expect(call({ batchSize: 0 })).toThrow(
+      new RangeError('Expected integer between 1 and 1000000 for batchSize but received 0 of type number'),
+    );
     expect(call({ batchSize: 1.5 })).toThrow(TypeError);
     expect(call({ maxBytes: 0 })).toThrow(RangeError);
-    expect(call({ format: 'xml' as ListFormat })).toThrow(new RangeError('Expected one of csv, ndjson, text for format but received "xml" of type string'));
+    expect(call({ format: 'xml' as ListFormat })).toThrow(
+      new RangeError('Expected one of csv, ndjson, text for format but received "xml" of type string'),
+    );
     expect(call({ onError: 'ignore' as 'skip' })).toThrow(RangeError);
     expect(call({ algorithm: 'photodna' })).toThrow(RangeError);
     expect(call({ list: ' ' })).toThrow(RangeError);
@@ -441,15 +581,35 @@ describe('streamListFile: reading', () => {
 
 describe('streamListFile: CSV split without csv-parse until the first quote', () => {
   // Cells of every kind a list has, and some that make bad rows; `"` only in the quoted ones.
-  const plainCell = fc.constantFrom('', ' ', 'x', 'ab c', MD5_A, MD5_B.toUpperCase(), ` ${MD5_C} `, 'md5', 'sha1', 'pdq', 'zz', 'r\r');
+  const plainCell = fc.constantFrom(
+    '',
+    ' ',
+    'x',
+    'ab c',
+    MD5_A,
+    MD5_B.toUpperCase(),
+    ` ${MD5_C} `,
+    'md5',
+    'sha1',
+    'pdq',
+    'zz',
+    'r\r',
+  );
   const quotedCell = fc.constantFrom('"a,b"', '"two\nlines"', '"say ""hi"""', `"${MD5_A}"`);
-  const rowOf = (cell: fc.Arbitrary<string>) => fc.array(cell, { minLength: 1, maxLength: 5 }).map((cells) => cells.join(','));
+  const rowOf = (cell: fc.Arbitrary<string>) =>
+    fc.array(cell, { minLength: 1, maxLength: 5 }).map((cells) => cells.join(','));
 
   it('reads what csv-parse reads: the same entries, the same bad rows on the same lines', async () => {
     const { parseList } = await import('./parse.js');
     await fc.assert(
       fc.asyncProperty(
-        fc.array(fc.oneof({ weight: 6, arbitrary: rowOf(plainCell) }, { weight: 1, arbitrary: fc.constantFrom('<blank>', '<spaces>') }), { maxLength: 40 }),
+        fc.array(
+          fc.oneof(
+            { weight: 6, arbitrary: rowOf(plainCell) },
+            { weight: 1, arbitrary: fc.constantFrom('<blank>', '<spaces>') },
+          ),
+          { maxLength: 40 },
+        ),
         fc.array(fc.oneof(rowOf(plainCell), rowOf(quotedCell)), { maxLength: 10 }),
         fc.constantFrom('\n', '\r\n'),
         fc.integer({ min: 1, max: 7 }),
@@ -460,21 +620,34 @@ describe('streamListFile: CSV split without csv-parse until the first quote', ()
           // after the first chunks the reader splits itself.
           const padding = long ? Array.from({ length: 2000 }, () => `md5,${MD5_A},,`) : [];
           // Blank lines and lines of spaces too, which are no rows.
-          const lines = ['id,algorithm,hash,label,extra', ...[...padding, ...plain, ...later].map((row, i) => (row === '<blank>' ? '' : row === '<spaces>' ? '   ' : `id${i},${row}`))];
+          const lines = [
+            'id,algorithm,hash,label,extra',
+            ...[...padding, ...plain, ...later].map((row, i) =>
+              row === '<blank>' ? '' : row === '<spaces>' ? '   ' : `id${i},${row}`,
+            ),
+          ];
           const text = lines.join(eol) + eol;
           const path = await file(text, 'list.csv');
           const options = { list: 'demo', algorithm: 'md5', onError: 'skip' } as const;
           let expected: { entries: readonly ListEntry[]; lines: number[]; messages: string[] } | Error;
           try {
             const parsed = parseList(text, { ...options, format: 'csv', source: path });
-            expected = { entries: parsed.entries, lines: parsed.skipped.map((p) => p.line), messages: parsed.skipped.map((p) => p.error.message) };
+            expected = {
+              entries: parsed.entries,
+              lines: parsed.skipped.map((p) => p.line),
+              messages: parsed.skipped.map((p) => p.error.message),
+            };
           } catch (error) {
             expected = error as Error;
           }
           try {
             const { batches, rows } = await collect(path, { ...options, batchSize });
             const problems = batches.flatMap((b) => b.problems);
-            expect({ entries: entriesOf(rows), lines: problems.map((p) => p.line), messages: problems.map((p) => p.error.message) }).toEqual(expected);
+            expect({
+              entries: entriesOf(rows),
+              lines: problems.map((p) => p.line),
+              messages: problems.map((p) => p.error.message),
+            }).toEqual(expected);
           } catch (error) {
             if (!(expected instanceof Error)) throw error;
             expect((error as Error).message).toBe(expected.message);

@@ -10,12 +10,29 @@
 import { isUtf8 } from 'node:buffer';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
-import { HashwardenError, isHashwardenError } from '../errors.js';
+import { type HashwardenError, isHashwardenError } from '../errors.js';
 import { integerInRange, nonEmptyString, optionsObject } from '../validate.js';
 import { CsvRecords } from './csv.js';
-import { detectListFormat, MAX_PATH_LENGTH, resolveParseOptions, type ListFormat, type ReadListFileOptions, type ResolvedParseOptions, type RowProblem } from './formats.js';
+import {
+  detectListFormat,
+  MAX_PATH_LENGTH,
+  resolveParseOptions,
+  type ListFormat,
+  type ReadListFileOptions,
+  type ResolvedParseOptions,
+  type RowProblem,
+} from './formats.js';
 import { parseNdjsonRows, parseTextRows } from './line-formats.js';
-import { firstBadUtf8Line, listError, readError, removalKey, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
+import {
+  firstBadUtf8Line,
+  listError,
+  readError,
+  removalKey,
+  RowSink,
+  stripBomBytes,
+  type RawRow,
+  type RowOp,
+} from './rows.js';
 import { normalEntry, type ListEntry } from './entry.js';
 
 /**
@@ -216,7 +233,8 @@ class SegmentReader {
       }
       this.bytesRead += chunk.length;
       // The size was checked at open; this catches a file that grows while it is read.
-      if (this.bytesRead > this.maxBytes) throw listError(`${this.path} grew past the limit of ${this.maxBytes} bytes while read`);
+      if (this.bytesRead > this.maxBytes)
+        throw listError(`${this.path} grew past the limit of ${this.maxBytes} bytes while read`);
       const lf = chunk.lastIndexOf(10);
       if (lf < 0) {
         this.#carry.push(chunk);
@@ -239,11 +257,14 @@ class SegmentReader {
   }
 
   #tooLong(): HashwardenError {
-    return listError(`${this.path}:${this.#line}: line longer than ${MAX_LIST_LINE_BYTES} bytes; not a list file, or CR-only line ends?`);
+    return listError(
+      `${this.path}:${this.#line}: line longer than ${MAX_LIST_LINE_BYTES} bytes; not a list file, or CR-only line ends?`,
+    );
   }
 
   #segment(bytes: Buffer): Segment {
-    if (!isUtf8(bytes)) throw listError(`${this.path}:${this.#line + firstBadUtf8Line(bytes) - 1}: not valid UTF-8 text`);
+    if (!isUtf8(bytes))
+      throw listError(`${this.path}:${this.#line + firstBadUtf8Line(bytes) - 1}: not valid UTF-8 text`);
     const segment: Segment = { bytes, line: this.#line, end: this.#offset + bytes.length };
     this.#line += countLineFeeds(bytes);
     this.#offset = segment.end;
@@ -345,15 +366,27 @@ function csvParser(csv: CsvStream, records: CsvRecords) {
  * }
  * ```
  */
-export function streamListFile(path: string, options: StreamListOptions): AsyncGenerator<ListBatch, ListStreamSummary, void> {
+export function streamListFile(
+  path: string,
+  options: StreamListOptions,
+): AsyncGenerator<ListBatch, ListStreamSummary, void> {
   nonEmptyString(path, 'path', MAX_PATH_LENGTH);
   const o = optionsObject(options, 'options');
-  const maxBytes = o.maxBytes === undefined ? DEFAULT_MAX_STREAM_BYTES : integerInRange(o.maxBytes, 1, Number.MAX_SAFE_INTEGER, 'maxBytes');
-  const batchSize = o.batchSize === undefined ? DEFAULT_LIST_BATCH_SIZE : integerInRange(o.batchSize, 1, 1_000_000, 'batchSize');
+  const maxBytes =
+    o.maxBytes === undefined
+      ? DEFAULT_MAX_STREAM_BYTES
+      : integerInRange(o.maxBytes, 1, Number.MAX_SAFE_INTEGER, 'maxBytes');
+  const batchSize =
+    o.batchSize === undefined ? DEFAULT_LIST_BATCH_SIZE : integerInRange(o.batchSize, 1, 1_000_000, 'batchSize');
   return readBatches(path, resolveParseOptions(options, path), maxBytes, batchSize);
 }
 
-async function* readBatches(path: string, options: ResolvedParseOptions, maxBytes: number, batchSize: number): AsyncGenerator<ListBatch, ListStreamSummary, void> {
+async function* readBatches(
+  path: string,
+  options: ResolvedParseOptions,
+  maxBytes: number,
+  batchSize: number,
+): AsyncGenerator<ListBatch, ListStreamSummary, void> {
   let bytesTotal: number;
   let handle: FileHandle;
   try {
@@ -393,12 +426,14 @@ async function* readBatches(path: string, options: ResolvedParseOptions, maxByte
     if (format === 'csv') {
       // Loaded here, not at module load: a process that never reads a CSV file should not pay for it.
       records = new CsvRecords(sink);
-      parser = csvParser(await (csvStream ??= import('csv-parse')), records);
+      csvStream ??= import('csv-parse');
+      parser = csvParser(await csvStream, records);
     }
     /** Parses one run of lines into the sink (`undefined`: the end of the file). */
     const parse = async (bytes: Buffer | undefined, line: number): Promise<void> => {
       if (parser === undefined || records === undefined) {
-        if (bytes !== undefined) (format === 'ndjson' ? parseNdjsonRows : parseTextRows)(bytes.toString('utf8'), sink, line);
+        if (bytes !== undefined)
+          (format === 'ndjson' ? parseNdjsonRows : parseTextRows)(bytes.toString('utf8'), sink, line);
       } else if (bytes === undefined) {
         await parser.feed(undefined);
       } else if (bytes.length > 0) {
@@ -414,15 +449,26 @@ async function* readBatches(path: string, options: ResolvedParseOptions, maxByte
       }
     };
 
-    for (let segment = held.shift() ?? (await reader.next()); segment !== undefined; segment = held.shift() ?? (await reader.next())) {
+    for (
+      let segment = held.shift() ?? (await reader.next());
+      segment !== undefined;
+      segment = held.shift() ?? (await reader.next())
+    ) {
       await parse(segment.bytes, segment.line);
       // `>`, not `>=`: a full batch waits for one more row, so the last batch is the one cut at the
       // end of the file, with all of the problems and all of the bytes.
       while (sink.pending.length > batchSize) yield sink.batch(batchSize, segment.end, bytesTotal, false);
     }
     await parse(undefined, 0);
-    while (sink.pending.length > 0 || sink.problems.length > 0) yield sink.batch(batchSize, reader.bytesRead, bytesTotal, true);
-    return Object.freeze({ format, rows: sink.rows, adds: sink.adds, removes: sink.removes, skippedCount: sink.problemCount });
+    while (sink.pending.length > 0 || sink.problems.length > 0)
+      yield sink.batch(batchSize, reader.bytesRead, bytesTotal, true);
+    return Object.freeze({
+      format,
+      rows: sink.rows,
+      adds: sink.adds,
+      removes: sink.removes,
+      skippedCount: sink.problemCount,
+    });
   } finally {
     parser?.destroy();
     try {

@@ -102,7 +102,11 @@ function normalizedAt(entry: ListEntry, index: number): ListEntry {
  * ```
  */
 export function formatList(entries: Iterable<ListEntry>, format: ListFormat): string {
-  if (entries === null || typeof entries !== 'object' || typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function') {
+  if (
+    entries === null ||
+    typeof entries !== 'object' ||
+    typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function'
+  ) {
     invalid('iterable of list entries', 'entries', entries);
   }
   oneOf(format, LIST_FORMATS, 'format');
@@ -128,7 +132,12 @@ export function formatList(entries: Iterable<ListEntry>, format: ListFormat): st
  * await writeListFile('ncmec.csv', () => store.entries({ list: 'ncmec' }), 'csv');
  * ```
  */
-export async function writeListFile(path: string, entries: () => Iterable<ListEntry>, format: ListFormat, options?: { readonly mode?: number }): Promise<number> {
+export async function writeListFile(
+  path: string,
+  entries: () => Iterable<ListEntry>,
+  format: ListFormat,
+  options?: { readonly mode?: number },
+): Promise<number> {
   nonEmptyString(path, 'path', MAX_PATH_LENGTH);
   const mode = optionsObject(options, 'options').mode ?? 0o600;
   integerInRange(mode, 0, 0o777, 'options.mode');
@@ -167,7 +176,9 @@ export async function writeListFile(path: string, entries: () => Iterable<ListEn
     if (!stream.closed) await once(stream, 'close').catch(() => undefined);
     await rm(temporary, { force: true });
     if (isHashwardenError(error)) throw error;
-    throw new HashwardenError('ERR_OUTPUT_WRITE', `Cannot write ${path}: ${(error as Error).message}`, { cause: error });
+    throw new HashwardenError('ERR_OUTPUT_WRITE', `Cannot write ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return count;
 }

@@ -57,7 +57,9 @@ function column(values: readonly (string | undefined)[]): StringColumn {
     offsets[i + 1] = total;
   });
   const bytes = new Uint8Array(total);
-  encoded.forEach((e, i) => bytes.set(e, offsets[i] as number));
+  encoded.forEach((e, i) => {
+    bytes.set(e, offsets[i] as number);
+  });
   return { offsets, bytes };
 }
 
@@ -85,13 +87,18 @@ export function packEntries(entries: readonly ListEntry[], lists: readonly strin
  * inconsistent contents holds surfaces as this error on the entries a query touches.
  */
 function inconsistent(what: string, i: number, cause?: unknown): never {
-  throw new HashwardenError('ERR_SNAPSHOT_FORMAT', `Snapshot entry ${i}: ${what}`, cause === undefined ? undefined : { cause });
+  throw new HashwardenError(
+    'ERR_SNAPSHOT_FORMAT',
+    `Snapshot entry ${i}: ${what}`,
+    cause === undefined ? undefined : { cause },
+  );
 }
 
 function read(columnValue: StringColumn, i: number, what: string): string | undefined {
   const start = columnValue.offsets[i];
   const end = columnValue.offsets[i + 1];
-  if (start === undefined || end === undefined || end < start || end > columnValue.bytes.length) inconsistent(`${what} offsets out of range`, i);
+  if (start === undefined || end === undefined || end < start || end > columnValue.bytes.length)
+    inconsistent(`${what} offsets out of range`, i);
   if (end === start) return undefined;
   try {
     return decoder.decode(columnValue.bytes.subarray(start, end));
@@ -104,7 +111,9 @@ function read(columnValue: StringColumn, i: number, what: string): string | unde
 export function packedEntryTable(columns: EntryColumns): EntryTable {
   return {
     count: columns.listIndex.length,
-    list: (i) => columns.lists[columns.listIndex[i] as number] ?? inconsistent(`list number ${columns.listIndex[i]} beyond the ${columns.lists.length} lists`, i),
+    list: (i) =>
+      columns.lists[columns.listIndex[i] as number] ??
+      inconsistent(`list number ${columns.listIndex[i]} beyond the ${columns.lists.length} lists`, i),
     id: (i) => read(columns.ids, i, 'id') ?? '',
     label: (i) => read(columns.labels, i, 'label'),
     metadata: (i) => {

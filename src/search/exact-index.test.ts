@@ -7,21 +7,29 @@ const hash4 = fc.uint8Array({ minLength: 4, maxLength: 4 });
 describe('ExactIndex', () => {
   it('finds exactly the positions holding the query, for random lists with duplicates', () => {
     fc.assert(
-      fc.property(fc.array(fc.oneof(hash4, fc.constant(new Uint8Array([1, 2, 3, 4]))), { maxLength: 60 }), hash4, fc.boolean(), (hashes, other, present) => {
-        const query = present && hashes.length > 0 ? hashes[0]! : other;
-        const { index, order } = ExactIndex.build(hashes, 4);
-        const [start, end] = index.find(query);
-        const found = Array.from(order.subarray(start, end)).sort((a, b) => a - b);
-        const expected = hashes.flatMap((h, i) => (Buffer.compare(h, query) === 0 ? [i] : []));
-        expect(found).toEqual(expected);
-      }),
+      fc.property(
+        fc.array(fc.oneof(hash4, fc.constant(new Uint8Array([1, 2, 3, 4]))), { maxLength: 60 }),
+        hash4,
+        fc.boolean(),
+        (hashes, other, present) => {
+          const query = present && hashes.length > 0 ? hashes[0]! : other;
+          const { index, order } = ExactIndex.build(hashes, 4);
+          const [start, end] = index.find(query);
+          const found = Array.from(order.subarray(start, end)).sort((a, b) => a - b);
+          const expected = hashes.flatMap((h, i) => (Buffer.compare(h, query) === 0 ? [i] : []));
+          expect(found).toEqual(expected);
+        },
+      ),
       { seed: 11, numRuns: 300 },
     );
   });
 
   it('finds every stored digest and no absent one in a 20,000-entry list with a crowded bucket', () => {
     let seed = 7;
-    const byte = (): number => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 24;
+    const byte = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 24;
+    };
     // Uniform digests, plus 2,000 sharing their first 6 bytes: one directory bucket holds them all.
     const hashes = Array.from({ length: 20_000 }, (_, i) => {
       const h = Uint8Array.from({ length: 16 }, byte);

@@ -71,25 +71,32 @@ export class ExactIndex {
     hashes.forEach((h, i) => {
       if (h.length !== bytes) throw new RangeError(`Expected ${bytes} bytes for hash ${i} but received ${h.length}`);
     });
-    const order = Uint32Array.from(hashes.keys()).sort((x, y) => compareAt(hashes[x] as Uint8Array, 0, hashes[y] as Uint8Array, 0, bytes) || x - y);
+    const order = Uint32Array.from(hashes.keys()).sort(
+      (x, y) => compareAt(hashes[x] as Uint8Array, 0, hashes[y] as Uint8Array, 0, bytes) || x - y,
+    );
     const sorted = new Uint8Array(hashes.length * bytes);
-    order.forEach((from, to) => sorted.set(hashes[from] as Uint8Array, to * bytes));
+    order.forEach((from, to) => {
+      sorted.set(hashes[from] as Uint8Array, to * bytes);
+    });
     return { index: new ExactIndex(sorted, bytes), order };
   }
 
   /** An index over bytes already sorted (from a snapshot); throws RangeError if they are not. */
   static fromSorted(sorted: Uint8Array, bytes: number): ExactIndex {
     integerInRange(bytes, 1, 64, 'bytes');
-    if (sorted.length % bytes !== 0) throw new RangeError(`Expected a multiple of ${bytes} bytes but received ${sorted.length}`);
+    if (sorted.length % bytes !== 0)
+      throw new RangeError(`Expected a multiple of ${bytes} bytes but received ${sorted.length}`);
     for (let at = bytes; at < sorted.length; at += bytes) {
-      if (compareAt(sorted, at - bytes, sorted, at, bytes) > 0) throw new RangeError(`Expected hashes in ascending order; position ${at / bytes} is out of order`);
+      if (compareAt(sorted, at - bytes, sorted, at, bytes) > 0)
+        throw new RangeError(`Expected hashes in ascending order; position ${at / bytes} is out of order`);
     }
     return new ExactIndex(sorted, bytes);
   }
 
   /** The positions holding `query`: `[start, end)`, empty when absent. */
   find(query: Uint8Array): [number, number] {
-    if (query.length !== this.bytes) throw new RangeError(`Expected ${this.bytes} bytes for query but received ${query.length}`);
+    if (query.length !== this.bytes)
+      throw new RangeError(`Expected ${this.bytes} bytes for query but received ${query.length}`);
     const key = this.#key(query, 0);
     let lo = this.#directory[key] as number;
     let hi = this.#directory[key + 1] as number;

@@ -39,7 +39,8 @@ describe('LinearIndex search', () => {
         const indexes = KERNELS.map((kernel) => LinearIndex.fromHashes(hashes, 256, { kernel }));
         for (const threshold of THRESHOLDS) {
           const expected = bruteForce(hashes, query, threshold);
-          for (const index of indexes) expect(index.search(query, threshold), `${index.kernel} at ${threshold}`).toEqual(expected);
+          for (const index of indexes)
+            expect(index.search(query, threshold), `${index.kernel} at ${threshold}`).toEqual(expected);
         }
       }),
       { seed: 20261128, numRuns: 120 },
@@ -49,7 +50,10 @@ describe('LinearIndex search', () => {
   it('returns exactly the brute-force result for small random and clustered lists (fast-check shrinks these)', () => {
     const hash = fc.uint8Array({ minLength: 32, maxLength: 32 });
     const clustered = fc
-      .tuple(fc.array(hash, { minLength: 1, maxLength: 4 }), fc.array(fc.tuple(fc.nat(), fc.array(fc.nat(255), { maxLength: 12 })), { maxLength: 60 }))
+      .tuple(
+        fc.array(hash, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.tuple(fc.nat(), fc.array(fc.nat(255), { maxLength: 12 })), { maxLength: 60 }),
+      )
       .map(([seeds, variants]) =>
         variants.map(([s, flips]) => {
           const h = Uint8Array.from(seeds[s % seeds.length]!);
@@ -58,11 +62,22 @@ describe('LinearIndex search', () => {
         }),
       );
     fc.assert(
-      fc.property(fc.oneof(fc.array(hash, { maxLength: 40 }), clustered), hash, fc.nat(64), fc.constantFrom(...KERNELS), (hashes, other, threshold, kernel) => {
-        // Query next to a stored hash half of the time, so matches are common.
-        const query = hashes.length > 0 && threshold % 2 === 0 ? Uint8Array.from(hashes[0]!, (b, i) => (i === 3 ? b ^ 0x11 : b)) : other;
-        expect(new LinearIndex(hashes, 256, { kernel }).search(query, threshold)).toEqual(bruteForce(hashes, query, threshold));
-      }),
+      fc.property(
+        fc.oneof(fc.array(hash, { maxLength: 40 }), clustered),
+        hash,
+        fc.nat(64),
+        fc.constantFrom(...KERNELS),
+        (hashes, other, threshold, kernel) => {
+          // Query next to a stored hash half of the time, so matches are common.
+          const query =
+            hashes.length > 0 && threshold % 2 === 0
+              ? Uint8Array.from(hashes[0]!, (b, i) => (i === 3 ? b ^ 0x11 : b))
+              : other;
+          expect(new LinearIndex(hashes, 256, { kernel }).search(query, threshold)).toEqual(
+            bruteForce(hashes, query, threshold),
+          );
+        },
+      ),
       { seed: 20261128, numRuns: 400 },
     );
   });
@@ -73,7 +88,11 @@ describe('LinearIndex search', () => {
     // memory after it as its plane-B half, and report a phantom hit at distance 0.
     const hash = Uint8Array.from({ length: 32 }, (_, i) => (i < 16 ? 255 : 0));
     for (let n = 0; n <= 12; n++) {
-      const index = LinearIndex.fromHashes(Array.from({ length: n }, () => hash), 256, { kernel });
+      const index = LinearIndex.fromHashes(
+        Array.from({ length: n }, () => hash),
+        256,
+        { kernel },
+      );
       expect(index.search(new Uint8Array(32), 127), `count ${n}`).toEqual([]);
       expect(index.search(new Uint8Array(32), 128), `count ${n}`).toHaveLength(n);
     }
@@ -82,7 +101,9 @@ describe('LinearIndex search', () => {
   it.each(KERNELS)('%s: finds nothing in an empty index and everything at threshold 256', (kernel) => {
     expect(new LinearIndex([], 256, { kernel }).search(new Uint8Array(32), 10)).toEqual([]);
     const all = [new Uint8Array(32), new Uint8Array(32).fill(255)];
-    expect(new LinearIndex(all, 256, { kernel }).search(new Uint8Array(32), 256).map((h) => h.distance)).toEqual([0, 256]);
+    expect(new LinearIndex(all, 256, { kernel }).search(new Uint8Array(32), 256).map((h) => h.distance)).toEqual([
+      0, 256,
+    ]);
   });
 
   it.each(KERNELS)('%s: returns every hit when there are more than the output buffer first holds', (kernel) => {
@@ -104,21 +125,29 @@ describe('LinearIndex search', () => {
 describe('LinearIndex verify', () => {
   it('equals filtering the brute force over arbitrary candidate lists, with both kernels', () => {
     fc.assert(
-      fc.property(lists, fc.integer({ min: 0, max: 3000 }), fc.nat(64), ({ shape, n, seed, query: kind }, m, threshold) => {
-        const hashes = makeList(shape, Math.max(1, n), seed);
-        const query = makeQuery(kind, hashes, seed);
-        const int = prng(seed + m);
-        // Any order, with duplicates, more candidates than hashes; only the first `length` count.
-        const candidates = Uint32Array.from({ length: m }, () => int(hashes.length));
-        const length = int(m + 1);
-        const distances = hashes.map((h) => hammingDistance(h, query));
-        const expected = Array.from(candidates.subarray(0, length), (index) => ({ index, distance: distances[index]! })).filter((h) => h.distance <= threshold);
-        for (const kernel of KERNELS) {
-          const hits: SearchHit[] = [{ index: -1, distance: -1 }];
-          LinearIndex.fromHashes(hashes, 256, { kernel }).verify(candidates, length, query, threshold, hits);
-          expect(hits, kernel).toEqual([{ index: -1, distance: -1 }, ...expected]);
-        }
-      }),
+      fc.property(
+        lists,
+        fc.integer({ min: 0, max: 3000 }),
+        fc.nat(64),
+        ({ shape, n, seed, query: kind }, m, threshold) => {
+          const hashes = makeList(shape, Math.max(1, n), seed);
+          const query = makeQuery(kind, hashes, seed);
+          const int = prng(seed + m);
+          // Any order, with duplicates, more candidates than hashes; only the first `length` count.
+          const candidates = Uint32Array.from({ length: m }, () => int(hashes.length));
+          const length = int(m + 1);
+          const distances = hashes.map((h) => hammingDistance(h, query));
+          const expected = Array.from(candidates.subarray(0, length), (index) => ({
+            index,
+            distance: distances[index]!,
+          })).filter((h) => h.distance <= threshold);
+          for (const kernel of KERNELS) {
+            const hits: SearchHit[] = [{ index: -1, distance: -1 }];
+            LinearIndex.fromHashes(hashes, 256, { kernel }).verify(candidates, length, query, threshold, hits);
+            expect(hits, kernel).toEqual([{ index: -1, distance: -1 }, ...expected]);
+          }
+        },
+      ),
       { seed: 7, numRuns: 150 },
     );
   });
@@ -138,7 +167,9 @@ describe('LinearIndex planes', () => {
         const index = LinearIndex.fromPlanes(a, b, 1001, { kernel: to });
         expect(index.kernel).toBe(to);
         expect(index.count).toBe(1001);
-        hashes.forEach((h, i) => expect(index.hashAt(i)).toEqual(h));
+        hashes.forEach((h, i) => {
+          expect(index.hashAt(i)).toEqual(h);
+        });
         expect(index.search(hashes[500]!, 60)).toEqual(bruteForce(hashes, hashes[500]!, 60));
       }
     }
@@ -166,13 +197,22 @@ describe('LinearIndex kernel', () => {
       let refused;
       try { LinearIndex.fromHashes([], 256, { kernel: 'wasm' }); } catch (e) { refused = e.code; }
       console.log(JSON.stringify({ wasm: typeof WebAssembly, kernel: index.kernel, hits: index.search(new Uint8Array(32), 8), refused }));`;
-    const out = execFileSync(process.execPath, ['--jitless', '--no-warnings', '--import', 'tsx', '--input-type=module', '-e', script], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      // V8 warns that --jitless disables WebAssembly; the test checks that, so keep it off the log.
-      stdio: ['ignore', 'pipe', 'pipe'],
+    const out = execFileSync(
+      process.execPath,
+      ['--jitless', '--no-warnings', '--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        cwd: ROOT,
+        encoding: 'utf8',
+        // V8 warns that --jitless disables WebAssembly; the test checks that, so keep it off the log.
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    expect(JSON.parse(out)).toEqual({
+      wasm: 'undefined',
+      kernel: 'js',
+      hits: [{ index: 0, distance: 0 }],
+      refused: 'ERR_MODULE_LOAD',
     });
-    expect(JSON.parse(out)).toEqual({ wasm: 'undefined', kernel: 'js', hits: [{ index: 0, distance: 0 }], refused: 'ERR_MODULE_LOAD' });
   });
 });
 
@@ -180,7 +220,9 @@ describe('LinearIndex arguments', () => {
   const index = new LinearIndex([new Uint8Array(32)], 256);
 
   it('supports 256-bit hashes only', () => {
-    expect(() => new LinearIndex([new Uint8Array(20)], 160)).toThrow(new RangeError('Expected 256 for bits but received 160 of type number'));
+    expect(() => new LinearIndex([new Uint8Array(20)], 160)).toThrow(
+      new RangeError('Expected 256 for bits but received 160 of type number'),
+    );
     expect(() => LinearIndex.fromHashes([], 128)).toThrow(RangeError);
     expect(() => new LinearIndex([], '256' as unknown as number)).toThrow(TypeError);
   });
@@ -191,7 +233,9 @@ describe('LinearIndex arguments', () => {
     expect(() => index.search(new Uint8Array(16), 1)).toThrow(RangeError);
     expect(() => index.search(Array(32).fill(0) as unknown as Uint8Array, 1)).toThrow(TypeError);
     expect(() => index.search(new Uint8Array(32), -1)).toThrow(RangeError);
-    expect(() => index.search(new Uint8Array(32), 257)).toThrow(new RangeError('Expected integer between 0 and 256 for threshold but received 257 of type number'));
+    expect(() => index.search(new Uint8Array(32), 257)).toThrow(
+      new RangeError('Expected integer between 0 and 256 for threshold but received 257 of type number'),
+    );
     expect(() => index.search(new Uint8Array(32), 1.5)).toThrow(TypeError);
     expect(() => new LinearIndex([], 256, { kernel: 'gpu' as LinearKernel })).toThrow(RangeError);
   });

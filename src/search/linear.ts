@@ -61,14 +61,18 @@ function validBits(bits: unknown): number {
 
 function validHash(value: unknown, name: string): Uint8Array {
   if (!(value instanceof Uint8Array)) invalid(`Uint8Array of ${HASH_BYTES} bytes`, name, value);
-  if (value.length !== HASH_BYTES) throw new RangeError(`Expected Uint8Array of ${HASH_BYTES} bytes for ${name} but received ${value.length} bytes`);
+  if (value.length !== HASH_BYTES)
+    throw new RangeError(`Expected Uint8Array of ${HASH_BYTES} bytes for ${name} but received ${value.length} bytes`);
   return value;
 }
 
 function validPlane(value: unknown, count: number, name: string): Uint8Array {
   const bytes = count * HALF_BYTES;
   if (!(value instanceof Uint8Array)) invalid(`Uint8Array of count × ${HALF_BYTES} bytes`, name, value);
-  if (value.length !== bytes) throw new RangeError(`Expected Uint8Array of ${bytes} bytes (${count} × ${HALF_BYTES}) for ${name} but received ${value.length} bytes`);
+  if (value.length !== bytes)
+    throw new RangeError(
+      `Expected Uint8Array of ${bytes} bytes (${count} × ${HALF_BYTES}) for ${name} but received ${value.length} bytes`,
+    );
   return value;
 }
 
@@ -161,16 +165,32 @@ class JsKernel implements Kernel {
   search(query: Uint8Array, threshold: number): SearchHit[] {
     this.#queryBytes.set(query);
     const q = this.#query;
-    const q0 = q[0] as number, q1 = q[1] as number, q2 = q[2] as number, q3 = q[3] as number;
-    const q4 = q[4] as number, q5 = q[5] as number, q6 = q[6] as number, q7 = q[7] as number;
+    const q0 = q[0] as number,
+      q1 = q[1] as number,
+      q2 = q[2] as number,
+      q3 = q[3] as number;
+    const q4 = q[4] as number,
+      q5 = q[5] as number,
+      q6 = q[6] as number,
+      q7 = q[7] as number;
     const a = this.#a;
     const b = this.#b;
     const count = this.count;
     const hits: SearchHit[] = [];
     for (let i = 0, w = 0; i < count; i++, w += 4) {
-      let d = popcount128((a[w] as number) ^ q0, (a[w + 1] as number) ^ q1, (a[w + 2] as number) ^ q2, (a[w + 3] as number) ^ q3);
+      let d = popcount128(
+        (a[w] as number) ^ q0,
+        (a[w + 1] as number) ^ q1,
+        (a[w + 2] as number) ^ q2,
+        (a[w + 3] as number) ^ q3,
+      );
       if (d > threshold) continue;
-      d += popcount128((b[w] as number) ^ q4, (b[w + 1] as number) ^ q5, (b[w + 2] as number) ^ q6, (b[w + 3] as number) ^ q7);
+      d += popcount128(
+        (b[w] as number) ^ q4,
+        (b[w + 1] as number) ^ q5,
+        (b[w + 2] as number) ^ q6,
+        (b[w + 3] as number) ^ q7,
+      );
       if (d <= threshold) hits.push({ index: i, distance: d });
     }
     return hits;
@@ -179,16 +199,32 @@ class JsKernel implements Kernel {
   verify(candidates: Uint32Array, length: number, query: Uint8Array, threshold: number, hits: SearchHit[]): void {
     this.#queryBytes.set(query);
     const q = this.#query;
-    const q0 = q[0] as number, q1 = q[1] as number, q2 = q[2] as number, q3 = q[3] as number;
-    const q4 = q[4] as number, q5 = q[5] as number, q6 = q[6] as number, q7 = q[7] as number;
+    const q0 = q[0] as number,
+      q1 = q[1] as number,
+      q2 = q[2] as number,
+      q3 = q[3] as number;
+    const q4 = q[4] as number,
+      q5 = q[5] as number,
+      q6 = q[6] as number,
+      q7 = q[7] as number;
     const a = this.#a;
     const b = this.#b;
     for (let c = 0; c < length; c++) {
       const i = candidates[c] as number;
       const w = i * 4;
-      let d = popcount128((a[w] as number) ^ q0, (a[w + 1] as number) ^ q1, (a[w + 2] as number) ^ q2, (a[w + 3] as number) ^ q3);
+      let d = popcount128(
+        (a[w] as number) ^ q0,
+        (a[w + 1] as number) ^ q1,
+        (a[w + 2] as number) ^ q2,
+        (a[w + 3] as number) ^ q3,
+      );
       if (d > threshold) continue;
-      d += popcount128((b[w] as number) ^ q4, (b[w + 1] as number) ^ q5, (b[w + 2] as number) ^ q6, (b[w + 3] as number) ^ q7);
+      d += popcount128(
+        (b[w] as number) ^ q4,
+        (b[w + 1] as number) ^ q5,
+        (b[w + 2] as number) ^ q6,
+        (b[w + 3] as number) ^ q7,
+      );
       if (d <= threshold) hits.push({ index: i, distance: d });
     }
   }
@@ -196,8 +232,24 @@ class JsKernel implements Kernel {
 
 /** The exports of popcount.wat. */
 interface PopcountExports {
-  scan(planeA: number, planeB: number, count: number, query: number, threshold: number, out: number, maxOut: number): number;
-  verify(planeA: number, planeB: number, candidates: number, n: number, query: number, threshold: number, out: number): number;
+  scan(
+    planeA: number,
+    planeB: number,
+    count: number,
+    query: number,
+    threshold: number,
+    out: number,
+    maxOut: number,
+  ): number;
+  verify(
+    planeA: number,
+    planeB: number,
+    candidates: number,
+    n: number,
+    query: number,
+    threshold: number,
+    out: number,
+  ): number;
 }
 
 const WASM_PAGE = 65536;
@@ -284,7 +336,8 @@ class WasmKernel implements Kernel {
 
   search(query: Uint8Array, threshold: number): SearchHit[] {
     this.#u8.set(query, QUERY_AT);
-    const scan = (): number => this.#exports.scan(PLANES_AT, this.#planeB, this.count, QUERY_AT, threshold, this.#out, this.#capacity);
+    const scan = (): number =>
+      this.#exports.scan(PLANES_AT, this.#planeB, this.count, QUERY_AT, threshold, this.#out, this.#capacity);
     let found = scan();
     if (found > this.#capacity) {
       this.#grow(found);
@@ -292,7 +345,8 @@ class WasmKernel implements Kernel {
     }
     const u32 = this.#u32;
     const hits: SearchHit[] = [];
-    for (let k = 0, at = this.#out >>> 2; k < found; k++, at += 2) hits.push({ index: u32[at] as number, distance: u32[at + 1] as number });
+    for (let k = 0, at = this.#out >>> 2; k < found; k++, at += 2)
+      hits.push({ index: u32[at] as number, distance: u32[at + 1] as number });
     return hits;
   }
 
@@ -306,7 +360,8 @@ class WasmKernel implements Kernel {
       const to = Math.min(length, from + this.#capacity);
       u32.set(candidates.subarray(from, to), this.#scratch >>> 2);
       const found = this.#exports.verify(PLANES_AT, this.#planeB, this.#scratch, to - from, QUERY_AT, threshold, out);
-      for (let k = 0, at = out >>> 2; k < found; k++, at += 2) hits.push({ index: u32[at] as number, distance: u32[at + 1] as number });
+      for (let k = 0, at = out >>> 2; k < found; k++, at += 2)
+        hits.push({ index: u32[at] as number, distance: u32[at + 1] as number });
     }
   }
 }
@@ -317,7 +372,11 @@ function createKernel(count: number, kernel: LinearKernel | 'auto'): Kernel {
     return new WasmKernel(count);
   } catch (error) {
     if (kernel === 'auto') return new JsKernel(count);
-    throw new HashwardenError('ERR_MODULE_LOAD', `Cannot use the WebAssembly popcount kernel: ${(error as Error).message}`, { cause: error });
+    throw new HashwardenError(
+      'ERR_MODULE_LOAD',
+      `Cannot use the WebAssembly popcount kernel: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -371,7 +430,9 @@ export class LinearIndex {
     } else {
       if (!Array.isArray(hashes)) invalid('array of Uint8Array hashes', 'hashes', hashes);
       integerInRange(hashes.length, 0, MAX_COUNT, 'hashes.length');
-      hashes.forEach((hash, i) => validHash(hash, `hashes[${i}]`));
+      hashes.forEach((hash, i) => {
+        validHash(hash, `hashes[${i}]`);
+      });
       this.#kernel = createKernel(hashes.length, kernel);
       const a = this.#kernel.planeA();
       const b = this.#kernel.planeB();
@@ -432,7 +493,11 @@ export class LinearIndex {
    */
   static allocate(count: number, options?: LinearIndexOptions): LinearIndex {
     integerInRange(count, 0, MAX_COUNT, 'count');
-    return new LinearIndex(new PlaneSource(undefined, undefined, count) as unknown as readonly Uint8Array[], BITS, options);
+    return new LinearIndex(
+      new PlaneSource(undefined, undefined, count) as unknown as readonly Uint8Array[],
+      BITS,
+      options,
+    );
   }
 
   /**

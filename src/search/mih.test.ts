@@ -7,7 +7,14 @@ import { flipBit, flipped, makeList, makeQuery, prng, QUERIES, SHAPES } from '..
 import { hasShared, sharedPath, sharedTitle } from '../testing/shared.js';
 import { LinearIndex } from './linear.js';
 import { DEFAULT_GUARD_FRACTION, MihIndex } from './mih.js';
-import { MAX_INDEX_BYTES_PER_ENTRY, MIH_MIN_COUNT, chooseSearchTier, defaultSubstringBits, indexBytesPerEntry, substringWidths } from './tier.js';
+import {
+  MAX_INDEX_BYTES_PER_ENTRY,
+  MIH_MIN_COUNT,
+  chooseSearchTier,
+  defaultSubstringBits,
+  indexBytesPerEntry,
+  substringWidths,
+} from './tier.js';
 
 const PDQ_LISTS = sharedPath('reference', 'pdq', 'hash-lists');
 
@@ -18,7 +25,9 @@ const WIDTHS = [8, 9, 11, 13, 16] as const;
 
 function expectSameAsLinear(index: MihIndex, query: Uint8Array, thresholds: readonly number[], label: string): void {
   for (const threshold of thresholds) {
-    expect(index.search(query, threshold), `${label}, threshold ${threshold}`).toEqual(index.linear.search(query, threshold));
+    expect(index.search(query, threshold), `${label}, threshold ${threshold}`).toEqual(
+      index.linear.search(query, threshold),
+    );
   }
 }
 
@@ -56,12 +65,21 @@ describe('MihIndex search', () => {
       }),
     );
     fc.assert(
-      fc.property(fc.oneof(fc.array(hash, { maxLength: 40 }), clustered), hash, fc.nat(64), fc.constantFrom(...WIDTHS), (hashes, other, threshold, substringBits) => {
-        // Next to a stored hash half of the time, so matches are common.
-        const query = hashes.length > 0 && threshold % 2 === 0 ? Uint8Array.from(hashes[0]!, (b, i) => (i === 5 ? b ^ 0x24 : b)) : other;
-        const index = MihIndex.build(LinearIndex.fromHashes(hashes, 256), { substringBits, guardFraction: Infinity });
-        expect(index.search(query, threshold)).toEqual(index.linear.search(query, threshold));
-      }),
+      fc.property(
+        fc.oneof(fc.array(hash, { maxLength: 40 }), clustered),
+        hash,
+        fc.nat(64),
+        fc.constantFrom(...WIDTHS),
+        (hashes, other, threshold, substringBits) => {
+          // Next to a stored hash half of the time, so matches are common.
+          const query =
+            hashes.length > 0 && threshold % 2 === 0
+              ? Uint8Array.from(hashes[0]!, (b, i) => (i === 5 ? b ^ 0x24 : b))
+              : other;
+          const index = MihIndex.build(LinearIndex.fromHashes(hashes, 256), { substringBits, guardFraction: Infinity });
+          expect(index.search(query, threshold)).toEqual(index.linear.search(query, threshold));
+        },
+      ),
       { seed: 20261128, numRuns: 300 },
     );
   });
@@ -70,12 +88,21 @@ describe('MihIndex search', () => {
     for (const shape of ['random', 'mixed'] as const) {
       const hashes = makeList(shape, 20_000, 7);
       const linear = LinearIndex.fromHashes(hashes, 256);
-      for (const options of [{}, { substringBits: 14, guardFraction: Infinity }, { substringBits: 20, guardFraction: Infinity }]) {
+      for (const options of [
+        {},
+        { substringBits: 14, guardFraction: Infinity },
+        { substringBits: 20, guardFraction: Infinity },
+      ]) {
         const index = MihIndex.build(linear, options);
         for (const [q, kind] of QUERIES.entries()) {
           // Every threshold for near queries; a sample for the rest keeps the file fast.
           const thresholds = kind === 'near' || kind === 'stored' ? THRESHOLDS : [0, 8, 16, 31, 47, 64];
-          expectSameAsLinear(index, makeQuery(kind, hashes, q + 1), thresholds, `${shape}, ${JSON.stringify(options)}, ${kind}`);
+          expectSameAsLinear(
+            index,
+            makeQuery(kind, hashes, q + 1),
+            thresholds,
+            `${shape}, ${JSON.stringify(options)}, ${kind}`,
+          );
         }
       }
     }
@@ -121,10 +148,15 @@ describe('MihIndex search', () => {
           entries.push(entry);
         }
         const filler = makeList('random', 200, t);
-        const index = MihIndex.build(LinearIndex.fromHashes([...filler, ...entries], 256), { substringBits, guardFraction: Infinity });
+        const index = MihIndex.build(LinearIndex.fromHashes([...filler, ...entries], 256), {
+          substringBits,
+          guardFraction: Infinity,
+        });
         expect(index.plan(query, t).linear, `${substringBits} bits, t ${t}`).toBe(false);
         const hits = index.search(query, t).filter((h) => h.index >= filler.length);
-        expect(hits, `${substringBits} bits, t ${t}`).toEqual(entries.map((_, k) => ({ index: filler.length + k, distance: t })));
+        expect(hits, `${substringBits} bits, t ${t}`).toEqual(
+          entries.map((_, k) => ({ index: filler.length + k, distance: t })),
+        );
         expect(index.search(query, t), `${substringBits} bits, t ${t}`).toEqual(index.linear.search(query, t));
       }
     }
@@ -134,7 +166,10 @@ describe('MihIndex search', () => {
     // Exact duplicates sit in the same bucket of every table; near copies in most of them.
     const hash = Uint8Array.from({ length: 32 }, (_, i) => (i * 37) & 255);
     const int = prng(3);
-    const hashes = [...Array.from({ length: 300 }, () => Uint8Array.from(hash)), ...Array.from({ length: 300 }, () => flipped(hash, 1 + int(6), int))];
+    const hashes = [
+      ...Array.from({ length: 300 }, () => Uint8Array.from(hash)),
+      ...Array.from({ length: 300 }, () => flipped(hash, 1 + int(6), int)),
+    ];
     const index = MihIndex.build(LinearIndex.fromHashes(hashes, 256), { substringBits: 8, guardFraction: Infinity });
     expect(index.plan(hash, 40).candidates).toBeGreaterThan(hashes.length * 10);
     const hits = index.search(hash, 40);
@@ -147,7 +182,13 @@ describe('MihIndex search', () => {
     // second verify: shuffled near copies, found many times over, must still come out in order.
     const hash = Uint8Array.from({ length: 32 }, (_, i) => (i * 59) & 255);
     const int = prng(5);
-    const hashes = Array.from({ length: 4000 }, (_, i) => (i % 4 < 2 ? Uint8Array.from(hash) : i % 4 === 2 ? flipped(hash, 1 + int(9), int) : Uint8Array.from({ length: 32 }, () => int(256))));
+    const hashes = Array.from({ length: 4000 }, (_, i) =>
+      i % 4 < 2
+        ? Uint8Array.from(hash)
+        : i % 4 === 2
+          ? flipped(hash, 1 + int(9), int)
+          : Uint8Array.from({ length: 32 }, () => int(256)),
+    );
     const linear = LinearIndex.fromHashes(hashes, 256);
     const index = MihIndex.build(linear, { substringBits: 8, guardFraction: Infinity });
     for (const threshold of [0, 9, 20, 40]) {
@@ -163,7 +204,11 @@ describe('MihIndex search', () => {
     const query = makeQuery('near', hashes, 11);
     // 13 tables of 19–20 bits, t = 7·13 + 0: radius 7 in the first table, 137,980 keys. At
     // t = 90 = 6·13 + 12 every table is at radius 6, at most 60,460 keys: still the tables.
-    expect(index.plan(query, 91)).toEqual({ probes: 137_980 + 12 * 60_460 - 4 * (60_460 - 43_796), candidates: 0, linear: true });
+    expect(index.plan(query, 91)).toEqual({
+      probes: 137_980 + 12 * 60_460 - 4 * (60_460 - 43_796),
+      candidates: 0,
+      linear: true,
+    });
     expect(index.plan(query, 90).linear).toBe(false);
     expectSameAsLinear(index, query, [64, 90, 91, 200, 256], 'beyond the limit');
   });
@@ -182,7 +227,10 @@ describe('MihIndex search', () => {
 describe('MihIndex radii and plan', () => {
   it('probes the first a + 1 tables to radius s and the rest to s − 1, for t = s·m + a', () => {
     // 32 tables of 8 bits: C(8, ≤0) = 1, C(8, ≤1) = 9, C(8, ≤2) = 37 keys per table.
-    const index = MihIndex.build(LinearIndex.fromHashes(makeList('random', 100, 1), 256), { substringBits: 8, guardFraction: Infinity });
+    const index = MihIndex.build(LinearIndex.fromHashes(makeList('random', 100, 1), 256), {
+      substringBits: 8,
+      guardFraction: Infinity,
+    });
     const q = new Uint8Array(32);
     const probes = (t: number): number => index.plan(q, t).probes;
     expect(probes(0)).toBe(1); // s = 0, a = 0: one table, its own key only
@@ -196,7 +244,13 @@ describe('MihIndex radii and plan', () => {
   it('counts the candidates in the probed buckets, duplicates included', () => {
     // Eight copies of one hash: 16 tables of 16 bits, each copy in the query's own bucket.
     const hash = Uint8Array.from({ length: 32 }, (_, i) => i);
-    const index = MihIndex.build(LinearIndex.fromHashes(Array.from({ length: 8 }, () => hash), 256), { substringBits: 16, guardFraction: Infinity });
+    const index = MihIndex.build(
+      LinearIndex.fromHashes(
+        Array.from({ length: 8 }, () => hash),
+        256,
+      ),
+      { substringBits: 16, guardFraction: Infinity },
+    );
     expect(index.plan(hash, 0)).toEqual({ probes: 1, candidates: 8, linear: false });
     expect(index.plan(hash, 15)).toEqual({ probes: 16, candidates: 128, linear: false });
     expect(index.search(hash, 15)).toHaveLength(8);
@@ -212,8 +266,12 @@ describe('MihIndex radii and plan', () => {
       for (const t of [4, 16, 31]) {
         const { probes, candidates } = open.plan(query, t);
         const work = probes + candidates;
-        const at = MihIndex.fromTables(linear, open.substringBits, offsets, ids, { guardFraction: work / hashes.length });
-        const below = MihIndex.fromTables(linear, open.substringBits, offsets, ids, { guardFraction: (work - 0.5) / hashes.length });
+        const at = MihIndex.fromTables(linear, open.substringBits, offsets, ids, {
+          guardFraction: work / hashes.length,
+        });
+        const below = MihIndex.fromTables(linear, open.substringBits, offsets, ids, {
+          guardFraction: (work - 0.5) / hashes.length,
+        });
         expect(at.plan(query, t), `${kind} at ${t}`).toEqual({ probes, candidates, linear: false });
         expect(below.plan(query, t).linear, `${kind} at ${t}`).toBe(true);
         // search decides as plan does: the scan answers for `below` only.
@@ -226,11 +284,18 @@ describe('MihIndex radii and plan', () => {
       }
     }
     // With every probed bucket empty, the probes alone decide, before any table is read.
-    const blank = LinearIndex.fromHashes(Array.from({ length: 100 }, () => new Uint8Array(32)), 256);
+    const blank = LinearIndex.fromHashes(
+      Array.from({ length: 100 }, () => new Uint8Array(32)),
+      256,
+    );
     const tables = MihIndex.build(blank, { substringBits: 12 }).tables();
     const ones = new Uint8Array(32).fill(255);
-    const fits = MihIndex.fromTables(blank, substringWidths(12), tables.offsets, tables.ids, { guardFraction: 5 / 100 });
-    const over = MihIndex.fromTables(blank, substringWidths(12), tables.offsets, tables.ids, { guardFraction: 4.5 / 100 });
+    const fits = MihIndex.fromTables(blank, substringWidths(12), tables.offsets, tables.ids, {
+      guardFraction: 5 / 100,
+    });
+    const over = MihIndex.fromTables(blank, substringWidths(12), tables.offsets, tables.ids, {
+      guardFraction: 4.5 / 100,
+    });
     expect(fits.plan(ones, 4)).toEqual({ probes: 5, candidates: 0, linear: false });
     expect(over.plan(ones, 4)).toEqual({ probes: 5, candidates: 0, linear: true });
     const scan = vi.spyOn(blank, 'search');
@@ -245,7 +310,9 @@ describe('MihIndex radii and plan', () => {
     // near-duplicate clusters around 40 images, 0–8 bits apart.
     const int = prng(17);
     const seeds = Array.from({ length: 40 }, () => Uint8Array.from({ length: 32 }, () => int(256)));
-    const hashes = Array.from({ length: 20_000 }, (_, i) => (i % 4 === 0 ? flipped(new Uint8Array(32), int(13), int) : flipped(seeds[int(40)]!, int(9), int)));
+    const hashes = Array.from({ length: 20_000 }, (_, i) =>
+      i % 4 === 0 ? flipped(new Uint8Array(32), int(13), int) : flipped(seeds[int(40)]!, int(9), int),
+    );
     const index = MihIndex.build(LinearIndex.fromHashes(hashes, 256));
     expect(index.guardFraction).toBe(DEFAULT_GUARD_FRACTION);
     const blank = flipped(new Uint8Array(32), 3, int);
@@ -291,7 +358,8 @@ describe('MihIndex layout and tables', () => {
     for (const [j, table] of ids.entries()) {
       expect([...table].sort((x, y) => x - y)).toEqual(hashes.map((_, i) => i));
       const off = offsets[j]!;
-      for (let k = 0; k + 1 < off.length; k++) for (let p = off[k]! + 1; p < off[k + 1]!; p++) expect(table[p]!).toBeGreaterThan(table[p - 1]!);
+      for (let k = 0; k + 1 < off.length; k++)
+        for (let p = off[k]! + 1; p < off[k + 1]!; p++) expect(table[p]!).toBeGreaterThan(table[p - 1]!);
     }
   });
 
@@ -330,30 +398,41 @@ describe('MihIndex layout and tables', () => {
 describe('MihIndex on the PDQ reference lists', () => {
   const present = hasShared('reference', 'pdq', 'hash-lists');
 
-  it.skipIf(!present)(sharedTitle('matches the linear scan for the 100 needles in the 1,350 real PDQ hashes at thresholds 0..64', present), () => {
-    const read = (name: string): Uint8Array[] =>
-      readFileSync(join(PDQ_LISTS, name), 'utf8')
-        .split('\n')
-        .filter((line) => line.trim() !== '')
-        .map((line) => parseHex(line, 32, 'pdq'));
-    const haystack = read('haystack.txt');
-    const needles = read('needles.txt');
-    expect([haystack.length, needles.length]).toEqual([1350, 100]);
-    const linear = LinearIndex.fromHashes(haystack, 256);
-    let matched = 0;
-    for (const options of [{}, { guardFraction: Infinity }, { substringBits: 8, guardFraction: Infinity }, { substringBits: 13, guardFraction: Infinity }]) {
-      const index = MihIndex.build(linear, options);
-      for (const needle of needles) {
-        for (let t = 0; t <= 64; t++) {
-          const expected = linear.search(needle, t);
-          matched += expected.length;
-          expect(index.search(needle, t)).toEqual(expected);
+  it.skipIf(!present)(
+    sharedTitle(
+      'matches the linear scan for the 100 needles in the 1,350 real PDQ hashes at thresholds 0..64',
+      present,
+    ),
+    () => {
+      const read = (name: string): Uint8Array[] =>
+        readFileSync(join(PDQ_LISTS, name), 'utf8')
+          .split('\n')
+          .filter((line) => line.trim() !== '')
+          .map((line) => parseHex(line, 32, 'pdq'));
+      const haystack = read('haystack.txt');
+      const needles = read('needles.txt');
+      expect([haystack.length, needles.length]).toEqual([1350, 100]);
+      const linear = LinearIndex.fromHashes(haystack, 256);
+      let matched = 0;
+      for (const options of [
+        {},
+        { guardFraction: Infinity },
+        { substringBits: 8, guardFraction: Infinity },
+        { substringBits: 13, guardFraction: Infinity },
+      ]) {
+        const index = MihIndex.build(linear, options);
+        for (const needle of needles) {
+          for (let t = 0; t <= 64; t++) {
+            const expected = linear.search(needle, t);
+            matched += expected.length;
+            expect(index.search(needle, t)).toEqual(expected);
+          }
         }
       }
-    }
-    // The needles are near copies of haystack hashes: the comparison is not of empty lists.
-    expect(matched).toBeGreaterThan(1000);
-  });
+      // The needles are near copies of haystack hashes: the comparison is not of empty lists.
+      expect(matched).toBeGreaterThan(1000);
+    },
+  );
 });
 
 describe('search tiers', () => {
@@ -373,7 +452,8 @@ describe('search tiers', () => {
   it('keeps every automatic choice within the memory budget', () => {
     for (let n = 1; n <= 2 ** 31; n = Math.ceil(n * 1.37)) {
       const tier = chooseSearchTier(n);
-      if (tier.tier === 'mih') expect(indexBytesPerEntry(n, tier.substringBits as number)).toBeLessThanOrEqual(MAX_INDEX_BYTES_PER_ENTRY);
+      if (tier.tier === 'mih')
+        expect(indexBytesPerEntry(n, tier.substringBits as number)).toBeLessThanOrEqual(MAX_INDEX_BYTES_PER_ENTRY);
     }
     expect(indexBytesPerEntry(1_000_000, 19)).toBeCloseTo(74.9, 1);
   });
@@ -393,24 +473,34 @@ describe('MihIndex arguments', () => {
   const index = MihIndex.build(linear, { substringBits: 8 });
 
   it('rejects bad queries and thresholds with the standard messages', () => {
-    expect(() => index.search(new Uint8Array(32), 257)).toThrow(new RangeError('Expected integer between 0 and 256 for threshold but received 257 of type number'));
+    expect(() => index.search(new Uint8Array(32), 257)).toThrow(
+      new RangeError('Expected integer between 0 and 256 for threshold but received 257 of type number'),
+    );
     expect(() => index.search(new Uint8Array(32), -1)).toThrow(RangeError);
     expect(() => index.search(new Uint8Array(32), 1.5)).toThrow(TypeError);
     expect(() => index.plan(new Uint8Array(32), '8' as unknown as number)).toThrow(TypeError);
-    expect(() => index.search(new Uint8Array(31), 8)).toThrow(new RangeError('Expected Uint8Array of 32 bytes for query but received 31 bytes'));
+    expect(() => index.search(new Uint8Array(31), 8)).toThrow(
+      new RangeError('Expected Uint8Array of 32 bytes for query but received 31 bytes'),
+    );
     expect(() => index.plan([0] as unknown as Uint8Array, 8)).toThrow(TypeError);
   });
 
   it('rejects bad indexes and options', () => {
-    expect(() => MihIndex.build({} as LinearIndex)).toThrow(new TypeError('Expected LinearIndex for linear but received [object Object] of type object'));
-    expect(() => MihIndex.build(linear, { substringBits: 7 })).toThrow(new RangeError('Expected integer between 8 and 24 for options.substringBits but received 7 of type number'));
+    expect(() => MihIndex.build({} as LinearIndex)).toThrow(
+      new TypeError('Expected LinearIndex for linear but received [object Object] of type object'),
+    );
+    expect(() => MihIndex.build(linear, { substringBits: 7 })).toThrow(
+      new RangeError('Expected integer between 8 and 24 for options.substringBits but received 7 of type number'),
+    );
     expect(() => MihIndex.build(linear, { substringBits: 25 })).toThrow(RangeError);
     expect(() => MihIndex.build(linear, { substringBits: '16' as unknown as number })).toThrow(TypeError);
     expect(() => MihIndex.build(linear, { guardFraction: 0 })).toThrow(RangeError);
     expect(() => MihIndex.build(linear, { guardFraction: Number.NaN })).toThrow(TypeError);
     expect(() => MihIndex.build(linear, null as unknown as undefined)).toThrow(TypeError);
     expect(() => chooseSearchTier(-1)).toThrow(RangeError);
-    expect(() => chooseSearchTier(10, { tier: 'fast' as 'mih' })).toThrow(new RangeError('Expected one of auto, linear, mih for options.tier but received "fast" of type string'));
+    expect(() => chooseSearchTier(10, { tier: 'fast' as 'mih' })).toThrow(
+      new RangeError('Expected one of auto, linear, mih for options.tier but received "fast" of type string'),
+    );
     expect(() => substringWidths(30)).toThrow(RangeError);
   });
 
@@ -419,14 +509,24 @@ describe('MihIndex arguments', () => {
     const widths = index.substringBits;
     expect(() => MihIndex.fromTables(linear, widths, offsets, ids)).not.toThrow();
     expect(() => MihIndex.fromTables(linear, [...widths.slice(1), 16], offsets, ids)).toThrow(RangeError); // sums to 264
-    expect(() => MihIndex.fromTables(linear, widths, offsets.slice(1), ids)).toThrow(new RangeError('Expected 32 tables for offsets but received 31'));
-    expect(() => MihIndex.fromTables(linear, widths, offsets, [...ids.slice(1), new Uint32Array(3)])).toThrow(RangeError);
-    expect(() => MihIndex.fromTables(linear, widths, [new Uint32Array(257), ...offsets.slice(1)], ids)).toThrow(RangeError); // does not reach N
+    expect(() => MihIndex.fromTables(linear, widths, offsets.slice(1), ids)).toThrow(
+      new RangeError('Expected 32 tables for offsets but received 31'),
+    );
+    expect(() => MihIndex.fromTables(linear, widths, offsets, [...ids.slice(1), new Uint32Array(3)])).toThrow(
+      RangeError,
+    );
+    expect(() => MihIndex.fromTables(linear, widths, [new Uint32Array(257), ...offsets.slice(1)], ids)).toThrow(
+      RangeError,
+    ); // does not reach N
     const backwards = Uint32Array.from(offsets[0]!);
     backwards[5] = 1;
     expect(() => MihIndex.fromTables(linear, widths, [backwards, ...offsets.slice(1)], ids)).toThrow(RangeError);
-    expect(() => MihIndex.fromTables(linear, widths, offsets, [Uint32Array.of(0, 2), ...ids.slice(1)])).toThrow(new RangeError('Expected ids below 2 for ids[0] but received 2'));
-    expect(() => MihIndex.fromTables(linear, widths, offsets.map((o) => [...o]) as unknown as Uint32Array[], ids)).toThrow(TypeError);
+    expect(() => MihIndex.fromTables(linear, widths, offsets, [Uint32Array.of(0, 2), ...ids.slice(1)])).toThrow(
+      new RangeError('Expected ids below 2 for ids[0] but received 2'),
+    );
+    expect(() =>
+      MihIndex.fromTables(linear, widths, offsets.map((o) => [...o]) as unknown as Uint32Array[], ids),
+    ).toThrow(TypeError);
     expect(() => MihIndex.fromTables(linear, 16 as unknown as number[], offsets, ids)).toThrow(TypeError);
   });
 });

@@ -42,7 +42,8 @@ function validLinear(linear: unknown): LinearIndex {
 
 function validQuery(query: unknown): Uint8Array {
   if (!(query instanceof Uint8Array)) invalid(`Uint8Array of ${HASH_BYTES} bytes`, 'query', query);
-  if (query.length !== HASH_BYTES) throw new RangeError(`Expected Uint8Array of ${HASH_BYTES} bytes for query but received ${query.length} bytes`);
+  if (query.length !== HASH_BYTES)
+    throw new RangeError(`Expected Uint8Array of ${HASH_BYTES} bytes for query but received ${query.length} bytes`);
   return query;
 }
 
@@ -69,7 +70,10 @@ interface ResolvedOptions {
 function resolveGuard(options: MihOptions | undefined): ResolvedOptions {
   const o = optionsObject(options, 'options');
   return Object.freeze({
-    guardFraction: o.guardFraction === undefined ? DEFAULT_GUARD_FRACTION : positiveNumber(o.guardFraction, Infinity, 'options.guardFraction'),
+    guardFraction:
+      o.guardFraction === undefined
+        ? DEFAULT_GUARD_FRACTION
+        : positiveNumber(o.guardFraction, Infinity, 'options.guardFraction'),
   });
 }
 
@@ -83,7 +87,9 @@ function resolveGuard(options: MihOptions | undefined): ResolvedOptions {
  */
 function keyAt(bytes: Uint8Array, base: number, start: number, width: number): number {
   const at = base + (start >>> 3);
-  const word = (((bytes[at] ?? 0) << 24) | ((bytes[at + 1] ?? 0) << 16) | ((bytes[at + 2] ?? 0) << 8) | (bytes[at + 3] ?? 0)) >>> 0;
+  const word =
+    (((bytes[at] ?? 0) << 24) | ((bytes[at + 1] ?? 0) << 16) | ((bytes[at + 2] ?? 0) << 8) | (bytes[at + 3] ?? 0)) >>>
+    0;
   return (word >>> (32 - (start & 7) - width)) & ((1 << width) - 1);
 }
 
@@ -93,7 +99,14 @@ function keyAt(bytes: Uint8Array, base: number, start: number, width: number): n
  * `keyAt` on that plane (16-byte stride); one that straddles byte 16 takes its four bytes from
  * both.
  */
-function keysFromPlanes(a: Uint8Array, b: Uint8Array, n: number, start: number, width: number, keys: Uint32Array): void {
+function keysFromPlanes(
+  a: Uint8Array,
+  b: Uint8Array,
+  n: number,
+  start: number,
+  width: number,
+  keys: Uint32Array,
+): void {
   const first = start >>> 3;
   if (first + 4 <= HALF_BYTES || first >= HALF_BYTES) {
     const plane = first < HALF_BYTES ? a : b;
@@ -105,7 +118,8 @@ function keysFromPlanes(a: Uint8Array, b: Uint8Array, n: number, start: number, 
   const mask = (1 << width) - 1;
   for (let i = 0, at = 0; i < n; i++, at += HALF_BYTES) {
     let word = 0;
-    for (let k = first; k < first + 4; k++) word = (word << 8) | ((k < HALF_BYTES ? a[at + k] : b[at + k - HALF_BYTES]) as number);
+    for (let k = first; k < first + 4; k++)
+      word = (word << 8) | ((k < HALF_BYTES ? a[at + k] : b[at + k - HALF_BYTES]) as number);
     keys[i] = ((word >>> 0) >>> shift) & mask;
   }
 }
@@ -227,7 +241,12 @@ let construct: (linear: LinearIndex, tables: Tables, options: ResolvedOptions) =
  * for them): an id beyond the hashes fails the query that meets it with `ERR_SNAPSHOT_FORMAT`,
  * since the verify step checks every candidate before reading its hash.
  */
-export function mihFromCheckedTables(linear: LinearIndex, widths: readonly number[], offsets: Uint32Array[], ids: Uint32Array[]): MihIndex {
+export function mihFromCheckedTables(
+  linear: LinearIndex,
+  widths: readonly number[],
+  offsets: Uint32Array[],
+  ids: Uint32Array[],
+): MihIndex {
   return construct(linear, { widths, offsets, ids }, resolveGuard(undefined));
 }
 
@@ -296,7 +315,8 @@ export class MihIndex {
     this.substringBits = Object.freeze([...tables.widths]);
     this.m = tables.widths.length;
     this.#starts = new Int32Array(this.m);
-    for (let j = 1; j < this.m; j++) this.#starts[j] = (this.#starts[j - 1] as number) + (tables.widths[j - 1] as number);
+    for (let j = 1; j < this.m; j++)
+      this.#starts[j] = (this.#starts[j - 1] as number) + (tables.widths[j - 1] as number);
     this.#offsets = tables.offsets;
     this.#ids = tables.ids;
     this.guardFraction = options.guardFraction;
@@ -364,7 +384,10 @@ export class MihIndex {
   static build(linear: LinearIndex, options?: MihOptions): MihIndex {
     validLinear(linear);
     const o = optionsObject(options, 'options');
-    const target = o.substringBits === undefined ? defaultSubstringBits(linear.count) : validSubstringBits(o.substringBits, 'options.substringBits');
+    const target =
+      o.substringBits === undefined
+        ? defaultSubstringBits(linear.count)
+        : validSubstringBits(o.substringBits, 'options.substringBits');
     const resolved = resolveGuard(options);
     const widths = substringWidths(target);
     const m = widths.length;
@@ -420,13 +443,22 @@ export class MihIndex {
    * const same = MihIndex.fromTables(index.linear, index.substringBits, offsets, ids);
    * ```
    */
-  static fromTables(linear: LinearIndex, substringBits: readonly number[], offsets: Uint32Array[], ids: Uint32Array[], options?: Pick<MihOptions, 'guardFraction'>): MihIndex {
+  static fromTables(
+    linear: LinearIndex,
+    substringBits: readonly number[],
+    offsets: Uint32Array[],
+    ids: Uint32Array[],
+    options?: Pick<MihOptions, 'guardFraction'>,
+  ): MihIndex {
     validLinear(linear);
     const resolved = resolveGuard(options);
     if (!Array.isArray(substringBits)) invalid('array of substring widths', 'substringBits', substringBits);
     const widths = substringBits.map((w, j) => validSubstringBits(w, `substringBits[${j}]`));
     const total = widths.reduce((sum, w) => sum + w, 0);
-    if (total !== BITS) throw new RangeError(`Expected substring widths summing to ${BITS} for substringBits but received widths summing to ${total}`);
+    if (total !== BITS)
+      throw new RangeError(
+        `Expected substring widths summing to ${BITS} for substringBits but received widths summing to ${total}`,
+      );
     const m = widths.length;
     if (!Array.isArray(offsets)) invalid('array of Uint32Array', 'offsets', offsets);
     if (!Array.isArray(ids)) invalid('array of Uint32Array', 'ids', ids);
@@ -439,12 +471,15 @@ export class MihIndex {
       const size = 2 ** (widths[j] as number) + 1;
       if (!(off instanceof Uint32Array)) invalid('Uint32Array', `offsets[${j}]`, off);
       if (!(table instanceof Uint32Array)) invalid('Uint32Array', `ids[${j}]`, table);
-      if (off.length !== size) throw new RangeError(`Expected Uint32Array of ${size} offsets for offsets[${j}] but received ${off.length}`);
-      if (table.length !== n) throw new RangeError(`Expected Uint32Array of ${n} ids for ids[${j}] but received ${table.length}`);
+      if (off.length !== size)
+        throw new RangeError(`Expected Uint32Array of ${size} offsets for offsets[${j}] but received ${off.length}`);
+      if (table.length !== n)
+        throw new RangeError(`Expected Uint32Array of ${n} ids for ids[${j}] but received ${table.length}`);
       // Enough for every read to stay inside the arrays and within the hashes; a search never
       // trusts more than that.
       if (!mihOffsetsValid(off, n)) throw new RangeError(`Expected offsets ascending from 0 to ${n} for offsets[${j}]`);
-      if (!mihIdsValid(table, n)) throw new RangeError(`Expected ids below ${n} for ids[${j}] but received ${maxOf(table)}`);
+      if (!mihIdsValid(table, n))
+        throw new RangeError(`Expected ids below ${n} for ids[${j}] but received ${maxOf(table)}`);
     }
     return new MihIndex(linear, { widths, offsets, ids }, resolved);
   }
@@ -538,7 +573,12 @@ export class MihIndex {
       this.linear.verify(candidates, n, query, threshold, hits);
     } catch (error) {
       // Only tables taken unchecked (a snapshot's, whose checksums held) can get here.
-      if (error instanceof RangeError) throw new HashwardenError('ERR_SNAPSHOT_FORMAT', `Multi-index tables name an entry beyond the ${this.linear.count} hashes: they do not belong to this list`, { cause: error });
+      if (error instanceof RangeError)
+        throw new HashwardenError(
+          'ERR_SNAPSHOT_FORMAT',
+          `Multi-index tables name an entry beyond the ${this.linear.count} hashes: they do not belong to this list`,
+          { cause: error },
+        );
       throw error;
     }
   }

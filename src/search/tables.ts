@@ -11,7 +11,12 @@ import type { ListEntry } from '../lists/entry.js';
 import { ExactIndex } from './exact-index.js';
 import { LinearIndex } from './linear.js';
 import { MihIndex } from './mih.js';
-import { chooseSearchTier, resolveSearchTierOptions, type ResolvedSearchTierOptions, type SearchTierOptions } from './tier.js';
+import {
+  chooseSearchTier,
+  resolveSearchTierOptions,
+  type ResolvedSearchTierOptions,
+  type SearchTierOptions,
+} from './tier.js';
 
 /** How one algorithm's entries are searched, as `Matcher.describe()` and snapshots report it. */
 export type TableSearch =
@@ -51,7 +56,10 @@ export function resolveSearch(value: unknown, name: string): ResolvedSearch | un
 }
 
 /** The perceptual index for `linear` under `search` (default: automatic tier). */
-export function perceptualIndex(linear: LinearIndex, search: ResolvedSearch | undefined): { index: LinearIndex | MihIndex; search: TableSearch } {
+export function perceptualIndex(
+  linear: LinearIndex,
+  search: ResolvedSearch | undefined,
+): { index: LinearIndex | MihIndex; search: TableSearch } {
   const tier = chooseSearchTier(linear.count, search);
   if (tier.tier === 'linear') return { index: linear, search: { tier: 'linear' } };
   const mih = MihIndex.build(linear, { substringBits: tier.substringBits as number });
@@ -62,7 +70,10 @@ export function perceptualIndex(linear: LinearIndex, search: ResolvedSearch | un
  * Exact hashes sorted into their hash table, with the entries in the same order, so that positions
  * the table finds are entry numbers (the matcher's table and the snapshot writer both need this).
  */
-export function sortExact(algorithm: HashAlgorithm<AlgorithmName>, entries: readonly ListEntry[]): { index: ExactIndex; entries: ListEntry[] } {
+export function sortExact(
+  algorithm: HashAlgorithm<AlgorithmName>,
+  entries: readonly ListEntry[],
+): { index: ExactIndex; entries: ListEntry[] } {
   const { index, order } = ExactIndex.build(
     entries.map((e) => algorithm.parse(e.hash)),
     algorithm.bits / 8,
@@ -71,16 +82,32 @@ export function sortExact(algorithm: HashAlgorithm<AlgorithmName>, entries: read
 }
 
 /** Builds the table of one algorithm from its normalised entries. */
-export function buildTable(algorithm: HashAlgorithm<AlgorithmName>, entries: readonly ListEntry[], search?: ResolvedSearch): MatcherTable {
+export function buildTable(
+  algorithm: HashAlgorithm<AlgorithmName>,
+  entries: readonly ListEntry[],
+  search?: ResolvedSearch,
+): MatcherTable {
   if (algorithm.kind === 'perceptual') {
     const linear = LinearIndex.fromHashes(
       entries.map((e) => algorithm.parse(e.hash)),
       algorithm.bits,
     );
-    return { kind: 'perceptual', algorithm, linear, ...perceptualIndex(linear, search), entries: entryTableOf(entries) };
+    return {
+      kind: 'perceptual',
+      algorithm,
+      linear,
+      ...perceptualIndex(linear, search),
+      entries: entryTableOf(entries),
+    };
   }
   const exact = sortExact(algorithm, entries);
-  return { kind: 'exact', algorithm, index: exact.index, search: { tier: 'exact' }, entries: entryTableOf(exact.entries) };
+  return {
+    kind: 'exact',
+    algorithm,
+    index: exact.index,
+    search: { tier: 'exact' },
+    entries: entryTableOf(exact.entries),
+  };
 }
 
 /** The table with its index rebuilt under `search` (a snapshot opened with other search options). */

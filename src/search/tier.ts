@@ -84,7 +84,10 @@ export interface ResolvedSearchTierOptions {
  * resolveSearchTierOptions({ substringBits: 30 }, 'search'); // RangeError: Expected integer between 8 and 24 for search.substringBits …
  * ```
  */
-export function resolveSearchTierOptions(options: SearchTierOptions | undefined, name: string): ResolvedSearchTierOptions {
+export function resolveSearchTierOptions(
+  options: SearchTierOptions | undefined,
+  name: string,
+): ResolvedSearchTierOptions {
   const o = optionsObject(options, name);
   const tier = o.tier === undefined ? 'auto' : oneOf(o.tier, SEARCH_TIERS, `${name}.tier`);
   if (o.substringBits === undefined) return Object.freeze({ tier });
@@ -117,7 +120,8 @@ export function indexBytesPerEntry(count: number, substringBits: number): number
 /** The widest target width whose tables fit MAX_INDEX_BYTES_PER_ENTRY, or undefined. */
 function widestWithinBudget(count: number): number | undefined {
   if (count < 1) return undefined;
-  for (let bits = MAX_SUBSTRING_BITS; bits >= MIN_SUBSTRING_BITS; bits--) if (indexBytesPerEntry(count, bits) <= MAX_INDEX_BYTES_PER_ENTRY) return bits;
+  for (let bits = MAX_SUBSTRING_BITS; bits >= MIN_SUBSTRING_BITS; bits--)
+    if (indexBytesPerEntry(count, bits) <= MAX_INDEX_BYTES_PER_ENTRY) return bits;
   return undefined;
 }
 
@@ -159,6 +163,7 @@ export function chooseSearchTier(count: number, options?: SearchTierOptions): Se
   integerInRange(count, 0, 2 ** 32 - 1, 'count');
   const { tier, substringBits: bits } = resolveSearchTierOptions(options, 'options');
   if (tier === 'linear') return { tier: 'linear' };
-  if (tier === 'auto' && (count < MIH_MIN_COUNT || (bits === undefined && widestWithinBudget(count) === undefined))) return { tier: 'linear' };
+  if (tier === 'auto' && (count < MIH_MIN_COUNT || (bits === undefined && widestWithinBudget(count) === undefined)))
+    return { tier: 'linear' };
   return { tier: 'mih', substringBits: bits ?? defaultSubstringBits(count) };
 }

@@ -10,7 +10,32 @@ function randomBytes(length: number, seed: number): Uint8Array {
 }
 
 /** Lengths around every boundary of XXH3's long path: 240, stripes of 64, blocks of 1024, calls of 1 MiB. */
-const LENGTHS = [0, 1, 17, 240, 241, 255, 256, 257, 319, 320, 1023, 1024, 1025, 1088, 1089, 2047, 2048, 2049, 5000, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, (1 << 20) + 1024 + 65, 3 * (1 << 20) + 77];
+const LENGTHS = [
+  0,
+  1,
+  17,
+  240,
+  241,
+  255,
+  256,
+  257,
+  319,
+  320,
+  1023,
+  1024,
+  1025,
+  1088,
+  1089,
+  2047,
+  2048,
+  2049,
+  5000,
+  (1 << 20) - 1,
+  1 << 20,
+  (1 << 20) + 1,
+  (1 << 20) + 1024 + 65,
+  3 * (1 << 20) + 77,
+];
 
 describe('checksum', () => {
   it('is XXH3-64 of the empty input (xxhsum -H3: 2d06800538d394c2)', () => {

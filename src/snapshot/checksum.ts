@@ -128,7 +128,8 @@ export function checksum(bytes: Uint8Array): bigint {
   const length = bytes.length;
   const blocks = Math.floor((length - 1) / BLOCK);
   exports.begin();
-  for (let b = 0; b < blocks; b += BLOCKS_PER_CALL) exports.blocks(start + b * BLOCK, Math.min(BLOCKS_PER_CALL, blocks - b));
+  for (let b = 0; b < blocks; b += BLOCKS_PER_CALL)
+    exports.blocks(start + b * BLOCK, Math.min(BLOCKS_PER_CALL, blocks - b));
   return finish(exports, start + blocks * BLOCK, length, start + length - STRIPE, blocks);
 }
 
@@ -142,7 +143,8 @@ export function checksum(bytes: Uint8Array): bigint {
  */
 export function ascending(values: Uint32Array): boolean {
   const exports = inPlace.get(values.buffer as ArrayBuffer);
-  if (exports !== undefined && values.byteOffset % 4 === 0) return exports.ascending(values.byteOffset, values.length) === 1;
+  if (exports !== undefined && values.byteOffset % 4 === 0)
+    return exports.ascending(values.byteOffset, values.length) === 1;
   for (let i = 1; i < values.length; i++) if ((values[i] as number) < (values[i - 1] as number)) return false;
   return true;
 }

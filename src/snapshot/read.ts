@@ -63,10 +63,13 @@ function fileSource(file: FileHandle, size: number, path: string): Source {
         try {
           ({ bytesRead } = await file.read(into, done, Math.min(into.length - done, 1 << 30), position + done));
         } catch (error) {
-          throw new HashwardenError('ERR_INPUT_READ', `Cannot read the snapshot ${path}: ${(error as Error).message}`, { cause: error });
+          throw new HashwardenError('ERR_INPUT_READ', `Cannot read the snapshot ${path}: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
         // The size came from stat: a file that ends early was cut while being read.
-        if (bytesRead === 0) fail('ERR_SNAPSHOT_TRUNCATED', path, `the file ended at ${position + done} bytes while being read`);
+        if (bytesRead === 0)
+          fail('ERR_SNAPSHOT_TRUNCATED', path, `the file ended at ${position + done} bytes while being read`);
         done += bytesRead;
       }
     },
@@ -101,13 +104,17 @@ export async function readSnapshot(path: string): Promise<LoadedSnapshot> {
   try {
     file = await open(path, 'r');
   } catch (error) {
-    throw new HashwardenError('ERR_INPUT_READ', `Cannot read the snapshot ${path}: ${(error as Error).message}`, { cause: error });
+    throw new HashwardenError('ERR_INPUT_READ', `Cannot read the snapshot ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   try {
     try {
       size = (await file.stat()).size;
     } catch (error) {
-      throw new HashwardenError('ERR_INPUT_READ', `Cannot read the snapshot ${path}: ${(error as Error).message}`, { cause: error });
+      throw new HashwardenError('ERR_INPUT_READ', `Cannot read the snapshot ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     return await load(fileSource(file, size, path), path);
   } finally {
@@ -158,7 +165,8 @@ async function readHeader(source: Source, path: string): Promise<{ count: number
   if (source.size < HEADER_BYTES) {
     const head = new Uint8Array(Math.min(source.size, SNAPSHOT_MAGIC.length));
     await source.read(head, 0);
-    if (head.length === SNAPSHOT_MAGIC.length && !isSnapshot(head)) fail('ERR_SNAPSHOT_FORMAT', path, 'not a hashwarden snapshot (wrong magic)');
+    if (head.length === SNAPSHOT_MAGIC.length && !isSnapshot(head))
+      fail('ERR_SNAPSHOT_FORMAT', path, 'not a hashwarden snapshot (wrong magic)');
     fail('ERR_SNAPSHOT_TRUNCATED', path, `${source.size} bytes, shorter than the ${HEADER_BYTES}-byte header`);
   }
   const bytes = new Uint8Array(HEADER_BYTES);
@@ -167,15 +175,23 @@ async function readHeader(source: Source, path: string): Promise<{ count: number
   const view = new DataView(bytes.buffer);
   // The version first: its place is the same in every version, the checksum's is not.
   const version = view.getUint32(8, true);
-  if (version !== SNAPSHOT_VERSION) fail('ERR_SNAPSHOT_VERSION', path, `format version ${version}; this release reads version ${SNAPSHOT_VERSION}${version === 1 ? ' (export the snapshot again)' : ''}`);
-  if (checksum(bytes.subarray(0, HEADER_CHECKSUM_AT)) !== view.getBigUint64(HEADER_CHECKSUM_AT, true)) fail('ERR_SNAPSHOT_CORRUPT', path, 'header checksum mismatch');
-  for (let i = 32; i < HEADER_CHECKSUM_AT; i++) if (bytes[i] !== 0) fail('ERR_SNAPSHOT_FORMAT', path, 'reserved header bytes are not zero');
+  if (version !== SNAPSHOT_VERSION)
+    fail(
+      'ERR_SNAPSHOT_VERSION',
+      path,
+      `format version ${version}; this release reads version ${SNAPSHOT_VERSION}${version === 1 ? ' (export the snapshot again)' : ''}`,
+    );
+  if (checksum(bytes.subarray(0, HEADER_CHECKSUM_AT)) !== view.getBigUint64(HEADER_CHECKSUM_AT, true))
+    fail('ERR_SNAPSHOT_CORRUPT', path, 'header checksum mismatch');
+  for (let i = 32; i < HEADER_CHECKSUM_AT; i++)
+    if (bytes[i] !== 0) fail('ERR_SNAPSHOT_FORMAT', path, 'reserved header bytes are not zero');
   const count = view.getUint32(12, true);
   const size = Number(view.getBigUint64(16, true));
   if (count === 0 || count > MAX_SECTIONS) fail('ERR_SNAPSHOT_FORMAT', path, `${count} sections`);
   if (source.size < size) fail('ERR_SNAPSHOT_TRUNCATED', path, `${source.size} bytes of ${size}`);
   if (source.size > size) fail('ERR_SNAPSHOT_FORMAT', path, `${source.size - size} bytes after the end`);
-  if (HEADER_BYTES + count * ROW_BYTES > size) fail('ERR_SNAPSHOT_FORMAT', path, 'section table beyond the end of the file');
+  if (HEADER_BYTES + count * ROW_BYTES > size)
+    fail('ERR_SNAPSHOT_FORMAT', path, 'section table beyond the end of the file');
   return { count, tableChecksum: view.getBigUint64(24, true) };
 }
 
@@ -185,7 +201,12 @@ function sectionKey(kind: number, algorithm: number, part: number): string {
 }
 
 /** The section table, checked; `present` holds the key of every section. */
-async function readRows(source: Source, path: string, count: number, tableChecksum: bigint): Promise<{ rows: Row[]; present: ReadonlySet<string> }> {
+async function readRows(
+  source: Source,
+  path: string,
+  count: number,
+  tableChecksum: bigint,
+): Promise<{ rows: Row[]; present: ReadonlySet<string> }> {
   const table = new Uint8Array(count * ROW_BYTES);
   await source.read(table, HEADER_BYTES);
   if (checksum(table) !== tableChecksum) fail('ERR_SNAPSHOT_CORRUPT', path, 'section table checksum mismatch');
@@ -203,9 +224,15 @@ async function readRows(source: Source, path: string, count: number, tableChecks
       offset: Number(view.getBigUint64(at + 16, true)),
       length: Number(view.getBigUint64(at + 24, true)),
     };
-    if (row.offset % ALIGN !== 0 || row.offset < previousEnd || row.offset + row.length > source.size) fail('ERR_SNAPSHOT_FORMAT', path, `section ${i} is misplaced`);
+    if (row.offset % ALIGN !== 0 || row.offset < previousEnd || row.offset + row.length > source.size)
+      fail('ERR_SNAPSHOT_FORMAT', path, `section ${i} is misplaced`);
     const key = sectionKey(row.kind, row.algorithm, row.part);
-    if (present.has(key)) fail('ERR_SNAPSHOT_FORMAT', path, `section ${i} repeats kind ${row.kind} of algorithm ${row.algorithm}, part ${row.part}`);
+    if (present.has(key))
+      fail(
+        'ERR_SNAPSHOT_FORMAT',
+        path,
+        `section ${i} repeats kind ${row.kind} of algorithm ${row.algorithm}, part ${row.part}`,
+      );
     present.add(key);
     previousEnd = row.offset + row.length;
     rows.push(row);
@@ -218,7 +245,8 @@ async function readMeta(source: Source, path: string, rows: readonly Row[]): Pro
   const row = metas[0];
   if (row === undefined) fail('ERR_SNAPSHOT_FORMAT', path, 'no META section');
   // One META, of no algorithm: a second would be read by nothing, so no check would cover it.
-  if (metas.length > 1 || row.algorithm !== NO_ALGORITHM) fail('ERR_SNAPSHOT_FORMAT', path, `${metas.length} META sections, the first of algorithm ${row.algorithm}`);
+  if (metas.length > 1 || row.algorithm !== NO_ALGORITHM)
+    fail('ERR_SNAPSHOT_FORMAT', path, `${metas.length} META sections, the first of algorithm ${row.algorithm}`);
   if (row.length > MAX_META_BYTES) fail('ERR_SNAPSHOT_FORMAT', path, `META of ${row.length} bytes`);
   const data = new Uint8Array(row.length);
   await source.read(data, row.offset);
@@ -230,29 +258,44 @@ async function readMeta(source: Source, path: string, rows: readonly Row[]): Pro
   } catch (error) {
     fail('ERR_SNAPSHOT_FORMAT', path, `META is not JSON: ${(error as Error).message}`);
   }
-  if (meta === null || typeof meta !== 'object' || !Array.isArray(meta.lists) || !Array.isArray(meta.algorithms)) fail('ERR_SNAPSHOT_FORMAT', path, 'META lacks lists or algorithms');
+  if (meta === null || typeof meta !== 'object' || !Array.isArray(meta.lists) || !Array.isArray(meta.algorithms))
+    fail('ERR_SNAPSHOT_FORMAT', path, 'META lacks lists or algorithms');
   for (const list of meta.lists as unknown[]) {
     const l = list as Partial<SnapshotList> | null;
-    if (l === null || typeof l !== 'object' || typeof l.name !== 'string' || typeof l.version !== 'number') fail('ERR_SNAPSHOT_FORMAT', path, 'META has a list without a name and version');
-    if (l.label !== undefined && typeof l.label !== 'string') fail('ERR_SNAPSHOT_FORMAT', path, `META gives list ${JSON.stringify(l.name)} a label that is not text`);
+    if (l === null || typeof l !== 'object' || typeof l.name !== 'string' || typeof l.version !== 'number')
+      fail('ERR_SNAPSHOT_FORMAT', path, 'META has a list without a name and version');
+    if (l.label !== undefined && typeof l.label !== 'string')
+      fail('ERR_SNAPSHOT_FORMAT', path, `META gives list ${JSON.stringify(l.name)} a label that is not text`);
     let thresholds: Partial<Record<AlgorithmName, number>>;
     try {
       thresholds = checkThresholds(l.thresholds, 'thresholds');
     } catch (error) {
-      fail('ERR_SNAPSHOT_FORMAT', path, `META gives list ${JSON.stringify(l.name)} bad thresholds: ${(error as Error).message}`);
+      fail(
+        'ERR_SNAPSHOT_FORMAT',
+        path,
+        `META gives list ${JSON.stringify(l.name)} bad thresholds: ${(error as Error).message}`,
+      );
     }
     // The checked thresholds, keyed by canonical name: a key written `PDQ` would otherwise pass
     // the check and then be missed by the matcher, which looks the threshold up as `pdq`.
-    if (l.thresholds !== undefined) (l as { thresholds?: Partial<Record<AlgorithmName, number>> }).thresholds = thresholds;
+    if (l.thresholds !== undefined)
+      (l as { thresholds?: Partial<Record<AlgorithmName, number>> }).thresholds = thresholds;
   }
   if (meta.lists.length > 0x10000) fail('ERR_SNAPSHOT_FORMAT', path, `${meta.lists.length} lists`);
   return meta;
 }
 
 /** Checks one algorithm's META entry and allocates its scan kernel, whose memory takes the planes (other sections go to arenas: `planArenas`). */
-function allocate(entry: SnapshotAlgorithm, number: number, path: string, seen: Set<AlgorithmName>, fileBytes: number): Destinations {
+function allocate(
+  entry: SnapshotAlgorithm,
+  number: number,
+  path: string,
+  seen: Set<AlgorithmName>,
+  fileBytes: number,
+): Destinations {
   // META is JSON from the file: an entry may be anything (null once made this a TypeError).
-  if (entry === null || typeof entry !== 'object') fail('ERR_SNAPSHOT_FORMAT', path, `algorithm ${number} is not an object: ${JSON.stringify(entry)}`);
+  if (entry === null || typeof entry !== 'object')
+    fail('ERR_SNAPSHOT_FORMAT', path, `algorithm ${number} is not an object: ${JSON.stringify(entry)}`);
   let algorithm: HashAlgorithm<AlgorithmName>;
   try {
     algorithm = getAlgorithm(entry.name);
@@ -262,25 +305,40 @@ function allocate(entry: SnapshotAlgorithm, number: number, path: string, seen: 
   if (seen.has(algorithm.name)) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name} appears twice`);
   seen.add(algorithm.name);
   const n = entry.count;
-  if (!Number.isInteger(n) || n < 0 || n > 2 ** 26) fail('ERR_SNAPSHOT_FORMAT', path, `bad entry count for ${algorithm.name}: ${String(n)}`);
-  if (entry.bits !== algorithm.bits) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name} stored with ${String(entry.bits)} bits`);
+  if (!Number.isInteger(n) || n < 0 || n > 2 ** 26)
+    fail('ERR_SNAPSHOT_FORMAT', path, `bad entry count for ${algorithm.name}: ${String(n)}`);
+  if (entry.bits !== algorithm.bits)
+    fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name} stored with ${String(entry.bits)} bits`);
   // Before allocating for them: the hashes alone of that many entries must fit in the file.
-  if ((n * algorithm.bits) / 8 > fileBytes) fail('ERR_SNAPSHOT_FORMAT', path, `${n} ${algorithm.name} entries do not fit in ${fileBytes} bytes`);
+  if ((n * algorithm.bits) / 8 > fileBytes)
+    fail('ERR_SNAPSHOT_FORMAT', path, `${n} ${algorithm.name} entries do not fit in ${fileBytes} bytes`);
   const search = entry.search as Partial<{ tier: string; substringBits: unknown }> | undefined;
   const tier = search?.tier;
   let widths: number[] = [];
   if (algorithm.kind === 'exact') {
-    if (tier !== 'exact') fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: search tier ${String(tier)} for an exact hash`);
+    if (tier !== 'exact')
+      fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: search tier ${String(tier)} for an exact hash`);
   } else if (tier === 'mih') {
     const bits = search?.substringBits;
-    if (!Array.isArray(bits) || bits.some((w) => !Number.isInteger(w) || (w as number) < MIN_SUBSTRING_BITS || (w as number) > MAX_SUBSTRING_BITS) || bits.reduce((s: number, w: number) => s + w, 0) !== algorithm.bits) {
+    if (
+      !Array.isArray(bits) ||
+      bits.some(
+        (w) => !Number.isInteger(w) || (w as number) < MIN_SUBSTRING_BITS || (w as number) > MAX_SUBSTRING_BITS,
+      ) ||
+      bits.reduce((s: number, w: number) => s + w, 0) !== algorithm.bits
+    ) {
       fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: bad MIH substring widths ${JSON.stringify(bits)}`);
     }
     widths = bits as number[];
   } else if (tier !== 'linear') {
     fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: unknown search tier ${JSON.stringify(tier)}`);
   }
-  const meta: SnapshotAlgorithm = { name: algorithm.name, bits: algorithm.bits, count: n, search: tier === 'mih' ? { tier, substringBits: Object.freeze(widths) } : { tier: tier as 'linear' | 'exact' } };
+  const meta: SnapshotAlgorithm = {
+    name: algorithm.name,
+    bits: algorithm.bits,
+    count: n,
+    search: tier === 'mih' ? { tier, substringBits: Object.freeze(widths) } : { tier: tier as 'linear' | 'exact' },
+  };
   let linear: LinearIndex | undefined;
   if (algorithm.kind === 'perceptual') {
     // The planes are read straight into the scan kernel's memory, and checksummed there.
@@ -288,7 +346,14 @@ function allocate(entry: SnapshotAlgorithm, number: number, path: string, seen: 
     const memory = linear.wasmMemory();
     if (memory !== undefined) registerMemory(memory);
   }
-  return { algorithm, meta, ...(linear === undefined ? {} : { linear }), mihOffsets: widths.map(() => undefined), mihIds: widths.map(() => undefined), strings: new Map() };
+  return {
+    algorithm,
+    meta,
+    ...(linear === undefined ? {} : { linear }),
+    mihOffsets: widths.map(() => undefined),
+    mihIds: widths.map(() => undefined),
+    strings: new Map(),
+  };
 }
 
 /** Largest arena: sections are packed into arenas of up to 1 GiB (one larger section gets its own). */
@@ -301,7 +366,12 @@ const ARENA_BYTES = 1 << 30;
  * not fit what META says is refused when it is matched to its array.
  */
 function planArenas(rows: readonly Row[], destinations: readonly Destinations[]): void {
-  const placed = rows.filter((row) => row.kind !== KIND.META && row.length > 0 && !((row.kind === KIND.PLANE_A || row.kind === KIND.PLANE_B) && destinations[row.algorithm]?.linear !== undefined));
+  const placed = rows.filter(
+    (row) =>
+      row.kind !== KIND.META &&
+      row.length > 0 &&
+      !((row.kind === KIND.PLANE_A || row.kind === KIND.PLANE_B) && destinations[row.algorithm]?.linear !== undefined),
+  );
   let group: Row[] = [];
   let bytes = 0;
   const flush = (): void => {
@@ -333,22 +403,31 @@ function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
   const n = d.meta.count;
   const where = `${d.algorithm.name}, section kind ${row.kind} part ${row.part}`;
   const perceptual = d.linear !== undefined;
-  if (row.part !== 0 && row.kind !== KIND.MIH_OFFSETS && row.kind !== KIND.MIH_IDS) fail('ERR_SNAPSHOT_FORMAT', path, `${where}: unexpected part`);
-  const unexpected = (): never => fail('ERR_SNAPSHOT_FORMAT', path, `${where}: not expected for a ${perceptual ? `${d.meta.search.tier} perceptual` : 'exact'} table`);
+  if (row.part !== 0 && row.kind !== KIND.MIH_OFFSETS && row.kind !== KIND.MIH_IDS)
+    fail('ERR_SNAPSHOT_FORMAT', path, `${where}: unexpected part`);
+  const unexpected = (): never =>
+    fail(
+      'ERR_SNAPSHOT_FORMAT',
+      path,
+      `${where}: not expected for a ${perceptual ? `${d.meta.search.tier} perceptual` : 'exact'} table`,
+    );
   /** Its bytes in the arena, once its size is `expected` bytes (or 0 when `empty` allows). */
   const place = (expected: number, empty = false): Uint8Array => {
     if (row.length === 0 && (empty || expected === 0)) return NOTHING;
-    if (row.length !== expected) fail('ERR_SNAPSHOT_FORMAT', path, `${where} has ${row.length} bytes, expected ${expected}`);
+    if (row.length !== expected)
+      fail('ERR_SNAPSHOT_FORMAT', path, `${where} has ${row.length} bytes, expected ${expected}`);
     const arena = row.arena as { buffer: ArrayBuffer; at: number };
     return new Uint8Array(arena.buffer, arena.at, expected);
   };
-  const u32 = (bytes: Uint8Array, length: number): Uint32Array => (bytes.length === 0 ? new Uint32Array(length) : new Uint32Array(bytes.buffer, bytes.byteOffset, length));
+  const u32 = (bytes: Uint8Array, length: number): Uint32Array =>
+    bytes.length === 0 ? new Uint32Array(length) : new Uint32Array(bytes.buffer, bytes.byteOffset, length);
   switch (row.kind) {
     case KIND.PLANE_A:
     case KIND.PLANE_B: {
       if (d.linear === undefined) return unexpected();
       const plane = row.kind === KIND.PLANE_A ? d.linear.planes().a : d.linear.planes().b;
-      if (row.length !== plane.length) fail('ERR_SNAPSHOT_FORMAT', path, `${where} has ${row.length} bytes, expected ${plane.length}`);
+      if (row.length !== plane.length)
+        fail('ERR_SNAPSHOT_FORMAT', path, `${where} has ${row.length} bytes, expected ${plane.length}`);
       return plane;
     }
     case KIND.EXACT: {
@@ -366,7 +445,8 @@ function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
       d.mihOffsets[row.part] = table;
       // Before any search runs: bucket starts from 0, never decreasing, ending at the count.
       row.check = () => {
-        if (table[0] !== 0 || table[length - 1] !== n || !ascending(table)) fail('ERR_SNAPSHOT_FORMAT', path, `${where}: bucket starts not ascending from 0 to ${n}`);
+        if (table[0] !== 0 || table[length - 1] !== n || !ascending(table))
+          fail('ERR_SNAPSHOT_FORMAT', path, `${where}: bucket starts not ascending from 0 to ${n}`);
       };
       return bytes;
     }
@@ -426,7 +506,12 @@ async function readSections(source: Source, path: string, rows: readonly Row[], 
   };
   rows.forEach((row, i) => {
     const from = previousEnd;
-    reads.push(() => Promise.all([checkGap(from, row.offset, `before section ${i}`), row.kind === KIND.META ? undefined : source.read(row.into as Uint8Array, row.offset)]));
+    reads.push(() =>
+      Promise.all([
+        checkGap(from, row.offset, `before section ${i}`),
+        row.kind === KIND.META ? undefined : source.read(row.into as Uint8Array, row.offset),
+      ]),
+    );
     previousEnd = row.offset + row.length;
   });
   const end = previousEnd;
@@ -451,7 +536,8 @@ async function readSections(source: Source, path: string, rows: readonly Row[], 
     refill();
     const row = rows[i];
     if (row === undefined || row.kind === KIND.META) continue;
-    if (checksum(row.into as Uint8Array) !== row.checksum) fail('ERR_SNAPSHOT_CORRUPT', path, `section ${i} checksum mismatch`);
+    if (checksum(row.into as Uint8Array) !== row.checksum)
+      fail('ERR_SNAPSHOT_CORRUPT', path, `section ${i} checksum mismatch`);
     row.check?.();
   }
 }
@@ -459,18 +545,40 @@ async function readSections(source: Source, path: string, rows: readonly Row[], 
 function stringColumn(d: Destinations, offsetsKind: number, bytesKind: number, path: string): StringColumn {
   const offsets = d.strings.get(offsetsKind) as Uint32Array | undefined;
   const bytes = d.strings.get(bytesKind) as Uint8Array | undefined;
-  if (offsets === undefined || bytes === undefined) fail('ERR_SNAPSHOT_FORMAT', path, `${d.algorithm.name}: missing string sections ${offsetsKind}/${bytesKind}`);
+  if (offsets === undefined || bytes === undefined)
+    fail('ERR_SNAPSHOT_FORMAT', path, `${d.algorithm.name}: missing string sections ${offsetsKind}/${bytesKind}`);
   // One read, not a pass: the last offset must be the end of the bytes (0 for an empty column).
-  if (offsets[d.meta.count] !== bytes.length) fail('ERR_SNAPSHOT_FORMAT', path, `${d.algorithm.name}: string offsets (section kind ${offsetsKind}) end at ${offsets[d.meta.count]}, not at the ${bytes.length} bytes of kind ${bytesKind}`);
+  if (offsets[d.meta.count] !== bytes.length)
+    fail(
+      'ERR_SNAPSHOT_FORMAT',
+      path,
+      `${d.algorithm.name}: string offsets (section kind ${offsetsKind}) end at ${offsets[d.meta.count]}, not at the ${bytes.length} bytes of kind ${bytesKind}`,
+    );
   return { offsets, bytes };
 }
 
-function tableOf(d: Destinations, present: ReadonlySet<string>, number: number, listNames: readonly string[], path: string): MatcherTable {
+function tableOf(
+  d: Destinations,
+  present: ReadonlySet<string>,
+  number: number,
+  listNames: readonly string[],
+  path: string,
+): MatcherTable {
   const { algorithm, meta } = d;
   const need = (kind: number, part = 0): void => {
-    if (!present.has(sectionKey(kind, number, part))) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: missing section kind ${kind} part ${part}`);
+    if (!present.has(sectionKey(kind, number, part)))
+      fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: missing section kind ${kind} part ${part}`);
   };
-  for (const kind of [KIND.ENTRY_LIST, KIND.ENTRY_ID_OFFSETS, KIND.ENTRY_ID_BYTES, KIND.ENTRY_LABEL_OFFSETS, KIND.ENTRY_LABEL_BYTES, KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES]) need(kind);
+  for (const kind of [
+    KIND.ENTRY_LIST,
+    KIND.ENTRY_ID_OFFSETS,
+    KIND.ENTRY_ID_BYTES,
+    KIND.ENTRY_LABEL_OFFSETS,
+    KIND.ENTRY_LABEL_BYTES,
+    KIND.ENTRY_METADATA_OFFSETS,
+    KIND.ENTRY_METADATA_BYTES,
+  ])
+    need(kind);
   const entries = packedEntryTable({
     lists: listNames,
     listIndex: d.listIndex as Uint16Array,
@@ -491,13 +599,19 @@ function tableOf(d: Destinations, present: ReadonlySet<string>, number: number, 
   const linear = d.linear as LinearIndex;
   need(KIND.PLANE_A);
   need(KIND.PLANE_B);
-  if (meta.search.tier !== 'mih') return { kind: 'perceptual', algorithm, linear, index: linear, search: meta.search, entries };
+  if (meta.search.tier !== 'mih')
+    return { kind: 'perceptual', algorithm, linear, index: linear, search: meta.search, entries };
   d.mihOffsets.forEach((_, part) => {
     need(KIND.MIH_OFFSETS, part);
     need(KIND.MIH_IDS, part);
   });
   // Sizes were fixed by META and each table's contents checked as it was read.
-  const index = mihFromCheckedTables(linear, meta.search.substringBits, d.mihOffsets as Uint32Array[], d.mihIds as Uint32Array[]);
+  const index = mihFromCheckedTables(
+    linear,
+    meta.search.substringBits,
+    d.mihOffsets as Uint32Array[],
+    d.mihIds as Uint32Array[],
+  );
   return { kind: 'perceptual', algorithm, linear, index, search: meta.search, entries };
 }
 
@@ -512,13 +626,20 @@ export async function load(source: Source, path: string): Promise<LoadedSnapshot
   for (const row of rows) {
     if (row.kind === KIND.META) continue;
     const d = destinations[row.algorithm];
-    if (d === undefined) fail('ERR_SNAPSHOT_FORMAT', path, `section kind ${row.kind} names algorithm ${row.algorithm} of ${destinations.length}`);
+    if (d === undefined)
+      fail(
+        'ERR_SNAPSHOT_FORMAT',
+        path,
+        `section kind ${row.kind} names algorithm ${row.algorithm} of ${destinations.length}`,
+      );
     row.into = destinationOf(row, d, path);
   }
   await readSections(source, path, rows, HEADER_BYTES + count * ROW_BYTES);
   const listNames = meta.lists.map((l) => l.name);
   const tables = new Map<AlgorithmName, MatcherTable>();
-  destinations.forEach((d, number) => tables.set(d.algorithm.name, tableOf(d, present, number, listNames, path)));
+  destinations.forEach((d, number) => {
+    tables.set(d.algorithm.name, tableOf(d, present, number, listNames, path));
+  });
   return {
     tables,
     lists: meta.lists,

@@ -17,7 +17,16 @@ function entries(): ListEntry[] {
   for (let i = 0; i < 300; i++) {
     const bytes = Uint8Array.from({ length: 32 }, (_, j) => ((i >> 3) * 37 + j * 11) & 0xff);
     bytes[i % 32] = (bytes[i % 32] as number) ^ (1 << (i % 8));
-    out.push(normalizeEntry({ id: `bh-${i}-ü`, list: i % 3 ? 'ncmec' : 'internal', algorithm: 'blockhash', hash: bytes, label: i % 5 ? undefined : 'review', metadata: i % 7 ? undefined : { case: i } }));
+    out.push(
+      normalizeEntry({
+        id: `bh-${i}-ü`,
+        list: i % 3 ? 'ncmec' : 'internal',
+        algorithm: 'blockhash',
+        hash: bytes,
+        label: i % 5 ? undefined : 'review',
+        metadata: i % 7 ? undefined : { case: i },
+      }),
+    );
   }
   for (let i = 0; i < 100; i++) {
     const md5 = Uint8Array.from({ length: 16 }, (_, j) => (i * 13 + j) & 0xff);
@@ -37,7 +46,10 @@ function codeOfSync(fn: () => unknown): string | undefined {
   return undefined;
 }
 
-const LISTS = [{ name: 'ncmec', version: 7 }, { name: 'internal', version: 2 }];
+const LISTS = [
+  { name: 'ncmec', version: 7 },
+  { name: 'internal', version: 2 },
+];
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -64,7 +76,12 @@ beforeAll(async () => {
   await writeSnapshot(file, { lists: LISTS, entries: entries(), source: 'test' });
   bytes = new Uint8Array(await readFile(file));
   mihFile = join(dir, 'mih.snap');
-  await writeSnapshot(mihFile, { lists: LISTS, entries: entries(), source: 'test', search: { tier: 'mih', substringBits: 8 } });
+  await writeSnapshot(mihFile, {
+    lists: LISTS,
+    entries: entries(),
+    source: 'test',
+    search: { tier: 'mih', substringBits: 8 },
+  });
   mihBytes = new Uint8Array(await readFile(mihFile));
 });
 
@@ -72,7 +89,12 @@ beforeAll(async () => {
 function row(data: Uint8Array, i: number): { view: DataView; at: number; offset: number; length: number } {
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const at = 64 + i * 32;
-  return { view, at, offset: Number(view.getBigUint64(at + 16, true)), length: Number(view.getBigUint64(at + 24, true)) };
+  return {
+    view,
+    at,
+    offset: Number(view.getBigUint64(at + 16, true)),
+    length: Number(view.getBigUint64(at + 24, true)),
+  };
 }
 
 /** Recomputes the table and header checksums after a row changed. */
@@ -102,7 +124,10 @@ function withSection(data: Uint8Array, kind: number, edit: (section: Uint8Array)
 /** A copy with META rewritten by `edit` (re-laid out: META is the first section, so the file is rebuilt). */
 function withMeta(data: Uint8Array, edit: (meta: Record<string, unknown>) => void): Uint8Array {
   const first = row(data, 0);
-  const meta = JSON.parse(new TextDecoder().decode(data.subarray(first.offset, first.offset + first.length))) as Record<string, unknown>;
+  const meta = JSON.parse(new TextDecoder().decode(data.subarray(first.offset, first.offset + first.length))) as Record<
+    string,
+    unknown
+  >;
   edit(meta);
   const text = new TextEncoder().encode(JSON.stringify(meta));
   // Pad with spaces (valid JSON) so the new META fits where the old one was, before the next section.
@@ -143,7 +168,9 @@ describe('snapshots', () => {
       fc.property(fc.nat(299), fc.nat(40), fc.nat(31), (i, threshold, flip) => {
         const query = Uint8Array.from(Buffer.from(entries()[i]!.hash, 'hex'));
         query[flip] = (query[flip] as number) ^ 0x81;
-        expect(fromSnapshot.matchHash({ algorithm: 'blockhash', hash: query }, { threshold })).toEqual(fromEntries.matchHash({ algorithm: 'blockhash', hash: query }, { threshold }));
+        expect(fromSnapshot.matchHash({ algorithm: 'blockhash', hash: query }, { threshold })).toEqual(
+          fromEntries.matchHash({ algorithm: 'blockhash', hash: query }, { threshold }),
+        );
       }),
       { seed: 3, numRuns: 100 },
     );
@@ -155,7 +182,10 @@ describe('snapshots', () => {
 
   it('stores multi-index tables and answers every threshold as brute force does', async () => {
     const snapshot = await parseSnapshot(mihBytes);
-    expect(snapshot.algorithms.find((a) => a.name === 'blockhash')?.search).toEqual({ tier: 'mih', substringBits: Array(32).fill(8) });
+    expect(snapshot.algorithms.find((a) => a.name === 'blockhash')?.search).toEqual({
+      tier: 'mih',
+      substringBits: Array(32).fill(8),
+    });
     const fromSnapshot = await Matcher.open(mihFile);
     expect(fromSnapshot.describe().find((t) => t.algorithm === 'blockhash')).toMatchObject({ tier: 'mih', count: 300 });
     const linear = Matcher.fromEntries(entries(), { search: { tier: 'linear' }, lists: LISTS });
@@ -163,35 +193,58 @@ describe('snapshots', () => {
       const query = Uint8Array.from(Buffer.from(entries()[i]!.hash, 'hex'));
       query[(i * 5) % 32] = (query[(i * 5) % 32] as number) ^ 0x5a;
       for (let threshold = 0; threshold <= 64; threshold++) {
-        expect(fromSnapshot.matchHash({ algorithm: 'blockhash', hash: query }, { threshold }), `entry ${i} t=${threshold}`).toEqual(linear.matchHash({ algorithm: 'blockhash', hash: query }, { threshold }));
+        expect(
+          fromSnapshot.matchHash({ algorithm: 'blockhash', hash: query }, { threshold }),
+          `entry ${i} t=${threshold}`,
+        ).toEqual(linear.matchHash({ algorithm: 'blockhash', hash: query }, { threshold }));
       }
     }
   });
 
   it('keeps the stored index unless the opener asks for another', async () => {
     expect((await Matcher.open(mihFile)).describe().find((t) => t.algorithm === 'blockhash')?.tier).toBe('mih');
-    expect((await Matcher.open(mihFile, { search: { tier: 'linear' } })).describe().find((t) => t.algorithm === 'blockhash')?.tier).toBe('linear');
-    const rebuilt = (await Matcher.open(file, { search: { tier: 'mih', substringBits: 12 } })).describe().find((t) => t.algorithm === 'blockhash');
+    expect(
+      (await Matcher.open(mihFile, { search: { tier: 'linear' } })).describe().find((t) => t.algorithm === 'blockhash')
+        ?.tier,
+    ).toBe('linear');
+    const rebuilt = (await Matcher.open(file, { search: { tier: 'mih', substringBits: 12 } }))
+      .describe()
+      .find((t) => t.algorithm === 'blockhash');
     expect(rebuilt?.tier).toBe('mih');
     expect(Math.max(...(rebuilt?.substringBits ?? []))).toBe(12);
     expect(rebuilt?.substringBits?.reduce((a, b) => a + b, 0)).toBe(256);
-    expect((await Matcher.open(file)).describe().map((t) => t.tier).sort()).toEqual(['exact', 'exact', 'linear']);
+    expect(
+      (await Matcher.open(file))
+        .describe()
+        .map((t) => t.tier)
+        .sort(),
+    ).toEqual(['exact', 'exact', 'linear']);
   });
 
   it('rejects bad search options before writing anything', async () => {
     const target = join(dir, 'bad-options.snap');
-    await expect(writeSnapshot(target, { lists: LISTS, entries: entries(), search: { substringBits: 30 } })).rejects.toThrow(
-      'Expected integer between 8 and 24 for search.substringBits but received 30 of type number',
+    await expect(
+      writeSnapshot(target, { lists: LISTS, entries: entries(), search: { substringBits: 30 } }),
+    ).rejects.toThrow('Expected integer between 8 and 24 for search.substringBits but received 30 of type number');
+    await expect(
+      writeSnapshot(target, { lists: LISTS, entries: entries(), search: { tier: 'fast' as 'mih' } }),
+    ).rejects.toThrow(RangeError);
+    expect((await readdir(dir)).filter((f) => f.startsWith('bad-options') || f.includes('bad-options.snap.'))).toEqual(
+      [],
     );
-    await expect(writeSnapshot(target, { lists: LISTS, entries: entries(), search: { tier: 'fast' as 'mih' } })).rejects.toThrow(RangeError);
-    expect((await readdir(dir)).filter((f) => f.startsWith('bad-options') || f.includes('bad-options.snap.'))).toEqual([]);
   });
 
   it('refuses lists readSnapshot would refuse with argument errors, writing nothing', async () => {
     // Found by snapshot.fuzz.test.ts: a name that was no string or a version of NaN was written, and
     // the file then refused by every reader; a null list threw "Cannot read properties of null".
     const target = join(dir, 'bad-lists.snap');
-    for (const list of [{ name: [], version: 1 }, { name: 'x', version: Number.NaN }, { name: 'x', version: 1.5 }, { name: '', version: 1 }, null]) {
+    for (const list of [
+      { name: [], version: 1 },
+      { name: 'x', version: Number.NaN },
+      { name: 'x', version: 1.5 },
+      { name: '', version: 1 },
+      null,
+    ]) {
       const error = await writeSnapshot(target, { lists: [list as never], entries: [] }).catch((e: unknown) => e);
       expect(error instanceof TypeError || error instanceof RangeError, String(error)).toBe(true);
       expect((error as Error).message).toMatch(/^Expected .+ for source\.lists\[0\]/);
@@ -217,7 +270,14 @@ describe('snapshots', () => {
     expect(lengths.get(8)).toBe(4 * (plain.length + 1));
     const matcher = await Matcher.open(target);
     const match = matcher.matchHash(plain[17]!, { threshold: 0 }).find((m) => m.entryId === plain[17]!.id);
-    expect(match).toEqual({ list: 'only', entryId: plain[17]!.id, algorithm: 'blockhash', distance: 0, hash: plain[17]!.hash, listVersion: 1 });
+    expect(match).toEqual({
+      list: 'only',
+      entryId: plain[17]!.id,
+      algorithm: 'blockhash',
+      distance: 0,
+      hash: plain[17]!.hash,
+      listVersion: 1,
+    });
   });
 
   it('keeps the lists with their versions', async () => {
@@ -233,7 +293,8 @@ describe('snapshots', () => {
   it('refuses a snapshot truncated at any section boundary or inside a section', async () => {
     for (const data of [bytes, mihBytes]) {
       const cuts = new Set<number>([0, 4, 8, 63, 64, 65]);
-      for (const [start, end] of sectionRanges(data)) for (const at of [start, start + 1, Math.floor((start + end) / 2), end - 1]) cuts.add(at);
+      for (const [start, end] of sectionRanges(data))
+        for (const at of [start, start + 1, Math.floor((start + end) / 2), end - 1]) cuts.add(at);
       for (const at of [...cuts].filter((c) => c < data.length)) {
         expect(await codeOf(parseSnapshot(data.subarray(0, at))), `cut at ${at}`).toBe('ERR_SNAPSHOT_TRUNCATED');
       }
@@ -247,9 +308,12 @@ describe('snapshots', () => {
     const source: Source = {
       size: mihBytes.length,
       read(into, position) {
-        if (position === failAt) return Promise.reject(new HashwardenError('ERR_SNAPSHOT_TRUNCATED', 'cut while being read'));
+        if (position === failAt)
+          return Promise.reject(new HashwardenError('ERR_SNAPSHOT_TRUNCATED', 'cut while being read'));
         into.set(mihBytes.subarray(position, position + into.length));
-        return position > 64 * 4 && position < slowBefore ? new Promise((resolve) => setTimeout(resolve, 20)) : Promise.resolve();
+        return position > 64 * 4 && position < slowBefore
+          ? new Promise((resolve) => setTimeout(resolve, 20))
+          : Promise.resolve();
       },
     };
     const unhandled: unknown[] = [];
@@ -277,7 +341,11 @@ describe('snapshots', () => {
       const flips = new Set<number>([9, 12, 20, 30, 40, 60, 64, 70, 100]);
       let previousEnd = 0;
       for (const [start, end] of sectionRanges(data)) {
-        if (end > start) flips.add(start).add(Math.floor((start + end) / 2)).add(end - 1);
+        if (end > start)
+          flips
+            .add(start)
+            .add(Math.floor((start + end) / 2))
+            .add(end - 1);
         if (start > previousEnd + 1) flips.add(start - 1); // padding
         previousEnd = end;
       }
@@ -286,7 +354,10 @@ describe('snapshots', () => {
         copy[at] = (copy[at] as number) ^ 0x10;
         // The version is read before the header checksum (its place is the same in every version):
         // a flip there reads as another version, which is refused as well.
-        const codes = at >= 8 && at < 12 ? ['ERR_SNAPSHOT_VERSION'] : ['ERR_SNAPSHOT_CORRUPT', 'ERR_SNAPSHOT_FORMAT', 'ERR_SNAPSHOT_TRUNCATED'];
+        const codes =
+          at >= 8 && at < 12
+            ? ['ERR_SNAPSHOT_VERSION']
+            : ['ERR_SNAPSHOT_CORRUPT', 'ERR_SNAPSHOT_FORMAT', 'ERR_SNAPSHOT_TRUNCATED'];
         expect(codes, `flip at ${at}`).toContain(await codeOf(parseSnapshot(copy)));
       }
     }
@@ -354,7 +425,8 @@ describe('snapshots', () => {
       meta.created = '';
       delete meta.source;
       const algorithms = meta.algorithms as { name: string; search: unknown }[];
-      for (const a of algorithms) if (a.name === 'blockhash') a.search = { tier: 'mih', substringBits: Array(16).fill(16) };
+      for (const a of algorithms)
+        if (a.name === 'blockhash') a.search = { tier: 'mih', substringBits: Array(16).fill(16) };
     });
     const error = await parseSnapshot(forged).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'ERR_SNAPSHOT_FORMAT' });
@@ -367,29 +439,41 @@ describe('snapshots', () => {
   });
 
   it('refuses multi-index bucket starts that are out of order even when their checksums hold', async () => {
-    const forged = withSection(mihBytes, 5, (data) => new DataView(data.buffer, data.byteOffset).setUint32(4, 0xffffff, true));
+    const forged = withSection(mihBytes, 5, (data) =>
+      new DataView(data.buffer, data.byteOffset).setUint32(4, 0xffffff, true),
+    );
     expect(await codeOf(parseSnapshot(forged))).toBe('ERR_SNAPSHOT_FORMAT');
   });
 
   it('fails a query, never reads out of bounds, when valid-checksum tables or entries point outside the list', async () => {
     // Every id of table 0 beyond the hashes: a query that finds any candidate must fail loudly.
-    const badIds = withSection(mihBytes, 6, (data) => new Uint32Array(data.buffer, data.byteOffset, data.length / 4).fill(0xffffff));
+    const badIds = withSection(mihBytes, 6, (data) =>
+      new Uint32Array(data.buffer, data.byteOffset, data.length / 4).fill(0xffffff),
+    );
     const path = join(dir, 'bad-ids.snap');
     await writeFile(path, badIds);
     const matcher = await Matcher.open(path);
     const stored = entries()[0]!.hash;
-    expect(codeOfSync(() => matcher.matchHash({ algorithm: 'blockhash', hash: stored }, { threshold: 0 }))).toBe('ERR_SNAPSHOT_FORMAT');
+    expect(codeOfSync(() => matcher.matchHash({ algorithm: 'blockhash', hash: stored }, { threshold: 0 }))).toBe(
+      'ERR_SNAPSHOT_FORMAT',
+    );
     // An entry naming a list beyond META's: the entry lookup refuses it.
-    const badList = withSection(mihBytes, 7, (data) => new Uint16Array(data.buffer, data.byteOffset, data.length / 2).fill(9));
+    const badList = withSection(mihBytes, 7, (data) =>
+      new Uint16Array(data.buffer, data.byteOffset, data.length / 2).fill(9),
+    );
     const listPath = join(dir, 'bad-list.snap');
     await writeFile(listPath, badList);
     const byList = await Matcher.open(listPath);
-    expect(codeOfSync(() => byList.matchHash({ algorithm: 'blockhash', hash: stored }, { threshold: 0 }))).toBe('ERR_SNAPSHOT_FORMAT');
+    expect(codeOfSync(() => byList.matchHash({ algorithm: 'blockhash', hash: stored }, { threshold: 0 }))).toBe(
+      'ERR_SNAPSHOT_FORMAT',
+    );
   });
 
   it('reports an unreadable path as ERR_INPUT_READ and never leaves a temporary file behind', async () => {
     expect(await codeOf(readSnapshot(join(dir, 'missing.snap')))).toBe('ERR_INPUT_READ');
-    expect(await codeOf(writeSnapshot(join(dir, 'no-such-dir', 'x.snap'), { lists: [], entries: [] }))).toBe('ERR_STORE');
+    expect(await codeOf(writeSnapshot(join(dir, 'no-such-dir', 'x.snap'), { lists: [], entries: [] }))).toBe(
+      'ERR_STORE',
+    );
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 

@@ -4,7 +4,7 @@
  * checksummed and laid out. Written to a temporary file in the target's folder and renamed over
  * it, so readers never see half a snapshot.
  */
-import { open, rename, rm } from 'node:fs/promises';
+import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
@@ -12,7 +12,14 @@ import { HashwardenError } from '../errors.js';
 import type { ListEntry } from '../lists/entry.js';
 import { packEntries, type EntryColumns, type StringColumn } from '../search/entry-table.js';
 import { MihIndex } from '../search/mih.js';
-import { buildTable, resolveSearch, sortExact, type PerceptualTable, type ResolvedSearch, type TableSearch } from '../search/tables.js';
+import {
+  buildTable,
+  resolveSearch,
+  sortExact,
+  type PerceptualTable,
+  type ResolvedSearch,
+  type TableSearch,
+} from '../search/tables.js';
 import { integerInRange, invalid, nonEmptyString } from '../validate.js';
 import { checksum } from './checksum.js';
 import {
@@ -58,7 +65,12 @@ function entrySections(algorithm: number, columns: EntryColumns): Section[] {
     { kind: bytesKind, algorithm, part: 0, data: column.bytes },
   ];
   return [
-    { kind: KIND.ENTRY_LIST, algorithm, part: 0, data: allZero(columns.listIndex) ? NOTHING : bytesOf(columns.listIndex) },
+    {
+      kind: KIND.ENTRY_LIST,
+      algorithm,
+      part: 0,
+      data: allZero(columns.listIndex) ? NOTHING : bytesOf(columns.listIndex),
+    },
     ...strings(KIND.ENTRY_ID_OFFSETS, KIND.ENTRY_ID_BYTES, columns.ids),
     ...strings(KIND.ENTRY_LABEL_OFFSETS, KIND.ENTRY_LABEL_BYTES, columns.labels),
     ...strings(KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES, columns.metadata),
@@ -66,10 +78,19 @@ function entrySections(algorithm: number, columns: EntryColumns): Section[] {
 }
 
 /** The sections of one algorithm, and how it is searched; entries in the table's order. */
-function algorithmSections(number: number, algorithm: HashAlgorithm<AlgorithmName>, group: readonly ListEntry[], listNames: readonly string[], search: ResolvedSearch | undefined): { sections: Section[]; search: TableSearch } {
+function algorithmSections(
+  number: number,
+  algorithm: HashAlgorithm<AlgorithmName>,
+  group: readonly ListEntry[],
+  listNames: readonly string[],
+  search: ResolvedSearch | undefined,
+): { sections: Section[]; search: TableSearch } {
   if (algorithm.kind === 'exact') {
     const exact = sortExact(algorithm, group);
-    const sections = [{ kind: KIND.EXACT, algorithm: number, part: 0, data: exact.index.sorted }, ...entrySections(number, packEntries(exact.entries, listNames))];
+    const sections = [
+      { kind: KIND.EXACT, algorithm: number, part: 0, data: exact.index.sorted },
+      ...entrySections(number, packEntries(exact.entries, listNames)),
+    ];
     return { sections, search: { tier: 'exact' } };
   }
   const table = buildTable(algorithm, group, search) as PerceptualTable;
@@ -80,8 +101,12 @@ function algorithmSections(number: number, algorithm: HashAlgorithm<AlgorithmNam
   ];
   if (table.index instanceof MihIndex) {
     const { offsets, ids } = table.index.tables();
-    offsets.forEach((o, part) => sections.push({ kind: KIND.MIH_OFFSETS, algorithm: number, part, data: bytesOf(o) }));
-    ids.forEach((o, part) => sections.push({ kind: KIND.MIH_IDS, algorithm: number, part, data: bytesOf(o) }));
+    offsets.forEach((o, part) => {
+      sections.push({ kind: KIND.MIH_OFFSETS, algorithm: number, part, data: bytesOf(o) });
+    });
+    ids.forEach((o, part) => {
+      sections.push({ kind: KIND.MIH_IDS, algorithm: number, part, data: bytesOf(o) });
+    });
   }
   sections.push(...entrySections(number, packEntries(group, listNames)));
   return { sections, search: table.search };
@@ -103,15 +128,19 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   // `invalid` describes any value (JSON.stringify throws for a BigInt, String for a null-prototype object).
   if (typeof path !== 'string' || path.length === 0) invalid('non-empty string', 'path', path);
   if (source === null || typeof source !== 'object') invalid('object', 'source', source);
-  if (!Array.isArray(source.lists)) throw new TypeError(`Expected array for source.lists but received ${typeof source.lists}`);
-  if (!Array.isArray(source.entries)) throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
+  if (!Array.isArray(source.lists))
+    throw new TypeError(`Expected array for source.lists but received ${typeof source.lists}`);
+  if (!Array.isArray(source.entries))
+    throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
   const search = resolveSearch(source.search, 'search');
   const mode = source.mode === undefined ? 0o600 : integerInRange(source.mode, 0, 0o777, 'source.mode');
-  if (source.lists.length > 0x10000) throw new RangeError(`Expected at most 65536 lists but received ${source.lists.length}`);
+  if (source.lists.length > 0x10000)
+    throw new RangeError(`Expected at most 65536 lists but received ${source.lists.length}`);
   // Only what a snapshot carries, checked: a bad threshold is refused here, not by every reader.
   const lists: SnapshotList[] = source.lists.map((l: unknown, i) => {
     // Checked as readSnapshot will check them: a list it would refuse must not be written.
-    if (l === null || typeof l !== 'object' || Array.isArray(l)) invalid('object with name and version', `source.lists[${i}]`, l);
+    if (l === null || typeof l !== 'object' || Array.isArray(l))
+      invalid('object with name and version', `source.lists[${i}]`, l);
     const list = l as Partial<SnapshotList>;
     const thresholds = checkThresholds(list.thresholds, `source.lists[${i}].thresholds`);
     return {
@@ -125,7 +154,10 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   const grouped = new Map<AlgorithmName, ListEntry[]>();
   for (const entry of source.entries) {
     let group = grouped.get(entry.algorithm);
-    if (group === undefined) grouped.set(entry.algorithm, (group = []));
+    if (group === undefined) {
+      group = [];
+      grouped.set(entry.algorithm, group);
+    }
     group.push(entry);
   }
   const sections: Section[] = [];
@@ -137,8 +169,18 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
     sections.push(...written.sections);
     algorithms.push({ name, bits: algorithm.bits, count: group.length, search: written.search });
   }
-  const meta: Meta = { created: new Date().toISOString(), ...(source.source === undefined ? {} : { source: source.source }), lists, algorithms };
-  sections.unshift({ kind: KIND.META, algorithm: NO_ALGORITHM, part: 0, data: new TextEncoder().encode(JSON.stringify(meta)) });
+  const meta: Meta = {
+    created: new Date().toISOString(),
+    ...(source.source === undefined ? {} : { source: source.source }),
+    lists,
+    algorithms,
+  };
+  sections.unshift({
+    kind: KIND.META,
+    algorithm: NO_ALGORITHM,
+    part: 0,
+    data: new TextEncoder().encode(JSON.stringify(meta)),
+  });
 
   // Lay out: header, table, then each section at the next multiple of 64.
   const table = new DataView(new ArrayBuffer(sections.length * ROW_BYTES));
@@ -165,18 +207,21 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   header.setBigUint64(HEADER_CHECKSUM_AT, checksum(new Uint8Array(header.buffer, 0, HEADER_CHECKSUM_AT)), true);
 
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  let file;
+  let file: FileHandle;
   try {
     // Owner-only: the hashes of abuse material are themselves sensitive (docs/security.md).
     file = await open(temporary, 'wx', 0o600);
     await file.chmod(mode);
   } catch (error) {
-    throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, { cause: error });
+    throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   try {
     await file.write(new Uint8Array(header.buffer), 0, HEADER_BYTES, 0);
     await file.write(new Uint8Array(table.buffer), 0, table.byteLength, HEADER_BYTES);
-    for (const [i, s] of sections.entries()) if (s.data.length > 0) await file.write(s.data, 0, s.data.length, offsets[i]);
+    for (const [i, s] of sections.entries())
+      if (s.data.length > 0) await file.write(s.data, 0, s.data.length, offsets[i]);
     await file.truncate(size);
     await file.sync();
     await file.close();
@@ -184,7 +229,9 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   } catch (error) {
     await file.close().catch(() => undefined);
     await rm(temporary, { force: true });
-    throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, { cause: error });
+    throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
   return { bytes: size, entries: source.entries.length, algorithms };
 }

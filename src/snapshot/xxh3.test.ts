@@ -38,8 +38,14 @@ const SECRET = new DataView(XXH3_SECRET.slice().buffer);
 function referenceAccumulators(bytes: Uint8Array): BigUint64Array {
   const input = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   const acc = BigUint64Array.of(
-    0xc2b2ae3dn, 0x9e3779b185ebca87n, 0xc2b2ae3d27d4eb4fn, 0x165667b19e3779f9n,
-    0x85ebca77c2b2ae63n, 0x85ebca77n, 0x27d4eb2f165667c5n, 0x9e3779b1n,
+    0xc2b2ae3dn,
+    0x9e3779b185ebca87n,
+    0xc2b2ae3d27d4eb4fn,
+    0x165667b19e3779f9n,
+    0x85ebca77c2b2ae63n,
+    0x85ebca77n,
+    0x27d4eb2f165667c5n,
+    0x9e3779b1n,
   );
   const stripe = (at: number, secretAt: number): void => {
     for (let i = 0; i < 8; i++) {

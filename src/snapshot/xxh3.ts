@@ -47,18 +47,198 @@ const TWO_32 = 4294967296;
 
 /** The default secret (kSecret), private so a caller writing to the exported copy changes nothing. */
 const SECRET = Uint8Array.of(
-  0xb8, 0xfe, 0x6c, 0x39, 0x23, 0xa4, 0x4b, 0xbe, 0x7c, 0x01, 0x81, 0x2c, 0xf7, 0x21, 0xad, 0x1c,
-  0xde, 0xd4, 0x6d, 0xe9, 0x83, 0x90, 0x97, 0xdb, 0x72, 0x40, 0xa4, 0xa4, 0xb7, 0xb3, 0x67, 0x1f,
-  0xcb, 0x79, 0xe6, 0x4e, 0xcc, 0xc0, 0xe5, 0x78, 0x82, 0x5a, 0xd0, 0x7d, 0xcc, 0xff, 0x72, 0x21,
-  0xb8, 0x08, 0x46, 0x74, 0xf7, 0x43, 0x24, 0x8e, 0xe0, 0x35, 0x90, 0xe6, 0x81, 0x3a, 0x26, 0x4c,
-  0x3c, 0x28, 0x52, 0xbb, 0x91, 0xc3, 0x00, 0xcb, 0x88, 0xd0, 0x65, 0x8b, 0x1b, 0x53, 0x2e, 0xa3,
-  0x71, 0x64, 0x48, 0x97, 0xa2, 0x0d, 0xf9, 0x4e, 0x38, 0x19, 0xef, 0x46, 0xa9, 0xde, 0xac, 0xd8,
-  0xa8, 0xfa, 0x76, 0x3f, 0xe3, 0x9c, 0x34, 0x3f, 0xf9, 0xdc, 0xbb, 0xc7, 0xc7, 0x0b, 0x4f, 0x1d,
-  0x8a, 0x51, 0xe0, 0x4b, 0xcd, 0xb4, 0x59, 0x31, 0xc8, 0x9f, 0x7e, 0xc9, 0xd9, 0x78, 0x73, 0x64,
-  0xea, 0xc5, 0xac, 0x83, 0x34, 0xd3, 0xeb, 0xc3, 0xc5, 0x81, 0xa0, 0xff, 0xfa, 0x13, 0x63, 0xeb,
-  0x17, 0x0d, 0xdd, 0x51, 0xb7, 0xf0, 0xda, 0x49, 0xd3, 0x16, 0x55, 0x26, 0x29, 0xd4, 0x68, 0x9e,
-  0x2b, 0x16, 0xbe, 0x58, 0x7d, 0x47, 0xa1, 0xfc, 0x8f, 0xf8, 0xb8, 0xd1, 0x7a, 0xd0, 0x31, 0xce,
-  0x45, 0xcb, 0x3a, 0x8f, 0x95, 0x16, 0x04, 0x28, 0xaf, 0xd7, 0xfb, 0xca, 0xbb, 0x4b, 0x40, 0x7e,
+  0xb8,
+  0xfe,
+  0x6c,
+  0x39,
+  0x23,
+  0xa4,
+  0x4b,
+  0xbe,
+  0x7c,
+  0x01,
+  0x81,
+  0x2c,
+  0xf7,
+  0x21,
+  0xad,
+  0x1c,
+  0xde,
+  0xd4,
+  0x6d,
+  0xe9,
+  0x83,
+  0x90,
+  0x97,
+  0xdb,
+  0x72,
+  0x40,
+  0xa4,
+  0xa4,
+  0xb7,
+  0xb3,
+  0x67,
+  0x1f,
+  0xcb,
+  0x79,
+  0xe6,
+  0x4e,
+  0xcc,
+  0xc0,
+  0xe5,
+  0x78,
+  0x82,
+  0x5a,
+  0xd0,
+  0x7d,
+  0xcc,
+  0xff,
+  0x72,
+  0x21,
+  0xb8,
+  0x08,
+  0x46,
+  0x74,
+  0xf7,
+  0x43,
+  0x24,
+  0x8e,
+  0xe0,
+  0x35,
+  0x90,
+  0xe6,
+  0x81,
+  0x3a,
+  0x26,
+  0x4c,
+  0x3c,
+  0x28,
+  0x52,
+  0xbb,
+  0x91,
+  0xc3,
+  0x00,
+  0xcb,
+  0x88,
+  0xd0,
+  0x65,
+  0x8b,
+  0x1b,
+  0x53,
+  0x2e,
+  0xa3,
+  0x71,
+  0x64,
+  0x48,
+  0x97,
+  0xa2,
+  0x0d,
+  0xf9,
+  0x4e,
+  0x38,
+  0x19,
+  0xef,
+  0x46,
+  0xa9,
+  0xde,
+  0xac,
+  0xd8,
+  0xa8,
+  0xfa,
+  0x76,
+  0x3f,
+  0xe3,
+  0x9c,
+  0x34,
+  0x3f,
+  0xf9,
+  0xdc,
+  0xbb,
+  0xc7,
+  0xc7,
+  0x0b,
+  0x4f,
+  0x1d,
+  0x8a,
+  0x51,
+  0xe0,
+  0x4b,
+  0xcd,
+  0xb4,
+  0x59,
+  0x31,
+  0xc8,
+  0x9f,
+  0x7e,
+  0xc9,
+  0xd9,
+  0x78,
+  0x73,
+  0x64,
+  0xea,
+  0xc5,
+  0xac,
+  0x83,
+  0x34,
+  0xd3,
+  0xeb,
+  0xc3,
+  0xc5,
+  0x81,
+  0xa0,
+  0xff,
+  0xfa,
+  0x13,
+  0x63,
+  0xeb,
+  0x17,
+  0x0d,
+  0xdd,
+  0x51,
+  0xb7,
+  0xf0,
+  0xda,
+  0x49,
+  0xd3,
+  0x16,
+  0x55,
+  0x26,
+  0x29,
+  0xd4,
+  0x68,
+  0x9e,
+  0x2b,
+  0x16,
+  0xbe,
+  0x58,
+  0x7d,
+  0x47,
+  0xa1,
+  0xfc,
+  0x8f,
+  0xf8,
+  0xb8,
+  0xd1,
+  0x7a,
+  0xd0,
+  0x31,
+  0xce,
+  0x45,
+  0xcb,
+  0x3a,
+  0x8f,
+  0x95,
+  0x16,
+  0x04,
+  0x28,
+  0xaf,
+  0xd7,
+  0xfb,
+  0xca,
+  0xbb,
+  0x4b,
+  0x40,
+  0x7e,
 );
 const SECRET_VIEW = new DataView(SECRET.buffer);
 
@@ -153,7 +333,10 @@ function bswap64(x: bigint): bigint {
 
 /** 16 input bytes at `at` keyed with the 16 secret bytes at `secretAt`, multiplied and folded (XXH3_mix16B, seed 0). */
 function mix16(input: DataView, at: number, secretAt: number): bigint {
-  return mulFold64(input.getBigUint64(at, true) ^ secret64(secretAt), input.getBigUint64(at + 8, true) ^ secret64(secretAt + 8));
+  return mulFold64(
+    input.getBigUint64(at, true) ^ secret64(secretAt),
+    input.getBigUint64(at + 8, true) ^ secret64(secretAt + 8),
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -166,7 +349,10 @@ function hash0(): bigint {
 function hash1to3(bytes: Uint8Array): bigint {
   const length = bytes.length;
   const combined =
-    ((bytes[0] as number) << 16) | ((bytes[length >> 1] as number) << 24) | (bytes[length - 1] as number) | (length << 8);
+    ((bytes[0] as number) << 16) |
+    ((bytes[length >> 1] as number) << 24) |
+    (bytes[length - 1] as number) |
+    (length << 8);
   const keys = (SECRET_VIEW.getUint32(0, true) ^ SECRET_VIEW.getUint32(4, true)) >>> 0;
   return avalancheXxh64(BigInt(keys) ^ BigInt(combined >>> 0));
 }
@@ -220,13 +406,38 @@ function hash129to240(input: DataView, length: number): bigint {
 // unsigned; `b`, the keyed high half, may stay a signed int32, since only its 16-bit halves are used.
 
 /** Adds `stripes` stripes from `at` to the accumulators, keyed by `keys` from word `keyAt` (2 more a stripe). */
-function accumulate(input: DataView, at: number, stripes: number, keys: Uint32Array, keyAt: number, state: Float64Array): void {
-  let x0 = state[0] as number, x1 = state[1] as number, x2 = state[2] as number, x3 = state[3] as number;
-  let x4 = state[4] as number, x5 = state[5] as number, x6 = state[6] as number, x7 = state[7] as number;
-  let y0 = state[8] as number, y1 = state[9] as number, y2 = state[10] as number, y3 = state[11] as number;
-  let y4 = state[12] as number, y5 = state[13] as number, y6 = state[14] as number, y7 = state[15] as number;
-  let h0 = state[16] as number, h1 = state[17] as number, h2 = state[18] as number, h3 = state[19] as number;
-  let h4 = state[20] as number, h5 = state[21] as number, h6 = state[22] as number, h7 = state[23] as number;
+function accumulate(
+  input: DataView,
+  at: number,
+  stripes: number,
+  keys: Uint32Array,
+  keyAt: number,
+  state: Float64Array,
+): void {
+  let x0 = state[0] as number,
+    x1 = state[1] as number,
+    x2 = state[2] as number,
+    x3 = state[3] as number;
+  let x4 = state[4] as number,
+    x5 = state[5] as number,
+    x6 = state[6] as number,
+    x7 = state[7] as number;
+  let y0 = state[8] as number,
+    y1 = state[9] as number,
+    y2 = state[10] as number,
+    y3 = state[11] as number;
+  let y4 = state[12] as number,
+    y5 = state[13] as number,
+    y6 = state[14] as number,
+    y7 = state[15] as number;
+  let h0 = state[16] as number,
+    h1 = state[17] as number,
+    h2 = state[18] as number,
+    h3 = state[19] as number;
+  let h4 = state[20] as number,
+    h5 = state[21] as number,
+    h6 = state[22] as number,
+    h7 = state[23] as number;
   for (let n = 0; n < stripes; n++, at += STRIPE, keyAt += 2) {
     let lo = input.getUint32(at, true);
     let hi = input.getUint32(at + 4, true);
@@ -300,12 +511,30 @@ function accumulate(input: DataView, at: number, stripes: number, keys: Uint32Ar
     x7 += a * (b & 0xffff);
     y7 += a * (b >>> 16);
   }
-  state[0] = x0; state[1] = x1; state[2] = x2; state[3] = x3;
-  state[4] = x4; state[5] = x5; state[6] = x6; state[7] = x7;
-  state[8] = y0; state[9] = y1; state[10] = y2; state[11] = y3;
-  state[12] = y4; state[13] = y5; state[14] = y6; state[15] = y7;
-  state[16] = h0; state[17] = h1; state[18] = h2; state[19] = h3;
-  state[20] = h4; state[21] = h5; state[22] = h6; state[23] = h7;
+  state[0] = x0;
+  state[1] = x1;
+  state[2] = x2;
+  state[3] = x3;
+  state[4] = x4;
+  state[5] = x5;
+  state[6] = x6;
+  state[7] = x7;
+  state[8] = y0;
+  state[9] = y1;
+  state[10] = y2;
+  state[11] = y3;
+  state[12] = y4;
+  state[13] = y5;
+  state[14] = y6;
+  state[15] = y7;
+  state[16] = h0;
+  state[17] = h1;
+  state[18] = h2;
+  state[19] = h3;
+  state[20] = h4;
+  state[21] = h5;
+  state[22] = h6;
+  state[23] = h7;
 }
 
 /**
@@ -404,7 +633,10 @@ export function xxh3MergeAccumulators(acc: BigUint64Array, length: number): bigi
   }
   let result = mul64(BigInt(length), PRIME64_1);
   for (let i = 0; i < 8; i += 2) {
-    result += mulFold64((acc[i] as bigint) ^ (MERGE_KEYS[i] as bigint), (acc[i + 1] as bigint) ^ (MERGE_KEYS[i + 1] as bigint));
+    result += mulFold64(
+      (acc[i] as bigint) ^ (MERGE_KEYS[i] as bigint),
+      (acc[i + 1] as bigint) ^ (MERGE_KEYS[i + 1] as bigint),
+    );
   }
   return avalanche(result & M64);
 }

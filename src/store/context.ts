@@ -76,7 +76,9 @@ export function createContext(db: Connection, path: string, readonly: boolean, v
     bumpList: db.prepare('UPDATE lists SET version = ?, updated_at = ? WHERE name = ?'),
     listRows: db.prepare(`SELECT name, version, updated_at, ${policy} FROM lists ORDER BY name`),
     listCounts: db.prepare('SELECT list, algorithm, count(*) AS n FROM entries GROUP BY list, algorithm'),
-    iterate: FILTERS.map((where) => db.prepare<string[], EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM entries${where} ORDER BY list, id`)),
+    iterate: FILTERS.map((where) =>
+      db.prepare<string[], EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM entries${where} ORDER BY list, id`),
+    ),
     count: FILTERS.map((where) => db.prepare<string[], number>(`SELECT count(*) FROM entries${where}`).pluck()),
     insertImport: undefined,
     staging: undefined,
@@ -89,14 +91,20 @@ export function createContext(db: Connection, path: string, readonly: boolean, v
 export function storeError(path: string, error: unknown): HashwardenError {
   if (isHashwardenError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
-  const code = typeof (error as { code?: unknown } | null)?.code === 'string' ? ` (${(error as { code: string }).code})` : '';
+  const code =
+    typeof (error as { code?: unknown } | null)?.code === 'string' ? ` (${(error as { code: string }).code})` : '';
   return new HashwardenError('ERR_STORE', `SQLite store ${path}: ${message}${code}`, { cause: error });
 }
 
 /** Throws `ERR_STORE` unless the store may be written now: not read-only, no transaction running. */
 export function writable(ctx: StoreContext, what: string): void {
-  if (ctx.readonly) throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: opened read-only, cannot ${what}`);
-  if (ctx.importing) throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: a transaction (an import, a read) is running on this connection, cannot ${what}`);
+  if (ctx.readonly)
+    throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: opened read-only, cannot ${what}`);
+  if (ctx.importing)
+    throw new HashwardenError(
+      'ERR_STORE',
+      `SQLite store ${ctx.path}: a transaction (an import, a read) is running on this connection, cannot ${what}`,
+    );
 }
 
 /** Entries of one list, inside an import (`count`'s statement, without its filter checks). */

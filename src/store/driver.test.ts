@@ -56,11 +56,15 @@ function runWithout(mode: 'missing' | 'broken', store: string, fresh: string): R
     out.cli = { status: await runCli(['lists', '--db', ${JSON.stringify(store)}], { out: () => {}, err: (s) => { err += s; }, isTTY: false }) };
     out.cli.err = err;
     console.log(JSON.stringify(out));`;
-  const stdout = execFileSync(process.execPath, ['--no-warnings', '--import', 'tsx', '--import', preload(mode), '--input-type=module', '-e', script], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const stdout = execFileSync(
+    process.execPath,
+    ['--no-warnings', '--import', 'tsx', '--import', preload(mode), '--input-type=module', '-e', script],
+    {
+      cwd: ROOT,
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   return JSON.parse(stdout) as Record<string, unknown>;
 }
 
@@ -103,13 +107,18 @@ function declarationImports(file: string, seen = new Set<string>()): Set<string>
   for (const [, specifier] of readFileSync(file, 'utf8').matchAll(/(?:from |import\()['"]([^'"]+)['"]/g)) {
     if (specifier === undefined) continue;
     if (!specifier.startsWith('.')) specifiers.add(specifier);
-    else for (const s of declarationImports(resolve(dirname(file), specifier.replace(/\.js$/, '.d.ts')), seen)) specifiers.add(s);
+    else
+      for (const s of declarationImports(resolve(dirname(file), specifier.replace(/\.js$/, '.d.ts')), seen))
+        specifiers.add(s);
   }
   return specifiers;
 }
 
 // The built package's declarations: tsc writes them on `npm run build`, which `npm test` runs first.
 const declarations = join(ROOT, 'dist/store/index.d.ts');
-it.skipIf(!existsSync(declarations))("declares hashwarden/sqlite without better-sqlite3's types, which users do not install", () => {
-  expect([...declarationImports(declarations)].filter((s) => s.includes('better-sqlite3'))).toEqual([]);
-});
+it.skipIf(!existsSync(declarations))(
+  "declares hashwarden/sqlite without better-sqlite3's types, which users do not install",
+  () => {
+    expect([...declarationImports(declarations)].filter((s) => s.includes('better-sqlite3'))).toEqual([]);
+  },
+);

@@ -32,7 +32,7 @@ export function loadDriver(): typeof BetterSqlite3 {
     if ((error as { code?: unknown } | null)?.code !== 'MODULE_NOT_FOUND') throw loadFailure(error);
     throw new HashwardenError(
       'ERR_MISSING_DEPENDENCY',
-      'better-sqlite3 is not installed: run `npm install better-sqlite3`. It is needed by the SQLite store (hashwarden/sqlite), Matcher.open on a store, and the CLI\'s store commands (import, lists, list, export, match --db, demo); snapshots and the matcher built from a snapshot or from entries work without it.',
+      "better-sqlite3 is not installed: run `npm install better-sqlite3`. It is needed by the SQLite store (hashwarden/sqlite), Matcher.open on a store, and the CLI's store commands (import, lists, list, export, match --db, demo); snapshots and the matcher built from a snapshot or from entries work without it.",
       { cause: error },
     );
   }
@@ -45,7 +45,11 @@ export function loadDriver(): typeof BetterSqlite3 {
 }
 
 function loadFailure(error: unknown): HashwardenError {
-  return new HashwardenError('ERR_MODULE_LOAD', `Cannot load better-sqlite3: ${error instanceof Error ? error.message : String(error)}`, { cause: error });
+  return new HashwardenError(
+    'ERR_MODULE_LOAD',
+    `Cannot load better-sqlite3: ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error },
+  );
 }
 
 /** True for an error SQLite itself raised (not one of the caller's, passing through a transaction). */

@@ -29,13 +29,26 @@ const IMPORT_BATCH_ROWS = 1000;
 const THREAD_MIN_BYTES = 2 * 1024 * 1024;
 
 /** {@link HashStore.importFile}. */
-export async function importFile(ctx: StoreContext, path: string, options: ImportFileOptions): Promise<ImportFileResult> {
+export async function importFile(
+  ctx: StoreContext,
+  path: string,
+  options: ImportFileOptions,
+): Promise<ImportFileResult> {
   nonEmptyString(path, 'path', MAX_PATH_LENGTH);
   const o = optionsObject(options, 'options');
-  const resolved = resolveImport({ ...(o.replace === undefined ? {} : { replace: o.replace as readonly string[] }), ...(o.allowEmpty === undefined ? {} : { allowEmpty: o.allowEmpty as boolean }), source: o.source === undefined ? path : o.source as string });
+  const resolved = resolveImport({
+    ...(o.replace === undefined ? {} : { replace: o.replace as readonly string[] }),
+    ...(o.allowEmpty === undefined ? {} : { allowEmpty: o.allowEmpty as boolean }),
+    source: o.source === undefined ? path : (o.source as string),
+  });
   const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
   // A size that cannot be read goes to the reader, which reports why.
-  const thread = (o.thread === undefined ? true : boolean(o.thread, 'thread')) && (await stat(path).then((info) => info.size, () => Infinity)) >= THREAD_MIN_BYTES;
+  const thread =
+    (o.thread === undefined ? true : boolean(o.thread, 'thread')) &&
+    (await stat(path).then(
+      (info) => info.size,
+      () => Infinity,
+    )) >= THREAD_MIN_BYTES;
   if (o.onProgress !== undefined && typeof o.onProgress !== 'function') invalid('function', 'onProgress', o.onProgress);
   const onProgress = o.onProgress as ((progress: ImportProgress) => void) | undefined;
   const read: StreamListOptions = Object.freeze({
@@ -56,32 +69,59 @@ export async function importFile(ctx: StoreContext, path: string, options: Impor
       const fresh = batch.problems.filter((p) => p.line > reportedTo);
       const last = batch.problems.at(-1);
       if (last !== undefined) reportedTo = Math.max(reportedTo, last.line);
-      onProgress?.(Object.freeze({
-        bytesRead: batch.bytesRead,
-        bytesTotal: batch.bytesTotal,
-        rows,
-        problems: Object.freeze(fresh.map((p) => Object.freeze({ source: path, line: p.line, error: new HashwardenError(p.code as ErrorCode, p.message) }))),
-      }));
+      onProgress?.(
+        Object.freeze({
+          bytesRead: batch.bytesRead,
+          bytesTotal: batch.bytesTotal,
+          rows,
+          problems: Object.freeze(
+            fresh.map((p) =>
+              Object.freeze({ source: path, line: p.line, error: new HashwardenError(p.code as ErrorCode, p.message) }),
+            ),
+          ),
+        }),
+      );
     };
   };
-  const ordered = await orderedImport(ctx, readPacked({ path, options: read, checkOrder: true }, thread), resolved, progress());
+  const ordered = await orderedImport(
+    ctx,
+    readPacked({ path, options: read, checkOrder: true }, thread),
+    resolved,
+    progress(),
+  );
   if (ordered !== undefined) return ordered;
   const report = progress();
-  const { result, returned } = await stagedImport(ctx, readPacked({ path, options: read, checkOrder: false }, thread), resolved, onError, true, (batch: PackedBatch, stage) => {
-    report(batch);
-    const fields = packedFields(batch);
-    for (let r = 0, f = 0; r < batch.count; r++, f += PACKED_FIELDS) {
-      const list = fields[f] as string;
-      const id = fields[f + 1] as string;
-      const line = batch.lines[r] as number;
-      if (batch.ops[r] === 0) {
-        const at = (): string => stage.where(line);
-        stage.order.see(list, at);
-        stage.stager.add([list, id, 0, fields[f + 2] as string, fields[f + 3] as string, fields[f + 4] || null, fields[f + 5] || null, line]);
-      } else {
-        stage.remove(list, id, line, () => stage.where(line));
+  const { result, returned } = await stagedImport(
+    ctx,
+    readPacked({ path, options: read, checkOrder: false }, thread),
+    resolved,
+    onError,
+    true,
+    (batch: PackedBatch, stage) => {
+      report(batch);
+      const fields = packedFields(batch);
+      for (let r = 0, f = 0; r < batch.count; r++, f += PACKED_FIELDS) {
+        const list = fields[f] as string;
+        const id = fields[f + 1] as string;
+        const line = batch.lines[r] as number;
+        if (batch.ops[r] === 0) {
+          const at = (): string => stage.where(line);
+          stage.order.see(list, at);
+          stage.stager.add([
+            list,
+            id,
+            0,
+            fields[f + 2] as string,
+            fields[f + 3] as string,
+            fields[f + 4] || null,
+            fields[f + 5] || null,
+            line,
+          ]);
+        } else {
+          stage.remove(list, id, line, () => stage.where(line));
+        }
       }
-    }
-  });
+    },
+  );
   return Object.freeze({ ...result, read: returned as ListStreamSummary, ordered: false });
 }

@@ -52,12 +52,18 @@ export interface Tally {
 
 /** A removal row in a replace, refused: a replace holds the whole list. */
 export function removalInReplace(at: string): HashwardenError {
-  return new HashwardenError('ERR_LIST_FORMAT', `${at}: a removal row in a replace (a replace holds the whole list; import removals without --replace)`);
+  return new HashwardenError(
+    'ERR_LIST_FORMAT',
+    `${at}: a removal row in a replace (a replace holds the whole list; import removals without --replace)`,
+  );
 }
 
 /** A replace holding no entries for `list`: refused unless allowed, since a truncated download must not wipe a list. */
 export function emptiedList(resolved: ResolvedImport, list: string, entries: number): HashwardenError {
-  return new HashwardenError('ERR_LIST_FORMAT', `${resolved.source ?? 'the import'}: no entries for list ${JSON.stringify(list)}, which a replace would empty (${entries} entries); allow it explicitly (allowEmpty, --allow-empty)`);
+  return new HashwardenError(
+    'ERR_LIST_FORMAT',
+    `${resolved.source ?? 'the import'}: no entries for list ${JSON.stringify(list)}, which a replace would empty (${entries} entries); allow it explicitly (allowEmpty, --allow-empty)`,
+  );
 }
 
 /** The lists an import names, in order of first appearance; in a replace, only the replaced ones. */
@@ -70,7 +76,10 @@ export class ListOrder {
   see(list: string, where: () => string): void {
     if (this.#seen.has(list)) return;
     if (this.options.replace.size > 0 && !this.options.replace.has(list)) {
-      throw new HashwardenError('ERR_LIST_FORMAT', `${where()}: an entry of list ${JSON.stringify(list)} in a replace of ${[...this.options.replace].map((n) => JSON.stringify(n)).join(', ')}`);
+      throw new HashwardenError(
+        'ERR_LIST_FORMAT',
+        `${where()}: an entry of list ${JSON.stringify(list)} in a replace of ${[...this.options.replace].map((n) => JSON.stringify(n)).join(', ')}`,
+      );
     }
     this.#seen.add(list);
     this.lists.push(list);
@@ -86,7 +95,11 @@ export class ListOrder {
  * the iterator itself is marked with `rowsFailed` (it passes through the rollback unchanged); the
  * iterator is closed if the loop is left early.
  */
-export async function drain<B, R>(iterator: AsyncIterator<B, R> | Iterator<B, R>, rowsFailed: (error: unknown) => void, each: (value: B) => void): Promise<R> {
+export async function drain<B, R>(
+  iterator: AsyncIterator<B, R> | Iterator<B, R>,
+  rowsFailed: (error: unknown) => void,
+  each: (value: B) => void,
+): Promise<R> {
   let done = false;
   try {
     for (;;) {
@@ -113,7 +126,10 @@ export async function drain<B, R>(iterator: AsyncIterator<B, R> | Iterator<B, R>
  * after the last, rolled back on any failure (the error passing through `storeError`, except
  * the rows' own). `ctx.importing` keeps other calls off the connection meanwhile.
  */
-export async function transaction<T>(ctx: StoreContext, body: (rowsFailed: (error: unknown) => void) => Promise<T>): Promise<T> {
+export async function transaction<T>(
+  ctx: StoreContext,
+  body: (rowsFailed: (error: unknown) => void) => Promise<T>,
+): Promise<T> {
   const db = ctx.db;
   ctx.importing = true;
   let sourceFailure: { error: unknown } | undefined;
@@ -159,9 +175,17 @@ export function bumpVersion(ctx: StoreContext, list: string, now: string): numbe
 }
 
 /** Writes each list's import to the history; the summaries. */
-export function record(ctx: StoreContext, tallies: readonly Tally[], versions: ReadonlyMap<string, number>, resolved: ResolvedImport, now: string): ImportSummary[] {
+export function record(
+  ctx: StoreContext,
+  tallies: readonly Tally[],
+  versions: ReadonlyMap<string, number>,
+  resolved: ResolvedImport,
+  now: string,
+): ImportSummary[] {
   const mode: ImportMode = resolved.replace.size > 0 ? 'replace' : 'merge';
-  ctx.insertImport ??= ctx.db.prepare('INSERT INTO imports (list, version, source, added, updated, unchanged, removed, mode, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  ctx.insertImport ??= ctx.db.prepare(
+    'INSERT INTO imports (list, version, source, added, updated, unchanged, removed, mode, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
   const record = ctx.insertImport;
   return tallies.map((t) => {
     const version = versions.get(t.list) as number;

@@ -7,7 +7,20 @@ import { PACKED_FIELDS, packedFields, type PackedBatch } from '../lists/packed.j
 import type { ListStreamSummary } from '../lists/stream.js';
 import { ENTRY_COLUMNS, listSize, type StoreContext } from './context.js';
 import type { Statement } from './driver.js';
-import { bumpVersion, drain, emptiedList, ListOrder, record, removalInReplace, STAGE_CHUNK, transaction, UPSERT_SET, type ResolvedImport, type StagedValue, type Tally } from './import.js';
+import {
+  bumpVersion,
+  drain,
+  emptiedList,
+  ListOrder,
+  record,
+  removalInReplace,
+  STAGE_CHUNK,
+  transaction,
+  UPSERT_SET,
+  type ResolvedImport,
+  type StagedValue,
+  type Tally,
+} from './import.js';
 import type { ImportFileResult } from './types.js';
 
 /** One packed row as the values of an entry: hex hash to bytes, an absent ('') label or metadata to NULL. */
@@ -115,7 +128,8 @@ class OrderedWriter {
       list.bare = batch.bare;
       if (batch.bare) {
         const params = list.params;
-        for (let f = r * PACKED_FIELDS + 1; f < end * PACKED_FIELDS; f += PACKED_FIELDS) params.push(fields[f] as string, fields[f + 1] as string, fields[f + 2] as string);
+        for (let f = r * PACKED_FIELDS + 1; f < end * PACKED_FIELDS; f += PACKED_FIELDS)
+          params.push(fields[f] as string, fields[f + 1] as string, fields[f + 2] as string);
       } else {
         const values = fields.slice(r * PACKED_FIELDS, end * PACKED_FIELDS);
         if (list.rows === 0) list.params = values;
@@ -139,7 +153,10 @@ class OrderedWriter {
     const params = list.params;
     const [width, idAt] = list.bare ? [BARE_FIELDS, 0] : [PACKED_FIELDS, 1];
     if (n === STAGE_CHUNK) {
-      if (list.bare) list.changes += (empty ? statements.bareInsertChunk : statements.bareUpsertChunk).run(params, { list: list.name }).changes;
+      if (list.bare)
+        list.changes += (empty ? statements.bareInsertChunk : statements.bareUpsertChunk).run(params, {
+          list: list.name,
+        }).changes;
       else list.changes += (empty ? statements.insertChunk : statements.upsertChunk).run(params).changes;
     } else {
       const one = empty ? statements.insertOne : statements.upsertOne;
@@ -167,14 +184,24 @@ class OrderedWriter {
     for (const list of this.#lists.values()) this.#flush(list);
     for (const name of this.resolved.replace) {
       const known = this.#lists.get(name);
-      if ((known?.adds ?? 0) === 0 && !this.resolved.allowEmpty) throw emptiedList(this.resolved, name, this.statements.size(name));
+      if ((known?.adds ?? 0) === 0 && !this.resolved.allowEmpty)
+        throw emptiedList(this.resolved, name, this.statements.size(name));
       const list = known ?? this.#list(name, undefined);
-      list.removed += list.last === undefined ? this.statements.all.run(name).changes : this.statements.after.run(name, list.last).changes;
+      list.removed +=
+        list.last === undefined
+          ? this.statements.all.run(name).changes
+          : this.statements.after.run(name, list.last).changes;
     }
     return [...this.#lists.values()].map((list) => {
       // In an empty list every row is new; else the list's size before and after tells new from updated.
       const added = list.before === 0 ? list.changes : this.statements.size(list.name) - list.before + list.removed;
-      return { list: list.name, added, updated: list.changes - added, unchanged: list.adds - list.changes, removed: list.removed };
+      return {
+        list: list.name,
+        added,
+        updated: list.changes - added,
+        unchanged: list.adds - list.changes,
+        removed: list.removed,
+      };
     });
   }
 
@@ -185,7 +212,18 @@ class OrderedWriter {
       this.#order.see(name, () => (line === undefined ? this.source : `${this.source}:${line}`));
       this.versions.set(name, this.bump(name));
       const before = this.statements.size(name);
-      list = { name, before, replaced: this.resolved.replace.has(name), adds: 0, changes: 0, removed: 0, last: undefined, params: [], rows: 0, bare: false };
+      list = {
+        name,
+        before,
+        replaced: this.resolved.replace.has(name),
+        adds: 0,
+        changes: 0,
+        removed: 0,
+        last: undefined,
+        params: [],
+        rows: 0,
+        bare: false,
+      };
       this.#lists.set(name, list);
     }
     return list;
@@ -199,8 +237,10 @@ function orderedStatements(ctx: StoreContext): OrderedStatements {
   const gaps = new Map<number, Statement<[StagedValue[]]>>();
   const sql = (rows: number, upsert: boolean, values: string): string =>
     `INSERT INTO entries (${ENTRY_COLUMNS}) VALUES ${Array.from({ length: rows }, () => values).join(', ')}${upsert ? ` ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}` : ''}`;
-  const insert = (rows: number, upsert: boolean): Statement<[StagedValue[]]> => db.prepare<[StagedValue[]]>(sql(rows, upsert, PACKED_VALUES));
-  const bare = (upsert: boolean): Statement<[StagedValue[], { list: string }]> => db.prepare<[StagedValue[], { list: string }]>(sql(STAGE_CHUNK, upsert, BARE_VALUES));
+  const insert = (rows: number, upsert: boolean): Statement<[StagedValue[]]> =>
+    db.prepare<[StagedValue[]]>(sql(rows, upsert, PACKED_VALUES));
+  const bare = (upsert: boolean): Statement<[StagedValue[], { list: string }]> =>
+    db.prepare<[StagedValue[], { list: string }]>(sql(STAGE_CHUNK, upsert, BARE_VALUES));
   ctx.ordered = {
     upsertChunk: insert(STAGE_CHUNK, true),
     upsertOne: insert(1, true),
@@ -214,13 +254,17 @@ function orderedStatements(ctx: StoreContext): OrderedStatements {
       let statement = gaps.get(n);
       if (statement === undefined) {
         const ids = Array.from({ length: n }, () => '?').join(', ');
-        statement = db.prepare<[StagedValue[]]>(`DELETE FROM entries WHERE list = ? AND id > ? AND id <= ? AND id NOT IN (${ids})`);
+        statement = db.prepare<[StagedValue[]]>(
+          `DELETE FROM entries WHERE list = ? AND id > ? AND id <= ? AND id NOT IN (${ids})`,
+        );
         gaps.set(n, statement);
       }
       return statement;
     },
     after: db.prepare<[string, string]>('DELETE FROM entries WHERE list = ? AND id > ?'),
-    range: db.prepare<[string, string, string], number>('SELECT count(*) FROM entries WHERE list = ? AND id > ? AND id <= ?').pluck(),
+    range: db
+      .prepare<[string, string, string], number>('SELECT count(*) FROM entries WHERE list = ? AND id > ? AND id <= ?')
+      .pluck(),
     all: db.prepare<[string]>('DELETE FROM entries WHERE list = ?'),
   };
   return ctx.ordered;
@@ -230,7 +274,12 @@ function orderedStatements(ctx: StoreContext): OrderedStatements {
  * `importFile`'s first way: rows written straight into the store while every list's ids ascend.
  * `undefined` (the transaction rolled back) at the first id out of order.
  */
-export async function orderedImport(ctx: StoreContext, reader: AsyncGenerator<PackedBatch, ListStreamSummary, void>, resolved: ResolvedImport, report: (batch: PackedBatch) => void): Promise<ImportFileResult | undefined> {
+export async function orderedImport(
+  ctx: StoreContext,
+  reader: AsyncGenerator<PackedBatch, ListStreamSummary, void>,
+  resolved: ResolvedImport,
+  report: (batch: PackedBatch) => void,
+): Promise<ImportFileResult | undefined> {
   const source = resolved.source ?? '<rows>';
   const now = new Date().toISOString();
   const unordered = new Error('ids out of order');
@@ -248,7 +297,13 @@ export async function orderedImport(ctx: StoreContext, reader: AsyncGenerator<Pa
       const tallies = writer.finish();
       const versions = writer.versions;
       const summaries = record(ctx, tallies, versions, resolved, now);
-      return Object.freeze({ summaries: Object.freeze(summaries), skipped: Object.freeze([]), skippedCount: 0, read, ordered: true });
+      return Object.freeze({
+        summaries: Object.freeze(summaries),
+        skipped: Object.freeze([]),
+        skippedCount: 0,
+        read,
+        ordered: true,
+      });
     });
   } catch (error) {
     if (error === unordered) return undefined;

@@ -15,25 +15,34 @@ export function setListPolicy(ctx: StoreContext, name: string, change: ListPolic
   const list = nonEmptyString(name, 'name', MAX_FIELD_LENGTH).trim();
   const c = optionsObject(change, 'change');
   const thresholds = c.thresholds === undefined ? undefined : checkThresholdChange(c.thresholds);
-  const label = c.label === undefined || c.label === null ? c.label : nonEmptyString(c.label, 'label', MAX_FIELD_LENGTH).trim();
+  const label =
+    c.label === undefined || c.label === null ? c.label : nonEmptyString(c.label, 'label', MAX_FIELD_LENGTH).trim();
   const enabled = c.enabled === undefined ? undefined : boolean(c.enabled, 'enabled');
   writable(ctx, 'change a list');
   try {
-    ctx.db.transaction(() => {
-      const row = ctx.db.prepare<[string], { thresholds: string | null }>('SELECT thresholds FROM lists WHERE name = ?').get(list);
-      if (row === undefined) throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: no list named ${JSON.stringify(list)}`);
-      if (thresholds !== undefined) {
-        const merged: Partial<Record<AlgorithmName, number>> = { ...storedThresholds(ctx, list, row.thresholds) };
-        for (const [algorithm, value] of Object.entries(thresholds) as [AlgorithmName, number | null][]) {
-          if (value === null) delete merged[algorithm];
-          else merged[algorithm] = value;
+    ctx.db
+      .transaction(() => {
+        const row = ctx.db
+          .prepare<[string], { thresholds: string | null }>('SELECT thresholds FROM lists WHERE name = ?')
+          .get(list);
+        if (row === undefined)
+          throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: no list named ${JSON.stringify(list)}`);
+        if (thresholds !== undefined) {
+          const merged: Partial<Record<AlgorithmName, number>> = { ...storedThresholds(ctx, list, row.thresholds) };
+          for (const [algorithm, value] of Object.entries(thresholds) as [AlgorithmName, number | null][]) {
+            if (value === null) delete merged[algorithm];
+            else merged[algorithm] = value;
+          }
+          const sorted = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)));
+          ctx.db
+            .prepare('UPDATE lists SET thresholds = ? WHERE name = ?')
+            .run(Object.keys(sorted).length === 0 ? null : JSON.stringify(sorted), list);
         }
-        const sorted = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)));
-        ctx.db.prepare('UPDATE lists SET thresholds = ? WHERE name = ?').run(Object.keys(sorted).length === 0 ? null : JSON.stringify(sorted), list);
-      }
-      if (label !== undefined) ctx.db.prepare('UPDATE lists SET label = ? WHERE name = ?').run(label, list);
-      if (enabled !== undefined) ctx.db.prepare('UPDATE lists SET enabled = ? WHERE name = ?').run(enabled ? 1 : 0, list);
-    }).immediate();
+        if (label !== undefined) ctx.db.prepare('UPDATE lists SET label = ? WHERE name = ?').run(label, list);
+        if (enabled !== undefined)
+          ctx.db.prepare('UPDATE lists SET enabled = ? WHERE name = ?').run(enabled ? 1 : 0, list);
+      })
+      .immediate();
   } catch (error) {
     throw storeError(ctx.path, error);
   }
@@ -41,8 +50,11 @@ export function setListPolicy(ctx: StoreContext, name: string, change: ListPolic
 }
 
 /** As {@link checkThresholds}, where `null` (back to the default) is allowed too. */
-function checkThresholdChange(thresholds: Readonly<Partial<Record<AlgorithmName, number | null>>>): Partial<Record<AlgorithmName, number | null>> {
-  if (thresholds === null || typeof thresholds !== 'object' || Array.isArray(thresholds)) invalid('object of thresholds by algorithm', 'thresholds', thresholds);
+function checkThresholdChange(
+  thresholds: Readonly<Partial<Record<AlgorithmName, number | null>>>,
+): Partial<Record<AlgorithmName, number | null>> {
+  if (thresholds === null || typeof thresholds !== 'object' || Array.isArray(thresholds))
+    invalid('object of thresholds by algorithm', 'thresholds', thresholds);
   const out: Partial<Record<AlgorithmName, number | null>> = {};
   for (const [key, value] of Object.entries(thresholds)) {
     const name = getAlgorithm(key).name;

@@ -24,14 +24,22 @@ interface ImportRecordRow {
 }
 
 /** A list's stored thresholds, checked (only a damaged or hand-edited file holds bad ones). */
-export function storedThresholds(ctx: StoreContext, list: string, json: string | null): Partial<Record<AlgorithmName, number>> {
+export function storedThresholds(
+  ctx: StoreContext,
+  list: string,
+  json: string | null,
+): Partial<Record<AlgorithmName, number>> {
   if (json === null) return {};
   try {
     const parsed = JSON.parse(json) as unknown;
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
     return checkThresholds(parsed, 'thresholds');
   } catch (error) {
-    throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: bad thresholds for list ${JSON.stringify(list)}: ${(error as Error).message}`, { cause: error });
+    throw new HashwardenError(
+      'ERR_STORE',
+      `SQLite store ${ctx.path}: bad thresholds for list ${JSON.stringify(list)}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -120,7 +128,8 @@ export function read<T>(ctx: StoreContext, fn: () => T): T {
 /** {@link HashStore.readAsync}. */
 export async function readAsync<T>(ctx: StoreContext, fn: () => Promise<T>): Promise<T> {
   if (typeof fn !== 'function') invalid('function', 'fn', fn);
-  if (ctx.importing) throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: a transaction is running on this connection`);
+  if (ctx.importing)
+    throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: a transaction is running on this connection`);
   try {
     ctx.db.exec('BEGIN');
   } catch (error) {
@@ -173,11 +182,28 @@ export function lists(ctx: StoreContext): ListInfo[] {
 export function history(ctx: StoreContext, list?: string): ImportRecord[] {
   const name = list === undefined ? undefined : nonEmptyString(list, 'list', MAX_FIELD_LENGTH).trim();
   try {
-    const columns = "list, version, source, added, updated, unchanged, at, " + (ctx.version >= 2 ? "removed, coalesce(mode, 'merge') AS mode" : "0 AS removed, 'merge' AS mode");
-    const rows = name === undefined
-      ? ctx.db.prepare<[], ImportRecordRow>(`SELECT ${columns} FROM imports ORDER BY seq`).all()
-      : ctx.db.prepare<[string], ImportRecordRow>(`SELECT ${columns} FROM imports WHERE list = ? ORDER BY seq`).all(name);
-    return rows.map((r) => Object.freeze({ list: r.list, version: r.version, ...(r.source === null ? {} : { source: r.source }), added: r.added, updated: r.updated, unchanged: r.unchanged, removed: r.removed, mode: r.mode, at: r.at }));
+    const columns =
+      'list, version, source, added, updated, unchanged, at, ' +
+      (ctx.version >= 2 ? "removed, coalesce(mode, 'merge') AS mode" : "0 AS removed, 'merge' AS mode");
+    const rows =
+      name === undefined
+        ? ctx.db.prepare<[], ImportRecordRow>(`SELECT ${columns} FROM imports ORDER BY seq`).all()
+        : ctx.db
+            .prepare<[string], ImportRecordRow>(`SELECT ${columns} FROM imports WHERE list = ? ORDER BY seq`)
+            .all(name);
+    return rows.map((r) =>
+      Object.freeze({
+        list: r.list,
+        version: r.version,
+        ...(r.source === null ? {} : { source: r.source }),
+        added: r.added,
+        updated: r.updated,
+        unchanged: r.unchanged,
+        removed: r.removed,
+        mode: r.mode,
+        at: r.at,
+      }),
+    );
   } catch (error) {
     throw storeError(ctx.path, error);
   }

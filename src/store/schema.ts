@@ -138,7 +138,10 @@ function notAStore(path: string, why: string): HashwardenError {
 function inspect(db: Connection): { version: number; tables: string[] } {
   return {
     version: db.pragma('user_version', { simple: true }) as number,
-    tables: db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").pluck().all() as string[],
+    tables: db
+      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+      .pluck()
+      .all() as string[],
   };
 }
 
@@ -166,7 +169,10 @@ function prepareSchema(db: Connection, path: string, options: ResolvedStoreOptio
   // Read-only, a version 1 store is read as it is: its lists have the default policy.
   if (version !== STORE_SCHEMA_VERSION && !(version === 1 && options.readonly)) {
     const why = version > STORE_SCHEMA_VERSION ? 'newer than this hashwarden supports; upgrade hashwarden' : 'unknown';
-    throw new HashwardenError('ERR_STORE', `SQLite store ${path}: schema version ${version} is ${why} (this hashwarden reads version ${STORE_SCHEMA_VERSION})`);
+    throw new HashwardenError(
+      'ERR_STORE',
+      `SQLite store ${path}: schema version ${version} is ${why} (this hashwarden reads version ${STORE_SCHEMA_VERSION})`,
+    );
   }
   const missing = REQUIRED_TABLES.filter((table) => !tables.includes(table));
   if (missing.length > 0) throw notAStore(path, `tables missing: ${missing.join(', ')}`);

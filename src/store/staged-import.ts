@@ -9,7 +9,20 @@ import { metadataJson } from '../lists/packed.js';
 import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { ENTRY_COLUMNS, listSize, storeError, writable, type StoreContext } from './context.js';
 import type { Statement } from './driver.js';
-import { bumpVersions, drain, emptiedList, ListOrder, record, removalInReplace, resolveImport, STAGE_CHUNK, transaction, UPSERT_SET, type ResolvedImport, type StagedValue } from './import.js';
+import {
+  bumpVersions,
+  drain,
+  emptiedList,
+  ListOrder,
+  record,
+  removalInReplace,
+  resolveImport,
+  STAGE_CHUNK,
+  transaction,
+  UPSERT_SET,
+  type ResolvedImport,
+  type StagedValue,
+} from './import.js';
 import type { ImportOptions, ImportResult, ImportRow, ImportRowsOptions, ImportSummary } from './types.js';
 
 /**
@@ -23,7 +36,8 @@ import type { ImportOptions, ImportResult, ImportRow, ImportRowsOptions, ImportS
  * into `staged` itself land all over its B-tree, which outgrows SQLite's page cache: appending,
  * then sorting once, is several times faster (docs/benchmark.md).
  */
-const STAGED_ROW = 'list TEXT NOT NULL, id TEXT NOT NULL, op INTEGER NOT NULL, algorithm TEXT, hash TEXT, label TEXT, metadata TEXT, line INTEGER';
+const STAGED_ROW =
+  'list TEXT NOT NULL, id TEXT NOT NULL, op INTEGER NOT NULL, algorithm TEXT, hash TEXT, label TEXT, metadata TEXT, line INTEGER';
 const STAGING = `
 CREATE TEMP TABLE IF NOT EXISTS staged (${STAGED_ROW}, seq INTEGER, PRIMARY KEY (list, id)) WITHOUT ROWID;
 CREATE TEMP TABLE IF NOT EXISTS arrivals (${STAGED_ROW});
@@ -35,17 +49,20 @@ const STAGED_COLUMNS = 'list, id, op, algorithm, hash, label, metadata, line';
 const CHUNK_VALUES = Array.from({ length: STAGE_CHUNK }, () => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ');
 
 /** Entries of a list the staged rows do not hold: what a replace removes. */
-const COUNT_OUTSIDE = 'SELECT count(*) FROM entries AS e WHERE e.list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = e.list AND s.id = e.id)';
+const COUNT_OUTSIDE =
+  'SELECT count(*) FROM entries AS e WHERE e.list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = e.list AND s.id = e.id)';
 // Hashes are staged as the reader's lower-case hex and turned into bytes here, in SQLite: a
 // Buffer per row made in JavaScript cost more. `WHERE` before `ON CONFLICT` is required: without
 // it SQLite would read ON as a join constraint. An unchanged row is not written (no WAL page).
 const UPSERT_STAGED = `
 INSERT INTO entries (${ENTRY_COLUMNS}) SELECT list, id, algorithm, unhex(hash), label, metadata FROM temp.staged WHERE list = ? AND op = 0
 ON CONFLICT (list, id) DO UPDATE SET ${UPSERT_SET}`;
-const REMOVE_STAGED = 'DELETE FROM entries WHERE (list, id) IN (SELECT list, id FROM temp.staged WHERE list = ? AND op = 1)';
+const REMOVE_STAGED =
+  'DELETE FROM entries WHERE (list, id) IN (SELECT list, id FROM temp.staged WHERE list = ? AND op = 1)';
 /** Rows a list's import adds or updates (a walk of the staging key's prefix). */
 const STAGED_ADDS = 'SELECT count(*) FROM temp.staged WHERE list = ? AND op = 0';
-const REMOVE_OUTSIDE = 'DELETE FROM entries WHERE list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = entries.list AND s.id = entries.id)';
+const REMOVE_OUTSIDE =
+  'DELETE FROM entries WHERE list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = entries.list AND s.id = entries.id)';
 /** The arrivals sorted into `staged`: of rows repeating a (list, id), the first stays. */
 const SETTLE_ARRIVALS = `INSERT OR IGNORE INTO temp.staged (${STAGED_COLUMNS}, seq) SELECT ${STAGED_COLUMNS}, rowid FROM temp.arrivals ORDER BY list, id, rowid`;
 /** The arrivals that repeat an earlier row's (list, id), in file order, with the first's line. */
@@ -71,11 +88,29 @@ export interface Staging {
   readonly repeated: Statement<[number], { list: string; id: string; line: number | null; first: number | null }>;
 }
 
-type StagedParameters = [list: string, id: string, op: number, algorithm: string | null, hash: string | null, label: string | null, metadata: string | null, line: number | null];
+type StagedParameters = [
+  list: string,
+  id: string,
+  op: number,
+  algorithm: string | null,
+  hash: string | null,
+  label: string | null,
+  metadata: string | null,
+  line: number | null,
+];
 
 function addParameters(entry: ListEntry, line: number | null): StagedParameters {
   // The entry is normal (normalEntry): its hash is lower-case hex of the algorithm's length.
-  return [entry.list, entry.id, 0, entry.algorithm, entry.hash, entry.label ?? null, entry.metadata === undefined ? null : metadataJson(entry.metadata), line];
+  return [
+    entry.list,
+    entry.id,
+    0,
+    entry.algorithm,
+    entry.hash,
+    entry.label ?? null,
+    entry.metadata === undefined ? null : metadataJson(entry.metadata),
+    line,
+  ];
 }
 
 /** `normalEntry`, its errors prefixed with where the row is (`source:line`, `Entry n`). */
@@ -163,9 +198,15 @@ function startStaging(ctx: StoreContext): Staging {
   ctx.staging ??= {
     add: ctx.db.prepare(`INSERT INTO temp.staged (${STAGED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
     addChunk: ctx.db.prepare<[StagedValue[]]>(`INSERT INTO temp.staged (${STAGED_COLUMNS}) VALUES ${CHUNK_VALUES}`),
-    replaceAdd: ctx.db.prepare(`INSERT OR REPLACE INTO temp.staged (${STAGED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-    replaceAddChunk: ctx.db.prepare<[StagedValue[]]>(`INSERT OR REPLACE INTO temp.staged (${STAGED_COLUMNS}) VALUES ${CHUNK_VALUES}`),
-    line: ctx.db.prepare<[string, string], number | null>('SELECT line FROM temp.staged WHERE list = ? AND id = ?').pluck(),
+    replaceAdd: ctx.db.prepare(
+      `INSERT OR REPLACE INTO temp.staged (${STAGED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    replaceAddChunk: ctx.db.prepare<[StagedValue[]]>(
+      `INSERT OR REPLACE INTO temp.staged (${STAGED_COLUMNS}) VALUES ${CHUNK_VALUES}`,
+    ),
+    line: ctx.db
+      .prepare<[string, string], number | null>('SELECT line FROM temp.staged WHERE list = ? AND id = ?')
+      .pluck(),
     outside: ctx.db.prepare<[string], number>(COUNT_OUTSIDE).pluck(),
     upsert: ctx.db.prepare(UPSERT_STAGED),
     remove: ctx.db.prepare(REMOVE_STAGED),
@@ -173,7 +214,9 @@ function startStaging(ctx: StoreContext): Staging {
     removeOutside: ctx.db.prepare(REMOVE_OUTSIDE),
     clear: ctx.db.prepare('DELETE FROM temp.staged'),
     arrive: ctx.db.prepare(`INSERT INTO temp.arrivals (${STAGED_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
-    arriveChunk: ctx.db.prepare<[StagedValue[]]>(`INSERT INTO temp.arrivals (${STAGED_COLUMNS}) VALUES ${CHUNK_VALUES}`),
+    arriveChunk: ctx.db.prepare<[StagedValue[]]>(
+      `INSERT INTO temp.arrivals (${STAGED_COLUMNS}) VALUES ${CHUNK_VALUES}`,
+    ),
     settle: ctx.db.prepare(SETTLE_ARRIVALS),
     repeated: ctx.db.prepare(REPEATED_ARRIVALS),
   };
@@ -189,7 +232,8 @@ function apply(ctx: StoreContext, staging: Staging, order: ListOrder, resolved: 
   const lists = [...order.lists, ...[...resolved.replace].filter((name) => !order.has(name))];
   const adds = new Map(lists.map((list) => [list, staging.stagedAdds.get(list) ?? 0]));
   for (const list of lists) {
-    if (resolved.replace.has(list) && !resolved.allowEmpty && adds.get(list) === 0) throw emptiedList(resolved, list, staging.outside.get(list) ?? 0);
+    if (resolved.replace.has(list) && !resolved.allowEmpty && adds.get(list) === 0)
+      throw emptiedList(resolved, list, staging.outside.get(list) ?? 0);
   }
   const versions = bumpVersions(ctx, lists, now);
   // Each list's counts come from the writes themselves: rows changed (changes()), and the list's
@@ -230,7 +274,8 @@ export async function stagedImport<B>(
   return transaction(ctx, async (rowsFailed) => {
     const staging = startStaging(ctx);
     const order = new ListOrder(resolved);
-    const where = (line: number | null | undefined): string => (line === undefined || line === null ? source : `${source}:${line}`);
+    const where = (line: number | null | undefined): string =>
+      line === undefined || line === null ? source : `${source}:${line}`;
     /** A row repeating the (list, id) of the one on line `first`: refused, or skipped with `onError: 'skip'`. */
     const repeated = (list: string, id: string, line: number | null, first: number | null | undefined): void => {
       const message = `${where(line)}: Duplicate id ${JSON.stringify(id)} in list ${JSON.stringify(list)}${first === undefined || first === null ? '' : `, first on line ${first}`}`;
@@ -242,7 +287,9 @@ export async function stagedImport<B>(
     // `staged`), or straight into `staged`, whose key refuses a repeat at once.
     const stager = arrive
       ? new Stager(staging.arrive, staging.arriveChunk, () => undefined)
-      : new Stager(staging.add, staging.addChunk, ([list, id, , , , , , line]) => repeated(list, id, line, staging.line.get(list, id)));
+      : new Stager(staging.add, staging.addChunk, ([list, id, , , , , , line]) =>
+          repeated(list, id, line, staging.line.get(list, id)),
+        );
     const stage: StageContext = {
       stager,
       order,
@@ -274,13 +321,24 @@ export async function stagedImport<B>(
       ctx.db.exec('DELETE FROM temp.arrivals');
     }
     const summaries = apply(ctx, staging, order, resolved);
-    return { result: Object.freeze({ summaries: Object.freeze(summaries), skipped: Object.freeze(skipped), skippedCount }), returned };
+    return {
+      result: Object.freeze({ summaries: Object.freeze(summaries), skipped: Object.freeze(skipped), skippedCount }),
+      returned,
+    };
   });
 }
 
 /** {@link HashStore.importEntries}. */
-export function importEntries(ctx: StoreContext, entries: Iterable<ListEntry>, options?: ImportOptions): ImportSummary[] {
-  if (entries === null || typeof entries !== 'object' || typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function') {
+export function importEntries(
+  ctx: StoreContext,
+  entries: Iterable<ListEntry>,
+  options?: ImportOptions,
+): ImportSummary[] {
+  if (
+    entries === null ||
+    typeof entries !== 'object' ||
+    typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function'
+  ) {
     invalid('iterable of list entries', 'entries', entries);
   }
   const resolved = resolveImport(options);
@@ -332,16 +390,22 @@ export async function importRows(
   options?: ImportRowsOptions,
 ): Promise<ImportResult> {
   const iterable = batches as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null;
-  if (iterable === null || typeof iterable !== 'object' || (typeof iterable[Symbol.asyncIterator] !== 'function' && typeof iterable[Symbol.iterator] !== 'function')) {
+  if (
+    iterable === null ||
+    typeof iterable !== 'object' ||
+    (typeof iterable[Symbol.asyncIterator] !== 'function' && typeof iterable[Symbol.iterator] !== 'function')
+  ) {
     invalid('iterable of row batches', 'batches', batches);
   }
   const resolved = resolveImport(options);
   const o = optionsObject(options, 'options');
   const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
   writable(ctx, 'import');
-  const iterator = (typeof (batches as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
-    ? (batches as AsyncIterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.asyncIterator]()
-    : (batches as Iterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.iterator]()) as AsyncIterator<{ readonly rows: readonly ImportRow[] }> | Iterator<{ readonly rows: readonly ImportRow[] }>;
+  const iterator = (
+    typeof (batches as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
+      ? (batches as AsyncIterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.asyncIterator]()
+      : (batches as Iterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.iterator]()
+  ) as AsyncIterator<{ readonly rows: readonly ImportRow[] }> | Iterator<{ readonly rows: readonly ImportRow[] }>;
   const { result } = await stagedImport(ctx, iterator, resolved, onError, false, (batch, stage) => {
     for (const row of batch.rows) {
       const at = (): string => stage.where(row.line);
@@ -354,7 +418,10 @@ export async function importRows(
         const id = nonEmptyString(row.id, 'id', MAX_FIELD_LENGTH).trim();
         stage.remove(list, id, row.line ?? null, at);
       } else {
-        throw new HashwardenError('ERR_LIST_FORMAT', `${at()}: Expected add or remove for op but received ${JSON.stringify((row as { op?: unknown }).op)}`);
+        throw new HashwardenError(
+          'ERR_LIST_FORMAT',
+          `${at()}: Expected add or remove for op but received ${JSON.stringify((row as { op?: unknown }).op)}`,
+        );
       }
     }
   });

@@ -16,7 +16,8 @@ const MD5_A = '0cc175b9c0f1b6a831c399e269772661';
 const MD5_B = '92eb5ffee6ae2fec3ad71c777531578f';
 const SHA1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
 
-const entry = (input: Partial<ListEntryInput>): ListEntry => normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_A, ...input });
+const entry = (input: Partial<ListEntryInput>): ListEntry =>
+  normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_A, ...input });
 
 function caught(fn: () => unknown): HashwardenError {
   try {
@@ -76,28 +77,36 @@ describe('HashStore: import and read back', () => {
     expect(store.count()).toBe(3);
   });
 
-  it.skipIf(process.platform === 'win32')('creates a store, and its write-ahead log, readable and writable by its owner only', () => {
-    // The hashes of abuse material are themselves sensitive (docs/security.md).
-    const store = openStore('private.db');
-    store.importEntries([entry({})]);
-    for (const file of ['private.db', 'private.db-wal', 'private.db-shm']) expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
-  });
+  it.skipIf(process.platform === 'win32')(
+    'creates a store, and its write-ahead log, readable and writable by its owner only',
+    () => {
+      // The hashes of abuse material are themselves sensitive (docs/security.md).
+      const store = openStore('private.db');
+      store.importEntries([entry({})]);
+      for (const file of ['private.db', 'private.db-wal', 'private.db-shm'])
+        expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
+    },
+  );
 
-  it.skipIf(process.platform === 'win32')('creates a store with the mode asked for, whatever the umask, and leaves an existing file its mode', () => {
-    // A umask that would take the group's read bit away: the mode asked for still holds.
-    const umask = process.umask(0o077);
-    try {
-      openStore('shared.db', { mode: 0o640 }).importEntries([entry({})]);
-    } finally {
-      process.umask(umask);
-    }
-    for (const file of ['shared.db', 'shared.db-wal', 'shared.db-shm']) expect(statSync(join(dir, file)).mode & 0o777).toBe(0o640);
-    openStore('shared.db', { mode: 0o600 });
-    expect(statSync(join(dir, 'shared.db')).mode & 0o777).toBe(0o640);
-    expect(() => HashStore.open(join(dir, 'bad.db'), { mode: 0o1000 })).toThrow(RangeError);
-    expect(() => HashStore.open(join(dir, 'bad.db'), { mode: '640' as unknown as number })).toThrow(TypeError);
-    expect(existsSync(join(dir, 'bad.db'))).toBe(false);
-  });
+  it.skipIf(process.platform === 'win32')(
+    'creates a store with the mode asked for, whatever the umask, and leaves an existing file its mode',
+    () => {
+      // A umask that would take the group's read bit away: the mode asked for still holds.
+      const umask = process.umask(0o077);
+      try {
+        openStore('shared.db', { mode: 0o640 }).importEntries([entry({})]);
+      } finally {
+        process.umask(umask);
+      }
+      for (const file of ['shared.db', 'shared.db-wal', 'shared.db-shm'])
+        expect(statSync(join(dir, file)).mode & 0o777).toBe(0o640);
+      openStore('shared.db', { mode: 0o600 });
+      expect(statSync(join(dir, 'shared.db')).mode & 0o777).toBe(0o640);
+      expect(() => HashStore.open(join(dir, 'bad.db'), { mode: 0o1000 })).toThrow(RangeError);
+      expect(() => HashStore.open(join(dir, 'bad.db'), { mode: '640' as unknown as number })).toThrow(TypeError);
+      expect(existsSync(join(dir, 'bad.db'))).toBe(false);
+    },
+  );
 
   it('persists across close and reopen', () => {
     const first = openStore();
@@ -112,16 +121,29 @@ describe('HashStore: import and read back', () => {
     store.importEntries(entries);
     // Same metadata in another key order is the same metadata.
     const again = [entry({ metadata: { b: '2', a: '1' } }), entry({ hash: MD5_B })];
-    expect(store.importEntries(again)).toEqual([{ list: 'demo', added: 0, updated: 0, unchanged: 2, version: 2, removed: 0, mode: 'merge' }]);
+    expect(store.importEntries(again)).toEqual([
+      { list: 'demo', added: 0, updated: 0, unchanged: 2, version: 2, removed: 0, mode: 'merge' },
+    ]);
     expect(store.lists()[0]?.version).toBe(2);
     expect(store.count()).toBe(2);
   });
 
   it('upserts by (list, id): a changed label, hash or metadata is an update', () => {
     const store = openStore();
-    store.importEntries([entry({ id: '1', label: 'review' }), entry({ id: '2' }), entry({ id: '3', metadata: { k: 'v' } })]);
-    const summary = store.importEntries([entry({ id: '1', label: 'csam' }), entry({ id: '2', hash: MD5_B }), entry({ id: '3' }), entry({ id: '4' })]);
-    expect(summary).toEqual([{ list: 'demo', added: 1, updated: 3, unchanged: 0, version: 2, removed: 0, mode: 'merge' }]);
+    store.importEntries([
+      entry({ id: '1', label: 'review' }),
+      entry({ id: '2' }),
+      entry({ id: '3', metadata: { k: 'v' } }),
+    ]);
+    const summary = store.importEntries([
+      entry({ id: '1', label: 'csam' }),
+      entry({ id: '2', hash: MD5_B }),
+      entry({ id: '3' }),
+      entry({ id: '4' }),
+    ]);
+    expect(summary).toEqual([
+      { list: 'demo', added: 1, updated: 3, unchanged: 0, version: 2, removed: 0, mode: 'merge' },
+    ]);
     expect([...store.entries()]).toEqual([
       entry({ id: '1', label: 'csam' }),
       entry({ id: '2', hash: MD5_B }),
@@ -132,7 +154,11 @@ describe('HashStore: import and read back', () => {
 
   it('keeps two lists apart, even with the same ids', () => {
     const store = openStore();
-    store.importEntries([entry({ id: 'x', list: 'one' }), entry({ id: 'x', list: 'two', hash: MD5_B }), entry({ id: 'y', list: 'two', algorithm: 'sha1', hash: SHA1 })]);
+    store.importEntries([
+      entry({ id: 'x', list: 'one' }),
+      entry({ id: 'x', list: 'two', hash: MD5_B }),
+      entry({ id: 'y', list: 'two', algorithm: 'sha1', hash: SHA1 }),
+    ]);
     expect([...store.entries({ list: 'one' })].map((e) => e.hash)).toEqual([MD5_A]);
     expect([...store.entries({ list: 'two' })].map((e) => e.hash)).toEqual([MD5_B, SHA1]);
     expect([...store.entries({ list: 'two', algorithm: 'sha1' })].map((e) => e.id)).toEqual(['y']);
@@ -145,19 +171,42 @@ describe('HashStore: import and read back', () => {
 
   it('lists() gives each list its version, counts per algorithm and update time', () => {
     const store = openStore();
-    store.importEntries([entry({ list: 'b' }), entry({ list: 'a', id: '1' }), entry({ list: 'a', id: '2', hash: MD5_B }), entry({ list: 'a', algorithm: 'sha1', hash: SHA1 })]);
+    store.importEntries([
+      entry({ list: 'b' }),
+      entry({ list: 'a', id: '1' }),
+      entry({ list: 'a', id: '2', hash: MD5_B }),
+      entry({ list: 'a', algorithm: 'sha1', hash: SHA1 }),
+    ]);
     store.importEntries([entry({ list: 'a', id: '1' })]);
     const lists = store.lists();
     expect(lists).toEqual([
-      { name: 'a', version: 2, counts: { md5: 2, sha1: 1 }, total: 3, updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/), thresholds: {}, enabled: true },
-      { name: 'b', version: 1, counts: { md5: 1 }, total: 1, updatedAt: expect.any(String), thresholds: {}, enabled: true },
+      {
+        name: 'a',
+        version: 2,
+        counts: { md5: 2, sha1: 1 },
+        total: 3,
+        updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
+        thresholds: {},
+        enabled: true,
+      },
+      {
+        name: 'b',
+        version: 1,
+        counts: { md5: 1 },
+        total: 1,
+        updatedAt: expect.any(String),
+        thresholds: {},
+        enabled: true,
+      },
     ]);
     expect(Date.parse(lists[0]?.updatedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(lists[1]?.updatedAt ?? ''));
   });
 
   it('imports plain objects, normalising them', () => {
     const store = openStore();
-    store.importEntries([{ list: ' demo ', algorithm: 'MD5', hash: ` ${MD5_A.toUpperCase()} ` } as unknown as ListEntry]);
+    store.importEntries([
+      { list: ' demo ', algorithm: 'MD5', hash: ` ${MD5_A.toUpperCase()} ` } as unknown as ListEntry,
+    ]);
     expect([...store.entries({ list: 'demo' })]).toEqual([entry({})]);
   });
 
@@ -171,9 +220,12 @@ describe('HashStore: import and read back', () => {
     const store = openStore();
     const n = 100_000;
     function* generate(): Generator<ListEntry> {
-      for (let i = 0; i < n; i++) yield entry({ id: String(i).padStart(6, '0'), hash: i.toString(16).padStart(32, '0') });
+      for (let i = 0; i < n; i++)
+        yield entry({ id: String(i).padStart(6, '0'), hash: i.toString(16).padStart(32, '0') });
     }
-    expect(store.importEntries(generate())).toEqual([{ list: 'demo', added: n, updated: 0, unchanged: 0, version: 1, removed: 0, mode: 'merge' }]);
+    expect(store.importEntries(generate())).toEqual([
+      { list: 'demo', added: n, updated: 0, unchanged: 0, version: 1, removed: 0, mode: 'merge' },
+    ]);
     expect(store.count()).toBe(n);
     let seen = 0;
     let last: ListEntry | undefined;
@@ -190,7 +242,12 @@ describe('HashStore: transactions', () => {
   it('rolls the whole import back when an entry in the middle is invalid', () => {
     const store = openStore();
     store.importEntries([entry({ id: 'kept' })]);
-    const batch = [entry({ id: 'new1', list: 'other' }), entry({ id: 'kept', label: 'changed' }), { list: 'demo', algorithm: 'md5', hash: 'abc' } as ListEntry, entry({ id: 'new2' })];
+    const batch = [
+      entry({ id: 'new1', list: 'other' }),
+      entry({ id: 'kept', label: 'changed' }),
+      { list: 'demo', algorithm: 'md5', hash: 'abc' } as ListEntry,
+      entry({ id: 'new2' }),
+    ];
     const error = caught(() => store.importEntries(batch));
     expect(error.code).toBe('ERR_HASH_FORMAT');
     expect(error.message).toMatch(/^Entry 3: /);
@@ -260,7 +317,9 @@ describe('HashStore: opening', () => {
 
   it('refuses an empty database without create', async () => {
     await writeFile(join(dir, 'empty.db'), '');
-    expect(caught(() => openStore('empty.db', { create: false })).message).toMatch(/not a hashwarden store \(the database is empty\)/);
+    expect(caught(() => openStore('empty.db', { create: false })).message).toMatch(
+      /not a hashwarden store \(the database is empty\)/,
+    );
   });
 
   it('refuses a text file with ERR_STORE, keeping the SQLite error as cause', async () => {
@@ -296,7 +355,9 @@ describe('HashStore: opening', () => {
     await writeFile(join(dir, 'future.db'), bytes);
     const error = caught(() => openStore('future.db', { readonly: true }));
     expect(error.code).toBe('ERR_STORE');
-    expect(error.message).toMatch(new RegExp(`schema version ${STORE_SCHEMA_VERSION + 1} is newer than this hashwarden supports`));
+    expect(error.message).toMatch(
+      new RegExp(`schema version ${STORE_SCHEMA_VERSION + 1} is newer than this hashwarden supports`),
+    );
   });
 
   it('throws ERR_STORE after close, and closing twice is harmless', () => {
@@ -356,7 +417,9 @@ describe('HashStore: schema version 1 stores', () => {
       ['b', 'pdq', undefined, { source: 'test' }],
     ]);
     expect(store.setListPolicy('demo', { thresholds: { pdq: 20 } }).thresholds).toEqual({ pdq: 20 });
-    expect(store.importEntries([entry({ id: 'a', label: 'csam' })], { replace: ['demo'] })).toEqual([{ list: 'demo', added: 0, updated: 0, unchanged: 1, removed: 1, version: 2, mode: 'replace' }]);
+    expect(store.importEntries([entry({ id: 'a', label: 'csam' })], { replace: ['demo'] })).toEqual([
+      { list: 'demo', added: 0, updated: 0, unchanged: 1, removed: 1, version: 2, mode: 'replace' },
+    ]);
     store.close();
     expect((await readFile(path)).readUInt32BE(60)).toBe(STORE_SCHEMA_VERSION);
   });
@@ -369,8 +432,17 @@ async function* batches(rows: readonly ImportRow[], size = 2): AsyncGenerator<{ 
     yield { rows: rows.slice(i, i + size) };
   }
 }
-const add = (input: Partial<ListEntryInput>, line?: number): ImportRow => ({ op: 'add', entry: entry(input), ...(line === undefined ? {} : { line }) });
-const remove = (id: string, line?: number, list = 'demo'): ImportRow => ({ op: 'remove', list, id, ...(line === undefined ? {} : { line }) });
+const add = (input: Partial<ListEntryInput>, line?: number): ImportRow => ({
+  op: 'add',
+  entry: entry(input),
+  ...(line === undefined ? {} : { line }),
+});
+const remove = (id: string, line?: number, list = 'demo'): ImportRow => ({
+  op: 'remove',
+  list,
+  id,
+  ...(line === undefined ? {} : { line }),
+});
 
 async function rejected(promise: Promise<unknown>): Promise<HashwardenError> {
   try {
@@ -386,10 +458,29 @@ describe('HashStore.importRows: deltas, replaces, one transaction', () => {
   it('adds, updates and removes by (list, id), and ignores a removal of an id it does not hold', async () => {
     const store = openStore();
     store.importEntries([entry({ id: '1' }), entry({ id: '2' }), entry({ id: '3' })]);
-    const result = await store.importRows(batches([add({ id: '1' }, 2), add({ id: '2', label: 'review' }, 3), remove('3', 4), remove('9', 5), add({ id: '4', hash: MD5_B }, 6)]), { source: 'delta.csv' });
-    expect(result).toEqual({ summaries: [{ list: 'demo', added: 1, updated: 1, unchanged: 1, removed: 1, version: 2, mode: 'merge' }], skipped: [], skippedCount: 0 });
-    expect([...store.entries()].map((e) => [e.id, e.label])).toEqual([['1', undefined], ['2', 'review'], ['4', undefined]]);
-    expect(store.history('demo').map((r) => [r.version, r.source, r.added, r.updated, r.unchanged, r.removed, r.mode])).toEqual([
+    const result = await store.importRows(
+      batches([
+        add({ id: '1' }, 2),
+        add({ id: '2', label: 'review' }, 3),
+        remove('3', 4),
+        remove('9', 5),
+        add({ id: '4', hash: MD5_B }, 6),
+      ]),
+      { source: 'delta.csv' },
+    );
+    expect(result).toEqual({
+      summaries: [{ list: 'demo', added: 1, updated: 1, unchanged: 1, removed: 1, version: 2, mode: 'merge' }],
+      skipped: [],
+      skippedCount: 0,
+    });
+    expect([...store.entries()].map((e) => [e.id, e.label])).toEqual([
+      ['1', undefined],
+      ['2', 'review'],
+      ['4', undefined],
+    ]);
+    expect(
+      store.history('demo').map((r) => [r.version, r.source, r.added, r.updated, r.unchanged, r.removed, r.mode]),
+    ).toEqual([
       [1, undefined, 3, 0, 0, 0, 'merge'],
       [2, 'delta.csv', 1, 1, 1, 1, 'merge'],
     ]);
@@ -398,8 +489,12 @@ describe('HashStore.importRows: deltas, replaces, one transaction', () => {
   it('replaces a list whole: what the import does not hold is removed, other lists are untouched', async () => {
     const store = openStore();
     store.importEntries([entry({ id: '1' }), entry({ id: '2' }), entry({ id: '3', list: 'other' })]);
-    const { summaries } = await store.importRows(batches([add({ id: '2' }), add({ id: '5', hash: MD5_B })]), { replace: ['demo'] });
-    expect(summaries).toEqual([{ list: 'demo', added: 1, updated: 0, unchanged: 1, removed: 1, version: 2, mode: 'replace' }]);
+    const { summaries } = await store.importRows(batches([add({ id: '2' }), add({ id: '5', hash: MD5_B })]), {
+      replace: ['demo'],
+    });
+    expect(summaries).toEqual([
+      { list: 'demo', added: 1, updated: 0, unchanged: 1, removed: 1, version: 2, mode: 'replace' },
+    ]);
     expect([...store.entries()].map((e) => `${e.list}/${e.id}`)).toEqual(['demo/2', 'demo/5', 'other/3']);
   });
 
@@ -407,13 +502,23 @@ describe('HashStore.importRows: deltas, replaces, one transaction', () => {
     const store = openStore();
     store.importEntries([entry({ id: '1' })]);
     const empty = await rejected(store.importRows(batches([]), { replace: ['demo'], source: 'empty.csv' }));
-    expect([empty.code, empty.message]).toEqual(['ERR_LIST_FORMAT', 'empty.csv: no entries for list "demo", which a replace would empty (1 entries); allow it explicitly (allowEmpty, --allow-empty)']);
+    expect([empty.code, empty.message]).toEqual([
+      'ERR_LIST_FORMAT',
+      'empty.csv: no entries for list "demo", which a replace would empty (1 entries); allow it explicitly (allowEmpty, --allow-empty)',
+    ]);
     expect(store.count()).toBe(1);
-    const other = await rejected(store.importRows(batches([add({ id: '2' }, 2), add({ id: '3', list: 'other' }, 3)]), { replace: ['demo'], source: 'x.csv' }));
+    const other = await rejected(
+      store.importRows(batches([add({ id: '2' }, 2), add({ id: '3', list: 'other' }, 3)]), {
+        replace: ['demo'],
+        source: 'x.csv',
+      }),
+    );
     expect(other.message).toBe('x.csv:3: an entry of list "other" in a replace of "demo"');
     const removal = await rejected(store.importRows(batches([remove('1', 7)]), { replace: ['demo'], source: 'x.csv' }));
     expect(removal.message).toMatch(/^x\.csv:7: a removal row in a replace/);
-    expect((await store.importRows(batches([]), { replace: ['demo'], allowEmpty: true })).summaries).toEqual([{ list: 'demo', added: 0, updated: 0, unchanged: 0, removed: 1, version: 2, mode: 'replace' }]);
+    expect((await store.importRows(batches([]), { replace: ['demo'], allowEmpty: true })).summaries).toEqual([
+      { list: 'demo', added: 0, updated: 0, unchanged: 0, removed: 1, version: 2, mode: 'replace' },
+    ]);
     expect(store.count()).toBe(0);
   });
 
@@ -421,17 +526,32 @@ describe('HashStore.importRows: deltas, replaces, one transaction', () => {
     const store = openStore();
     const rows = [add({ id: 'x' }, 2), add({ id: 'y' }, 3), add({ id: 'x', hash: MD5_B }, 4)];
     const error = await rejected(store.importRows(batches(rows), { source: 'list.csv' }));
-    expect([error.code, error.message]).toEqual(['ERR_LIST_FORMAT', 'list.csv:4: Duplicate id "x" in list "demo", first on line 2']);
+    expect([error.code, error.message]).toEqual([
+      'ERR_LIST_FORMAT',
+      'list.csv:4: Duplicate id "x" in list "demo", first on line 2',
+    ]);
     expect(store.count()).toBe(0);
     const result = await store.importRows(batches(rows), { source: 'list.csv', onError: 'skip' });
-    expect([result.skippedCount, result.skipped, result.summaries[0]?.added]).toEqual([1, [{ line: 4, message: 'list.csv:4: Duplicate id "x" in list "demo", first on line 2' }], 2]);
+    expect([result.skippedCount, result.skipped, result.summaries[0]?.added]).toEqual([
+      1,
+      [{ line: 4, message: 'list.csv:4: Duplicate id "x" in list "demo", first on line 2' }],
+      2,
+    ]);
     expect([...store.entries()].find((e) => e.id === 'x')?.hash).toBe(MD5_A);
   });
 
   it('names the line of a bad entry and rolls back, and passes on an error from the rows', async () => {
     const store = openStore();
     store.importEntries([entry({ id: 'kept' })]);
-    const bad = await rejected(store.importRows(batches([add({ id: 'n' }, 2), { op: 'add', entry: { list: 'demo', id: 'z', algorithm: 'md5', hash: 'abc' }, line: 3 }]), { source: 'l.csv' }));
+    const bad = await rejected(
+      store.importRows(
+        batches([
+          add({ id: 'n' }, 2),
+          { op: 'add', entry: { list: 'demo', id: 'z', algorithm: 'md5', hash: 'abc' }, line: 3 },
+        ]),
+        { source: 'l.csv' },
+      ),
+    );
     expect([bad.code, bad.message.slice(0, 9)]).toEqual(['ERR_HASH_FORMAT', 'l.csv:3: ']);
     const failure = new Error('download broke');
     async function* broken(): AsyncGenerator<{ rows: readonly ImportRow[] }> {
@@ -468,18 +588,32 @@ describe('HashStore.setListPolicy', () => {
   it('sets thresholds, label and enabled, keeps what is not given, and resets with null', () => {
     const store = openStore();
     store.importEntries([entry({})]);
-    expect(store.setListPolicy('demo', { thresholds: { pdq: 24, blockhash: 8 }, label: 'review' })).toMatchObject({ name: 'demo', version: 1, thresholds: { blockhash: 8, pdq: 24 }, label: 'review', enabled: true });
-    expect(store.setListPolicy('demo', { thresholds: { pdq: null }, enabled: false })).toMatchObject({ thresholds: { blockhash: 8 }, label: 'review', enabled: false });
+    expect(store.setListPolicy('demo', { thresholds: { pdq: 24, blockhash: 8 }, label: 'review' })).toMatchObject({
+      name: 'demo',
+      version: 1,
+      thresholds: { blockhash: 8, pdq: 24 },
+      label: 'review',
+      enabled: true,
+    });
+    expect(store.setListPolicy('demo', { thresholds: { pdq: null }, enabled: false })).toMatchObject({
+      thresholds: { blockhash: 8 },
+      label: 'review',
+      enabled: false,
+    });
     const reset = store.setListPolicy('demo', { label: null, enabled: true });
     expect([reset.label, reset.enabled, 'label' in reset]).toEqual([undefined, true, false]);
   });
 
-  it('refuses an unknown list or algorithm, a threshold out of its algorithm\'s range, and a read-only store', () => {
+  it("refuses an unknown list or algorithm, a threshold out of its algorithm's range, and a read-only store", () => {
     const store = openStore();
     store.importEntries([entry({})]);
     expect(caught(() => store.setListPolicy('nope', { enabled: false })).code).toBe('ERR_STORE');
-    expect(caught(() => store.setListPolicy('demo', { thresholds: { photodna: 3 } as never })).code).toBe('ERR_UNKNOWN_ALGORITHM');
-    expect(() => store.setListPolicy('demo', { thresholds: { pdq: 65 } })).toThrow(new RangeError('Expected integer between 0 and 64 for thresholds.pdq but received 65 of type number'));
+    expect(caught(() => store.setListPolicy('demo', { thresholds: { photodna: 3 } as never })).code).toBe(
+      'ERR_UNKNOWN_ALGORITHM',
+    );
+    expect(() => store.setListPolicy('demo', { thresholds: { pdq: 65 } })).toThrow(
+      new RangeError('Expected integer between 0 and 64 for thresholds.pdq but received 65 of type number'),
+    );
     expect(() => store.setListPolicy('demo', { thresholds: { md5: 1 } })).toThrow(RangeError);
     expect(() => store.setListPolicy('demo', { enabled: 'no' as unknown as boolean })).toThrow(TypeError);
     const readonly = openStore('hashes.db', { readonly: true });

@@ -11,7 +11,20 @@ import { setListPolicy } from './policy.js';
 import { count, entries, history, lists, read, readAsync } from './reads.js';
 import { openStore, resolveStoreOptions } from './schema.js';
 import { importEntries, importRows } from './staged-import.js';
-import type { EntryFilter, ImportFileOptions, ImportFileResult, ImportOptions, ImportRecord, ImportResult, ImportRow, ImportRowsOptions, ImportSummary, ListInfo, ListPolicyChange, StoreOptions } from './types.js';
+import type {
+  EntryFilter,
+  ImportFileOptions,
+  ImportFileResult,
+  ImportOptions,
+  ImportRecord,
+  ImportResult,
+  ImportRow,
+  ImportRowsOptions,
+  ImportSummary,
+  ListInfo,
+  ListPolicyChange,
+  StoreOptions,
+} from './types.js';
 
 /**
  * A hash store in one SQLite file. Entries are kept per (list, id); each import is one

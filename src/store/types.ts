@@ -171,7 +171,6 @@ export interface ImportRecord extends ImportSummary {
   readonly at: string;
 }
 
-
 /** One row of an import: an entry to add (or update), or the (list, id) of one to remove. */
 export type ImportRow =
   | { readonly op: 'add'; readonly entry: ListEntry; readonly line?: number }

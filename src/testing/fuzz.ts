@@ -21,7 +21,8 @@ function integerFromEnv(env: NodeJS.ProcessEnv, name: string, min: number, max: 
   if (text === undefined || text.trim() === '') return undefined;
   const value = Number(text);
   // A typo in a variable must not quietly run the default budget.
-  if (!Number.isInteger(value) || value < min || value > max) throw new Error(`${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(text)}`);
+  if (!Number.isInteger(value) || value < min || value > max)
+    throw new Error(`${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(text)}`);
   return value;
 }
 

@@ -11,8 +11,17 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** The JSON each run printed, with and without WebAssembly. */
-export function withAndWithoutWasm(script: string): { withWasm: { wasm: string; out: unknown }; withoutWasm: { wasm: string; out: unknown } } {
+export function withAndWithoutWasm(script: string): {
+  withWasm: { wasm: string; out: unknown };
+  withoutWasm: { wasm: string; out: unknown };
+} {
   const run = (flags: string[]): { wasm: string; out: unknown } =>
-    JSON.parse(execFileSync(process.execPath, [...flags, '--no-warnings', '--import', 'tsx', '--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })) as { wasm: string; out: unknown };
+    JSON.parse(
+      execFileSync(
+        process.execPath,
+        [...flags, '--no-warnings', '--import', 'tsx', '--input-type=module', '-e', script],
+        { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+      ),
+    ) as { wasm: string; out: unknown };
   return { withWasm: run([]), withoutWasm: run(['--jitless']) };
 }

@@ -9,7 +9,9 @@ import { normalizeEntry, type ListEntry } from '../lists/entry.js';
 
 /** Entries whose texts are random graphemes or one of `specials` (quotes, commas, line breaks…). */
 export function listEntries(specials: readonly string[]): fc.Arbitrary<ListEntry> {
-  const text = fc.oneof(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }), fc.constantFrom(...specials)).filter((s) => s.length > 0 && s.trim() === s);
+  const text = fc
+    .oneof(fc.string({ unit: 'grapheme', minLength: 1, maxLength: 12 }), fc.constantFrom(...specials))
+    .filter((s) => s.length > 0 && s.trim() === s);
   const metadataKey = fc
     .oneof(fc.stringMatching(/^[a-z][a-z0-9_]{0,7}$/), fc.constantFrom('type', 'signal_type', 'Source'))
     .filter((k) => !['id', 'list', 'algorithm', 'hash', 'label', 'op'].includes(k));
@@ -22,5 +24,7 @@ export function listEntries(specials: readonly string[]): fc.Arbitrary<ListEntry
       label: fc.option(text, { nil: undefined }),
       metadata: fc.option(fc.dictionary(metadataKey, text, { maxKeys: 3, noNullPrototype: true }), { nil: undefined }),
     })
-    .map(({ bytes, algorithm, ...rest }) => normalizeEntry({ ...rest, algorithm, hash: bytes.subarray(0, getAlgorithm(algorithm).bits / 8) }));
+    .map(({ bytes, algorithm, ...rest }) =>
+      normalizeEntry({ ...rest, algorithm, hash: bytes.subarray(0, getAlgorithm(algorithm).bits / 8) }),
+    );
 }

@@ -23,23 +23,45 @@ const SPECIALS = ['a,b', 'say "hi"', '"', 'two\nlines', 'crlf\r\ninside', 'ünï
 /** A valid hash of `algorithm` in any case, with white space around it sometimes. */
 function hashText(): fc.Arbitrary<{ algorithm: string; hash: string }> {
   return fc
-    .tuple(fc.constantFrom(...ALGORITHM_NAMES), fc.uint8Array({ minLength: 32, maxLength: 32 }), fc.boolean(), fc.constantFrom('', ' ', '\t'))
+    .tuple(
+      fc.constantFrom(...ALGORITHM_NAMES),
+      fc.uint8Array({ minLength: 32, maxLength: 32 }),
+      fc.boolean(),
+      fc.constantFrom('', ' ', '\t'),
+    )
     .map(([algorithm, bytes, upper, pad]) => {
       const hex = Buffer.from(bytes.subarray(0, getAlgorithm(algorithm).bits / 8)).toString('hex');
-      return { algorithm: upper ? algorithm.toUpperCase() : algorithm, hash: `${pad}${upper ? hex.toUpperCase() : hex}${pad}` };
+      return {
+        algorithm: upper ? algorithm.toUpperCase() : algorithm,
+        hash: `${pad}${upper ? hex.toUpperCase() : hex}${pad}`,
+      };
     });
 }
 
 /** A delta file: CSV or NDJSON rows with an `op` of add, remove, delete (any case) or nothing. */
 function deltaFile(): fc.Arbitrary<{ format: ListFormat; text: string }> {
   const op = fc.constantFrom('add', 'remove', 'Delete', '', 'ADD');
-  const row = fc.record({ op, id: fc.option(fc.constantFrom('x1', 'x2', 'y', 'ü'), { nil: undefined }), hash: hashText() });
-  return fc.tuple(fc.constantFrom<ListFormat>('csv', 'ndjson'), fc.array(row, { maxLength: 8 }), fc.constantFrom('\n', '\r\n')).map(([format, rows, eol]) => {
-    if (format === 'csv') {
-      return { format, text: `op,id,algorithm,hash\n${rows.map((r) => `${r.op},${r.id ?? ''},${r.hash.algorithm},${r.hash.hash}`).join(eol)}${eol}` };
-    }
-    return { format, text: rows.map((r) => `${JSON.stringify({ op: r.op, id: r.id, type: r.hash.algorithm, hash: r.hash.hash })}${eol}`).join('') };
+  const row = fc.record({
+    op,
+    id: fc.option(fc.constantFrom('x1', 'x2', 'y', 'ü'), { nil: undefined }),
+    hash: hashText(),
   });
+  return fc
+    .tuple(fc.constantFrom<ListFormat>('csv', 'ndjson'), fc.array(row, { maxLength: 8 }), fc.constantFrom('\n', '\r\n'))
+    .map(([format, rows, eol]) => {
+      if (format === 'csv') {
+        return {
+          format,
+          text: `op,id,algorithm,hash\n${rows.map((r) => `${r.op},${r.id ?? ''},${r.hash.algorithm},${r.hash.hash}`).join(eol)}${eol}`,
+        };
+      }
+      return {
+        format,
+        text: rows
+          .map((r) => `${JSON.stringify({ op: r.op, id: r.id, type: r.hash.algorithm, hash: r.hash.hash })}${eol}`)
+          .join(''),
+      };
+    });
 }
 
 /** Text lines: `<algorithm> <hex>`, bare hex (read with the algorithm option), comments, blanks. */
@@ -49,15 +71,25 @@ function textFile(): fc.Arbitrary<{ format: ListFormat; text: string }> {
     hashText().map(({ hash }) => hash),
     fc.constantFrom('# a comment', '', '   ', 'photo_md5 0cc175b9c0f1b6a831c399e269772661'),
   );
-  return fc.array(line, { maxLength: 12 }).map((lines) => ({ format: 'text' as const, text: lines.map((l) => `${l}\n`).join('') }));
+  return fc
+    .array(line, { maxLength: 12 })
+    .map((lines) => ({ format: 'text' as const, text: lines.map((l) => `${l}\n`).join('') }));
 }
 
 /** A valid list file of some format: formatList's output, a delta file, or text lines. */
 function validListFile(): fc.Arbitrary<{ readonly format: ListFormat; readonly bytes: Uint8Array }> {
-  const written = fc.tuple(fc.constantFrom(...LIST_FORMATS), fc.array(listEntries(SPECIALS), { maxLength: 10 })).map(([format, entries]) => ({ format, text: formatList(entries, format) }));
+  const written = fc
+    .tuple(fc.constantFrom(...LIST_FORMATS), fc.array(listEntries(SPECIALS), { maxLength: 10 }))
+    .map(([format, entries]) => ({ format, text: formatList(entries, format) }));
   return fc
-    .oneof({ weight: 4, arbitrary: written }, { weight: 2, arbitrary: deltaFile() }, { weight: 2, arbitrary: textFile() })
-    .chain(({ format, text }) => fc.boolean().map((bom) => ({ format, bytes: encoder.encode(`${bom ? '\uFEFF' : ''}${text}`) })));
+    .oneof(
+      { weight: 4, arbitrary: written },
+      { weight: 2, arbitrary: deltaFile() },
+      { weight: 2, arbitrary: textFile() },
+    )
+    .chain(({ format, text }) =>
+      fc.boolean().map((bom) => ({ format, bytes: encoder.encode(`${bom ? '\uFEFF' : ''}${text}`) })),
+    );
 }
 
 /** How a fuzzed list file came about: shown by fast-check with a failure. */
@@ -72,14 +104,28 @@ export interface FuzzedListFile {
  * is the format it was written in (undefined for random bytes).
  */
 export function fuzzedListFile(): fc.Arbitrary<FuzzedListFile> {
-  const fromValid = validListFile().chain(({ format, bytes }) => mutated(fc.constant(bytes)).map((m) => ({ format: format as ListFormat | undefined, ...m })));
-  const random = fc.uint8Array({ maxLength: 400 }).map((bytes) => ({ format: undefined, bytes, edits: [] as Mutation[] }));
-  const randomText = fc.string({ unit: 'grapheme', maxLength: 200 }).map((text) => ({ format: undefined, bytes: encoder.encode(text), edits: [] as Mutation[] }));
-  return fc.oneof({ weight: 8, arbitrary: fromValid }, { weight: 1, arbitrary: random }, { weight: 1, arbitrary: randomText });
+  const fromValid = validListFile().chain(({ format, bytes }) =>
+    mutated(fc.constant(bytes)).map((m) => ({ format: format as ListFormat | undefined, ...m })),
+  );
+  const random = fc
+    .uint8Array({ maxLength: 400 })
+    .map((bytes) => ({ format: undefined, bytes, edits: [] as Mutation[] }));
+  const randomText = fc
+    .string({ unit: 'grapheme', maxLength: 200 })
+    .map((text) => ({ format: undefined, bytes: encoder.encode(text), edits: [] as Mutation[] }));
+  return fc.oneof(
+    { weight: 8, arbitrary: fromValid },
+    { weight: 1, arbitrary: random },
+    { weight: 1, arbitrary: randomText },
+  );
 }
 
 /** Reader options: a format given or detected, an algorithm option or not, either policy. */
-export function readerOptions(): fc.Arbitrary<{ readonly format: ListFormat | undefined; readonly algorithm: string | undefined; readonly onError: 'fail' | 'skip' }> {
+export function readerOptions(): fc.Arbitrary<{
+  readonly format: ListFormat | undefined;
+  readonly algorithm: string | undefined;
+  readonly onError: 'fail' | 'skip';
+}> {
   return fc.record({
     format: fc.option(fc.constantFrom(...LIST_FORMATS), { nil: undefined }),
     algorithm: fc.option(fc.constantFrom('md5', 'PDQ', ' sha256 '), { nil: undefined }),
@@ -122,7 +168,8 @@ export function expectNormalEntry(entry: ListEntry): void {
  * whose message starts `source:line: ` with a line of the file. Returns the line.
  */
 export function expectListError(error: unknown, source: string, lines: number): number {
-  if (!(error instanceof HashwardenError)) throw new Error(`expected a HashwardenError, got ${String(error)}`, { cause: error });
+  if (!(error instanceof HashwardenError))
+    throw new Error(`expected a HashwardenError, got ${String(error)}`, { cause: error });
   const match = /^(\d+): /.exec(error.message.slice(source.length + 1));
   expect(match, error.message).not.toBeNull();
   const line = Number(match?.[1]);

@@ -19,7 +19,41 @@ const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 /** Short insertions: what the formats give meaning to, and byte sequences that are not UTF-8. */
 const SPECIAL_INSERTIONS: readonly Uint8Array[] = Object.freeze([
-  ...['"', '""', ',', ',,', '\n', '\r', '\r\n', '\n\n', '\uFEFF', '\0', ' ', '\t', '{', '}', '[', ']', ':', '#', '\\', '"\n"', 'null', '{}', '"hash"', 'hash,', 'op', ',remove', '\u2028', '\u00a0', '\u0085', '😀', 'md5 ', 'photo_md5', ' pdq '].map(utf8),
+  ...[
+    '"',
+    '""',
+    ',',
+    ',,',
+    '\n',
+    '\r',
+    '\r\n',
+    '\n\n',
+    '\uFEFF',
+    '\0',
+    ' ',
+    '\t',
+    '{',
+    '}',
+    '[',
+    ']',
+    ':',
+    '#',
+    '\\',
+    '"\n"',
+    'null',
+    '{}',
+    '"hash"',
+    'hash,',
+    'op',
+    ',remove',
+    '\u2028',
+    '\u00a0',
+    '\u0085',
+    '😀',
+    'md5 ',
+    'photo_md5',
+    ' pdq ',
+  ].map(utf8),
   // Invalid UTF-8: a lone continuation byte, a truncated sequence, an overlong slash, a UTF-16
   // surrogate, a code point past U+10FFFF, bytes that never occur.
   Uint8Array.of(0x80),
@@ -39,7 +73,12 @@ function insertion(): fc.Arbitrary<Uint8Array> {
     { weight: 3, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 16 }) },
     { weight: 2, arbitrary: fc.stringMatching(/^[0-9a-fA-F]{1,70}$/).map(utf8) },
     // A line longer than the streaming reader's 64 KiB chunk, with or without a line feed in it.
-    { weight: 1, arbitrary: fc.tuple(fc.integer({ min: 65_000, max: 140_000 }), fc.constantFrom('a', ' ', '0', '"', ',')).map(([n, c]) => utf8(c.repeat(n))) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .tuple(fc.integer({ min: 65_000, max: 140_000 }), fc.constantFrom('a', ' ', '0', '"', ','))
+        .map(([n, c]) => utf8(c.repeat(n))),
+    },
   );
 }
 
@@ -50,8 +89,14 @@ export function mutation(): fc.Arbitrary<Mutation> {
     { weight: 3, arbitrary: fc.record({ kind: fc.constant('flip' as const), at, bit: fc.nat(7) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('set' as const), at, value: fc.nat(255) }) },
     { weight: 1, arbitrary: fc.record({ kind: fc.constant('truncate' as const), at }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('delete' as const), at, length: fc.integer({ min: 1, max: 64 }) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant('repeat' as const), at, length: fc.integer({ min: 1, max: 200 }) }) },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('delete' as const), at, length: fc.integer({ min: 1, max: 64 }) }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant('repeat' as const), at, length: fc.integer({ min: 1, max: 200 }) }),
+    },
     { weight: 5, arbitrary: fc.record({ kind: fc.constant('insert' as const), at, bytes: insertion() }) },
   );
 }
@@ -106,6 +151,11 @@ function concat(...parts: Uint8Array[]): Uint8Array {
  * Bytes made from `base` by 0 to `max` edits (fast-check shrinks towards fewer and simpler ones,
  * so a failure is reported with the fewest edits that show it).
  */
-export function mutated(base: fc.Arbitrary<Uint8Array>, max = 4): fc.Arbitrary<{ readonly bytes: Uint8Array; readonly edits: readonly Mutation[] }> {
-  return fc.tuple(base, fc.array(mutation(), { maxLength: max })).map(([bytes, edits]) => ({ bytes: applyMutations(bytes, edits), edits }));
+export function mutated(
+  base: fc.Arbitrary<Uint8Array>,
+  max = 4,
+): fc.Arbitrary<{ readonly bytes: Uint8Array; readonly edits: readonly Mutation[] }> {
+  return fc
+    .tuple(base, fc.array(mutation(), { maxLength: max }))
+    .map(([bytes, edits]) => ({ bytes: applyMutations(bytes, edits), edits }));
 }

@@ -11,6 +11,9 @@ import sharp from 'sharp';
 
 /** RGBA pixels of `file` as pdq-photo-hasher decodes them. */
 export async function referencePixels(file: string): Promise<{ data: Uint8Array; width: number; height: number }> {
-  const { data, info } = await sharp(file, { ignoreIcc: true } as Parameters<typeof sharp>[1]).ensureAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(file, { ignoreIcc: true } as Parameters<typeof sharp>[1])
+    .ensureAlpha()
+    .raw({ depth: 'uchar' })
+    .toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height };
 }

@@ -25,7 +25,24 @@ const OUTPUT = join(HERE, 'vectors.json');
 
 const LENGTHS = [
   ...Array.from({ length: 301 }, (_, i) => i),
-  511, 512, 513, 1023, 1024, 1025, 1087, 1088, 1089, 2047, 2048, 2049, 4095, 4096, 4097, 10000, 65543, 1048589,
+  511,
+  512,
+  513,
+  1023,
+  1024,
+  1025,
+  1087,
+  1088,
+  1089,
+  2047,
+  2048,
+  2049,
+  4095,
+  4096,
+  4097,
+  10000,
+  65543,
+  1048589,
 ];
 
 /** The seed of the input of length `length`. */
@@ -46,10 +63,15 @@ function xxhsumVersion(): string {
   const run = spawnSync('xxhsum', ['--version'], { encoding: 'utf8' });
   if (run.error !== undefined) throw new Error(`xxhsum not found or not runnable: ${run.error.message}`);
   const banner = `${run.stdout}${run.stderr}`.split('\n')[0]?.trim() ?? '';
-  if (!banner.startsWith('xxhsum')) throw new Error(`Unexpected \`xxhsum --version\` output: ${JSON.stringify(banner)}`);
+  if (!banner.startsWith('xxhsum'))
+    throw new Error(`Unexpected \`xxhsum --version\` output: ${JSON.stringify(banner)}`);
   let pkg = '';
   try {
-    pkg = execFileSync('dpkg-query', ['-W', '-f=${Version}', 'xxhash'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    // dpkg-query's format field `${Version}`, spelled so that no reader takes it for a template.
+    pkg = execFileSync('dpkg-query', ['-W', `-f=${'$'}{Version}`, 'xxhash'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    }).trim();
   } catch {
     // Not a Debian system, or xxhsum not from the package: the banner alone.
   }
