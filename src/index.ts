@@ -10,7 +10,8 @@ import { readSnapshot as readSnapshotTables } from './snapshot/read.js';
 export { HashwardenError, isHashwardenError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 
-export { Matcher, DEFAULT_MATCH_CONCURRENCY } from './matcher.js';
+export { Matcher } from './matcher/matcher.js';
+export { DEFAULT_MATCH_CONCURRENCY } from './matcher/types.js';
 export type {
   Match,
   MatcherOptions,
@@ -23,7 +24,7 @@ export type {
   HashBatchResult,
   MatcherList,
   MatcherTableInfo,
-} from './matcher.js';
+} from './matcher/types.js';
 
 export { getAlgorithm, isAlgorithmName, ALGORITHM_NAMES } from './algorithms/registry.js';
 export type { AlgorithmName, Thresholds } from './algorithms/registry.js';

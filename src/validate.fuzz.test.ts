@@ -13,7 +13,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ALGORITHM_NAMES } from './algorithms/registry.js';
 import { HashwardenError, type ErrorCode } from './errors.js';
-import { Matcher } from './matcher.js';
+import { Matcher } from './matcher/matcher.js';
 import { normalizeEntry, type ListEntryInput } from './lists/entry.js';
 import { HashStore } from './store/index.js';
 import { hashImage } from './image/index.js';

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { hashImage } from '../src/image/index.js';
-import { Matcher } from '../src/matcher.js';
+import { Matcher } from '../src/matcher/matcher.js';
 
 const DIR = fileURLToPath(new URL('./images/', import.meta.url));
 const manifest = JSON.parse(readFileSync(fileURLToPath(new URL('./manifest.json', import.meta.url)), 'utf8')) as {

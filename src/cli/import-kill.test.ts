@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Matcher } from '../matcher.js';
+import { Matcher } from '../matcher/matcher.js';
 import { HashStore } from '../store/index.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));

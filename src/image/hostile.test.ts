@@ -15,7 +15,7 @@ import { blockhash, blockhashRgba } from '../algorithms/blockhash.js';
 import { formatHex, hammingDistance } from '../algorithms/hex.js';
 import { PDQ_DEFAULT_THRESHOLD, pdq, pdqRgba } from '../algorithms/pdq.js';
 import { HashwardenError } from '../errors.js';
-import { Matcher } from '../matcher.js';
+import { Matcher } from '../matcher/matcher.js';
 import type { HostileEntry } from '../../test-vectors/hostile.js';
 import { hashImage, type HashImageOptions, type ImageHashResult } from './index.js';
 

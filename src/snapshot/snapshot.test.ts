@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { Matcher } from '../matcher.js';
+import { Matcher } from '../matcher/matcher.js';
 import { normalizeEntry, type ListEntry } from '../lists/entry.js';
 import { load, parseSnapshot, readSnapshot, type Source } from './read.js';
 import { writeSnapshot } from './write.js';

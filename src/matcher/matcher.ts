@@ -1,394 +1,42 @@
-/**
- * The matcher: hash lists indexed per algorithm, queried by hash (sync, CPU only) or by image
- * (async: decoding is I/O-like work done by sharp's thread pool). Perceptual hashes match within a
- * Hamming-distance threshold; exact hashes by equality through a hash table.
- */
-import { type FileHandle, open, stat } from 'node:fs/promises';
-import type { DihedralName } from './algorithms/dihedral.js';
+import { callThresholds, getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
+import type { HashAlgorithm } from '../algorithms/types.js';
+import { mapSettled, MAX_CONCURRENCY } from '../concurrency.js';
+import { HashwardenError } from '../errors.js';
+import type { FrameHashes, HashImageOptions, ImageHashResult, ImageInput } from '../image/index.js';
+import type { UploadPass, UploadPlan } from '../image/upload.js';
+import { normalizeEntry, type ListEntry, type ListEntryInput } from '../lists/entry.js';
+import { buildTable, reindexTable, type MatcherTable } from '../search/tables.js';
+import { boolean, integerInRange, invalid, optionsObject } from '../validate.js';
 import {
-  callThresholds,
-  checkThresholds,
-  getAlgorithm,
-  type AlgorithmName,
-  type Thresholds,
-} from './algorithms/registry.js';
-import type { HashAlgorithm } from './algorithms/types.js';
-import { mapSettled, MAX_CONCURRENCY, type Settled } from './concurrency.js';
-import { HashwardenError } from './errors.js';
-import type {
-  FrameHashes,
-  HashImageOptions,
-  ImageHashes,
-  ImageHashResult,
-  ImageInfo,
-  ImageInput,
-  ImageQualities,
-  UnusableHashes,
-} from './image/index.js';
-import type { UploadPass, UploadPlan } from './image/upload.js';
-import { normalizeEntry, type EntryMetadata, type ListEntry, type ListEntryInput } from './lists/entry.js';
-import { SNAPSHOT_MAGIC } from './snapshot/format.js';
+  DEFAULT_MATCH_CONCURRENCY,
+  type HashBatchResult,
+  type HashQuery,
+  type ImageBatchResult,
+  type ImageMatchResult,
+  type Match,
+  type MatchHashOptions,
+  type MatchImageOptions,
+  type MatchImagesOptions,
+  type MatcherList,
+  type MatcherOptions,
+  type MatcherTableInfo,
+} from './types.js';
 import {
-  buildTable,
-  reindexTable,
-  resolveSearch,
-  type MatcherTable,
-  type ResolvedSearch,
-  type TableSearch,
-} from './search/tables.js';
-import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from './validate.js';
+  toMatch,
+  checkLists,
+  State,
+  makeState,
+  Origin,
+  byDistance,
+  startsWithSnapshotMagic,
+  fileSignature,
+  ResolvedMatcherOptions,
+  resolveMatcherOptions,
+  nonEmpty,
+  thresholdOption,
+} from './state.js';
 
-/** One entry that matched a query. */
-export interface Match {
-  readonly list: string;
-  readonly entryId: string;
-  readonly algorithm: AlgorithmName;
-  /** Hamming distance between the query and the entry (0 for exact hashes). */
-  readonly distance: number;
-  /** The entry's hash, lower-case hex. */
-  readonly hash: string;
-  /**
-   * Perceptual matches in `matchImage` with `dihedral` on: which rotation or flip of the upload
-   * matched (`'original'` when the upload as it is), one of `DIHEDRAL_NAMES`.
-   */
-  readonly transform?: DihedralName;
-  /**
-   * Perceptual matches in `matchImage` with `trim` on: true when the match was found on what lies
-   * inside the upload's uniform border (letterbox, pillarbox, frame, padding), absent otherwise.
-   */
-  readonly trimmed?: true;
-  /**
-   * Perceptual matches of an animated upload (GIF, WebP): the frame, 0-based, whose hash matched
-   * (the first such frame when several did equally near). Absent for a still image and for exact
-   * hashes, which are of the whole file.
-   */
-  readonly frame?: number;
-  /** The entry's label (`csam`, …), when it has one. */
-  readonly label?: string;
-  readonly metadata?: EntryMetadata;
-  /** The list's label: what a match on it means to the caller (`block-and-report`, `review`…), when set. */
-  readonly listLabel?: string;
-  /** The version of the list the entry came from, when the source has versions (stores, snapshots). */
-  readonly listVersion?: number;
-}
-
-/**
- * A list as a matcher holds it: its name, version and policy. From a store or a snapshot, or
- * given to `fromEntries`; a list with entries but no policy uses the matcher's thresholds.
- */
-export interface MatcherList {
-  readonly name: string;
-  readonly version?: number;
-  /** Per-algorithm thresholds for this list; an algorithm not named uses the matcher's. */
-  readonly thresholds?: Thresholds;
-  /** What a match on this list means (`block-and-report`, `review`…): `Match.listLabel`. */
-  readonly label?: string;
-}
-
-/** Options of a matcher. */
-export interface MatcherOptions {
-  /** Thresholds used when a call sets none. Default: each algorithm's `defaultThreshold`. */
-  readonly thresholds?: Thresholds;
-  /** Options for hashing in `matchImage` (resolution, limits). Default: `hashImage`'s defaults. */
-  readonly image?: Omit<HashImageOptions, 'algorithms'>;
-  /**
-   * How perceptual hashes are searched. `tier`: `'auto'` (multi-index hashing from about 180k
-   * entries, where its tables fit 80 bytes an entry; the linear scan below), `'linear'` or
-   * `'mih'`; `substringBits`: the MIH substring width, 8–24 (default: from the list size). Every
-   * tier returns exactly the same matches; only speed and memory differ. A snapshot keeps the
-   * index it was written with unless this option is given. Default: `{ tier: 'auto' }`.
-   */
-  readonly search?: { readonly tier?: 'auto' | 'linear' | 'mih'; readonly substringBits?: number };
-  /**
-   * Accept a source with no entry to match (an empty list, every list disabled). A matcher over
-   * nothing answers "no match" to every upload, which for this domain is failing open, so by
-   * default `fromEntries`, `open`, `openSnapshot` and `reload` refuse it with `ERR_NO_ENTRIES`.
-   * Default `false`.
-   */
-  readonly allowEmpty?: boolean;
-}
-
-/** How one algorithm's entries are held and searched, as `Matcher.describe()` reports it. */
-export interface MatcherTableInfo {
-  readonly algorithm: AlgorithmName;
-  /** Entries of this algorithm. */
-  readonly count: number;
-  /** `'linear'` scan, `'mih'` (multi-index hashing), or `'exact'` (hash table). */
-  readonly tier: TableSearch['tier'];
-  /** MIH only: the width of each substring (table), summing to the hash's bits. */
-  readonly substringBits?: readonly number[];
-}
-
-/** Options of `matchHash` and `matchHashes`; `matchImage` and `matchImages` take them too. */
-export interface MatchHashOptions {
-  /**
-   * Largest distance that matches, for this call and every list: one number for every perceptual
-   * algorithm (exact hashes match by equality), or per algorithm (`{ pdq: 31, blockhash: 8 }`).
-   * An algorithm not named uses each list's threshold, else the matcher's. Default: none.
-   */
-  readonly threshold?: number | Thresholds;
-}
-
-/** Options of `matchImage`. */
-export interface MatchImageOptions extends MatchHashOptions {
-  /**
-   * Thresholds for this call, per algorithm.
-   *
-   * @deprecated Use `threshold`, which takes the same object (or one number); giving both is a
-   * TypeError.
-   */
-  readonly thresholds?: Thresholds;
-  /** Which hashes to compute and match. Default: every algorithm the lists contain. */
-  readonly algorithms?: readonly AlgorithmName[];
-  /**
-   * Also match the upload turned and mirrored: the 8 rotations and flips of each perceptual hash,
-   * derived from the one decode, are each searched and every entry is reported once, at its
-   * nearest, with the `transform` that matched. Mirroring or rotating is the cheapest evasion of a
-   * perceptual hash; it costs 8 searches instead of one (docs/benchmark.md) and, on
-   * unrelated images about 128 bits apart, adds no measurable chance match. Default: `true`
-   * (or the matcher's `image.dihedral`).
-   */
-  readonly dihedral?: boolean;
-  /**
-   * Also match what lies inside the upload's uniform border, when it has one (black bars added to
-   * fit a frame, padding, a plain frame): such a border moves every block and frequency of a
-   * perceptual hash, and a 10% border defeated PDQ and blockhash on every photo measured
-   * (docs/thresholds.md). Costs a second hashing only for images with a border. Default: `true`
-   * (or the matcher's `image.trim`).
-   */
-  readonly trim?: boolean;
-  /**
-   * Stop at the first list entry found instead of finding them all: exact hashes are computed and
-   * looked up first, from the bytes alone, and the image is decoded only when none matched; then
-   * each perceptual algorithm in turn, its nearest match. For upload paths that only need to
-   * know whether to block. Default `false` (every match, nearest first).
-   */
-  readonly first?: boolean;
-}
-
-/** The result of `matchImage`. */
-export interface ImageMatchResult {
-  /** True when any entry matched. */
-  readonly matched: boolean;
-  /** Matches, nearest first. */
-  readonly matches: readonly Match[];
-  /** The image's hashes, as `hashImage` returns them. */
-  readonly hashes: ImageHashes;
-  /** Quality of the hashes that have one (PDQ). */
-  readonly quality: ImageQualities;
-  /**
-   * Hashes that were computed but not matched, and why: a PDQ hash of quality below 50. A result
-   * with `matched: false` and an entry here means "could not be checked by that hash", not clean.
-   * For an animated upload, frame 0's (each frame's are in `frames`).
-   */
-  readonly unusable: UnusableHashes;
-  /**
-   * Animated uploads only: the perceptual hashes of each frame hashed, from frame 0, as `hashImage`
-   * returns them. Fewer than `image.frameCount` when the frame limit (`maxFrames`, default 32) or
-   * the pixel limit cut the hashing short: the later frames were not checked.
-   */
-  readonly frames?: readonly FrameHashes[];
-  readonly image: ImageInfo;
-}
-
-/**
- * Default number of images `matchImages` hashes at once: 4. sharp decodes on libuv's thread pool,
- * 4 threads unless `UV_THREADPOOL_SIZE` says otherwise, and hashing runs on the JavaScript thread,
- * so more images in flight only wait, each holding its bytes and raster: memory grows with the
- * concurrency (at most about `maxBytes` + 4 bytes × `maxPixels` an image), speed does not.
- */
-export const DEFAULT_MATCH_CONCURRENCY = 4;
-
-/** Options of `matchImages`: those of `matchImage`, for every item, and how many at once. */
-export interface MatchImagesOptions extends MatchImageOptions {
-  /** Images hashed and matched at once, 1–1024. Default {@link DEFAULT_MATCH_CONCURRENCY} (4). */
-  readonly concurrency?: number;
-}
-
-/** One item of `matchImages`: its result, or the error that kept it from being checked. */
-export type ImageBatchResult = Settled<ImageMatchResult>;
-
-/** One item of `matchHashes`: its matches, or why it could not be matched. */
-export type HashBatchResult =
-  | { readonly ok: true; readonly matches: readonly Match[] }
-  | { readonly ok: false; readonly error: unknown };
-
-/** A query for `matchHash`: an algorithm and its hash (hex or bytes). */
-export interface HashQuery {
-  readonly algorithm: AlgorithmName | string;
-  readonly hash: string | Uint8Array;
-}
-
-function toMatch(
-  table: MatcherTable,
-  lists: ReadonlyMap<string, MatcherList>,
-  index: number,
-  hash: string,
-  distance: number,
-): Match {
-  const { entries } = table;
-  const match: Match = {
-    list: entries.list(index),
-    entryId: entries.id(index),
-    algorithm: table.algorithm.name,
-    distance,
-    hash,
-  };
-  const label = entries.label(index);
-  if (label !== undefined) Object.assign(match, { label });
-  const metadata = entries.metadata(index);
-  if (metadata !== undefined) Object.assign(match, { metadata });
-  const list = lists.get(match.list);
-  if (list?.label !== undefined) Object.assign(match, { listLabel: list.label });
-  if (list?.version !== undefined) Object.assign(match, { listVersion: list.version });
-  return match;
-}
-
-/** The lists a matcher is given, checked: names unique, thresholds in range, labels strings. */
-function checkLists(value: unknown, name: string): ReadonlyMap<string, MatcherList> {
-  const out = new Map<string, MatcherList>();
-  if (value === undefined) return out;
-  if (!Array.isArray(value)) invalid('array of lists', name, value);
-  (value as unknown[]).forEach((item, i) => {
-    const l = optionsObject(item as MatcherList, `${name}[${i}]`);
-    if (typeof l.name !== 'string' || l.name.trim() === '') invalid('non-empty string', `${name}[${i}].name`, l.name);
-    const list: MatcherList = {
-      name: l.name.trim(),
-      ...(l.version === undefined
-        ? {}
-        : { version: integerInRange(l.version, 0, Number.MAX_SAFE_INTEGER, `${name}[${i}].version`) }),
-      ...(l.thresholds === undefined
-        ? {}
-        : { thresholds: Object.freeze(checkThresholds(l.thresholds, `${name}[${i}].thresholds`)) }),
-      ...(l.label === undefined ? {} : { label: nonEmptyString(l.label, `${name}[${i}].label`) }),
-    };
-    if (out.has(list.name)) invalid('lists with unique names', `${name}[${i}].name`, l.name, true);
-    out.set(list.name, Object.freeze(list));
-  });
-  return out;
-}
-
-/**
- * What a matcher searches, swapped whole by `reload`: a call takes it once at its start, so it
- * sees one version from beginning to end.
- */
-interface State {
-  readonly tables: ReadonlyMap<AlgorithmName, MatcherTable>;
-  readonly lists: ReadonlyMap<string, MatcherList>;
-  readonly size: number;
-  /** What `reload` compares to tell whether the source changed. */
-  readonly signature: string;
-}
-
-function makeState(
-  tables: ReadonlyMap<AlgorithmName, MatcherTable>,
-  lists: ReadonlyMap<string, MatcherList>,
-  signature = '',
-): State {
-  return Object.freeze({
-    tables,
-    lists,
-    size: [...tables.values()].reduce((n, t) => n + t.entries.count, 0),
-    signature,
-  });
-}
-
-/** Where a matcher was opened from, for `reload`. */
-interface Origin {
-  readonly path: string;
-  readonly kind: 'snapshot' | 'store';
-  readonly lists: readonly string[] | undefined;
-}
-
-function byDistance(a: Match, b: Match): number {
-  return (
-    a.distance - b.distance ||
-    (a.list < b.list ? -1 : a.list > b.list ? 1 : 0) ||
-    (a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0)
-  );
-}
-
-/** `ERR_INPUT_READ` for `path`, with the system's reason. */
-function readError(path: string, error: unknown): HashwardenError {
-  return new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
-}
-
-/** True when the file at `path` begins with the snapshot magic; false when it cannot be read. */
-async function startsWithSnapshotMagic(path: string): Promise<boolean> {
-  if (typeof path !== 'string' || path.length === 0) invalid('path of a snapshot or SQLite store', 'path', path);
-  let file: FileHandle;
-  try {
-    file = await open(path, 'r');
-  } catch {
-    return false; // the store opener reports the problem in its own terms
-  }
-  try {
-    const head = new Uint8Array(SNAPSHOT_MAGIC.length);
-    let bytesRead: number;
-    try {
-      ({ bytesRead } = await file.read(head, 0, head.length, 0));
-    } catch (error) {
-      // A directory opens, then refuses to be read (EISDIR): the path's problem, not a bug.
-      throw readError(path, error);
-    }
-    return bytesRead === head.length && SNAPSHOT_MAGIC.every((b, i) => head[i] === b);
-  } finally {
-    await file.close();
-  }
-}
-
-/** A file's identity and size: a snapshot rewritten (written aside, then renamed) changes it. */
-async function fileSignature(path: string): Promise<string> {
-  try {
-    const info = await stat(path);
-    return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
-  } catch (error) {
-    throw readError(path, error);
-  }
-}
-
-/** Matcher options, validated once. */
-interface ResolvedMatcherOptions {
-  readonly thresholds: Thresholds;
-  readonly image: Omit<HashImageOptions, 'algorithms'>;
-  readonly search: ResolvedSearch | undefined;
-  readonly allowEmpty: boolean;
-}
-
-function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMatcherOptions {
-  const o = optionsObject(options, 'options');
-  return Object.freeze({
-    thresholds: Object.freeze(checkThresholds(o.thresholds, 'thresholds')),
-    image: Object.freeze({ ...optionsObject(o.image, 'image') }),
-    search: resolveSearch(o.search, 'search'),
-    allowEmpty: o.allowEmpty === undefined ? false : boolean(o.allowEmpty, 'allowEmpty'),
-  });
-}
-
-/**
- * `state`, unless it holds no entry and the caller did not allow that: a matcher over nothing
- * would call every upload clean.
- */
-function nonEmpty(state: State, options: ResolvedMatcherOptions, source: string): State {
-  if (state.size === 0 && !options.allowEmpty) {
-    throw new HashwardenError(
-      'ERR_NO_ENTRIES',
-      `${source}: no entry to match (no list, or every list empty or disabled), so every upload would pass as clean; pass allowEmpty: true to accept that`,
-    );
-  }
-  return state;
-}
-
-/** A call's `threshold` (or the deprecated `thresholds` of `matchImage`), checked once. */
-function thresholdOption(o: Partial<MatchImageOptions>): Thresholds {
-  if (o.threshold !== undefined && o.thresholds !== undefined)
-    invalid('threshold or thresholds, not both', 'options.thresholds', o.thresholds);
-  return o.thresholds === undefined
-    ? callThresholds(o.threshold, 'threshold')
-    : callThresholds(o.thresholds, 'thresholds');
-}
-
-type ImageModule = typeof import('./image/upload.js');
+type ImageModule = typeof import('../image/upload.js');
 let imageModule: Promise<ImageModule> | undefined;
 
 /** A `matchImage` call's options, checked once. */
@@ -405,7 +53,7 @@ function framesOf(hashed: ImageHashResult): { frames?: readonly FrameHashes[] } 
 
 /** Loads the image module (and with it sharp) once, on first use. */
 function loadImageModule(): Promise<ImageModule> {
-  imageModule ??= import('./image/upload.js').catch((error: unknown) => {
+  imageModule ??= import('../image/upload.js').catch((error: unknown) => {
     imageModule = undefined;
     throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the image module (sharp): ${(error as Error).message}`, {
       cause: error,
@@ -531,9 +179,9 @@ export class Matcher {
     options: ResolvedMatcherOptions,
     unless: string | undefined,
   ): Promise<State | undefined> {
-    let sqlite: typeof import('./store/index.js');
+    let sqlite: typeof import('../store/index.js');
     try {
-      sqlite = await import('./store/index.js');
+      sqlite = await import('../store/index.js');
     } catch (error) {
       throw new HashwardenError(
         'ERR_MODULE_LOAD',
@@ -584,7 +232,7 @@ export class Matcher {
 
   /** A snapshot's tables and lists; its signature is the file's identity (a rewrite is a rename). */
   static async #loadSnapshot(path: string, options: ResolvedMatcherOptions): Promise<State> {
-    const { readSnapshot } = await import('./snapshot/read.js');
+    const { readSnapshot } = await import('../snapshot/read.js');
     // Taken before reading, so a file replaced meanwhile is read again by the next reload; when
     // it cannot be taken, readSnapshot says why in its own words.
     const before = await fileSignature(path).catch(() => '');

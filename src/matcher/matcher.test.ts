@@ -6,13 +6,13 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { blockhash } from './algorithms/blockhash.js';
-import { formatHex, hammingDistance } from './algorithms/hex.js';
-import { HashwardenError } from './errors.js';
-import { hashImage } from './image/index.js';
+import { blockhash } from '../algorithms/blockhash.js';
+import { formatHex, hammingDistance } from '../algorithms/hex.js';
+import { HashwardenError } from '../errors.js';
+import { hashImage } from '../image/index.js';
 import { Matcher } from './matcher.js';
-import { writeSnapshot } from './snapshot/write.js';
-import { HashStore } from './store/index.js';
+import { writeSnapshot } from '../snapshot/write.js';
+import { HashStore } from '../store/index.js';
 
 function codeOf(fn: () => unknown): string | undefined {
   try {
@@ -144,7 +144,7 @@ describe('Matcher.matchHash', () => {
 describe('Matcher.matchImage', () => {
   /** A textured test vector (PDQ quality 100, blockhash well above the detail guard), as PNG. */
   const textured = (): Promise<Buffer> =>
-    sharp(fileURLToPath(new URL('../test-vectors/images/mosaic-400x300.jpg', import.meta.url)))
+    sharp(fileURLToPath(new URL('../../test-vectors/images/mosaic-400x300.jpg', import.meta.url)))
       .png()
       .toBuffer();
 
@@ -297,7 +297,7 @@ describe('Matcher.open', () => {
     const { mkdtemp, rm } = await import('node:fs/promises');
     const { tmpdir } = await import('node:os');
     const { join } = await import('node:path');
-    const { HashStore } = await import('./store/index.js');
+    const { HashStore } = await import('../store/index.js');
     const dir = await mkdtemp(join(tmpdir(), 'hashwarden-open-'));
     try {
       const db = join(dir, 'store.db');
@@ -496,7 +496,7 @@ describe('Matcher: stores, snapshots, reload and first match', () => {
   });
 
   it("stops at the first match: a listed file's MD5 answers without decoding the image", async () => {
-    const png = await sharp(fileURLToPath(new URL('../test-vectors/images/mosaic-400x300.jpg', import.meta.url)))
+    const png = await sharp(fileURLToPath(new URL('../../test-vectors/images/mosaic-400x300.jpg', import.meta.url)))
       .png()
       .toBuffer();
     const { createHash } = await import('node:crypto');
@@ -517,8 +517,8 @@ describe('Matcher: stores, snapshots, reload and first match', () => {
 });
 
 describe('Matcher.matchImages', () => {
-  const vector = (file: string) => fileURLToPath(new URL(`../test-vectors/images/${file}`, import.meta.url));
-  const hostile = (file: string) => fileURLToPath(new URL(`../test-vectors/hostile/${file}`, import.meta.url));
+  const vector = (file: string) => fileURLToPath(new URL(`../../test-vectors/images/${file}`, import.meta.url));
+  const hostile = (file: string) => fileURLToPath(new URL(`../../test-vectors/hostile/${file}`, import.meta.url));
 
   async function listing(): Promise<Matcher> {
     const { hashes } = await hashImage(vector('mosaic-400x300.jpg'), { algorithms: ['blockhash', 'pdq', 'md5'] });
@@ -634,7 +634,7 @@ describe('Matcher: one threshold option for every call', () => {
   });
 
   it('takes the same option in matchImage, keeps the deprecated thresholds working, and refuses both at once', async () => {
-    const upload = fileURLToPath(new URL('../test-vectors/images/mosaic-400x300.jpg', import.meta.url));
+    const upload = fileURLToPath(new URL('../../test-vectors/images/mosaic-400x300.jpg', import.meta.url));
     const { hashes } = await hashImage(upload, { algorithms: ['blockhash'] });
     const m = Matcher.fromEntries([
       { id: 'near', list: 'l', algorithm: 'blockhash', hash: flip(blockhash.parse(hashes.blockhash as string), 12) },

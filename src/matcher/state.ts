@@ -1,0 +1,181 @@
+/**
+ * What a matcher holds and checks outside its class: the lists given to it, the state a reload
+ * swaps whole, where it was opened from, and its options resolved once.
+ */
+import { type FileHandle, open, stat } from 'node:fs/promises';
+import { callThresholds, checkThresholds, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
+import { HashwardenError } from '../errors.js';
+import type { HashImageOptions } from '../image/index.js';
+import { SNAPSHOT_MAGIC } from '../snapshot/format.js';
+import { resolveSearch, type MatcherTable, type ResolvedSearch } from '../search/tables.js';
+import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
+import type { Match, MatchImageOptions, MatcherList, MatcherOptions } from './types.js';
+
+export function toMatch(
+  table: MatcherTable,
+  lists: ReadonlyMap<string, MatcherList>,
+  index: number,
+  hash: string,
+  distance: number,
+): Match {
+  const { entries } = table;
+  const match: Match = {
+    list: entries.list(index),
+    entryId: entries.id(index),
+    algorithm: table.algorithm.name,
+    distance,
+    hash,
+  };
+  const label = entries.label(index);
+  if (label !== undefined) Object.assign(match, { label });
+  const metadata = entries.metadata(index);
+  if (metadata !== undefined) Object.assign(match, { metadata });
+  const list = lists.get(match.list);
+  if (list?.label !== undefined) Object.assign(match, { listLabel: list.label });
+  if (list?.version !== undefined) Object.assign(match, { listVersion: list.version });
+  return match;
+}
+
+/** The lists a matcher is given, checked: names unique, thresholds in range, labels strings. */
+export function checkLists(value: unknown, name: string): ReadonlyMap<string, MatcherList> {
+  const out = new Map<string, MatcherList>();
+  if (value === undefined) return out;
+  if (!Array.isArray(value)) invalid('array of lists', name, value);
+  (value as unknown[]).forEach((item, i) => {
+    const l = optionsObject(item as MatcherList, `${name}[${i}]`);
+    if (typeof l.name !== 'string' || l.name.trim() === '') invalid('non-empty string', `${name}[${i}].name`, l.name);
+    const list: MatcherList = {
+      name: l.name.trim(),
+      ...(l.version === undefined
+        ? {}
+        : { version: integerInRange(l.version, 0, Number.MAX_SAFE_INTEGER, `${name}[${i}].version`) }),
+      ...(l.thresholds === undefined
+        ? {}
+        : { thresholds: Object.freeze(checkThresholds(l.thresholds, `${name}[${i}].thresholds`)) }),
+      ...(l.label === undefined ? {} : { label: nonEmptyString(l.label, `${name}[${i}].label`) }),
+    };
+    if (out.has(list.name)) invalid('lists with unique names', `${name}[${i}].name`, l.name, true);
+    out.set(list.name, Object.freeze(list));
+  });
+  return out;
+}
+
+/**
+ * What a matcher searches, swapped whole by `reload`: a call takes it once at its start, so it
+ * sees one version from beginning to end.
+ */
+export interface State {
+  readonly tables: ReadonlyMap<AlgorithmName, MatcherTable>;
+  readonly lists: ReadonlyMap<string, MatcherList>;
+  readonly size: number;
+  /** What `reload` compares to tell whether the source changed. */
+  readonly signature: string;
+}
+
+export function makeState(
+  tables: ReadonlyMap<AlgorithmName, MatcherTable>,
+  lists: ReadonlyMap<string, MatcherList>,
+  signature = '',
+): State {
+  return Object.freeze({
+    tables,
+    lists,
+    size: [...tables.values()].reduce((n, t) => n + t.entries.count, 0),
+    signature,
+  });
+}
+
+/** Where a matcher was opened from, for `reload`. */
+export interface Origin {
+  readonly path: string;
+  readonly kind: 'snapshot' | 'store';
+  readonly lists: readonly string[] | undefined;
+}
+
+export function byDistance(a: Match, b: Match): number {
+  return (
+    a.distance - b.distance ||
+    (a.list < b.list ? -1 : a.list > b.list ? 1 : 0) ||
+    (a.entryId < b.entryId ? -1 : a.entryId > b.entryId ? 1 : 0)
+  );
+}
+
+/** `ERR_INPUT_READ` for `path`, with the system's reason. */
+export function readError(path: string, error: unknown): HashwardenError {
+  return new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+}
+
+/** True when the file at `path` begins with the snapshot magic; false when it cannot be read. */
+export async function startsWithSnapshotMagic(path: string): Promise<boolean> {
+  if (typeof path !== 'string' || path.length === 0) invalid('path of a snapshot or SQLite store', 'path', path);
+  let file: FileHandle;
+  try {
+    file = await open(path, 'r');
+  } catch {
+    return false; // the store opener reports the problem in its own terms
+  }
+  try {
+    const head = new Uint8Array(SNAPSHOT_MAGIC.length);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await file.read(head, 0, head.length, 0));
+    } catch (error) {
+      // A directory opens, then refuses to be read (EISDIR): the path's problem, not a bug.
+      throw readError(path, error);
+    }
+    return bytesRead === head.length && SNAPSHOT_MAGIC.every((b, i) => head[i] === b);
+  } finally {
+    await file.close();
+  }
+}
+
+/** A file's identity and size: a snapshot rewritten (written aside, then renamed) changes it. */
+export async function fileSignature(path: string): Promise<string> {
+  try {
+    const info = await stat(path);
+    return `${info.dev}:${info.ino}:${info.size}:${info.mtimeMs}`;
+  } catch (error) {
+    throw readError(path, error);
+  }
+}
+
+/** Matcher options, validated once. */
+export interface ResolvedMatcherOptions {
+  readonly thresholds: Thresholds;
+  readonly image: Omit<HashImageOptions, 'algorithms'>;
+  readonly search: ResolvedSearch | undefined;
+  readonly allowEmpty: boolean;
+}
+
+export function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMatcherOptions {
+  const o = optionsObject(options, 'options');
+  return Object.freeze({
+    thresholds: Object.freeze(checkThresholds(o.thresholds, 'thresholds')),
+    image: Object.freeze({ ...optionsObject(o.image, 'image') }),
+    search: resolveSearch(o.search, 'search'),
+    allowEmpty: o.allowEmpty === undefined ? false : boolean(o.allowEmpty, 'allowEmpty'),
+  });
+}
+
+/**
+ * `state`, unless it holds no entry and the caller did not allow that: a matcher over nothing
+ * would call every upload clean.
+ */
+export function nonEmpty(state: State, options: ResolvedMatcherOptions, source: string): State {
+  if (state.size === 0 && !options.allowEmpty) {
+    throw new HashwardenError(
+      'ERR_NO_ENTRIES',
+      `${source}: no entry to match (no list, or every list empty or disabled), so every upload would pass as clean; pass allowEmpty: true to accept that`,
+    );
+  }
+  return state;
+}
+
+/** A call's `threshold` (or the deprecated `thresholds` of `matchImage`), checked once. */
+export function thresholdOption(o: Partial<MatchImageOptions>): Thresholds {
+  if (o.threshold !== undefined && o.thresholds !== undefined)
+    invalid('threshold or thresholds, not both', 'options.thresholds', o.thresholds);
+  return o.thresholds === undefined
+    ? callThresholds(o.threshold, 'threshold')
+    : callThresholds(o.thresholds, 'thresholds');
+}

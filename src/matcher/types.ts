@@ -1,0 +1,194 @@
+import type { DihedralName } from '../algorithms/dihedral.js';
+import { type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
+import { type Settled } from '../concurrency.js';
+import type {
+  FrameHashes,
+  HashImageOptions,
+  ImageHashes,
+  ImageInfo,
+  ImageQualities,
+  UnusableHashes,
+} from '../image/index.js';
+import { type EntryMetadata } from '../lists/entry.js';
+import { type TableSearch } from '../search/tables.js';
+
+/** One entry that matched a query. */
+export interface Match {
+  readonly list: string;
+  readonly entryId: string;
+  readonly algorithm: AlgorithmName;
+  /** Hamming distance between the query and the entry (0 for exact hashes). */
+  readonly distance: number;
+  /** The entry's hash, lower-case hex. */
+  readonly hash: string;
+  /**
+   * Perceptual matches in `matchImage` with `dihedral` on: which rotation or flip of the upload
+   * matched (`'original'` when the upload as it is), one of `DIHEDRAL_NAMES`.
+   */
+  readonly transform?: DihedralName;
+  /**
+   * Perceptual matches in `matchImage` with `trim` on: true when the match was found on what lies
+   * inside the upload's uniform border (letterbox, pillarbox, frame, padding), absent otherwise.
+   */
+  readonly trimmed?: true;
+  /**
+   * Perceptual matches of an animated upload (GIF, WebP): the frame, 0-based, whose hash matched
+   * (the first such frame when several did equally near). Absent for a still image and for exact
+   * hashes, which are of the whole file.
+   */
+  readonly frame?: number;
+  /** The entry's label (`csam`, …), when it has one. */
+  readonly label?: string;
+  readonly metadata?: EntryMetadata;
+  /** The list's label: what a match on it means to the caller (`block-and-report`, `review`…), when set. */
+  readonly listLabel?: string;
+  /** The version of the list the entry came from, when the source has versions (stores, snapshots). */
+  readonly listVersion?: number;
+}
+
+/**
+ * A list as a matcher holds it: its name, version and policy. From a store or a snapshot, or
+ * given to `fromEntries`; a list with entries but no policy uses the matcher's thresholds.
+ */
+export interface MatcherList {
+  readonly name: string;
+  readonly version?: number;
+  /** Per-algorithm thresholds for this list; an algorithm not named uses the matcher's. */
+  readonly thresholds?: Thresholds;
+  /** What a match on this list means (`block-and-report`, `review`…): `Match.listLabel`. */
+  readonly label?: string;
+}
+
+/** Options of a matcher. */
+export interface MatcherOptions {
+  /** Thresholds used when a call sets none. Default: each algorithm's `defaultThreshold`. */
+  readonly thresholds?: Thresholds;
+  /** Options for hashing in `matchImage` (resolution, limits). Default: `hashImage`'s defaults. */
+  readonly image?: Omit<HashImageOptions, 'algorithms'>;
+  /**
+   * How perceptual hashes are searched. `tier`: `'auto'` (multi-index hashing from about 180k
+   * entries, where its tables fit 80 bytes an entry; the linear scan below), `'linear'` or
+   * `'mih'`; `substringBits`: the MIH substring width, 8–24 (default: from the list size). Every
+   * tier returns exactly the same matches; only speed and memory differ. A snapshot keeps the
+   * index it was written with unless this option is given. Default: `{ tier: 'auto' }`.
+   */
+  readonly search?: { readonly tier?: 'auto' | 'linear' | 'mih'; readonly substringBits?: number };
+  /**
+   * Accept a source with no entry to match (an empty list, every list disabled). A matcher over
+   * nothing answers "no match" to every upload, which for this domain is failing open, so by
+   * default `fromEntries`, `open`, `openSnapshot` and `reload` refuse it with `ERR_NO_ENTRIES`.
+   * Default `false`.
+   */
+  readonly allowEmpty?: boolean;
+}
+
+/** How one algorithm's entries are held and searched, as `Matcher.describe()` reports it. */
+export interface MatcherTableInfo {
+  readonly algorithm: AlgorithmName;
+  /** Entries of this algorithm. */
+  readonly count: number;
+  /** `'linear'` scan, `'mih'` (multi-index hashing), or `'exact'` (hash table). */
+  readonly tier: TableSearch['tier'];
+  /** MIH only: the width of each substring (table), summing to the hash's bits. */
+  readonly substringBits?: readonly number[];
+}
+
+/** Options of `matchHash` and `matchHashes`; `matchImage` and `matchImages` take them too. */
+export interface MatchHashOptions {
+  /**
+   * Largest distance that matches, for this call and every list: one number for every perceptual
+   * algorithm (exact hashes match by equality), or per algorithm (`{ pdq: 31, blockhash: 8 }`).
+   * An algorithm not named uses each list's threshold, else the matcher's. Default: none.
+   */
+  readonly threshold?: number | Thresholds;
+}
+
+/** Options of `matchImage`. */
+export interface MatchImageOptions extends MatchHashOptions {
+  /**
+   * Thresholds for this call, per algorithm.
+   *
+   * @deprecated Use `threshold`, which takes the same object (or one number); giving both is a
+   * TypeError.
+   */
+  readonly thresholds?: Thresholds;
+  /** Which hashes to compute and match. Default: every algorithm the lists contain. */
+  readonly algorithms?: readonly AlgorithmName[];
+  /**
+   * Also match the upload turned and mirrored: the 8 rotations and flips of each perceptual hash,
+   * derived from the one decode, are each searched and every entry is reported once, at its
+   * nearest, with the `transform` that matched. Mirroring or rotating is the cheapest evasion of a
+   * perceptual hash; it costs 8 searches instead of one (docs/benchmark.md) and, on
+   * unrelated images about 128 bits apart, adds no measurable chance match. Default: `true`
+   * (or the matcher's `image.dihedral`).
+   */
+  readonly dihedral?: boolean;
+  /**
+   * Also match what lies inside the upload's uniform border, when it has one (black bars added to
+   * fit a frame, padding, a plain frame): such a border moves every block and frequency of a
+   * perceptual hash, and a 10% border defeated PDQ and blockhash on every photo measured
+   * (docs/thresholds.md). Costs a second hashing only for images with a border. Default: `true`
+   * (or the matcher's `image.trim`).
+   */
+  readonly trim?: boolean;
+  /**
+   * Stop at the first list entry found instead of finding them all: exact hashes are computed and
+   * looked up first, from the bytes alone, and the image is decoded only when none matched; then
+   * each perceptual algorithm in turn, its nearest match. For upload paths that only need to
+   * know whether to block. Default `false` (every match, nearest first).
+   */
+  readonly first?: boolean;
+}
+
+/** The result of `matchImage`. */
+export interface ImageMatchResult {
+  /** True when any entry matched. */
+  readonly matched: boolean;
+  /** Matches, nearest first. */
+  readonly matches: readonly Match[];
+  /** The image's hashes, as `hashImage` returns them. */
+  readonly hashes: ImageHashes;
+  /** Quality of the hashes that have one (PDQ). */
+  readonly quality: ImageQualities;
+  /**
+   * Hashes that were computed but not matched, and why: a PDQ hash of quality below 50. A result
+   * with `matched: false` and an entry here means "could not be checked by that hash", not clean.
+   * For an animated upload, frame 0's (each frame's are in `frames`).
+   */
+  readonly unusable: UnusableHashes;
+  /**
+   * Animated uploads only: the perceptual hashes of each frame hashed, from frame 0, as `hashImage`
+   * returns them. Fewer than `image.frameCount` when the frame limit (`maxFrames`, default 32) or
+   * the pixel limit cut the hashing short: the later frames were not checked.
+   */
+  readonly frames?: readonly FrameHashes[];
+  readonly image: ImageInfo;
+}
+
+/**
+ * Default number of images `matchImages` hashes at once: 4. sharp decodes on libuv's thread pool,
+ * 4 threads unless `UV_THREADPOOL_SIZE` says otherwise, and hashing runs on the JavaScript thread,
+ * so more images in flight only wait, each holding its bytes and raster: memory grows with the
+ * concurrency (at most about `maxBytes` + 4 bytes × `maxPixels` an image), speed does not.
+ */
+export const DEFAULT_MATCH_CONCURRENCY = 4;
+
+/** Options of `matchImages`: those of `matchImage`, for every item, and how many at once. */
+export interface MatchImagesOptions extends MatchImageOptions {
+  /** Images hashed and matched at once, 1–1024. Default {@link DEFAULT_MATCH_CONCURRENCY} (4). */
+  readonly concurrency?: number;
+}
+
+/** One item of `matchImages`: its result, or the error that kept it from being checked. */
+export type ImageBatchResult = Settled<ImageMatchResult>;
+
+/** One item of `matchHashes`: its matches, or why it could not be matched. */
+export type HashBatchResult =
+  | { readonly ok: true; readonly matches: readonly Match[] }
+  | { readonly ok: false; readonly error: unknown };
+
+/** A query for `matchHash`: an algorithm and its hash (hex or bytes). */
+export interface HashQuery {
+  readonly algorithm: AlgorithmName | string;
+  readonly hash: string | Uint8Array;
+}
