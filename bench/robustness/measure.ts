@@ -3,6 +3,7 @@
  * checked on its own: distances between 256-bit hashes, histograms of distances, and the rates
  * read off them (a threshold t matches every distance ≤ t).
  */
+import type { EditGroup } from './edits.js';
 
 /** Perceptual algorithms measured. */
 export const ALGORITHMS = ['pdq', 'blockhash'] as const;
@@ -145,4 +146,42 @@ export function sameSceneGroups(pairs: readonly (readonly unknown[])[]): Map<str
     out.set(f, ids.get(root) as number);
   }
   return out;
+}
+
+/** Everything one run measured. */
+export interface Report {
+  readonly environment: string;
+  readonly command: string;
+  readonly photos: number;
+  readonly photoDir: string;
+  /** Originals with a usable hash, per algorithm: the listed images. */
+  readonly listed: Record<Algorithm, number>;
+  readonly defaults: Record<Algorithm, number>;
+  readonly maxThreshold: number;
+  readonly edits: readonly {
+    name: string;
+    group: EditGroup;
+    description: string;
+    stats: Record<
+      Algorithm,
+      { plain: Histogram; dihedral: Histogram; referencePlain: Histogram; referenceDihedral: Histogram }
+    >;
+  }[];
+  /** Originals the reference tools hashed, per algorithm. */
+  readonly references: Record<Algorithm, number>;
+  readonly pool: {
+    tiles: number;
+    hashed: number;
+    refused: Record<Algorithm, number>;
+    excludedScenePairs: number;
+    unrelated: Record<Algorithm, { plain: Histogram; trimmed: Histogram; dihedral: Histogram; sameSource: Histogram }>;
+  };
+  /** Per algorithm: low-information images by kind, how many have a usable hash, and matches at the default. */
+  readonly lowInformation: readonly {
+    algorithm: Algorithm;
+    kinds: { kind: string; images: number; usable: number }[];
+    matches: number;
+    examples: string[];
+  }[];
+  readonly seconds: number;
 }

@@ -7,8 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Report } from './report.js';
-import { ALGORITHMS, groupHistogram, type Algorithm } from './measure.js';
+import { ALGORITHMS, groupHistogram, type Algorithm, type Report } from './measure.js';
 
 interface Vega {
   View: new (runtime: unknown, options: { renderer: 'none' }) => { toSVG(): Promise<string> };

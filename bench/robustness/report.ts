@@ -6,46 +6,10 @@
 import { writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { EditGroup } from './edits.js';
-import { ALGORITHMS, type Histogram, groupHistogram, type Algorithm } from './measure.js';
+import { ALGORITHMS, type Histogram, groupHistogram, type Algorithm, type Report } from './measure.js';
 import { drawPictures } from './pictures.js';
 
-/** Everything one run measured. */
-export interface Report {
-  readonly environment: string;
-  readonly command: string;
-  readonly photos: number;
-  readonly photoDir: string;
-  /** Originals with a usable hash, per algorithm: the listed images. */
-  readonly listed: Record<Algorithm, number>;
-  readonly defaults: Record<Algorithm, number>;
-  readonly maxThreshold: number;
-  readonly edits: readonly {
-    name: string;
-    group: EditGroup;
-    description: string;
-    stats: Record<
-      Algorithm,
-      { plain: Histogram; dihedral: Histogram; referencePlain: Histogram; referenceDihedral: Histogram }
-    >;
-  }[];
-  /** Originals the reference tools hashed, per algorithm. */
-  readonly references: Record<Algorithm, number>;
-  readonly pool: {
-    tiles: number;
-    hashed: number;
-    refused: Record<Algorithm, number>;
-    excludedScenePairs: number;
-    unrelated: Record<Algorithm, { plain: Histogram; trimmed: Histogram; dihedral: Histogram; sameSource: Histogram }>;
-  };
-  /** Per algorithm: low-information images by kind, how many have a usable hash, and matches at the default. */
-  readonly lowInformation: readonly {
-    algorithm: Algorithm;
-    kinds: { kind: string; images: number; usable: number }[];
-    matches: number;
-    examples: string[];
-  }[];
-  readonly seconds: number;
-}
+export type { Report };
 
 const NAMES: Record<Algorithm, string> = { pdq: 'PDQ', blockhash: 'blockhash' };
 const GROUPS: readonly EditGroup[] = ['mild', 'crop', 'dihedral', 'hard'];

@@ -5,8 +5,7 @@
  */
 import { HashwardenError, isHashwardenError } from '../errors.js';
 import type { Connection, Statement } from './driver.js';
-import type { OrderedStatements } from './ordered-import.js';
-import type { Staging } from './staged-import.js';
+import type { OrderedStatements, Staging } from './statements.js';
 
 /** Longest store path or import source accepted (Linux's PATH_MAX). */
 export const MAX_PATH_LENGTH = 4096;

@@ -10,7 +10,6 @@ import { MAX_PATH_LENGTH, storeError, type StoreContext } from './context.js';
 import type { ImportMode, ImportOptions, ImportSummary } from './types.js';
 
 /** A value bound to a staging or entry insert. */
-export type StagedValue = string | number | null;
 
 /** Rows per multi-row insert (staging, and the ordered import): one call into SQLite for 128 rows. */
 export const STAGE_CHUNK = 128;

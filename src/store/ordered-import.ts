@@ -18,9 +18,9 @@ import {
   transaction,
   UPSERT_SET,
   type ResolvedImport,
-  type StagedValue,
   type Tally,
 } from './import.js';
+import type { OrderedStatements, StagedValue } from './statements.js';
 import type { ImportFileResult } from './types.js';
 
 /** One packed row as the values of an entry: hex hash to bytes, an absent ('') label or metadata to NULL. */
@@ -33,29 +33,6 @@ const PACKED_VALUES = "(?, ?, ?, unhex(?), nullif(?, ''), nullif(?, ''))";
 const BARE_VALUES = '(@list, ?, ?, unhex(?), NULL, NULL)';
 /** Values per row of a bare chunk. */
 const BARE_FIELDS = 3;
-
-/** The ordered import's statements, made once per connection. */
-export interface OrderedStatements {
-  /** `STAGE_CHUNK` packed rows (list, id, algorithm, hex hash, label, metadata) upserted. */
-  readonly upsertChunk: Statement<[StagedValue[]]>;
-  readonly upsertOne: Statement<[StagedValue[]]>;
-  /** The same as plain inserts, for a list that was empty. */
-  readonly insertChunk: Statement<[StagedValue[]]>;
-  readonly insertOne: Statement<[StagedValue[]]>;
-  /** `STAGE_CHUNK` bare rows (id, algorithm, hex hash) of the list `@list`, upserted or inserted. */
-  readonly bareUpsertChunk: Statement<[StagedValue[], { list: string }]>;
-  readonly bareInsertChunk: Statement<[StagedValue[], { list: string }]>;
-  readonly removeOne: Statement<[string, string]>;
-  /** The entries of a list (the store's count statement). */
-  readonly size: (list: string) => number;
-  /** In a replace: deletes the entries of a list (1st value) with 2nd < id <= 3rd other than the n ids that follow. */
-  readonly gap: (n: number) => Statement<[StagedValue[]]>;
-  /** In a replace: how many entries of a list lie in (2nd, 3rd]. */
-  readonly range: Statement<[string, string, string], number>;
-  /** In a replace: the entries after the last id. */
-  readonly after: Statement<[string, string]>;
-  readonly all: Statement<[string]>;
-}
 
 /** One list's part in an ordered import, with its rows waiting for a full chunk. */
 interface ListWrite {

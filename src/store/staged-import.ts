@@ -21,8 +21,8 @@ import {
   transaction,
   UPSERT_SET,
   type ResolvedImport,
-  type StagedValue,
 } from './import.js';
+import type { StagedParameters, StagedValue, Staging } from './statements.js';
 import type { ImportOptions, ImportResult, ImportRow, ImportRowsOptions, ImportSummary } from './types.js';
 
 /**
@@ -67,37 +67,6 @@ const REMOVE_OUTSIDE =
 const SETTLE_ARRIVALS = `INSERT OR IGNORE INTO temp.staged (${STAGED_COLUMNS}, seq) SELECT ${STAGED_COLUMNS}, rowid FROM temp.arrivals ORDER BY list, id, rowid`;
 /** The arrivals that repeat an earlier row's (list, id), in file order, with the first's line. */
 const REPEATED_ARRIVALS = `SELECT a.list, a.id, a.line, s.line AS first FROM temp.arrivals AS a JOIN temp.staged AS s ON s.list = a.list AND s.id = a.id WHERE s.seq <> a.rowid ORDER BY a.rowid LIMIT ?`;
-
-/** The staging statements of a connection. */
-export interface Staging {
-  readonly add: Statement<StagedParameters>;
-  readonly addChunk: Statement<[StagedValue[]]>;
-  /** For `importEntries`, where a repeated (list, id) keeps the last one. */
-  readonly replaceAdd: Statement<StagedParameters>;
-  readonly replaceAddChunk: Statement<[StagedValue[]]>;
-  readonly line: Statement<[string, string], number | null>;
-  readonly outside: Statement<[string], number>;
-  readonly upsert: Statement<[string]>;
-  readonly remove: Statement<[string]>;
-  readonly stagedAdds: Statement<[string], number>;
-  readonly removeOutside: Statement<[string]>;
-  readonly clear: Statement<[]>;
-  readonly arrive: Statement<StagedParameters>;
-  readonly arriveChunk: Statement<[StagedValue[]]>;
-  readonly settle: Statement<[]>;
-  readonly repeated: Statement<[number], { list: string; id: string; line: number | null; first: number | null }>;
-}
-
-type StagedParameters = [
-  list: string,
-  id: string,
-  op: number,
-  algorithm: string | null,
-  hash: string | null,
-  label: string | null,
-  metadata: string | null,
-  line: number | null,
-];
 
 function addParameters(entry: ListEntry, line: number | null): StagedParameters {
   // The entry is normal (normalEntry): its hash is lower-case hex of the algorithm's length.

@@ -7,7 +7,6 @@ import type { AlgorithmName } from '../algorithms/registry.js';
 import type { RowProblem } from '../lists/formats.js';
 import type { ListEntry } from '../lists/entry.js';
 import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
-import type { HashStore } from './store.js';
 
 /**
  * The schema version this release writes (2), kept in `PRAGMA user_version`. A version 1 store is
