@@ -3,8 +3,7 @@
  * `hashwarden/sqlite`, the CLI) plus chunks they share, so each class exists once whichever entry
  * loaded it (`HashwardenError` from `hashwarden/sqlite` is the core's). tsc writes only the type
  * declarations (tsconfig.build.json). Why bundle: a fresh process imports the core in about half
- * the time (18.7 against 35.8 ms, medians of 15 alternating runs of bench/cold-start-query.mjs),
- * which is most of what a serverless cold start pays beyond reading its snapshot. Dependencies
+ * the time of the per-file output (docs/architecture.md, Boundaries), which is most of what a serverless cold start pays beyond reading its snapshot. Dependencies
  * (sharp, better-sqlite3, csv-parse) stay external, and modules the code imports lazily (the image
  * decoder, the SQLite store) stay separate chunks loaded on first use.
  *

@@ -14,7 +14,7 @@ import { startProgress } from './progress.js';
 /**
  * From this many rows an import of a file whose ids were out of order says how to make the next
  * one faster: such a file is staged and sorted by SQLite, a sorted one written straight into the
- * store (1M rows of the import bench: 4.20-4.47 s shuffled against 1.61-1.74 s in order).
+ * store, two to three times as fast (docs/lists.md, Speed).
  */
 const SORT_HINT_ROWS = 100_000;
 const SORT_HINT =
