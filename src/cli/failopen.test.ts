@@ -94,6 +94,20 @@ describe('nothing to match against', () => {
   });
 });
 
+describe('what counts as checked', () => {
+  it('counts an upload whose upright blockhash is refused as checked when its turned hashes were searched', async () => {
+    const blockhashOnly = join(dir, 'blockhash-only.db');
+    const list = join(dir, 'blockhash.txt');
+    await writeFile(list, `blockhash ${'ab'.repeat(32)}\n`);
+    expect((await cli('import', list, '--db', blockhashOnly, '--list', 'b')).status).toBe(0);
+    // alpha-shapes' upright blockhash is a plain layout (refused alone); its turns and flips are not.
+    const upload = join(images, 'alpha-shapes-160x160.webp');
+    const { status, out } = await cli('match', upload, '--db', blockhashOnly);
+    expect(out).toMatch(/^no match  /);
+    expect(status).toBe(0);
+  });
+});
+
 describe('import that imports nothing', () => {
   it('fails when --skip-bad-rows skipped every row', async () => {
     const bad = join(dir, 'bad.csv');
@@ -110,6 +124,7 @@ describe('import that imports nothing', () => {
     expect(refused.status).toBe(2);
     expect(refused.err).toMatch(/holds no rows.*--allow-empty/);
     expect(refused.out).toBe('');
+    expect(existsSync(join(dir, 'h.db'))).toBe(false);
     expect((await cli('import', empty, '--db', join(dir, 'h.db'), '--list', 'h', '--allow-empty')).status).toBe(0);
   });
 });

@@ -106,10 +106,14 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       ...(values.algorithm === undefined ? {} : { algorithm: values.algorithm as string }),
     };
     // The file's first read (64 KiB) is parsed before the store is opened, so that a file failing
-    // at once (not a list, bad first rows) does not even create the store; the import reads it again.
+    // at once (not a list, bad first rows, no rows at all) does not even create the store; the
+    // import reads it again.
     const head = streamListFile(file, { ...readOptions, batchSize: 1 });
     try {
-      await head.next();
+      const first = await head.next();
+      // (A replace by nothing is the store's to refuse, before it writes.)
+      if (first.done === true && first.value.rows === 0 && !replace && values['allow-empty'] !== true)
+        throw new CliRefusal(`${file} holds no rows: nothing imported (give --allow-empty to accept an empty file)`);
     } catch (error) {
       if (isHashwardenError(error, 'ERR_LIST_FORMAT') && (await isHashOutput(file))) {
         throw new CliRefusal(
@@ -122,7 +126,6 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
     }
     let progress: ReturnType<typeof startProgress> | undefined;
     let shown = 0;
-    // `mode` is the store's option for the file it creates (the store module's own change).
     const store = HashStore.open(db, { mode });
     try {
       const result = await store.importFile(file, {
@@ -143,8 +146,6 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       // Bad rows skipped until none was left is a failed import, not an empty one.
       if (result.read.rows > 0 && skipped >= result.read.rows)
         throw new CliRefusal(`every row of ${file} was bad (${skipped} of ${result.read.rows}): nothing imported`);
-      if (result.read.rows === 0 && values['allow-empty'] !== true)
-        throw new CliRefusal(`${file} holds no rows: nothing imported (give --allow-empty to accept an empty file)`);
       for (const s of result.summaries) {
         io.out(
           `imported ${file} into list ${s.list}: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.removed} removed (version ${s.version}${s.mode === 'replace' ? ', replaced' : ''})\n`,

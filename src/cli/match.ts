@@ -22,17 +22,6 @@ import {
   type Command,
 } from './command.js';
 
-/**
- * True when some hash of `result` was matched against an algorithm `held`: false for an image
- * whose every searchable hash was refused (a featureless image against PDQ-only lists), which was
- * therefore not checked at all.
- */
-function wasChecked(result: ImageMatchResult, held: readonly string[]): boolean {
-  const usable = (hashes: Readonly<Record<string, unknown>>, unusable: Readonly<Record<string, unknown>>) =>
-    held.some((name) => hashes[name] !== undefined && unusable[name] === undefined);
-  return usable(result.hashes, result.unusable) || (result.frames ?? []).some((f) => usable(f.hashes, f.unusable));
-}
-
 function describe(file: string, result: ImageMatchResult, checked: boolean): string {
   // A hash the matcher refused (a featureless image's PDQ) did not check the image: say so; and
   // frames past the frame limit were not checked either.
@@ -53,12 +42,9 @@ function describe(file: string, result: ImageMatchResult, checked: boolean): str
 }
 
 /**
- * Lets the library open an empty source, so the refusal and its message are the CLI's own, the
- * same whatever the library does with no entries (`run` checks `size`).
+ * The matcher over exactly one of `--db` and `--snapshot`, opened even when empty: `run` refuses an
+ * empty source itself, with a message naming it.
  */
-const ACCEPT_EMPTY = { allowEmpty: true } as const;
-
-/** The matcher over exactly one of `--db` and `--snapshot`. */
 async function openMatcher(
   db: string | undefined,
   snapshot: string | undefined,
@@ -74,12 +60,12 @@ async function openMatcher(
       : { maxFrames: usage(() => resolveImageOptions({ maxFrames: integerArgument(maxFrames) }).maxFrames) };
   if (snapshot === undefined) {
     const path = required(db, '--db PATH or --snapshot FILE');
-    return Matcher.open(path, { ...ACCEPT_EMPTY, image, ...(lists === undefined ? {} : { lists }) });
+    return Matcher.open(path, { allowEmpty: true, image, ...(lists === undefined ? {} : { lists }) });
   }
   const path = required(snapshot, '--snapshot');
   if (lists !== undefined)
     throw new UsageError('--list cannot be used with --snapshot: a snapshot holds the lists it was exported with');
-  return Matcher.openSnapshot(path, { ...ACCEPT_EMPTY, image });
+  return Matcher.openSnapshot(path, { allowEmpty: true, image });
 }
 
 export const matchCommand: Command = {
@@ -150,7 +136,6 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
           : `the snapshot ${values.snapshot as string}`;
       throw new CliRefusal(`the lists are empty: ${source} holds no entries to match against, so nothing was checked`);
     }
-    const held = matcher.algorithms;
     let matched = false;
     let failed = false;
     const dihedral = values['no-dihedral'] !== true;
@@ -163,7 +148,7 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
         const file = files[i] as string;
         if (result.ok) {
           matched ||= result.value.matched;
-          const checked = result.value.matched || wasChecked(result.value, held);
+          const checked = result.value.matched || result.value.searched > 0;
           if (!checked) failed = true;
           const { matched: m, matches, hashes, unusable, frames, image } = result.value;
           const animated = frames === undefined ? {} : { frameCount: image.frameCount, framesHashed: frames.length };

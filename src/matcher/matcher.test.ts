@@ -226,6 +226,8 @@ describe('Matcher.matchImage', () => {
     const hit = await matcher.matchImage(textured);
     expect(hit.matches.map((m) => [m.entryId, m.distance])).toEqual([['textured', 0]]);
     expect(hit.unusable).toEqual({});
+    // The upload as it is and its 7 turns and flips were looked up.
+    expect(hit.searched).toBe(8);
     // A flat image's coefficients are rounding noise, so its bits say nothing about the image: the
     // gate keeps even the very same flat image from matching its listed hash, and says why, so the
     // caller can tell "not checked by PDQ" from "clean". (A hash queried directly is not gated.)
@@ -233,7 +235,12 @@ describe('Matcher.matchImage', () => {
     expect(
       matcher.matchHash({ algorithm: 'pdq', hash: refused.hashes.pdq as string }).map((m) => [m.entryId, m.distance]),
     ).toEqual([['flat', 0]]);
-    expect(refused).toMatchObject({ matched: false, matches: [], unusable: { pdq: 'PDQ quality 0 is below 50' } });
+    expect(refused).toMatchObject({
+      matched: false,
+      matches: [],
+      unusable: { pdq: 'PDQ quality 0 is below 50' },
+      searched: 0,
+    });
     expect((await matcher.matchImage(otherFlat)).unusable).toEqual({ pdq: 'PDQ quality 0 is below 50' });
   });
 

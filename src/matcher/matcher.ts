@@ -506,7 +506,9 @@ export class Matcher {
     plan: MatchPlan,
     input: ImageInput,
   ): Promise<ImageMatchResult> {
+    let searched = 0;
     for await (const pass of image.hashUpload(input, plan.upload)) {
+      for (const [name, queries] of pass.queries) if (state.tables.has(name)) searched += queries.length;
       const matches = this.#matchPass(state, pass, plan.thresholds, plan.first);
       if (matches.length > 0 || pass.last) {
         const { result } = pass;
@@ -517,6 +519,7 @@ export class Matcher {
           quality: result.quality,
           unusable: result.unusable,
           ...framesOf(result),
+          searched,
           image: result.image,
         };
       }

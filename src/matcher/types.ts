@@ -162,6 +162,12 @@ export interface ImageMatchResult {
    * the pixel limit cut the hashing short: the later frames were not checked.
    */
   readonly frames?: readonly FrameHashes[];
+  /**
+   * How many hashes of the upload were looked up in the lists held (its turns, its inside of a
+   * border and its frames each count). 0 with `matched: false` means nothing of the upload could be
+   * searched (every hash refused, e.g. a featureless image against PDQ-only lists): not checked.
+   */
+  readonly searched: number;
   readonly image: ImageInfo;
 }
 
