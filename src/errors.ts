@@ -81,3 +81,13 @@ export class HashwardenError extends Error {
 export function isHashwardenError(error: unknown, code?: ErrorCode): error is HashwardenError {
   return error instanceof HashwardenError && (code === undefined || error.code === code);
 }
+
+/**
+ * `ERR_INPUT_READ` for a path that cannot be read (missing, a directory, no permission), with the
+ * system's reason: the one shape every reader of files (uploads, list files, snapshots) gives.
+ *
+ * @internal
+ */
+export function readError(path: string, error: unknown): HashwardenError {
+  return new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+}

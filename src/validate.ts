@@ -78,3 +78,12 @@ export function optionsObject<T extends object>(value: T | undefined, name: stri
   if (value === null || typeof value !== 'object' || Array.isArray(value)) invalid('object', name, value);
   return value;
 }
+
+/**
+ * The permission bits of a file hashwarden creates (a store, a snapshot, a list file): an integer
+ * 0–0o777, owner-only (0o600) when not given, since the hashes of abuse material are themselves
+ * sensitive (docs/security.md).
+ */
+export function fileMode(value: unknown, name: string): number {
+  return value === undefined ? 0o600 : integerInRange(value, 0, 0o777, name);
+}

@@ -9,8 +9,6 @@ import type { EditGroup } from './edits.js';
 import { ALGORITHMS, type Histogram, groupHistogram, type Algorithm, type Report } from './measure.js';
 import { drawPictures } from './pictures.js';
 
-export type { Report };
-
 const NAMES: Record<Algorithm, string> = { pdq: 'PDQ', blockhash: 'blockhash' };
 const GROUPS: readonly EditGroup[] = ['mild', 'crop', 'dihedral', 'hard'];
 

@@ -46,9 +46,10 @@ import {
   sameSceneGroups,
   toWords,
   type Algorithm,
+  type Report,
   type Words,
 } from './measure.js';
-import { writeReport, type Report } from './report.js';
+import { writeReport } from './report.js';
 
 const { values: args } = parseArgs({
   options: {

@@ -18,7 +18,7 @@ import { BLOCKHASH_WASM_BASE64 } from './blockhash-wasm.js';
 import type { HashAlgorithm } from './types.js';
 
 /** Blocks per side: 16 → 256-bit hashes, the size the reference tools and lists use. */
-export const BLOCKHASH_BLOCKS = 16;
+const BLOCKHASH_BLOCKS = 16;
 
 /**
  * Default match threshold in bits (of 256): 10, the largest that keeps 2 bits between it and the

@@ -34,6 +34,11 @@ const MAX_HASH_BYTES = 1024;
 export function parseHex(text: string, bytes: number, algorithm: string): Uint8Array {
   integerInRange(bytes, 1, MAX_HASH_BYTES, 'bytes');
   nonEmptyString(algorithm, 'algorithm');
+  return hexToBytes(text, bytes, algorithm);
+}
+
+/** {@link parseHex} once its size and name are known good (a registered algorithm's, on every row). */
+function hexToBytes(text: string, bytes: number, algorithm: string): Uint8Array {
   if (typeof text !== 'string') {
     throw new HashwardenError(
       'ERR_HASH_FORMAT',
@@ -137,7 +142,7 @@ export function hexAlgorithm<Name extends string>(spec: {
   const bytes = spec.bits / 8;
   return {
     ...spec,
-    parse: (text) => parseHex(text, bytes, spec.name),
+    parse: (text) => hexToBytes(text, bytes, spec.name),
     format: (hash) => {
       if (hash.length !== bytes)
         throw new HashwardenError(

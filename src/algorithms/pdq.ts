@@ -36,7 +36,7 @@ export const PDQ_MAX_THRESHOLD = 64;
 export const PDQ_MIN_QUALITY = 50;
 
 /** Images with a side shorter than this get an all-zero hash of quality 0, as in the reference. */
-export const PDQ_MIN_DIMENSION = 5;
+const PDQ_MIN_DIMENSION = 5;
 
 /** Side of the decimated image and of the DCT output. */
 const SAMPLES = 64;
@@ -442,7 +442,7 @@ function dihedralTables(): { source: Int16Array; sign: Float32Array }[] {
  * aspect not kept, by nearest neighbour. The 64 × 64 decimation rescales each axis on its own
  * anyway; what the reduction changes is which pixels are sampled, so it is copied exactly.
  */
-export const PDQ_REFERENCE_MAX_SIDE = 512;
+const PDQ_REFERENCE_MAX_SIDE = 512;
 
 /**
  * For each of the `side` rows (or columns) of the reference's reduction, the source row (column)

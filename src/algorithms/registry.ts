@@ -85,7 +85,7 @@ export type Thresholds = Readonly<Partial<Record<AlgorithmName, number>>>;
  * hash), else a TypeError or RangeError naming `name`. Every threshold a caller gives, to a
  * matcher, a call, a list policy, a store or a snapshot, is checked here and nowhere else.
  */
-export function checkThreshold(algorithm: HashAlgorithm<AlgorithmName>, value: unknown, name: string): number {
+function checkThreshold(algorithm: HashAlgorithm<AlgorithmName>, value: unknown, name: string): number {
   return integerInRange(value, 0, algorithm.maxThreshold, name);
 }
 
@@ -112,6 +112,8 @@ export function checkThresholds(value: unknown, name: string): Partial<Record<Al
   return out;
 }
 
+const NO_THRESHOLDS: Thresholds = Object.freeze({});
+
 /**
  * A call's `threshold` option checked: one number, which applies to every perceptual algorithm
  * (exact hashes match by equality whatever it says), or per-algorithm thresholds as
@@ -124,6 +126,8 @@ export function checkThresholds(value: unknown, name: string): Partial<Record<Al
  * ```
  */
 export function callThresholds(value: unknown, name: string): Thresholds {
+  // Most calls set none: every matchHash would otherwise make and freeze an empty object.
+  if (value === undefined) return NO_THRESHOLDS;
   if (typeof value !== 'number') {
     if (value !== undefined && (value === null || typeof value !== 'object' || Array.isArray(value)))
       invalid('number, or object of per-algorithm thresholds', name, value);

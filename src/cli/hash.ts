@@ -8,7 +8,7 @@
  * rows of a hash list instead, for `hashwarden import`.
  */
 import { availableParallelism } from 'node:os';
-import { ALGORITHM_NAMES, type AlgorithmName } from '../index.js';
+import { ALGORITHM_NAMES, formatList, type AlgorithmName, type ListEntry } from '../index.js';
 import { DEFAULT_MAX_FRAMES, hashImage, type FrameHashes } from '../image/index.js';
 import { resolveImageOptions, type ResolvedImageOptions } from '../image/options.js';
 import { mapSettled } from '../concurrency.js';
@@ -32,7 +32,6 @@ import {
  */
 class ListWriter {
   unusable = 0;
-  failed = 0;
 
   constructor(
     private readonly list: string,
@@ -45,7 +44,7 @@ class ListWriter {
     unusable: Readonly<Record<string, string | undefined>>,
     algorithms: readonly AlgorithmName[],
   ): void {
-    let rows = '';
+    const rows: ListEntry[] = [];
     for (const algorithm of algorithms) {
       const hash = hashes[algorithm];
       if (hash === undefined) continue;
@@ -53,21 +52,20 @@ class ListWriter {
         this.unusable++;
         continue;
       }
-      rows += `${JSON.stringify({ id: `${file}:${algorithm}`, list: this.list, algorithm, hash })}\n`;
+      rows.push({ id: `${file}:${algorithm}`, list: this.list, algorithm, hash });
     }
-    this.io.out(rows);
+    this.io.out(formatList(rows, 'ndjson'));
   }
 
   fail(file: string, error: unknown): void {
-    this.failed++;
     const { code, message } = errorJson(error);
     this.io.err(`hashwarden hash: ${file}: ${code}: ${message}\n`);
   }
 
-  finish(): void {
+  finish(failed: number): void {
     if (this.unusable > 0)
       this.io.err(`${this.unusable} unusable hashes left out (a matcher would not match with them)\n`);
-    if (this.failed > 0) this.io.err(`${this.failed} files could not be hashed\n`);
+    if (failed > 0) this.io.err(`${failed} files could not be hashed\n`);
   }
 }
 
@@ -163,7 +161,10 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
       (result, i) => {
         if (writer !== undefined) {
           if (result.ok) writer.add(files[i] as string, result.value.hashes, result.value.unusable, options.algorithms);
-          else writer.fail(files[i] as string, result.error);
+          else {
+            failed++;
+            writer.fail(files[i] as string, result.error);
+          }
           return;
         }
         const line: Record<string, unknown> = { file: files[i] };
@@ -184,7 +185,7 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
         io.out(`${JSON.stringify(line)}\n`);
       },
     );
-    writer?.finish();
-    return failed > 0 || (writer?.failed ?? 0) > 0 ? EXIT.error : EXIT.ok;
+    writer?.finish(failed);
+    return failed > 0 ? EXIT.error : EXIT.ok;
   },
 };

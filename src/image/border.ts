@@ -16,19 +16,19 @@ import type { RgbaImage } from '../algorithms/blockhash.js';
  * JPEG compression leaves bars a few levels off their colour, and rings up to about 20 levels
  * where they meet the picture; a picture's own edge rarely stays that flat across a whole row.
  */
-export const BORDER_TOLERANCE = 24;
+const BORDER_TOLERANCE = 24;
 
 /**
  * Least border worth trimming, as a share of the side it is on: 2%. Thinner ones change a hash
  * by little, and one-pixel frames are common in ordinary images.
  */
-export const BORDER_MIN_SHARE = 0.02;
+const BORDER_MIN_SHARE = 0.02;
 
 /**
  * Least share of each side that must remain inside the border: 25%. Below it the "content" is a
  * sliver (a flat image with a mark), not a picture in a frame.
  */
-export const BORDER_MIN_CONTENT = 0.25;
+const BORDER_MIN_CONTENT = 0.25;
 
 /** Rows (or columns) beyond the strict border that may still count by their mean: a JPEG block. */
 const RINGING = 8;

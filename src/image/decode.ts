@@ -38,7 +38,7 @@ import {
  * tie with their band's median, and the reference's tie rule flips them together (one
  * generated test vector's hash moves far).
  */
-export const FAST_MIN_SIDE = 256;
+const FAST_MIN_SIDE = 256;
 
 /** One frame of an animated image: RGBA, 4 bytes per pixel, after EXIF orientation. */
 export interface DecodedFrame {

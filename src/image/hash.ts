@@ -19,7 +19,7 @@ import { md5, sha1, sha256 } from '../algorithms/digests.js';
 import { formatHex } from '../algorithms/hex.js';
 import { PDQ_MIN_QUALITY, pdqRgba, pdqRgbaDihedral, type PdqResult } from '../algorithms/pdq.js';
 import type { AlgorithmName } from '../algorithms/registry.js';
-import { HashwardenError } from '../errors.js';
+import { HashwardenError, readError } from '../errors.js';
 import { invalid } from '../validate.js';
 import { cropRgba, findBorder, type Box } from './border.js';
 import { checkFormat, decodeRgba, type DecodedImage } from './decode.js';
@@ -126,7 +126,7 @@ type HashBytes = { readonly [A in AlgorithmName]?: Uint8Array };
  * One raster's hashes as hashing makes them, in bytes: they stay bytes on the way to a search and
  * are formatted to hex once, for a result ({@link formatHashed}).
  */
-export interface RasterBytes {
+interface RasterBytes {
   readonly hashes: HashBytes;
   readonly quality: ImageQualities;
   readonly unusable: UnusableHashes;
@@ -134,7 +134,7 @@ export interface RasterBytes {
 }
 
 /** A raster's hashes in bytes and, with `trim`, those of what its border frames. */
-export interface FramedBytes extends RasterBytes {
+interface FramedBytes extends RasterBytes {
   readonly trimmed?: RasterBytes & { readonly box: Box };
 }
 
@@ -203,14 +203,14 @@ export async function readInput(input: ImageInput, maxBytes: number): Promise<Ui
     if (!info.isFile()) throw new Error('not a regular file');
     size = info.size;
   } catch (error) {
-    throw new HashwardenError('ERR_INPUT_READ', `Cannot read ${input}: ${(error as Error).message}`, { cause: error });
+    throw readError(input, error);
   }
   if (size > maxBytes)
     throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `${input} has ${size} bytes, above the limit of ${maxBytes}`);
   try {
     return await readFile(input);
   } catch (error) {
-    throw new HashwardenError('ERR_INPUT_READ', `Cannot read ${input}: ${(error as Error).message}`, { cause: error });
+    throw readError(input, error);
   }
 }
 

@@ -19,7 +19,7 @@ export interface SearchedHash {
 }
 
 /** The parts of a hashed upload the rule reads, each hash as `H` (hex in a result, or bytes). */
-export interface HashedOf<H> {
+interface HashedOf<H> {
   readonly hashes: { readonly [A in AlgorithmName]?: H };
   readonly unusable: UnusableHashes;
   readonly dihedral?: { readonly [A in AlgorithmName]?: readonly H[] };

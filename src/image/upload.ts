@@ -9,7 +9,7 @@ import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions }
 import { searchedBytes, type SearchedOf } from './queries.js';
 
 /** What a `matchImage` call asks of the image module, its booleans already checked. */
-export interface UploadRequest {
+interface UploadRequest {
   /** The matcher's and the call's image options, `dihedral` and `trim` decided. */
   readonly image: Omit<HashImageOptions, 'algorithms'>;
   /** The algorithms to hash; absent: every one `hashImage` computes. */
@@ -27,7 +27,7 @@ export interface UploadPlan {
 }
 
 /** One hash to search for an upload, as bytes, with the turn, border and frame it is of. */
-export type UploadQuery = SearchedOf<Uint8Array>;
+type UploadQuery = SearchedOf<Uint8Array>;
 
 /** One hashing pass over an upload. */
 export interface UploadPass {

@@ -8,7 +8,7 @@
  */
 import { constants as bufferConstants, isUtf8 } from 'node:buffer';
 import { readFile, stat } from 'node:fs/promises';
-import { HashwardenError, isHashwardenError } from '../errors.js';
+import { HashwardenError, isHashwardenError, readError } from '../errors.js';
 import { integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import { parseCsvRows } from './csv.js';
 import { normalEntry, type ListEntry } from './entry.js';
@@ -25,16 +25,7 @@ import {
   type ResolvedParseOptions,
 } from './formats.js';
 import { parseNdjsonRows, parseTextRows } from './line-formats.js';
-import {
-  firstBadUtf8Line,
-  listError,
-  plural,
-  readError,
-  RowSink,
-  stripBomBytes,
-  type RawRow,
-  type RowOp,
-} from './rows.js';
+import { firstBadUtf8Line, listError, plural, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 
 /** `parseList`'s sink: every entry, in file order, with duplicates caught. */
 class ListSink extends RowSink {

@@ -25,19 +25,6 @@ export function listError(message: string): HashwardenError {
 }
 
 /**
- * A failure to read a list file (missing, a directory, no permission) as `ERR_INPUT_READ`.
- *
- * @internal Shared with `stream.ts`.
- * @example
- * ```ts
- * throw readError(path, error);
- * ```
- */
-export function readError(path: string, error: unknown): HashwardenError {
-  return new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
-}
-
-/**
  * `bytes` without a leading UTF-8 byte-order mark.
  *
  * @internal Shared with `stream.ts`.

@@ -10,7 +10,7 @@
 import { isUtf8 } from 'node:buffer';
 import { open, stat, type FileHandle } from 'node:fs/promises';
 import { finished } from 'node:stream/promises';
-import { type HashwardenError, isHashwardenError } from '../errors.js';
+import { type HashwardenError, isHashwardenError, readError } from '../errors.js';
 import { integerInRange, nonEmptyString, optionsObject } from '../validate.js';
 import { CsvRecords } from './csv.js';
 import {
@@ -23,16 +23,7 @@ import {
   type RowProblem,
 } from './formats.js';
 import { parseNdjsonRows, parseTextRows } from './line-formats.js';
-import {
-  firstBadUtf8Line,
-  listError,
-  readError,
-  removalKey,
-  RowSink,
-  stripBomBytes,
-  type RawRow,
-  type RowOp,
-} from './rows.js';
+import { firstBadUtf8Line, listError, removalKey, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 import { normalEntry, type ListEntry } from './entry.js';
 
 /**

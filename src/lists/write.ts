@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { basename, dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { HashwardenError, isHashwardenError } from '../errors.js';
-import { integerInRange, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { fileMode, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { normalEntry, type ListEntry } from './entry.js';
 import { LIST_FORMATS, MAX_PATH_LENGTH, type ListFormat } from './formats.js';
 import { listError } from './rows.js';
@@ -139,8 +139,7 @@ export async function writeListFile(
   options?: { readonly mode?: number },
 ): Promise<number> {
   nonEmptyString(path, 'path', MAX_PATH_LENGTH);
-  const mode = optionsObject(options, 'options').mode ?? 0o600;
-  integerInRange(mode, 0, 0o777, 'options.mode');
+  const mode = fileMode(optionsObject(options, 'options').mode ?? undefined, 'options.mode');
   if (typeof entries !== 'function') invalid('function returning the entries', 'entries', entries);
   oneOf(format, LIST_FORMATS, 'format');
   const columns = new CsvColumns();

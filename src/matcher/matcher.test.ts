@@ -301,10 +301,6 @@ describe('Matcher.matchImage', () => {
 
 describe('Matcher.open', () => {
   it('matches against every list of a SQLite store, or only the named ones', async () => {
-    const { mkdtemp, rm } = await import('node:fs/promises');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const { HashStore } = await import('../store/index.js');
     const dir = await mkdtemp(join(tmpdir(), 'hashwarden-open-'));
     try {
       const db = join(dir, 'store.db');

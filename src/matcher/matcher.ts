@@ -183,11 +183,9 @@ export class Matcher {
     try {
       sqlite = await import('../store/index.js');
     } catch (error) {
-      throw new HashwardenError(
-        'ERR_MODULE_LOAD',
-        `Cannot load the SQLite store (better-sqlite3): ${(error as Error).message}`,
-        { cause: error },
-      );
+      throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the SQLite store module: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     const store = sqlite.HashStore.open(origin.path, { readonly: true });
     try {

@@ -4,9 +4,9 @@
  */
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { callThresholds, checkThresholds, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
-import { HashwardenError } from '../errors.js';
+import { HashwardenError, readError } from '../errors.js';
 import type { HashImageOptions } from '../image/index.js';
-import { SNAPSHOT_MAGIC } from '../snapshot/format.js';
+import { isSnapshot, SNAPSHOT_MAGIC } from '../snapshot/format.js';
 import { resolveSearch, type MatcherTable, type ResolvedSearch } from '../search/tables.js';
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import type { Match, MatchImageOptions, MatcherList, MatcherOptions } from './types.js';
@@ -100,11 +100,6 @@ export function byDistance(a: Match, b: Match): number {
   );
 }
 
-/** `ERR_INPUT_READ` for `path`, with the system's reason. */
-export function readError(path: string, error: unknown): HashwardenError {
-  return new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
-}
-
 /** True when the file at `path` begins with the snapshot magic; false when it cannot be read. */
 export async function startsWithSnapshotMagic(path: string): Promise<boolean> {
   if (typeof path !== 'string' || path.length === 0) invalid('path of a snapshot or SQLite store', 'path', path);
@@ -123,7 +118,7 @@ export async function startsWithSnapshotMagic(path: string): Promise<boolean> {
       // A directory opens, then refuses to be read (EISDIR): the path's problem, not a bug.
       throw readError(path, error);
     }
-    return bytesRead === head.length && SNAPSHOT_MAGIC.every((b, i) => head[i] === b);
+    return isSnapshot(head.subarray(0, bytesRead));
   } finally {
     await file.close();
   }

@@ -197,7 +197,7 @@ interface Tables {
   readonly ids: Uint32Array[];
 }
 
-/** True when `values` never decreases. Tight loops: a snapshot's open runs them over every table. */
+/** True when `values` never decreases (`MihIndex.fromTables`; the snapshot reader checks its own, in place). */
 function ascending(values: Uint32Array): boolean {
   let previous = 0;
   for (let k = 0; k < values.length; k++) {

@@ -1,6 +1,6 @@
 /**
  * The matcher's per-algorithm tables: the entries of one algorithm, by position, with the index
- * that finds positions. Built here from entries, or read from a snapshot (`snapshot/snapshot.ts`).
+ * that finds positions. Built here from entries, or read from a snapshot (`snapshot/read.ts`).
  * Perceptual hashes get the linear scan or multi-index hashing over it, by list size
  * (`chooseSearchTier`) unless the caller says otherwise; exact hashes get a hash table.
  */
@@ -56,7 +56,7 @@ export function resolveSearch(value: unknown, name: string): ResolvedSearch | un
 }
 
 /** The perceptual index for `linear` under `search` (default: automatic tier). */
-export function perceptualIndex(
+function perceptualIndex(
   linear: LinearIndex,
   search: ResolvedSearch | undefined,
 ): { index: LinearIndex | MihIndex; search: TableSearch } {

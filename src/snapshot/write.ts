@@ -20,7 +20,7 @@ import {
   type ResolvedSearch,
   type TableSearch,
 } from '../search/tables.js';
-import { integerInRange, invalid, nonEmptyString } from '../validate.js';
+import { fileMode, integerInRange, invalid, nonEmptyString } from '../validate.js';
 import { checksum } from './checksum.js';
 import {
   align,
@@ -133,7 +133,7 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   if (!Array.isArray(source.entries))
     throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
   const search = resolveSearch(source.search, 'search');
-  const mode = source.mode === undefined ? 0o600 : integerInRange(source.mode, 0, 0o777, 'source.mode');
+  const mode = fileMode(source.mode, 'source.mode');
   if (source.lists.length > 0x10000)
     throw new RangeError(`Expected at most 65536 lists but received ${source.lists.length}`);
   // Only what a snapshot carries, checked: a bad threshold is refused here, not by every reader.
@@ -211,13 +211,13 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   try {
     // Owner-only: the hashes of abuse material are themselves sensitive (docs/security.md).
     file = await open(temporary, 'wx', 0o600);
-    await file.chmod(mode);
   } catch (error) {
     throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, {
       cause: error,
     });
   }
   try {
+    await file.chmod(mode);
     await file.write(new Uint8Array(header.buffer), 0, HEADER_BYTES, 0);
     await file.write(new Uint8Array(table.buffer), 0, table.byteLength, HEADER_BYTES);
     for (const [i, s] of sections.entries())

@@ -7,9 +7,6 @@ import { HashwardenError, isHashwardenError } from '../errors.js';
 import type { Connection, Statement } from './driver.js';
 import type { OrderedStatements, Staging } from './statements.js';
 
-/** Longest store path or import source accepted (Linux's PATH_MAX). */
-export const MAX_PATH_LENGTH = 4096;
-
 /** The columns of `entries`, in the order inserts give them. */
 export const ENTRY_COLUMNS = 'list, id, algorithm, hash, label, metadata';
 // Index: bit 0 = list filter, bit 1 = algorithm filter. ORDER BY list, id costs no sort: it is the
@@ -27,7 +24,7 @@ export interface EntryRow {
 }
 
 /** A row of `lists` (the policy columns defaulted in a version 1 store). */
-export interface ListRowData {
+interface ListRowData {
   readonly name: string;
   readonly version: number;
   readonly updated_at: string | null;

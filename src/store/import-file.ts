@@ -8,7 +8,8 @@ import { PACKED_FIELDS, packedFields, type PackedBatch } from '../lists/packed.j
 import { readPacked } from '../lists/packed-reader.js';
 import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
 import { boolean, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
-import { MAX_PATH_LENGTH, writable, type StoreContext } from './context.js';
+import { MAX_PATH_LENGTH } from '../lists/formats.js';
+import { writable, type StoreContext } from './context.js';
 import { resolveImport } from './import.js';
 import { orderedImport } from './ordered-import.js';
 import { stagedImport } from './staged-import.js';

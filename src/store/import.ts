@@ -6,10 +6,9 @@
 import { HashwardenError } from '../errors.js';
 import { MAX_FIELD_LENGTH } from '../lists/entry.js';
 import { boolean, invalid, nonEmptyString, optionsObject } from '../validate.js';
-import { MAX_PATH_LENGTH, storeError, type StoreContext } from './context.js';
+import { MAX_PATH_LENGTH } from '../lists/formats.js';
+import { storeError, type StoreContext } from './context.js';
 import type { ImportMode, ImportOptions, ImportSummary } from './types.js';
-
-/** A value bound to a staging or entry insert. */
 
 /** Rows per multi-row insert (staging, and the ordered import): one call into SQLite for 128 rows. */
 export const STAGE_CHUNK = 128;

@@ -3,10 +3,11 @@
  * (created in an empty database, upgraded from version 1), and the refusal of files that are not
  * hashwarden stores.
  */
-import { closeSync, fchmodSync, fstatSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, unlinkSync } from 'node:fs';
 import { HashwardenError } from '../errors.js';
-import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
-import { createContext, MAX_PATH_LENGTH, storeError, type StoreContext } from './context.js';
+import { boolean, fileMode, invalid, nonEmptyString, optionsObject } from '../validate.js';
+import { MAX_PATH_LENGTH } from '../lists/formats.js';
+import { createContext, storeError, type StoreContext } from './context.js';
 import { loadDriver, type Connection } from './driver.js';
 import { STORE_SCHEMA_VERSION, type StoreOptions } from './types.js';
 
@@ -62,7 +63,7 @@ PRAGMA user_version = 2;
 `;
 
 /** {@link StoreOptions}, checked, with their defaults. */
-export interface ResolvedStoreOptions {
+interface ResolvedStoreOptions {
   readonly readonly: boolean;
   readonly create: boolean;
   readonly mode: number;
@@ -75,7 +76,7 @@ export function resolveStoreOptions(path: string, options: StoreOptions | undefi
   const readonly = o.readonly === undefined ? false : boolean(o.readonly, 'readonly');
   const create = o.create === undefined ? !readonly : boolean(o.create, 'create');
   if (readonly && create) invalid('false when readonly is true', 'create', create, true);
-  const mode = o.mode === undefined ? 0o600 : integerInRange(o.mode, 0, 0o777, 'mode');
+  const mode = fileMode(o.mode, 'mode');
   return Object.freeze({ readonly, create, mode });
 }
 
@@ -109,7 +110,7 @@ export function openStore(path: string, options: ResolvedStoreOptions): StoreCon
  * Creates a store's file, empty, with `mode` before SQLite opens it: SQLite gives its `-wal` and
  * `-shm` files the permissions of the database file, and the hashes of abuse material are
  * themselves sensitive (docs/security.md), hence owner-only by default. The umask would narrow
- * `mode`, so it is set again when it did: a group asked to read must be able to. An existing file
+ * `mode`, so it is set again: a group asked to read must be able to. An existing file
  * is left as it is; any other failure to create is SQLite's to report.
  */
 function createFile(path: string, mode: number): void {
@@ -121,7 +122,7 @@ function createFile(path: string, mode: number): void {
     return; // Exists already, or cannot be created: SQLite opens it or says why.
   }
   try {
-    if ((fstatSync(fd).mode & 0o777) !== mode) fchmodSync(fd, mode);
+    fchmodSync(fd, mode);
   } catch (error) {
     // A store must not be left behind with a mode other than the one asked for.
     closeSync(fd);

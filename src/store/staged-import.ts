@@ -152,7 +152,7 @@ function isDuplicate(error: unknown): boolean {
 const MAX_SKIPPED = 1000;
 
 /** What a staged import's batches are added with. */
-export interface StageContext {
+interface StageContext {
   readonly stager: Stager;
   readonly order: ListOrder;
   /** `source:line`, or the source alone without a line. */
