@@ -117,6 +117,19 @@ describe('import that imports nothing', () => {
     expect(err).toMatch(/every row .* was bad \(2 of 2\)/);
   });
 
+  it('says a replace allowed to empty its list did so when every row was bad', async () => {
+    const store = join(dir, 'replaced.db');
+    const good = join(dir, 'good.txt');
+    await writeFile(good, `md5 ${'ab'.repeat(16)}\n`);
+    expect((await cli('import', good, '--db', store, '--list', 'r')).status).toBe(0);
+    const bad = join(dir, 'all-bad.txt');
+    await writeFile(bad, 'md5 zz\nmd5 yy\n');
+    const flags = ['--db', store, '--list', 'r', '--replace', '--allow-empty', '--skip-bad-rows'];
+    const { status, err } = await cli('import', bad, ...flags);
+    expect(status).toBe(2);
+    expect(err).toMatch(/every row .* was bad \(2 of 2\): list r replaced by nothing \(--allow-empty\), version 2/);
+  });
+
   it('fails on a file with no rows unless --allow-empty', async () => {
     const empty = join(dir, 'header-only.csv');
     await writeFile(empty, 'id,algorithm,hash\n');

@@ -144,8 +144,15 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       const skipped = result.read.skippedCount + result.skippedCount;
       if (skipped > shown) io.err(`skipped ${skipped - shown} more bad rows\n`);
       // Bad rows skipped until none was left is a failed import, not an empty one.
-      if (result.read.rows > 0 && skipped >= result.read.rows)
-        throw new CliRefusal(`every row of ${file} was bad (${skipped} of ${result.read.rows}): nothing imported`);
+      if (result.read.rows > 0 && skipped >= result.read.rows) {
+        // A replace allowed to empty its list (--allow-empty) has done so: say it, not "nothing".
+        const emptied = result.summaries.filter((s) => s.mode === 'replace' && s.removed > 0);
+        const done =
+          emptied.length === 0
+            ? 'nothing imported'
+            : emptied.map((s) => `list ${s.list} replaced by nothing (--allow-empty), version ${s.version}`).join('; ');
+        throw new CliRefusal(`every row of ${file} was bad (${skipped} of ${result.read.rows}): ${done}`);
+      }
       for (const s of result.summaries) {
         io.out(
           `imported ${file} into list ${s.list}: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.removed} removed (version ${s.version}${s.mode === 'replace' ? ', replaced' : ''})\n`,
