@@ -7,9 +7,10 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { SHARED } from '../src/testing/shared.js';
 
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-export const SHARED = resolve(ROOT, '..', 'shared');
+export { SHARED };
 
 export interface CorpusImage {
   readonly set: string;

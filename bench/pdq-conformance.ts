@@ -15,13 +15,12 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { hammingDistance } from '../src/algorithms/hex.js';
 import { pdq, pdqDihedralHashes, pdqRgba } from '../src/algorithms/pdq.js';
 import { hashImage } from '../src/image/index.js';
 import { referencePixels } from '../src/testing/pdq-reference.js';
+import { SHARED } from '../src/testing/shared.js';
 
-const SHARED = fileURLToPath(new URL('../../shared/', import.meta.url));
 if (!existsSync(SHARED)) {
   console.error(`pdq-conformance: ${SHARED} not found`);
   process.exit(2);

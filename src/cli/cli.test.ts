@@ -8,7 +8,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { Matcher, readSnapshot } from '../index.js';
 import { HashStore } from '../store/index.js';
-import { COMMANDS, runCli } from './run.js';
+import { COMMANDS } from './run.js';
+import { cli } from '../testing/cli.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const vectors = join(root, 'test-vectors');
@@ -16,13 +17,6 @@ const manifest = JSON.parse(readFileSync(join(vectors, 'manifest.json'), 'utf8')
   images: { file: string; kind: string; blockhash: string; md5: string; sha256: string }[];
 };
 const image = (file: string) => join(vectors, 'images', file);
-
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const status = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), isTTY: false });
-  return { status, out, err, lines: out.trim().split('\n').filter(Boolean) };
-}
 
 let dir: string;
 beforeAll(async () => {

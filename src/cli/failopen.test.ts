@@ -10,19 +10,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nearestOption } from './command.js';
-import { COMMANDS, runCli } from './run.js';
+import { COMMANDS } from './run.js';
+import { cli } from '../testing/cli.js';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const images = join(root, 'test-vectors', 'images');
 const listed = join(images, 'blobs-640x480.jpg');
 const other = join(images, 'mosaic-400x300.jpg');
-
-async function cli(...argv: string[]) {
-  let out = '';
-  let err = '';
-  const status = await runCli(argv, { out: (s) => (out += s), err: (s) => (err += s), isTTY: false });
-  return { status, out, err };
-}
 
 let dir: string;
 /** A store with list `a` holding the blockhash and MD5 of `listed`. */

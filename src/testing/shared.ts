@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 export const SHARED = fileURLToPath(new URL('../../../shared/', import.meta.url));
 
 /** Why a test that needs `../shared` was skipped: the same words everywhere. */
-export const SKIP_NO_SHARED = 'needs ../shared (reference vectors and photos beside the checkout; CI has it)';
+const SKIP_NO_SHARED = 'needs ../shared (reference vectors and photos beside the checkout; CI has it)';
 
 /** The path of `parts` inside `../shared`, present or not. */
 export function sharedPath(...parts: string[]): string {
