@@ -1,16 +1,10 @@
-/**
- * Tests of better-sqlite3's lazy loading, in child processes where the package cannot be loaded:
- * `hashwarden` and `hashwarden/sqlite` still import, and opening a store (directly, through
- * `Matcher.open`, through the CLI) says which package to install, or, when the package is there
- * but broken, why it did not load. The child runs the sources through tsx, like the jitless tests.
- */
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HashStore } from './index.js';
+import { runScript } from '../testing/jitless.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'hashwarden-driver-'));
@@ -56,16 +50,7 @@ function runWithout(mode: 'missing' | 'broken', store: string, fresh: string): R
     out.cli = { status: await runCli(['lists', '--db', ${JSON.stringify(store)}], { out: () => {}, err: (s) => { err += s; }, isTTY: false }) };
     out.cli.err = err;
     console.log(JSON.stringify(out));`;
-  const stdout = execFileSync(
-    process.execPath,
-    ['--no-warnings', '--import', 'tsx', '--import', preload(mode), '--input-type=module', '-e', script],
-    {
-      cwd: ROOT,
-      encoding: 'utf8',
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  return JSON.parse(stdout) as Record<string, unknown>;
+  return runScript(script, [], ['--import', preload(mode)]) as Record<string, unknown>;
 }
 
 describe('better-sqlite3, loaded on the first open', () => {

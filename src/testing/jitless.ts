@@ -10,18 +10,26 @@ import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
+/**
+ * Runs `script` in a fresh Node process from the repository root, through tsx (`before`: Node
+ * flags ahead of it, `after`: ahead of the script, e.g. another `--import`), and parses the one
+ * line of JSON it printed.
+ */
+export function runScript(script: string, before: readonly string[] = [], after: readonly string[] = []): unknown {
+  return JSON.parse(
+    execFileSync(
+      process.execPath,
+      [...before, '--no-warnings', '--import', 'tsx', ...after, '--input-type=module', '-e', script],
+      { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    ),
+  );
+}
+
 /** The JSON each run printed, with and without WebAssembly. */
 export function withAndWithoutWasm(script: string): {
   withWasm: { wasm: string; out: unknown };
   withoutWasm: { wasm: string; out: unknown };
 } {
-  const run = (flags: string[]): { wasm: string; out: unknown } =>
-    JSON.parse(
-      execFileSync(
-        process.execPath,
-        [...flags, '--no-warnings', '--import', 'tsx', '--input-type=module', '-e', script],
-        { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-      ),
-    ) as { wasm: string; out: unknown };
+  const run = (flags: string[]) => runScript(script, flags) as { wasm: string; out: unknown };
   return { withWasm: run([]), withoutWasm: run(['--jitless']) };
 }
