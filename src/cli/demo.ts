@@ -12,6 +12,7 @@ import { getAlgorithm, hammingDistance, Matcher, type Match } from '../index.js'
 import { hashImage } from '../image/index.js';
 import { HashStore } from '../store/index.js';
 import { EXIT, type Command } from './command.js';
+import { textLine } from './escape.js';
 
 /** sharp's CommonJS entry, as src/image/decode.ts loads it (its ES-module entry is slower to load). */
 const sharp = createRequire(import.meta.url)('sharp') as typeof import('sharp').default;
@@ -239,7 +240,7 @@ Exit status: 0 when every copy and edit matched and no unrelated picture did, 1 
           ? 'OK: every listed image matched and no unrelated image did.\n'
           : `${unexpected} unexpected results.\n`,
       );
-      if (values.keep === true) io.out(`kept ${dir} (try: hashwarden match ${join(images, '*')} --db ${db})\n`);
+      if (values.keep === true) io.out(textLine(`kept ${dir} (try: hashwarden match ${join(images, '*')} --db ${db})`));
       return unexpected === 0 ? EXIT.ok : EXIT.matched;
     } finally {
       if (values.keep !== true) await rm(dir, { recursive: true, force: true });

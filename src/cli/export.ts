@@ -19,6 +19,7 @@ import {
 } from '../index.js';
 import { HashStore, type ListInfo } from '../store/index.js';
 import { CliRefusal, EXIT, fileMode, required, UsageError, type Command } from './command.js';
+import { textLine } from './escape.js';
 
 type Tier = (typeof TIERS)[number];
 
@@ -205,7 +206,9 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
         throw new UsageError(`Expected csv, ndjson or text for --format but received ${JSON.stringify(format)}`);
       const written = await exportListFile(db, names, out, format as ListFormat, mode, allowEmpty);
       io.out(
-        `wrote ${out} (${written.entries} entries of ${written.lists.length === 0 ? 'no lists' : written.lists.join(', ')}, ${format})\n`,
+        textLine(
+          `wrote ${out} (${written.entries} entries of ${written.lists.length === 0 ? 'no lists' : written.lists.join(', ')}, ${format})`,
+        ),
       );
       return EXIT.ok;
     }
@@ -224,9 +227,11 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
     const nameWidth = Math.max(0, ...summary.algorithms.map((a) => a.name.length));
     const countWidth = Math.max(0, ...summary.algorithms.map((a) => String(a.count).length));
     for (const a of summary.algorithms) {
-      io.out(`${a.name.padEnd(nameWidth)}  ${String(a.count).padStart(countWidth)} entries  ${describeSearch(a)}\n`);
+      io.out(
+        textLine(`${a.name.padEnd(nameWidth)}  ${String(a.count).padStart(countWidth)} entries  ${describeSearch(a)}`),
+      );
     }
-    io.out(`wrote ${file} (${summary.entries} entries, ${summary.bytes} bytes)\n`);
+    io.out(textLine(`wrote ${file} (${summary.entries} entries, ${summary.bytes} bytes)`));
     return EXIT.ok;
   },
 };

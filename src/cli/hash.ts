@@ -23,6 +23,7 @@ import {
   type CliIo,
   type Command,
 } from './command.js';
+import { escapeJson, jsonLine, textLine } from './escape.js';
 
 /**
  * `--as-list`: the usable hashes of each file hashed as `hashwarden import` NDJSON rows, one per
@@ -54,12 +55,12 @@ class ListWriter {
       }
       rows.push({ id: `${file}:${algorithm}`, list: this.list, algorithm, hash });
     }
-    this.io.out(formatList(rows, 'ndjson'));
+    this.io.out(escapeJson(formatList(rows, 'ndjson')));
   }
 
   fail(file: string, error: unknown): void {
     const { code, message } = errorJson(error);
-    this.io.err(`hashwarden hash: ${file}: ${code}: ${message}\n`);
+    this.io.err(textLine(`hashwarden hash: ${file}: ${code}: ${message}`));
   }
 
   finish(failed: number): void {
@@ -182,7 +183,7 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
           failed++;
           line.error = errorJson(result.error);
         }
-        io.out(`${JSON.stringify(line)}\n`);
+        io.out(jsonLine(line));
       },
     );
     writer?.finish(failed);

@@ -9,6 +9,7 @@ import { ALGORITHM_NAMES, isHashwardenError, type ListFormat } from '../index.js
 import { HashStore } from '../store/index.js';
 import { streamListFile } from '../lists/stream.js';
 import { CliRefusal, EXIT, fileMode, required, type Command } from './command.js';
+import { textLine } from './escape.js';
 import { startProgress } from './progress.js';
 
 /**
@@ -134,12 +135,12 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
         onProgress: (p) => {
           progress ??= startProgress(io, p.bytesTotal, values.quiet === true);
           progress.update(p.bytesRead, p.rows);
-          for (const problem of p.problems) io.err(`skipped ${problem.error.message}\n`);
+          for (const problem of p.problems) io.err(textLine(`skipped ${problem.error.message}`));
           shown += p.problems.length;
         },
       });
       progress?.stop();
-      for (const s of result.skipped) io.err(`skipped ${s.message}\n`);
+      for (const s of result.skipped) io.err(textLine(`skipped ${s.message}`));
       shown += result.skipped.length;
       const skipped = result.read.skippedCount + result.skippedCount;
       if (skipped > shown) io.err(`skipped ${skipped - shown} more bad rows\n`);
@@ -155,10 +156,12 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       }
       for (const s of result.summaries) {
         io.out(
-          `imported ${file} into list ${s.list}: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.removed} removed (version ${s.version}${s.mode === 'replace' ? ', replaced' : ''})\n`,
+          textLine(
+            `imported ${file} into list ${s.list}: ${s.added} added, ${s.updated} updated, ${s.unchanged} unchanged, ${s.removed} removed (version ${s.version}${s.mode === 'replace' ? ', replaced' : ''})`,
+          ),
         );
       }
-      if (result.summaries.length === 0) io.out(`imported ${file}: no entries\n`);
+      if (result.summaries.length === 0) io.out(textLine(`imported ${file}: no entries`));
       if (skipped > 0) io.out(`${skipped} bad rows skipped\n`);
       if (!result.ordered && result.read.rows >= SORT_HINT_ROWS && values.quiet !== true) io.err(SORT_HINT);
     } finally {

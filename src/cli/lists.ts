@@ -6,6 +6,7 @@
 import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../index.js';
 import { HashStore, type ListInfo, type ListPolicyChange } from '../store/index.js';
 import { EXIT, UsageError, parseThresholds, required, type Command } from './command.js';
+import { jsonLine, textLine } from './escape.js';
 
 /** One line of `lists`: the effective threshold per perceptual algorithm, `*` where the list sets it. */
 function describe(list: ListInfo): string {
@@ -45,7 +46,7 @@ Exit status: 0 on success, 2 on error.`,
     const store = HashStore.open(required(values.db, '--db'), { readonly: true });
     try {
       const lists = store.lists();
-      for (const list of lists) io.out(values.json === true ? `${JSON.stringify(list)}\n` : `${describe(list)}\n`);
+      for (const list of lists) io.out(values.json === true ? jsonLine(list) : textLine(describe(list)));
       if (lists.length === 0 && values.json !== true) io.out('no lists\n');
     } finally {
       store.close();
@@ -112,7 +113,7 @@ Exit status: 0 on success, 2 on error.`,
       throw new UsageError('Nothing to change: give --threshold, --label, --no-label, --enable or --disable');
     const store = HashStore.open(required(values.db, '--db'), { create: false });
     try {
-      io.out(`${describe(store.setListPolicy(name, change))}\n`);
+      io.out(textLine(describe(store.setListPolicy(name, change))));
     } finally {
       store.close();
     }

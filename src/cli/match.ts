@@ -21,6 +21,7 @@ import {
   UsageError,
   type Command,
 } from './command.js';
+import { jsonLine, textLine } from './escape.js';
 
 function describe(file: string, result: ImageMatchResult, checked: boolean): string {
   // A hash the matcher refused (a featureless image's PDQ) did not check the image: say so; and
@@ -32,11 +33,12 @@ function describe(file: string, result: ImageMatchResult, checked: boolean): str
     Object.entries(result.unusable)
       .map(([name, why]) => `  (${name} not used: ${why})`)
       .join('') + partly;
-  if (!result.matched) return `${checked ? 'no match ' : 'UNCHECKED'} ${file}${unchecked}\n`;
+  if (!result.matched) return textLine(`${checked ? 'no match ' : 'UNCHECKED'} ${file}${unchecked}`);
   return result.matches
-    .map(
-      (m) =>
-        `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.transform === undefined || m.transform === 'original' ? '' : ` transform=${m.transform}`}${m.trimmed === true ? ' trimmed' : ''}${m.frame === undefined ? '' : ` frame=${m.frame}`}${m.label === undefined ? '' : ` label=${m.label}`}${m.listLabel === undefined ? '' : ` list-label=${m.listLabel}`}${m.listVersion === undefined ? '' : ` list-version=${m.listVersion}`}${unchecked}\n`,
+    .map((m) =>
+      textLine(
+        `MATCH     ${file}  list=${m.list} entry=${m.entryId} ${m.algorithm} distance=${m.distance}${m.transform === undefined || m.transform === 'original' ? '' : ` transform=${m.transform}`}${m.trimmed === true ? ' trimmed' : ''}${m.frame === undefined ? '' : ` frame=${m.frame}`}${m.label === undefined ? '' : ` label=${m.label}`}${m.listLabel === undefined ? '' : ` list-label=${m.listLabel}`}${m.listVersion === undefined ? '' : ` list-version=${m.listVersion}`}${unchecked}`,
+      ),
     )
     .join('');
 }
@@ -154,7 +156,7 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
           const animated = frames === undefined ? {} : { frameCount: image.frameCount, framesHashed: frames.length };
           io.out(
             values.json === true
-              ? `${JSON.stringify({ file, matched: m, matches, hashes, unusable, ...animated, checked })}\n`
+              ? jsonLine({ file, matched: m, matches, hashes, unusable, ...animated, checked })
               : describe(file, result.value, checked),
           );
         } else {
@@ -162,8 +164,8 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
           const error = errorJson(result.error);
           io.out(
             values.json === true
-              ? `${JSON.stringify({ file, error })}\n`
-              : `ERROR     ${file}  ${error.code}: ${error.message}\n`,
+              ? jsonLine({ file, error })
+              : textLine(`ERROR     ${file}  ${error.code}: ${error.message}`),
           );
         }
       },

@@ -4,6 +4,7 @@
  */
 import { demoCommand } from './demo.js';
 import { CliRefusal, errorJson, EXIT, helpText, parse, UsageError, type CliIo, type Command } from './command.js';
+import { textLine } from './escape.js';
 import { exportCommand } from './export.js';
 import { hashCommand } from './hash.js';
 import { importCommand } from './import.js';
@@ -42,7 +43,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   }
   const command = COMMANDS.find((c) => c.name === name);
   if (command === undefined) {
-    io.err(`hashwarden: unknown command ${JSON.stringify(name)}\n\n${mainHelp()}`);
+    io.err(`${textLine(`hashwarden: unknown command ${JSON.stringify(name)}`)}\n${mainHelp()}`);
     return EXIT.error;
   }
   try {
@@ -53,13 +54,16 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     return await command.run(values, positionals, io);
   } catch (error) {
+    // Messages quote file names, list names and rows as they came: escaped like every output line.
     if (error instanceof UsageError) {
-      io.err(`hashwarden ${command.name}: ${error.message}\nRun \`hashwarden ${command.name} --help\` for usage.\n`);
+      io.err(
+        `${textLine(`hashwarden ${command.name}: ${error.message}`)}Run \`hashwarden ${command.name} --help\` for usage.\n`,
+      );
     } else if (error instanceof CliRefusal) {
-      io.err(`hashwarden ${command.name}: ${error.message}\n`);
+      io.err(textLine(`hashwarden ${command.name}: ${error.message}`));
     } else {
       const { code, message } = errorJson(error);
-      io.err(`hashwarden ${command.name}: ${code}: ${message}\n`);
+      io.err(textLine(`hashwarden ${command.name}: ${code}: ${message}`));
     }
     return EXIT.error;
   }
