@@ -231,7 +231,9 @@ Exit status: 0 when every copy and edit matched and no unrelated picture did, 1 
             : !by.has(upload.expect) || (upload.expect === 'pdq' && by.has('md5'));
         if (wrong) unexpected++;
         io.out(
-          `${pad(upload.label, 32)}${pad(result.matched ? 'MATCH' : 'no match', 9)}${detail}${wrong ? '   <-- unexpected' : ''}\n`,
+          textLine(
+            `${pad(upload.label, 32)}${pad(result.matched ? 'MATCH' : 'no match', 9)}${detail}${wrong ? '   <-- unexpected' : ''}`,
+          ),
         );
       }
       io.out('\nMD5 finds only the identical file; PDQ finds the edited copies too.\n');
