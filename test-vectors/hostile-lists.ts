@@ -49,10 +49,14 @@ export interface HostileListsManifest {
 }
 
 /**
- * Writes every file of the corpus into `dir` (an existing, empty folder) and returns the
- * manifest. Needs about 250 MB of disk, and apparent sizes of 73 GB in sparse files.
+ * Writes every file of the corpus into `dir` (an existing folder) and returns the manifest. Needs
+ * about 250 MB of disk, and apparent sizes of 73 GB in sparse files. With `select`, only the cases
+ * it keeps, and the files they open (the fuzz test takes the small ones).
  */
-export async function generate(dir: string): Promise<HostileListsManifest> {
+export async function generate(
+  dir: string,
+  select: (c: HostileCase) => boolean = () => true,
+): Promise<HostileListsManifest> {
   const drafts: Draft[] = [];
   const cases: HostileCase[] = [];
   const scratch = await mkdtemp(join(tmpdir(), 'hostile-lists-scratch-'));
@@ -60,8 +64,10 @@ export async function generate(dir: string): Promise<HostileListsManifest> {
     listFiles(drafts, cases);
     storeFiles(drafts, cases, scratch);
     await snapshotFiles(drafts, cases, scratch);
+    const kept = cases.filter(select);
+    const needed = new Set(kept.flatMap((c) => [c.file, ...(c.open.import === undefined ? [] : [c.open.import])]));
     const sizes = new Map<string, { bytes: number; sha256?: string; sparse?: true }>();
-    for (const d of drafts) {
+    for (const d of drafts.filter((f) => needed.has(f.file))) {
       const path = join(dir, d.file);
       // Stores are opened, not overwritten: start each file afresh when the folder was used before.
       await rm(path, { force: true });
@@ -92,7 +98,7 @@ export async function generate(dir: string): Promise<HostileListsManifest> {
         'Files are written by the generator into a folder it is given, never committed. Lists named by the metadata limits of src/lists/entry.ts ' +
         '(MAX_CSV_COLUMNS, MAX_METADATA_KEYS, MAX_METADATA_DEPTH) are made from their values and carry no size or digest; nor do stores, ' +
         "whose bytes depend on SQLite's page layout. `lists` are entry counts per list in the store afterwards.",
-      cases: cases.map((c) => ({ ...c, ...sizes.get(c.file) })),
+      cases: kept.map((c) => ({ ...c, ...sizes.get(c.file) })),
     };
   } finally {
     await rm(scratch, { recursive: true, force: true });

@@ -229,7 +229,7 @@ export function runCaseInChild(
       child.kill('SIGKILL');
     }, timeoutMs);
     child.on('error', reject);
-    child.on('close', (status) => {
+    child.on('close', (status, signal) => {
       clearInterval(watch);
       clearTimeout(timer);
       const ms = performance.now() - started;
@@ -238,7 +238,13 @@ export function runCaseInChild(
         const line = JSON.parse(out.trim().split('\n').at(-1) as string) as { outcome: CaseOutcome; maxRssKiB: number };
         resolve({ outcome: line.outcome, peakMiB: Math.max(peak, line.maxRssKiB / 1024), ms });
       } catch {
-        resolve({ outcome: { untyped: `child exited ${status}: ${err.trim().slice(-500)}` }, peakMiB: peak, ms });
+        // No line printed: the process died (V8 out of heap, a signal), which no caller can catch.
+        const why = /heap out of memory|Allocation failed[^\n]*/i.exec(err)?.[0] ?? err.trim().split('\n')[0] ?? '';
+        resolve({
+          outcome: { killed: `died (status ${status}, ${signal ?? 'no signal'}): ${why}` },
+          peakMiB: peak,
+          ms,
+        });
       }
     });
   });
