@@ -268,11 +268,11 @@ export async function snapshotFiles(drafts: Draft[], cases: HostileCase[], scrat
   add({
     case: 'snapshot-pdq-2-26',
     file: 'snapshot-pdq-2-26.snap',
-    what: 'the clean snapshot with META declaring 2^26 PDQ entries, extended by holes to 2.25 GiB so the count fits the file size',
+    what: 'the clean snapshot with META declaring 2^26 PDQ entries and its two PDQ hash planes declared at the 2 GiB that count implies (holes); its other PDQ sections still hold 4 entries',
     open: { call: 'Matcher.open' },
     expect: { error: anyCode },
     reason:
-      'Its sections hold 4 PDQ entries, not 2^26: the mismatch is found from the table before the 2 GiB scan memory is allocated (it reached 2.1 GB).',
+      'A forged count reached 2.1 GB in the finding: the sections that disagree with it are found from the table, before the planes are read into 2 GiB of scan memory.',
     finding: 7,
     heavy: true,
   });
