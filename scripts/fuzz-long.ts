@@ -8,7 +8,12 @@
  * npx tsx scripts/fuzz-long.ts                      # random seed, 50 × CI's runs
  * npx tsx scripts/fuzz-long.ts --scale 200 --seed 1234
  * npx tsx scripts/fuzz-long.ts --seed 1234 --path "35:2:2" -- src/snapshot/snapshot.fuzz.test.ts -t forged   # replay one failure
+ * npx tsx scripts/fuzz-long.ts --corpus             # only the hostile-inputs corpus (lists, stores, snapshots)
  * ```
+ *
+ * Every run includes `test-vectors/hostile-inputs.fuzz.test.ts`, which damages the small files of
+ * the hostile-inputs corpus (test-vectors/hostile-lists.ts: byte flips, truncations, insertions,
+ * splices) and opens each as its case does: `--corpus` runs it alone.
  *
  * Anything after `--` goes to vitest (files to run, `-t` to pick a test). Exit status: vitest's.
  */
@@ -25,13 +30,16 @@ const { values, positionals } = parseArgs({
     scale: { type: 'string' },
     runs: { type: 'string' },
     path: { type: 'string' },
+    corpus: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
   allowPositionals: true,
 });
 
 if (values.help) {
-  console.log('Usage: tsx scripts/fuzz-long.ts [--seed N] [--scale N | --runs N] [--path P] [-- vitest arguments]');
+  console.log(
+    'Usage: tsx scripts/fuzz-long.ts [--seed N] [--scale N | --runs N] [--path P] [--corpus] [-- vitest arguments]',
+  );
   process.exit(0);
 }
 
@@ -52,8 +60,11 @@ const { seed, runs, scale } = budget;
 const replay = Object.entries(env)
   .map(([name, value]) => `${name}=${name === 'FUZZ_PATH' ? JSON.stringify(value) : value}`)
   .join(' ');
+// The hostile-inputs corpus's fuzz file: what --corpus runs alone.
+const CORPUS_FUZZ = 'test-vectors/hostile-inputs.fuzz.test.ts';
 // Without files named, every fuzz file (vitest takes arguments as filters on the file path).
-const vitestArgs = positionals.length > 0 ? positionals : ['.fuzz.test.ts'];
+const vitestArgs = [...(values.corpus ? [CORPUS_FUZZ] : []), ...positionals];
+if (vitestArgs.length === 0) vitestArgs.push('.fuzz.test.ts');
 
 console.log(`fuzz: seed ${seed}, ${runs === undefined ? `${scale} × the CI runs` : `${runs} runs`} of each property`);
 console.log(`fuzz: to replay: ${replay} npx vitest run --testTimeout=0 ${vitestArgs.join(' ')}`);
