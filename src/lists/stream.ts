@@ -427,6 +427,7 @@ async function* readBatches(
           (format === 'ndjson' ? parseNdjsonRows : parseTextRows)(bytes.toString('utf8'), sink, line);
       } else if (bytes === undefined) {
         await parser.feed(undefined);
+        records.finish();
       } else if (bytes.length > 0) {
         // Runs of lines without a quote are split by CsvRecords itself, until the first quote:
         // from then on csv-parse takes every run, since one may end inside a quoted field.
@@ -435,8 +436,9 @@ async function* readBatches(
           return;
         }
         quoted = true;
-        records.append(bytes);
-        await parser.feed(bytes);
+        const guarded = records.guard(bytes, line);
+        records.append(guarded);
+        await parser.feed(guarded);
       }
     };
 
