@@ -237,6 +237,20 @@ describe('CSV column bounds', () => {
     await expectBadRows(text, 'csv', [MD5_A, MD5_C], [4]);
   });
 
+  it('fails a stream at a wide record whose quoted line breaks carried it into a later chunk', async () => {
+    // The reader hands csv-parse runs of lines of about 64 KiB; the record began in an earlier run
+    // that csv-parse already holds, so it cannot be dropped as a row.
+    const long = `"${'line\n'.repeat(20_000)}"`;
+    const text = `hash,algorithm,note\n${MD5_A},md5,${long}${',x'.repeat(MAX_CSV_COLUMNS)}\n${MD5_B},md5,b\n`;
+    for (const onError of ['skip', 'fail'] as const) {
+      const outcome = await read('streamListFile', text, 'csv', onError);
+      expect(outcome).toMatchObject({ ok: false, code: 'ERR_LIST_FORMAT' });
+      expect((outcome as { message: string }).message).toMatch(/^FILE:2: /);
+    }
+    // Whole, the same file has one bad row.
+    expect(await read('readListFile', text, 'csv', 'skip')).toEqual({ ok: true, entries: [MD5_B], bad: [2] });
+  });
+
   it('makes a CSV row whose metadata is over MAX_METADATA_BYTES a bad row', async () => {
     const text = `hash,algorithm,note\n${MD5_A},md5,${'x'.repeat(MAX_METADATA_BYTES)}\n${MD5_B},md5,ok\n`;
     await expectBadRows(text, 'csv', [MD5_B], [2]);
