@@ -199,8 +199,16 @@ describe('CSV column bounds', () => {
 
   it('takes a header and records of exactly MAX_CSV_COLUMNS fields', async () => {
     const header = `hash,algorithm${commas(MAX_CSV_COLUMNS - 2)}`;
-    const rows = [`${MD5_A},md5${',x'.repeat(MAX_CSV_COLUMNS - 2)}`, `"${MD5_B}",md5${',"y"'.repeat(MAX_CSV_COLUMNS - 2)}`];
-    await expectBadRows([header, ...rows, `${MD5_C},md5${commas(MAX_CSV_COLUMNS - 1)}`].join('\n'), 'csv', [MD5_A, MD5_B], [4]);
+    const rows = [
+      `${MD5_A},md5${',x'.repeat(MAX_CSV_COLUMNS - 2)}`,
+      `"${MD5_B}",md5${',"y"'.repeat(MAX_CSV_COLUMNS - 2)}`,
+    ];
+    await expectBadRows(
+      [header, ...rows, `${MD5_C},md5${commas(MAX_CSV_COLUMNS - 1)}`].join('\n'),
+      'csv',
+      [MD5_A, MD5_B],
+      [4],
+    );
   });
 
   it('makes a record of more than MAX_CSV_COLUMNS fields a bad row at its line, quoted or not', async () => {

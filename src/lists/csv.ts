@@ -135,7 +135,9 @@ function csvRow(record: readonly string[], header: CsvHeader, options: ResolvedP
 
 /** The error of a header or a record with more than {@link MAX_CSV_COLUMNS} fields. */
 function tooWide(header: boolean): HashwardenError {
-  return listError(`Expected at most ${MAX_CSV_COLUMNS} fields in ${header ? 'the CSV header' : 'a record'} but found more`);
+  return listError(
+    `Expected at most ${MAX_CSV_COLUMNS} fields in ${header ? 'the CSV header' : 'a record'} but found more`,
+  );
 }
 
 type CsvParse = typeof import('csv-parse/sync');

@@ -617,7 +617,17 @@ describe('CSV cells a spreadsheet would run', () => {
 });
 
 describe('round trips', () => {
-  const entry = listEntries(['a,b', 'say "hi"', '"', 'two\nlines', 'crlf\r\ninside', 'ünïcödé', '#hash', '=1+1', "'@x"]);
+  const entry = listEntries([
+    'a,b',
+    'say "hi"',
+    '"',
+    'two\nlines',
+    'crlf\r\ninside',
+    'ünïcödé',
+    '#hash',
+    '=1+1',
+    "'@x",
+  ]);
 
   it('formatList → parseList gives the same entries in csv and ndjson', () => {
     fc.assert(
