@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { HashwardenError, isHashwardenError } from '../errors.js';
+import { MAX_CSV_COLUMNS } from './entry.js';
 import type { ResolvedParseOptions } from './formats.js';
 import {
   ALGORITHM_KEYS,
@@ -18,6 +19,34 @@ import {
   type RawRow,
   type RowSink,
 } from './rows.js';
+
+/**
+ * A cell a spreadsheet would run as a formula (OWASP's list: `=`, `+`, `-`, `@`, TAB, CR first),
+ * behind any number of single quotes: the writer adds one quote to each such cell, the reader
+ * takes one away, so every value goes out inert and comes back exactly.
+ */
+const FORMULA_WRITTEN = /^'*[=+\-@\t\r]/;
+const FORMULA_READ = /^'+[=+\-@\t\r]/;
+
+/**
+ * A CSV cell's text made inert for spreadsheets: one more leading `'` on a value that starts
+ * (after any quotes) with a formula character. {@link restoreFormula} undoes it.
+ *
+ * @internal Shared with `write.ts`.
+ * @example
+ * ```ts
+ * neutraliseFormula('=1+1'); // "'=1+1"
+ * neutraliseFormula("'=1+1"); // "''=1+1"
+ * ```
+ */
+export function neutraliseFormula(value: string): string {
+  return FORMULA_WRITTEN.test(value) ? `'${value}` : value;
+}
+
+/** A cell as written before {@link neutraliseFormula}: one leading `'` less before a formula character. */
+function restoreFormula(value: string): string {
+  return FORMULA_READ.test(value) ? value.slice(1) : value;
+}
 
 interface CsvHeader {
   readonly width: number;
@@ -31,7 +60,7 @@ interface CsvHeader {
 }
 
 function readCsvHeader(record: readonly string[], options: ResolvedParseOptions): CsvHeader {
-  const names = record.map((name) => name.trim());
+  const names = record.map((name) => restoreFormula(name.trim()));
   // Only a file with old-Mac CR line ends gets here: read as one header line, it would import nothing.
   if (names.some((name) => /[\r\n]/.test(name)))
     throw listError('CSV header contains a line break; line ends must be LF or CRLF');
@@ -83,7 +112,10 @@ function csvRow(record: readonly string[], header: CsvHeader, options: ResolvedP
   if (record.length !== header.width) {
     throw listError(`Expected ${plural(header.width, 'field')} as in the header but found ${record.length}`);
   }
-  const at = (index: number): string | undefined => (index < 0 ? undefined : cell(record[index]));
+  const at = (index: number): string | undefined => {
+    const value = index < 0 ? undefined : cell(record[index]);
+    return value === undefined ? undefined : restoreFormula(value);
+  };
   const metadata: [string, string][] = [];
   for (const [index, key] of header.metadata) {
     const value = at(index);
@@ -99,6 +131,13 @@ function csvRow(record: readonly string[], header: CsvHeader, options: ResolvedP
     // fromEntries, not assignment: a column called `__proto__` must stay a plain key.
     metadata: metadata.length > 0 ? Object.fromEntries(metadata) : undefined,
   };
+}
+
+/** The error of a header or a record with more than {@link MAX_CSV_COLUMNS} fields. */
+function tooWide(header: boolean): HashwardenError {
+  return listError(
+    `Expected at most ${MAX_CSV_COLUMNS} fields in ${header ? 'the CSV header' : 'a record'} but found more`,
+  );
 }
 
 type CsvParse = typeof import('csv-parse/sync');
@@ -137,6 +176,14 @@ export class CsvRecords {
   #cursor = 0;
   #line = 1;
   #recordEnd = 0;
+  // The column guard's scan (see `guard`): where it is, and the lines of wide rows not yet reported.
+  #scanQuoted = false;
+  #scanInRecord = false;
+  #scanFields = 0;
+  #scanSkipping = false;
+  #scanRecordLine = 0;
+  #scanRecords = 0;
+  readonly #wide: number[] = [];
 
   constructor(readonly sink: RowSink) {}
 
@@ -183,6 +230,85 @@ export class CsvRecords {
   }
 
   /**
+   * Finds the records of `bytes` (the next bytes for csv-parse, whose first line is `firstLine`)
+   * with more than {@link MAX_CSV_COLUMNS} fields before csv-parse splits them, and returns the
+   * bytes with each of those records replaced by its line feeds: csv-parse skips them as blank
+   * lines, so it never builds their fields, and the line count stays right. Each is reported as a
+   * bad row at its line, in order with the others (`#take`, `finish`). A header that wide fails
+   * the file, and so does a wide record begun in earlier bytes, already given to csv-parse.
+   * A quote toggles the quoted state (a doubled quote toggles it twice), as csv-parse reads any
+   * input it accepts.
+   */
+  guard(bytes: Uint8Array, firstLine: number): Buffer {
+    let line = firstLine;
+    let start = 0;
+    const kept: Uint8Array[] = [];
+    // Where the current record starts in `bytes` (-1: in earlier bytes), and where bytes are kept from.
+    let recordStart = this.#scanInRecord ? -1 : 0;
+    let keepFrom = 0;
+    const drop = (end: number, feeds: number): void => {
+      kept.push(bytes.subarray(keepFrom, start), new Uint8Array(feeds).fill(10));
+      keepFrom = end;
+    };
+    let feeds = 0;
+    for (let i = 0; i < bytes.length; i++) {
+      const byte = bytes[i];
+      if (!this.#scanInRecord) {
+        if (byte === 10) line++;
+        if (byte === 10 || byte === 13) continue;
+        this.#scanInRecord = true;
+        this.#scanFields = 1;
+        this.#scanSkipping = false;
+        this.#scanRecordLine = line;
+        this.#scanRecords++;
+        recordStart = i;
+      }
+      if (byte === 0x22) this.#scanQuoted = !this.#scanQuoted;
+      else if (byte === 10) {
+        line++;
+        if (this.#scanSkipping) feeds++;
+        if (!this.#scanQuoted) {
+          this.#scanInRecord = false;
+          if (this.#scanSkipping) {
+            drop(i + 1, feeds);
+            feeds = 0;
+          }
+        }
+      } else if (byte === 0x2c && !this.#scanQuoted && ++this.#scanFields > MAX_CSV_COLUMNS && !this.#scanSkipping) {
+        const header = this.#header === undefined && this.#scanRecords === 1;
+        if (header || recordStart < 0) this.sink.fatal(this.#scanRecordLine, tooWide(header));
+        this.#scanSkipping = true;
+        this.#wide.push(this.#scanRecordLine);
+        start = recordStart;
+        // Line feeds of the record before this comma, inside quotes.
+        feeds = line - this.#scanRecordLine;
+      }
+    }
+    if (this.#scanSkipping && this.#scanInRecord) {
+      // The record goes on in the next bytes: drop the rest of these, and its start from the next.
+      drop(bytes.length, feeds);
+    }
+    if (kept.length === 0) return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    kept.push(bytes.subarray(keepFrom));
+    return Buffer.concat(kept);
+  }
+
+  /** Reports the wide rows (see `guard`) not reported yet; call at the end of the input. */
+  finish(): void {
+    this.#reportWide(Infinity);
+  }
+
+  /** Reports the wide rows that start before `line`, as bad rows. */
+  #reportWide(line: number): void {
+    while (this.#wide.length > 0 && (this.#wide[0] as number) < line) {
+      const wide = this.#wide.shift() as number;
+      this.sink.add(wide, () => {
+        throw tooWide(false);
+      });
+    }
+  }
+
+  /**
    * Passes the records of a run of whole lines that holds no quote character, split at commas and
    * line ends here instead of by csv-parse: without quotes RFC 4180 is just that, and csv-parse's
    * generality was a large share of an import's time. `firstLine` is the run's first line. Only
@@ -195,7 +321,8 @@ export class CsvRecords {
       text,
       (line, content) => {
         // csv-parse skips empty lines (skip_empty_lines).
-        if (content !== '') this.#take(content.split(','), line);
+        // Split no further than one field past the limit: `#take` refuses the record then.
+        if (content !== '') this.#take(content.split(',', MAX_CSV_COLUMNS + 1), line);
       },
       firstLine,
     );
@@ -203,7 +330,15 @@ export class CsvRecords {
 
   /** One record that starts on `line`: the header, or a row for the sink. */
   #take(record: readonly string[], line: number): void {
-    if (this.#header === undefined) {
+    this.#reportWide(line);
+    const wide = record.length > MAX_CSV_COLUMNS;
+    if (wide && this.#header !== undefined) {
+      this.sink.add(line, () => {
+        throw tooWide(false);
+      });
+    } else if (wide) {
+      this.sink.fatal(line, tooWide(true));
+    } else if (this.#header === undefined) {
       try {
         this.#header = readCsvHeader(record, this.sink.options);
       } catch (error) {
@@ -240,9 +375,10 @@ export class CsvRecords {
 export function parseCsvRows(bytes: Uint8Array, sink: RowSink): void {
   const { parse: parseCsv, CsvError } = csv();
   const records = new CsvRecords(sink);
-  records.append(bytes);
+  const guarded = records.guard(bytes, 1);
+  records.append(guarded);
   try {
-    parseCsv(bytes, {
+    parseCsv(guarded, {
       ...records.parserOptions(),
       on_record: (record: string[], info) => records.record(record, info.bytes),
     });
@@ -250,4 +386,5 @@ export function parseCsvRows(bytes: Uint8Array, sink: RowSink): void {
     if (!(error instanceof CsvError)) throw error;
     records.syntaxError(error);
   }
+  records.finish();
 }

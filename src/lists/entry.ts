@@ -37,6 +37,99 @@ export interface ListEntryInput {
 /** Longest list name, id or label accepted; longer values are almost surely a parsing accident. */
 export const MAX_FIELD_LENGTH = 1024;
 
+/**
+ * Most fields in a CSV header or record: 1,024. Clearinghouse and exchange files have a few
+ * dozen columns; a record is refused from its field count before it is split, so an 8-million
+ * column file costs a scan, not 8 million strings per record (or metadata of 8 million keys).
+ */
+export const MAX_CSV_COLUMNS = 1024;
+
+/**
+ * Most bytes of one entry's metadata, as JSON text in UTF-8: 64 KiB. Clearinghouse metadata (a
+ * source, a date, a category, a case number) is a few hundred bytes; the limit leaves room for a
+ * hundred times that while keeping what a matcher holds per entry, and what a match returns, small
+ * (every match on an entry copies its metadata, and a store of millions of entries holds them all).
+ */
+export const MAX_METADATA_BYTES = 65_536;
+
+/**
+ * Most object keys in one entry's metadata, counted at every level of nesting: 1,024. A CSV row
+ * within `MAX_CSV_COLUMNS` always fits (its metadata is one key per column), and so does any
+ * provider's record seen so far (a few dozen fields); past it, the object is surely not metadata.
+ */
+export const MAX_METADATA_KEYS = 1024;
+
+/**
+ * Deepest nesting of objects and arrays in one entry's metadata, the metadata object itself being
+ * level 1: 32. Provider records nest two or three levels; a deeper value is built to exhaust
+ * recursive code (serialisation, comparison), and 32 is far from any stack limit.
+ */
+export const MAX_METADATA_DEPTH = 32;
+
+// JSON bytes per UTF-16 code unit of a string at most: `\u001f` takes six (UTF-8 takes at most three).
+const MAX_JSON_BYTES_PER_UNIT = 6;
+
+/**
+ * Checks an entry's metadata against {@link MAX_METADATA_DEPTH}, {@link MAX_METADATA_KEYS} and
+ * {@link MAX_METADATA_BYTES}, walking it with a stack of its own, never recursing, so no nesting
+ * can overflow the call stack. The byte count is exact: an upper bound is summed on the way (each
+ * string's code units at their longest JSON form) and only metadata that may be over the limit, or
+ * holds values JSON writes its own way (`toJSON`, class instances), is serialised to measure it.
+ * Throws `ERR_LIST_FORMAT`.
+ */
+function checkMetadata(metadata: object): void {
+  const stack: [value: object, depth: number][] = [[metadata, 1]];
+  let keys = 0;
+  // JSON punctuation and scalars are counted exactly, strings at their longest: an upper bound.
+  let bound = 0;
+  let measure = false;
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
+    const [value, depth] = next;
+    if (depth > MAX_METADATA_DEPTH) {
+      throw new HashwardenError('ERR_LIST_FORMAT', `Expected metadata nested at most ${MAX_METADATA_DEPTH} deep`);
+    }
+    const names = Array.isArray(value) ? undefined : Object.keys(value);
+    if (names !== undefined) {
+      keys += names.length;
+      if (keys > MAX_METADATA_KEYS) {
+        throw new HashwardenError('ERR_LIST_FORMAT', `Expected at most ${MAX_METADATA_KEYS} metadata keys`);
+      }
+      const prototype: unknown = Object.getPrototypeOf(value);
+      if (prototype !== Object.prototype && prototype !== null) measure = true;
+    }
+    const count = names === undefined ? (value as unknown[]).length : names.length;
+    // Brackets and commas, then each key with its quotes and colon.
+    bound += 1 + Math.max(1, count);
+    for (let i = 0; i < count; i++) {
+      const key = names?.[i];
+      if (key !== undefined) bound += key.length * MAX_JSON_BYTES_PER_UNIT + 3;
+      const item: unknown = key === undefined ? (value as unknown[])[i] : (value as Record<string, unknown>)[key];
+      if (typeof item === 'string') bound += item.length * MAX_JSON_BYTES_PER_UNIT + 2;
+      else if (typeof item === 'number' && Number.isFinite(item)) bound += String(item).length;
+      else if (typeof item === 'number' || typeof item === 'boolean' || item === null || item === undefined) bound += 5;
+      else if (typeof item === 'object' && typeof (item as { toJSON?: unknown }).toJSON !== 'function')
+        stack.push([item, depth + 1]);
+      else measure = true;
+    }
+  }
+  if (bound > MAX_METADATA_BYTES) measure = true;
+  if (!measure) return;
+  let json: string | undefined;
+  try {
+    json = JSON.stringify(metadata);
+  } catch (error) {
+    // A BigInt, a cycle through toJSON: nothing a store or a list file could keep.
+    throw new HashwardenError('ERR_LIST_FORMAT', `Metadata cannot be written as JSON: ${(error as Error).message}`);
+  }
+  const bytes = json === undefined ? 0 : Buffer.byteLength(json, 'utf8');
+  if (bytes > MAX_METADATA_BYTES) {
+    throw new HashwardenError(
+      'ERR_LIST_FORMAT',
+      `Expected at most ${MAX_METADATA_BYTES} bytes of metadata as JSON but received ${bytes}`,
+    );
+  }
+}
+
 function field(value: unknown, name: string, required: boolean): string | undefined {
   if (value === undefined || value === null || value === '') {
     if (required) throw new HashwardenError('ERR_LIST_FORMAT', `Missing ${name}`);
@@ -60,7 +153,8 @@ function field(value: unknown, name: string, required: boolean): string | undefi
 }
 
 /**
- * Validates and normalises one entry. Throws `ERR_LIST_FORMAT` (missing or oversized fields),
+ * Validates and normalises one entry. Throws `ERR_LIST_FORMAT` (missing or oversized fields,
+ * metadata over {@link MAX_METADATA_BYTES}, {@link MAX_METADATA_KEYS} or {@link MAX_METADATA_DEPTH}),
  * `ERR_UNKNOWN_ALGORITHM` or `ERR_HASH_FORMAT`, all `HashwardenError`.
  *
  * @example
@@ -97,6 +191,7 @@ export function normalizeEntry(input: ListEntryInput): ListEntry {
         `Expected an object for metadata but received ${Array.isArray(input.metadata) ? 'array' : typeof input.metadata}`,
       );
     }
+    checkMetadata(input.metadata);
     if (Object.keys(input.metadata).length > 0) Object.assign(entry, { metadata: input.metadata });
   }
   return entry;
@@ -158,7 +253,10 @@ export function normalEntry(input: ListEntryInput): ListEntry {
         hash: input.hash,
       };
       if (input.label !== undefined) Object.assign(entry, { label: input.label });
-      if (metadata !== undefined && metadata !== null && hasKeys(metadata)) Object.assign(entry, { metadata });
+      if (metadata !== undefined && metadata !== null && hasKeys(metadata)) {
+        checkMetadata(metadata);
+        Object.assign(entry, { metadata });
+      }
       return entry;
     }
   }

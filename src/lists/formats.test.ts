@@ -6,6 +6,7 @@ import { readdirSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parse as parseCsv } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
@@ -564,8 +565,69 @@ describe('formatList', () => {
   });
 });
 
+describe('CSV cells a spreadsheet would run', () => {
+  // Values starting, behind any single quotes, with a formula character; id, list and label are
+  // trimmed by normalizeEntry, metadata values only at their end by the CSV reader.
+  const formula = fc
+    .tuple(fc.constantFrom('', "'", "''"), fc.constantFrom('=', '+', '-', '@', '\t', '\r'), fc.string({ maxLength: 6 }))
+    .map(([quotes, first, rest]) => `${quotes}${first}${rest}`);
+  const field = formula.filter((s) => s.trim() === s && s !== '');
+  const value = fc.oneof(formula, fc.constantFrom("'", "'x", 'plain')).filter((s) => s.trimEnd() === s && s !== '');
+  const entry = fc
+    .record({
+      id: field,
+      list: field,
+      label: fc.option(field, { nil: undefined }),
+      metadata: fc.dictionary(fc.constantFrom('=k', '+k', "'-k", '@k', 'k'), value, { noNullPrototype: true }),
+    })
+    .map((e) => normalizeEntry({ ...e, algorithm: 'md5', hash: MD5_A }));
+
+  it('go out behind a single quote and come back exactly', () => {
+    fc.assert(
+      fc.property(fc.uniqueArray(entry, { selector: (e) => `${e.list}\u0000${e.id}`, maxLength: 8 }), (entries) => {
+        const csv = formatList(entries, 'csv');
+        // What a spreadsheet sees: no cell starts with a formula character.
+        for (const record of parseCsv(csv, { relax_column_count: true }) as string[][])
+          for (const cell of record) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
+        expect(parseList(csv, { list: 'unused', format: 'csv' }).entries).toEqual(entries);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it('are written with one more leading quote, and read with one less', () => {
+    const written = normalizeEntry({
+      id: '=HYPERLINK("http://x")',
+      list: '@list',
+      algorithm: 'md5',
+      hash: MD5_A,
+      label: "'-5",
+      metadata: { '+key': '\tTAB', plain: "'kept" },
+    });
+    const csv = formatList([written], 'csv');
+    expect(csv).toBe(
+      `id,list,algorithm,hash,label,'+key,plain\n"'=HYPERLINK(""http://x"")",'@list,md5,${MD5_A},''-5,'\tTAB,'kept\n`,
+    );
+    expect(parseList(csv, { list: 'x', format: 'csv' }).entries).toEqual([written]);
+    // A third-party file's value that really starts with a quote and a formula character loses the quote.
+    expect(parseList(`hash,algorithm,note\n${MD5_A},md5,'=x\n`, { list: 'x' }).entries[0]?.metadata).toEqual({
+      note: '=x',
+    });
+  });
+});
+
 describe('round trips', () => {
-  const entry = listEntries(['a,b', 'say "hi"', '"', 'two\nlines', 'crlf\r\ninside', 'ünïcödé', '#hash']);
+  const entry = listEntries([
+    'a,b',
+    'say "hi"',
+    '"',
+    'two\nlines',
+    'crlf\r\ninside',
+    'ünïcödé',
+    '#hash',
+    '=1+1',
+    "'@x",
+  ]);
 
   it('formatList → parseList gives the same entries in csv and ndjson', () => {
     fc.assert(

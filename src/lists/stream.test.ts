@@ -95,7 +95,7 @@ function md5Lines(count: number, bad: ReadonlySet<number> = new Set()): string {
 }
 
 describe('streamListFile: formats', () => {
-  const entry = listEntries(['a,b', 'say "hi"', 'two\nlines', 'crlf\r\ninside', 'ünïcödé', '#hash']);
+  const entry = listEntries(['a,b', 'say "hi"', 'two\nlines', 'crlf\r\ninside', 'ünïcödé', '#hash', '-5', "''+x"]);
 
   it('reads back the entries formatList wrote to disk, in every format', async () => {
     await fc.assert(

@@ -338,7 +338,8 @@ function csvParser(csv: CsvStream, records: CsvRecords) {
  * yielded. That is safe because the import they feed is one transaction, which the caller rolls
  * back on the error, so nothing is half-applied. With `'skip'` they are counted and reported in
  * each batch's `problems` (at most `MAX_ROW_PROBLEMS`, 1000, in all). A problem after which rows
- * cannot be found (a CSV quote error, a bad CSV header, a line over {@link MAX_LIST_LINE_BYTES})
+ * cannot be found (a CSV quote error, a bad CSV header, a line over {@link MAX_LIST_LINE_BYTES}, a
+ * CSV record past `MAX_CSV_COLUMNS` fields whose quoted line breaks carried it into a later chunk)
  * and invalid UTF-8 (naming its line) always throw.
  *
  * The file is opened on the first `next()` and closed when the generator finishes, throws, or is
@@ -427,6 +428,7 @@ async function* readBatches(
           (format === 'ndjson' ? parseNdjsonRows : parseTextRows)(bytes.toString('utf8'), sink, line);
       } else if (bytes === undefined) {
         await parser.feed(undefined);
+        records.finish();
       } else if (bytes.length > 0) {
         // Runs of lines without a quote are split by CsvRecords itself, until the first quote:
         // from then on csv-parse takes every run, since one may end inside a quoted field.
@@ -435,8 +437,9 @@ async function* readBatches(
           return;
         }
         quoted = true;
-        records.append(bytes);
-        await parser.feed(bytes);
+        const guarded = records.guard(bytes, line);
+        records.append(guarded);
+        await parser.feed(guarded);
       }
     };
 

@@ -12,14 +12,19 @@ import { basename, dirname, join } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { HashwardenError, isHashwardenError } from '../errors.js';
 import { fileMode, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { neutraliseFormula } from './csv.js';
 import { normalEntry, type ListEntry } from './entry.js';
 import { LIST_FORMATS, MAX_PATH_LENGTH, type ListFormat } from './formats.js';
 import { listError } from './rows.js';
 
 const CSV_COLUMNS = ['id', 'list', 'algorithm', 'hash', 'label'] as const;
 
-/** RFC 4180: quote a field holding a comma, quote, CR or LF, doubling its quotes. */
-function csvField(value: string): string {
+/**
+ * A CSV cell: made inert for spreadsheets (`neutraliseFormula`: the reader takes the quote away
+ * again), then quoted as RFC 4180 asks when it holds a comma, quote, CR or LF, quotes doubled.
+ */
+function csvField(text: string): string {
+  const value = neutraliseFormula(text);
   return /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 }
 
@@ -92,8 +97,10 @@ function normalizedAt(entry: ListEntry, index: number): ListEntry {
  * only, so ids, lists, labels and metadata are lost. Lines end with LF.
  *
  * `parseList` reads the output back to the same entries, with what each format cannot carry
- * excepted: text keeps only algorithm and hash, and CSV metadata comes back as trimmed non-empty
- * strings. Entries are validated with `normalizeEntry` first; a bad one, or a metadata key that
+ * excepted: text keeps only algorithm and hash, and CSV metadata comes back as non-empty strings,
+ * trimmed. A CSV cell (header names included) that starts with a formula character (`=`, `+`,
+ * `-`, `@`, TAB, CR) behind any single quotes is written with one more leading `'`, which the
+ * reader takes off again, so a spreadsheet opening the file runs nothing. Entries are validated with `normalizeEntry` first; a bad one, or a metadata key that
  * cannot be a CSV column (`hash`, `Label`, `op`, ` x`…), throws a `HashwardenError`.
  *
  * @example
