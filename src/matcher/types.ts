@@ -208,7 +208,7 @@ export const DEFAULT_MATCH_CONCURRENCY = 4;
 /**
  * Default number of `matchImage` calls a matcher lets wait beyond those in hand: 64. A waiting call
  * holds only its copy of the upload (the raster comes in turn): 64 typical uploads of a few MB are
- * a few hundred MB at most, and 64 at the 50 MiB byte limit 3.2 GiB, the worst case. At 4 in hand
+ * a few hundred MB at most, and 64 at the 50 MiB byte limit 3,200 MiB, the worst case. At 4 in hand
  * the last of 64 waits 16 turns already, past what an upload request should wait; a call beyond
  * that is better refused at once (`ERR_BUSY`) for the caller to retry or hold than queued.
  */
