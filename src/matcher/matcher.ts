@@ -531,11 +531,11 @@ export class Matcher {
     }
     const plan = await this.#plan(request);
     return mapSettled(pinned, limit, (item, i) => {
-      // Each copy is let go once its item is done, not when the whole batch is.
+      // The task holds its copy until its item is done; the batch lets go of it now, so that the
+      // copies of the items done are freed before the whole batch is.
       pinned[i] = undefined;
-      if (!(item as Pinned).ok) return Promise.reject((item as { error: unknown }).error);
-      const { input } = item as { input: ImageInput };
-      return this.#gate.run(() => this.#matchImageWith(state, plan, input));
+      const own = item as Pinned;
+      return own.ok ? this.#gate.run(() => this.#matchImageWith(state, plan, own.input)) : Promise.reject(own.error);
     });
   }
 
