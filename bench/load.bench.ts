@@ -35,7 +35,9 @@
  *    bytes, and no untimed file read queues on libuv's pool beside sharp) and awaits
  *    `matcher.matchImage(buffer)` with its defaults (timed: from the call to its settling,
  *    queueing inside the process included). This models an upload service: each request awaits
- *    its own `matchImage`, up to 64 are in flight, and one that finishes is replaced at once;
+ *    its own `matchImage`, up to 64 are in flight (the matcher holds 4 at once, its default
+ *    `concurrency`, and the rest wait in its line: `maxQueued: Infinity`, so none is refused
+ *    with `ERR_BUSY`), and one that finishes is replaced at once;
  *    `matchImages(…, { concurrency: 64 })` runs the same `mapSettled` workers inside the library,
  *    but resolves only when the whole batch is done, so it gives no latency per upload and does
  *    not model requests that come and go (it is the batch job's API). Every call has a watchdog
@@ -276,7 +278,9 @@ async function child(configPath: string): Promise<void> {
   const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
   let started = performance.now();
-  const matcher = await Matcher.open(config.snapshot);
+  // The workers bound the calls (--concurrency): none is refused with ERR_BUSY, each waits its turn
+  // in the matcher's line behind the uploads it holds (its default concurrency), and is timed so.
+  const matcher = await Matcher.open(config.snapshot, { maxQueued: Infinity });
   const openMs = performance.now() - started;
   const describe = matcher
     .describe()

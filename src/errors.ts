@@ -46,6 +46,11 @@ export const ERROR_CODES = [
    * would call every upload clean. Refused unless the caller passes `allowEmpty: true`.
    */
   'ERR_NO_ENTRIES',
+  /**
+   * The matcher had no room for another upload: `concurrency` uploads in hand and `maxQueued`
+   * calls waiting already. The upload was not checked: retry it later or hold it.
+   */
+  'ERR_BUSY',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

@@ -11,7 +11,7 @@ export { HashwardenError, isHashwardenError, ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';
 
 export { Matcher } from './matcher/matcher.js';
-export { DEFAULT_MATCH_CONCURRENCY } from './matcher/types.js';
+export { DEFAULT_MATCH_CONCURRENCY, DEFAULT_MAX_QUEUED } from './matcher/types.js';
 export type {
   Match,
   MatcherOptions,

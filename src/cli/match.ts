@@ -60,14 +60,16 @@ async function openMatcher(
     maxFrames === undefined
       ? {}
       : { maxFrames: usage(() => resolveImageOptions({ maxFrames: integerArgument(maxFrames) }).maxFrames) };
+  // No ERR_BUSY here: the files' own workers (one a core) bound the calls, which wait their turn.
+  const options = { allowEmpty: true, image, maxQueued: Infinity };
   if (snapshot === undefined) {
     const path = required(db, '--db PATH or --snapshot FILE');
-    return Matcher.open(path, { allowEmpty: true, image, ...(lists === undefined ? {} : { lists }) });
+    return Matcher.open(path, { ...options, ...(lists === undefined ? {} : { lists }) });
   }
   const path = required(snapshot, '--snapshot');
   if (lists !== undefined)
     throw new UsageError('--list cannot be used with --snapshot: a snapshot holds the lists it was exported with');
-  return Matcher.openSnapshot(path, { allowEmpty: true, image });
+  return Matcher.openSnapshot(path, options);
 }
 
 export const matchCommand: Command = {
@@ -87,7 +89,7 @@ Options:
                         else the algorithm's default (blockhash 10, pdq 31)
   --json                one JSON object per line: {"file","matched","matches","hashes",
                         "unusable"} (an animated file adds "frameCount" and "framesHashed"),
-                        then "checked" (false: no hash of the file could be used),
+                        then "checked" (false: some type's lists could not be searched),
                         or {"file","error":{"code","message"}}
   --max-frames N        match at most the first N frames of an animated GIF or WebP
                         (default ${DEFAULT_MAX_FRAMES})
@@ -102,8 +104,11 @@ Every frame of an animated GIF or WebP up to --max-frames is matched; a match na
 (frame=2), and an animation longer than that says, e.g., "(frames 0-31 of 41 checked)": the
 later frames were not checked.
 
-A file none of whose hashes could be used (e.g. a featureless image against lists holding only
-PDQ hashes) was not checked: its line starts with UNCHECKED, not "no match".
+A file was checked when it matched, or when every hash type the lists hold had at least one of
+its hashes searched (MD5, SHA-1, SHA-256 always are). A file whose hash of some type was refused
+(e.g. a featureless image, whose PDQ quality is below 50) was not checked against that type's
+lists: an image listed by PDQ alone is not found by its blockhash. Its line starts with
+UNCHECKED, not "no match", even when its other hashes were searched; so does a blank upload.
 
 Exit status: 1 when any file matched, even if others could not be checked (the match is never
 hidden); otherwise 2 when any file could not be checked (unreadable, not an image, UNCHECKED),
@@ -150,9 +155,8 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
         const file = files[i] as string;
         if (result.ok) {
           matched ||= result.value.matched;
-          const checked = result.value.matched || result.value.searched > 0;
+          const { matched: m, matches, hashes, unusable, frames, image, checked } = result.value;
           if (!checked) failed = true;
-          const { matched: m, matches, hashes, unusable, frames, image } = result.value;
           const animated = frames === undefined ? {} : { frameCount: image.frameCount, framesHashed: frames.length };
           io.out(
             values.json === true

@@ -2,7 +2,6 @@
  * `hashImage`: read an upload once, hash its bytes (exact algorithms) and its pixels (perceptual
  * algorithms) from a single decode.
  */
-import { readFile, stat } from 'node:fs/promises';
 import {
   BLOCKHASH_MIN_DETAIL,
   BLOCKHASH_MIN_SPREAD,
@@ -19,10 +18,9 @@ import { md5, sha1, sha256 } from '../algorithms/digests.js';
 import { formatHex } from '../algorithms/hex.js';
 import { PDQ_MIN_QUALITY, pdqRgba, pdqRgbaDihedral, type PdqResult } from '../algorithms/pdq.js';
 import type { AlgorithmName } from '../algorithms/registry.js';
-import { HashwardenError, readError } from '../errors.js';
-import { invalid } from '../validate.js';
 import { cropRgba, findBorder, type Box } from './border.js';
 import { checkFormat, decodeRgba, type DecodedImage } from './decode.js';
+import { pinInput, readInput } from './input.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
 import type { ImageFormat } from './sniff.js';
 
@@ -184,35 +182,6 @@ export function formatHashed(hashed: HashedBytes): ImageHashResult {
 }
 
 const EXACT = { md5, sha1, sha256 } as const;
-
-/** Reads `input` into bytes, enforcing the byte limit before reading a file. */
-export async function readInput(input: ImageInput, maxBytes: number): Promise<Uint8Array> {
-  if (input instanceof Uint8Array) {
-    if (input.length > maxBytes) {
-      throw new HashwardenError(
-        'ERR_IMAGE_TOO_LARGE',
-        `The input has ${input.length} bytes, above the limit of ${maxBytes}`,
-      );
-    }
-    return input;
-  }
-  if (typeof input !== 'string' || input.length === 0) invalid('Buffer, Uint8Array or file path', 'input', input);
-  let size: number;
-  try {
-    const info = await stat(input);
-    if (!info.isFile()) throw new Error('not a regular file');
-    size = info.size;
-  } catch (error) {
-    throw readError(input, error);
-  }
-  if (size > maxBytes)
-    throw new HashwardenError('ERR_IMAGE_TOO_LARGE', `${input} has ${size} bytes, above the limit of ${maxBytes}`);
-  try {
-    return await readFile(input);
-  } catch (error) {
-    throw readError(input, error);
-  }
-}
 
 /**
  * Least side, in pixels, of an image whose perceptual hashes are used for matching: 16. A smaller
@@ -377,7 +346,8 @@ export async function hashRaw(bytes: Uint8Array, options: ResolvedImageOptions):
  * `ERR_IMAGE_TOO_LARGE`, `ERR_IMAGE_DECODE` or `ERR_IMAGE_TIMEOUT`. Treat any of them on an
  * upload as "cannot be checked", not as "clean".
  *
- * @param input the file's bytes, or its path
+ * @param input the file's bytes, copied at call time (the caller may reuse its buffer as soon as the
+ *   call returns its promise), or its path, read during the call
  * @param options defaults: all algorithms, `fast` resolution, 50 MiB, 100 MP, 20 s, 32 frames, failOn `warning`
  * @example
  * ```ts
@@ -391,5 +361,7 @@ export async function hashImage(
   options?: HashImageOptions | ResolvedImageOptions,
 ): Promise<ImageHashResult> {
   const resolved = resolveImageOptions(options);
-  return formatHashed(await hashRaw(await readInput(input, resolved.maxBytes), resolved));
+  // Pinned before the first await: bytes the caller changes after the call are not what it hashes.
+  const pinned = pinInput(input, resolved.maxBytes);
+  return formatHashed(await hashRaw(await readInput(pinned, resolved.maxBytes), resolved));
 }

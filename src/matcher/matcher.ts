@@ -3,6 +3,7 @@ import type { HashAlgorithm } from '../algorithms/types.js';
 import { mapSettled, MAX_CONCURRENCY } from '../concurrency.js';
 import { HashwardenError } from '../errors.js';
 import type { FrameHashes, HashImageOptions, ImageHashResult, ImageInput } from '../image/index.js';
+import { pinInput, checkInput } from '../image/input.js';
 import type { UploadPass, UploadPlan } from '../image/upload.js';
 import { normalizeEntry, type ListEntry, type ListEntryInput } from '../lists/entry.js';
 import { buildTable, reindexTable, type MatcherTable } from '../search/tables.js';
@@ -35,9 +36,17 @@ import {
   nonEmpty,
   thresholdOption,
 } from './state.js';
+import { Gate } from './gate.js';
 
 type ImageModule = typeof import('../image/upload.js');
 let imageModule: Promise<ImageModule> | undefined;
+
+/** A `matchImage` call's own options, checked at call time, before the image module is loaded. */
+interface MatchRequest {
+  readonly thresholds: Thresholds;
+  readonly first: boolean;
+  readonly upload: Parameters<ImageModule['planUpload']>[0];
+}
 
 /** A `matchImage` call's options, checked once. */
 interface MatchPlan {
@@ -49,6 +58,20 @@ interface MatchPlan {
 /** An animated upload's frames, as a field to spread into a result (nothing for a still image). */
 function framesOf(hashed: ImageHashResult): { frames?: readonly FrameHashes[] } {
   return hashed.frames === undefined ? {} : { frames: hashed.frames };
+}
+
+/** An upload of a batch pinned at call time, or why it could not be. */
+type Pinned = { readonly ok: true; readonly input: ImageInput } | { readonly ok: false; readonly error: unknown };
+
+/**
+ * True when every algorithm the call hashed and `state` holds entries for had at least one hash
+ * searched: a hash refused (`unusable`) leaves its algorithm's lists unchecked, since an image
+ * listed by PDQ alone is not found by its blockhash.
+ */
+function everyListSearched(state: State, upload: UploadPlan, searchedBy: ReadonlySet<AlgorithmName>): boolean {
+  return upload.passes.every((pass) =>
+    pass.algorithms.every((name) => searchedBy.has(name) || (state.tables.get(name)?.entries.count ?? 0) === 0),
+  );
 }
 
 /** Loads the image module (and with it sharp) once, on first use. */
@@ -80,6 +103,8 @@ export class Matcher {
   readonly #origin: Origin | undefined;
   /** The reload in progress, so that concurrent calls share it. */
   #reloading: Promise<boolean> | undefined;
+  /** The uploads in hand at once, matcher-wide, and the calls waiting for a turn. */
+  readonly #gate: Gate;
 
   private constructor(state: State, options: ResolvedMatcherOptions, origin?: Origin) {
     this.#thresholds = options.thresholds;
@@ -87,6 +112,7 @@ export class Matcher {
     this.#options = options;
     this.#state = state;
     this.#origin = origin;
+    this.#gate = new Gate(options.concurrency, options.maxQueued);
   }
 
   static #tablesOf(entries: readonly ListEntry[], options: ResolvedMatcherOptions): Map<AlgorithmName, MatcherTable> {
@@ -432,7 +458,11 @@ export class Matcher {
    * Hashes an image (loading `hashwarden/image` on first use) and matches every hash; of an
    * animated GIF or WebP, the hashes of each of its first `maxFrames` frames (default 32), a match
    * naming its `frame`. Rejects with the `HashwardenError` of `hashImage` when the image cannot be
-   * hashed: treat that as "cannot be checked", never as "clean".
+   * hashed: treat that as "cannot be checked", never as "clean". Bytes are copied at call time, so
+   * the caller may reuse its buffer as soon as this returns its promise; a path is read in turn.
+   * At most the matcher's `concurrency` uploads are read and hashed at once; a call beyond them
+   * waits its turn (first come, first served), and one that would find `maxQueued` calls waiting
+   * already rejects at once with `ERR_BUSY`: not checked, to retry or hold.
    *
    * @example
    * ```ts
@@ -440,10 +470,16 @@ export class Matcher {
    * ```
    */
   async matchImage(input: ImageInput, options?: MatchImageOptions): Promise<ImageMatchResult> {
-    // One version of the lists for the whole call, whatever a reload swaps in meanwhile.
+    // Everything up to the first await runs at call time: the version of the lists the call sees
+    // whatever a reload swaps in meanwhile, its options, its admission and its copy of the bytes.
     const state = this.#state;
-    const { image, plan } = await this.#plan(state, options);
-    return this.#matchImageWith(state, image, plan, input);
+    const request = this.#request(state, options);
+    const maxBytes = this.#options.maxBytes;
+    // Refused before the copy: neither a too large upload nor one the matcher has no room for is copied.
+    checkInput(input, maxBytes);
+    this.#gate.refuseWhenFull();
+    const pinned = pinInput(input, maxBytes);
+    return this.#gate.run(async () => this.#matchImageWith(state, await this.#plan(request), pinned));
   }
 
   /**
@@ -453,9 +489,12 @@ export class Matcher {
    * `matchImage` resolves to) or `{ ok: false, error }` (what it rejects with, a
    * `HashwardenError` for a bad upload), in input order. Options are checked once, for the whole
    * call (a bad one rejects it, as a TypeError or RangeError), and every image is matched against
-   * the same version of the lists, whatever a reload swaps in meanwhile. Memory is bounded by the
-   * concurrency: each image in flight holds its bytes and one decoded raster, within `maxBytes`
-   * and `maxPixels`.
+   * the same version of the lists, whatever a reload swaps in meanwhile. Every Buffer is copied at
+   * call time, so the batch holds a second copy of each until its item is done (paths cost
+   * nothing: they are read in turn). Its items take their turns within the matcher's own
+   * `concurrency`, beside other calls, and are never refused with `ERR_BUSY`: they wait. Memory
+   * is bounded by the concurrency: each image in hand holds its bytes and one decoded raster,
+   * within `maxBytes` and `maxPixels`.
    *
    * @example
    * ```ts
@@ -478,14 +517,39 @@ export class Matcher {
       concurrency === undefined
         ? DEFAULT_MATCH_CONCURRENCY
         : integerInRange(concurrency, 1, MAX_CONCURRENCY, 'concurrency');
-    const items = [...inputs];
     const state = this.#state;
-    const { image, plan } = await this.#plan(state, rest);
-    return mapSettled(items, limit, (input) => this.#matchImageWith(state, image, plan, input));
+    const request = this.#request(state, rest);
+    const maxBytes = this.#options.maxBytes;
+    // Pinned at call time like matchImage's; an upload refused here fails its own item only.
+    const pinned: (Pinned | undefined)[] = [];
+    for (const input of inputs) {
+      try {
+        pinned.push({ ok: true, input: pinInput(input, maxBytes) });
+      } catch (error) {
+        pinned.push({ ok: false, error });
+      }
+    }
+    const plan = await this.#plan(request);
+    return mapSettled(pinned, limit, (item, i) => {
+      // The task holds its copy until its item is done; the batch lets go of it now, so that the
+      // copies of the items done are freed before the whole batch is.
+      pinned[i] = undefined;
+      const own = item as Pinned;
+      return own.ok ? this.#gate.run(() => this.#matchImageWith(state, plan, own.input)) : Promise.reject(own.error);
+    });
   }
 
-  /** A `matchImage` call's options, checked and resolved once (for a batch, once for every image). */
-  async #plan(state: State, options: MatchImageOptions | undefined): Promise<{ image: ImageModule; plan: MatchPlan }> {
+  /**
+   * How many image calls the matcher holds now: `running`, reading or hashing an upload (at most
+   * `concurrency`), and `queued`, waiting for a turn (`matchImages`' items included). For metrics
+   * and load shedding.
+   */
+  get pending(): { readonly running: number; readonly queued: number } {
+    return this.#gate.counts;
+  }
+
+  /** A call's own options, checked at call time: everything but the image options the module resolves. */
+  #request(state: State, options: MatchImageOptions | undefined): MatchRequest {
     const o = optionsObject(options, 'options');
     const thresholds = thresholdOption(o);
     const algorithms = o.algorithms ?? (state.tables.size > 0 ? [...state.tables.keys()] : undefined);
@@ -493,20 +557,29 @@ export class Matcher {
     const dihedral =
       o.dihedral === undefined ? (this.#imageOptions.dihedral ?? true) : boolean(o.dihedral, 'options.dihedral');
     const trim = o.trim === undefined ? (this.#imageOptions.trim ?? true) : boolean(o.trim, 'options.trim');
+    return { thresholds, first, upload: { image: { ...this.#imageOptions, dihedral, trim }, algorithms, first } };
+  }
+
+  /** A call's options resolved once (for a batch, once for every image), with the image module. */
+  async #plan(request: MatchRequest): Promise<{ image: ImageModule; plan: MatchPlan }> {
     const image = await loadImageModule();
-    const upload = image.planUpload({ image: { ...this.#imageOptions, dihedral, trim }, algorithms, first });
-    return { image, plan: { thresholds, first, upload } };
+    const upload = image.planUpload(request.upload);
+    return { image, plan: { thresholds: request.thresholds, first: request.first, upload } };
   }
 
   async #matchImageWith(
     state: State,
-    image: ImageModule,
-    plan: MatchPlan,
+    { image, plan }: { image: ImageModule; plan: MatchPlan },
     input: ImageInput,
   ): Promise<ImageMatchResult> {
     let searched = 0;
+    const searchedBy = new Set<AlgorithmName>();
     for await (const pass of image.hashUpload(input, plan.upload)) {
-      for (const [name, queries] of pass.queries) if (state.tables.has(name)) searched += queries.length;
+      for (const [name, queries] of pass.queries) {
+        if (!state.tables.has(name)) continue;
+        searched += queries.length;
+        if (queries.length > 0) searchedBy.add(name);
+      }
       const matches = this.#matchPass(state, pass, plan.thresholds, plan.first);
       if (matches.length > 0 || pass.last) {
         const { result } = pass;
@@ -518,6 +591,7 @@ export class Matcher {
           unusable: result.unusable,
           ...framesOf(result),
           searched,
+          checked: matches.length > 0 || everyListSearched(state, plan.upload, searchedBy),
           image: result.image,
         };
       }

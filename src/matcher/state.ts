@@ -4,12 +4,21 @@
  */
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { callThresholds, checkThresholds, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
+import { MAX_CONCURRENCY } from '../concurrency.js';
 import { HashwardenError, readError } from '../errors.js';
 import type { HashImageOptions } from '../image/index.js';
+import { resolveImageOptions } from '../image/options.js';
 import { isSnapshot, SNAPSHOT_MAGIC } from '../snapshot/format.js';
 import { resolveSearch, type MatcherTable, type ResolvedSearch } from '../search/tables.js';
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
-import type { Match, MatchImageOptions, MatcherList, MatcherOptions } from './types.js';
+import {
+  DEFAULT_MATCH_CONCURRENCY,
+  DEFAULT_MAX_QUEUED,
+  type Match,
+  type MatchImageOptions,
+  type MatcherList,
+  type MatcherOptions,
+} from './types.js';
 
 export function toMatch(
   table: MatcherTable,
@@ -140,15 +149,31 @@ export interface ResolvedMatcherOptions {
   readonly image: Omit<HashImageOptions, 'algorithms'>;
   readonly search: ResolvedSearch | undefined;
   readonly allowEmpty: boolean;
+  /** The largest upload `matchImage` takes, from `image.maxBytes`: checked before a Buffer is copied. */
+  readonly maxBytes: number;
+  readonly concurrency: number;
+  readonly maxQueued: number;
 }
 
 export function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMatcherOptions {
   const o = optionsObject(options, 'options');
+  const image = Object.freeze({ ...optionsObject(o.image, 'image') });
   return Object.freeze({
     thresholds: Object.freeze(checkThresholds(o.thresholds, 'thresholds')),
-    image: Object.freeze({ ...optionsObject(o.image, 'image') }),
+    image,
     search: resolveSearch(o.search, 'search'),
     allowEmpty: o.allowEmpty === undefined ? false : boolean(o.allowEmpty, 'allowEmpty'),
+    maxBytes: resolveImageOptions(image).maxBytes,
+    concurrency:
+      o.concurrency === undefined
+        ? DEFAULT_MATCH_CONCURRENCY
+        : integerInRange(o.concurrency, 1, MAX_CONCURRENCY, 'concurrency'),
+    maxQueued:
+      o.maxQueued === undefined
+        ? DEFAULT_MAX_QUEUED
+        : o.maxQueued === Infinity
+          ? Infinity
+          : integerInRange(o.maxQueued, 0, Number.MAX_SAFE_INTEGER, 'maxQueued'),
   });
 }
 

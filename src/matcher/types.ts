@@ -80,6 +80,19 @@ export interface MatcherOptions {
    * Default `false`.
    */
   readonly allowEmpty?: boolean;
+  /**
+   * Uploads read, decoded and hashed at once by this matcher, over every `matchImage` and
+   * `matchImages` call, 1–1024: a call beyond them waits its turn, first come, first served.
+   * Default {@link DEFAULT_MATCH_CONCURRENCY} (4).
+   */
+  readonly concurrency?: number;
+  /**
+   * `matchImage` calls that may wait for a turn beyond those in hand: one that would find this
+   * many waiting already rejects at once with `ERR_BUSY` (not checked: retry it or hold the
+   * upload). An integer ≥ 0, or `Infinity` for no limit. `matchImages`' items wait in the same line
+   * but are never refused. Default {@link DEFAULT_MAX_QUEUED} (64).
+   */
+  readonly maxQueued?: number;
 }
 
 /** How one algorithm's entries are held and searched, as `Matcher.describe()` reports it. */
@@ -165,19 +178,41 @@ export interface ImageMatchResult {
   /**
    * How many hashes of the upload were looked up in the lists held (its turns, its inside of a
    * border and its frames each count). 0 with `matched: false` means nothing of the upload could be
-   * searched (every hash refused, e.g. a featureless image against PDQ-only lists): not checked.
+   * searched (every hash refused, e.g. a featureless image against PDQ-only lists); whether every
+   * list could be searched is `checked`.
    */
   readonly searched: number;
+  /**
+   * True when the upload was checked against every list the call could search: it matched, or
+   * every algorithm the call searches (after its `algorithms` option) that the matcher holds
+   * entries for had at least one hash of the upload looked up. Exact hashes are always looked up;
+   * a perceptual hash the matcher refuses (`unusable`: PDQ quality below 50, a blockhash of a flat
+   * or smooth image) leaves its algorithm's lists unchecked, because an image listed by PDQ alone
+   * is not found by its blockhash. `false` means "not checked", never "clean": a blank upload
+   * against perceptual lists is not checked; a service that accepts blank uploads decides so from
+   * `unusable` (which says per algorithm why).
+   */
+  readonly checked: boolean;
   readonly image: ImageInfo;
 }
 
 /**
- * Default number of images `matchImages` hashes at once: 4. sharp decodes on libuv's thread pool,
+ * Default number of images `matchImages` hashes at once, and a matcher's `concurrency`, its bound
+ * on uploads in hand over every call: 4. sharp decodes on libuv's thread pool,
  * 4 threads unless `UV_THREADPOOL_SIZE` says otherwise, and hashing runs on the JavaScript thread,
  * so more images in flight only wait, each holding its bytes and raster: memory grows with the
  * concurrency (at most about `maxBytes` + 4 bytes × `maxPixels` an image), speed does not.
  */
 export const DEFAULT_MATCH_CONCURRENCY = 4;
+
+/**
+ * Default number of `matchImage` calls a matcher lets wait beyond those in hand: 64. A waiting call
+ * holds only its copy of the upload (the raster comes in turn): 64 typical uploads of a few MB are
+ * a few hundred MB at most, and 64 at the 50 MiB byte limit 3,200 MiB, the worst case. At 4 in hand
+ * the last of 64 waits 16 turns already, past what an upload request should wait; a call beyond
+ * that is better refused at once (`ERR_BUSY`) for the caller to retry or hold than queued.
+ */
+export const DEFAULT_MAX_QUEUED = 64;
 
 /** Options of `matchImages`: those of `matchImage`, for every item, and how many at once. */
 export interface MatchImagesOptions extends MatchImageOptions {
