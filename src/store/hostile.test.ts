@@ -146,7 +146,9 @@ describe('HashStore.importFile: a file touches the list it is imported into, unl
     for (const multiList of [false, true]) {
       await expect(s.importFile(file, { list: 'vendorA', replace: ['vendorA'], multiList })).rejects.toMatchObject({
         code: 'ERR_LIST_FORMAT',
-        message: expect.stringContaining(`${file}:3: an entry of list "L1" in a replace of "vendorA"`) as unknown as string,
+        message: expect.stringContaining(
+          `${file}:3: an entry of list "L1" in a replace of "vendorA"`,
+        ) as unknown as string,
       });
     }
     const both = await s.importFile(file, { list: 'vendorA', replace: ['vendorA', 'L1'] });
@@ -165,7 +167,9 @@ describe('HashStore imports: removals that would empty a list need allowEmpty', 
     const s = twoProviders();
     await expect(s.importRows([{ rows: removals('L1', 'x', 'y') }], { source: 'delta' })).rejects.toMatchObject({
       code: 'ERR_LIST_FORMAT',
-      message: expect.stringMatching(/^delta: removal rows would empty list "L1" \(2 entries\); allow it/) as unknown as string,
+      message: expect.stringMatching(
+        /^delta: removal rows would empty list "L1" \(2 entries\); allow it/,
+      ) as unknown as string,
     });
     expect(contents(s).L1).toEqual(['x', 'y']);
     // One entry left is no emptied list; a list that was empty already, or new, stays as it was.
@@ -187,7 +191,9 @@ describe('HashStore imports: removals that would empty a list need allowEmpty', 
       await writeFile(file, `op,id,algorithm,hash\n${ids.map((id) => `remove,${id},,`).join('\n')}\n`);
       await expect(s.importFile(file, { list: 'L1' })).rejects.toMatchObject({
         code: 'ERR_LIST_FORMAT',
-        message: expect.stringContaining(`${file}: removal rows would empty list "L1" (2 entries)`) as unknown as string,
+        message: expect.stringContaining(
+          `${file}: removal rows would empty list "L1" (2 entries)`,
+        ) as unknown as string,
       });
       expect(contents(s)).toEqual({ L1: ['x', 'y'], vendorA: ['v1'] });
       expect(s.lists().find((l) => l.name === 'L1')?.version).toBe(1);
@@ -234,7 +240,11 @@ describe('HashStore reads: an entry larger than an import writes is refused, not
     expect([...s.entries()][1]?.metadata?.k).toHaveLength(MAX_METADATA_BYTES - 8);
     s.close();
     // The same number of characters, two bytes each in UTF-8: over the limit.
-    raw('crafted.db', `UPDATE entries SET metadata = ? WHERE id = 'big'`, `{"k":"${'é'.repeat(MAX_METADATA_BYTES / 2)}"}`);
+    raw(
+      'crafted.db',
+      `UPDATE entries SET metadata = ? WHERE id = 'big'`,
+      `{"k":"${'é'.repeat(MAX_METADATA_BYTES / 2)}"}`,
+    );
     expect(() => [...store('crafted.db', { readonly: true }).entries()]).toThrow(
       expect.objectContaining({ code: 'ERR_STORE' }),
     );
@@ -289,7 +299,8 @@ describe('HashStore.open: a store holding what the schema does not define is ref
       'view "everything"': 'CREATE VIEW everything AS SELECT * FROM entries',
       'table "notes"': 'CREATE TABLE notes (text TEXT)',
       'index "by_label" on "entries"': 'CREATE INDEX by_label ON entries (label)',
-      'index "entries_algorithm" on "entries"': "CREATE INDEX entries_algorithm ON entries (algorithm) WHERE list = 'L1'",
+      'index "entries_algorithm" on "entries"':
+        "CREATE INDEX entries_algorithm ON entries (algorithm) WHERE list = 'L1'",
     };
     for (const [named, sql] of Object.entries(objects)) {
       const path = craft(sql);
@@ -303,7 +314,9 @@ describe('HashStore.open: a store holding what the schema does not define is ref
 
   it('accepts what SQLite itself adds: the statistics of ANALYZE', () => {
     const path = craft('ANALYZE');
-    expect(rawCount('crafted.db', "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'")).toBeGreaterThan(0);
+    expect(rawCount('crafted.db', "SELECT count(*) FROM sqlite_master WHERE name LIKE 'sqlite_stat%'")).toBeGreaterThan(
+      0,
+    );
     const s = HashStore.open(path);
     open.push(s);
     expect(s.count()).toBe(3);

@@ -172,7 +172,8 @@ describe('HashStore.importFile', () => {
             const alone = !multiList && mode === 'merge';
             const foreign = alone ? rows.filter((r) => r.list !== 'alpha').length : 0;
             const expected = await outcome(async () => {
-              if (foreign > 0 && onError === 'fail') throw Object.assign(new Error('foreign rows'), { code: 'ERR_LIST_FORMAT' });
+              if (foreign > 0 && onError === 'fail')
+                throw Object.assign(new Error('foreign rows'), { code: 'ERR_LIST_FORMAT' });
               const read = streamListFile(file, { list: 'alpha', onError });
               const result = await reference.importRows(alone ? onlyList(read, 'alpha') : read, {
                 source: file,

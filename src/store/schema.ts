@@ -212,8 +212,8 @@ function refuseUnknownObjects(path: string, objects: readonly SchemaObject[]): v
 }
 
 /**
- * Checks the schema, creating it in an empty database when allowed and upgrading a version 1
- * store opened for writing; returns the version the store has now.
+ * Checks the schema, creating it in an empty database when allowed, refusing anything it does not
+ * define, and upgrading a version 1 store opened for writing; returns the version the store has now.
  */
 function prepareSchema(db: Connection, path: string, options: ResolvedStoreOptions): number {
   let { version, tables, objects } = inspect(db);

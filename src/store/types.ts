@@ -43,7 +43,8 @@ export interface StoreOptions {
    * as given (the umask does not narrow it); SQLite gives its `-wal` and `-shm` files the same.
    * Default `0o600`, owner only: the hashes of abuse material are themselves sensitive
    * (docs/security.md). `0o640` lets a group read it (a matcher running as another user). The
-   * mode of an existing file is left as it is.
+   * mode of an existing file is left as it is; a symbolic link to a missing file is followed, and
+   * the file it names created with this mode.
    */
   readonly mode?: number;
 }
