@@ -39,10 +39,29 @@ const READ_COLUMNS = [
   ...(['hash', 'label', 'metadata'] as const).map(
     (c) => `iif(octet_length(${c}) > ${ENTRY_LIMITS[c]}, NULL, ${c}) AS ${c}`,
   ),
-  `CASE ${Object.entries(ENTRY_LIMITS)
-    .map(([c, limit]) => `WHEN octet_length(${c}) > ${limit} THEN '${c}'`)
-    .join(' ')} END AS oversized`,
+  oversized(Object.entries(ENTRY_LIMITS)),
 ].join(', ');
+
+/** The first of `columns` whose value is over its limit in bytes (NULL when none), measured unread. */
+function oversized(columns: readonly (readonly [string, number])[]): string {
+  return `CASE ${columns.map(([c, limit]) => `WHEN octet_length(${c}) > ${limit} THEN '${c}'`).join(' ')} END AS oversized`;
+}
+
+/**
+ * The columns of `lists` as reads take them, bounded as entries are (`READ_COLUMNS`): every load
+ * of a matcher reads them. A version 1 store has no policy columns: theirs are the defaults.
+ */
+function listColumns(version: number): string {
+  const bounded = version >= 2 ? (['updated_at', 'label', 'thresholds'] as const) : (['updated_at'] as const);
+  return [
+    `substr(name, 1, ${MAX_FIELD_BYTES}) AS name`,
+    'version',
+    ...bounded.map((c) => `iif(octet_length(${c}) > ${MAX_FIELD_BYTES}, NULL, ${c}) AS ${c}`),
+    ...(version >= 2 ? ['enabled'] : ['NULL AS label', 'NULL AS thresholds', '1 AS enabled']),
+    oversized(['name', ...bounded].map((c) => [c, MAX_FIELD_BYTES] as const)),
+  ].join(', ');
+}
+
 // Index: bit 0 = list filter, bit 1 = algorithm filter. ORDER BY list, id costs no sort: it is the
 // primary key order (a filter on the algorithm alone scans the table in that order).
 const FILTERS = ['', ' WHERE list = ?', ' WHERE algorithm = ?', ' WHERE list = ? AND algorithm = ?'] as const;
@@ -62,8 +81,9 @@ export interface ReadRow extends EntryRow {
   readonly oversized: keyof typeof ENTRY_LIMITS | null;
 }
 
-/** A row of `lists` (the policy columns defaulted in a version 1 store). */
+/** A row of `lists` (the policy columns defaulted in a version 1 store); `oversized` names a column over its limit. */
 interface ListRowData {
+  readonly oversized: string | null;
   readonly name: string;
   readonly version: number;
   readonly updated_at: string | null;
@@ -100,7 +120,6 @@ export interface StoreContext {
 
 /** The context of a connection just opened, with its statements prepared. */
 export function createContext(db: Connection, path: string, readonly: boolean, version: number): StoreContext {
-  const policy = version >= 2 ? 'label, thresholds, enabled' : 'NULL AS label, NULL AS thresholds, 1 AS enabled';
   return {
     path,
     db,
@@ -109,8 +128,10 @@ export function createContext(db: Connection, path: string, readonly: boolean, v
     selectList: db.prepare('SELECT version FROM lists WHERE name = ?'),
     insertList: db.prepare('INSERT INTO lists (name, version, created_at, updated_at) VALUES (?, 1, ?, ?)'),
     bumpList: db.prepare('UPDATE lists SET version = ?, updated_at = ? WHERE name = ?'),
-    listRows: db.prepare(`SELECT name, version, updated_at, ${policy} FROM lists ORDER BY name`),
-    listCounts: db.prepare('SELECT list, algorithm, count(*) AS n FROM entries GROUP BY list, algorithm'),
+    listRows: db.prepare(`SELECT ${listColumns(version)} FROM lists ORDER BY name`),
+    listCounts: db.prepare(
+      `SELECT substr(list, 1, ${MAX_FIELD_BYTES}) AS list, substr(algorithm, 1, ${MAX_FIELD_BYTES}) AS algorithm, count(*) AS n FROM entries GROUP BY list, algorithm`,
+    ),
     iterate: FILTERS.map((where) =>
       db.prepare<string[], ReadRow>(`SELECT ${READ_COLUMNS} FROM entries${where} ORDER BY list, id`),
     ),

@@ -270,6 +270,25 @@ describe('HashStore reads: an entry larger than an import writes is refused, not
   });
 });
 
+describe('HashStore.lists: a list whose label or thresholds are larger than a policy change writes is refused', () => {
+  it('refuses it with ERR_STORE naming the list, without reading the value', () => {
+    for (const column of ['label', 'thresholds']) {
+      twoProviders('crafted.db').close();
+      open.pop();
+      raw('crafted.db', `UPDATE lists SET ${column} = ? WHERE name = 'L1'`, 'v'.repeat(1_000_000));
+      const s = store('crafted.db', { readonly: true });
+      expect(() => s.lists()).toThrow(
+        expect.objectContaining({
+          code: 'ERR_STORE',
+          message: expect.stringContaining(`bad list "L1": its ${column} is longer than`),
+        }),
+      );
+      s.close();
+      raw('crafted.db', `UPDATE lists SET ${column} = NULL`);
+    }
+  });
+});
+
 describe('HashStore.open: a store holding what the schema does not define is refused', () => {
   /** A closed store holding L1 (x, y), then `sql` run on it raw. */
   function craft(sql: string): string {

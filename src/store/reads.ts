@@ -173,6 +173,12 @@ export function lists(ctx: StoreContext): ListInfo[] {
       counts.set(list, byAlgorithm);
     }
     return ctx.listRows.all().map((row) => {
+      if (row.oversized !== null) {
+        throw new HashwardenError(
+          'ERR_STORE',
+          `SQLite store ${ctx.path}: bad list ${shownName(row.name)}: its ${row.oversized} is longer than an import or a policy change writes (a crafted store)`,
+        );
+      }
       const c = Object.freeze(counts.get(row.name) ?? {});
       const total = Object.values(c).reduce((sum, n) => sum + n, 0);
       const info: ListInfo = {
