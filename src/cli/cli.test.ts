@@ -565,7 +565,8 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
     const db = join(dir, 'set.db');
     const list = join(dir, 'two.csv');
     await writeFile(list, `id,list,algorithm,hash\na,one,md5,${md5('a')}\nb,two,md5,${md5('b')}\n`);
-    await cli('import', list, '--db', db, '--list', 'one');
+    // A file of two lists: --multi-list lets its rows name them.
+    await cli('import', list, '--db', db, '--list', 'one', '--multi-list');
     const set = await cli(
       'list',
       'set',
@@ -633,11 +634,11 @@ describe('hashwarden export --out', () => {
       list,
       `id,list,algorithm,hash,label,source\na,one,md5,${'a'.repeat(32)},csam,vendor\nb,two,pdq,${'c'.repeat(64)},,\n`,
     );
-    await cli('import', list, '--db', db, '--list', 'one');
+    await cli('import', list, '--db', db, '--list', 'one', '--multi-list');
     const csv = join(dir, 'exported.csv');
     expect((await cli('export', '--db', db, '--out', csv)).out).toBe(`wrote ${csv} (2 entries of one, two, csv)\n`);
     const again = join(dir, 'again.db');
-    await cli('import', csv, '--db', again, '--list', 'unused');
+    await cli('import', csv, '--db', again, '--list', 'unused', '--multi-list');
     const read = (path: string) => {
       const store = HashStore.open(path, { readonly: true });
       try {

@@ -52,20 +52,24 @@ async function isHashOutput(file: string): Promise<boolean> {
 export const importCommand: Command = {
   name: 'import',
   usage:
-    'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--replace] [--allow-empty] [--skip-bad-rows] [--mode OCTAL] [--quiet]',
+    'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--replace] [--multi-list] [--allow-empty] [--skip-bad-rows] [--mode OCTAL] [--quiet]',
   summary: 'Import a hash list file into a SQLite store (created if missing).',
   help: `
 Options:
   --db PATH          the SQLite store
-  --list NAME        list name for rows that do not name one
+  --list NAME        the list to import into: the only one the import touches, unless
+                     --multi-list (a row naming another list is a bad row)
   --format F         csv (header row), ndjson, or text (\`<algorithm> <hex>\` lines as
                      python-threatexchange writes them, or bare hex with --algorithm);
                      default: from the file extension, else sniffed
   --algorithm A      algorithm of rows that do not name one (needed for bare hex lines)
   --replace          the list becomes exactly the file: entries it does not hold are removed,
                      in the same transaction (rows of other lists and removals are refused)
+  --multi-list       let rows name their own lists (a \`list\` column or field): they may add to,
+                     remove from and create any list; --list names the list of rows naming none
   --allow-empty      accept a file with no rows (exit 2 otherwise: an empty or truncated
-                     download is no list), and with --replace let it empty the list
+                     download is no list), and let an import leave a list that had entries
+                     empty (with --replace, or by removal rows); refused otherwise
   --skip-bad-rows    import the good rows and report the bad ones; default: a bad row
                      fails the whole import and nothing is written. A file whose every row
                      is bad still fails (exit 2): nothing was imported
@@ -77,7 +81,8 @@ Options:
 
 Rows are added or updated by (list, id); entries without an id get "<algorithm>:<hash>". An \`op\`
 column (CSV) or field (NDJSON) set to remove (or delete) removes the entry with that id (or that
-algorithm and hash) from the list: a delta file. The whole file is one transaction: matchers
+algorithm and hash) from the list: a delta file; one that would leave the list empty is refused
+(without --allow-empty). The whole file is one transaction: matchers
 reading the store see the previous version until it commits, and a failure or a kill leaves the
 previous version intact. Each import records the list's new version, the file and its counts.
 Exit status: 0 on success; 2 on error, when every row was bad, or when the file holds no rows
@@ -88,6 +93,7 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
     format: { type: 'string' },
     algorithm: { type: 'string' },
     replace: { type: 'boolean' },
+    'multi-list': { type: 'boolean' },
     'allow-empty': { type: 'boolean' },
     'skip-bad-rows': { type: 'boolean' },
     mode: { type: 'string' },
@@ -131,7 +137,9 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
     try {
       const result = await store.importFile(file, {
         ...readOptions,
-        ...(replace ? { replace: [list], allowEmpty: values['allow-empty'] === true } : {}),
+        ...(replace ? { replace: [list] } : {}),
+        multiList: values['multi-list'] === true,
+        allowEmpty: values['allow-empty'] === true,
         onProgress: (p) => {
           progress ??= startProgress(io, p.bytesTotal, values.quiet === true);
           progress.update(p.bytesRead, p.rows);

@@ -3,12 +3,65 @@
  * statements and its state. {@link HashStore} keeps one privately and hands it to the functions
  * of each concern (schema, imports, reads, policy), as better-sqlite3's methods get `this`.
  */
+import { ALGORITHM_NAMES, getAlgorithm } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
+import { MAX_FIELD_LENGTH, MAX_METADATA_BYTES } from '../lists/entry.js';
 import type { Connection, Statement } from './driver.js';
 import type { OrderedStatements, Staging } from './statements.js';
 
 /** The columns of `entries`, in the order inserts give them. */
 export const ENTRY_COLUMNS = 'list, id, algorithm, hash, label, metadata';
+
+/** The most bytes a stored name, id or label can take: UTF-8 spends at most 3 bytes per UTF-16 code unit. */
+const MAX_FIELD_BYTES = 3 * MAX_FIELD_LENGTH;
+/** The longest hash any algorithm has, in bytes. */
+const MAX_HASH_BYTES = Math.max(...ALGORITHM_NAMES.map((name) => getAlgorithm(name).bits / 8));
+/** The most bytes each column of `entries` may hold, as an import writes them. */
+export const ENTRY_LIMITS = {
+  list: MAX_FIELD_BYTES,
+  id: MAX_FIELD_BYTES,
+  algorithm: MAX_FIELD_BYTES,
+  hash: MAX_HASH_BYTES,
+  label: MAX_FIELD_BYTES,
+  metadata: MAX_METADATA_BYTES,
+} as const;
+
+/**
+ * The columns of `entries` as reads take them: a store may come from elsewhere (crafted, or
+ * written before the limits), and one entry must not cost unbounded memory. `octet_length` gives a
+ * value's size without reading the value, so a column over its limit comes back NULL, never
+ * materialised (list, id and algorithm, which SQLite reads anyway to filter and order, come back
+ * cut to their limit), and `oversized` names the first such column, for the read to refuse the
+ * entry.
+ */
+const READ_COLUMNS = [
+  ...(['list', 'id', 'algorithm'] as const).map((c) => `substr(${c}, 1, ${ENTRY_LIMITS[c]}) AS ${c}`),
+  ...(['hash', 'label', 'metadata'] as const).map(
+    (c) => `iif(octet_length(${c}) > ${ENTRY_LIMITS[c]}, NULL, ${c}) AS ${c}`,
+  ),
+  oversized(Object.entries(ENTRY_LIMITS)),
+].join(', ');
+
+/** The first of `columns` whose value is over its limit in bytes (NULL when none), measured unread. */
+function oversized(columns: readonly (readonly [string, number])[]): string {
+  return `CASE ${columns.map(([c, limit]) => `WHEN octet_length(${c}) > ${limit} THEN '${c}'`).join(' ')} END AS oversized`;
+}
+
+/**
+ * The columns of `lists` as reads take them, bounded as entries are (`READ_COLUMNS`): every load
+ * of a matcher reads them. A version 1 store has no policy columns: theirs are the defaults.
+ */
+function listColumns(version: number): string {
+  const bounded = version >= 2 ? (['updated_at', 'label', 'thresholds'] as const) : (['updated_at'] as const);
+  return [
+    `substr(name, 1, ${MAX_FIELD_BYTES}) AS name`,
+    'version',
+    ...bounded.map((c) => `iif(octet_length(${c}) > ${MAX_FIELD_BYTES}, NULL, ${c}) AS ${c}`),
+    ...(version >= 2 ? ['enabled'] : ['NULL AS label', 'NULL AS thresholds', '1 AS enabled']),
+    oversized(['name', ...bounded].map((c) => [c, MAX_FIELD_BYTES] as const)),
+  ].join(', ');
+}
+
 // Index: bit 0 = list filter, bit 1 = algorithm filter. ORDER BY list, id costs no sort: it is the
 // primary key order (a filter on the algorithm alone scans the table in that order).
 const FILTERS = ['', ' WHERE list = ?', ' WHERE algorithm = ?', ' WHERE list = ? AND algorithm = ?'] as const;
@@ -23,8 +76,14 @@ export interface EntryRow {
   readonly metadata: string | null;
 }
 
-/** A row of `lists` (the policy columns defaulted in a version 1 store). */
+/** A row of `entries` as reads take it (`READ_COLUMNS`): `oversized` names a column over its limit, if any. */
+export interface ReadRow extends EntryRow {
+  readonly oversized: keyof typeof ENTRY_LIMITS | null;
+}
+
+/** A row of `lists` (the policy columns defaulted in a version 1 store); `oversized` names a column over its limit. */
 interface ListRowData {
+  readonly oversized: string | null;
   readonly name: string;
   readonly version: number;
   readonly updated_at: string | null;
@@ -47,7 +106,7 @@ export interface StoreContext {
   readonly listRows: Statement<[], ListRowData>;
   readonly listCounts: Statement<[], { list: string; algorithm: string; n: number }>;
   /** Entries, and their count, by filter: indexed as `FILTERS`. */
-  readonly iterate: readonly Statement<string[], EntryRow>[];
+  readonly iterate: readonly Statement<string[], ReadRow>[];
   readonly count: readonly Statement<string[], number>[];
   /** Made on the first import: a version 1 store read as it is has no such columns. */
   insertImport: Statement<[string, number, string | null, number, number, number, number, string, string]> | undefined;
@@ -61,7 +120,6 @@ export interface StoreContext {
 
 /** The context of a connection just opened, with its statements prepared. */
 export function createContext(db: Connection, path: string, readonly: boolean, version: number): StoreContext {
-  const policy = version >= 2 ? 'label, thresholds, enabled' : 'NULL AS label, NULL AS thresholds, 1 AS enabled';
   return {
     path,
     db,
@@ -70,10 +128,12 @@ export function createContext(db: Connection, path: string, readonly: boolean, v
     selectList: db.prepare('SELECT version FROM lists WHERE name = ?'),
     insertList: db.prepare('INSERT INTO lists (name, version, created_at, updated_at) VALUES (?, 1, ?, ?)'),
     bumpList: db.prepare('UPDATE lists SET version = ?, updated_at = ? WHERE name = ?'),
-    listRows: db.prepare(`SELECT name, version, updated_at, ${policy} FROM lists ORDER BY name`),
-    listCounts: db.prepare('SELECT list, algorithm, count(*) AS n FROM entries GROUP BY list, algorithm'),
+    listRows: db.prepare(`SELECT ${listColumns(version)} FROM lists ORDER BY name`),
+    listCounts: db.prepare(
+      `SELECT substr(list, 1, ${MAX_FIELD_BYTES}) AS list, substr(algorithm, 1, ${MAX_FIELD_BYTES}) AS algorithm, count(*) AS n FROM entries GROUP BY list, algorithm`,
+    ),
     iterate: FILTERS.map((where) =>
-      db.prepare<string[], EntryRow>(`SELECT ${ENTRY_COLUMNS} FROM entries${where} ORDER BY list, id`),
+      db.prepare<string[], ReadRow>(`SELECT ${READ_COLUMNS} FROM entries${where} ORDER BY list, id`),
     ),
     count: FILTERS.map((where) => db.prepare<string[], number>(`SELECT count(*) FROM entries${where}`).pluck()),
     insertImport: undefined,

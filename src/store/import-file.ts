@@ -4,13 +4,14 @@
  */
 import { stat } from 'node:fs/promises';
 import { HashwardenError, type ErrorCode } from '../errors.js';
+import { MAX_FIELD_LENGTH } from '../lists/entry.js';
 import { PACKED_FIELDS, packedFields, type PackedBatch } from '../lists/packed.js';
 import { readPacked } from '../lists/packed-reader.js';
 import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
 import { boolean, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { MAX_PATH_LENGTH } from '../lists/formats.js';
 import { writable, type StoreContext } from './context.js';
-import { resolveImport } from './import.js';
+import { resolveImport, type ResolvedImport } from './import.js';
 import { orderedImport } from './ordered-import.js';
 import { stagedImport } from './staged-import.js';
 import type { ImportFileOptions, ImportFileResult, ImportProgress } from './types.js';
@@ -37,10 +38,16 @@ export async function importFile(
 ): Promise<ImportFileResult> {
   nonEmptyString(path, 'path', MAX_PATH_LENGTH);
   const o = optionsObject(options, 'options');
-  const resolved = resolveImport({
-    ...(o.replace === undefined ? {} : { replace: o.replace as readonly string[] }),
-    ...(o.allowEmpty === undefined ? {} : { allowEmpty: o.allowEmpty as boolean }),
-    source: o.source === undefined ? path : (o.source as string),
+  // The reader checks `list` the same way; rows' list names are trimmed (normalizeEntry).
+  const list = nonEmptyString(o.list, 'list', MAX_FIELD_LENGTH).trim();
+  const multiList = o.multiList === undefined ? false : boolean(o.multiList, 'multiList');
+  const resolved: ResolvedImport = Object.freeze({
+    ...resolveImport({
+      ...(o.replace === undefined ? {} : { replace: o.replace as readonly string[] }),
+      ...(o.allowEmpty === undefined ? {} : { allowEmpty: o.allowEmpty as boolean }),
+      source: o.source === undefined ? path : (o.source as string),
+    }),
+    only: multiList ? undefined : list,
   });
   const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
   // A size that cannot be read goes to the reader, which reports why.
@@ -88,6 +95,7 @@ export async function importFile(
     ctx,
     readPacked({ path, options: read, checkOrder: true }, thread),
     resolved,
+    onError,
     progress(),
   );
   if (ordered !== undefined) return ordered;
@@ -106,8 +114,7 @@ export async function importFile(
         const id = fields[f + 1] as string;
         const line = batch.lines[r] as number;
         if (batch.ops[r] === 0) {
-          const at = (): string => stage.where(line);
-          stage.order.see(list, at);
+          if (!stage.order.see(list, line, () => stage.where(line))) continue;
           stage.stager.add([
             list,
             id,

@@ -22,6 +22,11 @@ export interface ResolvedImport {
   readonly source: string | null;
   readonly replace: ReadonlySet<string>;
   readonly allowEmpty: boolean;
+  /**
+   * The one list an import may touch (`importFile` without `multiList`): rows of any other are bad
+   * rows. `undefined`: rows name their lists (`importEntries`, `importRows`, `multiList`).
+   */
+  readonly only: string | undefined;
 }
 
 /** Checks an import's options (TypeError / RangeError) and fills in the defaults. */
@@ -36,6 +41,7 @@ export function resolveImport(options: ImportOptions | undefined): ResolvedImpor
     source: o.source === undefined ? null : nonEmptyString(o.source, 'source', MAX_PATH_LENGTH),
     replace,
     allowEmpty: o.allowEmpty === undefined ? false : boolean(o.allowEmpty, 'allowEmpty'),
+    only: undefined,
   });
 }
 
@@ -56,31 +62,79 @@ export function removalInReplace(at: string): HashwardenError {
   );
 }
 
-/** A replace holding no entries for `list`: refused unless allowed, since a truncated download must not wipe a list. */
+/**
+ * An import that would leave a list that held entries empty (a replace without entries for it, or
+ * removal rows taking its last ones): refused unless allowed, since a truncated download, or a
+ * delta gone wrong, must not wipe a list and let everything it listed through.
+ */
 export function emptiedList(resolved: ResolvedImport, list: string, entries: number): HashwardenError {
+  const how = resolved.replace.has(list)
+    ? `no entries for list ${JSON.stringify(list)}, which a replace would empty`
+    : `removal rows would empty list ${JSON.stringify(list)}`;
   return new HashwardenError(
     'ERR_LIST_FORMAT',
-    `${resolved.source ?? 'the import'}: no entries for list ${JSON.stringify(list)}, which a replace would empty (${entries} entries); allow it explicitly (allowEmpty, --allow-empty)`,
+    `${resolved.source ?? 'the import'}: ${how} (${entries} entries); allow it explicitly (allowEmpty, --allow-empty)`,
   );
 }
 
-/** The lists an import names, in order of first appearance; in a replace, only the replaced ones. */
+/** Most bad rows an import keeps the lines of under `onError: 'skip'` (the count is exact). */
+export const MAX_SKIPPED = 1000;
+
+/**
+ * The rows an import itself finds bad (a repeated id, a row of a list it may not touch): each
+ * refuses the import (`fail`) or is skipped and counted (`skip`).
+ */
+export class BadRows {
+  readonly shown: { readonly line: number; readonly message: string }[] = [];
+  count = 0;
+
+  constructor(readonly onError: 'fail' | 'skip') {}
+
+  /** Refuses the import with `message` (`source:line: …`), or counts the row as skipped. */
+  row(line: number | null | undefined, message: string): void {
+    if (this.onError === 'fail') throw new HashwardenError('ERR_LIST_FORMAT', message);
+    this.count++;
+    if (this.shown.length < MAX_SKIPPED) this.shown.push(Object.freeze({ line: line ?? 0, message }));
+  }
+}
+
+/**
+ * The lists an import names, in order of first appearance: only those it may touch (the replaced
+ * ones in a replace, the one list of `importFile` without `multiList`). A row of any other is a bad
+ * row, since one provider's file must not change another's list.
+ */
 export class ListOrder {
   readonly lists: string[] = [];
   readonly #seen = new Set<string>();
 
-  constructor(readonly options: ResolvedImport) {}
+  constructor(
+    readonly options: ResolvedImport,
+    readonly bad: BadRows,
+  ) {}
 
-  see(list: string, where: () => string): void {
-    if (this.#seen.has(list)) return;
-    if (this.options.replace.size > 0 && !this.options.replace.has(list)) {
-      throw new HashwardenError(
-        'ERR_LIST_FORMAT',
-        `${where()}: an entry of list ${JSON.stringify(list)} in a replace of ${[...this.options.replace].map((n) => JSON.stringify(n)).join(', ')}`,
-      );
+  /** True when rows of `list` may be imported; else the row is bad (the import refused, or the row skipped). */
+  see(list: string, line: number | null | undefined, where: () => string): boolean {
+    if (this.#seen.has(list)) return true;
+    const refusal = this.#refusal(list);
+    if (refusal !== undefined) {
+      this.bad.row(line, `${where()}: ${refusal}`);
+      return false;
     }
     this.#seen.add(list);
     this.lists.push(list);
+    return true;
+  }
+
+  /** Why rows of `list` may not be imported, if they may not. */
+  #refusal(list: string): string | undefined {
+    const { replace, only } = this.options;
+    const name = JSON.stringify(list);
+    if (replace.size > 0) {
+      if (replace.has(list)) return undefined;
+      return `an entry of list ${name} in a replace of ${[...replace].map((n) => JSON.stringify(n)).join(', ')}`;
+    }
+    if (only === undefined || list === only) return undefined;
+    return `a row of list ${name} in an import of list ${JSON.stringify(only)} (to import a file of several lists, allow it: multiList, --multi-list)`;
   }
 
   has(list: string): boolean {

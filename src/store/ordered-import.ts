@@ -8,6 +8,7 @@ import type { ListStreamSummary } from '../lists/stream.js';
 import { ENTRY_COLUMNS, listSize, type StoreContext } from './context.js';
 import type { Statement } from './driver.js';
 import {
+  BadRows,
   bumpVersion,
   drain,
   emptiedList,
@@ -77,8 +78,9 @@ class OrderedWriter {
     readonly resolved: ResolvedImport,
     readonly bump: (list: string) => number,
     readonly source: string,
+    bad: BadRows,
   ) {
-    this.#order = new ListOrder(resolved);
+    this.#order = new ListOrder(resolved, bad);
   }
 
   write(batch: PackedBatch): void {
@@ -88,6 +90,10 @@ class OrderedWriter {
     for (let r = 0; r < count; ) {
       const name = fields[r * PACKED_FIELDS] as string;
       const list = this.#current?.name === name ? this.#current : this.#list(name, batch.lines[r] as number);
+      if (list === undefined) {
+        r++; // a row of a list the import may not touch, skipped (`onError: 'skip'`)
+        continue;
+      }
       this.#current = list;
       if (ops[r] === 1) {
         if (replacing) throw removalInReplace(`${this.source}:${batch.lines[r] as number}`);
@@ -156,14 +162,18 @@ class OrderedWriter {
     list.rows = 0;
   }
 
-  /** Ends the import: every list's waiting rows, a replace's last deletions, then each list's counts, in order of first appearance. */
+  /**
+   * Ends the import: every list's waiting rows, a replace's last deletions, then each list's
+   * counts, in order of first appearance. Throws (the caller's transaction then rolls back) when
+   * removals emptied a list, unless allowed.
+   */
   finish(): Tally[] {
     for (const list of this.#lists.values()) this.#flush(list);
     for (const name of this.resolved.replace) {
       const known = this.#lists.get(name);
       if ((known?.adds ?? 0) === 0 && !this.resolved.allowEmpty)
         throw emptiedList(this.resolved, name, this.statements.size(name));
-      const list = known ?? this.#list(name, undefined);
+      const list = known ?? (this.#list(name, undefined) as ListWrite); // a replaced list is one the import may touch
       list.removed +=
         list.last === undefined
           ? this.statements.all.run(name).changes
@@ -171,7 +181,10 @@ class OrderedWriter {
     }
     return [...this.#lists.values()].map((list) => {
       // In an empty list every row is new; else the list's size before and after tells new from updated.
-      const added = list.before === 0 ? list.changes : this.statements.size(list.name) - list.before + list.removed;
+      const after = list.before === 0 ? list.changes : this.statements.size(list.name);
+      if (after === 0 && list.before > 0 && !this.resolved.allowEmpty)
+        throw emptiedList(this.resolved, list.name, list.before);
+      const added = after - list.before + list.removed;
       return {
         list: list.name,
         added,
@@ -182,11 +195,15 @@ class OrderedWriter {
     });
   }
 
-  /** A list met for the first time: refused if a replace does not cover it, else created or its version bumped. */
-  #list(name: string, line: number | undefined): ListWrite {
+  /**
+   * A list met for the first time: created or its version bumped; `undefined` (the row skipped)
+   * for a list the import may not touch (`ListOrder`), unless that refuses the import.
+   */
+  #list(name: string, line: number | undefined): ListWrite | undefined {
     let list = this.#lists.get(name);
     if (list === undefined) {
-      this.#order.see(name, () => (line === undefined ? this.source : `${this.source}:${line}`));
+      if (!this.#order.see(name, line, () => (line === undefined ? this.source : `${this.source}:${line}`)))
+        return undefined;
       this.versions.set(name, this.bump(name));
       const before = this.statements.size(name);
       list = {
@@ -255,6 +272,7 @@ export async function orderedImport(
   ctx: StoreContext,
   reader: AsyncGenerator<PackedBatch, ListStreamSummary, void>,
   resolved: ResolvedImport,
+  onError: 'fail' | 'skip',
   report: (batch: PackedBatch) => void,
 ): Promise<ImportFileResult | undefined> {
   const source = resolved.source ?? '<rows>';
@@ -262,7 +280,14 @@ export async function orderedImport(
   const unordered = new Error('ids out of order');
   try {
     return await transaction(ctx, async (rowsFailed) => {
-      const writer = new OrderedWriter(orderedStatements(ctx), resolved, (list) => bumpVersion(ctx, list, now), source);
+      const bad = new BadRows(onError);
+      const writer = new OrderedWriter(
+        orderedStatements(ctx),
+        resolved,
+        (list) => bumpVersion(ctx, list, now),
+        source,
+        bad,
+      );
       const read = await drain(reader, rowsFailed, (batch) => {
         if (batch.unordered !== undefined) {
           rowsFailed(unordered); // passes through the rollback as it is
@@ -276,8 +301,8 @@ export async function orderedImport(
       const summaries = record(ctx, tallies, versions, resolved, now);
       return Object.freeze({
         summaries: Object.freeze(summaries),
-        skipped: Object.freeze([]),
-        skippedCount: 0,
+        skipped: Object.freeze(bad.shown),
+        skippedCount: bad.count,
         read,
         ordered: true,
       });

@@ -6,7 +6,7 @@ import { ALGORITHM_NAMES, checkThresholds, getAlgorithm, type AlgorithmName } fr
 import { HashwardenError } from '../errors.js';
 import { MAX_FIELD_LENGTH, type EntryMetadata, type ListEntry } from '../lists/entry.js';
 import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
-import { storeError, type EntryRow, type StoreContext } from './context.js';
+import { ENTRY_LIMITS, storeError, type ReadRow, type StoreContext } from './context.js';
 import { isSqliteError, type Statement } from './driver.js';
 import type { EntryFilter, ImportMode, ImportRecord, ListInfo } from './types.js';
 
@@ -60,8 +60,22 @@ function entryFilter(filter: EntryFilter | undefined): { index: number; params: 
   return { index, params };
 }
 
+/** Longest id or list name a message about a stored entry shows. */
+const SHOWN_CHARACTERS = 100;
+
+/** A stored name or id as a message shows it: JSON, cut short. */
+function shownName(value: string): string {
+  return JSON.stringify(value.length > SHOWN_CHARACTERS ? `${value.slice(0, SHOWN_CHARACTERS)}…` : value);
+}
+
 /** A stored row as an entry. */
-function toEntry(ctx: StoreContext, row: EntryRow): ListEntry {
+function toEntry(ctx: StoreContext, row: ReadRow): ListEntry {
+  if (row.oversized !== null) {
+    throw new HashwardenError(
+      'ERR_STORE',
+      `SQLite store ${ctx.path}: bad entry ${shownName(row.id)} in list ${shownName(row.list)}: its ${row.oversized} is longer than ${ENTRY_LIMITS[row.oversized]} bytes, more than an import writes (a crafted store, or one written before the limit)`,
+    );
+  }
   try {
     const algorithm = getAlgorithm(row.algorithm);
     const entry = { id: row.id, list: row.list, algorithm: algorithm.name, hash: algorithm.format(row.hash) };
@@ -78,14 +92,14 @@ function toEntry(ctx: StoreContext, row: EntryRow): ListEntry {
 /** {@link HashStore.entries}. */
 export function entries(ctx: StoreContext, filter?: EntryFilter): IterableIterator<ListEntry> {
   const { index, params } = entryFilter(filter);
-  const cached = ctx.iterate[index] as Statement<string[], EntryRow>;
+  const cached = ctx.iterate[index] as Statement<string[], ReadRow>;
   const path = ctx.path;
   const db = ctx.db;
   return (function* () {
-    let rows: IterableIterator<EntryRow>;
+    let rows: IterableIterator<ReadRow>;
     try {
       // A second loop over the same filter while the first is open needs its own statement.
-      const statement = cached.busy ? db.prepare<string[], EntryRow>(cached.source) : cached;
+      const statement = cached.busy ? db.prepare<string[], ReadRow>(cached.source) : cached;
       rows = statement.iterate(...params);
     } catch (error) {
       throw storeError(path, error);
@@ -93,7 +107,7 @@ export function entries(ctx: StoreContext, filter?: EntryFilter): IterableIterat
     let finished = false;
     try {
       for (;;) {
-        let step: IteratorResult<EntryRow>;
+        let step: IteratorResult<ReadRow>;
         try {
           step = rows.next();
         } catch (error) {
@@ -159,6 +173,12 @@ export function lists(ctx: StoreContext): ListInfo[] {
       counts.set(list, byAlgorithm);
     }
     return ctx.listRows.all().map((row) => {
+      if (row.oversized !== null) {
+        throw new HashwardenError(
+          'ERR_STORE',
+          `SQLite store ${ctx.path}: bad list ${shownName(row.name)}: its ${row.oversized} is longer than an import or a policy change writes (a crafted store)`,
+        );
+      }
       const c = Object.freeze(counts.get(row.name) ?? {});
       const total = Object.values(c).reduce((sum, n) => sum + n, 0);
       const info: ListInfo = {

@@ -1,9 +1,10 @@
 /**
  * Opening a store: its file (created with the mode asked for, owner-only by default), its schema
  * (created in an empty database, upgraded from version 1), and the refusal of files that are not
- * hashwarden stores.
+ * hashwarden stores, or that hold anything (a trigger, a view) the schema does not define.
  */
-import { closeSync, fchmodSync, openSync, unlinkSync } from 'node:fs';
+import { closeSync, fchmodSync, openSync, readlinkSync, unlinkSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { HashwardenError } from '../errors.js';
 import { boolean, fileMode, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import { MAX_PATH_LENGTH } from '../lists/formats.js';
@@ -12,6 +13,28 @@ import { loadDriver, type Connection } from './driver.js';
 import { STORE_SCHEMA_VERSION, type StoreOptions } from './types.js';
 
 const REQUIRED_TABLES = ['lists', 'entries', 'imports'] as const;
+
+/**
+ * Everything a store's `sqlite_master` may hold besides the tables, by name: the index SQLite makes
+ * for `lists`' primary key, the algorithm index of version 1 (`sql` as it made it; dropped by the
+ * upgrade, and read as it is read-only), and the statistics tables `ANALYZE` (or
+ * `PRAGMA optimize`) writes, which only steer the query planner. Anything else (a trigger, a view,
+ * another table or index) was put there by hand or by an attacker: a trigger runs inside every
+ * import (it could drop each row or empty another list), so such a store is refused, not used.
+ */
+const KNOWN_OBJECTS: ReadonlyMap<string, { readonly type: string; readonly sql: string | null }> = new Map([
+  ...REQUIRED_TABLES.map((name) => [name, { type: 'table', sql: null }] as const),
+  ['sqlite_autoindex_lists_1', { type: 'index', sql: null }],
+  ['entries_algorithm', { type: 'index', sql: 'CREATE INDEX entries_algorithm ON entries (algorithm)' }],
+  ['sqlite_stat1', { type: 'table', sql: null }],
+  ['sqlite_stat4', { type: 'table', sql: null }],
+]);
+
+/**
+ * Symbolic links followed at most to find the file a new store is created as: Linux's own limit
+ * (MAXSYMLINKS), past which opening the path fails anyway.
+ */
+const MAX_SYMLINKS = 40;
 
 const SCHEMA = `
 CREATE TABLE lists (
@@ -91,6 +114,9 @@ export function openStore(path: string, options: ResolvedStoreOptions): StoreCon
   try {
     if (options.create) createFile(path, options.mode);
     db = new Database(path, { readonly: options.readonly, fileMustExist: !options.create });
+    // Functions with side effects may then not run from the schema (a view, a trigger, a default):
+    // the store is a file that may come from elsewhere. better-sqlite3 builds SQLite with it on.
+    db.pragma('trusted_schema = OFF');
     db.pragma('foreign_keys = ON');
     // Schema first: a foreign database must be refused before anything (even WAL) changes it.
     const version = prepareSchema(db, path, options);
@@ -112,12 +138,16 @@ export function openStore(path: string, options: ResolvedStoreOptions): StoreCon
  * themselves sensitive (docs/security.md), hence owner-only by default. The umask would narrow
  * `mode`, so it is set again: a group asked to read must be able to. An existing file
  * is left as it is; any other failure to create is SQLite's to report.
+ *
+ * A symbolic link is followed to the file it names, which is created there: SQLite follows it
+ * too, and would otherwise create a link's missing target itself, with the umask's mode.
  */
 function createFile(path: string, mode: number): void {
   if (path === ':memory:' || path === '' || path.startsWith('file:')) return;
+  const file = linkTarget(path);
   let fd: number;
   try {
-    fd = openSync(path, 'wx', mode);
+    fd = openSync(file, 'wx', mode);
   } catch {
     return; // Exists already, or cannot be created: SQLite opens it or says why.
   }
@@ -126,49 +156,78 @@ function createFile(path: string, mode: number): void {
   } catch (error) {
     // A store must not be left behind with a mode other than the one asked for.
     closeSync(fd);
-    unlinkSync(path);
+    unlinkSync(file);
     throw error;
   }
   closeSync(fd);
+}
+
+/** The file `path` names once its symbolic links are followed (whether that file exists or not). */
+function linkTarget(path: string): string {
+  let file = path;
+  for (let hops = 0; hops < MAX_SYMLINKS; hops++) {
+    let target: string;
+    try {
+      target = readlinkSync(file);
+    } catch {
+      return file; // Not a link (or missing, or unreadable): the file itself.
+    }
+    file = resolve(dirname(file), target);
+  }
+  return file;
 }
 
 function notAStore(path: string, why: string): HashwardenError {
   return new HashwardenError('ERR_STORE', `SQLite store ${path}: not a hashwarden store (${why})`);
 }
 
-function inspect(db: Connection): { version: number; tables: string[] } {
+/** A row of `sqlite_master`. */
+interface SchemaObject {
+  readonly type: string;
+  readonly name: string;
+  readonly tbl_name: string;
+  readonly sql: string | null;
+}
+
+function inspect(db: Connection): { version: number; tables: string[]; objects: SchemaObject[] } {
+  const objects = db.prepare<[], SchemaObject>('SELECT type, name, tbl_name, sql FROM sqlite_master').all();
   return {
     version: db.pragma('user_version', { simple: true }) as number,
-    tables: db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
-      .pluck()
-      .all() as string[],
+    tables: objects.filter((o) => o.type === 'table' && !o.name.startsWith('sqlite_')).map((o) => o.name),
+    objects,
   };
 }
 
+/** Refuses a store holding a trigger, view, table or index that the schema does not define ({@link KNOWN_OBJECTS}). */
+function refuseUnknownObjects(path: string, objects: readonly SchemaObject[]): void {
+  for (const object of objects) {
+    const known = KNOWN_OBJECTS.get(object.name);
+    if (known?.type === object.type && (known.sql === null || known.sql === object.sql)) continue;
+    const on = object.type === 'trigger' || object.type === 'index' ? ` on ${JSON.stringify(object.tbl_name)}` : '';
+    throw notAStore(
+      path,
+      `it holds ${object.type} ${JSON.stringify(object.name)}${on}, which the hashwarden schema does not define: a store altered by hand or crafted; it is not used`,
+    );
+  }
+}
+
 /**
- * Checks the schema, creating it in an empty database when allowed and upgrading a version 1
- * store opened for writing; returns the version the store has now.
+ * Checks the schema, creating it in an empty database when allowed, refusing anything it does not
+ * define, and upgrading a version 1 store opened for writing; returns the version the store has now.
  */
 function prepareSchema(db: Connection, path: string, options: ResolvedStoreOptions): number {
-  let { version, tables } = inspect(db);
-  if (version === 0 && tables.length === 0) {
+  let { version, tables, objects } = inspect(db);
+  if (version === 0 && objects.length === 0) {
     if (!options.create) throw notAStore(path, 'the database is empty');
     // IMMEDIATE, and look again inside: another process may be creating the same store.
     db.transaction(() => {
-      if (inspect(db).tables.length === 0) db.exec(SCHEMA);
+      if (inspect(db).objects.length === 0) db.exec(SCHEMA);
     }).immediate();
-    ({ version, tables } = inspect(db));
+    ({ version, tables, objects } = inspect(db));
   }
   if (version === 0) throw notAStore(path, `it has tables ${tables.join(', ')} but no hashwarden schema version`);
-  if (version === 1 && !options.readonly) {
-    db.transaction(() => {
-      if (inspect(db).version === 1) db.exec(UPGRADE_FROM_1);
-    }).immediate();
-    ({ version, tables } = inspect(db));
-  }
   // Read-only, a version 1 store is read as it is: its lists have the default policy.
-  if (version !== STORE_SCHEMA_VERSION && !(version === 1 && options.readonly)) {
+  if (version !== STORE_SCHEMA_VERSION && version !== 1) {
     const why = version > STORE_SCHEMA_VERSION ? 'newer than this hashwarden supports; upgrade hashwarden' : 'unknown';
     throw new HashwardenError(
       'ERR_STORE',
@@ -177,5 +236,13 @@ function prepareSchema(db: Connection, path: string, options: ResolvedStoreOptio
   }
   const missing = REQUIRED_TABLES.filter((table) => !tables.includes(table));
   if (missing.length > 0) throw notAStore(path, `tables missing: ${missing.join(', ')}`);
+  // Before anything is written (the upgrade, WAL) or read.
+  refuseUnknownObjects(path, objects);
+  if (version === 1 && !options.readonly) {
+    db.transaction(() => {
+      if (inspect(db).version === 1) db.exec(UPGRADE_FROM_1);
+    }).immediate();
+    version = inspect(db).version;
+  }
   return version;
 }

@@ -10,10 +10,12 @@ import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { ENTRY_COLUMNS, listSize, storeError, writable, type StoreContext } from './context.js';
 import type { Statement } from './driver.js';
 import {
+  BadRows,
   bumpVersions,
   drain,
   emptiedList,
   ListOrder,
+  MAX_SKIPPED,
   record,
   removalInReplace,
   resolveImport,
@@ -148,16 +150,13 @@ function isDuplicate(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === 'SQLITE_CONSTRAINT_PRIMARYKEY';
 }
 
-/** Most repeated rows an import keeps the lines of under `onError: 'skip'` (the count is exact). */
-const MAX_SKIPPED = 1000;
-
 /** What a staged import's batches are added with. */
 interface StageContext {
   readonly stager: Stager;
   readonly order: ListOrder;
   /** `source:line`, or the source alone without a line. */
   where(line: number | null | undefined): string;
-  /** Stages a removal row (refused in a replace). */
+  /** Stages a removal row (refused in a replace), unless its list is one the import may not touch. */
   remove(list: string, id: string, line: number | null, at: () => string): void;
 }
 
@@ -194,7 +193,8 @@ function startStaging(ctx: StoreContext): Staging {
 
 /**
  * Applies the staged rows inside the caller's transaction: refuses a replace that would empty a
- * list (before changing anything), bumps versions, removes, writes, records the import.
+ * list (before changing anything), bumps versions, removes, writes, refuses removals that emptied
+ * a list (the transaction rolls them back), records the import.
  */
 function apply(ctx: StoreContext, staging: Staging, order: ListOrder, resolved: ResolvedImport): ImportSummary[] {
   const now = new Date().toISOString();
@@ -217,6 +217,7 @@ function apply(ctx: StoreContext, staging: Staging, order: ListOrder, resolved: 
     // remove, each looked up in the staging table, a search that costs a replace much of its time.
     const outside = resolved.replace.has(list) && after > staged ? staging.removeOutside.run(list).changes : 0;
     after -= outside;
+    if (after === 0 && before > 0 && !resolved.allowEmpty) throw emptiedList(resolved, list, before);
     const added = after - before + removed + outside;
     return { list, added, updated: changed - added, unchanged: staged - changed, removed: removed + outside };
   });
@@ -238,20 +239,18 @@ export async function stagedImport<B>(
   stageBatch: (batch: B, stage: StageContext) => void,
 ): Promise<{ result: ImportResult; returned: unknown }> {
   const source = resolved.source ?? '<rows>';
-  const skipped: { line: number; message: string }[] = [];
-  let skippedCount = 0;
   return transaction(ctx, async (rowsFailed) => {
     const staging = startStaging(ctx);
-    const order = new ListOrder(resolved);
+    const bad = new BadRows(onError);
+    const order = new ListOrder(resolved, bad);
     const where = (line: number | null | undefined): string =>
       line === undefined || line === null ? source : `${source}:${line}`;
     /** A row repeating the (list, id) of the one on line `first`: refused, or skipped with `onError: 'skip'`. */
-    const repeated = (list: string, id: string, line: number | null, first: number | null | undefined): void => {
-      const message = `${where(line)}: Duplicate id ${JSON.stringify(id)} in list ${JSON.stringify(list)}${first === undefined || first === null ? '' : `, first on line ${first}`}`;
-      if (onError === 'fail') throw new HashwardenError('ERR_LIST_FORMAT', message);
-      skippedCount++;
-      if (skipped.length < MAX_SKIPPED) skipped.push(Object.freeze({ line: line ?? 0, message }));
-    };
+    const repeated = (list: string, id: string, line: number | null, first: number | null | undefined): void =>
+      bad.row(
+        line,
+        `${where(line)}: Duplicate id ${JSON.stringify(id)} in list ${JSON.stringify(list)}${first === undefined || first === null ? '' : `, first on line ${first}`}`,
+      );
     // Rows arriving go to `arrivals` (no key: repeats are found when they are sorted into
     // `staged`), or straight into `staged`, whose key refuses a repeat at once.
     const stager = arrive
@@ -265,8 +264,7 @@ export async function stagedImport<B>(
       where,
       remove(list, id, line, at) {
         if (resolved.replace.size > 0) throw removalInReplace(at());
-        order.see(list, at);
-        stager.add([list, id, 1, null, null, null, null, line]);
+        if (order.see(list, line, at)) stager.add([list, id, 1, null, null, null, null, line]);
       },
     };
     const returned = await drain(iterator, rowsFailed, (batch) => stageBatch(batch, stage));
@@ -285,13 +283,17 @@ export async function stagedImport<B>(
       if (repeats > 0) {
         const shown = staging.repeated.all(onError === 'fail' ? 1 : MAX_SKIPPED);
         for (const row of shown) repeated(row.list, row.id, row.line, row.first);
-        skippedCount += repeats - shown.length;
+        bad.count += repeats - shown.length;
       }
       ctx.db.exec('DELETE FROM temp.arrivals');
     }
     const summaries = apply(ctx, staging, order, resolved);
     return {
-      result: Object.freeze({ summaries: Object.freeze(summaries), skipped: Object.freeze(skipped), skippedCount }),
+      result: Object.freeze({
+        summaries: Object.freeze(summaries),
+        skipped: Object.freeze(bad.shown),
+        skippedCount: bad.count,
+      }),
       returned,
     };
   });
@@ -316,7 +318,7 @@ export function importEntries(
   let sourceFailure: { error: unknown } | undefined;
   const run = (): ImportSummary[] => {
     const staging = startStaging(ctx);
-    const order = new ListOrder(resolved);
+    const order = new ListOrder(resolved, new BadRows('fail'));
     // A repeated (list, id) replaces the earlier one: OR REPLACE never reports a duplicate.
     const stager = new Stager(staging.replaceAdd, staging.replaceAddChunk, () => undefined);
     const iterator = entries[Symbol.iterator]();
@@ -335,7 +337,7 @@ export function importEntries(
           break;
         }
         const entry = normalizeEntryAt(step.value, () => `Entry ${index}`);
-        order.see(entry.list, () => `Entry ${index}`);
+        order.see(entry.list, null, () => `Entry ${index}`);
         stager.add(addParameters(entry, null));
       }
     } finally {
@@ -380,8 +382,7 @@ export async function importRows(
       const at = (): string => stage.where(row.line);
       if (row.op === 'add') {
         const entry = normalizeEntryAt(row.entry, at);
-        stage.order.see(entry.list, at);
-        stage.stager.add(addParameters(entry, row.line ?? null));
+        if (stage.order.see(entry.list, row.line, at)) stage.stager.add(addParameters(entry, row.line ?? null));
       } else if (row.op === 'remove') {
         const list = nonEmptyString(row.list, 'list', MAX_FIELD_LENGTH).trim();
         const id = nonEmptyString(row.id, 'id', MAX_FIELD_LENGTH).trim();

@@ -56,11 +56,14 @@ export class HashStore {
 
   /**
    * Opens (by default creating) the store at `path`. Throws `ERR_STORE` when the file cannot be
-   * opened, is not SQLite, is a SQLite database without the hashwarden tables, has another schema
+   * opened, is not SQLite, is a SQLite database without the hashwarden tables, holds a trigger,
+   * view, table or index the schema does not define (a store may come from elsewhere: it is
+   * refused before anything runs, and SQLite's `trusted_schema` is off), has another schema
    * version, or is missing with `create: false`; `ERR_MISSING_DEPENDENCY` when better-sqlite3 is
    * not installed (it is loaded here, on the first open, not when `hashwarden/sqlite` is
    * imported); argument errors are TypeError / RangeError. A new file gets `options.mode` (default
-   * 0600). A version 1 store is upgraded to version 2 when opened for writing.
+   * 0600), also when `path` is a symbolic link to a missing file. A version 1 store is upgraded to
+   * version 2 when opened for writing.
    *
    * @example
    * ```ts
@@ -101,7 +104,8 @@ export class HashStore {
    * or the process being killed leaves the previous version intact. Memory does not grow with the
    * rows: they are staged in a temporary table, whose key also catches a (list, id) given twice.
    *
-   * A removal of an id the list does not hold does nothing (a delta can be applied twice). With
+   * A removal of an id the list does not hold does nothing (a delta can be applied twice); removals
+   * that would leave a list that held entries empty are refused unless `allowEmpty`. With
    * `replace`, each replaced list ends up holding exactly the import's entries for it.
    * Throws (and rolls back) as {@link HashStore.importEntries}; a repeated (list, id) is
    * `ERR_LIST_FORMAT` naming `source:line` and the first line, unless `onError` is `skip`.
@@ -128,6 +132,10 @@ export class HashStore {
    *   instead of through the staging table that catches repeats; at the first id out of order the
    *   transaction is rolled back and the file read again through the staging table (`ordered` in
    *   the result says which way it went).
+   *
+   * The import touches `options.list` alone unless `multiList: true`: a row naming another list
+   * is a bad row, so that one provider's file cannot change another's list; removals that would
+   * leave a list empty need `allowEmpty`, as a replace does.
    *
    * Memory stays bounded whatever the file's size. Readers see the previous version until the
    * commit; a failure or a kill leaves it intact. Throws as {@link HashStore.importRows}, and the
@@ -162,7 +170,9 @@ export class HashStore {
 
   /**
    * Streams entries, ordered by list then id, optionally filtered. Rows are read as the iterator
-   * advances, so a large store is never held in memory. While an iteration is open the store
+   * advances, so a large store is never held in memory. An entry larger than an import writes
+   * (metadata over `MAX_METADATA_BYTES`; a crafted store, or one written before the limit) throws
+   * `ERR_STORE` naming it, without being loaded. While an iteration is open the store
    * cannot be written (SQLite keeps the query running): finish or `break` out of the loop first.
    *
    * @example

@@ -43,7 +43,8 @@ export interface StoreOptions {
    * as given (the umask does not narrow it); SQLite gives its `-wal` and `-shm` files the same.
    * Default `0o600`, owner only: the hashes of abuse material are themselves sensitive
    * (docs/security.md). `0o640` lets a group read it (a matcher running as another user). The
-   * mode of an existing file is left as it is.
+   * mode of an existing file is left as it is; a symbolic link to a missing file is followed, and
+   * the file it names created with this mode.
    */
   readonly mode?: number;
 }
@@ -61,23 +62,26 @@ export interface ImportOptions {
   readonly source?: string;
   /**
    * Lists whose contents the import replaces: afterwards each holds exactly the import's entries
-   * for it, entries absent from the import removed, in the same transaction. Rows of other lists
-   * and removal rows are refused. Default: none (entries are added or updated, removal rows
-   * remove, nothing else changes).
+   * for it, entries absent from the import removed, in the same transaction. Removal rows are
+   * refused; rows of other lists are bad rows (refused, or skipped with `onError: 'skip'`).
+   * Default: none (entries are added or updated, removal rows remove, nothing else changes).
    */
   readonly replace?: readonly string[];
   /**
-   * Let a replace leave a list empty. Default `false`: a replace with no entries for a list is
-   * refused (`ERR_LIST_FORMAT`), since an empty or truncated download would otherwise wipe it.
+   * Let an import leave a list that held entries empty: a replace with no entries for it, or
+   * removal rows taking its last ones. Default `false`: such an import is refused whole
+   * (`ERR_LIST_FORMAT`, nothing written), since an empty or truncated download, or a delta gone
+   * wrong, would otherwise wipe the list and let everything it listed through.
    */
   readonly allowEmpty?: boolean;
 }
 
-/** Options of {@link HashStore.importRows}: those of an import, plus the bad-row policy for repeated ids. */
+/** Options of {@link HashStore.importRows}: those of an import, plus the bad-row policy. */
 export interface ImportRowsOptions extends ImportOptions {
   /**
-   * A (list, id) given twice in the rows: `fail` (default) refuses the import, naming both lines;
-   * `skip` keeps the first and counts the repeat in `skippedCount`.
+   * A (list, id) given twice in the rows, or a row of a list outside a replace: `fail` (default)
+   * refuses the import, naming the line (and a repeat's first line); `skip` keeps the first of a
+   * repeat, drops the row, and counts it in `skippedCount`.
    */
   readonly onError?: 'fail' | 'skip';
 }
@@ -93,10 +97,20 @@ export interface ImportRowsOptions extends ImportOptions {
  */
 export interface ImportFileOptions extends ImportOptions, Omit<StreamListOptions, 'source' | 'batchSize'> {
   /**
-   * Bad rows (as `streamListFile`) and repeated ids (as `importRows`): `fail` (default) refuses
-   * the import, `skip` imports the rest and reports them.
+   * Bad rows (as `streamListFile`), repeated ids (as `importRows`) and rows of a list the import
+   * may not touch (see `multiList`): `fail` (default) refuses the import, `skip` imports the rest
+   * and reports them.
    */
   readonly onError?: 'fail' | 'skip';
+  /**
+   * Let the file's rows name lists other than `list` (a `list` column or field): then `list` is
+   * only the list of rows naming none, and the import adds to, removes from and creates any list
+   * its rows name (with `replace`, only the replaced ones). Default `false`: the import touches
+   * `list` alone, and a row naming another list is a bad row (`ERR_LIST_FORMAT` naming
+   * `file:line` and both lists, or skipped with `onError: 'skip'`), so that one provider's file
+   * can never empty, change or add to another's list.
+   */
+  readonly multiList?: boolean;
   /**
    * Read and check the file on a worker thread while this one writes the store. Default `true`;
    * a file under 2 MiB (about 30,000 rows), or one imported without the worker module beside this
@@ -179,7 +193,10 @@ export type ImportRow =
 export interface ImportResult {
   /** One per list, in order of first appearance (then the replaced lists the rows did not name). */
   readonly summaries: readonly ImportSummary[];
-  /** Repeated (list, id) rows skipped under `onError: 'skip'`, at most 1,000 of them, with their lines. */
+  /**
+   * Rows the import itself skipped under `onError: 'skip'` (a repeated (list, id), a row of a list
+   * the import may not touch), at most 1,000 of them, with their lines.
+   */
   readonly skipped: readonly { readonly line: number; readonly message: string }[];
   readonly skippedCount: number;
 }
