@@ -5,7 +5,7 @@
  * dangling symbolic link as the path of a new store. Crafted stores are written with raw SQL
  * through driver.ts's better-sqlite3.
  */
-import { lstatSync, statSync, symlinkSync } from 'node:fs';
+import { lstatSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -329,6 +329,38 @@ describe('HashStore.open: a store holding what the schema does not define is ref
       raw('crafted.db', `DROP ${sql.split(' ')[1]} ${named.split('"')[1]}`);
       HashStore.open(path).close();
     }
+  });
+
+  it('refuses a table of a known name whose columns or constraints differ from the schema', () => {
+    // A store rebuilt with tables of its own making: the names are right, what they answer is not.
+    const entries = (columns: string): string => {
+      const copied = columns.includes(' AS (')
+        ? 'list, id, algorithm, label, metadata'
+        : 'list, id, algorithm, hash, label, metadata';
+      return `
+      CREATE TABLE entries2 (${columns}, PRIMARY KEY (list, id)) WITHOUT ROWID;
+      INSERT INTO entries2 (${copied}) SELECT ${copied} FROM entries;
+      DROP TABLE entries; ALTER TABLE entries2 RENAME TO entries;`;
+    };
+    const base = 'list TEXT NOT NULL REFERENCES lists(name), id TEXT NOT NULL, algorithm TEXT NOT NULL';
+    const crafted = {
+      'a generated hash': `${base}, hash BLOB AS (zeroblob(16)), label TEXT, metadata TEXT`,
+      'a CHECK refusing one list': `${base}, hash BLOB NOT NULL, label TEXT, metadata TEXT, CHECK (list <> 'L9')`,
+      'a hash without NOT NULL': `${base}, hash BLOB, label TEXT, metadata TEXT`,
+    };
+    for (const [what, columns] of Object.entries(crafted)) {
+      const path = craft(entries(columns));
+      expect(rawCount('crafted.db', 'SELECT count(*) FROM entries'), what).toBe(3);
+      expect(() => HashStore.open(path, { readonly: true }), what).toThrow(
+        expect.objectContaining({ code: 'ERR_STORE', message: expect.stringContaining('its table "entries" is not') }),
+      );
+      for (const suffix of ['', '-wal', '-shm']) rmSync(`${path}${suffix}`, { force: true });
+    }
+    // The same rebuild with the schema's own columns is accepted: the check is of the columns, not the SQL text.
+    const path = craft(entries(`${base}, hash BLOB NOT NULL, label TEXT, metadata TEXT`));
+    const s = HashStore.open(path, { readonly: true });
+    open.push(s);
+    expect(s.count()).toBe(3);
   });
 
   it('accepts what SQLite itself adds: the statistics of ANALYZE', () => {

@@ -119,7 +119,7 @@ export function openStore(path: string, options: ResolvedStoreOptions): StoreCon
     db.pragma('trusted_schema = OFF');
     db.pragma('foreign_keys = ON');
     // Schema first: a foreign database must be refused before anything (even WAL) changes it.
-    const version = prepareSchema(db, path, options);
+    const version = prepareSchema(db, path, options, schemaColumns(Database));
     if (!options.readonly) db.pragma('journal_mode = WAL');
     return createContext(db, path, options.readonly, version);
   } catch (error) {
@@ -198,6 +198,68 @@ function inspect(db: Connection): { version: number; tables: string[]; objects: 
   };
 }
 
+/** A column as `PRAGMA table_xinfo` describes it: name, declared type, NOT NULL, default, primary key rank, hidden. */
+type ColumnShape = string;
+
+/** Columns the upgrade from version 1 adds, by table: a version 1 store has the others. */
+const ADDED_BY_UPGRADE: Readonly<Record<string, readonly string[]>> = {
+  lists: ['label', 'thresholds', 'enabled'],
+  imports: ['removed', 'mode'],
+};
+
+let expectedColumns: ReadonlyMap<string, readonly ColumnShape[]> | undefined;
+
+function columnsOf(db: Connection, table: string): ColumnShape[] {
+  return db
+    .prepare<[], Record<string, unknown>>(`SELECT * FROM pragma_table_xinfo('${table}')`)
+    .all()
+    .map((c) => JSON.stringify([c.name, c.type, c.notnull, c.dflt_value, c.pk, c.hidden]));
+}
+
+/** Each table's columns as this release creates them, read once from a schema built in memory. */
+function schemaColumns(Database: ReturnType<typeof loadDriver>): ReadonlyMap<string, readonly ColumnShape[]> {
+  if (expectedColumns === undefined) {
+    const memory = new Database(':memory:');
+    try {
+      memory.exec(SCHEMA);
+      expectedColumns = new Map(REQUIRED_TABLES.map((table) => [table, columnsOf(memory, table)]));
+    } finally {
+      memory.close();
+    }
+  }
+  return expectedColumns;
+}
+
+/**
+ * Refuses a store whose tables' columns differ from the schema's (a generated column standing in
+ * for `hash`, a type or a default changed), or whose tables carry a CHECK constraint: names alone
+ * would let a crafted table answer every read with values of its own making. A version 1 store
+ * has the columns the upgrade has not yet added.
+ */
+function refuseAlteredTables(
+  db: Connection,
+  path: string,
+  version: number,
+  expected: ReadonlyMap<string, readonly ColumnShape[]>,
+): void {
+  for (const table of REQUIRED_TABLES) {
+    const shapes = expected.get(table) as readonly ColumnShape[];
+    const added = version === 1 ? (ADDED_BY_UPGRADE[table] ?? []) : [];
+    const want = shapes.filter((shape) => !added.includes(JSON.parse(shape)[0] as string));
+    const have = columnsOf(db, table);
+    const sql =
+      db
+        .prepare<[string], { sql: string | null }>("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?")
+        .get(table)?.sql ?? '';
+    if (have.length !== want.length || have.some((shape, i) => shape !== want[i]) || /\bCHECK\b/i.test(sql)) {
+      throw notAStore(
+        path,
+        `its table ${JSON.stringify(table)} is not the one the hashwarden schema version ${version} defines: a store altered by hand or crafted; it is not used`,
+      );
+    }
+  }
+}
+
 /** Refuses a store holding a trigger, view, table or index that the schema does not define ({@link KNOWN_OBJECTS}). */
 function refuseUnknownObjects(path: string, objects: readonly SchemaObject[]): void {
   for (const object of objects) {
@@ -215,7 +277,12 @@ function refuseUnknownObjects(path: string, objects: readonly SchemaObject[]): v
  * Checks the schema, creating it in an empty database when allowed, refusing anything it does not
  * define, and upgrading a version 1 store opened for writing; returns the version the store has now.
  */
-function prepareSchema(db: Connection, path: string, options: ResolvedStoreOptions): number {
+function prepareSchema(
+  db: Connection,
+  path: string,
+  options: ResolvedStoreOptions,
+  columns: ReadonlyMap<string, readonly ColumnShape[]>,
+): number {
   let { version, tables, objects } = inspect(db);
   if (version === 0 && objects.length === 0) {
     if (!options.create) throw notAStore(path, 'the database is empty');
@@ -238,6 +305,7 @@ function prepareSchema(db: Connection, path: string, options: ResolvedStoreOptio
   if (missing.length > 0) throw notAStore(path, `tables missing: ${missing.join(', ')}`);
   // Before anything is written (the upgrade, WAL) or read.
   refuseUnknownObjects(path, objects);
+  refuseAlteredTables(db, path, version, columns);
   if (version === 1 && !options.readonly) {
     db.transaction(() => {
       if (inspect(db).version === 1) db.exec(UPGRADE_FROM_1);
