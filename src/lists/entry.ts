@@ -37,6 +37,9 @@ export interface ListEntryInput {
 /** Longest list name, id or label accepted; longer values are almost surely a parsing accident. */
 export const MAX_FIELD_LENGTH = 1024;
 
+/** Largest metadata of one entry: bytes of its JSON text, UTF-8. */
+export const MAX_METADATA_BYTES = 65_536;
+
 function field(value: unknown, name: string, required: boolean): string | undefined {
   if (value === undefined || value === null || value === '') {
     if (required) throw new HashwardenError('ERR_LIST_FORMAT', `Missing ${name}`);
