@@ -142,4 +142,14 @@ describe('forged snapshots', () => {
       entries.map((e) => [e.id, e.label, e.metadata]),
     );
   });
+
+  it('never writes a snapshot the reader would refuse: metadata past its bound is refused, no file written', async () => {
+    const path = join(dir, 'too-much.snap');
+    const entry = normalizeEntry({ id: 'a', list: 'l', algorithm: 'md5', hash: '0'.repeat(32) });
+    const metadata = { note: 'x'.repeat(65_536) };
+    expect(await codeOf(writeSnapshot(path, { lists: [{ name: 'l', version: 1 }], entries: [{ ...entry, metadata }] }))).toBe(
+      'ERR_STORE',
+    );
+    await expect(stat(path)).rejects.toThrow(/ENOENT/);
+  });
 });
