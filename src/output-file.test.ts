@@ -4,7 +4,16 @@
  * of the file's group then failed to reload it. Both writers go through output-file.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, lstatSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  lstatSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -112,7 +121,10 @@ describe.skipIf(process.platform === 'win32')('outputs replacing a file', () => 
         expect(out.trim(), name).toBe(code);
         expect(readFileSync(path, 'utf8'), name).toBe('old');
         expect([statSync(path).uid, mode(path)], name).toEqual([0, 0o644]);
-        expect(readdirSync(shared).filter((f) => f.endsWith('.tmp')), name).toEqual([]);
+        expect(
+          readdirSync(shared).filter((f) => f.endsWith('.tmp')),
+          name,
+        ).toEqual([]);
       }
     },
   );

@@ -81,7 +81,9 @@ async function replaced(path: string): Promise<Stats | undefined> {
 export async function writeOutputFile<T>(output: OutputFile, write: (file: FileHandle) => Promise<T>): Promise<T> {
   const { path, code, what } = output;
   const failure = (error: unknown, why = (error as Error).message): HashwardenError =>
-    isHashwardenError(error) ? error : new HashwardenError(code, `Cannot write ${what}${path}: ${why}`, { cause: error });
+    isHashwardenError(error)
+      ? error
+      : new HashwardenError(code, `Cannot write ${what}${path}: ${why}`, { cause: error });
   let old: Stats | undefined;
   let file: FileHandle;
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);

@@ -49,16 +49,19 @@ describe.skipIf(process.platform === 'win32')('export replacing a file', () => {
       expect(owner(path)[2]).toBe(0o600);
     });
 
-    it.skipIf(!root)(`${target}: keeps the group (and owner) of the file it replaces (needs root, to chgrp)`, async () => {
-      const path = file('group');
-      expect((await cli('export', '--db', db, target, path)).status).toBe(0);
-      const [uid] = owner(path);
-      chownSync(path, uid, 4242);
-      chmodSync(path, 0o640);
-      expect((await cli('export', '--db', db, target, path)).status).toBe(0);
-      expect(owner(path)).toEqual([uid, 4242, 0o640]);
-      expect((await cli('export', '--db', db, target, path, '--mode', '644')).status).toBe(0);
-      expect(owner(path)).toEqual([uid, 4242, 0o644]);
-    });
+    it.skipIf(!root)(
+      `${target}: keeps the group (and owner) of the file it replaces (needs root, to chgrp)`,
+      async () => {
+        const path = file('group');
+        expect((await cli('export', '--db', db, target, path)).status).toBe(0);
+        const [uid] = owner(path);
+        chownSync(path, uid, 4242);
+        chmodSync(path, 0o640);
+        expect((await cli('export', '--db', db, target, path)).status).toBe(0);
+        expect(owner(path)).toEqual([uid, 4242, 0o640]);
+        expect((await cli('export', '--db', db, target, path, '--mode', '644')).status).toBe(0);
+        expect(owner(path)).toEqual([uid, 4242, 0o644]);
+      },
+    );
   }
 });

@@ -147,9 +147,9 @@ describe('forged snapshots', () => {
     const path = join(dir, 'too-much.snap');
     const entry = normalizeEntry({ id: 'a', list: 'l', algorithm: 'md5', hash: '0'.repeat(32) });
     const metadata = { note: 'x'.repeat(65_536) };
-    expect(await codeOf(writeSnapshot(path, { lists: [{ name: 'l', version: 1 }], entries: [{ ...entry, metadata }] }))).toBe(
-      'ERR_STORE',
-    );
+    expect(
+      await codeOf(writeSnapshot(path, { lists: [{ name: 'l', version: 1 }], entries: [{ ...entry, metadata }] })),
+    ).toBe('ERR_STORE');
     await expect(stat(path)).rejects.toThrow(/ENOENT/);
   });
 });

@@ -5,7 +5,15 @@
  */
 import { open } from 'node:fs/promises';
 import { HashwardenError } from '../errors.js';
-import { HEADER_BYTES, HEADER_CHECKSUM_AT, KIND, NO_ALGORITHM, ROW_BYTES, SNAPSHOT_MAGIC, align } from '../snapshot/format.js';
+import {
+  HEADER_BYTES,
+  HEADER_CHECKSUM_AT,
+  KIND,
+  NO_ALGORITHM,
+  ROW_BYTES,
+  SNAPSHOT_MAGIC,
+  align,
+} from '../snapshot/format.js';
 import type { Source } from '../snapshot/read.js';
 import { xxh3 } from '../snapshot/xxh3.js';
 
@@ -124,8 +132,7 @@ export const FORGED_CASES: Readonly<Record<string, () => ForgedSnapshot>> = {
     return resized(forged, 2 ** 31 + 4096);
   },
   /** A valid one-entry META, and a 60 GB section of a kind no release defines. */
-  'unknown-kind-60GB': () =>
-    forgeSnapshot(exactMeta(1), [{ kind: 99, algorithm: NO_ALGORITHM, length: 60e9 }]),
+  'unknown-kind-60GB': () => forgeSnapshot(exactMeta(1), [{ kind: 99, algorithm: NO_ALGORITHM, length: 60e9 }]),
 };
 
 /** META of one list and these algorithms, each `[name, bits, count, tier]`. */
