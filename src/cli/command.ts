@@ -171,14 +171,16 @@ export function usage<T>(check: () => T): T {
 
 /**
  * `--mode OCTAL` as a file mode: owner read and write (the owner updates the file) and no write
- * for group or others (anyone who can write a hash list can empty it); `fallback` when absent.
+ * for group or others (anyone who can write a hash list can empty it); `fallback` when absent
+ * (undefined for an output, which then keeps the mode of the file it replaces).
  *
  * @example
  * ```ts
  * fileMode('640', 0o600); // 0o640
+ * fileMode(undefined, undefined); // undefined
  * ```
  */
-export function fileMode(value: unknown, fallback: number): number {
+export function fileMode<F extends number | undefined>(value: unknown, fallback: F): number | F {
   if (value === undefined) return fallback;
   const text = String(value).trim();
   const mode = /^0?[0-7]{3}$/.test(text) ? Number.parseInt(text, 8) : Number.NaN;

@@ -113,7 +113,7 @@ async function exportListFile(
   names: readonly string[] | undefined,
   out: string,
   format: ListFormat,
-  mode: number,
+  mode: number | undefined,
   allowEmpty: boolean,
 ): Promise<{ entries: number; lists: string[] }> {
   const store = HashStore.open(db, { readonly: true });
@@ -160,10 +160,11 @@ Options:
                         mih (multi-index hashing); every tier gives the same matches
   --substring-bits N    MIH substring width, ${MIN_SUBSTRING_BITS}-${MAX_SUBSTRING_BITS}, when MIH is used (--tier mih, or auto
                         on a large list); default: from the list size
-  --mode OCTAL          the written file's permissions (default 600: owner only); 640 lets
-                        the file's group read it, e.g. an upload service running as another
-                        user (chgrp the file to that service's group). Group or other write
-                        is refused
+  --mode OCTAL          the written file's permissions; 640 lets the file's group read it,
+                        e.g. an upload service running as another user (chgrp the file to
+                        that service's group). Default: a file replaced keeps its mode, owner
+                        and group (the export fails if it cannot give that owner); a new file
+                        is 600, owner only. Group or other write is refused
   --allow-empty         write the file even when the chosen lists hold no entries (refused
                         otherwise: a matcher loading it would pass every upload)
   -h, --help            this text
@@ -192,7 +193,8 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
     if ((values.snapshot === undefined) === (values.out === undefined))
       throw new UsageError('Expected one of --snapshot and --out');
     const names = values.list as string[] | undefined;
-    const mode = fileMode(values.mode, 0o600);
+    // Absent: a file replaced keeps its mode (and owner), a new one is 600.
+    const mode = fileMode(values.mode, undefined);
     const allowEmpty = values['allow-empty'] === true;
     if (values.out !== undefined) {
       const out = required(values.out, '--out');

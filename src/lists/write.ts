@@ -5,13 +5,9 @@
  *
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
-import { createWriteStream } from 'node:fs';
-import { chmod, rename, rm } from 'node:fs/promises';
-import { once } from 'node:events';
-import { basename, dirname, join } from 'node:path';
-import { finished } from 'node:stream/promises';
 import { HashwardenError, isHashwardenError } from '../errors.js';
-import { fileMode, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { outputMode, writeAll, writeOutputFile } from '../output-file.js';
+import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { neutraliseFormula } from './csv.js';
 import { normalEntry, type ListEntry } from './entry.js';
 import { LIST_FORMATS, MAX_PATH_LENGTH, type ListFormat } from './formats.js';
@@ -131,8 +127,10 @@ export function formatList(entries: Iterable<ListEntry>, format: ListFormat): st
  * Writes entries to a list file as they come, without holding them, in the layout of
  * {@link formatList}: `entries()` is called once, or twice for CSV (a first pass finds the
  * metadata columns), and must give the same entries each time. The file is written aside and
- * renamed, so a failed write leaves any previous file whole. `options.mode`: the file's permission
- * bits, set whatever the umask (default `0o600`, owner only). Resolves to the number of entries.
+ * renamed, so a failed write leaves any previous file whole. A file replaced keeps its owner and,
+ * unless `options.mode` (permission bits, set whatever the umask) is given, its mode; a new file
+ * is `0o600`, owner only. `ERR_OUTPUT_WRITE` when the file cannot be written or its owner cannot
+ * be kept. Resolves to the number of entries.
  *
  * @example
  * ```ts
@@ -146,7 +144,7 @@ export async function writeListFile(
   options?: { readonly mode?: number },
 ): Promise<number> {
   nonEmptyString(path, 'path', MAX_PATH_LENGTH);
-  const mode = fileMode(optionsObject(options, 'options').mode ?? undefined, 'options.mode');
+  const mode = outputMode(optionsObject(options, 'options').mode ?? undefined, 'options.mode');
   if (typeof entries !== 'function') invalid('function returning the entries', 'entries', entries);
   oneOf(format, LIST_FORMATS, 'format');
   const columns = new CsvColumns();
@@ -154,37 +152,22 @@ export async function writeListFile(
     let index = 0;
     for (const entry of entries()) columns.add(normalizedAt(entry, ++index));
   }
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  // Owner-only: the hashes of abuse material are themselves sensitive (docs/security.md).
-  const stream = createWriteStream(temporary, { flags: 'wx', mode: 0o600 });
-  const failed = new Promise<never>((_resolve, reject) => stream.once('error', reject));
-  failed.catch(() => undefined);
-  let count = 0;
-  try {
+  return writeOutputFile({ path, mode, code: 'ERR_OUTPUT_WRITE', what: '' }, async (file) => {
+    let count = 0;
+    let position = 0;
     let chunk = format === 'csv' ? columns.header() : '';
+    const flush = async (): Promise<void> => {
+      const bytes = Buffer.from(chunk);
+      chunk = '';
+      await writeAll(file, bytes, position);
+      position += bytes.length;
+    };
     for (const entry of entries()) {
       chunk += formatLine(normalizedAt(entry, ++count), format, columns);
-      // About 64 KiB a write, waiting when the disk is behind rather than buffering the file.
-      if (chunk.length >= 65536) {
-        if (!stream.write(chunk)) await Promise.race([once(stream, 'drain'), failed]);
-        chunk = '';
-      }
+      // About 64 KiB a write: the file is written as the entries come, never held whole.
+      if (chunk.length >= 65536) await flush();
     }
-    stream.end(chunk);
-    await Promise.race([finished(stream), failed]);
-    // Set after writing, not through the umask-reduced creation mode.
-    await chmod(temporary, mode);
-    await rename(temporary, path);
-  } catch (error) {
-    // The stream opens its file asynchronously: wait until it is closed, or the file could appear
-    // after the removal below.
-    stream.destroy();
-    if (!stream.closed) await once(stream, 'close').catch(() => undefined);
-    await rm(temporary, { force: true });
-    if (isHashwardenError(error)) throw error;
-    throw new HashwardenError('ERR_OUTPUT_WRITE', `Cannot write ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  return count;
+    await flush();
+    return count;
+  });
 }

@@ -104,8 +104,9 @@ export interface SnapshotSource {
    */
   readonly search?: SearchTierOptions;
   /**
-   * The file's permission bits, set whatever the umask: default `0o600` (owner only, see
-   * docs/security.md); `0o640` lets a service running as another user of the file's group read it.
+   * The file's permission bits, set whatever the umask. Default: those of the file replaced (which
+   * also keeps its owner and group), or `0o600` (owner only, see docs/security.md) for a new file;
+   * `0o640` lets a service running as another user of the file's group read it.
    */
   readonly mode?: number;
 }

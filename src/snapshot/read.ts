@@ -17,9 +17,9 @@ import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS } from '../search/tier.js';
 import type { MatcherTable } from '../search/tables.js';
 import { invalid } from '../validate.js';
 import { allocateArena, ascending, checksum, registerMemory } from './checksum.js';
+import { describeBounds, fits, MAX_SNAPSHOT_ENTRIES, requiredSections, sectionBounds } from './layout.js';
 import {
   align,
-  ALIGN,
   HEADER_BYTES,
   HEADER_CHECKSUM_AT,
   isSnapshot,
@@ -224,7 +224,9 @@ async function readRows(
       offset: Number(view.getBigUint64(at + 16, true)),
       length: Number(view.getBigUint64(at + 24, true)),
     };
-    if (row.offset % ALIGN !== 0 || row.offset < previousEnd || row.offset + row.length > source.size)
+    // Each section where the writer puts it, at the first multiple of 64 after the one before: the
+    // padding between sections is under 64 bytes, never a gap a reader would have to read.
+    if (row.offset !== align(previousEnd) || row.offset + row.length > source.size)
       fail('ERR_SNAPSHOT_FORMAT', path, `section ${i} is misplaced`);
     const key = sectionKey(row.kind, row.algorithm, row.part);
     if (present.has(key))
@@ -237,6 +239,8 @@ async function readRows(
     previousEnd = row.offset + row.length;
     rows.push(row);
   }
+  if (align(previousEnd) !== source.size)
+    fail('ERR_SNAPSHOT_FORMAT', path, `${source.size - previousEnd} bytes after the last section`);
   return { rows, present };
 }
 
@@ -285,14 +289,24 @@ async function readMeta(source: Source, path: string, rows: readonly Row[]): Pro
   return meta;
 }
 
-/** Checks one algorithm's META entry and allocates its scan kernel, whose memory takes the planes (other sections go to arenas: `planArenas`). */
-function allocate(
+/** One algorithm of META, checked: its hash type and what its sections must be. Nothing allocated yet. */
+interface Plan {
+  readonly algorithm: HashAlgorithm<AlgorithmName>;
+  readonly meta: SnapshotAlgorithm;
+}
+
+/**
+ * Checks one algorithm's META entry. `required` counts the bytes of hashes of the algorithms
+ * before it: the hashes alone of every algorithm's entries must fit in the file.
+ */
+function planAlgorithm(
   entry: SnapshotAlgorithm,
   number: number,
   path: string,
   seen: Set<AlgorithmName>,
   fileBytes: number,
-): Destinations {
+  required: { bytes: number },
+): Plan {
   // META is JSON from the file: an entry may be anything (null once made this a TypeError).
   if (entry === null || typeof entry !== 'object')
     fail('ERR_SNAPSHOT_FORMAT', path, `algorithm ${number} is not an object: ${JSON.stringify(entry)}`);
@@ -305,12 +319,12 @@ function allocate(
   if (seen.has(algorithm.name)) fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name} appears twice`);
   seen.add(algorithm.name);
   const n = entry.count;
-  if (!Number.isInteger(n) || n < 0 || n > 2 ** 26)
+  if (!Number.isInteger(n) || n < 0 || n > MAX_SNAPSHOT_ENTRIES)
     fail('ERR_SNAPSHOT_FORMAT', path, `bad entry count for ${algorithm.name}: ${String(n)}`);
   if (entry.bits !== algorithm.bits)
     fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name} stored with ${String(entry.bits)} bits`);
-  // Before allocating for them: the hashes alone of that many entries must fit in the file.
-  if ((n * algorithm.bits) / 8 > fileBytes)
+  required.bytes += (n * algorithm.bits) / 8;
+  if (required.bytes > fileBytes)
     fail('ERR_SNAPSHOT_FORMAT', path, `${n} ${algorithm.name} entries do not fit in ${fileBytes} bytes`);
   const search = entry.search as Partial<{ tier: string; substringBits: unknown }> | undefined;
   const tier = search?.tier;
@@ -339,19 +353,52 @@ function allocate(
     count: n,
     search: tier === 'mih' ? { tier, substringBits: Object.freeze(widths) } : { tier: tier as 'linear' | 'exact' },
   };
+  return { algorithm, meta };
+}
+
+/**
+ * Checks every section against what META says, before anything is allocated for them: each
+ * of a kind its algorithm's table has, of a size its count allows (`sectionBounds`), and every
+ * section a table needs present. What is then allocated is at most what the file holds.
+ */
+function checkLayout(rows: readonly Row[], present: ReadonlySet<string>, plans: readonly Plan[], path: string): void {
+  for (const row of rows) {
+    if (row.kind === KIND.META) continue;
+    const plan = plans[row.algorithm];
+    if (plan === undefined)
+      fail('ERR_SNAPSHOT_FORMAT', path, `section kind ${row.kind} names algorithm ${row.algorithm} of ${plans.length}`);
+    const where = `${plan.algorithm.name}, section kind ${row.kind} part ${row.part}`;
+    const bounds = sectionBounds(row.kind, row.part, plan.meta);
+    if (bounds === undefined) {
+      const table = plan.meta.search.tier === 'exact' ? 'exact' : `${plan.meta.search.tier} perceptual`;
+      fail('ERR_SNAPSHOT_FORMAT', path, `${where}: not expected for a ${table} table`);
+    }
+    if (!fits(row.length, bounds))
+      fail('ERR_SNAPSHOT_FORMAT', path, `${where} has ${row.length} bytes, expected ${describeBounds(bounds)}`);
+  }
+  plans.forEach((plan, number) => {
+    for (const [kind, part] of requiredSections(plan.meta))
+      if (!present.has(sectionKey(kind, number, part)))
+        fail('ERR_SNAPSHOT_FORMAT', path, `${plan.algorithm.name}: missing section kind ${kind} part ${part}`);
+  });
+}
+
+/** The arrays a checked algorithm's sections are read into: the scan kernel's planes now, the rest as rows are matched. */
+function allocate({ algorithm, meta }: Plan): Destinations {
   let linear: LinearIndex | undefined;
   if (algorithm.kind === 'perceptual') {
     // The planes are read straight into the scan kernel's memory, and checksummed there.
-    linear = LinearIndex.allocate(n);
+    linear = LinearIndex.allocate(meta.count);
     const memory = linear.wasmMemory();
     if (memory !== undefined) registerMemory(memory);
   }
+  const parts = meta.search.tier === 'mih' ? meta.search.substringBits.length : 0;
   return {
     algorithm,
     meta,
     ...(linear === undefined ? {} : { linear }),
-    mihOffsets: widths.map(() => undefined),
-    mihIds: widths.map(() => undefined),
+    mihOffsets: Array.from({ length: parts }, () => undefined),
+    mihIds: Array.from({ length: parts }, () => undefined),
     strings: new Map(),
   };
 }
@@ -362,8 +409,8 @@ const ARENA_BYTES = 1 << 30;
 /**
  * Gives every section that is not a plane and not empty its place in an arena (`allocateArena`:
  * memory the checksum and shape checks run on in place), in file order, packed into as few arenas
- * as fit. Sizes come from the section table, bounded by the file's size; a row whose size does
- * not fit what META says is refused when it is matched to its array.
+ * as fit. Sizes come from the section table, already checked against META (`checkLayout`): the
+ * arenas hold no more than the file does.
  */
 function planArenas(rows: readonly Row[], destinations: readonly Destinations[]): void {
   const placed = rows.filter(
@@ -395,58 +442,44 @@ function planArenas(rows: readonly Row[], destinations: readonly Destinations[])
 
 /**
  * The array section `row` is read into — a view of its place in an arena, or the scan kernel's
- * planes — once its size is what META says (a row that fits nothing is refused), and for MIH
- * bucket starts the check of their contents (a search's loops are bounded by them). Other contents
- * are checked where they are used: ids by the verify step, entries by the entry table.
+ * planes (its size was checked by `checkLayout`) — and for MIH bucket starts the check of their
+ * contents (a search's loops are bounded by them). Other contents are checked where they are
+ * used: ids by the verify step, entries by the entry table.
  */
 function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
   const n = d.meta.count;
-  const where = `${d.algorithm.name}, section kind ${row.kind} part ${row.part}`;
-  const perceptual = d.linear !== undefined;
-  if (row.part !== 0 && row.kind !== KIND.MIH_OFFSETS && row.kind !== KIND.MIH_IDS)
-    fail('ERR_SNAPSHOT_FORMAT', path, `${where}: unexpected part`);
-  const unexpected = (): never =>
-    fail(
-      'ERR_SNAPSHOT_FORMAT',
-      path,
-      `${where}: not expected for a ${perceptual ? `${d.meta.search.tier} perceptual` : 'exact'} table`,
-    );
-  /** Its bytes in the arena, once its size is `expected` bytes (or 0 when `empty` allows). */
-  const place = (expected: number, empty = false): Uint8Array => {
-    if (row.length === 0 && (empty || expected === 0)) return NOTHING;
-    if (row.length !== expected)
-      fail('ERR_SNAPSHOT_FORMAT', path, `${where} has ${row.length} bytes, expected ${expected}`);
+  /** Its bytes in the arena; an empty section reads nothing. */
+  const placed = (): Uint8Array => {
+    if (row.length === 0) return NOTHING;
     const arena = row.arena as { buffer: ArrayBuffer; at: number };
-    return new Uint8Array(arena.buffer, arena.at, expected);
+    return new Uint8Array(arena.buffer, arena.at, row.length);
   };
+  // An empty column section stands for zeros: every entry in list 0, every string empty.
   const u32 = (bytes: Uint8Array, length: number): Uint32Array =>
     bytes.length === 0 ? new Uint32Array(length) : new Uint32Array(bytes.buffer, bytes.byteOffset, length);
+  const linear = d.linear as LinearIndex;
   switch (row.kind) {
     case KIND.PLANE_A:
-    case KIND.PLANE_B: {
-      if (d.linear === undefined) return unexpected();
-      const plane = row.kind === KIND.PLANE_A ? d.linear.planes().a : d.linear.planes().b;
-      if (row.length !== plane.length)
-        fail('ERR_SNAPSHOT_FORMAT', path, `${where} has ${row.length} bytes, expected ${plane.length}`);
-      return plane;
-    }
+      return linear.planes().a;
+    case KIND.PLANE_B:
+      return linear.planes().b;
     case KIND.EXACT: {
-      if (perceptual) return unexpected();
-      const bytes = place((n * d.algorithm.bits) / 8);
-      d.exact = bytes;
-      return bytes;
+      d.exact = placed();
+      return d.exact;
     }
     case KIND.MIH_OFFSETS: {
-      const width = d.meta.search.tier === 'mih' ? d.meta.search.substringBits[row.part] : undefined;
-      if (width === undefined) return unexpected();
-      const length = 2 ** width + 1;
-      const bytes = place(length * 4);
+      const length = row.length / 4;
+      const bytes = placed();
       const table = u32(bytes, length);
       d.mihOffsets[row.part] = table;
       // Before any search runs: bucket starts from 0, never decreasing, ending at the count.
       row.check = () => {
         if (table[0] !== 0 || table[length - 1] !== n || !ascending(table))
-          fail('ERR_SNAPSHOT_FORMAT', path, `${where}: bucket starts not ascending from 0 to ${n}`);
+          fail(
+            'ERR_SNAPSHOT_FORMAT',
+            path,
+            `${d.algorithm.name}, MIH table ${row.part}: bucket starts not ascending from 0 to ${n}`,
+          );
       };
       return bytes;
     }
@@ -454,14 +487,12 @@ function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
       // Not scanned here (the largest sections: a pass would add to every open): the checksum
       // vouches for them, and the verify step of every search checks each candidate id before
       // reading its hash.
-      if (d.meta.search.tier !== 'mih' || row.part >= d.mihIds.length) return unexpected();
-      const bytes = place(n * 4);
+      const bytes = placed();
       d.mihIds[row.part] = u32(bytes, n);
       return bytes;
     }
     case KIND.ENTRY_LIST: {
-      // Empty: every entry is in list 0, as a zeroed array says.
-      const bytes = place(n * 2, true);
+      const bytes = placed();
       d.listIndex = bytes.length === 0 ? new Uint16Array(n) : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
       return bytes;
     }
@@ -469,19 +500,16 @@ function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
     case KIND.ENTRY_LABEL_OFFSETS:
     case KIND.ENTRY_METADATA_OFFSETS: {
       // Empty: the column is empty for every entry; zeroed offsets say so (and cost no reading).
-      const bytes = place((n + 1) * 4, true);
+      const bytes = placed();
       d.strings.set(row.kind, u32(bytes, n + 1));
       return bytes;
     }
-    case KIND.ENTRY_ID_BYTES:
-    case KIND.ENTRY_LABEL_BYTES:
-    case KIND.ENTRY_METADATA_BYTES: {
-      const bytes = place(row.length);
+    default: {
+      // String bytes: `checkLayout` let no other kind through.
+      const bytes = placed();
       d.strings.set(row.kind, bytes);
       return bytes;
     }
-    default:
-      return fail('ERR_SNAPSHOT_FORMAT', path, `${where}: unknown section kind`);
   }
 }
 
@@ -557,28 +585,8 @@ function stringColumn(d: Destinations, offsetsKind: number, bytesKind: number, p
   return { offsets, bytes };
 }
 
-function tableOf(
-  d: Destinations,
-  present: ReadonlySet<string>,
-  number: number,
-  listNames: readonly string[],
-  path: string,
-): MatcherTable {
+function tableOf(d: Destinations, listNames: readonly string[], path: string): MatcherTable {
   const { algorithm, meta } = d;
-  const need = (kind: number, part = 0): void => {
-    if (!present.has(sectionKey(kind, number, part)))
-      fail('ERR_SNAPSHOT_FORMAT', path, `${algorithm.name}: missing section kind ${kind} part ${part}`);
-  };
-  for (const kind of [
-    KIND.ENTRY_LIST,
-    KIND.ENTRY_ID_OFFSETS,
-    KIND.ENTRY_ID_BYTES,
-    KIND.ENTRY_LABEL_OFFSETS,
-    KIND.ENTRY_LABEL_BYTES,
-    KIND.ENTRY_METADATA_OFFSETS,
-    KIND.ENTRY_METADATA_BYTES,
-  ])
-    need(kind);
   const entries = packedEntryTable({
     lists: listNames,
     listIndex: d.listIndex as Uint16Array,
@@ -587,7 +595,6 @@ function tableOf(
     metadata: stringColumn(d, KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES, path),
   });
   if (d.exact !== undefined) {
-    need(KIND.EXACT);
     let index: ExactIndex;
     try {
       index = ExactIndex.fromSorted(d.exact, algorithm.bits / 8);
@@ -597,14 +604,8 @@ function tableOf(
     return { kind: 'exact', algorithm, index, search: meta.search, entries };
   }
   const linear = d.linear as LinearIndex;
-  need(KIND.PLANE_A);
-  need(KIND.PLANE_B);
   if (meta.search.tier !== 'mih')
     return { kind: 'perceptual', algorithm, linear, index: linear, search: meta.search, entries };
-  d.mihOffsets.forEach((_, part) => {
-    need(KIND.MIH_OFFSETS, part);
-    need(KIND.MIH_IDS, part);
-  });
   // Sizes were fixed by META and each table's contents checked as it was read.
   const index = mihFromCheckedTables(
     linear,
@@ -621,25 +622,18 @@ export async function load(source: Source, path: string): Promise<LoadedSnapshot
   const { rows, present } = await readRows(source, path, count, tableChecksum);
   const meta = await readMeta(source, path, rows);
   const seen = new Set<AlgorithmName>();
-  const destinations = meta.algorithms.map((entry, number) => allocate(entry, number, path, seen, source.size));
+  const required = { bytes: 0 };
+  const plans = meta.algorithms.map((entry, number) => planAlgorithm(entry, number, path, seen, source.size, required));
+  checkLayout(rows, present, plans, path);
+  // Only now, every size known good, is anything allocated for the sections.
+  const destinations = plans.map(allocate);
   planArenas(rows, destinations);
-  for (const row of rows) {
-    if (row.kind === KIND.META) continue;
-    const d = destinations[row.algorithm];
-    if (d === undefined)
-      fail(
-        'ERR_SNAPSHOT_FORMAT',
-        path,
-        `section kind ${row.kind} names algorithm ${row.algorithm} of ${destinations.length}`,
-      );
-    row.into = destinationOf(row, d, path);
-  }
+  for (const row of rows)
+    if (row.kind !== KIND.META) row.into = destinationOf(row, destinations[row.algorithm] as Destinations, path);
   await readSections(source, path, rows, HEADER_BYTES + count * ROW_BYTES);
   const listNames = meta.lists.map((l) => l.name);
   const tables = new Map<AlgorithmName, MatcherTable>();
-  destinations.forEach((d, number) => {
-    tables.set(d.algorithm.name, tableOf(d, present, number, listNames, path));
-  });
+  for (const d of destinations) tables.set(d.algorithm.name, tableOf(d, listNames, path));
   return {
     tables,
     lists: meta.lists,

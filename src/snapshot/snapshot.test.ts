@@ -10,6 +10,7 @@ import { normalizeEntry, type ListEntry } from '../lists/entry.js';
 import { load, parseSnapshot, readSnapshot, type Source } from './read.js';
 import { writeSnapshot } from './write.js';
 import { xxh3 } from './xxh3.js';
+import { codeOf } from '../testing/forged-snapshot.js';
 
 /** A mixed list: near-duplicate blockhashes, exact hashes in two lists, labels, metadata, unicode ids. */
 function entries(): ListEntry[] {
@@ -50,15 +51,6 @@ const LISTS = [
   { name: 'ncmec', version: 7 },
   { name: 'internal', version: 2 },
 ];
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise;
-    return 'resolved';
-  } catch (error) {
-    return error instanceof HashwardenError ? error.code : `not a HashwardenError: ${String(error)}`;
-  }
-}
 
 /** Section checksums, computed here by the JavaScript reference (the reader uses WebAssembly). */
 const checksum = xxh3;

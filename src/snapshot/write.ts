@@ -4,8 +4,6 @@
  * checksummed and laid out. Written to a temporary file in the target's folder and renamed over
  * it, so readers never see half a snapshot.
  */
-import { type FileHandle, open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
 import { HashwardenError } from '../errors.js';
@@ -20,8 +18,10 @@ import {
   type ResolvedSearch,
   type TableSearch,
 } from '../search/tables.js';
-import { fileMode, integerInRange, invalid, nonEmptyString } from '../validate.js';
+import { writeAll, outputMode, writeOutputFile } from '../output-file.js';
+import { integerInRange, invalid, nonEmptyString } from '../validate.js';
 import { checksum } from './checksum.js';
+import { describeBounds, fits, sectionBounds, type Bounds } from './layout.js';
 import {
   align,
   HEADER_BYTES,
@@ -114,9 +114,11 @@ function algorithmSections(
 
 /**
  * Writes a snapshot of `entries` to `path`, atomically: a temporary file beside it, flushed, then
- * renamed over it. Perceptual hashes are stored with the index `search` chooses (by default the
- * automatic tier: multi-index tables for large lists), so opening the file rebuilds nothing.
- * Throws `ERR_STORE` when the file cannot be written (and leaves no temporary file behind).
+ * renamed over it. A file replaced keeps its owner and, unless `source.mode` is given, its mode;
+ * a new file is `0o600`. Perceptual hashes are stored with the index `search` chooses (by default
+ * the automatic tier: multi-index tables for large lists), so opening the file rebuilds nothing.
+ * Throws `ERR_STORE` when the file cannot be written, or its owner cannot be kept (and leaves the
+ * old file as it was, and no temporary file behind).
  *
  * @example
  * ```ts
@@ -133,7 +135,7 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   if (!Array.isArray(source.entries))
     throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
   const search = resolveSearch(source.search, 'search');
-  const mode = fileMode(source.mode, 'source.mode');
+  const mode = outputMode(source.mode, 'source.mode');
   if (source.lists.length > 0x10000)
     throw new RangeError(`Expected at most 65536 lists but received ${source.lists.length}`);
   // Only what a snapshot carries, checked: a bad threshold is refused here, not by every reader.
@@ -168,6 +170,17 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
     const written = algorithmSections(number, algorithm, group, listNames, search);
     sections.push(...written.sections);
     algorithms.push({ name, bits: algorithm.bits, count: group.length, search: written.search });
+  }
+  // Never a file readSnapshot refuses: entries not normalised (an id past MAX_FIELD_LENGTH,
+  // metadata past MAX_METADATA_BYTES) could make a string section longer than its count allows.
+  for (const s of sections) {
+    const table = algorithms[s.algorithm] as SnapshotAlgorithm;
+    const bounds = sectionBounds(s.kind, s.part, table) as Bounds;
+    if (!fits(s.data.length, bounds))
+      throw new HashwardenError(
+        'ERR_STORE',
+        `Cannot write the snapshot ${path}: ${table.name} section kind ${s.kind} would hold ${s.data.length} bytes, where a reader takes ${describeBounds(bounds)}`,
+      );
   }
   const meta: Meta = {
     created: new Date().toISOString(),
@@ -206,32 +219,11 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   header.setBigUint64(24, checksum(new Uint8Array(table.buffer)), true);
   header.setBigUint64(HEADER_CHECKSUM_AT, checksum(new Uint8Array(header.buffer, 0, HEADER_CHECKSUM_AT)), true);
 
-  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now()}.tmp`);
-  let file: FileHandle;
-  try {
-    // Owner-only: the hashes of abuse material are themselves sensitive (docs/security.md).
-    file = await open(temporary, 'wx', 0o600);
-  } catch (error) {
-    throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
-  try {
-    await file.chmod(mode);
-    await file.write(new Uint8Array(header.buffer), 0, HEADER_BYTES, 0);
-    await file.write(new Uint8Array(table.buffer), 0, table.byteLength, HEADER_BYTES);
-    for (const [i, s] of sections.entries())
-      if (s.data.length > 0) await file.write(s.data, 0, s.data.length, offsets[i]);
+  await writeOutputFile({ path, mode, code: 'ERR_STORE', what: 'the snapshot ' }, async (file) => {
+    await writeAll(file, new Uint8Array(header.buffer), 0);
+    await writeAll(file, new Uint8Array(table.buffer), HEADER_BYTES);
+    for (const [i, s] of sections.entries()) await writeAll(file, s.data, offsets[i] as number);
     await file.truncate(size);
-    await file.sync();
-    await file.close();
-    await rename(temporary, path);
-  } catch (error) {
-    await file.close().catch(() => undefined);
-    await rm(temporary, { force: true });
-    throw new HashwardenError('ERR_STORE', `Cannot write the snapshot ${path}: ${(error as Error).message}`, {
-      cause: error,
-    });
-  }
+  });
   return { bytes: size, entries: source.entries.length, algorithms };
 }
