@@ -70,7 +70,13 @@ export type { Snapshot, SnapshotList, SnapshotAlgorithm, SnapshotSource, Snapsho
 
 export { normalizeEntry } from './lists/entry.js';
 export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/entry.js';
-export { detectListFormat, LIST_FORMATS, MAX_ROW_PROBLEMS, DEFAULT_MAX_LIST_BYTES } from './lists/formats.js';
+export {
+  detectListFormat,
+  LIST_FORMATS,
+  MAX_ROW_PROBLEMS,
+  DEFAULT_MAX_LIST_BYTES,
+  MAX_LIST_LINE_BYTES,
+} from './lists/formats.js';
 export { parseList, readListFile } from './lists/parse.js';
 export { formatList, writeListFile } from './lists/write.js';
 export type {
@@ -85,6 +91,5 @@ export {
   streamListFile,
   DEFAULT_MAX_STREAM_BYTES,
   DEFAULT_LIST_BATCH_SIZE,
-  MAX_LIST_LINE_BYTES,
 } from './lists/stream.js';
 export type { ListRow, ListBatch, ListStreamSummary, StreamListOptions } from './lists/stream.js';

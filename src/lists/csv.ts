@@ -8,7 +8,7 @@
 import { createRequire } from 'node:module';
 import { HashwardenError, isHashwardenError } from '../errors.js';
 import { MAX_CSV_COLUMNS } from './entry.js';
-import type { ResolvedParseOptions } from './formats.js';
+import { MAX_LIST_LINE_BYTES, type ResolvedParseOptions } from './formats.js';
 import {
   ALGORITHM_KEYS,
   algorithmName,
@@ -379,7 +379,7 @@ export function parseCsvRows(bytes: Uint8Array, sink: RowSink): void {
   records.append(guarded);
   try {
     parseCsv(guarded, {
-      ...records.parserOptions(),
+      ...records.parserOptions(MAX_LIST_LINE_BYTES),
       on_record: (record: string[], info) => records.record(record, info.bytes),
     });
   } catch (error) {

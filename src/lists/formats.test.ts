@@ -10,7 +10,14 @@ import { parse as parseCsv } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { detectListFormat, LIST_FORMATS, MAX_ROW_PROBLEMS, type ListFormat, type ParseListOptions } from './formats.js';
+import {
+  detectListFormat,
+  LIST_FORMATS,
+  MAX_LIST_LINE_BYTES,
+  MAX_ROW_PROBLEMS,
+  type ListFormat,
+  type ParseListOptions,
+} from './formats.js';
 import { parseList, readListFile } from './parse.js';
 import { formatList, writeListFile } from './write.js';
 import { normalizeEntry, type ListEntry } from './entry.js';
@@ -239,6 +246,34 @@ describe('parseList: text', () => {
       2,
     );
     expect(error.message).toMatch(/found 4 fields/);
+  });
+});
+
+describe('parseList and readListFile: lines longer than the streaming reader takes', () => {
+  // One huge NDJSON line would go to JSON.parse whole (a string, then its objects, several times its
+  // size); the whole-file reader refuses it at the streaming reader's limit instead, naming the line.
+  const long = 'x'.repeat(MAX_LIST_LINE_BYTES + 1);
+  const inputs: [ListFormat, string, number][] = [
+    ['ndjson', `{"algorithm":"md5","hash":"${MD5_A}"}\n{"algorithm":"md5","hash":"${MD5_B}","note":"${long}"}\n`, 2],
+    ['text', `md5 ${MD5_A}\n# ${long}\n`, 2],
+    ['csv', `hash,algorithm,note\n${MD5_A},md5,ok\n${MD5_B},md5,"${long}"\n`, 3],
+  ];
+  for (const [format, text, line] of inputs) {
+    it(`refuses a ${format} line over MAX_LIST_LINE_BYTES as ERR_LIST_FORMAT naming it, even with onError skip`, () => {
+      for (const onError of ['fail', 'skip'] as const) {
+        expect(() => parseList(text, { format, list: 'l', source: 'big', onError })).toThrow(
+          expect.objectContaining({
+            code: 'ERR_LIST_FORMAT',
+            message: expect.stringMatching(new RegExp(`^big:${line}: line longer`)),
+          }),
+        );
+      }
+    });
+  }
+
+  it('reads a line of exactly MAX_LIST_LINE_BYTES', () => {
+    const comment = `# ${'x'.repeat(MAX_LIST_LINE_BYTES - 2)}`;
+    expect(parseList(`md5 ${MD5_A}\n${comment}\n`, { format: 'text', list: 'l' }).entries).toHaveLength(1);
   });
 });
 

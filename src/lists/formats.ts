@@ -267,3 +267,16 @@ export function detectListFormat(path: string, head?: string): ListFormat {
   if ((line.includes(',') && /\bhash\b/i.test(line)) || /^"?hash"?$/i.test(line)) return 'csv';
   return 'text';
 }
+
+/**
+ * The longest line (or CSV record) a list reader accepts (`streamListFile`, and `readListFile` and
+ * `parseList`, which hold the file whole but still refuse such a line): 16 MiB. A list row is an id, a hash
+ * and some metadata, far below this; a longer one means the file is not a list (or has CR-only line
+ * ends), and holding it whole (or handing it to JSON.parse) is what a reader must not do.
+ *
+ * @example
+ * ```ts
+ * if (line.length > MAX_LIST_LINE_BYTES) skip();
+ * ```
+ */
+export const MAX_LIST_LINE_BYTES = 16 * 1024 * 1024;

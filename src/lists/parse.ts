@@ -14,6 +14,7 @@ import { parseCsvRows } from './csv.js';
 import { normalEntry, type ListEntry } from './entry.js';
 import {
   DEFAULT_MAX_LIST_BYTES,
+  MAX_LIST_LINE_BYTES,
   detectListFormat,
   MAX_PATH_LENGTH,
   resolveParseOptions,
@@ -65,8 +66,28 @@ class ListSink extends RowSink {
   }
 }
 
+/**
+ * The first line of `text` longer than {@link MAX_LIST_LINE_BYTES} (counted in UTF-16 code units,
+ * at most its UTF-8 bytes), as `ERR_LIST_FORMAT`: the limit of the streaming reader, so that a
+ * file it refuses is not parsed whole here either (one huge NDJSON line would go to JSON.parse).
+ */
+function refuseLongLines(text: string, source: string): void {
+  let line = 1;
+  for (let start = 0; start <= text.length; line++) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    if (end - start > MAX_LIST_LINE_BYTES) {
+      throw listError(
+        `${source}:${line}: line longer than ${MAX_LIST_LINE_BYTES} bytes; not a list file, or CR-only line ends?`,
+      );
+    }
+    start = end + 1;
+  }
+}
+
 function parseResolved(text: string, bytes: Uint8Array | undefined, options: ResolvedParseOptions): ParsedList {
   const body = stripBom(text);
+  refuseLongLines(body, options.source);
   const format = options.format ?? detectListFormat(options.source, body);
   const sink = new ListSink(options);
   switch (format) {

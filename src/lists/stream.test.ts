@@ -11,11 +11,10 @@ import { runInNewContext } from 'node:vm';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { LIST_FORMATS, MAX_ROW_PROBLEMS, type ListFormat } from './formats.js';
+import { LIST_FORMATS, MAX_LIST_LINE_BYTES, MAX_ROW_PROBLEMS, type ListFormat } from './formats.js';
 import { formatList } from './write.js';
 import { normalizeEntry, type ListEntry } from './entry.js';
 import {
-  MAX_LIST_LINE_BYTES,
   streamListFile,
   type ListBatch,
   type ListRow,

@@ -15,6 +15,7 @@ import { integerInRange, nonEmptyString, optionsObject } from '../validate.js';
 import { CsvRecords } from './csv.js';
 import {
   detectListFormat,
+  MAX_LIST_LINE_BYTES,
   MAX_PATH_LENGTH,
   resolveParseOptions,
   type ListFormat,
@@ -105,18 +106,6 @@ export const DEFAULT_MAX_STREAM_BYTES = 16 * 1024 ** 3;
  * ```
  */
 export const DEFAULT_LIST_BATCH_SIZE = 10_000;
-
-/**
- * The longest line (or CSV record) `streamListFile` accepts: 16 MiB. A list row is an id, a hash
- * and some metadata, far below this; a longer one means the file is not a list (or has CR-only line
- * ends), and holding it whole is what the reader must not do with a file of any size.
- *
- * @example
- * ```ts
- * if (line.length > MAX_LIST_LINE_BYTES) skip();
- * ```
- */
-export const MAX_LIST_LINE_BYTES = 16 * 1024 * 1024;
 
 /**
  * Options of {@link streamListFile}: those of `readListFile` plus the batch size.
