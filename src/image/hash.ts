@@ -20,7 +20,7 @@ import { PDQ_MIN_QUALITY, pdqRgba, pdqRgbaDihedral, type PdqResult } from '../al
 import type { AlgorithmName } from '../algorithms/registry.js';
 import { cropRgba, findBorder, type Box } from './border.js';
 import { checkFormat, decodeRgba, type DecodedImage } from './decode.js';
-import { pinInput, readInput } from './input.js';
+import { pinInput, readInput, type ImageInput } from './input.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
 import type { ImageFormat } from './sniff.js';
 
@@ -113,9 +113,6 @@ export interface ImageHashResult {
   readonly frames?: readonly FrameHashes[];
   readonly image: ImageInfo;
 }
-
-/** An upload: its bytes, or the path of a file. */
-export type ImageInput = Uint8Array | string;
 
 /** Hashes keyed by algorithm, as bytes. */
 type HashBytes = { readonly [A in AlgorithmName]?: Uint8Array };

@@ -4,13 +4,13 @@
  * first `matchImage`.
  */
 export { hashImage, PERCEPTUAL_MIN_SIDE } from './hash.js';
+export type { ImageInput } from './input.js';
 export type {
   DihedralHashes,
   FrameHashes,
   ImageHashResult,
   ImageHashes,
   ImageInfo,
-  ImageInput,
   ImageQualities,
   TrimmedHashes,
   UnusableHashes,

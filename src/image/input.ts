@@ -5,7 +5,9 @@
 import { readFile, stat } from 'node:fs/promises';
 import { HashwardenError, readError } from '../errors.js';
 import { invalid } from '../validate.js';
-import type { ImageInput } from './hash.js';
+
+/** An upload: its bytes, or the path of a file. */
+export type ImageInput = Uint8Array | string;
 
 /**
  * Checks an upload's type and, for bytes, the byte limit: `ERR_IMAGE_TOO_LARGE` before anything is

@@ -4,7 +4,8 @@
  * and the matcher loads it lazily (it loads sharp), so the core entry stays free of native modules.
  */
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
-import { formatHashed, hashRaw, type HashedBytes, type ImageHashResult, type ImageInput } from './hash.js';
+import { formatHashed, hashRaw, type HashedBytes, type ImageHashResult } from './hash.js';
+import type { ImageInput } from './input.js';
 import { readInput } from './input.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
 import { searchedBytes, type SearchedOf } from './queries.js';
