@@ -242,7 +242,8 @@ async function decide(matcher, readObject, object, maxBytes, lists) {
     const first = result.matches[0];
     if (result.matched && first !== undefined)
       return { action: 'block', bucket, key, lists, match: describeMatch(first) };
-    // A hash the matcher refused (a featureless image's PDQ) did not check the image. Allowed: such
+    // `result.checked` is false when a hash the matcher refused (a featureless image's PDQ) left
+    // the lists of its type unsearched: the image was not checked by them. Allowed here: such
     // a hash is as near to unrelated images as to its source, and blocking every flat or blank
     // upload would block innocent ones. Said, so that the caller can route it to another check.
     /** @type {Record<string, string>} */
