@@ -58,7 +58,15 @@ async function child(name: string, calls: number): Promise<void> {
   const busy = count('ERR_BUSY');
   const other = calls - ok - busy;
   console.log(
-    JSON.stringify({ name, ok, busy, other, ms, peakMiB: process.resourceUsage().maxRSS / 1024, beforeMiB: before / 1024 }),
+    JSON.stringify({
+      name,
+      ok,
+      busy,
+      other,
+      ms,
+      peakMiB: process.resourceUsage().maxRSS / 1024,
+      beforeMiB: before / 1024,
+    }),
   );
 }
 
