@@ -16,10 +16,9 @@
  */
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { isHashwardenError, Matcher, type MatcherOptions } from '../src/index.js';
-import { mulberry32 } from '../src/testing/prng.js';
 import { environment } from './corpus.js';
+import { noisePng, randomEntries } from './noise-upload.js';
 
 const CONFIGS: Readonly<Record<string, MatcherOptions>> = {
   defaults: {},
@@ -27,25 +26,10 @@ const CONFIGS: Readonly<Record<string, MatcherOptions>> = {
   unbounded: { concurrency: 1024, maxQueued: Number.POSITIVE_INFINITY },
 };
 
-function noise(bytes: number, seed: number): Buffer {
-  const random = mulberry32(seed);
-  const out = Buffer.alloc(bytes);
-  for (let i = 0; i < bytes; i++) out[i] = Math.floor(random() * 256);
-  return out;
-}
-
 async function child(name: string, calls: number): Promise<void> {
   const options = CONFIGS[name] as MatcherOptions;
-  const png = await sharp(noise(1000 * 800 * 3, 7), { raw: { width: 1000, height: 800, channels: 3 } })
-    .png()
-    .toBuffer();
-  const hex = (seed: number): string => noise(32, seed).toString('hex');
-  const entries = Array.from({ length: 2000 }, (_, i) => ({
-    id: `e${i}`,
-    list: 'bench',
-    algorithm: i % 2 === 0 ? 'pdq' : 'blockhash',
-    hash: hex(1000 + i),
-  }));
+  const png = await noisePng();
+  const entries = randomEntries();
   const matcher = Matcher.fromEntries(entries, options);
   await matcher.matchImage(png); // sharp and the kernels loaded before the burst
   const before = process.resourceUsage().maxRSS;

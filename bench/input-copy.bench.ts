@@ -11,32 +11,16 @@
  *
  * Run: npx tsx bench/input-copy.bench.ts   (TIME_MS per row, 3000 by default; about 30 s)
  */
-import sharp from 'sharp';
 import { Bench } from 'tinybench';
 import { Matcher } from '../src/index.js';
-import { mulberry32 } from '../src/testing/prng.js';
 import { environment } from './corpus.js';
+import { noise, noisePng, randomEntries } from './noise-upload.js';
 
 const TIME_MS = Number(process.env.TIME_MS ?? 3000);
 const MiB = 1024 * 1024;
 
-function noise(bytes: number, seed: number): Buffer {
-  const random = mulberry32(seed);
-  const out = Buffer.alloc(bytes);
-  for (let i = 0; i < bytes; i++) out[i] = Math.floor(random() * 256);
-  return out;
-}
-
-const png = await sharp(noise(1000 * 800 * 3, 7), { raw: { width: 1000, height: 800, channels: 3 } })
-  .png()
-  .toBuffer();
-const hex = (seed: number): string => noise(32, seed).toString('hex');
-const entries = Array.from({ length: 2000 }, (_, i) => ({
-  id: `e${i}`,
-  list: 'bench',
-  algorithm: i % 2 === 0 ? 'pdq' : 'blockhash',
-  hash: hex(1000 + i),
-}));
+const png = await noisePng();
+const entries = randomEntries();
 const matcher = Matcher.fromEntries(entries);
 await matcher.matchImage(png); // loads sharp and the kernels before timing
 

@@ -26,13 +26,13 @@ import { HashwardenError } from '../errors.js';
 import { Matcher } from '../matcher/matcher.js';
 import type { Match } from '../matcher/types.js';
 import { normalizeEntry, type ListEntry } from '../lists/entry.js';
-import { SNAPSHOT_MAGIC, type SnapshotList } from './format.js';
+import type { SnapshotList } from './format.js';
 import { parseSnapshot, readSnapshot } from './read.js';
 import { writeSnapshot } from './write.js';
-import { xxh3 } from './xxh3.js';
 import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../testing/fuzz.js';
 import { applyMutations, mutation } from '../testing/mutate.js';
 import { mulberry32 } from '../testing/prng.js';
+import { assemble, disassemble, type LaidSection, reseal, viewOf } from '../testing/snapshot-layout.js';
 
 const SNAPSHOT_CODES = [
   'ERR_SNAPSHOT_FORMAT',
@@ -173,67 +173,6 @@ afterAll(async () => {
 // ---------------------------------------------------------------------------------------------
 // The layout, to damage it knowingly (docs/snapshot-format.md)
 
-interface SectionModel {
-  readonly kind: number;
-  readonly algorithm: number;
-  readonly part: number;
-  readonly data: Uint8Array;
-}
-
-const viewOf = (bytes: Uint8Array): DataView => new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-const align = (n: number): number => Math.ceil(n / 64) * 64;
-
-function disassemble(bytes: Uint8Array): SectionModel[] {
-  const view = viewOf(bytes);
-  return Array.from({ length: view.getUint32(12, true) }, (_, i) => {
-    const at = 64 + i * 32;
-    const offset = Number(view.getBigUint64(at + 16, true));
-    const length = Number(view.getBigUint64(at + 24, true));
-    return {
-      kind: view.getUint16(at, true),
-      algorithm: view.getUint16(at + 2, true),
-      part: view.getUint32(at + 4, true),
-      data: bytes.slice(offset, offset + length),
-    };
-  });
-}
-
-/** Makes the header's checksum, and the table's (when the table fits in the file), valid again. */
-function reseal(bytes: Uint8Array): Uint8Array {
-  const view = viewOf(bytes);
-  const tableEnd = 64 + view.getUint32(12, true) * 32;
-  if (tableEnd <= bytes.length) view.setBigUint64(24, xxh3(bytes.subarray(64, tableEnd)), true);
-  view.setBigUint64(56, xxh3(bytes.subarray(0, 56)), true);
-  return bytes;
-}
-
-/** A snapshot of `sections` laid out as writeSnapshot lays them out, every checksum valid. */
-function assemble(sections: readonly SectionModel[], version = 2): Uint8Array {
-  let end = align(64 + sections.length * 32);
-  const offsets = sections.map((s) => {
-    const at = end;
-    end = align(at + s.data.length);
-    return at;
-  });
-  const out = new Uint8Array(end);
-  const view = viewOf(out);
-  out.set(SNAPSHOT_MAGIC, 0);
-  view.setUint32(8, version, true);
-  view.setUint32(12, sections.length, true);
-  view.setBigUint64(16, BigInt(end), true);
-  sections.forEach((s, i) => {
-    const at = 64 + i * 32;
-    view.setUint16(at, s.kind, true);
-    view.setUint16(at + 2, s.algorithm, true);
-    view.setUint32(at + 4, s.part, true);
-    view.setBigUint64(at + 8, xxh3(s.data), true);
-    view.setBigUint64(at + 16, BigInt(offsets[i] as number), true);
-    view.setBigUint64(at + 24, BigInt(s.data.length), true);
-    out.set(s.data, offsets[i]);
-  });
-  return reseal(out);
-}
-
 /**
  * The code a load fails with, 'ok', or what else came out: from memory (parseSnapshot), or from a
  * file (readSnapshot, whose reads of a file differ from those of bytes in memory).
@@ -286,7 +225,7 @@ const baseIndex = (): fc.Arbitrary<number> => fc.integer({ min: 0, max: 3 });
 describe('snapshot loading fuzz', () => {
   it('reads back each undamaged snapshot byte for byte through the test layout (the model the damage relies on)', async () => {
     for (const base of bases) {
-      expect(assemble(disassemble(base.bytes)), base.name).toEqual(base.bytes);
+      expect(assemble(disassemble(base.bytes)).bytes, base.name).toEqual(base.bytes);
       expect(await loadCode(base.bytes)).toBe('ok');
       expect(
         base.observed.answers.every((a) => typeof a !== 'string'),
@@ -514,7 +453,7 @@ describe('snapshot loading fuzz', () => {
           const base = bases[b] as Base;
           let sections = disassemble(base.bytes);
           for (const f of forges) sections = forged(sections, f);
-          const bytes = assemble(sections);
+          const bytes = assemble(sections).bytes;
           const code = await loadCode(bytes);
           if (code !== 'ok') {
             expect(SNAPSHOT_CODES, code).toContain(code);
@@ -550,11 +489,11 @@ type Forge =
   | { readonly op: 'meta'; readonly node: number; readonly value: unknown };
 
 /** `sections` with one forgery applied (positions taken modulo the counts). */
-function forged(sections: readonly SectionModel[], f: Forge): SectionModel[] {
+function forged(sections: readonly LaidSection[], f: Forge): LaidSection[] {
   const out = [...sections];
   if (out.length === 0) return out;
   const i = f.op === 'meta' ? 0 : f.at % out.length;
-  const s = out[i] as SectionModel;
+  const s = out[i] as LaidSection;
   switch (f.op) {
     case 'drop':
       out.splice(i, 1);
@@ -564,7 +503,7 @@ function forged(sections: readonly SectionModel[], f: Forge): SectionModel[] {
       break;
     case 'swap': {
       const j = f.other % out.length;
-      out[i] = out[j] as SectionModel;
+      out[i] = out[j] as LaidSection;
       out[j] = s;
       break;
     }

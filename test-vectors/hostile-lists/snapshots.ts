@@ -6,76 +6,11 @@
 import { readFile, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as entries from '../../src/lists/entry.js';
-import { checksum } from '../../src/snapshot/checksum.js';
-import { KIND, NO_ALGORITHM, SNAPSHOT_MAGIC } from '../../src/snapshot/format.js';
+import { KIND, NO_ALGORITHM } from '../../src/snapshot/format.js';
 import { writeSnapshot } from '../../src/snapshot/write.js';
 import { mulberry32 } from '../../src/testing/prng.js';
+import { assemble, disassemble, type LaidSection as Section, viewOf } from '../../src/testing/snapshot-layout.js';
 import { type Draft, type HostileCase, hex, type OpenSpec, SEED, utf8 } from './common.js';
-
-/** A section of a snapshot: its bytes, or only the length its table row declares (sparse). */
-interface Section {
-  readonly kind: number;
-  readonly algorithm: number;
-  readonly part: number;
-  readonly data: Uint8Array;
-  /** The length the table declares when not `data.length`: the bytes are left to the sparse file. */
-  readonly declared?: number;
-}
-
-const viewOf = (b: Uint8Array): DataView => new DataView(b.buffer, b.byteOffset, b.byteLength);
-const align64 = (n: number): number => Math.ceil(n / 64) * 64;
-
-function disassemble(bytes: Uint8Array): Section[] {
-  const view = viewOf(bytes);
-  return Array.from({ length: view.getUint32(12, true) }, (_, i) => {
-    const at = 64 + i * 32;
-    const offset = Number(view.getBigUint64(at + 16, true));
-    const length = Number(view.getBigUint64(at + 24, true));
-    return {
-      kind: view.getUint16(at, true),
-      algorithm: view.getUint16(at + 2, true),
-      part: view.getUint32(at + 4, true),
-      data: bytes.slice(offset, offset + length),
-    };
-  });
-}
-
-/**
- * The sections laid out as writeSnapshot lays them out, every checksum valid except those of
- * declared-only sections (never read far enough to matter): the written bytes, and the file's size
- * (`size` to extend a sparse file to, at least the layout's end).
- */
-function assemble(sections: readonly Section[], size = 0): { bytes: Uint8Array; size: number } {
-  let end = align64(64 + sections.length * 32);
-  let written = end;
-  const offsets = sections.map((s) => {
-    const at = end;
-    end = align64(at + (s.declared ?? s.data.length));
-    if (s.declared === undefined) written = at + s.data.length;
-    return at;
-  });
-  const total = Math.max(end, size);
-  // A sparse file is written up to its last real byte and extended by holes; any other whole.
-  const out = new Uint8Array(sections.some((s) => s.declared !== undefined) ? written : total);
-  const view = viewOf(out);
-  out.set(SNAPSHOT_MAGIC, 0);
-  view.setUint32(8, 2, true);
-  view.setUint32(12, sections.length, true);
-  view.setBigUint64(16, BigInt(total), true);
-  sections.forEach((s, i) => {
-    const at = 64 + i * 32;
-    view.setUint16(at, s.kind, true);
-    view.setUint16(at + 2, s.algorithm, true);
-    view.setUint32(at + 4, s.part, true);
-    view.setBigUint64(at + 8, s.declared === undefined ? checksum(s.data) : 0n, true);
-    view.setBigUint64(at + 16, BigInt(offsets[i] as number), true);
-    view.setBigUint64(at + 24, BigInt(s.declared ?? s.data.length), true);
-    if (s.declared === undefined) out.set(s.data, offsets[i]);
-  });
-  view.setBigUint64(24, checksum(out.subarray(64, 64 + sections.length * 32)), true);
-  view.setBigUint64(56, checksum(out.subarray(0, 56)), true);
-  return { bytes: out, size: total };
-}
 
 /** `sections` with META's JSON rewritten by `edit`. */
 function withMeta(
