@@ -38,6 +38,13 @@ export interface ListEntryInput {
 export const MAX_FIELD_LENGTH = 1024;
 
 /**
+ * Most UTF-8 bytes of a list name, id or label: `MAX_FIELD_LENGTH` counts UTF-16 code units, and
+ * each encodes to at most 3 bytes (a surrogate pair, two units, to 4). What a store or a snapshot
+ * read from elsewhere may hold in one such field.
+ */
+export const MAX_FIELD_BYTES = 3 * MAX_FIELD_LENGTH;
+
+/**
  * Most fields in a CSV header or record: 1,024. Clearinghouse and exchange files have a few
  * dozen columns; a record is refused from its field count before it is split, so an 8-million
  * column file costs a scan, not 8 million strings per record (or metadata of 8 million keys).

@@ -3,14 +3,8 @@
  * count: the one rule the writer keeps and the reader checks, every row against it, before it
  * allocates anything (so a forged table cannot make it allocate more than the file holds).
  */
-import { MAX_FIELD_LENGTH, MAX_METADATA_BYTES } from '../lists/entry.js';
+import { MAX_FIELD_BYTES, MAX_METADATA_BYTES } from '../lists/entry.js';
 import { KIND, type SnapshotAlgorithm } from './format.js';
-
-/**
- * Most UTF-8 bytes of an id or label: `MAX_FIELD_LENGTH` counts UTF-16 code units, and each
- * encodes to at most 3 bytes (a surrogate pair, two units, to 4).
- */
-export const MAX_FIELD_BYTES = MAX_FIELD_LENGTH * 3;
 
 /**
  * Largest section: the most one WebAssembly memory (an arena, where a section is read and

@@ -5,15 +5,13 @@
  */
 import { ALGORITHM_NAMES, getAlgorithm } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
-import { MAX_FIELD_LENGTH, MAX_METADATA_BYTES } from '../lists/entry.js';
+import { MAX_FIELD_BYTES, MAX_METADATA_BYTES } from '../lists/entry.js';
 import type { Connection, Statement } from './driver.js';
 import type { OrderedStatements, Staging } from './statements.js';
 
 /** The columns of `entries`, in the order inserts give them. */
 export const ENTRY_COLUMNS = 'list, id, algorithm, hash, label, metadata';
 
-/** The most bytes a stored name, id or label can take: UTF-8 spends at most 3 bytes per UTF-16 code unit. */
-const MAX_FIELD_BYTES = 3 * MAX_FIELD_LENGTH;
 /** The longest hash any algorithm has, in bytes. */
 const MAX_HASH_BYTES = Math.max(...ALGORITHM_NAMES.map((name) => getAlgorithm(name).bits / 8));
 /** The most bytes each column of `entries` may hold, as an import writes them. */
@@ -42,9 +40,16 @@ const READ_COLUMNS = [
   oversized(Object.entries(ENTRY_LIMITS)),
 ].join(', ');
 
-/** The first of `columns` whose value is over its limit in bytes (NULL when none), measured unread. */
-function oversized(columns: readonly (readonly [string, number])[]): string {
-  return `CASE ${columns.map(([c, limit]) => `WHEN octet_length(${c}) > ${limit} THEN '${c}'`).join(' ')} END AS oversized`;
+/**
+ * The first of `columns` whose value is over its limit in bytes, or of `integers` that holds no
+ * integer (NULL when none), measured unread.
+ */
+export function oversized(columns: readonly (readonly [string, number])[], integers: readonly string[] = []): string {
+  const whens = [
+    ...columns.map(([c, limit]) => `WHEN octet_length(${c}) > ${limit} THEN '${c}'`),
+    ...integers.map((c) => `WHEN typeof(${c}) <> 'integer' THEN '${c}'`),
+  ];
+  return `CASE ${whens.join(' ')} END AS oversized`;
 }
 
 /**
@@ -55,10 +60,17 @@ function listColumns(version: number): string {
   const bounded = version >= 2 ? (['updated_at', 'label', 'thresholds'] as const) : (['updated_at'] as const);
   return [
     `substr(name, 1, ${MAX_FIELD_BYTES}) AS name`,
-    'version',
+    // SQLite keeps any type in any column of a table that is not STRICT: a crafted version could be
+    // a gigabyte of text.
+    "iif(typeof(version) = 'integer', version, NULL) AS version",
     ...bounded.map((c) => `iif(octet_length(${c}) > ${MAX_FIELD_BYTES}, NULL, ${c}) AS ${c}`),
-    ...(version >= 2 ? ['enabled'] : ['NULL AS label', 'NULL AS thresholds', '1 AS enabled']),
-    oversized(['name', ...bounded].map((c) => [c, MAX_FIELD_BYTES] as const)),
+    ...(version >= 2
+      ? ["iif(typeof(enabled) = 'integer', enabled, NULL) AS enabled"]
+      : ['NULL AS label', 'NULL AS thresholds', '1 AS enabled']),
+    oversized(
+      ['name', ...bounded].map((c) => [c, MAX_FIELD_BYTES] as const),
+      ['version', ...(version >= 2 ? ['enabled'] : [])],
+    ),
   ].join(', ');
 }
 

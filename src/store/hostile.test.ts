@@ -280,11 +280,45 @@ describe('HashStore.lists: a list whose label or thresholds are larger than a po
       expect(() => s.lists()).toThrow(
         expect.objectContaining({
           code: 'ERR_STORE',
-          message: expect.stringContaining(`bad list "L1": its ${column} is longer than`),
+          message: expect.stringContaining(`bad list "L1": its ${column} is not what an import`),
         }),
       );
       s.close();
       raw('crafted.db', `UPDATE lists SET ${column} = NULL`);
+    }
+  });
+
+  it('refuses a version or an enabled flag that holds no integer (SQLite keeps any type anywhere)', () => {
+    for (const column of ['version', 'enabled']) {
+      twoProviders('crafted.db').close();
+      open.pop();
+      raw('crafted.db', `UPDATE lists SET ${column} = ? WHERE name = 'L1'`, '9'.repeat(1_000_000));
+      const s = store('crafted.db', { readonly: true });
+      expect(() => s.lists(), column).toThrow(
+        expect.objectContaining({ code: 'ERR_STORE', message: expect.stringContaining(`its ${column} is not what`) }),
+      );
+      s.close();
+      rmSync(join(dir, 'crafted.db'));
+    }
+  });
+});
+
+describe('HashStore.history: a record larger than an import writes is refused, not read whole', () => {
+  it('refuses a source over its bound and a count that holds no integer, with ERR_STORE naming the column', () => {
+    for (const [column, value] of [
+      ['source', 's'.repeat(5_000_000)],
+      ['added', 'many'],
+    ]) {
+      twoProviders('crafted.db').close();
+      open.pop();
+      raw('crafted.db', `UPDATE imports SET ${column} = ? WHERE list = 'L1'`, value);
+      const s = store('crafted.db', { readonly: true });
+      expect(() => s.history('L1'), column).toThrow(
+        expect.objectContaining({ code: 'ERR_STORE', message: expect.stringContaining(`its ${column} is not what`) }),
+      );
+      expect(s.history('vendorA')).toHaveLength(1);
+      s.close();
+      rmSync(join(dir, 'crafted.db'));
     }
   });
 });

@@ -4,23 +4,27 @@
  */
 import { ALGORITHM_NAMES, checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
-import { MAX_FIELD_LENGTH, type EntryMetadata, type ListEntry } from '../lists/entry.js';
+import { MAX_FIELD_BYTES, MAX_FIELD_LENGTH, type EntryMetadata, type ListEntry } from '../lists/entry.js';
+import { MAX_PATH_LENGTH } from '../lists/formats.js';
 import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
-import { ENTRY_LIMITS, storeError, type ReadRow, type StoreContext } from './context.js';
+import { ENTRY_LIMITS, oversized, storeError, type ReadRow, type StoreContext } from './context.js';
 import { isSqliteError, type Statement } from './driver.js';
 import type { EntryFilter, ImportMode, ImportRecord, ListInfo } from './types.js';
 
 /** A row of `imports` (the version 2 columns defaulted in a version 1 store). */
 interface ImportRecordRow {
-  readonly list: string;
+  /** NULL when over its bound (or, in a crafted store, stored so). */
+  readonly list: string | null;
   readonly version: number;
   readonly source: string | null;
   readonly added: number;
   readonly updated: number;
   readonly unchanged: number;
   readonly removed: number;
-  readonly mode: ImportMode;
+  readonly mode: ImportMode | null;
   readonly at: string;
+  /** The first column over its bound, or holding no integer where one belongs: a crafted store. */
+  readonly oversized: string | null;
 }
 
 /** A list's stored thresholds, checked (only a damaged or hand-edited file holds bad ones). */
@@ -176,7 +180,7 @@ export function lists(ctx: StoreContext): ListInfo[] {
       if (row.oversized !== null) {
         throw new HashwardenError(
           'ERR_STORE',
-          `SQLite store ${ctx.path}: bad list ${shownName(row.name)}: its ${row.oversized} is longer than an import or a policy change writes (a crafted store)`,
+          `SQLite store ${ctx.path}: bad list ${shownName(row.name)}: its ${row.oversized} is not what an import or a policy change writes (longer, or not an integer): a crafted store`,
         );
       }
       const c = Object.freeze(counts.get(row.name) ?? {});
@@ -202,17 +206,35 @@ export function lists(ctx: StoreContext): ListInfo[] {
 export function history(ctx: StoreContext, list?: string): ImportRecord[] {
   const name = list === undefined ? undefined : nonEmptyString(list, 'list', MAX_FIELD_LENGTH).trim();
   try {
-    const columns =
-      'list, version, source, added, updated, unchanged, at, ' +
-      (ctx.version >= 2 ? "removed, coalesce(mode, 'merge') AS mode" : "0 AS removed, 'merge' AS mode");
+    // Bounded as every read of a store is (context.ts): a value a crafted store made huge, or a
+    // count that holds no integer, refuses the record rather than being read whole.
+    const texts: [string, number][] = [
+      ['list', MAX_FIELD_BYTES],
+      ['source', MAX_PATH_LENGTH * 3],
+      ['at', MAX_FIELD_BYTES],
+      ...(ctx.version >= 2 ? [['mode', MAX_FIELD_BYTES] as [string, number]] : []),
+    ];
+    const integers = ['version', 'added', 'updated', 'unchanged', ...(ctx.version >= 2 ? ['removed'] : [])];
+    const columns = [
+      ...texts.map(([c, bytes]) => `iif(octet_length(${c}) > ${bytes}, NULL, ${c}) AS ${c}`),
+      ...integers.map((c) => `iif(typeof(${c}) = 'integer', ${c}, NULL) AS ${c}`),
+      ...(ctx.version >= 2 ? [] : ['0 AS removed', "'merge' AS mode"]),
+      oversized(texts, integers),
+    ].join(', ');
     const rows =
       name === undefined
         ? ctx.db.prepare<[], ImportRecordRow>(`SELECT ${columns} FROM imports ORDER BY seq`).all()
         : ctx.db
             .prepare<[string], ImportRecordRow>(`SELECT ${columns} FROM imports WHERE list = ? ORDER BY seq`)
             .all(name);
-    return rows.map((r) =>
-      Object.freeze({
+    return rows.map((r) => {
+      if (r.oversized !== null || r.list === null) {
+        throw new HashwardenError(
+          'ERR_STORE',
+          `SQLite store ${ctx.path}: bad import record of list ${r.list === null ? '(none, or too long to show)' : shownName(r.list)}: its ${r.oversized ?? 'list'} is not what an import writes (longer, missing, or not an integer): a crafted store`,
+        );
+      }
+      return Object.freeze({
         list: r.list,
         version: r.version,
         ...(r.source === null ? {} : { source: r.source }),
@@ -220,10 +242,10 @@ export function history(ctx: StoreContext, list?: string): ImportRecord[] {
         updated: r.updated,
         unchanged: r.unchanged,
         removed: r.removed,
-        mode: r.mode,
+        mode: r.mode ?? 'merge',
         at: r.at,
-      }),
-    );
+      });
+    });
   } catch (error) {
     throw storeError(ctx.path, error);
   }
