@@ -51,6 +51,12 @@ export const ERROR_CODES = [
    * calls waiting already. The upload was not checked: retry it later or hold it.
    */
   'ERR_BUSY',
+  /**
+   * A followed matcher could not fetch its source's snapshot: an HTTP status other than 200 or 304,
+   * a network error, no complete answer within `timeoutMs`, or a body above `maxSnapshotBytes`.
+   * The matcher keeps serving the lists it has and tries again at its next poll.
+   */
+  'ERR_SOURCE_FETCH',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

@@ -25,6 +25,7 @@ export type {
   MatcherList,
   MatcherTableInfo,
 } from './matcher/types.js';
+export type { FollowOptions, ReloadEvent } from './matcher/follow.js';
 
 export { getAlgorithm, isAlgorithmName, ALGORITHM_NAMES } from './algorithms/registry.js';
 export type { AlgorithmName, Thresholds } from './algorithms/registry.js';

@@ -37,6 +37,7 @@ import {
   thresholdOption,
 } from './state.js';
 import { Gate } from './gate.js';
+import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js';
 
 type ImageModule = typeof import('../image/upload.js');
 let imageModule: Promise<ImageModule> | undefined;
@@ -105,14 +106,17 @@ export class Matcher {
   #reloading: Promise<boolean> | undefined;
   /** The uploads in hand at once, matcher-wide, and the calls waiting for a turn. */
   readonly #gate: Gate;
+  /** A followed matcher's source (`Matcher.follow`), which `reload` polls. */
+  readonly #follower: Follower | undefined;
 
-  private constructor(state: State, options: ResolvedMatcherOptions, origin?: Origin) {
+  private constructor(state: State, options: ResolvedMatcherOptions, origin?: Origin, follower?: Follower) {
     this.#thresholds = options.thresholds;
     this.#imageOptions = options.image;
     this.#options = options;
     this.#state = state;
     this.#origin = origin;
     this.#gate = new Gate(options.concurrency, options.maxQueued);
+    this.#follower = follower;
   }
 
   static #tablesOf(entries: readonly ListEntry[], options: ResolvedMatcherOptions): Map<AlgorithmName, MatcherTable> {
@@ -291,6 +295,61 @@ export class Matcher {
   }
 
   /**
+   * A matcher over a snapshot that it keeps following: a path, or an `http:`/`https:` URL (an
+   * object store's, a presigned URL's). The first snapshot is loaded as `openSnapshot` loads one
+   * (a failure rejects); then the source is checked every `intervalMs` (default 60 s, less up to
+   * 20% at random) by `reload`: a path when its file's identity changed, a URL with a conditional
+   * GET (`If-None-Match`, `If-Modified-Since`; a 304 changes nothing), the body downloaded to an
+   * owner-only temporary file, within `timeoutMs` and `maxSnapshotBytes`, then read and checked
+   * through the same path as `openSnapshot` and swapped in whole. A failed check (`ERR_SOURCE_FETCH`
+   * for the network, a status, the time or size limit; `ERR_SNAPSHOT_*` for a broken snapshot)
+   * keeps the previous lists serving and is reported to `onReload`, and the polling goes on; a
+   * snapshot refused is not fetched or read again until the source changes, but each check reports
+   * it again. The timer does not keep the process alive; `close()` stops it and removes the
+   * downloads.
+   *
+   * @example
+   * ```ts
+   * const matcher = await Matcher.follow('https://lists.example.com/current.snap', {
+   *   onReload: (e) => (e.ok ? e.changed && log.info('lists', e.lists) : log.warn('reload failed', e.code)),
+   * });
+   * ```
+   */
+  static async follow(source: string | URL, options?: MatcherOptions & FollowOptions): Promise<Matcher> {
+    const { intervalMs, timeoutMs, maxSnapshotBytes, cacheDir, headers, onReload, ...matcherOptions } =
+      optionsObject(options, 'options');
+    const resolved = resolveMatcherOptions(matcherOptions);
+    const follower = new Follower(
+      source,
+      resolveFollowOptions({ intervalMs, timeoutMs, maxSnapshotBytes, cacheDir, headers, onReload }),
+    );
+    let state: State | undefined;
+    try {
+      state = await follower.next((path) => Matcher.#loadSnapshot(path, resolved));
+    } catch (error) {
+      await follower.close(undefined);
+      throw error;
+    }
+    const matcher = new Matcher(
+      state as State,
+      resolved,
+      { path: follower.source, kind: 'snapshot', lists: undefined },
+      follower,
+    );
+    follower.start(() => matcher.reload());
+    return matcher;
+  }
+
+  /**
+   * Stops following the source (`Matcher.follow`): no more polls, a download in progress aborted,
+   * the downloads removed; resolves when done. The matcher goes on matching against the lists it
+   * holds; `reload` then rejects. Does nothing for a matcher that follows nothing.
+   */
+  async close(): Promise<void> {
+    await this.#follower?.close(this.#reloading);
+  }
+
+  /**
    * Reads the source this matcher was opened from again, when it changed, and swaps the new lists
    * in whole: calls already running finish on the lists they started with, calls made after the
    * swap see the new ones, and none waits or fails meanwhile. A store has changed when a list's
@@ -301,7 +360,8 @@ export class Matcher {
    * lists.
    * Reading a store is synchronous work (about as long as `Matcher.open`), so services that must
    * never pause should reload from snapshots (docs/lists.md). A matcher made by `fromEntries` has
-   * no source: TypeError.
+   * no source: TypeError. For a followed matcher (`Matcher.follow`) this is one check of its source,
+   * reported to `onReload` as well.
    *
    * @example
    * ```ts
@@ -314,11 +374,14 @@ export class Matcher {
       return Promise.reject(
         new TypeError('Expected a matcher opened from a snapshot or a store for reload but it was made from entries'),
       );
+    const follower = this.#follower;
     this.#reloading ??= (async () => {
       try {
         const current = this.#state;
         let next: State | undefined;
-        if (origin.kind === 'snapshot') {
+        if (follower !== undefined) {
+          next = await follower.next((path) => Matcher.#loadSnapshot(path, this.#options));
+        } else if (origin.kind === 'snapshot') {
           next =
             (await fileSignature(origin.path)) === current.signature
               ? undefined
@@ -326,9 +389,19 @@ export class Matcher {
         } else {
           next = await Matcher.#loadStore(origin, this.#options, current.signature);
         }
-        if (next === undefined) return false;
-        this.#state = next;
-        return true;
+        if (next !== undefined) this.#state = next;
+        follower?.report({ ok: true, source: follower.source, changed: next !== undefined, lists: this.lists, size: this.size });
+        return next !== undefined;
+      } catch (error) {
+        // Closing aborts a check in progress: that is no failure to report.
+        if (follower !== undefined && !follower.closed)
+          follower.report({
+            ok: false,
+            source: follower.source,
+            code: error instanceof HashwardenError ? error.code : undefined,
+            error: error as Error,
+          });
+        throw error;
       } finally {
         this.#reloading = undefined;
       }
