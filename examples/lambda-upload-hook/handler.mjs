@@ -8,6 +8,10 @@
  * matching one upload (docs/serverless.md). Environment:
  * - `HASHWARDEN_SNAPSHOT`: the snapshot (`hashwarden export --snapshot`), default
  *   `/opt/hashwarden/lists.snap` (a Lambda layer is unpacked under /opt).
+ * - `HASHWARDEN_SNAPSHOT_URL`: follow the snapshot at this `https:` URL instead (or a path), where
+ *   the publisher uploads each new one: it is fetched at init into /tmp, and a warm environment
+ *   asks for a new one at the start of an invocation, at most every `HASHWARDEN_CHECK_SECONDS`
+ *   (default 60) seconds (a conditional GET: an unchanged snapshot costs one 304).
  * - `LOCAL_OBJECT_DIR`: read objects from this directory instead of S3 (`<dir>/<key>`), so the
  *   function runs on a laptop or in tests without AWS. Without it the S3 client of the AWS SDK
  *   for JavaScript v3 is used, which Lambda's Node.js runtimes (18 and later) include: this
@@ -16,6 +20,7 @@
  * Only the public API is used: `hashwarden` and `hashwarden/image`.
  */
 import { readFile, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { relative, resolve, isAbsolute } from 'node:path';
 import { HashwardenError, Matcher, isHashwardenError } from 'hashwarden';
 // Imported here, not on the first upload, so that sharp and libvips load during init.
@@ -198,6 +203,10 @@ function logDecision(decision) {
  * @param {ObjectReader} options.readObject
  * @param {number} [options.maxBytes] largest object read, default hashwarden's `DEFAULT_MAX_BYTES` (50 MiB)
  * @param {(decision: Decision) => void} [options.log] default: one JSON line on standard output
+ * @param {number} [options.checkEverySeconds] a matcher that follows a source (`Matcher.follow`, with
+ *   `intervalMs: 0`): check it for a new snapshot at the start of an invocation when this many
+ *   seconds have passed since the last check. A failed check is reported by the matcher's
+ *   `onReload` and the invocation goes on with the lists it has. Default: never.
  * @returns {(event: unknown) => Promise<{ decisions: Decision[] }>}
  *
  * @example
@@ -206,10 +215,23 @@ function logDecision(decision) {
  * await handler({ bucket: 'uploads', key: 'cat.jpg' }); // { decisions: [{ action: 'allow', … }] }
  * ```
  */
-export function createHandler({ matcher, readObject, maxBytes = DEFAULT_MAX_BYTES, log = logDecision }) {
+export function createHandler({
+  matcher,
+  readObject,
+  maxBytes = DEFAULT_MAX_BYTES,
+  log = logDecision,
+  checkEverySeconds = undefined,
+}) {
+  let lastCheck = Date.now();
   return async (event) => {
     const objects = uploadedObjects(event);
     const m = await matcher;
+    // At the start of an invocation, not on a timer: a frozen environment runs no timer, and a
+    // download started near the end of one invocation would be frozen halfway until the next.
+    if (checkEverySeconds !== undefined && Date.now() - lastCheck >= checkEverySeconds * 1000) {
+      lastCheck = Date.now();
+      await m.reload().catch(() => undefined); // reported through onReload; the old lists serve
+    }
     const lists = m.lists.map((l) => (l.version === undefined ? l.name : `${l.name}@${l.version}`));
     const decisions = [];
     for (const object of objects) {
@@ -270,15 +292,39 @@ async function decide(matcher, readObject, object, maxBytes, lists) {
   }
 }
 
-/** The snapshot this environment serves; fixed for the environment's life (redeploy to update). */
+/** The snapshot this environment serves when it follows none; fixed for its life (redeploy to update). */
 const SNAPSHOT = process.env.HASHWARDEN_SNAPSHOT ?? '/opt/hashwarden/lists.snap';
+/** Where the publisher puts each new snapshot, when the function follows one. */
+const SNAPSHOT_URL = process.env.HASHWARDEN_SNAPSHOT_URL;
+/** At most how often a warm environment asks for a new snapshot. */
+const CHECK_SECONDS = Number(process.env.HASHWARDEN_CHECK_SECONDS ?? 60);
+// A typo must fail the init, not silently stop the checks (NaN compares false).
+if (!(CHECK_SECONDS >= 0))
+  throw new RangeError(`Expected seconds ≥ 0 for HASHWARDEN_CHECK_SECONDS but received ${CHECK_SECONDS}`);
 
 /**
- * The Lambda entry point (`handler.handler`). The snapshot is opened by the top-level `await`
- * below, during init: a snapshot that cannot be opened fails the init, and no upload is ever
- * decided without lists.
+ * One JSON line per check of a followed snapshot that swapped or failed: a failure means this
+ * environment goes on deciding with its previous lists, which an alarm should catch.
+ * @param {import('hashwarden').ReloadEvent} event
+ */
+function logReload(event) {
+  if (event.ok && !event.changed) return;
+  const lists = event.ok ? event.lists.map((l) => `${l.name}@${l.version}`) : undefined;
+  const line = event.ok
+    ? { event: 'hashwarden-lists', source: event.source, lists }
+    : { event: 'hashwarden-lists-failed', source: event.source, code: event.code, reason: event.error.message };
+  console.log(JSON.stringify(line));
+}
+
+/**
+ * The Lambda entry point (`handler.handler`). The snapshot is opened (or first fetched) by the
+ * top-level `await` below, during init: a snapshot that cannot be opened fails the init, and no
+ * upload is ever decided without lists.
  */
 export const handler = createHandler({
-  matcher: await Matcher.openSnapshot(SNAPSHOT),
+  matcher: await (SNAPSHOT_URL === undefined
+    ? Matcher.openSnapshot(SNAPSHOT)
+    : Matcher.follow(SNAPSHOT_URL, { intervalMs: 0, cacheDir: tmpdir(), onReload: logReload })),
   readObject: process.env.LOCAL_OBJECT_DIR ? localObjectReader(process.env.LOCAL_OBJECT_DIR) : s3ObjectReader(),
+  ...(SNAPSHOT_URL === undefined ? {} : { checkEverySeconds: CHECK_SECONDS }),
 });

@@ -31,6 +31,7 @@ type HandlerModule = {
     ) => Promise<Uint8Array>;
     maxBytes?: number;
     log?: (d: Decision) => void;
+    checkEverySeconds?: number;
   }) => Handler;
   localObjectReader: (
     root: string,
@@ -176,6 +177,34 @@ describe('the Lambda upload hook', () => {
   it('opened the snapshot once, when the module loaded, for every invocation', () => {
     expect(opens).toHaveBeenCalledTimes(1);
     expect(opens).toHaveBeenCalledWith(join(dir, 'example.snap'));
+  });
+
+  it('picks up a new snapshot of a followed source at invocation start, at most every checkEverySeconds', async () => {
+    const path = join(dir, 'followed.snap');
+    await writeExampleSnapshot(path);
+    const matcher = await Matcher.follow(path, { intervalMs: 0 });
+    const clock = vi.spyOn(Date, 'now');
+    try {
+      const start = Date.now();
+      clock.mockReturnValue(start);
+      const handler = mod.createHandler({
+        matcher,
+        readObject: mod.localObjectReader(uploads),
+        log: () => undefined,
+        checkEverySeconds: 60,
+      });
+      const decide = async () => (await handler(s3Event('unlisted.jpg'))).decisions[0]!.action;
+      expect(await decide()).toBe('allow');
+      // The publisher lists the image: a new snapshot renamed over the old one.
+      await writeExampleSnapshot(path, [...LISTED, 'terrain-333x250.jpg']);
+      clock.mockReturnValue(start + 30_000);
+      expect(await decide()).toBe('allow'); // checked less than 60 s ago: not asked again yet
+      clock.mockReturnValue(start + 61_000);
+      expect(await decide()).toBe('block');
+    } finally {
+      clock.mockRestore();
+      await matcher.close();
+    }
   });
 
   it('fails the invocation, rather than deciding, when the object cannot be read', async () => {

@@ -78,8 +78,7 @@ export async function fetchSnapshot(request: FetchRequest): Promise<Fetched> {
   try {
     const headers: Record<string, string> = { ...request.headers };
     if (request.validators?.etag !== undefined) headers['if-none-match'] = request.validators.etag;
-    if (request.validators?.lastModified !== undefined)
-      headers['if-modified-since'] = request.validators.lastModified;
+    if (request.validators?.lastModified !== undefined) headers['if-modified-since'] = request.validators.lastModified;
     const response = await fetch(url, { headers, signal: both, redirect: 'follow' }).catch(failed);
     if (response.status === 304) {
       await response.body?.cancel().catch(() => undefined);
@@ -94,9 +93,11 @@ export async function fetchSnapshot(request: FetchRequest): Promise<Fetched> {
       await response.body?.cancel().catch(() => undefined);
       throw fetchError(url, `the snapshot is ${declared} bytes, above maxSnapshotBytes (${maxBytes})`);
     }
+    const etag = response.headers.get('etag');
+    const lastModified = response.headers.get('last-modified');
     const validators: Validators = {
-      ...(response.headers.has('etag') ? { etag: response.headers.get('etag') as string } : {}),
-      ...(response.headers.has('last-modified') ? { lastModified: response.headers.get('last-modified') as string } : {}),
+      ...(etag === null ? {} : { etag }),
+      ...(lastModified === null ? {} : { lastModified }),
     };
     const hash = createHash('sha256');
     let bytes = 0;

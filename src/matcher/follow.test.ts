@@ -171,7 +171,11 @@ describe('Matcher.follow over HTTP', () => {
       ['404', (_req, res) => res.writeHead(404).end(), 'ERR_SOURCE_FETCH'],
       ['slow body', slow, 'ERR_SOURCE_FETCH'],
       ['no headers', () => undefined, 'ERR_SOURCE_FETCH'],
-      ['declared too large', (_req, res) => res.writeHead(200, { 'content-length': 1 << 20 }).end(), 'ERR_SOURCE_FETCH'],
+      [
+        'declared too large',
+        (_req, res) => res.writeHead(200, { 'content-length': 1 << 20 }).end(),
+        'ERR_SOURCE_FETCH',
+      ],
       [
         'too large, undeclared',
         (_req, res) => {

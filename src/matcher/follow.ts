@@ -306,7 +306,7 @@ export class Follower {
   async close(inFlight: Promise<unknown> | undefined): Promise<void> {
     if (!this.closed)
       this.#closing.abort(
-        new HashwardenError('ERR_SOURCE_FETCH', `${this.source}: the matcher was closed; it follows its source no more`),
+        new HashwardenError('ERR_SOURCE_FETCH', `${this.source}: the matcher was closed and follows it no more`),
       );
     clearTimeout(this.#timer);
     await inFlight?.catch(() => undefined);

@@ -316,8 +316,10 @@ export class Matcher {
    * ```
    */
   static async follow(source: string | URL, options?: MatcherOptions & FollowOptions): Promise<Matcher> {
-    const { intervalMs, timeoutMs, maxSnapshotBytes, cacheDir, headers, onReload, ...matcherOptions } =
-      optionsObject(options, 'options');
+    const { intervalMs, timeoutMs, maxSnapshotBytes, cacheDir, headers, onReload, ...matcherOptions } = optionsObject(
+      options,
+      'options',
+    );
     const resolved = resolveMatcherOptions(matcherOptions);
     const follower = new Follower(
       source,
@@ -390,7 +392,13 @@ export class Matcher {
           next = await Matcher.#loadStore(origin, this.#options, current.signature);
         }
         if (next !== undefined) this.#state = next;
-        follower?.report({ ok: true, source: follower.source, changed: next !== undefined, lists: this.lists, size: this.size });
+        follower?.report({
+          ok: true,
+          source: follower.source,
+          changed: next !== undefined,
+          lists: this.lists,
+          size: this.size,
+        });
         return next !== undefined;
       } catch (error) {
         // Closing aborts a check in progress: that is no failure to report.
