@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { hashImage } from '../image/index.js';
-import type { ListEntryInput } from '../lists/entry.js';
+import { type ListEntry, normalizeEntry } from '../lists/entry.js';
 import { writeSnapshot } from '../snapshot/write.js';
 import { fetchSnapshot } from './fetch.js';
 import type { ReloadEvent } from './follow.js';
@@ -38,12 +38,12 @@ const snapshots = new Map<number, Buffer>();
 const upload = fileURLToPath(new URL('../../test-vectors/images/mosaic-400x300.jpg', import.meta.url));
 let uploadHashes: { md5: string; blockhash: string };
 
-function entriesOf(version: number): ListEntryInput[] {
+function entriesOf(version: number): ListEntry[] {
   return [
     { id: `v${version}-md5`, list: 'l', algorithm: 'md5', hash: uploadHashes.md5 },
     { id: `v${version}-blockhash`, list: 'l', algorithm: 'blockhash', hash: uploadHashes.blockhash },
     { id: `v${version}-only`, list: 'l', algorithm: 'md5', hash: md5(`only in version ${version}`) },
-  ];
+  ].map((e) => normalizeEntry(e));
 }
 
 async function snapshotBytes(version: number): Promise<Buffer> {
@@ -246,6 +246,8 @@ describe('Matcher.follow over HTTP', () => {
     const cacheDir = await mkdtemp(join(dir, 'cache-'));
     handler = (_req, res) => res.writeHead(503).end();
     expect(await codeOf(Matcher.follow(`${base}/x.snap`, { intervalMs: 0, cacheDir }))).toBe('ERR_SOURCE_FETCH');
+    handler = (_req, res) => res.writeHead(304).end();
+    expect(await codeOf(Matcher.follow(`${base}/x.snap`, { intervalMs: 0, cacheDir }))).toBe('ERR_SOURCE_FETCH');
     handler = serve((await snapshotBytes(1)).subarray(0, 200), '"cut"');
     expect(await codeOf(Matcher.follow(`${base}/x.snap`, { intervalMs: 0, cacheDir }))).toBe('ERR_SNAPSHOT_TRUNCATED');
     expect(await readdir(cacheDir)).toEqual([]);
@@ -344,7 +346,7 @@ describe('Matcher.follow over HTTP', () => {
         const result = await matcher.matchImage(upload, { dihedral: false, trim: false });
         const own = new Set(result.matches.map((m) => m.listVersion));
         expect(own.size).toBe(1);
-        const [version] = own as Set<number>;
+        const version = [...own][0] as number;
         versions.add(version);
         // A call in flight finishes on the lists it started with, whatever was swapped in meanwhile.
         expect(version).toBe(started);

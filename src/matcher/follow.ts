@@ -223,7 +223,15 @@ export class Follower {
         file,
         signal: this.#closing.signal,
       });
-      if (!fetched.changed) return this.#again();
+      if (!fetched.changed) {
+        // Not modified since nothing: a server (or a cache before it) that cannot be followed.
+        if (this.#seen === undefined)
+          throw new HashwardenError(
+            'ERR_SOURCE_FETCH',
+            `${this.source}: the server answered 304 to an unconditional GET`,
+          );
+        return this.#again();
+      }
       if (fetched.digest === this.#seen?.identity) {
         // The same bytes under a new validator (uploaded again): nothing to read.
         await rm(fetched.file, { force: true });
