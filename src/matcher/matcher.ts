@@ -6,7 +6,8 @@ import type { FrameHashes, HashImageOptions, ImageHashResult, ImageInput } from 
 import { pinInput, checkInput } from '../image/input.js';
 import type { UploadPass, UploadPlan } from '../image/upload.js';
 import { normalizeEntry, type ListEntry, type ListEntryInput } from '../lists/entry.js';
-import { buildTable, reindexTable, type MatcherTable } from '../search/tables.js';
+import { MAX_PACKED_LISTS } from '../search/entry-table.js';
+import { buildPackedTables, buildTable, reindexTable, type MatcherTable } from '../search/tables.js';
 import { boolean, integerInRange, invalid, optionsObject } from '../validate.js';
 import {
   DEFAULT_MATCH_CONCURRENCY,
@@ -205,9 +206,9 @@ export class Matcher {
     options: ResolvedMatcherOptions,
     unless: string | undefined,
   ): Promise<State | undefined> {
-    let sqlite: typeof import('../store/index.js');
+    let sqlite: typeof import('../store/store.js');
     try {
-      sqlite = await import('../store/index.js');
+      sqlite = await import('../store/store.js');
     } catch (error) {
       throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the SQLite store module: ${(error as Error).message}`, {
         cause: error,
@@ -230,8 +231,13 @@ export class Matcher {
         const chosen = held.filter((l) =>
           origin.lists === undefined ? l.enabled : origin.lists.some((name) => name.trim() === l.name),
         );
-        const entries: ListEntry[] = [];
-        for (const list of chosen) for (const e of store.entries({ list: list.name })) entries.push(e);
+        const tables =
+          chosen.length <= MAX_PACKED_LISTS
+            ? buildPackedTables(sqlite.packedEntries(store, chosen), options.search)
+            : Matcher.#tablesOf(
+                chosen.flatMap((l) => [...store.entries({ list: l.name })]),
+                options,
+              );
         const lists = new Map(
           chosen.map((l) => [
             l.name,
@@ -244,7 +250,7 @@ export class Matcher {
           ]),
         );
         return nonEmpty(
-          makeState(Matcher.#tablesOf(entries, options), lists, signature),
+          makeState(tables, lists, signature),
           options,
           `SQLite store ${origin.path}`,
         );
