@@ -162,9 +162,9 @@ export class Matcher {
    * A matcher over a snapshot file (`hashwarden export --snapshot`) or a SQLite store (see
    * `hashwarden/sqlite`), told apart by their first bytes. A snapshot is read into typed arrays
    * with no pass over its entries, with the lists and policy it was exported with; a store is read
-   * in one read transaction (loading better-sqlite3), entry by entry: its enabled lists, or those
-   * named in `lists` (enabled or not; a name the store does not hold is `ERR_STORE`), each with its
-   * version, thresholds and label. `reload` reads the same source again. A source with no entry to
+   * in one read transaction (loading better-sqlite3), straight into the same packed layout (no
+   * object per entry): its enabled lists, or those named in `lists` (enabled or not; a name the
+   * store does not hold is `ERR_STORE`), each with its version, thresholds and label. `reload` reads the same source again. A source with no entry to
    * match (an empty snapshot, every list empty or disabled) is `ERR_NO_ENTRIES` unless
    * `allowEmpty`; a path that cannot be read (a directory) `ERR_INPUT_READ`.
    *
