@@ -1,11 +1,13 @@
 /**
  * Reading whole lists for a matcher or a snapshot: the entries go straight into the packed layout
  * a snapshot holds (hashes back to back, ids as UTF-8 bytes with offsets, a list number each), with
- * no object per entry. SQLite does the per-row work: each batch of rows comes back as one row of
- * aggregates (the ids joined, the hashes joined, the batch's algorithms and what it holds besides),
- * so JavaScript touches a batch, not a row. A batch that is not the plain case (several algorithms,
- * labels or metadata, anything a crafted store holds) is read row by row as `entries()` reads it,
- * with the same checks and errors.
+ * no object per entry. SQLite does the per-row work: the rows of one list and algorithm come in
+ * batches, each batch as one row of aggregates (the ids joined by zero bytes, the hashes back to
+ * back, the longest hash, the count of labels and metadata), so JavaScript touches a batch, not a
+ * row. A batch that is not the plain case (labels or metadata, anything a crafted store holds: a
+ * value over its bound, a hash of another size, an id that is not UTF-8 or holds a zero byte) is
+ * read row by row as `entries()` reads it, with the same checks and errors; a list holding an
+ * algorithm no import writes is read whole that way.
  */
 import { isUtf8 } from 'node:buffer';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
