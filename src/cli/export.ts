@@ -2,6 +2,9 @@
  * `hashwarden export`: write the lists of a SQLite store (all, or the named ones) to a binary
  * snapshot that `hashwarden match --snapshot` and `Matcher.open` load without parsing entries.
  * The snapshot is written to a temporary file and renamed, so a failed export leaves no file.
+ * Unlike the other commands, it reaches past the public entries for one thing: the store's entries
+ * read straight into the packed tables a snapshot holds (`packedEntries`, `writePackedSnapshot`),
+ * which no public call offers, so that an export costs what `Matcher.open` on the store does.
  */
 import { extname, resolve } from 'node:path';
 import {
@@ -10,14 +13,17 @@ import {
   MIN_SUBSTRING_BITS,
   SEARCH_TIERS as TIERS,
   writeListFile,
-  writeSnapshot,
+  type AlgorithmName,
   type ListEntry,
   type ListFormat,
   type SearchTierOptions,
   type SnapshotAlgorithm,
   type SnapshotList,
 } from '../index.js';
+import { buildPackedTables, resolveSearch, type MatcherTable } from '../search/tables.js';
+import { writePackedSnapshot } from '../snapshot/write.js';
 import { HashStore, type ListInfo } from '../store/index.js';
+import { packedEntries } from '../store/store.js';
 import { CliRefusal, EXIT, fileMode, required, UsageError, type Command } from './command.js';
 import { textLine } from './escape.js';
 
@@ -80,27 +86,29 @@ function refuseEmpty(chosen: readonly ListInfo[], allowEmpty: boolean): void {
 /**
  * Reads the chosen lists (default: the enabled ones) with their policy, and their entries, in one
  * read transaction, so a concurrent import cannot give a snapshot whose versions and entries
- * disagree; an unknown list name is a usage error.
+ * disagree; an unknown list name is a usage error. The entries go straight into the packed tables
+ * the snapshot holds (`packedEntries`), indexed under `search`: no object per entry.
  */
 function readStore(
   db: string,
   names: readonly string[] | undefined,
   allowEmpty: boolean,
-): { lists: SnapshotList[]; entries: ListEntry[] } {
+  search: SearchTierOptions | undefined,
+): { lists: SnapshotList[]; tables: Map<AlgorithmName, MatcherTable> } {
+  const resolved = resolveSearch(search, 'search');
   const store = HashStore.open(db, { readonly: true });
   try {
     return store.read(() => {
       const chosen = chooseLists(store.lists(), names, db);
       refuseEmpty(chosen, allowEmpty);
-      const entries: ListEntry[] = [];
-      for (const list of chosen) for (const entry of store.entries({ list: list.name })) entries.push(entry);
+      const tables = buildPackedTables(packedEntries(store, chosen), resolved);
       const lists = chosen.map((l) => ({
         name: l.name,
         version: l.version,
         ...(Object.keys(l.thresholds).length === 0 ? {} : { thresholds: l.thresholds }),
         ...(l.label === undefined ? {} : { label: l.label }),
       }));
-      return { lists, entries };
+      return { lists, tables };
     });
   } finally {
     store.close();
@@ -218,14 +226,8 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
     const file = required(values.snapshot, '--snapshot');
     if (resolve(db) === resolve(file)) throw new UsageError('--snapshot must not be the --db file');
     const search = searchOptions(values);
-    const { lists, entries } = readStore(db, names, allowEmpty);
-    const summary = await writeSnapshot(file, {
-      lists,
-      entries,
-      source: db,
-      mode,
-      ...(search === undefined ? {} : { search }),
-    });
+    const { lists, tables } = readStore(db, names, allowEmpty, search);
+    const summary = await writePackedSnapshot(file, { lists, source: db, mode }, tables);
     const nameWidth = Math.max(0, ...summary.algorithms.map((a) => a.name.length));
     const countWidth = Math.max(0, ...summary.algorithms.map((a) => String(a.count).length));
     for (const a of summary.algorithms) {

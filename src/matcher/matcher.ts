@@ -6,7 +6,8 @@ import type { FrameHashes, HashImageOptions, ImageHashResult, ImageInput } from 
 import { pinInput, checkInput } from '../image/input.js';
 import type { UploadPass, UploadPlan } from '../image/upload.js';
 import { normalizeEntry, type ListEntry, type ListEntryInput } from '../lists/entry.js';
-import { buildTable, reindexTable, type MatcherTable } from '../search/tables.js';
+import { MAX_PACKED_LISTS } from '../search/entry-table.js';
+import { buildPackedTables, buildTable, reindexTable, type MatcherTable } from '../search/tables.js';
 import { boolean, integerInRange, invalid, optionsObject } from '../validate.js';
 import {
   DEFAULT_MATCH_CONCURRENCY,
@@ -165,9 +166,9 @@ export class Matcher {
    * A matcher over a snapshot file (`hashwarden export --snapshot`) or a SQLite store (see
    * `hashwarden/sqlite`), told apart by their first bytes. A snapshot is read into typed arrays
    * with no pass over its entries, with the lists and policy it was exported with; a store is read
-   * in one read transaction (loading better-sqlite3), entry by entry: its enabled lists, or those
-   * named in `lists` (enabled or not; a name the store does not hold is `ERR_STORE`), each with its
-   * version, thresholds and label. `reload` reads the same source again. A source with no entry to
+   * in one read transaction (loading better-sqlite3), straight into the same packed layout (no
+   * object per entry): its enabled lists, or those named in `lists` (enabled or not; a name the
+   * store does not hold is `ERR_STORE`), each with its version, thresholds and label. `reload` reads the same source again. A source with no entry to
    * match (an empty snapshot, every list empty or disabled) is `ERR_NO_ENTRIES` unless
    * `allowEmpty`; a path that cannot be read (a directory) `ERR_INPUT_READ`.
    *
@@ -209,9 +210,9 @@ export class Matcher {
     options: ResolvedMatcherOptions,
     unless: string | undefined,
   ): Promise<State | undefined> {
-    let sqlite: typeof import('../store/index.js');
+    let sqlite: typeof import('../store/store.js');
     try {
-      sqlite = await import('../store/index.js');
+      sqlite = await import('../store/store.js');
     } catch (error) {
       throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the SQLite store module: ${(error as Error).message}`, {
         cause: error,
@@ -234,8 +235,13 @@ export class Matcher {
         const chosen = held.filter((l) =>
           origin.lists === undefined ? l.enabled : origin.lists.some((name) => name.trim() === l.name),
         );
-        const entries: ListEntry[] = [];
-        for (const list of chosen) for (const e of store.entries({ list: list.name })) entries.push(e);
+        const tables =
+          chosen.length <= MAX_PACKED_LISTS
+            ? buildPackedTables(sqlite.packedEntries(store, chosen), options.search)
+            : Matcher.#tablesOf(
+                chosen.flatMap((l) => [...store.entries({ list: l.name })]),
+                options,
+              );
         const lists = new Map(
           chosen.map((l) => [
             l.name,
@@ -248,7 +254,7 @@ export class Matcher {
           ]),
         );
         return nonEmpty(
-          makeState(Matcher.#tablesOf(entries, options), lists, signature),
+          makeState(tables, lists, signature),
           options,
           `SQLite store ${origin.path}`,
         );

@@ -14,6 +14,8 @@ export interface EntryTable {
   id(index: number): string;
   label(index: number): string | undefined;
   metadata(index: number): EntryMetadata | undefined;
+  /** The packed columns behind the table, when it is packed (what a snapshot writes as it is). */
+  readonly columns?: EntryColumns;
 }
 
 /** An `EntryTable` over entry objects, in the given order. */
@@ -27,6 +29,9 @@ export function entryTableOf(entries: readonly ListEntry[]): EntryTable {
     metadata: (i) => at(i).metadata,
   };
 }
+
+/** Most lists packed columns number: their list column holds 16-bit numbers, as a snapshot's does. */
+export const MAX_PACKED_LISTS = 0x10000;
 
 /** UTF-8 strings addressed by `offsets` (`count + 1` starts into `bytes`); empty means absent. */
 export interface StringColumn {
@@ -111,6 +116,7 @@ function read(columnValue: StringColumn, i: number, what: string): string | unde
 export function packedEntryTable(columns: EntryColumns): EntryTable {
   return {
     count: columns.listIndex.length,
+    columns,
     list: (i) =>
       columns.lists[columns.listIndex[i] as number] ??
       inconsistent(`list number ${columns.listIndex[i]} beyond the ${columns.lists.length} lists`, i),
@@ -125,5 +131,190 @@ export function packedEntryTable(columns: EntryColumns): EntryTable {
         return inconsistent('metadata is not JSON', i, error);
       }
     },
+  };
+}
+
+/** A growable `StringColumn`: strings are appended as UTF-8 bytes, each one's end kept as an offset. */
+class ColumnBuilder {
+  offsets: Uint32Array;
+  bytes = new Uint8Array(0);
+  used = 0;
+
+  constructor(capacity: number) {
+    this.offsets = new Uint32Array(capacity + 1);
+  }
+
+  /** Room for `count` entries (offsets grow with the entries, bytes only with the strings). */
+  reserve(count: number): void {
+    if (count + 1 <= this.offsets.length) return;
+    const offsets = new Uint32Array(Math.max(count + 1, this.offsets.length * 2));
+    offsets.set(this.offsets);
+    this.offsets = offsets;
+  }
+
+  #room(bytes: number): void {
+    if (this.used + bytes <= this.bytes.length) return;
+    const grown = new Uint8Array(Math.max(this.used + bytes, this.bytes.length * 2, 1024));
+    grown.set(this.bytes.subarray(0, this.used));
+    this.bytes = grown;
+  }
+
+  /** Ends entry `i` (0-based) with `value` (undefined: absent); entries must come in order. */
+  add(i: number, value: string | undefined): void {
+    if (value !== undefined) {
+      this.#room(value.length * 3);
+      this.used += encoder.encodeInto(value, this.bytes.subarray(this.used)).written;
+    }
+    this.offsets[i + 1] = this.used;
+  }
+
+  /**
+   * Ends entries `first…` with the strings of `joined`, UTF-8 strings separated by a zero byte.
+   * False, with nothing kept, unless it holds exactly `count` of them, none empty and none longer
+   * than `maxBytes`: a string holding a zero byte or too long is not something an import writes,
+   * and its caller takes the slow path that says so.
+   */
+  addJoined(first: number, count: number, joined: Uint8Array, maxBytes: number): boolean {
+    this.#room(joined.length);
+    const out = this.bytes;
+    const offsets = this.offsets;
+    let used = this.used;
+    let start = used;
+    let entry = first;
+    const last = first + count - 1;
+    for (let k = 0; k < joined.length; k++) {
+      const byte = joined[k] as number;
+      if (byte !== 0) {
+        out[used++] = byte;
+        continue;
+      }
+      if (entry === last || used === start || used - start > maxBytes) return false;
+      offsets[++entry] = used;
+      start = used;
+    }
+    if (entry !== last || used === start || used - start > maxBytes) return false;
+    offsets[++entry] = used;
+    this.used = used;
+    return true;
+  }
+
+  done(count: number): StringColumn {
+    return { offsets: this.offsets.subarray(0, count + 1), bytes: this.bytes.subarray(0, this.used) };
+  }
+}
+
+/** One algorithm's entries, packed: hashes back to back and the columns in the same order. */
+export interface PackedEntries {
+  readonly hashes: Uint8Array;
+  readonly columns: EntryColumns;
+}
+
+/**
+ * Builds the packed columns of one algorithm's entries, and their hashes back to back, as entries
+ * arrive (from a store's rows): what a snapshot holds, with no object per entry.
+ */
+export class PackedBuilder {
+  /** Bytes of one hash. */
+  readonly width: number;
+  count = 0;
+  #hashes: Uint8Array;
+  #listIndex: Uint16Array;
+  readonly #ids: ColumnBuilder;
+  readonly #labels: ColumnBuilder;
+  readonly #metadata: ColumnBuilder;
+
+  /** `capacity`: the entries expected (more may come, at the cost of growing). */
+  constructor(width: number, capacity: number) {
+    this.width = width;
+    this.#hashes = new Uint8Array(capacity * width);
+    this.#listIndex = new Uint16Array(capacity);
+    this.#ids = new ColumnBuilder(capacity);
+    this.#labels = new ColumnBuilder(capacity);
+    this.#metadata = new ColumnBuilder(capacity);
+  }
+
+  /** Room for `more` entries beyond those held. */
+  #reserve(more: number): void {
+    const count = this.count + more;
+    if (count > this.#listIndex.length) {
+      const capacity = Math.max(count, this.#listIndex.length * 2);
+      const hashes = new Uint8Array(capacity * this.width);
+      hashes.set(this.#hashes);
+      this.#hashes = hashes;
+      const listIndex = new Uint16Array(capacity);
+      listIndex.set(this.#listIndex);
+      this.#listIndex = listIndex;
+    }
+    for (const column of [this.#ids, this.#labels, this.#metadata]) column.reserve(count);
+  }
+
+  /** Adds one entry of list number `list`; its `hash` is `width` bytes. */
+  add(list: number, hash: Uint8Array, entry: Pick<ListEntry, 'id' | 'label' | 'metadata'>): void {
+    this.#reserve(1);
+    const i = this.count;
+    this.#hashes.set(hash, i * this.width);
+    this.#listIndex[i] = list;
+    this.#ids.add(i, entry.id);
+    this.#labels.add(i, entry.label);
+    this.#metadata.add(i, entry.metadata === undefined ? undefined : JSON.stringify(entry.metadata));
+    this.count = i + 1;
+  }
+
+  /**
+   * Adds `count` entries of list number `list` with no label or metadata: their hashes back to
+   * back and their ids separated by zero bytes (`ColumnBuilder.addJoined`). False, with nothing added,
+   * when `ids` is not that (see there).
+   */
+  addBatch(list: number, count: number, hashes: Uint8Array, ids: Uint8Array, maxIdBytes: number): boolean {
+    if (hashes.length !== count * this.width) return false;
+    this.#reserve(count);
+    const first = this.count;
+    if (!this.#ids.addJoined(first, count, ids, maxIdBytes)) return false;
+    this.#hashes.set(hashes, first * this.width);
+    this.#listIndex.fill(list, first, first + count);
+    this.#labels.offsets.fill(this.#labels.used, first + 1, first + count + 1);
+    this.#metadata.offsets.fill(this.#metadata.used, first + 1, first + count + 1);
+    this.count = first + count;
+    return true;
+  }
+
+  /** The hashes back to back and the columns, over `lists`. */
+  done(lists: readonly string[]): PackedEntries {
+    const n = this.count;
+    return {
+      hashes: this.#hashes.subarray(0, n * this.width),
+      columns: {
+        lists,
+        listIndex: this.#listIndex.subarray(0, n),
+        ids: this.#ids.done(n),
+        labels: this.#labels.done(n),
+        metadata: this.#metadata.done(n),
+      },
+    };
+  }
+}
+
+function permuteColumn(column: StringColumn, order: Uint32Array): StringColumn {
+  const offsets = new Uint32Array(order.length + 1);
+  const bytes = new Uint8Array(column.bytes.length);
+  let used = 0;
+  order.forEach((from, to) => {
+    const start = column.offsets[from] as number;
+    const end = column.offsets[from + 1] as number;
+    bytes.set(column.bytes.subarray(start, end), used);
+    used += end - start;
+    offsets[to + 1] = used;
+  });
+  return { offsets, bytes };
+}
+
+/** The columns with entry `order[i]` at position `i` (an exact table's sorted order). */
+export function permuteColumns(columns: EntryColumns, order: Uint32Array): EntryColumns {
+  return {
+    lists: columns.lists,
+    listIndex: Uint16Array.from(order, (from) => columns.listIndex[from] as number),
+    ids: permuteColumn(columns.ids, order),
+    labels: permuteColumn(columns.labels, order),
+    metadata: permuteColumn(columns.metadata, order),
   };
 }

@@ -71,12 +71,28 @@ export class ExactIndex {
     hashes.forEach((h, i) => {
       if (h.length !== bytes) throw new RangeError(`Expected ${bytes} bytes for hash ${i} but received ${h.length}`);
     });
-    const order = Uint32Array.from(hashes.keys()).sort(
-      (x, y) => compareAt(hashes[x] as Uint8Array, 0, hashes[y] as Uint8Array, 0, bytes) || x - y,
-    );
-    const sorted = new Uint8Array(hashes.length * bytes);
+    const packed = new Uint8Array(hashes.length * bytes);
+    hashes.forEach((h, i) => {
+      packed.set(h, i * bytes);
+    });
+    return ExactIndex.buildPacked(packed, bytes);
+  }
+
+  /**
+   * Sorts hashes held back to back (`bytes` each, e.g. read from a store), as {@link ExactIndex.build}
+   * does: equal hashes keep their input order.
+   */
+  static buildPacked(packed: Uint8Array, bytes: number): { index: ExactIndex; order: Uint32Array } {
+    integerInRange(bytes, 1, 64, 'bytes');
+    if (packed.length % bytes !== 0)
+      throw new RangeError(`Expected a multiple of ${bytes} bytes but received ${packed.length}`);
+    const count = packed.length / bytes;
+    const order = new Uint32Array(count);
+    for (let i = 0; i < count; i++) order[i] = i;
+    order.sort((x, y) => compareAt(packed, x * bytes, packed, y * bytes, bytes) || x - y);
+    const sorted = new Uint8Array(packed.length);
     order.forEach((from, to) => {
-      sorted.set(hashes[from] as Uint8Array, to * bytes);
+      sorted.set(packed.subarray(from * bytes, (from + 1) * bytes), to * bytes);
     });
     return { index: new ExactIndex(sorted, bytes), order };
   }

@@ -4,9 +4,9 @@
  * Perceptual hashes get the linear scan or multi-index hashing over it, by list size
  * (`chooseSearchTier`) unless the caller says otherwise; exact hashes get a hash table.
  */
-import type { AlgorithmName } from '../algorithms/registry.js';
+import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
-import { entryTableOf, type EntryTable } from './entry-table.js';
+import { entryTableOf, packedEntryTable, permuteColumns, type EntryColumns, type EntryTable, type PackedEntries } from './entry-table.js';
 import type { ListEntry } from '../lists/entry.js';
 import { ExactIndex } from './exact-index.js';
 import { LinearIndex } from './linear.js';
@@ -108,6 +108,83 @@ export function buildTable(
     search: { tier: 'exact' },
     entries: entryTableOf(exact.entries),
   };
+}
+
+/** Bytes of each half of a 256-bit hash: the linear index keeps each half in its own plane. */
+const HALF_BYTES = 16;
+
+/** Copies `count` hashes held back to back into the two planes: first halves to `a`, second to `b`. */
+function splitHalves(hashes: Uint8Array, a: Uint8Array, b: Uint8Array, count: number): void {
+  const aligned = [hashes, a, b].every((x) => x.byteOffset % 4 === 0);
+  if (!aligned) {
+    for (let i = 0; i < count; i++) {
+      const at = i * 2 * HALF_BYTES;
+      a.set(hashes.subarray(at, at + HALF_BYTES), i * HALF_BYTES);
+      b.set(hashes.subarray(at + HALF_BYTES, at + 2 * HALF_BYTES), i * HALF_BYTES);
+    }
+    return;
+  }
+  // Word by word: a copy per half would make two views an entry. The words' byte order does not
+  // matter: they are copied, never read as numbers.
+  const words = (x: Uint8Array): Uint32Array => new Uint32Array(x.buffer, x.byteOffset, x.length >>> 2);
+  const from = words(hashes);
+  const toA = words(a);
+  const toB = words(b);
+  for (let i = 0, w = 0, h = 0; i < count; i++, h += 4) {
+    toA[h] = from[w++] as number;
+    toA[h + 1] = from[w++] as number;
+    toA[h + 2] = from[w++] as number;
+    toA[h + 3] = from[w++] as number;
+    toB[h] = from[w++] as number;
+    toB[h + 1] = from[w++] as number;
+    toB[h + 2] = from[w++] as number;
+    toB[h + 3] = from[w++] as number;
+  }
+}
+
+/**
+ * Builds the table of one algorithm from its entries packed (hashes back to back, `bits / 8`
+ * bytes each, and their columns in the same order), as a store is read: the same table
+ * {@link buildTable} builds from entry objects, with no object per entry.
+ */
+export function buildPackedTable(
+  algorithm: HashAlgorithm<AlgorithmName>,
+  hashes: Uint8Array,
+  columns: EntryColumns,
+  search?: ResolvedSearch,
+): MatcherTable {
+  const count = columns.listIndex.length;
+  if (algorithm.kind === 'perceptual') {
+    const linear = LinearIndex.allocate(count);
+    const { a, b } = linear.planes();
+    splitHalves(hashes, a, b, count);
+    return {
+      kind: 'perceptual',
+      algorithm,
+      linear,
+      ...perceptualIndex(linear, search),
+      entries: packedEntryTable(columns),
+    };
+  }
+  const { index, order } = ExactIndex.buildPacked(hashes, algorithm.bits / 8);
+  return {
+    kind: 'exact',
+    algorithm,
+    index,
+    search: { tier: 'exact' },
+    entries: packedEntryTable(permuteColumns(columns, order)),
+  };
+}
+
+/** The tables of packed entries (see {@link buildPackedTable}), in the same order. */
+export function buildPackedTables(
+  packed: ReadonlyMap<AlgorithmName, PackedEntries>,
+  search?: ResolvedSearch,
+): Map<AlgorithmName, MatcherTable> {
+  const tables = new Map<AlgorithmName, MatcherTable>();
+  for (const [name, { hashes, columns }] of packed)
+    tables.set(name, buildPackedTable(getAlgorithm(name), hashes, columns, search));
+  return tables;
 }
 
 /** The table with its index rebuilt under `search` (a snapshot opened with other search options). */

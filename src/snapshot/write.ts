@@ -8,15 +8,14 @@ import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms
 import type { HashAlgorithm } from '../algorithms/types.js';
 import { HashwardenError } from '../errors.js';
 import type { ListEntry } from '../lists/entry.js';
-import { packEntries, type EntryColumns, type StringColumn } from '../search/entry-table.js';
+import { entryTableOf, packEntries, type EntryColumns, type StringColumn } from '../search/entry-table.js';
 import { MihIndex } from '../search/mih.js';
 import {
   buildTable,
   resolveSearch,
   sortExact,
-  type PerceptualTable,
+  type MatcherTable,
   type ResolvedSearch,
-  type TableSearch,
 } from '../search/tables.js';
 import { writeAll, outputMode, writeOutputFile } from '../output-file.js';
 import { integerInRange, invalid, nonEmptyString } from '../validate.js';
@@ -77,23 +76,33 @@ function entrySections(algorithm: number, columns: EntryColumns): Section[] {
   ];
 }
 
-/** The sections of one algorithm, and how it is searched; entries in the table's order. */
-function algorithmSections(
-  number: number,
+/** A table to write, with its entries' columns in the table's order. */
+interface WrittenTable {
+  readonly table: MatcherTable;
+  readonly columns: EntryColumns;
+}
+
+/** The table of one algorithm's entries and its columns, as `buildTable` and `sortExact` order them. */
+function tableOfEntries(
   algorithm: HashAlgorithm<AlgorithmName>,
   group: readonly ListEntry[],
   listNames: readonly string[],
   search: ResolvedSearch | undefined,
-): { sections: Section[]; search: TableSearch } {
+): WrittenTable {
   if (algorithm.kind === 'exact') {
     const exact = sortExact(algorithm, group);
-    const sections = [
-      { kind: KIND.EXACT, algorithm: number, part: 0, data: exact.index.sorted },
-      ...entrySections(number, packEntries(exact.entries, listNames)),
-    ];
-    return { sections, search: { tier: 'exact' } };
+    return {
+      table: { kind: 'exact', algorithm, index: exact.index, search: { tier: 'exact' }, entries: entryTableOf(exact.entries) },
+      columns: packEntries(exact.entries, listNames),
+    };
   }
-  const table = buildTable(algorithm, group, search) as PerceptualTable;
+  return { table: buildTable(algorithm, group, search), columns: packEntries(group, listNames) };
+}
+
+/** The sections of one algorithm's table. */
+function algorithmSections(number: number, { table, columns }: WrittenTable): Section[] {
+  if (table.kind === 'exact')
+    return [{ kind: KIND.EXACT, algorithm: number, part: 0, data: table.index.sorted }, ...entrySections(number, columns)];
   const { a, b } = table.linear.planes();
   const sections: Section[] = [
     { kind: KIND.PLANE_A, algorithm: number, part: 0, data: a },
@@ -108,33 +117,20 @@ function algorithmSections(
       sections.push({ kind: KIND.MIH_IDS, algorithm: number, part, data: bytesOf(o) });
     });
   }
-  sections.push(...entrySections(number, packEntries(group, listNames)));
-  return { sections, search: table.search };
+  sections.push(...entrySections(number, columns));
+  return sections;
 }
 
-/**
- * Writes a snapshot of `entries` to `path`, atomically: a temporary file beside it, flushed, then
- * renamed over it. A file replaced keeps its owner and, unless `source.mode` is given, its mode;
- * a new file is `0o600`. Perceptual hashes are stored with the index `search` chooses (by default
- * the automatic tier: multi-index tables for large lists), so opening the file rebuilds nothing.
- * Throws `ERR_STORE` when the file cannot be written, or its owner cannot be kept (and leaves the
- * old file as it was, and no temporary file behind).
- *
- * @example
- * ```ts
- * await writeSnapshot('lists.snap', { lists: [{ name: 'ncmec', version: 3 }], entries });
- * await writeSnapshot('big.snap', { lists, entries, search: { tier: 'mih', substringBits: 20 } });
- * ```
- */
-export async function writeSnapshot(path: string, source: SnapshotSource): Promise<SnapshotSummary> {
+/** The path and what a snapshot carries besides its entries, checked as `readSnapshot` will check them. */
+function checkSource(
+  path: string,
+  source: Omit<SnapshotSource, 'entries' | 'search'>,
+): { lists: SnapshotList[]; mode: number | undefined } {
   // `invalid` describes any value (JSON.stringify throws for a BigInt, String for a null-prototype object).
   if (typeof path !== 'string' || path.length === 0) invalid('non-empty string', 'path', path);
   if (source === null || typeof source !== 'object') invalid('object', 'source', source);
   if (!Array.isArray(source.lists))
     throw new TypeError(`Expected array for source.lists but received ${typeof source.lists}`);
-  if (!Array.isArray(source.entries))
-    throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
-  const search = resolveSearch(source.search, 'search');
   const mode = outputMode(source.mode, 'source.mode');
   if (source.lists.length > 0x10000)
     throw new RangeError(`Expected at most 65536 lists but received ${source.lists.length}`);
@@ -152,6 +148,28 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
       ...(list.label === undefined ? {} : { label: nonEmptyString(list.label, `source.lists[${i}].label`) }),
     };
   });
+  return { lists, mode };
+}
+
+/**
+ * Writes a snapshot of `entries` to `path`, atomically: a temporary file beside it, flushed, then
+ * renamed over it. A file replaced keeps its owner and, unless `source.mode` is given, its mode;
+ * a new file is `0o600`. Perceptual hashes are stored with the index `search` chooses (by default
+ * the automatic tier: multi-index tables for large lists), so opening the file rebuilds nothing.
+ * Throws `ERR_STORE` when the file cannot be written, or its owner cannot be kept (and leaves the
+ * old file as it was, and no temporary file behind).
+ *
+ * @example
+ * ```ts
+ * await writeSnapshot('lists.snap', { lists: [{ name: 'ncmec', version: 3 }], entries });
+ * await writeSnapshot('big.snap', { lists, entries, search: { tier: 'mih', substringBits: 20 } });
+ * ```
+ */
+export async function writeSnapshot(path: string, source: SnapshotSource): Promise<SnapshotSummary> {
+  const { lists, mode } = checkSource(path, source);
+  if (!Array.isArray(source.entries))
+    throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
+  const search = resolveSearch(source.search, 'search');
   const listNames = lists.map((l) => l.name);
   const grouped = new Map<AlgorithmName, ListEntry[]>();
   for (const entry of source.entries) {
@@ -162,14 +180,47 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
     }
     group.push(entry);
   }
+  const tables: WrittenTable[] = [];
+  for (const [name, group] of grouped) tables.push(tableOfEntries(getAlgorithm(name), group, listNames, search));
+  return write(path, source, lists, mode, tables);
+}
+
+/**
+ * {@link writeSnapshot} of tables already built over packed entries (`buildPackedTable`: a
+ * store read by `hashwarden export`), each written as it is, in the order given: no object per
+ * entry. Their columns must number the lists in `source.lists`' order; `source.search` is not
+ * used (the tables hold their index). Internal; not part of the package's API.
+ */
+export async function writePackedSnapshot(
+  path: string,
+  source: Omit<SnapshotSource, 'entries' | 'search'>,
+  tables: ReadonlyMap<AlgorithmName, MatcherTable>,
+): Promise<SnapshotSummary> {
+  const { lists, mode } = checkSource(path, source);
+  const written = [...tables.values()].map((table) => {
+    const columns = table.entries.columns;
+    if (columns === undefined) throw new TypeError(`Expected packed entries for ${table.algorithm.name}`);
+    if (columns.lists.length !== lists.length || columns.lists.some((name, i) => name !== lists[i]?.name))
+      throw new RangeError(`Expected the entries of ${table.algorithm.name} to number the lists given`);
+    return { table, columns };
+  });
+  return write(path, source, lists, mode, written);
+}
+
+/** Writes the sections of `tables`, their META and the header (see `writeSnapshot`). */
+async function write(
+  path: string,
+  source: Pick<SnapshotSource, 'source'>,
+  lists: readonly SnapshotList[],
+  mode: number | undefined,
+  tables: readonly WrittenTable[],
+): Promise<SnapshotSummary> {
   const sections: Section[] = [];
   const algorithms: SnapshotAlgorithm[] = [];
-  for (const [name, group] of grouped) {
-    const algorithm = getAlgorithm(name);
-    const number = algorithms.length;
-    const written = algorithmSections(number, algorithm, group, listNames, search);
-    sections.push(...written.sections);
-    algorithms.push({ name, bits: algorithm.bits, count: group.length, search: written.search });
+  for (const written of tables) {
+    const { algorithm, search } = written.table;
+    sections.push(...algorithmSections(algorithms.length, written));
+    algorithms.push({ name: algorithm.name, bits: algorithm.bits, count: written.table.entries.count, search });
   }
   // Never a file readSnapshot refuses: entries not normalised (an id past MAX_FIELD_LENGTH,
   // metadata past MAX_METADATA_BYTES) could make a string section longer than its count allows.
@@ -225,5 +276,5 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
     for (const [i, s] of sections.entries()) await writeAll(file, s.data, offsets[i] as number);
     await file.truncate(size);
   });
-  return { bytes: size, entries: source.entries.length, algorithms };
+  return { bytes: size, entries: algorithms.reduce((n, a) => n + a.count, 0), algorithms };
 }

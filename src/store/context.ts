@@ -32,7 +32,7 @@ export const ENTRY_LIMITS = {
  * cut to their limit), and `oversized` names the first such column, for the read to refuse the
  * entry.
  */
-const READ_COLUMNS = [
+export const READ_COLUMNS = [
   ...(['list', 'id', 'algorithm'] as const).map((c) => `substr(${c}, 1, ${ENTRY_LIMITS[c]}) AS ${c}`),
   ...(['hash', 'label', 'metadata'] as const).map(
     (c) => `iif(octet_length(${c}) > ${ENTRY_LIMITS[c]}, NULL, ${c}) AS ${c}`,
@@ -116,6 +116,11 @@ export interface StoreContext {
   readonly insertList: Statement<[string, string, string]>;
   readonly bumpList: Statement<[number, string, string]>;
   readonly listRows: Statement<[], ListRowData>;
+  /**
+   * Each list's entries, and how many of them each algorithm holds, in one pass in key order (no
+   * sort): `n` beyond the algorithms' sum means a name no import writes, counted by `listCounts`.
+   */
+  readonly listTotals: Statement<[], Record<string, number> & { list: string; n: number }>;
   readonly listCounts: Statement<[], { list: string; algorithm: string; n: number }>;
   /** Entries, and their count, by filter: indexed as `FILTERS`. */
   readonly iterate: readonly Statement<string[], ReadRow>[];
@@ -141,6 +146,9 @@ export function createContext(db: Connection, path: string, readonly: boolean, v
     insertList: db.prepare('INSERT INTO lists (name, version, created_at, updated_at) VALUES (?, 1, ?, ?)'),
     bumpList: db.prepare('UPDATE lists SET version = ?, updated_at = ? WHERE name = ?'),
     listRows: db.prepare(`SELECT ${listColumns(version)} FROM lists ORDER BY name`),
+    listTotals: db.prepare(
+      `SELECT substr(list, 1, ${MAX_FIELD_BYTES}) AS list, count(*) AS n, ${ALGORITHM_NAMES.map((a) => `sum(algorithm = '${a}') AS ${a}`).join(', ')} FROM entries GROUP BY entries.list`,
+    ),
     listCounts: db.prepare(
       `SELECT substr(list, 1, ${MAX_FIELD_BYTES}) AS list, substr(algorithm, 1, ${MAX_FIELD_BYTES}) AS algorithm, count(*) AS n FROM entries GROUP BY list, algorithm`,
     ),

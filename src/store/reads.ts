@@ -73,7 +73,7 @@ function shownName(value: string): string {
 }
 
 /** A stored row as an entry. */
-function toEntry(ctx: StoreContext, row: ReadRow): ListEntry {
+export function toEntry(ctx: StoreContext, row: ReadRow): ListEntry {
   if (row.oversized !== null) {
     throw new HashwardenError(
       'ERR_STORE',
@@ -167,11 +167,28 @@ export async function readAsync<T>(ctx: StoreContext, fn: () => Promise<T>): Pro
   }
 }
 
+/** The algorithms in the order SQLite groups them by name: a list's counts keep that order. */
+const BY_NAME = [...ALGORITHM_NAMES].sort();
+
 /** {@link HashStore.lists}. */
 export function lists(ctx: StoreContext): ListInfo[] {
   try {
     const counts = new Map<string, Partial<Record<AlgorithmName, number>>>();
-    for (const { list, algorithm, n } of ctx.listCounts.all()) {
+    let unknown = false;
+    for (const row of ctx.listTotals.all()) {
+      const byAlgorithm = counts.get(row.list) ?? {};
+      let known = 0;
+      for (const name of BY_NAME) {
+        const n = row[name] ?? 0;
+        known += n;
+        if (n > 0) byAlgorithm[name] = (byAlgorithm[name] ?? 0) + n;
+      }
+      counts.set(row.list, byAlgorithm);
+      unknown ||= known !== row.n;
+    }
+    // Only a crafted store holds other names: counted by name, as they are stored.
+    if (unknown) counts.clear();
+    for (const { list, algorithm, n } of unknown ? ctx.listCounts.all() : []) {
       const byAlgorithm = counts.get(list) ?? {};
       byAlgorithm[algorithm as AlgorithmName] = n;
       counts.set(list, byAlgorithm);

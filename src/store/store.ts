@@ -4,9 +4,12 @@
  * concern: `schema.ts` (opening), `staged-import.ts`, `ordered-import.ts` and `import-file.ts`
  * (imports), `reads.ts` and `policy.ts`.
  */
+import type { AlgorithmName } from '../algorithms/registry.js';
 import type { ListEntry } from '../lists/entry.js';
+import type { PackedEntries } from '../search/entry-table.js';
 import { storeError, type StoreContext } from './context.js';
 import { importFile } from './import-file.js';
+import { readPacked } from './load.js';
 import { setListPolicy } from './policy.js';
 import { count, entries, history, lists, read, readAsync } from './reads.js';
 import { openStore, resolveStoreOptions } from './schema.js';
@@ -25,6 +28,18 @@ import type {
   ListPolicyChange,
   StoreOptions,
 } from './types.js';
+
+/** Each store's context, for the package's own readers outside the class (`packedEntries`). */
+const contexts = new WeakMap<HashStore, StoreContext>();
+
+/**
+ * The entries of `lists` packed per algorithm (`load.ts`), read as `store.entries()` would read
+ * them, list by list; call it in `store.read`. Internal: `Matcher.open` and `hashwarden export`
+ * use it; not part of the package's API.
+ */
+export function packedEntries(store: HashStore, lists: readonly ListInfo[]): Map<AlgorithmName, PackedEntries> {
+  return readPacked(contexts.get(store) as StoreContext, lists);
+}
 
 /**
  * A hash store in one SQLite file. Entries are kept per (list, id); each import is one
@@ -52,6 +67,7 @@ export class HashStore {
   private constructor(ctx: StoreContext) {
     this.path = ctx.path;
     this.#ctx = ctx;
+    contexts.set(this, ctx);
   }
 
   /**

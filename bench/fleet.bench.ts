@@ -1,0 +1,136 @@
+/**
+ * Question (issue 19, item 1): what do the steps of a fleet's list pipeline cost, as whole
+ * processes of the built CLI? Target at 1M PDQ entries: opening the store (`match FILE --db`) and
+ * `export --snapshot` each ≤ 1.5 s and ≤ 300 MB peak RSS; at 10M ≤ 15 s and ≤ 2 GB.
+ *
+ * A CSV list of N random PDQ entries (ids `e-000001234`, mulberry32, so every run writes the same
+ * file) is generated into a temporary directory and imported into a fresh store with the built
+ * CLI; then each step runs `--runs` times under `/usr/bin/time -v`: `match IMAGE --db STORE` (open
+ * the store, match one image), `export --db STORE --snapshot FILE`, `match IMAGE --snapshot FILE`.
+ * Reported per step: the median wall clock and peak RSS of the runs, with the machine's load
+ * average, as a markdown table. Start-up is included (the processes are whole).
+ *
+ * Run: npm run build && npx tsx bench/fleet.bench.ts --entries 1e6 [--runs 3] [--cli dist/cli/main.js]
+ * The generated files are deleted at the end.
+ */
+import { spawn } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { once } from 'node:events';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import sharp from 'sharp';
+import { mulberry32 } from '../src/testing/prng.js';
+import { environment, revision, ROOT } from './corpus.js';
+
+function option(name: string): string | undefined {
+  const args = process.argv.slice(2);
+  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  const arg = args[i] as string;
+  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[i + 1];
+}
+
+function positiveInteger(text: string, name: string): number {
+  const n = Number(text.replaceAll('_', ''));
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name}: expected a positive integer like 1e6, got ${text}`);
+  return n;
+}
+
+const ENTRIES = positiveInteger(option('entries') ?? '1e6', 'entries');
+const RUNS = positiveInteger(option('runs') ?? '3', 'runs');
+const CLI = resolve(ROOT, option('cli') ?? join('dist', 'cli', 'main.js'));
+const ROWS_PER_WRITE = 16_384;
+
+/** Writes the list: `id,algorithm,hash` rows of random PDQ hashes. */
+async function writeList(path: string): Promise<void> {
+  const random = mulberry32(19);
+  const out = createWriteStream(path);
+  out.write('id,algorithm,hash\n');
+  let block: string[] = [];
+  for (let i = 0; i < ENTRIES; i++) {
+    let hex = '';
+    for (let w = 0; w < 8; w++) hex += Math.floor(random() * 2 ** 32).toString(16).padStart(8, '0');
+    block.push(`e-${String(i).padStart(9, '0')},pdq,${hex}`);
+    if (block.length === ROWS_PER_WRITE || i === ENTRIES - 1) {
+      if (!out.write(`${block.join('\n')}\n`)) await once(out, 'drain');
+      block = [];
+    }
+  }
+  out.end();
+  await once(out, 'finish');
+}
+
+interface Run {
+  readonly seconds: number;
+  readonly rssMb: number;
+  readonly status: number;
+}
+
+/** Runs the CLI under `/usr/bin/time -v`; its wall clock and peak RSS. */
+async function timed(args: readonly string[]): Promise<Run> {
+  const child = spawn('/usr/bin/time', ['-v', process.execPath, CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
+  const [code] = (await once(child, 'close')) as [number];
+  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(err);
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(err);
+  if (wall === null || rss === null) throw new Error(`no /usr/bin/time figures in:\n${err}`);
+  const seconds = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
+  return { seconds, rssMb: Number(rss[1]) / 1024, status: code };
+}
+
+function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'hashwarden-fleet-'));
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  process.once('SIGINT', () => {
+    cleanup();
+    process.exit(130);
+  });
+  try {
+    const list = join(dir, 'list.csv');
+    const db = join(dir, 'hashes.db');
+    const snapshot = join(dir, 'lists.snap');
+    const image = join(dir, 'upload.png');
+    await writeList(list);
+    const pixels = Buffer.from(Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 37 + (i >> 7) * 11) & 255));
+    await sharp(pixels, { raw: { width: 64, height: 64, channels: 3 } }).png().toFile(image);
+    const imported = await timed(['import', list, '--db', db, '--list', 'fleet', '--quiet']);
+    if (imported.status !== 0) throw new Error(`import exited ${imported.status}`);
+    const steps: [string, string[], number][] = [
+      ['`match FILE --db` (open the store, one image)', ['match', image, '--db', db], 0],
+      ['`export --snapshot`', ['export', '--db', db, '--snapshot', snapshot], 0],
+      ['`match FILE --snapshot`', ['match', image, '--snapshot', snapshot], 0],
+    ];
+    const rows: string[] = [];
+    for (const [name, args] of steps) {
+      const runs: Run[] = [];
+      for (let r = 0; r < RUNS; r++) {
+        const run = await timed(args);
+        // match exits 1 on a match and 0 on none; anything else is a failure.
+        if (run.status > 1) throw new Error(`${args.join(' ')} exited ${run.status}`);
+        runs.push(run);
+      }
+      rows.push(
+        `| ${name} | ${median(runs.map((r) => r.seconds)).toFixed(2)} s | ${median(runs.map((r) => r.rssMb)).toFixed(0)} MB |`,
+      );
+    }
+    console.log(`${await environment()}; revision ${revision()}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(`${ENTRIES.toLocaleString('en-US')} random PDQ entries, median of ${RUNS} runs, ${CLI}\n`);
+    console.log('| step | time | peak RSS |\n|---|---:|---:|');
+    console.log(
+      `| \`import\` (CSV, fresh store, one run) | ${imported.seconds.toFixed(2)} s | ${imported.rssMb.toFixed(0)} MB |`,
+    );
+    for (const row of rows) console.log(row);
+  } finally {
+    cleanup();
+  }
+}
+
+await main();
