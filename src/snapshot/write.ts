@@ -22,10 +22,12 @@ import { writeAll, outputMode, writeOutputFile } from '../output-file.js';
 import { integerInRange, invalid, nonEmptyString } from '../validate.js';
 import { checksum } from './checksum.js';
 import { describeBounds, fits, sectionBounds, type Bounds } from './layout.js';
+import { DIGEST_BYTES, DIGESTS_AT, privateKeyOf, sectionDigest, signatureBlockBytes, signBlock, snapshotKeyId } from './sign.js';
 import {
   align,
   HEADER_BYTES,
   HEADER_CHECKSUM_AT,
+  HEADER_SIGNATURE_AT,
   KIND,
   NO_ALGORITHM,
   NOTHING,
@@ -136,6 +138,13 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
     throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
   const search = resolveSearch(source.search, 'search');
   const mode = outputMode(source.mode, 'source.mode');
+  const sequence =
+    source.sequence === undefined
+      ? Date.now()
+      : integerInRange(source.sequence, 0, Number.MAX_SAFE_INTEGER, 'source.sequence');
+  if (source.sign !== undefined && (source.sign === null || typeof source.sign !== 'object'))
+    invalid('object with privateKey', 'source.sign', source.sign);
+  const privateKey = source.sign === undefined ? undefined : privateKeyOf(source.sign.privateKey, 'source.sign.privateKey');
   if (source.lists.length > 0x10000)
     throw new RangeError(`Expected at most 65536 lists but received ${source.lists.length}`);
   // Only what a snapshot carries, checked: a bad threshold is refused here, not by every reader.
@@ -184,6 +193,7 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   }
   const meta: Meta = {
     created: new Date().toISOString(),
+    sequence,
     ...(source.source === undefined ? {} : { source: source.source }),
     lists,
     algorithms,
@@ -210,20 +220,36 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
     table.setBigUint64(row + 24, BigInt(s.data.length), true);
     offset = align(offset + s.data.length);
   });
-  const size = offset;
+  // The signature block, when signing, follows the last section: its length is in the header, so
+  // the signature, made over the header, covers where the block is too.
+  const signatureAt = offset;
+  const block = privateKey === undefined ? undefined : new Uint8Array(signatureBlockBytes(sections.length));
+  const size = offset + (block?.length ?? 0);
   const header = new DataView(new ArrayBuffer(HEADER_BYTES));
   new Uint8Array(header.buffer).set(SNAPSHOT_MAGIC, 0);
   header.setUint32(8, SNAPSHOT_VERSION, true);
   header.setUint32(12, sections.length, true);
   header.setBigUint64(16, BigInt(size), true);
   header.setBigUint64(24, checksum(new Uint8Array(table.buffer)), true);
+  header.setUint32(HEADER_SIGNATURE_AT, block?.length ?? 0, true);
   header.setBigUint64(HEADER_CHECKSUM_AT, checksum(new Uint8Array(header.buffer, 0, HEADER_CHECKSUM_AT)), true);
+  if (block !== undefined && privateKey !== undefined) {
+    sections.forEach((s, i) => block.set(sectionDigest(s.data), DIGESTS_AT + i * DIGEST_BYTES));
+    signBlock(privateKey, new Uint8Array(header.buffer), new Uint8Array(table.buffer), block);
+  }
 
   await writeOutputFile({ path, mode, code: 'ERR_STORE', what: 'the snapshot ' }, async (file) => {
     await writeAll(file, new Uint8Array(header.buffer), 0);
     await writeAll(file, new Uint8Array(table.buffer), HEADER_BYTES);
     for (const [i, s] of sections.entries()) await writeAll(file, s.data, offsets[i] as number);
+    if (block !== undefined) await writeAll(file, block, signatureAt);
     await file.truncate(size);
   });
-  return { bytes: size, entries: source.entries.length, algorithms };
+  return {
+    bytes: size,
+    entries: source.entries.length,
+    algorithms,
+    sequence,
+    ...(privateKey === undefined ? {} : { keyId: snapshotKeyId(privateKey) }),
+  };
 }
