@@ -313,7 +313,9 @@ export class Matcher {
    * Resolves to true when it swapped, false when nothing changed; concurrent calls share one
    * reload. If reading fails, or the source now holds no entry (`ERR_NO_ENTRIES`, unless the
    * matcher was opened with `allowEmpty`), it rejects and the matcher keeps serving the previous
-   * lists.
+   * lists; so it does for a snapshot refused by `trustedKeys` (`ERR_SNAPSHOT_SIGNATURE`) or whose
+   * sequence is lower than the one served (`ERR_SNAPSHOT_ROLLBACK`, unless `allowRollback`) or
+   * than `minSequence`.
    * Reading a store is synchronous work (about as long as `Matcher.open`), so services that must
    * never pause should reload from snapshots (docs/lists.md). A matcher made by `fromEntries` has
    * no source: TypeError.
