@@ -13,9 +13,11 @@ export async function readKeyFile(path: string, flag: string): Promise<string> {
   try {
     return await readFile(path, 'utf8');
   } catch (error) {
-    throw new HashwardenError('ERR_INPUT_READ', `Cannot read the key file ${path} (${flag}): ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw new HashwardenError(
+      'ERR_INPUT_READ',
+      `Cannot read the key file ${path} (${flag}): ${(error as Error).message}`,
+      { cause: error },
+    );
   }
 }
 
@@ -24,7 +26,9 @@ async function writeNew(path: string, text: string, mode: number): Promise<void>
   try {
     await writeFile(path, text, { mode, flag: 'wx' });
   } catch (error) {
-    throw new HashwardenError('ERR_OUTPUT_WRITE', `Cannot write ${path}: ${(error as Error).message}`, { cause: error });
+    throw new HashwardenError('ERR_OUTPUT_WRITE', `Cannot write ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 
@@ -59,7 +63,9 @@ Exit status: 0 on success, 2 on error.`,
       await unlink(out).catch(() => undefined);
       throw error;
     }
-    io.out(textLine(`wrote ${out} (private key, mode 600) and ${out}.pub (public key); key id ${snapshotKeyId(publicKey)}`));
+    io.out(
+      textLine(`wrote ${out} (private key, mode 600) and ${out}.pub (public key); key id ${snapshotKeyId(publicKey)}`),
+    );
     return EXIT.ok;
   },
 };

@@ -54,7 +54,8 @@ describe('hashwarden keygen, export --sign, match --trust', () => {
     const stranger = await cli('match', upload, '--snapshot', snap, '--trust', join(dir, 'other.key.pub'));
     expect([stranger.status, stranger.err]).toEqual([2, expect.stringContaining('ERR_SNAPSHOT_SIGNATURE')]);
     // Rotation: either key trusted.
-    const rotating = await cli('match', upload, '--snapshot', snap, '--trust', join(dir, 'other.key.pub'), '--trust', `${key}.pub`);
+    const both = ['--trust', join(dir, 'other.key.pub'), '--trust', `${key}.pub`];
+    const rotating = await cli('match', upload, '--snapshot', snap, ...both);
     expect(rotating.status).toBe(1);
 
     const old = await cli('match', upload, '--snapshot', snap, '--min-sequence', '6');

@@ -151,8 +151,10 @@ export class Matcher {
     const resolved = resolveMatcherOptions(options);
     const o = optionsObject(options, 'options');
     // Entries in the caller's hands carry no signature or sequence: options that ask for one are a mistake.
-    if (o.trustedKeys !== undefined) invalid('no trustedKeys option (entries are not signed)', 'options.trustedKeys', o.trustedKeys);
-    if (o.minSequence !== undefined) invalid('no minSequence option (entries have no sequence)', 'options.minSequence', o.minSequence);
+    if (o.trustedKeys !== undefined)
+      invalid('no trustedKeys option (entries are not signed)', 'options.trustedKeys', o.trustedKeys);
+    if (o.minSequence !== undefined)
+      invalid('no minSequence option (entries have no sequence)', 'options.minSequence', o.minSequence);
     const lists = checkLists(o.lists, 'options.lists');
     const normalised: ListEntry[] = [];
     for (const entry of entries) normalised.push(normalizeEntry(entry));

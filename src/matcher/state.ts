@@ -203,7 +203,8 @@ export function resolveMatcherOptions(options: MatcherOptions | undefined): Reso
           ? Infinity
           : integerInRange(o.maxQueued, 0, Number.MAX_SAFE_INTEGER, 'maxQueued'),
     trust: resolveTrustedKeys(o.trustedKeys, 'trustedKeys'),
-    minSequence: o.minSequence === undefined ? 0 : integerInRange(o.minSequence, 0, Number.MAX_SAFE_INTEGER, 'minSequence'),
+    minSequence:
+      o.minSequence === undefined ? 0 : integerInRange(o.minSequence, 0, Number.MAX_SAFE_INTEGER, 'minSequence'),
     allowRollback: o.allowRollback === undefined ? false : boolean(o.allowRollback, 'allowRollback'),
   });
 }

@@ -71,7 +71,8 @@ function sectionsOf(bytes: Uint8Array): { row: number; offset: number; length: n
   const view = viewOf(bytes);
   return Array.from({ length: view.getUint32(12, true) }, (_, i) => {
     const row = HEADER_BYTES + i * ROW_BYTES;
-    return { row, offset: Number(view.getBigUint64(row + 16, true)), length: Number(view.getBigUint64(row + 24, true)) };
+    const offset = Number(view.getBigUint64(row + 16, true));
+    return { row, offset, length: Number(view.getBigUint64(row + 24, true)) };
   });
 }
 

@@ -22,7 +22,15 @@ import { writeAll, outputMode, writeOutputFile } from '../output-file.js';
 import { integerInRange, invalid, nonEmptyString } from '../validate.js';
 import { checksum } from './checksum.js';
 import { describeBounds, fits, sectionBounds, type Bounds } from './layout.js';
-import { DIGEST_BYTES, DIGESTS_AT, privateKeyOf, sectionDigest, signatureBlockBytes, signBlock, snapshotKeyId } from './sign.js';
+import {
+  DIGEST_BYTES,
+  DIGESTS_AT,
+  privateKeyOf,
+  sectionDigest,
+  signatureBlockBytes,
+  signBlock,
+  snapshotKeyId,
+} from './sign.js';
 import {
   align,
   HEADER_BYTES,
@@ -120,12 +128,15 @@ function algorithmSections(
  * a new file is `0o600`. Perceptual hashes are stored with the index `search` chooses (by default
  * the automatic tier: multi-index tables for large lists), so opening the file rebuilds nothing.
  * Throws `ERR_STORE` when the file cannot be written, or its owner cannot be kept (and leaves the
- * old file as it was, and no temporary file behind).
+ * old file as it was, and no temporary file behind). META records `sequence` (default: the time of
+ * writing in ms); with `sign`, an Ed25519 signature over the header, the section table and every
+ * section's SHA-256 follows the last section (docs/snapshot-format.md).
  *
  * @example
  * ```ts
  * await writeSnapshot('lists.snap', { lists: [{ name: 'ncmec', version: 3 }], entries });
  * await writeSnapshot('big.snap', { lists, entries, search: { tier: 'mih', substringBits: 20 } });
+ * await writeSnapshot('signed.snap', { lists, entries, sequence: 1042, sign: { privateKey: pem } });
  * ```
  */
 export async function writeSnapshot(path: string, source: SnapshotSource): Promise<SnapshotSummary> {
@@ -144,7 +155,8 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
       : integerInRange(source.sequence, 0, Number.MAX_SAFE_INTEGER, 'source.sequence');
   if (source.sign !== undefined && (source.sign === null || typeof source.sign !== 'object'))
     invalid('object with privateKey', 'source.sign', source.sign);
-  const privateKey = source.sign === undefined ? undefined : privateKeyOf(source.sign.privateKey, 'source.sign.privateKey');
+  const privateKey =
+    source.sign === undefined ? undefined : privateKeyOf(source.sign.privateKey, 'source.sign.privateKey');
   if (source.lists.length > 0x10000)
     throw new RangeError(`Expected at most 65536 lists but received ${source.lists.length}`);
   // Only what a snapshot carries, checked: a bad threshold is refused here, not by every reader.
