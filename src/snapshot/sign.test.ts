@@ -231,6 +231,22 @@ describe('signed snapshots', () => {
     }
   });
 
+  it('refuses a header whose signature block length is not the one its section count gives, or not in the file', async () => {
+    const count = sectionsOf(unsigned).length;
+    for (const [file, length] of [
+      [unsigned, 12_345],
+      [unsigned, 0xffff_ffff],
+      [unsigned, signatureBlockBytes(count)], // declared, but the file ends with its last section
+      [signed, signatureBlockBytes(count) + 64],
+    ] as const) {
+      const bytes = file.slice();
+      const view = viewOf(bytes);
+      view.setUint32(32, length, true);
+      view.setBigUint64(56, xxh3(bytes.subarray(0, 56)), true);
+      expect([length, await code(parseSnapshot(bytes))]).toEqual([length, 'ERR_SNAPSHOT_FORMAT']);
+    }
+  });
+
   it('writes the sequence given, or the time of writing in milliseconds', async () => {
     const before = Date.now();
     const path = join(dir, 'dated.snap');
