@@ -39,6 +39,17 @@ export const ERROR_CODES = [
   'ERR_SNAPSHOT_TRUNCATED',
   /** A snapshot whose checksums do not match its contents. */
   'ERR_SNAPSHOT_CORRUPT',
+  /**
+   * A snapshot read with trusted keys that is not signed, is signed by a key not trusted, or was
+   * changed since it was signed (any byte of header, section table, signature or a section); or a
+   * SQLite store opened with trusted keys (a store carries no signature).
+   */
+  'ERR_SNAPSHOT_SIGNATURE',
+  /**
+   * A snapshot older than allowed: its sequence is lower than the one the matcher serves (on
+   * reload, unless `allowRollback`) or than `minSequence`. The matcher keeps what it served.
+   */
+  'ERR_SNAPSHOT_ROLLBACK',
   /** An output file (an exported list) could not be written. */
   'ERR_OUTPUT_WRITE',
   /**

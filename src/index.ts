@@ -4,7 +4,7 @@
  * lives in `hashwarden/image`, the SQLite store in `hashwarden/sqlite`; the matcher loads them on
  * first use.
  */
-import type { Snapshot } from './snapshot/format.js';
+import type { ReadSnapshotOptions, Snapshot } from './snapshot/format.js';
 import { readSnapshot as readSnapshotTables } from './snapshot/read.js';
 
 export { HashwardenError, isHashwardenError, ERROR_CODES } from './errors.js';
@@ -64,10 +64,18 @@ export type { SearchTier, SearchTierOptions } from './search/tier.js';
  * const { lists } = await readSnapshot('lists.snap'); // [{ name: 'ncmec', version: 3 }]
  * ```
  */
-export const readSnapshot: (path: string) => Promise<Snapshot> = readSnapshotTables;
+export const readSnapshot: (path: string, options?: ReadSnapshotOptions) => Promise<Snapshot> = readSnapshotTables;
 export { writeSnapshot } from './snapshot/write.js';
+export { snapshotKeyId } from './snapshot/sign.js';
 export { SNAPSHOT_VERSION } from './snapshot/format.js';
-export type { Snapshot, SnapshotList, SnapshotAlgorithm, SnapshotSource, SnapshotSummary } from './snapshot/format.js';
+export type {
+  ReadSnapshotOptions,
+  Snapshot,
+  SnapshotList,
+  SnapshotAlgorithm,
+  SnapshotSource,
+  SnapshotSummary,
+} from './snapshot/format.js';
 
 export { normalizeEntry } from './lists/entry.js';
 export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/entry.js';

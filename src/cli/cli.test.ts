@@ -347,10 +347,11 @@ describe('hashwarden export and match --snapshot', () => {
     const snapshot = join(dir, 'export.snap');
     const exported = await cli('export', '--db', db, '--snapshot', snapshot);
     expect(exported.status).toBe(0);
+    const { sequence } = await readSnapshot(snapshot);
     expect(exported.lines).toEqual([
       'blockhash  2 entries  linear',
       'md5        2 entries  exact',
-      `wrote ${snapshot} (4 entries, ${statSync(snapshot).size} bytes)`,
+      `wrote ${snapshot} (4 entries, ${statSync(snapshot).size} bytes, sequence ${sequence})`,
     ]);
     const read = await readSnapshot(snapshot);
     expect(read.lists).toEqual([

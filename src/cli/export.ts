@@ -24,7 +24,9 @@ import { buildPackedTables, resolveSearch, type MatcherTable } from '../search/t
 import { writePackedSnapshot } from '../snapshot/write.js';
 import { HashStore, type ListInfo } from '../store/index.js';
 import { packedEntries } from '../store/store.js';
-import { CliRefusal, EXIT, fileMode, required, UsageError, type Command } from './command.js';
+import { CliRefusal, EXIT, fileMode, integerArgument, required, usage, UsageError, type Command } from './command.js';
+import { readKeyFile } from './keygen.js';
+import { integerInRange } from '../validate.js';
 import { textLine } from './escape.js';
 
 type Tier = (typeof TIERS)[number];
@@ -150,7 +152,7 @@ const FORMAT_BY_EXTENSION: Readonly<Record<string, ListFormat>> = {
 export const exportCommand: Command = {
   name: 'export',
   usage:
-    '--db PATH (--snapshot FILE [--tier auto|linear|mih] [--substring-bits N] | --out FILE [--format csv|ndjson|text]) [--list NAME]... [--mode OCTAL] [--allow-empty]',
+    '--db PATH (--snapshot FILE [--tier auto|linear|mih] [--substring-bits N] [--sign KEYFILE] [--sequence N] | --out FILE [--format csv|ndjson|text]) [--list NAME]... [--mode OCTAL] [--allow-empty]',
   summary: 'Export the lists of a SQLite store to a binary snapshot or a list file.',
   help: `
 Options:
@@ -168,6 +170,12 @@ Options:
                         mih (multi-index hashing); every tier gives the same matches
   --substring-bits N    MIH substring width, ${MIN_SUBSTRING_BITS}-${MAX_SUBSTRING_BITS}, when MIH is used (--tier mih, or auto
                         on a large list); default: from the list size
+  --sign KEYFILE        sign the snapshot with this Ed25519 private key (\`hashwarden keygen\`):
+                        a matcher given the public key (\`match --trust\`, trustedKeys) then
+                        refuses any snapshot not signed by it, or changed since
+  --sequence N          the snapshot's sequence, which must grow from one export to the next
+                        (a matcher refuses to reload to a lower one); default: the time of
+                        the export in milliseconds since 1970
   --mode OCTAL          the written file's permissions; 640 lets the file's group read it,
                         e.g. an upload service running as another user (chgrp the file to
                         that service's group). Default: a file replaced keeps its mode, owner
@@ -194,6 +202,8 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
     list: { type: 'string', multiple: true },
     tier: { type: 'string' },
     'substring-bits': { type: 'string' },
+    sign: { type: 'string' },
+    sequence: { type: 'string' },
   },
   async run(values, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -207,8 +217,13 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
     if (values.out !== undefined) {
       const out = required(values.out, '--out');
       if (resolve(db) === resolve(out)) throw new UsageError('--out must not be the --db file');
-      if (values.tier !== undefined || values['substring-bits'] !== undefined)
-        throw new UsageError('--tier and --substring-bits are for --snapshot');
+      if (
+        values.tier !== undefined ||
+        values['substring-bits'] !== undefined ||
+        values.sign !== undefined ||
+        values.sequence !== undefined
+      )
+        throw new UsageError('--tier, --substring-bits, --sign and --sequence are for --snapshot');
       const format = (values.format as string | undefined) ?? FORMAT_BY_EXTENSION[extname(out).toLowerCase()];
       if (format === undefined)
         throw new UsageError(`Cannot tell the format of ${out} from its extension: give --format csv, ndjson or text`);
@@ -226,8 +241,25 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
     const file = required(values.snapshot, '--snapshot');
     if (resolve(db) === resolve(file)) throw new UsageError('--snapshot must not be the --db file');
     const search = searchOptions(values);
+    const sequence =
+      values.sequence === undefined
+        ? undefined
+        : usage(() =>
+            integerInRange(integerArgument(values.sequence as string), 0, Number.MAX_SAFE_INTEGER, '--sequence'),
+          );
+    const privateKey = values.sign === undefined ? undefined : await readKeyFile(values.sign as string, '--sign');
     const { lists, tables } = readStore(db, names, allowEmpty, search);
-    const summary = await writePackedSnapshot(file, { lists, source: db, mode }, tables);
+    const summary = await writePackedSnapshot(
+      file,
+      {
+        lists,
+        source: db,
+        mode,
+        ...(sequence === undefined ? {} : { sequence }),
+        ...(privateKey === undefined ? {} : { sign: { privateKey } }),
+      },
+      tables,
+    );
     const nameWidth = Math.max(0, ...summary.algorithms.map((a) => a.name.length));
     const countWidth = Math.max(0, ...summary.algorithms.map((a) => String(a.count).length));
     for (const a of summary.algorithms) {
@@ -235,7 +267,11 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
         textLine(`${a.name.padEnd(nameWidth)}  ${String(a.count).padStart(countWidth)} entries  ${describeSearch(a)}`),
       );
     }
-    io.out(textLine(`wrote ${file} (${summary.entries} entries, ${summary.bytes} bytes)`));
+    io.out(
+      textLine(
+        `wrote ${file} (${summary.entries} entries, ${summary.bytes} bytes, sequence ${summary.sequence}${summary.keyId === undefined ? '' : `, signed by key ${summary.keyId}`})`,
+      ),
+    );
     return EXIT.ok;
   },
 };

@@ -182,7 +182,7 @@ describe('lists, list set, import and export print one line per thing, whatever 
     expect(snapshot.status).toBe(0);
     const lines = printedLines(snapshot.out);
     expect(lines).toHaveLength(2);
-    expect(lines[1]).toMatch(/^wrote .*snap\\r\\x1b\[2K\.snap \(1 entries, \d+ bytes\)$/);
+    expect(lines[1]).toMatch(/^wrote .*snap\\r\\x1b\[2K\.snap \(1 entries, \d+ bytes, sequence \d+\)$/);
   });
 });
 

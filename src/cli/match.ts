@@ -22,6 +22,8 @@ import {
   type Command,
 } from './command.js';
 import { jsonLine, textLine } from './escape.js';
+import { readKeyFile } from './keygen.js';
+import { integerInRange } from '../validate.js';
 
 function describe(file: string, result: ImageMatchResult, checked: boolean): string {
   // A hash the matcher refused (a featureless image's PDQ) did not check the image: say so; and
@@ -52,6 +54,8 @@ async function openMatcher(
   snapshot: string | undefined,
   lists: string[] | undefined,
   maxFrames: string | undefined,
+  trust: string[] | undefined,
+  minSequence: string | undefined,
 ): Promise<Matcher> {
   if (db !== undefined && snapshot !== undefined)
     throw new UsageError('Expected one of --db and --snapshot but received both');
@@ -61,7 +65,21 @@ async function openMatcher(
       ? {}
       : { maxFrames: usage(() => resolveImageOptions({ maxFrames: integerArgument(maxFrames) }).maxFrames) };
   // No ERR_BUSY here: the files' own workers (one a core) bound the calls, which wait their turn.
-  const options = { allowEmpty: true, image, maxQueued: Infinity };
+  const trustedKeys =
+    trust === undefined ? undefined : await Promise.all(trust.map((file) => readKeyFile(file, '--trust')));
+  const options = {
+    allowEmpty: true,
+    image,
+    maxQueued: Infinity,
+    ...(trustedKeys === undefined ? {} : { trustedKeys }),
+    ...(minSequence === undefined
+      ? {}
+      : {
+          minSequence: usage(() =>
+            integerInRange(integerArgument(minSequence), 0, Number.MAX_SAFE_INTEGER, '--min-sequence'),
+          ),
+        }),
+  };
   if (snapshot === undefined) {
     const path = required(db, '--db PATH or --snapshot FILE');
     return Matcher.open(path, { ...options, ...(lists === undefined ? {} : { lists }) });
@@ -75,12 +93,18 @@ async function openMatcher(
 export const matchCommand: Command = {
   name: 'match',
   usage:
-    'FILE... (--db PATH [--list NAME]... | --snapshot FILE) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim] [--max-frames N]',
+    'FILE... (--db PATH [--list NAME]... | --snapshot FILE [--trust KEYFILE.pub]... [--min-sequence N]) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim] [--max-frames N]',
   summary: 'Match image files against the hash lists in a SQLite store or a snapshot.',
   help: `
 Options:
   --db PATH             the SQLite store (see \`hashwarden import\`)
   --snapshot FILE       a snapshot (see \`hashwarden export\`) instead of --db; loads faster
+  --trust KEYFILE.pub   load the snapshot only if it is signed by this Ed25519 public key
+                        (\`hashwarden keygen\`; repeatable, for a key rotation) and unchanged
+                        since; refused with ERR_SNAPSHOT_SIGNATURE otherwise. Not with --db:
+                        a store carries no signature
+  --min-sequence N      load the snapshot only if its sequence (\`export --sequence\`) is at
+                        least N (ERR_SNAPSHOT_ROLLBACK otherwise)
   --list NAME           only this list of the store (repeatable, enabled or not); default
                         every enabled list. Not with --snapshot: a snapshot holds the lists
                         it was exported with
@@ -123,6 +147,8 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
     'no-dihedral': { type: 'boolean' },
     'no-trim': { type: 'boolean' },
     'max-frames': { type: 'string' },
+    trust: { type: 'string', multiple: true },
+    'min-sequence': { type: 'string' },
   },
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('Missing FILE');
@@ -133,6 +159,8 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
       values.snapshot as string | undefined,
       lists,
       values['max-frames'] as string | undefined,
+      values.trust as string[] | undefined,
+      values['min-sequence'] as string | undefined,
     );
     // Checked here whatever the library does with an empty source: "no match" against no entries
     // would read as clean.

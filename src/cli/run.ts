@@ -8,6 +8,7 @@ import { textLine } from './escape.js';
 import { exportCommand } from './export.js';
 import { hashCommand } from './hash.js';
 import { importCommand } from './import.js';
+import { keygenCommand } from './keygen.js';
 import { listCommand, listsCommand } from './lists.js';
 import { matchCommand } from './match.js';
 
@@ -19,6 +20,7 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   exportCommand,
   matchCommand,
+  keygenCommand,
   demoCommand,
 ];
 

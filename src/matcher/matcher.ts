@@ -35,6 +35,7 @@ import {
   ResolvedMatcherOptions,
   resolveMatcherOptions,
   nonEmpty,
+  refuseUnsigned,
   thresholdOption,
 } from './state.js';
 import { Gate } from './gate.js';
@@ -153,7 +154,13 @@ export class Matcher {
       invalid('iterable of entries', 'entries', entries);
     }
     const resolved = resolveMatcherOptions(options);
-    const lists = checkLists(optionsObject(options, 'options').lists, 'options.lists');
+    const o = optionsObject(options, 'options');
+    // Entries in the caller's hands carry no signature or sequence: options that ask for one are a mistake.
+    if (o.trustedKeys !== undefined)
+      invalid('no trustedKeys option (entries are not signed)', 'options.trustedKeys', o.trustedKeys);
+    if (o.minSequence !== undefined)
+      invalid('no minSequence option (entries have no sequence)', 'options.minSequence', o.minSequence);
+    const lists = checkLists(o.lists, 'options.lists');
     const normalised: ListEntry[] = [];
     for (const entry of entries) normalised.push(normalizeEntry(entry));
     return new Matcher(
@@ -186,12 +193,13 @@ export class Matcher {
     if (await startsWithSnapshotMagic(path)) {
       if (o.lists !== undefined)
         invalid('no lists option (a snapshot holds the lists it was exported with)', 'options.lists', o.lists);
-      return new Matcher(await Matcher.#loadSnapshot(path, resolved), resolved, {
+      return new Matcher(await Matcher.#loadSnapshot(path, resolved, resolved.minSequence), resolved, {
         path,
         kind: 'snapshot',
         lists: undefined,
       });
     }
+    refuseUnsigned(resolved, `SQLite store ${path}`);
     const origin: Origin = {
       path,
       kind: 'store',
@@ -253,31 +261,36 @@ export class Matcher {
             }),
           ]),
         );
-        return nonEmpty(
-          makeState(tables, lists, signature),
-          options,
-          `SQLite store ${origin.path}`,
-        );
+        return nonEmpty(makeState(tables, lists, signature), options, `SQLite store ${origin.path}`);
       });
     } finally {
       store.close();
     }
   }
 
-  /** A snapshot's tables and lists; its signature is the file's identity (a rewrite is a rename). */
-  static async #loadSnapshot(path: string, options: ResolvedMatcherOptions): Promise<State> {
-    const { readSnapshot } = await import('../snapshot/read.js');
+  /**
+   * A snapshot's tables and lists; its signature is the file's identity (a rewrite is a rename).
+   * Every way a matcher loads a snapshot comes here, so each is checked against the trusted keys
+   * and refused (ERR_SNAPSHOT_ROLLBACK) when its sequence is below `floor`.
+   */
+  static async #loadSnapshot(path: string, options: ResolvedMatcherOptions, floor: number): Promise<State> {
+    const { readTrusting } = await import('../snapshot/read.js');
     // Taken before reading, so a file replaced meanwhile is read again by the next reload; when
     // it cannot be taken, readSnapshot says why in its own words.
     const before = await fileSignature(path).catch(() => '');
-    const snapshot = await readSnapshot(path);
+    const snapshot = await readTrusting(path, options.trust);
+    if (snapshot.sequence < floor)
+      throw new HashwardenError(
+        'ERR_SNAPSHOT_ROLLBACK',
+        `Snapshot ${path}: sequence ${snapshot.sequence} is lower than ${floor}, the lowest accepted (allowRollback to go back)`,
+      );
     const search = options.search;
     const tables =
       search === undefined
         ? snapshot.tables
         : new Map([...snapshot.tables].map(([name, table]) => [name, reindexTable(table, search)]));
     const lists = new Map(snapshot.lists.map((l) => [l.name, Object.freeze({ ...l })]));
-    return nonEmpty(makeState(tables, lists, before), options, `Snapshot ${path}`);
+    return nonEmpty(makeState(tables, lists, before, snapshot.sequence), options, `Snapshot ${path}`);
   }
 
   /**
@@ -293,7 +306,7 @@ export class Matcher {
   static async openSnapshot(path: string, options?: MatcherOptions): Promise<Matcher> {
     if (typeof path !== 'string' || path.length === 0) invalid('path of a snapshot', 'path', path);
     const resolved = resolveMatcherOptions(options);
-    return new Matcher(await Matcher.#loadSnapshot(path, resolved), resolved, {
+    return new Matcher(await Matcher.#loadSnapshot(path, resolved, resolved.minSequence), resolved, {
       path,
       kind: 'snapshot',
       lists: undefined,
@@ -333,7 +346,7 @@ export class Matcher {
     );
     let state: State | undefined;
     try {
-      state = await follower.next((path) => Matcher.#loadSnapshot(path, resolved));
+      state = await follower.next((path) => Matcher.#loadSnapshot(path, resolved, resolved.minSequence));
     } catch (error) {
       await follower.close(undefined);
       throw error;
@@ -365,7 +378,9 @@ export class Matcher {
    * Resolves to true when it swapped, false when nothing changed; concurrent calls share one
    * reload. If reading fails, or the source now holds no entry (`ERR_NO_ENTRIES`, unless the
    * matcher was opened with `allowEmpty`), it rejects and the matcher keeps serving the previous
-   * lists.
+   * lists; so it does for a snapshot refused by `trustedKeys` (`ERR_SNAPSHOT_SIGNATURE`) or whose
+   * sequence is lower than the one served (`ERR_SNAPSHOT_ROLLBACK`, unless `allowRollback`) or
+   * than `minSequence`.
    * Reading a store is synchronous work (about as long as `Matcher.open`), so services that must
    * never pause should reload from snapshots (docs/lists.md). A matcher made by `fromEntries` has
    * no source: TypeError. For a followed matcher (`Matcher.follow`) this is one check of its source,
@@ -388,12 +403,12 @@ export class Matcher {
         const current = this.#state;
         let next: State | undefined;
         if (follower !== undefined) {
-          next = await follower.next((path) => Matcher.#loadSnapshot(path, this.#options));
+          next = await follower.next((path) => Matcher.#loadSnapshot(path, this.#options, this.#reloadFloor(current)));
         } else if (origin.kind === 'snapshot') {
           next =
             (await fileSignature(origin.path)) === current.signature
               ? undefined
-              : await Matcher.#loadSnapshot(origin.path, this.#options);
+              : await Matcher.#loadSnapshot(origin.path, this.#options, this.#reloadFloor(current));
         } else {
           next = await Matcher.#loadStore(origin, this.#options, current.signature);
         }
@@ -421,6 +436,12 @@ export class Matcher {
       }
     })();
     return this.#reloading;
+  }
+
+  /** The lowest sequence a reload accepts: never below `minSequence`, nor below the one served unless `allowRollback`. */
+  #reloadFloor(current: State): number {
+    const { minSequence, allowRollback } = this.#options;
+    return allowRollback ? minSequence : Math.max(minSequence, current.sequence);
   }
 
   /** The lists held, with their versions and policy. */

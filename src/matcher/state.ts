@@ -9,6 +9,7 @@ import { HashwardenError, readError } from '../errors.js';
 import type { HashImageOptions } from '../image/index.js';
 import { resolveImageOptions } from '../image/options.js';
 import { isSnapshot, SNAPSHOT_MAGIC } from '../snapshot/format.js';
+import { resolveTrustedKeys, type TrustedKey } from '../snapshot/sign.js';
 import { resolveSearch, type MatcherTable, type ResolvedSearch } from '../search/tables.js';
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import {
@@ -79,18 +80,22 @@ export interface State {
   readonly size: number;
   /** What `reload` compares to tell whether the source changed. */
   readonly signature: string;
+  /** The snapshot's sequence (rollback protection); 0 for a store or entries. */
+  readonly sequence: number;
 }
 
 export function makeState(
   tables: ReadonlyMap<AlgorithmName, MatcherTable>,
   lists: ReadonlyMap<string, MatcherList>,
   signature = '',
+  sequence = 0,
 ): State {
   return Object.freeze({
     tables,
     lists,
     size: [...tables.values()].reduce((n, t) => n + t.entries.count, 0),
     signature,
+    sequence,
   });
 }
 
@@ -143,6 +148,25 @@ export async function fileSignature(path: string): Promise<string> {
   }
 }
 
+/**
+ * Refuses a source that cannot prove what the options require: a SQLite store carries no
+ * signature (ERR_SNAPSHOT_SIGNATURE with trusted keys) and no sequence (ERR_SNAPSHOT_ROLLBACK
+ * with a `minSequence`). Refused rather than served: a matcher told to trust only signed lists
+ * must never serve lists nobody signed.
+ */
+export function refuseUnsigned(options: ResolvedMatcherOptions, source: string): void {
+  if (options.trust !== undefined)
+    throw new HashwardenError(
+      'ERR_SNAPSHOT_SIGNATURE',
+      `${source} carries no signature, and trusted keys are required (export a signed snapshot)`,
+    );
+  if (options.minSequence > 0)
+    throw new HashwardenError(
+      'ERR_SNAPSHOT_ROLLBACK',
+      `${source} has no sequence, and minSequence ${options.minSequence} is required (export a snapshot)`,
+    );
+}
+
 /** Matcher options, validated once. */
 export interface ResolvedMatcherOptions {
   readonly thresholds: Thresholds;
@@ -153,6 +177,10 @@ export interface ResolvedMatcherOptions {
   readonly maxBytes: number;
   readonly concurrency: number;
   readonly maxQueued: number;
+  /** The keys a snapshot must be signed with; undefined: signatures not checked. */
+  readonly trust: readonly TrustedKey[] | undefined;
+  readonly minSequence: number;
+  readonly allowRollback: boolean;
 }
 
 export function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMatcherOptions {
@@ -174,6 +202,10 @@ export function resolveMatcherOptions(options: MatcherOptions | undefined): Reso
         : o.maxQueued === Infinity
           ? Infinity
           : integerInRange(o.maxQueued, 0, Number.MAX_SAFE_INTEGER, 'maxQueued'),
+    trust: resolveTrustedKeys(o.trustedKeys, 'trustedKeys'),
+    minSequence:
+      o.minSequence === undefined ? 0 : integerInRange(o.minSequence, 0, Number.MAX_SAFE_INTEGER, 'minSequence'),
+    allowRollback: o.allowRollback === undefined ? false : boolean(o.allowRollback, 'allowRollback'),
   });
 }
 

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { DihedralName } from '../algorithms/dihedral.js';
 import { type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
 import { type Settled } from '../concurrency.js';
@@ -93,6 +94,26 @@ export interface MatcherOptions {
    * but are never refused. Default {@link DEFAULT_MAX_QUEUED} (64).
    */
   readonly maxQueued?: number;
+  /**
+   * Ed25519 public keys (KeyObject or PEM, `hashwarden keygen` writes them) whose snapshot
+   * signatures are trusted; several for a key rotation. When given, `open`, `openSnapshot` and
+   * `reload` refuse a snapshot that is not signed by one of them, or changed in any byte since,
+   * with `ERR_SNAPSHOT_SIGNATURE`, and a SQLite store (it carries no signature) the same way.
+   * Default: signatures are not checked.
+   */
+  readonly trustedKeys?: readonly (KeyObject | string)[];
+  /**
+   * The lowest snapshot sequence `open` and `openSnapshot` accept (`ERR_SNAPSHOT_ROLLBACK` below
+   * it): give the last sequence an instance served, so a fresh instance cannot be handed an older,
+   * validly signed snapshot. Only for snapshots. Default 0.
+   */
+  readonly minSequence?: number;
+  /**
+   * Let `reload` swap in a snapshot whose sequence is lower than the one served (a deliberate
+   * rollback). Default `false`: such a snapshot is refused with `ERR_SNAPSHOT_ROLLBACK` and the
+   * matcher keeps serving the lists it has.
+   */
+  readonly allowRollback?: boolean;
 }
 
 /** How one algorithm's entries are held and searched, as `Matcher.describe()` reports it. */

@@ -6,7 +6,14 @@
  */
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
-import { entryTableOf, packedEntryTable, permuteColumns, type EntryColumns, type EntryTable, type PackedEntries } from './entry-table.js';
+import {
+  entryTableOf,
+  packedEntryTable,
+  permuteColumns,
+  type EntryColumns,
+  type EntryTable,
+  type PackedEntries,
+} from './entry-table.js';
 import type { ListEntry } from '../lists/entry.js';
 import { ExactIndex } from './exact-index.js';
 import { LinearIndex } from './linear.js';

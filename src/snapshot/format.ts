@@ -5,6 +5,7 @@
  * both sides share, and imports no code (types only): the matcher reads the magic from here at
  * load without loading the reader (`read.ts`) or the writer (`write.ts`).
  */
+import type { KeyObject } from 'node:crypto';
 import type { AlgorithmName } from '../algorithms/registry.js';
 import type { ListEntry } from '../lists/entry.js';
 import type { SearchTierOptions } from '../search/tier.js';
@@ -16,8 +17,16 @@ import type { MatcherTable, TableSearch } from '../search/tables.js';
  */
 export const SNAPSHOT_MAGIC: Readonly<Uint8Array> = Uint8Array.of(0x89, 0x48, 0x57, 0x53, 0x4e, 0x41, 0x50, 0x0a);
 
-/** The format version this release writes and reads. */
-export const SNAPSHOT_VERSION = 2;
+/**
+ * The format version this release writes. Version 3 added the signature block (its length in
+ * header bytes 32–35, reserved and zero in version 2) and META's `sequence`; a release that reads
+ * only version 2 refuses it with ERR_SNAPSHOT_VERSION rather than ignore a signature.
+ */
+export const SNAPSHOT_VERSION = 3;
+/** The older version this release still reads: unsigned, no sequence (read as 0). @internal */
+export const SNAPSHOT_VERSION_UNSIGNED = 2;
+/** Where the header holds the signature block's length (0: unsigned). @internal */
+export const HEADER_SIGNATURE_AT = 32;
 
 /** Size of the header. @internal */
 export const HEADER_BYTES = 64;
@@ -72,6 +81,8 @@ export interface SnapshotAlgorithm {
 /** The META section: JSON of the lists and of how each algorithm is searched. @internal */
 export interface Meta {
   readonly created: string;
+  /** Absent in version 2. */
+  readonly sequence?: number;
   readonly source?: string;
   readonly lists: readonly SnapshotList[];
   readonly algorithms: readonly SnapshotAlgorithm[];
@@ -82,8 +93,28 @@ export interface Snapshot {
   readonly lists: readonly SnapshotList[];
   readonly algorithms: readonly SnapshotAlgorithm[];
   readonly created: string;
+  /**
+   * The snapshot's place in the order of its publisher's snapshots (`SnapshotSource.sequence`): a
+   * matcher refuses to reload to a lower one. 0 for a version-2 snapshot, which has none.
+   */
+  readonly sequence: number;
   readonly source?: string;
   readonly bytes: number;
+  /**
+   * The id of the key the snapshot is signed with (`snapshotKeyId`), when signed; `verified` is
+   * true only when it was read with `trustedKeys` (then it always is: anything else is refused).
+   */
+  readonly signature?: { readonly keyId: string; readonly verified: boolean };
+}
+
+/** Options of `readSnapshot` and `parseSnapshot`. */
+export interface ReadSnapshotOptions {
+  /**
+   * Public keys (Ed25519, KeyObject or PEM) whose signatures are trusted. When given, a snapshot
+   * not signed by one of them, or changed in any byte since, is refused with
+   * `ERR_SNAPSHOT_SIGNATURE`. Default: signatures are not checked.
+   */
+  readonly trustedKeys?: readonly (KeyObject | string)[];
 }
 
 /** A snapshot with its tables, ready for a `Matcher` (internal: `Matcher.open` takes it). */
@@ -109,6 +140,14 @@ export interface SnapshotSource {
    * `0o640` lets a service running as another user of the file's group read it.
    */
   readonly mode?: number;
+  /**
+   * The snapshot's sequence, an integer from 0 to 2^53 − 1 that must grow from one snapshot of a
+   * publisher to the next (a matcher refuses to reload to a lower one). Default: the time of
+   * writing in milliseconds since 1970, which grows as long as the publisher's clock does.
+   */
+  readonly sequence?: number;
+  /** Signs the snapshot with this Ed25519 private key (a KeyObject or PEM, `hashwarden keygen`). */
+  readonly sign?: { readonly privateKey: KeyObject | string };
 }
 
 /** What `writeSnapshot` wrote. */
@@ -116,6 +155,10 @@ export interface SnapshotSummary {
   readonly bytes: number;
   readonly entries: number;
   readonly algorithms: readonly SnapshotAlgorithm[];
+  /** The sequence written into META. */
+  readonly sequence: number;
+  /** The id of the signing key, when signed. */
+  readonly keyId?: string;
 }
 
 /** The contents of a section that is stored empty. @internal */

@@ -5,6 +5,7 @@
  * scan kernel's WebAssembly memory, the rest into arenas), with no pass that parses entries. A file
  * is refused whole, with an `ERR_SNAPSHOT_*` error, when truncated, corrupted or of another version.
  */
+import { timingSafeEqual } from 'node:crypto';
 import { open, type FileHandle } from 'node:fs/promises';
 import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
@@ -19,9 +20,21 @@ import { invalid } from '../validate.js';
 import { allocateArena, ascending, checksum, registerMemory } from './checksum.js';
 import { describeBounds, fits, MAX_SNAPSHOT_ENTRIES, requiredSections, sectionBounds } from './layout.js';
 import {
+  DIGEST_BYTES,
+  DIGESTS_AT,
+  KEY_ID_BYTES,
+  resolveTrustedKeys,
+  sectionDigest,
+  signatureBlockBytes,
+  SIGNATURE_SCHEME,
+  verifyBlock,
+  type TrustedKey,
+} from './sign.js';
+import {
   align,
   HEADER_BYTES,
   HEADER_CHECKSUM_AT,
+  HEADER_SIGNATURE_AT,
   isSnapshot,
   KIND,
   MAX_META_BYTES,
@@ -31,13 +44,20 @@ import {
   ROW_BYTES,
   SNAPSHOT_MAGIC,
   SNAPSHOT_VERSION,
+  SNAPSHOT_VERSION_UNSIGNED,
   type LoadedSnapshot,
   type Meta,
   type SnapshotAlgorithm,
+  type ReadSnapshotOptions,
   type SnapshotList,
 } from './format.js';
 
-type SnapshotCode = 'ERR_SNAPSHOT_FORMAT' | 'ERR_SNAPSHOT_VERSION' | 'ERR_SNAPSHOT_TRUNCATED' | 'ERR_SNAPSHOT_CORRUPT';
+type SnapshotCode =
+  | 'ERR_SNAPSHOT_FORMAT'
+  | 'ERR_SNAPSHOT_VERSION'
+  | 'ERR_SNAPSHOT_TRUNCATED'
+  | 'ERR_SNAPSHOT_CORRUPT'
+  | 'ERR_SNAPSHOT_SIGNATURE';
 
 function fail(code: SnapshotCode, path: string, why: string): never {
   throw new HashwardenError(code, `${path}: ${why}`);
@@ -90,15 +110,28 @@ function bytesSource(bytes: Uint8Array): Source {
  * Reads and checks a snapshot — all of it, as `Matcher.open` does — and tells what it holds.
  * Refuses the file whole on any inconsistency: `ERR_SNAPSHOT_FORMAT` (not a snapshot, bad
  * layout), `ERR_SNAPSHOT_VERSION`, `ERR_SNAPSHOT_TRUNCATED`, `ERR_SNAPSHOT_CORRUPT` (a checksum);
- * `ERR_INPUT_READ` when it cannot be read at all.
+ * `ERR_INPUT_READ` when it cannot be read at all. With `trustedKeys`, also `ERR_SNAPSHOT_SIGNATURE`
+ * when it is not signed by one of them or was changed since.
  *
  * @example
  * ```ts
  * const { lists, algorithms } = await readSnapshot('lists.snap');
+ * const signed = await readSnapshot('lists.snap', { trustedKeys: [readFileSync('lists.key.pub', 'utf8')] });
  * ```
  */
-export async function readSnapshot(path: string): Promise<LoadedSnapshot> {
+export async function readSnapshot(path: string, options?: ReadSnapshotOptions): Promise<LoadedSnapshot> {
   if (typeof path !== 'string' || path.length === 0) invalid('non-empty string', 'path', path);
+  return readTrusting(path, trustOf(options));
+}
+
+function trustOf(options: ReadSnapshotOptions | undefined): readonly TrustedKey[] | undefined {
+  if (options === undefined) return undefined;
+  if (options === null || typeof options !== 'object') invalid('object', 'options', options);
+  return resolveTrustedKeys(options.trustedKeys, 'options.trustedKeys');
+}
+
+/** `readSnapshot` with trusted keys already resolved (the matcher resolves them once). @internal */
+export async function readTrusting(path: string, trust: readonly TrustedKey[] | undefined): Promise<LoadedSnapshot> {
   let file: FileHandle;
   let size: number;
   try {
@@ -116,22 +149,26 @@ export async function readSnapshot(path: string): Promise<LoadedSnapshot> {
         cause: error,
       });
     }
-    return await load(fileSource(file, size, path), path);
+    return await load(fileSource(file, size, path), path, trust);
   } finally {
     await file.close();
   }
 }
 
 /**
- * Checks and decodes snapshot bytes already in memory (see `readSnapshot`).
+ * Checks and decodes snapshot bytes already in memory (see `readSnapshot`, whose options it takes).
  *
  * @example
  * ```ts
  * const snapshot = await parseSnapshot(new Uint8Array(await readFile('lists.snap')));
  * ```
  */
-export function parseSnapshot(bytes: Uint8Array, path = '<snapshot>'): Promise<LoadedSnapshot> {
-  return load(bytesSource(bytes), path);
+export async function parseSnapshot(
+  bytes: Uint8Array,
+  path = '<snapshot>',
+  options?: ReadSnapshotOptions,
+): Promise<LoadedSnapshot> {
+  return load(bytesSource(bytes), path, trustOf(options));
 }
 
 /** A row of the section table, with the array its bytes are read into. */
@@ -161,7 +198,16 @@ interface Destinations {
   readonly strings: Map<number, Uint32Array | Uint8Array>;
 }
 
-async function readHeader(source: Source, path: string): Promise<{ count: number; tableChecksum: bigint }> {
+/** What the header says. `dataEnd`: where the sections end, and the signature block (if any) starts. */
+interface Header {
+  readonly bytes: Uint8Array;
+  readonly version: number;
+  readonly count: number;
+  readonly tableChecksum: bigint;
+  readonly dataEnd: number;
+}
+
+async function readHeader(source: Source, path: string): Promise<Header> {
   if (source.size < HEADER_BYTES) {
     const head = new Uint8Array(Math.min(source.size, SNAPSHOT_MAGIC.length));
     await source.read(head, 0);
@@ -175,24 +221,29 @@ async function readHeader(source: Source, path: string): Promise<{ count: number
   const view = new DataView(bytes.buffer);
   // The version first: its place is the same in every version, the checksum's is not.
   const version = view.getUint32(8, true);
-  if (version !== SNAPSHOT_VERSION)
+  if (version !== SNAPSHOT_VERSION && version !== SNAPSHOT_VERSION_UNSIGNED)
     fail(
       'ERR_SNAPSHOT_VERSION',
       path,
-      `format version ${version}; this release reads version ${SNAPSHOT_VERSION}${version === 1 ? ' (export the snapshot again)' : ''}`,
+      `format version ${version}; this release reads versions ${SNAPSHOT_VERSION_UNSIGNED} and ${SNAPSHOT_VERSION}${version === 1 ? ' (export the snapshot again)' : ''}`,
     );
   if (checksum(bytes.subarray(0, HEADER_CHECKSUM_AT)) !== view.getBigUint64(HEADER_CHECKSUM_AT, true))
     fail('ERR_SNAPSHOT_CORRUPT', path, 'header checksum mismatch');
-  for (let i = 32; i < HEADER_CHECKSUM_AT; i++)
+  // Version 2 reserved the signature block's length too: it is 0 there.
+  const reservedFrom = version === SNAPSHOT_VERSION ? HEADER_SIGNATURE_AT + 4 : HEADER_SIGNATURE_AT;
+  for (let i = reservedFrom; i < HEADER_CHECKSUM_AT; i++)
     if (bytes[i] !== 0) fail('ERR_SNAPSHOT_FORMAT', path, 'reserved header bytes are not zero');
   const count = view.getUint32(12, true);
   const size = Number(view.getBigUint64(16, true));
   if (count === 0 || count > MAX_SECTIONS) fail('ERR_SNAPSHOT_FORMAT', path, `${count} sections`);
+  const signatureBytes = view.getUint32(HEADER_SIGNATURE_AT, true);
+  if (signatureBytes !== 0 && signatureBytes !== signatureBlockBytes(count))
+    fail('ERR_SNAPSHOT_FORMAT', path, `a signature block of ${signatureBytes} bytes for ${count} sections`);
   if (source.size < size) fail('ERR_SNAPSHOT_TRUNCATED', path, `${source.size} bytes of ${size}`);
   if (source.size > size) fail('ERR_SNAPSHOT_FORMAT', path, `${source.size - size} bytes after the end`);
-  if (HEADER_BYTES + count * ROW_BYTES > size)
+  if (HEADER_BYTES + count * ROW_BYTES + signatureBytes > size)
     fail('ERR_SNAPSHOT_FORMAT', path, 'section table beyond the end of the file');
-  return { count, tableChecksum: view.getBigUint64(24, true) };
+  return { bytes, version, count, tableChecksum: view.getBigUint64(24, true), dataEnd: size - signatureBytes };
 }
 
 /** What identifies a section: no two rows may share it. */
@@ -204,9 +255,8 @@ function sectionKey(kind: number, algorithm: number, part: number): string {
 async function readRows(
   source: Source,
   path: string,
-  count: number,
-  tableChecksum: bigint,
-): Promise<{ rows: Row[]; present: ReadonlySet<string> }> {
+  { count, tableChecksum, dataEnd }: Header,
+): Promise<{ rows: Row[]; present: ReadonlySet<string>; table: Uint8Array }> {
   const table = new Uint8Array(count * ROW_BYTES);
   await source.read(table, HEADER_BYTES);
   if (checksum(table) !== tableChecksum) fail('ERR_SNAPSHOT_CORRUPT', path, 'section table checksum mismatch');
@@ -226,7 +276,7 @@ async function readRows(
     };
     // Each section where the writer puts it, at the first multiple of 64 after the one before: the
     // padding between sections is under 64 bytes, never a gap a reader would have to read.
-    if (row.offset !== align(previousEnd) || row.offset + row.length > source.size)
+    if (row.offset !== align(previousEnd) || row.offset + row.length > dataEnd)
       fail('ERR_SNAPSHOT_FORMAT', path, `section ${i} is misplaced`);
     const key = sectionKey(row.kind, row.algorithm, row.part);
     if (present.has(key))
@@ -239,12 +289,58 @@ async function readRows(
     previousEnd = row.offset + row.length;
     rows.push(row);
   }
-  if (align(previousEnd) !== source.size)
-    fail('ERR_SNAPSHOT_FORMAT', path, `${source.size - previousEnd} bytes after the last section`);
-  return { rows, present };
+  if (align(previousEnd) !== dataEnd)
+    fail('ERR_SNAPSHOT_FORMAT', path, `${dataEnd - previousEnd} bytes after the last section`);
+  return { rows, present, table };
 }
 
-async function readMeta(source: Source, path: string, rows: readonly Row[]): Promise<Meta> {
+/**
+ * The signature block, when the header gives one: its scheme and padding checked, and, with trusted
+ * keys, its signature verified — before META is parsed, so a reader that requires a signature
+ * parses nothing unsigned. Returns the block, its key id and, when verified, the section digests
+ * the signature vouches for (checked as each section is read).
+ */
+async function readSignature(
+  source: Source,
+  path: string,
+  header: Header,
+  table: Uint8Array,
+  trust: readonly TrustedKey[] | undefined,
+): Promise<{ keyId?: string; digests?: Uint8Array }> {
+  const length = source.size - header.dataEnd;
+  if (length === 0) {
+    if (trust !== undefined) verifyBlock(trust, header.bytes, table, undefined, path);
+    return {};
+  }
+  const block = new Uint8Array(length);
+  await source.read(block, header.dataEnd);
+  const view = new DataView(block.buffer);
+  if (view.getUint32(0, true) !== SIGNATURE_SCHEME || view.getUint32(4, true) !== 0)
+    fail('ERR_SNAPSHOT_FORMAT', path, `unknown signature scheme ${view.getUint32(0, true)}`);
+  const digestsEnd = DIGESTS_AT + header.count * DIGEST_BYTES;
+  if (block.subarray(digestsEnd).some((b) => b !== 0))
+    fail('ERR_SNAPSHOT_CORRUPT', path, 'non-zero padding in the signature block');
+  const keyId = Buffer.from(block.subarray(8, 8 + KEY_ID_BYTES)).toString('hex');
+  if (trust === undefined) return { keyId };
+  verifyBlock(trust, header.bytes, table, block, path);
+  return { keyId, digests: block.subarray(DIGESTS_AT, digestsEnd) };
+}
+
+/** Refuses section `i` when its SHA-256 is not the one the verified signature vouches for. */
+function checkDigest(digests: Uint8Array | undefined, i: number, bytes: Uint8Array, path: string): void {
+  if (digests === undefined) return;
+  const expected = digests.subarray(i * DIGEST_BYTES, (i + 1) * DIGEST_BYTES);
+  if (!timingSafeEqual(sectionDigest(bytes), expected))
+    fail('ERR_SNAPSHOT_SIGNATURE', path, `section ${i} is not the one the signature covers (SHA-256 mismatch)`);
+}
+
+async function readMeta(
+  source: Source,
+  path: string,
+  rows: readonly Row[],
+  version: number,
+  digests: Uint8Array | undefined,
+): Promise<Meta & { readonly sequence: number }> {
   const metas = rows.filter((r) => r.kind === KIND.META);
   const row = metas[0];
   if (row === undefined) fail('ERR_SNAPSHOT_FORMAT', path, 'no META section');
@@ -255,6 +351,7 @@ async function readMeta(source: Source, path: string, rows: readonly Row[]): Pro
   const data = new Uint8Array(row.length);
   await source.read(data, row.offset);
   if (checksum(data) !== row.checksum) fail('ERR_SNAPSHOT_CORRUPT', path, 'META checksum mismatch');
+  checkDigest(digests, rows.indexOf(row), data, path);
   row.into = data;
   let meta: Meta;
   try {
@@ -286,7 +383,11 @@ async function readMeta(source: Source, path: string, rows: readonly Row[]): Pro
       (l as { thresholds?: Partial<Record<AlgorithmName, number>> }).thresholds = thresholds;
   }
   if (meta.lists.length > 0x10000) fail('ERR_SNAPSHOT_FORMAT', path, `${meta.lists.length} lists`);
-  return meta;
+  if (version === SNAPSHOT_VERSION_UNSIGNED) return { ...meta, sequence: 0 };
+  const sequence = meta.sequence;
+  if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 0)
+    fail('ERR_SNAPSHOT_FORMAT', path, `META's sequence is not an integer from 0 to 2^53 - 1: ${String(sequence)}`);
+  return { ...meta, sequence };
 }
 
 /** One algorithm of META, checked: its hash type and what its sections must be. Nothing allocated yet. */
@@ -523,7 +624,14 @@ const READ_WINDOW = 4;
  * cost next to nothing beyond the reads. Padding is read too and must be zero, so no byte of the
  * file escapes every check.
  */
-async function readSections(source: Source, path: string, rows: readonly Row[], tableEnd: number): Promise<void> {
+async function readSections(
+  source: Source,
+  path: string,
+  rows: readonly Row[],
+  tableEnd: number,
+  dataEnd: number,
+  digests: Uint8Array | undefined,
+): Promise<void> {
   const reads: (() => Promise<unknown>)[] = [];
   let previousEnd = tableEnd;
   const checkGap = async (from: number, to: number, what: string): Promise<void> => {
@@ -543,7 +651,7 @@ async function readSections(source: Source, path: string, rows: readonly Row[], 
     previousEnd = row.offset + row.length;
   });
   const end = previousEnd;
-  reads.push(() => checkGap(end, source.size, 'after the last section'));
+  reads.push(() => checkGap(end, dataEnd, 'after the last section'));
 
   const pending: Promise<unknown>[] = [];
   let next = 0;
@@ -566,6 +674,7 @@ async function readSections(source: Source, path: string, rows: readonly Row[], 
     if (row === undefined || row.kind === KIND.META) continue;
     if (checksum(row.into as Uint8Array) !== row.checksum)
       fail('ERR_SNAPSHOT_CORRUPT', path, `section ${i} checksum mismatch`);
+    checkDigest(digests, i, row.into as Uint8Array, path);
     row.check?.();
   }
 }
@@ -617,10 +726,16 @@ function tableOf(d: Destinations, listNames: readonly string[], path: string): M
 }
 
 /** Reads a snapshot from any `Source` (see `readSnapshot`); internal, exported for tests. */
-export async function load(source: Source, path: string): Promise<LoadedSnapshot> {
-  const { count, tableChecksum } = await readHeader(source, path);
-  const { rows, present } = await readRows(source, path, count, tableChecksum);
-  const meta = await readMeta(source, path, rows);
+export async function load(
+  source: Source,
+  path: string,
+  trust?: readonly TrustedKey[] | undefined,
+): Promise<LoadedSnapshot> {
+  const header = await readHeader(source, path);
+  const { count } = header;
+  const { rows, present, table } = await readRows(source, path, header);
+  const { keyId, digests } = await readSignature(source, path, header, table, trust);
+  const meta = await readMeta(source, path, rows, header.version, digests);
   const seen = new Set<AlgorithmName>();
   const required = { bytes: 0 };
   const plans = meta.algorithms.map((entry, number) => planAlgorithm(entry, number, path, seen, source.size, required));
@@ -630,7 +745,7 @@ export async function load(source: Source, path: string): Promise<LoadedSnapshot
   planArenas(rows, destinations);
   for (const row of rows)
     if (row.kind !== KIND.META) row.into = destinationOf(row, destinations[row.algorithm] as Destinations, path);
-  await readSections(source, path, rows, HEADER_BYTES + count * ROW_BYTES);
+  await readSections(source, path, rows, HEADER_BYTES + count * ROW_BYTES, header.dataEnd, digests);
   const listNames = meta.lists.map((l) => l.name);
   const tables = new Map<AlgorithmName, MatcherTable>();
   for (const d of destinations) tables.set(d.algorithm.name, tableOf(d, listNames, path));
@@ -639,7 +754,9 @@ export async function load(source: Source, path: string): Promise<LoadedSnapshot
     lists: meta.lists,
     algorithms: destinations.map((d) => d.meta),
     created: String(meta.created),
+    sequence: meta.sequence,
     ...(typeof meta.source === 'string' ? { source: meta.source } : {}),
     bytes: source.size,
+    ...(keyId === undefined ? {} : { signature: { keyId, verified: trust !== undefined } }),
   };
 }

@@ -360,7 +360,7 @@ describe('snapshots', () => {
     wrongMagic[1] = 0x58;
     expect(await codeOf(parseSnapshot(wrongMagic))).toBe('ERR_SNAPSHOT_FORMAT');
     expect(await codeOf(parseSnapshot(wrongMagic.subarray(0, 20)))).toBe('ERR_SNAPSHOT_FORMAT');
-    for (const version of [1, 3]) {
+    for (const version of [1, 4]) {
       const other = Uint8Array.from(bytes);
       const view = new DataView(other.buffer);
       view.setUint32(8, version, true);
@@ -385,6 +385,7 @@ describe('snapshots', () => {
   it('reads list thresholds in META by their canonical algorithm names, as the matcher looks them up', async () => {
     const forged = withMeta(bytes, (meta) => {
       meta.created = '';
+      meta.sequence = 0;
       delete meta.source;
       (meta.lists as { thresholds?: unknown }[])[0]!.thresholds = { BlockHash: 3 };
     });
@@ -415,6 +416,7 @@ describe('snapshots', () => {
     const forged = withMeta(bytes, (meta) => {
       // Room for the longer claim: the creation time and source are not needed to load.
       meta.created = '';
+      meta.sequence = 0;
       delete meta.source;
       const algorithms = meta.algorithms as { name: string; search: unknown }[];
       for (const a of algorithms)

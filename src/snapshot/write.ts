@@ -10,21 +10,25 @@ import { HashwardenError } from '../errors.js';
 import type { ListEntry } from '../lists/entry.js';
 import { entryTableOf, packEntries, type EntryColumns, type StringColumn } from '../search/entry-table.js';
 import { MihIndex } from '../search/mih.js';
-import {
-  buildTable,
-  resolveSearch,
-  sortExact,
-  type MatcherTable,
-  type ResolvedSearch,
-} from '../search/tables.js';
+import { buildTable, resolveSearch, sortExact, type MatcherTable, type ResolvedSearch } from '../search/tables.js';
 import { writeAll, outputMode, writeOutputFile } from '../output-file.js';
 import { integerInRange, invalid, nonEmptyString } from '../validate.js';
 import { checksum } from './checksum.js';
 import { describeBounds, fits, sectionBounds, type Bounds } from './layout.js';
 import {
+  DIGEST_BYTES,
+  DIGESTS_AT,
+  privateKeyOf,
+  sectionDigest,
+  signatureBlockBytes,
+  signBlock,
+  snapshotKeyId,
+} from './sign.js';
+import {
   align,
   HEADER_BYTES,
   HEADER_CHECKSUM_AT,
+  HEADER_SIGNATURE_AT,
   KIND,
   NO_ALGORITHM,
   NOTHING,
@@ -92,7 +96,13 @@ function tableOfEntries(
   if (algorithm.kind === 'exact') {
     const exact = sortExact(algorithm, group);
     return {
-      table: { kind: 'exact', algorithm, index: exact.index, search: { tier: 'exact' }, entries: entryTableOf(exact.entries) },
+      table: {
+        kind: 'exact',
+        algorithm,
+        index: exact.index,
+        search: { tier: 'exact' },
+        entries: entryTableOf(exact.entries),
+      },
       columns: packEntries(exact.entries, listNames),
     };
   }
@@ -102,7 +112,10 @@ function tableOfEntries(
 /** The sections of one algorithm's table. */
 function algorithmSections(number: number, { table, columns }: WrittenTable): Section[] {
   if (table.kind === 'exact')
-    return [{ kind: KIND.EXACT, algorithm: number, part: 0, data: table.index.sorted }, ...entrySections(number, columns)];
+    return [
+      { kind: KIND.EXACT, algorithm: number, part: 0, data: table.index.sorted },
+      ...entrySections(number, columns),
+    ];
   const { a, b } = table.linear.planes();
   const sections: Section[] = [
     { kind: KIND.PLANE_A, algorithm: number, part: 0, data: a },
@@ -121,17 +134,30 @@ function algorithmSections(number: number, { table, columns }: WrittenTable): Se
   return sections;
 }
 
+/** What {@link checkSource} returns: the options of a write, checked, with their defaults. */
+interface CheckedSource {
+  readonly lists: SnapshotList[];
+  readonly mode: number | undefined;
+  readonly sequence: number;
+  readonly privateKey: ReturnType<typeof privateKeyOf> | undefined;
+}
+
 /** The path and what a snapshot carries besides its entries, checked as `readSnapshot` will check them. */
-function checkSource(
-  path: string,
-  source: Omit<SnapshotSource, 'entries' | 'search'>,
-): { lists: SnapshotList[]; mode: number | undefined } {
+function checkSource(path: string, source: Omit<SnapshotSource, 'entries' | 'search'>): CheckedSource {
   // `invalid` describes any value (JSON.stringify throws for a BigInt, String for a null-prototype object).
   if (typeof path !== 'string' || path.length === 0) invalid('non-empty string', 'path', path);
   if (source === null || typeof source !== 'object') invalid('object', 'source', source);
   if (!Array.isArray(source.lists))
     throw new TypeError(`Expected array for source.lists but received ${typeof source.lists}`);
   const mode = outputMode(source.mode, 'source.mode');
+  const sequence =
+    source.sequence === undefined
+      ? Date.now()
+      : integerInRange(source.sequence, 0, Number.MAX_SAFE_INTEGER, 'source.sequence');
+  if (source.sign !== undefined && (source.sign === null || typeof source.sign !== 'object'))
+    invalid('object with privateKey', 'source.sign', source.sign);
+  const privateKey =
+    source.sign === undefined ? undefined : privateKeyOf(source.sign.privateKey, 'source.sign.privateKey');
   if (source.lists.length > 0x10000)
     throw new RangeError(`Expected at most 65536 lists but received ${source.lists.length}`);
   // Only what a snapshot carries, checked: a bad threshold is refused here, not by every reader.
@@ -148,7 +174,7 @@ function checkSource(
       ...(list.label === undefined ? {} : { label: nonEmptyString(list.label, `source.lists[${i}].label`) }),
     };
   });
-  return { lists, mode };
+  return { lists, mode, sequence, privateKey };
 }
 
 /**
@@ -157,16 +183,20 @@ function checkSource(
  * a new file is `0o600`. Perceptual hashes are stored with the index `search` chooses (by default
  * the automatic tier: multi-index tables for large lists), so opening the file rebuilds nothing.
  * Throws `ERR_STORE` when the file cannot be written, or its owner cannot be kept (and leaves the
- * old file as it was, and no temporary file behind).
+ * old file as it was, and no temporary file behind). META records `sequence` (default: the time of
+ * writing in ms); with `sign`, an Ed25519 signature over the header, the section table and every
+ * section's SHA-256 follows the last section (docs/snapshot-format.md).
  *
  * @example
  * ```ts
  * await writeSnapshot('lists.snap', { lists: [{ name: 'ncmec', version: 3 }], entries });
  * await writeSnapshot('big.snap', { lists, entries, search: { tier: 'mih', substringBits: 20 } });
+ * await writeSnapshot('signed.snap', { lists, entries, sequence: 1042, sign: { privateKey: pem } });
  * ```
  */
 export async function writeSnapshot(path: string, source: SnapshotSource): Promise<SnapshotSummary> {
-  const { lists, mode } = checkSource(path, source);
+  const checked = checkSource(path, source);
+  const { lists } = checked;
   if (!Array.isArray(source.entries))
     throw new TypeError(`Expected array for source.entries but received ${typeof source.entries}`);
   const search = resolveSearch(source.search, 'search');
@@ -182,7 +212,7 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   }
   const tables: WrittenTable[] = [];
   for (const [name, group] of grouped) tables.push(tableOfEntries(getAlgorithm(name), group, listNames, search));
-  return write(path, source, lists, mode, tables);
+  return write(path, source, checked, tables);
 }
 
 /**
@@ -196,7 +226,8 @@ export async function writePackedSnapshot(
   source: Omit<SnapshotSource, 'entries' | 'search'>,
   tables: ReadonlyMap<AlgorithmName, MatcherTable>,
 ): Promise<SnapshotSummary> {
-  const { lists, mode } = checkSource(path, source);
+  const checked = checkSource(path, source);
+  const { lists } = checked;
   const written = [...tables.values()].map((table) => {
     const columns = table.entries.columns;
     if (columns === undefined) throw new TypeError(`Expected packed entries for ${table.algorithm.name}`);
@@ -204,15 +235,14 @@ export async function writePackedSnapshot(
       throw new RangeError(`Expected the entries of ${table.algorithm.name} to number the lists given`);
     return { table, columns };
   });
-  return write(path, source, lists, mode, written);
+  return write(path, source, checked, written);
 }
 
 /** Writes the sections of `tables`, their META and the header (see `writeSnapshot`). */
 async function write(
   path: string,
   source: Pick<SnapshotSource, 'source'>,
-  lists: readonly SnapshotList[],
-  mode: number | undefined,
+  { lists, mode, sequence, privateKey }: CheckedSource,
   tables: readonly WrittenTable[],
 ): Promise<SnapshotSummary> {
   const sections: Section[] = [];
@@ -235,6 +265,7 @@ async function write(
   }
   const meta: Meta = {
     created: new Date().toISOString(),
+    sequence,
     ...(source.source === undefined ? {} : { source: source.source }),
     lists,
     algorithms,
@@ -261,20 +292,36 @@ async function write(
     table.setBigUint64(row + 24, BigInt(s.data.length), true);
     offset = align(offset + s.data.length);
   });
-  const size = offset;
+  // The signature block, when signing, follows the last section: its length is in the header, so
+  // the signature, made over the header, covers where the block is too.
+  const signatureAt = offset;
+  const block = privateKey === undefined ? undefined : new Uint8Array(signatureBlockBytes(sections.length));
+  const size = offset + (block?.length ?? 0);
   const header = new DataView(new ArrayBuffer(HEADER_BYTES));
   new Uint8Array(header.buffer).set(SNAPSHOT_MAGIC, 0);
   header.setUint32(8, SNAPSHOT_VERSION, true);
   header.setUint32(12, sections.length, true);
   header.setBigUint64(16, BigInt(size), true);
   header.setBigUint64(24, checksum(new Uint8Array(table.buffer)), true);
+  header.setUint32(HEADER_SIGNATURE_AT, block?.length ?? 0, true);
   header.setBigUint64(HEADER_CHECKSUM_AT, checksum(new Uint8Array(header.buffer, 0, HEADER_CHECKSUM_AT)), true);
+  if (block !== undefined && privateKey !== undefined) {
+    sections.forEach((s, i) => block.set(sectionDigest(s.data), DIGESTS_AT + i * DIGEST_BYTES));
+    signBlock(privateKey, new Uint8Array(header.buffer), new Uint8Array(table.buffer), block);
+  }
 
   await writeOutputFile({ path, mode, code: 'ERR_STORE', what: 'the snapshot ' }, async (file) => {
     await writeAll(file, new Uint8Array(header.buffer), 0);
     await writeAll(file, new Uint8Array(table.buffer), HEADER_BYTES);
     for (const [i, s] of sections.entries()) await writeAll(file, s.data, offsets[i] as number);
+    if (block !== undefined) await writeAll(file, block, signatureAt);
     await file.truncate(size);
   });
-  return { bytes: size, entries: algorithms.reduce((n, a) => n + a.count, 0), algorithms };
+  return {
+    bytes: size,
+    entries: algorithms.reduce((n, a) => n + a.count, 0),
+    algorithms,
+    sequence,
+    ...(privateKey === undefined ? {} : { keyId: snapshotKeyId(privateKey) }),
+  };
 }

@@ -4,7 +4,7 @@
  * corpora that damage a snapshot knowingly. Checksums come from the JavaScript XXH3, the reference
  * the WebAssembly one is tested against, not from the code under test.
  */
-import { SNAPSHOT_MAGIC } from '../snapshot/format.js';
+import { SNAPSHOT_MAGIC, SNAPSHOT_VERSION } from '../snapshot/format.js';
 import { xxh3 } from '../snapshot/xxh3.js';
 
 /** A section of a snapshot: its bytes, or (`declared`) only the length its table row declares. */
@@ -66,7 +66,7 @@ export function assemble(sections: readonly LaidSection[], size = 0): { bytes: U
   const out = new Uint8Array(sections.some((s) => s.declared !== undefined) ? written : total);
   const view = viewOf(out);
   out.set(SNAPSHOT_MAGIC, 0);
-  view.setUint32(8, 2, true);
+  view.setUint32(8, SNAPSHOT_VERSION, true);
   view.setUint32(12, sections.length, true);
   view.setBigUint64(16, BigInt(total), true);
   sections.forEach((s, i) => {

@@ -68,8 +68,9 @@ async function cleanSnapshot(scratch: string): Promise<Section[]> {
       { name: 'vendorA', version: 1 },
     ],
     entries: snapshotEntries().map((e) => entries.normalizeEntry(e)),
+    sequence: 1,
   });
-  // A fixed creation time and no source: the same bytes on every run.
+  // A fixed creation time and sequence, and no source: the same bytes on every run.
   return withMeta(disassemble(await readFile(path)), (meta) => {
     (meta as { created?: string }).created = '2026-12-06T00:00:00.000Z';
     delete (meta as { source?: string }).source;
