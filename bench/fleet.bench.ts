@@ -32,7 +32,8 @@ function option(name: string): string | undefined {
 
 function positiveInteger(text: string, name: string): number {
   const n = Number(text.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`--${name}: expected a positive integer like 1e6, got ${text}`);
+  if (!Number.isInteger(n) || n < 1)
+    throw new RangeError(`--${name}: expected a positive integer like 1e6, got ${text}`);
   return n;
 }
 
@@ -49,7 +50,10 @@ async function writeList(path: string): Promise<void> {
   let block: string[] = [];
   for (let i = 0; i < ENTRIES; i++) {
     let hex = '';
-    for (let w = 0; w < 8; w++) hex += Math.floor(random() * 2 ** 32).toString(16).padStart(8, '0');
+    for (let w = 0; w < 8; w++)
+      hex += Math.floor(random() * 2 ** 32)
+        .toString(16)
+        .padStart(8, '0');
     block.push(`e-${String(i).padStart(9, '0')},pdq,${hex}`);
     if (block.length === ROWS_PER_WRITE || i === ENTRIES - 1) {
       if (!out.write(`${block.join('\n')}\n`)) await once(out, 'drain');
@@ -100,7 +104,9 @@ async function main(): Promise<void> {
     const image = join(dir, 'upload.png');
     await writeList(list);
     const pixels = Buffer.from(Array.from({ length: 64 * 64 * 3 }, (_, i) => (i * 37 + (i >> 7) * 11) & 255));
-    await sharp(pixels, { raw: { width: 64, height: 64, channels: 3 } }).png().toFile(image);
+    await sharp(pixels, { raw: { width: 64, height: 64, channels: 3 } })
+      .png()
+      .toFile(image);
     const imported = await timed(['import', list, '--db', db, '--list', 'fleet', '--quiet']);
     if (imported.status !== 0) throw new Error(`import exited ${imported.status}`);
     const steps: [string, string[], number][] = [
@@ -121,7 +127,11 @@ async function main(): Promise<void> {
         `| ${name} | ${median(runs.map((r) => r.seconds)).toFixed(2)} s | ${median(runs.map((r) => r.rssMb)).toFixed(0)} MB |`,
       );
     }
-    console.log(`${await environment()}; revision ${revision()}; load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+    console.log(
+      `${await environment()}; revision ${revision()}; load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
     console.log(`${ENTRIES.toLocaleString('en-US')} random PDQ entries, median of ${RUNS} runs, ${CLI}\n`);
     console.log('| step | time | peak RSS |\n|---|---:|---:|');
     console.log(

@@ -76,7 +76,11 @@ try {
       await time(() => verifyBlock(keys, header, table, block, signed)),
     );
     rows['SHA-256 of every section (one pass)']?.push(
-      await time(() => createHash('sha256').update(bytes.subarray(64 + count * 32, blockAt)).digest()),
+      await time(() =>
+        createHash('sha256')
+          .update(bytes.subarray(64 + count * 32, blockAt))
+          .digest(),
+      ),
     );
   }
   console.log(`# signed snapshots — ${await environment()}`);

@@ -4,7 +4,7 @@
  * keeps the previous lists serving and reports its code, and no call ever sees a mix of versions.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, generateKeyPairSync, type KeyObject } from 'node:crypto';
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -50,7 +50,8 @@ async function snapshotBytes(version: number): Promise<Buffer> {
   let bytes = snapshots.get(version);
   if (bytes === undefined) {
     const path = join(dir, `v${version}.snap`);
-    await writeSnapshot(path, { lists: [{ name: 'l', version }], entries: entriesOf(version) });
+    // The sequence is the version: a lower version served after a higher one is a rollback.
+    await writeSnapshot(path, { lists: [{ name: 'l', version }], entries: entriesOf(version), sequence: version });
     bytes = await readFile(path);
     snapshots.set(version, bytes);
   }
@@ -326,7 +327,8 @@ describe('Matcher.follow over HTTP', () => {
 
   it('every call is answered from one version while swaps happen (matchHash, matchImage)', async () => {
     handler = serve(await snapshotBytes(1), '"v1"');
-    const { matcher } = await follow({ concurrency: 2 });
+    // Back and forth between two snapshots: each step back is a rollback, allowed here.
+    const { matcher } = await follow({ concurrency: 2, allowRollback: true });
     const versions = new Set<number>();
     let swaps = 0;
     let stop = false;
@@ -369,9 +371,47 @@ describe('Matcher.follow over HTTP', () => {
     expect(versions.size).toBeGreaterThan(1);
   });
 
-  // Come with signed snapshots and rollback protection (issue 19, item 2): the lead adds them on merge.
-  it.todo('refuses an older snapshot (a lower sequence) served after a newer one, and keeps the newer');
-  it.todo('refuses an unsigned snapshot, or one signed by a key not trusted, when trusted keys are set');
+  it('refuses an older snapshot (a lower sequence) served after a newer one, and keeps the newer', async () => {
+    handler = serve(await snapshotBytes(3), '"v3"');
+    const { matcher, events } = await follow();
+    handler = serve(await snapshotBytes(2), '"v2"');
+    expect(await codeOf(matcher.reload())).toBe('ERR_SNAPSHOT_ROLLBACK');
+    expect(versionOf(matcher)).toBe(3);
+    expect(events.at(-1)).toMatchObject({ ok: false, code: 'ERR_SNAPSHOT_ROLLBACK' });
+    handler = serve(await snapshotBytes(4), '"v4"');
+    expect(await matcher.reload()).toBe(true);
+    expect(versionOf(matcher)).toBe(4);
+  });
+
+  it('refuses an unsigned snapshot, or one signed by a key not trusted, when trusted keys are set', async () => {
+    const trusted = generateKeyPairSync('ed25519');
+    const other = generateKeyPairSync('ed25519');
+    const signed = async (version: number, privateKey: KeyObject): Promise<Buffer> => {
+      const path = join(dir, `signed-${version}-${privateKey === trusted.privateKey ? 't' : 'o'}.snap`);
+      await writeSnapshot(path, {
+        lists: [{ name: 'l', version }],
+        entries: entriesOf(version),
+        sequence: version,
+        sign: { privateKey },
+      });
+      return readFile(path);
+    };
+    handler = serve(await signed(1, trusted.privateKey), '"s1"');
+    const { matcher, events } = await follow({ trustedKeys: [trusted.publicKey] });
+    expect(versionOf(matcher)).toBe(1);
+    for (const [name, body] of [
+      ['unsigned', await snapshotBytes(2)],
+      ['signed by another key', await signed(2, other.privateKey)],
+    ] as const) {
+      handler = serve(body, `"${name}"`);
+      expect(await codeOf(matcher.reload()), name).toBe('ERR_SNAPSHOT_SIGNATURE');
+      expect(versionOf(matcher), name).toBe(1);
+      expect(events.at(-1), name).toMatchObject({ ok: false, code: 'ERR_SNAPSHOT_SIGNATURE' });
+    }
+    handler = serve(await signed(2, trusted.privateKey), '"s2"');
+    expect(await matcher.reload()).toBe(true);
+    expect(versionOf(matcher)).toBe(2);
+  });
 });
 
 describe('Matcher.follow over a path', () => {
