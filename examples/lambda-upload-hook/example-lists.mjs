@@ -25,6 +25,7 @@ export const LISTED = Object.freeze([
  *
  * @param {string} path
  * @param {readonly string[]} [images] file names in test-vectors/images
+ * @param {{ privateKey: string | import('node:crypto').KeyObject }} [sign] sign it (`hashwarden keygen`'s key)
  * @returns {Promise<import('hashwarden').SnapshotSummary>}
  *
  * @example
@@ -32,7 +33,7 @@ export const LISTED = Object.freeze([
  * await writeExampleSnapshot('/tmp/example.snap'); // { entries: 8, … }
  * ```
  */
-export async function writeExampleSnapshot(path, images = LISTED) {
+export async function writeExampleSnapshot(path, images = LISTED, sign = undefined) {
   const entries = [];
   for (const file of images) {
     const { hashes } = await hashImage(TEST_VECTORS + file, { algorithms: ['pdq', 'md5'] });
@@ -48,5 +49,6 @@ export async function writeExampleSnapshot(path, images = LISTED) {
     lists: [{ name: 'example', version: 1, label: 'block-and-report' }],
     entries,
     source: 'examples/lambda-upload-hook',
+    ...(sign === undefined ? {} : { sign }),
   });
 }

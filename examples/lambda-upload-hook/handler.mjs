@@ -12,6 +12,10 @@
  *   the publisher uploads each new one: it is fetched at init into /tmp, and a warm environment
  *   asks for a new one at the start of an invocation, at most every `HASHWARDEN_CHECK_SECONDS`
  *   (default 60) seconds (a conditional GET: an unchanged snapshot costs one 304).
+ * - `HASHWARDEN_TRUSTED_KEYS`: public keys (PEM files written by `hashwarden keygen`, separated by
+ *   commas; two during a rotation) the snapshot must be signed with (`hashwarden export --sign`):
+ *   an unsigned, foreign-signed or altered snapshot fails the init, or, fetched later, is refused
+ *   and the previous lists keep serving; so is an older one than those served (rollback).
  * - `LOCAL_OBJECT_DIR`: read objects from this directory instead of S3 (`<dir>/<key>`), so the
  *   function runs on a laptop or in tests without AWS. Without it the S3 client of the AWS SDK
  *   for JavaScript v3 is used, which Lambda's Node.js runtimes (18 and later) include: this
@@ -302,6 +306,13 @@ const CHECK_SECONDS = Number(process.env.HASHWARDEN_CHECK_SECONDS ?? 60);
 if (!(CHECK_SECONDS >= 0))
   throw new RangeError(`Expected seconds ≥ 0 for HASHWARDEN_CHECK_SECONDS but received ${CHECK_SECONDS}`);
 
+/** The snapshot's trusted signers: none (any intact snapshot is served) unless the environment names them. */
+const TRUSTED_KEYS = process.env.HASHWARDEN_TRUSTED_KEYS
+  ? await Promise.all(process.env.HASHWARDEN_TRUSTED_KEYS.split(',').map((file) => readFile(file.trim(), 'utf8')))
+  : undefined;
+/** Matcher options every way of opening the snapshot shares. */
+const TRUST = TRUSTED_KEYS === undefined ? {} : { trustedKeys: TRUSTED_KEYS };
+
 /**
  * One JSON line per check of a followed snapshot that swapped or failed: a failure means this
  * environment goes on deciding with its previous lists, which an alarm should catch.
@@ -323,8 +334,8 @@ function logReload(event) {
  */
 export const handler = createHandler({
   matcher: await (SNAPSHOT_URL === undefined
-    ? Matcher.openSnapshot(SNAPSHOT)
-    : Matcher.follow(SNAPSHOT_URL, { intervalMs: 0, cacheDir: tmpdir(), onReload: logReload })),
+    ? Matcher.openSnapshot(SNAPSHOT, TRUST)
+    : Matcher.follow(SNAPSHOT_URL, { ...TRUST, intervalMs: 0, cacheDir: tmpdir(), onReload: logReload })),
   readObject: process.env.LOCAL_OBJECT_DIR ? localObjectReader(process.env.LOCAL_OBJECT_DIR) : s3ObjectReader(),
   ...(SNAPSHOT_URL === undefined ? {} : { checkEverySeconds: CHECK_SECONDS }),
 });

@@ -3,6 +3,7 @@
  * (a snapshot of four test vectors, objects read from a local directory), then invoked with S3
  * events. Runs against the built package (`npm run build`): `hashwarden` resolves to dist/.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -54,12 +55,19 @@ let dir: string;
 let uploads: string;
 let mod: HandlerModule;
 let opens: ReturnType<typeof vi.spyOn>;
-const saved = { snapshot: process.env.HASHWARDEN_SNAPSHOT, local: process.env.LOCAL_OBJECT_DIR };
+const saved = {
+  snapshot: process.env.HASHWARDEN_SNAPSHOT,
+  keys: process.env.HASHWARDEN_TRUSTED_KEYS,
+  local: process.env.LOCAL_OBJECT_DIR,
+};
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hashwarden-lambda-'));
   uploads = join(dir, 'uploads');
-  await writeExampleSnapshot(join(dir, 'example.snap'));
+  // Signed, as a publisher signs it; the function trusts only that key (HASHWARDEN_TRUSTED_KEYS).
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  await writeExampleSnapshot(join(dir, 'example.snap'), undefined, { privateKey });
+  await writeFile(join(dir, 'signer.pub'), publicKey.export({ type: 'spki', format: 'pem' }) as string);
   // The uploads: a listed original, an edited copy of one (re-encoded, so only PDQ can find it),
   // an unlisted image, and broken files.
   await mkdir(uploads);
@@ -81,6 +89,7 @@ beforeAll(async () => {
   await copyFile(join(HOSTILE, 'animated-listed-frame-40.gif'), join(uploads, 'frame-40.gif'));
 
   process.env.HASHWARDEN_SNAPSHOT = join(dir, 'example.snap');
+  process.env.HASHWARDEN_TRUSTED_KEYS = join(dir, 'signer.pub');
   process.env.LOCAL_OBJECT_DIR = uploads;
   opens = vi.spyOn(Matcher, 'openSnapshot');
   vi.spyOn(console, 'log').mockImplementation(() => undefined);
@@ -91,6 +100,7 @@ afterAll(async () => {
   vi.restoreAllMocks();
   for (const [name, value] of [
     ['HASHWARDEN_SNAPSHOT', saved.snapshot],
+    ['HASHWARDEN_TRUSTED_KEYS', saved.keys],
     ['LOCAL_OBJECT_DIR', saved.local],
   ] as const) {
     if (value === undefined) delete process.env[name];
@@ -176,7 +186,9 @@ describe('the Lambda upload hook', () => {
 
   it('opened the snapshot once, when the module loaded, for every invocation', () => {
     expect(opens).toHaveBeenCalledTimes(1);
-    expect(opens).toHaveBeenCalledWith(join(dir, 'example.snap'));
+    expect(opens).toHaveBeenCalledWith(join(dir, 'example.snap'), {
+      trustedKeys: [expect.stringContaining('PUBLIC KEY')],
+    });
   });
 
   it('picks up a new snapshot of a followed source at invocation start, at most every checkEverySeconds', async () => {
