@@ -51,6 +51,11 @@ export const ERROR_CODES = [
    * calls waiting already. The upload was not checked: retry it later or hold it.
    */
   'ERR_BUSY',
+  /**
+   * A hashing thread of the matcher's pool (`hashThreads`) died while it hashed the upload (out of
+   * memory, ended from outside). The upload was not checked: retry it; the pool starts another thread.
+   */
+  'ERR_HASH_THREAD',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

@@ -3,6 +3,7 @@
  * swaps whole, where it was opened from, and its options resolved once.
  */
 import { type FileHandle, open, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { callThresholds, checkThresholds, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
 import { MAX_CONCURRENCY } from '../concurrency.js';
 import { HashwardenError, readError } from '../errors.js';
@@ -153,6 +154,7 @@ export interface ResolvedMatcherOptions {
   readonly maxBytes: number;
   readonly concurrency: number;
   readonly maxQueued: number;
+  readonly hashThreads: number;
 }
 
 export function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMatcherOptions {
@@ -174,6 +176,11 @@ export function resolveMatcherOptions(options: MatcherOptions | undefined): Reso
         : o.maxQueued === Infinity
           ? Infinity
           : integerInRange(o.maxQueued, 0, Number.MAX_SAFE_INTEGER, 'maxQueued'),
+    // At most MAX_CONCURRENCY: threads beyond the uploads a matcher holds at once never get work.
+    hashThreads:
+      o.hashThreads === undefined
+        ? availableParallelism()
+        : integerInRange(o.hashThreads, 0, MAX_CONCURRENCY, 'hashThreads'),
   });
 }
 
