@@ -210,9 +210,10 @@ export interface ImageMatchResult {
 /**
  * Default number of images `matchImages` hashes at once, and a matcher's `concurrency`, its bound
  * on uploads in hand over every call: 4. sharp decodes on libuv's thread pool,
- * 4 threads unless `UV_THREADPOOL_SIZE` says otherwise, and hashing runs on the JavaScript thread,
- * so more images in flight only wait, each holding its bytes and raster: memory grows with the
- * concurrency (at most about `maxBytes` + 4 bytes × `maxPixels` an image), speed does not.
+ * 4 threads unless `UV_THREADPOOL_SIZE` says otherwise, and hashing runs on the cores' hashing
+ * threads (`hashThreads`), so on a machine of up to 4 cores more images in flight only wait, each
+ * holding its bytes and raster: memory grows with the concurrency (at most about `maxBytes` +
+ * 4 bytes × `maxPixels` an image), speed does not.
  */
 export const DEFAULT_MATCH_CONCURRENCY = 4;
 
