@@ -33,7 +33,7 @@ async function outcome(promise: Promise<HashedBytes>): Promise<unknown> {
   }
 }
 
-/** The option sets a matcher and `hashImage` use: a matcher's (turns, trim), the defaults, a scaled decode, one frame. */
+/** Option sets: a matcher's (turns, trim), `hashImage`'s defaults, a scaled decode, one frame under a pixel limit. */
 const OPTION_SETS: readonly HashImageOptions[] = [
   { dihedral: true, trim: true },
   {},

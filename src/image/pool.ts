@@ -12,15 +12,36 @@ import { ERROR_CODES, HashwardenError, type ErrorCode } from '../errors.js';
 import type { DecodedHashes, DecodedPixels, PixelOptions } from './pixels.js';
 
 /** A message from a hashing thread: the hashes of the image it was given, or why not. */
-export type WorkerReply =
+export type WorkerReply = (
   | { readonly ok: true; readonly hashes: DecodedHashes }
-  | { readonly ok: false; readonly name: string; readonly code?: string; readonly message: string };
+  | { readonly ok: false; readonly name: string; readonly code?: string; readonly message: string }
+) & {
+  /** The request's raster buffers, handed back for the next upload's rasters. */
+  readonly buffers: readonly ArrayBuffer[];
+};
 
 /** A message to a hashing thread: one decoded image and the options to hash it with. */
 export interface WorkerRequest {
   readonly image: DecodedPixels;
   readonly options: PixelOptions;
+  /** The buffers the rasters of `image` are in, transferred: the thread hands them back. */
+  readonly buffers: readonly ArrayBuffer[];
 }
+
+/**
+ * Largest raster buffer the pool keeps for reuse: 64 MiB, the raster of a 16-megapixel image, above
+ * a 12-megapixel phone photo. Fresh memory costs far more to fill than memory filled before (the
+ * system maps and faults it in page by page), so buffers handed back are kept for the next
+ * uploads; a larger raster is rare, and holding hundreds of MB idle for it is not worth it.
+ */
+const SPARE_MAX_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Buffers kept for reuse per thread: 2, one for the upload a thread hashes and one for the upload
+ * being decoded for it meanwhile. With one, every other upload of a busy pool found none; at most
+ * 2 × `SPARE_MAX_BYTES` a thread stays held while the pool is idle.
+ */
+const SPARES_PER_THREAD = 2;
 
 /** How to start a hashing thread: the built module beside this one, or the TypeScript source. */
 export interface WorkerSource {
@@ -59,41 +80,9 @@ function rebuild(reply: Extract<WorkerReply, { ok: false }>): Error {
   return new Error(reply.message);
 }
 
-/**
- * Each raster of `image` copied once into memory of its own, and the list to transfer: sharp's
- * buffers are allocated outside V8 and cannot be transferred (a transfer list ignores them and the
- * message would copy them twice, once on each side), so the calling thread copies each raster once
- * and hands the copy over. An animation's frames share one buffer and are copied as one.
- */
-function transferable(image: DecodedPixels): { image: DecodedPixels; transfer: ArrayBuffer[] } {
-  const copies = new Map<ArrayBufferLike, Uint8Array>();
-  const own = (data: Uint8Array | Uint8ClampedArray): Uint8Array => {
-    let copy = copies.get(data.buffer);
-    if (copy === undefined) {
-      copy = new Uint8Array(data.buffer.byteLength);
-      copy.set(new Uint8Array(data.buffer));
-      copies.set(data.buffer, copy);
-    }
-    return new Uint8Array(copy.buffer, data.byteOffset, data.byteLength);
-  };
-  const moved: DecodedPixels = {
-    data: own(image.data),
-    width: image.width,
-    height: image.height,
-    scale: image.scale,
-    originalWidth: image.originalWidth,
-    originalHeight: image.originalHeight,
-    ...(image.frames === undefined
-      ? {}
-      : { frames: image.frames.map((frame) => ({ data: own(frame.data), width: frame.width, height: frame.height })) }),
-  };
-  return { image: moved, transfer: [...copies.values()].map((copy) => copy.buffer as ArrayBuffer) };
-}
-
 /** One upload waiting for, or on, a hashing thread. */
 interface Task {
   readonly request: WorkerRequest;
-  readonly transfer: ArrayBuffer[];
   readonly resolve: (hashes: DecodedHashes) => void;
   readonly reject: (error: Error) => void;
 }
@@ -117,6 +106,8 @@ export class HashPool {
   readonly #source: WorkerSource;
   readonly #slots: Slot[] = [];
   readonly #queue: Task[] = [];
+  /** Raster buffers handed back by the threads, for the next uploads, the largest first. */
+  readonly #spare: ArrayBuffer[] = [];
 
   constructor(size: number, source: WorkerSource) {
     this.size = size;
@@ -133,15 +124,63 @@ export class HashPool {
    * copied once and handed over, so the caller may drop them.
    */
   hash(image: DecodedPixels, options: PixelOptions): Promise<DecodedHashes> {
-    const moved = transferable(image);
-    const request: WorkerRequest = {
-      image: moved.image,
-      options: { perceptual: options.perceptual, dihedral: options.dihedral, trim: options.trim },
-    };
+    const request = this.#moved(image, options);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ request, transfer: moved.transfer, resolve, reject });
+      this.#queue.push({ request, resolve, reject });
       this.#pump();
     });
+  }
+
+  /**
+   * The request for `image`: each raster copied once into a buffer the thread takes over. sharp's
+   * buffers are allocated outside V8 and cannot be transferred (a transfer list ignores them and
+   * the message would copy them on each side), so the calling thread copies each raster, into a
+   * buffer a thread handed back when one is large enough. An animation's frames share one buffer
+   * and are copied as one.
+   */
+  #moved(image: DecodedPixels, options: PixelOptions): WorkerRequest {
+    const copies = new Map<ArrayBufferLike, Uint8Array>();
+    const own = (data: Uint8Array | Uint8ClampedArray): Uint8Array => {
+      let copy = copies.get(data.buffer);
+      if (copy === undefined) {
+        copy = new Uint8Array(this.#buffer(data.buffer.byteLength), 0, data.buffer.byteLength);
+        copy.set(new Uint8Array(data.buffer));
+        copies.set(data.buffer, copy);
+      }
+      return new Uint8Array(copy.buffer, data.byteOffset, data.byteLength);
+    };
+    return {
+      image: {
+        data: own(image.data),
+        width: image.width,
+        height: image.height,
+        scale: image.scale,
+        originalWidth: image.originalWidth,
+        originalHeight: image.originalHeight,
+        ...(image.frames === undefined
+          ? {}
+          : { frames: image.frames.map((frame) => ({ ...frame, data: own(frame.data) })) }),
+      },
+      options: { perceptual: options.perceptual, dihedral: options.dihedral, trim: options.trim },
+      buffers: [...copies.values()].map((copy) => copy.buffer as ArrayBuffer),
+    };
+  }
+
+  /** A buffer of at least `bytes`: the smallest spare that fits, or a new one, not zero-filled (the copy fills it). */
+  #buffer(bytes: number): ArrayBuffer {
+    let best = -1;
+    for (const [i, spare] of this.#spare.entries())
+      if (spare.byteLength >= bytes && (best < 0 || spare.byteLength < (this.#spare[best] as ArrayBuffer).byteLength))
+        best = i;
+    if (best >= 0) return this.#spare.splice(best, 1)[0] as ArrayBuffer;
+    return Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+  }
+
+  /** Keeps the buffers a thread handed back, largest first, within SPARES_PER_THREAD a thread, SPARE_MAX_BYTES each. */
+  #keep(buffers: readonly ArrayBuffer[]): void {
+    for (const buffer of buffers) if (buffer.byteLength <= SPARE_MAX_BYTES) this.#spare.push(buffer);
+    this.#spare.sort((a, b) => b.byteLength - a.byteLength);
+    this.#spare.length = Math.min(this.#spare.length, this.size * SPARES_PER_THREAD);
   }
 
   /** Ends every thread; uploads they were hashing fail with `ERR_HASH_THREAD`. */
@@ -160,7 +199,7 @@ export class HashPool {
       const task = this.#queue.shift() as Task;
       slot.task = task;
       slot.worker.ref();
-      slot.worker.postMessage(task.request, task.transfer);
+      slot.worker.postMessage(task.request, [...task.request.buffers]);
     }
   }
 
@@ -178,6 +217,7 @@ export class HashPool {
       const task = slot.task;
       slot.task = undefined;
       worker.unref();
+      this.#keep(reply.buffers);
       if (reply.ok) task?.resolve(reply.hashes);
       else task?.reject(rebuild(reply));
       this.#pump();
