@@ -183,6 +183,14 @@ export class HashPool {
     this.#spare.length = Math.min(this.#spare.length, this.size * SPARES_PER_THREAD);
   }
 
+  /**
+   * Starts the first thread if none runs, without giving it work: called when an upload is
+   * planned, so that the thread loads while the upload is read and decoded rather than after.
+   */
+  warm(): void {
+    if (this.#slots.length === 0) this.#start();
+  }
+
   /** Ends every thread; uploads they were hashing fail with `ERR_HASH_THREAD`. */
   async close(): Promise<void> {
     await Promise.all(this.#slots.map((slot) => slot.worker.terminate()));

@@ -61,7 +61,10 @@ export function planUpload(request: UploadRequest): UploadPlan {
         .filter((names) => names.length > 0)
         .map((names) => resolveImageOptions({ ...request.image, algorithms: names }))
     : [all];
-  return Object.freeze({ maxBytes: all.maxBytes, passes: Object.freeze(passes), pool: hashPool(request.threads) });
+  const pool = hashPool(request.threads);
+  // Only a pass that decodes hashes pixels; the first upload's thread loads during its decode.
+  if (passes.some((pass) => pass.perceptual.length > 0)) pool?.warm();
+  return Object.freeze({ maxBytes: all.maxBytes, passes: Object.freeze(passes), pool });
 }
 
 /** The hashes a matcher searches for one pass: an exact hash itself, a perceptual one's by `searchedHashes`' rule. */
