@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
+import { checkFormat, decodeRgba } from './decode.js';
 import { hashRaw, type HashedBytes } from './hash.js';
 import { resolveImageOptions, type HashImageOptions } from './options.js';
 import { HashPool, type WorkerSource } from './pool.js';
@@ -71,9 +72,10 @@ describe('the hashing threads', () => {
     const bytes = readFileSync(join(IMAGES, 'mosaic-400x300.jpg'));
     const options = resolveImageOptions({ dihedral: true, trim: true });
     const dying = new HashPool(1, SOURCE);
-    const pending = hashRaw(bytes, options, dying);
-    // Ended while the upload waits for it or is on it: either way the call must settle, typed.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    const image = await decodeRgba(bytes, checkFormat(bytes, options), options);
+    // The upload is given to the thread at once: ended now, it dies with the upload in hand.
+    const pending = dying.hash(image, options);
+    expect(dying.threads).toBe(1);
     await dying.close();
     await expect(pending).rejects.toMatchObject({ code: 'ERR_HASH_THREAD' });
     expect(dying.threads).toBe(0);
