@@ -98,8 +98,8 @@ export interface MatcherOptions {
    * 0–1024, so the calling thread only reads, decodes (on libuv's pool, as always) and searches.
    * Default: one per core the process may use (`os.availableParallelism()`): decoding, hashing and
    * the calling thread share the cores, and fewer threads would leave one idle whenever hashing is
-   * the larger part of an upload's work. Threads start when uploads need them (at most the
-   * `concurrency` uploads in hand) and do not keep the process alive. `0` hashes on the calling
+   * the larger part of an upload's work. Threads start with the first upload and as uploads wait
+   * for one (at most the `concurrency` uploads in hand), and do not keep the process alive. `0` hashes on the calling
    * thread: for a serverless function that handles one upload at a time. Results are the same
    * either way.
    */
