@@ -84,6 +84,20 @@ describe('the hashing threads', () => {
     await dying.close();
   }, 60_000);
 
+  it('fail uploads with ERR_HASH_THREAD when no thread can start, now or once started', async () => {
+    const bytes = readFileSync(join(IMAGES, 'mosaic-400x300.jpg'));
+    const options = resolveImageOptions();
+    const image = async () => decodeRgba(bytes, checkFormat(bytes, options), options);
+    // Refused by the Worker constructor itself, and a module that is not there.
+    const modules = [new URL('http://127.0.0.1/hash-worker.js'), new URL('./no-such-worker.js', import.meta.url)];
+    for (const module of modules) {
+      const broken = new HashPool(1, { module, typescript: false });
+      await expect(broken.hash(await image(), options)).rejects.toMatchObject({ code: 'ERR_HASH_THREAD' });
+      await expect(broken.hash(await image(), options)).rejects.toMatchObject({ code: 'ERR_HASH_THREAD' });
+      await broken.close();
+    }
+  }, 60_000);
+
   it('keep a process open while they hash, and let it exit once they are idle', () => {
     const script = `
       import { readFileSync } from 'node:fs';

@@ -80,6 +80,15 @@ function rebuild(reply: Extract<WorkerReply, { ok: false }>): Error {
   return new Error(reply.message);
 }
 
+/** The error of an upload whose hashing thread failed: not checked. */
+function threadError(reason: string, cause: unknown): HashwardenError {
+  return new HashwardenError(
+    'ERR_HASH_THREAD',
+    `A hashing thread ${reason} while it hashed this upload: the upload was not checked; retry it`,
+    { cause },
+  );
+}
+
 /** One upload waiting for, or on, a hashing thread. */
 interface Task {
   readonly request: WorkerRequest;
@@ -188,7 +197,12 @@ export class HashPool {
    * planned, so that the thread loads while the upload is read and decoded rather than after.
    */
   warm(): void {
-    if (this.#slots.length === 0) this.#start();
+    if (this.#slots.length > 0) return;
+    try {
+      this.#start();
+    } catch {
+      // Reported, typed, to the upload that needs the thread (#pump tries again then).
+    }
   }
 
   /** Ends every thread; uploads they were hashing fail with `ERR_HASH_THREAD`. */
@@ -202,7 +216,13 @@ export class HashPool {
       let slot = this.#slots.find((candidate) => candidate.task === undefined);
       if (slot === undefined) {
         if (this.#slots.length >= this.size) return;
-        slot = this.#start();
+        try {
+          slot = this.#start();
+        } catch (error) {
+          // No thread could start (out of memory, too many threads): the upload fails typed.
+          (this.#queue.shift() as Task).reject(threadError(`could not start: ${(error as Error).message}`, error));
+          continue;
+        }
       }
       const task = this.#queue.shift() as Task;
       slot.task = task;
@@ -236,13 +256,7 @@ export class HashPool {
     worker.on('exit', (exitCode) => {
       this.#slots.splice(this.#slots.indexOf(slot), 1);
       const reason = slot.error === undefined ? `exited with code ${exitCode}` : `failed: ${slot.error.message}`;
-      slot.task?.reject(
-        new HashwardenError(
-          'ERR_HASH_THREAD',
-          `A hashing thread ${reason} while it hashed this upload: the upload was not checked; retry it`,
-          { cause: slot.error },
-        ),
-      );
+      slot.task?.reject(threadError(reason, slot.error));
       slot.task = undefined;
       this.#pump();
     });
