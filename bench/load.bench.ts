@@ -60,6 +60,8 @@
  *          --hang-seconds N   a call not settled after N s is a hang (default 120)
  *          --seed N           seed of the random entries and of the call order (default 20261129)
  *          --json FILE        also write the figures as JSON
+ *          --hash-threads N   the matcher's hashThreads, 0–1024 (0: hashing on the JavaScript
+ *                             thread; default: the matcher's, one per core)
  * Environment: passed to the child as it is, e.g. UV_THREADPOOL_SIZE (libuv threads, where sharp
  * decodes; default 4, printed) or MALLOC_ARENA_MAX.
  * The default run takes 3–5 minutes on the project's 2-core machine (about 20 s of it writing the
@@ -102,25 +104,42 @@ const { values: args } = parseArgs({
     'hang-seconds': { type: 'string', default: '120' },
     seed: { type: 'string', default: '20261129' },
     json: { type: 'string' },
+    'hash-threads': { type: 'string' },
     child: { type: 'string' },
   },
   strict: true,
 });
 
-function positiveInteger(name: string, text: string, max = Number.MAX_SAFE_INTEGER): number {
+function positiveInteger(name: string, text: string, max = Number.MAX_SAFE_INTEGER, min = 1): number {
   const n = Number(text.replaceAll('_', ''));
-  if (!Number.isInteger(n) || n < 1 || n > max)
-    throw new RangeError(`--${name}: expected an integer from 1 to ${max}, got ${JSON.stringify(text)}`);
+  if (text.trim() === '' || !Number.isInteger(n) || n < min || n > max)
+    throw new RangeError(`--${name}: expected an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return n;
 }
 
 type InputMode = 'bytes' | 'path';
+
+/**
+ * CPU time of this process's JavaScript thread alone, in ms (Linux: its task's utime + stime, in
+ * clock ticks of 10 ms), or NaN where /proc is absent. `process.cpuUsage()` counts every thread
+ * (libuv's, the hashing threads), and the event-loop utilization counts waiting for a core as busy.
+ */
+function mainThreadCpuMs(): number {
+  try {
+    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
 
 /** What the parent hands the child. */
 interface Config {
   readonly snapshot: string;
   readonly calls: number;
   readonly concurrency: number;
+  /** The matcher's `hashThreads`; absent: its default. */
+  readonly hashThreads?: number;
   readonly input: InputMode;
   readonly hangSeconds: number;
   readonly seed: number;
@@ -219,6 +238,8 @@ interface Report {
   readonly referenceProblems: readonly string[];
   readonly wallMs: number;
   readonly cpuMs: number;
+  /** CPU time of the JavaScript thread alone (Linux; NaN elsewhere). */
+  readonly mainCpuMs: number;
   readonly calls: number;
   readonly counts: Record<string, number>;
   readonly byClass: Record<
@@ -280,7 +301,10 @@ async function child(configPath: string): Promise<void> {
   let started = performance.now();
   // The workers bound the calls (--concurrency): none is refused with ERR_BUSY, each waits its turn
   // in the matcher's line behind the uploads it holds (its default concurrency), and is timed so.
-  const matcher = await Matcher.open(config.snapshot, { maxQueued: Infinity });
+  const matcher = await Matcher.open(config.snapshot, {
+    maxQueued: Infinity,
+    ...(config.hashThreads === undefined ? {} : { hashThreads: config.hashThreads }),
+  });
   const openMs = performance.now() - started;
   const describe = matcher
     .describe()
@@ -388,6 +412,7 @@ async function child(configPath: string): Promise<void> {
   const outcomes: Outcome[] = new Array(config.calls);
   const before = loadavg();
   const cpuBefore = process.cpuUsage();
+  const mainCpuBefore = mainThreadCpuMs();
   let next = 0;
   let done = 0;
   const progressEvery = Math.max(1, Math.floor(config.calls / 10));
@@ -429,6 +454,7 @@ async function child(configPath: string): Promise<void> {
   loop.disable();
   gc.disconnect();
   const cpu = process.cpuUsage(cpuBefore);
+  const mainCpuMs = mainThreadCpuMs() - mainCpuBefore;
   clearInterval(sampler);
   const after = loadavg();
 
@@ -502,6 +528,7 @@ async function child(configPath: string): Promise<void> {
     referenceProblems,
     wallMs,
     cpuMs: (cpu.user + cpu.system) / 1000,
+    mainCpuMs,
     calls: config.calls,
     counts,
     byClass,
@@ -557,6 +584,9 @@ async function parent(): Promise<void> {
   const concurrency = positiveInteger('concurrency', args.concurrency, 1024);
   const entries = positiveInteger('entries', args.entries);
   const hangSeconds = positiveInteger('hang-seconds', args['hang-seconds']);
+  // 0 hashes on the JavaScript thread.
+  const hashThreads =
+    args['hash-threads'] === undefined ? undefined : positiveInteger('hash-threads', args['hash-threads'], 1024, 0);
   const seed = positiveInteger('seed', args.seed, 2 ** 32 - 1);
   if (args.input !== 'bytes' && args.input !== 'path')
     throw new RangeError(`--input: expected bytes or path, got ${JSON.stringify(args.input)}`);
@@ -683,6 +713,7 @@ async function parent(): Promise<void> {
       snapshot,
       calls,
       concurrency,
+      ...(hashThreads === undefined ? {} : { hashThreads }),
       input,
       hangSeconds,
       seed,
@@ -755,7 +786,13 @@ async function parent(): Promise<void> {
       `| ${r.calls.toLocaleString('en')} | ${concurrency} | ${(r.wallMs / 1000).toFixed(1)} | ${((r.calls / r.wallMs) * 1000).toFixed(1)} | ${ms(r.latency.p50)} | ${ms(r.latency.p90)} | ${ms(r.latency.p99)} | ${ms(r.latency.max)} | ${(r.cpuMs / 1000).toFixed(1)} (${(r.cpuMs / r.wallMs).toFixed(2)}) | ${ms(r.eventLoop.p50)} / ${ms(r.eventLoop.p99)} / ${ms(r.eventLoop.max)} |`,
     );
     console.log(
-      `\nJavaScript thread busy ${(r.eventLoop.utilization * 100).toFixed(0)}% of the load (event-loop utilization); garbage collection ${(r.eventLoop.gcMs / 1000).toFixed(1)} s in ${r.eventLoop.gcCount} pauses`,
+      `\nhashing threads: ${hashThreads ?? 'the default (one per core)'}; CPU per call ${(r.cpuMs / r.calls).toFixed(1)} ms; cores busy ${(r.cpuMs / r.wallMs).toFixed(2)}; one upload alone (reference pass) ${(r.referenceMs / files.length).toFixed(1)} ms a file`,
+    );
+    console.log(
+      `JavaScript thread CPU ${(r.mainCpuMs / 1000).toFixed(1)} s (÷ wall ${(r.mainCpuMs / r.wallMs).toFixed(2)}): unlike the utilization below, not inflated by waits for a core on a busy machine`,
+    );
+    console.log(
+      `JavaScript thread busy ${(r.eventLoop.utilization * 100).toFixed(0)}% of the load (event-loop utilization); garbage collection ${(r.eventLoop.gcMs / 1000).toFixed(1)} s in ${r.eventLoop.gcCount} pauses`,
     );
     console.log(`slowest calls: ${r.slowest.map((s) => `${s.key} ${ms(s.ms)} ms (${s.outcome})`).join('; ')}`);
 

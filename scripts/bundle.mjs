@@ -16,10 +16,16 @@ import { build } from 'esbuild';
 const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
 await build({
-  // lists/read-worker.ts: the list reader's thread, loaded by URL (packed-reader.ts), so an entry of its own.
-  entryPoints: ['index.ts', 'image/index.ts', 'store/index.ts', 'lists/read-worker.ts', 'cli/main.ts'].map((entry) =>
-    join(src, entry),
-  ),
+  // lists/read-worker.ts and image/hash-worker.ts: the list reader's thread and the hashing threads,
+  // loaded by URL (packed-reader.ts, image/pool.ts), so entries of their own.
+  entryPoints: [
+    'index.ts',
+    'image/index.ts',
+    'store/index.ts',
+    'lists/read-worker.ts',
+    'image/hash-worker.ts',
+    'cli/main.ts',
+  ].map((entry) => join(src, entry)),
   outdir: join(src, '..', 'dist'),
   outbase: src,
   bundle: true,

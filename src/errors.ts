@@ -68,6 +68,11 @@ export const ERROR_CODES = [
    * The matcher keeps serving the lists it has and tries again at its next poll.
    */
   'ERR_SOURCE_FETCH',
+  /**
+   * A hashing thread of the matcher's pool (`hashThreads`) died while it hashed the upload (out of
+   * memory, ended from outside). The upload was not checked: retry it; the pool starts another thread.
+   */
+  'ERR_HASH_THREAD',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

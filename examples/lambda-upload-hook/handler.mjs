@@ -310,8 +310,11 @@ if (!(CHECK_SECONDS >= 0))
 const TRUSTED_KEYS = process.env.HASHWARDEN_TRUSTED_KEYS
   ? await Promise.all(process.env.HASHWARDEN_TRUSTED_KEYS.split(',').map((file) => readFile(file.trim(), 'utf8')))
   : undefined;
-/** Matcher options every way of opening the snapshot shares. */
-const TRUST = TRUSTED_KEYS === undefined ? {} : { trustedKeys: TRUSTED_KEYS };
+/**
+ * Matcher options every way of opening the snapshot shares. No hashing threads (`hashThreads: 0`):
+ * an environment handles one upload at a time, so a thread would only add a handoff per upload.
+ */
+const OPTIONS = { hashThreads: 0, ...(TRUSTED_KEYS === undefined ? {} : { trustedKeys: TRUSTED_KEYS }) };
 
 /**
  * One JSON line per check of a followed snapshot that swapped or failed: a failure means this
@@ -334,8 +337,8 @@ function logReload(event) {
  */
 export const handler = createHandler({
   matcher: await (SNAPSHOT_URL === undefined
-    ? Matcher.openSnapshot(SNAPSHOT, TRUST)
-    : Matcher.follow(SNAPSHOT_URL, { ...TRUST, intervalMs: 0, cacheDir: tmpdir(), onReload: logReload })),
+    ? Matcher.openSnapshot(SNAPSHOT, OPTIONS)
+    : Matcher.follow(SNAPSHOT_URL, { ...OPTIONS, intervalMs: 0, cacheDir: tmpdir(), onReload: logReload })),
   readObject: process.env.LOCAL_OBJECT_DIR ? localObjectReader(process.env.LOCAL_OBJECT_DIR) : s3ObjectReader(),
   ...(SNAPSHOT_URL === undefined ? {} : { checkEverySeconds: CHECK_SECONDS }),
 });

@@ -2,27 +2,18 @@
  * `hashImage`: read an upload once, hash its bytes (exact algorithms) and its pixels (perceptual
  * algorithms) from a single decode.
  */
-import {
-  BLOCKHASH_MIN_DETAIL,
-  BLOCKHASH_MIN_SPREAD,
-  blockhash,
-  blockhashDetail,
-  blockhashDihedralHashes,
-  blockhashFromSums,
-  blockhashSpread,
-  blockhashSums,
-  type BlockSums,
-  type RgbaImage,
-} from '../algorithms/blockhash.js';
 import { md5, sha1, sha256 } from '../algorithms/digests.js';
 import { formatHex } from '../algorithms/hex.js';
-import { PDQ_MIN_QUALITY, pdqRgba, pdqRgbaDihedral, type PdqResult } from '../algorithms/pdq.js';
 import type { AlgorithmName } from '../algorithms/registry.js';
-import { cropRgba, findBorder, type Box } from './border.js';
+import type { Box } from './border.js';
 import { checkFormat, decodeRgba, type DecodedImage } from './decode.js';
 import { pinInput, readInput, type ImageInput } from './input.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
+import { hashDecoded, type FramedBytes } from './pixels.js';
+import type { HashPool } from './pool.js';
 import type { ImageFormat } from './sniff.js';
+
+export { PERCEPTUAL_MIN_SIDE } from './pixels.js';
 
 /** What `hashImage` learnt about the image. */
 export interface ImageInfo {
@@ -49,10 +40,10 @@ export interface ImageQualities {
 }
 
 /**
- * Hashes a matcher does not use, with why: a PDQ hash of quality below {@link PDQ_MIN_QUALITY}
+ * Hashes a matcher does not use, with why: a PDQ hash of quality below `PDQ_MIN_QUALITY`
  * (a flat or featureless image: its bits are rounding noise), a blockhash of an image whose block
- * means spread less than {@link BLOCKHASH_MIN_SPREAD} grey level (one colour: the same hash as
- * every other flat image) or lie within {@link BLOCKHASH_MIN_DETAIL} of a smooth surface (a ramp,
+ * means spread less than `BLOCKHASH_MIN_SPREAD` grey level (one colour: the same hash as
+ * every other flat image) or lie within `BLOCKHASH_MIN_DETAIL` of a smooth surface (a ramp,
  * a sky, a vignette: the same hash as every similar shading), or whose bits form a plain layout
  * (a boundary under `BLOCKHASH_MIN_BOUNDARY`: the same hash as every image so laid out).
  */
@@ -121,16 +112,11 @@ type HashBytes = { readonly [A in AlgorithmName]?: Uint8Array };
  * One raster's hashes as hashing makes them, in bytes: they stay bytes on the way to a search and
  * are formatted to hex once, for a result ({@link formatHashed}).
  */
-interface RasterBytes {
+export interface RasterBytes {
   readonly hashes: HashBytes;
   readonly quality: ImageQualities;
   readonly unusable: UnusableHashes;
   readonly dihedral?: { readonly [A in AlgorithmName]?: readonly Uint8Array[] };
-}
-
-/** A raster's hashes in bytes and, with `trim`, those of what its border frames. */
-interface FramedBytes extends RasterBytes {
-  readonly trimmed?: RasterBytes & { readonly box: Box };
 }
 
 /** An {@link ImageHashResult} with its hashes in bytes. */
@@ -181,140 +167,19 @@ export function formatHashed(hashed: HashedBytes): ImageHashResult {
 const EXACT = { md5, sha1, sha256 } as const;
 
 /**
- * Least side, in pixels, of an image whose perceptual hashes are used for matching: 16. A smaller
- * image is too small to show anything, and its hashes are made of a handful of pixels repeated
- * (two tiny images of random colours get nearly the same blockhash). The listed images
- * of a clearinghouse are photographs, not icons.
- */
-export const PERCEPTUAL_MIN_SIDE = 16;
-
-/** Why a blockhash is refused (flat, a smooth shading, a layout of a few regions), or nothing. */
-function unusableBlockhash(sums: BlockSums, spread: number, hash: Uint8Array): { unusable?: string } {
-  if (spread < BLOCKHASH_MIN_SPREAD)
-    return {
-      unusable: `blockhash of a flat image (block means spread ${spread.toFixed(2)}, below ${BLOCKHASH_MIN_SPREAD} grey level)`,
-    };
-  const detail = blockhashDetail(sums);
-  if (detail < BLOCKHASH_MIN_DETAIL)
-    return {
-      unusable: `blockhash of a smooth shading (block means within ${detail.toFixed(2)} grey levels of a smooth surface, below ${BLOCKHASH_MIN_DETAIL})`,
-    };
-  // Judged from the hash alone, and reported in the algorithm's own words: searchedHashes tells
-  // this refusal (each turned hash is then judged on its own) from those of the pixels by them.
-  const plain = blockhash.refuse?.(hash);
-  return plain === undefined ? {} : { unusable: plain };
-}
-
-/** One perceptual algorithm's hash of a raster, with its quality, refusal and turned hashes. */
-interface PixelHash {
-  readonly hash: Uint8Array;
-  readonly quality?: number;
-  readonly unusable?: string;
-  readonly dihedral?: readonly Uint8Array[];
-}
-
-function perceptualHash(name: AlgorithmName, image: RgbaImage, dihedral: boolean): PixelHash {
-  const result = hashPixels(name, image, dihedral);
-  // Said first: the other guards' reasons are symptoms of it.
-  if (Math.min(image.width, image.height) < PERCEPTUAL_MIN_SIDE) {
-    return {
-      ...result,
-      unusable: `${name} of a ${image.width} × ${image.height} image, under ${PERCEPTUAL_MIN_SIDE} pixels a side`,
-    };
-  }
-  return result;
-}
-
-function hashPixels(name: AlgorithmName, image: RgbaImage, dihedral: boolean): PixelHash {
-  switch (name) {
-    case 'blockhash': {
-      const sums = blockhashSums(image);
-      const spread = blockhashSpread(sums);
-      const hash = blockhashFromSums(sums);
-      return {
-        hash,
-        ...unusableBlockhash(sums, spread, hash),
-        ...(dihedral ? { dihedral: blockhashDihedralHashes(sums) } : {}),
-      };
-    }
-    case 'pdq': {
-      // The turned and mirrored hashes from the moved pixels, not from the coefficients as the
-      // reference derives them: PDQ's sampling is not symmetric (pdqRgbaDihedral).
-      const result: PdqResult & { dihedral?: readonly Uint8Array[] } = dihedral
-        ? pdqRgbaDihedral(image)
-        : pdqRgba(image);
-      const { hash, quality } = result;
-      return {
-        hash,
-        quality,
-        ...(quality < PDQ_MIN_QUALITY ? { unusable: `PDQ quality ${quality} is below ${PDQ_MIN_QUALITY}` } : {}),
-        ...(result.dihedral === undefined ? {} : { dihedral: result.dihedral }),
-      };
-    }
-    default:
-      throw new Error(`no pixel hasher for ${name}`);
-  }
-}
-
-/** The perceptual hashes of one raster, as `hashRaw` and `trimmed` report them. */
-function pixelHashes(image: RgbaImage, options: ResolvedImageOptions): RasterBytes {
-  const hashes: Partial<Record<AlgorithmName, Uint8Array>> = {};
-  const quality: { pdq?: number } = {};
-  const unusable: Partial<Record<AlgorithmName, string>> = {};
-  const dihedral: Partial<Record<AlgorithmName, readonly Uint8Array[]>> = {};
-  for (const name of options.perceptual) {
-    const result = perceptualHash(name, image, options.dihedral);
-    hashes[name] = result.hash;
-    if (result.dihedral !== undefined) dihedral[name] = result.dihedral;
-    if (name === 'pdq' && result.quality !== undefined) quality.pdq = result.quality;
-    if (result.unusable !== undefined) unusable[name] = result.unusable;
-  }
-  return { hashes, quality, unusable, ...(options.dihedral ? { dihedral } : {}) };
-}
-
-/**
- * The perceptual hashes of one raster and, with `trim`, of what its border frames. `scale` and
- * the original size put a scaled decode's box back in the image's own pixels.
- */
-function rasterHashes(
-  image: RgbaImage,
-  options: ResolvedImageOptions,
-  scale = 1,
-  originalWidth = image.width,
-  originalHeight = image.height,
-): FramedBytes {
-  const pixels = pixelHashes(image, options);
-  const box = options.trim ? findBorder(image) : null;
-  if (box === null) return pixels;
-  return {
-    ...pixels,
-    trimmed: {
-      box: {
-        left: box.left * scale,
-        top: box.top * scale,
-        width: Math.min(box.width * scale, originalWidth),
-        height: Math.min(box.height * scale, originalHeight),
-      },
-      ...pixelHashes(cropRgba(image, box), options),
-    },
-  };
-}
-
-/**
  * Hashes already-read bytes with already-resolved options, each hash kept as bytes: the shared
  * core of `hashImage` (which formats the result) and of the matcher's uploads (which search it).
+ * With `pool`, the pixel maths after the decode runs on one of its threads; the result is the same.
  */
-export async function hashRaw(bytes: Uint8Array, options: ResolvedImageOptions): Promise<HashedBytes> {
+export async function hashRaw(bytes: Uint8Array, options: ResolvedImageOptions, pool?: HashPool): Promise<HashedBytes> {
   const format = checkFormat(bytes, options);
   let decoded: DecodedImage | undefined;
   let pixels: FramedBytes = { hashes: {}, quality: {}, unusable: {}, ...(options.dihedral ? { dihedral: {} } : {}) };
-  let frames: (FramedBytes & { frame: number })[] | undefined;
+  let frames: readonly (FramedBytes & { frame: number })[] | undefined;
   if (options.perceptual.length > 0) {
     const image = await decodeRgba(bytes, format, options);
     decoded = image;
-    pixels = rasterHashes(image, options, image.scale, image.originalWidth, image.originalHeight);
-    // Frame 0 is the image itself, hashed once.
-    frames = image.frames?.map((frame, i) => ({ frame: i, ...(i === 0 ? pixels : rasterHashes(frame, options)) }));
+    ({ pixels, frames } = pool === undefined ? hashDecoded(image, options) : await pool.hash(image, options));
   }
   const hashes: Partial<Record<AlgorithmName, Uint8Array>> = { ...pixels.hashes };
   for (const name of options.exact) hashes[name] = EXACT[name as keyof typeof EXACT].digest(bytes);

@@ -16,8 +16,8 @@ export const DEFAULT_MAX_PIXELS = 100_000_000;
 /** Default decode timeout in seconds: a wide margin over the decode of a large PNG (docs/benchmark.md). */
 export const DEFAULT_TIMEOUT_SECONDS = 20;
 /**
- * Default frame limit of an animated GIF or WebP: its first 32 frames are hashed. Hashing runs on
- * the JavaScript thread, and at `matchImage`'s defaults 32 small frames cost about what one
+ * Default frame limit of an animated GIF or WebP: its first 32 frames are hashed. Hashing holds a
+ * thread (a hashing thread, or the JavaScript one), and at `matchImage`'s defaults 32 small frames cost about what one
  * 12-megapixel photo does (docs/benchmark.md): an animation costs no more than the largest
  * ordinary still. 32 frames are 2 to 3 seconds of a typical 10–15 fps GIF. Frames
  * past the limit are not hashed, and the result says so (`image.frameCount` above

@@ -8,6 +8,7 @@ import { formatHashed, hashRaw, type HashedBytes, type ImageHashResult } from '.
 import type { ImageInput } from './input.js';
 import { readInput } from './input.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
+import { hashPool, type HashPool } from './pool.js';
 import { searchedBytes, type SearchedOf } from './queries.js';
 
 /** What a `matchImage` call asks of the image module, its booleans already checked. */
@@ -18,6 +19,8 @@ interface UploadRequest {
   readonly algorithms: readonly AlgorithmName[] | undefined;
   /** Hash the exact algorithms first, alone (no decode), so a match there ends the call. */
   readonly first: boolean;
+  /** Hashing threads (the matcher's `hashThreads`, checked): 0 hashes on the calling thread. */
+  readonly threads: number;
 }
 
 /** An {@link UploadRequest} resolved once, for every upload of a call. */
@@ -26,6 +29,8 @@ export interface UploadPlan {
   readonly maxBytes: number;
   /** Every hash in one pass, or with `first` the exact hashes, then the perceptual ones. */
   readonly passes: readonly ResolvedImageOptions[];
+  /** The threads that do the pixel maths; absent: the calling thread does. */
+  readonly pool: HashPool | undefined;
 }
 
 /** One hash to search for an upload, as bytes, with the turn, border and frame it is of. */
@@ -56,7 +61,10 @@ export function planUpload(request: UploadRequest): UploadPlan {
         .filter((names) => names.length > 0)
         .map((names) => resolveImageOptions({ ...request.image, algorithms: names }))
     : [all];
-  return Object.freeze({ maxBytes: all.maxBytes, passes: Object.freeze(passes) });
+  const pool = hashPool(request.threads);
+  // Only a pass that decodes hashes pixels; the first upload's thread loads during its decode.
+  if (passes.some((pass) => pass.perceptual.length > 0)) pool?.warm();
+  return Object.freeze({ maxBytes: all.maxBytes, passes: Object.freeze(passes), pool });
 }
 
 /** The hashes a matcher searches for one pass: an exact hash itself, a perceptual one's by `searchedHashes`' rule. */
@@ -79,7 +87,7 @@ export async function* hashUpload(input: ImageInput, plan: UploadPlan): AsyncGen
   // frames), and the last pass's image is the decoded one.
   let hashes: ImageHashResult['hashes'] = {};
   for (const [index, pass] of plan.passes.entries()) {
-    const hashed = await hashRaw(bytes, pass);
+    const hashed = await hashRaw(bytes, pass, plan.pool);
     // Hex once, for the result; the queries keep the bytes hashing made.
     const result = formatHashed(hashed);
     hashes = { ...hashes, ...result.hashes };

@@ -150,4 +150,16 @@ describe('a matcher-wide bound on uploads in hand', () => {
     expect(() => listing({ maxQueued: -1 })).toThrow(RangeError);
     expect(() => listing({ maxQueued: Number.NaN })).toThrow(TypeError);
   });
+
+  it('takes 0 to 1024 hashing threads, refusing others in the standard shape', async () => {
+    const inThread = listing({ hashThreads: 0 });
+    expect((await inThread.matchImage(vector('mosaic-400x300.jpg'))).checked).toBe(true);
+    expect(() => listing({ hashThreads: 1024 })).not.toThrow();
+    expect(() => listing({ hashThreads: -1 })).toThrow(
+      new RangeError('Expected integer between 0 and 1024 for hashThreads but received -1 of type number'),
+    );
+    expect(() => listing({ hashThreads: 1025 })).toThrow(RangeError);
+    expect(() => listing({ hashThreads: 1.5 })).toThrow(TypeError);
+    expect(() => listing({ hashThreads: '2' as unknown as number })).toThrow(TypeError);
+  });
 });

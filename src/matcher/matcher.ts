@@ -665,7 +665,8 @@ export class Matcher {
     const dihedral =
       o.dihedral === undefined ? (this.#imageOptions.dihedral ?? true) : boolean(o.dihedral, 'options.dihedral');
     const trim = o.trim === undefined ? (this.#imageOptions.trim ?? true) : boolean(o.trim, 'options.trim');
-    return { thresholds, first, upload: { image: { ...this.#imageOptions, dihedral, trim }, algorithms, first } };
+    const image = { ...this.#imageOptions, dihedral, trim };
+    return { thresholds, first, upload: { image, algorithms, first, threads: this.#options.hashThreads } };
   }
 
   /** A call's options resolved once (for a batch, once for every image), with the image module. */

@@ -3,6 +3,7 @@
  * swaps whole, where it was opened from, and its options resolved once.
  */
 import { type FileHandle, open, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { callThresholds, checkThresholds, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
 import { MAX_CONCURRENCY } from '../concurrency.js';
 import { HashwardenError, readError } from '../errors.js';
@@ -181,6 +182,7 @@ export interface ResolvedMatcherOptions {
   readonly trust: readonly TrustedKey[] | undefined;
   readonly minSequence: number;
   readonly allowRollback: boolean;
+  readonly hashThreads: number;
 }
 
 export function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMatcherOptions {
@@ -206,6 +208,11 @@ export function resolveMatcherOptions(options: MatcherOptions | undefined): Reso
     minSequence:
       o.minSequence === undefined ? 0 : integerInRange(o.minSequence, 0, Number.MAX_SAFE_INTEGER, 'minSequence'),
     allowRollback: o.allowRollback === undefined ? false : boolean(o.allowRollback, 'allowRollback'),
+    // At most MAX_CONCURRENCY: threads beyond the uploads a matcher holds at once never get work.
+    hashThreads:
+      o.hashThreads === undefined
+        ? availableParallelism()
+        : integerInRange(o.hashThreads, 0, MAX_CONCURRENCY, 'hashThreads'),
   });
 }
 

@@ -114,6 +114,17 @@ export interface MatcherOptions {
    * matcher keeps serving the lists it has.
    */
   readonly allowRollback?: boolean;
+  /**
+   * Threads that do the pixel maths of uploads (PDQ, blockhash, their turned hashes, the border),
+   * 0–1024, so the calling thread only reads, decodes (on libuv's pool, as always) and searches.
+   * Default: one per core the process may use (`os.availableParallelism()`): decoding, hashing and
+   * the calling thread share the cores, and fewer threads would leave one idle whenever hashing is
+   * the larger part of an upload's work. Threads start with the first upload and as uploads wait
+   * for one (at most the `concurrency` uploads in hand), and do not keep the process alive. `0` hashes on the calling
+   * thread: for a serverless function that handles one upload at a time. Results are the same
+   * either way.
+   */
+  readonly hashThreads?: number;
 }
 
 /** How one algorithm's entries are held and searched, as `Matcher.describe()` reports it. */
@@ -220,9 +231,10 @@ export interface ImageMatchResult {
 /**
  * Default number of images `matchImages` hashes at once, and a matcher's `concurrency`, its bound
  * on uploads in hand over every call: 4. sharp decodes on libuv's thread pool,
- * 4 threads unless `UV_THREADPOOL_SIZE` says otherwise, and hashing runs on the JavaScript thread,
- * so more images in flight only wait, each holding its bytes and raster: memory grows with the
- * concurrency (at most about `maxBytes` + 4 bytes × `maxPixels` an image), speed does not.
+ * 4 threads unless `UV_THREADPOOL_SIZE` says otherwise, and hashing runs on the cores' hashing
+ * threads (`hashThreads`), so on a machine of up to 4 cores more images in flight only wait, each
+ * holding its bytes and raster: memory grows with the concurrency (at most about `maxBytes` +
+ * 4 bytes × `maxPixels` an image), speed does not.
  */
 export const DEFAULT_MATCH_CONCURRENCY = 4;
 
