@@ -187,6 +187,7 @@ describe('the Lambda upload hook', () => {
   it('opened the snapshot once, when the module loaded, for every invocation', () => {
     expect(opens).toHaveBeenCalledTimes(1);
     expect(opens).toHaveBeenCalledWith(join(dir, 'example.snap'), {
+      hashThreads: 0,
       trustedKeys: [expect.stringContaining('PUBLIC KEY')],
     });
   });
