@@ -56,7 +56,6 @@ async function openMatcher(
   maxFrames: string | undefined,
   trust: string[] | undefined,
   minSequence: string | undefined,
-  files: number,
 ): Promise<Matcher> {
   if (db !== undefined && snapshot !== undefined)
     throw new UsageError('Expected one of --db and --snapshot but received both');
@@ -72,8 +71,6 @@ async function openMatcher(
     allowEmpty: true,
     image,
     maxQueued: Infinity,
-    // One file: a hashing thread would cost its start-up and give nothing to do in parallel.
-    ...(files === 1 ? { hashThreads: 0 } : {}),
     ...(trustedKeys === undefined ? {} : { trustedKeys }),
     ...(minSequence === undefined
       ? {}
@@ -164,7 +161,6 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
       values['max-frames'] as string | undefined,
       values.trust as string[] | undefined,
       values['min-sequence'] as string | undefined,
-      files.length,
     );
     // Checked here whatever the library does with an empty source: "no match" against no entries
     // would read as clean.

@@ -3,7 +3,6 @@
  * swaps whole, where it was opened from, and its options resolved once.
  */
 import { type FileHandle, open, stat } from 'node:fs/promises';
-import { availableParallelism } from 'node:os';
 import { callThresholds, checkThresholds, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
 import { MAX_CONCURRENCY } from '../concurrency.js';
 import { HashwardenError, readError } from '../errors.js';
@@ -209,10 +208,8 @@ export function resolveMatcherOptions(options: MatcherOptions | undefined): Reso
       o.minSequence === undefined ? 0 : integerInRange(o.minSequence, 0, Number.MAX_SAFE_INTEGER, 'minSequence'),
     allowRollback: o.allowRollback === undefined ? false : boolean(o.allowRollback, 'allowRollback'),
     // At most MAX_CONCURRENCY: threads beyond the uploads a matcher holds at once never get work.
-    hashThreads:
-      o.hashThreads === undefined
-        ? availableParallelism()
-        : integerInRange(o.hashThreads, 0, MAX_CONCURRENCY, 'hashThreads'),
+    // Off by default: on 2 cores with photos the threads cost more than they freed (benchmark.md).
+    hashThreads: o.hashThreads === undefined ? 0 : integerInRange(o.hashThreads, 0, MAX_CONCURRENCY, 'hashThreads'),
   });
 }
 

@@ -117,12 +117,12 @@ export interface MatcherOptions {
   /**
    * Threads that do the pixel maths of uploads (PDQ, blockhash, their turned hashes, the border),
    * 0–1024, so the calling thread only reads, decodes (on libuv's pool, as always) and searches.
-   * Default: one per core the process may use (`os.availableParallelism()`): decoding, hashing and
-   * the calling thread share the cores, and fewer threads would leave one idle whenever hashing is
-   * the larger part of an upload's work. Threads start with the first upload and as uploads wait
-   * for one (at most the `concurrency` uploads in hand), and do not keep the process alive. `0` hashes on the calling
-   * thread: for a serverless function that handles one upload at a time. Results are the same
-   * either way.
+   * Default 0: hashed on the calling thread, no thread started. Measured on 2 cores, threads made
+   * small images 1.5–1.7× faster but photos 0.7× (each raster is copied to its thread, and each
+   * thread collects its own garbage): try it on your uploads and cores before turning it on
+   * (docs/benchmark.md, issue 19). Threads start with the first upload and as uploads wait for one
+   * (at most the `concurrency` uploads in hand), and do not keep the process alive. Results are
+   * the same either way.
    */
   readonly hashThreads?: number;
 }
