@@ -9,7 +9,9 @@ import type { Box } from './border.js';
 import { checkFormat, decodeRgba, type DecodedImage } from './decode.js';
 import { pinInput, readInput, type ImageInput } from './input.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
-import { hashDecoded, type FramedBytes } from './pixels.js';
+import { hashDecoded, type FramedBytes, type ImageQualities, type RasterBytes, type UnusableHashes } from './pixels.js';
+
+export type { ImageQualities, UnusableHashes } from './pixels.js';
 import type { HashPool } from './pool.js';
 import type { ImageFormat } from './sniff.js';
 
@@ -33,21 +35,6 @@ export interface ImageInfo {
 
 /** Hashes of one image, lower-case hex, keyed by algorithm (only those requested). */
 export type ImageHashes = { readonly [A in AlgorithmName]?: string };
-
-/** Quality scores (0–100) of the hashes that have one: PDQ's. */
-export interface ImageQualities {
-  readonly pdq?: number;
-}
-
-/**
- * Hashes a matcher does not use, with why: a PDQ hash of quality below `PDQ_MIN_QUALITY`
- * (a flat or featureless image: its bits are rounding noise), a blockhash of an image whose block
- * means spread less than `BLOCKHASH_MIN_SPREAD` grey level (one colour: the same hash as
- * every other flat image) or lie within `BLOCKHASH_MIN_DETAIL` of a smooth surface (a ramp,
- * a sky, a vignette: the same hash as every similar shading), or whose bits form a plain layout
- * (a boundary under `BLOCKHASH_MIN_BOUNDARY`: the same hash as every image so laid out).
- */
-export type UnusableHashes = { readonly [A in AlgorithmName]?: string };
 
 /**
  * The hashes of the image turned and mirrored, per perceptual algorithm: 8 hex strings in the
@@ -103,20 +90,6 @@ export interface ImageHashResult {
    */
   readonly frames?: readonly FrameHashes[];
   readonly image: ImageInfo;
-}
-
-/** Hashes keyed by algorithm, as bytes. */
-type HashBytes = { readonly [A in AlgorithmName]?: Uint8Array };
-
-/**
- * One raster's hashes as hashing makes them, in bytes: they stay bytes on the way to a search and
- * are formatted to hex once, for a result ({@link formatHashed}).
- */
-export interface RasterBytes {
-  readonly hashes: HashBytes;
-  readonly quality: ImageQualities;
-  readonly unusable: UnusableHashes;
-  readonly dihedral?: { readonly [A in AlgorithmName]?: readonly Uint8Array[] };
 }
 
 /** An {@link ImageHashResult} with its hashes in bytes. */

@@ -19,8 +19,36 @@ import {
 import { PDQ_MIN_QUALITY, pdqRgba, pdqRgbaDihedral, type PdqResult } from '../algorithms/pdq.js';
 import type { AlgorithmName } from '../algorithms/registry.js';
 import { cropRgba, findBorder, type Box } from './border.js';
-import type { RasterBytes } from './hash.js';
 import type { ResolvedImageOptions } from './options.js';
+
+/** Quality scores (0–100) of the hashes that have one: PDQ's. */
+export interface ImageQualities {
+  readonly pdq?: number;
+}
+
+/**
+ * Hashes a matcher does not use, with why: a PDQ hash of quality below `PDQ_MIN_QUALITY`
+ * (a flat or featureless image: its bits are rounding noise), a blockhash of an image whose block
+ * means spread less than `BLOCKHASH_MIN_SPREAD` grey level (one colour: the same hash as
+ * every other flat image) or lie within `BLOCKHASH_MIN_DETAIL` of a smooth surface (a ramp,
+ * a sky, a vignette: the same hash as every similar shading), or whose bits form a plain layout
+ * (a boundary under `BLOCKHASH_MIN_BOUNDARY`: the same hash as every image so laid out).
+ */
+export type UnusableHashes = { readonly [A in AlgorithmName]?: string };
+
+/** Hashes keyed by algorithm, as bytes. */
+type HashBytes = { readonly [A in AlgorithmName]?: Uint8Array };
+
+/**
+ * One raster's hashes as hashing makes them, in bytes: they stay bytes on the way to a search and
+ * are formatted to hex once, for a result (`formatHashed` in hash.ts).
+ */
+export interface RasterBytes {
+  readonly hashes: HashBytes;
+  readonly quality: ImageQualities;
+  readonly unusable: UnusableHashes;
+  readonly dihedral?: { readonly [A in AlgorithmName]?: readonly Uint8Array[] };
+}
 
 /** The options pixel maths reads: a plain object a hashing thread gets by message. */
 export type PixelOptions = Pick<ResolvedImageOptions, 'perceptual' | 'dihedral' | 'trim'>;
