@@ -84,3 +84,12 @@ export async function environment(): Promise<string> {
   const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
   return `${new Date().toISOString().slice(0, 10)} · ${cpu} · ${os.availableParallelism()} cores · Node ${process.version}`;
 }
+
+/** The value of `--name VALUE` or `--name=VALUE` among the arguments, if given. */
+export function option(name: string): string | undefined {
+  const args = process.argv.slice(2);
+  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
+  if (i < 0) return undefined;
+  const arg = args[i] as string;
+  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[i + 1];
+}

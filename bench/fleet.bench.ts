@@ -20,15 +20,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import sharp from 'sharp';
 import { mulberry32 } from '../src/testing/prng.js';
-import { environment, revision, ROOT } from './corpus.js';
-
-function option(name: string): string | undefined {
-  const args = process.argv.slice(2);
-  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return undefined;
-  const arg = args[i] as string;
-  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[i + 1];
-}
+import { environment, revision, ROOT, option } from './corpus.js';
 
 function positiveInteger(text: string, name: string): number {
   const n = Number(text.replaceAll('_', ''));

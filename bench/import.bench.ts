@@ -41,7 +41,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { once } from 'node:events';
 import { mulberry32 } from '../src/testing/prng.js';
-import { environment, revision, ROOT } from './corpus.js';
+import { environment, revision, ROOT, option } from './corpus.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -49,13 +49,6 @@ import { environment, revision, ROOT } from './corpus.js';
 type RunKind = 'fresh' | 're-import' | 'replace';
 const RUN_KINDS: readonly RunKind[] = ['fresh', 're-import', 'replace'];
 
-function option(name: string): string | undefined {
-  const args = process.argv.slice(2);
-  const i = args.findIndex((a) => a === `--${name}` || a.startsWith(`--${name}=`));
-  if (i < 0) return undefined;
-  const arg = args[i] as string;
-  return arg.includes('=') ? arg.slice(arg.indexOf('=') + 1) : args[i + 1];
-}
 const flag = (name: string): boolean => process.argv.slice(2).includes(`--${name}`);
 
 function sizes(text: string): number[] {
