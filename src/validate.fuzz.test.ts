@@ -19,23 +19,13 @@ import { HashStore } from './store/index.js';
 import { hashImage } from './image/index.js';
 import { resolveImageOptions } from './image/options.js';
 import { boolean, integerInRange, nonEmptyString, oneOf, optionsObject, positiveNumber } from './validate.js';
-import { fuzzParameters, fuzzTestTimeout, isArgumentError } from './testing/fuzz.js';
+import { anyValue, fuzzParameters, fuzzTestTimeout, isArgumentError } from './testing/fuzz.js';
 
 /** Every value fast-check makes, the awkward ones included, and a few it does not. */
 const anything: fc.Arbitrary<unknown> = fc.oneof(
   {
     weight: 8,
-    arbitrary: fc.anything({
-      withNullPrototype: true,
-      withBigInt: true,
-      withBoxedValues: true,
-      withTypedArray: true,
-      withSparseArray: true,
-      withMap: true,
-      withSet: true,
-      withDate: true,
-      withObjectString: true,
-    }),
+    arbitrary: anyValue,
   },
   {
     weight: 2,

@@ -10,20 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { ALGORITHM_NAMES, checkThresholds, getAlgorithm } from './registry.js';
 import { formatHex, hammingDistance, parseHex } from './hex.js';
-import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../testing/fuzz.js';
-
-/** Every value fast-check can make, the awkward ones included. */
-const anything = fc.anything({
-  withNullPrototype: true,
-  withBigInt: true,
-  withBoxedValues: true,
-  withTypedArray: true,
-  withSparseArray: true,
-  withMap: true,
-  withSet: true,
-  withDate: true,
-  withObjectString: true,
-});
+import { anyValue, fuzzParameters, fuzzTestTimeout, isArgumentError } from '../testing/fuzz.js';
 
 /** Characters that look like hex digits, or that `trim` removes, or neither. */
 const LOOKALIKES = [
@@ -119,12 +106,12 @@ describe('hash parsing fuzz', () => {
   );
 
   it(
-    'refuses anything that is not a string as ERR_HASH_FORMAT, from parse and parseHex alike',
+    'refuses anyValue that is not a string as ERR_HASH_FORMAT, from parse and parseHex alike',
     () => {
       fc.assert(
         fc.property(
           fc.constantFrom(...ALGORITHM_NAMES),
-          anything,
+          anyValue,
           fc.integer({ min: 1, max: 64 }),
           (name, value, bytes) => {
             fc.pre(typeof value !== 'string');
@@ -208,7 +195,7 @@ describe('hash parsing fuzz', () => {
           '\u212a',
         ),
         fc.string({ maxLength: 12 }),
-        anything,
+        anyValue,
       );
       fc.assert(
         fc.property(name, (value) => {
@@ -238,11 +225,11 @@ describe('hash parsing fuzz', () => {
   it(
     'checks per-algorithm thresholds: canonical names and in-range integers back, or a typed error',
     () => {
-      const threshold = fc.oneof(fc.integer({ min: -2, max: 70 }), anything);
+      const threshold = fc.oneof(fc.integer({ min: -2, max: 70 }), anyValue);
       const key = fc.oneof(fc.constantFrom(...ALGORITHM_NAMES, 'PDQ', ' md5', 'photodna'), fc.string({ maxLength: 6 }));
       const thresholds = fc.oneof(
         { weight: 4, arbitrary: fc.dictionary(key, threshold, { maxKeys: 4 }) },
-        { weight: 1, arbitrary: anything },
+        { weight: 1, arbitrary: anyValue },
       );
       fc.assert(
         fc.property(thresholds, (value) => {

@@ -89,3 +89,16 @@ const ARGUMENT_MESSAGE = /^Expected .+ for \S.* but received .+$/s;
 export function isArgumentError(error: unknown): boolean {
   return (error instanceof TypeError || error instanceof RangeError) && ARGUMENT_MESSAGE.test(error.message);
 }
+
+/** Every value fast-check can make, the awkward ones included (null prototypes, BigInts, boxed values, typed and sparse arrays, maps, sets, dates). */
+export const anyValue: fc.Arbitrary<unknown> = fc.anything({
+  withNullPrototype: true,
+  withBigInt: true,
+  withBoxedValues: true,
+  withTypedArray: true,
+  withSparseArray: true,
+  withMap: true,
+  withSet: true,
+  withDate: true,
+  withObjectString: true,
+});
