@@ -17,7 +17,7 @@
  * PHASE_RUNS (default 15).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { formatHex } from '../src/algorithms/hex.js';
@@ -25,6 +25,7 @@ import type { ListEntry } from '../src/lists/entry.js';
 import { writeSnapshot } from '../src/snapshot/write.js';
 import { mulberry32 } from '../src/testing/prng.js';
 import { environment, ROOT } from './corpus.js';
+import { hyperfineRounds } from './hyperfine.js';
 
 const COUNT = Number(process.env.COUNT ?? 1_000_000);
 const RUNS = Number(process.env.RUNS ?? 30);
@@ -58,28 +59,7 @@ try {
     'read the file into a Buffer': `node -e "require('node:fs').readFileSync(process.argv[1])" ${file}`,
     'import + open + first query': `node ${script} ${file} ${query}`,
   };
-  const times: number[][] = Object.keys(commands).map(() => []);
-  const perRound = Math.max(1, Math.round(RUNS / ROUNDS));
-  for (let round = 0; round < ROUNDS; round++) {
-    execFileSync(
-      'hyperfine',
-      [
-        '-N',
-        '--warmup',
-        round === 0 ? '3' : '1',
-        '--runs',
-        String(perRound),
-        '--export-json',
-        json,
-        ...Object.values(commands),
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    const results = (JSON.parse(readFileSync(json, 'utf8')) as { results: { times: number[] }[] }).results;
-    results.forEach((r, i) => {
-      times[i]!.push(...r.times.map((t) => t * 1000));
-    });
-  }
+  const { times, perRound } = hyperfineRounds(Object.values(commands), RUNS, ROUNDS, json);
   const sorted = times.map((t) => [...t].sort((x, y) => x - y));
   const median = (xs: number[]): number => xs[Math.floor(xs.length / 2)]!;
   const [bare, read, ours] = sorted.map(median);

@@ -40,6 +40,7 @@ import type { ListEntry } from '../src/lists/entry.js';
 import { writeSnapshot } from '../src/snapshot/write.js';
 import { mulberry32 } from '../src/testing/prng.js';
 import { environment, revision, ROOT } from './corpus.js';
+import { hyperfineRounds } from './hyperfine.js';
 
 const COUNT = Number(process.env.COUNT ?? 1_000_000);
 const RUNS = Number(process.env.RUNS ?? 40);
@@ -94,34 +95,14 @@ try {
     ['+ first matchImage', `node ${script} ${snapshot} ${IMAGE} first`],
   ];
   const json = join(dir, 'hyperfine.json');
-  const times: number[][] = commands.map(() => []);
   // hyperfine gives CPU time (user + system, all threads) as a mean per command and round: less
   // moved than wall time by other processes waiting for the same cores.
-  const cpu: number[][] = commands.map(() => []);
-  const perRound = Math.max(1, Math.round(RUNS / ROUNDS));
-  for (let round = 0; round < ROUNDS; round++) {
-    execFileSync(
-      'hyperfine',
-      [
-        '-N',
-        '--warmup',
-        round === 0 ? '3' : '1',
-        '--runs',
-        String(perRound),
-        '--export-json',
-        json,
-        ...commands.map(([, c]) => c),
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
-    const results = (
-      JSON.parse(readFileSync(json, 'utf8')) as { results: { times: number[]; user: number; system: number }[] }
-    ).results;
-    results.forEach((r, i) => {
-      times[i]!.push(...r.times.map((t) => t * 1000));
-      cpu[i]!.push((r.user + r.system) * 1000);
-    });
-  }
+  const { times, cpu, perRound } = hyperfineRounds(
+    commands.map(([, c]) => c),
+    RUNS,
+    ROUNDS,
+    json,
+  );
   const medians = times.map(median);
   const bare = medians[0]!;
   console.log(`${ROUNDS} rounds of ${perRound} runs of each command, interleaved, pooled (hyperfine -N)\n`);
