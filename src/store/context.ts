@@ -24,6 +24,19 @@ export const ENTRY_LIMITS = {
   metadata: MAX_METADATA_BYTES,
 } as const;
 
+/** `column` as a read takes it: NULL when longer than `bytes`, measured without reading the value. */
+export function boundedColumn(column: string, bytes: number): string {
+  return `iif(octet_length(${column}) > ${bytes}, NULL, ${column}) AS ${column}`;
+}
+
+/**
+ * `column` as a read takes it: NULL when it holds no integer (SQLite keeps any type in any column
+ * of a table that is not STRICT: a crafted count or version could be a gigabyte of text).
+ */
+export function integerColumn(column: string): string {
+  return `iif(typeof(${column}) = 'integer', ${column}, NULL) AS ${column}`;
+}
+
 /**
  * The columns of `entries` as reads take them: a store may come from elsewhere (crafted, or
  * written before the limits), and one entry must not cost unbounded memory. `octet_length` gives a
@@ -34,9 +47,7 @@ export const ENTRY_LIMITS = {
  */
 export const READ_COLUMNS = [
   ...(['list', 'id', 'algorithm'] as const).map((c) => `substr(${c}, 1, ${ENTRY_LIMITS[c]}) AS ${c}`),
-  ...(['hash', 'label', 'metadata'] as const).map(
-    (c) => `iif(octet_length(${c}) > ${ENTRY_LIMITS[c]}, NULL, ${c}) AS ${c}`,
-  ),
+  ...(['hash', 'label', 'metadata'] as const).map((c) => boundedColumn(c, ENTRY_LIMITS[c])),
   oversized(Object.entries(ENTRY_LIMITS)),
 ].join(', ');
 
@@ -60,13 +71,9 @@ function listColumns(version: number): string {
   const bounded = version >= 2 ? (['updated_at', 'label', 'thresholds'] as const) : (['updated_at'] as const);
   return [
     `substr(name, 1, ${MAX_FIELD_BYTES}) AS name`,
-    // SQLite keeps any type in any column of a table that is not STRICT: a crafted version could be
-    // a gigabyte of text.
-    "iif(typeof(version) = 'integer', version, NULL) AS version",
-    ...bounded.map((c) => `iif(octet_length(${c}) > ${MAX_FIELD_BYTES}, NULL, ${c}) AS ${c}`),
-    ...(version >= 2
-      ? ["iif(typeof(enabled) = 'integer', enabled, NULL) AS enabled"]
-      : ['NULL AS label', 'NULL AS thresholds', '1 AS enabled']),
+    integerColumn('version'),
+    ...bounded.map((c) => boundedColumn(c, MAX_FIELD_BYTES)),
+    ...(version >= 2 ? [integerColumn('enabled')] : ['NULL AS label', 'NULL AS thresholds', '1 AS enabled']),
     oversized(
       ['name', ...bounded].map((c) => [c, MAX_FIELD_BYTES] as const),
       ['version', ...(version >= 2 ? ['enabled'] : [])],

@@ -7,7 +7,15 @@ import { HashwardenError } from '../errors.js';
 import { MAX_FIELD_BYTES, MAX_FIELD_LENGTH, type EntryMetadata, type ListEntry } from '../lists/entry.js';
 import { MAX_PATH_LENGTH } from '../lists/formats.js';
 import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
-import { ENTRY_LIMITS, oversized, storeError, type ReadRow, type StoreContext } from './context.js';
+import {
+  boundedColumn,
+  ENTRY_LIMITS,
+  integerColumn,
+  oversized,
+  storeError,
+  type ReadRow,
+  type StoreContext,
+} from './context.js';
 import { isSqliteError, type Statement } from './driver.js';
 import type { EntryFilter, ImportMode, ImportRecord, ListInfo } from './types.js';
 
@@ -233,8 +241,8 @@ export function history(ctx: StoreContext, list?: string): ImportRecord[] {
     ];
     const integers = ['version', 'added', 'updated', 'unchanged', ...(ctx.version >= 2 ? ['removed'] : [])];
     const columns = [
-      ...texts.map(([c, bytes]) => `iif(octet_length(${c}) > ${bytes}, NULL, ${c}) AS ${c}`),
-      ...integers.map((c) => `iif(typeof(${c}) = 'integer', ${c}, NULL) AS ${c}`),
+      ...texts.map(([c, bytes]) => boundedColumn(c, bytes)),
+      ...integers.map(integerColumn),
       ...(ctx.version >= 2 ? [] : ['0 AS removed', "'merge' AS mode"]),
       oversized(texts, integers),
     ].join(', ');
