@@ -7,7 +7,7 @@ import { formatHex } from '../algorithms/hex.js';
 import type { AlgorithmName } from '../algorithms/registry.js';
 import type { Box } from './border.js';
 import { checkFormat, decodeRgba, type DecodedImage } from './decode.js';
-import { pinInput, readInput, type ImageInput } from './input.js';
+import { checkInput, pinInput, readInput, type ImageInput } from './input.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
 import { hashDecoded, type FramedBytes, type ImageQualities, type RasterBytes, type UnusableHashes } from './pixels.js';
 
@@ -197,6 +197,7 @@ export async function hashImage(
 ): Promise<ImageHashResult> {
   const resolved = resolveImageOptions(options);
   // Pinned before the first await: bytes the caller changes after the call are not what it hashes.
-  const pinned = pinInput(input, resolved.maxBytes);
+  checkInput(input, resolved.maxBytes);
+  const pinned = pinInput(input);
   return formatHashed(await hashRaw(await readInput(pinned, resolved.maxBytes), resolved));
 }

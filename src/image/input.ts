@@ -27,22 +27,20 @@ export function checkInput(input: ImageInput, maxBytes: number): void {
 }
 
 /**
- * The upload as the call will read it, fixed now: bytes are copied (after {@link checkInput}), so
- * a caller that reuses or pools its buffer once the call has started cannot change what is hashed;
- * a path is kept, to be read inside the call. Synchronous: call it before the first `await`.
+ * The upload as the call will read it, fixed now: bytes are copied, so a caller that reuses or
+ * pools its buffer once the call has started cannot change what is hashed; a path is kept, to be
+ * read inside the call. Synchronous: call it, after {@link checkInput}, before the first `await`.
  */
-export function pinInput(input: ImageInput, maxBytes: number): ImageInput {
-  checkInput(input, maxBytes);
+export function pinInput(input: ImageInput): ImageInput {
   // `new Uint8Array(view)` copies the view's bytes (a Buffer's `slice` would not: it shares memory).
   return input instanceof Uint8Array ? new Uint8Array(input) : input;
 }
 
 /**
- * Reads an upload pinned by {@link pinInput} into bytes: a path's size is checked against the limit
- * before the file is read.
+ * Reads an upload checked by {@link checkInput} and pinned by {@link pinInput} into bytes: a path's
+ * size is checked against the limit before the file is read.
  */
 export async function readInput(input: ImageInput, maxBytes: number): Promise<Uint8Array> {
-  checkInput(input, maxBytes);
   if (input instanceof Uint8Array) return input;
   let size: number;
   try {

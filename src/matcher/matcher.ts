@@ -586,7 +586,7 @@ export class Matcher {
     // Refused before the copy: neither a too large upload nor one the matcher has no room for is copied.
     checkInput(input, maxBytes);
     this.#gate.refuseWhenFull();
-    const pinned = pinInput(input, maxBytes);
+    const pinned = pinInput(input);
     return this.#gate.run(async () => this.#matchImageWith(state, await this.#plan(request), pinned));
   }
 
@@ -632,7 +632,8 @@ export class Matcher {
     const pinned: (Pinned | undefined)[] = [];
     for (const input of inputs) {
       try {
-        pinned.push({ ok: true, input: pinInput(input, maxBytes) });
+        checkInput(input, maxBytes);
+        pinned.push({ ok: true, input: pinInput(input) });
       } catch (error) {
         pinned.push({ ok: false, error });
       }
