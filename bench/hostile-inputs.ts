@@ -15,7 +15,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type CaseOutcome, meets, runCaseInChild } from '../src/testing/hostile-inputs.js';
+import { type CaseOutcome, meets, runCaseInChild } from '../test-vectors/hostile-lists/run.js';
 import { generate } from '../test-vectors/hostile-lists.js';
 
 /** Issue 18's bound on the peak resident memory of any case. */

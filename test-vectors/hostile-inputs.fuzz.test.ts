@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fuzzParameters, fuzzTestTimeout } from '../src/testing/fuzz.js';
-import { runCase } from '../src/testing/hostile-inputs.js';
+import { runCase } from './hostile-lists/run.js';
 import { applyMutations, type Mutation, mutation } from '../src/testing/mutate.js';
 import { generate, type HostileCase, SEEDED } from './hostile-lists.js';
 

@@ -12,7 +12,7 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type CaseOutcome, meets, runCase, runCaseInChild } from '../src/testing/hostile-inputs.js';
+import { type CaseOutcome, meets, runCase, runCaseInChild } from './hostile-lists/run.js';
 import { generate, type HostileCase, type HostileListsManifest, MANIFEST } from './hostile-lists.js';
 import { metadataLimits } from './hostile-lists/common.js';
 

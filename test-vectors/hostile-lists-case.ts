@@ -1,12 +1,12 @@
 /**
  * Runs one case of the hostile-inputs corpus in this process and prints one line of JSON: its
  * outcome and this process's peak resident memory. Started by `runCaseInChild`
- * (src/testing/hostile-inputs.ts) as `node --import tsx test-vectors/hostile-lists-case.ts DIR CASE`,
+ * (test-vectors/hostile-lists/run.ts) as `node --import tsx test-vectors/hostile-lists-case.ts DIR CASE`,
  * where DIR holds the generated files and their manifest.json.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runCase } from '../src/testing/hostile-inputs.js';
+import { runCase } from './hostile-lists/run.js';
 import type { HostileListsManifest } from './hostile-lists.js';
 
 const [dir, name] = process.argv.slice(2) as [string, string];

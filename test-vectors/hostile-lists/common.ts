@@ -46,7 +46,7 @@ export function metadataLimits(): {
   };
 }
 
-/** The public call a case goes through (see src/testing/hostile-inputs.ts, which makes it). */
+/** The public call a case goes through (see run.ts, which makes it). */
 export type OpenCall =
   | 'readListFile'
   | 'streamListFile'

@@ -11,9 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
-import type { HostileCase, HostileExpectation, ListCounts } from '../../test-vectors/hostile-lists.js';
-import { HashwardenError, Matcher, readListFile, readSnapshot, streamListFile } from '../index.js';
-import { HashStore, type ImportProgress } from '../store/index.js';
+import type { HostileCase, HostileExpectation, ListCounts } from '../hostile-lists.js';
+import { HashwardenError, Matcher, readListFile, readSnapshot, streamListFile } from '../../src/index.js';
+import { HashStore, type ImportProgress } from '../../src/store/index.js';
 
 /** What a case came to. `lists`: the store's entry counts per list afterwards, when there is a store. */
 export type CaseOutcome =
@@ -51,7 +51,7 @@ export function listCounts(path: string): ListCounts | undefined {
 
 /** A store holding the corpus's seeded lists, at `path`. */
 async function seeded(path: string): Promise<void> {
-  const { seededEntries } = await import('../../test-vectors/hostile-lists.js');
+  const { seededEntries } = await import('../hostile-lists.js');
   const store = HashStore.open(path);
   try {
     store.importEntries(seededEntries(), { source: 'seed' });
@@ -174,7 +174,7 @@ export interface ChildRun {
 }
 
 /** The child's entry: test-vectors/hostile-lists-case.ts (prints one line of JSON). */
-const CHILD = fileURLToPath(new URL('../../test-vectors/hostile-lists-case.ts', import.meta.url));
+const CHILD = fileURLToPath(new URL('../hostile-lists-case.ts', import.meta.url));
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Resident memory of process `pid` in MiB (Linux: /proc), or 0 when it cannot be read. */
