@@ -22,8 +22,8 @@ import {
 } from '../index.js';
 import { buildPackedTables, resolveSearch, type MatcherTable } from '../search/tables.js';
 import { writePackedSnapshot } from '../snapshot/write.js';
-import { HashStore, type ListInfo } from '../store/index.js';
-import { packedEntries } from '../store/store.js';
+import { HashStore } from '../store/index.js';
+import { listHeaders, packedEntries, type ListHeader } from '../store/store.js';
 import { CliRefusal, EXIT, fileMode, integerArgument, required, usage, UsageError, type Command } from './command.js';
 import { readKeyFile } from './keygen.js';
 import { integerInRange } from '../validate.js';
@@ -61,7 +61,7 @@ function describeSearch(a: SnapshotAlgorithm): string {
 }
 
 /** The lists named (enabled or not), or every enabled one; an unknown name is a usage error. */
-function chooseLists(known: readonly ListInfo[], names: readonly string[] | undefined, db: string): ListInfo[] {
+function chooseLists<L extends ListHeader>(known: readonly L[], names: readonly string[] | undefined, db: string): L[] {
   const unknown = (names ?? []).filter((n) => !known.some((l) => l.name === n));
   if (unknown.length > 0) {
     const have = known.length === 0 ? 'the store has no lists' : `known lists: ${known.map((l) => l.name).join(', ')}`;
@@ -74,8 +74,8 @@ function chooseLists(known: readonly ListInfo[], names: readonly string[] | unde
  * Refuses to write an export of no entries unless `allowEmpty`: an empty snapshot or list file
  * loaded by a matcher answers "no match" to everything.
  */
-function refuseEmpty(chosen: readonly ListInfo[], allowEmpty: boolean): void {
-  if (allowEmpty || chosen.some((l) => l.total > 0)) return;
+function refuseEmpty(chosen: readonly ListHeader[], held: boolean, allowEmpty: boolean): void {
+  if (allowEmpty || held) return;
   const what =
     chosen.length === 0
       ? 'the store has no enabled lists'
@@ -101,9 +101,17 @@ function readStore(
   const store = HashStore.open(db, { readonly: true });
   try {
     return store.read(() => {
-      const chosen = chooseLists(store.lists(), names, db);
-      refuseEmpty(chosen, allowEmpty);
-      const tables = buildPackedTables(packedEntries(store, chosen), resolved);
+      const chosen = chooseLists(listHeaders(store), names, db);
+      const packed = packedEntries(
+        store,
+        chosen.map((l) => l.name),
+      );
+      refuseEmpty(
+        chosen,
+        [...packed.values()].some((p) => p.columns.listIndex.length > 0),
+        allowEmpty,
+      );
+      const tables = buildPackedTables(packed, resolved);
       const lists = chosen.map((l) => ({
         name: l.name,
         version: l.version,
@@ -130,7 +138,11 @@ async function exportListFile(
   try {
     return await store.readAsync(async () => {
       const lists = chooseLists(store.lists(), names, db);
-      refuseEmpty(lists, allowEmpty);
+      refuseEmpty(
+        lists,
+        lists.some((l) => l.total > 0),
+        allowEmpty,
+      );
       const chosen = lists.map((l) => l.name);
       function* entries(): Generator<ListEntry> {
         for (const list of chosen) yield* store.entries({ list });

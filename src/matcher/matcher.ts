@@ -229,7 +229,7 @@ export class Matcher {
     const store = sqlite.HashStore.open(origin.path, { readonly: true });
     try {
       return store.read(() => {
-        const held = store.lists();
+        const held = sqlite.listHeaders(store);
         const signature = JSON.stringify(
           held.map((l) => [l.name, l.version, l.thresholds, l.label ?? null, l.enabled]),
         );
@@ -245,7 +245,13 @@ export class Matcher {
         );
         const tables =
           chosen.length <= MAX_PACKED_LISTS
-            ? buildPackedTables(sqlite.packedEntries(store, chosen), options.search)
+            ? buildPackedTables(
+                sqlite.packedEntries(
+                  store,
+                  chosen.map((l) => l.name),
+                ),
+                options.search,
+              )
             : Matcher.#tablesOf(
                 chosen.flatMap((l) => [...store.entries({ list: l.name })]),
                 options,

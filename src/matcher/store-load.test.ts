@@ -51,6 +51,11 @@ function makeEntries(): ListEntry[] {
   for (let i = 0; i < 8300; i++)
     add('labelled', 'blockhash', `l-${String(i).padStart(6, '0')}`, i === 8250 ? { label: 'late' } : {});
   for (let i = 0; i < 50; i++) add('off', 'pdq', `o-${i}`);
+  // Exact and perceptual hashes of the same items, ids interleaved across batches: each batch
+  // holds several algorithms (read again per algorithm over its range), one with a label.
+  for (let i = 0; i < 4500; i++)
+    for (const algorithm of ['sha256', 'pdq', 'md5'] as const)
+      add('items', algorithm, `i-${String(i).padStart(5, '0')}-${algorithm}`, i === 3000 ? { label: 'seen' } : {});
   // The same hash in two lists, for exact and perceptual ties.
   const shared = entries[3] as ListEntry;
   entries.push({ ...shared, list: 'mixed', id: 'm-shared' });
@@ -61,6 +66,7 @@ function makeEntries(): ListEntry[] {
 
 const LISTS: readonly MatcherList[] = [
   { name: 'alpha', version: 1, thresholds: { pdq: 40 } },
+  { name: 'items', version: 1, thresholds: { pdq: 31 } },
   { name: 'labelled', version: 1, label: 'block-and-report', thresholds: { blockhash: 4 } },
   { name: 'mixed', version: 1, thresholds: { blockhash: 20, pdq: 12 } },
 ];

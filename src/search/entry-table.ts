@@ -148,8 +148,15 @@ class ColumnBuilder {
   reserve(count: number): void {
     if (count + 1 <= this.offsets.length) return;
     const offsets = new Uint32Array(Math.max(count + 1, this.offsets.length * 2));
-    offsets.set(this.offsets);
+    // While no string is held every offset is 0, as new memory is: a column of absent labels
+    // then never touches its pages (the system maps them on the first write, at a real cost).
+    if (this.used > 0) offsets.set(this.offsets);
     this.offsets = offsets;
+  }
+
+  /** Ends entries `first…` (`count` of them) with no string. */
+  addAbsent(first: number, count: number): void {
+    if (this.used > 0) this.offsets.fill(this.used, first + 1, first + count + 1);
   }
 
   #room(bytes: number): void {
@@ -165,7 +172,7 @@ class ColumnBuilder {
       this.#room(value.length * 3);
       this.used += encoder.encodeInto(value, this.bytes.subarray(this.used)).written;
     }
-    this.offsets[i + 1] = this.used;
+    if (this.used > 0) this.offsets[i + 1] = this.used;
   }
 
   /**
@@ -205,9 +212,23 @@ class ColumnBuilder {
 
 /** One algorithm's entries, packed: hashes back to back and the columns in the same order. */
 export interface PackedEntries {
-  readonly hashes: Uint8Array;
+  /**
+   * The hashes back to back, in chunks of whole hashes: a list read from a store is not counted
+   * first, and chunks grow with it without a copy of everything held at each doubling (nor twice
+   * its size held at the end).
+   */
+  readonly hashes: readonly Uint8Array[];
   readonly columns: EntryColumns;
 }
+
+/**
+ * Hashes a chunk holds: 65,536, 2 MiB of 256-bit hashes: few enough chunks at millions of
+ * entries, and at most one chunk's room left unused.
+ */
+const HASH_CHUNK_ENTRIES = 65_536;
+
+/** Entries the columns first have room for, as many as a store's read batch brings. */
+const INITIAL_CAPACITY = 8192;
 
 /**
  * Builds the packed columns of one algorithm's entries, and their hashes back to back, as entries
@@ -217,42 +238,55 @@ export class PackedBuilder {
   /** Bytes of one hash. */
   readonly width: number;
   count = 0;
-  #hashes: Uint8Array;
+  readonly #chunks: Uint8Array[] = [];
+  /** Bytes used in the last chunk. */
+  #filled = 0;
   #listIndex: Uint16Array;
   readonly #ids: ColumnBuilder;
   readonly #labels: ColumnBuilder;
   readonly #metadata: ColumnBuilder;
 
-  /** `capacity`: the entries expected (more may come, at the cost of growing). */
-  constructor(width: number, capacity: number) {
+  /** `capacity`: the entries expected, if known (more may come, at the cost of growing). */
+  constructor(width: number, capacity = INITIAL_CAPACITY) {
     this.width = width;
-    this.#hashes = new Uint8Array(capacity * width);
     this.#listIndex = new Uint16Array(capacity);
     this.#ids = new ColumnBuilder(capacity);
     this.#labels = new ColumnBuilder(capacity);
     this.#metadata = new ColumnBuilder(capacity);
   }
 
-  /** Room for `more` entries beyond those held. */
+  /** Room for `more` entries beyond those held, in the columns. */
   #reserve(more: number): void {
     const count = this.count + more;
     if (count > this.#listIndex.length) {
-      const capacity = Math.max(count, this.#listIndex.length * 2);
-      const hashes = new Uint8Array(capacity * this.width);
-      hashes.set(this.#hashes);
-      this.#hashes = hashes;
-      const listIndex = new Uint16Array(capacity);
+      const listIndex = new Uint16Array(Math.max(count, this.#listIndex.length * 2));
       listIndex.set(this.#listIndex);
       this.#listIndex = listIndex;
     }
     for (const column of [this.#ids, this.#labels, this.#metadata]) column.reserve(count);
   }
 
+  /** Appends whole hashes, held back to back, to the chunks. */
+  #putHashes(hashes: Uint8Array): void {
+    for (let at = 0; at < hashes.length; ) {
+      let chunk = this.#chunks.at(-1);
+      if (chunk === undefined || this.#filled === chunk.length) {
+        chunk = new Uint8Array(HASH_CHUNK_ENTRIES * this.width);
+        this.#chunks.push(chunk);
+        this.#filled = 0;
+      }
+      const n = Math.min(chunk.length - this.#filled, hashes.length - at);
+      chunk.set(hashes.subarray(at, at + n), this.#filled);
+      this.#filled += n;
+      at += n;
+    }
+  }
+
   /** Adds one entry of list number `list`; its `hash` is `width` bytes. */
   add(list: number, hash: Uint8Array, entry: Pick<ListEntry, 'id' | 'label' | 'metadata'>): void {
     this.#reserve(1);
     const i = this.count;
-    this.#hashes.set(hash, i * this.width);
+    this.#putHashes(hash);
     this.#listIndex[i] = list;
     this.#ids.add(i, entry.id);
     this.#labels.add(i, entry.label);
@@ -270,10 +304,10 @@ export class PackedBuilder {
     this.#reserve(count);
     const first = this.count;
     if (!this.#ids.addJoined(first, count, ids, maxIdBytes)) return false;
-    this.#hashes.set(hashes, first * this.width);
+    this.#putHashes(hashes);
     this.#listIndex.fill(list, first, first + count);
-    this.#labels.offsets.fill(this.#labels.used, first + 1, first + count + 1);
-    this.#metadata.offsets.fill(this.#metadata.used, first + 1, first + count + 1);
+    this.#labels.addAbsent(first, count);
+    this.#metadata.addAbsent(first, count);
     this.count = first + count;
     return true;
   }
@@ -281,8 +315,11 @@ export class PackedBuilder {
   /** The hashes back to back and the columns, over `lists`. */
   done(lists: readonly string[]): PackedEntries {
     const n = this.count;
+    const chunks = [...this.#chunks];
+    const last = chunks.length - 1;
+    if (last >= 0) chunks[last] = (chunks[last] as Uint8Array).subarray(0, this.#filled);
     return {
-      hashes: this.#hashes.subarray(0, n * this.width),
+      hashes: chunks,
       columns: {
         lists,
         listIndex: this.#listIndex.subarray(0, n),

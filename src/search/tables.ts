@@ -156,15 +156,23 @@ function splitHalves(hashes: Uint8Array, a: Uint8Array, b: Uint8Array, count: nu
  */
 export function buildPackedTable(
   algorithm: HashAlgorithm<AlgorithmName>,
-  hashes: Uint8Array,
+  hashes: readonly Uint8Array[],
   columns: EntryColumns,
   search?: ResolvedSearch,
 ): MatcherTable {
   const count = columns.listIndex.length;
+  const width = algorithm.bits / 8;
+  if (hashes.reduce((sum, chunk) => sum + chunk.length, 0) !== count * width)
+    throw new RangeError(`Expected ${count} hashes of ${width} bytes for ${algorithm.name}`);
   if (algorithm.kind === 'perceptual') {
     const linear = LinearIndex.allocate(count);
     const { a, b } = linear.planes();
-    splitHalves(hashes, a, b, count);
+    let at = 0;
+    for (const chunk of hashes) {
+      const n = chunk.length / width;
+      splitHalves(chunk, a.subarray(at * HALF_BYTES), b.subarray(at * HALF_BYTES), n);
+      at += n;
+    }
     return {
       kind: 'perceptual',
       algorithm,
@@ -173,7 +181,7 @@ export function buildPackedTable(
       entries: packedEntryTable(columns),
     };
   }
-  const { index, order } = ExactIndex.buildPacked(hashes, algorithm.bits / 8);
+  const { index, order } = ExactIndex.buildPacked(joined(hashes, count * width), width);
   return {
     kind: 'exact',
     algorithm,
@@ -181,6 +189,18 @@ export function buildPackedTable(
     search: { tier: 'exact' },
     entries: packedEntryTable(permuteColumns(columns, order)),
   };
+}
+
+/** `chunks` as one array of `bytes` (the chunk itself when there is one). */
+function joined(chunks: readonly Uint8Array[], bytes: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0] as Uint8Array;
+  const out = new Uint8Array(bytes);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
 }
 
 /** The tables of packed entries (see {@link buildPackedTable}), in the same order. */

@@ -4,20 +4,23 @@
  * no object per entry. SQLite does the per-row work: the rows of one list and algorithm come in
  * batches, each batch as one row of aggregates (the ids joined by zero bytes, the hashes back to
  * back, the longest hash, the count of labels and metadata), so JavaScript touches a batch, not a
- * row. A batch that is not the plain case (labels or metadata, anything a crafted store holds: a
- * value over its bound, a hash of another size, an id that is not UTF-8 or holds a zero byte) is
- * read row by row as `entries()` reads it, with the same checks and errors; a list holding an
- * algorithm no import writes is read whole that way.
+ * row. The batches run over a list's rows whatever their algorithm, so nothing counts the rows
+ * first (a count is a pass over the whole table, as long as the read itself): a batch of one
+ * algorithm goes to that algorithm's entries whole; a batch of several (a list holding exact and
+ * perceptual hashes of the same items, their ids interleaved) is read again per algorithm over
+ * the same id range. A batch that is not the plain case (labels or metadata, anything a crafted
+ * store holds: a value over its bound, a hash of another size, an id that is not UTF-8 or holds
+ * a zero byte, an algorithm no import writes) is read row by row as `entries()` reads it, with
+ * the same checks and errors.
  */
 import { isUtf8 } from 'node:buffer';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
-import { MAX_FIELD_BYTES, type ListEntry } from '../lists/entry.js';
+import { MAX_FIELD_BYTES } from '../lists/entry.js';
 import { MAX_PACKED_LISTS, PackedBuilder, type PackedEntries } from '../search/entry-table.js';
 import { ENTRY_LIMITS, READ_COLUMNS, storeError, type ReadRow, type StoreContext } from './context.js';
 import type { Statement } from './driver.js';
-import { entries, toEntry } from './reads.js';
-import type { ListInfo } from './types.js';
+import { toEntry } from './reads.js';
 
 /**
  * Rows per batch: large enough that the per-batch work (a statement step, a few allocations) is
@@ -27,31 +30,31 @@ import type { ListInfo } from './types.js';
 const BATCH_ROWS = 8192;
 
 /** One batch as the aggregate query returns it (`raw()`: by position). */
-type BatchRow = [
-  n: number,
-  last: unknown,
-  ids: Buffer | null,
-  hashes: Buffer | null,
-  maxHash: number | null,
-  extras: number,
-];
+type BatchRow = [n: number, last: unknown, ids: Buffer | null, hashes: Buffer | null];
 
 /**
- * One batch of a list's rows of one algorithm (the first ones, or those after an id), in id order,
- * as aggregates. An id or hash over its bound joins as nothing (the batch then fails its checks
- * and is read row by row, which refuses it, never materialising the value); `extras` counts the
- * labels and metadata, which the plain case does not hold.
+ * One batch of rows (the first ones, or those after an id), in id order, as aggregates, for the
+ * algorithm the batch is expected to hold: the ids joined by zero bytes, and the hashes of that
+ * algorithm and width back to back. Every check of the plain case is folded into what joins, so
+ * that SQLite does no other work per row: a row with a label or metadata, or an id over its
+ * bound, joins an empty id (which the builder refuses); a row of another algorithm, or whose hash
+ * is not a blob of the width, joins no hash (so the hashes fall short of n hashes). Such a batch
+ * is read again as it is: per algorithm, then row by row (`entries()`' checks, never
+ * materialising a value over its bound).
  */
 const batchSql = (where: string): string => `SELECT count(*), max(id),
-  CAST(group_concat(CASE WHEN octet_length(id) <= ${ENTRY_LIMITS.id} THEN id ELSE '' END, char(0)) AS BLOB),
-  CAST(group_concat(CASE WHEN octet_length(hash) <= @width THEN hash END, '') AS BLOB),
-  max(octet_length(hash)), count(label) + count(metadata)
-  FROM (SELECT id, hash, label, metadata FROM entries WHERE ${where} ORDER BY id LIMIT ${BATCH_ROWS})`;
+  CAST(group_concat(CASE WHEN octet_length(id) <= ${ENTRY_LIMITS.id} AND label IS NULL AND metadata IS NULL THEN id ELSE '' END, char(0)) AS BLOB),
+  CAST(group_concat(CASE WHEN algorithm = @algorithm AND typeof(hash) = 'blob' AND octet_length(hash) = @width THEN hash END, '') AS BLOB)
+  FROM (SELECT id, hash, label, metadata, algorithm FROM entries WHERE ${where} ORDER BY id LIMIT ${BATCH_ROWS})`;
 
 /** The rows of one batch's range, bounded and checked as `entries()` reads them. */
 const rowsSql = (where: string): string => `SELECT ${READ_COLUMNS} FROM entries WHERE ${where} ORDER BY id`;
 
-/** A batch's parameters: the first batch has no `after`. */
+/** The algorithms of one batch's range with the first id holding each: the order `entries()` meets them in. */
+const algorithmsSql = (where: string): string =>
+  `SELECT substr(algorithm, 1, ${ENTRY_LIMITS.algorithm}) AS algorithm, min(id) AS first FROM entries WHERE ${where} GROUP BY algorithm ORDER BY first`;
+
+/** A batch's parameters: the first batch of a list has no `after`; a batch's range ends at `upTo`. */
 interface BatchParameters {
   list: string;
   algorithm: string;
@@ -61,52 +64,69 @@ interface BatchParameters {
 }
 
 /**
- * The statements of a packed read: for the first batch of a list, then for those after an id (an
- * id sorts after '' only if it is text: the first batch starts at the first id, whatever it is).
+ * A statement for the first batch of a list and one for those after an id (an id sorts after ''
+ * only if it is text: the first batch starts at the first id, whatever it is).
  */
-interface Statements {
-  readonly first: Statement<[BatchParameters], BatchRow>;
-  readonly next: Statement<[BatchParameters], BatchRow>;
-  readonly firstRows: Statement<[BatchParameters], ReadRow>;
-  readonly nextRows: Statement<[BatchParameters], ReadRow>;
-  /** Each algorithm of a list with the first id holding it: the order `entries()` meets them in. */
-  readonly firstIds: Statement<[string], { algorithm: string }>;
+interface Pair<Row> {
+  readonly first: Statement<[BatchParameters], Row>;
+  readonly next: Statement<[BatchParameters], Row>;
 }
 
-const ONE = 'list = @list AND algorithm = @algorithm';
+/** The statements of a packed read. */
+interface Statements {
+  /** A list's next batch. */
+  readonly batch: Pair<BatchRow>;
+  /** One algorithm's rows of a batch's range, as one batch. */
+  readonly rangeBatch: Pair<BatchRow>;
+  readonly algorithms: Pair<{ algorithm: unknown }>;
+  readonly rows: Pair<ReadRow>;
+  readonly rangeRows: Pair<ReadRow>;
+}
+
+const LIST = 'list = @list';
+const RANGE = 'id <= @upTo';
+const ONE = 'algorithm = @algorithm';
 
 function prepare(ctx: StoreContext): Statements {
+  const pair = <Row>(sql: (where: string) => string, where: string, raw: boolean): Pair<Row> => {
+    const statement = (w: string): Statement<[BatchParameters], Row> => {
+      const s = ctx.db.prepare<[BatchParameters], Row>(sql(w));
+      return raw ? s.raw() : s;
+    };
+    return { first: statement(where), next: statement(`${where} AND id > @after`) };
+  };
   try {
     return {
-      first: ctx.db.prepare<[BatchParameters], BatchRow>(batchSql(ONE)).raw(),
-      next: ctx.db.prepare<[BatchParameters], BatchRow>(batchSql(`${ONE} AND id > @after`)).raw(),
-      firstRows: ctx.db.prepare<[BatchParameters], ReadRow>(rowsSql(`${ONE} AND id <= @upTo`)),
-      nextRows: ctx.db.prepare<[BatchParameters], ReadRow>(rowsSql(`${ONE} AND id > @after AND id <= @upTo`)),
-      firstIds: ctx.db.prepare<[string], { algorithm: string }>(
-        `SELECT substr(algorithm, 1, ${ENTRY_LIMITS.algorithm}) AS algorithm, min(id) AS first FROM entries WHERE list = ? GROUP BY algorithm ORDER BY first`,
-      ),
+      batch: pair(batchSql, LIST, true),
+      rangeBatch: pair(batchSql, `${LIST} AND ${ONE} AND ${RANGE}`, true),
+      algorithms: pair(algorithmsSql, `${LIST} AND ${RANGE}`, false),
+      rows: pair(rowsSql, `${LIST} AND ${RANGE}`, false),
+      rangeRows: pair(rowsSql, `${LIST} AND ${ONE} AND ${RANGE}`, false),
     };
   } catch (error) {
     throw storeError(ctx.path, error);
   }
 }
 
+/** The statement of `pair` for `params`: the first batch's, or the one after `params.after`. */
+function of<Row>(pair: Pair<Row>, params: BatchParameters): Statement<[BatchParameters], Row> {
+  return 'after' in params ? pair.next : pair.first;
+}
+
 /**
- * The entries of `lists` (in that order; at most {@link MAX_PACKED_LISTS}), packed per algorithm
- * in order of first appearance, each algorithm's in list then id order: the order `entries()`
- * gives them in, grouped. To be called in a read transaction, with the lists it read (their
- * counts say which algorithms each holds). Throws `ERR_STORE` for a bad stored entry, as
- * `entries()` does.
+ * The entries of the lists named (in that order; at most {@link MAX_PACKED_LISTS}), packed per
+ * algorithm in order of first appearance, each algorithm's in list then id order: the order
+ * `entries()` gives them in, grouped. To be called in a read transaction. Throws `ERR_STORE` for
+ * a bad stored entry, as `entries()` does.
  */
-export function readPacked(ctx: StoreContext, lists: readonly ListInfo[]): Map<AlgorithmName, PackedEntries> {
+export function readPacked(ctx: StoreContext, lists: readonly string[]): Map<AlgorithmName, PackedEntries> {
   if (lists.length > MAX_PACKED_LISTS)
     throw new RangeError(`Expected at most ${MAX_PACKED_LISTS} lists but received ${lists.length}`);
   const builders = new Map<AlgorithmName, PackedBuilder>();
   const builder = (algorithm: HashAlgorithm<AlgorithmName>): PackedBuilder => {
     let b = builders.get(algorithm.name);
     if (b === undefined) {
-      const expected = lists.reduce((n, l) => n + (l.counts[algorithm.name] ?? 0), 0);
-      b = new PackedBuilder(algorithm.bits / 8, expected);
+      b = new PackedBuilder(algorithm.bits / 8);
       builders.set(algorithm.name, b);
     }
     return b;
@@ -114,57 +134,63 @@ export function readPacked(ctx: StoreContext, lists: readonly ListInfo[]): Map<A
   const statements = prepare(ctx);
   // Joined text comes back as the database's bytes: only UTF-8 ones are the ids' UTF-8.
   const utf8 = (ctx.db.pragma('encoding', { simple: true }) as string) === 'UTF-8';
+  const step = (statement: Statement<[BatchParameters], BatchRow>, params: BatchParameters): BatchRow => {
+    try {
+      return statement.get(params) as BatchRow;
+    } catch (error) {
+      throw storeError(ctx.path, error);
+    }
+  };
   lists.forEach((list, number) => {
-    const held = Object.keys(list.counts);
-    const add = (entry: ListEntry): void => {
+    const add = (row: ReadRow): void => {
+      const entry = toEntry(ctx, row);
       const algorithm = getAlgorithm(entry.algorithm);
       builder(algorithm).add(number, algorithm.parse(entry.hash), entry);
     };
-    if (!held.every(known)) {
-      // An algorithm no import writes (or a name cut to its bound by the count): read as
-      // `entries()` reads, which refuses the first such entry.
-      for (const entry of entries(ctx, { list: list.name })) add(entry);
-      return;
-    }
-    let algorithms = held;
-    if (held.length > 1) {
-      try {
-        algorithms = statements.firstIds.all(list.name).map((r) => r.algorithm);
-      } catch (error) {
-        throw storeError(ctx.path, error);
-      }
-    }
-    for (const stored of algorithms) {
-      const algorithm = getAlgorithm(stored);
-      const params: BatchParameters = { list: list.name, algorithm: stored, width: algorithm.bits / 8 };
-      for (;;) {
-        let row: BatchRow;
-        try {
-          row = ('after' in params ? statements.next : statements.first).get(params) as BatchRow;
-        } catch (error) {
-          throw storeError(ctx.path, error);
+    /** Adds a batch read for `algorithm` whole when it is the plain case; false when it is not. */
+    const plain = (algorithm: HashAlgorithm<AlgorithmName>, [n, , ids, hashes]: BatchRow): boolean =>
+      utf8 &&
+      ids !== null &&
+      hashes !== null &&
+      hashes.length === (n * algorithm.bits) / 8 &&
+      isUtf8(ids) &&
+      builder(algorithm).addBatch(number, n, hashes, ids, MAX_FIELD_BYTES);
+    // Each batch is read for the algorithm of the one before: a list usually holds one, and a
+    // batch that holds another (or several) is read again per algorithm.
+    let expected: HashAlgorithm<AlgorithmName> | undefined;
+    const params: BatchParameters = { list, algorithm: '', width: 0 };
+    for (;;) {
+      const row = step(of(statements.batch, params), params);
+      const [n, last] = row;
+      if (n === 0) break;
+      if (expected === undefined || !plain(expected, row)) {
+        const range: BatchParameters = { ...params, upTo: last };
+        const names = [...iterateRows(ctx, of(statements.algorithms, range), range)].map((r) => r.algorithm);
+        if (!names.every((name): name is string => typeof name === 'string' && known(name))) {
+          // A name no import writes: read as `entries()` reads, which refuses its first entry.
+          for (const r of iterateRows(ctx, of(statements.rows, range), range)) add(r);
+        } else {
+          for (const name of names) {
+            const algorithm = getAlgorithm(name);
+            const part: BatchParameters = { ...range, algorithm: name, width: algorithm.bits / 8 };
+            // Read for this algorithm already, the batch failed for another reason: straight to rows.
+            const again = names.length > 1 || algorithm !== expected;
+            if (!again || !plain(algorithm, step(of(statements.rangeBatch, part), part)))
+              for (const r of iterateRows(ctx, of(statements.rangeRows, part), part)) add(r);
+          }
+          const latest = names.at(-1);
+          if (latest !== undefined) {
+            expected = getAlgorithm(latest);
+            params.algorithm = expected.name;
+            params.width = expected.bits / 8;
+          }
         }
-        const [n, last, ids, hashes, maxHash, extras] = row;
-        if (n === 0) break;
-        const plain =
-          utf8 &&
-          extras === 0 &&
-          ids !== null &&
-          hashes !== null &&
-          maxHash === params.width &&
-          isUtf8(ids) &&
-          builder(algorithm).addBatch(number, n, hashes, ids, MAX_FIELD_BYTES);
-        if (!plain) {
-          const range = 'after' in params ? statements.nextRows : statements.firstRows;
-          for (const r of iterateRows(ctx, range, { ...params, upTo: last })) add(toEntry(ctx, r));
-        }
-        params.after = last;
       }
+      params.after = last;
     }
   });
-  const names = lists.map((l) => l.name);
   const out = new Map<AlgorithmName, PackedEntries>();
-  for (const [name, b] of builders) out.set(name, b.done(names));
+  for (const [name, b] of builders) out.set(name, b.done(lists));
   return out;
 }
 
@@ -179,12 +205,12 @@ function known(name: string): boolean {
 }
 
 /** The rows `statement` gives for `params`, SQLite's failures as `ERR_STORE`. */
-function* iterateRows(
+function* iterateRows<Row>(
   ctx: StoreContext,
-  statement: Statement<[BatchParameters], ReadRow>,
+  statement: Statement<[BatchParameters], Row>,
   params: BatchParameters,
-): Generator<ReadRow> {
-  let it: IterableIterator<ReadRow>;
+): Generator<Row> {
+  let it: IterableIterator<Row>;
   try {
     it = statement.iterate(params);
   } catch (error) {
@@ -193,7 +219,7 @@ function* iterateRows(
   let finished = false;
   try {
     for (;;) {
-      let step: IteratorResult<ReadRow>;
+      let step: IteratorResult<Row>;
       try {
         step = it.next();
       } catch (error) {

@@ -17,7 +17,7 @@ import {
   type StoreContext,
 } from './context.js';
 import { isSqliteError, type Statement } from './driver.js';
-import type { EntryFilter, ImportMode, ImportRecord, ListInfo } from './types.js';
+import type { EntryFilter, ImportMode, ImportRecord, ListHeader, ListInfo } from './types.js';
 
 /** A row of `imports` (the version 2 columns defaulted in a version 1 store). */
 interface ImportRecordRow {
@@ -178,10 +178,37 @@ export async function readAsync<T>(ctx: StoreContext, fn: () => Promise<T>): Pro
 /** The algorithms in the order SQLite groups them by name: a list's counts keep that order. */
 const BY_NAME = [...ALGORITHM_NAMES].sort();
 
+/**
+ * The lists with their versions and policy, not their counts: what loading a matcher needs,
+ * without the pass over every entry that counting is.
+ */
+export function listHeaders(ctx: StoreContext): ListHeader[] {
+  try {
+    return ctx.listRows.all().map((row) => {
+      if (row.oversized !== null) {
+        throw new HashwardenError(
+          'ERR_STORE',
+          `SQLite store ${ctx.path}: bad list ${shownName(row.name)}: its ${row.oversized} is not what an import or a policy change writes (longer, or not an integer): a crafted store`,
+        );
+      }
+      return {
+        name: row.name,
+        version: row.version,
+        updatedAt: row.updated_at ?? '',
+        thresholds: Object.freeze(storedThresholds(ctx, row.name, row.thresholds)),
+        enabled: row.enabled !== 0,
+        ...(row.label === null ? {} : { label: row.label }),
+      };
+    });
+  } catch (error) {
+    throw storeError(ctx.path, error);
+  }
+}
+
 /** {@link HashStore.lists}. */
 export function lists(ctx: StoreContext): ListInfo[] {
+  const counts = new Map<string, Partial<Record<AlgorithmName, number>>>();
   try {
-    const counts = new Map<string, Partial<Record<AlgorithmName, number>>>();
     let unknown = false;
     for (const row of ctx.listTotals.all()) {
       const byAlgorithm = counts.get(row.list) ?? {};
@@ -201,30 +228,15 @@ export function lists(ctx: StoreContext): ListInfo[] {
       byAlgorithm[algorithm as AlgorithmName] = n;
       counts.set(list, byAlgorithm);
     }
-    return ctx.listRows.all().map((row) => {
-      if (row.oversized !== null) {
-        throw new HashwardenError(
-          'ERR_STORE',
-          `SQLite store ${ctx.path}: bad list ${shownName(row.name)}: its ${row.oversized} is not what an import or a policy change writes (longer, or not an integer): a crafted store`,
-        );
-      }
-      const c = Object.freeze(counts.get(row.name) ?? {});
-      const total = Object.values(c).reduce((sum, n) => sum + n, 0);
-      const info: ListInfo = {
-        name: row.name,
-        version: row.version,
-        counts: c,
-        total,
-        updatedAt: row.updated_at ?? '',
-        thresholds: Object.freeze(storedThresholds(ctx, row.name, row.thresholds)),
-        enabled: row.enabled !== 0,
-        ...(row.label === null ? {} : { label: row.label }),
-      };
-      return Object.freeze(info);
-    });
   } catch (error) {
     throw storeError(ctx.path, error);
   }
+  return listHeaders(ctx).map(({ name, version, ...policy }) => {
+    const c = Object.freeze(counts.get(name) ?? {});
+    const total = Object.values(c).reduce((sum, n) => sum + n, 0);
+    // The fields in the order they always had (`hashwarden lists --json` prints them so).
+    return Object.freeze({ name, version, counts: c, total, ...policy });
+  });
 }
 
 /** {@link HashStore.history}. */

@@ -11,7 +11,7 @@ import { storeError, type StoreContext } from './context.js';
 import { importFile } from './import-file.js';
 import { readPacked } from './load.js';
 import { setListPolicy } from './policy.js';
-import { count, entries, history, lists, read, readAsync } from './reads.js';
+import { count, entries, history, listHeaders as readListHeaders, lists, read, readAsync } from './reads.js';
 import { openStore, resolveStoreOptions } from './schema.js';
 import { importEntries, importRows } from './staged-import.js';
 import type {
@@ -24,21 +24,32 @@ import type {
   ImportRow,
   ImportRowsOptions,
   ImportSummary,
+  ListHeader,
   ListInfo,
   ListPolicyChange,
   StoreOptions,
 } from './types.js';
 
+export type { ListHeader };
+
 /** Each store's context, for the package's own readers outside the class (`packedEntries`). */
 const contexts = new WeakMap<HashStore, StoreContext>();
 
 /**
- * The entries of `lists` packed per algorithm (`load.ts`), read as `store.entries()` would read
- * them, list by list; call it in `store.read`. Internal: `Matcher.open` and `hashwarden export`
- * use it; not part of the package's API.
+ * The entries of the lists named packed per algorithm (`load.ts`), read as `store.entries()`
+ * would read them, list by list; call it in `store.read`. Internal: `Matcher.open` and
+ * `hashwarden export` use it; not part of the package's API.
  */
-export function packedEntries(store: HashStore, lists: readonly ListInfo[]): Map<AlgorithmName, PackedEntries> {
+export function packedEntries(store: HashStore, lists: readonly string[]): Map<AlgorithmName, PackedEntries> {
   return readPacked(contexts.get(store) as StoreContext, lists);
+}
+
+/**
+ * The lists with their versions and policy but not their counts (`reads.ts`), for loads that
+ * count the entries they read instead of counting them first. Internal, as `packedEntries`.
+ */
+export function listHeaders(store: HashStore): ListHeader[] {
+  return readListHeaders(contexts.get(store) as StoreContext);
 }
 
 /**

@@ -247,6 +247,12 @@ export interface ListInfo extends ListPolicy {
 }
 
 /**
+ * A list as the package's own loads read it: {@link ListInfo} without its counts, which cost a
+ * pass over every entry. Internal.
+ */
+export type ListHeader = Omit<ListInfo, 'counts' | 'total'>;
+
+/**
  * Which entries to read or count; both fields optional (default: all), combined with AND.
  *
  * @example
