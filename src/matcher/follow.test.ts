@@ -374,13 +374,18 @@ describe('Matcher.follow over HTTP', () => {
   it('refuses an older snapshot (a lower sequence) served after a newer one, and keeps the newer', async () => {
     handler = serve(await snapshotBytes(3), '"v3"');
     const { matcher, events } = await follow();
+    expect(matcher.sequence).toBe(3);
     handler = serve(await snapshotBytes(2), '"v2"');
     expect(await codeOf(matcher.reload())).toBe('ERR_SNAPSHOT_ROLLBACK');
     expect(versionOf(matcher)).toBe(3);
+    expect(matcher.sequence).toBe(3);
     expect(events.at(-1)).toMatchObject({ ok: false, code: 'ERR_SNAPSHOT_ROLLBACK' });
     handler = serve(await snapshotBytes(4), '"v4"');
     expect(await matcher.reload()).toBe(true);
     expect(versionOf(matcher)).toBe(4);
+    // What an instance records to restart with as its floor.
+    expect(matcher.sequence).toBe(4);
+    expect(events.at(-1)).toMatchObject({ ok: true, changed: true, sequence: 4 });
   });
 
   it('refuses an unsigned snapshot, or one signed by a key not trusted, when trusted keys are set', async () => {

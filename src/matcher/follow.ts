@@ -92,6 +92,8 @@ export type ReloadEvent =
       readonly changed: boolean;
       readonly lists: readonly MatcherList[];
       readonly size: number;
+      /** The sequence of the snapshot served after the check (`Matcher.sequence`). */
+      readonly sequence: number;
     }
   | { readonly ok: false; readonly source: string; readonly code: ErrorCode | undefined; readonly error: Error };
 

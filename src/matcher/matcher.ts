@@ -425,6 +425,7 @@ export class Matcher {
           changed: next !== undefined,
           lists: this.lists,
           size: this.size,
+          sequence: this.sequence,
         });
         return next !== undefined;
       } catch (error) {
@@ -453,6 +454,15 @@ export class Matcher {
   /** The lists held, with their versions and policy. */
   get lists(): MatcherList[] {
     return [...this.#state.lists.values()];
+  }
+
+  /**
+   * The sequence of the snapshot served (0 for a store, entries, or a version-2 snapshot): what an
+   * instance records to give as `minSequence` after a restart, so that it never goes back to an
+   * older snapshot than it served.
+   */
+  get sequence(): number {
+    return this.#state.sequence;
   }
 
   /** Number of entries held. */
