@@ -1,23 +1,28 @@
 /**
- * Question (issue 19, item 1): what do the steps of a fleet's list pipeline cost, as whole
- * processes of the built CLI? Target at 1M PDQ entries: opening the store (`match FILE --db`) and
- * `export --snapshot` each ≤ 1.5 s and ≤ 300 MB peak RSS; at 10M ≤ 15 s and ≤ 2 GB.
+ * Question (issue 19, items 1, 2, 3 and 5): what do the steps of a fleet's list pipeline cost, as
+ * whole processes of the built package? Target at 1M PDQ entries: opening the store (`match FILE
+ * --db`) and `export --snapshot` each ≤ 1.5 s and ≤ 300 MB peak RSS; at 10M ≤ 15 s and ≤ 2 GB.
  *
  * A CSV list of N random PDQ entries (ids `e-000001234`, mulberry32, so every run writes the same
  * file) is generated into a temporary directory and imported into a fresh store with the built
  * CLI; then each step runs `--runs` times under `/usr/bin/time -v`: `match IMAGE --db STORE` (open
- * the store, match one image), `export --db STORE --snapshot FILE`, `match IMAGE --snapshot FILE`.
- * Reported per step: the median wall clock and peak RSS of the runs, with the machine's load
- * average, as a markdown table. Start-up is included (the processes are whole).
+ * the store, match one image), `export --db STORE --snapshot FILE`, `match IMAGE --snapshot FILE`,
+ * the same export signed (`--sign`), the signed snapshot opened with its key trusted (`match
+ * --trust`: every section's SHA-256 and the signature checked), and a reload: a process follows
+ * the signed snapshot (`Matcher.follow`, the key trusted), a newer signed snapshot is renamed over
+ * it, and `reload()` swaps it in; that process reports its follow and reload times. Reported per
+ * step: the median wall clock and peak RSS of the runs, with the machine's load average, as a
+ * markdown table. Start-up is included (the processes are whole).
  *
  * Run: npm run build && npx tsx bench/fleet.bench.ts --entries 1e6 [--runs 3] [--cli dist/cli/main.js]
  * The generated files are deleted at the end.
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { once } from 'node:events';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { mulberry32 } from '../src/testing/prng.js';
 import { environment, revision, ROOT, option } from './corpus.js';
@@ -56,16 +61,45 @@ async function writeList(path: string): Promise<void> {
   await once(out, 'finish');
 }
 
+/**
+ * The reload process: follows the snapshot at argv[1] (the key at argv[3] trusted), renames the
+ * newer one (argv[2]) over it, reloads, and prints its times in ms as JSON.
+ */
+const RELOAD_CHILD = `
+import { copyFileSync, readFileSync, renameSync } from 'node:fs';
+import { Matcher } from ${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'index.js')).href)};
+const [followed, newer, key] = process.argv.slice(1);
+const t0 = performance.now();
+const matcher = await Matcher.follow(followed, { intervalMs: 0, trustedKeys: [readFileSync(key, 'utf8')] });
+const follow = performance.now() - t0;
+const before = matcher.sequence;
+copyFileSync(newer, followed + '.part');
+renameSync(followed + '.part', followed);
+const t1 = performance.now();
+const changed = await matcher.reload();
+const reload = performance.now() - t1;
+await matcher.close();
+if (!changed || matcher.sequence <= before) throw new Error('the newer snapshot was not swapped in');
+console.log(JSON.stringify({ follow, reload }));
+`;
+
 interface Run {
   readonly seconds: number;
   readonly rssMb: number;
   readonly status: number;
+  readonly out: string;
 }
 
-/** Runs the CLI under `/usr/bin/time -v`; its wall clock and peak RSS. */
-async function timed(args: readonly string[]): Promise<Run> {
-  const child = spawn('/usr/bin/time', ['-v', process.execPath, CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Runs the CLI (or, `cli` false, node with `args`) under `/usr/bin/time -v`; its wall clock, peak RSS and output. */
+async function timed(args: readonly string[], cli = true): Promise<Run> {
+  const child = spawn('/usr/bin/time', ['-v', process.execPath, ...(cli ? [CLI] : []), ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let err = '';
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
   child.stderr.on('data', (d: Buffer) => {
     err += d.toString();
   });
@@ -74,7 +108,7 @@ async function timed(args: readonly string[]): Promise<Run> {
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(err);
   if (wall === null || rss === null) throw new Error(`no /usr/bin/time figures in:\n${err}`);
   const seconds = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
-  return { seconds, rssMb: Number(rss[1]) / 1024, status: code };
+  return { seconds, rssMb: Number(rss[1]) / 1024, status: code, out };
 }
 
 function median(values: readonly number[]): number {
@@ -99,14 +133,29 @@ async function main(): Promise<void> {
     await sharp(pixels, { raw: { width: 64, height: 64, channels: 3 } })
       .png()
       .toFile(image);
+    const key = join(dir, 'publisher.key');
+    const signed = join(dir, 'signed.snap');
+    const newer = join(dir, 'newer.snap');
     const imported = await timed(['import', list, '--db', db, '--list', 'fleet', '--quiet']);
     if (imported.status !== 0) throw new Error(`import exited ${imported.status}`);
-    const steps: [string, string[], number][] = [
-      ['`match FILE --db` (open the store, one image)', ['match', image, '--db', db], 0],
-      ['`export --snapshot`', ['export', '--db', db, '--snapshot', snapshot], 0],
-      ['`match FILE --snapshot`', ['match', image, '--snapshot', snapshot], 0],
+    if ((await timed(['keygen', '--out', key])).status !== 0) throw new Error('keygen failed');
+    const sign = ['--sign', key, '--sequence', '1'];
+    const steps: [string, string[]][] = [
+      ['`match FILE --db` (open the store, one image)', ['match', image, '--db', db]],
+      ['`export --snapshot`', ['export', '--db', db, '--snapshot', snapshot]],
+      ['`match FILE --snapshot`', ['match', image, '--snapshot', snapshot]],
+      ['`export --snapshot --sign`', ['export', '--db', db, '--snapshot', signed, ...sign]],
+      [
+        '`match FILE --snapshot --trust` (open, verify)',
+        ['match', image, '--snapshot', signed, '--trust', `${key}.pub`],
+      ],
     ];
     const rows: string[] = [];
+    const row = (name: string, runs: readonly Run[], extra = ''): void => {
+      rows.push(
+        `| ${name} | ${median(runs.map((r) => r.seconds)).toFixed(2)} s | ${median(runs.map((r) => r.rssMb)).toFixed(0)} MB |${extra || ' |'}`,
+      );
+    };
     for (const [name, args] of steps) {
       const runs: Run[] = [];
       for (let r = 0; r < RUNS; r++) {
@@ -115,19 +164,36 @@ async function main(): Promise<void> {
         if (run.status > 1) throw new Error(`${args.join(' ')} exited ${run.status}`);
         runs.push(run);
       }
-      rows.push(
-        `| ${name} | ${median(runs.map((r) => r.seconds)).toFixed(2)} s | ${median(runs.map((r) => r.rssMb)).toFixed(0)} MB |`,
-      );
+      row(name, runs);
     }
+    // Reload: the snapshot followed is replaced by a newer one (sequence 2), as a publisher's
+    // upload replaces the object, then one check swaps it in.
+    const exported = await timed(['export', '--db', db, '--snapshot', newer, '--sign', key, '--sequence', '2']);
+    if (exported.status !== 0) throw new Error('the newer export failed');
+    const followed = join(dir, 'followed.snap');
+    const runs: Run[] = [];
+    const inside: { follow: number; reload: number }[] = [];
+    for (let r = 0; r < RUNS; r++) {
+      copyFileSync(signed, followed);
+      const run = await timed(['--input-type=module', '-e', RELOAD_CHILD, followed, newer, `${key}.pub`], false);
+      if (run.status !== 0) throw new Error(`the reload process exited ${run.status}: ${run.out}`);
+      inside.push(JSON.parse(run.out) as { follow: number; reload: number });
+      runs.push(run);
+    }
+    row(
+      '`Matcher.follow(signed)`, newer snapshot renamed over it, `reload()` (whole process)',
+      runs,
+      ` follow ${median(inside.map((i) => i.follow)).toFixed(0)} ms, reload ${median(inside.map((i) => i.reload)).toFixed(0)} ms |`,
+    );
     console.log(
       `${await environment()}; revision ${revision()}; load average ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}`,
     );
     console.log(`${ENTRIES.toLocaleString('en-US')} random PDQ entries, median of ${RUNS} runs, ${CLI}\n`);
-    console.log('| step | time | peak RSS |\n|---|---:|---:|');
+    console.log('| step | time | peak RSS | inside the process |\n|---|---:|---:|---|');
     console.log(
-      `| \`import\` (CSV, fresh store, one run) | ${imported.seconds.toFixed(2)} s | ${imported.rssMb.toFixed(0)} MB |`,
+      `| \`import\` (CSV, fresh store, one run) | ${imported.seconds.toFixed(2)} s | ${imported.rssMb.toFixed(0)} MB | |`,
     );
     for (const row of rows) console.log(row);
   } finally {
