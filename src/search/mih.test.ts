@@ -350,18 +350,21 @@ describe('MihIndex layout and tables', () => {
     }
   });
 
-  it('lists every position once per table, ascending within each bucket', () => {
-    const hashes = makeList('mixed', 3000, 9);
-    const index = MihIndex.build(LinearIndex.fromHashes(hashes, 256), { substringBits: 9 });
-    const { offsets, ids } = index.tables();
-    expect(offsets.map((o) => o.length)).toEqual(index.substringBits.map((w) => 2 ** w + 1));
-    for (const [j, table] of ids.entries()) {
-      expect([...table].sort((x, y) => x - y)).toEqual(hashes.map((_, i) => i));
-      const off = offsets[j]!;
-      for (let k = 0; k + 1 < off.length; k++)
-        for (let p = off[k]! + 1; p < off[k + 1]!; p++) expect(table[p]!).toBeGreaterThan(table[p - 1]!);
-    }
-  });
+  it.each([9, 16, 20, 24])(
+    'lists every position once per table, ascending within each bucket, %i-bit substrings',
+    (bits) => {
+      const hashes = makeList('mixed', 3000, 9);
+      const index = MihIndex.build(LinearIndex.fromHashes(hashes, 256), { substringBits: bits });
+      const { offsets, ids } = index.tables();
+      expect(offsets.map((o) => o.length)).toEqual(index.substringBits.map((w) => 2 ** w + 1));
+      for (const [j, table] of ids.entries()) {
+        expect([...table].sort((x, y) => x - y)).toEqual(hashes.map((_, i) => i));
+        const off = offsets[j]!;
+        for (let k = 0; k + 1 < off.length; k++)
+          for (let p = off[k]! + 1; p < off[k + 1]!; p++) expect(table[p]!).toBeGreaterThan(table[p - 1]!);
+      }
+    },
+  );
 
   it('splits 256 bits into substrings of equal or nearly equal width, none wider than asked, wider first', () => {
     expect(substringWidths(16)).toEqual(Array(16).fill(16));

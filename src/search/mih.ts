@@ -94,6 +94,47 @@ function keyAt(bytes: Uint8Array, base: number, start: number, width: number): n
 }
 
 /**
+ * Widest table sorted in one pass: 2^20 buckets (4 MB of offsets). Wider ones (the 2^24 buckets of
+ * 10M entries: 64 MB) are partitioned by their keys' high bits first, so that the counting sort
+ * works in windows of 2^16 buckets (256 KB) that stay in cache; at 20 bits and below the extra
+ * pass and its scratch memory cost more than the misses they save (docs/benchmark.md).
+ */
+const ONE_PASS_BITS = 20;
+
+/** Buckets a partition of a wide table spans: 2^16. */
+const WINDOW_BITS = 16;
+
+/**
+ * Counting sort of `n` keys into `table` (2^width + 1 zeros: on return each bucket's start, the
+ * last slot n) and `positions` (each key's entry, `from[k]` or k itself, by bucket). Bucket
+ * sizes go one slot up (table[key + 1]), so the prefix sums leave each bucket's start at
+ * table[key]; placing advances table[key] to the bucket's end, which is the next bucket's
+ * start, and one shift restores the starts. Keys are placed in the order given, so a bucket
+ * lists its positions ascending when `from` is ascending within each key.
+ */
+function bucketSort(
+  keys: Uint32Array,
+  n: number,
+  table: Uint32Array,
+  positions: Uint32Array,
+  from?: Uint32Array,
+): void {
+  for (let i = 0; i < n; i++) {
+    const slot = (keys[i] as number) + 1;
+    table[slot] = (table[slot] as number) + 1;
+  }
+  for (let k = 1; k < table.length; k++) table[k] = (table[k] as number) + (table[k - 1] as number);
+  for (let i = 0; i < n; i++) {
+    const key = keys[i] as number;
+    const at = table[key] as number;
+    positions[at] = from === undefined ? i : (from[i] as number);
+    table[key] = at + 1;
+  }
+  table.copyWithin(1, 0, table.length - 1);
+  table[0] = 0;
+}
+
+/**
  * The key of substring `start`/`width` for each of `n` hashes stored as planes (bytes 0–15 in
  * `a`, 16–31 in `b`, 16 bytes a hash), into `keys`. A substring inside one plane is read with
  * `keyAt` on that plane (16-byte stride); one that straddles byte 16 takes its four bytes from
@@ -398,31 +439,42 @@ export class MihIndex {
     // at once, several times faster (docs/benchmark.md).
     const { a, b } = linear.planes();
     const keys = new Uint32Array(n);
+    // A table wider than ONE_PASS_BITS is sorted in two passes, through scratch arrays shared by
+    // the tables.
+    const wide = widths.some((w) => w > ONE_PASS_BITS);
+    const scratch = wide ? { keys: new Uint32Array(n), positions: new Uint32Array(n) } : undefined;
     const offsets: Uint32Array[] = [];
     const ids: Uint32Array[] = [];
     for (let j = 0; j < m; j++) {
       const width = widths[j] as number;
-      const start = starts[j] as number;
-      keysFromPlanes(a, b, n, start, width, keys);
+      keysFromPlanes(a, b, n, starts[j] as number, width, keys);
       const table = new Uint32Array(2 ** width + 1);
       const positions = new Uint32Array(n);
-      // Counting sort: bucket sizes go one slot up (table[key + 1]), so the prefix sums leave
-      // each bucket's start at table[key]; placing advances table[key] to the bucket's end, which
-      // is the next bucket's start, and one shift restores the starts. Positions are placed in
-      // ascending order, so each bucket lists them ascending.
-      for (let i = 0; i < n; i++) {
-        const slot = (keys[i] as number) + 1;
-        table[slot] = (table[slot] as number) + 1;
+      if (scratch === undefined || width <= ONE_PASS_BITS) bucketSort(keys, n, table, positions);
+      else {
+        // Partitioned by the key's high bits first (a few hundred write streams), the keys then
+        // reach the table in order of their high bits: each partition's counts and placements
+        // stay within a WINDOW_BITS window of the table and one range of positions, in cache,
+        // where one pass over a table of 2^24 buckets (64 MB) missed the cache and the address
+        // translation at almost every key.
+        const high = width - WINDOW_BITS;
+        const partitions = new Uint32Array((1 << high) + 1);
+        for (let i = 0; i < n; i++) {
+          const p = ((keys[i] as number) >>> WINDOW_BITS) + 1;
+          partitions[p] = (partitions[p] as number) + 1;
+        }
+        for (let p = 1; p < partitions.length; p++)
+          partitions[p] = (partitions[p] as number) + (partitions[p - 1] as number);
+        for (let i = 0; i < n; i++) {
+          const key = keys[i] as number;
+          const p = key >>> WINDOW_BITS;
+          const at = partitions[p] as number;
+          scratch.keys[at] = key;
+          scratch.positions[at] = i;
+          partitions[p] = at + 1;
+        }
+        bucketSort(scratch.keys, n, table, positions, scratch.positions);
       }
-      for (let k = 1; k < table.length; k++) table[k] = (table[k] as number) + (table[k - 1] as number);
-      for (let i = 0; i < n; i++) {
-        const key = keys[i] as number;
-        const at = table[key] as number;
-        positions[at] = i;
-        table[key] = at + 1;
-      }
-      table.copyWithin(1, 0, table.length - 1);
-      table[0] = 0;
       offsets.push(table);
       ids.push(positions);
     }
