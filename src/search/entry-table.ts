@@ -215,17 +215,17 @@ export interface PackedEntries {
   /**
    * The hashes back to back, in chunks of whole hashes: a list read from a store is not counted
    * first, and chunks grow with it without a copy of everything held at each doubling (nor twice
-   * its size held at the end).
+   * its size held at the end); a batch read whole is its own chunk, the very bytes SQLite gave.
    */
   readonly hashes: readonly Uint8Array[];
   readonly columns: EntryColumns;
 }
 
 /**
- * Hashes a chunk holds: 65,536, 2 MiB of 256-bit hashes: few enough chunks at millions of
- * entries, and at most one chunk's room left unused.
+ * Hashes a chunk of entries added one by one holds: 8,192, 256 KB of 256-bit hashes, as many as a
+ * store's read batch brings (a batch added whole is kept as its own chunk, not copied).
  */
-const HASH_CHUNK_ENTRIES = 65_536;
+const HASH_CHUNK_ENTRIES = 8192;
 
 /** Entries the columns first have room for, as many as a store's read batch brings. */
 const INITIAL_CAPACITY = 8192;
@@ -238,8 +238,10 @@ export class PackedBuilder {
   /** Bytes of one hash. */
   readonly width: number;
   count = 0;
+  /** Full chunks of hashes, in entry order. */
   readonly #chunks: Uint8Array[] = [];
-  /** Bytes used in the last chunk. */
+  /** The chunk entries added one by one go to, after every full one, and its bytes used. */
+  #open: Uint8Array | undefined;
   #filled = 0;
   #listIndex: Uint16Array;
   readonly #ids: ColumnBuilder;
@@ -266,27 +268,28 @@ export class PackedBuilder {
     for (const column of [this.#ids, this.#labels, this.#metadata]) column.reserve(count);
   }
 
-  /** Appends whole hashes, held back to back, to the chunks. */
-  #putHashes(hashes: Uint8Array): void {
-    for (let at = 0; at < hashes.length; ) {
-      let chunk = this.#chunks.at(-1);
-      if (chunk === undefined || this.#filled === chunk.length) {
-        chunk = new Uint8Array(HASH_CHUNK_ENTRIES * this.width);
-        this.#chunks.push(chunk);
-        this.#filled = 0;
-      }
-      const n = Math.min(chunk.length - this.#filled, hashes.length - at);
-      chunk.set(hashes.subarray(at, at + n), this.#filled);
-      this.#filled += n;
-      at += n;
+  /** Ends the open chunk: what it holds joins the full ones. */
+  #close(): void {
+    if (this.#open !== undefined && this.#filled > 0) this.#chunks.push(this.#open.subarray(0, this.#filled));
+    this.#open = undefined;
+    this.#filled = 0;
+  }
+
+  /** Appends one hash to the open chunk. */
+  #putHash(hash: Uint8Array): void {
+    if (this.#open === undefined || this.#filled === this.#open.length) {
+      this.#close();
+      this.#open = new Uint8Array(HASH_CHUNK_ENTRIES * this.width);
     }
+    this.#open.set(hash, this.#filled);
+    this.#filled += hash.length;
   }
 
   /** Adds one entry of list number `list`; its `hash` is `width` bytes. */
   add(list: number, hash: Uint8Array, entry: Pick<ListEntry, 'id' | 'label' | 'metadata'>): void {
     this.#reserve(1);
     const i = this.count;
-    this.#putHashes(hash);
+    this.#putHash(hash);
     this.#listIndex[i] = list;
     this.#ids.add(i, entry.id);
     this.#labels.add(i, entry.label);
@@ -297,14 +300,16 @@ export class PackedBuilder {
   /**
    * Adds `count` entries of list number `list` with no label or metadata: their hashes back to
    * back and their ids separated by zero bytes (`ColumnBuilder.addJoined`). False, with nothing added,
-   * when `ids` is not that (see there).
+   * when `ids` is not that (see there). `hashes` is kept as it is, not copied: the caller must not
+   * change it afterwards.
    */
   addBatch(list: number, count: number, hashes: Uint8Array, ids: Uint8Array, maxIdBytes: number): boolean {
     if (hashes.length !== count * this.width) return false;
     this.#reserve(count);
     const first = this.count;
     if (!this.#ids.addJoined(first, count, ids, maxIdBytes)) return false;
-    this.#putHashes(hashes);
+    this.#close();
+    this.#chunks.push(hashes);
     this.#listIndex.fill(list, first, first + count);
     this.#labels.addAbsent(first, count);
     this.#metadata.addAbsent(first, count);
@@ -315,11 +320,9 @@ export class PackedBuilder {
   /** The hashes back to back and the columns, over `lists`. */
   done(lists: readonly string[]): PackedEntries {
     const n = this.count;
-    const chunks = [...this.#chunks];
-    const last = chunks.length - 1;
-    if (last >= 0) chunks[last] = (chunks[last] as Uint8Array).subarray(0, this.#filled);
+    this.#close();
     return {
-      hashes: chunks,
+      hashes: [...this.#chunks],
       columns: {
         lists,
         listIndex: this.#listIndex.subarray(0, n),
