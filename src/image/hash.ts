@@ -142,17 +142,19 @@ const EXACT = { md5, sha1, sha256 } as const;
 /**
  * Hashes already-read bytes with already-resolved options, each hash kept as bytes: the shared
  * core of `hashImage` (which formats the result) and of the matcher's uploads (which search it).
- * With `pool`, the pixel maths after the decode runs on one of its threads; the result is the same.
+ * With `pool`, an upload to decode is decoded and hashed on one of its threads; the result is the same.
  */
 export async function hashRaw(bytes: Uint8Array, options: ResolvedImageOptions, pool?: HashPool): Promise<HashedBytes> {
   const format = checkFormat(bytes, options);
+  // A pass that decodes goes to a thread whole; one of exact hashes alone costs less than the trip.
+  if (pool !== undefined && options.perceptual.length > 0) return pool.hash(bytes, options);
   let decoded: DecodedImage | undefined;
   let pixels: FramedBytes = { hashes: {}, quality: {}, unusable: {}, ...(options.dihedral ? { dihedral: {} } : {}) };
   let frames: readonly (FramedBytes & { frame: number })[] | undefined;
   if (options.perceptual.length > 0) {
     const image = await decodeRgba(bytes, format, options);
     decoded = image;
-    ({ pixels, frames } = pool === undefined ? hashDecoded(image, options) : await pool.hash(image, options));
+    ({ pixels, frames } = hashDecoded(image, options));
   }
   const hashes: Partial<Record<AlgorithmName, Uint8Array>> = { ...pixels.hashes };
   for (const name of options.exact) hashes[name] = EXACT[name as keyof typeof EXACT].digest(bytes);

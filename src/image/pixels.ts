@@ -1,8 +1,8 @@
 /**
  * The pixel maths of hashing, everything after the decode: PDQ, blockhash, their turned and
- * mirrored hashes, the border and the hashes inside it, per frame. No sharp here: the hashing
- * threads (hash-worker.ts) load this module alone, and the calling thread runs it when it hashes
- * in-thread (`hashThreads: 0`).
+ * mirrored hashes, the border and the hashes inside it, per frame. Pixel maths never sees a file:
+ * no sharp here (hash.ts decodes, on the calling thread or on a hashing thread, and hands the
+ * raster over).
  */
 import {
   BLOCKHASH_MIN_DETAIL,
@@ -196,7 +196,7 @@ function rasterHashes(
 
 /**
  * The perceptual hashes of a decoded image (and of each frame of an animation) with options already
- * resolved: the work a hashing thread does for an upload, or the calling thread with `hashThreads: 0`.
+ * resolved: what follows the decode, on whichever thread decoded.
  */
 export function hashDecoded(image: DecodedPixels, options: PixelOptions): DecodedHashes {
   const pixels = rasterHashes(image, options, image.scale, image.originalWidth, image.originalHeight);

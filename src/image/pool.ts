@@ -1,47 +1,39 @@
 /**
- * The hashing threads: a pool of worker threads (hash-worker.ts) doing the pixel maths of uploads
- * (pixels.ts: PDQ, blockhash, their turned hashes, the border, per frame) so that the calling
- * thread only reads, decodes (sharp, on libuv's pool, as before) and searches. The lists stay on
- * the calling thread: they can be gigabytes, a search is microseconds, and sharing them with every
- * thread would cost more than it saves. Internal: the matcher sizes it (`hashThreads`).
+ * The hashing threads: a pool of worker threads (hash-worker.ts), each decoding and hashing whole
+ * uploads (`hashRaw`: the decode on libuv's pool as on the calling thread, then PDQ, blockhash,
+ * their turned hashes, the border, per frame), so that the calling thread only reads an upload,
+ * hands its bytes over and searches the hashes that come back. The upload crosses as its file
+ * bytes, copied once; its rasters (4 bytes a pixel, tens of MB for a photo) never cross a thread.
+ * The lists stay on the calling thread: they can be gigabytes, a search is microseconds, and
+ * sharing them with every thread would cost more than it saves. Internal: the matcher sizes it
+ * (`hashThreads`).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { ERROR_CODES, HashwardenError, type ErrorCode } from '../errors.js';
-import type { DecodedHashes, DecodedPixels, PixelOptions } from './pixels.js';
+import type { HashedBytes } from './hash.js';
+import type { ResolvedImageOptions } from './options.js';
 
-/** A message from a hashing thread: the hashes of the image it was given, or why not. */
-export type WorkerReply = (
-  | { readonly ok: true; readonly hashes: DecodedHashes }
+/** A message from a hashing thread: the hashes of upload `id`, or why not. */
+export type WorkerReply = { readonly id: number } & (
+  | { readonly ok: true; readonly hashed: HashedBytes }
   | { readonly ok: false; readonly name: string; readonly code?: string; readonly message: string }
-) & {
-  /** The request's raster buffers, handed back for the next upload's rasters. */
-  readonly buffers: readonly ArrayBuffer[];
-};
+);
 
-/** A message to a hashing thread: one decoded image and the options to hash it with. */
+/** A message to a hashing thread: one upload's bytes (transferred) and the options to hash it with. */
 export interface WorkerRequest {
-  readonly image: DecodedPixels;
-  readonly options: PixelOptions;
-  /** The buffers the rasters of `image` are in, transferred: the thread hands them back. */
-  readonly buffers: readonly ArrayBuffer[];
+  readonly id: number;
+  readonly bytes: Uint8Array;
+  readonly options: ResolvedImageOptions;
 }
 
 /**
- * Largest raster buffer the pool keeps for reuse: 64 MiB, the raster of a 16-megapixel image, above
- * a 12-megapixel phone photo. Fresh memory costs far more to fill than memory filled before (the
- * system maps and faults it in page by page), so buffers handed back are kept for the next
- * uploads; a larger raster is rare, and holding hundreds of MB idle for it is not worth it.
+ * Uploads a thread holds at once: 1. With 2 (one decoding on libuv's pool while the thread hashes
+ * the other), the load bench kept more of the cores busy for the same calls a second, at a longer
+ * p99 and more memory in flight (docs/benchmark.md): an upload service wants the tail.
  */
-const SPARE_MAX_BYTES = 64 * 1024 * 1024;
-
-/**
- * Buffers kept for reuse per thread: 2, one for the upload a thread hashes and one for the upload
- * being decoded for it meanwhile. With one, every other upload of a busy pool found none; at most
- * 2 × `SPARE_MAX_BYTES` a thread stays held while the pool is idle.
- */
-const SPARES_PER_THREAD = 2;
+const TASKS_PER_THREAD = 1;
 
 /** How to start a hashing thread: the built module beside this one, or the TypeScript source. */
 export interface WorkerSource {
@@ -92,31 +84,30 @@ function threadError(reason: string, cause: unknown): HashwardenError {
 /** One upload waiting for, or on, a hashing thread. */
 interface Task {
   readonly request: WorkerRequest;
-  readonly resolve: (hashes: DecodedHashes) => void;
+  readonly resolve: (hashed: HashedBytes) => void;
   readonly reject: (error: Error) => void;
 }
 
-/** One hashing thread and the upload it is hashing, if any. */
+/** One hashing thread and the uploads it holds, by id. */
 interface Slot {
   readonly worker: Worker;
-  task: Task | undefined;
+  readonly tasks: Map<number, Task>;
   /** The thread's uncaught error, reported before it exits. */
   error: Error | undefined;
 }
 
 /**
- * A pool of at most `size` hashing threads, started when uploads wait for one, each hashing one
- * upload at a time. A thread holds the process open only while it hashes. A thread that dies
- * fails its upload with `ERR_HASH_THREAD` (never a call left pending) and the next upload
- * starts another.
+ * A pool of at most `size` hashing threads, started when uploads wait for one, each holding at
+ * most TASKS_PER_THREAD uploads. A thread holds the process open only while it holds an upload.
+ * A thread that dies fails its uploads with `ERR_HASH_THREAD` (never a call left pending) and the
+ * next upload starts another.
  */
 export class HashPool {
   readonly size: number;
   readonly #source: WorkerSource;
   readonly #slots: Slot[] = [];
   readonly #queue: Task[] = [];
-  /** Raster buffers handed back by the threads, for the next uploads, the largest first. */
-  readonly #spare: ArrayBuffer[] = [];
+  #nextId = 0;
 
   constructor(size: number, source: WorkerSource) {
     this.size = size;
@@ -129,11 +120,11 @@ export class HashPool {
   }
 
   /**
-   * The hashes `hashDecoded` gives for `image`, computed on a thread. The image's rasters are
-   * copied once and handed over, so the caller may drop them.
+   * What `hashRaw(bytes, options)` gives, computed on a thread: the upload's bytes are copied
+   * once, so the caller keeps its own.
    */
-  hash(image: DecodedPixels, options: PixelOptions): Promise<DecodedHashes> {
-    const request = this.#moved(image, options);
+  hash(bytes: Uint8Array, options: ResolvedImageOptions): Promise<HashedBytes> {
+    const request: WorkerRequest = { id: this.#nextId++, bytes: new Uint8Array(bytes), options };
     return new Promise((resolve, reject) => {
       this.#queue.push({ request, resolve, reject });
       this.#pump();
@@ -141,60 +132,8 @@ export class HashPool {
   }
 
   /**
-   * The request for `image`: each raster copied once into a buffer the thread takes over. sharp's
-   * buffers are allocated outside V8 and cannot be transferred (a transfer list ignores them and
-   * the message would copy them on each side), so the calling thread copies each raster, into a
-   * buffer a thread handed back when one is large enough. An animation's frames share one buffer
-   * and are copied as one.
-   */
-  #moved(image: DecodedPixels, options: PixelOptions): WorkerRequest {
-    const copies = new Map<ArrayBufferLike, Uint8Array>();
-    const own = (data: Uint8Array | Uint8ClampedArray): Uint8Array => {
-      let copy = copies.get(data.buffer);
-      if (copy === undefined) {
-        copy = new Uint8Array(this.#buffer(data.buffer.byteLength), 0, data.buffer.byteLength);
-        copy.set(new Uint8Array(data.buffer));
-        copies.set(data.buffer, copy);
-      }
-      return new Uint8Array(copy.buffer, data.byteOffset, data.byteLength);
-    };
-    return {
-      image: {
-        data: own(image.data),
-        width: image.width,
-        height: image.height,
-        scale: image.scale,
-        originalWidth: image.originalWidth,
-        originalHeight: image.originalHeight,
-        ...(image.frames === undefined
-          ? {}
-          : { frames: image.frames.map((frame) => ({ ...frame, data: own(frame.data) })) }),
-      },
-      options: { perceptual: options.perceptual, dihedral: options.dihedral, trim: options.trim },
-      buffers: [...copies.values()].map((copy) => copy.buffer as ArrayBuffer),
-    };
-  }
-
-  /** A buffer of at least `bytes`: the smallest spare that fits, or a new one, not zero-filled (the copy fills it). */
-  #buffer(bytes: number): ArrayBuffer {
-    let best = -1;
-    for (const [i, spare] of this.#spare.entries())
-      if (spare.byteLength >= bytes && (best < 0 || spare.byteLength < (this.#spare[best] as ArrayBuffer).byteLength))
-        best = i;
-    if (best >= 0) return this.#spare.splice(best, 1)[0] as ArrayBuffer;
-    return Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
-  }
-
-  /** Keeps the buffers a thread handed back, largest first, within SPARES_PER_THREAD a thread, SPARE_MAX_BYTES each. */
-  #keep(buffers: readonly ArrayBuffer[]): void {
-    for (const buffer of buffers) if (buffer.byteLength <= SPARE_MAX_BYTES) this.#spare.push(buffer);
-    this.#spare.sort((a, b) => b.byteLength - a.byteLength);
-    this.#spare.length = Math.min(this.#spare.length, this.size * SPARES_PER_THREAD);
-  }
-
-  /**
    * Starts the first thread if none runs, without giving it work: called when an upload is
-   * planned, so that the thread loads while the upload is read and decoded rather than after.
+   * planned, so that the thread loads while the upload is read rather than after.
    */
   warm(): void {
     if (this.#slots.length > 0) return;
@@ -205,29 +144,38 @@ export class HashPool {
     }
   }
 
-  /** Ends every thread; uploads they were hashing fail with `ERR_HASH_THREAD`. */
+  /** Ends every thread; uploads they held fail with `ERR_HASH_THREAD`. */
   async close(): Promise<void> {
     await Promise.all(this.#slots.map((slot) => slot.worker.terminate()));
   }
 
-  /** Gives waiting uploads to idle threads, starting threads up to `size`. */
+  /** The thread the next upload goes to: an idle one, else a new one, else the least busy with room. */
+  #slot(): Slot | undefined {
+    const idle = this.#slots.find((slot) => slot.tasks.size === 0);
+    if (idle !== undefined) return idle;
+    if (this.#slots.length < this.size) return this.#start();
+    let best: Slot | undefined;
+    for (const slot of this.#slots)
+      if (slot.tasks.size < TASKS_PER_THREAD && (best === undefined || slot.tasks.size < best.tasks.size)) best = slot;
+    return best;
+  }
+
+  /** Gives waiting uploads to threads with room, starting threads up to `size`. */
   #pump(): void {
     while (this.#queue.length > 0) {
-      let slot = this.#slots.find((candidate) => candidate.task === undefined);
-      if (slot === undefined) {
-        if (this.#slots.length >= this.size) return;
-        try {
-          slot = this.#start();
-        } catch (error) {
-          // No thread could start (out of memory, too many threads): the upload fails typed.
-          (this.#queue.shift() as Task).reject(threadError(`could not start: ${(error as Error).message}`, error));
-          continue;
-        }
+      let slot: Slot | undefined;
+      try {
+        slot = this.#slot();
+      } catch (error) {
+        // No thread could start (out of memory, too many threads): the upload fails typed.
+        (this.#queue.shift() as Task).reject(threadError(`could not start: ${(error as Error).message}`, error));
+        continue;
       }
+      if (slot === undefined) return;
       const task = this.#queue.shift() as Task;
-      slot.task = task;
+      slot.tasks.set(task.request.id, task);
       slot.worker.ref();
-      slot.worker.postMessage(task.request, [...task.request.buffers]);
+      slot.worker.postMessage(task.request, [task.request.bytes.buffer as ArrayBuffer]);
     }
   }
 
@@ -239,14 +187,13 @@ export class HashPool {
           { eval: true },
         )
       : new Worker(module);
-    const slot: Slot = { worker, task: undefined, error: undefined };
+    const slot: Slot = { worker, tasks: new Map(), error: undefined };
     worker.unref();
     worker.on('message', (reply: WorkerReply) => {
-      const task = slot.task;
-      slot.task = undefined;
-      worker.unref();
-      this.#keep(reply.buffers);
-      if (reply.ok) task?.resolve(reply.hashes);
+      const task = slot.tasks.get(reply.id);
+      slot.tasks.delete(reply.id);
+      if (slot.tasks.size === 0) worker.unref();
+      if (reply.ok) task?.resolve(reply.hashed);
       else task?.reject(rebuild(reply));
       this.#pump();
     });
@@ -256,8 +203,8 @@ export class HashPool {
     worker.on('exit', (exitCode) => {
       this.#slots.splice(this.#slots.indexOf(slot), 1);
       const reason = slot.error === undefined ? `exited with code ${exitCode}` : `failed: ${slot.error.message}`;
-      slot.task?.reject(threadError(reason, slot.error));
-      slot.task = undefined;
+      for (const task of slot.tasks.values()) task.reject(threadError(reason, slot.error));
+      slot.tasks.clear();
       this.#pump();
     });
     this.#slots.push(slot);

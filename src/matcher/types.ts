@@ -115,13 +115,14 @@ export interface MatcherOptions {
    */
   readonly allowRollback?: boolean;
   /**
-   * Threads that do the pixel maths of uploads (PDQ, blockhash, their turned hashes, the border),
-   * 0–1024, so the calling thread only reads, decodes (on libuv's pool, as always) and searches.
-   * Default 0: hashed on the calling thread, no thread started. Measured on 2 cores, threads made
-   * small images 1.5–1.7× faster but photos 0.7× (each raster is copied to its thread, and each
-   * thread collects its own garbage): try it on your uploads and cores before turning it on
-   * (docs/benchmark.md, issue 19). Threads start with the first upload and as uploads wait for one
-   * (at most the `concurrency` uploads in hand), and do not keep the process alive. Results are
+   * Threads that decode and hash uploads (sharp, then PDQ, blockhash, their turned hashes, the
+   * border), 0–1024, so the calling thread only reads an upload, hands its bytes over and
+   * searches: its event loop stays free for other requests. Default 0: decoded and hashed from the
+   * calling thread, no thread started (serverless functions and one-shot jobs, where a thread's
+   * start would cost more than it frees). On a server: the cores less one. Measured on 2 cores
+   * (docs/benchmark.md, issue 19): the same calls a second, a shorter p99, a far less busy event
+   * loop, more memory. Threads start with the first upload and as uploads wait for one (at most
+   * the `concurrency` uploads in hand), and do not keep the process alive. Results and errors are
    * the same either way.
    */
   readonly hashThreads?: number;
@@ -231,8 +232,8 @@ export interface ImageMatchResult {
 /**
  * Default number of images `matchImages` hashes at once, and a matcher's `concurrency`, its bound
  * on uploads in hand over every call: 4. sharp decodes on libuv's thread pool,
- * 4 threads unless `UV_THREADPOOL_SIZE` says otherwise, and hashing runs on the cores' hashing
- * threads (`hashThreads`), so on a machine of up to 4 cores more images in flight only wait, each
+ * 4 threads unless `UV_THREADPOOL_SIZE` says otherwise, and hashing runs on the JavaScript thread
+ * or the hashing threads (`hashThreads`), so on a machine of up to 4 cores more images in flight only wait, each
  * holding its bytes and raster: memory grows with the concurrency (at most about `maxBytes` +
  * 4 bytes × `maxPixels` an image), speed does not.
  */
