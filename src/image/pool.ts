@@ -29,11 +29,11 @@ export interface WorkerRequest {
 }
 
 /**
- * Uploads a thread holds at once: 1. With 2 (one decoding on libuv's pool while the thread hashes
- * the other), the load bench kept more of the cores busy for the same calls a second, at a longer
- * p99 and more memory in flight (docs/benchmark.md): an upload service wants the tail.
+ * Uploads a thread holds at once: 2, so that one decodes (on libuv's pool) while the thread hashes
+ * the other's pixels. With 1, a thread sat idle through each of its decodes: the load bench left
+ * more of the cores idle and made fewer calls a second (docs/benchmark.md).
  */
-const TASKS_PER_THREAD = 1;
+const TASKS_PER_THREAD = 2;
 
 /** How to start a hashing thread: the built module beside this one, or the TypeScript source. */
 export interface WorkerSource {

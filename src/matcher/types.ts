@@ -120,8 +120,8 @@ export interface MatcherOptions {
    * searches: its event loop stays free for other requests. Default 0: decoded and hashed from the
    * calling thread, no thread started (serverless functions and one-shot jobs, where a thread's
    * start would cost more than it frees). On a server: the cores less one. Measured on 2 cores
-   * (docs/benchmark.md, issue 19): the same calls a second, a shorter p99, a far less busy event
-   * loop, more memory. Threads start with the first upload and as uploads wait for one (at most
+   * (docs/benchmark.md, issue 19): more calls a second, both cores busy, the same p99, a far less
+   * busy event loop, more memory. Threads start with the first upload and as uploads wait for one (at most
    * the `concurrency` uploads in hand), and do not keep the process alive. Results and errors are
    * the same either way.
    */
