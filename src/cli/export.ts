@@ -111,7 +111,7 @@ function readStore(
         [...packed.values()].some((p) => p.columns.listIndex.length > 0),
         allowEmpty,
       );
-      const tables = buildPackedTables(packed, resolved);
+      const tables = buildPackedTables(packed, resolved, { defer: true });
       const lists = chosen.map((l) => ({
         name: l.name,
         version: l.version,

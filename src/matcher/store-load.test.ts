@@ -3,7 +3,7 @@
  * and `hashwarden export --snapshot` writes that layout: both must answer exactly as a matcher over
  * the same entries as objects (`fromEntries`), for every algorithm, list policy and threshold.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../algorithms
 import { runCli } from '../cli/run.js';
 import type { ListEntry } from '../lists/entry.js';
 import { mulberry32 } from '../testing/prng.js';
+import { substringWidths } from '../search/tier.js';
 import { HashStore } from '../store/index.js';
 import { Matcher } from './matcher.js';
 import type { HashQuery, MatcherList } from './types.js';
@@ -91,6 +92,8 @@ describe('a matcher loaded from a store, or from a snapshot exported from it', (
   let entries: ListEntry[];
   let fromStore: Matcher;
   let fromSnapshot: Matcher;
+  /** Exported with multi-index tables (made one at a time as the file takes them) and signed. */
+  let fromMihSnapshot: Matcher;
   let fromObjects: Matcher;
 
   beforeAll(async () => {
@@ -121,6 +124,17 @@ describe('a matcher loaded from a store, or from a snapshot exported from it', (
     expect(status).toBe(0);
     fromStore = await Matcher.open(db);
     fromSnapshot = await Matcher.open(snapshot);
+    const key = join(dir, 'publisher.key');
+    const mih = join(dir, 'mih.snap');
+    for (const args of [
+      ['keygen', '--out', key],
+      ['export', '--db', db, '--snapshot', mih, '--tier', 'mih', '--substring-bits', '12', '--sign', key],
+    ]) {
+      const status = await runCli(args, { out: () => {}, err: (e) => err.push(e), isTTY: false });
+      expect(err.join('')).toBe('');
+      expect(status).toBe(0);
+    }
+    fromMihSnapshot = await Matcher.open(mih, { trustedKeys: [await readFile(`${key}.pub`, 'utf8')] });
     // The order the store gives: list by name, then id (as `entries()` reads them).
     const ordered = entries
       .filter((e) => e.list !== 'off')
@@ -139,6 +153,10 @@ describe('a matcher loaded from a store, or from a snapshot exported from it', (
     expect(fromStore.size).toBe(entries.length - 50);
     expect(fromStore.describe()).toEqual(fromObjects.describe());
     expect(fromSnapshot.describe()).toEqual(fromObjects.describe());
+    expect(fromMihSnapshot.lists).toEqual(lists);
+    const perceptual = fromMihSnapshot.describe().filter((d) => d.tier !== 'exact');
+    expect(perceptual.length).toBeGreaterThan(0);
+    for (const d of perceptual) expect(d).toMatchObject({ tier: 'mih', substringBits: substringWidths(12) });
     expect(fromStore.algorithms).toEqual(fromObjects.algorithms);
   });
 
@@ -151,6 +169,7 @@ describe('a matcher loaded from a store, or from a snapshot exported from it', (
       expect(expected.some((r) => r.ok && r.matches.length > 1)).toBe(true);
       expect(fromStore.matchHashes(queries, options)).toEqual(expected);
       expect(fromSnapshot.matchHashes(queries, options)).toEqual(expected);
+      expect(fromMihSnapshot.matchHashes(queries, options)).toEqual(expected);
     }
     const one = queries[1] as HashQuery;
     expect(fromStore.matchHash(one)).toEqual(fromObjects.matchHash(one));

@@ -134,6 +134,62 @@ function bucketSort(
   table[0] = 0;
 }
 
+/** One table of a multi-index: each bucket's start (2^width + 1 of them) and the positions by bucket. */
+export interface MihTable {
+  readonly offsets: Uint32Array;
+  readonly ids: Uint32Array;
+}
+
+/**
+ * The tables {@link MihIndex.build} makes over `linear` for substrings of `widths`, one at a time,
+ * so that a writer can store each while the next is built (`hashwarden export`). Internal.
+ */
+export function* mihTables(linear: LinearIndex, widths: readonly number[]): Generator<MihTable, void, undefined> {
+  const n = linear.count;
+  const starts = widths.map((_, j) => widths.slice(0, j).reduce((sum, w) => sum + w, 0));
+  // Keys straight from the planes, one table at a time: the counting sort's scattered writes
+  // then stay within one table's offsets and ids (8 MB at 1M, 20 bits) instead of all m tables
+  // at once, several times faster (docs/benchmark.md).
+  const keys = new Uint32Array(n);
+  // A table wider than ONE_PASS_BITS is sorted in two passes, through scratch arrays shared by
+  // the tables.
+  const wide = widths.some((w) => w > ONE_PASS_BITS);
+  const scratch = wide ? { keys: new Uint32Array(n), positions: new Uint32Array(n) } : undefined;
+  for (const [j, width] of widths.entries()) {
+    // Views taken again for each table: the caller may grow the index's memory between two.
+    const { a, b } = linear.planes();
+    keysFromPlanes(a, b, n, starts[j] as number, width, keys);
+    const table = new Uint32Array(2 ** width + 1);
+    const positions = new Uint32Array(n);
+    if (scratch === undefined || width <= ONE_PASS_BITS) bucketSort(keys, n, table, positions);
+    else {
+      // Partitioned by the key's high bits first (a few hundred write streams), the keys then
+      // reach the table in order of their high bits: each partition's counts and placements
+      // stay within a WINDOW_BITS window of the table and one range of positions, in cache,
+      // where one pass over a table of 2^24 buckets (64 MB) missed the cache and the address
+      // translation at almost every key.
+      const high = width - WINDOW_BITS;
+      const partitions = new Uint32Array((1 << high) + 1);
+      for (let i = 0; i < n; i++) {
+        const p = ((keys[i] as number) >>> WINDOW_BITS) + 1;
+        partitions[p] = (partitions[p] as number) + 1;
+      }
+      for (let p = 1; p < partitions.length; p++)
+        partitions[p] = (partitions[p] as number) + (partitions[p - 1] as number);
+      for (let i = 0; i < n; i++) {
+        const key = keys[i] as number;
+        const p = key >>> WINDOW_BITS;
+        const at = partitions[p] as number;
+        scratch.keys[at] = key;
+        scratch.positions[at] = i;
+        partitions[p] = at + 1;
+      }
+      bucketSort(scratch.keys, n, table, positions, scratch.positions);
+    }
+    yield { offsets: table, ids: positions };
+  }
+}
+
 /**
  * The key of substring `start`/`width` for each of `n` hashes stored as planes (bytes 0–15 in
  * `a`, 16–31 in `b`, 16 bytes a hash), into `keys`. A substring inside one plane is read with
@@ -431,52 +487,11 @@ export class MihIndex {
         : validSubstringBits(o.substringBits, 'options.substringBits');
     const resolved = resolveGuard(options);
     const widths = substringWidths(target);
-    const m = widths.length;
-    const n = linear.count;
-    const starts = widths.map((_, j) => widths.slice(0, j).reduce((sum, w) => sum + w, 0));
-    // Keys straight from the planes, one table at a time: the counting sort's scattered writes
-    // then stay within one table's offsets and ids (8 MB at 1M, 20 bits) instead of all m tables
-    // at once, several times faster (docs/benchmark.md).
-    const { a, b } = linear.planes();
-    const keys = new Uint32Array(n);
-    // A table wider than ONE_PASS_BITS is sorted in two passes, through scratch arrays shared by
-    // the tables.
-    const wide = widths.some((w) => w > ONE_PASS_BITS);
-    const scratch = wide ? { keys: new Uint32Array(n), positions: new Uint32Array(n) } : undefined;
     const offsets: Uint32Array[] = [];
     const ids: Uint32Array[] = [];
-    for (let j = 0; j < m; j++) {
-      const width = widths[j] as number;
-      keysFromPlanes(a, b, n, starts[j] as number, width, keys);
-      const table = new Uint32Array(2 ** width + 1);
-      const positions = new Uint32Array(n);
-      if (scratch === undefined || width <= ONE_PASS_BITS) bucketSort(keys, n, table, positions);
-      else {
-        // Partitioned by the key's high bits first (a few hundred write streams), the keys then
-        // reach the table in order of their high bits: each partition's counts and placements
-        // stay within a WINDOW_BITS window of the table and one range of positions, in cache,
-        // where one pass over a table of 2^24 buckets (64 MB) missed the cache and the address
-        // translation at almost every key.
-        const high = width - WINDOW_BITS;
-        const partitions = new Uint32Array((1 << high) + 1);
-        for (let i = 0; i < n; i++) {
-          const p = ((keys[i] as number) >>> WINDOW_BITS) + 1;
-          partitions[p] = (partitions[p] as number) + 1;
-        }
-        for (let p = 1; p < partitions.length; p++)
-          partitions[p] = (partitions[p] as number) + (partitions[p - 1] as number);
-        for (let i = 0; i < n; i++) {
-          const key = keys[i] as number;
-          const p = key >>> WINDOW_BITS;
-          const at = partitions[p] as number;
-          scratch.keys[at] = key;
-          scratch.positions[at] = i;
-          partitions[p] = at + 1;
-        }
-        bucketSort(scratch.keys, n, table, positions, scratch.positions);
-      }
-      offsets.push(table);
-      ids.push(positions);
+    for (const table of mihTables(linear, widths)) {
+      offsets.push(table.offsets);
+      ids.push(table.ids);
     }
     return new MihIndex(linear, { widths, offsets, ids }, resolved);
   }

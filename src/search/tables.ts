@@ -17,9 +17,10 @@ import {
 import type { ListEntry } from '../lists/entry.js';
 import { ExactIndex } from './exact-index.js';
 import { LinearIndex } from './linear.js';
-import { MihIndex } from './mih.js';
+import { MihIndex, mihTables, type MihTable } from './mih.js';
 import {
   chooseSearchTier,
+  substringWidths,
   resolveSearchTierOptions,
   type ResolvedSearchTierOptions,
   type SearchTierOptions,
@@ -40,6 +41,12 @@ export interface PerceptualTable {
   readonly index: LinearIndex | MihIndex;
   readonly search: TableSearch;
   readonly entries: EntryTable;
+  /**
+   * Set on a table built to be written, not searched (`buildPackedTables(…, { defer: true })`):
+   * its multi-index tables, made one at a time as the snapshot writer stores them. `index` is then
+   * `linear`, and `search` names the tier and widths the file will hold.
+   */
+  readonly pending?: () => Iterable<MihTable>;
 }
 
 export interface ExactTable {
@@ -159,6 +166,7 @@ export function buildPackedTable(
   hashes: readonly Uint8Array[],
   columns: EntryColumns,
   search?: ResolvedSearch,
+  defer = false,
 ): MatcherTable {
   const count = columns.listIndex.length;
   const width = algorithm.bits / 8;
@@ -173,13 +181,22 @@ export function buildPackedTable(
       splitHalves(chunk, a.subarray(at * HALF_BYTES), b.subarray(at * HALF_BYTES), n);
       at += n;
     }
-    return {
-      kind: 'perceptual',
-      algorithm,
-      linear,
-      ...perceptualIndex(linear, search),
-      entries: packedEntryTable(columns),
-    };
+    const entries = packedEntryTable(columns);
+    const tier = chooseSearchTier(count, search);
+    if (defer && tier.tier === 'mih') {
+      const widths = substringWidths(tier.substringBits as number);
+      const planned: TableSearch = { tier: 'mih', substringBits: widths };
+      return {
+        kind: 'perceptual',
+        algorithm,
+        linear,
+        index: linear,
+        search: planned,
+        entries,
+        pending: () => mihTables(linear, widths),
+      };
+    }
+    return { kind: 'perceptual', algorithm, linear, ...perceptualIndex(linear, search), entries };
   }
   const { index, order } = ExactIndex.buildPacked(joined(hashes, count * width), width);
   return {
@@ -203,14 +220,19 @@ function joined(chunks: readonly Uint8Array[], bytes: number): Uint8Array {
   return out;
 }
 
-/** The tables of packed entries (see {@link buildPackedTable}), in the same order. */
+/**
+ * The tables of packed entries (see {@link buildPackedTable}), in the same order. With `defer`,
+ * for a snapshot writer only: multi-index tables are left for the writer to make one at a time
+ * (`PerceptualTable.pending`), so that the file takes each while the next is built.
+ */
 export function buildPackedTables(
   packed: ReadonlyMap<AlgorithmName, PackedEntries>,
   search?: ResolvedSearch,
+  { defer = false }: { readonly defer?: boolean } = {},
 ): Map<AlgorithmName, MatcherTable> {
   const tables = new Map<AlgorithmName, MatcherTable>();
   for (const [name, { hashes, columns }] of packed)
-    tables.set(name, buildPackedTable(getAlgorithm(name), hashes, columns, search));
+    tables.set(name, buildPackedTable(getAlgorithm(name), hashes, columns, search, defer));
   return tables;
 }
 

@@ -9,7 +9,7 @@ import type { HashAlgorithm } from '../algorithms/types.js';
 import { HashwardenError } from '../errors.js';
 import type { ListEntry } from '../lists/entry.js';
 import { entryTableOf, packEntries, type EntryColumns, type StringColumn } from '../search/entry-table.js';
-import { MihIndex } from '../search/mih.js';
+import { MihIndex, type MihTable } from '../search/mih.js';
 import { buildTable, resolveSearch, sortExact, type MatcherTable, type ResolvedSearch } from '../search/tables.js';
 import { writeAll, outputMode, writeOutputFile } from '../output-file.js';
 import { integerInRange, invalid, nonEmptyString } from '../validate.js';
@@ -46,7 +46,14 @@ interface Section {
   readonly kind: number;
   readonly algorithm: number;
   readonly part: number;
-  readonly data: Uint8Array;
+  /** The bytes, or how to make them when their turn to be written comes (`length` of them). */
+  readonly data: Uint8Array | (() => Uint8Array);
+  readonly length?: number;
+}
+
+/** A section's length, known before its bytes are made. */
+function lengthOf(s: Section): number {
+  return typeof s.data === 'function' ? (s.length as number) : s.data.length;
 }
 
 function bytesOf(array: ArrayBufferView): Uint8Array {
@@ -128,6 +135,44 @@ function algorithmSections(number: number, { table, columns }: WrittenTable): Se
     });
     ids.forEach((o, part) => {
       sections.push({ kind: KIND.MIH_IDS, algorithm: number, part, data: bytesOf(o) });
+    });
+  } else if (table.pending !== undefined && table.search.tier === 'mih') {
+    // Tables made as they are written (`write` asks for each part's offsets, then its ids): the
+    // file takes each table while the next is built, and lets go of it once written.
+    const widths = table.search.substringBits;
+    const count = table.linear.count;
+    const made: (MihTable | undefined)[] = [];
+    const tables = table.pending()[Symbol.iterator]();
+    const tableAt = (part: number): MihTable => {
+      while (made.length <= part) {
+        const next = tables.next();
+        if (next.done === true)
+          throw new Error(`Expected ${widths.length} multi-index tables for ${table.algorithm.name}`);
+        made.push(next.value);
+      }
+      return made[part] as MihTable;
+    };
+    widths.forEach((width, part) => {
+      sections.push({
+        kind: KIND.MIH_OFFSETS,
+        algorithm: number,
+        part,
+        length: (2 ** width + 1) * 4,
+        data: () => bytesOf(tableAt(part).offsets),
+      });
+    });
+    widths.forEach((_, part) => {
+      sections.push({
+        kind: KIND.MIH_IDS,
+        algorithm: number,
+        part,
+        length: count * 4,
+        data: () => {
+          const ids = bytesOf(tableAt(part).ids);
+          made[part] = undefined;
+          return ids;
+        },
+      });
     });
   }
   sections.push(...entrySections(number, columns));
@@ -257,10 +302,10 @@ async function write(
   for (const s of sections) {
     const table = algorithms[s.algorithm] as SnapshotAlgorithm;
     const bounds = sectionBounds(s.kind, s.part, table) as Bounds;
-    if (!fits(s.data.length, bounds))
+    if (!fits(lengthOf(s), bounds))
       throw new HashwardenError(
         'ERR_STORE',
-        `Cannot write the snapshot ${path}: ${table.name} section kind ${s.kind} would hold ${s.data.length} bytes, where a reader takes ${describeBounds(bounds)}`,
+        `Cannot write the snapshot ${path}: ${table.name} section kind ${s.kind} would hold ${lengthOf(s)} bytes, where a reader takes ${describeBounds(bounds)}`,
       );
   }
   const meta: Meta = {
@@ -287,33 +332,59 @@ async function write(
     table.setUint16(row, s.kind, true);
     table.setUint16(row + 2, s.algorithm, true);
     table.setUint32(row + 4, s.part, true);
-    table.setBigUint64(row + 8, checksum(s.data), true);
     table.setBigUint64(row + 16, BigInt(offset), true);
-    table.setBigUint64(row + 24, BigInt(s.data.length), true);
-    offset = align(offset + s.data.length);
+    table.setBigUint64(row + 24, BigInt(lengthOf(s)), true);
+    offset = align(offset + lengthOf(s));
   });
   // The signature block, when signing, follows the last section: its length is in the header, so
   // the signature, made over the header, covers where the block is too.
   const signatureAt = offset;
   const block = privateKey === undefined ? undefined : new Uint8Array(signatureBlockBytes(sections.length));
   const size = offset + (block?.length ?? 0);
-  const header = new DataView(new ArrayBuffer(HEADER_BYTES));
-  new Uint8Array(header.buffer).set(SNAPSHOT_MAGIC, 0);
-  header.setUint32(8, SNAPSHOT_VERSION, true);
-  header.setUint32(12, sections.length, true);
-  header.setBigUint64(16, BigInt(size), true);
-  header.setBigUint64(24, checksum(new Uint8Array(table.buffer)), true);
-  header.setUint32(HEADER_SIGNATURE_AT, block?.length ?? 0, true);
-  header.setBigUint64(HEADER_CHECKSUM_AT, checksum(new Uint8Array(header.buffer, 0, HEADER_CHECKSUM_AT)), true);
-  if (block !== undefined && privateKey !== undefined) {
-    sections.forEach((s, i) => block.set(sectionDigest(s.data), DIGESTS_AT + i * DIGEST_BYTES));
-    signBlock(privateKey, new Uint8Array(header.buffer), new Uint8Array(table.buffer), block);
-  }
+  // Each part's ids are made with its offsets: written right after them, not once every table is built.
+  const order = sections.map((_, i) => i);
+  const partner = (i: number): number => {
+    const s = sections[i] as Section;
+    if (s.kind !== KIND.MIH_IDS) return i;
+    const j = sections.findIndex(
+      (o) => o.kind === KIND.MIH_OFFSETS && o.algorithm === s.algorithm && o.part === s.part,
+    );
+    return j < 0 ? i : j + 0.5;
+  };
+  order.sort((x, y) => partner(x) - partner(y));
 
   await writeOutputFile({ path, mode, code: 'ERR_STORE', what: 'the snapshot ' }, async (file) => {
+    // Each section is written as soon as it is made, while the next is made: the writes run on
+    // libuv's threads beside the building of the multi-index tables, not after it.
+    const writes: Promise<void>[] = [];
+    try {
+      for (const i of order) {
+        const s = sections[i] as Section;
+        const data = typeof s.data === 'function' ? s.data() : s.data;
+        if (data.length !== lengthOf(s))
+          throw new Error(`Section kind ${s.kind} part ${s.part} made ${data.length} bytes, not ${lengthOf(s)}`);
+        table.setBigUint64(i * ROW_BYTES + 8, checksum(data), true);
+        if (block !== undefined) block.set(sectionDigest(data), DIGESTS_AT + i * DIGEST_BYTES);
+        writes.push(writeAll(file, data, offsets[i] as number));
+      }
+    } finally {
+      // Never a write left running into a file that is then closed and removed.
+      const settled = await Promise.allSettled(writes);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+    }
+    const header = new DataView(new ArrayBuffer(HEADER_BYTES));
+    new Uint8Array(header.buffer).set(SNAPSHOT_MAGIC, 0);
+    header.setUint32(8, SNAPSHOT_VERSION, true);
+    header.setUint32(12, sections.length, true);
+    header.setBigUint64(16, BigInt(size), true);
+    header.setBigUint64(24, checksum(new Uint8Array(table.buffer)), true);
+    header.setUint32(HEADER_SIGNATURE_AT, block?.length ?? 0, true);
+    header.setBigUint64(HEADER_CHECKSUM_AT, checksum(new Uint8Array(header.buffer, 0, HEADER_CHECKSUM_AT)), true);
+    if (block !== undefined && privateKey !== undefined)
+      signBlock(privateKey, new Uint8Array(header.buffer), new Uint8Array(table.buffer), block);
     await writeAll(file, new Uint8Array(header.buffer), 0);
     await writeAll(file, new Uint8Array(table.buffer), HEADER_BYTES);
-    for (const [i, s] of sections.entries()) await writeAll(file, s.data, offsets[i] as number);
     if (block !== undefined) await writeAll(file, block, signatureAt);
     await file.truncate(size);
   });
