@@ -12,7 +12,6 @@ import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions }
 import { hashDecoded, type FramedBytes, type ImageQualities, type RasterBytes, type UnusableHashes } from './pixels.js';
 
 export type { ImageQualities, UnusableHashes } from './pixels.js';
-import type { HashPool } from './pool.js';
 import type { ImageFormat } from './sniff.js';
 
 export { PERCEPTUAL_MIN_SIDE } from './pixels.js';
@@ -140,11 +139,24 @@ export function formatHashed(hashed: HashedBytes): ImageHashResult {
 const EXACT = { md5, sha1, sha256 } as const;
 
 /**
+ * What hashes an upload elsewhere: the hashing threads (pool.ts's `HashPool`), which run
+ * `hashRaw` itself on their side. Named here so that this module, which the threads load, does
+ * not import the pool.
+ */
+export interface UploadHasher {
+  hash(bytes: Uint8Array, options: ResolvedImageOptions): Promise<HashedBytes>;
+}
+
+/**
  * Hashes already-read bytes with already-resolved options, each hash kept as bytes: the shared
  * core of `hashImage` (which formats the result) and of the matcher's uploads (which search it).
  * With `pool`, an upload to decode is decoded and hashed on one of its threads; the result is the same.
  */
-export async function hashRaw(bytes: Uint8Array, options: ResolvedImageOptions, pool?: HashPool): Promise<HashedBytes> {
+export async function hashRaw(
+  bytes: Uint8Array,
+  options: ResolvedImageOptions,
+  pool?: UploadHasher,
+): Promise<HashedBytes> {
   const format = checkFormat(bytes, options);
   // A pass that decodes goes to a thread whole; one of exact hashes alone costs less than the trip.
   if (pool !== undefined && options.perceptual.length > 0) return pool.hash(bytes, options);
