@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import { Matcher, readSnapshot } from '../index.js';
@@ -511,6 +511,31 @@ describe('hashwarden command line', () => {
       file: image('pixel-1x1.png'),
       sha256: manifest.images.find((i) => i.file === 'pixel-1x1.png')!.sha256,
     });
+  });
+
+  it('loads sharp only for the commands that hash images, not to import, list or export', () => {
+    const bin = join(root, 'dist', 'cli', 'main.js');
+    if (!existsSync(bin)) execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json'], { cwd: root });
+    // The executable run in a process that records every module it loads by a name naming sharp.
+    const loads = (...argv: string[]): { status: number | null; sharp: boolean } => {
+      const script = `
+        const Module = require('node:module');
+        const load = Module._load;
+        Module._load = function (request, ...rest) {
+          if (/(^|[\\/])sharp([\\/.-]|$)/.test(request)) process.stderr.write('SHARP LOADED\\n');
+          return load.call(this, request, ...rest);
+        };
+        process.argv = [process.argv[0], ${JSON.stringify(bin)}, ...${JSON.stringify(argv)}];
+        import(${JSON.stringify(pathToFileURL(bin).href)});
+      `;
+      const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8' });
+      return { status: run.status, sharp: run.stderr.includes('SHARP LOADED') };
+    };
+    const db = join(dir, 'lazy-sharp.db');
+    expect(loads('import', join(dir, 'no-such-list.csv'), '--db', db, '--list', 'l').sharp).toBe(false);
+    expect(loads('lists', '--db', db).sharp).toBe(false);
+    expect(loads('--help').sharp).toBe(false);
+    expect(loads('hash', '--algorithms', 'pdq', image('mosaic-400x300.jpg'))).toEqual({ status: 0, sharp: true });
   });
 });
 

@@ -9,13 +9,21 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { getAlgorithm, hammingDistance, Matcher, type Match } from '../index.js';
-import { hashImage } from '../image/index.js';
 import { HashStore } from '../store/index.js';
 import { EXIT, type Command } from './command.js';
 import { textLine } from './escape.js';
 
-/** sharp's CommonJS entry, as src/image/decode.ts loads it (its ES-module entry is slower to load). */
-const sharp = createRequire(import.meta.url)('sharp') as typeof import('sharp').default;
+type Sharp = typeof import('sharp').default;
+let loaded: Sharp | undefined;
+
+/**
+ * sharp's CommonJS entry, as src/image/decode.ts loads it (its ES-module entry is slower to load),
+ * on the demo's first picture: loaded with the CLI, it slowed every other command's start.
+ */
+function sharp(...args: Parameters<Sharp>): ReturnType<Sharp> {
+  loaded ??= createRequire(import.meta.url)('sharp') as Sharp;
+  return loaded(...args);
+}
 
 type Rgb = readonly [number, number, number];
 
@@ -175,6 +183,7 @@ Exit status: 0 when every copy and edit matched and no unrelated picture did, 1 
       for (const [i, name] of listed.entries()) {
         const file = join(images, `${name}.jpg`);
         await writeFile(file, originals[i] as Buffer);
+        const { hashImage } = await import('../image/index.js');
         const { hashes } = await hashImage(file, { algorithms: ['pdq', 'md5'] });
         rows.push(`${name}/pdq,pdq,${hashes.pdq},demo`, `${name}/md5,md5,${hashes.md5},demo`);
         listedPdq.push(pdq.parse(hashes.pdq as string));

@@ -9,8 +9,8 @@
  */
 import { availableParallelism } from 'node:os';
 import { ALGORITHM_NAMES, formatList, type AlgorithmName, type ListEntry } from '../index.js';
-import { DEFAULT_MAX_FRAMES, hashImage, type FrameHashes } from '../image/index.js';
-import { resolveImageOptions, type ResolvedImageOptions } from '../image/options.js';
+import type { FrameHashes } from '../image/index.js';
+import { DEFAULT_MAX_FRAMES, resolveImageOptions, type ResolvedImageOptions } from '../image/options.js';
 import { mapSettled } from '../concurrency.js';
 import {
   commaList,
@@ -155,6 +155,8 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
       }),
     );
     let failed = 0;
+    // Loaded here, not with the CLI: sharp is slow to load, and only this command and match need it.
+    const { hashImage } = await import('../image/index.js');
     await mapSettled(
       files,
       availableParallelism(),

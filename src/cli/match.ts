@@ -8,8 +8,7 @@
 import { availableParallelism } from 'node:os';
 import { Matcher, type ImageMatchResult } from '../index.js';
 import { mapSettled } from '../concurrency.js';
-import { DEFAULT_MAX_FRAMES } from '../image/index.js';
-import { resolveImageOptions } from '../image/options.js';
+import { DEFAULT_MAX_FRAMES, resolveImageOptions } from '../image/options.js';
 import {
   CliRefusal,
   errorJson,
