@@ -16,6 +16,9 @@
  *   commas; two during a rotation) the snapshot must be signed with (`hashwarden export --sign`):
  *   an unsigned, foreign-signed or altered snapshot fails the init, or, fetched later, is refused
  *   and the previous lists keep serving; so is an older one than those served (rollback).
+ * - `HASHWARDEN_MIN_SEQUENCE`: the lowest snapshot sequence this function serves (`minSequence`),
+ *   a sequence the publisher has already published, raised with each deploy: a cold start has no
+ *   served snapshot to compare with, and without a floor takes any validly signed one.
  * - `LOCAL_OBJECT_DIR`: read objects from this directory instead of S3 (`<dir>/<key>`), so the
  *   function runs on a laptop or in tests without AWS. Without it the S3 client of the AWS SDK
  *   for JavaScript v3 is used, which Lambda's Node.js runtimes (18 and later) include: this
@@ -310,11 +313,23 @@ if (!(CHECK_SECONDS >= 0))
 const TRUSTED_KEYS = process.env.HASHWARDEN_TRUSTED_KEYS
   ? await Promise.all(process.env.HASHWARDEN_TRUSTED_KEYS.split(',').map((file) => readFile(file.trim(), 'utf8')))
   : undefined;
+/** The lowest snapshot sequence served, when the environment sets one. */
+const MIN_SEQUENCE =
+  process.env.HASHWARDEN_MIN_SEQUENCE === undefined ? undefined : Number(process.env.HASHWARDEN_MIN_SEQUENCE);
+// A typo must fail the init, not silently drop the floor.
+if (MIN_SEQUENCE !== undefined && !(Number.isSafeInteger(MIN_SEQUENCE) && MIN_SEQUENCE >= 0))
+  throw new RangeError(
+    `Expected an integer ≥ 0 for HASHWARDEN_MIN_SEQUENCE but received ${process.env.HASHWARDEN_MIN_SEQUENCE}`,
+  );
 /**
  * Matcher options every way of opening the snapshot shares. No hashing threads (`hashThreads: 0`):
  * an environment handles one upload at a time, so a thread would only add a handoff per upload.
  */
-const OPTIONS = { hashThreads: 0, ...(TRUSTED_KEYS === undefined ? {} : { trustedKeys: TRUSTED_KEYS }) };
+const OPTIONS = {
+  hashThreads: 0,
+  ...(TRUSTED_KEYS === undefined ? {} : { trustedKeys: TRUSTED_KEYS }),
+  ...(MIN_SEQUENCE === undefined ? {} : { minSequence: MIN_SEQUENCE }),
+};
 
 /**
  * One JSON line per check of a followed snapshot that swapped or failed: a failure means this

@@ -58,6 +58,7 @@ let opens: ReturnType<typeof vi.spyOn>;
 const saved = {
   snapshot: process.env.HASHWARDEN_SNAPSHOT,
   keys: process.env.HASHWARDEN_TRUSTED_KEYS,
+  floor: process.env.HASHWARDEN_MIN_SEQUENCE,
   local: process.env.LOCAL_OBJECT_DIR,
 };
 
@@ -90,6 +91,8 @@ beforeAll(async () => {
 
   process.env.HASHWARDEN_SNAPSHOT = join(dir, 'example.snap');
   process.env.HASHWARDEN_TRUSTED_KEYS = join(dir, 'signer.pub');
+  // A floor the snapshot is above (its sequence is the time it was written).
+  process.env.HASHWARDEN_MIN_SEQUENCE = String(Date.now() - 3_600_000);
   process.env.LOCAL_OBJECT_DIR = uploads;
   opens = vi.spyOn(Matcher, 'openSnapshot');
   vi.spyOn(console, 'log').mockImplementation(() => undefined);
@@ -101,6 +104,7 @@ afterAll(async () => {
   for (const [name, value] of [
     ['HASHWARDEN_SNAPSHOT', saved.snapshot],
     ['HASHWARDEN_TRUSTED_KEYS', saved.keys],
+    ['HASHWARDEN_MIN_SEQUENCE', saved.floor],
     ['LOCAL_OBJECT_DIR', saved.local],
   ] as const) {
     if (value === undefined) delete process.env[name];
@@ -189,6 +193,7 @@ describe('the Lambda upload hook', () => {
     expect(opens).toHaveBeenCalledWith(join(dir, 'example.snap'), {
       hashThreads: 0,
       trustedKeys: [expect.stringContaining('PUBLIC KEY')],
+      minSequence: expect.any(Number),
     });
   });
 
@@ -276,5 +281,24 @@ describe('the Lambda upload hook', () => {
       }),
     ).toEqual([{ bucket: 'b', key: 'a b+cé.jpg', size: 10 }]);
     expect(() => mod.uploadedObjects({ hello: 'world' })).toThrow(TypeError);
+  });
+
+  it('fails its init below the floor HASHWARDEN_MIN_SEQUENCE, and on a floor that is no integer', async () => {
+    // Another environment of the same function: a fresh module, with the floor above the snapshot.
+    const init = async (floor: string): Promise<unknown> => {
+      vi.resetModules();
+      process.env.HASHWARDEN_MIN_SEQUENCE = floor;
+      try {
+        await import('./handler.mjs');
+        return 'opened';
+      } catch (error) {
+        return (error as { code?: string; name: string }).code ?? (error as Error).name;
+      } finally {
+        process.env.HASHWARDEN_MIN_SEQUENCE = String(Date.now() - 3_600_000);
+      }
+    };
+    expect(await init(String(Number.MAX_SAFE_INTEGER))).toBe('ERR_SNAPSHOT_ROLLBACK');
+    expect(await init('1e3x')).toBe('RangeError');
+    expect(await init('0')).toBe('opened');
   });
 });
