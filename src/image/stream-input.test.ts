@@ -6,13 +6,15 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it, vi } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { Matcher } from '../matcher/matcher.js';
 import { rejection } from '../testing/row-errors.js';
-import { hashImage } from './index.js';
+import { type HashImageOptions, hashImage } from './index.js';
 import { pinInput, readInput } from './input.js';
 import { planUpload } from './upload.js';
 
@@ -300,5 +302,68 @@ describe('Matcher.matchImage on a stream', () => {
     const error = await rejection(queued);
     expect(codeOf(error)).toBe('ERR_INPUT_READ');
     expect((error as Error).cause).toBe(cause);
+  });
+});
+
+/**
+ * A server on 127.0.0.1 hashing each request's body as it arrives: answers with the hashes, and
+ * records each outcome (the hashes' count, or the error's code and whether the request was destroyed).
+ */
+async function hashingServer(options: HashImageOptions) {
+  const outcomes: { code: string; destroyed: boolean }[] = [];
+  const server = createServer((request, response) => {
+    hashImage(request, options).then(
+      (result) => response.end(JSON.stringify(result.hashes)),
+      (error: unknown) => {
+        outcomes.push({ code: codeOf(error), destroyed: request.destroyed });
+        if (!response.destroyed) response.writeHead(422).end();
+      },
+    );
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  /** POSTs `body`, a web stream sent as it is pulled: resolves with the answer, or 'closed' when the server hung up. */
+  const post = (body: ReadableStream<Uint8Array>) =>
+    fetch(url, { method: 'POST', body, duplex: 'half' } as RequestInit).then(
+      async (response) => ({ status: response.status, text: await response.text() }),
+      () => 'closed' as const,
+    );
+  return {
+    outcomes,
+    post,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe('hashImage on an HTTP request body, over 127.0.0.1', () => {
+  it('hashes a body as the Buffer of the same file, sent in chunks as it is read', async () => {
+    const server = await hashingServer({});
+    try {
+      const answer = await server.post(webStream(chunksOf(bytes, 1000)).stream);
+      expect(answer).toEqual({ status: 200, text: JSON.stringify((await hashImage(bytes)).hashes) });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('gives up on a body that stalls at the timeout: ERR_IMAGE_TIMEOUT, the request destroyed', async () => {
+    const server = await hashingServer({ timeoutSeconds: 1 });
+    try {
+      const stalled = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(bytes.subarray(0, 1000));
+        },
+        pull: stall,
+      });
+      const started = Date.now();
+      expect(await server.post(stalled)).toBe('closed');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      expect(server.outcomes).toEqual([{ code: 'ERR_IMAGE_TIMEOUT', destroyed: true }]);
+    } finally {
+      await server.close();
+    }
   });
 });
