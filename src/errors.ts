@@ -8,13 +8,20 @@
 export const ERROR_CODES = [
   /** The bytes are not an allowed image format (SVG and PDF are refused by default). */
   'ERR_UNSUPPORTED_FORMAT',
-  /** The input exceeds the byte limit or the pixel limit. */
+  /** The input exceeds the byte limit (a stream: at the chunk that crosses it) or the pixel limit. */
   'ERR_IMAGE_TOO_LARGE',
   /** The image decoder failed: corrupt or truncated data. */
   'ERR_IMAGE_DECODE',
-  /** Decoding took longer than the configured timeout. */
+  /**
+   * Decoding took longer than the configured timeout, or a streamed input did not end within it
+   * (stalled or trickling: the stream was stopped).
+   */
   'ERR_IMAGE_TIMEOUT',
-  /** The input file could not be read (missing, a directory, no permission). */
+  /**
+   * The input file could not be read (missing, a directory, no permission); or a streamed input
+   * failed (its error is the `cause`), gave a chunk that is not bytes, or cannot be read whole
+   * (locked, read from already, ended, destroyed, passed to another call).
+   */
   'ERR_INPUT_READ',
   /** A hash value does not parse for its algorithm (bad hex, wrong length). */
   'ERR_HASH_FORMAT',

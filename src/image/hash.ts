@@ -7,7 +7,7 @@ import { formatHex } from '../algorithms/hex.js';
 import type { AlgorithmName } from '../algorithms/registry.js';
 import type { Box } from './border.js';
 import { checkFormat, decodeRgba, type DecodedImage } from './decode.js';
-import { checkInput, pinInput, readInput, type ImageInput } from './input.js';
+import { checkInput, pinInput, readInput, type ImageInput, type ReadUpload } from './input.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
 import { hashDecoded, type FramedBytes, type ImageQualities, type RasterBytes, type UnusableHashes } from './pixels.js';
 
@@ -151,11 +151,14 @@ export interface UploadHasher {
  * Hashes already-read bytes with already-resolved options, each hash kept as bytes: the shared
  * core of `hashImage` (which formats the result) and of the matcher's uploads (which search it).
  * With `pool`, an upload to decode is decoded and hashed on one of its threads; the result is the same.
+ * `digests`: exact hashes of these bytes taken while they were read, used instead of hashing them
+ * again (the pool's threads take their own: ask for none when they will hash).
  */
 export async function hashRaw(
   bytes: Uint8Array,
   options: ResolvedImageOptions,
   pool?: UploadHasher,
+  digests: ReadUpload['digests'] = {},
 ): Promise<HashedBytes> {
   const format = checkFormat(bytes, options);
   // A pass that decodes goes to a thread whole; one of exact hashes alone costs less than the trip.
@@ -169,7 +172,7 @@ export async function hashRaw(
     ({ pixels, frames } = hashDecoded(image, options));
   }
   const hashes: Partial<Record<AlgorithmName, Uint8Array>> = { ...pixels.hashes };
-  for (const name of options.exact) hashes[name] = EXACT[name as keyof typeof EXACT].digest(bytes);
+  for (const name of options.exact) hashes[name] = digests[name] ?? EXACT[name as keyof typeof EXACT].digest(bytes);
   return {
     hashes,
     quality: pixels.quality,
@@ -196,7 +199,12 @@ export async function hashRaw(
  * upload as "cannot be checked", not as "clean".
  *
  * @param input the file's bytes, copied at call time (the caller may reuse its buffer as soon as the
- *   call returns its promise), or its path, read during the call
+ *   call returns its promise); its path, read during the call; or a stream of its bytes (a Node
+ *   `Readable`, a web `ReadableStream`, a `Blob` or `File`, an async iterable of `Uint8Array`),
+ *   read during the call within `maxBytes` (stopped at the first chunk past it, `ERR_IMAGE_TOO_LARGE`)
+ *   and `timeoutSeconds` (`ERR_IMAGE_TIMEOUT`), its exact hashes taken as the bytes pass; a stream
+ *   that fails, gives a chunk that is not bytes, or was read from, ended, locked or passed to
+ *   another call already is `ERR_INPUT_READ`
  * @param options defaults: all algorithms, `fast` resolution, 50 MiB, 100 MP, 20 s, 32 frames, failOn `warning`
  * @example
  * ```ts
@@ -213,5 +221,7 @@ export async function hashImage(
   // Pinned before the first await: bytes the caller changes after the call are not what it hashes.
   checkInput(input, resolved.maxBytes);
   const pinned = pinInput(input);
-  return formatHashed(await hashRaw(await readInput(pinned, resolved.maxBytes), resolved));
+  const { maxBytes, timeoutSeconds, exact } = resolved;
+  const { bytes, digests } = await readInput(pinned, { maxBytes, timeoutSeconds, digests: exact });
+  return formatHashed(await hashRaw(bytes, resolved, undefined, digests));
 }

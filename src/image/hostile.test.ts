@@ -1,12 +1,12 @@
 /**
  * The hostile-input corpus (test-vectors/hostile/, written by test-vectors/hostile.ts): every file
  * gets exactly the outcome its manifest names — hashed with the listed algorithms, or refused with
- * a `HashwardenError` of that code — from its path and from its bytes alike, each within a time
+ * a `HashwardenError` of that code — from its path, its bytes and a stream of it alike, each within a time
  * limit; animations are matched on the frame that hides a listed image; and the byte, pixel, frame
  * and time limits hold against the corpus's files.
  */
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { createReadStream, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import sharp from 'sharp';
@@ -106,8 +106,9 @@ describe('the hostile corpus', () => {
           expect('result' in fromPath ? 'hashed' : fromPath).toBe('hashed');
           checkHashed((fromPath as { result: ImageHashResult }).result, e);
         }
-        // Bytes in memory go through the same checks as a file on disk.
+        // Bytes in memory go through the same checks as a file on disk, and so does a stream of it.
         expect(await outcome(hashImage(readFileSync(path(e))))).toEqual(fromPath);
+        expect(await outcome(hashImage(createReadStream(path(e), { highWaterMark: 4096 })))).toEqual(fromPath);
       },
       PER_FILE_MS,
     );
@@ -285,10 +286,13 @@ describe('still images of the corpus', () => {
 });
 
 describe('resource limits against the corpus', () => {
-  it('refuses every file one byte over maxBytes, from a path before reading it and from bytes', async () => {
+  it('refuses every file one byte over maxBytes, from a path before reading it, from bytes and from a stream', async () => {
     for (const e of manifest.files.filter((f) => f.bytes > 1)) {
       expect(await codeOf(hashImage(path(e), { maxBytes: e.bytes - 1 })), e.file).toBe('ERR_IMAGE_TOO_LARGE');
       expect(await codeOf(hashImage(readFileSync(path(e)), { maxBytes: e.bytes - 1 })), e.file).toBe(
+        'ERR_IMAGE_TOO_LARGE',
+      );
+      expect(await codeOf(hashImage(createReadStream(path(e)), { maxBytes: e.bytes - 1 })), e.file).toBe(
         'ERR_IMAGE_TOO_LARGE',
       );
     }

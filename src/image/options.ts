@@ -59,11 +59,17 @@ export interface HashImageOptions {
    * `matchImage` turns it on.
    */
   readonly trim?: boolean;
-  /** Refuse inputs larger than this many bytes (`ERR_IMAGE_TOO_LARGE`). Default 50 MiB. */
+  /**
+   * Refuse inputs larger than this many bytes (`ERR_IMAGE_TOO_LARGE`): a stream is stopped at the
+   * chunk that crosses it. Default 50 MiB.
+   */
   readonly maxBytes?: number;
   /** Refuse images with more pixels than this (`ERR_IMAGE_TOO_LARGE`). Default 100,000,000. */
   readonly maxPixels?: number;
-  /** Give up decoding after this many seconds (`ERR_IMAGE_TIMEOUT`). Default 20. */
+  /**
+   * Give up decoding after this many seconds (`ERR_IMAGE_TIMEOUT`); a streamed input must also
+   * arrive whole within it, from when its read begins. Default 20.
+   */
   readonly timeoutSeconds?: number;
   /**
    * Hash at most this many frames of an animated GIF or WebP, from the first: 1–10,000, default

@@ -5,8 +5,7 @@
  */
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { formatHashed, hashRaw, type HashedBytes, type ImageHashResult } from './hash.js';
-import type { ImageInput } from './input.js';
-import { readInput } from './input.js';
+import { readInput, type PinnedInput, type ReadLimits } from './input.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
 import { hashPool, type HashPool } from './pool.js';
 import { searchedBytes, type SearchedOf } from './queries.js';
@@ -25,8 +24,11 @@ interface UploadRequest {
 
 /** An {@link UploadRequest} resolved once, for every upload of a call. */
 export interface UploadPlan {
-  /** The largest upload read (every pass has the same). */
-  readonly maxBytes: number;
+  /**
+   * How an upload is read: every pass's byte limit and timeout (the same), and the exact hashes
+   * taken as a stream passes: those of the passes hashed on the calling thread.
+   */
+  readonly read: ReadLimits;
   /** Every hash in one pass, or with `first` the exact hashes, then the perceptual ones. */
   readonly passes: readonly ResolvedImageOptions[];
   /** The threads that do the pixel maths; absent: the calling thread does. */
@@ -64,7 +66,13 @@ export function planUpload(request: UploadRequest): UploadPlan {
   const pool = hashPool(request.threads);
   // Only a pass that decodes hashes pixels; the first upload's thread loads during its decode.
   if (passes.some((pass) => pass.perceptual.length > 0)) pool?.warm();
-  return Object.freeze({ maxBytes: all.maxBytes, passes: Object.freeze(passes), pool });
+  // A pass a thread hashes takes its exact hashes there: taking them while reading too would only
+  // move that work onto the calling thread.
+  const digests = passes
+    .filter((pass) => pool === undefined || pass.perceptual.length === 0)
+    .flatMap((pass) => pass.exact);
+  const read = Object.freeze({ maxBytes: all.maxBytes, timeoutSeconds: all.timeoutSeconds, digests });
+  return Object.freeze({ read, passes: Object.freeze(passes), pool });
 }
 
 /** The hashes a matcher searches for one pass: an exact hash itself, a perceptual one's by `searchedHashes`' rule. */
@@ -77,17 +85,17 @@ function queriesOf(hashed: HashedBytes): Map<AlgorithmName, UploadQuery[]> {
 }
 
 /**
- * Reads `input` once (within `plan.maxBytes`) and hashes it pass by pass, yielding each pass's
+ * Reads `input` once (within `plan.read`) and hashes it pass by pass, yielding each pass's
  * result and the hashes to search; the caller stops early by leaving the loop. Rejects with the
  * `HashwardenError` of `hashImage` when the upload cannot be read or hashed.
  */
-export async function* hashUpload(input: ImageInput, plan: UploadPlan): AsyncGenerator<UploadPass, void, undefined> {
-  const bytes = await readInput(input, plan.maxBytes);
+export async function* hashUpload(input: PinnedInput, plan: UploadPlan): AsyncGenerator<UploadPass, void, undefined> {
+  const { bytes, digests } = await readInput(input, plan.read);
   // Only hashes differ between passes (the exact pass has no quality, no unusable hashes, no
   // frames), and the last pass's image is the decoded one.
   let hashes: ImageHashResult['hashes'] = {};
   for (const [index, pass] of plan.passes.entries()) {
-    const hashed = await hashRaw(bytes, pass, plan.pool);
+    const hashed = await hashRaw(bytes, pass, plan.pool, digests);
     // Hex once, for the result; the queries keep the bytes hashing made.
     const result = formatHashed(hashed);
     hashes = { ...hashes, ...result.hashes };

@@ -3,7 +3,7 @@ import type { HashAlgorithm } from '../algorithms/types.js';
 import { mapSettled, MAX_CONCURRENCY } from '../concurrency.js';
 import { HashwardenError } from '../errors.js';
 import type { FrameHashes, HashImageOptions, ImageHashResult, ImageInput } from '../image/index.js';
-import { pinInput, checkInput } from '../image/input.js';
+import { pinInput, checkInput, type PinnedInput } from '../image/input.js';
 import type { UploadPass, UploadPlan } from '../image/upload.js';
 import { normalizeEntry, type ListEntry, type ListEntryInput } from '../lists/entry.js';
 import { MAX_PACKED_LISTS } from '../search/entry-table.js';
@@ -64,7 +64,7 @@ function framesOf(hashed: ImageHashResult): { frames?: readonly FrameHashes[] } 
 }
 
 /** An upload of a batch pinned at call time, or why it could not be. */
-type Pinned = { readonly ok: true; readonly input: ImageInput } | { readonly ok: false; readonly error: unknown };
+type Pinned = { readonly ok: true; readonly input: PinnedInput } | { readonly ok: false; readonly error: unknown };
 
 /**
  * True when every algorithm the call hashed and `state` holds entries for had at least one hash
@@ -583,10 +583,14 @@ export class Matcher {
    * animated GIF or WebP, the hashes of each of its first `maxFrames` frames (default 32), a match
    * naming its `frame`. Rejects with the `HashwardenError` of `hashImage` when the image cannot be
    * hashed: treat that as "cannot be checked", never as "clean". Bytes are copied at call time, so
-   * the caller may reuse its buffer as soon as this returns its promise; a path is read in turn.
-   * At most the matcher's `concurrency` uploads are read and hashed at once; a call beyond them
-   * waits its turn (first come, first served), and one that would find `maxQueued` calls waiting
-   * already rejects at once with `ERR_BUSY`: not checked, to retry or hold.
+   * the caller may reuse its buffer as soon as this returns its promise; a path is read in turn; a
+   * stream (a Node `Readable`, a web `ReadableStream`, a `Blob` or `File`, an async iterable of
+   * `Uint8Array`) is taken by the call at call time and read in its turn, as `hashImage` reads it
+   * (within `maxBytes` and `timeoutSeconds`, stopped at the first chunk past the limit). At most
+   * the matcher's `concurrency` uploads are read and hashed at once; a call beyond them waits its
+   * turn (first come, first served), and one that would find `maxQueued` calls waiting already
+   * rejects at once with `ERR_BUSY`: not checked, to retry or hold (a stream refused so is left as
+   * it was, unread).
    *
    * @example
    * ```ts
@@ -634,7 +638,7 @@ export class Matcher {
       inputs instanceof Uint8Array ||
       typeof (inputs as Iterable<ImageInput>)[Symbol.iterator] !== 'function'
     ) {
-      invalid('iterable of images (Buffers, Uint8Arrays or file paths)', 'inputs', inputs);
+      invalid('iterable of images (Buffers, Uint8Arrays, file paths, Blobs or streams)', 'inputs', inputs);
     }
     const { concurrency, ...rest } = optionsObject(options, 'options');
     const limit =
@@ -696,7 +700,7 @@ export class Matcher {
   async #matchImageWith(
     state: State,
     { image, plan }: { image: ImageModule; plan: MatchPlan },
-    input: ImageInput,
+    input: PinnedInput,
   ): Promise<ImageMatchResult> {
     let searched = 0;
     const searchedBy = new Set<AlgorithmName>();
