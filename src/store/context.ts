@@ -179,6 +179,38 @@ export function storeError(path: string, error: unknown): HashwardenError {
   return new HashwardenError('ERR_STORE', `SQLite store ${path}: ${message}${code}`, { cause: error });
 }
 
+/**
+ * The rows of the statement `start` runs, SQLite's failures as `ERR_STORE`. Leaving the loop early
+ * (a `break`, an error in the caller's loop or in a row) releases the statement: left busy, it
+ * would keep the store from being written.
+ */
+export function* storeRows<Row>(path: string, start: () => IterableIterator<Row>): Generator<Row, void, undefined> {
+  let rows: IterableIterator<Row>;
+  try {
+    rows = start();
+  } catch (error) {
+    throw storeError(path, error);
+  }
+  let finished = false;
+  try {
+    for (;;) {
+      let step: IteratorResult<Row>;
+      try {
+        step = rows.next();
+      } catch (error) {
+        throw storeError(path, error);
+      }
+      if (step.done) {
+        finished = true;
+        return;
+      }
+      yield step.value;
+    }
+  } finally {
+    if (!finished) rows.return?.();
+  }
+}
+
 /** Throws `ERR_STORE` unless the store may be written now: not read-only, no transaction running. */
 export function writable(ctx: StoreContext, what: string): void {
   if (ctx.readonly)

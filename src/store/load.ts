@@ -18,7 +18,7 @@ import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
 import { MAX_FIELD_BYTES } from '../lists/entry.js';
 import { MAX_PACKED_LISTS, PackedBuilder, type PackedEntries } from '../search/entry-table.js';
-import { ENTRY_LIMITS, READ_COLUMNS, storeError, type ReadRow, type StoreContext } from './context.js';
+import { ENTRY_LIMITS, READ_COLUMNS, storeError, storeRows, type ReadRow, type StoreContext } from './context.js';
 import type { Statement } from './driver.js';
 import { toEntry } from './reads.js';
 
@@ -205,33 +205,10 @@ function known(name: string): boolean {
 }
 
 /** The rows `statement` gives for `params`, SQLite's failures as `ERR_STORE`. */
-function* iterateRows<Row>(
+function iterateRows<Row>(
   ctx: StoreContext,
   statement: Statement<[BatchParameters], Row>,
   params: BatchParameters,
-): Generator<Row> {
-  let it: IterableIterator<Row>;
-  try {
-    it = statement.iterate(params);
-  } catch (error) {
-    throw storeError(ctx.path, error);
-  }
-  let finished = false;
-  try {
-    for (;;) {
-      let step: IteratorResult<Row>;
-      try {
-        step = it.next();
-      } catch (error) {
-        throw storeError(ctx.path, error);
-      }
-      if (step.done) {
-        finished = true;
-        return;
-      }
-      yield step.value;
-    }
-  } finally {
-    if (!finished) it.return?.();
-  }
+): Generator<Row, void, undefined> {
+  return storeRows(ctx.path, () => statement.iterate(params));
 }

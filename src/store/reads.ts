@@ -13,6 +13,7 @@ import {
   integerColumn,
   oversized,
   storeError,
+  storeRows,
   type ReadRow,
   type StoreContext,
 } from './context.js';
@@ -108,34 +109,9 @@ export function entries(ctx: StoreContext, filter?: EntryFilter): IterableIterat
   const path = ctx.path;
   const db = ctx.db;
   return (function* () {
-    let rows: IterableIterator<ReadRow>;
-    try {
-      // A second loop over the same filter while the first is open needs its own statement.
-      const statement = cached.busy ? db.prepare<string[], ReadRow>(cached.source) : cached;
-      rows = statement.iterate(...params);
-    } catch (error) {
-      throw storeError(path, error);
-    }
-    let finished = false;
-    try {
-      for (;;) {
-        let step: IteratorResult<ReadRow>;
-        try {
-          step = rows.next();
-        } catch (error) {
-          throw storeError(path, error);
-        }
-        if (step.done) {
-          finished = true;
-          return;
-        }
-        yield toEntry(ctx, step.value);
-      }
-    } finally {
-      // On `break`, or an error in the caller's loop or in a row: release the statement, or it
-      // stays busy and the store cannot be written.
-      if (!finished) rows.return?.();
-    }
+    // A second loop over the same filter while the first is open needs its own statement.
+    const start = () => (cached.busy ? db.prepare<string[], ReadRow>(cached.source) : cached).iterate(...params);
+    for (const row of storeRows(path, start)) yield toEntry(ctx, row);
   })();
 }
 
