@@ -69,13 +69,21 @@ export function resolveSearch(value: unknown, name: string): ResolvedSearch | un
   return value === undefined ? undefined : resolveSearchTierOptions(value as SearchTierOptions, name);
 }
 
-/** The perceptual index for `linear` under `search` (default: automatic tier). */
+/**
+ * The perceptual index for `linear` under `search` (default: automatic tier). With `defer`, a
+ * multi-index is left for a snapshot writer to make table by table (`PerceptualTable.pending`).
+ */
 function perceptualIndex(
   linear: LinearIndex,
   search: ResolvedSearch | undefined,
-): { index: LinearIndex | MihIndex; search: TableSearch } {
+  defer = false,
+): Pick<PerceptualTable, 'index' | 'search' | 'pending'> {
   const tier = chooseSearchTier(linear.count, search);
   if (tier.tier === 'linear') return { index: linear, search: { tier: 'linear' } };
+  if (defer) {
+    const widths = substringWidths(tier.substringBits as number);
+    return { index: linear, search: { tier: 'mih', substringBits: widths }, pending: () => mihTables(linear, widths) };
+  }
   const mih = MihIndex.build(linear, { substringBits: tier.substringBits as number });
   return { index: mih, search: { tier: 'mih', substringBits: mih.substringBits } };
 }
@@ -181,24 +189,18 @@ export function buildPackedTable(
       splitHalves(chunk, a.subarray(at * HALF_BYTES), b.subarray(at * HALF_BYTES), n);
       at += n;
     }
-    const entries = packedEntryTable(columns);
-    const tier = chooseSearchTier(count, search);
-    if (defer && tier.tier === 'mih') {
-      const widths = substringWidths(tier.substringBits as number);
-      const planned: TableSearch = { tier: 'mih', substringBits: widths };
-      return {
-        kind: 'perceptual',
-        algorithm,
-        linear,
-        index: linear,
-        search: planned,
-        entries,
-        pending: () => mihTables(linear, widths),
-      };
-    }
-    return { kind: 'perceptual', algorithm, linear, ...perceptualIndex(linear, search), entries };
+    return {
+      kind: 'perceptual',
+      algorithm,
+      linear,
+      ...perceptualIndex(linear, search, defer),
+      entries: packedEntryTable(columns),
+    };
   }
-  const { index, order } = ExactIndex.buildPacked(joined(hashes, count * width), width);
+  const { index, order } = ExactIndex.buildPacked(
+    hashes.length === 1 ? (hashes[0] as Uint8Array) : Buffer.concat(hashes, count * width),
+    width,
+  );
   return {
     kind: 'exact',
     algorithm,
@@ -206,18 +208,6 @@ export function buildPackedTable(
     search: { tier: 'exact' },
     entries: packedEntryTable(permuteColumns(columns, order)),
   };
-}
-
-/** `chunks` as one array of `bytes` (the chunk itself when there is one). */
-function joined(chunks: readonly Uint8Array[], bytes: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0] as Uint8Array;
-  const out = new Uint8Array(bytes);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
 }
 
 /**
