@@ -128,31 +128,37 @@ function algorithmSections(number: number, { table, columns }: WrittenTable): Se
     { kind: KIND.PLANE_A, algorithm: number, part: 0, data: a },
     { kind: KIND.PLANE_B, algorithm: number, part: 0, data: b },
   ];
-  if (table.index instanceof MihIndex) {
-    const { offsets, ids } = table.index.tables();
-    offsets.forEach((o, part) => {
-      sections.push({ kind: KIND.MIH_OFFSETS, algorithm: number, part, data: bytesOf(o) });
-    });
-    ids.forEach((o, part) => {
-      sections.push({ kind: KIND.MIH_IDS, algorithm: number, part, data: bytesOf(o) });
-    });
-  } else if (table.pending !== undefined && table.search.tier === 'mih') {
-    // Tables made as they are written (`write` asks for each part's offsets, then its ids): the
-    // file takes each table while the next is built, and lets go of it once written.
-    const widths = table.search.substringBits;
+  // A built multi-index's tables, or those a store export makes one at a time as they are
+  // written (`write` asks for each part's offsets, then its ids): the file takes each table while
+  // the next is built, and lets go of it once written.
+  const built = table.index instanceof MihIndex ? table.index : undefined;
+  const mih =
+    built !== undefined
+      ? {
+          widths: built.substringBits,
+          tables: (): Iterable<MihTable> => {
+            const { offsets, ids } = built.tables();
+            return offsets.map((o, j) => ({ offsets: o, ids: ids[j] as Uint32Array }));
+          },
+        }
+      : table.pending !== undefined && table.search.tier === 'mih'
+        ? { widths: table.search.substringBits, tables: table.pending }
+        : undefined;
+  if (mih !== undefined) {
     const count = table.linear.count;
     const made: (MihTable | undefined)[] = [];
-    const tables = table.pending()[Symbol.iterator]();
+    let tables: Iterator<MihTable> | undefined;
     const tableAt = (part: number): MihTable => {
+      tables ??= mih.tables()[Symbol.iterator]();
       while (made.length <= part) {
         const next = tables.next();
         if (next.done === true)
-          throw new Error(`Expected ${widths.length} multi-index tables for ${table.algorithm.name}`);
+          throw new Error(`Expected ${mih.widths.length} multi-index tables for ${table.algorithm.name}`);
         made.push(next.value);
       }
       return made[part] as MihTable;
     };
-    widths.forEach((width, part) => {
+    mih.widths.forEach((width, part) => {
       sections.push({
         kind: KIND.MIH_OFFSETS,
         algorithm: number,
@@ -161,7 +167,7 @@ function algorithmSections(number: number, { table, columns }: WrittenTable): Se
         data: () => bytesOf(tableAt(part).offsets),
       });
     });
-    widths.forEach((_, part) => {
+    mih.widths.forEach((_, part) => {
       sections.push({
         kind: KIND.MIH_IDS,
         algorithm: number,
@@ -342,16 +348,14 @@ async function write(
   const block = privateKey === undefined ? undefined : new Uint8Array(signatureBlockBytes(sections.length));
   const size = offset + (block?.length ?? 0);
   // Each part's ids are made with its offsets: written right after them, not once every table is built.
-  const order = sections.map((_, i) => i);
-  const partner = (i: number): number => {
-    const s = sections[i] as Section;
-    if (s.kind !== KIND.MIH_IDS) return i;
-    const j = sections.findIndex(
-      (o) => o.kind === KIND.MIH_OFFSETS && o.algorithm === s.algorithm && o.part === s.part,
-    );
-    return j < 0 ? i : j + 0.5;
-  };
-  order.sort((x, y) => partner(x) - partner(y));
+  const offsetsAt = new Map<string, number>();
+  sections.forEach((s, i) => {
+    if (s.kind === KIND.MIH_OFFSETS) offsetsAt.set(`${s.algorithm}:${s.part}`, i);
+  });
+  const turn = sections.map((s, i) =>
+    s.kind === KIND.MIH_IDS ? (offsetsAt.get(`${s.algorithm}:${s.part}`) ?? i) + 0.5 : i,
+  );
+  const order = sections.map((_, i) => i).sort((x, y) => (turn[x] as number) - (turn[y] as number));
 
   await writeOutputFile({ path, mode, code: 'ERR_STORE', what: 'the snapshot ' }, async (file) => {
     // Each section is written as soon as it is made, while the next is made: the writes run on
