@@ -8,13 +8,33 @@ import { createHash } from 'node:crypto';
 import { hexAlgorithm } from './hex.js';
 import type { HashAlgorithm } from './types.js';
 
+/** A digest taken chunk by chunk, as the bytes of a stream pass. */
+export interface IncrementalDigest {
+  update(chunk: Uint8Array): void;
+  digest(): Uint8Array;
+}
+
 function exactAlgorithm<Name extends string>(
   name: Name,
   bits: number,
-): HashAlgorithm<Name> & { digest(bytes: Uint8Array): Uint8Array } {
+): HashAlgorithm<Name> & { digest(bytes: Uint8Array): Uint8Array; incremental(): IncrementalDigest } {
+  const incremental = (): IncrementalDigest => {
+    const hash = createHash(name);
+    return {
+      update: (chunk) => {
+        hash.update(chunk);
+      },
+      digest: () => new Uint8Array(hash.digest()),
+    };
+  };
   return {
     ...hexAlgorithm({ name, kind: 'exact', bits, defaultThreshold: 0, maxThreshold: 0 }),
-    digest: (data) => new Uint8Array(createHash(name).update(data).digest()),
+    digest: (data) => {
+      const one = incremental();
+      one.update(data);
+      return one.digest();
+    },
+    incremental,
   };
 }
 
@@ -24,3 +44,6 @@ export const md5 = exactAlgorithm('md5', 128);
 export const sha1 = exactAlgorithm('sha1', 160);
 /** SHA-256 of the file bytes (256 bits). */
 export const sha256 = exactAlgorithm('sha256', 256);
+
+/** The exact algorithms by name: what hashes an upload's bytes, whole or as they pass. */
+export const EXACT_DIGESTS = { md5, sha1, sha256 } as const;

@@ -2,7 +2,7 @@
  * `hashImage`: read an upload once, hash its bytes (exact algorithms) and its pixels (perceptual
  * algorithms) from a single decode.
  */
-import { md5, sha1, sha256 } from '../algorithms/digests.js';
+import { EXACT_DIGESTS } from '../algorithms/digests.js';
 import { formatHex } from '../algorithms/hex.js';
 import type { AlgorithmName } from '../algorithms/registry.js';
 import type { Box } from './border.js';
@@ -136,8 +136,6 @@ export function formatHashed(hashed: HashedBytes): ImageHashResult {
   };
 }
 
-const EXACT = { md5, sha1, sha256 } as const;
-
 /**
  * What hashes an upload elsewhere: the hashing threads (pool.ts's `HashPool`), which run
  * `hashRaw` itself on their side. Named here so that this module, which the threads load, does
@@ -172,7 +170,8 @@ export async function hashRaw(
     ({ pixels, frames } = hashDecoded(image, options));
   }
   const hashes: Partial<Record<AlgorithmName, Uint8Array>> = { ...pixels.hashes };
-  for (const name of options.exact) hashes[name] = digests[name] ?? EXACT[name as keyof typeof EXACT].digest(bytes);
+  for (const name of options.exact)
+    hashes[name] = digests[name] ?? EXACT_DIGESTS[name as keyof typeof EXACT_DIGESTS].digest(bytes);
   return {
     hashes,
     quality: pixels.quality,

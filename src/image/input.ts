@@ -4,9 +4,9 @@
  * within the byte limit and the timeout, the exact hashes taken as the bytes pass. Free of sharp, so
  * the core entry's matcher can pin a caller's upload before it loads the image module.
  */
-import { createHash, type Hash } from 'node:crypto';
 import { readFile, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
+import { EXACT_DIGESTS, type IncrementalDigest } from '../algorithms/digests.js';
 import type { AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError, readError } from '../errors.js';
 import { invalid } from '../validate.js';
@@ -235,7 +235,10 @@ function open(pinned: PinnedStream): ChunkSource {
 async function readStream(pinned: PinnedStream, limits: ReadLimits): Promise<ReadUpload> {
   const { maxBytes, timeoutSeconds } = limits;
   const source = open(pinned);
-  const hashes: [AlgorithmName, Hash][] = limits.digests.map((name) => [name, createHash(name)]);
+  const hashes: [AlgorithmName, IncrementalDigest][] = limits.digests.map((name) => [
+    name,
+    EXACT_DIGESTS[name as keyof typeof EXACT_DIGESTS].incremental(),
+  ]);
   const chunks: Uint8Array[] = [];
   let total = 0;
   const expired = new HashwardenError(
@@ -286,7 +289,7 @@ async function readStream(pinned: PinnedStream, limits: ReadLimits): Promise<Rea
   }
   source.done();
   const digests: ReadUpload['digests'] = {};
-  for (const [name, hash] of hashes) digests[name] = new Uint8Array(hash.digest());
+  for (const [name, hash] of hashes) digests[name] = hash.digest();
   // Joined once, at the end (a chunk alone is the upload: no copy).
   return { bytes: chunks.length === 1 ? (chunks[0] as Uint8Array) : Buffer.concat(chunks, total), digests };
 }
