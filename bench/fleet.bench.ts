@@ -17,8 +17,8 @@
  * Run: npm run build && npx tsx bench/fleet.bench.ts --entries 1e6 [--runs 3] [--cli dist/cli/main.js]
  * The generated files are deleted at the end.
  */
-import { execFileSync, spawn } from 'node:child_process';
-import { copyFileSync, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -26,6 +26,7 @@ import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { mulberry32 } from '../src/testing/prng.js';
 import { environment, revision, ROOT, option } from './corpus.js';
+import { scratchDir, timeProcess, type TimedProcess } from './process.js';
 
 function positiveInteger(text: string, name: string): number {
   const n = Number(text.replaceAll('_', ''));
@@ -38,6 +39,8 @@ const ENTRIES = positiveInteger(option('entries') ?? '1e6', 'entries');
 const RUNS = positiveInteger(option('runs') ?? '3', 'runs');
 const CLI = resolve(ROOT, option('cli') ?? join('dist', 'cli', 'main.js'));
 const ROWS_PER_WRITE = 16_384;
+/** Where `timed` keeps `/usr/bin/time`'s reports: the run's scratch folder. */
+let timeDir = tmpdir();
 
 /** Writes the list: `id,algorithm,hash` rows of random PDQ hashes. */
 async function writeList(path: string): Promise<void> {
@@ -83,32 +86,9 @@ if (!changed || matcher.sequence <= before) throw new Error('the newer snapshot 
 console.log(JSON.stringify({ follow, reload }));
 `;
 
-interface Run {
-  readonly seconds: number;
-  readonly rssMb: number;
-  readonly status: number;
-  readonly out: string;
-}
-
-/** Runs the CLI (or, `cli` false, node with `args`) under `/usr/bin/time -v`; its wall clock, peak RSS and output. */
-async function timed(args: readonly string[], cli = true): Promise<Run> {
-  const child = spawn('/usr/bin/time', ['-v', process.execPath, ...(cli ? [CLI] : []), ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => {
-    out += d.toString();
-  });
-  child.stderr.on('data', (d: Buffer) => {
-    err += d.toString();
-  });
-  const [code] = (await once(child, 'close')) as [number];
-  const wall = /Elapsed \(wall clock\) time \(h:mm:ss or m:ss\): (?:(\d+):)?(\d+):([\d.]+)/.exec(err);
-  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(err);
-  if (wall === null || rss === null) throw new Error(`no /usr/bin/time figures in:\n${err}`);
-  const seconds = Number(wall[1] ?? 0) * 3600 + Number(wall[2]) * 60 + Number(wall[3]);
-  return { seconds, rssMb: Number(rss[1]) / 1024, status: code, out };
+/** Runs the CLI (or, `cli` false, node with `args`) under `/usr/bin/time -v`. */
+function timed(args: readonly string[], cli = true): Promise<TimedProcess> {
+  return timeProcess([...(cli ? [CLI] : []), ...args], join(timeDir, 'time.txt'));
 }
 
 function median(values: readonly number[]): number {
@@ -117,12 +97,8 @@ function median(values: readonly number[]): number {
 }
 
 async function main(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'hashwarden-fleet-'));
-  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
-  process.once('SIGINT', () => {
-    cleanup();
-    process.exit(130);
-  });
+  const { dir, cleanup } = scratchDir('hashwarden-fleet-');
+  timeDir = dir;
   try {
     const list = join(dir, 'list.csv');
     const db = join(dir, 'hashes.db');
@@ -153,17 +129,17 @@ async function main(): Promise<void> {
       ],
     ];
     const rows: string[] = [];
-    const row = (name: string, runs: readonly Run[], extra = ''): void => {
+    const row = (name: string, runs: readonly TimedProcess[], extra = ''): void => {
       rows.push(
-        `| ${name} | ${median(runs.map((r) => r.seconds)).toFixed(2)} s | ${median(runs.map((r) => r.rssMb)).toFixed(0)} MB |${extra || ' |'}`,
+        `| ${name} | ${median(runs.map((r) => r.wall)).toFixed(2)} s | ${median(runs.map((r) => r.rssKiB / 1024)).toFixed(0)} MB |${extra || ' |'}`,
       );
     };
     for (const [name, args] of steps) {
-      const runs: Run[] = [];
+      const runs: TimedProcess[] = [];
       for (let r = 0; r < RUNS; r++) {
         const run = await timed(args);
         // match exits 1 on a match and 0 on none; anything else is a failure.
-        if (run.status > 1) throw new Error(`${args.join(' ')} exited ${run.status}`);
+        if ((run.status ?? 2) > 1) throw new Error(`${args.join(' ')} exited ${run.status}`);
         runs.push(run);
       }
       row(name, runs);
@@ -173,13 +149,13 @@ async function main(): Promise<void> {
     const exported = await timed(['export', '--db', db, '--snapshot', newer, '--sign', key, '--sequence', '2']);
     if (exported.status !== 0) throw new Error('the newer export failed');
     const followed = join(dir, 'followed.snap');
-    const runs: Run[] = [];
+    const runs: TimedProcess[] = [];
     const inside: { follow: number; reload: number }[] = [];
     for (let r = 0; r < RUNS; r++) {
       copyFileSync(signed, followed);
       const run = await timed(['--input-type=module', '-e', RELOAD_CHILD, followed, newer, `${key}.pub`], false);
-      if (run.status !== 0) throw new Error(`the reload process exited ${run.status}: ${run.out}`);
-      inside.push(JSON.parse(run.out) as { follow: number; reload: number });
+      if (run.status !== 0) throw new Error(`the reload process exited ${run.status}: ${run.stdout}${run.stderr}`);
+      inside.push(JSON.parse(run.stdout) as { follow: number; reload: number });
       runs.push(run);
     }
     row(
@@ -195,7 +171,7 @@ async function main(): Promise<void> {
     console.log(`${ENTRIES.toLocaleString('en-US')} random PDQ entries, median of ${RUNS} runs, ${CLI}\n`);
     console.log('| step | time | peak RSS | inside the process |\n|---|---:|---:|---|');
     console.log(
-      `| \`import\` (CSV, fresh store, one run) | ${imported.seconds.toFixed(2)} s | ${imported.rssMb.toFixed(0)} MB | |`,
+      `| \`import\` (CSV, fresh store, one run) | ${imported.wall.toFixed(2)} s | ${(imported.rssKiB / 1024).toFixed(0)} MB | |`,
     );
     for (const row of rows) console.log(row);
   } finally {

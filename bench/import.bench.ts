@@ -26,22 +26,12 @@
  *          --shuffle        ids in a scrambled order instead of ascending (inserts all over the key)
  *          --runner auto|dist|tsx, --cli FILE   which CLI build runs (see above)
  */
-import { spawn } from 'node:child_process';
-import {
-  createWriteStream,
-  existsSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statfsSync,
-  statSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { createWriteStream, existsSync, readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { once } from 'node:events';
 import { mulberry32 } from '../src/testing/prng.js';
 import { environment, revision, ROOT, option } from './corpus.js';
+import { scratchDir, timeProcess, type TimedProcess } from './process.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -156,41 +146,11 @@ async function writeList(path: string, rows: number, log: (s: string) => void): 
 // ---------------------------------------------------------------------------------------------
 // One import under /usr/bin/time -v
 
-interface Timed {
-  readonly wall: number;
-  readonly cpu: number;
-  readonly rssKiB: number;
-  readonly stdout: string;
-}
-
-/** `h:mm:ss.ss` or `m:ss.ss` to seconds. */
-function clock(text: string): number {
-  return text.split(':').reduce((s, part) => s * 60 + Number(part), 0);
-}
-
-async function timed(argv: readonly string[], timeFile: string): Promise<Timed> {
-  const child = spawn('/usr/bin/time', ['-v', '-o', timeFile, process.execPath, ...argv], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  const [code] = (await once(child, 'close')) as [number | null];
-  if (code !== 0) throw new Error(`import failed (exit ${code}):\n${stdout}${stderr}`);
-  const report = readFileSync(timeFile, 'utf8');
-  const field = (label: string): string => {
-    const line = report.split('\n').find((l) => l.trim().startsWith(label));
-    if (line === undefined) throw new Error(`no "${label}" in /usr/bin/time's output:\n${report}`);
-    return line.slice(line.lastIndexOf(': ') + 2).trim();
-  };
-  return {
-    wall: clock(field('Elapsed (wall clock) time')),
-    cpu: Number(field('User time (seconds)')) + Number(field('System time (seconds)')),
-    rssKiB: Number(field('Maximum resident set size (kbytes)')),
-    stdout: stdout.trim(),
-  };
+/** Runs an import under `/usr/bin/time -v`; a failed one stops the bench. */
+async function timed(argv: readonly string[], timeFile: string): Promise<TimedProcess> {
+  const run = await timeProcess(argv, timeFile, ROOT);
+  if (run.status !== 0) throw new Error(`import failed (exit ${run.status}):\n${run.stdout}${run.stderr}`);
+  return { ...run, stdout: run.stdout.trim() };
 }
 
 /** The store's bytes on disk: the database plus a WAL left behind, if any. */
@@ -210,12 +170,7 @@ function expected(kind: RunKind, rows: number): RegExp {
 // ---------------------------------------------------------------------------------------------
 
 const cli = chooseCli();
-const dir = mkdtempSync(join(tmpdir(), 'hashwarden-import-'));
-const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
-process.once('SIGINT', () => {
-  cleanup();
-  process.exit(130);
-});
+const { dir, cleanup } = scratchDir('hashwarden-import-');
 const t0 = performance.now();
 const log = (s: string): void => console.error(`[${((performance.now() - t0) / 1000).toFixed(0).padStart(5)} s] ${s}`);
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);

@@ -69,9 +69,9 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { loadavg, tmpdir } from 'node:os';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
@@ -90,6 +90,7 @@ import { hashImage } from '../src/image/index.js';
 import type { HostileEntry } from '../test-vectors/hostile.js';
 import { mulberry32 } from '../src/testing/prng.js';
 import { environment, ROOT, SHARED, sharedPhotos, testVectorImages } from './corpus.js';
+import { scratchDir } from './process.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -652,12 +653,7 @@ async function parent(): Promise<void> {
   }
 
   // The snapshot: the listed entries and random ones up to --entries.
-  const dir = mkdtempSync(join(tmpdir(), 'hashwarden-load-'));
-  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
-  process.once('SIGINT', () => {
-    cleanup();
-    process.exit(130);
-  });
+  const { dir, cleanup } = scratchDir('hashwarden-load-');
   try {
     let started = performance.now();
     const random = mulberry32(seed);
