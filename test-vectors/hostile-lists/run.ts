@@ -17,13 +17,7 @@ import { HashStore, type ImportProgress } from '../../src/store/index.js';
 
 /** What a case came to. `lists`: the store's entry counts per list afterwards, when there is a store. */
 export type CaseOutcome =
-  | {
-      readonly ok: {
-        readonly lists?: ListCounts;
-        readonly entries?: number;
-        readonly skippedLines?: readonly number[];
-      };
-    }
+  | Extract<HostileExpectation, { readonly ok: unknown }>
   | { readonly code: string; readonly lists?: ListCounts }
   | { readonly untyped: string; readonly lists?: ListCounts }
   | { readonly killed: string };
