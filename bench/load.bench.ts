@@ -69,27 +69,18 @@
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { searchedHashes } from '../src/image/queries.js';
-import {
-  formatHex,
-  HashwardenError,
-  Matcher,
-  writeSnapshot,
-  type AlgorithmName,
-  type ImageMatchResult,
-  type ListEntry,
-} from '../src/index.js';
-import { hashImage } from '../src/image/index.js';
+import { HashwardenError, Matcher, type ImageMatchResult } from '../src/index.js';
 import type { HostileEntry } from '../test-vectors/hostile.js';
 import { mulberry32 } from '../src/testing/prng.js';
 import { environment, ROOT, SHARED, sharedPhotos, testVectorImages } from './corpus.js';
+import { writeLoadLists } from './load-lists.js';
 import { scratchDir } from './process.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -620,69 +611,11 @@ async function parent(): Promise<void> {
     `corpus: ${vectors.length} test vectors, ${photos.length} photos, ${manifest.files.length} hostile files`,
   );
 
-  // The listed entries: hashes of some valid images, computed by the library.
-  const listed: ListEntry[] = [];
-  const listedIds = new Map<string, string[]>();
-  const list = (key: string, algorithm: AlgorithmName, hash: string): void => {
-    const id = `listed:${key}:${algorithm}`;
-    listed.push({ id, list: 'load', algorithm, hash });
-    listedIds.set(key, [...(listedIds.get(key) ?? []), id]);
-  };
-  const turn: AlgorithmName[] = ['md5', 'pdq', 'blockhash'];
-  let picked = 0;
-  for (const [i, image] of valid.entries()) {
-    const key = `${image.set}/${image.name}`;
-    const wanted = image.set === 'test-vectors' && image.name === 'mosaic-400x300.jpg';
-    if (i % 4 !== 0 && !wanted) continue;
-    let hashed: Awaited<ReturnType<typeof hashImage>>;
-    try {
-      hashed = await hashImage(image.bytes, { algorithms: ['blockhash', 'pdq', 'md5'] });
-    } catch (error) {
-      if (error instanceof HashwardenError) continue; // e.g. a photo refused by failOn: nothing to list
-      throw error;
-    }
-    const usable = (a: AlgorithmName): boolean =>
-      hashed.unusable[a as keyof typeof hashed.unusable] === undefined && searchedHashes(hashed, a).length > 0;
-    if (wanted) {
-      for (const a of ['blockhash', 'pdq'] as const) if (usable(a)) list(key, a, hashed.hashes[a]!);
-      continue;
-    }
-    const algorithm = turn[picked++ % turn.length]!;
-    const chosen = algorithm === 'md5' || usable(algorithm) ? algorithm : 'md5';
-    list(key, chosen, hashed.hashes[chosen]!);
-  }
-
-  // The snapshot: the listed entries and random ones up to --entries.
   const { dir, cleanup } = scratchDir('hashwarden-load-');
   try {
     let started = performance.now();
-    const random = mulberry32(seed);
-    const next = (): number => Math.floor(random() * 2 ** 32);
-    const all: ListEntry[] = [...listed];
-    const perAlgorithm: Record<string, number> = {};
-    for (let i = 0; all.length < entries; i++) {
-      const algorithm: AlgorithmName = i % 5 < 2 ? 'pdq' : i % 5 < 4 ? 'blockhash' : 'md5';
-      const hash = formatHex(new Uint8Array(Uint32Array.from({ length: algorithm === 'md5' ? 4 : 8 }, next).buffer));
-      all.push({ id: `entry-${i}`, list: 'load', algorithm, hash });
-    }
-    for (const e of all) perAlgorithm[e.algorithm] = (perAlgorithm[e.algorithm] ?? 0) + 1;
-    const snapshot = join(dir, 'list.snap');
-    await writeSnapshot(snapshot, { lists: [{ name: 'load', version: 1 }], entries: all });
-    all.length = 0;
-    const listedSummary = Object.entries(
-      listed.reduce<Record<string, number>>((acc, e) => {
-        acc[e.algorithm] = (acc[e.algorithm] ?? 0) + 1;
-        return acc;
-      }, {}),
-    )
-      .map(([a, n]) => `${n} ${a}`)
-      .join(', ');
-    console.log(
-      `snapshot: ${entries.toLocaleString('en')} entries (${Object.entries(perAlgorithm)
-        .map(([a, n]) => `${a} ${n.toLocaleString('en')}`)
-        .join(', ')}), ` +
-        `${listed.length} of them the hashes of ${listedIds.size} valid images (${listedSummary}); ${mib(statSync(snapshot).size)} MiB, written in ${((performance.now() - started) / 1000).toFixed(1)} s`,
-    );
+    const { snapshot, listed, listedIds, summary } = await writeLoadLists(dir, valid, entries, seed);
+    console.log(summary);
 
     const hostileFiles: CorpusFile[] = manifest.files.map((e) => ({
       key: `hostile/${e.file}`,
