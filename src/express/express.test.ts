@@ -1,34 +1,20 @@
 /**
  * `hashwarden/express` over real HTTP: Express apps on 127.0.0.1, uploads sent with `fetch` and
  * `FormData` (raw sockets for what fetch cannot do: a body that stalls, one that never ends), the
- * guard on its own (busboy) and after multer (memory and disk storage).
+ * guard on its own (busboy) and after multer (memory and disk storage). The shared tests are in
+ * src/testing/upload-contract.ts.
  */
-import { createHash } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express, { type Request } from 'express';
 import multer from 'multer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Matcher } from '../matcher/matcher.js';
-import {
-  countBytesRead,
-  editsOf,
-  expectHostileAnswer,
-  hostileCases,
-  image,
-  LISTED,
-  listedMatcher,
-  multipart,
-  origin,
-  rawRequest,
-  UNRELATED,
-  upload,
-  type HostileCase,
-} from '../testing/uploads.js';
-import { uploadGuard, type UploadCheck, type UploadGuardOptions } from './index.js';
+import { describeUploadGuard, handlerAnswer, recording, type Seen, type Served } from '../testing/upload-contract.js';
+import { hostileCases, image, listedMatcher, origin, UNRELATED, upload, type HostileCase } from '../testing/uploads.js';
+import { uploadGuard, type UploadGuardOptions } from './index.js';
 
 type Mode = 'busboy' | 'multer memory' | 'multer disk';
 
@@ -47,249 +33,41 @@ afterAll(async () => {
   await rm(disk, { recursive: true, force: true });
 });
 
-const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
-
-/** What a guarded route saw: the handler's calls and the hook's. */
-interface Seen {
-  handled: number;
-  hooked: (readonly UploadCheck[])[];
-}
-
-/** An app with the guard on POST /upload, answering what the handler got; its origin and what it saw. */
-async function serve(
-  mode: Mode,
-  options: UploadGuardOptions<Request> = {},
-  m: Matcher = matcher,
-): Promise<{ url: string; seen: Seen; server: Server }> {
+/** An app with the guard on POST /upload (after multer, or on its own), answering what the handler got. */
+async function serve(mode: Mode, options: UploadGuardOptions<Request> = {}, m: Matcher = matcher): Promise<Served> {
   const seen: Seen = { handled: 0, hooked: [] };
   const app = express();
   const before =
     mode === 'busboy'
       ? []
       : [multer(mode === 'multer disk' ? { dest: disk } : { storage: multer.memoryStorage() }).any()];
-  app.post(
-    '/upload',
-    ...before,
-    uploadGuard(m, {
-      ...options,
-      onMatch: async (uploads, request) => {
-        seen.hooked.push(uploads);
-        await options.onMatch?.(uploads, request);
-      },
-    }),
-    (req, res) => {
-      seen.handled++;
-      const u = req.hashwarden?.uploads[0] as UploadCheck;
-      res.json({
-        outcome: u.outcome,
-        error: u.error?.code,
-        size: u.size,
-        sha256: sha256(u.bytes),
-        filename: u.filename,
-        result: u.result,
-        fields: req.hashwarden?.fields,
-        body: req.body,
-      });
-    },
-  );
+  app.post('/upload', ...before, uploadGuard(m, recording(options, seen)), (req, res) => {
+    res.json({ ...handlerAnswer(req.hashwarden, seen), body: req.body });
+  });
   const server = app.listen(0, '127.0.0.1');
   servers.push(server);
   await new Promise((resolve) => server.once('listening', resolve));
   return { url: `${origin(server)}/upload`, seen, server };
 }
 
-describe.each<Mode>(['busboy', 'multer memory', 'multer disk'])('uploadGuard (%s)', (mode) => {
-  it('blocks a listed image with a 403 that names no list, after the hook had the full result, and never calls the handler', async () => {
-    const { url, seen } = await serve(mode);
-    for (const file of LISTED) {
-      const answer = await upload(url, [{ bytes: image(file), name: file }]);
-      expect(answer.status, file).toBe(403);
-      expect(JSON.stringify(answer.body)).not.toMatch(/test-list|blobs|shapes|mosaic|distance/);
-    }
-    expect(seen.handled).toBe(0);
-    expect(seen.hooked).toHaveLength(LISTED.length);
-    const first = seen.hooked[0]?.[0] as UploadCheck;
-    expect(first.outcome).toBe('matched');
-    expect(first.filename).toBe(LISTED[0]);
-    expect(first.result?.matches[0]).toMatchObject({ list: 'test-list', entryId: LISTED[0] });
-    expect(first.result?.hashes.sha256).toBe(sha256(image(LISTED[0])));
-    expect(sha256(first.bytes)).toBe(sha256(image(LISTED[0])));
+const setup = { matcher: () => matcher, hostile: () => hostile };
+describeUploadGuard('uploadGuard (busboy)', (options, m) => serve('busboy', options, m), setup, true);
+describeUploadGuard('uploadGuard (multer memory)', (options, m) => serve('multer memory', options, m), setup, false);
+describeUploadGuard('uploadGuard (multer disk)', (options, m) => serve('multer disk', options, m), setup, false);
+
+describe('uploadGuard (Express)', () => {
+  it('puts the text fields on req.body when it parses the body itself', async () => {
+    const { url } = await serve('busboy');
+    const answer = await upload(url, [{ bytes: image(UNRELATED) }], { caption: 'a hill', tag: 'x' });
+    expect(answer.body.body).toEqual({ caption: 'a hill', tag: 'x' });
   });
 
-  it('blocks the edited copies of a listed image that the matcher matches in process', async () => {
-    const { url, seen } = await serve(mode);
-    const edits = LISTED.flatMap(editsOf);
-    let blocked = 0;
-    for (const file of edits) {
-      const inProcess = await matcher.matchImage(image(file));
-      const answer = await upload(url, [{ bytes: image(file) }]);
-      // A copy the matcher could not check (a crop's PDQ refused) is refused as not checked.
-      expect(answer.status, file).toBe(inProcess.matched ? 403 : inProcess.checked ? 200 : 422);
-      if (inProcess.matched) blocked++;
-    }
-    expect(blocked).toBeGreaterThanOrEqual(8);
-    expect(seen.hooked).toHaveLength(blocked);
-  });
-
-  it('hands an unrelated image to the handler with its bytes, its full result and the text fields', async () => {
-    const { url, seen } = await serve(mode);
-    const bytes = image(UNRELATED);
-    const answer = await upload(url, [{ bytes, name: UNRELATED }], { caption: 'a hill' });
-    expect(answer.status).toBe(200);
-    expect(answer.body).toMatchObject({ outcome: 'clean', size: bytes.length, sha256: sha256(bytes), filename: UNRELATED });
-    expect(answer.body.result).toMatchObject({ matched: false, checked: true, matches: [] });
-    expect((answer.body.result as { hashes: { sha256: string } }).hashes.sha256).toBe(sha256(bytes));
-    expect(answer.body.fields).toEqual({ caption: 'a hill' });
-    expect(answer.body.body).toEqual({ caption: 'a hill' });
-    expect(seen.handled).toBe(1);
-    expect(seen.hooked).toHaveLength(0);
-  });
-
-  it('gives every file of the hostile corpus the code matchImage gives it in process, failing closed by default', async () => {
-    const { url } = await serve(mode);
-    for (const c of hostile) expectHostileAnswer(c, await upload(url, [{ bytes: c.bytes, name: c.file }]), false);
-    expect(hostile.some((c) => c.code !== undefined)).toBe(true);
-  }, 60_000);
-
-  it('hands every upload it could not check to the handler as unchecked with failOpen: true', async () => {
-    const { url } = await serve(mode, { failOpen: true });
-    for (const c of hostile) expectHostileAnswer(c, await upload(url, [{ bytes: c.bytes, name: c.file }]), true);
-  }, 60_000);
-
-  it('refuses a request with more files than maxFiles, and one with no file', async () => {
-    const { url, seen } = await serve(mode);
-    const two = await upload(url, [{ bytes: image(UNRELATED) }, { bytes: image(UNRELATED) }]);
-    expect([two.status, two.body.code]).toEqual([400, 'ERR_UPLOAD_REQUEST']);
-    const none = await upload(url, [], { caption: 'no file' });
-    expect([none.status, none.body.code]).toEqual([400, 'ERR_UPLOAD_REQUEST']);
-    expect(seen.handled).toBe(0);
-  });
-});
-
-describe('uploadGuard (multer disk)', () => {
   it('refuses a stored file above maxBytes without reading it', async () => {
     const { url, seen } = await serve('multer disk', { maxBytes: 10_000 });
     const answer = await upload(url, [{ bytes: image(UNRELATED) }]);
     expect([answer.status, answer.body.code]).toEqual([413, 'ERR_IMAGE_TOO_LARGE']);
     expect(seen.handled).toBe(0);
     expect((await readdir(disk)).length).toBeGreaterThan(0);
-  });
-});
-
-describe('uploadGuard (busboy) against hostile clients', () => {
-  it('refuses a Content-Length above what maxFiles files could take with 413, reading almost none of the body', async () => {
-    const { server, seen } = await serve('busboy', { maxBytes: 100_000 });
-    const bytesRead = countBytesRead(server);
-    const { port } = server.address() as AddressInfo;
-    const { boundary } = multipart(Buffer.alloc(0));
-    const answer = await rawRequest(
-      port,
-      `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: 1000000000\r\n\r\n`,
-      Buffer.alloc(0),
-      { endless: Buffer.alloc(64 * 1024, 0x61) },
-    );
-    expect(answer.status).toBe(413);
-    expect(answer.text).toMatch(/ERR_IMAGE_TOO_LARGE/);
-    expect(answer.text.toLowerCase()).toMatch(/connection: close/);
-    expect(bytesRead()).toBeLessThan(4 * 1024 * 1024);
-    expect(seen.handled).toBe(0);
-    expect(matcher.pending).toEqual({ running: 0, queued: 0 });
-  });
-
-  it('answers 413 to a chunked body whose file crosses maxBytes and closes the connection instead of reading on', async () => {
-    const { server, seen } = await serve('busboy', { maxBytes: 100_000 });
-    const bytesRead = countBytesRead(server);
-    const { port } = server.address() as AddressInfo;
-    const { boundary, body } = multipart(Buffer.alloc(0));
-    // The head of the file part, then file bytes that never end.
-    const head = body.subarray(0, body.indexOf('\r\n\r\n', body.indexOf('filename')) + 4);
-    const answer = await rawRequest(
-      port,
-      `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nTransfer-Encoding: chunked\r\n\r\n`,
-      head,
-      { endless: Buffer.alloc(16 * 1024, 0xff), chunked: true },
-    );
-    expect(answer.status).toBe(413);
-    expect(answer.text).toMatch(/ERR_IMAGE_TOO_LARGE/);
-    expect(bytesRead()).toBeLessThan(100_000 + 4 * 1024 * 1024);
-    expect(seen.handled).toBe(0);
-  });
-
-  it('answers 408 and closes a client that stalls mid-body within timeoutSeconds, and frees its slot', async () => {
-    const { server, url, seen } = await serve('busboy', { timeoutSeconds: 1, maxInFlight: 1 });
-    const { port } = server.address() as AddressInfo;
-    const { boundary, body } = multipart(image(UNRELATED), { caption: 'stalls' });
-    for (const cut of [40, body.length - 2000]) {
-      const answer = await rawRequest(
-        port,
-        `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`,
-        body.subarray(0, cut),
-        { waitMs: 10_000 },
-      );
-      expect(answer.status, `cut at ${cut}`).toBe(408);
-      expect(answer.text).toMatch(/ERR_IMAGE_TIMEOUT/);
-      expect(answer.ms).toBeGreaterThanOrEqual(900);
-      expect(answer.ms).toBeLessThan(5_000);
-      // The one slot is free again: the next upload is checked, not refused with 503.
-      const next = await upload(url, [{ bytes: image(UNRELATED) }]);
-      expect(next.status).toBe(200);
-    }
-    expect(seen.handled).toBe(2);
-  });
-
-  it('answers 64 concurrent uploads, never checking more than maxInFlight at once, the excess with 503 and Retry-After', async () => {
-    // One upload at a time, of the larger vectors: the checks outlast the requests' arrival.
-    const busy = await listedMatcher({ concurrency: 1 });
-    const { url, seen } = await serve('busboy', { maxInFlight: 8 }, busy);
-    let most = 0;
-    const sample = setInterval(() => {
-      const { running, queued } = busy.pending;
-      most = Math.max(most, running + queued);
-    }, 1);
-    const unrelated = 'landscape-1600x1200.jpg';
-    const files = Array.from({ length: 64 }, (_, i) => (i % 2 === 0 ? 'shapes-1024x768.jpg' : unrelated));
-    let answers: Awaited<ReturnType<typeof upload>>[];
-    try {
-      answers = await Promise.all(files.map((file) => upload(url, [{ bytes: image(file) }])));
-    } finally {
-      clearInterval(sample);
-    }
-    let refused = 0;
-    answers.forEach((answer, i) => {
-      if (answer.status === 503) {
-        refused++;
-        expect(answer.headers.get('retry-after')).toBe('1');
-        expect(answer.body.code).toBe('ERR_BUSY');
-      } else expect(answer.status, files[i]).toBe(files[i] === unrelated ? 200 : 403);
-    });
-    expect(refused).toBeGreaterThan(0);
-    expect(refused).toBeLessThan(64);
-    expect(most).toBeGreaterThan(0);
-    expect(most).toBeLessThanOrEqual(8);
-    expect(seen.handled + seen.hooked.length + refused).toBe(64);
-  }, 30_000);
-});
-
-describe('uploadGuard options', () => {
-  it('answers a blocked upload with the configured response, or hands it to the handler with passMatched', async () => {
-    const custom = await serve('busboy', { blockedResponse: { status: 451, body: 'no', headers: { 'x-reason': 'policy' } } });
-    const answer = await upload(custom.url, [{ bytes: image(LISTED[0]) }]);
-    expect([answer.status, answer.body.text, answer.headers.get('x-reason')]).toEqual([451, 'no', 'policy']);
-    const passed = await serve('busboy', { passMatched: true });
-    const through = await upload(passed.url, [{ bytes: image(LISTED[0]) }]);
-    expect([through.status, through.body.outcome]).toEqual([200, 'matched']);
-    expect(passed.seen.hooked).toHaveLength(1);
-  });
-
-  it('sends the request to the error path, not the handler, when onMatch throws', async () => {
-    const { url, seen } = await serve('busboy', {
-      onMatch: () => {
-        throw new Error('report store down');
-      },
-    });
-    const answer = await upload(url, [{ bytes: image(LISTED[0]) }]);
-    expect(answer.status).toBe(500);
-    expect(seen.handled).toBe(0);
   });
 
   it('refuses options out of range with the standard message', () => {
