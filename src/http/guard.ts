@@ -208,6 +208,8 @@ export class UploadSession<R> {
   /** Checks a file received already (multer's buffer or file, a web `File`), `ERR_IMAGE_TOO_LARGE` above `maxBytes`. */
   async bytes(part: UploadPart, bytes: Buffer, input: Uint8Array | Blob = bytes): Promise<void> {
     if (this.#failure !== undefined) return;
+    // The body is read: the client's time is over.
+    this.#clock.pause();
     const { maxBytes } = this.#guard.options;
     if (bytes.length > maxBytes) {
       this.fail(tooLarge(maxBytes));

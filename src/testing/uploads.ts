@@ -5,7 +5,7 @@
  * the bytes a server read from its sockets. Real HTTP on 127.0.0.1, nothing mocked.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { connect, type AddressInfo, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -210,4 +210,52 @@ export function rawRequest(
     socket.on('drain', pump);
     pump();
   });
+}
+
+/**
+ * Serves a fetch-style `handler` (a Next.js route's `POST`) over node:http on 127.0.0.1, as a
+ * framework does: each request handed over as a web `Request` whose body streams from the socket
+ * (pulled, so the socket is read only as fast as the handler reads), each `Response` written back.
+ * Cancelling the body stops reading the socket without destroying it, so a refusal still reaches
+ * the client before the connection closes.
+ */
+export async function serveWeb(handler: (request: Request) => Promise<Response>): Promise<Server> {
+  const server = createServer(async (req, res) => {
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        req.on('data', (chunk: Buffer) => {
+          controller.enqueue(new Uint8Array(chunk));
+          if ((controller.desiredSize ?? 0) <= 0) req.pause();
+        });
+        req.on('end', () => controller.close());
+        req.on('error', (error) => controller.error(error));
+        req.pause();
+      },
+      pull: () => {
+        req.resume();
+      },
+      cancel: () => {
+        req.pause();
+      },
+    });
+    const headers = new Headers();
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    const request = new Request(`http://127.0.0.1${req.url}`, {
+      method: req.method,
+      headers,
+      ...(req.method === 'GET' || req.method === 'HEAD' ? {} : { body, duplex: 'half' }),
+    } as RequestInit);
+    try {
+      const response = await handler(request);
+      res.writeHead(response.status, Object.fromEntries(response.headers));
+      res.end(Buffer.from(await response.arrayBuffer()));
+    } catch (error) {
+      res.writeHead(500, { 'content-type': 'text/plain', connection: 'close' });
+      res.end(String(error));
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.once('listening', resolve));
+  return server;
 }
