@@ -74,7 +74,11 @@ const EXAMPLES: Record<string, { file: string; section: string; start: (dirs: Di
     section: '## Next.js (App Router)',
     async start(dirs) {
       // The route reads its environment when it loads, as in a Next.js server.
-      Object.assign(process.env, { HASHWARDEN_SNAPSHOT: snapshot, UPLOAD_DIR: dirs.uploadDir, REPORT_DIR: dirs.reportDir });
+      Object.assign(process.env, {
+        HASHWARDEN_SNAPSHOT: snapshot,
+        UPLOAD_DIR: dirs.uploadDir,
+        REPORT_DIR: dirs.reportDir,
+      });
       const route = await import('./nextjs-app-router/app/api/upload/route.ts');
       expect(route.runtime).toBe('nodejs');
       return `${await listen(await serveWeb(route.POST))}/api/upload`;

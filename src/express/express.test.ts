@@ -12,29 +12,37 @@ import express, { type Request } from 'express';
 import multer from 'multer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Matcher } from '../matcher/matcher.js';
-import { describeUploadGuard, handlerAnswer, recording, type Seen, type Served } from '../testing/upload-contract.js';
-import { hostileCases, image, listedMatcher, origin, UNRELATED, upload, type HostileCase } from '../testing/uploads.js';
+import {
+  describeUploadGuard,
+  handlerAnswer,
+  recording,
+  uploadFixtures,
+  type Seen,
+  type Served,
+} from '../testing/upload-contract.js';
+import { image, origin, UNRELATED, upload } from '../testing/uploads.js';
 import { uploadGuard, type UploadGuardOptions } from './index.js';
 
 type Mode = 'busboy' | 'multer memory' | 'multer disk';
 
-let matcher: Matcher;
-let hostile: HostileCase[];
+const setup = uploadFixtures();
 let disk: string;
 const servers: Server[] = [];
 
 beforeAll(async () => {
-  matcher = await listedMatcher();
-  hostile = await hostileCases(matcher);
   disk = await mkdtemp(join(tmpdir(), 'hashwarden-multer-'));
-}, 60_000);
+});
 afterAll(async () => {
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
   await rm(disk, { recursive: true, force: true });
 });
 
 /** An app with the guard on POST /upload (after multer, or on its own), answering what the handler got. */
-async function serve(mode: Mode, options: UploadGuardOptions<Request> = {}, m: Matcher = matcher): Promise<Served> {
+async function serve(
+  mode: Mode,
+  options: UploadGuardOptions<Request> = {},
+  m: Matcher = setup.matcher(),
+): Promise<Served> {
   const seen: Seen = { handled: 0, hooked: [] };
   const app = express();
   const before =
@@ -50,7 +58,6 @@ async function serve(mode: Mode, options: UploadGuardOptions<Request> = {}, m: M
   return { url: `${origin(server)}/upload`, seen, server };
 }
 
-const setup = { matcher: () => matcher, hostile: () => hostile };
 describeUploadGuard('uploadGuard (busboy)', (options, m) => serve('busboy', options, m), setup, true);
 describeUploadGuard('uploadGuard (multer memory)', (options, m) => serve('multer memory', options, m), setup, false);
 describeUploadGuard('uploadGuard (multer disk)', (options, m) => serve('multer disk', options, m), setup, false);
@@ -71,11 +78,11 @@ describe('uploadGuard (Express)', () => {
   });
 
   it('refuses options out of range with the standard message', () => {
-    expect(() => uploadGuard(matcher, { maxFiles: 0 })).toThrow(RangeError);
-    expect(() => uploadGuard(matcher, { maxBytes: matcher.limits.maxBytes + 1 })).toThrow(
+    expect(() => uploadGuard(setup.matcher(), { maxFiles: 0 })).toThrow(RangeError);
+    expect(() => uploadGuard(setup.matcher(), { maxBytes: setup.matcher().limits.maxBytes + 1 })).toThrow(
       /^Expected integer between 1 and \d+ for maxBytes but received \d+ of type number$/,
     );
-    expect(() => uploadGuard(matcher, { failOpen: 'yes' as unknown as boolean })).toThrow(TypeError);
+    expect(() => uploadGuard(setup.matcher(), { failOpen: 'yes' as unknown as boolean })).toThrow(TypeError);
     expect(() => uploadGuard({} as Matcher)).toThrow(TypeError);
   });
 });

@@ -10,14 +10,13 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { readError } from '../errors.js';
 import type { UploadGuardResult } from '../http/check.js';
 import { badRequest, bodyText, UploadGuard, UploadSession, type Decision, type Refused } from '../http/guard.js';
-import type { ResolvedUploadGuard, UploadGuardOptions } from '../http/options.js';
+import { parserLimits, type ResolvedUploadGuard, type UploadGuardOptions } from '../http/options.js';
 import type { Matcher } from '../matcher/matcher.js';
 
 export type { UploadCheck, UploadGuardResult, UploadOutcome } from '../http/check.js';
 export type { UploadGuardOptions, UploadResponse } from '../http/options.js';
 
 declare global {
-  // biome-ignore lint/style/noNamespace: Express's own declaration merging is by namespace.
   namespace Express {
     interface Request {
       /** hashwarden's `uploadGuard`: each file of the request as checked, and its text fields. */
@@ -80,16 +79,7 @@ async function parse(session: UploadSession<Request>, req: Request, guard: Uploa
   const o = guard.options;
   let parser: busboy.Busboy;
   try {
-    parser = busboy({
-      headers: req.headers,
-      limits: {
-        fileSize: o.maxBytes,
-        files: o.maxFiles,
-        fields: o.maxFields,
-        fieldSize: o.maxFieldBytes,
-        parts: o.maxFiles + o.maxFields,
-      },
-    });
+    parser = busboy({ headers: req.headers, limits: parserLimits(o) });
   } catch (error) {
     // No boundary, an unknown charset: busboy refuses the head.
     session.fail(badRequest(`Malformed multipart request: ${(error as Error).message}`));

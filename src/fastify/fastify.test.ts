@@ -5,20 +5,22 @@
  */
 import multipart from '@fastify/multipart';
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Matcher } from '../matcher/matcher.js';
-import { describeUploadGuard, handlerAnswer, recording, type Seen, type Served } from '../testing/upload-contract.js';
-import { hostileCases, image, listedMatcher, origin, UNRELATED, upload, type HostileCase } from '../testing/uploads.js';
+import {
+  describeUploadGuard,
+  handlerAnswer,
+  recording,
+  uploadFixtures,
+  type Seen,
+  type Served,
+} from '../testing/upload-contract.js';
+import { image, origin, UNRELATED, upload } from '../testing/uploads.js';
 import { uploadGuard, type UploadGuardOptions } from './index.js';
 
-let matcher: Matcher;
-let hostile: HostileCase[];
+const setup = uploadFixtures();
 const apps: FastifyInstance[] = [];
 
-beforeAll(async () => {
-  matcher = await listedMatcher();
-  hostile = await hostileCases(matcher);
-}, 60_000);
 afterAll(async () => {
   await Promise.all(apps.map((app) => app.close()));
 });
@@ -26,7 +28,7 @@ afterAll(async () => {
 /** An app with `@fastify/multipart` (unless `withMultipart` is false) and the guard on POST /upload. */
 async function serve(
   options: UploadGuardOptions<FastifyRequest> = {},
-  m: Matcher = matcher,
+  m: Matcher = setup.matcher(),
   withMultipart = true,
 ): Promise<Served> {
   const seen: Seen = { handled: 0, hooked: [] };
@@ -43,7 +45,7 @@ async function serve(
   return { url: `${origin(app.server)}/upload`, seen, server: app.server };
 }
 
-describeUploadGuard('uploadGuard (Fastify)', serve, { matcher: () => matcher, hostile: () => hostile }, true);
+describeUploadGuard('uploadGuard (Fastify)', serve, setup, true);
 
 describe('uploadGuard (Fastify)', () => {
   it('puts the text fields on request.body', async () => {
@@ -53,10 +55,12 @@ describe('uploadGuard (Fastify)', () => {
   });
 
   it('refuses every upload with a TypeError (500) on an app that parses multipart without @fastify/multipart, never calling the handler', async () => {
-    const { url, seen } = await serve({}, matcher, false);
+    const { url, seen } = await serve({}, setup.matcher(), false);
     const answer = await upload(url, [{ bytes: image(UNRELATED) }]);
     expect(answer.status).toBe(500);
-    expect(String(answer.body.message)).toMatch(/^Expected @fastify\/multipart registered on the app for request\.parts/);
+    expect(String(answer.body.message)).toMatch(
+      /^Expected @fastify\/multipart registered on the app for request\.parts/,
+    );
     expect(seen.handled).toBe(0);
   });
 });

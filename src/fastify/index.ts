@@ -6,7 +6,7 @@ import type { Readable } from 'node:stream';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import type { UploadGuardResult } from '../http/check.js';
 import { badRequest, UploadGuard, UploadSession, type Refused } from '../http/guard.js';
-import type { UploadGuardOptions } from '../http/options.js';
+import { parserLimits, type UploadGuardOptions } from '../http/options.js';
 import type { Matcher } from '../matcher/matcher.js';
 import { invalid } from '../validate.js';
 
@@ -38,19 +38,8 @@ type Parts = (options: {
 }) => AsyncIterable<Part>;
 
 async function parse(session: UploadSession<FastifyRequest>, parts: Parts, guard: UploadGuard<FastifyRequest>) {
-  const o = guard.options;
-  // Limits of this call: busboy cuts a file at maxBytes and says so ('limit'), and refuses files,
-  // fields and parts beyond the guard's.
-  const iterator = parts({
-    limits: {
-      fileSize: o.maxBytes,
-      files: o.maxFiles,
-      fields: o.maxFields,
-      fieldSize: o.maxFieldBytes,
-      parts: o.maxFiles + o.maxFields,
-    },
-    throwFileSizeLimit: false,
-  })[Symbol.asyncIterator]();
+  // A file cut at maxBytes is refused by the guard ('limit'), not thrown by the plugin at its end.
+  const iterator = parts({ limits: parserLimits(guard.options), throwFileSizeLimit: false })[Symbol.asyncIterator]();
   const failed = session.failed.then(() => undefined);
   for (;;) {
     let step: IteratorResult<Part> | undefined;
@@ -101,12 +90,14 @@ function send(reply: FastifyReply, { response }: Refused): FastifyReply {
  * });
  * ```
  */
-export function uploadGuard(matcher: Matcher, options?: UploadGuardOptions<FastifyRequest>): preHandlerAsyncHookHandler {
+export function uploadGuard(
+  matcher: Matcher,
+  options?: UploadGuardOptions<FastifyRequest>,
+): preHandlerAsyncHookHandler {
   const guard = new UploadGuard<FastifyRequest>(matcher, options);
   return async (request, reply) => {
     const parts = (request as unknown as { parts?: Parts }).parts;
-    if (typeof parts !== 'function')
-      invalid('@fastify/multipart registered on the app', 'request.parts', parts);
+    if (typeof parts !== 'function') invalid('@fastify/multipart registered on the app', 'request.parts', parts);
     const admitted = guard.admit({
       contentType: request.headers['content-type'],
       contentLength: request.headers['content-length'],

@@ -9,7 +9,12 @@ import { HashwardenError } from '../errors.js';
 import type { Matcher } from '../matcher/matcher.js';
 import type { ImageMatchResult } from '../matcher/types.js';
 import { refusal, toCheck, type UploadCheck, type UploadGuardResult, type UploadPart } from './check.js';
-import { resolveUploadGuard, type ResolvedUploadGuard, type UploadGuardOptions, type UploadResponse } from './options.js';
+import {
+  resolveUploadGuard,
+  type ResolvedUploadGuard,
+  type UploadGuardOptions,
+  type UploadResponse,
+} from './options.js';
 
 /** What the adapter does with a request: hand it to the handler, or send `response` (closing when `close`). */
 export type Decision =
@@ -123,7 +128,11 @@ export class UploadSession<R> {
   /** Keeps a text field (`ERR_UPLOAD_REQUEST` when the parser cut it short). */
   field(name: string, value: string, truncated = false): void {
     if (truncated) {
-      this.fail(badRequest(`Field ${JSON.stringify(name.slice(0, 64))} is longer than ${this.#guard.options.maxFieldBytes} bytes`));
+      this.fail(
+        badRequest(
+          `Field ${JSON.stringify(name.slice(0, 64))} is longer than ${this.#guard.options.maxFieldBytes} bytes`,
+        ),
+      );
       return;
     }
     const seen = this.fields[name];
@@ -239,11 +248,17 @@ export class UploadSession<R> {
       return { pass: false, response: refusal(this.#failure, o.retryAfterSeconds, close), close };
     }
     if (this.uploads.length === 0)
-      return { pass: false, response: refusal(badRequest('The request carries no file'), o.retryAfterSeconds, false), close: false };
+      return {
+        pass: false,
+        response: refusal(badRequest('The request carries no file'), o.retryAfterSeconds, false),
+        close: false,
+      };
     const result: UploadGuardResult = { uploads: this.uploads, fields: this.fields };
     if (this.uploads.some((u) => u.outcome === 'matched')) {
       await o.onMatch?.(this.uploads, request);
-      return o.passMatched ? { pass: true, result } : { pass: false, response: o.blocked(this.uploads, request), close: false };
+      return o.passMatched
+        ? { pass: true, result }
+        : { pass: false, response: o.blocked(this.uploads, request), close: false };
     }
     const unchecked = this.uploads.find((u) => u.outcome === 'unchecked');
     if (unchecked?.error !== undefined && !o.failOpen)

@@ -140,12 +140,16 @@ function checkResponse(value: unknown, name: string): UploadResponse {
 }
 
 /** Checks `options` once against `matcher`'s limits; TypeError/RangeError in the standard shape. */
-export function resolveUploadGuard<R>(matcher: Matcher, options: UploadGuardOptions<R> | undefined): ResolvedUploadGuard<R> {
+export function resolveUploadGuard<R>(
+  matcher: Matcher,
+  options: UploadGuardOptions<R> | undefined,
+): ResolvedUploadGuard<R> {
   if (matcher === null || typeof matcher !== 'object' || typeof (matcher as Matcher).matchImage !== 'function')
     invalid('Matcher', 'matcher', matcher);
   const o = optionsObject(options, 'options');
   const limits = matcher.limits;
-  const maxBytes = o.maxBytes === undefined ? limits.maxBytes : integerInRange(o.maxBytes, 1, limits.maxBytes, 'maxBytes');
+  const maxBytes =
+    o.maxBytes === undefined ? limits.maxBytes : integerInRange(o.maxBytes, 1, limits.maxBytes, 'maxBytes');
   const maxFiles = o.maxFiles === undefined ? DEFAULT_MAX_FILES : integerInRange(o.maxFiles, 1, MAX_COUNT, 'maxFiles');
   const maxFields =
     o.maxFields === undefined ? DEFAULT_MAX_FIELDS : integerInRange(o.maxFields, 0, MAX_COUNT, 'maxFields');
@@ -170,8 +174,7 @@ export function resolveUploadGuard<R>(matcher: Matcher, options: UploadGuardOpti
     maxFields,
     maxFieldBytes,
     maxBodyBytes: maxFiles * maxBytes + maxFields * maxFieldBytes + (maxFiles + maxFields + 1) * PART_OVERHEAD_BYTES,
-    maxInFlight:
-      o.maxInFlight === undefined ? matcherRoom : integerInRange(o.maxInFlight, 1, MAX_COUNT, 'maxInFlight'),
+    maxInFlight: o.maxInFlight === undefined ? matcherRoom : integerInRange(o.maxInFlight, 1, MAX_COUNT, 'maxInFlight'),
     timeoutMs:
       (o.timeoutSeconds === undefined
         ? limits.timeoutSeconds
@@ -186,4 +189,26 @@ export function resolveUploadGuard<R>(matcher: Matcher, options: UploadGuardOpti
     onMatch: o.onMatch,
     match: Object.freeze({ ...optionsObject(o.match, 'match') }),
   });
+}
+
+/**
+ * busboy's limits for a guard (both adapters that stream hand them to busboy): a file cut at
+ * `maxBytes` (busboy says so with its `limit` event), no more files, fields or parts than allowed.
+ */
+export function parserLimits(
+  o: Pick<ResolvedUploadGuard<unknown>, 'maxBytes' | 'maxFiles' | 'maxFields' | 'maxFieldBytes'>,
+): {
+  fileSize: number;
+  files: number;
+  fields: number;
+  fieldSize: number;
+  parts: number;
+} {
+  return {
+    fileSize: o.maxBytes,
+    files: o.maxFiles,
+    fields: o.maxFields,
+    fieldSize: o.maxFieldBytes,
+    parts: o.maxFiles + o.maxFields,
+  };
 }

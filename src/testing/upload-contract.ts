@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { UploadCheck, UploadGuardResult } from '../http/check.js';
 import type { UploadGuardOptions } from '../http/options.js';
 import type { Matcher } from '../matcher/matcher.js';
@@ -15,6 +15,7 @@ import {
   countBytesRead,
   editsOf,
   expectHostileAnswer,
+  hostileCases,
   image,
   LISTED,
   listedMatcher,
@@ -26,6 +27,25 @@ import {
 } from './uploads.js';
 
 const sha256 = (bytes: Uint8Array) => createHash('sha256').update(bytes).digest('hex');
+
+/** The fixtures of an adapter's test file, set up once in its `beforeAll`. */
+export interface UploadFixtures {
+  /** The matcher over the listed test vectors. */
+  readonly matcher: () => Matcher;
+  /** The hostile corpus with each file's in-process outcome with that matcher. */
+  readonly hostile: () => HostileCase[];
+}
+
+/** Sets up {@link UploadFixtures} in a `beforeAll` of the calling file. */
+export function uploadFixtures(): UploadFixtures {
+  let matcher: Matcher | undefined;
+  let hostile: HostileCase[] = [];
+  beforeAll(async () => {
+    matcher = await listedMatcher();
+    hostile = await hostileCases(matcher);
+  }, 60_000);
+  return { matcher: () => matcher as Matcher, hostile: () => hostile };
+}
 
 /** What a guarded route saw: the handler's calls and the hook's. */
 export interface Seen {
@@ -74,12 +94,7 @@ export function handlerAnswer(result: UploadGuardResult | undefined, seen: Seen)
  * `beforeAll` (the listed matcher, the corpus's in-process outcomes). `streamed`: the guard reads
  * the body itself, so the hostile-client tests apply.
  */
-export function describeUploadGuard<R>(
-  name: string,
-  serve: Serve<R>,
-  setup: { readonly matcher: () => Matcher; readonly hostile: () => HostileCase[] },
-  streamed: boolean,
-): void {
+export function describeUploadGuard<R>(name: string, serve: Serve<R>, setup: UploadFixtures, streamed: boolean): void {
   describe(`${name}: uploads`, () => {
     it('blocks a listed image with a 403 that names no list, after the hook had the full result, and never calls the handler', async () => {
       const { url, seen } = await serve();
@@ -118,23 +133,30 @@ export function describeUploadGuard<R>(
       const bytes = image(UNRELATED);
       const answer = await upload(url, [{ bytes, name: UNRELATED }], { caption: 'a hill' });
       expect(answer.status).toBe(200);
-      expect(answer.body).toMatchObject({ outcome: 'clean', size: bytes.length, sha256: sha256(bytes), filename: UNRELATED });
+      expect(answer.body).toMatchObject({
+        outcome: 'clean',
+        size: bytes.length,
+        sha256: sha256(bytes),
+        filename: UNRELATED,
+      });
       expect(answer.body.result).toMatchObject({ matched: false, checked: true, matches: [] });
       expect((answer.body.result as { hashes: { sha256: string } }).hashes.sha256).toBe(sha256(bytes));
       expect(answer.body.fields).toEqual({ caption: 'a hill' });
-          expect(seen.handled).toBe(1);
+      expect(seen.handled).toBe(1);
       expect(seen.hooked).toHaveLength(0);
     });
 
     it('gives every file of the hostile corpus the code matchImage gives it in process, failing closed by default', async () => {
       const { url } = await serve();
-      for (const c of setup.hostile()) expectHostileAnswer(c, await upload(url, [{ bytes: c.bytes, name: c.file }]), false);
+      for (const c of setup.hostile())
+        expectHostileAnswer(c, await upload(url, [{ bytes: c.bytes, name: c.file }]), false);
       expect(setup.hostile().some((c) => c.code !== undefined)).toBe(true);
     }, 60_000);
 
     it('hands every upload it could not check to the handler as unchecked with failOpen: true', async () => {
       const { url } = await serve({ failOpen: true });
-      for (const c of setup.hostile()) expectHostileAnswer(c, await upload(url, [{ bytes: c.bytes, name: c.file }]), true);
+      for (const c of setup.hostile())
+        expectHostileAnswer(c, await upload(url, [{ bytes: c.bytes, name: c.file }]), true);
     }, 60_000);
 
     it('refuses a request with more files than maxFiles, and one with no file', async () => {

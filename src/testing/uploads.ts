@@ -62,7 +62,11 @@ export interface Answer {
 }
 
 /** POSTs `files` (and text `fields`) as `multipart/form-data` with the global `fetch` and `FormData`. */
-export async function upload(url: string, files: readonly Part[], fields: Record<string, string> = {}): Promise<Answer> {
+export async function upload(
+  url: string,
+  files: readonly Part[],
+  fields: Record<string, string> = {},
+): Promise<Answer> {
   const form = new FormData();
   for (const [name, value] of Object.entries(fields)) form.append(name, value);
   for (const f of files)
@@ -194,7 +198,9 @@ export function rawRequest(
     };
     const timer = setTimeout(finish, options.waitMs ?? 30_000);
     const frame = (chunk: Buffer) =>
-      options.chunked ? Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')]) : chunk;
+      options.chunked
+        ? Buffer.concat([Buffer.from(`${chunk.length.toString(16)}\r\n`), chunk, Buffer.from('\r\n')])
+        : chunk;
     socket.on('data', (chunk) => received.push(chunk));
     socket.on('error', finish);
     socket.on('close', finish);

@@ -4,34 +4,28 @@
  * (src/testing/upload-contract.ts).
  */
 import type { Server } from 'node:http';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { Matcher } from '../matcher/matcher.js';
-import { describeUploadGuard, handlerAnswer, recording, type Seen, type Served } from '../testing/upload-contract.js';
 import {
-  hostileCases,
-  image,
-  listedMatcher,
-  origin,
-  serveWeb,
-  UNRELATED,
-  type HostileCase,
-} from '../testing/uploads.js';
+  describeUploadGuard,
+  handlerAnswer,
+  recording,
+  uploadFixtures,
+  type Seen,
+  type Served,
+} from '../testing/upload-contract.js';
+import { image, origin, serveWeb, UNRELATED } from '../testing/uploads.js';
 import { uploadGuard, type UploadGuardOptions } from './index.js';
 
-let matcher: Matcher;
-let hostile: HostileCase[];
+const setup = uploadFixtures();
 const servers: Server[] = [];
 
-beforeAll(async () => {
-  matcher = await listedMatcher();
-  hostile = await hostileCases(matcher);
-}, 60_000);
 afterAll(async () => {
   await Promise.all(servers.map((s) => new Promise((resolve) => s.close(resolve))));
 });
 
 /** A route whose POST runs the guard, answering its response or what the handler got. */
-async function serve(options: UploadGuardOptions<Request> = {}, m: Matcher = matcher): Promise<Served> {
+async function serve(options: UploadGuardOptions<Request> = {}, m: Matcher = setup.matcher()): Promise<Served> {
   const seen: Seen = { handled: 0, hooked: [] };
   const guard = uploadGuard(m, recording(options, seen));
   const server = await serveWeb(async (request) => {
@@ -42,11 +36,11 @@ async function serve(options: UploadGuardOptions<Request> = {}, m: Matcher = mat
   return { url: `${origin(server)}/upload`, seen, server };
 }
 
-describeUploadGuard('uploadGuard (web Request)', serve, { matcher: () => matcher, hostile: () => hostile }, true);
+describeUploadGuard('uploadGuard (web Request)', serve, setup, true);
 
 describe('uploadGuard (web Request)', () => {
   it('returns the refusal with the checks made, and no response when the handler goes on', async () => {
-    const guard = uploadGuard(matcher);
+    const guard = uploadGuard(setup.matcher());
     const form = (file: string) => {
       const data = new FormData();
       data.append('image', new Blob([image(file)]), file);
