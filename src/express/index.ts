@@ -106,7 +106,8 @@ async function parse(session: UploadSession<Request>, req: Request, guard: Uploa
   req.pipe(parser);
   const failed = session.failed.then(() => {
     req.unpipe(parser);
-    // A file check still running settles on its own (its stream is destroyed); an error it throws is not this request's answer.
+    // A file check still running settles on its own (its stream is destroyed); an error it throws
+    // is not this request's answer.
     files.catch(() => {});
   });
   await Promise.race([parsed.then(() => files), failed]);

@@ -55,9 +55,10 @@ export function toCheck(part: UploadPart, bytes: Buffer, settled: ImageMatchResu
   if (settled instanceof HashwardenError) return { ...base, outcome: 'unchecked', error: settled };
   if (settled.matched) return { ...base, outcome: 'matched', result: settled };
   if (settled.checked) return { ...base, outcome: 'clean', result: settled };
+  const unusable = Object.keys(settled.unusable).join(', ') || 'none';
   const error = new HashwardenError(
     'ERR_NOT_CHECKED',
-    `The upload could not be checked against every list (unusable hashes: ${Object.keys(settled.unusable).join(', ') || 'none'})`,
+    `The upload could not be checked against every list (unusable hashes: ${unusable})`,
   );
   return { ...base, outcome: 'unchecked', result: settled, error };
 }

@@ -202,15 +202,14 @@ export class UploadSession<R> {
         }
       }
     } finally {
-      this.#current = undefined;
       if (this.#failure === undefined) clock.resume();
     }
-    if (this.#failure !== undefined) return;
-    // Not received whole (the matcher stopped it: its own deadline, a failed stream): refused, never handed over.
-    if (!kept.ended) {
+    // Not received whole (the matcher stopped it: its own deadline, a failed stream): refused, never
+    // handed over, and the rest of the part left unread (the file is destroyed).
+    if (this.#failure === undefined && !kept.ended)
       this.fail(settled instanceof HashwardenError ? settled : badRequest('A file part ended early'));
-      return;
-    }
+    this.#current = undefined;
+    if (this.#failure !== undefined) return;
     this.uploads.push(toCheck(part, Buffer.concat(kept.chunks, kept.size), settled));
   }
 
@@ -236,9 +235,9 @@ export class UploadSession<R> {
 
   /**
    * The decision, once the body has been read (or has failed): a failure's refusal (closing the
-   * connection when the guard was reading the body: the rest is unread); no file → 400; a match → `onMatch` awaited, then
-   * the blocked response (or the handler, with `passMatched`); an unchecked upload → its refusal,
-   * unless `failOpen`; else the handler.
+   * connection when the guard was reading the body: the rest is unread); no file → 400; a match →
+   * `onMatch` awaited, then the blocked response (or the handler, with `passMatched`); an unchecked
+   * upload → its refusal, unless `failOpen`; else the handler.
    */
   async decide(request: R): Promise<Decision> {
     const o = this.#guard.options;

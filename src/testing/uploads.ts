@@ -154,7 +154,8 @@ export function multipart(bytes: Uint8Array, fields: Record<string, string> = {}
     parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`));
   parts.push(
     Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\nContent-Type: image/jpeg\r\n\r\n`,
+      `--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.jpg"\r\n` +
+        'Content-Type: image/jpeg\r\n\r\n',
     ),
     Buffer.from(bytes),
     Buffer.from(`\r\n--${boundary}--\r\n`),

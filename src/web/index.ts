@@ -21,7 +21,7 @@ export interface WebUploadResult extends UploadGuardResult {
   readonly response?: Response;
 }
 
-/** `body` through a byte limit: past `limit` bytes the request fails `ERR_IMAGE_TOO_LARGE` and its body is cancelled. */
+/** `body` through a byte limit: past `limit` bytes the request fails (`ERR_IMAGE_TOO_LARGE`), its body cancelled. */
 function bounded(body: ReadableStream<Uint8Array>, limit: number, session: UploadSession<Request>) {
   const reader = body.getReader();
   let total = 0;
