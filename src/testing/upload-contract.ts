@@ -231,6 +231,26 @@ export function describeUploadGuard<R>(name: string, serve: Serve<R>, setup: Upl
         expect(seen.handled).toBe(2);
       });
 
+      it("takes maxInFlight from the matcher's concurrency + maxQueued: one request in hand there, the next gets 503", async () => {
+        const { server, url } = await serve(
+          { timeoutSeconds: 1 },
+          await listedMatcher({ concurrency: 1, maxQueued: 0 }),
+        );
+        const { port } = server.address() as AddressInfo;
+        const { boundary, body } = multipart(image(UNRELATED));
+        const stalled = rawRequest(
+          port,
+          `POST /upload HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=${boundary}\r\nContent-Length: ${body.length}\r\n\r\n`,
+          body.subarray(0, 100),
+          { waitMs: 10_000 },
+        );
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        const refused = await upload(url, [{ bytes: image(UNRELATED) }]);
+        expect([refused.status, refused.body.code, refused.headers.get('retry-after')]).toEqual([503, 'ERR_BUSY', '1']);
+        expect((await stalled).status).toBe(408);
+        expect((await upload(url, [{ bytes: image(UNRELATED) }])).status).toBe(200);
+      });
+
       it('answers 64 concurrent uploads, never checking more than maxInFlight at once, the excess with 503 and Retry-After', async () => {
         // One upload at a time, of the larger vectors: the checks outlast the requests' arrival.
         const busy = await listedMatcher({ concurrency: 1 });
@@ -274,6 +294,14 @@ export function describeUploadGuard<R>(name: string, serve: Serve<R>, setup: Upl
       const through = await upload(passed.url, [{ bytes: image(LISTED[0]) }]);
       expect([through.status, through.body.outcome]).toEqual([200, 'matched']);
       expect(passed.seen.hooked).toHaveLength(1);
+    });
+
+    it("takes maxBytes from the matcher's image.maxBytes", async () => {
+      const { url, seen } = await serve({}, await listedMatcher({ image: { maxBytes: 20_000 } }));
+      const large = await upload(url, [{ bytes: image('shapes-1024x768.jpg') }]);
+      expect([large.status, large.body.code]).toEqual([413, 'ERR_IMAGE_TOO_LARGE']);
+      expect((await upload(url, [{ bytes: image(UNRELATED) }])).status).toBe(200);
+      expect(seen.handled).toBe(1);
     });
 
     it('sends the request to the error path, not the handler, when onMatch throws', async () => {
