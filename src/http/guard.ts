@@ -86,6 +86,7 @@ export class UploadSession<R> {
   #failure: HashwardenError | undefined;
   #current: Readable | undefined;
   #ended = false;
+  #fieldCount = 0;
   /** True when the guard reads the body itself: a failure leaves it unread, and the connection is closed. */
   readonly #streamed: boolean;
   #failed!: (error: HashwardenError) => void;
@@ -125,14 +126,18 @@ export class UploadSession<R> {
     this.#failed(error);
   }
 
-  /** Keeps a text field (`ERR_UPLOAD_REQUEST` when the parser cut it short). */
+  /**
+   * Keeps a text field; `ERR_UPLOAD_REQUEST` for one longer than `maxFieldBytes` (or that the
+   * parser cut short, `truncated`) or beyond `maxFields`.
+   */
   field(name: string, value: string, truncated = false): void {
-    if (truncated) {
-      this.fail(
-        badRequest(
-          `Field ${JSON.stringify(name.slice(0, 64))} is longer than ${this.#guard.options.maxFieldBytes} bytes`,
-        ),
-      );
+    const { maxFields, maxFieldBytes } = this.#guard.options;
+    if (truncated || Buffer.byteLength(value) > maxFieldBytes) {
+      this.fail(badRequest(`Field ${JSON.stringify(name.slice(0, 64))} is longer than ${maxFieldBytes} bytes`));
+      return;
+    }
+    if (++this.#fieldCount > maxFields) {
+      this.fail(badRequest(`The request carries more than ${maxFields} fields`));
       return;
     }
     const seen = this.fields[name];

@@ -192,8 +192,11 @@ export function resolveUploadGuard<R>(
 }
 
 /**
- * busboy's limits for a guard (both adapters that stream hand them to busboy): a file cut at
- * `maxBytes` (busboy says so with its `limit` event), no more files, fields or parts than allowed.
+ * busboy's limits for a guard (both adapters that stream hand them to busboy): no more files or
+ * fields than allowed; a file or field one byte over its limit, and one part over the files and
+ * fields together. busboy says a limit is hit once it is reached, not passed, for these three: a
+ * file of exactly `maxBytes` (which the matcher takes) would be cut and refused, and a request of
+ * exactly `maxFiles` files and `maxFields` fields refused.
  */
 export function parserLimits(
   o: Pick<ResolvedUploadGuard<unknown>, 'maxBytes' | 'maxFiles' | 'maxFields' | 'maxFieldBytes'>,
@@ -205,10 +208,10 @@ export function parserLimits(
   parts: number;
 } {
   return {
-    fileSize: o.maxBytes,
+    fileSize: o.maxBytes + 1,
     files: o.maxFiles,
     fields: o.maxFields,
-    fieldSize: o.maxFieldBytes,
-    parts: o.maxFiles + o.maxFields,
+    fieldSize: o.maxFieldBytes + 1,
+    parts: o.maxFiles + o.maxFields + 1,
   };
 }

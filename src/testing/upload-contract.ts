@@ -167,6 +167,27 @@ export function describeUploadGuard<R>(name: string, serve: Serve<R>, setup: Upl
       expect([none.status, none.body.code]).toEqual([400, 'ERR_UPLOAD_REQUEST']);
       expect(seen.handled).toBe(0);
     });
+
+    it('takes a file of exactly maxBytes and refuses one byte more with 413', async () => {
+      const bytes = image(UNRELATED);
+      const exact = await serve({ maxBytes: bytes.length });
+      expect((await upload(exact.url, [{ bytes }])).status).toBe(200);
+      const under = await serve({ maxBytes: bytes.length - 1 });
+      const answer = await upload(under.url, [{ bytes }]);
+      expect([answer.status, answer.body.code]).toEqual([413, 'ERR_IMAGE_TOO_LARGE']);
+      expect(under.seen.handled).toBe(0);
+    });
+
+    it('refuses more text fields than maxFields, and a field longer than maxFieldBytes', async () => {
+      const { url, seen } = await serve({ maxFields: 2, maxFieldBytes: 16 });
+      const bytes = image(UNRELATED);
+      const many = await upload(url, [{ bytes }], { a: '1', b: '2', c: '3' });
+      expect([many.status, many.body.code]).toEqual([400, 'ERR_UPLOAD_REQUEST']);
+      const long = await upload(url, [{ bytes }], { caption: 'x'.repeat(17) });
+      expect([long.status, long.body.code]).toEqual([400, 'ERR_UPLOAD_REQUEST']);
+      expect((await upload(url, [{ bytes }], { a: '1', caption: 'x'.repeat(16) })).status).toBe(200);
+      expect(seen.handled).toBe(1);
+    });
   });
 
   if (streamed) {

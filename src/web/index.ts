@@ -67,22 +67,24 @@ async function readForm(
   }
 }
 
-/** Each field of `form` kept, each file checked in order, within `maxFiles` and `maxBytes`. */
+/** Each field of `form` kept, each file checked in order, within `maxFiles`, `maxFields` and their sizes. */
 async function checkForm(session: UploadSession<Request>, form: FormData, o: ResolvedUploadGuard<Request>) {
-  let files = 0;
-  for (const [name, value] of form) {
+  const entries = [...form];
+  const files = entries.filter(([, value]) => typeof value !== 'string').length;
+  // Counted before any file is checked, as busboy refuses them while it parses.
+  if (files > o.maxFiles) return session.tooManyFiles();
+  if (entries.length - files > o.maxFields)
+    return session.fail(badRequest(`The request carries more than ${o.maxFields} fields`));
+  for (const [name, value] of entries) {
+    if (session.failure !== undefined) return;
     if (typeof value === 'string') {
-      if (Buffer.byteLength(value) > o.maxFieldBytes) return session.field(name, value, true);
       session.field(name, value);
       continue;
     }
-    if (++files > o.maxFiles) return session.tooManyFiles();
     if (value.size > o.maxBytes) return session.fileTooLarge();
     const part = { field: name, filename: value.name, mimeType: value.type };
     await session.bytes(part, Buffer.from(await value.arrayBuffer()), value);
   }
-  if (Object.keys(session.fields).length > o.maxFields)
-    session.fail(badRequest(`The request carries more than ${o.maxFields} fields`));
 }
 
 function toResponse({ response }: Refused): Response {
