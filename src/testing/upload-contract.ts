@@ -79,6 +79,7 @@ export function handlerAnswer(result: UploadGuardResult | undefined, seen: Seen)
   seen.handled++;
   const u = result?.uploads[0] as UploadCheck;
   return {
+    files: result?.uploads.map((f) => [f.field, f.outcome]),
     outcome: u.outcome,
     error: u.error?.code,
     size: u.size,
@@ -166,6 +167,25 @@ export function describeUploadGuard<R>(name: string, serve: Serve<R>, setup: Upl
       const none = await upload(url, [], { caption: 'no file' });
       expect([none.status, none.body.code]).toEqual([400, 'ERR_UPLOAD_REQUEST']);
       expect(seen.handled).toBe(0);
+    });
+
+    it('checks every file of a request of maxFiles files, in order, and blocks it when any matched', async () => {
+      const { url, seen } = await serve({ maxFiles: 2 });
+      const clean = await upload(url, [
+        { bytes: image(UNRELATED), field: 'first' },
+        { bytes: image('landscape-1600x1200.jpg'), field: 'second' },
+      ]);
+      expect([clean.status, clean.body.files]).toEqual([
+        200,
+        [
+          ['first', 'clean'],
+          ['second', 'clean'],
+        ],
+      ]);
+      const mixed = await upload(url, [{ bytes: image(UNRELATED) }, { bytes: image(LISTED[1]) }]);
+      expect(mixed.status).toBe(403);
+      expect(seen.hooked[0]?.map((u) => u.outcome)).toEqual(['clean', 'matched']);
+      expect(seen.handled).toBe(1);
     });
 
     it('takes a file of exactly maxBytes and refuses one byte more with 413', async () => {
