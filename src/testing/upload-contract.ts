@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { PassThrough } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { UploadCheck, UploadGuardResult } from '../http/check.js';
 import type { UploadGuardOptions } from '../http/options.js';
@@ -246,6 +247,7 @@ export function describeUploadGuard<R>(name: string, serve: Serve<R>, setup: Upl
         );
         expect(answer.status).toBe(413);
         expect(answer.text).toMatch(/ERR_IMAGE_TOO_LARGE/);
+        expect(answer.text.toLowerCase()).toMatch(/connection: close/);
         expect(bytesRead()).toBeLessThan(100_000 + 4 * 1024 * 1024);
         expect(seen.handled).toBe(0);
       });
@@ -335,6 +337,28 @@ export function describeUploadGuard<R>(name: string, serve: Serve<R>, setup: Upl
       const through = await upload(passed.url, [{ bytes: image(LISTED[0]) }]);
       expect([through.status, through.body.outcome]).toEqual([200, 'matched']);
       expect(passed.seen.hooked).toHaveLength(1);
+    });
+
+    it("answers the matcher's own ERR_BUSY with 503, and with failOpen hands the upload over whole as unchecked", async () => {
+      const busy = await listedMatcher({ concurrency: 1, maxQueued: 0 });
+      // Another caller of the matcher holds its one slot: a stream that sends nothing yet.
+      const holder = new PassThrough();
+      const held = busy.matchImage(holder).catch((error: unknown) => error);
+      const bytes = image(UNRELATED);
+      const closed = await serve({ maxInFlight: 4 }, busy);
+      const refused = await upload(closed.url, [{ bytes }]);
+      expect([refused.status, refused.body.code, refused.headers.get('retry-after')]).toEqual([503, 'ERR_BUSY', '1']);
+      const open = await serve({ maxInFlight: 4, failOpen: true }, busy);
+      const passed = await upload(open.url, [{ bytes }]);
+      expect(passed.status).toBe(200);
+      expect(passed.body).toMatchObject({
+        outcome: 'unchecked',
+        error: 'ERR_BUSY',
+        size: bytes.length,
+        sha256: sha256(bytes),
+      });
+      holder.end(image(LISTED[0]));
+      expect(await held).toMatchObject({ matched: true });
     });
 
     it("takes maxBytes from the matcher's image.maxBytes", async () => {
