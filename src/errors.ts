@@ -80,6 +80,17 @@ export const ERROR_CODES = [
    * memory, ended from outside). The upload was not checked: retry it; the pool starts another thread.
    */
   'ERR_HASH_THREAD',
+  /**
+   * An upload the matcher hashed but could not check against every list it holds (its result has
+   * `checked: false`, e.g. a blank image against PDQ-only lists): not an error of `matchImage`, which
+   * resolves, but the code the framework adapters answer with and put on the upload's `error`.
+   */
+  'ERR_NOT_CHECKED',
+  /**
+   * An HTTP upload a framework adapter refused before checking any file: not `multipart/form-data`,
+   * malformed multipart, no file part, or more files, fields or parts than the guard allows.
+   */
+  'ERR_UPLOAD_REQUEST',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

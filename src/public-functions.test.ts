@@ -1,5 +1,5 @@
 /**
- * Walks every exported function and static factory of the three entries and calls each with no
+ * Walks every exported function and static factory of the package's entries and calls each with no
  * arguments, wrong types, a directory, a missing file and an empty file: each call either
  * succeeds or fails with a HashwardenError, TypeError or RangeError, within a time bound. The
  * entries are iterated, not listed, so a new export is walked as soon as it exists.
@@ -15,6 +15,9 @@ const ENTRIES = {
   hashwarden: './index.js',
   'hashwarden/image': './image/index.js',
   'hashwarden/sqlite': './store/index.js',
+  'hashwarden/express': './express/index.js',
+  'hashwarden/fastify': './fastify/index.js',
+  'hashwarden/web': './web/index.js',
 } as const;
 
 /** Longest a call may take before it counts as a hang. */

@@ -4,6 +4,7 @@ import { mapSettled, MAX_CONCURRENCY } from '../concurrency.js';
 import { HashwardenError } from '../errors.js';
 import type { FrameHashes, HashImageOptions, ImageHashResult, ImageInput } from '../image/index.js';
 import { pinInput, checkInput, type PinnedInput } from '../image/input.js';
+import { resolveImageOptions } from '../image/options.js';
 import type { UploadPass, UploadPlan } from '../image/upload.js';
 import { normalizeEntry, type ListEntry, type ListEntryInput } from '../lists/entry.js';
 import { MAX_PACKED_LISTS } from '../search/entry-table.js';
@@ -463,6 +464,21 @@ export class Matcher {
    */
   get sequence(): number {
     return this.#state.sequence;
+  }
+
+  /**
+   * The matcher's bounds on an upload and on calls at once, resolved: `maxBytes` and
+   * `timeoutSeconds` (its `image` options, or their defaults), `concurrency` and `maxQueued`. For
+   * an upload path that sets its own limits from them (the framework adapters: `hashwarden/express`…).
+   */
+  get limits(): {
+    readonly maxBytes: number;
+    readonly timeoutSeconds: number;
+    readonly concurrency: number;
+    readonly maxQueued: number;
+  } {
+    const { maxBytes, concurrency, maxQueued, image } = this.#options;
+    return { maxBytes, timeoutSeconds: resolveImageOptions(image).timeoutSeconds, concurrency, maxQueued };
   }
 
   /** Number of entries held. */

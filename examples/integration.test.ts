@@ -1,0 +1,144 @@
+/**
+ * The upload-route examples of docs/integration.md, run as their frameworks run them, over real
+ * HTTP on 127.0.0.1: the Express and Fastify apps (examples/express-upload, examples/fastify-upload)
+ * listening, and the Next.js App Router route (examples/nextjs-app-router) imported and served
+ * through a node:http → web Request bridge (Next itself is not run: see its README). Each blocks a
+ * listed image and its edited copy after writing the report and evidence, stores an unrelated one,
+ * refuses what it cannot check with its code; and the doc shows each file as it is. Runs against
+ * the built package (`npm run build`): `hashwarden` resolves to dist/.
+ */
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Matcher } from 'hashwarden';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { HOSTILE, image, origin, serveWeb, upload } from '../src/testing/uploads.js';
+import { writeExampleSnapshot } from './lambda-upload-hook/example-lists.mjs';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
+let dir: string;
+let snapshot: string;
+const closers: (() => Promise<unknown>)[] = [];
+const saved = { ...process.env };
+
+beforeAll(async () => {
+  dir = await mkdtemp(join(tmpdir(), 'hashwarden-integration-'));
+  snapshot = join(dir, 'lists.snap');
+  await writeExampleSnapshot(snapshot);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all(closers.map((close) => close()));
+  process.env = saved;
+  await rm(dir, { recursive: true, force: true });
+});
+
+/** Where one example stores uploads and reports. */
+interface Dirs {
+  readonly uploadDir: string;
+  readonly reportDir: string;
+}
+
+const listen = async (server: Server) => {
+  if (!server.listening) await new Promise((resolve) => server.once('listening', resolve));
+  closers.push(() => new Promise((resolve) => server.close(resolve)));
+  return `${origin(server)}`;
+};
+
+/** Each example started on its own directories: the URL of its upload route. */
+const EXAMPLES: Record<string, { file: string; section: string; start: (dirs: Dirs) => Promise<string> }> = {
+  Express: {
+    file: 'express-upload/app.mjs',
+    section: '## Express',
+    async start(dirs) {
+      const { createApp } = await import('./express-upload/app.mjs');
+      const app = createApp(await Matcher.open(snapshot), dirs);
+      return `${await listen(app.listen(0, '127.0.0.1'))}/upload`;
+    },
+  },
+  Fastify: {
+    file: 'fastify-upload/app.mjs',
+    section: '## Fastify',
+    async start(dirs) {
+      const { createApp } = await import('./fastify-upload/app.mjs');
+      const app = await createApp(await Matcher.open(snapshot), dirs);
+      await app.listen({ port: 0, host: '127.0.0.1' });
+      closers.push(() => app.close());
+      return `${origin(app.server)}/upload`;
+    },
+  },
+  'Next.js': {
+    file: 'nextjs-app-router/app/api/upload/route.ts',
+    section: '## Next.js (App Router)',
+    async start(dirs) {
+      // The route reads its environment when it loads, as in a Next.js server.
+      Object.assign(process.env, {
+        HASHWARDEN_SNAPSHOT: snapshot,
+        UPLOAD_DIR: dirs.uploadDir,
+        REPORT_DIR: dirs.reportDir,
+      });
+      const route = await import('./nextjs-app-router/app/api/upload/route.ts');
+      expect(route.runtime).toBe('nodejs');
+      return `${await listen(await serveWeb(route.POST))}/api/upload`;
+    },
+  },
+};
+
+/** The first fenced code block after `heading` in docs/integration.md. */
+async function docBlock(heading: string): Promise<string | undefined> {
+  const doc = await readFile(here('../docs/integration.md'), 'utf8');
+  const start = doc.indexOf(`\n${heading}\n`);
+  if (start < 0) return undefined;
+  return /```[a-z]*\n([\s\S]*?)```/.exec(doc.slice(start))?.[1];
+}
+
+describe.each(Object.keys(EXAMPLES))('the %s upload example', (name) => {
+  const example = EXAMPLES[name] as (typeof EXAMPLES)[string];
+  let url: string;
+  let dirs: Dirs;
+  beforeAll(async () => {
+    dirs = { uploadDir: join(dir, name, 'uploads'), reportDir: join(dir, name, 'reports') };
+    url = await example.start(dirs);
+  }, 30_000);
+
+  it('is shown whole in docs/integration.md', async () => {
+    expect(await docBlock(example.section)).toBe(await readFile(here(example.file), 'utf8'));
+  });
+
+  it('blocks a listed image and its edited copy with a 403 naming no list, after writing the report and the evidence', async () => {
+    for (const file of ['shapes-1024x768.jpg', 'shapes-1024x768--jpeg60.jpg']) {
+      const answer = await upload(url, [{ bytes: image(file), name: file }]);
+      expect([answer.status, answer.body], file).toEqual([403, { error: 'upload refused' }]);
+    }
+    const reports = (await readdir(dirs.reportDir)).sort();
+    const json = reports.filter((f) => f.endsWith('.json'));
+    expect(json).toHaveLength(2);
+    const first = JSON.parse(await readFile(join(dirs.reportDir, json[0] as string), 'utf8'));
+    expect(first.uploads[0]).toMatchObject({ outcome: 'matched', result: { matched: true } });
+    expect(first.uploads[0].result.matches[0]).toMatchObject({ list: 'example', listLabel: 'block-and-report' });
+    const evidence = reports.filter((f) => f.endsWith('.bin'));
+    expect(evidence).toHaveLength(2);
+    const kept = await Promise.all(evidence.map((f) => readFile(join(dirs.reportDir, f))));
+    expect(kept.map((b) => b.length).sort()).toEqual(
+      [image('shapes-1024x768.jpg').length, image('shapes-1024x768--jpeg60.jpg').length].sort(),
+    );
+    expect((await stat(join(dirs.reportDir, evidence[0] as string))).mode & 0o777).toBe(0o600);
+    await expect(readdir(dirs.uploadDir)).rejects.toThrow();
+  });
+
+  it('stores an unrelated image whole and answers 201', async () => {
+    const bytes = image('terrain-333x250.jpg');
+    const answer = await upload(url, [{ bytes }], { caption: 'a hill' });
+    expect(answer.status).toBe(201);
+    expect(answer.body.caption).toBe('a hill');
+    expect(await readFile(join(dirs.uploadDir, answer.body.id as string))).toEqual(bytes);
+  });
+
+  it('refuses what it cannot check with the code matchImage gives in process', async () => {
+    const answer = await upload(url, [{ bytes: await readFile(join(HOSTILE, 'random-4k.bin')) }]);
+    expect([answer.status, answer.body]).toEqual([422, { code: 'ERR_UNSUPPORTED_FORMAT' }]);
+    expect(await readdir(dirs.uploadDir)).toHaveLength(1);
+  });
+});
