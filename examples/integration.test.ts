@@ -2,13 +2,14 @@
  * The upload-route examples of docs/integration.md, run as their frameworks run them, over real
  * HTTP on 127.0.0.1: the Express and Fastify apps (examples/express-upload, examples/fastify-upload)
  * listening, and the Next.js App Router route (examples/nextjs-app-router) imported and served
- * through a node:http → web Request bridge (Next itself is not run: see its README). Each blocks a
+ * through a node:http → web Request bridge (Next itself is not run: see its README), and the Lambda
+ * function (examples/lambda-function-url) behind a bridge that makes function-URL events. Each blocks a
  * listed image and its edited copy after writing the report and evidence, stores an unrelated one,
  * refuses what it cannot check with its code; and the doc shows each file as it is. Runs against
  * the built package (`npm run build`): `hashwarden` resolves to dist/.
  */
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -47,6 +48,36 @@ const listen = async (server: Server) => {
   return `${origin(server)}`;
 };
 
+/**
+ * A Lambda function URL in front of `handler`, as AWS runs one: the whole body read, base64 in a
+ * payload-2.0 event with the headers (lower case, repeated ones joined), the result written back.
+ */
+async function serveLambda(
+  handler: (event: unknown) => Promise<{ statusCode: number; headers?: Record<string, string>; body?: string }>,
+): Promise<Server> {
+  const server = createServer(async (req, res) => {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers))
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(',') : value;
+    const [rawPath = '/', rawQueryString = ''] = (req.url ?? '/').split('?');
+    const result = await handler({
+      version: '2.0',
+      rawPath,
+      rawQueryString,
+      headers,
+      requestContext: { domainName: 'example.lambda-url.localhost', http: { method: req.method, sourceIp: '127.0.0.1' } },
+      body: Buffer.concat(chunks).toString('base64'),
+      isBase64Encoded: true,
+    });
+    res.writeHead(result.statusCode, result.headers ?? {});
+    res.end(result.body ?? '');
+  });
+  server.listen(0, '127.0.0.1');
+  return server;
+}
+
 /** Each example started on its own directories: the URL of its upload route. */
 const EXAMPLES: Record<string, { file: string; section: string; start: (dirs: Dirs) => Promise<string> }> = {
   Express: {
@@ -82,6 +113,20 @@ const EXAMPLES: Record<string, { file: string; section: string; start: (dirs: Di
       const route = await import('./nextjs-app-router/app/api/upload/route.ts');
       expect(route.runtime).toBe('nodejs');
       return `${await listen(await serveWeb(route.POST))}/api/upload`;
+    },
+  },
+  Lambda: {
+    file: 'lambda-function-url/handler.mjs',
+    section: '## AWS Lambda',
+    async start(dirs) {
+      // The function reads its environment and opens its matcher when it loads (its init).
+      Object.assign(process.env, {
+        HASHWARDEN_SNAPSHOT: snapshot,
+        UPLOAD_DIR: dirs.uploadDir,
+        REPORT_DIR: dirs.reportDir,
+      });
+      const { handler } = await import('./lambda-function-url/handler.mjs');
+      return `${await listen(await serveLambda(handler))}/upload`;
     },
   },
 };
