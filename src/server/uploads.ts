@@ -7,7 +7,6 @@
  * code and a 4xx/5xx status, and a result that was not checked (`checked: false`, e.g. a PDQ
  * quality below 50 against PDQ lists) with 422 `ERR_NOT_CHECKED` and why.
  */
-import type { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ALGORITHM_NAMES, canonicalAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { ImageInput } from '../image/index.js';
@@ -47,6 +46,28 @@ export function uploadStatus(code: ErrorCode): number {
   return STATUS_BY_CODE[code] ?? 500;
 }
 
+/** An upload over the sidecar's byte limit, whatever the matcher's own limit is. */
+const tooLarge = (): HttpError => new HttpError(413, 'Content too large', { code: 'ERR_IMAGE_TOO_LARGE' });
+
+/**
+ * `source` within `maxBytes`: the matcher reads it through this, so that the sidecar's limit holds
+ * even for a matcher of a larger one (a caller's), and a multipart file cut at the limit is refused,
+ * never hashed as if whole.
+ */
+async function* limited(source: AsyncIterable<Uint8Array>, maxBytes: number): AsyncGenerator<Uint8Array> {
+  let total = 0;
+  for await (const chunk of source) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw tooLarge();
+    yield chunk;
+  }
+}
+
+/** The error an upload's failure is answered with: the sidecar's own when it stopped the stream. */
+export function uploadError(error: unknown): unknown {
+  return isHashwardenError(error) && error.cause instanceof HttpError ? error.cause : error;
+}
+
 /** HMA's `types` parameter (comma-separated signal types to hash; hashing.py `_parse_request_signal_type`). */
 function typesParameter(value: string | undefined): AlgorithmName[] | undefined {
   if (value === undefined) return undefined;
@@ -65,7 +86,7 @@ function typesParameter(value: string | undefined): AlgorithmName[] | undefined 
  * Reads a multipart body's one file, handing its stream to `use` as it arrives (HMA: hashing.py
  * `hash_media_from_form_data`): the field name is the content type (`photo`), one file only.
  */
-async function multipartFile<T>(request: FastifyRequest, maxBytes: number, use: (file: Readable) => Promise<T>): Promise<T> {
+async function multipartFile<T>(request: FastifyRequest, maxBytes: number, use: (file: AsyncIterable<Uint8Array>) => Promise<T>): Promise<T> {
   if (!request.isMultipart()) throw new HttpError(400, 'Missing multipart/form-data file upload');
   // One byte over the limit reaches the matcher, which refuses it (ERR_IMAGE_TOO_LARGE): a file
   // cut at the limit must never be hashed as if whole.
@@ -79,7 +100,7 @@ async function multipartFile<T>(request: FastifyRequest, maxBytes: number, use: 
     if (part.type !== 'file') continue;
     if (result !== undefined) throw new HttpError(400, 'Only one file allowed per request');
     if (part.fieldname !== 'photo') throw new HttpError(400, `no such content_type: '${part.fieldname}'`);
-    result = { value: await use(part.file) };
+    result = { value: await use(limited(part.file, maxBytes)) };
   }
   if (result === undefined) throw new HttpError(400, 'Missing multipart/form-data file upload');
   return result.value;
@@ -137,8 +158,10 @@ async function counted<T>(metrics: Metrics, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
   } catch (error) {
-    if (isHashwardenError(error)) metrics.upload('unchecked', error.code);
-    throw error;
+    const cause = uploadError(error);
+    if (isHashwardenError(cause)) metrics.upload('unchecked', cause.code);
+    else if (cause instanceof HttpError && cause.code !== undefined) metrics.upload('unchecked', cause.code);
+    throw cause;
   }
 }
 
@@ -147,12 +170,12 @@ async function fromUrl<T>(
   request: FastifyRequest,
   options: ResolvedServerOptions,
   query: { url?: string; content_type?: string },
-  use: (body: ReadableStream<Uint8Array>) => Promise<T>,
+  use: (body: AsyncIterable<Uint8Array>) => Promise<T>,
 ): Promise<T> {
   const fetched = await fetchUpload(String(query.url), query.content_type, options);
   request.log.info({ event: 'url-fetch', host: new URL(String(query.url)).hostname }, 'fetching an upload');
   try {
-    return await use(fetched.body);
+    return await use(limited(fetched.body, options.maxBytes));
   } finally {
     fetched.abort();
   }
@@ -223,8 +246,8 @@ export function uploadRoutes(app: FastifyInstance, lists: Lists, metrics: Metric
     async (request, reply) => {
       const matcher = lists.served();
       const types = typesParameter((request.query as { types?: string }).types);
-      const result = await multipartFile(request, options.maxBytes, (file) =>
-        hashUpload(matcher, file, types),
+      const result = await multipartFile(request, options.maxBytes, (file) => hashUpload(matcher, file, types)).catch(
+        (error: unknown) => Promise.reject(uploadError(error)),
       );
       qualityHeaders(reply, result, undefined);
       return result.hashes;
@@ -238,7 +261,9 @@ export function uploadRoutes(app: FastifyInstance, lists: Lists, metrics: Metric
       if (query.url === undefined) throw new HttpError(400, 'url is required');
       const matcher = lists.served();
       const types = typesParameter(query.types);
-      const result = await fromUrl(request, options, query, (body) => hashUpload(matcher, body, types));
+      const result = await fromUrl(request, options, query, (body) => hashUpload(matcher, body, types)).catch(
+        (error: unknown) => Promise.reject(uploadError(error)),
+      );
       qualityHeaders(reply, result, undefined);
       return result.hashes;
     },
