@@ -91,6 +91,11 @@ export interface ServerOptions {
   readonly maxBytes?: number;
   /** Requests in hand at once, 1 to 65,536; beyond them 503 with Retry-After. Default 256. */
   readonly maxInFlight?: number;
+  /**
+   * Seconds `close()` keeps serving with readiness 503 (`DRAINING`) before it stops taking
+   * connections, 0 to 86,400: for load balancers that poll readiness to stop sending first. Default 0.
+   */
+  readonly drainSeconds?: number;
   /** Seconds one request may take, headers and body, 1 to 86,400. Default 60. */
   readonly requestTimeoutSeconds?: number;
   /**
@@ -126,6 +131,7 @@ export interface ResolvedServerOptions {
   readonly maxBytes: number;
   readonly maxInFlight: number;
   readonly requestTimeoutMs: number;
+  readonly drainMs: number;
   readonly allowUrlHosts: ReadonlySet<string>;
   readonly urlTimeoutMs: number;
   readonly logger: NonNullable<ServerOptions['logger']>;
@@ -204,6 +210,7 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
       o.maxInFlight === undefined ? DEFAULT_MAX_IN_FLIGHT : integerInRange(o.maxInFlight, 1, 65_536, 'options.maxInFlight'),
     requestTimeoutMs:
       seconds(o.requestTimeoutSeconds, 1, 'options.requestTimeoutSeconds', DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1000,
+    drainMs: seconds(o.drainSeconds, 0, 'options.drainSeconds', 0) * 1000,
     allowUrlHosts: new Set(hosts.map((h, i) => urlHost(h, `options.allowUrlHosts[${i}]`))),
     urlTimeoutMs: seconds(o.urlTimeoutSeconds, 1, 'options.urlTimeoutSeconds', DEFAULT_URL_TIMEOUT_SECONDS) * 1000,
     logger,

@@ -25,6 +25,13 @@ const JSON_BODY_LIMIT = 64 * 1024;
 /** Seconds a client told to retry (Retry-After of a 503) waits: one, the time an upload in hand takes. */
 const RETRY_AFTER_SECONDS = 1;
 
+/**
+ * Milliseconds between two sweeps of idle connections while closing: a keep-alive connection whose
+ * request finished after the close began is closed within this, instead of after its keep-alive
+ * timeout.
+ */
+const CLOSE_SWEEP_MS = 50;
+
 /** What a route asks of the hooks (its Fastify `config`). */
 export interface RouteConfig {
   /** Answered without the token: the probes, which orchestrators call without credentials. */
@@ -48,8 +55,9 @@ export interface Sidecar {
    */
   listen(options?: { readonly host?: string; readonly port?: number }): Promise<string>;
   /**
-   * Shuts down gracefully: readiness turns 503 at once, new requests are refused, requests in hand
-   * finish, then the connections close and the matcher the sidecar opened is closed (a caller's
+   * Shuts down gracefully: readiness turns 503 at once (`DRAINING`) and stays so `drainSeconds`
+   * while requests are still taken, then new connections are refused, requests in hand finish,
+   * the connections close and the matcher the sidecar opened is closed (a caller's
    * matcher is left open). Resolves when done; safe to call more than once.
    */
   close(): Promise<void>;
@@ -222,7 +230,14 @@ export async function createServer(options: ServerOptions): Promise<Sidecar> {
     close() {
       closing ??= (async () => {
         lists.drain();
-        await app.close();
+        // Readiness answers 503 DRAINING meanwhile, so that load balancers stop sending first.
+        if (resolved.drainMs > 0) await new Promise((resolve) => setTimeout(resolve, resolved.drainMs));
+        const sweep = setInterval(() => app.server.closeIdleConnections(), CLOSE_SWEEP_MS);
+        try {
+          await app.close();
+        } finally {
+          clearInterval(sweep);
+        }
         await lists.close();
       })();
       return closing;
