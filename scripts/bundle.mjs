@@ -22,6 +22,7 @@ await build({
     'index.ts',
     'image/index.ts',
     'store/index.ts',
+    'server/index.ts',
     'lists/read-worker.ts',
     'image/hash-worker.ts',
     'cli/main.ts',

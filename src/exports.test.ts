@@ -17,6 +17,7 @@ const ENTRIES = {
   hashwarden: 'src/index.ts',
   'hashwarden/image': 'src/image/index.ts',
   'hashwarden/sqlite': 'src/store/index.ts',
+  'hashwarden/server': 'src/server/index.ts',
 } as const;
 type Entry = keyof typeof ENTRIES;
 
