@@ -146,6 +146,28 @@ export function querySchema(names: readonly string[], required: readonly string[
   };
 }
 
+/**
+ * Fastify's validator compiler for the sidecar's routes: a querystring's fields are strings (one
+ * value each) and its `required` ones present, answered 400 in HMA's shape otherwise; bodies and
+ * path parameters are checked by their handlers, in HMA's words. The schemas stay whole for the
+ * OpenAPI document; compiling them with Ajv would cost every start more than the checks it adds.
+ */
+export function validatorCompiler({ schema, httpPart }: { schema: unknown; httpPart?: string }) {
+  if (httpPart !== 'querystring') return () => true;
+  const { properties = {}, required = [] } = schema as { properties?: object; required?: readonly string[] };
+  const names = Object.keys(properties);
+  return (query: Record<string, unknown>): true | { error: HttpError } => {
+    for (const name of names) {
+      const value = query[name];
+      if (value !== undefined && typeof value !== 'string')
+        return { error: new HttpError(400, `querystring/${name} must be one string`) };
+    }
+    for (const name of required)
+      if (query[name] === undefined) return { error: new HttpError(400, `${name} is required`) };
+    return true;
+  };
+}
+
 /** The common error responses of a route, by status. */
 export function errors(...statuses: number[]): Record<string, unknown> {
   return Object.fromEntries(statuses.map((s) => [String(s), ERROR_SCHEMA]));

@@ -112,6 +112,8 @@ function matchRoutes(app: FastifyInstance, lists: Lists, metrics: Metrics, optio
   app.get(
     '/m/raw_lookup',
     {
+      // Two item shapes in one array: plain JSON serialization rather than a compiled anyOf.
+      serializerCompiler: () => JSON.stringify,
       schema: {
         summary: 'Look up a hash: matching content ids, with distances when include_distance',
         querystring: querySchema(['signal', 'signal_type', 'banks', 'include_distance'], ['signal', 'signal_type']),

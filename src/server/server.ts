@@ -5,12 +5,10 @@
  * request counted in the metrics. Every error is answered in HMA's shape, `{ "message": ... }`.
  */
 import { timingSafeEqual } from 'node:crypto';
-import fastifyMultipart from '@fastify/multipart';
-import fastifySwagger from '@fastify/swagger';
-import Fastify, { LogController, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isHashwardenError, type Matcher } from '../index.js';
-import { errorBody, HttpError } from './hma.js';
-import { Metrics } from './metrics.js';
+import { errorBody, HttpError, validatorCompiler } from './hma.js';
+import type { Metrics } from './metrics.js';
 import { isLoopback, resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
 import { matchingRoutes } from './routes.js';
 import { Lists, type CheckResult } from './source.js';
@@ -146,16 +144,15 @@ function addHooks(app: FastifyInstance, options: ResolvedServerOptions, counters
   app.setNotFoundHandler((_request, reply) => sendError(reply, new HttpError(404, 'Not Found')));
 }
 
-function checkLogger(app: FastifyInstance, metrics: Metrics): (result: CheckResult) => void {
-  return (result) => {
-    if (result.ok) {
-      metrics.check(result.changed ? 'changed' : 'unchanged');
-      if (result.changed) app.log.info({ event: 'lists-reloaded' }, 'new lists swapped in');
-    } else {
-      metrics.check('failed');
-      app.log.warn({ event: 'source-check-failed', code: result.code, err: result.error }, 'source check failed');
-    }
-  };
+/** Each check of the source after the first load, counted and logged. */
+function recordCheck(app: FastifyInstance, metrics: Metrics, result: CheckResult): void {
+  if (result.ok) {
+    metrics.check(result.changed ? 'changed' : 'unchanged');
+    if (result.changed) app.log.info({ event: 'lists-reloaded' }, 'new lists swapped in');
+  } else {
+    metrics.check('failed');
+    app.log.warn({ event: 'source-check-failed', code: result.code, err: result.error }, 'source check failed');
+  }
 }
 
 /**
@@ -171,6 +168,11 @@ function checkLogger(app: FastifyInstance, metrics: Metrics): (result: CheckResu
  */
 export async function createServer(options: ServerOptions): Promise<Sidecar> {
   const resolved = resolveServerOptions(options);
+  // The lists start loading first: reading a snapshot goes on while the server's modules load.
+  let onCheck: (result: CheckResult) => void = () => {};
+  const lists = new Lists(resolved, (result) => onCheck(result));
+  const [{ default: Fastify, LogController }, { default: fastifySwagger }, { default: fastifyMultipart }, { Metrics }] =
+    await Promise.all([import('fastify'), import('@fastify/swagger'), import('@fastify/multipart'), import('./metrics.js')]);
   const app = Fastify({
     logger: logOptions(resolved.logger),
     // One line a request at 20,000 a second is a log system's whole budget: uploads and failures
@@ -181,10 +183,10 @@ export async function createServer(options: ServerOptions): Promise<Sidecar> {
     // A client that opens a connection and sends nothing gives up its slot with the request timeout.
     connectionTimeout: resolved.requestTimeoutMs,
   }) as unknown as FastifyInstance;
+  app.setValidatorCompiler(validatorCompiler);
   const counters: Counters = { inFlight: 0 };
-  let metrics: Metrics | undefined;
-  const lists = new Lists(resolved, (result) => metrics !== undefined && checkLogger(app, metrics)(result));
-  metrics = new Metrics(lists, () => counters.inFlight);
+  const metrics = new Metrics(lists, () => counters.inFlight);
+  onCheck = (result) => recordCheck(app, metrics, result);
   addHooks(app, resolved, counters, metrics);
   await app.register(fastifySwagger, {
     openapi: {
