@@ -45,10 +45,14 @@ const sharpMapped = (pid: number): boolean => readFileSync(`/proc/${pid}/maps`, 
 
 describe('hashwarden serve', () => {
   it('prints its URL, gets ready, loads sharp with the first upload only, and exits 0 on SIGTERM', async () => {
-    child = spawn(process.execPath, [...CLI, 'serve', '--snapshot', snapshot, '--port', '0', '--token-file', join(dir, 'token')], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    child = spawn(
+      process.execPath,
+      [...CLI, 'serve', '--snapshot', snapshot, '--port', '0', '--token-file', join(dir, 'token')],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     const exited = new Promise<number | null>((resolve) => child?.once('exit', (code) => resolve(code)));
     const lines: string[] = [];
     const listening = new Promise<string>((resolve, reject) => {
@@ -69,7 +73,9 @@ describe('hashwarden serve', () => {
     }
     const auth = { authorization: `Bearer ${TOKEN}` };
     expect((await fetch(`${base}/c/banks`)).status).toBe(401);
-    expect(await (await fetch(`${base}/m/lookup?signal_type=md5&signal=${md5(IMAGE)}`, { headers: auth })).json()).toEqual({
+    expect(
+      await (await fetch(`${base}/m/lookup?signal_type=md5&signal=${md5(IMAGE)}`, { headers: auth })).json(),
+    ).toEqual({
       TEST_BANK: [{ bank_content_id: 7, distance: '0' }],
     });
     const pid = child.pid as number;
@@ -79,7 +85,9 @@ describe('hashwarden serve', () => {
     body.append('photo', new Blob([IMAGE]), 'terrain.jpg');
     const looked = await fetch(`${base}/m/lookup`, { method: 'POST', body, headers: auth });
     expect(looked.status).toBe(200);
-    expect(((await looked.json()) as { md5: unknown }).md5).toEqual({ TEST_BANK: [{ bank_content_id: 7, distance: '0' }] });
+    expect(((await looked.json()) as { md5: unknown }).md5).toEqual({
+      TEST_BANK: [{ bank_content_id: 7, distance: '0' }],
+    });
     if (proc) expect(sharpMapped(pid)).toBe(true);
     child.kill('SIGTERM');
     expect(await exited).toBe(0);

@@ -15,7 +15,9 @@ export const TOKEN_ENV = 'HASHWARDEN_TOKEN';
 
 /** A whole-number option in range, its usage error naming the flag. */
 function whole(value: unknown, min: number, max: number, flag: string): number | undefined {
-  return value === undefined ? undefined : usage(() => integerInRange(integerArgument(value as string), min, max, flag));
+  return value === undefined
+    ? undefined
+    : usage(() => integerInRange(integerArgument(value as string), min, max, flag));
 }
 
 /** The token from --token-file (its first line) or the environment; undefined when neither. */
@@ -59,7 +61,7 @@ export const serveCommand: Command = {
   name: 'serve',
   usage:
     '(--snapshot PATH|URL | --db PATH [--list NAME]...) [--host H] [--port N] [--token-file F] [--interval S] [--max-stale S] [--allow-url-host H]... [--max-bytes N] [--max-in-flight N] [--trust KEYFILE.pub]... [--min-sequence N]',
-  summary: 'Serve the lists over HTTP with HMA 2\'s matching and hashing API (a sidecar).',
+  summary: "Serve the lists over HTTP with HMA 2's matching and hashing API (a sidecar).",
   help: `
 Options:
   --snapshot PATH|URL   a snapshot (\`hashwarden export\`) to serve, followed: checked every
@@ -124,38 +126,44 @@ SIGINT); 2 when the lists cannot be loaded at start or an option is wrong.`,
       throw new UsageError('--trust needs --snapshot: a store carries no signature');
     const level = (values['log-level'] as string | undefined) ?? 'info';
     if (!['fatal', 'error', 'warn', 'info', 'debug'].includes(level))
-      throw new UsageError(`Expected one of fatal, error, warn, info, debug for --log-level but received ${JSON.stringify(level)}`);
+      throw new UsageError(
+        `Expected one of fatal, error, warn, info, debug for --log-level but received ${JSON.stringify(level)}`,
+      );
     const trust = values.trust as string[] | undefined;
-    const trustedKeys = trust === undefined ? undefined : await Promise.all(trust.map((f) => readKeyFile(f, '--trust')));
+    const trustedKeys =
+      trust === undefined ? undefined : await Promise.all(trust.map((f) => readKeyFile(f, '--trust')));
     const minSequence = whole(values['min-sequence'], 0, Number.MAX_SAFE_INTEGER, '--min-sequence');
-    const hashThreads = whole(values['hash-threads'], 0, 1024, '--hash-threads') ?? Math.max(0, availableParallelism() - 1);
+    const hashThreads =
+      whole(values['hash-threads'], 0, 1024, '--hash-threads') ?? Math.max(0, availableParallelism() - 1);
     const token = await readToken(values['token-file'] as string | undefined);
     // Loaded now, not with the CLI: Fastify and prom-client cost the other commands nothing.
     const { createServer } = await import('../server/index.js');
     const sidecar = await createServer({
-        ...(snapshot === undefined ? { db: db as string } : { snapshot }),
-        ...(values.list === undefined ? {} : { lists: values.list as string[] }),
-        matcherOptions: {
-          hashThreads,
-          ...(trustedKeys === undefined ? {} : { trustedKeys }),
-          ...(minSequence === undefined ? {} : { minSequence }),
-        },
-        ...(token === undefined ? {} : { token }),
-        allowUnauthenticated: values['allow-unauthenticated'] === true,
-        intervalSeconds: whole(values.interval, 1, 86_400, '--interval'),
-        maxStaleSeconds: whole(values['max-stale'], 0, 86_400, '--max-stale'),
-        allowUrlHosts: (values['allow-url-host'] as string[] | undefined) ?? [],
-        maxBytes: whole(values['max-bytes'], 1, 2 ** 31 - 1, '--max-bytes'),
-        maxInFlight: whole(values['max-in-flight'], 1, 65_536, '--max-in-flight'),
-        drainSeconds: whole(values.drain, 0, 86_400, '--drain'),
-        logger: { level, stream: { write: (line: string) => io.out(line) } },
-      }).catch((error: unknown) => {
-        throw error instanceof TypeError || error instanceof RangeError ? new UsageError(error.message) : error;
-      });
+      ...(snapshot === undefined ? { db: db as string } : { snapshot }),
+      ...(values.list === undefined ? {} : { lists: values.list as string[] }),
+      matcherOptions: {
+        hashThreads,
+        ...(trustedKeys === undefined ? {} : { trustedKeys }),
+        ...(minSequence === undefined ? {} : { minSequence }),
+      },
+      ...(token === undefined ? {} : { token }),
+      allowUnauthenticated: values['allow-unauthenticated'] === true,
+      intervalSeconds: whole(values.interval, 1, 86_400, '--interval'),
+      maxStaleSeconds: whole(values['max-stale'], 0, 86_400, '--max-stale'),
+      allowUrlHosts: (values['allow-url-host'] as string[] | undefined) ?? [],
+      maxBytes: whole(values['max-bytes'], 1, 2 ** 31 - 1, '--max-bytes'),
+      maxInFlight: whole(values['max-in-flight'], 1, 65_536, '--max-in-flight'),
+      drainSeconds: whole(values.drain, 0, 86_400, '--drain'),
+      logger: { level, stream: { write: (line: string) => io.out(line) } },
+    }).catch((error: unknown) => {
+      throw error instanceof TypeError || error instanceof RangeError ? new UsageError(error.message) : error;
+    });
     const log = (event: object) => sidecar.app.log.info(event, 'event' in event ? String(event.event) : 'event');
     sidecar.loaded.then(
-      (matcher) => log({ event: 'lists-loaded', entries: matcher.size, lists: matcher.lists.length, sequence: matcher.sequence }),
-      (error: Error) => sidecar.app.log.error({ event: 'lists-load-failed', err: error }, 'the lists could not be loaded'),
+      (matcher) =>
+        log({ event: 'lists-loaded', entries: matcher.size, lists: matcher.lists.length, sequence: matcher.sequence }),
+      (error: Error) =>
+        sidecar.app.log.error({ event: 'lists-load-failed', err: error }, 'the lists could not be loaded'),
     );
     const port = whole(values.port, 0, 65_535, '--port');
     const host = (values.host as string | undefined) ?? '127.0.0.1';
@@ -163,7 +171,8 @@ SIGINT); 2 when the lists cannot be loaded at start or an option is wrong.`,
       await sidecar.listen({ host, ...(port === undefined ? {} : { port }) });
     } catch (error) {
       await sidecar.close();
-      if (error instanceof TypeError) throw new UsageError(`${error.message}: give --token-file or --allow-unauthenticated`);
+      if (error instanceof TypeError)
+        throw new UsageError(`${error.message}: give --token-file or --allow-unauthenticated`);
       throw error;
     }
     return untilStopped(sidecar, log);

@@ -24,7 +24,12 @@ beforeAll(async () => {
       { list: 'OTHER_BANK', id: 'case-77', algorithm: 'pdq', hash: PDQ },
       { list: 'OTHER_BANK', id: '4434', algorithm: 'md5', hash: MD5 },
     ],
-    { lists: [{ name: 'TEST_BANK', version: 3 }, { name: 'OTHER_BANK', version: 1 }] },
+    {
+      lists: [
+        { name: 'TEST_BANK', version: 3 },
+        { name: 'OTHER_BANK', version: 1 },
+      ],
+    },
   );
   sidecar = await createServer({ matcher, logger: false });
   base = await sidecar.listen({ port: 0 });
@@ -97,7 +102,9 @@ describe('HMA matching API (matching.py)', () => {
       status: 200,
       body: { matches: [1, 1002] },
     });
-    expect((await get(`/m/raw_lookup?signal_type=pdq&signal=${PDQ}&include_distance=true&banks=OTHER_BANK`)).body).toEqual({
+    expect(
+      (await get(`/m/raw_lookup?signal_type=pdq&signal=${PDQ}&include_distance=true&banks=OTHER_BANK`)).body,
+    ).toEqual({
       matches: [{ bank_content_id: 'case-77', distance: '0' }],
     });
     expect((await get(`/m/raw_lookup?signal_type=pdq`)).status).toBe(400);
@@ -107,14 +114,20 @@ describe('HMA matching API (matching.py)', () => {
     // matching.py compare: {"pdq": ["facd8b...", "facd8b..."]} → {"pdq": [true, {"distance": 9}]}
     // (threatexchange SignalComparisonResult is a NamedTuple(match, distance info): a JSON array)
     const post = (body: unknown) =>
-      fetch(`${base}/m/compare`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      fetch(`${base}/m/compare`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
     const response = await post({ pdq: [PDQ, PDQ_NEAR], md5: [MD5, MD5] });
     expect(response.status).toBe(200);
     expect(await response.json()).toEqual({ pdq: [true, { distance: 4 }], md5: [true, {}] });
     const far = PDQ.replace(/./g, (c) => (15 - Number.parseInt(c, 16)).toString(16));
     expect(await (await post({ pdq: [PDQ, far] })).json()).toEqual({ pdq: [false, { distance: 256 }] });
     // "Comparison hash list length must be exactly 2", "Request input was not a dict", "Invalid pdq hash: …"
-    expect(await (await post({ pdq: [PDQ] })).json()).toEqual({ message: 'Comparison hash list length must be exactly 2' });
+    expect(await (await post({ pdq: [PDQ] })).json()).toEqual({
+      message: 'Comparison hash list length must be exactly 2',
+    });
     expect((await post([1, 2])).status).toBe(400);
     const invalid = await post({ pdq: [PDQ, 'zz'] });
     expect(invalid.status).toBe(400);
@@ -199,7 +212,15 @@ describe('HMA core routes (app.py)', () => {
     const { body } = await get('/site-map');
     const routes = body as string[];
     expect(routes).toEqual([...routes].sort());
-    for (const route of ['/c/bank/<bank_name>', '/c/banks', '/h/hash', '/m/compare', '/m/lookup', '/m/raw_lookup', '/status'])
+    for (const route of [
+      '/c/bank/<bank_name>',
+      '/c/banks',
+      '/h/hash',
+      '/m/compare',
+      '/m/lookup',
+      '/m/raw_lookup',
+      '/status',
+    ])
       expect(routes).toContain(route);
   });
 

@@ -24,7 +24,10 @@ export class Metrics {
   readonly #uploads: Counter<'outcome' | 'code'>;
   readonly #checks: Counter<'result'>;
   /** Label children by key: a request observes without building a label object. */
-  readonly #children = new Map<string, { requests: Counter.Internal; latency: Histogram.Internal<'method' | 'route'> }>();
+  readonly #children = new Map<
+    string,
+    { requests: Counter.Internal; latency: Histogram.Internal<'method' | 'route'> }
+  >();
 
   constructor(lists: Lists, inFlight: () => number) {
     const registers = [this.registry];
@@ -98,7 +101,7 @@ export class Metrics {
     );
     gauge(
       'hashwarden_matcher_uploads',
-      "Uploads the matcher holds: running (reading, hashing) and queued (waiting for a turn)",
+      'Uploads the matcher holds: running (reading, hashing) and queued (waiting for a turn)',
       (g) => {
         const pending = lists.matcher?.pending ?? { running: 0, queued: 0 };
         g.set({ state: 'running' }, pending.running);

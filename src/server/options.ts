@@ -205,9 +205,12 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     authorization: token === undefined ? undefined : Buffer.from(`Bearer ${token}`, 'latin1'),
     allowUnauthenticated:
       o.allowUnauthenticated === undefined ? false : boolean(o.allowUnauthenticated, 'options.allowUnauthenticated'),
-    maxBytes: o.maxBytes === undefined ? DEFAULT_MAX_BYTES : integerInRange(o.maxBytes, 1, 2 ** 31 - 1, 'options.maxBytes'),
+    maxBytes:
+      o.maxBytes === undefined ? DEFAULT_MAX_BYTES : integerInRange(o.maxBytes, 1, 2 ** 31 - 1, 'options.maxBytes'),
     maxInFlight:
-      o.maxInFlight === undefined ? DEFAULT_MAX_IN_FLIGHT : integerInRange(o.maxInFlight, 1, 65_536, 'options.maxInFlight'),
+      o.maxInFlight === undefined
+        ? DEFAULT_MAX_IN_FLIGHT
+        : integerInRange(o.maxInFlight, 1, 65_536, 'options.maxInFlight'),
     requestTimeoutMs:
       seconds(o.requestTimeoutSeconds, 1, 'options.requestTimeoutSeconds', DEFAULT_REQUEST_TIMEOUT_SECONDS) * 1000,
     drainMs: seconds(o.drainSeconds, 0, 'options.drainSeconds', 0) * 1000,

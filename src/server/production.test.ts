@@ -72,7 +72,8 @@ describe('bearer-token auth', () => {
     expect((await withAuth(`Bearer ${TOKEN}x`)).status).toBe(401);
     expect((await withAuth(TOKEN)).status).toBe(401);
     expect(await (await withAuth(`Bearer ${TOKEN}`)).json()).toEqual({ l: [{ bank_content_id: 1, distance: '0' }] });
-    for (const probe of ['/healthz', '/livez', '/readyz', '/status']) expect((await fetch(base + probe)).status).toBe(200);
+    for (const probe of ['/healthz', '/livez', '/readyz', '/status'])
+      expect((await fetch(base + probe)).status).toBe(200);
     // Metrics and the API description are not probes: they need the token.
     for (const path of ['/metrics', '/openapi.json', '/site-map', '/no-such-route'])
       expect((await fetch(base + path)).status).toBe(401);
@@ -106,7 +107,9 @@ describe('readiness', () => {
     });
     servers.push(feed);
     await new Promise<void>((resolve) => feed.listen(0, '127.0.0.1', resolve));
-    const { sidecar, base } = await start({ snapshot: `http://127.0.0.1:${(feed.address() as AddressInfo).port}/lists.snap` });
+    const { sidecar, base } = await start({
+      snapshot: `http://127.0.0.1:${(feed.address() as AddressInfo).port}/lists.snap`,
+    });
     expect(await text(await fetch(`${base}/readyz`))).toBe('503 INDEX-NOT-LOADED');
     // app.py status: "INDEX-NOT-LOADED", 503
     expect(await text(await fetch(`${base}/status`))).toBe('503 INDEX-NOT-LOADED');
@@ -129,9 +132,10 @@ describe('readiness', () => {
     const { sidecar, base } = await start({ snapshot: path, intervalSeconds: 1, maxStaleSeconds: 2, token: TOKEN });
     await sidecar.loaded;
     const auth = { headers: { authorization: `Bearer ${TOKEN}` } };
-    const status = async () => (await (await fetch(`${base}/m/index/status?signal_type=md5`, auth)).json()) as {
-      md5: { built_to: number };
-    };
+    const status = async () =>
+      (await (await fetch(`${base}/m/index/status?signal_type=md5`, auth)).json()) as {
+        md5: { built_to: number };
+      };
     expect(await text(await fetch(`${base}/readyz`))).toBe('200 READY');
     const first = (await status()).md5.built_to;
     await unlink(path);
@@ -232,16 +236,22 @@ describe('API description, metrics, logs', () => {
     const exposition = await metrics.text();
     // Every line a comment (# HELP, # TYPE) or a sample: name{labels} value.
     for (const line of exposition.split('\n').filter(Boolean))
-      expect(line).toMatch(/^(# (HELP|TYPE) [a-zA-Z_:][\w:]* .*|[a-zA-Z_:][\w:]*(\{[^}]*\})? -?[\d.e+-]+|[a-zA-Z_:][\w:]*(\{[^}]*\})? (NaN|[+-]Inf))$/);
+      expect(line).toMatch(
+        /^(# (HELP|TYPE) [a-zA-Z_:][\w:]* .*|[a-zA-Z_:][\w:]*(\{[^}]*\})? -?[\d.e+-]+|[a-zA-Z_:][\w:]*(\{[^}]*\})? (NaN|[+-]Inf))$/,
+      );
     expect(exposition).toMatch(/^hashwarden_http_requests_total\{method="GET",route="\/m\/lookup",status="200"\} 1$/m);
     expect(exposition).toMatch(/^hashwarden_http_requests_total\{method="GET",route="\/m\/lookup",status="400"\} 1$/m);
-    expect(exposition).toMatch(/^hashwarden_http_request_duration_seconds_count\{method="GET",route="\/m\/lookup"\} 2$/m);
+    expect(exposition).toMatch(
+      /^hashwarden_http_request_duration_seconds_count\{method="GET",route="\/m\/lookup"\} 2$/m,
+    );
     expect(exposition).toMatch(/^hashwarden_list_entries\{algorithm="md5"\} 1$/m);
     expect(exposition).toMatch(/^hashwarden_ready 1$/m);
     expect(exposition).toMatch(/^hashwarden_matcher_uploads\{state="queued"\} 0$/m);
 
     // One JSON line says where it listens; no line holds the token.
-    const listening = lines.map((l) => JSON.parse(l) as { msg?: string; url?: string }).filter((l) => l.msg === 'listening');
+    const listening = lines
+      .map((l) => JSON.parse(l) as { msg?: string; url?: string })
+      .filter((l) => l.msg === 'listening');
     expect(listening).toEqual([expect.objectContaining({ url: base })]);
     expect(lines.some((l) => l.includes(TOKEN))).toBe(false);
   });

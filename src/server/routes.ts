@@ -74,15 +74,22 @@ function probeRoutes(app: FastifyInstance, lists: Lists, metrics: Metrics, route
   const probe = { config: { public: true }, schema: { response: { 200: text, 503: text } } };
   // Liveness: the process answers. Never the lists' state, or an orchestrator would restart an
   // instance that is only loading or waiting for its source.
-  for (const url of ['/healthz', '/livez']) app.get(url, probe, (_request, reply) => reply.type('text/plain').send('OK'));
+  for (const url of ['/healthz', '/livez'])
+    app.get(url, probe, (_request, reply) => reply.type('text/plain').send('OK'));
   // Readiness, and HMA's combined /status (app.py): the same words, 503 until loaded, when stale, while draining.
   app.get('/readyz', probe, (_request, reply) => {
     const state = lists.readiness();
-    return reply.code(state === 'READY' ? 200 : 503).type('text/plain').send(state);
+    return reply
+      .code(state === 'READY' ? 200 : 503)
+      .type('text/plain')
+      .send(state);
   });
   app.get('/status', probe, (_request, reply) => {
     const state = lists.readiness();
-    return reply.code(state === 'READY' ? 200 : 503).type('text/plain').send(state === 'READY' ? 'I-AM-ALIVE' : state);
+    return reply
+      .code(state === 'READY' ? 200 : 503)
+      .type('text/plain')
+      .send(state === 'READY' ? 'I-AM-ALIVE' : state);
   });
   app.get('/metrics', { schema: { summary: 'Prometheus metrics (text exposition format)' } }, async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
@@ -97,7 +104,16 @@ function matchRoutes(app: FastifyInstance, lists: Lists, metrics: Metrics, optio
     {
       schema: {
         summary: 'Look up a hash (signal_type and signal), or the content at an allowed url',
-        querystring: querySchema(['url', 'content_type', 'types', 'signal', 'signal_type', 'banks', 'seed', 'bypass_coinflip']),
+        querystring: querySchema([
+          'url',
+          'content_type',
+          'types',
+          'signal',
+          'signal_type',
+          'banks',
+          'seed',
+          'bypass_coinflip',
+        ]),
         response: { 200: BY_BANK_SCHEMA, ...errors(400, 403, 413, 422, 503) },
       },
     },
@@ -105,7 +121,8 @@ function matchRoutes(app: FastifyInstance, lists: Lists, metrics: Metrics, optio
       const q = request.query as LookupQuery;
       const matcher = lists.served();
       if (q.url !== undefined) return urlLookup(request, reply, lists, metrics, q, options);
-      if (!q.signal || !q.signal_type) throw new HttpError(400, 'Either url or both signal and signal_type are required');
+      if (!q.signal || !q.signal_type)
+        throw new HttpError(400, 'Either url or both signal and signal_type are required');
       return lookupHash(matcher, q.signal_type, q.signal, banksParameter(q.banks));
     },
   );
@@ -120,7 +137,9 @@ function matchRoutes(app: FastifyInstance, lists: Lists, metrics: Metrics, optio
         response: {
           200: {
             type: 'object',
-            properties: { matches: { type: 'array', items: { anyOf: [{ type: ['integer', 'string'] }, MATCH_SCHEMA] } } },
+            properties: {
+              matches: { type: 'array', items: { anyOf: [{ type: ['integer', 'string'] }, MATCH_SCHEMA] } },
+            },
             required: ['matches'],
           },
           ...errors(400, 503),
@@ -169,7 +188,10 @@ function matchRoutes(app: FastifyInstance, lists: Lists, metrics: Metrics, optio
       const out: Record<string, { present: boolean; built_to: number; size: number }> = {};
       for (const name of typesAsked((request.query as { signal_type?: string }).signal_type)) {
         const size = held.get(name);
-        out[name] = size === undefined ? { present: false, built_to: -1, size: 0 } : { present: true, built_to: lists.loadedAt, size };
+        out[name] =
+          size === undefined
+            ? { present: false, built_to: -1, size: 0 }
+            : { present: true, built_to: lists.loadedAt, size };
       }
       return out;
     },
@@ -183,7 +205,8 @@ function matchRoutes(app: FastifyInstance, lists: Lists, metrics: Metrics, optio
  * threshold for the algorithm.
  */
 function compare(body: unknown, matcher: Matcher | undefined): Record<string, [boolean, { distance?: number }]> {
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new HttpError(400, 'Request input was not a dict');
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new HttpError(400, 'Request input was not a dict');
   const out: Record<string, [boolean, { distance?: number }]> = {};
   for (const [name, pair] of Object.entries(body)) {
     if (!Array.isArray(pair)) throw new HttpError(400, `Comparison hashes for ${name} was not a list`);
@@ -212,8 +235,15 @@ function curationRoutes(app: FastifyInstance, lists: Lists): void {
   const bank = { type: 'object', properties: { name: text, matching_enabled_ratio: { type: 'number' } } } as const;
   // Every list held is matched whole: HMA's enabled ratio 1.0 (no coinflip).
   const bankOf = (name: string) => ({ name, matching_enabled_ratio: 1 });
-  app.get('/c/banks', { schema: { summary: 'The lists held, as HMA banks', response: { 200: { type: 'array', items: bank }, ...errors(503) } } }, () =>
-    lists.served().lists.map((l) => bankOf(l.name)),
+  app.get(
+    '/c/banks',
+    {
+      schema: {
+        summary: 'The lists held, as HMA banks',
+        response: { 200: { type: 'array', items: bank }, ...errors(503) },
+      },
+    },
+    () => lists.served().lists.map((l) => bankOf(l.name)),
   );
   app.get(
     '/c/bank/:bank_name',
@@ -229,7 +259,12 @@ function curationRoutes(app: FastifyInstance, lists: Lists): void {
     {
       schema: {
         summary: 'The signal types (algorithms): enabled_ratio 1 when entries of it are held, else 0',
-        response: { 200: { type: 'array', items: { type: 'object', properties: { name: text, enabled_ratio: { type: 'number' } } } } },
+        response: {
+          200: {
+            type: 'array',
+            items: { type: 'object', properties: { name: text, enabled_ratio: { type: 'number' } } },
+          },
+        },
       },
     },
     () => {
@@ -267,20 +302,37 @@ function curationRoutes(app: FastifyInstance, lists: Lists): void {
       for (const name of typesAsked((request.query as { signal_type?: string }).signal_type)) {
         const size = held.get(name) ?? 0;
         const at = size === 0 ? -1 : lists.loadedAt;
-        out[name] = { db_size: size, index_size: size, index_out_of_date: lists.lastFailed, newest_db_item: at, index_built_to: at };
+        out[name] = {
+          db_size: size,
+          index_size: size,
+          index_out_of_date: lists.lastFailed,
+          newest_db_item: at,
+          index_built_to: at,
+        };
       }
       return out;
     },
   );
   app.get(
     '/c/content_type',
-    { schema: { response: { 200: { type: 'array', items: { type: 'object', properties: { name: text, enabled: { type: 'boolean' } } } } } } },
+    {
+      schema: {
+        response: {
+          200: { type: 'array', items: { type: 'object', properties: { name: text, enabled: { type: 'boolean' } } } },
+        },
+      },
+    },
     () => CONTENT_TYPES.map((name) => ({ name, enabled: true })),
   );
 }
 
 /** Registers every route but the uploads'. */
-export function matchingRoutes(app: FastifyInstance, lists: Lists, metrics: Metrics, options: ResolvedServerOptions): void {
+export function matchingRoutes(
+  app: FastifyInstance,
+  lists: Lists,
+  metrics: Metrics,
+  options: ResolvedServerOptions,
+): void {
   // HMA's site map (app.py `site_map`): every route, sorted, path parameters as Flask writes them.
   const routes = new Set<string>();
   app.addHook('onRoute', (route) => {

@@ -44,8 +44,6 @@ export interface Sidecar {
   readonly app: FastifyInstance;
   /** Resolves with the matcher once the lists are loaded; rejects when the first load fails. */
   readonly loaded: Promise<Matcher>;
-  /** The options, resolved. */
-  readonly options: ResolvedServerOptions;
   /**
    * Listens on `host` (default `127.0.0.1`) and `port` (default 5100, HMA's; 0 for any free port)
    * and resolves to the URL. Refuses (TypeError) a host that is not a loopback address when no
@@ -79,7 +77,11 @@ function logOptions(logger: ResolvedServerOptions['logger']): boolean | Record<s
 
 function sendError(reply: FastifyReply, error: HttpError): FastifyReply {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter));
-  return reply.code(error.status).type('application/json; charset=utf-8').serializer(JSON.stringify).send(errorBody(error));
+  return reply
+    .code(error.status)
+    .type('application/json; charset=utf-8')
+    .serializer(JSON.stringify)
+    .send(errorBody(error));
 }
 
 /** Any error a route or Fastify raised, as the HTTP error answered. */
@@ -96,7 +98,8 @@ function httpError(error: unknown): HttpError {
   // Fastify's own (validation, body too large, bad JSON) and @fastify/multipart's carry a status.
   if (typeof e.statusCode === 'number' && e.statusCode >= 400 && e.statusCode < 500) {
     // Not multipart at all: HMA's answer for a missing upload (hashing.py).
-    if (e.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE') return new HttpError(400, 'Missing multipart/form-data file upload');
+    if (e.code === 'FST_INVALID_MULTIPART_CONTENT_TYPE')
+      return new HttpError(400, 'Missing multipart/form-data file upload');
     return new HttpError(e.statusCode, String(e.message));
   }
   return new HttpError(500, 'Internal Server Error');
@@ -120,7 +123,10 @@ function addHooks(app: FastifyInstance, options: ResolvedServerOptions, counters
     if (config.public === true) return done();
     if (authorization !== undefined && !authorize(authorization, request, reply)) return;
     if (counters.inFlight >= maxInFlight) {
-      sendError(reply, new HttpError(503, 'Too many requests in flight', { code: 'ERR_BUSY', retryAfter: RETRY_AFTER_SECONDS }));
+      sendError(
+        reply,
+        new HttpError(503, 'Too many requests in flight', { code: 'ERR_BUSY', retryAfter: RETRY_AFTER_SECONDS }),
+      );
       return;
     }
     counters.inFlight++;
@@ -133,7 +139,12 @@ function addHooks(app: FastifyInstance, options: ResolvedServerOptions, counters
     done();
   });
   app.addHook('onResponse', (request, reply, done) => {
-    metrics.request(request.method, request.routeOptions.url ?? 'unmatched', reply.statusCode, reply.elapsedTime / 1000);
+    metrics.request(
+      request.method,
+      request.routeOptions.url ?? 'unmatched',
+      reply.statusCode,
+      reply.elapsedTime / 1000,
+    );
     done();
   });
   app.setErrorHandler((error, request, reply) => {
@@ -172,7 +183,12 @@ export async function createServer(options: ServerOptions): Promise<Sidecar> {
   let onCheck: (result: CheckResult) => void = () => {};
   const lists = new Lists(resolved, (result) => onCheck(result));
   const [{ default: Fastify, LogController }, { default: fastifySwagger }, { default: fastifyMultipart }, { Metrics }] =
-    await Promise.all([import('fastify'), import('@fastify/swagger'), import('@fastify/multipart'), import('./metrics.js')]);
+    await Promise.all([
+      import('fastify'),
+      import('@fastify/swagger'),
+      import('@fastify/multipart'),
+      import('./metrics.js'),
+    ]);
   const app = Fastify({
     logger: logOptions(resolved.logger),
     // One line a request at 20,000 a second is a log system's whole budget: uploads and failures
@@ -210,7 +226,6 @@ export async function createServer(options: ServerOptions): Promise<Sidecar> {
   return {
     app,
     loaded: lists.loaded,
-    options: resolved,
     async listen(at = {}) {
       const host = at.host ?? '127.0.0.1';
       if (resolved.authorization === undefined && !resolved.allowUnauthenticated && !isLoopback(host))

@@ -58,7 +58,8 @@ export class Lists {
       this.#timer = setInterval(() => {
         matcher.reload().then(
           (changed) => this.#checked({ ok: true, changed }),
-          (error: Error) => this.#checked({ ok: false, code: isHashwardenError(error) ? error.code : undefined, error }),
+          (error: Error) =>
+            this.#checked({ ok: false, code: isHashwardenError(error) ? error.code : undefined, error }),
         );
       }, intervalMs);
       // The timer never keeps a closing process alive.

@@ -74,7 +74,7 @@ describe('POST /m/lookup', () => {
     base = await start();
   });
 
-  it('answers a listed, an edited and an unrelated image as in-process matchImage does, in HMA\'s shape', async () => {
+  it("answers a listed, an edited and an unrelated image as in-process matchImage does, in HMA's shape", async () => {
     // matching.py lookup_post: {"pdq": {"TEST_BANK": [{"bank_content_id": 1, "distance": "0"}]}} (api.md "Hashing and matching")
     for (const [bytes, matched] of [
       [LISTED, true],
@@ -109,7 +109,11 @@ describe('POST /m/lookup', () => {
       const response = await post(`${base}/m/lookup`, form(bytes));
       const body = (await response.json()) as { code?: string; pdq?: Record<string, unknown> };
       const remote =
-        response.status === 200 ? (Object.values(body).some((b) => Object.keys(b as object).length > 0) ? 'matched' : 'clean') : String(body.code);
+        response.status === 200
+          ? Object.values(body).some((b) => Object.keys(b as object).length > 0)
+            ? 'matched'
+            : 'clean'
+          : String(body.code);
       // Never an empty "no match" for an upload that was not checked.
       if (response.status === 200) expect(response.headers.get('x-hashwarden-checked')).toBe('true');
       outcomes.push([entry.file, local, remote]);
@@ -117,7 +121,14 @@ describe('POST /m/lookup', () => {
     expect(outcomes.filter(([, local, remote]) => local !== remote)).toEqual([]);
     // The corpus holds refusals of each kind, and each has its status.
     expect(new Set(outcomes.map(([, local]) => local))).toEqual(
-      new Set(['clean', 'matched', 'ERR_IMAGE_DECODE', 'ERR_UNSUPPORTED_FORMAT', 'ERR_IMAGE_TOO_LARGE', 'ERR_NOT_CHECKED']),
+      new Set([
+        'clean',
+        'matched',
+        'ERR_IMAGE_DECODE',
+        'ERR_UNSUPPORTED_FORMAT',
+        'ERR_IMAGE_TOO_LARGE',
+        'ERR_NOT_CHECKED',
+      ]),
     );
   }, 60_000);
 
@@ -152,7 +163,11 @@ describe('POST /m/lookup', () => {
       expect(response.status).toBe(400);
       expect(await response.json()).toEqual({ message });
     }
-    const json = await fetch(`${base}/m/lookup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const json = await fetch(`${base}/m/lookup`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+    });
     expect(json.status).toBe(400);
   });
 });
@@ -199,7 +214,9 @@ describe('limits', () => {
     const stalled = new ReadableStream<Uint8Array>({
       start(controller) {
         const boundary = '--x';
-        controller.enqueue(Buffer.from(`${boundary}\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\n\r\n`));
+        controller.enqueue(
+          Buffer.from(`${boundary}\r\nContent-Disposition: form-data; name="photo"; filename="a.png"\r\n\r\n`),
+        );
         controller.enqueue(UNRELATED.subarray(0, 100));
         release = () => {
           controller.enqueue(UNRELATED.subarray(100));
@@ -250,7 +267,10 @@ describe('?url= fetching', () => {
     for (const path of ['/h/hash', '/m/lookup']) {
       const response = await fetch(`${base}${path}?url=${encodeURIComponent(`${files}/edited.jpg`)}`);
       expect(response.status).toBe(403);
-      expect(await response.json()).toMatchObject({ code: 'ERR_URL_FETCH_OFF', message: expect.stringMatching(/--allow-url-host/) });
+      expect(await response.json()).toMatchObject({
+        code: 'ERR_URL_FETCH_OFF',
+        message: expect.stringMatching(/--allow-url-host/),
+      });
     }
   });
 

@@ -11,7 +11,16 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ALGORITHM_NAMES, canonicalAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { ImageInput } from '../image/index.js';
 import { isHashwardenError, type ErrorCode, type ImageMatchResult, type Match, type Matcher } from '../index.js';
-import { banksParameter, BY_TYPE_SCHEMA, byBank, errors, HASHES_SCHEMA, HttpError, querySchema, type MatchesByBank } from './hma.js';
+import {
+  banksParameter,
+  BY_TYPE_SCHEMA,
+  byBank,
+  errors,
+  HASHES_SCHEMA,
+  HttpError,
+  querySchema,
+  type MatchesByBank,
+} from './hma.js';
 import type { Metrics } from './metrics.js';
 import type { ResolvedServerOptions } from './options.js';
 import type { Lists } from './source.js';
@@ -86,7 +95,11 @@ function typesParameter(value: string | undefined): AlgorithmName[] | undefined 
  * Reads a multipart body's one file, handing its stream to `use` as it arrives (HMA: hashing.py
  * `hash_media_from_form_data`): the field name is the content type (`photo`), one file only.
  */
-async function multipartFile<T>(request: FastifyRequest, maxBytes: number, use: (file: AsyncIterable<Uint8Array>) => Promise<T>): Promise<T> {
+async function multipartFile<T>(
+  request: FastifyRequest,
+  maxBytes: number,
+  use: (file: AsyncIterable<Uint8Array>) => Promise<T>,
+): Promise<T> {
   if (!request.isMultipart()) throw new HttpError(400, 'Missing multipart/form-data file upload');
   // One byte over the limit reaches the matcher, which refuses it (ERR_IMAGE_TOO_LARGE): a file
   // cut at the limit must never be hashed as if whole.
@@ -110,7 +123,11 @@ async function multipartFile<T>(request: FastifyRequest, maxBytes: number, use: 
  * An upload hashed (its hashes of the types asked, all by default), through the matcher so that its
  * limits and its line of uploads in hand apply; turns and borders are not hashed, only searched for.
  */
-function hashUpload(matcher: Matcher, input: ImageInput, types: AlgorithmName[] | undefined): Promise<ImageMatchResult> {
+function hashUpload(
+  matcher: Matcher,
+  input: ImageInput,
+  types: AlgorithmName[] | undefined,
+): Promise<ImageMatchResult> {
   return matcher.matchImage(input, { algorithms: types ?? ALGORITHM_NAMES, dihedral: false, trim: false });
 }
 
@@ -198,7 +215,12 @@ export async function urlLookup(
   const banks = banksParameter(query.banks);
   const answer = await counted(metrics, () =>
     fromUrl(request, options, query, async (body) =>
-      lookupAnswer(reply, await matcher.matchImage(body, types === undefined ? {} : { algorithms: types }), banks, metrics),
+      lookupAnswer(
+        reply,
+        await matcher.matchImage(body, types === undefined ? {} : { algorithms: types }),
+        banks,
+        metrics,
+      ),
     ),
   );
   // Two shapes for one route: the compiled serializer is the by-bank one, for lookups by hash.
@@ -207,7 +229,12 @@ export async function urlLookup(
 }
 
 /** Registers the upload routes. */
-export function uploadRoutes(app: FastifyInstance, lists: Lists, metrics: Metrics, options: ResolvedServerOptions): void {
+export function uploadRoutes(
+  app: FastifyInstance,
+  lists: Lists,
+  metrics: Metrics,
+  options: ResolvedServerOptions,
+): void {
   const upload = { upload: true };
   const multipart = { description: 'multipart/form-data with one file in the field `photo`' };
   app.post(

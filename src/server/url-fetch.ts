@@ -52,7 +52,10 @@ export async function fetchUpload(
   if (contentType !== undefined && contentType !== 'photo')
     throw new HttpError(400, `no such content_type: '${contentType}'`);
   const controller = new AbortController();
-  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${urlTimeoutMs / 1000} s`)), urlTimeoutMs);
+  const timer = setTimeout(
+    () => controller.abort(new Error(`no answer within ${urlTimeoutMs / 1000} s`)),
+    urlTimeoutMs,
+  );
   timer.unref();
   const abort = (): void => {
     clearTimeout(timer);
@@ -65,7 +68,8 @@ export async function fetchUpload(
       const location = response.headers.get('location');
       if (response.status >= 300 && response.status < 400 && location !== null) {
         await response.body?.cancel();
-        if (redirects === MAX_REDIRECTS) throw new HttpError(400, `Failed to fetch URL: more than ${MAX_REDIRECTS} redirects`);
+        if (redirects === MAX_REDIRECTS)
+          throw new HttpError(400, `Failed to fetch URL: more than ${MAX_REDIRECTS} redirects`);
         url = allowedUrl(location, url, allowUrlHosts);
         continue;
       }
