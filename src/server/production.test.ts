@@ -4,14 +4,18 @@
  * followed snapshot, graceful shutdown finishing a request in hand, /openapi.json listing every
  * route, /metrics in Prometheus' text format, and logs that carry the URL but never the token.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Matcher, writeSnapshot } from '../index.js';
+import { HashStore } from '../store/index.js';
 import { createServer, type Sidecar } from './index.js';
 
 const md5 = (text: string): string => createHash('md5').update(text).digest('hex');
@@ -163,6 +167,27 @@ describe('readiness', () => {
   }, 20_000);
 });
 
+describe('a SQLite store source', () => {
+  it('serves the store and re-reads it every interval: a new import is seen without a restart', async () => {
+    const db = join(dir, 'hashes.db');
+    const store = HashStore.open(db);
+    store.importEntries([{ id: '1', list: 'ncmec', algorithm: 'md5', hash: md5('e1') }]);
+    const { sidecar, base } = await start({ db, intervalSeconds: 1 });
+    await sidecar.loaded;
+    const lookup = async (text: string) =>
+      (await (await fetch(`${base}/m/lookup?signal_type=md5&signal=${md5(text)}`)).json()) as Record<string, unknown>;
+    expect(await lookup('e1')).toEqual({ ncmec: [{ bank_content_id: 1, distance: '0' }] });
+    expect(await lookup('e2')).toEqual({});
+    store.importEntries([{ id: '2', list: 'ncmec', algorithm: 'md5', hash: md5('e2') }]);
+    store.close();
+    await until(async () => Object.keys(await lookup('e2')).length > 0, 'the store re-read');
+    expect(await lookup('e2')).toEqual({ ncmec: [{ bank_content_id: 2, distance: '0' }] });
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toMatch(/^hashwarden_source_checks_total\{result="changed"\} 1$/m);
+    expect(metrics).toMatch(/^hashwarden_list_version\{list="ncmec"\} 2$/m);
+  });
+});
+
 describe('graceful shutdown', () => {
   it('turns readiness 503 while draining, lets a request in hand finish, then closes the followed matcher', async () => {
     const path = join(dir, 'shutdown.snap');
@@ -255,4 +280,35 @@ describe('API description, metrics, logs', () => {
     expect(listening).toEqual([expect.objectContaining({ url: base })]);
     expect(lines.some((l) => l.includes(TOKEN))).toBe(false);
   });
+});
+
+describe('optional peers', () => {
+  it('rejects with ERR_MISSING_DEPENDENCY naming the install command when Fastify is not installed', async () => {
+    // A child process whose module resolution cannot find fastify, as in an app that did not install it.
+    const hook = `export async function resolve(specifier, context, next) {
+      if (specifier === 'fastify') throw Object.assign(new Error("Cannot find package 'fastify' imported from the app"), { code: 'ERR_MODULE_NOT_FOUND' });
+      return next(specifier, context);
+    }`;
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const script = `
+      import { register } from 'node:module';
+      register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));
+      const { Matcher } = await import('./src/index.ts');
+      const { createServer } = await import('./src/server/index.ts');
+      const matcher = Matcher.fromEntries([{ list: 'l', algorithm: 'md5', hash: '${md5('x')}' }]);
+      await createServer({ matcher, logger: false }).then(
+        () => console.log('created'),
+        (error) => console.log(JSON.stringify({ code: error.code, message: error.message })),
+      );`;
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        cwd: root,
+      },
+    );
+    const outcome = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as { code?: string; message?: string };
+    expect(outcome.code).toBe('ERR_MISSING_DEPENDENCY');
+    expect(outcome.message).toMatch(/^fastify is not installed: run `npm install fastify @fastify\/multipart/);
+  }, 30_000);
 });

@@ -6,7 +6,7 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { isHashwardenError, type Matcher } from '../index.js';
+import { HashwardenError, isHashwardenError, type Matcher } from '../index.js';
 import { errorBody, HttpError, validatorCompiler } from './hma.js';
 import type { Metrics } from './metrics.js';
 import { isLoopback, resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
@@ -155,6 +155,25 @@ function addHooks(app: FastifyInstance, options: ResolvedServerOptions, counters
   app.setNotFoundHandler((_request, reply) => sendError(reply, new HttpError(404, 'Not Found')));
 }
 
+/** The optional peers the sidecar needs, named in the message when one is missing. */
+const PEERS = ['fastify', '@fastify/multipart', '@fastify/swagger', 'prom-client'] as const;
+
+/** A module of the optional peers (or one that imports them): `ERR_MISSING_DEPENDENCY` when a peer is not installed. */
+async function importPeer<T>(load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (error) {
+    const missing = PEERS.find((peer) => String((error as Error | null)?.message).includes(`'${peer}'`));
+    if ((error as { code?: unknown } | null)?.code === 'ERR_MODULE_NOT_FOUND' && missing !== undefined)
+      throw new HashwardenError(
+        'ERR_MISSING_DEPENDENCY',
+        `${missing} is not installed: run \`npm install ${PEERS.join(' ')}\`. They are needed by the sidecar (hashwarden/server, hashwarden serve) only.`,
+        { cause: error },
+      );
+    throw error;
+  }
+}
+
 /** Each check of the source after the first load, counted and logged. */
 function recordCheck(app: FastifyInstance, metrics: Metrics, result: CheckResult): void {
   if (result.ok) {
@@ -184,11 +203,15 @@ export async function createServer(options: ServerOptions): Promise<Sidecar> {
   const lists = new Lists(resolved, (result) => onCheck(result));
   const [{ default: Fastify, LogController }, { default: fastifySwagger }, { default: fastifyMultipart }, { Metrics }] =
     await Promise.all([
-      import('fastify'),
-      import('@fastify/swagger'),
-      import('@fastify/multipart'),
-      import('./metrics.js'),
-    ]);
+      importPeer(() => import('fastify')),
+      importPeer(() => import('@fastify/swagger')),
+      importPeer(() => import('@fastify/multipart')),
+      importPeer(() => import('./metrics.js')),
+    ]).catch(async (error: unknown) => {
+      // The lists loading meanwhile are let go: no sidecar will serve them.
+      await lists.close();
+      throw error;
+    });
   const app = Fastify({
     logger: logOptions(resolved.logger),
     // One line a request at 20,000 a second is a log system's whole budget: uploads and failures
