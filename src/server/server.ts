@@ -20,7 +20,11 @@ import { MULTIPART_ALLOWANCE, uploadRoutes, uploadStatus } from './uploads.js';
  */
 const JSON_BODY_LIMIT = 64 * 1024;
 
-/** Seconds a client told to retry (Retry-After of a 503) waits: one, the time an upload in hand takes. */
+/**
+ * Seconds a client told to retry (Retry-After of a 503) waits: 1, the shortest the header can say.
+ * A 503 here means the line of uploads is full, and it moves by one upload's hashing, well under a
+ * second for a photo: a longer wait would leave the sidecar idle once the burst is over.
+ */
 const RETRY_AFTER_SECONDS = 1;
 
 /**
@@ -150,6 +154,12 @@ function addHooks(app: FastifyInstance, options: ResolvedServerOptions, counters
   app.setErrorHandler((error, request, reply) => {
     const http = httpError(error);
     if (http.status >= 500) request.log.error({ err: error }, 'request failed');
+    // An upload refused or not checked, with why: the line an operator looks for.
+    else if (http.code !== undefined)
+      request.log.info(
+        { event: 'refused', route: request.routeOptions.url, status: http.status, code: http.code },
+        'request refused',
+      );
     return sendError(reply, http);
   });
   app.setNotFoundHandler((_request, reply) => sendError(reply, new HttpError(404, 'Not Found')));

@@ -147,6 +147,22 @@ describe('POST /m/lookup', () => {
     expect(response.headers.get('x-hashwarden-checked')).toBe('false');
   });
 
+  it('counts each upload once in hashwarden_uploads_total, by outcome and code', async () => {
+    const own = await start();
+    await post(`${own}/m/lookup`, form(readFileSync(join(IMAGES, 'flat-grey-64x64.png'))));
+    await post(`${own}/m/lookup`, form(LISTED));
+    await post(`${own}/m/lookup`, form(UNRELATED));
+    await post(`${own}/m/lookup`, form(Buffer.from('not an image')));
+    const metrics = await (await fetch(`${own}/metrics`)).text();
+    const uploads = metrics.split('\n').filter((l) => l.startsWith('hashwarden_uploads_total{'));
+    expect(uploads.sort()).toEqual([
+      'hashwarden_uploads_total{outcome="clean",code=""} 1',
+      'hashwarden_uploads_total{outcome="matched",code=""} 1',
+      'hashwarden_uploads_total{outcome="unchecked",code="ERR_NOT_CHECKED"} 1',
+      'hashwarden_uploads_total{outcome="unchecked",code="ERR_UNSUPPORTED_FORMAT"} 1',
+    ]);
+  });
+
   it('refuses what is not one photo file as HMA does (400)', async () => {
     // hashing.py hash_media_from_form_data: "Missing multipart/form-data file upload",
     // "Only one file allowed per request", _lookup_content_type: "no such content_type: 'video'"

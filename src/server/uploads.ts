@@ -101,9 +101,9 @@ async function multipartFile<T>(
   use: (file: AsyncIterable<Uint8Array>) => Promise<T>,
 ): Promise<T> {
   if (!request.isMultipart()) throw new HttpError(400, 'Missing multipart/form-data file upload');
-  // One byte over the limit reaches the matcher, which refuses it (ERR_IMAGE_TOO_LARGE): a file
-  // cut at the limit must never be hashed as if whole.
-  // throwFileSizeLimit is read by parts() too, though its types list only busboy's options.
+  // busboy cuts a file one byte past the limit, and `limited` refuses that byte (413): a file cut
+  // at the limit is never hashed as if whole. throwFileSizeLimit is read by parts() too, though
+  // its types list only busboy's options.
   const parts = request.parts({
     limits: { ...MULTIPART_LIMITS, fileSize: maxBytes + 1 },
     throwFileSizeLimit: false,
@@ -121,7 +121,8 @@ async function multipartFile<T>(
 
 /**
  * An upload hashed (its hashes of the types asked, all by default), through the matcher so that its
- * limits and its line of uploads in hand apply; turns and borders are not hashed, only searched for.
+ * limits and its line of uploads in hand apply. Its turns and the inside of a border are not
+ * hashed: HMA's hashes are of the image as it is.
  */
 function hashUpload(
   matcher: Matcher,
@@ -151,8 +152,8 @@ function lookupAnswer(
   metrics: Metrics,
 ): Record<string, MatchesByBank> {
   qualityHeaders(reply, result, result.checked);
+  // Counted as unchecked by `counted`, with the code.
   if (!result.matched && !result.checked) {
-    metrics.upload('unchecked', 'ERR_NOT_CHECKED');
     throw new HttpError(422, 'The upload could not be checked against every list: not clean, not matched', {
       code: 'ERR_NOT_CHECKED',
       extra: { unusable: result.unusable, quality: result.quality },
@@ -223,6 +224,7 @@ export async function urlLookup(
       ),
     ),
   );
+  request.log.info({ event: 'upload', route: '/m/lookup', url: true }, 'upload checked');
   // Two shapes for one route: the compiled serializer is the by-bank one, for lookups by hash.
   reply.serializer(JSON.stringify);
   return query.signal_type === undefined ? answer : (answer[query.signal_type] ?? {});
