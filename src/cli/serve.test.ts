@@ -96,6 +96,55 @@ describe('hashwarden serve', () => {
     expect(lines.some((l) => l.includes(TOKEN))).toBe(false);
   }, 30_000);
 
+  it('runs --workers processes on one port, each with the lists, and stops them all on SIGTERM with exit 0', async () => {
+    const workers = spawn(
+      process.execPath,
+      [...CLI, 'serve', '--snapshot', snapshot, '--port', '0', '--workers', '2'],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child = workers;
+    const exited = new Promise<number | null>((resolve) => workers.once('exit', (code) => resolve(code)));
+    const urls: string[] = [];
+    const lines: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: workers.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+        lines.push(line);
+        const event = JSON.parse(line) as { msg?: string; url?: string };
+        if (event.msg === 'listening' && event.url !== undefined) urls.push(event.url);
+        if (urls.length === 2) resolve();
+      });
+      void exited.then((code) => reject(new Error(`exited ${code}: ${lines.join('\n')}`)));
+    });
+    // One port for both: the primary holds it, the workers take its connections.
+    expect(urls[0]).toBe(urls[1]);
+    const base = urls[0] as string;
+    const end = Date.now() + 10_000;
+    while ((await fetch(`${base}/readyz`)).status !== 200) {
+      if (Date.now() > end) throw new Error('not ready within 10 s');
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    expect(await (await fetch(`${base}/m/lookup?signal_type=md5&signal=${md5(IMAGE)}`)).json()).toEqual({
+      TEST_BANK: [{ bank_content_id: 7, distance: '0' }],
+    });
+    workers.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    child = undefined;
+    expect(lines.filter((l) => l.includes('"msg":"shutdown"'))).toHaveLength(3);
+    // Workers that cannot load the lists stop the whole command with exit 2, none left behind.
+    const failing = spawn(
+      process.execPath,
+      [...CLI, 'serve', '--snapshot', join(dir, 'none.snap'), '--port', '0', '--workers', '2'],
+      {
+        cwd: ROOT,
+        stdio: 'ignore',
+      },
+    );
+    expect(await new Promise((resolve) => failing.once('exit', resolve))).toBe(2);
+  }, 30_000);
+
   it('exits 2 on a usage mistake or a source that cannot be loaded', async () => {
     expect((await cli('serve')).status).toBe(2);
     expect((await cli('serve', '--snapshot', snapshot, '--db', join(dir, 'x.db'))).status).toBe(2);

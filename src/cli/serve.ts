@@ -4,11 +4,13 @@
  * only when this command runs, and sharp only with the first upload hashed. Logs are JSON lines
  * on standard output; the first says where it listens: `{"msg":"listening","url":"http://…"}`.
  */
-import { availableParallelism } from 'node:os';
+import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { integerInRange } from '../validate.js';
 import { EXIT, integerArgument, usage, UsageError, type CliIo, type Command } from './command.js';
 import { readKeyFile } from './keygen.js';
+import { runWorkers } from './serve-workers.js';
 
 /** The environment variable the token is read from when no --token-file is given. */
 export const TOKEN_ENV = 'HASHWARDEN_TOKEN';
@@ -38,9 +40,16 @@ async function readToken(file: string | undefined): Promise<string | undefined> 
 function untilStopped(sidecar: { close(): Promise<void>; loaded: Promise<unknown> }, log: (event: object) => void) {
   return new Promise<number>((resolve) => {
     let status: number = EXIT.ok;
+    let stopping = false;
     const stop = (reason: string) => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
+      // A worker of --workers gets the terminal's SIGINT and its primary's SIGTERM: one shutdown.
+      if (stopping) return;
+      stopping = true;
+      // Alone, a second signal is the default's: it ends the process at once.
+      if (!cluster.isWorker) {
+        process.off('SIGTERM', onSignal);
+        process.off('SIGINT', onSignal);
+      }
       log({ event: 'shutdown', reason });
       sidecar.close().then(
         () => resolve(status),
@@ -48,8 +57,8 @@ function untilStopped(sidecar: { close(): Promise<void>; loaded: Promise<unknown
       );
     };
     const onSignal = (signal: NodeJS.Signals) => stop(signal);
-    process.once('SIGTERM', onSignal);
-    process.once('SIGINT', onSignal);
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
     sidecar.loaded.catch(() => {
       status = EXIT.error;
       stop('the lists could not be loaded');
@@ -81,7 +90,11 @@ Options:
   --allow-url-host H    let ?url= fetch from host H (repeatable; default none: URL fetching off)
   --max-bytes N         largest upload in bytes (default 52428800, 50 MiB)
   --max-in-flight N     requests in hand at once; beyond, 503 with Retry-After (default 256)
-  --hash-threads N      threads that decode and hash uploads (default: the cores less one)
+  --workers N           processes sharing the port, each with the lists (default 1): lookups
+                        use N cores; each listens once its lists are loaded, and has its
+                        own /readyz and /metrics
+  --hash-threads N      threads that decode and hash uploads, per worker (default: the cores
+                        a worker has less one)
   --drain S             on SIGTERM, seconds to keep serving with readiness 503 before
                         closing (default 0)
   --trust KEYFILE.pub   serve the snapshot only if signed by this key (repeatable)
@@ -110,6 +123,7 @@ SIGINT); 2 when the lists cannot be loaded at start or an option is wrong.`,
     'allow-url-host': { type: 'string', multiple: true },
     'max-bytes': { type: 'string' },
     'max-in-flight': { type: 'string' },
+    workers: { type: 'string' },
     'hash-threads': { type: 'string' },
     drain: { type: 'string' },
     trust: { type: 'string', multiple: true },
@@ -133,9 +147,13 @@ SIGINT); 2 when the lists cannot be loaded at start or an option is wrong.`,
     const trustedKeys =
       trust === undefined ? undefined : await Promise.all(trust.map((f) => readKeyFile(f, '--trust')));
     const minSequence = whole(values['min-sequence'], 0, Number.MAX_SAFE_INTEGER, '--min-sequence');
+    const workers = whole(values.workers, 1, 256, '--workers') ?? 1;
     const hashThreads =
-      whole(values['hash-threads'], 0, 1024, '--hash-threads') ?? Math.max(0, availableParallelism() - 1);
+      whole(values['hash-threads'], 0, 1024, '--hash-threads') ??
+      Math.max(0, Math.floor(availableParallelism() / workers) - 1);
     const token = await readToken(values['token-file'] as string | undefined);
+    // Options checked once, here; each worker runs this command again, as itself.
+    if (workers > 1 && cluster.isPrimary) return runWorkers(workers, io);
     // Loaded now, not with the CLI: Fastify and prom-client cost the other commands nothing.
     const { createServer } = await import('../server/index.js');
     const sidecar = await createServer({
@@ -167,6 +185,19 @@ SIGINT); 2 when the lists cannot be loaded at start or an option is wrong.`,
     );
     const port = whole(values.port, 0, 65_535, '--port');
     const host = (values.host as string | undefined) ?? '127.0.0.1';
+    // A worker of --workers takes connections only once its lists are loaded: the port is shared,
+    // and a connection given to a worker still loading would be answered 503.
+    if (
+      cluster.isWorker &&
+      !(await sidecar.loaded.then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      await sidecar.close();
+      cluster.worker?.disconnect();
+      return EXIT.error;
+    }
     try {
       await sidecar.listen({ host, ...(port === undefined ? {} : { port }) });
     } catch (error) {
@@ -175,6 +206,9 @@ SIGINT); 2 when the lists cannot be loaded at start or an option is wrong.`,
         throw new UsageError(`${error.message}: give --token-file or --allow-unauthenticated`);
       throw error;
     }
-    return untilStopped(sidecar, log);
+    const status = await untilStopped(sidecar, log);
+    // A worker's channel to its primary would keep it alive after the shutdown.
+    cluster.worker?.disconnect();
+    return status;
   },
 };
