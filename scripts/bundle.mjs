@@ -26,6 +26,7 @@ await build({
     'express/index.ts',
     'fastify/index.ts',
     'web/index.ts',
+    'server/index.ts',
     'lists/read-worker.ts',
     'image/hash-worker.ts',
     'cli/main.ts',

@@ -20,6 +20,7 @@ const ENTRIES = {
   'hashwarden/express': 'src/express/index.ts',
   'hashwarden/fastify': 'src/fastify/index.ts',
   'hashwarden/web': 'src/web/index.ts',
+  'hashwarden/server': 'src/server/index.ts',
 } as const;
 type Entry = keyof typeof ENTRIES;
 

@@ -11,6 +11,7 @@ import { importCommand } from './import.js';
 import { keygenCommand } from './keygen.js';
 import { listCommand, listsCommand } from './lists.js';
 import { matchCommand } from './match.js';
+import { serveCommand } from './serve.js';
 
 /** Every command, in help order. */
 export const COMMANDS: readonly Command[] = [
@@ -20,6 +21,7 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   exportCommand,
   matchCommand,
+  serveCommand,
   keygenCommand,
   demoCommand,
 ];
