@@ -14,14 +14,18 @@
  * - sidecar: `node dist/cli/main.js serve --snapshot S` (bench/sidecar.ts: auth on), warmed up with
  *   every file once, then autocannon in this process posts each upload as a one-file multipart body
  *   (`photo`, as HMA's clients do) over `--concurrency` connections; its peak RSS is the server's
- *   VmHWM. The client shares the 2 cores with the server: that cost is part of the comparison, as it
- *   is when a service and its sidecar share a machine.
- * `--runs` alternated pairs (in-process first); the ratio of each pair, and medians. Every
- * answer is counted by status (200: a result; 4xx: a hostile file refused, as in-process gives its
- * code), and the counts must agree with the in-process outcomes.
+ *   VmHWM. The client (`--client`: wrk, Debian's load generator in C, by default when installed, for
+ *   as long as the in-process run took; or autocannon in this process, for `--calls` requests)
+ *   shares the 2 cores with the server: that cost is part of the comparison, as it is when a
+ *   service and its sidecar share a machine, and wrk's is the smaller.
+ * `--runs` alternated pairs (in-process first); the ratio of each pair, and medians. Before each
+ * timed sidecar run, every file is posted once, one at a time (the warm-up), and its answer
+ * compared with its outcome in process: a 200 for a result (matched, or checked and clean), else
+ * the `code` of the body equal to the in-process `HashwardenError` code (`ERR_NOT_CHECKED` for a
+ * result not checked); any difference fails the run.
  *
  * Run: npm run build && npx tsx bench/sidecar-uploads.bench.ts [--calls 1500] [--entries 1000000]
- *        [--concurrency 16] [--hash-threads 1] [--runs 3]
+ *        [--concurrency 16] [--hash-threads 1] [--runs 3] [--client wrk|autocannon]
  */
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -35,7 +39,17 @@ import { mulberry32 } from '../src/testing/prng.js';
 import { environment, revision, ROOT, sharedPhotos, testVectorImages } from './corpus.js';
 import { writeLoadLists } from './load-lists.js';
 import { scratchDir } from './process.js';
-import { type LoadRequest, type LoadResult, load, median, multipartBody, startSidecar } from './sidecar.js';
+import {
+  BENCH_TOKEN,
+  hasWrk,
+  type LoadRequest,
+  type LoadResult,
+  load,
+  loadWithWrk,
+  median,
+  multipartBody,
+  startSidecar,
+} from './sidecar.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -43,6 +57,7 @@ const { values: args } = parseArgs({
     entries: { type: 'string', default: '1000000' },
     concurrency: { type: 'string', default: '16' },
     'hash-threads': { type: 'string', default: '1' },
+    client: { type: 'string' },
     runs: { type: 'string', default: '3' },
     seed: { type: 'string', default: '20261206' },
     child: { type: 'string' },
@@ -63,10 +78,14 @@ interface Config {
 interface InProcess {
   readonly calls: number;
   readonly seconds: number;
+  /** CPU (user + system, every thread) during the timed calls, in cores. */
+  readonly cores: number;
+  /** Each file's outcome in the warm-up pass, by index: `result` or the code. */
+  readonly perFile: readonly string[];
   readonly p50: number;
   readonly p99: number;
   readonly maxRssKiB: number;
-  /** `result` or the HashwardenError code, counted. */
+  /** `result`, `ERR_NOT_CHECKED` (a result with `checked: false` and no match) or the HashwardenError code, counted. */
   readonly outcomes: Record<string, number>;
 }
 
@@ -81,17 +100,20 @@ async function child(configPath: string): Promise<void> {
   const bytes = config.files.map((f) => readFileSync(f));
   const call = async (i: number): Promise<string> => {
     try {
-      await matcher.matchImage(Buffer.from(bytes[i]!));
-      return 'result';
+      const result = await matcher.matchImage(Buffer.from(bytes[i]!));
+      // What the sidecar answers 422 ERR_NOT_CHECKED (an upload not checked is never "no match").
+      return result.matched || result.checked ? 'result' : 'ERR_NOT_CHECKED';
     } catch (error) {
       if (error instanceof HashwardenError) return error.code;
       throw error;
     }
   };
-  for (let i = 0; i < bytes.length; i++) await call(i); // warm-up: each file once
+  const perFile: string[] = [];
+  for (let i = 0; i < bytes.length; i++) perFile.push(await call(i)); // warm-up: each file once
   const latencies: number[] = [];
   const outcomes: Record<string, number> = {};
   let next = 0;
+  const cpu = process.cpuUsage();
   const started = performance.now();
   await Promise.all(
     Array.from({ length: config.concurrency }, async () => {
@@ -105,10 +127,13 @@ async function child(configPath: string): Promise<void> {
     }),
   );
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   latencies.sort((a, b) => a - b);
   const report: InProcess = {
     calls: config.order.length,
     seconds,
+    cores: (used.user + used.system) / 1e6 / seconds,
+    perFile,
     p50: percentile(latencies, 0.5),
     p99: percentile(latencies, 0.99),
     maxRssKiB: process.resourceUsage().maxRSS,
@@ -134,6 +159,8 @@ async function main(): Promise<void> {
   const hashThreads = Number(args['hash-threads']);
   const runs = Number(args.runs);
   const seed = Number(args.seed);
+  const client = args.client ?? (hasWrk() ? 'wrk' : 'autocannon');
+  if (client !== 'wrk' && client !== 'autocannon') throw new RangeError(`--client: wrk or autocannon, not ${client}`);
   console.log(`# sidecar vs in-process on uploads — ${await environment()}; commit ${revision()}`);
   console.log(`command: npx tsx bench/sidecar-uploads.bench.ts ${process.argv.slice(2).join(' ')}`.trim());
   const valid = [...testVectorImages(), ...sharedPhotos()];
@@ -176,18 +203,34 @@ async function main(): Promise<void> {
     });
     const requests = order.map((i) => bodies[i]!);
     console.log(
-      `${calls} calls, ${concurrency} at once, hashThreads ${hashThreads}; load average before: ${loadavg()
+      `${calls} calls, ${concurrency} at once, hashThreads ${hashThreads}, ${client}; load average before: ${loadavg()
         .map((x) => x.toFixed(2))
         .join(' ')}`,
     );
 
     const pairs: { local: InProcess; sidecar: LoadResult; rssKiB: number; serverCores: number }[] = [];
+    const mismatches = new Set<string>();
     for (let run = 0; run < runs; run++) {
       const local = await inProcess(configPath, config);
       const sidecar = await startSidecar(['--snapshot', lists.snapshot, '--hash-threads', String(hashThreads)]);
-      await load(sidecar.url, bodies, { connections: concurrency, amount: bodies.length }); // warm-up
+      // Warm-up, and the outcomes compared: each file once, one at a time, its answer (200: a
+      // result; else the code in the body) against its outcome in process.
+      for (const [i, r] of bodies.entries()) {
+        const response = await fetch(`${sidecar.url}${r.path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${BENCH_TOKEN}`, 'content-type': r.contentType },
+          body: r.body,
+        });
+        const got = response.status === 200 ? 'result' : ((await response.json()) as { code?: string }).code;
+        if (response.status === 200) await response.arrayBuffer();
+        if (got !== local.perFile[i])
+          mismatches.add(`${files[i]}: sidecar ${response.status} ${got}, in process ${local.perFile[i]}`);
+      }
       const cpuBefore = sidecar.cpuMs();
-      const result = await load(sidecar.url, requests, { connections: concurrency, amount: requests.length });
+      const result =
+        client === 'wrk'
+          ? loadWithWrk(sidecar.url, requests, { connections: concurrency, seconds: local.seconds, dir })
+          : await load(sidecar.url, requests, { connections: concurrency, amount: requests.length });
       const serverCores = (sidecar.cpuMs() - cpuBefore) / 1000 / result.seconds;
       const rssKiB = sidecar.peakRssKiB();
       const { status } = await sidecar.stop();
@@ -195,7 +238,7 @@ async function main(): Promise<void> {
       pairs.push({ local, sidecar: result, rssKiB, serverCores });
       const localRate = local.calls / local.seconds;
       console.log(
-        `  run ${run + 1}: in-process ${localRate.toFixed(1)} calls/s, sidecar ${result.perSecond.toFixed(1)} req/s (${(result.perSecond / localRate).toFixed(3)}×; server ${serverCores.toFixed(2)} cores); sidecar answers ${JSON.stringify(result.statuses)}${result.errors > 0 ? `, ${result.errors} errors` : ''}; in-process ${JSON.stringify(local.outcomes)}`,
+        `  run ${run + 1}: in-process ${localRate.toFixed(1)} calls/s (${local.cores.toFixed(2)} cores), sidecar ${result.perSecond.toFixed(1)} req/s (${(result.perSecond / localRate).toFixed(3)}×; server ${serverCores.toFixed(2)} cores); sidecar answers ${JSON.stringify(result.statuses)}${result.errors > 0 ? `, ${result.errors} errors` : ''}; in-process ${JSON.stringify(local.outcomes)}`,
       );
     }
     console.log(

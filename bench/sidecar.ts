@@ -7,7 +7,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './corpus.js';
 
@@ -26,9 +26,12 @@ export interface Sidecar {
   readonly listeningMs: number;
   /** From the spawn to the first `200` of `/readyz`, ms. */
   readonly readyMs: number;
-  /** CPU time (user + system) the process has used so far, ms (Linux /proc; NaN elsewhere). */
+  /** CPU time (user + system) the process and its workers have used so far, ms (Linux /proc; NaN elsewhere). */
   cpuMs(): number;
-  /** Peak resident memory so far, KiB (Linux /proc VmHWM; NaN elsewhere). */
+  /**
+   * Peak resident memory so far, KiB (Linux /proc VmHWM; NaN elsewhere): the sum of each process's
+   * own peak with `--workers` (an upper bound of their peak together).
+   */
   peakRssKiB(): number;
   /** SIGTERM, then its exit: the status (0 after a graceful shutdown) and what it wrote to stderr. */
   stop(): Promise<{ readonly status: number | null; readonly stderr: string }>;
@@ -54,6 +57,21 @@ function procCpuMs(pid: number): number {
   } catch {
     return Number.NaN;
   }
+}
+
+/** `pid` and every process under it (`serve --workers` forks its workers), from /proc. */
+function processTree(pid: number): number[] {
+  const out = [pid];
+  for (let i = 0; i < out.length; i++) {
+    try {
+      for (const task of readdirSync(`/proc/${out[i]}/task`))
+        for (const child of readFileSync(`/proc/${out[i]}/task/${task}/children`, 'utf8').split(' '))
+          if (child.trim() !== '') out.push(Number(child));
+    } catch {
+      // Gone meanwhile, or no /proc: what was found is what there is.
+    }
+  }
+  return out;
 }
 
 /** The built CLI, or a clear error telling how to build it. */
@@ -128,8 +146,8 @@ export async function startSidecar(args: readonly string[], timeoutMs = 120_000)
     pid,
     listeningMs,
     readyMs,
-    cpuMs: () => procCpuMs(pid),
-    peakRssKiB: () => procStatusKiB(pid, 'VmHWM'),
+    cpuMs: () => processTree(pid).reduce((sum, p) => sum + procCpuMs(p), 0),
+    peakRssKiB: () => processTree(pid).reduce((sum, p) => sum + procStatusKiB(p, 'VmHWM'), 0),
     stop: async () => {
       child.kill('SIGTERM');
       const status = await exited;
@@ -239,17 +257,33 @@ export async function load(
 }
 
 /**
- * wrk's script: each request takes the next path of the file `WRK_PATHS` (one a line) with the
- * bearer token; at the end one JSON line with what the bench reads (latencies in µs).
+ * wrk's script: each request is the next of the file `WRK_REQUESTS` (one a line: `GET path`, or
+ * `POST path content-type body-file`, bodies read once at the start) with the bearer token; at the
+ * end one JSON line with what the bench reads (latencies in µs).
  */
 const WRK_SCRIPT = `
-local paths = {}
-for line in io.lines(os.getenv("WRK_PATHS")) do paths[#paths + 1] = line end
+local requests = {}
+local bodies = {}
+for line in io.lines(os.getenv("WRK_REQUESTS")) do
+  local method, path, ctype, file = line:match("^(%S+) (%S+) ?(%S*) ?(%S*)$")
+  -- A headers table of our own replaces wrk's defaults, Host among them: HTTP/1.1 needs it.
+  local headers = { ["Host"] = os.getenv("WRK_HOST"), ["Authorization"] = "Bearer " .. os.getenv("WRK_TOKEN") }
+  local body = nil
+  if file ~= "" then
+    if bodies[file] == nil then
+      local f = assert(io.open(file, "rb"))
+      bodies[file] = f:read("*a")
+      f:close()
+    end
+    body = bodies[file]
+    headers["Content-Type"] = ctype
+  end
+  requests[#requests + 1] = wrk.format(method, path, headers, body)
+end
 local i = 0
-local headers = { ["Authorization"] = "Bearer " .. os.getenv("WRK_TOKEN") }
 request = function()
-  i = i % #paths + 1
-  return wrk.format("GET", paths[i], headers)
+  i = i % #requests + 1
+  return requests[i]
 end
 done = function(summary, latency, requests)
   local e = summary.errors
@@ -271,24 +305,48 @@ export function hasWrk(): boolean {
 }
 
 /**
- * Loads `url` with wrk (one thread, `connections` connections) for `seconds`, GET requests cycling
- * through `requests`' paths in order, with the bench token. Answers other than 2xx/3xx and socket
- * errors are counted as wrk counts them (it does not tell the codes apart).
+ * Loads `url` with wrk (one thread, `connections` connections) for `seconds`, cycling through
+ * `requests` in order, with the bench token. Answers other than 2xx/3xx and socket errors are
+ * counted as wrk counts them (it does not tell the codes apart). Each distinct body is written to
+ * `dir` once.
  */
 export function loadWithWrk(
   url: string,
   requests: readonly LoadRequest[],
   options: { readonly connections: number; readonly seconds: number; readonly dir: string },
 ): LoadResult {
-  if (requests.some((r) => r.method !== 'GET')) throw new TypeError('wrk: GET requests only');
   const script = join(options.dir, 'wrk.lua');
-  const paths = join(options.dir, 'wrk-paths.txt');
+  const manifest = join(options.dir, 'wrk-requests.txt');
   writeFileSync(script, WRK_SCRIPT);
-  writeFileSync(paths, `${requests.map((r) => r.path).join('\n')}\n`);
+  const files = new Map<Buffer, string>();
+  const lines = requests.map((r) => {
+    if (r.body === undefined) return `${r.method} ${r.path}`;
+    let file = files.get(r.body);
+    if (file === undefined) {
+      file = join(options.dir, `wrk-body-${files.size}`);
+      writeFileSync(file, r.body);
+      files.set(r.body, file);
+    }
+    return `${r.method} ${r.path} ${(r.contentType ?? 'application/octet-stream').replaceAll(' ', '')} ${file}`;
+  });
+  writeFileSync(manifest, `${lines.join('\n')}\n`);
   const out = execFileSync(
     'wrk',
-    ['-t1', `-c${options.connections}`, `-d${options.seconds}s`, '--timeout', '120s', '-s', script, url],
-    { env: { ...process.env, WRK_PATHS: paths, WRK_TOKEN: BENCH_TOKEN }, encoding: 'utf8' },
+    [
+      '-t1',
+      `-c${options.connections}`,
+      `-d${Math.max(1, Math.round(options.seconds))}s`,
+      '--timeout',
+      '120s',
+      '-s',
+      script,
+      url,
+    ],
+    {
+      env: { ...process.env, WRK_REQUESTS: manifest, WRK_TOKEN: BENCH_TOKEN, WRK_HOST: new URL(url).host },
+      encoding: 'utf8',
+      maxBuffer: 1 << 24,
+    },
   );
   const line = out.split('\n').find((l) => l.startsWith('WRK_JSON '));
   if (line === undefined) throw new Error(`wrk printed no summary:\n${out}`);

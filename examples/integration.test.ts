@@ -8,14 +8,16 @@
  * refuses what it cannot check with its code; and the doc shows each file as it is. Runs against
  * the built package (`npm run build`): `hashwarden` resolves to dist/.
  */
+import { execFile, spawnSync } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Matcher } from 'hashwarden';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HOSTILE, image, origin, serveWeb, upload } from '../src/testing/uploads.js';
+import { HOSTILE, IMAGES, image, origin, serveWeb, upload } from '../src/testing/uploads.js';
 import { writeExampleSnapshot } from './lambda-upload-hook/example-lists.mjs';
 
 const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
@@ -67,7 +69,10 @@ async function serveLambda(
       rawPath,
       rawQueryString,
       headers,
-      requestContext: { domainName: 'example.lambda-url.localhost', http: { method: req.method, sourceIp: '127.0.0.1' } },
+      requestContext: {
+        domainName: 'example.lambda-url.localhost',
+        http: { method: req.method, sourceIp: '127.0.0.1' },
+      },
       body: Buffer.concat(chunks).toString('base64'),
       isBase64Encoded: true,
     });
@@ -183,7 +188,72 @@ describe.each(Object.keys(EXAMPLES))('the %s upload example', (name) => {
 
   it('refuses what it cannot check with the code matchImage gives in process', async () => {
     const answer = await upload(url, [{ bytes: await readFile(join(HOSTILE, 'random-4k.bin')) }]);
-    expect([answer.status, answer.body]).toEqual([422, { code: 'ERR_UNSUPPORTED_FORMAT' }]);
+    expect([answer.status, answer.body]).toEqual([415, { code: 'ERR_UNSUPPORTED_FORMAT' }]);
     expect(await readdir(dirs.uploadDir)).toHaveLength(1);
+  });
+});
+
+/** python3 on PATH: the sidecar's Python example needs it, and CI must run it. */
+const HAS_PYTHON = spawnSync('python3', ['--version'], { stdio: 'ignore' }).status === 0;
+const NO_PYTHON = "python3 is not on PATH: the sidecar page's Python example is not run";
+if (!HAS_PYTHON && process.env.CI) throw new Error(`${NO_PYTHON}, and CI must run it`);
+if (!HAS_PYTHON) console.warn(`skipped: ${NO_PYTHON}`);
+
+describe.skipIf(!HAS_PYTHON)('the sidecar example (Python, standard library)', () => {
+  const TOKEN = 'example-token-7f3a';
+  let url: string;
+  beforeAll(async () => {
+    const { createServer } = await import('hashwarden/server');
+    const sidecar = await createServer({ snapshot, token: TOKEN, logger: false });
+    url = await sidecar.listen({ host: '127.0.0.1', port: 0 });
+    await sidecar.loaded;
+    closers.push(() => sidecar.close());
+  }, 30_000);
+
+  it('is shown whole in docs/integration.md', async () => {
+    expect(await docBlock('## Sidecar (hashwarden serve)')).toBe(
+      await readFile(here('sidecar-python/check_upload.py'), 'utf8'),
+    );
+  });
+
+  /** The example run on `files`: its exit status and one decision a file. */
+  const check = async (files: readonly string[], token = TOKEN) => {
+    const run = await promisify(execFile)('python3', [here('sidecar-python/check_upload.py'), ...files], {
+      env: { ...process.env, HASHWARDEN_URL: url, HASHWARDEN_TOKEN: token },
+    }).then(
+      (r) => ({ status: 0, stdout: r.stdout }),
+      (e: { code: number; stdout: string }) => ({ status: e.code, stdout: e.stdout }),
+    );
+    return {
+      status: run.status,
+      decisions: run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l)),
+    };
+  };
+
+  it('blocks a listed image and its edited copy, naming the bank and entry to the service', async () => {
+    const { status, decisions } = await check([
+      join(IMAGES, 'shapes-1024x768.jpg'),
+      join(IMAGES, 'shapes-1024x768--jpeg60.jpg'),
+    ]);
+    expect(status).toBe(1);
+    for (const d of decisions) {
+      expect(d.action).toBe('block');
+      expect(d.matches).toContainEqual(expect.objectContaining({ signal_type: 'pdq', bank: 'example' }));
+    }
+  });
+
+  it('allows an unrelated image, and rejects a file it cannot check with the code matchImage gives', async () => {
+    const { status, decisions } = await check([join(IMAGES, 'terrain-333x250.jpg'), join(HOSTILE, 'random-4k.bin')]);
+    expect(status).toBe(2);
+    expect(decisions[0].action).toBe('allow');
+    expect(decisions[1]).toMatchObject({ action: 'reject', code: 'ERR_UNSUPPORTED_FORMAT', retry: false });
+  });
+
+  it('rejects, never allows, when the token is wrong', async () => {
+    const { decisions } = await check([join(IMAGES, 'terrain-333x250.jpg')], 'wrong');
+    expect(decisions[0]).toMatchObject({ action: 'reject', status: 401 });
   });
 });

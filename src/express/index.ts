@@ -1,13 +1,14 @@
 /**
  * `hashwarden/express`: the upload guard as Express middleware. The only importer of express's
- * types and of busboy (which multer depends on, so an app using multer has it). After multer it
+ * types and of busboy (which multer depends on, so an app using multer has it; loaded on the first
+ * request that needs it, so importing this entry loads neither). After multer it
  * checks multer's files; without multer it parses the multipart body itself with busboy, each file
  * streamed straight into `matchImage`.
  */
 import { stat, readFile } from 'node:fs/promises';
-import busboy from 'busboy';
+import type busboy from 'busboy';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { readError } from '../errors.js';
+import { HashwardenError, readError } from '../errors.js';
 import type { UploadGuardResult } from '../http/check.js';
 import { badRequest, bodyText, UploadGuard, UploadSession, type Decision, type Refused } from '../http/guard.js';
 import { parserLimits, type ResolvedUploadGuard, type UploadGuardOptions } from '../http/options.js';
@@ -74,9 +75,34 @@ async function checkMulter(
   }
 }
 
+/** busboy, once loaded; a failed load is not kept, so installing it fixes the next request. */
+let parserModule: Promise<typeof busboy> | undefined;
+
+/**
+ * busboy, imported on the first request that needs it (an app whose uploads all come through
+ * multer never does): `ERR_MISSING_DEPENDENCY` with the install command when it is not installed,
+ * so that the request fails closed (500) with a message that says what to do.
+ */
+function loadBusboy(): Promise<typeof busboy> {
+  parserModule ??= import('busboy').then(
+    (module) => module.default,
+    (error: unknown) => {
+      parserModule = undefined;
+      if ((error as { code?: unknown } | null)?.code !== 'ERR_MODULE_NOT_FOUND') throw error;
+      throw new HashwardenError(
+        'ERR_MISSING_DEPENDENCY',
+        'busboy is not installed: run `npm install busboy`. hashwarden/express parses multipart bodies with it when multer has not run before the guard.',
+        { cause: error },
+      );
+    },
+  );
+  return parserModule;
+}
+
 /** Parses the body with busboy within the guard's limits, each file checked as it arrives. */
 async function parse(session: UploadSession<Request>, req: Request, guard: UploadGuard<Request>): Promise<void> {
   const o = guard.options;
+  const busboy = await loadBusboy();
   let parser: busboy.Busboy;
   try {
     parser = busboy({ headers: req.headers, limits: parserLimits(o) });
@@ -148,7 +174,7 @@ async function guardRequest(guard: UploadGuard<Request>, req: Request, res: Resp
  * parses `multipart/form-data` with busboy, streaming each file into `matchImage`, and puts the
  * text fields on `req.body`). A blocked upload is answered (403 by default, naming no list) and
  * the handler is not called; an upload that could not be checked is refused with its code (422,
- * 413, 408, 503…) unless `failOpen`; the handler gets `req.hashwarden`: each file's bytes and full
+ * 415, 413, 408, 503…) unless `failOpen`; the handler gets `req.hashwarden`: each file's bytes and full
  * result. Statuses and limits: docs/api.md, "Upload guards".
  *
  * @example

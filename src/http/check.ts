@@ -64,11 +64,15 @@ export function toCheck(part: UploadPart, bytes: Buffer, settled: ImageMatchResu
 }
 
 /**
- * The status each refusal gets; any other code (`ERR_UNSUPPORTED_FORMAT`, `ERR_IMAGE_DECODE`,
- * `ERR_NOT_CHECKED`…) is 422: the request was well formed, the image could not be checked.
+ * The status each refusal of an upload gets, in the guards and the sidecar alike, so that one file
+ * is answered the same way on every path. 422 for a well-formed request whose image could not be
+ * checked; 415 for a file that is no image format decoded here (HTTP's "unsupported media type").
  */
 const STATUS: Partial<Record<ErrorCode, number>> = {
   ERR_UPLOAD_REQUEST: 400,
+  ERR_UNSUPPORTED_FORMAT: 415,
+  ERR_IMAGE_DECODE: 422,
+  ERR_NOT_CHECKED: 422,
   // A file part that failed while it arrived: the client's stream (aborted, malformed multipart).
   ERR_INPUT_READ: 400,
   ERR_IMAGE_TIMEOUT: 408,
@@ -81,12 +85,21 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
 };
 
 /**
+ * The status an upload refused with a `HashwardenError` of `code` is answered with, or undefined
+ * for a code that is not about an upload (the caller's fallback: 422 in the guards, where every
+ * error is an upload's; 500 in the sidecar, where it may be the server's).
+ */
+export function uploadStatus(code: ErrorCode): number | undefined {
+  return STATUS[code];
+}
+
+/**
  * The answer to an upload refused with `error`: its status, `{ code }` as body (the code alone:
  * messages may name limits, never the lists), `Retry-After` with a 503, `Connection: close` when
  * the body was not read whole (`close`), so the server reads no more of it.
  */
 export function refusal(error: HashwardenError, retryAfterSeconds: number, close: boolean): UploadResponse {
-  const status = STATUS[error.code] ?? 422;
+  const status = uploadStatus(error.code) ?? 422;
   const headers: Record<string, string> = {};
   if (status === 503) headers['retry-after'] = String(retryAfterSeconds);
   if (close) headers.connection = 'close';

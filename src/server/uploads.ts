@@ -21,6 +21,7 @@ import {
   querySchema,
   type MatchesByBank,
 } from './hma.js';
+import { uploadStatus as guardStatus } from '../http/check.js';
 import type { Metrics } from './metrics.js';
 import type { ResolvedServerOptions } from './options.js';
 import type { Lists } from './source.js';
@@ -39,20 +40,12 @@ export const MULTIPART_ALLOWANCE = 64 * 1024;
  */
 const MULTIPART_LIMITS = { files: 2, fields: 8, parts: 16, fieldSize: 1024, headerPairs: 32 } as const;
 
-/** The status an upload's `HashwardenError` is answered with; 500 for a code not listed. */
-const STATUS_BY_CODE: Partial<Record<ErrorCode, number>> = {
-  ERR_IMAGE_TOO_LARGE: 413,
-  ERR_UNSUPPORTED_FORMAT: 415,
-  ERR_IMAGE_DECODE: 422,
-  ERR_IMAGE_TIMEOUT: 408,
-  ERR_INPUT_READ: 400,
-  ERR_BUSY: 503,
-  ERR_HASH_THREAD: 503,
-};
-
-/** The status an upload's `HashwardenError` of `code` is answered with. */
+/**
+ * The status an upload's `HashwardenError` of `code` is answered with: the upload guards' own
+ * (src/http), so a file gets the same answer on every path; 500 for a code that is not an upload's.
+ */
 export function uploadStatus(code: ErrorCode): number {
-  return STATUS_BY_CODE[code] ?? 500;
+  return guardStatus(code) ?? 500;
 }
 
 /** An upload over the sidecar's byte limit, whatever the matcher's own limit is. */

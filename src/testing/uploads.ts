@@ -142,7 +142,13 @@ export function expectHostileAnswer(c: HostileCase, answer: Answer, failOpen: bo
   }
   expect(answer.body.code, where).toBe(c.code ?? 'ERR_NOT_CHECKED');
   expect(answer.status, where).toBe(
-    c.code === 'ERR_IMAGE_TOO_LARGE' ? 413 : c.code === 'ERR_IMAGE_TIMEOUT' ? 408 : 422,
+    c.code === 'ERR_IMAGE_TOO_LARGE'
+      ? 413
+      : c.code === 'ERR_IMAGE_TIMEOUT'
+        ? 408
+        : c.code === 'ERR_UNSUPPORTED_FORMAT'
+          ? 415
+          : 422,
   );
 }
 
