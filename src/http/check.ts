@@ -4,7 +4,6 @@
  */
 import { HashwardenError, type ErrorCode } from '../errors.js';
 import type { ImageMatchResult } from '../matcher/types.js';
-import type { UploadResponse } from './options.js';
 
 /**
  * What the guard made of one file: `'matched'` (an entry of a list matched), `'clean'` (checked
@@ -61,6 +60,13 @@ export function toCheck(part: UploadPart, bytes: Buffer, settled: ImageMatchResu
     `The upload could not be checked against every list (unusable hashes: ${unusable})`,
   );
   return { ...base, outcome: 'unchecked', result: settled, error };
+}
+
+/** An HTTP answer the guard gives: status, headers, and a body sent as JSON (a string as it is). */
+export interface UploadResponse {
+  readonly status: number;
+  readonly headers?: Readonly<Record<string, string>>;
+  readonly body: unknown;
 }
 
 /**

@@ -6,7 +6,9 @@ import type { Matcher } from '../matcher/matcher.js';
 import type { MatchImageOptions } from '../matcher/types.js';
 import { DEFAULT_MAX_QUEUED } from '../matcher/types.js';
 import { boolean, integerInRange, invalid, optionsObject } from '../validate.js';
-import type { UploadCheck } from './check.js';
+import type { UploadCheck, UploadResponse } from './check.js';
+
+export type { UploadResponse } from './check.js';
 
 /**
  * Default file parts a request may carry: 1. An upload route takes one image in the common case,
@@ -29,13 +31,6 @@ const DEFAULT_RETRY_AFTER_SECONDS = 1;
  * Content-Length above what the guard's largest valid request could be is refused at once (413).
  */
 const PART_OVERHEAD_BYTES = 2048;
-
-/** An HTTP answer the guard gives: status, headers, and a body sent as JSON (a string as it is). */
-export interface UploadResponse {
-  readonly status: number;
-  readonly headers?: Readonly<Record<string, string>>;
-  readonly body: unknown;
-}
 
 /**
  * The default answer to a blocked upload: 403 with a body that names no list, entry or distance.
