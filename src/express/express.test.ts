@@ -4,10 +4,13 @@
  * guard on its own (busboy) and after multer (memory and disk storage). The shared tests are in
  * src/testing/upload-contract.ts.
  */
+import { execFile } from 'node:child_process';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import express, { type Request } from 'express';
 import multer from 'multer';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,4 +88,42 @@ describe('uploadGuard (Express)', () => {
     expect(() => uploadGuard(setup.matcher(), { failOpen: 'yes' as unknown as boolean })).toThrow(TypeError);
     expect(() => uploadGuard({} as Matcher)).toThrow(TypeError);
   });
+});
+
+describe('busboy, an optional peer', () => {
+  it('imports without busboy, and fails a body it would parse with ERR_MISSING_DEPENDENCY naming the install command', async () => {
+    // A child process whose module resolution cannot find busboy, as in an app that did not install it.
+    const hook = `export async function resolve(specifier, context, next) {
+      if (specifier === 'busboy') throw Object.assign(new Error("Cannot find package 'busboy' imported from the app"), { code: 'ERR_MODULE_NOT_FOUND' });
+      return next(specifier, context);
+    }`;
+    const script = `
+      import { register } from 'node:module';
+      register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));
+      const { default: express } = await import('express');
+      const { Matcher } = await import('./src/index.ts');
+      const { uploadGuard } = await import('./src/express/index.ts');
+      const matcher = Matcher.fromEntries([{ list: 'l', algorithm: 'md5', hash: 'd41d8cd98f00b204e9800998ecf8427e' }]);
+      const app = express();
+      let seen;
+      app.post('/upload', uploadGuard(matcher), (req, res) => res.sendStatus(201));
+      app.use((error, req, res, next) => { seen = { code: error.code, message: error.message }; res.sendStatus(500); });
+      const server = app.listen(0, '127.0.0.1');
+      await new Promise((resolve) => server.once('listening', resolve));
+      const form = new FormData();
+      form.append('image', new Blob([new Uint8Array(16)]), 'x.bin');
+      const answer = await fetch('http://127.0.0.1:' + server.address().port + '/upload', { method: 'POST', body: form });
+      console.log(JSON.stringify({ status: answer.status, ...seen }));
+      server.close();`;
+    const root = fileURLToPath(new URL('../../', import.meta.url));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      { cwd: root },
+    );
+    const outcome = JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as Record<string, unknown>;
+    expect(outcome.status).toBe(500);
+    expect(outcome.code).toBe('ERR_MISSING_DEPENDENCY');
+    expect(outcome.message).toMatch(/^busboy is not installed: run `npm install busboy`/);
+  }, 30_000);
 });
