@@ -8,6 +8,7 @@
  */
 import { extname, resolve } from 'node:path';
 import {
+  ALGORITHM_NAMES,
   LIST_FORMATS,
   MAX_SUBSTRING_BITS,
   MIN_SUBSTRING_BITS,
@@ -23,7 +24,7 @@ import {
 import { buildPackedTables, resolveSearch, type MatcherTable } from '../search/tables.js';
 import { writePackedSnapshot } from '../snapshot/write.js';
 import { HashStore } from '../store/index.js';
-import { listHeaders, packedEntries, type ListHeader } from '../store/store.js';
+import { distinctHashes, listHeaders, packedEntries, type ListHeader } from '../store/store.js';
 import { CliRefusal, EXIT, fileMode, integerArgument, required, usage, UsageError, type Command } from './command.js';
 import { readKeyFile } from './keygen.js';
 import { integerInRange } from '../validate.js';
@@ -144,8 +145,10 @@ async function exportListFile(
         allowEmpty,
       );
       const chosen = lists.map((l) => l.name);
+      // Text holds no id or list: each hash once, or a hash two lists share would import as a duplicate id.
       function* entries(): Generator<ListEntry> {
-        for (const list of chosen) yield* store.entries({ list });
+        if (format === 'text') yield* distinctHashes(store, chosen, ALGORITHM_NAMES);
+        else for (const list of chosen) yield* store.entries({ list });
       }
       return { entries: await writeListFile(out, entries, format, { mode }), lists: chosen };
     });
@@ -170,12 +173,13 @@ export const exportCommand: Command = {
 Options:
   --db PATH             the SQLite store (see \`hashwarden import\`)
   --snapshot FILE       the snapshot to write (replaced if it exists)
-  --out FILE            a list file to write instead (replaced if it exists), readable by
-                        \`hashwarden import\`
-  --format F            the list file's format: csv (id,list,algorithm,hash,label, then one
-                        column per metadata key), ndjson, or text (\`<algorithm> <hash>\` lines:
-                        ids, lists, labels and metadata are lost); default: from --out's
-                        extension (.csv, .ndjson or .jsonl, .txt)
+  --out FILE            a list file to write instead (replaced if it exists)
+  --format F            the list file's format: ndjson (lossless: \`import --multi-list\` gives
+                        the same entries), csv (id,list,algorithm,hash,label, then one column
+                        per metadata key; metadata comes back as text), or text
+                        (\`<algorithm> <hash>\`, each hash once: ids, lists, labels and metadata
+                        are lost; \`import FILE --list NAME\` reads it into one list); default:
+                        from --out's extension (.csv, .ndjson or .jsonl, .txt)
   --list NAME           only this list (repeatable, enabled or not); default every
                         enabled list
   --tier T              perceptual index to store: auto (default: by list size), linear or

@@ -4,10 +4,11 @@
  * concern: `schema.ts` (opening), `staged-import.ts`, `ordered-import.ts` and `import-file.ts`
  * (imports), `reads.ts` and `policy.ts`.
  */
-import type { AlgorithmName } from '../algorithms/registry.js';
+import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { HashwardenError } from '../errors.js';
 import type { ListEntry } from '../lists/entry.js';
 import type { PackedEntries } from '../search/entry-table.js';
-import { storeError, type StoreContext } from './context.js';
+import { storeError, storeRows, type StoreContext } from './context.js';
 import { importFile } from './import-file.js';
 import { readPacked } from './load.js';
 import { setListPolicy } from './policy.js';
@@ -50,6 +51,42 @@ export function packedEntries(store: HashStore, lists: readonly string[]): Map<A
  */
 export function listHeaders(store: HashStore): ListHeader[] {
   return readListHeaders(contexts.get(store) as StoreContext);
+}
+
+/** Longest hash any algorithm has, in bytes (SHA-256): a longer stored one is never loaded. */
+const MAX_HASH_BYTES = 32;
+
+/**
+ * Each (algorithm, hash) the lists named hold once, as an entry of the first of those lists (by
+ * name) holding it, id `<algorithm>:<hash>`: what `export --format text|hex|pytx` writes. Sorted
+ * by that id (byte order), so importing the file takes the ordered way. SQLite sorts (on disk for
+ * a large store), so memory does not grow with the lists. Call it in `store.read`. Internal, as
+ * `packedEntries`.
+ */
+export function* distinctHashes(
+  store: HashStore,
+  lists: readonly string[],
+  algorithms: readonly AlgorithmName[],
+): Generator<ListEntry> {
+  const ctx = contexts.get(store) as StoreContext;
+  const statement = ctx.db.prepare<[string, string], { algorithm: string; bytes: Uint8Array | null; list: string }>(
+    `SELECT algorithm, CASE WHEN length(hash) <= ${MAX_HASH_BYTES} THEN hash END AS bytes, min(list) AS list FROM entries
+     WHERE list IN (SELECT value FROM json_each(?)) AND algorithm IN (SELECT value FROM json_each(?))
+     GROUP BY algorithm, hash ORDER BY algorithm || ':', bytes`,
+  );
+  const params: [string, string] = [JSON.stringify(lists), JSON.stringify(algorithms)];
+  for (const row of storeRows(ctx.path, () => statement.iterate(...params))) {
+    if (row.bytes === null) {
+      throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: a ${row.algorithm} hash longer than ${MAX_HASH_BYTES} bytes in list ${JSON.stringify(row.list)}`);
+    }
+    let hash: string;
+    try {
+      hash = getAlgorithm(row.algorithm).format(row.bytes);
+    } catch (error) {
+      throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: bad ${row.algorithm} hash in list ${JSON.stringify(row.list)}: ${(error as Error).message}`, { cause: error });
+    }
+    yield { id: `${row.algorithm}:${hash}`, list: row.list, algorithm: row.algorithm as AlgorithmName, hash };
+  }
 }
 
 /**
