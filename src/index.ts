@@ -87,7 +87,7 @@ export {
   MAX_LIST_LINE_BYTES,
 } from './lists/formats.js';
 export { parseList, readListFile } from './lists/parse.js';
-export { formatList, writeListFile } from './lists/write.js';
+export { EXPORT_FORMATS, formatList, writeListFile, type ExportFormat } from './lists/write.js';
 export type {
   ListFormat,
   RowErrorPolicy,

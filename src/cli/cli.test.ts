@@ -691,7 +691,7 @@ describe('hashwarden export --out', () => {
       [['export', '--db', db], 'Expected one of --snapshot and --out'],
       [
         ['export', '--db', db, '--out', join(dir, 'x.csv'), '--format', 'xml'],
-        'Expected csv, ndjson or text for --format',
+        'for --format but received "xml"',
       ],
     ] as const) {
       const { status, err } = await cli(...args);

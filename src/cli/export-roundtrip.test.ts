@@ -9,9 +9,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { normalizeEntry, type ListEntry } from '../lists/entry.js';
-import { HashStore } from '../store/index.js';
+import type { ListEntry } from '../lists/entry.js';
 import { cli } from '../testing/cli.js';
+import { seedStore, storeEntries } from '../testing/store-files.js';
 
 const PDQ = 'f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22';
 const PDQ_2 = '0'.repeat(63) + '1';
@@ -23,33 +23,19 @@ let db: string;
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'hashwarden-export-roundtrip-'));
   db = join(dir, 'store.db');
-  const store = HashStore.open(db);
-  try {
-    store.importEntries(
-      [
-        { id: 'vendor-17', list: 'ncmec', algorithm: 'pdq', hash: PDQ, label: 'A1', metadata: { source: 'x', n: 2 } },
-        { list: 'ncmec', algorithm: 'md5', hash: MD5 },
-        { id: 'own, "quoted"', list: 'removed', algorithm: 'pdq', hash: PDQ, label: 'removed by moderators' },
-        { list: 'removed', algorithm: 'pdq', hash: PDQ_2 },
-        { list: 'removed', algorithm: 'sha256', hash: SHA256, metadata: { tags: ['a', 'b'] } },
-      ].map((e) => normalizeEntry(e)),
-    );
-  } finally {
-    store.close();
-  }
+  seedStore(db, [
+    { id: 'vendor-17', list: 'ncmec', algorithm: 'pdq', hash: PDQ, label: 'A1', metadata: { source: 'x', n: 2 } },
+    { list: 'ncmec', algorithm: 'md5', hash: MD5 },
+    { id: 'own, "quoted"', list: 'removed', algorithm: 'pdq', hash: PDQ, label: 'removed by moderators' },
+    { list: 'removed', algorithm: 'pdq', hash: PDQ_2 },
+    { list: 'removed', algorithm: 'sha256', hash: SHA256, metadata: { tags: ['a', 'b'] } },
+  ]);
 });
 afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-function read(path: string): ListEntry[] {
-  const store = HashStore.open(path, { readonly: true });
-  try {
-    return [...store.entries()];
-  } finally {
-    store.close();
-  }
-}
+const read = storeEntries;
 
 describe('export --out re-imported into a fresh store', () => {
   // CSV writes a metadata value that is not a string as JSON, and reads every cell back as text.

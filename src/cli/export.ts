@@ -9,18 +9,20 @@
 import { extname, resolve } from 'node:path';
 import {
   ALGORITHM_NAMES,
-  LIST_FORMATS,
+  EXPORT_FORMATS,
+  isAlgorithmName,
   MAX_SUBSTRING_BITS,
   MIN_SUBSTRING_BITS,
   SEARCH_TIERS as TIERS,
   writeListFile,
   type AlgorithmName,
+  type ExportFormat,
   type ListEntry,
-  type ListFormat,
   type SearchTierOptions,
   type SnapshotAlgorithm,
   type SnapshotList,
 } from '../index.js';
+import { formatAlgorithms } from '../lists/write.js';
 import { buildPackedTables, resolveSearch, type MatcherTable } from '../search/tables.js';
 import { writePackedSnapshot } from '../snapshot/write.js';
 import { HashStore } from '../store/index.js';
@@ -126,38 +128,103 @@ function readStore(
   }
 }
 
-/** Writes the chosen lists (default: the enabled ones) to a list file, in one read transaction. */
+/** What an export to a list file wrote, and what it left out because the format cannot hold it. */
+interface ListFileExport {
+  /** Lines written (in text, hex and pytx, each hash once). */
+  readonly entries: number;
+  readonly lists: string[];
+  /** Entries of the chosen algorithms the format cannot hold, by algorithm. */
+  readonly omitted: ReadonlyMap<AlgorithmName, number>;
+  readonly written: readonly AlgorithmName[];
+}
+
+/** Why a format leaves out the algorithms it cannot hold, as the warning says it. */
+const LEFT_OUT_BECAUSE: Readonly<Partial<Record<ExportFormat, string>>> = {
+  pytx: 'python-threatexchange has no signal type for them (it reads pdq and video_md5)',
+  'pdq-tools': 'the PDQ tools read PDQ hashes only',
+};
+
+/**
+ * Writes the chosen lists (default: the enabled ones) to a list file, in one read transaction:
+ * the entries of `algorithm` (default every one) the format can hold. Formats without ids (text,
+ * hex, pytx) get each hash once, from SQLite (`distinctHashes`); `hex` takes one algorithm, so
+ * lists holding several need `algorithm`.
+ */
 async function exportListFile(
   db: string,
   names: readonly string[] | undefined,
   out: string,
-  format: ListFormat,
+  format: ExportFormat,
+  algorithm: AlgorithmName | undefined,
   mode: number | undefined,
   allowEmpty: boolean,
-): Promise<{ entries: number; lists: string[] }> {
+): Promise<ListFileExport> {
   const store = HashStore.open(db, { readonly: true });
   try {
     return await store.readAsync(async () => {
       const lists = chooseLists(store.lists(), names, db);
-      refuseEmpty(
-        lists,
-        lists.some((l) => l.total > 0),
-        allowEmpty,
-      );
-      const chosen = lists.map((l) => l.name);
-      // Text holds no id or list: each hash once, or a hash two lists share would import as a duplicate id.
-      function* entries(): Generator<ListEntry> {
-        if (format === 'text') yield* distinctHashes(store, chosen, ALGORITHM_NAMES);
-        else for (const list of chosen) yield* store.entries({ list });
+      const held = new Map<AlgorithmName, number>();
+      for (const list of lists) {
+        for (const [name, n] of Object.entries(list.counts) as [AlgorithmName, number][]) {
+          held.set(name, (held.get(name) ?? 0) + n);
+        }
       }
-      return { entries: await writeListFile(out, entries, format, { mode }), lists: chosen };
+      const requested = algorithm === undefined ? [...held.keys()] : [algorithm];
+      if (format === 'hex' && requested.length > 1) {
+        throw new UsageError(
+          `The lists hold ${requested.sort().join(', ')} hashes and a hex file holds one algorithm: give --algorithm`,
+        );
+      }
+      const holdable = formatAlgorithms(format) ?? ALGORITHM_NAMES;
+      const written = requested.filter((a) => holdable.includes(a));
+      const omitted = new Map(requested.filter((a) => !holdable.includes(a)).map((a) => [a, held.get(a) ?? 0] as const));
+      const writable = written.some((a) => (held.get(a) ?? 0) > 0);
+      if (!writable && lists.some((l) => l.total > 0) && !allowEmpty) {
+        const what = algorithm ?? (formatAlgorithms(format) ?? []).join(' or ');
+        throw new CliRefusal(
+          `nothing to export: the lists hold no ${what} entries${format === 'pytx' || format === 'pdq-tools' ? ` (${format} holds ${what} only)` : ''}; a matcher loading an empty export would pass every upload. Give --allow-empty to write it anyway`,
+        );
+      }
+      refuseEmpty(lists, writable, allowEmpty);
+      const chosen = lists.map((l) => l.name);
+      const everyAlgorithm = written.length === held.size;
+      // Text, hex and pytx hold no id or list: each hash once, or a hash two lists share would import as a duplicate id.
+      function* entries(): Generator<ListEntry> {
+        if (format === 'text' || format === 'hex' || format === 'pytx') {
+          yield* distinctHashes(store, chosen, written);
+          return;
+        }
+        for (const list of chosen) {
+          if (everyAlgorithm) yield* store.entries({ list });
+          else for (const a of written) yield* store.entries({ list, algorithm: a });
+        }
+      }
+      return { entries: await writeListFile(out, entries, format, { mode }), lists: chosen, omitted, written };
     });
   } finally {
     store.close();
   }
 }
 
-const FORMAT_BY_EXTENSION: Readonly<Record<string, ListFormat>> = {
+/** The warnings of a list file export: what was left out and why, and pytx's name for MD5. */
+function exportWarnings(format: ExportFormat, written: ListFileExport): string[] {
+  const lines: string[] = [];
+  const left = [...written.omitted].filter(([, n]) => n > 0).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (left.length > 0) {
+    const total = left.reduce((sum, [, n]) => sum + n, 0);
+    lines.push(
+      `left out ${total} entr${total === 1 ? 'y' : 'ies'} (${left.map(([a, n]) => `${a} ${n}`).join(', ')}): ${LEFT_OUT_BECAUSE[format] ?? ''}`,
+    );
+  }
+  if (format === 'pytx' && written.written.includes('md5')) {
+    lines.push(
+      'md5 hashes are written as video_md5, pytx\'s only MD5 type since it dropped photo_md5 (2022): pytx matches them with `threatexchange match video`, not `match photo`',
+    );
+  }
+  return lines;
+}
+
+const FORMAT_BY_EXTENSION: Readonly<Record<string, ExportFormat>> = {
   '.csv': 'csv',
   '.ndjson': 'ndjson',
   '.jsonl': 'ndjson',
@@ -167,7 +234,7 @@ const FORMAT_BY_EXTENSION: Readonly<Record<string, ListFormat>> = {
 export const exportCommand: Command = {
   name: 'export',
   usage:
-    '--db PATH (--snapshot FILE [--tier auto|linear|mih] [--substring-bits N] [--sign KEYFILE] [--sequence N] | --out FILE [--format csv|ndjson|text]) [--list NAME]... [--mode OCTAL] [--allow-empty]',
+    '--db PATH (--snapshot FILE [--tier auto|linear|mih] [--substring-bits N] [--sign KEYFILE] [--sequence N] | --out FILE [--format csv|ndjson|text|pytx|hex|pdq-tools] [--algorithm A]) [--list NAME]... [--mode OCTAL] [--allow-empty]',
   summary: 'Export the lists of a SQLite store to a binary snapshot or a list file.',
   help: `
 Options:
@@ -178,8 +245,15 @@ Options:
                         the same entries), csv (id,list,algorithm,hash,label, then one column
                         per metadata key; metadata comes back as text), or text
                         (\`<algorithm> <hash>\`, each hash once: ids, lists, labels and metadata
-                        are lost; \`import FILE --list NAME\` reads it into one list); default:
-                        from --out's extension (.csv, .ndjson or .jsonl, .txt)
+                        are lost; \`import FILE --list NAME\` reads it into one list); for
+                        other tools: pytx (\`pdq <hex>\`, \`video_md5 <hex>\` for
+                        python-threatexchange's file collab), hex (one bare hash a line, one
+                        algorithm: pytx \`match --hashes\`), pdq-tools (\`<hex>,<quality>,<id>\`
+                        for the PDQ tools); hashes a format cannot hold are left out and
+                        counted on standard error. Default: from --out's extension (.csv,
+                        .ndjson or .jsonl, .txt)
+  --algorithm A         only this algorithm's hashes in the list file (required for hex
+                        when the lists hold several)
   --list NAME           only this list (repeatable, enabled or not); default every
                         enabled list
   --tier T              perceptual index to store: auto (default: by list size), linear or
@@ -215,6 +289,7 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
     'allow-empty': { type: 'boolean' },
     out: { type: 'string' },
     format: { type: 'string' },
+    algorithm: { type: 'string' },
     list: { type: 'string', multiple: true },
     tier: { type: 'string' },
     'substring-bits': { type: 'string' },
@@ -242,10 +317,31 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
         throw new UsageError('--tier, --substring-bits, --sign and --sequence are for --snapshot');
       const format = (values.format as string | undefined) ?? FORMAT_BY_EXTENSION[extname(out).toLowerCase()];
       if (format === undefined)
-        throw new UsageError(`Cannot tell the format of ${out} from its extension: give --format csv, ndjson or text`);
-      if (!(LIST_FORMATS as readonly string[]).includes(format))
-        throw new UsageError(`Expected csv, ndjson or text for --format but received ${JSON.stringify(format)}`);
-      const written = await exportListFile(db, names, out, format as ListFormat, mode, allowEmpty);
+        throw new UsageError(
+          `Cannot tell the format of ${out} from its extension: give --format ${EXPORT_FORMATS.join(', ')}`,
+        );
+      if (!(EXPORT_FORMATS as readonly string[]).includes(format))
+        throw new UsageError(
+          `Expected one of ${EXPORT_FORMATS.join(', ')} for --format but received ${JSON.stringify(format)}`,
+        );
+      const algorithm = values.algorithm as string | undefined;
+      if (algorithm !== undefined && !isAlgorithmName(algorithm))
+        throw new UsageError(
+          `Expected one of ${ALGORITHM_NAMES.join(', ')} for --algorithm but received ${JSON.stringify(algorithm)}`,
+        );
+      const holdable = formatAlgorithms(format as ExportFormat);
+      if (algorithm !== undefined && holdable !== undefined && !holdable.includes(algorithm))
+        throw new UsageError(`--format ${format} holds ${holdable.join(' and ')} hashes, not ${algorithm}`);
+      const written = await exportListFile(
+        db,
+        names,
+        out,
+        format as ExportFormat,
+        algorithm,
+        mode,
+        allowEmpty,
+      );
+      for (const line of exportWarnings(format as ExportFormat, written)) io.err(textLine(line));
       io.out(
         textLine(
           `wrote ${out} (${written.entries} entries of ${written.lists.length === 0 ? 'no lists' : written.lists.join(', ')}, ${format})`,
@@ -253,7 +349,8 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
       );
       return EXIT.ok;
     }
-    if (values.format !== undefined) throw new UsageError('--format is for --out');
+    if (values.format !== undefined || values.algorithm !== undefined)
+      throw new UsageError('--format and --algorithm are for --out');
     const file = required(values.snapshot, '--snapshot');
     if (resolve(db) === resolve(file)) throw new UsageError('--snapshot must not be the --db file');
     const search = searchOptions(values);
