@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ListEntry } from '../lists/entry.js';
 import { cli } from '../testing/cli.js';
+import { loadDriver } from '../store/driver.js';
 import { seedStore, storeEntries } from '../testing/store-files.js';
 
 const PDQ = 'f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22';
@@ -78,5 +79,24 @@ describe('export --out re-imported into a fresh store', () => {
       ['sha256', SHA256],
     ].map(([algorithm, hash]) => ({ id: `${algorithm}:${hash}`, list: 'all', algorithm, hash }));
     expect(read(again)).toEqual(expected);
+  });
+});
+
+describe('export --format text of a crafted store', () => {
+  it('refuses a hash longer or shorter than its algorithm with ERR_STORE, never loading an oversized one', async () => {
+    for (const [blob, what] of [
+      [`zeroblob(${1024 * 1024})`, 'longer than 32 bytes'],
+      ['zeroblob(15)', 'bad md5 hash'],
+    ] as const) {
+      const crafted = join(dir, `crafted-${what.length}.db`);
+      seedStore(crafted, [{ list: 'l', algorithm: 'md5', hash: MD5 }]);
+      const Database = loadDriver();
+      const raw = new Database(crafted);
+      raw.exec(`UPDATE entries SET hash = ${blob}`);
+      raw.close();
+      const { status, err } = await cli('export', '--db', crafted, '--out', join(dir, 'crafted.txt'));
+      expect([status, err]).toEqual([2, expect.stringContaining(what)]);
+      expect(err).toContain('ERR_STORE');
+    }
   });
 });

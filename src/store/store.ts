@@ -69,21 +69,27 @@ export function* distinctHashes(
   algorithms: readonly AlgorithmName[],
 ): Generator<ListEntry> {
   const ctx = contexts.get(store) as StoreContext;
-  const statement = ctx.db.prepare<[string, string], { algorithm: string; bytes: Uint8Array | null; list: string }>(
-    `SELECT algorithm, CASE WHEN length(hash) <= ${MAX_HASH_BYTES} THEN hash END AS bytes, min(list) AS list FROM entries
+  type Row = { algorithm: string; bytes: Uint8Array | null; list: string };
+  const statement = ctx.db.prepare<[string, string], Row>(
+    `SELECT algorithm, CASE WHEN length(hash) <= ${MAX_HASH_BYTES} THEN hash END AS bytes, min(list) AS list
+     FROM entries
      WHERE list IN (SELECT value FROM json_each(?)) AND algorithm IN (SELECT value FROM json_each(?))
      GROUP BY algorithm, hash ORDER BY algorithm || ':', bytes`,
   );
   const params: [string, string] = [JSON.stringify(lists), JSON.stringify(algorithms)];
   for (const row of storeRows(ctx.path, () => statement.iterate(...params))) {
     if (row.bytes === null) {
-      throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: a ${row.algorithm} hash longer than ${MAX_HASH_BYTES} bytes in list ${JSON.stringify(row.list)}`);
+      throw new HashwardenError(
+        'ERR_STORE',
+        `SQLite store ${ctx.path}: a ${row.algorithm} hash longer than ${MAX_HASH_BYTES} bytes in list ${JSON.stringify(row.list)}`,
+      );
     }
     let hash: string;
     try {
       hash = getAlgorithm(row.algorithm).format(row.bytes);
     } catch (error) {
-      throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: bad ${row.algorithm} hash in list ${JSON.stringify(row.list)}: ${(error as Error).message}`, { cause: error });
+      const message = `bad ${row.algorithm} hash in list ${JSON.stringify(row.list)}: ${(error as Error).message}`;
+      throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: ${message}`, { cause: error });
     }
     yield { id: `${row.algorithm}:${hash}`, list: row.list, algorithm: row.algorithm as AlgorithmName, hash };
   }
