@@ -147,3 +147,19 @@ describe('export --format pdq-tools', () => {
     expect(err).toContain('left out 4 entries (blockhash 1, md5 1, sha256 2): the PDQ tools read PDQ hashes only');
   });
 });
+
+describe('export --algorithm', () => {
+  it('filters any --out format to one algorithm, and is refused with --snapshot or when it names none', async () => {
+    const out = join(dir, 'md5.ndjson');
+    expect((await cli('export', '--db', db, '--out', out, '--algorithm', 'md5')).status).toBe(0);
+    expect(readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l).hash)).toEqual([MD5]);
+    for (const [args, message] of [
+      [['--snapshot', join(dir, 'x.snap'), '--algorithm', 'md5'], '--algorithm are for --out'],
+      [['--out', out, '--algorithm', 'MD6'], 'for --algorithm but received "MD6"'],
+      [['--out', out, '--algorithm', 'sha1'], 'nothing to export: the lists hold no sha1 entries'],
+    ] as const) {
+      const { status, err } = await cli('export', '--db', db, ...args);
+      expect([status, err]).toEqual([2, expect.stringContaining(message)]);
+    }
+  });
+});
