@@ -161,5 +161,9 @@ describe('export --algorithm', () => {
       const { status, err } = await cli('export', '--db', db, ...args);
       expect([status, err]).toEqual([2, expect.stringContaining(message)]);
     }
+    // With --allow-empty, an algorithm the lists do not hold gives an empty file, not the others.
+    const none = await cli('export', '--db', db, '--out', out, '--algorithm', 'sha1', '--allow-empty', '--list', 'sha-only');
+    expect(none.status).toBe(0);
+    expect(readFileSync(out, 'utf8')).toBe('');
   });
 });

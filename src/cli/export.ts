@@ -187,7 +187,7 @@ async function exportListFile(
       }
       refuseEmpty(lists, writable, allowEmpty);
       const chosen = lists.map((l) => l.name);
-      const everyAlgorithm = written.length === held.size;
+      const everyAlgorithm = [...held.keys()].every((a) => written.includes(a));
       // Text, hex and pytx hold no id or list: each hash once, or a hash two lists share would import as a duplicate id.
       function* entries(): Generator<ListEntry> {
         if (format === 'text' || format === 'hex' || format === 'pytx') {
