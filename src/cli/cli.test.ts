@@ -689,10 +689,7 @@ describe('hashwarden export --out', () => {
         'Expected one of --snapshot and --out',
       ],
       [['export', '--db', db], 'Expected one of --snapshot and --out'],
-      [
-        ['export', '--db', db, '--out', join(dir, 'x.csv'), '--format', 'xml'],
-        'for --format but received "xml"',
-      ],
+      [['export', '--db', db, '--out', join(dir, 'x.csv'), '--format', 'xml'], 'for --format but received "xml"'],
     ] as const) {
       const { status, err } = await cli(...args);
       expect([status, err]).toEqual([2, expect.stringContaining(message) as unknown as string]);

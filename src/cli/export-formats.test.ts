@@ -90,7 +90,19 @@ const read = storeEntries;
 describe('export --format pytx', () => {
   it('writes every PDQ and MD5 hash once as pytx names them, and counts on stderr what pytx cannot read', async () => {
     const out = join(dir, 'pytx.txt');
-    const { status, err } = await cli('export', '--db', db, '--out', out, '--format', 'pytx', '--list', 'ncmec', '--list', 'removed');
+    const { status, err } = await cli(
+      'export',
+      '--db',
+      db,
+      '--out',
+      out,
+      '--format',
+      'pytx',
+      '--list',
+      'ncmec',
+      '--list',
+      'removed',
+    );
     expect(status).toBe(0);
     const text = readFileSync(out, 'utf8');
     const { pairs, unknown } = readAsPytxFileCollab(text);
@@ -152,7 +164,12 @@ describe('export --algorithm', () => {
   it('filters any --out format to one algorithm, and is refused with --snapshot or when it names none', async () => {
     const out = join(dir, 'md5.ndjson');
     expect((await cli('export', '--db', db, '--out', out, '--algorithm', 'md5')).status).toBe(0);
-    expect(readFileSync(out, 'utf8').trim().split('\n').map((l) => JSON.parse(l).hash)).toEqual([MD5]);
+    expect(
+      readFileSync(out, 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).hash),
+    ).toEqual([MD5]);
     for (const [args, message] of [
       [['--snapshot', join(dir, 'x.snap'), '--algorithm', 'md5'], '--algorithm are for --out'],
       [['--out', out, '--algorithm', 'MD6'], 'for --algorithm but received "MD6"'],
@@ -162,7 +179,18 @@ describe('export --algorithm', () => {
       expect([status, err]).toEqual([2, expect.stringContaining(message)]);
     }
     // With --allow-empty, an algorithm the lists do not hold gives an empty file, not the others.
-    const none = await cli('export', '--db', db, '--out', out, '--algorithm', 'sha1', '--allow-empty', '--list', 'sha-only');
+    const none = await cli(
+      'export',
+      '--db',
+      db,
+      '--out',
+      out,
+      '--algorithm',
+      'sha1',
+      '--allow-empty',
+      '--list',
+      'sha-only',
+    );
     expect(none.status).toBe(0);
     expect(readFileSync(out, 'utf8')).toBe('');
   });

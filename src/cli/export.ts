@@ -177,7 +177,9 @@ async function exportListFile(
       }
       const holdable = formatAlgorithms(format) ?? ALGORITHM_NAMES;
       const written = requested.filter((a) => holdable.includes(a));
-      const omitted = new Map(requested.filter((a) => !holdable.includes(a)).map((a) => [a, held.get(a) ?? 0] as const));
+      const omitted = new Map(
+        requested.filter((a) => !holdable.includes(a)).map((a) => [a, held.get(a) ?? 0] as const),
+      );
       const writable = written.some((a) => (held.get(a) ?? 0) > 0);
       if (!writable && lists.some((l) => l.total > 0) && !allowEmpty) {
         const what = algorithm ?? (formatAlgorithms(format) ?? []).join(' or ');
@@ -218,7 +220,7 @@ function exportWarnings(format: ExportFormat, written: ListFileExport): string[]
   }
   if (format === 'pytx' && written.written.includes('md5')) {
     lines.push(
-      'md5 hashes are written as video_md5, pytx\'s only MD5 type since it dropped photo_md5 (2022): pytx matches them with `threatexchange match video`, not `match photo`',
+      "md5 hashes are written as video_md5, pytx's only MD5 type since it dropped photo_md5 (2022): pytx matches them with `threatexchange match video`, not `match photo`",
     );
   }
   return lines;
@@ -332,15 +334,7 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
       const holdable = formatAlgorithms(format as ExportFormat);
       if (algorithm !== undefined && holdable !== undefined && !holdable.includes(algorithm))
         throw new UsageError(`--format ${format} holds ${holdable.join(' and ')} hashes, not ${algorithm}`);
-      const written = await exportListFile(
-        db,
-        names,
-        out,
-        format as ExportFormat,
-        algorithm,
-        mode,
-        allowEmpty,
-      );
+      const written = await exportListFile(db, names, out, format as ExportFormat, algorithm, mode, allowEmpty);
       for (const line of exportWarnings(format as ExportFormat, written)) io.err(textLine(line));
       io.out(
         textLine(

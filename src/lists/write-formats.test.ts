@@ -36,7 +36,10 @@ describe('formatList for other tools', () => {
       `video_md5 ${MD5}\npdq ${PDQ}\n`,
     );
     expect(() => formatList([entry('pdq', PDQ), entry('sha256', SHA256)], 'pytx')).toThrow(
-      expect.objectContaining({ code: 'ERR_LIST_FORMAT', message: expect.stringMatching(/^Entry 2: pytx cannot hold/) }),
+      expect.objectContaining({
+        code: 'ERR_LIST_FORMAT',
+        message: expect.stringMatching(/^Entry 2: pytx cannot hold/),
+      }),
     );
   });
 
@@ -49,10 +52,22 @@ describe('formatList for other tools', () => {
 
   it('writes hash,quality,id for PDQ with the quality only when it is an integer 0-100, and refuses other algorithms', () => {
     const lines = [87, '040', 101, 'high', 1.5, undefined].map((quality) =>
-      formatList([entry('pdq', PDQ, { id: 'a', ...(quality === undefined ? {} : { metadata: { quality } }) })], 'pdq-tools'),
+      formatList(
+        [entry('pdq', PDQ, { id: 'a', ...(quality === undefined ? {} : { metadata: { quality } }) })],
+        'pdq-tools',
+      ),
     );
-    expect(lines).toEqual([`${PDQ},87,a\n`, `${PDQ},40,a\n`, `${PDQ},,a\n`, `${PDQ},,a\n`, `${PDQ},,a\n`, `${PDQ},,a\n`]);
-    expect(() => formatList([entry('md5', MD5)], 'pdq-tools')).toThrow(expect.objectContaining({ code: 'ERR_LIST_FORMAT' }));
+    expect(lines).toEqual([
+      `${PDQ},87,a\n`,
+      `${PDQ},40,a\n`,
+      `${PDQ},,a\n`,
+      `${PDQ},,a\n`,
+      `${PDQ},,a\n`,
+      `${PDQ},,a\n`,
+    ]);
+    expect(() => formatList([entry('md5', MD5)], 'pdq-tools')).toThrow(
+      expect.objectContaining({ code: 'ERR_LIST_FORMAT' }),
+    );
   });
 
   it('writes the same file with writeListFile as the string formatList gives', async () => {

@@ -143,7 +143,9 @@ function pdqQuality(entry: ListEntry): string {
 
 /** An entry a format cannot hold: `ERR_LIST_FORMAT`, naming the entry as `normalizedAt` does. */
 function cannotHold(format: ExportFormat, entry: ListEntry, index: number, why: string): never {
-  throw listError(`Entry ${index}: ${format} cannot hold the ${entry.algorithm} hash of ${JSON.stringify(entry.id)}: ${why}`);
+  throw listError(
+    `Entry ${index}: ${format} cannot hold the ${entry.algorithm} hash of ${JSON.stringify(entry.id)}: ${why}`,
+  );
 }
 
 /**
@@ -184,7 +186,8 @@ class LineWriter {
       }
       case 'hex':
         this.#algorithm ??= entry.algorithm;
-        if (entry.algorithm !== this.#algorithm) cannotHold('hex', entry, index, `the file holds ${this.#algorithm} hashes`);
+        if (entry.algorithm !== this.#algorithm)
+          cannotHold('hex', entry, index, `the file holds ${this.#algorithm} hashes`);
         return `${entry.hash}\n`;
       case 'pdq-tools':
         if (entry.algorithm !== 'pdq') cannotHold('pdq-tools', entry, index, 'the PDQ tools read PDQ hashes only');
