@@ -81,6 +81,7 @@ export { normalizeEntry } from './lists/entry.js';
 export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/entry.js';
 export {
   detectListFormat,
+  DEDUPE_POLICIES,
   LIST_FORMATS,
   MAX_ROW_PROBLEMS,
   DEFAULT_MAX_LIST_BYTES,
@@ -91,6 +92,7 @@ export { formatList, writeListFile } from './lists/write.js';
 export type {
   ListFormat,
   RowErrorPolicy,
+  DedupePolicy,
   ParseListOptions,
   ReadListFileOptions,
   RowProblem,

@@ -5,7 +5,7 @@
  * the file.
  */
 import { open } from 'node:fs/promises';
-import { ALGORITHM_NAMES, isHashwardenError, type ListFormat } from '../index.js';
+import { ALGORITHM_NAMES, type DedupePolicy, isHashwardenError, type ListFormat } from '../index.js';
 import { HashStore } from '../store/index.js';
 import { streamListFile } from '../lists/stream.js';
 import { CliRefusal, EXIT, fileMode, required, type Command } from './command.js';
@@ -52,7 +52,7 @@ async function isHashOutput(file: string): Promise<boolean> {
 export const importCommand: Command = {
   name: 'import',
   usage:
-    'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--replace] [--multi-list] [--allow-empty] [--skip-bad-rows] [--mode OCTAL] [--quiet]',
+    'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--replace] [--multi-list] [--allow-empty] [--skip-bad-rows] [--dedupe merge|fail] [--mode OCTAL] [--quiet]',
   summary: 'Import a hash list file into a SQLite store (created if missing).',
   help: `
 Options:
@@ -73,6 +73,9 @@ Options:
   --skip-bad-rows    import the good rows and report the bad ones; default: a bad row
                      fails the whole import and nothing is written. A file whose every row
                      is bad still fails (exit 2): nothing was imported
+  --dedupe P         a row repeating an earlier one's list, algorithm and hash, neither with
+                     an id: merge (default) keeps the first row and drops the repeat; fail
+                     makes it a bad row ("Duplicate id"). Repeated explicit ids always are
   --mode OCTAL       permissions of a store this import creates (default 600: owner only;
                      640 lets its group read it). Group or other write is refused
   --quiet            no progress bar (it is drawn on standard error only when that is a
@@ -96,6 +99,7 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
     'multi-list': { type: 'boolean' },
     'allow-empty': { type: 'boolean' },
     'skip-bad-rows': { type: 'boolean' },
+    dedupe: { type: 'string' },
     mode: { type: 'string' },
     quiet: { type: 'boolean' },
   },
@@ -111,6 +115,7 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       onError,
       ...(values.format === undefined ? {} : { format: values.format as ListFormat }),
       ...(values.algorithm === undefined ? {} : { algorithm: values.algorithm as string }),
+      ...(values.dedupe === undefined ? {} : { dedupe: values.dedupe as DedupePolicy }),
     };
     // The file's first read (64 KiB) is parsed before the store is opened, so that a file failing
     // at once (not a list, bad first rows, no rows at all) does not even create the store; the

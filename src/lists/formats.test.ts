@@ -315,10 +315,10 @@ describe('parseList: bad rows', () => {
       /Expected 40 hex digits for a sha1 hash but received 32/,
     ],
     [
-      'duplicate line (text)',
-      'text',
-      `md5 ${MD5_A}\n\nmd5 ${MD5_A.toUpperCase()}\n`,
-      new RegExp(`Duplicate id "md5:${MD5_A}" in list "demo", first on line 1`),
+      'an id repeating the default id of another row (csv)',
+      'csv',
+      `hash,algorithm,id\n${MD5_A},md5,\n${MD5_B},md5,md5:${MD5_A}\n`,
+      new RegExp(`Duplicate id "md5:${MD5_A}" in list "demo", first on line 2`),
     ],
   ];
 
@@ -339,7 +339,7 @@ describe('parseList: bad rows', () => {
 
   it('with skip, returns the good rows and the bad ones with their lines', () => {
     const text = [`md5 ${MD5_A}`, 'md5 nothex', '', `md5 ${MD5_B}`, `photodna ${MD5_C}`, `md5 ${MD5_A}`].join('\n');
-    const result = parse(text, { format: 'text', onError: 'skip' });
+    const result = parse(text, { format: 'text', onError: 'skip', dedupe: 'fail' });
     expect(result.entries.map((e) => e.hash)).toEqual([MD5_A, MD5_B]);
     expect(result.rows).toBe(5);
     expect(result.skippedCount).toBe(3);

@@ -48,6 +48,32 @@ export const LIST_FORMATS: readonly ListFormat[] = Object.freeze(['csv', 'ndjson
 export type RowErrorPolicy = 'fail' | 'skip';
 
 /**
+ * What to do with a row that repeats an earlier one of the same list, algorithm and hash, neither
+ * with an id of its own (so both have the id `<algorithm>:<hash>`): `merge` (the default) keeps
+ * the first row, with its label and metadata, and drops the repeat; `fail` treats it as any other
+ * repeated id, a bad row. Rows with ids of their own that repeat are bad rows under either policy:
+ * two records under one id say different things. Exports of several lists, checksum files of
+ * copies and the PDQ test sets all repeat hashes; failing them only made users strip the repeats
+ * by hand.
+ *
+ * @example
+ * ```ts
+ * parseList(text, { list: 'peer', dedupe: flags.strict ? 'fail' : 'merge' });
+ * ```
+ */
+export type DedupePolicy = 'merge' | 'fail';
+
+/**
+ * Every dedupe policy.
+ *
+ * @example
+ * ```ts
+ * DEDUPE_POLICIES.includes(flag as DedupePolicy);
+ * ```
+ */
+export const DEDUPE_POLICIES: readonly DedupePolicy[] = Object.freeze(['merge', 'fail'] as const);
+
+/**
  * At most this many bad rows (1000) are kept, with their errors, in `ParsedList.skipped`; the
  * total is always counted. A file that is wrong on every line would otherwise hold one error
  * object per line.
@@ -103,6 +129,8 @@ export interface ParseListOptions {
   readonly source?: string;
   /** Bad-row policy. Default `fail`. */
   readonly onError?: RowErrorPolicy;
+  /** Identical rows without ids (see {@link DedupePolicy}): `merge` (default) or `fail`. */
+  readonly dedupe?: DedupePolicy;
 }
 
 /**
@@ -151,7 +179,9 @@ export interface ParsedList {
   readonly skipped: readonly RowProblem[];
   /** How many rows were bad in all (may exceed `skipped.length`). */
   readonly skippedCount: number;
-  /** Data rows seen: `entries.length + skippedCount` (headers, blank lines and comments excluded). */
+  /** Rows dropped as repeats of an identical earlier row without an id (dedupe `merge`). */
+  readonly merged: number;
+  /** Data rows seen: `entries.length + merged + skippedCount` (headers, blank lines and comments excluded). */
   readonly rows: number;
 }
 
@@ -171,6 +201,7 @@ export interface ResolvedParseOptions {
   readonly algorithm: string | undefined;
   readonly source: string;
   readonly onError: RowErrorPolicy;
+  readonly dedupe: DedupePolicy;
 }
 
 /**
@@ -205,7 +236,21 @@ export function resolveParseOptions(
     algorithm,
     source: src === undefined ? '<input>' : nonEmptyString(src, 'source', MAX_PATH_LENGTH),
     onError: o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError'),
+    dedupe: resolveDedupe(o.dedupe),
   });
+}
+
+/**
+ * A `dedupe` option checked (`RangeError` in the standard shape), `merge` when absent.
+ *
+ * @internal Shared with the store's imports.
+ * @example
+ * ```ts
+ * resolveDedupe(undefined); // 'merge'
+ * ```
+ */
+export function resolveDedupe(value: unknown): DedupePolicy {
+  return value === undefined ? 'merge' : oneOf(value, DEDUPE_POLICIES, 'dedupe');
 }
 
 /**

@@ -11,7 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { HashwardenError, isHashwardenError, readError } from '../errors.js';
 import { integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import { parseCsvRows } from './csv.js';
-import { normalEntry, type ListEntry } from './entry.js';
+import { hasDefaultId, normalEntry, type ListEntry } from './entry.js';
 import {
   DEFAULT_MAX_LIST_BYTES,
   MAX_LIST_LINE_BYTES,
@@ -31,8 +31,12 @@ import { firstBadUtf8Line, listError, plural, RowSink, stripBomBytes, type RawRo
 /** `parseList`'s sink: every entry, in file order, with duplicates caught. */
 class ListSink extends RowSink {
   readonly entries: ListEntry[] = [];
-  // `list \0 id` → first line, so a duplicate can name where the original is.
+  // `list \0 id` → first line, so a duplicate can name where the original is; negated when that
+  // row's id is not its default one (`hasDefaultId`), which no repeat merges with. A sign, not an
+  // object per entry: this map holds every id of the file.
   readonly #seen = new Map<string, number>();
+  /** Rows dropped as repeats of an identical earlier row (dedupe `merge`). */
+  merged = 0;
 
   protected take(line: number, op: RowOp, row: RawRow): void {
     // A ParsedList is a whole list; a removal only means something against a stored one.
@@ -40,12 +44,18 @@ class ListSink extends RowSink {
     const entry = normalEntry(row);
     const key = `${entry.list}\u0000${entry.id}`;
     const first = this.#seen.get(key);
+    const same = hasDefaultId(entry);
     if (first !== undefined) {
+      // Both ids are `<algorithm>:<hash>`, and the same: the same list, algorithm and hash.
+      if (this.options.dedupe === 'merge' && same && first > 0) {
+        this.merged++;
+        return;
+      }
       throw listError(
-        `Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}, first on line ${first}`,
+        `Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}, first on line ${Math.abs(first)}`,
       );
     }
-    this.#seen.set(key, line);
+    this.#seen.set(key, same ? line : -line);
     this.entries.push(entry);
   }
 
@@ -61,6 +71,7 @@ class ListSink extends RowSink {
       entries: this.entries,
       skipped: Object.freeze(this.problems),
       skippedCount: this.problemCount,
+      merged: this.merged,
       rows: this.rows,
     });
   }
@@ -126,7 +137,9 @@ function parseResolved(text: string, bytes: Uint8Array | undefined, options: Res
  * (import it as a delta, with `streamListFile`), and any other value is one too.
  *
  * Blank lines are ignored and a BOM and CRLF line ends are accepted in every format. A repeated
- * id in the same list (including identical lines without ids) is a bad row, naming the first line.
+ * id in the same list is a bad row, naming the first line, except that a row repeating an earlier
+ * one's list, algorithm and hash, neither with an id, is dropped and counted in `merged` (the
+ * `dedupe` option, default `merge`; `fail` makes it a bad row too).
  * Argument errors throw `TypeError` / `RangeError`.
  *
  * @example
