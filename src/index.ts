@@ -88,6 +88,8 @@ export {
   MAX_LIST_LINE_BYTES,
 } from './lists/formats.js';
 export { parseList, readListFile } from './lists/parse.js';
+export { LIST_READ_FORMATS } from './lists/read-formats.js';
+export type { ListReadFormat } from './lists/read-formats.js';
 export { formatList, writeListFile } from './lists/write.js';
 export type {
   ListFormat,

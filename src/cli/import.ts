@@ -5,7 +5,7 @@
  * the file.
  */
 import { open } from 'node:fs/promises';
-import { ALGORITHM_NAMES, type DedupePolicy, isHashwardenError, type ListFormat } from '../index.js';
+import { ALGORITHM_NAMES, type DedupePolicy, isHashwardenError, type ListReadFormat } from '../index.js';
 import { HashStore } from '../store/index.js';
 import { streamListFile } from '../lists/stream.js';
 import { CliRefusal, EXIT, fileMode, required, type Command } from './command.js';
@@ -52,7 +52,7 @@ async function isHashOutput(file: string): Promise<boolean> {
 export const importCommand: Command = {
   name: 'import',
   usage:
-    'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--replace] [--multi-list] [--allow-empty] [--skip-bad-rows] [--dedupe merge|fail] [--mode OCTAL] [--quiet]',
+    'FILE --db PATH --list NAME [--format csv|ndjson|text|checksum] [--algorithm A] [--replace] [--multi-list] [--allow-empty] [--skip-bad-rows] [--dedupe merge|fail] [--mode OCTAL] [--quiet]',
   summary: 'Import a hash list file into a SQLite store (created if missing).',
   help: `
 Options:
@@ -61,8 +61,11 @@ Options:
                      --multi-list (a row naming another list is a bad row)
   --format F         csv (header row), ndjson, or text (\`<algorithm> <hex>\` lines as
                      python-threatexchange writes them, or bare hex with --algorithm);
+                     checksum: md5sum/sha256sum \`<hex>  <file>\`, BSD \`SHA256 (<file>) = <hex>\`
+                     or \`<file> <hex>\` lines (the file name kept as metadata);
                      default: from the file extension, else sniffed
-  --algorithm A      algorithm of rows that do not name one (needed for bare hex lines)
+  --algorithm A      algorithm of rows that do not name one (needed for bare hex lines, and
+                     for checksum lines of 64 hex digits: sha256, pdq and blockhash alike)
   --replace          the list becomes exactly the file: entries it does not hold are removed,
                      in the same transaction (rows of other lists and removals are refused)
   --multi-list       let rows name their own lists (a \`list\` column or field): they may add to,
@@ -113,7 +116,7 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
     const readOptions = {
       list,
       onError,
-      ...(values.format === undefined ? {} : { format: values.format as ListFormat }),
+      ...(values.format === undefined ? {} : { format: values.format as ListReadFormat }),
       ...(values.algorithm === undefined ? {} : { algorithm: values.algorithm as string }),
       ...(values.dedupe === undefined ? {} : { dedupe: values.dedupe as DedupePolicy }),
     };

@@ -13,7 +13,9 @@ import { extname } from 'node:path';
 import { ALGORITHM_NAMES, isAlgorithmName } from '../algorithms/registry.js';
 import type { HashwardenError } from '../errors.js';
 import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { looksLikeChecksumLine } from './checksum.js';
 import { MAX_FIELD_LENGTH, type ListEntry } from './entry.js';
+import { LIST_READ_FORMATS, type ListReadFormat } from './read-formats.js';
 
 /**
  * A list file format: `csv` (header row required), `ndjson` (one JSON object a line), `text`
@@ -118,8 +120,11 @@ export const MAX_PATH_LENGTH = 4096;
 export interface ParseListOptions {
   /** The list every row belongs to unless the row names its own (`list` column or field). Required. */
   readonly list: string;
-  /** The format. Default: detected from `source`'s extension, else sniffed from the first non-blank line. */
-  readonly format?: ListFormat;
+  /**
+   * The format: one of `LIST_FORMATS`, or a read-only one of `LIST_READ_FORMATS` (`checksum`).
+   * Default: detected from `source`'s extension, else sniffed from the first non-blank line.
+   */
+  readonly format?: ListReadFormat;
   /**
    * Algorithm of rows that do not name one (CSV without an `algorithm` column, bare `<hex>` text
    * lines). Default: none, so such rows are errors. Case-insensitive.
@@ -172,7 +177,7 @@ export interface RowProblem {
  * ```
  */
 export interface ParsedList {
-  readonly format: ListFormat;
+  readonly format: ListReadFormat;
   /** The good rows, normalised, in file order. */
   readonly entries: readonly ListEntry[];
   /** The bad rows (only with `onError: 'skip'`), at most {@link MAX_ROW_PROBLEMS} of them. */
@@ -197,7 +202,7 @@ export interface ParsedList {
  */
 export interface ResolvedParseOptions {
   readonly list: string;
-  readonly format: ListFormat | undefined;
+  readonly format: ListReadFormat | undefined;
   readonly algorithm: string | undefined;
   readonly source: string;
   readonly onError: RowErrorPolicy;
@@ -232,7 +237,7 @@ export function resolveParseOptions(
   const src = source ?? o.source;
   return Object.freeze({
     list,
-    format: o.format === undefined ? undefined : oneOf(o.format, LIST_FORMATS, 'format'),
+    format: o.format === undefined ? undefined : oneOf(o.format, LIST_READ_FORMATS, 'format'),
     algorithm,
     source: src === undefined ? '<input>' : nonEmptyString(src, 'source', MAX_PATH_LENGTH),
     onError: o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError'),
@@ -282,18 +287,20 @@ function firstContentLine(text: string): string | undefined {
 
 /**
  * The format of a list file: by extension (`.csv`; `.ndjson`, `.jsonl`, `.json-lines`; `.txt`),
- * otherwise sniffed from the first non-blank line of `head`: `{` means NDJSON, `#` text (only the
- * text format has comments), a line with a comma and the word `hash` (or just `hash`) a CSV
- * header, anything else text. Default `text` when there is nothing to sniff.
+ * otherwise sniffed from the first non-blank line of `head`: `{` means NDJSON, `#` text, a line
+ * with a comma and the word `hash` (or just `hash`) a CSV header, a checksum tool's line
+ * (`<hex>  <file>` with a hash length some algorithm has, or `SHA256 (<file>) = <hex>`)
+ * `checksum`, anything else text. Default `text` when there is nothing to sniff.
  *
  * @example
  * ```ts
  * detectListFormat('hashes.jsonl');                  // 'ndjson'
  * detectListFormat('export.dat', 'id,hash,type\n…'); // 'csv'
  * detectListFormat('list', 'md5 d41d8cd98f00b204e9800998ecf8427e'); // 'text'
+ * detectListFormat('SUMS', 'd41d8cd98f00b204e9800998ecf8427e  a.jpg'); // 'checksum'
  * ```
  */
-export function detectListFormat(path: string, head?: string): ListFormat {
+export function detectListFormat(path: string, head?: string): ListReadFormat {
   if (typeof path !== 'string') invalid('string', 'path', path);
   if (head !== undefined && typeof head !== 'string') invalid('string', 'head', head);
   switch (extname(path).toLowerCase()) {
@@ -310,7 +317,7 @@ export function detectListFormat(path: string, head?: string): ListFormat {
   if (line === undefined || line.startsWith('#')) return 'text';
   if (line.startsWith('{')) return 'ndjson';
   if ((line.includes(',') && /\bhash\b/i.test(line)) || /^"?hash"?$/i.test(line)) return 'csv';
-  return 'text';
+  return looksLikeChecksumLine(line) ? 'checksum' : 'text';
 }
 
 /**

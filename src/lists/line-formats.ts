@@ -6,7 +6,20 @@
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
 import type { ResolvedParseOptions } from './formats.js';
-import { ALGORITHM_KEYS, algorithmName, forEachLine, listError, present, type RawRow, type RowSink } from './rows.js';
+import {
+  addCommentedLines,
+  ALGORITHM_KEYS,
+  algorithmName,
+  forEachLine,
+  isHashLength,
+  listError,
+  present,
+  type RawRow,
+  type RowSink,
+} from './rows.js';
+
+const HEX = /^[0-9a-f]+$/i;
+
 
 // `op` is read, not kept: as metadata it would say "remove" on an entry that was added.
 const ENTRY_KEYS = new Set<string>(['id', 'list', 'label', 'hash', 'op']);
@@ -85,21 +98,20 @@ export function parseNdjsonRows(text: string, sink: RowSink, firstLine = 1): voi
  */
 export function parseTextRows(text: string, sink: RowSink, firstLine = 1): void {
   const { list, algorithm } = sink.options;
-  forEachLine(
-    text,
-    (line, content) => {
-      const trimmed = content.trim();
-      if (trimmed === '' || trimmed.startsWith('#')) return;
-      sink.add(line, () => {
-        const fields = trimmed.split(/\s+/);
-        if (fields.length > 2) throw listError(`Expected "<algorithm> <hash>" but found ${fields.length} fields`);
-        const [first = '', second] = fields;
-        if (second !== undefined) return { list, algorithm: algorithmName(first), hash: second };
-        if (algorithm === undefined)
-          throw listError('Missing algorithm: expected "<algorithm> <hash>" (or give the algorithm option)');
-        return { list, algorithm, hash: first };
-      });
-    },
-    firstLine,
-  );
+  addCommentedLines(text, sink, firstLine, (trimmed) => {
+    const fields = trimmed.split(/\s+/);
+    const [first = '', second] = fields;
+    // A hash where the algorithm should be is a checksum tool's line: say so, rather than
+    // report the hash as an unknown algorithm's name.
+    if (second !== undefined && isHashLength(first.length) && HEX.test(first)) {
+      throw listError(
+        'Expected "<algorithm> <hash>" but the line starts with a hash: a checksum tool\'s "<hash>  <file>" line? Read the file with --format checksum',
+      );
+    }
+    if (fields.length > 2) throw listError(`Expected "<algorithm> <hash>" but found ${fields.length} fields`);
+    if (second !== undefined) return { list, algorithm: algorithmName(first), hash: second };
+    if (algorithm === undefined)
+      throw listError('Missing algorithm: expected "<algorithm> <hash>" (or give the algorithm option)');
+    return { list, algorithm, hash: first };
+  });
 }

@@ -19,13 +19,12 @@ import {
   MAX_PATH_LENGTH,
   resolveParseOptions,
   stripBom,
-  type ListFormat,
   type ParsedList,
   type ParseListOptions,
   type ReadListFileOptions,
   type ResolvedParseOptions,
 } from './formats.js';
-import { parseNdjsonRows, parseTextRows } from './line-formats.js';
+import { lineParser, type ListReadFormat } from './read-formats.js';
 import { firstBadUtf8Line, listError, plural, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 
 /** `parseList`'s sink: every entry, in file order, with duplicates caught. */
@@ -59,7 +58,7 @@ class ListSink extends RowSink {
     this.entries.push(entry);
   }
 
-  finish(format: ListFormat): ParsedList {
+  finish(format: ListReadFormat): ParsedList {
     const first = this.problems[0];
     if (first !== undefined && this.options.onError === 'fail') {
       const more = this.problemCount - 1;
@@ -101,17 +100,8 @@ function parseResolved(text: string, bytes: Uint8Array | undefined, options: Res
   refuseLongLines(body, options.source);
   const format = options.format ?? detectListFormat(options.source, body);
   const sink = new ListSink(options);
-  switch (format) {
-    case 'csv':
-      parseCsvRows(bytes ?? Buffer.from(body, 'utf8'), sink);
-      break;
-    case 'ndjson':
-      parseNdjsonRows(body, sink);
-      break;
-    case 'text':
-      parseTextRows(body, sink);
-      break;
-  }
+  if (format === 'csv') parseCsvRows(bytes ?? Buffer.from(body, 'utf8'), sink);
+  else lineParser(format)(body, sink);
   return sink.finish(format);
 }
 

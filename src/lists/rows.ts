@@ -7,6 +7,7 @@
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
 import { isUtf8 } from 'node:buffer';
+import { ALGORITHM_NAMES, getAlgorithm } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
 import { normalizeEntry, rowError, type ListEntryInput } from './entry.js';
 import { MAX_ROW_PROBLEMS, type ResolvedParseOptions, type RowProblem } from './formats.js';
@@ -235,6 +236,29 @@ export function forEachLine(text: string, fn: (line: number, content: string) =>
   return line;
 }
 
+/**
+ * Adds a row to the sink for every line of `text` that is not blank or a `#` comment, built by
+ * `build` from the trimmed line: the loop of the line formats without a header.
+ *
+ * @internal Shared by the text and checksum parsers.
+ */
+export function addCommentedLines(
+  text: string,
+  sink: RowSink,
+  firstLine: number,
+  build: (trimmed: string) => RawRow,
+): void {
+  forEachLine(
+    text,
+    (line, content) => {
+      const trimmed = content.trim();
+      if (trimmed === '' || trimmed.startsWith('#')) return;
+      sink.add(line, () => build(trimmed));
+    },
+    firstLine,
+  );
+}
+
 /** Non-empty trimmed text, or undefined. @internal */
 export function cell(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -280,4 +304,46 @@ export function firstBadUtf8Line(bytes: Uint8Array): number {
     line++;
   }
   return line;
+}
+
+/** Algorithm names by the number of hex digits of their hashes (`32` → md5; `64` → blockhash, pdq, sha256). */
+const BY_HEX_DIGITS: ReadonlyMap<number, readonly string[]> = (() => {
+  const map = new Map<number, string[]>();
+  for (const name of ALGORITHM_NAMES) {
+    const digits = getAlgorithm(name).bits / 4;
+    map.set(digits, [...(map.get(digits) ?? []), name]);
+  }
+  return map;
+})();
+
+/**
+ * True when some algorithm's hashes have `digits` hex digits.
+ *
+ * @internal Shared by the format sniffers.
+ */
+export function isHashLength(digits: number): boolean {
+  return BY_HEX_DIGITS.has(digits);
+}
+
+/**
+ * The algorithm of a hash given without its name: the `algorithm` option when given, else the one
+ * algorithm whose hashes have that many hex digits (32: md5, 40: sha1). 64 digits are a PDQ,
+ * blockhash or SHA-256 hash alike, so those rows need the option (`ERR_LIST_FORMAT` saying so);
+ * guessing would file a PDQ hash as a SHA-256 one, and it would never match.
+ *
+ * @internal Shared by the parsers of formats that do not name the algorithm.
+ * @example
+ * ```ts
+ * algorithmByLength('0cc175b9c0f1b6a831c399e269772661', undefined); // 'md5'
+ * ```
+ */
+export function algorithmByLength(hash: string, option: string | undefined): string {
+  if (option !== undefined) return option;
+  const names = BY_HEX_DIGITS.get(hash.length);
+  if (names?.length === 1) return names[0] as string;
+  if (names === undefined)
+    throw listError(`Cannot tell the algorithm of a hash of ${hash.length} characters: give the algorithm option`);
+  throw listError(
+    `A hash of ${hash.length} hex digits may be ${names.join(', ')}: give the algorithm option (--algorithm)`,
+  );
 }

@@ -18,12 +18,11 @@ import {
   MAX_LIST_LINE_BYTES,
   MAX_PATH_LENGTH,
   resolveParseOptions,
-  type ListFormat,
   type ReadListFileOptions,
   type ResolvedParseOptions,
   type RowProblem,
 } from './formats.js';
-import { parseNdjsonRows, parseTextRows } from './line-formats.js';
+import { lineParser, type ListReadFormat } from './read-formats.js';
 import { firstBadUtf8Line, listError, removalKey, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 import { normalEntry, type ListEntry } from './entry.js';
 
@@ -74,7 +73,7 @@ export interface ListBatch {
  * ```
  */
 export interface ListStreamSummary {
-  readonly format: ListFormat;
+  readonly format: ListReadFormat;
   /** Data rows seen, good and bad (headers, blank lines and comments excluded). */
   readonly rows: number;
   readonly adds: number;
@@ -404,6 +403,7 @@ async function* readBatches(
     }
     let records: CsvRecords | undefined;
     let quoted = false;
+    const parseLines = format === 'csv' ? undefined : lineParser(format);
     if (format === 'csv') {
       // Loaded here, not at module load: a process that never reads a CSV file should not pay for it.
       records = new CsvRecords(sink);
@@ -413,8 +413,7 @@ async function* readBatches(
     /** Parses one run of lines into the sink (`undefined`: the end of the file). */
     const parse = async (bytes: Buffer | undefined, line: number): Promise<void> => {
       if (parser === undefined || records === undefined) {
-        if (bytes !== undefined)
-          (format === 'ndjson' ? parseNdjsonRows : parseTextRows)(bytes.toString('utf8'), sink, line);
+        if (bytes !== undefined) parseLines?.(bytes.toString('utf8'), sink, line);
       } else if (bytes === undefined) {
         await parser.feed(undefined);
         records.finish();
