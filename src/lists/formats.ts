@@ -15,6 +15,7 @@ import type { HashwardenError } from '../errors.js';
 import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { looksLikeChecksumLine } from './checksum.js';
 import { MAX_FIELD_LENGTH, type ListEntry } from './entry.js';
+import { looksLikePdqHasherLine } from './pdq-hasher.js';
 import { LIST_READ_FORMATS, type ListReadFormat } from './read-formats.js';
 
 /**
@@ -286,11 +287,13 @@ function firstContentLine(text: string): string | undefined {
 }
 
 /**
- * The format of a list file: by extension (`.csv`; `.ndjson`, `.jsonl`, `.json-lines`; `.txt`),
- * otherwise sniffed from the first non-blank line of `head`: `{` means NDJSON, `#` text, a line
- * with a comma and the word `hash` (or just `hash`) a CSV header, a checksum tool's line
+ * The format of a list file: by extension (`.csv`; `.ndjson`, `.jsonl`, `.json-lines`),
+ * otherwise sniffed from the first non-blank line of `head`: a PDQ hasher's line
+ * (`<64 hex>,<quality>,…` or `hash=<64 hex>,norm=…`) means `pdq`, a checksum tool's line
  * (`<hex>  <file>` with a hash length some algorithm has, or `SHA256 (<file>) = <hex>`)
- * `checksum`, anything else text. Default `text` when there is nothing to sniff.
+ * `checksum`, in a `.txt` file too (which is otherwise `text`); then `#` means text, `{` NDJSON,
+ * a line with a comma and the word `hash` (or just `hash`) a CSV header, anything else text.
+ * Default `text` when there is nothing to sniff.
  *
  * @example
  * ```ts
@@ -303,21 +306,25 @@ function firstContentLine(text: string): string | undefined {
 export function detectListFormat(path: string, head?: string): ListReadFormat {
   if (typeof path !== 'string') invalid('string', 'path', path);
   if (head !== undefined && typeof head !== 'string') invalid('string', 'head', head);
-  switch (extname(path).toLowerCase()) {
+  const extension = extname(path).toLowerCase();
+  switch (extension) {
     case '.csv':
       return 'csv';
     case '.ndjson':
     case '.jsonl':
     case '.json-lines':
       return 'ndjson';
-    case '.txt':
-      return 'text';
   }
   const line = head === undefined ? undefined : firstContentLine(stripBom(head));
-  if (line === undefined || line.startsWith('#')) return 'text';
+  if (line === undefined) return 'text';
+  // Other tools' lines first, in a `.txt` file too (their output is often saved as one, and the
+  // text format refuses them): a PDQ details line holds the word hash and commas, like a header.
+  if (looksLikePdqHasherLine(line)) return 'pdq';
+  if (looksLikeChecksumLine(line)) return 'checksum';
+  if (extension === '.txt' || line.startsWith('#')) return 'text';
   if (line.startsWith('{')) return 'ndjson';
   if ((line.includes(',') && /\bhash\b/i.test(line)) || /^"?hash"?$/i.test(line)) return 'csv';
-  return looksLikeChecksumLine(line) ? 'checksum' : 'text';
+  return 'text';
 }
 
 /**

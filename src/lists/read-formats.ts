@@ -7,6 +7,7 @@
  */
 import { parseChecksumRows } from './checksum.js';
 import { parseNdjsonRows, parseTextRows } from './line-formats.js';
+import { parsePdqHasherRows } from './pdq-hasher.js';
 import type { ListFormat } from './formats.js';
 import type { RowSink } from './rows.js';
 
@@ -20,11 +21,13 @@ export type LineParser = (text: string, sink: RowSink, firstLine?: number) => vo
  */
 export const LINE_DIALECTS = {
   checksum: parseChecksumRows,
+  pdq: parsePdqHasherRows,
 } as const satisfies Record<string, LineParser>;
 
 /**
  * A format the list readers accept: one of `LIST_FORMATS` (also written), or a read-only one
- * (`checksum`: `md5sum`/`sha256sum`/BSD checksum-tool lines).
+ * (`checksum`: `md5sum`/`sha256sum`/BSD checksum-tool lines; `pdq`: the PDQ hashers'
+ * `hash,quality,filename` and `hash=…,quality=…` lines).
  *
  * @example
  * ```ts
