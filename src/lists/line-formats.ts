@@ -6,6 +6,7 @@
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
 import type { ResolvedParseOptions } from './formats.js';
+import { pytxRow } from './pytx.js';
 import {
   addCommentedLines,
   ALGORITHM_KEYS,
@@ -93,7 +94,7 @@ export function parseNdjsonRows(text: string, sink: RowSink, firstLine = 1): voi
  * @internal Shared with `stream.ts`.
  * @example
  * ```ts
- * parseTextRows('pdq 7a1b…\nphoto_md5 0cc1…\n', sink);
+ * parseTextRows('pdq 7a1b…\nvideo_md5 0cc1…\n', sink);
  * ```
  */
 export function parseTextRows(text: string, sink: RowSink, firstLine = 1): void {
@@ -108,7 +109,11 @@ export function parseTextRows(text: string, sink: RowSink, firstLine = 1): void 
         'Expected "<algorithm> <hash>" but the line starts with a hash: a checksum tool\'s "<hash>  <file>" line? Read the file with --format checksum',
       );
     }
-    if (fields.length > 2) throw listError(`Expected "<algorithm> <hash>" but found ${fields.length} fields`);
+    if (fields.length > 2) {
+      const row = pytxRow(trimmed, list);
+      if (row === undefined) throw listError(`Expected "<algorithm> <hash>" but found ${fields.length} fields`);
+      return { ...row, algorithm: algorithmName(row.algorithm) };
+    }
     if (second !== undefined) return { list, algorithm: algorithmName(first), hash: second };
     if (algorithm === undefined)
       throw listError('Missing algorithm: expected "<algorithm> <hash>" (or give the algorithm option)');

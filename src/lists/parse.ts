@@ -121,8 +121,9 @@ function parseResolved(text: string, bytes: Uint8Array | undefined, options: Res
  * - Text: `<algorithm> <hex>` (python-threatexchange's `<signal type> <hash>`, e.g. `pdq <hex>`)
  *   or, with the `algorithm` option, bare `<hex>`; `#` comments.
  *
- * In every format the algorithm may be given as `photo_md5` (python-threatexchange's name),
- * read as `md5`. The `op` column or field (`add`, `remove` or `delete`, any case; empty means
+ * In every format the algorithm may be given by python-threatexchange's names: `video_md5` and
+ * the `photo_md5` it used until April 2022 are read as `md5`, `video_sha256` as `sha256`. Text lines
+ * may also be pytx's `<ROTATION> <type> <hash>` and `dataset -P` lines (see `docs/lists.md`). The `op` column or field (`add`, `remove` or `delete`, any case; empty means
  * `add`) is never kept as metadata: a ParsedList only adds, so a `remove` row is a bad row here
  * (import it as a delta, with `streamListFile`), and any other value is one too.
  *

@@ -274,13 +274,25 @@ export function cell(value: string | undefined): string | undefined {
  */
 export const ALGORITHM_KEYS = ['algorithm', 'signal_type', 'type'] as const;
 
-// python-threatexchange calls the MD5 of a photo `photo_md5`. A test rather than a lower-cased
-// lookup: this runs for every row, and most rows name no alias.
-const PHOTO_MD5 = /^\s*photo_md5\s*$/i;
+/**
+ * python-threatexchange's names of hash types hashwarden knows under another: `photo_md5` (its
+ * name for a photo's MD5 until April 2022, #972, still in older exports), and `video_md5` and
+ * `video_sha256`, the MD5 and SHA-256 of a video file's bytes: exact file hashes, which match
+ * that very file whatever it holds.
+ */
+const PYTX_NAMES: ReadonlyMap<string, string> = new Map([
+  ['photo_md5', 'md5'],
+  ['video_md5', 'md5'],
+  ['video_sha256', 'sha256'],
+]);
+// Every alias has an underscore and no algorithm name does: a test that spares most rows the
+// lower-casing and lookup, since this runs for every row.
+const MAYBE_ALIAS = /_/;
 
-/** The algorithm named by a row, with `photo_md5` read as `md5`. @internal */
+/** The algorithm named by a row, pytx's names (`photo_md5`, `video_md5`, `video_sha256`) read as hashwarden's. @internal */
 export function algorithmName<T>(value: T): T | string {
-  return typeof value === 'string' && PHOTO_MD5.test(value) ? 'md5' : value;
+  if (typeof value !== 'string' || !MAYBE_ALIAS.test(value)) return value;
+  return PYTX_NAMES.get(value.trim().toLowerCase()) ?? value;
 }
 
 /**

@@ -315,7 +315,8 @@ function csvParser(csv: CsvStream, records: CsvRecords) {
  * lines always add. A remove row names the (list, id) to remove: its own list or the `list`
  * option, and its own id or, without one, the id an add of the same row gets (`<algorithm>:<hash>`,
  * so the algorithm and hash are checked as for an add); one with neither id nor hash is a bad row.
- * The algorithm may be given as `photo_md5` (python-threatexchange's name), read as `md5`.
+ * The algorithm may be given by python-threatexchange's names (`video_md5`, `video_sha256`, and
+ * `photo_md5`, its name until April 2022), as in `readListFile`.
  *
  * Unlike `readListFile`, the reader does not catch a (list, id) given twice: that would take a
  * set of every id, growing with the file. The store the rows go into catches duplicates
