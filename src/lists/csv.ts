@@ -14,6 +14,7 @@ import {
   algorithmName,
   cell,
   forEachLine,
+  ignoredCategory,
   listError,
   plural,
   type RawRow,
@@ -56,6 +57,7 @@ interface CsvHeader {
   readonly list: number;
   readonly label: number;
   readonly op: number;
+  readonly category: number;
   readonly metadata: readonly (readonly [index: number, key: string])[];
 }
 
@@ -74,8 +76,9 @@ function readCsvHeader(record: readonly string[], options: ResolvedParseOptions)
   // A file that is not CSV at all can have a "header" of any length: show only its start.
   const shown = names.slice(0, 10).join(', ');
   const found = ` (columns: ${shown.length > 200 ? `${shown.slice(0, 197)}...` : shown}${names.length > 10 ? ', ...' : ''})`;
-  const hash = lower.indexOf('hash');
-  if (hash < 0) throw listError(`CSV header has no "hash" column${found}`);
+  // `signal_str`: python-threatexchange's name (`dataset -P --csv`).
+  const hash = lower.includes('hash') ? lower.indexOf('hash') : lower.indexOf('signal_str');
+  if (hash < 0) throw listError(`CSV header has no "hash" column (nor pytx's "signal_str")${found}`);
   const algorithmKey = ALGORITHM_KEYS.find((key) => lower.includes(key));
   const algorithm = algorithmKey === undefined ? -1 : lower.indexOf(algorithmKey);
   if (algorithm < 0 && options.algorithm === undefined) {
@@ -104,6 +107,7 @@ function readCsvHeader(record: readonly string[], options: ResolvedParseOptions)
     list: lower.indexOf('list'),
     label: lower.indexOf('label'),
     op: lower.indexOf('op'),
+    category: lower.indexOf('category'),
     metadata,
   };
 }
@@ -121,7 +125,9 @@ function csvRow(record: readonly string[], header: CsvHeader, options: ResolvedP
     const value = at(index);
     if (value !== undefined) metadata.push([key, value]);
   }
+  const ignore = header.category < 0 ? undefined : ignoredCategory(at(header.category));
   return {
+    ...(ignore === undefined ? {} : { ignore }),
     id: at(header.id),
     list: at(header.list) ?? options.list,
     algorithm: algorithmName(at(header.algorithm)) ?? options.algorithm ?? '',

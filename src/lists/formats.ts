@@ -187,7 +187,12 @@ export interface ParsedList {
   readonly skippedCount: number;
   /** Rows dropped as repeats of an identical earlier row without an id (dedupe `merge`). */
   readonly merged: number;
-  /** Data rows seen: `entries.length + merged + skippedCount` (headers, blank lines and comments excluded). */
+  /**
+   * Rows that are no entry: python-threatexchange's `NEGATIVE_CLASS` rows (a `category` column or
+   * field saying the signal is known not to be of the class), counted and left out.
+   */
+  readonly ignored: number;
+  /** Data rows seen: `entries.length + merged + ignored + skippedCount` (headers, blank lines and comments excluded). */
   readonly rows: number;
 }
 
@@ -292,7 +297,7 @@ function firstContentLine(text: string): string | undefined {
  * (`<64 hex>,<quality>,…` or `hash=<64 hex>,norm=…`) means `pdq`, a checksum tool's line
  * (`<hex>  <file>` with a hash length some algorithm has, or `SHA256 (<file>) = <hex>`)
  * `checksum`, in a `.txt` file too (which is otherwise `text`); then `#` means text, `{` NDJSON,
- * a line with a comma and the word `hash` (or just `hash`) a CSV header, anything else text.
+ * a line with a comma and the word `hash` or `signal_str` (or just `hash`) a CSV header, anything else text.
  * Default `text` when there is nothing to sniff.
  *
  * @example
@@ -323,7 +328,7 @@ export function detectListFormat(path: string, head?: string): ListReadFormat {
   if (looksLikeChecksumLine(line)) return 'checksum';
   if (extension === '.txt' || line.startsWith('#')) return 'text';
   if (line.startsWith('{')) return 'ndjson';
-  if ((line.includes(',') && /\bhash\b/i.test(line)) || /^"?hash"?$/i.test(line)) return 'csv';
+  if ((line.includes(',') && /\b(hash|signal_str)\b/i.test(line)) || /^"?hash"?$/i.test(line)) return 'csv';
   return 'text';
 }
 

@@ -12,6 +12,7 @@ import {
   ALGORITHM_KEYS,
   algorithmName,
   forEachLine,
+  ignoredCategory,
   isHashLength,
   listError,
   present,
@@ -43,6 +44,7 @@ function objectRow(object: Record<string, unknown>, options: ResolvedParseOption
     metadata = { ...metadata, ...(nested as Record<string, unknown>) };
   }
   const algorithm = algorithmName(algorithmKey === undefined ? undefined : object[algorithmKey]);
+  const ignore = ignoredCategory(object.category);
   // normalizeEntry checks the types; the casts only say what it will accept.
   return {
     id: object.id as string | undefined,
@@ -52,6 +54,7 @@ function objectRow(object: Record<string, unknown>, options: ResolvedParseOption
     label: object.label as string | undefined,
     metadata,
     op: object.op,
+    ...(ignore === undefined ? {} : { ignore }),
   };
 }
 

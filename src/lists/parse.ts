@@ -71,6 +71,7 @@ class ListSink extends RowSink {
       skipped: Object.freeze(this.problems),
       skippedCount: this.problemCount,
       merged: this.merged,
+      ignored: this.ignored,
       rows: this.rows,
     });
   }

@@ -3,9 +3,15 @@
  * `photo_md5`), `hash --photo-preprocess rotations` and `dataset -P` lines, read from samples by
  * both readers alike in the `text` format.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseList } from './parse.js';
-import { readBoth } from '../testing/list-samples.js';
+import { detectListFormat } from './formats.js';
+import { parseList, readListFile } from './parse.js';
+import { streamListFile } from './stream.js';
+import { cli } from '../testing/cli.js';
+import { readBoth, SAMPLES } from '../testing/list-samples.js';
 
 const MD5_A = '0cc175b9c0f1b6a831c399e269772661';
 
@@ -50,5 +56,40 @@ describe('pytx lines in the text format', () => {
     const text = `md5 ${MD5_A} # note\nROTATE91 md5 ${MD5_A}\nROTATE90 md5 ${MD5_A} extra\n`;
     const parsed = parseList(text, { list: 'l', format: 'text', onError: 'skip' });
     expect(parsed.skipped.map((p) => p.line)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('pytx dataset -P --csv', () => {
+  it('reads signal_str as the hash, keeps collab, category and tags, and leaves NEGATIVE_CLASS rows out, counted', async () => {
+    const entries = await readBoth('pytx-dataset-P.csv');
+    expect(entries.map((e) => [e.algorithm, e.metadata])).toEqual([
+      ['pdq', { collab: 'Sample Data', category: 'INVESTIGATION_SEED' }],
+      ['md5', { collab: 'Sample Data', category: 'POSITIVE_CLASS', tags: 'disputed media_type_video' }],
+      ['pdq', { collab: 'Other Collab', category: 'POSITIVE_CLASS', tags: 'tag_a tag_b' }],
+    ]);
+    const path = join(SAMPLES, 'pytx-dataset-P.csv');
+    expect(await readListFile(path, { list: 'te' })).toMatchObject({ rows: 4, ignored: 1, skippedCount: 0 });
+    const reader = streamListFile(path, { list: 'te' });
+    let step = await reader.next();
+    while (step.done !== true) step = await reader.next();
+    expect(step.value).toMatchObject({ rows: 4, adds: 3, ignored: 1 });
+  });
+
+  it('detects the header without --format, and leaves NEGATIVE_CLASS NDJSON rows out too', () => {
+    expect(detectListFormat('dataset', 'collab,signal_type,signal_str,category,tags')).toBe('csv');
+    const parsed = parseList(`{"signal_type":"md5","hash":"${MD5_A}","category":"negative_class"}\n`, { list: 'l' });
+    expect(parsed).toMatchObject({ entries: [], ignored: 1, rows: 1 });
+  });
+
+  it('says how many rows hashwarden import left out', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hashwarden-pytx-'));
+    try {
+      const run = await cli('import', join(SAMPLES, 'pytx-dataset-P.csv'), '--db', join(dir, 'h.db'), '--list', 'te');
+      expect(run.status).toBe(0);
+      expect(run.out).toMatch(/3 added/);
+      expect(run.out).toMatch(/1 NEGATIVE_CLASS rows left out/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

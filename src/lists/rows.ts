@@ -73,6 +73,22 @@ export type RowOp = 'add' | 'remove';
  */
 export interface RawRow extends ListEntryInput {
   readonly op?: unknown;
+  /** Why the row is not an entry at all (see `RowSink.ignored`): counted, never imported. */
+  readonly ignore?: string;
+}
+
+// python-threatexchange's category of a signal known NOT to be of the class a collaboration
+// shares (its `SignalCategory.NEGATIVE_CLASS`): listing it would flag exactly what was cleared.
+const NEGATIVE_CLASS = /^\s*negative_class\s*$/i;
+
+/**
+ * `ignore` for a row whose category (a `category` column or field) is pytx's `NEGATIVE_CLASS`,
+ * else undefined.
+ *
+ * @internal Shared by the CSV and NDJSON parsers.
+ */
+export function ignoredCategory(category: unknown): string | undefined {
+  return typeof category === 'string' && NEGATIVE_CLASS.test(category) ? 'NEGATIVE_CLASS' : undefined;
 }
 
 /** JSON text of a value for a message, cut short: a cell can hold anything. */
@@ -164,8 +180,13 @@ export abstract class RowSink {
   readonly problems: RowProblem[] = [];
   /** Bad rows in all. */
   problemCount = 0;
-  /** Data rows seen, good and bad. */
+  /** Data rows seen, good, bad and ignored. */
   rows = 0;
+  /**
+   * Rows that are no entry and no error: pytx's `NEGATIVE_CLASS` rows (signals a collaboration
+   * says are not of its class), counted and left out, never imported.
+   */
+  ignored = 0;
   #kept = 0;
 
   constructor(readonly options: ResolvedParseOptions) {}
@@ -174,7 +195,8 @@ export abstract class RowSink {
     this.rows++;
     try {
       const row = build();
-      this.take(line, rowOp(row.op), row);
+      if (row.ignore !== undefined) this.ignored++;
+      else this.take(line, rowOp(row.op), row);
     } catch (error) {
       if (!isHashwardenError(error)) throw error;
       this.rejected(this.#problem(line, error));

@@ -129,7 +129,8 @@ function expectSameRead(parsed: ParsedList, streamed: Streamed): void {
   }
   expect(parsed.entries).toEqual(entries);
   expect(parsed.rows).toBe(streamed.summary.rows);
-  expect(parsed.skippedCount).toBe(streamed.summary.rows - entries.length - parsed.merged);
+  expect(parsed.ignored).toBe(streamed.summary.ignored);
+  expect(parsed.skippedCount).toBe(streamed.summary.rows - entries.length - parsed.merged - parsed.ignored);
   if (parsed.skippedCount <= MAX_ROW_PROBLEMS)
     expect(parsed.skipped.map((p) => p.line)).toEqual([...badLines].sort((a, b) => a - b));
 }

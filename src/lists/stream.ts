@@ -78,6 +78,8 @@ export interface ListStreamSummary {
   readonly rows: number;
   readonly adds: number;
   readonly removes: number;
+  /** Rows left out as no entry at all: python-threatexchange's `NEGATIVE_CLASS` rows (see `ParsedList.ignored`). */
+  readonly ignored: number;
   /** Bad rows in all (only `onError: 'skip'` gets this far with any). */
   readonly skippedCount: number;
 }
@@ -450,6 +452,7 @@ async function* readBatches(
       rows: sink.rows,
       adds: sink.adds,
       removes: sink.removes,
+      ignored: sink.ignored,
       skippedCount: sink.problemCount,
     });
   } finally {
