@@ -6,6 +6,7 @@
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
 import type { ResolvedParseOptions } from './formats.js';
+import { hashOutputRows } from './hash-output.js';
 import { pytxRow } from './pytx.js';
 import {
   addCommentedLines,
@@ -73,18 +74,25 @@ export function parseNdjsonRows(text: string, sink: RowSink, firstLine = 1): voi
     (line, content) => {
       const json = content.trim();
       if (json === '') return;
-      sink.add(line, () => {
-        let value: unknown;
-        try {
-          value = JSON.parse(json);
-        } catch (error) {
+      let value: unknown;
+      try {
+        value = JSON.parse(json);
+      } catch (error) {
+        sink.add(line, () => {
           throw listError(`Invalid JSON: ${(error as Error).message}`);
-        }
-        if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        });
+        return;
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        sink.add(line, () => {
           throw listError(`Expected a JSON object but found ${jsonType(value)}`);
-        }
-        return objectRow(value as Record<string, unknown>, sink.options);
-      });
+        });
+        return;
+      }
+      const object = value as Record<string, unknown>;
+      const several = hashOutputRows(object, sink.options);
+      if (several === undefined) sink.add(line, () => objectRow(object, sink.options));
+      else for (const build of several) sink.add(line, build);
     },
     firstLine,
   );
