@@ -16,6 +16,7 @@ import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { looksLikeChecksumLine } from './checksum.js';
 import { MAX_FIELD_LENGTH, type ListEntry } from './entry.js';
 import { looksLikePdqHasherLine } from './pdq-hasher.js';
+import { looksLikeTeRow } from './te-rows.js';
 import { LIST_READ_FORMATS, type ListReadFormat } from './read-formats.js';
 
 /**
@@ -277,6 +278,8 @@ export function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
 
+const NDJSON_EXTENSIONS = new Set(['.ndjson', '.jsonl', '.json-lines']);
+
 /** The first line that is not blank, found without splitting the whole text. */
 function firstContentLine(text: string): string | undefined {
   let found: string | undefined;
@@ -292,7 +295,9 @@ function firstContentLine(text: string): string | undefined {
 }
 
 /**
- * The format of a list file: by extension (`.csv`; `.ndjson`, `.jsonl`, `.json-lines`),
+ * The format of a list file: `te` when the first non-blank line of `head` is a pytx 0.x / HMA 1.0
+ * row (`<hash>,<id>,<ISO date>,…`; a CSV file's first line is a header, never that), else by
+ * extension (`.csv`; `.ndjson`, `.jsonl`, `.json-lines`),
  * otherwise sniffed from the first non-blank line of `head`: a PDQ hasher's line
  * (`<64 hex>,<quality>,…` or `hash=<64 hex>,norm=…`) means `pdq`, a checksum tool's line
  * (`<hex>  <file>` with a hash length some algorithm has, or `SHA256 (<file>) = <hex>`)
@@ -312,6 +317,10 @@ export function detectListFormat(path: string, head?: string): ListReadFormat {
   if (typeof path !== 'string') invalid('string', 'path', path);
   if (head !== undefined && typeof head !== 'string') invalid('string', 'head', head);
   const extension = extname(path).toLowerCase();
+  const line = head === undefined ? undefined : firstContentLine(stripBom(head));
+  // A `.te` file is often called `.csv` (HMA 1.0's `pdq.csv`), but a CSV file's first line is a
+  // header, never a hash: sniffed first.
+  if (line !== undefined && !NDJSON_EXTENSIONS.has(extension) && looksLikeTeRow(line)) return 'te';
   switch (extension) {
     case '.csv':
       return 'csv';
@@ -320,7 +329,6 @@ export function detectListFormat(path: string, head?: string): ListReadFormat {
     case '.json-lines':
       return 'ndjson';
   }
-  const line = head === undefined ? undefined : firstContentLine(stripBom(head));
   if (line === undefined) return 'text';
   // Other tools' lines first, in a `.txt` file too (their output is often saved as one, and the
   // text format refuses them): a PDQ details line holds the word hash and commas, like a header.

@@ -8,6 +8,7 @@
 import { parseChecksumRows } from './checksum.js';
 import { parseNdjsonRows, parseTextRows } from './line-formats.js';
 import { parsePdqHasherRows } from './pdq-hasher.js';
+import { parseTeRows } from './te-rows.js';
 import type { ListFormat } from './formats.js';
 import type { RowSink } from './rows.js';
 
@@ -22,12 +23,14 @@ export type LineParser = (text: string, sink: RowSink, firstLine?: number) => vo
 export const LINE_DIALECTS = {
   checksum: parseChecksumRows,
   pdq: parsePdqHasherRows,
+  te: parseTeRows,
 } as const satisfies Record<string, LineParser>;
 
 /**
  * A format the list readers accept: one of `LIST_FORMATS` (also written), or a read-only one
  * (`checksum`: `md5sum`/`sha256sum`/BSD checksum-tool lines; `pdq`: the PDQ hashers'
- * `hash,quality,filename` and `hash=…,quality=…` lines).
+ * `hash,quality,filename` and `hash=…,quality=…` lines; `te`: pytx 0.x / HMA 1.0 `hash,id,date,tags`
+ * rows).
  *
  * @example
  * ```ts

@@ -568,7 +568,7 @@ describe('streamListFile: reading', () => {
     expect(call({ batchSize: 1.5 })).toThrow(TypeError);
     expect(call({ maxBytes: 0 })).toThrow(RangeError);
     expect(call({ format: 'xml' as ListFormat })).toThrow(
-      new RangeError('Expected one of csv, ndjson, text, checksum, pdq for format but received "xml" of type string'),
+      new RangeError('Expected one of csv, ndjson, text, checksum, pdq, te for format but received "xml" of type string'),
     );
     expect(call({ onError: 'ignore' as 'skip' })).toThrow(RangeError);
     expect(call({ algorithm: 'photodna' })).toThrow(RangeError);
