@@ -33,9 +33,13 @@ function jsonType(value: unknown): string {
 }
 function objectRow(object: Record<string, unknown>, options: ResolvedParseOptions): RawRow {
   const algorithmKey = ALGORITHM_KEYS.find((key) => Object.hasOwn(object, key));
+  // Tech Against Terrorism's hash list names the hash `hash_digest` (its `TATHashListEntry`).
+  const hashKey = Object.hasOwn(object, 'hash') || !Object.hasOwn(object, 'hash_digest') ? 'hash' : 'hash_digest';
+  // TAT marks a withdrawn hash `deleted: true`: a removal, as an `op` of remove.
+  const deleted = hashKey === 'hash_digest' && object.deleted === true && !present(object.op);
   const extra: [string, unknown][] = [];
   for (const [key, value] of Object.entries(object)) {
-    if (key !== algorithmKey && key !== 'metadata' && !ENTRY_KEYS.has(key)) extra.push([key, value]);
+    if (key !== algorithmKey && key !== hashKey && key !== 'metadata' && !ENTRY_KEYS.has(key)) extra.push([key, value]);
   }
   let metadata: Record<string, unknown> | undefined = extra.length > 0 ? Object.fromEntries(extra) : undefined;
   const nested = object.metadata;
@@ -47,14 +51,16 @@ function objectRow(object: Record<string, unknown>, options: ResolvedParseOption
   const algorithm = algorithmName(algorithmKey === undefined ? undefined : object[algorithmKey]);
   const ignore = ignoredCategory(object.category);
   // normalizeEntry checks the types; the casts only say what it will accept.
+  // TAT's ids are numbers; an entry's id is text.
+  const id = typeof object.id === 'number' && hashKey === 'hash_digest' ? String(object.id) : object.id;
   return {
-    id: object.id as string | undefined,
+    id: id as string | undefined,
     list: (present(object.list) ? object.list : options.list) as string,
     algorithm: (present(algorithm) ? algorithm : (options.algorithm ?? '')) as string,
-    hash: object.hash as string,
+    hash: object[hashKey] as string,
     label: object.label as string | undefined,
     metadata,
-    op: object.op,
+    op: deleted ? 'remove' : object.op,
     ...(ignore === undefined ? {} : { ignore }),
   };
 }
