@@ -67,8 +67,9 @@ Options:
                      (the quality kept as a number in metadata);
                      te: pytx 0.x / HMA 1.0 \`<hash>,<id>,<date>,<tags>\` rows (no header);
                      default: from the file extension, else sniffed
-  --algorithm A      algorithm of rows that do not name one (needed for bare hex lines, and
-                     for checksum lines of 64 hex digits: sha256, pdq and blockhash alike)
+  --algorithm A      algorithm of rows that do not name one (needed for bare hex lines); in
+                     files told by length (checksum, te, CSV without an algorithm column),
+                     that of 64-digit hashes (sha256, pdq and blockhash alike)
   --replace          the list becomes exactly the file: entries it does not hold are removed,
                      in the same transaction (rows of other lists and removals are refused)
   --multi-list       let rows name their own lists (a \`list\` column or field): they may add to,

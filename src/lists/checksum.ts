@@ -6,9 +6,9 @@
  * - BSD and `--tag` (`md5 -r` aside): `SHA256 (<file>) = <hex>`, and OpenSSL's `SHA256(<file>)= <hex>`.
  * - `<file> <hash>`, the hash last (some SUMS files, `md5 -r`).
  *
- * The file name is kept as metadata (`file`). The algorithm is the BSD tag's, else the algorithm
- * option, else told by the hash's length where only one algorithm has it (32 hex digits: md5, 40:
- * sha1); 64 digits are PDQ, blockhash or SHA-256 alike, so such rows need the option.
+ * The file name is kept as metadata (`file`). The algorithm is the BSD tag's, else told by the
+ * hash's length where only one algorithm has it (32 hex digits: md5, 40: sha1); 64 digits are
+ * PDQ, blockhash or SHA-256 alike, so such rows need the algorithm option (`algorithmByLength`).
  *
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */

@@ -11,6 +11,7 @@ import { MAX_CSV_COLUMNS } from './entry.js';
 import { MAX_LIST_LINE_BYTES, type ResolvedParseOptions } from './formats.js';
 import {
   ALGORITHM_KEYS,
+  algorithmByLength,
   algorithmName,
   cell,
   forEachLine,
@@ -80,12 +81,9 @@ function readCsvHeader(record: readonly string[], options: ResolvedParseOptions)
   const hash = lower.includes('hash') ? lower.indexOf('hash') : lower.indexOf('signal_str');
   if (hash < 0) throw listError(`CSV header has no "hash" column (nor pytx's "signal_str")${found}`);
   const algorithmKey = ALGORITHM_KEYS.find((key) => lower.includes(key));
+  // Without an algorithm column, each row's algorithm is told by its hash's length (and the
+  // option, for the lengths several algorithms share): see `algorithmByLength`.
   const algorithm = algorithmKey === undefined ? -1 : lower.indexOf(algorithmKey);
-  if (algorithm < 0 && options.algorithm === undefined) {
-    throw listError(
-      `CSV header has no "algorithm" (or "signal_type", "type") column and no algorithm option was given${found}`,
-    );
-  }
   const special = new Set([
     hash,
     algorithm,
@@ -126,12 +124,13 @@ function csvRow(record: readonly string[], header: CsvHeader, options: ResolvedP
     if (value !== undefined) metadata.push([key, value]);
   }
   const ignore = header.category < 0 ? undefined : ignoredCategory(at(header.category));
+  const hash = at(header.hash) ?? '';
   return {
     ...(ignore === undefined ? {} : { ignore }),
     id: at(header.id),
     list: at(header.list) ?? options.list,
-    algorithm: algorithmName(at(header.algorithm)) ?? options.algorithm ?? '',
-    hash: at(header.hash) ?? '',
+    algorithm: header.algorithm < 0 ? algorithmByLength(hash, options.algorithm) : (algorithmName(at(header.algorithm)) ?? options.algorithm ?? ''),
+    hash,
     label: at(header.label),
     op: at(header.op),
     // fromEntries, not assignment: a column called `__proto__` must stay a plain key.

@@ -118,9 +118,12 @@ describe('parseList: csv', () => {
     expect(expectRowError(error, 'in.txt', 1).message).toMatch(/no "hash" column/);
   });
 
-  it('refuses a header without an algorithm column when no algorithm option is given', () => {
-    const error = caught(() => parse(`hash,id\n${MD5_A},1\n`, { format: 'csv' }));
-    expect(expectRowError(error, 'in.txt', 1).message).toMatch(/no "algorithm"/);
+  it('tells the algorithm of each row by its hash length without an algorithm column, asking the option for 64 digits', () => {
+    const parsed = parse(`hash,id\n${MD5_A},1\n${SHA1},2\n${PDQ},3\n`, { format: 'csv', onError: 'skip' });
+    expect(parsed.entries.map((e) => e.algorithm)).toEqual(['md5', 'sha1']);
+    expect(expectRowError(parsed.skipped[0]?.error, 'in.txt', 4).message).toMatch(/give the algorithm option/);
+    const told = parse(`hash,id\n${MD5_A},1\n${PDQ},3\n`, { format: 'csv', algorithm: 'pdq' });
+    expect(told.entries.map((e) => e.algorithm)).toEqual(['md5', 'pdq']);
   });
 
   it('refuses a file with CR-only line ends instead of reading it as one long header', () => {

@@ -128,8 +128,11 @@ export interface ParseListOptions {
    */
   readonly format?: ListReadFormat;
   /**
-   * Algorithm of rows that do not name one (CSV without an `algorithm` column, bare `<hex>` text
-   * lines). Default: none, so such rows are errors. Case-insensitive.
+   * Algorithm of rows that do not name one: of every bare `<hex>` text line; where the hash's
+   * length tells the algorithm (a CSV without an `algorithm` column, `checksum`, `te`), of the
+   * hashes whose length several algorithms share (64 hex digits: pdq, blockhash, sha256), a
+   * 32-digit hash being md5 and a 40-digit one sha1 whatever it says. Default: none, so rows it
+   * would decide are errors. Case-insensitive.
    */
   readonly algorithm?: string;
   /** Name used in error messages (`source:line: problem`). Default `<input>`. */

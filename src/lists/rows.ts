@@ -360,20 +360,24 @@ export function isHashLength(digits: number): boolean {
 }
 
 /**
- * The algorithm of a hash given without its name: the `algorithm` option when given, else the one
- * algorithm whose hashes have that many hex digits (32: md5, 40: sha1). 64 digits are a PDQ,
- * blockhash or SHA-256 hash alike, so those rows need the option (`ERR_LIST_FORMAT` saying so);
- * guessing would file a PDQ hash as a SHA-256 one, and it would never match.
+ * The algorithm of a hash given without its name, from its number of hex digits: the one
+ * algorithm whose hashes have that many (32: md5, 40: sha1), else the `algorithm` option when it
+ * is one of those that do (64 digits are a PDQ, blockhash or SHA-256 hash alike: guessing would
+ * file a PDQ hash as a SHA-256 one, and it would never match), else `ERR_LIST_FORMAT` asking for
+ * the option. So one file can mix MD5 and PDQ hashes (`--algorithm pdq`). A length no algorithm
+ * has goes to the option (or is refused), for the hash check to report.
  *
  * @internal Shared by the parsers of formats that do not name the algorithm.
  * @example
  * ```ts
- * algorithmByLength('0cc175b9c0f1b6a831c399e269772661', undefined); // 'md5'
+ * algorithmByLength('0cc175b9c0f1b6a831c399e269772661', 'pdq'); // 'md5'
  * ```
  */
 export function algorithmByLength(hash: string, option: string | undefined): string {
-  if (option !== undefined) return option;
+  // No hash: the entry check reports what is missing.
+  if (hash === '') return option ?? '';
   const names = BY_HEX_DIGITS.get(hash.length);
+  if (option !== undefined && (names === undefined || names.includes(option))) return option;
   if (names?.length === 1) return names[0] as string;
   if (names === undefined)
     throw listError(`Cannot tell the algorithm of a hash of ${hash.length} characters: give the algorithm option`);
