@@ -81,16 +81,20 @@ export { normalizeEntry } from './lists/entry.js';
 export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/entry.js';
 export {
   detectListFormat,
+  DEDUPE_POLICIES,
   LIST_FORMATS,
   MAX_ROW_PROBLEMS,
   DEFAULT_MAX_LIST_BYTES,
   MAX_LIST_LINE_BYTES,
 } from './lists/formats.js';
 export { parseList, readListFile } from './lists/parse.js';
+export { LIST_READ_FORMATS } from './lists/read-formats.js';
+export type { ListReadFormat } from './lists/read-formats.js';
 export { EXPORT_FORMATS, formatList, writeListFile, type ExportFormat } from './lists/write.js';
 export type {
   ListFormat,
   RowErrorPolicy,
+  DedupePolicy,
   ParseListOptions,
   ReadListFileOptions,
   RowProblem,

@@ -263,11 +263,16 @@ describe('hash --as-list', () => {
     expect(err).toMatch(/1 files could not be hashed/);
   });
 
-  it('tells an import of plain hash output to use --as-list, and creates no store', async () => {
+  it('imports plain hash output as --as-list would (one entry per hash), and tells an all-failed one to use --as-list', async () => {
     const hashed = join(dir, 'hashed.ndjson');
     await writeFile(hashed, (await cli('hash', '--algorithms', 'md5', listed)).out);
-    const store = join(dir, 'from-hash-output.db');
-    const { status, err } = await cli('import', hashed, '--db', store, '--list', 'mine');
+    const imported = await cli('import', hashed, '--db', join(dir, 'from-hash-output.db'), '--list', 'mine');
+    expect(imported.status).toBe(0);
+    expect(imported.out).toMatch(/1 added/);
+    const failed = join(dir, 'failed.ndjson');
+    await writeFile(failed, `${JSON.stringify({ file: 'gone.jpg', error: { code: 'ERR_INPUT_READ' } })}\n`);
+    const store = join(dir, 'from-failed-output.db');
+    const { status, err } = await cli('import', failed, '--db', store, '--list', 'mine');
     expect(status).toBe(2);
     expect(err).toContain('hashwarden hash --as-list --list mine');
     expect(existsSync(store)).toBe(false);

@@ -5,7 +5,7 @@
  * the file.
  */
 import { open } from 'node:fs/promises';
-import { ALGORITHM_NAMES, isHashwardenError, type ListFormat } from '../index.js';
+import { ALGORITHM_NAMES, type DedupePolicy, isHashwardenError, type ListReadFormat } from '../index.js';
 import { HashStore } from '../store/index.js';
 import { streamListFile } from '../lists/stream.js';
 import { CliRefusal, EXIT, fileMode, required, type Command } from './command.js';
@@ -52,7 +52,7 @@ async function isHashOutput(file: string): Promise<boolean> {
 export const importCommand: Command = {
   name: 'import',
   usage:
-    'FILE --db PATH --list NAME [--format csv|ndjson|text] [--algorithm A] [--replace] [--multi-list] [--allow-empty] [--skip-bad-rows] [--mode OCTAL] [--quiet]',
+    'FILE --db PATH --list NAME [--format csv|ndjson|text|checksum|pdq|te] [--algorithm A] [--replace] [--multi-list] [--allow-empty] [--skip-bad-rows] [--dedupe merge|fail] [--mode OCTAL] [--quiet]',
   summary: 'Import a hash list file into a SQLite store (created if missing).',
   help: `
 Options:
@@ -61,8 +61,15 @@ Options:
                      --multi-list (a row naming another list is a bad row)
   --format F         csv (header row), ndjson, or text (\`<algorithm> <hex>\` lines as
                      python-threatexchange writes them, or bare hex with --algorithm);
+                     checksum: md5sum/sha256sum \`<hex>  <file>\`, BSD \`SHA256 (<file>) = <hex>\`
+                     or \`<file> <hex>\` lines (the file name kept as metadata);
+                     pdq: the PDQ hashers' \`<hash>,<quality>,<file>\` and --details lines
+                     (the quality kept as a number in metadata);
+                     te: pytx 0.x / HMA 1.0 \`<hash>,<id>,<date>,<tags>\` rows (no header);
                      default: from the file extension, else sniffed
-  --algorithm A      algorithm of rows that do not name one (needed for bare hex lines)
+  --algorithm A      algorithm of rows that do not name one (needed for bare hex lines); in
+                     files told by length (checksum, te, CSV without an algorithm column),
+                     that of 64-digit hashes (sha256, pdq and blockhash alike)
   --replace          the list becomes exactly the file: entries it does not hold are removed,
                      in the same transaction (rows of other lists and removals are refused)
   --multi-list       let rows name their own lists (a \`list\` column or field): they may add to,
@@ -73,6 +80,9 @@ Options:
   --skip-bad-rows    import the good rows and report the bad ones; default: a bad row
                      fails the whole import and nothing is written. A file whose every row
                      is bad still fails (exit 2): nothing was imported
+  --dedupe P         a row repeating an earlier one's list, algorithm and hash, neither with
+                     an id: merge (default) keeps the first row and drops the repeat; fail
+                     makes it a bad row ("Duplicate id"). Repeated explicit ids always are
   --mode OCTAL       permissions of a store this import creates (default 600: owner only;
                      640 lets its group read it). Group or other write is refused
   --quiet            no progress bar (it is drawn on standard error only when that is a
@@ -96,6 +106,7 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
     'multi-list': { type: 'boolean' },
     'allow-empty': { type: 'boolean' },
     'skip-bad-rows': { type: 'boolean' },
+    dedupe: { type: 'string' },
     mode: { type: 'string' },
     quiet: { type: 'boolean' },
   },
@@ -109,8 +120,9 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
     const readOptions = {
       list,
       onError,
-      ...(values.format === undefined ? {} : { format: values.format as ListFormat }),
+      ...(values.format === undefined ? {} : { format: values.format as ListReadFormat }),
       ...(values.algorithm === undefined ? {} : { algorithm: values.algorithm as string }),
+      ...(values.dedupe === undefined ? {} : { dedupe: values.dedupe as DedupePolicy }),
     };
     // The file's first read (64 KiB) is parsed before the store is opened, so that a file failing
     // at once (not a list, bad first rows, no rows at all) does not even create the store; the
@@ -171,6 +183,8 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       }
       if (result.summaries.length === 0) io.out(textLine(`imported ${file}: no entries`));
       if (skipped > 0) io.out(`${skipped} bad rows skipped\n`);
+      if (result.read.ignored > 0)
+        io.out(`${result.read.ignored} rows left out, never imported (NEGATIVE_CLASS signals, unusable hashes)\n`);
       if (!result.ordered && result.read.rows >= SORT_HINT_ROWS && values.quiet !== true) io.err(SORT_HINT);
     } finally {
       progress?.stop();

@@ -11,9 +11,11 @@ import { MAX_CSV_COLUMNS } from './entry.js';
 import { MAX_LIST_LINE_BYTES, type ResolvedParseOptions } from './formats.js';
 import {
   ALGORITHM_KEYS,
+  algorithmByLength,
   algorithmName,
   cell,
   forEachLine,
+  ignoredCategory,
   listError,
   plural,
   type RawRow,
@@ -56,6 +58,7 @@ interface CsvHeader {
   readonly list: number;
   readonly label: number;
   readonly op: number;
+  readonly category: number;
   readonly metadata: readonly (readonly [index: number, key: string])[];
 }
 
@@ -74,15 +77,13 @@ function readCsvHeader(record: readonly string[], options: ResolvedParseOptions)
   // A file that is not CSV at all can have a "header" of any length: show only its start.
   const shown = names.slice(0, 10).join(', ');
   const found = ` (columns: ${shown.length > 200 ? `${shown.slice(0, 197)}...` : shown}${names.length > 10 ? ', ...' : ''})`;
-  const hash = lower.indexOf('hash');
-  if (hash < 0) throw listError(`CSV header has no "hash" column${found}`);
+  // `signal_str`: python-threatexchange's name (`dataset -P --csv`).
+  const hash = lower.includes('hash') ? lower.indexOf('hash') : lower.indexOf('signal_str');
+  if (hash < 0) throw listError(`CSV header has no "hash" column (nor pytx's "signal_str")${found}`);
   const algorithmKey = ALGORITHM_KEYS.find((key) => lower.includes(key));
+  // Without an algorithm column, each row's algorithm is told by its hash's length (and the
+  // option, for the lengths several algorithms share): see `algorithmByLength`.
   const algorithm = algorithmKey === undefined ? -1 : lower.indexOf(algorithmKey);
-  if (algorithm < 0 && options.algorithm === undefined) {
-    throw listError(
-      `CSV header has no "algorithm" (or "signal_type", "type") column and no algorithm option was given${found}`,
-    );
-  }
   const special = new Set([
     hash,
     algorithm,
@@ -104,6 +105,7 @@ function readCsvHeader(record: readonly string[], options: ResolvedParseOptions)
     list: lower.indexOf('list'),
     label: lower.indexOf('label'),
     op: lower.indexOf('op'),
+    category: lower.indexOf('category'),
     metadata,
   };
 }
@@ -121,11 +123,17 @@ function csvRow(record: readonly string[], header: CsvHeader, options: ResolvedP
     const value = at(index);
     if (value !== undefined) metadata.push([key, value]);
   }
+  const ignore = header.category < 0 ? undefined : ignoredCategory(at(header.category));
+  const hash = at(header.hash) ?? '';
   return {
+    ...(ignore === undefined ? {} : { ignore }),
     id: at(header.id),
     list: at(header.list) ?? options.list,
-    algorithm: algorithmName(at(header.algorithm)) ?? options.algorithm ?? '',
-    hash: at(header.hash) ?? '',
+    algorithm:
+      header.algorithm < 0
+        ? algorithmByLength(hash, options.algorithm)
+        : (algorithmName(at(header.algorithm)) ?? options.algorithm ?? ''),
+    hash,
     label: at(header.label),
     op: at(header.op),
     // fromEntries, not assignment: a column called `__proto__` must stay a plain key.

@@ -204,6 +204,24 @@ export function normalizeEntry(input: ListEntryInput): ListEntry {
   return entry;
 }
 
+/**
+ * True when an entry's id is the one `normalizeEntry` gives a row without one
+ * (`<algorithm>:<hash>`): two such entries of one list with the same id are the same row, which
+ * the `merge` dedupe policy keeps once.
+ *
+ * @internal Shared by the list readers and the store's imports.
+ * @example
+ * ```ts
+ * hasDefaultId(normalizeEntry({ list: 'a', algorithm: 'md5', hash: 'd41d8cd98f00b204e9800998ecf8427e' })); // true
+ * ```
+ */
+export function hasDefaultId(entry: Pick<ListEntry, 'id' | 'algorithm' | 'hash'>): boolean {
+  return (
+    entry.id.length === entry.algorithm.length + 1 + entry.hash.length &&
+    entry.id === `${entry.algorithm}:${entry.hash}`
+  );
+}
+
 /** Lower-case hex digits only; with the length of `bits` / 4, the form `normalizeEntry` gives. */
 const LOWER_HEX = /^[0-9a-f]*$/;
 

@@ -38,7 +38,7 @@ function expectParsed(parsed: ParsedList, options: ParseListOptions, lines: numb
     expect(keys.has(key), `duplicate ${key}`).toBe(false);
     keys.add(key);
   }
-  expect(parsed.rows).toBe(parsed.entries.length + parsed.skippedCount);
+  expect(parsed.rows).toBe(parsed.entries.length + parsed.merged + parsed.ignored + parsed.skippedCount);
   expect(parsed.skipped.length).toBe(Math.min(parsed.skippedCount, MAX_ROW_PROBLEMS));
   if (options.onError !== 'skip') expect(parsed.skippedCount).toBe(0);
   let previous = 0;
@@ -180,7 +180,7 @@ describe('parseList fuzz', () => {
             const parsed = parseList(input as string, opts as ParseListOptions);
             // Accepted: the text was text and the options valid.
             expect(typeof input).toBe('string');
-            expect(parsed.rows).toBe(parsed.entries.length + parsed.skippedCount);
+            expect(parsed.rows).toBe(parsed.entries.length + parsed.merged + parsed.ignored + parsed.skippedCount);
           } catch (error) {
             if (error instanceof HashwardenError) {
               // Valid options, and the text was read: only its rows can be wrong.

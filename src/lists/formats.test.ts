@@ -118,9 +118,12 @@ describe('parseList: csv', () => {
     expect(expectRowError(error, 'in.txt', 1).message).toMatch(/no "hash" column/);
   });
 
-  it('refuses a header without an algorithm column when no algorithm option is given', () => {
-    const error = caught(() => parse(`hash,id\n${MD5_A},1\n`, { format: 'csv' }));
-    expect(expectRowError(error, 'in.txt', 1).message).toMatch(/no "algorithm"/);
+  it('tells the algorithm of each row by its hash length without an algorithm column, asking the option for 64 digits', () => {
+    const parsed = parse(`hash,id\n${MD5_A},1\n${SHA1},2\n${PDQ},3\n`, { format: 'csv', onError: 'skip' });
+    expect(parsed.entries.map((e) => e.algorithm)).toEqual(['md5', 'sha1']);
+    expect(expectRowError(parsed.skipped[0]?.error, 'in.txt', 4).message).toMatch(/give the algorithm option/);
+    const told = parse(`hash,id\n${MD5_A},1\n${PDQ},3\n`, { format: 'csv', algorithm: 'pdq' });
+    expect(told.entries.map((e) => e.algorithm)).toEqual(['md5', 'pdq']);
   });
 
   it('refuses a file with CR-only line ends instead of reading it as one long header', () => {
@@ -315,10 +318,10 @@ describe('parseList: bad rows', () => {
       /Expected 40 hex digits for a sha1 hash but received 32/,
     ],
     [
-      'duplicate line (text)',
-      'text',
-      `md5 ${MD5_A}\n\nmd5 ${MD5_A.toUpperCase()}\n`,
-      new RegExp(`Duplicate id "md5:${MD5_A}" in list "demo", first on line 1`),
+      'an id repeating the default id of another row (csv)',
+      'csv',
+      `hash,algorithm,id\n${MD5_A},md5,\n${MD5_B},md5,md5:${MD5_A}\n`,
+      new RegExp(`Duplicate id "md5:${MD5_A}" in list "demo", first on line 2`),
     ],
   ];
 
@@ -339,7 +342,7 @@ describe('parseList: bad rows', () => {
 
   it('with skip, returns the good rows and the bad ones with their lines', () => {
     const text = [`md5 ${MD5_A}`, 'md5 nothex', '', `md5 ${MD5_B}`, `photodna ${MD5_C}`, `md5 ${MD5_A}`].join('\n');
-    const result = parse(text, { format: 'text', onError: 'skip' });
+    const result = parse(text, { format: 'text', onError: 'skip', dedupe: 'fail' });
     expect(result.entries.map((e) => e.hash)).toEqual([MD5_A, MD5_B]);
     expect(result.rows).toBe(5);
     expect(result.skippedCount).toBe(3);
@@ -458,7 +461,9 @@ describe('parseList: options', () => {
 
   it('refuses bad option values with the standard argument errors', () => {
     expect(() => parseList('', { list: 'demo', format: 'xml' as ListFormat })).toThrow(
-      new RangeError('Expected one of csv, ndjson, text for format but received "xml" of type string'),
+      new RangeError(
+        'Expected one of csv, ndjson, text, checksum, pdq, te for format but received "xml" of type string',
+      ),
     );
     expect(() => parseList('', { list: 'demo', onError: 'ignore' as 'skip' })).toThrow(
       new RangeError('Expected one of fail, skip for onError but received "ignore" of type string'),

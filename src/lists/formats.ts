@@ -13,7 +13,11 @@ import { extname } from 'node:path';
 import { ALGORITHM_NAMES, isAlgorithmName } from '../algorithms/registry.js';
 import type { HashwardenError } from '../errors.js';
 import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { looksLikeChecksumLine } from './checksum.js';
 import { MAX_FIELD_LENGTH, type ListEntry } from './entry.js';
+import { looksLikePdqHasherLine } from './pdq-hasher.js';
+import { looksLikeTeRow } from './te-rows.js';
+import { LIST_READ_FORMATS, type ListReadFormat } from './read-formats.js';
 
 /**
  * A list file format: `csv` (header row required), `ndjson` (one JSON object a line), `text`
@@ -46,6 +50,32 @@ export const LIST_FORMATS: readonly ListFormat[] = Object.freeze(['csv', 'ndjson
  * ```
  */
 export type RowErrorPolicy = 'fail' | 'skip';
+
+/**
+ * What to do with a row that repeats an earlier one of the same list, algorithm and hash, neither
+ * with an id of its own (so both have the id `<algorithm>:<hash>`): `merge` (the default) keeps
+ * the first row, with its label and metadata, and drops the repeat; `fail` treats it as any other
+ * repeated id, a bad row. Rows with ids of their own that repeat are bad rows under either policy:
+ * two records under one id say different things. Exports of several lists, checksum files of
+ * copies and the PDQ test sets all repeat hashes; failing them only made users strip the repeats
+ * by hand.
+ *
+ * @example
+ * ```ts
+ * parseList(text, { list: 'peer', dedupe: flags.strict ? 'fail' : 'merge' });
+ * ```
+ */
+export type DedupePolicy = 'merge' | 'fail';
+
+/**
+ * Every dedupe policy.
+ *
+ * @example
+ * ```ts
+ * DEDUPE_POLICIES.includes(flag as DedupePolicy);
+ * ```
+ */
+export const DEDUPE_POLICIES: readonly DedupePolicy[] = Object.freeze(['merge', 'fail'] as const);
 
 /**
  * At most this many bad rows (1000) are kept, with their errors, in `ParsedList.skipped`; the
@@ -92,17 +122,25 @@ export const MAX_PATH_LENGTH = 4096;
 export interface ParseListOptions {
   /** The list every row belongs to unless the row names its own (`list` column or field). Required. */
   readonly list: string;
-  /** The format. Default: detected from `source`'s extension, else sniffed from the first non-blank line. */
-  readonly format?: ListFormat;
   /**
-   * Algorithm of rows that do not name one (CSV without an `algorithm` column, bare `<hex>` text
-   * lines). Default: none, so such rows are errors. Case-insensitive.
+   * The format: one of `LIST_FORMATS`, or a read-only one of `LIST_READ_FORMATS` (`checksum`).
+   * Default: detected from `source`'s extension, else sniffed from the first non-blank line.
+   */
+  readonly format?: ListReadFormat;
+  /**
+   * Algorithm of rows that do not name one: of every bare `<hex>` text line; where the hash's
+   * length tells the algorithm (a CSV without an `algorithm` column, `checksum`, `te`), of the
+   * hashes whose length several algorithms share (64 hex digits: pdq, blockhash, sha256), a
+   * 32-digit hash being md5 and a 40-digit one sha1 whatever it says. Default: none, so rows it
+   * would decide are errors. Case-insensitive.
    */
   readonly algorithm?: string;
   /** Name used in error messages (`source:line: problem`). Default `<input>`. */
   readonly source?: string;
   /** Bad-row policy. Default `fail`. */
   readonly onError?: RowErrorPolicy;
+  /** Identical rows without ids (see {@link DedupePolicy}): `merge` (default) or `fail`. */
+  readonly dedupe?: DedupePolicy;
 }
 
 /**
@@ -144,14 +182,21 @@ export interface RowProblem {
  * ```
  */
 export interface ParsedList {
-  readonly format: ListFormat;
+  readonly format: ListReadFormat;
   /** The good rows, normalised, in file order. */
   readonly entries: readonly ListEntry[];
   /** The bad rows (only with `onError: 'skip'`), at most {@link MAX_ROW_PROBLEMS} of them. */
   readonly skipped: readonly RowProblem[];
   /** How many rows were bad in all (may exceed `skipped.length`). */
   readonly skippedCount: number;
-  /** Data rows seen: `entries.length + skippedCount` (headers, blank lines and comments excluded). */
+  /** Rows dropped as repeats of an identical earlier row without an id (dedupe `merge`). */
+  readonly merged: number;
+  /**
+   * Rows that are no entry: python-threatexchange's `NEGATIVE_CLASS` rows (a `category` column or
+   * field saying the signal is known not to be of the class), counted and left out.
+   */
+  readonly ignored: number;
+  /** Data rows seen: `entries.length + merged + ignored + skippedCount` (headers, blank lines and comments excluded). */
   readonly rows: number;
 }
 
@@ -167,10 +212,11 @@ export interface ParsedList {
  */
 export interface ResolvedParseOptions {
   readonly list: string;
-  readonly format: ListFormat | undefined;
+  readonly format: ListReadFormat | undefined;
   readonly algorithm: string | undefined;
   readonly source: string;
   readonly onError: RowErrorPolicy;
+  readonly dedupe: DedupePolicy;
 }
 
 /**
@@ -201,11 +247,25 @@ export function resolveParseOptions(
   const src = source ?? o.source;
   return Object.freeze({
     list,
-    format: o.format === undefined ? undefined : oneOf(o.format, LIST_FORMATS, 'format'),
+    format: o.format === undefined ? undefined : oneOf(o.format, LIST_READ_FORMATS, 'format'),
     algorithm,
     source: src === undefined ? '<input>' : nonEmptyString(src, 'source', MAX_PATH_LENGTH),
     onError: o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError'),
+    dedupe: resolveDedupe(o.dedupe),
   });
+}
+
+/**
+ * A `dedupe` option checked (`RangeError` in the standard shape), `merge` when absent.
+ *
+ * @internal Shared with the store's imports.
+ * @example
+ * ```ts
+ * resolveDedupe(undefined); // 'merge'
+ * ```
+ */
+export function resolveDedupe(value: unknown): DedupePolicy {
+  return value === undefined ? 'merge' : oneOf(value, DEDUPE_POLICIES, 'dedupe');
 }
 
 /**
@@ -220,6 +280,8 @@ export function resolveParseOptions(
 export function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
 }
+
+const NDJSON_EXTENSIONS = new Set(['.ndjson', '.jsonl', '.json-lines']);
 
 /** The first line that is not blank, found without splitting the whole text. */
 function firstContentLine(text: string): string | undefined {
@@ -236,35 +298,48 @@ function firstContentLine(text: string): string | undefined {
 }
 
 /**
- * The format of a list file: by extension (`.csv`; `.ndjson`, `.jsonl`, `.json-lines`; `.txt`),
- * otherwise sniffed from the first non-blank line of `head`: `{` means NDJSON, `#` text (only the
- * text format has comments), a line with a comma and the word `hash` (or just `hash`) a CSV
- * header, anything else text. Default `text` when there is nothing to sniff.
+ * The format of a list file: `te` when the first non-blank line of `head` is a pytx 0.x / HMA 1.0
+ * row (`<hash>,<id>,<ISO date>,…`; a CSV file's first line is a header, never that), else by
+ * extension (`.csv`; `.ndjson`, `.jsonl`, `.json-lines`),
+ * otherwise sniffed from the first non-blank line of `head`: a PDQ hasher's line
+ * (`<64 hex>,<quality>,…` or `hash=<64 hex>,norm=…`) means `pdq`, a checksum tool's line
+ * (`<hex>  <file>` with a hash length some algorithm has, or `SHA256 (<file>) = <hex>`)
+ * `checksum`, in a `.txt` file too (which is otherwise `text`); then `#` means text, `{` NDJSON,
+ * a line with a comma and the word `hash` or `signal_str` (or just `hash`) a CSV header, anything else text.
+ * Default `text` when there is nothing to sniff.
  *
  * @example
  * ```ts
  * detectListFormat('hashes.jsonl');                  // 'ndjson'
  * detectListFormat('export.dat', 'id,hash,type\n…'); // 'csv'
  * detectListFormat('list', 'md5 d41d8cd98f00b204e9800998ecf8427e'); // 'text'
+ * detectListFormat('SUMS', 'd41d8cd98f00b204e9800998ecf8427e  a.jpg'); // 'checksum'
  * ```
  */
-export function detectListFormat(path: string, head?: string): ListFormat {
+export function detectListFormat(path: string, head?: string): ListReadFormat {
   if (typeof path !== 'string') invalid('string', 'path', path);
   if (head !== undefined && typeof head !== 'string') invalid('string', 'head', head);
-  switch (extname(path).toLowerCase()) {
+  const extension = extname(path).toLowerCase();
+  const line = head === undefined ? undefined : firstContentLine(stripBom(head));
+  // A `.te` file is often called `.csv` (HMA 1.0's `pdq.csv`), but a CSV file's first line is a
+  // header, never a hash: sniffed first.
+  if (line !== undefined && !NDJSON_EXTENSIONS.has(extension) && looksLikeTeRow(line)) return 'te';
+  switch (extension) {
     case '.csv':
       return 'csv';
     case '.ndjson':
     case '.jsonl':
     case '.json-lines':
       return 'ndjson';
-    case '.txt':
-      return 'text';
   }
-  const line = head === undefined ? undefined : firstContentLine(stripBom(head));
-  if (line === undefined || line.startsWith('#')) return 'text';
+  if (line === undefined) return 'text';
+  // Other tools' lines first, in a `.txt` file too (their output is often saved as one, and the
+  // text format refuses them): a PDQ details line holds the word hash and commas, like a header.
+  if (looksLikePdqHasherLine(line)) return 'pdq';
+  if (looksLikeChecksumLine(line)) return 'checksum';
+  if (extension === '.txt' || line.startsWith('#')) return 'text';
   if (line.startsWith('{')) return 'ndjson';
-  if ((line.includes(',') && /\bhash\b/i.test(line)) || /^"?hash"?$/i.test(line)) return 'csv';
+  if ((line.includes(',') && /\b(hash|signal_str)\b/i.test(line)) || /^"?hash"?$/i.test(line)) return 'csv';
   return 'text';
 }
 

@@ -6,7 +6,22 @@
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
 import type { ResolvedParseOptions } from './formats.js';
-import { ALGORITHM_KEYS, algorithmName, forEachLine, listError, present, type RawRow, type RowSink } from './rows.js';
+import { hashOutputRows } from './hash-output.js';
+import { pytxRow } from './pytx.js';
+import {
+  addCommentedLines,
+  ALGORITHM_KEYS,
+  algorithmName,
+  forEachLine,
+  ignoredCategory,
+  isHashLength,
+  listError,
+  present,
+  type RawRow,
+  type RowSink,
+} from './rows.js';
+
+const HEX = /^[0-9a-f]+$/i;
 
 // `op` is read, not kept: as metadata it would say "remove" on an entry that was added.
 const ENTRY_KEYS = new Set<string>(['id', 'list', 'label', 'hash', 'op']);
@@ -17,9 +32,13 @@ function jsonType(value: unknown): string {
 }
 function objectRow(object: Record<string, unknown>, options: ResolvedParseOptions): RawRow {
   const algorithmKey = ALGORITHM_KEYS.find((key) => Object.hasOwn(object, key));
+  // Tech Against Terrorism's hash list names the hash `hash_digest` (its `TATHashListEntry`).
+  const hashKey = Object.hasOwn(object, 'hash') || !Object.hasOwn(object, 'hash_digest') ? 'hash' : 'hash_digest';
+  // TAT marks a withdrawn hash `deleted: true`: a removal, as an `op` of remove.
+  const deleted = hashKey === 'hash_digest' && object.deleted === true && !present(object.op);
   const extra: [string, unknown][] = [];
   for (const [key, value] of Object.entries(object)) {
-    if (key !== algorithmKey && key !== 'metadata' && !ENTRY_KEYS.has(key)) extra.push([key, value]);
+    if (key !== algorithmKey && key !== hashKey && key !== 'metadata' && !ENTRY_KEYS.has(key)) extra.push([key, value]);
   }
   let metadata: Record<string, unknown> | undefined = extra.length > 0 ? Object.fromEntries(extra) : undefined;
   const nested = object.metadata;
@@ -29,15 +48,19 @@ function objectRow(object: Record<string, unknown>, options: ResolvedParseOption
     metadata = { ...metadata, ...(nested as Record<string, unknown>) };
   }
   const algorithm = algorithmName(algorithmKey === undefined ? undefined : object[algorithmKey]);
+  const ignore = ignoredCategory(object.category);
   // normalizeEntry checks the types; the casts only say what it will accept.
+  // TAT's ids are numbers; an entry's id is text.
+  const id = typeof object.id === 'number' && hashKey === 'hash_digest' ? String(object.id) : object.id;
   return {
-    id: object.id as string | undefined,
+    id: id as string | undefined,
     list: (present(object.list) ? object.list : options.list) as string,
     algorithm: (present(algorithm) ? algorithm : (options.algorithm ?? '')) as string,
-    hash: object.hash as string,
+    hash: object[hashKey] as string,
     label: object.label as string | undefined,
     metadata,
-    op: object.op,
+    op: deleted ? 'remove' : object.op,
+    ...(ignore === undefined ? {} : { ignore }),
   };
 }
 
@@ -56,18 +79,25 @@ export function parseNdjsonRows(text: string, sink: RowSink, firstLine = 1): voi
     (line, content) => {
       const json = content.trim();
       if (json === '') return;
-      sink.add(line, () => {
-        let value: unknown;
-        try {
-          value = JSON.parse(json);
-        } catch (error) {
+      let value: unknown;
+      try {
+        value = JSON.parse(json);
+      } catch (error) {
+        sink.add(line, () => {
           throw listError(`Invalid JSON: ${(error as Error).message}`);
-        }
-        if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        });
+        return;
+      }
+      if (value === null || typeof value !== 'object' || Array.isArray(value)) {
+        sink.add(line, () => {
           throw listError(`Expected a JSON object but found ${jsonType(value)}`);
-        }
-        return objectRow(value as Record<string, unknown>, sink.options);
-      });
+        });
+        return;
+      }
+      const object = value as Record<string, unknown>;
+      const several = hashOutputRows(object, sink.options);
+      if (several === undefined) sink.add(line, () => objectRow(object, sink.options));
+      else for (const build of several) sink.add(line, build);
     },
     firstLine,
   );
@@ -80,26 +110,29 @@ export function parseNdjsonRows(text: string, sink: RowSink, firstLine = 1): voi
  * @internal Shared with `stream.ts`.
  * @example
  * ```ts
- * parseTextRows('pdq 7a1b…\nphoto_md5 0cc1…\n', sink);
+ * parseTextRows('pdq 7a1b…\nvideo_md5 0cc1…\n', sink);
  * ```
  */
 export function parseTextRows(text: string, sink: RowSink, firstLine = 1): void {
   const { list, algorithm } = sink.options;
-  forEachLine(
-    text,
-    (line, content) => {
-      const trimmed = content.trim();
-      if (trimmed === '' || trimmed.startsWith('#')) return;
-      sink.add(line, () => {
-        const fields = trimmed.split(/\s+/);
-        if (fields.length > 2) throw listError(`Expected "<algorithm> <hash>" but found ${fields.length} fields`);
-        const [first = '', second] = fields;
-        if (second !== undefined) return { list, algorithm: algorithmName(first), hash: second };
-        if (algorithm === undefined)
-          throw listError('Missing algorithm: expected "<algorithm> <hash>" (or give the algorithm option)');
-        return { list, algorithm, hash: first };
-      });
-    },
-    firstLine,
-  );
+  addCommentedLines(text, sink, firstLine, (trimmed) => {
+    const fields = trimmed.split(/\s+/);
+    const [first = '', second] = fields;
+    // A hash where the algorithm should be is a checksum tool's line: say so, rather than
+    // report the hash as an unknown algorithm's name.
+    if (second !== undefined && isHashLength(first.length) && HEX.test(first)) {
+      throw listError(
+        'Expected "<algorithm> <hash>" but the line starts with a hash: a checksum tool\'s "<hash>  <file>" line? Read the file with --format checksum',
+      );
+    }
+    if (fields.length > 2) {
+      const row = pytxRow(trimmed, list);
+      if (row === undefined) throw listError(`Expected "<algorithm> <hash>" but found ${fields.length} fields`);
+      return { ...row, algorithm: algorithmName(row.algorithm) };
+    }
+    if (second !== undefined) return { list, algorithm: algorithmName(first), hash: second };
+    if (algorithm === undefined)
+      throw listError('Missing algorithm: expected "<algorithm> <hash>" (or give the algorithm option)');
+    return { list, algorithm, hash: first };
+  });
 }

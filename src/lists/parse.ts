@@ -11,7 +11,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { HashwardenError, isHashwardenError, readError } from '../errors.js';
 import { integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import { parseCsvRows } from './csv.js';
-import { normalEntry, type ListEntry } from './entry.js';
+import { hasDefaultId, normalEntry, type ListEntry } from './entry.js';
 import {
   DEFAULT_MAX_LIST_BYTES,
   MAX_LIST_LINE_BYTES,
@@ -19,20 +19,23 @@ import {
   MAX_PATH_LENGTH,
   resolveParseOptions,
   stripBom,
-  type ListFormat,
   type ParsedList,
   type ParseListOptions,
   type ReadListFileOptions,
   type ResolvedParseOptions,
 } from './formats.js';
-import { parseNdjsonRows, parseTextRows } from './line-formats.js';
+import { lineParser, type ListReadFormat } from './read-formats.js';
 import { firstBadUtf8Line, listError, plural, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 
 /** `parseList`'s sink: every entry, in file order, with duplicates caught. */
 class ListSink extends RowSink {
   readonly entries: ListEntry[] = [];
-  // `list \0 id` → first line, so a duplicate can name where the original is.
+  // `list \0 id` → first line, so a duplicate can name where the original is; negated when that
+  // row's id is not its default one (`hasDefaultId`), which no repeat merges with. A sign, not an
+  // object per entry: this map holds every id of the file.
   readonly #seen = new Map<string, number>();
+  /** Rows dropped as repeats of an identical earlier row (dedupe `merge`). */
+  merged = 0;
 
   protected take(line: number, op: RowOp, row: RawRow): void {
     // A ParsedList is a whole list; a removal only means something against a stored one.
@@ -40,16 +43,22 @@ class ListSink extends RowSink {
     const entry = normalEntry(row);
     const key = `${entry.list}\u0000${entry.id}`;
     const first = this.#seen.get(key);
+    const same = hasDefaultId(entry);
     if (first !== undefined) {
+      // Both ids are `<algorithm>:<hash>`, and the same: the same list, algorithm and hash.
+      if (this.options.dedupe === 'merge' && same && first > 0) {
+        this.merged++;
+        return;
+      }
       throw listError(
-        `Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}, first on line ${first}`,
+        `Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}, first on line ${Math.abs(first)}`,
       );
     }
-    this.#seen.set(key, line);
+    this.#seen.set(key, same ? line : -line);
     this.entries.push(entry);
   }
 
-  finish(format: ListFormat): ParsedList {
+  finish(format: ListReadFormat): ParsedList {
     const first = this.problems[0];
     if (first !== undefined && this.options.onError === 'fail') {
       const more = this.problemCount - 1;
@@ -61,6 +70,8 @@ class ListSink extends RowSink {
       entries: this.entries,
       skipped: Object.freeze(this.problems),
       skippedCount: this.problemCount,
+      merged: this.merged,
+      ignored: this.ignored,
       rows: this.rows,
     });
   }
@@ -90,17 +101,8 @@ function parseResolved(text: string, bytes: Uint8Array | undefined, options: Res
   refuseLongLines(body, options.source);
   const format = options.format ?? detectListFormat(options.source, body);
   const sink = new ListSink(options);
-  switch (format) {
-    case 'csv':
-      parseCsvRows(bytes ?? Buffer.from(body, 'utf8'), sink);
-      break;
-    case 'ndjson':
-      parseNdjsonRows(body, sink);
-      break;
-    case 'text':
-      parseTextRows(body, sink);
-      break;
-  }
+  if (format === 'csv') parseCsvRows(bytes ?? Buffer.from(body, 'utf8'), sink);
+  else lineParser(format)(body, sink);
   return sink.finish(format);
 }
 
@@ -120,13 +122,16 @@ function parseResolved(text: string, bytes: Uint8Array | undefined, options: Res
  * - Text: `<algorithm> <hex>` (python-threatexchange's `<signal type> <hash>`, e.g. `pdq <hex>`)
  *   or, with the `algorithm` option, bare `<hex>`; `#` comments.
  *
- * In every format the algorithm may be given as `photo_md5` (python-threatexchange's name),
- * read as `md5`. The `op` column or field (`add`, `remove` or `delete`, any case; empty means
+ * In every format the algorithm may be given by python-threatexchange's names: `video_md5` and
+ * the `photo_md5` it used until April 2022 are read as `md5`, `video_sha256` as `sha256`. Text lines
+ * may also be pytx's `<ROTATION> <type> <hash>` and `dataset -P` lines (see `docs/lists.md`). The `op` column or field (`add`, `remove` or `delete`, any case; empty means
  * `add`) is never kept as metadata: a ParsedList only adds, so a `remove` row is a bad row here
  * (import it as a delta, with `streamListFile`), and any other value is one too.
  *
  * Blank lines are ignored and a BOM and CRLF line ends are accepted in every format. A repeated
- * id in the same list (including identical lines without ids) is a bad row, naming the first line.
+ * id in the same list is a bad row, naming the first line, except that a row repeating an earlier
+ * one's list, algorithm and hash, neither with an id, is dropped and counted in `merged` (the
+ * `dedupe` option, default `merge`; `fail` makes it a bad row too).
  * Argument errors throw `TypeError` / `RangeError`.
  *
  * @example

@@ -7,6 +7,7 @@
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
 import { isUtf8 } from 'node:buffer';
+import { ALGORITHM_NAMES, getAlgorithm } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
 import { normalizeEntry, rowError, type ListEntryInput } from './entry.js';
 import { MAX_ROW_PROBLEMS, type ResolvedParseOptions, type RowProblem } from './formats.js';
@@ -72,6 +73,22 @@ export type RowOp = 'add' | 'remove';
  */
 export interface RawRow extends ListEntryInput {
   readonly op?: unknown;
+  /** Why the row is not an entry at all (see `RowSink.ignored`): counted, never imported. */
+  readonly ignore?: string;
+}
+
+// python-threatexchange's category of a signal known NOT to be of the class a collaboration
+// shares (its `SignalCategory.NEGATIVE_CLASS`): listing it would flag exactly what was cleared.
+const NEGATIVE_CLASS = /^\s*negative_class\s*$/i;
+
+/**
+ * `ignore` for a row whose category (a `category` column or field) is pytx's `NEGATIVE_CLASS`,
+ * else undefined.
+ *
+ * @internal Shared by the CSV and NDJSON parsers.
+ */
+export function ignoredCategory(category: unknown): string | undefined {
+  return typeof category === 'string' && NEGATIVE_CLASS.test(category) ? 'NEGATIVE_CLASS' : undefined;
 }
 
 /** JSON text of a value for a message, cut short: a cell can hold anything. */
@@ -163,8 +180,13 @@ export abstract class RowSink {
   readonly problems: RowProblem[] = [];
   /** Bad rows in all. */
   problemCount = 0;
-  /** Data rows seen, good and bad. */
+  /** Data rows seen, good, bad and ignored. */
   rows = 0;
+  /**
+   * Rows that are no entry and no error: pytx's `NEGATIVE_CLASS` rows (signals a collaboration
+   * says are not of its class), counted and left out, never imported.
+   */
+  ignored = 0;
   #kept = 0;
 
   constructor(readonly options: ResolvedParseOptions) {}
@@ -173,7 +195,8 @@ export abstract class RowSink {
     this.rows++;
     try {
       const row = build();
-      this.take(line, rowOp(row.op), row);
+      if (row.ignore !== undefined) this.ignored++;
+      else this.take(line, rowOp(row.op), row);
     } catch (error) {
       if (!isHashwardenError(error)) throw error;
       this.rejected(this.#problem(line, error));
@@ -235,6 +258,29 @@ export function forEachLine(text: string, fn: (line: number, content: string) =>
   return line;
 }
 
+/**
+ * Adds a row to the sink for every line of `text` that is not blank or a `#` comment, built by
+ * `build` from the trimmed line: the loop of the line formats without a header.
+ *
+ * @internal Shared by the text and checksum parsers.
+ */
+export function addCommentedLines(
+  text: string,
+  sink: RowSink,
+  firstLine: number,
+  build: (trimmed: string) => RawRow,
+): void {
+  forEachLine(
+    text,
+    (line, content) => {
+      const trimmed = content.trim();
+      if (trimmed === '' || trimmed.startsWith('#')) return;
+      sink.add(line, () => build(trimmed));
+    },
+    firstLine,
+  );
+}
+
 /** Non-empty trimmed text, or undefined. @internal */
 export function cell(value: string | undefined): string | undefined {
   if (value === undefined) return undefined;
@@ -250,13 +296,25 @@ export function cell(value: string | undefined): string | undefined {
  */
 export const ALGORITHM_KEYS = ['algorithm', 'signal_type', 'type'] as const;
 
-// python-threatexchange calls the MD5 of a photo `photo_md5`. A test rather than a lower-cased
-// lookup: this runs for every row, and most rows name no alias.
-const PHOTO_MD5 = /^\s*photo_md5\s*$/i;
+/**
+ * python-threatexchange's names of hash types hashwarden knows under another: `photo_md5` (its
+ * name for a photo's MD5 until April 2022, #972, still in older exports), and `video_md5` and
+ * `video_sha256`, the MD5 and SHA-256 of a video file's bytes: exact file hashes, which match
+ * that very file whatever it holds.
+ */
+const PYTX_NAMES: ReadonlyMap<string, string> = new Map([
+  ['photo_md5', 'md5'],
+  ['video_md5', 'md5'],
+  ['video_sha256', 'sha256'],
+]);
+// Every alias has an underscore and no algorithm name does: a test that spares most rows the
+// lower-casing and lookup, since this runs for every row.
+const MAYBE_ALIAS = /_/;
 
-/** The algorithm named by a row, with `photo_md5` read as `md5`. @internal */
+/** The algorithm named by a row, pytx's names (`photo_md5`, `video_md5`, `video_sha256`) read as hashwarden's. @internal */
 export function algorithmName<T>(value: T): T | string {
-  return typeof value === 'string' && PHOTO_MD5.test(value) ? 'md5' : value;
+  if (typeof value !== 'string' || !MAYBE_ALIAS.test(value)) return value;
+  return PYTX_NAMES.get(value.trim().toLowerCase()) ?? value;
 }
 
 /**
@@ -280,4 +338,50 @@ export function firstBadUtf8Line(bytes: Uint8Array): number {
     line++;
   }
   return line;
+}
+
+/** Algorithm names by the number of hex digits of their hashes (`32` → md5; `64` → blockhash, pdq, sha256). */
+const BY_HEX_DIGITS: ReadonlyMap<number, readonly string[]> = (() => {
+  const map = new Map<number, string[]>();
+  for (const name of ALGORITHM_NAMES) {
+    const digits = getAlgorithm(name).bits / 4;
+    map.set(digits, [...(map.get(digits) ?? []), name]);
+  }
+  return map;
+})();
+
+/**
+ * True when some algorithm's hashes have `digits` hex digits.
+ *
+ * @internal Shared by the format sniffers.
+ */
+export function isHashLength(digits: number): boolean {
+  return BY_HEX_DIGITS.has(digits);
+}
+
+/**
+ * The algorithm of a hash given without its name, from its number of hex digits: the one
+ * algorithm whose hashes have that many (32: md5, 40: sha1), else the `algorithm` option when it
+ * is one of those that do (64 digits are a PDQ, blockhash or SHA-256 hash alike: guessing would
+ * file a PDQ hash as a SHA-256 one, and it would never match), else `ERR_LIST_FORMAT` asking for
+ * the option. So one file can mix MD5 and PDQ hashes (`--algorithm pdq`). A length no algorithm
+ * has goes to the option (or is refused), for the hash check to report.
+ *
+ * @internal Shared by the parsers of formats that do not name the algorithm.
+ * @example
+ * ```ts
+ * algorithmByLength('0cc175b9c0f1b6a831c399e269772661', 'pdq'); // 'md5'
+ * ```
+ */
+export function algorithmByLength(hash: string, option: string | undefined): string {
+  // No hash: the entry check reports what is missing.
+  if (hash === '') return option ?? '';
+  const names = BY_HEX_DIGITS.get(hash.length);
+  if (option !== undefined && (names === undefined || names.includes(option))) return option;
+  if (names?.length === 1) return names[0] as string;
+  if (names === undefined)
+    throw listError(`Cannot tell the algorithm of a hash of ${hash.length} characters: give the algorithm option`);
+  throw listError(
+    `A hash of ${hash.length} hex digits may be ${names.join(', ')}: give the algorithm option (--algorithm)`,
+  );
 }

@@ -16,7 +16,7 @@ import { HashwardenError } from '../errors.js';
 import { MAX_ROW_PROBLEMS, type ParsedList } from './formats.js';
 import { readListFile } from './parse.js';
 import { streamListFile, type ListRow, type ListStreamSummary, type StreamListOptions } from './stream.js';
-import type { ListEntry } from './entry.js';
+import { hasDefaultId, type ListEntry } from './entry.js';
 import { expectListError, expectNormalEntry, fuzzedListFile, lineCount, readerOptions } from '../testing/list-fuzz.js';
 import { fuzzParameters, fuzzTestTimeout, isArgumentError } from '../testing/fuzz.js';
 
@@ -104,10 +104,12 @@ const key = (list: string, id: string): string => `${list}\0${id}`;
 
 /**
  * What readListFile must hold given the stream, under `skip`: the adds (a repeated (list, id) is a
- * bad row there, at its line), and as bad rows the stream's, the removals and the repeats.
+ * bad row there, at its line, unless both rows have their default id: merged), and as bad rows the
+ * stream's, the removals and the repeats.
  */
 function expectSameRead(parsed: ParsedList, streamed: Streamed): void {
-  const seen = new Set<string>();
+  // (list, id) → whether the first row with it had its default id.
+  const seen = new Map<string, boolean>();
   const entries: ListEntry[] = [];
   const badLines = new Set(streamed.problemLines);
   for (const row of streamed.rows) {
@@ -116,16 +118,19 @@ function expectSameRead(parsed: ParsedList, streamed: Streamed): void {
       continue;
     }
     const k = key(row.entry.list, row.entry.id);
-    if (seen.has(k)) {
-      badLines.add(row.line);
+    const first = seen.get(k);
+    if (first !== undefined) {
+      // A repeat of the same row without an id is merged (dedupe 'merge'), any other is bad.
+      if (!(first && hasDefaultId(row.entry))) badLines.add(row.line);
       continue;
     }
-    seen.add(k);
+    seen.set(k, hasDefaultId(row.entry));
     entries.push(row.entry);
   }
   expect(parsed.entries).toEqual(entries);
   expect(parsed.rows).toBe(streamed.summary.rows);
-  expect(parsed.skippedCount).toBe(streamed.summary.rows - entries.length);
+  expect(parsed.ignored).toBe(streamed.summary.ignored);
+  expect(parsed.skippedCount).toBe(streamed.summary.rows - entries.length - parsed.merged - parsed.ignored);
   if (parsed.skippedCount <= MAX_ROW_PROBLEMS)
     expect(parsed.skipped.map((p) => p.line)).toEqual([...badLines].sort((a, b) => a - b));
 }

@@ -111,7 +111,14 @@ describe('streamListFile: formats', () => {
               ? entries.map((e) => normalizeEntry({ list: 'alpha', algorithm: e.algorithm, hash: e.hash }))
               : entries;
           expect(entriesOf(rows)).toEqual(expected);
-          expect(summary).toEqual({ format, rows: entries.length, adds: entries.length, removes: 0, skippedCount: 0 });
+          expect(summary).toEqual({
+            format,
+            rows: entries.length,
+            adds: entries.length,
+            removes: 0,
+            ignored: 0,
+            skippedCount: 0,
+          });
         }
       }),
       { numRuns: 25 },
@@ -237,7 +244,7 @@ describe('streamListFile: op', () => {
       { op: 'remove', line: 5, list: 'demo', id: 'd' },
       { op: 'remove', line: 6, list: 'demo', id: `sha1:${SHA1}` },
     ]);
-    expect(summary).toEqual({ format: 'csv', rows: 5, adds: 2, removes: 3, skippedCount: 0 });
+    expect(summary).toEqual({ format: 'csv', rows: 5, adds: 2, removes: 3, ignored: 0, skippedCount: 0 });
   });
 
   it('reads op add, remove and delete in ndjson, and keeps no op metadata', async () => {
@@ -412,7 +419,14 @@ describe('streamListFile: bad rows', () => {
       }
       previous = last;
     }
-    expect(summary).toEqual({ format: 'text', rows: 5000, adds: 5000 - bad.size, removes: 0, skippedCount: bad.size });
+    expect(summary).toEqual({
+      format: 'text',
+      rows: 5000,
+      adds: 5000 - bad.size,
+      removes: 0,
+      ignored: 0,
+      skippedCount: bad.size,
+    });
   });
 
   it('keeps at most MAX_ROW_PROBLEMS problems across batches but counts them all', async () => {
@@ -487,7 +501,7 @@ describe('streamListFile: reading', () => {
       const position = /^pos:\s+(\d+)/m.exec(await readFile(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
       expect(Number(position)).toBeLessThanOrEqual(CHUNK);
     }
-    await reader.return({ format: 'text', rows: 0, adds: 0, removes: 0, skippedCount: 0 });
+    await reader.return({ format: 'text', rows: 0, adds: 0, removes: 0, ignored: 0, skippedCount: 0 });
   });
 
   it.runIf(onLinux)('closes the file when the consumer stops early, fails or finishes', async () => {
@@ -568,7 +582,9 @@ describe('streamListFile: reading', () => {
     expect(call({ batchSize: 1.5 })).toThrow(TypeError);
     expect(call({ maxBytes: 0 })).toThrow(RangeError);
     expect(call({ format: 'xml' as ListFormat })).toThrow(
-      new RangeError('Expected one of csv, ndjson, text for format but received "xml" of type string'),
+      new RangeError(
+        'Expected one of csv, ndjson, text, checksum, pdq, te for format but received "xml" of type string',
+      ),
     );
     expect(call({ onError: 'ignore' as 'skip' })).toThrow(RangeError);
     expect(call({ algorithm: 'photodna' })).toThrow(RangeError);

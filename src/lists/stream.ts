@@ -18,12 +18,11 @@ import {
   MAX_LIST_LINE_BYTES,
   MAX_PATH_LENGTH,
   resolveParseOptions,
-  type ListFormat,
   type ReadListFileOptions,
   type ResolvedParseOptions,
   type RowProblem,
 } from './formats.js';
-import { parseNdjsonRows, parseTextRows } from './line-formats.js';
+import { lineParser, type ListReadFormat } from './read-formats.js';
 import { firstBadUtf8Line, listError, removalKey, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 import { normalEntry, type ListEntry } from './entry.js';
 
@@ -74,11 +73,13 @@ export interface ListBatch {
  * ```
  */
 export interface ListStreamSummary {
-  readonly format: ListFormat;
+  readonly format: ListReadFormat;
   /** Data rows seen, good and bad (headers, blank lines and comments excluded). */
   readonly rows: number;
   readonly adds: number;
   readonly removes: number;
+  /** Rows left out as no entry at all: python-threatexchange's `NEGATIVE_CLASS` rows (see `ParsedList.ignored`). */
+  readonly ignored: number;
   /** Bad rows in all (only `onError: 'skip'` gets this far with any). */
   readonly skippedCount: number;
 }
@@ -316,7 +317,8 @@ function csvParser(csv: CsvStream, records: CsvRecords) {
  * lines always add. A remove row names the (list, id) to remove: its own list or the `list`
  * option, and its own id or, without one, the id an add of the same row gets (`<algorithm>:<hash>`,
  * so the algorithm and hash are checked as for an add); one with neither id nor hash is a bad row.
- * The algorithm may be given as `photo_md5` (python-threatexchange's name), read as `md5`.
+ * The algorithm may be given by python-threatexchange's names (`video_md5`, `video_sha256`, and
+ * `photo_md5`, its name until April 2022), as in `readListFile`.
  *
  * Unlike `readListFile`, the reader does not catch a (list, id) given twice: that would take a
  * set of every id, growing with the file. The store the rows go into catches duplicates
@@ -404,6 +406,7 @@ async function* readBatches(
     }
     let records: CsvRecords | undefined;
     let quoted = false;
+    const parseLines = format === 'csv' ? undefined : lineParser(format);
     if (format === 'csv') {
       // Loaded here, not at module load: a process that never reads a CSV file should not pay for it.
       records = new CsvRecords(sink);
@@ -413,8 +416,7 @@ async function* readBatches(
     /** Parses one run of lines into the sink (`undefined`: the end of the file). */
     const parse = async (bytes: Buffer | undefined, line: number): Promise<void> => {
       if (parser === undefined || records === undefined) {
-        if (bytes !== undefined)
-          (format === 'ndjson' ? parseNdjsonRows : parseTextRows)(bytes.toString('utf8'), sink, line);
+        if (bytes !== undefined) parseLines?.(bytes.toString('utf8'), sink, line);
       } else if (bytes === undefined) {
         await parser.feed(undefined);
         records.finish();
@@ -450,6 +452,7 @@ async function* readBatches(
       rows: sink.rows,
       adds: sink.adds,
       removes: sink.removes,
+      ignored: sink.ignored,
       skippedCount: sink.problemCount,
     });
   } finally {

@@ -45,6 +45,7 @@ export async function importFile(
     ...resolveImport({
       ...(o.replace === undefined ? {} : { replace: o.replace as readonly string[] }),
       ...(o.allowEmpty === undefined ? {} : { allowEmpty: o.allowEmpty as boolean }),
+      ...(o.dedupe === undefined ? {} : { dedupe: o.dedupe }),
       source: o.source === undefined ? path : (o.source as string),
     }),
     only: multiList ? undefined : list,

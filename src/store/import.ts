@@ -6,9 +6,9 @@
 import { HashwardenError } from '../errors.js';
 import { MAX_FIELD_LENGTH } from '../lists/entry.js';
 import { boolean, invalid, nonEmptyString, optionsObject } from '../validate.js';
-import { MAX_PATH_LENGTH } from '../lists/formats.js';
+import { MAX_PATH_LENGTH, resolveDedupe, type DedupePolicy } from '../lists/formats.js';
 import { storeError, type StoreContext } from './context.js';
-import type { ImportMode, ImportOptions, ImportSummary } from './types.js';
+import type { ImportMode, ImportOptions, ImportRowsOptions, ImportSummary } from './types.js';
 
 /** Rows per multi-row insert (staging, and the ordered import): one call into SQLite for 128 rows. */
 export const STAGE_CHUNK = 128;
@@ -22,6 +22,8 @@ export interface ResolvedImport {
   readonly source: string | null;
   readonly replace: ReadonlySet<string>;
   readonly allowEmpty: boolean;
+  /** Rows repeating an identical earlier one without an id: dropped (`merge`) or bad rows (`fail`). */
+  readonly dedupe: DedupePolicy;
   /**
    * The one list an import may touch (`importFile` without `multiList`): rows of any other are bad
    * rows. `undefined`: rows name their lists (`importEntries`, `importRows`, `multiList`).
@@ -41,6 +43,7 @@ export function resolveImport(options: ImportOptions | undefined): ResolvedImpor
     source: o.source === undefined ? null : nonEmptyString(o.source, 'source', MAX_PATH_LENGTH),
     replace,
     allowEmpty: o.allowEmpty === undefined ? false : boolean(o.allowEmpty, 'allowEmpty'),
+    dedupe: resolveDedupe((o as ImportRowsOptions).dedupe),
     only: undefined,
   });
 }

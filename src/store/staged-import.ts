@@ -67,8 +67,21 @@ const REMOVE_OUTSIDE =
   'DELETE FROM entries WHERE list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = entries.list AND s.id = entries.id)';
 /** The arrivals sorted into `staged`: of rows repeating a (list, id), the first stays. */
 const SETTLE_ARRIVALS = `INSERT OR IGNORE INTO temp.staged (${STAGED_COLUMNS}, seq) SELECT ${STAGED_COLUMNS}, rowid FROM temp.arrivals ORDER BY list, id, rowid`;
-/** The arrivals that repeat an earlier row's (list, id), in file order, with the first's line. */
-const REPEATED_ARRIVALS = `SELECT a.list, a.id, a.line, s.line AS first FROM temp.arrivals AS a JOIN temp.staged AS s ON s.list = a.list AND s.id = a.id WHERE s.seq <> a.rowid ORDER BY a.rowid LIMIT ?`;
+/**
+ * An arrival `a` that repeats the staged row `s` (same list and id) and is the same row: both adds
+ * whose id is `<algorithm>:<hash>` (`hasDefaultId`), which the dedupe policy `merge` drops. `IS`,
+ * not `=`: a removal's algorithm is NULL, and NULL would make the `NOT` below NULL too.
+ */
+const SAME_ROW = `(a.op = 0 AND s.op = 0 AND a.id IS a.algorithm || ':' || a.hash AND s.id IS s.algorithm || ':' || s.hash)`;
+const REPEATS =
+  'FROM temp.arrivals AS a JOIN temp.staged AS s ON s.list = a.list AND s.id = a.id WHERE s.seq <> a.rowid';
+/**
+ * The arrivals that repeat an earlier row's (list, id), in file order, with the first's line; with
+ * the first parameter 1, not those that are the same row (dedupe `merge`).
+ */
+const REPEATED_ARRIVALS = `SELECT a.list, a.id, a.line, s.line AS first ${REPEATS} AND NOT (? AND ${SAME_ROW}) ORDER BY a.rowid LIMIT ?`;
+/** How many arrivals repeat an earlier row and are the same row. */
+const SAME_ARRIVALS = `SELECT count(*) ${REPEATS} AND ${SAME_ROW}`;
 
 function addParameters(entry: ListEntry, line: number | null): StagedParameters {
   // The entry is normal (normalEntry): its hash is lower-case hex of the algorithm's length.
@@ -187,6 +200,12 @@ function startStaging(ctx: StoreContext): Staging {
     ),
     settle: ctx.db.prepare(SETTLE_ARRIVALS),
     repeated: ctx.db.prepare(REPEATED_ARRIVALS),
+    sameArrivals: ctx.db.prepare<[], number>(SAME_ARRIVALS).pluck(),
+    sameStaged: ctx.db
+      .prepare<[string, string], number>(
+        `SELECT count(*) FROM temp.staged WHERE list = ? AND id = ? AND op = 0 AND id IS algorithm || ':' || hash`,
+      )
+      .pluck(),
   };
   return ctx.staging;
 }
@@ -239,6 +258,8 @@ export async function stagedImport<B>(
   stageBatch: (batch: B, stage: StageContext) => void,
 ): Promise<{ result: ImportResult; returned: unknown }> {
   const source = resolved.source ?? '<rows>';
+  // Repeats that are the same row as the first (list, algorithm and hash, no ids) are dropped.
+  const merge = resolved.dedupe === 'merge';
   return transaction(ctx, async (rowsFailed) => {
     const staging = startStaging(ctx);
     const bad = new BadRows(onError);
@@ -255,9 +276,10 @@ export async function stagedImport<B>(
     // `staged`), or straight into `staged`, whose key refuses a repeat at once.
     const stager = arrive
       ? new Stager(staging.arrive, staging.arriveChunk, () => undefined)
-      : new Stager(staging.add, staging.addChunk, ([list, id, , , , , , line]) =>
-          repeated(list, id, line, staging.line.get(list, id)),
-        );
+      : new Stager(staging.add, staging.addChunk, ([list, id, op, algorithm, hash, , , line]) => {
+          if (merge && op === 0 && id === `${algorithm}:${hash}` && staging.sameStaged.get(list, id) === 1) return;
+          repeated(list, id, line, staging.line.get(list, id));
+        });
     const stage: StageContext = {
       stager,
       order,
@@ -279,9 +301,10 @@ export async function stagedImport<B>(
       } finally {
         ctx.db.pragma('threads = 0');
       }
-      const repeats = stager.rows - settled;
+      let repeats = stager.rows - settled;
+      if (repeats > 0 && merge) repeats -= staging.sameArrivals.get() as number;
       if (repeats > 0) {
-        const shown = staging.repeated.all(onError === 'fail' ? 1 : MAX_SKIPPED);
+        const shown = staging.repeated.all(merge ? 1 : 0, onError === 'fail' ? 1 : MAX_SKIPPED);
         for (const row of shown) repeated(row.list, row.id, row.line, row.first);
         bad.count += repeats - shown.length;
       }

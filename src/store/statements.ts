@@ -60,5 +60,11 @@ export interface Staging {
   readonly arrive: Statement<StagedParameters>;
   readonly arriveChunk: Statement<[StagedValue[]]>;
   readonly settle: Statement<[]>;
-  readonly repeated: Statement<[number], { list: string; id: string; line: number | null; first: number | null }>;
+  readonly repeated: Statement<
+    [number, number],
+    { list: string; id: string; line: number | null; first: number | null }
+  >;
+  readonly sameArrivals: Statement<[], number>;
+  /** 1 when the staged row of (list, id) is an add whose id is `<algorithm>:<hash>`. */
+  readonly sameStaged: Statement<[string, string], number>;
 }

@@ -4,7 +4,7 @@
  * better-sqlite3 type, so the entry's declarations need no `@types/better-sqlite3`.
  */
 import type { AlgorithmName } from '../algorithms/registry.js';
-import type { RowProblem } from '../lists/formats.js';
+import type { DedupePolicy, RowProblem } from '../lists/formats.js';
 import type { ListEntry } from '../lists/entry.js';
 import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
 
@@ -84,6 +84,12 @@ export interface ImportRowsOptions extends ImportOptions {
    * repeat, drops the row, and counts it in `skippedCount`.
    */
   readonly onError?: 'fail' | 'skip';
+  /**
+   * A row repeating an earlier add of the same list, algorithm and hash, neither with an id of its
+   * own: `merge` (default) keeps the first and drops the repeat; `fail` makes it a repeated id as
+   * above. See `DedupePolicy`.
+   */
+  readonly dedupe?: DedupePolicy;
 }
 
 /**

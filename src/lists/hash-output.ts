@@ -1,0 +1,49 @@
+/**
+ * NDJSON objects that hold hashes under algorithm names rather than in a `hash` field: the lines
+ * `hashwarden hash` prints (`{"file", "pdq", "pdqQuality", "md5", …, "unusable"}`) and the bodies
+ * HMA 2 (OpenMediaMatch) takes and gives (`{"pdq": "<hex>"}`). Each hash is a row of its own.
+ *
+ * Part of the core: no native modules here (no sharp, no better-sqlite3).
+ */
+import { ALGORITHM_NAMES } from '../algorithms/registry.js';
+import type { ResolvedParseOptions } from './formats.js';
+import { ALGORITHM_KEYS, listError, type RawRow } from './rows.js';
+
+/**
+ * The rows of an object keyed by algorithm names (see the file comment), or undefined when it has
+ * a `hash` field or an algorithm field (it is an ordinary row then) or no algorithm-named string.
+ * `file` is kept as metadata, a PDQ hash's `pdqQuality` as `quality` (a number); a hash the
+ * `unusable` object names (a PDQ hash of quality below 50, a featureless blockhash) is left out,
+ * as `hashwarden hash --as-list` leaves it out: the matcher would not use it for an upload either.
+ *
+ * @internal Used by the NDJSON parser.
+ * @example
+ * ```ts
+ * hashOutputRows({ file: 'a.jpg', md5: '0cc1…', pdq: 'f8f8…', pdqQuality: 100 }, options); // two rows
+ * ```
+ */
+export function hashOutputRows(
+  object: Record<string, unknown>,
+  options: ResolvedParseOptions,
+): (() => RawRow)[] | undefined {
+  if (Object.hasOwn(object, 'hash') || ALGORITHM_KEYS.some((key) => Object.hasOwn(object, key))) return undefined;
+  const names = ALGORITHM_NAMES.filter((name) => typeof object[name] === 'string');
+  if (names.length === 0) {
+    if (typeof object.file === 'string' && object.error !== undefined)
+      return [
+        () => {
+          throw listError('A `hashwarden hash` line for a file it could not hash: no hash to import');
+        },
+      ];
+    return undefined;
+  }
+  const list = typeof object.list === 'string' && object.list.trim() !== '' ? object.list : options.list;
+  const unusable = object.unusable !== null && typeof object.unusable === 'object' ? object.unusable : {};
+  return names.map((name) => () => {
+    const metadata: Record<string, unknown> = {};
+    if (typeof object.file === 'string') metadata.file = object.file;
+    if (name === 'pdq' && typeof object.pdqQuality === 'number') metadata.quality = object.pdqQuality;
+    const row: RawRow = { list, algorithm: name, hash: object[name] as string, metadata };
+    return Object.hasOwn(unusable, name) ? { ...row, ignore: 'unusable' } : row;
+  });
+}
