@@ -79,17 +79,17 @@ export type {
 
 export { normalizeEntry } from './lists/entry.js';
 export type { ListEntry, ListEntryInput, EntryMetadata } from './lists/entry.js';
+export { detectListFormat } from './lists/detect.js';
 export {
-  detectListFormat,
   DEDUPE_POLICIES,
   LIST_FORMATS,
+  LIST_READ_FORMATS,
   MAX_ROW_PROBLEMS,
   DEFAULT_MAX_LIST_BYTES,
   MAX_LIST_LINE_BYTES,
 } from './lists/formats.js';
 export { parseList, readListFile } from './lists/parse.js';
-export { LIST_READ_FORMATS } from './lists/read-formats.js';
-export type { ListReadFormat } from './lists/read-formats.js';
+export type { ListReadFormat } from './lists/formats.js';
 export { EXPORT_FORMATS, formatList, writeListFile, type ExportFormat } from './lists/write.js';
 export type {
   ListFormat,

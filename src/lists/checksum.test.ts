@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../testing/cli.js';
 import type { ListEntry } from './entry.js';
-import { detectListFormat } from './formats.js';
+import { detectListFormat } from './detect.js';
 import { parseList } from './parse.js';
 import { readBoth, refusals, SAMPLES } from '../testing/list-samples.js';
 

@@ -11,13 +11,13 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import {
-  detectListFormat,
   LIST_FORMATS,
   MAX_LIST_LINE_BYTES,
   MAX_ROW_PROBLEMS,
   type ListFormat,
   type ParseListOptions,
 } from './formats.js';
+import { detectListFormat } from './detect.js';
 import { parseList, readListFile } from './parse.js';
 import { formatList, writeListFile } from './write.js';
 import { normalizeEntry, type ListEntry } from './entry.js';

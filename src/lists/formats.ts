@@ -9,15 +9,10 @@
  *
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
-import { extname } from 'node:path';
 import { ALGORITHM_NAMES, isAlgorithmName } from '../algorithms/registry.js';
 import type { HashwardenError } from '../errors.js';
 import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
-import { looksLikeChecksumLine } from './checksum.js';
 import { MAX_FIELD_LENGTH, type ListEntry } from './entry.js';
-import { looksLikePdqHasherLine } from './pdq-hasher.js';
-import { looksLikeTeRow } from './te-rows.js';
-import { LIST_READ_FORMATS, type ListReadFormat } from './read-formats.js';
 
 /**
  * A list file format: `csv` (header row required), `ndjson` (one JSON object a line), `text`
@@ -39,6 +34,37 @@ export type ListFormat = 'csv' | 'ndjson' | 'text';
  * ```
  */
 export const LIST_FORMATS: readonly ListFormat[] = Object.freeze(['csv', 'ndjson', 'text'] as const);
+
+/**
+ * A format the list readers accept: one of `LIST_FORMATS` (also written), or a read-only one
+ * (`checksum`: `md5sum`/`sha256sum`/BSD checksum-tool lines; `pdq`: the PDQ hashers'
+ * `hash,quality,filename` and `hash=…,quality=…` lines; `te`: pytx 0.x / HMA 1.0 `hash,id,date,tags`
+ * rows), each parsed by its file registered in `read-formats.ts` (whose table the compiler checks
+ * against this list).
+ *
+ * @example
+ * ```ts
+ * const format: ListReadFormat = flags.format ?? 'checksum';
+ * ```
+ */
+export type ListReadFormat = ListFormat | 'checksum' | 'pdq' | 'te';
+
+/**
+ * Every format the list readers accept (`--format` of `hashwarden import`).
+ *
+ * @example
+ * ```ts
+ * LIST_READ_FORMATS.includes(flag as ListReadFormat);
+ * ```
+ */
+export const LIST_READ_FORMATS: readonly ListReadFormat[] = Object.freeze([
+  'csv',
+  'ndjson',
+  'text',
+  'checksum',
+  'pdq',
+  'te',
+] as const);
 
 /**
  * What to do with bad rows: `fail` (the default) throws for the first one, `skip` returns them
@@ -279,68 +305,6 @@ export function resolveDedupe(value: unknown): DedupePolicy {
  */
 export function stripBom(text: string): string {
   return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text;
-}
-
-const NDJSON_EXTENSIONS = new Set(['.ndjson', '.jsonl', '.json-lines']);
-
-/** The first line that is not blank, found without splitting the whole text. */
-function firstContentLine(text: string): string | undefined {
-  let found: string | undefined;
-  let start = 0;
-  while (found === undefined && start < text.length) {
-    let end = text.indexOf('\n', start);
-    if (end < 0) end = text.length;
-    const line = text.slice(start, end).trim();
-    if (line !== '') found = line;
-    start = end + 1;
-  }
-  return found;
-}
-
-/**
- * The format of a list file: `te` when the first non-blank line of `head` is a pytx 0.x / HMA 1.0
- * row (`<hash>,<id>,<ISO date>,…`; a CSV file's first line is a header, never that), else by
- * extension (`.csv`; `.ndjson`, `.jsonl`, `.json-lines`),
- * otherwise sniffed from the first non-blank line of `head`: a PDQ hasher's line
- * (`<64 hex>,<quality>,…` or `hash=<64 hex>,norm=…`) means `pdq`, a checksum tool's line
- * (`<hex>  <file>` with a hash length some algorithm has, or `SHA256 (<file>) = <hex>`)
- * `checksum`, in a `.txt` file too (which is otherwise `text`); then `#` means text, `{` NDJSON,
- * a line with a comma and the word `hash` or `signal_str` (or just `hash`) a CSV header, anything else text.
- * Default `text` when there is nothing to sniff.
- *
- * @example
- * ```ts
- * detectListFormat('hashes.jsonl');                  // 'ndjson'
- * detectListFormat('export.dat', 'id,hash,type\n…'); // 'csv'
- * detectListFormat('list', 'md5 d41d8cd98f00b204e9800998ecf8427e'); // 'text'
- * detectListFormat('SUMS', 'd41d8cd98f00b204e9800998ecf8427e  a.jpg'); // 'checksum'
- * ```
- */
-export function detectListFormat(path: string, head?: string): ListReadFormat {
-  if (typeof path !== 'string') invalid('string', 'path', path);
-  if (head !== undefined && typeof head !== 'string') invalid('string', 'head', head);
-  const extension = extname(path).toLowerCase();
-  const line = head === undefined ? undefined : firstContentLine(stripBom(head));
-  // A `.te` file is often called `.csv` (HMA 1.0's `pdq.csv`), but a CSV file's first line is a
-  // header, never a hash: sniffed first.
-  if (line !== undefined && !NDJSON_EXTENSIONS.has(extension) && looksLikeTeRow(line)) return 'te';
-  switch (extension) {
-    case '.csv':
-      return 'csv';
-    case '.ndjson':
-    case '.jsonl':
-    case '.json-lines':
-      return 'ndjson';
-  }
-  if (line === undefined) return 'text';
-  // Other tools' lines first, in a `.txt` file too (their output is often saved as one, and the
-  // text format refuses them): a PDQ details line holds the word hash and commas, like a header.
-  if (looksLikePdqHasherLine(line)) return 'pdq';
-  if (looksLikeChecksumLine(line)) return 'checksum';
-  if (extension === '.txt' || line.startsWith('#')) return 'text';
-  if (line.startsWith('{')) return 'ndjson';
-  if ((line.includes(',') && /\b(hash|signal_str)\b/i.test(line)) || /^"?hash"?$/i.test(line)) return 'csv';
-  return 'text';
 }
 
 /**

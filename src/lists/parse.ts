@@ -15,16 +15,17 @@ import { hasDefaultId, normalEntry, type ListEntry } from './entry.js';
 import {
   DEFAULT_MAX_LIST_BYTES,
   MAX_LIST_LINE_BYTES,
-  detectListFormat,
   MAX_PATH_LENGTH,
   resolveParseOptions,
   stripBom,
+  type ListReadFormat,
   type ParsedList,
   type ParseListOptions,
   type ReadListFileOptions,
   type ResolvedParseOptions,
 } from './formats.js';
-import { lineParser, type ListReadFormat } from './read-formats.js';
+import { detectListFormat } from './detect.js';
+import { lineParser } from './read-formats.js';
 import { firstBadUtf8Line, listError, plural, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 
 /** `parseList`'s sink: every entry, in file order, with duplicates caught. */

@@ -4,7 +4,7 @@
  * number.
  */
 import { describe, expect, it } from 'vitest';
-import { detectListFormat } from './formats.js';
+import { detectListFormat } from './detect.js';
 import { parseList } from './parse.js';
 import { readBoth } from '../testing/list-samples.js';
 

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { detectListFormat } from './formats.js';
+import { detectListFormat } from './detect.js';
 import { parseList, readListFile } from './parse.js';
 import { streamListFile } from './stream.js';
 import { cli } from '../testing/cli.js';

@@ -14,15 +14,16 @@ import { type HashwardenError, isHashwardenError, readError } from '../errors.js
 import { integerInRange, nonEmptyString, optionsObject } from '../validate.js';
 import { CsvRecords } from './csv.js';
 import {
-  detectListFormat,
   MAX_LIST_LINE_BYTES,
   MAX_PATH_LENGTH,
   resolveParseOptions,
+  type ListReadFormat,
   type ReadListFileOptions,
   type ResolvedParseOptions,
   type RowProblem,
 } from './formats.js';
-import { lineParser, type ListReadFormat } from './read-formats.js';
+import { detectListFormat } from './detect.js';
+import { lineParser } from './read-formats.js';
 import { firstBadUtf8Line, listError, removalKey, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 import { normalEntry, type ListEntry } from './entry.js';
 

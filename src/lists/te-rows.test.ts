@@ -3,7 +3,7 @@
  * from a sample by both readers alike.
  */
 import { describe, expect, it } from 'vitest';
-import { detectListFormat } from './formats.js';
+import { detectListFormat } from './detect.js';
 import { readBoth, refusals } from '../testing/list-samples.js';
 
 describe('te format', () => {
