@@ -78,10 +78,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { HashwardenError, Matcher, type ImageMatchResult } from '../src/index.js';
 import type { HostileEntry } from '../test-vectors/hostile.js';
-import { mulberry32 } from '../src/testing/prng.js';
 import { environment, ROOT, SHARED, sharedPhotos, testVectorImages } from './corpus.js';
 import { writeLoadLists } from './load-lists.js';
-import { scratchDir } from './process.js';
+import { procCpuMs, scratchDir } from './process.js';
+import { callOrder, percentile } from './stats.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -117,12 +117,7 @@ type InputMode = 'bytes' | 'path';
  * (libuv's, the hashing threads), and the event-loop utilization counts waiting for a core as busy.
  */
 function mainThreadCpuMs(): number {
-  try {
-    const fields = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return Number.NaN;
-  }
+  return procCpuMs(`/proc/self/task/${process.pid}/stat`);
 }
 
 /** What the parent hands the child. */
@@ -214,11 +209,6 @@ function heldBytes(bytes: number, o: Outcome): number {
 // ---------------------------------------------------------------------------------------------
 // Statistics
 
-/** Nearest-rank percentile of an ascending array. */
-function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
-}
 const mib = (bytes: number): string => (bytes / 2 ** 20).toFixed(1);
 const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2));
 
@@ -361,16 +351,7 @@ async function child(configPath: string): Promise<void> {
   );
 
   // The call order: seeded shuffles of every file, one after another.
-  const random = mulberry32(config.seed ^ 0x5eed);
-  const order: CorpusFile[] = [];
-  while (order.length < config.calls) {
-    const pass = [...config.files];
-    for (let i = pass.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [pass[i], pass[j]] = [pass[j]!, pass[i]!];
-    }
-    order.push(...pass.slice(0, config.calls - order.length));
-  }
+  const order = callOrder(config.files, config.calls, config.seed);
 
   // Memory: RSS sampled with the bytes the calls in flight hold.
   let inFlight = 0;

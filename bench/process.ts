@@ -19,6 +19,19 @@ export function scratchDir(prefix: string): { readonly dir: string; readonly cle
   return { dir, cleanup };
 }
 
+/**
+ * CPU time (user + system) in ms from a /proc `stat` file (`/proc/PID/stat`: a whole process, every
+ * thread; `/proc/PID/task/TID/stat`: one thread), in clock ticks of 10 ms; NaN where there is none.
+ */
+export function procCpuMs(statPath: string): number {
+  try {
+    const fields = readFileSync(statPath, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** What `/usr/bin/time -v` and the process itself reported. */
 export interface TimedProcess {
   readonly status: number | null;

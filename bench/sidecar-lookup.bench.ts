@@ -21,23 +21,14 @@
  * Run: npm run build && npx tsx bench/sidecar-lookup.bench.ts [--entries 1000000] [--runs 3]
  *        [--seconds 10] [--connections 32] [--workers 2] [--client wrk|autocannon]
  */
-import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { formatHex, Matcher, parseHex } from '../src/index.js';
 import { mulberry32 } from '../src/testing/prng.js';
 import { environment, revision, testVectorImages } from './corpus.js';
 import { writeLoadLists } from './load-lists.js';
 import { scratchDir } from './process.js';
-import {
-  BENCH_TOKEN,
-  hasWrk,
-  type LoadRequest,
-  type LoadResult,
-  load,
-  loadWithWrk,
-  median,
-  startSidecar,
-} from './sidecar.js';
+import { BENCH_TOKEN, hasWrk, type LoadRequest, type LoadResult, load, loadWithWrk, startSidecar } from './sidecar.js';
+import { loadAverage, median } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -102,11 +93,6 @@ function line(label: string, r: LoadResult): string {
     .map(([code, n]) => `${n} × ${code}`);
   return `| ${label} | ${r.perSecond.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.max.toFixed(1)} | ${[...other, r.errors > 0 ? `${r.errors} errors` : ''].filter(Boolean).join(', ') || 'none'} |`;
 }
-
-const loadavgText = (): string =>
-  loadavg()
-    .map((x) => x.toFixed(2))
-    .join(' ');
 
 async function main(): Promise<void> {
   const entries = Number(args.entries);
@@ -176,7 +162,7 @@ async function main(): Promise<void> {
         `${signal} queries: ${requests[signal].length} (${found} with a match, each checked once before the load)`,
       );
     }
-    console.log(`load average before: ${loadavgText()}`);
+    console.log(`load average before: ${loadAverage()}`);
     const routes: Record<string, readonly LoadRequest[]> = {
       'GET /healthz (baseline)': healthz,
       'GET /m/lookup, pdq': requests.pdq,
@@ -199,7 +185,7 @@ async function main(): Promise<void> {
       }
       console.log(`  run ${run + 1}: ${parts.join('; ')}`);
     }
-    console.log(`load average after: ${loadavgText()}`);
+    console.log(`load average after: ${loadAverage()}`);
     console.log('\n| route | requests/s | p50 ms | p99 ms | max ms | other answers |');
     console.log('|---|---:|---:|---:|---:|---|');
     for (const [label, rs] of Object.entries(results)) {

@@ -12,12 +12,12 @@
  *
  * Run: npm run build && npx tsx bench/sidecar-start.bench.ts [--entries 1000000] [--runs 10]
  */
-import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { environment, revision, testVectorImages } from './corpus.js';
 import { writeLoadLists } from './load-lists.js';
 import { scratchDir } from './process.js';
-import { median, startSidecar } from './sidecar.js';
+import { startSidecar } from './sidecar.js';
+import { loadAverage, median } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -36,11 +36,7 @@ async function main(): Promise<void> {
   const seed = Number(args.seed);
   console.log(`# sidecar start to ready — ${await environment()}; commit ${revision()}`);
   console.log(`command: npx tsx bench/sidecar-start.bench.ts ${process.argv.slice(2).join(' ')}`.trim());
-  console.log(
-    `load average before: ${loadavg()
-      .map((x) => x.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`load average before: ${loadAverage()}`);
   const valid = testVectorImages();
   const { dir, cleanup } = scratchDir('hashwarden-sidecar-start-');
   try {
@@ -78,11 +74,7 @@ async function main(): Promise<void> {
       console.log(
         `\nlists' share (median ready, ${entries.toLocaleString('en')} − ${BASELINE_ENTRIES.toLocaleString('en')}): ${(median(times.big.ready) - median(times.small.ready)).toFixed(0)} ms`,
       );
-      console.log(
-        `load average after: ${loadavg()
-          .map((x) => x.toFixed(2))
-          .join(' ')}`,
-      );
+      console.log(`load average after: ${loadAverage()}`);
     } finally {
       smallDir.cleanup();
     }

@@ -30,12 +30,10 @@
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { HashwardenError, Matcher } from '../src/index.js';
-import { mulberry32 } from '../src/testing/prng.js';
 import { environment, revision, ROOT, sharedPhotos, testVectorImages } from './corpus.js';
 import { writeLoadLists } from './load-lists.js';
 import { scratchDir } from './process.js';
@@ -46,10 +44,10 @@ import {
   type LoadResult,
   load,
   loadWithWrk,
-  median,
   multipartBody,
   startSidecar,
 } from './sidecar.js';
+import { callOrder, loadAverage, median, percentile } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -87,11 +85,6 @@ interface InProcess {
   readonly maxRssKiB: number;
   /** `result`, `ERR_NOT_CHECKED` (a result with `checked: false` and no match) or the HashwardenError code, counted. */
   readonly outcomes: Record<string, number>;
-}
-
-/** Nearest-rank percentile of an ascending list. */
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))]!;
 }
 
 async function child(configPath: string): Promise<void> {
@@ -172,16 +165,11 @@ async function main(): Promise<void> {
     `corpus: ${valid.length} valid images (photos: ${sharedPhotos().length}), ${hostile.length} hostile files`,
   );
 
-  const random = mulberry32(seed ^ 0x5eed);
-  const order: number[] = [];
-  while (order.length < calls) {
-    const pass = files.map((_, i) => i);
-    for (let i = pass.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      [pass[i], pass[j]] = [pass[j]!, pass[i]!];
-    }
-    order.push(...pass.slice(0, calls - order.length));
-  }
+  const order = callOrder(
+    files.map((_, i) => i),
+    calls,
+    seed,
+  );
 
   const { dir, cleanup } = scratchDir('hashwarden-sidecar-uploads-');
   try {
@@ -203,9 +191,7 @@ async function main(): Promise<void> {
     });
     const requests = order.map((i) => bodies[i]!);
     console.log(
-      `${calls} calls, ${concurrency} at once, hashThreads ${hashThreads}, ${client}; load average before: ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}`,
+      `${calls} calls, ${concurrency} at once, hashThreads ${hashThreads}, ${client}; load average before: ${loadAverage()}`,
     );
 
     const pairs: { local: InProcess; sidecar: LoadResult; rssKiB: number; serverCores: number }[] = [];
@@ -241,11 +227,7 @@ async function main(): Promise<void> {
         `  run ${run + 1}: in-process ${localRate.toFixed(1)} calls/s (${local.cores.toFixed(2)} cores), sidecar ${result.perSecond.toFixed(1)} req/s (${(result.perSecond / localRate).toFixed(3)}×; server ${serverCores.toFixed(2)} cores); sidecar answers ${JSON.stringify(result.statuses)}${result.errors > 0 ? `, ${result.errors} errors` : ''}; in-process ${JSON.stringify(local.outcomes)}`,
       );
     }
-    console.log(
-      `load average after: ${loadavg()
-        .map((x) => x.toFixed(2))
-        .join(' ')}`,
-    );
+    console.log(`load average after: ${loadAverage()}`);
     const ratios = pairs.map((p) => p.sidecar.perSecond / (p.local.calls / p.local.seconds));
     const mid = <T>(xs: readonly T[], key: (x: T) => number): number => median(xs.map(key));
     console.log('\n| way | calls/s (median) | p50 ms | p99 ms | peak RSS MiB |');

@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from './corpus.js';
+import { procCpuMs } from './process.js';
 
 /** The bearer token the benches give the sidecar: auth is on, as in production, and its cost counted. */
 export const BENCH_TOKEN = 'bench-token-0123456789abcdef';
@@ -44,16 +45,6 @@ function procStatusKiB(pid: number, field: string): number {
       .split('\n')
       .find((l) => l.startsWith(`${field}:`));
     return line === undefined ? Number.NaN : Number.parseInt(line.slice(field.length + 1), 10);
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/** CPU ms of a whole process (all its threads) from /proc/PID/stat, or NaN. */
-function procCpuMs(pid: number): number {
-  try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
-    return (Number(fields[11]) + Number(fields[12])) * 10;
   } catch {
     return Number.NaN;
   }
@@ -146,7 +137,7 @@ export async function startSidecar(args: readonly string[], timeoutMs = 120_000)
     pid,
     listeningMs,
     readyMs,
-    cpuMs: () => processTree(pid).reduce((sum, p) => sum + procCpuMs(p), 0),
+    cpuMs: () => processTree(pid).reduce((sum, p) => sum + procCpuMs(`/proc/${p}/stat`), 0),
     peakRssKiB: () => processTree(pid).reduce((sum, p) => sum + procStatusKiB(p, 'VmHWM'), 0),
     stop: async () => {
       child.kill('SIGTERM');
@@ -373,11 +364,4 @@ export function multipartBody(field: string, filename: string, bytes: Buffer): {
     body: Buffer.concat([Buffer.from(head), bytes, Buffer.from(`\r\n--${boundary}--\r\n`)]),
     contentType: `multipart/form-data; boundary=${boundary}`,
   };
-}
-
-/** Median of a non-empty list. */
-export function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
