@@ -91,6 +91,33 @@ export const ERROR_CODES = [
    * malformed multipart, no file part, or more files, fields or parts than the guard allows.
    */
   'ERR_UPLOAD_REQUEST',
+  /**
+   * A hash-sharing programme's credentials are missing or unreadable: the environment variable
+   * unset, the credentials file absent, unreadable, not JSON, or without a field the programme needs.
+   * The message names the variable or file and the field, never a value.
+   */
+  'ERR_EXCHANGE_CREDENTIALS',
+  /**
+   * A hash-sharing programme refused the credentials (HTTP 401 or 403: expired, revoked, wrong
+   * environment). Not retried; nothing of the refused request was imported.
+   */
+  'ERR_EXCHANGE_AUTH',
+  /**
+   * A hash-sharing programme did not answer within `timeoutMs`, on every attempt. The sync kept
+   * the pages committed before it; the next sync resumes from the checkpoint.
+   */
+  'ERR_EXCHANGE_TIMEOUT',
+  /**
+   * A hash-sharing programme answered with an HTTP status other than success after every retry
+   * (429 and 5xx are retried with backoff; other statuses are not), or the connection failed.
+   */
+  'ERR_EXCHANGE_HTTP',
+  /**
+   * A hash-sharing programme's answer is malformed: not the XML or JSON its protocol defines, a
+   * field of the wrong type, a page above the byte limit. That page's rows are not imported and
+   * the checkpoint does not move past it.
+   */
+  'ERR_EXCHANGE_RESPONSE',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */
