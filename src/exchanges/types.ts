@@ -33,6 +33,12 @@ export interface ExchangePage {
    * TMK), a negative class, a record without a hash. Counted in the sync's result, not imported.
    */
   readonly ignored?: number;
+  /**
+   * The page is the list's whole content, not a change to it (a programme that publishes its list
+   * whole, as TAT does): the sync replaces the list with it, removing every entry it does not hold.
+   * Such a page is committed alone. Default `false`.
+   */
+  readonly whole?: boolean;
 }
 
 /** What a connector's calls get from the sync: the list it fills and the one HTTP client. */
