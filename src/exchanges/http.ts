@@ -232,7 +232,10 @@ export class ExchangeHttp {
     if (response.status < 200 || response.status > 299) {
       // The body may echo the request (and so a credential): not read, not reported.
       await response.body?.cancel().catch(() => undefined);
-      if (response.status === 401 || response.status === 403) {
+      // The Graph API (ThreatExchange) answers an expired or revoked token with 400 and an
+      // RFC 6750 challenge (`WWW-Authenticate: OAuth "Facebook Platform" "invalid_token" …`).
+      const challenge = response.headers.get('www-authenticate') ?? '';
+      if (response.status === 401 || response.status === 403 || /\binvalid_token\b/.test(challenge)) {
         return {
           retry: false,
           error: new HashwardenError(
