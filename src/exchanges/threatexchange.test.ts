@@ -9,8 +9,8 @@ import { threatexchangeProgramme } from '../cli/fetch-threatexchange.js';
 import { UsageError } from '../cli/command.js';
 import type { ListEntry } from '../lists/entry.js';
 import { startStandIn, type StandIn } from '../testing/exchange-server.js';
-import { mulberry32 } from '../testing/prng.js';
 import {
+  generateUpdates as generate,
   type StandInUpdate,
   type ThreatExchangeStandIn,
   startThreatExchangeStandIn,
@@ -26,35 +26,11 @@ const TOKEN = `${APP_ID}|${SECRET_PART}`;
 const GROUP = '987654321012345';
 const LIST = 'te';
 const FAST: ExchangeHttpOptions = { timeoutMs: 2_000, retries: 2, backoffMs: 1 };
-const HEX_BITS: Readonly<Record<string, number>> = { HASH_PDQ: 256, HASH_MD5: 128, HASH_VIDEO_MD5: 128, HASH_SHA1: 160, HASH_SHA256: 256, HASH_TMK: 1024 };
 
 const servers: StandIn[] = [];
 afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
-
-function hex(random: () => number, bits: number): string {
-  let s = '';
-  for (let i = 0; i < bits / 4; i++) s += Math.floor(random() * 16).toString(16);
-  return s;
-}
-
-/** `count` generated records: mostly PDQ and MD5, a few of each other type, some with tags. */
-function generate(count: number, seed = 1, firstId = 100_000_000_000_000, time = 1_700_000_000): StandInUpdate[] {
-  const random = mulberry32(seed);
-  const types = ['HASH_PDQ', 'HASH_PDQ', 'HASH_MD5', 'HASH_PDQ', 'HASH_SHA256', 'HASH_TMK', 'HASH_SHA1', 'HASH_VIDEO_MD5'];
-  return Array.from({ length: count }, (_, i) => {
-    const type = types[i % types.length] ?? 'HASH_PDQ';
-    const id = String(firstId + i);
-    return {
-      id,
-      type,
-      indicator: hex(random, HEX_BITS[type] ?? 256),
-      lastUpdated: time + Math.floor(i / 3),
-      descriptors: [{ id: String(firstId * 10 + i), owner: '555000111', tags: i % 4 === 0 ? ['media_type_photo', 'csam'] : [] }],
-    };
-  });
-}
 
 async function standIn(updates: StandInUpdate[], version?: string): Promise<ThreatExchangeStandIn> {
   const server = await startThreatExchangeStandIn({ token: TOKEN, privacyGroup: GROUP, updates, version });

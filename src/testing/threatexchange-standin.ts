@@ -8,6 +8,7 @@
  * Generated data only: no real hash from anywhere.
  */
 import { type StandIn, startStandIn } from './exchange-server.js';
+import { mulberry32 } from './prng.js';
 
 /** One descriptor of an update, as the stand-in serves it. */
 export interface StandInDescriptor {
@@ -176,5 +177,43 @@ export async function startThreatExchangeStandIn(options: ThreatExchangeStandInO
     malform(kind: 'json' | 'field', o: { readonly skip?: number; readonly times?: number } = {}) {
       malformed.push({ kind, skip: o.skip ?? 0, times: o.times ?? 1 });
     },
+  });
+}
+
+/** Hex digits of each indicator type's hashes, for generated records. */
+const HEX_BITS: Readonly<Record<string, number>> = {
+  HASH_PDQ: 256,
+  HASH_MD5: 128,
+  HASH_VIDEO_MD5: 128,
+  HASH_SHA1: 160,
+  HASH_SHA256: 256,
+  HASH_TMK: 1024,
+};
+
+/** The eight types generated records cycle through: mostly PDQ, one TMK (which hashwarden ignores). */
+const GENERATED_TYPES = ['HASH_PDQ', 'HASH_PDQ', 'HASH_MD5', 'HASH_PDQ', 'HASH_SHA256', 'HASH_TMK', 'HASH_SHA1', 'HASH_VIDEO_MD5'];
+
+/**
+ * `count` generated records (random hex from a seeded generator, no real hash), three per second
+ * from `time`, ids from `firstId`, one descriptor each, every fourth tagged.
+ *
+ * @example
+ * ```ts
+ * const updates = generateUpdates(300);
+ * ```
+ */
+export function generateUpdates(count: number, seed = 1, firstId = 100_000_000_000_000, time = 1_700_000_000): StandInUpdate[] {
+  const random = mulberry32(seed);
+  return Array.from({ length: count }, (_, i) => {
+    const type = GENERATED_TYPES[i % GENERATED_TYPES.length] ?? 'HASH_PDQ';
+    let indicator = '';
+    for (let d = 0; d < (HEX_BITS[type] ?? 256) / 4; d++) indicator += Math.floor(random() * 16).toString(16);
+    return {
+      id: String(firstId + i),
+      type,
+      indicator,
+      lastUpdated: time + Math.floor(i / 3),
+      descriptors: [{ id: String(firstId * 10 + i), owner: '555000111', tags: i % 4 === 0 ? ['media_type_photo', 'csam'] : [] }],
+    };
   });
 }
