@@ -171,8 +171,10 @@ function recordRows(value: unknown, list: string, fault: Fault): { rows: ImportR
   const id = graphId(value.id, fault, 'id');
   const time = unixTime(value.last_updated, fault, 'last_updated');
   if (typeof value.should_delete !== 'boolean') throw fault.error('should_delete is not a boolean');
-  const type = optionalString(value.type, fault, 'type');
-  const indicator = optionalString(value.indicator, fault, 'indicator');
+  // Every record names its indicator, tombstones too (pytx keys its updates on type and indicator).
+  if (typeof value.type !== 'string') throw fault.error('type is not a string');
+  if (typeof value.indicator !== 'string') throw fault.error('indicator is not a string');
+  const { type, indicator } = value;
   const remove: ImportRow[] = [{ op: 'remove', list, id }];
   let descriptors: Descriptor[] = [];
   if (value.descriptors !== undefined && value.descriptors !== null) {
@@ -183,7 +185,7 @@ function recordRows(value: unknown, list: string, fault: Fault): { rows: ImportR
   }
   // A tombstone; or no descriptor visible (pytx treats that as one too: ThreatExchange issue #834).
   if (value.should_delete || descriptors.length === 0) return { rows: remove, ignored: false, time };
-  const algorithm = type === undefined ? undefined : THREATEXCHANGE_TYPES[type];
+  const algorithm = Object.hasOwn(THREATEXCHANGE_TYPES, type) ? THREATEXCHANGE_TYPES[type] : undefined;
   if (algorithm === undefined) return { rows: [], ignored: true, time };
   const views = opinions(descriptors);
   const negative = views.filter((o) => o === 'negative').length;
@@ -203,7 +205,7 @@ function recordRows(value: unknown, list: string, fault: Fault): { rows: ImportR
   if (tags.length > 0) metadata.tags = tags.slice(0, MAX_KEPT_TAGS).join(' ');
   if (negative > 0) metadata.disputed = true;
   try {
-    const entry = normalizeEntry({ id, list, algorithm, hash: indicator ?? '', metadata });
+    const entry = normalizeEntry({ id, list, algorithm, hash: indicator, metadata });
     return { rows: [{ op: 'add', entry }], ignored: false, time };
   } catch (error) {
     // A hash that is not one of its type (another member's upload): pytx logs and skips it. One

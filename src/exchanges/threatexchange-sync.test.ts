@@ -47,12 +47,19 @@ function store(name: string): HashStore {
 async function setUp(updates: StandInUpdate[]): Promise<{ server: ThreatExchangeStandIn; client: ExchangeClient }> {
   const server = await startThreatExchangeStandIn({ token: TOKEN, privacyGroup: GROUP, updates });
   servers.push(server);
-  const client = threatExchange({ credentials: { accessToken: TOKEN }, privacyGroup: GROUP, baseUrl: server.base, pageSize: 30 });
+  const client = threatExchange({
+    credentials: { accessToken: TOKEN },
+    privacyGroup: GROUP,
+    baseUrl: server.base,
+    pageSize: 30,
+  });
   return { server, client };
 }
 
 function contents(s: HashStore): string[] {
-  return [...s.entries({ list: LIST })].map((e) => `${e.id} ${e.algorithm} ${e.hash} ${JSON.stringify(e.metadata)}`).sort();
+  return [...s.entries({ list: LIST })]
+    .map((e) => `${e.id} ${e.algorithm} ${e.hash} ${JSON.stringify(e.metadata)}`)
+    .sort();
 }
 
 describe('syncExchange(threatExchange)', () => {
@@ -101,7 +108,12 @@ describe('syncExchange(threatExchange)', () => {
     const checkpoint = JSON.parse(s.checkpoint(syncCheckpointKey(client, LIST)) ?? '') as { next: string };
     expect(new URL(checkpoint.next).searchParams.get('after')).not.toBeNull();
     const ids = new Set([...s.entries({ list: LIST })].map((e) => e.id));
-    expect(server.updates.slice(0, 60).filter((u) => u.type !== 'HASH_TMK').every((u) => ids.has(u.id))).toBe(true);
+    expect(
+      server.updates
+        .slice(0, 60)
+        .filter((u) => u.type !== 'HASH_TMK')
+        .every((u) => ids.has(u.id)),
+    ).toBe(true);
     expect(server.updates.slice(60).some((u) => ids.has(u.id))).toBe(false);
   });
 
@@ -109,7 +121,9 @@ describe('syncExchange(threatExchange)', () => {
     const { server, client } = await setUp(generateUpdates(100));
     const s = store('t.db');
     server.expire();
-    await expect(syncExchange(s, client, { list: LIST, http: FAST })).rejects.toMatchObject({ code: 'ERR_EXCHANGE_AUTH' });
+    await expect(syncExchange(s, client, { list: LIST, http: FAST })).rejects.toMatchObject({
+      code: 'ERR_EXCHANGE_AUTH',
+    });
     expect(s.count({ list: LIST })).toBe(0);
     expect(s.checkpoint(syncCheckpointKey(client, LIST))).toBeUndefined();
     const fresh = await setUp(generateUpdates(100));

@@ -39,7 +39,13 @@ async function standIn(updates: StandInUpdate[], version?: string): Promise<Thre
 }
 
 function client(server: { base: string }, options: Partial<ThreatExchangeOptions> = {}): ExchangeClient {
-  return threatExchange({ credentials: { accessToken: TOKEN }, privacyGroup: GROUP, baseUrl: server.base, pageSize: 40, ...options });
+  return threatExchange({
+    credentials: { accessToken: TOKEN },
+    privacyGroup: GROUP,
+    baseUrl: server.base,
+    pageSize: 40,
+    ...options,
+  });
 }
 
 interface Drained {
@@ -75,7 +81,13 @@ function apply(state: Map<string, ListEntry>, pages: readonly ExchangePage[]): M
 }
 
 function expectedEntries(updates: readonly StandInUpdate[]): string[] {
-  const algorithms: Record<string, string> = { HASH_PDQ: 'pdq', HASH_MD5: 'md5', HASH_VIDEO_MD5: 'md5', HASH_SHA1: 'sha1', HASH_SHA256: 'sha256' };
+  const algorithms: Record<string, string> = {
+    HASH_PDQ: 'pdq',
+    HASH_MD5: 'md5',
+    HASH_VIDEO_MD5: 'md5',
+    HASH_SHA1: 'sha1',
+    HASH_SHA256: 'sha256',
+  };
   return updates
     .filter((u) => u.shouldDelete !== true && algorithms[u.type] !== undefined)
     .map((u) => `${u.id} ${algorithms[u.type]} ${u.indicator}`)
@@ -100,7 +112,9 @@ describe('threatExchange: threat_updates', () => {
     expect(first.searchParams.get('limit')).toBe('40');
     expect(first.searchParams.get('fields')).toMatch(/^id,indicator,type,last_updated,should_delete,descriptors\{/);
     expect(first.searchParams.has('start_time')).toBe(false);
-    expect(server.requests.every((r) => new URL(r.url, server.url).searchParams.get('access_token') === TOKEN)).toBe(true);
+    expect(server.requests.every((r) => new URL(r.url, server.url).searchParams.get('access_token') === TOKEN)).toBe(
+      true,
+    );
   });
 
   it('maps types, tags, owners and descriptors, and keeps the records of another type out', async () => {
@@ -140,7 +154,8 @@ describe('threatExchange: threat_updates', () => {
     updates.push(...generate(50, 2, 200_000_000_000_000, later + 1));
     const kept = new Set(deleted.map((u) => u.id));
     const current = [...new Map(updates.map((u) => [u.id, u])).values()];
-    for (let i = updates.length - 1; i >= 0; i--) if (kept.has(updates[i]?.id ?? '') && updates[i]?.shouldDelete !== true) updates.splice(i, 1);
+    for (let i = updates.length - 1; i >= 0; i--)
+      if (kept.has(updates[i]?.id ?? '') && updates[i]?.shouldDelete !== true) updates.splice(i, 1);
     const asked = server.requests.length;
     const second = await drain(c, first.checkpoint);
     expect(second.error).toBeUndefined();
@@ -164,9 +179,13 @@ describe('threatExchange: threat_updates', () => {
     expect(new URL(checkpoint.next).searchParams.has('after')).toBe(true);
     const resumed = await drain(c, broken.checkpoint);
     expect(resumed.error).toBeUndefined();
-    const ids = [...broken.pages, ...resumed.pages].flatMap((p) => p.rows.map((r) => (r.op === 'add' ? r.entry.id : r.id)));
+    const ids = [...broken.pages, ...resumed.pages].flatMap((p) =>
+      p.rows.map((r) => (r.op === 'add' ? r.entry.id : r.id)),
+    );
     expect(new Set(ids).size).toBe(ids.length);
-    expect(summary(apply(apply(new Map(), broken.pages), resumed.pages))).toEqual(summary(apply(new Map(), whole.pages)));
+    expect(summary(apply(apply(new Map(), broken.pages), resumed.pages))).toEqual(
+      summary(apply(new Map(), whole.pages)),
+    );
     expect(resumed.checkpoint).toBe(whole.checkpoint);
   });
 
@@ -177,7 +196,8 @@ describe('threatExchange: threat_updates', () => {
       const broken = await drain(client(server));
       expect(broken.error).toMatchObject({ code: 'ERR_EXCHANGE_RESPONSE' });
       expect((broken.error as Error).message).toMatch(/threat_updates page 3 of privacy group/);
-      if (kind === 'field') expect((broken.error as Error).message).toMatch(/record \d+: last_updated is not a Unix time/);
+      if (kind === 'field')
+        expect((broken.error as Error).message).toMatch(/record \d+: last_updated is not a Unix time/);
       expect(broken.pages.length).toBe(2);
       expect(broken.checkpoint).toBe(broken.pages[1]?.checkpoint);
       const resumed = await drain(client(server), broken.checkpoint);
@@ -229,7 +249,10 @@ describe('threatExchange: opinions', () => {
 
   it('marks disputed indicators, leaves out (and removes) the ones every member cleared, skips a malformed hash', async () => {
     const server = await standIn([
-      record(1, [{ id: '11', owner: '901', status: 'MALICIOUS' }, { id: '12', owner: '902', status: 'NON_MALICIOUS' }]),
+      record(1, [
+        { id: '11', owner: '901', status: 'MALICIOUS' },
+        { id: '12', owner: '902', status: 'NON_MALICIOUS' },
+      ]),
       record(2, [{ id: '21', owner: '901', status: 'NON_MALICIOUS' }]),
       record(3, [{ id: '31', owner: '901', reactions: [{ key: 'DISAGREE_WITH_TAGS', value: '903,904' }] }]),
       record(4, [{ id: '41', owner: '901', status: 'NON_MALICIOUS', reactions: [{ key: 'HELPFUL', value: '905' }] }]),
@@ -240,7 +263,11 @@ describe('threatExchange: opinions', () => {
     const { pages } = await drain(client(server));
     const rows = pages.flatMap((p) => p.rows);
     const entries = apply(new Map(), pages);
-    expect(entries.get('1')?.metadata).toMatchObject({ disputed: true, owners: ['901', '902'], descriptors: ['11', '12'] });
+    expect(entries.get('1')?.metadata).toMatchObject({
+      disputed: true,
+      owners: ['901', '902'],
+      descriptors: ['11', '12'],
+    });
     expect(entries.get('3')?.metadata).toMatchObject({ disputed: true });
     expect(entries.get('4')?.metadata).toMatchObject({ disputed: true });
     expect(entries.get('6')?.metadata?.disputed).toBeUndefined();
@@ -252,12 +279,57 @@ describe('threatExchange: opinions', () => {
   });
 });
 
+describe('threatExchange: malformed records', () => {
+  /** A client of a stand-in answering one page holding `records`. */
+  async function onePage(records: unknown[]): Promise<Drained> {
+    const api = await startStandIn(() => ({ body: JSON.stringify({ data: records }) }));
+    servers.push(api);
+    return drain(client({ base: `${api.url}/v21.0` }));
+  }
+  const good = { id: '7', type: 'HASH_MD5', indicator: 'ab'.repeat(16), last_updated: 1, should_delete: false };
+  const descriptors = { data: [{ id: '8', owner: { id: '9' }, status: 'MALICIOUS' }] };
+
+  it('refuses a page with a record missing its type, indicator, time or delete flag, or with a bad descriptor', async () => {
+    for (const bad of [
+      { ...good, type: undefined },
+      { ...good, indicator: 7 },
+      { ...good, last_updated: -1 },
+      { ...good, should_delete: 'false' },
+      { ...good, id: 'x' },
+      { ...good, descriptors: [] },
+      { ...good, descriptors: { data: [{ id: '8', owner: {} }] } },
+      {
+        ...good,
+        descriptors: { data: [{ id: '8', owner: { id: '9' }, reactions: [{ key: 'HELPFUL', value: 'me' }] }] },
+      },
+      'record',
+    ]) {
+      const { error, pages } = await onePage([{ ...good, descriptors }, bad]);
+      expect(error).toMatchObject({ code: 'ERR_EXCHANGE_RESPONSE' });
+      expect((error as Error).message).toMatch(/page 1 of privacy group \d+, record 1: /);
+      expect(pages).toEqual([]);
+    }
+  });
+
+  it('ignores a type named like an Object member, without a TypeError', async () => {
+    const { error, pages } = await onePage([
+      { ...good, type: 'constructor', descriptors },
+      { ...good, type: '__proto__', descriptors },
+    ]);
+    expect(error).toBeUndefined();
+    expect(pages).toEqual([{ rows: [], ignored: 2, checkpoint: '{"updateTime":1}' }]);
+  });
+});
+
 describe('threatExchange: the access token', () => {
   it('never shows in error messages, checkpoints, metadata or util.inspect, though the Graph API puts it in its links', async () => {
     const updates = generate(200);
     const server = await standIn(updates);
     const c = client(server, { credentials: { accessToken: new Secret(TOKEN) } });
-    const texts: string[] = [inspect(c, { depth: 10 }), inspect(threatExchange({ credentials: { accessToken: TOKEN }, privacyGroup: GROUP }), { depth: 10 })];
+    const texts: string[] = [
+      inspect(c, { depth: 10 }),
+      inspect(threatExchange({ credentials: { accessToken: TOKEN }, privacyGroup: GROUP }), { depth: 10 }),
+    ];
     const ok = await drain(c);
     texts.push(...ok.pages.map((p) => `${p.checkpoint}\n${JSON.stringify(p.rows)}`));
     server.fail({ kind: 'status', status: 500 }, { skip: 1, times: 3 });
@@ -265,7 +337,8 @@ describe('threatExchange: the access token', () => {
     server.fail({ kind: 'stall' });
     const slow = await drain(c, failed.checkpoint, { timeoutMs: 100, retries: 0 });
     expect([failed.error, slow.error]).toMatchObject([{ code: 'ERR_EXCHANGE_HTTP' }, { code: 'ERR_EXCHANGE_TIMEOUT' }]);
-    for (const broken of [failed, slow]) texts.push(String(broken.error), inspect(broken.error), String(broken.checkpoint));
+    for (const broken of [failed, slow])
+      texts.push(String(broken.error), inspect(broken.error), String(broken.checkpoint));
     server.malform('json');
     texts.push(inspect((await drain(c)).error));
     server.expire();
@@ -282,7 +355,10 @@ describe('threatExchange: the access token', () => {
     const elsewhere = await startStandIn(() => ({ body: '{"data": []}' }));
     servers.push(elsewhere);
     const api = await startStandIn(() => ({
-      body: JSON.stringify({ data: [], paging: { next: `${elsewhere.url}/v21.0/${GROUP}/threat_updates/?access_token=${TOKEN}&after=x` } }),
+      body: JSON.stringify({
+        data: [],
+        paging: { next: `${elsewhere.url}/v21.0/${GROUP}/threat_updates/?access_token=${TOKEN}&after=x` },
+      }),
     }));
     servers.push(api);
     const { error, pages } = await drain(client({ base: `${api.url}/v21.0` }));
@@ -329,7 +405,9 @@ describe('threatExchange: environments', () => {
     for await (const page of c.pages(undefined, { list: LIST, http: recorder })) expect(page.rows).toEqual([]);
     expect(urls[0]).toMatch(new RegExp(`^https://graph\\.facebook\\.com/v20\\.0/${GROUP}/threat_updates/\\?`));
     expect(c.checkpointKey).toBe(`threatexchange:v20.0:${GROUP}`);
-    expect(threatExchange({ credentials: { accessToken: TOKEN }, privacyGroup: GROUP }).checkpointKey).toBe(`threatexchange:v21.0:${GROUP}`);
+    expect(threatExchange({ credentials: { accessToken: TOKEN }, privacyGroup: GROUP }).checkpointKey).toBe(
+      `threatexchange:v21.0:${GROUP}`,
+    );
     const server = await standIn(generate(5), 'v20.0');
     const { pages, error } = await drain(client(server));
     expect(error).toBeUndefined();
@@ -376,7 +454,9 @@ describe('threatExchange: feedback', () => {
     if (entry === undefined) throw new Error('not fetched');
     const before = server.requests.length;
     server.fail({ kind: 'status', status: 500 }, { times: 5 });
-    await expect(c.feedback?.({ entry, vote: 'up' }, { list: LIST, http: new ExchangeHttp(FAST) })).rejects.toMatchObject({
+    await expect(
+      c.feedback?.({ entry, vote: 'up' }, { list: LIST, http: new ExchangeHttp(FAST) }),
+    ).rejects.toMatchObject({
       code: 'ERR_EXCHANGE_HTTP',
     });
     expect(server.requests.length - before).toBe(1);
@@ -394,9 +474,11 @@ describe('threatexchangeProgramme (hashwarden fetch threatexchange)', () => {
     expect(c.checkpointKey).toBe(`threatexchange:v20.0:${GROUP}:types=HASH_MD5,HASH_PDQ`);
     expect(threatexchangeProgramme.credentialFields).toEqual(['accessToken']);
     expect(() => threatexchangeProgramme.create({}, { accessToken }, {})).toThrow(UsageError);
-    expect(() => threatexchangeProgramme.create({ 'privacy-group': GROUP, 'page-size': 'ten' }, { accessToken }, {})).toThrow(UsageError);
-    expect(() => threatexchangeProgramme.create({ 'privacy-group': GROUP }, { accessToken: new Secret('x') }, {})).toThrow(
-      expect.objectContaining({ code: 'ERR_EXCHANGE_CREDENTIALS' }),
-    );
+    expect(() =>
+      threatexchangeProgramme.create({ 'privacy-group': GROUP, 'page-size': 'ten' }, { accessToken }, {}),
+    ).toThrow(UsageError);
+    expect(() =>
+      threatexchangeProgramme.create({ 'privacy-group': GROUP }, { accessToken: new Secret('x') }, {}),
+    ).toThrow(expect.objectContaining({ code: 'ERR_EXCHANGE_CREDENTIALS' }));
   });
 });

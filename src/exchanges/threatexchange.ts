@@ -33,7 +33,8 @@ const MAX_PAGE_SIZE = 1000;
  * The fields asked of each update: pytx's (`te_threat_updates_fields`), with the record's `id`
  * (the entry's id) and the descriptors' `added_on`.
  */
-const UPDATE_FIELDS = 'id,indicator,type,last_updated,should_delete,descriptors{id,reactions,owner{id},tags,status,added_on}';
+const UPDATE_FIELDS =
+  'id,indicator,type,last_updated,should_delete,descriptors{id,reactions,owner{id},tags,status,added_on}';
 
 /**
  * A Graph API app token as python-threatexchange checks it (`is_valid_app_token`): the app id,
@@ -118,7 +119,13 @@ function baseUrlOf(baseUrl: unknown, environment: string): string {
   } catch {
     invalid(expected, 'baseUrl', baseUrl, true);
   }
-  if (!/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+  if (
+    !/^https?:$/.test(url.protocol) ||
+    url.search !== '' ||
+    url.hash !== '' ||
+    url.username !== '' ||
+    url.password !== ''
+  ) {
     invalid(expected, 'baseUrl', baseUrl, true);
   }
   return url.href.replace(/\/+$/, '');
@@ -138,7 +145,9 @@ function parseCheckpoint(from: string | undefined): Checkpoint {
     invalid(expected, 'from', from, true);
   }
   if (o.next !== undefined && typeof o.next !== 'string') invalid(expected, 'from', from, true);
-  return o.next === undefined ? { updateTime: o.updateTime as number } : { updateTime: o.updateTime as number, next: o.next };
+  return o.next === undefined
+    ? { updateTime: o.updateTime as number }
+    : { updateTime: o.updateTime as number, next: o.next };
 }
 
 /**
@@ -158,9 +167,16 @@ export function threatExchange(options: ThreatExchangeOptions): ExchangeClient {
   const token = accessToken(o.credentials);
   // A number past 2^53 has lost digits already: only safe integers are taken as numbers.
   const group =
-    typeof o.privacyGroup === 'number' && Number.isSafeInteger(o.privacyGroup) ? String(o.privacyGroup) : o.privacyGroup;
+    typeof o.privacyGroup === 'number' && Number.isSafeInteger(o.privacyGroup)
+      ? String(o.privacyGroup)
+      : o.privacyGroup;
   if (typeof group !== 'string' || !/^\d{1,30}$/.test(group)) {
-    invalid('Graph API id (decimal digits)', 'privacyGroup', o.privacyGroup, ['string', 'number'].includes(typeof group));
+    invalid(
+      'Graph API id (decimal digits)',
+      'privacyGroup',
+      o.privacyGroup,
+      ['string', 'number'].includes(typeof group),
+    );
   }
   const environment = o.environment ?? DEFAULT_THREATEXCHANGE_VERSION;
   if (typeof environment !== 'string' || !/^v\d{1,3}\.\d{1,2}$/.test(environment)) {
@@ -169,14 +185,22 @@ export function threatExchange(options: ThreatExchangeOptions): ExchangeClient {
   const base = baseUrlOf(o.baseUrl, environment);
   let types: readonly string[] = [];
   if (o.types !== undefined) {
-    if (!Array.isArray(o.types) || o.types.length === 0) invalid('non-empty array of indicator types', 'types', o.types);
-    types = [...new Set(o.types.map((t: unknown, i) => {
-      if (typeof t !== 'string' || !/^[A-Z][A-Z0-9_]{0,63}$/.test(t)) invalid('indicator type (HASH_PDQ)', `types[${i}]`, t, typeof t === 'string');
-      return t;
-    }))].sort();
+    if (!Array.isArray(o.types) || o.types.length === 0)
+      invalid('non-empty array of indicator types', 'types', o.types);
+    types = [
+      ...new Set(
+        o.types.map((t: unknown, i) => {
+          if (typeof t !== 'string' || !/^[A-Z][A-Z0-9_]{0,63}$/.test(t))
+            invalid('indicator type (HASH_PDQ)', `types[${i}]`, t, typeof t === 'string');
+          return t;
+        }),
+      ),
+    ].sort();
   }
   const pageSize =
-    o.pageSize === undefined ? DEFAULT_THREATEXCHANGE_PAGE_SIZE : integerInRange(o.pageSize, 1, MAX_PAGE_SIZE, 'pageSize');
+    o.pageSize === undefined
+      ? DEFAULT_THREATEXCHANGE_PAGE_SIZE
+      : integerInRange(o.pageSize, 1, MAX_PAGE_SIZE, 'pageSize');
   const origin = new URL(base).origin;
   const basePath = `${new URL(base).pathname.replace(/\/+$/, '')}/`;
 
@@ -222,7 +246,10 @@ export function threatExchange(options: ThreatExchangeOptions): ExchangeClient {
 
   async function* pages(from: string | undefined, context: ExchangeContext): AsyncGenerator<ExchangePage> {
     const checkpoint = parseCheckpoint(from);
-    let link = checkpoint.next === undefined ? firstLink(checkpoint.updateTime) : storable(checkpoint.next, 'checkpoint');
+    let link =
+      checkpoint.next === undefined
+        ? firstLink(checkpoint.updateTime)
+        : storable(checkpoint.next, `ThreatExchange checkpoint of privacy group ${group}`);
     let highest = checkpoint.updateTime;
     for (let n = 1; ; n++) {
       context.signal?.throwIfAborted();
@@ -246,7 +273,11 @@ export function threatExchange(options: ThreatExchangeOptions): ExchangeClient {
     const vote = oneOf(f.vote, ['up', 'down'] as const, 'vote');
     const reaction = f.reason === undefined ? REACTIONS[vote][0] : oneOf(f.reason, REACTIONS[vote], 'reason');
     const descriptors = (f.entry?.metadata as { descriptors?: unknown } | undefined)?.descriptors;
-    if (!Array.isArray(descriptors) || descriptors.length === 0 || !descriptors.every((d) => typeof d === 'string' && /^\d{1,30}$/.test(d))) {
+    if (
+      !Array.isArray(descriptors) ||
+      descriptors.length === 0 ||
+      !descriptors.every((d) => typeof d === 'string' && /^\d{1,30}$/.test(d))
+    ) {
       invalid('entry fetched from ThreatExchange (its metadata.descriptors)', 'entry', f.entry);
     }
     // An opinion of the indicator is one of each descriptor the group shows of it. Each POST is
@@ -275,4 +306,3 @@ export function threatExchange(options: ThreatExchangeOptions): ExchangeClient {
     feedback,
   });
 }
-

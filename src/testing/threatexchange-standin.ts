@@ -59,7 +59,11 @@ export interface ThreatExchangeStandIn extends StandIn {
 const JSON_HEADERS = { 'content-type': 'application/json; charset=UTF-8' };
 
 /** The Graph API's error answer. */
-function graphError(code: number, message: string, challenge: string): { status: number; headers: Record<string, string>; body: string } {
+function graphError(
+  code: number,
+  message: string,
+  challenge: string,
+): { status: number; headers: Record<string, string>; body: string } {
   return {
     status: 400,
     headers: { ...JSON_HEADERS, 'www-authenticate': `OAuth "Facebook Platform" "${challenge}" "${message}"` },
@@ -68,7 +72,7 @@ function graphError(code: number, message: string, challenge: string): { status:
 }
 
 function order(a: StandInUpdate, b: StandInUpdate): number {
-  return a.lastUpdated - b.lastUpdated || (a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  return a.lastUpdated - b.lastUpdated || a.id.length - b.id.length || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 function recordJson(u: StandInUpdate): unknown {
@@ -104,7 +108,9 @@ function recordJson(u: StandInUpdate): unknown {
  * const client = threatExchange({ credentials: { accessToken: token }, privacyGroup: '1234567890', baseUrl: te.base });
  * ```
  */
-export async function startThreatExchangeStandIn(options: ThreatExchangeStandInOptions): Promise<ThreatExchangeStandIn> {
+export async function startThreatExchangeStandIn(
+  options: ThreatExchangeStandInOptions,
+): Promise<ThreatExchangeStandIn> {
   const version = options.version ?? 'v21.0';
   const reactions: { descriptor: string; reaction: string }[] = [];
   let expired = false;
@@ -126,7 +132,12 @@ export async function startThreatExchangeStandIn(options: ThreatExchangeStandInO
       reactions.push({ descriptor, reaction });
       return { headers: JSON_HEADERS, body: JSON.stringify({ success: true }) };
     }
-    if (request.method !== 'GET' || parts.length !== 3 || parts[2] !== 'threat_updates' || parts[1] !== options.privacyGroup) {
+    if (
+      request.method !== 'GET' ||
+      parts.length !== 3 ||
+      parts[2] !== 'threat_updates' ||
+      parts[1] !== options.privacyGroup
+    ) {
       return graphError(100, 'Unsupported get request.', 'invalid_request');
     }
     const q = parsed.searchParams;
@@ -135,11 +146,14 @@ export async function startThreatExchangeStandIn(options: ThreatExchangeStandInO
     const types = q.has('types') ? new Set((q.get('types') ?? '').split(',')) : undefined;
     const limit = Math.min(Number(q.get('limit') ?? 25), 1000);
     const after = q.get('after');
-    const cursor = after === null ? undefined : (JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as [number, string]);
+    const cursor =
+      after === null ? undefined : (JSON.parse(Buffer.from(after, 'base64url').toString('utf8')) as [number, string]);
     const eligible = options.updates
       .filter((u) => u.lastUpdated >= start && u.lastUpdated < stop && (types === undefined || types.has(u.type)))
       .sort(order)
-      .filter((u) => cursor === undefined || order(u, { id: cursor[1], lastUpdated: cursor[0], indicator: '', type: '' }) > 0);
+      .filter(
+        (u) => cursor === undefined || order(u, { id: cursor[1], lastUpdated: cursor[0], indicator: '', type: '' }) > 0,
+      );
     const data = eligible.slice(0, limit);
     const paging: Record<string, unknown> = {};
     const last = data.at(-1);
@@ -160,7 +174,8 @@ export async function startThreatExchangeStandIn(options: ThreatExchangeStandInO
         fault.times--;
         if (fault.kind === 'json') return { headers: JSON_HEADERS, body: '{"data": [{"id": "1", ' };
         const records = data.map(recordJson) as Record<string, unknown>[];
-        if (records[0] !== undefined) records[records.length >> 1] = { ...records[records.length >> 1], last_updated: 'yesterday' };
+        if (records[0] !== undefined)
+          records[records.length >> 1] = { ...records[records.length >> 1], last_updated: 'yesterday' };
         return { headers: JSON_HEADERS, body: JSON.stringify({ data: records, paging }) };
       }
     }
@@ -191,7 +206,16 @@ const HEX_BITS: Readonly<Record<string, number>> = {
 };
 
 /** The eight types generated records cycle through: mostly PDQ, one TMK (which hashwarden ignores). */
-const GENERATED_TYPES = ['HASH_PDQ', 'HASH_PDQ', 'HASH_MD5', 'HASH_PDQ', 'HASH_SHA256', 'HASH_TMK', 'HASH_SHA1', 'HASH_VIDEO_MD5'];
+const GENERATED_TYPES = [
+  'HASH_PDQ',
+  'HASH_PDQ',
+  'HASH_MD5',
+  'HASH_PDQ',
+  'HASH_SHA256',
+  'HASH_TMK',
+  'HASH_SHA1',
+  'HASH_VIDEO_MD5',
+];
 
 /**
  * `count` generated records (random hex from a seeded generator, no real hash), three per second
@@ -202,7 +226,12 @@ const GENERATED_TYPES = ['HASH_PDQ', 'HASH_PDQ', 'HASH_MD5', 'HASH_PDQ', 'HASH_S
  * const updates = generateUpdates(300);
  * ```
  */
-export function generateUpdates(count: number, seed = 1, firstId = 100_000_000_000_000, time = 1_700_000_000): StandInUpdate[] {
+export function generateUpdates(
+  count: number,
+  seed = 1,
+  firstId = 100_000_000_000_000,
+  time = 1_700_000_000,
+): StandInUpdate[] {
   const random = mulberry32(seed);
   return Array.from({ length: count }, (_, i) => {
     const type = GENERATED_TYPES[i % GENERATED_TYPES.length] ?? 'HASH_PDQ';
@@ -213,7 +242,9 @@ export function generateUpdates(count: number, seed = 1, firstId = 100_000_000_0
       type,
       indicator,
       lastUpdated: time + Math.floor(i / 3),
-      descriptors: [{ id: String(firstId * 10 + i), owner: '555000111', tags: i % 4 === 0 ? ['media_type_photo', 'csam'] : [] }],
+      descriptors: [
+        { id: String(firstId * 10 + i), owner: '555000111', tags: i % 4 === 0 ? ['media_type_photo', 'csam'] : [] },
+      ],
     };
   });
 }
