@@ -223,6 +223,25 @@ describe('threatExchange: threat_updates', () => {
     expect(server.requests.length).toBe(1);
   });
 
+  it('stops between pages when the sync is aborted', async () => {
+    const server = await standIn(generate(200));
+    const controller = new AbortController();
+    const pages: ExchangePage[] = [];
+    const iterate = async (): Promise<void> => {
+      for await (const page of client(server).pages(undefined, {
+        list: LIST,
+        http: new ExchangeHttp(FAST),
+        signal: controller.signal,
+      })) {
+        pages.push(page);
+        if (pages.length === 2) controller.abort(new Error('stopped'));
+      }
+    };
+    await expect(iterate()).rejects.toThrow('stopped');
+    expect(pages.length).toBe(2);
+    expect(server.requests.length).toBe(2);
+  });
+
   it('sends the types filter as the Graph API takes it, and it changes the checkpoint key', async () => {
     const updates = generate(64);
     const server = await standIn(updates);
