@@ -15,7 +15,7 @@ import {
   type ThreatExchangeStandIn,
   startThreatExchangeStandIn,
 } from '../testing/threatexchange-standin.js';
-import { Secret } from './credentials.js';
+import { readCredentials, Secret } from './credentials.js';
 import { ExchangeHttp, type ExchangeHttpOptions } from './http.js';
 import { type ThreatExchangeOptions, threatExchange } from './threatexchange.js';
 import type { ExchangeClient, ExchangePage } from './types.js';
@@ -483,7 +483,7 @@ describe('threatExchange: feedback', () => {
 });
 
 describe('threatexchangeProgramme (hashwarden fetch threatexchange)', () => {
-  it('makes the client from its flags, a missing or bad flag a usage error, a bad token a credentials error', () => {
+  it('makes the client from its flags and $HASHWARDEN_THREATEXCHANGE_ACCESS_TOKEN, a missing or bad flag a usage error, a bad token a credentials error', async () => {
     const accessToken = new Secret(TOKEN);
     const c = threatexchangeProgramme.create(
       { 'privacy-group': GROUP, types: 'HASH_PDQ, HASH_MD5', 'page-size': '500' },
@@ -492,6 +492,12 @@ describe('threatexchangeProgramme (hashwarden fetch threatexchange)', () => {
     );
     expect(c.checkpointKey).toBe(`threatexchange:v20.0:${GROUP}:types=HASH_MD5,HASH_PDQ`);
     expect(threatexchangeProgramme.credentialFields).toEqual(['accessToken']);
+    const fromEnv = await readCredentials('threatexchange', threatexchangeProgramme.credentialFields, {
+      env: { HASHWARDEN_THREATEXCHANGE_ACCESS_TOKEN: `${TOKEN}\n` },
+    });
+    expect(threatexchangeProgramme.create({ 'privacy-group': GROUP }, fromEnv, {}).checkpointKey).toBe(
+      `threatexchange:v21.0:${GROUP}`,
+    );
     expect(() => threatexchangeProgramme.create({}, { accessToken }, {})).toThrow(UsageError);
     expect(() =>
       threatexchangeProgramme.create({ 'privacy-group': GROUP, 'page-size': 'ten' }, { accessToken }, {}),
