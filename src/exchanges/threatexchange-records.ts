@@ -8,7 +8,7 @@
  * tag has, src/lists/te-rows.ts: a signal to review, not a withdrawal).
  */
 import type { AlgorithmName } from '../algorithms/registry.js';
-import { HashwardenError } from '../errors.js';
+import { HashwardenError, isHashwardenError } from '../errors.js';
 import { normalizeEntry } from '../lists/entry.js';
 import type { ImportRow } from '../store/types.js';
 
@@ -187,6 +187,7 @@ function recordRows(value: unknown, list: string, fault: Fault): { rows: ImportR
   if (value.should_delete || descriptors.length === 0) return { rows: remove, ignored: false, time };
   const algorithm = Object.hasOwn(THREATEXCHANGE_TYPES, type) ? THREATEXCHANGE_TYPES[type] : undefined;
   if (algorithm === undefined) return { rows: [], ignored: true, time };
+  if (indicator.trim() === '') return { rows: remove, ignored: true, time };
   const views = opinions(descriptors);
   const negative = views.filter((o) => o === 'negative').length;
   // Every member that spoke cleared it (pytx's FALSE_POSITIVE aggregate): listing it would flag
@@ -210,7 +211,7 @@ function recordRows(value: unknown, list: string, fault: Fault): { rows: ImportR
   } catch (error) {
     // A hash that is not one of its type (another member's upload): pytx logs and skips it. One
     // bad record must not stop the group's sync; an earlier good version of it is removed.
-    if (error instanceof HashwardenError) return { rows: remove, ignored: true, time };
+    if (isHashwardenError(error, 'ERR_HASH_FORMAT')) return { rows: remove, ignored: true, time };
     throw error;
   }
 }

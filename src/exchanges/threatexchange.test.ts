@@ -276,6 +276,7 @@ describe('threatExchange: opinions', () => {
       record(3, [{ id: '31', owner: '901', reactions: [{ key: 'DISAGREE_WITH_TAGS', value: '903,904' }] }]),
       record(4, [{ id: '41', owner: '901', status: 'NON_MALICIOUS', reactions: [{ key: 'HELPFUL', value: '905' }] }]),
       { ...record(5, [{ id: '51', owner: '901' }]), indicator: 'not-a-hash' },
+      { ...record(8, [{ id: '81', owner: '901' }]), indicator: ' ' },
       record(6, [{ id: '61', owner: '901', status: 'UNKNOWN' }]),
       record(7, []),
     ]);
@@ -290,11 +291,11 @@ describe('threatExchange: opinions', () => {
     expect(entries.get('3')?.metadata).toMatchObject({ disputed: true });
     expect(entries.get('4')?.metadata).toMatchObject({ disputed: true });
     expect(entries.get('6')?.metadata?.disputed).toBeUndefined();
-    for (const gone of ['2', '5', '7']) {
+    for (const gone of ['2', '5', '7', '8']) {
       expect(entries.has(gone)).toBe(false);
       expect(rows).toContainEqual({ op: 'remove', list: LIST, id: gone });
     }
-    expect(pages.reduce((n, p) => n + (p.ignored ?? 0), 0)).toBe(2);
+    expect(pages.reduce((n, p) => n + (p.ignored ?? 0), 0)).toBe(3);
   });
 });
 
