@@ -7,6 +7,7 @@ import type { Secret } from '../exchanges/credentials.js';
 import { threatExchange } from '../exchanges/threatexchange.js';
 import type { ExchangeClient } from '../exchanges/types.js';
 import { commaList, integerArgument, required, UsageError } from './command.js';
+import type { CommonFetchFlags, FetchProgramme, FlagValues } from './fetch-programme.js';
 
 /**
  * ThreatExchange for `hashwarden fetch`: `--privacy-group ID` (required), `--types T,T`,
@@ -17,9 +18,9 @@ import { commaList, integerArgument, required, UsageError } from './command.js';
  * const client = threatexchangeProgramme.create({ 'privacy-group': '1234567890' }, { accessToken }, {});
  * ```
  */
-export const threatexchangeProgramme = {
+export const threatexchangeProgramme: FetchProgramme = {
   name: 'threatexchange',
-  credentialFields: ['accessToken'] as readonly string[],
+  credentialFields: ['accessToken'],
   options: {
     'privacy-group': { type: 'string' },
     types: { type: 'string' },
@@ -33,11 +34,7 @@ export const threatexchangeProgramme = {
     '  credentials: accessToken (an app token, <app id>|<app secret>), from --credentials FILE',
     '  or $HASHWARDEN_THREATEXCHANGE_ACCESS_TOKEN(_FILE); --environment is the Graph API version (v21.0)',
   ].join('\n'),
-  create(
-    values: Readonly<Record<string, string | boolean | string[] | undefined>>,
-    credentials: Readonly<Record<string, Secret>>,
-    common: { readonly environment?: string; readonly baseUrl?: string },
-  ): ExchangeClient {
+  create(values: FlagValues, credentials: Readonly<Record<string, Secret>>, common: CommonFetchFlags): ExchangeClient {
     const privacyGroup = required(values['privacy-group'], '--privacy-group');
     const types = commaList(values.types as string | undefined);
     const pageSize = values['page-size'] === undefined ? undefined : integerArgument(String(values['page-size']));
@@ -56,4 +53,4 @@ export const threatexchangeProgramme = {
       throw error;
     }
   },
-} as const;
+};
