@@ -5,8 +5,6 @@
  */
 import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { threatexchangeProgramme } from '../cli/fetch-threatexchange.js';
-import { UsageError } from '../cli/command.js';
 import type { ListEntry } from '../lists/entry.js';
 import { startStandIn, type StandIn } from '../testing/exchange-server.js';
 import {
@@ -15,7 +13,7 @@ import {
   type ThreatExchangeStandIn,
   startThreatExchangeStandIn,
 } from '../testing/threatexchange-standin.js';
-import { readCredentials, Secret } from './credentials.js';
+import { Secret } from './credentials.js';
 import { ExchangeHttp, type ExchangeHttpOptions } from './http.js';
 import { type ThreatExchangeOptions, threatExchange } from './threatexchange.js';
 import type { ExchangeClient, ExchangePage } from './types.js';
@@ -480,31 +478,5 @@ describe('threatExchange: feedback', () => {
       code: 'ERR_EXCHANGE_HTTP',
     });
     expect(server.requests.length - before).toBe(1);
-  });
-});
-
-describe('threatexchangeProgramme (hashwarden fetch threatexchange)', () => {
-  it('makes the client from its flags and $HASHWARDEN_THREATEXCHANGE_ACCESS_TOKEN, a missing or bad flag a usage error, a bad token a credentials error', async () => {
-    const accessToken = new Secret(TOKEN);
-    const c = threatexchangeProgramme.create(
-      { 'privacy-group': GROUP, types: 'HASH_PDQ, HASH_MD5', 'page-size': '500' },
-      { accessToken },
-      { environment: 'v20.0' },
-    );
-    expect(c.checkpointKey).toBe(`threatexchange:v20.0:${GROUP}:types=HASH_MD5,HASH_PDQ`);
-    expect(threatexchangeProgramme.credentialFields).toEqual(['accessToken']);
-    const fromEnv = await readCredentials('threatexchange', threatexchangeProgramme.credentialFields, {
-      env: { HASHWARDEN_THREATEXCHANGE_ACCESS_TOKEN: `${TOKEN}\n` },
-    });
-    expect(threatexchangeProgramme.create({ 'privacy-group': GROUP }, fromEnv, {}).checkpointKey).toBe(
-      `threatexchange:v21.0:${GROUP}`,
-    );
-    expect(() => threatexchangeProgramme.create({}, { accessToken }, {})).toThrow(UsageError);
-    expect(() =>
-      threatexchangeProgramme.create({ 'privacy-group': GROUP, 'page-size': 'ten' }, { accessToken }, {}),
-    ).toThrow(UsageError);
-    expect(() =>
-      threatexchangeProgramme.create({ 'privacy-group': GROUP }, { accessToken: new Secret('x') }, {}),
-    ).toThrow(expect.objectContaining({ code: 'ERR_EXCHANGE_CREDENTIALS' }));
   });
 });
