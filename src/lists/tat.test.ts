@@ -30,11 +30,14 @@ describe('TAT hash list entries (NDJSON)', () => {
     expect(parsed.skipped.map((p) => p.line)).toEqual([4]);
   });
 
-  it('maps a record as the TAT connector does: tatRecordRow gives the reader\'s entries and removals', async () => {
+  it("maps a record as the TAT connector does: tatRecordRow gives the reader's entries and removals", async () => {
     const path = join(SAMPLES, 'tat-hash-list.ndjson');
     const read: ListRow[] = [];
     for await (const batch of streamListFile(path, { list: 'tat' })) read.push(...batch.rows);
-    const records = (await readFile(path, 'utf8')).trim().split('\n').map((line) => JSON.parse(line));
+    const records = (await readFile(path, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
     const mapped = records.map((record, i) => {
       const row = tatRecordRow(record, 'tat');
       return row.op === 'remove'
