@@ -3,7 +3,7 @@
  * `hash_digest`, `algorithm`, `ideology`, `file_type`, `deleted`, `updated_on`, a numeric `id`),
  * read one way by the NDJSON reader (line-formats.ts) and by the TAT connector
  * (src/exchanges/tat.ts), so that a list imported from TAT's file and one fetched from its API
- * hold the same entries.
+ * hold the same ids, hashes and metadata (the connector adds the ideology as the label).
  *
  * Part of the core: no native modules here.
  */
