@@ -345,6 +345,7 @@ describe('TAT v1: the whole list, one file a day', () => {
   it.each([
     ['not JSON', '[{"id": 1,'],
     ['an object, not an array', '{"results": []}'],
+    ['an empty array, which would empty the list', '[]'],
     ['a record with a text id', '[{"id": "1", "hash_digest": "0cc175b9c0f1b6a831c399e269772661", "algorithm": "MD5"}]'],
     [
       'a PDQ hash of 63 digits',
