@@ -366,7 +366,8 @@ class TatClient implements ExchangeClient {
     if (!Array.isArray(records)) throw responseError(fileWhat, `the file holds ${jsonType(records)}, not an array`);
     // The file replaces the list: an empty one (a fault upstream, TAT's list is never empty) would
     // remove every entry, and a false negative lets abuse through.
-    if (records.length === 0) throw responseError(fileWhat, 'the file holds no records (as the whole list, it would empty it)');
+    if (records.length === 0)
+      throw responseError(fileWhat, 'the file holds no records (as the whole list, it would empty it)');
     const { rows, ignored } = mapRecords(records, context.list, fileWhat, true);
     yield { rows, checkpoint: JSON.stringify({ file: answer.file, created: answer.created }), ignored, whole: true };
   }
