@@ -246,7 +246,11 @@ Exit status: 0 when the programme took it, 2 on error.`;
     if (entry === undefined)
       throw new CliRefusal(`The list ${JSON.stringify(list)} holds no entry ${JSON.stringify(id)}`);
     const reason = values.reason === undefined ? {} : { reason: String(values.reason) };
-    await client.feedback({ entry, vote, ...reason }, { list, http });
+    await client.feedback({ entry, vote, ...reason }, { list, http }).catch((error: unknown) => {
+      // A reason the programme does not take is the user's mistake, not the programme's.
+      if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message);
+      throw error;
+    });
     io.out(
       values.json === true
         ? jsonLine({ programme: programme.name, list, id, vote, sent: true })
