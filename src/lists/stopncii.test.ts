@@ -17,6 +17,7 @@ import { detectListFormat } from './detect.js';
 import { MAX_LIST_LINE_BYTES } from './formats.js';
 import { parseList, readListFile } from './parse.js';
 import { streamListFile, type ListRow, type ListStreamSummary } from './stream.js';
+import { rejection } from '../testing/row-errors.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hashwarden-stopncii-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -42,14 +43,7 @@ async function stream(
   }
 }
 
-async function failure(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a failure');
-}
+const failure = async (promise: Promise<unknown>): Promise<Error> => (await rejection(promise)) as Error;
 
 const hex = (seed: number, digits = 64): string =>
   createHash('sha256').update(String(seed)).digest('hex').slice(0, digits);
