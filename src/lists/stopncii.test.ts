@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { isHashwardenError } from '../errors.js';
 import { HashStore } from '../store/index.js';
+import { cli } from '../testing/cli.js';
 import { SAMPLES, readBoth } from '../testing/list-samples.js';
 import { detectListFormat } from './detect.js';
 import { MAX_LIST_LINE_BYTES } from './formats.js';
@@ -114,6 +115,18 @@ describe('the stopncii format', () => {
     } finally {
       store.close();
     }
+  });
+
+  it('imports with hashwarden import, saying how many records were left out', async () => {
+    const db = join(dir, 'cli.db');
+    const run = await cli('import', join(SAMPLES, 'stopncii-fetch-hashes.json'), '--db', db, '--list', 'ncii');
+    expect(run.status).toBe(0);
+    expect(run.out).toMatch(/5 added/);
+    expect(run.out).toMatch(/1 rows left out, never imported/);
+    const withdraw = await file(JSON.stringify({ hashRecords: [{ ...record(1), hashStatus: 'Deleted' }] }));
+    await cli('import', await file(JSON.stringify([record(1)])), '--db', db, '--list', 'ncii', '--format', 'stopncii');
+    const removed = await cli('import', withdraw, '--db', db, '--list', 'ncii');
+    expect(removed.out).toMatch(/1 removed/);
   });
 
   it('reads a one-line file longer than the longest line other formats take, record by record', async () => {
