@@ -201,6 +201,18 @@ describe('stopnciiExchange: syncing', () => {
     expect(held(store)).toEqual(expected().map((e) => e.id));
   });
 
+  it('refuses a checkpoint it did not write, and drops a token kept with another page size', async () => {
+    const pages = async (from: string, c = client()) => {
+      for await (const _ of c.pages(from, ctx())) return;
+    };
+    for (const from of ['garbage', '{"start": -1}', '{"start": 5, "next": 7}', 'null']) {
+      const error = await failure(pages(from));
+      expect(isHashwardenError(error) && error.code).toBe('ERR_EXCHANGE_RESPONSE');
+    }
+    await pages('{"start": 5, "next": "t", "pageSize": 40}', client({ pageSize: 50 }));
+    expect(service.fetches().at(-1)).toEqual({ startTimestamp: '5', pageSize: '50', nextPageToken: null });
+  });
+
   it('counts a record it cannot read as ignored and goes on', async () => {
     service.records.splice(3);
     service.records.push({ ...service.records[0], hashValue: 'not hex', lastModtimestamp: 1_700_000_010 } as never);

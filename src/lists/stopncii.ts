@@ -382,8 +382,8 @@ export function stopnciiSink(sink: RowSink): StopnciiReader {
 }
 
 /**
- * Calls `step` on a reader, turning a structural fault into the sink's fatal error at the record
- * the reader was in.
+ * Writes `bytes` to a reader (ends it when `undefined`), turning a structural fault into the
+ * sink's fatal error at the record the reader was in.
  *
  * @internal Shared with `parse.ts` and `stream.ts`.
  */
@@ -399,7 +399,7 @@ export function feedStopncii(sink: RowSink, reader: StopnciiReader, bytes: Uint8
 }
 
 /**
- * True when `head` (the start of a file, white space and a BOM already allowed for) is a StopNCII
+ * True when `head` (the start of a file, without its BOM) is a StopNCII
  * file: a JSON array, or an object with a `hashRecords` key before any nested value (an NDJSON
  * line is an object too, but never with that key at its top).
  *
