@@ -1,65 +1,67 @@
 /**
- * `hashwarden fetch stopncii` and `hashwarden feedback stopncii`: StopNCII.org's flags, credentials
- * and client (src/exchanges/stopncii.ts), in the shape `hashwarden fetch` drives each programme.
+ * `hashwarden fetch stopncii` and `hashwarden feedback stopncii`: StopNCII.org's flags, for the
+ * `fetch` command (src/cli/fetch.ts) to parse with the common ones and build the client with.
  */
 import type { ParseArgsConfig } from 'node:util';
-import type { Secret } from '../exchanges/credentials.js';
-import { stopnciiExchange } from '../exchanges/stopncii.js';
-import type { ExchangeClient, ExchangeName } from '../exchanges/types.js';
-import { integerInRange, invalid } from '../validate.js';
+import { type ExchangeClient, type Secret, stopnciiExchange } from '../exchanges/index.js';
+import { UsageError } from './command.js';
+import type { FetchProgramme } from './fetch-programme.js';
+
+/** Most records a page may be asked for (`--page-size`), as `stopnciiExchange` takes. */
+const MAX_PAGE_SIZE = 10_000;
 
 /**
- * One programme as the CLI drives it (the shape of `FetchProgramme` in fetch-programme.ts, kept
- * here until that file is on this branch).
- */
-interface StopnciiFetchProgramme {
-  readonly name: ExchangeName;
-  readonly credentialFields: readonly string[];
-  /** The fields `hashwarden feedback` reads instead: the feedback endpoint has a key of its own. */
-  readonly feedbackCredentialFields: readonly string[];
-  readonly options: NonNullable<ParseArgsConfig['options']>;
-  readonly help: string;
-  create(
-    values: Record<string, string | boolean | string[] | undefined>,
-    credentials: Readonly<Record<string, Secret>>,
-    common: { readonly environment?: string; readonly baseUrl?: string },
-  ): ExchangeClient;
-}
-
-/**
- * StopNCII.org for `hashwarden fetch` and `hashwarden feedback`: credentials `subscriptionKey` and
- * `fetchFunctionKey` (`feedbackFunctionKey` for feedback), the flag `--page-size`; no environments
- * (`--base-url` points elsewhere).
+ * StopNCII.org for `hashwarden fetch`: credentials `subscriptionKey` and `fetchFunctionKey`
+ * (`HASHWARDEN_STOPNCII_SUBSCRIPTION_KEY`, `HASHWARDEN_STOPNCII_FETCH_FUNCTION_KEY`, or a
+ * credentials file), and for `hashwarden feedback` `subscriptionKey` and `feedbackFunctionKey`
+ * (`feedbackCredentialFields`: the feedback endpoint has a key of its own); `--page-size`.
+ * StopNCII has one service: `--environment` is refused, `--base-url` reaches another server.
  *
  * @example
  * ```ts
  * const client = stopnciiProgramme.create({ 'page-size': '500' }, credentials, {});
  * ```
  */
-export const stopnciiProgramme: StopnciiFetchProgramme = {
+export const stopnciiProgramme: FetchProgramme & { readonly feedbackCredentialFields: readonly string[] } = {
   name: 'stopncii',
-  credentialFields: ['subscriptionKey', 'fetchFunctionKey'],
-  feedbackCredentialFields: ['subscriptionKey', 'feedbackFunctionKey'],
-  options: { 'page-size': { type: 'string' } },
-  help: `
-StopNCII.org (credentials: subscriptionKey, fetchFunctionKey; feedback: feedbackFunctionKey;
-or $HASHWARDEN_STOPNCII_SUBSCRIPTION_KEY, …_FETCH_FUNCTION_KEY, …_FEEDBACK_FUNCTION_KEY):
-  --page-size N      records per FetchHashes page, 1 to 10000 (default 800)
-  no --environment: StopNCII has one service (--base-url for a proxy)
-  feedback: --vote up sends Blocked, down NotBlocked; --reason is sent as a tag`,
-  create(values, credentials, common) {
-    if (common.environment !== undefined) invalid('no environment (StopNCII has one service)', 'environment', common.environment, true);
-    const pageSize = values['page-size'];
-    if (pageSize !== undefined && (typeof pageSize !== 'string' || !/^\d+$/.test(pageSize)))
-      invalid('integer between 1 and 10000', 'page-size', pageSize, true);
+  credentialFields: ['subscriptionKey', 'fetchFunctionKey'] as const,
+  feedbackCredentialFields: ['subscriptionKey', 'feedbackFunctionKey'] as const,
+  options: {
+    'page-size': { type: 'string' },
+  } satisfies NonNullable<ParseArgsConfig['options']>,
+  help: `StopNCII.org (stopncii):
+  --page-size N         records per FetchHashes page, 1 to ${MAX_PAGE_SIZE} (default 800)
+  (credentials: subscriptionKey, fetchFunctionKey; feedback: subscriptionKey, feedbackFunctionKey;
+  no --environment, StopNCII has one service; feedback sends up as Blocked, down as NotBlocked,
+  the reason as a tag)`,
+  create(
+    values: Readonly<Record<string, unknown>>,
+    credentials: Readonly<Record<string, Secret>>,
+    common: { readonly environment?: string; readonly baseUrl?: string },
+  ): ExchangeClient {
+    if (common.environment !== undefined) {
+      throw new UsageError('StopNCII has no environments (no test environment): use --base-url to reach another server');
+    }
+    const size = values['page-size'];
+    let pageSize: number | undefined;
+    if (size !== undefined) {
+      pageSize = typeof size === 'string' && /^\d{1,6}$/.test(size) ? Number(size) : Number.NaN;
+      if (!(pageSize >= 1 && pageSize <= MAX_PAGE_SIZE)) {
+        throw new UsageError(
+          `Expected an integer from 1 to ${MAX_PAGE_SIZE} for --page-size but received ${JSON.stringify(size)}`,
+        );
+      }
+    }
+    const { subscriptionKey, fetchFunctionKey, feedbackFunctionKey } = credentials;
+    if (subscriptionKey === undefined) throw new UsageError('No StopNCII subscriptionKey');
     return stopnciiExchange({
       credentials: {
-        subscriptionKey: credentials.subscriptionKey as Secret,
-        ...(credentials.fetchFunctionKey === undefined ? {} : { fetchFunctionKey: credentials.fetchFunctionKey }),
-        ...(credentials.feedbackFunctionKey === undefined ? {} : { feedbackFunctionKey: credentials.feedbackFunctionKey }),
+        subscriptionKey,
+        ...(fetchFunctionKey === undefined ? {} : { fetchFunctionKey }),
+        ...(feedbackFunctionKey === undefined ? {} : { feedbackFunctionKey }),
       },
       ...(common.baseUrl === undefined ? {} : { baseUrl: common.baseUrl }),
-      ...(pageSize === undefined ? {} : { pageSize: integerInRange(Number(pageSize), 1, 10_000, 'page-size') }),
+      ...(pageSize === undefined ? {} : { pageSize }),
     });
   },
 };

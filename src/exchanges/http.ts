@@ -97,12 +97,20 @@ export function resolveExchangeHttpOptions(options: ExchangeHttpOptions | undefi
   const o = optionsObject(options, 'options');
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalid('AbortSignal', 'signal', o.signal);
   return Object.freeze({
-    timeoutMs: (o.timeoutMs === undefined ? undefined : integerInRange(o.timeoutMs, 1, 3_600_000, 'timeoutMs')) ?? DEFAULT_EXCHANGE_TIMEOUT_MS,
-    retries: (o.retries === undefined ? undefined : integerInRange(o.retries, 0, 100, 'retries')) ?? DEFAULT_EXCHANGE_RETRIES,
-    backoffMs: (o.backoffMs === undefined ? undefined : integerInRange(o.backoffMs, 0, MAX_EXCHANGE_BACKOFF_MS, 'backoffMs')) ?? DEFAULT_EXCHANGE_BACKOFF_MS,
-    minIntervalMs: (o.minIntervalMs === undefined ? undefined : integerInRange(o.minIntervalMs, 0, 3_600_000, 'minIntervalMs')) ?? 0,
+    timeoutMs:
+      (o.timeoutMs === undefined ? undefined : integerInRange(o.timeoutMs, 1, 3_600_000, 'timeoutMs')) ??
+      DEFAULT_EXCHANGE_TIMEOUT_MS,
+    retries:
+      (o.retries === undefined ? undefined : integerInRange(o.retries, 0, 100, 'retries')) ?? DEFAULT_EXCHANGE_RETRIES,
+    backoffMs:
+      (o.backoffMs === undefined ? undefined : integerInRange(o.backoffMs, 0, MAX_EXCHANGE_BACKOFF_MS, 'backoffMs')) ??
+      DEFAULT_EXCHANGE_BACKOFF_MS,
+    minIntervalMs:
+      (o.minIntervalMs === undefined ? undefined : integerInRange(o.minIntervalMs, 0, 3_600_000, 'minIntervalMs')) ?? 0,
     maxResponseBytes:
-      (o.maxResponseBytes === undefined ? undefined : integerInRange(o.maxResponseBytes, 1, Number.MAX_SAFE_INTEGER, 'maxResponseBytes')) ??
+      (o.maxResponseBytes === undefined
+        ? undefined
+        : integerInRange(o.maxResponseBytes, 1, Number.MAX_SAFE_INTEGER, 'maxResponseBytes')) ??
       DEFAULT_EXCHANGE_MAX_RESPONSE_BYTES,
     signal: o.signal,
   });

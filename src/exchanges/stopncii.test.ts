@@ -19,6 +19,7 @@ import {
   type StopnciiStandIn,
   type StopnciiStandInKeys,
 } from '../testing/stopncii-standin.js';
+import { UsageError } from '../cli/command.js';
 import { stopnciiProgramme } from '../cli/fetch-stopncii.js';
 import { Secret } from './credentials.js';
 import { ExchangeHttp } from './http.js';
@@ -271,8 +272,9 @@ describe('stopnciiExchange: credentials and options', () => {
     const credentials = { subscriptionKey: new Secret('s'), fetchFunctionKey: new Secret('f') };
     const c = stopnciiProgramme.create({ 'page-size': '100' }, credentials, { baseUrl: service.url });
     expect(c.checkpointKey).toBe(`stopncii:${service.url}/`);
-    expect(() => stopnciiProgramme.create({}, credentials, { environment: 'test' })).toThrow(RangeError);
-    expect(() => stopnciiProgramme.create({ 'page-size': 'x' }, credentials, {})).toThrow(RangeError);
+    expect(() => stopnciiProgramme.create({}, credentials, { environment: 'test' })).toThrow(UsageError);
+    for (const size of ['x', '0', '10001', '1.5'])
+      expect(() => stopnciiProgramme.create({ 'page-size': size }, credentials, {})).toThrow(UsageError);
   });
 });
 
