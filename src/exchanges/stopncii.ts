@@ -9,7 +9,7 @@
  * entries, `Withdrawn` and `Deleted` records removals, other types ignored.
  */
 import { HashwardenError } from '../errors.js';
-import { normalEntry } from '../lists/entry.js';
+import { MAX_FIELD_LENGTH, normalEntry } from '../lists/entry.js';
 import { removalKey, type RawRow } from '../lists/rows.js';
 import { stopnciiRow } from '../lists/stopncii.js';
 import type { ImportRow } from '../store/types.js';
@@ -278,8 +278,8 @@ async function sendFeedback(r: Resolved, feedback: ExchangeFeedback, context: Ex
   if (entry.algorithm !== 'pdq' && entry.algorithm !== 'md5')
     invalid('a pdq or md5 entry', 'feedback.entry.algorithm', entry.algorithm, true);
   if (f.vote !== 'up' && f.vote !== 'down') invalid('one of up, down', 'feedback.vote', f.vote, true);
-  if (f.reason !== undefined && (typeof f.reason !== 'string' || f.reason.length > 1024))
-    invalid('string of at most 1024 characters', 'feedback.reason', f.reason);
+  if (f.reason !== undefined && (typeof f.reason !== 'string' || f.reason.length > MAX_FIELD_LENGTH))
+    invalid(`string of at most ${MAX_FIELD_LENGTH} characters`, 'feedback.reason', f.reason);
   // As the reference client posts it: the hash, the value and tags (the reason, as one tag).
   const hashFeedback = {
     tags: f.reason === undefined || f.reason.trim() === '' ? [] : [f.reason.trim()],

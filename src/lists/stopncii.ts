@@ -399,6 +399,12 @@ export function feedStopncii(sink: RowSink, reader: StopnciiReader, bytes: Uint8
 }
 
 /**
+ * How much of a head the answer-object test looks at: 64 KiB. A `FetchHashes` answer names a few
+ * short fields before `hashRecords`; a head without it that far is no answer.
+ */
+const SNIFF_CHARS = 64 * 1024;
+
+/**
  * True when `head` (the start of a file, without its BOM) is a StopNCII
  * file: a JSON array, or an object with a `hashRecords` key before any nested value (an NDJSON
  * line is an object too, but never with that key at its top).
@@ -409,6 +415,6 @@ export function looksLikeStopncii(head: string): boolean {
   const text = head.trimStart();
   if (text.startsWith('[')) return true;
   return /^\{\s*(?:"(?:[^"\\]|\\.)*"\s*:\s*(?:"(?:[^"\\]|\\.)*"|[-+\w.]+)\s*,\s*)*"hashRecords"\s*:/.test(
-    text.slice(0, 64 * 1024),
+    text.slice(0, SNIFF_CHARS),
   );
 }
