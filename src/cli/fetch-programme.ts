@@ -22,6 +22,8 @@ export interface FetchProgramme {
   readonly name: ExchangeName;
   /** The credentials' fields, read with `readCredentials` (file, or `HASHWARDEN_<NAME>_<FIELD>`). */
   readonly credentialFields: readonly string[];
+  /** The fields `feedback` needs, where they differ (StopNCII's feedback has a key of its own). */
+  readonly feedbackCredentialFields?: readonly string[];
   /** The programme's own flags (parseArgs options): filters and the like. */
   readonly options: NonNullable<ParseArgsConfig['options']>;
   /** Help lines for those flags, and the programme's environments. */

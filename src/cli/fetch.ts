@@ -19,12 +19,13 @@ import { HashStore } from '../store/index.js';
 import { CliRefusal, EXIT, integerArgument, required, usage, UsageError, type Command, type CliIo } from './command.js';
 import { jsonLine, textLine } from './escape.js';
 import type { CommonFetchFlags, FetchProgramme, FlagValues } from './fetch-programme.js';
+import { stopnciiProgramme } from './fetch-stopncii.js';
 import { tatProgramme } from './fetch-tat.js';
 import { threatexchangeProgramme } from './fetch-threatexchange.js';
 
 /** The programmes `fetch` and `feedback` know, by name. */
 const PROGRAMMES: ReadonlyMap<ExchangeName, FetchProgramme> = new Map<ExchangeName, FetchProgramme>(
-  [tatProgramme, threatexchangeProgramme].map((p) => [p.name, p]),
+  [stopnciiProgramme, threatexchangeProgramme, tatProgramme].map((p) => [p.name, p]),
 );
 
 const COMMON_OPTIONS = {
@@ -85,7 +86,7 @@ function httpOptions(values: FlagValues): ExchangeHttpOptions {
 }
 
 /** The client of `programme` from the flags and the credentials (file, or environment). */
-async function clientOf(programme: FetchProgramme, values: FlagValues): Promise<ExchangeClient> {
+async function clientOf(programme: FetchProgramme, values: FlagValues, forFeedback = false): Promise<ExchangeClient> {
   refuseForeignFlags(programme, values);
   const common: CommonFetchFlags = {
     ...(values.environment === undefined ? {} : { environment: String(values.environment) }),
@@ -93,7 +94,7 @@ async function clientOf(programme: FetchProgramme, values: FlagValues): Promise<
   };
   const credentials = await readCredentials(
     programme.name,
-    programme.credentialFields,
+    forFeedback ? (programme.feedbackCredentialFields ?? programme.credentialFields) : programme.credentialFields,
     values.credentials === undefined ? {} : { file: String(values.credentials) },
   );
   return usage(() => programme.create(values, credentials, common));
@@ -234,7 +235,7 @@ Exit status: 0 when the programme took it, 2 on error.`;
     if (vote !== 'up' && vote !== 'down')
       throw new UsageError(`Expected up or down for --vote but received ${JSON.stringify(vote)}`);
     const http = new ExchangeHttp(httpOptions(values));
-    const client = await clientOf(programme, values);
+    const client = await clientOf(programme, values, true);
     if (client.feedback === undefined) throw new CliRefusal(`${programme.name} takes no feedback`);
     const store = HashStore.open(dbPath, { readonly: true });
     let entry;

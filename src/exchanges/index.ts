@@ -28,3 +28,10 @@ export {
   threatExchange,
 } from './threatexchange.js';
 export type { ThreatExchangeCredentials, ThreatExchangeOptions } from './threatexchange.js';
+export {
+  DEFAULT_STOPNCII_PAGE_SIZE,
+  STOPNCII_BASE_URL,
+  STOPNCII_START_TIMESTAMP,
+  stopnciiExchange,
+} from './stopncii.js';
+export type { StopnciiCredentials, StopnciiExchangeOptions } from './stopncii.js';

@@ -10,6 +10,7 @@ import { invalid } from '../validate.js';
 import { looksLikeChecksumLine } from './checksum.js';
 import { stripBom, type ListReadFormat } from './formats.js';
 import { looksLikePdqHasherLine } from './pdq-hasher.js';
+import { looksLikeStopncii } from './stopncii.js';
 import { looksLikeTeRow } from './te-rows.js';
 
 const NDJSON_EXTENSIONS = new Set(['.ndjson', '.jsonl', '.json-lines']);
@@ -29,7 +30,9 @@ function firstContentLine(text: string): string | undefined {
 }
 
 /**
- * The format of a list file: `te` when the first non-blank line of `head` is a pytx 0.x / HMA 1.0
+ * The format of a list file: `stopncii` when `head` starts (after white space) with `[` or with an
+ * object whose top-level keys before any nested value include `hashRecords` (StopNCII's records, or a
+ * `FetchHashes` answer; an NDJSON row never has that key); `te` when the first non-blank line of `head` is a pytx 0.x / HMA 1.0
  * row (`<hash>,<id>,<ISO date>,…`; a CSV file's first line is a header, never that), else by
  * extension (`.csv`; `.ndjson`, `.jsonl`, `.json-lines`),
  * otherwise sniffed from the first non-blank line of `head`: a PDQ hasher's line
@@ -52,6 +55,8 @@ export function detectListFormat(path: string, head?: string): ListReadFormat {
   if (head !== undefined && typeof head !== 'string') invalid('string', 'head', head);
   const extension = extname(path).toLowerCase();
   const line = head === undefined ? undefined : firstContentLine(stripBom(head));
+  // A JSON document, whatever its extension: its records may span lines, so the whole head is looked at.
+  if (head !== undefined && looksLikeStopncii(stripBom(head))) return 'stopncii';
   // A `.te` file is often called `.csv` (HMA 1.0's `pdq.csv`), but a CSV file's first line is a
   // header, never a hash: sniffed first.
   if (line !== undefined && !NDJSON_EXTENSIONS.has(extension) && looksLikeTeRow(line)) return 'te';

@@ -40,14 +40,15 @@ export const LIST_FORMATS: readonly ListFormat[] = Object.freeze(['csv', 'ndjson
  * (`checksum`: `md5sum`/`sha256sum`/BSD checksum-tool lines; `pdq`: the PDQ hashers'
  * `hash,quality,filename` and `hash=…,quality=…` lines; `te`: pytx 0.x / HMA 1.0 `hash,id,date,tags`
  * rows), each parsed by its file registered in `read-formats.ts` (whose table the compiler checks
- * against this list).
+ * against this list); or `stopncii` (StopNCII.org's hash records, a JSON array or a `FetchHashes`
+ * answer, read by `stopncii.ts` as a stream of JSON rather than of lines).
  *
  * @example
  * ```ts
  * const format: ListReadFormat = flags.format ?? 'checksum';
  * ```
  */
-export type ListReadFormat = ListFormat | 'checksum' | 'pdq' | 'te';
+export type ListReadFormat = ListFormat | 'checksum' | 'pdq' | 'te' | 'stopncii';
 
 /**
  * Every format the list readers accept (`--format` of `hashwarden import`).
@@ -64,6 +65,7 @@ export const LIST_READ_FORMATS: readonly ListReadFormat[] = Object.freeze([
   'checksum',
   'pdq',
   'te',
+  'stopncii',
 ] as const);
 
 /**

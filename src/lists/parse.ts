@@ -26,6 +26,7 @@ import {
 } from './formats.js';
 import { detectListFormat } from './detect.js';
 import { lineParser } from './read-formats.js';
+import { feedStopncii, looksLikeStopncii, STOPNCII_CHUNK_BYTES, stopnciiSink } from './stopncii.js';
 import { firstBadUtf8Line, listError, plural, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 
 /** `parseList`'s sink: every entry, in file order, with duplicates caught. */
@@ -98,12 +99,27 @@ function refuseLongLines(text: string, source: string): void {
   }
 }
 
+/**
+ * Reads a whole StopNCII file into the sink a chunk at a time, as the streaming reader does, so
+ * that its bound on a record holds here too.
+ */
+function readStopnciiText(bytes: Uint8Array, sink: ListSink): void {
+  const reader = stopnciiSink(sink);
+  const start = bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf ? 3 : 0;
+  for (let at = start; at < bytes.length; at += STOPNCII_CHUNK_BYTES)
+    feedStopncii(sink, reader, bytes.subarray(at, at + STOPNCII_CHUNK_BYTES));
+  feedStopncii(sink, reader, undefined);
+}
+
 function parseResolved(text: string, bytes: Uint8Array | undefined, options: ResolvedParseOptions): ParsedList {
   const body = stripBom(text);
-  refuseLongLines(body, options.source);
-  const format = options.format ?? detectListFormat(options.source, body);
+  // StopNCII's JSON need not break lines: its reader bounds each record instead.
+  const json = options.format ?? (looksLikeStopncii(body) ? 'stopncii' : undefined);
+  if (json !== 'stopncii') refuseLongLines(body, options.source);
+  const format = json ?? detectListFormat(options.source, body);
   const sink = new ListSink(options);
   if (format === 'csv') parseCsvRows(bytes ?? Buffer.from(body, 'utf8'), sink);
+  else if (format === 'stopncii') readStopnciiText(bytes ?? Buffer.from(body, 'utf8'), sink);
   else lineParser(format)(body, sink);
   return sink.finish(format);
 }

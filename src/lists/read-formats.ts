@@ -14,6 +14,9 @@ import { parseTeRows } from './te-rows.js';
 import type { ListFormat, ListReadFormat } from './formats.js';
 import type { RowSink } from './rows.js';
 
+/** Read-only formats that are not line-based (a JSON document), read by their own readers. */
+type NotLineBased = 'stopncii';
+
 /** A parser of a run of whole lines into a sink; `firstLine` is the line number of the first. */
 export type LineParser = (text: string, sink: RowSink, firstLine?: number) => void;
 
@@ -26,9 +29,9 @@ export const LINE_DIALECTS = {
   checksum: parseChecksumRows,
   pdq: parsePdqHasherRows,
   te: parseTeRows,
-} as const satisfies Record<Exclude<ListReadFormat, ListFormat>, LineParser>;
+} as const satisfies Record<Exclude<ListReadFormat, ListFormat | NotLineBased>, LineParser>;
 
-const LINE_PARSERS: Readonly<Record<Exclude<ListReadFormat, 'csv'>, LineParser>> = {
+const LINE_PARSERS: Readonly<Record<Exclude<ListReadFormat, 'csv' | NotLineBased>, LineParser>> = {
   ndjson: parseNdjsonRows,
   text: parseTextRows,
   ...LINE_DIALECTS,
@@ -43,6 +46,6 @@ const LINE_PARSERS: Readonly<Record<Exclude<ListReadFormat, 'csv'>, LineParser>>
  * lineParser('checksum')(text, sink, 1);
  * ```
  */
-export function lineParser(format: Exclude<ListReadFormat, 'csv'>): LineParser {
+export function lineParser(format: Exclude<ListReadFormat, 'csv' | NotLineBased>): LineParser {
   return LINE_PARSERS[format];
 }

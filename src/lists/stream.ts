@@ -24,6 +24,7 @@ import {
 } from './formats.js';
 import { detectListFormat } from './detect.js';
 import { lineParser } from './read-formats.js';
+import { feedStopncii, looksLikeStopncii, stopnciiSink } from './stopncii.js';
 import { firstBadUtf8Line, listError, removalKey, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 import { normalEntry, type ListEntry } from './entry.js';
 
@@ -199,6 +200,8 @@ class SegmentReader {
     readonly handle: FileHandle,
     readonly path: string,
     readonly maxBytes: number,
+    /** Hand out chunks as read, not cut at line feeds (a JSON document: its reader checks it). */
+    readonly raw = false,
   ) {}
 
   async next(): Promise<Segment | undefined> {
@@ -219,6 +222,10 @@ class SegmentReader {
       // The size was checked at open; this catches a file that grows while it is read.
       if (this.bytesRead > this.maxBytes)
         throw listError(`${this.path} grew past the limit of ${this.maxBytes} bytes while read`);
+      if (this.raw) {
+        this.#offset += chunk.length;
+        return { bytes: chunk, line: 1, end: this.#offset };
+      }
       const lf = chunk.lastIndexOf(10);
       if (lf < 0) {
         this.#carry.push(chunk);
@@ -253,6 +260,17 @@ class SegmentReader {
     this.#line += countLineFeeds(bytes);
     this.#offset = segment.end;
     return segment;
+  }
+}
+
+/** True when the file's first 64 KiB (read without moving its position) are StopNCII's JSON. */
+async function looksLikeStopnciiFile(handle: FileHandle, path: string): Promise<boolean> {
+  try {
+    const buffer = Buffer.alloc(CHUNK_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, CHUNK_BYTES, 0);
+    return looksLikeStopncii(stripBomBytes(buffer.subarray(0, bytesRead)).toString('utf8'));
+  } catch (error) {
+    throw readError(path, error);
   }
 }
 
@@ -388,14 +406,16 @@ async function* readBatches(
   }
   let parser: ReturnType<typeof csvParser> | undefined;
   try {
-    const reader = new SegmentReader(handle, path, maxBytes);
+    // StopNCII's JSON is told from its head before reading lines: it may have no line feed at all.
+    const json = options.format ?? ((await looksLikeStopnciiFile(handle, path)) ? 'stopncii' : undefined);
+    const reader = new SegmentReader(handle, path, maxBytes, json === 'stopncii');
     const sink = new BatchSink(options);
     // Runs read for detection, parsed before any further read.
     const held: Segment[] = [];
     let first = await reader.next();
     if (first !== undefined) first = { ...first, bytes: stripBomBytes(first.bytes) };
     if (first !== undefined) held.push(first);
-    let format = options.format;
+    let format = json;
     if (format === undefined) {
       let head = first?.bytes.toString('utf8') ?? '';
       for (let size = head.length; !/\S/.test(head) && size < SNIFF_BYTES; ) {
@@ -409,7 +429,8 @@ async function* readBatches(
     }
     let records: CsvRecords | undefined;
     let quoted = false;
-    const parseLines = format === 'csv' ? undefined : lineParser(format);
+    const parseLines = format === 'csv' || format === 'stopncii' ? undefined : lineParser(format);
+    const stopncii = format === 'stopncii' ? stopnciiSink(sink) : undefined;
     if (format === 'csv') {
       // Loaded here, not at module load: a process that never reads a CSV file should not pay for it.
       records = new CsvRecords(sink);
@@ -418,7 +439,8 @@ async function* readBatches(
     }
     /** Parses one run of lines into the sink (`undefined`: the end of the file). */
     const parse = async (bytes: Buffer | undefined, line: number): Promise<void> => {
-      if (parser === undefined || records === undefined) {
+      if (stopncii !== undefined) feedStopncii(sink, stopncii, bytes);
+      else if (parser === undefined || records === undefined) {
         if (bytes !== undefined) parseLines?.(bytes.toString('utf8'), sink, line);
       } else if (bytes === undefined) {
         await parser.feed(undefined);
