@@ -44,6 +44,10 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/** `hashwarden feedback stopncii` on entry `id` of the list, against the stand-in. */
+const feedback = (id: string, ...flags: string[]) =>
+  cli('feedback', 'stopncii', '--db', db, '--list', 'stopncii', '--id', id, '--base-url', service.url, ...flags);
+
 describe('hashwarden fetch and feedback stopncii', () => {
   it('syncs with the keys from the environment, and sends a downvote with the feedback key', async () => {
     const fetched = await cli(
@@ -67,22 +71,7 @@ describe('hashwarden fetch and feedback stopncii', () => {
     store.close();
     expect(entry).toBeDefined();
 
-    const sent = await cli(
-      'feedback',
-      'stopncii',
-      '--db',
-      db,
-      '--list',
-      'stopncii',
-      '--id',
-      String(entry?.id),
-      '--vote',
-      'down',
-      '--reason',
-      'not-ncii',
-      '--base-url',
-      service.url,
-    );
+    const sent = await feedback(String(entry?.id), '--vote', 'down', '--reason', 'not-ncii');
     expect(sent.err).toBe('');
     expect(sent.status).toBe(0);
     expect(service.feedback).toHaveLength(1);
@@ -94,20 +83,7 @@ describe('hashwarden fetch and feedback stopncii', () => {
   it('refuses feedback without the feedback key, naming the variable', async () => {
     delete process.env.HASHWARDEN_STOPNCII_FEEDBACK_FUNCTION_KEY;
     await cli('fetch', 'stopncii', '--db', db, '--list', 'stopncii', '--base-url', service.url);
-    const { status, err } = await cli(
-      'feedback',
-      'stopncii',
-      '--db',
-      db,
-      '--list',
-      'stopncii',
-      '--id',
-      'x',
-      '--vote',
-      'up',
-      '--base-url',
-      service.url,
-    );
+    const { status, err } = await feedback('x', '--vote', 'up');
     expect(status).toBe(2);
     expect(err).toMatch(/HASHWARDEN_STOPNCII_FEEDBACK_FUNCTION_KEY/);
     expect(service.feedback).toHaveLength(0);

@@ -51,39 +51,19 @@ function contents(path: string): string[] {
 
 const FAST = ['--timeout', '5', '--retries', '0'];
 
+/** `hashwarden fetch tat` into `store` against the stand-in, with the credentials file. */
+const fetchTat = (store: string, ...extra: string[]) =>
+  cli('fetch', 'tat', '--db', store, '--list', 'tat', '--credentials', credentials, '--base-url', tat.url, ...extra);
+
 describe('hashwarden fetch', () => {
   it('syncs a list with credentials from a file, then finds nothing new', async () => {
-    const first = await cli(
-      'fetch',
-      'tat',
-      '--db',
-      db,
-      '--list',
-      'tat',
-      '--credentials',
-      credentials,
-      '--base-url',
-      tat.url,
-      ...FAST,
-    );
+    const first = await fetchTat(db, ...FAST);
     expect(first.err).toBe('');
     expect(first.status).toBe(0);
     expect(first.out).toMatch(/^tat → tat: \d+ pages, \+\d+ ~0 -0 =0, \d+ ignored/);
     const stored = contents(db);
     expect(stored.length).toBeGreaterThan(100);
-    const again = await cli(
-      'fetch',
-      'tat',
-      '--db',
-      db,
-      '--list',
-      'tat',
-      '--credentials',
-      credentials,
-      '--base-url',
-      tat.url,
-      '--json',
-    );
+    const again = await fetchTat(db, '--json');
     expect(again.status).toBe(0);
     expect(JSON.parse(again.out)).toMatchObject({ programme: 'tat', added: 0, removed: 0 });
     expect(contents(db)).toEqual(stored);
@@ -99,19 +79,7 @@ describe('hashwarden fetch', () => {
 
   it('reports refused credentials without printing them, exit 2', async () => {
     await writeFile(credentials, JSON.stringify({ username: USERNAME, password: 'wrong-pw-5d2a' }));
-    const { status, out, err } = await cli(
-      'fetch',
-      'tat',
-      '--db',
-      db,
-      '--list',
-      'tat',
-      '--credentials',
-      credentials,
-      '--base-url',
-      tat.url,
-      ...FAST,
-    );
+    const { status, out, err } = await fetchTat(db, ...FAST);
     expect(status).toBe(2);
     expect(err).toMatch(/ERR_EXCHANGE_AUTH/);
     expect(`${out}${err}`).not.toContain('wrong-pw-5d2a');
@@ -125,22 +93,7 @@ describe('hashwarden fetch', () => {
 
   it('resumes after the process is killed mid-sync, ending as an uninterrupted sync', async () => {
     const reference = join(dir, 'reference.db');
-    expect(
-      (
-        await cli(
-          'fetch',
-          'tat',
-          '--db',
-          reference,
-          '--list',
-          'tat',
-          '--credentials',
-          credentials,
-          '--base-url',
-          tat.url,
-        )
-      ).status,
-    ).toBe(0);
+    expect((await fetchTat(reference)).status).toBe(0);
     const expected = contents(reference);
 
     // Page 7 never comes: the process waits on it, its checkpoint behind, and is killed there.
@@ -196,19 +149,7 @@ describe('hashwarden fetch', () => {
     expect(partial.length).toBeGreaterThan(0);
     expect(partial.length).toBeLessThan(expected.length);
 
-    const resumed = await cli(
-      'fetch',
-      'tat',
-      '--db',
-      db,
-      '--list',
-      'tat',
-      '--credentials',
-      credentials,
-      '--base-url',
-      tat.url,
-      '--json',
-    );
+    const resumed = await fetchTat(db, '--json');
     expect(resumed.status).toBe(0);
     expect(JSON.parse(resumed.out).from).toBe(checkpoint);
     expect(contents(db)).toEqual(expected);
@@ -217,7 +158,7 @@ describe('hashwarden fetch', () => {
 
 describe('hashwarden feedback', () => {
   it('refuses a programme without feedback', async () => {
-    await cli('fetch', 'tat', '--db', db, '--list', 'tat', '--credentials', credentials, '--base-url', tat.url);
+    await fetchTat(db);
     const [id] = contents(db)[0]?.split('=') ?? [];
     const { status, err } = await cli(
       'feedback',
