@@ -52,7 +52,7 @@ async function isHashOutput(file: string): Promise<boolean> {
 export const importCommand: Command = {
   name: 'import',
   usage:
-    'FILE --db PATH --list NAME [--format csv|ndjson|text|checksum|pdq|te] [--algorithm A] [--replace] [--multi-list] [--allow-empty] [--skip-bad-rows] [--dedupe merge|fail] [--mode OCTAL] [--quiet]',
+    'FILE --db PATH --list NAME [--format csv|ndjson|text|checksum|pdq|te|ncmec] [--algorithm A] [--replace] [--multi-list] [--allow-empty] [--skip-bad-rows] [--dedupe merge|fail] [--mode OCTAL] [--quiet]',
   summary: 'Import a hash list file into a SQLite store (created if missing).',
   help: `
 Options:
@@ -66,6 +66,7 @@ Options:
                      pdq: the PDQ hashers' \`<hash>,<quality>,<file>\` and --details lines
                      (the quality kept as a number in metadata);
                      te: pytx 0.x / HMA 1.0 \`<hash>,<id>,<date>,<tags>\` rows (no header);
+                     ncmec: NCMEC hash-sharing v2 XML (a saved entries page; deletions remove);
                      default: from the file extension, else sniffed
   --algorithm A      algorithm of rows that do not name one (needed for bare hex lines); in
                      files told by length (checksum, te, CSV without an algorithm column),

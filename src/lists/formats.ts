@@ -39,7 +39,7 @@ export const LIST_FORMATS: readonly ListFormat[] = Object.freeze(['csv', 'ndjson
  * A format the list readers accept: one of `LIST_FORMATS` (also written), or a read-only one
  * (`checksum`: `md5sum`/`sha256sum`/BSD checksum-tool lines; `pdq`: the PDQ hashers'
  * `hash,quality,filename` and `hash=…,quality=…` lines; `te`: pytx 0.x / HMA 1.0 `hash,id,date,tags`
- * rows), each parsed by its file registered in `read-formats.ts` (whose table the compiler checks
+ * rows; `ncmec`: NCMEC's hash-sharing API v2 XML, read whole), each parsed by its file registered in `read-formats.ts` (whose table the compiler checks
  * against this list).
  *
  * @example
@@ -47,7 +47,7 @@ export const LIST_FORMATS: readonly ListFormat[] = Object.freeze(['csv', 'ndjson
  * const format: ListReadFormat = flags.format ?? 'checksum';
  * ```
  */
-export type ListReadFormat = ListFormat | 'checksum' | 'pdq' | 'te';
+export type ListReadFormat = ListFormat | 'checksum' | 'pdq' | 'te' | 'ncmec';
 
 /**
  * Every format the list readers accept (`--format` of `hashwarden import`).
@@ -64,6 +64,7 @@ export const LIST_READ_FORMATS: readonly ListReadFormat[] = Object.freeze([
   'checksum',
   'pdq',
   'te',
+  'ncmec',
 ] as const);
 
 /**

@@ -9,6 +9,7 @@
  */
 import { parseChecksumRows } from './checksum.js';
 import { parseNdjsonRows, parseTextRows } from './line-formats.js';
+import { parseNcmecRows } from './ncmec-xml.js';
 import { parsePdqHasherRows } from './pdq-hasher.js';
 import { parseTeRows } from './te-rows.js';
 import type { ListFormat, ListReadFormat } from './formats.js';
@@ -26,6 +27,8 @@ export const LINE_DIALECTS = {
   checksum: parseChecksumRows,
   pdq: parsePdqHasherRows,
   te: parseTeRows,
+  // Not line-based: given the whole document at once (stream.ts gathers it first).
+  ncmec: parseNcmecRows,
 } as const satisfies Record<Exclude<ListReadFormat, ListFormat>, LineParser>;
 
 const LINE_PARSERS: Readonly<Record<Exclude<ListReadFormat, 'csv'>, LineParser>> = {

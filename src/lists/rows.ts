@@ -187,6 +187,12 @@ export abstract class RowSink {
    * says are not of its class), counted and left out, never imported.
    */
   ignored = 0;
+  /**
+   * True for a reader of deltas (`streamListFile`), whose remove rows remove from a stored list;
+   * false for a whole list (`parseList`), where nothing is stored to remove from. Read by formats
+   * whose records say what to remove (NCMEC's deletions).
+   */
+  readonly delta: boolean = false;
   #kept = 0;
 
   constructor(readonly options: ResolvedParseOptions) {}

@@ -23,6 +23,7 @@ import {
   type RowProblem,
 } from './formats.js';
 import { detectListFormat } from './detect.js';
+import { MAX_NCMEC_XML_BYTES } from './ncmec-xml.js';
 import { lineParser } from './read-formats.js';
 import { firstBadUtf8Line, listError, removalKey, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 import { normalEntry, type ListEntry } from './entry.js';
@@ -132,6 +133,7 @@ const SNIFF_BYTES = 1024 * 1024;
 
 /** The streaming reader's sink: rows wait here until they make a batch; nothing else is kept. */
 class BatchSink extends RowSink {
+  override readonly delta = true;
   readonly pending: ListRow[] = [];
   adds = 0;
   removes = 0;
@@ -408,6 +410,8 @@ async function* readBatches(
     let records: CsvRecords | undefined;
     let quoted = false;
     const parseLines = format === 'csv' ? undefined : lineParser(format);
+    // XML is no run of lines: the document is gathered whole (bounded) and parsed at its end.
+    const document: Buffer[] | undefined = format === 'ncmec' ? [] : undefined;
     if (format === 'csv') {
       // Loaded here, not at module load: a process that never reads a CSV file should not pay for it.
       records = new CsvRecords(sink);
@@ -416,7 +420,14 @@ async function* readBatches(
     }
     /** Parses one run of lines into the sink (`undefined`: the end of the file). */
     const parse = async (bytes: Buffer | undefined, line: number): Promise<void> => {
-      if (parser === undefined || records === undefined) {
+      if (document !== undefined) {
+        if (bytes !== undefined) {
+          document.push(bytes);
+          if (reader.bytesRead > MAX_NCMEC_XML_BYTES) {
+            throw listError(`${path}: an NCMEC XML document of more than ${MAX_NCMEC_XML_BYTES} bytes is refused; split it`);
+          }
+        } else parseLines?.(Buffer.concat(document).toString('utf8'), sink, 1);
+      } else if (parser === undefined || records === undefined) {
         if (bytes !== undefined) parseLines?.(bytes.toString('utf8'), sink, line);
       } else if (bytes === undefined) {
         await parser.feed(undefined);
