@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HashStore } from './index.js';
+import { HashStore, STORE_SCHEMA_VERSION } from './index.js';
 import { runScript } from '../testing/jitless.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -62,7 +62,7 @@ describe('better-sqlite3, loaded on the first open', () => {
     const fresh = join(dir, 'missing.db');
     const out = runWithout('missing', store, fresh);
     expect(out.core).toBe('function');
-    expect(out.sqlite).toEqual(['function', 2]);
+    expect(out.sqlite).toEqual(['function', STORE_SCHEMA_VERSION]);
     const install = expect.stringContaining('npm install better-sqlite3') as unknown as string;
     expect(out.open).toMatchObject({ code: 'ERR_MISSING_DEPENDENCY', message: install });
     expect(out.matcher).toMatchObject({ code: 'ERR_MISSING_DEPENDENCY', message: install });
@@ -77,7 +77,7 @@ describe('better-sqlite3, loaded on the first open', () => {
   it('reports an installed better-sqlite3 that fails to load as ERR_MODULE_LOAD, with the cause', () => {
     const fresh = join(dir, 'broken.db');
     const out = runWithout('broken', store, fresh);
-    expect(out.sqlite).toEqual(['function', 2]);
+    expect(out.sqlite).toEqual(['function', STORE_SCHEMA_VERSION]);
     expect(out.open).toMatchObject({ code: 'ERR_MODULE_LOAD', cause: 'ERR_DLOPEN_FAILED' });
     expect(out.matcher).toMatchObject({ code: 'ERR_MODULE_LOAD', cause: 'ERR_DLOPEN_FAILED' });
     expect(existsSync(fresh)).toBe(false);

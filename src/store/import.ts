@@ -8,7 +8,7 @@ import { MAX_FIELD_LENGTH } from '../lists/entry.js';
 import { boolean, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import { MAX_PATH_LENGTH, resolveDedupe, type DedupePolicy } from '../lists/formats.js';
 import { storeError, type StoreContext } from './context.js';
-import type { ImportMode, ImportOptions, ImportRowsOptions, ImportSummary } from './types.js';
+import { MAX_CHECKPOINT_BYTES, type ImportMode, type ImportOptions, type ImportRowsOptions, type ImportSummary } from './types.js';
 
 /** Rows per multi-row insert (staging, and the ordered import): one call into SQLite for 128 rows. */
 export const STAGE_CHUNK = 128;
@@ -29,6 +29,8 @@ export interface ResolvedImport {
    * rows. `undefined`: rows name their lists (`importEntries`, `importRows`, `multiList`).
    */
   readonly only: string | undefined;
+  /** Written in the import's transaction: where a sync stopped (`ImportOptions.checkpoint`). */
+  readonly checkpoint: { readonly key: string; readonly value: string } | undefined;
 }
 
 /** Checks an import's options (TypeError / RangeError) and fills in the defaults. */
@@ -45,7 +47,20 @@ export function resolveImport(options: ImportOptions | undefined): ResolvedImpor
     allowEmpty: o.allowEmpty === undefined ? false : boolean(o.allowEmpty, 'allowEmpty'),
     dedupe: resolveDedupe((o as ImportRowsOptions).dedupe),
     only: undefined,
+    checkpoint: resolveCheckpoint(o.checkpoint),
   });
+}
+
+/** Checks `ImportOptions.checkpoint`: a key and a value, each a bounded string. */
+function resolveCheckpoint(value: ImportOptions['checkpoint']): ResolvedImport['checkpoint'] {
+  if (value === undefined) return undefined;
+  const c = optionsObject(value, 'checkpoint');
+  const key = nonEmptyString(c.key, 'checkpoint.key', MAX_FIELD_LENGTH);
+  if (typeof c.value !== 'string') invalid('string', 'checkpoint.value', c.value);
+  if (Buffer.byteLength(c.value) > MAX_CHECKPOINT_BYTES) {
+    invalid(`string of at most ${MAX_CHECKPOINT_BYTES} bytes`, 'checkpoint.value', c.value, true);
+  }
+  return Object.freeze({ key, value: c.value });
 }
 
 /** What one import did to one list, before its version is known. */
@@ -242,6 +257,13 @@ export function record(
     'INSERT INTO imports (list, version, source, added, updated, unchanged, removed, mode, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)',
   );
   const record = ctx.insertImport;
+  if (resolved.checkpoint !== undefined) {
+    ctx.db
+      .prepare(
+        'INSERT INTO checkpoints (key, value, at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, at = excluded.at',
+      )
+      .run(resolved.checkpoint.key, resolved.checkpoint.value, now);
+  }
   return tallies.map((t) => {
     const version = versions.get(t.list) as number;
     record.run(t.list, version, resolved.source, t.added, t.updated, t.unchanged, t.removed, mode, now);

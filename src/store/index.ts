@@ -6,7 +6,7 @@
  * without it.
  */
 export { HashStore } from './store.js';
-export { STORE_SCHEMA_VERSION } from './types.js';
+export { MAX_CHECKPOINT_BYTES, STORE_SCHEMA_VERSION } from './types.js';
 export type {
   EntryFilter,
   ImportFileOptions,

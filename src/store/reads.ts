@@ -18,7 +18,7 @@ import {
   type StoreContext,
 } from './context.js';
 import { isSqliteError, type Statement } from './driver.js';
-import type { EntryFilter, ImportMode, ImportRecord, ListHeader, ListInfo } from './types.js';
+import { MAX_CHECKPOINT_BYTES, type EntryFilter, type ImportMode, type ImportRecord, type ListHeader, type ListInfo } from './types.js';
 
 /** A row of `imports` (the version 2 columns defaulted in a version 1 store). */
 interface ImportRecordRow {
@@ -269,6 +269,30 @@ export function count(ctx: StoreContext, filter?: EntryFilter): number {
   const { index, params } = entryFilter(filter);
   try {
     return (ctx.count[index] as Statement<string[], number>).get(...params) ?? 0;
+  } catch (error) {
+    throw storeError(ctx.path, error);
+  }
+}
+
+/** {@link HashStore.checkpoint}. */
+export function checkpoint(ctx: StoreContext, key: string): string | undefined {
+  const name = nonEmptyString(key, 'key', MAX_FIELD_LENGTH);
+  // A version 1 or 2 store read as it is (read-only) has no checkpoints.
+  if (ctx.version < 3) return undefined;
+  try {
+    const row = ctx.db
+      .prepare<[string], { value: string | null; text: number }>(
+        `SELECT ${boundedColumn('value', MAX_CHECKPOINT_BYTES)}, typeof(value) = 'text' AS text FROM checkpoints WHERE key = ?`,
+      )
+      .get(name);
+    if (row === undefined) return undefined;
+    if (row.value === null || row.text !== 1) {
+      throw new HashwardenError(
+        'ERR_STORE',
+        `SQLite store ${ctx.path}: the checkpoint ${shownName(name)} is not what a sync writes (longer than ${MAX_CHECKPOINT_BYTES} bytes, or not text): a crafted store`,
+      );
+    }
+    return row.value;
   } catch (error) {
     throw storeError(ctx.path, error);
   }

@@ -12,7 +12,10 @@ import { createContext, storeError, type StoreContext } from './context.js';
 import { loadDriver, type Connection } from './driver.js';
 import { STORE_SCHEMA_VERSION, type StoreOptions } from './types.js';
 
-const REQUIRED_TABLES = ['lists', 'entries', 'imports'] as const;
+const REQUIRED_TABLES = ['lists', 'entries', 'imports', 'checkpoints'] as const;
+
+/** The tables a store of each older version lacks (it is upgraded when opened for writing). */
+const ADDED_SINCE: Readonly<Record<number, readonly string[]>> = { 1: ['checkpoints'], 2: ['checkpoints'] };
 
 /**
  * Everything a store's `sqlite_master` may hold besides the tables, by name: the index SQLite makes
@@ -67,6 +70,11 @@ CREATE TABLE imports (
   removed INTEGER NOT NULL DEFAULT 0,
   mode TEXT
 );
+CREATE TABLE checkpoints (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  at TEXT NOT NULL
+) WITHOUT ROWID;
 PRAGMA user_version = ${STORE_SCHEMA_VERSION};
 `;
 
@@ -83,6 +91,19 @@ ALTER TABLE lists ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE imports ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE imports ADD COLUMN mode TEXT;
 PRAGMA user_version = 2;
+`;
+
+/**
+ * From version 2: where each hash-sharing programme's sync stopped (src/exchanges/sync.ts),
+ * written in the transaction of the rows it covers.
+ */
+const UPGRADE_FROM_2 = `
+CREATE TABLE checkpoints (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL,
+  at TEXT NOT NULL
+) WITHOUT ROWID;
+PRAGMA user_version = 3;
 `;
 
 /** {@link StoreOptions}, checked, with their defaults. */
@@ -243,6 +264,7 @@ function refuseAlteredTables(
   expected: ReadonlyMap<string, readonly ColumnShape[]>,
 ): void {
   for (const table of REQUIRED_TABLES) {
+    if (ADDED_SINCE[version]?.includes(table) === true) continue;
     const shapes = expected.get(table) as readonly ColumnShape[];
     const added = version === 1 ? (ADDED_BY_UPGRADE[table] ?? []) : [];
     const want = shapes.filter((shape) => !added.includes(JSON.parse(shape)[0] as string));
@@ -293,22 +315,25 @@ function prepareSchema(
     ({ version, tables, objects } = inspect(db));
   }
   if (version === 0) throw notAStore(path, `it has tables ${tables.join(', ')} but no hashwarden schema version`);
-  // Read-only, a version 1 store is read as it is: its lists have the default policy.
-  if (version !== STORE_SCHEMA_VERSION && version !== 1) {
+  // Read-only, a version 1 or 2 store is read as it is: its lists have the default policy, no checkpoint.
+  if (version !== STORE_SCHEMA_VERSION && version !== 1 && version !== 2) {
     const why = version > STORE_SCHEMA_VERSION ? 'newer than this hashwarden supports; upgrade hashwarden' : 'unknown';
     throw new HashwardenError(
       'ERR_STORE',
       `SQLite store ${path}: schema version ${version} is ${why} (this hashwarden reads version ${STORE_SCHEMA_VERSION})`,
     );
   }
-  const missing = REQUIRED_TABLES.filter((table) => !tables.includes(table));
+  const missing = REQUIRED_TABLES.filter(
+    (table) => !tables.includes(table) && ADDED_SINCE[version]?.includes(table) !== true,
+  );
   if (missing.length > 0) throw notAStore(path, `tables missing: ${missing.join(', ')}`);
   // Before anything is written (the upgrade, WAL) or read.
   refuseUnknownObjects(path, objects);
   refuseAlteredTables(db, path, version, columns);
-  if (version === 1 && !options.readonly) {
+  if (version < STORE_SCHEMA_VERSION && !options.readonly) {
     db.transaction(() => {
       if (inspect(db).version === 1) db.exec(UPGRADE_FROM_1);
+      if (inspect(db).version === 2) db.exec(UPGRADE_FROM_2);
     }).immediate();
     version = inspect(db).version;
   }

@@ -12,7 +12,7 @@ import { storeError, storeRows, type StoreContext } from './context.js';
 import { importFile } from './import-file.js';
 import { readPacked } from './load.js';
 import { setListPolicy } from './policy.js';
-import { count, entries, history, listHeaders as readListHeaders, lists, read, readAsync } from './reads.js';
+import { checkpoint, count, entries, history, listHeaders as readListHeaders, lists, read, readAsync } from './reads.js';
 import { openStore, resolveStoreOptions } from './schema.js';
 import { importEntries, importRows } from './staged-import.js';
 import type {
@@ -305,6 +305,20 @@ export class HashStore {
    */
   history(list?: string): ImportRecord[] {
     return history(this.#ctx, list);
+  }
+
+  /**
+   * The checkpoint stored under `key` by an import's `checkpoint` option (a sync's place in a
+   * programme's feed), or `undefined` when none was: a store of schema version 1 or 2 opened
+   * read-only has none. Throws `ERR_STORE` for a value no sync writes (a crafted store).
+   *
+   * @example
+   * ```ts
+   * store.checkpoint('ncmec:Industry|ncmec'); // '{"start":1717000000,"next":"…"}'
+   * ```
+   */
+  checkpoint(key: string): string | undefined {
+    return checkpoint(this.#ctx, key);
   }
 
   /**

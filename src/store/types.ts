@@ -9,9 +9,10 @@ import type { ListEntry } from '../lists/entry.js';
 import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
 
 /**
- * The schema version this release writes (2), kept in `PRAGMA user_version`. A version 1 store is
- * upgraded when opened for writing (the list policy and the import modes are new columns) and
- * read as it is when opened read-only, so a matcher keeps working while its importer upgrades;
+ * The schema version this release writes (3), kept in `PRAGMA user_version`. A version 1 or 2 store
+ * is upgraded when opened for writing (version 2 added the list policy and the import modes,
+ * version 3 the sync checkpoints) and read as it is when opened read-only, so a matcher keeps
+ * working while its importer upgrades;
  * any other version is refused rather than guessed at. docs/lists.md has the schema.
  *
  * @example
@@ -19,7 +20,7 @@ import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
  * console.log(`hashwarden store schema v${STORE_SCHEMA_VERSION}`);
  * ```
  */
-export const STORE_SCHEMA_VERSION = 2;
+export const STORE_SCHEMA_VERSION = 3;
 
 /**
  * Options of {@link HashStore.open}.
@@ -74,7 +75,20 @@ export interface ImportOptions {
    * wrong, would otherwise wipe the list and let everything it listed through.
    */
   readonly allowEmpty?: boolean;
+  /**
+   * A checkpoint written in the import's transaction (`key` → `value`, replacing the key's
+   * previous value): a sync's rows and the place it resumes from are committed together, so a
+   * crash loses neither and repeats nothing (src/exchanges/sync.ts). Read with
+   * {@link HashStore.checkpoint}. `value` holds at most {@link MAX_CHECKPOINT_BYTES}. Default: none.
+   */
+  readonly checkpoint?: { readonly key: string; readonly value: string };
 }
+
+/**
+ * Most UTF-8 bytes of one checkpoint's value: 64 KiB. A programme's checkpoint is a timestamp and a
+ * paging link, a few hundred bytes; the bound keeps a crafted store from handing a sync a gigabyte.
+ */
+export const MAX_CHECKPOINT_BYTES = 64 * 1024;
 
 /** Options of {@link HashStore.importRows}: those of an import, plus the bad-row policy. */
 export interface ImportRowsOptions extends ImportOptions {
