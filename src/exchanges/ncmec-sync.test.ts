@@ -36,8 +36,7 @@ function records(count: number): NcmecStandInRecord[] {
 
 let dir: string;
 let ncmec: NcmecStandIn;
-const client = () =>
-  ncmecExchange({ credentials: { username: USER, password: PASSWORD }, baseUrl: ncmec.baseUrl });
+const client = () => ncmecExchange({ credentials: { username: USER, password: PASSWORD }, baseUrl: ncmec.baseUrl });
 const contents = (store: HashStore): string[] =>
   [...store.entries({ list: 'ncmec' })].map((e) => `${e.id}=${e.hash}:${e.label ?? ''}`).sort();
 
@@ -73,7 +72,9 @@ describe('ncmecExchange through syncExchange', () => {
       expect(first).toMatchObject({ pages: 6, added: 240 + 80, ignored: 60 });
       expect(first.commits).toBeGreaterThan(1);
       expect(store.count({ list: 'ncmec' })).toBe(320);
-      expect(store.checkpoint(syncCheckpointKey(client(), 'ncmec'))).toBe(JSON.stringify({ maxTimestamp: NOW / 1000 - 5 }));
+      expect(store.checkpoint(syncCheckpointKey(client(), 'ncmec'))).toBe(
+        JSON.stringify({ maxTimestamp: NOW / 1000 - 5 }),
+      );
 
       const deleted = ncmec.records.slice(0, 3).map((r) => ({ ...r, deleted: true, timestamp: NOW / 1000 + 10 }));
       ncmec.records.splice(0, 3, ...deleted);
@@ -93,14 +94,18 @@ describe('ncmecExchange through syncExchange', () => {
     const key = syncCheckpointKey(client(), 'ncmec');
     try {
       ncmec.server.fail({ kind: 'status', status: 500 }, { skip: 2, times: 2 });
-      const failed = await syncExchange(store, client(), { list: 'ncmec', http: FAST, batchRows: 40 }).catch((e: unknown) => e);
+      const failed = await syncExchange(store, client(), { list: 'ncmec', http: FAST, batchRows: 40 }).catch(
+        (e: unknown) => e,
+      );
       expect(isHashwardenError(failed) && failed.code).toBe('ERR_EXCHANGE_HTTP');
       expect(JSON.parse(store.checkpoint(key) ?? '').next).toMatch(/start=81/);
       const kept = store.count({ list: 'ncmec' });
       expect(kept).toBeGreaterThan(0);
 
       ncmec.breakPage(121, '<queryResult><images><image><member id="42">M</member><id>x</id>');
-      const malformed = await syncExchange(store, client(), { list: 'ncmec', http: FAST, batchRows: 40 }).catch((e: unknown) => e);
+      const malformed = await syncExchange(store, client(), { list: 'ncmec', http: FAST, batchRows: 40 }).catch(
+        (e: unknown) => e,
+      );
       expect(isHashwardenError(malformed) && malformed.code).toBe('ERR_EXCHANGE_RESPONSE');
       // The page before the malformed one committed, the malformed one not: the checkpoint points at it.
       expect(JSON.parse(store.checkpoint(key) ?? '').next).toMatch(/start=121/);

@@ -47,7 +47,10 @@ function generate(count: number): NcmecStandInRecord[] {
 }
 
 /** What a store holds after the records: every MD5, SHA-1 and PDQ fingerprint of every live one. */
-function expected(records: readonly NcmecStandInRecord[], keep = (_r: NcmecStandInRecord) => true): Map<string, string> {
+function expected(
+  records: readonly NcmecStandInRecord[],
+  keep = (_r: NcmecStandInRecord) => true,
+): Map<string, string> {
   const map = new Map<string, string>();
   for (const r of records) {
     if (r.deleted === true || !keep(r)) continue;
@@ -207,7 +210,9 @@ describe('ncmecExchange: syncing', () => {
     const resumed = await run(make(), broken.pages.at(-1)?.checkpoint);
     expect(resumed.error).toBeUndefined();
     // The rows of the two runs are those of the uninterrupted one, page for page.
-    expect([...broken.pages, ...resumed.pages].map((p) => p.rows.length)).toEqual(whole.pages.map((p) => p.rows.length));
+    expect([...broken.pages, ...resumed.pages].map((p) => p.rows.length)).toEqual(
+      whole.pages.map((p) => p.rows.length),
+    );
     expect(storeOf(broken, resumed)).toEqual(storeOf(whole));
     expect(storeOf(whole)).toEqual(expected(ncmec.records));
   });
@@ -217,14 +222,13 @@ describe('ncmecExchange: syncing', () => {
     ncmec.breakPage(101, '<?xml version="1.0"?>\n<queryResult><images><image><member id="42">M</member>');
     const broken = await run(make(), undefined);
     expect(isHashwardenError(broken.error) && broken.error.code).toBe('ERR_EXCHANGE_RESPONSE');
-    expect((broken.error as Error).message).toMatch(/page 3: http:\/\/127\.0\.0\.1:\d+\/hashsharing\/v2\/entries answered/);
+    expect((broken.error as Error).message).toMatch(
+      /page 3: http:\/\/127\.0\.0\.1:\d+\/hashsharing\/v2\/entries answered/,
+    );
     expect(broken.pages.length).toBe(2);
     expect(JSON.parse(broken.pages[1]?.checkpoint ?? '').next).toMatch(/start=101/);
     // A record without its member id, the rest well-formed: refused the same way.
-    ncmec.breakPage(
-      101,
-      '<queryResult><images><image><member>M</member><id>x</id></image></images></queryResult>',
-    );
+    ncmec.breakPage(101, '<queryResult><images><image><member>M</member><id>x</id></image></images></queryResult>');
     expect(isHashwardenError((await run(make(), broken.pages[1]?.checkpoint)).error)).toBe(true);
     ncmec.breakPage(101, undefined);
     const resumed = await run(make(), broken.pages[1]?.checkpoint);
@@ -232,7 +236,11 @@ describe('ncmecExchange: syncing', () => {
   });
 
   it('refuses a next link that leaves the base URL, before sending the credentials anywhere', async () => {
-    for (const next of ['//elsewhere.example/v2/entries?start=51', 'https://elsewhere.example/v2/entries', '/../../v2/entries']) {
+    for (const next of [
+      '//elsewhere.example/v2/entries?start=51',
+      'https://elsewhere.example/v2/entries',
+      '/../../v2/entries',
+    ]) {
       ncmec.breakPage(1, `<queryResult><images count="0"/><paging><next>${next}</next></paging></queryResult>`);
       const result = await run(make(), undefined);
       expect(isHashwardenError(result.error) && result.error.code).toBe('ERR_EXCHANGE_RESPONSE');
@@ -276,7 +284,10 @@ describe('ncmecExchange: syncing', () => {
   });
 
   it('never shows the credentials: not in errors, util.inspect, JSON or checkpoints', async () => {
-    const wrong = await run(ncmecExchange({ credentials: { username: USER, password: 'wrong-password-42' }, baseUrl: ncmec.baseUrl }), undefined);
+    const wrong = await run(
+      ncmecExchange({ credentials: { username: USER, password: 'wrong-password-42' }, baseUrl: ncmec.baseUrl }),
+      undefined,
+    );
     const ok = await run(client, undefined);
     ncmec.server.fail({ kind: 'stall' }, { times: 10 });
     const slow = await run(client, undefined, new ExchangeHttp({ timeoutMs: 100, retries: 0 }));
@@ -376,7 +387,9 @@ describe('ncmecExchange: feedback', () => {
     expect(puts[0]?.body).toBe(
       '<?xml version="1.0" encoding="UTF-8"?><feedbackSubmission xmlns="https://hashsharing.ncmec.org/hashsharing/v2"><affirmative/></feedbackSubmission>',
     );
-    expect(puts[1]?.body).toContain('<negative><reasonIds><guid>01234567-abcd-0123-4567-012345678901</guid></reasonIds></negative>');
+    expect(puts[1]?.body).toContain(
+      '<negative><reasonIds><guid>01234567-abcd-0123-4567-012345678901</guid></reasonIds></negative>',
+    );
     expect(puts[2]?.body).toContain('<guid>01234567-abcd-0123-4567-012345678900</guid>');
     expect(ncmec.server.requests.filter((r) => r.url.endsWith('/v2/feedback/MD5/reasons')).length).toBe(1);
   });
@@ -390,9 +403,9 @@ describe('ncmecExchange: feedback', () => {
     const error = await client.feedback?.({ entry, vote: 'up' }, context).catch((e: unknown) => e);
     expect(isHashwardenError(error) && error.code).toBe('ERR_EXCHANGE_HTTP');
     expect(ncmec.server.requests.filter((r) => r.method === 'PUT').length).toBe(1);
-    await expect(
-      client.feedback?.({ entry: { ...entry, metadata: {} }, vote: 'up' }, context),
-    ).rejects.toThrow(TypeError);
+    await expect(client.feedback?.({ entry: { ...entry, metadata: {} }, vote: 'up' }, context)).rejects.toThrow(
+      TypeError,
+    );
   });
 });
 
@@ -400,11 +413,9 @@ describe('ncmecProgramme (hashwarden fetch ncmec)', () => {
   it('makes the connector from --member and --classification, comma-separated or repeated', async () => {
     const { ncmecProgramme } = await import('../cli/fetch-ncmec.js');
     const secrets = { username: new Secret(USER), password: new Secret(PASSWORD) };
-    const c = ncmecProgramme.create(
-      { member: ['42,43', '44'], classification: ['A1'] },
-      secrets,
-      { environment: 'test_Industry' },
-    );
+    const c = ncmecProgramme.create({ member: ['42,43', '44'], classification: ['A1'] }, secrets, {
+      environment: 'test_Industry',
+    });
     expect(c.checkpointKey).toBe('ncmec:test_Industry:members=42,43,44:classifications=A1');
     expect(() => ncmecProgramme.create({ member: ['abc'] }, secrets, {})).toThrow(RangeError);
     expect(() => ncmecProgramme.create({}, secrets, { environment: 'staging' })).toThrow(RangeError);

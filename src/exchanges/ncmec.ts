@@ -128,7 +128,8 @@ function readCheckpoint(from: string | undefined): NcmecCheckpoint {
   }
   const o = value as Partial<NcmecCheckpoint> | null;
   const seconds = (n: unknown) => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
-  if (o === null || typeof o !== 'object' || !seconds(o.maxTimestamp)) invalid('an NCMEC checkpoint', 'from', from, true);
+  if (o === null || typeof o !== 'object' || !seconds(o.maxTimestamp))
+    invalid('an NCMEC checkpoint', 'from', from, true);
   if (o.next === undefined) return { maxTimestamp: o.maxTimestamp as number };
   if (typeof o.next !== 'string' || !seconds(o.nextEnd) || !seconds(o.nextAt)) {
     invalid('an NCMEC checkpoint', 'from', from, true);
@@ -180,7 +181,14 @@ export function ncmecExchange(options: NcmecExchangeOptions): ExchangeClient {
     } catch {
       url = undefined;
     }
-    if (url === undefined || !/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '' || url.username !== '' || url.password !== '') {
+    if (
+      url === undefined ||
+      !/^https?:$/.test(url.protocol) ||
+      url.search !== '' ||
+      url.hash !== '' ||
+      url.username !== '' ||
+      url.password !== ''
+    ) {
       invalid(expected, 'baseUrl', o.baseUrl, true);
     }
     base = `${url.origin}${url.pathname}`.replace(/\/+$/, '');
@@ -214,7 +222,8 @@ function idSet(value: unknown): ReadonlySet<number> | undefined {
 
 function classificationSet(value: unknown): ReadonlySet<string> | undefined {
   if (value === undefined) return undefined;
-  if (!Array.isArray(value) || value.length > MAX_FILTER_VALUES) invalid('array of classifications', 'classifications', value);
+  if (!Array.isArray(value) || value.length > MAX_FILTER_VALUES)
+    invalid('array of classifications', 'classifications', value);
   return new Set(
     value.map((c, i) => {
       if (typeof c !== 'string' || c.trim() === '' || c.length > 64) {
@@ -280,7 +289,8 @@ class NcmecClient implements ExchangeClient {
     const rows: ImportRow[] = [];
     let ignored = document.unknown;
     for (const record of document.records) {
-      if ('problem' in record) throw responseError(what, this.baseUrl, `a record that cannot be read: ${record.problem}`);
+      if ('problem' in record)
+        throw responseError(what, this.baseUrl, `a record that cannot be read: ${record.problem}`);
       // A record's member never changes: another member's records are never imported, so never removed.
       if (this.members !== undefined && !this.members.has(record.memberId)) {
         ignored++;
@@ -323,7 +333,9 @@ class NcmecClient implements ExchangeClient {
     while (start < end || resume !== undefined) {
       context.signal?.throwIfAborted();
       const rangeEnd = resume?.end ?? Math.min(end, start + span);
-      let url = resume?.url ?? `${this.baseUrl}/v2/entries?from=${encodeURIComponent(formatTime(start))}&to=${encodeURIComponent(formatTime(rangeEnd))}`;
+      let url =
+        resume?.url ??
+        `${this.baseUrl}/v2/entries?from=${encodeURIComponent(formatTime(start))}&to=${encodeURIComponent(formatTime(rangeEnd))}`;
       let probe = resume === undefined;
       resume = undefined;
       let fetched = 0;
@@ -369,7 +381,11 @@ class NcmecClient implements ExchangeClient {
     const ncmecId = metadata.ncmecId;
     const type = typeof entry.algorithm === 'string' ? FINGERPRINT_TYPES[entry.algorithm] : undefined;
     if (typeof memberId !== 'number' || typeof ncmecId !== 'string' || type === undefined) {
-      invalid(`an entry of an NCMEC sync (${NCMEC_ALGORITHMS.join(', ')}, metadata memberId and ncmecId)`, 'entry', entry.id);
+      invalid(
+        `an entry of an NCMEC sync (${NCMEC_ALGORITHMS.join(', ')}, metadata memberId and ncmecId)`,
+        'entry',
+        entry.id,
+      );
     }
     let body: string;
     if (vote === 'up') body = '<affirmative/>';
@@ -404,7 +420,11 @@ class NcmecClient implements ExchangeClient {
     }
     const wanted = reason?.trim().toLowerCase();
     const match =
-      wanted === undefined ? (reasons.length === 1 ? reasons[0] : undefined) : reasons.find((r) => r.name.toLowerCase() === wanted);
+      wanted === undefined
+        ? reasons.length === 1
+          ? reasons[0]
+          : undefined
+        : reasons.find((r) => r.name.toLowerCase() === wanted);
     if (match === undefined) {
       const names = reasons.map((r) => r.name).join(', ');
       invalid(`one of NCMEC's ${type} reasons (${names || 'none offered'}), or its guid`, 'reason', reason, true);

@@ -13,6 +13,8 @@ import { detectListFormat } from './detect.js';
 import { MAX_NCMEC_XML_BYTES, readNcmecDocument } from './ncmec-xml.js';
 import { parseList, readListFile } from './parse.js';
 import { streamListFile, type ListRow } from './stream.js';
+import { HashStore } from '../store/index.js';
+import { cli } from '../testing/cli.js';
 import { readBoth, SAMPLES } from '../testing/list-samples.js';
 
 const MD5_A = '0cc175b9c0f1b6a831c399e269772661';
@@ -138,6 +140,32 @@ describe('NCMEC XML list files', () => {
     ]);
   });
 
+  it('imports with hashwarden import, a later page deleting and updating what an earlier one added', async () => {
+    const db = join(dir, 'import.db');
+    const first = await cli('import', join(SAMPLES, 'ncmec-entries.xml'), '--db', db, '--list', 'ncmec');
+    expect(first.status).toBe(0);
+    const later = await file(
+      'later.xml',
+      document(
+        [
+          '<deletedImage><member id="42">M</member><id>image1</id></deletedImage>',
+          image('image2', `<md5>${MD5_B}</md5>`, '43'),
+        ].join('\n'),
+      ),
+    );
+    expect((await cli('import', later, '--db', db, '--list', 'ncmec')).status).toBe(0);
+    const store = HashStore.open(db, { readonly: true });
+    try {
+      expect([...store.entries({ list: 'ncmec' })].map((e) => `${e.id} ${e.label}`).sort()).toEqual([
+        '42-video1:md5 undefined',
+        '42-video1:sha1 undefined',
+        '43-image2:md5 A2',
+      ]);
+    } finally {
+      store.close();
+    }
+  });
+
   it('reports a record without a member id, or with a bad hash, as a bad row at its line', async () => {
     const text = document(
       [
@@ -213,7 +241,10 @@ describe('hostile NCMEC XML', () => {
   it('refuses a huge attribute or text before parsing it, and reads a long one within the bound', async () => {
     const huge = 'x'.repeat(4 * 1024 * 1024);
     const started = performance.now();
-    expectListFormat(await refusedBoth('attribute.xml', document(image('one', `<md5>${MD5_A}</md5>`, huge))), /tag of more/);
+    expectListFormat(
+      await refusedBoth('attribute.xml', document(image('one', `<md5>${MD5_A}</md5>`, huge))),
+      /tag of more/,
+    );
     expectListFormat(await refusedBoth('text.xml', document(image(huge, `<md5>${MD5_A}</md5>`))), /text of more/);
     expect(performance.now() - started).toBeLessThan(2_000);
     const long = 'x'.repeat(60 * 1024);
@@ -242,5 +273,4 @@ describe('hostile NCMEC XML', () => {
     const padding = `${' '.repeat(1023)}\n`.repeat(MAX_NCMEC_XML_BYTES / 1024);
     expectListFormat(await refusedBoth('large.xml', `${head}${padding}</queryResult>\n`), /more than 67108864 bytes/);
   });
-
 });

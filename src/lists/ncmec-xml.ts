@@ -17,6 +17,7 @@
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import type { HashwardenError } from '../errors.js';
 import { MAX_FIELD_LENGTH } from './entry.js';
 import { listError, type RawRow, type RowSink } from './rows.js';
 
@@ -39,6 +40,15 @@ export const MAX_NCMEC_XML_BYTES = 64 * 1024 * 1024;
  * each MiB of one attribute, so a longer run is refused before parsing, by a scan that costs little.
  */
 const MAX_XML_RUN = 64 * 1024;
+
+/**
+ * `ERR_LIST_FORMAT` for a document over {@link MAX_NCMEC_XML_BYTES}.
+ *
+ * @internal Shared with `stream.ts`, which refuses it while gathering it.
+ */
+export function ncmecTooLarge(source: string): HashwardenError {
+  return listError(`${source}: an NCMEC XML document of more than ${MAX_NCMEC_XML_BYTES} bytes is refused; split it`);
+}
 
 /** The fingerprint types hashwarden matches, by NCMEC's element name, and the algorithm of each. */
 const ALGORITHMS: ReadonlyMap<string, string> = new Map([
@@ -413,12 +423,7 @@ export function ncmecRecordKey(record: Pick<NcmecRecord, 'memberId' | 'id'>): st
  *
  * @internal Shared with the NCMEC connector.
  */
-export function ncmecRecordRows(
-  record: NcmecRecord,
-  list: string,
-  mode: 'delta' | 'whole',
-  exclude = false,
-): RawRow[] {
+export function ncmecRecordRows(record: NcmecRecord, list: string, mode: 'delta' | 'whole', exclude = false): RawRow[] {
   const key = ncmecRecordKey(record);
   const rows: RawRow[] = [];
   if (record.deleted && mode === 'whole') return [{ list, algorithm: '', hash: '', ignore: 'deleted' }];
@@ -477,9 +482,7 @@ function lineFinder(text: string, firstLine: number): (offset: number) => number
  */
 export function parseNcmecRows(text: string, sink: RowSink, firstLine = 1): void {
   const { list, source } = sink.options;
-  if (text.length > MAX_NCMEC_XML_BYTES) {
-    throw listError(`${source}: an NCMEC XML document of more than ${MAX_NCMEC_XML_BYTES} bytes is refused; split it`);
-  }
+  if (text.length > MAX_NCMEC_XML_BYTES) throw ncmecTooLarge(source);
   let document: NcmecDocument;
   try {
     document = readNcmecDocument(text);

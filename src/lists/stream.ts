@@ -23,7 +23,7 @@ import {
   type RowProblem,
 } from './formats.js';
 import { detectListFormat } from './detect.js';
-import { MAX_NCMEC_XML_BYTES } from './ncmec-xml.js';
+import { MAX_NCMEC_XML_BYTES, ncmecTooLarge } from './ncmec-xml.js';
 import { lineParser } from './read-formats.js';
 import { firstBadUtf8Line, listError, removalKey, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
 import { normalEntry, type ListEntry } from './entry.js';
@@ -423,9 +423,7 @@ async function* readBatches(
       if (document !== undefined) {
         if (bytes !== undefined) {
           document.push(bytes);
-          if (reader.bytesRead > MAX_NCMEC_XML_BYTES) {
-            throw listError(`${path}: an NCMEC XML document of more than ${MAX_NCMEC_XML_BYTES} bytes is refused; split it`);
-          }
+          if (reader.bytesRead > MAX_NCMEC_XML_BYTES) throw ncmecTooLarge(path);
         } else parseLines?.(Buffer.concat(document).toString('utf8'), sink, 1);
       } else if (parser === undefined || records === undefined) {
         if (bytes !== undefined) parseLines?.(bytes.toString('utf8'), sink, line);

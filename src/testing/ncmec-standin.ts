@@ -72,7 +72,8 @@ function recordXml(record: NcmecStandInRecord): string {
     `            <id>${escape(record.id)}</id>`,
   ];
   if (record.deleted !== true) {
-    if (record.classification !== undefined) lines.push(`            <classification>${escape(record.classification)}</classification>`);
+    if (record.classification !== undefined)
+      lines.push(`            <classification>${escape(record.classification)}</classification>`);
     lines.push('            <fingerprints>');
     for (const [type, value] of Object.entries(record.fingerprints ?? {})) {
       lines.push(
@@ -90,7 +91,11 @@ function recordXml(record: NcmecStandInRecord): string {
 function section(name: 'images' | 'videos', records: readonly NcmecStandInRecord[]): string {
   if (records.length === 0) return `    <${name} count="0"/>`;
   const max = Math.max(...records.map((r) => r.timestamp));
-  return [`    <${name} count="${records.length}" maxTimestamp="${time(max)}">`, ...records.map(recordXml), `    </${name}>`].join('\n');
+  return [
+    `    <${name} count="${records.length}" maxTimestamp="${time(max)}">`,
+    ...records.map(recordXml),
+    `    </${name}>`,
+  ].join('\n');
 }
 
 /**
@@ -132,8 +137,18 @@ export async function startNcmecStandIn(options: NcmecStandInOptions): Promise<N
       const page = inRange.slice(start - 1, start - 1 + size);
       const max = inRange.length;
       const parts = [`<queryResult xmlns="${NAMESPACE}">`];
-      parts.push(section('images', page.filter((r) => r.mediaType === 'image')));
-      parts.push(section('videos', page.filter((r) => r.mediaType === 'video')));
+      parts.push(
+        section(
+          'images',
+          page.filter((r) => r.mediaType === 'image'),
+        ),
+      );
+      parts.push(
+        section(
+          'videos',
+          page.filter((r) => r.mediaType === 'video'),
+        ),
+      );
       if (start - 1 + size < max) {
         const next = new URLSearchParams({
           from: url.searchParams.get('from') ?? '',
@@ -155,11 +170,14 @@ export async function startNcmecStandIn(options: NcmecStandInOptions): Promise<N
       return xml(`<availableFeedbackReasons xmlns="${NAMESPACE}">\n${items.join('\n')}\n</availableFeedbackReasons>`);
     }
     if (request.method === 'PUT' && /^\/v2\/entries\/\d+\/[^/]+\/[A-Z0-9_]+\/feedback$/.test(path)) {
-      if (!/<feedbackSubmission[^>]*>\s*<(affirmative|negative)/.test(request.body)) return { status: 400, body: 'bad' };
+      if (!/<feedbackSubmission[^>]*>\s*<(affirmative|negative)/.test(request.body))
+        return { status: 400, body: 'bad' };
       return xml(`<submissionResult xmlns="${NAMESPACE}"/>`);
     }
     if (request.method === 'GET' && path === '/v2/status') {
-      return xml(`<status xmlns="${NAMESPACE}"><username>${escape(options.username)}</username><member id="1">Stand-in</member></status>`);
+      return xml(
+        `<status xmlns="${NAMESPACE}"><username>${escape(options.username)}</username><member id="1">Stand-in</member></status>`,
+      );
     }
     return { status: 404, body: 'Not found' };
   });
