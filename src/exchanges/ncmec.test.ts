@@ -235,6 +235,13 @@ describe('ncmecExchange: syncing', () => {
     expect(storeOf(broken, resumed)).toEqual(storeOf(whole));
   });
 
+  it('refuses a page larger than a saved NCMEC document may be', async () => {
+    ncmec.breakPage(1, `<queryResult>${' '.repeat(64 * 1024 * 1024 + 1)}</queryResult>`);
+    const result = await run(make(), undefined);
+    expect(isHashwardenError(result.error) && result.error.code).toBe('ERR_EXCHANGE_RESPONSE');
+    expect((result.error as Error).message).toMatch(/more than 67108864 bytes/);
+  });
+
   it('refuses a next link that leaves the base URL, before sending the credentials anywhere', async () => {
     for (const next of [
       '//elsewhere.example/v2/entries?start=51',

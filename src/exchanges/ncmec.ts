@@ -12,6 +12,7 @@
 import { HashwardenError } from '../errors.js';
 import { normalizeEntry } from '../lists/entry.js';
 import {
+  MAX_NCMEC_XML_BYTES,
   NCMEC_ALGORITHMS,
   ncmecRecordRows,
   readNcmecDocument,
@@ -277,6 +278,10 @@ class NcmecClient implements ExchangeClient {
 
   async #page(url: string, context: ExchangeContext, what: string): Promise<NcmecDocument> {
     const response: ExchangeResponse = await context.http.request(url, { headers: this.#headers(), what });
+    // A page is parsed whole, its tree several times its size: bounded as a saved page is.
+    if (response.body.length > MAX_NCMEC_XML_BYTES) {
+      throw responseError(what, response.url, `more than ${MAX_NCMEC_XML_BYTES} bytes`);
+    }
     try {
       return readNcmecDocument(response.body);
     } catch (error) {

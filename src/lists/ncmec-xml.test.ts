@@ -254,6 +254,14 @@ describe('hostile NCMEC XML', () => {
     expect(parseList(longId, { list: 'ncmec', format: 'ncmec', onError: 'skip' }).skippedCount).toBe(1);
   });
 
+  it('refuses a document of more tags than a page holds before building its tree', () => {
+    const started = performance.now();
+    const many = document('<x/>'.repeat(600_000));
+    expect(() => parseList(many, { list: 'ncmec', format: 'ncmec' })).toThrow(/More than 500000 tags/);
+    expect(performance.now() - started).toBeLessThan(2_000);
+    expect(parseList(document('<x/>'.repeat(1_000)), { list: 'ncmec', format: 'ncmec' }).ignored).toBe(1_000);
+  });
+
   it('refuses nesting past the parser bound and prototype-polluting names without harm', () => {
     const deep = document(`${'<a>'.repeat(200)}${'</a>'.repeat(200)}`);
     expect(() => parseList(deep, { list: 'ncmec', format: 'ncmec' })).toThrow(

@@ -42,6 +42,13 @@ export const MAX_NCMEC_XML_BYTES = 64 * 1024 * 1024;
 const MAX_XML_RUN = 64 * 1024;
 
 /**
+ * Most tags (each `<`) an NCMEC document may hold: 500,000. A page of 1,000 records is about 20
+ * elements a record, and a few hundred more for a record many members voted on; the parsed tree
+ * costs a few hundred bytes a tag, so 64 MiB of `<a/>` would otherwise take gigabytes.
+ */
+const MAX_XML_TAGS = 500_000;
+
+/**
  * `ERR_LIST_FORMAT` for a document over {@link MAX_NCMEC_XML_BYTES}.
  *
  * @internal Shared with `stream.ts`, which refuses it while gathering it.
@@ -285,9 +292,13 @@ function readRecord(node: XmlNode, tag: string, kind: { mediaType: 'image' | 'vi
   };
 }
 
-/** Refuses a tag or a text between tags longer than {@link MAX_XML_RUN} (white space between tags aside). */
+/**
+ * Refuses a tag or a text between tags longer than {@link MAX_XML_RUN} (white space between tags
+ * aside), and more than {@link MAX_XML_TAGS} tags.
+ */
 function refuseLongRuns(text: string): void {
-  for (let at = 0; at < text.length; ) {
+  for (let at = 0, tags = 0; at < text.length; tags++) {
+    if (tags > MAX_XML_TAGS) throw listError(`More than ${MAX_XML_TAGS} tags: no NCMEC page holds that many`);
     const open = text.indexOf('<', at);
     const textEnd = open < 0 ? text.length : open;
     if (textEnd - at > MAX_XML_RUN && /\S/.test(text.slice(at, textEnd))) {
