@@ -185,7 +185,9 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       if (result.summaries.length === 0) io.out(textLine(`imported ${file}: no entries`));
       if (skipped > 0) io.out(`${skipped} bad rows skipped\n`);
       if (result.read.ignored > 0)
-        io.out(`${result.read.ignored} rows left out, never imported (NEGATIVE_CLASS signals, unusable hashes)\n`);
+        io.out(
+          `${result.read.ignored} rows left out, never imported (NEGATIVE_CLASS signals, unusable hashes, hash types hashwarden lacks such as PhotoDNA)\n`,
+        );
       if (!result.ordered && result.read.rows >= SORT_HINT_ROWS && values.quiet !== true) io.err(SORT_HINT);
     } finally {
       progress?.stop();

@@ -144,6 +144,7 @@ describe('NCMEC XML list files', () => {
     const db = join(dir, 'import.db');
     const first = await cli('import', join(SAMPLES, 'ncmec-entries.xml'), '--db', db, '--list', 'ncmec');
     expect(first.status).toBe(0);
+    expect(first.out).toMatch(/3 rows left out, never imported \(.*PhotoDNA\)/);
     const later = await file(
       'later.xml',
       document(
@@ -154,6 +155,9 @@ describe('NCMEC XML list files', () => {
       ),
     );
     expect((await cli('import', later, '--db', db, '--list', 'ncmec')).status).toBe(0);
+    // A page is a delta: a replace by it is refused, naming the removal rows.
+    const replace = await cli('import', later, '--db', db, '--list', 'ncmec', '--replace');
+    expect([replace.status, replace.err]).toEqual([2, expect.stringMatching(/removal row in a replace/)]);
     const store = HashStore.open(db, { readonly: true });
     try {
       expect([...store.entries({ list: 'ncmec' })].map((e) => `${e.id} ${e.label}`).sort()).toEqual([
