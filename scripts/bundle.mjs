@@ -1,6 +1,7 @@
 /**
  * Bundles the package's JavaScript with esbuild: one module per entry (the core, `hashwarden/image`,
- * `hashwarden/sqlite`, the upload guards `hashwarden/express`, `/fastify` and `/web`, the CLI)
+ * `hashwarden/sqlite`, the upload guards `hashwarden/express`, `/fastify` and `/web`, the sidecar
+ * `hashwarden/server`, the connectors `hashwarden/exchanges`, the CLI)
  * plus chunks they share, so each class exists once whichever entry
  * loaded it (`HashwardenError` from `hashwarden/sqlite` is the core's). tsc writes only the type
  * declarations (tsconfig.build.json). Why bundle: a fresh process imports the core in about half
@@ -27,6 +28,7 @@ await build({
     'fastify/index.ts',
     'web/index.ts',
     'server/index.ts',
+    'exchanges/index.ts',
     'lists/read-worker.ts',
     'image/hash-worker.ts',
     'cli/main.ts',

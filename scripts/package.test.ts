@@ -30,9 +30,19 @@ const ENTRIES = [
   'hashwarden/fastify',
   'hashwarden/web',
   'hashwarden/server',
+  'hashwarden/exchanges',
 ] as const;
 /** A value each entry exports, by which the test knows it loaded the entry asked for. */
-const MAIN_EXPORT = ['Matcher', 'hashImage', 'HashStore', 'uploadGuard', 'uploadGuard', 'uploadGuard', 'createServer'];
+const MAIN_EXPORT = [
+  'Matcher',
+  'hashImage',
+  'HashStore',
+  'uploadGuard',
+  'uploadGuard',
+  'uploadGuard',
+  'createServer',
+  'syncExchange',
+];
 
 /**
  * The environment of a child npm: without the `npm_*` variables an enclosing `npm test` exports,

@@ -21,6 +21,7 @@ const ENTRIES = {
   'hashwarden/fastify': 'src/fastify/index.ts',
   'hashwarden/web': 'src/web/index.ts',
   'hashwarden/server': 'src/server/index.ts',
+  'hashwarden/exchanges': 'src/exchanges/index.ts',
 } as const;
 type Entry = keyof typeof ENTRIES;
 

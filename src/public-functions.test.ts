@@ -18,6 +18,7 @@ const ENTRIES = {
   'hashwarden/express': './express/index.js',
   'hashwarden/fastify': './fastify/index.js',
   'hashwarden/web': './web/index.js',
+  'hashwarden/exchanges': './exchanges/index.js',
 } as const;
 
 /** Longest a call may take before it counts as a hang. */

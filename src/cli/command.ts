@@ -165,7 +165,9 @@ export function usage<T>(check: () => T): T {
   try {
     return check();
   } catch (error) {
-    throw new UsageError((error as Error).message);
+    // Only argument errors are the user's mistake: a data error keeps its code.
+    if (error instanceof TypeError || error instanceof RangeError) throw new UsageError(error.message);
+    throw error;
   }
 }
 

@@ -94,3 +94,20 @@ describe('hashwarden import: a delta emptying its list needs --allow-empty', () 
     expect(contents()).toEqual({});
   });
 });
+
+describe('hashwarden import: PDQ quality', () => {
+  it('imports PDQ hashes of quality below 50 as sent, and warns how many', async () => {
+    const file = join(dir, 'hashes.pdq');
+    const hex = (c: string): string => c.repeat(64);
+    await writeFile(file, `${hex('a')},100,good.jpg\n${hex('b')},49,flat.jpg\n${hex('c')},12,blank.png\n`);
+    const { status, err } = await cli('import', file, '--db', db, '--list', 'pdq-list', '--format', 'pdq');
+    expect(status).toBe(0);
+    expect(err).toMatch(/warning: 2 PDQ entries have a quality below 50/);
+    expect(contents()['pdq-list']).toHaveLength(3);
+    const quiet = join(dir, 'good.pdq');
+    await writeFile(quiet, `${hex('d')},50,ok.jpg\n`);
+    expect((await cli('import', quiet, '--db', db, '--list', 'pdq-list', '--format', 'pdq')).err).not.toMatch(
+      /warning/,
+    );
+  });
+});

@@ -5,7 +5,13 @@
  * the file.
  */
 import { open } from 'node:fs/promises';
-import { ALGORITHM_NAMES, type DedupePolicy, isHashwardenError, type ListReadFormat } from '../index.js';
+import {
+  ALGORITHM_NAMES,
+  type DedupePolicy,
+  isHashwardenError,
+  type ListReadFormat,
+  PDQ_MIN_QUALITY,
+} from '../index.js';
 import { HashStore } from '../store/index.js';
 import { streamListFile } from '../lists/stream.js';
 import { CliRefusal, EXIT, fileMode, required, type Command } from './command.js';
@@ -187,6 +193,10 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       if (result.read.ignored > 0)
         io.out(
           `${result.read.ignored} rows left out, never imported (NEGATIVE_CLASS signals, unusable hashes, hash types hashwarden lacks such as PhotoDNA)\n`,
+        );
+      if (result.read.lowQuality > 0)
+        io.err(
+          `warning: ${result.read.lowQuality} PDQ entries have a quality below ${PDQ_MIN_QUALITY} in their metadata; imported as sent, but such hashes of near-featureless images are where false positives come from (docs/lists.md)\n`,
         );
       if (!result.ordered && result.read.rows >= SORT_HINT_ROWS && values.quiet !== true) io.err(SORT_HINT);
     } finally {

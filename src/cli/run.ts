@@ -6,6 +6,7 @@ import { demoCommand } from './demo.js';
 import { CliRefusal, errorJson, EXIT, helpText, parse, UsageError, type CliIo, type Command } from './command.js';
 import { textLine } from './escape.js';
 import { exportCommand } from './export.js';
+import { feedbackCommand, fetchCommand } from './fetch.js';
 import { hashCommand } from './hash.js';
 import { importCommand } from './import.js';
 import { keygenCommand } from './keygen.js';
@@ -20,6 +21,8 @@ export const COMMANDS: readonly Command[] = [
   listsCommand,
   listCommand,
   exportCommand,
+  fetchCommand,
+  feedbackCommand,
   matchCommand,
   serveCommand,
   keygenCommand,

@@ -7,8 +7,8 @@
 import { readFile } from 'node:fs/promises';
 import { inspect } from 'node:util';
 import { HashwardenError } from '../errors.js';
-import { invalid, optionsObject } from '../validate.js';
-import type { ExchangeName } from './types.js';
+import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { EXCHANGE_NAMES, type ExchangeName } from './types.js';
 
 /**
  * A credential's value, hidden from every way an object is turned into text.
@@ -99,7 +99,12 @@ export async function readCredentials<F extends string>(
   fields: readonly F[],
   source?: CredentialSource,
 ): Promise<Readonly<Record<F, Secret>>> {
+  oneOf(programme, EXCHANGE_NAMES, 'programme');
+  if (!Array.isArray(fields as unknown) || fields.length === 0)
+    invalid('non-empty array of field names', 'fields', fields);
+  for (const field of fields) nonEmptyString(field, 'fields[]', 64);
   const o = optionsObject(source, 'source');
+  if (o.env !== undefined && (o.env === null || typeof o.env !== 'object')) invalid('object', 'env', o.env);
   const env = o.env ?? process.env;
   let fromFile: Record<string, unknown> | undefined;
   if (o.file !== undefined) {

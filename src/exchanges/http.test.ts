@@ -53,9 +53,13 @@ describe('ExchangeHttp', () => {
 
   it('does not retry a refused credential, nor another client error, nor a POST unless asked', async () => {
     server.fail({ kind: 'status', status: 401 }, { times: 1 });
-    expect((await failure(new ExchangeHttp({ backoffMs: 1 }).request(`${server.url}/x`))).code).toBe('ERR_EXCHANGE_AUTH');
+    expect((await failure(new ExchangeHttp({ backoffMs: 1 }).request(`${server.url}/x`))).code).toBe(
+      'ERR_EXCHANGE_AUTH',
+    );
     server.fail({ kind: 'status', status: 404 }, { times: 1 });
-    expect((await failure(new ExchangeHttp({ backoffMs: 1 }).request(`${server.url}/x`))).code).toBe('ERR_EXCHANGE_HTTP');
+    expect((await failure(new ExchangeHttp({ backoffMs: 1 }).request(`${server.url}/x`))).code).toBe(
+      'ERR_EXCHANGE_HTTP',
+    );
     server.fail({ kind: 'status', status: 503 }, { times: 1 });
     const post = new ExchangeHttp({ backoffMs: 1 }).request(`${server.url}/x`, { method: 'POST', body: 'vote' });
     expect((await failure(post)).code).toBe('ERR_EXCHANGE_HTTP');
@@ -71,7 +75,9 @@ describe('ExchangeHttp', () => {
 
   it('times out a stalled server on every attempt with ERR_EXCHANGE_TIMEOUT', async () => {
     server.fail({ kind: 'stall' }, { times: 5 });
-    const error = await failure(new ExchangeHttp({ timeoutMs: 150, retries: 1, backoffMs: 1 }).request(`${server.url}/x`));
+    const error = await failure(
+      new ExchangeHttp({ timeoutMs: 150, retries: 1, backoffMs: 1 }).request(`${server.url}/x`),
+    );
     expect(error.code).toBe('ERR_EXCHANGE_TIMEOUT');
     expect(server.requests).toHaveLength(2);
   });

@@ -97,12 +97,20 @@ export function resolveExchangeHttpOptions(options: ExchangeHttpOptions | undefi
   const o = optionsObject(options, 'options');
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) invalid('AbortSignal', 'signal', o.signal);
   return Object.freeze({
-    timeoutMs: (o.timeoutMs === undefined ? undefined : integerInRange(o.timeoutMs, 1, 3_600_000, 'timeoutMs')) ?? DEFAULT_EXCHANGE_TIMEOUT_MS,
-    retries: (o.retries === undefined ? undefined : integerInRange(o.retries, 0, 100, 'retries')) ?? DEFAULT_EXCHANGE_RETRIES,
-    backoffMs: (o.backoffMs === undefined ? undefined : integerInRange(o.backoffMs, 0, MAX_EXCHANGE_BACKOFF_MS, 'backoffMs')) ?? DEFAULT_EXCHANGE_BACKOFF_MS,
-    minIntervalMs: (o.minIntervalMs === undefined ? undefined : integerInRange(o.minIntervalMs, 0, 3_600_000, 'minIntervalMs')) ?? 0,
+    timeoutMs:
+      (o.timeoutMs === undefined ? undefined : integerInRange(o.timeoutMs, 1, 3_600_000, 'timeoutMs')) ??
+      DEFAULT_EXCHANGE_TIMEOUT_MS,
+    retries:
+      (o.retries === undefined ? undefined : integerInRange(o.retries, 0, 100, 'retries')) ?? DEFAULT_EXCHANGE_RETRIES,
+    backoffMs:
+      (o.backoffMs === undefined ? undefined : integerInRange(o.backoffMs, 0, MAX_EXCHANGE_BACKOFF_MS, 'backoffMs')) ??
+      DEFAULT_EXCHANGE_BACKOFF_MS,
+    minIntervalMs:
+      (o.minIntervalMs === undefined ? undefined : integerInRange(o.minIntervalMs, 0, 3_600_000, 'minIntervalMs')) ?? 0,
     maxResponseBytes:
-      (o.maxResponseBytes === undefined ? undefined : integerInRange(o.maxResponseBytes, 1, Number.MAX_SAFE_INTEGER, 'maxResponseBytes')) ??
+      (o.maxResponseBytes === undefined
+        ? undefined
+        : integerInRange(o.maxResponseBytes, 1, Number.MAX_SAFE_INTEGER, 'maxResponseBytes')) ??
       DEFAULT_EXCHANGE_MAX_RESPONSE_BYTES,
     signal: o.signal,
   });
@@ -232,7 +240,10 @@ export class ExchangeHttp {
     if (response.status < 200 || response.status > 299) {
       // The body may echo the request (and so a credential): not read, not reported.
       await response.body?.cancel().catch(() => undefined);
-      if (response.status === 401 || response.status === 403) {
+      // The Graph API (ThreatExchange) answers an expired or revoked token with 400 and an
+      // RFC 6750 challenge (`WWW-Authenticate: OAuth "Facebook Platform" "invalid_token" …`).
+      const challenge = response.headers.get('www-authenticate') ?? '';
+      if (response.status === 401 || response.status === 403 || /\binvalid_token\b/.test(challenge)) {
         return {
           retry: false,
           error: new HashwardenError(

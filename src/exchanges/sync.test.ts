@@ -115,9 +115,11 @@ describe('syncExchange', () => {
     reference.close();
 
     server.fail({ kind: 'status', status: 500 }, { skip: 6, times: 1 });
-    const failure = await syncExchange(store, toyClient(server.url), { list: 'feed', http: FAST, batchRows: 1_000 }).catch(
-      (e: unknown) => e,
-    );
+    const failure = await syncExchange(store, toyClient(server.url), {
+      list: 'feed',
+      http: FAST,
+      batchRows: 1_000,
+    }).catch((e: unknown) => e);
     expect((failure as HashwardenError).code).toBe('ERR_EXCHANGE_HTTP');
     expect(store.checkpoint(syncCheckpointKey(toyClient(server.url), 'feed'))).toBe('6');
     expect(store.count({ list: 'feed' })).toBe(25);
@@ -140,7 +142,9 @@ describe('syncExchange', () => {
         : { body: JSON.stringify({ page: pages[Number(url.searchParams.get('n'))] ?? null }) },
     );
     try {
-      const error = await syncExchange(store, toyClient(broken.url), { list: 'feed', http: FAST }).catch((e: unknown) => e);
+      const error = await syncExchange(store, toyClient(broken.url), { list: 'feed', http: FAST }).catch(
+        (e: unknown) => e,
+      );
       expect((error as HashwardenError).code).toBe('ERR_EXCHANGE_RESPONSE');
       expect(store.checkpoint(syncCheckpointKey(toyClient(broken.url), 'feed'))).toBe('3');
       expect(contents(store)).not.toContain('x=1');
@@ -157,11 +161,21 @@ describe('syncExchange', () => {
   });
 
   it('replaces the list with a whole page, and refuses a whole page that would empty it', async () => {
-    pages = [{ add: [['a', '1'], ['b', '2']] }, { add: [['c', '3']], whole: true }];
+    pages = [
+      {
+        add: [
+          ['a', '1'],
+          ['b', '2'],
+        ],
+      },
+      { add: [['c', '3']], whole: true },
+    ];
     await syncExchange(store, toyClient(server.url), { list: 'feed', http: FAST });
     expect(contents(store)).toEqual(['c=3']);
     pages.push({ add: [], whole: true });
-    const error = await syncExchange(store, toyClient(server.url), { list: 'feed', http: FAST }).catch((e: unknown) => e);
+    const error = await syncExchange(store, toyClient(server.url), { list: 'feed', http: FAST }).catch(
+      (e: unknown) => e,
+    );
     expect((error as HashwardenError).code).toBe('ERR_LIST_FORMAT');
     expect(contents(store)).toEqual(['c=3']);
   });
@@ -191,7 +205,9 @@ describe('syncExchange', () => {
 
   it('checks its options', async () => {
     await expect(syncExchange(store, toyClient(server.url), { list: '' })).rejects.toThrow(RangeError);
-    await expect(syncExchange(store, toyClient(server.url), { list: 'feed', batchRows: 0 })).rejects.toThrow(RangeError);
+    await expect(syncExchange(store, toyClient(server.url), { list: 'feed', batchRows: 0 })).rejects.toThrow(
+      RangeError,
+    );
     await expect(syncExchange(store, {} as ExchangeClient, { list: 'feed' })).rejects.toThrow(TypeError);
   });
 });

@@ -131,7 +131,9 @@ class Batch {
     for (const row of rows) {
       const rowList = row.op === 'add' ? row.entry.list : row.list;
       if (rowList !== list) {
-        throw new TypeError(`A connector gave a row of list ${JSON.stringify(rowList)} to a sync of ${JSON.stringify(list)}`);
+        throw new TypeError(
+          `A connector gave a row of list ${JSON.stringify(rowList)} to a sync of ${JSON.stringify(list)}`,
+        );
       }
       const id = row.op === 'add' ? row.entry.id : row.id;
       this.#rows.delete(id);
@@ -162,17 +164,32 @@ class Batch {
  * const result = await syncExchange(store, client, { list: 'ncmec' });
  * ```
  */
-export async function syncExchange(store: HashStore, client: ExchangeClient, options: SyncOptions): Promise<SyncResult> {
+export async function syncExchange(
+  store: HashStore,
+  client: ExchangeClient,
+  options: SyncOptions,
+): Promise<SyncResult> {
+  const s = store as Partial<HashStore> | null;
+  if (s === null || typeof s !== 'object' || typeof s.checkpoint !== 'function' || typeof s.importRows !== 'function') {
+    invalid('HashStore', 'store', store);
+  }
   if (client === null || typeof client !== 'object' || typeof client.pages !== 'function') {
     invalid('ExchangeClient', 'client', client);
   }
   const resolved = resolveSync(options);
-  const http = new ExchangeHttp({ ...options.http, ...(resolved.signal === undefined ? {} : { signal: resolved.signal }) });
+  const http = new ExchangeHttp({
+    ...options.http,
+    ...(resolved.signal === undefined ? {} : { signal: resolved.signal }),
+  });
   const { list } = resolved;
   const key = syncCheckpointKey(client, list);
   const from = resolved.restart ? undefined : store.checkpoint(key);
   const source = `${client.name} sync (${client.checkpointKey})`;
-  const context: ExchangeContext = { list, http, ...(resolved.signal === undefined ? {} : { signal: resolved.signal }) };
+  const context: ExchangeContext = {
+    list,
+    http,
+    ...(resolved.signal === undefined ? {} : { signal: resolved.signal }),
+  };
   const totals = { added: 0, updated: 0, unchanged: 0, removed: 0 };
   let pages = 0;
   let commits = 0;

@@ -1,6 +1,6 @@
 /**
  * What every hash-sharing connector shares: the pages a programme's API gives, the checkpoint that
- * lets a sync resume, and the feedback some programmes take. Types only; the HTTP client is
+ * lets a sync resume, and the feedback some programmes take. Types and names only; the HTTP client is
  * http.ts, the sync loop sync.ts, each programme a file of its own.
  */
 import type { ListEntry } from '../lists/entry.js';
@@ -9,6 +9,21 @@ import type { ExchangeHttp } from './http.js';
 
 /** The hash-sharing programmes hashwarden fetches from. */
 export type ExchangeName = 'ncmec' | 'stopncii' | 'threatexchange' | 'tat';
+
+/**
+ * The programmes' names, as `hashwarden fetch` takes them.
+ *
+ * @example
+ * ```ts
+ * EXCHANGE_NAMES.includes(argument as ExchangeName);
+ * ```
+ */
+export const EXCHANGE_NAMES: readonly ExchangeName[] = Object.freeze([
+  'ncmec',
+  'stopncii',
+  'threatexchange',
+  'tat',
+] as const);
 
 /**
  * One page of a programme's answer, turned into rows of the list being synced: adds (entries

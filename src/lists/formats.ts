@@ -223,6 +223,11 @@ export interface ParsedList {
    * field saying the signal is known not to be of the class), counted and left out.
    */
   readonly ignored: number;
+  /**
+   * PDQ entries whose metadata gives a `quality` below 50 (`PDQ_MIN_QUALITY`): imported as sent, but
+   * counted (the CLI warns), since matching on such hashes is where false positives come from.
+   */
+  readonly lowQuality: number;
   /** Data rows seen: `entries.length + merged + ignored + skippedCount` (headers, blank lines and comments excluded). */
   readonly rows: number;
 }

@@ -20,6 +20,7 @@ import {
   type RawRow,
   type RowSink,
 } from './rows.js';
+import { isTatRecord, TAT_HASH_KEY, tatDeleted, tatId } from './tat.js';
 
 const HEX = /^[0-9a-f]+$/i;
 
@@ -33,9 +34,10 @@ function jsonType(value: unknown): string {
 function objectRow(object: Record<string, unknown>, options: ResolvedParseOptions): RawRow {
   const algorithmKey = ALGORITHM_KEYS.find((key) => Object.hasOwn(object, key));
   // Tech Against Terrorism's hash list names the hash `hash_digest` (its `TATHashListEntry`).
-  const hashKey = Object.hasOwn(object, 'hash') || !Object.hasOwn(object, 'hash_digest') ? 'hash' : 'hash_digest';
+  const tat = isTatRecord(object);
+  const hashKey = tat ? TAT_HASH_KEY : 'hash';
   // TAT marks a withdrawn hash `deleted: true`: a removal, as an `op` of remove.
-  const deleted = hashKey === 'hash_digest' && object.deleted === true && !present(object.op);
+  const deleted = tat && tatDeleted(object) && !present(object.op);
   const extra: [string, unknown][] = [];
   for (const [key, value] of Object.entries(object)) {
     if (key !== algorithmKey && key !== hashKey && key !== 'metadata' && !ENTRY_KEYS.has(key)) extra.push([key, value]);
@@ -50,8 +52,7 @@ function objectRow(object: Record<string, unknown>, options: ResolvedParseOption
   const algorithm = algorithmName(algorithmKey === undefined ? undefined : object[algorithmKey]);
   const ignore = ignoredCategory(object.category);
   // normalizeEntry checks the types; the casts only say what it will accept.
-  // TAT's ids are numbers; an entry's id is text.
-  const id = typeof object.id === 'number' && hashKey === 'hash_digest' ? String(object.id) : object.id;
+  const id = tat ? tatId(object.id) : object.id;
   return {
     id: id as string | undefined,
     list: (present(object.list) ? object.list : options.list) as string,

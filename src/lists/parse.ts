@@ -73,6 +73,7 @@ class ListSink extends RowSink {
       skippedCount: this.problemCount,
       merged: this.merged,
       ignored: this.ignored,
+      lowQuality: this.lowQuality,
       rows: this.rows,
     });
   }

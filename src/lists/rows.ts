@@ -6,6 +6,7 @@
  *
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
+import { PDQ_MIN_QUALITY } from '../algorithms/pdq.js';
 import { isUtf8 } from 'node:buffer';
 import { ALGORITHM_NAMES, getAlgorithm } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
@@ -80,6 +81,22 @@ export interface RawRow extends ListEntryInput {
 // python-threatexchange's category of a signal known NOT to be of the class a collaboration
 // shares (its `SignalCategory.NEGATIVE_CLASS`): listing it would flag exactly what was cleared.
 const NEGATIVE_CLASS = /^\s*negative_class\s*$/i;
+
+/**
+ * True for a PDQ row whose metadata's `quality` is a number below {@link PDQ_MIN_QUALITY} (the PDQ
+ * hashers' scale, kept as a number by every reader that sees one).
+ *
+ * @internal
+ */
+export function isLowQualityPdq(row: Pick<RawRow, 'algorithm' | 'metadata'>): boolean {
+  const quality = row.metadata?.quality;
+  return (
+    typeof row.algorithm === 'string' &&
+    row.algorithm.trim().toLowerCase() === 'pdq' &&
+    typeof quality === 'number' &&
+    quality < PDQ_MIN_QUALITY
+  );
+}
 
 /**
  * `ignore` for a row whose category (a `category` column or field) is pytx's `NEGATIVE_CLASS`,
@@ -193,6 +210,12 @@ export abstract class RowSink {
    * whose records say what to remove (NCMEC's deletions).
    */
   readonly delta: boolean = false;
+  /**
+   * PDQ adds whose metadata gives a `quality` below `PDQ_MIN_QUALITY`: imported as the list sent
+   * them (the programme decided), but counted, since such a hash of a nearly featureless image
+   * lies close to many others and is where false positives come from.
+   */
+  lowQuality = 0;
   #kept = 0;
 
   constructor(readonly options: ResolvedParseOptions) {}
@@ -202,7 +225,11 @@ export abstract class RowSink {
     try {
       const row = build();
       if (row.ignore !== undefined) this.ignored++;
-      else this.take(line, rowOp(row.op), row);
+      else {
+        const op = rowOp(row.op);
+        this.take(line, op, row);
+        if (op === 'add' && isLowQualityPdq(row)) this.lowQuality++;
+      }
     } catch (error) {
       if (!isHashwardenError(error)) throw error;
       this.rejected(this.#problem(line, error));

@@ -117,6 +117,7 @@ describe('streamListFile: formats', () => {
             adds: entries.length,
             removes: 0,
             ignored: 0,
+            lowQuality: 0,
             skippedCount: 0,
           });
         }
@@ -244,7 +245,15 @@ describe('streamListFile: op', () => {
       { op: 'remove', line: 5, list: 'demo', id: 'd' },
       { op: 'remove', line: 6, list: 'demo', id: `sha1:${SHA1}` },
     ]);
-    expect(summary).toEqual({ format: 'csv', rows: 5, adds: 2, removes: 3, ignored: 0, skippedCount: 0 });
+    expect(summary).toEqual({
+      format: 'csv',
+      rows: 5,
+      adds: 2,
+      removes: 3,
+      ignored: 0,
+      lowQuality: 0,
+      skippedCount: 0,
+    });
   });
 
   it('reads op add, remove and delete in ndjson, and keeps no op metadata', async () => {
@@ -425,6 +434,7 @@ describe('streamListFile: bad rows', () => {
       adds: 5000 - bad.size,
       removes: 0,
       ignored: 0,
+      lowQuality: 0,
       skippedCount: bad.size,
     });
   });
@@ -501,7 +511,7 @@ describe('streamListFile: reading', () => {
       const position = /^pos:\s+(\d+)/m.exec(await readFile(`/proc/self/fdinfo/${fd}`, 'utf8'))?.[1];
       expect(Number(position)).toBeLessThanOrEqual(CHUNK);
     }
-    await reader.return({ format: 'text', rows: 0, adds: 0, removes: 0, ignored: 0, skippedCount: 0 });
+    await reader.return({ format: 'text', rows: 0, adds: 0, removes: 0, ignored: 0, lowQuality: 0, skippedCount: 0 });
   });
 
   it.runIf(onLinux)('closes the file when the consumer stops early, fails or finishes', async () => {

@@ -82,6 +82,8 @@ export interface ListStreamSummary {
   readonly removes: number;
   /** Rows left out as no entry at all: python-threatexchange's `NEGATIVE_CLASS` rows (see `ParsedList.ignored`). */
   readonly ignored: number;
+  /** PDQ adds of a quality below 50 in their metadata (see `ParsedList.lowQuality`). */
+  readonly lowQuality: number;
   /** Bad rows in all (only `onError: 'skip'` gets this far with any). */
   readonly skippedCount: number;
 }
@@ -463,6 +465,7 @@ async function* readBatches(
       adds: sink.adds,
       removes: sink.removes,
       ignored: sink.ignored,
+      lowQuality: sink.lowQuality,
       skippedCount: sink.problemCount,
     });
   } finally {

@@ -2,11 +2,14 @@
  * Tech Against Terrorism's hash list entries (issue 21): `hash_digest` read as the hash, numeric
  * ids as text, `deleted: true` as a removal, through both readers.
  */
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import type { ListEntry } from './entry.js';
+import { type ListEntry, normalizeEntry } from './entry.js';
 import { readListFile } from './parse.js';
+import { removalKey } from './rows.js';
 import { streamListFile, type ListRow } from './stream.js';
+import { tatRecordRow } from './tat.js';
 import { SAMPLES } from '../testing/list-samples.js';
 
 describe('TAT hash list entries (NDJSON)', () => {
@@ -25,5 +28,22 @@ describe('TAT hash list entries (NDJSON)', () => {
     const parsed = await readListFile(path, { list: 'tat', onError: 'skip' });
     expect(parsed.entries).toEqual(adds);
     expect(parsed.skipped.map((p) => p.line)).toEqual([4]);
+  });
+
+  it("maps a record as the TAT connector does: tatRecordRow gives the reader's entries and removals", async () => {
+    const path = join(SAMPLES, 'tat-hash-list.ndjson');
+    const read: ListRow[] = [];
+    for await (const batch of streamListFile(path, { list: 'tat' })) read.push(...batch.rows);
+    const records = (await readFile(path, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    const mapped = records.map((record, i) => {
+      const row = tatRecordRow(record, 'tat');
+      return row.op === 'remove'
+        ? { op: 'remove', ...removalKey(row), line: i + 1 }
+        : { op: 'add', entry: normalizeEntry(row), line: i + 1 };
+    });
+    expect(mapped).toEqual(read);
   });
 });

@@ -72,7 +72,9 @@ describe('HashStore checkpoints', () => {
   it('refuses a checkpoint value over the limit as a RangeError, before writing', async () => {
     const s = store();
     await expect(
-      s.importRows([{ rows: [add('1', 'a')] }], { checkpoint: { key: 'k', value: 'x'.repeat(MAX_CHECKPOINT_BYTES + 1) } }),
+      s.importRows([{ rows: [add('1', 'a')] }], {
+        checkpoint: { key: 'k', value: 'x'.repeat(MAX_CHECKPOINT_BYTES + 1) },
+      }),
     ).rejects.toThrow(RangeError);
     await expect(s.importRows([], { checkpoint: { key: 42 as unknown as string, value: 'v' } })).rejects.toThrow(
       TypeError,
@@ -85,7 +87,9 @@ describe('HashStore checkpoints', () => {
     open.length = 0;
     const Database = loadDriver();
     const db = new Database(join(dir, 'crafted.db'));
-    db.prepare("INSERT INTO checkpoints (key, value, at) VALUES ('k', ?, 'now')").run('x'.repeat(MAX_CHECKPOINT_BYTES + 1));
+    db.prepare("INSERT INTO checkpoints (key, value, at) VALUES ('k', ?, 'now')").run(
+      'x'.repeat(MAX_CHECKPOINT_BYTES + 1),
+    );
     db.prepare("INSERT INTO checkpoints (key, value, at) VALUES ('blob', ?, 'now')").run(Buffer.from('abc'));
     db.close();
     const s = store('crafted.db', { readonly: true });

@@ -8,7 +8,13 @@ import { MAX_FIELD_LENGTH } from '../lists/entry.js';
 import { boolean, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import { MAX_PATH_LENGTH, resolveDedupe, type DedupePolicy } from '../lists/formats.js';
 import { storeError, type StoreContext } from './context.js';
-import { MAX_CHECKPOINT_BYTES, type ImportMode, type ImportOptions, type ImportRowsOptions, type ImportSummary } from './types.js';
+import {
+  MAX_CHECKPOINT_BYTES,
+  type ImportMode,
+  type ImportOptions,
+  type ImportRowsOptions,
+  type ImportSummary,
+} from './types.js';
 
 /** Rows per multi-row insert (staging, and the ordered import): one call into SQLite for 128 rows. */
 export const STAGE_CHUNK = 128;

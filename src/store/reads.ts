@@ -12,13 +12,21 @@ import {
   ENTRY_LIMITS,
   integerColumn,
   oversized,
+  READ_COLUMNS,
   storeError,
   storeRows,
   type ReadRow,
   type StoreContext,
 } from './context.js';
 import { isSqliteError, type Statement } from './driver.js';
-import { MAX_CHECKPOINT_BYTES, type EntryFilter, type ImportMode, type ImportRecord, type ListHeader, type ListInfo } from './types.js';
+import {
+  MAX_CHECKPOINT_BYTES,
+  type EntryFilter,
+  type ImportMode,
+  type ImportRecord,
+  type ListHeader,
+  type ListInfo,
+} from './types.js';
 
 /** A row of `imports` (the version 2 columns defaulted in a version 1 store). */
 interface ImportRecordRow {
@@ -296,4 +304,19 @@ export function checkpoint(ctx: StoreContext, key: string): string | undefined {
   } catch (error) {
     throw storeError(ctx.path, error);
   }
+}
+
+/** {@link HashStore.entry}. */
+export function entry(ctx: StoreContext, list: string, id: string): ListEntry | undefined {
+  const name = nonEmptyString(list, 'list', MAX_FIELD_LENGTH).trim();
+  const key = nonEmptyString(id, 'id', MAX_FIELD_LENGTH).trim();
+  let row: ReadRow | undefined;
+  try {
+    row = ctx.db
+      .prepare<[string, string], ReadRow>(`SELECT ${READ_COLUMNS} FROM entries WHERE list = ? AND id = ?`)
+      .get(name, key);
+  } catch (error) {
+    throw storeError(ctx.path, error);
+  }
+  return row === undefined ? undefined : toEntry(ctx, row);
 }

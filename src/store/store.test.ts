@@ -620,3 +620,15 @@ describe('HashStore.setListPolicy', () => {
     expect(caught(() => readonly.setListPolicy('demo', { enabled: false })).code).toBe('ERR_STORE');
   });
 });
+
+describe('HashStore.entry', () => {
+  it('gives one entry by list and id, or undefined', () => {
+    const store = HashStore.open(join(dir, 'one.db'));
+    open.push(store);
+    store.importEntries([entry({ id: 'a', label: 'csam', metadata: { case: 7 } }), entry({ id: 'b', hash: MD5_B })]);
+    expect(store.entry('demo', 'a')).toEqual(entry({ id: 'a', label: 'csam', metadata: { case: 7 } }));
+    expect(store.entry('demo', 'c')).toBeUndefined();
+    expect(store.entry('other', 'a')).toBeUndefined();
+    expect(() => store.entry('', 'a')).toThrow(RangeError);
+  });
+});

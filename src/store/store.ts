@@ -12,7 +12,17 @@ import { storeError, storeRows, type StoreContext } from './context.js';
 import { importFile } from './import-file.js';
 import { readPacked } from './load.js';
 import { setListPolicy } from './policy.js';
-import { checkpoint, count, entries, history, listHeaders as readListHeaders, lists, read, readAsync } from './reads.js';
+import {
+  checkpoint,
+  count,
+  entries,
+  entry,
+  history,
+  listHeaders as readListHeaders,
+  lists,
+  read,
+  readAsync,
+} from './reads.js';
 import { openStore, resolveStoreOptions } from './schema.js';
 import { importEntries, importRows } from './staged-import.js';
 import type {
@@ -252,6 +262,19 @@ export class HashStore {
    */
   entries(filter?: EntryFilter): IterableIterator<ListEntry> {
     return entries(this.#ctx, filter);
+  }
+
+  /**
+   * One entry by list and id, or `undefined` when the list holds no such id. Throws `ERR_STORE` for
+   * an entry larger than an import writes, as {@link HashStore.entries} does.
+   *
+   * @example
+   * ```ts
+   * const entry = store.entry('ncmec', '4242:pdq'); // what `hashwarden feedback` reports on
+   * ```
+   */
+  entry(list: string, id: string): ListEntry | undefined {
+    return entry(this.#ctx, list, id);
   }
 
   /**

@@ -44,7 +44,10 @@ export interface StandIn {
    * Plays `fault` instead of the answer for the next `times` requests whose path matches `when`
    * (any request when omitted), after `skip` matching requests pass untouched.
    */
-  fail(fault: StandInFault, options?: { readonly times?: number; readonly skip?: number; readonly when?: RegExp }): void;
+  fail(
+    fault: StandInFault,
+    options?: { readonly times?: number; readonly skip?: number; readonly when?: RegExp },
+  ): void;
   close(): Promise<void>;
 }
 
