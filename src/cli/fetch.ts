@@ -19,12 +19,13 @@ import { HashStore } from '../store/index.js';
 import { CliRefusal, EXIT, integerArgument, required, usage, UsageError, type Command, type CliIo } from './command.js';
 import { jsonLine, textLine } from './escape.js';
 import type { CommonFetchFlags, FetchProgramme, FlagValues } from './fetch-programme.js';
+import { ncmecProgramme } from './fetch-ncmec.js';
 import { tatProgramme } from './fetch-tat.js';
 import { threatexchangeProgramme } from './fetch-threatexchange.js';
 
 /** The programmes `fetch` and `feedback` know, by name. */
 const PROGRAMMES: ReadonlyMap<ExchangeName, FetchProgramme> = new Map<ExchangeName, FetchProgramme>(
-  [tatProgramme, threatexchangeProgramme].map((p) => [p.name, p]),
+  [ncmecProgramme, tatProgramme, threatexchangeProgramme].map((p) => [p.name, p]),
 );
 
 const COMMON_OPTIONS = {

@@ -415,17 +415,3 @@ describe('ncmecExchange: feedback', () => {
     );
   });
 });
-
-describe('ncmecProgramme (hashwarden fetch ncmec)', () => {
-  it('makes the connector from --member and --classification, comma-separated or repeated', async () => {
-    const { ncmecProgramme } = await import('../cli/fetch-ncmec.js');
-    const secrets = { username: new Secret(USER), password: new Secret(PASSWORD) };
-    const c = ncmecProgramme.create({ member: ['42,43', '44'], classification: ['A1'] }, secrets, {
-      environment: 'test_Industry',
-    });
-    expect(c.checkpointKey).toBe('ncmec:test_Industry:members=42,43,44:classifications=A1');
-    expect(() => ncmecProgramme.create({ member: ['abc'] }, secrets, {})).toThrow(RangeError);
-    expect(() => ncmecProgramme.create({}, secrets, { environment: 'staging' })).toThrow(RangeError);
-    expect(ncmecProgramme.credentialFields).toEqual(['username', 'password']);
-  });
-});
