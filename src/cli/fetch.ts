@@ -20,12 +20,13 @@ import { CliRefusal, EXIT, integerArgument, required, usage, UsageError, type Co
 import { jsonLine, textLine } from './escape.js';
 import type { CommonFetchFlags, FetchProgramme, FlagValues } from './fetch-programme.js';
 import { stopnciiProgramme } from './fetch-stopncii.js';
+import { ncmecProgramme } from './fetch-ncmec.js';
 import { tatProgramme } from './fetch-tat.js';
 import { threatexchangeProgramme } from './fetch-threatexchange.js';
 
 /** The programmes `fetch` and `feedback` know, by name. */
 const PROGRAMMES: ReadonlyMap<ExchangeName, FetchProgramme> = new Map<ExchangeName, FetchProgramme>(
-  [stopnciiProgramme, threatexchangeProgramme, tatProgramme].map((p) => [p.name, p]),
+  [ncmecProgramme, stopnciiProgramme, threatexchangeProgramme, tatProgramme].map((p) => [p.name, p]),
 );
 
 const COMMON_OPTIONS = {

@@ -58,7 +58,7 @@ async function isHashOutput(file: string): Promise<boolean> {
 export const importCommand: Command = {
   name: 'import',
   usage:
-    'FILE --db PATH --list NAME [--format csv|ndjson|text|checksum|pdq|te|stopncii] [--algorithm A] [--replace] [--multi-list] [--allow-empty] [--skip-bad-rows] [--dedupe merge|fail] [--mode OCTAL] [--quiet]',
+    'FILE --db PATH --list NAME [--format csv|ndjson|text|checksum|pdq|te|stopncii|ncmec] [--algorithm A] [--replace] [--multi-list] [--allow-empty] [--skip-bad-rows] [--dedupe merge|fail] [--mode OCTAL] [--quiet]',
   summary: 'Import a hash list file into a SQLite store (created if missing).',
   help: `
 Options:
@@ -74,6 +74,7 @@ Options:
                      te: pytx 0.x / HMA 1.0 \`<hash>,<id>,<date>,<tags>\` rows (no header);
                      stopncii: StopNCII.org hash records (a JSON array, or a FetchHashes
                      answer), Withdrawn/Deleted records removed;
+                     ncmec: NCMEC hash-sharing v2 XML (a saved entries page; deletions remove);
                      default: from the file extension, else sniffed
   --algorithm A      algorithm of rows that do not name one (needed for bare hex lines); in
                      files told by length (checksum, te, CSV without an algorithm column),
@@ -193,7 +194,7 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       if (skipped > 0) io.out(`${skipped} bad rows skipped\n`);
       if (result.read.ignored > 0)
         io.out(
-          `${result.read.ignored} rows left out, never imported (NEGATIVE_CLASS signals, unusable hashes, hash types hashwarden lacks)\n`,
+          `${result.read.ignored} rows left out, never imported (NEGATIVE_CLASS signals, unusable hashes, hash types hashwarden lacks such as PhotoDNA)\n`,
         );
       if (result.read.lowQuality > 0)
         io.err(

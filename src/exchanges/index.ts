@@ -19,6 +19,8 @@ export { DEFAULT_SYNC_BATCH_ROWS, syncCheckpointKey, syncExchange } from './sync
 export type { SyncOptions, SyncProgress, SyncResult } from './sync.js';
 export { EXCHANGE_NAMES } from './types.js';
 export type { ExchangeClient, ExchangeContext, ExchangeFeedback, ExchangeName, ExchangePage } from './types.js';
+export { DEFAULT_NCMEC_RANGE_ENTRIES, NCMEC_ENVIRONMENTS, ncmecExchange } from './ncmec.js';
+export type { NcmecEnvironment, NcmecExchangeOptions } from './ncmec.js';
 export { TAT_APIS, TAT_BASE_URL, TAT_IDEOLOGIES, tatExchange } from './tat.js';
 export type { TatApi, TatCredentials, TatExchangeOptions, TatIdeology } from './tat.js';
 export {

@@ -8,6 +8,7 @@
 import { extname } from 'node:path';
 import { invalid } from '../validate.js';
 import { looksLikeChecksumLine } from './checksum.js';
+import { looksLikeNcmecXml } from './ncmec-xml.js';
 import { stripBom, type ListReadFormat } from './formats.js';
 import { looksLikePdqHasherLine } from './pdq-hasher.js';
 import { looksLikeStopncii } from './stopncii.js';
@@ -35,7 +36,8 @@ function firstContentLine(text: string): string | undefined {
  * `FetchHashes` answer; an NDJSON row never has that key); `te` when the first non-blank line of `head` is a pytx 0.x / HMA 1.0
  * row (`<hash>,<id>,<ISO date>,…`; a CSV file's first line is a header, never that), else by
  * extension (`.csv`; `.ndjson`, `.jsonl`, `.json-lines`),
- * otherwise sniffed from the first non-blank line of `head`: a PDQ hasher's line
+ * otherwise sniffed from the first non-blank line of `head`: `<?xml` or `<queryResult` means
+ * `ncmec` (NCMEC's XML), a PDQ hasher's line
  * (`<64 hex>,<quality>,…` or `hash=<64 hex>,norm=…`) means `pdq`, a checksum tool's line
  * (`<hex>  <file>` with a hash length some algorithm has, or `SHA256 (<file>) = <hex>`)
  * `checksum`, in a `.txt` file too (which is otherwise `text`); then `#` means text, `{` NDJSON,
@@ -69,6 +71,8 @@ export function detectListFormat(path: string, head?: string): ListReadFormat {
       return 'ndjson';
   }
   if (line === undefined) return 'text';
+  // No list format starts with `<`: an XML document is NCMEC's (whatever its extension, `.xml` or `.txt`).
+  if (looksLikeNcmecXml(line)) return 'ncmec';
   // Other tools' lines first, in a `.txt` file too (their output is often saved as one, and the
   // text format refuses them): a PDQ details line holds the word hash and commas, like a header.
   if (looksLikePdqHasherLine(line)) return 'pdq';

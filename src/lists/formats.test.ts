@@ -462,7 +462,7 @@ describe('parseList: options', () => {
   it('refuses bad option values with the standard argument errors', () => {
     expect(() => parseList('', { list: 'demo', format: 'xml' as ListFormat })).toThrow(
       new RangeError(
-        'Expected one of csv, ndjson, text, checksum, pdq, te, stopncii for format but received "xml" of type string',
+        'Expected one of csv, ndjson, text, checksum, pdq, te, stopncii, ncmec for format but received "xml" of type string',
       ),
     );
     expect(() => parseList('', { list: 'demo', onError: 'ignore' as 'skip' })).toThrow(

@@ -40,15 +40,16 @@ export const LIST_FORMATS: readonly ListFormat[] = Object.freeze(['csv', 'ndjson
  * (`checksum`: `md5sum`/`sha256sum`/BSD checksum-tool lines; `pdq`: the PDQ hashers'
  * `hash,quality,filename` and `hash=…,quality=…` lines; `te`: pytx 0.x / HMA 1.0 `hash,id,date,tags`
  * rows), each parsed by its file registered in `read-formats.ts` (whose table the compiler checks
- * against this list); or `stopncii` (StopNCII.org's hash records, a JSON array or a `FetchHashes`
- * answer, read by `stopncii.ts` as a stream of JSON rather than of lines).
+ * against this list); or one read other than by lines: `stopncii` (StopNCII.org's hash records, a
+ * JSON array or a `FetchHashes` answer, read by `stopncii.ts` as a stream of JSON) and `ncmec`
+ * (NCMEC's hash-sharing API v2 XML, read whole by `ncmec-xml.ts`).
  *
  * @example
  * ```ts
  * const format: ListReadFormat = flags.format ?? 'checksum';
  * ```
  */
-export type ListReadFormat = ListFormat | 'checksum' | 'pdq' | 'te' | 'stopncii';
+export type ListReadFormat = ListFormat | 'checksum' | 'pdq' | 'te' | 'stopncii' | 'ncmec';
 
 /**
  * Every format the list readers accept (`--format` of `hashwarden import`).
@@ -66,6 +67,7 @@ export const LIST_READ_FORMATS: readonly ListReadFormat[] = Object.freeze([
   'pdq',
   'te',
   'stopncii',
+  'ncmec',
 ] as const);
 
 /**

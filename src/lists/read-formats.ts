@@ -9,12 +9,13 @@
  */
 import { parseChecksumRows } from './checksum.js';
 import { parseNdjsonRows, parseTextRows } from './line-formats.js';
+import { parseNcmecRows } from './ncmec-xml.js';
 import { parsePdqHasherRows } from './pdq-hasher.js';
 import { parseTeRows } from './te-rows.js';
 import type { ListFormat, ListReadFormat } from './formats.js';
 import type { RowSink } from './rows.js';
 
-/** Read-only formats that are not line-based (a JSON document), read by their own readers. */
+/** Read-only formats read by a reader of their own (a stream of JSON), not by a line parser. */
 type NotLineBased = 'stopncii';
 
 /** A parser of a run of whole lines into a sink; `firstLine` is the line number of the first. */
@@ -29,6 +30,8 @@ export const LINE_DIALECTS = {
   checksum: parseChecksumRows,
   pdq: parsePdqHasherRows,
   te: parseTeRows,
+  // Not line-based: given the whole document at once (stream.ts gathers it first).
+  ncmec: parseNcmecRows,
 } as const satisfies Record<Exclude<ListReadFormat, ListFormat | NotLineBased>, LineParser>;
 
 const LINE_PARSERS: Readonly<Record<Exclude<ListReadFormat, 'csv' | NotLineBased>, LineParser>> = {

@@ -205,6 +205,12 @@ export abstract class RowSink {
    */
   ignored = 0;
   /**
+   * True for a reader of deltas (`streamListFile`), whose remove rows remove from a stored list;
+   * false for a whole list (`parseList`), where nothing is stored to remove from. Read by formats
+   * whose records say what to remove (NCMEC's deletions).
+   */
+  readonly delta: boolean = false;
+  /**
    * PDQ adds whose metadata gives a `quality` below `PDQ_MIN_QUALITY`: imported as the list sent
    * them (the programme decided), but counted, since such a hash of a nearly featureless image
    * lies close to many others and is where false positives come from.

@@ -593,7 +593,7 @@ describe('streamListFile: reading', () => {
     expect(call({ maxBytes: 0 })).toThrow(RangeError);
     expect(call({ format: 'xml' as ListFormat })).toThrow(
       new RangeError(
-        'Expected one of csv, ndjson, text, checksum, pdq, te, stopncii for format but received "xml" of type string',
+        'Expected one of csv, ndjson, text, checksum, pdq, te, stopncii, ncmec for format but received "xml" of type string',
       ),
     );
     expect(call({ onError: 'ignore' as 'skip' })).toThrow(RangeError);

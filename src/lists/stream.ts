@@ -23,6 +23,7 @@ import {
   type RowProblem,
 } from './formats.js';
 import { detectListFormat } from './detect.js';
+import { MAX_NCMEC_XML_BYTES, ncmecTooLarge } from './ncmec-xml.js';
 import { lineParser } from './read-formats.js';
 import { feedStopncii, looksLikeStopncii, stopnciiSink } from './stopncii.js';
 import { firstBadUtf8Line, listError, removalKey, RowSink, stripBomBytes, type RawRow, type RowOp } from './rows.js';
@@ -135,6 +136,7 @@ const SNIFF_BYTES = 1024 * 1024;
 
 /** The streaming reader's sink: rows wait here until they make a batch; nothing else is kept. */
 class BatchSink extends RowSink {
+  override readonly delta = true;
   readonly pending: ListRow[] = [];
   adds = 0;
   removes = 0;
@@ -431,6 +433,8 @@ async function* readBatches(
     let quoted = false;
     const parseLines = format === 'csv' || format === 'stopncii' ? undefined : lineParser(format);
     const stopncii = format === 'stopncii' ? stopnciiSink(sink) : undefined;
+    // XML is no run of lines: the document is gathered whole (bounded) and parsed at its end.
+    const document: Buffer[] | undefined = format === 'ncmec' ? [] : undefined;
     if (format === 'csv') {
       // Loaded here, not at module load: a process that never reads a CSV file should not pay for it.
       records = new CsvRecords(sink);
@@ -440,7 +444,12 @@ async function* readBatches(
     /** Parses one run of lines into the sink (`undefined`: the end of the file). */
     const parse = async (bytes: Buffer | undefined, line: number): Promise<void> => {
       if (stopncii !== undefined) feedStopncii(sink, stopncii, bytes);
-      else if (parser === undefined || records === undefined) {
+      else if (document !== undefined) {
+        if (bytes !== undefined) {
+          document.push(bytes);
+          if (reader.bytesRead > MAX_NCMEC_XML_BYTES) throw ncmecTooLarge(path);
+        } else parseLines?.(Buffer.concat(document).toString('utf8'), sink, 1);
+      } else if (parser === undefined || records === undefined) {
         if (bytes !== undefined) parseLines?.(bytes.toString('utf8'), sink, line);
       } else if (bytes === undefined) {
         await parser.feed(undefined);

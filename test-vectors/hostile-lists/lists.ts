@@ -464,4 +464,43 @@ export function listFiles(drafts: Draft[], cases: HostileCase[]): void {
       'Those lines are not list rows (no hash field): refused, pointing at --as-list, never imported as something else.',
     finding: 'held',
   });
+  // --- Issue 21: NCMEC's XML, read whole --------------------------------------------------------
+  const lol = ['<!ENTITY lol "lol">'];
+  for (let i = 1; i <= 9; i++) lol.push(`<!ENTITY lol${i} "${`&lol${i === 1 ? '' : i - 1};`.repeat(10)}">`);
+  file(
+    'ncmec-billion-laughs.xml',
+    lines(
+      '<?xml version="1.0"?>',
+      `<!DOCTYPE queryResult [${lol.join('')}]>`,
+      '<queryResult><images><image><member id="1">&lol9;</member><id>&lol9;</id>',
+      `<fingerprints><md5>${hex('md5', 'lol')}</md5></fingerprints></image></images></queryResult>`,
+    ),
+  );
+  add({
+    case: 'ncmec-billion-laughs',
+    file: 'ncmec-billion-laughs.xml',
+    what: 'an NCMEC XML page whose DOCTYPE declares entities expanding to 10^9 "lol"s, imported as vendorA',
+    open: into({ format: 'ncmec' }),
+    expect: unchanged,
+    reason: 'Expanding it takes gigabytes: a document with a DOCTYPE is refused before parsing, nothing imported.',
+    finding: 'held',
+  });
+  file(
+    'ncmec-truncated.xml',
+    lines(
+      '<?xml version="1.0"?>',
+      '<queryResult><images>',
+      `<deletedImage><member id="1">M</member><id>x</id></deletedImage>`,
+      `<image><member id="1">M</member><id>y</id><fingerprints><md5>${hex('md5', 'y')}</md5>`,
+    ),
+  );
+  add({
+    case: 'ncmec-truncated',
+    file: 'ncmec-truncated.xml',
+    what: 'an NCMEC XML page cut off inside a record, imported as vendorA',
+    open: into({ format: 'ncmec' }),
+    expect: unchanged,
+    reason: 'The records before the cut would be a silent half-import: the document is refused whole.',
+    finding: 'held',
+  });
 }
