@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -8,9 +8,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Imports `entry` of the built package in a fresh process, runs `then` (the module is `imported`),
- * and lists what of sharp and better-sqlite3 got loaded: their JavaScript modules (both are
- * CommonJS, so they land in the require cache even when imported from ESM) and any native
- * library mapped into the process.
+ * and lists what of sharp, better-sqlite3 and the parsers of other programmes' files got loaded:
+ * their JavaScript modules (CommonJS, or loaded with `require`, so they land in the require cache
+ * even when imported from ESM) and any native library mapped into the process.
  */
 function loadedAfterImport(entry: string, then = ''): string[] {
   const script = [
@@ -22,7 +22,9 @@ function loadedAfterImport(entry: string, then = ''): string[] {
   ].join('\n');
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
   return (JSON.parse(out) as string[]).filter((path) =>
-    /node_modules\/(sharp|@img|better-sqlite3)\/|libvips|better_sqlite3\.node/.test(path),
+    /node_modules\/(sharp|@img|better-sqlite3|fast-xml-parser|@streamparser\/json)\/|libvips|better_sqlite3\.node/.test(
+      path,
+    ),
   );
 }
 
@@ -32,8 +34,28 @@ describe('package entries', () => {
     if (!existsSync(join(root, 'dist', 'index.js'))) execFileSync('npm', ['run', 'build'], { cwd: root });
   }, 120_000);
 
-  it('importing the core loads neither sharp nor better-sqlite3', () => {
+  it('importing the core loads neither sharp nor better-sqlite3, nor the XML and JSON stream parsers', () => {
     expect(loadedAfterImport('hashwarden')).toEqual([]);
+  });
+
+  it('imports the XML and JSON stream parsers nowhere statically (an ES import never shows in the require cache)', () => {
+    const files = readdirSync(join(root, 'dist'), { recursive: true, encoding: 'utf8' }).filter((f) =>
+      f.endsWith('.js'),
+    );
+    const static_ = files.filter((f) =>
+      /\bfrom\s*["'](fast-xml-parser|@streamparser\/json)["']/.test(readFileSync(join(root, 'dist', f), 'utf8')),
+    );
+    expect(static_).toEqual([]);
+  });
+
+  it('loads the XML and JSON stream parsers when an NCMEC or StopNCII list is first read', () => {
+    const read = [
+      `try { imported.parseList('<queryResult></queryResult>', { list: 'n', format: 'ncmec' }); } catch {}`,
+      `try { imported.parseList('[]', { list: 's', format: 'stopncii' }); } catch {}`,
+    ].join('\n');
+    const loaded = loadedAfterImport('hashwarden', read);
+    expect(loaded.some((path) => path.includes('node_modules/fast-xml-parser/'))).toBe(true);
+    expect(loaded.some((path) => path.includes('node_modules/@streamparser/json/'))).toBe(true);
   });
 
   it('importing hashwarden/image loads sharp and libvips (so the check above can see them)', () => {

@@ -16,7 +16,7 @@
  *
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
+import { createRequire } from 'node:module';
 import type { HashwardenError } from '../errors.js';
 import { MAX_FIELD_LENGTH } from './entry.js';
 import { listError, type RawRow, type RowSink } from './rows.js';
@@ -144,7 +144,18 @@ const PARSER_OPTIONS = Object.freeze({
   htmlEntities: false,
   captureMetaData: true,
 });
-const METADATA = XMLParser.getMetaDataSymbol() as unknown as symbol;
+type Fxp = typeof import('fast-xml-parser');
+let fxp: Fxp | undefined;
+
+/**
+ * fast-xml-parser, loaded on first use through `require` (sync, as csv-parse is in csv.ts): it
+ * takes longer to load than the rest of the core together, and only a process reading NCMEC XML
+ * needs it.
+ */
+function xmlParser(): Fxp {
+  fxp ??= createRequire(import.meta.url)('fast-xml-parser') as Fxp;
+  return fxp;
+}
 
 const PREDEFINED: Readonly<Record<string, string>> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
@@ -190,7 +201,9 @@ function child(children: readonly XmlNode[], tag: string): XmlNode | undefined {
 }
 
 function offsetOf(node: XmlNode): number {
-  const meta = (node as Record<symbol, unknown>)[METADATA] as { startIndex?: unknown } | undefined;
+  const meta = (node as Record<symbol, unknown>)[xmlParser().XMLParser.getMetaDataSymbol() as unknown as symbol] as
+    | { startIndex?: unknown }
+    | undefined;
   return typeof meta?.startIndex === 'number' ? meta.startIndex : 0;
 }
 
@@ -321,6 +334,7 @@ function parseChecked(text: string, expectedRoot: string): { root: XmlNode; root
     throw listError('NCMEC XML with a DOCTYPE is refused: its entity declarations could expand without bound');
   }
   refuseLongRuns(text);
+  const { XMLParser, XMLValidator } = xmlParser();
   const valid = XMLValidator.validate(text);
   if (valid !== true) {
     throw listError(`Not well-formed XML (line ${valid.err.line}): ${valid.err.msg}`);

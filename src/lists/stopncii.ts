@@ -20,7 +20,8 @@
  *
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
-import { TokenParser, Tokenizer, TokenType, type ParsedTokenInfo } from '@streamparser/json';
+import { createRequire } from 'node:module';
+import type { ParsedTokenInfo, TokenType } from '@streamparser/json';
 import { HashwardenError } from '../errors.js';
 import { MAX_METADATA_DEPTH } from './entry.js';
 import { MAX_LIST_LINE_BYTES } from './formats.js';
@@ -170,15 +171,33 @@ function syntaxError(error: unknown): HashwardenError {
   return fault(`Not valid JSON: ${(error as Error).message}`);
 }
 
-const OPENING: ReadonlySet<TokenType> = new Set([TokenType.LEFT_BRACE, TokenType.LEFT_BRACKET]);
-const CLOSING: ReadonlySet<TokenType> = new Set([TokenType.RIGHT_BRACE, TokenType.RIGHT_BRACKET]);
+type JsonStream = typeof import('@streamparser/json');
+let jsonStream: JsonStream | undefined;
+/** The token kinds, set when @streamparser/json is loaded (before any token exists). */
+let Tokens: JsonStream['TokenType'];
+let OPENING: ReadonlySet<TokenType>;
+let CLOSING: ReadonlySet<TokenType>;
+
+/**
+ * @streamparser/json, loaded on first use through `require` (sync, as csv-parse is in csv.ts): a
+ * process that never reads a StopNCII file does not pay for loading it.
+ */
+function streamParser(): JsonStream {
+  if (jsonStream === undefined) {
+    jsonStream = createRequire(import.meta.url)('@streamparser/json') as JsonStream;
+    Tokens = jsonStream.TokenType;
+    OPENING = new Set([Tokens.LEFT_BRACE, Tokens.LEFT_BRACKET]);
+    CLOSING = new Set([Tokens.RIGHT_BRACE, Tokens.RIGHT_BRACKET]);
+  }
+  return jsonStream;
+}
 
 /**
  * One value being read (a record, or a field of the answer object read past): the token parser
  * builds and checks it, the depth is bounded here before a token reaches it.
  */
 class Value {
-  readonly #parser = new TokenParser();
+  readonly #parser = new (streamParser().TokenParser)();
   #depth = 0;
   done = false;
   value: unknown;
@@ -218,7 +237,7 @@ class Value {
  * ```
  */
 export class StopnciiReader {
-  readonly #tokenizer = new Tokenizer();
+  readonly #tokenizer = new (streamParser().Tokenizer)();
   readonly #utf8 = new TextDecoder('utf-8', { fatal: true });
   #place: Place = 'start';
   /** The value being read, a record or a field of the answer object. */
@@ -293,28 +312,28 @@ export class StopnciiReader {
     const kind = token.token;
     switch (this.#place) {
       case 'start':
-        if (kind === TokenType.LEFT_BRACKET) this.#place = 'first-record';
-        else if (kind === TokenType.LEFT_BRACE) this.#place = 'first-key';
+        if (kind === Tokens.LEFT_BRACKET) this.#place = 'first-record';
+        else if (kind === Tokens.LEFT_BRACE) this.#place = 'first-key';
         else throw fault('Expected a JSON array of hash records, or an object with hashRecords');
         return;
       case 'first-key':
       case 'key':
-        if (kind === TokenType.STRING) {
+        if (kind === Tokens.STRING) {
           this.#key = token.value as string;
           this.#place = 'colon';
           return;
         }
-        if (kind === TokenType.RIGHT_BRACE && this.#place === 'first-key') return this.#closeAnswer();
+        if (kind === Tokens.RIGHT_BRACE && this.#place === 'first-key') return this.#closeAnswer();
         break;
       case 'colon':
-        if (kind === TokenType.COLON) {
+        if (kind === Tokens.COLON) {
           this.#place = 'value';
           return;
         }
         break;
       case 'value':
         if (this.#key === 'hashRecords') {
-          if (kind !== TokenType.LEFT_BRACKET) throw fault('Expected an array for hashRecords');
+          if (kind !== Tokens.LEFT_BRACKET) throw fault('Expected an array for hashRecords');
           this.#sawRecords = true;
           this.#place = 'first-record';
           return;
@@ -322,23 +341,23 @@ export class StopnciiReader {
         // Another field of the answer (count, nextPageToken, …): read past, not kept.
         return this.#begin(token, false);
       case 'after-value':
-        if (kind === TokenType.COMMA) {
+        if (kind === Tokens.COMMA) {
           this.#place = 'key';
           return;
         }
-        if (kind === TokenType.RIGHT_BRACE) return this.#closeAnswer();
+        if (kind === Tokens.RIGHT_BRACE) return this.#closeAnswer();
         break;
       case 'first-record':
       case 'record':
-        if (kind === TokenType.RIGHT_BRACKET && this.#place === 'first-record') return this.#closeRecords();
-        if (kind !== TokenType.COMMA && !CLOSING.has(kind) && kind !== TokenType.COLON) return this.#begin(token, true);
+        if (kind === Tokens.RIGHT_BRACKET && this.#place === 'first-record') return this.#closeRecords();
+        if (kind !== Tokens.COMMA && !CLOSING.has(kind) && kind !== Tokens.COLON) return this.#begin(token, true);
         break;
       case 'after-record':
-        if (kind === TokenType.COMMA) {
+        if (kind === Tokens.COMMA) {
           this.#place = 'record';
           return;
         }
-        if (kind === TokenType.RIGHT_BRACKET) return this.#closeRecords();
+        if (kind === Tokens.RIGHT_BRACKET) return this.#closeRecords();
         break;
       case 'done':
         throw fault('Not valid JSON: more after the top-level value');
