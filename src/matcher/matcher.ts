@@ -40,6 +40,7 @@ import {
   thresholdOption,
 } from './state.js';
 import { Gate } from './gate.js';
+import { rememberSearched, type SearchedQuery } from './searched.js';
 import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js';
 
 type ImageModule = typeof import('../image/upload.js');
@@ -62,6 +63,13 @@ interface MatchPlan {
 /** An animated upload's frames, as a field to spread into a result (nothing for a still image). */
 function framesOf(hashed: ImageHashResult): { frames?: readonly FrameHashes[] } {
   return hashed.frames === undefined ? {} : { frames: hashed.frames };
+}
+
+/** The versions of the lists a matcher holds, by name, for a seen record. */
+function listVersions(state: State): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const list of state.lists.values()) if (list.version !== undefined) out[list.name] = list.version;
+  return out;
 }
 
 /** An upload of a batch pinned at call time, or why it could not be. */
@@ -720,8 +728,11 @@ export class Matcher {
   ): Promise<ImageMatchResult> {
     let searched = 0;
     const searchedBy = new Set<AlgorithmName>();
+    // Every hash computed, for a seen record: with an algorithm the lists lack, a later list of it can still be rescanned.
+    const looked: SearchedQuery[] = [];
     for await (const pass of image.hashUpload(input, plan.upload)) {
       for (const [name, queries] of pass.queries) {
+        for (const query of queries) looked.push({ ...query, algorithm: name });
         if (!state.tables.has(name)) continue;
         searched += queries.length;
         if (queries.length > 0) searchedBy.add(name);
@@ -729,7 +740,7 @@ export class Matcher {
       const matches = this.#matchPass(state, pass, plan.thresholds, plan.first);
       if (matches.length > 0 || pass.last) {
         const { result } = pass;
-        return {
+        const out: ImageMatchResult = {
           matched: matches.length > 0,
           matches,
           hashes: result.hashes,
@@ -740,6 +751,8 @@ export class Matcher {
           checked: matches.length > 0 || everyListSearched(state, plan.upload, searchedBy),
           image: result.image,
         };
+        rememberSearched(out, { queries: looked, versions: listVersions(state) });
+        return out;
       }
     }
     throw new Error('unreachable: an upload plan has at least one pass');

@@ -107,7 +107,7 @@ PRAGMA user_version = 3;
 `;
 
 /** {@link StoreOptions}, checked, with their defaults. */
-interface ResolvedStoreOptions {
+export interface ResolvedStoreOptions {
   readonly readonly: boolean;
   readonly create: boolean;
   readonly mode: number;
@@ -130,6 +130,24 @@ export function resolveStoreOptions(path: string, options: StoreOptions | undefi
  * upgrades the schema. Any failure is `ERR_STORE` naming the file, the connection closed.
  */
 export function openStore(path: string, options: ResolvedStoreOptions): StoreContext {
+  const { db, prepared: version } = openDatabase(path, options, (db, Database) => {
+    db.pragma('foreign_keys = ON');
+    return prepareSchema(db, path, options, schemaColumns(Database));
+  });
+  return createContext(db, path, options.readonly, version);
+}
+
+/**
+ * Opens the SQLite file at `path` (created with `options.mode` when allowed), with
+ * `trusted_schema` off, and runs `prepare` (which checks or creates its schema) before WAL is
+ * turned on for writing. Any failure is `ERR_STORE` naming the file, the connection closed. The
+ * list store and the seen store (src/seen/) both open their files so.
+ */
+export function openDatabase<T>(
+  path: string,
+  options: ResolvedStoreOptions,
+  prepare: (db: Connection, Database: ReturnType<typeof loadDriver>) => T,
+): { readonly db: Connection; readonly prepared: T } {
   const Database = loadDriver();
   let db: Connection | undefined;
   try {
@@ -138,11 +156,10 @@ export function openStore(path: string, options: ResolvedStoreOptions): StoreCon
     // Functions with side effects may then not run from the schema (a view, a trigger, a default):
     // the store is a file that may come from elsewhere. better-sqlite3 builds SQLite with it on.
     db.pragma('trusted_schema = OFF');
-    db.pragma('foreign_keys = ON');
     // Schema first: a foreign database must be refused before anything (even WAL) changes it.
-    const version = prepareSchema(db, path, options, schemaColumns(Database));
+    const prepared = prepare(db, Database);
     if (!options.readonly) db.pragma('journal_mode = WAL');
-    return createContext(db, path, options.readonly, version);
+    return { db, prepared };
   } catch (error) {
     try {
       db?.close();

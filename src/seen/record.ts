@@ -1,0 +1,117 @@
+/**
+ * A seen record's hashes packed into one blob: what a `matchImage` call looked up, exactly, in
+ * fewer bytes than a row per hash (docs/retroactive.md measures them). Layout, version 1:
+ *
+ * ```
+ * u8 format (1)
+ * then per hash:  u8 algorithm code · u8 tag · [u16 LE frame, when tag bit 5] · hash bytes (bits / 8)
+ * tag: bits 0–3 the transform's index in DIHEDRAL_NAMES + 1 (0: none) · bit 4 trimmed · bit 5 has a frame
+ * ```
+ *
+ * A hash equal to one earlier of the same algorithm is left out: the matcher keeps each entry at
+ * its nearest query and the earlier one on a tie, so a repeat (a symmetric image's turns, a still
+ * frame of an animation) never changes what is found.
+ */
+import { DIHEDRAL_NAMES, type DihedralName } from '../algorithms/dihedral.js';
+import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { HashwardenError } from '../errors.js';
+import type { SearchedQuery } from '../matcher/searched.js';
+
+/** The blob's layout version, its first byte. */
+export const SEEN_FORMAT = 1;
+
+/** Each algorithm's code in the blob: fixed, never reused (the registry's order may change). */
+const CODES: Readonly<Record<AlgorithmName, number>> = { blockhash: 1, pdq: 2, md5: 3, sha1: 4, sha256: 5 };
+const BY_CODE: ReadonlyMap<number, AlgorithmName> = new Map(
+  Object.entries(CODES).map(([name, code]) => [code, name as AlgorithmName]),
+);
+
+const TRIMMED = 0x10;
+const HAS_FRAME = 0x20;
+const TRANSFORM_MASK = 0x0f;
+/** Largest frame number the u16 holds; `maxFrames` is at most 10,000 (MAX_FRAMES_LIMIT). */
+const MAX_FRAME = 0xffff;
+
+function widthOf(name: AlgorithmName): number {
+  return getAlgorithm(name).bits / 8;
+}
+
+/** The queries without repeats (see the file's comment), in their order. */
+function distinct(queries: readonly SearchedQuery[]): SearchedQuery[] {
+  const seen = new Set<string>();
+  return queries.filter((q) => {
+    const key = `${q.algorithm}:${Buffer.from(q.hash.buffer, q.hash.byteOffset, q.hash.length).toString('hex')}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+/** Packs `queries` (checked: each hash its algorithm's width, each frame within a u16). */
+export function encodeSearched(queries: readonly SearchedQuery[]): Uint8Array {
+  const kept = distinct(queries);
+  let size = 1;
+  for (const q of kept) {
+    if (q.hash.length !== widthOf(q.algorithm)) throw new RangeError(`Expected ${widthOf(q.algorithm)} bytes for a ${q.algorithm} hash`);
+    if (q.frame !== undefined && !(Number.isInteger(q.frame) && q.frame >= 0 && q.frame <= MAX_FRAME))
+      throw new RangeError(`Expected a frame between 0 and ${MAX_FRAME}`);
+    size += 2 + (q.frame === undefined ? 0 : 2) + q.hash.length;
+  }
+  const out = new Uint8Array(size);
+  out[0] = SEEN_FORMAT;
+  let at = 1;
+  for (const q of kept) {
+    const transform = q.transform === undefined ? 0 : DIHEDRAL_NAMES.indexOf(q.transform) + 1;
+    out[at++] = CODES[q.algorithm];
+    out[at++] = transform | (q.trimmed ? TRIMMED : 0) | (q.frame === undefined ? 0 : HAS_FRAME);
+    if (q.frame !== undefined) {
+      out[at++] = q.frame & 0xff;
+      out[at++] = q.frame >>> 8;
+    }
+    out.set(q.hash, at);
+    at += q.hash.length;
+  }
+  return out;
+}
+
+function damaged(why: string): HashwardenError {
+  return new HashwardenError('ERR_STORE', `Seen record: its hashes do not decode (${why}): a damaged or altered seen store`);
+}
+
+/**
+ * Unpacks a blob {@link encodeSearched} made; each hash a view into `blob`. `ERR_STORE` for a blob
+ * that is not one (an unknown version or algorithm code, a tag out of range, a short hash).
+ */
+export function decodeSearched(stored: Uint8Array): SearchedQuery[] {
+  // A Buffer from SQLite read as a plain Uint8Array, so the hashes are what `matchImage` made.
+  const blob = new Uint8Array(stored.buffer, stored.byteOffset, stored.length);
+  if (blob[0] !== SEEN_FORMAT) throw damaged(`format ${blob[0] ?? 'missing'}`);
+  const out: SearchedQuery[] = [];
+  let at = 1;
+  while (at < blob.length) {
+    const algorithm = BY_CODE.get(blob[at] as number);
+    if (algorithm === undefined) throw damaged(`algorithm code ${blob[at]}`);
+    const tag = blob[at + 1];
+    if (tag === undefined || (tag & ~(TRANSFORM_MASK | TRIMMED | HAS_FRAME)) !== 0 || (tag & TRANSFORM_MASK) > DIHEDRAL_NAMES.length)
+      throw damaged(`tag ${tag ?? 'missing'}`);
+    at += 2;
+    let frame: number | undefined;
+    if ((tag & HAS_FRAME) !== 0) {
+      if (at + 2 > blob.length) throw damaged('short frame');
+      frame = (blob[at] as number) | ((blob[at + 1] as number) << 8);
+      at += 2;
+    }
+    const width = widthOf(algorithm);
+    if (at + width > blob.length) throw damaged('short hash');
+    const transform = tag & TRANSFORM_MASK;
+    out.push({
+      algorithm,
+      hash: blob.subarray(at, at + width),
+      ...(transform === 0 ? {} : { transform: DIHEDRAL_NAMES[transform - 1] as DihedralName }),
+      ...((tag & TRIMMED) !== 0 ? { trimmed: true as const } : {}),
+      ...(frame === undefined ? {} : { frame }),
+    });
+    at += width;
+  }
+  return out;
+}

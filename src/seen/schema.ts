@@ -1,0 +1,105 @@
+/**
+ * A seen store's file: its schema, created in an empty database, and the refusal of any other
+ * database (a list store given by mistake, a file altered by hand). Its own file, apart from the
+ * list store: what it holds is about a platform's users, not about lists, so it is kept, backed
+ * up, expired and deleted on its own terms (docs/retroactive.md).
+ */
+import { HashwardenError } from '../errors.js';
+import type { Connection } from '../store/driver.js';
+import { openDatabase, type ResolvedStoreOptions } from '../store/schema.js';
+
+/** `PRAGMA application_id` of a seen store ('hwsn'): tells it from a list store (whose id is 0) and from any other SQLite file. */
+const SEEN_APPLICATION_ID = 0x6877736e;
+
+/** The schema version this release writes and reads. */
+export const SEEN_SCHEMA_VERSION = 1;
+
+/**
+ * `seen`: one row per upload (AUTOINCREMENT: a sequence never reused, so a rescan's cursor never
+ * passes over an upload recorded after it moved). `known`: a digest of each (list, entry id, hash)
+ * a rescan has already taken into account; `known_lists`: the list version it was taken at.
+ * `pending`: the new entries of the rescan under way, with `cursor`, the last upload it has
+ * delivered every event of.
+ */
+const SCHEMA = `
+CREATE TABLE seen (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  content_id TEXT NOT NULL UNIQUE,
+  at INTEGER NOT NULL,
+  versions TEXT NOT NULL,
+  hashes BLOB NOT NULL
+);
+CREATE INDEX seen_at ON seen (at);
+CREATE TABLE known (
+  list TEXT NOT NULL,
+  key BLOB NOT NULL,
+  PRIMARY KEY (list, key)
+) WITHOUT ROWID;
+CREATE TABLE known_lists (
+  list TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  previous INTEGER
+) WITHOUT ROWID;
+CREATE TABLE pending (
+  list TEXT NOT NULL,
+  id TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  hash BLOB NOT NULL,
+  PRIMARY KEY (list, id)
+) WITHOUT ROWID;
+CREATE TABLE cursor (
+  one INTEGER PRIMARY KEY,
+  seq INTEGER NOT NULL
+);
+PRAGMA application_id = ${SEEN_APPLICATION_ID};
+PRAGMA user_version = ${SEEN_SCHEMA_VERSION};
+`;
+
+/** The objects the schema makes, by name and type (SQLite's own index for `seen`'s UNIQUE, its sequence table). */
+const KNOWN_OBJECTS: ReadonlyMap<string, string> = new Map([
+  ['seen', 'table'],
+  ['seen_at', 'index'],
+  ['known', 'table'],
+  ['known_lists', 'table'],
+  ['pending', 'table'],
+  ['cursor', 'table'],
+  ['sqlite_autoindex_seen_1', 'index'],
+  ['sqlite_autoindex_known_lists_1', 'index'],
+  ['sqlite_sequence', 'table'],
+  ['sqlite_stat1', 'table'],
+  ['sqlite_stat4', 'table'],
+]);
+
+function notSeen(path: string, why: string): HashwardenError {
+  return new HashwardenError('ERR_STORE', `Seen store ${path}: not a hashwarden seen store (${why})`);
+}
+
+/** Checks the schema of an open database, creating it when empty and allowed. */
+function prepare(db: Connection, path: string, options: ResolvedStoreOptions): void {
+  const objects = () => db.prepare<[], { type: string; name: string }>('SELECT type, name FROM sqlite_master').all();
+  if (objects().length === 0) {
+    if (!options.create) throw notSeen(path, 'the database is empty');
+    // IMMEDIATE, and look again inside: another process may be creating the same store.
+    db.transaction(() => {
+      if (objects().length === 0) db.exec(SCHEMA);
+    }).immediate();
+  }
+  const id = db.pragma('application_id', { simple: true }) as number;
+  if (id !== SEEN_APPLICATION_ID) throw notSeen(path, `application id ${id}; a list store is opened with HashStore`);
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version !== SEEN_SCHEMA_VERSION)
+    throw new HashwardenError('ERR_STORE', `Seen store ${path}: schema version ${version} is not ${SEEN_SCHEMA_VERSION}`);
+  // A trigger would run inside every record and every rescan: a store holding one is refused.
+  for (const o of objects()) {
+    if (KNOWN_OBJECTS.get(o.name) !== o.type)
+      throw notSeen(path, `it holds ${o.type} ${JSON.stringify(o.name)}, which the schema does not define`);
+  }
+}
+
+/**
+ * Opens the seen store at `path` (better-sqlite3 loaded by the list store's one loader), created
+ * owner-only with `mode` when allowed. Any failure is `ERR_STORE` naming the file.
+ */
+export function openSeen(path: string, options: ResolvedStoreOptions): Connection {
+  return openDatabase(path, options, (db) => prepare(db, path, options)).db;
+}

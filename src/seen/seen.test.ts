@@ -1,0 +1,116 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DIHEDRAL_NAMES } from '../algorithms/dihedral.js';
+import { formatHex } from '../algorithms/hex.js';
+import { isHashwardenError } from '../errors.js';
+import { hashImage } from '../image/hash.js';
+import { searchedHashes } from '../image/queries.js';
+import { Matcher } from '../matcher/matcher.js';
+import type { SearchedQuery } from '../matcher/searched.js';
+import { HashStore } from '../store/store.js';
+import { resultOf } from '../testing/seen.js';
+import { decodeSearched, encodeSearched } from './record.js';
+import { SeenStore } from './store.js';
+
+let dir: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'hashwarden-seen-'));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const bytes = (hex: string) => Uint8Array.from(Buffer.from(hex, 'hex'));
+const PDQ_A = 'a'.repeat(64);
+
+describe('the seen record', () => {
+  it('records every hash a real matchImage call searched, with its transform, and never the image', async () => {
+    const image = readFileSync(join(import.meta.dirname, '../../test-vectors/images/landscape-1600x1200.jpg'));
+    const matcher = Matcher.fromEntries([{ list: 'l', id: 'x', algorithm: 'pdq', hash: PDQ_A }], {
+      lists: [{ name: 'l', version: 7 }],
+    });
+    const result = await matcher.matchImage(image, { algorithms: ['pdq', 'md5'] });
+    const seen = SeenStore.open(join(dir, 'seen.db'));
+    seen.record('upload-1', result, { at: new Date('2026-01-02T03:04:05Z') });
+    const record = seen.get('upload-1');
+    const hashed = await hashImage(image, { algorithms: ['pdq'], dihedral: true, trim: true });
+    const expected = searchedHashes(hashed, 'pdq').map((q) => ({ transform: q.transform, hash: q.hash }));
+    expect(expected.length).toBe(16); // 8 turns of the image, 8 of what its border frames
+    const pdqs = record?.hashes.filter((h) => h.algorithm === 'pdq').map((h) => ({ transform: h.transform, hash: formatHex(h.hash) }));
+    expect(pdqs).toEqual(expected.filter((q, i) => expected.findIndex((p) => p.hash === q.hash) === i));
+    expect(record?.hashes.find((h) => h.algorithm === 'md5')?.hash).toEqual(bytes(result.hashes.md5 as string));
+    expect(record?.versions).toEqual({ l: 7 });
+    expect(record?.at.toISOString()).toBe('2026-01-02T03:04:05.000Z');
+    // The result's own fields and JSON are unchanged: the searched hashes are kept beside it.
+    expect(Object.keys(result)).not.toContain('queries');
+    // Bytes per upload: the whole file stays far below the image's own size.
+    seen.close();
+    expect(statSync(join(dir, 'seen.db')).size).toBeLessThan(image.length);
+  });
+
+  it('replaces a record recorded twice, deletes by content id and expires by age', () => {
+    const seen = SeenStore.open(join(dir, 'seen.db'));
+    const q = (hex: string): SearchedQuery => ({ algorithm: 'pdq', hash: bytes(hex) });
+    seen.record('a', resultOf([q(PDQ_A)], { l: 1 }), { at: new Date('2026-01-01') });
+    seen.record('a', resultOf([q('b'.repeat(64))], { l: 2 }), { at: new Date('2026-03-01') });
+    seen.record('b', resultOf([q(PDQ_A)], {}), { at: new Date('2026-02-01') });
+    expect(seen.count()).toBe(2);
+    expect(seen.get('a')?.versions).toEqual({ l: 2 });
+    expect(formatHex(seen.get('a')?.hashes[0]?.hash as Uint8Array)).toBe('b'.repeat(64));
+    expect(seen.expire(new Date('2026-02-15'))).toBe(1);
+    expect(seen.get('b')).toBeUndefined();
+    expect(seen.delete('a')).toBe(true);
+    expect(seen.delete('a')).toBe(false);
+    expect(seen.count()).toBe(0);
+    seen.record('old', resultOf([q(PDQ_A)], {}), { at: new Date(Date.now() - 10 * 86_400_000) });
+    seen.record('new', resultOf([q(PDQ_A)], {}));
+    expect(seen.expire({ days: 5 })).toBe(1);
+    expect(seen.get('new')).toBeDefined();
+  });
+
+  it('refuses a result that is not a matcher’s, bad ids and bad options with TypeError or RangeError', () => {
+    const seen = SeenStore.open(join(dir, 'seen.db'));
+    const real = resultOf([], {});
+    expect(() => seen.record('a', { ...real })).toThrow(TypeError);
+    expect(() => seen.record('', real)).toThrow(RangeError);
+    expect(() => seen.record('x'.repeat(1025), real)).toThrow(RangeError);
+    expect(() => seen.expire({ days: 0 })).toThrow(RangeError);
+    expect(() => seen.expire(new Date(Number.NaN))).toThrow(TypeError);
+    expect(() => seen.record('a', real, { at: 'yesterday' as unknown as Date })).toThrow(TypeError);
+  });
+
+  it('refuses a list store opened as a seen store, and a seen store holding a trigger', () => {
+    const lists = HashStore.open(join(dir, 'hashes.db'));
+    lists.close();
+    const refused = (path: string) => {
+      try {
+        SeenStore.open(path);
+      } catch (error) {
+        return isHashwardenError(error) ? error.code : error;
+      }
+      return 'opened';
+    };
+    expect(refused(join(dir, 'hashes.db'))).toBe('ERR_STORE');
+    SeenStore.open(join(dir, 'seen.db')).close();
+    const Database = require('better-sqlite3');
+    const raw = new Database(join(dir, 'seen.db'));
+    raw.exec('CREATE TRIGGER t AFTER INSERT ON seen BEGIN DELETE FROM seen; END');
+    raw.close();
+    expect(refused(join(dir, 'seen.db'))).toBe('ERR_STORE');
+  });
+
+  it('packs hashes with their transform, border and frame, leaving out repeats, and refuses a damaged blob', () => {
+    const queries: SearchedQuery[] = [
+      { algorithm: 'pdq', hash: bytes(PDQ_A), transform: 'original' },
+      { algorithm: 'pdq', hash: bytes(PDQ_A), transform: 'rot90' },
+      { algorithm: 'blockhash', hash: bytes('c'.repeat(64)), transform: 'flipAntiDiagonal', trimmed: true, frame: 300 },
+      { algorithm: 'sha1', hash: bytes('d'.repeat(40)) },
+    ];
+    const blob = encodeSearched(queries);
+    expect(decodeSearched(blob)).toEqual([queries[0], queries[2], queries[3]]);
+    expect(DIHEDRAL_NAMES).toHaveLength(8);
+    for (const bad of [Uint8Array.of(2), Uint8Array.of(1, 9, 0), blob.subarray(0, blob.length - 1)]) {
+      expect(() => decodeSearched(bad)).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
+    }
+  });
+});
