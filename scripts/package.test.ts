@@ -31,6 +31,7 @@ const ENTRIES = [
   'hashwarden/web',
   'hashwarden/server',
   'hashwarden/exchanges',
+  'hashwarden/seen',
 ] as const;
 /** A value each entry exports, by which the test knows it loaded the entry asked for. */
 const MAIN_EXPORT = [
@@ -42,6 +43,7 @@ const MAIN_EXPORT = [
   'uploadGuard',
   'createServer',
   'syncExchange',
+  'SeenStore',
 ];
 
 /**

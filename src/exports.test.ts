@@ -22,6 +22,7 @@ const ENTRIES = {
   'hashwarden/web': 'src/web/index.ts',
   'hashwarden/server': 'src/server/index.ts',
   'hashwarden/exchanges': 'src/exchanges/index.ts',
+  'hashwarden/seen': 'src/seen/index.ts',
 } as const;
 type Entry = keyof typeof ENTRIES;
 

@@ -19,6 +19,7 @@ const ENTRIES = {
   'hashwarden/fastify': './fastify/index.js',
   'hashwarden/web': './web/index.js',
   'hashwarden/exchanges': './exchanges/index.js',
+  'hashwarden/seen': './seen/index.js',
 } as const;
 
 /** Longest a call may take before it counts as a hang. */

@@ -1,6 +1,6 @@
 /**
  * The `hashwarden` command line: dispatch, help and error handling. Commands use only the public
- * entries (`hashwarden`, `hashwarden/image`, `hashwarden/sqlite`).
+ * entries (`hashwarden`, `hashwarden/image`, `hashwarden/sqlite`, `hashwarden/seen`).
  */
 import { demoCommand } from './demo.js';
 import { CliRefusal, errorJson, EXIT, helpText, parse, UsageError, type CliIo, type Command } from './command.js';
@@ -12,6 +12,7 @@ import { importCommand } from './import.js';
 import { keygenCommand } from './keygen.js';
 import { listCommand, listsCommand } from './lists.js';
 import { matchCommand } from './match.js';
+import { rescanCommand } from './rescan.js';
 import { serveCommand } from './serve.js';
 
 /** Every command, in help order. */
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   fetchCommand,
   feedbackCommand,
   matchCommand,
+  rescanCommand,
   serveCommand,
   keygenCommand,
   demoCommand,

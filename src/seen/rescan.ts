@@ -18,6 +18,7 @@ import type { ListEntry } from '../lists/entry.js';
 import { buildTable, type MatcherTable } from '../search/tables.js';
 import type { Connection } from '../store/driver.js';
 import type { HashStore } from '../store/store.js';
+import type { ListInfo } from '../store/types.js';
 import { findMatches } from './find.js';
 import { decodeSearched } from './record.js';
 
@@ -91,12 +92,14 @@ function eventId(contentId: string, list: string, entryId: string, version: numb
 
 /**
  * Step 1: compares each enabled list whose version moved with `known`, writing its new entries to
- * `pending` and `known` on, in one transaction. A list's version is read before its entries: an
- * import landing in between makes the round take that import's entries at the older version, so
- * the next round finds them known (nothing is searched twice, nothing missed).
+ * `pending` and `known` on, in one transaction of the seen store, inside one read transaction of
+ * the list store (so each list's version and its entries agree while another process imports).
  */
 function startRound(db: Connection, store: HashStore): void {
-  const lists = store.lists().filter((l) => l.enabled);
+  store.read(() => writeRound(db, store, store.lists().filter((l) => l.enabled)));
+}
+
+function writeRound(db: Connection, store: HashStore, lists: readonly ListInfo[]): void {
   const knownVersion = db.prepare<[string], { version: number }>('SELECT version FROM known_lists WHERE list = ?');
   const isKnown = db.prepare<[string, Buffer], { one: number }>('SELECT 1 AS one FROM known WHERE list = ? AND key = ?');
   const addPending = db.prepare('INSERT INTO pending (list, id, algorithm, hash) VALUES (?, ?, ?, ?)');

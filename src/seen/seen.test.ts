@@ -9,6 +9,7 @@ import { hashImage } from '../image/hash.js';
 import { searchedHashes } from '../image/queries.js';
 import { Matcher } from '../matcher/matcher.js';
 import type { SearchedQuery } from '../matcher/searched.js';
+import { loadDriver } from '../store/driver.js';
 import { HashStore } from '../store/store.js';
 import { resultOf } from '../testing/seen.js';
 import { decodeSearched, encodeSearched } from './record.js';
@@ -92,7 +93,7 @@ describe('the seen record', () => {
     };
     expect(refused(join(dir, 'hashes.db'))).toBe('ERR_STORE');
     SeenStore.open(join(dir, 'seen.db')).close();
-    const Database = require('better-sqlite3');
+    const Database = loadDriver();
     const raw = new Database(join(dir, 'seen.db'));
     raw.exec('CREATE TRIGGER t AFTER INSERT ON seen BEGIN DELETE FROM seen; END');
     raw.close();
