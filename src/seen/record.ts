@@ -32,6 +32,41 @@ const TRANSFORM_MASK = 0x0f;
 /** Largest frame number the u16 holds; `maxFrames` is at most 10,000 (MAX_FRAMES_LIMIT). */
 const MAX_FRAME = 0xffff;
 
+/**
+ * Most bytes of one record's hashes a read takes: an animation at the frame limit
+ * (MAX_FRAMES_LIMIT, 10,000 frames), each frame with 8 turns of PDQ and of blockhash and the same
+ * inside a border (36 bytes each) is 11.5 MB; past 16 MiB a blob was not written by `record`.
+ */
+const MAX_HASHES_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Most bytes of one record's list versions a read takes: a thousand lists of the longest names
+ * (3,072 bytes each) and their versions. A read refuses a row past either bound unread.
+ */
+const MAX_VERSIONS_BYTES = 4 * 1024 * 1024;
+
+/** The columns of `seen` as reads take them: hashes and versions NULL when over their bounds, never materialised. */
+export const SEEN_READ_COLUMNS = `content_id, at, iif(octet_length(versions) > ${MAX_VERSIONS_BYTES}, NULL, versions) AS versions, iif(octet_length(hashes) > ${MAX_HASHES_BYTES}, NULL, hashes) AS hashes`;
+
+/** A row of `seen` read with {@link SEEN_READ_COLUMNS}. */
+export interface SeenRow {
+  readonly content_id: string;
+  readonly at: number;
+  readonly versions: string | null;
+  readonly hashes: Uint8Array | null;
+}
+
+/** The list versions a record holds; `ERR_STORE` when they are missing, oversized or do not parse. */
+export function recordedVersions(row: SeenRow): Record<string, number> {
+  try {
+    const value = row.versions === null ? null : (JSON.parse(row.versions) as unknown);
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, number>;
+  } catch {
+    // Reported below.
+  }
+  throw damaged(`the list versions of ${JSON.stringify(row.content_id)}`);
+}
+
 function widthOf(name: AlgorithmName): number {
   return getAlgorithm(name).bits / 8;
 }
@@ -75,34 +110,35 @@ export function encodeSearched(queries: readonly SearchedQuery[]): Uint8Array {
 }
 
 function damaged(why: string): HashwardenError {
-  return new HashwardenError('ERR_STORE', `Seen record: its hashes do not decode (${why}): a damaged or altered seen store`);
+  return new HashwardenError('ERR_STORE', `Seen record: ${why} do not decode: a damaged or altered seen store`);
 }
 
 /**
  * Unpacks a blob {@link encodeSearched} made; each hash a view into `blob`. `ERR_STORE` for a blob
  * that is not one (an unknown version or algorithm code, a tag out of range, a short hash).
  */
-export function decodeSearched(stored: Uint8Array): SearchedQuery[] {
+export function decodeSearched(stored: Uint8Array | null): SearchedQuery[] {
+  if (stored === null) throw damaged('its hashes (missing or over 16 MiB)');
   // A Buffer from SQLite read as a plain Uint8Array, so the hashes are what `matchImage` made.
   const blob = new Uint8Array(stored.buffer, stored.byteOffset, stored.length);
-  if (blob[0] !== SEEN_FORMAT) throw damaged(`format ${blob[0] ?? 'missing'}`);
+  if (blob[0] !== SEEN_FORMAT) throw damaged(`its hashes (format ${blob[0] ?? 'missing'})`);
   const out: SearchedQuery[] = [];
   let at = 1;
   while (at < blob.length) {
     const algorithm = BY_CODE.get(blob[at] as number);
-    if (algorithm === undefined) throw damaged(`algorithm code ${blob[at]}`);
+    if (algorithm === undefined) throw damaged(`its hashes (algorithm code ${blob[at]})`);
     const tag = blob[at + 1];
     if (tag === undefined || (tag & ~(TRANSFORM_MASK | TRIMMED | HAS_FRAME)) !== 0 || (tag & TRANSFORM_MASK) > DIHEDRAL_NAMES.length)
-      throw damaged(`tag ${tag ?? 'missing'}`);
+      throw damaged(`its hashes (tag ${tag ?? 'missing'})`);
     at += 2;
     let frame: number | undefined;
     if ((tag & HAS_FRAME) !== 0) {
-      if (at + 2 > blob.length) throw damaged('short frame');
+      if (at + 2 > blob.length) throw damaged('its hashes (a short frame)');
       frame = (blob[at] as number) | ((blob[at + 1] as number) << 8);
       at += 2;
     }
     const width = widthOf(algorithm);
-    if (at + width > blob.length) throw damaged('short hash');
+    if (at + width > blob.length) throw damaged('its hashes (a short hash)');
     const transform = tag & TRANSFORM_MASK;
     out.push({
       algorithm,

@@ -13,14 +13,13 @@
 import { createHash } from 'node:crypto';
 import type { DihedralName } from '../algorithms/dihedral.js';
 import { getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
-import { HashwardenError } from '../errors.js';
 import type { ListEntry } from '../lists/entry.js';
 import { buildTable, type MatcherTable } from '../search/tables.js';
 import type { Connection } from '../store/driver.js';
 import type { HashStore } from '../store/store.js';
 import type { ListInfo } from '../store/types.js';
 import { findMatches } from './find.js';
-import { decodeSearched } from './record.js';
+import { decodeSearched, recordedVersions, SEEN_READ_COLUMNS, type SeenRow } from './record.js';
 
 /** One recorded upload found by an entry a list gained after the upload was checked. */
 export interface RescanEvent {
@@ -65,13 +64,7 @@ interface PendingRow {
 }
 
 /** A recorded upload as a rescan reads it. */
-interface SeenRow {
-  readonly seq: number;
-  readonly content_id: string;
-  readonly at: number;
-  readonly versions: string;
-  readonly hashes: Uint8Array;
-}
+type SeqRow = SeenRow & { readonly seq: number };
 
 /** One algorithm's new entries: their table, each entry's threshold, its list's round version. */
 interface RoundTable {
@@ -162,17 +155,6 @@ function roundTables(
   return { tables, versions };
 }
 
-/** The versions an upload was checked against, as recorded; `ERR_STORE` when they do not parse. */
-function recordedVersions(row: SeenRow, path: string): Record<string, number> {
-  try {
-    const value = JSON.parse(row.versions) as unknown;
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, number>;
-  } catch {
-    // Reported below.
-  }
-  throw new HashwardenError('ERR_STORE', `Seen store ${path}: the list versions of upload ${JSON.stringify(row.content_id)} do not parse`);
-}
-
 /**
  * The events of one batch of uploads: per (upload, entry) the nearest of the upload's hashes (the
  * earliest on a tie, as `matchImage` keeps it), leaving out the lists an upload was checked
@@ -180,11 +162,10 @@ function recordedVersions(row: SeenRow, path: string): Record<string, number> {
  * nearest first.
  */
 function batchEvents(
-  rows: readonly SeenRow[],
+  rows: readonly SeqRow[],
   round: { tables: ReadonlyMap<AlgorithmName, RoundTable>; versions: ReadonlyMap<string, number> },
-  path: string,
 ): RescanEvent[] {
-  const decoded = rows.map((row) => ({ row, queries: decodeSearched(row.hashes), versions: recordedVersions(row, path) }));
+  const decoded = rows.map((row) => ({ row, queries: decodeSearched(row.hashes), versions: recordedVersions(row) }));
   const best = new Map<string, RescanEvent & { order: number; upload: number }>();
   for (const [name, { table, ofEntry, widest }] of round.tables) {
     // This algorithm's hashes of every upload of the batch, packed, with where each came from.
@@ -235,31 +216,27 @@ function batchEvents(
     .map(({ order: _order, upload: _upload, ...event }) => event);
 }
 
-/**
- * Runs (or resumes) a round and yields its events; see the file's comment for the checkpoint.
- * `path` names the seen store in errors.
- */
+/** Runs (or resumes) a round and yields its events; see the file's comment for the checkpoint. */
 export async function* rescanRounds(
   db: Connection,
   store: HashStore,
   options: ResolvedRescanOptions,
-  path: string,
 ): AsyncGenerator<RescanEvent, void, undefined> {
   const cursorOf = db.prepare<[], { seq: number }>('SELECT seq FROM cursor WHERE one = 1');
   // A round left by a crash is finished first, with the entries it had found.
   if (cursorOf.get() === undefined) startRound(db, store);
   const round = roundTables(db, store, options.thresholds);
-  const next = db.prepare<[number, number, number], SeenRow>(
-    'SELECT seq, content_id, at, versions, hashes FROM seen WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?',
+  const next = db.prepare<[number, number, number], SeqRow>(
+    `SELECT seq, ${SEEN_READ_COLUMNS} FROM seen WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`,
   );
   const move = db.prepare('UPDATE cursor SET seq = ? WHERE one = 1');
   let cursor = (cursorOf.get() as { seq: number }).seq;
   while (round.tables.size > 0) {
     const rows = next.all(cursor, options.since, options.batchSize);
     if (rows.length === 0) break;
-    for (const event of batchEvents(rows, round, path)) yield event;
+    for (const event of batchEvents(rows, round)) yield event;
     // Reached only when the consumer asked for the event after the batch's last: it has them all.
-    cursor = (rows[rows.length - 1] as SeenRow).seq;
+    cursor = (rows[rows.length - 1] as SeqRow).seq;
     move.run(cursor);
   }
   db.transaction(() => {

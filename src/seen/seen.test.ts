@@ -115,3 +115,21 @@ describe('the seen record', () => {
     }
   });
 });
+
+describe('a damaged seen store', () => {
+  it('refuses a record whose hashes or versions were altered, or are over their bounds, with ERR_STORE', () => {
+    const path = join(dir, 'seen.db');
+    const seen = SeenStore.open(path);
+    seen.record('a', resultOf([{ algorithm: 'md5', hash: bytes('0'.repeat(32)) }], { l: 1 }));
+    seen.record('b', resultOf([], {}));
+    seen.close();
+    const raw = new (loadDriver())(path);
+    raw.prepare("UPDATE seen SET hashes = zeroblob(17 * 1024 * 1024) WHERE content_id = 'a'").run();
+    raw.prepare("UPDATE seen SET versions = '[1, 2]' WHERE content_id = 'b'").run();
+    raw.close();
+    const reopened = SeenStore.open(path);
+    expect(() => reopened.get('a')).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
+    expect(() => reopened.get('b')).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
+    reopened.close();
+  });
+});

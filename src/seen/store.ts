@@ -13,7 +13,7 @@ import { resolveStoreOptions } from '../store/schema.js';
 import type { HashStore } from '../store/store.js';
 import type { StoreOptions } from '../store/types.js';
 import { integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
-import { decodeSearched, encodeSearched } from './record.js';
+import { decodeSearched, encodeSearched, recordedVersions, SEEN_READ_COLUMNS, type SeenRow } from './record.js';
 import { rescanRounds, type RescanEvent } from './rescan.js';
 import { openSeen } from './schema.js';
 
@@ -176,16 +176,14 @@ export class SeenStore {
     nonEmptyString(contentId, 'contentId', MAX_CONTENT_ID_LENGTH);
     const row = this.#write(() =>
       this.#db
-        .prepare<[string], { content_id: string; at: number; versions: string; hashes: Uint8Array }>(
-          'SELECT content_id, at, versions, hashes FROM seen WHERE content_id = ?',
-        )
+        .prepare<[string], SeenRow>(`SELECT ${SEEN_READ_COLUMNS} FROM seen WHERE content_id = ?`)
         .get(contentId),
     );
     if (row === undefined) return undefined;
     return {
       contentId: row.content_id,
       at: new Date(row.at),
-      versions: JSON.parse(row.versions) as Record<string, number>,
+      versions: recordedVersions(row),
       hashes: decodeSearched(row.hashes),
     };
   }
@@ -232,7 +230,7 @@ export class SeenStore {
 
   async *#rescan(lists: HashStore, options: Parameters<typeof rescanRounds>[2]): AsyncGenerator<RescanEvent, void, undefined> {
     try {
-      yield* rescanRounds(this.#db, lists, options, this.#path);
+      yield* rescanRounds(this.#db, lists, options);
     } catch (error) {
       throw storeError(this.#path, error);
     }
