@@ -257,6 +257,17 @@ describe('rescan checkpoints', () => {
     store.close();
   });
 
+  it('finds an entry removed and added again anew, at its new version', async () => {
+    const { store, seen } = seeded(2);
+    expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId} v${e.listVersion}`)).toEqual(['u0 e0 v1', 'u1 e1 v1']);
+    store.importEntries([{ list: 'l', id: 'e1', algorithm: 'md5', hash: md5(1) }], { replace: ['l'] });
+    expect(await collect(seen.rescan(store))).toEqual([]);
+    store.importEntries([{ list: 'l', id: 'e0', algorithm: 'md5', hash: md5(0) }]);
+    expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId} v${e.listVersion}`)).toEqual(['u0 e0 v3']);
+    seen.close();
+    store.close();
+  });
+
   it('checks its options at call time', () => {
     const { store, seen } = seeded(1);
     expect(() => seen.rescan(store, { batchSize: 0 })).toThrow(RangeError);

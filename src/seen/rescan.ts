@@ -98,6 +98,8 @@ function writeRound(db: Connection, store: HashStore, lists: readonly ListInfo[]
   const addPending = db.prepare('INSERT INTO pending (list, id, algorithm, hash) VALUES (?, ?, ?, ?)');
   db.exec('CREATE TEMP TABLE IF NOT EXISTS fresh (key BLOB PRIMARY KEY) WITHOUT ROWID');
   const addFresh = db.prepare('INSERT OR IGNORE INTO temp.fresh (key) VALUES (?)');
+  const addKnown = db.prepare('INSERT OR IGNORE INTO known (list, key) VALUES (?, ?)');
+  const forget = db.prepare('DELETE FROM known WHERE list = ? AND key NOT IN (SELECT key FROM temp.fresh)');
   db.transaction(() => {
     for (const list of lists) {
       const before = knownVersion.get(list.name)?.version;
@@ -106,12 +108,13 @@ function writeRound(db: Connection, store: HashStore, lists: readonly ListInfo[]
       for (const entry of store.entries({ list: list.name })) {
         const key = entryKey(entry);
         addFresh.run(key);
-        if (isKnown.get(list.name, key) === undefined)
+        if (isKnown.get(list.name, key) === undefined) {
           addPending.run(list.name, entry.id, entry.algorithm, getAlgorithm(entry.algorithm).parse(entry.hash));
+          addKnown.run(list.name, key);
+        }
       }
-      // The list as it is now replaces what was known of it: an entry removed and added again is new again.
-      db.prepare('DELETE FROM known WHERE list = ?').run(list.name);
-      db.prepare('INSERT INTO known (list, key) SELECT ?, key FROM temp.fresh').run(list.name);
+      // What the list no longer holds is forgotten: an entry removed and added again is new again.
+      forget.run(list.name);
       db.prepare(
         'INSERT INTO known_lists (list, version, previous) VALUES (?, ?, ?) ON CONFLICT (list) DO UPDATE SET version = excluded.version, previous = excluded.previous',
       ).run(list.name, list.version, before ?? null);
