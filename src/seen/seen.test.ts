@@ -49,6 +49,20 @@ describe('the seen record', () => {
     expect(statSync(join(dir, 'seen.db')).size).toBeLessThan(image.length);
   });
 
+  it('records an item of matchImages as it records matchImage’s result', async () => {
+    const image = readFileSync(join(import.meta.dirname, '../../test-vectors/images/shapes-200x150.png'));
+    const matcher = Matcher.fromEntries([{ list: 'l', id: 'x', algorithm: 'blockhash', hash: PDQ_A }]);
+    const [item] = await matcher.matchImages([image]);
+    const single = await matcher.matchImage(image);
+    const seen = SeenStore.open(join(dir, 'seen.db'));
+    if (item?.ok !== true) throw new Error('the image did not hash');
+    seen.record('batch', item.value);
+    seen.record('single', single);
+    expect(seen.get('batch')?.hashes).toEqual(seen.get('single')?.hashes);
+    expect(seen.get('batch')?.hashes.length).toBeGreaterThanOrEqual(8);
+    seen.close();
+  });
+
   it('replaces a record recorded twice, deletes by content id and expires by age', () => {
     const seen = SeenStore.open(join(dir, 'seen.db'));
     const q = (hex: string): SearchedQuery => ({ algorithm: 'pdq', hash: bytes(hex) });
