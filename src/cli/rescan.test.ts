@@ -80,11 +80,16 @@ describe('hashwarden rescan', () => {
     const UPLOADS = 60;
     const md5 = (i: number) => i.toString(16).padStart(32, '0');
     const store = HashStore.open(db);
-    store.importEntries(Array.from({ length: UPLOADS }, (_, i) => ({ list: 'l', id: `e${i}`, algorithm: 'md5' as const, hash: md5(i) })));
+    store.importEntries(
+      Array.from({ length: UPLOADS }, (_, i) => ({ list: 'l', id: `e${i}`, algorithm: 'md5' as const, hash: md5(i) })),
+    );
     store.close();
     const seen = SeenStore.open(seenPath);
     for (let i = 0; i < UPLOADS; i++)
-      seen.record(`u${String(i).padStart(2, '0')}`, resultOf([{ algorithm: 'md5', hash: Buffer.from(md5(i), 'hex') }], {}));
+      seen.record(
+        `u${String(i).padStart(2, '0')}`,
+        resultOf([{ algorithm: 'md5', hash: Buffer.from(md5(i), 'hex') }], {}),
+      );
     seen.close();
     // The events an uninterrupted rescan gives, from a copy.
     copyFileSync(seenPath, join(dir, 'reference.db'));
@@ -97,7 +102,8 @@ describe('hashwarden rescan', () => {
     expect(expected).toHaveLength(UPLOADS);
     // The child takes 25 events (two batches of 10 acknowledged, five of the third), then waits to be killed.
     const built = existsSync(join(ROOT, 'dist/seen/index.js'));
-    const module = (name: string) => pathToFileURL(join(ROOT, built ? `dist/${name}/index.js` : `src/${name}/index.ts`)).href;
+    const module = (name: string) =>
+      pathToFileURL(join(ROOT, built ? `dist/${name}/index.js` : `src/${name}/index.ts`)).href;
     const script = join(dir, 'child.mjs');
     await writeFile(
       script,
@@ -116,7 +122,10 @@ for await (const event of seen.rescan(store, { batchSize: 10 })) {
 }
 `,
     );
-    const child = spawn(process.execPath, [...(built ? [] : ['--import', 'tsx']), script], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(built ? [] : ['--import', 'tsx']), script], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stderr.on('data', (chunk: Buffer) => (err += chunk));

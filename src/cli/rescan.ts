@@ -21,7 +21,8 @@ function describe(e: RescanEvent): string {
 function sinceOption(value: unknown): Date | undefined {
   if (value === undefined) return undefined;
   const date = new Date(String(value));
-  if (Number.isNaN(date.getTime())) throw new UsageError(`--since expects an ISO 8601 date, not ${JSON.stringify(value)}`);
+  if (Number.isNaN(date.getTime()))
+    throw new UsageError(`--since expects an ISO 8601 date, not ${JSON.stringify(value)}`);
   return date;
 }
 

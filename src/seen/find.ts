@@ -26,7 +26,12 @@ export interface FoundHits {
  * `queries` holds `count` hashes back to back, `table.algorithm.bits / 8` bytes each. Hits come in
  * query order; within a query in the index's order.
  */
-export function findMatches(table: MatcherTable, queries: Uint8Array, count: number, thresholds: EntryThresholds): FoundHits {
+export function findMatches(
+  table: MatcherTable,
+  queries: Uint8Array,
+  count: number,
+  thresholds: EntryThresholds,
+): FoundHits {
   const width = table.algorithm.bits / 8;
   if (queries.length !== count * width) throw new RangeError(`Expected ${count} hashes of ${width} bytes`);
   const out: FoundHits = { query: [], entry: [], distance: [] };

@@ -87,7 +87,8 @@ export function encodeSearched(queries: readonly SearchedQuery[]): Uint8Array {
   const kept = distinct(queries);
   let size = 1;
   for (const q of kept) {
-    if (q.hash.length !== widthOf(q.algorithm)) throw new RangeError(`Expected ${widthOf(q.algorithm)} bytes for a ${q.algorithm} hash`);
+    if (q.hash.length !== widthOf(q.algorithm))
+      throw new RangeError(`Expected ${widthOf(q.algorithm)} bytes for a ${q.algorithm} hash`);
     if (q.frame !== undefined && !(Number.isInteger(q.frame) && q.frame >= 0 && q.frame <= MAX_FRAME))
       throw new RangeError(`Expected a frame between 0 and ${MAX_FRAME}`);
     size += 2 + (q.frame === undefined ? 0 : 2) + q.hash.length;
@@ -128,7 +129,11 @@ export function decodeSearched(stored: Uint8Array | null): SearchedQuery[] {
     const algorithm = BY_CODE.get(blob[at] as number);
     if (algorithm === undefined) throw damaged(`its hashes (algorithm code ${blob[at]})`);
     const tag = blob[at + 1];
-    if (tag === undefined || (tag & ~(TRANSFORM_MASK | TRIMMED | HAS_FRAME)) !== 0 || (tag & TRANSFORM_MASK) > DIHEDRAL_NAMES.length)
+    if (
+      tag === undefined ||
+      (tag & ~(TRANSFORM_MASK | TRIMMED | HAS_FRAME)) !== 0 ||
+      (tag & TRANSFORM_MASK) > DIHEDRAL_NAMES.length
+    )
       throw damaged(`its hashes (tag ${tag ?? 'missing'})`);
     at += 2;
     let frame: number | undefined;

@@ -63,10 +63,12 @@ function bruteForce(uploads: readonly Upload[], round: Round): string[] {
       let best: { distance: number; q: SearchedQuery } | undefined;
       for (const q of u.queries) {
         if (q.algorithm !== algorithm.name) continue;
-        const distance = algorithm.kind === 'exact' ? (formatHex(q.hash) === e.hash ? 0 : 999) : hammingDistance(q.hash, target);
+        const distance =
+          algorithm.kind === 'exact' ? (formatHex(q.hash) === e.hash ? 0 : 999) : hammingDistance(q.hash, target);
         if (best === undefined || distance < best.distance) best = { distance, q };
       }
-      const threshold = algorithm.kind === 'exact' ? 0 : (round.thresholds[e.list]?.[algorithm.name] ?? algorithm.defaultThreshold);
+      const threshold =
+        algorithm.kind === 'exact' ? 0 : (round.thresholds[e.list]?.[algorithm.name] ?? algorithm.defaultThreshold);
       if (best === undefined || best.distance > threshold) continue;
       out.push(
         shape({
@@ -109,7 +111,10 @@ function randomUpload(random: () => number, i: number): Upload {
         const variants = random() < 0.8 ? DIHEDRAL_NAMES : [undefined];
         for (const transform of variants) {
           // A variant a few bits from the upload's own, or a repeat of it (a symmetric image).
-          const hash = random() < 0.1 ? base : Uint8Array.from(Buffer.from(near(random, base, 32, Math.floor(random() * 40)), 'hex'));
+          const hash =
+            random() < 0.1
+              ? base
+              : Uint8Array.from(Buffer.from(near(random, base, 32, Math.floor(random() * 40)), 'hex'));
           queries.push({
             algorithm,
             hash,
@@ -122,12 +127,20 @@ function randomUpload(random: () => number, i: number): Upload {
     }
   }
   queries.push({ algorithm: 'md5', hash: Uint8Array.from(Buffer.from(near(random, undefined, 16, 0), 'hex')) });
-  const versions = [{}, { a: 1 }, { a: 1, b: 1 }, { a: 2 }, { a: 2, b: 2, c: 2 }][Math.floor(random() * 5)] as Record<string, number>;
+  const versions = [{}, { a: 1 }, { a: 1, b: 1 }, { a: 2 }, { a: 2, b: 2, c: 2 }][Math.floor(random() * 5)] as Record<
+    string,
+    number
+  >;
   return { contentId: `upload-${i}`, queries, versions };
 }
 
 /** Entries for lists a, b, c: near some recorded hash (within reach of the thresholds), or random. */
-function randomEntries(random: () => number, uploads: readonly Upload[], count: number, tag: string): (ListEntry & { hash: string })[] {
+function randomEntries(
+  random: () => number,
+  uploads: readonly Upload[],
+  count: number,
+  tag: string,
+): (ListEntry & { hash: string })[] {
   const out: (ListEntry & { hash: string })[] = [];
   for (let i = 0; i < count; i++) {
     const list = ['a', 'b', 'c'][Math.floor(random() * 3)] as string;
@@ -142,7 +155,12 @@ function randomEntries(random: () => number, uploads: readonly Upload[], count: 
       continue;
     }
     const algorithm = pick?.algorithm ?? 'pdq';
-    out.push({ list, id, algorithm, hash: near(random, random() < 0.8 ? pick?.hash : undefined, 32, Math.floor(random() * 50)) });
+    out.push({
+      list,
+      id,
+      algorithm,
+      hash: near(random, random() < 0.8 ? pick?.hash : undefined, 32, Math.floor(random() * 50)),
+    });
   }
   // One entry per (list, id): the store keeps the last.
   return [...new Map(out.map((e) => [`${e.list}\u0000${e.id}`, e])).values()];
@@ -223,7 +241,9 @@ describe('rescan checkpoints', () => {
   const md5 = (i: number) => i.toString(16).padStart(32, '0');
   function seeded(count: number, at: (i: number) => Date = () => new Date()) {
     const store = HashStore.open(join(dir, 'hashes.db'));
-    store.importEntries(Array.from({ length: count }, (_, i) => ({ list: 'l', id: `e${i}`, algorithm: 'md5' as const, hash: md5(i) })));
+    store.importEntries(
+      Array.from({ length: count }, (_, i) => ({ list: 'l', id: `e${i}`, algorithm: 'md5' as const, hash: md5(i) })),
+    );
     const seen = SeenStore.open(join(dir, 'seen.db'));
     for (let i = 0; i < count; i++)
       seen.record(`u${i}`, resultOf([{ algorithm: 'md5', hash: bytes(md5(i)) }], {}), { at: at(i) });
@@ -259,11 +279,16 @@ describe('rescan checkpoints', () => {
 
   it('finds an entry removed and added again anew, at its new version', async () => {
     const { store, seen } = seeded(2);
-    expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId} v${e.listVersion}`)).toEqual(['u0 e0 v1', 'u1 e1 v1']);
+    expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId} v${e.listVersion}`)).toEqual([
+      'u0 e0 v1',
+      'u1 e1 v1',
+    ]);
     store.importEntries([{ list: 'l', id: 'e1', algorithm: 'md5', hash: md5(1) }], { replace: ['l'] });
     expect(await collect(seen.rescan(store))).toEqual([]);
     store.importEntries([{ list: 'l', id: 'e0', algorithm: 'md5', hash: md5(0) }]);
-    expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId} v${e.listVersion}`)).toEqual(['u0 e0 v3']);
+    expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId} v${e.listVersion}`)).toEqual([
+      'u0 e0 v3',
+    ]);
     seen.close();
     store.close();
   });

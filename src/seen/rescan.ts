@@ -80,7 +80,10 @@ function entryKey(entry: ListEntry): Buffer {
 
 /** The event id of (upload, entry, list version). */
 function eventId(contentId: string, list: string, entryId: string, version: number): string {
-  return createHash('sha256').update(`${contentId}\u0000${list}\u0000${entryId}\u0000${version}`).digest('hex').slice(0, 32);
+  return createHash('sha256')
+    .update(`${contentId}\u0000${list}\u0000${entryId}\u0000${version}`)
+    .digest('hex')
+    .slice(0, 32);
 }
 
 /**
@@ -89,12 +92,20 @@ function eventId(contentId: string, list: string, entryId: string, version: numb
  * the list store (so each list's version and its entries agree while another process imports).
  */
 function startRound(db: Connection, store: HashStore): void {
-  store.read(() => writeRound(db, store, store.lists().filter((l) => l.enabled)));
+  store.read(() =>
+    writeRound(
+      db,
+      store,
+      store.lists().filter((l) => l.enabled),
+    ),
+  );
 }
 
 function writeRound(db: Connection, store: HashStore, lists: readonly ListInfo[]): void {
   const knownVersion = db.prepare<[string], { version: number }>('SELECT version FROM known_lists WHERE list = ?');
-  const isKnown = db.prepare<[string, Buffer], { one: number }>('SELECT 1 AS one FROM known WHERE list = ? AND key = ?');
+  const isKnown = db.prepare<[string, Buffer], { one: number }>(
+    'SELECT 1 AS one FROM known WHERE list = ? AND key = ?',
+  );
   const addPending = db.prepare('INSERT INTO pending (list, id, algorithm, hash) VALUES (?, ?, ?, ?)');
   db.exec('CREATE TEMP TABLE IF NOT EXISTS fresh (key BLOB PRIMARY KEY) WITHOUT ROWID');
   const addFresh = db.prepare('INSERT OR IGNORE INTO temp.fresh (key) VALUES (?)');
@@ -180,7 +191,9 @@ function batchEvents(
       }),
     );
     const packed = new Uint8Array(owners.length * width);
-    owners.forEach(({ upload, query }, i) => packed.set((decoded[upload] as (typeof decoded)[number]).queries[query]?.hash as Uint8Array, i * width));
+    owners.forEach(({ upload, query }, i) =>
+      packed.set((decoded[upload] as (typeof decoded)[number]).queries[query]?.hash as Uint8Array, i * width),
+    );
     const hits = findMatches(table, packed, owners.length, { ofEntry, widest });
     for (let h = 0; h < hits.query.length; h++) {
       const { upload, query } = owners[hits.query[h] as number] as { upload: number; query: number };
@@ -194,7 +207,8 @@ function batchEvents(
       const key = `${upload}\u0000${list}\u0000${entryId}`;
       const distance = hits.distance[h] as number;
       const seen = best.get(key);
-      if (seen !== undefined && (seen.distance < distance || (seen.distance === distance && seen.order < query))) continue;
+      if (seen !== undefined && (seen.distance < distance || (seen.distance === distance && seen.order < query)))
+        continue;
       const q = queries[query] as (typeof queries)[number];
       best.set(key, {
         id: eventId(row.content_id, list, entryId, version),

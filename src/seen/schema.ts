@@ -88,7 +88,10 @@ function prepare(db: Connection, path: string, options: ResolvedStoreOptions): v
   if (id !== SEEN_APPLICATION_ID) throw notSeen(path, `application id ${id}; a list store is opened with HashStore`);
   const version = db.pragma('user_version', { simple: true }) as number;
   if (version !== SEEN_SCHEMA_VERSION)
-    throw new HashwardenError('ERR_STORE', `Seen store ${path}: schema version ${version} is not ${SEEN_SCHEMA_VERSION}`);
+    throw new HashwardenError(
+      'ERR_STORE',
+      `Seen store ${path}: schema version ${version} is not ${SEEN_SCHEMA_VERSION}`,
+    );
   // A trigger would run inside every record and every rescan: a store holding one is refused.
   for (const o of objects()) {
     if (KNOWN_OBJECTS.get(o.name) !== o.type)

@@ -37,7 +37,9 @@ describe('the seen record', () => {
     const hashed = await hashImage(image, { algorithms: ['pdq'], dihedral: true, trim: true });
     const expected = searchedHashes(hashed, 'pdq').map((q) => ({ transform: q.transform, hash: q.hash }));
     expect(expected.length).toBe(16); // 8 turns of the image, 8 of what its border frames
-    const pdqs = record?.hashes.filter((h) => h.algorithm === 'pdq').map((h) => ({ transform: h.transform, hash: formatHex(h.hash) }));
+    const pdqs = record?.hashes
+      .filter((h) => h.algorithm === 'pdq')
+      .map((h) => ({ transform: h.transform, hash: formatHex(h.hash) }));
     expect(pdqs).toEqual(expected.filter((q, i) => expected.findIndex((p) => p.hash === q.hash) === i));
     expect(record?.hashes.find((h) => h.algorithm === 'md5')?.hash).toEqual(bytes(result.hashes.md5 as string));
     expect(record?.versions).toEqual({ l: 7 });

@@ -160,7 +160,8 @@ export class SeenStore {
     const before =
       olderThan instanceof Date
         ? dateOption(olderThan, 'olderThan')
-        : Date.now() - integerInRange(optionsObject(olderThan, 'olderThan').days, 1, MAX_RETENTION_DAYS, 'olderThan.days') * DAY_MS;
+        : Date.now() -
+          integerInRange(optionsObject(olderThan, 'olderThan').days, 1, MAX_RETENTION_DAYS, 'olderThan.days') * DAY_MS;
     return this.#write(() => this.#db.prepare('DELETE FROM seen WHERE at < ?').run(before).changes);
   }
 
@@ -175,9 +176,7 @@ export class SeenStore {
   get(contentId: string): SeenRecord | undefined {
     nonEmptyString(contentId, 'contentId', MAX_CONTENT_ID_LENGTH);
     const row = this.#write(() =>
-      this.#db
-        .prepare<[string], SeenRow>(`SELECT ${SEEN_READ_COLUMNS} FROM seen WHERE content_id = ?`)
-        .get(contentId),
+      this.#db.prepare<[string], SeenRow>(`SELECT ${SEEN_READ_COLUMNS} FROM seen WHERE content_id = ?`).get(contentId),
     );
     if (row === undefined) return undefined;
     return {
@@ -223,12 +222,18 @@ export class SeenStore {
     const resolved = Object.freeze({
       since: o.since === undefined ? Number.MIN_SAFE_INTEGER : dateOption(o.since, 'options.since'),
       thresholds: o.thresholds === undefined ? {} : Object.freeze(checkThresholds(o.thresholds, 'options.thresholds')),
-      batchSize: o.batchSize === undefined ? DEFAULT_RESCAN_BATCH : integerInRange(o.batchSize, 1, MAX_RESCAN_BATCH, 'options.batchSize'),
+      batchSize:
+        o.batchSize === undefined
+          ? DEFAULT_RESCAN_BATCH
+          : integerInRange(o.batchSize, 1, MAX_RESCAN_BATCH, 'options.batchSize'),
     });
     return this.#rescan(lists, resolved);
   }
 
-  async *#rescan(lists: HashStore, options: Parameters<typeof rescanRounds>[2]): AsyncGenerator<RescanEvent, void, undefined> {
+  async *#rescan(
+    lists: HashStore,
+    options: Parameters<typeof rescanRounds>[2],
+  ): AsyncGenerator<RescanEvent, void, undefined> {
     try {
       yield* rescanRounds(this.#db, lists, options);
     } catch (error) {
