@@ -293,6 +293,21 @@ describe('rescan checkpoints', () => {
     store.close();
   });
 
+  it('lets a second rescan begun meanwhile finish the same round: events repeated, none lost', async () => {
+    const { store, seen } = seeded(5);
+    const other = SeenStore.open(join(dir, 'seen.db'));
+    const first = seen.rescan(store, { batchSize: 1 });
+    const taken = [(await first.next()).value as RescanEvent];
+    const all = await collect(other.rescan(store, { batchSize: 1 }));
+    for await (const event of { [Symbol.asyncIterator]: () => first }) taken.push(event);
+    expect(all.map((e) => e.contentId)).toEqual(['u0', 'u1', 'u2', 'u3', 'u4']);
+    expect(new Set(taken.map((e) => e.id))).toEqual(new Set(all.map((e) => e.id)));
+    expect(await collect(seen.rescan(store))).toEqual([]);
+    other.close();
+    seen.close();
+    store.close();
+  });
+
   it('checks its options at call time', () => {
     const { store, seen } = seeded(1);
     expect(() => seen.rescan(store, { batchSize: 0 })).toThrow(RangeError);

@@ -112,6 +112,8 @@ function writeRound(db: Connection, store: HashStore, lists: readonly ListInfo[]
   const addKnown = db.prepare('INSERT OR IGNORE INTO known (list, key) VALUES (?, ?)');
   const forget = db.prepare('DELETE FROM known WHERE list = ? AND key NOT IN (SELECT key FROM temp.fresh)');
   db.transaction(() => {
+    // Another process's rescan began a round since this one looked: that round is the one to finish.
+    if (db.prepare('SELECT 1 FROM cursor').get() !== undefined) return;
     for (const list of lists) {
       const before = knownVersion.get(list.name)?.version;
       if (before === list.version) continue;
