@@ -50,7 +50,7 @@ export function setListPolicy(ctx: StoreContext, name: string, change: ListPolic
 }
 
 /** As {@link checkThresholds}, where `null` (back to the default) is allowed too. */
-function checkThresholdChange(
+export function checkThresholdChange(
   thresholds: Readonly<Partial<Record<AlgorithmName, number | null>>>,
 ): Partial<Record<AlgorithmName, number | null>> {
   if (thresholds === null || typeof thresholds !== 'object' || Array.isArray(thresholds))

@@ -30,6 +30,8 @@ export interface TestPostgres {
   readonly host: string;
   readonly port: number;
   readonly database: string;
+  /** Creates another empty database (a test's own) and returns its URL. */
+  createDatabase(): string;
   /** Stops the server (immediately: the data is thrown away) and removes its folder. Harmless twice. */
   stop(): void;
 }
@@ -72,6 +74,23 @@ function run(bin: string, program: string, args: readonly string[], asPostgres: 
 /** Whether this module has printed its note: once per test file is enough. */
 let noted = false;
 
+function note(why: string): void {
+  if (noted) return;
+  noted = true;
+  console.warn(`skipped: ${SKIP_NO_POSTGRES} (${why})`);
+}
+
+/**
+ * Whether the Postgres tests are to be collected: the server binaries are installed, or `CI` is
+ * set (then {@link startPostgres} throws without them, failing the run instead of skipping). Says
+ * why once when not; use with `describe.skipIf(!hasPostgres())(postgresTitle(name, …), …)`.
+ */
+export function hasPostgres(): boolean {
+  if (postgresBin() !== undefined || process.env.CI) return true;
+  note('no /usr/lib/postgresql/*/bin/initdb');
+  return false;
+}
+
 /**
  * Starts a server with an empty database `hashwarden`, or returns `undefined` (saying why once on
  * standard error) when none can be started outside CI. Call it in `beforeAll` and `stop()` in
@@ -109,11 +128,17 @@ export async function startPostgres(): Promise<TestPostgres | undefined> {
     run(bin, 'createdb', ['-h', dir, '-p', String(port), '-U', 'postgres', 'hashwarden'], asPostgres);
     const serverDir = dir;
     let stopped = false;
+    let databases = 0;
     return {
       url: `postgresql://postgres@127.0.0.1:${port}/hashwarden`,
       host: '127.0.0.1',
       port,
       database: 'hashwarden',
+      createDatabase() {
+        const name = `test_${++databases}`;
+        run(bin, 'createdb', ['-h', serverDir, '-p', String(port), '-U', 'postgres', name], asPostgres);
+        return `postgresql://postgres@127.0.0.1:${port}/${name}`;
+      },
       stop() {
         if (stopped) return;
         stopped = true;
@@ -125,12 +150,9 @@ export async function startPostgres(): Promise<TestPostgres | undefined> {
       if (started && bin !== undefined) stopServer(bin, dir, asPostgres);
       else rmSync(dir, { recursive: true, force: true });
     }
-    const why = error instanceof Error ? error.message.split('\n')[0] : String(error);
+    const why = (error instanceof Error ? error.message : String(error)).split('\n')[0] as string;
     if (process.env.CI) throw new Error(`CI must run the PostgreSQL tests, but no server started: ${why}`, { cause: error });
-    if (!noted) {
-      noted = true;
-      console.warn(`skipped: ${SKIP_NO_POSTGRES} (${why})`);
-    }
+    note(why);
     return undefined;
   }
 }
@@ -156,4 +178,29 @@ function postgresUid(): number {
 
 function postgresGid(): number {
   return Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
+}
+
+/**
+ * A test file's server: started in `beforeAll` (when {@link hasPostgres}), stopped in `afterAll`,
+ * whether the tests pass or fail. `available` says whether to collect the suites; `url()` makes a
+ * database of the test's own; `running()` is false only outside CI when no server started.
+ */
+export function usePostgres(hooks: {
+  beforeAll: (fn: () => Promise<void>, timeout?: number) => void;
+  afterAll: (fn: () => void) => void;
+}): { readonly available: boolean; running(): boolean; url(): string } {
+  const available = hasPostgres();
+  let server: TestPostgres | undefined;
+  hooks.beforeAll(async () => {
+    if (available) server = await startPostgres();
+  }, SERVER_TIMEOUT_SECONDS * 2000);
+  hooks.afterAll(() => server?.stop());
+  return {
+    available,
+    running: () => server !== undefined,
+    url: () => {
+      if (server === undefined) throw new Error('no PostgreSQL server running');
+      return server.createDatabase();
+    },
+  };
 }

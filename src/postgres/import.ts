@@ -1,0 +1,422 @@
+/**
+ * Imports into the PostgreSQL store: rows are streamed through COPY into a temporary staging table,
+ * then applied in the same transaction with the SQLite store's rules (src/store/import.ts: replace,
+ * allowEmpty, dedupe, onError, the history and the version bumps, the checkpoint). Before applying,
+ * the import takes an advisory lock per list it touches (in name order, so two imports cannot
+ * deadlock), so that imports into the same list from several processes run one after the other and
+ * each sees the other's rows.
+ */
+import { once } from 'node:events';
+import { HashwardenError, isHashwardenError } from '../errors.js';
+import { MAX_FIELD_LENGTH, normalEntry, type ListEntry } from '../lists/entry.js';
+import { metadataJson, PACKED_FIELDS, packedFields, type PackedBatch } from '../lists/packed.js';
+import { readPacked } from '../lists/packed-reader.js';
+import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
+import { MAX_PATH_LENGTH } from '../lists/formats.js';
+import { boolean, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import {
+  BadRows,
+  drain,
+  emptiedList,
+  ListOrder,
+  MAX_SKIPPED,
+  removalInReplace,
+  resolveImport,
+  type ResolvedImport,
+  type Tally,
+} from '../store/import.js';
+import type {
+  ImportFileOptions,
+  ImportFileResult,
+  ImportMode,
+  ImportOptions,
+  ImportResult,
+  ImportRow,
+  ImportRowsOptions,
+  ImportSummary,
+} from '../store/types.js';
+import { inTransaction, type PgContext } from './context.js';
+import type { PoolClient } from './driver.js';
+import { LOCK_SPACE } from './schema.js';
+
+/** Rows a file import reads per batch, as the SQLite store's. */
+const IMPORT_BATCH_ROWS = 1000;
+
+/** Bytes of COPY text written to the server at once: few writes, and a bounded buffer. */
+const COPY_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * The staging table: one row per row read, `seq` its place. `hash` is the reader's lower-case hex,
+ * decoded when applied (decoding in the server costs less than a Buffer per row here).
+ */
+const STAGING = `CREATE TEMP TABLE hw_staged (seq bigint NOT NULL, list text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL,
+  op smallint NOT NULL, algorithm text, hash text, label text, metadata text, line integer) ON COMMIT DROP`;
+const COPY_STAGED = 'COPY hw_staged (seq, list, id, op, algorithm, hash, label, metadata, line) FROM STDIN';
+
+/** A repeat that is the same row as the one kept: two adds whose ids are `<algorithm>:<hash>` (dedupe `merge`). */
+const SAME_ROW = `(a.op = 0 AND s.op = 0 AND a.id = a.algorithm || ':' || a.hash AND s.id = s.algorithm || ':' || s.hash)`;
+
+/** Characters COPY's text format escapes. */
+const COPY_SPECIAL = /[\\\t\n\r]/;
+
+function copyField(value: string | null): string {
+  if (value === null) return '\\N';
+  if (!COPY_SPECIAL.test(value)) return value;
+  return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** What a staged import's batches add rows with. */
+interface Stage {
+  readonly order: ListOrder;
+  where(line: number | null | undefined): string;
+  add(list: string, id: string, algorithm: string, hash: string, label: string | null, metadata: string | null, line: number | null): void;
+  remove(list: string, id: string, line: number | null, at: () => string): void;
+}
+
+/**
+ * Streams every batch into the staging table (`stageBatch` adds its rows), then settles repeats,
+ * locks the lists, applies and records, all in one transaction. `keepLast`: a repeated (list, id)
+ * keeps the last row and is no bad row (`importEntries`).
+ */
+async function stagedImport<B>(
+  ctx: PgContext,
+  iterator: AsyncIterator<B, unknown> | Iterator<B, unknown>,
+  resolved: ResolvedImport,
+  onError: 'fail' | 'skip',
+  keepLast: boolean,
+  stageBatch: (batch: B, stage: Stage) => void,
+): Promise<{ result: ImportResult; returned: unknown }> {
+  const source = resolved.source ?? '<rows>';
+  return inTransaction(ctx, 'import', async (client, rowsFailed) => {
+    await client.query(STAGING);
+    const bad = new BadRows(onError);
+    const order = new ListOrder(resolved, bad);
+    const where = (line: number | null | undefined): string =>
+      line === undefined || line === null ? source : `${source}:${line}`;
+    const copy = client.query(ctx.copyFrom(COPY_STAGED));
+    let copyError: unknown;
+    copy.on('error', (error) => (copyError ??= error));
+    let text = '';
+    let seq = 0;
+    const push = (
+      list: string,
+      id: string,
+      op: 0 | 1,
+      algorithm: string | null,
+      hash: string | null,
+      label: string | null,
+      metadata: string | null,
+      line: number | null,
+    ): void => {
+      text += `${++seq}\t${copyField(list)}\t${copyField(id)}\t${op}\t${copyField(algorithm)}\t${hash ?? '\\N'}\t${copyField(label)}\t${copyField(metadata)}\t${line ?? '\\N'}\n`;
+    };
+    const stage: Stage = {
+      order,
+      where,
+      add: (list, id, algorithm, hash, label, metadata, line) => push(list, id, 0, algorithm, hash, label, metadata, line),
+      remove(list, id, line, at) {
+        if (resolved.replace.size > 0) throw removalInReplace(at());
+        if (order.see(list, line, at)) push(list, id, 1, null, null, null, null, line);
+      },
+    };
+    const flush = async (): Promise<void> => {
+      if (copyError !== undefined) throw copyError;
+      if (text.length === 0) return;
+      const chunk = text;
+      text = '';
+      if (!copy.write(chunk)) await Promise.race([once(copy, 'drain'), once(copy, 'error')]);
+      if (copyError !== undefined) throw copyError;
+    };
+    let returned: unknown;
+    try {
+      // `drain` hands batches over synchronously; the COPY stream is written between them.
+      const batches = iterator;
+      const paced: AsyncIterator<B, unknown> = {
+        next: async () => {
+          if (text.length >= COPY_CHUNK_BYTES) await flush();
+          return batches.next();
+        },
+        return: async (value) => (await batches.return?.(value)) ?? { done: true, value: undefined },
+      };
+      returned = await drain(paced, rowsFailed, (batch) => stageBatch(batch, stage));
+      await flush();
+      copy.end();
+      await Promise.race([once(copy, 'finish'), once(copy, 'error').then(([error]) => Promise.reject(error))]);
+      if (copyError !== undefined) throw copyError;
+    } catch (error) {
+      copy.destroy(new Error('import abandoned'));
+      throw error;
+    }
+    await settle(client, bad, where, resolved.dedupe === 'merge', keepLast, seq);
+    const summaries = await apply(ctx, client, order, resolved);
+    return {
+      result: Object.freeze({ summaries: Object.freeze(summaries), skipped: Object.freeze(bad.shown), skippedCount: bad.count }),
+      returned,
+    };
+  });
+}
+
+/**
+ * Keeps one staged row per (list, id) in `hw_settled` (the first, or the last with `keepLast`) and
+ * reports the repeats as bad rows, as the SQLite store does (a repeat that is the same row, without
+ * ids of its own, dropped under dedupe `merge`).
+ */
+async function settle(
+  client: PoolClient,
+  bad: BadRows,
+  where: (line: number | null) => string,
+  merge: boolean,
+  keepLast: boolean,
+  staged: number,
+): Promise<void> {
+  await client.query(
+    `CREATE TEMP TABLE hw_settled ON COMMIT DROP AS SELECT DISTINCT ON (list, id) * FROM hw_staged ORDER BY list, id, seq${keepLast ? ' DESC' : ''}`,
+  );
+  await client.query('ALTER TABLE hw_settled ADD PRIMARY KEY (list, id)');
+  await client.query('ANALYZE hw_settled');
+  if (keepLast) return;
+  const settled = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM hw_settled')).rows[0]?.n);
+  let repeats = staged - settled;
+  if (repeats === 0) return;
+  const join = 'FROM hw_staged AS a JOIN hw_settled AS s ON s.list = a.list AND s.id = a.id WHERE s.seq <> a.seq';
+  if (merge) repeats -= Number((await client.query<{ n: string }>(`SELECT count(*) AS n ${join} AND ${SAME_ROW}`)).rows[0]?.n);
+  if (repeats === 0) return;
+  const shown = await client.query<{ list: string; id: string; line: number | null; first: number | null }>(
+    `SELECT a.list, a.id, a.line, s.line AS first ${join} AND NOT ($1 AND ${SAME_ROW}) ORDER BY a.seq LIMIT $2`,
+    [merge, bad.onError === 'fail' ? 1 : MAX_SKIPPED],
+  );
+  for (const row of shown.rows) {
+    bad.row(
+      row.line,
+      `${where(row.line)}: Duplicate id ${JSON.stringify(row.id)} in list ${JSON.stringify(row.list)}${row.first === null ? '' : `, first on line ${row.first}`}`,
+    );
+  }
+  bad.count += repeats - shown.rows.length;
+}
+
+async function count(client: PoolClient, sql: string, params: unknown[]): Promise<number> {
+  return Number((await client.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
+}
+
+/**
+ * Applies the settled rows, list by list, under each list's advisory lock: refuses a replace that
+ * would empty a list, bumps versions, removes, upserts, removes what a replace did not hold,
+ * refuses removals that emptied a list (rolled back with the rest), records the import.
+ */
+async function apply(ctx: PgContext, client: PoolClient, order: ListOrder, resolved: ResolvedImport): Promise<ImportSummary[]> {
+  const now = new Date().toISOString();
+  const lists = [...order.lists, ...[...resolved.replace].filter((name) => !order.has(name))];
+  for (const list of [...lists].sort()) {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_SPACE, list]);
+  }
+  const size = (list: string): Promise<number> => count(client, 'SELECT count(*) AS n FROM entries WHERE list = $1', [list]);
+  const adds = new Map<string, number>();
+  for (const list of lists) {
+    const staged = await count(client, 'SELECT count(*) AS n FROM hw_settled WHERE list = $1 AND op = 0', [list]);
+    adds.set(list, staged);
+    if (resolved.replace.has(list) && !resolved.allowEmpty && staged === 0) throw emptiedList(resolved, list, await size(list));
+  }
+  const versions = new Map<string, number>();
+  for (const list of lists) {
+    const bumped = await client.query<{ version: number }>(
+      `INSERT INTO lists (name, version, created_at, updated_at) VALUES ($1, 1, $2, $2)
+       ON CONFLICT (name) DO UPDATE SET version = lists.version + 1, updated_at = excluded.updated_at RETURNING version`,
+      [list, now],
+    );
+    versions.set(list, bumped.rows[0]?.version as number);
+  }
+  const tallies: Tally[] = [];
+  for (const list of lists) {
+    const staged = adds.get(list) ?? 0;
+    const before = await size(list);
+    const removed =
+      (
+        await client.query(
+          'DELETE FROM entries AS e USING hw_settled AS s WHERE s.list = $1 AND s.op = 1 AND e.list = s.list AND e.id = s.id',
+          [list],
+        )
+      ).rowCount ?? 0;
+    const changed =
+      (
+        await client.query(
+          `INSERT INTO entries (list, id, algorithm, hash, label, metadata)
+           SELECT list, id, algorithm, decode(hash, 'hex'), label, metadata FROM hw_settled WHERE list = $1 AND op = 0
+           ON CONFLICT (list, id) DO UPDATE SET algorithm = excluded.algorithm, hash = excluded.hash, label = excluded.label, metadata = excluded.metadata
+           WHERE (entries.algorithm, entries.hash, entries.label, entries.metadata) IS DISTINCT FROM (excluded.algorithm, excluded.hash, excluded.label, excluded.metadata)`,
+          [list],
+        )
+      ).rowCount ?? 0;
+    let after = await size(list);
+    const outside =
+      resolved.replace.has(list) && after > staged
+        ? ((
+            await client.query(
+              'DELETE FROM entries AS e WHERE e.list = $1 AND NOT EXISTS (SELECT 1 FROM hw_settled AS s WHERE s.list = e.list AND s.id = e.id)',
+              [list],
+            )
+          ).rowCount ?? 0)
+        : 0;
+    after -= outside;
+    if (after === 0 && before > 0 && !resolved.allowEmpty) throw emptiedList(resolved, list, before);
+    const added = after - before + removed + outside;
+    tallies.push({ list, added, updated: changed - added, unchanged: staged - changed, removed: removed + outside });
+  }
+  const mode: ImportMode = resolved.replace.size > 0 ? 'replace' : 'merge';
+  if (resolved.checkpoint !== undefined) {
+    await client.query(
+      'INSERT INTO checkpoints (key, value, at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, at = excluded.at',
+      [resolved.checkpoint.key, resolved.checkpoint.value, now],
+    );
+  }
+  const summaries: ImportSummary[] = [];
+  for (const t of tallies) {
+    const version = versions.get(t.list) as number;
+    await client.query(
+      'INSERT INTO imports (list, version, source, added, updated, unchanged, removed, mode, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+      [t.list, version, resolved.source, t.added, t.updated, t.unchanged, t.removed, mode, now],
+    );
+    summaries.push(Object.freeze({ ...t, version, mode }));
+  }
+  return summaries;
+}
+
+/** `normalEntry`, its errors prefixed with where the row is (`source:line`, `Entry n`). */
+function normalizeEntryAt(input: ListEntry, at: () => string): ListEntry {
+  try {
+    return normalEntry(input);
+  } catch (error) {
+    const code = isHashwardenError(error) ? error.code : 'ERR_LIST_FORMAT';
+    throw new HashwardenError(code, `${at()}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/** Stages one normal entry. */
+function addEntry(stage: Stage, entry: ListEntry, line: number | null): void {
+  stage.add(entry.list, entry.id, entry.algorithm, entry.hash, entry.label ?? null, metadataJson(entry.metadata), line);
+}
+
+/** {@link PgHashStore.importEntries}. */
+export async function importEntries(ctx: PgContext, entries: Iterable<ListEntry>, options?: ImportOptions): Promise<ImportSummary[]> {
+  if (entries === null || typeof entries !== 'object' || typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function') {
+    invalid('iterable of list entries', 'entries', entries);
+  }
+  const resolved = resolveImport(options);
+  let index = 0;
+  const iterator = entries[Symbol.iterator]();
+  const { result } = await stagedImport(ctx, iterator, resolved, 'fail', true, (input: ListEntry, stage) => {
+    const n = ++index;
+    const entry = normalizeEntryAt(input, () => `Entry ${n}`);
+    stage.order.see(entry.list, null, () => `Entry ${n}`);
+    addEntry(stage, entry, null);
+  });
+  return [...result.summaries];
+}
+
+/** {@link PgHashStore.importRows}. */
+export async function importRows(
+  ctx: PgContext,
+  batches: AsyncIterable<{ readonly rows: readonly ImportRow[] }> | Iterable<{ readonly rows: readonly ImportRow[] }>,
+  options?: ImportRowsOptions,
+): Promise<ImportResult> {
+  const iterable = batches as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null;
+  if (
+    iterable === null ||
+    typeof iterable !== 'object' ||
+    (typeof iterable[Symbol.asyncIterator] !== 'function' && typeof iterable[Symbol.iterator] !== 'function')
+  ) {
+    invalid('iterable of row batches', 'batches', batches);
+  }
+  const resolved = resolveImport(options);
+  const o = optionsObject(options, 'options');
+  const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
+  type Batch = { readonly rows: readonly ImportRow[] };
+  const iterator =
+    typeof (batches as AsyncIterable<Batch>)[Symbol.asyncIterator] === 'function'
+      ? (batches as AsyncIterable<Batch>)[Symbol.asyncIterator]()
+      : (batches as Iterable<Batch>)[Symbol.iterator]();
+  const { result } = await stagedImport(ctx, iterator, resolved, onError, false, (batch: Batch, stage) => {
+    for (const row of batch.rows) {
+      const at = (): string => stage.where(row.line);
+      if (row.op === 'add') {
+        const entry = normalizeEntryAt(row.entry, at);
+        if (stage.order.see(entry.list, row.line, at)) addEntry(stage, entry, row.line ?? null);
+      } else if (row.op === 'remove') {
+        const list = nonEmptyString(row.list, 'list', MAX_FIELD_LENGTH).trim();
+        const id = nonEmptyString(row.id, 'id', MAX_FIELD_LENGTH).trim();
+        stage.remove(list, id, row.line ?? null, at);
+      } else {
+        throw new HashwardenError(
+          'ERR_LIST_FORMAT',
+          `${at()}: Expected add or remove for op but received ${JSON.stringify((row as { op?: unknown }).op)}`,
+        );
+      }
+    }
+  });
+  return result;
+}
+
+/** {@link PgHashStore.importFile}: the SQLite store's reader (on a worker thread for a large file), staged through COPY. */
+export async function importFile(ctx: PgContext, path: string, options: ImportFileOptions): Promise<ImportFileResult> {
+  nonEmptyString(path, 'path', MAX_PATH_LENGTH);
+  const o = optionsObject(options, 'options');
+  const list = nonEmptyString(o.list, 'list', MAX_FIELD_LENGTH).trim();
+  const multiList = o.multiList === undefined ? false : boolean(o.multiList, 'multiList');
+  const resolved: ResolvedImport = Object.freeze({
+    ...resolveImport({
+      ...(o.replace === undefined ? {} : { replace: o.replace as readonly string[] }),
+      ...(o.allowEmpty === undefined ? {} : { allowEmpty: o.allowEmpty as boolean }),
+      ...(o.dedupe === undefined ? {} : { dedupe: o.dedupe }),
+      ...(o.checkpoint === undefined ? {} : { checkpoint: o.checkpoint }),
+      source: o.source === undefined ? path : (o.source as string),
+    }),
+    only: multiList ? undefined : list,
+  });
+  const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
+  const thread = o.thread === undefined ? true : boolean(o.thread, 'thread');
+  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') invalid('function', 'onProgress', o.onProgress);
+  const onProgress = o.onProgress as ImportFileOptions['onProgress'];
+  const read: StreamListOptions = Object.freeze({
+    list: o.list as string,
+    onError,
+    ...(o.format === undefined ? {} : { format: o.format as StreamListOptions['format'] }),
+    ...(o.algorithm === undefined ? {} : { algorithm: o.algorithm as string }),
+    ...(o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes as number }),
+    batchSize: IMPORT_BATCH_ROWS,
+  });
+  let rows = 0;
+  const { result, returned } = await stagedImport(
+    ctx,
+    readPacked({ path, options: read, checkOrder: false }, thread),
+    resolved,
+    onError,
+    false,
+    (batch: PackedBatch, stage) => {
+      rows += batch.count + batch.problems.length;
+      onProgress?.(
+        Object.freeze({
+          bytesRead: batch.bytesRead,
+          bytesTotal: batch.bytesTotal,
+          rows,
+          problems: Object.freeze(
+            batch.problems.map((p) =>
+              Object.freeze({ source: path, line: p.line, error: new HashwardenError(p.code as never, p.message) }),
+            ),
+          ),
+        }),
+      );
+      const fields = packedFields(batch);
+      for (let r = 0, f = 0; r < batch.count; r++, f += PACKED_FIELDS) {
+        const rowList = fields[f] as string;
+        const id = fields[f + 1] as string;
+        const line = batch.lines[r] as number;
+        if (batch.ops[r] === 0) {
+          if (!stage.order.see(rowList, line, () => stage.where(line))) continue;
+          stage.add(rowList, id, fields[f + 2] as string, fields[f + 3] as string, fields[f + 4] || null, fields[f + 5] || null, line);
+        } else {
+          stage.remove(rowList, id, line, () => stage.where(line));
+        }
+      }
+    },
+  );
+  return Object.freeze({ ...result, read: returned as ListStreamSummary, ordered: false });
+}
