@@ -56,6 +56,14 @@ const COPY_STAGED = 'COPY hw_staged (seq, list, id, op, algorithm, hash, label, 
 /** A repeat that is the same row as the one kept: two adds whose ids are `<algorithm>:<hash>` (dedupe `merge`). */
 const SAME_ROW = `(a.op = 0 AND s.op = 0 AND a.id = a.algorithm || ':' || a.hash AND s.id = s.algorithm || ':' || s.hash)`;
 
+/** The settled adds of list $1, as new entries. */
+const INSERT_SETTLED = `INSERT INTO entries (list, id, algorithm, hash, label, metadata)
+SELECT list, id, algorithm, decode(hash, 'hex'), label, metadata FROM hw_settled WHERE list = $1 AND op = 0`;
+/** The same, updating an entry that differs and leaving an identical one unwritten (`rowCount` counts both writes). */
+const UPSERT_SETTLED = `${INSERT_SETTLED}
+ON CONFLICT (list, id) DO UPDATE SET algorithm = excluded.algorithm, hash = excluded.hash, label = excluded.label, metadata = excluded.metadata
+WHERE (entries.algorithm, entries.hash, entries.label, entries.metadata) IS DISTINCT FROM (excluded.algorithm, excluded.hash, excluded.label, excluded.metadata)`;
+
 /** Characters COPY's text format escapes. */
 const COPY_SPECIAL = /[\\\t\n\r]/;
 
@@ -98,6 +106,9 @@ async function stagedImport<B>(
     copy.on('error', (error) => (copyError ??= error));
     let text = '';
     let seq = 0;
+    // While each list's ids only ascend, none can repeat: the rows need no settling (a sort).
+    let ascending = true;
+    const lastIds = new Map<string, string>();
     const push = (
       list: string,
       id: string,
@@ -108,6 +119,11 @@ async function stagedImport<B>(
       metadata: string | null,
       line: number | null,
     ): void => {
+      if (ascending) {
+        const last = lastIds.get(list);
+        if (last !== undefined && !(id > last)) ascending = false;
+        else lastIds.set(list, id);
+      }
       text += `${++seq}\t${copyField(list)}\t${copyField(id)}\t${op}\t${copyField(algorithm)}\t${hash ?? '\\N'}\t${copyField(label)}\t${copyField(metadata)}\t${line ?? '\\N'}\n`;
     };
     const stage: Stage = {
@@ -147,7 +163,7 @@ async function stagedImport<B>(
       copy.destroy(new Error('import abandoned'));
       throw error;
     }
-    await settle(client, bad, where, resolved.dedupe === 'merge', keepLast, seq);
+    await settle(client, bad, where, resolved.dedupe === 'merge', keepLast, seq, ascending);
     const summaries = await apply(ctx, client, order, resolved);
     return {
       result: Object.freeze({ summaries: Object.freeze(summaries), skipped: Object.freeze(bad.shown), skippedCount: bad.count }),
@@ -157,7 +173,8 @@ async function stagedImport<B>(
 }
 
 /**
- * Keeps one staged row per (list, id) in `hw_settled` (the first, or the last with `keepLast`) and
+ * Keeps one staged row per (list, id) in `hw_settled` (the first, or the last with `keepLast`; all
+ * of them, renamed, when each list's ids came in ascending order, so none repeats) and
  * reports the repeats as bad rows, as the SQLite store does (a repeat that is the same row, without
  * ids of its own, dropped under dedupe `merge`).
  */
@@ -168,11 +185,16 @@ async function settle(
   merge: boolean,
   keepLast: boolean,
   staged: number,
+  ascending: boolean,
 ): Promise<void> {
+  if (ascending) {
+    await client.query('ALTER TABLE hw_staged RENAME TO hw_settled');
+    await client.query('ANALYZE hw_settled');
+    return;
+  }
   await client.query(
     `CREATE TEMP TABLE hw_settled ON COMMIT DROP AS SELECT DISTINCT ON (list, id) * FROM hw_staged ORDER BY list, id, seq${keepLast ? ' DESC' : ''}`,
   );
-  await client.query('ALTER TABLE hw_settled ADD PRIMARY KEY (list, id)');
   await client.query('ANALYZE hw_settled');
   if (keepLast) return;
   const settled = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM hw_settled')).rows[0]?.n);
@@ -236,16 +258,8 @@ async function apply(ctx: PgContext, client: PoolClient, order: ListOrder, resol
           [list],
         )
       ).rowCount ?? 0;
-    const changed =
-      (
-        await client.query(
-          `INSERT INTO entries (list, id, algorithm, hash, label, metadata)
-           SELECT list, id, algorithm, decode(hash, 'hex'), label, metadata FROM hw_settled WHERE list = $1 AND op = 0
-           ON CONFLICT (list, id) DO UPDATE SET algorithm = excluded.algorithm, hash = excluded.hash, label = excluded.label, metadata = excluded.metadata
-           WHERE (entries.algorithm, entries.hash, entries.label, entries.metadata) IS DISTINCT FROM (excluded.algorithm, excluded.hash, excluded.label, excluded.metadata)`,
-          [list],
-        )
-      ).rowCount ?? 0;
+    // Into a list that was empty nothing can conflict: a plain insert skips the upsert's check of each row.
+    const changed = (await client.query(before === 0 ? INSERT_SETTLED : UPSERT_SETTLED, [list])).rowCount ?? 0;
     let after = await size(list);
     const outside =
       resolved.replace.has(list) && after > staged
