@@ -4,21 +4,11 @@
  */
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HashwardenError } from '../errors.js';
+import { rejected } from '../testing/store-rows.js';
 import { postgresTitle, usePostgres } from '../testing/postgres.js';
 import { PgHashStore } from './index.js';
 
 const server = usePostgres({ beforeAll, afterAll });
-
-async function rejected(promise: Promise<unknown>): Promise<HashwardenError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(HashwardenError);
-    return error as HashwardenError;
-  }
-  throw new Error('expected a rejection');
-}
 
 /** Runs SQL on a database directly, as an administrator altering it by hand would. */
 async function sql(url: string, text: string): Promise<void> {

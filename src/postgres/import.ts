@@ -7,22 +7,26 @@
  * each sees the other's rows.
  */
 import { once } from 'node:events';
-import { HashwardenError, isHashwardenError } from '../errors.js';
-import { MAX_FIELD_LENGTH, normalEntry, type ListEntry } from '../lists/entry.js';
-import { metadataJson, PACKED_FIELDS, packedFields, type PackedBatch } from '../lists/packed.js';
+import type { ListEntry } from '../lists/entry.js';
+import { metadataJson, type PackedBatch } from '../lists/packed.js';
 import { readPacked } from '../lists/packed-reader.js';
-import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
-import { MAX_PATH_LENGTH } from '../lists/formats.js';
-import { boolean, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import type { ListStreamSummary } from '../lists/stream.js';
+import { invalid } from '../validate.js';
+import { progressReporter, resolveFileImport, stagePacked } from '../store/import-file.js';
+import type { StagedParameters } from '../store/statements.js';
 import {
   BadRows,
   drain,
+  eachRow,
   emptiedList,
   ListOrder,
   MAX_SKIPPED,
+  normalizeEntryAt,
   removalInReplace,
   resolveImport,
+  resolveRows,
   type ResolvedImport,
+  type RowBatch,
   type Tally,
 } from '../store/import.js';
 import type {
@@ -31,7 +35,6 @@ import type {
   ImportMode,
   ImportOptions,
   ImportResult,
-  ImportRow,
   ImportRowsOptions,
   ImportSummary,
 } from '../store/types.js';
@@ -39,8 +42,6 @@ import { inTransaction, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { LOCK_SPACE } from './schema.js';
 
-/** Rows a file import reads per batch, as the SQLite store's. */
-const IMPORT_BATCH_ROWS = 1000;
 
 /** Bytes of COPY text written to the server at once: few writes, and a bounded buffer. */
 const COPY_CHUNK_BYTES = 256 * 1024;
@@ -77,7 +78,7 @@ function copyField(value: string | null): string {
 interface Stage {
   readonly order: ListOrder;
   where(line: number | null | undefined): string;
-  add(list: string, id: string, algorithm: string, hash: string, label: string | null, metadata: string | null, line: number | null): void;
+  add(row: StagedParameters): void;
   remove(list: string, id: string, line: number | null, at: () => string): void;
 }
 
@@ -109,16 +110,7 @@ async function stagedImport<B>(
     // While each list's ids only ascend, none can repeat: the rows need no settling (a sort).
     let ascending = true;
     const lastIds = new Map<string, string>();
-    const push = (
-      list: string,
-      id: string,
-      op: 0 | 1,
-      algorithm: string | null,
-      hash: string | null,
-      label: string | null,
-      metadata: string | null,
-      line: number | null,
-    ): void => {
+    const push = ([list, id, op, algorithm, hash, label, metadata, line]: StagedParameters): void => {
       if (ascending) {
         const last = lastIds.get(list);
         if (last !== undefined && !(id > last)) ascending = false;
@@ -129,10 +121,10 @@ async function stagedImport<B>(
     const stage: Stage = {
       order,
       where,
-      add: (list, id, algorithm, hash, label, metadata, line) => push(list, id, 0, algorithm, hash, label, metadata, line),
+      add: push,
       remove(list, id, line, at) {
         if (resolved.replace.size > 0) throw removalInReplace(at());
-        if (order.see(list, line, at)) push(list, id, 1, null, null, null, null, line);
+        if (order.see(list, line, at)) push([list, id, 1, null, null, null, null, line]);
       },
     };
     const flush = async (): Promise<void> => {
@@ -294,19 +286,9 @@ async function apply(ctx: PgContext, client: PoolClient, order: ListOrder, resol
   return summaries;
 }
 
-/** `normalEntry`, its errors prefixed with where the row is (`source:line`, `Entry n`). */
-function normalizeEntryAt(input: ListEntry, at: () => string): ListEntry {
-  try {
-    return normalEntry(input);
-  } catch (error) {
-    const code = isHashwardenError(error) ? error.code : 'ERR_LIST_FORMAT';
-    throw new HashwardenError(code, `${at()}: ${(error as Error).message}`, { cause: error });
-  }
-}
-
 /** Stages one normal entry. */
 function addEntry(stage: Stage, entry: ListEntry, line: number | null): void {
-  stage.add(entry.list, entry.id, entry.algorithm, entry.hash, entry.label ?? null, metadataJson(entry.metadata), line);
+  stage.add([entry.list, entry.id, 0, entry.algorithm, entry.hash, entry.label ?? null, metadataJson(entry.metadata), line]);
 }
 
 /** {@link PgHashStore.importEntries}. */
@@ -329,75 +311,29 @@ export async function importEntries(ctx: PgContext, entries: Iterable<ListEntry>
 /** {@link PgHashStore.importRows}. */
 export async function importRows(
   ctx: PgContext,
-  batches: AsyncIterable<{ readonly rows: readonly ImportRow[] }> | Iterable<{ readonly rows: readonly ImportRow[] }>,
+  batches: AsyncIterable<RowBatch> | Iterable<RowBatch>,
   options?: ImportRowsOptions,
 ): Promise<ImportResult> {
-  const iterable = batches as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null;
-  if (
-    iterable === null ||
-    typeof iterable !== 'object' ||
-    (typeof iterable[Symbol.asyncIterator] !== 'function' && typeof iterable[Symbol.iterator] !== 'function')
-  ) {
-    invalid('iterable of row batches', 'batches', batches);
-  }
-  const resolved = resolveImport(options);
-  const o = optionsObject(options, 'options');
-  const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
-  type Batch = { readonly rows: readonly ImportRow[] };
-  const iterator =
-    typeof (batches as AsyncIterable<Batch>)[Symbol.asyncIterator] === 'function'
-      ? (batches as AsyncIterable<Batch>)[Symbol.asyncIterator]()
-      : (batches as Iterable<Batch>)[Symbol.iterator]();
-  const { result } = await stagedImport(ctx, iterator, resolved, onError, false, (batch: Batch, stage) => {
+  const { iterator, resolved, onError } = resolveRows(batches, options);
+  const { result } = await stagedImport(ctx, iterator, resolved, onError, false, (batch: RowBatch, stage) => {
     for (const row of batch.rows) {
       const at = (): string => stage.where(row.line);
-      if (row.op === 'add') {
-        const entry = normalizeEntryAt(row.entry, at);
-        if (stage.order.see(entry.list, row.line, at)) addEntry(stage, entry, row.line ?? null);
-      } else if (row.op === 'remove') {
-        const list = nonEmptyString(row.list, 'list', MAX_FIELD_LENGTH).trim();
-        const id = nonEmptyString(row.id, 'id', MAX_FIELD_LENGTH).trim();
-        stage.remove(list, id, row.line ?? null, at);
-      } else {
-        throw new HashwardenError(
-          'ERR_LIST_FORMAT',
-          `${at()}: Expected add or remove for op but received ${JSON.stringify((row as { op?: unknown }).op)}`,
-        );
-      }
+      eachRow(
+        row,
+        at,
+        stage.order,
+        (entry) => addEntry(stage, entry, row.line ?? null),
+        (list, id) => stage.remove(list, id, row.line ?? null, at),
+      );
     }
   });
   return result;
 }
 
-/** {@link PgHashStore.importFile}: the SQLite store's reader (on a worker thread for a large file), staged through COPY. */
+/** {@link PgHashStore.importFile}: the SQLite store's reader and options, always staged (through COPY). */
 export async function importFile(ctx: PgContext, path: string, options: ImportFileOptions): Promise<ImportFileResult> {
-  nonEmptyString(path, 'path', MAX_PATH_LENGTH);
-  const o = optionsObject(options, 'options');
-  const list = nonEmptyString(o.list, 'list', MAX_FIELD_LENGTH).trim();
-  const multiList = o.multiList === undefined ? false : boolean(o.multiList, 'multiList');
-  const resolved: ResolvedImport = Object.freeze({
-    ...resolveImport({
-      ...(o.replace === undefined ? {} : { replace: o.replace as readonly string[] }),
-      ...(o.allowEmpty === undefined ? {} : { allowEmpty: o.allowEmpty as boolean }),
-      ...(o.dedupe === undefined ? {} : { dedupe: o.dedupe }),
-      ...(o.checkpoint === undefined ? {} : { checkpoint: o.checkpoint }),
-      source: o.source === undefined ? path : (o.source as string),
-    }),
-    only: multiList ? undefined : list,
-  });
-  const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
-  const thread = o.thread === undefined ? true : boolean(o.thread, 'thread');
-  if (o.onProgress !== undefined && typeof o.onProgress !== 'function') invalid('function', 'onProgress', o.onProgress);
-  const onProgress = o.onProgress as ImportFileOptions['onProgress'];
-  const read: StreamListOptions = Object.freeze({
-    list: o.list as string,
-    onError,
-    ...(o.format === undefined ? {} : { format: o.format as StreamListOptions['format'] }),
-    ...(o.algorithm === undefined ? {} : { algorithm: o.algorithm as string }),
-    ...(o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes as number }),
-    batchSize: IMPORT_BATCH_ROWS,
-  });
-  let rows = 0;
+  const { resolved, onError, thread, onProgress, read } = await resolveFileImport(path, options);
+  const report = progressReporter(path, onProgress)();
   const { result, returned } = await stagedImport(
     ctx,
     readPacked({ path, options: read, checkOrder: false }, thread),
@@ -405,31 +341,8 @@ export async function importFile(ctx: PgContext, path: string, options: ImportFi
     onError,
     false,
     (batch: PackedBatch, stage) => {
-      rows += batch.count + batch.problems.length;
-      onProgress?.(
-        Object.freeze({
-          bytesRead: batch.bytesRead,
-          bytesTotal: batch.bytesTotal,
-          rows,
-          problems: Object.freeze(
-            batch.problems.map((p) =>
-              Object.freeze({ source: path, line: p.line, error: new HashwardenError(p.code as never, p.message) }),
-            ),
-          ),
-        }),
-      );
-      const fields = packedFields(batch);
-      for (let r = 0, f = 0; r < batch.count; r++, f += PACKED_FIELDS) {
-        const rowList = fields[f] as string;
-        const id = fields[f + 1] as string;
-        const line = batch.lines[r] as number;
-        if (batch.ops[r] === 0) {
-          if (!stage.order.see(rowList, line, () => stage.where(line))) continue;
-          stage.add(rowList, id, fields[f + 2] as string, fields[f + 3] as string, fields[f + 4] || null, fields[f + 5] || null, line);
-        } else {
-          stage.remove(rowList, id, line, () => stage.where(line));
-        }
-      }
+      report(batch);
+      stagePacked(batch, stage, stage.add);
     },
   );
   return Object.freeze({ ...result, read: returned as ListStreamSummary, ordered: false });

@@ -4,11 +4,12 @@
  * policy. Values are bounded as the SQLite store bounds them (src/store/context.ts): a column over
  * what an import writes comes back NULL, never read, and the entry is refused.
  */
-import { ALGORITHM_NAMES, checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
 import { MAX_FIELD_BYTES, MAX_FIELD_LENGTH, MAX_METADATA_BYTES, type EntryMetadata, type ListEntry } from '../lists/entry.js';
-import { checkThresholdChange } from '../store/policy.js';
-import { boolean, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { mergeThresholds, resolvePolicyChange } from '../store/policy.js';
+import { parseThresholds } from '../store/reads.js';
+import { nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { MAX_CHECKPOINT_BYTES, type EntryFilter, type ImportRecord, type ListInfo, type ListPolicyChange } from '../store/types.js';
 import { inTransaction, pgError, withClient, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
@@ -139,11 +140,8 @@ async function query<R extends object>(ctx: PgContext, what: string, sql: string
 
 /** A list's stored thresholds, checked (only a hand-edited table holds bad ones). */
 function storedThresholds(ctx: PgContext, list: string, json: string | null): Partial<Record<AlgorithmName, number>> {
-  if (json === null) return {};
   try {
-    const parsed = JSON.parse(json) as unknown;
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-    return checkThresholds(parsed, 'thresholds');
+    return parseThresholds(json);
   } catch (error) {
     throw new HashwardenError(
       'ERR_STORE',
@@ -255,22 +253,13 @@ export async function checkpoint(ctx: PgContext, key: string): Promise<string | 
 
 /** {@link PgHashStore.setListPolicy}: the list's row locked while its thresholds are merged. */
 export async function setListPolicy(ctx: PgContext, name: string, change: ListPolicyChange): Promise<ListInfo> {
-  const list = nonEmptyString(name, 'name', MAX_FIELD_LENGTH).trim();
-  const c = optionsObject(change, 'change');
-  const thresholds = c.thresholds === undefined ? undefined : checkThresholdChange(c.thresholds);
-  const label = c.label === undefined || c.label === null ? c.label : nonEmptyString(c.label, 'label', MAX_FIELD_LENGTH).trim();
-  const enabled = c.enabled === undefined ? undefined : boolean(c.enabled, 'enabled');
+  const { list, thresholds, label, enabled } = resolvePolicyChange(name, change);
   return inTransaction(ctx, 'change a list', async (client) => {
     const row = (await client.query<{ thresholds: string | null }>('SELECT thresholds FROM lists WHERE name = $1 FOR UPDATE', [list])).rows[0];
     if (row === undefined) throw new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: no list named ${JSON.stringify(list)}`);
     if (thresholds !== undefined) {
-      const merged: Partial<Record<AlgorithmName, number>> = { ...storedThresholds(ctx, list, row.thresholds) };
-      for (const [algorithm, value] of Object.entries(thresholds) as [AlgorithmName, number | null][]) {
-        if (value === null) delete merged[algorithm];
-        else merged[algorithm] = value;
-      }
-      const sorted = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)));
-      await client.query('UPDATE lists SET thresholds = $1 WHERE name = $2', [Object.keys(sorted).length === 0 ? null : JSON.stringify(sorted), list]);
+      const merged = mergeThresholds(storedThresholds(ctx, list, row.thresholds), thresholds);
+      await client.query('UPDATE lists SET thresholds = $1 WHERE name = $2', [merged, list]);
     }
     if (label !== undefined) await client.query('UPDATE lists SET label = $1 WHERE name = $2', [label, list]);
     if (enabled !== undefined) await client.query('UPDATE lists SET enabled = $1 WHERE name = $2', [enabled, list]);
