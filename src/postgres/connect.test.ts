@@ -98,6 +98,29 @@ describe.skipIf(!server.available)(postgresTitle('PgHashStore.connect', server.a
     }
   });
 
+  it('refuses, naming it, what an import never writes: an oversized entry, bad thresholds, an oversized checkpoint', async (t) => {
+    if (!server.running()) return t.skip();
+    const url = server.url();
+    const store = await PgHashStore.connect(url);
+    try {
+      await store.importEntries([{ list: 'demo', id: 'a', algorithm: 'md5', hash: '0cc175b9c0f1b6a831c399e269772661' }]);
+      await sql(url, `UPDATE entries SET metadata = '"' || repeat('x', 70000) || '"'`);
+      const read = await rejected((async () => {
+        for await (const _ of store.entries()) void _;
+      })());
+      expect([read.code, read.message]).toEqual(['ERR_STORE', expect.stringMatching(/bad entry "a" in list "demo": its metadata is longer than 65536 bytes/)]);
+      expect((await rejected(store.entry('demo', 'a'))).code).toBe('ERR_STORE');
+      await sql(url, `UPDATE entries SET metadata = NULL; UPDATE lists SET thresholds = '{"pdq": 999}'`);
+      expect((await rejected(store.lists())).message).toMatch(/bad thresholds for list "demo"/);
+      await sql(url, `UPDATE lists SET thresholds = NULL; INSERT INTO checkpoints VALUES ('k', repeat('x', 70000), now())`);
+      expect((await rejected(store.checkpoint('k'))).message).toMatch(/checkpoint "k" is longer than 65536 bytes/);
+      // Nothing left open: the store still writes.
+      expect((await store.importEntries([{ list: 'demo', id: 'b', algorithm: 'md5', hash: '92eb5ffee6ae2fec3ad71c777531578f' }]))[0]?.version).toBe(2);
+    } finally {
+      await store.close();
+    }
+  });
+
   it('validates its arguments with the standard errors', async () => {
     await expect(PgHashStore.connect(42 as never)).rejects.toThrow(TypeError);
     await expect(PgHashStore.connect('postgresql://x/y', { create: 'yes' as never })).rejects.toThrow(TypeError);

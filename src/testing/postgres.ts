@@ -37,12 +37,12 @@ export interface TestPostgres {
 }
 
 /** The `bin` folder of the newest PostgreSQL installed the Debian way, if any. */
-export function postgresBin(): string | undefined {
-  if (!existsSync(DEBIAN_ROOT)) return undefined;
-  const versions = readdirSync(DEBIAN_ROOT)
-    .filter((name) => /^\d+(\.\d+)?$/.test(name) && existsSync(join(DEBIAN_ROOT, name, 'bin', 'initdb')))
+export function postgresBin(root = DEBIAN_ROOT): string | undefined {
+  if (!existsSync(root)) return undefined;
+  const versions = readdirSync(root)
+    .filter((name) => /^\d+(\.\d+)?$/.test(name) && existsSync(join(root, name, 'bin', 'initdb')))
     .sort((a, b) => Number.parseFloat(b) - Number.parseFloat(a));
-  return versions.length === 0 ? undefined : join(DEBIAN_ROOT, versions[0] as string, 'bin');
+  return versions.length === 0 ? undefined : join(root, versions[0] as string, 'bin');
 }
 
 /** A port free on 127.0.0.1 now (the kernel's pick). */
@@ -93,16 +93,17 @@ export function hasPostgres(): boolean {
 
 /**
  * Starts a server with an empty database `hashwarden`, or returns `undefined` (saying why once on
- * standard error) when none can be started outside CI. Call it in `beforeAll` and `stop()` in
+ * standard error) when none can be started outside CI. `root`: where the versions' folders are
+ * (a test of the skip points it elsewhere). Call it in `beforeAll` and `stop()` in
  * `afterAll`: a server is never left running, whether the tests pass or fail.
  */
-export async function startPostgres(): Promise<TestPostgres | undefined> {
-  const bin = postgresBin();
+export async function startPostgres(root = DEBIAN_ROOT): Promise<TestPostgres | undefined> {
+  const bin = postgresBin(root);
   let dir: string | undefined;
   let started = false;
   const asPostgres = process.getuid?.() === 0;
   try {
-    if (bin === undefined) throw new Error('no /usr/lib/postgresql/*/bin/initdb');
+    if (bin === undefined) throw new Error(`no ${root}/*/bin/initdb`);
     dir = mkdtempSync(join(tmpdir(), 'hashwarden-pg-'));
     if (asPostgres) {
       chownSync(dir, postgresUid(), postgresGid());
