@@ -6,5 +6,5 @@
  * Options and results are the SQLite store's types.
  */
 export { PgHashStore } from './store.js';
-export type { PgConnectTarget, PgStoreOptions } from './store.js';
-export { PG_SCHEMA_VERSION } from './schema.js';
+export { PG_SCHEMA_VERSION } from './types.js';
+export type { PgConnectTarget, PgStoreOptions } from './types.js';

@@ -11,7 +11,7 @@ import { mergeThresholds, resolvePolicyChange } from '../store/policy.js';
 import { parseThresholds } from '../store/reads.js';
 import { nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { MAX_CHECKPOINT_BYTES, type EntryFilter, type ImportRecord, type ListInfo, type ListPolicyChange } from '../store/types.js';
-import { inTransaction, pgError, withClient, type PgContext } from './context.js';
+import { inTransaction, open, pgError, withClient, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 
 /** Rows one FETCH of `entries()` reads: memory stays bounded by this many entries. */
@@ -76,9 +76,18 @@ function toEntry(ctx: PgContext, row: Row): ListEntry {
   }
 }
 
-/** {@link PgHashStore.entries}: a cursor in a read-only transaction of its own, fetched `FETCH_ROWS` at a time. */
-export async function* entries(ctx: PgContext, filter?: EntryFilter): AsyncGenerator<ListEntry, void, undefined> {
-  const { where, params } = entryFilter(filter);
+/** {@link PgHashStore.entries}: the filter checked now, the rows read as the loop asks for them. */
+export function entries(ctx: PgContext, filter?: EntryFilter): AsyncGenerator<ListEntry, void, undefined> {
+  const checked = entryFilter(filter);
+  open(ctx, 'read');
+  return cursor(ctx, checked);
+}
+
+/** Entries through a cursor in a read-only transaction of its own, fetched `FETCH_ROWS` at a time. */
+async function* cursor(
+  ctx: PgContext,
+  { where, params }: { where: string; params: string[] },
+): AsyncGenerator<ListEntry, void, undefined> {
   const rows: Row[] = [];
   let client: PoolClient;
   try {

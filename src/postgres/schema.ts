@@ -10,17 +10,7 @@
 import { HashwardenError } from '../errors.js';
 import { pgError, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
-
-/**
- * The schema version this release writes (1), kept as the comment of the `lists` table: a store
- * with another is refused rather than guessed at.
- *
- * @example
- * ```ts
- * console.log(`hashwarden PostgreSQL schema v${PG_SCHEMA_VERSION}`);
- * ```
- */
-export const PG_SCHEMA_VERSION = 1;
+import { PG_SCHEMA_VERSION } from './types.js';
 
 /** The comment on `lists` that marks a hashwarden store and its version. */
 const MARK = `hashwarden store schema ${PG_SCHEMA_VERSION}`;

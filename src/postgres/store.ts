@@ -23,32 +23,7 @@ import { loadPg, type Pool } from './driver.js';
 import { importEntries, importFile, importRows } from './import.js';
 import { checkpoint, count, entries, entry, history, lists, setListPolicy } from './reads.js';
 import { prepareSchema } from './schema.js';
-
-/**
- * Where {@link PgHashStore.connect} connects: a connection string
- * (`postgresql://user:password@host:5432/db`), or an object with one, or with a `pg` pool of the
- * caller's (which `close()` leaves open). Without a connection string, `pg` reads the standard
- * `PGHOST`, `PGPORT`, `PGDATABASE`, `PGUSER`, `PGPASSWORD` variables.
- *
- * @example
- * ```ts
- * const target: PgConnectTarget = { connectionString: process.env.DATABASE_URL };
- * ```
- */
-export type PgConnectTarget = string | { readonly connectionString?: string; readonly pool?: unknown };
-
-/**
- * Options of {@link PgHashStore.connect}.
- *
- * @example
- * ```ts
- * await PgHashStore.connect(url, { create: false }); // fail rather than create the tables
- * ```
- */
-export interface PgStoreOptions {
-  /** Create the tables when the database holds none of them. Default `true`. */
-  readonly create?: boolean;
-}
+import type { PgConnectTarget, PgStoreOptions } from './types.js';
 
 /** Most connections the store's own pool opens: an import holds one, a reader of entries another. */
 const POOL_SIZE = 4;
