@@ -28,7 +28,9 @@ describe.skipIf(!server.available)(postgresTitle('PgHashStore.connect', server.a
     const stores = await Promise.all([PgHashStore.connect(url), PgHashStore.connect(url), PgHashStore.connect(url)]);
     try {
       expect(stores[0]?.label).toMatch(/^postgresql:\/\/127\.0\.0\.1:\d+\/test_\d+$/);
-      await stores[0]?.importEntries([{ list: 'demo', id: '1', algorithm: 'md5', hash: '0cc175b9c0f1b6a831c399e269772661' }]);
+      await stores[0]?.importEntries([
+        { list: 'demo', id: '1', algorithm: 'md5', hash: '0cc175b9c0f1b6a831c399e269772661' },
+      ]);
       expect(await stores[2]?.count()).toBe(1);
     } finally {
       for (const store of stores) await store.close();
@@ -103,19 +105,35 @@ describe.skipIf(!server.available)(postgresTitle('PgHashStore.connect', server.a
     const url = server.url();
     const store = await PgHashStore.connect(url);
     try {
-      await store.importEntries([{ list: 'demo', id: 'a', algorithm: 'md5', hash: '0cc175b9c0f1b6a831c399e269772661' }]);
+      await store.importEntries([
+        { list: 'demo', id: 'a', algorithm: 'md5', hash: '0cc175b9c0f1b6a831c399e269772661' },
+      ]);
       await sql(url, `UPDATE entries SET metadata = '"' || repeat('x', 70000) || '"'`);
-      const read = await rejected((async () => {
-        for await (const _ of store.entries()) void _;
-      })());
-      expect([read.code, read.message]).toEqual(['ERR_STORE', expect.stringMatching(/bad entry "a" in list "demo": its metadata is longer than 65536 bytes/)]);
+      const read = await rejected(
+        (async () => {
+          for await (const _ of store.entries()) void _;
+        })(),
+      );
+      expect([read.code, read.message]).toEqual([
+        'ERR_STORE',
+        expect.stringMatching(/bad entry "a" in list "demo": its metadata is longer than 65536 bytes/),
+      ]);
       expect((await rejected(store.entry('demo', 'a'))).code).toBe('ERR_STORE');
       await sql(url, `UPDATE entries SET metadata = NULL; UPDATE lists SET thresholds = '{"pdq": 999}'`);
       expect((await rejected(store.lists())).message).toMatch(/bad thresholds for list "demo"/);
-      await sql(url, `UPDATE lists SET thresholds = NULL; INSERT INTO checkpoints VALUES ('k', repeat('x', 70000), now())`);
+      await sql(
+        url,
+        `UPDATE lists SET thresholds = NULL; INSERT INTO checkpoints VALUES ('k', repeat('x', 70000), now())`,
+      );
       expect((await rejected(store.checkpoint('k'))).message).toMatch(/checkpoint "k" is longer than 65536 bytes/);
       // Nothing left open: the store still writes.
-      expect((await store.importEntries([{ list: 'demo', id: 'b', algorithm: 'md5', hash: '92eb5ffee6ae2fec3ad71c777531578f' }]))[0]?.version).toBe(2);
+      expect(
+        (
+          await store.importEntries([
+            { list: 'demo', id: 'b', algorithm: 'md5', hash: '92eb5ffee6ae2fec3ad71c777531578f' },
+          ])
+        )[0]?.version,
+      ).toBe(2);
     } finally {
       await store.close();
     }

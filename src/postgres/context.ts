@@ -28,7 +28,8 @@ export function scrub(secret: string | undefined, message: string): string {
 export function pgError(ctx: Pick<PgContext, 'label' | 'secret'>, error: unknown): HashwardenError {
   if (isHashwardenError(error)) return error;
   const message = error instanceof Error ? error.message : String(error);
-  const code = typeof (error as { code?: unknown } | null)?.code === 'string' ? ` (${(error as { code: string }).code})` : '';
+  const code =
+    typeof (error as { code?: unknown } | null)?.code === 'string' ? ` (${(error as { code: string }).code})` : '';
   // The cause is kept off: pg's errors may hold the connection's parameters.
   return new HashwardenError('ERR_STORE', scrub(ctx.secret, `PostgreSQL store ${ctx.label}: ${message}${code}`));
 }

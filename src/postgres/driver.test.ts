@@ -22,18 +22,24 @@ function missing(name: string): string {
 }
 
 describe('pg and pg-copy-streams, loaded on the first connect', () => {
-  it.each(['pg', 'pg-copy-streams'])('imports the entry without %s, and the first connect says how to install it', (name) => {
-    const script = `
+  it.each(['pg', 'pg-copy-streams'])(
+    'imports the entry without %s, and the first connect says how to install it',
+    (name) => {
+      const script = `
       const entry = await import('./src/postgres/index.ts');
       const out = { entry: typeof entry.PgHashStore, version: entry.PG_SCHEMA_VERSION };
       out.connect = await entry.PgHashStore.connect('postgresql://127.0.0.1:1/x').then(() => 'connected', (error) => ({ code: error.code, message: error.message }));
       console.log(JSON.stringify(out));`;
-    const out = runScript(script, [], ['--import', missing(name)]) as { entry: string; connect: { code: string; message: string } };
-    expect(out.entry).toBe('function');
-    expect(out.connect.code).toBe('ERR_MISSING_DEPENDENCY');
-    expect(out.connect.message).toContain(`${name} is not installed`);
-    expect(out.connect.message).toContain('npm install pg pg-copy-streams');
-  });
+      const out = runScript(script, [], ['--import', missing(name)]) as {
+        entry: string;
+        connect: { code: string; message: string };
+      };
+      expect(out.entry).toBe('function');
+      expect(out.connect.code).toBe('ERR_MISSING_DEPENDENCY');
+      expect(out.connect.message).toContain(`${name} is not installed`);
+      expect(out.connect.message).toContain('npm install pg pg-copy-streams');
+    },
+  );
 });
 
 describe('the test server, when none can start', () => {

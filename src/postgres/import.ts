@@ -42,7 +42,6 @@ import { inTransaction, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { LOCK_SPACE } from './schema.js';
 
-
 /** Bytes of COPY text written to the server at once: few writes, and a bounded buffer. */
 const COPY_CHUNK_BYTES = 256 * 1024;
 
@@ -158,7 +157,11 @@ async function stagedImport<B>(
     await settle(client, bad, where, resolved.dedupe === 'merge', keepLast, seq, ascending);
     const summaries = await apply(ctx, client, order, resolved);
     return {
-      result: Object.freeze({ summaries: Object.freeze(summaries), skipped: Object.freeze(bad.shown), skippedCount: bad.count }),
+      result: Object.freeze({
+        summaries: Object.freeze(summaries),
+        skipped: Object.freeze(bad.shown),
+        skippedCount: bad.count,
+      }),
       returned,
     };
   });
@@ -193,7 +196,8 @@ async function settle(
   let repeats = staged - settled;
   if (repeats === 0) return;
   const join = 'FROM hw_staged AS a JOIN hw_settled AS s ON s.list = a.list AND s.id = a.id WHERE s.seq <> a.seq';
-  if (merge) repeats -= Number((await client.query<{ n: string }>(`SELECT count(*) AS n ${join} AND ${SAME_ROW}`)).rows[0]?.n);
+  if (merge)
+    repeats -= Number((await client.query<{ n: string }>(`SELECT count(*) AS n ${join} AND ${SAME_ROW}`)).rows[0]?.n);
   if (repeats === 0) return;
   const shown = await client.query<{ list: string; id: string; line: number | null; first: number | null }>(
     `SELECT a.list, a.id, a.line, s.line AS first ${join} AND NOT ($1 AND ${SAME_ROW}) ORDER BY a.seq LIMIT $2`,
@@ -217,18 +221,25 @@ async function count(client: PoolClient, sql: string, params: unknown[]): Promis
  * would empty a list, bumps versions, removes, upserts, removes what a replace did not hold,
  * refuses removals that emptied a list (rolled back with the rest), records the import.
  */
-async function apply(ctx: PgContext, client: PoolClient, order: ListOrder, resolved: ResolvedImport): Promise<ImportSummary[]> {
+async function apply(
+  ctx: PgContext,
+  client: PoolClient,
+  order: ListOrder,
+  resolved: ResolvedImport,
+): Promise<ImportSummary[]> {
   const now = new Date().toISOString();
   const lists = [...order.lists, ...[...resolved.replace].filter((name) => !order.has(name))];
   for (const list of [...lists].sort()) {
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_SPACE, list]);
   }
-  const size = (list: string): Promise<number> => count(client, 'SELECT count(*) AS n FROM entries WHERE list = $1', [list]);
+  const size = (list: string): Promise<number> =>
+    count(client, 'SELECT count(*) AS n FROM entries WHERE list = $1', [list]);
   const adds = new Map<string, number>();
   for (const list of lists) {
     const staged = await count(client, 'SELECT count(*) AS n FROM hw_settled WHERE list = $1 AND op = 0', [list]);
     adds.set(list, staged);
-    if (resolved.replace.has(list) && !resolved.allowEmpty && staged === 0) throw emptiedList(resolved, list, await size(list));
+    if (resolved.replace.has(list) && !resolved.allowEmpty && staged === 0)
+      throw emptiedList(resolved, list, await size(list));
   }
   const versions = new Map<string, number>();
   for (const list of lists) {
@@ -288,12 +299,29 @@ async function apply(ctx: PgContext, client: PoolClient, order: ListOrder, resol
 
 /** Stages one normal entry. */
 function addEntry(stage: Stage, entry: ListEntry, line: number | null): void {
-  stage.add([entry.list, entry.id, 0, entry.algorithm, entry.hash, entry.label ?? null, metadataJson(entry.metadata), line]);
+  stage.add([
+    entry.list,
+    entry.id,
+    0,
+    entry.algorithm,
+    entry.hash,
+    entry.label ?? null,
+    metadataJson(entry.metadata),
+    line,
+  ]);
 }
 
 /** {@link PgHashStore.importEntries}. */
-export async function importEntries(ctx: PgContext, entries: Iterable<ListEntry>, options?: ImportOptions): Promise<ImportSummary[]> {
-  if (entries === null || typeof entries !== 'object' || typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function') {
+export async function importEntries(
+  ctx: PgContext,
+  entries: Iterable<ListEntry>,
+  options?: ImportOptions,
+): Promise<ImportSummary[]> {
+  if (
+    entries === null ||
+    typeof entries !== 'object' ||
+    typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function'
+  ) {
     invalid('iterable of list entries', 'entries', entries);
   }
   const resolved = resolveImport(options);

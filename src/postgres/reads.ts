@@ -6,11 +6,23 @@
  */
 import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
-import { MAX_FIELD_BYTES, MAX_FIELD_LENGTH, MAX_METADATA_BYTES, type EntryMetadata, type ListEntry } from '../lists/entry.js';
+import {
+  MAX_FIELD_BYTES,
+  MAX_FIELD_LENGTH,
+  MAX_METADATA_BYTES,
+  type EntryMetadata,
+  type ListEntry,
+} from '../lists/entry.js';
 import { mergeThresholds, resolvePolicyChange } from '../store/policy.js';
 import { parseThresholds } from '../store/reads.js';
 import { nonEmptyString, oneOf, optionsObject } from '../validate.js';
-import { MAX_CHECKPOINT_BYTES, type EntryFilter, type ImportRecord, type ListInfo, type ListPolicyChange } from '../store/types.js';
+import {
+  MAX_CHECKPOINT_BYTES,
+  type EntryFilter,
+  type ImportRecord,
+  type ListInfo,
+  type ListPolicyChange,
+} from '../store/types.js';
 import { inTransaction, open, pgError, withClient, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 
@@ -100,7 +112,10 @@ async function* cursor(
     try {
       // REPEATABLE READ: one version of the store from the first row to the last.
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      await client.query(`DECLARE hw_entries NO SCROLL CURSOR FOR SELECT ${READ_COLUMNS} FROM entries${where} ORDER BY list, id`, params);
+      await client.query(
+        `DECLARE hw_entries NO SCROLL CURSOR FOR SELECT ${READ_COLUMNS} FROM entries${where} ORDER BY list, id`,
+        params,
+      );
     } catch (error) {
       throw pgError(ctx, error);
     }
@@ -117,7 +132,11 @@ async function* cursor(
     failed = false;
   } finally {
     // Left early (a `break`, an error): the transaction is rolled back and the client kept.
-    if (failed) failed = !(await client.query('ROLLBACK').then(() => true, () => false));
+    if (failed)
+      failed = !(await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      ));
     client.release(failed);
   }
 }
@@ -173,7 +192,12 @@ export async function lists(ctx: PgContext, only?: string, client?: PoolClient):
   const run = async (c: PoolClient): Promise<ListInfo[]> => {
     const filter = only === undefined ? '' : ' WHERE name = $1';
     const params = only === undefined ? [] : [only];
-    const listRows = (await c.query<ListRow>(`SELECT name, version, updated_at, label, thresholds, enabled FROM lists${filter} ORDER BY name`, params)).rows;
+    const listRows = (
+      await c.query<ListRow>(
+        `SELECT name, version, updated_at, label, thresholds, enabled FROM lists${filter} ORDER BY name`,
+        params,
+      )
+    ).rows;
     const counts = (
       await c.query<{ list: string; algorithm: string; n: string }>(
         `SELECT list, algorithm, count(*) AS n FROM entries${only === undefined ? '' : ' WHERE list = $1'} GROUP BY list, algorithm ORDER BY list, algorithm`,
@@ -186,7 +210,10 @@ export async function lists(ctx: PgContext, only?: string, client?: PoolClient):
       const n = Number(row.n);
       totals.set(row.list, (totals.get(row.list) ?? 0) + n);
       if (!(ALGORITHM_NAMES as readonly string[]).includes(row.algorithm)) {
-        throw new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: list ${JSON.stringify(row.list)} holds entries of an unknown algorithm ${JSON.stringify(row.algorithm)}`);
+        throw new HashwardenError(
+          'ERR_STORE',
+          `PostgreSQL store ${ctx.label}: list ${JSON.stringify(row.list)} holds entries of an unknown algorithm ${JSON.stringify(row.algorithm)}`,
+        );
       }
       const c2 = byList.get(row.list) ?? {};
       c2[row.algorithm as AlgorithmName] = n;
@@ -221,7 +248,17 @@ export async function lists(ctx: PgContext, only?: string, client?: PoolClient):
 /** {@link PgHashStore.history}. */
 export async function history(ctx: PgContext, list?: string): Promise<ImportRecord[]> {
   const params = list === undefined ? [] : [nonEmptyString(list, 'list', MAX_FIELD_LENGTH).trim()];
-  type Record = { list: string; version: number; source: string | null; added: number; updated: number; unchanged: number; removed: number; mode: 'merge' | 'replace'; at: Date };
+  type Record = {
+    list: string;
+    version: number;
+    source: string | null;
+    added: number;
+    updated: number;
+    unchanged: number;
+    removed: number;
+    mode: 'merge' | 'replace';
+    at: Date;
+  };
   const rows = await query<Record>(
     ctx,
     'read',
@@ -255,7 +292,10 @@ export async function checkpoint(ctx: PgContext, key: string): Promise<string | 
   const row = rows[0];
   if (row === undefined) return undefined;
   if (row.over) {
-    throw new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: checkpoint ${JSON.stringify(k)} is longer than ${MAX_CHECKPOINT_BYTES} bytes, more than a sync writes`);
+    throw new HashwardenError(
+      'ERR_STORE',
+      `PostgreSQL store ${ctx.label}: checkpoint ${JSON.stringify(k)} is longer than ${MAX_CHECKPOINT_BYTES} bytes, more than a sync writes`,
+    );
   }
   return row.value as string;
 }
@@ -264,8 +304,13 @@ export async function checkpoint(ctx: PgContext, key: string): Promise<string | 
 export async function setListPolicy(ctx: PgContext, name: string, change: ListPolicyChange): Promise<ListInfo> {
   const { list, thresholds, label, enabled } = resolvePolicyChange(name, change);
   return inTransaction(ctx, 'change a list', async (client) => {
-    const row = (await client.query<{ thresholds: string | null }>('SELECT thresholds FROM lists WHERE name = $1 FOR UPDATE', [list])).rows[0];
-    if (row === undefined) throw new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: no list named ${JSON.stringify(list)}`);
+    const row = (
+      await client.query<{ thresholds: string | null }>('SELECT thresholds FROM lists WHERE name = $1 FOR UPDATE', [
+        list,
+      ])
+    ).rows[0];
+    if (row === undefined)
+      throw new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: no list named ${JSON.stringify(list)}`);
     if (thresholds !== undefined) {
       const merged = mergeThresholds(storedThresholds(ctx, list, row.thresholds), thresholds);
       await client.query('UPDATE lists SET thresholds = $1 WHERE name = $2', [merged, list]);

@@ -65,9 +65,35 @@ COMMENT ON TABLE lists IS '${MARK}';
 
 /** Each table's columns as `name type nullable collation`, in order, as this release creates them. */
 const EXPECTED: Readonly<Record<(typeof TABLES)[number], readonly string[]>> = {
-  lists: ['name text NO C', 'version integer NO', 'created_at timestamp with time zone NO', 'updated_at timestamp with time zone NO', 'label text YES', 'thresholds text YES', 'enabled boolean NO'],
-  entries: ['list text NO C', 'id text NO C', 'algorithm text NO', 'hash bytea NO', 'label text YES', 'metadata text YES'],
-  imports: ['seq bigint NO', 'list text NO C', 'version integer NO', 'source text YES', 'added integer NO', 'updated integer NO', 'unchanged integer NO', 'removed integer NO', 'mode text NO', 'at timestamp with time zone NO'],
+  lists: [
+    'name text NO C',
+    'version integer NO',
+    'created_at timestamp with time zone NO',
+    'updated_at timestamp with time zone NO',
+    'label text YES',
+    'thresholds text YES',
+    'enabled boolean NO',
+  ],
+  entries: [
+    'list text NO C',
+    'id text NO C',
+    'algorithm text NO',
+    'hash bytea NO',
+    'label text YES',
+    'metadata text YES',
+  ],
+  imports: [
+    'seq bigint NO',
+    'list text NO C',
+    'version integer NO',
+    'source text YES',
+    'added integer NO',
+    'updated integer NO',
+    'unchanged integer NO',
+    'removed integer NO',
+    'mode text NO',
+    'at timestamp with time zone NO',
+  ],
   checkpoints: ['key text NO C', 'value text NO', 'at timestamp with time zone NO'],
 };
 
@@ -135,7 +161,10 @@ async function refuseAltered(ctx: PgContext, client: PoolClient): Promise<void> 
     const have = columns.rows.map((row) => row.shape);
     const want = EXPECTED[table];
     if (have.length !== want.length || have.some((shape, i) => shape !== want[i])) {
-      throw notAStore(ctx, `its table ${JSON.stringify(table)} is not the one the hashwarden schema defines: altered by hand; it is not used`);
+      throw notAStore(
+        ctx,
+        `its table ${JSON.stringify(table)} is not the one the hashwarden schema defines: altered by hand; it is not used`,
+      );
     }
   }
   const triggers = await client.query<{ name: string; table: string }>(
@@ -145,6 +174,9 @@ async function refuseAltered(ctx: PgContext, client: PoolClient): Promise<void> 
   );
   const trigger = triggers.rows[0];
   if (trigger !== undefined) {
-    throw notAStore(ctx, `it holds trigger ${JSON.stringify(trigger.name)} on ${JSON.stringify(trigger.table)}, which the hashwarden schema does not define; it is not used`);
+    throw notAStore(
+      ctx,
+      `it holds trigger ${JSON.stringify(trigger.name)} on ${JSON.stringify(trigger.table)}, which the hashwarden schema does not define; it is not used`,
+    );
   }
 }

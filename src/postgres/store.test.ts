@@ -30,7 +30,9 @@ afterEach(async () => {
 });
 
 /** A store in a database of its own, closed after the test. */
-async function fresh(options?: Parameters<typeof PgHashStore.connect>[1]): Promise<{ store: PgHashStore; url: string }> {
+async function fresh(
+  options?: Parameters<typeof PgHashStore.connect>[1],
+): Promise<{ store: PgHashStore; url: string }> {
   const url = pg.url();
   const store = await PgHashStore.connect(url, options);
   open.push(store);
@@ -111,152 +113,184 @@ describe.skipIf(!available)(postgresTitle('PgHashStore: import and read back', a
   });
 });
 
-describe.skipIf(!available)(postgresTitle('PgHashStore.importRows: deltas, replaces, one transaction', available), () => {
-  it('adds, updates and removes by (list, id), and ignores a removal of an id it does not hold', async (t) => {
-    if (!running()) return t.skip();
-    const store = await freshStore();
-    await store.importEntries([entry({ id: '1' }), entry({ id: '2' }), entry({ id: '3' })]);
-    const result = await store.importRows(
-      batches([add({ id: '1' }, 2), add({ id: '2', label: 'review' }, 3), remove('3', 4), remove('9', 5), add({ id: '4', hash: MD5_B }, 6)]),
-      { source: 'delta.csv' },
-    );
-    expect(result).toEqual({
-      summaries: [{ list: 'demo', added: 1, updated: 1, unchanged: 1, removed: 1, version: 2, mode: 'merge' }],
-      skipped: [],
-      skippedCount: 0,
+describe.skipIf(!available)(
+  postgresTitle('PgHashStore.importRows: deltas, replaces, one transaction', available),
+  () => {
+    it('adds, updates and removes by (list, id), and ignores a removal of an id it does not hold', async (t) => {
+      if (!running()) return t.skip();
+      const store = await freshStore();
+      await store.importEntries([entry({ id: '1' }), entry({ id: '2' }), entry({ id: '3' })]);
+      const result = await store.importRows(
+        batches([
+          add({ id: '1' }, 2),
+          add({ id: '2', label: 'review' }, 3),
+          remove('3', 4),
+          remove('9', 5),
+          add({ id: '4', hash: MD5_B }, 6),
+        ]),
+        { source: 'delta.csv' },
+      );
+      expect(result).toEqual({
+        summaries: [{ list: 'demo', added: 1, updated: 1, unchanged: 1, removed: 1, version: 2, mode: 'merge' }],
+        skipped: [],
+        skippedCount: 0,
+      });
+      expect((await all(store.entries())).map((e) => [e.id, e.label])).toEqual([
+        ['1', undefined],
+        ['2', 'review'],
+        ['4', undefined],
+      ]);
+      expect(
+        (await store.history('demo')).map((r) => [
+          r.version,
+          r.source,
+          r.added,
+          r.updated,
+          r.unchanged,
+          r.removed,
+          r.mode,
+        ]),
+      ).toEqual([
+        [1, undefined, 3, 0, 0, 0, 'merge'],
+        [2, 'delta.csv', 1, 1, 1, 1, 'merge'],
+      ]);
     });
-    expect((await all(store.entries())).map((e) => [e.id, e.label])).toEqual([
-      ['1', undefined],
-      ['2', 'review'],
-      ['4', undefined],
-    ]);
-    expect(
-      (await store.history('demo')).map((r) => [r.version, r.source, r.added, r.updated, r.unchanged, r.removed, r.mode]),
-    ).toEqual([
-      [1, undefined, 3, 0, 0, 0, 'merge'],
-      [2, 'delta.csv', 1, 1, 1, 1, 'merge'],
-    ]);
-  });
 
-  it('replaces a list whole: what the import does not hold is removed, other lists are untouched', async (t) => {
-    if (!running()) return t.skip();
-    const store = await freshStore();
-    await store.importEntries([entry({ id: '1' }), entry({ id: '2' }), entry({ id: '3', list: 'other' })]);
-    const { summaries } = await store.importRows(batches([add({ id: '2' }), add({ id: '5', hash: MD5_B })]), {
-      replace: ['demo'],
+    it('replaces a list whole: what the import does not hold is removed, other lists are untouched', async (t) => {
+      if (!running()) return t.skip();
+      const store = await freshStore();
+      await store.importEntries([entry({ id: '1' }), entry({ id: '2' }), entry({ id: '3', list: 'other' })]);
+      const { summaries } = await store.importRows(batches([add({ id: '2' }), add({ id: '5', hash: MD5_B })]), {
+        replace: ['demo'],
+      });
+      expect(summaries).toEqual([
+        { list: 'demo', added: 1, updated: 0, unchanged: 1, removed: 1, version: 2, mode: 'replace' },
+      ]);
+      expect((await all(store.entries())).map((e) => `${e.list}/${e.id}`)).toEqual(['demo/2', 'demo/5', 'other/3']);
     });
-    expect(summaries).toEqual([{ list: 'demo', added: 1, updated: 0, unchanged: 1, removed: 1, version: 2, mode: 'replace' }]);
-    expect((await all(store.entries())).map((e) => `${e.list}/${e.id}`)).toEqual(['demo/2', 'demo/5', 'other/3']);
-  });
 
-  it('refuses a replace that would empty a list unless allowed, and rows that do not belong in a replace', async (t) => {
-    if (!running()) return t.skip();
-    const store = await freshStore();
-    await store.importEntries([entry({ id: '1' })]);
-    const empty = await rejected(store.importRows(batches([]), { replace: ['demo'], source: 'empty.csv' }));
-    expect([empty.code, empty.message]).toEqual([
-      'ERR_LIST_FORMAT',
-      'empty.csv: no entries for list "demo", which a replace would empty (1 entries); allow it explicitly (allowEmpty, --allow-empty)',
-    ]);
-    expect(await store.count()).toBe(1);
-    const other = await rejected(
-      store.importRows(batches([add({ id: '2' }, 2), add({ id: '3', list: 'other' }, 3)]), { replace: ['demo'], source: 'x.csv' }),
-    );
-    expect(other.message).toBe('x.csv:3: an entry of list "other" in a replace of "demo"');
-    const removal = await rejected(store.importRows(batches([remove('1', 7)]), { replace: ['demo'], source: 'x.csv' }));
-    expect(removal.message).toMatch(/^x\.csv:7: a removal row in a replace/);
-    // Removal rows taking a list's last entries are refused too, and roll back.
-    const emptied = await rejected(store.importRows(batches([remove('1', 2)]), { source: 'd.csv' }));
-    expect([emptied.code, emptied.message]).toEqual([
-      'ERR_LIST_FORMAT',
-      'd.csv: removal rows would empty list "demo" (1 entries); allow it explicitly (allowEmpty, --allow-empty)',
-    ]);
-    expect([await store.count(), (await store.lists())[0]?.version]).toEqual([1, 1]);
-    expect((await store.importRows(batches([]), { replace: ['demo'], allowEmpty: true })).summaries).toEqual([
-      { list: 'demo', added: 0, updated: 0, unchanged: 0, removed: 1, version: 2, mode: 'replace' },
-    ]);
-    expect(await store.count()).toBe(0);
-  });
+    it('refuses a replace that would empty a list unless allowed, and rows that do not belong in a replace', async (t) => {
+      if (!running()) return t.skip();
+      const store = await freshStore();
+      await store.importEntries([entry({ id: '1' })]);
+      const empty = await rejected(store.importRows(batches([]), { replace: ['demo'], source: 'empty.csv' }));
+      expect([empty.code, empty.message]).toEqual([
+        'ERR_LIST_FORMAT',
+        'empty.csv: no entries for list "demo", which a replace would empty (1 entries); allow it explicitly (allowEmpty, --allow-empty)',
+      ]);
+      expect(await store.count()).toBe(1);
+      const other = await rejected(
+        store.importRows(batches([add({ id: '2' }, 2), add({ id: '3', list: 'other' }, 3)]), {
+          replace: ['demo'],
+          source: 'x.csv',
+        }),
+      );
+      expect(other.message).toBe('x.csv:3: an entry of list "other" in a replace of "demo"');
+      const removal = await rejected(
+        store.importRows(batches([remove('1', 7)]), { replace: ['demo'], source: 'x.csv' }),
+      );
+      expect(removal.message).toMatch(/^x\.csv:7: a removal row in a replace/);
+      // Removal rows taking a list's last entries are refused too, and roll back.
+      const emptied = await rejected(store.importRows(batches([remove('1', 2)]), { source: 'd.csv' }));
+      expect([emptied.code, emptied.message]).toEqual([
+        'ERR_LIST_FORMAT',
+        'd.csv: removal rows would empty list "demo" (1 entries); allow it explicitly (allowEmpty, --allow-empty)',
+      ]);
+      expect([await store.count(), (await store.lists())[0]?.version]).toEqual([1, 1]);
+      expect((await store.importRows(batches([]), { replace: ['demo'], allowEmpty: true })).summaries).toEqual([
+        { list: 'demo', added: 0, updated: 0, unchanged: 0, removed: 1, version: 2, mode: 'replace' },
+      ]);
+      expect(await store.count()).toBe(0);
+    });
 
-  it('refuses an id given twice, naming both lines, or skips the repeat with onError skip', async (t) => {
-    if (!running()) return t.skip();
-    const store = await freshStore();
-    const rows = [add({ id: 'x' }, 2), add({ id: 'y' }, 3), add({ id: 'x', hash: MD5_B }, 4)];
-    const error = await rejected(store.importRows(batches(rows), { source: 'list.csv' }));
-    expect([error.code, error.message]).toEqual(['ERR_LIST_FORMAT', 'list.csv:4: Duplicate id "x" in list "demo", first on line 2']);
-    expect(await store.count()).toBe(0);
-    const result = await store.importRows(batches(rows), { source: 'list.csv', onError: 'skip' });
-    expect([result.skippedCount, result.skipped, result.summaries[0]?.added]).toEqual([
-      1,
-      [{ line: 4, message: 'list.csv:4: Duplicate id "x" in list "demo", first on line 2' }],
-      2,
-    ]);
-    expect((await store.entry('demo', 'x'))?.hash).toBe(MD5_A);
-  });
+    it('refuses an id given twice, naming both lines, or skips the repeat with onError skip', async (t) => {
+      if (!running()) return t.skip();
+      const store = await freshStore();
+      const rows = [add({ id: 'x' }, 2), add({ id: 'y' }, 3), add({ id: 'x', hash: MD5_B }, 4)];
+      const error = await rejected(store.importRows(batches(rows), { source: 'list.csv' }));
+      expect([error.code, error.message]).toEqual([
+        'ERR_LIST_FORMAT',
+        'list.csv:4: Duplicate id "x" in list "demo", first on line 2',
+      ]);
+      expect(await store.count()).toBe(0);
+      const result = await store.importRows(batches(rows), { source: 'list.csv', onError: 'skip' });
+      expect([result.skippedCount, result.skipped, result.summaries[0]?.added]).toEqual([
+        1,
+        [{ line: 4, message: 'list.csv:4: Duplicate id "x" in list "demo", first on line 2' }],
+        2,
+      ]);
+      expect((await store.entry('demo', 'x'))?.hash).toBe(MD5_A);
+    });
 
-  it('merges a repeated hash without ids under dedupe merge, and refuses it under dedupe fail', async (t) => {
-    if (!running()) return t.skip();
-    const store = await freshStore();
-    const same = (line: number): ImportRow => add({ id: `md5:${MD5_A}` }, line);
-    const merged = await store.importRows(batches([same(1), same(2)]), { source: 'l.csv' });
-    expect([merged.summaries[0]?.added, merged.skippedCount]).toEqual([1, 0]);
-    const failed = await rejected(store.importRows(batches([same(1), same(2)]), { source: 'l.csv', dedupe: 'fail' }));
-    expect(failed.message).toBe(`l.csv:2: Duplicate id "md5:${MD5_A}" in list "demo", first on line 1`);
-  });
+    it('merges a repeated hash without ids under dedupe merge, and refuses it under dedupe fail', async (t) => {
+      if (!running()) return t.skip();
+      const store = await freshStore();
+      const same = (line: number): ImportRow => add({ id: `md5:${MD5_A}` }, line);
+      const merged = await store.importRows(batches([same(1), same(2)]), { source: 'l.csv' });
+      expect([merged.summaries[0]?.added, merged.skippedCount]).toEqual([1, 0]);
+      const failed = await rejected(store.importRows(batches([same(1), same(2)]), { source: 'l.csv', dedupe: 'fail' }));
+      expect(failed.message).toBe(`l.csv:2: Duplicate id "md5:${MD5_A}" in list "demo", first on line 1`);
+    });
 
-  it('names the line of a bad entry and rolls back, and passes on an error from the rows', async (t) => {
-    if (!running()) return t.skip();
-    const store = await freshStore();
-    await store.importEntries([entry({ id: 'kept' })]);
-    const bad = await rejected(
-      store.importRows(
-        batches([add({ id: 'n' }, 2), { op: 'add', entry: { list: 'demo', id: 'z', algorithm: 'md5', hash: 'abc' }, line: 3 }]),
-        { source: 'l.csv' },
-      ),
-    );
-    expect([bad.code, bad.message.slice(0, 9)]).toEqual(['ERR_HASH_FORMAT', 'l.csv:3: ']);
-    const failure = new Error('download broke');
-    async function* broken(): AsyncGenerator<{ rows: readonly ImportRow[] }> {
-      yield { rows: [add({ id: 'n' })] };
-      throw failure;
-    }
-    await expect(store.importRows(broken())).rejects.toBe(failure);
-    expect((await all(store.entries())).map((e) => e.id)).toEqual(['kept']);
-    expect((await store.lists())[0]?.version).toBe(1);
-    expect(await store.history()).toHaveLength(1);
-  });
-
-  it('shows other connections the previous version until it commits, then the new one whole', async (t) => {
-    if (!running()) return t.skip();
-    const { store, url } = await fresh();
-    await store.importEntries([entry({ id: 'old' })]);
-    const reader = await connect(url);
-    const seen: number[] = [];
-    async function* slow(): AsyncGenerator<{ rows: readonly ImportRow[] }> {
-      for (let i = 0; i < 5; i++) {
-        yield { rows: [add({ id: `n${i}` })] };
-        await new Promise((resolve) => setTimeout(resolve, 5));
-        seen.push(await reader.count());
+    it('names the line of a bad entry and rolls back, and passes on an error from the rows', async (t) => {
+      if (!running()) return t.skip();
+      const store = await freshStore();
+      await store.importEntries([entry({ id: 'kept' })]);
+      const bad = await rejected(
+        store.importRows(
+          batches([
+            add({ id: 'n' }, 2),
+            { op: 'add', entry: { list: 'demo', id: 'z', algorithm: 'md5', hash: 'abc' }, line: 3 },
+          ]),
+          { source: 'l.csv' },
+        ),
+      );
+      expect([bad.code, bad.message.slice(0, 9)]).toEqual(['ERR_HASH_FORMAT', 'l.csv:3: ']);
+      const failure = new Error('download broke');
+      async function* broken(): AsyncGenerator<{ rows: readonly ImportRow[] }> {
+        yield { rows: [add({ id: 'n' })] };
+        throw failure;
       }
-    }
-    await store.importRows(slow(), { replace: ['demo'] });
-    expect(seen).toEqual([1, 1, 1, 1, 1]);
-    expect(await reader.count()).toBe(5);
-    expect((await reader.lists())[0]?.version).toBe(2);
-  });
+      await expect(store.importRows(broken())).rejects.toBe(failure);
+      expect((await all(store.entries())).map((e) => e.id)).toEqual(['kept']);
+      expect((await store.lists())[0]?.version).toBe(1);
+      expect(await store.history()).toHaveLength(1);
+    });
 
-  it('writes the checkpoint in the import transaction, and not when the import is refused', async (t) => {
-    if (!running()) return t.skip();
-    const store = await freshStore();
-    await store.importRows(batches([add({ id: '1' })]), { checkpoint: { key: 'ncmec:feed', value: '{"next":1}' } });
-    expect(await store.checkpoint('ncmec:feed')).toBe('{"next":1}');
-    await rejected(
-      store.importRows(batches([add({ id: '2' }, 1), add({ id: '2' }, 2)]), { checkpoint: { key: 'ncmec:feed', value: '{"next":2}' } }),
-    );
-    expect(await store.checkpoint('ncmec:feed')).toBe('{"next":1}');
-    expect(await store.checkpoint('absent')).toBeUndefined();
-  });
-});
+    it('shows other connections the previous version until it commits, then the new one whole', async (t) => {
+      if (!running()) return t.skip();
+      const { store, url } = await fresh();
+      await store.importEntries([entry({ id: 'old' })]);
+      const reader = await connect(url);
+      const seen: number[] = [];
+      async function* slow(): AsyncGenerator<{ rows: readonly ImportRow[] }> {
+        for (let i = 0; i < 5; i++) {
+          yield { rows: [add({ id: `n${i}` })] };
+          await new Promise((resolve) => setTimeout(resolve, 5));
+          seen.push(await reader.count());
+        }
+      }
+      await store.importRows(slow(), { replace: ['demo'] });
+      expect(seen).toEqual([1, 1, 1, 1, 1]);
+      expect(await reader.count()).toBe(5);
+      expect((await reader.lists())[0]?.version).toBe(2);
+    });
+
+    it('writes the checkpoint in the import transaction, and not when the import is refused', async (t) => {
+      if (!running()) return t.skip();
+      const store = await freshStore();
+      await store.importRows(batches([add({ id: '1' })]), { checkpoint: { key: 'ncmec:feed', value: '{"next":1}' } });
+      expect(await store.checkpoint('ncmec:feed')).toBe('{"next":1}');
+      await rejected(
+        store.importRows(batches([add({ id: '2' }, 1), add({ id: '2' }, 2)]), {
+          checkpoint: { key: 'ncmec:feed', value: '{"next":2}' },
+        }),
+      );
+      expect(await store.checkpoint('ncmec:feed')).toBe('{"next":1}');
+      expect(await store.checkpoint('absent')).toBeUndefined();
+    });
+  },
+);
 
 describe.skipIf(!available)(postgresTitle('PgHashStore.importFile', available), () => {
   it('imports a CSV file with removals, names a bad row file:line, and refuses another list without multiList', async (t) => {
@@ -275,15 +309,24 @@ describe.skipIf(!available)(postgresTitle('PgHashStore.importFile', available), 
       expect((await store.history())[0]?.source).toBe(path);
       const delta = join(dir, 'delta.csv');
       await writeFile(delta, `op,id,algorithm,hash\nremove,2,,\nadd,4,md5,${MD5_B}\n`);
-      expect((await store.importFile(delta, { list: 'demo' })).summaries[0]).toMatchObject({ added: 1, removed: 1, version: 2 });
+      expect((await store.importFile(delta, { list: 'demo' })).summaries[0]).toMatchObject({
+        added: 1,
+        removed: 1,
+        version: 2,
+      });
       const bad = join(dir, 'bad.csv');
       await writeFile(bad, `id,algorithm,hash\n5,md5,${MD5_A}\n6,md5,xyz\n`);
       const error = await rejected(store.importFile(bad, { list: 'demo' }));
       expect(error.message.startsWith(`${bad}:3`)).toBe(true);
       const other = join(dir, 'other.csv');
       await writeFile(other, `list,id,algorithm,hash\ndemo,7,md5,${MD5_A}\nvendor,8,md5,${MD5_B}\n`);
-      expect((await rejected(store.importFile(other, { list: 'demo' }))).message).toMatch(/other\.csv:3: a row of list "vendor"/);
-      expect((await store.importFile(other, { list: 'demo', multiList: true })).summaries.map((s) => s.list)).toEqual(['demo', 'vendor']);
+      expect((await rejected(store.importFile(other, { list: 'demo' }))).message).toMatch(
+        /other\.csv:3: a row of list "vendor"/,
+      );
+      expect((await store.importFile(other, { list: 'demo', multiList: true })).summaries.map((s) => s.list)).toEqual([
+        'demo',
+        'vendor',
+      ]);
       expect((await all(store.entries({ list: 'demo' }))).map((e) => e.id)).toEqual(['1', '3', '4', '7']);
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -296,14 +339,16 @@ describe.skipIf(!available)(postgresTitle('PgHashStore.setListPolicy', available
     if (!running()) return t.skip();
     const store = await freshStore();
     await store.importEntries([entry({})]);
-    expect(await store.setListPolicy('demo', { thresholds: { pdq: 24, blockhash: 8 }, label: 'review' })).toMatchObject({
-      name: 'demo',
-      version: 1,
-      thresholds: { blockhash: 8, pdq: 24 },
-      label: 'review',
-      enabled: true,
-      total: 1,
-    });
+    expect(await store.setListPolicy('demo', { thresholds: { pdq: 24, blockhash: 8 }, label: 'review' })).toMatchObject(
+      {
+        name: 'demo',
+        version: 1,
+        thresholds: { blockhash: 8, pdq: 24 },
+        label: 'review',
+        enabled: true,
+        total: 1,
+      },
+    );
     expect(await store.setListPolicy('demo', { thresholds: { pdq: null }, enabled: false })).toMatchObject({
       thresholds: { blockhash: 8 },
       label: 'review',

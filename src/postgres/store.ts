@@ -46,7 +46,10 @@ function describe(connectionString: string | undefined): { label: string; secret
       // Not a URL (a `host=… dbname=…` string): named as given, less any password in it.
       const password = /password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/.exec(connectionString)?.[1];
       secret = password?.replace(/^'|'$/g, '');
-      return { label: scrub(secret, connectionString.replace(/password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/, 'password=***')), secret };
+      return {
+        label: scrub(secret, connectionString.replace(/password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/, 'password=***')),
+        secret,
+      };
     }
   }
   return { label: `postgresql://${host}:${port}/${database}`, secret };

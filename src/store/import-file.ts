@@ -131,7 +131,16 @@ export function stagePacked(
     const line = batch.lines[r] as number;
     if (batch.ops[r] === 0) {
       if (!stage.order.see(list, line, () => stage.where(line))) continue;
-      add([list, id, 0, fields[f + 2] as string, fields[f + 3] as string, fields[f + 4] || null, fields[f + 5] || null, line]);
+      add([
+        list,
+        id,
+        0,
+        fields[f + 2] as string,
+        fields[f + 3] as string,
+        fields[f + 4] || null,
+        fields[f + 5] || null,
+        line,
+      ]);
     } else {
       stage.remove(list, id, line, () => stage.where(line));
     }

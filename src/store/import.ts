@@ -332,7 +332,10 @@ export function eachRow(
     const entry = normalizeEntryAt(row.entry, at);
     if (order.see(entry.list, row.line, at)) add(entry);
   } else if (row.op === 'remove') {
-    remove(nonEmptyString(row.list, 'list', MAX_FIELD_LENGTH).trim(), nonEmptyString(row.id, 'id', MAX_FIELD_LENGTH).trim());
+    remove(
+      nonEmptyString(row.list, 'list', MAX_FIELD_LENGTH).trim(),
+      nonEmptyString(row.id, 'id', MAX_FIELD_LENGTH).trim(),
+    );
   } else {
     throw new HashwardenError(
       'ERR_LIST_FORMAT',

@@ -110,7 +110,12 @@ export async function startPostgres(root = DEBIAN_ROOT): Promise<TestPostgres | 
       chmodSync(dir, 0o700);
     }
     const data = join(dir, 'data');
-    run(bin, 'initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-locale'], asPostgres);
+    run(
+      bin,
+      'initdb',
+      ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-locale'],
+      asPostgres,
+    );
     const port = await freePort();
     // Tests throw the data away: durability settings off make imports cheaper.
     const settings = [
@@ -152,7 +157,8 @@ export async function startPostgres(root = DEBIAN_ROOT): Promise<TestPostgres | 
       else rmSync(dir, { recursive: true, force: true });
     }
     const why = (error instanceof Error ? error.message : String(error)).split('\n')[0] as string;
-    if (process.env.CI) throw new Error(`CI must run the PostgreSQL tests, but no server started: ${why}`, { cause: error });
+    if (process.env.CI)
+      throw new Error(`CI must run the PostgreSQL tests, but no server started: ${why}`, { cause: error });
     note(why);
     return undefined;
   }
