@@ -64,6 +64,9 @@ const UPSERT_SETTLED = `${INSERT_SETTLED}
 ON CONFLICT (list, id) DO UPDATE SET algorithm = excluded.algorithm, hash = excluded.hash, label = excluded.label, metadata = excluded.metadata
 WHERE (entries.algorithm, entries.hash, entries.label, entries.metadata) IS DISTINCT FROM (excluded.algorithm, excluded.hash, excluded.label, excluded.metadata)`;
 
+/** A NUL character: metadata is JSON, which escapes it; names, ids and labels are stored as they are. */
+const NUL = /\0/;
+
 /** Characters COPY's text format escapes. */
 const COPY_SPECIAL = /[\\\t\n\r]/;
 
@@ -110,6 +113,12 @@ async function stagedImport<B>(
     let ascending = true;
     const lastIds = new Map<string, string>();
     const push = ([list, id, op, algorithm, hash, label, metadata, line]: StagedParameters): void => {
+      // PostgreSQL's text holds no NUL character (SQLite's does): such a row is a bad row, refused
+      // or skipped, rather than a COPY failure refusing the whole import without naming it.
+      if (NUL.test(list) || NUL.test(id) || (label !== null && NUL.test(label))) {
+        bad.row(line, `${where(line)}: a NUL character in the list, id or label, which PostgreSQL cannot store`);
+        return;
+      }
       if (ascending) {
         const last = lastIds.get(list);
         if (last !== undefined && !(id > last)) ascending = false;

@@ -222,6 +222,23 @@ describe.skipIf(!available)(
       expect((await store.entry('demo', 'x'))?.hash).toBe(MD5_A);
     });
 
+    it('refuses a row whose id or label holds a NUL character, naming its line, or skips it with onError skip', async (t) => {
+      if (!running()) return t.skip();
+      const store = await freshStore();
+      const rows = [
+        add({ id: 'fine' }, 2),
+        add({ id: 'nul\u0000id', hash: MD5_B }, 3),
+        add({ id: 'l', label: 'x\u0000' }, 4),
+      ];
+      const error = await rejected(store.importRows(batches(rows), { source: 'nul.csv' }));
+      expect([error.code, error.message]).toEqual([
+        'ERR_LIST_FORMAT',
+        'nul.csv:3: a NUL character in the list, id or label, which PostgreSQL cannot store',
+      ]);
+      const result = await store.importRows(batches(rows), { source: 'nul.csv', onError: 'skip' });
+      expect([result.skippedCount, result.skipped.map((s) => s.line), await store.count()]).toEqual([2, [3, 4], 1]);
+    });
+
     it('merges a repeated hash without ids under dedupe merge, and refuses it under dedupe fail', async (t) => {
       if (!running()) return t.skip();
       const store = await freshStore();
