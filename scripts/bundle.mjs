@@ -1,12 +1,12 @@
 /**
  * Bundles the package's JavaScript with esbuild: one module per entry (the core, `hashwarden/image`,
- * `hashwarden/sqlite`, the upload guards `hashwarden/express`, `/fastify` and `/web`, the sidecar
+ * `hashwarden/sqlite`, `hashwarden/postgres`, the upload guards `hashwarden/express`, `/fastify` and `/web`, the sidecar
  * `hashwarden/server`, the connectors `hashwarden/exchanges`, the seen store `hashwarden/seen`, the CLI)
  * plus chunks they share, so each class exists once whichever entry
  * loaded it (`HashwardenError` from `hashwarden/sqlite` is the core's). tsc writes only the type
  * declarations (tsconfig.build.json). Why bundle: a fresh process imports the core in about half
  * the time of the per-file output (docs/architecture.md, Boundaries), which is most of what a serverless cold start pays beyond reading its snapshot. Dependencies
- * (sharp, better-sqlite3, csv-parse, busboy) stay external, and modules the code imports lazily (the image
+ * (sharp, better-sqlite3, pg, csv-parse, busboy) stay external, and modules the code imports lazily (the image
  * decoder, the SQLite store) stay separate chunks loaded on first use.
  *
  * Run: node scripts/bundle.mjs   (the package build runs it after tsc)
@@ -24,6 +24,7 @@ await build({
     'index.ts',
     'image/index.ts',
     'store/index.ts',
+    'postgres/index.ts',
     'express/index.ts',
     'fastify/index.ts',
     'web/index.ts',

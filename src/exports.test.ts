@@ -17,6 +17,7 @@ const ENTRIES = {
   hashwarden: 'src/index.ts',
   'hashwarden/image': 'src/image/index.ts',
   'hashwarden/sqlite': 'src/store/index.ts',
+  'hashwarden/postgres': 'src/postgres/index.ts',
   'hashwarden/express': 'src/express/index.ts',
   'hashwarden/fastify': 'src/fastify/index.ts',
   'hashwarden/web': 'src/web/index.ts',

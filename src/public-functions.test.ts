@@ -15,6 +15,7 @@ const ENTRIES = {
   hashwarden: './index.js',
   'hashwarden/image': './image/index.js',
   'hashwarden/sqlite': './store/index.js',
+  'hashwarden/postgres': './postgres/index.js',
   'hashwarden/express': './express/index.js',
   'hashwarden/fastify': './fastify/index.js',
   'hashwarden/web': './web/index.js',

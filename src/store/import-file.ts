@@ -11,7 +11,8 @@ import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
 import { boolean, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { MAX_PATH_LENGTH } from '../lists/formats.js';
 import { writable, type StoreContext } from './context.js';
-import { resolveImport, type ResolvedImport } from './import.js';
+import { resolveImport, type ListOrder, type ResolvedImport } from './import.js';
+import type { StagedParameters } from './statements.js';
 import { orderedImport } from './ordered-import.js';
 import { stagedImport } from './staged-import.js';
 import type { ImportFileOptions, ImportFileResult, ImportProgress } from './types.js';
@@ -30,12 +31,19 @@ const IMPORT_BATCH_ROWS = 1000;
  */
 const THREAD_MIN_BYTES = 2 * 1024 * 1024;
 
-/** {@link HashStore.importFile}. */
-export async function importFile(
-  ctx: StoreContext,
-  path: string,
-  options: ImportFileOptions,
-): Promise<ImportFileResult> {
+/** {@link ImportFileOptions}, checked (TypeError / RangeError), as both stores' `importFile` take them. */
+export interface ResolvedFileImport {
+  readonly resolved: ResolvedImport;
+  readonly onError: 'fail' | 'skip';
+  /** Read on a worker thread: asked for, and the file large enough to win it back. */
+  readonly thread: boolean;
+  readonly onProgress: ((progress: ImportProgress) => void) | undefined;
+  /** The reader's options. */
+  readonly read: StreamListOptions;
+}
+
+/** Checks `importFile`'s path and options and fills in the defaults. */
+export async function resolveFileImport(path: string, options: ImportFileOptions): Promise<ResolvedFileImport> {
   nonEmptyString(path, 'path', MAX_PATH_LENGTH);
   const o = optionsObject(options, 'options');
   // The reader checks `list` the same way; rows' list names are trimmed (normalizeEntry).
@@ -68,10 +76,19 @@ export async function importFile(
     ...(o.maxBytes === undefined ? {} : { maxBytes: o.maxBytes as number }),
     batchSize: IMPORT_BATCH_ROWS,
   });
-  writable(ctx, 'import');
-  // Problems are reported once: a second reading of the file reports only those past the first's.
+  return { resolved, onError, thread, onProgress, read };
+}
+
+/**
+ * Makes, for each reading of the file, the function that reports its batches to `onProgress`.
+ * Problems are reported once: a second reading of the file reports only those past the first's.
+ */
+export function progressReporter(
+  path: string,
+  onProgress: ((progress: ImportProgress) => void) | undefined,
+): () => (batch: PackedBatch) => void {
   let reportedTo = 0;
-  const progress = (): ((batch: PackedBatch) => void) => {
+  return () => {
     let rows = 0;
     return (batch) => {
       rows += batch.count + batch.problems.length;
@@ -92,6 +109,53 @@ export async function importFile(
       );
     };
   };
+}
+
+/**
+ * Hands each row of a packed batch to `add` (as a staged add, when its list may be imported) or
+ * to `stage.remove`: the staged file import of both stores.
+ */
+export function stagePacked(
+  batch: PackedBatch,
+  stage: {
+    readonly order: ListOrder;
+    where(line: number): string;
+    remove(list: string, id: string, line: number, at: () => string): void;
+  },
+  add: (row: StagedParameters) => void,
+): void {
+  const fields = packedFields(batch);
+  for (let r = 0, f = 0; r < batch.count; r++, f += PACKED_FIELDS) {
+    const list = fields[f] as string;
+    const id = fields[f + 1] as string;
+    const line = batch.lines[r] as number;
+    if (batch.ops[r] === 0) {
+      if (!stage.order.see(list, line, () => stage.where(line))) continue;
+      add([
+        list,
+        id,
+        0,
+        fields[f + 2] as string,
+        fields[f + 3] as string,
+        fields[f + 4] || null,
+        fields[f + 5] || null,
+        line,
+      ]);
+    } else {
+      stage.remove(list, id, line, () => stage.where(line));
+    }
+  }
+}
+
+/** {@link HashStore.importFile}. */
+export async function importFile(
+  ctx: StoreContext,
+  path: string,
+  options: ImportFileOptions,
+): Promise<ImportFileResult> {
+  const { resolved, onError, thread, onProgress, read } = await resolveFileImport(path, options);
+  writable(ctx, 'import');
+  const progress = progressReporter(path, onProgress);
   const ordered = await orderedImport(
     ctx,
     readPacked({ path, options: read, checkOrder: true }, thread),
@@ -109,27 +173,7 @@ export async function importFile(
     true,
     (batch: PackedBatch, stage) => {
       report(batch);
-      const fields = packedFields(batch);
-      for (let r = 0, f = 0; r < batch.count; r++, f += PACKED_FIELDS) {
-        const list = fields[f] as string;
-        const id = fields[f + 1] as string;
-        const line = batch.lines[r] as number;
-        if (batch.ops[r] === 0) {
-          if (!stage.order.see(list, line, () => stage.where(line))) continue;
-          stage.stager.add([
-            list,
-            id,
-            0,
-            fields[f + 2] as string,
-            fields[f + 3] as string,
-            fields[f + 4] || null,
-            fields[f + 5] || null,
-            line,
-          ]);
-        } else {
-          stage.remove(list, id, line, () => stage.where(line));
-        }
-      }
+      stagePacked(batch, stage, (row) => stage.stager.add(row));
     },
   );
   return Object.freeze({ ...result, read: returned as ListStreamSummary, ordered: false });

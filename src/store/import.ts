@@ -3,15 +3,16 @@
  * `ordered-import.ts`): options, the transaction, the lists an import names, version bumps, the
  * history record, and the errors that refuse an import.
  */
-import { HashwardenError } from '../errors.js';
-import { MAX_FIELD_LENGTH } from '../lists/entry.js';
-import { boolean, invalid, nonEmptyString, optionsObject } from '../validate.js';
+import { HashwardenError, isHashwardenError } from '../errors.js';
+import { MAX_FIELD_LENGTH, normalEntry, type ListEntry } from '../lists/entry.js';
+import { boolean, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { MAX_PATH_LENGTH, resolveDedupe, type DedupePolicy } from '../lists/formats.js';
 import { storeError, type StoreContext } from './context.js';
 import {
   MAX_CHECKPOINT_BYTES,
   type ImportMode,
   type ImportOptions,
+  type ImportRow,
   type ImportRowsOptions,
   type ImportSummary,
 } from './types.js';
@@ -275,4 +276,70 @@ export function record(
     record.run(t.list, version, resolved.source, t.added, t.updated, t.unchanged, t.removed, mode, now);
     return Object.freeze({ ...t, version, mode });
   });
+}
+
+/** A batch of import rows, as `importRows` takes them. */
+export type RowBatch = { readonly rows: readonly ImportRow[] };
+
+/**
+ * `importRows`' arguments, checked (TypeError / RangeError): an iterator over the batches, the
+ * import's options and the bad-row policy. Both stores (SQLite's, PostgreSQL's) take them so.
+ */
+export function resolveRows(
+  batches: AsyncIterable<RowBatch> | Iterable<RowBatch>,
+  options: ImportRowsOptions | undefined,
+): { iterator: AsyncIterator<RowBatch> | Iterator<RowBatch>; resolved: ResolvedImport; onError: 'fail' | 'skip' } {
+  const iterable = batches as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null;
+  if (
+    iterable === null ||
+    typeof iterable !== 'object' ||
+    (typeof iterable[Symbol.asyncIterator] !== 'function' && typeof iterable[Symbol.iterator] !== 'function')
+  ) {
+    invalid('iterable of row batches', 'batches', batches);
+  }
+  const resolved = resolveImport(options);
+  const o = optionsObject(options, 'options');
+  const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
+  const iterator =
+    typeof (batches as AsyncIterable<RowBatch>)[Symbol.asyncIterator] === 'function'
+      ? (batches as AsyncIterable<RowBatch>)[Symbol.asyncIterator]()
+      : (batches as Iterable<RowBatch>)[Symbol.iterator]();
+  return { iterator, resolved, onError };
+}
+
+/** `normalEntry`, its errors prefixed with where the row is (`source:line`, `Entry n`). */
+export function normalizeEntryAt(input: ListEntry, at: () => string): ListEntry {
+  try {
+    return normalEntry(input);
+  } catch (error) {
+    const code = isHashwardenError(error) ? error.code : 'ERR_LIST_FORMAT';
+    throw new HashwardenError(code, `${at()}: ${(error as Error).message}`, { cause: error });
+  }
+}
+
+/**
+ * Hands one import row to `add` (its entry normal, when its list may be imported) or `remove` (its
+ * list and id checked and trimmed); any other `op` is `ERR_LIST_FORMAT` at `at()`.
+ */
+export function eachRow(
+  row: ImportRow,
+  at: () => string,
+  order: ListOrder,
+  add: (entry: ListEntry) => void,
+  remove: (list: string, id: string) => void,
+): void {
+  if (row.op === 'add') {
+    const entry = normalizeEntryAt(row.entry, at);
+    if (order.see(entry.list, row.line, at)) add(entry);
+  } else if (row.op === 'remove') {
+    remove(
+      nonEmptyString(row.list, 'list', MAX_FIELD_LENGTH).trim(),
+      nonEmptyString(row.id, 'id', MAX_FIELD_LENGTH).trim(),
+    );
+  } else {
+    throw new HashwardenError(
+      'ERR_LIST_FORMAT',
+      `${at()}: Expected add or remove for op but received ${JSON.stringify((row as { op?: unknown }).op)}`,
+    );
+  }
 }

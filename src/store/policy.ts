@@ -10,14 +10,42 @@ import { storeError, writable, type StoreContext } from './context.js';
 import { lists, storedThresholds } from './reads.js';
 import type { ListInfo, ListPolicyChange } from './types.js';
 
-/** {@link HashStore.setListPolicy}. */
-export function setListPolicy(ctx: StoreContext, name: string, change: ListPolicyChange): ListInfo {
+/** A policy change, checked (TypeError / RangeError, `ERR_UNKNOWN_ALGORITHM`): both stores' `setListPolicy` take it so. */
+export function resolvePolicyChange(
+  name: string,
+  change: ListPolicyChange,
+): {
+  list: string;
+  thresholds: Partial<Record<AlgorithmName, number | null>> | undefined;
+  label: string | null | undefined;
+  enabled: boolean | undefined;
+} {
   const list = nonEmptyString(name, 'name', MAX_FIELD_LENGTH).trim();
   const c = optionsObject(change, 'change');
   const thresholds = c.thresholds === undefined ? undefined : checkThresholdChange(c.thresholds);
   const label =
     c.label === undefined || c.label === null ? c.label : nonEmptyString(c.label, 'label', MAX_FIELD_LENGTH).trim();
   const enabled = c.enabled === undefined ? undefined : boolean(c.enabled, 'enabled');
+  return { list, thresholds, label, enabled };
+}
+
+/** The thresholds to store: `stored` with `change` applied (`null` removes one), by name; `null` for none. */
+export function mergeThresholds(
+  stored: Partial<Record<AlgorithmName, number>>,
+  change: Partial<Record<AlgorithmName, number | null>>,
+): string | null {
+  const merged: Partial<Record<AlgorithmName, number>> = { ...stored };
+  for (const [algorithm, value] of Object.entries(change) as [AlgorithmName, number | null][]) {
+    if (value === null) delete merged[algorithm];
+    else merged[algorithm] = value;
+  }
+  const sorted = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return Object.keys(sorted).length === 0 ? null : JSON.stringify(sorted);
+}
+
+/** {@link HashStore.setListPolicy}. */
+export function setListPolicy(ctx: StoreContext, name: string, change: ListPolicyChange): ListInfo {
+  const { list, thresholds, label, enabled } = resolvePolicyChange(name, change);
   writable(ctx, 'change a list');
   try {
     ctx.db
@@ -28,15 +56,8 @@ export function setListPolicy(ctx: StoreContext, name: string, change: ListPolic
         if (row === undefined)
           throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: no list named ${JSON.stringify(list)}`);
         if (thresholds !== undefined) {
-          const merged: Partial<Record<AlgorithmName, number>> = { ...storedThresholds(ctx, list, row.thresholds) };
-          for (const [algorithm, value] of Object.entries(thresholds) as [AlgorithmName, number | null][]) {
-            if (value === null) delete merged[algorithm];
-            else merged[algorithm] = value;
-          }
-          const sorted = Object.fromEntries(Object.entries(merged).sort(([a], [b]) => (a < b ? -1 : 1)));
-          ctx.db
-            .prepare('UPDATE lists SET thresholds = ? WHERE name = ?')
-            .run(Object.keys(sorted).length === 0 ? null : JSON.stringify(sorted), list);
+          const merged = mergeThresholds(storedThresholds(ctx, list, row.thresholds), thresholds);
+          ctx.db.prepare('UPDATE lists SET thresholds = ? WHERE name = ?').run(merged, list);
         }
         if (label !== undefined) ctx.db.prepare('UPDATE lists SET label = ? WHERE name = ?').run(label, list);
         if (enabled !== undefined)

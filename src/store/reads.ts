@@ -44,17 +44,22 @@ interface ImportRecordRow {
   readonly oversized: string | null;
 }
 
+/** Thresholds as a store keeps them (JSON, or NULL for none), checked; throws on anything else. */
+export function parseThresholds(json: string | null): Partial<Record<AlgorithmName, number>> {
+  if (json === null) return {};
+  const parsed = JSON.parse(json) as unknown;
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+  return checkThresholds(parsed, 'thresholds');
+}
+
 /** A list's stored thresholds, checked (only a damaged or hand-edited file holds bad ones). */
 export function storedThresholds(
   ctx: StoreContext,
   list: string,
   json: string | null,
 ): Partial<Record<AlgorithmName, number>> {
-  if (json === null) return {};
   try {
-    const parsed = JSON.parse(json) as unknown;
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
-    return checkThresholds(parsed, 'thresholds');
+    return parseThresholds(json);
   } catch (error) {
     throw new HashwardenError(
       'ERR_STORE',

@@ -3,29 +3,32 @@
  * a (list, id) given twice, then are applied in one go. `importEntries` and `importRows` import
  * this way, and `importFile` when a file's ids are not in ascending order.
  */
-import { HashwardenError, isHashwardenError } from '../errors.js';
-import { MAX_FIELD_LENGTH, normalEntry, type ListEntry } from '../lists/entry.js';
+import type { ListEntry } from '../lists/entry.js';
 import { metadataJson } from '../lists/packed.js';
-import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { invalid } from '../validate.js';
 import { ENTRY_COLUMNS, listSize, storeError, writable, type StoreContext } from './context.js';
 import type { Statement } from './driver.js';
 import {
   BadRows,
   bumpVersions,
   drain,
+  eachRow,
   emptiedList,
   ListOrder,
   MAX_SKIPPED,
+  normalizeEntryAt,
   record,
   removalInReplace,
   resolveImport,
+  resolveRows,
   STAGE_CHUNK,
   transaction,
   UPSERT_SET,
   type ResolvedImport,
+  type RowBatch,
 } from './import.js';
 import type { StagedParameters, StagedValue, Staging } from './statements.js';
-import type { ImportOptions, ImportResult, ImportRow, ImportRowsOptions, ImportSummary } from './types.js';
+import type { ImportOptions, ImportResult, ImportRowsOptions, ImportSummary } from './types.js';
 
 /**
  * Where an import stages its rows before applying them in one go: one temporary table per
@@ -95,16 +98,6 @@ function addParameters(entry: ListEntry, line: number | null): StagedParameters 
     entry.metadata === undefined ? null : metadataJson(entry.metadata),
     line,
   ];
-}
-
-/** `normalEntry`, its errors prefixed with where the row is (`source:line`, `Entry n`). */
-function normalizeEntryAt(input: ListEntry, at: () => string): ListEntry {
-  try {
-    return normalEntry(input);
-  } catch (error) {
-    const code = isHashwardenError(error) ? error.code : 'ERR_LIST_FORMAT';
-    throw new HashwardenError(code, `${at()}: ${(error as Error).message}`, { cause: error });
-  }
 }
 
 /**
@@ -380,42 +373,21 @@ export function importEntries(
 /** {@link HashStore.importRows}. */
 export async function importRows(
   ctx: StoreContext,
-  batches: AsyncIterable<{ readonly rows: readonly ImportRow[] }> | Iterable<{ readonly rows: readonly ImportRow[] }>,
+  batches: AsyncIterable<RowBatch> | Iterable<RowBatch>,
   options?: ImportRowsOptions,
 ): Promise<ImportResult> {
-  const iterable = batches as Partial<AsyncIterable<unknown> & Iterable<unknown>> | null;
-  if (
-    iterable === null ||
-    typeof iterable !== 'object' ||
-    (typeof iterable[Symbol.asyncIterator] !== 'function' && typeof iterable[Symbol.iterator] !== 'function')
-  ) {
-    invalid('iterable of row batches', 'batches', batches);
-  }
-  const resolved = resolveImport(options);
-  const o = optionsObject(options, 'options');
-  const onError = o.onError === undefined ? 'fail' : oneOf(o.onError, ['fail', 'skip'] as const, 'onError');
+  const { iterator, resolved, onError } = resolveRows(batches, options);
   writable(ctx, 'import');
-  const iterator = (
-    typeof (batches as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function'
-      ? (batches as AsyncIterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.asyncIterator]()
-      : (batches as Iterable<{ readonly rows: readonly ImportRow[] }>)[Symbol.iterator]()
-  ) as AsyncIterator<{ readonly rows: readonly ImportRow[] }> | Iterator<{ readonly rows: readonly ImportRow[] }>;
   const { result } = await stagedImport(ctx, iterator, resolved, onError, false, (batch, stage) => {
     for (const row of batch.rows) {
       const at = (): string => stage.where(row.line);
-      if (row.op === 'add') {
-        const entry = normalizeEntryAt(row.entry, at);
-        if (stage.order.see(entry.list, row.line, at)) stage.stager.add(addParameters(entry, row.line ?? null));
-      } else if (row.op === 'remove') {
-        const list = nonEmptyString(row.list, 'list', MAX_FIELD_LENGTH).trim();
-        const id = nonEmptyString(row.id, 'id', MAX_FIELD_LENGTH).trim();
-        stage.remove(list, id, row.line ?? null, at);
-      } else {
-        throw new HashwardenError(
-          'ERR_LIST_FORMAT',
-          `${at()}: Expected add or remove for op but received ${JSON.stringify((row as { op?: unknown }).op)}`,
-        );
-      }
+      eachRow(
+        row,
+        at,
+        stage.order,
+        (entry) => stage.stager.add(addParameters(entry, row.line ?? null)),
+        (list, id) => stage.remove(list, id, row.line ?? null, at),
+      );
     }
   });
   return result;

@@ -9,15 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
-import { normalizeEntry, type ListEntry, type ListEntryInput } from '../lists/entry.js';
+import type { ListEntry } from '../lists/entry.js';
+import { add, batches, entry, MD5_A, MD5_B, rejected, remove, SHA1 } from '../testing/store-rows.js';
 import { HashStore, STORE_SCHEMA_VERSION, type ImportRow } from './index.js';
-
-const MD5_A = '0cc175b9c0f1b6a831c399e269772661';
-const MD5_B = '92eb5ffee6ae2fec3ad71c777531578f';
-const SHA1 = 'da39a3ee5e6b4b0d3255bfef95601890afd80709';
-
-const entry = (input: Partial<ListEntryInput>): ListEntry =>
-  normalizeEntry({ list: 'demo', algorithm: 'md5', hash: MD5_A, ...input });
 
 function caught(fn: () => unknown): HashwardenError {
   try {
@@ -426,34 +420,6 @@ describe('HashStore: schema version 1 stores', () => {
 });
 
 /** Batches of rows from a list of rows, `size` at a time, as an async reader yields them. */
-async function* batches(rows: readonly ImportRow[], size = 2): AsyncGenerator<{ rows: readonly ImportRow[] }> {
-  for (let i = 0; i < rows.length; i += size) {
-    await new Promise((resolve) => setImmediate(resolve));
-    yield { rows: rows.slice(i, i + size) };
-  }
-}
-const add = (input: Partial<ListEntryInput>, line?: number): ImportRow => ({
-  op: 'add',
-  entry: entry(input),
-  ...(line === undefined ? {} : { line }),
-});
-const remove = (id: string, line?: number, list = 'demo'): ImportRow => ({
-  op: 'remove',
-  list,
-  id,
-  ...(line === undefined ? {} : { line }),
-});
-
-async function rejected(promise: Promise<unknown>): Promise<HashwardenError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(HashwardenError);
-    return error as HashwardenError;
-  }
-  throw new Error('expected a rejection');
-}
-
 describe('HashStore.importRows: deltas, replaces, one transaction', () => {
   it('adds, updates and removes by (list, id), and ignores a removal of an id it does not hold', async () => {
     const store = openStore();

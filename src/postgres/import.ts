@@ -1,0 +1,386 @@
+/**
+ * Imports into the PostgreSQL store: rows are streamed through COPY into a temporary staging table,
+ * then applied in the same transaction with the SQLite store's rules (src/store/import.ts: replace,
+ * allowEmpty, dedupe, onError, the history and the version bumps, the checkpoint). Before applying,
+ * the import takes an advisory lock per list it touches (in name order, so two imports cannot
+ * deadlock), so that imports into the same list from several processes run one after the other and
+ * each sees the other's rows.
+ */
+import { once } from 'node:events';
+import type { ListEntry } from '../lists/entry.js';
+import { metadataJson, type PackedBatch } from '../lists/packed.js';
+import { readPacked } from '../lists/packed-reader.js';
+import type { ListStreamSummary } from '../lists/stream.js';
+import { invalid } from '../validate.js';
+import { progressReporter, resolveFileImport, stagePacked } from '../store/import-file.js';
+import type { StagedParameters } from '../store/statements.js';
+import {
+  BadRows,
+  drain,
+  eachRow,
+  emptiedList,
+  ListOrder,
+  MAX_SKIPPED,
+  normalizeEntryAt,
+  removalInReplace,
+  resolveImport,
+  resolveRows,
+  type ResolvedImport,
+  type RowBatch,
+  type Tally,
+} from '../store/import.js';
+import type {
+  ImportFileOptions,
+  ImportFileResult,
+  ImportMode,
+  ImportOptions,
+  ImportResult,
+  ImportRowsOptions,
+  ImportSummary,
+} from '../store/types.js';
+import { inTransaction, type PgContext } from './context.js';
+import type { PoolClient } from './driver.js';
+import { LOCK_SPACE } from './schema.js';
+
+/** Bytes of COPY text written to the server at once: few writes, and a bounded buffer. */
+const COPY_CHUNK_BYTES = 256 * 1024;
+
+/**
+ * The staging table: one row per row read, `seq` its place. `hash` is the reader's lower-case hex,
+ * decoded when applied (decoding in the server costs less than a Buffer per row here).
+ */
+const STAGING = `CREATE TEMP TABLE hw_staged (seq bigint NOT NULL, list text COLLATE "C" NOT NULL, id text COLLATE "C" NOT NULL,
+  op smallint NOT NULL, algorithm text, hash text, label text, metadata text, line integer) ON COMMIT DROP`;
+const COPY_STAGED = 'COPY hw_staged (seq, list, id, op, algorithm, hash, label, metadata, line) FROM STDIN';
+
+/** A repeat that is the same row as the one kept: two adds whose ids are `<algorithm>:<hash>` (dedupe `merge`). */
+const SAME_ROW = `(a.op = 0 AND s.op = 0 AND a.id = a.algorithm || ':' || a.hash AND s.id = s.algorithm || ':' || s.hash)`;
+
+/** The settled adds of list $1, as new entries. */
+const INSERT_SETTLED = `INSERT INTO entries (list, id, algorithm, hash, label, metadata)
+SELECT list, id, algorithm, decode(hash, 'hex'), label, metadata FROM hw_settled WHERE list = $1 AND op = 0`;
+/** The same, updating an entry that differs and leaving an identical one unwritten (`rowCount` counts both writes). */
+const UPSERT_SETTLED = `${INSERT_SETTLED}
+ON CONFLICT (list, id) DO UPDATE SET algorithm = excluded.algorithm, hash = excluded.hash, label = excluded.label, metadata = excluded.metadata
+WHERE (entries.algorithm, entries.hash, entries.label, entries.metadata) IS DISTINCT FROM (excluded.algorithm, excluded.hash, excluded.label, excluded.metadata)`;
+
+/** A NUL character: metadata is JSON, which escapes it; names, ids and labels are stored as they are. */
+const NUL = /\0/;
+
+/** Characters COPY's text format escapes. */
+const COPY_SPECIAL = /[\\\t\n\r]/;
+
+function copyField(value: string | null): string {
+  if (value === null) return '\\N';
+  if (!COPY_SPECIAL.test(value)) return value;
+  return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
+}
+
+/** What a staged import's batches add rows with. */
+interface Stage {
+  readonly order: ListOrder;
+  where(line: number | null | undefined): string;
+  add(row: StagedParameters): void;
+  remove(list: string, id: string, line: number | null, at: () => string): void;
+}
+
+/**
+ * Streams every batch into the staging table (`stageBatch` adds its rows), then settles repeats,
+ * locks the lists, applies and records, all in one transaction. `keepLast`: a repeated (list, id)
+ * keeps the last row and is no bad row (`importEntries`).
+ */
+async function stagedImport<B>(
+  ctx: PgContext,
+  iterator: AsyncIterator<B, unknown> | Iterator<B, unknown>,
+  resolved: ResolvedImport,
+  onError: 'fail' | 'skip',
+  keepLast: boolean,
+  stageBatch: (batch: B, stage: Stage) => void,
+): Promise<{ result: ImportResult; returned: unknown }> {
+  const source = resolved.source ?? '<rows>';
+  return inTransaction(ctx, 'import', async (client, rowsFailed) => {
+    await client.query(STAGING);
+    const bad = new BadRows(onError);
+    const order = new ListOrder(resolved, bad);
+    const where = (line: number | null | undefined): string =>
+      line === undefined || line === null ? source : `${source}:${line}`;
+    const copy = client.query(ctx.copyFrom(COPY_STAGED));
+    let copyError: unknown;
+    copy.on('error', (error) => (copyError ??= error));
+    let text = '';
+    let seq = 0;
+    // While each list's ids only ascend, none can repeat: the rows need no settling (a sort).
+    let ascending = true;
+    const lastIds = new Map<string, string>();
+    const push = ([list, id, op, algorithm, hash, label, metadata, line]: StagedParameters): void => {
+      // PostgreSQL's text holds no NUL character (SQLite's does): such a row is a bad row, refused
+      // or skipped, rather than a COPY failure refusing the whole import without naming it.
+      if (NUL.test(list) || NUL.test(id) || (label !== null && NUL.test(label))) {
+        bad.row(line, `${where(line)}: a NUL character in the list, id or label, which PostgreSQL cannot store`);
+        return;
+      }
+      if (ascending) {
+        const last = lastIds.get(list);
+        if (last !== undefined && !(id > last)) ascending = false;
+        else lastIds.set(list, id);
+      }
+      text += `${++seq}\t${copyField(list)}\t${copyField(id)}\t${op}\t${copyField(algorithm)}\t${hash ?? '\\N'}\t${copyField(label)}\t${copyField(metadata)}\t${line ?? '\\N'}\n`;
+    };
+    const stage: Stage = {
+      order,
+      where,
+      add: push,
+      remove(list, id, line, at) {
+        if (resolved.replace.size > 0) throw removalInReplace(at());
+        if (order.see(list, line, at)) push([list, id, 1, null, null, null, null, line]);
+      },
+    };
+    const flush = async (): Promise<void> => {
+      if (copyError !== undefined) throw copyError;
+      if (text.length === 0) return;
+      const chunk = text;
+      text = '';
+      if (!copy.write(chunk)) await Promise.race([once(copy, 'drain'), once(copy, 'error')]);
+      if (copyError !== undefined) throw copyError;
+    };
+    let returned: unknown;
+    try {
+      // `drain` hands batches over synchronously; the COPY stream is written between them.
+      const batches = iterator;
+      const paced: AsyncIterator<B, unknown> = {
+        next: async () => {
+          if (text.length >= COPY_CHUNK_BYTES) await flush();
+          return batches.next();
+        },
+        return: async (value) => (await batches.return?.(value)) ?? { done: true, value: undefined },
+      };
+      returned = await drain(paced, rowsFailed, (batch) => stageBatch(batch, stage));
+      await flush();
+      copy.end();
+      await Promise.race([once(copy, 'finish'), once(copy, 'error').then(([error]) => Promise.reject(error))]);
+      if (copyError !== undefined) throw copyError;
+    } catch (error) {
+      copy.destroy(new Error('import abandoned'));
+      throw error;
+    }
+    await settle(client, bad, where, resolved.dedupe === 'merge', keepLast, seq, ascending);
+    const summaries = await apply(ctx, client, order, resolved);
+    return {
+      result: Object.freeze({
+        summaries: Object.freeze(summaries),
+        skipped: Object.freeze(bad.shown),
+        skippedCount: bad.count,
+      }),
+      returned,
+    };
+  });
+}
+
+/**
+ * Keeps one staged row per (list, id) in `hw_settled` (the first, or the last with `keepLast`; all
+ * of them, renamed, when each list's ids came in ascending order, so none repeats) and
+ * reports the repeats as bad rows, as the SQLite store does (a repeat that is the same row, without
+ * ids of its own, dropped under dedupe `merge`).
+ */
+async function settle(
+  client: PoolClient,
+  bad: BadRows,
+  where: (line: number | null) => string,
+  merge: boolean,
+  keepLast: boolean,
+  staged: number,
+  ascending: boolean,
+): Promise<void> {
+  if (ascending) {
+    await client.query('ALTER TABLE hw_staged RENAME TO hw_settled');
+    await client.query('ANALYZE hw_settled');
+    return;
+  }
+  await client.query(
+    `CREATE TEMP TABLE hw_settled ON COMMIT DROP AS SELECT DISTINCT ON (list, id) * FROM hw_staged ORDER BY list, id, seq${keepLast ? ' DESC' : ''}`,
+  );
+  await client.query('ANALYZE hw_settled');
+  if (keepLast) return;
+  const settled = Number((await client.query<{ n: string }>('SELECT count(*) AS n FROM hw_settled')).rows[0]?.n);
+  let repeats = staged - settled;
+  if (repeats === 0) return;
+  const join = 'FROM hw_staged AS a JOIN hw_settled AS s ON s.list = a.list AND s.id = a.id WHERE s.seq <> a.seq';
+  if (merge)
+    repeats -= Number((await client.query<{ n: string }>(`SELECT count(*) AS n ${join} AND ${SAME_ROW}`)).rows[0]?.n);
+  if (repeats === 0) return;
+  const shown = await client.query<{ list: string; id: string; line: number | null; first: number | null }>(
+    `SELECT a.list, a.id, a.line, s.line AS first ${join} AND NOT ($1 AND ${SAME_ROW}) ORDER BY a.seq LIMIT $2`,
+    [merge, bad.onError === 'fail' ? 1 : MAX_SKIPPED],
+  );
+  for (const row of shown.rows) {
+    bad.row(
+      row.line,
+      `${where(row.line)}: Duplicate id ${JSON.stringify(row.id)} in list ${JSON.stringify(row.list)}${row.first === null ? '' : `, first on line ${row.first}`}`,
+    );
+  }
+  bad.count += repeats - shown.rows.length;
+}
+
+async function count(client: PoolClient, sql: string, params: unknown[]): Promise<number> {
+  return Number((await client.query<{ n: string }>(sql, params)).rows[0]?.n ?? 0);
+}
+
+/**
+ * Applies the settled rows, list by list, under each list's advisory lock: refuses a replace that
+ * would empty a list, bumps versions, removes, upserts, removes what a replace did not hold,
+ * refuses removals that emptied a list (rolled back with the rest), records the import.
+ */
+async function apply(
+  ctx: PgContext,
+  client: PoolClient,
+  order: ListOrder,
+  resolved: ResolvedImport,
+): Promise<ImportSummary[]> {
+  const now = new Date().toISOString();
+  const lists = [...order.lists, ...[...resolved.replace].filter((name) => !order.has(name))];
+  for (const list of [...lists].sort()) {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_SPACE, list]);
+  }
+  const size = (list: string): Promise<number> =>
+    count(client, 'SELECT count(*) AS n FROM entries WHERE list = $1', [list]);
+  const adds = new Map<string, number>();
+  for (const list of lists) {
+    const staged = await count(client, 'SELECT count(*) AS n FROM hw_settled WHERE list = $1 AND op = 0', [list]);
+    adds.set(list, staged);
+    if (resolved.replace.has(list) && !resolved.allowEmpty && staged === 0)
+      throw emptiedList(resolved, list, await size(list));
+  }
+  const versions = new Map<string, number>();
+  for (const list of lists) {
+    const bumped = await client.query<{ version: number }>(
+      `INSERT INTO lists (name, version, created_at, updated_at) VALUES ($1, 1, $2, $2)
+       ON CONFLICT (name) DO UPDATE SET version = lists.version + 1, updated_at = excluded.updated_at RETURNING version`,
+      [list, now],
+    );
+    versions.set(list, bumped.rows[0]?.version as number);
+  }
+  const tallies: Tally[] = [];
+  for (const list of lists) {
+    const staged = adds.get(list) ?? 0;
+    const before = await size(list);
+    const removed =
+      (
+        await client.query(
+          'DELETE FROM entries AS e USING hw_settled AS s WHERE s.list = $1 AND s.op = 1 AND e.list = s.list AND e.id = s.id',
+          [list],
+        )
+      ).rowCount ?? 0;
+    // Into a list that was empty nothing can conflict: a plain insert skips the upsert's check of each row.
+    const changed = (await client.query(before === 0 ? INSERT_SETTLED : UPSERT_SETTLED, [list])).rowCount ?? 0;
+    let after = await size(list);
+    const outside =
+      resolved.replace.has(list) && after > staged
+        ? ((
+            await client.query(
+              'DELETE FROM entries AS e WHERE e.list = $1 AND NOT EXISTS (SELECT 1 FROM hw_settled AS s WHERE s.list = e.list AND s.id = e.id)',
+              [list],
+            )
+          ).rowCount ?? 0)
+        : 0;
+    after -= outside;
+    if (after === 0 && before > 0 && !resolved.allowEmpty) throw emptiedList(resolved, list, before);
+    const added = after - before + removed + outside;
+    tallies.push({ list, added, updated: changed - added, unchanged: staged - changed, removed: removed + outside });
+  }
+  const mode: ImportMode = resolved.replace.size > 0 ? 'replace' : 'merge';
+  if (resolved.checkpoint !== undefined) {
+    await client.query(
+      'INSERT INTO checkpoints (key, value, at) VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, at = excluded.at',
+      [resolved.checkpoint.key, resolved.checkpoint.value, now],
+    );
+  }
+  const summaries: ImportSummary[] = [];
+  for (const t of tallies) {
+    const version = versions.get(t.list) as number;
+    await client.query(
+      'INSERT INTO imports (list, version, source, added, updated, unchanged, removed, mode, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
+      [t.list, version, resolved.source, t.added, t.updated, t.unchanged, t.removed, mode, now],
+    );
+    summaries.push(Object.freeze({ ...t, version, mode }));
+  }
+  return summaries;
+}
+
+/** Stages one normal entry. */
+function addEntry(stage: Stage, entry: ListEntry, line: number | null): void {
+  stage.add([
+    entry.list,
+    entry.id,
+    0,
+    entry.algorithm,
+    entry.hash,
+    entry.label ?? null,
+    metadataJson(entry.metadata),
+    line,
+  ]);
+}
+
+/** {@link PgHashStore.importEntries}. */
+export async function importEntries(
+  ctx: PgContext,
+  entries: Iterable<ListEntry>,
+  options?: ImportOptions,
+): Promise<ImportSummary[]> {
+  if (
+    entries === null ||
+    typeof entries !== 'object' ||
+    typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function'
+  ) {
+    invalid('iterable of list entries', 'entries', entries);
+  }
+  const resolved = resolveImport(options);
+  let index = 0;
+  const iterator = entries[Symbol.iterator]();
+  const { result } = await stagedImport(ctx, iterator, resolved, 'fail', true, (input: ListEntry, stage) => {
+    const n = ++index;
+    const entry = normalizeEntryAt(input, () => `Entry ${n}`);
+    stage.order.see(entry.list, null, () => `Entry ${n}`);
+    addEntry(stage, entry, null);
+  });
+  return [...result.summaries];
+}
+
+/** {@link PgHashStore.importRows}. */
+export async function importRows(
+  ctx: PgContext,
+  batches: AsyncIterable<RowBatch> | Iterable<RowBatch>,
+  options?: ImportRowsOptions,
+): Promise<ImportResult> {
+  const { iterator, resolved, onError } = resolveRows(batches, options);
+  const { result } = await stagedImport(ctx, iterator, resolved, onError, false, (batch: RowBatch, stage) => {
+    for (const row of batch.rows) {
+      const at = (): string => stage.where(row.line);
+      eachRow(
+        row,
+        at,
+        stage.order,
+        (entry) => addEntry(stage, entry, row.line ?? null),
+        (list, id) => stage.remove(list, id, row.line ?? null, at),
+      );
+    }
+  });
+  return result;
+}
+
+/** {@link PgHashStore.importFile}: the SQLite store's reader and options, always staged (through COPY). */
+export async function importFile(ctx: PgContext, path: string, options: ImportFileOptions): Promise<ImportFileResult> {
+  const { resolved, onError, thread, onProgress, read } = await resolveFileImport(path, options);
+  const report = progressReporter(path, onProgress)();
+  const { result, returned } = await stagedImport(
+    ctx,
+    readPacked({ path, options: read, checkOrder: false }, thread),
+    resolved,
+    onError,
+    false,
+    (batch: PackedBatch, stage) => {
+      report(batch);
+      stagePacked(batch, stage, stage.add);
+    },
+  );
+  return Object.freeze({ ...result, read: returned as ListStreamSummary, ordered: false });
+}

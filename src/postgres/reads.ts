@@ -1,0 +1,322 @@
+/**
+ * Reading and changing the PostgreSQL store outside imports: its entries (through a server-side
+ * cursor), its lists with their counts and policy, the history, counts, checkpoints, and a list's
+ * policy. Values are bounded as the SQLite store bounds them (src/store/context.ts): a column over
+ * what an import writes comes back NULL, never read, and the entry is refused.
+ */
+import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { HashwardenError } from '../errors.js';
+import {
+  MAX_FIELD_BYTES,
+  MAX_FIELD_LENGTH,
+  MAX_METADATA_BYTES,
+  type EntryMetadata,
+  type ListEntry,
+} from '../lists/entry.js';
+import { mergeThresholds, resolvePolicyChange } from '../store/policy.js';
+import { parseThresholds } from '../store/reads.js';
+import { nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import {
+  MAX_CHECKPOINT_BYTES,
+  type EntryFilter,
+  type ImportRecord,
+  type ListInfo,
+  type ListPolicyChange,
+} from '../store/types.js';
+import { inTransaction, open, pgError, withClient, type PgContext } from './context.js';
+import type { PoolClient } from './driver.js';
+
+/** Rows one FETCH of `entries()` reads: memory stays bounded by this many entries. */
+const FETCH_ROWS = 1000;
+
+/** Longest hash any algorithm has, in bytes. */
+const MAX_HASH_BYTES = Math.max(...ALGORITHM_NAMES.map((name) => getAlgorithm(name).bits / 8));
+
+const LIMITS = { hash: MAX_HASH_BYTES, label: MAX_FIELD_BYTES, metadata: MAX_METADATA_BYTES } as const;
+
+/** The columns of `entries` as reads take them: over-long values NULL, and the first such column named. */
+const READ_COLUMNS = [
+  ...(['list', 'id', 'algorithm'] as const).map((c) => `left(${c}, ${MAX_FIELD_LENGTH}) AS ${c}`),
+  ...Object.entries(LIMITS).map(([c, n]) => `CASE WHEN octet_length(${c}) > ${n} THEN NULL ELSE ${c} END AS ${c}`),
+  `CASE ${Object.entries(LIMITS)
+    .map(([c, n]) => `WHEN octet_length(${c}) > ${n} THEN '${c}'`)
+    .join(' ')} END AS oversized`,
+].join(', ');
+
+interface Row {
+  readonly list: string;
+  readonly id: string;
+  readonly algorithm: string;
+  readonly hash: Buffer | null;
+  readonly label: string | null;
+  readonly metadata: string | null;
+  readonly oversized: keyof typeof LIMITS | null;
+}
+
+/** A filter's WHERE clause and parameters, checked. */
+function entryFilter(filter: EntryFilter | undefined): { where: string; params: string[] } {
+  const f = optionsObject(filter, 'filter');
+  const params: string[] = [];
+  const clauses: string[] = [];
+  if (f.list !== undefined) {
+    params.push(nonEmptyString(f.list, 'list', MAX_FIELD_LENGTH).trim());
+    clauses.push(`list = $${params.length}`);
+  }
+  if (f.algorithm !== undefined) {
+    params.push(oneOf(f.algorithm, ALGORITHM_NAMES, 'algorithm'));
+    clauses.push(`algorithm = $${params.length}`);
+  }
+  return { where: clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`, params };
+}
+
+function toEntry(ctx: PgContext, row: Row): ListEntry {
+  if (row.oversized !== null) {
+    throw new HashwardenError(
+      'ERR_STORE',
+      `PostgreSQL store ${ctx.label}: bad entry ${JSON.stringify(row.id)} in list ${JSON.stringify(row.list)}: its ${row.oversized} is longer than ${LIMITS[row.oversized]} bytes, more than an import writes`,
+    );
+  }
+  try {
+    const algorithm = getAlgorithm(row.algorithm);
+    const entry = { id: row.id, list: row.list, algorithm: algorithm.name, hash: algorithm.format(row.hash as Buffer) };
+    if (row.label !== null) Object.assign(entry, { label: row.label });
+    if (row.metadata !== null) Object.assign(entry, { metadata: JSON.parse(row.metadata) as EntryMetadata });
+    return entry;
+  } catch (error) {
+    const message = `bad entry ${JSON.stringify(row.id)} in list ${JSON.stringify(row.list)}: ${(error as Error).message}`;
+    throw new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: ${message}`);
+  }
+}
+
+/** {@link PgHashStore.entries}: the filter checked now, the rows read as the loop asks for them. */
+export function entries(ctx: PgContext, filter?: EntryFilter): AsyncGenerator<ListEntry, void, undefined> {
+  const checked = entryFilter(filter);
+  open(ctx, 'read');
+  return cursor(ctx, checked);
+}
+
+/** Entries through a cursor in a read-only transaction of its own, fetched `FETCH_ROWS` at a time. */
+async function* cursor(
+  ctx: PgContext,
+  { where, params }: { where: string; params: string[] },
+): AsyncGenerator<ListEntry, void, undefined> {
+  const rows: Row[] = [];
+  let client: PoolClient;
+  try {
+    client = await ctx.pool.connect();
+  } catch (error) {
+    throw pgError(ctx, error);
+  }
+  let failed = true;
+  try {
+    try {
+      // REPEATABLE READ: one version of the store from the first row to the last.
+      await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      await client.query(
+        `DECLARE hw_entries NO SCROLL CURSOR FOR SELECT ${READ_COLUMNS} FROM entries${where} ORDER BY list, id`,
+        params,
+      );
+    } catch (error) {
+      throw pgError(ctx, error);
+    }
+    for (;;) {
+      try {
+        rows.push(...(await client.query<Row>(`FETCH ${FETCH_ROWS} FROM hw_entries`)).rows);
+      } catch (error) {
+        throw pgError(ctx, error);
+      }
+      if (rows.length === 0) break;
+      for (const row of rows.splice(0)) yield toEntry(ctx, row);
+    }
+    await client.query('COMMIT');
+    failed = false;
+  } finally {
+    // Left early (a `break`, an error): the transaction is rolled back and the client kept.
+    if (failed)
+      failed = !(await client.query('ROLLBACK').then(
+        () => true,
+        () => false,
+      ));
+    client.release(failed);
+  }
+}
+
+/** {@link PgHashStore.entry}. */
+export async function entry(ctx: PgContext, list: string, id: string): Promise<ListEntry | undefined> {
+  const l = nonEmptyString(list, 'list', MAX_FIELD_LENGTH).trim();
+  const i = nonEmptyString(id, 'id', MAX_FIELD_LENGTH).trim();
+  const row = await query<Row>(ctx, 'read', `SELECT ${READ_COLUMNS} FROM entries WHERE list = $1 AND id = $2`, [l, i]);
+  return row[0] === undefined ? undefined : toEntry(ctx, row[0]);
+}
+
+/** {@link PgHashStore.count}. */
+export async function count(ctx: PgContext, filter?: EntryFilter): Promise<number> {
+  const { where, params } = entryFilter(filter);
+  const rows = await query<{ n: string }>(ctx, 'count', `SELECT count(*) AS n FROM entries${where}`, params);
+  return Number(rows[0]?.n ?? 0);
+}
+
+async function query<R extends object>(ctx: PgContext, what: string, sql: string, params: unknown[]): Promise<R[]> {
+  return withClient(ctx, what, async (client) => {
+    try {
+      return (await client.query<R>(sql, params)).rows;
+    } catch (error) {
+      throw pgError(ctx, error);
+    }
+  });
+}
+
+/** A list's stored thresholds, checked (only a hand-edited table holds bad ones). */
+function storedThresholds(ctx: PgContext, list: string, json: string | null): Partial<Record<AlgorithmName, number>> {
+  try {
+    return parseThresholds(json);
+  } catch (error) {
+    throw new HashwardenError(
+      'ERR_STORE',
+      `PostgreSQL store ${ctx.label}: bad thresholds for list ${JSON.stringify(list)}: ${(error as Error).message}`,
+    );
+  }
+}
+
+interface ListRow {
+  readonly name: string;
+  readonly version: number;
+  readonly updated_at: Date;
+  readonly label: string | null;
+  readonly thresholds: string | null;
+  readonly enabled: boolean;
+}
+
+/** {@link PgHashStore.lists}: in one snapshot, so counts and versions agree. */
+export async function lists(ctx: PgContext, only?: string, client?: PoolClient): Promise<ListInfo[]> {
+  const run = async (c: PoolClient): Promise<ListInfo[]> => {
+    const filter = only === undefined ? '' : ' WHERE name = $1';
+    const params = only === undefined ? [] : [only];
+    const listRows = (
+      await c.query<ListRow>(
+        `SELECT name, version, updated_at, label, thresholds, enabled FROM lists${filter} ORDER BY name`,
+        params,
+      )
+    ).rows;
+    const counts = (
+      await c.query<{ list: string; algorithm: string; n: string }>(
+        `SELECT list, algorithm, count(*) AS n FROM entries${only === undefined ? '' : ' WHERE list = $1'} GROUP BY list, algorithm ORDER BY list, algorithm`,
+        params,
+      )
+    ).rows;
+    const byList = new Map<string, Partial<Record<AlgorithmName, number>>>();
+    const totals = new Map<string, number>();
+    for (const row of counts) {
+      const n = Number(row.n);
+      totals.set(row.list, (totals.get(row.list) ?? 0) + n);
+      if (!(ALGORITHM_NAMES as readonly string[]).includes(row.algorithm)) {
+        throw new HashwardenError(
+          'ERR_STORE',
+          `PostgreSQL store ${ctx.label}: list ${JSON.stringify(row.list)} holds entries of an unknown algorithm ${JSON.stringify(row.algorithm)}`,
+        );
+      }
+      const c2 = byList.get(row.list) ?? {};
+      c2[row.algorithm as AlgorithmName] = n;
+      byList.set(row.list, c2);
+    }
+    return listRows.map((row) =>
+      Object.freeze({
+        name: row.name,
+        version: row.version,
+        updatedAt: row.updated_at.toISOString(),
+        thresholds: Object.freeze(storedThresholds(ctx, row.name, row.thresholds)),
+        enabled: row.enabled,
+        ...(row.label === null ? {} : { label: row.label }),
+        counts: Object.freeze(byList.get(row.name) ?? {}),
+        total: totals.get(row.name) ?? 0,
+      }),
+    );
+  };
+  if (client !== undefined) return run(client);
+  return withClient(ctx, 'read', async (c) => {
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await run(c);
+      await c.query('COMMIT');
+      return result;
+    } catch (error) {
+      throw pgError(ctx, error);
+    }
+  });
+}
+
+/** {@link PgHashStore.history}. */
+export async function history(ctx: PgContext, list?: string): Promise<ImportRecord[]> {
+  const params = list === undefined ? [] : [nonEmptyString(list, 'list', MAX_FIELD_LENGTH).trim()];
+  type Record = {
+    list: string;
+    version: number;
+    source: string | null;
+    added: number;
+    updated: number;
+    unchanged: number;
+    removed: number;
+    mode: 'merge' | 'replace';
+    at: Date;
+  };
+  const rows = await query<Record>(
+    ctx,
+    'read',
+    `SELECT list, version, source, added, updated, unchanged, removed, mode, at FROM imports${list === undefined ? '' : ' WHERE list = $1'} ORDER BY seq`,
+    params,
+  );
+  return rows.map((r) =>
+    Object.freeze({
+      list: r.list,
+      added: r.added,
+      updated: r.updated,
+      unchanged: r.unchanged,
+      removed: r.removed,
+      version: r.version,
+      mode: r.mode,
+      ...(r.source === null ? {} : { source: r.source }),
+      at: r.at.toISOString(),
+    }),
+  );
+}
+
+/** {@link PgHashStore.checkpoint}. */
+export async function checkpoint(ctx: PgContext, key: string): Promise<string | undefined> {
+  const k = nonEmptyString(key, 'key', MAX_FIELD_LENGTH);
+  const rows = await query<{ value: string | null; over: boolean }>(
+    ctx,
+    'read',
+    `SELECT CASE WHEN octet_length(value) > ${MAX_CHECKPOINT_BYTES} THEN NULL ELSE value END AS value, octet_length(value) > ${MAX_CHECKPOINT_BYTES} AS over FROM checkpoints WHERE key = $1`,
+    [k],
+  );
+  const row = rows[0];
+  if (row === undefined) return undefined;
+  if (row.over) {
+    throw new HashwardenError(
+      'ERR_STORE',
+      `PostgreSQL store ${ctx.label}: checkpoint ${JSON.stringify(k)} is longer than ${MAX_CHECKPOINT_BYTES} bytes, more than a sync writes`,
+    );
+  }
+  return row.value as string;
+}
+
+/** {@link PgHashStore.setListPolicy}: the list's row locked while its thresholds are merged. */
+export async function setListPolicy(ctx: PgContext, name: string, change: ListPolicyChange): Promise<ListInfo> {
+  const { list, thresholds, label, enabled } = resolvePolicyChange(name, change);
+  return inTransaction(ctx, 'change a list', async (client) => {
+    const row = (
+      await client.query<{ thresholds: string | null }>('SELECT thresholds FROM lists WHERE name = $1 FOR UPDATE', [
+        list,
+      ])
+    ).rows[0];
+    if (row === undefined)
+      throw new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: no list named ${JSON.stringify(list)}`);
+    if (thresholds !== undefined) {
+      const merged = mergeThresholds(storedThresholds(ctx, list, row.thresholds), thresholds);
+      await client.query('UPDATE lists SET thresholds = $1 WHERE name = $2', [merged, list]);
+    }
+    if (label !== undefined) await client.query('UPDATE lists SET label = $1 WHERE name = $2', [label, list]);
+    if (enabled !== undefined) await client.query('UPDATE lists SET enabled = $1 WHERE name = $2', [enabled, list]);
+    return (await lists(ctx, list, client))[0] as ListInfo;
+  });
+}

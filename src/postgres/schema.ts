@@ -1,0 +1,182 @@
+/**
+ * The PostgreSQL store's schema: the tables of the SQLite store (src/store/schema.ts), with
+ * PostgreSQL's types (hashes as `bytea`, times as `timestamptz`), created in an empty database and
+ * checked in one that holds them. Names and ids are `COLLATE "C"`, so that the primary key's order
+ * is byte order, as SQLite's: `entries()` reads in key order whatever the database's locale.
+ * `entries.list` has no foreign key to `lists`: every import writes the list's row first, in its
+ * own transaction, and the key's check of each inserted row cost about as much as the insert
+ * (the SQLite store turns its own check off during imports for the same reason).
+ */
+import { HashwardenError } from '../errors.js';
+import { pgError, type PgContext } from './context.js';
+import type { PoolClient } from './driver.js';
+import { PG_SCHEMA_VERSION } from './types.js';
+
+/** The comment on `lists` that marks a hashwarden store and its version. */
+const MARK = `hashwarden store schema ${PG_SCHEMA_VERSION}`;
+
+/**
+ * The first key of the advisory locks the store takes (the second names the list, or 0 for the
+ * schema): "hash" in ASCII, so that they are told apart from an application's own locks.
+ */
+export const LOCK_SPACE = 0x68617368;
+
+const TABLES = ['lists', 'entries', 'imports', 'checkpoints'] as const;
+
+const SCHEMA = `
+CREATE TABLE lists (
+  name text COLLATE "C" PRIMARY KEY,
+  version integer NOT NULL,
+  created_at timestamptz NOT NULL,
+  updated_at timestamptz NOT NULL,
+  label text,
+  thresholds text,
+  enabled boolean NOT NULL DEFAULT true
+);
+CREATE TABLE entries (
+  list text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  algorithm text NOT NULL,
+  hash bytea NOT NULL,
+  label text,
+  metadata text,
+  PRIMARY KEY (list, id)
+);
+CREATE TABLE imports (
+  seq bigserial PRIMARY KEY,
+  list text COLLATE "C" NOT NULL,
+  version integer NOT NULL,
+  source text,
+  added integer NOT NULL,
+  updated integer NOT NULL,
+  unchanged integer NOT NULL,
+  removed integer NOT NULL,
+  mode text NOT NULL,
+  at timestamptz NOT NULL
+);
+CREATE INDEX imports_list ON imports (list, seq);
+CREATE TABLE checkpoints (
+  key text COLLATE "C" PRIMARY KEY,
+  value text NOT NULL,
+  at timestamptz NOT NULL
+);
+COMMENT ON TABLE lists IS '${MARK}';
+`;
+
+/** Each table's columns as `name type nullable collation`, in order, as this release creates them. */
+const EXPECTED: Readonly<Record<(typeof TABLES)[number], readonly string[]>> = {
+  lists: [
+    'name text NO C',
+    'version integer NO',
+    'created_at timestamp with time zone NO',
+    'updated_at timestamp with time zone NO',
+    'label text YES',
+    'thresholds text YES',
+    'enabled boolean NO',
+  ],
+  entries: [
+    'list text NO C',
+    'id text NO C',
+    'algorithm text NO',
+    'hash bytea NO',
+    'label text YES',
+    'metadata text YES',
+  ],
+  imports: [
+    'seq bigint NO',
+    'list text NO C',
+    'version integer NO',
+    'source text YES',
+    'added integer NO',
+    'updated integer NO',
+    'unchanged integer NO',
+    'removed integer NO',
+    'mode text NO',
+    'at timestamp with time zone NO',
+  ],
+  checkpoints: ['key text NO C', 'value text NO', 'at timestamp with time zone NO'],
+};
+
+function notAStore(ctx: PgContext, why: string): HashwardenError {
+  return new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: not a hashwarden store (${why})`);
+}
+
+/**
+ * Checks the schema in the connection's `search_path`, creating it when the database holds none of
+ * its tables and `create` allows; refuses tables whose columns differ, a trigger on them (it would
+ * run inside every import), or another schema version. Runs under an advisory lock, so that two
+ * processes connecting to a new database at once create it once.
+ */
+export async function prepareSchema(ctx: PgContext, client: PoolClient, create: boolean): Promise<void> {
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1, 0)', [LOCK_SPACE]);
+    let present = await tablesPresent(client);
+    if (present.length === 0) {
+      if (!create) throw notAStore(ctx, 'the database holds none of its tables');
+      await client.query(SCHEMA);
+      present = await tablesPresent(client);
+    }
+    const missing = TABLES.filter((t) => !present.includes(t));
+    if (missing.length > 0) throw notAStore(ctx, `tables missing: ${missing.join(', ')}`);
+    const mark = await client.query<{ mark: string | null }>(
+      "SELECT obj_description(to_regclass('lists'), 'pg_class') AS mark",
+    );
+    const found = mark.rows[0]?.mark ?? null;
+    if (found !== MARK) {
+      const version = /^hashwarden store schema (\d+)$/.exec(found ?? '')?.[1];
+      if (version === undefined) throw notAStore(ctx, 'its lists table carries no hashwarden schema version');
+      throw new HashwardenError(
+        'ERR_STORE',
+        `PostgreSQL store ${ctx.label}: schema version ${version} is not the one this hashwarden reads (${PG_SCHEMA_VERSION})`,
+      );
+    }
+    await refuseAltered(ctx, client);
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw pgError(ctx, error);
+  }
+}
+
+/** The store's tables the connection's `search_path` finds. */
+async function tablesPresent(client: PoolClient): Promise<string[]> {
+  const result = await client.query<{ name: string }>(
+    'SELECT t AS name FROM unnest($1::text[]) AS t WHERE to_regclass(quote_ident(t)) IS NOT NULL',
+    [TABLES],
+  );
+  return result.rows.map((row) => row.name);
+}
+
+/** Refuses tables whose columns are not the schema's, and triggers on them. */
+async function refuseAltered(ctx: PgContext, client: PoolClient): Promise<void> {
+  for (const table of TABLES) {
+    const columns = await client.query<{ shape: string }>(
+      `SELECT concat_ws(' ', a.attname, format_type(a.atttypid, NULL), CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END,
+         CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN (SELECT collname FROM pg_collation WHERE oid = a.attcollation) END) AS shape
+       FROM pg_attribute a JOIN pg_type t ON t.oid = a.atttypid
+       WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
+      [table],
+    );
+    const have = columns.rows.map((row) => row.shape);
+    const want = EXPECTED[table];
+    if (have.length !== want.length || have.some((shape, i) => shape !== want[i])) {
+      throw notAStore(
+        ctx,
+        `its table ${JSON.stringify(table)} is not the one the hashwarden schema defines: altered by hand; it is not used`,
+      );
+    }
+  }
+  const triggers = await client.query<{ name: string; table: string }>(
+    `SELECT tgname AS name, tgrelid::regclass::text AS table FROM pg_trigger
+     WHERE NOT tgisinternal AND tgrelid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) AS t)`,
+    [TABLES],
+  );
+  const trigger = triggers.rows[0];
+  if (trigger !== undefined) {
+    throw notAStore(
+      ctx,
+      `it holds trigger ${JSON.stringify(trigger.name)} on ${JSON.stringify(trigger.table)}, which the hashwarden schema does not define; it is not used`,
+    );
+  }
+}
