@@ -142,3 +142,14 @@ describe('HashStore: schema version 2 stores', () => {
     expect((await readFile(path)).readUInt32BE(60)).toBe(STORE_SCHEMA_VERSION);
   });
 });
+
+describe('HashStore.importFile checkpoints', () => {
+  it('writes the checkpoint of a file import in its transaction', async () => {
+    const s = store();
+    const file = join(dir, 'delta.csv');
+    await writeFile(file, `id,algorithm,hash\n1,md5,${'a'.repeat(32)}\n`);
+    await s.importFile(file, { list: 'feed', checkpoint: { key: 'file|feed', value: 'after-delta-1' } });
+    expect(s.checkpoint('file|feed')).toBe('after-delta-1');
+    expect(s.count({ list: 'feed' })).toBe(1);
+  });
+});

@@ -54,6 +54,7 @@ export async function resolveFileImport(path: string, options: ImportFileOptions
       ...(o.replace === undefined ? {} : { replace: o.replace as readonly string[] }),
       ...(o.allowEmpty === undefined ? {} : { allowEmpty: o.allowEmpty as boolean }),
       ...(o.dedupe === undefined ? {} : { dedupe: o.dedupe }),
+      ...(o.checkpoint === undefined ? {} : { checkpoint: o.checkpoint }),
       source: o.source === undefined ? path : (o.source as string),
     }),
     only: multiList ? undefined : list,
