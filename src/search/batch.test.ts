@@ -129,7 +129,7 @@ describe('searchBatch', () => {
           expect(listed(searchBatch(index, queries, threshold))).toEqual(bruteForce(queries, entries, threshold));
         },
       ),
-      { seed: 20261206, numRuns: 150 },
+      { seed: 20261206, numRuns: 100 },
     );
   });
 
@@ -178,15 +178,15 @@ describe('searchBatch', () => {
           expect(listed(searchBatch(index, queries, threshold))).toEqual(expected);
         },
       ),
-      { seed: 20261206, numRuns: 60 },
+      { seed: 20261206, numRuns: 40 },
     );
   });
 
-  it('answers batches larger than one kernel chunk, with queries near entries spread through them', () => {
-    const hashes = makeList('mixed', 600, 7);
+  it('answers batches larger than one kernel chunk (65,536 queries), with queries near entries spread through them', () => {
+    const hashes = makeList('mixed', 60, 7);
     const entries = concat(hashes);
-    const index = BatchIndex.fromHashes(entries, { guardFraction: Infinity });
-    const queries = queriesFor(hashes, 5000, 11);
+    const index = BatchIndex.fromHashes(entries, { substringBits: 16, guardFraction: Infinity });
+    const queries = queriesFor(hashes, 66_000, 11);
     expect(listed(searchBatch(index, queries, 31))).toEqual(bruteForce(queries, entries, 31));
   });
 

@@ -24,18 +24,20 @@
 
   ;; Probes table ($width bits from bit $bit; $nprobe masks at $masks; bucket starts at $offsets,
   ;; ids at $ids, halves at $halves holding hash bytes $halfAt..$halfAt+15, occupancy bits at
-  ;; $occupied) for the $n queries at $queries (32 bytes each), numbered from $first in the hits.
+  ;; $occupied) for $n of the queries at $queries (32 bytes each): those whose numbers the u32s at
+  ;; $order list, in that order (batch.ts sorts them by key, so that the buckets they probe, and
+  ;; the halves those hold, are read in nearly ascending order rather than at random).
   ;; Query q's work counter (u32 at $work + 4q) gains the size of every bucket it reads; a query
   ;; whose counter already exceeds $budget is skipped (the caller scans it). Stops before a query
   ;; when fewer than $reserve triples of room are left at $out (capacity $cap) and returns the
-  ;; number of queries done; the number of triples written is stored at address $count.
+  ;; number of $order's queries done; the number of triples written is stored at address $count.
   (func (export "probe")
     (param $bit i32) (param $width i32) (param $nprobe i32) (param $masks i32) (param $offsets i32)
     (param $ids i32) (param $halves i32) (param $halfAt i32) (param $occupied i32)
-    (param $words i32) (param $queries i32) (param $n i32) (param $first i32) (param $threshold i32)
+    (param $words i32) (param $queries i32) (param $order i32) (param $n i32) (param $threshold i32)
     (param $work i32) (param $budget i32) (param $out i32) (param $cap i32) (param $reserve i32) (param $count i32)
     (result i32)
-    (local $q i32) (local $qp i32) (local $t i64) (local $hits i32) (local $wp i32) (local $size i32)
+    (local $i i32) (local $q i32) (local $qp i32) (local $t i64) (local $hits i32) (local $wp i32) (local $size i32)
     (local $h0 i64) (local $h1 i64) (local $b i32) (local $key i32) (local $keyMask i32) (local $shift i32)
     (local $p i32) (local $x i32) (local $bucket i32) (local $k i32) (local $to i32) (local $hp i32)
     (local $d i64) (local $e i32) (local $ep i32) (local $o i32)
@@ -44,8 +46,9 @@
     (local.set $shift (i32.sub (i32.sub (i32.const 32) (i32.and (local.get $bit) (i32.const 7))) (local.get $width)))
     (block $stop
       (loop $query
-        (br_if $stop (i32.ge_u (local.get $q) (local.get $n)))
+        (br_if $stop (i32.ge_u (local.get $i) (local.get $n)))
         (br_if $stop (i32.gt_u (i32.add (local.get $hits) (local.get $reserve)) (local.get $cap)))
+        (local.set $q (i32.load (i32.add (local.get $order) (i32.shl (local.get $i) (i32.const 2)))))
         (local.set $wp (i32.add (local.get $work) (i32.shl (local.get $q) (i32.const 2))))
         (if (i32.le_u (i32.load (local.get $wp)) (local.get $budget))
           (then
@@ -102,7 +105,7 @@
                         (if (i64.le_u (local.get $d) (local.get $t))
                           (then
                             (local.set $o (i32.add (local.get $out) (i32.mul (local.get $hits) (i32.const 12))))
-                            (i32.store (local.get $o) (i32.add (local.get $first) (local.get $q)))
+                            (i32.store (local.get $o) (local.get $q))
                             (i32.store offset=4 (local.get $o) (local.get $e))
                             (i32.store offset=8 (local.get $o) (i32.wrap_i64 (local.get $d)))
                             (local.set $hits (i32.add (local.get $hits) (i32.const 1)))))))
@@ -112,8 +115,8 @@
               (local.set $p (i32.add (local.get $p) (i32.const 1)))
               (br_if $probe (i32.lt_u (local.get $p) (local.get $nprobe))))
             (i32.store (local.get $wp) (i32.add (i32.load (local.get $wp)) (local.get $size)))))
-        (local.set $q (i32.add (local.get $q) (i32.const 1)))
+        (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $query)))
     (i32.store (local.get $count) (local.get $hits))
-    (local.get $q))
+    (local.get $i))
 )

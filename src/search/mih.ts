@@ -85,7 +85,7 @@ function resolveGuard(options: MihOptions | undefined): ResolvedOptions {
  * bytes always cover them (start mod 8 ≤ 7, width ≤ 24); what the fourth byte holds past the
  * substring (even past the hash: the next hash, or nothing at the end) is shifted out.
  */
-function keyAt(bytes: Uint8Array, base: number, start: number, width: number): number {
+export function keyAt(bytes: Uint8Array, base: number, start: number, width: number): number {
   const at = base + (start >>> 3);
   const word =
     (((bytes[at] ?? 0) << 24) | ((bytes[at + 1] ?? 0) << 16) | ((bytes[at + 2] ?? 0) << 8) | (bytes[at + 3] ?? 0)) >>>
