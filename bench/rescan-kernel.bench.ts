@@ -11,7 +11,7 @@
  * their combined rate. The extrapolation is queries ÷ rate; it is printed as such, not measured.
  *
  * Run: node scripts/build-wasm.mjs && npx tsx bench/rescan-kernel.bench.ts [--sizes 10000,1000000]
- *   [--queries 10000:400000,1000000:40000] [--widths 12,16] [--workers 2]
+ *   [--queries 10000:400000,1000000:131072] [--widths 12,16] [--workers 2]
  * The default run takes a few minutes on a 2-core machine.
  */
 import { availableParallelism, cpus, loadavg } from 'node:os';
@@ -137,7 +137,7 @@ function extrapolate(rate: number): string {
 async function main(): Promise<void> {
   const sizes = (option('sizes') ?? '10000,1000000').split(',').map(Number);
   const queryCounts = new Map(
-    (option('queries') ?? '10000:400000,1000000:40000').split(',').map((pair) => pair.split(':').map(Number)) as [
+    (option('queries') ?? '10000:400000,1000000:131072').split(',').map((pair) => pair.split(':').map(Number)) as [
       number,
       number,
     ][],

@@ -4,6 +4,7 @@ import { makeList, makeQuery, prng, QUERIES, SHAPES } from '../testing/hash-list
 import {
   BATCH_GUARD_FRACTION,
   BATCH_SCAN_BELOW,
+  BATCH_SORT_FROM,
   BatchHits,
   BatchIndex,
   defaultBatchSubstringBits,
@@ -72,6 +73,44 @@ function queriesFor(hashes: readonly Uint8Array[], count: number, seed: number):
   );
 }
 
+/**
+ * Per table i, a query exactly `threshold` from a random entry that only table i can find, at a
+ * mask of the largest weight probed there. With t = s·m + a, tables 0..a are probed at radius s and
+ * the rest at s − 1: substring j of the query differs from the entry's in radius_j + 1 bits for
+ * every j but i, which differs in radius_i bits (fewer when a radius exceeds the width).
+ */
+function tightQueries(
+  index: BatchIndex,
+  hashes: readonly Uint8Array[],
+  threshold: number,
+  int: (below: number) => number,
+): Uint8Array[] {
+  const widths = index.substringBits;
+  const m = widths.length;
+  const s = Math.floor(threshold / m);
+  const a = threshold - s * m;
+  const tight: Uint8Array[] = [];
+  for (let i = 0; i < m; i++) {
+    const query = Uint8Array.from(hashes[int(hashes.length)] as Uint8Array);
+    let start = 0;
+    widths.forEach((width, j) => {
+      const radius = j <= a ? s : s - 1;
+      const flips = j === i ? radius : radius + 1;
+      // Distinct bits of substring j (bit 0: the top bit of byte 0): its first ones, its last
+      // ones (the first and the last flip masks in probe order) or random ones.
+      const bits = Array.from({ length: width }, (_, b) => start + b);
+      const order = int(3);
+      if (order === 1) bits.reverse();
+      else if (order === 2) bits.sort(() => int(3) - 1);
+      for (const bit of bits.slice(0, Math.max(0, flips)))
+        query[bit >> 3] = (query[bit >> 3] as number) ^ (0x80 >> (bit & 7));
+      start += width;
+    });
+    tight.push(query);
+  }
+  return tight;
+}
+
 describe('searchBatch', () => {
   it('finds exactly the pairs brute force finds, for every list shape, width and threshold 0..64', () => {
     fc.assert(
@@ -134,10 +173,7 @@ describe('searchBatch', () => {
   });
 
   it('finds a pair at exactly the threshold that only one table, at its outermost radius, can find', () => {
-    // With t = s·m + a, tables 0..a are probed at radius s and the rest at s − 1. A query whose
-    // substring j differs from the entry in radius_j + 1 bits for every j but one table i, which
-    // differs in radius_i bits, is exactly t away and reachable through table i alone, at a mask
-    // of the largest weight probed there: the pairs a kernel that skips any probe would miss.
+    // The pairs a kernel that skips any probe would miss (tightQueries).
     fc.assert(
       fc.property(
         fc.constantFrom(...WIDTHS.filter((w) => w > 0)),
@@ -148,29 +184,7 @@ describe('searchBatch', () => {
           const hashes = makeList('random', 600, seed);
           const entries = concat(hashes);
           const index = BatchIndex.fromHashes(entries, { substringBits, guardFraction: Infinity });
-          const widths = index.substringBits;
-          const m = widths.length;
-          const s = Math.floor(threshold / m);
-          const a = threshold - s * m;
-          const tight: Uint8Array[] = [];
-          for (let i = 0; i < m; i++) {
-            const query = Uint8Array.from(hashes[int(hashes.length)] as Uint8Array);
-            let start = 0;
-            widths.forEach((width, j) => {
-              const radius = j <= a ? s : s - 1;
-              const flips = j === i ? radius : radius + 1;
-              // Distinct bits of substring j (bit 0: the top bit of byte 0): its first ones, its
-              // last ones (the first and the last flip masks in probe order) or random ones.
-              const bits = Array.from({ length: width }, (_, b) => start + b);
-              const order = int(3);
-              if (order === 1) bits.reverse();
-              else if (order === 2) bits.sort(() => int(3) - 1);
-              for (const bit of bits.slice(0, Math.max(0, flips)))
-                query[bit >> 3] = (query[bit >> 3] as number) ^ (0x80 >> (bit & 7));
-              start += width;
-            });
-            tight.push(query);
-          }
+          const tight = tightQueries(index, hashes, threshold, int);
           const queries = concat(tight);
           const expected = bruteForce(queries, entries, threshold);
           // Substring i's radius may exceed its width (small widths, t near 64): then fewer flips.
@@ -188,6 +202,21 @@ describe('searchBatch', () => {
     const index = BatchIndex.fromHashes(entries, { substringBits: 16, guardFraction: Infinity });
     const queries = queriesFor(hashes, 66_000, 11);
     expect(listed(searchBatch(index, queries, 31))).toEqual(bruteForce(queries, entries, 31));
+  });
+
+  it(`finds exactly the pairs brute force finds in sets large enough (${BATCH_SORT_FROM}) to sort queries by key`, () => {
+    const hashes = makeList('mixed', BATCH_SORT_FROM, 17);
+    const entries = concat(hashes);
+    const int = prng(19);
+    for (const guardFraction of [Infinity, BATCH_GUARD_FRACTION]) {
+      const index = BatchIndex.fromHashes(entries, { guardFraction });
+      for (const threshold of [0, 8, 31, 64]) {
+        const queries = concat([...tightQueries(index, hashes, threshold, int), ...hashes.slice(0, 8)]);
+        expect(listed(searchBatch(index, queries, threshold)), `t = ${threshold}`).toEqual(
+          bruteForce(queries, entries, threshold),
+        );
+      }
+    }
   });
 
   it('hands a query near a cluster to the scan and still finds every entry once', () => {

@@ -161,6 +161,14 @@ const WASM_PAGE = 65536;
 const CHUNK_QUERIES = 65_536;
 /** Bits of a table's key the queries are sorted by: 2^16 counts, 256 KiB, stay in cache. */
 const ORDER_BITS = 16;
+/**
+ * Entry sets from this size have their chunks sorted by key before each table. Below it a table
+ * (20 bytes an entry) stays in cache anyway and the sort is pure cost: at 10k entries the kernel
+ * was faster unsorted, at 1M about 3× faster sorted (bench/rescan-kernel.bench.ts); sizes in
+ * between were not measured, and 2^16 entries (1.3 MB a table) is where a table outgrows the
+ * second-level caches of current processors.
+ */
+export const BATCH_SORT_FROM = 65_536;
 /** Bytes per hit triple in the kernel's output. */
 const TRIPLE = 12;
 
@@ -385,7 +393,9 @@ export class BatchIndex {
       const chunkBytes = u8.subarray(queriesAt, queriesAt + chunk * HASH_BYTES + 4);
       for (let j = 0; j < m; j++) {
         if ((counts[j] as number) === 0) continue;
-        this.#sortByKey(chunkBytes, chunk, j, u32.subarray(orderAt >>> 2, (orderAt >>> 2) + chunk));
+        const order = u32.subarray(orderAt >>> 2, (orderAt >>> 2) + chunk);
+        if (this.count >= BATCH_SORT_FROM) this.#sortByKey(chunkBytes, chunk, j, order);
+        else if (j === 0) for (let q = 0; q < chunk; q++) order[q] = q;
         for (let from = 0; from < chunk; ) {
           const ran = exports.probe(
             this.#starts[j] as number,
