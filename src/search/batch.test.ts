@@ -8,6 +8,7 @@ import {
   BatchHits,
   BatchIndex,
   defaultBatchSubstringBits,
+  MAX_BATCH_ENTRIES,
   searchBatch,
 } from './batch.js';
 import { LinearIndex } from './linear.js';
@@ -275,6 +276,7 @@ describe('searchBatch', () => {
     expect(() => BatchIndex.fromHashes(new Uint8Array(31))).toThrow(RangeError);
     expect(() => BatchIndex.fromHashes(new Uint8Array(32), { substringBits: 30 })).toThrow(RangeError);
     expect(() => BatchIndex.fromLinear({} as LinearIndex)).toThrow(TypeError);
+    expect(() => BatchIndex.fromLinear(LinearIndex.allocate(MAX_BATCH_ENTRIES + 1))).toThrow(RangeError);
     expect(() => BatchIndex.fromHashes(new Uint8Array(32), { guardFraction: 0 })).toThrow(RangeError);
   });
 });

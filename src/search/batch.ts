@@ -20,6 +20,13 @@ import { substringWidths, validSubstringBits } from './tier.js';
 
 const HASH_BYTES = 32;
 
+/**
+ * Most entries one index takes: 2^22 (4M). Each costs about 350 bytes in the kernel's memory (16
+ * tables of 20 bytes, the hash, the output room), 1.5 GB at this size, and a WebAssembly memory
+ * cannot pass 4 GB; a caller with more new entries splits them over several indexes.
+ */
+export const MAX_BATCH_ENTRIES = 2 ** 22;
+
 /** Default table width: see {@link defaultBatchSubstringBits}. */
 const BATCH_SUBSTRING_BITS = 16;
 
@@ -307,6 +314,7 @@ export class BatchIndex {
    */
   static fromLinear(linear: LinearIndex, options?: BatchIndexOptions): BatchIndex {
     if (!(linear instanceof LinearIndex)) invalid('LinearIndex', 'linear', linear);
+    integerInRange(linear.count, 0, MAX_BATCH_ENTRIES, 'linear.count');
     const o = optionsObject(options, 'options');
     const target =
       o.substringBits === undefined
@@ -332,6 +340,7 @@ export class BatchIndex {
    */
   static fromHashes(hashes: Uint8Array, options?: BatchIndexOptions): BatchIndex {
     const count = validBatch(hashes, 'hashes');
+    integerInRange(count, 0, MAX_BATCH_ENTRIES, 'hashes.length / 32');
     const linear = LinearIndex.allocate(count);
     const { a, b } = linear.planes();
     for (let i = 0; i < count; i++) {
