@@ -2,14 +2,16 @@
  * The batch kernel of a rescan: many queries (every hash each recorded upload searched) against one
  * set of entries (those a list import just added), returning only the hits as typed arrays.
  *
- * The entries get multi-index hashing tables (mih.ts's tables and radius rule, docs/algorithms.md)
- * tuned for throughput rather than for one query's latency: the hashes are kept a second time as
- * 32 contiguous bytes each, so verifying a candidate reads one cache line instead of two planes;
- * a candidate is verified as its bucket is read, with no candidate array; and a query whose
- * candidates would cost more than a scan is answered by the linear index's WebAssembly scan. Very
- * small entry sets are scanned outright. Exact at every threshold: a pair within the threshold
- * shares a substring within the probed radius (the pigeonhole rule), every candidate's distance
- * is computed in full before it counts, and an entry found through several tables is reported once.
+ * The entries get multi-index hashing tables (mih.ts's tables and radius rule) laid out for
+ * throughput rather than one query's latency (batch.wat): beside each table's ids, in bucket order,
+ * the half of each hash that the table's substring is not in, so a bucket's candidates are filtered
+ * by reading on rather than by a random read each; one WebAssembly call probes one table for a
+ * chunk of queries, sorted by that table's key when the table outgrows the cache. A query near a
+ * cluster of entries is answered by the linear index's scan, and very small entry sets are scanned
+ * outright. Exact at every threshold (docs/algorithms.md, *The rescan's batch kernel*): a pair
+ * within the threshold shares a substring within the probed radius (the pigeonhole rule), a
+ * partial distance never exceeds the whole, every hit's distance is computed in full, and an entry
+ * found through several tables is reported once.
  */
 import { integerInRange, invalid, optionsObject, positiveNumber } from '../validate.js';
 import { LazyWasm, type WasmMemory } from '../wasm.js';
@@ -31,16 +33,18 @@ export const MAX_BATCH_ENTRIES = 2 ** 22;
 const BATCH_SUBSTRING_BITS = 16;
 
 /**
- * Entry sets smaller than this are scanned for every query instead of indexed: below it the
- * scan of the whole set costs no more than the probes alone (bench/rescan-kernel.bench.ts).
+ * Entry sets smaller than this are scanned for every query instead of indexed: the scan then
+ * reads no more hashes than t = 31 makes probes (272) and candidates, and streams them. The exact
+ * crossover was not measured.
  */
 export const BATCH_SCAN_BELOW = 512;
 
 /**
  * Default `guardFraction`: a query whose probes plus candidates exceed count / 8 is answered by the
  * scan. A probe or candidate is a random read worth several hashes of the scan's streaming read, so
- * past this point (a query near a cluster of entries) the scan is the cheaper way. Exactness does
- * not depend on it.
+ * past this point (a query near a cluster of entries) the scan is the cheaper way. The value is
+ * reasoned, not measured (mih.ts's measured break-even, N/32, is for one query's random reads; a
+ * batch reads buckets in order). Exactness does not depend on it.
  */
 export const BATCH_GUARD_FRACTION = 1 / 8;
 
@@ -116,7 +120,7 @@ export interface BatchIndexOptions {
 
 /**
  * Substring width for `count` entries. 16 bits (16 tables probed at radius 1 for t = 31) was the
- * fastest of the widths 12–20 that bench/rescan-kernel.bench.ts swept at 10k and 1M entries: its
+ * fastest of the widths bench/rescan-kernel.bench.ts swept (12–18 at 10k entries, 14–20 at 1M): its
  * few probes each read on through a bucket's halves, which costs little. 0 (scan) below
  * {@link BATCH_SCAN_BELOW}.
  *
