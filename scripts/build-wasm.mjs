@@ -1,5 +1,5 @@
 /**
- * Builds the WebAssembly kernels — src/search/popcount.wat (the linear scan), src/snapshot/xxh3.wat (snapshot
+ * Builds the WebAssembly kernels — src/search/popcount.wat (the linear scan), src/search/batch.wat (the rescan's batch search), src/snapshot/xxh3.wat (snapshot
  * checksums) and src/algorithms/pdq.wat and blockhash.wat (PDQ's and blockhash's pixel maths) — with wabt (the WebAssembly text compiler, a dev dependency), writing each one's
  * bytes as a base64 constant in a TypeScript module beside it (popcount-wasm.ts, xxh3-wasm.ts).
  * Binaries are built from their text sources on every package build, never committed, so the
@@ -22,6 +22,12 @@ const KERNELS = [
     target: join(src, 'search', 'popcount-wasm.ts'),
     name: 'POPCOUNT_WASM_BASE64',
     what: 'The popcount kernel',
+  },
+  {
+    source: join(src, 'search', 'batch.wat'),
+    target: join(src, 'search', 'batch-wasm.ts'),
+    name: 'BATCH_WASM_BASE64',
+    what: "The rescan's batch kernel",
   },
   {
     source: join(src, 'snapshot', 'xxh3.wat'),

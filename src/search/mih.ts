@@ -22,7 +22,7 @@ const HALF_BYTES = 16;
  * hashes (m × 65,536 probes > N/32 already); it bounds the enumeration when the guard is off, and
  * the cached flip masks at 256 KiB a width.
  */
-const MAX_PROBES_PER_TABLE = 1 << 16;
+export const MAX_PROBES_PER_TABLE = 1 << 16;
 
 /**
  * Default `guardFraction`: the scan answers when probes + candidates exceed N/32, the break-even
@@ -85,7 +85,7 @@ function resolveGuard(options: MihOptions | undefined): ResolvedOptions {
  * bytes always cover them (start mod 8 ≤ 7, width ≤ 24); what the fourth byte holds past the
  * substring (even past the hash: the next hash, or nothing at the end) is shifted out.
  */
-function keyAt(bytes: Uint8Array, base: number, start: number, width: number): number {
+export function keyAt(bytes: Uint8Array, base: number, start: number, width: number): number {
   const at = base + (start >>> 3);
   const word =
     (((bytes[at] ?? 0) << 24) | ((bytes[at + 1] ?? 0) << 16) | ((bytes[at + 2] ?? 0) << 8) | (bytes[at + 3] ?? 0)) >>>
@@ -235,7 +235,7 @@ const BINOMIAL_SUMS: readonly (readonly number[])[] = Array.from({ length: MAX_S
 });
 
 /** Keys within `radius` of a `width`-bit key; 0 for a negative radius (the table is skipped). */
-function probesAt(width: number, radius: number): number {
+export function probesAt(width: number, radius: number): number {
   if (radius < 0) return 0;
   const sums = BINOMIAL_SUMS[width] as readonly number[];
   return sums[Math.min(radius, width)] as number;
@@ -248,7 +248,7 @@ function probesAt(width: number, radius: number): number {
  */
 const MASKS: (Int32Array | undefined)[] = [];
 
-function masksFor(width: number, radius: number): Int32Array {
+export function masksFor(width: number, radius: number): Int32Array {
   const needed = probesAt(width, radius);
   const cached = MASKS[width];
   if (cached !== undefined && cached.length >= needed) return cached;
