@@ -1,10 +1,25 @@
 /**
  * The rescan's one search: recorded hashes, packed, against an index of the new entries, giving
- * the hits alone. Kept to this one function so that a batch kernel (many queries per pass over
- * the index) can take its place; this version asks the matcher's own indexes one query at a time,
- * so it finds exactly what `matchImage` finds (the indexes are exact: indexed == brute force).
+ * the hits alone. Perceptual hashes go through the batch kernel (src/search/batch.ts: many
+ * queries per pass over a multi-index of the new entries, hits as typed arrays), exact against a
+ * brute-force scan like every index here, so a rescan finds what `matchImage` would; exact hashes
+ * through the table's own sorted index. A table above the kernel's entry bound is searched one
+ * query at a time by the matcher's index.
  */
-import type { MatcherTable } from '../search/tables.js';
+import { BatchHits, BatchIndex, MAX_BATCH_ENTRIES, searchBatch } from '../search/batch.js';
+import type { MatcherTable, PerceptualTable } from '../search/tables.js';
+
+/** The batch index of each table, built once per rescan round (a table lives one round). */
+const batchIndexes = new WeakMap<PerceptualTable, BatchIndex>();
+
+function batchIndexOf(table: PerceptualTable): BatchIndex {
+  let index = batchIndexes.get(table);
+  if (index === undefined) {
+    index = BatchIndex.fromLinear(table.linear);
+    batchIndexes.set(table, index);
+  }
+  return index;
+}
 
 /** Each new entry's threshold (its list's, under the current policy), by entry position. */
 export interface EntryThresholds {
@@ -35,6 +50,15 @@ export function findMatches(
   const width = table.algorithm.bits / 8;
   if (queries.length !== count * width) throw new RangeError(`Expected ${count} hashes of ${width} bytes`);
   const out: FoundHits = { query: [], entry: [], distance: [] };
+  if (table.kind === 'perceptual' && table.linear.count <= MAX_BATCH_ENTRIES && width === 32) {
+    const hits = searchBatch(batchIndexOf(table), queries, thresholds.widest, new BatchHits());
+    for (let k = 0; k < hits.length; k++) {
+      const entry = hits.entries[k] as number;
+      const distance = hits.distances[k] as number;
+      if (distance <= (thresholds.ofEntry[entry] as number)) push(out, hits.queries[k] as number, entry, distance);
+    }
+    return out;
+  }
   for (let q = 0; q < count; q++) {
     const hash = queries.subarray(q * width, (q + 1) * width);
     if (table.kind === 'exact') {
