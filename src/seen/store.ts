@@ -8,7 +8,7 @@ import { MAX_FIELD_LENGTH } from '../lists/entry.js';
 import type { ImageMatchResult } from '../matcher/types.js';
 import { searchedBy, type SearchedQuery } from '../matcher/searched.js';
 import { storeError } from '../store/context.js';
-import type { Connection } from '../store/driver.js';
+import type { Connection, Statement } from '../store/driver.js';
 import { resolveStoreOptions } from '../store/schema.js';
 import type { HashStore } from '../store/store.js';
 import type { StoreOptions } from '../store/types.js';
@@ -78,6 +78,8 @@ function dateOption(value: unknown, name: string): number {
  */
 export class SeenStore {
   readonly #db: Connection;
+  /** The record's insert, prepared once: preparing it per call was most of a record's cost. */
+  #insert: Statement<[string, number, string, Buffer | Uint8Array]> | undefined;
   readonly #path: string;
 
   private constructor(db: Connection, path: string) {
@@ -128,9 +130,9 @@ export class SeenStore {
     const at = o.at === undefined ? Date.now() : dateOption(o.at, 'options.at');
     const blob = encodeSearched(searched.queries);
     this.#write(() =>
-      this.#db
-        .prepare('INSERT OR REPLACE INTO seen (content_id, at, versions, hashes) VALUES (?, ?, ?, ?)')
-        .run(contentId, at, JSON.stringify(searched.versions), blob),
+      (this.#insert ??= this.#db.prepare(
+        'INSERT OR REPLACE INTO seen (content_id, at, versions, hashes) VALUES (?, ?, ?, ?)',
+      )).run(contentId, at, JSON.stringify(searched.versions), blob),
     );
   }
 
