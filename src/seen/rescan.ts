@@ -16,8 +16,8 @@ import { getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms
 import type { ListEntry } from '../lists/entry.js';
 import { buildTable, type MatcherTable } from '../search/tables.js';
 import type { Connection } from '../store/driver.js';
-import type { HashStore } from '../store/store.js';
-import type { ListInfo } from '../store/types.js';
+import { listHeaders, type HashStore } from '../store/store.js';
+import type { ListHeader } from '../store/types.js';
 import { findMatches } from './find.js';
 import { decodeSearched, recordedVersions, SEEN_READ_COLUMNS, type SeenRow } from './record.js';
 
@@ -96,12 +96,13 @@ function startRound(db: Connection, store: HashStore): void {
     writeRound(
       db,
       store,
-      store.lists().filter((l) => l.enabled),
+      // The headers alone: a rescan needs versions and policy, not lists()' count of every entry.
+      listHeaders(store).filter((l) => l.enabled),
     ),
   );
 }
 
-function writeRound(db: Connection, store: HashStore, lists: readonly ListInfo[]): void {
+function writeRound(db: Connection, store: HashStore, lists: readonly ListHeader[]): void {
   const knownVersion = db.prepare<[string], { version: number }>('SELECT version FROM known_lists WHERE list = ?');
   const isKnown = db.prepare<[string, Buffer], { one: number }>(
     'SELECT 1 AS one FROM known WHERE list = ? AND key = ?',
@@ -142,7 +143,7 @@ function roundTables(
   store: HashStore,
   thresholds: Thresholds,
 ): { tables: Map<AlgorithmName, RoundTable>; versions: Map<string, number> } {
-  const policy = new Map(store.lists().map((l) => [l.name, l]));
+  const policy = new Map(listHeaders(store).map((l) => [l.name, l]));
   const versions = new Map(
     db
       .prepare<[], { list: string; version: number }>('SELECT list, version FROM known_lists')
