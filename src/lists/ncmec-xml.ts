@@ -146,6 +146,8 @@ const PARSER_OPTIONS = Object.freeze({
 });
 type Fxp = typeof import('fast-xml-parser');
 let fxp: Fxp | undefined;
+/** The key under which the parser keeps each node's offset in the document (`captureMetaData`). */
+let metadataKey: symbol | undefined;
 
 /**
  * fast-xml-parser, loaded on first use through `require` (sync, as csv-parse is in csv.ts): it
@@ -153,7 +155,10 @@ let fxp: Fxp | undefined;
  * needs it.
  */
 function xmlParser(): Fxp {
-  fxp ??= createRequire(import.meta.url)('fast-xml-parser') as Fxp;
+  if (fxp === undefined) {
+    fxp = createRequire(import.meta.url)('fast-xml-parser') as Fxp;
+    metadataKey = fxp.XMLParser.getMetaDataSymbol() as unknown as symbol;
+  }
   return fxp;
 }
 
@@ -201,9 +206,8 @@ function child(children: readonly XmlNode[], tag: string): XmlNode | undefined {
 }
 
 function offsetOf(node: XmlNode): number {
-  const meta = (node as Record<symbol, unknown>)[xmlParser().XMLParser.getMetaDataSymbol() as unknown as symbol] as
-    | { startIndex?: unknown }
-    | undefined;
+  // A node exists only once the parser has run, so the key is set.
+  const meta = (node as Record<symbol, unknown>)[metadataKey as symbol] as { startIndex?: unknown } | undefined;
   return typeof meta?.startIndex === 'number' ? meta.startIndex : 0;
 }
 
