@@ -157,42 +157,20 @@ describe('hashwarden fetch', () => {
 });
 
 describe('hashwarden feedback', () => {
+  /** `hashwarden feedback tat` on entry `id` of the store's tat list. */
+  const feedbackTat = (id: string, vote: string, ...extra: string[]) =>
+    cli('feedback', 'tat', '--db', db, '--list', 'tat', '--id', id, '--vote', vote, ...extra);
+
   it('refuses a programme without feedback', async () => {
     await fetchTat(db);
     const [id] = contents(db)[0]?.split('=') ?? [];
-    const { status, err } = await cli(
-      'feedback',
-      'tat',
-      '--db',
-      db,
-      '--list',
-      'tat',
-      '--id',
-      String(id),
-      '--vote',
-      'down',
-      '--credentials',
-      credentials,
-      '--base-url',
-      tat.url,
-    );
+    const { status, err } = await feedbackTat(String(id), 'down', '--credentials', credentials, '--base-url', tat.url);
     expect(status).toBe(2);
     expect(err).toMatch(/tat takes no feedback/);
   });
 
   it('refuses a vote other than up or down', async () => {
-    const { status, err } = await cli(
-      'feedback',
-      'tat',
-      '--db',
-      db,
-      '--list',
-      'tat',
-      '--id',
-      'x',
-      '--vote',
-      'sideways',
-    );
+    const { status, err } = await feedbackTat('x', 'sideways');
     expect(status).toBe(2);
     expect(err).toMatch(/--vote/);
   });
