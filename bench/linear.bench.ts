@@ -11,24 +11,12 @@
 import { Bench } from 'tinybench';
 import { LinearIndex, type LinearKernel } from '../src/search/linear.js';
 import { environment } from './corpus.js';
+import { randomBytes } from './stats.js';
 
 const SIZES = [100_000, 1_000_000];
 const THRESHOLDS = [8, 31];
 const KERNELS: readonly LinearKernel[] = ['wasm', 'js'];
 const TIME_MS = Number(process.env.TIME_MS ?? 1500);
-
-/** xorshift32: the same hashes on every run, so runs compare. */
-function randomBytes(length: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    words[i] = s >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, length);
-}
 
 function queriesFor(index: LinearIndex): Uint8Array[] {
   const random = randomBytes(32 * 32, 99);

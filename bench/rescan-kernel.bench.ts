@@ -14,26 +14,13 @@
  *   [--queries 10000:400000,1000000:131072] [--widths 12,16] [--workers 2]
  * The default run takes a few minutes on a 2-core machine.
  */
-import { availableParallelism, cpus, loadavg } from 'node:os';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { BatchHits, BatchIndex, defaultBatchSubstringBits, searchBatch } from '../src/search/batch.js';
-import { option } from './corpus.js';
+import { environment, option } from './corpus.js';
+import { loadAverage, randomBytes } from './stats.js';
 
 const THRESHOLD = 31;
 const UPLOADS = 10_000_000;
-
-/** xorshift32: the same hashes on every run, so runs compare. */
-function randomBytes(length: number, seed: number): Uint8Array {
-  const words = new Uint32Array(Math.ceil(length / 4));
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < words.length; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    words[i] = s >>> 0;
-  }
-  return new Uint8Array(words.buffer, 0, length);
-}
 
 /** `count` queries: random, or with one in 100 a copy of an entry with 0–31 bits flipped. */
 function makeQueries(entries: Uint8Array, count: number, mix: string, seed: number): Uint8Array {
@@ -145,13 +132,8 @@ async function main(): Promise<void> {
   const widths = option('widths')?.split(',').map(Number);
   const workers = Number(option('workers') ?? 1);
   console.log('# rescan kernel: searchBatch queries per second, PDQ (256-bit), t = 31');
-  console.log(`date ${new Date().toISOString()}`);
-  console.log(`cpu ${cpus()[0]?.model ?? 'unknown'} · ${availableParallelism()} cores · Node ${process.version}`);
-  console.log(
-    `load average at start ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(`${await environment()}`);
+  console.log(`load average at start ${loadAverage()}`);
   console.log(`command npx tsx bench/rescan-kernel.bench.ts ${process.argv.slice(2).join(' ')}`);
   console.log('measured: q/s (best of 3, wall clock); extrapolated: the 10M-upload times (queries ÷ q/s)');
   for (const size of sizes) {
@@ -177,11 +159,7 @@ async function main(): Promise<void> {
         const rate = await twoWorkers({ ...job, mix: 'realistic' });
         console.log(`realistic 2 workers: ${formatRate(rate)} combined → ${extrapolate(rate)}`);
       }
-      console.log(
-        `load average now ${loadavg()
-          .map((l) => l.toFixed(2))
-          .join(' ')}`,
-      );
+      console.log(`load average now ${loadAverage()}`);
     }
   }
 }

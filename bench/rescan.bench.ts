@@ -7,9 +7,8 @@
  * Run: node scripts/build-wasm.mjs && npx tsx bench/rescan.bench.ts [--uploads 20000] [--entries 10000]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, loadavg, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { DIHEDRAL_NAMES } from '../src/algorithms/dihedral.js';
 import { formatHex } from '../src/algorithms/hex.js';
 import type { SearchedQuery } from '../src/matcher/searched.js';
@@ -17,10 +16,11 @@ import { SeenStore } from '../src/seen/store.js';
 import { HashStore } from '../src/store/store.js';
 import { mulberry32 } from '../src/testing/prng.js';
 import { resultOf } from '../src/testing/seen.js';
+import { environment, option } from './corpus.js';
+import { loadAverage } from './stats.js';
 
-const { values } = parseArgs({ options: { uploads: { type: 'string' }, entries: { type: 'string' } } });
-const UPLOADS = Number(values.uploads ?? 20_000);
-const ENTRIES = Number(values.entries ?? 10_000);
+const UPLOADS = Number(option('uploads') ?? 20_000);
+const ENTRIES = Number(option('entries') ?? 10_000);
 const random = mulberry32(22);
 const randomHash = (): Uint8Array => Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256));
 
@@ -50,14 +50,8 @@ try {
   for await (const _ of seen.rescan(lists)) events++;
   const rescanMs = performance.now() - t0;
   const perUpload = (rescanMs * 1000) / UPLOADS;
-  console.log(
-    `date ${new Date().toISOString()}, ${cpus()[0]?.model ?? 'cpu'} × ${cpus().length}, Node ${process.version}`,
-  );
-  console.log(
-    `load average at the end ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  console.log(await environment());
+  console.log(`load average at the end ${loadAverage()}`);
   console.log(`command: npx tsx bench/rescan.bench.ts --uploads ${UPLOADS} --entries ${ENTRIES}`);
   console.log(`recorded ${UPLOADS} uploads × 8 PDQ hashes in ${(recordMs / 1000).toFixed(1)} s`);
   console.log(

@@ -1,6 +1,7 @@
 /**
  * The small statistics and orders the benches share: medians, nearest-rank percentiles, the load
- * average as printed, and a seeded call order that takes every item about equally often.
+ * average as printed, a seeded call order that takes every item about equally often, and seeded
+ * random bytes.
  */
 import { loadavg } from 'node:os';
 import { mulberry32 } from '../src/testing/prng.js';
@@ -41,4 +42,17 @@ export function callOrder<T>(items: readonly T[], calls: number, seed: number): 
     order.push(...pass.slice(0, calls - order.length));
   }
   return order;
+}
+
+/** `length` bytes from xorshift32 seeded with `seed`: the same hashes on every run, so runs compare. */
+export function randomBytes(length: number, seed: number): Uint8Array {
+  const words = new Uint32Array(Math.ceil(length / 4));
+  let s = seed >>> 0 || 1;
+  for (let i = 0; i < words.length; i++) {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    words[i] = s >>> 0;
+  }
+  return new Uint8Array(words.buffer, 0, length);
 }
