@@ -11,7 +11,6 @@ import type { ListEntry } from '../lists/entry.js';
 import { metadataJson, type PackedBatch } from '../lists/packed.js';
 import { readPacked } from '../lists/packed-reader.js';
 import type { ListStreamSummary } from '../lists/stream.js';
-import { invalid } from '../validate.js';
 import { progressReporter, resolveFileImport, stagePacked } from '../store/import-file.js';
 import type { StagedParameters } from '../store/statements.js';
 import {
@@ -23,7 +22,7 @@ import {
   MAX_SKIPPED,
   normalizeEntryAt,
   removalInReplace,
-  resolveImport,
+  resolveEntries,
   resolveRows,
   type ResolvedImport,
   type RowBatch,
@@ -326,14 +325,7 @@ export async function importEntries(
   entries: Iterable<ListEntry>,
   options?: ImportOptions,
 ): Promise<ImportSummary[]> {
-  if (
-    entries === null ||
-    typeof entries !== 'object' ||
-    typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function'
-  ) {
-    invalid('iterable of list entries', 'entries', entries);
-  }
-  const resolved = resolveImport(options);
+  const resolved = resolveEntries(entries, options);
   let index = 0;
   const iterator = entries[Symbol.iterator]();
   const { result } = await stagedImport(ctx, iterator, resolved, 'fail', true, (input: ListEntry, stage) => {

@@ -282,6 +282,21 @@ export function record(
 export type RowBatch = { readonly rows: readonly ImportRow[] };
 
 /**
+ * `importEntries`' arguments, checked (TypeError / RangeError): the entries must be iterable; the
+ * import's options resolved. Both stores (SQLite's, PostgreSQL's) take them so.
+ */
+export function resolveEntries(entries: Iterable<ListEntry>, options: ImportOptions | undefined): ResolvedImport {
+  if (
+    entries === null ||
+    typeof entries !== 'object' ||
+    typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function'
+  ) {
+    invalid('iterable of list entries', 'entries', entries);
+  }
+  return resolveImport(options);
+}
+
+/**
  * `importRows`' arguments, checked (TypeError / RangeError): an iterator over the batches, the
  * import's options and the bad-row policy. Both stores (SQLite's, PostgreSQL's) take them so.
  */

@@ -5,7 +5,6 @@
  */
 import type { ListEntry } from '../lists/entry.js';
 import { metadataJson } from '../lists/packed.js';
-import { invalid } from '../validate.js';
 import { ENTRY_COLUMNS, listSize, storeError, writable, type StoreContext } from './context.js';
 import type { Statement } from './driver.js';
 import {
@@ -19,7 +18,7 @@ import {
   normalizeEntryAt,
   record,
   removalInReplace,
-  resolveImport,
+  resolveEntries,
   resolveRows,
   STAGE_CHUNK,
   transaction,
@@ -321,14 +320,7 @@ export function importEntries(
   entries: Iterable<ListEntry>,
   options?: ImportOptions,
 ): ImportSummary[] {
-  if (
-    entries === null ||
-    typeof entries !== 'object' ||
-    typeof (entries as Iterable<ListEntry>)[Symbol.iterator] !== 'function'
-  ) {
-    invalid('iterable of list entries', 'entries', entries);
-  }
-  const resolved = resolveImport(options);
+  const resolved = resolveEntries(entries, options);
   writable(ctx, 'import');
   // Set when the caller's iterable throws, so that error is not dressed up as a store failure.
   let sourceFailure: { error: unknown } | undefined;
