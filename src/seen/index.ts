@@ -6,5 +6,5 @@
  */
 export { DEFAULT_RESCAN_BATCH, MAX_CONTENT_ID_LENGTH, SeenStore } from './store.js';
 export type { RescanOptions, SeenRecord, SeenRecordOptions } from './store.js';
-export type { RescanEvent } from './rescan.js';
+export type { RescanEvent } from './events.js';
 export type { SearchedQuery } from '../matcher/searched.js';

@@ -14,7 +14,8 @@ import type { HashStore } from '../store/store.js';
 import type { StoreOptions } from '../store/types.js';
 import { integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import { decodeSearched, encodeSearched, recordedVersions, SEEN_READ_COLUMNS, type SeenRow } from './record.js';
-import { rescanRounds, type RescanEvent } from './rescan.js';
+import type { RescanEvent } from './events.js';
+import { rescanRounds } from './rescan.js';
 import { openSeen } from './schema.js';
 
 /** Longest content id accepted: the platform's own key (a UUID, a path), as long as a list entry's id may be. */
