@@ -31,7 +31,7 @@ import { CliRefusal, EXIT, fileMode, integerArgument, required, usage, UsageErro
 import { readKeyFile } from './keygen.js';
 import { integerInRange } from '../validate.js';
 import { textLine } from './escape.js';
-import { connectPostgres, isPostgresUrl, POSTGRES_DB_HELP } from './postgres.js';
+import { connectPostgres, isPostgresUrl, postgresDbHelp } from './postgres.js';
 import { snapshotLists } from '../matcher/store-source.js';
 import type { SnapshotSummary } from '../snapshot/format.js';
 
@@ -236,7 +236,8 @@ export const exportCommand: Command = {
   summary: 'Export the lists of a store to a binary snapshot, or of a SQLite store to a list file.',
   help: `
 Options:
-  --db PATH             the SQLite store (see \`hashwarden import\`), ${POSTGRES_DB_HELP}
+  --db PATH             the SQLite store (see \`hashwarden import\`),
+${postgresDbHelp(24)}
                         (--snapshot only), read through read-only transactions
   --snapshot FILE       the snapshot to write (replaced if it exists)
   --out FILE            a list file to write instead (replaced if it exists)

@@ -16,7 +16,7 @@ import { HashStore } from '../store/index.js';
 import { streamListFile } from '../lists/stream.js';
 import { CliRefusal, EXIT, fileMode, required, UsageError, type Command } from './command.js';
 import { textLine } from './escape.js';
-import { connectPostgres, isPostgresUrl, POSTGRES_DB_HELP } from './postgres.js';
+import { connectPostgres, isPostgresUrl, postgresDbHelp } from './postgres.js';
 import { startProgress } from './progress.js';
 
 /**
@@ -63,7 +63,8 @@ export const importCommand: Command = {
   summary: 'Import a hash list file into a SQLite store (created if missing) or a PostgreSQL one.',
   help: `
 Options:
-  --db PATH          the SQLite store, ${POSTGRES_DB_HELP.replace(/^ {24}/gm, '                     ')}
+  --db PATH          the SQLite store,
+${postgresDbHelp(21)}
                      (its tables created in a database holding none)
   --list NAME        the list to import into: the only one the import touches, unless
                      --multi-list (a row naming another list is a bad row)

@@ -7,7 +7,7 @@ import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../index.js';
 import { HashStore, type ListInfo, type ListPolicyChange } from '../store/index.js';
 import { EXIT, UsageError, parseThresholds, required, type Command } from './command.js';
 import { jsonLine, textLine } from './escape.js';
-import { connectPostgres, isPostgresUrl, POSTGRES_DB_HELP } from './postgres.js';
+import { connectPostgres, isPostgresUrl, postgresDbHelp } from './postgres.js';
 
 /** One line of `lists`: the effective threshold per perceptual algorithm, `*` where the list sets it. */
 function describe(list: ListInfo): string {
@@ -30,7 +30,8 @@ export const listsCommand: Command = {
   summary: 'Show the lists of a store: versions, counts, thresholds, labels.',
   help: `
 Options:
-  --db PATH     the SQLite store, ${POSTGRES_DB_HELP.replace(/^ {24}/gm, '                ')}
+  --db PATH     the SQLite store,
+${postgresDbHelp(16)}
   --json        one JSON object per list: name, version, enabled, label, thresholds (those the
                 list sets), counts per algorithm, total, updatedAt
   -h, --help    this text
@@ -65,7 +66,8 @@ export const listCommand: Command = {
   summary: "Change a list's policy: thresholds, label, enabled.",
   help: `
 Options:
-  --db PATH                  the SQLite store, ${POSTGRES_DB_HELP.replace(/^ {24}/gm, '                             ')}
+  --db PATH                  the SQLite store,
+${postgresDbHelp(29)}
   --threshold A=N            the list's threshold for algorithm A (repeatable, or A=N,B=M);
                              A=default goes back to the algorithm's default
   --label TEXT               what a match on this list means to the caller (block-and-report,

@@ -12,11 +12,20 @@ import type { CliIo } from './command.js';
 /** The schemes libpq takes for a connection URI. */
 const POSTGRES_URL = /^postgres(?:ql)?:\/\//i;
 
-/** `--db`'s help line for a PostgreSQL database, shared by the commands that take one. */
-export const POSTGRES_DB_HELP = `or a PostgreSQL database: postgresql://USER@HOST:PORT/DATABASE,
-                        what it leaves out from PGHOST, PGPORT, PGUSER, PGDATABASE
-                        (postgresql:// alone: all of it), the password from PGPASSWORD or
-                        ~/.pgpass (never printed; one in the URL is visible to \`ps\`)`;
+/**
+ * `--db`'s help for a PostgreSQL database, shared by the commands that take one: lines to follow
+ * the option's first one, each indented by `indent` spaces (the column of the option's text).
+ */
+export function postgresDbHelp(indent: number): string {
+  return [
+    'or a PostgreSQL database: postgresql://USER@HOST:PORT/DATABASE, what the',
+    'URL leaves out from PGHOST, PGPORT, PGUSER, PGDATABASE (postgresql://',
+    'alone: all of it), the password from PGPASSWORD or ~/.pgpass (never',
+    'printed; one in the URL is visible to `ps`)',
+  ]
+    .map((line) => `${' '.repeat(indent)}${line}`)
+    .join('\n');
+}
 
 /** True when `db` is a PostgreSQL URL rather than a SQLite file's path. */
 export function isPostgresUrl(db: string): boolean {
