@@ -6,6 +6,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../cli/run.js';
 import { Matcher } from '../matcher/matcher.js';
@@ -155,6 +156,27 @@ describe.skipIf(!available)(postgresTitle('The commands on a PostgreSQL store', 
     expect(exported.out).toContain('3 entries');
   });
 
+  it('matches images against the lists of a PostgreSQL store', async (t) => {
+    if (!pg.running()) return t.skip();
+    const url = pg.url();
+    const vectors = fileURLToPath(new URL('../../test-vectors/', import.meta.url));
+    const manifest = JSON.parse(await readFile(join(vectors, 'manifest.json'), 'utf8')) as {
+      images: { file: string; blockhash: string }[];
+    };
+    const blobs = manifest.images.find((i) => i.file === 'blobs-640x480.jpg') as { blockhash: string };
+    const csv = join(dir, 'blobs.csv');
+    await writeFile(csv, `id,algorithm,hash,label\nb1,blockhash,${blobs.blockhash},test-label\n`);
+    expect((await cli('import', csv, '--db', url, '--list', 'demo', '--quiet')).status).toBe(0);
+    const hit = await cli('match', join(vectors, 'images', 'blobs-640x480--resize50.jpg'), '--db', url, '--json');
+    expect(hit.status, hit.err).toBe(1);
+    expect(JSON.parse(hit.out)).toMatchObject({ matched: true, matches: [{ list: 'demo', entryId: 'b1', label: 'test-label' }] });
+    const miss = await cli('match', join(vectors, 'images', 'mosaic-400x300.jpg'), '--db', url);
+    expect(miss.status, miss.err).toBe(0);
+    await cli('list', 'set', 'demo', '--db', url, '--disable');
+    const none = await cli('match', join(vectors, 'images', 'mosaic-400x300.jpg'), '--db', url);
+    expect(none).toMatchObject({ status: 2, err: expect.stringContaining('(PostgreSQL)') });
+  });
+
   it('never prints the password: not in errors, warnings, snapshots or help', async (t) => {
     if (!pg.running()) return t.skip();
     const secret = 'Sup3r-S3cret-pw';
@@ -166,6 +188,7 @@ describe.skipIf(!available)(postgresTitle('The commands on a PostgreSQL store', 
       await cli('export', '--db', `${base}/no_such_database`, '--snapshot', join(dir, 'x.snap')),
       await cli('import', join(dir, 'missing.csv'), '--db', `postgresql://${u.username}:${secret}@127.0.0.1:1/x`, '--list', 'a'),
       await cli('list', 'set', 'a', '--db', `postgresql://${u.username}:${secret}@127.0.0.1:1/x`, '--label', 'b'),
+      await cli('match', join(dir, 'missing.png'), '--db', `${base}/no_such_database`),
     ];
     for (const run of runs) {
       expect(run.status).toBe(2);
@@ -185,7 +208,7 @@ describe.skipIf(!available)(postgresTitle('The commands on a PostgreSQL store', 
     const saved = process.env.PGPASSWORD;
     process.env.PGPASSWORD = secret;
     try {
-      for (const command of ['export', 'import', 'lists', 'list']) {
+      for (const command of ['export', 'import', 'lists', 'list', 'match']) {
         const help = await cli(command, '--help');
         expect(help.status).toBe(0);
         expect(`${help.out}${help.err}`).not.toContain(secret);
