@@ -395,7 +395,8 @@ export class Matcher {
    * lists; so it does for a snapshot refused by `trustedKeys` (`ERR_SNAPSHOT_SIGNATURE`) or whose
    * sequence is lower than the one served (`ERR_SNAPSHOT_ROLLBACK`, unless `allowRollback`) or
    * than `minSequence`.
-   * Reading a store is synchronous work (about as long as `Matcher.open`), so services that must
+   * Reading a SQLite store is synchronous work (about as long as `Matcher.open`; a PostgreSQL
+   * store's rows arrive asynchronously, its tables are built synchronously), so services that must
    * never pause should reload from snapshots (docs/lists.md). A matcher made by `fromEntries` has
    * no source: TypeError. For a followed matcher (`Matcher.follow`) this is one check of its source,
    * reported to `onReload` as well.
