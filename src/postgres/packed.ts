@@ -32,7 +32,7 @@ const WIDTH = `CASE algorithm ${ALGORITHM_NAMES.map((name) => `WHEN '${name}' TH
 const PLAIN = `label IS NULL AND metadata IS NULL AND octet_length(id) BETWEEN 1 AND ${MAX_FIELD_BYTES} AND octet_length(hash) = ${WIDTH}`;
 
 /** The rows of one batch: the list's first, or those after an id. */
-const BATCH_ROWS_SQL = (after: boolean): string =>
+const batchRowsSql = (after: boolean): string =>
   `SELECT id, algorithm, hash, label, metadata FROM entries WHERE list = $1${after ? ' AND id > $2' : ''} ORDER BY id LIMIT ${BATCH_ROWS}`;
 
 /**
@@ -44,7 +44,7 @@ const batchSql = (after: boolean): string => `SELECT left(algorithm, ${MAX_FIELD
   (count(*) FILTER (WHERE NOT coalesce(${PLAIN}, false)))::int AS odd, max(max(id)) OVER () AS last,
   string_agg(convert_to(id, 'UTF8'), '\\x00'::bytea ORDER BY id) FILTER (WHERE ${PLAIN}) AS ids,
   string_agg(hash, ''::bytea ORDER BY id) FILTER (WHERE ${PLAIN}) AS hashes
-  FROM (${BATCH_ROWS_SQL(after)}) AS b GROUP BY algorithm ORDER BY min(id)`;
+  FROM (${batchRowsSql(after)}) AS b GROUP BY algorithm ORDER BY min(id)`;
 
 /** The rows of a batch's range, bounded and checked as `entries()` reads them. */
 const rowsSql = (after: boolean): string =>
