@@ -8,7 +8,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
 /**
  * Imports `entry` of the built package in a fresh process, runs `then` (the module is `imported`),
- * and lists what of sharp, better-sqlite3 and the parsers of other programmes' files got loaded:
+ * and lists what of sharp, better-sqlite3, pg and the parsers of other programmes' files got loaded:
  * their JavaScript modules (CommonJS, or loaded with `require`, so they land in the require cache
  * even when imported from ESM) and any native library mapped into the process.
  */
@@ -22,7 +22,7 @@ function loadedAfterImport(entry: string, then = ''): string[] {
   ].join('\n');
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: root, encoding: 'utf8' });
   return (JSON.parse(out) as string[]).filter((path) =>
-    /node_modules\/(sharp|@img|better-sqlite3|fast-xml-parser|@streamparser\/json)\/|libvips|better_sqlite3\.node/.test(
+    /node_modules\/(sharp|@img|better-sqlite3|pg|pg-copy-streams|fast-xml-parser|@streamparser\/json)\/|libvips|better_sqlite3\.node/.test(
       path,
     ),
   );
@@ -34,7 +34,7 @@ describe('package entries', () => {
     if (!existsSync(join(root, 'dist', 'index.js'))) execFileSync('npm', ['run', 'build'], { cwd: root });
   }, 120_000);
 
-  it('importing the core loads neither sharp nor better-sqlite3, nor the XML and JSON stream parsers', () => {
+  it('importing the core loads neither sharp, better-sqlite3 nor pg, nor the XML and JSON stream parsers', () => {
     expect(loadedAfterImport('hashwarden')).toEqual([]);
   });
 

@@ -31,6 +31,9 @@ import { CliRefusal, EXIT, fileMode, integerArgument, required, usage, UsageErro
 import { readKeyFile } from './keygen.js';
 import { integerInRange } from '../validate.js';
 import { textLine } from './escape.js';
+import { connectPostgres, isPostgresUrl, postgresDbHelp } from './postgres.js';
+import { snapshotLists } from '../matcher/store-source.js';
+import type { SnapshotSummary } from '../snapshot/format.js';
 
 type Tier = (typeof TIERS)[number];
 
@@ -114,14 +117,7 @@ function readStore(
         [...packed.values()].some((p) => p.columns.listIndex.length > 0),
         allowEmpty,
       );
-      const tables = buildPackedTables(packed, resolved, { defer: true });
-      const lists = chosen.map((l) => ({
-        name: l.name,
-        version: l.version,
-        ...(Object.keys(l.thresholds).length === 0 ? {} : { thresholds: l.thresholds }),
-        ...(l.label === undefined ? {} : { label: l.label }),
-      }));
-      return { lists, tables };
+      return { lists: snapshotLists(chosen), tables: buildPackedTables(packed, resolved, { defer: true }) };
     });
   } finally {
     store.close();
@@ -237,10 +233,12 @@ export const exportCommand: Command = {
   name: 'export',
   usage:
     '--db PATH (--snapshot FILE [--tier auto|linear|mih] [--substring-bits N] [--sign KEYFILE] [--sequence N] | --out FILE [--format csv|ndjson|text|pytx|hex|pdq-tools] [--algorithm A]) [--list NAME]... [--mode OCTAL] [--allow-empty]',
-  summary: 'Export the lists of a SQLite store to a binary snapshot or a list file.',
+  summary: 'Export the lists of a store to a binary snapshot, or of a SQLite store to a list file.',
   help: `
 Options:
-  --db PATH             the SQLite store (see \`hashwarden import\`)
+  --db PATH             the SQLite store (see \`hashwarden import\`),
+${postgresDbHelp(24)}
+                        (--snapshot only), read through read-only transactions
   --snapshot FILE       the snapshot to write (replaced if it exists)
   --out FILE            a list file to write instead (replaced if it exists)
   --format F            the list file's format: ndjson (lossless: \`import --multi-list\` gives
@@ -277,6 +275,8 @@ Options:
                         otherwise: a matcher loading it would pass every upload)
   -h, --help            this text
 
+From a PostgreSQL store the lists and entries are read in one REPEATABLE READ transaction; an
+unknown --list or lists holding no entries (without --allow-empty) are refused the same way.
 The snapshot keeps each list's name, version, thresholds and label (\`hashwarden list set\`);
 \`hashwarden match --snapshot FILE\` and Matcher.open(FILE) load it. Either file is read from
 one version of the store, written to a temporary file and renamed, so a failed export leaves the
@@ -307,7 +307,9 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
     // Absent: a file replaced keeps its mode (and owner), a new one is 600.
     const mode = fileMode(values.mode, undefined);
     const allowEmpty = values['allow-empty'] === true;
+    const postgres = isPostgresUrl(db);
     if (values.out !== undefined) {
+      if (postgres) throw new UsageError('--out reads a SQLite store: export a PostgreSQL store with --snapshot');
       const out = required(values.out, '--out');
       if (resolve(db) === resolve(out)) throw new UsageError('--out must not be the --db file');
       if (
@@ -346,7 +348,7 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
     if (values.format !== undefined || values.algorithm !== undefined)
       throw new UsageError('--format and --algorithm are for --out');
     const file = required(values.snapshot, '--snapshot');
-    if (resolve(db) === resolve(file)) throw new UsageError('--snapshot must not be the --db file');
+    if (!postgres && resolve(db) === resolve(file)) throw new UsageError('--snapshot must not be the --db file');
     const search = searchOptions(values);
     const sequence =
       values.sequence === undefined
@@ -355,18 +357,28 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
             integerInRange(integerArgument(values.sequence as string), 0, Number.MAX_SAFE_INTEGER, '--sequence'),
           );
     const privateKey = values.sign === undefined ? undefined : await readKeyFile(values.sign as string, '--sign');
-    const { lists, tables } = readStore(db, names, allowEmpty, search);
-    const summary = await writePackedSnapshot(
-      file,
-      {
-        lists,
-        source: db,
-        mode,
-        ...(sequence === undefined ? {} : { sequence }),
-        ...(privateKey === undefined ? {} : { sign: { privateKey } }),
-      },
-      tables,
-    );
+    const written = {
+      mode,
+      ...(sequence === undefined ? {} : { sequence }),
+      ...(privateKey === undefined ? {} : { sign: { privateKey } }),
+    };
+    let summary: SnapshotSummary;
+    if (postgres) {
+      const store = await connectPostgres(db, { readonly: true }, io);
+      try {
+        summary = await store.exportSnapshot(file, {
+          ...written,
+          ...(names === undefined ? {} : { lists: names }),
+          ...(search === undefined ? {} : { search }),
+          allowEmpty,
+        });
+      } finally {
+        await store.close();
+      }
+    } else {
+      const { lists, tables } = readStore(db, names, allowEmpty, search);
+      summary = await writePackedSnapshot(file, { lists, source: db, ...written }, tables);
+    }
     const nameWidth = Math.max(0, ...summary.algorithms.map((a) => a.name.length));
     const countWidth = Math.max(0, ...summary.algorithms.map((a) => String(a.count).length));
     for (const a of summary.algorithms) {

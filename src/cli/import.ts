@@ -14,8 +14,9 @@ import {
 } from '../index.js';
 import { HashStore } from '../store/index.js';
 import { streamListFile } from '../lists/stream.js';
-import { CliRefusal, EXIT, fileMode, required, type Command } from './command.js';
+import { CliRefusal, EXIT, fileMode, required, UsageError, type Command } from './command.js';
 import { textLine } from './escape.js';
+import { connectPostgres, isPostgresUrl, postgresDbHelp } from './postgres.js';
 import { startProgress } from './progress.js';
 
 /**
@@ -59,10 +60,12 @@ export const importCommand: Command = {
   name: 'import',
   usage:
     'FILE --db PATH --list NAME [--format csv|ndjson|text|checksum|pdq|te|stopncii|ncmec] [--algorithm A] [--replace] [--multi-list] [--allow-empty] [--skip-bad-rows] [--dedupe merge|fail] [--mode OCTAL] [--quiet]',
-  summary: 'Import a hash list file into a SQLite store (created if missing).',
+  summary: 'Import a hash list file into a SQLite store (created if missing) or a PostgreSQL one.',
   help: `
 Options:
-  --db PATH          the SQLite store
+  --db PATH          the SQLite store,
+${postgresDbHelp(21)}
+                     (its tables created in a database holding none)
   --list NAME        the list to import into: the only one the import touches, unless
                      --multi-list (a row naming another list is a bad row)
   --format F         csv (header row), ndjson, or text (\`<algorithm> <hex>\` lines as
@@ -124,6 +127,9 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
     const list = required(values.list, '--list');
     const file = required(files[0], 'FILE');
     const replace = values.replace === true;
+    const postgres = isPostgresUrl(db);
+    if (postgres && values.mode !== undefined)
+      throw new UsageError("--mode is a SQLite store's file mode: a PostgreSQL database's roles and grants decide");
     const mode = fileMode(values.mode, 0o600);
     const onError: 'skip' | 'fail' = values['skip-bad-rows'] === true ? 'skip' : 'fail';
     const readOptions = {
@@ -154,7 +160,7 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
     }
     let progress: ReturnType<typeof startProgress> | undefined;
     let shown = 0;
-    const store = HashStore.open(db, { mode });
+    const store = postgres ? await connectPostgres(db, {}, io) : HashStore.open(db, { mode });
     try {
       const result = await store.importFile(file, {
         ...readOptions,
@@ -203,7 +209,7 @@ Exit status: 0 on success; 2 on error, when every row was bad, or when the file 
       if (!result.ordered && result.read.rows >= SORT_HINT_ROWS && values.quiet !== true) io.err(SORT_HINT);
     } finally {
       progress?.stop();
-      store.close();
+      await store.close();
     }
     return EXIT.ok;
   },

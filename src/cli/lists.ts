@@ -7,6 +7,7 @@ import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../index.js';
 import { HashStore, type ListInfo, type ListPolicyChange } from '../store/index.js';
 import { EXIT, UsageError, parseThresholds, required, type Command } from './command.js';
 import { jsonLine, textLine } from './escape.js';
+import { connectPostgres, isPostgresUrl, postgresDbHelp } from './postgres.js';
 
 /** One line of `lists`: the effective threshold per perceptual algorithm, `*` where the list sets it. */
 function describe(list: ListInfo): string {
@@ -26,10 +27,11 @@ function describe(list: ListInfo): string {
 export const listsCommand: Command = {
   name: 'lists',
   usage: '--db PATH [--json]',
-  summary: 'Show the lists of a SQLite store: versions, counts, thresholds, labels.',
+  summary: 'Show the lists of a store: versions, counts, thresholds, labels.',
   help: `
 Options:
-  --db PATH     the SQLite store
+  --db PATH     the SQLite store,
+${postgresDbHelp(16)}
   --json        one JSON object per list: name, version, enabled, label, thresholds (those the
                 list sets), counts per algorithm, total, updatedAt
   -h, --help    this text
@@ -43,13 +45,16 @@ Exit status: 0 on success, 2 on error.`,
   },
   async run(values, positionals, io) {
     if (positionals.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(positionals[0])}`);
-    const store = HashStore.open(required(values.db, '--db'), { readonly: true });
+    const db = required(values.db, '--db');
+    const store = isPostgresUrl(db)
+      ? await connectPostgres(db, { readonly: true }, io)
+      : HashStore.open(db, { readonly: true });
     try {
-      const lists = store.lists();
+      const lists = await store.lists();
       for (const list of lists) io.out(values.json === true ? jsonLine(list) : textLine(describe(list)));
       if (lists.length === 0 && values.json !== true) io.out('no lists\n');
     } finally {
-      store.close();
+      await store.close();
     }
     return EXIT.ok;
   },
@@ -61,7 +66,8 @@ export const listCommand: Command = {
   summary: "Change a list's policy: thresholds, label, enabled.",
   help: `
 Options:
-  --db PATH                  the SQLite store
+  --db PATH                  the SQLite store,
+${postgresDbHelp(29)}
   --threshold A=N            the list's threshold for algorithm A (repeatable, or A=N,B=M);
                              A=default goes back to the algorithm's default
   --label TEXT               what a match on this list means to the caller (block-and-report,
@@ -111,11 +117,12 @@ Exit status: 0 on success, 2 on error.`,
     };
     if (Object.keys(change).length === 0)
       throw new UsageError('Nothing to change: give --threshold, --label, --no-label, --enable or --disable');
-    const store = HashStore.open(required(values.db, '--db'), { create: false });
+    const db = required(values.db, '--db');
+    const store = isPostgresUrl(db) ? await connectPostgres(db, { create: false }, io) : HashStore.open(db, { create: false });
     try {
-      io.out(textLine(describe(store.setListPolicy(name, change))));
+      io.out(textLine(describe(await store.setListPolicy(name, change))));
     } finally {
-      store.close();
+      await store.close();
     }
     return EXIT.ok;
   },

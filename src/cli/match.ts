@@ -1,5 +1,5 @@
 /**
- * `hashwarden match`: hash image files and match them against a SQLite store or a snapshot
+ * `hashwarden match`: hash image files and match them against a store (SQLite, or PostgreSQL read once) or a snapshot
  * (`hashwarden export`). Exit 1 when any file matched, whatever happened to the others (a script
  * reading only the status must never miss a match); else 2 when any file could not be checked
  * (unreadable, undecodable, or every hash it would be matched by refused), since an unchecked
@@ -18,10 +18,12 @@ import {
   required,
   usage,
   UsageError,
+  type CliIo,
   type Command,
 } from './command.js';
 import { jsonLine, textLine } from './escape.js';
 import { readKeyFile } from './keygen.js';
+import { connectPostgres, isPostgresUrl, postgresDbHelp } from './postgres.js';
 import { integerInRange } from '../validate.js';
 
 function describe(file: string, result: ImageMatchResult, checked: boolean): string {
@@ -55,6 +57,7 @@ async function openMatcher(
   maxFrames: string | undefined,
   trust: string[] | undefined,
   minSequence: string | undefined,
+  io: CliIo,
 ): Promise<Matcher> {
   if (db !== undefined && snapshot !== undefined)
     throw new UsageError('Expected one of --db and --snapshot but received both');
@@ -81,7 +84,15 @@ async function openMatcher(
   };
   if (snapshot === undefined) {
     const path = required(db, '--db PATH or --snapshot FILE');
-    return Matcher.open(path, { ...options, ...(lists === undefined ? {} : { lists }) });
+    const chosen = { ...options, ...(lists === undefined ? {} : { lists }) };
+    if (!isPostgresUrl(path)) return Matcher.open(path, chosen);
+    // Read once, in one transaction: the command never reloads, so the store is closed at once.
+    const store = await connectPostgres(path, { readonly: true }, io);
+    try {
+      return await Matcher.open(store, chosen);
+    } finally {
+      await store.close();
+    }
   }
   const path = required(snapshot, '--snapshot');
   if (lists !== undefined)
@@ -96,7 +107,8 @@ export const matchCommand: Command = {
   summary: 'Match image files against the hash lists in a SQLite store or a snapshot.',
   help: `
 Options:
-  --db PATH             the SQLite store (see \`hashwarden import\`)
+  --db PATH             the SQLite store (see \`hashwarden import\`),
+${postgresDbHelp(24)}
   --snapshot FILE       a snapshot (see \`hashwarden export\`) instead of --db; loads faster
   --trust KEYFILE.pub   load the snapshot only if it is signed by this Ed25519 public key
                         (\`hashwarden keygen\`; repeatable, for a key rotation) and unchanged
@@ -160,13 +172,14 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
       values['max-frames'] as string | undefined,
       values.trust as string[] | undefined,
       values['min-sequence'] as string | undefined,
+      io,
     );
     // Checked here whatever the library does with an empty source: "no match" against no entries
     // would read as clean.
     if (matcher.size === 0) {
       const source =
         values.snapshot === undefined
-          ? `the store ${values.db as string}${lists === undefined ? ' (enabled lists)' : ` (lists ${lists.join(', ')})`}`
+          ? `the store ${isPostgresUrl(values.db as string) ? '(PostgreSQL)' : (values.db as string)}${lists === undefined ? ' (enabled lists)' : ` (lists ${lists.join(', ')})`}`
           : `the snapshot ${values.snapshot as string}`;
       throw new CliRefusal(`the lists are empty: ${source} holds no entries to match against, so nothing was checked`);
     }

@@ -42,6 +42,8 @@ import {
 import { Gate } from './gate.js';
 import { rememberSearched, type SearchedQuery } from './searched.js';
 import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js';
+import { chooseLists, listSignature, storeSourceOf, storeState } from './store-source.js';
+import type { PgHashStore } from '../postgres/store.js';
 
 type ImageModule = typeof import('../image/upload.js');
 let imageModule: Promise<ImageModule> | undefined;
@@ -180,26 +182,36 @@ export class Matcher {
 
   /**
    * A matcher over a snapshot file (`hashwarden export --snapshot`) or a SQLite store (see
-   * `hashwarden/sqlite`), told apart by their first bytes. A snapshot is read into typed arrays
-   * with no pass over its entries, with the lists and policy it was exported with; a store is read
-   * in one read transaction (loading better-sqlite3), straight into the same packed layout (no
-   * object per entry): its enabled lists, or those named in `lists` (enabled or not; a name the
-   * store does not hold is `ERR_STORE`), each with its version, thresholds and label. `reload` reads the same source again. A source with no entry to
-   * match (an empty snapshot, every list empty or disabled) is `ERR_NO_ENTRIES` unless
-   * `allowEmpty`; a path that cannot be read (a directory) `ERR_INPUT_READ`.
+   * `hashwarden/sqlite`), told apart by their first bytes, or over a connected `PgHashStore`
+   * (`hashwarden/postgres`; the caller keeps it open while the matcher may reload, and closes it).
+   * A snapshot is read into typed arrays with no pass over its entries, with the lists and policy
+   * it was exported with; a store is read in one read transaction (a SQLite one loading
+   * better-sqlite3; a PostgreSQL one in a REPEATABLE READ READ ONLY transaction), straight into the
+   * same packed layout (no object per entry): its enabled lists, or those named in `lists` (enabled
+   * or not; a name the store does not hold is `ERR_STORE`), each with its version, thresholds and
+   * label. `reload` reads the same source again. A source with no entry to match (an empty
+   * snapshot, every list empty or disabled) is `ERR_NO_ENTRIES` unless `allowEmpty`; a path that
+   * cannot be read (a directory) `ERR_INPUT_READ`.
    *
    * @example
    * ```ts
    * const matcher = await Matcher.open('lists.snap');
    * const fromStore = await Matcher.open('hashes.db', { lists: ['ncmec'] });
+   * const fromPostgres = await Matcher.open(await PgHashStore.connect(url, { readonly: true }));
    * ```
    */
-  static async open(path: string, options?: MatcherOptions & { readonly lists?: readonly string[] }): Promise<Matcher> {
+  static async open(
+    source: string | PgHashStore,
+    options?: MatcherOptions & { readonly lists?: readonly string[] },
+  ): Promise<Matcher> {
     const o = optionsObject(options, 'options');
     const resolved = resolveMatcherOptions(o);
     if (o.lists !== undefined && (!Array.isArray(o.lists) || o.lists.some((l) => typeof l !== 'string')))
       invalid('array of list names', 'options.lists', o.lists);
-    if (await startsWithSnapshotMagic(path)) {
+    const store = storeSourceOf(source);
+    if (store === undefined && typeof source !== 'string') invalid('path or PgHashStore', 'source', source);
+    const path = store?.label ?? (source as string);
+    if (store === undefined && (await startsWithSnapshotMagic(path))) {
       if (o.lists !== undefined)
         invalid('no lists option (a snapshot holds the lists it was exported with)', 'options.lists', o.lists);
       return new Matcher(await Matcher.#loadSnapshot(path, resolved, resolved.minSequence), resolved, {
@@ -208,11 +220,12 @@ export class Matcher {
         lists: undefined,
       });
     }
-    refuseUnsigned(resolved, `SQLite store ${path}`);
+    refuseUnsigned(resolved, store?.label ?? `SQLite store ${path}`);
     const origin: Origin = {
       path,
       kind: 'store',
       lists: o.lists === undefined ? undefined : Object.freeze([...o.lists]),
+      ...(store === undefined ? {} : { store }),
     };
     return new Matcher((await Matcher.#loadStore(origin, resolved, undefined)) as State, resolved, origin);
   }
@@ -227,6 +240,12 @@ export class Matcher {
     options: ResolvedMatcherOptions,
     unless: string | undefined,
   ): Promise<State | undefined> {
+    if (origin.store !== undefined) {
+      const read = await origin.store.readPacked(origin.lists, unless);
+      if (read === undefined) return undefined;
+      const tables = buildPackedTables(read.packed, options.search);
+      return storeState(read.lists, tables, read.signature, options, origin.store.label);
+    }
     let sqlite: typeof import('../store/store.js');
     try {
       sqlite = await import('../store/store.js');
@@ -236,22 +255,13 @@ export class Matcher {
       });
     }
     const store = sqlite.HashStore.open(origin.path, { readonly: true });
+    const label = `SQLite store ${origin.path}`;
     try {
       return store.read(() => {
         const held = sqlite.listHeaders(store);
-        const signature = JSON.stringify(
-          held.map((l) => [l.name, l.version, l.thresholds, l.label ?? null, l.enabled]),
-        );
+        const signature = listSignature(held);
         if (signature === unless) return undefined;
-        const missing = origin.lists?.filter((name) => !held.some((l) => l.name === name.trim())) ?? [];
-        if (missing.length > 0)
-          throw new HashwardenError(
-            'ERR_STORE',
-            `SQLite store ${origin.path}: no list named ${missing.map((n) => JSON.stringify(n)).join(', ')}`,
-          );
-        const chosen = held.filter((l) =>
-          origin.lists === undefined ? l.enabled : origin.lists.some((name) => name.trim() === l.name),
-        );
+        const chosen = chooseLists(held, origin.lists, label);
         const tables =
           chosen.length <= MAX_PACKED_LISTS
             ? buildPackedTables(
@@ -265,18 +275,7 @@ export class Matcher {
                 chosen.flatMap((l) => [...store.entries({ list: l.name })]),
                 options,
               );
-        const lists = new Map(
-          chosen.map((l) => [
-            l.name,
-            Object.freeze({
-              name: l.name,
-              version: l.version,
-              thresholds: l.thresholds,
-              ...(l.label === undefined ? {} : { label: l.label }),
-            }),
-          ]),
-        );
-        return nonEmpty(makeState(tables, lists, signature), options, `SQLite store ${origin.path}`);
+        return storeState(chosen, tables, signature, options, label);
       });
     } finally {
       store.close();
@@ -396,7 +395,8 @@ export class Matcher {
    * lists; so it does for a snapshot refused by `trustedKeys` (`ERR_SNAPSHOT_SIGNATURE`) or whose
    * sequence is lower than the one served (`ERR_SNAPSHOT_ROLLBACK`, unless `allowRollback`) or
    * than `minSequence`.
-   * Reading a store is synchronous work (about as long as `Matcher.open`), so services that must
+   * Reading a SQLite store is synchronous work (about as long as `Matcher.open`; a PostgreSQL
+   * store's rows arrive asynchronously, its tables are built synchronously), so services that must
    * never pause should reload from snapshots (docs/lists.md). A matcher made by `fromEntries` has
    * no source: TypeError. For a followed matcher (`Matcher.follow`) this is one check of its source,
    * reported to `onReload` as well.

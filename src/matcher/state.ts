@@ -12,6 +12,7 @@ import { isSnapshot, SNAPSHOT_MAGIC } from '../snapshot/format.js';
 import { resolveTrustedKeys, type TrustedKey } from '../snapshot/sign.js';
 import { resolveSearch, type MatcherTable, type ResolvedSearch } from '../search/tables.js';
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
+import type { StoreSource } from './store-source.js';
 import {
   DEFAULT_MATCH_CONCURRENCY,
   DEFAULT_MAX_QUEUED,
@@ -104,6 +105,8 @@ export interface Origin {
   readonly path: string;
   readonly kind: 'snapshot' | 'store';
   readonly lists: readonly string[] | undefined;
+  /** A store read through its own connection (PostgreSQL), rather than the file at `path`. */
+  readonly store?: StoreSource;
 }
 
 export function byDistance(a: Match, b: Match): number {

@@ -15,6 +15,8 @@ export interface PgContext {
   readonly label: string;
   /** The password, when known, so that no message can carry it (a driver echoing its input). */
   readonly secret: string | undefined;
+  /** Connected with `readonly`: writes are refused before they reach the server. */
+  readonly readonly: boolean;
   closed: boolean;
 }
 
@@ -37,6 +39,13 @@ export function pgError(ctx: Pick<PgContext, 'label' | 'secret'>, error: unknown
 /** Throws `ERR_STORE` when the store was closed. */
 export function open(ctx: PgContext, what: string): void {
   if (ctx.closed) throw new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: closed, cannot ${what}`);
+}
+
+/** Throws `ERR_STORE` when the store was closed, or connected read-only. */
+export function writable(ctx: PgContext, what: string): void {
+  open(ctx, what);
+  if (ctx.readonly)
+    throw new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: connected read-only, cannot ${what}`);
 }
 
 /** Runs `fn` with a client of the pool, released after (destroyed when `fn` failed: its state is unknown). */

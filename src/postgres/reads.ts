@@ -20,6 +20,7 @@ import {
   MAX_CHECKPOINT_BYTES,
   type EntryFilter,
   type ImportRecord,
+  type ListHeader,
   type ListInfo,
   type ListPolicyChange,
 } from '../store/types.js';
@@ -35,7 +36,7 @@ const MAX_HASH_BYTES = Math.max(...ALGORITHM_NAMES.map((name) => getAlgorithm(na
 const LIMITS = { hash: MAX_HASH_BYTES, label: MAX_FIELD_BYTES, metadata: MAX_METADATA_BYTES } as const;
 
 /** The columns of `entries` as reads take them: over-long values NULL, and the first such column named. */
-const READ_COLUMNS = [
+export const READ_COLUMNS = [
   ...(['list', 'id', 'algorithm'] as const).map((c) => `left(${c}, ${MAX_FIELD_LENGTH}) AS ${c}`),
   ...Object.entries(LIMITS).map(([c, n]) => `CASE WHEN octet_length(${c}) > ${n} THEN NULL ELSE ${c} END AS ${c}`),
   `CASE ${Object.entries(LIMITS)
@@ -43,7 +44,8 @@ const READ_COLUMNS = [
     .join(' ')} END AS oversized`,
 ].join(', ');
 
-interface Row {
+/** A row of `entries` as READ_COLUMNS reads it. */
+export interface Row {
   readonly list: string;
   readonly id: string;
   readonly algorithm: string;
@@ -69,7 +71,8 @@ function entryFilter(filter: EntryFilter | undefined): { where: string; params: 
   return { where: clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`, params };
 }
 
-function toEntry(ctx: PgContext, row: Row): ListEntry {
+/** A row as an entry, checked: a value over its bound or a bad hash is `ERR_STORE` naming the entry. */
+export function toEntry(ctx: PgContext, row: Row): ListEntry {
   if (row.oversized !== null) {
     throw new HashwardenError(
       'ERR_STORE',
@@ -187,17 +190,32 @@ interface ListRow {
   readonly enabled: boolean;
 }
 
+/**
+ * Every list's version and policy (or `only`'s), not its counts: what a matcher's load and reload
+ * need, without the pass over every entry that counting is.
+ */
+export async function listHeaders(ctx: PgContext, client: PoolClient, only?: string): Promise<ListHeader[]> {
+  const rows = await client.query<ListRow>(
+    `SELECT name, version, updated_at, label, thresholds, enabled FROM lists${only === undefined ? '' : ' WHERE name = $1'} ORDER BY name`,
+    only === undefined ? [] : [only],
+  );
+  return rows.rows.map((row) =>
+    Object.freeze({
+      name: row.name,
+      version: row.version,
+      updatedAt: row.updated_at.toISOString(),
+      thresholds: Object.freeze(storedThresholds(ctx, row.name, row.thresholds)),
+      enabled: row.enabled,
+      ...(row.label === null ? {} : { label: row.label }),
+    }),
+  );
+}
+
 /** {@link PgHashStore.lists}: in one snapshot, so counts and versions agree. */
 export async function lists(ctx: PgContext, only?: string, client?: PoolClient): Promise<ListInfo[]> {
   const run = async (c: PoolClient): Promise<ListInfo[]> => {
-    const filter = only === undefined ? '' : ' WHERE name = $1';
     const params = only === undefined ? [] : [only];
-    const listRows = (
-      await c.query<ListRow>(
-        `SELECT name, version, updated_at, label, thresholds, enabled FROM lists${filter} ORDER BY name`,
-        params,
-      )
-    ).rows;
+    const headers = await listHeaders(ctx, c, only);
     const counts = (
       await c.query<{ list: string; algorithm: string; n: string }>(
         `SELECT list, algorithm, count(*) AS n FROM entries${only === undefined ? '' : ' WHERE list = $1'} GROUP BY list, algorithm ORDER BY list, algorithm`,
@@ -219,24 +237,28 @@ export async function lists(ctx: PgContext, only?: string, client?: PoolClient):
       c2[row.algorithm as AlgorithmName] = n;
       byList.set(row.list, c2);
     }
-    return listRows.map((row) =>
+    return headers.map((header) =>
       Object.freeze({
-        name: row.name,
-        version: row.version,
-        updatedAt: row.updated_at.toISOString(),
-        thresholds: Object.freeze(storedThresholds(ctx, row.name, row.thresholds)),
-        enabled: row.enabled,
-        ...(row.label === null ? {} : { label: row.label }),
-        counts: Object.freeze(byList.get(row.name) ?? {}),
-        total: totals.get(row.name) ?? 0,
+        ...header,
+        counts: Object.freeze(byList.get(header.name) ?? {}),
+        total: totals.get(header.name) ?? 0,
       }),
     );
   };
   if (client !== undefined) return run(client);
+  return inSnapshot(ctx, run);
+}
+
+/**
+ * Runs `fn` in one REPEATABLE READ READ ONLY transaction: every query it makes sees the same
+ * committed version of the store, whatever another process commits meanwhile. Failures are
+ * `ERR_STORE` (the client, in an unknown state, is destroyed rather than rolled back).
+ */
+export function inSnapshot<T>(ctx: PgContext, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   return withClient(ctx, 'read', async (c) => {
     try {
       await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const result = await run(c);
+      const result = await fn(c);
       await c.query('COMMIT');
       return result;
     } catch (error) {

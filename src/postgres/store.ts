@@ -18,15 +18,22 @@ import type {
   ListInfo,
   ListPolicyChange,
 } from '../store/types.js';
-import { pgError, scrub, type PgContext } from './context.js';
+import { registerStoreSource } from '../matcher/store-source.js';
+import type { SnapshotSummary } from '../snapshot/format.js';
+import { pgError, scrub, writable, type PgContext } from './context.js';
 import { loadPg, type Pool } from './driver.js';
+import { exportSnapshot } from './export.js';
 import { importEntries, importFile, importRows } from './import.js';
+import { readPacked } from './packed.js';
 import { checkpoint, count, entries, entry, history, lists, setListPolicy } from './reads.js';
 import { prepareSchema } from './schema.js';
-import type { PgConnectTarget, PgStoreOptions } from './types.js';
+import type { PgConnectTarget, PgSnapshotOptions, PgStoreOptions } from './types.js';
 
 /** Most connections the store's own pool opens: an import holds one, a reader of entries another. */
 const POOL_SIZE = 4;
+
+/** What a read-only store's own connections start with: the server refuses any write, whatever the caller does. */
+const READ_ONLY_SESSION = '-c default_transaction_read_only=on';
 
 /** Host, port and database of a connection string (or of the PG* variables), and its password, to keep out of messages. */
 function describe(connectionString: string | undefined): { label: string; secret: string | undefined } {
@@ -62,6 +69,9 @@ function describe(connectionString: string | undefined): { label: string; secret
  * records what it did; imports into the same list from several processes run one after the other
  * (an advisory lock per list), and readers see the previous version until the commit.
  *
+ * `Matcher.open(store)` reads a matcher's lists from it (and `reload()` reads them again when a
+ * list's version or policy changed); `exportSnapshot` writes them to a snapshot.
+ *
  * What differs from the SQLite `HashStore`: every method is asynchronous (returns a Promise),
  * `entries()` is an async iterator, there is no `read`/`readAsync` (each `lists()` and each
  * `entries()` reads one snapshot of its own), and a repeated (list, id) or a bad row is reported
@@ -87,6 +97,10 @@ export class PgHashStore {
   private constructor(ctx: PgContext) {
     this.label = ctx.label;
     this.#ctx = ctx;
+    registerStoreSource(this, {
+      label: `PostgreSQL store ${ctx.label}`,
+      readPacked: (names, unless) => readPacked(ctx, names, unless),
+    });
   }
 
   /**
@@ -94,16 +108,21 @@ export class PgHashStore {
    * `pg` or `pg-copy-streams` is not installed (loaded here, not when `hashwarden/postgres` is
    * imported), `ERR_STORE` naming host, port and database (never the password) when the server
    * cannot be reached or refuses, or when the database holds tables that are not a hashwarden
-   * store's (altered columns, a trigger, another schema version).
+   * store's (altered columns, a trigger, another schema version: one newer than this release's
+   * `PG_SCHEMA_VERSION` is refused, never guessed at). With `readonly`, the store's own
+   * connections are read only and writes are `ERR_STORE` before they reach the server.
    *
    * @example
    * ```ts
    * const store = await PgHashStore.connect('postgresql://hashwarden@db.internal/hashes');
+   * const reader = await PgHashStore.connect(process.env.DATABASE_URL as string, { readonly: true });
    * ```
    */
   static async connect(target: PgConnectTarget, options?: PgStoreOptions): Promise<PgHashStore> {
     const o = optionsObject(options, 'options');
-    const create = o.create === undefined ? true : boolean(o.create, 'create');
+    const readonly = o.readonly === undefined ? false : boolean(o.readonly, 'readonly');
+    const create = o.create === undefined ? !readonly : boolean(o.create, 'create');
+    if (readonly && create) invalid('false when readonly is true', 'create', create, true);
     let connectionString: string | undefined;
     let given: unknown;
     if (typeof target === 'string') connectionString = target;
@@ -119,8 +138,12 @@ export class PgHashStore {
     const { label, secret } = describe(connectionString);
     const pool =
       (given as Pool | undefined) ??
-      new pg.Pool({ ...(connectionString === undefined ? {} : { connectionString }), max: POOL_SIZE });
-    const ctx: PgContext = { pool, ownsPool: given === undefined, copyFrom, label, secret, closed: false };
+      new pg.Pool({
+        ...(connectionString === undefined ? {} : { connectionString }),
+        ...(readonly ? { options: READ_ONLY_SESSION } : {}),
+        max: POOL_SIZE,
+      });
+    const ctx: PgContext = { pool, ownsPool: given === undefined, copyFrom, label, secret, readonly, closed: false };
     // An idle client's failure (the server restarting) must not crash the process: the next query reports it.
     pool.on('error', () => undefined);
     try {
@@ -146,7 +169,8 @@ export class PgHashStore {
    * const [s] = await store.importEntries(parsed.entries, { source: 'ncmec.csv' });
    * ```
    */
-  importEntries(entries: Iterable<ListEntry>, options?: ImportOptions): Promise<ImportSummary[]> {
+  async importEntries(entries: Iterable<ListEntry>, options?: ImportOptions): Promise<ImportSummary[]> {
+    writable(this.#ctx, 'import');
     return importEntries(this.#ctx, entries, options);
   }
 
@@ -162,10 +186,11 @@ export class PgHashStore {
    * const { summaries } = await store.importRows(streamListFile('delta.csv', { list: 'ncmec' }), { source: 'delta.csv' });
    * ```
    */
-  importRows(
+  async importRows(
     batches: AsyncIterable<{ readonly rows: readonly ImportRow[] }> | Iterable<{ readonly rows: readonly ImportRow[] }>,
     options?: ImportRowsOptions,
   ): Promise<ImportResult> {
+    writable(this.#ctx, 'import');
     return importRows(this.#ctx, batches, options);
   }
 
@@ -179,7 +204,8 @@ export class PgHashStore {
    * await store.importFile('ncmec.csv', { list: 'ncmec', replace: ['ncmec'] });
    * ```
    */
-  importFile(path: string, options: ImportFileOptions): Promise<ImportFileResult> {
+  async importFile(path: string, options: ImportFileOptions): Promise<ImportFileResult> {
+    writable(this.#ctx, 'import');
     return importFile(this.#ctx, path, options);
   }
 
@@ -191,8 +217,28 @@ export class PgHashStore {
    * await store.setListPolicy('ncmec', { thresholds: { pdq: 31 }, label: 'block-and-report' });
    * ```
    */
-  setListPolicy(name: string, change: ListPolicyChange): Promise<ListInfo> {
+  async setListPolicy(name: string, change: ListPolicyChange): Promise<ListInfo> {
+    writable(this.#ctx, 'change a list');
     return setListPolicy(this.#ctx, name, change);
+  }
+
+  /**
+   * Writes the lists (every enabled one, or `options.lists`) to a snapshot, as `hashwarden export
+   * --snapshot` writes a SQLite store's: read in one REPEATABLE READ READ ONLY transaction, so that
+   * a concurrent import cannot give a snapshot whose versions and entries disagree, straight into
+   * the packed tables a snapshot holds (no object per entry), then written to a temporary file
+   * renamed over `path`. Each list keeps its version, thresholds and label; META's `source` is the
+   * store's `label` (never the password). Options are checked before anything is read; lists that
+   * hold no entry are `ERR_NO_ENTRIES` unless `allowEmpty`; a name the store does not hold is
+   * `ERR_STORE`. Works on a read-only store.
+   *
+   * @example
+   * ```ts
+   * const { entries, sequence } = await store.exportSnapshot('current.snap', { sign: { privateKey: pem } });
+   * ```
+   */
+  exportSnapshot(path: string, options?: PgSnapshotOptions): Promise<SnapshotSummary> {
+    return exportSnapshot(this.#ctx, path, options);
   }
 
   /**

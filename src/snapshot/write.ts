@@ -186,15 +186,18 @@ function algorithmSections(number: number, { table, columns }: WrittenTable): Se
 }
 
 /** What {@link checkSource} returns: the options of a write, checked, with their defaults. */
-interface CheckedSource {
+export interface CheckedSource {
   readonly lists: SnapshotList[];
   readonly mode: number | undefined;
   readonly sequence: number;
   readonly privateKey: ReturnType<typeof privateKeyOf> | undefined;
 }
 
-/** The path and what a snapshot carries besides its entries, checked as `readSnapshot` will check them. */
-function checkSource(path: string, source: Omit<SnapshotSource, 'entries' | 'search'>): CheckedSource {
+/**
+ * The path and what a snapshot carries besides its entries, checked as `readSnapshot` will check
+ * them. Internal: writers that read a store first (`PgHashStore.exportSnapshot`) check before reading.
+ */
+export function checkSource(path: string, source: Omit<SnapshotSource, 'entries' | 'search'>): CheckedSource {
   // `invalid` describes any value (JSON.stringify throws for a BigInt, String for a null-prototype object).
   if (typeof path !== 'string' || path.length === 0) invalid('non-empty string', 'path', path);
   if (source === null || typeof source !== 'object') invalid('object', 'source', source);

@@ -1,0 +1,140 @@
+/**
+ * Reading whole lists of the PostgreSQL store for a matcher (`Matcher.open(store)`) or a snapshot
+ * (`PgHashStore.exportSnapshot`): the lists' headers and their entries in one REPEATABLE READ READ
+ * ONLY transaction, so that versions and entries agree while another process imports, straight
+ * into the packed layout a snapshot holds (src/store/load.ts does the same for SQLite), with no
+ * object per entry. PostgreSQL does the per-row work: a list's rows come in batches by key, each
+ * batch one row per algorithm of aggregates (the ids joined by zero bytes, which PostgreSQL's text
+ * cannot hold, the hashes back to back), so JavaScript touches a batch, not a row. A batch holding
+ * anything but the plain case (a label or metadata, a value over its bound, a hash of another
+ * width, an algorithm no import writes) is read row by row as `entries()` reads it, with the same
+ * checks and errors.
+ */
+import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { HashwardenError } from '../errors.js';
+import { MAX_FIELD_BYTES, MAX_FIELD_LENGTH } from '../lists/entry.js';
+import { chooseLists, listSignature, type PackedLists } from '../matcher/store-source.js';
+import { MAX_PACKED_LISTS, PackedBuilder, type PackedEntries } from '../search/entry-table.js';
+import type { PgContext } from './context.js';
+import type { PoolClient } from './driver.js';
+import { inSnapshot, listHeaders, READ_COLUMNS, toEntry, type Row } from './reads.js';
+
+/**
+ * Rows per batch: as the SQLite reader's, large enough that a round trip and its parsing are noise
+ * beside the rows', small enough that a batch's aggregates stay well under a megabyte.
+ */
+const BATCH_ROWS = 8192;
+
+/** Each algorithm's hash width in bytes, as SQL: NULL for a name no import writes. */
+const WIDTH = `CASE algorithm ${ALGORITHM_NAMES.map((name) => `WHEN '${name}' THEN ${getAlgorithm(name).bits / 8}`).join(' ')} END`;
+
+/** A row is the plain case: nothing but an id within its bound and a hash of its algorithm's width. */
+const PLAIN = `label IS NULL AND metadata IS NULL AND octet_length(id) BETWEEN 1 AND ${MAX_FIELD_BYTES} AND octet_length(hash) = ${WIDTH}`;
+
+/** The rows of one batch: the list's first, or those after an id. */
+const batchRowsSql = (after: boolean): string =>
+  `SELECT id, algorithm, hash, label, metadata FROM entries WHERE list = $1${after ? ' AND id > $2' : ''} ORDER BY id LIMIT ${BATCH_ROWS}`;
+
+/**
+ * One batch as aggregates per algorithm, in order of the first id holding each (the order the rows
+ * meet them in); `odd` counts the rows that are not the plain case, whose values are never joined;
+ * `last` is the batch's last id, in every row.
+ */
+const batchSql = (after: boolean): string => `SELECT left(algorithm, ${MAX_FIELD_LENGTH}) AS algorithm, count(*)::int AS n,
+  (count(*) FILTER (WHERE NOT coalesce(${PLAIN}, false)))::int AS odd, max(max(id)) OVER () AS last,
+  string_agg(convert_to(id, 'UTF8'), '\\x00'::bytea ORDER BY id) FILTER (WHERE ${PLAIN}) AS ids,
+  string_agg(hash, ''::bytea ORDER BY id) FILTER (WHERE ${PLAIN}) AS hashes
+  FROM (${batchRowsSql(after)}) AS b GROUP BY algorithm ORDER BY min(id)`;
+
+/** The rows of a batch's range, bounded and checked as `entries()` reads them. */
+const rowsSql = (after: boolean): string =>
+  `SELECT ${READ_COLUMNS} FROM entries WHERE list = $1${after ? ' AND id > $3' : ''} AND id <= $2 ORDER BY id`;
+
+interface BatchRow {
+  readonly algorithm: string;
+  readonly n: number;
+  readonly odd: number;
+  readonly last: string;
+  readonly ids: Buffer | null;
+  readonly hashes: Buffer | null;
+}
+
+/** The entries of the lists named, in that order, packed per algorithm in order of first appearance. */
+async function readLists(
+  ctx: PgContext,
+  client: PoolClient,
+  lists: readonly string[],
+): Promise<Map<AlgorithmName, PackedEntries>> {
+  if (lists.length > MAX_PACKED_LISTS)
+    throw new HashwardenError(
+      'ERR_STORE',
+      `PostgreSQL store ${ctx.label}: ${lists.length} lists chosen, more than the ${MAX_PACKED_LISTS} a matcher or snapshot numbers: name fewer`,
+    );
+  const builders = new Map<AlgorithmName, PackedBuilder>();
+  const builder = (name: AlgorithmName): PackedBuilder => {
+    let b = builders.get(name);
+    if (b === undefined) {
+      b = new PackedBuilder(getAlgorithm(name).bits / 8);
+      builders.set(name, b);
+    }
+    return b;
+  };
+  for (const [number, list] of lists.entries()) {
+    let after: string | undefined;
+    for (;;) {
+      const params = after === undefined ? [list] : [list, after];
+      const groups = (await client.query<BatchRow>(batchSql(after !== undefined), params)).rows;
+      if (groups.length === 0) break;
+      const last = (groups[0] as BatchRow).last;
+      if (groups.every((g) => g.odd === 0 && g.ids !== null && g.hashes !== null)) {
+        // The SQL's checks are addBatch's: a group it still refuses is a server answering otherwise.
+        for (const g of groups) {
+          const name = getAlgorithm(g.algorithm).name;
+          if (!builder(name).addBatch(number, g.n, g.hashes as Buffer, g.ids as Buffer, MAX_FIELD_BYTES))
+            throw new HashwardenError(
+              'ERR_STORE',
+              `PostgreSQL store ${ctx.label}: list ${JSON.stringify(list)}: a batch of ${g.n} ${name} entries that cannot be read`,
+            );
+        }
+      } else {
+        const rows = await client.query<Row>(
+          rowsSql(after !== undefined),
+          after === undefined ? [list, last] : [list, last, after],
+        );
+        for (const row of rows.rows) {
+          const entry = toEntry(ctx, row);
+          const algorithm = getAlgorithm(entry.algorithm);
+          builder(algorithm.name).add(number, algorithm.parse(entry.hash), entry);
+        }
+      }
+      after = last;
+    }
+  }
+  const out = new Map<AlgorithmName, PackedEntries>();
+  for (const [name, b] of builders) out.set(name, b.done(lists));
+  return out;
+}
+
+/**
+ * The lists chosen by `names` (every enabled one when undefined) and their entries packed, read in
+ * one REPEATABLE READ READ ONLY transaction; undefined when the store's lists still give the
+ * signature `unless` (nothing changed since a matcher read them).
+ */
+export async function readPacked(
+  ctx: PgContext,
+  names: readonly string[] | undefined,
+  unless: string | undefined,
+): Promise<PackedLists | undefined> {
+  return inSnapshot(ctx, async (client) => {
+    const held = await listHeaders(ctx, client);
+    const signature = listSignature(held);
+    if (signature === unless) return undefined;
+    const chosen = chooseLists(held, names, `PostgreSQL store ${ctx.label}`);
+    const packed = await readLists(
+      ctx,
+      client,
+      chosen.map((l) => l.name),
+    );
+    return { signature, lists: chosen, packed };
+  });
+}
