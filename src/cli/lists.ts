@@ -118,7 +118,9 @@ Exit status: 0 on success, 2 on error.`,
     if (Object.keys(change).length === 0)
       throw new UsageError('Nothing to change: give --threshold, --label, --no-label, --enable or --disable');
     const db = required(values.db, '--db');
-    const store = isPostgresUrl(db) ? await connectPostgres(db, { create: false }, io) : HashStore.open(db, { create: false });
+    const store = isPostgresUrl(db)
+      ? await connectPostgres(db, { create: false }, io)
+      : HashStore.open(db, { create: false });
     try {
       io.out(textLine(describe(await store.setListPolicy(name, change))));
     } finally {

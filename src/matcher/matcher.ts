@@ -38,12 +38,12 @@ import {
   nonEmpty,
   refuseUnsigned,
   thresholdOption,
+  storeState,
 } from './state.js';
 import { Gate } from './gate.js';
 import { rememberSearched, type SearchedQuery } from './searched.js';
 import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js';
-import { chooseLists, listSignature, storeSourceOf, storeState } from './store-source.js';
-import type { PgHashStore } from '../postgres/store.js';
+import { chooseLists, type ConnectedStore, listSignature, storeSourceOf } from './store-source.js';
 
 type ImageModule = typeof import('../image/upload.js');
 let imageModule: Promise<ImageModule> | undefined;
@@ -201,7 +201,7 @@ export class Matcher {
    * ```
    */
   static async open(
-    source: string | PgHashStore,
+    source: string | ConnectedStore,
     options?: MatcherOptions & { readonly lists?: readonly string[] },
   ): Promise<Matcher> {
     const o = optionsObject(options, 'options');

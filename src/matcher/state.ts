@@ -12,6 +12,7 @@ import { isSnapshot, SNAPSHOT_MAGIC } from '../snapshot/format.js';
 import { resolveTrustedKeys, type TrustedKey } from '../snapshot/sign.js';
 import { resolveSearch, type MatcherTable, type ResolvedSearch } from '../search/tables.js';
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
+import type { ListHeader } from '../store/types.js';
 import type { StoreSource } from './store-source.js';
 import {
   DEFAULT_MATCH_CONCURRENCY,
@@ -237,4 +238,26 @@ export function thresholdOption(o: Partial<MatchImageOptions>): Thresholds {
   return o.thresholds === undefined
     ? callThresholds(o.threshold, 'threshold')
     : callThresholds(o.thresholds, 'thresholds');
+}
+
+/** A matcher's state over the tables of `chosen`, with each list's version, thresholds and label. */
+export function storeState(
+  chosen: readonly ListHeader[],
+  tables: ReadonlyMap<AlgorithmName, MatcherTable>,
+  signature: string,
+  options: ResolvedMatcherOptions,
+  label: string,
+): State {
+  const lists = new Map(
+    chosen.map((l) => [
+      l.name,
+      Object.freeze({
+        name: l.name,
+        version: l.version,
+        thresholds: l.thresholds,
+        ...(l.label === undefined ? {} : { label: l.label }),
+      }),
+    ]),
+  );
+  return nonEmpty(makeState(tables, lists, signature), options, label);
 }

@@ -11,9 +11,7 @@ import type { AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
 import type { PackedEntries } from '../search/entry-table.js';
 import type { SnapshotList } from '../snapshot/format.js';
-import type { MatcherTable } from '../search/tables.js';
 import type { ListHeader } from '../store/types.js';
-import { makeState, nonEmpty, type ResolvedMatcherOptions, type State } from './state.js';
 
 /** The lists a store holds for a matcher, their entries packed, read from one version of the store. */
 export interface PackedLists {
@@ -33,6 +31,14 @@ export interface StoreSource {
    * transaction; undefined when the store's lists still give the signature `unless`.
    */
   readPacked(names: readonly string[] | undefined, unless: string | undefined): Promise<PackedLists | undefined>;
+}
+
+/**
+ * A store `Matcher.open` takes in place of a path: a connected `PgHashStore` (`hashwarden/postgres`).
+ * Typed by its shape so the core names no store module; any other object is a TypeError.
+ */
+export interface ConnectedStore {
+  close(): Promise<void>;
 }
 
 const sources = new WeakMap<object, StoreSource>();
@@ -56,33 +62,18 @@ export function listSignature(held: readonly ListHeader[]): string {
  * The lists named (enabled or not; names trimmed), or every enabled one: a name the store does
  * not hold is `ERR_STORE` naming the store (`label`).
  */
-export function chooseLists(held: readonly ListHeader[], names: readonly string[] | undefined, label: string): ListHeader[] {
+export function chooseLists(
+  held: readonly ListHeader[],
+  names: readonly string[] | undefined,
+  label: string,
+): ListHeader[] {
   const missing = names?.filter((name) => !held.some((l) => l.name === name.trim())) ?? [];
   if (missing.length > 0)
-    throw new HashwardenError('ERR_STORE', `${label}: no list named ${missing.map((n) => JSON.stringify(n)).join(', ')}`);
+    throw new HashwardenError(
+      'ERR_STORE',
+      `${label}: no list named ${missing.map((n) => JSON.stringify(n)).join(', ')}`,
+    );
   return held.filter((l) => (names === undefined ? l.enabled : names.some((name) => name.trim() === l.name)));
-}
-
-/** A matcher's state over the tables of `chosen`, with each list's version, thresholds and label. */
-export function storeState(
-  chosen: readonly ListHeader[],
-  tables: ReadonlyMap<AlgorithmName, MatcherTable>,
-  signature: string,
-  options: ResolvedMatcherOptions,
-  label: string,
-): State {
-  const lists = new Map(
-    chosen.map((l) => [
-      l.name,
-      Object.freeze({
-        name: l.name,
-        version: l.version,
-        thresholds: l.thresholds,
-        ...(l.label === undefined ? {} : { label: l.label }),
-      }),
-    ]),
-  );
-  return nonEmpty(makeState(tables, lists, signature), options, label);
 }
 
 /** The lists as a snapshot's META keeps them: name, version, and the policy each sets. */

@@ -93,10 +93,7 @@ async function killedImport(
       const active = rows.find((r) => r.state === 'active' && r.query !== null);
       const query = active?.query?.trimStart() ?? '';
       if (/^COPY\b/i.test(query)) copied = true;
-      if (
-        (at === 'copy' && copied) ||
-        (at === 'apply' && copied && /^(INSERT|UPDATE|DELETE|MERGE)\b/i.test(query))
-      ) {
+      if ((at === 'copy' && copied) || (at === 'apply' && copied && /^(INSERT|UPDATE|DELETE|MERGE)\b/i.test(query))) {
         child.kill('SIGKILL');
         seen = query;
         break;
@@ -150,7 +147,12 @@ describe.skipIf(!available)(postgresTitle('hashwarden import into PostgreSQL kil
     const seed = await PgHashStore.connect(url);
     try {
       await seed.importEntries(
-        Array.from({ length: 1000 }, (_, i) => ({ id: `old${i}`, list: 'x', algorithm: 'md5' as const, hash: md5(i, 'a') })),
+        Array.from({ length: 1000 }, (_, i) => ({
+          id: `old${i}`,
+          list: 'x',
+          algorithm: 'md5' as const,
+          hash: md5(i, 'a'),
+        })),
         { source: 'seed' },
       );
       await seed.importEntries([{ id: 'y1', list: 'y', algorithm: 'md5', hash: md5(1, 'c') }]);

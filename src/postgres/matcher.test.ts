@@ -138,7 +138,12 @@ describe.skipIf(!available)(postgresTitle('Matcher.open and exportSnapshot from 
     const out = join(dir, 'cli.snap');
     const u = new URL(url);
     const saved = { ...process.env };
-    Object.assign(process.env, { PGHOST: u.hostname, PGPORT: u.port, PGUSER: u.username, PGDATABASE: u.pathname.slice(1) });
+    Object.assign(process.env, {
+      PGHOST: u.hostname,
+      PGPORT: u.port,
+      PGUSER: u.username,
+      PGDATABASE: u.pathname.slice(1),
+    });
     try {
       const run = await cli('export', '--db', 'postgresql://', '--snapshot', out, '--list', 'items', '--tier', 'mih');
       expect(run.status, run.err).toBe(0);
@@ -241,38 +246,53 @@ describe.skipIf(!available)(postgresTitle('A matcher reloading from PostgreSQL',
   }, 60_000);
 });
 
-describe.skipIf(!available)(postgresTitle('A crafted PostgreSQL store read by a matcher or an export', available), () => {
-  it.for([
-    ['a hash of another width', "'pdq', decode(repeat('ab', 31), 'hex'), NULL, NULL"],
-    ['an algorithm no import writes', "'photodna', decode(repeat('ab', 32), 'hex'), NULL, NULL"],
-    ['metadata over its bound', `'pdq', decode(repeat('ab', 32), 'hex'), NULL, '{"x":"' || repeat('y', 70000) || '"}'`],
-    ['a label over its bound', "'pdq', decode(repeat('ab', 32), 'hex'), repeat('z', 70000), NULL"],
-  ] as const)('refuses %s with ERR_STORE, as entries() does, after a batch of plain rows', async ([, values], t) => {
-    if (!pg.running()) return t.skip();
-    const url = pg.url();
-    const store = await PgHashStore.connect(url);
-    try {
-      const hex = (n: number): string => n.toString(16).padStart(64, '0');
-      await store.importEntries(
-        Array.from({ length: 9000 }, (_, i) => ({ list: 'c', id: `a${String(i).padStart(5, '0')}`, algorithm: 'pdq' as const, hash: hex(i + 1) })),
-      );
-      const client = new (loadPg().pg.Client)({ connectionString: url });
-      await client.connect();
+describe.skipIf(!available)(
+  postgresTitle('A crafted PostgreSQL store read by a matcher or an export', available),
+  () => {
+    it.for([
+      ['a hash of another width', "'pdq', decode(repeat('ab', 31), 'hex'), NULL, NULL"],
+      ['an algorithm no import writes', "'photodna', decode(repeat('ab', 32), 'hex'), NULL, NULL"],
+      [
+        'metadata over its bound',
+        `'pdq', decode(repeat('ab', 32), 'hex'), NULL, '{"x":"' || repeat('y', 70000) || '"}'`,
+      ],
+      ['a label over its bound', "'pdq', decode(repeat('ab', 32), 'hex'), repeat('z', 70000), NULL"],
+    ] as const)('refuses %s with ERR_STORE, as entries() does, after a batch of plain rows', async ([, values], t) => {
+      if (!pg.running()) return t.skip();
+      const url = pg.url();
+      const store = await PgHashStore.connect(url);
       try {
-        await client.query(`INSERT INTO entries (list, id, algorithm, hash, label, metadata) VALUES ('c', 'b-crafted', ${values})`);
+        const hex = (n: number): string => n.toString(16).padStart(64, '0');
+        await store.importEntries(
+          Array.from({ length: 9000 }, (_, i) => ({
+            list: 'c',
+            id: `a${String(i).padStart(5, '0')}`,
+            algorithm: 'pdq' as const,
+            hash: hex(i + 1),
+          })),
+        );
+        const client = new (loadPg().pg.Client)({ connectionString: url });
+        await client.connect();
+        try {
+          await client.query(
+            `INSERT INTO entries (list, id, algorithm, hash, label, metadata) VALUES ('c', 'b-crafted', ${values})`,
+          );
+        } finally {
+          await client.end();
+        }
+        const read = async () => {
+          for await (const entry of store.entries({ list: 'c' })) void entry;
+        };
+        await expect(read()).rejects.toMatchObject({ code: 'ERR_STORE' });
+        await expect(Matcher.open(store)).rejects.toMatchObject({ code: 'ERR_STORE' });
+        await expect(
+          store.exportSnapshot(join(tmpdir(), `hashwarden-crafted-${process.pid}.snap`)),
+        ).rejects.toMatchObject({
+          code: 'ERR_STORE',
+        });
       } finally {
-        await client.end();
+        await store.close();
       }
-      const read = async () => {
-        for await (const entry of store.entries({ list: 'c' })) void entry;
-      };
-      await expect(read()).rejects.toMatchObject({ code: 'ERR_STORE' });
-      await expect(Matcher.open(store)).rejects.toMatchObject({ code: 'ERR_STORE' });
-      await expect(store.exportSnapshot(join(tmpdir(), `hashwarden-crafted-${process.pid}.snap`))).rejects.toMatchObject({
-        code: 'ERR_STORE',
-      });
-    } finally {
-      await store.close();
-    }
-  });
-});
+    });
+  },
+);

@@ -40,7 +40,9 @@ const batchRowsSql = (after: boolean): string =>
  * meet them in); `odd` counts the rows that are not the plain case, whose values are never joined;
  * `last` is the batch's last id, in every row.
  */
-const batchSql = (after: boolean): string => `SELECT left(algorithm, ${MAX_FIELD_LENGTH}) AS algorithm, count(*)::int AS n,
+const batchSql = (
+  after: boolean,
+): string => `SELECT left(algorithm, ${MAX_FIELD_LENGTH}) AS algorithm, count(*)::int AS n,
   (count(*) FILTER (WHERE NOT coalesce(${PLAIN}, false)))::int AS odd, max(max(id)) OVER () AS last,
   string_agg(convert_to(id, 'UTF8'), '\\x00'::bytea ORDER BY id) FILTER (WHERE ${PLAIN}) AS ids,
   string_agg(hash, ''::bytea ORDER BY id) FILTER (WHERE ${PLAIN}) AS hashes

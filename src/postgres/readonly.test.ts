@@ -169,7 +169,10 @@ describe.skipIf(!available)(postgresTitle('The commands on a PostgreSQL store', 
     expect((await cli('import', csv, '--db', url, '--list', 'demo', '--quiet')).status).toBe(0);
     const hit = await cli('match', join(vectors, 'images', 'blobs-640x480--resize50.jpg'), '--db', url, '--json');
     expect(hit.status, hit.err).toBe(1);
-    expect(JSON.parse(hit.out)).toMatchObject({ matched: true, matches: [{ list: 'demo', entryId: 'b1', label: 'test-label' }] });
+    expect(JSON.parse(hit.out)).toMatchObject({
+      matched: true,
+      matches: [{ list: 'demo', entryId: 'b1', label: 'test-label' }],
+    });
     const miss = await cli('match', join(vectors, 'images', 'mosaic-400x300.jpg'), '--db', url);
     expect(miss.status, miss.err).toBe(0);
     await cli('list', 'set', 'demo', '--db', url, '--disable');
@@ -186,7 +189,14 @@ describe.skipIf(!available)(postgresTitle('The commands on a PostgreSQL store', 
     const runs = [
       await cli('lists', '--db', `${base}/no_such_database`),
       await cli('export', '--db', `${base}/no_such_database`, '--snapshot', join(dir, 'x.snap')),
-      await cli('import', join(dir, 'missing.csv'), '--db', `postgresql://${u.username}:${secret}@127.0.0.1:1/x`, '--list', 'a'),
+      await cli(
+        'import',
+        join(dir, 'missing.csv'),
+        '--db',
+        `postgresql://${u.username}:${secret}@127.0.0.1:1/x`,
+        '--list',
+        'a',
+      ),
       await cli('list', 'set', 'a', '--db', `postgresql://${u.username}:${secret}@127.0.0.1:1/x`, '--label', 'b'),
       await cli('match', join(dir, 'missing.png'), '--db', `${base}/no_such_database`),
     ];
