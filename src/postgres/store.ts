@@ -4,7 +4,6 @@
  * types of src/store/types.ts); every method returns a Promise, since each is a round trip.
  */
 import type { ListEntry } from '../lists/entry.js';
-import { boolean, invalid, optionsObject } from '../validate.js';
 import type {
   EntryFilter,
   ImportFileOptions,
@@ -18,42 +17,11 @@ import type {
   ListInfo,
   ListPolicyChange,
 } from '../store/types.js';
-import { pgError, scrub, type PgContext } from './context.js';
-import { loadPg, type Pool } from './driver.js';
+import { closeContext, connectContext, storeContexts, type PgContext } from './context.js';
 import { importEntries, importFile, importRows } from './import.js';
 import { checkpoint, count, entries, entry, history, lists, setListPolicy } from './reads.js';
 import { prepareSchema } from './schema.js';
 import type { PgConnectTarget, PgStoreOptions } from './types.js';
-
-/** Most connections the store's own pool opens: an import holds one, a reader of entries another. */
-const POOL_SIZE = 4;
-
-/** Host, port and database of a connection string (or of the PG* variables), and its password, to keep out of messages. */
-function describe(connectionString: string | undefined): { label: string; secret: string | undefined } {
-  const env = process.env;
-  let host = env.PGHOST ?? 'localhost';
-  let port = env.PGPORT ?? '5432';
-  let database = env.PGDATABASE ?? env.PGUSER ?? '';
-  let secret = env.PGPASSWORD;
-  if (connectionString !== undefined) {
-    try {
-      const url = new URL(connectionString);
-      host = url.hostname || (url.searchParams.get('host') ?? host);
-      port = url.port || port;
-      database = decodeURIComponent(url.pathname.replace(/^\//, '')) || database;
-      secret = url.password === '' ? undefined : decodeURIComponent(url.password);
-    } catch {
-      // Not a URL (a `host=… dbname=…` string): named as given, less any password in it.
-      const password = /password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/.exec(connectionString)?.[1];
-      secret = password?.replace(/^'|'$/g, '');
-      return {
-        label: scrub(secret, connectionString.replace(/password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/, 'password=***')),
-        secret,
-      };
-    }
-  }
-  return { label: `postgresql://${host}:${port}/${database}`, secret };
-}
 
 /**
  * A hash store in a PostgreSQL database: the tables of the SQLite store (`lists`, `entries` with
@@ -87,6 +55,7 @@ export class PgHashStore {
   private constructor(ctx: PgContext) {
     this.label = ctx.label;
     this.#ctx = ctx;
+    storeContexts.set(this, ctx);
   }
 
   /**
@@ -102,39 +71,7 @@ export class PgHashStore {
    * ```
    */
   static async connect(target: PgConnectTarget, options?: PgStoreOptions): Promise<PgHashStore> {
-    const o = optionsObject(options, 'options');
-    const create = o.create === undefined ? true : boolean(o.create, 'create');
-    let connectionString: string | undefined;
-    let given: unknown;
-    if (typeof target === 'string') connectionString = target;
-    else if (target !== null && typeof target === 'object') {
-      const t = target as { connectionString?: unknown; pool?: unknown };
-      if (t.connectionString !== undefined && typeof t.connectionString !== 'string')
-        invalid('string', 'connectionString', t.connectionString);
-      connectionString = t.connectionString as string | undefined;
-      given = t.pool;
-    } else invalid('connection string or object', 'target', target);
-    const { pg, copyFrom } = loadPg();
-    if (given !== undefined && !(given instanceof pg.Pool)) invalid('pg Pool', 'pool', given);
-    const { label, secret } = describe(connectionString);
-    const pool =
-      (given as Pool | undefined) ??
-      new pg.Pool({ ...(connectionString === undefined ? {} : { connectionString }), max: POOL_SIZE });
-    const ctx: PgContext = { pool, ownsPool: given === undefined, copyFrom, label, secret, closed: false };
-    // An idle client's failure (the server restarting) must not crash the process: the next query reports it.
-    pool.on('error', () => undefined);
-    try {
-      const client = await pool.connect();
-      try {
-        await prepareSchema(ctx, client, create);
-      } finally {
-        client.release();
-      }
-    } catch (error) {
-      if (ctx.ownsPool) await pool.end().catch(() => undefined);
-      throw pgError(ctx, error);
-    }
-    return new PgHashStore(ctx);
+    return new PgHashStore(await connectContext(target, options, prepareSchema));
   }
 
   /**
@@ -278,14 +215,8 @@ export class PgHashStore {
    * await store.close();
    * ```
    */
-  async close(): Promise<void> {
-    if (this.#ctx.closed) return;
-    this.#ctx.closed = true;
-    if (!this.#ctx.ownsPool) return;
-    try {
-      await this.#ctx.pool.end();
-    } catch (error) {
-      throw pgError(this.#ctx, error);
-    }
+  close(): Promise<void> {
+    return closeContext(this.#ctx);
   }
+
 }
