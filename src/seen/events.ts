@@ -47,28 +47,41 @@ export interface ResolvedRescanOptions {
   readonly batchSize: number;
 }
 
-/** One new entry, as `pending` holds it. */
-export interface PendingRow {
+/** One entry a rescan took into account, as `known` holds it. */
+export interface KnownRow {
   readonly list: string;
   readonly id: string;
   readonly algorithm: string;
   readonly hash: Uint8Array;
+  /** The list's version when a round first found the entry new: its events' `listVersion`. */
+  readonly since: number;
 }
 
 /** A recorded upload as a rescan reads it. */
 export type SeqRow = SeenRow & { readonly seq: number };
 
-/** One algorithm's new entries: their table, each entry's threshold, its list's round version. */
+/** One algorithm's entries of a round: their table, each entry's threshold and `since`. */
 export interface RoundTable {
   readonly table: MatcherTable;
   readonly ofEntry: Uint8Array;
   readonly widest: number;
+  /** The list version each entry was found new in, by position in the table. */
+  readonly since: Float64Array;
 }
 
-/** A round's search: one table per algorithm of its new entries, and the version each list was found new in. */
+/** What a round searches: one table per algorithm. */
 export interface Round {
   readonly tables: ReadonlyMap<AlgorithmName, RoundTable>;
-  readonly versions: ReadonlyMap<string, number>;
+}
+
+/**
+ * The entries of earlier rounds a round also searches for uploads recorded after those rounds'
+ * passes (`seq` above `after`): an upload checked against a list before an earlier round's entries
+ * but recorded once that round had passed (a matcher reloading late, a record written late).
+ */
+export interface LateRound {
+  readonly round: Round;
+  readonly after: number;
 }
 
 /** The digest `known` keeps of an entry: 16 bytes of SHA-256 over its algorithm, id and hash. */
@@ -85,92 +98,125 @@ function eventId(contentId: string, list: string, entryId: string, version: numb
 }
 
 /**
- * The round's tables from its pending entries: those of lists still enabled under `policy` (the
- * lists' current headers), one table per algorithm, each entry with its list's current threshold
- * (else the rescan's, else the algorithm's default).
+ * A round's tables from its entries: those of lists still enabled under `policy` (the lists'
+ * current headers), one table per algorithm, each entry with its list's current threshold (else
+ * the rescan's, else the algorithm's default) and the version it was found new in.
  */
 export function buildRound(
-  pending: Iterable<PendingRow>,
+  rows: Iterable<KnownRow>,
   policy: ReadonlyMap<string, ListHeader>,
-  versions: ReadonlyMap<string, number>,
   thresholds: Thresholds,
 ): Round {
   const byAlgorithm = new Map<AlgorithmName, ListEntry[]>();
-  for (const row of pending) {
+  const sinceOf = new Map<string, number>();
+  for (const row of rows) {
     if (policy.get(row.list)?.enabled !== true) continue; // disabled (or gone) since the round began
     const algorithm = getAlgorithm(row.algorithm);
     const entries = byAlgorithm.get(algorithm.name) ?? [];
     entries.push({ list: row.list, id: row.id, algorithm: algorithm.name, hash: algorithm.format(row.hash) });
     byAlgorithm.set(algorithm.name, entries);
+    sinceOf.set(`${row.list}\u0000${row.id}`, row.since);
   }
   const tables = new Map<AlgorithmName, RoundTable>();
   for (const [name, entries] of byAlgorithm) {
     const algorithm = getAlgorithm(name);
     const table = buildTable(algorithm, entries);
     const ofEntry = new Uint8Array(table.entries.count);
+    const since = new Float64Array(table.entries.count);
     for (let i = 0; i < ofEntry.length; i++) {
-      const own = policy.get(table.entries.list(i))?.thresholds[name];
+      const list = table.entries.list(i);
+      const own = policy.get(list)?.thresholds[name];
       ofEntry[i] = algorithm.kind === 'exact' ? 0 : (own ?? thresholds[name] ?? algorithm.defaultThreshold);
+      since[i] = sinceOf.get(`${list}\u0000${table.entries.id(i)}`) as number;
     }
-    tables.set(name, { table, ofEntry, widest: ofEntry.reduce((a, b) => Math.max(a, b), 0) });
+    tables.set(name, { table, ofEntry, widest: ofEntry.reduce((a, b) => Math.max(a, b), 0), since });
   }
-  return { tables, versions };
+  return { tables };
+}
+
+/**
+ * Per list, what the late tables must hold for `versions` (the lists' versions each late upload was
+ * checked against): entries found new after the lowest of them, -1 when some upload was not
+ * checked against the list at all. Lists no late upload needs anything of are absent.
+ */
+export function lateNeeds(
+  versions: Iterable<Readonly<Record<string, number>>>,
+  known: ReadonlyMap<string, number>,
+): Map<string, number> {
+  const needs = new Map<string, number>();
+  for (const checked of versions) {
+    for (const [list, current] of known) {
+      const v = checked[list];
+      const at = typeof v === 'number' ? v : -1;
+      // Checked at the list's latest known version or later: every entry known so far was there.
+      if (at >= current) continue;
+      const need = needs.get(list);
+      if (need === undefined || at < need) needs.set(list, at);
+    }
+  }
+  return needs;
 }
 
 /**
  * The events of one batch of uploads: per (upload, entry) the nearest of the upload's hashes (the
- * earliest on a tie, as `matchImage` keeps it), leaving out the lists an upload was checked
- * against at the round's version or later (it saw those entries then). In upload order, then
+ * earliest on a tie, as `matchImage` keeps it), leaving out an entry for an upload checked against
+ * its list at the version the entry was found new in or later (it saw the entry then). `main` is
+ * searched for every upload, `late` for those recorded after its bound. In upload order, then
  * nearest first.
  */
-export function batchEvents(rows: readonly SeenRow[], round: Round): RescanEvent[] {
+export function batchEvents(rows: readonly SeqRow[], main: Round, late?: LateRound): RescanEvent[] {
   const decoded = rows.map((row) => ({ row, queries: decodeSearched(row.hashes), versions: recordedVersions(row) }));
   const best = new Map<string, RescanEvent & { order: number; upload: number }>();
-  for (const [name, { table, ofEntry, widest }] of round.tables) {
-    // This algorithm's hashes of every upload of the batch, packed, with where each came from.
-    const owners: { upload: number; query: number }[] = [];
-    const width = table.algorithm.bits / 8;
-    decoded.forEach(({ queries }, upload) =>
-      queries.forEach((q, query) => {
-        if (q.algorithm === name) owners.push({ upload, query });
-      }),
-    );
-    const packed = new Uint8Array(owners.length * width);
-    owners.forEach(({ upload, query }, i) =>
-      packed.set((decoded[upload] as (typeof decoded)[number]).queries[query]?.hash as Uint8Array, i * width),
-    );
-    const hits = findMatches(table, packed, owners.length, { ofEntry, widest });
-    for (let h = 0; h < hits.query.length; h++) {
-      const { upload, query } = owners[hits.query[h] as number] as { upload: number; query: number };
-      const { row, queries, versions } = decoded[upload] as (typeof decoded)[number];
-      const entry = hits.entry[h] as number;
-      const list = table.entries.list(entry);
-      const version = round.versions.get(list) as number;
-      const checked = versions[list];
-      if (typeof checked === 'number' && checked >= version) continue;
-      const entryId = table.entries.id(entry);
-      const key = `${upload}\u0000${list}\u0000${entryId}`;
-      const distance = hits.distance[h] as number;
-      const seen = best.get(key);
-      if (seen !== undefined && (seen.distance < distance || (seen.distance === distance && seen.order < query)))
-        continue;
-      const q = queries[query] as (typeof queries)[number];
-      best.set(key, {
-        id: eventId(row.content_id, list, entryId, version),
-        contentId: row.content_id,
-        list,
-        entryId,
-        listVersion: version,
-        algorithm: name,
-        distance,
-        threshold: ofEntry[entry] as number,
-        ...(q.transform === undefined ? {} : { transform: q.transform }),
-        ...(q.trimmed ? { trimmed: true as const } : {}),
-        ...(q.frame === undefined ? {} : { frame: q.frame }),
-        recordedAt: new Date(row.at),
-        order: query,
-        upload,
+  const passes = late === undefined ? [{ round: main, after: -1 }] : [{ round: main, after: -1 }, late];
+  for (const { round, after } of passes) {
+    for (const [name, { table, ofEntry, widest, since }] of round.tables) {
+      // This algorithm's hashes of every upload of the batch the pass covers, packed, with where each came from.
+      const owners: { upload: number; query: number }[] = [];
+      const width = table.algorithm.bits / 8;
+      decoded.forEach(({ row, queries }, upload) => {
+        if (row.seq <= after) return;
+        queries.forEach((q, query) => {
+          if (q.algorithm === name) owners.push({ upload, query });
+        });
       });
+      if (owners.length === 0) continue;
+      const packed = new Uint8Array(owners.length * width);
+      owners.forEach(({ upload, query }, i) =>
+        packed.set((decoded[upload] as (typeof decoded)[number]).queries[query]?.hash as Uint8Array, i * width),
+      );
+      const hits = findMatches(table, packed, owners.length, { ofEntry, widest });
+      for (let h = 0; h < hits.query.length; h++) {
+        const { upload, query } = owners[hits.query[h] as number] as { upload: number; query: number };
+        const { row, queries, versions } = decoded[upload] as (typeof decoded)[number];
+        const entry = hits.entry[h] as number;
+        const list = table.entries.list(entry);
+        const version = since[entry] as number;
+        const checked = versions[list];
+        if (typeof checked === 'number' && checked >= version) continue;
+        const entryId = table.entries.id(entry);
+        const key = `${upload}\u0000${list}\u0000${entryId}`;
+        const distance = hits.distance[h] as number;
+        const seen = best.get(key);
+        if (seen !== undefined && (seen.distance < distance || (seen.distance === distance && seen.order < query)))
+          continue;
+        const q = queries[query] as (typeof queries)[number];
+        best.set(key, {
+          id: eventId(row.content_id, list, entryId, version),
+          contentId: row.content_id,
+          list,
+          entryId,
+          listVersion: version,
+          algorithm: name,
+          distance,
+          threshold: ofEntry[entry] as number,
+          ...(q.transform === undefined ? {} : { transform: q.transform }),
+          ...(q.trimmed ? { trimmed: true as const } : {}),
+          ...(q.frame === undefined ? {} : { frame: q.frame }),
+          recordedAt: new Date(row.at),
+          order: query,
+          upload,
+        });
+      }
     }
   }
   return [...best.values()]
