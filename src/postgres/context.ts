@@ -41,15 +41,19 @@ export function open(ctx: PgContext, what: string): void {
   if (ctx.closed) throw new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: closed, cannot ${what}`);
 }
 
-/** Runs `fn` with a client of the pool, released after (destroyed when `fn` failed: its state is unknown). */
-export async function withClient<T>(ctx: PgContext, what: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/** A client of the store's pool, for the caller to release; `ERR_STORE` when closed or unreachable. */
+export async function checkout(ctx: PgContext, what: string): Promise<PoolClient> {
   open(ctx, what);
-  let client: PoolClient;
   try {
-    client = await ctx.pool.connect();
+    return await ctx.pool.connect();
   } catch (error) {
     throw pgError(ctx, error);
   }
+}
+
+/** Runs `fn` with a client of the pool, released after (destroyed when `fn` failed: its state is unknown). */
+export async function withClient<T>(ctx: PgContext, what: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await checkout(ctx, what);
   let failed = false;
   try {
     return await fn(client);

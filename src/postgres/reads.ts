@@ -35,7 +35,7 @@ const MAX_HASH_BYTES = Math.max(...ALGORITHM_NAMES.map((name) => getAlgorithm(na
 const LIMITS = { hash: MAX_HASH_BYTES, label: MAX_FIELD_BYTES, metadata: MAX_METADATA_BYTES } as const;
 
 /** The columns of `entries` as reads take them: over-long values NULL, and the first such column named. */
-const READ_COLUMNS = [
+export const READ_COLUMNS = [
   ...(['list', 'id', 'algorithm'] as const).map((c) => `left(${c}, ${MAX_FIELD_LENGTH}) AS ${c}`),
   ...Object.entries(LIMITS).map(([c, n]) => `CASE WHEN octet_length(${c}) > ${n} THEN NULL ELSE ${c} END AS ${c}`),
   `CASE ${Object.entries(LIMITS)
@@ -43,7 +43,8 @@ const READ_COLUMNS = [
     .join(' ')} END AS oversized`,
 ].join(', ');
 
-interface Row {
+/** A row of `entries` read with {@link READ_COLUMNS}. */
+export interface Row {
   readonly list: string;
   readonly id: string;
   readonly algorithm: string;
@@ -69,7 +70,8 @@ function entryFilter(filter: EntryFilter | undefined): { where: string; params: 
   return { where: clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`, params };
 }
 
-function toEntry(ctx: PgContext, row: Row): ListEntry {
+/** A row as a list entry; `ERR_STORE` for one over the bounds or that does not parse (the seen store's rescan reads them too). */
+export function toEntry(ctx: PgContext, row: Row): ListEntry {
   if (row.oversized !== null) {
     throw new HashwardenError(
       'ERR_STORE',
