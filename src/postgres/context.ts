@@ -94,7 +94,10 @@ export async function inTransaction<T>(
   });
 }
 
-/** Most connections a store's own pool opens: an import holds one, a reader of entries another (a rescan: its lock, the list store's snapshot, its writes). */
+/**
+ * Most connections a store's own pool opens: an import holds one, a reader of entries another (a
+ * rescan: one for its lock and writes, one of the list store's for its snapshot).
+ */
 const POOL_SIZE = 4;
 
 /** Host, port and database of a connection string (or of the PG* variables), and its password, to keep out of messages. */

@@ -13,6 +13,7 @@ import { postgresTitle, usePostgres } from '../testing/postgres.js';
 import { collect, rescanExactness } from '../testing/rescan-property.js';
 import { resultOf } from '../testing/seen.js';
 import { PgHashStore, PgSeenStore } from './index.js';
+import { SEEN_LOCK_SPACE, SEEN_LOCKS } from './seen-schema.js';
 
 const server = usePostgres({ beforeAll, afterAll });
 
@@ -88,7 +89,7 @@ describe.skipIf(!server.available)(postgresTitle('PgSeenStore.rescan', server.av
       await lists.importEntries([{ list: 'l', id: 'e0', algorithm: 'md5', hash: md5(0) }]);
       // A record under way, as PgSeenStore.record writes it: its number drawn, not yet committed.
       await recorder.query('BEGIN');
-      await recorder.query('SELECT pg_advisory_xact_lock_shared($1, $2)', [0x7365656e, 2]);
+      await recorder.query('SELECT pg_advisory_xact_lock_shared($1, $2)', [SEEN_LOCK_SPACE, SEEN_LOCKS.record]);
       await recorder.query(
         "INSERT INTO seen_uploads (content_id, at, versions, hashes) VALUES ('slow', now(), '{}', $1)",
         [encodeSearched([{ algorithm: 'md5', hash: bytes(md5(0)) }])],
@@ -104,6 +105,28 @@ describe.skipIf(!server.available)(postgresTitle('PgSeenStore.rescan', server.av
       expect(found(events).sort()).toEqual(['quick e0 v1', 'slow e0 v1']);
     } finally {
       await recorder.end();
+      await seen.close();
+      await lists.close();
+    }
+  });
+
+  it('makes a record wait while a round fixes its last sequence number (the other half of the guard)', async (t) => {
+    if (!server.running()) return t.skip();
+    const { url, lists, seen } = await stores();
+    const round = new pg.Client(url);
+    await round.connect();
+    try {
+      await round.query('BEGIN');
+      await round.query('SELECT pg_advisory_xact_lock($1, $2)', [SEEN_LOCK_SPACE, SEEN_LOCKS.record]);
+      let settled = false;
+      const recording = seen.record('u', resultOf([], {})).finally(() => (settled = true));
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      expect(settled).toBe(false);
+      await round.query('COMMIT');
+      await recording;
+      expect(await seen.count()).toBe(1);
+    } finally {
+      await round.end();
       await seen.close();
       await lists.close();
     }
