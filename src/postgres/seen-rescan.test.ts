@@ -191,6 +191,11 @@ describe.skipIf(!server.available)(postgresTitle('PgSeenStore.rescan', server.av
         ['u1', '2026-01-02T00:00:00.000Z'],
         ['u2', '2026-01-03T00:00:00.000Z'],
       ]);
+      // A date before PostgreSQL's earliest (a JavaScript Date reaches further back) excludes nothing.
+      expect(await collect(seen.rescan(lists, { since: new Date(-8.64e15) }))).toEqual([]);
+      await lists.importEntries([{ list: 'l', id: 'e3', algorithm: 'md5', hash: md5(0) }]);
+      expect(found(await collect(seen.rescan(lists, { since: new Date(-8.64e15) })))).toEqual(['u0 e3 v2']);
+      expect(await seen.expire(new Date(-8.64e15))).toBe(0);
       expect(() => seen.rescan(lists, { batchSize: 0 })).toThrow(RangeError);
       expect(() => seen.rescan(lists, { thresholds: { pdq: 99 } })).toThrow(RangeError);
     } finally {

@@ -32,7 +32,14 @@ import type { ListHeader } from '../store/types.js';
 import { checkout, pgError, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { lists, READ_COLUMNS, toEntry, type Row } from './reads.js';
-import { PG_SEEN_READ_COLUMNS, PG_SEEN_VERSIONS_COLUMN, SEEN_LOCK_SPACE, SEEN_LOCKS } from './seen-schema.js';
+import {
+  PG_SEEN_READ_COLUMNS,
+  PG_SEEN_VERSIONS_COLUMN,
+  pgBound,
+  pgTime,
+  SEEN_LOCK_SPACE,
+  SEEN_LOCKS,
+} from './seen-schema.js';
 
 /** Entries one FETCH reads while a round compares a list with `seen_known`, and rows one INSERT writes. */
 const ENTRY_FETCH = 1000;
@@ -170,17 +177,6 @@ async function knownRows(client: PoolClient, where: string, params: unknown[]): 
   ).rows;
 }
 
-/** The records' `at >= since` condition, empty without `since` (its default is no time PostgreSQL holds). */
-function sinceClause(options: ResolvedRescanOptions, param: number): string {
-  return options.since === Number.MIN_SAFE_INTEGER
-    ? ''
-    : ` AND at >= timestamptz 'epoch' + $${param}::bigint * interval '1 millisecond'`;
-}
-
-function sinceParams(options: ResolvedRescanOptions): number[] {
-  return options.since === Number.MIN_SAFE_INTEGER ? [] : [options.since];
-}
-
 /**
  * The late tables: entries of earlier rounds that the round's late records (seq in (scanned,
  * upto]) may not have seen, per list only those found new after the lowest version any of them
@@ -201,8 +197,8 @@ async function lateRound(
   await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
   try {
     await client.query(
-      `DECLARE hw_late NO SCROLL CURSOR FOR SELECT content_id, ${PG_SEEN_VERSIONS_COLUMN} FROM seen_uploads WHERE seq > $1 AND seq <= $2${sinceClause(options, 3)}`,
-      [cursor.scanned, cursor.upto, ...sinceParams(options)],
+      `DECLARE hw_late NO SCROLL CURSOR FOR SELECT content_id, ${PG_SEEN_VERSIONS_COLUMN} FROM seen_uploads WHERE seq > $1 AND seq <= $2 AND at >= ${pgTime(3)}`,
+      [cursor.scanned, cursor.upto, pgBound(options.since)],
     );
     for (;;) {
       const rows = (await client.query<Pick<SeenRow, 'content_id' | 'versions'>>(`FETCH ${LATE_FETCH} FROM hw_late`))
@@ -252,12 +248,12 @@ export async function* pgRescanRounds(
     } catch (error) {
       throw pgError(ctx, error);
     }
-    const next = `SELECT seq::float8 AS seq, ${PG_SEEN_READ_COLUMNS} FROM seen_uploads WHERE seq > $1 AND seq <= $2${sinceClause(options, 4)} ORDER BY seq LIMIT $3`;
+    const next = `SELECT seq::float8 AS seq, ${PG_SEEN_READ_COLUMNS} FROM seen_uploads WHERE seq > $1 AND seq <= $2 AND at >= ${pgTime(4)} ORDER BY seq LIMIT $3`;
     let seq = cursor.seq;
     while (main.tables.size > 0 || late !== undefined) {
       let rows: SeqRow[];
       try {
-        rows = (await client.query<SeqRow>(next, [seq, cursor.upto, options.batchSize, ...sinceParams(options)])).rows;
+        rows = (await client.query<SeqRow>(next, [seq, cursor.upto, options.batchSize, pgBound(options.since)])).rows;
       } catch (error) {
         throw pgError(ctx, error);
       }

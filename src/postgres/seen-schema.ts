@@ -35,6 +35,26 @@ export const SEEN_LOCK_SPACE = 0x7365656e;
  */
 export const SEEN_LOCKS = { schema: 0, rescan: 1, record: 2 } as const;
 
+/**
+ * PostgreSQL's earliest time (4714-11-24 BC), in ms since the epoch. A JavaScript Date reaches
+ * further back; a bound before it (an `expire` date, a rescan's `since`, whose default is the
+ * earliest safe integer) excludes nothing, so it is taken as this one rather than sent out of range.
+ */
+const PG_EARLIEST_MS = -210_866_803_200_000;
+
+/**
+ * `$n` (ms since the epoch, at or after {@link PG_EARLIEST_MS}) as a `timestamptz`, exactly: whole
+ * milliseconds, no float seconds.
+ */
+export function pgTime(param: number): string {
+  return `(timestamptz 'epoch' + $${param}::bigint * interval '1 millisecond')`;
+}
+
+/** A bound in ms since the epoch as {@link pgTime} takes it: one before PostgreSQL's earliest time is that time. */
+export function pgBound(ms: number): number {
+  return Math.max(ms, PG_EARLIEST_MS);
+}
+
 /** `seen_uploads.versions` as reads take it: NULL when over the bound a record writes, never read. */
 export const PG_SEEN_VERSIONS_COLUMN = `CASE WHEN octet_length(versions) > ${MAX_VERSIONS_BYTES} THEN NULL ELSE versions END AS versions`;
 

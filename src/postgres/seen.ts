@@ -18,13 +18,11 @@ import {
 } from '../seen/store.js';
 import { invalid, nonEmptyString } from '../validate.js';
 import { closeContext, connectContext, inTransaction, storeContexts, type PgContext } from './context.js';
-import { PG_SEEN_READ_COLUMNS, prepareSeenSchema, SEEN_LOCK_SPACE, SEEN_LOCKS } from './seen-schema.js';
+import { PG_SEEN_READ_COLUMNS, pgBound, pgTime, prepareSeenSchema, SEEN_LOCK_SPACE, SEEN_LOCKS } from './seen-schema.js';
 import { pgRescanRounds } from './seen-rescan.js';
 import type { PgHashStore } from './store.js';
 import type { PgConnectTarget, PgStoreOptions } from './types.js';
 
-/** A time in ms since the epoch as a `timestamptz` parameter, exactly (no float seconds). */
-const AT_MS = "(timestamptz 'epoch' + $1::bigint * interval '1 millisecond')";
 
 /**
  * The recorded uploads in a PostgreSQL database, beside (or apart from) a {@link PgHashStore}'s
@@ -87,7 +85,7 @@ export class PgSeenStore {
     await inTransaction(this.#ctx, 'record', async (client) => {
       await client.query('SELECT pg_advisory_xact_lock_shared($1, $2)', [SEEN_LOCK_SPACE, SEEN_LOCKS.record]);
       await client.query(
-        `INSERT INTO seen_uploads (content_id, at, versions, hashes) VALUES ($2, ${AT_MS}, $3, $4)
+        `INSERT INTO seen_uploads (content_id, at, versions, hashes) VALUES ($2, ${pgTime(1)}, $3, $4)
          ON CONFLICT (content_id) DO UPDATE SET seq = excluded.seq, at = excluded.at, versions = excluded.versions, hashes = excluded.hashes`,
         [row.at, row.contentId, row.versions, row.hashes],
       );
@@ -117,8 +115,8 @@ export class PgSeenStore {
    * ```
    */
   async expire(olderThan: Date | { readonly days: number }): Promise<number> {
-    const before = expiryCutoff(olderThan);
-    return (await this.#query('expire', `DELETE FROM seen_uploads WHERE at < ${AT_MS}`, [before])).count;
+    const before = pgBound(expiryCutoff(olderThan));
+    return (await this.#query('expire', `DELETE FROM seen_uploads WHERE at < ${pgTime(1)}`, [before])).count;
   }
 
   /**
