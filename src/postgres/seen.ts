@@ -23,7 +23,6 @@ import { pgRescanRounds } from './seen-rescan.js';
 import type { PgHashStore } from './store.js';
 import type { PgConnectTarget, PgStoreOptions } from './types.js';
 
-
 /**
  * The recorded uploads in a PostgreSQL database, beside (or apart from) a {@link PgHashStore}'s
  * lists: the tables `seen_uploads`, `seen_known`, `seen_known_lists`, `seen_state`, `seen_cursor`,
