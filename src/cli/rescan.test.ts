@@ -4,7 +4,6 @@
  * in a child process) resumes from its last acknowledged batch with no event lost, the batch it
  * was in repeated with the same ids.
  */
-import { spawn } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -16,6 +15,7 @@ import { Matcher } from '../matcher/matcher.js';
 import { SeenStore, type RescanEvent } from '../seen/index.js';
 import { HashStore } from '../store/index.js';
 import { cli } from '../testing/cli.js';
+import { killWhenPaused, pausingRescan } from '../testing/rescan-kill.js';
 import { resultOf } from '../testing/seen.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -111,35 +111,9 @@ describe('hashwarden rescan', () => {
 const { HashStore } = await import(${JSON.stringify(module('store'))});
 const store = HashStore.open(${JSON.stringify(db)}, { readonly: true });
 const seen = SeenStore.open(${JSON.stringify(seenPath)});
-let n = 0;
-for await (const event of seen.rescan(store, { batchSize: 10 })) {
-  process.stdout.write(event.id + '\\n');
-  if (++n === 25) {
-    process.stdout.write('PAUSED\\n');
-    setInterval(() => {}, 1000);
-    await new Promise(() => {});
-  }
-}
-`,
+${pausingRescan('seen.rescan(store, { batchSize: 10 })', 25)}`,
     );
-    const child = spawn(process.execPath, [...(built ? [] : ['--import', 'tsx']), script], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    let err = '';
-    child.stderr.on('data', (chunk: Buffer) => (err += chunk));
-    const exited = new Promise((resolve) => child.on('exit', resolve));
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk;
-        if (out.includes('PAUSED\n')) resolve();
-      });
-      child.on('exit', () => reject(new Error(`child exited before pausing: ${err}`)));
-    });
-    child.kill('SIGKILL');
-    await exited;
-    const taken = out.split('\n').filter((line) => /^[0-9a-f]{32}$/.test(line));
+    const taken = await killWhenPaused([...(built ? [] : ['--import', 'tsx']), script], ROOT);
     expect(taken).toEqual(expected.slice(0, 25).map((e) => e.id));
     const resumed = await cli('rescan', '--db', db, '--seen', seenPath, '--json', '--batch', '10');
     expect(resumed.status, resumed.err).toBe(1);

@@ -5,21 +5,10 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rejected } from '../testing/store-rows.js';
-import { postgresTitle, usePostgres } from '../testing/postgres.js';
+import { postgresTitle, refusalAfter, runSql as sql, usePostgres } from '../testing/postgres.js';
 import { PgHashStore } from './index.js';
 
 const server = usePostgres({ beforeAll, afterAll });
-
-/** Runs SQL on a database directly, as an administrator altering it by hand would. */
-async function sql(url: string, text: string): Promise<void> {
-  const client = new pg.Client(url);
-  await client.connect();
-  try {
-    await client.query(text);
-  } finally {
-    await client.end();
-  }
-}
 
 describe.skipIf(!server.available)(postgresTitle('PgHashStore.connect', server.available), () => {
   it('creates the schema once, also when two processes connect to a new database at once', async (t) => {
@@ -59,10 +48,7 @@ describe.skipIf(!server.available)(postgresTitle('PgHashStore.connect', server.a
       ['DROP TABLE checkpoints', /tables missing: checkpoints/],
     ];
     for (const [alteration, message] of cases) {
-      const url = server.url();
-      await (await PgHashStore.connect(url)).close();
-      await sql(url, alteration);
-      const error = await rejected(PgHashStore.connect(url));
+      const error = await refusalAfter(server.url(), (url) => PgHashStore.connect(url), alteration);
       expect([error.code, error.message]).toEqual(['ERR_STORE', expect.stringMatching(message)]);
     }
   });

@@ -3,7 +3,9 @@
  * port and database, never the password), and how failures become `ERR_STORE`.
  */
 import { HashwardenError, isHashwardenError } from '../errors.js';
-import type { CopyFrom, Pool, PoolClient } from './driver.js';
+import { boolean, invalid, optionsObject } from '../validate.js';
+import { loadPg, type CopyFrom, type Pool, type PoolClient } from './driver.js';
+import type { PgConnectTarget, PgStoreOptions } from './types.js';
 
 /** One connected store. */
 export interface PgContext {
@@ -48,15 +50,19 @@ export function writable(ctx: PgContext, what: string): void {
     throw new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: connected read-only, cannot ${what}`);
 }
 
-/** Runs `fn` with a client of the pool, released after (destroyed when `fn` failed: its state is unknown). */
-export async function withClient<T>(ctx: PgContext, what: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+/** A client of the store's pool, for the caller to release; `ERR_STORE` when closed or unreachable. */
+export async function checkout(ctx: PgContext, what: string): Promise<PoolClient> {
   open(ctx, what);
-  let client: PoolClient;
   try {
-    client = await ctx.pool.connect();
+    return await ctx.pool.connect();
   } catch (error) {
     throw pgError(ctx, error);
   }
+}
+
+/** Runs `fn` with a client of the pool, released after (destroyed when `fn` failed: its state is unknown). */
+export async function withClient<T>(ctx: PgContext, what: string, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  const client = await checkout(ctx, what);
   let failed = false;
   try {
     return await fn(client);
@@ -95,4 +101,110 @@ export async function inTransaction<T>(
       throw pgError(ctx, error);
     }
   });
+}
+
+/**
+ * Most connections a store's own pool opens: an import holds one, a reader of entries another (a
+ * rescan: one for its lock and writes, one of the list store's for its snapshot).
+ */
+const POOL_SIZE = 4;
+
+/** What a read-only store's own connections start with: the server refuses any write, whatever the caller does. */
+const READ_ONLY_SESSION = '-c default_transaction_read_only=on';
+
+/** Host, port and database of a connection string (or of the PG* variables), and its password, to keep out of messages. */
+function describe(connectionString: string | undefined): { label: string; secret: string | undefined } {
+  const env = process.env;
+  let host = env.PGHOST ?? 'localhost';
+  let port = env.PGPORT ?? '5432';
+  let database = env.PGDATABASE ?? env.PGUSER ?? '';
+  let secret = env.PGPASSWORD;
+  if (connectionString !== undefined) {
+    try {
+      const url = new URL(connectionString);
+      host = url.hostname || (url.searchParams.get('host') ?? host);
+      port = url.port || port;
+      database = decodeURIComponent(url.pathname.replace(/^\//, '')) || database;
+      secret = url.password === '' ? undefined : decodeURIComponent(url.password);
+    } catch {
+      // Not a URL (a `host=… dbname=…` string): named as given, less any password in it.
+      const password = /password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/.exec(connectionString)?.[1];
+      secret = password?.replace(/^'|'$/g, '');
+      return {
+        label: scrub(secret, connectionString.replace(/password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/, 'password=***')),
+        secret,
+      };
+    }
+  }
+  return { label: `postgresql://${host}:${port}/${database}`, secret };
+}
+
+/**
+ * Each PostgreSQL list store's context, for the package's own readers outside the class (the seen
+ * store's rescan reads a round's lists and entries in one snapshot of the list store's pool).
+ */
+export const storeContexts = new WeakMap<object, PgContext>();
+
+/**
+ * A connected store's context: `target` checked (a connection string, or `{ connectionString?,
+ * pool? }`), `pg` loaded, a pool made (unless the caller's), and `prepare` run on one of its
+ * clients to check (by default create) the store's tables. Any failure ends a pool of its own and
+ * is `ERR_STORE` naming host, port and database, never the password.
+ */
+export async function connectContext(
+  target: PgConnectTarget,
+  options: PgStoreOptions | undefined,
+  prepare: (ctx: PgContext, client: PoolClient, create: boolean) => Promise<void>,
+): Promise<PgContext> {
+  const o = optionsObject(options, 'options');
+  const readonly = o.readonly === undefined ? false : boolean(o.readonly, 'readonly');
+  const create = o.create === undefined ? !readonly : boolean(o.create, 'create');
+  if (readonly && create) invalid('false when readonly is true', 'create', create, true);
+  let connectionString: string | undefined;
+  let given: unknown;
+  if (typeof target === 'string') connectionString = target;
+  else if (target !== null && typeof target === 'object') {
+    const t = target as { connectionString?: unknown; pool?: unknown };
+    if (t.connectionString !== undefined && typeof t.connectionString !== 'string')
+      invalid('string', 'connectionString', t.connectionString);
+    connectionString = t.connectionString as string | undefined;
+    given = t.pool;
+  } else invalid('connection string or object', 'target', target);
+  const { pg, copyFrom } = loadPg();
+  if (given !== undefined && !(given instanceof pg.Pool)) invalid('pg Pool', 'pool', given);
+  const { label, secret } = describe(connectionString);
+  const pool =
+    (given as Pool | undefined) ??
+    new pg.Pool({
+      ...(connectionString === undefined ? {} : { connectionString }),
+      ...(readonly ? { options: READ_ONLY_SESSION } : {}),
+      max: POOL_SIZE,
+    });
+  const ctx: PgContext = { pool, ownsPool: given === undefined, copyFrom, label, secret, readonly, closed: false };
+  // An idle client's failure (the server restarting) must not crash the process: the next query reports it.
+  pool.on('error', () => undefined);
+  try {
+    const client = await pool.connect();
+    try {
+      await prepare(ctx, client, create);
+    } finally {
+      client.release();
+    }
+  } catch (error) {
+    if (ctx.ownsPool) await pool.end().catch(() => undefined);
+    throw pgError(ctx, error);
+  }
+  return ctx;
+}
+
+/** Ends a store's pool once (a pool the caller passed stays open); `close()` of either store. */
+export async function closeContext(ctx: PgContext): Promise<void> {
+  if (ctx.closed) return;
+  ctx.closed = true;
+  if (!ctx.ownsPool) return;
+  try {
+    await ctx.pool.end();
+  } catch (error) {
+    throw pgError(ctx, error);
+  }
 }

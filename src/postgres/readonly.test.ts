@@ -12,7 +12,8 @@ import { runCli } from '../cli/run.js';
 import { Matcher } from '../matcher/matcher.js';
 import { loadPg } from './driver.js';
 import { postgresTitle, usePostgres } from '../testing/postgres.js';
-import { PG_SCHEMA_VERSION, PgHashStore } from './index.js';
+import { PG_SCHEMA_VERSION, PgHashStore, PgSeenStore } from './index.js';
+import { resultOf } from '../testing/seen.js';
 
 const pg = usePostgres({ beforeAll, afterAll });
 const available = pg.available;
@@ -80,6 +81,26 @@ describe.skipIf(!available)(postgresTitle('PgHashStore connected read-only', ava
     } finally {
       await over.close();
       await pool.end();
+    }
+  });
+
+  it('connects a seen store read-only: reads work, records, deletes and expiries are ERR_STORE', async (t) => {
+    if (!pg.running()) return t.skip();
+    const url = pg.url();
+    const writer = await PgSeenStore.connect(url);
+    await writer.record('u1', resultOf([{ algorithm: 'md5', hash: Buffer.from(md5(1), 'hex') }], {}));
+    await writer.close();
+    const seen = await PgSeenStore.connect(url, { readonly: true });
+    try {
+      expect(await seen.count()).toBe(1);
+      expect((await seen.get('u1'))?.contentId).toBe('u1');
+      const result = resultOf([{ algorithm: 'md5', hash: Buffer.from(md5(2), 'hex') }], {});
+      await expect(seen.record('u2', result)).rejects.toMatchObject({ code: 'ERR_STORE' });
+      await expect(seen.delete('u1')).rejects.toMatchObject({ code: 'ERR_STORE' });
+      await expect(seen.expire({ days: 1 })).rejects.toMatchObject({ code: 'ERR_STORE' });
+      expect(await seen.count()).toBe(1);
+    } finally {
+      await seen.close();
     }
   });
 

@@ -12,14 +12,31 @@ import { pgError, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { PG_SCHEMA_VERSION } from './types.js';
 
-/** The comment on `lists` that marks a hashwarden store and its version. */
-const MARK = `hashwarden store schema ${PG_SCHEMA_VERSION}`;
-
 /**
  * The first key of the advisory locks the store takes (the second names the list, or 0 for the
  * schema): "hash" in ASCII, so that they are told apart from an application's own locks.
  */
 export const LOCK_SPACE = 0x68617368;
+
+/**
+ * What a store's tables are: the list store's here, the seen store's in seen-schema.ts. Checked by
+ * {@link prepareSchema} the same way for both.
+ */
+export interface SchemaSpec {
+  /** The store as messages call it ("store", "seen store"). */
+  readonly kind: string;
+  /** The second key of the schema's advisory lock, under its first ({@link LOCK_SPACE} or the seen store's). */
+  readonly lock: readonly [number, number];
+  /** The tables, in order; the first carries the mark. */
+  readonly tables: readonly string[];
+  /** The SQL that creates them. */
+  readonly sql: string;
+  /** Each table's columns as `name type nullable collation`, in order, as this release creates them. */
+  readonly columns: Readonly<Record<string, readonly string[]>>;
+  /** The comment on the first table: `<prefix> <version>`. */
+  readonly markPrefix: string;
+  readonly version: number;
+}
 
 const TABLES = ['lists', 'entries', 'imports', 'checkpoints'] as const;
 
@@ -60,7 +77,7 @@ CREATE TABLE checkpoints (
   value text NOT NULL,
   at timestamptz NOT NULL
 );
-COMMENT ON TABLE lists IS '${MARK}';
+COMMENT ON TABLE lists IS 'hashwarden store schema ${PG_SCHEMA_VERSION}';
 `;
 
 /** Each table's columns as `name type nullable collation`, in order, as this release creates them. */
@@ -97,8 +114,19 @@ const EXPECTED: Readonly<Record<(typeof TABLES)[number], readonly string[]>> = {
   checkpoints: ['key text NO C', 'value text NO', 'at timestamp with time zone NO'],
 };
 
-function notAStore(ctx: PgContext, why: string): HashwardenError {
-  return new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: not a hashwarden store (${why})`);
+/** The list store's tables. */
+const LIST_SCHEMA: SchemaSpec = {
+  kind: 'store',
+  lock: [LOCK_SPACE, 0],
+  tables: TABLES,
+  sql: SCHEMA,
+  columns: EXPECTED,
+  markPrefix: 'hashwarden store schema',
+  version: PG_SCHEMA_VERSION,
+};
+
+function notAStore(ctx: PgContext, spec: SchemaSpec, why: string): HashwardenError {
+  return new HashwardenError('ERR_STORE', `PostgreSQL store ${ctx.label}: not a hashwarden ${spec.kind} (${why})`);
 }
 
 /**
@@ -107,31 +135,39 @@ function notAStore(ctx: PgContext, why: string): HashwardenError {
  * run inside every import), or another schema version. Runs under an advisory lock, so that two
  * processes connecting to a new database at once create it once.
  */
-export async function prepareSchema(ctx: PgContext, client: PoolClient, create: boolean): Promise<void> {
+export async function prepareSchema(
+  ctx: PgContext,
+  client: PoolClient,
+  create: boolean,
+  spec: SchemaSpec = LIST_SCHEMA,
+): Promise<void> {
+  const [first] = spec.tables as [string];
   try {
     await client.query('BEGIN');
-    await client.query('SELECT pg_advisory_xact_lock($1, 0)', [LOCK_SPACE]);
-    let present = await tablesPresent(client);
+    await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...spec.lock]);
+    let present = await tablesPresent(client, spec);
     if (present.length === 0) {
-      if (!create) throw notAStore(ctx, 'the database holds none of its tables');
-      await client.query(SCHEMA);
-      present = await tablesPresent(client);
+      if (!create) throw notAStore(ctx, spec, 'the database holds none of its tables');
+      await client.query(spec.sql);
+      present = await tablesPresent(client, spec);
     }
-    const missing = TABLES.filter((t) => !present.includes(t));
-    if (missing.length > 0) throw notAStore(ctx, `tables missing: ${missing.join(', ')}`);
+    const missing = spec.tables.filter((t) => !present.includes(t));
+    if (missing.length > 0) throw notAStore(ctx, spec, `tables missing: ${missing.join(', ')}`);
     const mark = await client.query<{ mark: string | null }>(
-      "SELECT obj_description(to_regclass('lists'), 'pg_class') AS mark",
+      "SELECT obj_description(to_regclass($1), 'pg_class') AS mark",
+      [first],
     );
     const found = mark.rows[0]?.mark ?? null;
-    if (found !== MARK) {
-      const version = /^hashwarden store schema (\d+)$/.exec(found ?? '')?.[1];
-      if (version === undefined) throw notAStore(ctx, 'its lists table carries no hashwarden schema version');
+    if (found !== `${spec.markPrefix} ${spec.version}`) {
+      const tail = found?.startsWith(`${spec.markPrefix} `) ? found.slice(spec.markPrefix.length + 1) : '';
+      const version = /^\d+$/.test(tail) ? tail : undefined;
+      if (version === undefined) throw notAStore(ctx, spec, `its ${first} table carries no hashwarden schema version`);
       throw new HashwardenError(
         'ERR_STORE',
-        `PostgreSQL store ${ctx.label}: schema version ${version} is not the one this hashwarden reads (${PG_SCHEMA_VERSION})`,
+        `PostgreSQL store ${ctx.label}: ${spec.kind} schema version ${version} is not the one this hashwarden reads (${spec.version})`,
       );
     }
-    await refuseAltered(ctx, client);
+    await refuseAltered(ctx, client, spec);
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
@@ -140,17 +176,17 @@ export async function prepareSchema(ctx: PgContext, client: PoolClient, create: 
 }
 
 /** The store's tables the connection's `search_path` finds. */
-async function tablesPresent(client: PoolClient): Promise<string[]> {
+async function tablesPresent(client: PoolClient, spec: SchemaSpec): Promise<string[]> {
   const result = await client.query<{ name: string }>(
     'SELECT t AS name FROM unnest($1::text[]) AS t WHERE to_regclass(quote_ident(t)) IS NOT NULL',
-    [TABLES],
+    [spec.tables],
   );
   return result.rows.map((row) => row.name);
 }
 
 /** Refuses tables whose columns are not the schema's, and triggers on them. */
-async function refuseAltered(ctx: PgContext, client: PoolClient): Promise<void> {
-  for (const table of TABLES) {
+async function refuseAltered(ctx: PgContext, client: PoolClient, spec: SchemaSpec): Promise<void> {
+  for (const table of spec.tables) {
     const columns = await client.query<{ shape: string }>(
       `SELECT concat_ws(' ', a.attname, format_type(a.atttypid, NULL), CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END,
          CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN (SELECT collname FROM pg_collation WHERE oid = a.attcollation) END) AS shape
@@ -159,10 +195,11 @@ async function refuseAltered(ctx: PgContext, client: PoolClient): Promise<void> 
       [table],
     );
     const have = columns.rows.map((row) => row.shape);
-    const want = EXPECTED[table];
+    const want = spec.columns[table] as readonly string[];
     if (have.length !== want.length || have.some((shape, i) => shape !== want[i])) {
       throw notAStore(
         ctx,
+        spec,
         `its table ${JSON.stringify(table)} is not the one the hashwarden schema defines: altered by hand; it is not used`,
       );
     }
@@ -170,12 +207,13 @@ async function refuseAltered(ctx: PgContext, client: PoolClient): Promise<void> 
   const triggers = await client.query<{ name: string; table: string }>(
     `SELECT tgname AS name, tgrelid::regclass::text AS table FROM pg_trigger
      WHERE NOT tgisinternal AND tgrelid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) AS t)`,
-    [TABLES],
+    [spec.tables],
   );
   const trigger = triggers.rows[0];
   if (trigger !== undefined) {
     throw notAStore(
       ctx,
+      spec,
       `it holds trigger ${JSON.stringify(trigger.name)} on ${JSON.stringify(trigger.table)}, which the hashwarden schema does not define; it is not used`,
     );
   }

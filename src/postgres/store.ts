@@ -4,7 +4,6 @@
  * types of src/store/types.ts); every method returns a Promise, since each is a round trip.
  */
 import type { ListEntry } from '../lists/entry.js';
-import { boolean, invalid, optionsObject } from '../validate.js';
 import type {
   EntryFilter,
   ImportFileOptions,
@@ -20,47 +19,13 @@ import type {
 } from '../store/types.js';
 import { registerStoreSource } from '../matcher/store-source.js';
 import type { SnapshotSummary } from '../snapshot/format.js';
-import { pgError, scrub, writable, type PgContext } from './context.js';
-import { loadPg, type Pool } from './driver.js';
+import { closeContext, connectContext, storeContexts, writable, type PgContext } from './context.js';
 import { exportSnapshot } from './export.js';
 import { importEntries, importFile, importRows } from './import.js';
 import { readPacked } from './packed.js';
 import { checkpoint, count, entries, entry, history, lists, setListPolicy } from './reads.js';
 import { prepareSchema } from './schema.js';
 import type { PgConnectTarget, PgSnapshotOptions, PgStoreOptions } from './types.js';
-
-/** Most connections the store's own pool opens: an import holds one, a reader of entries another. */
-const POOL_SIZE = 4;
-
-/** What a read-only store's own connections start with: the server refuses any write, whatever the caller does. */
-const READ_ONLY_SESSION = '-c default_transaction_read_only=on';
-
-/** Host, port and database of a connection string (or of the PG* variables), and its password, to keep out of messages. */
-function describe(connectionString: string | undefined): { label: string; secret: string | undefined } {
-  const env = process.env;
-  let host = env.PGHOST ?? 'localhost';
-  let port = env.PGPORT ?? '5432';
-  let database = env.PGDATABASE ?? env.PGUSER ?? '';
-  let secret = env.PGPASSWORD;
-  if (connectionString !== undefined) {
-    try {
-      const url = new URL(connectionString);
-      host = url.hostname || (url.searchParams.get('host') ?? host);
-      port = url.port || port;
-      database = decodeURIComponent(url.pathname.replace(/^\//, '')) || database;
-      secret = url.password === '' ? undefined : decodeURIComponent(url.password);
-    } catch {
-      // Not a URL (a `host=… dbname=…` string): named as given, less any password in it.
-      const password = /password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/.exec(connectionString)?.[1];
-      secret = password?.replace(/^'|'$/g, '');
-      return {
-        label: scrub(secret, connectionString.replace(/password\s*=\s*('(?:[^'\\]|\\.)*'|\S+)/, 'password=***')),
-        secret,
-      };
-    }
-  }
-  return { label: `postgresql://${host}:${port}/${database}`, secret };
-}
 
 /**
  * A hash store in a PostgreSQL database: the tables of the SQLite store (`lists`, `entries` with
@@ -97,6 +62,7 @@ export class PgHashStore {
   private constructor(ctx: PgContext) {
     this.label = ctx.label;
     this.#ctx = ctx;
+    storeContexts.set(this, ctx);
     registerStoreSource(this, {
       label: `PostgreSQL store ${ctx.label}`,
       readPacked: (names, unless) => readPacked(ctx, names, unless),
@@ -119,45 +85,7 @@ export class PgHashStore {
    * ```
    */
   static async connect(target: PgConnectTarget, options?: PgStoreOptions): Promise<PgHashStore> {
-    const o = optionsObject(options, 'options');
-    const readonly = o.readonly === undefined ? false : boolean(o.readonly, 'readonly');
-    const create = o.create === undefined ? !readonly : boolean(o.create, 'create');
-    if (readonly && create) invalid('false when readonly is true', 'create', create, true);
-    let connectionString: string | undefined;
-    let given: unknown;
-    if (typeof target === 'string') connectionString = target;
-    else if (target !== null && typeof target === 'object') {
-      const t = target as { connectionString?: unknown; pool?: unknown };
-      if (t.connectionString !== undefined && typeof t.connectionString !== 'string')
-        invalid('string', 'connectionString', t.connectionString);
-      connectionString = t.connectionString as string | undefined;
-      given = t.pool;
-    } else invalid('connection string or object', 'target', target);
-    const { pg, copyFrom } = loadPg();
-    if (given !== undefined && !(given instanceof pg.Pool)) invalid('pg Pool', 'pool', given);
-    const { label, secret } = describe(connectionString);
-    const pool =
-      (given as Pool | undefined) ??
-      new pg.Pool({
-        ...(connectionString === undefined ? {} : { connectionString }),
-        ...(readonly ? { options: READ_ONLY_SESSION } : {}),
-        max: POOL_SIZE,
-      });
-    const ctx: PgContext = { pool, ownsPool: given === undefined, copyFrom, label, secret, readonly, closed: false };
-    // An idle client's failure (the server restarting) must not crash the process: the next query reports it.
-    pool.on('error', () => undefined);
-    try {
-      const client = await pool.connect();
-      try {
-        await prepareSchema(ctx, client, create);
-      } finally {
-        client.release();
-      }
-    } catch (error) {
-      if (ctx.ownsPool) await pool.end().catch(() => undefined);
-      throw pgError(ctx, error);
-    }
-    return new PgHashStore(ctx);
+    return new PgHashStore(await connectContext(target, options, prepareSchema));
   }
 
   /**
@@ -324,14 +252,7 @@ export class PgHashStore {
    * await store.close();
    * ```
    */
-  async close(): Promise<void> {
-    if (this.#ctx.closed) return;
-    this.#ctx.closed = true;
-    if (!this.#ctx.ownsPool) return;
-    try {
-      await this.#ctx.pool.end();
-    } catch (error) {
-      throw pgError(this.#ctx, error);
-    }
+  close(): Promise<void> {
+    return closeContext(this.#ctx);
   }
 }

@@ -37,13 +37,13 @@ const MAX_FRAME = 0xffff;
  * (MAX_FRAMES_LIMIT, 10,000 frames), each frame with 8 turns of PDQ and of blockhash and the same
  * inside a border (36 bytes each) is 11.5 MB; past 16 MiB a blob was not written by `record`.
  */
-const MAX_HASHES_BYTES = 16 * 1024 * 1024;
+export const MAX_HASHES_BYTES = 16 * 1024 * 1024;
 
 /**
  * Most bytes of one record's list versions a read takes: a thousand lists of the longest names
  * (3,072 bytes each) and their versions. A read refuses a row past either bound unread.
  */
-const MAX_VERSIONS_BYTES = 4 * 1024 * 1024;
+export const MAX_VERSIONS_BYTES = 4 * 1024 * 1024;
 
 /** `seen.versions` as reads take it: NULL when over its bound, never materialised. */
 export const SEEN_VERSIONS_COLUMN = `iif(octet_length(versions) > ${MAX_VERSIONS_BYTES}, NULL, versions) AS versions`;

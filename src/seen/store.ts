@@ -14,7 +14,7 @@ import type { HashStore } from '../store/store.js';
 import type { StoreOptions } from '../store/types.js';
 import { integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import { decodeSearched, encodeSearched, recordedVersions, SEEN_READ_COLUMNS, type SeenRow } from './record.js';
-import type { RescanEvent } from './events.js';
+import type { RescanEvent, ResolvedRescanOptions } from './events.js';
 import { rescanRounds } from './rescan.js';
 import { openSeen } from './schema.js';
 
@@ -65,6 +65,51 @@ export interface RescanOptions {
 function dateOption(value: unknown, name: string): number {
   if (!(value instanceof Date) || Number.isNaN(value.getTime())) invalid('valid Date', name, value);
   return value.getTime();
+}
+
+/** A record's row as both seen stores write it, its arguments checked: what {@link SeenStore.record} takes. */
+export function recordRow(
+  contentId: string,
+  result: ImageMatchResult,
+  options: SeenRecordOptions | undefined,
+): { readonly contentId: string; readonly at: number; readonly versions: string; readonly hashes: Uint8Array } {
+  nonEmptyString(contentId, 'contentId', MAX_CONTENT_ID_LENGTH);
+  const searched = result !== null && typeof result === 'object' ? searchedBy(result) : undefined;
+  if (searched === undefined) invalid('result of matchImage or matchImages', 'result', result);
+  const o = optionsObject(options, 'options');
+  const at = o.at === undefined ? Date.now() : dateOption(o.at, 'options.at');
+  return { contentId, at, versions: JSON.stringify(searched.versions), hashes: encodeSearched(searched.queries) };
+}
+
+/** The time before which {@link SeenStore.expire} deletes, in ms since the epoch, its argument checked. */
+export function expiryCutoff(olderThan: Date | { readonly days: number }): number {
+  return olderThan instanceof Date
+    ? dateOption(olderThan, 'olderThan')
+    : Date.now() -
+        integerInRange(optionsObject(olderThan, 'olderThan').days, 1, MAX_RETENTION_DAYS, 'olderThan.days') * DAY_MS;
+}
+
+/** A row of either seen store as {@link SeenStore.get} returns it. */
+export function seenRecord(row: SeenRow): SeenRecord {
+  return {
+    contentId: row.content_id,
+    at: new Date(row.at),
+    versions: recordedVersions(row),
+    hashes: decodeSearched(row.hashes),
+  };
+}
+
+/** {@link SeenStore.rescan}'s options, checked and resolved (both seen stores take the same). */
+export function resolveRescanOptions(options: RescanOptions | undefined): ResolvedRescanOptions {
+  const o = optionsObject(options, 'options');
+  return Object.freeze({
+    since: o.since === undefined ? Number.MIN_SAFE_INTEGER : dateOption(o.since, 'options.since'),
+    thresholds: o.thresholds === undefined ? {} : Object.freeze(checkThresholds(o.thresholds, 'options.thresholds')),
+    batchSize:
+      o.batchSize === undefined
+        ? DEFAULT_RESCAN_BATCH
+        : integerInRange(o.batchSize, 1, MAX_RESCAN_BATCH, 'options.batchSize'),
+  });
 }
 
 /**
@@ -124,16 +169,11 @@ export class SeenStore {
    * ```
    */
   record(contentId: string, result: ImageMatchResult, options?: SeenRecordOptions): void {
-    nonEmptyString(contentId, 'contentId', MAX_CONTENT_ID_LENGTH);
-    const searched = result !== null && typeof result === 'object' ? searchedBy(result) : undefined;
-    if (searched === undefined) invalid('result of matchImage or matchImages', 'result', result);
-    const o = optionsObject(options, 'options');
-    const at = o.at === undefined ? Date.now() : dateOption(o.at, 'options.at');
-    const blob = encodeSearched(searched.queries);
+    const row = recordRow(contentId, result, options);
     this.#write(() =>
       (this.#insert ??= this.#db.prepare(
         'INSERT OR REPLACE INTO seen (content_id, at, versions, hashes) VALUES (?, ?, ?, ?)',
-      )).run(contentId, at, JSON.stringify(searched.versions), blob),
+      )).run(row.contentId, row.at, row.versions, row.hashes),
     );
   }
 
@@ -160,11 +200,7 @@ export class SeenStore {
    * ```
    */
   expire(olderThan: Date | { readonly days: number }): number {
-    const before =
-      olderThan instanceof Date
-        ? dateOption(olderThan, 'olderThan')
-        : Date.now() -
-          integerInRange(optionsObject(olderThan, 'olderThan').days, 1, MAX_RETENTION_DAYS, 'olderThan.days') * DAY_MS;
+    const before = expiryCutoff(olderThan);
     return this.#write(() => this.#db.prepare('DELETE FROM seen WHERE at < ?').run(before).changes);
   }
 
@@ -181,13 +217,7 @@ export class SeenStore {
     const row = this.#write(() =>
       this.#db.prepare<[string], SeenRow>(`SELECT ${SEEN_READ_COLUMNS} FROM seen WHERE content_id = ?`).get(contentId),
     );
-    if (row === undefined) return undefined;
-    return {
-      contentId: row.content_id,
-      at: new Date(row.at),
-      versions: recordedVersions(row),
-      hashes: decodeSearched(row.hashes),
-    };
+    return row === undefined ? undefined : seenRecord(row);
   }
 
   /**
@@ -221,15 +251,7 @@ export class SeenStore {
   rescan(lists: HashStore, options?: RescanOptions): AsyncGenerator<RescanEvent, void, undefined> {
     if (lists === null || typeof lists !== 'object' || typeof (lists as HashStore).entries !== 'function')
       invalid('HashStore', 'lists', lists);
-    const o = optionsObject(options, 'options');
-    const resolved = Object.freeze({
-      since: o.since === undefined ? Number.MIN_SAFE_INTEGER : dateOption(o.since, 'options.since'),
-      thresholds: o.thresholds === undefined ? {} : Object.freeze(checkThresholds(o.thresholds, 'options.thresholds')),
-      batchSize:
-        o.batchSize === undefined
-          ? DEFAULT_RESCAN_BATCH
-          : integerInRange(o.batchSize, 1, MAX_RESCAN_BATCH, 'options.batchSize'),
-    });
+    const resolved = resolveRescanOptions(options);
     return this.#rescan(lists, resolved);
   }
 

@@ -12,6 +12,7 @@ import { appendFileSync, chmodSync, chownSync, existsSync, mkdtempSync, readdirS
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import pg from 'pg';
 
 /** Where Debian's `postgresql-NN` packages put their server binaries. */
 const DEBIAN_ROOT = '/usr/lib/postgresql';
@@ -210,4 +211,34 @@ export function usePostgres(hooks: {
       return server.createDatabase();
     },
   };
+}
+
+/** Runs SQL on a database directly, as an administrator altering it by hand would. */
+export async function runSql(url: string, text: string, params: unknown[] = []): Promise<void> {
+  const client = new pg.Client(url);
+  await client.connect();
+  try {
+    await client.query(text, params);
+  } finally {
+    await client.end();
+  }
+}
+
+/**
+ * What `connect` fails with on `url` once the tables it made there were changed by `alteration`
+ * (SQL run as an administrator would): the refusal of an altered store.
+ */
+export async function refusalAfter(
+  url: string,
+  connect: (url: string) => Promise<{ close(): Promise<void> }>,
+  alteration: string,
+): Promise<{ code?: unknown; message?: unknown }> {
+  await (await connect(url)).close();
+  await runSql(url, alteration);
+  try {
+    await (await connect(url)).close();
+  } catch (error) {
+    return error as { code?: unknown; message?: unknown };
+  }
+  throw new Error(`connected after ${alteration}`);
 }
