@@ -43,7 +43,7 @@ import type {
   ImportRowsOptions,
   ImportSummary,
 } from '../store/types.js';
-import { inTransaction, type PgContext } from './context.js';
+import { inTransaction, pgError, withClient, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { LOCK_SPACE } from './schema.js';
 
@@ -167,7 +167,7 @@ async function copyImport<B>(
       return error;
     };
     const intoEntries = direct !== undefined;
-    if (intoEntries && !(await lockEmpty(client, resolved, direct.list))) {
+    if (intoEntries && !(await lockEmpty(client, direct.list))) {
       await iterator.return?.();
       throw giveUp();
     }
@@ -268,20 +268,31 @@ async function copyImport<B>(
   return done;
 }
 
+/** Whether `list` holds no entries. */
+async function isEmpty(client: PoolClient, list: string): Promise<boolean> {
+  return (await client.query('SELECT 1 FROM entries WHERE list = $1 LIMIT 1', [list])).rowCount === 0;
+}
+
 /**
- * Takes the lock of `list`, the one list of an import, before its rows are read, when the list
- * looks empty, and says whether it is (then the rows can go straight into `entries`). A list that
- * holds entries is left unlocked here: it is imported staged, beside other imports of it.
+ * Whether an import of the one list `list` may go straight into `entries`: only that list is
+ * replaced, if any (a replace of another deletes in it, which is the staged way), and it holds no
+ * entries. Looked at outside any transaction, so that the usual answer, a list that holds entries,
+ * costs no transaction given up (its connection closed).
  */
-async function lockEmpty(client: PoolClient, resolved: ResolvedImport, list: string): Promise<boolean> {
-  // Only the list read may be replaced: a replace of another one deletes in it, which is the staged way.
+async function mayGoStraight(ctx: PgContext, resolved: ResolvedImport, list: string): Promise<boolean> {
   if ([...resolved.replace].some((name) => name !== list)) return false;
-  const empty = async (): Promise<boolean> =>
-    (await client.query('SELECT 1 FROM entries WHERE list = $1 LIMIT 1', [list])).rowCount === 0;
-  if (!(await empty())) return false;
+  return withClient(ctx, 'import', (client) => isEmpty(client, list)).catch((error: unknown) => {
+    throw pgError(ctx, error);
+  });
+}
+
+/**
+ * Takes the lock of `list`, the one list of an import, before its rows are read, and says whether
+ * it is still empty: another import may have filled it since {@link mayGoStraight} looked.
+ */
+async function lockEmpty(client: PoolClient, list: string): Promise<boolean> {
   await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_SPACE, list]);
-  // Another import may have filled it while this one waited for the lock: look again.
-  return empty();
+  return isEmpty(client, list);
 }
 
 /**
@@ -535,7 +546,7 @@ export async function importFile(ctx: PgContext, path: string, options: ImportFi
     };
   };
   const only = resolved.only;
-  if (only !== undefined) {
+  if (only !== undefined && (await mayGoStraight(ctx, resolved, only))) {
     const direct = await copyImport(ctx, reading(true), resolved, onError, false, writer(), {
       list: only,
       ordered: (batch: PackedBatch) => batch.unordered === undefined,
