@@ -26,12 +26,12 @@
  *          --shuffle        ids in a scrambled order instead of ascending (inserts all over the key)
  *          --runner auto|dist|tsx, --cli FILE   which CLI build runs (see above)
  */
-import { createWriteStream, existsSync, readdirSync, rmSync, statfsSync, statSync } from 'node:fs';
+import { createWriteStream, existsSync, rmSync, statfsSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { once } from 'node:events';
 import { mulberry32 } from '../src/testing/prng.js';
 import { environment, revision, ROOT, option } from './corpus.js';
-import { scratchDir, timeProcess, type TimedProcess } from './process.js';
+import { newest, scratchDir, timeProcess, type TimedProcess } from './process.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -61,16 +61,6 @@ const TARGET = 300_000;
 
 // ---------------------------------------------------------------------------------------------
 // Which CLI
-
-/** Newest modification time of the files under `dir`. */
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    t = Math.max(t, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
-  }
-  return t;
-}
 
 function chooseCli(): { argv: string[]; what: string } {
   const cli = option('cli');

@@ -5,10 +5,16 @@
  * the import takes an advisory lock per list it touches (in name order, so two imports cannot
  * deadlock), so that imports into the same list from several processes run one after the other and
  * each sees the other's rows.
+ *
+ * `importFile` of one list that is empty (a first import) and whose ids ascend copies its rows
+ * straight into `entries` instead: no id can repeat, so there is nothing to settle, and COPY writes
+ * rows into the table in blocks where the insert from staging writes them one at a time. That list's
+ * lock is then taken before the COPY. At the first id out of order it gives up (rolled back) and the
+ * file is read again through the staging table, as the SQLite store's ordered import does.
  */
 import { once } from 'node:events';
 import type { ListEntry } from '../lists/entry.js';
-import { metadataJson, type PackedBatch } from '../lists/packed.js';
+import { metadataJson, PACKED_FIELDS, packedFields, type PackedBatch } from '../lists/packed.js';
 import { readPacked } from '../lists/packed-reader.js';
 import type { ListStreamSummary } from '../lists/stream.js';
 import { progressReporter, resolveFileImport, stagePacked } from '../store/import-file.js';
@@ -37,7 +43,7 @@ import type {
   ImportRowsOptions,
   ImportSummary,
 } from '../store/types.js';
-import { inTransaction, type PgContext } from './context.js';
+import { inTransaction, pgError, withClient, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { LOCK_SPACE } from './schema.js';
 
@@ -58,10 +64,30 @@ const SAME_ROW = `(a.op = 0 AND s.op = 0 AND a.id = a.algorithm || ':' || a.hash
 /** The settled adds of list $1, as new entries. */
 const INSERT_SETTLED = `INSERT INTO entries (list, id, algorithm, hash, label, metadata)
 SELECT list, id, algorithm, decode(hash, 'hex'), label, metadata FROM hw_settled WHERE list = $1 AND op = 0`;
-/** The same, updating an entry that differs and leaving an identical one unwritten (`rowCount` counts both writes). */
-const UPSERT_SETTLED = `${INSERT_SETTLED}
-ON CONFLICT (list, id) DO UPDATE SET algorithm = excluded.algorithm, hash = excluded.hash, label = excluded.label, metadata = excluded.metadata
+/** What an upsert does on a conflict: an entry that differs is updated, an identical one left unwritten. */
+const ON_CONFLICT = `ON CONFLICT (list, id) DO UPDATE SET algorithm = excluded.algorithm, hash = excluded.hash, label = excluded.label, metadata = excluded.metadata
 WHERE (entries.algorithm, entries.hash, entries.label, entries.metadata) IS DISTINCT FROM (excluded.algorithm, excluded.hash, excluded.label, excluded.metadata)`;
+/** The settled adds of list $1 upserted (`rowCount` counts both writes): a conflict check per row, an index probe each. */
+const UPSERT_SETTLED = `${INSERT_SETTLED}\n${ON_CONFLICT}`;
+/**
+ * The same, with the rows equal to their stored entry left out first by a join: one pass over the
+ * list's entries, which costs less than the upsert's probe of each row when most rows are
+ * unchanged, as in the daily full list, and more when a few rows meet a large list (a delta). The
+ * upsert's own condition stays, so that what is written does not rest on the filter.
+ */
+const UPSERT_CHANGED = `INSERT INTO entries (list, id, algorithm, hash, label, metadata)
+SELECT s.list, s.id, s.algorithm, decode(s.hash, 'hex'), s.label, s.metadata FROM hw_settled AS s
+LEFT JOIN entries AS e ON e.list = s.list AND e.id = s.id
+WHERE s.list = $1 AND s.op = 0 AND (e.id IS NULL
+  OR (e.algorithm, e.hash, e.label, e.metadata) IS DISTINCT FROM (s.algorithm, decode(s.hash, 'hex'), s.label, s.metadata))
+${ON_CONFLICT}`;
+
+/**
+ * The join of {@link UPSERT_CHANGED} reads the whole list, where the plain upsert probes once per
+ * row, each probe costing a few times a row read (bench/pg-import.bench.ts, its replace and delta
+ * runs): the join is used when the rows are at least half as many as the list's entries.
+ */
+const JOIN_MIN_SHARE = 0.5;
 
 /** A NUL character: metadata is JSON, which escapes it; names, ids and labels are stored as they are. */
 const NUL = /\0/;
@@ -75,35 +101,82 @@ function copyField(value: string | null): string {
   return value.replace(/[\\\t\n\r]/g, (c) => (c === '\\' ? '\\\\' : c === '\t' ? '\\t' : c === '\n' ? '\\n' : '\\r'));
 }
 
-/** What a staged import's batches add rows with. */
+/**
+ * Waits for `stream` to drain, rejecting at its error. `once` removes both of its listeners either
+ * way: a race with a second `once` for the error left one listener behind per wait, and a long
+ * COPY waits hundreds of times (Node warns of a leak past ten).
+ */
+export async function drained(stream: NodeJS.EventEmitter): Promise<void> {
+  await once(stream, 'drain');
+}
+
+/** What an import's batches add rows with. */
 interface Stage {
   readonly order: ListOrder;
+  /** Where the rows go: the staging table, or `entries` (a first import whose ids ascend). */
+  readonly direct: boolean;
   where(line: number | null | undefined): string;
   add(row: StagedParameters): void;
   remove(list: string, id: string, line: number | null, at: () => string): void;
+  /** Appends rows already in the COPY's text form. */
+  append(text: string, rows: number): void;
+  /** The `seq` of the next staged row. */
+  next(): number;
+  /** Notes a staged row's (list, id): while each list's ids ascend, none can repeat. */
+  follows(list: string, id: string): void;
 }
 
+/** COPY into `entries` (a first import of a list whose ids ascend): `hash` as bytea's `\x` hex form. */
+const COPY_ENTRIES = 'COPY entries (list, id, algorithm, hash, label, metadata) FROM STDIN';
+
+/** A finished import: its result, the reader's summary, and whether its rows went straight into `entries`. */
+interface ImportDone {
+  readonly result: ImportResult;
+  readonly returned: unknown;
+  readonly direct: boolean;
+}
+
+/** Why an import into `entries` gave up: the list held entries, or an id came out of order. */
+class NotDirect extends Error {}
+
 /**
- * Streams every batch into the staging table (`stageBatch` adds its rows), then settles repeats,
- * locks the lists, applies and records, all in one transaction. `keepLast`: a repeated (list, id)
- * keeps the last row and is no bad row (`importEntries`).
+ * Streams every batch through COPY (`stageBatch` adds its rows) into the staging table, then
+ * settles repeats, locks the lists, applies and records, all in one transaction. `keepLast`: a
+ * repeated (list, id) keeps the last row and is no bad row (`importEntries`). With `direct` (the
+ * one list of the import), the rows go straight into `entries` instead; it returns `undefined`,
+ * having written nothing, when that list holds entries (before any row is read) or a batch's ids
+ * do not ascend (`direct.ordered`): the caller then imports them staged.
  */
-async function stagedImport<B>(
+async function copyImport<B>(
   ctx: PgContext,
   iterator: AsyncIterator<B, unknown> | Iterator<B, unknown>,
   resolved: ResolvedImport,
   onError: 'fail' | 'skip',
   keepLast: boolean,
   stageBatch: (batch: B, stage: Stage) => void,
-): Promise<{ result: ImportResult; returned: unknown }> {
+  direct?: { readonly list: string; readonly ordered: (batch: B) => boolean },
+): Promise<ImportDone | undefined> {
   const source = resolved.source ?? '<rows>';
-  return inTransaction(ctx, 'import', async (client, rowsFailed) => {
-    await client.query(STAGING);
+  let gaveUp = false;
+  const done = await inTransaction(ctx, 'import', async (client, rowsFailed) => {
+    // Passed through inTransaction unchanged, as the rows' own errors are, and rolled back.
+    const giveUp = (): NotDirect => {
+      gaveUp = true;
+      const error = new NotDirect();
+      rowsFailed(error);
+      return error;
+    };
+    const intoEntries = direct !== undefined;
+    if (intoEntries && !(await lockEmpty(client, direct.list))) {
+      await iterator.return?.();
+      throw giveUp();
+    }
+    if (!intoEntries) await client.query(STAGING);
     const bad = new BadRows(onError);
     const order = new ListOrder(resolved, bad);
     const where = (line: number | null | undefined): string =>
       line === undefined || line === null ? source : `${source}:${line}`;
-    const copy = client.query(ctx.copyFrom(COPY_STAGED));
+    const copy = client.query(ctx.copyFrom(intoEntries ? COPY_ENTRIES : COPY_STAGED));
     let copyError: unknown;
     copy.on('error', (error) => (copyError ??= error));
     let text = '';
@@ -111,6 +184,12 @@ async function stagedImport<B>(
     // While each list's ids only ascend, none can repeat: the rows need no settling (a sort).
     let ascending = true;
     const lastIds = new Map<string, string>();
+    const follows = (list: string, id: string): void => {
+      if (!ascending) return;
+      const last = lastIds.get(list);
+      if (last !== undefined && !(id > last)) ascending = false;
+      else lastIds.set(list, id);
+    };
     const push = ([list, id, op, algorithm, hash, label, metadata, line]: StagedParameters): void => {
       // PostgreSQL's text holds no NUL character (SQLite's does): such a row is a bad row, refused
       // or skipped, rather than a COPY failure refusing the whole import without naming it.
@@ -118,28 +197,35 @@ async function stagedImport<B>(
         bad.row(line, `${where(line)}: a NUL character in the list, id or label, which PostgreSQL cannot store`);
         return;
       }
-      if (ascending) {
-        const last = lastIds.get(list);
-        if (last !== undefined && !(id > last)) ascending = false;
-        else lastIds.set(list, id);
-      }
-      text += `${++seq}\t${copyField(list)}\t${copyField(id)}\t${op}\t${copyField(algorithm)}\t${hash ?? '\\N'}\t${copyField(label)}\t${copyField(metadata)}\t${line ?? '\\N'}\n`;
+      follows(list, id);
+      seq++;
+      text += intoEntries
+        ? `${copyField(list)}\t${copyField(id)}\t${copyField(algorithm)}\t\\\\x${hash}\t${copyField(label)}\t${copyField(metadata)}\n`
+        : `${seq}\t${copyField(list)}\t${copyField(id)}\t${op}\t${copyField(algorithm)}\t${hash ?? '\\N'}\t${copyField(label)}\t${copyField(metadata)}\t${line ?? '\\N'}\n`;
     };
     const stage: Stage = {
       order,
+      direct: intoEntries,
       where,
       add: push,
       remove(list, id, line, at) {
         if (resolved.replace.size > 0) throw removalInReplace(at());
-        if (order.see(list, line, at)) push([list, id, 1, null, null, null, null, line]);
+        // Into an empty list whose ids ascend, a removal removes nothing: the list is only touched.
+        if (order.see(list, line, at) && !intoEntries) push([list, id, 1, null, null, null, null, line]);
       },
+      append(rows, count) {
+        text += rows;
+        seq += count;
+      },
+      next: () => seq + 1,
+      follows,
     };
     const flush = async (): Promise<void> => {
       if (copyError !== undefined) throw copyError;
       if (text.length === 0) return;
       const chunk = text;
       text = '';
-      if (!copy.write(chunk)) await Promise.race([once(copy, 'drain'), once(copy, 'error')]);
+      if (!copy.write(chunk)) await drained(copy);
       if (copyError !== undefined) throw copyError;
     };
     let returned: unknown;
@@ -149,21 +235,23 @@ async function stagedImport<B>(
       const paced: AsyncIterator<B, unknown> = {
         next: async () => {
           if (text.length >= COPY_CHUNK_BYTES) await flush();
-          return batches.next();
+          const step = await batches.next();
+          if (intoEntries && step.done !== true && !direct.ordered(step.value)) throw giveUp();
+          return step;
         },
         return: async (value) => (await batches.return?.(value)) ?? { done: true, value: undefined },
       };
       returned = await drain(paced, rowsFailed, (batch) => stageBatch(batch, stage));
       await flush();
       copy.end();
-      await Promise.race([once(copy, 'finish'), once(copy, 'error').then(([error]) => Promise.reject(error))]);
+      await once(copy, 'finish');
       if (copyError !== undefined) throw copyError;
     } catch (error) {
       copy.destroy(new Error('import abandoned'));
       throw error;
     }
-    await settle(client, bad, where, resolved.dedupe === 'merge', keepLast, seq, ascending);
-    const summaries = await apply(ctx, client, order, resolved);
+    if (!intoEntries) await settle(client, bad, where, resolved.dedupe === 'merge', keepLast, seq, ascending);
+    const summaries = await apply(ctx, client, order, resolved, intoEntries ? seq : undefined);
     return {
       result: Object.freeze({
         summaries: Object.freeze(summaries),
@@ -171,8 +259,80 @@ async function stagedImport<B>(
         skippedCount: bad.count,
       }),
       returned,
+      direct: intoEntries,
     };
+  }).catch((error: unknown) => {
+    if (gaveUp && error instanceof NotDirect) return undefined;
+    throw error;
   });
+  return done;
+}
+
+/** Whether `list` holds no entries. */
+async function isEmpty(client: PoolClient, list: string): Promise<boolean> {
+  return (await client.query('SELECT 1 FROM entries WHERE list = $1 LIMIT 1', [list])).rowCount === 0;
+}
+
+/**
+ * Whether an import of the one list `list` may go straight into `entries`: only that list is
+ * replaced, if any (a replace of another deletes in it, which is the staged way), and it holds no
+ * entries. Looked at outside any transaction, so that the usual answer, a list that holds entries,
+ * costs no transaction given up (its connection closed).
+ */
+async function mayGoStraight(ctx: PgContext, resolved: ResolvedImport, list: string): Promise<boolean> {
+  if ([...resolved.replace].some((name) => name !== list)) return false;
+  return withClient(ctx, 'import', (client) => isEmpty(client, list)).catch((error: unknown) => {
+    throw pgError(ctx, error);
+  });
+}
+
+/**
+ * Takes the lock of `list`, the one list of an import, before its rows are read, and says whether
+ * it is still empty: another import may have filled it since {@link mayGoStraight} looked.
+ */
+async function lockEmpty(client: PoolClient, list: string): Promise<boolean> {
+  await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_SPACE, list]);
+  return isEmpty(client, list);
+}
+
+/**
+ * Adds the rows of a packed batch as COPY text in one go, when none of its fields needs an escape
+ * and none holds a NUL (the packer then hands `text`): the per-field checks and the row arrays of
+ * the row-by-row way (`stagePacked`) cost the importing thread more than PostgreSQL's COPY of the
+ * rows. Returns false, having added nothing, for a batch that needs the row-by-row way.
+ */
+function copyPacked(batch: PackedBatch, stage: Stage): boolean {
+  if (batch.text === undefined || COPY_SPECIAL.test(batch.text)) return false;
+  const fields = packedFields(batch);
+  const { lines, ops, count } = batch;
+  let first = stage.next();
+  let text = '';
+  let rows = 0;
+  let allowed: string | undefined;
+  for (let r = 0, f = 0; r < count; r++, f += PACKED_FIELDS) {
+    const list = fields[f] as string;
+    const id = fields[f + 1] as string;
+    const line = lines[r] as number;
+    if (ops[r] === 1) {
+      // The removal is staged after the rows before it, and numbered after them.
+      stage.append(text, rows);
+      text = '';
+      rows = 0;
+      stage.remove(list, id, line, () => stage.where(line));
+      first = stage.next();
+      continue;
+    }
+    if (list !== allowed) {
+      if (!stage.order.see(list, line, () => stage.where(line))) continue;
+      allowed = list;
+    }
+    stage.follows(list, id);
+    const rest = `${fields[f + 2]}\t${stage.direct ? '\\\\x' : ''}${fields[f + 3]}\t${fields[f + 4] || '\\N'}\t${fields[f + 5] || '\\N'}`;
+    text += stage.direct ? `${list}\t${id}\t${rest}\n` : `${first + rows}\t${list}\t${id}\t0\t${rest}\t${line}\n`;
+    rows++;
+  }
+  stage.append(text, rows);
+  return true;
 }
 
 /**
@@ -225,15 +385,17 @@ async function count(client: PoolClient, sql: string, params: unknown[]): Promis
 }
 
 /**
- * Applies the settled rows, list by list, under each list's advisory lock: refuses a replace that
- * would empty a list, bumps versions, removes, upserts, removes what a replace did not hold,
- * refuses removals that emptied a list (rolled back with the rest), records the import.
+ * Applies the settled rows, list by list, under each list's advisory lock (or counts the `direct`
+ * rows, copied straight into the one list, empty before): refuses a replace that would empty a
+ * list, bumps versions, removes, upserts, removes what a replace did not hold, refuses removals
+ * that emptied a list (rolled back with the rest), records the import.
  */
 async function apply(
   ctx: PgContext,
   client: PoolClient,
   order: ListOrder,
   resolved: ResolvedImport,
+  direct: number | undefined,
 ): Promise<ImportSummary[]> {
   const now = new Date().toISOString();
   const lists = [...order.lists, ...[...resolved.replace].filter((name) => !order.has(name))];
@@ -244,7 +406,8 @@ async function apply(
     count(client, 'SELECT count(*) AS n FROM entries WHERE list = $1', [list]);
   const adds = new Map<string, number>();
   for (const list of lists) {
-    const staged = await count(client, 'SELECT count(*) AS n FROM hw_settled WHERE list = $1 AND op = 0', [list]);
+    const staged =
+      direct ?? (await count(client, 'SELECT count(*) AS n FROM hw_settled WHERE list = $1 AND op = 0', [list]));
     adds.set(list, staged);
     if (resolved.replace.has(list) && !resolved.allowEmpty && staged === 0)
       throw emptiedList(resolved, list, await size(list));
@@ -261,6 +424,11 @@ async function apply(
   const tallies: Tally[] = [];
   for (const list of lists) {
     const staged = adds.get(list) ?? 0;
+    if (direct !== undefined) {
+      // Copied into the list, empty before: every row is a new entry.
+      tallies.push({ list, added: staged, updated: 0, unchanged: 0, removed: 0 });
+      continue;
+    }
     const before = await size(list);
     const removed =
       (
@@ -270,7 +438,8 @@ async function apply(
         )
       ).rowCount ?? 0;
     // Into a list that was empty nothing can conflict: a plain insert skips the upsert's check of each row.
-    const changed = (await client.query(before === 0 ? INSERT_SETTLED : UPSERT_SETTLED, [list])).rowCount ?? 0;
+    const upsert = before === 0 ? INSERT_SETTLED : staged >= before * JOIN_MIN_SHARE ? UPSERT_CHANGED : UPSERT_SETTLED;
+    const changed = (await client.query(upsert, [list])).rowCount ?? 0;
     let after = await size(list);
     const outside =
       resolved.replace.has(list) && after > staged
@@ -328,12 +497,12 @@ export async function importEntries(
   const resolved = resolveEntries(entries, options);
   let index = 0;
   const iterator = entries[Symbol.iterator]();
-  const { result } = await stagedImport(ctx, iterator, resolved, 'fail', true, (input: ListEntry, stage) => {
+  const { result } = (await copyImport(ctx, iterator, resolved, 'fail', true, (input: ListEntry, stage) => {
     const n = ++index;
     const entry = normalizeEntryAt(input, () => `Entry ${n}`);
     stage.order.see(entry.list, null, () => `Entry ${n}`);
     addEntry(stage, entry, null);
-  });
+  })) as ImportDone;
   return [...result.summaries];
 }
 
@@ -344,7 +513,7 @@ export async function importRows(
   options?: ImportRowsOptions,
 ): Promise<ImportResult> {
   const { iterator, resolved, onError } = resolveRows(batches, options);
-  const { result } = await stagedImport(ctx, iterator, resolved, onError, false, (batch: RowBatch, stage) => {
+  const { result } = (await copyImport(ctx, iterator, resolved, onError, false, (batch: RowBatch, stage) => {
     for (const row of batch.rows) {
       const at = (): string => stage.where(row.line);
       eachRow(
@@ -355,24 +524,38 @@ export async function importRows(
         (list, id) => stage.remove(list, id, row.line ?? null, at),
       );
     }
-  });
+  })) as ImportDone;
   return result;
 }
 
-/** {@link PgHashStore.importFile}: the SQLite store's reader and options, always staged (through COPY). */
+/**
+ * {@link PgHashStore.importFile}: the SQLite store's reader and options. A file of one list that is
+ * empty, whose ids ascend, is copied straight into `entries` (`ordered: true`); any other is staged,
+ * read again when the first way gave up at an id out of order.
+ */
 export async function importFile(ctx: PgContext, path: string, options: ImportFileOptions): Promise<ImportFileResult> {
   const { resolved, onError, thread, onProgress, read } = await resolveFileImport(path, options);
-  const report = progressReporter(path, onProgress)();
-  const { result, returned } = await stagedImport(
-    ctx,
-    readPacked({ path, options: read, checkOrder: false }, thread),
-    resolved,
-    onError,
-    false,
-    (batch: PackedBatch, stage) => {
+  const progress = progressReporter(path, onProgress);
+  // Watching the order, the reader stops at the first id out of order: only the first way does.
+  const reading = (checkOrder: boolean) => readPacked({ path, options: read, checkOrder }, thread);
+  const writer = () => {
+    const report = progress();
+    return (batch: PackedBatch, stage: Stage): void => {
       report(batch);
-      stagePacked(batch, stage, stage.add);
-    },
-  );
-  return Object.freeze({ ...result, read: returned as ListStreamSummary, ordered: false });
+      if (!copyPacked(batch, stage)) stagePacked(batch, stage, stage.add);
+    };
+  };
+  const only = resolved.only;
+  if (only !== undefined && (await mayGoStraight(ctx, resolved, only))) {
+    const direct = await copyImport(ctx, reading(true), resolved, onError, false, writer(), {
+      list: only,
+      ordered: (batch: PackedBatch) => batch.unordered === undefined,
+    });
+    if (direct !== undefined) return fileResult(direct);
+  }
+  return fileResult((await copyImport(ctx, reading(false), resolved, onError, false, writer())) as ImportDone);
+}
+
+function fileResult({ result, returned, direct }: ImportDone): ImportFileResult {
+  return Object.freeze({ ...result, read: returned as ListStreamSummary, ordered: direct });
 }

@@ -321,7 +321,7 @@ describe.skipIf(!available)(postgresTitle('PgHashStore.importFile', available), 
       expect([first.summaries, first.read.adds, first.ordered]).toEqual([
         [{ list: 'demo', added: 3, updated: 0, unchanged: 0, removed: 0, version: 1, mode: 'merge' }],
         3,
-        false,
+        true,
       ]);
       expect((await store.history())[0]?.source).toBe(path);
       const delta = join(dir, 'delta.csv');

@@ -124,8 +124,9 @@ export class PgHashStore {
 
   /**
    * Imports a list file as `HashStore.importFile` does (the same reader, on a worker thread;
-   * `multiList`, `onError`, `onProgress`), always through the staging table: `ordered` in the
-   * result is `false`.
+   * `multiList`, `onError`, `onProgress`): a first import of one list whose ids ascend is copied
+   * straight into the list (`ordered: true` in the result), any other file through the staging
+   * table (`ordered: false`; read a second time when its ids turned out of order).
    *
    * @example
    * ```ts
