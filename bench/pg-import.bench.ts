@@ -64,7 +64,7 @@ const copyFrom = (require('pg-copy-streams') as typeof import('pg-copy-streams')
 interface Build {
   readonly name: string;
   readonly root: string;
-  // biome-ignore lint/suspicious/noExplicitAny: the built module's types are not this revision's.
+  /** The built module's class: typed loosely, its types are not this revision's. */
   readonly PgHashStore: any;
 }
 

@@ -160,28 +160,50 @@ describe.skipIf(!pg.available)(postgresTitle('PgHashStore.importFile: straight i
   });
 });
 
-describe.skipIf(!pg.available)(postgresTitle('PgHashStore.importFile: into a list that holds entries', pg.available), () => {
-  it('counts updated and unchanged rows alike whether the rows are joined with the list first or probed one by one', async (t) => {
-    if (!pg.running()) return t.skip();
-    const store = await connect();
-    const row = (i: number, label = ''): string => `e${i},md5,${i.toString(16).padStart(32, '0')},${label}`;
-    const all = (rows: string[]): Promise<string> => file(`id,algorithm,hash,label\n${rows.join('\n')}\n`);
-    await store.importFile(await all(Array.from({ length: 10 }, (_, i) => row(i, i === 3 ? 'old' : ''))), { list: 'demo' });
-    // 11 rows against 10 entries, joined first: 2 changed (a label added, one dropped), 1 new, 8 the same.
-    const replace = Array.from({ length: 11 }, (_, i) => row(i, i === 5 ? 'new' : ''));
-    const joined = await store.importFile(await all(replace), { list: 'demo', replace: ['demo'] });
-    expect(joined.summaries[0]).toMatchObject({ added: 1, updated: 2, unchanged: 8, removed: 0 });
-    // 3 rows against 11 entries, probed one by one: 1 changed, 1 new, 1 the same.
-    const delta = await store.importFile(await all([row(1, 'x'), row(2), row(20)]), { list: 'demo' });
-    expect(delta.summaries[0]).toMatchObject({ added: 1, updated: 1, unchanged: 1, removed: 0 });
-    const labels = (await stored(store)).map((line) => line.split(' ').slice(0, 4).join(' ').replace(/ md5 \w+/, ''));
-    expect(labels).toEqual([
-      'e0 -', 'e1 x', 'e10 -', 'e2 -', 'e20 -', 'e3 -', 'e4 -', 'e5 new', 'e6 -', 'e7 -', 'e8 -', 'e9 -',
-    ]);
-  });
-});
+describe.skipIf(!pg.available)(
+  postgresTitle('PgHashStore.importFile: into a list that holds entries', pg.available),
+  () => {
+    it('counts updated and unchanged rows alike whether the rows are joined with the list first or probed one by one', async (t) => {
+      if (!pg.running()) return t.skip();
+      const store = await connect();
+      const row = (i: number, label = ''): string => `e${i},md5,${i.toString(16).padStart(32, '0')},${label}`;
+      const all = (rows: string[]): Promise<string> => file(`id,algorithm,hash,label\n${rows.join('\n')}\n`);
+      await store.importFile(await all(Array.from({ length: 10 }, (_, i) => row(i, i === 3 ? 'old' : ''))), {
+        list: 'demo',
+      });
+      // 11 rows against 10 entries, joined first: 2 changed (a label added, one dropped), 1 new, 8 the same.
+      const replace = Array.from({ length: 11 }, (_, i) => row(i, i === 5 ? 'new' : ''));
+      const joined = await store.importFile(await all(replace), { list: 'demo', replace: ['demo'] });
+      expect(joined.summaries[0]).toMatchObject({ added: 1, updated: 2, unchanged: 8, removed: 0 });
+      // 3 rows against 11 entries, probed one by one: 1 changed, 1 new, 1 the same.
+      const delta = await store.importFile(await all([row(1, 'x'), row(2), row(20)]), { list: 'demo' });
+      expect(delta.summaries[0]).toMatchObject({ added: 1, updated: 1, unchanged: 1, removed: 0 });
+      const labels = (await stored(store)).map((line) =>
+        line
+          .split(' ')
+          .slice(0, 4)
+          .join(' ')
+          .replace(/ md5 \w+/, ''),
+      );
+      expect(labels).toEqual([
+        'e0 -',
+        'e1 x',
+        'e10 -',
+        'e2 -',
+        'e20 -',
+        'e3 -',
+        'e4 -',
+        'e5 new',
+        'e6 -',
+        'e7 -',
+        'e8 -',
+        'e9 -',
+      ]);
+    });
+  },
+);
 
-describe('drained: the COPY writer\'s wait for the stream', () => {
+describe("drained: the COPY writer's wait for the stream", () => {
   it('leaves no listener behind however many times it waits', async () => {
     const slow = new Writable({ highWaterMark: 4, write: (_chunk, _encoding, done) => setImmediate(done) });
     slow.on('error', () => undefined);
@@ -195,8 +217,11 @@ describe('drained: the COPY writer\'s wait for the stream', () => {
     expect([waits, slow.listenerCount('error'), slow.listenerCount('drain')]).toEqual([20, 1, 0]);
   });
 
-  it('rejects with the stream\'s error', async () => {
-    const failing = new Writable({ highWaterMark: 4, write: (_chunk, _encoding, done) => done(new Error('server gone')) });
+  it("rejects with the stream's error", async () => {
+    const failing = new Writable({
+      highWaterMark: 4,
+      write: (_chunk, _encoding, done) => done(new Error('server gone')),
+    });
     failing.on('error', () => undefined);
     failing.write('12345678');
     await expect(drained(failing)).rejects.toThrow('server gone');
