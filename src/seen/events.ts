@@ -8,10 +8,11 @@ import { createHash } from 'node:crypto';
 import type { DihedralName } from '../algorithms/dihedral.js';
 import { getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
 import type { ListEntry } from '../lists/entry.js';
+import type { SearchedQuery } from '../matcher/searched.js';
 import { buildTable, type MatcherTable } from '../search/tables.js';
 import type { ListHeader } from '../store/types.js';
 import { findMatches } from './find.js';
-import { decodeSearched, recordedVersions, type SeenRow } from './record.js';
+import { decodeSearched, packSearched, recordedVersions, type SeenRow } from './record.js';
 
 /** One recorded upload found by an entry a list gained after the upload was checked. */
 export interface RescanEvent {
@@ -124,25 +125,20 @@ export function buildRound(
  * nearest first.
  */
 export function batchEvents(rows: readonly SeenRow[], round: Round): RescanEvent[] {
-  const decoded = rows.map((row) => ({ row, queries: decodeSearched(row.hashes), versions: recordedVersions(row) }));
+  const versionsOf = rows.map(recordedVersions);
+  const packed = packSearched(rows.map((row) => row.hashes));
+  // Records are unpacked into objects only when a search found them: a few of a batch.
+  const unpacked = new Map<number, SearchedQuery[]>();
   const best = new Map<string, RescanEvent & { order: number; upload: number }>();
   for (const [name, { table, ofEntry, widest }] of round.tables) {
-    // This algorithm's hashes of every upload of the batch, packed, with where each came from.
-    const owners: { upload: number; query: number }[] = [];
-    const width = table.algorithm.bits / 8;
-    decoded.forEach(({ queries }, upload) =>
-      queries.forEach((q, query) => {
-        if (q.algorithm === name) owners.push({ upload, query });
-      }),
-    );
-    const packed = new Uint8Array(owners.length * width);
-    owners.forEach(({ upload, query }, i) =>
-      packed.set((decoded[upload] as (typeof decoded)[number]).queries[query]?.hash as Uint8Array, i * width),
-    );
-    const hits = findMatches(table, packed, owners.length, { ofEntry, widest });
+    const hashes = packed.get(name);
+    if (hashes === undefined) continue;
+    const hits = findMatches(table, hashes.hashes, hashes.count, { ofEntry, widest });
     for (let h = 0; h < hits.query.length; h++) {
-      const { upload, query } = owners[hits.query[h] as number] as { upload: number; query: number };
-      const { row, queries, versions } = decoded[upload] as (typeof decoded)[number];
+      const upload = hashes.record[hits.query[h] as number] as number;
+      const query = hashes.position[hits.query[h] as number] as number;
+      const row = rows[upload] as SeenRow;
+      const versions = versionsOf[upload] as Record<string, number>;
       const entry = hits.entry[h] as number;
       const list = table.entries.list(entry);
       const version = round.versions.get(list) as number;
@@ -154,7 +150,9 @@ export function batchEvents(rows: readonly SeenRow[], round: Round): RescanEvent
       const seen = best.get(key);
       if (seen !== undefined && (seen.distance < distance || (seen.distance === distance && seen.order < query)))
         continue;
-      const q = queries[query] as (typeof queries)[number];
+      let queries = unpacked.get(upload);
+      if (queries === undefined) unpacked.set(upload, (queries = decodeSearched(row.hashes)));
+      const q = queries[query] as SearchedQuery;
       best.set(key, {
         id: eventId(row.content_id, list, entryId, version),
         contentId: row.content_id,
