@@ -8,11 +8,11 @@ import { createHash } from 'node:crypto';
 import type { DihedralName } from '../algorithms/dihedral.js';
 import { getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
 import type { ListEntry } from '../lists/entry.js';
-import type { SearchedQuery } from '../matcher/searched.js';
 import { buildTable, type MatcherTable } from '../search/tables.js';
 import type { ListHeader } from '../store/types.js';
-import { findMatches } from './find.js';
-import { decodeSearched, packSearched, recordedVersions, type SeenRow } from './record.js';
+import type { SearchedQuery } from '../matcher/searched.js';
+import { type FoundHits, findMatches } from './find.js';
+import { decodeSearched, type PackedHashes, packSearched, recordedVersions, type SeenRow } from './record.js';
 
 /** One recorded upload found by an entry a list gained after the upload was checked. */
 export interface RescanEvent {
@@ -48,28 +48,41 @@ export interface ResolvedRescanOptions {
   readonly batchSize: number;
 }
 
-/** One new entry, as `pending` holds it. */
-export interface PendingRow {
+/** One entry a rescan took into account, as `known` holds it. */
+export interface KnownRow {
   readonly list: string;
   readonly id: string;
   readonly algorithm: string;
   readonly hash: Uint8Array;
+  /** The list's version when a round first found the entry new: its events' `listVersion`. */
+  readonly since: number;
 }
 
 /** A recorded upload as a rescan reads it. */
 export type SeqRow = SeenRow & { readonly seq: number };
 
-/** One algorithm's new entries: their table, each entry's threshold, its list's round version. */
+/** One algorithm's entries of a round: their table, each entry's threshold and `since`. */
 export interface RoundTable {
   readonly table: MatcherTable;
   readonly ofEntry: Uint8Array;
   readonly widest: number;
+  /** The list version each entry was found new in, by position in the table. */
+  readonly since: Float64Array;
 }
 
-/** A round's search: one table per algorithm of its new entries, and the version each list was found new in. */
+/** What a round searches: one table per algorithm. */
 export interface Round {
   readonly tables: ReadonlyMap<AlgorithmName, RoundTable>;
-  readonly versions: ReadonlyMap<string, number>;
+}
+
+/**
+ * The entries of earlier rounds a round also searches for uploads recorded after those rounds'
+ * passes (`seq` above `after`): an upload checked against a list before an earlier round's entries
+ * but recorded once that round had passed (a matcher reloading late, a record written late).
+ */
+export interface LateRound {
+  readonly round: Round;
+  readonly after: number;
 }
 
 /** The digest `known` keeps of an entry: 16 bytes of SHA-256 over its algorithm, id and hash. */
@@ -86,63 +99,136 @@ function eventId(contentId: string, list: string, entryId: string, version: numb
 }
 
 /**
- * The round's tables from its pending entries: those of lists still enabled under `policy` (the
- * lists' current headers), one table per algorithm, each entry with its list's current threshold
- * (else the rescan's, else the algorithm's default).
+ * A round's tables from its entries: those of lists still enabled under `policy` (the lists'
+ * current headers), one table per algorithm, each entry with its list's current threshold (else
+ * the rescan's, else the algorithm's default) and the version it was found new in.
  */
 export function buildRound(
-  pending: Iterable<PendingRow>,
+  rows: Iterable<KnownRow>,
   policy: ReadonlyMap<string, ListHeader>,
-  versions: ReadonlyMap<string, number>,
   thresholds: Thresholds,
 ): Round {
   const byAlgorithm = new Map<AlgorithmName, ListEntry[]>();
-  for (const row of pending) {
+  const sinceOf = new Map<string, number>();
+  for (const row of rows) {
     if (policy.get(row.list)?.enabled !== true) continue; // disabled (or gone) since the round began
     const algorithm = getAlgorithm(row.algorithm);
     const entries = byAlgorithm.get(algorithm.name) ?? [];
     entries.push({ list: row.list, id: row.id, algorithm: algorithm.name, hash: algorithm.format(row.hash) });
     byAlgorithm.set(algorithm.name, entries);
+    sinceOf.set(`${row.list}\u0000${row.id}`, row.since);
   }
   const tables = new Map<AlgorithmName, RoundTable>();
   for (const [name, entries] of byAlgorithm) {
     const algorithm = getAlgorithm(name);
     const table = buildTable(algorithm, entries);
     const ofEntry = new Uint8Array(table.entries.count);
+    const since = new Float64Array(table.entries.count);
     for (let i = 0; i < ofEntry.length; i++) {
-      const own = policy.get(table.entries.list(i))?.thresholds[name];
+      const list = table.entries.list(i);
+      const own = policy.get(list)?.thresholds[name];
       ofEntry[i] = algorithm.kind === 'exact' ? 0 : (own ?? thresholds[name] ?? algorithm.defaultThreshold);
+      since[i] = sinceOf.get(`${list}\u0000${table.entries.id(i)}`) as number;
     }
-    tables.set(name, { table, ofEntry, widest: ofEntry.reduce((a, b) => Math.max(a, b), 0) });
+    tables.set(name, { table, ofEntry, widest: ofEntry.reduce((a, b) => Math.max(a, b), 0), since });
   }
-  return { tables, versions };
+  return { tables };
 }
 
 /**
- * The events of one batch of uploads: per (upload, entry) the nearest of the upload's hashes (the
- * earliest on a tie, as `matchImage` keeps it), leaving out the lists an upload was checked
- * against at the round's version or later (it saw those entries then). In upload order, then
- * nearest first.
+ * Per list, what the late tables must hold for `versions` (the lists' versions each late upload was
+ * checked against): entries found new after the lowest of them, -1 when some upload was not
+ * checked against the list at all. Lists no late upload needs anything of are absent.
  */
-export function batchEvents(rows: readonly SeenRow[], round: Round): RescanEvent[] {
-  const versionsOf = rows.map(recordedVersions);
+export function lateNeeds(
+  versions: Iterable<Readonly<Record<string, number>>>,
+  known: ReadonlyMap<string, number>,
+): Map<string, number> {
+  const needs = new Map<string, number>();
+  for (const checked of versions) {
+    for (const [list, current] of known) {
+      const v = checked[list];
+      const at = typeof v === 'number' ? v : -1;
+      // Checked at the list's latest known version or later: every entry known so far was there.
+      if (at >= current) continue;
+      const need = needs.get(list);
+      if (need === undefined || at < need) needs.set(list, at);
+    }
+  }
+  return needs;
+}
+
+/** One search a batch needs: a round's table and the batch's hashes of its algorithm it covers. */
+export interface BatchSearch {
+  readonly round: RoundTable;
+  readonly algorithm: AlgorithmName;
+  /** The hashes searched, packed; `count` of them. */
+  readonly hashes: Uint8Array;
+  readonly count: number;
+  /** Each searched hash's place among the batch's packed hashes of the algorithm (absent: the same place). */
+  readonly places?: Uint32Array;
+}
+
+/** A batch of uploads made ready to search: their hashes packed per algorithm, and the searches. */
+export interface PlannedBatch {
+  readonly rows: readonly SeqRow[];
+  readonly versions: readonly Record<string, number>[];
+  readonly packed: ReadonlyMap<AlgorithmName, PackedHashes>;
+  readonly searches: readonly BatchSearch[];
+}
+
+/**
+ * What {@link batchEvents} searches for `rows`: every upload's hashes against `main`, and those of
+ * uploads recorded after `late.after` against `late.round`. The hashes are packed from the
+ * records' blobs without an object per hash; a record becomes objects only when a search found it.
+ */
+export function planBatch(rows: readonly SeqRow[], main: Round, late?: LateRound): PlannedBatch {
+  const versions = rows.map(recordedVersions);
   const packed = packSearched(rows.map((row) => row.hashes));
+  const searches: BatchSearch[] = [];
+  const passes = late === undefined ? [{ round: main, after: -1 }] : [{ round: main, after: -1 }, late];
+  for (const { round, after } of passes) {
+    for (const [algorithm, table] of round.tables) {
+      const all = packed.get(algorithm);
+      if (all === undefined) continue;
+      if (rows.every((row) => row.seq > after)) {
+        searches.push({ round: table, algorithm, hashes: all.hashes, count: all.count });
+        continue;
+      }
+      const width = all.hashes.length / all.count;
+      const kept: number[] = [];
+      for (let k = 0; k < all.count; k++) if ((rows[all.record[k] as number] as SeqRow).seq > after) kept.push(k);
+      if (kept.length === 0) continue;
+      const hashes = new Uint8Array(kept.length * width);
+      kept.forEach((k, i) => hashes.set(all.hashes.subarray(k * width, (k + 1) * width), i * width));
+      searches.push({ round: table, algorithm, hashes, count: kept.length, places: Uint32Array.from(kept) });
+    }
+  }
+  return { rows, versions, packed, searches };
+}
+
+/**
+ * The events of a planned batch given each of its searches' hits (`found[i]` those of
+ * `batch.searches[i]`, as `findMatches` gives them): see {@link batchEvents}.
+ */
+export function plannedEvents(batch: PlannedBatch, found: readonly FoundHits[]): RescanEvent[] {
+  const { rows, versions: versionsOf, packed } = batch;
   // Records are unpacked into objects only when a search found them: a few of a batch.
   const unpacked = new Map<number, SearchedQuery[]>();
   const best = new Map<string, RescanEvent & { order: number; upload: number }>();
-  for (const [name, { table, ofEntry, widest }] of round.tables) {
-    const hashes = packed.get(name);
-    if (hashes === undefined) continue;
-    const hits = findMatches(table, hashes.hashes, hashes.count, { ofEntry, widest });
+  batch.searches.forEach(({ round, algorithm: name, places }, i) => {
+    const { table, ofEntry, since } = round;
+    const all = packed.get(name) as PackedHashes;
+    const hits = found[i] as FoundHits;
     for (let h = 0; h < hits.query.length; h++) {
-      const upload = hashes.record[hits.query[h] as number] as number;
-      const query = hashes.position[hits.query[h] as number] as number;
-      const row = rows[upload] as SeenRow;
-      const versions = versionsOf[upload] as Record<string, number>;
+      const place = places === undefined ? (hits.query[h] as number) : (places[hits.query[h] as number] as number);
+      const upload = all.record[place] as number;
+      const query = all.position[place] as number;
+      const row = rows[upload] as SeqRow;
       const entry = hits.entry[h] as number;
       const list = table.entries.list(entry);
-      const version = round.versions.get(list) as number;
-      const checked = versions[list];
+      const version = since[entry] as number;
+      const checked = (versionsOf[upload] as Record<string, number>)[list];
       if (typeof checked === 'number' && checked >= version) continue;
       const entryId = table.entries.id(entry);
       const key = `${upload}\u0000${list}\u0000${entryId}`;
@@ -170,8 +256,23 @@ export function batchEvents(rows: readonly SeenRow[], round: Round): RescanEvent
         upload,
       });
     }
-  }
+  });
   return [...best.values()]
     .sort((a, b) => a.upload - b.upload || a.distance - b.distance || a.order - b.order || (a.id < b.id ? -1 : 1))
     .map(({ order: _order, upload: _upload, ...event }) => event);
+}
+
+/**
+ * The events of one batch of uploads: per (upload, entry) the nearest of the upload's hashes (the
+ * earliest on a tie, as `matchImage` keeps it), leaving out an entry for an upload checked against
+ * its list at the version the entry was found new in or later (it saw the entry then). `main` is
+ * searched for every upload, `late` for those recorded after its bound. In upload order, then
+ * nearest first.
+ */
+export function batchEvents(rows: readonly SeqRow[], main: Round, late?: LateRound): RescanEvent[] {
+  const batch = planBatch(rows, main, late);
+  return plannedEvents(
+    batch,
+    batch.searches.map((s) => findMatches(s.round.table, s.hashes, s.count, s.round)),
+  );
 }

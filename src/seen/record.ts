@@ -45,8 +45,11 @@ const MAX_HASHES_BYTES = 16 * 1024 * 1024;
  */
 const MAX_VERSIONS_BYTES = 4 * 1024 * 1024;
 
+/** `seen.versions` as reads take it: NULL when over its bound, never materialised. */
+export const SEEN_VERSIONS_COLUMN = `iif(octet_length(versions) > ${MAX_VERSIONS_BYTES}, NULL, versions) AS versions`;
+
 /** The columns of `seen` as reads take them: hashes and versions NULL when over their bounds, never materialised. */
-export const SEEN_READ_COLUMNS = `content_id, at, iif(octet_length(versions) > ${MAX_VERSIONS_BYTES}, NULL, versions) AS versions, iif(octet_length(hashes) > ${MAX_HASHES_BYTES}, NULL, hashes) AS hashes`;
+export const SEEN_READ_COLUMNS = `content_id, at, ${SEEN_VERSIONS_COLUMN}, iif(octet_length(hashes) > ${MAX_HASHES_BYTES}, NULL, hashes) AS hashes`;
 
 /** A row of `seen` read with {@link SEEN_READ_COLUMNS}. */
 export interface SeenRow {
@@ -57,7 +60,7 @@ export interface SeenRow {
 }
 
 /** The list versions a record holds; `ERR_STORE` when they are missing, oversized or do not parse. */
-export function recordedVersions(row: SeenRow): Record<string, number> {
+export function recordedVersions(row: Pick<SeenRow, 'content_id' | 'versions'>): Record<string, number> {
   try {
     const value = row.versions === null ? null : (JSON.parse(row.versions) as unknown);
     if (value !== null && typeof value === 'object' && !Array.isArray(value)) return value as Record<string, number>;

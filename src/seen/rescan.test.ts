@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -171,7 +171,7 @@ describe('rescan', () => {
     'finds exactly what a brute-force scan of every recorded hash against every new entry finds',
     async () => {
       // Across the runs, enough events of each kind that the comparison means something.
-      const found = { events: 0, transforms: 0, trimmed: 0, frames: 0, exact: 0 };
+      const found = { events: 0, transforms: 0, trimmed: 0, frames: 0, exact: 0, late: 0 };
       await fc.assert(
         fc.asyncProperty(
           fc.record({
@@ -179,6 +179,7 @@ describe('rescan', () => {
             uploads: fc.integer({ min: 1, max: 12 }),
             first: fc.integer({ min: 0, max: 15 }),
             second: fc.integer({ min: 0, max: 25 }),
+            late: fc.integer({ min: 0, max: 4 }),
             pdqA: fc.integer({ min: 0, max: 64 }),
             blockhashB: fc.integer({ min: 0, max: 64 }),
             batchSize: fc.integer({ min: 1, max: 5 }),
@@ -211,16 +212,35 @@ describe('rescan', () => {
                 if (e.algorithm === 'md5') found.exact++;
               }
               expect(events1.map(shape).sort()).toEqual(bruteForce(uploads, { entries: round1, thresholds, disabled }));
+              // Uploads recorded after round 1's pass but checked before its entries (a matcher
+              // reloading late): round 2 must also search them against round 1's entries.
+              // Half of them the same image as an earlier upload (uploaded again), so round 1's entries reach them.
+              const late = Array.from({ length: c.late }, (_, i) => ({
+                ...randomUpload(random, c.uploads + i),
+                ...(i % 2 === 0 ? { queries: (uploads[i % uploads.length] as Upload).queries } : {}),
+                versions: [{}, { a: 1 }, { a: at.get('a') as number, b: 1 }][i % 3] as Record<string, number>,
+              }));
+              for (const u of late) seen.record(u.contentId, resultOf(u.queries, u.versions));
               // Round 2: entries added or changed since round 1, nothing else.
-              const second = randomEntries(random, uploads, c.second, 'second');
+              const second = randomEntries(random, [...uploads, ...late], c.second, 'second');
               if (second.length > 0) store.importEntries(second);
               const now = new Map(store.lists().map((l) => [l.name, l.version]));
               const before = new Map(first.map((e) => [`${e.list}\u0000${e.id}`, e.hash]));
               const round2 = second
                 .filter((e) => before.get(`${e.list}\u0000${e.id}`) !== e.hash)
                 .map((e) => ({ ...e, version: now.get(e.list) as number }));
+              const changed = new Set(round2.map((e) => `${e.list}\u0000${e.id}`));
+              const kept = round1.filter((e) => !changed.has(`${e.list}\u0000${e.id}`));
               const events2 = await collect(seen.rescan(store, { batchSize: c.batchSize }));
-              expect(events2.map(shape).sort()).toEqual(bruteForce(uploads, { entries: round2, thresholds, disabled }));
+              found.late += events2.filter(
+                (e) => late.some((u) => u.contentId === e.contentId) && e.listVersion < (now.get(e.list) as number),
+              ).length;
+              expect(events2.map(shape).sort()).toEqual(
+                [
+                  ...bruteForce(uploads, { entries: round2, thresholds, disabled }),
+                  ...bruteForce(late, { entries: [...kept, ...round2], thresholds, disabled }),
+                ].sort(),
+              );
               // Nothing new: nothing found.
               expect(await collect(seen.rescan(store))).toEqual([]);
             } finally {
@@ -305,6 +325,41 @@ describe('rescan checkpoints', () => {
     expect(await collect(seen.rescan(store))).toEqual([]);
     other.close();
     seen.close();
+    store.close();
+  });
+
+  it('searches an upload recorded after a round, but checked before its entries, against them in the next', async () => {
+    const { store, seen } = seeded(1);
+    expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId} v${e.listVersion}`)).toEqual([
+      'u0 e0 v1',
+    ]);
+    // Checked by a matcher still holding the list as it was before e0 (no version), recorded now.
+    seen.record('late', resultOf([{ algorithm: 'md5', hash: bytes(md5(0)) }], {}));
+    // And one checked at version 1: it saw e0 then.
+    seen.record('current', resultOf([{ algorithm: 'md5', hash: bytes(md5(0)) }], { l: 1 }));
+    expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId} v${e.listVersion}`)).toEqual([
+      'late e0 v1',
+    ]);
+    expect(await collect(seen.rescan(store))).toEqual([]);
+    seen.close();
+    store.close();
+  });
+
+  it('upgrades a schema 1 seen store, keeping its records, and then takes every entry as new', async () => {
+    const path = join(dir, 'seen-v1.db');
+    copyFileSync(new URL('../../test-vectors/stores/seen-v1.db', import.meta.url), path);
+    expect(() => SeenStore.open(path, { readonly: true })).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
+    const seen = SeenStore.open(path);
+    expect(seen.count()).toBe(2);
+    const store = HashStore.open(join(dir, 'hashes.db'));
+    store.importEntries([
+      { list: 'demo', id: 'e1', algorithm: 'md5', hash: md5(1) },
+      { list: 'demo', id: 'e2', algorithm: 'md5', hash: md5(2) },
+    ]);
+    // u1 saw no list: e1 comes again (a repeat the upgrade allows); u2 was checked against demo v1 = this one.
+    expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId}`)).toEqual(['u1 e1']);
+    seen.close();
+    expect(SeenStore.open(path, { readonly: true }).count()).toBe(2);
     store.close();
   });
 

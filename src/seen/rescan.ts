@@ -10,7 +10,7 @@
  * (at-least-once; each event's id is the same on a replay). (3) Past the last upload, `pending` and
  * the cursor are cleared in one transaction.
  */
-import { getAlgorithm, type Thresholds } from '../algorithms/registry.js';
+import { getAlgorithm } from '../algorithms/registry.js';
 import type { Connection } from '../store/driver.js';
 import { listHeaders, type HashStore } from '../store/store.js';
 import type { ListHeader } from '../store/types.js';
@@ -18,20 +18,24 @@ import {
   batchEvents,
   buildRound,
   entryKey,
-  type PendingRow,
+  type KnownRow,
+  type LateRound,
+  lateNeeds,
   type RescanEvent,
   type ResolvedRescanOptions,
   type Round,
   type SeqRow,
 } from './events.js';
-import { SEEN_READ_COLUMNS } from './record.js';
+import { recordedVersions, SEEN_READ_COLUMNS, SEEN_VERSIONS_COLUMN, type SeenRow } from './record.js';
 
 export type { RescanEvent, ResolvedRescanOptions } from './events.js';
 
 /**
- * Step 1: compares each enabled list whose version moved with `known`, writing its new entries to
- * `pending` and `known` on, in one transaction of the seen store, inside one read transaction of
- * the list store (so each list's version and its entries agree while another process imports).
+ * Step 1: compares each enabled list whose version moved with `known`, adding its new entries to
+ * `known` under the new round's number, in one transaction of the seen store, inside one read
+ * transaction of the list store (so each list's version and its entries agree while another
+ * process imports). A round begins even when no list moved: uploads recorded late may need the
+ * entries of earlier rounds.
  */
 function startRound(db: Connection, store: HashStore): void {
   store.read(() =>
@@ -49,14 +53,20 @@ function writeRound(db: Connection, store: HashStore, lists: readonly ListHeader
   const isKnown = db.prepare<[string, Buffer], { one: number }>(
     'SELECT 1 AS one FROM known WHERE list = ? AND key = ?',
   );
-  const addPending = db.prepare('INSERT INTO pending (list, id, algorithm, hash) VALUES (?, ?, ?, ?)');
   db.exec('CREATE TEMP TABLE IF NOT EXISTS fresh (key BLOB PRIMARY KEY) WITHOUT ROWID');
   const addFresh = db.prepare('INSERT OR IGNORE INTO temp.fresh (key) VALUES (?)');
-  const addKnown = db.prepare('INSERT OR IGNORE INTO known (list, key) VALUES (?, ?)');
+  const addKnown = db.prepare(
+    'INSERT OR IGNORE INTO known (list, key, id, algorithm, hash, since, round) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  );
   const forget = db.prepare('DELETE FROM known WHERE list = ? AND key NOT IN (SELECT key FROM temp.fresh)');
   db.transaction(() => {
     // Another process's rescan began a round since this one looked: that round is the one to finish.
     if (db.prepare('SELECT 1 FROM cursor').get() !== undefined) return;
+    const last = db.prepare<[], { round: number; scanned: number }>('SELECT round, scanned FROM state').get() ?? {
+      round: 0,
+      scanned: 0,
+    };
+    const round = last.round + 1;
     for (const list of lists) {
       const before = knownVersion.get(list.name)?.version;
       if (before === list.version) continue;
@@ -65,8 +75,8 @@ function writeRound(db: Connection, store: HashStore, lists: readonly ListHeader
         const key = entryKey(entry);
         addFresh.run(key);
         if (isKnown.get(list.name, key) === undefined) {
-          addPending.run(list.name, entry.id, entry.algorithm, getAlgorithm(entry.algorithm).parse(entry.hash));
-          addKnown.run(list.name, key);
+          const hash = getAlgorithm(entry.algorithm).parse(entry.hash);
+          addKnown.run(list.name, key, entry.id, entry.algorithm, hash, list.version, round);
         }
       }
       // What the list no longer holds is forgotten: an entry removed and added again is new again.
@@ -75,25 +85,66 @@ function writeRound(db: Connection, store: HashStore, lists: readonly ListHeader
         'INSERT INTO known_lists (list, version, previous) VALUES (?, ?, ?) ON CONFLICT (list) DO UPDATE SET version = excluded.version, previous = excluded.previous',
       ).run(list.name, list.version, before ?? null);
     }
-    db.prepare('INSERT OR REPLACE INTO cursor (one, seq) VALUES (1, 0)').run();
+    db.prepare('INSERT INTO cursor (one, seq, round, scanned) VALUES (1, 0, ?, ?)').run(round, last.scanned);
   }).immediate();
 }
 
-/** The round's tables, from the seen store's `pending` and `known_lists` and the list store's current policy. */
-function roundTables(db: Connection, store: HashStore, thresholds: Thresholds): Round {
+/** The round under way, as `cursor` holds it. */
+interface Cursor {
+  readonly seq: number;
+  readonly round: number;
+  readonly scanned: number;
+}
+
+/**
+ * The round's tables (its new entries, from `known` and the list store's current policy) and,
+ * when uploads recorded since the last pass were checked against older list versions, the late
+ * tables: the entries of earlier rounds those uploads never saw.
+ */
+function roundTables(
+  db: Connection,
+  store: HashStore,
+  cursor: Cursor,
+  options: ResolvedRescanOptions,
+): { main: Round; late: LateRound | undefined } {
   const policy = new Map(listHeaders(store).map((l) => [l.name, l]));
-  const versions = new Map(
+  const columns = 'list, id, algorithm, hash, since';
+  const main = buildRound(
+    db.prepare<[number], KnownRow>(`SELECT ${columns} FROM known WHERE round = ?`).iterate(cursor.round),
+    policy,
+    options.thresholds,
+  );
+  if (db.prepare('SELECT 1 FROM known WHERE round < ? LIMIT 1').get(cursor.round) === undefined)
+    return { main, late: undefined };
+  const known = new Map(
     db
       .prepare<[], { list: string; version: number }>('SELECT list, version FROM known_lists')
       .all()
       .map((r) => [r.list, r.version]),
   );
-  return buildRound(
-    db.prepare<[], PendingRow>('SELECT list, id, algorithm, hash FROM pending').iterate(),
-    policy,
-    versions,
-    thresholds,
+  const versions = db
+    .prepare<[number, number], Pick<SeenRow, 'content_id' | 'versions'>>(
+      `SELECT content_id, ${SEEN_VERSIONS_COLUMN} FROM seen WHERE seq > ? AND at >= ?`,
+    )
+    .iterate(cursor.scanned, options.since);
+  const needs = lateNeeds(
+    (function* () {
+      for (const row of versions) yield recordedVersions(row);
+    })(),
+    known,
   );
+  if (needs.size === 0) return { main, late: undefined };
+  const older = db.prepare<[string, number, number], KnownRow>(
+    `SELECT ${columns} FROM known WHERE list = ? AND round < ? AND since > ?`,
+  );
+  const round = buildRound(
+    (function* () {
+      for (const [list, need] of needs) yield* older.iterate(list, cursor.round, need);
+    })(),
+    policy,
+    options.thresholds,
+  );
+  return { main, late: round.tables.size === 0 ? undefined : { round, after: cursor.scanned } };
 }
 
 /** Runs (or resumes) a round and yields its events; see the file's comment for the checkpoint. */
@@ -102,25 +153,34 @@ export async function* rescanRounds(
   store: HashStore,
   options: ResolvedRescanOptions,
 ): AsyncGenerator<RescanEvent, void, undefined> {
-  const cursorOf = db.prepare<[], { seq: number }>('SELECT seq FROM cursor WHERE one = 1');
+  const cursorOf = db.prepare<[], Cursor>('SELECT seq, round, scanned FROM cursor WHERE one = 1');
   // A round left by a crash is finished first, with the entries it had found.
   if (cursorOf.get() === undefined) startRound(db, store);
-  const round = roundTables(db, store, options.thresholds);
+  const start = cursorOf.get() as Cursor;
+  const { main, late } = roundTables(db, store, start, options);
   const next = db.prepare<[number, number, number], SeqRow>(
     `SELECT seq, ${SEEN_READ_COLUMNS} FROM seen WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`,
   );
   const move = db.prepare('UPDATE cursor SET seq = ? WHERE one = 1');
-  let cursor = (cursorOf.get() as { seq: number }).seq;
-  while (round.tables.size > 0) {
-    const rows = next.all(cursor, options.since, options.batchSize);
-    if (rows.length === 0) break;
-    for (const event of batchEvents(rows, round)) yield event;
-    // Reached only when the consumer asked for the event after the batch's last: it has them all.
-    cursor = (rows[rows.length - 1] as SeqRow).seq;
-    move.run(cursor);
+  let cursor = start.seq;
+  if (main.tables.size > 0 || late !== undefined) {
+    for (;;) {
+      const rows = next.all(cursor, options.since, options.batchSize);
+      if (rows.length === 0) break;
+      for (const event of batchEvents(rows, main, late)) yield event;
+      // Reached only when the consumer asked for the event after the batch's last: it has them all.
+      cursor = (rows[rows.length - 1] as SeqRow).seq;
+      move.run(cursor);
+    }
+  } else {
+    // Nothing to search: every upload recorded so far has been searched against all it needs.
+    cursor = (db.prepare('SELECT max(seq) AS seq FROM seen').get() as { seq: number | null }).seq ?? 0;
   }
   db.transaction(() => {
-    db.exec('DELETE FROM pending');
+    db.prepare('INSERT OR REPLACE INTO state (one, round, scanned) VALUES (1, ?, ?)').run(
+      start.round,
+      Math.max(start.scanned, cursor),
+    );
     db.exec('DELETE FROM cursor');
   }).immediate();
 }

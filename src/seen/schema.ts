@@ -12,14 +12,48 @@ import { openDatabase, type ResolvedStoreOptions } from '../store/schema.js';
 const SEEN_APPLICATION_ID = 0x6877736e;
 
 /** The schema version this release writes and reads. */
-export const SEEN_SCHEMA_VERSION = 1;
+export const SEEN_SCHEMA_VERSION = 2;
+
+/**
+ * The rescan's own tables, version 2. `known`: each entry a rescan has taken into account, in full
+ * (an upload recorded late is searched against it: src/seen/events.ts), with the list version it
+ * was found new in (`since`) and the round that found it; `known_lists`: the list version each list
+ * was taken at. `cursor`: the round under way, its number, the last upload it has delivered every
+ * event of, and `scanned` from `state`: the last upload the finished rounds' passes reached.
+ */
+const RESCAN_TABLES = `
+CREATE TABLE known (
+  list TEXT NOT NULL,
+  key BLOB NOT NULL,
+  id TEXT NOT NULL,
+  algorithm TEXT NOT NULL,
+  hash BLOB NOT NULL,
+  since INTEGER NOT NULL,
+  round INTEGER NOT NULL,
+  PRIMARY KEY (list, key)
+) WITHOUT ROWID;
+CREATE INDEX known_round ON known (round);
+CREATE TABLE known_lists (
+  list TEXT PRIMARY KEY,
+  version INTEGER NOT NULL,
+  previous INTEGER
+) WITHOUT ROWID;
+CREATE TABLE cursor (
+  one INTEGER PRIMARY KEY,
+  seq INTEGER NOT NULL,
+  round INTEGER NOT NULL,
+  scanned INTEGER NOT NULL
+);
+CREATE TABLE state (
+  one INTEGER PRIMARY KEY,
+  round INTEGER NOT NULL,
+  scanned INTEGER NOT NULL
+);
+`;
 
 /**
  * `seen`: one row per upload (AUTOINCREMENT: a sequence never reused, so a rescan's cursor never
- * passes over an upload recorded after it moved). `known`: a digest of each (list, entry id, hash)
- * a rescan has already taken into account; `known_lists`: the list version it was taken at.
- * `pending`: the new entries of the rescan under way, with `cursor`, the last upload it has
- * delivered every event of.
+ * passes over an upload recorded after it moved), then the rescan's tables.
  */
 const SCHEMA = `
 CREATE TABLE seen (
@@ -30,28 +64,22 @@ CREATE TABLE seen (
   hashes BLOB NOT NULL
 );
 CREATE INDEX seen_at ON seen (at);
-CREATE TABLE known (
-  list TEXT NOT NULL,
-  key BLOB NOT NULL,
-  PRIMARY KEY (list, key)
-) WITHOUT ROWID;
-CREATE TABLE known_lists (
-  list TEXT PRIMARY KEY,
-  version INTEGER NOT NULL,
-  previous INTEGER
-) WITHOUT ROWID;
-CREATE TABLE pending (
-  list TEXT NOT NULL,
-  id TEXT NOT NULL,
-  algorithm TEXT NOT NULL,
-  hash BLOB NOT NULL,
-  PRIMARY KEY (list, id)
-) WITHOUT ROWID;
-CREATE TABLE cursor (
-  one INTEGER PRIMARY KEY,
-  seq INTEGER NOT NULL
-);
+${RESCAN_TABLES}
 PRAGMA application_id = ${SEEN_APPLICATION_ID};
+PRAGMA user_version = ${SEEN_SCHEMA_VERSION};
+`;
+
+/**
+ * From version 1, whose `known` held digests alone: the rescan's tables are made again and the
+ * records kept. The next rescan then takes every entry as new, as a first one does: events an
+ * upload already had may come again (same ids), none is missed.
+ */
+const UPGRADE_FROM_1 = `
+DROP TABLE known;
+DROP TABLE known_lists;
+DROP TABLE pending;
+DROP TABLE cursor;
+${RESCAN_TABLES}
 PRAGMA user_version = ${SEEN_SCHEMA_VERSION};
 `;
 
@@ -61,8 +89,9 @@ const KNOWN_OBJECTS: ReadonlyMap<string, string> = new Map([
   ['seen_at', 'index'],
   ['known', 'table'],
   ['known_lists', 'table'],
-  ['pending', 'table'],
+  ['known_round', 'index'],
   ['cursor', 'table'],
+  ['state', 'table'],
   ['sqlite_autoindex_seen_1', 'index'],
   ['sqlite_autoindex_known_lists_1', 'index'],
   ['sqlite_sequence', 'table'],
@@ -86,7 +115,18 @@ function prepare(db: Connection, path: string, options: ResolvedStoreOptions): v
   }
   const id = db.pragma('application_id', { simple: true }) as number;
   if (id !== SEEN_APPLICATION_ID) throw notSeen(path, `application id ${id}; a list store is opened with HashStore`);
-  const version = db.pragma('user_version', { simple: true }) as number;
+  let version = db.pragma('user_version', { simple: true }) as number;
+  if (version === 1) {
+    if (options.readonly)
+      throw new HashwardenError(
+        'ERR_STORE',
+        `Seen store ${path}: schema version 1 must be upgraded to ${SEEN_SCHEMA_VERSION}: open it once writable`,
+      );
+    db.transaction(() => {
+      if ((db.pragma('user_version', { simple: true }) as number) === 1) db.exec(UPGRADE_FROM_1);
+    }).immediate();
+    version = db.pragma('user_version', { simple: true }) as number;
+  }
   if (version !== SEEN_SCHEMA_VERSION)
     throw new HashwardenError(
       'ERR_STORE',
