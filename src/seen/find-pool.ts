@@ -12,8 +12,17 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { FoundHits } from './find.js';
-import type { RoundTable } from './events.js';
+import {
+  type BatchSearch,
+  type LateRound,
+  planBatch,
+  plannedEvents,
+  type RescanEvent,
+  type Round,
+  type RoundTable,
+  type SeqRow,
+} from './events.js';
+import { type FoundHits, findMatches, usesKernel } from './find.js';
 
 /** A message to a search thread: a table to index, or a part of a batch to search in one. */
 export type PoolRequest =
@@ -61,6 +70,7 @@ function workerSource(): { readonly module: URL; readonly typescript: boolean } 
 }
 
 interface Job {
+  readonly worker: Worker;
   readonly resolve: (hits: Extract<FindReply, { ok: true }>) => void;
   readonly reject: (error: Error) => void;
 }
@@ -69,6 +79,8 @@ interface Job {
 export class FindPool {
   readonly #workers: Worker[];
   readonly #jobs = new Map<number, Job>();
+  /** Searches each thread has in hand: a thread with none does not keep the process alive. */
+  readonly #busy = new Map<Worker, number>();
   readonly #tables = new Map<RoundTable, number>();
   /** How many threads have indexed each table, by its number. */
   readonly #indexed: number[] = [];
@@ -86,9 +98,11 @@ export class FindPool {
         }
         const job = this.#jobs.get(reply.job);
         this.#jobs.delete(reply.job);
+        this.#settle(worker);
         if (reply.ok) job?.resolve(reply);
         else job?.reject(new Error(`A rescan search thread failed: ${reply.message}`));
       });
+      worker.unref();
       worker.on('error', (error) => this.#fail(error));
       worker.on('exit', (code) => this.#fail(new Error(`A rescan search thread exited (code ${code})`)));
     }
@@ -113,8 +127,18 @@ export class FindPool {
 
   #fail(error: Error): void {
     this.#failure ??= error;
-    for (const job of this.#jobs.values()) job.reject(this.#failure);
+    for (const job of this.#jobs.values()) {
+      this.#settle(job.worker);
+      job.reject(this.#failure);
+    }
     this.#jobs.clear();
+  }
+
+  /** A search of `worker`'s ended: unreferenced when it has none left. */
+  #settle(worker: Worker): void {
+    const busy = (this.#busy.get(worker) ?? 1) - 1;
+    this.#busy.set(worker, busy);
+    if (busy === 0) worker.unref();
   }
 
   /**
@@ -160,9 +184,13 @@ export class FindPool {
         ([from, to], k) =>
           new Promise<Extract<FindReply, { ok: true }>>((resolve, reject) => {
             const job = this.#nextJob++;
-            this.#jobs.set(job, { resolve, reject });
+            const worker = this.#workers[k] as Worker;
+            this.#jobs.set(job, { worker, resolve, reject });
+            // Referenced while it searches: the process waits for the answer.
+            this.#busy.set(worker, (this.#busy.get(worker) ?? 0) + 1);
+            worker.ref();
             const part = queries.slice((from as number) * width, (to as number) * width);
-            (this.#workers[k] as Worker).postMessage({ type: 'find', job, table, queries: part } satisfies PoolRequest, [
+            worker.postMessage({ type: 'find', job, table, queries: part } satisfies PoolRequest, [
               part.buffer,
             ]);
           }),
@@ -185,5 +213,66 @@ export class FindPool {
   async close(): Promise<void> {
     this.#failure ??= new Error('The rescan search threads were closed');
     await Promise.all(this.#workers.map((worker) => worker.terminate()));
+  }
+}
+
+/**
+ * Uploads a pass searches on its own thread before it starts search threads: a thread's start and
+ * its index of the round's tables cost tens of milliseconds from the package (more from source,
+ * under tsx), which a rescan of fewer uploads would not win back. The threads then start in the
+ * background and take over once every one has indexed the tables; the pass does not wait for them.
+ */
+export const THREADS_FROM = 20_000;
+
+/**
+ * A pass's searches: each batch's events, searched on the calling thread or, once the pass has read
+ * {@link THREADS_FROM} uploads and the threads are ready, on `workers` search threads (0: never).
+ * The events are the same either way.
+ */
+export class PassSearch {
+  readonly #main: Round;
+  readonly #late: LateRound | undefined;
+  readonly #workers: number;
+  readonly #from: number;
+  #read = 0;
+  #pool: FindPool | undefined;
+  /** Batches searched on the threads so far. */
+  threaded = 0;
+
+  /** `from`: uploads read before the threads start ({@link THREADS_FROM}; tests start them sooner). */
+  constructor(main: Round, late: LateRound | undefined, workers: number, from = THREADS_FROM) {
+    this.#main = main;
+    this.#late = late;
+    this.#workers = workers;
+    this.#from = from;
+  }
+
+  /** The events of `rows` (as `batchEvents` gives them); a failure rejects, never throws. */
+  async events(rows: readonly SeqRow[]): Promise<RescanEvent[]> {
+    this.#read += rows.length;
+    if (this.#pool === undefined && this.#workers > 0 && this.#read >= this.#from)
+      this.#pool = FindPool.start(this.#workers);
+    const batch = planBatch(rows, this.#main, this.#late);
+    const here = (s: BatchSearch) => findMatches(s.round.table, s.hashes, s.count, s.round);
+    const pool = this.#pool;
+    const threaded = batch.searches.filter((s) => usesKernel(s.round.table));
+    if (pool === undefined || threaded.length === 0 || !threaded.every((s) => pool.ready(s.round)))
+      return plannedEvents(batch, batch.searches.map(here));
+    let found: FoundHits[];
+    try {
+      found = await Promise.all(
+        batch.searches.map((s) => (usesKernel(s.round.table) ? pool.find(s.round, s.hashes, s.count) : here(s))),
+      );
+      this.threaded++;
+    } catch {
+      // A thread failed (the pool refuses every search from now on): this batch, and the rest, here.
+      found = batch.searches.map(here);
+    }
+    return plannedEvents(batch, found);
+  }
+
+  /** Stops the search threads, if any started. */
+  async close(): Promise<void> {
+    await this.#pool?.close();
   }
 }

@@ -15,7 +15,6 @@ import type { Connection } from '../store/driver.js';
 import { listHeaders, type HashStore } from '../store/store.js';
 import type { ListHeader } from '../store/types.js';
 import {
-  batchEvents,
   buildRound,
   entryKey,
   type KnownRow,
@@ -26,6 +25,7 @@ import {
   type Round,
   type SeqRow,
 } from './events.js';
+import { PassSearch } from './find-pool.js';
 import { recordedVersions, SEEN_READ_COLUMNS, SEEN_VERSIONS_COLUMN, type SeenRow } from './record.js';
 
 export type { RescanEvent, ResolvedRescanOptions } from './events.js';
@@ -147,11 +147,17 @@ function roundTables(
   return { main, late: round.tables.size === 0 ? undefined : { round, after: cursor.scanned } };
 }
 
+/** The SQLite store's rescan options, resolved: the common ones and its search threads. */
+export interface SqliteRescanOptions extends ResolvedRescanOptions {
+  /** Search threads a pass may start (0: none); see {@link PassSearch}. */
+  readonly workers: number;
+}
+
 /** Runs (or resumes) a round and yields its events; see the file's comment for the checkpoint. */
 export async function* rescanRounds(
   db: Connection,
   store: HashStore,
-  options: ResolvedRescanOptions,
+  options: SqliteRescanOptions,
 ): AsyncGenerator<RescanEvent, void, undefined> {
   const cursorOf = db.prepare<[], Cursor>('SELECT seq, round, scanned FROM cursor WHERE one = 1');
   // A round left by a crash is finished first, with the entries it had found.
@@ -164,13 +170,30 @@ export async function* rescanRounds(
   const move = db.prepare('UPDATE cursor SET seq = ? WHERE one = 1');
   let cursor = start.seq;
   if (main.tables.size > 0 || late !== undefined) {
-    for (;;) {
-      const rows = next.all(cursor, options.since, options.batchSize);
-      if (rows.length === 0) break;
-      for (const event of batchEvents(rows, main, late)) yield event;
-      // Reached only when the consumer asked for the event after the batch's last: it has them all.
-      cursor = (rows[rows.length - 1] as SeqRow).seq;
-      move.run(cursor);
+    const search = new PassSearch(main, late, options.workers);
+    try {
+      // One batch read ahead: while the consumer takes a batch's events, the next is searched (on
+      // the search threads, once they run). The cursor still moves only past a delivered batch.
+      let read = cursor;
+      let inHand: { readonly last: number; readonly events: Promise<RescanEvent[]> } | undefined;
+      for (;;) {
+        const rows = next.all(read, options.since, options.batchSize);
+        const ahead =
+          rows.length === 0 ? undefined : { last: (rows[rows.length - 1] as SeqRow).seq, events: search.events(rows) };
+        // Awaited below, after the batch in hand: never an unhandled rejection meanwhile.
+        ahead?.events.catch(() => undefined);
+        if (inHand !== undefined) {
+          for (const event of await inHand.events) yield event;
+          // Reached only when the consumer asked for the event after the batch's last: it has them all.
+          cursor = inHand.last;
+          move.run(cursor);
+        }
+        if (ahead === undefined) break;
+        read = ahead.last;
+        inHand = ahead;
+      }
+    } finally {
+      await search.close();
     }
   } else {
     // Nothing to search: every upload recorded so far has been searched against all it needs.
