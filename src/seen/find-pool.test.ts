@@ -3,7 +3,16 @@ import { DIHEDRAL_NAMES } from '../algorithms/dihedral.js';
 import type { SearchedQuery } from '../matcher/searched.js';
 import type { ListHeader } from '../store/types.js';
 import { mulberry32 } from '../testing/prng.js';
-import { batchEvents, buildRound, type KnownRow, type LateRound, type RescanEvent, type SeqRow } from './events.js';
+import type { PerceptualTable } from '../search/tables.js';
+import {
+  batchEvents,
+  buildRound,
+  type KnownRow,
+  type LateRound,
+  type RescanEvent,
+  type RoundTable,
+  type SeqRow,
+} from './events.js';
 import { FindPool, PassSearch } from './find-pool.js';
 import { findMatches } from './find.js';
 import { encodeSearched } from './record.js';
@@ -24,7 +33,7 @@ function near(hash: Uint8Array, bits: number): Uint8Array {
 const policy = new Map<string, ListHeader>(
   ['a', 'b'].map((name, i) => [
     name,
-    { name, enabled: true, version: 3, thresholds: i === 0 ? { pdq: 40 } : {} } as unknown as ListHeader,
+    { name, enabled: true, version: 3, thresholds: i === 0 ? { pdq: 24 } : {} } as unknown as ListHeader,
   ]),
 );
 
@@ -58,30 +67,65 @@ function uploads(count: number, near: readonly KnownRow[]): SeqRow[] {
   });
 }
 
+/** `hash` with exactly `bits` distinct bits flipped. */
+function flipExactly(hash: Uint8Array, bits: number): Uint8Array {
+  const out = Uint8Array.from(hash);
+  const order = Array.from({ length: 256 }, (_, i) => i).sort(() => random() - 0.5);
+  for (const bit of order.slice(0, bits)) out[bit >> 3] = (out[bit >> 3] as number) ^ (0x80 >> (bit & 7));
+  return out;
+}
+
 function nearHash(hash: Uint8Array): Uint8Array {
   return near(hash, Math.floor(random() * 48));
+}
+
+const BITS = Uint8Array.from({ length: 256 }, (_, v) => [...v.toString(2)].filter((c) => c === '1').length);
+
+/** Every (query, entry, distance) within the entry's threshold, by query then entry position. */
+function bruteForce(round: RoundTable, queries: Uint8Array, count: number): string[] {
+  const { a, b } = (round.table as PerceptualTable).linear.planes();
+  const out: string[] = [];
+  for (let q = 0; q < count; q++) {
+    for (let e = 0; e < round.ofEntry.length; e++) {
+      let d = 0;
+      for (let k = 0; k < 16; k++) {
+        d += BITS[((queries[32 * q + k] as number) ^ (a[16 * e + k] as number)) & 0xff] as number;
+        d += BITS[((queries[32 * q + 16 + k] as number) ^ (b[16 * e + k] as number)) & 0xff] as number;
+      }
+      if (d <= (round.ofEntry[e] as number)) out.push(`${q}:${e}:${d}`);
+    }
+  }
+  return out;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe('the rescan search threads', () => {
   it('find what findMatches finds on the calling thread, hit for hit', async () => {
-    const known = entries(1500, 3);
+    // Enough entries, and thresholds low enough (31 and 24), that the kernel probes its tables:
+    // below about 2,200 entries, or past t = 31 at 6,000, its cost guard scans every query.
+    const known = entries(6000, 3);
     const round = buildRound(known, policy, {});
     const table = round.tables.get('pdq');
     if (table === undefined) throw new Error('no table');
     const pool = FindPool.start(2);
     if (pool === undefined) throw new Error('no search threads from source');
     try {
-      for (const count of [1, 7, 3000]) {
+      for (const count of [1, 7, 1500]) {
         const queries = new Uint8Array(32 * count);
         for (let q = 0; q < count; q++) {
           const base = (known[Math.floor(random() * known.length)] as KnownRow).hash;
-          queries.set(q % 4 === 0 ? nearHash(base) : randomHash(), 32 * q);
+          // Some exactly at a threshold (list b's 31, list a's 24), the pairs an off-by-one loses.
+          const query = q % 4 === 0 ? nearHash(base) : q % 4 === 1 ? flipExactly(base, q % 8 === 1 ? 31 : 24) : randomHash();
+          queries.set(query, 32 * q);
         }
         const here = findMatches(table.table, queries, count, table);
         const there = await pool.find(table, queries, count);
         if (count > 1000) expect(here.query.length).toBeGreaterThan(100);
+        // And what the kernel's tables find is every pair within
+        // each entry's threshold, as a comparison of every query with every entry finds.
+        const pairs = Array.from(here.query, (q, h) => `${q}:${here.entry[h]}:${here.distance[h]}`);
+        expect(pairs).toEqual(bruteForce(table, queries, count));
         expect(Array.from(there.query)).toEqual(Array.from(here.query));
         expect(Array.from(there.entry)).toEqual(Array.from(here.entry));
         expect(Array.from(there.distance)).toEqual(Array.from(here.distance));
