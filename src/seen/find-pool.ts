@@ -97,10 +97,11 @@ export class FindPool {
           return;
         }
         const job = this.#jobs.get(reply.job);
+        if (job === undefined) return; // failed already
         this.#jobs.delete(reply.job);
         this.#settle(worker);
-        if (reply.ok) job?.resolve(reply);
-        else job?.reject(new Error(`A rescan search thread failed: ${reply.message}`));
+        if (reply.ok) job.resolve(reply);
+        else job.reject(new Error(`A rescan search thread failed: ${reply.message}`));
       });
       worker.unref();
       worker.on('error', (error) => this.#fail(error));
@@ -113,16 +114,23 @@ export class FindPool {
     const source = workerSource();
     if (source === undefined || size < 1) return undefined;
     const { module, typescript } = source;
-    return new FindPool(
-      Array.from({ length: size }, () =>
-        typescript
-          ? new Worker(
-              `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(module.href)}); })`,
-              { eval: true },
-            )
-          : new Worker(module),
-      ),
-    );
+    const workers: Worker[] = [];
+    try {
+      for (let k = 0; k < size; k++)
+        workers.push(
+          typescript
+            ? new Worker(
+                `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(module.href)}); })`,
+                { eval: true },
+              )
+            : new Worker(module),
+        );
+    } catch {
+      // No thread to be had (a resource limit): the pass searches on its own thread.
+      for (const worker of workers) void worker.terminate();
+      return undefined;
+    }
+    return new FindPool(workers);
   }
 
   #fail(error: Error): void {
@@ -236,6 +244,7 @@ export class PassSearch {
   readonly #from: number;
   #read = 0;
   #pool: FindPool | undefined;
+  #closed = false;
   /** Batches searched on the threads so far. */
   threaded = 0;
 
@@ -256,7 +265,8 @@ export class PassSearch {
     const here = (s: BatchSearch) => findMatches(s.round.table, s.hashes, s.count, s.round);
     const pool = this.#pool;
     const threaded = batch.searches.filter((s) => usesKernel(s.round.table));
-    if (pool === undefined || threaded.length === 0 || !threaded.every((s) => pool.ready(s.round)))
+    // Every table asked (not only up to the first unready one), so each is sent to the threads now.
+    if (pool === undefined || threaded.length === 0 || !threaded.map((s) => pool.ready(s.round)).every(Boolean))
       return plannedEvents(batch, batch.searches.map(here));
     let found: FoundHits[];
     try {
@@ -264,7 +274,9 @@ export class PassSearch {
         batch.searches.map((s) => (usesKernel(s.round.table) ? pool.find(s.round, s.hashes, s.count) : here(s))),
       );
       this.threaded++;
-    } catch {
+    } catch (error) {
+      // Closed: the pass ended (a `break`) with this batch read ahead; nobody takes its events.
+      if (this.#closed) throw error;
       // A thread failed (the pool refuses every search from now on): this batch, and the rest, here.
       found = batch.searches.map(here);
     }
@@ -273,6 +285,7 @@ export class PassSearch {
 
   /** Stops the search threads, if any started. */
   async close(): Promise<void> {
+    this.#closed = true;
     await this.#pool?.close();
   }
 }
