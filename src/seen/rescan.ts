@@ -147,6 +147,20 @@ function roundTables(
   return { main, late: round.tables.size === 0 ? undefined : { round, after: cursor.scanned } };
 }
 
+/**
+ * Uploads a pass searches together (several batches when `batchSize` is smaller): the batch kernel
+ * sorts a call's hashes by table key so that a large table's buckets are read in order, which
+ * pays only over tens of thousands of hashes a call (bench/rescan-kernel.bench.ts), 8 to 16 an
+ * upload; and the search threads split each call. A group's records are a few MB.
+ */
+const SEARCH_GROUP = 16_384;
+
+/** A group of uploads read and handed to the search, with its events to come. */
+interface Group {
+  readonly rows: readonly SeqRow[];
+  readonly events: Promise<RescanEvent[]>;
+}
+
 /** The SQLite store's rescan options, resolved: the common ones and its search threads. */
 export interface SqliteRescanOptions extends ResolvedRescanOptions {
   /** Search threads a pass may start (0: none); see {@link PassSearch}. */
@@ -172,24 +186,32 @@ export async function* rescanRounds(
   if (main.tables.size > 0 || late !== undefined) {
     const search = new PassSearch(main, late, options.workers);
     try {
-      // One batch read ahead: while the consumer takes a batch's events, the next is searched (on
-      // the search threads, once they run). The cursor still moves only past a delivered batch.
+      // Uploads are searched a group at a time (several batches), one group read ahead: while the
+      // consumer takes a group's events, the next is searched (on the search threads, once they
+      // run). The cursor still moves batch by batch, only past a delivered batch.
       let read = cursor;
-      let inHand: { readonly last: number; readonly events: Promise<RescanEvent[]> } | undefined;
+      let inHand: Group | undefined;
       for (;;) {
-        const rows = next.all(read, options.since, options.batchSize);
-        const ahead =
-          rows.length === 0 ? undefined : { last: (rows[rows.length - 1] as SeqRow).seq, events: search.events(rows) };
-        // Awaited below, after the batch in hand: never an unhandled rejection meanwhile.
+        const rows = next.all(read, options.since, Math.max(options.batchSize, SEARCH_GROUP));
+        const ahead = rows.length === 0 ? undefined : { rows, events: search.events(rows) };
+        // Awaited below, after the group in hand: never an unhandled rejection meanwhile.
         ahead?.events.catch(() => undefined);
         if (inHand !== undefined) {
-          for (const event of await inHand.events) yield event;
-          // Reached only when the consumer asked for the event after the batch's last: it has them all.
-          cursor = inHand.last;
-          move.run(cursor);
+          const events = await inHand.events;
+          // Content ids are unique in `seen`: each event's upload is found by its id.
+          const place = new Map(inHand.rows.map((row, i) => [row.content_id, i]));
+          let e = 0;
+          for (let from = 0; from < inHand.rows.length; from += options.batchSize) {
+            const to = Math.min(from + options.batchSize, inHand.rows.length);
+            for (; e < events.length && (place.get((events[e] as RescanEvent).contentId) as number) < to; e++)
+              yield events[e] as RescanEvent;
+            // Reached only when the consumer asked for the event after the batch's last: it has them all.
+            cursor = (inHand.rows[to - 1] as SeqRow).seq;
+            move.run(cursor);
+          }
         }
         if (ahead === undefined) break;
-        read = ahead.last;
+        read = (rows[rows.length - 1] as SeqRow).seq;
         inHand = ahead;
       }
     } finally {
