@@ -5,10 +5,10 @@
  * changed list with the digests of the entries the last round took into account (`known`), and
  * written to `pending` in the same transaction that moves `known` on: a crash before it commits
  * leaves the last round's state, after it the round itself. (2) Recorded uploads are read in
- * sequence, a batch at a time, and their events yielded; the cursor moves past a batch only when
- * the consumer asks for the event after its last, so a crash replays at most the batch in hand
- * (at-least-once; each event's id is the same on a replay). (3) Past the last upload, `pending` and
- * the cursor are cleared in one transaction.
+ * sequence and searched several batches at a time (SEARCH_GROUP), and their events yielded batch
+ * by batch; the cursor moves past a batch only when the consumer asks for the event after its
+ * last, so a crash replays at most the batch in hand (at-least-once; each event's id is the same
+ * on a replay). (3) Past the last upload, `pending` and the cursor are cleared in one transaction.
  */
 import { getAlgorithm } from '../algorithms/registry.js';
 import type { Connection } from '../store/driver.js';
