@@ -161,6 +161,20 @@ describe('the rescan search threads', () => {
     }
   });
 
+  it('take over a pass that never waits on I/O (their messages still get through)', async () => {
+    const known = entries(600, 3);
+    const search = new PassSearch(buildRound(known, policy, {}), undefined, 1, 0);
+    const batch = uploads(20, known);
+    try {
+      // No sleep here: a rescan's reads are synchronous, and so may its consumer be.
+      const until = Date.now() + 15_000;
+      while (search.threaded === 0 && Date.now() < until) await search.events(batch);
+      expect(search.threaded).toBe(1);
+    } finally {
+      await search.close();
+    }
+  });
+
   it('search on the calling thread when no thread is allowed', async () => {
     const known = entries(600, 3);
     const main = buildRound(known, policy, {});

@@ -245,6 +245,8 @@ export class PassSearch {
   #read = 0;
   #pool: FindPool | undefined;
   #closed = false;
+  /** Set once the threads have searched a batch: no more waiting for their messages. */
+  #ready = false;
   /** Batches searched on the threads so far. */
   threaded = 0;
 
@@ -261,6 +263,11 @@ export class PassSearch {
     this.#read += rows.length;
     if (this.#pool === undefined && this.#workers > 0 && this.#read >= this.#from)
       this.#pool = FindPool.start(this.#workers);
+    if (this.#pool !== undefined && !this.#ready) {
+      // The threads' "indexed" messages arrive through the event loop, which a pass that never
+      // waits on I/O (its reads are synchronous, its consumer may be too) would not let run.
+      await new Promise((resolve) => setImmediate(resolve));
+    }
     const batch = planBatch(rows, this.#main, this.#late);
     const here = (s: BatchSearch) => findMatches(s.round.table, s.hashes, s.count, s.round);
     const pool = this.#pool;
@@ -268,6 +275,7 @@ export class PassSearch {
     // Every table asked (not only up to the first unready one), so each is sent to the threads now.
     if (pool === undefined || threaded.length === 0 || !threaded.map((s) => pool.ready(s.round)).every(Boolean))
       return plannedEvents(batch, batch.searches.map(here));
+    this.#ready = true;
     let found: FoundHits[];
     try {
       found = await Promise.all(
