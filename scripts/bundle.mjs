@@ -18,8 +18,9 @@ import { build } from 'esbuild';
 const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
 await build({
-  // lists/read-worker.ts and image/hash-worker.ts: the list reader's thread and the hashing threads,
-  // loaded by URL (packed-reader.ts, image/pool.ts), so entries of their own.
+  // lists/read-worker.ts, image/hash-worker.ts and seen/find-worker.ts: the list reader's thread, the
+  // hashing threads and the rescan's search threads, loaded by URL (packed-reader.ts, image/pool.ts,
+  // seen/find-pool.ts), so entries of their own.
   entryPoints: [
     'index.ts',
     'image/index.ts',
@@ -33,6 +34,7 @@ await build({
     'seen/index.ts',
     'lists/read-worker.ts',
     'image/hash-worker.ts',
+    'seen/find-worker.ts',
     'cli/main.ts',
   ].map((entry) => join(src, entry)),
   outdir: join(src, '..', 'dist'),

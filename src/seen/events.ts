@@ -10,8 +10,9 @@ import { getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms
 import type { ListEntry } from '../lists/entry.js';
 import { buildTable, type MatcherTable } from '../search/tables.js';
 import type { ListHeader } from '../store/types.js';
-import { findMatches } from './find.js';
-import { decodeSearched, recordedVersions, type SeenRow } from './record.js';
+import type { SearchedQuery } from '../matcher/searched.js';
+import { type FoundHits, findMatches } from './find.js';
+import { decodeSearched, type PackedHashes, packSearched, recordedVersions, type SeenRow } from './record.js';
 
 /** One recorded upload found by an entry a list gained after the upload was checked. */
 export interface RescanEvent {
@@ -157,6 +158,110 @@ export function lateNeeds(
   return needs;
 }
 
+/** One search a batch needs: a round's table and the batch's hashes of its algorithm it covers. */
+export interface BatchSearch {
+  readonly round: RoundTable;
+  readonly algorithm: AlgorithmName;
+  /** The hashes searched, packed; `count` of them. */
+  readonly hashes: Uint8Array;
+  readonly count: number;
+  /** Each searched hash's place among the batch's packed hashes of the algorithm (absent: the same place). */
+  readonly places?: Uint32Array;
+}
+
+/** A batch of uploads made ready to search: their hashes packed per algorithm, and the searches. */
+export interface PlannedBatch {
+  readonly rows: readonly SeqRow[];
+  readonly versions: readonly Record<string, number>[];
+  readonly packed: ReadonlyMap<AlgorithmName, PackedHashes>;
+  readonly searches: readonly BatchSearch[];
+}
+
+/**
+ * What {@link batchEvents} searches for `rows`: every upload's hashes against `main`, and those of
+ * uploads recorded after `late.after` against `late.round`. The hashes are packed from the
+ * records' blobs without an object per hash; a record becomes objects only when a search found it.
+ */
+export function planBatch(rows: readonly SeqRow[], main: Round, late?: LateRound): PlannedBatch {
+  const versions = rows.map(recordedVersions);
+  const packed = packSearched(rows.map((row) => row.hashes));
+  const searches: BatchSearch[] = [];
+  const passes = late === undefined ? [{ round: main, after: -1 }] : [{ round: main, after: -1 }, late];
+  for (const { round, after } of passes) {
+    for (const [algorithm, table] of round.tables) {
+      const all = packed.get(algorithm);
+      if (all === undefined) continue;
+      if (rows.every((row) => row.seq > after)) {
+        searches.push({ round: table, algorithm, hashes: all.hashes, count: all.count });
+        continue;
+      }
+      const width = all.hashes.length / all.count;
+      const kept: number[] = [];
+      for (let k = 0; k < all.count; k++) if ((rows[all.record[k] as number] as SeqRow).seq > after) kept.push(k);
+      if (kept.length === 0) continue;
+      const hashes = new Uint8Array(kept.length * width);
+      kept.forEach((k, i) => hashes.set(all.hashes.subarray(k * width, (k + 1) * width), i * width));
+      searches.push({ round: table, algorithm, hashes, count: kept.length, places: Uint32Array.from(kept) });
+    }
+  }
+  return { rows, versions, packed, searches };
+}
+
+/**
+ * The events of a planned batch given each of its searches' hits (`found[i]` those of
+ * `batch.searches[i]`, as `findMatches` gives them): see {@link batchEvents}.
+ */
+export function plannedEvents(batch: PlannedBatch, found: readonly FoundHits[]): RescanEvent[] {
+  const { rows, versions: versionsOf, packed } = batch;
+  // Records are unpacked into objects only when a search found them: a few of a batch.
+  const unpacked = new Map<number, SearchedQuery[]>();
+  const best = new Map<string, RescanEvent & { order: number; upload: number }>();
+  batch.searches.forEach(({ round, algorithm: name, places }, i) => {
+    const { table, ofEntry, since } = round;
+    const all = packed.get(name) as PackedHashes;
+    const hits = found[i] as FoundHits;
+    for (let h = 0; h < hits.query.length; h++) {
+      const place = places === undefined ? (hits.query[h] as number) : (places[hits.query[h] as number] as number);
+      const upload = all.record[place] as number;
+      const query = all.position[place] as number;
+      const row = rows[upload] as SeqRow;
+      const entry = hits.entry[h] as number;
+      const list = table.entries.list(entry);
+      const version = since[entry] as number;
+      const checked = (versionsOf[upload] as Record<string, number>)[list];
+      if (typeof checked === 'number' && checked >= version) continue;
+      const entryId = table.entries.id(entry);
+      const key = `${upload}\u0000${list}\u0000${entryId}`;
+      const distance = hits.distance[h] as number;
+      const seen = best.get(key);
+      if (seen !== undefined && (seen.distance < distance || (seen.distance === distance && seen.order < query)))
+        continue;
+      let queries = unpacked.get(upload);
+      if (queries === undefined) unpacked.set(upload, (queries = decodeSearched(row.hashes)));
+      const q = queries[query] as SearchedQuery;
+      best.set(key, {
+        id: eventId(row.content_id, list, entryId, version),
+        contentId: row.content_id,
+        list,
+        entryId,
+        listVersion: version,
+        algorithm: name,
+        distance,
+        threshold: ofEntry[entry] as number,
+        ...(q.transform === undefined ? {} : { transform: q.transform }),
+        ...(q.trimmed ? { trimmed: true as const } : {}),
+        ...(q.frame === undefined ? {} : { frame: q.frame }),
+        recordedAt: new Date(row.at),
+        order: query,
+        upload,
+      });
+    }
+  });
+  return [...best.values()]
+    .sort((a, b) => a.upload - b.upload || a.distance - b.distance || a.order - b.order || (a.id < b.id ? -1 : 1))
+    .map(({ order: _order, upload: _upload, ...event }) => event);
+}
+
 /**
  * The events of one batch of uploads: per (upload, entry) the nearest of the upload's hashes (the
  * earliest on a tie, as `matchImage` keeps it), leaving out an entry for an upload checked against
@@ -165,61 +270,9 @@ export function lateNeeds(
  * nearest first.
  */
 export function batchEvents(rows: readonly SeqRow[], main: Round, late?: LateRound): RescanEvent[] {
-  const decoded = rows.map((row) => ({ row, queries: decodeSearched(row.hashes), versions: recordedVersions(row) }));
-  const best = new Map<string, RescanEvent & { order: number; upload: number }>();
-  const passes = late === undefined ? [{ round: main, after: -1 }] : [{ round: main, after: -1 }, late];
-  for (const { round, after } of passes) {
-    for (const [name, { table, ofEntry, widest, since }] of round.tables) {
-      // This algorithm's hashes of every upload of the batch the pass covers, packed, with where each came from.
-      const owners: { upload: number; query: number }[] = [];
-      const width = table.algorithm.bits / 8;
-      decoded.forEach(({ row, queries }, upload) => {
-        if (row.seq <= after) return;
-        queries.forEach((q, query) => {
-          if (q.algorithm === name) owners.push({ upload, query });
-        });
-      });
-      if (owners.length === 0) continue;
-      const packed = new Uint8Array(owners.length * width);
-      owners.forEach(({ upload, query }, i) =>
-        packed.set((decoded[upload] as (typeof decoded)[number]).queries[query]?.hash as Uint8Array, i * width),
-      );
-      const hits = findMatches(table, packed, owners.length, { ofEntry, widest });
-      for (let h = 0; h < hits.query.length; h++) {
-        const { upload, query } = owners[hits.query[h] as number] as { upload: number; query: number };
-        const { row, queries, versions } = decoded[upload] as (typeof decoded)[number];
-        const entry = hits.entry[h] as number;
-        const list = table.entries.list(entry);
-        const version = since[entry] as number;
-        const checked = versions[list];
-        if (typeof checked === 'number' && checked >= version) continue;
-        const entryId = table.entries.id(entry);
-        const key = `${upload}\u0000${list}\u0000${entryId}`;
-        const distance = hits.distance[h] as number;
-        const seen = best.get(key);
-        if (seen !== undefined && (seen.distance < distance || (seen.distance === distance && seen.order < query)))
-          continue;
-        const q = queries[query] as (typeof queries)[number];
-        best.set(key, {
-          id: eventId(row.content_id, list, entryId, version),
-          contentId: row.content_id,
-          list,
-          entryId,
-          listVersion: version,
-          algorithm: name,
-          distance,
-          threshold: ofEntry[entry] as number,
-          ...(q.transform === undefined ? {} : { transform: q.transform }),
-          ...(q.trimmed ? { trimmed: true as const } : {}),
-          ...(q.frame === undefined ? {} : { frame: q.frame }),
-          recordedAt: new Date(row.at),
-          order: query,
-          upload,
-        });
-      }
-    }
-  }
-  return [...best.values()]
-    .sort((a, b) => a.upload - b.upload || a.distance - b.distance || a.order - b.order || (a.id < b.id ? -1 : 1))
-    .map(({ order: _order, upload: _upload, ...event }) => event);
+  const batch = planBatch(rows, main, late);
+  return plannedEvents(
+    batch,
+    batch.searches.map((s) => findMatches(s.round.table, s.hashes, s.count, s.round)),
+  );
 }

@@ -31,9 +31,26 @@ export interface EntryThresholds {
 
 /** The hits of {@link findMatches}, as parallel columns: query position, entry position, distance. */
 export interface FoundHits {
-  readonly query: number[];
-  readonly entry: number[];
-  readonly distance: number[];
+  readonly query: ArrayLike<number>;
+  readonly entry: ArrayLike<number>;
+  readonly distance: ArrayLike<number>;
+}
+
+/** Whether {@link findMatches} searches `table` with the batch kernel (which a search thread can also run). */
+export function usesKernel(table: MatcherTable): boolean {
+  return table.kind === 'perceptual' && table.linear.count <= MAX_BATCH_ENTRIES && table.algorithm.bits === 256;
+}
+
+/** The kernel's hits of `queries` in `index`, each within its entry's own threshold. */
+export function kernelMatches(index: BatchIndex, queries: Uint8Array, thresholds: EntryThresholds): FoundHits {
+  const out: Gathered = { query: [], entry: [], distance: [] };
+  const hits = searchBatch(index, queries, thresholds.widest, new BatchHits());
+  for (let k = 0; k < hits.length; k++) {
+    const entry = hits.entries[k] as number;
+    const distance = hits.distances[k] as number;
+    if (distance <= (thresholds.ofEntry[entry] as number)) push(out, hits.queries[k] as number, entry, distance);
+  }
+  return out;
 }
 
 /**
@@ -49,16 +66,8 @@ export function findMatches(
 ): FoundHits {
   const width = table.algorithm.bits / 8;
   if (queries.length !== count * width) throw new RangeError(`Expected ${count} hashes of ${width} bytes`);
-  const out: FoundHits = { query: [], entry: [], distance: [] };
-  if (table.kind === 'perceptual' && table.linear.count <= MAX_BATCH_ENTRIES && width === 32) {
-    const hits = searchBatch(batchIndexOf(table), queries, thresholds.widest, new BatchHits());
-    for (let k = 0; k < hits.length; k++) {
-      const entry = hits.entries[k] as number;
-      const distance = hits.distances[k] as number;
-      if (distance <= (thresholds.ofEntry[entry] as number)) push(out, hits.queries[k] as number, entry, distance);
-    }
-    return out;
-  }
+  if (usesKernel(table)) return kernelMatches(batchIndexOf(table as PerceptualTable), queries, thresholds);
+  const out: Gathered = { query: [], entry: [], distance: [] };
   for (let q = 0; q < count; q++) {
     const hash = queries.subarray(q * width, (q + 1) * width);
     if (table.kind === 'exact') {
@@ -73,7 +82,14 @@ export function findMatches(
   return out;
 }
 
-function push(out: FoundHits, query: number, entry: number, distance: number): void {
+/** Hits as {@link findMatches} gathers them. */
+interface Gathered {
+  readonly query: number[];
+  readonly entry: number[];
+  readonly distance: number[];
+}
+
+function push(out: Gathered, query: number, entry: number, distance: number): void {
   out.query.push(query);
   out.entry.push(entry);
   out.distance.push(distance);

@@ -70,8 +70,13 @@ export function recordedVersions(row: Pick<SeenRow, 'content_id' | 'versions'>):
   throw damaged(`the list versions of ${JSON.stringify(row.content_id)}`);
 }
 
+/** Bytes of each algorithm's hash. */
+const WIDTHS: Readonly<Record<AlgorithmName, number>> = Object.fromEntries(
+  Object.keys(CODES).map((name) => [name, getAlgorithm(name).bits / 8]),
+) as Record<AlgorithmName, number>;
+
 function widthOf(name: AlgorithmName): number {
-  return getAlgorithm(name).bits / 8;
+  return WIDTHS[name];
 }
 
 /** The queries without repeats (see the file's comment), in their order. */
@@ -117,16 +122,20 @@ function damaged(why: string): HashwardenError {
   return new HashwardenError('ERR_STORE', `Seen record: ${why} do not decode: a damaged or altered seen store`);
 }
 
-/**
- * Unpacks a blob {@link encodeSearched} made; each hash a view into `blob`. `ERR_STORE` for a blob
- * that is not one (an unknown version or algorithm code, a tag out of range, a short hash).
- */
-export function decodeSearched(stored: Uint8Array | null): SearchedQuery[] {
+/** Called by {@link walk} for each hash of a blob: its algorithm, tag, frame (-1: none) and where its bytes start. */
+type Visit = (algorithm: AlgorithmName, tag: number, frame: number, at: number, width: number) => void;
+
+/** The blob a read returned, checked for its format; `ERR_STORE` when missing or of another version. */
+function blobOf(stored: Uint8Array | null): Uint8Array {
   if (stored === null) throw damaged('its hashes (missing or over 16 MiB)');
   // A Buffer from SQLite read as a plain Uint8Array, so the hashes are what `matchImage` made.
   const blob = new Uint8Array(stored.buffer, stored.byteOffset, stored.length);
   if (blob[0] !== SEEN_FORMAT) throw damaged(`its hashes (format ${blob[0] ?? 'missing'})`);
-  const out: SearchedQuery[] = [];
+  return blob;
+}
+
+/** Visits each hash of `blob` in order, checking each; `ERR_STORE` at the first that does not decode. */
+function walk(blob: Uint8Array, visit: Visit): void {
   let at = 1;
   while (at < blob.length) {
     const algorithm = BY_CODE.get(blob[at] as number);
@@ -139,23 +148,75 @@ export function decodeSearched(stored: Uint8Array | null): SearchedQuery[] {
     )
       throw damaged(`its hashes (tag ${tag ?? 'missing'})`);
     at += 2;
-    let frame: number | undefined;
+    let frame = -1;
     if ((tag & HAS_FRAME) !== 0) {
       if (at + 2 > blob.length) throw damaged('its hashes (a short frame)');
       frame = (blob[at] as number) | ((blob[at + 1] as number) << 8);
       at += 2;
     }
-    const width = widthOf(algorithm);
+    const width = WIDTHS[algorithm];
     if (at + width > blob.length) throw damaged('its hashes (a short hash)');
+    visit(algorithm, tag, frame, at, width);
+    at += width;
+  }
+}
+
+/**
+ * Unpacks a blob {@link encodeSearched} made; each hash a view into `blob`. `ERR_STORE` for a blob
+ * that is not one (an unknown version or algorithm code, a tag out of range, a short hash).
+ */
+export function decodeSearched(stored: Uint8Array | null): SearchedQuery[] {
+  const blob = blobOf(stored);
+  const out: SearchedQuery[] = [];
+  walk(blob, (algorithm, tag, frame, at, width) => {
     const transform = tag & TRANSFORM_MASK;
     out.push({
       algorithm,
       hash: blob.subarray(at, at + width),
       ...(transform === 0 ? {} : { transform: DIHEDRAL_NAMES[transform - 1] as DihedralName }),
       ...((tag & TRIMMED) !== 0 ? { trimmed: true as const } : {}),
-      ...(frame === undefined ? {} : { frame }),
+      ...(frame === -1 ? {} : { frame }),
     });
-    at += width;
+  });
+  return out;
+}
+
+/**
+ * One algorithm's hashes of a batch of records, packed back to back for the search: hash k is
+ * bytes `k × width` to `(k + 1) × width` of `hashes`, the `position[k]`-th hash (counting every
+ * algorithm's) of record `record[k]`.
+ */
+export interface PackedHashes {
+  readonly count: number;
+  readonly hashes: Uint8Array;
+  readonly record: Uint32Array;
+  readonly position: Uint32Array;
+}
+
+/**
+ * Every hash of `blobs` (records' blobs, as {@link decodeSearched} takes them), packed per
+ * algorithm in record order without an object per hash: a rescan reads millions of records and
+ * finds a few, and unpacks into objects only the records a search found ({@link decodeSearched}).
+ * `ERR_STORE` for a blob that does not decode, as {@link decodeSearched}.
+ */
+export function packSearched(blobs: readonly (Uint8Array | null)[]): Map<AlgorithmName, PackedHashes> {
+  const checked = blobs.map(blobOf);
+  const counts = new Map<AlgorithmName, number>();
+  for (const blob of checked) walk(blob, (algorithm) => counts.set(algorithm, (counts.get(algorithm) ?? 0) + 1));
+  const out = new Map<AlgorithmName, PackedHashes & { filled: number }>();
+  for (const [algorithm, count] of counts) {
+    const hashes = new Uint8Array(count * WIDTHS[algorithm]);
+    out.set(algorithm, { count, hashes, record: new Uint32Array(count), position: new Uint32Array(count), filled: 0 });
   }
+  checked.forEach((blob, record) => {
+    let position = 0;
+    walk(blob, (algorithm, _tag, _frame, at, width) => {
+      const packed = out.get(algorithm) as PackedHashes & { filled: number };
+      const k = packed.filled++;
+      packed.hashes.set(blob.subarray(at, at + width), k * width);
+      packed.record[k] = record;
+      packed.position[k] = position++;
+    });
+  });
   return out;
 }

@@ -149,6 +149,8 @@ describe('rescan checkpoints', () => {
     const { store, seen } = seeded(1);
     expect(() => seen.rescan(store, { batchSize: 0 })).toThrow(RangeError);
     expect(() => seen.rescan(store, { thresholds: { pdq: 99 } })).toThrow(RangeError);
+    expect(() => seen.rescan(store, { workers: 17 })).toThrow(RangeError);
+    expect(() => seen.rescan(store, { workers: 1.5 })).toThrow(TypeError);
     expect(() => seen.rescan({} as HashStore)).toThrow(TypeError);
     seen.close();
     store.close();

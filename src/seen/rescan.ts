@@ -5,17 +5,16 @@
  * changed list with the digests of the entries the last round took into account (`known`), and
  * written to `pending` in the same transaction that moves `known` on: a crash before it commits
  * leaves the last round's state, after it the round itself. (2) Recorded uploads are read in
- * sequence, a batch at a time, and their events yielded; the cursor moves past a batch only when
- * the consumer asks for the event after its last, so a crash replays at most the batch in hand
- * (at-least-once; each event's id is the same on a replay). (3) Past the last upload, `pending` and
- * the cursor are cleared in one transaction.
+ * sequence and searched several batches at a time (SEARCH_GROUP), and their events yielded batch
+ * by batch; the cursor moves past a batch only when the consumer asks for the event after its
+ * last, so a crash replays at most the batch in hand (at-least-once; each event's id is the same
+ * on a replay). (3) Past the last upload, `pending` and the cursor are cleared in one transaction.
  */
 import { getAlgorithm } from '../algorithms/registry.js';
 import type { Connection } from '../store/driver.js';
 import { listHeaders, type HashStore } from '../store/store.js';
 import type { ListHeader } from '../store/types.js';
 import {
-  batchEvents,
   buildRound,
   entryKey,
   type KnownRow,
@@ -26,6 +25,7 @@ import {
   type Round,
   type SeqRow,
 } from './events.js';
+import { PassSearch } from './find-pool.js';
 import { recordedVersions, SEEN_READ_COLUMNS, SEEN_VERSIONS_COLUMN, type SeenRow } from './record.js';
 
 export type { RescanEvent, ResolvedRescanOptions } from './events.js';
@@ -147,11 +147,31 @@ function roundTables(
   return { main, late: round.tables.size === 0 ? undefined : { round, after: cursor.scanned } };
 }
 
+/**
+ * Uploads a pass searches together (several batches when `batchSize` is smaller): the batch kernel
+ * sorts a call's hashes by table key so that a large table's buckets are read in order, which
+ * pays only over tens of thousands of hashes a call (bench/rescan-kernel.bench.ts), 8 to 16 an
+ * upload; and the search threads split each call. A group's records are a few MB.
+ */
+const SEARCH_GROUP = 16_384;
+
+/** A group of uploads read and handed to the search, with its events to come. */
+interface Group {
+  readonly rows: readonly SeqRow[];
+  readonly events: Promise<RescanEvent[]>;
+}
+
+/** The SQLite store's rescan options, resolved: the common ones and its search threads. */
+export interface SqliteRescanOptions extends ResolvedRescanOptions {
+  /** Search threads a pass may start (0: none); see {@link PassSearch}. */
+  readonly workers: number;
+}
+
 /** Runs (or resumes) a round and yields its events; see the file's comment for the checkpoint. */
 export async function* rescanRounds(
   db: Connection,
   store: HashStore,
-  options: ResolvedRescanOptions,
+  options: SqliteRescanOptions,
 ): AsyncGenerator<RescanEvent, void, undefined> {
   const cursorOf = db.prepare<[], Cursor>('SELECT seq, round, scanned FROM cursor WHERE one = 1');
   // A round left by a crash is finished first, with the entries it had found.
@@ -164,13 +184,38 @@ export async function* rescanRounds(
   const move = db.prepare('UPDATE cursor SET seq = ? WHERE one = 1');
   let cursor = start.seq;
   if (main.tables.size > 0 || late !== undefined) {
-    for (;;) {
-      const rows = next.all(cursor, options.since, options.batchSize);
-      if (rows.length === 0) break;
-      for (const event of batchEvents(rows, main, late)) yield event;
-      // Reached only when the consumer asked for the event after the batch's last: it has them all.
-      cursor = (rows[rows.length - 1] as SeqRow).seq;
-      move.run(cursor);
+    const search = new PassSearch(main, late, options.workers);
+    try {
+      // Uploads are searched a group at a time (several batches), one group read ahead: while the
+      // consumer takes a group's events, the next is searched (on the search threads, once they
+      // run). The cursor still moves batch by batch, only past a delivered batch.
+      let read = cursor;
+      let inHand: Group | undefined;
+      for (;;) {
+        const rows = next.all(read, options.since, Math.max(options.batchSize, SEARCH_GROUP));
+        const ahead = rows.length === 0 ? undefined : { rows, events: search.events(rows) };
+        // Awaited below, after the group in hand: never an unhandled rejection meanwhile.
+        ahead?.events.catch(() => undefined);
+        if (inHand !== undefined) {
+          const events = await inHand.events;
+          // Content ids are unique in `seen`: each event's upload is found by its id.
+          const place = new Map(inHand.rows.map((row, i) => [row.content_id, i]));
+          let e = 0;
+          for (let from = 0; from < inHand.rows.length; from += options.batchSize) {
+            const to = Math.min(from + options.batchSize, inHand.rows.length);
+            for (; e < events.length && (place.get((events[e] as RescanEvent).contentId) as number) < to; e++)
+              yield events[e] as RescanEvent;
+            // Reached only when the consumer asked for the event after the batch's last: it has them all.
+            cursor = (inHand.rows[to - 1] as SeqRow).seq;
+            move.run(cursor);
+          }
+        }
+        if (ahead === undefined) break;
+        read = (rows[rows.length - 1] as SeqRow).seq;
+        inHand = ahead;
+      }
+    } finally {
+      await search.close();
     }
   } else {
     // Nothing to search: every upload recorded so far has been searched against all it needs.

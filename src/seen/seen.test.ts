@@ -12,7 +12,7 @@ import type { SearchedQuery } from '../matcher/searched.js';
 import { loadDriver } from '../store/driver.js';
 import { HashStore } from '../store/store.js';
 import { resultOf } from '../testing/seen.js';
-import { decodeSearched, encodeSearched } from './record.js';
+import { decodeSearched, encodeSearched, packSearched } from './record.js';
 import { SeenStore } from './store.js';
 
 let dir: string;
@@ -128,6 +128,40 @@ describe('the seen record', () => {
     expect(DIHEDRAL_NAMES).toHaveLength(8);
     for (const bad of [Uint8Array.of(2), Uint8Array.of(1, 9, 0), blob.subarray(0, blob.length - 1)]) {
       expect(() => decodeSearched(bad)).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
+    }
+  });
+
+  it('packs a batch of records per algorithm, each hash with its record and position, as decoding them finds', () => {
+    const random = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 131 + seed * 71) & 0xff);
+    const records: SearchedQuery[][] = [
+      [
+        { algorithm: 'pdq', hash: random(32, 1), transform: 'original' },
+        { algorithm: 'sha1', hash: random(20, 2) },
+        { algorithm: 'pdq', hash: random(32, 3), transform: 'rot90', frame: 7 },
+      ],
+      [],
+      [
+        { algorithm: 'blockhash', hash: random(32, 4), trimmed: true },
+        { algorithm: 'pdq', hash: random(32, 5) },
+      ],
+    ];
+    const blobs = records.map(encodeSearched);
+    const packed = packSearched(blobs);
+    expect([...packed.keys()].sort()).toEqual(['blockhash', 'pdq', 'sha1']);
+    for (const [algorithm, p] of packed) {
+      const width = p.hashes.length / p.count;
+      const expected = records.flatMap((queries, record) =>
+        queries.flatMap((q, position) => (q.algorithm === algorithm ? [{ record, position, hash: q.hash }] : [])),
+      );
+      expect(p.count).toBe(expected.length);
+      expected.forEach((e, k) => {
+        expect([p.record[k], p.position[k]]).toEqual([e.record, e.position]);
+        expect(p.hashes.subarray(k * width, (k + 1) * width)).toEqual(e.hash);
+        expect(decodeSearched(blobs[e.record] as Uint8Array)[e.position]?.hash).toEqual(e.hash);
+      });
+    }
+    for (const bad of [Uint8Array.of(2), Uint8Array.of(1, 9, 0), (blobs[0] as Uint8Array).subarray(0, 5), null]) {
+      expect(() => packSearched([blobs[2] as Uint8Array, bad])).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
     }
   });
 });

@@ -3,6 +3,7 @@
  * platform's content id, so that entries lists gain later can be searched against them (a
  * rescan). One SQLite file of its own (src/seen/schema.ts says why).
  */
+import { availableParallelism } from 'node:os';
 import { checkThresholds, type Thresholds } from '../algorithms/registry.js';
 import { MAX_FIELD_LENGTH } from '../lists/entry.js';
 import type { ImageMatchResult } from '../matcher/types.js';
@@ -26,6 +27,18 @@ export const DEFAULT_RESCAN_BATCH = 1000;
 
 /** Most uploads per rescan batch: a batch's hashes are held in memory at once (a few KB an upload). */
 const MAX_RESCAN_BATCH = 100_000;
+
+/** Most search threads a rescan takes: each holds its own index of the round's new entries (about 350 bytes an entry). */
+const MAX_RESCAN_WORKERS = 16;
+
+/**
+ * The default of `RescanOptions.workers`: one search thread per core
+ * (`os.availableParallelism()`), at most {@link MAX_RESCAN_WORKERS}: the calling thread reads and
+ * unpacks the records while the threads search, and the search is most of a rescan's work.
+ */
+function defaultRescanWorkers(): number {
+  return Math.min(availableParallelism(), MAX_RESCAN_WORKERS);
+}
 
 /** Most days of retention {@link SeenStore.expire} takes: about 100 years, past which a date overflows nothing but means nothing. */
 const MAX_RETENTION_DAYS = 36_500;
@@ -60,6 +73,12 @@ export interface RescanOptions {
   readonly thresholds?: Thresholds;
   /** Uploads read and checkpointed at a time, 1–100,000. Default {@link DEFAULT_RESCAN_BATCH}. */
   readonly batchSize?: number;
+  /**
+   * Search threads a rescan may start, 0–16 (0: search on the calling thread only). They start
+   * only once a rescan has read 20,000 uploads, and the events are the same with or without
+   * them. Default: one per core (`os.availableParallelism()`), at most 16.
+   */
+  readonly workers?: number;
 }
 
 function dateOption(value: unknown, name: string): number {
@@ -251,7 +270,14 @@ export class SeenStore {
   rescan(lists: HashStore, options?: RescanOptions): AsyncGenerator<RescanEvent, void, undefined> {
     if (lists === null || typeof lists !== 'object' || typeof (lists as HashStore).entries !== 'function')
       invalid('HashStore', 'lists', lists);
-    const resolved = resolveRescanOptions(options);
+    const workers = optionsObject(options, 'options').workers;
+    const resolved = Object.freeze({
+      ...resolveRescanOptions(options),
+      workers:
+        workers === undefined
+          ? defaultRescanWorkers()
+          : integerInRange(workers, 0, MAX_RESCAN_WORKERS, 'options.workers'),
+    });
     return this.#rescan(lists, resolved);
   }
 
