@@ -172,7 +172,6 @@ export interface BatchSearch {
 /** A batch of uploads made ready to search: their hashes packed per algorithm, and the searches. */
 export interface PlannedBatch {
   readonly rows: readonly SeqRow[];
-  readonly versions: readonly Record<string, number>[];
   readonly packed: ReadonlyMap<AlgorithmName, PackedHashes>;
   readonly searches: readonly BatchSearch[];
 }
@@ -183,8 +182,11 @@ export interface PlannedBatch {
  * records' blobs without an object per hash; a record becomes objects only when a search found it.
  */
 export function planBatch(rows: readonly SeqRow[], main: Round, late?: LateRound): PlannedBatch {
-  const versions = rows.map(recordedVersions);
-  const packed = packSearched(rows.map((row) => row.hashes));
+  const wanted = new Set([...main.tables.keys(), ...(late?.round.tables.keys() ?? [])]);
+  const packed = packSearched(
+    rows.map((row) => row.hashes),
+    wanted,
+  );
   const searches: BatchSearch[] = [];
   const passes = late === undefined ? [{ round: main, after: -1 }] : [{ round: main, after: -1 }, late];
   for (const { round, after } of passes) {
@@ -204,7 +206,7 @@ export function planBatch(rows: readonly SeqRow[], main: Round, late?: LateRound
       searches.push({ round: table, algorithm, hashes, count: kept.length, places: Uint32Array.from(kept) });
     }
   }
-  return { rows, versions, packed, searches };
+  return { rows, packed, searches };
 }
 
 /**
@@ -212,7 +214,14 @@ export function planBatch(rows: readonly SeqRow[], main: Round, late?: LateRound
  * `batch.searches[i]`, as `findMatches` gives them): see {@link batchEvents}.
  */
 export function plannedEvents(batch: PlannedBatch, found: readonly FoundHits[]): RescanEvent[] {
-  const { rows, versions: versionsOf, packed } = batch;
+  const { rows, packed } = batch;
+  // An upload's list versions are parsed only when a search found it (checked then: ERR_STORE when damaged).
+  const versionsOf = new Map<number, Record<string, number>>();
+  const versionsAt = (upload: number): Record<string, number> => {
+    let versions = versionsOf.get(upload);
+    if (versions === undefined) versionsOf.set(upload, (versions = recordedVersions(rows[upload] as SeqRow)));
+    return versions;
+  };
   // Records are unpacked into objects only when a search found them: a few of a batch.
   const unpacked = new Map<number, SearchedQuery[]>();
   const best = new Map<string, RescanEvent & { order: number; upload: number }>();
@@ -228,7 +237,7 @@ export function plannedEvents(batch: PlannedBatch, found: readonly FoundHits[]):
       const entry = hits.entry[h] as number;
       const list = table.entries.list(entry);
       const version = since[entry] as number;
-      const checked = (versionsOf[upload] as Record<string, number>)[list];
+      const checked = versionsAt(upload)[list];
       if (typeof checked === 'number' && checked >= version) continue;
       const entryId = table.entries.id(entry);
       const key = `${upload}\u0000${list}\u0000${entryId}`;

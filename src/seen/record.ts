@@ -194,15 +194,21 @@ export interface PackedHashes {
 }
 
 /**
- * Every hash of `blobs` (records' blobs, as {@link decodeSearched} takes them), packed per
- * algorithm in record order without an object per hash: a rescan reads millions of records and
+ * Every hash of `blobs` (records' blobs, as {@link decodeSearched} takes them) of the algorithms
+ * `wanted` (default: all), packed per algorithm in record order without an object per hash: a rescan reads millions of records and
  * finds a few, and unpacks into objects only the records a search found ({@link decodeSearched}).
  * `ERR_STORE` for a blob that does not decode, as {@link decodeSearched}.
  */
-export function packSearched(blobs: readonly (Uint8Array | null)[]): Map<AlgorithmName, PackedHashes> {
+export function packSearched(
+  blobs: readonly (Uint8Array | null)[],
+  wanted?: ReadonlySet<AlgorithmName>,
+): Map<AlgorithmName, PackedHashes> {
   const checked = blobs.map(blobOf);
   const counts = new Map<AlgorithmName, number>();
-  for (const blob of checked) walk(blob, (algorithm) => counts.set(algorithm, (counts.get(algorithm) ?? 0) + 1));
+  for (const blob of checked)
+    walk(blob, (algorithm) => {
+      if (wanted === undefined || wanted.has(algorithm)) counts.set(algorithm, (counts.get(algorithm) ?? 0) + 1);
+    });
   const out = new Map<AlgorithmName, PackedHashes & { filled: number }>();
   for (const [algorithm, count] of counts) {
     const hashes = new Uint8Array(count * WIDTHS[algorithm]);
@@ -211,7 +217,12 @@ export function packSearched(blobs: readonly (Uint8Array | null)[]): Map<Algorit
   checked.forEach((blob, record) => {
     let position = 0;
     walk(blob, (algorithm, _tag, _frame, at, width) => {
-      const packed = out.get(algorithm) as PackedHashes & { filled: number };
+      const packed = out.get(algorithm);
+      // An algorithm the search has no table for: left unpacked, its place in the record still counted.
+      if (packed === undefined) {
+        position++;
+        return;
+      }
       const k = packed.filled++;
       packed.hashes.set(blob.subarray(at, at + width), k * width);
       packed.record[k] = record;

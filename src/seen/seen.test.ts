@@ -160,6 +160,10 @@ describe('the seen record', () => {
         expect(decodeSearched(blobs[e.record] as Uint8Array)[e.position]?.hash).toEqual(e.hash);
       });
     }
+    // Only the algorithms asked for: the same hashes, each still at its place among all of its record's.
+    const pdqOnly = packSearched(blobs, new Set(['pdq']));
+    expect([...pdqOnly.keys()]).toEqual(['pdq']);
+    expect(pdqOnly.get('pdq')).toEqual(packed.get('pdq'));
     for (const bad of [Uint8Array.of(2), Uint8Array.of(1, 9, 0), (blobs[0] as Uint8Array).subarray(0, 5), null]) {
       expect(() => packSearched([blobs[2] as Uint8Array, bad])).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
     }
