@@ -76,7 +76,8 @@ export interface RescanOptions {
   /**
    * Search threads a rescan may start, 0–16 (0: search on the calling thread only). They start
    * only once a rescan has read 20,000 uploads, and the events are the same with or without
-   * them. Default: one per core (`os.availableParallelism()`), at most 16.
+   * them. Default: one per core (`os.availableParallelism()`), at most 16. `SeenStore` only: the
+   * PostgreSQL seen store searches on the calling thread.
    */
   readonly workers?: number;
 }
