@@ -89,7 +89,8 @@ try {
   mkdirSync(dir, { recursive: true });
   const seenPath = join(dir, 'seen.db');
   const marker = join(dir, 'generated.json');
-  const reused = existsSync(marker) && (JSON.parse(readFileSync(marker, 'utf8')) as { uploads: number }).uploads === UPLOADS;
+  const reused =
+    existsSync(marker) && (JSON.parse(readFileSync(marker, 'utf8')) as { uploads: number }).uploads === UPLOADS;
   let generated = 'reused';
   if (!reused) {
     rmSync(seenPath, { force: true });
