@@ -326,8 +326,10 @@ async function insertSorted(
   const [list] = order.lists;
   if (list === undefined || order.lists.length !== 1 || [...resolved.replace].some((name) => name !== list))
     return undefined;
-  if (!(await lockEmpty(client, list))) return undefined;
   if ((await client.query('SELECT 1 FROM hw_staged WHERE op = 1 LIMIT 1')).rowCount !== 0) return undefined;
+  // Looked at before the lock too, so that an import into a list that holds entries does not hold
+  // that list's lock while it settles (other imports of the list wait for it only while it applies).
+  if (!(await isEmpty(client, list)) || !(await lockEmpty(client, list))) return undefined;
   await client.query('SAVEPOINT hw_sorted');
   try {
     const inserted = (await client.query(INSERT_SORTED)).rowCount ?? 0;
