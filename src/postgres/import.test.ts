@@ -144,6 +144,70 @@ describe.skipIf(!pg.available)(postgresTitle('PgHashStore.importFile: straight i
     expect(error.message.startsWith(`${delta}:4: Duplicate id "1" in list "demo", first on line 2`)).toBe(true);
   });
 
+  it('stores a first import whose ids come in random order as the file holds them, counted and recorded once', async (t) => {
+    if (!pg.running()) return t.skip();
+    // 3,000 ids scrambled (a stride prime to 3,000), with a label and metadata on some rows.
+    const k = (i: number): number => (i * 1201) % 3000;
+    const rows = Array.from({ length: 3000 }, (_, i) => {
+      const id = `e${String(k(i)).padStart(7, '0')}`;
+      return `${id},md5,${k(i).toString(16).padStart(32, '0')},${k(i) % 7 === 0 ? 'seven' : ''},${k(i) % 5 === 0 ? 'five' : ''}`;
+    });
+    const path = await file(`id,algorithm,hash,label,source\n${rows.join('\n')}\n`);
+    const store = await connect();
+    const result = await store.importFile(path, { list: 'demo' });
+    expect([result.ordered, result.skippedCount, result.summaries]).toEqual([
+      false,
+      0,
+      [{ list: 'demo', added: 3000, updated: 0, unchanged: 0, removed: 0, version: 1, mode: 'merge' }],
+    ]);
+    const expected = Array.from({ length: 3000 }, (_, i) => {
+      const meta = i % 5 === 0 ? '{"source":"five"}' : 'null';
+      return `e${String(i).padStart(7, '0')} md5 ${i.toString(16).padStart(32, '0')} ${i % 7 === 0 ? 'seven' : '-'} ${meta}`;
+    });
+    expect(await stored(store)).toEqual(expected);
+    expect((await store.history()).map((h) => [h.version, h.added, h.mode])).toEqual([[1, 3000, 'merge']]);
+    // The same file as a replace of the now full list changes nothing, and is recorded as such.
+    const again = await store.importFile(path, { list: 'demo', replace: ['demo'] });
+    expect(again.summaries[0]).toMatchObject({ added: 0, updated: 0, unchanged: 3000, removed: 0, version: 2 });
+  });
+
+  it('reports a repeated id of a first import in random order as before, and skips it with onError skip', async (t) => {
+    if (!pg.running()) return t.skip();
+    const path = await file(`id,algorithm,hash\n3,md5,${MD5_A}\n1,md5,${MD5_B}\n2,md5,${MD5_A}\n1,md5,${MD5_A}\n`);
+    const store = await connect();
+    const error = await rejected(store.importFile(path, { list: 'demo' }));
+    expect([error.code, error.message.startsWith(`${path}:5: Duplicate id "1" in list "demo", first on line 3`)]).toEqual(
+      ['ERR_LIST_FORMAT', true],
+    );
+    expect([await store.lists(), await store.history()]).toEqual([[], []]);
+    const skipped = await store.importFile(path, { list: 'demo', onError: 'skip' });
+    expect([skipped.ordered, skipped.skippedCount, skipped.skipped[0]?.line, skipped.summaries[0]]).toEqual([
+      false,
+      1,
+      5,
+      { list: 'demo', added: 3, updated: 0, unchanged: 0, removed: 0, version: 1, mode: 'merge' },
+    ]);
+    expect((await stored(store)).map((line) => line.split(' ').slice(0, 3).join(' '))).toEqual([
+      `1 md5 ${MD5_B}`,
+      `2 md5 ${MD5_A}`,
+      `3 md5 ${MD5_A}`,
+    ]);
+  });
+
+  it('orders a removal in a first import in random order after the add of the same id before it', async (t) => {
+    if (!pg.running()) return t.skip();
+    const delta = await file(`op,id,algorithm,hash\nadd,2,md5,${MD5_A}\nadd,1,md5,${MD5_B}\nremove,3,,\n`);
+    const store = await connect();
+    const result = await store.importFile(delta, { list: 'demo' });
+    expect([result.ordered, result.summaries[0]]).toEqual([
+      false,
+      { list: 'demo', added: 2, updated: 0, unchanged: 0, removed: 0, version: 1, mode: 'merge' },
+    ]);
+    const repeat = await file(`op,id,algorithm,hash\nadd,2,md5,${MD5_A}\nadd,1,md5,${MD5_B}\nremove,2,,\n`);
+    const error = await rejected(store.importFile(repeat, { list: 'other' }));
+    expect(error.message.startsWith(`${repeat}:4: Duplicate id "2" in list "other", first on line 2`)).toBe(true);
+  });
+
   it('loses and repeats nothing when two first imports of one list run at once', async (t) => {
     if (!pg.running()) return t.skip();
     const url = pg.url();

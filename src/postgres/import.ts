@@ -11,6 +11,10 @@
  * rows into the table in blocks where the insert from staging writes them one at a time. That list's
  * lock is then taken before the COPY. At the first id out of order it gives up (rolled back) and the
  * file is read again through the staging table, as the SQLite store's ordered import does.
+ *
+ * Staged rows of one list, empty under its lock, whose ids came out of order and hold no removal
+ * (a first import in random order) are inserted from the staging table sorted by id, unsettled; an
+ * id that repeats makes the key refuse that insert, rolled back to a savepoint, and they are settled.
  */
 import { once } from 'node:events';
 import type { ListEntry } from '../lists/entry.js';
@@ -250,8 +254,11 @@ async function copyImport<B>(
       copy.destroy(new Error('import abandoned'));
       throw error;
     }
-    if (!intoEntries) await settle(client, bad, where, resolved.dedupe === 'merge', keepLast, seq, ascending);
-    const summaries = await apply(ctx, client, order, resolved, intoEntries ? seq : undefined);
+    // Staged ids out of order into an empty list: inserted sorted without settling, unless one repeats.
+    const inserted = intoEntries || ascending ? undefined : await insertSorted(client, order, resolved);
+    if (!intoEntries && inserted === undefined)
+      await settle(client, bad, where, resolved.dedupe === 'merge', keepLast, seq, ascending);
+    const summaries = await apply(ctx, client, order, resolved, intoEntries ? seq : inserted);
     return {
       result: Object.freeze({
         summaries: Object.freeze(summaries),
@@ -293,6 +300,46 @@ async function mayGoStraight(ctx: PgContext, resolved: ResolvedImport, list: str
 async function lockEmpty(client: PoolClient, list: string): Promise<boolean> {
   await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_SPACE, list]);
   return isEmpty(client, list);
+}
+
+/** The staged adds, sorted by id: the order of the key, so that each insert lands at its end. */
+const INSERT_SORTED = `INSERT INTO entries (list, id, algorithm, hash, label, metadata)
+SELECT list, id, algorithm, decode(hash, 'hex'), label, metadata FROM hw_staged WHERE op = 0 ORDER BY id`;
+
+/** PostgreSQL's SQLSTATE for a unique violation: a staged id that repeats. */
+const UNIQUE_VIOLATION = '23505';
+
+/**
+ * Inserts the staged rows of an import of one list, empty under its lock and holding no removal,
+ * straight from the staging table sorted by id, inside a savepoint: settling them first (a sorted
+ * copy of every row, then the insert from it) writes every row twice where a first import of ids in
+ * random order needs no more than one sorted insert. Returns the rows inserted, or `undefined`,
+ * having written nothing, when the import is not such an import or an id repeats (the unique key
+ * refuses the insert): the caller then settles, so that repeats are reported as always. A removal
+ * keeps the usual way, which orders it among the adds of the same id.
+ */
+async function insertSorted(
+  client: PoolClient,
+  order: ListOrder,
+  resolved: ResolvedImport,
+): Promise<number | undefined> {
+  const [list] = order.lists;
+  if (list === undefined || order.lists.length !== 1 || [...resolved.replace].some((name) => name !== list))
+    return undefined;
+  if ((await client.query('SELECT 1 FROM hw_staged WHERE op = 1 LIMIT 1')).rowCount !== 0) return undefined;
+  // Looked at before the lock too, so that an import into a list that holds entries does not hold
+  // that list's lock while it settles (other imports of the list wait for it only while it applies).
+  if (!(await isEmpty(client, list)) || !(await lockEmpty(client, list))) return undefined;
+  await client.query('SAVEPOINT hw_sorted');
+  try {
+    const inserted = (await client.query(INSERT_SORTED)).rowCount ?? 0;
+    await client.query('RELEASE SAVEPOINT hw_sorted');
+    return inserted;
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code !== UNIQUE_VIOLATION) throw error;
+    await client.query('ROLLBACK TO SAVEPOINT hw_sorted');
+    return undefined;
+  }
 }
 
 /**
@@ -386,7 +433,7 @@ async function count(client: PoolClient, sql: string, params: unknown[]): Promis
 
 /**
  * Applies the settled rows, list by list, under each list's advisory lock (or counts the `direct`
- * rows, copied straight into the one list, empty before): refuses a replace that would empty a
+ * rows, copied or inserted sorted straight into the one list, empty before): refuses a replace that would empty a
  * list, bumps versions, removes, upserts, removes what a replace did not hold, refuses removals
  * that emptied a list (rolled back with the rest), records the import.
  */
