@@ -176,9 +176,10 @@ describe.skipIf(!pg.available)(postgresTitle('PgHashStore.importFile: straight i
     const path = await file(`id,algorithm,hash\n3,md5,${MD5_A}\n1,md5,${MD5_B}\n2,md5,${MD5_A}\n1,md5,${MD5_A}\n`);
     const store = await connect();
     const error = await rejected(store.importFile(path, { list: 'demo' }));
-    expect([error.code, error.message.startsWith(`${path}:5: Duplicate id "1" in list "demo", first on line 3`)]).toEqual(
-      ['ERR_LIST_FORMAT', true],
-    );
+    expect([
+      error.code,
+      error.message.startsWith(`${path}:5: Duplicate id "1" in list "demo", first on line 3`),
+    ]).toEqual(['ERR_LIST_FORMAT', true]);
     expect([await store.lists(), await store.history()]).toEqual([[], []]);
     const skipped = await store.importFile(path, { list: 'demo', onError: 'skip' });
     expect([skipped.ordered, skipped.skippedCount, skipped.skipped[0]?.line, skipped.summaries[0]]).toEqual([
