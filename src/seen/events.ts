@@ -269,7 +269,8 @@ export function plannedEvents(batch: PlannedBatch, found: readonly FoundHits[]):
       if (seen !== undefined && (seen.distance < distance || (seen.distance === distance && seen.order < query)))
         continue;
       let queries = unpacked.get(upload);
-      if (queries === undefined) unpacked.set(upload, (queries = decodeSearched(uploads.hashes[upload] as Uint8Array | null)));
+      const blob = uploads.hashes[upload] as Uint8Array | null;
+      if (queries === undefined) unpacked.set(upload, (queries = decodeSearched(blob)));
       const q = queries[query] as SearchedQuery;
       best.set(key, {
         id: eventId(row.content_id, list, entryId, version),

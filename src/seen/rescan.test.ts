@@ -80,7 +80,7 @@ describe('rescan checkpoints', () => {
     store.close();
   });
 
-  it('reads a record’s list versions only when a search finds it, and refuses damaged ones then with ERR_STORE', async () => {
+  it('reads a record’s list versions only when a search finds it, refusing damaged ones with ERR_STORE', async () => {
     const { store, seen } = seeded(3);
     seen.record('x', resultOf([{ algorithm: 'md5', hash: bytes(md5(999)) }], {}));
     seen.close();
