@@ -61,6 +61,25 @@ export interface KnownRow {
 /** A recorded upload as a rescan reads it. */
 export type SeqRow = SeenRow & { readonly seq: number };
 
+/** What an event needs of a record besides its hashes: read only for the uploads a search found. */
+export type UploadDetails = Pick<SeenRow, 'content_id' | 'at' | 'versions'>;
+
+/**
+ * A batch of recorded uploads as the search takes them: each upload's `seq` and hashes blob, by
+ * position, and the rest of its record on demand (a store reads it for the few uploads found).
+ */
+export interface UploadBatch {
+  readonly seq: readonly number[];
+  readonly hashes: readonly (Uint8Array | null)[];
+  /** The record of the batch's upload `upload`; undefined when it was deleted since (it gives no events). */
+  readonly details: (upload: number) => UploadDetails | undefined;
+}
+
+/** A batch of whole rows as an {@link UploadBatch}. */
+function rowsBatch(rows: readonly SeqRow[]): UploadBatch {
+  return { seq: rows.map((row) => row.seq), hashes: rows.map((row) => row.hashes), details: (upload) => rows[upload] };
+}
+
 /** One algorithm's entries of a round: their table, each entry's threshold and `since`. */
 export interface RoundTable {
   readonly table: MatcherTable;
@@ -171,7 +190,7 @@ export interface BatchSearch {
 
 /** A batch of uploads made ready to search: their hashes packed per algorithm, and the searches. */
 export interface PlannedBatch {
-  readonly rows: readonly SeqRow[];
+  readonly uploads: UploadBatch;
   readonly packed: ReadonlyMap<AlgorithmName, PackedHashes>;
   readonly searches: readonly BatchSearch[];
 }
@@ -181,32 +200,30 @@ export interface PlannedBatch {
  * uploads recorded after `late.after` against `late.round`. The hashes are packed from the
  * records' blobs without an object per hash; a record becomes objects only when a search found it.
  */
-export function planBatch(rows: readonly SeqRow[], main: Round, late?: LateRound): PlannedBatch {
+export function planBatch(rows: readonly SeqRow[] | UploadBatch, main: Round, late?: LateRound): PlannedBatch {
+  const uploads = 'details' in rows ? rows : rowsBatch(rows);
   const wanted = new Set([...main.tables.keys(), ...(late?.round.tables.keys() ?? [])]);
-  const packed = packSearched(
-    rows.map((row) => row.hashes),
-    wanted,
-  );
+  const packed = packSearched(uploads.hashes, wanted);
   const searches: BatchSearch[] = [];
   const passes = late === undefined ? [{ round: main, after: -1 }] : [{ round: main, after: -1 }, late];
   for (const { round, after } of passes) {
     for (const [algorithm, table] of round.tables) {
       const all = packed.get(algorithm);
       if (all === undefined) continue;
-      if (rows.every((row) => row.seq > after)) {
+      if (uploads.seq.every((seq) => seq > after)) {
         searches.push({ round: table, algorithm, hashes: all.hashes, count: all.count });
         continue;
       }
       const width = all.hashes.length / all.count;
       const kept: number[] = [];
-      for (let k = 0; k < all.count; k++) if ((rows[all.record[k] as number] as SeqRow).seq > after) kept.push(k);
+      for (let k = 0; k < all.count; k++) if ((uploads.seq[all.record[k] as number] as number) > after) kept.push(k);
       if (kept.length === 0) continue;
       const hashes = new Uint8Array(kept.length * width);
       kept.forEach((k, i) => hashes.set(all.hashes.subarray(k * width, (k + 1) * width), i * width));
       searches.push({ round: table, algorithm, hashes, count: kept.length, places: Uint32Array.from(kept) });
     }
   }
-  return { rows, packed, searches };
+  return { uploads, packed, searches };
 }
 
 /**
@@ -214,13 +231,17 @@ export function planBatch(rows: readonly SeqRow[], main: Round, late?: LateRound
  * `batch.searches[i]`, as `findMatches` gives them): see {@link batchEvents}.
  */
 export function plannedEvents(batch: PlannedBatch, found: readonly FoundHits[]): RescanEvent[] {
-  const { rows, packed } = batch;
-  // An upload's list versions are parsed only when a search found it (checked then: ERR_STORE when damaged).
-  const versionsOf = new Map<number, Record<string, number>>();
-  const versionsAt = (upload: number): Record<string, number> => {
-    let versions = versionsOf.get(upload);
-    if (versions === undefined) versionsOf.set(upload, (versions = recordedVersions(rows[upload] as SeqRow)));
-    return versions;
+  const { uploads, packed } = batch;
+  // An upload's record is read, and its list versions parsed (checked then: ERR_STORE when damaged),
+  // only when a search found it.
+  const records = new Map<number, { row: UploadDetails; versions: Record<string, number> } | null>();
+  const recordAt = (upload: number) => {
+    let record = records.get(upload);
+    if (record === undefined) {
+      const row = uploads.details(upload);
+      records.set(upload, (record = row === undefined ? null : { row, versions: recordedVersions(row) }));
+    }
+    return record;
   };
   // Records are unpacked into objects only when a search found them: a few of a batch.
   const unpacked = new Map<number, SearchedQuery[]>();
@@ -233,11 +254,13 @@ export function plannedEvents(batch: PlannedBatch, found: readonly FoundHits[]):
       const place = places === undefined ? (hits.query[h] as number) : (places[hits.query[h] as number] as number);
       const upload = all.record[place] as number;
       const query = all.position[place] as number;
-      const row = rows[upload] as SeqRow;
+      const record = recordAt(upload);
+      if (record === null) continue;
+      const { row } = record;
       const entry = hits.entry[h] as number;
       const list = table.entries.list(entry);
       const version = since[entry] as number;
-      const checked = versionsAt(upload)[list];
+      const checked = record.versions[list];
       if (typeof checked === 'number' && checked >= version) continue;
       const entryId = table.entries.id(entry);
       const key = `${upload}\u0000${list}\u0000${entryId}`;
@@ -246,7 +269,8 @@ export function plannedEvents(batch: PlannedBatch, found: readonly FoundHits[]):
       if (seen !== undefined && (seen.distance < distance || (seen.distance === distance && seen.order < query)))
         continue;
       let queries = unpacked.get(upload);
-      if (queries === undefined) unpacked.set(upload, (queries = decodeSearched(row.hashes)));
+      const blob = uploads.hashes[upload] as Uint8Array | null;
+      if (queries === undefined) unpacked.set(upload, (queries = decodeSearched(blob)));
       const q = queries[query] as SearchedQuery;
       best.set(key, {
         id: eventId(row.content_id, list, entryId, version),

@@ -12,6 +12,7 @@ import {
   type RescanEvent,
   type RoundTable,
   type SeqRow,
+  type UploadBatch,
 } from './events.js';
 import { FindPool, PassSearch } from './find-pool.js';
 import { findMatches } from './find.js';
@@ -175,6 +176,35 @@ describe('the rescan search threads', () => {
       const until = Date.now() + 15_000;
       while (search.threaded === 0 && Date.now() < until) await search.events(batch);
       expect(search.threaded).toBe(1);
+    } finally {
+      await search.close();
+    }
+  });
+
+  it('give for seq and hashes alone the events of whole rows, reading the rest only of uploads found', async () => {
+    const known = entries(600, 3);
+    const main = buildRound(known, policy, {});
+    const rows = uploads(400, known);
+    const read: number[] = [];
+    // The upload a store would find deleted since it read the batch: its record is gone, so are its events.
+    const gone = 8;
+    const uploadBatch: UploadBatch = {
+      seq: rows.map((row) => row.seq),
+      hashes: rows.map((row) => row.hashes),
+      details: (upload) => {
+        read.push(upload);
+        return upload === gone ? undefined : rows[upload];
+      },
+    };
+    const search = new PassSearch(main, undefined, 2, 0);
+    try {
+      const until = Date.now() + 15_000;
+      let events = await search.events(uploadBatch);
+      while (search.threaded === 0 && Date.now() < until) events = await search.events(uploadBatch);
+      const expected = batchEvents(rows, main);
+      expect(expected.some((event) => event.contentId === `u${gone}`)).toBe(true);
+      expect(events).toEqual(expected.filter((event) => event.contentId !== `u${gone}`));
+      expect(new Set(read)).toEqual(new Set([gone, ...expected.map((event) => Number(event.contentId.slice(1)))]));
     } finally {
       await search.close();
     }

@@ -21,6 +21,7 @@ import {
   type Round,
   type RoundTable,
   type SeqRow,
+  type UploadBatch,
 } from './events.js';
 import { type FoundHits, findMatches, usesKernel } from './find.js';
 
@@ -260,8 +261,8 @@ export class PassSearch {
   }
 
   /** The events of `rows` (as `batchEvents` gives them); a failure rejects, never throws. */
-  async events(rows: readonly SeqRow[]): Promise<RescanEvent[]> {
-    this.#read += rows.length;
+  async events(rows: readonly SeqRow[] | UploadBatch): Promise<RescanEvent[]> {
+    this.#read += 'details' in rows ? rows.seq.length : rows.length;
     if (this.#pool === undefined && this.#workers > 0 && this.#read >= this.#from)
       this.#pool = FindPool.start(this.#workers);
     if (this.#pool !== undefined && !this.#ready) {

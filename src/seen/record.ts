@@ -48,8 +48,11 @@ export const MAX_VERSIONS_BYTES = 4 * 1024 * 1024;
 /** `seen.versions` as reads take it: NULL when over its bound, never materialised. */
 export const SEEN_VERSIONS_COLUMN = `iif(octet_length(versions) > ${MAX_VERSIONS_BYTES}, NULL, versions) AS versions`;
 
+/** `seen.hashes` as reads take it: NULL when over its bound, never materialised. */
+export const SEEN_HASHES_COLUMN = `iif(octet_length(hashes) > ${MAX_HASHES_BYTES}, NULL, hashes) AS hashes`;
+
 /** The columns of `seen` as reads take them: hashes and versions NULL when over their bounds, never materialised. */
-export const SEEN_READ_COLUMNS = `content_id, at, ${SEEN_VERSIONS_COLUMN}, iif(octet_length(hashes) > ${MAX_HASHES_BYTES}, NULL, hashes) AS hashes`;
+export const SEEN_READ_COLUMNS = `content_id, at, ${SEEN_VERSIONS_COLUMN}, ${SEEN_HASHES_COLUMN}`;
 
 /** A row of `seen` read with {@link SEEN_READ_COLUMNS}. */
 export interface SeenRow {

@@ -2,6 +2,7 @@ import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { loadDriver } from '../store/driver.js';
 import { HashStore } from '../store/store.js';
 import { fuzzTestTimeout } from '../testing/fuzz.js';
 import { collect, rescanExactness } from '../testing/rescan-property.js';
@@ -76,6 +77,33 @@ describe('rescan checkpoints', () => {
     expect(events.map((e) => e.contentId)).toEqual(['u1', 'u2']);
     expect(events[0]?.recordedAt.toISOString()).toBe('2026-01-02T00:00:00.000Z');
     seen.close();
+    store.close();
+  });
+
+  it('reads a record’s list versions only when a search finds it, refusing damaged ones with ERR_STORE', async () => {
+    const { store, seen } = seeded(3);
+    seen.record('x', resultOf([{ algorithm: 'md5', hash: bytes(md5(999)) }], {}));
+    seen.close();
+    const alter = (sql: string) => {
+      const raw = new (loadDriver())(join(dir, 'seen.db'));
+      raw.prepare(sql).run();
+      raw.close();
+    };
+    alter("UPDATE seen SET versions = '[1' WHERE content_id = 'x'");
+    let reopened = SeenStore.open(join(dir, 'seen.db'));
+    expect((await collect(reopened.rescan(store))).map((e) => e.contentId)).toEqual(['u0', 'u1', 'u2']);
+    store.importEntries([{ list: 'm', id: 'ex', algorithm: 'md5', hash: md5(999) }]);
+    await expect(collect(reopened.rescan(store))).rejects.toMatchObject({ code: 'ERR_STORE' });
+    reopened.close();
+    alter("UPDATE seen SET versions = '{}' WHERE content_id = 'x'");
+    alter("UPDATE seen SET hashes = substr(hashes, 1, length(hashes) - 1) WHERE content_id = 'u0'");
+    reopened = SeenStore.open(join(dir, 'seen.db'));
+    await expect(collect(reopened.rescan(store))).rejects.toMatchObject({ code: 'ERR_STORE' });
+    reopened.close();
+    alter('DELETE FROM seen WHERE content_id = \'u0\'');
+    reopened = SeenStore.open(join(dir, 'seen.db'));
+    expect((await collect(reopened.rescan(store))).map((e) => e.contentId)).toEqual(['x']);
+    reopened.close();
     store.close();
   });
 

@@ -23,10 +23,11 @@ import {
   type RescanEvent,
   type ResolvedRescanOptions,
   type Round,
-  type SeqRow,
+  type UploadBatch,
+  type UploadDetails,
 } from './events.js';
 import { PassSearch } from './find-pool.js';
-import { recordedVersions, SEEN_READ_COLUMNS, SEEN_VERSIONS_COLUMN, type SeenRow } from './record.js';
+import { recordedVersions, SEEN_HASHES_COLUMN, SEEN_VERSIONS_COLUMN, type SeenRow } from './record.js';
 
 export type { RescanEvent, ResolvedRescanOptions } from './events.js';
 
@@ -157,7 +158,9 @@ const SEARCH_GROUP = 16_384;
 
 /** A group of uploads read and handed to the search, with its events to come. */
 interface Group {
-  readonly rows: readonly SeqRow[];
+  readonly uploads: UploadBatch;
+  /** The group's place of each upload a search found, by content id (filled as their records are read). */
+  readonly place: ReadonlyMap<string, number>;
   readonly events: Promise<RescanEvent[]>;
 }
 
@@ -178,13 +181,32 @@ export async function* rescanRounds(
   if (cursorOf.get() === undefined) startRound(db, store);
   const start = cursorOf.get() as Cursor;
   const { main, late } = roundTables(db, store, start, options);
-  const next = db.prepare<[number, number, number], SeqRow>(
-    `SELECT seq, ${SEEN_READ_COLUMNS} FROM seen WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`,
+  // Every upload is read for its hashes alone, as arrays (no object of named columns a row); the
+  // rest of a record only for the few uploads a search found.
+  const next = db
+    .prepare<[number, number, number], [number, Uint8Array | null]>(
+      `SELECT seq, ${SEEN_HASHES_COLUMN} FROM seen WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`,
+    )
+    .raw();
+  const detailsOf = db.prepare<[number], UploadDetails>(
+    `SELECT content_id, at, ${SEEN_VERSIONS_COLUMN} FROM seen WHERE seq = ?`,
   );
   const move = db.prepare('UPDATE cursor SET seq = ? WHERE one = 1');
   let cursor = start.seq;
   if (main.tables.size > 0 || late !== undefined) {
     const search = new PassSearch(main, late, options.workers);
+    const readAhead = (rows: readonly [number, Uint8Array | null][]): Group => {
+      const seq = rows.map((row) => row[0]);
+      // Content ids are unique in `seen`: each event's upload is found by its id.
+      const place = new Map<string, number>();
+      const details = (upload: number): UploadDetails | undefined => {
+        const row = detailsOf.get(seq[upload] as number);
+        if (row !== undefined) place.set(row.content_id, upload);
+        return row;
+      };
+      const uploads = { seq, hashes: rows.map((row) => row[1]), details };
+      return { uploads, place, events: search.events(uploads) };
+    };
     try {
       // Uploads are searched a group at a time (several batches), one group read ahead: while the
       // consumer takes a group's events, the next is searched (on the search threads, once they
@@ -193,25 +215,24 @@ export async function* rescanRounds(
       let inHand: Group | undefined;
       for (;;) {
         const rows = next.all(read, options.since, Math.max(options.batchSize, SEARCH_GROUP));
-        const ahead = rows.length === 0 ? undefined : { rows, events: search.events(rows) };
+        const ahead = rows.length === 0 ? undefined : readAhead(rows);
         // Awaited below, after the group in hand: never an unhandled rejection meanwhile.
         ahead?.events.catch(() => undefined);
         if (inHand !== undefined) {
           const events = await inHand.events;
-          // Content ids are unique in `seen`: each event's upload is found by its id.
-          const place = new Map(inHand.rows.map((row, i) => [row.content_id, i]));
+          const { place, uploads } = inHand;
           let e = 0;
-          for (let from = 0; from < inHand.rows.length; from += options.batchSize) {
-            const to = Math.min(from + options.batchSize, inHand.rows.length);
+          for (let from = 0; from < uploads.seq.length; from += options.batchSize) {
+            const to = Math.min(from + options.batchSize, uploads.seq.length);
             for (; e < events.length && (place.get((events[e] as RescanEvent).contentId) as number) < to; e++)
               yield events[e] as RescanEvent;
             // Reached only when the consumer asked for the event after the batch's last: it has them all.
-            cursor = (inHand.rows[to - 1] as SeqRow).seq;
+            cursor = uploads.seq[to - 1] as number;
             move.run(cursor);
           }
         }
         if (ahead === undefined) break;
-        read = (rows[rows.length - 1] as SeqRow).seq;
+        read = ahead.uploads.seq[ahead.uploads.seq.length - 1] as number;
         inHand = ahead;
       }
     } finally {
