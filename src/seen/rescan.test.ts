@@ -100,7 +100,7 @@ describe('rescan checkpoints', () => {
     reopened = SeenStore.open(join(dir, 'seen.db'));
     await expect(collect(reopened.rescan(store))).rejects.toMatchObject({ code: 'ERR_STORE' });
     reopened.close();
-    alter('DELETE FROM seen WHERE content_id = \'u0\'');
+    alter("DELETE FROM seen WHERE content_id = 'u0'");
     reopened = SeenStore.open(join(dir, 'seen.db'));
     expect((await collect(reopened.rescan(store))).map((e) => e.contentId)).toEqual(['x']);
     reopened.close();
