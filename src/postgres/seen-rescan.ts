@@ -193,6 +193,9 @@ async function lateRound(
   policy: ReadonlyMap<string, ListHeader>,
   options: ResolvedRescanOptions,
 ): Promise<LateRound | undefined> {
+  // No entry of an earlier round (the first round): nothing a late record could need, no pass over them.
+  if ((await client.query('SELECT 1 FROM seen_known WHERE round < $1 LIMIT 1', [cursor.round])).rowCount === 0)
+    return undefined;
   const known = new Map(
     (await client.query<{ list: string; version: number }>('SELECT list, version FROM seen_known_lists')).rows.map(
       (r) => [r.list, r.version],

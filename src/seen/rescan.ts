@@ -60,6 +60,9 @@ function writeRound(db: Connection, store: HashStore, lists: readonly ListHeader
     'INSERT OR IGNORE INTO known (list, key, id, algorithm, hash, since, round) VALUES (?, ?, ?, ?, ?, ?, ?)',
   );
   const forget = db.prepare('DELETE FROM known WHERE list = ? AND key NOT IN (SELECT key FROM temp.fresh)');
+  const setKnownVersion = db.prepare(
+    'INSERT INTO known_lists (list, version, previous) VALUES (?, ?, ?) ON CONFLICT (list) DO UPDATE SET version = excluded.version, previous = excluded.previous',
+  );
   db.transaction(() => {
     // Another process's rescan began a round since this one looked: that round is the one to finish.
     if (db.prepare('SELECT 1 FROM cursor').get() !== undefined) return;
@@ -82,9 +85,7 @@ function writeRound(db: Connection, store: HashStore, lists: readonly ListHeader
       }
       // What the list no longer holds is forgotten: an entry removed and added again is new again.
       forget.run(list.name);
-      db.prepare(
-        'INSERT INTO known_lists (list, version, previous) VALUES (?, ?, ?) ON CONFLICT (list) DO UPDATE SET version = excluded.version, previous = excluded.previous',
-      ).run(list.name, list.version, before ?? null);
+      setKnownVersion.run(list.name, list.version, before ?? null);
     }
     db.prepare('INSERT INTO cursor (one, seq, round, scanned) VALUES (1, 0, ?, ?)').run(round, last.scanned);
   }).immediate();

@@ -271,9 +271,11 @@ export class SeenStore {
   rescan(lists: HashStore, options?: RescanOptions): AsyncGenerator<RescanEvent, void, undefined> {
     if (lists === null || typeof lists !== 'object' || typeof (lists as HashStore).entries !== 'function')
       invalid('HashStore', 'lists', lists);
-    const workers = optionsObject(options, 'options').workers;
+    const common = resolveRescanOptions(options);
+    // `options` is an object or undefined once resolveRescanOptions has accepted it.
+    const workers = options?.workers;
     const resolved = Object.freeze({
-      ...resolveRescanOptions(options),
+      ...common,
       workers:
         workers === undefined
           ? defaultRescanWorkers()
