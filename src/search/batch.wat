@@ -33,15 +33,18 @@
   ;; number of $order's queries done; the number of triples written is stored at address $count.
   (func (export "probe")
     (param $bit i32) (param $width i32) (param $nprobe i32) (param $masks i32) (param $offsets i32)
-    (param $ids i32) (param $halves i32) (param $halfAt i32) (param $occupied i32)
+    (param $ids i32) (param $halves i32) (param $halfAt i32) (param $occupied i32) (param $near i32)
     (param $words i32) (param $queries i32) (param $order i32) (param $n i32) (param $threshold i32)
     (param $work i32) (param $budget i32) (param $out i32) (param $cap i32) (param $reserve i32) (param $count i32)
     (result i32)
     (local $i i32) (local $q i32) (local $qp i32) (local $t i64) (local $hits i32) (local $wp i32) (local $size i32)
     (local $h0 i64) (local $h1 i64) (local $b i32) (local $key i32) (local $keyMask i32) (local $shift i32)
     (local $p i32) (local $x i32) (local $bucket i32) (local $k i32) (local $to i32) (local $hp i32)
-    (local $d i64) (local $e i32) (local $ep i32) (local $o i32)
+    (local $d i64) (local $e i32) (local $ep i32) (local $o i32) (local $bits i32) (local $low i32) (local $hit i32)
     (local.set $t (i64.extend_i32_u (local.get $threshold)))
+    (local.set $low
+      (select (i32.const -1) (i32.sub (i32.shl (i32.const 1) (local.get $nprobe)) (i32.const 1))
+        (i32.ge_u (local.get $nprobe) (i32.const 32))))
     (local.set $keyMask (i32.sub (i32.shl (i32.const 1) (local.get $width)) (i32.const 1)))
     (local.set $shift (i32.sub (i32.sub (i32.const 32) (i32.and (local.get $bit) (i32.const 7))) (local.get $width)))
     (block $stop
@@ -71,14 +74,34 @@
             (local.set $h1 (i64.load offset=8 align=8 (local.get $o)))
             (local.set $size (i32.const 0))
             (local.set $p (i32.const 0))
+            (if (local.get $near)
+              (then
+                (local.set $bits
+                  (i32.and (i32.load (i32.add (local.get $near) (i32.shl (local.get $key) (i32.const 2)))) (local.get $low)))))
+            (block $probed
             (loop $probe
-              (local.set $x
-                (i32.xor (local.get $key) (i32.load (i32.add (local.get $masks) (i32.shl (local.get $p) (i32.const 2))))))
-              (if (i32.and
-                    (i32.shr_u
-                      (i32.load8_u (i32.add (local.get $occupied) (i32.shr_u (local.get $x) (i32.const 3))))
-                      (i32.and (local.get $x) (i32.const 7)))
-                    (i32.const 1))
+              ;; The next mask to probe: with near words, the next occupied bucket's (its bit);
+              ;; without, the next of the $nprobe, kept when the occupancy bit says its bucket is.
+              (if (local.get $near)
+                (then
+                  (br_if $probed (i32.eqz (local.get $bits)))
+                  (local.set $x
+                    (i32.xor (local.get $key)
+                      (i32.load (i32.add (local.get $masks) (i32.shl (i32.ctz (local.get $bits)) (i32.const 2))))))
+                  (local.set $bits (i32.and (local.get $bits) (i32.sub (local.get $bits) (i32.const 1))))
+                  (local.set $hit (i32.const 1)))
+                (else
+                  (br_if $probed (i32.ge_u (local.get $p) (local.get $nprobe)))
+                  (local.set $x
+                    (i32.xor (local.get $key) (i32.load (i32.add (local.get $masks) (i32.shl (local.get $p) (i32.const 2))))))
+                  (local.set $p (i32.add (local.get $p) (i32.const 1)))
+                  (local.set $hit
+                    (i32.and
+                      (i32.shr_u
+                        (i32.load8_u (i32.add (local.get $occupied) (i32.shr_u (local.get $x) (i32.const 3))))
+                        (i32.and (local.get $x) (i32.const 7)))
+                      (i32.const 1)))))
+              (if (local.get $hit)
                 (then
                   (local.set $bucket (i32.add (local.get $offsets) (i32.shl (local.get $x) (i32.const 2))))
                   (local.set $k (i32.load (local.get $bucket)))
@@ -112,8 +135,7 @@
                     (local.set $k (i32.add (local.get $k) (i32.const 1)))
                     (local.set $hp (i32.add (local.get $hp) (i32.const 16)))
                     (br_if $candidate (i32.lt_u (local.get $k) (local.get $to))))))
-              (local.set $p (i32.add (local.get $p) (i32.const 1)))
-              (br_if $probe (i32.lt_u (local.get $p) (local.get $nprobe))))
+              (br $probe)))
             (i32.store (local.get $wp) (i32.add (i32.load (local.get $wp)) (local.get $size)))))
         (local.set $i (i32.add (local.get $i) (i32.const 1)))
         (br $query)))
