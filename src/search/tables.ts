@@ -167,7 +167,9 @@ function splitHalves(hashes: Uint8Array, a: Uint8Array, b: Uint8Array, count: nu
 /**
  * Builds the table of one algorithm from its entries packed (hashes back to back, `bits / 8`
  * bytes each, and their columns in the same order), as a store is read: the same table
- * {@link buildTable} builds from entry objects, with no object per entry.
+ * {@link buildTable} builds from entry objects, with no object per entry. An exact table holds its
+ * entries in its hash table's order: `reordered`, when given, is told that order (position i holds
+ * the entry given at `order[i]`) so the caller can put its own per-entry values in it too.
  */
 export function buildPackedTable(
   algorithm: HashAlgorithm<AlgorithmName>,
@@ -175,6 +177,7 @@ export function buildPackedTable(
   columns: EntryColumns,
   search?: ResolvedSearch,
   defer = false,
+  reordered?: (order: Uint32Array) => void,
 ): MatcherTable {
   const count = columns.listIndex.length;
   const width = algorithm.bits / 8;
@@ -201,6 +204,7 @@ export function buildPackedTable(
     hashes.length === 1 ? (hashes[0] as Uint8Array) : Buffer.concat(hashes, count * width),
     width,
   );
+  reordered?.(order);
   return {
     kind: 'exact',
     algorithm,

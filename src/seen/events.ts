@@ -8,10 +8,18 @@ import { createHash } from 'node:crypto';
 import type { DihedralName } from '../algorithms/dihedral.js';
 import { getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
 import type { ListEntry } from '../lists/entry.js';
-import { buildTable, type MatcherTable } from '../search/tables.js';
+import { HashwardenError } from '../errors.js';
+import { MAX_PACKED_LISTS, PackedBuilder } from '../search/entry-table.js';
+import {
+  buildPackedTable,
+  buildTable,
+  type MatcherTable,
+  type ResolvedSearch,
+  resolveSearch,
+} from '../search/tables.js';
 import type { ListHeader } from '../store/types.js';
 import type { SearchedQuery } from '../matcher/searched.js';
-import { type FoundHits, findMatches } from './find.js';
+import { type FoundHits, findMatches, kernelTakes } from './find.js';
 import { decodeSearched, type PackedHashes, packSearched, recordedVersions, type SeenRow } from './record.js';
 
 /** One recorded upload found by an entry a list gained after the upload was checked. */
@@ -120,36 +128,102 @@ function eventId(contentId: string, list: string, entryId: string, version: numb
 /**
  * A round's tables from its entries: those of lists still enabled under `policy` (the lists'
  * current headers), one table per algorithm, each entry with its list's current threshold (else
- * the rescan's, else the algorithm's default) and the version it was found new in.
+ * the rescan's, else the algorithm's default) and the version it was found new in. Entries are
+ * packed as they come (hashes back to back, ids in one column), never an object each: a round can
+ * hold millions. A table the batch kernel searches gets no index of its own (the kernel builds
+ * its own); any other, the matcher's.
  */
 export function buildRound(
   rows: Iterable<KnownRow>,
   policy: ReadonlyMap<string, ListHeader>,
   thresholds: Thresholds,
 ): Round {
-  const byAlgorithm = new Map<AlgorithmName, ListEntry[]>();
-  const sinceOf = new Map<string, number>();
+  // The packed columns number lists in 16 bits, as a matcher does; past that (never seen in
+  // practice), entry objects.
+  if (policy.size > MAX_PACKED_LISTS) return objectRound(rows, policy, thresholds);
+  const packing = new Map<AlgorithmName, { builder: PackedBuilder; since: number[]; lists: Map<string, number> }>();
   for (const row of rows) {
     if (policy.get(row.list)?.enabled !== true) continue; // disabled (or gone) since the round began
     const algorithm = getAlgorithm(row.algorithm);
-    const entries = byAlgorithm.get(algorithm.name) ?? [];
-    entries.push({ list: row.list, id: row.id, algorithm: algorithm.name, hash: algorithm.format(row.hash) });
-    byAlgorithm.set(algorithm.name, entries);
-    sinceOf.set(`${row.list}\u0000${row.id}`, row.since);
+    let pack = packing.get(algorithm.name);
+    if (pack === undefined) {
+      pack = { builder: new PackedBuilder(algorithm.bits / 8), since: [], lists: new Map() };
+      packing.set(algorithm.name, pack);
+    }
+    let list = pack.lists.get(row.list);
+    if (list === undefined) {
+      list = pack.lists.size;
+      pack.lists.set(row.list, list);
+    }
+    if (row.hash.length !== algorithm.bits / 8)
+      throw new HashwardenError(
+        'ERR_STORE',
+        `Seen store: entry ${JSON.stringify(row.id)} of list ${JSON.stringify(row.list)} holds a ${algorithm.name} hash of ${row.hash.length} bytes, not ${algorithm.bits / 8}`,
+      );
+    pack.builder.add(list, row.hash, { id: row.id });
+    pack.since.push(row.since);
   }
   const tables = new Map<AlgorithmName, RoundTable>();
-  for (const [name, entries] of byAlgorithm) {
+  for (const [name, { builder, since: found, lists }] of packing) {
     const algorithm = getAlgorithm(name);
-    const table = buildTable(algorithm, entries);
-    const ofEntry = new Uint8Array(table.entries.count);
-    const since = new Float64Array(table.entries.count);
-    for (let i = 0; i < ofEntry.length; i++) {
-      const list = table.entries.list(i);
-      const own = policy.get(list)?.thresholds[name];
-      ofEntry[i] = algorithm.kind === 'exact' ? 0 : (own ?? thresholds[name] ?? algorithm.defaultThreshold);
-      since[i] = sinceOf.get(`${list}\u0000${table.entries.id(i)}`) as number;
+    const { hashes, columns } = builder.done([...lists.keys()]);
+    let since = Float64Array.from(found);
+    const search = kernelTakes(algorithm, builder.count) ? LINEAR : undefined;
+    const table = buildPackedTable(algorithm, hashes, columns, search, false, (order) => {
+      since = Float64Array.from(order, (i) => found[i] as number);
+    });
+    tables.set(name, roundTable(table, since, policy, thresholds));
+  }
+  return { tables };
+}
+
+/** The search a round's kernel table is built with: none beyond the hashes, which the kernel indexes. */
+const LINEAR = resolveSearch({ tier: 'linear' }, 'search') as ResolvedSearch;
+
+/** A round's table with each entry's threshold under the lists' current policy. */
+function roundTable(
+  table: MatcherTable,
+  since: Float64Array,
+  policy: ReadonlyMap<string, ListHeader>,
+  thresholds: Thresholds,
+): RoundTable {
+  const algorithm = table.algorithm;
+  const ofEntry = new Uint8Array(table.entries.count);
+  const byList = new Map<string, number>();
+  for (let i = 0; i < ofEntry.length; i++) {
+    const list = table.entries.list(i);
+    let threshold = byList.get(list);
+    if (threshold === undefined) {
+      const own = policy.get(list)?.thresholds[algorithm.name];
+      threshold = algorithm.kind === 'exact' ? 0 : (own ?? thresholds[algorithm.name] ?? algorithm.defaultThreshold);
+      byList.set(list, threshold);
     }
-    tables.set(name, { table, ofEntry, widest: ofEntry.reduce((a, b) => Math.max(a, b), 0), since });
+    ofEntry[i] = threshold;
+  }
+  return { table, ofEntry, widest: ofEntry.reduce((a, b) => Math.max(a, b), 0), since };
+}
+
+/** {@link buildRound} with an object an entry: for more lists than packed columns number. */
+function objectRound(rows: Iterable<KnownRow>, policy: ReadonlyMap<string, ListHeader>, thresholds: Thresholds): Round {
+  const byAlgorithm = new Map<AlgorithmName, { entries: ListEntry[]; since: number[] }>();
+  for (const row of rows) {
+    if (policy.get(row.list)?.enabled !== true) continue;
+    const algorithm = getAlgorithm(row.algorithm);
+    const found = byAlgorithm.get(algorithm.name) ?? { entries: [], since: [] };
+    found.entries.push({ list: row.list, id: row.id, algorithm: algorithm.name, hash: algorithm.format(row.hash) });
+    found.since.push(row.since);
+    byAlgorithm.set(algorithm.name, found);
+  }
+  const tables = new Map<AlgorithmName, RoundTable>();
+  for (const [name, { entries, since }] of byAlgorithm) {
+    const table = buildTable(getAlgorithm(name), entries);
+    // An exact table sorts its entries: each one's `since` follows it by (list, id), unique in a round.
+    const sinceOf = new Map(entries.map((e, i) => [`${e.list}\u0000${e.id}`, since[i] as number]));
+    const ordered = Float64Array.from(
+      { length: table.entries.count },
+      (_, i) => sinceOf.get(`${table.entries.list(i)}\u0000${table.entries.id(i)}`) as number,
+    );
+    tables.set(name, roundTable(table, ordered, policy, thresholds));
   }
   return { tables };
 }

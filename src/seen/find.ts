@@ -7,6 +7,8 @@
  * query at a time by the matcher's index.
  */
 import { BatchHits, BatchIndex, MAX_BATCH_ENTRIES, searchBatch } from '../search/batch.js';
+import type { AlgorithmName } from '../algorithms/registry.js';
+import type { HashAlgorithm } from '../algorithms/types.js';
 import type { MatcherTable, PerceptualTable } from '../search/tables.js';
 
 /** The batch index of each table, built once per rescan round (a table lives one round). */
@@ -36,9 +38,14 @@ export interface FoundHits {
   readonly distance: ArrayLike<number>;
 }
 
+/** Whether the batch kernel searches `count` entries of `algorithm` (256-bit perceptual hashes, up to its bound). */
+export function kernelTakes(algorithm: HashAlgorithm<AlgorithmName>, count: number): boolean {
+  return algorithm.kind === 'perceptual' && count <= MAX_BATCH_ENTRIES && algorithm.bits === 256;
+}
+
 /** Whether {@link findMatches} searches `table` with the batch kernel (which a search thread can also run). */
 export function usesKernel(table: MatcherTable): boolean {
-  return table.kind === 'perceptual' && table.linear.count <= MAX_BATCH_ENTRIES && table.algorithm.bits === 256;
+  return table.kind === 'perceptual' && kernelTakes(table.algorithm, table.linear.count);
 }
 
 /** The kernel's hits of `queries` in `index`, each within its entry's own threshold. */

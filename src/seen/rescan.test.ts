@@ -7,7 +7,7 @@ import { HashStore } from '../store/store.js';
 import { fuzzTestTimeout } from '../testing/fuzz.js';
 import { collect, rescanExactness } from '../testing/rescan-property.js';
 import { resultOf } from '../testing/seen.js';
-import type { RescanEvent } from './rescan.js';
+import { compareIds, type RescanEvent } from './rescan.js';
 import { SeenStore } from './store.js';
 
 let dir: string;
@@ -155,9 +155,13 @@ describe('rescan checkpoints', () => {
     store.close();
   });
 
-  it('upgrades a schema 1 seen store, keeping its records, and then takes every entry as new', async () => {
-    const path = join(dir, 'seen-v1.db');
-    copyFileSync(new URL('../../test-vectors/stores/seen-v1.db', import.meta.url), path);
+  /**
+   * The fixture `name` copied, refused read-only, opened (upgraded) with its two records, and the
+   * list store its round read: `demo` version 1 with e1 and e2.
+   */
+  function upgraded(name: string): { path: string; seen: SeenStore; store: HashStore } {
+    const path = join(dir, name);
+    copyFileSync(new URL(`../../test-vectors/stores/${name}`, import.meta.url), path);
     expect(() => SeenStore.open(path, { readonly: true })).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
     const seen = SeenStore.open(path);
     expect(seen.count()).toBe(2);
@@ -166,10 +170,106 @@ describe('rescan checkpoints', () => {
       { list: 'demo', id: 'e1', algorithm: 'md5', hash: md5(1) },
       { list: 'demo', id: 'e2', algorithm: 'md5', hash: md5(2) },
     ]);
+    return { path, seen, store };
+  }
+
+  it('upgrades a schema 1 seen store, keeping its records, and then takes every entry as new', async () => {
+    const { path, seen, store } = upgraded('seen-v1.db');
     // u1 saw no list: e1 comes again (a repeat the upgrade allows); u2 was checked against demo v1 = this one.
     expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId}`)).toEqual(['u1 e1']);
     seen.close();
     expect(SeenStore.open(path, { readonly: true }).count()).toBe(2);
+    store.close();
+  });
+
+  it('upgrades a schema 2 seen store, keeping what its rounds took into account', async () => {
+    const { seen, store } = upgraded('seen-v2.db');
+    // Then e3 added: version 2.
+    store.importEntries([{ list: 'demo', id: 'e3', algorithm: 'md5', hash: md5(3) }]);
+    // u1's event for e1 came in the fixture's round and does not come again; u2 matches e3.
+    expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId} v${e.listVersion}`)).toEqual([
+      'u2 e3 v2',
+    ]);
+    seen.close();
+    store.close();
+  });
+
+  it('compares a list with what it knew in one ordered pass, over pages of known entries', async () => {
+    const id = (i: number) => `e${i.toString().padStart(5, '0')}`;
+    const first = Array.from({ length: 40_000 }, (_, i) => ({
+      list: 'l',
+      id: id(i),
+      algorithm: 'md5' as const,
+      hash: md5(i),
+    }));
+    const store = HashStore.open(join(dir, 'hashes.db'));
+    store.importEntries(first);
+    const seen = SeenStore.open(join(dir, 'seen.db'));
+    expect(await collect(seen.rescan(store))).toEqual([]);
+    // Version 2: ten removed, one changed, new ids before the first, between two and after the last.
+    const second = first
+      .filter((_, i) => i < 10 || i >= 20)
+      .map((e) => (e.id === id(20_000) ? { ...e, hash: md5(100_000) } : e));
+    second.push(
+      { list: 'l', id: `${id(20_000)}x`, algorithm: 'md5', hash: md5(100_001) },
+      { list: 'l', id: `${id(39_999)}z`, algorithm: 'md5', hash: md5(100_002) },
+      { list: 'l', id: 'a0', algorithm: 'md5', hash: md5(100_003) },
+    );
+    store.importEntries(second, { replace: ['l'] });
+    // Checked at version 1: each saw every entry of version 1.
+    for (const [contentId, value] of [
+      ['changed', 100_000],
+      ['between', 100_001],
+      ['after', 100_002],
+      ['before', 100_003],
+      ['unchanged', 5],
+      ['old-hash', 20_000],
+      ['removed', 15],
+    ] as const)
+      seen.record(contentId, resultOf([{ algorithm: 'md5', hash: bytes(md5(value)) }], { l: 1 }));
+    const events = (await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId} v${e.listVersion}`);
+    expect(events.sort()).toEqual([
+      `after ${id(39_999)}z v2`,
+      'before a0 v2',
+      `between ${id(20_000)}x v2`,
+      `changed ${id(20_000)} v2`,
+    ]);
+    // Removed and added again: new again.
+    store.importEntries([{ list: 'l', id: id(15), algorithm: 'md5', hash: md5(15) }]);
+    seen.record('readded', resultOf([{ algorithm: 'md5', hash: bytes(md5(15)) }], { l: 2 }));
+    expect(
+      (await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId} v${e.listVersion}`).sort(),
+    ).toEqual([`readded ${id(15)} v3`, `removed ${id(15)} v3`]);
+    seen.close();
+    const db = new (loadDriver())(join(dir, 'seen.db'), { readonly: true });
+    const known = db.prepare<[], { id: string }>("SELECT id FROM known WHERE list = 'l' ORDER BY id").pluck().all();
+    db.close();
+    expect(known).toEqual([...store.entries({ list: 'l' })].map((e) => e.id));
+    store.close();
+  });
+
+  it('orders ids as SQLite does, by their UTF-8 bytes, also where UTF-16 order differs', () => {
+    const ids = ['b', 'a', 'ab', '\u00e9', '\ue000', '\u{1f600}', '\uffff', 'a\u{1f600}', 'a\ue000', ''];
+    const db = new (loadDriver())(':memory:');
+    db.exec('CREATE TABLE t (id TEXT)');
+    for (const id of ids) db.prepare('INSERT INTO t VALUES (?)').run(id);
+    const sqlite = db.prepare<[], string>('SELECT id FROM t ORDER BY id').pluck().all();
+    db.close();
+    expect([...ids].sort(compareIds)).toEqual(sqlite);
+    // Where JavaScript's own order is not SQLite's.
+    expect([...ids].sort()).not.toEqual(sqlite);
+  });
+
+  it("refuses an entry of `known` whose hash is not its algorithm's length (a file altered by hand)", async () => {
+    const { store, seen } = seeded(1);
+    await collect(seen.rescan(store));
+    const raw = new (loadDriver())(join(dir, 'seen.db'));
+    raw.prepare("UPDATE known SET hash = x'010203'").run();
+    raw.close();
+    // An upload checked before e0 and recorded now needs e0 from the earlier round.
+    seen.record('late', resultOf([{ algorithm: 'md5', hash: bytes(md5(0)) }], {}));
+    await expect(collect(seen.rescan(store))).rejects.toMatchObject({ code: 'ERR_STORE' });
+    seen.close();
     store.close();
   });
 

@@ -16,7 +16,6 @@ import { listHeaders, type HashStore } from '../store/store.js';
 import type { ListHeader } from '../store/types.js';
 import {
   buildRound,
-  entryKey,
   type KnownRow,
   type LateRound,
   lateNeeds,
@@ -49,17 +48,43 @@ function startRound(db: Connection, store: HashStore): void {
   );
 }
 
+/**
+ * Rows of `known` a round reads at a time while it compares a list with them: the comparison holds
+ * one page, never a whole list (a list can hold millions of entries).
+ */
+const KNOWN_PAGE = 16_384;
+
+/** A row of `known` as the comparison reads it: id, algorithm, hash. */
+type KnownPageRow = [string, string, Uint8Array];
+
+/**
+ * Orders two ids as SQLite's BINARY collation does (the order of their UTF-8 bytes), which both
+ * sides of the comparison come in. JavaScript's own order is that of UTF-16 code units: the same,
+ * except where a character above U+FFFF meets one from U+E000 to U+FFFF.
+ */
+export function compareIds(a: string, b: string): number {
+  if (a === b) return 0;
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a.charCodeAt(i) === b.charCodeAt(i)) i++;
+  if (i === n) return a.length - b.length;
+  const x = a.charCodeAt(i);
+  const y = b.charCodeAt(i);
+  if (x < 0xd800 && y < 0xd800) return x - y;
+  return Buffer.compare(Buffer.from(a.slice(i)), Buffer.from(b.slice(i)));
+}
+
 function writeRound(db: Connection, store: HashStore, lists: readonly ListHeader[]): void {
   const knownVersion = db.prepare<[string], { version: number }>('SELECT version FROM known_lists WHERE list = ?');
-  const isKnown = db.prepare<[string, Buffer], { one: number }>(
-    'SELECT 1 AS one FROM known WHERE list = ? AND key = ?',
-  );
-  db.exec('CREATE TEMP TABLE IF NOT EXISTS fresh (key BLOB PRIMARY KEY) WITHOUT ROWID');
-  const addFresh = db.prepare('INSERT OR IGNORE INTO temp.fresh (key) VALUES (?)');
+  const knownPage = db
+    .prepare<[string, string, number], KnownPageRow>(
+      'SELECT id, algorithm, hash FROM known WHERE list = ? AND id > ? ORDER BY id LIMIT ?',
+    )
+    .raw();
   const addKnown = db.prepare(
-    'INSERT OR IGNORE INTO known (list, key, id, algorithm, hash, since, round) VALUES (?, ?, ?, ?, ?, ?, ?)',
+    'INSERT OR REPLACE INTO known (list, id, algorithm, hash, since, round) VALUES (?, ?, ?, ?, ?, ?)',
   );
-  const forget = db.prepare('DELETE FROM known WHERE list = ? AND key NOT IN (SELECT key FROM temp.fresh)');
+  const forget = db.prepare('DELETE FROM known WHERE list = ? AND id = ?');
   const setKnownVersion = db.prepare(
     'INSERT INTO known_lists (list, version, previous) VALUES (?, ?, ?) ON CONFLICT (list) DO UPDATE SET version = excluded.version, previous = excluded.previous',
   );
@@ -74,17 +99,40 @@ function writeRound(db: Connection, store: HashStore, lists: readonly ListHeader
     for (const list of lists) {
       const before = knownVersion.get(list.name)?.version;
       if (before === list.version) continue;
-      db.exec('DELETE FROM temp.fresh');
-      for (const entry of store.entries({ list: list.name })) {
-        const key = entryKey(entry);
-        addFresh.run(key);
-        if (isKnown.get(list.name, key) === undefined) {
-          const hash = getAlgorithm(entry.algorithm).parse(entry.hash);
-          addKnown.run(list.name, key, entry.id, entry.algorithm, hash, list.version, round);
+      // The list's entries and what `known` holds of it, both in id order, compared in one pass:
+      // an id `known` lacks, or holds with another hash or algorithm, is new (added, or changed);
+      // an id the list no longer holds is forgotten, so that one removed and added again is new again.
+      let page: KnownPageRow[] = [];
+      let at = 0;
+      let more = true;
+      const nextKnown = (): KnownPageRow | undefined => {
+        if (at === page.length && more) {
+          // Read before this pass writes any row past the page's last id (writes go only before it).
+          page = knownPage.all(
+            list.name,
+            page.length === 0 ? '' : (page[page.length - 1] as KnownPageRow)[0],
+            KNOWN_PAGE,
+          );
+          more = page.length === KNOWN_PAGE;
+          at = 0;
         }
+        return page[at];
+      };
+      for (const entry of store.entries({ list: list.name })) {
+        let known = nextKnown();
+        while (known !== undefined && compareIds(known[0], entry.id) < 0) {
+          forget.run(list.name, known[0]);
+          at++;
+          known = nextKnown();
+        }
+        const hash = getAlgorithm(entry.algorithm).parse(entry.hash);
+        if (known !== undefined && known[0] === entry.id) {
+          at++;
+          if (known[1] === entry.algorithm && Buffer.from(known[2]).equals(hash)) continue;
+        }
+        addKnown.run(list.name, entry.id, entry.algorithm, hash, list.version, round);
       }
-      // What the list no longer holds is forgotten: an entry removed and added again is new again.
-      forget.run(list.name);
+      for (let known = nextKnown(); known !== undefined; at++, known = nextKnown()) forget.run(list.name, known[0]);
       setKnownVersion.run(list.name, list.version, before ?? null);
     }
     db.prepare('INSERT INTO cursor (one, seq, round, scanned) VALUES (1, 0, ?, ?)').run(round, last.scanned);

@@ -12,27 +12,33 @@ import { openDatabase, type ResolvedStoreOptions } from '../store/schema.js';
 const SEEN_APPLICATION_ID = 0x6877736e;
 
 /** The schema version this release writes and reads. */
-export const SEEN_SCHEMA_VERSION = 2;
+export const SEEN_SCHEMA_VERSION = 3;
 
 /**
- * The rescan's own tables, version 2. `known`: each entry a rescan has taken into account, in full
- * (an upload recorded late is searched against it: src/seen/events.ts), with the list version it
- * was found new in (`since`) and the round that found it; `known_lists`: the list version each list
- * was taken at. `cursor`: the round under way, its number, the last upload it has delivered every
- * event of, and `scanned` from `state`: the last upload the finished rounds' passes reached.
+ * `known`, version 3: each entry a rescan has taken into account, in full (an upload recorded late
+ * is searched against it: src/seen/events.ts), with the list version it was found new in (`since`)
+ * and the round that found it. Keyed by list and id, the order a list store gives a list's entries
+ * in, so that a round compares a list with what it knew in one ordered pass over both
+ * (src/seen/rescan.ts) rather than a lookup an entry.
  */
-const RESCAN_TABLES = `
+const KNOWN_TABLE = `
 CREATE TABLE known (
   list TEXT NOT NULL,
-  key BLOB NOT NULL,
   id TEXT NOT NULL,
   algorithm TEXT NOT NULL,
   hash BLOB NOT NULL,
   since INTEGER NOT NULL,
   round INTEGER NOT NULL,
-  PRIMARY KEY (list, key)
+  PRIMARY KEY (list, id)
 ) WITHOUT ROWID;
 CREATE INDEX known_round ON known (round);
+`;
+
+/**
+ * The rescan's own tables: `known`; `known_lists`: the list version each list was taken at. `cursor`: the round under way, its number, the last upload it has delivered every
+ * event of, and `scanned` from `state`: the last upload the finished rounds' passes reached.
+ */
+const RESCAN_TABLES = `${KNOWN_TABLE}
 CREATE TABLE known_lists (
   list TEXT PRIMARY KEY,
   version INTEGER NOT NULL,
@@ -83,6 +89,21 @@ ${RESCAN_TABLES}
 PRAGMA user_version = ${SEEN_SCHEMA_VERSION};
 `;
 
+/**
+ * From version 2, whose `known` was keyed by a digest of each entry: the same rows, keyed by list
+ * and id (a list holds an id once, and a round left `known` equal to the lists it read, so no two
+ * rows of version 2 share a list and id). A round under way is kept.
+ */
+const UPGRADE_FROM_2 = `
+ALTER TABLE known RENAME TO known_2;
+DROP INDEX known_round;
+${KNOWN_TABLE}
+INSERT OR IGNORE INTO known (list, id, algorithm, hash, since, round)
+  SELECT list, id, algorithm, hash, since, round FROM known_2;
+DROP TABLE known_2;
+PRAGMA user_version = ${SEEN_SCHEMA_VERSION};
+`;
+
 /** The objects the schema makes, by name and type (SQLite's own index for `seen`'s UNIQUE, its sequence table). */
 const KNOWN_OBJECTS: ReadonlyMap<string, string> = new Map([
   ['seen', 'table'],
@@ -97,6 +118,12 @@ const KNOWN_OBJECTS: ReadonlyMap<string, string> = new Map([
   ['sqlite_sequence', 'table'],
   ['sqlite_stat1', 'table'],
   ['sqlite_stat4', 'table'],
+]);
+
+/** The upgrade from each older version, straight to this one. */
+const UPGRADES: ReadonlyMap<number, string> = new Map([
+  [1, UPGRADE_FROM_1],
+  [2, UPGRADE_FROM_2],
 ]);
 
 function notSeen(path: string, why: string): HashwardenError {
@@ -116,14 +143,17 @@ function prepare(db: Connection, path: string, options: ResolvedStoreOptions): v
   const id = db.pragma('application_id', { simple: true }) as number;
   if (id !== SEEN_APPLICATION_ID) throw notSeen(path, `application id ${id}; a list store is opened with HashStore`);
   let version = db.pragma('user_version', { simple: true }) as number;
-  if (version === 1) {
+  const upgrade = UPGRADES.get(version);
+  if (upgrade !== undefined) {
     if (options.readonly)
       throw new HashwardenError(
         'ERR_STORE',
-        `Seen store ${path}: schema version 1 must be upgraded to ${SEEN_SCHEMA_VERSION}: open it once writable`,
+        `Seen store ${path}: schema version ${version} must be upgraded to ${SEEN_SCHEMA_VERSION}: open it once writable`,
       );
     db.transaction(() => {
-      if ((db.pragma('user_version', { simple: true }) as number) === 1) db.exec(UPGRADE_FROM_1);
+      // Another process may have upgraded it meanwhile.
+      const now = UPGRADES.get(db.pragma('user_version', { simple: true }) as number);
+      if (now !== undefined) db.exec(now);
     }).immediate();
     version = db.pragma('user_version', { simple: true }) as number;
   }
