@@ -28,6 +28,8 @@ const KERNELS = [
     target: join(src, 'search', 'batch-wasm.ts'),
     name: 'BATCH_WASM_BASE64',
     what: "The rescan's batch kernel",
+    // Its memory is shared between a rescan's search threads.
+    features: { threads: true },
   },
   {
     source: join(src, 'snapshot', 'xxh3.wat'),
@@ -50,13 +52,13 @@ const KERNELS = [
 ];
 
 const wabt = await createRequire(import.meta.url)('wabt')();
-for (const { source, target, name, what } of KERNELS) {
+for (const { source, target, name, what, features } of KERNELS) {
   const text = await readFile(source, 'utf8');
-  const module = wabt.parseWat(basename(source), text);
+  const module = wabt.parseWat(basename(source), text, features);
   let binary;
   try {
     module.resolveNames();
-    module.validate();
+    module.validate(features);
     binary = module.toBinary({ log: false, write_debug_names: false }).buffer;
   } finally {
     module.destroy();

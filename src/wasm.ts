@@ -15,7 +15,7 @@ export interface WasmMemory {
 export interface WasmApi {
   readonly Module: new (bytes: Uint8Array) => object;
   readonly Instance: new (module: object, imports?: { env: { memory: WasmMemory } }) => { readonly exports: unknown };
-  readonly Memory: new (descriptor: { initial: number }) => WasmMemory;
+  readonly Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 }
 
 /** A compiled module and the API to instantiate it and make memories with. */

@@ -231,6 +231,28 @@ describe('searchBatch', () => {
     expect(listed(hits)).toEqual(bruteForce(queries, entries, 31));
   });
 
+  it('is searched through a share of its tables as it is itself, each with its own area for its calls', () => {
+    const hashes = makeList('clustered', 3000, 21);
+    const entries = concat(hashes);
+    const index = BatchIndex.fromHashes(entries, { guardFraction: Infinity });
+    const shared = index.share();
+    if (shared === undefined) throw new Error('expected tables to share');
+    const other = BatchIndex.attach(shared, entries, { guardFraction: Infinity });
+    expect(other.substringBits).toEqual(index.substringBits);
+    const queries = queriesFor(hashes, 400, 5);
+    // Alternating, and at thresholds that need more masks than the last (a new area each time).
+    for (const threshold of [8, 31, 40, 64]) {
+      const mine = new BatchHits();
+      const theirs = new BatchHits();
+      searchBatch(index, queries, threshold, mine);
+      searchBatch(other, queries, threshold, theirs);
+      expect(listed(theirs), `t = ${threshold}`).toEqual(bruteForce(queries, entries, threshold));
+      expect(listed(mine), `t = ${threshold}`).toEqual(listed(theirs));
+    }
+    expect(BatchIndex.fromHashes(concat(hashes.slice(0, 10))).share()).toBeUndefined();
+    expect(() => BatchIndex.attach(shared, entries.subarray(32))).toThrow(RangeError);
+  });
+
   it('reads queries at any byte offset of their buffer', () => {
     const hashes = makeList('clustered', 800, 9);
     const entries = concat(hashes);

@@ -165,6 +165,18 @@ interface BatchExports {
 const BATCH = new LazyWasm(BATCH_WASM_BASE64);
 
 const WASM_PAGE = 65536;
+/** A shared memory must name its largest size: 4 GiB, all a 32-bit WebAssembly memory addresses (only reserved, not used). */
+const MAX_PAGES = 65536;
+
+/**
+ * An index's tables as another thread takes them ({@link BatchIndex.share}, {@link BatchIndex.attach}).
+ */
+export interface SharedBatchIndex {
+  readonly memory: WasmMemory;
+  readonly layout: Layout;
+  readonly substringBits: readonly number[];
+  readonly count: number;
+}
 /**
  * Queries searched together, table by table (2 MiB of them): enough that, sorted by a table's key,
  * they probe nearly every bucket of a 16-bit table in ascending order, so the table's halves
@@ -199,7 +211,7 @@ function align(n: number, to = 64): number {
 }
 
 /** Where the tables and work areas sit in the kernel's memory. */
-interface Layout {
+export interface Layout {
   readonly words: number;
   readonly offsets: number[];
   readonly ids: number[];
@@ -261,6 +273,13 @@ export class BatchIndex {
   readonly #layout: Layout | undefined;
   readonly #memory: WasmMemory | undefined;
   readonly #exports: BatchExports | undefined;
+  /**
+   * This instance's own area of the memory for its calls (masks, queries, counters, hits), and its
+   * size: taken by growing the memory, never in place, so that the threads sharing an index
+   * ({@link BatchIndex.share}) each have one and none overlaps the tables or another's.
+   */
+  #work = 0;
+  #workSize = 0;
   /** guardFraction × count, capped to what the kernel's u32 counters hold. */
   readonly #budget: number;
   /** One chunk's hits as the kernel finds them, table by table, before ordering. */
@@ -269,18 +288,32 @@ export class BatchIndex {
   readonly #keys = new Uint32Array(CHUNK_QUERIES);
   readonly #counts = new Uint32Array((1 << ORDER_BITS) + 1);
 
-  private constructor(linear: LinearIndex, target: number, guardFraction: number) {
+  private constructor(linear: LinearIndex, target: number, guardFraction: number, shared?: SharedBatchIndex) {
     this.linear = linear;
     this.count = linear.count;
     this.#budget = Math.min(2 ** 32 - 2, Math.floor(guardFraction * this.count));
     const compiled = target === 0 ? null : BATCH.get();
-    const widths = compiled === null ? [] : substringWidths(target);
+    const widths = compiled === null ? [] : (shared?.substringBits.slice() ?? substringWidths(target));
     this.substringBits = Object.freeze(widths);
     this.#starts = widths.map((_, j) => widths.slice(0, j).reduce((sum, w) => sum + w, 0));
     if (compiled === null) return;
+    if (shared !== undefined) {
+      // Another thread's tables: this one only gets its own area for its calls.
+      this.#layout = shared.layout;
+      this.#memory = shared.memory;
+      this.#exports = new compiled.api.Instance(compiled.module, { env: { memory: this.#memory } })
+        .exports as BatchExports;
+      return;
+    }
     const layout = layoutFor(this.count, widths);
     this.#layout = layout;
-    this.#memory = new compiled.api.Memory({ initial: Math.ceil(this.#workBytes(layout, 0) / WASM_PAGE) });
+    // Shared, so that search threads search these very tables (a million entries take 350 MB and
+    // seconds to index) instead of each building its own.
+    this.#memory = new compiled.api.Memory({
+      initial: Math.ceil(layout.work / WASM_PAGE),
+      maximum: MAX_PAGES,
+      shared: true,
+    });
     this.#exports = new compiled.api.Instance(compiled.module, { env: { memory: this.#memory } })
       .exports as BatchExports;
     const memory = new Uint8Array(this.#memory.buffer);
@@ -354,10 +387,44 @@ export class BatchIndex {
     return (this.#starts[j] as number) < 128 ? 16 : 0;
   }
 
-  /** Memory the index needs with `maskWords` flip masks in its per-call area. */
-  #workBytes(layout: Layout, maskWords: number): number {
+  /** Bytes of a per-call area with room for `maskWords` flip masks. */
+  #workBytes(maskWords: number): number {
     const queries = align(CHUNK_QUERIES * HASH_BYTES + 4);
-    return layout.work + align(4 * maskWords) + queries + 8 * CHUNK_QUERIES + 64 + this.#capacity() * TRIPLE;
+    return align(4 * maskWords) + queries + 8 * CHUNK_QUERIES + 64 + this.#capacity() * TRIPLE;
+  }
+
+  /**
+   * What another thread needs to search this index's tables ({@link BatchIndex.attach}): the
+   * shared memory and where the tables lie in it. Posted to a worker as it is (a shared
+   * WebAssembly memory is shared, not copied, by `postMessage`). Undefined when the index has no
+   * tables (every query is scanned: nothing to share).
+   */
+  share(): SharedBatchIndex | undefined {
+    if (this.#layout === undefined || this.#memory === undefined || this.substringBits.length === 0) return undefined;
+    return { memory: this.#memory, layout: this.#layout, substringBits: this.substringBits, count: this.count };
+  }
+
+  /**
+   * This index in another thread: the tables `shared` describes, searched in place, and the
+   * entries' `hashes` (n × 32 bytes, the same as the index's, in its order) for the scan. The
+   * tables must not change while any thread searches them: an index never changes once built.
+   *
+   * @param options - `guardFraction`, as the index was built with.
+   */
+  static attach(
+    shared: SharedBatchIndex,
+    hashes: Uint8Array,
+    options?: Pick<BatchIndexOptions, 'guardFraction'>,
+  ): BatchIndex {
+    const count = validBatch(hashes, 'hashes');
+    if (count !== shared.count)
+      throw new RangeError(`Expected ${shared.count} hashes for the shared index but received ${count}`);
+    const o = optionsObject(options, 'options');
+    const guard =
+      o.guardFraction === undefined
+        ? BATCH_GUARD_FRACTION
+        : positiveNumber(o.guardFraction, Infinity, 'options.guardFraction');
+    return new BatchIndex(linearOf(hashes, count), BATCH_SUBSTRING_BITS, guard, shared);
   }
 
   /** Hits the output area holds: room for one query's worst case (a bucket of every entry) and more. */
@@ -403,13 +470,7 @@ export class BatchIndex {
   static fromHashes(hashes: Uint8Array, options?: BatchIndexOptions): BatchIndex {
     const count = validBatch(hashes, 'hashes');
     integerInRange(count, 0, MAX_BATCH_ENTRIES, 'hashes.length / 32');
-    const linear = LinearIndex.allocate(count);
-    const { a, b } = linear.planes();
-    for (let i = 0; i < count; i++) {
-      a.set(hashes.subarray(i * HASH_BYTES, i * HASH_BYTES + 16), i * 16);
-      b.set(hashes.subarray(i * HASH_BYTES + 16, (i + 1) * HASH_BYTES), i * 16);
-    }
-    return BatchIndex.fromLinear(linear, options);
+    return BatchIndex.fromLinear(linearOf(hashes, count), options);
   }
 
   /** Searches `queries` (validated by the caller) and appends the hits to `out`. */
@@ -435,14 +496,19 @@ export class BatchIndex {
       return;
     }
     const memory = this.#memory as WasmMemory;
-    const need = Math.ceil(this.#workBytes(layout, probes) / WASM_PAGE);
-    const have = memory.buffer.byteLength / WASM_PAGE;
-    if (need > have) memory.grow(need - have);
+    const need = this.#workBytes(probes);
+    if (need > this.#workSize) {
+      // A new area at the memory's end (the old one, too small, is left): growing is atomic, so
+      // threads growing at once each get their own pages.
+      const pages = Math.ceil(need / WASM_PAGE);
+      this.#work = memory.grow(pages) * WASM_PAGE;
+      this.#workSize = pages * WASM_PAGE;
+    }
     const u8 = new Uint8Array(memory.buffer);
     const u32 = new Uint32Array(memory.buffer);
     // Each table's masks, then the queries, their work counters, the hit count and the hits.
     const masksAt: number[] = [];
-    let at = layout.work;
+    let at = this.#work;
     for (let j = 0; j < m; j++) {
       const count = counts[j] as number;
       masksAt.push(at);
@@ -567,6 +633,17 @@ export class BatchIndex {
     const query = queries.subarray(q * HASH_BYTES, (q + 1) * HASH_BYTES);
     for (const hit of this.linear.search(query, threshold)) out.push(q, hit.index, hit.distance);
   }
+}
+
+/** A linear index of `count` hashes held back to back in `hashes` (copied). */
+function linearOf(hashes: Uint8Array, count: number): LinearIndex {
+  const linear = LinearIndex.allocate(count);
+  const { a, b } = linear.planes();
+  for (let i = 0; i < count; i++) {
+    a.set(hashes.subarray(i * HASH_BYTES, i * HASH_BYTES + 16), i * 16);
+    b.set(hashes.subarray(i * HASH_BYTES + 16, (i + 1) * HASH_BYTES), i * 16);
+  }
+  return linear;
 }
 
 /** Number of 32-byte hashes in `value`, a Uint8Array of n × 32 bytes, else a TypeError/RangeError. */

@@ -20,7 +20,8 @@
 ;; found through several tables is written once per table, and batch.ts keeps one.
 ;; Built into batch-wasm.ts by build-wasm.mjs.
 (module
-  (import "env" "memory" (memory 1))
+  ;; Shared: the search threads of a rescan search one index's tables (batch.ts, BatchIndex.share).
+  (import "env" "memory" (memory 1 65536 shared))
 
   ;; Probes table ($width bits from bit $bit; $nprobe masks at $masks; bucket starts at $offsets,
   ;; ids at $ids, halves at $halves holding hash bytes $halfAt..$halfAt+15, occupancy bits at
