@@ -248,6 +248,21 @@ describe('rescan checkpoints', () => {
     store.close();
   });
 
+  it('forgets the entries of a list the list store no longer has', async () => {
+    const { store, seen } = seeded(3);
+    expect(await collect(seen.rescan(store))).toHaveLength(3);
+    const other = HashStore.open(join(dir, 'other.db'));
+    other.importEntries([{ list: 'm', id: 'x', algorithm: 'md5', hash: md5(7) }]);
+    expect(await collect(seen.rescan(other))).toEqual([]);
+    other.close();
+    const db = new (loadDriver())(join(dir, 'seen.db'), { readonly: true });
+    expect(db.prepare('SELECT DISTINCT list FROM known').pluck().all()).toEqual(['m']);
+    expect(db.prepare('SELECT list FROM known_lists').pluck().all()).toEqual(['m']);
+    db.close();
+    seen.close();
+    store.close();
+  });
+
   it('orders ids as SQLite does, by their UTF-8 bytes, also where UTF-16 order differs', () => {
     const ids = ['b', 'a', 'ab', '\u00e9', '\ue000', '\u{1f600}', '\uffff', 'a\u{1f600}', 'a\ue000', ''];
     const db = new (loadDriver())(':memory:');

@@ -43,7 +43,7 @@ function startRound(db: Connection, store: HashStore): void {
       db,
       store,
       // The headers alone: a rescan needs versions and policy, not lists()' count of every entry.
-      listHeaders(store).filter((l) => l.enabled),
+      listHeaders(store),
     ),
   );
 }
@@ -96,7 +96,12 @@ function writeRound(db: Connection, store: HashStore, lists: readonly ListHeader
       scanned: 0,
     };
     const round = last.round + 1;
+    // A list the store no longer has is forgotten whole: one made again under its name is new.
+    const names = JSON.stringify(lists.map((l) => l.name));
+    db.prepare('DELETE FROM known WHERE list NOT IN (SELECT value FROM json_each(?))').run(names);
+    db.prepare('DELETE FROM known_lists WHERE list NOT IN (SELECT value FROM json_each(?))').run(names);
     for (const list of lists) {
+      if (!list.enabled) continue;
       const before = knownVersion.get(list.name)?.version;
       if (before === list.version) continue;
       // The list's entries and what `known` holds of it, both in id order, compared in one pass:
