@@ -195,6 +195,10 @@ export async function rescanExactness(open: () => Promise<RescanStores>, runs: n
         pdqA: fc.integer({ min: 0, max: 64 }),
         blockhashB: fc.integer({ min: 0, max: 64 }),
         batchSize: fc.integer({ min: 1, max: 5 }),
+        // Random PDQ entries far from every upload, enough for the batch kernel's tables
+        // (BATCH_SCAN_BELOW), and for a threshold up to 31 to probe them (16 tables × 17 probes
+        // within the guard, an eighth of the entries) rather than scan.
+        padding: fc.constantFrom(0, 0, 2500),
       }),
       async (c) => {
         const random = mulberry32(c.seed);
@@ -205,7 +209,15 @@ export async function rescanExactness(open: () => Promise<RescanStores>, runs: n
           const thresholds = { a: { pdq: c.pdqA }, b: { blockhash: c.blockhashB } };
           const disabled = new Set(['c']);
           // Round 1: every list made empty at version 1, then every entry new.
-          const first = randomEntries(random, uploads, c.first, 'first');
+          const first = [
+            ...randomEntries(random, uploads, c.first, 'first'),
+            ...Array.from({ length: c.padding }, (_, i) => ({
+              list: 'a',
+              id: `pad-${i}`,
+              algorithm: 'pdq' as const,
+              hash: near(random, undefined, 32, 0),
+            })),
+          ];
           for (const name of ['a', 'b', 'c']) await stores.importEntries([], { replace: [name], allowEmpty: true });
           await stores.setListPolicy('a', { thresholds: { pdq: c.pdqA } });
           await stores.setListPolicy('b', { thresholds: { blockhash: c.blockhashB } });
