@@ -1,6 +1,7 @@
 /**
- * The rescan's search threads: the batch kernel run on several cores at once. Each thread builds
- * its own index of a round's table (sent once, as the entries' hashes), and each batch's packed
+ * The rescan's search threads: the batch kernel run on several cores at once. Each thread searches
+ * the calling thread's index of a round's table in place (its memory is shared; sent once, with the
+ * entries' hashes for the scan of guarded queries), and each batch's packed
  * queries are split between the threads in contiguous parts; their hits, put back in query order,
  * are what `findMatches` gives on the calling thread, so the events are the same either way.
  * Only tables the kernel searches go to the threads (`usesKernel`); the rest stay on the caller.
@@ -23,7 +24,8 @@ import {
   type SeqRow,
   type UploadBatch,
 } from './events.js';
-import { type FoundHits, findMatches, usesKernel } from './find.js';
+import type { SharedBatchIndex } from '../search/batch.js';
+import { batchIndexOf, type FoundHits, findMatches, usesKernel } from './find.js';
 
 /** A message to a search thread: a table to index, or a part of a batch to search in one. */
 export type PoolRequest =
@@ -32,6 +34,8 @@ export type PoolRequest =
       readonly table: number;
       /** The entries' hashes, 32 bytes each, in the table's order. */
       readonly hashes: Uint8Array;
+      /** The calling thread's index of them, searched in place; absent: the thread builds its own. */
+      readonly shared: SharedBatchIndex | undefined;
       readonly ofEntry: Uint8Array;
       readonly widest: number;
     }
@@ -173,7 +177,11 @@ export class FindPool {
       hashes.set(a.subarray(16 * i, 16 * i + 16), 32 * i);
       hashes.set(b.subarray(16 * i, 16 * i + 16), 32 * i + 16);
     }
-    const request: PoolRequest = { type: 'table', table: id, hashes, ofEntry, widest };
+    // The threads search the calling thread's index (built here if the pass has not yet), in
+    // place: one index, where one each cost its memory again (350 MB at a million entries) and
+    // seconds of the threads' time before their first search.
+    const shared = batchIndexOf(table).share();
+    const request: PoolRequest = { type: 'table', table: id, hashes, shared, ofEntry, widest };
     for (const worker of this.#workers) worker.postMessage(request);
     return id;
   }

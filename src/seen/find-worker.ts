@@ -1,7 +1,8 @@
 /**
- * A rescan's search thread (a worker_threads entry, started by find-pool.ts): holds its own batch
- * index of each table it is sent and answers each search with the kernel's hits, as
- * `findMatches` would on the calling thread.
+ * A rescan's search thread (a worker_threads entry, started by find-pool.ts): searches the calling
+ * thread's batch index of each table it is sent, in its shared memory (its own index when none
+ * came), and answers each search with the kernel's hits, as `findMatches` would on the calling
+ * thread.
  *
  * Messages in: `PoolRequest`. Messages out: `PoolReply` (the hits' columns transferred).
  */
@@ -18,7 +19,10 @@ const tables = new Map<number, { readonly index: BatchIndex; readonly thresholds
 port.on('message', (request: PoolRequest) => {
   if (request.type === 'table') {
     tables.set(request.table, {
-      index: BatchIndex.fromHashes(request.hashes),
+      index:
+        request.shared === undefined
+          ? BatchIndex.fromHashes(request.hashes)
+          : BatchIndex.attach(request.shared, request.hashes),
       thresholds: { ofEntry: request.ofEntry, widest: request.widest },
     });
     port.postMessage({ ready: request.table } satisfies PoolReply);

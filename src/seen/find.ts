@@ -14,7 +14,8 @@ import type { MatcherTable, PerceptualTable } from '../search/tables.js';
 /** The batch index of each table, built once per rescan round (a table lives one round). */
 const batchIndexes = new WeakMap<PerceptualTable, BatchIndex>();
 
-function batchIndexOf(table: PerceptualTable): BatchIndex {
+/** The batch index of `table`, built on first use (its tables are what search threads share). */
+export function batchIndexOf(table: PerceptualTable): BatchIndex {
   let index = batchIndexes.get(table);
   if (index === undefined) {
     index = BatchIndex.fromLinear(table.linear);
