@@ -107,6 +107,54 @@ describe('rescan checkpoints', () => {
     store.close();
   });
 
+  it('reads uploads whose hashes pass a group’s byte bound in the next group, losing none', async () => {
+    // Six records of 14 MiB (blockhash hashes no table searches, then one MD5): past 64 MiB a group stops.
+    const count = 6;
+    const filler = Math.floor((14 * 1024 * 1024) / 34);
+    const blob = (i: number) => {
+      const out = Buffer.alloc(1 + filler * 34 + 18, 0xab);
+      out[0] = 1;
+      for (let k = 0; k < filler; k++) out.writeUInt16BE(0x0100, 1 + k * 34);
+      out.writeUInt16BE(0x0300, 1 + filler * 34);
+      Buffer.from(md5(i), 'hex').copy(out, 3 + filler * 34);
+      return out;
+    };
+    const store = HashStore.open(join(dir, 'hashes.db'));
+    store.importEntries(
+      Array.from({ length: count }, (_, i) => ({ list: 'l', id: `e${i}`, algorithm: 'md5' as const, hash: md5(i) })),
+    );
+    SeenStore.open(join(dir, 'seen.db')).close();
+    const raw = new (loadDriver())(join(dir, 'seen.db'));
+    const insert = raw.prepare("INSERT INTO seen (content_id, at, versions, hashes) VALUES (?, ?, '{}', ?)");
+    for (let i = 0; i < count; i++) insert.run(`u${i}`, Date.now(), blob(i));
+    raw.close();
+    const seen = SeenStore.open(join(dir, 'seen.db'));
+    expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId}`)).toEqual(
+      Array.from({ length: count }, (_, i) => `u${i} e${i}`),
+    );
+    seen.close();
+    store.close();
+  });
+
+  it('finds the same in a seen store of UTF-16 text as in one of UTF-8', async () => {
+    const raw = new (loadDriver())(join(dir, 'seen.db'));
+    raw.pragma('encoding = "UTF-16le"');
+    raw.exec('CREATE TABLE t (a); DROP TABLE t'); // written: the file now exists, in UTF-16
+    raw.close();
+    const { store, seen } = seeded(3);
+    const utf16 = new (loadDriver())(join(dir, 'seen.db'), { readonly: true });
+    expect(utf16.pragma('encoding', { simple: true })).toBe('UTF-16le');
+    utf16.close();
+    seen.record('none', resultOf([{ algorithm: 'md5', hash: bytes(md5(99)) }], {}));
+    expect((await collect(seen.rescan(store, { batchSize: 2 }))).map((e) => `${e.contentId} ${e.entryId}`)).toEqual([
+      'u0 e0',
+      'u1 e1',
+      'u2 e2',
+    ]);
+    seen.close();
+    store.close();
+  });
+
   it('finds an entry removed and added again anew, at its new version', async () => {
     const { store, seen } = seeded(2);
     expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId} v${e.listVersion}`)).toEqual([

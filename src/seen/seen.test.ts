@@ -12,7 +12,7 @@ import type { SearchedQuery } from '../matcher/searched.js';
 import { loadDriver } from '../store/driver.js';
 import { HashStore } from '../store/store.js';
 import { resultOf } from '../testing/seen.js';
-import { decodeSearched, encodeSearched, packSearched } from './record.js';
+import { decodeSearched, encodeSearched, packSearched, recordBlobs } from './record.js';
 import { SeenStore } from './store.js';
 
 let dir: string;
@@ -146,7 +146,7 @@ describe('the seen record', () => {
       ],
     ];
     const blobs = records.map(encodeSearched);
-    const packed = packSearched(blobs);
+    const packed = packSearched(recordBlobs(blobs));
     expect([...packed.keys()].sort()).toEqual(['blockhash', 'pdq', 'sha1']);
     for (const [algorithm, p] of packed) {
       const width = p.hashes.length / p.count;
@@ -161,11 +161,11 @@ describe('the seen record', () => {
       });
     }
     // Only the algorithms asked for: the same hashes, each still at its place among all of its record's.
-    const pdqOnly = packSearched(blobs, new Set(['pdq']));
+    const pdqOnly = packSearched(recordBlobs(blobs), new Set(['pdq']));
     expect([...pdqOnly.keys()]).toEqual(['pdq']);
     expect(pdqOnly.get('pdq')).toEqual(packed.get('pdq'));
     for (const bad of [Uint8Array.of(2), Uint8Array.of(1, 9, 0), (blobs[0] as Uint8Array).subarray(0, 5), null]) {
-      expect(() => packSearched([blobs[2] as Uint8Array, bad])).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
+      expect(() => packSearched(recordBlobs([blobs[2] as Uint8Array, bad]))).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
     }
   });
 });
