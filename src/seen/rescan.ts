@@ -175,9 +175,10 @@ const NO_BLOB = 0xffffffff;
  * blob): one value a group rather than an array, a number and a Buffer an upload, which cost more
  * to make and collect than the search of their hashes. The window sums the blobs' lengths, so a
  * group stops once GROUP_BYTES are read. The blob is made as text (SQLite concatenates no blobs),
- * which keeps the bytes as they are in a UTF-8 database only.
+ * which keeps the bytes as they are in a UTF-8 database only. The window hands the rows on in seq
+ * order, which an ORDER BY in the aggregate would sort again at a cost: {@link groupBlobs} checks it.
  */
-const GROUP_SQL = `SELECT count(*), CAST(group_concat(unhex(printf('%016x%08x', seq, coalesce(octet_length(hashes), ${NO_BLOB}))) || coalesce(hashes, x''), x'' ORDER BY seq) AS BLOB)
+const GROUP_SQL = `SELECT count(*), CAST(group_concat(unhex(printf('%016x%08x', seq, coalesce(octet_length(hashes), ${NO_BLOB}))) || coalesce(hashes, x''), x'') AS BLOB)
   FROM (SELECT seq, hashes, sum(coalesce(octet_length(hashes), 0)) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS upto
     FROM (SELECT seq, ${SEEN_HASHES_COLUMN} FROM seen WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?))
   WHERE upto - coalesce(octet_length(hashes), 0) < ${GROUP_BYTES}`;
@@ -185,8 +186,8 @@ const GROUP_SQL = `SELECT count(*), CAST(group_concat(unhex(printf('%016x%08x', 
 /** A group's uploads: their seq and hashes blobs, as {@link UploadBatch} holds them. */
 type GroupRead = Pick<UploadBatch, 'seq' | 'hashes'>;
 
-/** The uploads of a blob {@link GROUP_SQL} made (`count` of them). */
-function groupBlobs(blob: Uint8Array, count: number): GroupRead {
+/** The uploads of a blob {@link GROUP_SQL} made (`count` of them); undefined when not in seq order. */
+function groupBlobs(blob: Uint8Array, count: number): GroupRead | undefined {
   const view = new DataView(blob.buffer, blob.byteOffset, blob.length);
   const seq = new Float64Array(count);
   const start = new Float64Array(count);
@@ -194,6 +195,7 @@ function groupBlobs(blob: Uint8Array, count: number): GroupRead {
   let at = 0;
   for (let i = 0; i < count; i++) {
     seq[i] = view.getUint32(at) * 2 ** 32 + view.getUint32(at + 4);
+    if (i > 0 && (seq[i] as number) <= (seq[i - 1] as number)) return undefined;
     const length = view.getUint32(at + 8);
     at += UPLOAD_HEAD;
     start[i] = length === NO_BLOB ? -1 : at;
@@ -205,24 +207,24 @@ function groupBlobs(blob: Uint8Array, count: number): GroupRead {
 
 /**
  * Reads a group of uploads from above `after`: as one blob a group ({@link GROUP_SQL}), or a row
- * an upload from a database of another text encoding.
+ * an upload from a database of another text encoding (and, should SQLite ever concatenate out of
+ * order, for that group).
  */
 function groupReader(db: Connection, since: number, size: number): (after: number) => GroupRead {
-  if (db.pragma('encoding', { simple: true }) === 'UTF-8') {
-    const group = db.prepare<[number, number, number], [number, Uint8Array | null]>(GROUP_SQL).raw();
-    return (after) => {
-      const [count, blob] = group.get(after, since, size) as [number, Uint8Array | null];
-      return blob === null ? { seq: [], hashes: recordBlobs([]) } : groupBlobs(blob, count);
-    };
-  }
   const rows = db
     .prepare<[number, number, number], [number, Uint8Array | null]>(
       `SELECT seq, ${SEEN_HASHES_COLUMN} FROM seen WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`,
     )
     .raw();
-  return (after) => {
+  const byRow = (after: number): GroupRead => {
     const read = rows.all(after, since, size);
     return { seq: read.map((row) => row[0]), hashes: recordBlobs(read.map((row) => row[1])) };
+  };
+  if (db.pragma('encoding', { simple: true }) !== 'UTF-8') return byRow;
+  const group = db.prepare<[number, number, number], [number, Uint8Array | null]>(GROUP_SQL).raw();
+  return (after) => {
+    const [count, blob] = group.get(after, since, size) as [number, Uint8Array | null];
+    return blob === null ? { seq: [], hashes: recordBlobs([]) } : (groupBlobs(blob, count) ?? byRow(after));
   };
 }
 
