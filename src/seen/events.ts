@@ -13,13 +13,13 @@ import type { ListHeader } from '../store/types.js';
 import type { SearchedQuery } from '../matcher/searched.js';
 import { type FoundHits, findMatches } from './find.js';
 import {
-  decodeSearched,
   type PackedHashes,
   packSearched,
   recordBlob,
   type RecordBlobs,
   recordBlobs,
   recordedVersions,
+  searchedAt,
   type SeenRow,
 } from './record.js';
 
@@ -263,8 +263,6 @@ export function plannedEvents(batch: PlannedBatch, found: readonly FoundHits[]):
     }
     return record;
   };
-  // Records are unpacked into objects only when a search found them: a few of a batch.
-  const unpacked = new Map<number, SearchedQuery[]>();
   const best = new Map<string, RescanEvent & { order: number; upload: number }>();
   batch.searches.forEach(({ round, algorithm: name, places }, i) => {
     const { table, ofEntry, since } = round;
@@ -288,9 +286,8 @@ export function plannedEvents(batch: PlannedBatch, found: readonly FoundHits[]):
       const seen = best.get(key);
       if (seen !== undefined && (seen.distance < distance || (seen.distance === distance && seen.order < query)))
         continue;
-      let queries = unpacked.get(upload);
-      if (queries === undefined) unpacked.set(upload, (queries = decodeSearched(recordBlob(uploads.hashes, upload))));
-      const q = queries[query] as SearchedQuery;
+      // Only the hash found is unpacked into an object, when it is the nearest so far.
+      const q = searchedAt(recordBlob(uploads.hashes, upload), query) as SearchedQuery;
       best.set(key, {
         id: eventId(row.content_id, list, entryId, version),
         contentId: row.content_id,

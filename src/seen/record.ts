@@ -177,24 +177,50 @@ function step(bytes: Uint8Array, at: number, end: number): number {
  * that is not one (an unknown version or algorithm code, a tag out of range, a short hash).
  */
 export function decodeSearched(stored: Uint8Array | null): SearchedQuery[] {
-  // A Buffer from SQLite read as a plain Uint8Array, so the hashes are what `matchImage` made.
-  const blob = stored === null ? new Uint8Array(0) : new Uint8Array(stored.buffer, stored.byteOffset, stored.length);
-  checkFormat(blob, stored === null ? -1 : 0, blob.length);
+  const blob = checkedBlob(stored);
   const out: SearchedQuery[] = [];
   for (let at = 1; at < blob.length; ) {
     const from = step(blob, at, blob.length);
-    const { code, tag, frame, width } = hashRead;
-    const transform = tag & TRANSFORM_MASK;
-    out.push({
-      algorithm: NAME_OF[code] as AlgorithmName,
-      hash: blob.subarray(from, from + width),
-      ...(transform === 0 ? {} : { transform: DIHEDRAL_NAMES[transform - 1] as DihedralName }),
-      ...((tag & TRIMMED) !== 0 ? { trimmed: true as const } : {}),
-      ...(frame === -1 ? {} : { frame }),
-    });
-    at = from + width;
+    out.push(queryAt(blob, from));
+    at = from + hashRead.width;
   }
   return out;
+}
+
+/**
+ * The `position`-th hash of a blob {@link encodeSearched} made, as {@link decodeSearched} gives it,
+ * unpacking none of the others (a record of a long animation holds thousands); undefined past its
+ * last. `ERR_STORE` as {@link decodeSearched} for the hashes up to it.
+ */
+export function searchedAt(stored: Uint8Array | null, position: number): SearchedQuery | undefined {
+  const blob = checkedBlob(stored);
+  for (let at = 1, k = 0; at < blob.length; k++) {
+    const from = step(blob, at, blob.length);
+    if (k === position) return queryAt(blob, from);
+    at = from + hashRead.width;
+  }
+  return undefined;
+}
+
+/** The blob a read returned, checked for its format; `ERR_STORE` when missing or of another version. */
+function checkedBlob(stored: Uint8Array | null): Uint8Array {
+  // A Buffer from SQLite read as a plain Uint8Array, so the hashes are what `matchImage` made.
+  const blob = stored === null ? new Uint8Array(0) : new Uint8Array(stored.buffer, stored.byteOffset, stored.length);
+  checkFormat(blob, stored === null ? -1 : 0, blob.length);
+  return blob;
+}
+
+/** The hash {@link step} has just read, whose bytes start at `from`, as a query (its hash a view into `blob`). */
+function queryAt(blob: Uint8Array, from: number): SearchedQuery {
+  const { code, tag, frame, width } = hashRead;
+  const transform = tag & TRANSFORM_MASK;
+  return {
+    algorithm: NAME_OF[code] as AlgorithmName,
+    hash: blob.subarray(from, from + width),
+    ...(transform === 0 ? {} : { transform: DIHEDRAL_NAMES[transform - 1] as DihedralName }),
+    ...((tag & TRIMMED) !== 0 ? { trimmed: true as const } : {}),
+    ...(frame === -1 ? {} : { frame }),
+  };
 }
 
 /**

@@ -12,7 +12,7 @@ import type { SearchedQuery } from '../matcher/searched.js';
 import { loadDriver } from '../store/driver.js';
 import { HashStore } from '../store/store.js';
 import { resultOf } from '../testing/seen.js';
-import { decodeSearched, encodeSearched, packSearched, recordBlobs } from './record.js';
+import { decodeSearched, encodeSearched, packSearched, recordBlobs, searchedAt } from './record.js';
 import { SeenStore } from './store.js';
 
 let dir: string;
@@ -116,7 +116,7 @@ describe('the seen record', () => {
     expect(refused(join(dir, 'seen.db'))).toBe('ERR_STORE');
   });
 
-  it('packs hashes with their transform, border and frame, leaving out repeats, and refuses a damaged blob', () => {
+  it('packs hashes with their transform, border and frame, leaving out repeats, unpacks any one, and refuses a damaged blob', () => {
     const queries: SearchedQuery[] = [
       { algorithm: 'pdq', hash: bytes(PDQ_A), transform: 'original' },
       { algorithm: 'pdq', hash: bytes(PDQ_A), transform: 'rot90' },
@@ -125,9 +125,18 @@ describe('the seen record', () => {
     ];
     const blob = encodeSearched(queries);
     expect(decodeSearched(blob)).toEqual([queries[0], queries[2], queries[3]]);
+    // One hash alone, unpacking none before it: the same as decoding them all.
+    expect([0, 1, 2, 3].map((position) => searchedAt(blob, position))).toEqual([
+      queries[0],
+      queries[2],
+      queries[3],
+      undefined,
+    ]);
+    expect(() => searchedAt(null, 0)).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
     expect(DIHEDRAL_NAMES).toHaveLength(8);
     for (const bad of [Uint8Array.of(2), Uint8Array.of(1, 9, 0), blob.subarray(0, blob.length - 1)]) {
       expect(() => decodeSearched(bad)).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
+      expect(() => searchedAt(bad, 2)).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
     }
   });
 
