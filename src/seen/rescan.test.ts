@@ -107,7 +107,7 @@ describe('rescan checkpoints', () => {
     store.close();
   });
 
-  it('reads uploads whose hashes pass a group’s byte bound in the next group, losing none', async () => {
+  it('reads uploads whose hashes pass a group’s byte bound in the next group, losing none, and refuses one over its own', async () => {
     // Six records of 14 MiB (blockhash hashes no table searches, then one MD5): past 64 MiB a group stops.
     const count = 6;
     const filler = Math.floor((14 * 1024 * 1024) / 34);
@@ -133,6 +133,14 @@ describe('rescan checkpoints', () => {
       Array.from({ length: count }, (_, i) => `u${i} e${i}`),
     );
     seen.close();
+    // A record over the bound is read as none, in its place among the group's: refused, not skipped.
+    const alter = new (loadDriver())(join(dir, 'seen.db'));
+    alter.prepare("UPDATE seen SET hashes = zeroblob(17 * 1024 * 1024) WHERE content_id = 'u1'").run();
+    alter.close();
+    store.importEntries([{ list: 'm', id: 'e0', algorithm: 'md5', hash: md5(0) }]);
+    const reopened = SeenStore.open(join(dir, 'seen.db'));
+    await expect(collect(reopened.rescan(store))).rejects.toMatchObject({ code: 'ERR_STORE' });
+    reopened.close();
     store.close();
   });
 
