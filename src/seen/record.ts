@@ -268,24 +268,32 @@ export function recordBlob(blobs: RecordBlobs, record: number): Uint8Array | nul
   return start < 0 ? null : blobs.bytes.subarray(start, blobs.end[record] as number);
 }
 
+/** One algorithm's hashes as {@link packSearched} fills them: room for the most, `filled` so far. */
+interface PackSlot {
+  readonly hashes: Uint8Array;
+  readonly view: DataView;
+  readonly record: Uint32Array;
+  readonly position: Uint32Array;
+  filled: number;
+}
+
 /**
  * Every hash of `blobs` of the algorithms `wanted` (default: all), packed per algorithm in record
  * order, in one walk of the blobs without an object per record or hash: a rescan reads millions of
- * records and finds a few, and unpacks into objects only the records a search found
- * ({@link decodeSearched}). `ERR_STORE` for a blob that does not decode, as {@link decodeSearched}.
+ * records and finds a few, and unpacks into an object only a hash a search found ({@link searchedAt}).
+ * `ERR_STORE` for a blob that does not decode, as {@link decodeSearched}.
  */
 export function packSearched(blobs: RecordBlobs, wanted?: ReadonlySet<AlgorithmName>): Map<AlgorithmName, PackedHashes> {
   const { bytes, start, end } = blobs;
   const source = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
   // Sized for the most hashes of each width the bytes could hold (a hash takes at least its width
   // and 2 bytes), then cut to what was found: one walk instead of one to count and one to copy.
-  const slots: (PackedHashes & { filled: number; view: DataView })[] = [];
+  const slots: PackSlot[] = [];
   for (const [name, code] of Object.entries(CODES) as [AlgorithmName, number][]) {
     if (wanted !== undefined && !wanted.has(name)) continue;
     const most = Math.floor(bytes.length / (WIDTHS[name] + 2));
     const hashes = new Uint8Array(most * WIDTHS[name]);
     slots[code] = {
-      count: 0,
       hashes,
       view: new DataView(hashes.buffer),
       record: new Uint32Array(most),
