@@ -7,7 +7,7 @@ import { HashStore } from '../store/store.js';
 import { fuzzTestTimeout } from '../testing/fuzz.js';
 import { collect, rescanExactness } from '../testing/rescan-property.js';
 import { resultOf } from '../testing/seen.js';
-import type { RescanEvent } from './rescan.js';
+import { groupBlobs, type RescanEvent } from './rescan.js';
 import { SeenStore } from './store.js';
 
 let dir: string;
@@ -38,6 +38,31 @@ describe('rescan', () => {
       }, 25),
     fuzzTestTimeout(),
   );
+});
+
+describe('a group’s blob', () => {
+  /** A group's blob as SQLite makes it: per upload its seq, its blob's length (all ones: none) and its blob. */
+  const groupOf = (uploads: readonly [number, number[] | null][]) =>
+    Uint8Array.from(
+      uploads.flatMap(([seq, blob]) => {
+        const head = Buffer.alloc(12);
+        head.writeBigUInt64BE(BigInt(seq));
+        head.writeUInt32BE(blob === null ? 0xffffffff : blob.length, 8);
+        return [...head, ...(blob ?? [])];
+      }),
+    );
+
+  it('splits into each upload’s seq and blob, none for an upload over its bound', () => {
+    const read = groupBlobs(groupOf([[7, [1, 2]], [2 ** 40 + 9, null], [2 ** 40 + 10, [1]]]), 3);
+    expect(Array.from(read?.seq ?? [])).toEqual([7, 2 ** 40 + 9, 2 ** 40 + 10]);
+    expect([...(read?.hashes.start ?? [])]).toEqual([12, -1, 38]);
+    expect([...(read?.hashes.end ?? [])]).toEqual([14, 26, 39]);
+  });
+
+  it('is refused out of seq order, so the group is read a row an upload', () => {
+    expect(groupBlobs(groupOf([[8, [1]], [7, [1]]]), 2)).toBeUndefined();
+    expect(groupBlobs(groupOf([[8, [1]], [8, [1]]]), 2)).toBeUndefined();
+  });
 });
 
 describe('rescan checkpoints', () => {

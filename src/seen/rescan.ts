@@ -187,7 +187,7 @@ const GROUP_SQL = `SELECT count(*), CAST(group_concat(unhex(printf('%016x%08x', 
 type GroupRead = Pick<UploadBatch, 'seq' | 'hashes'>;
 
 /** The uploads of a blob {@link GROUP_SQL} made (`count` of them); undefined when not in seq order. */
-function groupBlobs(blob: Uint8Array, count: number): GroupRead | undefined {
+export function groupBlobs(blob: Uint8Array, count: number): GroupRead | undefined {
   const view = new DataView(blob.buffer, blob.byteOffset, blob.length);
   const seq = new Float64Array(count);
   const start = new Float64Array(count);
