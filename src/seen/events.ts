@@ -20,7 +20,16 @@ import {
 import type { ListHeader } from '../store/types.js';
 import type { SearchedQuery } from '../matcher/searched.js';
 import { type FoundHits, findMatches, kernelTakes } from './find.js';
-import { decodeSearched, type PackedHashes, packSearched, recordedVersions, type SeenRow } from './record.js';
+import {
+  type PackedHashes,
+  packSearched,
+  recordBlob,
+  type RecordBlobs,
+  recordBlobs,
+  recordedVersions,
+  searchedAt,
+  type SeenRow,
+} from './record.js';
 
 /** One recorded upload found by an entry a list gained after the upload was checked. */
 export interface RescanEvent {
@@ -74,18 +83,23 @@ export type UploadDetails = Pick<SeenRow, 'content_id' | 'at' | 'versions'>;
 
 /**
  * A batch of recorded uploads as the search takes them: each upload's `seq` and hashes blob, by
- * position, and the rest of its record on demand (a store reads it for the few uploads found).
+ * position (the blobs back to back in one buffer: no object an upload), and the rest of its record
+ * on demand (a store reads it for the few uploads found).
  */
 export interface UploadBatch {
-  readonly seq: readonly number[];
-  readonly hashes: readonly (Uint8Array | null)[];
+  readonly seq: ArrayLike<number>;
+  readonly hashes: RecordBlobs;
   /** The record of the batch's upload `upload`; undefined when it was deleted since (it gives no events). */
   readonly details: (upload: number) => UploadDetails | undefined;
 }
 
 /** A batch of whole rows as an {@link UploadBatch}. */
 function rowsBatch(rows: readonly SeqRow[]): UploadBatch {
-  return { seq: rows.map((row) => row.seq), hashes: rows.map((row) => row.hashes), details: (upload) => rows[upload] };
+  return {
+    seq: rows.map((row) => row.seq),
+    hashes: recordBlobs(rows.map((row) => row.hashes)),
+    details: (upload) => rows[upload],
+  };
 }
 
 /** One algorithm's entries of a round: their table, each entry's threshold and `since`. */
@@ -269,6 +283,12 @@ export interface PlannedBatch {
   readonly searches: readonly BatchSearch[];
 }
 
+/** Whether every one of `seq` is above `after`. */
+function allAfter(seq: ArrayLike<number>, after: number): boolean {
+  for (let i = 0; i < seq.length; i++) if ((seq[i] as number) <= after) return false;
+  return true;
+}
+
 /**
  * What {@link batchEvents} searches for `rows`: every upload's hashes against `main`, and those of
  * uploads recorded after `late.after` against `late.round`. The hashes are packed from the
@@ -284,7 +304,7 @@ export function planBatch(rows: readonly SeqRow[] | UploadBatch, main: Round, la
     for (const [algorithm, table] of round.tables) {
       const all = packed.get(algorithm);
       if (all === undefined) continue;
-      if (uploads.seq.every((seq) => seq > after)) {
+      if (allAfter(uploads.seq, after)) {
         searches.push({ round: table, algorithm, hashes: all.hashes, count: all.count });
         continue;
       }
@@ -317,8 +337,6 @@ export function plannedEvents(batch: PlannedBatch, found: readonly FoundHits[]):
     }
     return record;
   };
-  // Records are unpacked into objects only when a search found them: a few of a batch.
-  const unpacked = new Map<number, SearchedQuery[]>();
   const best = new Map<string, RescanEvent & { order: number; upload: number }>();
   batch.searches.forEach(({ round, algorithm: name, places }, i) => {
     const { table, ofEntry, since } = round;
@@ -342,10 +360,8 @@ export function plannedEvents(batch: PlannedBatch, found: readonly FoundHits[]):
       const seen = best.get(key);
       if (seen !== undefined && (seen.distance < distance || (seen.distance === distance && seen.order < query)))
         continue;
-      let queries = unpacked.get(upload);
-      const blob = uploads.hashes[upload] as Uint8Array | null;
-      if (queries === undefined) unpacked.set(upload, (queries = decodeSearched(blob)));
-      const q = queries[query] as SearchedQuery;
+      // Only the hash found is unpacked into an object, when it is the nearest so far.
+      const q = searchedAt(recordBlob(uploads.hashes, upload), query) as SearchedQuery;
       best.set(key, {
         id: eventId(row.content_id, list, entryId, version),
         contentId: row.content_id,

@@ -16,7 +16,7 @@ import {
 } from './events.js';
 import { FindPool, PassSearch } from './find-pool.js';
 import { findMatches } from './find.js';
-import { encodeSearched } from './record.js';
+import { encodeSearched, recordBlobs } from './record.js';
 
 const random = mulberry32(2207);
 const randomHash = (): Uint8Array => Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256));
@@ -190,7 +190,7 @@ describe('the rescan search threads', () => {
     const gone = 8;
     const uploadBatch: UploadBatch = {
       seq: rows.map((row) => row.seq),
-      hashes: rows.map((row) => row.hashes),
+      hashes: recordBlobs(rows.map((row) => row.hashes)),
       details: (upload) => {
         read.push(upload);
         return upload === gone ? undefined : rows[upload];

@@ -125,43 +125,51 @@ function damaged(why: string): HashwardenError {
   return new HashwardenError('ERR_STORE', `Seen record: ${why} do not decode: a damaged or altered seen store`);
 }
 
-/** Called by {@link walk} for each hash of a blob: its algorithm, tag, frame (-1: none) and where its bytes start. */
-type Visit = (algorithm: AlgorithmName, tag: number, frame: number, at: number, width: number) => void;
+/** Each algorithm's name and hash bytes by its code in the blob (undefined, 0: no such code). */
+const NAME_OF: readonly (AlgorithmName | undefined)[] = Array.from({ length: 256 }, (_, code) => BY_CODE.get(code));
+const WIDTH_OF = Uint8Array.from(NAME_OF, (name) => (name === undefined ? 0 : WIDTHS[name]));
 
-/** The blob a read returned, checked for its format; `ERR_STORE` when missing or of another version. */
-function blobOf(stored: Uint8Array | null): Uint8Array {
-  if (stored === null) throw damaged('its hashes (missing or over 16 MiB)');
-  // A Buffer from SQLite read as a plain Uint8Array, so the hashes are what `matchImage` made.
-  const blob = new Uint8Array(stored.buffer, stored.byteOffset, stored.length);
-  if (blob[0] !== SEEN_FORMAT) throw damaged(`its hashes (format ${blob[0] ?? 'missing'})`);
-  return blob;
+/**
+ * What {@link step} read of one hash, read before the next step: one object reused for every hash
+ * walked rather than one a hash (a rescan walks millions of records).
+ */
+const hashRead = { code: 0, tag: 0, frame: -1, width: 0 };
+
+/** The record at `start`..`end` of `bytes`, checked for its format; `ERR_STORE` when missing (`start` -1) or of another version. */
+function checkFormat(bytes: Uint8Array, start: number, end: number): void {
+  if (start < 0) throw damaged('its hashes (missing or over 16 MiB)');
+  if (start >= end || bytes[start] !== SEEN_FORMAT)
+    throw damaged(`its hashes (format ${start < end ? bytes[start] : 'missing'})`);
 }
 
-/** Visits each hash of `blob` in order, checking each; `ERR_STORE` at the first that does not decode. */
-function walk(blob: Uint8Array, visit: Visit): void {
-  let at = 1;
-  while (at < blob.length) {
-    const algorithm = BY_CODE.get(blob[at] as number);
-    if (algorithm === undefined) throw damaged(`its hashes (algorithm code ${blob[at]})`);
-    const tag = blob[at + 1];
-    if (
-      tag === undefined ||
-      (tag & ~(TRANSFORM_MASK | TRIMMED | HAS_FRAME)) !== 0 ||
-      (tag & TRANSFORM_MASK) > DIHEDRAL_NAMES.length
-    )
-      throw damaged(`its hashes (tag ${tag ?? 'missing'})`);
-    at += 2;
-    let frame = -1;
-    if ((tag & HAS_FRAME) !== 0) {
-      if (at + 2 > blob.length) throw damaged('its hashes (a short frame)');
-      frame = (blob[at] as number) | ((blob[at + 1] as number) << 8);
-      at += 2;
-    }
-    const width = WIDTHS[algorithm];
-    if (at + width > blob.length) throw damaged('its hashes (a short hash)');
-    visit(algorithm, tag, frame, at, width);
-    at += width;
+/**
+ * Reads the hash of a record at `at` (below `end`, the record's end) into {@link hashRead}, checking it;
+ * returns where its bytes start. `ERR_STORE` when it does not decode.
+ */
+function step(bytes: Uint8Array, at: number, end: number): number {
+  const code = bytes[at] as number;
+  const width = WIDTH_OF[code] as number;
+  if (width === 0) throw damaged(`its hashes (algorithm code ${code})`);
+  const tag = at + 1 < end ? (bytes[at + 1] as number) : undefined;
+  if (
+    tag === undefined ||
+    (tag & ~(TRANSFORM_MASK | TRIMMED | HAS_FRAME)) !== 0 ||
+    (tag & TRANSFORM_MASK) > DIHEDRAL_NAMES.length
+  )
+    throw damaged(`its hashes (tag ${tag ?? 'missing'})`);
+  let from = at + 2;
+  let frame = -1;
+  if ((tag & HAS_FRAME) !== 0) {
+    if (from + 2 > end) throw damaged('its hashes (a short frame)');
+    frame = (bytes[from] as number) | ((bytes[from + 1] as number) << 8);
+    from += 2;
   }
+  if (from + width > end) throw damaged('its hashes (a short hash)');
+  hashRead.code = code;
+  hashRead.tag = tag;
+  hashRead.frame = frame;
+  hashRead.width = width;
+  return from;
 }
 
 /**
@@ -169,19 +177,50 @@ function walk(blob: Uint8Array, visit: Visit): void {
  * that is not one (an unknown version or algorithm code, a tag out of range, a short hash).
  */
 export function decodeSearched(stored: Uint8Array | null): SearchedQuery[] {
-  const blob = blobOf(stored);
+  const blob = checkedBlob(stored);
   const out: SearchedQuery[] = [];
-  walk(blob, (algorithm, tag, frame, at, width) => {
-    const transform = tag & TRANSFORM_MASK;
-    out.push({
-      algorithm,
-      hash: blob.subarray(at, at + width),
-      ...(transform === 0 ? {} : { transform: DIHEDRAL_NAMES[transform - 1] as DihedralName }),
-      ...((tag & TRIMMED) !== 0 ? { trimmed: true as const } : {}),
-      ...(frame === -1 ? {} : { frame }),
-    });
-  });
+  for (let at = 1; at < blob.length; ) {
+    const from = step(blob, at, blob.length);
+    out.push(queryAt(blob, from));
+    at = from + hashRead.width;
+  }
   return out;
+}
+
+/**
+ * The `position`-th hash of a blob {@link encodeSearched} made, as {@link decodeSearched} gives it,
+ * unpacking none of the others (a record of a long animation holds thousands); undefined past its
+ * last. `ERR_STORE` as {@link decodeSearched} for the hashes up to it.
+ */
+export function searchedAt(stored: Uint8Array | null, position: number): SearchedQuery | undefined {
+  const blob = checkedBlob(stored);
+  for (let at = 1, k = 0; at < blob.length; k++) {
+    const from = step(blob, at, blob.length);
+    if (k === position) return queryAt(blob, from);
+    at = from + hashRead.width;
+  }
+  return undefined;
+}
+
+/** The blob a read returned, checked for its format; `ERR_STORE` when missing or of another version. */
+function checkedBlob(stored: Uint8Array | null): Uint8Array {
+  // A Buffer from SQLite read as a plain Uint8Array, so the hashes are what `matchImage` made.
+  const blob = stored === null ? new Uint8Array(0) : new Uint8Array(stored.buffer, stored.byteOffset, stored.length);
+  checkFormat(blob, stored === null ? -1 : 0, blob.length);
+  return blob;
+}
+
+/** The hash {@link step} has just read, whose bytes start at `from`, as a query (its hash a view into `blob`). */
+function queryAt(blob: Uint8Array, from: number): SearchedQuery {
+  const { code, tag, frame, width } = hashRead;
+  const transform = tag & TRANSFORM_MASK;
+  return {
+    algorithm: NAME_OF[code] as AlgorithmName,
+    hash: blob.subarray(from, from + width),
+    ...(transform === 0 ? {} : { transform: DIHEDRAL_NAMES[transform - 1] as DihedralName }),
+    ...((tag & TRIMMED) !== 0 ? { trimmed: true as const } : {}),
+    ...(frame === -1 ? {} : { frame }),
+  };
 }
 
 /**
@@ -197,39 +236,105 @@ export interface PackedHashes {
 }
 
 /**
- * Every hash of `blobs` (records' blobs, as {@link decodeSearched} takes them) of the algorithms
- * `wanted` (default: all), packed per algorithm in record order without an object per hash: a rescan reads millions of records and
- * finds a few, and unpacks into objects only the records a search found ({@link decodeSearched}).
+ * Records' blobs back to back in one buffer, as a rescan reads a group of them: record i's is bytes
+ * `start[i]` to `end[i]` of `bytes`, `start[i]` -1 when the store gave none (missing, or over its bound).
+ */
+export interface RecordBlobs {
+  readonly bytes: Uint8Array;
+  readonly start: Float64Array;
+  readonly end: Float64Array;
+}
+
+/** `blobs` (records' blobs, as {@link decodeSearched} takes them) as {@link RecordBlobs}. */
+export function recordBlobs(blobs: readonly (Uint8Array | null)[]): RecordBlobs {
+  const start = new Float64Array(blobs.length);
+  const end = new Float64Array(blobs.length);
+  let size = 0;
+  blobs.forEach((blob, i) => {
+    start[i] = blob === null ? -1 : size;
+    size += blob?.length ?? 0;
+    end[i] = blob === null ? -1 : size;
+  });
+  const bytes = new Uint8Array(size);
+  blobs.forEach((blob, i) => {
+    if (blob !== null) bytes.set(blob, start[i] as number);
+  });
+  return { bytes, start, end };
+}
+
+/** Record `record`'s blob of `blobs`, a view (null when the store gave none). */
+export function recordBlob(blobs: RecordBlobs, record: number): Uint8Array | null {
+  const start = blobs.start[record] as number;
+  return start < 0 ? null : blobs.bytes.subarray(start, blobs.end[record] as number);
+}
+
+/** One algorithm's hashes as {@link packSearched} fills them: room for the most, `filled` so far. */
+interface PackSlot {
+  readonly hashes: Uint8Array;
+  readonly view: DataView;
+  readonly record: Uint32Array;
+  readonly position: Uint32Array;
+  filled: number;
+}
+
+/**
+ * Every hash of `blobs` of the algorithms `wanted` (default: all), packed per algorithm in record
+ * order, in one walk of the blobs without an object per record or hash: a rescan reads millions of
+ * records and finds a few, and unpacks into an object only a hash a search found ({@link searchedAt}).
  * `ERR_STORE` for a blob that does not decode, as {@link decodeSearched}.
  */
 export function packSearched(
-  blobs: readonly (Uint8Array | null)[],
+  blobs: RecordBlobs,
   wanted?: ReadonlySet<AlgorithmName>,
 ): Map<AlgorithmName, PackedHashes> {
-  const checked = blobs.map(blobOf);
-  const counts = new Map<AlgorithmName, number>();
-  for (const blob of checked)
-    walk(blob, (algorithm) => {
-      if (wanted === undefined || wanted.has(algorithm)) counts.set(algorithm, (counts.get(algorithm) ?? 0) + 1);
-    });
-  const out = new Map<AlgorithmName, PackedHashes & { filled: number }>();
-  for (const [algorithm, count] of counts) {
-    const hashes = new Uint8Array(count * WIDTHS[algorithm]);
-    out.set(algorithm, { count, hashes, record: new Uint32Array(count), position: new Uint32Array(count), filled: 0 });
+  const { bytes, start, end } = blobs;
+  const source = new DataView(bytes.buffer, bytes.byteOffset, bytes.length);
+  // Sized for the most hashes of each width the bytes could hold (a hash takes at least its width
+  // and 2 bytes), then cut to what was found: one walk instead of one to count and one to copy.
+  const slots: PackSlot[] = [];
+  for (const [name, code] of Object.entries(CODES) as [AlgorithmName, number][]) {
+    if (wanted !== undefined && !wanted.has(name)) continue;
+    const most = Math.floor(bytes.length / (WIDTHS[name] + 2));
+    const hashes = new Uint8Array(most * WIDTHS[name]);
+    slots[code] = {
+      hashes,
+      view: new DataView(hashes.buffer),
+      record: new Uint32Array(most),
+      position: new Uint32Array(most),
+      filled: 0,
+    };
   }
-  checked.forEach((blob, record) => {
+  for (let record = 0; record < start.length; record++) {
+    const from = start[record] as number;
+    const to = end[record] as number;
+    checkFormat(bytes, from, to);
     let position = 0;
-    walk(blob, (algorithm, _tag, _frame, at, width) => {
-      const packed = out.get(algorithm);
+    for (let at = from + 1; at < to; position++) {
+      const hash = step(bytes, at, to);
+      const { code, width } = hashRead;
+      at = hash + width;
       // An algorithm the search has no table for: left unpacked, its place in the record still counted.
-      if (packed === undefined) {
-        position++;
-        return;
-      }
-      const k = packed.filled++;
-      packed.hashes.set(blob.subarray(at, at + width), k * width);
-      packed.record[k] = record;
-      packed.position[k] = position++;
+      const slot = slots[code];
+      if (slot === undefined) continue;
+      const k = slot.filled++;
+      // Four bytes at a time (a view to copy from would be an object a hash), then any bytes left.
+      const into = k * width;
+      let b = 0;
+      for (; b + 4 <= width; b += 4) slot.view.setUint32(into + b, source.getUint32(hash + b));
+      for (; b < width; b++) slot.hashes[into + b] = bytes[hash + b] as number;
+      slot.record[k] = record;
+      slot.position[k] = position;
+    }
+  }
+  const out = new Map<AlgorithmName, PackedHashes>();
+  slots.forEach((slot, code) => {
+    if (slot.filled === 0) return;
+    const width = WIDTH_OF[code] as number;
+    out.set(NAME_OF[code] as AlgorithmName, {
+      count: slot.filled,
+      hashes: slot.hashes.subarray(0, slot.filled * width),
+      record: slot.record.subarray(0, slot.filled),
+      position: slot.position.subarray(0, slot.filled),
     });
   });
   return out;

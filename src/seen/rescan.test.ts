@@ -7,7 +7,7 @@ import { HashStore } from '../store/store.js';
 import { fuzzTestTimeout } from '../testing/fuzz.js';
 import { collect, rescanExactness } from '../testing/rescan-property.js';
 import { resultOf } from '../testing/seen.js';
-import { compareIds, type RescanEvent } from './rescan.js';
+import { compareIds, groupBlobs, type RescanEvent } from './rescan.js';
 import { SeenStore } from './store.js';
 
 let dir: string;
@@ -38,6 +38,54 @@ describe('rescan', () => {
       }, 25),
     fuzzTestTimeout(),
   );
+});
+
+describe('a group’s blob', () => {
+  /** A group's blob as SQLite makes it: per upload its seq, its blob's length (all ones: none) and its blob. */
+  const groupOf = (uploads: readonly [number, number[] | null][]) =>
+    Uint8Array.from(
+      uploads.flatMap(([seq, blob]) => {
+        const head = Buffer.alloc(12);
+        head.writeBigUInt64BE(BigInt(seq));
+        head.writeUInt32BE(blob === null ? 0xffffffff : blob.length, 8);
+        return [...head, ...(blob ?? [])];
+      }),
+    );
+
+  it('splits into each upload’s seq and blob, none for an upload over its bound', () => {
+    const read = groupBlobs(
+      groupOf([
+        [7, [1, 2]],
+        [2 ** 40 + 9, null],
+        [2 ** 40 + 10, [1]],
+      ]),
+      3,
+    );
+    expect(Array.from(read?.seq ?? [])).toEqual([7, 2 ** 40 + 9, 2 ** 40 + 10]);
+    expect([...(read?.hashes.start ?? [])]).toEqual([12, -1, 38]);
+    expect([...(read?.hashes.end ?? [])]).toEqual([14, 26, 39]);
+  });
+
+  it('is refused out of seq order, so the group is read a row an upload', () => {
+    expect(
+      groupBlobs(
+        groupOf([
+          [8, [1]],
+          [7, [1]],
+        ]),
+        2,
+      ),
+    ).toBeUndefined();
+    expect(
+      groupBlobs(
+        groupOf([
+          [8, [1]],
+          [8, [1]],
+        ]),
+        2,
+      ),
+    ).toBeUndefined();
+  });
 });
 
 describe('rescan checkpoints', () => {
@@ -104,6 +152,62 @@ describe('rescan checkpoints', () => {
     reopened = SeenStore.open(join(dir, 'seen.db'));
     expect((await collect(reopened.rescan(store))).map((e) => e.contentId)).toEqual(['x']);
     reopened.close();
+    store.close();
+  });
+
+  it('reads uploads whose hashes pass a group’s byte bound in the next group, losing none, and refuses one over its own', async () => {
+    // Six records of 14 MiB (blockhash hashes no table searches, then one MD5): past 64 MiB a group stops.
+    const count = 6;
+    const filler = Math.floor((14 * 1024 * 1024) / 34);
+    const blob = (i: number) => {
+      const out = Buffer.alloc(1 + filler * 34 + 18, 0xab);
+      out[0] = 1;
+      for (let k = 0; k < filler; k++) out.writeUInt16BE(0x0100, 1 + k * 34);
+      out.writeUInt16BE(0x0300, 1 + filler * 34);
+      Buffer.from(md5(i), 'hex').copy(out, 3 + filler * 34);
+      return out;
+    };
+    const store = HashStore.open(join(dir, 'hashes.db'));
+    store.importEntries(
+      Array.from({ length: count }, (_, i) => ({ list: 'l', id: `e${i}`, algorithm: 'md5' as const, hash: md5(i) })),
+    );
+    SeenStore.open(join(dir, 'seen.db')).close();
+    const raw = new (loadDriver())(join(dir, 'seen.db'));
+    const insert = raw.prepare("INSERT INTO seen (content_id, at, versions, hashes) VALUES (?, ?, '{}', ?)");
+    for (let i = 0; i < count; i++) insert.run(`u${i}`, Date.now(), blob(i));
+    raw.close();
+    const seen = SeenStore.open(join(dir, 'seen.db'));
+    expect((await collect(seen.rescan(store))).map((e) => `${e.contentId} ${e.entryId}`)).toEqual(
+      Array.from({ length: count }, (_, i) => `u${i} e${i}`),
+    );
+    seen.close();
+    // A record over the bound is read as none, in its place among the group's: refused, not skipped.
+    const alter = new (loadDriver())(join(dir, 'seen.db'));
+    alter.prepare("UPDATE seen SET hashes = zeroblob(17 * 1024 * 1024) WHERE content_id = 'u1'").run();
+    alter.close();
+    store.importEntries([{ list: 'm', id: 'e0', algorithm: 'md5', hash: md5(0) }]);
+    const reopened = SeenStore.open(join(dir, 'seen.db'));
+    await expect(collect(reopened.rescan(store))).rejects.toMatchObject({ code: 'ERR_STORE' });
+    reopened.close();
+    store.close();
+  });
+
+  it('finds the same in a seen store of UTF-16 text as in one of UTF-8', async () => {
+    const raw = new (loadDriver())(join(dir, 'seen.db'));
+    raw.pragma('encoding = "UTF-16le"');
+    raw.exec('CREATE TABLE t (a); DROP TABLE t'); // written: the file now exists, in UTF-16
+    raw.close();
+    const { store, seen } = seeded(3);
+    const utf16 = new (loadDriver())(join(dir, 'seen.db'), { readonly: true });
+    expect(utf16.pragma('encoding', { simple: true })).toBe('UTF-16le');
+    utf16.close();
+    seen.record('none', resultOf([{ algorithm: 'md5', hash: bytes(md5(99)) }], {}));
+    expect((await collect(seen.rescan(store, { batchSize: 2 }))).map((e) => `${e.contentId} ${e.entryId}`)).toEqual([
+      'u0 e0',
+      'u1 e1',
+      'u2 e2',
+    ]);
+    seen.close();
     store.close();
   });
 

@@ -26,7 +26,7 @@ import {
   type UploadDetails,
 } from './events.js';
 import { PassSearch } from './find-pool.js';
-import { recordedVersions, SEEN_HASHES_COLUMN, SEEN_VERSIONS_COLUMN, type SeenRow } from './record.js';
+import { recordBlobs, recordedVersions, SEEN_HASHES_COLUMN, SEEN_VERSIONS_COLUMN, type SeenRow } from './record.js';
 
 export type { RescanEvent, ResolvedRescanOptions } from './events.js';
 
@@ -210,6 +210,77 @@ function roundTables(
  */
 const SEARCH_GROUP = 16_384;
 
+/**
+ * Bytes of hashes a group reads past its first upload: SQLite builds a group's blob whole (and
+ * refuses one past its length limit, a billion bytes by default), and SEARCH_GROUP uploads of long
+ * animations would hold gigabytes. Many times a group of still images' blobs (a few MB).
+ */
+const GROUP_BYTES = 64 * 1024 * 1024;
+
+/** Bytes before each upload's blob in a group's: its seq (8, big-endian) and its blob's length (4; all ones: none). */
+const UPLOAD_HEAD = 12;
+
+/** The length a group's blob gives an upload whose hashes the read left NULL (over their bound). */
+const NO_BLOB = 0xffffffff;
+
+/**
+ * Each group of uploads, as one blob SQLite concatenates (each upload's seq, its blob's length, its
+ * blob): one value a group rather than an array, a number and a Buffer an upload, which cost more
+ * to make and collect than the search of their hashes. The window sums the blobs' lengths, so a
+ * group stops once GROUP_BYTES are read. The blob is made as text (SQLite concatenates no blobs),
+ * which keeps the bytes as they are in a UTF-8 database only. The window hands the rows on in seq
+ * order, which an ORDER BY in the aggregate would sort again at a cost: {@link groupBlobs} checks it.
+ */
+const GROUP_SQL = `SELECT count(*), CAST(group_concat(unhex(printf('%016x%08x', seq, coalesce(octet_length(hashes), ${NO_BLOB}))) || coalesce(hashes, x''), x'') AS BLOB)
+  FROM (SELECT seq, hashes, sum(coalesce(octet_length(hashes), 0)) OVER (ORDER BY seq ROWS UNBOUNDED PRECEDING) AS upto
+    FROM (SELECT seq, ${SEEN_HASHES_COLUMN} FROM seen WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?))
+  WHERE upto - coalesce(octet_length(hashes), 0) < ${GROUP_BYTES}`;
+
+/** A group's uploads: their seq and hashes blobs, as {@link UploadBatch} holds them. */
+type GroupRead = Pick<UploadBatch, 'seq' | 'hashes'>;
+
+/** The uploads of a blob {@link GROUP_SQL} made (`count` of them); undefined when not in seq order. */
+export function groupBlobs(blob: Uint8Array, count: number): GroupRead | undefined {
+  const view = new DataView(blob.buffer, blob.byteOffset, blob.length);
+  const seq = new Float64Array(count);
+  const start = new Float64Array(count);
+  const end = new Float64Array(count);
+  let at = 0;
+  for (let i = 0; i < count; i++) {
+    seq[i] = view.getUint32(at) * 2 ** 32 + view.getUint32(at + 4);
+    if (i > 0 && (seq[i] as number) <= (seq[i - 1] as number)) return undefined;
+    const length = view.getUint32(at + 8);
+    at += UPLOAD_HEAD;
+    start[i] = length === NO_BLOB ? -1 : at;
+    if (length !== NO_BLOB) at += length;
+    end[i] = at;
+  }
+  return { seq, hashes: { bytes: blob, start, end } };
+}
+
+/**
+ * Reads a group of uploads from above `after`: as one blob a group ({@link GROUP_SQL}), or a row
+ * an upload from a database of another text encoding (and, should SQLite ever concatenate out of
+ * order, for that group).
+ */
+function groupReader(db: Connection, since: number, size: number): (after: number) => GroupRead {
+  const rows = db
+    .prepare<[number, number, number], [number, Uint8Array | null]>(
+      `SELECT seq, ${SEEN_HASHES_COLUMN} FROM seen WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`,
+    )
+    .raw();
+  const byRow = (after: number): GroupRead => {
+    const read = rows.all(after, since, size);
+    return { seq: read.map((row) => row[0]), hashes: recordBlobs(read.map((row) => row[1])) };
+  };
+  if (db.pragma('encoding', { simple: true }) !== 'UTF-8') return byRow;
+  const group = db.prepare<[number, number, number], [number, Uint8Array | null]>(GROUP_SQL).raw();
+  return (after) => {
+    const [count, blob] = group.get(after, since, size) as [number, Uint8Array | null];
+    return blob === null ? { seq: [], hashes: recordBlobs([]) } : (groupBlobs(blob, count) ?? byRow(after));
+  };
+}
+
 /** A group of uploads read and handed to the search, with its events to come. */
 interface Group {
   readonly uploads: UploadBatch;
@@ -235,13 +306,9 @@ export async function* rescanRounds(
   if (cursorOf.get() === undefined) startRound(db, store);
   const start = cursorOf.get() as Cursor;
   const { main, late } = roundTables(db, store, start, options);
-  // Every upload is read for its hashes alone, as arrays (no object of named columns a row); the
-  // rest of a record only for the few uploads a search found.
-  const next = db
-    .prepare<[number, number, number], [number, Uint8Array | null]>(
-      `SELECT seq, ${SEEN_HASHES_COLUMN} FROM seen WHERE seq > ? AND at >= ? ORDER BY seq LIMIT ?`,
-    )
-    .raw();
+  // Every upload is read for its hashes alone, a group at a time; the rest of a record only for
+  // the few uploads a search found.
+  const next = groupReader(db, options.since, Math.max(options.batchSize, SEARCH_GROUP));
   const detailsOf = db.prepare<[number], UploadDetails>(
     `SELECT content_id, at, ${SEEN_VERSIONS_COLUMN} FROM seen WHERE seq = ?`,
   );
@@ -249,8 +316,7 @@ export async function* rescanRounds(
   let cursor = start.seq;
   if (main.tables.size > 0 || late !== undefined) {
     const search = new PassSearch(main, late, options.workers);
-    const readAhead = (rows: readonly [number, Uint8Array | null][]): Group => {
-      const seq = rows.map((row) => row[0]);
+    const readAhead = ({ seq, hashes }: GroupRead): Group => {
       // Content ids are unique in `seen`: each event's upload is found by its id.
       const place = new Map<string, number>();
       const details = (upload: number): UploadDetails | undefined => {
@@ -258,7 +324,7 @@ export async function* rescanRounds(
         if (row !== undefined) place.set(row.content_id, upload);
         return row;
       };
-      const uploads = { seq, hashes: rows.map((row) => row[1]), details };
+      const uploads = { seq, hashes, details };
       return { uploads, place, events: search.events(uploads) };
     };
     try {
@@ -268,8 +334,8 @@ export async function* rescanRounds(
       let read = cursor;
       let inHand: Group | undefined;
       for (;;) {
-        const rows = next.all(read, options.since, Math.max(options.batchSize, SEARCH_GROUP));
-        const ahead = rows.length === 0 ? undefined : readAhead(rows);
+        const group = next(read);
+        const ahead = group.seq.length === 0 ? undefined : readAhead(group);
         // Awaited below, after the group in hand: never an unhandled rejection meanwhile.
         ahead?.events.catch(() => undefined);
         if (inHand !== undefined) {

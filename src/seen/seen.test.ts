@@ -12,7 +12,7 @@ import type { SearchedQuery } from '../matcher/searched.js';
 import { loadDriver } from '../store/driver.js';
 import { HashStore } from '../store/store.js';
 import { resultOf } from '../testing/seen.js';
-import { decodeSearched, encodeSearched, packSearched } from './record.js';
+import { decodeSearched, encodeSearched, packSearched, recordBlobs, searchedAt } from './record.js';
 import { SeenStore } from './store.js';
 
 let dir: string;
@@ -116,7 +116,7 @@ describe('the seen record', () => {
     expect(refused(join(dir, 'seen.db'))).toBe('ERR_STORE');
   });
 
-  it('packs hashes with their transform, border and frame, leaving out repeats, and refuses a damaged blob', () => {
+  it('packs hashes with their transform, border and frame, leaving out repeats, unpacks any one, and refuses a damaged blob', () => {
     const queries: SearchedQuery[] = [
       { algorithm: 'pdq', hash: bytes(PDQ_A), transform: 'original' },
       { algorithm: 'pdq', hash: bytes(PDQ_A), transform: 'rot90' },
@@ -125,9 +125,18 @@ describe('the seen record', () => {
     ];
     const blob = encodeSearched(queries);
     expect(decodeSearched(blob)).toEqual([queries[0], queries[2], queries[3]]);
+    // One hash alone, unpacking none before it: the same as decoding them all.
+    expect([0, 1, 2, 3].map((position) => searchedAt(blob, position))).toEqual([
+      queries[0],
+      queries[2],
+      queries[3],
+      undefined,
+    ]);
+    expect(() => searchedAt(null, 0)).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
     expect(DIHEDRAL_NAMES).toHaveLength(8);
     for (const bad of [Uint8Array.of(2), Uint8Array.of(1, 9, 0), blob.subarray(0, blob.length - 1)]) {
       expect(() => decodeSearched(bad)).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
+      expect(() => searchedAt(bad, 2)).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
     }
   });
 
@@ -146,7 +155,7 @@ describe('the seen record', () => {
       ],
     ];
     const blobs = records.map(encodeSearched);
-    const packed = packSearched(blobs);
+    const packed = packSearched(recordBlobs(blobs));
     expect([...packed.keys()].sort()).toEqual(['blockhash', 'pdq', 'sha1']);
     for (const [algorithm, p] of packed) {
       const width = p.hashes.length / p.count;
@@ -161,11 +170,13 @@ describe('the seen record', () => {
       });
     }
     // Only the algorithms asked for: the same hashes, each still at its place among all of its record's.
-    const pdqOnly = packSearched(blobs, new Set(['pdq']));
+    const pdqOnly = packSearched(recordBlobs(blobs), new Set(['pdq']));
     expect([...pdqOnly.keys()]).toEqual(['pdq']);
     expect(pdqOnly.get('pdq')).toEqual(packed.get('pdq'));
     for (const bad of [Uint8Array.of(2), Uint8Array.of(1, 9, 0), (blobs[0] as Uint8Array).subarray(0, 5), null]) {
-      expect(() => packSearched([blobs[2] as Uint8Array, bad])).toThrow(expect.objectContaining({ code: 'ERR_STORE' }));
+      expect(() => packSearched(recordBlobs([blobs[2] as Uint8Array, bad]))).toThrow(
+        expect.objectContaining({ code: 'ERR_STORE' }),
+      );
     }
   });
 });
