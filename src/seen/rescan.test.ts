@@ -368,7 +368,7 @@ describe('rescan checkpoints', () => {
   });
 
   it('orders ids as SQLite does, by their UTF-8 bytes, also where UTF-16 order differs', () => {
-    const ids = ['b', 'a', 'ab', '\u00e9', '\ue000', '\u{1f600}', '\uffff', 'a\u{1f600}', 'a\ue000', ''];
+    const ids = ['b', 'a', 'ab', '\u00e9', '\ue000', '\u{1f601}', '\u{1f600}', '\uffff', 'a\u{1f600}', 'a\ue000', ''];
     const db = new (loadDriver())(':memory:');
     db.exec('CREATE TABLE t (id TEXT)');
     for (const id of ids) db.prepare('INSERT INTO t VALUES (?)').run(id);

@@ -71,7 +71,8 @@ export function compareIds(a: string, b: string): number {
   const x = a.charCodeAt(i);
   const y = b.charCodeAt(i);
   if (x < 0xd800 && y < 0xd800) return x - y;
-  return Buffer.compare(Buffer.from(a.slice(i)), Buffer.from(b.slice(i)));
+  // Whole strings: from `i` alone a surrogate pair could be cut in two.
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
 function writeRound(db: Connection, store: HashStore, lists: readonly ListHeader[]): void {
