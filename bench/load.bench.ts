@@ -78,7 +78,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { HashwardenError, Matcher, type ImageMatchResult } from '../src/index.js';
+import { HashwardenError, Matcher, type ImageMatchResult, type StormEvent } from '../src/index.js';
 import type { HostileEntry } from '../test-vectors/hostile.js';
 import { environment, ROOT, SHARED, sharedPhotos, testVectorImages } from './corpus.js';
 import { writeLoadLists } from './load-lists.js';
@@ -228,8 +228,8 @@ interface Report {
   /** CPU time of the JavaScript thread alone (Linux; NaN elsewhere). */
   readonly mainCpuMs: number;
   readonly calls: number;
-  /** Storms the match-rate alarm raised (0 with `--storm off`). */
-  readonly storms: number;
+  /** The entries whose storms the match-rate alarm raised (none with `--storm off`). */
+  readonly storms: readonly string[];
   readonly counts: Record<string, number>;
   readonly byClass: Record<
     string,
@@ -290,11 +290,13 @@ async function child(configPath: string): Promise<void> {
   let started = performance.now();
   // The workers bound the calls (--concurrency): none is refused with ERR_BUSY, each waits its turn
   // in the matcher's line behind the uploads it holds (its default concurrency), and is timed so.
-  let storms = 0;
+  const storms: string[] = [];
   const matcher = await Matcher.open(config.snapshot, {
     maxQueued: Infinity,
     ...(config.hashThreads === undefined ? {} : { hashThreads: config.hashThreads }),
-    ...(config.storm ? { onStorm: () => void storms++ } : { storm: false }),
+    ...(config.storm
+      ? { onStorm: (e: StormEvent) => void storms.push(`${e.list}/${e.entryId} (${e.algorithm})`) }
+      : { storm: false }),
   });
   const openMs = performance.now() - started;
   const describe = matcher
@@ -709,7 +711,9 @@ async function parent(): Promise<void> {
     console.log(
       `| ${r.calls.toLocaleString('en')} | ${concurrency} | ${(r.wallMs / 1000).toFixed(1)} | ${((r.calls / r.wallMs) * 1000).toFixed(1)} | ${ms(r.latency.p50)} | ${ms(r.latency.p90)} | ${ms(r.latency.p99)} | ${ms(r.latency.max)} | ${(r.cpuMs / 1000).toFixed(1)} (${(r.cpuMs / r.wallMs).toFixed(2)}) | ${ms(r.eventLoop.p50)} / ${ms(r.eventLoop.p99)} / ${ms(r.eventLoop.max)} |`,
     );
-    console.log(`\nmatch-rate alarm: ${storm ? `on (defaults), ${r.storms} storms raised` : 'off (storm: false)'}`);
+    console.log(
+      `\nmatch-rate alarm: ${storm ? `on (defaults), ${r.storms.length} storms raised${r.storms.length > 0 ? `: ${r.storms.join(', ')}` : ''}` : 'off (storm: false)'}`,
+    );
     console.log(
       `hashing threads: ${hashThreads ?? 'the default (one per core)'}; CPU per call ${(r.cpuMs / r.calls).toFixed(1)} ms; cores busy ${(r.cpuMs / r.wallMs).toFixed(2)}; one upload alone (reference pass) ${(r.referenceMs / files.length).toFixed(1)} ms a file`,
     );
