@@ -18,8 +18,8 @@
  * - hide a real storm: only by making `maxTracked` other entries match between two consecutive
  *   matches of the storming entry, which is then evicted and forgotten. A storm at the default
  *   threshold and window (100 in 10 minutes) matches every 6 s or more often, so that takes more
- *   than 10,000 distinct listed images matched in 6 s on one instance, about 25 times what a
- *   2-core instance hashes (about 65 uploads/s, docs/benchmark.md): each of them a near copy of a
+ *   than 10,000 distinct listed images matched in 6 s on one instance, some 20 times what a
+ *   2-core instance hashes (60–100 uploads/s on the load bench): each of them a near copy of a
  *   listed image, which such an attacker would have to hold.
  */
 import type { AlgorithmName } from '../algorithms/registry.js';
@@ -45,14 +45,14 @@ export const DEFAULT_STORM_WINDOW_MS = 600_000;
 export const DEFAULT_STORM_THRESHOLD = 100;
 
 /**
- * Default bound on the entries counted at once: 10,000. An entry's record is about 200 bytes and its
- * key (list, algorithm, id), so 10,000 are 2–3 MB with ids of a few dozen characters (at most about
- * 45 MB with ids of the 1,024-character limit). At 100 matches an entry, a window would need a
+ * Default bound on the entries counted at once: 10,000. An entry's record and key (list, algorithm,
+ * id) measured 640 bytes with ids of 36 characters (bench/storm-counter.bench.ts), so 10,000 are
+ * about 6 MB (some 50 MB at most with ids of the 1,024-character limit). At 100 matches an entry, a window would need a
  * million matches on one instance for 10,000 entries to each be in storm at once.
  */
 export const DEFAULT_STORM_MAX_TRACKED = 10_000;
 
-/** The largest `maxTracked`: a million records is a few hundred MB at most, past which a matcher should not go. */
+/** The largest `maxTracked`: a million records are some 640 MB with short ids, past which a matcher should not go. */
 const MAX_STORM_TRACKED = 1_000_000;
 
 /** The longest window taken: a week, well past any rate an operator acts on. */
