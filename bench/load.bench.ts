@@ -60,6 +60,8 @@
  *          --hang-seconds N   a call not settled after N s is a hang (default 120)
  *          --seed N           seed of the random entries and of the call order (default 20261129)
  *          --json FILE        also write the figures as JSON
+ *          --storm on|off     the match-rate alarm at its defaults, storms counted in the report
+ *                             (default), or `storm: false`: alternate runs to see what counting costs
  *          --hash-threads N   the matcher's hashThreads, 0–1024 (0: hashing on the JavaScript
  *                             thread; default: the matcher's, one per core)
  * Environment: passed to the child as it is, e.g. UV_THREADPOOL_SIZE (libuv threads, where sharp
@@ -76,7 +78,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { HashwardenError, Matcher, type ImageMatchResult } from '../src/index.js';
+import { HashwardenError, Matcher, type ImageMatchResult, type StormEvent } from '../src/index.js';
 import type { HostileEntry } from '../test-vectors/hostile.js';
 import { environment, ROOT, SHARED, sharedPhotos, testVectorImages } from './corpus.js';
 import { writeLoadLists } from './load-lists.js';
@@ -97,6 +99,7 @@ const { values: args } = parseArgs({
     seed: { type: 'string', default: '20261129' },
     json: { type: 'string' },
     'hash-threads': { type: 'string' },
+    storm: { type: 'string', default: 'on' },
     child: { type: 'string' },
   },
   strict: true,
@@ -127,6 +130,8 @@ interface Config {
   readonly concurrency: number;
   /** The matcher's `hashThreads`; absent: its default. */
   readonly hashThreads?: number;
+  /** The match-rate alarm on (its defaults) or off (`storm: false`). */
+  readonly storm: boolean;
   readonly input: InputMode;
   readonly hangSeconds: number;
   readonly seed: number;
@@ -223,6 +228,8 @@ interface Report {
   /** CPU time of the JavaScript thread alone (Linux; NaN elsewhere). */
   readonly mainCpuMs: number;
   readonly calls: number;
+  /** The entries whose storms the match-rate alarm raised (none with `--storm off`). */
+  readonly storms: readonly string[];
   readonly counts: Record<string, number>;
   readonly byClass: Record<
     string,
@@ -283,9 +290,13 @@ async function child(configPath: string): Promise<void> {
   let started = performance.now();
   // The workers bound the calls (--concurrency): none is refused with ERR_BUSY, each waits its turn
   // in the matcher's line behind the uploads it holds (its default concurrency), and is timed so.
+  const storms: string[] = [];
   const matcher = await Matcher.open(config.snapshot, {
     maxQueued: Infinity,
     ...(config.hashThreads === undefined ? {} : { hashThreads: config.hashThreads }),
+    ...(config.storm
+      ? { onStorm: (e: StormEvent) => void storms.push(`${e.list}/${e.entryId} (${e.algorithm})`) }
+      : { storm: false }),
   });
   const openMs = performance.now() - started;
   const describe = matcher
@@ -503,6 +514,7 @@ async function child(configPath: string): Promise<void> {
     cpuMs: (cpu.user + cpu.system) / 1000,
     mainCpuMs,
     calls: config.calls,
+    storms,
     counts,
     byClass,
     latency: {
@@ -561,6 +573,9 @@ async function parent(): Promise<void> {
   const hashThreads =
     args['hash-threads'] === undefined ? undefined : positiveInteger('hash-threads', args['hash-threads'], 1024, 0);
   const seed = positiveInteger('seed', args.seed, 2 ** 32 - 1);
+  if (args.storm !== 'on' && args.storm !== 'off')
+    throw new RangeError(`--storm: expected on or off, got ${JSON.stringify(args.storm)}`);
+  const storm = args.storm === 'on';
   if (args.input !== 'bytes' && args.input !== 'path')
     throw new RangeError(`--input: expected bytes or path, got ${JSON.stringify(args.input)}`);
   const input: InputMode = args.input;
@@ -624,6 +639,7 @@ async function parent(): Promise<void> {
       calls,
       concurrency,
       ...(hashThreads === undefined ? {} : { hashThreads }),
+      storm,
       input,
       hangSeconds,
       seed,
@@ -696,7 +712,10 @@ async function parent(): Promise<void> {
       `| ${r.calls.toLocaleString('en')} | ${concurrency} | ${(r.wallMs / 1000).toFixed(1)} | ${((r.calls / r.wallMs) * 1000).toFixed(1)} | ${ms(r.latency.p50)} | ${ms(r.latency.p90)} | ${ms(r.latency.p99)} | ${ms(r.latency.max)} | ${(r.cpuMs / 1000).toFixed(1)} (${(r.cpuMs / r.wallMs).toFixed(2)}) | ${ms(r.eventLoop.p50)} / ${ms(r.eventLoop.p99)} / ${ms(r.eventLoop.max)} |`,
     );
     console.log(
-      `\nhashing threads: ${hashThreads ?? 'the default (one per core)'}; CPU per call ${(r.cpuMs / r.calls).toFixed(1)} ms; cores busy ${(r.cpuMs / r.wallMs).toFixed(2)}; one upload alone (reference pass) ${(r.referenceMs / files.length).toFixed(1)} ms a file`,
+      `\nmatch-rate alarm: ${storm ? `on (defaults), ${r.storms.length} storms raised${r.storms.length > 0 ? `: ${r.storms.join(', ')}` : ''}` : 'off (storm: false)'}`,
+    );
+    console.log(
+      `hashing threads: ${hashThreads ?? 'the default (one per core)'}; CPU per call ${(r.cpuMs / r.calls).toFixed(1)} ms; cores busy ${(r.cpuMs / r.wallMs).toFixed(2)}; one upload alone (reference pass) ${(r.referenceMs / files.length).toFixed(1)} ms a file`,
     );
     console.log(
       `JavaScript thread CPU ${(r.mainCpuMs / 1000).toFixed(1)} s (÷ wall ${(r.mainCpuMs / r.wallMs).toFixed(2)}): unlike the utilization below, not inflated by waits for a core on a busy machine`,

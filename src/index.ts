@@ -26,6 +26,7 @@ export type {
   MatcherTableInfo,
 } from './matcher/types.js';
 export type { FollowOptions, ReloadEvent } from './matcher/follow.js';
+export type { StormEvent, StormOptions } from './matcher/storm.js';
 
 export { getAlgorithm, isAlgorithmName, ALGORITHM_NAMES } from './algorithms/registry.js';
 export type { AlgorithmName, Thresholds } from './algorithms/registry.js';

@@ -44,6 +44,7 @@ import { Gate } from './gate.js';
 import { rememberSearched, type SearchedQuery } from './searched.js';
 import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js';
 import { chooseLists, type ConnectedStore, listSignature, storeSourceOf } from './store-source.js';
+import { StormCounter } from './storm.js';
 
 type ImageModule = typeof import('../image/upload.js');
 let imageModule: Promise<ImageModule> | undefined;
@@ -121,6 +122,8 @@ export class Matcher {
   readonly #gate: Gate;
   /** A followed matcher's source (`Matcher.follow`), which `reload` polls. */
   readonly #follower: Follower | undefined;
+  /** The match-rate alarm's counts, kept across reloads; undefined when `storm: false`. */
+  readonly #storm: StormCounter | undefined;
 
   private constructor(state: State, options: ResolvedMatcherOptions, origin?: Origin, follower?: Follower) {
     this.#thresholds = options.thresholds;
@@ -130,6 +133,7 @@ export class Matcher {
     this.#origin = origin;
     this.#gate = new Gate(options.concurrency, options.maxQueued);
     this.#follower = follower;
+    this.#storm = options.storm === undefined ? undefined : new StormCounter(options.storm);
   }
 
   static #tablesOf(entries: readonly ListEntry[], options: ResolvedMatcherOptions): Map<AlgorithmName, MatcherTable> {
@@ -560,7 +564,13 @@ export class Matcher {
    * ```
    */
   matchHash(query: HashQuery, options?: MatchHashOptions): Match[] {
-    return this.#matchQuery(query, callThresholds(optionsObject(options, 'options').threshold, 'threshold'));
+    const thresholds = callThresholds(optionsObject(options, 'options').threshold, 'threshold');
+    return this.#counted(this.#matchQuery(query, thresholds));
+  }
+
+  /** `matches` counted by the match-rate alarm, those of entries in a held storm marked `review`. */
+  #counted(matches: Match[]): Match[] {
+    return this.#storm === undefined ? matches : this.#storm.observe(matches);
   }
 
   #matchQuery(query: HashQuery, thresholds: Thresholds): Match[] {
@@ -594,7 +604,7 @@ export class Matcher {
     const results: HashBatchResult[] = [];
     for (const query of queries) {
       try {
-        results.push({ ok: true, matches: this.#matchQuery(query, thresholds) });
+        results.push({ ok: true, matches: this.#counted(this.#matchQuery(query, thresholds)) });
       } catch (error) {
         results.push({ ok: false, error });
       }
@@ -737,12 +747,14 @@ export class Matcher {
         searched += queries.length;
         if (queries.length > 0) searchedBy.add(name);
       }
-      const matches = this.#matchPass(state, pass, plan.thresholds, plan.first);
-      if (matches.length > 0 || pass.last) {
+      const found = this.#matchPass(state, pass, plan.thresholds, plan.first);
+      if (found.length > 0 || pass.last) {
         const { result } = pass;
+        const matches = this.#counted(found);
         const out: ImageMatchResult = {
           matched: matches.length > 0,
           matches,
+          ...(matches === found ? {} : { review: true as const }),
           hashes: result.hashes,
           quality: result.quality,
           unusable: result.unusable,

@@ -12,6 +12,7 @@ import type {
 } from '../image/index.js';
 import { type EntryMetadata } from '../lists/entry.js';
 import { type TableSearch } from '../search/tables.js';
+import type { StormEvent, StormOptions } from './storm.js';
 
 /** One entry that matched a query. */
 export interface Match {
@@ -45,6 +46,11 @@ export interface Match {
   readonly listLabel?: string;
   /** The version of the list the entry came from, when the source has versions (stores, snapshots). */
   readonly listVersion?: number;
+  /**
+   * The entry is in a match storm and the matcher holds such matches for review (`storm.hold`):
+   * review the upload rather than block it on this match alone. Absent otherwise.
+   */
+  readonly review?: true;
 }
 
 /**
@@ -126,6 +132,23 @@ export interface MatcherOptions {
    * the same either way.
    */
   readonly hashThreads?: number;
+  /**
+   * The match-rate alarm: matches are counted per entry over a sliding `window` (ms, default 10
+   * minutes), and an entry that matches `threshold` times within it (default 100) is in a storm:
+   * `onStorm` is called once as it starts, and with `hold` its matches carry `review: true` while
+   * it lasts (until its count falls below half the threshold). At most `maxTracked` entries
+   * (default 10,000) are counted at once, the least recently matched forgotten beyond, so memory
+   * is bounded whatever the traffic. Every match of `matchImage`, `matchImages`, `matchHash` and
+   * `matchHashes` counts, per instance. `false` turns counting off. Default: on, `hold` off.
+   */
+  readonly storm?: StormOptions | false;
+  /**
+   * Called once when an entry starts a match storm (see `storm`), synchronously inside the match
+   * that reached the threshold: keep it quick (log, alert, queue a review). An exception it throws
+   * is written as a process warning and the match goes on. Without it, a storm is written as a
+   * process warning (`HashwardenWarning`), so it is never silent.
+   */
+  readonly onStorm?: (event: StormEvent) => void;
 }
 
 /** How one algorithm's entries are held and searched, as `Matcher.describe()` reports it. */
@@ -227,6 +250,8 @@ export interface ImageMatchResult {
    */
   readonly checked: boolean;
   readonly image: ImageInfo;
+  /** True when any match carries `review: true` (its entry is in a storm the matcher holds); absent otherwise. */
+  readonly review?: true;
 }
 
 /**
