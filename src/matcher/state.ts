@@ -14,6 +14,7 @@ import { resolveSearch, type MatcherTable, type ResolvedSearch } from '../search
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import type { ListHeader } from '../store/types.js';
 import type { StoreSource } from './store-source.js';
+import { DecisionLog } from '../log/decision-log.js';
 import {
   DEFAULT_MATCH_CONCURRENCY,
   DEFAULT_MAX_QUEUED,
@@ -186,6 +187,7 @@ export interface ResolvedMatcherOptions {
   readonly minSequence: number;
   readonly allowRollback: boolean;
   readonly hashThreads: number;
+  readonly decisionLog: DecisionLog | undefined;
 }
 
 export function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMatcherOptions {
@@ -214,7 +216,13 @@ export function resolveMatcherOptions(options: MatcherOptions | undefined): Reso
     // At most MAX_CONCURRENCY: threads beyond the uploads a matcher holds at once never get work.
     // Off by default: on 2 cores with photos the threads cost more than they freed (benchmark.md).
     hashThreads: o.hashThreads === undefined ? 0 : integerInRange(o.hashThreads, 0, MAX_CONCURRENCY, 'hashThreads'),
+    decisionLog: decisionLogOption(o.decisionLog),
   });
+}
+
+function decisionLogOption(value: unknown): DecisionLog | undefined {
+  if (value !== undefined && !(value instanceof DecisionLog)) invalid('DecisionLog', 'decisionLog', value);
+  return value;
 }
 
 /**

@@ -12,6 +12,7 @@ import type {
 } from '../image/index.js';
 import { type EntryMetadata } from '../lists/entry.js';
 import { type TableSearch } from '../search/tables.js';
+import type { DecisionLog } from '../log/decision-log.js';
 
 /** One entry that matched a query. */
 export interface Match {
@@ -126,6 +127,14 @@ export interface MatcherOptions {
    * the same either way.
    */
   readonly hashThreads?: number;
+  /**
+   * A decision log (`DecisionLog.open`) every `matchImage` and `matchImages` decision is appended
+   * to: the result (hashes, matches with the threshold each was found within, and whatever else
+   * the result holds), or "not checked" with the error's code when the call rejects, with the
+   * call's `contentId`. Appending never throws into the call: a record that cannot be written goes
+   * to the log's `onError`. Default: no log.
+   */
+  readonly decisionLog?: DecisionLog;
 }
 
 /** How one algorithm's entries are held and searched, as `Matcher.describe()` reports it. */
@@ -184,6 +193,11 @@ export interface MatchImageOptions extends MatchHashOptions {
    * know whether to block. Default `false` (every match, nearest first).
    */
   readonly first?: boolean;
+  /**
+   * The caller's id for the upload (a key, a path), up to 1,024 characters: written to the
+   * matcher's `decisionLog` with its decision, for `matchImages` with each item's index. Default: none.
+   */
+  readonly contentId?: string;
 }
 
 /** The result of `matchImage`. */
