@@ -90,7 +90,8 @@ function resolve(options: DecisionLogOptions | undefined): Resolved {
       o.maxFileBytes === undefined
         ? DEFAULT_LOG_FILE_BYTES
         : integerInRange(o.maxFileBytes, MIN_LOG_FILE_BYTES, Number.MAX_SAFE_INTEGER, 'options.maxFileBytes'),
-    syncMs: o.syncMs === undefined ? DEFAULT_LOG_SYNC_MS : integerInRange(o.syncMs, 0, MAX_LOG_SYNC_MS, 'options.syncMs'),
+    syncMs:
+      o.syncMs === undefined ? DEFAULT_LOG_SYNC_MS : integerInRange(o.syncMs, 0, MAX_LOG_SYNC_MS, 'options.syncMs'),
     onError: o.onError ?? ((error: HashwardenError) => process.emitWarning(error)),
     mode: fileMode(o.mode, 'options.mode'),
   });
@@ -112,7 +113,8 @@ function readTail(fd: number, size: number): { last: Buffer | undefined; wholeBy
     if (end < 0 && length === size) return { last: undefined, wholeBytes: 0 };
     if (end >= 0) {
       const start = buffer.lastIndexOf(0x0a, end - 1) + 1;
-      if (start > 0 || length === size) return { last: buffer.subarray(start, end), wholeBytes: size - length + end + 1 };
+      if (start > 0 || length === size)
+        return { last: buffer.subarray(start, end), wholeBytes: size - length + end + 1 };
     }
     if (length >= MAX_TAIL_BYTES) throw new Error(`no record in the last ${MAX_TAIL_BYTES} bytes`);
     length = Math.min(size, length * 2);
@@ -202,8 +204,7 @@ export class DecisionLog {
       }
     }
     const log = new DecisionLog(dir, resolved, head, fd, size);
-    if (torn !== undefined)
-      log.#append({ kind: 'recovered', tornBytes: torn.bytes, tornSha256: torn.hash }, true);
+    if (torn !== undefined) log.#append({ kind: 'recovered', tornBytes: torn.bytes, tornSha256: torn.hash }, true);
     return log;
   }
 
@@ -235,9 +236,16 @@ export class DecisionLog {
     try {
       if (this.#closed) throw new Error('the log is closed');
       const seq = this.#head.seq + 1;
-      const line = JSON.stringify({ v: LOG_RECORD_VERSION, seq, prev: this.#head.hash, time: new Date().toISOString(), ...body });
+      const line = JSON.stringify({
+        v: LOG_RECORD_VERSION,
+        seq,
+        prev: this.#head.hash,
+        time: new Date().toISOString(),
+        ...body,
+      });
       const bytes = Buffer.from(`${line}\n`, 'utf8');
-      if (this.#fd !== undefined && this.#size > 0 && this.#size + bytes.length > this.#options.maxFileBytes) this.#rotate();
+      if (this.#fd !== undefined && this.#size > 0 && this.#size + bytes.length > this.#options.maxFileBytes)
+        this.#rotate();
       if (this.#fd === undefined) {
         this.#fd = openSync(join(this.#dir, logFileName(seq)), 'a', this.#options.mode);
         this.#size = 0;

@@ -18,7 +18,9 @@ import { verifyLog } from './verify.js';
 function result(n: number): ImageMatchResult {
   return {
     matched: true,
-    matches: [{ list: 'l', entryId: `e${n}`, algorithm: 'pdq', distance: n % 32, hash: 'ab'.repeat(32), listVersion: 3 }],
+    matches: [
+      { list: 'l', entryId: `e${n}`, algorithm: 'pdq', distance: n % 32, hash: 'ab'.repeat(32), listVersion: 3 },
+    ],
     hashes: { pdq: 'cd'.repeat(32), md5: 'ef'.repeat(16) },
     quality: { pdq: 100 },
     unusable: {},
@@ -43,7 +45,10 @@ async function write(count: number, options = {}): Promise<DecisionLog> {
   return log;
 }
 
-const files = () => readdirSync(dir).sort().map((f) => join(dir, f));
+const files = () =>
+  readdirSync(dir)
+    .sort()
+    .map((f) => join(dir, f));
 const linesOf = (file: string) => readFileSync(file, 'utf8').split('\n').slice(0, -1);
 
 describe('DecisionLog', () => {
@@ -212,7 +217,11 @@ describe('verifyLog', () => {
     await write(2);
     const moved = join(dir, 'decisions-0000000000000009.ndjson');
     writeFileSync(moved, readFileSync(files()[0] as string));
-    expect(verifyLog([moved])).toMatchObject({ ok: false, line: 1, reason: expect.stringMatching(/promises record 9/) });
+    expect(verifyLog([moved])).toMatchObject({
+      ok: false,
+      line: 1,
+      reason: expect.stringMatching(/promises record 9/),
+    });
   });
 
   it('accepts a log whose older files were left out, reporting where it starts', async () => {
@@ -222,6 +231,8 @@ describe('verifyLog', () => {
   });
 
   it('throws ERR_DECISION_LOG for a file it cannot read', () => {
-    expect(() => verifyLog([join(dir, 'missing.ndjson')])).toThrow(expect.objectContaining({ code: 'ERR_DECISION_LOG' }));
+    expect(() => verifyLog([join(dir, 'missing.ndjson')])).toThrow(
+      expect.objectContaining({ code: 'ERR_DECISION_LOG' }),
+    );
   });
 });

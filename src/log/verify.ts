@@ -51,7 +51,9 @@ function expand(paths: readonly string[]): string[] {
     try {
       directory = statSync(path).isDirectory();
     } catch (error) {
-      throw new HashwardenError('ERR_DECISION_LOG', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
+      throw new HashwardenError('ERR_DECISION_LOG', `Cannot read ${path}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     if (!directory) out.push(path);
     else
@@ -131,13 +133,12 @@ export function verifyLog(files: readonly string[], options: VerifyLogOptions = 
       if (number === 1 && promised !== undefined && record.seq !== promised)
         return broken(`the file's name promises record ${promised} first, but it begins with record ${record.seq}`);
       if (previous === undefined) {
-        if (record.seq === 1 && record.prev !== GENESIS) return broken('the first record of the log lacks the genesis prev');
+        if (record.seq === 1 && record.prev !== GENESIS)
+          return broken('the first record of the log lacks the genesis prev');
         firstSeq = record.seq;
       } else {
         if (record.seq !== previous.seq + 1)
-          return broken(
-            `record ${record.seq} follows record ${previous.seq}: records removed, reordered or inserted`,
-          );
+          return broken(`record ${record.seq} follows record ${previous.seq}: records removed, reordered or inserted`);
         if (record.prev !== previous.hash)
           return broken(
             `prev does not match the SHA-256 of the record before it: that record (or this one's prev) was changed`,

@@ -19,7 +19,7 @@ import type { ImageMatchResult, Match, MatchImageOptions } from './types.js';
 export function decisionContext(
   state: State,
   options: MatchImageOptions | undefined,
-  matcherThreshold: (algorithm: AlgorithmName) => number,
+  matcher: { threshold(algorithm: AlgorithmName): number },
   item?: number,
 ): DecisionContext {
   let call: Thresholds | undefined;
@@ -36,7 +36,7 @@ export function decisionContext(
     return (
       call[match.algorithm] ??
       state.lists.get(match.list)?.thresholds?.[match.algorithm] ??
-      matcherThreshold(match.algorithm)
+      matcher.threshold(match.algorithm)
     );
   };
   return { contentId, item, threshold };

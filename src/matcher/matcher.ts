@@ -626,7 +626,7 @@ export class Matcher {
     const state = this.#state;
     const call = this.#matchImageCall(state, input, options);
     const log = this.#options.decisionLog;
-    return log === undefined ? call : logged(log, call, decisionContext(state, options, (a) => this.threshold(a)));
+    return log === undefined ? call : logged(log, call, decisionContext(state, options, this));
   }
 
   async #matchImageCall(state: State, input: ImageInput, options?: MatchImageOptions): Promise<ImageMatchResult> {
@@ -699,7 +699,7 @@ export class Matcher {
       const call = own.ok
         ? this.#gate.run(() => this.#matchImageWith(state, plan, own.input))
         : Promise.reject(own.error);
-      return log === undefined ? call : logged(log, call, decisionContext(state, rest, (a) => this.threshold(a), i));
+      return log === undefined ? call : logged(log, call, decisionContext(state, rest, this, i));
     });
   }
 
