@@ -12,6 +12,9 @@
  * fresh Buffer copy, every call given a `contentId`. Per round: calls a second (calls ÷ wall time).
  * Reported: each round, the median of each mode, the overhead (1 − logged ÷ plain, of the medians),
  * the records written and their mean size, the load average before and after, and the commit.
+ * Then the cost of one record alone: `--appends` `logResult` calls of a real result (the first
+ * listed upload's) into a fresh log, timed together (µs a record: JSON, SHA-256, one write), to
+ * set beside the time a call takes, since on a busy machine the rounds' noise exceeds 3%.
  *
  * Run: npx tsx bench/decision-log.bench.ts [--calls 1000] [--rounds 8] [--entries 1000000] [--concurrency 64]
  */
@@ -31,6 +34,7 @@ const { values: args } = parseArgs({
     entries: { type: 'string', default: '1000000' },
     concurrency: { type: 'string', default: '64' },
     seed: { type: 'string', default: '20261129' },
+    appends: { type: 'string', default: '20000' },
   },
   strict: true,
 });
@@ -91,6 +95,16 @@ async function main(): Promise<void> {
     );
     console.log(
       `records ${log.head.seq} (${(bytes / log.head.seq).toFixed(0)} bytes each on average), ${readdirSync(logDir).length} file(s)`,
+    );
+    const result = await plain.matchImage(uploads[0] as Buffer, { contentId: 'sample' });
+    const alone = await DecisionLog.open(join(dir, 'alone'));
+    const appends = Number(args.appends);
+    const start = performance.now();
+    for (let i = 0; i < appends; i++) alone.logResult(result, { contentId: `upload-${i}`, threshold: () => 31 });
+    const perRecord = ((performance.now() - start) * 1000) / appends;
+    await alone.close();
+    console.log(
+      `one record alone: ${perRecord.toFixed(1)} µs (${appends} appends); a call at the plain median holds the matcher ${((1 / p) * 1e6).toFixed(0)} µs of wall time: ${((perRecord / (1e6 / p)) * 100).toFixed(3)}%`,
     );
     console.log(`load average after: ${loadAverage()}`);
   } finally {

@@ -118,6 +118,7 @@ export function verifyLog(files: readonly string[], options: VerifyLogOptions = 
   let records = 0;
   let previous: { seq: number; hash: string } | undefined;
   let firstSeq = 0;
+  let lastLine = 0;
   for (const file of paths) {
     const promised = logFileSeq(basename(file));
     let number = 0;
@@ -146,6 +147,7 @@ export function verifyLog(files: readonly string[], options: VerifyLogOptions = 
       }
       previous = { seq: record.seq, hash: lineHash(line) };
       records++;
+      lastLine = number;
     }
   }
   if (previous === undefined) {
@@ -158,7 +160,7 @@ export function verifyLog(files: readonly string[], options: VerifyLogOptions = 
       ok: false,
       records,
       file,
-      line: 0,
+      line: lastLine,
       reason: `the last record (${previous.seq}) is not the expected head ${options.head}: records were cut from the end, or added`,
     };
   }
