@@ -118,6 +118,12 @@ export const ERROR_CODES = [
    * the checkpoint does not move past it.
    */
   'ERR_EXCHANGE_RESPONSE',
+  /**
+   * A decision log could not be opened, continued or written (a directory not writable, a disk
+   * full, a last record that does not parse), or a file given to `verifyLog` cannot be read. A
+   * write failure never fails the matching call: it goes to the log's `onError`.
+   */
+  'ERR_DECISION_LOG',
 ] as const;
 
 /** One of {@link ERROR_CODES}. */

@@ -27,6 +27,8 @@ export type {
 } from './matcher/types.js';
 export type { FollowOptions, ReloadEvent } from './matcher/follow.js';
 export type { StormEvent, StormOptions } from './matcher/storm.js';
+export { DecisionLog, DEFAULT_LOG_FILE_BYTES, DEFAULT_LOG_SYNC_MS, verifyLog } from './log/index.js';
+export type { DecisionContext, DecisionLogOptions, LogHead, LogVerifyResult, VerifyLogOptions } from './log/index.js';
 
 export { getAlgorithm, isAlgorithmName, ALGORITHM_NAMES } from './algorithms/registry.js';
 export type { AlgorithmName, Thresholds } from './algorithms/registry.js';

@@ -6,7 +6,7 @@
  * file must not read as clean; else 0. Matching against no entries at all exits 2 before any file.
  */
 import { availableParallelism } from 'node:os';
-import { Matcher, type ImageMatchResult } from '../index.js';
+import { DecisionLog, Matcher, type ImageMatchResult } from '../index.js';
 import { mapSettled } from '../concurrency.js';
 import { DEFAULT_MAX_FRAMES, resolveImageOptions } from '../image/options.js';
 import {
@@ -25,6 +25,9 @@ import { jsonLine, textLine } from './escape.js';
 import { readKeyFile } from './keygen.js';
 import { connectPostgres, isPostgresUrl, postgresDbHelp } from './postgres.js';
 import { integerInRange } from '../validate.js';
+
+/** Longest path given as a decision's content id (`MatchImageOptions.contentId`'s limit); a longer one goes without. */
+const MAX_CONTENT_ID = 1024;
 
 function describe(file: string, result: ImageMatchResult, checked: boolean): string {
   // A hash the matcher refused (a featureless image's PDQ) did not check the image: say so; and
@@ -57,6 +60,7 @@ async function openMatcher(
   maxFrames: string | undefined,
   trust: string[] | undefined,
   minSequence: string | undefined,
+  decisionLog: DecisionLog | undefined,
   io: CliIo,
 ): Promise<Matcher> {
   if (db !== undefined && snapshot !== undefined)
@@ -73,6 +77,7 @@ async function openMatcher(
     allowEmpty: true,
     image,
     maxQueued: Infinity,
+    ...(decisionLog === undefined ? {} : { decisionLog }),
     ...(trustedKeys === undefined ? {} : { trustedKeys }),
     ...(minSequence === undefined
       ? {}
@@ -103,7 +108,7 @@ async function openMatcher(
 export const matchCommand: Command = {
   name: 'match',
   usage:
-    'FILE... (--db PATH [--list NAME]... | --snapshot FILE [--trust KEYFILE.pub]... [--min-sequence N]) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim] [--max-frames N]',
+    'FILE... (--db PATH [--list NAME]... | --snapshot FILE [--trust KEYFILE.pub]... [--min-sequence N]) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim] [--max-frames N] [--log DIR]',
   summary: 'Match image files against the hash lists in a SQLite store or a snapshot.',
   help: `
 Options:
@@ -128,6 +133,10 @@ ${postgresDbHelp(24)}
                         or {"file","error":{"code","message"}}
   --max-frames N        match at most the first N frames of an animated GIF or WebP
                         (default ${DEFAULT_MAX_FRAMES})
+  --log DIR             append each file's decision (or "not checked" with its code) to the
+                        hash-chained decision log in DIR, the file name as its content id;
+                        check it with \`hashwarden log verify DIR\`. A record that cannot be
+                        written is an error on standard error and exit 2 unless a file matched
   -h, --help            this text
 
 Each upload is also matched turned and mirrored (8 orientations); a match found that way names
@@ -160,9 +169,34 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
     'max-frames': { type: 'string' },
     trust: { type: 'string', multiple: true },
     'min-sequence': { type: 'string' },
+    log: { type: 'string' },
   },
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('Missing FILE');
+    // A record that cannot be written leaves that decision out of the log: said, and exit 2 unless a file matched.
+    const log = { unlogged: false };
+    const decisionLog =
+      values.log === undefined
+        ? undefined
+        : await DecisionLog.open(required(values.log, '--log DIR'), {
+            onError: (error) => {
+              log.unlogged = true;
+              io.err(textLine(`hashwarden match: ${error.code}: ${error.message}`));
+            },
+          });
+    return matchFiles(values, files, decisionLog, log, io);
+  },
+};
+
+/** Matches `files` and prints each outcome; closes `decisionLog` when done. */
+async function matchFiles(
+  values: Parameters<Command['run']>[0],
+  files: string[],
+  decisionLog: DecisionLog | undefined,
+  log: { unlogged: boolean },
+  io: CliIo,
+): Promise<number> {
+  try {
     const thresholds = parseThresholds(values.threshold as string[] | undefined);
     const lists = values.list as string[] | undefined;
     const matcher = await openMatcher(
@@ -172,6 +206,7 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
       values['max-frames'] as string | undefined,
       values.trust as string[] | undefined,
       values['min-sequence'] as string | undefined,
+      decisionLog,
       io,
     );
     // Checked here whatever the library does with an empty source: "no match" against no entries
@@ -190,7 +225,13 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
     await mapSettled(
       files,
       availableParallelism(),
-      (file) => matcher.matchImage(file, { dihedral, trim, threshold: thresholds }),
+      (file) =>
+        matcher.matchImage(file, {
+          dihedral,
+          trim,
+          threshold: thresholds,
+          ...(decisionLog === undefined || file.length > MAX_CONTENT_ID ? {} : { contentId: file }),
+        }),
       (result, i) => {
         const file = files[i] as string;
         if (result.ok) {
@@ -214,6 +255,8 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
         }
       },
     );
-    return matched ? EXIT.matched : failed ? EXIT.error : EXIT.ok;
-  },
-};
+    return matched ? EXIT.matched : failed || log.unlogged ? EXIT.error : EXIT.ok;
+  } finally {
+    await decisionLog?.close();
+  }
+}

@@ -11,6 +11,7 @@ import { hashCommand } from './hash.js';
 import { importCommand } from './import.js';
 import { keygenCommand } from './keygen.js';
 import { listCommand, listsCommand } from './lists.js';
+import { logCommand } from './log.js';
 import { matchCommand } from './match.js';
 import { rescanCommand } from './rescan.js';
 import { serveCommand } from './serve.js';
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   feedbackCommand,
   matchCommand,
   rescanCommand,
+  logCommand,
   serveCommand,
   keygenCommand,
   demoCommand,

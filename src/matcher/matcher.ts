@@ -6,10 +6,10 @@ import type { FrameHashes, HashImageOptions, ImageHashResult, ImageInput } from 
 import { pinInput, checkInput, type PinnedInput } from '../image/input.js';
 import { resolveImageOptions } from '../image/options.js';
 import type { UploadPass, UploadPlan } from '../image/upload.js';
-import { normalizeEntry, type ListEntry, type ListEntryInput } from '../lists/entry.js';
+import { MAX_FIELD_LENGTH, normalizeEntry, type ListEntry, type ListEntryInput } from '../lists/entry.js';
 import { MAX_PACKED_LISTS } from '../search/entry-table.js';
 import { buildPackedTables, buildTable, reindexTable, type MatcherTable } from '../search/tables.js';
-import { boolean, integerInRange, invalid, optionsObject } from '../validate.js';
+import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import {
   DEFAULT_MATCH_CONCURRENCY,
   type HashBatchResult,
@@ -42,6 +42,7 @@ import {
 } from './state.js';
 import { Gate } from './gate.js';
 import { rememberSearched, type SearchedQuery } from './searched.js';
+import { decisionContext, logged } from './logged.js';
 import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js';
 import { chooseLists, type ConnectedStore, listSignature, storeSourceOf } from './store-source.js';
 import { StormCounter } from './storm.js';
@@ -632,9 +633,15 @@ export class Matcher {
    * ```
    */
   async matchImage(input: ImageInput, options?: MatchImageOptions): Promise<ImageMatchResult> {
+    const state = this.#state;
+    const call = this.#matchImageCall(state, input, options);
+    const log = this.#options.decisionLog;
+    return log === undefined ? call : logged(log, call, decisionContext(state, options, this));
+  }
+
+  async #matchImageCall(state: State, input: ImageInput, options?: MatchImageOptions): Promise<ImageMatchResult> {
     // Everything up to the first await runs at call time: the version of the lists the call sees
     // whatever a reload swaps in meanwhile, its options, its admission and its copy of the bytes.
-    const state = this.#state;
     const request = this.#request(state, options);
     const maxBytes = this.#options.maxBytes;
     // Refused before the copy: neither a too large upload nor one the matcher has no room for is copied.
@@ -693,12 +700,16 @@ export class Matcher {
       }
     }
     const plan = await this.#plan(request);
+    const log = this.#options.decisionLog;
     return mapSettled(pinned, limit, (item, i) => {
       // The task holds its copy until its item is done; the batch lets go of it now, so that the
       // copies of the items done are freed before the whole batch is.
       pinned[i] = undefined;
       const own = item as Pinned;
-      return own.ok ? this.#gate.run(() => this.#matchImageWith(state, plan, own.input)) : Promise.reject(own.error);
+      const call = own.ok
+        ? this.#gate.run(() => this.#matchImageWith(state, plan, own.input))
+        : Promise.reject(own.error);
+      return log === undefined ? call : logged(log, call, decisionContext(state, rest, this, i));
     });
   }
 
@@ -715,6 +726,7 @@ export class Matcher {
   #request(state: State, options: MatchImageOptions | undefined): MatchRequest {
     const o = optionsObject(options, 'options');
     const thresholds = thresholdOption(o);
+    if (o.contentId !== undefined) nonEmptyString(o.contentId, 'options.contentId', MAX_FIELD_LENGTH);
     const algorithms = o.algorithms ?? (state.tables.size > 0 ? [...state.tables.keys()] : undefined);
     const first = o.first === undefined ? false : boolean(o.first, 'options.first');
     const dihedral =

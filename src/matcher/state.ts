@@ -15,6 +15,7 @@ import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from 
 import type { ListHeader } from '../store/types.js';
 import type { StoreSource } from './store-source.js';
 import { resolveStormOptions, type ResolvedStormOptions } from './storm.js';
+import { DecisionLog } from '../log/decision-log.js';
 import {
   DEFAULT_MATCH_CONCURRENCY,
   DEFAULT_MAX_QUEUED,
@@ -189,6 +190,7 @@ export interface ResolvedMatcherOptions {
   readonly hashThreads: number;
   /** The match-rate alarm's options; undefined when it is off. */
   readonly storm: ResolvedStormOptions | undefined;
+  readonly decisionLog: DecisionLog | undefined;
 }
 
 export function resolveMatcherOptions(options: MatcherOptions | undefined): ResolvedMatcherOptions {
@@ -218,7 +220,13 @@ export function resolveMatcherOptions(options: MatcherOptions | undefined): Reso
     // Off by default: on 2 cores with photos the threads cost more than they freed (benchmark.md).
     hashThreads: o.hashThreads === undefined ? 0 : integerInRange(o.hashThreads, 0, MAX_CONCURRENCY, 'hashThreads'),
     storm: resolveStormOptions(o.storm, o.onStorm),
+    decisionLog: decisionLogOption(o.decisionLog),
   });
+}
+
+function decisionLogOption(value: unknown): DecisionLog | undefined {
+  if (value !== undefined && !(value instanceof DecisionLog)) invalid('DecisionLog', 'decisionLog', value);
+  return value;
 }
 
 /**

@@ -13,6 +13,7 @@ import type {
 import { type EntryMetadata } from '../lists/entry.js';
 import { type TableSearch } from '../search/tables.js';
 import type { StormEvent, StormOptions } from './storm.js';
+import type { DecisionLog } from '../log/decision-log.js';
 
 /** One entry that matched a query. */
 export interface Match {
@@ -149,6 +150,14 @@ export interface MatcherOptions {
    * process warning (`HashwardenWarning`), so it is never silent.
    */
   readonly onStorm?: (event: StormEvent) => void;
+  /**
+   * A decision log (`DecisionLog.open`) every `matchImage` and `matchImages` decision is appended
+   * to: the result (hashes, matches with the threshold each was found within, and whatever else
+   * the result holds), or "not checked" with the error's code when the call rejects, with the
+   * call's `contentId`. Appending never throws into the call: a record that cannot be written goes
+   * to the log's `onError`. Default: no log.
+   */
+  readonly decisionLog?: DecisionLog;
 }
 
 /** How one algorithm's entries are held and searched, as `Matcher.describe()` reports it. */
@@ -207,6 +216,11 @@ export interface MatchImageOptions extends MatchHashOptions {
    * know whether to block. Default `false` (every match, nearest first).
    */
   readonly first?: boolean;
+  /**
+   * The caller's id for the upload (a key, a path), up to 1,024 characters: written to the
+   * matcher's `decisionLog` with its decision, for `matchImages` with each item's index. Default: none.
+   */
+  readonly contentId?: string;
 }
 
 /** The result of `matchImage`. */

@@ -1,0 +1,72 @@
+/**
+ * What a decision record holds beyond its chain fields, built from a match result or the error of
+ * an upload that was not checked. Written generically, so that fields later added to a result
+ * (`allowed`, `review`, `exactHashes`, a match's own fields) are logged without a change here;
+ * only the upload's bytes are never in a result, so never in the log.
+ */
+import { isHashwardenError } from '../errors.js';
+import type { ImageMatchResult, Match } from '../matcher/types.js';
+
+/** Who and what a record is about, besides the result. */
+export interface DecisionContext {
+  /** The caller's id for the upload (`MatchImageOptions.contentId`). */
+  readonly contentId?: string | undefined;
+  /** The item's index in a `matchImages` batch. */
+  readonly item?: number | undefined;
+  /** The threshold a match was found within, when the caller knows it (perceptual matches). */
+  readonly threshold?: ((match: Match) => number | undefined) | undefined;
+}
+
+function who(context: DecisionContext): Record<string, unknown> {
+  return {
+    ...(context.contentId === undefined ? {} : { contentId: context.contentId }),
+    ...(context.item === undefined ? {} : { item: context.item }),
+  };
+}
+
+function withThreshold(match: Match, context: DecisionContext): Record<string, unknown> {
+  const threshold = context.threshold?.(match);
+  return threshold === undefined ? { ...match } : { ...match, threshold };
+}
+
+/** A match-like value (a `Match`, or an `allowed` item's `by`/`overrode`), with its threshold. */
+function mapMatches(value: unknown, context: DecisionContext): unknown {
+  return Array.isArray(value) ? value.map((m: Match) => withThreshold(m, context)) : value;
+}
+
+/** The body of the record of a decision: everything the result says, matches with their thresholds. */
+export function decisionBody(result: ImageMatchResult, context: DecisionContext): Record<string, unknown> {
+  const { matches, ...rest } = result as ImageMatchResult & { allowed?: unknown };
+  const allowed = (rest as { allowed?: unknown }).allowed;
+  return {
+    kind: 'decision',
+    ...who(context),
+    ...rest,
+    matches: mapMatches(matches, context),
+    ...(Array.isArray(allowed)
+      ? {
+          allowed: allowed.map((a: { by: Match; overrode: readonly Match[] }) => ({
+            ...a,
+            by: withThreshold(a.by, context),
+            overrode: mapMatches(a.overrode, context),
+          })),
+        }
+      : {}),
+  };
+}
+
+/**
+ * The code of an error that kept an upload from being checked: its `HashwardenError` code, else
+ * `ERR_INVALID_ARGUMENT` for an argument error (TypeError, RangeError), else `ERR_INTERNAL`: the
+ * codes the CLI's JSON output gives.
+ */
+export function errorCode(error: unknown): string {
+  if (isHashwardenError(error)) return error.code;
+  return error instanceof TypeError || error instanceof RangeError ? 'ERR_INVALID_ARGUMENT' : 'ERR_INTERNAL';
+}
+
+/** The body of the record of an upload that was not checked, with its error's code and message. */
+export function notCheckedBody(error: unknown, context: DecisionContext): Record<string, unknown> {
+  const message = error instanceof Error ? error.message : String(error);
+  return { kind: 'not-checked', ...who(context), error: { code: errorCode(error), message } };
+}

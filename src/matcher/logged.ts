@@ -1,0 +1,60 @@
+/**
+ * The matcher's hook to its decision log (`MatcherOptions.decisionLog`): each settled image call
+ * appended, its result or the error that left the upload unchecked, with the threshold each match
+ * was found within. The record's format is the log's (src/log/).
+ */
+import { getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
+import type { DecisionLog } from '../log/decision-log.js';
+import type { DecisionContext } from '../log/record.js';
+import { optionsObject } from '../validate.js';
+import type { State } from './state.js';
+import { thresholdOption } from './state.js';
+import type { ImageMatchResult, Match, MatchImageOptions } from './types.js';
+
+/**
+ * What a call's records say besides its result: its content id, and the threshold of a perceptual
+ * match as `#match` chose it (the call's, else the list's, else the matcher's). Never throws: an
+ * option the call refuses leaves the threshold out, and the call's rejection is logged.
+ */
+export function decisionContext(
+  state: State,
+  options: MatchImageOptions | undefined,
+  matcher: { threshold(algorithm: AlgorithmName): number },
+  item?: number,
+): DecisionContext {
+  let call: Thresholds | undefined;
+  let contentId: string | undefined;
+  try {
+    const o = optionsObject(options, 'options');
+    call = thresholdOption(o);
+    if (typeof o.contentId === 'string') contentId = o.contentId;
+  } catch {
+    call = undefined;
+  }
+  const threshold = (match: Match): number | undefined => {
+    if (call === undefined || getAlgorithm(match.algorithm).kind === 'exact') return undefined;
+    return (
+      call[match.algorithm] ??
+      state.lists.get(match.list)?.thresholds?.[match.algorithm] ??
+      matcher.threshold(match.algorithm)
+    );
+  };
+  return { contentId, item, threshold };
+}
+
+/** `call`, its outcome appended to `log` as it settles; the outcome itself unchanged. */
+export async function logged(
+  log: DecisionLog,
+  call: Promise<ImageMatchResult>,
+  context: DecisionContext,
+): Promise<ImageMatchResult> {
+  let result: ImageMatchResult;
+  try {
+    result = await call;
+  } catch (error) {
+    log.logNotChecked(error, context);
+    throw error;
+  }
+  log.logResult(result, context);
+  return result;
+}
