@@ -72,6 +72,7 @@ export type {
   ReadSnapshotOptions,
   Snapshot,
   SnapshotList,
+  SnapshotQuarantine,
   SnapshotAlgorithm,
   SnapshotSource,
   SnapshotSummary,
