@@ -181,6 +181,8 @@ describe('HashStore quarantine', () => {
     const past = thrown(() => store.disableEntry('vendor', 'a', { reason: 'r', until: new Date(Date.now() - 1000) }));
     expect(past).toBeInstanceOf(RangeError);
     expect((past as Error).message).toMatch(/^Expected Date after .* for until but received/);
+    const far = new Date(Date.UTC(10000, 0, 1));
+    expect(thrown(() => store.disableEntry('vendor', 'a', { reason: 'r', until: far }))).toBeInstanceOf(RangeError);
     expect(thrown(() => store.enableEntry('vendor', 7 as never))).toBeInstanceOf(TypeError);
     expect(store.quarantined()).toEqual([]);
     expect(store.history('vendor')).toHaveLength(1);

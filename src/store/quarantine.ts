@@ -17,6 +17,12 @@ import type { DisableEntryOptions, QuarantinedEntry } from './types.js';
 /** The first schema version with the quarantine tables: an older store read as it is has none in force. */
 const QUARANTINE_SINCE = 4;
 
+/**
+ * The latest `until` taken: quarantines are compared with the time as ISO 8601 text, which orders
+ * as time only while the year has four digits (`+010000-…` would sort before `2026-…`).
+ */
+const LATEST_UNTIL = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** The SQL test that a row of `quarantine` (aliased `q`) is in force at `@now`. */
 export const IN_FORCE = '(q.until IS NULL OR q.until > @now)';
 
@@ -100,6 +106,7 @@ export function disableEntry(
     if (Number.isNaN(o.until.getTime())) invalid('valid Date', 'until', o.until, true);
     // A quarantine that has already ended disables nothing: almost surely a mistyped date.
     if (o.until.getTime() <= now.getTime()) invalid(`Date after ${now.toISOString()}`, 'until', o.until, true);
+    if (o.until.getTime() > LATEST_UNTIL) invalid('Date before the year 10000', 'until', o.until, true);
     until = o.until.toISOString();
   }
   const since = now.toISOString();
@@ -172,7 +179,8 @@ export function quarantineCounts(ctx: StoreContext, now = new Date()): Map<strin
   try {
     const rows = ctx.db
       .prepare<[{ now: string }], { list: string; n: number }>(
-        `SELECT q.list AS list, count(*) AS n FROM quarantine q WHERE ${IN_FORCE} GROUP BY q.list`,
+        // Bounded as every name read from a store is: a crafted one is never read whole.
+        `SELECT substr(q.list, 1, ${MAX_FIELD_BYTES}) AS list, count(*) AS n FROM quarantine q WHERE ${IN_FORCE} GROUP BY q.list`,
       )
       .all({ now: now.toISOString() });
     return new Map(rows.map((r) => [r.list, r.n]));
