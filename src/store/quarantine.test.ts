@@ -164,6 +164,7 @@ describe('HashStore quarantine', () => {
       },
     ]);
     expect(await matchedIds(snapshot)).toEqual(['a', 'c']);
+    expect((await Matcher.open(snapshot)).lists[0]?.quarantined).toEqual(read.lists[0]?.quarantined);
   });
 
   it('refuses bad arguments with TypeError or RangeError', () => {
