@@ -210,6 +210,22 @@ describe('HashStore quarantine', () => {
   });
 });
 
+describe('HashStore quarantine: crafted stores', () => {
+  it('refuses a quarantine row longer than disableEntry writes, with ERR_STORE, without reading it whole', async () => {
+    const { store, path } = fresh();
+    store.close();
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(path);
+    db.prepare("INSERT INTO quarantine (list, id, reason, since) VALUES ('vendor', 'a', ?, 'x')").run('r'.repeat(1e6));
+    db.close();
+    const reopened = HashStore.open(path, { readonly: true });
+    open.push(reopened);
+    const error = thrown(() => reopened.quarantined());
+    expect((error as HashwardenError).code).toBe('ERR_STORE');
+    expect((error as Error).message).toMatch(/not what disableEntry writes/);
+  });
+});
+
 describe('HashStore quarantine: schema version 3 stores', () => {
   // test-vectors/stores/v3.db: written by hashwarden's schema 3 store (lists demo: a and b md5,
   // label block; other: c sha1), copied before use.
