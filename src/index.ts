@@ -75,6 +75,7 @@ export type {
   ReadSnapshotOptions,
   Snapshot,
   SnapshotList,
+  SnapshotQuarantine,
   SnapshotAlgorithm,
   SnapshotSource,
   SnapshotSummary,

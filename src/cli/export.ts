@@ -21,6 +21,7 @@ import {
   type SearchTierOptions,
   type SnapshotAlgorithm,
   type SnapshotList,
+  type SnapshotQuarantine,
 } from '../index.js';
 import { formatAlgorithms } from '../lists/write.js';
 import { buildPackedTables, resolveSearch, type MatcherTable } from '../search/tables.js';
@@ -117,7 +118,14 @@ function readStore(
         [...packed.values()].some((p) => p.columns.listIndex.length > 0),
         allowEmpty,
       );
-      return { lists: snapshotLists(chosen), tables: buildPackedTables(packed, resolved, { defer: true }) };
+      const quarantined = (list: string): SnapshotQuarantine[] =>
+        store
+          .quarantined(list)
+          .map((q) => ({ id: q.id, reason: q.reason, ...(q.until === undefined ? {} : { until: q.until }) }));
+      return {
+        lists: snapshotLists(chosen, quarantined),
+        tables: buildPackedTables(packed, resolved, { defer: true }),
+      };
     });
   } finally {
     store.close();

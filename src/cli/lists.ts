@@ -21,7 +21,8 @@ function describe(list: ListInfo): string {
         `${a}=${list.thresholds[a] ?? getAlgorithm(a).defaultThreshold}${list.thresholds[a] === undefined ? '' : '*'}`,
     )
     .join(' ');
-  return `${list.name}  v${list.version}  ${list.enabled ? 'enabled' : 'disabled'}  ${list.label ?? '(no label)'}  ${list.total} entries (${counts})  thresholds ${thresholds}  updated ${list.updatedAt}`;
+  const off = (list.quarantined ?? 0) > 0 ? `  ${list.quarantined} quarantined` : '';
+  return `${list.name}  v${list.version}  ${list.enabled ? 'enabled' : 'disabled'}  ${list.label ?? '(no label)'}  ${list.total} entries (${counts})${off}  thresholds ${thresholds}  updated ${list.updatedAt}`;
 }
 
 export const listsCommand: Command = {
@@ -33,11 +34,13 @@ Options:
   --db PATH     the SQLite store,
 ${postgresDbHelp(16)}
   --json        one JSON object per list: name, version, enabled, label, thresholds (those the
-                list sets), counts per algorithm, total, updatedAt
+                list sets), counts per algorithm, total, updatedAt, quarantined (entries
+                disabled now by \`hashwarden entry disable\`; SQLite stores only)
   -h, --help    this text
 
 Text lines show each perceptual algorithm's threshold for the list, marked * where the list sets
-its own (\`hashwarden list set\`) rather than the default.
+its own (\`hashwarden list set\`) rather than the default, and how many entries are quarantined
+(\`hashwarden entry list\`) when any are: they count in the totals but are never matched.
 Exit status: 0 on success, 2 on error.`,
   options: {
     db: { type: 'string' },

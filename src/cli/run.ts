@@ -3,6 +3,7 @@
  * entries (`hashwarden`, `hashwarden/image`, `hashwarden/sqlite`, `hashwarden/seen`).
  */
 import { demoCommand } from './demo.js';
+import { entryCommand } from './entry.js';
 import { CliRefusal, errorJson, EXIT, helpText, parse, UsageError, type CliIo, type Command } from './command.js';
 import { textLine } from './escape.js';
 import { exportCommand } from './export.js';
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   importCommand,
   listsCommand,
   listCommand,
+  entryCommand,
   exportCommand,
   fetchCommand,
   feedbackCommand,

@@ -277,7 +277,7 @@ export class Matcher {
                 options.search,
               )
             : Matcher.#tablesOf(
-                chosen.flatMap((l) => [...store.entries({ list: l.name })]),
+                chosen.flatMap((l) => [...sqlite.matchableEntries(store, l.name)]),
                 options,
               );
         return storeState(chosen, tables, signature, options, label);

@@ -10,7 +10,7 @@
 import type { AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
 import type { PackedEntries } from '../search/entry-table.js';
-import type { SnapshotList } from '../snapshot/format.js';
+import type { SnapshotList, SnapshotQuarantine } from '../snapshot/format.js';
 import type { ListHeader } from '../store/types.js';
 
 /** The lists a store holds for a matcher, their entries packed, read from one version of the store. */
@@ -53,9 +53,15 @@ export function storeSourceOf(value: unknown): StoreSource | undefined {
   return value !== null && typeof value === 'object' ? sources.get(value) : undefined;
 }
 
-/** The versions and policy of every list held: equal signatures, nothing for a reload to read. */
+/**
+ * The versions and policy of every list held, and how many of its entries are quarantined now (a
+ * quarantine that ends by itself changes it, with no new version): equal signatures, nothing for
+ * a reload to read.
+ */
 export function listSignature(held: readonly ListHeader[]): string {
-  return JSON.stringify(held.map((l) => [l.name, l.version, l.thresholds, l.label ?? null, l.enabled]));
+  return JSON.stringify(
+    held.map((l) => [l.name, l.version, l.thresholds, l.label ?? null, l.enabled, l.quarantined ?? 0]),
+  );
 }
 
 /**
@@ -76,12 +82,23 @@ export function chooseLists(
   return held.filter((l) => (names === undefined ? l.enabled : names.some((name) => name.trim() === l.name)));
 }
 
-/** The lists as a snapshot's META keeps them: name, version, and the policy each sets. */
-export function snapshotLists(chosen: readonly ListHeader[]): SnapshotList[] {
-  return chosen.map((l) => ({
-    name: l.name,
-    version: l.version,
-    ...(Object.keys(l.thresholds).length === 0 ? {} : { thresholds: l.thresholds }),
-    ...(l.label === undefined ? {} : { label: l.label }),
-  }));
+/**
+ * The lists as a snapshot's META keeps them: name, version, the policy each sets, and the entries
+ * of each quarantined (`quarantined(list)`, for a store that has quarantine), which its tables
+ * leave out.
+ */
+export function snapshotLists(
+  chosen: readonly ListHeader[],
+  quarantined?: (list: string) => readonly SnapshotQuarantine[],
+): SnapshotList[] {
+  return chosen.map((l) => {
+    const off = quarantined === undefined || (l.quarantined ?? 0) === 0 ? [] : quarantined(l.name);
+    return {
+      name: l.name,
+      version: l.version,
+      ...(Object.keys(l.thresholds).length === 0 ? {} : { thresholds: l.thresholds }),
+      ...(l.label === undefined ? {} : { label: l.label }),
+      ...(off.length === 0 ? {} : { quarantined: off }),
+    };
+  });
 }

@@ -14,6 +14,7 @@ import { type EntryMetadata } from '../lists/entry.js';
 import { type TableSearch } from '../search/tables.js';
 import type { StormEvent, StormOptions } from './storm.js';
 import type { DecisionLog } from '../log/decision-log.js';
+import type { SnapshotQuarantine } from '../snapshot/format.js';
 
 /** One entry that matched a query. */
 export interface Match {
@@ -65,6 +66,11 @@ export interface MatcherList {
   readonly thresholds?: Thresholds;
   /** What a match on this list means (`block-and-report`, `review`…): `Match.listLabel`. */
   readonly label?: string;
+  /**
+   * A snapshot's list: the entries quarantined when it was exported (`SnapshotList.quarantined`),
+   * which its tables leave out. Absent otherwise (a store's quarantines: `HashStore.quarantined`).
+   */
+  readonly quarantined?: readonly SnapshotQuarantine[];
 }
 
 /** Options of a matcher. */

@@ -403,3 +403,30 @@ describe('rescan checkpoints', () => {
     store.close();
   });
 });
+
+describe('rescan of quarantined entries', () => {
+  const md5 = (i: number) => i.toString(16).padStart(32, '0');
+  const bytes = (hex: string) => Uint8Array.from(Buffer.from(hex, 'hex'));
+
+  it('reports no event for a quarantined entry, and reports it once the entry is enabled again', async () => {
+    const store = HashStore.open(join(dir, 'hashes.db'));
+    const seen = SeenStore.open(join(dir, 'seen.db'));
+    try {
+      store.importEntries(
+        Array.from({ length: 3 }, (_, i) => ({ list: 'l', id: `e${i}`, algorithm: 'md5' as const, hash: md5(i) })),
+      );
+      store.disableEntry('l', 'e1', { reason: 'false positive' });
+      for (let i = 0; i < 3; i++) seen.record(`u${i}`, resultOf([{ algorithm: 'md5', hash: bytes(md5(i)) }], {}));
+      const first: string[] = [];
+      for await (const event of seen.rescan(store)) first.push(event.contentId);
+      expect(first.sort()).toEqual(['u0', 'u2']);
+      store.enableEntry('l', 'e1');
+      const second: string[] = [];
+      for await (const event of seen.rescan(store)) second.push(event.contentId);
+      expect(second).toEqual(['u1']);
+    } finally {
+      seen.close();
+      store.close();
+    }
+  });
+});

@@ -12,7 +12,7 @@
  */
 import { getAlgorithm } from '../algorithms/registry.js';
 import type { Connection } from '../store/driver.js';
-import { listHeaders, type HashStore } from '../store/store.js';
+import { listHeaders, matchableEntries, type HashStore } from '../store/store.js';
 import type { ListHeader } from '../store/types.js';
 import {
   buildRound,
@@ -124,7 +124,9 @@ function writeRound(db: Connection, store: HashStore, lists: readonly ListHeader
         }
         return page[at];
       };
-      for (const entry of store.entries({ list: list.name })) {
+      // Quarantined entries are left out as if the list did not hold them: a disable (which bumps
+      // the version) forgets them here, an enable brings them back as new, to be rescanned.
+      for (const entry of matchableEntries(store, list.name)) {
         let known = nextKnown();
         while (known !== undefined && compareIds(known[0], entry.id) < 0) {
           forget.run(list.name, known[0]);

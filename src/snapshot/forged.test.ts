@@ -153,3 +153,33 @@ describe('forged snapshots', () => {
     await expect(stat(path)).rejects.toThrow(/ENOENT/);
   });
 });
+
+describe("META's quarantined entries", () => {
+  const withQuarantine = (quarantined: unknown): unknown => ({
+    ...(forgedMeta(['md5', 128, 1, 'exact']) as object),
+    lists: [{ name: 'l', version: 1, quarantined }],
+  });
+
+  it('refuses a quarantined that is not an array of entries with text id and reason', async () => {
+    for (const bad of [{}, [{ id: 1, reason: 'r' }], [{ id: 'a' }], [{ id: 'a', reason: 'r', until: 5 }], [null]]) {
+      expect((await refusal(withQuarantine(bad), md5Sections(1))).code).toBe('ERR_SNAPSHOT_FORMAT');
+    }
+  });
+
+  it('writes and reads back the quarantined entries a list records, and refuses malformed ones', async () => {
+    const path = join(dir, 'quarantine.snap');
+    const entries = [normalizeEntry({ list: 'l', algorithm: 'md5', hash: 'a'.repeat(32) })];
+    const quarantined = [
+      { id: 'x', reason: 'flag image', until: '2027-01-01T00:00:00.000Z' },
+      { id: 'y', reason: 'r' },
+    ];
+    await writeSnapshot(path, { lists: [{ name: 'l', version: 2, quarantined }], entries });
+    expect((await readSnapshot(path)).lists).toEqual([{ name: 'l', version: 2, quarantined }]);
+    await expect(
+      writeSnapshot(path, { lists: [{ name: 'l', version: 2, quarantined: [{ id: '', reason: 'r' }] }], entries }),
+    ).rejects.toBeInstanceOf(RangeError);
+    await expect(
+      writeSnapshot(path, { lists: [{ name: 'l', version: 2, quarantined: 'x' as never }], entries }),
+    ).rejects.toBeInstanceOf(TypeError);
+  });
+});

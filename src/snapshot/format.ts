@@ -68,6 +68,19 @@ export interface SnapshotList {
   readonly thresholds?: Readonly<Partial<Record<AlgorithmName, number>>>;
   /** What a match on the list means (`Match.listLabel`). */
   readonly label?: string;
+  /**
+   * The list's entries quarantined when the snapshot was exported (`HashStore.disableEntry`),
+   * left out of its tables; absent when none were (and in snapshots written before quarantine).
+   */
+  readonly quarantined?: readonly SnapshotQuarantine[];
+}
+
+/** An entry quarantined in a list when its snapshot was exported: not in the snapshot's tables. */
+export interface SnapshotQuarantine {
+  readonly id: string;
+  readonly reason: string;
+  /** When the quarantine ends, ISO 8601 UTC; absent: until lifted. A snapshot does not change when it passes. */
+  readonly until?: string;
 }
 
 /** One algorithm of a snapshot: its entry count and how its entries are searched. */

@@ -50,6 +50,7 @@ import {
   type SnapshotAlgorithm,
   type ReadSnapshotOptions,
   type SnapshotList,
+  type SnapshotQuarantine,
 } from './format.js';
 
 type SnapshotCode =
@@ -334,6 +335,21 @@ function checkDigest(digests: Uint8Array | undefined, i: number, bytes: Uint8Arr
     fail('ERR_SNAPSHOT_SIGNATURE', path, `section ${i} is not the one the signature covers (SHA-256 mismatch)`);
 }
 
+/** True for META's `quarantined` of a list as an export writes it: entries with text id, reason and until. */
+function validQuarantine(value: unknown): boolean {
+  return (
+    Array.isArray(value) &&
+    value.every(
+      (q: unknown) =>
+        q !== null &&
+        typeof q === 'object' &&
+        typeof (q as SnapshotQuarantine).id === 'string' &&
+        typeof (q as SnapshotQuarantine).reason === 'string' &&
+        ((q as SnapshotQuarantine).until === undefined || typeof (q as SnapshotQuarantine).until === 'string'),
+    )
+  );
+}
+
 async function readMeta(
   source: Source,
   path: string,
@@ -367,6 +383,8 @@ async function readMeta(
       fail('ERR_SNAPSHOT_FORMAT', path, 'META has a list without a name and version');
     if (l.label !== undefined && typeof l.label !== 'string')
       fail('ERR_SNAPSHOT_FORMAT', path, `META gives list ${JSON.stringify(l.name)} a label that is not text`);
+    if (l.quarantined !== undefined && !validQuarantine(l.quarantined))
+      fail('ERR_SNAPSHOT_FORMAT', path, `META gives list ${JSON.stringify(l.name)} a bad quarantined array`);
     let thresholds: Partial<Record<AlgorithmName, number>>;
     try {
       thresholds = checkThresholds(l.thresholds, 'thresholds');

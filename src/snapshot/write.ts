@@ -38,6 +38,7 @@ import {
   type Meta,
   type SnapshotAlgorithm,
   type SnapshotList,
+  type SnapshotQuarantine,
   type SnapshotSource,
   type SnapshotSummary,
 } from './format.js';
@@ -226,9 +227,26 @@ export function checkSource(path: string, source: Omit<SnapshotSource, 'entries'
       version: integerInRange(list.version, 0, Number.MAX_SAFE_INTEGER, `source.lists[${i}].version`),
       ...(Object.keys(thresholds).length === 0 ? {} : { thresholds }),
       ...(list.label === undefined ? {} : { label: nonEmptyString(list.label, `source.lists[${i}].label`) }),
+      ...(list.quarantined === undefined
+        ? {}
+        : { quarantined: checkQuarantined(list.quarantined, `source.lists[${i}].quarantined`) }),
     };
   });
   return { lists, mode, sequence, privateKey };
+}
+
+/** A list's quarantined entries as META keeps them (id, reason, until), checked as readSnapshot checks them. */
+function checkQuarantined(value: unknown, name: string): SnapshotQuarantine[] {
+  if (!Array.isArray(value)) invalid('array', name, value);
+  return value.map((q: unknown, i) => {
+    if (q === null || typeof q !== 'object') invalid('object with id and reason', `${name}[${i}]`, q);
+    const { id, reason, until } = q as Partial<SnapshotQuarantine>;
+    return {
+      id: nonEmptyString(id, `${name}[${i}].id`),
+      reason: nonEmptyString(reason, `${name}[${i}].reason`),
+      ...(until === undefined ? {} : { until: nonEmptyString(until, `${name}[${i}].until`) }),
+    };
+  });
 }
 
 /**

@@ -8,9 +8,11 @@
 export { HashStore } from './store.js';
 export { MAX_CHECKPOINT_BYTES, STORE_SCHEMA_VERSION } from './types.js';
 export type {
+  DisableEntryOptions,
   EntryFilter,
   ImportFileOptions,
   ImportFileResult,
+  HistoryMode,
   ImportMode,
   ImportOptions,
   ImportProgress,
@@ -22,5 +24,6 @@ export type {
   ListInfo,
   ListPolicy,
   ListPolicyChange,
+  QuarantinedEntry,
   StoreOptions,
 } from './types.js';

@@ -11,7 +11,8 @@
  * the same id range. A batch that is not the plain case (labels or metadata, anything a crafted
  * store holds: a value over its bound, a hash of another size, an id that is not UTF-8 or holds
  * a zero byte, an algorithm no import writes) is read row by row as `entries()` reads it, with
- * the same checks and errors.
+ * the same checks and errors. Entries quarantined (quarantine.ts) are left out in SQL, for the
+ * lists that have any.
  */
 import { isUtf8 } from 'node:buffer';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
@@ -20,6 +21,7 @@ import { MAX_FIELD_BYTES } from '../lists/entry.js';
 import { MAX_PACKED_LISTS, PackedBuilder, type PackedEntries } from '../search/entry-table.js';
 import { ENTRY_LIMITS, READ_COLUMNS, storeError, storeRows, type ReadRow, type StoreContext } from './context.js';
 import type { Statement } from './driver.js';
+import { IN_FORCE, quarantineCounts } from './quarantine.js';
 import { toEntry } from './reads.js';
 
 /**
@@ -57,6 +59,8 @@ const algorithmsSql = (where: string): string =>
 /** A batch's parameters: the first batch of a list has no `after`; a batch's range ends at `upTo`. */
 interface BatchParameters {
   list: string;
+  /** The time quarantines are in force at (ISO 8601), for the statements that leave them out. */
+  now?: string;
   algorithm: string;
   width: number;
   after?: unknown;
@@ -84,10 +88,15 @@ interface Statements {
 }
 
 const LIST = 'list = @list';
+/**
+ * A list some of whose entries are quarantined: those left out, as if the list did not hold them
+ * (a primary-key probe per row, so only such lists pay it).
+ */
+const LIST_IN_USE = `${LIST} AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.list = @list AND q.id = entries.id AND ${IN_FORCE})`;
 const RANGE = 'id <= @upTo';
 const ONE = 'algorithm = @algorithm';
 
-function prepare(ctx: StoreContext): Statements {
+function prepare(ctx: StoreContext, list: string): Statements {
   const pair = <Row>(sql: (where: string) => string, where: string, raw: boolean): Pair<Row> => {
     const statement = (w: string): Statement<[BatchParameters], Row> => {
       const s = ctx.db.prepare<[BatchParameters], Row>(sql(w));
@@ -97,11 +106,11 @@ function prepare(ctx: StoreContext): Statements {
   };
   try {
     return {
-      batch: pair(batchSql, LIST, true),
-      rangeBatch: pair(batchSql, `${LIST} AND ${ONE} AND ${RANGE}`, true),
-      algorithms: pair(algorithmsSql, `${LIST} AND ${RANGE}`, false),
-      rows: pair(rowsSql, `${LIST} AND ${RANGE}`, false),
-      rangeRows: pair(rowsSql, `${LIST} AND ${ONE} AND ${RANGE}`, false),
+      batch: pair(batchSql, list, true),
+      rangeBatch: pair(batchSql, `${list} AND ${ONE} AND ${RANGE}`, true),
+      algorithms: pair(algorithmsSql, `${list} AND ${RANGE}`, false),
+      rows: pair(rowsSql, `${list} AND ${RANGE}`, false),
+      rangeRows: pair(rowsSql, `${list} AND ${ONE} AND ${RANGE}`, false),
     };
   } catch (error) {
     throw storeError(ctx.path, error);
@@ -131,7 +140,11 @@ export function readPacked(ctx: StoreContext, lists: readonly string[]): Map<Alg
     }
     return b;
   };
-  const statements = prepare(ctx);
+  const whole = prepare(ctx, LIST);
+  let filtered: Statements | undefined;
+  // Read once: every list of the load leaves out what was quarantined at the same moment.
+  const now = new Date();
+  const held = quarantineCounts(ctx, now);
   // Joined text comes back as the database's bytes: only UTF-8 ones are the ids' UTF-8.
   const utf8 = (ctx.db.pragma('encoding', { simple: true }) as string) === 'UTF-8';
   const step = (statement: Statement<[BatchParameters], BatchRow>, params: BatchParameters): BatchRow => {
@@ -142,6 +155,7 @@ export function readPacked(ctx: StoreContext, lists: readonly string[]): Map<Alg
     }
   };
   lists.forEach((list, number) => {
+    const statements = held.has(list) ? (filtered ??= prepare(ctx, LIST_IN_USE)) : whole;
     const add = (row: ReadRow): void => {
       const entry = toEntry(ctx, row);
       const algorithm = getAlgorithm(entry.algorithm);
@@ -158,7 +172,7 @@ export function readPacked(ctx: StoreContext, lists: readonly string[]): Map<Alg
     // Each batch is read for the algorithm of the one before: a list usually holds one, and a
     // batch that holds another (or several) is read again per algorithm.
     let expected: HashAlgorithm<AlgorithmName> | undefined;
-    const params: BatchParameters = { list, algorithm: '', width: 0 };
+    const params: BatchParameters = { list, now: now.toISOString(), algorithm: '', width: 0 };
     for (;;) {
       const row = step(of(statements.batch, params), params);
       const [n, last] = row;

@@ -19,10 +19,11 @@ import {
   type StoreContext,
 } from './context.js';
 import { isSqliteError, type Statement } from './driver.js';
+import { quarantineCounts } from './quarantine.js';
 import {
   MAX_CHECKPOINT_BYTES,
   type EntryFilter,
-  type ImportMode,
+  type HistoryMode,
   type ImportRecord,
   type ListHeader,
   type ListInfo,
@@ -38,8 +39,12 @@ interface ImportRecordRow {
   readonly updated: number;
   readonly unchanged: number;
   readonly removed: number;
-  readonly mode: ImportMode | null;
+  readonly mode: HistoryMode | null;
   readonly at: string;
+  /** The entry of a `disable`/`enable` record (version 4 on), NULL for an import. */
+  readonly entry_id: string | null;
+  readonly reason: string | null;
+  readonly until: string | null;
   /** The first column over its bound, or holding no integer where one belongs: a crafted store. */
   readonly oversized: string | null;
 }
@@ -173,6 +178,7 @@ const BY_NAME = [...ALGORITHM_NAMES].sort();
  */
 export function listHeaders(ctx: StoreContext): ListHeader[] {
   try {
+    const held = quarantineCounts(ctx);
     return ctx.listRows.all().map((row) => {
       if (row.oversized !== null) {
         throw new HashwardenError(
@@ -187,6 +193,8 @@ export function listHeaders(ctx: StoreContext): ListHeader[] {
         thresholds: Object.freeze(storedThresholds(ctx, row.name, row.thresholds)),
         enabled: row.enabled !== 0,
         ...(row.label === null ? {} : { label: row.label }),
+        // In the headers, so that a reload's signature changes when a quarantine ends by itself.
+        quarantined: held.get(row.name) ?? 0,
       };
     });
   } catch (error) {
@@ -239,19 +247,22 @@ export function history(ctx: StoreContext, list?: string): ImportRecord[] {
       ['source', MAX_PATH_LENGTH * 3],
       ['at', MAX_FIELD_BYTES],
       ...(ctx.version >= 2 ? [['mode', MAX_FIELD_BYTES] as [string, number]] : []),
+      ...(ctx.version >= 4 ? (['e.id', 'reason', 'until'].map((c) => [c, MAX_FIELD_BYTES]) as [string, number][]) : []),
     ];
     const integers = ['version', 'added', 'updated', 'unchanged', ...(ctx.version >= 2 ? ['removed'] : [])];
     const columns = [
-      ...texts.map(([c, bytes]) => boundedColumn(c, bytes)),
+      ...texts.map(([c, bytes]) => boundedColumn(c, bytes).replace(/ AS e\.id$/, ' AS entry_id')),
       ...integers.map(integerColumn),
       ...(ctx.version >= 2 ? [] : ['0 AS removed', "'merge' AS mode"]),
+      ...(ctx.version >= 4 ? [] : ['NULL AS entry_id', 'NULL AS reason', 'NULL AS until']),
       oversized(texts, integers),
     ].join(', ');
+    const from = ctx.version >= 4 ? 'imports LEFT JOIN entry_events e USING (seq)' : 'imports';
     const rows =
       name === undefined
-        ? ctx.db.prepare<[], ImportRecordRow>(`SELECT ${columns} FROM imports ORDER BY seq`).all()
+        ? ctx.db.prepare<[], ImportRecordRow>(`SELECT ${columns} FROM ${from} ORDER BY seq`).all()
         : ctx.db
-            .prepare<[string], ImportRecordRow>(`SELECT ${columns} FROM imports WHERE list = ? ORDER BY seq`)
+            .prepare<[string], ImportRecordRow>(`SELECT ${columns} FROM ${from} WHERE list = ? ORDER BY seq`)
             .all(name);
     return rows.map((r) => {
       if (r.oversized !== null || r.list === null) {
@@ -270,6 +281,15 @@ export function history(ctx: StoreContext, list?: string): ImportRecord[] {
         removed: r.removed,
         mode: r.mode ?? 'merge',
         at: r.at,
+        ...(r.entry_id === null
+          ? {}
+          : {
+              entry: Object.freeze({
+                id: r.entry_id,
+                ...(r.reason === null ? {} : { reason: r.reason }),
+                ...(r.until === null ? {} : { until: r.until }),
+              }),
+            }),
       });
     });
   } catch (error) {

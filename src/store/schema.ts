@@ -1,6 +1,6 @@
 /**
  * Opening a store: its file (created with the mode asked for, owner-only by default), its schema
- * (created in an empty database, upgraded from version 1), and the refusal of files that are not
+ * (created in an empty database, upgraded from versions 1 to 3), and the refusal of files that are not
  * hashwarden stores, or that hold anything (a trigger, a view) the schema does not define.
  */
 import { closeSync, fchmodSync, openSync, readlinkSync, unlinkSync } from 'node:fs';
@@ -12,10 +12,14 @@ import { createContext, storeError, type StoreContext } from './context.js';
 import { loadDriver, type Connection } from './driver.js';
 import { STORE_SCHEMA_VERSION, type StoreOptions } from './types.js';
 
-const REQUIRED_TABLES = ['lists', 'entries', 'imports', 'checkpoints'] as const;
+const REQUIRED_TABLES = ['lists', 'entries', 'imports', 'checkpoints', 'quarantine', 'entry_events'] as const;
 
 /** The tables a store of each older version lacks (it is upgraded when opened for writing). */
-const ADDED_SINCE: Readonly<Record<number, readonly string[]>> = { 1: ['checkpoints'], 2: ['checkpoints'] };
+const ADDED_SINCE: Readonly<Record<number, readonly string[]>> = {
+  1: ['checkpoints', 'quarantine', 'entry_events'],
+  2: ['checkpoints', 'quarantine', 'entry_events'],
+  3: ['quarantine', 'entry_events'],
+};
 
 /**
  * Everything a store's `sqlite_master` may hold besides the tables, by name: the index SQLite makes
@@ -38,6 +42,26 @@ const KNOWN_OBJECTS: ReadonlyMap<string, { readonly type: string; readonly sql: 
  * (MAXSYMLINKS), past which opening the path fails anyway.
  */
 const MAX_SYMLINKS = 40;
+
+/**
+ * Entries disabled by hand (src/store/quarantine.ts), keyed by list and id, not by the import that
+ * brought the entry, so that a quarantine outlives re-imports and replaces of the list; and the
+ * entry each `disable`/`enable` record of `imports` names (its `seq`), with the reason and end.
+ */
+const QUARANTINE_TABLES = `CREATE TABLE quarantine (
+  list TEXT NOT NULL,
+  id TEXT NOT NULL,
+  reason TEXT NOT NULL,
+  since TEXT NOT NULL,
+  until TEXT,
+  PRIMARY KEY (list, id)
+) WITHOUT ROWID;
+CREATE TABLE entry_events (
+  seq INTEGER PRIMARY KEY,
+  id TEXT NOT NULL,
+  reason TEXT,
+  until TEXT
+);`;
 
 const SCHEMA = `
 CREATE TABLE lists (
@@ -75,6 +99,7 @@ CREATE TABLE checkpoints (
   value TEXT NOT NULL,
   at TEXT NOT NULL
 ) WITHOUT ROWID;
+${QUARANTINE_TABLES}
 PRAGMA user_version = ${STORE_SCHEMA_VERSION};
 `;
 
@@ -104,6 +129,12 @@ CREATE TABLE checkpoints (
   at TEXT NOT NULL
 ) WITHOUT ROWID;
 PRAGMA user_version = 3;
+`;
+
+/** From version 3: entry quarantine (src/store/quarantine.ts). */
+const UPGRADE_FROM_3 = `
+${QUARANTINE_TABLES}
+PRAGMA user_version = 4;
 `;
 
 /** {@link StoreOptions}, checked, with their defaults. */
@@ -314,7 +345,7 @@ function refuseUnknownObjects(path: string, objects: readonly SchemaObject[]): v
 
 /**
  * Checks the schema, creating it in an empty database when allowed, refusing anything it does not
- * define, and upgrading a version 1 store opened for writing; returns the version the store has now.
+ * define, and upgrading an older store opened for writing; returns the version the store has now.
  */
 function prepareSchema(
   db: Connection,
@@ -332,8 +363,9 @@ function prepareSchema(
     ({ version, tables, objects } = inspect(db));
   }
   if (version === 0) throw notAStore(path, `it has tables ${tables.join(', ')} but no hashwarden schema version`);
-  // Read-only, a version 1 or 2 store is read as it is: its lists have the default policy, no checkpoint.
-  if (version !== STORE_SCHEMA_VERSION && version !== 1 && version !== 2) {
+  // Read-only, a version 1, 2 or 3 store is read as it is: its lists have the default policy, no
+  // checkpoint (1 and 2), no quarantined entry (1 to 3).
+  if (version !== STORE_SCHEMA_VERSION && version !== 1 && version !== 2 && version !== 3) {
     const why = version > STORE_SCHEMA_VERSION ? 'newer than this hashwarden supports; upgrade hashwarden' : 'unknown';
     throw new HashwardenError(
       'ERR_STORE',
@@ -351,6 +383,7 @@ function prepareSchema(
     db.transaction(() => {
       if (inspect(db).version === 1) db.exec(UPGRADE_FROM_1);
       if (inspect(db).version === 2) db.exec(UPGRADE_FROM_2);
+      if (inspect(db).version === 3) db.exec(UPGRADE_FROM_3);
     }).immediate();
     version = inspect(db).version;
   }

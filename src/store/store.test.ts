@@ -182,6 +182,7 @@ describe('HashStore: import and read back', () => {
         updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/),
         thresholds: {},
         enabled: true,
+        quarantined: 0,
       },
       {
         name: 'b',
@@ -191,6 +192,7 @@ describe('HashStore: import and read back', () => {
         updatedAt: expect.any(String),
         thresholds: {},
         enabled: true,
+        quarantined: 0,
       },
     ]);
     expect(Date.parse(lists[0]?.updatedAt ?? '')).toBeGreaterThanOrEqual(Date.parse(lists[1]?.updatedAt ?? ''));

@@ -23,9 +23,11 @@ import {
   read,
   readAsync,
 } from './reads.js';
+import { disableEntry, enableEntry, quarantined, quarantinedIds } from './quarantine.js';
 import { openStore, resolveStoreOptions } from './schema.js';
 import { importEntries, importRows } from './staged-import.js';
 import type {
+  DisableEntryOptions,
   EntryFilter,
   ImportFileOptions,
   ImportFileResult,
@@ -38,6 +40,7 @@ import type {
   ListHeader,
   ListInfo,
   ListPolicyChange,
+  QuarantinedEntry,
   StoreOptions,
 } from './types.js';
 
@@ -53,6 +56,17 @@ const contexts = new WeakMap<HashStore, StoreContext>();
  */
 export function packedEntries(store: HashStore, lists: readonly string[]): Map<AlgorithmName, PackedEntries> {
   return readPacked(contexts.get(store) as StoreContext, lists);
+}
+
+/**
+ * The entries of `list` a matcher may match, as `store.entries({ list })` gives them without
+ * those quarantined now. Call it in `store.read`, so the quarantines and entries are one version.
+ * Internal, as `packedEntries`: the object load of `Matcher.open` and the rescan use it.
+ */
+export function* matchableEntries(store: HashStore, list: string): Generator<ListEntry> {
+  const ctx = contexts.get(store) as StoreContext;
+  const off = quarantinedIds(ctx, list);
+  for (const entry of entries(ctx, { list })) if (!off.has(entry.id)) yield entry;
 }
 
 /**
@@ -142,8 +156,8 @@ export class HashStore {
    * version, or is missing with `create: false`; `ERR_MISSING_DEPENDENCY` when better-sqlite3 is
    * not installed (it is loaded here, on the first open, not when `hashwarden/sqlite` is
    * imported); argument errors are TypeError / RangeError. A new file gets `options.mode` (default
-   * 0600), also when `path` is a symbolic link to a missing file. A version 1 store is upgraded to
-   * version 2 when opened for writing.
+   * 0600), also when `path` is a symbolic link to a missing file. An older store (schema version
+   * 1 to 3) is upgraded when opened for writing.
    *
    * @example
    * ```ts
@@ -249,6 +263,58 @@ export class HashStore {
   }
 
   /**
+   * Quarantines one entry: it is never matched (`Matcher.open(store)`, snapshots exported from
+   * the store, rescans leave it out) until {@link HashStore.enableEntry} or `options.until`
+   * passes, whatever imports do to the list meanwhile (the quarantine is kept by list and id, so
+   * a re-import or a replace that drops and brings back the entry leaves it disabled). Disabling
+   * again replaces the reason and end. Bumps the list's version and writes a `disable` record to
+   * {@link HashStore.history}. `entries()`, `count()` and `lists()`' counts still include it:
+   * the list's contents are unchanged, only its matching.
+   *
+   * An id the list does not hold yet is allowed: it pre-empts an entry a shared list is about to
+   * bring (the next import cannot match it even once). The list itself must exist (`ERR_STORE`
+   * otherwise: a misspelt list name would quarantine nothing). Throws `ERR_STORE` on a read-only
+   * store or a SQLite failure; TypeError for a missing reason or an `until` that is not a Date,
+   * RangeError for an invalid date or one not in the future.
+   *
+   * @example
+   * ```ts
+   * store.disableEntry('vendor-x', '4242', { reason: 'matches a common meme (ticket 881)', until: new Date('2027-01-01') });
+   * ```
+   */
+  disableEntry(list: string, id: string, options: DisableEntryOptions): QuarantinedEntry {
+    return disableEntry(this.#ctx, list, id, options);
+  }
+
+  /**
+   * Lifts an entry's quarantine: it matches again (in a matcher from its next open or reload).
+   * Returns true when a quarantine in force was lifted (an `enable` record is written to the
+   * history and the list's version bumped), false when none was (never disabled, or already
+   * expired). Throws `ERR_STORE` for a list the store does not hold or a read-only store.
+   *
+   * @example
+   * ```ts
+   * store.enableEntry('vendor-x', '4242'); // true
+   * ```
+   */
+  enableEntry(list: string, id: string): boolean {
+    return enableEntry(this.#ctx, list, id);
+  }
+
+  /**
+   * The entries quarantined now (those whose `until` has passed are left out), of one list or of
+   * all, by list then id. A store of schema version 3 or older opened read-only has none.
+   *
+   * @example
+   * ```ts
+   * for (const q of store.quarantined()) console.log(q.list, q.id, q.reason, q.until ?? 'until lifted');
+   * ```
+   */
+  quarantined(list?: string): QuarantinedEntry[] {
+    return quarantined(this.#ctx, list);
+  }
+
+  /**
    * Streams entries, ordered by list then id, optionally filtered. Rows are read as the iterator
    * advances, so a large store is never held in memory. An entry larger than an import writes
    * (metadata over `MAX_METADATA_BYTES`; a crafted store, or one written before the limit) throws
@@ -319,7 +385,8 @@ export class HashStore {
 
   /**
    * What the imports did, oldest first: per list and import, the version it made, the source, the
-   * counts and the mode (a version 1 store's imports have `removed` 0 and mode `merge`).
+   * counts and the mode (a version 1 store's imports have `removed` 0 and mode `merge`); and each
+   * entry disabled or enabled by hand (mode `disable`/`enable`, counts 0, `entry` naming it).
    *
    * @example
    * ```ts

@@ -9,9 +9,9 @@ import type { ListEntry } from '../lists/entry.js';
 import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
 
 /**
- * The schema version this release writes (3), kept in `PRAGMA user_version`. A version 1 or 2 store
+ * The schema version this release writes (4), kept in `PRAGMA user_version`. A version 1 to 3 store
  * is upgraded when opened for writing (version 2 added the list policy and the import modes,
- * version 3 the sync checkpoints) and read as it is when opened read-only, so a matcher keeps
+ * version 3 the sync checkpoints, version 4 entry quarantine) and read as it is when opened read-only, so a matcher keeps
  * working while its importer upgrades;
  * any other version is refused rather than guessed at. docs/lists.md has the schema.
  *
@@ -20,7 +20,7 @@ import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
  * console.log(`hashwarden store schema v${STORE_SCHEMA_VERSION}`);
  * ```
  */
-export const STORE_SCHEMA_VERSION = 3;
+export const STORE_SCHEMA_VERSION = 4;
 
 /**
  * Options of {@link HashStore.open}.
@@ -174,6 +174,12 @@ export interface ImportFileResult extends ImportResult {
 export type ImportMode = 'merge' | 'replace';
 
 /**
+ * What a record of {@link HashStore.history} did: an import's mode, or `disable`/`enable` for an
+ * entry quarantined or lifted by hand ({@link HashStore.disableEntry}), which names the entry.
+ */
+export type HistoryMode = ImportMode | 'disable' | 'enable';
+
+/**
  * What one import did to one list.
  *
  * @example
@@ -196,10 +202,16 @@ export interface ImportSummary {
   readonly mode: ImportMode;
 }
 
-/** One import of one list, as {@link HashStore.history} gives it. */
-export interface ImportRecord extends ImportSummary {
+/**
+ * One import of one list, or one entry disabled or enabled, as {@link HashStore.history} gives it.
+ * A `disable`/`enable` record counts nothing (its counts are 0) and names the entry.
+ */
+export interface ImportRecord extends Omit<ImportSummary, 'mode'> {
+  readonly mode: HistoryMode;
   /** Where the entries came from, when the import said. */
   readonly source?: string;
+  /** The entry a `disable` or `enable` record is about, with the disable's reason and end. */
+  readonly entry?: { readonly id: string; readonly reason?: string; readonly until?: string };
   /** When, ISO 8601 UTC. */
   readonly at: string;
 }
@@ -264,6 +276,44 @@ export interface ListInfo extends ListPolicy {
   readonly total: number;
   /** When the last import touched the list, ISO 8601 UTC. */
   readonly updatedAt: string;
+  /**
+   * Entries of the list quarantined now ({@link HashStore.quarantined}): never matched. Absent
+   * where the store has no quarantine (the PostgreSQL store).
+   */
+  readonly quarantined?: number;
+}
+
+/**
+ * An entry disabled by {@link HashStore.disableEntry}, as {@link HashStore.quarantined} gives it.
+ *
+ * @example
+ * ```ts
+ * for (const q of store.quarantined('ncmec')) console.log(q.id, q.reason, q.until ?? 'until lifted');
+ * ```
+ */
+export interface QuarantinedEntry {
+  readonly list: string;
+  readonly id: string;
+  readonly reason: string;
+  /** When it was disabled, ISO 8601 UTC. */
+  readonly since: string;
+  /** When the quarantine ends by itself, ISO 8601 UTC; absent: until {@link HashStore.enableEntry}. */
+  readonly until?: string;
+}
+
+/**
+ * How {@link HashStore.disableEntry} disables an entry.
+ *
+ * @example
+ * ```ts
+ * store.disableEntry('vendor-x', '4242', { reason: 'matches a flag (ticket 881)', until: new Date('2027-01-01') });
+ * ```
+ */
+export interface DisableEntryOptions {
+  /** Why, for the history and whoever reads `hashwarden entry list` (required, non-empty). */
+  readonly reason: string;
+  /** When the quarantine ends by itself (a future date); absent: until enabled again. */
+  readonly until?: Date;
 }
 
 /**
