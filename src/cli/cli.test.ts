@@ -566,7 +566,7 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
     const shown = await cli('lists', '--db', db);
     expect(shown.lines).toEqual([
       expect.stringMatching(
-        /^ncmec {2}v3 {2}enabled {2}\(no label\) {2}1 entries \(md5 1\) {2}thresholds blockhash=10 pdq=31 {2}updated \d{4}-/,
+        /^ncmec {2}v3 {2}enabled {2}block {2}\(no label\) {2}1 entries \(md5 1\) {2}thresholds blockhash=10 pdq=31 {2}updated \d{4}-/,
       ) as unknown as string,
     ]);
   });
@@ -605,7 +605,7 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
       'block-and-report',
     );
     expect(set.out).toMatch(
-      /^one {2}v1 {2}enabled {2}block-and-report {2}1 entries \(md5 1\) {2}thresholds blockhash=8\* pdq=24\* /,
+      /^one {2}v1 {2}enabled {2}block {2}block-and-report {2}1 entries \(md5 1\) {2}thresholds blockhash=8\* pdq=24\* /,
     );
     expect((await cli('list', 'set', 'one', '--db', db, '--threshold', 'pdq=default')).out).toMatch(
       /thresholds blockhash=8\* pdq=31 /,

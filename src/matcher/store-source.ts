@@ -83,5 +83,6 @@ export function snapshotLists(chosen: readonly ListHeader[]): SnapshotList[] {
     version: l.version,
     ...(Object.keys(l.thresholds).length === 0 ? {} : { thresholds: l.thresholds }),
     ...(l.label === undefined ? {} : { label: l.label }),
+    ...(l.action === 'allow' ? { action: l.action } : {}),
   }));
 }

@@ -68,6 +68,8 @@ export interface SnapshotList {
   readonly thresholds?: Readonly<Partial<Record<AlgorithmName, number>>>;
   /** What a match on the list means (`Match.listLabel`). */
   readonly label?: string;
+  /** `'allow'` for an allow list; absent (every snapshot before allow lists) for a block list. */
+  readonly action?: 'block' | 'allow';
 }
 
 /** One algorithm of a snapshot: its entry count and how its entries are searched. */

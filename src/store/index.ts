@@ -22,5 +22,6 @@ export type {
   ListInfo,
   ListPolicy,
   ListPolicyChange,
+  ListAction,
   StoreOptions,
 } from './types.js';

@@ -24,6 +24,7 @@ import {
   type EntryFilter,
   type ImportMode,
   type ImportRecord,
+  type ListAction,
   type ListHeader,
   type ListInfo,
 } from './types.js';
@@ -187,11 +188,26 @@ export function listHeaders(ctx: StoreContext): ListHeader[] {
         thresholds: Object.freeze(storedThresholds(ctx, row.name, row.thresholds)),
         enabled: row.enabled !== 0,
         ...(row.label === null ? {} : { label: row.label }),
+        ...(storedAction(ctx, row.name, row.action) === 'allow' ? { action: 'allow' as const } : {}),
       };
     });
   } catch (error) {
     throw storeError(ctx.path, error);
   }
+}
+
+/**
+ * A list's stored action: NULL is block; only `'allow'` is written otherwise. Anything else came from
+ * a hand-edited or crafted store, and is refused rather than read as either: an allow list read as
+ * block blocks its known-good images, a block list read as allow lets uploads through.
+ */
+function storedAction(ctx: StoreContext, list: string, action: string | null): ListAction {
+  if (action === null || action === 'block') return 'block';
+  if (action === 'allow') return 'allow';
+  throw new HashwardenError(
+    'ERR_STORE',
+    `SQLite store ${ctx.path}: bad list ${shownName(list)}: its action ${JSON.stringify(action)} is neither block nor allow: a crafted store`,
+  );
 }
 
 /** {@link HashStore.lists}. */

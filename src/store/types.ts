@@ -20,7 +20,7 @@ import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
  * console.log(`hashwarden store schema v${STORE_SCHEMA_VERSION}`);
  * ```
  */
-export const STORE_SCHEMA_VERSION = 3;
+export const STORE_SCHEMA_VERSION = 4;
 
 /**
  * Options of {@link HashStore.open}.
@@ -236,7 +236,19 @@ export interface ListPolicy {
   readonly label?: string;
   /** Disabled lists are kept and updated but not matched (nor exported to snapshots). */
   readonly enabled: boolean;
+  /**
+   * What a match on this list does: `'block'` (absent: every list before version 4 of the store), or
+   * `'allow'`: its entries are known-good images, and a match on one keeps block-list matches of the
+   * same algorithm from blocking the upload (`ImageMatchResult.allowed`, docs/lists.md).
+   */
+  readonly action?: ListAction;
 }
+
+/** What a match on a list does: block the upload, or allow it over block-list matches of the same algorithm. */
+export type ListAction = 'block' | 'allow';
+
+/** Every {@link ListAction}, for checking one. */
+export const LIST_ACTIONS: readonly ListAction[] = Object.freeze(['block', 'allow']);
 
 /**
  * Changes to a list's policy: each field given replaces the stored one; a threshold or the label
@@ -246,6 +258,8 @@ export interface ListPolicyChange {
   readonly thresholds?: Readonly<Partial<Record<AlgorithmName, number | null>>>;
   readonly label?: string | null;
   readonly enabled?: boolean;
+  /** `'allow'` makes the list an allow list, `'block'` a block list again. */
+  readonly action?: ListAction;
 }
 
 /**
