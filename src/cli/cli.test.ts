@@ -631,6 +631,24 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
     expect(opened.matchHash({ algorithm: 'md5', hash: md5('b') })).toEqual([]);
   });
 
+  it('makes a list an allow list with --action allow, shown by lists and kept by the snapshot', async () => {
+    const db = join(dir, 'allow.db');
+    const list = join(dir, 'allow.csv');
+    await writeFile(list, `id,list,algorithm,hash\na,shared,md5,${md5('a')}\nok,fine,md5,${md5('a')}\n`);
+    await cli('import', list, '--db', db, '--list', 'shared', '--multi-list');
+    const allow = await cli('list', 'set', 'fine', '--db', db, '--action', 'allow');
+    expect(allow.out).toMatch(/^fine {2}v1 {2}enabled {2}allow /);
+    const json = (await cli('lists', '--db', db, '--json')).lines.map((l) => JSON.parse(l) as { action: string });
+    expect(json.map((l) => l.action)).toEqual(['allow', 'block']);
+    const snapshot = join(dir, 'allow.snap');
+    expect((await cli('export', '--db', db, '--snapshot', snapshot)).status).toBe(0);
+    const opened = await Matcher.open(snapshot);
+    expect(opened.lists.map((l) => l.action)).toEqual(['allow', undefined]);
+    expect(opened.matchHash({ algorithm: 'md5', hash: md5('a') })).toEqual([]);
+    const block = await cli('list', 'set', 'fine', '--db', db, '--action', 'block');
+    expect(block.out).toMatch(/^fine {2}v1 {2}enabled {2}block /);
+  });
+
   it("refuses bad list changes with a usage error or the store's error", async () => {
     const db = join(dir, 'bad-set.db');
     const list = join(dir, 'one.txt');
@@ -645,6 +663,7 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
         'Expected integer between 0 and 64 for thresholds.pdq but received 65',
       ],
       [['list', 'set', 'nope', '--db', db, '--disable'], 'ERR_STORE'],
+      [['list', 'set', 'one', '--db', db, '--action', 'pass'], 'Unknown --action "pass" (known: block, allow)'],
     ] as const) {
       const { status, err } = await cli(...args);
       expect([status, err]).toEqual([2, expect.stringContaining(message) as unknown as string]);

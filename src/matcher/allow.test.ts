@@ -63,7 +63,10 @@ describe('allow lists: the same algorithm', () => {
     expect(r.matched).toBe(false);
     expect(r.matches).toEqual([]);
     expect(r.allowed).toMatchObject([
-      { by: { list: 'fine', entryId: 'ok', distance: 3 }, overrode: [{ list: 'shared', entryId: 'meme', distance: 0 }] },
+      {
+        by: { list: 'fine', entryId: 'ok', distance: 3 },
+        overrode: [{ list: 'shared', entryId: 'meme', distance: 0 }],
+      },
     ]);
     expect(r.checked).toBe(true);
   });
@@ -152,7 +155,9 @@ describe('allow lists: what a matched part covers', () => {
   /** A two-frame GIF of `frames` (raw RGBA, 200×150 each) and the PDQ of each frame. */
   async function animation(frames: Buffer[]): Promise<{ gif: Buffer; pdq: string[] }> {
     const raw = { width: 200, height: 150 * frames.length, channels: 4 as const, pageHeight: 150 };
-    const gif = await sharp(Buffer.concat(frames), { raw }).gif({ delay: frames.map(() => 100) }).toBuffer();
+    const gif = await sharp(Buffer.concat(frames), { raw })
+      .gif({ delay: frames.map(() => 100) })
+      .toBuffer();
     const hashed = await hashImage(gif, { algorithms: ['pdq'] });
     return { gif, pdq: (hashed.frames ?? []).map((f) => f.hashes.pdq as string) };
   }
@@ -163,7 +168,9 @@ describe('allow lists: what a matched part covers', () => {
   it('does not let an allowed first frame carry a listed later frame through', async () => {
     const { gif, pdq } = await animation([await frame(UPLOAD), await frame(vector('landscape-1600x1200.jpg'))]);
     const [f0, f1] = pdq as [string, string];
-    const m = Matcher.fromEntries([entry('fine', 'ok', 'pdq', f0), entry('shared', 'x', 'pdq', f1)], { lists: [ALLOW] });
+    const m = Matcher.fromEntries([entry('fine', 'ok', 'pdq', f0), entry('shared', 'x', 'pdq', f1)], {
+      lists: [ALLOW],
+    });
     const r = await m.matchImage(gif, off);
     expect(r.matched).toBe(true);
     expect(r.matches).toMatchObject([{ entryId: 'x', frame: 1 }]);
@@ -248,7 +255,9 @@ describe('allow lists from a store and a snapshot', () => {
       ['fine', 'allow'],
       ['shared', undefined],
     ]);
-    expect((await m.matchImage(bytes)).allowed).toMatchObject([{ by: { listVersion: 2 }, overrode: [{ list: 'shared' }] }]);
+    expect((await m.matchImage(bytes)).allowed).toMatchObject([
+      { by: { listVersion: 2 }, overrode: [{ list: 'shared' }] },
+    ]);
     const older = join(dir, 'older.snap');
     await writeSnapshot(older, {
       lists: [

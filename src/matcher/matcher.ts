@@ -811,5 +811,4 @@ export class Matcher {
     }
     return { matches: matches.sort(byDistance), allowed };
   }
-
 }
