@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -645,8 +646,23 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
     const opened = await Matcher.open(snapshot);
     expect(opened.lists.map((l) => l.action)).toEqual(['allow', undefined]);
     expect(opened.matchHash({ algorithm: 'md5', hash: md5('a') })).toEqual([]);
+    const image = join(dir, 'allowed.png');
+    await writeFile(
+      image,
+      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#3a7' } })
+        .png()
+        .toBuffer(),
+    );
+    const bytes = createHash('md5').update(readFileSync(image)).digest('hex');
+    await writeFile(list, `id,list,algorithm,hash\nx,shared,md5,${bytes}\nok,fine,md5,${bytes}\n`);
+    await cli('import', list, '--db', db, '--list', 'shared', '--multi-list');
+    const matched = await cli('match', image, '--db', db);
+    expect([matched.status, matched.out]).toEqual([
+      0,
+      `no match  ${image}  (allowed by list=fine entry=ok md5: 1 lifted)\n`,
+    ]);
     const block = await cli('list', 'set', 'fine', '--db', db, '--action', 'block');
-    expect(block.out).toMatch(/^fine {2}v1 {2}enabled {2}block /);
+    expect(block.out).toMatch(/^fine {2}v2 {2}enabled {2}block /);
   });
 
   it("refuses bad list changes with a usage error or the store's error", async () => {
