@@ -325,5 +325,8 @@ describe('exactHashes', () => {
     expect((await m.matchImage(bytes)).exactHashes).toEqual(want);
     expect((await m.matchImage(bytes, { first: true, exact: false })).exactHashes).toEqual(want);
     expect((await m.matchImage(new Blob([bytes]))).exactHashes).toEqual(want);
+    // Hashed on a thread: the upload's bytes it is given are a copy, so the rest are hashed from the same bytes.
+    const threaded = Matcher.fromEntries([entry('shared', 'x', 'pdq', flip(up.pdq, 100))], { hashThreads: 1 });
+    expect((await threaded.matchImage(bytes, { exact: true })).exactHashes).toEqual(want);
   });
 });
