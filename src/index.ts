@@ -24,6 +24,8 @@ export type {
   HashBatchResult,
   MatcherList,
   MatcherTableInfo,
+  AllowedMatch,
+  ExactHashes,
 } from './matcher/types.js';
 export type { FollowOptions, ReloadEvent } from './matcher/follow.js';
 export type { StormEvent, StormOptions } from './matcher/storm.js';

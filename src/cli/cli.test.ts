@@ -1,4 +1,5 @@
 import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -566,7 +567,7 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
     const shown = await cli('lists', '--db', db);
     expect(shown.lines).toEqual([
       expect.stringMatching(
-        /^ncmec {2}v3 {2}enabled {2}\(no label\) {2}1 entries \(md5 1\) {2}thresholds blockhash=10 pdq=31 {2}updated \d{4}-/,
+        /^ncmec {2}v3 {2}enabled {2}block {2}\(no label\) {2}1 entries \(md5 1\) {2}thresholds blockhash=10 pdq=31 {2}updated \d{4}-/,
       ) as unknown as string,
     ]);
   });
@@ -605,7 +606,7 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
       'block-and-report',
     );
     expect(set.out).toMatch(
-      /^one {2}v1 {2}enabled {2}block-and-report {2}1 entries \(md5 1\) {2}thresholds blockhash=8\* pdq=24\* /,
+      /^one {2}v1 {2}enabled {2}block {2}block-and-report {2}1 entries \(md5 1\) {2}thresholds blockhash=8\* pdq=24\* /,
     );
     expect((await cli('list', 'set', 'one', '--db', db, '--threshold', 'pdq=default')).out).toMatch(
       /thresholds blockhash=8\* pdq=31 /,
@@ -631,6 +632,39 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
     expect(opened.matchHash({ algorithm: 'md5', hash: md5('b') })).toEqual([]);
   });
 
+  it('makes a list an allow list with --action allow, shown by lists and kept by the snapshot', async () => {
+    const db = join(dir, 'allow.db');
+    const list = join(dir, 'allow.csv');
+    await writeFile(list, `id,list,algorithm,hash\na,shared,md5,${md5('a')}\nok,fine,md5,${md5('a')}\n`);
+    await cli('import', list, '--db', db, '--list', 'shared', '--multi-list');
+    const allow = await cli('list', 'set', 'fine', '--db', db, '--action', 'allow');
+    expect(allow.out).toMatch(/^fine {2}v1 {2}enabled {2}allow /);
+    const json = (await cli('lists', '--db', db, '--json')).lines.map((l) => JSON.parse(l) as { action: string });
+    expect(json.map((l) => l.action)).toEqual(['allow', 'block']);
+    const snapshot = join(dir, 'allow.snap');
+    expect((await cli('export', '--db', db, '--snapshot', snapshot)).status).toBe(0);
+    const opened = await Matcher.open(snapshot);
+    expect(opened.lists.map((l) => l.action)).toEqual(['allow', undefined]);
+    expect(opened.matchHash({ algorithm: 'md5', hash: md5('a') })).toEqual([]);
+    const image = join(dir, 'allowed.png');
+    await writeFile(
+      image,
+      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#3a7' } })
+        .png()
+        .toBuffer(),
+    );
+    const bytes = createHash('md5').update(readFileSync(image)).digest('hex');
+    await writeFile(list, `id,list,algorithm,hash\nx,shared,md5,${bytes}\nok,fine,md5,${bytes}\n`);
+    await cli('import', list, '--db', db, '--list', 'shared', '--multi-list');
+    const matched = await cli('match', image, '--db', db);
+    expect([matched.status, matched.out]).toEqual([
+      0,
+      `no match  ${image}  (allowed by list=fine entry=ok md5: 1 lifted)\n`,
+    ]);
+    const block = await cli('list', 'set', 'fine', '--db', db, '--action', 'block');
+    expect(block.out).toMatch(/^fine {2}v2 {2}enabled {2}block /);
+  });
+
   it("refuses bad list changes with a usage error or the store's error", async () => {
     const db = join(dir, 'bad-set.db');
     const list = join(dir, 'one.txt');
@@ -645,6 +679,7 @@ describe('hashwarden lists, list set, delta and replace imports', () => {
         'Expected integer between 0 and 64 for thresholds.pdq but received 65',
       ],
       [['list', 'set', 'nope', '--db', db, '--disable'], 'ERR_STORE'],
+      [['list', 'set', 'one', '--db', db, '--action', 'pass'], 'Unknown --action "pass" (known: block, allow)'],
     ] as const) {
       const { status, err } = await cli(...args);
       expect([status, err]).toEqual([2, expect.stringContaining(message) as unknown as string]);

@@ -145,7 +145,9 @@ describe('lists, list set, import and export print one line per thing, whatever 
     const { db, list } = await store({ list: FORGING });
     const set = await cli('list', 'set', list, '--db', db, '--label', ERASING);
     expect(printedLines(set.out)).toHaveLength(1);
-    expect(set.out).toContain('x\\nMATCH     forged\\u202e!  v1  enabled  \\x1b[2K\\rno match  /path  1 entries');
+    expect(set.out).toContain(
+      'x\\nMATCH     forged\\u202e!  v1  enabled  block  \\x1b[2K\\rno match  /path  1 entries',
+    );
     const lists = await cli('lists', '--db', db);
     expect(printedLines(lists.out)).toEqual(printedLines(set.out));
     const json = await cli('lists', '--db', db, '--json');

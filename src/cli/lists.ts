@@ -1,10 +1,10 @@
 /**
  * `hashwarden lists` and `hashwarden list set`: what a store holds, list by list, and how each is
- * matched (thresholds, label, enabled). Policy changes take effect for matchers at their next
+ * matched (thresholds, label, enabled, action: block or allow). Policy changes take effect for matchers at their next
  * open or `reload()`, and in the next snapshot export.
  */
 import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../index.js';
-import { HashStore, type ListInfo, type ListPolicyChange } from '../store/index.js';
+import { HashStore, type ListAction, type ListInfo, type ListPolicyChange } from '../store/index.js';
 import { EXIT, UsageError, parseThresholds, required, type Command } from './command.js';
 import { jsonLine, textLine } from './escape.js';
 import { connectPostgres, isPostgresUrl, postgresDbHelp } from './postgres.js';
@@ -22,7 +22,14 @@ function describe(list: ListInfo): string {
     )
     .join(' ');
   const off = (list.quarantined ?? 0) > 0 ? `  ${list.quarantined} quarantined` : '';
-  return `${list.name}  v${list.version}  ${list.enabled ? 'enabled' : 'disabled'}  ${list.label ?? '(no label)'}  ${list.total} entries (${counts})${off}  thresholds ${thresholds}  updated ${list.updatedAt}`;
+  return `${list.name}  v${list.version}  ${list.enabled ? 'enabled' : 'disabled'}  ${list.action ?? 'block'}  ${list.label ?? '(no label)'}  ${list.total} entries (${counts})${off}  thresholds ${thresholds}  updated ${list.updatedAt}`;
+}
+
+/** `--action`'s value: a usage error for anything but block or allow. */
+function listAction(value: string): ListAction {
+  if (value !== 'block' && value !== 'allow')
+    throw new UsageError(`Unknown --action ${JSON.stringify(value)} (known: block, allow)`);
+  return value;
 }
 
 export const listsCommand: Command = {
@@ -34,12 +41,14 @@ Options:
   --db PATH     the SQLite store,
 ${postgresDbHelp(16)}
   --json        one JSON object per list: name, version, enabled, label, thresholds (those the
-                list sets), counts per algorithm, total, updatedAt, quarantined (entries
-                disabled now by \`hashwarden entry disable\`; SQLite stores only)
+                list sets), counts per algorithm, total, updatedAt, action (block or allow),
+                quarantined (entries disabled now by \`hashwarden entry disable\`; SQLite stores only)
   -h, --help    this text
 
-Text lines show each perceptual algorithm's threshold for the list, marked * where the list sets
-its own (\`hashwarden list set\`) rather than the default, and how many entries are quarantined
+Text lines show whether the list is used, its action (block, or allow: an allow list's entries
+are known-good images that keep block matches of the same algorithm from blocking), each
+perceptual algorithm's threshold for the list, marked * where the list sets its own
+(\`hashwarden list set\`) rather than the default, and how many entries are quarantined
 (\`hashwarden entry list\`) when any are: they count in the totals but are never matched.
 Exit status: 0 on success, 2 on error.`,
   options: {
@@ -54,7 +63,8 @@ Exit status: 0 on success, 2 on error.`,
       : HashStore.open(db, { readonly: true });
     try {
       const lists = await store.lists();
-      for (const list of lists) io.out(values.json === true ? jsonLine(list) : textLine(describe(list)));
+      for (const list of lists)
+        io.out(values.json === true ? jsonLine({ ...list, action: list.action ?? 'block' }) : textLine(describe(list)));
       if (lists.length === 0 && values.json !== true) io.out('no lists\n');
     } finally {
       await store.close();
@@ -65,8 +75,9 @@ Exit status: 0 on success, 2 on error.`,
 
 export const listCommand: Command = {
   name: 'list',
-  usage: 'set NAME --db PATH [--threshold ALGORITHM=N|default]... [--label TEXT | --no-label] [--enable | --disable]',
-  summary: "Change a list's policy: thresholds, label, enabled.",
+  usage:
+    'set NAME --db PATH [--threshold ALGORITHM=N|default]... [--label TEXT | --no-label] [--enable | --disable] [--action block|allow]',
+  summary: "Change a list's policy: thresholds, label, enabled, action.",
   help: `
 Options:
   --db PATH                  the SQLite store,
@@ -78,6 +89,10 @@ ${postgresDbHelp(29)}
   --no-label                 remove the label
   --enable, --disable        whether matchers and snapshot exports use the list (a disabled
                              list is still imported and kept)
+  --action block|allow       block (the default): a match blocks the upload; allow: the
+                             list's entries are known-good images, and an upload matching one
+                             within the list's threshold is not blocked by block-list matches
+                             of the same algorithm (docs/lists.md, "Allow lists")
   -h, --help                 this text
 
 Prints the list as \`hashwarden lists\` does. The version does not change (the entries are the
@@ -90,6 +105,7 @@ Exit status: 0 on success, 2 on error.`,
     'no-label': { type: 'boolean' },
     enable: { type: 'boolean' },
     disable: { type: 'boolean' },
+    action: { type: 'string' },
   },
   async run(values, positionals, io) {
     const [action, name, extra] = positionals;
@@ -117,9 +133,10 @@ Exit status: 0 on success, 2 on error.`,
           ? { label: null }
           : {}),
       ...(values.enable === true ? { enabled: true } : values.disable === true ? { enabled: false } : {}),
+      ...(values.action === undefined ? {} : { action: listAction(values.action as string) }),
     };
     if (Object.keys(change).length === 0)
-      throw new UsageError('Nothing to change: give --threshold, --label, --no-label, --enable or --disable');
+      throw new UsageError('Nothing to change: give --threshold, --label, --no-label, --enable, --disable or --action');
     const db = required(values.db, '--db');
     const store = isPostgresUrl(db)
       ? await connectPostgres(db, { create: false }, io)

@@ -35,10 +35,17 @@ function describe(file: string, result: ImageMatchResult, checked: boolean): str
   const hashedFrames = result.frames?.length ?? 0;
   const frameCount = result.image.frameCount ?? 0;
   const partly = hashedFrames < frameCount ? `  (frames 0-${hashedFrames - 1} of ${frameCount} checked)` : '';
+  // What an allow list lifted: a reviewer must see why a listed hash did not block.
+  const allowed = (result.allowed ?? [])
+    .filter((a) => a.overrode.length > 0)
+    .map((a) => `  (allowed by list=${a.by.list} entry=${a.by.entryId} ${a.by.algorithm}: ${a.overrode.length} lifted)`)
+    .join('');
   const unchecked =
     Object.entries(result.unusable)
       .map(([name, why]) => `  (${name} not used: ${why})`)
-      .join('') + partly;
+      .join('') +
+    partly +
+    allowed;
   if (!result.matched) return textLine(`${checked ? 'no match ' : 'UNCHECKED'} ${file}${unchecked}`);
   return result.matches
     .map((m) =>
@@ -147,6 +154,8 @@ says so: "(pdq not used: PDQ quality 3 is below 50)" — that file was not check
 Every frame of an animated GIF or WebP up to --max-frames is matched; a match names its frame
 (frame=2), and an animation longer than that says, e.g., "(frames 0-31 of 41 checked)": the
 later frames were not checked.
+A block match an allow list lifted (docs/lists.md, "Allow lists") is not a match; the line says
+so: "(allowed by list=known-good entry=flag-2 pdq: 1 lifted)". --json shows them all (allowed).
 
 A file was checked when it matched, or when every hash type the lists hold had at least one of
 its hashes searched (MD5, SHA-1, SHA-256 always are). A file whose hash of some type was refused

@@ -3,7 +3,10 @@
  * for each pass the hashes to search, as bytes. Internal: `hashwarden/image` does not export it,
  * and the matcher loads it lazily (it loads sharp), so the core entry stays free of native modules.
  */
+import { EXACT_DIGESTS } from '../algorithms/digests.js';
+import { formatHex } from '../algorithms/hex.js';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import type { ExactHashes } from '../matcher/types.js';
 import { formatHashed, hashRaw, type HashedBytes, type ImageHashResult } from './hash.js';
 import { readInput, type PinnedInput, type ReadLimits } from './input.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
@@ -20,6 +23,8 @@ interface UploadRequest {
   readonly first: boolean;
   /** Hashing threads (the matcher's `hashThreads`, checked): 0 hashes on the calling thread. */
   readonly threads: number;
+  /** Report the upload's MD5, SHA-1 and SHA-256 (`ImageMatchResult.exactHashes`). Default `false`. */
+  readonly exact?: boolean;
 }
 
 /** An {@link UploadRequest} resolved once, for every upload of a call. */
@@ -33,6 +38,8 @@ export interface UploadPlan {
   readonly passes: readonly ResolvedImageOptions[];
   /** The threads that do the pixel maths; absent: the calling thread does. */
   readonly pool: HashPool | undefined;
+  /** Each pass's `exactHashes` is given (the upload's MD5, SHA-1 and SHA-256). */
+  readonly exact: boolean;
 }
 
 /** One hash to search for an upload, as bytes, with the turn, border and frame it is of. */
@@ -46,6 +53,11 @@ export interface UploadPass {
   readonly queries: ReadonlyMap<AlgorithmName, readonly UploadQuery[]>;
   /** True for the last pass: its result is the one a call without a match returns. */
   readonly last: boolean;
+  /**
+   * With the plan's `exact`: the upload's MD5, SHA-1 and SHA-256, hex, those a pass hashed (or the
+   * read took as a stream passed) not hashed again, the others hashed on first call.
+   */
+  readonly exactHashes?: () => ExactHashes;
 }
 
 /**
@@ -71,8 +83,24 @@ export function planUpload(request: UploadRequest): UploadPlan {
   const digests = passes
     .filter((pass) => pool === undefined || pass.perceptual.length === 0)
     .flatMap((pass) => pass.exact);
+  // The exact hashes reported but searched by no pass: taken as a stream passes, when one is read.
+  if (request.exact === true) digests.push(...EXACT_NAMES.filter((name) => !all.exact.includes(name)));
   const read = Object.freeze({ maxBytes: all.maxBytes, timeoutSeconds: all.timeoutSeconds, digests });
-  return Object.freeze({ read, passes: Object.freeze(passes), pool });
+  return Object.freeze({ read, passes: Object.freeze(passes), pool, exact: request.exact === true });
+}
+
+/** The exact algorithms an upload's `exactHashes` holds. */
+const EXACT_NAMES = ['md5', 'sha1', 'sha256'] as const;
+
+/** The upload's exact hashes: those `hashes` holds already (hex), else taken as it was read, else hashed now. */
+function exactHashesOf(
+  hashes: ImageHashResult['hashes'],
+  digests: Partial<Record<AlgorithmName, Uint8Array>>,
+  bytes: Uint8Array,
+): ExactHashes {
+  const hex = (name: (typeof EXACT_NAMES)[number]): string =>
+    hashes[name] ?? formatHex(digests[name] ?? EXACT_DIGESTS[name].digest(bytes));
+  return Object.freeze({ md5: hex('md5'), sha1: hex('sha1'), sha256: hex('sha256') });
 }
 
 /** The hashes a matcher searches for one pass: an exact hash itself, a perceptual one's by `searchedHashes`' rule. */
@@ -99,6 +127,12 @@ export async function* hashUpload(input: PinnedInput, plan: UploadPlan): AsyncGe
     // Hex once, for the result; the queries keep the bytes hashing made.
     const result = formatHashed(hashed);
     hashes = { ...hashes, ...result.hashes };
-    yield { result: { ...result, hashes }, queries: queriesOf(hashed), last: index === plan.passes.length - 1 };
+    const known = hashes;
+    yield {
+      result: { ...result, hashes },
+      queries: queriesOf(hashed),
+      last: index === plan.passes.length - 1,
+      ...(plan.exact ? { exactHashes: () => exactHashesOf(known, digests, bytes) } : {}),
+    };
   }
 }

@@ -12,6 +12,7 @@ import { buildPackedTables, buildTable, reindexTable, type MatcherTable } from '
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import {
   DEFAULT_MATCH_CONCURRENCY,
+  type AllowedMatch,
   type HashBatchResult,
   type HashQuery,
   type ImageBatchResult,
@@ -41,6 +42,8 @@ import {
   storeState,
 } from './state.js';
 import { Gate } from './gate.js';
+import { AllowRule, type AllowOutcome } from './allow.js';
+import { holdsExact } from './evidence.js';
 import { rememberSearched, type SearchedQuery } from './searched.js';
 import { decisionContext, logged } from './logged.js';
 import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js';
@@ -584,7 +587,10 @@ export class Matcher {
         `Expected ${algorithm.bits / 8} bytes for a ${algorithm.name} hash but received ${hash.length}`,
       );
     }
-    return this.#match(this.#state, algorithm, hash, thresholds[algorithm.name]).sort(byDistance);
+    const { lists } = this.#state;
+    const matches = this.#match(this.#state, algorithm, hash, thresholds[algorithm.name]);
+    // One hash, one part: allow matches and what they override are left out (docs/api.md).
+    return (AllowRule.of(lists, (name) => this.threshold(name))?.apply(matches).matches ?? matches).sort(byDistance);
   }
 
   /**
@@ -733,7 +739,8 @@ export class Matcher {
       o.dihedral === undefined ? (this.#imageOptions.dihedral ?? true) : boolean(o.dihedral, 'options.dihedral');
     const trim = o.trim === undefined ? (this.#imageOptions.trim ?? true) : boolean(o.trim, 'options.trim');
     const image = { ...this.#imageOptions, dihedral, trim };
-    return { thresholds, first, upload: { image, algorithms, first, threads: this.#options.hashThreads } };
+    const exact = (o.exact !== undefined && boolean(o.exact, 'options.exact')) || holdsExact(state);
+    return { thresholds, first, upload: { image, algorithms, first, threads: this.#options.hashThreads, exact } };
   }
 
   /** A call's options resolved once (for a batch, once for every image), with the image module. */
@@ -752,6 +759,8 @@ export class Matcher {
     const searchedBy = new Set<AlgorithmName>();
     // Every hash computed, for a seen record: with an algorithm the lists lack, a later list of it can still be rescanned.
     const looked: SearchedQuery[] = [];
+    // Of every pass: with `first`, an exact pass wholly allowed goes on to the perceptual one.
+    const allowed: AllowedMatch[] = [];
     for await (const pass of image.hashUpload(input, plan.upload)) {
       for (const [name, queries] of pass.queries) {
         for (const query of queries) looked.push({ ...query, algorithm: name });
@@ -759,7 +768,8 @@ export class Matcher {
         searched += queries.length;
         if (queries.length > 0) searchedBy.add(name);
       }
-      const found = this.#matchPass(state, pass, plan.thresholds, plan.first);
+      const { matches: found, allowed: passAllowed } = this.#matchPass(state, pass, plan.thresholds, plan.first);
+      allowed.push(...passAllowed);
       if (found.length > 0 || pass.last) {
         const { result } = pass;
         const matches = this.#counted(found);
@@ -767,6 +777,8 @@ export class Matcher {
           matched: matches.length > 0,
           matches,
           ...(matches === found ? {} : { review: true as const }),
+          ...(allowed.length === 0 ? {} : { allowed: Object.freeze(allowed) }),
+          ...(pass.exactHashes === undefined ? {} : { exactHashes: pass.exactHashes() }),
           hashes: result.hashes,
           quality: result.quality,
           unusable: result.unusable,
@@ -784,20 +796,24 @@ export class Matcher {
 
   /**
    * The matches of one hashing pass: each exact hash looked up, each perceptual algorithm's
-   * searched hashes looked up, every entry once at its nearest. With `first`, the first algorithm
-   * that matches gives its nearest entry alone.
+   * searched hashes looked up, every entry once at its nearest, then allow lists applied (allow.ts).
+   * With `first`, the first algorithm that still matches gives its nearest entry alone.
    */
-  #matchPass(state: State, pass: UploadPass, thresholds: Thresholds, first: boolean): Match[] {
+  #matchPass(state: State, pass: UploadPass, thresholds: Thresholds, first: boolean): AllowOutcome {
     const matches: Match[] = [];
+    const allowed: AllowedMatch[] = [];
+    const rule = AllowRule.of(state.lists, (name) => this.threshold(name));
     for (const [name, queries] of pass.queries) {
       const algorithm = getAlgorithm(name);
+      const found: Match[] = [];
       if (algorithm.kind === 'exact') {
-        for (const query of queries) matches.push(...this.#match(state, algorithm, query.hash, thresholds[name]));
+        for (const query of queries) found.push(...this.#match(state, algorithm, query.hash, thresholds[name]));
       } else {
         // Each entry once, at its nearest query (the upload as it is first, so it wins ties).
         const nearest = new Map<string, Match>();
         for (const query of queries) {
           for (const match of this.#match(state, algorithm, query.hash, thresholds[name])) {
+            rule?.see(match, query);
             const key = `${match.list}\u0000${match.entryId}\u0000${match.hash}`;
             const seen = nearest.get(key);
             if (seen === undefined || match.distance < seen.distance) {
@@ -810,10 +826,13 @@ export class Matcher {
             }
           }
         }
-        matches.push(...nearest.values());
+        found.push(...nearest.values());
       }
-      if (first && matches.length > 0) return [matches.sort(byDistance)[0] as Match];
+      const outcome = rule === undefined ? { matches: found, allowed: [] } : rule.apply(found);
+      matches.push(...outcome.matches);
+      allowed.push(...outcome.allowed);
+      if (first && matches.length > 0) return { matches: [matches.sort(byDistance)[0] as Match], allowed };
     }
-    return matches.sort(byDistance);
+    return { matches: matches.sort(byDistance), allowed };
   }
 }

@@ -11,8 +11,8 @@ import { resolveImageOptions } from '../image/options.js';
 import { isSnapshot, SNAPSHOT_MAGIC } from '../snapshot/format.js';
 import { resolveTrustedKeys, type TrustedKey } from '../snapshot/sign.js';
 import { resolveSearch, type MatcherTable, type ResolvedSearch } from '../search/tables.js';
-import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
-import type { ListHeader } from '../store/types.js';
+import { boolean, integerInRange, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
+import { LIST_ACTIONS, type ListHeader } from '../store/types.js';
 import type { StoreSource } from './store-source.js';
 import { resolveStormOptions, type ResolvedStormOptions } from './storm.js';
 import { DecisionLog } from '../log/decision-log.js';
@@ -67,6 +67,9 @@ export function checkLists(value: unknown, name: string): ReadonlyMap<string, Ma
         ? {}
         : { thresholds: Object.freeze(checkThresholds(l.thresholds, `${name}[${i}].thresholds`)) }),
       ...(l.label === undefined ? {} : { label: nonEmptyString(l.label, `${name}[${i}].label`) }),
+      ...(l.action === undefined || oneOf(l.action, LIST_ACTIONS, `${name}[${i}].action`) === 'block'
+        ? {}
+        : { action: 'allow' as const }),
     };
     if (out.has(list.name)) invalid('lists with unique names', `${name}[${i}].name`, l.name, true);
     out.set(list.name, Object.freeze(list));
@@ -268,6 +271,7 @@ export function storeState(
         version: l.version,
         thresholds: l.thresholds,
         ...(l.label === undefined ? {} : { label: l.label }),
+        ...(l.action === 'allow' ? { action: l.action } : {}),
       }),
     ]),
   );

@@ -98,6 +98,7 @@ export function snapshotLists(
       version: l.version,
       ...(Object.keys(l.thresholds).length === 0 ? {} : { thresholds: l.thresholds }),
       ...(l.label === undefined ? {} : { label: l.label }),
+      ...(l.action === 'allow' ? { action: l.action } : {}),
       ...(off.length === 0 ? {} : { quarantined: off }),
     };
   });

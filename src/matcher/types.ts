@@ -71,6 +71,30 @@ export interface MatcherList {
    * which its tables leave out. Absent otherwise (a store's quarantines: `HashStore.quarantined`).
    */
   readonly quarantined?: readonly SnapshotQuarantine[];
+  /**
+   * `'allow'`: an allow list, whose entries are known-good images. An upload matching one of them
+   * within this list's threshold is not blocked by block-list matches of the same algorithm
+   * (`ImageMatchResult.allowed`). Default `'block'`.
+   */
+  readonly action?: 'block' | 'allow';
+}
+
+/**
+ * An allow-list entry that matched an upload (`by`, within its list's own threshold), and the
+ * block-list matches of the same algorithm, on the same frames, it overrode: they were removed from
+ * `matches`. Each allow match that counted appears once as `by`; the block matches overridden are
+ * all given to the nearest allow match of their algorithm (the others have an empty `overrode`).
+ */
+export interface AllowedMatch {
+  readonly by: Match;
+  readonly overrode: readonly Match[];
+}
+
+/** The exact hashes of an upload's bytes, lower-case hex: what a report to a clearinghouse names a file by. */
+export interface ExactHashes {
+  readonly md5: string;
+  readonly sha1: string;
+  readonly sha256: string;
 }
 
 /** Options of a matcher. */
@@ -219,7 +243,10 @@ export interface MatchImageOptions extends MatchHashOptions {
    * Stop at the first list entry found instead of finding them all: exact hashes are computed and
    * looked up first, from the bytes alone, and the image is decoded only when none matched; then
    * each perceptual algorithm in turn, its nearest match. For upload paths that only need to
-   * know whether to block. Default `false` (every match, nearest first).
+   * know whether to block. Default `false` (every match, nearest first). Allow lists are applied
+   * to each algorithm's matches before the first is taken: an algorithm whose every block match an
+   * allow entry overrides stops nothing, and the search goes on to the next algorithm, which an
+   * allow entry of another algorithm never hides.
    */
   readonly first?: boolean;
   /**
@@ -227,14 +254,30 @@ export interface MatchImageOptions extends MatchHashOptions {
    * matcher's `decisionLog` with its decision, for `matchImages` with each item's index. Default: none.
    */
   readonly contentId?: string;
+  /**
+   * Report the upload's MD5, SHA-1 and SHA-256 (`exactHashes`) even when no list holds exact hashes,
+   * for a reviewer or a report to a clearinghouse. Those the call hashes anyway are not hashed
+   * again. Default `false` (they are reported anyway when any list holds exact hashes).
+   */
+  readonly exact?: boolean;
 }
 
 /** The result of `matchImage`. */
 export interface ImageMatchResult {
-  /** True when any entry matched. */
+  /** True when any entry matched, once allow lists have overridden what they allow (`matches` not empty). */
   readonly matched: boolean;
-  /** Matches, nearest first. */
+  /** Block-list matches, nearest first; allow-list matches and the matches they overrode are in `allowed`. */
   readonly matches: readonly Match[];
+  /**
+   * Allow-list entries that matched, nearest first, each with the block matches it overrode
+   * (docs/lists.md, "Allow lists"). Absent when no allow entry matched.
+   */
+  readonly allowed?: readonly AllowedMatch[];
+  /**
+   * The upload's MD5, SHA-1 and SHA-256, lower-case hex, when any list held holds exact hashes or
+   * the call passed `exact: true`. Of the bytes as uploaded (an animated upload's whole file).
+   */
+  readonly exactHashes?: ExactHashes;
   /** The image's hashes, as `hashImage` returns them. */
   readonly hashes: ImageHashes;
   /** Quality of the hashes that have one (PDQ). */

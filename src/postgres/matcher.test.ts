@@ -194,6 +194,10 @@ describe.skipIf(!available)(postgresTitle('A matcher reloading from PostgreSQL',
       expect(await matcher.reload()).toBe(true);
       expect(matcher.lists[0]?.label).toBe('review');
       expect(await matcher.reload()).toBe(false);
+      // No action column yet: an allow list is refused, never stored (or read) as a block list.
+      await expect(writer.setListPolicy('a', { action: 'allow' })).rejects.toMatchObject({ code: 'ERR_STORE' });
+      expect((await writer.setListPolicy('a', { action: 'block' })).action).toBeUndefined();
+      expect(await matcher.reload()).toBe(false);
       await writer.setListPolicy('a', { enabled: false });
       await expect(matcher.reload()).rejects.toMatchObject({ code: 'ERR_NO_ENTRIES' });
       expect(matcher.size).toBe(2);

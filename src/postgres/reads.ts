@@ -324,7 +324,13 @@ export async function checkpoint(ctx: PgContext, key: string): Promise<string | 
 
 /** {@link PgHashStore.setListPolicy}: the list's row locked while its thresholds are merged. */
 export async function setListPolicy(ctx: PgContext, name: string, change: ListPolicyChange): Promise<ListInfo> {
-  const { list, thresholds, label, enabled } = resolvePolicyChange(name, change);
+  const { list, thresholds, label, enabled, action } = resolvePolicyChange(name, change);
+  // Its schema has no action column and no upgrade path yet: refused, never stored as a block list.
+  if (action === 'allow')
+    throw new HashwardenError(
+      'ERR_STORE',
+      `PostgreSQL store ${ctx.label}: allow lists are not supported by the PostgreSQL store (use a SQLite store or a snapshot)`,
+    );
   return inTransaction(ctx, 'change a list', async (client) => {
     const row = (
       await client.query<{ thresholds: string | null }>('SELECT thresholds FROM lists WHERE name = $1 FOR UPDATE', [

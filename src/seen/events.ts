@@ -157,7 +157,7 @@ export function buildRound(
   if (policy.size > MAX_PACKED_LISTS) return objectRound(rows, policy, thresholds);
   const packing = new Map<AlgorithmName, { builder: PackedBuilder; since: number[]; lists: Map<string, number> }>();
   for (const row of rows) {
-    if (policy.get(row.list)?.enabled !== true) continue; // disabled (or gone) since the round began
+    if (!rescanned(policy.get(row.list))) continue; // disabled (or gone) since the round began, or an allow list
     const algorithm = getAlgorithm(row.algorithm);
     let pack = packing.get(algorithm.name);
     if (pack === undefined) {
@@ -217,11 +217,19 @@ function roundTable(
   return { table, ofEntry, widest: ofEntry.reduce((a, b) => Math.max(a, b), 0), since };
 }
 
+/**
+ * True for a list whose new entries a rescan searches: enabled, and a block list. An allow list's
+ * entries are known-good images: a recorded upload they match is no hit to report.
+ */
+function rescanned(list: ListHeader | undefined): boolean {
+  return list?.enabled === true && list.action !== 'allow';
+}
+
 /** {@link buildRound} with an object an entry: for more lists than packed columns number. */
 function objectRound(rows: Iterable<KnownRow>, policy: ReadonlyMap<string, ListHeader>, thresholds: Thresholds): Round {
   const byAlgorithm = new Map<AlgorithmName, { entries: ListEntry[]; since: number[] }>();
   for (const row of rows) {
-    if (policy.get(row.list)?.enabled !== true) continue;
+    if (!rescanned(policy.get(row.list))) continue;
     const algorithm = getAlgorithm(row.algorithm);
     const found = byAlgorithm.get(algorithm.name) ?? { entries: [], since: [] };
     found.entries.push({ list: row.list, id: row.id, algorithm: algorithm.name, hash: algorithm.format(row.hash) });

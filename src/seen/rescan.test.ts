@@ -40,6 +40,25 @@ describe('rescan', () => {
   );
 });
 
+describe('rescan and allow lists', () => {
+  it('reports no hit for the new entries of an allow list, and reports those of a block list', async () => {
+    const store = HashStore.open(join(dir, 'hashes.db'));
+    const seen = SeenStore.open(join(dir, 'seen.db'));
+    const hash = new Uint8Array(16).fill(7);
+    const hex = Buffer.from(hash).toString('hex');
+    store.importEntries([{ list: 'fine', id: 'other', algorithm: 'md5', hash: 'ab'.repeat(16) }]);
+    store.setListPolicy('fine', { action: 'allow' });
+    seen.record('upload-1', resultOf([{ algorithm: 'md5', hash }], {}));
+    await collect(seen.rescan(store));
+    store.importEntries([{ list: 'fine', id: 'ok', algorithm: 'md5', hash: hex }]);
+    expect(await collect(seen.rescan(store))).toEqual([]);
+    store.importEntries([{ list: 'shared', id: 'x', algorithm: 'md5', hash: hex }]);
+    expect((await collect(seen.rescan(store))).map((e) => [e.contentId, e.list])).toEqual([['upload-1', 'shared']]);
+    seen.close();
+    store.close();
+  });
+});
+
 describe('a group’s blob', () => {
   /** A group's blob as SQLite makes it: per upload its seq, its blob's length (all ones: none) and its blob. */
   const groupOf = (uploads: readonly [number, number[] | null][]) =>

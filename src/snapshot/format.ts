@@ -73,6 +73,8 @@ export interface SnapshotList {
    * left out of its tables; absent when none were (and in snapshots written before quarantine).
    */
   readonly quarantined?: readonly SnapshotQuarantine[];
+  /** `'allow'` for an allow list; absent (every snapshot before allow lists) for a block list. */
+  readonly action?: 'block' | 'allow';
 }
 
 /** An entry quarantined in a list when its snapshot was exported: not in the snapshot's tables. */

@@ -385,6 +385,9 @@ async function readMeta(
       fail('ERR_SNAPSHOT_FORMAT', path, `META gives list ${JSON.stringify(l.name)} a label that is not text`);
     if (l.quarantined !== undefined && !validQuarantine(l.quarantined))
       fail('ERR_SNAPSHOT_FORMAT', path, `META gives list ${JSON.stringify(l.name)} a bad quarantined array`);
+    // Not guessed: an allow list read as block blocks known-good images; a block list read as allow lets uploads by.
+    if (l.action !== undefined && l.action !== 'block' && l.action !== 'allow')
+      fail('ERR_SNAPSHOT_FORMAT', path, `META gives list ${JSON.stringify(l.name)} an action neither block nor allow`);
     let thresholds: Partial<Record<AlgorithmName, number>>;
     try {
       thresholds = checkThresholds(l.thresholds, 'thresholds');

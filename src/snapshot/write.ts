@@ -12,7 +12,8 @@ import { entryTableOf, packEntries, type EntryColumns, type StringColumn } from 
 import { MihIndex, type MihTable } from '../search/mih.js';
 import { buildTable, resolveSearch, sortExact, type MatcherTable, type ResolvedSearch } from '../search/tables.js';
 import { writeAll, outputMode, writeOutputFile } from '../output-file.js';
-import { integerInRange, invalid, nonEmptyString } from '../validate.js';
+import { LIST_ACTIONS } from '../store/types.js';
+import { integerInRange, invalid, nonEmptyString, oneOf } from '../validate.js';
 import { checksum } from './checksum.js';
 import { describeBounds, fits, sectionBounds, type Bounds } from './layout.js';
 import {
@@ -230,6 +231,10 @@ export function checkSource(path: string, source: Omit<SnapshotSource, 'entries'
       ...(list.quarantined === undefined
         ? {}
         : { quarantined: checkQuarantined(list.quarantined, `source.lists[${i}].quarantined`) }),
+      // Written only for an allow list: a block list's META stays as older releases wrote it.
+      ...(list.action === undefined || oneOf(list.action, LIST_ACTIONS, `source.lists[${i}].action`) === 'block'
+        ? {}
+        : { action: 'allow' as const }),
     };
   });
   return { lists, mode, sequence, privateKey };

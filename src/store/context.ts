@@ -65,15 +65,21 @@ export function oversized(columns: readonly (readonly [string, number])[], integ
 
 /**
  * The columns of `lists` as reads take them, bounded as entries are (`READ_COLUMNS`): every load
- * of a matcher reads them. A version 1 store has no policy columns: theirs are the defaults.
+ * of a matcher reads them. A version 1 store has no policy columns, one before version 4 no
+ * action: theirs are the defaults.
  */
 function listColumns(version: number): string {
-  const bounded = version >= 2 ? (['updated_at', 'label', 'thresholds'] as const) : (['updated_at'] as const);
+  const bounded = [
+    'updated_at',
+    ...(version >= 2 ? ['label', 'thresholds'] : []),
+    ...(version >= 4 ? ['action'] : []),
+  ] as const;
   return [
     `substr(name, 1, ${MAX_FIELD_BYTES}) AS name`,
     integerColumn('version'),
     ...bounded.map((c) => boundedColumn(c, MAX_FIELD_BYTES)),
     ...(version >= 2 ? [integerColumn('enabled')] : ['NULL AS label', 'NULL AS thresholds', '1 AS enabled']),
+    ...(version >= 4 ? [] : ['NULL AS action']),
     oversized(
       ['name', ...bounded].map((c) => [c, MAX_FIELD_BYTES] as const),
       ['version', ...(version >= 2 ? ['enabled'] : [])],
@@ -109,6 +115,8 @@ interface ListRowData {
   readonly label: string | null;
   readonly thresholds: string | null;
   readonly enabled: number;
+  /** NULL for a block list (and every list of a store before version 4), `'allow'` for an allow list. */
+  readonly action: string | null;
 }
 
 /** One open store: its connection, statements and state. */

@@ -24,6 +24,7 @@ export type {
   ListInfo,
   ListPolicy,
   ListPolicyChange,
+  ListAction,
   QuarantinedEntry,
   StoreOptions,
 } from './types.js';

@@ -5,10 +5,10 @@
 import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
 import { MAX_FIELD_LENGTH } from '../lists/entry.js';
-import { boolean, invalid, nonEmptyString, optionsObject } from '../validate.js';
+import { boolean, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { storeError, writable, type StoreContext } from './context.js';
 import { lists, storedThresholds } from './reads.js';
-import type { ListInfo, ListPolicyChange } from './types.js';
+import { LIST_ACTIONS, type ListInfo, type ListPolicyChange } from './types.js';
 
 /** A policy change, checked (TypeError / RangeError, `ERR_UNKNOWN_ALGORITHM`): both stores' `setListPolicy` take it so. */
 export function resolvePolicyChange(
@@ -19,6 +19,7 @@ export function resolvePolicyChange(
   thresholds: Partial<Record<AlgorithmName, number | null>> | undefined;
   label: string | null | undefined;
   enabled: boolean | undefined;
+  action: ListPolicyChange['action'];
 } {
   const list = nonEmptyString(name, 'name', MAX_FIELD_LENGTH).trim();
   const c = optionsObject(change, 'change');
@@ -26,7 +27,8 @@ export function resolvePolicyChange(
   const label =
     c.label === undefined || c.label === null ? c.label : nonEmptyString(c.label, 'label', MAX_FIELD_LENGTH).trim();
   const enabled = c.enabled === undefined ? undefined : boolean(c.enabled, 'enabled');
-  return { list, thresholds, label, enabled };
+  const action = c.action === undefined ? undefined : oneOf(c.action, LIST_ACTIONS, 'action');
+  return { list, thresholds, label, enabled, action };
 }
 
 /** The thresholds to store: `stored` with `change` applied (`null` removes one), by name; `null` for none. */
@@ -45,7 +47,7 @@ export function mergeThresholds(
 
 /** {@link HashStore.setListPolicy}. */
 export function setListPolicy(ctx: StoreContext, name: string, change: ListPolicyChange): ListInfo {
-  const { list, thresholds, label, enabled } = resolvePolicyChange(name, change);
+  const { list, thresholds, label, enabled, action } = resolvePolicyChange(name, change);
   writable(ctx, 'change a list');
   try {
     ctx.db
@@ -62,6 +64,9 @@ export function setListPolicy(ctx: StoreContext, name: string, change: ListPolic
         if (label !== undefined) ctx.db.prepare('UPDATE lists SET label = ? WHERE name = ?').run(label, list);
         if (enabled !== undefined)
           ctx.db.prepare('UPDATE lists SET enabled = ? WHERE name = ?').run(enabled ? 1 : 0, list);
+        // NULL for block: what every list was before there were actions, so a store's block lists read the same.
+        if (action !== undefined)
+          ctx.db.prepare('UPDATE lists SET action = ? WHERE name = ?').run(action === 'allow' ? 'allow' : null, list);
       })
       .immediate();
   } catch (error) {

@@ -25,6 +25,7 @@ import {
   type EntryFilter,
   type HistoryMode,
   type ImportRecord,
+  type ListAction,
   type ListHeader,
   type ListInfo,
 } from './types.js';
@@ -195,11 +196,26 @@ export function listHeaders(ctx: StoreContext): ListHeader[] {
         ...(row.label === null ? {} : { label: row.label }),
         // In the headers, so that a reload's signature changes when a quarantine ends by itself.
         quarantined: held.get(row.name) ?? 0,
+        ...(storedAction(ctx, row.name, row.action) === 'allow' ? { action: 'allow' as const } : {}),
       };
     });
   } catch (error) {
     throw storeError(ctx.path, error);
   }
+}
+
+/**
+ * A list's stored action: NULL is block; only `'allow'` is written otherwise. Anything else came from
+ * a hand-edited or crafted store, and is refused rather than read as either: an allow list read as
+ * block blocks its known-good images, a block list read as allow lets uploads through.
+ */
+function storedAction(ctx: StoreContext, list: string, action: string | null): ListAction {
+  if (action === null || action === 'block') return 'block';
+  if (action === 'allow') return 'allow';
+  throw new HashwardenError(
+    'ERR_STORE',
+    `SQLite store ${ctx.path}: bad list ${shownName(list)}: its action ${JSON.stringify(action)} is neither block nor allow: a crafted store`,
+  );
 }
 
 /** {@link HashStore.lists}. */

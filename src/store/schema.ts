@@ -71,7 +71,8 @@ CREATE TABLE lists (
   updated_at TEXT,
   label TEXT,
   thresholds TEXT,
-  enabled INTEGER NOT NULL DEFAULT 1
+  enabled INTEGER NOT NULL DEFAULT 1,
+  action TEXT
 );
 CREATE TABLE entries (
   list TEXT NOT NULL REFERENCES lists(name),
@@ -131,8 +132,12 @@ CREATE TABLE checkpoints (
 PRAGMA user_version = 3;
 `;
 
-/** From version 3: entry quarantine (src/store/quarantine.ts). */
+/**
+ * From version 3: entry quarantine (src/store/quarantine.ts), and each list's action: NULL for
+ * block (what every list was before), `'allow'` for an allow list.
+ */
 const UPGRADE_FROM_3 = `
+ALTER TABLE lists ADD COLUMN action TEXT;
 ${QUARANTINE_TABLES}
 PRAGMA user_version = 4;
 `;
@@ -270,11 +275,18 @@ function inspect(db: Connection): { version: number; tables: string[]; objects: 
 /** A column as `PRAGMA table_xinfo` describes it: name, declared type, NOT NULL, default, primary key rank, hidden. */
 type ColumnShape = string;
 
-/** Columns the upgrade from version 1 adds, by table: a version 1 store has the others. */
-const ADDED_BY_UPGRADE: Readonly<Record<string, readonly string[]>> = {
-  lists: ['label', 'thresholds', 'enabled'],
-  imports: ['removed', 'mode'],
+/** Columns the upgrades add, by the version they upgrade from, by table: a store of that version lacks them. */
+const ADDED_BY_UPGRADE: Readonly<Record<number, Readonly<Record<string, readonly string[]>>>> = {
+  1: { lists: ['label', 'thresholds', 'enabled'], imports: ['removed', 'mode'] },
+  3: { lists: ['action'] },
 };
+
+/** The columns a store of `version` lacks in `table`: those of every upgrade from it on. */
+function addedSince(version: number, table: string): string[] {
+  return Object.entries(ADDED_BY_UPGRADE)
+    .filter(([from]) => Number(from) >= version)
+    .flatMap(([, tables]) => tables[table] ?? []);
+}
 
 let expectedColumns: ReadonlyMap<string, readonly ColumnShape[]> | undefined;
 
@@ -314,7 +326,7 @@ function refuseAlteredTables(
   for (const table of REQUIRED_TABLES) {
     if (ADDED_SINCE[version]?.includes(table) === true) continue;
     const shapes = expected.get(table) as readonly ColumnShape[];
-    const added = version === 1 ? (ADDED_BY_UPGRADE[table] ?? []) : [];
+    const added = addedSince(version, table);
     const want = shapes.filter((shape) => !added.includes(JSON.parse(shape)[0] as string));
     const have = columnsOf(db, table);
     const sql =
@@ -363,8 +375,8 @@ function prepareSchema(
     ({ version, tables, objects } = inspect(db));
   }
   if (version === 0) throw notAStore(path, `it has tables ${tables.join(', ')} but no hashwarden schema version`);
-  // Read-only, a version 1, 2 or 3 store is read as it is: its lists have the default policy, no
-  // checkpoint (1 and 2), no quarantined entry (1 to 3).
+  // Read-only, a version 1, 2 or 3 store is read as it is: its lists have the default policy
+  // (block), no checkpoint (1 and 2), no quarantined entry (1 to 3).
   if (version !== STORE_SCHEMA_VERSION && version !== 1 && version !== 2 && version !== 3) {
     const why = version > STORE_SCHEMA_VERSION ? 'newer than this hashwarden supports; upgrade hashwarden' : 'unknown';
     throw new HashwardenError(

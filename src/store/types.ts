@@ -248,7 +248,19 @@ export interface ListPolicy {
   readonly label?: string;
   /** Disabled lists are kept and updated but not matched (nor exported to snapshots). */
   readonly enabled: boolean;
+  /**
+   * What a match on this list does: `'block'` (absent: every list before version 4 of the store), or
+   * `'allow'`: its entries are known-good images, and a match on one keeps block-list matches of the
+   * same algorithm from blocking the upload (`ImageMatchResult.allowed`, docs/lists.md).
+   */
+  readonly action?: ListAction;
 }
+
+/** What a match on a list does: block the upload, or allow it over block-list matches of the same algorithm. */
+export type ListAction = 'block' | 'allow';
+
+/** Every {@link ListAction}, for checking one. */
+export const LIST_ACTIONS: readonly ListAction[] = Object.freeze(['block', 'allow']);
 
 /**
  * Changes to a list's policy: each field given replaces the stored one; a threshold or the label
@@ -258,6 +270,8 @@ export interface ListPolicyChange {
   readonly thresholds?: Readonly<Partial<Record<AlgorithmName, number | null>>>;
   readonly label?: string | null;
   readonly enabled?: boolean;
+  /** `'allow'` makes the list an allow list, `'block'` a block list again. */
+  readonly action?: ListAction;
 }
 
 /**
