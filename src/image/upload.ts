@@ -6,12 +6,18 @@
 import { EXACT_DIGESTS } from '../algorithms/digests.js';
 import { formatHex } from '../algorithms/hex.js';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
-import type { ExactHashes } from '../matcher/types.js';
 import { formatHashed, hashRaw, type HashedBytes, type ImageHashResult } from './hash.js';
 import { readInput, type PinnedInput, type ReadLimits } from './input.js';
 import { resolveImageOptions, type HashImageOptions, type ResolvedImageOptions } from './options.js';
 import { hashPool, type HashPool } from './pool.js';
 import { searchedBytes, type SearchedOf } from './queries.js';
+
+/** The exact hashes of an upload's bytes, lower-case hex: what a report to a clearinghouse names a file by. */
+export interface ExactHashes {
+  readonly md5: string;
+  readonly sha1: string;
+  readonly sha256: string;
+}
 
 /** What a `matchImage` call asks of the image module, its booleans already checked. */
 interface UploadRequest {

@@ -16,10 +16,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { HashwardenError } from '../errors.js';
-import type { ImageMatchResult } from '../matcher/types.js';
 import { fileMode, integerInRange, nonEmptyString, optionsObject } from '../validate.js';
 import { GENESIS, LOG_RECORD_VERSION, lineHash, logFileName, logFileSeq, parseRecord } from './format.js';
-import { decisionBody, notCheckedBody, type DecisionContext } from './record.js';
+import { decisionBody, notCheckedBody, type DecisionContext, type LoggedResult } from './record.js';
 
 /**
  * Default size at which a log file is closed and the next begun: 64 MiB. A decision record is
@@ -223,7 +222,7 @@ export class DecisionLog {
    * they were found within when `context.threshold` gives it), the content id and batch item.
    * Returns false when the record could not be written (reported to `onError`); never throws.
    */
-  logResult(result: ImageMatchResult, context: DecisionContext = {}): boolean {
+  logResult(result: LoggedResult, context: DecisionContext = {}): boolean {
     return this.#append(decisionBody(result, context));
   }
 

@@ -5,7 +5,21 @@
  * only the upload's bytes are never in a result, so never in the log.
  */
 import { isHashwardenError } from '../errors.js';
-import type { ImageMatchResult, Match } from '../matcher/types.js';
+
+/**
+ * A match as the log takes it: a matcher's `Match`, or any object naming a list and an algorithm.
+ * Declared here, not taken from the matcher, which uses this room: the log knows results only by
+ * their shape.
+ */
+export interface LoggedMatch {
+  readonly list: string;
+  readonly algorithm: string;
+}
+
+/** A result as the log takes it: a matcher's `ImageMatchResult`, or any object with `matches`. */
+export interface LoggedResult {
+  readonly matches: readonly LoggedMatch[];
+}
 
 /** Who and what a record is about, besides the result. */
 export interface DecisionContext {
@@ -14,7 +28,7 @@ export interface DecisionContext {
   /** The item's index in a `matchImages` batch. */
   readonly item?: number | undefined;
   /** The threshold a match was found within, when the caller knows it (perceptual matches). */
-  readonly threshold?: ((match: Match) => number | undefined) | undefined;
+  readonly threshold?: ((match: LoggedMatch) => number | undefined) | undefined;
 }
 
 function who(context: DecisionContext): Record<string, unknown> {
@@ -24,19 +38,19 @@ function who(context: DecisionContext): Record<string, unknown> {
   };
 }
 
-function withThreshold(match: Match, context: DecisionContext): Record<string, unknown> {
+function withThreshold(match: LoggedMatch, context: DecisionContext): Record<string, unknown> {
   const threshold = context.threshold?.(match);
   return threshold === undefined ? { ...match } : { ...match, threshold };
 }
 
 /** A match-like value (a `Match`, or an `allowed` item's `by`/`overrode`), with its threshold. */
 function mapMatches(value: unknown, context: DecisionContext): unknown {
-  return Array.isArray(value) ? value.map((m: Match) => withThreshold(m, context)) : value;
+  return Array.isArray(value) ? value.map((m: LoggedMatch) => withThreshold(m, context)) : value;
 }
 
 /** The body of the record of a decision: everything the result says, matches with their thresholds. */
-export function decisionBody(result: ImageMatchResult, context: DecisionContext): Record<string, unknown> {
-  const { matches, ...rest } = result as ImageMatchResult & { allowed?: unknown };
+export function decisionBody(result: LoggedResult, context: DecisionContext): Record<string, unknown> {
+  const { matches, ...rest } = result as LoggedResult & Record<string, unknown>;
   const allowed = (rest as { allowed?: unknown }).allowed;
   return {
     kind: 'decision',
@@ -45,7 +59,7 @@ export function decisionBody(result: ImageMatchResult, context: DecisionContext)
     matches: mapMatches(matches, context),
     ...(Array.isArray(allowed)
       ? {
-          allowed: allowed.map((a: { by: Match; overrode: readonly Match[] }) => ({
+          allowed: allowed.map((a: { by: LoggedMatch; overrode: readonly LoggedMatch[] }) => ({
             ...a,
             by: withThreshold(a.by, context),
             overrode: mapMatches(a.overrode, context),

@@ -5,7 +5,7 @@
  */
 import { getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
 import type { DecisionLog } from '../log/decision-log.js';
-import type { DecisionContext } from '../log/record.js';
+import type { DecisionContext, LoggedMatch } from '../log/record.js';
 import { optionsObject } from '../validate.js';
 import type { State } from './state.js';
 import { thresholdOption } from './state.js';
@@ -31,7 +31,9 @@ export function decisionContext(
   } catch {
     call = undefined;
   }
-  const threshold = (match: Match): number | undefined => {
+  // The log hands back the matches of this call's result: each a `Match`.
+  const threshold = (logged: LoggedMatch): number | undefined => {
+    const match = logged as Match;
     if (call === undefined || getAlgorithm(match.algorithm).kind === 'exact') return undefined;
     return (
       call[match.algorithm] ??

@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
 import { image, LISTED, listedMatcher } from '../testing/uploads.js';
 import { Matcher } from './matcher.js';
-import { resolveStormOptions, StormCounter, type StormEvent, type StormOptions } from './storm.js';
+import { resolveStormOptions, StormCounter } from './storm.js';
+import type { StormEvent, StormOptions } from './types.js';
 import type { Match } from './types.js';
 
 const hex = (text: string): string => createHash('md5').update(text).digest('hex');

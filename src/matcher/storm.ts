@@ -24,7 +24,7 @@
  */
 import type { AlgorithmName } from '../algorithms/registry.js';
 import { boolean, integerInRange, invalid, optionsObject } from '../validate.js';
-import type { Match } from './types.js';
+import type { Match, StormEvent, StormOptions } from './types.js';
 
 /**
  * Default window of the alarm: 10 minutes. Long enough that a storm is told from a chance run of a
@@ -71,43 +71,6 @@ export const STORM_BUCKETS = 10;
  * again a match later and raise an event for each small swing of a steady rate at the threshold.
  */
 const STORM_END_SHARE = 0.5;
-
-/** Options of the match-rate alarm, `MatcherOptions.storm`; `false` turns it off. */
-export interface StormOptions {
-  /** Milliseconds of the sliding window, 1,000 to a week. Default {@link DEFAULT_STORM_WINDOW_MS} (10 minutes). */
-  readonly window?: number;
-  /** Matches of one entry within the window that make a storm, ≥ 1. Default {@link DEFAULT_STORM_THRESHOLD} (100). */
-  readonly threshold?: number;
-  /**
-   * Hold the matches of an entry in storm for review: each carries `review: true`, and so does the
-   * result. They stay in `matches` and `matched` stays true; the caller decides. Default `false`.
-   */
-  readonly hold?: boolean;
-  /** Entries counted at once, 1 to 1,000,000; the least recently matched is forgotten beyond. Default {@link DEFAULT_STORM_MAX_TRACKED}. */
-  readonly maxTracked?: number;
-}
-
-/**
- * An entry that began a storm: it matched `count` times between `since` and `at`, at least the
- * threshold. Raised once when the storm starts, not for every match; a storm ends when the
- * entry's count in the window falls below half the threshold, and the next crossing raises again.
- */
-export interface StormEvent {
-  readonly list: string;
-  readonly entryId: string;
-  readonly algorithm: AlgorithmName;
-  /** Matches of the entry counted within the window, at least `threshold`. */
-  readonly count: number;
-  readonly threshold: number;
-  /** The window, in milliseconds. */
-  readonly window: number;
-  /** Start of the time counted (milliseconds since the epoch): `at` less the window, to a tenth of it. */
-  readonly since: number;
-  /** When the storm was raised: the match that reached the threshold (milliseconds since the epoch). */
-  readonly at: number;
-  /** True when the matcher holds the entry's matches for review (`storm.hold`). */
-  readonly held: boolean;
-}
 
 /** The alarm's options, validated once; undefined when it is off. */
 export interface ResolvedStormOptions {

@@ -11,8 +11,8 @@ import type {
   UnusableHashes,
 } from '../image/index.js';
 import { type EntryMetadata } from '../lists/entry.js';
+import type { ExactHashes } from '../image/upload.js';
 import { type TableSearch } from '../search/tables.js';
-import type { StormEvent, StormOptions } from './storm.js';
 import type { DecisionLog } from '../log/decision-log.js';
 import type { SnapshotQuarantine } from '../snapshot/format.js';
 
@@ -90,12 +90,8 @@ export interface AllowedMatch {
   readonly overrode: readonly Match[];
 }
 
-/** The exact hashes of an upload's bytes, lower-case hex: what a report to a clearinghouse names a file by. */
-export interface ExactHashes {
-  readonly md5: string;
-  readonly sha1: string;
-  readonly sha256: string;
-}
+/** The exact hashes of an upload's bytes (declared with the upload's hashing: src/image/upload.ts). */
+export type { ExactHashes } from '../image/upload.js';
 
 /** Options of a matcher. */
 export interface MatcherOptions {
@@ -354,4 +350,41 @@ export type HashBatchResult =
 export interface HashQuery {
   readonly algorithm: AlgorithmName | string;
   readonly hash: string | Uint8Array;
+}
+
+/** Options of the match-rate alarm, `MatcherOptions.storm`; `false` turns it off. */
+export interface StormOptions {
+  /** Milliseconds of the sliding window, 1,000 to a week. Default `DEFAULT_STORM_WINDOW_MS` (10 minutes). */
+  readonly window?: number;
+  /** Matches of one entry within the window that make a storm, ≥ 1. Default `DEFAULT_STORM_THRESHOLD` (100). */
+  readonly threshold?: number;
+  /**
+   * Hold the matches of an entry in storm for review: each carries `review: true`, and so does the
+   * result. They stay in `matches` and `matched` stays true; the caller decides. Default `false`.
+   */
+  readonly hold?: boolean;
+  /** Entries counted at once, 1 to 1,000,000; the least recently matched is forgotten beyond. Default `DEFAULT_STORM_MAX_TRACKED`. */
+  readonly maxTracked?: number;
+}
+
+/**
+ * An entry that began a storm: it matched `count` times between `since` and `at`, at least the
+ * threshold. Raised once when the storm starts, not for every match; a storm ends when the
+ * entry's count in the window falls below half the threshold, and the next crossing raises again.
+ */
+export interface StormEvent {
+  readonly list: string;
+  readonly entryId: string;
+  readonly algorithm: AlgorithmName;
+  /** Matches of the entry counted within the window, at least `threshold`. */
+  readonly count: number;
+  readonly threshold: number;
+  /** The window, in milliseconds. */
+  readonly window: number;
+  /** Start of the time counted (milliseconds since the epoch): `at` less the window, to a tenth of it. */
+  readonly since: number;
+  /** When the storm was raised: the match that reached the threshold (milliseconds since the epoch). */
+  readonly at: number;
+  /** True when the matcher holds the entry's matches for review (`storm.hold`). */
+  readonly held: boolean;
 }
