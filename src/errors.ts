@@ -169,3 +169,12 @@ export function isHashwardenError(error: unknown, code?: ErrorCode): error is Ha
 export function readError(path: string, error: unknown): HashwardenError {
   return new HashwardenError('ERR_INPUT_READ', `Cannot read ${path}: ${(error as Error).message}`, { cause: error });
 }
+
+/**
+ * Says something that must not stay silent but must not fail the call in hand (a storm with no
+ * `onStorm`, a reload that failed, a callback that threw): a process warning of type
+ * `HashwardenWarning`, with `code` when it is about an error of that code.
+ */
+export function emitHashwardenWarning(message: string, code?: ErrorCode): void {
+  process.emitWarning(message, { type: 'HashwardenWarning', ...(code === undefined ? {} : { code }) });
+}

@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { HashwardenError, type ErrorCode } from '../errors.js';
+import { emitHashwardenWarning, HashwardenError, type ErrorCode } from '../errors.js';
 import { integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import { displayUrl, fetchSnapshot, type Validators } from './fetch.js';
 import { fileSignature } from './state.js';
@@ -279,13 +279,14 @@ export class Follower {
   report(event: ReloadEvent): void {
     const { onReload } = this.#options;
     if (onReload === undefined) {
-      if (!event.ok) warn(`${this.source}: ${event.error.message}; the previous lists go on serving`, event.code);
+      if (!event.ok)
+        emitHashwardenWarning(`${this.source}: ${event.error.message}; the previous lists go on serving`, event.code);
       return;
     }
     try {
       onReload(event);
     } catch (error) {
-      warn(`onReload threw: ${(error as Error)?.message ?? String(error)}`, undefined);
+      emitHashwardenWarning(`onReload threw: ${(error as Error)?.message ?? String(error)}`);
     }
   }
 
@@ -323,8 +324,4 @@ export class Follower {
     const dir = await this.#dir?.catch(() => undefined);
     if (dir !== undefined) await rm(dir, { recursive: true, force: true });
   }
-}
-
-function warn(message: string, code: ErrorCode | undefined): void {
-  process.emitWarning(message, { type: 'HashwardenWarning', ...(code === undefined ? {} : { code }) });
 }

@@ -23,6 +23,7 @@
  *   listed image, which such an attacker would have to hold.
  */
 import type { AlgorithmName } from '../algorithms/registry.js';
+import { emitHashwardenWarning } from '../errors.js';
 import { boolean, integerInRange, invalid, optionsObject } from '../validate.js';
 import type { Match, StormEvent, StormOptions } from './types.js';
 
@@ -237,14 +238,14 @@ export class StormCounter {
     });
     const what = `entry ${JSON.stringify(entry.entryId)} of list ${JSON.stringify(entry.list)} (${entry.algorithm}) matched ${entry.count} times in ${window} ms`;
     if (onStorm === undefined) {
-      warn(`Match storm: ${what}${hold ? '; its matches are held for review' : ''}`);
+      emitHashwardenWarning(`Match storm: ${what}${hold ? '; its matches are held for review' : ''}`);
       return;
     }
     // The callback runs inside a match: whatever it throws must not fail the upload being checked.
     try {
       onStorm(event);
     } catch (error) {
-      warn(`onStorm threw: ${(error as Error)?.message ?? String(error)} (storm: ${what})`);
+      emitHashwardenWarning(`onStorm threw: ${(error as Error)?.message ?? String(error)} (storm: ${what})`);
     }
   }
 }
@@ -272,8 +273,4 @@ function advance(entry: Tracked, bucket: number): void {
 /** The slot of bucket number `b` in an entry's ring (bucket numbers of times before 1970 are negative). */
 function slotOf(b: number): number {
   return ((b % STORM_BUCKETS) + STORM_BUCKETS) % STORM_BUCKETS;
-}
-
-function warn(message: string): void {
-  process.emitWarning(message, { type: 'HashwardenWarning' });
 }

@@ -419,11 +419,7 @@ export class BatchIndex {
     const count = validBatch(hashes, 'hashes');
     if (count !== shared.count)
       throw new RangeError(`Expected ${shared.count} hashes for the shared index but received ${count}`);
-    const o = optionsObject(options, 'options');
-    const guard =
-      o.guardFraction === undefined
-        ? BATCH_GUARD_FRACTION
-        : positiveNumber(o.guardFraction, Infinity, 'options.guardFraction');
+    const guard = guardOf(optionsObject(options, 'options'));
     return new BatchIndex(linearOf(hashes, count), BATCH_SUBSTRING_BITS, guard, shared);
   }
 
@@ -451,11 +447,7 @@ export class BatchIndex {
         : o.substringBits === 0
           ? 0
           : validSubstringBits(o.substringBits, 'options.substringBits');
-    const guard =
-      o.guardFraction === undefined
-        ? BATCH_GUARD_FRACTION
-        : positiveNumber(o.guardFraction, Infinity, 'options.guardFraction');
-    return new BatchIndex(linear, target, guard);
+    return new BatchIndex(linear, target, guardOf(o));
   }
 
   /**
@@ -633,6 +625,13 @@ export class BatchIndex {
     const query = queries.subarray(q * HASH_BYTES, (q + 1) * HASH_BYTES);
     for (const hit of this.linear.search(query, threshold)) out.push(q, hit.index, hit.distance);
   }
+}
+
+/** The `guardFraction` option, checked, or its default. */
+function guardOf(o: Pick<BatchIndexOptions, 'guardFraction'>): number {
+  return o.guardFraction === undefined
+    ? BATCH_GUARD_FRACTION
+    : positiveNumber(o.guardFraction, Infinity, 'options.guardFraction');
 }
 
 /** A linear index of `count` hashes held back to back in `hashes` (copied). */

@@ -55,7 +55,7 @@ function startRound(db: Connection, store: HashStore): void {
 const KNOWN_PAGE = 16_384;
 
 /** A row of `known` as the comparison reads it: id, algorithm, hash. */
-type KnownPageRow = [string, string, Uint8Array];
+type KnownPageRow = [string, string, Buffer];
 
 /**
  * Orders two ids as SQLite's BINARY collation does (the order of their UTF-8 bytes), which both
@@ -136,7 +136,7 @@ function writeRound(db: Connection, store: HashStore, lists: readonly ListHeader
         const hash = getAlgorithm(entry.algorithm).parse(entry.hash);
         if (known !== undefined && known[0] === entry.id) {
           at++;
-          if (known[1] === entry.algorithm && Buffer.from(known[2]).equals(hash)) continue;
+          if (known[1] === entry.algorithm && known[2].equals(hash)) continue;
         }
         addKnown.run(list.name, entry.id, entry.algorithm, hash, list.version, round);
       }
