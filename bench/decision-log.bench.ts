@@ -6,12 +6,9 @@
  * present, the shared photos; the snapshot filled with random entries up to `--entries`), opened
  * twice from the one snapshot: a matcher without a log and one with a `DecisionLog` in a
  * temporary directory (default options: a write per record, a sync a second, 64 MiB files). Then
- * `--rounds` rounds alternating plain, logged, logged, plain… (ABBA, so a drift of the machine's
- * speed over the run weighs on both alike), each of `--calls` `matchImage` calls made by
- * `--concurrency` workers pulling from one queue over a seeded order of the uploads, each call on a
- * fresh Buffer copy, every call given a `contentId`. Per round: calls a second (calls ÷ wall time).
- * Reported: each round, the median of each mode, the overhead (1 − logged ÷ plain, of the medians),
- * the records written and their mean size, the load average before and after, and the commit.
+ * `--rounds` rounds of `--calls` calls by `--concurrency` workers, plain and logged alternating
+ * ABBA (bench/abba.ts: medians, overhead, paired blocks). Also reported: the records written and
+ * their mean size, the load average before and after, and the commit.
  * Then the cost of one record alone: `--appends` `logResult` calls of a real result (the first
  * listed upload's) into a fresh log, timed together (µs a record: JSON, SHA-256, one write), to
  * set beside the time a call takes, since on a busy machine the rounds' noise exceeds 3%.
@@ -25,7 +22,8 @@ import { DecisionLog, Matcher } from '../src/index.js';
 import { environment, revision, sharedPhotos, testVectorImages } from './corpus.js';
 import { writeLoadLists } from './load-lists.js';
 import { scratchDir } from './process.js';
-import { callOrder, loadAverage, median } from './stats.js';
+import { abba } from './abba.js';
+import { loadAverage, median } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -38,31 +36,7 @@ const { values: args } = parseArgs({
   },
   strict: true,
 });
-const calls = Number(args.calls);
-const rounds = Number(args.rounds);
-const concurrency = Number(args.concurrency);
 const seed = Number(args.seed);
-
-/** One round: `calls` matchImage calls by `concurrency` workers; calls a second. */
-async function round(matcher: Matcher, uploads: readonly Buffer[], label: number): Promise<number> {
-  const order = callOrder(
-    uploads.map((_, i) => i),
-    calls,
-    seed + label,
-  );
-  let next = 0;
-  const start = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < order.length) {
-        const i = next++;
-        const upload = Buffer.from(uploads[order[i] as number] as Buffer);
-        await matcher.matchImage(upload, { contentId: `upload-${label}-${i}` }).catch(() => undefined);
-      }
-    }),
-  );
-  return calls / ((performance.now() - start) / 1000);
-}
 
 async function main(): Promise<void> {
   console.log(`${await environment()} · commit ${revision()}`);
@@ -78,21 +52,15 @@ async function main(): Promise<void> {
     const plain = await Matcher.open(lists.snapshot, options);
     const logged = await Matcher.open(lists.snapshot, { ...options, decisionLog: log });
     const uploads = images.map((image) => image.bytes);
-    await round(plain, uploads, -1); // warm-up, both matchers' code paths alike
-    await round(logged, uploads, -2);
-    const rates: Record<'plain' | 'logged', number[]> = { plain: [], logged: [] };
-    for (let r = 0; r < rounds; r++) {
-      const mode = r % 4 === 0 || r % 4 === 3 ? 'plain' : 'logged';
-      const rate = await round(mode === 'plain' ? plain : logged, uploads, r);
-      rates[mode].push(rate);
-      console.log(`round ${r + 1} ${mode.padEnd(6)} ${rate.toFixed(1)} calls/s`);
-    }
+    const rates = await abba({ a: ['plain', plain], b: ['logged', logged] }, uploads, {
+      calls: Number(args.calls),
+      rounds: Number(args.rounds),
+      concurrency: Number(args.concurrency),
+      seed,
+    });
     await log.close();
     const bytes = readdirSync(logDir).reduce((sum, f) => sum + statSync(join(logDir, f)).size, 0);
-    const [p, l] = [median(rates.plain), median(rates.logged)];
-    console.log(
-      `median plain ${p.toFixed(1)} calls/s, logged ${l.toFixed(1)} calls/s: overhead ${((1 - l / p) * 100).toFixed(2)}%`,
-    );
+    const p = median(rates.a);
     console.log(
       `records ${log.head.seq} (${(bytes / log.head.seq).toFixed(0)} bytes each on average), ${readdirSync(logDir).length} file(s)`,
     );
