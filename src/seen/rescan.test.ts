@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadDriver } from '../store/driver.js';
 import { HashStore } from '../store/store.js';
 import { fuzzTestTimeout } from '../testing/fuzz.js';
-import { rescanSkipsAllowLists, rescanSkipsQuarantined } from '../testing/list-controls.js';
+import { type RescanControls, rescanSkipsAllowLists, rescanSkipsQuarantined } from '../testing/list-controls.js';
 import { collect, rescanExactness } from '../testing/rescan-property.js';
 import { resultOf } from '../testing/seen.js';
 import { compareIds, groupBlobs, type RescanEvent } from './rescan.js';
@@ -41,21 +41,21 @@ describe('rescan', () => {
   );
 });
 
+/** Runs a shared rescan case (src/testing/list-controls.ts) on SQLite stores of the test's own. */
+async function withControls(body: (controls: RescanControls) => Promise<void>): Promise<void> {
+  const store = HashStore.open(join(dir, 'hashes.db'));
+  const seen = SeenStore.open(join(dir, 'seen.db'));
+  try {
+    await body({ lists: store, record: (id, r) => seen.record(id, r), rescan: () => seen.rescan(store) });
+  } finally {
+    seen.close();
+    store.close();
+  }
+}
+
 describe('rescan and allow lists', () => {
-  it('reports no hit for the new entries of an allow list, and reports those of a block list', async () => {
-    const store = HashStore.open(join(dir, 'hashes.db'));
-    const seen = SeenStore.open(join(dir, 'seen.db'));
-    try {
-      await rescanSkipsAllowLists({
-        lists: store,
-        record: (id, r) => seen.record(id, r),
-        rescan: () => seen.rescan(store),
-      });
-    } finally {
-      seen.close();
-      store.close();
-    }
-  });
+  it('reports no hit for the new entries of an allow list, and reports those of a block list', () =>
+    withControls(rescanSkipsAllowLists));
 });
 
 describe('a group’s blob', () => {
@@ -423,18 +423,6 @@ describe('rescan checkpoints', () => {
 });
 
 describe('rescan of quarantined entries', () => {
-  it('reports no event for a quarantined entry, and reports it once the entry is enabled again', async () => {
-    const store = HashStore.open(join(dir, 'hashes.db'));
-    const seen = SeenStore.open(join(dir, 'seen.db'));
-    try {
-      await rescanSkipsQuarantined({
-        lists: store,
-        record: (id, r) => seen.record(id, r),
-        rescan: () => seen.rescan(store),
-      });
-    } finally {
-      seen.close();
-      store.close();
-    }
-  });
+  it('reports no event for a quarantined entry, and reports it once the entry is enabled again', () =>
+    withControls(rescanSkipsQuarantined));
 });
