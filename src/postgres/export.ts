@@ -32,7 +32,7 @@ export async function exportSnapshot(
   const search = resolveSearch(o.search, 'options.search');
   const written = { mode: o.mode, sequence: o.sequence, sign: o.sign };
   checkSource(path, { lists: [], ...written });
-  const read = (await readPacked(ctx, o.lists, undefined)) as NonNullable<Awaited<ReturnType<typeof readPacked>>>;
+  const read = (await readPacked(ctx, o.lists, undefined, true)) as NonNullable<Awaited<ReturnType<typeof readPacked>>>;
   const held = [...read.packed.values()].some((p) => p.columns.listIndex.length > 0);
   if (!held && !allowEmpty) {
     const what =

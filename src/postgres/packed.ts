@@ -145,12 +145,14 @@ export interface PgPackedLists extends PackedLists {
  * The lists chosen by `names` (every enabled one when undefined) and their entries packed, less
  * those quarantined now, read in one REPEATABLE READ READ ONLY transaction; undefined when the
  * store's lists still give the signature `unless` (nothing changed since a matcher read them, no
- * quarantine began or ended).
+ * quarantine began or ended). With `listQuarantines` (an export), the quarantines left out too;
+ * a matcher does not read them, as SQLite's does not: a row written by hand then fails the export only.
  */
 export async function readPacked(
   ctx: PgContext,
   names: readonly string[] | undefined,
   unless: string | undefined,
+  listQuarantines = false,
 ): Promise<PgPackedLists | undefined> {
   return inSnapshot(ctx, async (client) => {
     // One moment for the whole read: the counts, the entries left out and the quarantines listed agree.
@@ -161,7 +163,7 @@ export async function readPacked(
     const chosen = chooseLists(held, names, `PostgreSQL store ${ctx.label}`);
     const packed = await readLists(ctx, client, chosen, now);
     const quarantined = new Map<string, SnapshotQuarantine[]>();
-    for (const l of chosen) {
+    for (const l of listQuarantines ? chosen : []) {
       if ((l.quarantined ?? 0) === 0) continue;
       const off = await quarantinedOn(ctx, client, l.name, now);
       quarantined.set(

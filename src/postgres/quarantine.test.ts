@@ -152,6 +152,54 @@ describe.skipIf(!server.available)(postgresTitle('PgHashStore: allow lists and q
   });
 });
 
+describe.skipIf(!server.available)(
+  postgresTitle('PgHashStore quarantine: rows written by hand', server.available),
+  () => {
+    it('refuses a quarantine row longer than disableEntry writes, with ERR_STORE, without reading it whole', async (t) => {
+      if (!running()) return t.skip();
+      const url = server.url();
+      const store = await connect(url);
+      await store.importEntries(VENDOR);
+      await runSql(url, "INSERT INTO quarantine (list, id, reason, since) VALUES ('vendor', 'a', $1, now())", [
+        'r'.repeat(1e6),
+      ]);
+      const error = (await refusal(() => store.quarantined())) as HashwardenError;
+      expect([error.code, error.message]).toEqual(['ERR_STORE', expect.stringMatching(/not what disableEntry writes/)]);
+      expect(error.message.length).toBeLessThan(500);
+      // A matcher leaves the entry out without reading the row (as SQLite's); an export, which records it, refuses.
+      expect((await Matcher.open(store)).matchHash({ algorithm: 'md5', hash: 'a'.repeat(32) })).toEqual([]);
+      const snapshot = join(dir, `crafted-${n++}.snap`);
+      expect(((await refusal(() => store.exportSnapshot(snapshot))) as HashwardenError).code).toBe('ERR_STORE');
+    });
+
+    it('makes a disable wait for an import of the same list holding its lock, then bumps the version after it', async (t) => {
+      if (!running()) return t.skip();
+      const url = server.url();
+      const store = await connect(url);
+      await store.importEntries(VENDOR);
+      const holder = new pg.Client(url);
+      await holder.connect();
+      try {
+        // The lock an import of "vendor" takes (import.ts), held as an import would hold it.
+        await holder.query('BEGIN');
+        await holder.query("SELECT pg_advisory_xact_lock($1, hashtext('vendor'))", [0x68617368]);
+        let done = false;
+        const disabling = store.disableEntry('vendor', 'a', { reason: 'r' }).then((q) => {
+          done = true;
+          return q;
+        });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        expect(done).toBe(false);
+        await holder.query('COMMIT');
+        await disabling;
+        expect((await store.lists())[0]?.version).toBe(2);
+      } finally {
+        await holder.end();
+      }
+    });
+  },
+);
+
 describe.skipIf(!server.available)(postgresTitle('PgHashStore: schema version 1 stores', server.available), () => {
   it('reads a version 1 store connected read-only as it is: block lists, nothing quarantined, nothing written', async (t) => {
     if (!running()) return t.skip();
