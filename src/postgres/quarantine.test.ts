@@ -224,6 +224,11 @@ describe.skipIf(!server.available)(postgresTitle('PgHashStore: schema version 1 
   it('upgrades a version 1 store when a writer connects, keeping its lists as block lists, and then quarantines', async (t) => {
     if (!running()) return t.skip();
     const url = await version1();
+    // A reader connected before the upgrade, matching from the store as a long-running service does.
+    const before = await connect(url, { readonly: true });
+    const serving = await Matcher.open(before);
+    const a = { algorithm: 'md5' as const, hash: 'aa'.repeat(16) };
+    expect(serving.matchHash(a)).toHaveLength(1);
     const store = await connect(url);
     expect(await markOf(url)).toBe(`hashwarden store schema ${PG_SCHEMA_VERSION}`);
     expect((await store.lists()).map((l) => [l.name, l.version, l.label, l.action, l.total])).toEqual([
@@ -235,9 +240,12 @@ describe.skipIf(!server.available)(postgresTitle('PgHashStore: schema version 1 
     expect((await store.setListPolicy('other', { action: 'allow' })).action).toBe('allow');
     expect((await store.history('demo')).map((r) => r.mode)).toEqual(['merge', 'disable']);
     expect((await Matcher.open(store)).matchHash({ algorithm: 'md5', hash: 'aa'.repeat(16) })).toEqual([]);
-    // A read-only connection made before the upgrade keeps reading; one made after sees it all.
-    const reader = await connect(url, { readonly: true });
-    expect((await reader.quarantined()).map((q) => q.id)).toEqual(['a']);
+    // The reader notices the upgrade at its next read: its matcher's reload leaves the entry out.
+    expect(await serving.reload()).toBe(true);
+    expect(serving.matchHash(a)).toEqual([]);
+    expect(serving.lists.find((l) => l.name === 'other')?.action).toBe('allow');
+    expect((await before.quarantined()).map((q) => q.id)).toEqual(['a']);
+    expect((await before.history('demo')).map((r) => r.entry?.id)).toEqual([undefined, 'a']);
   });
 
   it('upgrades once when several writers connect to a version 1 store at once', async (t) => {

@@ -7,7 +7,7 @@
  * quarantine is in force is decided against this process's clock (as SQLite's), passed to the
  * server as a parameter, never the server's `now()`: the reads of one load agree on one moment.
  * A read-only connection to a version 1 store (schema.ts) has no quarantine table: nothing is
- * quarantined there.
+ * quarantined there, until a writer upgrades it ({@link hasQuarantine}).
  */
 import { HashwardenError } from '../errors.js';
 import { MAX_FIELD_BYTES, MAX_FIELD_LENGTH } from '../lists/entry.js';
@@ -18,12 +18,25 @@ import { inTransaction, writable, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { inSnapshot } from './reads.js';
 import { LOCK_SPACE } from './schema.js';
+import { PG_SCHEMA_VERSION } from './types.js';
 
 /** The first schema version with the quarantine tables. */
-export const PG_QUARANTINE_SINCE = 2;
+const PG_QUARANTINE_SINCE = 2;
 
-/** Whether the store holds quarantines (a read-only connection to a version 1 store does not). */
-export function hasQuarantine(ctx: PgContext): boolean {
+/**
+ * Whether the store holds actions and quarantines, read on `client`: a read-only connection made
+ * to a version 1 store reads the schema's mark again (a small catalog query, only while it reads
+ * an older version), so that it notices a writer's upgrade at its next read, in the read's own
+ * snapshot: a long-running reader (`Matcher.open(store)` reloading) applies quarantines and allow
+ * lists from then on without reconnecting, rather than matching quarantined entries until restarted.
+ */
+export async function hasQuarantine(ctx: PgContext, client: PoolClient): Promise<boolean> {
+  if (ctx.schemaVersion > 0 && ctx.schemaVersion < PG_QUARANTINE_SINCE) {
+    const mark = await client.query<{ mark: string | null }>(
+      "SELECT obj_description(to_regclass('lists'), 'pg_class') AS mark",
+    );
+    if (mark.rows[0]?.mark === `hashwarden store schema ${PG_SCHEMA_VERSION}`) ctx.schemaVersion = PG_SCHEMA_VERSION;
+  }
   return ctx.schemaVersion >= PG_QUARANTINE_SINCE;
 }
 
@@ -140,7 +153,7 @@ export async function quarantinedOn(
   list: string | undefined,
   now: Date,
 ): Promise<QuarantinedEntry[]> {
-  if (!hasQuarantine(ctx)) return [];
+  if (!(await hasQuarantine(ctx, client))) return [];
   const rows = await client.query<QuarantineRow>(
     `SELECT ${COLUMNS} FROM quarantine q WHERE ${inForce(1)} AND ($2::text IS NULL OR q.list = $2) ORDER BY q.list, q.id`,
     [now.toISOString(), list ?? null],
@@ -163,7 +176,7 @@ export async function quarantined(ctx: PgContext, list?: string, now = new Date(
 
 /** Per list, how many of its entries are quarantined at `now` (lists with none are absent), on `client`. */
 export async function quarantineCounts(ctx: PgContext, client: PoolClient, now: Date): Promise<Map<string, number>> {
-  if (!hasQuarantine(ctx)) return new Map();
+  if (!(await hasQuarantine(ctx, client))) return new Map();
   const rows = await client.query<{ list: string; n: number }>(
     `SELECT left(q.list, ${MAX_FIELD_LENGTH}) AS list, count(*)::int AS n FROM quarantine q WHERE ${inForce(1)} GROUP BY q.list`,
     [now.toISOString()],

@@ -28,7 +28,7 @@ import {
 } from '../store/types.js';
 import { inTransaction, open, pgError, withClient, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
-import { PG_QUARANTINE_SINCE, quarantineCounts } from './quarantine.js';
+import { hasQuarantine, quarantineCounts } from './quarantine.js';
 
 /** Rows one FETCH of `entries()` reads: memory stays bounded by this many entries. */
 const FETCH_ROWS = 1000;
@@ -206,7 +206,7 @@ export async function listHeaders(
   only?: string,
   now = new Date(),
 ): Promise<ListHeader[]> {
-  const action = ctx.schemaVersion >= PG_QUARANTINE_SINCE ? 'action' : 'NULL AS action';
+  const action = (await hasQuarantine(ctx, client)) ? 'action' : 'NULL AS action';
   const rows = await client.query<ListRow>(
     `SELECT name, version, updated_at, label, thresholds, enabled, ${action} FROM lists${only === undefined ? '' : ' WHERE name = $1'} ORDER BY name`,
     only === undefined ? [] : [only],
@@ -313,17 +313,14 @@ export async function history(ctx: PgContext, list?: string): Promise<ImportReco
     reason: string | null;
     until: Date | null;
   };
-  // A version 1 store read as it is has no entry events: imports only.
-  const [events, from] =
-    ctx.schemaVersion >= PG_QUARANTINE_SINCE
+  const rows = await inSnapshot(ctx, async (client) => {
+    // A version 1 store read as it is has no entry events: imports only.
+    const [events, from] = (await hasQuarantine(ctx, client))
       ? ['e.id AS entry_id, e.reason, e.until', 'imports LEFT JOIN entry_events e USING (seq)']
       : ['NULL AS entry_id, NULL AS reason, NULL AS until', 'imports'];
-  const rows = await query<Record>(
-    ctx,
-    'read',
-    `SELECT list, version, source, added, updated, unchanged, removed, mode, at, ${events} FROM ${from}${list === undefined ? '' : ' WHERE list = $1'} ORDER BY seq`,
-    params,
-  );
+    const sql = `SELECT list, version, source, added, updated, unchanged, removed, mode, at, ${events} FROM ${from}${list === undefined ? '' : ' WHERE list = $1'} ORDER BY seq`;
+    return (await client.query<Record>(sql, params)).rows;
+  });
   return rows.map((r) =>
     Object.freeze({
       list: r.list,
