@@ -6,7 +6,7 @@
 import { HashStore, type QuarantinedEntry } from '../store/index.js';
 import { EXIT, UsageError, required, type Command } from './command.js';
 import { jsonLine, textLine } from './escape.js';
-import { isPostgresUrl } from './postgres.js';
+import { connectPostgres, isPostgresUrl, postgresDbHelp } from './postgres.js';
 
 const ACTIONS = ['disable', 'enable', 'list'] as const;
 
@@ -37,7 +37,8 @@ Actions:
   list          the entries quarantined now, of list L or of every list
 
 Options:
-  --db PATH       the SQLite store (the PostgreSQL store has no quarantine)
+  --db PATH       the SQLite store,
+${postgresDbHelp(18)}
   --list L        the list
   --reason TEXT   why (required by disable): kept in the history and shown by list
   --until DATE    when the quarantine ends by itself: an ISO 8601 date or time in the future
@@ -71,31 +72,31 @@ Exit status: 0 on success (enable of an entry not quarantined too, saying so), 2
       throw new UsageError(`--reason and --until are for disable, not ${action}`);
     if (action !== 'list' && values.json === true) throw new UsageError('--json is for list');
     const db = required(values.db, '--db');
-    if (isPostgresUrl(db)) throw new UsageError('Entry quarantine needs a SQLite store: the PostgreSQL store has none');
     const list = takesId ? required(values.list, '--list') : (values.list as string | undefined);
-    const store = HashStore.open(db, { create: false, readonly: action === 'list' });
+    const reason = action === 'disable' ? required(values.reason, '--reason') : undefined;
+    const until = values.until === undefined ? undefined : untilDate(values.until as string);
+    const options = { create: false, readonly: action === 'list' };
+    const store = isPostgresUrl(db) ? await connectPostgres(db, options, io) : HashStore.open(db, options);
     try {
       if (action === 'disable') {
-        const reason = required(values.reason, '--reason');
-        const until = values.until === undefined ? undefined : untilDate(values.until as string);
-        const held = store.entry(list as string, id as string) !== undefined;
-        const q = store.disableEntry(list as string, id as string, {
-          reason,
+        const held = (await store.entry(list as string, id as string)) !== undefined;
+        const q = await store.disableEntry(list as string, id as string, {
+          reason: reason as string,
           ...(until === undefined ? {} : { until }),
         });
         io.out(textLine(`disabled ${describe(q)}`));
         if (!held)
           io.err(textLine(`note: list ${q.list} holds no entry ${q.id} yet: it is quarantined before it arrives`));
       } else if (action === 'enable') {
-        const lifted = store.enableEntry(list as string, id as string);
+        const lifted = await store.enableEntry(list as string, id as string);
         io.out(textLine(lifted ? `enabled ${list} ${id}` : `${list} ${id} was not quarantined (or had expired)`));
       } else {
-        const rows = store.quarantined(list);
+        const rows = await store.quarantined(list);
         for (const q of rows) io.out(values.json === true ? jsonLine(q) : textLine(describe(q)));
         if (rows.length === 0 && values.json !== true) io.out('no entries quarantined\n');
       }
     } finally {
-      store.close();
+      await store.close();
     }
     return EXIT.ok;
   },

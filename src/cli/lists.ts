@@ -42,7 +42,7 @@ Options:
 ${postgresDbHelp(16)}
   --json        one JSON object per list: name, version, enabled, label, thresholds (those the
                 list sets), counts per algorithm, total, updatedAt, action (block or allow),
-                quarantined (entries disabled now by \`hashwarden entry disable\`; SQLite stores only)
+                quarantined (entries disabled now by \`hashwarden entry disable\`)
   -h, --help    this text
 
 Text lines show whether the list is used, its action (block, or allow: an allow list's entries

@@ -54,13 +54,21 @@ export function storeSourceOf(value: unknown): StoreSource | undefined {
 }
 
 /**
- * The versions and policy of every list held, and how many of its entries are quarantined now (a
- * quarantine that ends by itself changes it, with no new version): equal signatures, nothing for
- * a reload to read.
+ * The versions and policy (action included: a policy change gives no new version) of every list
+ * held, and how many of its entries are quarantined now (a quarantine that ends by itself changes
+ * it, with no new version): equal signatures, nothing for a reload to read.
  */
 export function listSignature(held: readonly ListHeader[]): string {
   return JSON.stringify(
-    held.map((l) => [l.name, l.version, l.thresholds, l.label ?? null, l.enabled, l.quarantined ?? 0]),
+    held.map((l) => [
+      l.name,
+      l.version,
+      l.thresholds,
+      l.label ?? null,
+      l.enabled,
+      l.quarantined ?? 0,
+      l.action ?? 'block',
+    ]),
   );
 }
 

@@ -19,6 +19,11 @@ export interface PgContext {
   readonly secret: string | undefined;
   /** Connected with `readonly`: writes are refused before they reach the server. */
   readonly readonly: boolean;
+  /**
+   * The schema version the store has, set when it is checked on connect: older than this release's
+   * only on a read-only connection (a writer upgrades it), which then reads it as it is.
+   */
+  schemaVersion: number;
   closed: boolean;
 }
 
@@ -180,7 +185,16 @@ export async function connectContext(
       ...(readonly ? { options: READ_ONLY_SESSION } : {}),
       max: POOL_SIZE,
     });
-  const ctx: PgContext = { pool, ownsPool: given === undefined, copyFrom, label, secret, readonly, closed: false };
+  const ctx: PgContext = {
+    pool,
+    ownsPool: given === undefined,
+    copyFrom,
+    label,
+    secret,
+    readonly,
+    schemaVersion: 0,
+    closed: false,
+  };
   // An idle client's failure (the server restarting) must not crash the process: the next query reports it.
   pool.on('error', () => undefined);
   try {

@@ -3,7 +3,8 @@
  * those named) written to a snapshot, as `hashwarden export --snapshot` writes a SQLite store's:
  * read in one REPEATABLE READ READ ONLY transaction (versions and entries agree while another
  * process imports) straight into the packed tables a snapshot holds (packed.ts), no object per
- * entry, then written by the snapshot writer (a temporary file renamed over the target).
+ * entry, then written by the snapshot writer (a temporary file renamed over the target). Entries
+ * quarantined at the read are left out and recorded in META's `quarantined`, as SQLite's export does.
  */
 import { HashwardenError } from '../errors.js';
 import { snapshotLists } from '../matcher/store-source.js';
@@ -31,7 +32,7 @@ export async function exportSnapshot(
   const search = resolveSearch(o.search, 'options.search');
   const written = { mode: o.mode, sequence: o.sequence, sign: o.sign };
   checkSource(path, { lists: [], ...written });
-  const read = (await readPacked(ctx, o.lists, undefined)) as NonNullable<Awaited<ReturnType<typeof readPacked>>>;
+  const read = (await readPacked(ctx, o.lists, undefined, true)) as NonNullable<Awaited<ReturnType<typeof readPacked>>>;
   const held = [...read.packed.values()].some((p) => p.columns.listIndex.length > 0);
   if (!held && !allowEmpty) {
     const what =
@@ -44,5 +45,6 @@ export async function exportSnapshot(
     );
   }
   const tables = buildPackedTables(read.packed, search, { defer: true });
-  return writePackedSnapshot(path, { lists: snapshotLists(read.lists), source: ctx.label, ...written }, tables);
+  const lists = snapshotLists(read.lists, (list) => read.quarantined.get(list) ?? []);
+  return writePackedSnapshot(path, { lists, source: ctx.label, ...written }, tables);
 }

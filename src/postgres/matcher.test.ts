@@ -194,10 +194,14 @@ describe.skipIf(!available)(postgresTitle('A matcher reloading from PostgreSQL',
       expect(await matcher.reload()).toBe(true);
       expect(matcher.lists[0]?.label).toBe('review');
       expect(await matcher.reload()).toBe(false);
-      // No action column yet: an allow list is refused, never stored (or read) as a block list.
-      await expect(writer.setListPolicy('a', { action: 'allow' })).rejects.toMatchObject({ code: 'ERR_STORE' });
+      // Setting the action a list has changes nothing to read; another does.
       expect((await writer.setListPolicy('a', { action: 'block' })).action).toBeUndefined();
       expect(await matcher.reload()).toBe(false);
+      expect((await writer.setListPolicy('a', { action: 'allow' })).action).toBe('allow');
+      expect(await matcher.reload()).toBe(true);
+      expect(matcher.lists[0]?.action).toBe('allow');
+      await writer.setListPolicy('a', { action: 'block' });
+      expect(await matcher.reload()).toBe(true);
       await writer.setListPolicy('a', { enabled: false });
       await expect(matcher.reload()).rejects.toMatchObject({ code: 'ERR_NO_ENTRIES' });
       expect(matcher.size).toBe(2);

@@ -8,15 +8,19 @@
  * cannot hold, the hashes back to back), so JavaScript touches a batch, not a row. A batch holding
  * anything but the plain case (a label or metadata, a value over its bound, a hash of another
  * width, an algorithm no import writes) is read row by row as `entries()` reads it, with the same
- * checks and errors.
+ * checks and errors. Entries quarantined (quarantine.ts) at the moment of the read are left out in
+ * SQL, for the lists that have any.
  */
 import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
 import { MAX_FIELD_BYTES, MAX_FIELD_LENGTH } from '../lists/entry.js';
 import { chooseLists, listSignature, type PackedLists } from '../matcher/store-source.js';
 import { MAX_PACKED_LISTS, PackedBuilder, type PackedEntries } from '../search/entry-table.js';
+import type { SnapshotQuarantine } from '../snapshot/format.js';
+import type { ListHeader } from '../store/types.js';
 import type { PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
+import { notQuarantined, quarantinedOn } from './quarantine.js';
 import { inSnapshot, listHeaders, READ_COLUMNS, toEntry, type Row } from './reads.js';
 
 /**
@@ -31,9 +35,16 @@ const WIDTH = `CASE algorithm ${ALGORITHM_NAMES.map((name) => `WHEN '${name}' TH
 /** A row is the plain case: nothing but an id within its bound and a hash of its algorithm's width. */
 const PLAIN = `label IS NULL AND metadata IS NULL AND octet_length(id) BETWEEN 1 AND ${MAX_FIELD_BYTES} AND octet_length(hash) = ${WIDTH}`;
 
+/**
+ * A batch's condition besides its list (`$1`) and range: for a list holding quarantines, leaving
+ * out those in force at the time parameter that follows the `used` ones.
+ */
+const unquarantined = (filtered: boolean, used: number): string =>
+  filtered ? ` AND ${notQuarantined(1, used + 1)}` : '';
+
 /** The rows of one batch: the list's first, or those after an id. */
-const batchRowsSql = (after: boolean): string =>
-  `SELECT id, algorithm, hash, label, metadata FROM entries WHERE list = $1${after ? ' AND id > $2' : ''} ORDER BY id LIMIT ${BATCH_ROWS}`;
+const batchRowsSql = (after: boolean, filtered: boolean): string =>
+  `SELECT id, algorithm, hash, label, metadata FROM entries WHERE list = $1${after ? ' AND id > $2' : ''}${unquarantined(filtered, after ? 2 : 1)} ORDER BY id LIMIT ${BATCH_ROWS}`;
 
 /**
  * One batch as aggregates per algorithm, in order of the first id holding each (the order the rows
@@ -42,15 +53,16 @@ const batchRowsSql = (after: boolean): string =>
  */
 const batchSql = (
   after: boolean,
+  filtered: boolean,
 ): string => `SELECT left(algorithm, ${MAX_FIELD_LENGTH}) AS algorithm, count(*)::int AS n,
   (count(*) FILTER (WHERE NOT coalesce(${PLAIN}, false)))::int AS odd, max(max(id)) OVER () AS last,
   string_agg(convert_to(id, 'UTF8'), '\\x00'::bytea ORDER BY id) FILTER (WHERE ${PLAIN}) AS ids,
   string_agg(hash, ''::bytea ORDER BY id) FILTER (WHERE ${PLAIN}) AS hashes
-  FROM (${batchRowsSql(after)}) AS b GROUP BY algorithm ORDER BY min(id)`;
+  FROM (${batchRowsSql(after, filtered)}) AS b GROUP BY algorithm ORDER BY min(id)`;
 
 /** The rows of a batch's range, bounded and checked as `entries()` reads them. */
-const rowsSql = (after: boolean): string =>
-  `SELECT ${READ_COLUMNS} FROM entries WHERE list = $1${after ? ' AND id > $3' : ''} AND id <= $2 ORDER BY id`;
+const rowsSql = (after: boolean, filtered: boolean): string =>
+  `SELECT ${READ_COLUMNS} FROM entries WHERE list = $1${after ? ' AND id > $3' : ''} AND id <= $2${unquarantined(filtered, after ? 3 : 2)} ORDER BY id`;
 
 interface BatchRow {
   readonly algorithm: string;
@@ -61,12 +73,17 @@ interface BatchRow {
   readonly hashes: Buffer | null;
 }
 
-/** The entries of the lists named, in that order, packed per algorithm in order of first appearance. */
+/**
+ * The entries of the lists given, in that order, packed per algorithm in order of first appearance,
+ * without those quarantined at `now` (for the lists whose header counts any).
+ */
 async function readLists(
   ctx: PgContext,
   client: PoolClient,
-  lists: readonly string[],
+  headers: readonly ListHeader[],
+  now: Date,
 ): Promise<Map<AlgorithmName, PackedEntries>> {
+  const lists = headers.map((l) => l.name);
   if (lists.length > MAX_PACKED_LISTS)
     throw new HashwardenError(
       'ERR_STORE',
@@ -82,10 +99,12 @@ async function readLists(
     return b;
   };
   for (const [number, list] of lists.entries()) {
+    const filtered = ((headers[number] as ListHeader).quarantined ?? 0) > 0;
+    const at = filtered ? [now.toISOString()] : [];
     let after: string | undefined;
     for (;;) {
-      const params = after === undefined ? [list] : [list, after];
-      const groups = (await client.query<BatchRow>(batchSql(after !== undefined), params)).rows;
+      const params = after === undefined ? [list, ...at] : [list, after, ...at];
+      const groups = (await client.query<BatchRow>(batchSql(after !== undefined, filtered), params)).rows;
       if (groups.length === 0) break;
       const last = (groups[0] as BatchRow).last;
       if (groups.every((g) => g.odd === 0 && g.ids !== null && g.hashes !== null)) {
@@ -100,8 +119,8 @@ async function readLists(
         }
       } else {
         const rows = await client.query<Row>(
-          rowsSql(after !== undefined),
-          after === undefined ? [list, last] : [list, last, after],
+          rowsSql(after !== undefined, filtered),
+          after === undefined ? [list, last, ...at] : [list, last, after, ...at],
         );
         for (const row of rows.rows) {
           const entry = toEntry(ctx, row);
@@ -117,26 +136,41 @@ async function readLists(
   return out;
 }
 
+/** {@link PackedLists} with, per chosen list holding any, the entries quarantined and left out (for a snapshot's META). */
+export interface PgPackedLists extends PackedLists {
+  readonly quarantined: ReadonlyMap<string, readonly SnapshotQuarantine[]>;
+}
+
 /**
- * The lists chosen by `names` (every enabled one when undefined) and their entries packed, read in
- * one REPEATABLE READ READ ONLY transaction; undefined when the store's lists still give the
- * signature `unless` (nothing changed since a matcher read them).
+ * The lists chosen by `names` (every enabled one when undefined) and their entries packed, less
+ * those quarantined now, read in one REPEATABLE READ READ ONLY transaction; undefined when the
+ * store's lists still give the signature `unless` (nothing changed since a matcher read them, no
+ * quarantine began or ended). With `listQuarantines` (an export), the quarantines left out too;
+ * a matcher does not read them, as SQLite's does not: a row written by hand then fails the export only.
  */
 export async function readPacked(
   ctx: PgContext,
   names: readonly string[] | undefined,
   unless: string | undefined,
-): Promise<PackedLists | undefined> {
+  listQuarantines = false,
+): Promise<PgPackedLists | undefined> {
   return inSnapshot(ctx, async (client) => {
-    const held = await listHeaders(ctx, client);
+    // One moment for the whole read: the counts, the entries left out and the quarantines listed agree.
+    const now = new Date();
+    const held = await listHeaders(ctx, client, undefined, now);
     const signature = listSignature(held);
     if (signature === unless) return undefined;
     const chosen = chooseLists(held, names, `PostgreSQL store ${ctx.label}`);
-    const packed = await readLists(
-      ctx,
-      client,
-      chosen.map((l) => l.name),
-    );
-    return { signature, lists: chosen, packed };
+    const packed = await readLists(ctx, client, chosen, now);
+    const quarantined = new Map<string, SnapshotQuarantine[]>();
+    for (const l of listQuarantines ? chosen : []) {
+      if ((l.quarantined ?? 0) === 0) continue;
+      const off = await quarantinedOn(ctx, client, l.name, now);
+      quarantined.set(
+        l.name,
+        off.map((q) => ({ id: q.id, reason: q.reason, ...(q.until === undefined ? {} : { until: q.until }) })),
+      );
+    }
+    return { signature, lists: chosen, packed, quarantined };
   });
 }

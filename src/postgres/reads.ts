@@ -19,13 +19,16 @@ import { nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import {
   MAX_CHECKPOINT_BYTES,
   type EntryFilter,
+  type HistoryMode,
   type ImportRecord,
+  type ListAction,
   type ListHeader,
   type ListInfo,
   type ListPolicyChange,
 } from '../store/types.js';
 import { inTransaction, open, pgError, withClient, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
+import { hasQuarantine, quarantineCounts } from './quarantine.js';
 
 /** Rows one FETCH of `entries()` reads: memory stays bounded by this many entries. */
 const FETCH_ROWS = 1000;
@@ -188,17 +191,27 @@ interface ListRow {
   readonly label: string | null;
   readonly thresholds: string | null;
   readonly enabled: boolean;
+  /** NULL on a read-only connection to a version 1 store, which has no such column: every list a block list. */
+  readonly action: string | null;
 }
 
 /**
  * Every list's version and policy (or `only`'s), not its counts: what a matcher's load and reload
- * need, without the pass over every entry that counting is.
+ * need, without the pass over every entry that counting is. With how many of each list's entries
+ * are quarantined at `now`, so that a reload's signature changes when a quarantine ends by itself.
  */
-export async function listHeaders(ctx: PgContext, client: PoolClient, only?: string): Promise<ListHeader[]> {
+export async function listHeaders(
+  ctx: PgContext,
+  client: PoolClient,
+  only?: string,
+  now = new Date(),
+): Promise<ListHeader[]> {
+  const action = (await hasQuarantine(ctx, client)) ? 'action' : 'NULL AS action';
   const rows = await client.query<ListRow>(
-    `SELECT name, version, updated_at, label, thresholds, enabled FROM lists${only === undefined ? '' : ' WHERE name = $1'} ORDER BY name`,
+    `SELECT name, version, updated_at, label, thresholds, enabled, ${action} FROM lists${only === undefined ? '' : ' WHERE name = $1'} ORDER BY name`,
     only === undefined ? [] : [only],
   );
+  const held = await quarantineCounts(ctx, client, now);
   return rows.rows.map((row) =>
     Object.freeze({
       name: row.name,
@@ -207,15 +220,31 @@ export async function listHeaders(ctx: PgContext, client: PoolClient, only?: str
       thresholds: Object.freeze(storedThresholds(ctx, row.name, row.thresholds)),
       enabled: row.enabled,
       ...(row.label === null ? {} : { label: row.label }),
+      quarantined: held.get(row.name) ?? 0,
+      ...(storedAction(ctx, row.name, row.action) === 'allow' ? { action: 'allow' as const } : {}),
     }),
   );
 }
 
-/** {@link PgHashStore.lists}: in one snapshot, so counts and versions agree. */
-export async function lists(ctx: PgContext, only?: string, client?: PoolClient): Promise<ListInfo[]> {
+/**
+ * A list's stored action. The column's CHECK holds only block or allow; anything else (the check
+ * dropped by hand) is refused rather than read as either, as the SQLite store refuses it: an allow
+ * list read as block blocks its known-good images, a block list read as allow lets uploads through.
+ */
+function storedAction(ctx: PgContext, list: string, action: string | null): ListAction {
+  if (action === null || action === 'block') return 'block';
+  if (action === 'allow') return 'allow';
+  throw new HashwardenError(
+    'ERR_STORE',
+    `PostgreSQL store ${ctx.label}: bad list ${JSON.stringify(list)}: its action ${JSON.stringify(action.slice(0, 100))} is neither block nor allow: altered by hand`,
+  );
+}
+
+/** {@link PgHashStore.lists}: in one snapshot, so counts and versions agree; quarantines counted at `now`. */
+export async function lists(ctx: PgContext, only?: string, client?: PoolClient, now = new Date()): Promise<ListInfo[]> {
   const run = async (c: PoolClient): Promise<ListInfo[]> => {
     const params = only === undefined ? [] : [only];
-    const headers = await listHeaders(ctx, c, only);
+    const headers = await listHeaders(ctx, c, only, now);
     const counts = (
       await c.query<{ list: string; algorithm: string; n: string }>(
         `SELECT list, algorithm, count(*) AS n FROM entries${only === undefined ? '' : ' WHERE list = $1'} GROUP BY list, algorithm ORDER BY list, algorithm`,
@@ -278,15 +307,20 @@ export async function history(ctx: PgContext, list?: string): Promise<ImportReco
     updated: number;
     unchanged: number;
     removed: number;
-    mode: 'merge' | 'replace';
+    mode: HistoryMode;
     at: Date;
+    entry_id: string | null;
+    reason: string | null;
+    until: Date | null;
   };
-  const rows = await query<Record>(
-    ctx,
-    'read',
-    `SELECT list, version, source, added, updated, unchanged, removed, mode, at FROM imports${list === undefined ? '' : ' WHERE list = $1'} ORDER BY seq`,
-    params,
-  );
+  const rows = await inSnapshot(ctx, async (client) => {
+    // A version 1 store read as it is has no entry events: imports only.
+    const [events, from] = (await hasQuarantine(ctx, client))
+      ? ['e.id AS entry_id, e.reason, e.until', 'imports LEFT JOIN entry_events e USING (seq)']
+      : ['NULL AS entry_id, NULL AS reason, NULL AS until', 'imports'];
+    const sql = `SELECT list, version, source, added, updated, unchanged, removed, mode, at, ${events} FROM ${from}${list === undefined ? '' : ' WHERE list = $1'} ORDER BY seq`;
+    return (await client.query<Record>(sql, params)).rows;
+  });
   return rows.map((r) =>
     Object.freeze({
       list: r.list,
@@ -298,6 +332,15 @@ export async function history(ctx: PgContext, list?: string): Promise<ImportReco
       mode: r.mode,
       ...(r.source === null ? {} : { source: r.source }),
       at: r.at.toISOString(),
+      ...(r.entry_id === null
+        ? {}
+        : {
+            entry: Object.freeze({
+              id: r.entry_id,
+              ...(r.reason === null ? {} : { reason: r.reason }),
+              ...(r.until === null ? {} : { until: r.until.toISOString() }),
+            }),
+          }),
     }),
   );
 }
@@ -325,12 +368,6 @@ export async function checkpoint(ctx: PgContext, key: string): Promise<string | 
 /** {@link PgHashStore.setListPolicy}: the list's row locked while its thresholds are merged. */
 export async function setListPolicy(ctx: PgContext, name: string, change: ListPolicyChange): Promise<ListInfo> {
   const { list, thresholds, label, enabled, action } = resolvePolicyChange(name, change);
-  // Its schema has no action column and no upgrade path yet: refused, never stored as a block list.
-  if (action === 'allow')
-    throw new HashwardenError(
-      'ERR_STORE',
-      `PostgreSQL store ${ctx.label}: allow lists are not supported by the PostgreSQL store (use a SQLite store or a snapshot)`,
-    );
   return inTransaction(ctx, 'change a list', async (client) => {
     const row = (
       await client.query<{ thresholds: string | null }>('SELECT thresholds FROM lists WHERE name = $1 FOR UPDATE', [
@@ -345,6 +382,7 @@ export async function setListPolicy(ctx: PgContext, name: string, change: ListPo
     }
     if (label !== undefined) await client.query('UPDATE lists SET label = $1 WHERE name = $2', [label, list]);
     if (enabled !== undefined) await client.query('UPDATE lists SET enabled = $1 WHERE name = $2', [enabled, list]);
+    if (action !== undefined) await client.query('UPDATE lists SET action = $1 WHERE name = $2', [action, list]);
     return (await lists(ctx, list, client))[0] as ListInfo;
   });
 }

@@ -6,6 +6,11 @@
  * `entries.list` has no foreign key to `lists`: every import writes the list's row first, in its
  * own transaction, and the key's check of each inserted row cost about as much as the insert
  * (the SQLite store turns its own check off during imports for the same reason).
+ *
+ * Version 2 added each list's action and entry quarantine (src/postgres/quarantine.ts): a writer
+ * connecting to a version 1 store upgrades it, under the schema's advisory lock, in the
+ * transaction that checks it; a read-only connection reads it as it is (every list a block list,
+ * nothing quarantined).
  */
 import { HashwardenError } from '../errors.js';
 import { pgError, type PgContext } from './context.js';
@@ -36,9 +41,44 @@ export interface SchemaSpec {
   /** The comment on the first table: `<prefix> <version>`. */
   readonly markPrefix: string;
   readonly version: number;
+  /**
+   * The older versions a writer upgrades (and a read-only connection reads as they are), by
+   * version: their tables and columns, and the SQL that takes one to the next version (setting the mark).
+   */
+  readonly older?: Readonly<Record<number, OlderSchema>>;
 }
 
-const TABLES = ['lists', 'entries', 'imports', 'checkpoints'] as const;
+/** An older version of a schema: what it holds, and the SQL that upgrades it by one version. */
+export interface OlderSchema {
+  readonly tables: readonly string[];
+  readonly columns: Readonly<Record<string, readonly string[]>>;
+  readonly upgrade: string;
+}
+
+const TABLES = ['lists', 'entries', 'imports', 'checkpoints', 'quarantine', 'entry_events'] as const;
+
+/**
+ * Entries disabled by hand (quarantine.ts), keyed by list and id, not by the import that brought
+ * the entry, so that a quarantine outlives re-imports and replaces of the list; and the entry each
+ * `disable`/`enable` record of `imports` names (its `seq`), with the reason and end: SQLite's tables.
+ */
+const QUARANTINE_TABLES = `CREATE TABLE quarantine (
+  list text COLLATE "C" NOT NULL,
+  id text COLLATE "C" NOT NULL,
+  reason text NOT NULL,
+  since timestamptz NOT NULL,
+  until timestamptz,
+  PRIMARY KEY (list, id)
+);
+CREATE TABLE entry_events (
+  seq bigint PRIMARY KEY,
+  id text COLLATE "C" NOT NULL,
+  reason text,
+  until timestamptz
+);`;
+
+/** A list's action: what every list was before version 2 is the default. */
+const ACTION_COLUMN = "action text NOT NULL DEFAULT 'block' CHECK (action IN ('block', 'allow'))";
 
 const SCHEMA = `
 CREATE TABLE lists (
@@ -48,7 +88,8 @@ CREATE TABLE lists (
   updated_at timestamptz NOT NULL,
   label text,
   thresholds text,
-  enabled boolean NOT NULL DEFAULT true
+  enabled boolean NOT NULL DEFAULT true,
+  ${ACTION_COLUMN}
 );
 CREATE TABLE entries (
   list text COLLATE "C" NOT NULL,
@@ -77,6 +118,7 @@ CREATE TABLE checkpoints (
   value text NOT NULL,
   at timestamptz NOT NULL
 );
+${QUARANTINE_TABLES}
 COMMENT ON TABLE lists IS 'hashwarden store schema ${PG_SCHEMA_VERSION}';
 `;
 
@@ -90,6 +132,7 @@ const EXPECTED: Readonly<Record<(typeof TABLES)[number], readonly string[]>> = {
     'label text YES',
     'thresholds text YES',
     'enabled boolean NO',
+    'action text NO',
   ],
   entries: [
     'list text NO C',
@@ -112,6 +155,31 @@ const EXPECTED: Readonly<Record<(typeof TABLES)[number], readonly string[]>> = {
     'at timestamp with time zone NO',
   ],
   checkpoints: ['key text NO C', 'value text NO', 'at timestamp with time zone NO'],
+  quarantine: [
+    'list text NO C',
+    'id text NO C',
+    'reason text NO',
+    'since timestamp with time zone NO',
+    'until timestamp with time zone YES',
+  ],
+  entry_events: ['seq bigint NO', 'id text NO C', 'reason text YES', 'until timestamp with time zone YES'],
+};
+
+/**
+ * Version 1 (hashwarden before allow lists and quarantine): no action, no quarantine tables. Its
+ * upgrade adds them; the column's default makes every list a block list, as it was.
+ */
+const VERSION_1: OlderSchema = {
+  tables: TABLES.slice(0, 4),
+  columns: {
+    lists: EXPECTED.lists.filter((c) => !c.startsWith('action ')),
+    entries: EXPECTED.entries,
+    imports: EXPECTED.imports,
+    checkpoints: EXPECTED.checkpoints,
+  },
+  upgrade: `ALTER TABLE lists ADD COLUMN ${ACTION_COLUMN};
+${QUARANTINE_TABLES}
+COMMENT ON TABLE lists IS 'hashwarden store schema 2';`,
 };
 
 /** The list store's tables. */
@@ -123,6 +191,7 @@ const LIST_SCHEMA: SchemaSpec = {
   columns: EXPECTED,
   markPrefix: 'hashwarden store schema',
   version: PG_SCHEMA_VERSION,
+  older: { 1: VERSION_1 },
 };
 
 function notAStore(ctx: PgContext, spec: SchemaSpec, why: string): HashwardenError {
@@ -132,8 +201,11 @@ function notAStore(ctx: PgContext, spec: SchemaSpec, why: string): HashwardenErr
 /**
  * Checks the schema in the connection's `search_path`, creating it when the database holds none of
  * its tables and `create` allows; refuses tables whose columns differ, a trigger on them (it would
- * run inside every import), or another schema version. Runs under an advisory lock, so that two
- * processes connecting to a new database at once create it once.
+ * run inside every import), or a version it does not know (a newer one: upgrade hashwarden). An
+ * older version ({@link SchemaSpec.older}) is upgraded when the store is writable, and read as it
+ * is when read-only; `ctx.schemaVersion` is set to the version the store has then. Runs under an
+ * advisory lock, so that two processes connecting to a new or old database at once create or
+ * upgrade it once (the second, waiting on the lock, finds it done).
  */
 export async function prepareSchema(
   ctx: PgContext,
@@ -145,48 +217,70 @@ export async function prepareSchema(
   try {
     await client.query('BEGIN');
     await client.query('SELECT pg_advisory_xact_lock($1, $2)', [...spec.lock]);
-    let present = await tablesPresent(client, spec);
+    let present = await tablesPresent(client, spec.tables);
     if (present.length === 0) {
       if (!create) throw notAStore(ctx, spec, 'the database holds none of its tables');
       await client.query(spec.sql);
-      present = await tablesPresent(client, spec);
     }
-    const missing = spec.tables.filter((t) => !present.includes(t));
-    if (missing.length > 0) throw notAStore(ctx, spec, `tables missing: ${missing.join(', ')}`);
-    const mark = await client.query<{ mark: string | null }>(
-      "SELECT obj_description(to_regclass($1), 'pg_class') AS mark",
-      [first],
-    );
-    const found = mark.rows[0]?.mark ?? null;
-    if (found !== `${spec.markPrefix} ${spec.version}`) {
-      const tail = found?.startsWith(`${spec.markPrefix} `) ? found.slice(spec.markPrefix.length + 1) : '';
-      const version = /^\d+$/.test(tail) ? tail : undefined;
-      if (version === undefined) throw notAStore(ctx, spec, `its ${first} table carries no hashwarden schema version`);
+    let version = await markedVersion(ctx, client, spec, first);
+    const older = spec.older?.[version];
+    if (version !== spec.version && older === undefined) {
+      const why = version > spec.version ? 'newer than this hashwarden supports; upgrade hashwarden' : 'unknown';
       throw new HashwardenError(
         'ERR_STORE',
-        `PostgreSQL store ${ctx.label}: ${spec.kind} schema version ${version} is not the one this hashwarden reads (${spec.version})`,
+        `PostgreSQL store ${ctx.label}: ${spec.kind} schema version ${version} is ${why} (this hashwarden reads version ${spec.version})`,
       );
     }
-    await refuseAltered(ctx, client, spec);
+    const shape = older ?? spec;
+    present = await tablesPresent(client, shape.tables);
+    const missing = shape.tables.filter((t) => !present.includes(t));
+    if (missing.length > 0) throw notAStore(ctx, spec, `tables missing: ${missing.join(', ')}`);
+    // Before anything is written: an altered store is refused, never upgraded.
+    await refuseAltered(ctx, client, spec, shape);
+    if (older !== undefined && !ctx.readonly) {
+      for (let step = spec.older?.[version]; step !== undefined; step = spec.older?.[version]) {
+        await client.query(step.upgrade);
+        version = await markedVersion(ctx, client, spec, first);
+      }
+      await refuseAltered(ctx, client, spec, spec);
+    }
     await client.query('COMMIT');
+    ctx.schemaVersion = version;
   } catch (error) {
     await client.query('ROLLBACK').catch(() => undefined);
     throw pgError(ctx, error);
   }
 }
 
-/** The store's tables the connection's `search_path` finds. */
-async function tablesPresent(client: PoolClient, spec: SchemaSpec): Promise<string[]> {
+/** The version the first table's comment gives; `ERR_STORE` when it carries none. */
+async function markedVersion(ctx: PgContext, client: PoolClient, spec: SchemaSpec, first: string): Promise<number> {
+  const mark = await client.query<{ mark: string | null }>(
+    "SELECT obj_description(to_regclass($1), 'pg_class') AS mark",
+    [first],
+  );
+  const found = mark.rows[0]?.mark ?? null;
+  const tail = found?.startsWith(`${spec.markPrefix} `) ? found.slice(spec.markPrefix.length + 1) : '';
+  if (!/^\d{1,9}$/.test(tail)) throw notAStore(ctx, spec, `its ${first} table carries no hashwarden schema version`);
+  return Number(tail);
+}
+
+/** Those of `tables` the connection's `search_path` finds. */
+async function tablesPresent(client: PoolClient, tables: readonly string[]): Promise<string[]> {
   const result = await client.query<{ name: string }>(
     'SELECT t AS name FROM unnest($1::text[]) AS t WHERE to_regclass(quote_ident(t)) IS NOT NULL',
-    [spec.tables],
+    [tables],
   );
   return result.rows.map((row) => row.name);
 }
 
-/** Refuses tables whose columns are not the schema's, and triggers on them. */
-async function refuseAltered(ctx: PgContext, client: PoolClient, spec: SchemaSpec): Promise<void> {
-  for (const table of spec.tables) {
+/** Refuses tables whose columns are not those of `shape` (a version of the schema), and triggers on them. */
+async function refuseAltered(
+  ctx: PgContext,
+  client: PoolClient,
+  spec: SchemaSpec,
+  shape: Pick<SchemaSpec, 'tables' | 'columns'>,
+): Promise<void> {
+  for (const table of shape.tables) {
     const columns = await client.query<{ shape: string }>(
       `SELECT concat_ws(' ', a.attname, format_type(a.atttypid, NULL), CASE WHEN a.attnotnull THEN 'NO' ELSE 'YES' END,
          CASE WHEN a.attcollation <> 0 AND a.attcollation <> t.typcollation THEN (SELECT collname FROM pg_collation WHERE oid = a.attcollation) END) AS shape
@@ -195,7 +289,7 @@ async function refuseAltered(ctx: PgContext, client: PoolClient, spec: SchemaSpe
       [table],
     );
     const have = columns.rows.map((row) => row.shape);
-    const want = spec.columns[table] as readonly string[];
+    const want = shape.columns[table] as readonly string[];
     if (have.length !== want.length || have.some((shape, i) => shape !== want[i])) {
       throw notAStore(
         ctx,
@@ -207,7 +301,7 @@ async function refuseAltered(ctx: PgContext, client: PoolClient, spec: SchemaSpe
   const triggers = await client.query<{ name: string; table: string }>(
     `SELECT tgname AS name, tgrelid::regclass::text AS table FROM pg_trigger
      WHERE NOT tgisinternal AND tgrelid = ANY (SELECT to_regclass(t) FROM unnest($1::text[]) AS t)`,
-    [spec.tables],
+    [shape.tables],
   );
   const trigger = triggers.rows[0];
   if (trigger !== undefined) {

@@ -31,6 +31,7 @@ import { recordedVersions, type SeenRow } from '../seen/record.js';
 import type { ListHeader } from '../store/types.js';
 import { checkout, pgError, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
+import { notQuarantined } from './quarantine.js';
 import { lists, READ_COLUMNS, toEntry, type Row } from './reads.js';
 import {
   PG_SEEN_READ_COLUMNS,
@@ -89,7 +90,9 @@ async function startRound(seen: PoolClient, listCtx: PgContext, upto: number): P
   let failed = true;
   try {
     await listClient.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const headers = (await lists(listCtx, undefined, listClient)).filter((l) => l.enabled);
+    // One moment for the round: the quarantines counted are those left out.
+    const now = new Date();
+    const headers = (await lists(listCtx, undefined, listClient, now)).filter((l) => l.enabled);
     await seen.query('BEGIN');
     try {
       await seen.query(
@@ -108,7 +111,7 @@ async function startRound(seen: PoolClient, listCtx: PgContext, upto: number): P
       );
       for (const list of headers) {
         if (known.get(list.name) === list.version) continue;
-        await compareList(seen, listCtx, listClient, list, round);
+        await compareList(seen, listCtx, listClient, list, round, now);
       }
       await seen.query('INSERT INTO seen_cursor (one, seq, round, scanned, upto) VALUES (1, 0, $1, $2, $3)', [
         round,
@@ -132,18 +135,26 @@ async function startRound(seen: PoolClient, listCtx: PgContext, upto: number): P
   }
 }
 
-/** One list against `seen_known`, its entries streamed from the list store's snapshot into `seen_fresh`. */
+/**
+ * One list against `seen_known`, its entries streamed from the list store's snapshot into
+ * `seen_fresh`, less those quarantined at `now`, as the SQLite rescan reads them
+ * (`matchableEntries`): a quarantined entry is forgotten, and found new again (at the list's
+ * version then) once enabled, so uploads recorded meanwhile are searched for it.
+ */
 async function compareList(
   seen: PoolClient,
   listCtx: PgContext,
   listClient: PoolClient,
   list: ListHeader,
   round: number,
+  now: Date,
 ): Promise<void> {
   await seen.query('DELETE FROM seen_fresh');
-  await listClient.query(`DECLARE hw_round NO SCROLL CURSOR FOR SELECT ${READ_COLUMNS} FROM entries WHERE list = $1`, [
-    list.name,
-  ]);
+  const filtered = (list.quarantined ?? 0) > 0;
+  await listClient.query(
+    `DECLARE hw_round NO SCROLL CURSOR FOR SELECT ${READ_COLUMNS} FROM entries WHERE list = $1${filtered ? ` AND ${notQuarantined(1, 2)}` : ''}`,
+    filtered ? [list.name, now.toISOString()] : [list.name],
+  );
   for (;;) {
     const rows = (await listClient.query<Row>(`FETCH ${ENTRY_FETCH} FROM hw_round`)).rows;
     if (rows.length === 0) break;

@@ -5,6 +5,7 @@
  */
 import type { ListEntry } from '../lists/entry.js';
 import type {
+  DisableEntryOptions,
   EntryFilter,
   ImportFileOptions,
   ImportFileResult,
@@ -16,6 +17,7 @@ import type {
   ImportSummary,
   ListInfo,
   ListPolicyChange,
+  QuarantinedEntry,
 } from '../store/types.js';
 import { registerStoreSource } from '../matcher/store-source.js';
 import type { SnapshotSummary } from '../snapshot/format.js';
@@ -23,6 +25,7 @@ import { closeContext, connectContext, storeContexts, writable, type PgContext }
 import { exportSnapshot } from './export.js';
 import { importEntries, importFile, importRows } from './import.js';
 import { readPacked } from './packed.js';
+import { disableEntry, enableEntry, quarantined } from './quarantine.js';
 import { checkpoint, count, entries, entry, history, lists, setListPolicy } from './reads.js';
 import { prepareSchema } from './schema.js';
 import type { PgConnectTarget, PgSnapshotOptions, PgStoreOptions } from './types.js';
@@ -35,7 +38,10 @@ import type { PgConnectTarget, PgSnapshotOptions, PgStoreOptions } from './types
  * (an advisory lock per list), and readers see the previous version until the commit.
  *
  * `Matcher.open(store)` reads a matcher's lists from it (and `reload()` reads them again when a
- * list's version or policy changed); `exportSnapshot` writes them to a snapshot.
+ * list's version or policy changed, or a quarantine ended); `exportSnapshot` writes them to a
+ * snapshot. Allow lists (`setListPolicy(name, { action: 'allow' })`) and entry quarantine
+ * (`disableEntry`) work as in the SQLite store. A store of schema version 1 is upgraded when a
+ * writer connects (docs/postgres.md).
  *
  * What differs from the SQLite `HashStore`: every method is asynchronous (returns a Promise),
  * `entries()` is an async iterator, there is no `read`/`readAsync` (each `lists()` and each
@@ -152,11 +158,56 @@ export class PgHashStore {
   }
 
   /**
+   * Quarantines one entry, as `HashStore.disableEntry` (the same rules, arguments, results and
+   * errors); asynchronous. It is never matched (`Matcher.open(store)`, `exportSnapshot`, the seen
+   * store's rescan leave it out) until {@link PgHashStore.enableEntry} or `options.until` passes,
+   * whatever imports do to the list meanwhile; an id the list does not hold yet is allowed; the
+   * list must exist (`ERR_STORE`). Bumps the list's version and writes a `disable` record to the
+   * history, under the list's lock (an import into it waits). `ERR_STORE` on a read-only store.
+   *
+   * @example
+   * ```ts
+   * await store.disableEntry('vendor-x', '4242', { reason: 'matches a common meme (ticket 881)', until: new Date('2027-01-01') });
+   * ```
+   */
+  async disableEntry(list: string, id: string, options: DisableEntryOptions): Promise<QuarantinedEntry> {
+    return disableEntry(this.#ctx, list, id, options);
+  }
+
+  /**
+   * Lifts an entry's quarantine, as `HashStore.enableEntry`: true when a quarantine in force was
+   * lifted (an `enable` record written, the list's version bumped), false when none was (never
+   * disabled, or expired). `ERR_STORE` for a list the store does not hold or a read-only store.
+   *
+   * @example
+   * ```ts
+   * await store.enableEntry('vendor-x', '4242'); // true
+   * ```
+   */
+  async enableEntry(list: string, id: string): Promise<boolean> {
+    return enableEntry(this.#ctx, list, id);
+  }
+
+  /**
+   * The entries quarantined now (those whose `until` has passed left out), of one list or of all,
+   * by list then id, as `HashStore.quarantined`. A version 1 store connected read-only has none.
+   *
+   * @example
+   * ```ts
+   * for (const q of await store.quarantined()) console.log(q.list, q.id, q.reason, q.until ?? 'until lifted');
+   * ```
+   */
+  quarantined(list?: string): Promise<QuarantinedEntry[]> {
+    return quarantined(this.#ctx, list);
+  }
+
+  /**
    * Writes the lists (every enabled one, or `options.lists`) to a snapshot, as `hashwarden export
    * --snapshot` writes a SQLite store's: read in one REPEATABLE READ READ ONLY transaction, so that
    * a concurrent import cannot give a snapshot whose versions and entries disagree, straight into
    * the packed tables a snapshot holds (no object per entry), then written to a temporary file
-   * renamed over `path`. Each list keeps its version, thresholds and label; META's `source` is the
+   * renamed over `path`. Each list keeps its version, thresholds, label and action; entries
+   * quarantined now are left out and recorded in META's `quarantined`; META's `source` is the
    * store's `label` (never the password). Options are checked before anything is read; lists that
    * hold no entry are `ERR_NO_ENTRIES` unless `allowEmpty`; a name the store does not hold is
    * `ERR_STORE`. Works on a read-only store.

@@ -7,15 +7,17 @@ import type { KeyObject } from 'node:crypto';
 import type { SearchTierOptions } from '../search/tier.js';
 
 /**
- * The schema version this release writes (1), kept as the comment of the `lists` table: a store
- * with another is refused rather than guessed at.
+ * The schema version this release writes (2: version 1 and each list's action and entry
+ * quarantine), kept as the comment of the `lists` table. A version 1 store is upgraded when a
+ * writer connects, and read as it is read-only; a store with another version is refused rather
+ * than guessed at.
  *
  * @example
  * ```ts
  * console.log(`hashwarden PostgreSQL schema v${PG_SCHEMA_VERSION}`);
  * ```
  */
-export const PG_SCHEMA_VERSION = 1;
+export const PG_SCHEMA_VERSION = 2;
 
 /**
  * Where {@link PgHashStore.connect} connects: a connection string

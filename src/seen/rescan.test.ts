@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { loadDriver } from '../store/driver.js';
 import { HashStore } from '../store/store.js';
 import { fuzzTestTimeout } from '../testing/fuzz.js';
+import { type RescanControls, rescanSkipsAllowLists, rescanSkipsQuarantined } from '../testing/list-controls.js';
 import { collect, rescanExactness } from '../testing/rescan-property.js';
 import { resultOf } from '../testing/seen.js';
 import { compareIds, groupBlobs, type RescanEvent } from './rescan.js';
@@ -40,23 +41,21 @@ describe('rescan', () => {
   );
 });
 
-describe('rescan and allow lists', () => {
-  it('reports no hit for the new entries of an allow list, and reports those of a block list', async () => {
-    const store = HashStore.open(join(dir, 'hashes.db'));
-    const seen = SeenStore.open(join(dir, 'seen.db'));
-    const hash = new Uint8Array(16).fill(7);
-    const hex = Buffer.from(hash).toString('hex');
-    store.importEntries([{ list: 'fine', id: 'other', algorithm: 'md5', hash: 'ab'.repeat(16) }]);
-    store.setListPolicy('fine', { action: 'allow' });
-    seen.record('upload-1', resultOf([{ algorithm: 'md5', hash }], {}));
-    await collect(seen.rescan(store));
-    store.importEntries([{ list: 'fine', id: 'ok', algorithm: 'md5', hash: hex }]);
-    expect(await collect(seen.rescan(store))).toEqual([]);
-    store.importEntries([{ list: 'shared', id: 'x', algorithm: 'md5', hash: hex }]);
-    expect((await collect(seen.rescan(store))).map((e) => [e.contentId, e.list])).toEqual([['upload-1', 'shared']]);
+/** Runs a shared rescan case (src/testing/list-controls.ts) on SQLite stores of the test's own. */
+async function withControls(body: (controls: RescanControls) => Promise<void>): Promise<void> {
+  const store = HashStore.open(join(dir, 'hashes.db'));
+  const seen = SeenStore.open(join(dir, 'seen.db'));
+  try {
+    await body({ lists: store, record: (id, r) => seen.record(id, r), rescan: () => seen.rescan(store) });
+  } finally {
     seen.close();
     store.close();
-  });
+  }
+}
+
+describe('rescan and allow lists', () => {
+  it('reports no hit for the new entries of an allow list, and reports those of a block list', () =>
+    withControls(rescanSkipsAllowLists));
 });
 
 describe('a group’s blob', () => {
@@ -424,28 +423,6 @@ describe('rescan checkpoints', () => {
 });
 
 describe('rescan of quarantined entries', () => {
-  const md5 = (i: number) => i.toString(16).padStart(32, '0');
-  const bytes = (hex: string) => Uint8Array.from(Buffer.from(hex, 'hex'));
-
-  it('reports no event for a quarantined entry, and reports it once the entry is enabled again', async () => {
-    const store = HashStore.open(join(dir, 'hashes.db'));
-    const seen = SeenStore.open(join(dir, 'seen.db'));
-    try {
-      store.importEntries(
-        Array.from({ length: 3 }, (_, i) => ({ list: 'l', id: `e${i}`, algorithm: 'md5' as const, hash: md5(i) })),
-      );
-      store.disableEntry('l', 'e1', { reason: 'false positive' });
-      for (let i = 0; i < 3; i++) seen.record(`u${i}`, resultOf([{ algorithm: 'md5', hash: bytes(md5(i)) }], {}));
-      const first: string[] = [];
-      for await (const event of seen.rescan(store)) first.push(event.contentId);
-      expect(first.sort()).toEqual(['u0', 'u2']);
-      store.enableEntry('l', 'e1');
-      const second: string[] = [];
-      for await (const event of seen.rescan(store)) second.push(event.contentId);
-      expect(second).toEqual(['u1']);
-    } finally {
-      seen.close();
-      store.close();
-    }
-  });
+  it('reports no event for a quarantined entry, and reports it once the entry is enabled again', () =>
+    withControls(rescanSkipsQuarantined));
 });

@@ -44,9 +44,49 @@ const COLUMNS = [
   oversized(TEXTS.map((c) => [c, MAX_FIELD_BYTES] as const)),
 ].join(', ');
 
-/** The list name and id as stored (trimmed, as imports store them), checked. */
-function key(list: unknown, id: unknown): [string, string] {
+/** The list name and id as stored (trimmed, as imports store them), checked: both stores' quarantines take them so. */
+export function quarantineKey(list: unknown, id: unknown): [string, string] {
   return [nonEmptyString(list, 'list', MAX_FIELD_LENGTH).trim(), nonEmptyString(id, 'id', MAX_FIELD_LENGTH).trim()];
+}
+
+/** A quarantine to write, its arguments checked (TypeError / RangeError) as both stores' `disableEntry` check them. */
+export interface CheckedDisable {
+  readonly list: string;
+  readonly id: string;
+  readonly reason: string;
+  /** `now`, ISO 8601. */
+  readonly since: string;
+  /** ISO 8601; undefined: until enabled. */
+  readonly until: string | undefined;
+}
+
+/** {@link HashStore.disableEntry}'s arguments, checked against `now`. */
+export function checkDisable(list: string, id: string, options: DisableEntryOptions, now: Date): CheckedDisable {
+  const [name, entryId] = quarantineKey(list, id);
+  if (options === null || typeof options !== 'object') invalid('object', 'options', options);
+  const o = optionsObject(options, 'options');
+  const reason = nonEmptyString(o.reason, 'reason', MAX_FIELD_LENGTH);
+  let until: string | undefined;
+  if (o.until !== undefined) {
+    if (!(o.until instanceof Date)) invalid('Date', 'until', o.until);
+    if (Number.isNaN(o.until.getTime())) invalid('valid Date', 'until', o.until, true);
+    // A quarantine that has already ended disables nothing: almost surely a mistyped date.
+    if (o.until.getTime() <= now.getTime()) invalid(`Date after ${now.toISOString()}`, 'until', o.until, true);
+    if (o.until.getTime() > LATEST_UNTIL) invalid('Date before the year 10000', 'until', o.until, true);
+    until = o.until.toISOString();
+  }
+  return { list: name, id: entryId, reason, since: now.toISOString(), until };
+}
+
+/** A quarantine as `disableEntry` and `quarantined` give it. */
+export function quarantinedEntry(
+  list: string,
+  id: string,
+  reason: string,
+  since: string,
+  until: string | null | undefined,
+): QuarantinedEntry {
+  return Object.freeze({ list, id, reason, since, ...(until === null || until === undefined ? {} : { until }) });
 }
 
 /** `ERR_STORE` unless the store holds `list`: a quarantine of a list never imported is a typo. */
@@ -96,20 +136,7 @@ export function disableEntry(
   options: DisableEntryOptions,
   now = new Date(),
 ): QuarantinedEntry {
-  const [name, entryId] = key(list, id);
-  if (options === null || typeof options !== 'object') invalid('object', 'options', options);
-  const o = optionsObject(options, 'options');
-  const reason = nonEmptyString(o.reason, 'reason', MAX_FIELD_LENGTH);
-  let until: string | undefined;
-  if (o.until !== undefined) {
-    if (!(o.until instanceof Date)) invalid('Date', 'until', o.until);
-    if (Number.isNaN(o.until.getTime())) invalid('valid Date', 'until', o.until, true);
-    // A quarantine that has already ended disables nothing: almost surely a mistyped date.
-    if (o.until.getTime() <= now.getTime()) invalid(`Date after ${now.toISOString()}`, 'until', o.until, true);
-    if (o.until.getTime() > LATEST_UNTIL) invalid('Date before the year 10000', 'until', o.until, true);
-    until = o.until.toISOString();
-  }
-  const since = now.toISOString();
+  const { list: name, id: entryId, reason, since, until } = checkDisable(list, id, options, now);
   return write(ctx, 'disable an entry', () => {
     requireList(ctx, name);
     ctx.db
@@ -119,13 +146,13 @@ export function disableEntry(
       )
       .run(name, entryId, reason, since, until ?? null);
     recordEvent(ctx, name, entryId, 'disable', since, reason, until ?? null);
-    return Object.freeze({ list: name, id: entryId, reason, since, ...(until === undefined ? {} : { until }) });
+    return quarantinedEntry(name, entryId, reason, since, until);
   });
 }
 
 /** {@link HashStore.enableEntry}. */
 export function enableEntry(ctx: StoreContext, list: string, id: string, now = new Date()): boolean {
-  const [name, entryId] = key(list, id);
+  const [name, entryId] = quarantineKey(list, id);
   const at = now.toISOString();
   return write(ctx, 'enable an entry', () => {
     requireList(ctx, name);
@@ -163,13 +190,7 @@ export function quarantined(ctx: StoreContext, list?: string, now = new Date()):
         'ERR_STORE',
         `SQLite store ${ctx.path}: a quarantine row is not what disableEntry writes (longer, or missing a field): a crafted store`,
       );
-    return Object.freeze({
-      list: r.list,
-      id: r.id,
-      reason: r.reason,
-      since: r.since,
-      ...(r.until === null ? {} : { until: r.until }),
-    });
+    return quarantinedEntry(r.list, r.id, r.reason, r.since, r.until);
   });
 }
 

@@ -291,8 +291,8 @@ export interface ListInfo extends ListPolicy {
   /** When the last import touched the list, ISO 8601 UTC. */
   readonly updatedAt: string;
   /**
-   * Entries of the list quarantined now ({@link HashStore.quarantined}): never matched. Absent
-   * where the store has no quarantine (the PostgreSQL store).
+   * Entries of the list quarantined now ({@link HashStore.quarantined}): never matched. 0 in a store
+   * read as it is from before quarantine; absent only where a list comes from elsewhere.
    */
   readonly quarantined?: number;
 }
