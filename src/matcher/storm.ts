@@ -143,8 +143,7 @@ interface Tracked {
 }
 
 /** The map key of an entry. */
-const keyOf = (list: string, algorithm: string, entryId: string): string =>
-  `${list}\u0000${algorithm}\u0000${entryId}`;
+const keyOf = (list: string, algorithm: string, entryId: string): string => `${list}\u0000${algorithm}\u0000${entryId}`;
 
 /**
  * Per-entry match counts over a sliding window, bounded to `maxTracked` entries (see the module's
