@@ -44,6 +44,29 @@ afterAll(async () => {
 
 const sharpMapped = (pid: number): boolean => readFileSync(`/proc/${pid}/maps`, 'utf8').includes('sharp');
 
+/** `hashwarden serve` of the snapshot with two workers and `more`, once both listen; its lines and their URLs. */
+async function serveWorkers(more: string[]) {
+  const args = ['serve', '--snapshot', snapshot, '--port', '0', '--workers', '2', ...more];
+  const workers = spawn(process.execPath, [...CLI, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child = workers;
+  const exited = new Promise<number | null>((resolve) => workers.once('exit', (code) => resolve(code)));
+  const urls: string[] = [];
+  const lines: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: workers.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      lines.push(line);
+      const event = JSON.parse(line) as { msg?: string; url?: string };
+      if (event.msg === 'listening' && event.url !== undefined) urls.push(event.url);
+      if (urls.length === 2) resolve();
+    });
+    void exited.then((code) => reject(new Error(`exited ${code}: ${lines.join('\n')}`)));
+  });
+  return { workers, exited, urls, lines };
+}
+
 describe('hashwarden serve', () => {
   it('prints its URL, gets ready, loads sharp with the first upload only, and exits 0 on SIGTERM', async () => {
     child = spawn(
@@ -98,27 +121,7 @@ describe('hashwarden serve', () => {
   }, 30_000);
 
   it('runs --workers processes on one port, each with the lists, and stops them all on SIGTERM with exit 0', async () => {
-    const workers = spawn(
-      process.execPath,
-      [...CLI, 'serve', '--snapshot', snapshot, '--port', '0', '--workers', '2'],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    child = workers;
-    const exited = new Promise<number | null>((resolve) => workers.once('exit', (code) => resolve(code)));
-    const urls: string[] = [];
-    const lines: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: workers.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-        lines.push(line);
-        const event = JSON.parse(line) as { msg?: string; url?: string };
-        if (event.msg === 'listening' && event.url !== undefined) urls.push(event.url);
-        if (urls.length === 2) resolve();
-      });
-      void exited.then((code) => reject(new Error(`exited ${code}: ${lines.join('\n')}`)));
-    });
+    const { workers, exited, urls, lines } = await serveWorkers([]);
     // One port for both: the primary holds it, the workers take its connections.
     expect(urls[0]).toBe(urls[1]);
     const base = urls[0] as string;
@@ -148,40 +151,15 @@ describe('hashwarden serve', () => {
 
   it('with --workers 2 and --log, holds a storm in each worker, releases it in all, and writes a chain per worker', async () => {
     const logDir = join(dir, 'decisions');
-    const workers = spawn(
-      process.execPath,
-      [
-        ...CLI,
-        'serve',
-        '--snapshot',
-        snapshot,
-        '--port',
-        '0',
-        '--workers',
-        '2',
-        '--token-file',
-        join(dir, 'token'),
-        '--log',
-        logDir,
-        '--storm-threshold',
-        '2',
-        '--storm-hold',
-      ],
-      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child = workers;
-    const exited = new Promise<number | null>((resolve) => workers.once('exit', (code) => resolve(code)));
-    const lines: string[] = [];
-    const urls: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: workers.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-        lines.push(line);
-        const event = JSON.parse(line) as { msg?: string; url?: string };
-        if (event.msg === 'listening' && event.url !== undefined) urls.push(event.url);
-        if (urls.length === 2) resolve();
-      });
-      void exited.then((code) => reject(new Error(`exited ${code}: ${lines.join('\n')}`)));
-    });
+    const { workers, exited, urls, lines } = await serveWorkers([
+      '--token-file',
+      join(dir, 'token'),
+      '--log',
+      logDir,
+      '--storm-threshold',
+      '2',
+      '--storm-hold',
+    ]);
     const base = urls[0] as string;
     // Each request on a connection of its own: the primary hands connections to the workers in turn.
     const call = (path: string, method = 'GET', body?: unknown, token: string | null = TOKEN) =>
