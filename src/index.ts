@@ -28,7 +28,7 @@ export type {
   ExactHashes,
 } from './matcher/types.js';
 export type { FollowOptions, ReloadEvent } from './matcher/follow.js';
-export type { StormEvent, StormOptions } from './matcher/types.js';
+export type { StormEntry, StormEvent, StormOptions, StormState } from './matcher/types.js';
 export { DecisionLog, DEFAULT_LOG_FILE_BYTES, DEFAULT_LOG_SYNC_MS, verifyLog } from './log/index.js';
 export type { DecisionContext, DecisionLogOptions, LogHead, LogVerifyResult, VerifyLogOptions } from './log/index.js';
 

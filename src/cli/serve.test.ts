@@ -7,7 +7,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -42,6 +43,29 @@ afterAll(async () => {
 });
 
 const sharpMapped = (pid: number): boolean => readFileSync(`/proc/${pid}/maps`, 'utf8').includes('sharp');
+
+/** `hashwarden serve` of the snapshot with two workers and `more`, once both listen; its lines and their URLs. */
+async function serveWorkers(more: string[]) {
+  const args = ['serve', '--snapshot', snapshot, '--port', '0', '--workers', '2', ...more];
+  const workers = spawn(process.execPath, [...CLI, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  child = workers;
+  const exited = new Promise<number | null>((resolve) => workers.once('exit', (code) => resolve(code)));
+  const urls: string[] = [];
+  const lines: string[] = [];
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: workers.stdout as NodeJS.ReadableStream }).on('line', (line) => {
+      lines.push(line);
+      const event = JSON.parse(line) as { msg?: string; url?: string };
+      if (event.msg === 'listening' && event.url !== undefined) urls.push(event.url);
+      if (urls.length === 2) resolve();
+    });
+    void exited.then((code) => reject(new Error(`exited ${code}: ${lines.join('\n')}`)));
+  });
+  return { workers, exited, urls, lines };
+}
 
 describe('hashwarden serve', () => {
   it('prints its URL, gets ready, loads sharp with the first upload only, and exits 0 on SIGTERM', async () => {
@@ -97,27 +121,7 @@ describe('hashwarden serve', () => {
   }, 30_000);
 
   it('runs --workers processes on one port, each with the lists, and stops them all on SIGTERM with exit 0', async () => {
-    const workers = spawn(
-      process.execPath,
-      [...CLI, 'serve', '--snapshot', snapshot, '--port', '0', '--workers', '2'],
-      {
-        cwd: ROOT,
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    child = workers;
-    const exited = new Promise<number | null>((resolve) => workers.once('exit', (code) => resolve(code)));
-    const urls: string[] = [];
-    const lines: string[] = [];
-    await new Promise<void>((resolve, reject) => {
-      createInterface({ input: workers.stdout as NodeJS.ReadableStream }).on('line', (line) => {
-        lines.push(line);
-        const event = JSON.parse(line) as { msg?: string; url?: string };
-        if (event.msg === 'listening' && event.url !== undefined) urls.push(event.url);
-        if (urls.length === 2) resolve();
-      });
-      void exited.then((code) => reject(new Error(`exited ${code}: ${lines.join('\n')}`)));
-    });
+    const { workers, exited, urls, lines } = await serveWorkers([]);
     // One port for both: the primary holds it, the workers take its connections.
     expect(urls[0]).toBe(urls[1]);
     const base = urls[0] as string;
@@ -145,7 +149,87 @@ describe('hashwarden serve', () => {
     expect(await new Promise((resolve) => failing.once('exit', resolve))).toBe(2);
   }, 30_000);
 
+  it('with --workers 2 and --log, holds a storm in each worker, releases it in all, and writes a chain per worker', async () => {
+    const logDir = join(dir, 'decisions');
+    const { workers, exited, urls, lines } = await serveWorkers([
+      '--token-file',
+      join(dir, 'token'),
+      '--log',
+      logDir,
+      '--storm-threshold',
+      '2',
+      '--storm-hold',
+    ]);
+    const base = urls[0] as string;
+    // Each request on a connection of its own: the primary hands connections to the workers in turn.
+    const call = (path: string, method = 'GET', body?: unknown, token: string | null = TOKEN) =>
+      new Promise<{ status: number; json: any }>((resolve, reject) => {
+        const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
+        if (token !== null) headers.authorization = `Bearer ${token}`;
+        const req = request(`${base}${path}`, { method, headers, agent: false }, (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) }));
+        });
+        req.on('error', reject);
+        req.end(body === undefined ? undefined : JSON.stringify(body));
+      });
+    const lookup = `/m/lookup?signal_type=md5&signal=${md5(IMAGE)}`;
+    /** The /storms of each worker, asked until both answered (at most 40 connections). */
+    const stormsOfEach = async () => {
+      const seen = new Map<number, any>();
+      for (let i = 0; i < 40 && seen.size < 2; i++) {
+        const answer = await call('/storms');
+        expect(answer.status).toBe(200);
+        seen.set(answer.json.worker, answer.json);
+      }
+      return seen;
+    };
+    expect((await call('/storms', 'GET', undefined, null)).status).toBe(401);
+    // Until each worker has matched twice: its storm raised and held.
+    const held = new Set<number>();
+    for (let i = 0; i < 40 && held.size < 2; i++) {
+      await call(lookup);
+      for (const [worker, answer] of await stormsOfEach())
+        if (answer.storms.some((s: { held: boolean }) => s.held)) held.add(worker);
+    }
+    expect([...held].sort()).toEqual([1, 2]);
+    for (const answer of (await stormsOfEach()).values()) {
+      expect(answer.scope).toBe('process');
+      expect(answer.storms).toEqual([expect.objectContaining({ list: 'TEST_BANK', entryId: '7', held: true })]);
+    }
+    const release = await call('/storms/release', 'POST', { list: 'TEST_BANK', algorithm: 'md5', entryId: '7' });
+    expect(release).toEqual({ status: 200, json: { processes: 2, released: 2 } });
+    // Every worker blocks on the entry again.
+    for (let i = 0; i < 6; i++)
+      expect((await call(lookup)).json).toEqual({ TEST_BANK: [{ bank_content_id: 7, distance: '0' }] });
+    const after = await stormsOfEach();
+    expect([...after.keys()].sort()).toEqual([1, 2]);
+    for (const answer of after.values())
+      expect(answer.storms).toEqual([expect.objectContaining({ held: false, released: true })]);
+    workers.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    child = undefined;
+    expect(lines.filter((l) => l.includes('"event":"storm"'))).toHaveLength(2);
+    // One chain per worker, each proved, each with its storm raised and released.
+    expect((await readdir(logDir)).sort()).toEqual(['worker-1', 'worker-2']);
+    for (const worker of ['worker-1', 'worker-2']) {
+      const verified = await cli('log', 'verify', join(logDir, worker), '--json');
+      expect(verified.status).toBe(0);
+      expect(JSON.parse(verified.out)).toMatchObject({ ok: true });
+      const [file] = await readdir(join(logDir, worker));
+      const records = (await readFile(join(logDir, worker, file as string), 'utf8'))
+        .split('\n')
+        .slice(0, -1)
+        .map((line) => JSON.parse(line) as { kind: string; action?: string });
+      expect(records.filter((r) => r.kind === 'storm').map((r) => r.action)).toEqual(['raised', 'released']);
+    }
+  }, 60_000);
+
   it('exits 2 on a usage mistake or a source that cannot be loaded', async () => {
+    expect((await cli('serve', '--snapshot', snapshot, '--no-storm', '--storm-hold')).status).toBe(2);
+    expect((await cli('serve', '--snapshot', snapshot, '--storm-window', '0')).status).toBe(2);
     expect((await cli('serve')).status).toBe(2);
     expect((await cli('serve', '--snapshot', snapshot, '--db', join(dir, 'x.db'))).status).toBe(2);
     expect((await cli('serve', '--snapshot', snapshot, '--interval', '0')).status).toBe(2);

@@ -7,10 +7,12 @@
 import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import type { StormOptions } from '../index.js';
 import { integerInRange } from '../validate.js';
 import { EXIT, integerArgument, usage, UsageError, type CliIo, type Command } from './command.js';
 import { readKeyFile } from './keygen.js';
-import { runWorkers } from './serve-workers.js';
+import { applyStormReleases, forwardStormReleases, runWorkers, WORKER_ENV } from './serve-workers.js';
 
 /** The environment variable the token is read from when no --token-file is given. */
 export const TOKEN_ENV = 'HASHWARDEN_TOKEN';
@@ -34,6 +36,24 @@ async function readToken(file: string | undefined): Promise<string | undefined> 
   const token = text.split(/\r?\n/)[0]?.trim() ?? '';
   if (token === '') throw new UsageError(`--token-file ${file} holds no token`);
   return token;
+}
+
+/** The alarm's options from --storm-threshold, --storm-window, --storm-hold and --no-storm (false: off). */
+function stormOptions(values: Record<string, unknown>): StormOptions | false | undefined {
+  const given = ['storm-threshold', 'storm-window', 'storm-hold'].filter((flag) => values[flag] !== undefined);
+  if (values['no-storm'] === true) {
+    if (given.length > 0) throw new UsageError(`--no-storm turns the alarm off: not with --${given[0]}`);
+    return false;
+  }
+  if (given.length === 0) return undefined;
+  // The matcher's own bounds: 1 s to a week (StormOptions.window, in milliseconds).
+  const window = whole(values['storm-window'], 1, 7 * 86_400, '--storm-window');
+  const threshold = whole(values['storm-threshold'], 1, Number.MAX_SAFE_INTEGER, '--storm-threshold');
+  return {
+    ...(window === undefined ? {} : { window: window * 1000 }),
+    ...(threshold === undefined ? {} : { threshold }),
+    ...(values['storm-hold'] === true ? { hold: true } : {}),
+  };
 }
 
 /** Waits for SIGTERM or SIGINT, or for the first load to fail; resolves to the exit status. */
@@ -69,7 +89,7 @@ function untilStopped(sidecar: { close(): Promise<void>; loaded: Promise<unknown
 export const serveCommand: Command = {
   name: 'serve',
   usage:
-    '(--snapshot PATH|URL | --db PATH [--list NAME]...) [--host H] [--port N] [--token-file F] [--interval S] [--max-stale S] [--allow-url-host H]... [--max-bytes N] [--max-in-flight N] [--trust KEYFILE.pub]... [--min-sequence N]',
+    '(--snapshot PATH|URL | --db PATH [--list NAME]...) [--host H] [--port N] [--token-file F] [--interval S] [--max-stale S] [--allow-url-host H]... [--max-bytes N] [--max-in-flight N] [--trust KEYFILE.pub]... [--min-sequence N] [--log DIR] [--storm-threshold N] [--storm-window S] [--storm-hold | --no-storm]',
   summary: "Serve the lists over HTTP with HMA 2's matching and hashing API (a sidecar).",
   help: `
 Options:
@@ -99,6 +119,15 @@ Options:
                         closing (default 0)
   --trust KEYFILE.pub   serve the snapshot only if signed by this key (repeatable)
   --min-sequence N      serve the snapshot only if its sequence is at least N
+  --log DIR             append every upload checked (and every storm raised and released) to
+                        the hash-chained decision log in DIR; with --workers, each worker
+                        writes its own chain in DIR/worker-<n>. Check with
+                        \`hashwarden log verify DIR\` (each DIR/worker-<n>)
+  --storm-threshold N   matches of one entry within the window that make a storm (default 100)
+  --storm-window S      the storm window in seconds, 1 to 604800 (default 600)
+  --storm-hold          hold the matches of an entry in storm for review until released
+                        (POST /storms/release) instead of blocking on them
+  --no-storm            do not count matches: no storms, no /storms entries
   --log-level L         fatal, error, warn, info (default), debug
   -h, --help            this text
 
@@ -106,7 +135,10 @@ Routes: HMA's GET /status, GET /m/lookup (signal_type and signal, or url), POST 
 (multipart, the image in the field "photo"), GET /m/raw_lookup, POST /m/compare,
 GET /m/index/status, GET|POST /h/hash, GET /c/banks, GET /c/bank/NAME, GET /c/signal_type,
 GET /c/signal_type/index, GET /c/content_type, GET /site-map; and GET /healthz (liveness),
-GET /readyz (readiness), GET /metrics (Prometheus), GET /openapi.json. docs/integration.md.
+GET /readyz (readiness), GET /metrics (Prometheus), GET /openapi.json, GET /storms (the
+entries in a match storm in the process that answered), POST /storms/release (JSON
+{"list","algorithm","entryId"}: the entry is right, its matches block again, in every worker).
+A storm is logged as one line with "event":"storm". docs/integration.md, docs/production.md.
 
 Logs are JSON lines on standard output. Exit status: 0 after a graceful shutdown (SIGTERM,
 SIGINT); 2 when the lists cannot be loaded at start or an option is wrong.`,
@@ -129,6 +161,11 @@ SIGINT); 2 when the lists cannot be loaded at start or an option is wrong.`,
     trust: { type: 'string', multiple: true },
     'min-sequence': { type: 'string' },
     'log-level': { type: 'string' },
+    log: { type: 'string' },
+    'storm-threshold': { type: 'string' },
+    'storm-window': { type: 'string' },
+    'storm-hold': { type: 'boolean' },
+    'no-storm': { type: 'boolean' },
   },
   async run(values, positionals, io: CliIo) {
     if (positionals.length > 0) throw new UsageError(`Unexpected argument ${JSON.stringify(positionals[0])}`);
@@ -152,8 +189,14 @@ SIGINT); 2 when the lists cannot be loaded at start or an option is wrong.`,
       whole(values['hash-threads'], 0, 1024, '--hash-threads') ??
       Math.max(0, Math.floor(availableParallelism() / workers) - 1);
     const token = await readToken(values['token-file'] as string | undefined);
+    const storm = stormOptions(values);
+    const logDir = values.log as string | undefined;
+    if (logDir === '') throw new UsageError('Expected a directory for --log');
     // Options checked once, here; each worker runs this command again, as itself.
     if (workers > 1 && cluster.isPrimary) return runWorkers(workers, io);
+    const worker = cluster.isWorker ? Number(process.env[WORKER_ENV]) || undefined : undefined;
+    // One chain per writing process: records of several in one file would need a lock per record.
+    const decisionLog = logDir === undefined || worker === undefined ? logDir : join(logDir, `worker-${worker}`);
     // Loaded now, not with the CLI: Fastify and prom-client cost the other commands nothing.
     const { createServer } = await import('../server/index.js');
     const sidecar = await createServer({
@@ -163,7 +206,10 @@ SIGINT); 2 when the lists cannot be loaded at start or an option is wrong.`,
         hashThreads,
         ...(trustedKeys === undefined ? {} : { trustedKeys }),
         ...(minSequence === undefined ? {} : { minSequence }),
+        ...(storm === undefined ? {} : { storm }),
       },
+      ...(decisionLog === undefined ? {} : { decisionLog }),
+      ...(worker === undefined ? {} : { worker, releaseStorm: forwardStormReleases() }),
       ...(token === undefined ? {} : { token }),
       allowUnauthenticated: values['allow-unauthenticated'] === true,
       intervalSeconds: whole(values.interval, 1, 86_400, '--interval'),
@@ -176,6 +222,7 @@ SIGINT); 2 when the lists cannot be loaded at start or an option is wrong.`,
     }).catch((error: unknown) => {
       throw error instanceof TypeError || error instanceof RangeError ? new UsageError(error.message) : error;
     });
+    if (worker !== undefined) applyStormReleases(sidecar);
     const log = (event: object) => sidecar.app.log.info(event, 'event' in event ? String(event.event) : 'event');
     sidecar.loaded.then(
       (matcher) =>

@@ -18,7 +18,15 @@ import { join } from 'node:path';
 import { HashwardenError } from '../errors.js';
 import { fileMode, integerInRange, nonEmptyString, optionsObject } from '../validate.js';
 import { GENESIS, LOG_RECORD_VERSION, lineHash, logFileName, logFileSeq, parseRecord } from './format.js';
-import { decisionBody, notCheckedBody, type DecisionContext, type LoggedResult } from './record.js';
+import {
+  decisionBody,
+  notCheckedBody,
+  stormBody,
+  type DecisionContext,
+  type LoggedResult,
+  type LoggedStorm,
+  type StormAction,
+} from './record.js';
 
 /**
  * Default size at which a log file is closed and the next begun: 64 MiB. A decision record is
@@ -229,6 +237,14 @@ export class DecisionLog {
   /** Appends the record of an upload that was not checked, with its error's code. Never throws. */
   logNotChecked(error: unknown, context: DecisionContext = {}): boolean {
     return this.#append(notCheckedBody(error, context));
+  }
+
+  /**
+   * Appends the record of a storm of the match-rate alarm (`kind: 'storm'`), raised or released:
+   * a matcher given this log records its own. Never throws.
+   */
+  logStorm(action: StormAction, storm: LoggedStorm): boolean {
+    return this.#append(stormBody(action, storm));
   }
 
   #append(body: Record<string, unknown>, throwing = false): boolean {

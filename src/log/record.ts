@@ -84,3 +84,28 @@ export function notCheckedBody(error: unknown, context: DecisionContext): Record
   const message = error instanceof Error ? error.message : String(error);
   return { kind: 'not-checked', ...who(context), error: { code: errorCode(error), message } };
 }
+
+/**
+ * A storm of the match-rate alarm as the log takes it: the entry, its count in the window, the
+ * threshold and window, when it began, and whether its matches are held. Declared here by shape,
+ * as results are.
+ */
+export interface LoggedStorm {
+  readonly list: string;
+  readonly algorithm: string;
+  readonly entryId: string;
+  readonly count: number;
+  readonly threshold: number;
+  readonly window: number;
+  /** When the storm was raised (milliseconds since the epoch). */
+  readonly since: number;
+  readonly held: boolean;
+}
+
+/** What happened to a storm: raised by the alarm, or released by an operator's decision. */
+export type StormAction = 'raised' | 'released';
+
+/** The body of the record of a storm raised or released. */
+export function stormBody(action: StormAction, storm: LoggedStorm): Record<string, unknown> {
+  return { kind: 'storm', action, ...storm };
+}

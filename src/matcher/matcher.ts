@@ -24,6 +24,8 @@ import {
   type MatcherList,
   type MatcherOptions,
   type MatcherTableInfo,
+  type StormEntry,
+  type StormState,
 } from './types.js';
 import {
   toMatch,
@@ -48,7 +50,7 @@ import { rememberSearched, type SearchedQuery } from './searched.js';
 import { decisionContext, logged } from './logged.js';
 import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js';
 import { chooseLists, type ConnectedStore, listSignature, storeSourceOf } from './store-source.js';
-import { StormCounter } from './storm.js';
+import { checkStormEntry, StormCounter } from './storm.js';
 
 type ImageModule = typeof import('../image/upload.js');
 let imageModule: Promise<ImageModule> | undefined;
@@ -137,7 +139,8 @@ export class Matcher {
     this.#origin = origin;
     this.#gate = new Gate(options.concurrency, options.maxQueued);
     this.#follower = follower;
-    this.#storm = options.storm === undefined ? undefined : new StormCounter(options.storm);
+    this.#storm =
+      options.storm === undefined ? undefined : new StormCounter(options.storm, undefined, options.decisionLog);
   }
 
   static #tablesOf(entries: readonly ListEntry[], options: ResolvedMatcherOptions): Map<AlgorithmName, MatcherTable> {
@@ -570,6 +573,30 @@ export class Matcher {
   matchHash(query: HashQuery, options?: MatchHashOptions): Match[] {
     const thresholds = callThresholds(optionsObject(options, 'options').threshold, 'threshold');
     return this.#counted(this.#matchQuery(query, thresholds));
+  }
+
+  /**
+   * The entries in storm now (`storm`), newest storm first, with their counts in the window; empty
+   * with `storm: false`. Counts are this matcher's: each instance (process) counts its own.
+   */
+  storms(): StormState[] {
+    return this.#storm?.storms() ?? [];
+  }
+
+  /**
+   * Releases an entry's storm: the operator decided the entry is right, and its matches block again
+   * (no `review`) until the storm ends and a new one begins. True when the entry was in storm here.
+   * Recorded in the decision log when there is one. TypeError for a bad `target`.
+   *
+   * @example
+   * ```ts
+   * matcher.releaseStorm({ list: 'ncmec', algorithm: 'pdq', entryId: '8812' });
+   * ```
+   */
+  releaseStorm(target: StormEntry): boolean {
+    if (this.#storm !== undefined) return this.#storm.releaseStorm(target);
+    checkStormEntry(target);
+    return false;
   }
 
   /** `matches` counted by the match-rate alarm, those of entries in a held storm marked `review`. */

@@ -1,5 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createHash } from 'node:crypto';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DecisionLog, verifyLog } from '../log/index.js';
 import { image, LISTED, listedMatcher } from '../testing/uploads.js';
 import { Matcher } from './matcher.js';
 import { resolveStormOptions, StormCounter } from './storm.js';
@@ -87,20 +91,95 @@ describe('match-rate alarm (StormCounter)', () => {
     expect(events[0]!.count).toBe(100);
   });
 
-  it('ends a storm when the count falls below half the threshold, and raises the next one again', () => {
-    const { storm, events, clock } = counter({ threshold: 10, window: 10_000, hold: true });
+  it('without hold, ends a storm when the count falls below half the threshold, and raises the next one again', () => {
+    const { storm, events, clock } = counter({ threshold: 10, window: 10_000 });
     for (let i = 0; i < 10; i++) storm.observe([matchOf('meme')]);
     expect(events).toHaveLength(1);
     // A steady rate around the threshold stays one storm: the count stays above half of it.
     for (let i = 0; i < 20; i++) {
       clock.now += 1_000;
-      expect(storm.observe([matchOf('meme')])[0]?.review).toBe(true);
+      storm.observe([matchOf('meme')]);
+      expect(storm.storms()).toHaveLength(1);
     }
     expect(events).toHaveLength(1);
-    clock.now += 20_000; // a quiet window: the storm is over at the next match
-    expect(storm.observe([matchOf('meme')])[0]?.review).toBeUndefined();
-    for (let i = 0; i < 9; i++) storm.observe([matchOf('meme')]);
+    clock.now += 20_000; // a quiet window: the storm is over
+    expect(storm.storms()).toEqual([]);
+    for (let i = 0; i < 10; i++) storm.observe([matchOf('meme')]);
     expect(events).toHaveLength(2);
+  });
+
+  it('with hold, keeps a storm held however quiet the entry becomes, until released', () => {
+    const { storm, events, clock } = counter({ threshold: 10, window: 10_000, hold: true });
+    for (let i = 0; i < 10; i++) storm.observe([matchOf('meme')]);
+    clock.now += 60_000; // six quiet windows: the count is 0
+    expect(storm.storms()).toMatchObject([{ entryId: 'meme', count: 0, held: true, released: false }]);
+    expect(storm.observe([matchOf('meme')])[0]?.review).toBe(true);
+    expect(events).toHaveLength(1);
+  });
+
+  it('blocks the matches of a released storm again, and holds the next storm after it ended', () => {
+    const { storm, events, clock } = counter({ threshold: 10, window: 10_000, hold: true });
+    for (let i = 0; i < 10; i++) storm.observe([matchOf('meme')]);
+    expect(storm.releaseStorm({ list: 'ncmec', algorithm: 'md5', entryId: 'meme' })).toBe(true);
+    expect(storm.storms()).toMatchObject([{ entryId: 'meme', count: 10, held: false, released: true }]);
+    // Released, still above half the threshold: the same storm, not held, not raised again.
+    for (let i = 0; i < 30; i++) expect(storm.observe([matchOf('meme')])[0]?.review).toBeUndefined();
+    expect(events).toHaveLength(1);
+    clock.now += 20_000; // quiet: the released storm ends
+    expect(storm.storms()).toEqual([]);
+    for (let i = 0; i < 9; i++) expect(storm.observe([matchOf('meme')])[0]?.review).toBeUndefined();
+    expect(storm.observe([matchOf('meme')])[0]?.review).toBe(true); // a new storm, held again
+    expect(events).toHaveLength(2);
+    expect(events[1]!.held).toBe(true);
+  });
+
+  it('lists the entries in storm newest first, with their counts, and releases only a storm that is there', () => {
+    const { storm, clock } = counter({ threshold: 3, window: 10_000, hold: true });
+    for (let i = 0; i < 3; i++) storm.observe([matchOf('old')]);
+    clock.now += 1_500;
+    for (let i = 0; i < 5; i++) storm.observe([matchOf('new'), matchOf('calm')].slice(0, i < 2 ? 2 : 1));
+    expect(storm.storms()).toEqual([
+      { list: 'ncmec', algorithm: 'md5', entryId: 'new', count: 5, since: 1_001_500, held: true, released: false },
+      { list: 'ncmec', algorithm: 'md5', entryId: 'old', count: 3, since: 1_000_000, held: true, released: false },
+    ]);
+    expect(storm.releaseStorm({ list: 'ncmec', algorithm: 'md5', entryId: 'calm' })).toBe(false); // below threshold
+    expect(storm.releaseStorm({ list: 'ncmec', algorithm: 'md5', entryId: 'never' })).toBe(false);
+    expect(storm.releaseStorm({ list: 'other', algorithm: 'md5', entryId: 'new' })).toBe(false);
+    expect(storm.releaseStorm({ list: 'ncmec', algorithm: 'sha1', entryId: 'new' })).toBe(false);
+    expect(storm.releaseStorm({ list: 'ncmec', algorithm: 'md5', entryId: 'new' })).toBe(true);
+    expect(storm.releaseStorm({ list: 'ncmec', algorithm: 'md5', entryId: 'new' })).toBe(true); // already released
+    expect(storm.storms().map((s) => [s.entryId, s.held, s.released])).toEqual([
+      ['new', false, true],
+      ['old', true, false],
+    ]);
+  });
+
+  it('refuses a bad release target with TypeError (RangeError for an empty name)', () => {
+    const { storm } = counter({ hold: true });
+    expect(() => storm.releaseStorm(undefined as never)).toThrow(TypeError);
+    expect(() => storm.releaseStorm({ list: 'ncmec', algorithm: 'md5' } as never)).toThrow(
+      new TypeError(
+        'Expected non-empty string of at most 1024 characters for target.entryId ' +
+          'but received undefined of type undefined',
+      ),
+    );
+    expect(() => storm.releaseStorm({ list: '', algorithm: 'md5', entryId: 'a' })).toThrow(RangeError);
+    expect(() => storm.releaseStorm({ list: 'ncmec', algorithm: 5, entryId: 'a' } as never)).toThrow(TypeError);
+    const off = Matcher.fromEntries([], { allowEmpty: true, storm: false });
+    expect(off.storms()).toEqual([]);
+    expect(off.releaseStorm({ list: 'ncmec', algorithm: 'md5', entryId: 'a' })).toBe(false);
+    expect(() => off.releaseStorm({ list: 'ncmec' } as never)).toThrow(TypeError);
+  });
+
+  it('forgets a held storm whose entry is pushed out by maxTracked others, within the same bound', () => {
+    const { storm, events } = counter({ threshold: 3, maxTracked: 100, hold: true });
+    for (let i = 0; i < 3; i++) storm.observe([matchOf('meme')]);
+    expect(storm.storms()).toHaveLength(1);
+    for (let i = 0; i < 100_000; i++) storm.observe([matchOf(`flood-${i}`)]);
+    expect(storm.tracked).toBe(100);
+    expect(storm.storms()).toEqual([]);
+    expect(storm.observe([matchOf('meme')])[0]?.review).toBeUndefined();
+    expect(events).toHaveLength(1);
   });
 
   it('never tracks more than maxTracked entries when 1,000,000 distinct entries match, and raises nothing for them', () => {
@@ -245,5 +324,38 @@ describe('Matcher with the match-rate alarm', () => {
     const other = await matcher.matchImage(image(LISTED[1]));
     expect(other.matched).toBe(true);
     expect(other.review).toBeUndefined();
+  });
+
+  it('records a storm raised and a storm released in the decision log, its chain still proved', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hashwarden-storm-log-'));
+    try {
+      const log = await DecisionLog.open(dir, { syncMs: 0 });
+      const matcher = Matcher.fromEntries(entries, {
+        storm: { threshold: 2, hold: true },
+        decisionLog: log,
+        onStorm: () => {},
+      });
+      const query = { algorithm: 'md5', hash: hex('meme') };
+      for (let i = 0; i < 3; i++) matcher.matchHash(query);
+      expect(matcher.releaseStorm({ list: 'ncmec', algorithm: 'md5', entryId: 'meme' })).toBe(true);
+      expect(matcher.releaseStorm({ list: 'ncmec', algorithm: 'md5', entryId: 'meme' })).toBe(true); // once in the log
+      await log.close();
+      const files = await readdir(dir);
+      const records = (await readFile(join(dir, files[0]!), 'utf8'))
+        .split('\n')
+        .slice(0, -1)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+      const storm = { kind: 'storm', list: 'ncmec', algorithm: 'md5', entryId: 'meme' };
+      const limits = { threshold: 2, window: 600_000 };
+      expect(records).toMatchObject([
+        { seq: 1, ...storm, ...limits, action: 'raised', count: 2, held: true },
+        { seq: 2, ...storm, ...limits, action: 'released', count: 3, held: false },
+      ]);
+      expect(records[0]!.since).toBe(records[1]!.since);
+      expect(typeof records[0]!.time).toBe('string');
+      expect(verifyLog([dir])).toMatchObject({ ok: true, records: 2 });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

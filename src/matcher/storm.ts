@@ -24,8 +24,9 @@
  */
 import type { AlgorithmName } from '../algorithms/registry.js';
 import { emitHashwardenWarning } from '../errors.js';
-import { boolean, integerInRange, invalid, optionsObject } from '../validate.js';
-import type { Match, StormEvent, StormOptions } from './types.js';
+import type { DecisionLog } from '../log/decision-log.js';
+import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
+import type { Match, StormEntry, StormEvent, StormOptions, StormState } from './types.js';
 
 /**
  * Default window of the alarm: 10 minutes. Long enough that a storm is told from a chance run of a
@@ -56,6 +57,9 @@ export const DEFAULT_STORM_MAX_TRACKED = 10_000;
 /** The largest `maxTracked`: a million records are some 640 MB with short ids, past which a matcher should not go. */
 const MAX_STORM_TRACKED = 1_000_000;
 
+/** Longest list name, algorithm name or entry id `releaseStorm` takes: an entry id's own limit. */
+const MAX_STORM_KEY_PART = 1_024;
+
 /** The longest window taken: a week, well past any rate an operator acts on. */
 const MAX_STORM_WINDOW_MS = 7 * 24 * 3_600_000;
 
@@ -68,8 +72,9 @@ export const STORM_BUCKETS = 10;
 
 /**
  * A storm ends when the entry's count in the window falls below this share of the threshold (seen
- * at its next match): a storm ending as soon as the count dips below the threshold would start
- * again a match later and raise an event for each small swing of a steady rate at the threshold.
+ * at its next match, or by `storms()`): a storm ending as soon as the count dips below the
+ * threshold would start again a match later and raise an event for each small swing of a steady
+ * rate at the threshold. A held storm does not end so (see {@link StormCounter}).
  */
 const STORM_END_SHARE = 0.5;
 
@@ -105,6 +110,15 @@ export function resolveStormOptions(value: unknown, onStorm: unknown): ResolvedS
   });
 }
 
+/** `target` checked (TypeError, RangeError): an unknown algorithm is no error, it names no storm. */
+export function checkStormEntry(target: StormEntry): StormEntry {
+  const o = optionsObject(target, 'target');
+  const list = nonEmptyString(o.list, 'target.list', MAX_STORM_KEY_PART);
+  const algorithm = nonEmptyString(o.algorithm, 'target.algorithm', MAX_STORM_KEY_PART);
+  const entryId = nonEmptyString(o.entryId, 'target.entryId', MAX_STORM_KEY_PART);
+  return { list, algorithm, entryId };
+}
+
 /** One entry counted: its matches per bucket, the newest bucket written, and its storm if in one. */
 interface Tracked {
   /** The entry's key in the map (the same string the map holds). */
@@ -119,18 +133,39 @@ interface Tracked {
   count: number;
   /** True while the entry is in storm. */
   storming: boolean;
+  /** When the storm began (its event's `at`); meaningless while not storming. */
+  raisedAt: number;
+  /** True once an operator released the storm (`releaseStorm`): its matches block again. */
+  released: boolean;
   /** The entry matched last before this one and the one after, in the order of last match. */
   older: Tracked | undefined;
   newer: Tracked | undefined;
 }
 
-/** Per-entry match counts over a sliding window, bounded to `maxTracked` entries (see the module's comment). */
+/** The map key of an entry. */
+const keyOf = (list: string, algorithm: string, entryId: string): string => `${list}\u0000${algorithm}\u0000${entryId}`;
+
+/**
+ * Per-entry match counts over a sliding window, bounded to `maxTracked` entries (see the module's
+ * comment), and the storms they are in.
+ *
+ * A storm's life: it is raised when the entry's count reaches the threshold. Without `hold` it
+ * ends when the count falls below half the threshold. With `hold` its matches are held for review
+ * and it does not end on its own, however quiet the entry becomes: someone must decide. Deciding
+ * "the entry is right" is {@link releaseStorm}: its matches block again, and it ends as an unheld
+ * storm does (its count below half the threshold), after which a new crossing is a new storm and
+ * holds again. Deciding "the entry is wrong" is quarantining it in the list store and reloading.
+ * Any storm also ends when its entry is no longer tracked (evicted by `maxTracked` others).
+ */
 export class StormCounter {
   readonly #options: ResolvedStormOptions;
   readonly #width: number;
   readonly #end: number;
   readonly #now: () => number;
+  readonly #log: DecisionLog | undefined;
   readonly #tracked = new Map<string, Tracked>();
+  /** The entries in storm now: at most those tracked, so bounded by `maxTracked` too. */
+  readonly #storming = new Set<Tracked>();
   /**
    * The entries in the order of their last match, a doubly linked list: the oldest is evicted in
    * constant time. (Re-inserting into the Map to keep that order instead made each eviction skip
@@ -139,11 +174,13 @@ export class StormCounter {
   #oldest: Tracked | undefined;
   #newest: Tracked | undefined;
 
-  constructor(options: ResolvedStormOptions, now: () => number = () => Date.now()) {
+  /** `log`: the decision log each storm raised and released is recorded in, when given. */
+  constructor(options: ResolvedStormOptions, now: () => number = () => Date.now(), log?: DecisionLog) {
     this.#options = options;
     this.#width = options.window / STORM_BUCKETS;
     this.#end = Math.ceil(options.threshold * STORM_END_SHARE);
     this.#now = now;
+    this.#log = log;
   }
 
   /** Entries counted now, at most `maxTracked`. */
@@ -162,7 +199,7 @@ export class StormCounter {
     let out: Match[] | undefined;
     for (let i = 0; i < matches.length; i++) {
       const match = matches[i] as Match;
-      if (this.#count(match, now) && this.#options.hold) {
+      if (this.#count(match, now)) {
         out ??= matches.slice();
         out[i] = { ...match, review: true };
       }
@@ -170,9 +207,83 @@ export class StormCounter {
     return out ?? matches;
   }
 
-  /** Counts one match; true when its entry is in storm after it. */
+  /**
+   * The entries in storm now, newest storm first, each with its count in the window as of now.
+   * A storm that ended since its entry's last match (its count fell below half the threshold, not
+   * held) is ended here and not listed.
+   */
+  storms(): StormState[] {
+    const now = this.#now();
+    const bucket = Math.floor(now / this.#width);
+    const out: StormState[] = [];
+    for (const entry of [...this.#storming]) {
+      advance(entry, bucket);
+      if (this.#ended(entry)) continue;
+      out.push(
+        Object.freeze({
+          list: entry.list,
+          algorithm: entry.algorithm,
+          entryId: entry.entryId,
+          count: entry.count,
+          since: entry.raisedAt,
+          held: this.#held(entry),
+          released: entry.released,
+        }),
+      );
+    }
+    return out.sort((a, b) => b.since - a.since);
+  }
+
+  /**
+   * Releases the storm of one entry: the operator decided the entry is right, and its matches are
+   * no longer held (see the class's comment). True when the entry was in storm (released before
+   * or not); false when it is not in storm.
+   */
+  releaseStorm(target: StormEntry): boolean {
+    const { list, algorithm, entryId } = checkStormEntry(target);
+    const entry = this.#tracked.get(keyOf(list, algorithm, entryId));
+    if (entry === undefined || !entry.storming) return false;
+    advance(entry, Math.floor(this.#now() / this.#width));
+    if (this.#ended(entry)) return false;
+    if (!entry.released) {
+      entry.released = true;
+      this.#log?.logStorm('released', this.#record(entry));
+    }
+    return true;
+  }
+
+  /** True when `entry`'s matches are held for review now. */
+  #held(entry: Tracked): boolean {
+    return entry.storming && this.#options.hold && !entry.released;
+  }
+
+  /** Ends `entry`'s storm when its count says so (never a held one's); true when it is not in storm after. */
+  #ended(entry: Tracked): boolean {
+    if (entry.storming && !this.#held(entry) && entry.count < this.#end) {
+      entry.storming = false;
+      entry.released = false;
+      this.#storming.delete(entry);
+    }
+    return !entry.storming;
+  }
+
+  /** What the decision log records of `entry`'s storm. */
+  #record(entry: Tracked) {
+    return {
+      list: entry.list,
+      algorithm: entry.algorithm,
+      entryId: entry.entryId,
+      count: entry.count,
+      threshold: this.#options.threshold,
+      window: this.#options.window,
+      since: entry.raisedAt,
+      held: this.#held(entry),
+    };
+  }
+
+  /** Counts one match; true when its entry's matches are held after it. */
   #count(match: Match, now: number): boolean {
-    const key = `${match.list}\u0000${match.algorithm}\u0000${match.entryId}`;
+    const key = keyOf(match.list, match.algorithm, match.entryId);
     const bucket = Math.floor(now / this.#width);
     let entry = this.#tracked.get(key);
     if (entry === undefined) {
@@ -180,6 +291,7 @@ export class StormCounter {
       if (oldest !== undefined && this.#tracked.size >= this.#options.maxTracked) {
         this.#unlink(oldest);
         this.#tracked.delete(oldest.key);
+        this.#storming.delete(oldest);
       }
       entry = {
         key,
@@ -190,6 +302,8 @@ export class StormCounter {
         bucket,
         count: 0,
         storming: false,
+        raisedAt: 0,
+        released: false,
         older: undefined,
         newer: undefined,
       };
@@ -206,12 +320,13 @@ export class StormCounter {
     const slot = slotOf(entry.bucket);
     entry.buckets[slot] = (entry.buckets[slot] as number) + 1;
     entry.count++;
-    if (entry.storming && entry.count < this.#end) entry.storming = false;
-    if (!entry.storming && entry.count >= this.#options.threshold) {
+    if (this.#ended(entry) && entry.count >= this.#options.threshold) {
       entry.storming = true;
+      entry.raisedAt = now;
+      this.#storming.add(entry);
       this.#raise(entry, now);
     }
-    return entry.storming;
+    return this.#held(entry);
   }
 
   #unlink(entry: Tracked): void {
@@ -236,6 +351,7 @@ export class StormCounter {
       at: now,
       held: hold,
     });
+    this.#log?.logStorm('raised', this.#record(entry));
     const what = `entry ${JSON.stringify(entry.entryId)} of list ${JSON.stringify(entry.list)} (${entry.algorithm}) matched ${entry.count} times in ${window} ms`;
     if (onStorm === undefined) {
       emitHashwardenWarning(`Match storm: ${what}${hold ? '; its matches are held for review' : ''}`);

@@ -162,8 +162,9 @@ export interface MatcherOptions {
   /**
    * The match-rate alarm: matches are counted per entry over a sliding `window` (ms, default 10
    * minutes), and an entry that matches `threshold` times within it (default 100) is in a storm:
-   * `onStorm` is called once as it starts, and with `hold` its matches carry `review: true` while
-   * it lasts (until its count falls below half the threshold). At most `maxTracked` entries
+   * `onStorm` is called once as it starts, and with `hold` its matches carry `review: true` until
+   * someone decides (`releaseStorm`, or quarantine and reload); an unheld or released storm ends
+   * when the count falls below half the threshold. `storms()` lists them. At most `maxTracked` entries
    * (default 10,000) are counted at once, the least recently matched forgotten beyond, so memory
    * is bounded whatever the traffic. Every match of `matchImage`, `matchImages`, `matchHash` and
    * `matchHashes` counts, per instance. `false` turns counting off. Default: on, `hold` off.
@@ -360,7 +361,9 @@ export interface StormOptions {
   readonly threshold?: number;
   /**
    * Hold the matches of an entry in storm for review: each carries `review: true`, and so does the
-   * result. They stay in `matches` and `matched` stays true; the caller decides. Default `false`.
+   * result. They stay in `matches` and `matched` stays true; the caller decides. A held storm
+   * lasts until released (`Matcher.releaseStorm`) or its entry is no longer counted (`maxTracked`),
+   * however quiet the entry becomes. Default `false`.
    */
   readonly hold?: boolean;
   /** Entries counted at once, 1 to 1,000,000; the least recently matched is forgotten beyond. Default `DEFAULT_STORM_MAX_TRACKED`. */
@@ -370,7 +373,8 @@ export interface StormOptions {
 /**
  * An entry that began a storm: it matched `count` times between `since` and `at`, at least the
  * threshold. Raised once when the storm starts, not for every match; a storm ends when the
- * entry's count in the window falls below half the threshold, and the next crossing raises again.
+ * entry's count in the window falls below half the threshold (a held one only once released),
+ * and the next crossing raises again.
  */
 export interface StormEvent {
   readonly list: string;
@@ -387,4 +391,27 @@ export interface StormEvent {
   readonly at: number;
   /** True when the matcher holds the entry's matches for review (`storm.hold`). */
   readonly held: boolean;
+}
+
+/** One entry of a list, as `Matcher.releaseStorm` names it. */
+export interface StormEntry {
+  readonly list: string;
+  /** The algorithm's name, as matches carry it (`pdq`, `md5`…). */
+  readonly algorithm: string;
+  readonly entryId: string;
+}
+
+/** An entry in storm now, as `Matcher.storms()` lists it. */
+export interface StormState {
+  readonly list: string;
+  readonly algorithm: AlgorithmName;
+  readonly entryId: string;
+  /** Matches of the entry counted within the window as of now (to a tenth of the window). */
+  readonly count: number;
+  /** When the storm was raised (its `StormEvent`'s `at`, milliseconds since the epoch). */
+  readonly since: number;
+  /** True while its matches are held for review (`storm.hold`, not released). */
+  readonly held: boolean;
+  /** True once released (`Matcher.releaseStorm`): its matches block; it ends as an unheld storm does. */
+  readonly released: boolean;
 }

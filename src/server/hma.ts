@@ -57,10 +57,15 @@ export function contentId(entryId: string): number | string {
   return entryId;
 }
 
-/** One match as HMA gives it: `{"bank_content_id": 1, "distance": "0"}` (distance a string: `pretty_str()`). */
+/**
+ * One match as HMA gives it: `{"bank_content_id": 1, "distance": "0"}` (distance a string:
+ * `pretty_str()`); ours adds `"review": true` to a match of an entry in a held storm (HMA's
+ * clients read the fields they know and ignore it).
+ */
 export interface HmaMatch {
   readonly bank_content_id: number | string;
   readonly distance: string;
+  readonly review?: true;
 }
 
 /** Bank name to matches (matching.py `TMatchByBank`): `{"TEST_BANK": [{"bank_content_id": 1, "distance": "0"}]}`. */
@@ -72,7 +77,11 @@ export function byBank(matches: readonly Match[], banks: ReadonlySet<string> | u
   const out: MatchesByBank = Object.create(null);
   for (const m of matches) {
     if (banks !== undefined && !banks.has(m.list)) continue;
-    const entry = { bank_content_id: contentId(m.entryId), distance: String(m.distance) };
+    const entry: HmaMatch = {
+      bank_content_id: contentId(m.entryId),
+      distance: String(m.distance),
+      ...(m.review === true ? { review: true } : {}),
+    };
     const bank = out[m.list];
     if (bank === undefined) out[m.list] = [entry];
     else bank.push(entry);
@@ -121,7 +130,11 @@ export const ERROR_SCHEMA = {
 /** `MatchWithDistance` (schemas/matching.py), `bank_content_id` an integer or, for a non-integer id, a string. */
 export const MATCH_SCHEMA = {
   type: 'object',
-  properties: { bank_content_id: { type: ['integer', 'string'] }, distance: { type: 'string' } },
+  properties: {
+    bank_content_id: { type: ['integer', 'string'] },
+    distance: { type: 'string' },
+    review: { type: 'boolean', description: "held for review: the entry is in a storm (hashwarden's own)" },
+  },
   required: ['bank_content_id', 'distance'],
 } as const;
 

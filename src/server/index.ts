@@ -12,4 +12,4 @@ export {
   DEFAULT_STALE_INTERVALS,
   DEFAULT_URL_TIMEOUT_SECONDS,
 } from './options.js';
-export type { ServerOptions } from './options.js';
+export type { ServerOptions, StormRelease } from './options.js';

@@ -2,7 +2,8 @@
  * The sidecar's Prometheus metrics (prom-client), in a registry of its own so that two sidecars in
  * one process (tests, an embedding service) never share a series: requests by route and status
  * with their latency, uploads by outcome, the lists served (entries, versions, sequence), the
- * source's checks and the matcher's line. Gauges of the lists are read when scraped.
+ * source's checks, the matcher's line, match storms and decision records lost. Gauges of the
+ * lists are read when scraped.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Lists } from './source.js';
@@ -23,6 +24,8 @@ export class Metrics {
   readonly #latency: Histogram<'method' | 'route'>;
   readonly #uploads: Counter<'outcome' | 'code'>;
   readonly #checks: Counter<'result'>;
+  readonly #storms: Counter;
+  readonly #logErrors: Counter;
   /** Label children by key: a request observes without building a label object. */
   readonly #children = new Map<
     string,
@@ -55,6 +58,16 @@ export class Metrics {
       name: 'hashwarden_source_checks_total',
       help: 'Checks of the source after the first load, by result: changed (new lists swapped in), unchanged, failed',
       labelNames: ['result'],
+      registers,
+    });
+    this.#storms = new Counter({
+      name: 'hashwarden_storms_total',
+      help: 'Match storms raised by this process: an entry that matched the storm threshold within the window',
+      registers,
+    });
+    this.#logErrors = new Counter({
+      name: 'hashwarden_decision_log_errors_total',
+      help: 'Decision records that could not be written (each decision stood, its record is lost)',
       registers,
     });
     const gauge = (name: string, help: string, read: (g: Gauge) => void, labelNames: string[] = []) =>
@@ -109,6 +122,17 @@ export class Metrics {
       },
       ['state'],
     );
+    gauge(
+      'hashwarden_storm_entries',
+      'Entries in a match storm now in this process, by whether their matches are held for review',
+      (g) => {
+        const storms = lists.matcher?.storms() ?? [];
+        const held = storms.filter((s) => s.held).length;
+        g.set({ held: 'true' }, held);
+        g.set({ held: 'false' }, storms.length - held);
+      },
+      ['held'],
+    );
     gauge('hashwarden_http_requests_in_flight', 'Requests received and not yet answered', (g) => g.set(inFlight()));
   }
 
@@ -130,6 +154,16 @@ export class Metrics {
   /** One upload's outcome. */
   upload(outcome: UploadOutcome, code = ''): void {
     this.#uploads.inc({ outcome, code });
+  }
+
+  /** One storm raised. */
+  storm(): void {
+    this.#storms.inc();
+  }
+
+  /** One decision record that could not be written. */
+  logError(): void {
+    this.#logErrors.inc();
   }
 
   /** One check of the source after the first load. */

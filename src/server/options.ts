@@ -3,7 +3,7 @@
  * lists come from, how often they are checked and when they count as stale, the bearer token, the
  * request limits and the hosts URL fetching may reach.
  */
-import { Matcher, type MatcherOptions } from '../index.js';
+import { DecisionLog, Matcher, type MatcherOptions, type StormEntry } from '../index.js';
 import { DEFAULT_MAX_BYTES } from '../image/options.js';
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 
@@ -110,6 +110,28 @@ export interface ServerOptions {
    * `{ level, stream }`. Default `true`. Upload bytes and the token are never logged.
    */
   readonly logger?: boolean | { readonly level?: string; readonly stream?: { write(line: string): void } };
+  /**
+   * The decision log of the matcher the sidecar opens: a directory, opened with `DecisionLog.open`
+   * and closed (synced) by `close()`, its write errors logged (`event: "decision-log-error"`); or a
+   * `DecisionLog` the caller opened and closes after `close()`. Every upload the matcher checks is
+   * recorded (HMA's API carries no content id: records have none), and every storm raised and
+   * released. One process per log: give each process its own. Not with `matcher` (it has its own).
+   */
+  readonly decisionLog?: string | DecisionLog;
+  /**
+   * How `POST /storms/release` applies an operator's release: default `Sidecar.releaseStorm`, this
+   * process's matcher. `hashwarden serve --workers` gives one that sends it to every worker. Resolves
+   * to the processes asked and those in which the entry was in storm and is now released.
+   */
+  readonly releaseStorm?: (target: StormEntry) => Promise<StormRelease>;
+  /** The number of the worker this sidecar is (`hashwarden serve --workers`), named by `GET /storms`. */
+  readonly worker?: number;
+}
+
+/** What a release of a storm came to: processes asked, and those in which the storm was there and is released. */
+export interface StormRelease {
+  readonly processes: number;
+  readonly released: number;
 }
 
 /** Where the lists come from, resolved. */
@@ -135,6 +157,9 @@ export interface ResolvedServerOptions {
   readonly allowUrlHosts: ReadonlySet<string>;
   readonly urlTimeoutMs: number;
   readonly logger: NonNullable<ServerOptions['logger']>;
+  readonly decisionLog: string | DecisionLog | undefined;
+  readonly releaseStorm: ServerOptions['releaseStorm'];
+  readonly worker: number | undefined;
 }
 
 function seconds(value: unknown, min: number, name: string, fallback: number): number {
@@ -179,6 +204,15 @@ function urlHost(host: unknown, name: string): string {
   return parsed.hostname;
 }
 
+function decisionLog(o: Partial<ServerOptions>): string | DecisionLog | undefined {
+  const log = o.decisionLog;
+  if (log === undefined) return undefined;
+  if (o.matcher !== undefined) invalid('no decisionLog with a matcher (it has its own)', 'options.decisionLog', log);
+  if (o.matcherOptions?.decisionLog !== undefined)
+    invalid('one of decisionLog and matcherOptions.decisionLog', 'options.decisionLog', log);
+  return log instanceof DecisionLog ? log : nonEmptyString(log, 'options.decisionLog', 4096);
+}
+
 /** Checks `options` once: TypeError or RangeError in the standard shape for a bad one. */
 export function resolveServerOptions(options: ServerOptions): ResolvedServerOptions {
   const o = optionsObject(options, 'options');
@@ -195,6 +229,9 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     invalid('token of visible ASCII characters', 'options.token', '(hidden)');
   const hosts = o.allowUrlHosts ?? [];
   if (!Array.isArray(hosts)) invalid('array of host names', 'options.allowUrlHosts', hosts);
+  const onStorm = (o.matcherOptions as MatcherOptions | undefined)?.onStorm;
+  if (onStorm !== undefined && typeof onStorm !== 'function')
+    invalid('function', 'options.matcherOptions.onStorm', onStorm);
   const logger = o.logger ?? true;
   if (typeof logger !== 'boolean') optionsObject(logger, 'options.logger');
   return Object.freeze({
@@ -217,6 +254,12 @@ export function resolveServerOptions(options: ServerOptions): ResolvedServerOpti
     allowUrlHosts: new Set(hosts.map((h, i) => urlHost(h, `options.allowUrlHosts[${i}]`))),
     urlTimeoutMs: seconds(o.urlTimeoutSeconds, 1, 'options.urlTimeoutSeconds', DEFAULT_URL_TIMEOUT_SECONDS) * 1000,
     logger,
+    decisionLog: decisionLog(o),
+    releaseStorm:
+      o.releaseStorm === undefined || typeof o.releaseStorm === 'function'
+        ? o.releaseStorm
+        : invalid('function', 'options.releaseStorm', o.releaseStorm),
+    worker: o.worker === undefined ? undefined : integerInRange(o.worker, 1, 65_536, 'options.worker'),
   });
 }
 

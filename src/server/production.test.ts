@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rename, rm, unlink } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rename, rm, unlink } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Matcher, writeSnapshot } from '../index.js';
+import { DecisionLog, Matcher, verifyLog, writeSnapshot } from '../index.js';
 import { HashStore } from '../store/index.js';
 import { createServer, type Sidecar } from './index.js';
 
@@ -279,6 +279,123 @@ describe('API description, metrics, logs', () => {
       .filter((l) => l.msg === 'listening');
     expect(listening).toEqual([expect.objectContaining({ url: base })]);
     expect(lines.some((l) => l.includes(TOKEN))).toBe(false);
+  });
+});
+
+describe('match storms and the decision log', () => {
+  it('shows a storm in /storms, /metrics and a log line; a release over HTTP makes the next match block', async () => {
+    const lines: string[] = [];
+    const path = join(dir, 'storm.snap');
+    await snapshot(path, 1);
+    const logDir = join(dir, 'storm-log');
+    const { sidecar, base } = await start({
+      snapshot: path,
+      token: TOKEN,
+      matcherOptions: { storm: { threshold: 3, hold: true } },
+      decisionLog: logDir,
+      logger: { level: 'info', stream: { write: (line: string) => lines.push(line) } },
+    });
+    await sidecar.loaded;
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    const lookup = async () =>
+      (await (await fetch(`${base}/m/lookup?signal_type=md5&signal=${md5('e1')}`, { headers: auth })).json()) as {
+        l: { bank_content_id: number; review?: boolean }[];
+      };
+    expect((await lookup()).l[0]).toEqual({ bank_content_id: 1, distance: '0' });
+    await lookup();
+    // The third match raises the storm; held, it says review.
+    expect((await lookup()).l[0]).toEqual({ bank_content_id: 1, distance: '0', review: true });
+    const storms = (await (await fetch(`${base}/storms`, { headers: auth })).json()) as Record<string, unknown>;
+    expect(storms).toEqual({
+      worker: null,
+      pid: process.pid,
+      scope: 'process',
+      storms: [
+        { list: 'l', algorithm: 'md5', entryId: '1', count: 3, since: expect.any(Number), held: true, released: false },
+      ],
+    });
+    const metrics = await (await fetch(`${base}/metrics`, { headers: auth })).text();
+    expect(metrics).toMatch(/^hashwarden_storms_total 1$/m);
+    expect(metrics).toMatch(/^hashwarden_storm_entries\{held="true"\} 1$/m);
+    const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(events.filter((e) => e.event === 'storm')).toEqual([
+      expect.objectContaining({ level: 40, list: 'l', algorithm: 'md5', entryId: '1', count: 3, held: true }),
+    ]);
+
+    const release = (body: unknown, headers: Record<string, string> = auth) =>
+      fetch(`${base}/storms/release`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+    const target = { list: 'l', algorithm: 'md5', entryId: '1' };
+    expect((await release(target, {})).status).toBe(401);
+    expect((await release({ list: 'l', algorithm: 'md5' })).status).toBe(400);
+    const unknown = await release({ ...target, entryId: '2' });
+    expect(unknown.status).toBe(404);
+    expect(await unknown.json()).toMatchObject({ processes: 1 });
+    const released = await release(target);
+    expect(released.status).toBe(200);
+    expect(await released.json()).toEqual({ processes: 1, released: 1 });
+    expect((await lookup()).l[0]).toEqual({ bank_content_id: 1, distance: '0' });
+    expect(lines.some((l) => (JSON.parse(l) as { event?: string }).event === 'storm-released')).toBe(true);
+    const after = await (await fetch(`${base}/metrics`, { headers: auth })).text();
+    expect(after).toMatch(/^hashwarden_storm_entries\{held="false"\} 1$/m);
+
+    // Closed: the log synced and closed, its chain whole: the storm raised and released are in it.
+    await sidecar.close();
+    const verified = verifyLog([logDir]);
+    expect(verified).toMatchObject({ ok: true, records: 2 });
+    const log = await DecisionLog.open(logDir);
+    expect(log.head.seq).toBe(2);
+    await log.close();
+  });
+
+  it('records each upload checked in a decision log directory, and refuses /storms without the token', async () => {
+    const logDir = join(dir, 'upload-log');
+    const image = await readFile(new URL('../../test-vectors/images/terrain-333x250.jpg', import.meta.url));
+    const path = join(dir, 'upload.snap');
+    await writeSnapshot(path, {
+      lists: [{ name: 'l', version: 1 }],
+      entries: [{ id: '5', list: 'l', algorithm: 'md5', hash: createHash('md5').update(image).digest('hex') }],
+    });
+    const { sidecar, base } = await start({ snapshot: path, token: TOKEN, decisionLog: logDir });
+    await sidecar.loaded;
+    expect((await fetch(`${base}/storms`)).status).toBe(401);
+    const form = new FormData();
+    form.append('photo', new Blob([image]), 'a.jpg');
+    const answer = await fetch(`${base}/m/lookup`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: form,
+    });
+    expect(answer.status).toBe(200);
+    await sidecar.close();
+    const files = await readdir(logDir);
+    const records = (await readFile(join(logDir, files[0]!), 'utf8'))
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(records).toEqual([
+      expect.objectContaining({
+        seq: 1,
+        kind: 'decision',
+        matched: true,
+        matches: [expect.objectContaining({ entryId: '5' })],
+      }),
+    ]);
+    expect(records[0]!.contentId).toBeUndefined();
+    expect(verifyLog([logDir])).toMatchObject({ ok: true, records: 1 });
+  });
+
+  it('refuses a decision log beside a matcher of the caller, or given twice', async () => {
+    const matcher = Matcher.fromEntries([{ list: 'l', id: '1', algorithm: 'md5', hash: md5('x') }]);
+    await expect(createServer({ matcher, decisionLog: dir, logger: false })).rejects.toThrow(TypeError);
+    const log = await DecisionLog.open(join(dir, 'twice'));
+    await expect(
+      createServer({ db: 'x.db', decisionLog: dir, matcherOptions: { decisionLog: log }, logger: false }),
+    ).rejects.toThrow(TypeError);
+    await log.close();
   });
 });
 

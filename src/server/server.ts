@@ -6,12 +6,19 @@
  */
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HashwardenError, isHashwardenError, type Matcher } from '../index.js';
+import { DecisionLog, HashwardenError, isHashwardenError, type Matcher, type StormEntry } from '../index.js';
 import { errorBody, HttpError, validatorCompiler } from './hma.js';
 import type { Metrics } from './metrics.js';
-import { isLoopback, resolveServerOptions, type ResolvedServerOptions, type ServerOptions } from './options.js';
+import {
+  isLoopback,
+  resolveServerOptions,
+  type ResolvedServerOptions,
+  type ServerOptions,
+  type StormRelease,
+} from './options.js';
 import { matchingRoutes } from './routes.js';
-import { Lists, type CheckResult } from './source.js';
+import { Lists, type ListEvents } from './source.js';
+import { stormRoutes } from './storms.js';
 import { MULTIPART_ALLOWANCE, uploadRoutes, uploadStatus } from './uploads.js';
 
 /**
@@ -61,6 +68,12 @@ export interface Sidecar {
    * matcher is left open). Resolves when done; safe to call more than once.
    */
   close(): Promise<void>;
+  /**
+   * Releases an entry's storm in this process's matcher (`Matcher.releaseStorm`) and logs it
+   * (`event: "storm-released"`): true when the entry was in storm here; false too while the lists
+   * load. `POST /storms/release` calls `ServerOptions.releaseStorm`, by default this.
+   */
+  releaseStorm(target: StormEntry): boolean;
 }
 
 /** HMA's port (api.md: `http://localhost:5100`). */
@@ -184,15 +197,36 @@ async function importPeer<T>(load: () => Promise<T>): Promise<T> {
   }
 }
 
-/** Each check of the source after the first load, counted and logged. */
-function recordCheck(app: FastifyInstance, metrics: Metrics, result: CheckResult): void {
-  if (result.ok) {
-    metrics.check(result.changed ? 'changed' : 'unchanged');
-    if (result.changed) app.log.info({ event: 'lists-reloaded' }, 'new lists swapped in');
-  } else {
-    metrics.check('failed');
-    app.log.warn({ event: 'source-check-failed', code: result.code, err: result.error }, 'source check failed');
-  }
+/** Each check of the source after the first load and each storm raised, counted and logged. */
+function recordEvents(app: FastifyInstance, metrics: Metrics): ListEvents {
+  return {
+    check(result) {
+      if (result.ok) {
+        metrics.check(result.changed ? 'changed' : 'unchanged');
+        if (result.changed) app.log.info({ event: 'lists-reloaded' }, 'new lists swapped in');
+      } else {
+        metrics.check('failed');
+        app.log.warn({ event: 'source-check-failed', code: result.code, err: result.error }, 'source check failed');
+      }
+    },
+    storm(e) {
+      metrics.storm();
+      const { list, algorithm, entryId, count, threshold, window, since, at, held } = e;
+      app.log.warn(
+        { event: 'storm', list, algorithm, entryId, count, threshold, window, since, at, held },
+        'match storm',
+      );
+    },
+  };
+}
+
+/** The decision log the sidecar writes in: the one given, or the directory given opened (its own, to close). */
+async function openDecisionLog(
+  given: ResolvedServerOptions['decisionLog'],
+  onError: (error: HashwardenError) => void,
+): Promise<{ log: DecisionLog | undefined; own: boolean }> {
+  if (given === undefined || given instanceof DecisionLog) return { log: given, own: false };
+  return { log: await DecisionLog.open(given, { onError }), own: true };
 }
 
 /**
@@ -208,9 +242,20 @@ function recordCheck(app: FastifyInstance, metrics: Metrics, result: CheckResult
  */
 export async function createServer(options: ServerOptions): Promise<Sidecar> {
   const resolved = resolveServerOptions(options);
+  // Told to the logger and the metrics once they exist: nothing happens before a request but a failed check.
+  let events: ListEvents | undefined;
+  let onLogError = (error: HashwardenError) => process.emitWarning(error);
+  const decisions = await openDecisionLog(resolved.decisionLog, (error) => onLogError(error));
   // The lists start loading first: reading a snapshot goes on while the server's modules load.
-  let onCheck: (result: CheckResult) => void = () => {};
-  const lists = new Lists(resolved, (result) => onCheck(result));
+  const lists = new Lists(
+    resolved,
+    { check: (result) => events?.check(result), storm: (event) => events?.storm(event) },
+    decisions.log,
+  );
+  const closeLists = async () => {
+    await lists.close();
+    if (decisions.own) await decisions.log?.close();
+  };
   const [{ default: Fastify, LogController }, { default: fastifySwagger }, { default: fastifyMultipart }, { Metrics }] =
     await Promise.all([
       importPeer(() => import('fastify')),
@@ -219,7 +264,7 @@ export async function createServer(options: ServerOptions): Promise<Sidecar> {
       importPeer(() => import('./metrics.js')),
     ]).catch(async (error: unknown) => {
       // The lists loading meanwhile are let go: no sidecar will serve them.
-      await lists.close();
+      await closeLists();
       throw error;
     });
   const app = Fastify({
@@ -235,7 +280,11 @@ export async function createServer(options: ServerOptions): Promise<Sidecar> {
   app.setValidatorCompiler(validatorCompiler);
   const counters: Counters = { inFlight: 0 };
   const metrics = new Metrics(lists, () => counters.inFlight);
-  onCheck = (result) => recordCheck(app, metrics, result);
+  events = recordEvents(app, metrics);
+  onLogError = (error) => {
+    metrics.logError();
+    app.log.error({ event: 'decision-log-error', code: error.code, err: error }, 'a decision record was lost');
+  };
   addHooks(app, resolved, counters, metrics);
   await app.register(fastifySwagger, {
     openapi: {
@@ -255,10 +304,23 @@ export async function createServer(options: ServerOptions): Promise<Sidecar> {
   await app.register(fastifyMultipart);
   matchingRoutes(app, lists, metrics, resolved);
   uploadRoutes(app, lists, metrics, resolved);
+  const releaseStorm = (target: StormEntry): boolean => {
+    const released = lists.matcher?.releaseStorm(target) ?? false;
+    if (released) app.log.info({ event: 'storm-released', ...target }, 'match storm released');
+    return released;
+  };
+  stormRoutes(
+    app,
+    lists,
+    resolved.worker,
+    resolved.releaseStorm ??
+      ((target): Promise<StormRelease> => Promise.resolve({ processes: 1, released: releaseStorm(target) ? 1 : 0 })),
+  );
   let closing: Promise<void> | undefined;
   return {
     app,
     loaded: lists.loaded,
+    releaseStorm,
     async listen(at = {}) {
       const host = at.host ?? '127.0.0.1';
       if (resolved.authorization === undefined && !resolved.allowUnauthenticated && !isLoopback(host))
@@ -288,7 +350,8 @@ export async function createServer(options: ServerOptions): Promise<Sidecar> {
         } finally {
           clearInterval(sweep);
         }
-        await lists.close();
+        // The matcher first: no decision is appended after the log is synced and closed.
+        await closeLists();
       })();
       return closing;
     },

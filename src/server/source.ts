@@ -4,7 +4,14 @@
  * recorded, and readiness derived from them: ready once loaded, stale when no check succeeded
  * within the max age, not ready while draining.
  */
-import { Matcher, type ErrorCode, type ReloadEvent, isHashwardenError } from '../index.js';
+import {
+  Matcher,
+  type DecisionLog,
+  type ErrorCode,
+  type ReloadEvent,
+  type StormEvent,
+  isHashwardenError,
+} from '../index.js';
 import { notReady } from './hma.js';
 import type { ResolvedServerOptions } from './options.js';
 
@@ -15,6 +22,12 @@ export type Readiness = 'READY' | 'INDEX-NOT-LOADED' | 'INDEX-STALE' | 'DRAINING
 export type CheckResult =
   | { readonly ok: true; readonly changed: boolean }
   | { readonly ok: false; readonly code: ErrorCode | undefined; readonly error: Error };
+
+/** What the lists tell the sidecar as they happen: each check of the source, each storm raised. */
+export interface ListEvents {
+  check(result: CheckResult): void;
+  storm(event: StormEvent): void;
+}
 
 /** The matcher served and the record of its source's checks. */
 export class Lists {
@@ -27,13 +40,16 @@ export class Lists {
   #draining = false;
   #timer: NodeJS.Timeout | undefined;
   readonly #options: ResolvedServerOptions;
-  readonly #onCheck: (result: CheckResult) => void;
+  readonly #events: ListEvents;
+  readonly #decisionLog: DecisionLog | undefined;
   /** Resolves with the matcher once the lists are loaded; rejects when the first load fails. */
   readonly loaded: Promise<Matcher>;
 
-  constructor(options: ResolvedServerOptions, onCheck: (result: CheckResult) => void) {
+  /** `decisionLog`: the log the matcher opened here records in, when there is one. */
+  constructor(options: ResolvedServerOptions, events: ListEvents, decisionLog?: DecisionLog) {
     this.#options = options;
-    this.#onCheck = onCheck;
+    this.#events = events;
+    this.#decisionLog = decisionLog;
     this.loaded = this.#load();
     // The caller decides what a failed first load means (the CLI exits); no unhandled rejection meanwhile.
     this.loaded.catch(() => {});
@@ -41,7 +57,17 @@ export class Lists {
 
   async #load(): Promise<Matcher> {
     const { source, matcherOptions, intervalMs, maxBytes } = this.#options;
-    const options = { ...matcherOptions, image: { ...matcherOptions.image, maxBytes } };
+    const theirs = matcherOptions.onStorm;
+    const options = {
+      ...matcherOptions,
+      image: { ...matcherOptions.image, maxBytes },
+      ...(this.#decisionLog === undefined ? {} : { decisionLog: this.#decisionLog }),
+      // The sidecar logs and counts each storm, then the caller's own callback hears of it.
+      onStorm: (event: StormEvent) => {
+        this.#events.storm(event);
+        theirs?.(event);
+      },
+    };
     let matcher: Matcher;
     if (source.kind === 'matcher') matcher = source.matcher;
     else if (source.kind === 'snapshot') {
@@ -82,7 +108,7 @@ export class Lists {
       if (result.changed) this.#loadedAt = Math.floor(this.#lastOk / 1000);
     }
     this.#lastFailed = !result.ok;
-    this.#onCheck(result);
+    this.#events.check(result);
   }
 
   /** The matcher served; HMA's 503 "index not yet ready" while it loads. */
