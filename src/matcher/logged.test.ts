@@ -1,6 +1,6 @@
 /**
- * A matcher's decision log: every matchImage and matchImages outcome appended with the call's
- * content id, matches with the threshold they were found within, and "not checked" with its code;
+ * A matcher's decision log: every matchImage, matchImages, matchHash and matchHashes outcome
+ * appended with the call's content id, matches with the threshold they were found within, and "not checked" with its code;
  * the results themselves the same with a log as without.
  */
 import { readFileSync, readdirSync } from 'node:fs';
@@ -25,6 +25,9 @@ beforeAll(async () => {
     { id: 'm1', list: 'exact', algorithm: 'md5', hash: hashes.md5 as string },
   ];
 });
+
+/** The hash of the `i`th entry, as listed. */
+const hashOf = (i: number): string => ([...entries][i] as { hash: string }).hash;
 
 let dir: string;
 beforeEach(async () => {
@@ -123,5 +126,61 @@ describe('MatcherOptions.decisionLog', () => {
       'Expected non-empty string of at most 1024 characters for options.contentId but received 7 of type number',
     );
     expect(() => Matcher.fromEntries(entries, { decisionLog: {} as never })).toThrow(TypeError);
+  });
+
+  it('appends each lookup by hash with its query and matches, and a refused query as not checked', async () => {
+    const log = await DecisionLog.open(dir);
+    const matcher = Matcher.fromEntries(entries, { decisionLog: log });
+    const pdq = hashOf(0);
+    const found = matcher.matchHash({ algorithm: 'pdq', hash: pdq }, { threshold: 9, contentId: 'h-1' });
+    const batch = matcher.matchHashes([
+      { algorithm: 'md5', hash: hashOf(1) },
+      { algorithm: 'md5', hash: 'not hex' },
+    ]);
+    expect(batch.map((r) => r.ok)).toEqual([true, false]);
+    const logged = await records(log);
+    expect(logged).toMatchObject([
+      { kind: 'decision', contentId: 'h-1', matched: true, query: { algorithm: 'pdq', hash: pdq } },
+      { kind: 'decision', item: 0, matched: true, query: { algorithm: 'md5' } },
+      { kind: 'not-checked', item: 1, error: { code: 'ERR_HASH_FORMAT' } },
+    ]);
+    expect((logged[0]?.matches as Record<string, unknown>[]).map((m) => [m.entryId, m.threshold])).toEqual(
+      found.map((m) => [m.entryId, 9]),
+    );
+    expect(verifyLog([dir])).toMatchObject({ ok: true, records: 3 });
+  });
+
+  it('neither logs nor counts a call made with decision: false, an upload hashed for a lookup to follow', async () => {
+    const log = await DecisionLog.open(dir);
+    const storms: unknown[] = [];
+    const matcher = Matcher.fromEntries(entries, {
+      decisionLog: log,
+      storm: { threshold: 1, hold: true },
+      onStorm: (event) => storms.push(event),
+    });
+    const hashed = await matcher.matchImage(mosaic, { decision: false, contentId: 'hash-only' });
+    expect(hashed.matched).toBe(true);
+    expect(hashed.review).toBeUndefined();
+    const query = { algorithm: 'pdq', hash: hashOf(0) };
+    expect(matcher.matchHash(query, { decision: false })[0]?.review).toBeUndefined();
+    expect(matcher.matchHashes([query], { decision: false })[0]).toMatchObject({ ok: true });
+    expect(storms).toHaveLength(0);
+    expect(await records(log)).toEqual([]);
+    // The lookup that decides is counted and logged.
+    const log2 = await DecisionLog.open(join(dir, 'next'));
+    const deciding = Matcher.fromEntries(entries, {
+      decisionLog: log2,
+      storm: { threshold: 1, hold: true },
+      onStorm: () => {},
+    });
+    expect(deciding.matchHash(query)[0]?.review).toBe(true);
+    await log2.close();
+    expect(verifyLog([join(dir, 'next')])).toMatchObject({ ok: true, records: 2 });
+  });
+
+  it('refuses a decision option that is not a boolean', async () => {
+    const matcher = Matcher.fromEntries(entries);
+    await expect(matcher.matchImage(mosaic, { decision: 'no' as never })).rejects.toThrow(TypeError);
+    expect(() => matcher.matchHash({ algorithm: 'md5', hash: hashOf(1) }, { decision: 0 as never })).toThrow(TypeError);
   });
 });

@@ -1,7 +1,8 @@
 /**
  * The matcher's hook to its decision log (`MatcherOptions.decisionLog`): each settled image call
- * appended, its result or the error that left the upload unchecked, with the threshold each match
- * was found within. The record's format is the log's (src/log/).
+ * and each lookup by hash appended, its result or the error that left the upload or the query
+ * unchecked, with the threshold each match was found within. The record's format is the log's
+ * (src/log/).
  */
 import { getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
 import type { DecisionLog } from '../log/decision-log.js';
@@ -9,7 +10,7 @@ import type { DecisionContext, LoggedMatch } from '../log/record.js';
 import { optionsObject } from '../validate.js';
 import type { State } from './state.js';
 import { thresholdOption } from './state.js';
-import type { ImageMatchResult, Match, MatchImageOptions } from './types.js';
+import type { HashQuery, ImageMatchResult, Match, MatchHashOptions, MatchImageOptions } from './types.js';
 
 /**
  * What a call's records say besides its result: its content id, and the threshold of a perceptual
@@ -18,7 +19,7 @@ import type { ImageMatchResult, Match, MatchImageOptions } from './types.js';
  */
 export function decisionContext(
   state: State,
-  options: MatchImageOptions | undefined,
+  options: MatchImageOptions | MatchHashOptions | undefined,
   matcher: { threshold(algorithm: AlgorithmName): number },
   item?: number,
 ): DecisionContext {
@@ -59,4 +60,39 @@ export async function logged(
   }
   log.logResult(result, context);
   return result;
+}
+
+/**
+ * A lookup by hash (`matchHash`, an item of `matchHashes`), its outcome appended to `log`: the
+ * query (algorithm and hash as text, as a list holds it) and its matches, or the error that
+ * refused the query; the outcome itself unchanged. A lookup by hash is a decision as an upload's
+ * is: a client that hashed the upload elsewhere (the sidecar's `/h/hash`) decides here.
+ */
+export function loggedLookup(
+  log: DecisionLog,
+  query: HashQuery,
+  context: DecisionContext,
+  lookup: () => Match[],
+): Match[] {
+  let matches: Match[];
+  try {
+    matches = lookup();
+  } catch (error) {
+    log.logNotChecked(error, context);
+    throw error;
+  }
+  // Parsed already by the lookup: a query that reaches here names a known algorithm and a valid hash.
+  const algorithm = getAlgorithm(query.algorithm);
+  const hash = typeof query.hash === 'string' ? query.hash : algorithm.format(query.hash);
+  const held = matches.some((m) => m.review === true);
+  log.logResult(
+    {
+      matched: matches.length > 0,
+      matches,
+      ...(held ? { review: true } : {}),
+      query: { algorithm: algorithm.name, hash },
+    } as { matches: Match[] },
+    context,
+  );
+  return matches;
 }

@@ -47,7 +47,8 @@ import { Gate } from './gate.js';
 import { AllowRule, type AllowOutcome } from './allow.js';
 import { holdsExact } from './evidence.js';
 import { rememberSearched, type SearchedQuery } from './searched.js';
-import { decisionContext, logged } from './logged.js';
+import type { DecisionLog } from '../log/decision-log.js';
+import { decisionContext, logged, loggedLookup } from './logged.js';
 import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js';
 import { chooseLists, type ConnectedStore, listSignature, storeSourceOf } from './store-source.js';
 import { checkStormEntry, StormCounter } from './storm.js';
@@ -59,6 +60,8 @@ let imageModule: Promise<ImageModule> | undefined;
 interface MatchRequest {
   readonly thresholds: Thresholds;
   readonly first: boolean;
+  /** False for a call that decides nothing (`decision: false`): not counted by the alarm, not logged. */
+  readonly decision: boolean;
   readonly upload: Parameters<ImageModule['planUpload']>[0];
 }
 
@@ -66,7 +69,16 @@ interface MatchRequest {
 interface MatchPlan {
   readonly thresholds: Thresholds;
   readonly first: boolean;
+  readonly decision: boolean;
   readonly upload: UploadPlan;
+}
+
+/**
+ * Whether a `matchImage` call decides (its `decision` option, default true), read before the call
+ * is logged; a bad value is left for the call's own check to reject.
+ */
+function decides(options: MatchImageOptions | undefined): boolean {
+  return options === null || typeof options !== 'object' || options.decision !== false;
 }
 
 /** An animated upload's frames, as a field to spread into a result (nothing for a still image). */
@@ -571,8 +583,25 @@ export class Matcher {
    * ```
    */
   matchHash(query: HashQuery, options?: MatchHashOptions): Match[] {
-    const thresholds = callThresholds(optionsObject(options, 'options').threshold, 'threshold');
-    return this.#counted(this.#matchQuery(query, thresholds));
+    const o = optionsObject(options, 'options');
+    const thresholds = callThresholds(o.threshold, 'threshold');
+    const log = this.#lookupLog(o);
+    if (log === undefined) return this.#lookup(query, thresholds, o.decision !== false);
+    const context = decisionContext(this.#state, options, this);
+    return loggedLookup(log, query, context, () => this.#lookup(query, thresholds, true));
+  }
+
+  /** One query's matches, counted by the alarm when the call decides. */
+  #lookup(query: HashQuery, thresholds: Thresholds, decision: boolean): Match[] {
+    const matches = this.#matchQuery(query, thresholds);
+    return decision ? this.#counted(matches) : matches;
+  }
+
+  /** The decision log a lookup by hash goes to: none without one, or when the call decides nothing. */
+  #lookupLog(o: { contentId?: unknown; decision?: unknown }): DecisionLog | undefined {
+    if (o.contentId !== undefined) nonEmptyString(o.contentId, 'options.contentId', MAX_FIELD_LENGTH);
+    const decision = o.decision === undefined ? true : boolean(o.decision, 'options.decision');
+    return decision ? this.#options.decisionLog : undefined;
   }
 
   /**
@@ -634,14 +663,24 @@ export class Matcher {
     if (queries === null || typeof (queries as Iterable<HashQuery>)[Symbol.iterator] !== 'function')
       invalid('iterable of queries', 'queries', queries);
     // Checked once, so a bad threshold is the caller's error, not every item's.
-    const thresholds = callThresholds(optionsObject(options, 'options').threshold, 'threshold');
+    const o = optionsObject(options, 'options');
+    const thresholds = callThresholds(o.threshold, 'threshold');
+    const log = this.#lookupLog(o);
+    const decision = o.decision !== false;
     const results: HashBatchResult[] = [];
+    let item = 0;
     for (const query of queries) {
+      const lookup = () => this.#lookup(query, thresholds, decision);
       try {
-        results.push({ ok: true, matches: this.#counted(this.#matchQuery(query, thresholds)) });
+        const matches =
+          log === undefined
+            ? lookup()
+            : loggedLookup(log, query, decisionContext(this.#state, options, this, item), lookup);
+        results.push({ ok: true, matches });
       } catch (error) {
         results.push({ ok: false, error });
       }
+      item++;
     }
     return results;
   }
@@ -669,7 +708,7 @@ export class Matcher {
     const state = this.#state;
     const call = this.#matchImageCall(state, input, options);
     const log = this.#options.decisionLog;
-    return log === undefined ? call : logged(log, call, decisionContext(state, options, this));
+    return log === undefined || !decides(options) ? call : logged(log, call, decisionContext(state, options, this));
   }
 
   async #matchImageCall(state: State, input: ImageInput, options?: MatchImageOptions): Promise<ImageMatchResult> {
@@ -733,7 +772,7 @@ export class Matcher {
       }
     }
     const plan = await this.#plan(request);
-    const log = this.#options.decisionLog;
+    const log = request.decision ? this.#options.decisionLog : undefined;
     return mapSettled(pinned, limit, (item, i) => {
       // The task holds its copy until its item is done; the batch lets go of it now, so that the
       // copies of the items done are freed before the whole batch is.
@@ -762,19 +801,28 @@ export class Matcher {
     if (o.contentId !== undefined) nonEmptyString(o.contentId, 'options.contentId', MAX_FIELD_LENGTH);
     const algorithms = o.algorithms ?? (state.tables.size > 0 ? [...state.tables.keys()] : undefined);
     const first = o.first === undefined ? false : boolean(o.first, 'options.first');
+    const decision = o.decision === undefined ? true : boolean(o.decision, 'options.decision');
     const dihedral =
       o.dihedral === undefined ? (this.#imageOptions.dihedral ?? true) : boolean(o.dihedral, 'options.dihedral');
     const trim = o.trim === undefined ? (this.#imageOptions.trim ?? true) : boolean(o.trim, 'options.trim');
     const image = { ...this.#imageOptions, dihedral, trim };
     const exact = (o.exact !== undefined && boolean(o.exact, 'options.exact')) || holdsExact(state);
-    return { thresholds, first, upload: { image, algorithms, first, threads: this.#options.hashThreads, exact } };
+    return {
+      thresholds,
+      first,
+      decision,
+      upload: { image, algorithms, first, threads: this.#options.hashThreads, exact },
+    };
   }
 
   /** A call's options resolved once (for a batch, once for every image), with the image module. */
   async #plan(request: MatchRequest): Promise<{ image: ImageModule; plan: MatchPlan }> {
     const image = await loadImageModule();
     const upload = image.planUpload(request.upload);
-    return { image, plan: { thresholds: request.thresholds, first: request.first, upload } };
+    return {
+      image,
+      plan: { thresholds: request.thresholds, first: request.first, decision: request.decision, upload },
+    };
   }
 
   async #matchImageWith(
@@ -799,7 +847,7 @@ export class Matcher {
       allowed.push(...passAllowed);
       if (found.length > 0 || pass.last) {
         const { result } = pass;
-        const matches = this.#counted(found);
+        const matches = plan.decision ? this.#counted(found) : found;
         const out: ImageMatchResult = {
           matched: matches.length > 0,
           matches,

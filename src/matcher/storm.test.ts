@@ -347,13 +347,18 @@ describe('Matcher with the match-rate alarm', () => {
         .map((line) => JSON.parse(line) as Record<string, unknown>);
       const storm = { kind: 'storm', list: 'ncmec', algorithm: 'md5', entryId: 'meme' };
       const limits = { threshold: 2, window: 600_000 };
+      // Each lookup by hash is a decision too; the storm is recorded before the decision that raised it.
+      const decision = { kind: 'decision', query };
       expect(records).toMatchObject([
-        { seq: 1, ...storm, ...limits, action: 'raised', count: 2, held: true },
-        { seq: 2, ...storm, ...limits, action: 'released', count: 3, held: false },
+        { seq: 1, ...decision },
+        { seq: 2, ...storm, ...limits, action: 'raised', count: 2, held: true },
+        { seq: 3, ...decision, review: true },
+        { seq: 4, ...decision, review: true },
+        { seq: 5, ...storm, ...limits, action: 'released', count: 3, held: false },
       ]);
-      expect(records[0]!.since).toBe(records[1]!.since);
-      expect(typeof records[0]!.time).toBe('string');
-      expect(verifyLog([dir])).toMatchObject({ ok: true, records: 2 });
+      expect(records[1]!.since).toBe(records[4]!.since);
+      expect(typeof records[1]!.time).toBe('string');
+      expect(verifyLog([dir])).toMatchObject({ ok: true, records: 5 });
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

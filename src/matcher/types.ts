@@ -206,6 +206,19 @@ export interface MatchHashOptions {
    * An algorithm not named uses each list's threshold, else the matcher's. Default: none.
    */
   readonly threshold?: number | Thresholds;
+  /**
+   * The caller's id for the upload or the lookup (a key, a path), up to 1,024 characters: written
+   * to the matcher's `decisionLog` with its decision; for `matchImages` and `matchHashes` with
+   * each item's index. Default: none.
+   */
+  readonly contentId?: string;
+  /**
+   * `false` for a call that decides nothing, one made only for an upload's hashes (the sidecar's
+   * `/h/hash`, whose hashes a client then looks up by hash): its matches are not counted by the
+   * match-rate alarm and it is not written to the decision log, so that the lookup that follows is
+   * not counted or logged twice. Default `true`.
+   */
+  readonly decision?: boolean;
 }
 
 /** Options of `matchImage`. */
@@ -246,11 +259,6 @@ export interface MatchImageOptions extends MatchHashOptions {
    * allow entry of another algorithm never hides.
    */
   readonly first?: boolean;
-  /**
-   * The caller's id for the upload (a key, a path), up to 1,024 characters: written to the
-   * matcher's `decisionLog` with its decision, for `matchImages` with each item's index. Default: none.
-   */
-  readonly contentId?: string;
   /**
    * Report the upload's MD5, SHA-1 and SHA-256 (`exactHashes`) even when no list holds exact hashes,
    * for a reviewer or a report to a clearinghouse. Those the call hashes anyway are not hashed

@@ -342,16 +342,31 @@ describe('match storms and the decision log', () => {
     const after = await (await fetch(`${base}/metrics`, { headers: auth })).text();
     expect(after).toMatch(/^hashwarden_storm_entries\{held="false"\} 1$/m);
 
-    // Closed: the log synced and closed, its chain whole: the storm raised and released are in it.
+    // Closed: the log synced and closed, its chain whole: the four lookups by hash, and the storm
+    // raised (before the decision of the lookup that raised it) and released.
     await sidecar.close();
     const verified = verifyLog([logDir]);
-    expect(verified).toMatchObject({ ok: true, records: 2 });
+    expect(verified).toMatchObject({ ok: true, records: 6 });
+    const [file] = await readdir(logDir);
+    const kinds = (await readFile(join(logDir, file as string), 'utf8'))
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as { kind: string; action?: string; review?: boolean })
+      .map((r) => [r.kind, r.action ?? r.review ?? null]);
+    expect(kinds).toEqual([
+      ['decision', null],
+      ['decision', null],
+      ['storm', 'raised'],
+      ['decision', true],
+      ['storm', 'released'],
+      ['decision', null],
+    ]);
     const log = await DecisionLog.open(logDir);
-    expect(log.head.seq).toBe(2);
+    expect(log.head.seq).toBe(6);
     await log.close();
   });
 
-  it('records each upload checked in a decision log directory, and refuses /storms without the token', async () => {
+  it('records each upload checked and each lookup by hash in a decision log directory, not a hashing, and refuses /storms without the token', async () => {
     const logDir = join(dir, 'upload-log');
     const image = await readFile(new URL('../../test-vectors/images/terrain-333x250.jpg', import.meta.url));
     const path = join(dir, 'upload.snap');
@@ -370,6 +385,19 @@ describe('match storms and the decision log', () => {
       body: form,
     });
     expect(answer.status).toBe(200);
+    // Hashing alone decides nothing: not recorded. The lookup by hash that follows is.
+    const hashForm = new FormData();
+    hashForm.append('photo', new Blob([image]), 'a.jpg');
+    const hashed = await fetch(`${base}/h/hash?types=md5`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}` },
+      body: hashForm,
+    });
+    const { md5: hash } = (await hashed.json()) as { md5: string };
+    const byHash = await fetch(`${base}/m/lookup?signal_type=md5&signal=${hash}`, {
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+    expect(byHash.status).toBe(200);
     await sidecar.close();
     const files = await readdir(logDir);
     const records = (await readFile(join(logDir, files[0]!), 'utf8'))
@@ -383,9 +411,16 @@ describe('match storms and the decision log', () => {
         matched: true,
         matches: [expect.objectContaining({ entryId: '5' })],
       }),
+      expect.objectContaining({
+        seq: 2,
+        kind: 'decision',
+        matched: true,
+        query: { algorithm: 'md5', hash },
+        matches: [expect.objectContaining({ entryId: '5' })],
+      }),
     ]);
     expect(records[0]!.contentId).toBeUndefined();
-    expect(verifyLog([logDir])).toMatchObject({ ok: true, records: 1 });
+    expect(verifyLog([logDir])).toMatchObject({ ok: true, records: 2 });
   });
 
   it('refuses a decision log beside a matcher of the caller, or given twice', async () => {

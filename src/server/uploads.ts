@@ -122,7 +122,13 @@ function hashUpload(
   input: ImageInput,
   types: AlgorithmName[] | undefined,
 ): Promise<ImageMatchResult> {
-  return matcher.matchImage(input, { algorithms: types ?? ALGORITHM_NAMES, dihedral: false, trim: false });
+  // Hashes only: the client looks them up next (`/m/raw_lookup`), and that lookup is the decision.
+  return matcher.matchImage(input, {
+    algorithms: types ?? ALGORITHM_NAMES,
+    dihedral: false,
+    trim: false,
+    decision: false,
+  });
 }
 
 /** Headers that make what HMA's shapes cannot hold visible: PDQ quality, hashes refused, whether checked. */
