@@ -7,8 +7,6 @@ import { pinInput, checkInput, type PinnedInput } from '../image/input.js';
 import { resolveImageOptions } from '../image/options.js';
 import type { UploadPass, UploadPlan } from '../image/upload.js';
 import { MAX_FIELD_LENGTH, normalizeEntry, type ListEntry, type ListEntryInput } from '../lists/entry.js';
-import { MAX_PACKED_LISTS } from '../search/entry-table.js';
-import { buildPackedTables, buildTable, reindexTable, type MatcherTable } from '../search/tables.js';
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import {
   DEFAULT_MATCH_CONCURRENCY,
@@ -41,7 +39,6 @@ import {
   nonEmpty,
   refuseUnsigned,
   thresholdOption,
-  storeState,
 } from './state.js';
 import { Gate } from './gate.js';
 import { AllowRule, type AllowOutcome } from './allow.js';
@@ -50,8 +47,9 @@ import { rememberSearched, type SearchedQuery } from './searched.js';
 import type { DecisionLog } from '../log/decision-log.js';
 import { decisionContext, logged, loggedLookup } from './logged.js';
 import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js';
-import { chooseLists, type ConnectedStore, listSignature, storeSourceOf } from './store-source.js';
+import { type ConnectedStore, storeSourceOf } from './store-source.js';
 import { checkStormEntry, StormCounter } from './storm.js';
+import { loadSnapshot, loadStore, tablesOf } from './load.js';
 
 type ImageModule = typeof import('../image/upload.js');
 let imageModule: Promise<ImageModule> | undefined;
@@ -155,21 +153,6 @@ export class Matcher {
       options.storm === undefined ? undefined : new StormCounter(options.storm, undefined, options.decisionLog);
   }
 
-  static #tablesOf(entries: readonly ListEntry[], options: ResolvedMatcherOptions): Map<AlgorithmName, MatcherTable> {
-    const grouped = new Map<AlgorithmName, ListEntry[]>();
-    for (const entry of entries) {
-      let group = grouped.get(entry.algorithm);
-      if (group === undefined) {
-        group = [];
-        grouped.set(entry.algorithm, group);
-      }
-      group.push(entry);
-    }
-    const tables = new Map<AlgorithmName, MatcherTable>();
-    for (const [name, group] of grouped) tables.set(name, buildTable(getAlgorithm(name), group, options.search));
-    return tables;
-  }
-
   /**
    * A matcher over `entries` (validated and normalised; a bad entry throws its `HashwardenError`),
    * with the lists' versions and policy from `lists` when given (names unique; thresholds checked
@@ -198,7 +181,7 @@ export class Matcher {
     const normalised: ListEntry[] = [];
     for (const entry of entries) normalised.push(normalizeEntry(entry));
     return new Matcher(
-      nonEmpty(makeState(Matcher.#tablesOf(normalised, resolved), lists), resolved, 'Matcher.fromEntries'),
+      nonEmpty(makeState(tablesOf(normalised, resolved), lists), resolved, 'Matcher.fromEntries'),
       resolved,
     );
   }
@@ -237,7 +220,7 @@ export class Matcher {
     if (store === undefined && (await startsWithSnapshotMagic(path))) {
       if (o.lists !== undefined)
         invalid('no lists option (a snapshot holds the lists it was exported with)', 'options.lists', o.lists);
-      return new Matcher(await Matcher.#loadSnapshot(path, resolved, resolved.minSequence), resolved, {
+      return new Matcher(await loadSnapshot(path, resolved, resolved.minSequence), resolved, {
         path,
         kind: 'snapshot',
         lists: undefined,
@@ -250,84 +233,7 @@ export class Matcher {
       lists: o.lists === undefined ? undefined : Object.freeze([...o.lists]),
       ...(store === undefined ? {} : { store }),
     };
-    return new Matcher((await Matcher.#loadStore(origin, resolved, undefined)) as State, resolved, origin);
-  }
-
-  /**
-   * Reads a store's lists (all enabled ones, or those named) and their entries in one read
-   * transaction. With `unless`, returns undefined when the lists' versions and policy still
-   * give that signature (nothing to reload).
-   */
-  static async #loadStore(
-    origin: Origin,
-    options: ResolvedMatcherOptions,
-    unless: string | undefined,
-  ): Promise<State | undefined> {
-    if (origin.store !== undefined) {
-      const read = await origin.store.readPacked(origin.lists, unless);
-      if (read === undefined) return undefined;
-      const tables = buildPackedTables(read.packed, options.search);
-      return storeState(read.lists, tables, read.signature, options, origin.store.label);
-    }
-    let sqlite: typeof import('../store/store.js');
-    try {
-      sqlite = await import('../store/store.js');
-    } catch (error) {
-      throw new HashwardenError('ERR_MODULE_LOAD', `Cannot load the SQLite store module: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    const store = sqlite.HashStore.open(origin.path, { readonly: true });
-    const label = `SQLite store ${origin.path}`;
-    try {
-      return store.read(() => {
-        const held = sqlite.listHeaders(store);
-        const signature = listSignature(held);
-        if (signature === unless) return undefined;
-        const chosen = chooseLists(held, origin.lists, label);
-        const tables =
-          chosen.length <= MAX_PACKED_LISTS
-            ? buildPackedTables(
-                sqlite.packedEntries(
-                  store,
-                  chosen.map((l) => l.name),
-                ),
-                options.search,
-              )
-            : Matcher.#tablesOf(
-                chosen.flatMap((l) => [...sqlite.matchableEntries(store, l.name)]),
-                options,
-              );
-        return storeState(chosen, tables, signature, options, label);
-      });
-    } finally {
-      store.close();
-    }
-  }
-
-  /**
-   * A snapshot's tables and lists; its signature is the file's identity (a rewrite is a rename).
-   * Every way a matcher loads a snapshot comes here, so each is checked against the trusted keys
-   * and refused (ERR_SNAPSHOT_ROLLBACK) when its sequence is below `floor`.
-   */
-  static async #loadSnapshot(path: string, options: ResolvedMatcherOptions, floor: number): Promise<State> {
-    const { readTrusting } = await import('../snapshot/read.js');
-    // Taken before reading, so a file replaced meanwhile is read again by the next reload; when
-    // it cannot be taken, readSnapshot says why in its own words.
-    const before = await fileSignature(path).catch(() => '');
-    const snapshot = await readTrusting(path, options.trust);
-    if (snapshot.sequence < floor)
-      throw new HashwardenError(
-        'ERR_SNAPSHOT_ROLLBACK',
-        `Snapshot ${path}: sequence ${snapshot.sequence} is lower than ${floor}, the lowest accepted (allowRollback to go back)`,
-      );
-    const search = options.search;
-    const tables =
-      search === undefined
-        ? snapshot.tables
-        : new Map([...snapshot.tables].map(([name, table]) => [name, reindexTable(table, search)]));
-    const lists = new Map(snapshot.lists.map((l) => [l.name, Object.freeze({ ...l })]));
-    return nonEmpty(makeState(tables, lists, before, snapshot.sequence), options, `Snapshot ${path}`);
+    return new Matcher((await loadStore(origin, resolved, undefined)) as State, resolved, origin);
   }
 
   /**
@@ -343,7 +249,7 @@ export class Matcher {
   static async openSnapshot(path: string, options?: MatcherOptions): Promise<Matcher> {
     if (typeof path !== 'string' || path.length === 0) invalid('path of a snapshot', 'path', path);
     const resolved = resolveMatcherOptions(options);
-    return new Matcher(await Matcher.#loadSnapshot(path, resolved, resolved.minSequence), resolved, {
+    return new Matcher(await loadSnapshot(path, resolved, resolved.minSequence), resolved, {
       path,
       kind: 'snapshot',
       lists: undefined,
@@ -383,7 +289,7 @@ export class Matcher {
     );
     let state: State | undefined;
     try {
-      state = await follower.next((path) => Matcher.#loadSnapshot(path, resolved, resolved.minSequence));
+      state = await follower.next((path) => loadSnapshot(path, resolved, resolved.minSequence));
     } catch (error) {
       await follower.close(undefined);
       throw error;
@@ -441,14 +347,14 @@ export class Matcher {
         const current = this.#state;
         let next: State | undefined;
         if (follower !== undefined) {
-          next = await follower.next((path) => Matcher.#loadSnapshot(path, this.#options, this.#reloadFloor(current)));
+          next = await follower.next((path) => loadSnapshot(path, this.#options, this.#reloadFloor(current)));
         } else if (origin.kind === 'snapshot') {
           next =
             (await fileSignature(origin.path)) === current.signature
               ? undefined
-              : await Matcher.#loadSnapshot(origin.path, this.#options, this.#reloadFloor(current));
+              : await loadSnapshot(origin.path, this.#options, this.#reloadFloor(current));
         } else {
-          next = await Matcher.#loadStore(origin, this.#options, current.signature);
+          next = await loadStore(origin, this.#options, current.signature);
         }
         if (next !== undefined) this.#state = next;
         follower?.report({
