@@ -47,9 +47,11 @@ function inputArgs(container: VideoContainer, maxPixels: number, path: string): 
     VIDEO_CONTAINERS.join(','),
     '-codec_whitelist',
     [...VIDEO_DECODERS, ...COMPANION_DECODERS].join(','),
-    // The decoder refuses a frame above the limit, met mid-stream after the probe saw a small one.
+    // The decoder refuses a frame far above the limit, met mid-stream after the probe saw a small
+    // one. Twice the limit: its buffers are aligned larger than the frame (160 × 120 H.264 asks
+    // for 192 × 120), and the exact check is hash.ts's, on the probed size.
     '-max_pixels',
-    String(maxPixels),
+    String(Math.min(2 * maxPixels, 2 ** 31 - 1)),
     '-f',
     container,
     // `file:` keeps a path that starts with `-` or names a protocol (`http:…`) a plain file path.
@@ -156,6 +158,19 @@ function run(binary: string, args: readonly string[], options: RunOptions): Prom
   });
 }
 
+/** What FFmpeg's decoder says when a frame is above `-max_pixels`. */
+const PIXEL_LIMIT_MESSAGE = 'exceeds specified max pixel count';
+
+/**
+ * The code of a failed run: a frame above the pixel limit is `ERR_IMAGE_TOO_LARGE`, a decoder
+ * outside the lists (the file is well formed, hashwarden does not open it) `ERR_UNSUPPORTED_FORMAT`,
+ * anything else `ERR_IMAGE_DECODE`.
+ */
+function failureCode(stderr: string): 'ERR_IMAGE_TOO_LARGE' | 'ERR_UNSUPPORTED_FORMAT' | 'ERR_IMAGE_DECODE' {
+  if (stderr.includes(PIXEL_LIMIT_MESSAGE)) return 'ERR_IMAGE_TOO_LARGE';
+  return stderr.includes('not on whitelist') ? 'ERR_UNSUPPORTED_FORMAT' : 'ERR_IMAGE_DECODE';
+}
+
 /** The message's tail: what FFmpeg said, on one line, or that it said nothing. */
 function said(stderr: string): string {
   return stderr === '' ? 'no message' : stderr.replace(/\s*\n\s*/g, ' | ');
@@ -169,7 +184,8 @@ function timeout(seconds: number): HashwardenError {
  * ffprobe's description of the video at `path` (JSON text): the container's duration, each
  * stream's kind, codec, size, frame rates, duration and whether it is an attached picture.
  * `ERR_IMAGE_DECODE` when ffprobe fails (the bytes looked like `container` but it cannot read
- * them: truncated, corrupt), with what it said.
+ * them: truncated, corrupt), with what it said; `ERR_UNSUPPORTED_FORMAT` for a stream whose
+ * decoder is not allowed; `ERR_IMAGE_TOO_LARGE` for a frame far above `maxPixels`.
  */
 export async function probeVideo(
   ffprobe: string,
@@ -204,11 +220,11 @@ export async function probeVideo(
     },
   });
   if (end.timedOut) throw timeout(limits.timeoutSeconds);
-  if (end.code !== 0) {
-    // A decoder outside the lists: the file is well formed, hashwarden does not open it.
-    const code = end.stderr.includes('not on whitelist') ? 'ERR_UNSUPPORTED_FORMAT' : 'ERR_IMAGE_DECODE';
-    throw new HashwardenError(code, `ffprobe cannot read the ${container} video: ${said(end.stderr)}`);
-  }
+  if (end.code !== 0)
+    throw new HashwardenError(
+      failureCode(end.stderr),
+      `ffprobe cannot read the ${container} video: ${said(end.stderr)}`,
+    );
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -231,7 +247,8 @@ export interface DecodePlan {
  * (FFmpeg's `select` on the decoded frame count, the reference's rule), converted to RGB24 at
  * `plan.width × plan.height`: each frame is given to `onFrame` as it completes, with its index
  * among the kept frames (the buffer is reused: copy what you keep). A throw from `onFrame` stops
- * FFmpeg and rejects with it. `ERR_IMAGE_TIMEOUT` past the deadline; `ERR_IMAGE_DECODE` when
+ * FFmpeg and rejects with it. `ERR_IMAGE_TIMEOUT` past the deadline; `ERR_IMAGE_TOO_LARGE` for a
+ * frame the decoder finds above twice `maxPixels`; `ERR_IMAGE_DECODE` when
  * FFmpeg exits with an error or reports one (a truncated or corrupt stream decodes in part and
  * says so: refused, so a damaged copy cannot pass with a hash of half its frames), or leaves a
  * partial frame.
@@ -294,7 +311,7 @@ export async function decodeFrames(
   if (end.timedOut) throw timeout(plan.timeoutSeconds);
   if (end.code !== 0 || end.stderr !== '')
     throw new HashwardenError(
-      'ERR_IMAGE_DECODE',
+      failureCode(end.stderr),
       `FFmpeg could not decode the video${end.code === 0 ? '' : ` (exit ${end.code ?? end.signal})`}: ${said(end.stderr)}`,
     );
   if (filled !== 0) throw new HashwardenError('ERR_IMAGE_DECODE', 'FFmpeg ended in the middle of a frame');
