@@ -256,11 +256,12 @@ const AT = {
 } as const;
 
 /**
- * Most pixels the kernel takes. Its memory grows to about 8 bytes per pixel and never shrinks, so
- * a larger luma buffer given to {@link pdqCoefficients} is filtered in JavaScript instead
- * (`pdqRgba` never needs more than 512 × 512).
+ * Most pixels the kernel takes: a 1080p video frame (1920 × 1088, its coded height), which
+ * {@link pdqRgbFrame} hashes whole: 22 ms of a core a 1080p frame instead of 60 (docs/video.md).
+ * Its memory grows to about 8 bytes per pixel (17 MB here) and never shrinks, so a larger luma
+ * buffer is filtered in JavaScript instead (`pdqRgba` never needs more than 512 × 512).
  */
-const KERNEL_MAX_PIXELS = 1 << 20;
+const KERNEL_MAX_PIXELS = 1920 * 1088;
 
 /**
  * The WebAssembly kernel (pdq.wat), or null without WebAssembly (the JavaScript path then runs);

@@ -23,16 +23,19 @@ export const MAX_SECONDS_PER_HASH = 3600;
 export const DEFAULT_VIDEO_MAX_BYTES = 1024 * 1024 * 1024;
 
 /**
- * Default longest video: one hour, as the container or the frames count it (frame number over
- * frame rate). Longer uploads are rare in a user-content path, and decoding an hour of 1080p takes
- * minutes of a core; a service taking films raises it, and `timeoutSeconds` with it.
+ * Default longest video: 20 minutes, as the container or the frames count it (frame number over
+ * frame rate): beyond nearly every clip a user uploads, and decoding 20 minutes of 1080p30 takes
+ * about 3.5 minutes of a core (FFmpeg's H.264 decoder gives ~175 frames a second a core at 1080p:
+ * docs/video.md), inside the default timeout with room for a busy machine. A service taking films
+ * raises it, and `timeoutSeconds` with it.
  */
-export const DEFAULT_VIDEO_MAX_DURATION_SECONDS = 3600;
+export const DEFAULT_VIDEO_MAX_DURATION_SECONDS = 1200;
 
 /**
  * Default most frames hashed: 108,000, every frame of an hour at 30 fps (with `secondsPerHash` 0)
- * or 30 hours at the default one a second. Each hashed frame costs a PDQ (milliseconds) and about
- * 150 bytes of result.
+ * or 30 hours at the default one a second: above what the duration limit lets through at common
+ * rates, a bound of its own for a stream whose timestamps lie. Each hashed frame costs a PDQ
+ * (milliseconds) and about 150 bytes of result.
  */
 export const DEFAULT_VIDEO_MAX_FRAMES = 108_000;
 
@@ -44,9 +47,10 @@ export const DEFAULT_VIDEO_MAX_FRAMES = 108_000;
 export const DEFAULT_VIDEO_MAX_PIXELS = 4096 * 2160;
 
 /**
- * Default wall-clock budget of one call, probe and decode together: 600 s, a margin over decoding
- * an hour of 1080p30 at the ~1,000 frames a second one core of FFmpeg gives (docs/video.md). On
- * expiry FFmpeg is stopped (SIGTERM, then SIGKILL) and reaped.
+ * Default wall-clock budget of one call, probe and decode together: 600 s, about three times what
+ * a 20-minute 1080p30 clip (the duration limit) takes to decode on one core, so a loaded machine
+ * still finishes it; a file that decodes slower than that (absurd frame counts, hostile streams)
+ * is stopped: SIGTERM, then SIGKILL, and reaped.
  */
 export const DEFAULT_VIDEO_TIMEOUT_SECONDS = 600;
 
@@ -83,7 +87,7 @@ export interface HashVideoOptions {
   readonly downsampleFrameDimension?: number;
   /** Refuse inputs larger than this many bytes (`ERR_IMAGE_TOO_LARGE`). Default 1 GiB. */
   readonly maxBytes?: number;
-  /** Refuse videos longer than this many seconds (`ERR_IMAGE_TOO_LARGE`). Default 3600. */
+  /** Refuse videos longer than this many seconds (`ERR_IMAGE_TOO_LARGE`). Default 1200. */
   readonly maxDurationSeconds?: number;
   /** Refuse videos that would give more hashed frames than this (`ERR_IMAGE_TOO_LARGE`). Default 108,000. */
   readonly maxFrames?: number;
