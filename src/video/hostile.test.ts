@@ -128,6 +128,22 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hostile videos' : `hostile videos [
     expect(message).toMatch(/no video stream \(streams: audio\)/);
   });
 
+  it('refuses a file whose only picture is cover art as ERR_UNSUPPORTED_FORMAT', async () => {
+    const cover = makeVideo(dir, 'cover.jpg', [...testPattern('64x64', 1, 1), '-frames:v', '1']);
+    const song = makeVideo(dir, 'song.m4a', [
+      ...['-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-i', cover],
+      ...['-map', '0', '-map', '1', '-c:a', 'aac', '-c:v', 'mjpeg', '-disposition:v:0', 'attached_pic'],
+    ]);
+    const { code, message } = await refusal(song);
+    expect(code).toBe('ERR_UNSUPPORTED_FORMAT');
+    expect(message).toMatch(/no video stream \(streams: audio, video\)/);
+  });
+
+  it('refuses a video whose codec is not allowed (FFV1 in Matroska) as ERR_UNSUPPORTED_FORMAT', async () => {
+    const ffv1 = makeVideo(dir, 'lossless.mkv', [...testPattern('64x64', 5, 1), '-c:v', 'ffv1']);
+    expect((await refusal(ffv1)).code).toBe('ERR_UNSUPPORTED_FORMAT');
+  });
+
   it('refuses a truncated MP4 as ERR_IMAGE_DECODE with what FFmpeg said, its index first or last', async () => {
     const bytes = readFileSync(clip);
     const half = bytes.subarray(0, Math.floor(bytes.length / 2));
