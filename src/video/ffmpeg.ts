@@ -10,7 +10,7 @@
  * The flags and why each is there: docs/video.md.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { HashwardenError } from '../errors.js';
+import { type ErrorCode, HashwardenError } from '../errors.js';
 import {
   COMPANION_DECODERS,
   VIDEO_CONTAINERS,
@@ -162,12 +162,15 @@ function run(binary: string, args: readonly string[], options: RunOptions): Prom
 const PIXEL_LIMIT_MESSAGE = 'exceeds specified max pixel count';
 
 /**
- * The code of a failed run: a frame above the pixel limit is `ERR_IMAGE_TOO_LARGE`, a decoder
+ * The code of a failed run: a frame above the pixel limit is `ERR_IMAGE_TOO_LARGE`, an FFmpeg
+ * older than 5.1 `ERR_MISSING_DEPENDENCY` (FFmpeg's words say which option it lacks), a decoder
  * outside the lists (the file is well formed, hashwarden does not open it) `ERR_UNSUPPORTED_FORMAT`,
  * anything else `ERR_IMAGE_DECODE`.
  */
-function failureCode(stderr: string): 'ERR_IMAGE_TOO_LARGE' | 'ERR_UNSUPPORTED_FORMAT' | 'ERR_IMAGE_DECODE' {
+function failureCode(stderr: string): ErrorCode {
   if (stderr.includes(PIXEL_LIMIT_MESSAGE)) return 'ERR_IMAGE_TOO_LARGE';
+  // FFmpeg before 5.1 has no -fps_mode: the program is there, but not one hashwarden can use.
+  if (stderr.includes("Unrecognized option 'fps_mode'")) return 'ERR_MISSING_DEPENDENCY';
   return stderr.includes('not on whitelist') ? 'ERR_UNSUPPORTED_FORMAT' : 'ERR_IMAGE_DECODE';
 }
 

@@ -95,6 +95,8 @@ function tooLarge(message: string): HashwardenError {
 
 /** The file FFmpeg reads, and how to let go of it. */
 interface Staged {
+  /** How messages name the video: its path, or "The input" for bytes. */
+  readonly name: string;
   readonly path: string;
   readonly bytes: number;
   readonly container: VideoContainer;
@@ -140,7 +142,7 @@ async function stage(input: Uint8Array | string, options: ResolvedVideoOptions):
     } catch (error) {
       throw readError(input, error);
     }
-    return { path: input, bytes: size, container, ...digests, release: async () => {} };
+    return { name, path: input, bytes: size, container, ...digests, release: async () => {} };
   }
   const md5 = createHash('md5').update(input).digest('hex');
   const sha256 = createHash('sha256').update(input).digest('hex');
@@ -149,7 +151,7 @@ async function stage(input: Uint8Array | string, options: ResolvedVideoOptions):
   try {
     const path = join(dir, 'input');
     await writeFile(path, input, { mode: 0o600, flag: 'wx' });
-    return { path, bytes: size, container, md5, sha256, release };
+    return { name, path, bytes: size, container, md5, sha256, release };
   } catch (error) {
     await release();
     throw new HashwardenError('ERR_INPUT_READ', `Cannot stage the video for FFmpeg: ${(error as Error).message}`, {
@@ -204,7 +206,7 @@ export async function hashVideo(
 async function hashStaged(staged: Staged, o: ResolvedVideoOptions, deadline: number): Promise<VideoHashResult> {
   const { maxPixels, timeoutSeconds } = o;
   const json = await probeVideo(o.ffprobe, staged.path, staged.container, { maxPixels, deadline, timeoutSeconds });
-  const probe = readProbe(json, staged.container);
+  const probe = readProbe(json, staged.name);
   const { width, height, frameRate } = probe;
   if (width * height > maxPixels)
     throw tooLarge(`The video's frames are ${width} × ${height}, above the limit of ${maxPixels} pixels`);

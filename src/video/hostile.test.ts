@@ -183,6 +183,18 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hostile videos' : `hostile videos [
     expect(message).toMatch(/HASHWARDEN_FFMPEG/);
   });
 
+  it('says an FFmpeg before 5.1 (no -fps_mode) cannot be used: ERR_MISSING_DEPENDENCY with its words', async () => {
+    const ffmpegPath = join(dir, 'old-ffmpeg');
+    writeFileSync(
+      ffmpegPath,
+      `#!${process.execPath}\nprocess.stderr.write("Unrecognized option 'fps_mode'.\\nError splitting the argument list: Option not found\\n");\nprocess.exitCode = 1;\n`,
+    );
+    chmodSync(ffmpegPath, 0o700);
+    const { code, message } = await refusal(clip, { ffmpegPath, ffprobePath: 'ffprobe' });
+    expect(code).toBe('ERR_MISSING_DEPENDENCY');
+    expect(message).toMatch(/fps_mode/);
+  });
+
   it.each([
     ['stops FFmpeg at the deadline (ERR_IMAGE_TIMEOUT) and reaps it', false],
     ['kills an FFmpeg that ignores SIGTERM with SIGKILL after the grace, and reaps it', true],
