@@ -101,6 +101,16 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hashVideo' : `hashVideo [${SKIP_NO_
     expect((await hashVideo(mkv)).container).toBe('matroska');
   });
 
+  it('keeps whole frames when the stream changes size midway (two MPEG-TS files joined)', async () => {
+    const small = makeVideo(dir, 'small.ts', [...testPattern('160x120', 25, 2), '-pix_fmt', 'yuv420p']);
+    const large = makeVideo(dir, 'large.ts', [...testPattern('320x240', 25, 2), '-pix_fmt', 'yuv420p']);
+    const joined = Buffer.concat([readFileSync(small), readFileSync(large)]);
+    const video = await hashVideo(joined);
+    expect(video.container).toBe('mpegts');
+    expect([video.hashedWidth, video.hashedHeight]).toEqual([160, 120]);
+    expect(video.frames.map((f) => f.frame)).toEqual([0, 25, 50, 75]);
+  });
+
   it("writes the reference's lines and pytx's JSON, both read back to the same frames", async () => {
     const { frames } = await hashVideo(clip);
     expect(parseVpdqLines(formatVpdqLines(frames))).toEqual(frames);

@@ -6,6 +6,7 @@
  * and no process is left behind; an absent FFmpeg is `ERR_MISSING_DEPENDENCY` saying how to
  * install it.
  */
+import { execFileSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -169,6 +170,17 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hostile videos' : `hostile videos [
     expect((await refusal(clip, { maxDurationSeconds: 3 })).code).toBe('ERR_IMAGE_TOO_LARGE');
     expect((await refusal(clip, { maxFrames: 3 })).code).toBe('ERR_IMAGE_TOO_LARGE');
     expect((await hashVideo(clip, { maxFrames: 4, maxDurationSeconds: 4 })).frames).toHaveLength(4);
+  });
+
+  it('holds the duration and frame limits while decoding when the container declares no duration', async () => {
+    // Matroska written to a pipe: FFmpeg cannot go back to write the duration.
+    const bytes = execFileSync('ffmpeg', [
+      ...['-nostdin', '-v', 'error', ...testPattern('160x120', 25, 4), '-pix_fmt', 'yuv420p'],
+      ...['-f', 'matroska', 'pipe:1'],
+    ]);
+    expect((await hashVideo(bytes)).durationSeconds).toBeNaN();
+    expect((await refusal(bytes, { maxDurationSeconds: 2 })).message).toMatch(/runs past 2 s \(frame 75 at 25 fps\)/);
+    expect((await refusal(bytes, { maxFrames: 2 })).message).toMatch(/more than 2 hashed frames/);
   });
 
   it('refuses a missing file as ERR_INPUT_READ', async () => {
