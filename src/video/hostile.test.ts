@@ -7,11 +7,12 @@
  * install it.
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
+import { mulberry32 } from '../testing/prng.js';
 import { HAVE_FFMPEG, makeVideo, SKIP_NO_FFMPEG, testPattern } from '../testing/ffmpeg.js';
 import { KILL_GRACE_MS } from './ffmpeg.js';
 import { type HashVideoOptions, hashVideo, resolveVideoOptions, type VideoInput } from './index.js';
@@ -182,6 +183,32 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hostile videos' : `hostile videos [
     expect((await refusal(bytes, { maxDurationSeconds: 2 })).message).toMatch(/runs past 2 s \(frame 75 at 25 fps\)/);
     expect((await refusal(bytes, { maxFrames: 2 })).message).toMatch(/more than 2 hashed frames/);
   });
+
+  it('gives a result or a typed error for random edits of a clip, never another error, and leaves no temporary file', async () => {
+    const original = readFileSync(clip);
+    const random = mulberry32(24);
+    const staged = (): string[] => readdirSync(tmpdir()).filter((f) => /^hashwarden-video-(?!test)/.test(f));
+    const before = staged();
+    const codes = new Set<string>();
+    for (let round = 0; round < 12; round++) {
+      const bytes = Buffer.from(original);
+      // A few bytes anywhere, or a run of them: headers, index and coded frames all get hit.
+      for (let edits = 1 + Math.floor(random() * 8); edits > 0; edits--) {
+        const at = Math.floor(random() * bytes.length);
+        const run = random() < 0.3 ? 1 + Math.floor(random() * 64) : 1;
+        for (let i = at; i < Math.min(bytes.length, at + run); i++) bytes[i] = Math.floor(random() * 256);
+      }
+      try {
+        await hashVideo(bytes, { timeoutSeconds: 20 });
+        codes.add('hashed');
+      } catch (error) {
+        expect(error).toBeInstanceOf(HashwardenError);
+        codes.add((error as HashwardenError).code);
+      }
+    }
+    expect(staged()).toEqual(before);
+    expect([...codes].every((c) => ['hashed', 'ERR_IMAGE_DECODE', 'ERR_UNSUPPORTED_FORMAT'].includes(c))).toBe(true);
+  }, 120_000);
 
   it('refuses a missing file as ERR_INPUT_READ', async () => {
     expect((await refusal(join(dir, 'absent.mp4'))).code).toBe('ERR_INPUT_READ');
