@@ -10,6 +10,7 @@ import { HashwardenError } from '../errors.js';
 
 /** The FFmpeg demuxers a video may be read with, by the container its bytes show. */
 export const VIDEO_CONTAINERS = ['mov', 'matroska', 'avi', 'mpegts', 'flv', 'asf'] as const;
+/** One of {@link VIDEO_CONTAINERS}: the FFmpeg demuxer a video is read with. */
 export type VideoContainer = (typeof VIDEO_CONTAINERS)[number];
 
 /**

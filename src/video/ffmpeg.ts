@@ -240,8 +240,11 @@ export interface DecodePlan {
   readonly height: number;
   /** FFmpeg stops after this many kept frames (one more than the limit: so a video above it is seen). */
   readonly maxOutputFrames: number;
+  /** The pixel limit a frame must stay within (the decoder stops one above twice it). */
   readonly maxPixels: number;
+  /** Absolute time (ms since the epoch) past which FFmpeg is stopped. */
   readonly deadline: number;
+  /** The call's timeout, for the message. */
   readonly timeoutSeconds: number;
 }
 
