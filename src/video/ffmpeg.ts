@@ -174,9 +174,15 @@ function failureCode(stderr: string): ErrorCode {
   return stderr.includes('not on whitelist') ? 'ERR_UNSUPPORTED_FORMAT' : 'ERR_IMAGE_DECODE';
 }
 
-/** The message's tail: what FFmpeg said, on one line, or that it said nothing. */
+/**
+ * The message's tail: what FFmpeg said, on one line, or that it said nothing. Its words can quote
+ * the file (a title, a codec tag), so control characters become `?`: a message is logged and
+ * printed, and must not carry escapes or forged lines.
+ */
 function said(stderr: string): string {
-  return stderr === '' ? 'no message' : stderr.replace(/\s*\n\s*/g, ' | ');
+  return stderr === ''
+    ? 'no message'
+    : stderr.replace(/\s*\n\s*/g, ' | ').replace(/[\u0000-\u001f\u007f-\u009f]/g, '?');
 }
 
 function timeout(seconds: number): HashwardenError {

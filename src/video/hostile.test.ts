@@ -226,12 +226,15 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hostile videos' : `hostile videos [
     const ffmpegPath = join(dir, 'old-ffmpeg');
     writeFileSync(
       ffmpegPath,
-      `#!${process.execPath}\nprocess.stderr.write("Unrecognized option 'fps_mode'.\\nError splitting the argument list: Option not found\\n");\nprocess.exitCode = 1;\n`,
+      `#!${process.execPath}\nprocess.stderr.write("\\u001b[31mUnrecognized option 'fps_mode'.\\nError splitting the argument list: Option not found\\n");\nprocess.exitCode = 1;\n`,
     );
     chmodSync(ffmpegPath, 0o700);
     const { code, message } = await refusal(clip, { ffmpegPath, ffprobePath: 'ffprobe' });
     expect(code).toBe('ERR_MISSING_DEPENDENCY');
     expect(message).toMatch(/fps_mode/);
+    // FFmpeg's lines joined on one, no control character left.
+    expect(message).toMatch(/'fps_mode'\. \| Error splitting/);
+    expect(message).not.toMatch(/[\u0000-\u001f]/);
   });
 
   it.each([
