@@ -4,6 +4,7 @@
  * fail rather than skip without it (`.ci/run` installs Debian's ffmpeg).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Whether `ffmpeg` and `ffprobe` run from `PATH`. */
@@ -31,4 +32,23 @@ export function makeVideo(dir: string, name: string, args: readonly string[]): s
 /** lavfi's test pattern: `seconds` long, `size` (`WxH`) at `rate` frames a second. */
 export function testPattern(size: string, rate: number, seconds: number): string[] {
   return ['-f', 'lavfi', '-i', `testsrc=size=${size}:rate=${rate}:duration=${seconds}`];
+}
+
+/**
+ * Points `os.tmpdir()` of this test process (vitest runs each file in a fork of its own) at a new
+ * folder in `dir`, so a test sees every temporary file `hashVideo` stages and none of another
+ * file's; returns the folder and how to put `TMPDIR` back.
+ */
+export function privateTmpdir(dir: string): { readonly path: string; restore(): void } {
+  const path = join(dir, 'tmp');
+  mkdirSync(path);
+  const saved = process.env.TMPDIR;
+  process.env.TMPDIR = path;
+  return {
+    path,
+    restore: () => {
+      if (saved === undefined) delete process.env.TMPDIR;
+      else process.env.TMPDIR = saved;
+    },
+  };
 }

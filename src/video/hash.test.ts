@@ -8,21 +8,25 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HAVE_FFMPEG, makeVideo, SKIP_NO_FFMPEG, testPattern } from '../testing/ffmpeg.js';
+import { HAVE_FFMPEG, makeVideo, privateTmpdir, SKIP_NO_FFMPEG, testPattern } from '../testing/ffmpeg.js';
 import { formatVpdqJson, formatVpdqLines, parseVpdqJson, parseVpdqLines } from './format.js';
 import { hashVideo } from './index.js';
 
 let dir: string;
 let clip: string;
+/** Where hashVideo stages bytes in this file's tests. */
+let staging: ReturnType<typeof privateTmpdir> | undefined;
 
 beforeAll(() => {
   if (!HAVE_FFMPEG) return;
   dir = mkdtempSync(join(tmpdir(), 'hashwarden-video-test-'));
+  staging = privateTmpdir(dir);
   // 4 s at 25 fps, 160 × 120, H.264 with its index (moov) after the data: FFmpeg's default.
   clip = makeVideo(dir, 'clip.mp4', [...testPattern('160x120', 25, 4), '-pix_fmt', 'yuv420p']);
 });
 
 afterAll(() => {
+  staging?.restore();
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -66,11 +70,9 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hashVideo' : `hashVideo [${SKIP_NO_
   });
 
   it('gives the same result for the bytes as for the path, and leaves no temporary file', async () => {
-    const before = readdirSync(tmpdir()).filter((f) => f.startsWith('hashwarden-video-') && !f.includes('test'));
     const fromBytes = await hashVideo(readFileSync(clip));
-    const after = readdirSync(tmpdir()).filter((f) => f.startsWith('hashwarden-video-') && !f.includes('test'));
     expect(fromBytes).toEqual(await hashVideo(clip));
-    expect(after).toEqual(before);
+    expect(readdirSync(staging?.path as string)).toEqual([]);
   });
 
   it('hashes every frame with secondsPerHash 0, and steps ⌊seconds × fps⌋ frames otherwise', async () => {

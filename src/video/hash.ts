@@ -146,7 +146,16 @@ async function stage(input: Uint8Array | string, options: ResolvedVideoOptions):
   }
   const md5 = createHash('md5').update(input).digest('hex');
   const sha256 = createHash('sha256').update(input).digest('hex');
-  const dir = await mkdtemp(join(tmpdir(), 'hashwarden-video-'));
+  const unstaged = (error: unknown): HashwardenError =>
+    new HashwardenError('ERR_INPUT_READ', `Cannot stage the video for FFmpeg: ${(error as Error).message}`, {
+      cause: error,
+    });
+  let dir: string;
+  try {
+    dir = await mkdtemp(join(tmpdir(), 'hashwarden-video-'));
+  } catch (error) {
+    throw unstaged(error);
+  }
   const release = (): Promise<void> => rm(dir, { recursive: true, force: true });
   try {
     const path = join(dir, 'input');
@@ -154,9 +163,7 @@ async function stage(input: Uint8Array | string, options: ResolvedVideoOptions):
     return { name, path, bytes: size, container, md5, sha256, release };
   } catch (error) {
     await release();
-    throw new HashwardenError('ERR_INPUT_READ', `Cannot stage the video for FFmpeg: ${(error as Error).message}`, {
-      cause: error,
-    });
+    throw unstaged(error);
   }
 }
 

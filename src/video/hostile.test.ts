@@ -13,16 +13,19 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { mulberry32 } from '../testing/prng.js';
-import { HAVE_FFMPEG, makeVideo, SKIP_NO_FFMPEG, testPattern } from '../testing/ffmpeg.js';
+import { HAVE_FFMPEG, makeVideo, privateTmpdir, SKIP_NO_FFMPEG, testPattern } from '../testing/ffmpeg.js';
 import { KILL_GRACE_MS } from './ffmpeg.js';
 import { type HashVideoOptions, hashVideo, resolveVideoOptions, type VideoInput } from './index.js';
 
 let dir: string;
 let clip: string;
+/** Where hashVideo stages bytes in this file's tests. */
+let staging: ReturnType<typeof privateTmpdir> | undefined;
 
 beforeAll(() => {
   if (!HAVE_FFMPEG) return;
   dir = mkdtempSync(join(tmpdir(), 'hashwarden-video-test-'));
+  staging = privateTmpdir(dir);
   clip = makeVideo(dir, 'clip.mp4', [
     ...testPattern('160x120', 25, 4),
     '-pix_fmt',
@@ -33,6 +36,7 @@ beforeAll(() => {
 });
 
 afterAll(() => {
+  staging?.restore();
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
 });
 
@@ -187,8 +191,6 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hostile videos' : `hostile videos [
   it('gives a result or a typed error for random edits of a clip, never another error, and leaves no temporary file', async () => {
     const original = readFileSync(clip);
     const random = mulberry32(24);
-    const staged = (): string[] => readdirSync(tmpdir()).filter((f) => /^hashwarden-video-(?!test)/.test(f));
-    const before = staged();
     const codes = new Set<string>();
     for (let round = 0; round < 12; round++) {
       const bytes = Buffer.from(original);
@@ -206,9 +208,21 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hostile videos' : `hostile videos [
         codes.add((error as HashwardenError).code);
       }
     }
-    expect(staged()).toEqual(before);
+    expect(readdirSync(staging?.path as string)).toEqual([]);
     expect([...codes].every((c) => ['hashed', 'ERR_IMAGE_DECODE', 'ERR_UNSUPPORTED_FORMAT'].includes(c))).toBe(true);
   }, 120_000);
+
+  it('stages bytes in os.tmpdir(): one it cannot write to is ERR_INPUT_READ, and nothing is left', async () => {
+    process.env.TMPDIR = join(dir, 'no-such-folder');
+    try {
+      const { code, message } = await refusal(readFileSync(clip));
+      expect(code).toBe('ERR_INPUT_READ');
+      expect(message).toMatch(/Cannot stage the video/);
+    } finally {
+      process.env.TMPDIR = staging?.path;
+    }
+    expect(readdirSync(staging?.path as string)).toEqual([]);
+  });
 
   it('refuses a missing file as ERR_INPUT_READ', async () => {
     expect((await refusal(join(dir, 'absent.mp4'))).code).toBe('ERR_INPUT_READ');
