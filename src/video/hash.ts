@@ -66,6 +66,9 @@ export interface VideoHashResult {
   readonly bytes: number;
 }
 
+/** Longest frame side hashed: the most PDQ takes, and above what the allowed decoders write (MJPEG: 65,535). */
+const MAX_FRAME_SIDE = 2 ** 16;
+
 /** The first bytes of a file, for the container sniff. */
 async function head(path: string): Promise<Uint8Array> {
   const handle = await open(path, 'r');
@@ -215,6 +218,8 @@ async function hashStaged(staged: Staged, o: ResolvedVideoOptions, deadline: num
   const json = await probeVideo(o.ffprobe, staged.path, staged.container, { maxPixels, deadline, timeoutSeconds });
   const probe = readProbe(json, staged.name);
   const { width, height, frameRate } = probe;
+  if (width > MAX_FRAME_SIDE || height > MAX_FRAME_SIDE)
+    throw tooLarge(`The video's frames are ${width} × ${height}, a side above ${MAX_FRAME_SIDE} pixels`);
   if (width * height > maxPixels)
     throw tooLarge(`The video's frames are ${width} × ${height}, above the limit of ${maxPixels} pixels`);
   if (probe.durationSeconds > o.maxDurationSeconds)
