@@ -1,7 +1,8 @@
 /**
  * Bundles the package's JavaScript with esbuild: one module per entry (the core, `hashwarden/image`,
  * `hashwarden/sqlite`, `hashwarden/postgres`, the upload guards `hashwarden/express`, `/fastify` and `/web`, the sidecar
- * `hashwarden/server`, the connectors `hashwarden/exchanges`, the seen store `hashwarden/seen`, the CLI)
+ * `hashwarden/server`, the connectors `hashwarden/exchanges`, the seen store `hashwarden/seen`, vPDQ video
+ * hashing `hashwarden/video`, the CLI)
  * plus chunks they share, so each class exists once whichever entry
  * loaded it (`HashwardenError` from `hashwarden/sqlite` is the core's). tsc writes only the type
  * declarations (tsconfig.build.json). Why bundle: a fresh process imports the core in about half
@@ -32,6 +33,7 @@ await build({
     'server/index.ts',
     'exchanges/index.ts',
     'seen/index.ts',
+    'video/index.ts',
     'lists/read-worker.ts',
     'image/hash-worker.ts',
     'seen/find-worker.ts',

@@ -33,6 +33,7 @@ const ENTRIES = [
   'hashwarden/server',
   'hashwarden/exchanges',
   'hashwarden/seen',
+  'hashwarden/video',
 ] as const;
 /** A value each entry exports, by which the test knows it loaded the entry asked for. */
 const MAIN_EXPORT = [
@@ -46,6 +47,7 @@ const MAIN_EXPORT = [
   'createServer',
   'syncExchange',
   'SeenStore',
+  'hashVideo',
 ];
 
 /**

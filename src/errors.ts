@@ -6,15 +6,22 @@
 
 /** The stable error codes. New codes may be added; existing ones never change meaning. */
 export const ERROR_CODES = [
-  /** The bytes are not an allowed image format (SVG and PDF are refused by default). */
+  /**
+   * The bytes are not an allowed image format (SVG and PDF are refused by default); for a video
+   * (`hashwarden/video`): empty, not a container of the list, no video stream (audio only), or a
+   * codec not allowed.
+   */
   'ERR_UNSUPPORTED_FORMAT',
-  /** The input exceeds the byte limit (a stream: at the chunk that crosses it) or the pixel limit. */
+  /**
+   * The input exceeds the byte limit (a stream: at the chunk that crosses it) or the pixel limit; a
+   * video also its duration or frame limit.
+   */
   'ERR_IMAGE_TOO_LARGE',
-  /** The image decoder failed: corrupt or truncated data. */
+  /** The image decoder (or FFmpeg, for a video) failed: corrupt or truncated data. */
   'ERR_IMAGE_DECODE',
   /**
    * Decoding took longer than the configured timeout, or a streamed input did not end within it
-   * (stalled or trickling: the stream was stopped).
+   * (stalled or trickling: the stream was stopped); a video's FFmpeg is stopped and reaped.
    */
   'ERR_IMAGE_TIMEOUT',
   /**
@@ -23,7 +30,7 @@ export const ERROR_CODES = [
    * (locked, read from already, ended, destroyed, passed to another call).
    */
   'ERR_INPUT_READ',
-  /** A hash value does not parse for its algorithm (bad hex, wrong length). */
+  /** A hash value does not parse for its algorithm (bad hex, wrong length), or vPDQ text does not parse. */
   'ERR_HASH_FORMAT',
   /** The algorithm name is not one hashwarden knows. */
   'ERR_UNKNOWN_ALGORITHM',
@@ -34,8 +41,9 @@ export const ERROR_CODES = [
   /** An optional module (sharp, better-sqlite3) could not be loaded. */
   'ERR_MODULE_LOAD',
   /**
-   * An optional package a feature needs is not installed (better-sqlite3, for the SQLite store);
-   * the message names the package and the command that installs it.
+   * An optional package a feature needs is not installed (better-sqlite3, for the SQLite store), or
+   * a program (FFmpeg's `ffmpeg` and `ffprobe`, for `hashwarden/video`) cannot be started; the message
+   * names the package and the command that installs it.
    */
   'ERR_MISSING_DEPENDENCY',
   /** A snapshot file is not a snapshot, or its layout is inconsistent. */

@@ -24,6 +24,7 @@ const ENTRIES = {
   'hashwarden/server': 'src/server/index.ts',
   'hashwarden/exchanges': 'src/exchanges/index.ts',
   'hashwarden/seen': 'src/seen/index.ts',
+  'hashwarden/video': 'src/video/index.ts',
 } as const;
 type Entry = keyof typeof ENTRIES;
 

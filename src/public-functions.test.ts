@@ -21,6 +21,7 @@ const ENTRIES = {
   'hashwarden/web': './web/index.js',
   'hashwarden/exchanges': './exchanges/index.js',
   'hashwarden/seen': './seen/index.js',
+  'hashwarden/video': './video/index.js',
 } as const;
 
 /** Longest a call may take before it counts as a hang. */

@@ -67,15 +67,48 @@ function lumaAt(data: Uint8Array | Uint8ClampedArray, q: number): number {
   );
 }
 
-/** Luminance of RGBA pixels (alpha ignored, as the reference reads only R, G and B), row-major. */
-export function pdqLuma(data: Uint8Array | Uint8ClampedArray, width: number, height: number): Float32Array {
+/**
+ * Luminance of pixels of `channels` bytes each, R, G and B first (alpha or padding ignored, as the
+ * reference reads only R, G and B), row-major; the sides and length checked.
+ */
+function lumaOf(data: Uint8Array | Uint8ClampedArray, width: number, height: number, channels: 3 | 4): Float32Array {
   integerInRange(width, 1, 2 ** 16, 'width');
   integerInRange(height, 1, 2 ** 16, 'height');
-  if (data.length !== width * height * 4)
-    throw new RangeError(`Expected ${width * height * 4} bytes of RGBA for data but received ${data.length}`);
+  if (!(data instanceof Uint8Array || data instanceof Uint8ClampedArray))
+    throw new TypeError(`Expected Uint8Array for data but received ${typeof data}`);
+  if (data.length !== width * height * channels)
+    throw new RangeError(
+      `Expected ${width * height * channels} bytes of ${channels === 4 ? 'RGBA' : 'RGB'} for data but received ${data.length}`,
+    );
   const luma = new Float32Array(width * height);
-  for (let p = 0, q = 0; p < luma.length; p++, q += 4) luma[p] = lumaAt(data, q);
+  for (let p = 0, q = 0; p < luma.length; p++, q += channels) luma[p] = lumaAt(data, q);
   return luma;
+}
+
+/** Luminance of RGBA pixels (alpha ignored, as the reference reads only R, G and B), row-major. */
+export function pdqLuma(data: Uint8Array | Uint8ClampedArray, width: number, height: number): Float32Array {
+  return lumaOf(data, width, height, 4);
+}
+
+/**
+ * Luminance of packed RGB pixels (3 bytes each, as FFmpeg's `rgb24` gives a video frame), row-major:
+ * the same single-precision steps as {@link pdqLuma}, which takes RGBA.
+ */
+export function pdqLumaRgb(data: Uint8Array, width: number, height: number): Float32Array {
+  return lumaOf(data, width, height, 3);
+}
+
+/**
+ * PDQ of one RGB video frame as vPDQ hashes it (facebook/ThreatExchange vpdq/cpp, pdqbufferhasher:
+ * `fillFloatLumaFromRGB`, then `pdqHash256FromFloatLuma`): the luma of every pixel at the frame's
+ * own size. Unlike {@link pdqRgba} there is no 512 × 512 reduction first: that step belongs to the
+ * photo hasher's file loading, and vPDQ's frames never pass through it (with it, a 1080 × 1080
+ * frame lands 8–38 bits from Meta's hashes). A side under 5 pixels gives an all-zero hash of
+ * quality 0, as in the reference.
+ */
+export function pdqRgbFrame(data: Uint8Array, width: number, height: number): PdqResult {
+  const coefficients = pdqCoefficients(pdqLumaRgb(data, width, height), width, height);
+  return { hash: pdqHashFromCoefficients(coefficients.dct), ...coefficients };
 }
 
 /** Box filter of `window` along one row of `length` values from `start` (the reference's box1DFloat). */
@@ -223,11 +256,12 @@ const AT = {
 } as const;
 
 /**
- * Most pixels the kernel takes. Its memory grows to about 8 bytes per pixel and never shrinks, so
- * a larger luma buffer given to {@link pdqCoefficients} is filtered in JavaScript instead
- * (`pdqRgba` never needs more than 512 × 512).
+ * Most pixels the kernel takes: a 1080p video frame (1920 × 1088, its coded height), which
+ * {@link pdqRgbFrame} hashes whole: 22 ms of a core a 1080p frame instead of 60 (docs/video.md).
+ * Its memory grows to about 8 bytes per pixel (17 MB here) and never shrinks, so a larger luma
+ * buffer is filtered in JavaScript instead (`pdqRgba` never needs more than 512 × 512).
  */
-const KERNEL_MAX_PIXELS = 1 << 20;
+const KERNEL_MAX_PIXELS = 1920 * 1088;
 
 /**
  * The WebAssembly kernel (pdq.wat), or null without WebAssembly (the JavaScript path then runs);

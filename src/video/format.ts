@@ -1,0 +1,250 @@
+/**
+ * The two text forms of a vPDQ hash, each written and read back:
+ * - the reference CLI's lines (facebook/ThreatExchange vpdq/cpp `vpdq-hash-video`, vpdqio.cpp):
+ *   one frame a line, `frameNumber,quality,pdqHex,seconds` with the seconds to 3 decimals;
+ * - python-threatexchange's signal string (extensions/vpdq/vpdq_util.py, `vpdq_to_json`): a JSON
+ *   array of `"pdqHex,quality,timestamp"` strings, the timestamp as Python's `format(t, '.3')`
+ *   prints it (3 significant digits: `18.8`, `1.23e+02`), no frame numbers. Its older form, an
+ *   object keyed by frame number (`{"0": {"quality": 100, "hash": …, "timestamp": 0.0}}`), is read too.
+ * Parsing is for text from anywhere (a list, a partner, an attacker): every field is checked and a
+ * bad one is `ERR_HASH_FORMAT` naming the line or item, within a bound on the count.
+ */
+import { HashwardenError } from '../errors.js';
+import { integerInRange, invalid } from '../validate.js';
+import { DEFAULT_VIDEO_MAX_FRAMES } from './options.js';
+
+/** One frame of a vPDQ hash as text carries it: the line form has frame numbers, pytx's JSON does not. */
+export interface VpdqFeature {
+  /** The frame's number (absent in python-threatexchange's JSON form). */
+  readonly frame?: number;
+  /** PDQ quality, 0–100. */
+  readonly quality: number;
+  /** PDQ hash, 64 lower-case hex digits. */
+  readonly hash: string;
+  /** When the frame shows, in seconds. */
+  readonly seconds: number;
+}
+
+/** Options of the parsers. */
+export interface ParseVpdqOptions {
+  /** Most frames accepted (`ERR_HASH_FORMAT` above it). Default 108,000, `hashVideo`'s own limit. */
+  readonly maxFrames?: number;
+}
+
+/** Largest frame number accepted: the reference stores it in an `int`. */
+const MAX_FRAME_NUMBER = 2 ** 31 - 1;
+
+/** Longest a timestamp's text may be: `1e+02`-style or 3 decimals need far fewer characters. */
+const MAX_TIMESTAMP_CHARS = 32;
+
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+const FRAME = /^\d{1,10}$/;
+const QUALITY = /^\d{1,3}$/;
+/** A non-negative decimal, optionally in exponent form, as C's `%.3f` and Python's `float` write it. */
+const SECONDS = /^\d+(\.\d*)?([eE][+-]?\d{1,3})?$/;
+
+function bad(where: string, message: string): never {
+  throw new HashwardenError('ERR_HASH_FORMAT', `vPDQ ${where}: ${message}`);
+}
+
+function checkFeature(feature: VpdqFeature, where: string): void {
+  if (!Number.isInteger(feature.quality) || feature.quality < 0 || feature.quality > 100)
+    invalid('integer between 0 and 100', `${where}.quality`, feature.quality);
+  if (typeof feature.hash !== 'string' || !HEX64.test(feature.hash))
+    invalid('64 hex digits', `${where}.hash`, feature.hash);
+  if (typeof feature.seconds !== 'number' || !Number.isFinite(feature.seconds) || feature.seconds < 0)
+    invalid('non-negative finite number', `${where}.seconds`, feature.seconds);
+}
+
+/**
+ * The reference CLI's lines: `frame,quality,hex,seconds` (seconds to 3 decimals), one a line,
+ * each ending in a newline. Every feature needs its frame number.
+ *
+ * @example
+ * ```ts
+ * await writeFile('clip.txt', formatVpdqLines((await hashVideo('clip.mp4')).frames));
+ * ```
+ */
+export function formatVpdqLines(features: readonly VpdqFeature[]): string {
+  if (!Array.isArray(features)) invalid('array of vPDQ features', 'features', features);
+  return features
+    .map((feature, i) => {
+      integerInRange(feature?.frame, 0, MAX_FRAME_NUMBER, `features[${i}].frame`);
+      checkFeature(feature, `features[${i}]`);
+      return `${feature.frame},${feature.quality},${feature.hash.toLowerCase()},${feature.seconds.toFixed(3)}\n`;
+    })
+    .join('');
+}
+
+function maxFramesOf(options: ParseVpdqOptions | undefined): number {
+  const max = options?.maxFrames;
+  return max === undefined ? DEFAULT_VIDEO_MAX_FRAMES : integerInRange(max, 1, 10_000_000, 'maxFrames');
+}
+
+function parseSeconds(text: string, where: string): number {
+  if (text.length > MAX_TIMESTAMP_CHARS || !SECONDS.test(text))
+    bad(where, 'the timestamp is not a non-negative number');
+  const seconds = Number(text);
+  if (!Number.isFinite(seconds)) bad(where, 'the timestamp is not finite');
+  return seconds;
+}
+
+function parseQuality(text: string, where: string): number {
+  const quality = QUALITY.test(text) ? Number(text) : Number.NaN;
+  if (!(quality <= 100)) bad(where, 'the quality is not an integer between 0 and 100');
+  return quality;
+}
+
+function parseHash(text: string, where: string): string {
+  if (!HEX64.test(text)) bad(where, 'the hash is not 64 hex digits');
+  return text.toLowerCase();
+}
+
+/**
+ * Reads the reference CLI's lines back (blank lines, and a final newline or none, allowed; CRLF
+ * too). Frame numbers must rise strictly, as the reference writes them. `ERR_HASH_FORMAT` for a
+ * line that is not four fields of the right kinds, or for more lines than `maxFrames`.
+ */
+export function parseVpdqLines(text: string, options?: ParseVpdqOptions): VideoFrameFeature[] {
+  if (typeof text !== 'string') invalid('string', 'text', text);
+  const maxFrames = maxFramesOf(options);
+  const out: VideoFrameFeature[] = [];
+  let line = 0;
+  let start = 0;
+  while (start <= text.length) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = text.length;
+    line++;
+    const row = text.slice(start, end).replace(/\r$/, '');
+    start = end + 1;
+    if (row.trim() === '') continue;
+    const where = `line ${line}`;
+    if (out.length >= maxFrames) bad(where, `more than ${maxFrames} frames`);
+    const fields = row.split(',');
+    if (fields.length !== 4) bad(where, `expected frame,quality,hash,seconds but found ${fields.length} fields`);
+    const [frameText, qualityText, hashText, secondsText] = fields as [string, string, string, string];
+    const frame = FRAME.test(frameText) ? Number(frameText) : Number.NaN;
+    if (!(frame <= MAX_FRAME_NUMBER)) bad(where, 'the frame number is not a non-negative integer');
+    const previous = out[out.length - 1];
+    if (previous !== undefined && frame <= previous.frame)
+      bad(where, `frame ${frame} does not follow ${previous.frame}`);
+    out.push({
+      frame,
+      quality: parseQuality(qualityText, where),
+      hash: parseHash(hashText, where),
+      seconds: parseSeconds(secondsText, where),
+    });
+  }
+  return out;
+}
+
+/** A feature read from the line form: it has its frame number. */
+export interface VideoFrameFeature extends VpdqFeature {
+  readonly frame: number;
+}
+
+/**
+ * `seconds` as Python's `format(seconds, '.3')` prints it, which python-threatexchange's
+ * signal string uses: 3 significant digits, fixed notation with at least one decimal from 1e-4
+ * to below 100 (`0.033`, `18.8`, `5.0`), exponent notation outside (`1.23e+02`, `1e-05`).
+ */
+export function pythonTimestamp(seconds: number): string {
+  if (seconds === 0) return '0.0';
+  const [mantissa, exponentText] = seconds.toExponential(2).split('e') as [string, string];
+  const exponent = Number(exponentText);
+  // CPython's rule for the omitted type with a precision: exponent form when the decimal point
+  // would sit more than precision − 1 places in, or 4 or more zeros after it.
+  if (exponent < -4 || exponent >= 2) {
+    const digits = mantissa.replace(/\.?0+$/, '');
+    return `${digits}e${exponent < 0 ? '-' : '+'}${String(Math.abs(exponent)).padStart(2, '0')}`;
+  }
+  const fixed = seconds.toFixed(2 - exponent).replace(/0+$/, '');
+  return fixed.endsWith('.') ? `${fixed}0` : fixed;
+}
+
+/**
+ * python-threatexchange's vPDQ signal string: a JSON array of `"hex,quality,timestamp"`, spaced
+ * as Python's `json.dumps` spaces it, so the text equals what pytx writes for the same frames.
+ *
+ * @example
+ * ```ts
+ * const signal = formatVpdqJson((await hashVideo('clip.mp4')).frames); // ["e271…,100,0.0", …]
+ * ```
+ */
+export function formatVpdqJson(features: readonly VpdqFeature[]): string {
+  if (!Array.isArray(features)) invalid('array of vPDQ features', 'features', features);
+  const items = features.map((feature, i) => {
+    checkFeature(feature, `features[${i}]`);
+    return JSON.stringify(`${feature.hash.toLowerCase()},${feature.quality},${pythonTimestamp(feature.seconds)}`);
+  });
+  return `[${items.join(', ')}]`;
+}
+
+/** One item of the older JSON form: `{"quality": 100, "hash": {"w": [16 words]} or hex, "timestamp": 0.0}`. */
+function legacyItem(key: string, value: unknown, where: string): VideoFrameFeature {
+  if (!FRAME.test(key) || Number(key) > MAX_FRAME_NUMBER) bad(where, 'the key is not a frame number');
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) bad(where, 'not an object');
+  const { quality, hash, timestamp } = value as { quality?: unknown; hash?: unknown; timestamp?: unknown };
+  if (!Number.isInteger(quality) || (quality as number) < 0 || (quality as number) > 100)
+    bad(where, 'the quality is not an integer between 0 and 100');
+  if (typeof timestamp !== 'number' || !Number.isFinite(timestamp) || timestamp < 0)
+    bad(where, 'the timestamp is not a non-negative number');
+  let hex: string;
+  if (typeof hash === 'string') hex = parseHash(hash, where);
+  else {
+    const words = (hash as { w?: unknown } | null)?.w;
+    if (!Array.isArray(words) || words.length !== 16 || !words.every((w) => Number.isInteger(w) && w >= 0 && w < 65536))
+      bad(where, 'the hash is neither 64 hex digits nor 16 16-bit words');
+    // PDQ's Hash256 prints its words from the last to the first, four hex digits each.
+    hex = (words as number[])
+      .map((w) => w.toString(16).padStart(4, '0'))
+      .reverse()
+      .join('');
+  }
+  return { frame: Number(key), quality: quality as number, hash: hex, seconds: timestamp };
+}
+
+/**
+ * Reads python-threatexchange's vPDQ signal string: the JSON array of `"hex,quality,timestamp"`
+ * (frames without numbers), or the older object keyed by frame number (frames with them, in
+ * rising order). An empty string is no frames, as pytx reads it. `ERR_HASH_FORMAT` for text that
+ * is not JSON, not one of the two shapes, an item with a bad field, or more than `maxFrames` items.
+ */
+export function parseVpdqJson(text: string, options?: ParseVpdqOptions): VpdqFeature[] {
+  if (typeof text !== 'string') invalid('string', 'text', text);
+  const maxFrames = maxFramesOf(options);
+  if (text.trim() === '') return [];
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new HashwardenError('ERR_HASH_FORMAT', `vPDQ JSON does not parse: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  if (Array.isArray(parsed)) {
+    if (parsed.length > maxFrames) bad('JSON', `more than ${maxFrames} frames`);
+    return parsed.map((item, i) => {
+      const where = `item ${i}`;
+      if (typeof item !== 'string') bad(where, 'not a "hash,quality,timestamp" string');
+      const fields = item.split(',');
+      if (fields.length !== 3) bad(where, `expected hash,quality,timestamp but found ${fields.length} fields`);
+      const [hashText, qualityText, secondsText] = fields as [string, string, string];
+      return {
+        hash: parseHash(hashText, where),
+        quality: parseQuality(qualityText, where),
+        seconds: parseSeconds(secondsText, where),
+      };
+    });
+  }
+  if (parsed === null || typeof parsed !== 'object')
+    bad('JSON', 'neither an array nor an object keyed by frame number');
+  const entries = Object.entries(parsed as Record<string, unknown>);
+  if (entries.length > maxFrames) bad('JSON', `more than ${maxFrames} frames`);
+  const out = entries.map(([key, value]) => legacyItem(key, value, `frame ${key.slice(0, 20)}`));
+  // An object's integer keys come out in rising order; the check is for the reader of the code.
+  for (let i = 1; i < out.length; i++)
+    if ((out[i] as VideoFrameFeature).frame <= (out[i - 1] as VideoFrameFeature).frame)
+      bad('JSON', 'frames out of order');
+  return out;
+}

@@ -1,0 +1,276 @@
+/**
+ * vPDQ (Meta, facebook/ThreatExchange `vpdq/`): PDQ on the frames of a video sampled every
+ * `secondsPerHash`, each with its frame number, quality and timestamp, as the reference's
+ * `vpdq-hash-video` computes them — frame `n` kept when `n` is a multiple of
+ * ⌊secondsPerHash × average frame rate⌋, converted to RGB24 (optionally scaled square), hashed
+ * whole by the project's PDQ (pdqRgbFrame: no 512-pixel reduction), timestamp `n / frame rate`.
+ * The exact hashes (MD5, SHA-256) are of the file's bytes, as for images. FFmpeg decodes
+ * (ffmpeg.ts); the pixel maths never sees a file.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { formatHex } from '../algorithms/hex.js';
+import { pdqRgbFrame } from '../algorithms/pdq.js';
+import { HashwardenError, readError } from '../errors.js';
+import { invalid } from '../validate.js';
+import { readProbe, SNIFF_BYTES, sniffContainer, type VideoContainer } from './container.js';
+import { decodeFrames, probeVideo } from './ffmpeg.js';
+import { type HashVideoOptions, type ResolvedVideoOptions, resolveVideoOptions } from './options.js';
+
+/**
+ * A video: its bytes (copied at call time, then written to an owner-only temporary file for FFmpeg,
+ * removed before the call settles), or the path of its file (read by FFmpeg itself).
+ */
+export type VideoInput = Uint8Array | string;
+
+/** One hashed frame. */
+export interface VideoFrameHash {
+  /** The frame's number among the decoded frames, from 0. */
+  readonly frame: number;
+  /** PDQ quality, 0–100; below 50 the frame says too little to be matched. */
+  readonly quality: number;
+  /** PDQ hash, 64 lower-case hex digits. */
+  readonly hash: string;
+  /** `frame / frameRate`: when the frame shows, in seconds, as the reference counts it. */
+  readonly seconds: number;
+}
+
+/** What `hashVideo` returns. */
+export interface VideoHashResult {
+  /** The hashed frames, in order. */
+  readonly frames: readonly VideoFrameHash[];
+  /** MD5 of the file's bytes, hex. */
+  readonly md5: string;
+  /** SHA-256 of the file's bytes, hex. */
+  readonly sha256: string;
+  /** The video stream's frame size. */
+  readonly width: number;
+  readonly height: number;
+  /** The size the frames were hashed at (`downsampleFrameDimension` square, or the frame size). */
+  readonly hashedWidth: number;
+  readonly hashedHeight: number;
+  /** Frames per second (the stream's average frame rate). */
+  readonly frameRate: number;
+  /** Every how many decoded frames one was hashed: ⌊secondsPerHash × frameRate⌋, at least 1. */
+  readonly frameStep: number;
+  /** The duration the container declares, in seconds (NaN when it declares none). */
+  readonly durationSeconds: number;
+  /** The container, as FFmpeg's demuxer is named (`mov` for MP4/MOV, `matroska` for MKV/WebM…). */
+  readonly container: VideoContainer;
+  /** The video codec, as ffprobe names it. */
+  readonly codec: string;
+  /** The file's size in bytes. */
+  readonly bytes: number;
+}
+
+/** Longest frame side hashed: the most PDQ takes, and above what the allowed decoders write (MJPEG: 65,535). */
+const MAX_FRAME_SIDE = 2 ** 16;
+
+/** The first bytes of a file, for the container sniff. */
+async function head(path: string): Promise<Uint8Array> {
+  const handle = await open(path, 'r');
+  try {
+    const buffer = new Uint8Array(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(buffer, 0, SNIFF_BYTES, 0);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** MD5 and SHA-256 of a file, streamed: a video is never held in memory to be hashed. */
+async function digestFile(path: string): Promise<{ md5: string; sha256: string }> {
+  const md5 = createHash('md5');
+  const sha256 = createHash('sha256');
+  for await (const chunk of createReadStream(path)) {
+    md5.update(chunk as Buffer);
+    sha256.update(chunk as Buffer);
+  }
+  return { md5: md5.digest('hex'), sha256: sha256.digest('hex') };
+}
+
+function tooLarge(message: string): HashwardenError {
+  return new HashwardenError('ERR_IMAGE_TOO_LARGE', message);
+}
+
+/** The file FFmpeg reads, and how to let go of it. */
+interface Staged {
+  /** How messages name the video: its path, or "The input" for bytes. */
+  readonly name: string;
+  readonly path: string;
+  readonly bytes: number;
+  readonly container: VideoContainer;
+  readonly md5: string;
+  readonly sha256: string;
+  release(): Promise<void>;
+}
+
+/**
+ * Checks the input's size and container and takes its exact hashes; bytes are written to a
+ * temporary file (mode 0600, in a 0700 directory of `os.tmpdir()`) because an MP4 whose index
+ * (`moov`) follows its data cannot be read from a pipe: FFmpeg must seek back (docs/video.md).
+ */
+async function stage(input: Uint8Array | string, options: ResolvedVideoOptions): Promise<Staged> {
+  const name = typeof input === 'string' ? input : 'The input';
+  let size: number;
+  let first: Uint8Array;
+  if (typeof input === 'string') {
+    try {
+      const info = await stat(input);
+      if (!info.isFile()) throw new Error('not a regular file');
+      size = info.size;
+      if (size > options.maxBytes) throw tooLarge(`${input} has ${size} bytes, above the limit of ${options.maxBytes}`);
+      first = await head(input);
+    } catch (error) {
+      throw error instanceof HashwardenError ? error : readError(input, error);
+    }
+  } else {
+    size = input.length;
+    first = input.subarray(0, SNIFF_BYTES);
+  }
+  if (size === 0) throw new HashwardenError('ERR_UNSUPPORTED_FORMAT', `${name} is empty`);
+  const container = sniffContainer(first);
+  if (container === undefined)
+    throw new HashwardenError(
+      'ERR_UNSUPPORTED_FORMAT',
+      `${name} is not a video hashwarden reads (MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV, ASF/WMV)`,
+    );
+  if (typeof input === 'string') {
+    let digests: { md5: string; sha256: string };
+    try {
+      digests = await digestFile(input);
+    } catch (error) {
+      throw readError(input, error);
+    }
+    return { name, path: input, bytes: size, container, ...digests, release: async () => {} };
+  }
+  const md5 = createHash('md5').update(input).digest('hex');
+  const sha256 = createHash('sha256').update(input).digest('hex');
+  const unstaged = (error: unknown): HashwardenError =>
+    new HashwardenError('ERR_INPUT_READ', `Cannot stage the video for FFmpeg: ${(error as Error).message}`, {
+      cause: error,
+    });
+  let dir: string;
+  try {
+    dir = await mkdtemp(join(tmpdir(), 'hashwarden-video-'));
+  } catch (error) {
+    throw unstaged(error);
+  }
+  const release = (): Promise<void> => rm(dir, { recursive: true, force: true });
+  try {
+    const path = join(dir, 'input');
+    await writeFile(path, input, { mode: 0o600, flag: 'wx' });
+    return { name, path, bytes: size, container, md5, sha256, release };
+  } catch (error) {
+    await release();
+    throw unstaged(error);
+  }
+}
+
+/**
+ * Hashes a video with vPDQ: the PDQ hash, quality, frame number and timestamp of every frame kept
+ * at `secondsPerHash` (default 1; 0: every frame), optionally scaled to `downsampleFrameDimension`
+ * square first; and the MD5 and SHA-256 of its bytes. Needs FFmpeg (`ffmpeg` and `ffprobe`).
+ * Rejects with a `HashwardenError`: `ERR_MISSING_DEPENDENCY` (no FFmpeg), `ERR_INPUT_READ`,
+ * `ERR_UNSUPPORTED_FORMAT` (empty, not a container of the list, no video stream, a codec not
+ * allowed), `ERR_IMAGE_TOO_LARGE` (bytes, duration, frames, pixels), `ERR_IMAGE_DECODE` (truncated,
+ * corrupt, FFmpeg reported an error) or `ERR_IMAGE_TIMEOUT`. Treat any of them on an upload as
+ * "cannot be checked", not as "clean".
+ *
+ * @param input the video's bytes (copied at call time; written to an owner-only temporary file,
+ *   removed before the call settles) or its path (read by FFmpeg; its bytes are hashed first, so
+ *   a file changed during the call can give exact and frame hashes of different contents)
+ * @example
+ * ```ts
+ * import { hashVideo, formatVpdqLines } from 'hashwarden/video';
+ * const video = await hashVideo('clip.mp4', { secondsPerHash: 1 });
+ * process.stdout.write(formatVpdqLines(video.frames));
+ * ```
+ */
+export async function hashVideo(
+  input: VideoInput,
+  options?: HashVideoOptions | ResolvedVideoOptions,
+): Promise<VideoHashResult> {
+  const resolved = resolveVideoOptions(options);
+  if (typeof input === 'string') {
+    if (input.length === 0) invalid('Uint8Array or file path', 'input', input);
+  } else if (input instanceof Uint8Array) {
+    if (input.length > resolved.maxBytes)
+      throw tooLarge(`The input has ${input.length} bytes, above the limit of ${resolved.maxBytes}`);
+    // Copied before the first await: bytes the caller changes after the call are not what it hashes.
+    input = new Uint8Array(input);
+  } else invalid('Uint8Array or file path', 'input', input);
+  const deadline = Date.now() + resolved.timeoutSeconds * 1000;
+  const staged = await stage(input, resolved);
+  try {
+    return await hashStaged(staged, resolved, deadline);
+  } finally {
+    await staged.release();
+  }
+}
+
+/** Probes, checks the limits, decodes and hashes a staged video. */
+async function hashStaged(staged: Staged, o: ResolvedVideoOptions, deadline: number): Promise<VideoHashResult> {
+  const { maxPixels, timeoutSeconds } = o;
+  const json = await probeVideo(o.ffprobe, staged.path, staged.container, { maxPixels, deadline, timeoutSeconds });
+  const probe = readProbe(json, staged.name);
+  const { width, height, frameRate } = probe;
+  if (width > MAX_FRAME_SIDE || height > MAX_FRAME_SIDE)
+    throw tooLarge(`The video's frames are ${width} × ${height}, a side above ${MAX_FRAME_SIDE} pixels`);
+  if (width * height > maxPixels)
+    throw tooLarge(`The video's frames are ${width} × ${height}, above the limit of ${maxPixels} pixels`);
+  if (probe.durationSeconds > o.maxDurationSeconds)
+    throw tooLarge(`The video lasts ${probe.durationSeconds} s, above the limit of ${o.maxDurationSeconds} s`);
+  // The reference's frameMod: the product truncated, and at least 1 (0 seconds: every frame).
+  const frameStep = Math.max(1, Math.trunc(o.secondsPerHash * frameRate));
+  const expected = Math.ceil((probe.durationSeconds * frameRate) / frameStep);
+  if (expected > o.maxFrames)
+    throw tooLarge(`The video would give about ${expected} hashed frames, above the limit of ${o.maxFrames}`);
+  const side = o.downsampleFrameDimension;
+  const hashedWidth = side === 0 ? width : side;
+  const hashedHeight = side === 0 ? height : side;
+  const frames: VideoFrameHash[] = [];
+  await decodeFrames(
+    o.ffmpeg,
+    staged.path,
+    staged.container,
+    probe,
+    {
+      frameStep,
+      width: hashedWidth,
+      height: hashedHeight,
+      maxOutputFrames: o.maxFrames + 1,
+      maxPixels,
+      deadline,
+      timeoutSeconds,
+    },
+    (rgb, index) => {
+      if (index >= o.maxFrames) throw tooLarge(`The video gives more than ${o.maxFrames} hashed frames`);
+      const frame = index * frameStep;
+      const seconds = frame / frameRate;
+      if (seconds > o.maxDurationSeconds)
+        throw tooLarge(`The video runs past ${o.maxDurationSeconds} s (frame ${frame} at ${frameRate} fps)`);
+      const { hash, quality } = pdqRgbFrame(rgb, hashedWidth, hashedHeight);
+      frames.push({ frame, quality, hash: formatHex(hash), seconds });
+    },
+  );
+  if (frames.length === 0) throw new HashwardenError('ERR_IMAGE_DECODE', 'FFmpeg decoded no frame of the video');
+  return {
+    frames,
+    md5: staged.md5,
+    sha256: staged.sha256,
+    width,
+    height,
+    hashedWidth,
+    hashedHeight,
+    frameRate,
+    frameStep,
+    durationSeconds: probe.durationSeconds,
+    container: staged.container,
+    codec: probe.codec,
+    bytes: staged.bytes,
+  };
+}
