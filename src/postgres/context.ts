@@ -222,3 +222,21 @@ export async function closeContext(ctx: PgContext): Promise<void> {
     throw pgError(ctx, error);
   }
 }
+
+/**
+ * Runs `fn` in one REPEATABLE READ READ ONLY transaction: every query it makes sees the same
+ * committed version of the store, whatever another process commits meanwhile. Failures are
+ * `ERR_STORE` (the client, in an unknown state, is destroyed rather than rolled back).
+ */
+export function inSnapshot<T>(ctx: PgContext, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+  return withClient(ctx, 'read', async (c) => {
+    try {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      const result = await fn(c);
+      await c.query('COMMIT');
+      return result;
+    } catch (error) {
+      throw pgError(ctx, error);
+    }
+  });
+}

@@ -21,7 +21,8 @@ import type { ListHeader } from '../store/types.js';
 import type { PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { notQuarantined, quarantinedOn } from './quarantine.js';
-import { inSnapshot, listHeaders, READ_COLUMNS, toEntry, type Row } from './reads.js';
+import { inSnapshot } from './context.js';
+import { listHeaders, READ_COLUMNS, toEntry, type Row } from './reads.js';
 
 /**
  * Rows per batch: as the SQLite reader's, large enough that a round trip and its parsing are noise

@@ -16,7 +16,7 @@ import type { DisableEntryOptions, QuarantinedEntry } from '../store/types.js';
 import { nonEmptyString } from '../validate.js';
 import { inTransaction, writable, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
-import { inSnapshot } from './reads.js';
+import { inSnapshot } from './context.js';
 import { LOCK_SPACE } from './schema.js';
 import { PG_SCHEMA_VERSION } from './types.js';
 

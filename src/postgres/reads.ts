@@ -26,7 +26,7 @@ import {
   type ListInfo,
   type ListPolicyChange,
 } from '../store/types.js';
-import { inTransaction, open, pgError, withClient, type PgContext } from './context.js';
+import { inSnapshot, inTransaction, open, pgError, withClient, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { hasQuarantine, quarantineCounts } from './quarantine.js';
 
@@ -276,24 +276,6 @@ export async function lists(ctx: PgContext, only?: string, client?: PoolClient, 
   };
   if (client !== undefined) return run(client);
   return inSnapshot(ctx, run);
-}
-
-/**
- * Runs `fn` in one REPEATABLE READ READ ONLY transaction: every query it makes sees the same
- * committed version of the store, whatever another process commits meanwhile. Failures are
- * `ERR_STORE` (the client, in an unknown state, is destroyed rather than rolled back).
- */
-export function inSnapshot<T>(ctx: PgContext, fn: (client: PoolClient) => Promise<T>): Promise<T> {
-  return withClient(ctx, 'read', async (c) => {
-    try {
-      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-      const result = await fn(c);
-      await c.query('COMMIT');
-      return result;
-    } catch (error) {
-      throw pgError(ctx, error);
-    }
-  });
 }
 
 /** {@link PgHashStore.history}. */
