@@ -197,11 +197,36 @@ describe('vPDQ list entries', () => {
     ).toBe('ERR_LIST_FORMAT');
   });
 
+  it('give an entry or a typed error for any edit of signal text', () => {
+    const random = mulberry32(11);
+    const text = formatVpdqJson(Array.from({ length: 6 }, (_, i) => frame(randomHash(random), i * 1.5, 40 + i * 10)));
+    const alphabet = '[]{}",.:0123456789abcdefxyz-+e \\\n';
+    for (let round = 0; round < 2000; round++) {
+      const chars = [...text];
+      for (let edits = 1 + Math.floor(random() * 4); edits > 0; edits--) {
+        const at = Math.floor(random() * chars.length);
+        const kind = random();
+        const c = alphabet[Math.floor(random() * alphabet.length)] as string;
+        if (kind < 0.4) chars[at] = c;
+        else if (kind < 0.7) chars.splice(at, 1);
+        else chars.splice(at, 0, c);
+      }
+      try {
+        const entry = normalizeVpdqEntry({ list: 'l', hash: chars.join('') }, round);
+        // What was accepted reads back to the same frames.
+        expect(normalizeVpdqEntry({ list: 'l', hash: entry.hash }, 0).frames).toEqual(entry.frames);
+      } catch (error) {
+        expect(['ERR_HASH_FORMAT', 'ERR_LIST_FORMAT']).toContain((error as { code?: unknown }).code);
+      }
+    }
+  });
+
   it('refuse bad thresholds as arguments', () => {
     const index = VpdqIndex.fromEntries([]);
     expect(() => index.match([], { distance: 257 })).toThrow(RangeError);
     expect(() => index.match([], { queryMatchPercent: 101 })).toThrow(RangeError);
     expect(() => index.match([], { listedMatchPercent: Number.NaN })).toThrow(TypeError);
     expect(() => VpdqIndex.fromEntries([], { lists: { l: { distance: -1 } } })).toThrow(RangeError);
+    expect(() => VpdqIndex.fromEntries(5 as never)).toThrow(TypeError);
   });
 });

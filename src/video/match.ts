@@ -328,6 +328,8 @@ export class VpdqIndex {
    * thresholds.
    */
   static fromEntries(entries: Iterable<VpdqEntryInput>, options?: VpdqIndexOptions): VpdqIndex {
+    if (entries === null || typeof (entries as Iterable<VpdqEntryInput>)?.[Symbol.iterator] !== 'function')
+      invalid('iterable of vPDQ entries', 'entries', entries);
     const o = optionsObject(options, 'options');
     const lists = optionsObject(o.lists, 'options.lists');
     const perList = new Map<string, Resolved>();
