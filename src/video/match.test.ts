@@ -91,11 +91,13 @@ describe('vPDQ matching rules', () => {
     expect(index.match([frame(A, 0, 50)])).toMatchObject([{ queryMatchPercent: 100, listedMatchPercent: 100 }]);
   });
 
-  it('counts a repeated frame hash once', () => {
+  it('counts a repeated frame hash once, whatever its case', () => {
     const far = flip(A, 128, mulberry32(1));
     expect(prepareVpdqFrames([frame(A, 0), frame(A, 1), frame(A, 2), frame(far, 3)]).length).toBe(2);
     const index = VpdqIndex.fromEntries([{ list: 'l', id: 'v', hash: [frame(A, 0)] }]);
-    const [match] = index.match([frame(A, 0), frame(A, 1), frame(A, 2), frame(far, 3)], { queryMatchPercent: 0 });
+    const [match] = index.match([frame(A, 0), frame(A.toUpperCase(), 1), frame(A, 2), frame(far, 3)], {
+      queryMatchPercent: 0,
+    });
     expect(match?.queryMatchPercent).toBe(50);
   });
 
@@ -228,5 +230,8 @@ describe('vPDQ list entries', () => {
     expect(() => index.match([], { listedMatchPercent: Number.NaN })).toThrow(TypeError);
     expect(() => VpdqIndex.fromEntries([], { lists: { l: { distance: -1 } } })).toThrow(RangeError);
     expect(() => VpdqIndex.fromEntries(5 as never)).toThrow(TypeError);
+    expect(() => index.match([{ hash: 'zz', quality: 100, seconds: 0 }])).toThrow(TypeError);
+    expect(() => index.match([{ hash: A, quality: 101, seconds: 0 }])).toThrow(RangeError);
+    expect(() => index.match([{ hash: A, quality: 100, seconds: -1 }])).toThrow(TypeError);
   });
 });

@@ -279,6 +279,22 @@ export function normalizeVpdqEntry(input: VpdqEntryInput, position: number): Vpd
   return Object.freeze(entry);
 }
 
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * A query frame checked (the caller's argument: TypeError/RangeError), its hash lower-cased so
+ * repeats are found as the entries' are. `hashVideo`'s frames always pass.
+ */
+function queryFrame(frame: VpdqFeature, i: number): VpdqFeature {
+  if (frame === null || typeof frame !== 'object') invalid('vPDQ frame', `query[${i}]`, frame);
+  integerInRange(frame.quality, 0, 100, `query[${i}].quality`);
+  if (typeof frame.hash !== 'string' || !HEX64.test(frame.hash))
+    invalid('64 hex digits', `query[${i}].hash`, frame.hash);
+  if (typeof frame.seconds !== 'number' || !Number.isFinite(frame.seconds) || frame.seconds < 0)
+    invalid('non-negative finite number', `query[${i}].seconds`, frame.seconds);
+  return { quality: frame.quality, hash: frame.hash.toLowerCase(), seconds: frame.seconds };
+}
+
 /** A listed video as the index holds it: its prepared frames. */
 interface Video {
   readonly entry: VpdqListEntry;
@@ -385,7 +401,7 @@ export class VpdqIndex {
       call[key] !== undefined ? override[key] : video.thresholds[key];
     let widest = override.distance;
     if (call.distance === undefined) for (const v of this.#videos) widest = Math.max(widest, v.thresholds.distance);
-    const frames = prepareVpdqFrames(query);
+    const frames = prepareVpdqFrames(query.map(queryFrame));
     const votes = new Map<number, Votes>();
     frames.forEach((frame, q) => {
       const bytes = parseHex(frame.hash, 32, VPDQ_ALGORITHM);
