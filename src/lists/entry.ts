@@ -187,10 +187,33 @@ export function normalizeEntry(input: ListEntryInput): ListEntry {
     bytes = algorithm.parse(field(input.hash, 'hash', true) as string);
   }
   const hash = algorithm.format(bytes);
-  const id = field(input.id, 'id', false) ?? `${algorithm.name}:${hash}`;
-  const label = field(input.label, 'label', false);
+  const { id: givenId, label, metadata } = entryFields(input);
+  const id = givenId ?? `${algorithm.name}:${hash}`;
   const entry: ListEntry = { id, list, algorithm: algorithm.name, hash };
   if (label !== undefined) Object.assign(entry, { label });
+  if (metadata !== undefined) Object.assign(entry, { metadata });
+  return entry;
+}
+
+/**
+ * The id, label and metadata of an entry checked as {@link normalizeEntry} checks them (trimmed,
+ * within {@link MAX_FIELD_LENGTH}; metadata an object within the metadata limits, absent when it
+ * has no key). Throws `ERR_LIST_FORMAT`.
+ *
+ * @internal Shared with the vPDQ entries of src/video/, whose hash is not hex.
+ * @example
+ * ```ts
+ * entryFields({ id: ' a ', label: 'csam' }); // { id: 'a', label: 'csam', metadata: undefined }
+ * ```
+ */
+export function entryFields(input: Pick<ListEntryInput, 'id' | 'label' | 'metadata'>): {
+  id: string | undefined;
+  label: string | undefined;
+  metadata: EntryMetadata | undefined;
+} {
+  const id = field(input.id, 'id', false);
+  const label = field(input.label, 'label', false);
+  let metadata: EntryMetadata | undefined;
   if (input.metadata !== undefined && input.metadata !== null) {
     if (typeof input.metadata !== 'object' || Array.isArray(input.metadata)) {
       throw new HashwardenError(
@@ -199,9 +222,23 @@ export function normalizeEntry(input: ListEntryInput): ListEntry {
       );
     }
     checkMetadata(input.metadata);
-    if (Object.keys(input.metadata).length > 0) Object.assign(entry, { metadata: input.metadata });
+    if (Object.keys(input.metadata).length > 0) metadata = input.metadata;
   }
-  return entry;
+  return { id, label, metadata };
+}
+
+/**
+ * A list name checked as {@link normalizeEntry} checks it: required, trimmed, within
+ * {@link MAX_FIELD_LENGTH}. Throws `ERR_LIST_FORMAT`.
+ *
+ * @internal Shared with the vPDQ entries of src/video/.
+ * @example
+ * ```ts
+ * listName(' ncmec '); // 'ncmec'
+ * ```
+ */
+export function listName(value: unknown): string {
+  return field(value, 'list', true) as string;
 }
 
 /**

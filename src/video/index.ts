@@ -1,7 +1,8 @@
 /**
- * `hashwarden/video`: vPDQ video hashing with FFmpeg (docs/video.md). Importing this entry loads
- * no native module and starts nothing; `hashVideo` runs the system's `ffprobe` and `ffmpeg`. The
- * core entry `hashwarden` does not load it.
+ * `hashwarden/video`: vPDQ video hashing with FFmpeg, and matching against listed videos as
+ * python-threatexchange matches (docs/video.md). Importing this entry loads no native module and
+ * starts nothing; `hashVideo` runs the system's `ffprobe` and `ffmpeg`. The core entry `hashwarden`
+ * does not load it.
  */
 export { hashVideo } from './hash.js';
 export type { VideoFrameHash, VideoHashResult, VideoInput } from './hash.js';
@@ -23,3 +24,28 @@ export { COMPANION_DECODERS, VIDEO_CONTAINERS, VIDEO_DECODERS } from './containe
 export type { VideoContainer } from './container.js';
 export { formatVpdqJson, formatVpdqLines, parseVpdqJson, parseVpdqLines } from './format.js';
 export type { ParseVpdqOptions, VideoFrameFeature, VpdqFeature } from './format.js';
+export {
+  MAX_VPDQ_ENTRY_BYTES,
+  MAX_VPDQ_ENTRY_FRAMES,
+  matchVpdqBrute,
+  normalizeVpdqEntry,
+  prepareVpdqFrames,
+  resolveVpdqThresholds,
+  VPDQ_ALGORITHM,
+  VPDQ_DISTANCE_THRESHOLD,
+  VPDQ_INDEX_MATCH_THRESHOLD_PERCENT,
+  VPDQ_QUALITY_THRESHOLD,
+  VPDQ_QUERY_MATCH_THRESHOLD_PERCENT,
+  VpdqIndex,
+} from './match.js';
+export type {
+  VpdqEntryInput,
+  VpdqFramePair,
+  VpdqIndexOptions,
+  VpdqListEntry,
+  VpdqShares,
+  VpdqThresholds,
+  VpdqVideoMatch,
+} from './match.js';
+export { matchVideo } from './match-video.js';
+export type { ExactHashLookup, MatchVideoOptions, VideoMatchResult } from './match-video.js';

@@ -1,0 +1,456 @@
+/**
+ * vPDQ matching as python-threatexchange defines it (threatexchange/extensions/vpdq: vpdq_util.py's
+ * `prepare_vpdq_feature` and thresholds, vpdq_index.py's `VPDQIndex.query`, vpdq_brute_matcher.py):
+ * - each side's frames below quality 50 are dropped, then repeated frame hashes kept once (first);
+ * - a query frame matches a listed video when one of that video's frames is within the distance
+ *   (≤ 31 bits), and a listed frame matches when one of the query's frames is within it;
+ * - a listed video matches when the share of the query's unique frames that matched it reaches
+ *   80% and the share of its own unique frames that matched reaches 0%, both as percentages
+ *   computed as pytx computes them (`count * 100 / total`), and at least one frame matched (pytx's
+ *   index only reports a video some frame hit).
+ * The listed videos' unique frame hashes sit in one exact PDQ index (src/search/: the linear scan,
+ * or multi-index hashing for large lists, as the matcher picks), each with the videos holding it;
+ * the votes are counted per listed video. `matchVpdqBrute` is pytx's brute-force matcher
+ * transcribed, every frame pair compared: the index is tested against it.
+ */
+import { createHash } from 'node:crypto';
+import { hammingDistance, parseHex } from '../algorithms/hex.js';
+import { HashwardenError } from '../errors.js';
+import { entryFields, listName, type EntryMetadata } from '../lists/entry.js';
+import { LinearIndex } from '../search/linear.js';
+import { MihIndex } from '../search/mih.js';
+import { chooseSearchTier, type SearchTierOptions } from '../search/tier.js';
+import { integerInRange, invalid, optionsObject } from '../validate.js';
+import { formatVpdqJson, parseVpdqJson, type VpdqFeature } from './format.js';
+
+/** Frames below this PDQ quality are dropped on both sides: pytx's `VPDQ_QUALITY_THRESHOLD` (50). */
+export const VPDQ_QUALITY_THRESHOLD = 50;
+
+/**
+ * Default largest Hamming distance at which two frames match: pytx's `VPDQ_DISTANCE_THRESHOLD`
+ * (31), the same as PDQ's photo threshold and Meta's regression rule for vPDQ frames.
+ */
+export const VPDQ_DISTANCE_THRESHOLD = 31;
+
+/**
+ * Default least share of the query's unique frames, in percent, that must match a listed video:
+ * pytx's `VPDQ_QUERY_MATCH_THRESHOLD_PERCENT` (80): most of the upload is the listed video.
+ */
+export const VPDQ_QUERY_MATCH_THRESHOLD_PERCENT = 80;
+
+/**
+ * Default least share of the listed video's unique frames, in percent, that must match: pytx's
+ * `VPDQ_INDEX_MATCH_THRESHOLD_PERCENT` (0): an upload cut from a longer listed video still matches.
+ */
+export const VPDQ_INDEX_MATCH_THRESHOLD_PERCENT = 0;
+
+/** The algorithm name of a vPDQ list entry. */
+export const VPDQ_ALGORITHM = 'vpdq';
+
+/**
+ * Most frames one vPDQ list entry may hold: 36,000, every frame of a 20-minute clip at 30 fps
+ * (`hashVideo`'s default duration with `secondsPerHash` 0, as Meta's sample hashes were made);
+ * pytx's one frame a second gives 1,200 for the same clip. Past it the text is not one video's.
+ */
+export const MAX_VPDQ_ENTRY_FRAMES = 36_000;
+
+/**
+ * Most bytes of one vPDQ entry's signal text: 4 MiB. pytx writes about 80 bytes a frame
+ * (`"<64 hex>,100,1.23e+02", `), so {@link MAX_VPDQ_ENTRY_FRAMES} frames fit with room for white
+ * space; the bound is checked before the text is parsed, so hostile text costs no more than this.
+ */
+export const MAX_VPDQ_ENTRY_BYTES = 4 * 1024 * 1024;
+
+/** A vPDQ entry as a caller or a list gives it: one video's frames, as pytx's signal text or features. */
+export interface VpdqEntryInput {
+  /** Unique within its list. Default: see {@link VpdqListEntry.id}. */
+  readonly id?: string | number | undefined;
+  readonly list: string;
+  /** `'vpdq'` when given (any case). */
+  readonly algorithm?: string;
+  /** python-threatexchange's signal string (`formatVpdqJson`), or the frames themselves. */
+  readonly hash: string | readonly VpdqFeature[];
+  readonly label?: string | undefined;
+  readonly metadata?: EntryMetadata | undefined;
+}
+
+/** A normalised vPDQ list entry. */
+export interface VpdqListEntry {
+  /**
+   * Unique within its list. Default `vpdq:` + the SHA-256 of `hash` (the signal text): like
+   * `<algorithm>:<hash>` for other entries, the same video gets the same id wherever it is listed.
+   */
+  readonly id: string;
+  readonly list: string;
+  readonly algorithm: typeof VPDQ_ALGORITHM;
+  /** The frames as pytx's signal string, written again by `formatVpdqJson` (so spaced as pytx spaces it). */
+  readonly hash: string;
+  /** Every frame of the entry as given, quality-filtered or not. */
+  readonly frames: readonly VpdqFeature[];
+  readonly label?: string;
+  readonly metadata?: EntryMetadata;
+}
+
+/** The thresholds of one match; every field optional (defaults: pytx's). */
+export interface VpdqThresholds {
+  /** Largest frame distance, 0–256 (frames match at or below it). Default 31. */
+  readonly distance?: number;
+  /** Least share of the query's unique frames matched, percent 0–100. Default 80. */
+  readonly queryMatchPercent?: number;
+  /** Least share of the listed video's unique frames matched, percent 0–100. Default 0. */
+  readonly listedMatchPercent?: number;
+}
+
+/** Options of {@link VpdqIndex.fromEntries}. */
+export interface VpdqIndexOptions {
+  /** Per-list thresholds (a list's policy), used where a call gives none. */
+  readonly lists?: Readonly<Record<string, VpdqThresholds>>;
+  /** The frame index's search tier, as the matcher's `search` option (default: chosen by size). */
+  readonly search?: SearchTierOptions;
+}
+
+/** One matched frame pair: a query frame and the nearest frame of the listed video. */
+export interface VpdqFramePair {
+  /** The query frame's timestamp, seconds. */
+  readonly querySeconds: number;
+  /** The listed frame's timestamp, seconds (its first frame with that hash). */
+  readonly listedSeconds: number;
+  readonly distance: number;
+}
+
+/** A listed video that matched. */
+export interface VpdqVideoMatch {
+  readonly list: string;
+  readonly entryId: string;
+  readonly algorithm: typeof VPDQ_ALGORITHM;
+  /** Share of the query's unique frames (quality ≥ 50) within the distance of one of this video's, percent. */
+  readonly queryMatchPercent: number;
+  /** Share of this video's unique frames within the distance of one of the query's, percent. */
+  readonly listedMatchPercent: number;
+  /** Each matched query frame, in query order, with the nearest listed frame (the earliest on a tie). */
+  readonly frames: readonly VpdqFramePair[];
+  readonly label?: string;
+  readonly metadata?: EntryMetadata;
+}
+
+/** The two shares of one comparison, percent. */
+export interface VpdqShares {
+  readonly queryMatchPercent: number;
+  readonly listedMatchPercent: number;
+}
+
+interface Resolved {
+  readonly distance: number;
+  readonly queryMatchPercent: number;
+  readonly listedMatchPercent: number;
+}
+
+const DEFAULTS: Resolved = Object.freeze({
+  distance: VPDQ_DISTANCE_THRESHOLD,
+  queryMatchPercent: VPDQ_QUERY_MATCH_THRESHOLD_PERCENT,
+  listedMatchPercent: VPDQ_INDEX_MATCH_THRESHOLD_PERCENT,
+});
+
+function percent(value: unknown, name: string): number {
+  const expected = 'number between 0 and 100';
+  if (typeof value !== 'number' || Number.isNaN(value)) invalid(expected, name, value);
+  if (value < 0 || value > 100) invalid(expected, name, value, true);
+  return value;
+}
+
+/** `given`'s thresholds over `base`, checked: a bad value is a TypeError/RangeError naming `name`. */
+function resolveThresholds(given: VpdqThresholds | undefined, base: Resolved, name: string): Resolved {
+  const o = optionsObject(given, name);
+  return Object.freeze({
+    distance: o.distance === undefined ? base.distance : integerInRange(o.distance, 0, 256, `${name}.distance`),
+    queryMatchPercent:
+      o.queryMatchPercent === undefined
+        ? base.queryMatchPercent
+        : percent(o.queryMatchPercent, `${name}.queryMatchPercent`),
+    listedMatchPercent:
+      o.listedMatchPercent === undefined
+        ? base.listedMatchPercent
+        : percent(o.listedMatchPercent, `${name}.listedMatchPercent`),
+  });
+}
+
+/**
+ * `given`'s thresholds checked, the defaults (pytx's) filled in: a bad value is a TypeError or
+ * RangeError naming `name`.
+ *
+ * @example
+ * ```ts
+ * resolveVpdqThresholds({ distance: 20 }); // { distance: 20, queryMatchPercent: 80, listedMatchPercent: 0 }
+ * ```
+ */
+export function resolveVpdqThresholds(given?: VpdqThresholds, name = 'thresholds'): Required<VpdqThresholds> {
+  return resolveThresholds(given, DEFAULTS, name);
+}
+
+/**
+ * pytx's `prepare_vpdq_feature`: frames of quality ≥ 50, each hash once (its first frame). pytx's
+ * brute-force matcher dedupes before filtering; the two differ only for a hash given twice with
+ * qualities either side of 50, which hashing never gives (quality is a function of the pixels),
+ * and here the index's order is followed on both paths.
+ */
+export function prepareVpdqFrames(frames: readonly VpdqFeature[]): VpdqFeature[] {
+  const seen = new Set<string>();
+  const out: VpdqFeature[] = [];
+  for (const frame of frames) {
+    if (frame.quality < VPDQ_QUALITY_THRESHOLD || seen.has(frame.hash)) continue;
+    seen.add(frame.hash);
+    out.push(frame);
+  }
+  return out;
+}
+
+/**
+ * pytx's brute-force matcher (`match_VPDQ_hash_brute`) transcribed: both sides prepared, every
+ * pair compared. The shares in percent; a side with no frame left gives 0 for both (pytx divides
+ * by zero there). The reference the index is tested against; O(query × listed).
+ *
+ * @example
+ * ```ts
+ * matchVpdqBrute(upload.frames, listed.frames); // { queryMatchPercent: 100, listedMatchPercent: 62.5 }
+ * ```
+ */
+export function matchVpdqBrute(
+  query: readonly VpdqFeature[],
+  listed: readonly VpdqFeature[],
+  distance: number = VPDQ_DISTANCE_THRESHOLD,
+): VpdqShares {
+  integerInRange(distance, 0, 256, 'distance');
+  const q = prepareVpdqFrames(query).map((f) => parseHex(f.hash, 32, 'vpdq'));
+  const l = prepareVpdqFrames(listed).map((f) => parseHex(f.hash, 32, 'vpdq'));
+  if (q.length === 0 || l.length === 0) return { queryMatchPercent: 0, listedMatchPercent: 0 };
+  const inAnother = (a: Uint8Array[], b: Uint8Array[]): number =>
+    a.filter((x) => b.some((y) => hammingDistance(x, y) <= distance)).length;
+  return {
+    queryMatchPercent: (inAnother(q, l) * 100) / q.length,
+    listedMatchPercent: (inAnother(l, q) * 100) / l.length,
+  };
+}
+
+function entryError(where: string, message: string, cause?: unknown): HashwardenError {
+  return new HashwardenError('ERR_LIST_FORMAT', `vPDQ entry ${where}: ${message}`, { cause });
+}
+
+function entryFrames(hash: unknown, where: string): VpdqFeature[] {
+  if (typeof hash === 'string') {
+    if (hash.length > MAX_VPDQ_ENTRY_BYTES || Buffer.byteLength(hash, 'utf8') > MAX_VPDQ_ENTRY_BYTES)
+      throw entryError(where, `the signal text is longer than ${MAX_VPDQ_ENTRY_BYTES} bytes`);
+    return parseVpdqJson(hash, { maxFrames: MAX_VPDQ_ENTRY_FRAMES });
+  }
+  if (!Array.isArray(hash)) throw entryError(where, 'the hash is neither pytx signal text nor an array of frames');
+  if (hash.length > MAX_VPDQ_ENTRY_FRAMES) throw entryError(where, `more than ${MAX_VPDQ_ENTRY_FRAMES} frames`);
+  // formatVpdqJson checks every frame; reading its text back gives plain, lower-case frames.
+  return parseVpdqJson(formatVpdqJson(hash as VpdqFeature[]), { maxFrames: MAX_VPDQ_ENTRY_FRAMES });
+}
+
+/**
+ * Checks and normalises one vPDQ entry (`position` names it in errors).
+ * `ERR_LIST_FORMAT` for a bad field, text over {@link MAX_VPDQ_ENTRY_BYTES} or frames over
+ * {@link MAX_VPDQ_ENTRY_FRAMES}; `ERR_HASH_FORMAT` for signal text that does not parse;
+ * `ERR_UNKNOWN_ALGORITHM` for an algorithm other than `vpdq`.
+ *
+ * @example
+ * ```ts
+ * normalizeVpdqEntry({ list: 'known', id: 'v1', hash: formatVpdqJson(video.frames) }, 0);
+ * ```
+ */
+export function normalizeVpdqEntry(input: VpdqEntryInput, position: number): VpdqListEntry {
+  const where = `#${position}`;
+  if (input === null || typeof input !== 'object') throw entryError(where, 'not an object');
+  const list = listName(input.list);
+  if (input.algorithm !== undefined && String(input.algorithm).trim().toLowerCase() !== VPDQ_ALGORITHM)
+    throw new HashwardenError('ERR_UNKNOWN_ALGORITHM', `vPDQ entry ${where}: the algorithm is not "vpdq"`);
+  const frames = Object.freeze(entryFrames(input.hash, where));
+  const { id, label, metadata } = entryFields(input);
+  const hash = formatVpdqJson(frames);
+  const entry: VpdqListEntry = {
+    id: id ?? `${VPDQ_ALGORITHM}:${createHash('sha256').update(hash).digest('hex')}`,
+    list,
+    algorithm: VPDQ_ALGORITHM,
+    hash,
+    frames,
+  };
+  if (label !== undefined) Object.assign(entry, { label });
+  if (metadata !== undefined) Object.assign(entry, { metadata });
+  return Object.freeze(entry);
+}
+
+const HEX64 = /^[0-9a-fA-F]{64}$/;
+
+/**
+ * A query frame checked (the caller's argument: TypeError/RangeError), its hash lower-cased so
+ * repeats are found as the entries' are. `hashVideo`'s frames always pass.
+ */
+function queryFrame(frame: VpdqFeature, i: number): VpdqFeature {
+  if (frame === null || typeof frame !== 'object') invalid('vPDQ frame', `query[${i}]`, frame);
+  integerInRange(frame.quality, 0, 100, `query[${i}].quality`);
+  if (typeof frame.hash !== 'string' || !HEX64.test(frame.hash))
+    invalid('64 hex digits', `query[${i}].hash`, frame.hash);
+  if (typeof frame.seconds !== 'number' || !Number.isFinite(frame.seconds) || frame.seconds < 0)
+    invalid('non-negative finite number', `query[${i}].seconds`, frame.seconds);
+  return { quality: frame.quality, hash: frame.hash.toLowerCase(), seconds: frame.seconds };
+}
+
+/** A listed video as the index holds it: its prepared frames. */
+interface Video {
+  readonly entry: VpdqListEntry;
+  readonly frames: readonly VpdqFeature[];
+  readonly thresholds: Resolved;
+}
+
+/** Votes for one listed video during one query. */
+interface Votes {
+  /** Query frame position → the nearest listed frame position and its distance. */
+  readonly pairs: Map<number, { listed: number; distance: number }>;
+  readonly listed: Set<number>;
+}
+
+/**
+ * The listed videos, their unique frame hashes in one exact PDQ index with a frame → video map.
+ *
+ * @example
+ * ```ts
+ * const index = VpdqIndex.fromEntries([{ list: 'known', id: 'v1', hash: signalText }]);
+ * index.match(upload.frames); // [{ list: 'known', entryId: 'v1', queryMatchPercent: 100, … }]
+ * ```
+ */
+export class VpdqIndex {
+  /** The entries, normalised, in the order given. */
+  readonly entries: readonly VpdqListEntry[];
+  /** Unique frame hashes indexed (of quality ≥ 50, across all videos). */
+  readonly frameCount: number;
+  readonly #videos: readonly Video[];
+  readonly #search: LinearIndex | MihIndex;
+  /** Index position → [video, frame position within the video's prepared frames] pairs, flattened. */
+  readonly #holders: readonly Int32Array[];
+
+  private constructor(videos: Video[], hashes: Uint8Array[], holders: Int32Array[], options: VpdqIndexOptions) {
+    this.#videos = videos;
+    this.entries = Object.freeze(videos.map((v) => v.entry));
+    this.frameCount = hashes.length;
+    this.#holders = holders;
+    const linear = new LinearIndex(hashes, 256);
+    const tier = chooseSearchTier(hashes.length, options.search);
+    this.#search = tier.tier === 'mih' ? MihIndex.build(linear, { substringBits: tier.substringBits }) : linear;
+  }
+
+  /**
+   * An index over vPDQ entries (each one video). Ids must be unique per list (`ERR_LIST_FORMAT`,
+   * as for every list); errors of {@link normalizeVpdqEntry}. `options.lists` gives lists their
+   * thresholds.
+   */
+  static fromEntries(entries: Iterable<VpdqEntryInput>, options?: VpdqIndexOptions): VpdqIndex {
+    if (entries === null || typeof (entries as Iterable<VpdqEntryInput>)?.[Symbol.iterator] !== 'function')
+      invalid('iterable of vPDQ entries', 'entries', entries);
+    const o = optionsObject(options, 'options');
+    const lists = optionsObject(o.lists, 'options.lists');
+    const perList = new Map<string, Resolved>();
+    for (const [name, given] of Object.entries(lists))
+      perList.set(name, resolveThresholds(given, DEFAULTS, `options.lists.${name}`));
+    const videos: Video[] = [];
+    const ids = new Set<string>();
+    const byHash = new Map<string, number>();
+    const hashes: Uint8Array[] = [];
+    const holders: number[][] = [];
+    let position = 0;
+    for (const input of entries) {
+      const entry = normalizeVpdqEntry(input, position++);
+      const key = `${entry.list}\u0000${entry.id}`;
+      if (ids.has(key))
+        throw entryError(
+          `#${position - 1}`,
+          `Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}`,
+        );
+      ids.add(key);
+      const frames = prepareVpdqFrames(entry.frames);
+      const video = videos.length;
+      frames.forEach((frame, i) => {
+        let at = byHash.get(frame.hash);
+        if (at === undefined) {
+          at = hashes.length;
+          byHash.set(frame.hash, at);
+          hashes.push(parseHex(frame.hash, 32, VPDQ_ALGORITHM));
+          holders.push([]);
+        }
+        (holders[at] as number[]).push(video, i);
+      });
+      videos.push({ entry, frames, thresholds: perList.get(entry.list) ?? DEFAULTS });
+    }
+    return new VpdqIndex(
+      videos,
+      hashes,
+      holders.map((h) => Int32Array.from(h)),
+      o,
+    );
+  }
+
+  /**
+   * The listed videos `query` matches (a video's frames, e.g. `hashVideo(…).frames` or parsed
+   * signal text), in entry order. `thresholds` override every list's; a list's own (from
+   * `fromEntries`) apply where the call gives none, else pytx's defaults.
+   */
+  match(query: readonly VpdqFeature[], thresholds?: VpdqThresholds): VpdqVideoMatch[] {
+    if (!Array.isArray(query)) invalid('array of vPDQ frames', 'query', query);
+    const call = optionsObject(thresholds, 'thresholds');
+    const override = resolveThresholds(call, DEFAULTS, 'thresholds');
+    const limitOf = (video: Video, key: keyof Resolved): number =>
+      call[key] !== undefined ? override[key] : video.thresholds[key];
+    let widest = override.distance;
+    if (call.distance === undefined) for (const v of this.#videos) widest = Math.max(widest, v.thresholds.distance);
+    const frames = prepareVpdqFrames(query.map(queryFrame));
+    const votes = new Map<number, Votes>();
+    frames.forEach((frame, q) => {
+      const bytes = parseHex(frame.hash, 32, VPDQ_ALGORITHM);
+      for (const hit of this.#search.search(bytes, widest)) {
+        const held = this.#holders[hit.index] as Int32Array;
+        for (let k = 0; k < held.length; k += 2) {
+          const video = held[k] as number;
+          const listed = held[k + 1] as number;
+          if (hit.distance > limitOf(this.#videos[video] as Video, 'distance')) continue;
+          let v = votes.get(video);
+          if (v === undefined) votes.set(video, (v = { pairs: new Map(), listed: new Set() }));
+          v.listed.add(listed);
+          const best = v.pairs.get(q);
+          if (
+            best === undefined ||
+            hit.distance < best.distance ||
+            (hit.distance === best.distance && listed < best.listed)
+          )
+            v.pairs.set(q, { listed, distance: hit.distance });
+        }
+      }
+    });
+    const out: VpdqVideoMatch[] = [];
+    for (const [index, v] of [...votes].sort((a, b) => a[0] - b[0])) {
+      const video = this.#videos[index] as Video;
+      const queryMatchPercent = (v.pairs.size * 100) / frames.length;
+      const listedMatchPercent = (v.listed.size * 100) / video.frames.length;
+      if (
+        queryMatchPercent < limitOf(video, 'queryMatchPercent') ||
+        listedMatchPercent < limitOf(video, 'listedMatchPercent')
+      )
+        continue;
+      const pairs = [...v.pairs].sort((a, b) => a[0] - b[0]);
+      const match: VpdqVideoMatch = {
+        list: video.entry.list,
+        entryId: video.entry.id,
+        algorithm: VPDQ_ALGORITHM,
+        queryMatchPercent,
+        listedMatchPercent,
+        frames: pairs.map(([q, p]) => ({
+          querySeconds: (frames[q] as VpdqFeature).seconds,
+          listedSeconds: (video.frames[p.listed] as VpdqFeature).seconds,
+          distance: p.distance,
+        })),
+      };
+      if (video.entry.label !== undefined) Object.assign(match, { label: video.entry.label });
+      if (video.entry.metadata !== undefined) Object.assign(match, { metadata: video.entry.metadata });
+      out.push(match);
+    }
+    return out;
+  }
+}
