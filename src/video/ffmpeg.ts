@@ -249,7 +249,9 @@ export async function probeVideo(
     },
   });
   if (end.timedOut) throw timeout(limits.timeoutSeconds);
-  if (end.code !== 0)
+  // A frame above the limit is reported and described as 0 × 0 while ffprobe exits 0: too large,
+  // not "no frame size".
+  if (end.code !== 0 || end.stderr.includes(PIXEL_LIMIT_MESSAGE))
     throw new HashwardenError(
       failureCode(end.stderr),
       `ffprobe cannot read the ${container} video: ${said(end.stderr)}`,
@@ -311,6 +313,9 @@ export async function decodeFrames(
     '-nostats',
     '-loglevel',
     'error',
+    // Frames as stored, as the reference hashes them: a rotation in the metadata would otherwise
+    // turn each frame and scale it back to the stored size, squashed (docs/video.md).
+    '-noautorotate',
     ...inputArgs(container, plan.maxPixels, path),
     '-map',
     `0:${probe.stream}`,

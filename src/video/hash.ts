@@ -186,7 +186,8 @@ async function stage(input: Uint8Array | string, options: ResolvedVideoOptions):
  * Rejects with a `HashwardenError`: `ERR_MISSING_DEPENDENCY` (no FFmpeg), `ERR_INPUT_READ`,
  * `ERR_UNSUPPORTED_FORMAT` (empty, not a container of the list, no video stream, a codec not
  * allowed), `ERR_IMAGE_TOO_LARGE` (bytes, duration, frames, pixels), `ERR_IMAGE_DECODE` (truncated,
- * corrupt, FFmpeg reported an error) or `ERR_IMAGE_TIMEOUT`. Treat any of them on an upload as
+ * corrupt, FFmpeg reported an error), `ERR_IMAGE_TIMEOUT` or `ERR_HASH_THREAD` (the thread hashing
+ * the frames died: retry). Treat any of them on an upload as
  * "cannot be checked", not as "clean".
  *
  * @param input the video's bytes (copied at call time; written to an owner-only temporary file,
