@@ -282,32 +282,22 @@ export interface DecodePlan {
 }
 
 /**
- * Decodes the video at `path`, stream `probe.stream`, keeping every `plan.frameStep`-th frame
- * (FFmpeg's `select` on the decoded frame count, the reference's rule), converted to RGB24 at
- * `plan.width × plan.height`: each frame is given to `onFrame` as it completes, with its index
- * among the kept frames (a buffer of its own, the callee's to keep or transfer). `onFrame` may
- * return a promise: while `plan.framesInFlight` are pending the pipe is paused, so FFmpeg waits
- * for a slow hasher instead of filling memory; the call settles after every one has. A throw from
- * `onFrame`, or a rejection, stops FFmpeg and rejects with it. `ERR_IMAGE_TIMEOUT` past the deadline; `ERR_IMAGE_TOO_LARGE` for a
- * frame the decoder finds above twice `maxPixels`; `ERR_IMAGE_DECODE` when
- * FFmpeg exits with an error or reports one (a truncated or corrupt stream decodes in part and
- * says so: refused, so a damaged copy cannot pass with a hash of half its frames), or leaves a
- * partial frame.
+ * The decode's command line (after the binary): the stream at `path` to RGB24 frames on standard
+ * output, every `plan.frameStep`-th kept, at `plan.width × plan.height`. Exported for the speed
+ * bench, which times FFmpeg alone on this very line.
  */
-export async function decodeFrames(
-  ffmpeg: string,
+export function decodeArgs(
   path: string,
   container: VideoContainer,
-  probe: VideoProbe,
-  plan: DecodePlan,
-  onFrame: (rgb: Uint8Array, index: number) => void | Promise<void>,
-): Promise<number> {
+  probe: Pick<VideoProbe, 'stream'>,
+  plan: Pick<DecodePlan, 'frameStep' | 'width' | 'height' | 'maxOutputFrames' | 'maxPixels'>,
+): string[] {
   const filters = [
     ...(plan.frameStep > 1 ? [`select='not(mod(n,${plan.frameStep}))'`] : []),
     `scale=${plan.width}:${plan.height}:flags=${SWS_FLAGS}`,
     'format=rgb24',
   ];
-  const args = [
+  return [
     '-nostdin',
     '-hide_banner',
     '-nostats',
@@ -332,6 +322,30 @@ export async function decodeFrames(
     'rgb24',
     'pipe:1',
   ];
+}
+
+/**
+ * Decodes the video at `path`, stream `probe.stream`, keeping every `plan.frameStep`-th frame
+ * (FFmpeg's `select` on the decoded frame count, the reference's rule), converted to RGB24 at
+ * `plan.width × plan.height`: each frame is given to `onFrame` as it completes, with its index
+ * among the kept frames (a buffer of its own, the callee's to keep or transfer). `onFrame` may
+ * return a promise: while `plan.framesInFlight` are pending the pipe is paused, so FFmpeg waits
+ * for a slow hasher instead of filling memory; the call settles after every one has. A throw from
+ * `onFrame`, or a rejection, stops FFmpeg and rejects with it. `ERR_IMAGE_TIMEOUT` past the deadline; `ERR_IMAGE_TOO_LARGE` for a
+ * frame the decoder finds above twice `maxPixels`; `ERR_IMAGE_DECODE` when
+ * FFmpeg exits with an error or reports one (a truncated or corrupt stream decodes in part and
+ * says so: refused, so a damaged copy cannot pass with a hash of half its frames), or leaves a
+ * partial frame.
+ */
+export async function decodeFrames(
+  ffmpeg: string,
+  path: string,
+  container: VideoContainer,
+  probe: VideoProbe,
+  plan: DecodePlan,
+  onFrame: (rgb: Uint8Array, index: number) => void | Promise<void>,
+): Promise<number> {
+  const args = decodeArgs(path, container, probe, plan);
   const frameBytes = plan.width * plan.height * 3;
   let frame = new Uint8Array(frameBytes);
   let filled = 0;
