@@ -93,9 +93,16 @@ for (const clip of process.argv.slice(2)) {
       for (let k = 0; k < samples; k++) await ffmpeg(seekArgs(k * frameStep));
     };
   const times: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
+  // This process's CPU (every thread: the digests, the pipe, PDQ) per run of each variant, ms.
+  const cpu: Record<string, number[]> = Object.fromEntries(Object.keys(variants).map((name) => [name, []]));
   const load = loadavg()[0]?.toFixed(1);
   for (let run = 0; run < RUNS; run++)
-    for (const [name, variant] of Object.entries(variants)) times[name]?.push(await timed(variant));
+    for (const [name, variant] of Object.entries(variants)) {
+      const before = process.cpuUsage();
+      times[name]?.push(await timed(variant));
+      const used = process.cpuUsage(before);
+      cpu[name]?.push((used.user + used.system) / 1000);
+    }
   const keyframes = (await ffmpeg(keyframeArgs)) / frameBytes;
   const base = median(times['ffmpeg alone (select, as hashVideo)'] as number[]);
   console.log(
@@ -103,14 +110,16 @@ for (const clip of process.argv.slice(2)) {
       `${probe.durationSeconds.toFixed(1)} s; ${hashed.frames.length} frames hashed (every ${frameStep}); ` +
       `load ${load} → ${loadavg()[0]?.toFixed(1)}; ${RUNS} runs`,
   );
-  console.log('| variant | median ms | × ffmpeg alone | frames as the reference picks |');
-  console.log('|---|---|---|---|');
+  console.log('| variant | median ms | × ffmpeg alone | Node CPU ms | frames as the reference picks |');
+  console.log('|---|---|---|---|---|');
   for (const [name, values] of Object.entries(times)) {
     const same = name.includes('nokey')
       ? `no: ${keyframes} frames, every ${frameStep}th keyframe`
       : name.includes('seek')
         ? 'by timestamp, not count: the same only when the rate is constant from 0'
         : 'yes';
-    console.log(`| ${name} | ${median(values).toFixed(0)} | ${(median(values) / base).toFixed(2)} | ${same} |`);
+    const ratio = (median(values) / base).toFixed(2);
+    const node = median(cpu[name] as number[]).toFixed(0);
+    console.log(`| ${name} | ${median(values).toFixed(0)} | ${ratio} | ${node} | ${same} |`);
   }
 }
