@@ -19,9 +19,10 @@ import { build } from 'esbuild';
 const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
 
 await build({
-  // lists/read-worker.ts, image/hash-worker.ts and seen/find-worker.ts: the list reader's thread, the
-  // hashing threads and the rescan's search threads, loaded by URL (packed-reader.ts, image/pool.ts,
-  // seen/find-pool.ts), so entries of their own.
+  // lists/read-worker.ts, image/hash-worker.ts, seen/find-worker.ts and video/frame-worker.ts: the list
+  // reader's thread, the hashing threads, the rescan's search threads and the video frames' thread,
+  // loaded by URL (packed-reader.ts, image/pool.ts, seen/find-pool.ts, video/frame-pool.ts), so entries
+  // of their own.
   entryPoints: [
     'index.ts',
     'image/index.ts',
@@ -37,6 +38,7 @@ await build({
     'lists/read-worker.ts',
     'image/hash-worker.ts',
     'seen/find-worker.ts',
+    'video/frame-worker.ts',
     'cli/main.ts',
   ].map((entry) => join(src, entry)),
   outdir: join(src, '..', 'dist'),

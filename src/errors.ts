@@ -84,8 +84,9 @@ export const ERROR_CODES = [
    */
   'ERR_SOURCE_FETCH',
   /**
-   * A hashing thread of the matcher's pool (`hashThreads`) died while it hashed the upload (out of
-   * memory, ended from outside). The upload was not checked: retry it; the pool starts another thread.
+   * A hashing thread of the matcher's pool (`hashThreads`), or `hashVideo`'s frame-hashing thread,
+   * died while it hashed the upload (out of memory, ended from outside). The upload was not
+   * checked: retry it; the pool starts another thread.
    */
   'ERR_HASH_THREAD',
   /**

@@ -9,10 +9,7 @@
  * A thread that fails (it crashed, ran out of memory) fails the pool: the rescan searches on its
  * own thread from then on, the batch in hand included, and finds the same.
  */
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import {
   type BatchSearch,
   type LateRound,
@@ -25,6 +22,7 @@ import {
   type UploadBatch,
 } from './events.js';
 import type { SharedBatchIndex } from '../search/batch.js';
+import { startThread, threadSource } from '../threads.js';
 import { batchIndexOf, type FoundHits, findMatches, usesKernel } from './find.js';
 
 /** A message to a search thread: a table to index, or a part of a batch to search in one. */
@@ -49,30 +47,6 @@ export type FindReply = { readonly job: number } & (
 
 /** A message from a search thread: a table indexed, or a search's answer. */
 export type PoolReply = { readonly ready: number } | FindReply;
-
-/**
- * How to start a search thread: `find-worker.js` beside this module in the package (this code may
- * sit in `dist/seen/` or, bundled, in `dist/chunks/`); from source (tsx, vitest), the TypeScript
- * module with tsx's loader registered in the thread, which does not inherit its parent's. Undefined
- * when neither is there (an application that bundled hashwarden into one file): no threads then.
- */
-function workerSource(): { readonly module: URL; readonly typescript: boolean } | undefined {
-  const here = import.meta.url;
-  if (!here.startsWith('file:')) return undefined;
-  if (here.endsWith('.ts')) {
-    try {
-      createRequire(here).resolve('tsx/esm/api');
-    } catch {
-      return undefined;
-    }
-    return { module: new URL('./find-worker.ts', here), typescript: true };
-  }
-  for (const candidate of ['./find-worker.js', '../seen/find-worker.js']) {
-    const url = new URL(candidate, here);
-    if (existsSync(fileURLToPath(url))) return { module: url, typescript: false };
-  }
-  return undefined;
-}
 
 interface Job {
   readonly worker: Worker;
@@ -116,20 +90,12 @@ export class FindPool {
 
   /** `size` search threads, or undefined when they cannot be started here. */
   static start(size: number): FindPool | undefined {
-    const source = workerSource();
+    // find-worker.js beside this module in the package; from source (tsx, vitest), the TypeScript one.
+    const source = threadSource(import.meta.url, 'seen', 'find-worker');
     if (source === undefined || size < 1) return undefined;
-    const { module, typescript } = source;
     const workers: Worker[] = [];
     try {
-      for (let k = 0; k < size; k++)
-        workers.push(
-          typescript
-            ? new Worker(
-                `import('tsx/esm/api').then((api) => { api.register(); return import(${JSON.stringify(module.href)}); })`,
-                { eval: true },
-              )
-            : new Worker(module),
-        );
+      for (let k = 0; k < size; k++) workers.push(startThread(source));
     } catch {
       // No thread to be had (a resource limit): the pass searches on its own thread.
       for (const worker of workers) void worker.terminate();

@@ -68,12 +68,21 @@ interface RunEnd {
   readonly timedOut: boolean;
 }
 
+/** What a reader of standard output may do with the pipe while the run goes on. */
+interface RunControl {
+  /** Stops reading standard output: FFmpeg blocks on the full pipe until {@link RunControl.resume}. */
+  pause(): void;
+  resume(): void;
+  /** Stops the process; the run rejects with `error` (the first one given). */
+  fail(error: unknown): void;
+}
+
 /** How one run is watched. */
 interface RunOptions {
   /** Absolute time (ms since the epoch) past which the process is stopped. */
   readonly deadline: number;
   /** Each chunk of standard output; a throw stops the process and becomes the run's error. */
-  readonly onStdout: (chunk: Buffer) => void;
+  readonly onStdout: (chunk: Buffer, control: RunControl) => void;
 }
 
 function missing(binary: string, error: unknown): HashwardenError {
@@ -123,6 +132,8 @@ function run(binary: string, args: readonly string[], options: RunOptions): Prom
     const timer = setTimeout(
       () => {
         timedOut = true;
+        // Drained, so a paused pipe cannot hold the run open past the process.
+        child.stdout?.resume();
         stop(child);
       },
       Math.max(0, options.deadline - Date.now()),
@@ -133,13 +144,22 @@ function run(binary: string, args: readonly string[], options: RunOptions): Prom
     child.stderr?.on('data', (chunk: Buffer) => {
       if (stderr.length < MAX_STDERR_BYTES) stderr += chunk.toString('utf8', 0, MAX_STDERR_BYTES - stderr.length);
     });
+    const control: RunControl = {
+      pause: () => child.stdout?.pause(),
+      resume: () => child.stdout?.resume(),
+      fail: (error) => {
+        failure ??= error;
+        // A paused pipe would hold FFmpeg blocked until SIGKILL: drained, it exits on SIGTERM.
+        child.stdout?.resume();
+        stop(child);
+      },
+    };
     child.stdout?.on('data', (chunk: Buffer) => {
       if (failure !== undefined) return;
       try {
-        options.onStdout(chunk);
+        options.onStdout(chunk, control);
       } catch (error) {
-        failure = error;
-        stop(child);
+        control.fail(error);
       }
     });
     child.once('error', (error: NodeJS.ErrnoException) => {
@@ -229,7 +249,9 @@ export async function probeVideo(
     },
   });
   if (end.timedOut) throw timeout(limits.timeoutSeconds);
-  if (end.code !== 0)
+  // A frame above the limit is reported and described as 0 × 0 while ffprobe exits 0: too large,
+  // not "no frame size".
+  if (end.code !== 0 || end.stderr.includes(PIXEL_LIMIT_MESSAGE))
     throw new HashwardenError(
       failureCode(end.stderr),
       `ffprobe cannot read the ${container} video: ${said(end.stderr)}`,
@@ -252,38 +274,38 @@ export interface DecodePlan {
   readonly deadline: number;
   /** The call's timeout, for the message. */
   readonly timeoutSeconds: number;
+  /**
+   * Most frames whose `onFrame` promise is pending before the pipe is paused (FFmpeg then blocks
+   * on it): with the frames from one chunk of the pipe, what bounds the frames held in memory.
+   */
+  readonly framesInFlight: number;
 }
 
 /**
- * Decodes the video at `path`, stream `probe.stream`, keeping every `plan.frameStep`-th frame
- * (FFmpeg's `select` on the decoded frame count, the reference's rule), converted to RGB24 at
- * `plan.width × plan.height`: each frame is given to `onFrame` as it completes, with its index
- * among the kept frames (the buffer is reused: copy what you keep). A throw from `onFrame` stops
- * FFmpeg and rejects with it. `ERR_IMAGE_TIMEOUT` past the deadline; `ERR_IMAGE_TOO_LARGE` for a
- * frame the decoder finds above twice `maxPixels`; `ERR_IMAGE_DECODE` when
- * FFmpeg exits with an error or reports one (a truncated or corrupt stream decodes in part and
- * says so: refused, so a damaged copy cannot pass with a hash of half its frames), or leaves a
- * partial frame.
+ * The decode's command line (after the binary): the stream at `path` to RGB24 frames on standard
+ * output, every `plan.frameStep`-th kept, at `plan.width × plan.height`. Exported for the speed
+ * bench, which times FFmpeg alone on this very line.
  */
-export async function decodeFrames(
-  ffmpeg: string,
+export function decodeArgs(
   path: string,
   container: VideoContainer,
-  probe: VideoProbe,
-  plan: DecodePlan,
-  onFrame: (rgb: Uint8Array, index: number) => void,
-): Promise<number> {
+  probe: Pick<VideoProbe, 'stream'>,
+  plan: Pick<DecodePlan, 'frameStep' | 'width' | 'height' | 'maxOutputFrames' | 'maxPixels'>,
+): string[] {
   const filters = [
     ...(plan.frameStep > 1 ? [`select='not(mod(n,${plan.frameStep}))'`] : []),
     `scale=${plan.width}:${plan.height}:flags=${SWS_FLAGS}`,
     'format=rgb24',
   ];
-  const args = [
+  return [
     '-nostdin',
     '-hide_banner',
     '-nostats',
     '-loglevel',
     'error',
+    // Frames as stored, as the reference hashes them: a rotation in the metadata would otherwise
+    // turn each frame and scale it back to the stored size, squashed (docs/video.md).
+    '-noautorotate',
     ...inputArgs(container, plan.maxPixels, path),
     '-map',
     `0:${probe.stream}`,
@@ -300,26 +322,71 @@ export async function decodeFrames(
     'rgb24',
     'pipe:1',
   ];
+}
+
+/**
+ * Decodes the video at `path`, stream `probe.stream`, keeping every `plan.frameStep`-th frame
+ * (FFmpeg's `select` on the decoded frame count, the reference's rule), converted to RGB24 at
+ * `plan.width × plan.height`: each frame is given to `onFrame` as it completes, with its index
+ * among the kept frames (a buffer of its own, the callee's to keep or transfer). `onFrame` may
+ * return a promise: while `plan.framesInFlight` are pending the pipe is paused, so FFmpeg waits
+ * for a slow hasher instead of filling memory; the call settles after every one has. A throw from
+ * `onFrame`, or a rejection, stops FFmpeg and rejects with it. `ERR_IMAGE_TIMEOUT` past the deadline; `ERR_IMAGE_TOO_LARGE` for a
+ * frame the decoder finds above twice `maxPixels`; `ERR_IMAGE_DECODE` when
+ * FFmpeg exits with an error or reports one (a truncated or corrupt stream decodes in part and
+ * says so: refused, so a damaged copy cannot pass with a hash of half its frames), or leaves a
+ * partial frame.
+ */
+export async function decodeFrames(
+  ffmpeg: string,
+  path: string,
+  container: VideoContainer,
+  probe: VideoProbe,
+  plan: DecodePlan,
+  onFrame: (rgb: Uint8Array, index: number) => void | Promise<void>,
+): Promise<number> {
+  const args = decodeArgs(path, container, probe, plan);
   const frameBytes = plan.width * plan.height * 3;
-  const frame = new Uint8Array(frameBytes);
+  let frame = new Uint8Array(frameBytes);
   let filled = 0;
   let index = 0;
+  const pending: Promise<void>[] = [];
+  let inFlight = 0;
+  let failed: unknown;
   const end = await run(ffmpeg, args, {
     deadline: plan.deadline,
-    onStdout: (chunk) => {
+    onStdout: (chunk, control) => {
       let at = 0;
       while (at < chunk.length) {
         const take = Math.min(frameBytes - filled, chunk.length - at);
         frame.set(chunk.subarray(at, at + take), filled);
         filled += take;
         at += take;
-        if (filled === frameBytes) {
-          filled = 0;
-          onFrame(frame, index++);
-        }
+        if (filled !== frameBytes) continue;
+        const done = onFrame(frame, index++);
+        filled = 0;
+        frame = new Uint8Array(frameBytes);
+        if (done === undefined) continue;
+        inFlight++;
+        if (inFlight >= plan.framesInFlight) control.pause();
+        pending.push(
+          done.then(
+            () => {
+              inFlight--;
+              if (inFlight < plan.framesInFlight) control.resume();
+            },
+            (error: unknown) => {
+              failed ??= error;
+              control.fail(error);
+            },
+          ),
+        );
       }
     },
   });
+  // Every frame's hash, or the first failure (a rejection also stopped FFmpeg, ending the run).
+  await Promise.all(pending);
+  if (failed !== undefined) throw failed;
   if (end.timedOut) throw timeout(plan.timeoutSeconds);
   if (end.code !== 0 || end.stderr !== '')
     throw new HashwardenError(

@@ -3,7 +3,8 @@
  * `secondsPerHash`, each with its frame number, quality and timestamp, as the reference's
  * `vpdq-hash-video` computes them — frame `n` kept when `n` is a multiple of
  * ⌊secondsPerHash × average frame rate⌋, converted to RGB24 (optionally scaled square), hashed
- * whole by the project's PDQ (pdqRgbFrame: no 512-pixel reduction), timestamp `n / frame rate`.
+ * whole by the project's PDQ (pdqRgbFrame: no 512-pixel reduction, on the frame-hashing thread of
+ * frame-pool.ts so the event loop stays free), timestamp `n / frame rate`.
  * The exact hashes (MD5, SHA-256) are of the file's bytes, as for images. FFmpeg decodes
  * (ffmpeg.ts); the pixel maths never sees a file.
  */
@@ -18,6 +19,7 @@ import { HashwardenError, readError } from '../errors.js';
 import { invalid } from '../validate.js';
 import { readProbe, SNIFF_BYTES, sniffContainer, type VideoContainer } from './container.js';
 import { decodeFrames, probeVideo } from './ffmpeg.js';
+import { framePool } from './frame-pool.js';
 import { type HashVideoOptions, type ResolvedVideoOptions, resolveVideoOptions } from './options.js';
 
 /**
@@ -68,6 +70,13 @@ export interface VideoHashResult {
 
 /** Longest frame side hashed: the most PDQ takes, and above what the allowed decoders write (MJPEG: 65,535). */
 const MAX_FRAME_SIDE = 2 ** 16;
+
+/**
+ * Frames handed to the frame-hashing thread and not yet hashed before FFmpeg's pipe is paused: 2,
+ * one hashed while the next is read, so neither side waits for the other when they keep pace;
+ * more would only hold more frames (6 MB each at 1080p) when the hasher falls behind.
+ */
+const FRAMES_IN_FLIGHT = 2;
 
 /** The first bytes of a file, for the container sniff. */
 async function head(path: string): Promise<Uint8Array> {
@@ -177,7 +186,8 @@ async function stage(input: Uint8Array | string, options: ResolvedVideoOptions):
  * Rejects with a `HashwardenError`: `ERR_MISSING_DEPENDENCY` (no FFmpeg), `ERR_INPUT_READ`,
  * `ERR_UNSUPPORTED_FORMAT` (empty, not a container of the list, no video stream, a codec not
  * allowed), `ERR_IMAGE_TOO_LARGE` (bytes, duration, frames, pixels), `ERR_IMAGE_DECODE` (truncated,
- * corrupt, FFmpeg reported an error) or `ERR_IMAGE_TIMEOUT`. Treat any of them on an upload as
+ * corrupt, FFmpeg reported an error), `ERR_IMAGE_TIMEOUT` or `ERR_HASH_THREAD` (the thread hashing
+ * the frames died: retry). Treat any of them on an upload as
  * "cannot be checked", not as "clean".
  *
  * @param input the video's bytes (copied at call time; written to an owner-only temporary file,
@@ -233,6 +243,7 @@ async function hashStaged(staged: Staged, o: ResolvedVideoOptions, deadline: num
   const hashedWidth = side === 0 ? width : side;
   const hashedHeight = side === 0 ? height : side;
   const frames: VideoFrameHash[] = [];
+  const pool = framePool();
   await decodeFrames(
     o.ffmpeg,
     staged.path,
@@ -246,6 +257,7 @@ async function hashStaged(staged: Staged, o: ResolvedVideoOptions, deadline: num
       maxPixels,
       deadline,
       timeoutSeconds,
+      framesInFlight: FRAMES_IN_FLIGHT,
     },
     (rgb, index) => {
       if (index >= o.maxFrames) throw tooLarge(`The video gives more than ${o.maxFrames} hashed frames`);
@@ -253,8 +265,15 @@ async function hashStaged(staged: Staged, o: ResolvedVideoOptions, deadline: num
       const seconds = frame / frameRate;
       if (seconds > o.maxDurationSeconds)
         throw tooLarge(`The video runs past ${o.maxDurationSeconds} s (frame ${frame} at ${frameRate} fps)`);
-      const { hash, quality } = pdqRgbFrame(rgb, hashedWidth, hashedHeight);
-      frames.push({ frame, quality, hash: formatHex(hash), seconds });
+      if (pool === undefined) {
+        const { hash, quality } = pdqRgbFrame(rgb, hashedWidth, hashedHeight);
+        frames[index] = { frame, quality, hash: formatHex(hash), seconds };
+        return;
+      }
+      // Settled out of order or not, each frame lands at its index: the result is in frame order.
+      return pool.hash(rgb, hashedWidth, hashedHeight).then(({ hash, quality }) => {
+        frames[index] = { frame, quality, hash, seconds };
+      });
     },
   );
   if (frames.length === 0) throw new HashwardenError('ERR_IMAGE_DECODE', 'FFmpeg decoded no frame of the video');
