@@ -2,7 +2,8 @@
  * Question: does `hashVideo` at one frame a second cost at most 1.3× what FFmpeg alone takes to
  * decode the same clip to the same sampled frames? FFmpeg alone runs the very command line
  * hashVideo runs (ffmpeg.ts `decodeArgs`: select every ⌊fps⌋-th frame, scale, RGB24 on a pipe),
- * its output drained and dropped. Beside them, two ways to decode less, each timed and checked
+ * its output drained and dropped (hashVideo gives FFmpeg the same filters on descriptor 3, once its
+ * probe has answered: the same decode). Beside them, two ways to decode less, each timed and checked
  * for whether it keeps the frames the reference picks: `-skip_frame nokey` (the decoder skips
  * every frame but keyframes) and a seek per sample (`-ss n/fps … -frames:v 1`, one FFmpeg each).
  * Wall-clock medians of RUNS runs, the variants interleaved so a noisy neighbour moves them alike;

@@ -10,6 +10,7 @@
  * The flags and why each is there: docs/video.md.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import type { Writable } from 'node:stream';
 import { type ErrorCode, HashwardenError } from '../errors.js';
 import {
   COMPANION_DECODERS,
@@ -83,6 +84,12 @@ interface RunOptions {
   readonly deadline: number;
   /** Each chunk of standard output; a throw stops the process and becomes the run's error. */
   readonly onStdout: (chunk: Buffer, control: RunControl) => void;
+  /**
+   * Text written to the process's descriptor 3 (a pipe) once it settles: FFmpeg reads its filter
+   * script there (`-filter_script:v pipe:3`) while its start and the demuxer's probing go on. A
+   * rejection stops the process and becomes the run's error.
+   */
+  readonly script?: Promise<string>;
 }
 
 function missing(binary: string, error: unknown): HashwardenError {
@@ -116,7 +123,7 @@ function run(binary: string, args: readonly string[], options: RunOptions): Prom
     let child: ChildProcess;
     try {
       child = spawn(binary, args, {
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: options.script === undefined ? ['ignore', 'pipe', 'pipe'] : ['ignore', 'pipe', 'pipe', 'pipe'],
         env: { PATH: process.env.PATH ?? '' },
         shell: false,
         windowsHide: true,
@@ -154,6 +161,18 @@ function run(binary: string, args: readonly string[], options: RunOptions): Prom
         stop(child);
       },
     };
+    const script = child.stdio[3] as Writable | null | undefined;
+    if (options.script !== undefined && script) {
+      // EPIPE when FFmpeg has already exited (a file it refused): its exit and words say why.
+      script.on('error', () => {});
+      options.script.then(
+        (text) => script.end(text),
+        (error: unknown) => {
+          script.destroy();
+          control.fail(error);
+        },
+      );
+    }
     child.stdout?.on('data', (chunk: Buffer) => {
       if (failure !== undefined) return;
       try {
@@ -281,22 +300,22 @@ export interface DecodePlan {
   readonly framesInFlight: number;
 }
 
-/**
- * The decode's command line (after the binary): the stream at `path` to RGB24 frames on standard
- * output, every `plan.frameStep`-th kept, at `plan.width × plan.height`. Exported for the speed
- * bench, which times FFmpeg alone on this very line.
- */
-export function decodeArgs(
-  path: string,
-  container: VideoContainer,
-  probe: Pick<VideoProbe, 'stream'>,
-  plan: Pick<DecodePlan, 'frameStep' | 'width' | 'height' | 'maxOutputFrames' | 'maxPixels'>,
-): string[] {
-  const filters = [
+/** The decode's filters: every `frameStep`-th decoded frame kept, scaled, converted to RGB24. */
+export function decodeFilters(plan: Pick<DecodePlan, 'frameStep' | 'width' | 'height'>): string {
+  return [
     ...(plan.frameStep > 1 ? [`select='not(mod(n,${plan.frameStep}))'`] : []),
     `scale=${plan.width}:${plan.height}:flags=${SWS_FLAGS}`,
     'format=rgb24',
-  ];
+  ].join(',');
+}
+
+/** A decode's command line around how its stream and filters are given. */
+function commandLine(
+  path: string,
+  container: VideoContainer,
+  streamAndFilters: readonly string[],
+  plan: Pick<DecodePlan, 'maxOutputFrames' | 'maxPixels'>,
+): string[] {
   return [
     '-nostdin',
     '-hide_banner',
@@ -307,10 +326,7 @@ export function decodeArgs(
     // turn each frame and scale it back to the stored size, squashed (docs/video.md).
     '-noautorotate',
     ...inputArgs(container, plan.maxPixels, path),
-    '-map',
-    `0:${probe.stream}`,
-    '-vf',
-    filters.join(','),
+    ...streamAndFilters,
     // Every selected frame once, none duplicated or dropped to fit a rate.
     '-fps_mode',
     'passthrough',
@@ -324,10 +340,49 @@ export function decodeArgs(
   ];
 }
 
+/** What the decode needs of the probe: known once hash.ts's checks have passed. */
+export type DecodeSampling = Pick<DecodePlan, 'frameStep' | 'width' | 'height'>;
+
+/** What the decode is given before the probe has answered. */
+export type DecodeLimits = Omit<DecodePlan, keyof DecodeSampling>;
+
 /**
- * Decodes the video at `path`, stream `probe.stream`, keeping every `plan.frameStep`-th frame
- * (FFmpeg's `select` on the decoded frame count, the reference's rule), converted to RGB24 at
- * `plan.width × plan.height`: each frame is given to `onFrame` as it completes, with its index
+ * The decode's command line (after the binary) with everything known: the stream at `path` to
+ * RGB24 frames on standard output, every `plan.frameStep`-th kept, at `plan.width × plan.height`.
+ * Exported for the speed bench, which times FFmpeg alone on it: the same decode as
+ * {@link decodeFrames}'s, whose filters come later on descriptor 3.
+ */
+export function decodeArgs(
+  path: string,
+  container: VideoContainer,
+  probe: Pick<VideoProbe, 'stream'>,
+  plan: Pick<DecodePlan, 'frameStep' | 'width' | 'height' | 'maxOutputFrames' | 'maxPixels'>,
+): string[] {
+  return commandLine(path, container, ['-map', `0:${probe.stream}`, '-vf', decodeFilters(plan)], plan);
+}
+
+/**
+ * The decode's command line started before the probe has answered: the stream is the first video
+ * stream that is not an attached picture (`0:V:0`, the very rule of container.ts's `readProbe`),
+ * and the filters, which need the probe's frame rate and size, are read from descriptor 3. FFmpeg
+ * reads them when it sets up its output, after opening the input and before decoding a frame, so
+ * it loads its libraries and probes the container while ffprobe runs, and decodes nothing until
+ * hash.ts's checks have passed.
+ */
+function earlyDecodeArgs(
+  path: string,
+  container: VideoContainer,
+  plan: Pick<DecodePlan, 'maxOutputFrames' | 'maxPixels'>,
+): string[] {
+  return commandLine(path, container, ['-map', '0:V:0', '-filter_script:v', 'pipe:3'], plan);
+}
+
+/**
+ * Decodes the video at `path`, its first video stream that is not an attached picture, keeping
+ * every `sampling.frameStep`-th frame (FFmpeg's `select` on the decoded frame count, the
+ * reference's rule), converted to RGB24 at `sampling.width × sampling.height`. FFmpeg starts at
+ * once and decodes nothing until `sampling` settles (the probe's checks, run meanwhile); a
+ * rejection of `sampling` stops it and rejects with that error. Each frame is given to `onFrame` as it completes, with its index
  * among the kept frames (a buffer of its own, the callee's to keep or transfer). `onFrame` may
  * return a promise: while `plan.framesInFlight` are pending the pipe is paused, so FFmpeg waits
  * for a slow hasher instead of filling memory; the call settles after every one has. A throw from
@@ -341,13 +396,20 @@ export async function decodeFrames(
   ffmpeg: string,
   path: string,
   container: VideoContainer,
-  probe: VideoProbe,
-  plan: DecodePlan,
+  plan: DecodeLimits,
+  sampling: DecodeSampling | Promise<DecodeSampling>,
   onFrame: (rgb: Uint8Array, index: number) => void | Promise<void>,
 ): Promise<number> {
-  const args = decodeArgs(path, container, probe, plan);
-  const frameBytes = plan.width * plan.height * 3;
-  let frame = new Uint8Array(frameBytes);
+  const args = earlyDecodeArgs(path, container, plan);
+  let frameBytes = 0;
+  let frame = new Uint8Array(0);
+  const script = Promise.resolve(sampling).then((size) => {
+    frameBytes = size.width * size.height * 3;
+    frame = new Uint8Array(frameBytes);
+    return decodeFilters(size);
+  });
+  // Handled here too: a binary that cannot be started rejects the run before it reads the script.
+  script.catch(() => {});
   let filled = 0;
   let index = 0;
   const pending: Promise<void>[] = [];
@@ -355,7 +417,9 @@ export async function decodeFrames(
   let failed: unknown;
   const end = await run(ffmpeg, args, {
     deadline: plan.deadline,
+    script,
     onStdout: (chunk, control) => {
+      if (frameBytes === 0) throw new HashwardenError('ERR_IMAGE_DECODE', 'FFmpeg wrote frames before its filters');
       let at = 0;
       while (at < chunk.length) {
         const take = Math.min(frameBytes - filled, chunk.length - at);

@@ -17,7 +17,7 @@ import { formatHex } from '../algorithms/hex.js';
 import { pdqRgbFrame } from '../algorithms/pdq.js';
 import { HashwardenError, readError } from '../errors.js';
 import { invalid } from '../validate.js';
-import { readProbe, SNIFF_BYTES, sniffContainer, type VideoContainer } from './container.js';
+import { readProbe, SNIFF_BYTES, sniffContainer, type VideoContainer, type VideoProbe } from './container.js';
 import { decodeFrames, probeVideo } from './ffmpeg.js';
 import { framePool } from './frame-pool.js';
 import { type HashVideoOptions, type ResolvedVideoOptions, resolveVideoOptions } from './options.js';
@@ -90,11 +90,20 @@ async function head(path: string): Promise<Uint8Array> {
   }
 }
 
-/** MD5 and SHA-256 of a file, streamed: a video is never held in memory to be hashed. */
-async function digestFile(path: string): Promise<{ md5: string; sha256: string }> {
+/** The exact hashes of a video's bytes. */
+interface Digests {
+  readonly md5: string;
+  readonly sha256: string;
+}
+
+/**
+ * MD5 and SHA-256 of a file, streamed: a video is never held in memory to be hashed. `signal`
+ * stops the read when the call fails before the digests are needed.
+ */
+async function digestFile(path: string, signal: AbortSignal): Promise<Digests> {
   const md5 = createHash('md5');
   const sha256 = createHash('sha256');
-  for await (const chunk of createReadStream(path)) {
+  for await (const chunk of createReadStream(path, { signal })) {
     md5.update(chunk as Buffer);
     sha256.update(chunk as Buffer);
   }
@@ -112,13 +121,17 @@ interface Staged {
   readonly path: string;
   readonly bytes: number;
   readonly container: VideoContainer;
-  readonly md5: string;
-  readonly sha256: string;
+  /**
+   * Starts the exact hashes, called once the probe's process is started so the two overlap (the
+   * process start alone is about 0.13 s, the digests of a 40 MB file about 0.1 s: docs/video.md).
+   * A file's are streamed beside the probe and the decode, and stop when `signal` aborts.
+   */
+  digest(signal: AbortSignal): Promise<Digests>;
   release(): Promise<void>;
 }
 
 /**
- * Checks the input's size and container and takes its exact hashes; bytes are written to a
+ * Checks the input's size and container (its exact hashes are taken later: {@link Staged.digest}); bytes are written to a
  * temporary file (mode 0600, in a 0700 directory of `os.tmpdir()`) because an MP4 whose index
  * (`moov`) follows its data cannot be read from a pipe: FFmpeg must seek back (docs/video.md).
  */
@@ -148,16 +161,18 @@ async function stage(input: Uint8Array | string, options: ResolvedVideoOptions):
       `${name} is not a video hashwarden reads (MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV, ASF/WMV)`,
     );
   if (typeof input === 'string') {
-    let digests: { md5: string; sha256: string };
-    try {
-      digests = await digestFile(input);
-    } catch (error) {
-      throw readError(input, error);
-    }
-    return { name, path: input, bytes: size, container, ...digests, release: async () => {} };
+    const path = input;
+    const digest = (signal: AbortSignal): Promise<Digests> =>
+      digestFile(path, signal).catch((error: unknown) => {
+        throw readError(path, error);
+      });
+    return { name, path, bytes: size, container, digest, release: async () => {} };
   }
-  const md5 = createHash('md5').update(input).digest('hex');
-  const sha256 = createHash('sha256').update(input).digest('hex');
+  const bytes = input;
+  const digest = async (): Promise<Digests> => ({
+    md5: createHash('md5').update(bytes).digest('hex'),
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+  });
   const unstaged = (error: unknown): HashwardenError =>
     new HashwardenError('ERR_INPUT_READ', `Cannot stage the video for FFmpeg: ${(error as Error).message}`, {
       cause: error,
@@ -172,7 +187,7 @@ async function stage(input: Uint8Array | string, options: ResolvedVideoOptions):
   try {
     const path = join(dir, 'input');
     await writeFile(path, input, { mode: 0o600, flag: 'wx' });
-    return { name, path, bytes: size, container, md5, sha256, release };
+    return { name, path, bytes: size, container, digest, release };
   } catch (error) {
     await release();
     throw unstaged(error);
@@ -191,7 +206,7 @@ async function stage(input: Uint8Array | string, options: ResolvedVideoOptions):
  * "cannot be checked", not as "clean".
  *
  * @param input the video's bytes (copied at call time; written to an owner-only temporary file,
- *   removed before the call settles) or its path (read by FFmpeg; its bytes are hashed first, so
+ *   removed before the call settles) or its path (read by FFmpeg; its bytes are hashed meanwhile, so
  *   a file changed during the call can give exact and frame hashes of different contents)
  * @example
  * ```ts
@@ -222,16 +237,50 @@ export async function hashVideo(
   }
 }
 
-/** Probes, checks the limits, decodes and hashes a staged video. */
+/**
+ * Probes, checks the limits, decodes and hashes a staged video, its exact hashes taken meanwhile:
+ * they feed no check, so nothing waits for them but the result.
+ */
 async function hashStaged(staged: Staged, o: ResolvedVideoOptions, deadline: number): Promise<VideoHashResult> {
-  const { maxPixels, timeoutSeconds } = o;
-  const json = await probeVideo(o.ffprobe, staged.path, staged.container, { maxPixels, deadline, timeoutSeconds });
-  const probe = readProbe(json, staged.name);
+  // Spawned first (synchronously, inside probeVideo), so the digests run while ffprobe starts.
+  const probing = probeVideo(o.ffprobe, staged.path, staged.container, {
+    maxPixels: o.maxPixels,
+    deadline,
+    timeoutSeconds: o.timeoutSeconds,
+  });
+  const reading = new AbortController();
+  const digests = staged.digest(reading.signal);
+  // Handled now, awaited later: a read failure during the decode is not an unhandled rejection.
+  digests.catch(() => {});
+  try {
+    const { frames, codec, ...described } = await probeAndDecode(staged, o, deadline, probing);
+    // The fields in the order they always came (and are documented in).
+    return { frames, ...(await digests), ...described, container: staged.container, codec, bytes: staged.bytes };
+  } finally {
+    // A failed call stops the read and waits for it: nothing reads the file after the call settles.
+    reading.abort();
+    await digests.catch(() => {});
+  }
+}
+
+/** The result but for what {@link hashStaged} adds: the exact hashes, the container, the size. */
+type Decoded = Omit<VideoHashResult, 'md5' | 'sha256' | 'container' | 'bytes'>;
+
+/** A probe that passed the checks, and how its frames are sampled and sized. */
+interface Checked {
+  readonly probe: VideoProbe;
+  readonly frameStep: number;
+  readonly hashedWidth: number;
+  readonly hashedHeight: number;
+}
+
+/** The limits a probed video must stay within before a frame of it is decoded. */
+function check(probe: VideoProbe, o: ResolvedVideoOptions): Checked {
   const { width, height, frameRate } = probe;
   if (width > MAX_FRAME_SIDE || height > MAX_FRAME_SIDE)
     throw tooLarge(`The video's frames are ${width} × ${height}, a side above ${MAX_FRAME_SIDE} pixels`);
-  if (width * height > maxPixels)
-    throw tooLarge(`The video's frames are ${width} × ${height}, above the limit of ${maxPixels} pixels`);
+  if (width * height > o.maxPixels)
+    throw tooLarge(`The video's frames are ${width} × ${height}, above the limit of ${o.maxPixels} pixels`);
   if (probe.durationSeconds > o.maxDurationSeconds)
     throw tooLarge(`The video lasts ${probe.durationSeconds} s, above the limit of ${o.maxDurationSeconds} s`);
   // The reference's frameMod: the product truncated, and at least 1 (0 seconds: every frame).
@@ -240,31 +289,49 @@ async function hashStaged(staged: Staged, o: ResolvedVideoOptions, deadline: num
   if (expected > o.maxFrames)
     throw tooLarge(`The video would give about ${expected} hashed frames, above the limit of ${o.maxFrames}`);
   const side = o.downsampleFrameDimension;
-  const hashedWidth = side === 0 ? width : side;
-  const hashedHeight = side === 0 ? height : side;
+  return { probe, frameStep, hashedWidth: side === 0 ? width : side, hashedHeight: side === 0 ? height : side };
+}
+
+/**
+ * Checks the probe against the limits and decodes and hashes the frames. FFmpeg is started at
+ * once, beside ffprobe (a process start alone is about 0.13 s: docs/video.md), and decodes
+ * nothing until the checks have passed; when they fail it is stopped, and their error is the
+ * call's even if FFmpeg failed first (an audio-only file: its `0:V:0` matches nothing).
+ */
+async function probeAndDecode(
+  staged: Staged,
+  o: ResolvedVideoOptions,
+  deadline: number,
+  probing: Promise<string>,
+): Promise<Decoded> {
+  const checked = probing.then((json) => check(readProbe(json, staged.name), o));
+  checked.catch(() => {});
+  let plan: Checked | undefined;
   const frames: VideoFrameHash[] = [];
   const pool = framePool();
-  await decodeFrames(
+  const decoding = decodeFrames(
     o.ffmpeg,
     staged.path,
     staged.container,
-    probe,
     {
-      frameStep,
-      width: hashedWidth,
-      height: hashedHeight,
       maxOutputFrames: o.maxFrames + 1,
-      maxPixels,
+      maxPixels: o.maxPixels,
       deadline,
-      timeoutSeconds,
+      timeoutSeconds: o.timeoutSeconds,
       framesInFlight: FRAMES_IN_FLIGHT,
     },
+    checked.then((passed) => {
+      plan = passed;
+      return { frameStep: passed.frameStep, width: passed.hashedWidth, height: passed.hashedHeight };
+    }),
     (rgb, index) => {
+      // Set before FFmpeg is given its filters, so before any frame.
+      const { frameStep, hashedWidth, hashedHeight, probe } = plan as Checked;
       if (index >= o.maxFrames) throw tooLarge(`The video gives more than ${o.maxFrames} hashed frames`);
       const frame = index * frameStep;
-      const seconds = frame / frameRate;
+      const seconds = frame / probe.frameRate;
       if (seconds > o.maxDurationSeconds)
-        throw tooLarge(`The video runs past ${o.maxDurationSeconds} s (frame ${frame} at ${frameRate} fps)`);
+        throw tooLarge(`The video runs past ${o.maxDurationSeconds} s (frame ${frame} at ${probe.frameRate} fps)`);
       if (pool === undefined) {
         const { hash, quality } = pdqRgbFrame(rgb, hashedWidth, hashedHeight);
         frames[index] = { frame, quality, hash: formatHex(hash), seconds };
@@ -276,11 +343,18 @@ async function hashStaged(staged: Staged, o: ResolvedVideoOptions, deadline: num
       });
     },
   );
+  try {
+    await decoding;
+  } catch (error) {
+    // The checks' error first: FFmpeg may have refused the file before ffprobe described it.
+    await checked;
+    throw error;
+  }
+  const { probe, frameStep, hashedWidth, hashedHeight } = await checked;
+  const { width, height, frameRate } = probe;
   if (frames.length === 0) throw new HashwardenError('ERR_IMAGE_DECODE', 'FFmpeg decoded no frame of the video');
   return {
     frames,
-    md5: staged.md5,
-    sha256: staged.sha256,
     width,
     height,
     hashedWidth,
@@ -288,8 +362,6 @@ async function hashStaged(staged: Staged, o: ResolvedVideoOptions, deadline: num
     frameRate,
     frameStep,
     durationSeconds: probe.durationSeconds,
-    container: staged.container,
     codec: probe.codec,
-    bytes: staged.bytes,
   };
 }
