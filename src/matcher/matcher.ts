@@ -573,15 +573,17 @@ export class Matcher {
     const thresholds = callThresholds(o.threshold, 'threshold');
     const log = this.#lookupLog(o);
     const decision = o.decision !== false;
+    // Read once for the batch: each item's record differs only by its index.
+    const context = log === undefined ? undefined : decisionContext(this.#state, options, this);
     const results: HashBatchResult[] = [];
     let item = 0;
     for (const query of queries) {
       const lookup = () => this.#lookup(query, thresholds, decision);
       try {
         const matches =
-          log === undefined
+          log === undefined || context === undefined
             ? lookup()
-            : loggedLookup(log, query, decisionContext(this.#state, options, this, item), lookup);
+            : loggedLookup(log, query, { ...context, item }, lookup);
         results.push({ ok: true, matches });
       } catch (error) {
         results.push({ ok: false, error });

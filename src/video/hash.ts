@@ -8,11 +8,11 @@
  * The exact hashes (MD5, SHA-256) are of the file's bytes, as for images. FFmpeg decodes
  * (ffmpeg.ts); the pixel maths never sees a file.
  */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdtemp, open, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { md5, sha256 } from '../algorithms/digests.js';
 import { formatHex } from '../algorithms/hex.js';
 import { pdqRgbFrame } from '../algorithms/pdq.js';
 import { HashwardenError, readError } from '../errors.js';
@@ -101,13 +101,12 @@ interface Digests {
  * stops the read when the call fails before the digests are needed.
  */
 async function digestFile(path: string, signal: AbortSignal): Promise<Digests> {
-  const md5 = createHash('md5');
-  const sha256 = createHash('sha256');
+  const [m, s] = [md5.incremental(), sha256.incremental()];
   for await (const chunk of createReadStream(path, { signal })) {
-    md5.update(chunk as Buffer);
-    sha256.update(chunk as Buffer);
+    m.update(chunk as Buffer);
+    s.update(chunk as Buffer);
   }
-  return { md5: md5.digest('hex'), sha256: sha256.digest('hex') };
+  return { md5: formatHex(m.digest()), sha256: formatHex(s.digest()) };
 }
 
 function tooLarge(message: string): HashwardenError {
@@ -170,8 +169,8 @@ async function stage(input: Uint8Array | string, options: ResolvedVideoOptions):
   }
   const bytes = input;
   const digest = async (): Promise<Digests> => ({
-    md5: createHash('md5').update(bytes).digest('hex'),
-    sha256: createHash('sha256').update(bytes).digest('hex'),
+    md5: formatHex(md5.digest(bytes)),
+    sha256: formatHex(sha256.digest(bytes)),
   });
   const unstaged = (error: unknown): HashwardenError =>
     new HashwardenError('ERR_INPUT_READ', `Cannot stage the video for FFmpeg: ${(error as Error).message}`, {
