@@ -73,7 +73,7 @@ export function resolveSearch(value: unknown, name: string): ResolvedSearch | un
  * The perceptual index for `linear` under `search` (default: automatic tier). With `defer`, a
  * multi-index is left for a snapshot writer to make table by table (`PerceptualTable.pending`).
  */
-function perceptualIndex(
+export function perceptualIndex(
   linear: LinearIndex,
   search: ResolvedSearch | undefined,
   defer = false,

@@ -18,8 +18,9 @@ import { hammingDistance, parseHex } from '../algorithms/hex.js';
 import { HashwardenError } from '../errors.js';
 import { entryFields, listName, type EntryMetadata } from '../lists/entry.js';
 import { LinearIndex } from '../search/linear.js';
-import { MihIndex } from '../search/mih.js';
-import { chooseSearchTier, type SearchTierOptions } from '../search/tier.js';
+import type { MihIndex } from '../search/mih.js';
+import { perceptualIndex, type ResolvedSearch, resolveSearch } from '../search/tables.js';
+import type { SearchTierOptions } from '../search/tier.js';
 import { integerInRange, invalid, optionsObject } from '../validate.js';
 import { formatVpdqJson, parseVpdqJson, type VpdqFeature } from './format.js';
 
@@ -328,14 +329,18 @@ export class VpdqIndex {
   /** Index position → [video, frame position within the video's prepared frames] pairs, flattened. */
   readonly #holders: readonly Int32Array[];
 
-  private constructor(videos: Video[], hashes: Uint8Array[], holders: Int32Array[], options: VpdqIndexOptions) {
+  private constructor(
+    videos: Video[],
+    hashes: Uint8Array[],
+    holders: Int32Array[],
+    search: ResolvedSearch | undefined,
+  ) {
     this.#videos = videos;
     this.entries = Object.freeze(videos.map((v) => v.entry));
     this.frameCount = hashes.length;
     this.#holders = holders;
-    const linear = new LinearIndex(hashes, 256);
-    const tier = chooseSearchTier(hashes.length, options.search);
-    this.#search = tier.tier === 'mih' ? MihIndex.build(linear, { substringBits: tier.substringBits }) : linear;
+    // The matcher's own choice of index for a perceptual table of this size.
+    this.#search = perceptualIndex(new LinearIndex(hashes, 256), search).index;
   }
 
   /**
@@ -347,6 +352,7 @@ export class VpdqIndex {
     if (entries === null || typeof (entries as Iterable<VpdqEntryInput>)?.[Symbol.iterator] !== 'function')
       invalid('iterable of vPDQ entries', 'entries', entries);
     const o = optionsObject(options, 'options');
+    const search = resolveSearch(o.search, 'options.search');
     const lists = optionsObject(o.lists, 'options.lists');
     const perList = new Map<string, Resolved>();
     for (const [name, given] of Object.entries(lists))
@@ -384,7 +390,7 @@ export class VpdqIndex {
       videos,
       hashes,
       holders.map((h) => Int32Array.from(h)),
-      o,
+      search,
     );
   }
 
