@@ -18,10 +18,9 @@ import { chooseLists, listSignature, type PackedLists } from '../matcher/store-s
 import { MAX_PACKED_LISTS, PackedBuilder, type PackedEntries } from '../search/entry-table.js';
 import type { SnapshotQuarantine } from '../snapshot/format.js';
 import type { ListHeader } from '../store/types.js';
-import type { PgContext } from './context.js';
+import { inSnapshot, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { notQuarantined, quarantinedOn } from './quarantine.js';
-import { inSnapshot } from './context.js';
 import { listHeaders, READ_COLUMNS, toEntry, type Row } from './reads.js';
 
 /**

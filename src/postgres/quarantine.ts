@@ -14,9 +14,8 @@ import { MAX_FIELD_BYTES, MAX_FIELD_LENGTH } from '../lists/entry.js';
 import { checkDisable, quarantinedEntry, quarantineKey } from '../store/quarantine.js';
 import type { DisableEntryOptions, QuarantinedEntry } from '../store/types.js';
 import { nonEmptyString } from '../validate.js';
-import { inTransaction, writable, type PgContext } from './context.js';
+import { inSnapshot, inTransaction, writable, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
-import { inSnapshot } from './context.js';
 import { LOCK_SPACE } from './schema.js';
 import { PG_SCHEMA_VERSION } from './types.js';
 
