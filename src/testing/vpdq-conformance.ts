@@ -9,7 +9,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hammingDistance, parseHex } from '../algorithms/hex.js';
 import { PDQ_DEFAULT_THRESHOLD, PDQ_MIN_QUALITY } from '../algorithms/pdq.js';
-import { parseVpdqLines } from '../video/format.js';
+import { parseVpdqLines } from '../algorithms/vpdq.js';
 import { hashVideo } from '../video/hash.js';
 import { sharedPath } from './shared.js';
 

@@ -9,8 +9,8 @@
 import { join } from 'node:path';
 import { hammingDistance, parseHex } from '../algorithms/hex.js';
 import { hashVideo } from '../video/hash.js';
-import type { VpdqFeature } from '../video/format.js';
-import { matchVpdqBrute, prepareVpdqFrames, VpdqIndex } from '../video/match.js';
+import type { VpdqFeature } from '../algorithms/vpdq.js';
+import { matchVpdqBrute, prepareVpdqFrames, VpdqIndex } from '../search/vpdq.js';
 import { vpdqClips } from './vpdq-conformance.js';
 
 /** One query clip against one listed clip. */

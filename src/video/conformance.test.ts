@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { HAVE_FFMPEG } from '../testing/ffmpeg.js';
 import { hasShared, sharedTitle } from '../testing/shared.js';
 import { conformance, VPDQ_REFERENCE, vpdqReference } from '../testing/vpdq-conformance.js';
-import { formatVpdqLines } from './format.js';
+import { formatVpdqLines } from '../algorithms/vpdq.js';
 import { hashVideo } from './hash.js';
 
 const present = hasShared(...VPDQ_REFERENCE) && HAVE_FFMPEG;

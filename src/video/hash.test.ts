@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HAVE_FFMPEG, makeVideo, privateTmpdir, SKIP_NO_FFMPEG, testPattern } from '../testing/ffmpeg.js';
-import { formatVpdqJson, formatVpdqLines, parseVpdqJson, parseVpdqLines } from './format.js';
+import { formatVpdqJson, formatVpdqLines, parseVpdqJson, parseVpdqLines } from '../algorithms/vpdq.js';
 import { hashVideo } from './index.js';
 
 let dir: string;

@@ -22,30 +22,37 @@ export {
 export type { HashVideoOptions, ResolvedVideoOptions } from './options.js';
 export { COMPANION_DECODERS, VIDEO_CONTAINERS, VIDEO_DECODERS } from './container.js';
 export type { VideoContainer } from './container.js';
-export { formatVpdqJson, formatVpdqLines, parseVpdqJson, parseVpdqLines } from './format.js';
-export type { ParseVpdqOptions, VideoFrameFeature, VpdqFeature } from './format.js';
 export {
+  formatVpdqJson,
+  formatVpdqLines,
   MAX_VPDQ_ENTRY_BYTES,
   MAX_VPDQ_ENTRY_FRAMES,
+  packVpdq,
+  parseVpdqJson,
+  parseVpdqLines,
+  unpackVpdq,
+  VPDQ_ALGORITHM,
+  VPDQ_PACKED_FRAME_BYTES,
+} from '../algorithms/vpdq.js';
+export type { ParseVpdqOptions, VideoFrameFeature, VpdqFeature } from '../algorithms/vpdq.js';
+export {
   matchVpdqBrute,
-  normalizeVpdqEntry,
   prepareVpdqFrames,
   resolveVpdqThresholds,
-  VPDQ_ALGORITHM,
   VPDQ_DISTANCE_THRESHOLD,
   VPDQ_INDEX_MATCH_THRESHOLD_PERCENT,
   VPDQ_QUALITY_THRESHOLD,
   VPDQ_QUERY_MATCH_THRESHOLD_PERCENT,
   VpdqIndex,
-} from './match.js';
+} from '../search/vpdq.js';
+export { normalizeVpdqEntry } from '../lists/vpdq-entry.js';
+export type { VpdqEntryInput, VpdqListEntry } from '../lists/vpdq-entry.js';
 export type {
-  VpdqEntryInput,
   VpdqFramePair,
   VpdqIndexOptions,
-  VpdqListEntry,
   VpdqShares,
   VpdqThresholds,
   VpdqVideoMatch,
-} from './match.js';
+} from '../search/vpdq.js';
 export { matchVideo } from './match-video.js';
 export type { ExactHashLookup, MatchVideoOptions, VideoMatchResult } from './match-video.js';

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Matcher } from '../matcher/matcher.js';
 import { HAVE_FFMPEG, makeVideo, privateTmpdir, SKIP_NO_FFMPEG } from '../testing/ffmpeg.js';
 import { hashVideo } from './hash.js';
-import { VpdqIndex } from './match.js';
+import { VpdqIndex } from '../search/vpdq.js';
 import { matchVideo } from './match-video.js';
 
 let dir: string;

@@ -6,7 +6,7 @@
  */
 import { invalid, optionsObject } from '../validate.js';
 import { hashVideo, type VideoFrameHash, type VideoInput } from './hash.js';
-import { resolveVpdqThresholds, VpdqIndex, type VpdqThresholds, type VpdqVideoMatch } from './match.js';
+import { resolveVpdqThresholds, VpdqIndex, type VpdqThresholds, type VpdqVideoMatch } from '../search/vpdq.js';
 import type { HashVideoOptions } from './options.js';
 
 /** What `matchVideo` needs of a matcher for the file's exact hashes: `Matcher.matchHash`. */

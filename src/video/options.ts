@@ -4,6 +4,7 @@
  * docs/video.md.
  */
 import { integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
+import { VPDQ_MAX_PARSED_FRAMES } from '../algorithms/vpdq.js';
 
 /**
  * Default seconds between hashed frames: 1, as python-threatexchange's vPDQ signal hashes, so a
@@ -37,7 +38,7 @@ export const DEFAULT_VIDEO_MAX_DURATION_SECONDS = 1200;
  * rates, a bound of its own for a stream whose timestamps lie. Each hashed frame costs a PDQ
  * (milliseconds) and about 150 bytes of result.
  */
-export const DEFAULT_VIDEO_MAX_FRAMES = 108_000;
+export const DEFAULT_VIDEO_MAX_FRAMES = VPDQ_MAX_PARSED_FRAMES;
 
 /**
  * Default most pixels a frame may have: 4096 × 2160 (DCI 4K), above UHD phone video. The frame is

@@ -6,7 +6,16 @@
 import { describe, expect, it } from 'vitest';
 import { HashwardenError } from '../errors.js';
 import { mulberry32 } from '../testing/prng.js';
-import { formatVpdqJson, formatVpdqLines, parseVpdqJson, parseVpdqLines, pythonTimestamp } from './format.js';
+import {
+  formatVpdqJson,
+  formatVpdqLines,
+  packVpdq,
+  parseVpdqJson,
+  parseVpdqLines,
+  pythonTimestamp,
+  unpackVpdq,
+  VPDQ_PACKED_FRAME_BYTES,
+} from './vpdq.js';
 
 const A = 'e2f1017837246bacc5dea21b648fbfd62f435c89db299a2497667e216c8d055c';
 const B = 'c0f113783f2468acc1de825b448fbfd66f434c89cb699a249776fe216c8d855c';
@@ -173,5 +182,36 @@ describe('hostile text', () => {
         if (code !== undefined) expect(code).toBe('ERR_HASH_FORMAT');
       }
     }
+  });
+});
+
+describe('the packed form', () => {
+  it('packs 41 bytes a frame and unpacks to the same frames, without frame numbers', () => {
+    const bytes = packVpdq(FRAMES);
+    expect(bytes.length).toBe(FRAMES.length * VPDQ_PACKED_FRAME_BYTES);
+    expect(unpackVpdq(bytes)).toEqual(FRAMES.map(({ hash, quality, seconds }) => ({ hash, quality, seconds })));
+  });
+
+  it('keeps a timestamp exactly, where the signal text keeps 3 significant digits', () => {
+    const [frame] = unpackVpdq(packVpdq([{ hash: 'ab'.repeat(32), quality: 50, seconds: 123.456789 }]));
+    expect(frame?.seconds).toBe(123.456789);
+  });
+
+  it('refuses bytes from elsewhere that are not whole frames, too many, or out of range with ERR_HASH_FORMAT', () => {
+    const bytes = packVpdq(FRAMES);
+    expect(codeOf(() => unpackVpdq(bytes.subarray(1)))).toBe('ERR_HASH_FORMAT');
+    expect(codeOf(() => unpackVpdq(bytes, FRAMES.length - 1))).toBe('ERR_HASH_FORMAT');
+    const quality = bytes.slice();
+    quality[32] = 101;
+    expect(codeOf(() => unpackVpdq(quality))).toBe('ERR_HASH_FORMAT');
+    for (const seconds of [-1, Number.NaN, Number.POSITIVE_INFINITY]) {
+      const bad = bytes.slice();
+      new DataView(bad.buffer).setFloat64(33, seconds, true);
+      expect(codeOf(() => unpackVpdq(bad))).toBe('ERR_HASH_FORMAT');
+    }
+  });
+
+  it('checks the frames it packs: a quality of 101 is a RangeError', () => {
+    expect(() => packVpdq([{ hash: 'ab'.repeat(32), quality: 101, seconds: 0 }])).toThrow(RangeError);
   });
 });

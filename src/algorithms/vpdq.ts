@@ -11,7 +11,6 @@
  */
 import { HashwardenError } from '../errors.js';
 import { integerInRange, invalid } from '../validate.js';
-import { DEFAULT_VIDEO_MAX_FRAMES } from './options.js';
 
 /** One frame of a vPDQ hash as text carries it: the line form has frame numbers, pytx's JSON does not. */
 export interface VpdqFeature {
@@ -31,6 +30,29 @@ export interface ParseVpdqOptions {
   readonly maxFrames?: number;
 }
 
+/**
+ * Most frames the parsers accept unless told otherwise: 108,000, every frame of an hour at 30 fps,
+ * `hashVideo`'s own default `maxFrames` (src/video/options.ts takes it from here).
+ */
+export const VPDQ_MAX_PARSED_FRAMES = 108_000;
+
+/** The algorithm name of a vPDQ list entry. */
+export const VPDQ_ALGORITHM = 'vpdq';
+
+/**
+ * Most frames one vPDQ list entry may hold: 36,000, every frame of a 20-minute clip at 30 fps
+ * (`hashVideo`'s default duration with `secondsPerHash` 0, as Meta's sample hashes were made);
+ * pytx's one frame a second gives 1,200 for the same clip. Past it the text is not one video's.
+ */
+export const MAX_VPDQ_ENTRY_FRAMES = 36_000;
+
+/**
+ * Most bytes of one vPDQ entry's signal text: 4 MiB. pytx writes about 80 bytes a frame
+ * (`"<64 hex>,100,1.23e+02", `), so {@link MAX_VPDQ_ENTRY_FRAMES} frames fit with room for white
+ * space; the bound is checked before the text is parsed, so hostile text costs no more than this.
+ */
+export const MAX_VPDQ_ENTRY_BYTES = 4 * 1024 * 1024;
+
 /** Largest frame number accepted: the reference stores it in an `int`. */
 const MAX_FRAME_NUMBER = 2 ** 31 - 1;
 
@@ -48,12 +70,13 @@ function bad(where: string, message: string): never {
 }
 
 function checkFeature(feature: VpdqFeature, where: string): void {
-  if (!Number.isInteger(feature.quality) || feature.quality < 0 || feature.quality > 100)
-    invalid('integer between 0 and 100', `${where}.quality`, feature.quality);
+  integerInRange(feature.quality, 0, 100, `${where}.quality`);
   if (typeof feature.hash !== 'string' || !HEX64.test(feature.hash))
     invalid('64 hex digits', `${where}.hash`, feature.hash);
-  if (typeof feature.seconds !== 'number' || !Number.isFinite(feature.seconds) || feature.seconds < 0)
+  if (typeof feature.seconds !== 'number' || Number.isNaN(feature.seconds))
     invalid('non-negative finite number', `${where}.seconds`, feature.seconds);
+  if (!Number.isFinite(feature.seconds) || feature.seconds < 0)
+    invalid('non-negative finite number', `${where}.seconds`, feature.seconds, true);
 }
 
 /**
@@ -78,7 +101,7 @@ export function formatVpdqLines(features: readonly VpdqFeature[]): string {
 
 function maxFramesOf(options: ParseVpdqOptions | undefined): number {
   const max = options?.maxFrames;
-  return max === undefined ? DEFAULT_VIDEO_MAX_FRAMES : integerInRange(max, 1, 10_000_000, 'maxFrames');
+  return max === undefined ? VPDQ_MAX_PARSED_FRAMES : integerInRange(max, 1, 10_000_000, 'maxFrames');
 }
 
 function parseSeconds(text: string, where: string): number {
@@ -246,5 +269,61 @@ export function parseVpdqJson(text: string, options?: ParseVpdqOptions): VpdqFea
   for (let i = 1; i < out.length; i++)
     if ((out[i] as VideoFrameFeature).frame <= (out[i - 1] as VideoFrameFeature).frame)
       bad('JSON', 'frames out of order');
+  return out;
+}
+
+/**
+ * Bytes of one frame in the packed form a store's hash column and a snapshot hold: the PDQ hash
+ * (32 bytes, as hex reads), its quality (1 byte) and its timestamp in seconds (a float64,
+ * little-endian, 8 bytes). No frame number: python-threatexchange's form, the one lists are
+ * exchanged in, has none. About half the bytes of the signal text, and read without parsing.
+ */
+export const VPDQ_PACKED_FRAME_BYTES = 41;
+
+/**
+ * One video's frames packed back to back, {@link VPDQ_PACKED_FRAME_BYTES} each: what a store
+ * keeps as a vPDQ entry's hash. Every frame is checked (TypeError/RangeError naming it).
+ *
+ * @example
+ * ```ts
+ * packVpdq([{ hash: 'e271…', quality: 100, seconds: 0 }]).length; // 41
+ * ```
+ */
+export function packVpdq(frames: readonly VpdqFeature[]): Uint8Array {
+  if (!Array.isArray(frames)) invalid('array of vPDQ frames', 'frames', frames);
+  const out = new Uint8Array(frames.length * VPDQ_PACKED_FRAME_BYTES);
+  const view = new DataView(out.buffer);
+  frames.forEach((frame, i) => {
+    checkFeature(frame, `frames[${i}]`);
+    const at = i * VPDQ_PACKED_FRAME_BYTES;
+    out.set(Buffer.from(frame.hash, 'hex'), at);
+    out[at + 32] = frame.quality;
+    view.setFloat64(at + 33, frame.seconds, true);
+  });
+  return out;
+}
+
+/**
+ * The frames of {@link packVpdq}'s bytes, hashes in lower-case hex. Bytes from a store or a
+ * snapshot are data from elsewhere: a length that is not a whole number of frames, more than
+ * `maxFrames` frames (default {@link MAX_VPDQ_ENTRY_FRAMES}), a quality above 100 or a timestamp
+ * that is negative or not finite is `ERR_HASH_FORMAT`.
+ */
+export function unpackVpdq(bytes: Uint8Array, maxFrames: number = MAX_VPDQ_ENTRY_FRAMES): VpdqFeature[] {
+  if (!(bytes instanceof Uint8Array)) invalid('Uint8Array', 'bytes', bytes);
+  if (bytes.length % VPDQ_PACKED_FRAME_BYTES !== 0)
+    bad('packed frames', `${bytes.length} bytes is not a whole number of ${VPDQ_PACKED_FRAME_BYTES}-byte frames`);
+  const count = bytes.length / VPDQ_PACKED_FRAME_BYTES;
+  if (count > maxFrames) bad('packed frames', `more than ${maxFrames} frames`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const out: VpdqFeature[] = new Array(count);
+  for (let i = 0; i < count; i++) {
+    const at = i * VPDQ_PACKED_FRAME_BYTES;
+    const quality = bytes[at + 32] as number;
+    const seconds = view.getFloat64(at + 33, true);
+    if (quality > 100) bad(`packed frame ${i}`, `quality ${quality} is above 100`);
+    if (!Number.isFinite(seconds) || seconds < 0) bad(`packed frame ${i}`, 'the timestamp is negative or not finite');
+    out[i] = { hash: Buffer.from(bytes.subarray(at, at + 32)).toString('hex'), quality, seconds };
+  }
   return out;
 }

@@ -2,15 +2,10 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { formatHex, parseHex } from '../algorithms/hex.js';
 import { mulberry32 } from '../testing/prng.js';
-import { formatVpdqJson, type VpdqFeature } from './format.js';
-import {
-  MAX_VPDQ_ENTRY_BYTES,
-  MAX_VPDQ_ENTRY_FRAMES,
-  matchVpdqBrute,
-  normalizeVpdqEntry,
-  prepareVpdqFrames,
-  VpdqIndex,
-} from './match.js';
+import { formatVpdqJson, type VpdqFeature } from '../algorithms/vpdq.js';
+import { MAX_VPDQ_ENTRY_BYTES, MAX_VPDQ_ENTRY_FRAMES } from '../algorithms/vpdq.js';
+import { normalizeVpdqEntry } from '../lists/vpdq-entry.js';
+import { matchVpdqBrute, prepareVpdqFrames, VpdqIndex } from './vpdq.js';
 
 /** A hash `bits` random bits away from `base` (hex), drawn with `random`. */
 function flip(base: string, bits: number, random: () => number): string {

@@ -13,16 +13,16 @@
  * the votes are counted per listed video. `matchVpdqBrute` is pytx's brute-force matcher
  * transcribed, every frame pair compared: the index is tested against it.
  */
-import { createHash } from 'node:crypto';
 import { hammingDistance, parseHex } from '../algorithms/hex.js';
 import { HashwardenError } from '../errors.js';
-import { entryFields, listName, type EntryMetadata } from '../lists/entry.js';
-import { LinearIndex } from '../search/linear.js';
-import type { MihIndex } from '../search/mih.js';
-import { perceptualIndex, type ResolvedSearch, resolveSearch } from '../search/tables.js';
-import type { SearchTierOptions } from '../search/tier.js';
+import { normalizeVpdqEntry, type VpdqEntryInput, type VpdqListEntry } from '../lists/vpdq-entry.js';
+import { LinearIndex } from './linear.js';
+import type { MihIndex } from './mih.js';
+import { perceptualIndex, type ResolvedSearch, resolveSearch } from './tables.js';
+import type { SearchTierOptions } from './tier.js';
 import { integerInRange, invalid, optionsObject } from '../validate.js';
-import { formatVpdqJson, parseVpdqJson, type VpdqFeature } from './format.js';
+import { VPDQ_ALGORITHM, type VpdqFeature } from '../algorithms/vpdq.js';
+import type { EntryMetadata } from '../lists/entry.js';
 
 /** Frames below this PDQ quality are dropped on both sides: pytx's `VPDQ_QUALITY_THRESHOLD` (50). */
 export const VPDQ_QUALITY_THRESHOLD = 50;
@@ -44,53 +44,6 @@ export const VPDQ_QUERY_MATCH_THRESHOLD_PERCENT = 80;
  * `VPDQ_INDEX_MATCH_THRESHOLD_PERCENT` (0): an upload cut from a longer listed video still matches.
  */
 export const VPDQ_INDEX_MATCH_THRESHOLD_PERCENT = 0;
-
-/** The algorithm name of a vPDQ list entry. */
-export const VPDQ_ALGORITHM = 'vpdq';
-
-/**
- * Most frames one vPDQ list entry may hold: 36,000, every frame of a 20-minute clip at 30 fps
- * (`hashVideo`'s default duration with `secondsPerHash` 0, as Meta's sample hashes were made);
- * pytx's one frame a second gives 1,200 for the same clip. Past it the text is not one video's.
- */
-export const MAX_VPDQ_ENTRY_FRAMES = 36_000;
-
-/**
- * Most bytes of one vPDQ entry's signal text: 4 MiB. pytx writes about 80 bytes a frame
- * (`"<64 hex>,100,1.23e+02", `), so {@link MAX_VPDQ_ENTRY_FRAMES} frames fit with room for white
- * space; the bound is checked before the text is parsed, so hostile text costs no more than this.
- */
-export const MAX_VPDQ_ENTRY_BYTES = 4 * 1024 * 1024;
-
-/** A vPDQ entry as a caller or a list gives it: one video's frames, as pytx's signal text or features. */
-export interface VpdqEntryInput {
-  /** Unique within its list. Default: see {@link VpdqListEntry.id}. */
-  readonly id?: string | number | undefined;
-  readonly list: string;
-  /** `'vpdq'` when given (any case). */
-  readonly algorithm?: string;
-  /** python-threatexchange's signal string (`formatVpdqJson`), or the frames themselves. */
-  readonly hash: string | readonly VpdqFeature[];
-  readonly label?: string | undefined;
-  readonly metadata?: EntryMetadata | undefined;
-}
-
-/** A normalised vPDQ list entry. */
-export interface VpdqListEntry {
-  /**
-   * Unique within its list. Default `vpdq:` + the SHA-256 of `hash` (the signal text): like
-   * `<algorithm>:<hash>` for other entries, the same video gets the same id wherever it is listed.
-   */
-  readonly id: string;
-  readonly list: string;
-  readonly algorithm: typeof VPDQ_ALGORITHM;
-  /** The frames as pytx's signal string, written again by `formatVpdqJson` (so spaced as pytx spaces it). */
-  readonly hash: string;
-  /** Every frame of the entry as given, quality-filtered or not. */
-  readonly frames: readonly VpdqFeature[];
-  readonly label?: string;
-  readonly metadata?: EntryMetadata;
-}
 
 /** The thresholds of one match; every field optional (defaults: pytx's). */
 export interface VpdqThresholds {
@@ -232,54 +185,6 @@ export function matchVpdqBrute(
   };
 }
 
-function entryError(where: string, message: string, cause?: unknown): HashwardenError {
-  return new HashwardenError('ERR_LIST_FORMAT', `vPDQ entry ${where}: ${message}`, { cause });
-}
-
-function entryFrames(hash: unknown, where: string): VpdqFeature[] {
-  if (typeof hash === 'string') {
-    if (hash.length > MAX_VPDQ_ENTRY_BYTES || Buffer.byteLength(hash, 'utf8') > MAX_VPDQ_ENTRY_BYTES)
-      throw entryError(where, `the signal text is longer than ${MAX_VPDQ_ENTRY_BYTES} bytes`);
-    return parseVpdqJson(hash, { maxFrames: MAX_VPDQ_ENTRY_FRAMES });
-  }
-  if (!Array.isArray(hash)) throw entryError(where, 'the hash is neither pytx signal text nor an array of frames');
-  if (hash.length > MAX_VPDQ_ENTRY_FRAMES) throw entryError(where, `more than ${MAX_VPDQ_ENTRY_FRAMES} frames`);
-  // formatVpdqJson checks every frame; reading its text back gives plain, lower-case frames.
-  return parseVpdqJson(formatVpdqJson(hash as VpdqFeature[]), { maxFrames: MAX_VPDQ_ENTRY_FRAMES });
-}
-
-/**
- * Checks and normalises one vPDQ entry (`position` names it in errors).
- * `ERR_LIST_FORMAT` for a bad field, text over {@link MAX_VPDQ_ENTRY_BYTES} or frames over
- * {@link MAX_VPDQ_ENTRY_FRAMES}; `ERR_HASH_FORMAT` for signal text that does not parse;
- * `ERR_UNKNOWN_ALGORITHM` for an algorithm other than `vpdq`.
- *
- * @example
- * ```ts
- * normalizeVpdqEntry({ list: 'known', id: 'v1', hash: formatVpdqJson(video.frames) }, 0);
- * ```
- */
-export function normalizeVpdqEntry(input: VpdqEntryInput, position: number): VpdqListEntry {
-  const where = `#${position}`;
-  if (input === null || typeof input !== 'object') throw entryError(where, 'not an object');
-  const list = listName(input.list);
-  if (input.algorithm !== undefined && String(input.algorithm).trim().toLowerCase() !== VPDQ_ALGORITHM)
-    throw new HashwardenError('ERR_UNKNOWN_ALGORITHM', `vPDQ entry ${where}: the algorithm is not "vpdq"`);
-  const frames = Object.freeze(entryFrames(input.hash, where));
-  const { id, label, metadata } = entryFields(input);
-  const hash = formatVpdqJson(frames);
-  const entry: VpdqListEntry = {
-    id: id ?? `${VPDQ_ALGORITHM}:${createHash('sha256').update(hash).digest('hex')}`,
-    list,
-    algorithm: VPDQ_ALGORITHM,
-    hash,
-    frames,
-  };
-  if (label !== undefined) Object.assign(entry, { label });
-  if (metadata !== undefined) Object.assign(entry, { metadata });
-  return Object.freeze(entry);
-}
-
 const HEX64 = /^[0-9a-fA-F]{64}$/;
 
 /**
@@ -367,9 +272,9 @@ export class VpdqIndex {
       const entry = normalizeVpdqEntry(input, position++);
       const key = `${entry.list}\u0000${entry.id}`;
       if (ids.has(key))
-        throw entryError(
-          `#${position - 1}`,
-          `Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}`,
+        throw new HashwardenError(
+          'ERR_LIST_FORMAT',
+          `vPDQ entry #${position - 1}: Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}`,
         );
       ids.add(key);
       const frames = prepareVpdqFrames(entry.frames);
