@@ -14,7 +14,7 @@ import {
   type VpdqFeature,
 } from '../algorithms/vpdq.js';
 import { HashwardenError } from '../errors.js';
-import { entryFields, listName, type EntryMetadata } from './entry.js';
+import { type EntryMetadata, entryFields, listName } from './entry-fields.js';
 
 /** A vPDQ entry as a caller or a list gives it: one video's frames, as pytx's signal text or features. */
 export interface VpdqEntryInput {
@@ -50,7 +50,7 @@ export interface VpdqListEntry {
 }
 
 function entryError(where: string, message: string, cause?: unknown): HashwardenError {
-  return new HashwardenError('ERR_LIST_FORMAT', `vPDQ entry ${where}: ${message}`, { cause });
+  return new HashwardenError('ERR_LIST_FORMAT', `vPDQ entry${where === '' ? '' : ` ${where}`}: ${message}`, { cause });
 }
 
 function entryFrames(hash: unknown, where: string): VpdqFeature[] {
@@ -67,7 +67,7 @@ function entryFrames(hash: unknown, where: string): VpdqFeature[] {
 }
 
 /**
- * Checks and normalises one vPDQ entry (`position` names it in errors).
+ * Checks and normalises one vPDQ entry (`position`, when given, names it in errors).
  * `ERR_LIST_FORMAT` for a bad field, text over {@link MAX_VPDQ_ENTRY_BYTES} or frames over
  * {@link MAX_VPDQ_ENTRY_FRAMES}; `ERR_HASH_FORMAT` for signal text that does not parse;
  * `ERR_UNKNOWN_ALGORITHM` for an algorithm other than `vpdq`.
@@ -77,12 +77,15 @@ function entryFrames(hash: unknown, where: string): VpdqFeature[] {
  * normalizeVpdqEntry({ list: 'known', id: 'v1', hash: formatVpdqJson(video.frames) }, 0);
  * ```
  */
-export function normalizeVpdqEntry(input: VpdqEntryInput, position: number): VpdqListEntry {
-  const where = `#${position}`;
+export function normalizeVpdqEntry(input: VpdqEntryInput, position?: number): VpdqListEntry {
+  const where = position === undefined ? '' : `#${position}`;
   if (input === null || typeof input !== 'object') throw entryError(where, 'not an object');
   const list = listName(input.list);
   if (input.algorithm !== undefined && String(input.algorithm).trim().toLowerCase() !== VPDQ_ALGORITHM)
-    throw new HashwardenError('ERR_UNKNOWN_ALGORITHM', `vPDQ entry ${where}: the algorithm is not "vpdq"`);
+    throw new HashwardenError(
+      'ERR_UNKNOWN_ALGORITHM',
+      `vPDQ entry${where === '' ? '' : ` ${where}`}: the algorithm is not "vpdq"`,
+    );
   const frames = Object.freeze(entryFrames(input.hash, where));
   const { id, label, metadata } = entryFields(input);
   const hash = formatVpdqJson(frames);

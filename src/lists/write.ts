@@ -180,11 +180,12 @@ class LineWriter {
       case 'text':
         return `${entry.algorithm} ${entry.hash}\n`;
       case 'pytx': {
-        const type = PYTX_SIGNAL_TYPES[entry.algorithm];
+        const type = entry.algorithm === 'vpdq' ? undefined : PYTX_SIGNAL_TYPES[entry.algorithm];
         if (type === undefined) cannotHold('pytx', entry, index, 'python-threatexchange has no signal type for it');
         return `${type} ${entry.hash}\n`;
       }
       case 'hex':
+        if (entry.algorithm === 'vpdq') cannotHold('hex', entry, index, 'a vPDQ hash is not one hex string');
         this.#algorithm ??= entry.algorithm;
         if (entry.algorithm !== this.#algorithm)
           cannotHold('hex', entry, index, `the file holds ${this.#algorithm} hashes`);

@@ -4,6 +4,7 @@
  * searches, so that `Matcher.open`, `openSnapshot`, `follow` and `reload` build them one way.
  */
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
 import { HashwardenError } from '../errors.js';
 import type { ListEntry } from '../lists/entry.js';
 import { MAX_PACKED_LISTS } from '../search/entry-table.js';
@@ -26,6 +27,8 @@ export function tablesOf(
 ): Map<AlgorithmName, MatcherTable> {
   const grouped = new Map<AlgorithmName, ListEntry[]>();
   for (const entry of entries) {
+    if (entry.algorithm === VPDQ_ALGORITHM)
+      throw new HashwardenError('ERR_UNKNOWN_ALGORITHM', 'A matcher does not hold vPDQ entries yet (issue 24)');
     let group = grouped.get(entry.algorithm);
     if (group === undefined) {
       group = [];

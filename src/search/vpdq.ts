@@ -16,6 +16,7 @@
 import { hammingDistance, parseHex } from '../algorithms/hex.js';
 import { HashwardenError } from '../errors.js';
 import { normalizeVpdqEntry, type VpdqEntryInput, type VpdqListEntry } from '../lists/vpdq-entry.js';
+import type { EntryColumns, StringColumn } from './entry-table.js';
 import { LinearIndex } from './linear.js';
 import type { MihIndex } from './mih.js';
 import { perceptualIndex, type ResolvedSearch, resolveSearch } from './tables.js';
@@ -44,6 +45,16 @@ export const VPDQ_QUERY_MATCH_THRESHOLD_PERCENT = 80;
  * `VPDQ_INDEX_MATCH_THRESHOLD_PERCENT` (0): an upload cut from a longer listed video still matches.
  */
 export const VPDQ_INDEX_MATCH_THRESHOLD_PERCENT = 0;
+
+/**
+ * vPDQ entries as a store reads them and a snapshot holds them: the columns every packed table has
+ * (lists, ids, labels, metadata), and entry `i`'s frames in `frames.bytes` from `frames.offsets[i]`
+ * to `frames.offsets[i + 1]`, in `packVpdq`'s form (src/algorithms/vpdq.ts).
+ */
+export interface PackedVpdq {
+  readonly columns: EntryColumns;
+  readonly frames: StringColumn;
+}
 
 /** The thresholds of one match; every field optional (defaults: pytx's). */
 export interface VpdqThresholds {

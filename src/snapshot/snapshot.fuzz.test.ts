@@ -107,6 +107,7 @@ function queriesOf(entries: readonly ListEntry[]): Query[] {
   const random = mulberry32(11);
   const queries: Query[] = [];
   for (const e of entries) {
+    if (e.algorithm === 'vpdq') continue;
     if (getAlgorithm(e.algorithm).kind === 'perceptual')
       for (const threshold of [0, 64]) queries.push({ algorithm: e.algorithm, hash: e.hash, threshold });
     else queries.push({ algorithm: e.algorithm, hash: e.hash, threshold: undefined });
