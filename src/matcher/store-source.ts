@@ -10,6 +10,7 @@
 import type { AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
 import type { PackedEntries } from '../search/entry-table.js';
+import type { PackedVpdq } from '../search/vpdq.js';
 import type { SnapshotList, SnapshotQuarantine } from '../snapshot/format.js';
 import type { ListHeader } from '../store/types.js';
 
@@ -20,6 +21,8 @@ export interface PackedLists {
   /** The lists chosen, in the order the packed entries number them. */
   readonly lists: readonly ListHeader[];
   readonly packed: ReadonlyMap<AlgorithmName, PackedEntries>;
+  /** The chosen lists' vPDQ entries (one video each), numbered as `packed`'s; absent when none. */
+  readonly videos?: PackedVpdq | undefined;
 }
 
 /** A store a matcher reads through a connection of the store's own (`Matcher.open(store)`). */
