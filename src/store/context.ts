@@ -5,11 +5,10 @@
  */
 import { ALGORITHM_NAMES, getAlgorithm } from '../algorithms/registry.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
-import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
-import { type EntryAlgorithm, MAX_FIELD_BYTES, MAX_METADATA_BYTES } from '../lists/entry.js';
+import { MAX_FIELD_BYTES, MAX_METADATA_BYTES } from '../lists/entry.js';
 import type { Connection, Statement } from './driver.js';
 import type { OrderedStatements, Staging } from './statements.js';
-import { MAX_VPDQ_HASH_BYTES } from './vpdq.js';
+import { ENTRY_ALGORITHMS, MAX_VPDQ_HASH_BYTES } from './vpdq.js';
 
 /** The columns of `entries`, in the order inserts give them. */
 export const ENTRY_COLUMNS = 'list, id, algorithm, hash, label, metadata';
@@ -28,9 +27,6 @@ export const ENTRY_LIMITS = {
   label: MAX_FIELD_BYTES,
   metadata: MAX_METADATA_BYTES,
 } as const;
-
-/** Every algorithm an import writes: the registry's and vPDQ. */
-export const ENTRY_ALGORITHMS: readonly EntryAlgorithm[] = Object.freeze([...ALGORITHM_NAMES, VPDQ_ALGORITHM]);
 
 /** `column` as a read takes it: NULL when longer than `bytes`, measured without reading the value. */
 export function boundedColumn(column: string, bytes: number): string {

@@ -16,7 +16,6 @@ import { MAX_PATH_LENGTH } from '../lists/formats.js';
 import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import {
   boundedColumn,
-  ENTRY_ALGORITHMS,
   ENTRY_LIMITS,
   integerColumn,
   oversized,
@@ -28,7 +27,7 @@ import {
 } from './context.js';
 import { isSqliteError, type Statement } from './driver.js';
 import { quarantineCounts } from './quarantine.js';
-import { storedVpdqHash } from './vpdq.js';
+import { ENTRY_ALGORITHMS, storedVpdqHash } from './vpdq.js';
 import {
   MAX_CHECKPOINT_BYTES,
   type EntryFilter,

@@ -5,6 +5,7 @@
  * the signal text back; the load for a matcher gathers the chosen lists' vPDQ entries into one
  * `PackedVpdq`, numbered as `packedEntries` numbers the same lists.
  */
+import { ALGORITHM_NAMES } from '../algorithms/registry.js';
 import {
   formatVpdqJson,
   MAX_VPDQ_ENTRY_FRAMES,
@@ -13,9 +14,12 @@ import {
   VPDQ_PACKED_FRAME_BYTES,
 } from '../algorithms/vpdq.js';
 import { HashwardenError } from '../errors.js';
-import type { EntryMetadata } from '../lists/entry.js';
+import type { EntryAlgorithm, EntryMetadata } from '../lists/entry.js';
 import type { EntryColumns, StringColumn } from '../search/entry-table.js';
 import type { PackedVpdq } from '../search/vpdq.js';
+
+/** Every algorithm an import writes: the registry's and vPDQ. */
+export const ENTRY_ALGORITHMS: readonly EntryAlgorithm[] = Object.freeze([...ALGORITHM_NAMES, VPDQ_ALGORITHM]);
 
 /** Most bytes a vPDQ entry's hash column holds: {@link MAX_VPDQ_ENTRY_FRAMES} packed frames. */
 export const MAX_VPDQ_HASH_BYTES = MAX_VPDQ_ENTRY_FRAMES * VPDQ_PACKED_FRAME_BYTES;
@@ -28,9 +32,14 @@ export const MAX_VPDQ_HASH_BYTES = MAX_VPDQ_ENTRY_FRAMES * VPDQ_PACKED_FRAME_BYT
  */
 export const VPDQ_DEFAULT_ID_GLOB = `${VPDQ_ALGORITHM}:${'[0-9a-f]'.repeat(64)}`;
 
+/** `VPDQ_DEFAULT_ID_GLOB` as a POSIX regular expression, for PostgreSQL's `~`. */
+export const VPDQ_DEFAULT_ID_PATTERN = `^${VPDQ_ALGORITHM}:[0-9a-f]{64}$`;
+
+const DEFAULT_SHAPED = new RegExp(VPDQ_DEFAULT_ID_PATTERN);
+
 /** True for an id `VPDQ_DEFAULT_ID_GLOB` matches (the same test, in JavaScript). */
 export function vpdqDefaultShaped(id: string): boolean {
-  return /^vpdq:[0-9a-f]{64}$/.test(id);
+  return DEFAULT_SHAPED.test(id);
 }
 
 /**
