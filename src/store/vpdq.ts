@@ -13,7 +13,6 @@ import {
   VPDQ_ALGORITHM,
   VPDQ_PACKED_FRAME_BYTES,
 } from '../algorithms/vpdq.js';
-import { HashwardenError } from '../errors.js';
 import type { EntryAlgorithm, EntryMetadata } from '../lists/entry.js';
 import type { EntryColumns, StringColumn } from '../search/entry-table.js';
 import type { PackedVpdq } from '../search/vpdq.js';
@@ -100,21 +99,4 @@ export function packVideos(videos: readonly StoredVideo[], lists: readonly strin
     metadata: stringColumn(videos.map((v) => (v.metadata === undefined ? undefined : JSON.stringify(v.metadata)))),
   };
   return { columns, frames: byteColumn(videos.map((v) => v.frames)) };
-}
-
-/**
- * A stored vPDQ hash's bytes checked for a load (`unpackVpdq`'s checks), or `ERR_STORE` naming the
- * store (`where`), the list and the id, the bytes' own error as its cause.
- */
-export function checkedFrames(bytes: Uint8Array, where: string, list: string, id: string): Uint8Array {
-  try {
-    unpackVpdq(bytes, MAX_VPDQ_ENTRY_FRAMES);
-    return bytes;
-  } catch (error) {
-    throw new HashwardenError(
-      'ERR_STORE',
-      `${where}: bad vPDQ entry ${JSON.stringify(id)} in list ${JSON.stringify(list)}: ${(error as Error).message}`,
-      { cause: error },
-    );
-  }
 }
