@@ -60,17 +60,20 @@ const PYTX_SIGNAL_TYPES: Readonly<Partial<Record<EntryAlgorithm, string>>> = Obj
 });
 
 /**
- * The algorithms a format can hold, or undefined for every one (`hex` holds any one algorithm a
- * file).
+ * The image algorithms a format can hold, or undefined for every one (`hex` holds any one
+ * algorithm a file). vPDQ is not among them: `formatList` writes a vPDQ entry where a format can
+ * hold one (`pytx`, `text`, `csv`, `ndjson`), and whether `hashwarden export` writes videos is its
+ * own choice, made apart from these.
  *
  * @internal For `hashwarden export`, which leaves the others out and counts them.
  * @example
  * ```ts
- * formatAlgorithms('pytx'); // ['pdq', 'md5', 'vpdq']
+ * formatAlgorithms('pytx'); // ['pdq', 'md5']
  * ```
  */
 export function formatAlgorithms(format: ExportFormat): readonly EntryAlgorithm[] | undefined {
-  if (format === 'pytx') return Object.keys(PYTX_SIGNAL_TYPES) as EntryAlgorithm[];
+  if (format === 'pytx')
+    return (Object.keys(PYTX_SIGNAL_TYPES) as EntryAlgorithm[]).filter((name) => name !== VPDQ_ALGORITHM);
   return format === 'pdq-tools' ? ['pdq'] : undefined;
 }
 
