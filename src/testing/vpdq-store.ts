@@ -146,6 +146,16 @@ export function vpdqStoreCases({ make, running = () => true }: VpdqStoreSetup): 
     });
   }
 
+  test('a delta row removes a video by its signal text (its default id) or by its id', async ({ store, dir }) => {
+    await store.importEntries([clip, plain, md5('a', 'videos')]);
+    const path = join(dir, 'delta.csv');
+    const cell = (text: string): string => `"${text.replaceAll('"', '""')}"`;
+    await writeFile(path, `op,id,algorithm,hash\nremove,,vpdq,${cell(plain.hash)}\nremove,clip-1,,\n`);
+    const result = await store.importFile(path, { list: 'videos' });
+    expect(result.summaries[0]).toMatchObject({ removed: 2 });
+    expect((await all(store)).map((e) => e.id)).toEqual(['a']);
+  });
+
   test('importRows, and two rows of one video without ids merge (dedupe merge) or are refused (fail)', async ({
     store,
     dir,
