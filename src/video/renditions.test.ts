@@ -4,7 +4,8 @@
  * and a video without bars matches exactly as `VpdqIndex.match` does.
  */
 import { describe, expect, it } from 'vitest';
-import { VpdqIndex } from '../search/vpdq.js';
+import { formatHex, parseHex } from '../algorithms/hex.js';
+import { matchVpdqBrute, VpdqIndex } from '../search/vpdq.js';
 import { mulberry32 } from '../testing/prng.js';
 import type { VideoFrameHash } from './hash.js';
 import { listedVpdqFrames, matchVideoFrameSets } from './renditions.js';
@@ -85,5 +86,65 @@ describe('matchVideoFrameSets', () => {
       index.match(upload.frames, { queryMatchPercent: 70 }),
     );
     expect(matchVideoFrameSets(index, upload, { queryMatchPercent: 70 })).toHaveLength(1);
+  });
+});
+
+/** A hash `bits` random bits away from `base` (hex). */
+function flip(base: string, bits: number): string {
+  const bytes = parseHex(base, 32, 'pdq');
+  const chosen = new Set<number>();
+  while (chosen.size < bits) chosen.add(Math.floor(random() * 256));
+  for (const bit of chosen) bytes[bit >> 3] = (bytes[bit >> 3] as number) ^ (1 << (bit & 7));
+  return formatHex(bytes);
+}
+
+/**
+ * A video's two sets: whole frames near some of `bases`, and each frame inside its bars either
+ * the same (no bars) or near another base, 0–45 bits off (around the threshold), some of low quality.
+ */
+function renditions(bases: readonly string[]): { frames: VideoFrameHash[]; trimmed?: VideoFrameHash[] } {
+  const near = (): string => flip(bases[Math.floor(random() * bases.length)] as string, Math.floor(random() * 46));
+  const quality = (): number => (random() < 0.2 ? Math.floor(random() * 50) : 50 + Math.floor(random() * 51));
+  const whole = Array.from({ length: 1 + Math.floor(random() * 10) }, (_, i) => ({
+    frame: i,
+    quality: quality(),
+    hash: near(),
+    seconds: i,
+  }));
+  if (random() < 0.25) return { frames: whole };
+  return {
+    frames: whole,
+    trimmed: whole.map((f) => (random() < 0.3 ? f : { ...f, quality: quality(), hash: near() })),
+  };
+}
+
+describe('matchVideoFrameSets against the brute force', () => {
+  it("reports each listed video whose best set's brute-force query share reaches the threshold, with that set's shares", () => {
+    for (let round = 0; round < 80; round++) {
+      const bases = Array.from({ length: 1 + Math.floor(random() * 4) }, () => hash());
+      const listed = Array.from({ length: 1 + Math.floor(random() * 5) }, () => listedVpdqFrames(renditions(bases)));
+      const index = VpdqIndex.fromEntries(listed.map((frames, i) => ({ list: 'l', id: String(i), hash: frames })));
+      const upload = renditions(bases);
+      const distance = 20 + Math.floor(random() * 20);
+      const queryMatchPercent = [0, 50, 80][Math.floor(random() * 3)] as number;
+      const got = matchVideoFrameSets(index, upload, { distance, queryMatchPercent });
+      const expected = listed.flatMap((frames, i) => {
+        const sets = upload.trimmed === undefined ? [upload.frames] : [upload.frames, upload.trimmed];
+        // The whole frames first: they win a tie.
+        const best = sets
+          .map((set) => matchVpdqBrute(set, frames, distance))
+          .reduce((a, b) => (b.queryMatchPercent > a.queryMatchPercent ? b : a));
+        return best.queryMatchPercent > 0 && best.queryMatchPercent >= queryMatchPercent
+          ? [{ id: String(i), ...best }]
+          : [];
+      });
+      expect(
+        got.map((m) => ({
+          id: m.entryId,
+          queryMatchPercent: m.queryMatchPercent,
+          listedMatchPercent: m.listedMatchPercent,
+        })),
+      ).toEqual(expected);
+    }
   });
 });
