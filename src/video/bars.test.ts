@@ -6,7 +6,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { formatHex, hammingDistance, parseHex } from '../algorithms/hex.js';
 import { pdqRgbFrame } from '../algorithms/pdq.js';
 import { HAVE_FFMPEG, makeVideo, SKIP_NO_FFMPEG } from '../testing/ffmpeg.js';
@@ -114,5 +114,15 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hashVideo with trim' : `hashVideo w
     // Whole frames: the bars move PDQ far past vPDQ's 31 bits; inside them, the same pictures.
     expect(Math.min(...distances(boxedVideo.frames, clean.frames))).toBeGreaterThan(31);
     expect(Math.max(...distances(trimmed, clean.frames))).toBeLessThanOrEqual(31);
+
+    // The frame-hashing thread and the calling thread (no thread module) give the same two sets.
+    vi.resetModules();
+    vi.doMock('./frame-pool.js', () => ({ framePool: () => undefined }));
+    try {
+      const { hashVideo: hashHere } = await import('./hash.js');
+      expect(await hashHere(barred, { secondsPerHash: 0.5 })).toEqual(boxedVideo);
+    } finally {
+      vi.doUnmock('./frame-pool.js');
+    }
   });
 });

@@ -4,7 +4,8 @@
  * `vpdq-hash-video` computes them — frame `n` kept when `n` is a multiple of
  * ⌊secondsPerHash × average frame rate⌋, converted to RGB24 (optionally scaled square), hashed
  * whole by the project's PDQ (pdqRgbFrame: no 512-pixel reduction, on the frame-hashing thread of
- * frame-pool.ts so the event loop stays free), timestamp `n / frame rate`.
+ * frame-pool.ts so the event loop stays free), timestamp `n / frame rate`; with `trim`, each
+ * frame also hashed inside its black bars (bars.ts), a second set beside Meta's.
  * The exact hashes (MD5, SHA-256) are of the file's bytes, as for images. FFmpeg decodes
  * (ffmpeg.ts); the pixel maths never sees a file.
  */
@@ -203,7 +204,8 @@ async function stage(input: Uint8Array | string, options: ResolvedVideoOptions):
 /**
  * Hashes a video with vPDQ: the PDQ hash, quality, frame number and timestamp of every frame kept
  * at `secondsPerHash` (default 1; 0: every frame), optionally scaled to `downsampleFrameDimension`
- * square first; and the MD5 and SHA-256 of its bytes. Needs FFmpeg (`ffmpeg` and `ffprobe`).
+ * square first; with `trim` (default) the same frames inside their black bars too, in `trimmed`
+ * when a frame had bars; and the MD5 and SHA-256 of its bytes. Needs FFmpeg (`ffmpeg` and `ffprobe`).
  * Rejects with a `HashwardenError`: `ERR_MISSING_DEPENDENCY` (no FFmpeg), `ERR_INPUT_READ`,
  * `ERR_UNSUPPORTED_FORMAT` (empty, not a container of the list, no video stream, a codec not
  * allowed), `ERR_IMAGE_TOO_LARGE` (bytes, duration, frames, pixels), `ERR_IMAGE_DECODE` (truncated,
