@@ -9,30 +9,26 @@
 import type { Worker } from 'node:worker_threads';
 import { HashwardenError } from '../errors.js';
 import { startThread, type ThreadSource, threadSource } from '../threads.js';
+import type { FramePdqs } from './bars.js';
 
-/** A frame to hash: its RGB24 pixels (transferred) and size. */
+/** A frame to hash: its RGB24 pixels (transferred) and size, and whether to hash inside its bars too. */
 export interface FrameRequest {
   readonly id: number;
   readonly rgb: Uint8Array;
   readonly width: number;
   readonly height: number;
+  readonly trim: boolean;
 }
 
-/** The thread's answer: the frame's PDQ hash (hex) and quality, or why not. */
+/** The thread's answer: the frame's PDQ hashes (hex) and qualities, or why not. */
 export type FrameReply = { readonly id: number } & (
-  | { readonly ok: true; readonly hash: string; readonly quality: number }
+  | ({ readonly ok: true } & FramePdqs)
   | { readonly ok: false; readonly message: string }
 );
 
-/** A frame's PDQ, as hash.ts records it. */
-export interface FramePdq {
-  readonly hash: string;
-  readonly quality: number;
-}
-
 /** A frame on the thread, waiting for its hash. */
 interface Pending {
-  readonly resolve: (pdq: FramePdq) => void;
+  readonly resolve: (pdq: FramePdqs) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -60,8 +56,11 @@ export class FramePool {
     this.#source = source;
   }
 
-  /** PDQ of `rgb` (`width × height` RGB24) on the thread; `rgb`'s buffer is transferred (emptied here). */
-  hash(rgb: Uint8Array, width: number, height: number): Promise<FramePdq> {
+  /**
+   * PDQ of `rgb` (`width × height` RGB24) on the thread, and with `trim` of what its bars frame;
+   * `rgb`'s buffer is transferred (emptied here).
+   */
+  hash(rgb: Uint8Array, width: number, height: number, trim = false): Promise<FramePdqs> {
     return new Promise((resolve, reject) => {
       let worker: Worker;
       try {
@@ -73,7 +72,7 @@ export class FramePool {
       const id = this.#nextId++;
       this.#pending.set(id, { resolve, reject });
       worker.ref();
-      const request: FrameRequest = { id, rgb, width, height };
+      const request: FrameRequest = { id, rgb, width, height, trim };
       worker.postMessage(request, [rgb.buffer as ArrayBuffer]);
     });
   }
@@ -92,7 +91,12 @@ export class FramePool {
       const pending = this.#pending.get(reply.id);
       this.#pending.delete(reply.id);
       if (this.#pending.size === 0) worker.unref();
-      if (reply.ok) pending?.resolve({ hash: reply.hash, quality: reply.quality });
+      if (reply.ok)
+        pending?.resolve({
+          hash: reply.hash,
+          quality: reply.quality,
+          ...(reply.trimmed === undefined ? {} : { trimmed: reply.trimmed }),
+        });
       else pending?.reject(new HashwardenError('ERR_IMAGE_DECODE', `A frame could not be hashed: ${reply.message}`));
     });
     worker.on('error', (error) => {

@@ -4,7 +4,8 @@
  * `vpdq-hash-video` computes them — frame `n` kept when `n` is a multiple of
  * ⌊secondsPerHash × average frame rate⌋, converted to RGB24 (optionally scaled square), hashed
  * whole by the project's PDQ (pdqRgbFrame: no 512-pixel reduction, on the frame-hashing thread of
- * frame-pool.ts so the event loop stays free), timestamp `n / frame rate`.
+ * frame-pool.ts so the event loop stays free), timestamp `n / frame rate`; with `trim`, each
+ * frame also hashed inside its black bars (bars.ts), a second set beside Meta's.
  * The exact hashes (MD5, SHA-256) are of the file's bytes, as for images. FFmpeg decodes
  * (ffmpeg.ts); the pixel maths never sees a file.
  */
@@ -14,9 +15,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { md5, sha256 } from '../algorithms/digests.js';
 import { formatHex } from '../algorithms/hex.js';
-import { pdqRgbFrame } from '../algorithms/pdq.js';
 import { HashwardenError, readError } from '../errors.js';
 import { invalid } from '../validate.js';
+import { type FramePdqs, pdqFrameHashes } from './bars.js';
 import { readProbe, SNIFF_BYTES, sniffContainer, type VideoContainer, type VideoProbe } from './container.js';
 import { decodeFrames, probeVideo } from './ffmpeg.js';
 import { framePool } from './frame-pool.js';
@@ -42,8 +43,15 @@ export interface VideoFrameHash {
 
 /** What `hashVideo` returns. */
 export interface VideoHashResult {
-  /** The hashed frames, in order. */
+  /** The hashed frames, in order: whole frames, as Meta's vPDQ hashes them. */
   readonly frames: readonly VideoFrameHash[];
+  /**
+   * With `trim` (the default), when a frame had black bars (a uniform border): every frame again,
+   * hashed inside its bars (a frame without bars as in `frames`), same numbers and timestamps.
+   * Absent when no frame had bars. A list entry made here may hold both sets (`listedVpdqFrames`);
+   * an upload matches a listed video when either set does (`matchVideoHash`): docs/video.md.
+   */
+  readonly trimmed?: readonly VideoFrameHash[];
   /** MD5 of the file's bytes, hex. */
   readonly md5: string;
   /** SHA-256 of the file's bytes, hex. */
@@ -196,7 +204,8 @@ async function stage(input: Uint8Array | string, options: ResolvedVideoOptions):
 /**
  * Hashes a video with vPDQ: the PDQ hash, quality, frame number and timestamp of every frame kept
  * at `secondsPerHash` (default 1; 0: every frame), optionally scaled to `downsampleFrameDimension`
- * square first; and the MD5 and SHA-256 of its bytes. Needs FFmpeg (`ffmpeg` and `ffprobe`).
+ * square first; with `trim` (default) the same frames inside their black bars too, in `trimmed`
+ * when a frame had bars; and the MD5 and SHA-256 of its bytes. Needs FFmpeg (`ffmpeg` and `ffprobe`).
  * Rejects with a `HashwardenError`: `ERR_MISSING_DEPENDENCY` (no FFmpeg), `ERR_INPUT_READ`,
  * `ERR_UNSUPPORTED_FORMAT` (empty, not a container of the list, no video stream, a codec not
  * allowed), `ERR_IMAGE_TOO_LARGE` (bytes, duration, frames, pixels), `ERR_IMAGE_DECODE` (truncated,
@@ -252,9 +261,17 @@ async function hashStaged(staged: Staged, o: ResolvedVideoOptions, deadline: num
   // Handled now, awaited later: a read failure during the decode is not an unhandled rejection.
   digests.catch(() => {});
   try {
-    const { frames, codec, ...described } = await probeAndDecode(staged, o, deadline, probing);
+    const { frames, trimmed, codec, ...described } = await probeAndDecode(staged, o, deadline, probing);
     // The fields in the order they always came (and are documented in).
-    return { frames, ...(await digests), ...described, container: staged.container, codec, bytes: staged.bytes };
+    return {
+      frames,
+      ...(trimmed === undefined ? {} : { trimmed }),
+      ...(await digests),
+      ...described,
+      container: staged.container,
+      codec,
+      bytes: staged.bytes,
+    };
   } finally {
     // A failed call stops the read and waits for it: nothing reads the file after the call settles.
     reading.abort();
@@ -307,6 +324,8 @@ async function probeAndDecode(
   checked.catch(() => {});
   let plan: Checked | undefined;
   const frames: VideoFrameHash[] = [];
+  const trimmed: VideoFrameHash[] = [];
+  let barred = false;
   const pool = framePool();
   const decoding = decodeFrames(
     o.ffmpeg,
@@ -331,15 +350,14 @@ async function probeAndDecode(
       const seconds = frame / probe.frameRate;
       if (seconds > o.maxDurationSeconds)
         throw tooLarge(`The video runs past ${o.maxDurationSeconds} s (frame ${frame} at ${probe.frameRate} fps)`);
-      if (pool === undefined) {
-        const { hash, quality } = pdqRgbFrame(rgb, hashedWidth, hashedHeight);
-        frames[index] = { frame, quality, hash: formatHex(hash), seconds };
-        return;
-      }
-      // Settled out of order or not, each frame lands at its index: the result is in frame order.
-      return pool.hash(rgb, hashedWidth, hashedHeight).then(({ hash, quality }) => {
+      const record = ({ hash, quality, trimmed: inside }: FramePdqs): void => {
         frames[index] = { frame, quality, hash, seconds };
-      });
+        trimmed[index] = inside === undefined ? (frames[index] as VideoFrameHash) : { frame, ...inside, seconds };
+        if (inside !== undefined) barred = true;
+      };
+      if (pool === undefined) return record(pdqFrameHashes(rgb, hashedWidth, hashedHeight, o.trim));
+      // Settled out of order or not, each frame lands at its index: the result is in frame order.
+      return pool.hash(rgb, hashedWidth, hashedHeight, o.trim).then(record);
     },
   );
   try {
@@ -354,6 +372,7 @@ async function probeAndDecode(
   if (frames.length === 0) throw new HashwardenError('ERR_IMAGE_DECODE', 'FFmpeg decoded no frame of the video');
   return {
     frames,
+    ...(barred ? { trimmed } : {}),
     width,
     height,
     hashedWidth,

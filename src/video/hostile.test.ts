@@ -97,6 +97,7 @@ describe('options', () => {
     [{ maxBytes: 0 }, RangeError],
     [{ timeoutSeconds: 0 }, RangeError],
     [{ ffmpegPath: '' }, RangeError],
+    [{ trim: 'yes' }, TypeError],
   ])('refuses %o', (options, type) => {
     expect(() => resolveVideoOptions(options as HashVideoOptions)).toThrow(type);
   });

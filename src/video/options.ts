@@ -3,7 +3,7 @@
  * hashing read plain fields and never re-check them. The defaults and why each is what it is:
  * docs/video.md.
  */
-import { integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
+import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
 import { VPDQ_MAX_PARSED_FRAMES } from '../algorithms/vpdq.js';
 
 /**
@@ -12,6 +12,13 @@ import { VPDQ_MAX_PARSED_FRAMES } from '../algorithms/vpdq.js';
  * reference hashes were made.
  */
 export const DEFAULT_SECONDS_PER_HASH = 1;
+
+/**
+ * Default of `trim`: true. A frame with bars costs a second PDQ of its inside (a frame without
+ * any costs a look at its four edges), and the bars of one rendition would otherwise hide it
+ * from a list made from another: docs/video.md measures both.
+ */
+export const DEFAULT_VIDEO_TRIM = true;
 
 /** Largest `secondsPerHash` accepted: one frame an hour says nothing about a video. */
 export const MAX_SECONDS_PER_HASH = 3600;
@@ -86,6 +93,13 @@ export interface HashVideoOptions {
    * `downsampleFrameDimension`, e.g. 128), 5–4096; 0 (default) hashes frames at their own size.
    */
   readonly downsampleFrameDimension?: number;
+  /**
+   * Also hash each frame inside its black bars (letterbox, pillarbox: a uniform border, found as
+   * `hashImage`'s `trim` finds one), in the result's `trimmed`, so that an SD rendition with bars
+   * and an HD one without match (docs/video.md, the matching matrix). `frames` stay Meta's
+   * whole-frame hashes either way. Default {@link DEFAULT_VIDEO_TRIM}.
+   */
+  readonly trim?: boolean;
   /** Refuse inputs larger than this many bytes (`ERR_IMAGE_TOO_LARGE`). Default 1 GiB. */
   readonly maxBytes?: number;
   /** Refuse videos longer than this many seconds (`ERR_IMAGE_TOO_LARGE`). Default 1200. */
@@ -107,6 +121,7 @@ export interface ResolvedVideoOptions {
   readonly secondsPerHash: number;
   /** 0: native size. */
   readonly downsampleFrameDimension: number;
+  readonly trim: boolean;
   readonly maxBytes: number;
   readonly maxDurationSeconds: number;
   readonly maxFrames: number;
@@ -170,6 +185,7 @@ export function resolveVideoOptions(
         ? DEFAULT_SECONDS_PER_HASH
         : secondsInRange(o.secondsPerHash, MAX_SECONDS_PER_HASH, 'secondsPerHash'),
     downsampleFrameDimension: downsample,
+    trim: o.trim === undefined ? DEFAULT_VIDEO_TRIM : boolean(o.trim, 'trim'),
     maxBytes:
       o.maxBytes === undefined
         ? DEFAULT_VIDEO_MAX_BYTES

@@ -1,0 +1,73 @@
+/**
+ * Renditions with and without black bars (docs/video.md, the matching matrix): a video hashed
+ * with `trim` carries two frame sets, its whole frames (Meta's vPDQ) and the same frames inside
+ * their bars. A list entry may hold both sets' frames; an upload matches a listed video when
+ * either of its sets does. Both keep python-threatexchange's matching as it is: with its default
+ * listed share (0%), frames added to a listed video can only add matches of the upload's frames,
+ * and each of the upload's sets is matched on its own, so neither dilutes the other's share.
+ */
+import type { VpdqFeature } from '../algorithms/vpdq.js';
+import type { VpdqIndex, VpdqThresholds, VpdqVideoMatch } from '../search/vpdq.js';
+import type { VideoFrameHash } from './hash.js';
+
+/** The frame sets of a hashed video (`hashVideo`'s result, or the same fields parsed back). */
+export interface VideoFrameSets {
+  readonly frames: readonly VideoFrameHash[];
+  readonly trimmed?: readonly VideoFrameHash[];
+}
+
+/**
+ * The frames a list entry of this video holds: each whole frame, followed by the same frame
+ * inside its bars when that hashes differently. One set for a video without bars. Both sets at
+ * once only matter with a listed share threshold above 0%, which counts the listed video's
+ * frames: a video with bars then holds about twice as many, and its share of them halves.
+ *
+ * @example
+ * ```ts
+ * const video = await hashVideo('known.mp4', { secondsPerHash: 0 });
+ * const entry = { list: 'known', id: 'v1', algorithm: 'vpdq', hash: formatVpdqJson(listedVpdqFrames(video)) };
+ * ```
+ */
+export function listedVpdqFrames(video: VideoFrameSets): VideoFrameHash[] {
+  const { frames, trimmed } = video;
+  if (trimmed === undefined) return [...frames];
+  const out: VideoFrameHash[] = [];
+  frames.forEach((frame, i) => {
+    out.push(frame);
+    const inside = trimmed[i];
+    if (inside !== undefined && inside.hash !== frame.hash) out.push(inside);
+  });
+  return out;
+}
+
+/**
+ * The listed videos a hashed video matches by its whole frames or by its frames inside their
+ * bars (each set matched on its own, `index.match`), in entry order; a video both sets match is
+ * reported once, with the set that matched more of the upload's frames (the whole frames on a
+ * tie). Without `trimmed`, exactly `index.match(video.frames, thresholds)`.
+ *
+ * @example
+ * ```ts
+ * const upload = await hashVideo('upload.mp4');
+ * const videos = matchVideoFrameSets(index, upload);
+ * ```
+ */
+export function matchVideoFrameSets(
+  index: VpdqIndex,
+  video: VideoFrameSets,
+  thresholds?: VpdqThresholds,
+): VpdqVideoMatch[] {
+  const whole = index.match(video.frames as readonly VpdqFeature[], thresholds);
+  if (video.trimmed === undefined) return whole;
+  const inside = index.match(video.trimmed as readonly VpdqFeature[], thresholds);
+  if (inside.length === 0) return whole;
+  const key = (m: { list: string; entryId?: string; id?: string }): string => `${m.list}\u0000${m.entryId ?? m.id}`;
+  const best = new Map<string, VpdqVideoMatch>();
+  for (const m of whole) best.set(key(m), m);
+  for (const m of inside) {
+    const held = best.get(key(m));
+    if (held === undefined || m.queryMatchPercent > held.queryMatchPercent) best.set(key(m), m);
+  }
+  const position = new Map(index.entries.map((entry, i) => [key(entry), i]));
+  return [...best.values()].sort((a, b) => (position.get(key(a)) ?? 0) - (position.get(key(b)) ?? 0));
+}
