@@ -179,10 +179,11 @@ export interface MatcherOptions {
    */
   readonly onStorm?: (event: StormEvent) => void;
   /**
-   * A decision log (`DecisionLog.open`) every `matchImage` and `matchImages` decision is appended
-   * to: the result (hashes, matches with the threshold each was found within, and whatever else
-   * the result holds), or "not checked" with the error's code when the call rejects, with the
-   * call's `contentId`. Appending never throws into the call: a record that cannot be written goes
+   * A decision log (`DecisionLog.open`) every `matchImage`, `matchImages`, `matchHash`,
+   * `matchHashes` and `matchVpdq` decision is appended to: the result (hashes, matches with the
+   * threshold each was found within, and whatever else the result holds; for a video, its frame
+   * count and each match's shares and thresholds, never a frame), or "not checked" with the
+   * error's code when the call rejects, with the call's `contentId`. Appending never throws into the call: a record that cannot be written goes
    * to the log's `onError`. Default: no log.
    */
   readonly decisionLog?: DecisionLog;
