@@ -22,7 +22,9 @@ import {
   type MatcherList,
   type MatcherOptions,
   type MatcherTableInfo,
+  type MatchVpdqOptions,
   type StormEntry,
+  type VideoMatch,
   type StormState,
 } from './types.js';
 import {
@@ -41,15 +43,17 @@ import {
   thresholdOption,
 } from './state.js';
 import { Gate } from './gate.js';
-import { AllowRule, type AllowOutcome } from './allow.js';
+import { AllowRule, applyVideoAllow, byShare, type AllowOutcome, type VideoOutcome } from './allow.js';
 import { holdsExact } from './evidence.js';
 import { rememberSearched, type SearchedQuery } from './searched.js';
 import type { DecisionLog } from '../log/decision-log.js';
-import { decisionContext, logged, loggedLookup } from './logged.js';
+import { decisionContext, logged, loggedLookup, loggedVideo } from './logged.js';
 import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js';
 import { type ConnectedStore, storeSourceOf } from './store-source.js';
 import { checkStormEntry, StormCounter } from './storm.js';
-import { loadSnapshot, loadStore, tablesOf } from './load.js';
+import { heldOf, loadSnapshot, loadStore } from './load.js';
+import { VPDQ_ALGORITHM, type VpdqFeature } from '../algorithms/vpdq.js';
+import { VpdqIndex, type VpdqVideoMatch } from '../search/vpdq.js';
 
 type ImageModule = typeof import('../image/upload.js');
 let imageModule: Promise<ImageModule> | undefined;
@@ -116,6 +120,25 @@ function loadImageModule(): Promise<ImageModule> {
   return imageModule;
 }
 
+/** A matcher's video match: the index's, with its list's label and version. */
+function withList(state: State, match: VpdqVideoMatch): VideoMatch {
+  const list = state.lists.get(match.list);
+  if (list?.label === undefined && list?.version === undefined) return match;
+  return {
+    ...match,
+    ...(list.label === undefined ? {} : { listLabel: list.label }),
+    ...(list.version === undefined ? {} : { listVersion: list.version }),
+  };
+}
+
+let noVideos: VpdqIndex | undefined;
+
+/** The index of no video: a matcher without vPDQ entries checks a call's frames and options all the same. */
+function emptyVideos(): VpdqIndex {
+  noVideos ??= VpdqIndex.fromEntries([]);
+  return noVideos;
+}
+
 /**
  * Matches hashes and images against hash lists held in memory.
  *
@@ -180,10 +203,8 @@ export class Matcher {
     const lists = checkLists(o.lists, 'options.lists');
     const normalised: ListEntry[] = [];
     for (const entry of entries) normalised.push(normalizeEntry(entry));
-    return new Matcher(
-      nonEmpty(makeState(tablesOf(normalised, resolved), lists), resolved, 'Matcher.fromEntries'),
-      resolved,
-    );
+    const { tables, videos } = heldOf(normalised, resolved);
+    return new Matcher(nonEmpty(makeState(tables, lists, '', 0, videos), resolved, 'Matcher.fromEntries'), resolved);
   }
 
   /**
@@ -430,7 +451,9 @@ export class Matcher {
 
   /**
    * How each algorithm's entries are held and searched: entry count, tier and, for multi-index
-   * hashing, the substring widths. For logs and capacity checks.
+   * hashing, the substring widths; last, when the lists hold videos, a `vpdq` row: the listed
+   * videos, how their frames are searched and how many unique frames are indexed. For logs,
+   * metrics and capacity checks.
    *
    * @example
    * ```ts
@@ -438,12 +461,24 @@ export class Matcher {
    * ```
    */
   describe(): MatcherTableInfo[] {
-    return [...this.#state.tables.values()].map((t) => ({
-      algorithm: t.algorithm.name,
-      count: t.entries.count,
-      tier: t.search.tier,
-      ...(t.search.tier === 'mih' ? { substringBits: t.search.substringBits } : {}),
-    }));
+    const { tables, videos } = this.#state;
+    const info = [...tables.values()].map(
+      (t): MatcherTableInfo => ({
+        algorithm: t.algorithm.name,
+        count: t.entries.count,
+        tier: t.search.tier,
+        ...(t.search.tier === 'mih' ? { substringBits: t.search.substringBits } : {}),
+      }),
+    );
+    if (videos !== undefined)
+      info.push({
+        algorithm: VPDQ_ALGORITHM,
+        count: videos.size,
+        tier: videos.search.tier,
+        ...(videos.search.tier === 'mih' ? { substringBits: videos.search.substringBits } : {}),
+        frames: videos.frameCount,
+      });
+    return info;
   }
 
   /** The matcher's threshold for `algorithm`: used for a list that sets none, when the call sets none. */
@@ -535,7 +570,7 @@ export class Matcher {
   }
 
   /** `matches` counted by the match-rate alarm, those of entries in a held storm marked `review`. */
-  #counted(matches: Match[]): Match[] {
+  #counted<M extends Match | VideoMatch>(matches: M[]): M[] {
     return this.#storm === undefined ? matches : this.#storm.observe(matches);
   }
 
@@ -591,6 +626,62 @@ export class Matcher {
       item++;
     }
     return results;
+  }
+
+  /**
+   * The listed videos (the vPDQ entries of the lists held, one video each) that a video's frames
+   * match, as python-threatexchange matches them: frames of quality below 50 dropped and each
+   * hash kept once on both sides; a query frame matches a listed video when one of its frames is
+   * within `distance` bits (default 31); the video matches when at least `queryMatchPercent` of
+   * the query's frames (default 80) and `listedMatchPercent` of its own (default 0) matched. Per
+   * list: the call's `lists` entry where the call's own field is not given. In the lists' order,
+   * each with its shares and its matched frame pairs (timestamps and positions). An allow-listed
+   * video that matches overrides the block matches whose every matched frame it matched too
+   * (docs/video.md); allow matches and what they overrode are left out, as `matchHash` leaves
+   * them out, and written to the decision log. `first`: only the best match. Counted by the
+   * match-rate alarm (`storm`) as image matches are, a held storm's matches marked `review: true`,
+   * unless `decision: false`. Synchronous: pure
+   * CPU work. The frames are `hashVideo(…).frames` (`hashwarden/video`) or any parsed vPDQ
+   * (`parseVpdqJson`); a bad frame or threshold is a TypeError or RangeError. Written to the
+   * decision log when the matcher has one (`decision: false` to leave it out): the query's frame
+   * count and the matches, never the frames. A matcher that holds no vPDQ entry matches nothing.
+   *
+   * @example
+   * ```ts
+   * const video = await hashVideo('upload.mp4'); // hashwarden/video
+   * const matches = matcher.matchVpdq(video.frames, { contentId: 'upload-8812' });
+   * if (matches.length > 0) block(matches[0].list, matches[0].frames);
+   * ```
+   */
+  matchVpdq(frames: readonly VpdqFeature[], options?: MatchVpdqOptions): VideoMatch[] {
+    const state = this.#state;
+    const o = optionsObject(options, 'options');
+    const first = o.first === undefined ? false : boolean(o.first, 'options.first');
+    const log = this.#lookupLog(o);
+    const decision = o.decision !== false;
+    const lookup = (): VideoOutcome<VideoMatch> => {
+      const outcome = this.#matchVideo(state, frames, o, first);
+      return decision ? { ...outcome, matches: this.#counted(outcome.matches) } : outcome;
+    };
+    if (log === undefined) return lookup().matches;
+    return loggedVideo(log, frames, o, { contentId: o.contentId }, lookup);
+  }
+
+  #matchVideo(
+    state: State,
+    frames: readonly VpdqFeature[],
+    o: Partial<MatchVpdqOptions>,
+    first: boolean,
+  ): VideoOutcome<VideoMatch> {
+    const index = state.videos ?? emptyVideos();
+    const { distance, queryMatchPercent, listedMatchPercent, lists } = o;
+    const call = { distance, queryMatchPercent, listedMatchPercent, lists };
+    const found = index.match(frames, call).map((m) => withList(state, m));
+    const set = [distance, queryMatchPercent, listedMatchPercent, lists].some((v) => v !== undefined);
+    // An allow match counts within its list's own thresholds too, whatever the call asks.
+    const outcome = applyVideoAllow(state.lists, found, () => (set ? index.match(frames) : found));
+    if (!first || outcome.matches.length <= 1) return outcome;
+    return { ...outcome, matches: [[...outcome.matches].sort(byShare)[0] as VideoMatch] };
   }
 
   /**

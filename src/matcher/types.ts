@@ -15,6 +15,7 @@ import type { ExactHashes } from '../image/upload.js';
 import { type TableSearch } from '../search/tables.js';
 import type { DecisionLog } from '../log/decision-log.js';
 import type { SnapshotQuarantine } from '../snapshot/format.js';
+import type { VpdqMatchOptions, VpdqVideoMatch } from '../search/vpdq.js';
 
 /** One entry that matched a query. */
 export interface Match {
@@ -166,8 +167,8 @@ export interface MatcherOptions {
    * someone decides (`releaseStorm`, or quarantine and reload); an unheld or released storm ends
    * when the count falls below half the threshold. `storms()` lists them. At most `maxTracked` entries
    * (default 10,000) are counted at once, the least recently matched forgotten beyond, so memory
-   * is bounded whatever the traffic. Every match of `matchImage`, `matchImages`, `matchHash` and
-   * `matchHashes` counts, per instance. `false` turns counting off. Default: on, `hold` off.
+   * is bounded whatever the traffic. Every match of `matchImage`, `matchImages`, `matchHash`,
+   * `matchHashes` and `matchVpdq` counts, per instance. `false` turns counting off. Default: on, `hold` off.
    */
   readonly storm?: StormOptions | false;
   /**
@@ -178,24 +179,30 @@ export interface MatcherOptions {
    */
   readonly onStorm?: (event: StormEvent) => void;
   /**
-   * A decision log (`DecisionLog.open`) every `matchImage` and `matchImages` decision is appended
-   * to: the result (hashes, matches with the threshold each was found within, and whatever else
-   * the result holds), or "not checked" with the error's code when the call rejects, with the
-   * call's `contentId`. Appending never throws into the call: a record that cannot be written goes
+   * A decision log (`DecisionLog.open`) every `matchImage`, `matchImages`, `matchHash`,
+   * `matchHashes` and `matchVpdq` decision is appended to: the result (hashes, matches with the
+   * threshold each was found within, and whatever else the result holds; for a video, its frame
+   * count and each match's shares and thresholds, never a frame), or "not checked" with the
+   * error's code when the call rejects, with the call's `contentId`. Appending never throws into the call: a record that cannot be written goes
    * to the log's `onError`. Default: no log.
    */
   readonly decisionLog?: DecisionLog;
 }
 
-/** How one algorithm's entries are held and searched, as `Matcher.describe()` reports it. */
+/**
+ * How one algorithm's entries are held and searched, as `Matcher.describe()` reports it; for the
+ * vPDQ entries (`algorithm: 'vpdq'`), how their frames are.
+ */
 export interface MatcherTableInfo {
-  readonly algorithm: AlgorithmName;
-  /** Entries of this algorithm. */
+  readonly algorithm: AlgorithmName | 'vpdq';
+  /** Entries of this algorithm (for vPDQ: listed videos). */
   readonly count: number;
   /** `'linear'` scan, `'mih'` (multi-index hashing), or `'exact'` (hash table). */
   readonly tier: TableSearch['tier'];
   /** MIH only: the width of each substring (table), summing to the hash's bits. */
   readonly substringBits?: readonly number[];
+  /** vPDQ only: the unique frame hashes indexed (quality 50 or more, across every video). */
+  readonly frames?: number;
 }
 
 /** Options of `matchHash` and `matchHashes`; `matchImage` and `matchImages` take them too. */
@@ -219,6 +226,38 @@ export interface MatchHashOptions {
    * not counted or logged twice. Default `true`.
    */
   readonly decision?: boolean;
+}
+
+/**
+ * Options of `matchVpdq`: the vPDQ thresholds of the call (`distance`, `queryMatchPercent`,
+ * `listedMatchPercent` for every list; `lists` for some lists: each field falls back to the
+ * call's `lists` entry, then pytx's default: 31 bits, 80%, 0%), and the log and early-stop options
+ * the other calls take.
+ */
+export interface MatchVpdqOptions extends VpdqMatchOptions {
+  /** The caller's id for the upload, up to 1,024 characters, written to the decision log with its decision. */
+  readonly contentId?: string;
+  /** `false` for a call that decides nothing: not written to the decision log. Default `true`. */
+  readonly decision?: boolean;
+  /**
+   * Only the best block match (the highest share of the query's frames, then of the listed
+   * video's, then the first in the lists' order), once allow lists have applied: for upload paths
+   * that only need to know whether to block. Default `false`.
+   */
+  readonly first?: boolean;
+}
+
+/** A listed video that matched (`matchVpdq`), with its list's label and version as `Match` carries them. */
+export interface VideoMatch extends VpdqVideoMatch {
+  /**
+   * The listed video is in a match storm and the matcher holds such matches for review
+   * (`storm.hold`), as `Match.review`. Absent otherwise.
+   */
+  readonly review?: true;
+  /** The list's label (`Match.listLabel`), when set. */
+  readonly listLabel?: string;
+  /** The version of the list the entry came from, when the source has versions (stores, snapshots). */
+  readonly listVersion?: number;
 }
 
 /** Options of `matchImage`. */
@@ -387,7 +426,8 @@ export interface StormOptions {
 export interface StormEvent {
   readonly list: string;
   readonly entryId: string;
-  readonly algorithm: AlgorithmName;
+  /** The entry's algorithm, `'vpdq'` for a listed video. */
+  readonly algorithm: AlgorithmName | 'vpdq';
   /** Matches of the entry counted within the window, at least `threshold`. */
   readonly count: number;
   readonly threshold: number;
@@ -412,7 +452,8 @@ export interface StormEntry {
 /** An entry in storm now, as `Matcher.storms()` lists it. */
 export interface StormState {
   readonly list: string;
-  readonly algorithm: AlgorithmName;
+  /** The entry's algorithm, `'vpdq'` for a listed video. */
+  readonly algorithm: AlgorithmName | 'vpdq';
   readonly entryId: string;
   /** Matches of the entry counted within the window as of now (to a tenth of the window). */
   readonly count: number;
