@@ -27,7 +27,9 @@ import { formatAlgorithms } from '../lists/write.js';
 import { buildPackedTables, resolveSearch, type MatcherTable } from '../search/tables.js';
 import { writePackedSnapshot } from '../snapshot/write.js';
 import { HashStore } from '../store/index.js';
-import { distinctHashes, listHeaders, packedEntries, type ListHeader } from '../store/store.js';
+import { distinctHashes, listHeaders, packedEntries, packedVideos, type ListHeader } from '../store/store.js';
+import { ENTRY_ALGORITHMS } from '../store/vpdq.js';
+import type { PackedVpdq } from '../search/vpdq.js';
 import { CliRefusal, EXIT, fileMode, integerArgument, required, usage, UsageError, type Command } from './command.js';
 import { readKeyFile } from './keygen.js';
 import { integerInRange } from '../validate.js';
@@ -103,19 +105,18 @@ function readStore(
   names: readonly string[] | undefined,
   allowEmpty: boolean,
   search: SearchTierOptions | undefined,
-): { lists: SnapshotList[]; tables: Map<AlgorithmName, MatcherTable> } {
+): { lists: SnapshotList[]; tables: Map<AlgorithmName, MatcherTable>; videos: PackedVpdq | undefined } {
   const resolved = resolveSearch(search, 'search');
   const store = HashStore.open(db, { readonly: true });
   try {
     return store.read(() => {
       const chosen = chooseLists(listHeaders(store), names, db);
-      const packed = packedEntries(
-        store,
-        chosen.map((l) => l.name),
-      );
+      const chosenNames = chosen.map((l) => l.name);
+      const packed = packedEntries(store, chosenNames);
+      const videos = packedVideos(store, chosenNames);
       refuseEmpty(
         chosen,
-        [...packed.values()].some((p) => p.columns.listIndex.length > 0),
+        [...packed.values()].some((p) => p.columns.listIndex.length > 0) || videos !== undefined,
         allowEmpty,
       );
       const quarantined = (list: string): SnapshotQuarantine[] =>
@@ -125,6 +126,7 @@ function readStore(
       return {
         lists: snapshotLists(chosen, quarantined),
         tables: buildPackedTables(packed, resolved, { defer: true }),
+        videos,
       };
     });
   } finally {
@@ -144,7 +146,8 @@ interface ListFileExport {
 
 /** Why a format leaves out the algorithms it cannot hold, as the warning says it. */
 const LEFT_OUT_BECAUSE: Readonly<Partial<Record<ExportFormat, string>>> = {
-  pytx: 'python-threatexchange has no signal type for them (it reads pdq and video_md5)',
+  pytx: 'python-threatexchange has no signal type for them (it reads pdq, video_md5 and vpdq)',
+  hex: "a vPDQ hash (a video's frames) is not one hex string",
   'pdq-tools': 'the PDQ tools read PDQ hashes only',
 };
 
@@ -179,7 +182,7 @@ async function exportListFile(
           `The lists hold ${requested.sort().join(', ')} hashes and a hex file holds one algorithm: give --algorithm`,
         );
       }
-      const holdable = formatAlgorithms(format) ?? ALGORITHM_NAMES;
+      const holdable = formatAlgorithms(format) ?? ENTRY_ALGORITHMS;
       const written = requested.filter((a) => holdable.includes(a));
       const omitted = new Map(
         requested.filter((a) => !holdable.includes(a)).map((a) => [a, held.get(a) ?? 0] as const),
@@ -384,8 +387,8 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
         await store.close();
       }
     } else {
-      const { lists, tables } = readStore(db, names, allowEmpty, search);
-      summary = await writePackedSnapshot(file, { lists, source: db, ...written }, tables);
+      const { lists, tables, videos } = readStore(db, names, allowEmpty, search);
+      summary = await writePackedSnapshot(file, { lists, source: db, ...written }, tables, videos);
     }
     const nameWidth = Math.max(0, ...summary.algorithms.map((a) => a.name.length));
     const countWidth = Math.max(0, ...summary.algorithms.map((a) => String(a.count).length));
@@ -394,6 +397,8 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
         textLine(`${a.name.padEnd(nameWidth)}  ${String(a.count).padStart(countWidth)} entries  ${describeSearch(a)}`),
       );
     }
+    if (summary.videos !== undefined && summary.videos.count > 0)
+      io.out(textLine(`vpdq  ${summary.videos.count} videos, ${summary.videos.frames} frames`));
     io.out(
       textLine(
         `wrote ${file} (${summary.entries} entries, ${summary.bytes} bytes, sequence ${summary.sequence}${summary.keyId === undefined ? '' : `, signed by key ${summary.keyId}`})`,

@@ -82,8 +82,8 @@ describe('vPDQ entries in the list formats', () => {
   });
 
   it("pytx writes python-threatexchange's vpdq lines, which the text format reads back", () => {
-    // What `hashwarden export` writes is its own choice: the image algorithms only, as before.
-    expect(formatAlgorithms('pytx')).toEqual(['pdq', 'md5']);
+    expect(formatAlgorithms('pytx')).toEqual(['pdq', 'md5', 'vpdq']);
+    expect(formatAlgorithms('hex')).not.toContain('vpdq');
     const text = formatList([entries[0] as ListEntry, PDQ, MD5], 'pytx');
     expect(text).toBe(`vpdq ${entries[0]?.hash}\npdq ${PDQ.hash}\nvideo_md5 ${MD5.hash}\n`);
     const back = parseList(text, { list: 'videos', format: 'text' }).entries;

@@ -6,6 +6,7 @@
  *
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
+import { ALGORITHM_NAMES } from '../algorithms/registry.js';
 import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
 import { outputMode, writeAll, writeOutputFile } from '../output-file.js';
@@ -60,20 +61,19 @@ const PYTX_SIGNAL_TYPES: Readonly<Partial<Record<EntryAlgorithm, string>>> = Obj
 });
 
 /**
- * The image algorithms a format can hold, or undefined for every one (`hex` holds any one
- * algorithm a file). vPDQ is not among them: `formatList` writes a vPDQ entry where a format can
- * hold one (`pytx`, `text`, `csv`, `ndjson`), and whether `hashwarden export` writes videos is its
- * own choice, made apart from these.
+ * The algorithms a format can hold, or undefined for every one: pytx its signal types (PDQ,
+ * MD5 as `video_md5`, vPDQ), pdq-tools PDQ only, hex any one registry algorithm a file (a vPDQ
+ * hash is not one hex string); csv, ndjson and text hold every entry, videos included.
  *
  * @internal For `hashwarden export`, which leaves the others out and counts them.
  * @example
  * ```ts
- * formatAlgorithms('pytx'); // ['pdq', 'md5']
+ * formatAlgorithms('pytx'); // ['pdq', 'md5', 'vpdq']
  * ```
  */
 export function formatAlgorithms(format: ExportFormat): readonly EntryAlgorithm[] | undefined {
-  if (format === 'pytx')
-    return (Object.keys(PYTX_SIGNAL_TYPES) as EntryAlgorithm[]).filter((name) => name !== VPDQ_ALGORITHM);
+  if (format === 'pytx') return Object.keys(PYTX_SIGNAL_TYPES) as EntryAlgorithm[];
+  if (format === 'hex') return ALGORITHM_NAMES;
   return format === 'pdq-tools' ? ['pdq'] : undefined;
 }
 

@@ -119,20 +119,12 @@ export async function loadStore(
       const signature = listSignature(held);
       if (signature === unless) return undefined;
       const chosen = chooseLists(held, origin.lists, label);
-      // The store's vPDQ entries join here, read packed as the others are (`PackedVpdq`) and given
-      // to `packedVideos`, once the SQLite store reads them; until then a SQLite store's lists are
-      // matched by their image entries only.
+      const names = chosen.map((l) => l.name);
       const { tables, videos }: Held =
         chosen.length <= MAX_PACKED_LISTS
           ? {
-              tables: buildPackedTables(
-                sqlite.packedEntries(
-                  store,
-                  chosen.map((l) => l.name),
-                ),
-                options.search,
-              ),
-              videos: undefined,
+              tables: buildPackedTables(sqlite.packedEntries(store, names), options.search),
+              videos: packedVideos(sqlite.packedVideos(store, names), options, 'ERR_STORE', label),
             }
           : heldOf(
               chosen.flatMap((l) => [...sqlite.matchableEntries(store, l.name)]),

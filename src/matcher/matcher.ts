@@ -674,12 +674,12 @@ export class Matcher {
     first: boolean,
   ): VideoOutcome<VideoMatch> {
     const index = state.videos ?? emptyVideos();
-    const { distance, queryMatchPercent, listedMatchPercent, lists } = o;
-    const call = { distance, queryMatchPercent, listedMatchPercent, lists };
+    const { distance, queryMatchPercent, listedMatchPercent, lists, trimmed } = o;
+    const call = { distance, queryMatchPercent, listedMatchPercent, lists, trimmed };
     const found = index.match(frames, call).map((m) => withList(state, m));
     const set = [distance, queryMatchPercent, listedMatchPercent, lists].some((v) => v !== undefined);
     // An allow match counts within its list's own thresholds too, whatever the call asks.
-    const outcome = applyVideoAllow(state.lists, found, () => (set ? index.match(frames) : found));
+    const outcome = applyVideoAllow(state.lists, found, () => (set ? index.match(frames, { trimmed }) : found));
     if (!first || outcome.matches.length <= 1) return outcome;
     return { ...outcome, matches: [[...outcome.matches].sort(byShare)[0] as VideoMatch] };
   }

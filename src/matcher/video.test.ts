@@ -81,6 +81,19 @@ describe('a matcher holding vPDQ entries', () => {
     expect(matcher.matchVpdq(query, { lists: { videos: { distance: 3 } } })).toEqual([]);
   });
 
+  it('matches through the frames inside the bars when the whole frames do not, reporting the better set once', () => {
+    const matcher = Matcher.fromEntries([{ list: 'videos', id: 'v1', algorithm: 'vpdq', hash: formatVpdqJson(known) }]);
+    // The upload's whole frames are another picture (bars around it); inside the bars, the listed one.
+    const boxed = clip(10);
+    expect(matcher.matchVpdq(boxed)).toEqual([]);
+    const found = matcher.matchVpdq(boxed, { trimmed: reencoded(known) });
+    expect(found).toMatchObject([{ entryId: 'v1', queryMatchPercent: 100 }]);
+    // Both sets matching: one match, the whole frames' (a tie goes to them).
+    const both = matcher.matchVpdq(reencoded(known), { trimmed: reencoded(known) });
+    expect(both).toHaveLength(1);
+    expect(() => matcher.matchVpdq(boxed, { trimmed: 'frames' as never })).toThrow(TypeError);
+  });
+
   it('gives only the best match with first', () => {
     const half = [...known.slice(0, 5), ...other.slice(0, 5)];
     const matcher = Matcher.fromEntries([

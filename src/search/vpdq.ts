@@ -83,6 +83,13 @@ export interface VpdqThresholds {
 export interface VpdqMatchOptions extends VpdqThresholds {
   /** Per-list thresholds for this call, by list name. */
   readonly lists?: Readonly<Record<string, VpdqThresholds>>;
+  /**
+   * The same upload's frames inside their black bars (`hashVideo`'s `trimmed`), frame `i` for
+   * frame `i` of the query: a listed video matches when either set does, each set matched on its
+   * own so neither dilutes the other's share, and is reported once, with the set that matched
+   * more of the upload (the whole frames on a tie).
+   */
+  readonly trimmed?: readonly VpdqFeature[];
 }
 
 /** Options of {@link VpdqIndex.fromEntries} and {@link VpdqIndex.fromPacked}. */
@@ -370,6 +377,31 @@ export class VpdqIndex {
    * video's list, else the index's (`fromEntries`'s `lists`), else pytx's defaults.
    */
   match(query: readonly VpdqFeature[], options?: VpdqMatchOptions): VpdqVideoMatch[] {
+    const trimmed = options?.trimmed;
+    if (trimmed === undefined) return this.#matchSet(query, options);
+    if (!Array.isArray(trimmed)) invalid('array of vPDQ frames', 'options.trimmed', trimmed);
+    const whole = this.#matchSet(query, options);
+    const inside = this.#matchSet(trimmed, options);
+    if (inside.length === 0) return whole;
+    const best = new Map<string, VpdqVideoMatch>();
+    const key = (m: VpdqVideoMatch): string => `${m.list}\u0000${m.entryId}`;
+    for (const m of whole) best.set(key(m), m);
+    for (const m of inside) {
+      const held = best.get(key(m));
+      if (held === undefined || m.queryMatchPercent > held.queryMatchPercent) best.set(key(m), m);
+    }
+    // Entry order, as one set's matches come.
+    const order = new Map<string, number>();
+    [...whole, ...inside].forEach((m) => order.set(key(m), this.#position(m)));
+    return [...best.values()].sort((a, b) => (order.get(key(a)) as number) - (order.get(key(b)) as number));
+  }
+
+  /** A match's entry position (entries are unique by list and id). */
+  #position(match: VpdqVideoMatch): number {
+    return this.#videos.findIndex((v) => v.entry.list === match.list && v.entry.id === match.entryId);
+  }
+
+  #matchSet(query: readonly VpdqFeature[], options: VpdqMatchOptions | undefined): VpdqVideoMatch[] {
     if (!Array.isArray(query)) invalid('array of vPDQ frames', 'query', query);
     const limits = this.#limits(options);
     let widest = 0;

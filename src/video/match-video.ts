@@ -109,11 +109,14 @@ export async function matchVideo<M = unknown>(
   if (decision !== undefined) boolean(decision, 'options.decision');
   if (contentId !== undefined && typeof contentId !== 'string') invalid('string', 'options.contentId', contentId);
   const video = await hashVideo(input, hashOptions);
+  // Both frame sets: the upload matches a listed video when its whole frames or the same frames
+  // inside their black bars do (docs/video.md, the matching matrix).
+  const sets = { ...given, ...(video.trimmed === undefined ? {} : { trimmed: video.trimmed }) };
   const videos =
     index !== undefined
-      ? index.match(video.frames, given)
+      ? index.match(video.frames, sets)
       : (matcher as Required<VideoLookup<M>>).matchVpdq(video.frames, {
-          ...given,
+          ...sets,
           ...(contentId === undefined ? {} : { contentId }),
           ...(decision === undefined ? {} : { decision }),
         });

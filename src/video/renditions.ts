@@ -41,15 +41,14 @@ export function listedVpdqFrames(video: VideoFrameSets): VideoFrameHash[] {
 }
 
 /**
- * The listed videos a hashed video matches by its whole frames or by its frames inside their
- * bars (each set matched on its own, `index.match`), in entry order; a video both sets match is
- * reported once, with the set that matched more of the upload's frames (the whole frames on a
- * tie). Without `trimmed`, exactly `index.match(video.frames, thresholds)`.
+ * The listed videos a hashed upload matches through either of its frame sets: `index.match` with
+ * the trimmed set as its `trimmed` option (src/search/vpdq.ts, where the rule lives, so a matcher's
+ * `matchVpdq` applies the same one).
  *
  * @example
  * ```ts
- * const upload = await hashVideo('upload.mp4');
- * const videos = matchVideoFrameSets(index, upload);
+ * const video = await hashVideo('upload.mp4');
+ * matchVideoFrameSets(index, video); // the SD copy in bars matches the listed HD video
  * ```
  */
 export function matchVideoFrameSets(
@@ -57,17 +56,9 @@ export function matchVideoFrameSets(
   video: VideoFrameSets,
   thresholds?: VpdqThresholds,
 ): VpdqVideoMatch[] {
-  const whole = index.match(video.frames as readonly VpdqFeature[], thresholds);
-  if (video.trimmed === undefined) return whole;
-  const inside = index.match(video.trimmed as readonly VpdqFeature[], thresholds);
-  if (inside.length === 0) return whole;
-  const key = (m: { list: string; entryId?: string; id?: string }): string => `${m.list}\u0000${m.entryId ?? m.id}`;
-  const best = new Map<string, VpdqVideoMatch>();
-  for (const m of whole) best.set(key(m), m);
-  for (const m of inside) {
-    const held = best.get(key(m));
-    if (held === undefined || m.queryMatchPercent > held.queryMatchPercent) best.set(key(m), m);
-  }
-  const position = new Map(index.entries.map((entry, i) => [key(entry), i]));
-  return [...best.values()].sort((a, b) => (position.get(key(a)) ?? 0) - (position.get(key(b)) ?? 0));
+  const { frames, trimmed } = video;
+  return index.match(frames as readonly VpdqFeature[], {
+    ...thresholds,
+    ...(trimmed === undefined ? {} : { trimmed }),
+  });
 }
