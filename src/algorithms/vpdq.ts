@@ -40,18 +40,20 @@ export const VPDQ_MAX_PARSED_FRAMES = 108_000;
 export const VPDQ_ALGORITHM = 'vpdq';
 
 /**
- * Most frames one vPDQ list entry may hold: 36,000, every frame of a 20-minute clip at 30 fps
- * (`hashVideo`'s default duration with `secondsPerHash` 0, as Meta's sample hashes were made);
- * pytx's one frame a second gives 1,200 for the same clip. Past it the text is not one video's.
+ * Most frames one vPDQ list entry may hold: 72,000, every frame of a 20-minute clip at 30 fps
+ * (`hashVideo`'s default duration with `secondsPerHash` 0, as Meta's sample hashes were made),
+ * twice: a list entry holds the whole frames and the same frames inside their black bars
+ * (`listedVpdqFrames`). pytx's one frame a second gives 1,200 for the same clip. Past it the
+ * text is not one video's.
  */
-export const MAX_VPDQ_ENTRY_FRAMES = 36_000;
+export const MAX_VPDQ_ENTRY_FRAMES = 72_000;
 
 /**
- * Most bytes of one vPDQ entry's signal text: 4 MiB. pytx writes about 80 bytes a frame
+ * Most bytes of one vPDQ entry's signal text: 8 MiB. pytx writes about 80 bytes a frame
  * (`"<64 hex>,100,1.23e+02", `), so {@link MAX_VPDQ_ENTRY_FRAMES} frames fit with room for white
  * space; the bound is checked before the text is parsed, so hostile text costs no more than this.
  */
-export const MAX_VPDQ_ENTRY_BYTES = 4 * 1024 * 1024;
+export const MAX_VPDQ_ENTRY_BYTES = 8 * 1024 * 1024;
 
 /** Largest frame number accepted: the reference stores it in an `int`. */
 const MAX_FRAME_NUMBER = 2 ** 31 - 1;

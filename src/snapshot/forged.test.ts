@@ -221,7 +221,7 @@ describe('forged vPDQ tables', () => {
     }
   });
 
-  it('refuses counts no writer gives: frames beyond 36,000 an entry, entries beyond 2^26, not integers', async () => {
+  it('refuses counts no writer gives: frames beyond MAX_VPDQ_ENTRY_FRAMES an entry, entries beyond 2^26, not integers', async () => {
     for (const videos of [
       { count: 1, frames: 36_001 },
       { count: 2 ** 26 + 1, frames: 0 },
