@@ -118,7 +118,7 @@ describe('export --format pytx', () => {
     const empty = await cli('export', '--db', db, '--out', out, '--format', 'pytx', '--list', 'sha-only');
     expect([empty.status, empty.err]).toEqual([2, expect.stringContaining('nothing to export')]);
     const wrong = await cli('export', '--db', db, '--out', out, '--format', 'pytx', '--algorithm', 'sha256');
-    expect([wrong.status, wrong.err]).toEqual([2, expect.stringContaining('holds pdq and md5 hashes')]);
+    expect([wrong.status, wrong.err]).toEqual([2, expect.stringContaining('holds pdq, md5 and vpdq hashes')]);
   });
 });
 

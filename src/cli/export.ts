@@ -144,6 +144,11 @@ interface ListFileExport {
   readonly written: readonly AlgorithmName[];
 }
 
+/** Names as a sentence lists them: `pdq, md5 and vpdq`. */
+function joined(names: readonly string[], word: 'and' | 'or'): string {
+  return names.length <= 1 ? names.join('') : `${names.slice(0, -1).join(', ')} ${word} ${names.at(-1)}`;
+}
+
 /** Why a format leaves out the algorithms it cannot hold, as the warning says it. */
 const LEFT_OUT_BECAUSE: Readonly<Partial<Record<ExportFormat, string>>> = {
   pytx: 'python-threatexchange has no signal type for them (it reads pdq, video_md5 and vpdq)',
@@ -189,7 +194,7 @@ async function exportListFile(
       );
       const writable = written.some((a) => (held.get(a) ?? 0) > 0);
       if (!writable && lists.some((l) => l.total > 0) && !allowEmpty) {
-        const what = algorithm ?? (formatAlgorithms(format) ?? []).join(' or ');
+        const what = algorithm ?? joined(formatAlgorithms(format) ?? [], 'or');
         throw new CliRefusal(
           `nothing to export: the lists hold no ${what} entries${format === 'pytx' || format === 'pdq-tools' ? ` (${format} holds ${what} only)` : ''}; a matcher loading an empty export would pass every upload. Give --allow-empty to write it anyway`,
         );
@@ -346,7 +351,7 @@ Exit status: 0 on success, 2 on error (and when there is nothing to export, with
         );
       const holdable = formatAlgorithms(format as ExportFormat);
       if (algorithm !== undefined && holdable !== undefined && !holdable.includes(algorithm))
-        throw new UsageError(`--format ${format} holds ${holdable.join(' and ')} hashes, not ${algorithm}`);
+        throw new UsageError(`--format ${format} holds ${joined(holdable, 'and')} hashes, not ${algorithm}`);
       const written = await exportListFile(db, names, out, format as ExportFormat, algorithm, mode, allowEmpty);
       for (const line of exportWarnings(format as ExportFormat, written)) io.err(textLine(line));
       io.out(

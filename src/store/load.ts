@@ -233,20 +233,25 @@ export function readVideos(ctx: StoreContext, lists: readonly string[]): PackedV
   const now = new Date();
   const held = quarantineCounts(ctx, now);
   const where = `list = @list AND algorithm = '${VPDQ_ALGORITHM}'`;
-  let whole: Statement<[{ list: string; now: string }], ReadRow>;
-  let filtered: Statement<[{ list: string; now: string }], ReadRow>;
-  try {
-    whole = ctx.db.prepare(`SELECT ${READ_COLUMNS} FROM entries WHERE ${where} ORDER BY id`);
-    // The same parameters for both: better-sqlite3 refuses a named parameter the statement lacks.
-    filtered = ctx.db.prepare(
-      `SELECT ${READ_COLUMNS} FROM entries WHERE ${where} AND @now IS NOT NULL AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.list = @list AND q.id = entries.id AND ${IN_FORCE}) ORDER BY id`,
-    );
-  } catch (error) {
-    throw storeError(ctx.path, error);
-  }
+  const prepare = (sql: string): Statement<[{ list: string; now: string }], ReadRow> => {
+    try {
+      return ctx.db.prepare(sql);
+    } catch (error) {
+      throw storeError(ctx.path, error);
+    }
+  };
+  const whole = prepare(`SELECT ${READ_COLUMNS} FROM entries WHERE ${where} AND @now IS NOT NULL ORDER BY id`);
+  // Prepared only for a list with quarantined entries: a store of schema 3 opened read-only has
+  // no quarantine table (nothing is quarantined there), and preparing it would fail.
+  let filtered: Statement<[{ list: string; now: string }], ReadRow> | undefined;
   const videos: StoredVideo[] = [];
   lists.forEach((list, number) => {
-    const statement = held.has(list) ? filtered : whole;
+    // The same parameters for both: better-sqlite3 refuses a named parameter the statement lacks.
+    const statement = held.has(list)
+      ? (filtered ??= prepare(
+          `SELECT ${READ_COLUMNS} FROM entries WHERE ${where} AND @now IS NOT NULL AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.list = @list AND q.id = entries.id AND ${IN_FORCE}) ORDER BY id`,
+        ))
+      : whole;
     const params = { list, now: now.toISOString() };
     for (const row of storeRows(ctx.path, () => statement.iterate(params))) {
       // toEntry checks the row as every read does: bounds, metadata, and the frames (`unpackVpdq`).
