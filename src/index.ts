@@ -26,7 +26,11 @@ export type {
   MatcherTableInfo,
   AllowedMatch,
   ExactHashes,
+  MatchVpdqOptions,
+  VideoMatch,
 } from './matcher/types.js';
+export type { VpdqFramePair, VpdqMatchOptions, VpdqThresholds, VpdqVideoMatch } from './search/vpdq.js';
+export type { VpdqFeature } from './algorithms/vpdq.js';
 export type { FollowOptions, ReloadEvent } from './matcher/follow.js';
 export type { StormEntry, StormEvent, StormOptions, StormState } from './matcher/types.js';
 export { DecisionLog, DEFAULT_LOG_FILE_BYTES, DEFAULT_LOG_SYNC_MS, verifyLog } from './log/index.js';

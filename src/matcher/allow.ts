@@ -19,6 +19,7 @@
  * an allow match in any of them covers the frame.
  */
 import type { AlgorithmName } from '../algorithms/registry.js';
+import type { VpdqVideoMatch } from '../search/vpdq.js';
 import type { AllowedMatch, Match, MatcherList } from './types.js';
 import { byDistance } from './state.js';
 
@@ -134,4 +135,64 @@ export class AllowRule {
     const allowed = allows.map((by, i) => Object.freeze({ by, overrode: Object.freeze(i === 0 ? overrode : []) }));
     return { matches: kept, allowed };
   }
+}
+
+/** A listed video of an allow list that matched, and the block matches it overrode (`matchVpdq`). */
+export interface AllowedVideo<M extends VpdqVideoMatch> {
+  readonly by: M;
+  readonly overrode: readonly M[];
+}
+
+/** What `matchVpdq`'s matches become once allow lists applied: the block matches that stand, and the allow matches. */
+export interface VideoOutcome<M extends VpdqVideoMatch> {
+  readonly matches: M[];
+  readonly allowed: AllowedVideo<M>[];
+}
+
+/** The better of two video matches first: the larger share of the query, then of the listed video. */
+export function byShare(a: VpdqVideoMatch, b: VpdqVideoMatch): number {
+  return b.queryMatchPercent - a.queryMatchPercent || b.listedMatchPercent - a.listedMatchPercent;
+}
+
+/**
+ * The allow rule for videos, as for images: an allow-listed video that matched (at the call's
+ * thresholds, and at its list's own: `own` gives the matches found at the index's thresholds,
+ * asked only when the call set its own) overrides a block match when every query frame that block
+ * match rests on is one the allow matches matched too. The frames are a video's parts, as an
+ * animated image's: an upload that is an allow-listed clip followed by a listed one keeps its
+ * block match, since the listed clip's frames match no allow entry. Stable: matches keep the
+ * index's order; allow matches are reported best first, the overridden block matches given to the
+ * best.
+ */
+export function applyVideoAllow<M extends VpdqVideoMatch>(
+  lists: ReadonlyMap<string, MatcherList>,
+  found: readonly M[],
+  own: () => readonly VpdqVideoMatch[],
+): VideoOutcome<M> {
+  const isAllow = (m: VpdqVideoMatch): boolean => lists.get(m.list)?.action === 'allow';
+  if (!found.some(isAllow)) return { matches: [...found], allowed: [] };
+  const key = (m: VpdqVideoMatch): string => `${m.list}\u0000${m.entryId}`;
+  const counted = new Map(own().map((m) => [key(m), m]));
+  const covered = new Set<number>();
+  const allows: M[] = [];
+  const blocks: M[] = [];
+  for (const match of found) {
+    if (!isAllow(match)) {
+      blocks.push(match);
+      continue;
+    }
+    const within = counted.get(key(match));
+    if (within === undefined) continue;
+    allows.push(match);
+    // Frames within both the call's thresholds and the list's own.
+    const ownFrames = new Set(within.frames.map((p) => p.queryFrame));
+    for (const pair of match.frames) if (ownFrames.has(pair.queryFrame)) covered.add(pair.queryFrame);
+  }
+  if (allows.length === 0) return { matches: blocks, allowed: [] };
+  const overrode: M[] = [];
+  const kept: M[] = [];
+  for (const block of blocks) (block.frames.every((p) => covered.has(p.queryFrame)) ? overrode : kept).push(block);
+  allows.sort(byShare);
+  const allowed = allows.map((by, i) => Object.freeze({ by, overrode: Object.freeze(i === 0 ? overrode : []) }));
+  return { matches: kept, allowed };
 }

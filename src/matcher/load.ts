@@ -9,6 +9,8 @@ import { HashwardenError } from '../errors.js';
 import type { ListEntry } from '../lists/entry.js';
 import { MAX_PACKED_LISTS } from '../search/entry-table.js';
 import { buildPackedTables, buildTable, reindexTable, type MatcherTable } from '../search/tables.js';
+import { type PackedVpdq, VpdqIndex } from '../search/vpdq.js';
+import type { ResolvedSearch } from '../search/tables.js';
 import {
   fileSignature,
   makeState,
@@ -20,15 +22,25 @@ import {
 } from './state.js';
 import { chooseLists, listSignature } from './store-source.js';
 
-/** The entries' tables, one per algorithm, each searched as `options.search` says. */
-export function tablesOf(
-  entries: readonly ListEntry[],
-  options: ResolvedMatcherOptions,
-): Map<AlgorithmName, MatcherTable> {
+/** What a matcher searches, built from one source: a table per algorithm, and the listed videos. */
+export interface Held {
+  readonly tables: Map<AlgorithmName, MatcherTable>;
+  /** The vPDQ entries, one video each; undefined when the source holds none. */
+  readonly videos: VpdqIndex | undefined;
+}
+
+/**
+ * The entries' tables, one per algorithm, each searched as `options.search` says, and their vPDQ
+ * entries in one `VpdqIndex` (whose frame index the same option picks).
+ */
+export function heldOf(entries: readonly ListEntry[], options: ResolvedMatcherOptions): Held {
   const grouped = new Map<AlgorithmName, ListEntry[]>();
+  const videos: ListEntry[] = [];
   for (const entry of entries) {
-    if (entry.algorithm === VPDQ_ALGORITHM)
-      throw new HashwardenError('ERR_UNKNOWN_ALGORITHM', 'A matcher does not hold vPDQ entries yet (issue 24)');
+    if (entry.algorithm === VPDQ_ALGORITHM) {
+      videos.push(entry);
+      continue;
+    }
     let group = grouped.get(entry.algorithm);
     if (group === undefined) {
       group = [];
@@ -38,7 +50,39 @@ export function tablesOf(
   }
   const tables = new Map<AlgorithmName, MatcherTable>();
   for (const [name, group] of grouped) tables.set(name, buildTable(getAlgorithm(name), group, options.search));
-  return tables;
+  return {
+    tables,
+    videos: videos.length === 0 ? undefined : VpdqIndex.fromEntries(videos, videoOptions(options)),
+  };
+}
+
+/**
+ * The options of a matcher's `VpdqIndex`: its frame index picked as the tables' are. No per-list
+ * thresholds: a list's policy holds thresholds of the registry's algorithms only, so every list's
+ * videos match at pytx's defaults unless a call says otherwise (docs/video.md).
+ */
+function videoOptions(options: ResolvedMatcherOptions): { search?: ResolvedSearch } {
+  return options.search === undefined ? {} : { search: options.search };
+}
+
+/**
+ * The listed videos of packed entries (a store's read, a snapshot's section), or undefined when
+ * there are none. A video the index refuses (bytes no packed frame, an id twice) makes the whole
+ * source refused with `code`, naming `source`: a matcher serves every entry of its lists or none.
+ */
+export function packedVideos(
+  packed: PackedVpdq | undefined,
+  options: ResolvedMatcherOptions,
+  code: 'ERR_STORE' | 'ERR_SNAPSHOT_FORMAT',
+  source: string,
+): VpdqIndex | undefined {
+  if (packed === undefined || packed.columns.listIndex.length === 0) return undefined;
+  try {
+    return VpdqIndex.fromPacked(packed, videoOptions(options));
+  } catch (error) {
+    if (!(error instanceof HashwardenError) || error.code === code) throw error;
+    throw new HashwardenError(code, `${source}: vPDQ entries: ${error.message}`, { cause: error });
+  }
 }
 
 /**
@@ -55,7 +99,9 @@ export async function loadStore(
     const read = await origin.store.readPacked(origin.lists, unless);
     if (read === undefined) return undefined;
     const tables = buildPackedTables(read.packed, options.search);
-    return storeState(read.lists, tables, read.signature, options, origin.store.label);
+    const label = origin.store.label;
+    const videos = packedVideos(read.videos, options, 'ERR_STORE', label);
+    return storeState(read.lists, tables, read.signature, options, label, videos);
   }
   let sqlite: typeof import('../store/store.js');
   try {
@@ -73,20 +119,26 @@ export async function loadStore(
       const signature = listSignature(held);
       if (signature === unless) return undefined;
       const chosen = chooseLists(held, origin.lists, label);
-      const tables =
+      // The store's vPDQ entries join here, read packed as the others are (`PackedVpdq`) and given
+      // to `packedVideos`, once the SQLite store reads them; until then a SQLite store's lists are
+      // matched by their image entries only.
+      const { tables, videos }: Held =
         chosen.length <= MAX_PACKED_LISTS
-          ? buildPackedTables(
-              sqlite.packedEntries(
-                store,
-                chosen.map((l) => l.name),
+          ? {
+              tables: buildPackedTables(
+                sqlite.packedEntries(
+                  store,
+                  chosen.map((l) => l.name),
+                ),
+                options.search,
               ),
-              options.search,
-            )
-          : tablesOf(
+              videos: undefined,
+            }
+          : heldOf(
               chosen.flatMap((l) => [...sqlite.matchableEntries(store, l.name)]),
               options,
             );
-      return storeState(chosen, tables, signature, options, label);
+      return storeState(chosen, tables, signature, options, label, videos);
     });
   } finally {
     store.close();
@@ -115,5 +167,6 @@ export async function loadSnapshot(path: string, options: ResolvedMatcherOptions
       ? snapshot.tables
       : new Map([...snapshot.tables].map(([name, table]) => [name, reindexTable(table, search)]));
   const lists = new Map(snapshot.lists.map((l) => [l.name, Object.freeze({ ...l })]));
-  return nonEmpty(makeState(tables, lists, before, snapshot.sequence), options, `Snapshot ${path}`);
+  const videos = packedVideos(snapshot.videos, options, 'ERR_SNAPSHOT_FORMAT', `Snapshot ${path}`);
+  return nonEmpty(makeState(tables, lists, before, snapshot.sequence, videos), options, `Snapshot ${path}`);
 }

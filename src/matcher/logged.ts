@@ -1,16 +1,27 @@
 /**
- * The matcher's hook to its decision log (`MatcherOptions.decisionLog`): each settled image call
- * and each lookup by hash appended, its result or the error that left the upload or the query
- * unchecked, with the threshold each match was found within. The record's format is the log's
+ * The matcher's hook to its decision log (`MatcherOptions.decisionLog`): each settled image call,
+ * each lookup by hash and each video's lookup by its frames appended, its result or the error that
+ * left the upload or the query unchecked, with the threshold each match was found within. The record's format is the log's
  * (src/log/).
  */
 import { getAlgorithm, type AlgorithmName, type Thresholds } from '../algorithms/registry.js';
 import type { DecisionLog } from '../log/decision-log.js';
-import type { DecisionContext, LoggedMatch } from '../log/record.js';
+import type { DecisionContext, LoggedMatch, LoggedResult } from '../log/record.js';
+import { VPDQ_ALGORITHM, type VpdqFeature } from '../algorithms/vpdq.js';
+import { resolveVpdqThresholds } from '../search/vpdq.js';
 import { optionsObject } from '../validate.js';
+import type { VideoOutcome } from './allow.js';
 import type { State } from './state.js';
 import { thresholdOption } from './state.js';
-import type { HashQuery, ImageMatchResult, Match, MatchHashOptions, MatchImageOptions } from './types.js';
+import type {
+  HashQuery,
+  ImageMatchResult,
+  Match,
+  MatchHashOptions,
+  MatchImageOptions,
+  MatchVpdqOptions,
+  VideoMatch,
+} from './types.js';
 
 /**
  * What a call's records say besides its result: its content id, and the threshold of a perceptual
@@ -95,4 +106,53 @@ export function loggedLookup(
     context,
   );
   return matches;
+}
+
+/** A video match as a record holds it: what matched and at which thresholds, not its frame pairs. */
+function videoRecord(match: VideoMatch, options: MatchVpdqOptions): LoggedMatch & Record<string, unknown> {
+  const { frames, ...rest } = match;
+  const own = options.lists !== undefined && Object.hasOwn(options.lists, match.list) ? options.lists[match.list] : {};
+  return {
+    ...rest,
+    matchedFrames: frames.length,
+    thresholds: resolveVpdqThresholds({
+      distance: options.distance ?? own?.distance,
+      queryMatchPercent: options.queryMatchPercent ?? own?.queryMatchPercent,
+      listedMatchPercent: options.listedMatchPercent ?? own?.listedMatchPercent,
+    }),
+  };
+}
+
+/**
+ * A video's lookup (`matchVpdq`), its outcome appended to `log`: the query's frame count, each
+ * match with its shares, the count of its matched frames and its thresholds, and the allow
+ * matches with what they overrode; or the error that refused the query. Small whatever the
+ * video's length: no frame or frame pair is written (the upload's frames are its own evidence,
+ * kept by the caller if at all). The outcome itself unchanged.
+ */
+export function loggedVideo(
+  log: DecisionLog,
+  frames: readonly VpdqFeature[],
+  options: MatchVpdqOptions,
+  context: DecisionContext,
+  lookup: () => VideoOutcome<VideoMatch>,
+): VideoMatch[] {
+  let outcome: VideoOutcome<VideoMatch>;
+  try {
+    outcome = lookup();
+  } catch (error) {
+    log.logNotChecked(error, context);
+    throw error;
+  }
+  const record = (m: VideoMatch) => videoRecord(m, options);
+  const result: LoggedResult & Record<string, unknown> = {
+    matched: outcome.matches.length > 0,
+    matches: outcome.matches.map(record),
+    ...(outcome.allowed.length === 0
+      ? {}
+      : { allowed: outcome.allowed.map((a) => ({ by: record(a.by), overrode: a.overrode.map(record) })) }),
+    query: { algorithm: VPDQ_ALGORITHM, frames: frames.length },
+  };
+  log.logResult(result, context);
+  return outcome.matches;
 }

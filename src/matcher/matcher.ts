@@ -22,7 +22,9 @@ import {
   type MatcherList,
   type MatcherOptions,
   type MatcherTableInfo,
+  type MatchVpdqOptions,
   type StormEntry,
+  type VideoMatch,
   type StormState,
 } from './types.js';
 import {
@@ -41,15 +43,17 @@ import {
   thresholdOption,
 } from './state.js';
 import { Gate } from './gate.js';
-import { AllowRule, type AllowOutcome } from './allow.js';
+import { AllowRule, applyVideoAllow, byShare, type AllowOutcome, type VideoOutcome } from './allow.js';
 import { holdsExact } from './evidence.js';
 import { rememberSearched, type SearchedQuery } from './searched.js';
 import type { DecisionLog } from '../log/decision-log.js';
-import { decisionContext, logged, loggedLookup } from './logged.js';
+import { decisionContext, logged, loggedLookup, loggedVideo } from './logged.js';
 import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js';
 import { type ConnectedStore, storeSourceOf } from './store-source.js';
 import { checkStormEntry, StormCounter } from './storm.js';
-import { loadSnapshot, loadStore, tablesOf } from './load.js';
+import { heldOf, loadSnapshot, loadStore } from './load.js';
+import type { VpdqFeature } from '../algorithms/vpdq.js';
+import { VpdqIndex, type VpdqVideoMatch } from '../search/vpdq.js';
 
 type ImageModule = typeof import('../image/upload.js');
 let imageModule: Promise<ImageModule> | undefined;
@@ -116,6 +120,25 @@ function loadImageModule(): Promise<ImageModule> {
   return imageModule;
 }
 
+/** A matcher's video match: the index's, with its list's label and version. */
+function withList(state: State, match: VpdqVideoMatch): VideoMatch {
+  const list = state.lists.get(match.list);
+  if (list?.label === undefined && list?.version === undefined) return match;
+  return {
+    ...match,
+    ...(list.label === undefined ? {} : { listLabel: list.label }),
+    ...(list.version === undefined ? {} : { listVersion: list.version }),
+  };
+}
+
+let noVideos: VpdqIndex | undefined;
+
+/** The index of no video: a matcher without vPDQ entries checks a call's frames and options all the same. */
+function emptyVideos(): VpdqIndex {
+  noVideos ??= VpdqIndex.fromEntries([]);
+  return noVideos;
+}
+
 /**
  * Matches hashes and images against hash lists held in memory.
  *
@@ -180,10 +203,8 @@ export class Matcher {
     const lists = checkLists(o.lists, 'options.lists');
     const normalised: ListEntry[] = [];
     for (const entry of entries) normalised.push(normalizeEntry(entry));
-    return new Matcher(
-      nonEmpty(makeState(tablesOf(normalised, resolved), lists), resolved, 'Matcher.fromEntries'),
-      resolved,
-    );
+    const { tables, videos } = heldOf(normalised, resolved);
+    return new Matcher(nonEmpty(makeState(tables, lists, '', 0, videos), resolved, 'Matcher.fromEntries'), resolved);
   }
 
   /**
@@ -591,6 +612,56 @@ export class Matcher {
       item++;
     }
     return results;
+  }
+
+  /**
+   * The listed videos (the vPDQ entries of the lists held, one video each) that a video's frames
+   * match, as python-threatexchange matches them: frames of quality below 50 dropped and each
+   * hash kept once on both sides; a query frame matches a listed video when one of its frames is
+   * within `distance` bits (default 31); the video matches when at least `queryMatchPercent` of
+   * the query's frames (default 80) and `listedMatchPercent` of its own (default 0) matched. Per
+   * list: the call's `lists` entry where the call's own field is not given. In the lists' order,
+   * each with its shares and its matched frame pairs (timestamps and positions). An allow-listed
+   * video that matches overrides the block matches whose every matched frame it matched too
+   * (docs/video.md); allow matches and what they overrode are left out, as `matchHash` leaves
+   * them out, and written to the decision log. `first`: only the best match. Synchronous: pure
+   * CPU work. The frames are `hashVideo(…).frames` (`hashwarden/video`) or any parsed vPDQ
+   * (`parseVpdqJson`); a bad frame or threshold is a TypeError or RangeError. Written to the
+   * decision log when the matcher has one (`decision: false` to leave it out): the query's frame
+   * count and the matches, never the frames. A matcher that holds no vPDQ entry matches nothing.
+   *
+   * @example
+   * ```ts
+   * const video = await hashVideo('upload.mp4'); // hashwarden/video
+   * const matches = matcher.matchVpdq(video.frames, { contentId: 'upload-8812' });
+   * if (matches.length > 0) block(matches[0].list, matches[0].frames);
+   * ```
+   */
+  matchVpdq(frames: readonly VpdqFeature[], options?: MatchVpdqOptions): VideoMatch[] {
+    const state = this.#state;
+    const o = optionsObject(options, 'options');
+    const first = o.first === undefined ? false : boolean(o.first, 'options.first');
+    const log = this.#lookupLog(o);
+    const lookup = () => this.#matchVideo(state, frames, o, first);
+    if (log === undefined) return lookup().matches;
+    return loggedVideo(log, frames, o, { contentId: o.contentId }, lookup);
+  }
+
+  #matchVideo(
+    state: State,
+    frames: readonly VpdqFeature[],
+    o: Partial<MatchVpdqOptions>,
+    first: boolean,
+  ): VideoOutcome<VideoMatch> {
+    const index = state.videos ?? emptyVideos();
+    const { distance, queryMatchPercent, listedMatchPercent, lists } = o;
+    const call = { distance, queryMatchPercent, listedMatchPercent, lists };
+    const found = index.match(frames, call).map((m) => withList(state, m));
+    const set = [distance, queryMatchPercent, listedMatchPercent, lists].some((v) => v !== undefined);
+    // An allow match counts within its list's own thresholds too, whatever the call asks.
+    const outcome = applyVideoAllow(state.lists, found, () => (set ? index.match(frames) : found));
+    if (!first || outcome.matches.length <= 1) return outcome;
+    return { ...outcome, matches: [[...outcome.matches].sort(byShare)[0] as VideoMatch] };
   }
 
   /**

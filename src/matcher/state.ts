@@ -11,6 +11,7 @@ import { resolveImageOptions } from '../image/options.js';
 import { isSnapshot, SNAPSHOT_MAGIC } from '../snapshot/format.js';
 import { resolveTrustedKeys, type TrustedKey } from '../snapshot/sign.js';
 import { resolveSearch, type MatcherTable, type ResolvedSearch } from '../search/tables.js';
+import type { VpdqIndex } from '../search/vpdq.js';
 import { boolean, integerInRange, invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { LIST_ACTIONS, type ListHeader } from '../store/types.js';
 import type { StoreSource } from './store-source.js';
@@ -84,6 +85,9 @@ export function checkLists(value: unknown, name: string): ReadonlyMap<string, Ma
 export interface State {
   readonly tables: ReadonlyMap<AlgorithmName, MatcherTable>;
   readonly lists: ReadonlyMap<string, MatcherList>;
+  /** The vPDQ entries of the lists (one video each), indexed by frame; undefined when there are none. */
+  readonly videos: VpdqIndex | undefined;
+  /** Entries held: every table's and every listed video. */
   readonly size: number;
   /** What `reload` compares to tell whether the source changed. */
   readonly signature: string;
@@ -96,11 +100,14 @@ export function makeState(
   lists: ReadonlyMap<string, MatcherList>,
   signature = '',
   sequence = 0,
+  videos?: VpdqIndex,
 ): State {
+  const held = videos !== undefined && videos.size > 0 ? videos : undefined;
   return Object.freeze({
     tables,
     lists,
-    size: [...tables.values()].reduce((n, t) => n + t.entries.count, 0),
+    videos: held,
+    size: [...tables.values()].reduce((n, t) => n + t.entries.count, held?.size ?? 0),
     signature,
     sequence,
   });
@@ -262,6 +269,7 @@ export function storeState(
   signature: string,
   options: ResolvedMatcherOptions,
   label: string,
+  videos?: VpdqIndex,
 ): State {
   const lists = new Map(
     chosen.map((l) => [
@@ -275,5 +283,5 @@ export function storeState(
       }),
     ]),
   );
-  return nonEmpty(makeState(tables, lists, signature), options, label);
+  return nonEmpty(makeState(tables, lists, signature, 0, videos), options, label);
 }

@@ -15,6 +15,7 @@ import type { ExactHashes } from '../image/upload.js';
 import { type TableSearch } from '../search/tables.js';
 import type { DecisionLog } from '../log/decision-log.js';
 import type { SnapshotQuarantine } from '../snapshot/format.js';
+import type { VpdqMatchOptions, VpdqVideoMatch } from '../search/vpdq.js';
 
 /** One entry that matched a query. */
 export interface Match {
@@ -219,6 +220,33 @@ export interface MatchHashOptions {
    * not counted or logged twice. Default `true`.
    */
   readonly decision?: boolean;
+}
+
+/**
+ * Options of `matchVpdq`: the vPDQ thresholds of the call (`distance`, `queryMatchPercent`,
+ * `listedMatchPercent` for every list; `lists` for some lists: each field falls back to the
+ * call's `lists` entry, then pytx's default: 31 bits, 80%, 0%), and the log and early-stop options
+ * the other calls take.
+ */
+export interface MatchVpdqOptions extends VpdqMatchOptions {
+  /** The caller's id for the upload, up to 1,024 characters, written to the decision log with its decision. */
+  readonly contentId?: string;
+  /** `false` for a call that decides nothing: not written to the decision log. Default `true`. */
+  readonly decision?: boolean;
+  /**
+   * Only the best block match (the highest share of the query's frames, then of the listed
+   * video's, then the first in the lists' order), once allow lists have applied: for upload paths
+   * that only need to know whether to block. Default `false`.
+   */
+  readonly first?: boolean;
+}
+
+/** A listed video that matched (`matchVpdq`), with its list's label and version as `Match` carries them. */
+export interface VideoMatch extends VpdqVideoMatch {
+  /** The list's label (`Match.listLabel`), when set. */
+  readonly listLabel?: string;
+  /** The version of the list the entry came from, when the source has versions (stores, snapshots). */
+  readonly listVersion?: number;
 }
 
 /** Options of `matchImage`. */

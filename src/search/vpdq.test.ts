@@ -4,8 +4,11 @@ import { formatHex, parseHex } from '../algorithms/hex.js';
 import { mulberry32 } from '../testing/prng.js';
 import { formatVpdqJson, type VpdqFeature } from '../algorithms/vpdq.js';
 import { MAX_VPDQ_ENTRY_BYTES, MAX_VPDQ_ENTRY_FRAMES } from '../algorithms/vpdq.js';
-import { normalizeVpdqEntry } from '../lists/vpdq-entry.js';
-import { matchVpdqBrute, prepareVpdqFrames, VpdqIndex } from './vpdq.js';
+import { normalizeVpdqEntry, type VpdqListEntry } from '../lists/vpdq-entry.js';
+import { packVpdq } from '../algorithms/vpdq.js';
+import type { ListEntry } from '../lists/entry.js';
+import { packEntries } from './entry-table.js';
+import { matchVpdqBrute, type PackedVpdq, prepareVpdqFrames, VpdqIndex } from './vpdq.js';
 
 /** A hash `bits` random bits away from `base` (hex), drawn with `random`. */
 function flip(base: string, bits: number, random: () => number): string {
@@ -77,6 +80,80 @@ describe('VpdqIndex against pytx brute-force matcher', () => {
   }
 });
 
+/** `entries` packed as a store reads them: the usual columns, and each entry's frames in packVpdq's form. */
+function packed(entries: readonly ListEntry[], frames: readonly (readonly VpdqFeature[])[]): PackedVpdq {
+  const lists = [...new Set(entries.map((e) => e.list))];
+  const chunks = frames.map((f) => packVpdq(f));
+  const offsets = new Uint32Array(chunks.length + 1);
+  chunks.forEach((c, i) => {
+    offsets[i + 1] = (offsets[i] as number) + c.length;
+  });
+  return { columns: packEntries(entries, lists), frames: { offsets, bytes: Buffer.concat(chunks) } };
+}
+
+describe('VpdqIndex from packed entries', () => {
+  it('matches as the index from the same entries, and as the brute force', () => {
+    const random = mulberry32(26);
+    for (let round = 0; round < 40; round++) {
+      const bases = Array.from({ length: 1 + Math.floor(random() * 5) }, () => randomHash(random));
+      const listed = Array.from({ length: 1 + Math.floor(random() * 6) }, () => video(bases, random));
+      const search = round % 2 === 0 ? undefined : ({ tier: 'mih', substringBits: 8 } as const);
+      const entries = VpdqIndex.fromEntries(
+        listed.map((frames, i) => ({
+          list: i % 2 === 0 ? 'a' : 'b',
+          id: `v${i}`,
+          hash: formatVpdqJson(frames),
+          ...(i % 3 === 0 ? { label: 'csam', metadata: { source: `s${i}` } } : {}),
+        })),
+        { search, lists: { b: { distance: 25 } } },
+      );
+      const fromPacked = VpdqIndex.fromPacked(
+        packed(
+          entries.entries,
+          entries.entries.map((e) => e.frames),
+        ),
+        { search, lists: { b: { distance: 25 } } },
+      );
+      expect(fromPacked.entries).toEqual(entries.entries);
+      expect(fromPacked.frameCount).toBe(entries.frameCount);
+      const query = video(bases, random);
+      for (const thresholds of [undefined, { distance: 20 + Math.floor(random() * 20), queryMatchPercent: 0 }]) {
+        const got = fromPacked.match(query, thresholds);
+        expect(got).toEqual(entries.match(query, thresholds));
+        for (const match of got) {
+          const entry = entries.entries.find((e) => e.id === match.entryId) as VpdqListEntry;
+          const distance = thresholds?.distance ?? (match.list === 'b' ? 25 : 31);
+          expect(match).toMatchObject(matchVpdqBrute(query, entry.frames, distance));
+        }
+      }
+    }
+  });
+
+  it('refuses offsets beyond the bytes, and frames cut short, with ERR_HASH_FORMAT', () => {
+    const entry = normalizeVpdqEntry({ list: 'l', id: 'v', hash: [frame(A, 0), frame(Z, 1)] });
+    const good = packed([entry], [entry.frames]);
+    const code = (p: PackedVpdq): unknown => {
+      try {
+        VpdqIndex.fromPacked(p);
+      } catch (error) {
+        return (error as { code?: unknown }).code;
+      }
+      return 'no error';
+    };
+    expect(code(good)).toBe('no error');
+    expect(code({ ...good, frames: { offsets: Uint32Array.of(0, 83), bytes: good.frames.bytes } })).toBe(
+      'ERR_HASH_FORMAT',
+    );
+    expect(code({ ...good, frames: { offsets: Uint32Array.of(0, 40), bytes: good.frames.bytes } })).toBe(
+      'ERR_HASH_FORMAT',
+    );
+    expect(code({ ...good, frames: { offsets: Uint32Array.of(0), bytes: good.frames.bytes } })).toBe('ERR_HASH_FORMAT');
+    const bad = Uint8Array.from(good.frames.bytes);
+    bad[32] = 200; // a quality byte above 100
+    expect(code({ ...good, frames: { offsets: good.frames.offsets, bytes: bad } })).toBe('ERR_HASH_FORMAT');
+  });
+});
+
 describe('vPDQ matching rules', () => {
   it('drops frames below quality 50 on both sides', () => {
     const index = VpdqIndex.fromEntries([{ list: 'l', id: 'v', hash: [frame(A, 0), frame(Z, 1, 49)] }]);
@@ -122,11 +199,12 @@ describe('vPDQ matching rules', () => {
     const index = VpdqIndex.fromEntries([
       { list: 'l', id: 'v', label: 'csam', hash: [frame(flip(A, 10, random), 4), frame(near, 7), frame(Z, 9)] },
     ]);
-    const [match] = index.match([frame(A, 1.5), frame(Z, 2.5)]);
+    // Frame 1 is dropped (quality 10), frame 2 repeats frame 0: positions name the frames given.
+    const [match] = index.match([frame(A, 1.5), frame(A, 2, 10), frame(A, 2), frame(Z, 2.5)]);
     expect(match).toMatchObject({ list: 'l', entryId: 'v', label: 'csam', algorithm: 'vpdq' });
     expect(match?.frames).toEqual([
-      { querySeconds: 1.5, listedSeconds: 7, distance: 3 },
-      { querySeconds: 2.5, listedSeconds: 9, distance: 0 },
+      { queryFrame: 0, querySeconds: 1.5, listedSeconds: 7, distance: 3 },
+      { queryFrame: 3, querySeconds: 2.5, listedSeconds: 9, distance: 0 },
     ]);
   });
 
@@ -144,6 +222,23 @@ describe('vPDQ matching rules', () => {
     expect(index.match(query).map((m) => m.list)).toEqual(['loose']);
     expect(index.match(query, { distance: 31 })).toEqual([]);
     expect(index.match([frame(flip(A, 4, random), 0)]).map((m) => m.list)).toEqual(['strict', 'loose']);
+  });
+
+  it("gives a call's per-list thresholds over the index's, and the call's own over both", () => {
+    const random = mulberry32(12);
+    const index = VpdqIndex.fromEntries(
+      [
+        { list: 'strict', id: 'v', hash: [frame(A, 0)] },
+        { list: 'loose', id: 'v', hash: [frame(A, 0)] },
+      ],
+      { lists: { strict: { distance: 5 }, loose: { distance: 40 } } },
+    );
+    const query = [frame(flip(A, 20, random), 0)];
+    expect(index.match(query).map((m) => m.list)).toEqual(['loose']);
+    expect(index.match(query, { lists: { strict: { distance: 25 } } }).map((m) => m.list)).toEqual(['strict', 'loose']);
+    expect(index.match(query, { lists: { loose: { distance: 10 } } })).toEqual([]);
+    expect(index.match(query, { distance: 10, lists: { loose: { distance: 40 } } })).toEqual([]);
+    expect(() => index.match(query, { lists: { other: { distance: 300 } } })).toThrow(RangeError);
   });
 
   it('matches nothing for a query with no frame of quality 50', () => {

@@ -16,13 +16,18 @@
 import { hammingDistance, parseHex } from '../algorithms/hex.js';
 import { HashwardenError } from '../errors.js';
 import { normalizeVpdqEntry, type VpdqEntryInput, type VpdqListEntry } from '../lists/vpdq-entry.js';
-import type { EntryColumns, StringColumn } from './entry-table.js';
+import { type EntryColumns, packedEntryTable, type StringColumn } from './entry-table.js';
 import { LinearIndex } from './linear.js';
 import type { MihIndex } from './mih.js';
 import { perceptualIndex, type ResolvedSearch, resolveSearch } from './tables.js';
 import type { SearchTierOptions } from './tier.js';
 import { integerInRange, invalid, optionsObject } from '../validate.js';
-import { VPDQ_ALGORITHM, type VpdqFeature } from '../algorithms/vpdq.js';
+import {
+  MAX_VPDQ_ENTRY_FRAMES,
+  VPDQ_ALGORITHM,
+  VPDQ_PACKED_FRAME_BYTES,
+  type VpdqFeature,
+} from '../algorithms/vpdq.js';
 import type { EntryMetadata } from '../lists/entry.js';
 
 /** Frames below this PDQ quality are dropped on both sides: pytx's `VPDQ_QUALITY_THRESHOLD` (50). */
@@ -66,7 +71,17 @@ export interface VpdqThresholds {
   readonly listedMatchPercent?: number;
 }
 
-/** Options of {@link VpdqIndex.fromEntries}. */
+/**
+ * The thresholds of one {@link VpdqIndex.match} call: those given at the top apply to every list;
+ * `lists` gives some lists their own for this call. A field left out falls back, in turn, to the
+ * call's `lists` entry, the index's `lists` entry, and pytx's default.
+ */
+export interface VpdqMatchOptions extends VpdqThresholds {
+  /** Per-list thresholds for this call, by list name. */
+  readonly lists?: Readonly<Record<string, VpdqThresholds>>;
+}
+
+/** Options of {@link VpdqIndex.fromEntries} and {@link VpdqIndex.fromPacked}. */
 export interface VpdqIndexOptions {
   /** Per-list thresholds (a list's policy), used where a call gives none. */
   readonly lists?: Readonly<Record<string, VpdqThresholds>>;
@@ -76,6 +91,11 @@ export interface VpdqIndexOptions {
 
 /** One matched frame pair: a query frame and the nearest frame of the listed video. */
 export interface VpdqFramePair {
+  /**
+   * The query frame's position in the frames given to the match (`hashVideo(…).frames[queryFrame]`):
+   * tells frames apart even where two share a timestamp.
+   */
+  readonly queryFrame: number;
   /** The query frame's timestamp, seconds. */
   readonly querySeconds: number;
   /** The listed frame's timestamp, seconds (its first frame with that hash). */
@@ -159,13 +179,18 @@ export function resolveVpdqThresholds(given?: VpdqThresholds, name = 'thresholds
  * and here the index's order is followed on both paths.
  */
 export function prepareVpdqFrames(frames: readonly VpdqFeature[]): VpdqFeature[] {
+  return preparedPositions(frames).map((i) => frames[i] as VpdqFeature);
+}
+
+/** The positions of the frames {@link prepareVpdqFrames} keeps, in order. */
+function preparedPositions(frames: readonly VpdqFeature[]): number[] {
   const seen = new Set<string>();
-  const out: VpdqFeature[] = [];
-  for (const frame of frames) {
-    if (frame.quality < VPDQ_QUALITY_THRESHOLD || seen.has(frame.hash)) continue;
+  const out: number[] = [];
+  frames.forEach((frame, i) => {
+    if (frame.quality < VPDQ_QUALITY_THRESHOLD || seen.has(frame.hash)) return;
     seen.add(frame.hash);
-    out.push(frame);
-  }
+    out.push(i);
+  });
   return out;
 }
 
@@ -241,6 +266,8 @@ export class VpdqIndex {
   /** Unique frame hashes indexed (of quality ≥ 50, across all videos). */
   readonly frameCount: number;
   readonly #videos: readonly Video[];
+  /** The thresholds of each list holding a video here (the index's own, else pytx's). */
+  readonly #lists: ReadonlyMap<string, Resolved>;
   readonly #search: LinearIndex | MihIndex;
   /** Index position → [video, frame position within the video's prepared frames] pairs, flattened. */
   readonly #holders: readonly Int32Array[];
@@ -253,10 +280,16 @@ export class VpdqIndex {
   ) {
     this.#videos = videos;
     this.entries = Object.freeze(videos.map((v) => v.entry));
+    this.#lists = new Map(videos.map((v) => [v.entry.list, v.thresholds]));
     this.frameCount = hashes.length;
     this.#holders = holders;
     // The matcher's own choice of index for a perceptual table of this size.
     this.#search = perceptualIndex(new LinearIndex(hashes, 256), search).index;
+  }
+
+  /** Number of listed videos (entries). */
+  get size(): number {
+    return this.#videos.length;
   }
 
   /**
@@ -267,63 +300,76 @@ export class VpdqIndex {
   static fromEntries(entries: Iterable<VpdqEntryInput>, options?: VpdqIndexOptions): VpdqIndex {
     if (entries === null || typeof (entries as Iterable<VpdqEntryInput>)?.[Symbol.iterator] !== 'function')
       invalid('iterable of vPDQ entries', 'entries', entries);
-    const o = optionsObject(options, 'options');
-    const search = resolveSearch(o.search, 'options.search');
-    const lists = optionsObject(o.lists, 'options.lists');
-    const perList = new Map<string, Resolved>();
-    for (const [name, given] of Object.entries(lists))
-      perList.set(name, resolveThresholds(given, DEFAULTS, `options.lists.${name}`));
-    const videos: Video[] = [];
-    const ids = new Set<string>();
-    const byHash = new Map<string, number>();
-    const hashes: Uint8Array[] = [];
-    const holders: number[][] = [];
+    const builder = new Builder(options);
     let position = 0;
-    for (const input of entries) {
-      const entry = normalizeVpdqEntry(input, position++);
-      const key = `${entry.list}\u0000${entry.id}`;
-      if (ids.has(key))
+    for (const input of entries) builder.add(normalizeVpdqEntry(input, position), position++);
+    return new VpdqIndex(...builder.parts());
+  }
+
+  /**
+   * An index over vPDQ entries packed as a store reads them and a snapshot holds them
+   * ({@link PackedVpdq}): the same index {@link fromEntries} builds from those entries in that
+   * order, with the same matches. Offsets out of range or frames whose bytes are not a whole
+   * number of packed frames are `ERR_HASH_FORMAT`, as are bad frame bytes (`unpackVpdq`); a
+   * column a packed table refuses `ERR_SNAPSHOT_FORMAT`; a duplicate id `ERR_LIST_FORMAT`.
+   *
+   * @example
+   * ```ts
+   * const index = VpdqIndex.fromPacked(read.videos, { search: { tier: 'linear' } });
+   * ```
+   */
+  static fromPacked(packed: PackedVpdq, options?: VpdqIndexOptions): VpdqIndex {
+    if (packed === null || typeof packed !== 'object' || packed.columns === undefined || packed.frames === undefined)
+      invalid('packed vPDQ entries', 'packed', packed);
+    const builder = new Builder(options);
+    const table = packedEntryTable(packed.columns);
+    const { offsets, bytes } = packed.frames;
+    if (offsets.length !== table.count + 1)
+      throw new HashwardenError(
+        'ERR_HASH_FORMAT',
+        `Packed vPDQ entries: ${offsets.length} frame offsets for ${table.count} entries`,
+      );
+    for (let i = 0; i < table.count; i++) {
+      const start = offsets[i] as number;
+      const end = offsets[i + 1] as number;
+      const length = end - start;
+      if (end < start || end > bytes.length || length % VPDQ_PACKED_FRAME_BYTES !== 0)
         throw new HashwardenError(
-          'ERR_LIST_FORMAT',
-          `vPDQ entry #${position - 1}: Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}`,
+          'ERR_HASH_FORMAT',
+          `vPDQ entry #${i}: frame bytes ${start} to ${end} are not whole packed frames within the ${bytes.length} bytes`,
         );
-      ids.add(key);
-      const frames = prepareVpdqFrames(entry.frames);
-      const video = videos.length;
-      frames.forEach((frame, i) => {
-        let at = byHash.get(frame.hash);
-        if (at === undefined) {
-          at = hashes.length;
-          byHash.set(frame.hash, at);
-          hashes.push(parseHex(frame.hash, 32, VPDQ_ALGORITHM));
-          holders.push([]);
-        }
-        (holders[at] as number[]).push(video, i);
-      });
-      videos.push({ entry, frames, thresholds: perList.get(entry.list) ?? DEFAULTS });
+      if (length / VPDQ_PACKED_FRAME_BYTES > MAX_VPDQ_ENTRY_FRAMES)
+        throw new HashwardenError('ERR_LIST_FORMAT', `vPDQ entry #${i}: more than ${MAX_VPDQ_ENTRY_FRAMES} frames`);
+      const label = table.label(i);
+      const metadata = table.metadata(i);
+      const entry = normalizeVpdqEntry(
+        {
+          list: table.list(i),
+          id: table.id(i),
+          hash: bytes.subarray(start, end),
+          ...(label === undefined ? {} : { label }),
+          ...(metadata === undefined ? {} : { metadata }),
+        },
+        i,
+      );
+      builder.add(entry, i);
     }
-    return new VpdqIndex(
-      videos,
-      hashes,
-      holders.map((h) => Int32Array.from(h)),
-      search,
-    );
+    return new VpdqIndex(...builder.parts());
   }
 
   /**
    * The listed videos `query` matches (a video's frames, e.g. `hashVideo(…).frames` or parsed
-   * signal text), in entry order. `thresholds` override every list's; a list's own (from
-   * `fromEntries`) apply where the call gives none, else pytx's defaults.
+   * signal text), in entry order. Thresholds: the call's, else the call's `lists` entry for the
+   * video's list, else the index's (`fromEntries`'s `lists`), else pytx's defaults.
    */
-  match(query: readonly VpdqFeature[], thresholds?: VpdqThresholds): VpdqVideoMatch[] {
+  match(query: readonly VpdqFeature[], options?: VpdqMatchOptions): VpdqVideoMatch[] {
     if (!Array.isArray(query)) invalid('array of vPDQ frames', 'query', query);
-    const call = optionsObject(thresholds, 'thresholds');
-    const override = resolveThresholds(call, DEFAULTS, 'thresholds');
-    const limitOf = (video: Video, key: keyof Resolved): number =>
-      call[key] !== undefined ? override[key] : video.thresholds[key];
-    let widest = override.distance;
-    if (call.distance === undefined) for (const v of this.#videos) widest = Math.max(widest, v.thresholds.distance);
-    const frames = prepareVpdqFrames(query.map(queryFrame));
+    const limits = this.#limits(options);
+    let widest = 0;
+    for (const resolved of limits.values()) widest = Math.max(widest, resolved.distance);
+    const checked = query.map(queryFrame);
+    const positions = preparedPositions(checked);
+    const frames = positions.map((i) => checked[i] as VpdqFeature);
     const votes = new Map<number, Votes>();
     frames.forEach((frame, q) => {
       const bytes = parseHex(frame.hash, 32, VPDQ_ALGORITHM);
@@ -332,7 +378,7 @@ export class VpdqIndex {
         for (let k = 0; k < held.length; k += 2) {
           const video = held[k] as number;
           const listed = held[k + 1] as number;
-          if (hit.distance > limitOf(this.#videos[video] as Video, 'distance')) continue;
+          if (hit.distance > (limits.get((this.#videos[video] as Video).entry.list) as Resolved).distance) continue;
           let v = votes.get(video);
           if (v === undefined) votes.set(video, (v = { pairs: new Map(), listed: new Set() }));
           v.listed.add(listed);
@@ -349,13 +395,10 @@ export class VpdqIndex {
     const out: VpdqVideoMatch[] = [];
     for (const [index, v] of [...votes].sort((a, b) => a[0] - b[0])) {
       const video = this.#videos[index] as Video;
+      const limit = limits.get(video.entry.list) as Resolved;
       const queryMatchPercent = (v.pairs.size * 100) / frames.length;
       const listedMatchPercent = (v.listed.size * 100) / video.frames.length;
-      if (
-        queryMatchPercent < limitOf(video, 'queryMatchPercent') ||
-        listedMatchPercent < limitOf(video, 'listedMatchPercent')
-      )
-        continue;
+      if (queryMatchPercent < limit.queryMatchPercent || listedMatchPercent < limit.listedMatchPercent) continue;
       const pairs = [...v.pairs].sort((a, b) => a[0] - b[0]);
       const match: VpdqVideoMatch = {
         list: video.entry.list,
@@ -364,6 +407,7 @@ export class VpdqIndex {
         queryMatchPercent,
         listedMatchPercent,
         frames: pairs.map(([q, p]) => ({
+          queryFrame: positions[q] as number,
           querySeconds: (frames[q] as VpdqFeature).seconds,
           listedSeconds: (video.frames[p.listed] as VpdqFeature).seconds,
           distance: p.distance,
@@ -374,5 +418,75 @@ export class VpdqIndex {
       out.push(match);
     }
     return out;
+  }
+
+  /**
+   * The thresholds of one call for each list holding a video, checked (TypeError/RangeError naming
+   * the option) whether or not the index holds the lists named. Per list: the call's, else its
+   * `lists` entry's, else the index's.
+   */
+  #limits(options: VpdqMatchOptions | undefined): Map<string, Resolved> {
+    const call = optionsObject(options, 'thresholds');
+    const top = {
+      distance: call.distance,
+      queryMatchPercent: call.queryMatchPercent,
+      listedMatchPercent: call.listedMatchPercent,
+    };
+    resolveThresholds(top, DEFAULTS, 'thresholds');
+    const given = optionsObject(call.lists, 'thresholds.lists');
+    for (const [name, t] of Object.entries(given)) resolveThresholds(t, DEFAULTS, `thresholds.lists.${name}`);
+    const out = new Map<string, Resolved>();
+    for (const [name, own] of this.#lists) {
+      const listed = Object.hasOwn(given, name) ? resolveThresholds(given[name], own, `thresholds.lists.${name}`) : own;
+      out.set(name, resolveThresholds(top, listed, 'thresholds'));
+    }
+    return out;
+  }
+}
+
+/** Collects normalised entries into the frame index: each video's prepared frames, each unique frame hash once. */
+class Builder {
+  readonly #search: ResolvedSearch | undefined;
+  readonly #perList = new Map<string, Resolved>();
+  readonly #videos: Video[] = [];
+  readonly #ids = new Set<string>();
+  readonly #byHash = new Map<string, number>();
+  readonly #hashes: Uint8Array[] = [];
+  readonly #holders: number[][] = [];
+
+  constructor(options: VpdqIndexOptions | undefined) {
+    const o = optionsObject(options, 'options');
+    this.#search = resolveSearch(o.search, 'options.search');
+    const lists = optionsObject(o.lists, 'options.lists');
+    for (const [name, given] of Object.entries(lists))
+      this.#perList.set(name, resolveThresholds(given, DEFAULTS, `options.lists.${name}`));
+  }
+
+  add(entry: VpdqListEntry, position: number): void {
+    const key = `${entry.list}\u0000${entry.id}`;
+    if (this.#ids.has(key))
+      throw new HashwardenError(
+        'ERR_LIST_FORMAT',
+        `vPDQ entry #${position}: Duplicate id ${JSON.stringify(entry.id)} in list ${JSON.stringify(entry.list)}`,
+      );
+    this.#ids.add(key);
+    const frames = prepareVpdqFrames(entry.frames);
+    const video = this.#videos.length;
+    frames.forEach((frame, i) => {
+      let at = this.#byHash.get(frame.hash);
+      if (at === undefined) {
+        at = this.#hashes.length;
+        this.#byHash.set(frame.hash, at);
+        this.#hashes.push(parseHex(frame.hash, 32, VPDQ_ALGORITHM));
+        this.#holders.push([]);
+      }
+      (this.#holders[at] as number[]).push(video, i);
+    });
+    this.#videos.push({ entry, frames, thresholds: this.#perList.get(entry.list) ?? DEFAULTS });
+  }
+
+  /** What the index is made of, for its constructor. */
+  parts(): [videos: Video[], hashes: Uint8Array[], holders: Int32Array[], search: ResolvedSearch | undefined] {
+    return [this.#videos, this.#hashes, this.#holders.map((h) => Int32Array.from(h)), this.#search];
   }
 }

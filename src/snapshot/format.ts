@@ -10,6 +10,7 @@ import type { AlgorithmName } from '../algorithms/registry.js';
 import type { ListEntry } from '../lists/entry.js';
 import type { SearchTierOptions } from '../search/tier.js';
 import type { MatcherTable, TableSearch } from '../search/tables.js';
+import type { PackedVpdq } from '../search/vpdq.js';
 
 /**
  * The snapshot signature, `\x89HWSNAP\n`: the high byte and the newline catch transfers that
@@ -135,6 +136,8 @@ export interface ReadSnapshotOptions {
 /** A snapshot with its tables, ready for a `Matcher` (internal: `Matcher.open` takes it). */
 export interface LoadedSnapshot extends Snapshot {
   readonly tables: ReadonlyMap<AlgorithmName, MatcherTable>;
+  /** The vPDQ entries, packed (their frames' bytes checked only for their layout); absent when none. */
+  readonly videos?: PackedVpdq;
 }
 
 /** What `writeSnapshot` writes: the lists (name, version), their entries, and search options. */

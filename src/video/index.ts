@@ -56,9 +56,11 @@ export type { VpdqEntryInput, VpdqListEntry } from '../lists/vpdq-entry.js';
 export type {
   VpdqFramePair,
   VpdqIndexOptions,
+  VpdqMatchOptions,
+  PackedVpdq,
   VpdqShares,
   VpdqThresholds,
   VpdqVideoMatch,
 } from '../search/vpdq.js';
 export { matchVideo } from './match-video.js';
-export type { ExactHashLookup, MatchVideoOptions, VideoMatchResult } from './match-video.js';
+export type { ExactHashLookup, MatchVideoOptions, VideoLookup, VideoMatchResult } from './match-video.js';

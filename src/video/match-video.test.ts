@@ -7,6 +7,7 @@ import { HAVE_FFMPEG, makeVideo, privateTmpdir, SKIP_NO_FFMPEG } from '../testin
 import { hashVideo } from './hash.js';
 import { VpdqIndex } from '../search/vpdq.js';
 import { matchVideo } from './match-video.js';
+import { formatVpdqJson } from '../algorithms/vpdq.js';
 
 let dir: string;
 let clip: string;
@@ -72,6 +73,24 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'matchVideo' : `matchVideo [${SKIP_N
     expect(result.frames).toEqual(listed.frames);
   });
 
+  it("matches against the matcher's own vPDQ entries when no index is given", async () => {
+    const listed = await hashVideo(clip);
+    const matcher = Matcher.fromEntries(
+      [
+        { list: 'known', id: 'clip', algorithm: 'vpdq', hash: formatVpdqJson(listed.frames) },
+        { list: 'files', id: 'f1', algorithm: 'md5', hash: listed.md5 },
+      ],
+      { lists: [{ name: 'known', version: 4, label: 'block-and-report' }] },
+    );
+    const result = await matchVideo(clip, { matcher, contentId: 'upload-1' });
+    expect(result.videos).toMatchObject([
+      { list: 'known', entryId: 'clip', listVersion: 4, listLabel: 'block-and-report', queryMatchPercent: 100 },
+    ]);
+    expect(result.exact).toMatchObject([{ list: 'files', entryId: 'f1', algorithm: 'md5' }]);
+    const unrelated = await matchVideo(other, { matcher });
+    expect(unrelated).toMatchObject({ matched: false, videos: [], exact: [] });
+  });
+
   it('does not match a different video', async () => {
     const index = VpdqIndex.fromEntries([{ list: 'known', id: 'clip', hash: (await hashVideo(clip)).frames }]);
     const result = await matchVideo(other, { index });
@@ -83,5 +102,9 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'matchVideo' : `matchVideo [${SKIP_N
     const index = VpdqIndex.fromEntries([]);
     await expect(matchVideo('no-such-file.mp4', { index, queryMatchPercent: 120 })).rejects.toThrow(RangeError);
     await expect(matchVideo('no-such-file.mp4', {} as never)).rejects.toThrow(TypeError);
+    // A matcher by shape that can look up exact hashes only: no listed videos to match against.
+    const exactOnly = { matchHash: () => [] };
+    await expect(matchVideo('no-such-file.mp4', { matcher: exactOnly })).rejects.toThrow(TypeError);
+    await expect(matchVideo('no-such-file.mp4', { index, lists: { l: { distance: -1 } } })).rejects.toThrow(RangeError);
   });
 });
