@@ -10,13 +10,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseList } from '../lists/parse.js';
+import { writeSnapshot } from '../index.js';
 import { cli } from '../testing/cli.js';
 import { HAVE_FFMPEG, makeVideo, privateTmpdir, SKIP_NO_FFMPEG } from '../testing/ffmpeg.js';
 import { formatVpdqJson, formatVpdqLines, hashVideo } from '../video/index.js';
 
 const vectors = fileURLToPath(new URL('../../test-vectors/', import.meta.url));
 const hostile = (file: string) => join(vectors, 'hostile-video', file);
-const photo = join(vectors, 'images', 'blobs-640x480.jpg');
+const photo = join(vectors, 'images', 'mosaic-400x300.jpg');
 
 let dir: string;
 let clip: string;
@@ -201,3 +202,121 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hashwarden hash, a video' : `hashwa
     expect(plain.ignored).toBe(1);
   });
 });
+
+describe.skipIf(!HAVE_FFMPEG)(
+  HAVE_FFMPEG ? 'hashwarden match, a video' : `hashwarden match [${SKIP_NO_FFMPEG}]`,
+  () => {
+    let exact: string;
+    let imagesOnly: string;
+
+    beforeAll(async () => {
+      if (!HAVE_FFMPEG) return;
+      // The lists are what `hash --as-list` printed, read as `import` reads it.
+      const rows = async (list: string, ...args: string[]) =>
+        parseList((await cli('hash', '--as-list', '--list', list, ...args)).out, { list }).entries;
+      exact = join(dir, 'exact.snap');
+      await writeSnapshot(exact, {
+        lists: [{ name: 'files', version: 3 }],
+        entries: await rows('files', '--algorithms', 'md5,sha256', clip),
+      });
+      imagesOnly = join(dir, 'images.snap');
+      await writeSnapshot(imagesOnly, {
+        lists: [{ name: 'photos', version: 1 }],
+        entries: await rows('photos', '--algorithms', 'pdq', photo),
+      });
+    });
+
+    it('matches a listed video by its exact hashes, as image lines name them; a different video is no match', async () => {
+      const { status, lines } = await cli('match', clip, '--snapshot', exact);
+      expect({ status, lines }).toEqual({
+        status: 1,
+        lines: [
+          `MATCH     ${clip}  list=files entry=${clip}:md5 md5 distance=0 list-version=3`,
+          `MATCH     ${clip}  list=files entry=${clip}:sha256 sha256 distance=0 list-version=3`,
+        ],
+      });
+      expect(await cli('match', other, '--snapshot', exact)).toMatchObject({
+        status: 0,
+        lines: [`no match  ${other}`],
+      });
+    });
+
+    it('prints a video --json line laid out as an image line, with its frame counts before checked', async () => {
+      const { status, lines } = await cli('match', '--json', other, clip, '--snapshot', exact);
+      expect(status).toBe(1);
+      const [miss, hit] = lines.map((l) => JSON.parse(l));
+      expect(Object.keys(miss)).toEqual([
+        'file',
+        'matched',
+        'matches',
+        'hashes',
+        'unusable',
+        'vpdqFrames',
+        'vpdqUsableFrames',
+        'checked',
+      ]);
+      expect(miss).toMatchObject({
+        file: other,
+        matched: false,
+        matches: [],
+        unusable: {},
+        vpdqFrames: 6,
+        checked: true,
+      });
+      expect(miss.hashes).toEqual({
+        md5: digest('md5', other),
+        sha256: digest('sha256', other),
+        vpdq: formatVpdqJson((await hashVideo(other)).frames),
+      });
+      expect(hit.matches).toMatchObject([
+        { list: 'files', entryId: `${clip}:md5`, algorithm: 'md5', distance: 0 },
+        { list: 'files', entryId: `${clip}:sha256`, algorithm: 'sha256', distance: 0 },
+      ]);
+    });
+
+    it('matches images and videos in one batch, in input order, exit 1 for any match', async () => {
+      const { status, lines } = await cli('match', photo, other, clip, '--snapshot', exact);
+      expect(status).toBe(1);
+      expect(lines.map((l) => l.split('  list=')[0])).toEqual([
+        `no match  ${photo}`,
+        `no match  ${other}`,
+        `MATCH     ${clip}`,
+        `MATCH     ${clip}`,
+      ]);
+    });
+
+    it('says UNCHECKED (exit 2) for a video against lists of image hashes alone', async () => {
+      expect(await cli('match', other, '--snapshot', imagesOnly)).toMatchObject({
+        status: 2,
+        lines: [`UNCHECKED ${other}  (lists not used: no list holds a hash a video has (vpdq, md5, sha256))`],
+      });
+    });
+
+    it('refuses bad vPDQ thresholds as usage errors before anything is loaded', async () => {
+      for (const args of [
+        ['--query-match-percent', '101'],
+        ['--listed-match-percent', 'most'],
+        ['--threshold', 'vpdq=257'],
+        ['--downsample', '2'],
+      ]) {
+        const refused = await cli('match', clip, '--snapshot', join(dir, 'absent.snap'), ...args);
+        expect(refused.status).toBe(2);
+        expect(refused.out).toBe('');
+        expect(refused.err).toMatch(/Expected (number|integer|0 or integer) between \d+ and (100|256|4096)/);
+      }
+    });
+
+    it('prints an ERROR line with the code for missing FFmpeg and for a hostile video, and exits 2', async () => {
+      const missing = await cli('match', '--ffmpeg', join(dir, 'no-ffmpeg', 'ffmpeg'), clip, '--snapshot', exact);
+      expect(missing.status).toBe(2);
+      expect(missing.lines[0]?.startsWith(`ERROR     ${clip}  ERR_MISSING_DEPENDENCY: `)).toBe(true);
+      expect(missing.lines[0]).toContain('apt-get install ffmpeg');
+      const broken = await cli('match', '--json', hostile('truncated-in-moov.mp4'), '--snapshot', exact);
+      expect(broken.status).toBe(2);
+      expect(JSON.parse(broken.lines[0] as string)).toEqual({
+        file: hostile('truncated-in-moov.mp4'),
+        error: { code: 'ERR_IMAGE_DECODE', message: expect.any(String) },
+      });
+    });
+  },
+);

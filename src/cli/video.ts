@@ -5,7 +5,7 @@
  * video comes through the public `hashwarden/video` entry, loaded only by these two commands.
  */
 import { open } from 'node:fs/promises';
-import type { ResolvedVideoOptions, VideoFrameHash } from '../video/index.js';
+import type { HashVideoOptions, VideoFrameHash } from '../video/index.js';
 import { usage } from './command.js';
 
 /** The `hashwarden/video` entry. */
@@ -47,24 +47,24 @@ function decimalArgument(value: string): number {
   return (/^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value) as number;
 }
 
-/** The video options given, checked by `resolveVideoOptions`: a bad one is a usage error, before any file. */
-export function resolveVideoArguments(
-  video: VideoModule,
-  values: Readonly<Record<string, unknown>>,
-): ResolvedVideoOptions {
+/**
+ * The video options given, as `hashVideo` and `matchVideo` take them, checked once by
+ * `resolveVideoOptions`: a bad one is a usage error, before any file.
+ */
+export function resolveVideoArguments(video: VideoModule, values: Readonly<Record<string, unknown>>): HashVideoOptions {
   const text = (name: keyof typeof VIDEO_OPTIONS): string | undefined => values[name] as string | undefined;
   const seconds = text('seconds-per-hash');
   const downsample = text('downsample');
   const ffmpeg = text('ffmpeg');
   const ffprobe = text('ffprobe');
-  return usage(() =>
-    video.resolveVideoOptions({
-      ...(seconds === undefined ? {} : { secondsPerHash: decimalArgument(seconds) }),
-      ...(downsample === undefined ? {} : { downsampleFrameDimension: decimalArgument(downsample) }),
-      ...(ffmpeg === undefined ? {} : { ffmpegPath: ffmpeg }),
-      ...(ffprobe === undefined ? {} : { ffprobePath: ffprobe }),
-    }),
-  );
+  const options: HashVideoOptions = {
+    ...(seconds === undefined ? {} : { secondsPerHash: decimalArgument(seconds) }),
+    ...(downsample === undefined ? {} : { downsampleFrameDimension: decimalArgument(downsample) }),
+    ...(ffmpeg === undefined ? {} : { ffmpegPath: ffmpeg }),
+    ...(ffprobe === undefined ? {} : { ffprobePath: ffprobe }),
+  };
+  usage(() => video.resolveVideoOptions(options));
+  return options;
 }
 
 /**
@@ -96,13 +96,24 @@ export function usableFrames(video: VideoModule, frames: readonly VideoFrameHash
 }
 
 /**
- * Why a video's vPDQ hash would not be matched with, or undefined when it would: no frame of
- * quality 50 or more (a matcher drops the others, so nothing is left to match), or more frames
- * than a list entry holds (`import` refuses the entry). Said the way a PDQ hash's low quality is.
+ * Why a video's frames cannot be matched, or undefined when they can: no frame of quality 50 or
+ * more (a matcher drops the others, so nothing is left to match). Said the way a PDQ hash's low
+ * quality is.
+ */
+export function noUsableFrame(video: VideoModule, frames: readonly VideoFrameHash[]): string | undefined {
+  return usableFrames(video, frames) === 0
+    ? `vPDQ: all ${frames.length} frames have PDQ quality below ${video.VPDQ_QUALITY_THRESHOLD}`
+    : undefined;
+}
+
+/**
+ * Why a video's vPDQ hash would not be matched with as a list entry, or undefined when it would:
+ * no usable frame ({@link noUsableFrame}), or more frames than a list entry holds (`import`
+ * refuses the entry; its signal text stays under the byte limit below that many frames).
  */
 export function vpdqUnusable(video: VideoModule, frames: readonly VideoFrameHash[]): string | undefined {
-  if (usableFrames(video, frames) === 0)
-    return `vPDQ: all ${frames.length} frames have PDQ quality below ${video.VPDQ_QUALITY_THRESHOLD}`;
+  const none = noUsableFrame(video, frames);
+  if (none !== undefined) return none;
   if (frames.length > video.MAX_VPDQ_ENTRY_FRAMES)
     return `vPDQ: ${frames.length} frames, above the ${video.MAX_VPDQ_ENTRY_FRAMES} a list entry holds`;
   return undefined;
