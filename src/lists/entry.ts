@@ -7,7 +7,7 @@ import { canonicalAlgorithm, getAlgorithm, type AlgorithmName } from '../algorit
 import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
 import { checkMetadata, entryField, entryFields, type EntryMetadata, MAX_FIELD_LENGTH } from './entry-fields.js';
-import { normalizeVpdqEntry } from './vpdq-entry.js';
+import { normalizeVpdqEntry, vpdqDefaultId } from './vpdq-entry.js';
 
 export {
   MAX_FIELD_LENGTH,
@@ -98,8 +98,8 @@ export function normalizeEntry(input: ListEntryInput): ListEntry {
 
 /**
  * True when an entry's id is the one `normalizeEntry` gives a row without one
- * (`<algorithm>:<hash>`): two such entries of one list with the same id are the same row, which
- * the `merge` dedupe policy keeps once.
+ * (`<algorithm>:<hash>`, a vPDQ entry's `vpdq:<SHA-256 of its signal text>`): two such entries of
+ * one list with the same id are the same row, which the `merge` dedupe policy keeps once.
  *
  * @internal Shared by the list readers and the store's imports.
  * @example
@@ -108,11 +108,16 @@ export function normalizeEntry(input: ListEntryInput): ListEntry {
  * ```
  */
 export function hasDefaultId(entry: Pick<ListEntry, 'id' | 'algorithm' | 'hash'>): boolean {
+  if (entry.algorithm === VPDQ_ALGORITHM)
+    return entry.id.length === VPDQ_DEFAULT_ID_LENGTH && entry.id === vpdqDefaultId(entry.hash);
   return (
     entry.id.length === entry.algorithm.length + 1 + entry.hash.length &&
     entry.id === `${entry.algorithm}:${entry.hash}`
   );
 }
+
+/** Length of a vPDQ entry's default id: `vpdq:` and 64 hex digits. */
+const VPDQ_DEFAULT_ID_LENGTH = VPDQ_ALGORITHM.length + 1 + 64;
 
 /** Lower-case hex digits only; with the length of `bits` / 4, the form `normalizeEntry` gives. */
 const LOWER_HEX = /^[0-9a-f]*$/;

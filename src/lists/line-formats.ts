@@ -1,13 +1,14 @@
 /**
  * The two line formats of list files: NDJSON (one JSON object a line, unknown fields kept as
- * metadata) and text (`<algorithm> <hex>`, bare `<hex>` with the algorithm option, `#` comments).
+ * metadata) and text (`<algorithm> <hex>`, bare `<hex>` with the algorithm option, `#` comments,
+ * `vpdq <signal>` with python-threatexchange's signal text, spaces and all, to the end of the line).
  * Each parser takes a run of whole lines, so the streaming reader can hand them a chunk at a time.
  *
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
 import type { ResolvedParseOptions } from './formats.js';
 import { hashOutputRows } from './hash-output.js';
-import { pytxRow } from './pytx.js';
+import { pytxRow, vpdqRow } from './pytx.js';
 import {
   addCommentedLines,
   ALGORITHM_KEYS,
@@ -20,7 +21,7 @@ import {
   type RawRow,
   type RowSink,
 } from './rows.js';
-import { isTatRecord, TAT_HASH_KEY, tatDeleted, tatId } from './tat.js';
+import { isTatRecord, TAT_HASH_KEY, tatAlgorithm, tatDeleted, tatId } from './tat.js';
 
 const HEX = /^[0-9a-f]+$/i;
 
@@ -49,7 +50,8 @@ function objectRow(object: Record<string, unknown>, options: ResolvedParseOption
       throw listError(`Expected an object for metadata but found ${jsonType(nested)}`);
     metadata = { ...metadata, ...(nested as Record<string, unknown>) };
   }
-  const algorithm = algorithmName(algorithmKey === undefined ? undefined : object[algorithmKey]);
+  const named = algorithmKey === undefined ? undefined : object[algorithmKey];
+  const algorithm = tat ? tatAlgorithm(named) : algorithmName(named);
   const ignore = ignoredCategory(object.category);
   // normalizeEntry checks the types; the casts only say what it will accept.
   const id = tat ? tatId(object.id) : object.id;
@@ -127,6 +129,9 @@ export function parseTextRows(text: string, sink: RowSink, firstLine = 1): void 
       );
     }
     if (fields.length > 2) {
+      // A vPDQ signal is JSON with spaces: the rest of the line, not one field.
+      const video = vpdqRow(trimmed, list);
+      if (video !== undefined) return video;
       const row = pytxRow(trimmed, list);
       if (row === undefined) throw listError(`Expected "<algorithm> <hash>" but found ${fields.length} fields`);
       return { ...row, algorithm: algorithmName(row.algorithm) };

@@ -9,8 +9,10 @@
  * (in SQLite's BINARY order), no id can repeat, so an import may write rows straight into the
  * store without staging them to catch a repeat (`HashStore.importFile`).
  */
+import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
 import type { ListBatch } from './stream.js';
-import type { EntryMetadata } from './entry.js';
+import type { EntryMetadata, ListEntry } from './entry.js';
+import { vpdqPackedHex } from './vpdq-entry.js';
 
 /**
  * Fields per packed row: list, id, algorithm, hash, label, metadata: the order of the store's
@@ -31,6 +33,8 @@ export interface PackedProblem {
 /**
  * The rows of one batch: `PACKED_FIELDS` strings per row, each followed by a NUL (`text`), or as
  * an array when a field itself holds a NUL. Absent label, metadata, algorithm and hash are ''.
+ * A hash is lower-case hex, what the store writes as bytes: a vPDQ entry's is the hex of its
+ * packed frames (`packVpdq`), made here, on the reader's thread, from its signal text.
  */
 export interface PackedBatch {
   readonly count: number;
@@ -107,6 +111,7 @@ export class Packer {
         id = entry.id;
         const label = entry.label ?? '';
         const metadata = entry.metadata === undefined ? '' : (metadataJson(entry.metadata) ?? '');
+        const hash = packedHash(entry);
         text +=
           list +
           SEPARATOR +
@@ -114,7 +119,7 @@ export class Packer {
           SEPARATOR +
           entry.algorithm +
           SEPARATOR +
-          entry.hash +
+          hash +
           SEPARATOR +
           label +
           SEPARATOR +
@@ -168,6 +173,14 @@ export class Packer {
   }
 }
 
+/**
+ * An entry's hash as a packed row holds it: its hex, or for a vPDQ entry the hex of its packed
+ * frames (one parse of its signal text; video entries are few beside the rows of image lists).
+ */
+function packedHash(entry: ListEntry): string {
+  return entry.algorithm === VPDQ_ALGORITHM ? vpdqPackedHex(entry.hash) : entry.hash;
+}
+
 /** The fields of a batch as an array: for a batch with a NUL inside a field, which `text` cannot carry. */
 function fieldsOf(batch: ListBatch): string[] {
   const fields: string[] = [];
@@ -178,7 +191,7 @@ function fieldsOf(batch: ListBatch): string[] {
         entry.list,
         entry.id,
         entry.algorithm,
-        entry.hash,
+        packedHash(entry),
         entry.label ?? '',
         metadataJson(entry.metadata) ?? '',
       );

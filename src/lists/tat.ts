@@ -7,7 +7,7 @@
  *
  * Part of the core: no native modules here.
  */
-import { algorithmName, type RawRow } from './rows.js';
+import { algorithmName, listError, type RawRow } from './rows.js';
 
 /** TAT's name of the hash field. @internal */
 export const TAT_HASH_KEY = 'hash_digest';
@@ -28,6 +28,18 @@ export function isTatRecord(object: Readonly<Record<string, unknown>>): boolean 
 /** True for a record TAT has withdrawn (`deleted: true`): a removal of its id. @internal */
 export function tatDeleted(object: Readonly<Record<string, unknown>>): boolean {
   return object.deleted === true;
+}
+
+/**
+ * A TAT record's algorithm as an entry's (pytx's names read as hashwarden's). TAT lists file
+ * hashes (MD5, PDQ, SHA-256), never a video's vPDQ frames: a record naming `vpdq` is a bad row
+ * (`ERR_LIST_FORMAT`), not an entry whose digest would be read as a signal. @internal
+ */
+export function tatAlgorithm(value: unknown): unknown {
+  const name = algorithmName(value);
+  if (typeof name === 'string' && name.trim().toLowerCase() === 'vpdq')
+    throw listError('A TAT record cannot hold a vPDQ hash (TAT lists MD5, PDQ and SHA-256 digests)');
+  return name;
 }
 
 /** A TAT id as an entry's: TAT's ids are numbers, an entry's id is text. @internal */
@@ -52,7 +64,7 @@ export function tatRecordRow(record: Readonly<Record<string, unknown>>, list: st
   return {
     id: tatId(record.id) as string | undefined,
     list,
-    algorithm: algorithmName(record.algorithm) as string,
+    algorithm: tatAlgorithm(record.algorithm) as string,
     hash: record[TAT_HASH_KEY] as string,
     ...(extra.length > 0 ? { metadata: Object.fromEntries(extra) } : {}),
     ...(tatDeleted(record) ? { op: 'remove' } : {}),

@@ -8,6 +8,7 @@ import {
   formatVpdqJson,
   MAX_VPDQ_ENTRY_BYTES,
   MAX_VPDQ_ENTRY_FRAMES,
+  packVpdq,
   parseVpdqJson,
   unpackVpdq,
   VPDQ_ALGORITHM,
@@ -47,6 +48,35 @@ export interface VpdqListEntry {
   readonly frames: readonly VpdqFeature[];
   readonly label?: string;
   readonly metadata?: EntryMetadata;
+}
+
+/**
+ * The id a vPDQ entry without one gets: `vpdq:` and the SHA-256 (hex) of its signal text `hash`
+ * as `normalizeVpdqEntry` writes it.
+ *
+ * @internal Shared with `entry.ts` (`hasDefaultId`) and the stores.
+ * @example
+ * ```ts
+ * vpdqDefaultId(entry.hash) === entry.id; // true for an entry listed without an id
+ * ```
+ */
+export function vpdqDefaultId(hash: string): string {
+  return `${VPDQ_ALGORITHM}:${createHash('sha256').update(hash).digest('hex')}`;
+}
+
+/**
+ * A vPDQ entry's signal text (`hash` of a normalised entry) as the hex of its packed frames
+ * (`packVpdq`): what a store's hash column holds for it, in the hex form the stores' imports turn
+ * into bytes for every other entry. `ERR_HASH_FORMAT` for text that is not a signal.
+ *
+ * @internal Shared by the packed batches of `importFile` and the stores' imports.
+ * @example
+ * ```ts
+ * vpdqPackedHex(entry.hash).length; // 82 a frame
+ * ```
+ */
+export function vpdqPackedHex(hash: string): string {
+  return Buffer.from(packVpdq(parseVpdqJson(hash, { maxFrames: MAX_VPDQ_ENTRY_FRAMES }))).toString('hex');
 }
 
 function entryError(where: string, message: string, cause?: unknown): HashwardenError {
@@ -90,7 +120,7 @@ export function normalizeVpdqEntry(input: VpdqEntryInput, position?: number): Vp
   const { id, label, metadata } = entryFields(input);
   const hash = formatVpdqJson(frames);
   const entry: VpdqListEntry = {
-    id: id ?? `${VPDQ_ALGORITHM}:${createHash('sha256').update(hash).digest('hex')}`,
+    id: id ?? vpdqDefaultId(hash),
     list,
     algorithm: VPDQ_ALGORITHM,
     hash,

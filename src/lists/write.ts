@@ -6,19 +6,19 @@
  *
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
-import type { AlgorithmName } from '../algorithms/registry.js';
+import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
 import { HashwardenError, isHashwardenError } from '../errors.js';
 import { outputMode, writeAll, writeOutputFile } from '../output-file.js';
 import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import { neutraliseFormula } from './csv.js';
-import { normalEntry, type ListEntry } from './entry.js';
+import { type EntryAlgorithm, normalEntry, type ListEntry } from './entry.js';
 import { MAX_PATH_LENGTH, type ListFormat } from './formats.js';
 import { listError } from './rows.js';
 
 /**
  * A format {@link formatList} and {@link writeListFile} write: the list formats (`csv`, `ndjson`,
  * `text`), which `hashwarden import` reads back, and three that other tools read: `pytx`
- * (python-threatexchange's `<signal type> <hash>` lines: `pdq`, and `video_md5` for MD5),
+ * (python-threatexchange's `<signal type> <hash>` lines: `pdq`, `video_md5` for MD5, `vpdq`),
  * `hex` (one bare hex hash a line, one algorithm a file) and `pdq-tools` (the PDQ hashers'
  * `hash,quality,meta` lines, PDQ only).
  *
@@ -50,16 +50,20 @@ export const EXPORT_FORMATS: readonly ExportFormat[] = Object.freeze([
  * python-threatexchange's signal type for each algorithm it reads. pytx dropped `photo_md5` in
  * 2022 (ThreatExchange #972): `video_md5` (the MD5 of a file's bytes, matched by `threatexchange
  * match video`) is its only MD5 type, and HMA 2's. Its `video_sha256` is not among the CLI's
- * default types, and it has none for SHA-1 or blockhash.
+ * default types, and it has none for SHA-1 or blockhash. Its vPDQ extension's type is `vpdq`, the
+ * hash its JSON signal string, which a vPDQ entry's hash already is.
  */
-const PYTX_SIGNAL_TYPES: Readonly<Partial<Record<AlgorithmName, string>>> = Object.freeze({
+const PYTX_SIGNAL_TYPES: Readonly<Partial<Record<EntryAlgorithm, string>>> = Object.freeze({
   pdq: 'pdq',
   md5: 'video_md5',
+  [VPDQ_ALGORITHM]: 'vpdq',
 });
 
 /**
- * The algorithms a format can hold, or undefined for every one (`hex` holds any one algorithm a
- * file).
+ * The image algorithms a format can hold, or undefined for every one (`hex` holds any one
+ * algorithm a file). vPDQ is not among them: `formatList` writes a vPDQ entry where a format can
+ * hold one (`pytx`, `text`, `csv`, `ndjson`), and whether `hashwarden export` writes videos is its
+ * own choice, made apart from these.
  *
  * @internal For `hashwarden export`, which leaves the others out and counts them.
  * @example
@@ -67,8 +71,9 @@ const PYTX_SIGNAL_TYPES: Readonly<Partial<Record<AlgorithmName, string>>> = Obje
  * formatAlgorithms('pytx'); // ['pdq', 'md5']
  * ```
  */
-export function formatAlgorithms(format: ExportFormat): readonly AlgorithmName[] | undefined {
-  if (format === 'pytx') return Object.keys(PYTX_SIGNAL_TYPES) as AlgorithmName[];
+export function formatAlgorithms(format: ExportFormat): readonly EntryAlgorithm[] | undefined {
+  if (format === 'pytx')
+    return (Object.keys(PYTX_SIGNAL_TYPES) as EntryAlgorithm[]).filter((name) => name !== VPDQ_ALGORITHM);
   return format === 'pdq-tools' ? ['pdq'] : undefined;
 }
 
@@ -156,7 +161,7 @@ function cannotHold(format: ExportFormat, entry: ListEntry, index: number, why: 
  */
 class LineWriter {
   #previous = '';
-  #algorithm: AlgorithmName | undefined;
+  #algorithm: EntryAlgorithm | undefined;
 
   constructor(
     readonly format: ExportFormat,
@@ -180,7 +185,7 @@ class LineWriter {
       case 'text':
         return `${entry.algorithm} ${entry.hash}\n`;
       case 'pytx': {
-        const type = entry.algorithm === 'vpdq' ? undefined : PYTX_SIGNAL_TYPES[entry.algorithm];
+        const type = PYTX_SIGNAL_TYPES[entry.algorithm];
         if (type === undefined) cannotHold('pytx', entry, index, 'python-threatexchange has no signal type for it');
         return `${type} ${entry.hash}\n`;
       }
@@ -220,8 +225,12 @@ function normalizedAt(entry: ListEntry, index: number): ListEntry {
  * reader takes off again, so a spreadsheet opening the file runs nothing. Entries are validated with `normalizeEntry` first; a bad one, or a metadata key that
  * cannot be a CSV column (`hash`, `Label`, `op`, ` x`…), throws a `HashwardenError`.
  *
- * For other tools: `pytx` writes `pdq <hex>` and `video_md5 <hex>` (python-threatexchange's file
- * collaboration); `hex` writes the bare hash of one algorithm (pytx `match --hashes`, a file
+ * A vPDQ entry's hash is python-threatexchange's signal text (JSON, with spaces): CSV quotes it,
+ * NDJSON holds it as a string, and `text` writes `vpdq <signal>`, the signal running to the end
+ * of the line; `hex` and `pdq-tools` cannot hold one.
+ *
+ * For other tools: `pytx` writes `pdq <hex>`, `video_md5 <hex>` and `vpdq <signal>`
+ * (python-threatexchange's file collaboration); `hex` writes the bare hash of one algorithm (pytx `match --hashes`, a file
  * collaboration with its `signal_type` set, `hashwarden import --algorithm`); `pdq-tools` writes
  * `<hex>,<quality>,<id>` for PDQ (the PDQ C++ tools read `hash[,meta]`): the quality from a
  * `quality` metadata value that is an integer 0–100, else empty, and `%`, `,` and control

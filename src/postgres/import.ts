@@ -50,6 +50,9 @@ import type {
 import { inTransaction, pgError, withClient, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { LOCK_SPACE } from './schema.js';
+import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
+import { vpdqPackedHex } from '../lists/vpdq-entry.js';
+import { VPDQ_DEFAULT_ID_PATTERN } from '../store/vpdq.js';
 
 /** Bytes of COPY text written to the server at once: few writes, and a bounded buffer. */
 const COPY_CHUNK_BYTES = 256 * 1024;
@@ -62,8 +65,18 @@ const STAGING = `CREATE TEMP TABLE hw_staged (seq bigint NOT NULL, list text COL
   op smallint NOT NULL, algorithm text, hash text, label text, metadata text, line integer) ON COMMIT DROP`;
 const COPY_STAGED = 'COPY hw_staged (seq, list, id, op, algorithm, hash, label, metadata, line) FROM STDIN';
 
-/** A repeat that is the same row as the one kept: two adds whose ids are `<algorithm>:<hash>` (dedupe `merge`). */
-const SAME_ROW = `(a.op = 0 AND s.op = 0 AND a.id = a.algorithm || ':' || a.hash AND s.id = s.algorithm || ':' || s.hash)`;
+/**
+ * True for a staged row (alias `r`) whose id is the one `normalizeEntry` gives a row without one:
+ * for a vPDQ entry, one of that shape, its frames compared in `SAME_ROW` (the SQLite store's rule,
+ * src/store/vpdq.ts).
+ */
+const defaultId = (r: string): string =>
+  `(${r}.id = ${r}.algorithm || ':' || ${r}.hash OR (${r}.algorithm = '${VPDQ_ALGORITHM}' AND ${r}.id ~ '${VPDQ_DEFAULT_ID_PATTERN}'))`;
+/**
+ * A repeat that is the same row as the one kept: two adds whose ids are `<algorithm>:<hash>` (for
+ * vPDQ, of the default's shape) with the same algorithm and hash (dedupe `merge`).
+ */
+const SAME_ROW = `(a.op = 0 AND s.op = 0 AND ${defaultId('a')} AND ${defaultId('s')} AND a.algorithm IS NOT DISTINCT FROM s.algorithm AND a.hash IS NOT DISTINCT FROM s.hash)`;
 
 /** The settled adds of list $1, as new entries. */
 const INSERT_SETTLED = `INSERT INTO entries (list, id, algorithm, hash, label, metadata)
@@ -521,14 +534,14 @@ async function apply(
   return summaries;
 }
 
-/** Stages one normal entry. */
+/** Stages one normal entry (a vPDQ entry's hash as the hex of its packed frames, as every import writes it). */
 function addEntry(stage: Stage, entry: ListEntry, line: number | null): void {
   stage.add([
     entry.list,
     entry.id,
     0,
     entry.algorithm,
-    entry.hash,
+    entry.algorithm === VPDQ_ALGORITHM ? vpdqPackedHex(entry.hash) : entry.hash,
     entry.label ?? null,
     metadataJson(entry.metadata),
     line,

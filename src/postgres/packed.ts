@@ -9,15 +9,19 @@
  * anything but the plain case (a label or metadata, a value over its bound, a hash of another
  * width, an algorithm no import writes) is read row by row as `entries()` reads it, with the same
  * checks and errors. Entries quarantined (quarantine.ts) at the moment of the read are left out in
- * SQL, for the lists that have any.
+ * SQL, for the lists that have any. vPDQ entries (a video's frames, not one fixed-size hash) are
+ * read apart, row by row, into the `PackedVpdq` of `PackedLists.videos`, in the same transaction.
  */
 import { ALGORITHM_NAMES, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
 import { HashwardenError } from '../errors.js';
 import { MAX_FIELD_BYTES, MAX_FIELD_LENGTH } from '../lists/entry.js';
 import { chooseLists, listSignature, type PackedLists } from '../matcher/store-source.js';
 import { MAX_PACKED_LISTS, PackedBuilder, type PackedEntries } from '../search/entry-table.js';
+import type { PackedVpdq } from '../search/vpdq.js';
 import type { SnapshotQuarantine } from '../snapshot/format.js';
 import type { ListHeader } from '../store/types.js';
+import { packVideos, type StoredVideo } from '../store/vpdq.js';
 import { inSnapshot, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { notQuarantined, quarantinedOn } from './quarantine.js';
@@ -42,9 +46,12 @@ const PLAIN = `label IS NULL AND metadata IS NULL AND octet_length(id) BETWEEN 1
 const unquarantined = (filtered: boolean, used: number): string =>
   filtered ? ` AND ${notQuarantined(1, used + 1)}` : '';
 
+/** Not a vPDQ entry: those are `readVideos`' part. */
+const NOT_VIDEO = `algorithm <> '${VPDQ_ALGORITHM}'`;
+
 /** The rows of one batch: the list's first, or those after an id. */
 const batchRowsSql = (after: boolean, filtered: boolean): string =>
-  `SELECT id, algorithm, hash, label, metadata FROM entries WHERE list = $1${after ? ' AND id > $2' : ''}${unquarantined(filtered, after ? 2 : 1)} ORDER BY id LIMIT ${BATCH_ROWS}`;
+  `SELECT id, algorithm, hash, label, metadata FROM entries WHERE list = $1${after ? ' AND id > $2' : ''} AND ${NOT_VIDEO}${unquarantined(filtered, after ? 2 : 1)} ORDER BY id LIMIT ${BATCH_ROWS}`;
 
 /**
  * One batch as aggregates per algorithm, in order of the first id holding each (the order the rows
@@ -62,7 +69,11 @@ const batchSql = (
 
 /** The rows of a batch's range, bounded and checked as `entries()` reads them. */
 const rowsSql = (after: boolean, filtered: boolean): string =>
-  `SELECT ${READ_COLUMNS} FROM entries WHERE list = $1${after ? ' AND id > $3' : ''} AND id <= $2${unquarantined(filtered, after ? 3 : 2)} ORDER BY id`;
+  `SELECT ${READ_COLUMNS} FROM entries WHERE list = $1${after ? ' AND id > $3' : ''} AND id <= $2 AND ${NOT_VIDEO}${unquarantined(filtered, after ? 3 : 2)} ORDER BY id`;
+
+/** A list's vPDQ entries, bounded and checked as `entries()` reads them. */
+const videosSql = (filtered: boolean): string =>
+  `SELECT ${READ_COLUMNS} FROM entries WHERE list = $1 AND algorithm = '${VPDQ_ALGORITHM}'${unquarantined(filtered, 1)} ORDER BY id`;
 
 interface BatchRow {
   readonly algorithm: string;
@@ -136,6 +147,41 @@ async function readLists(
   return out;
 }
 
+/**
+ * The vPDQ entries of the lists given (numbered by their place, as `readLists` numbers them), less
+ * those quarantined at `now`; undefined when they hold none. Each row is checked as `entries()`
+ * checks it (its frames by `unpackVpdq`): a damaged one is `ERR_STORE` naming the list and id.
+ */
+async function readVideos(
+  ctx: PgContext,
+  client: PoolClient,
+  headers: readonly ListHeader[],
+  now: Date,
+): Promise<PackedVpdq | undefined> {
+  const videos: StoredVideo[] = [];
+  for (const [number, header] of headers.entries()) {
+    const filtered = (header.quarantined ?? 0) > 0;
+    const rows = await client.query<Row>(
+      videosSql(filtered),
+      filtered ? [header.name, now.toISOString()] : [header.name],
+    );
+    for (const row of rows.rows) {
+      const entry = toEntry(ctx, row);
+      videos.push({
+        list: number,
+        id: entry.id,
+        label: entry.label,
+        metadata: entry.metadata,
+        frames: row.hash as Buffer,
+      });
+    }
+  }
+  return packVideos(
+    videos,
+    headers.map((h) => h.name),
+  );
+}
+
 /** {@link PackedLists} with, per chosen list holding any, the entries quarantined and left out (for a snapshot's META). */
 export interface PgPackedLists extends PackedLists {
   readonly quarantined: ReadonlyMap<string, readonly SnapshotQuarantine[]>;
@@ -162,6 +208,7 @@ export async function readPacked(
     if (signature === unless) return undefined;
     const chosen = chooseLists(held, names, `PostgreSQL store ${ctx.label}`);
     const packed = await readLists(ctx, client, chosen, now);
+    const videos = await readVideos(ctx, client, chosen, now);
     const quarantined = new Map<string, SnapshotQuarantine[]>();
     for (const l of listQuarantines ? chosen : []) {
       if ((l.quarantined ?? 0) === 0) continue;
@@ -171,6 +218,6 @@ export async function readPacked(
         off.map((q) => ({ id: q.id, reason: q.reason, ...(q.until === undefined ? {} : { until: q.until }) })),
       );
     }
-    return { signature, lists: chosen, packed, quarantined };
+    return { signature, lists: chosen, packed, quarantined, ...(videos === undefined ? {} : { videos }) };
   });
 }

@@ -10,6 +10,7 @@ import {
   MAX_FIELD_BYTES,
   MAX_FIELD_LENGTH,
   MAX_METADATA_BYTES,
+  type EntryAlgorithm,
   type EntryMetadata,
   type ListEntry,
 } from '../lists/entry.js';
@@ -29,12 +30,14 @@ import {
 import { inSnapshot, inTransaction, open, pgError, withClient, type PgContext } from './context.js';
 import type { PoolClient } from './driver.js';
 import { hasQuarantine, quarantineCounts } from './quarantine.js';
+import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
+import { ENTRY_ALGORITHMS, MAX_VPDQ_HASH_BYTES, storedVpdqHash } from '../store/vpdq.js';
 
 /** Rows one FETCH of `entries()` reads: memory stays bounded by this many entries. */
 const FETCH_ROWS = 1000;
 
-/** Longest hash any algorithm has, in bytes. */
-const MAX_HASH_BYTES = Math.max(...ALGORITHM_NAMES.map((name) => getAlgorithm(name).bits / 8));
+/** Longest hash an import writes, in bytes: a vPDQ entry's packed frames. */
+const MAX_HASH_BYTES = Math.max(MAX_VPDQ_HASH_BYTES, ...ALGORITHM_NAMES.map((name) => getAlgorithm(name).bits / 8));
 
 const LIMITS = { hash: MAX_HASH_BYTES, label: MAX_FIELD_BYTES, metadata: MAX_METADATA_BYTES } as const;
 
@@ -68,7 +71,7 @@ function entryFilter(filter: EntryFilter | undefined): { where: string; params: 
     clauses.push(`list = $${params.length}`);
   }
   if (f.algorithm !== undefined) {
-    params.push(oneOf(f.algorithm, ALGORITHM_NAMES, 'algorithm'));
+    params.push(oneOf(f.algorithm, ENTRY_ALGORITHMS, 'algorithm'));
     clauses.push(`algorithm = $${params.length}`);
   }
   return { where: clauses.length === 0 ? '' : ` WHERE ${clauses.join(' AND ')}`, params };
@@ -83,8 +86,14 @@ export function toEntry(ctx: PgContext, row: Row): ListEntry {
     );
   }
   try {
-    const algorithm = getAlgorithm(row.algorithm);
-    const entry = { id: row.id, list: row.list, algorithm: algorithm.name, hash: algorithm.format(row.hash as Buffer) };
+    let entry: ListEntry;
+    if (row.algorithm === VPDQ_ALGORITHM) {
+      // The packed frames checked and written as the signal text an import was given.
+      entry = { id: row.id, list: row.list, algorithm: VPDQ_ALGORITHM, hash: storedVpdqHash(row.hash as Buffer) };
+    } else {
+      const algorithm = getAlgorithm(row.algorithm);
+      entry = { id: row.id, list: row.list, algorithm: algorithm.name, hash: algorithm.format(row.hash as Buffer) };
+    }
     if (row.label !== null) Object.assign(entry, { label: row.label });
     if (row.metadata !== null) Object.assign(entry, { metadata: JSON.parse(row.metadata) as EntryMetadata });
     return entry;
@@ -251,19 +260,19 @@ export async function lists(ctx: PgContext, only?: string, client?: PoolClient, 
         params,
       )
     ).rows;
-    const byList = new Map<string, Partial<Record<AlgorithmName, number>>>();
+    const byList = new Map<string, Partial<Record<EntryAlgorithm, number>>>();
     const totals = new Map<string, number>();
     for (const row of counts) {
       const n = Number(row.n);
       totals.set(row.list, (totals.get(row.list) ?? 0) + n);
-      if (!(ALGORITHM_NAMES as readonly string[]).includes(row.algorithm)) {
+      if (!(ENTRY_ALGORITHMS as readonly string[]).includes(row.algorithm)) {
         throw new HashwardenError(
           'ERR_STORE',
           `PostgreSQL store ${ctx.label}: list ${JSON.stringify(row.list)} holds entries of an unknown algorithm ${JSON.stringify(row.algorithm)}`,
         );
       }
       const c2 = byList.get(row.list) ?? {};
-      c2[row.algorithm as AlgorithmName] = n;
+      c2[row.algorithm as EntryAlgorithm] = n;
       byList.set(row.list, c2);
     }
     return headers.map((header) =>

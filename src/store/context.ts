@@ -8,12 +8,16 @@ import { HashwardenError, isHashwardenError } from '../errors.js';
 import { MAX_FIELD_BYTES, MAX_METADATA_BYTES } from '../lists/entry.js';
 import type { Connection, Statement } from './driver.js';
 import type { OrderedStatements, Staging } from './statements.js';
+import { ENTRY_ALGORITHMS, MAX_VPDQ_HASH_BYTES } from './vpdq.js';
 
 /** The columns of `entries`, in the order inserts give them. */
 export const ENTRY_COLUMNS = 'list, id, algorithm, hash, label, metadata';
 
-/** The longest hash any algorithm has, in bytes. */
-const MAX_HASH_BYTES = Math.max(...ALGORITHM_NAMES.map((name) => getAlgorithm(name).bits / 8));
+/**
+ * The longest hash an import writes, in bytes: a vPDQ entry's packed frames (the registry's
+ * algorithms' hashes are 32 bytes at most; a longer one of theirs is refused by its format check).
+ */
+const MAX_HASH_BYTES = Math.max(MAX_VPDQ_HASH_BYTES, ...ALGORITHM_NAMES.map((name) => getAlgorithm(name).bits / 8));
 /** The most bytes each column of `entries` may hold, as an import writes them. */
 export const ENTRY_LIMITS = {
   list: MAX_FIELD_BYTES,
@@ -162,7 +166,7 @@ export function createContext(db: Connection, path: string, readonly: boolean, v
     bumpList: db.prepare('UPDATE lists SET version = ?, updated_at = ? WHERE name = ?'),
     listRows: db.prepare(`SELECT ${listColumns(version)} FROM lists ORDER BY name`),
     listTotals: db.prepare(
-      `SELECT substr(list, 1, ${MAX_FIELD_BYTES}) AS list, count(*) AS n, ${ALGORITHM_NAMES.map((a) => `sum(algorithm = '${a}') AS ${a}`).join(', ')} FROM entries GROUP BY entries.list`,
+      `SELECT substr(list, 1, ${MAX_FIELD_BYTES}) AS list, count(*) AS n, ${ENTRY_ALGORITHMS.map((a) => `sum(algorithm = '${a}') AS ${a}`).join(', ')} FROM entries GROUP BY entries.list`,
     ),
     listCounts: db.prepare(
       `SELECT substr(list, 1, ${MAX_FIELD_BYTES}) AS list, substr(algorithm, 1, ${MAX_FIELD_BYTES}) AS algorithm, count(*) AS n FROM entries GROUP BY list, algorithm`,

@@ -13,16 +13,23 @@
  * a zero byte, an algorithm no import writes) is read row by row as `entries()` reads it, with
  * the same checks and errors. Entries quarantined (quarantine.ts) are left out in SQL, for the
  * lists that have any.
+ *
+ * vPDQ entries (a video's frames, not one fixed-size hash) are not among the packed tables of
+ * `readPacked`: `readVideos` reads them, one row at a time (video lists are short beside image
+ * lists), into the `PackedVpdq` a matcher takes, numbering the lists as `readPacked` does.
  */
 import { isUtf8 } from 'node:buffer';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
 import { MAX_FIELD_BYTES } from '../lists/entry.js';
 import { MAX_PACKED_LISTS, PackedBuilder, type PackedEntries } from '../search/entry-table.js';
+import type { PackedVpdq } from '../search/vpdq.js';
 import { ENTRY_LIMITS, READ_COLUMNS, storeError, storeRows, type ReadRow, type StoreContext } from './context.js';
 import type { Statement } from './driver.js';
 import { IN_FORCE, quarantineCounts } from './quarantine.js';
 import { toEntry } from './reads.js';
+import { packVideos, type StoredVideo } from './vpdq.js';
 
 /**
  * Rows per batch: large enough that the per-batch work (a statement step, a few allocations) is
@@ -157,6 +164,7 @@ export function readPacked(ctx: StoreContext, lists: readonly string[]): Map<Alg
   lists.forEach((list, number) => {
     const statements = held.has(list) ? (filtered ??= prepare(ctx, LIST_IN_USE)) : whole;
     const add = (row: ReadRow): void => {
+      if (row.algorithm === VPDQ_ALGORITHM) return; // readVideos' part
       const entry = toEntry(ctx, row);
       const algorithm = getAlgorithm(entry.algorithm);
       builder(algorithm).add(number, algorithm.parse(entry.hash), entry);
@@ -179,7 +187,10 @@ export function readPacked(ctx: StoreContext, lists: readonly string[]): Map<Alg
       if (n === 0) break;
       if (expected === undefined || !plain(expected, row)) {
         const range: BatchParameters = { ...params, upTo: last };
-        const names = [...iterateRows(ctx, of(statements.algorithms, range), range)].map((r) => r.algorithm);
+        // vPDQ rows are left to readVideos: the other algorithms of the range are read here.
+        const names = [...iterateRows(ctx, of(statements.algorithms, range), range)]
+          .map((r) => r.algorithm)
+          .filter((name) => name !== VPDQ_ALGORITHM);
         if (!names.every((name): name is string => typeof name === 'string' && known(name))) {
           // A name no import writes: read as `entries()` reads, which refuses its first entry.
           for (const r of iterateRows(ctx, of(statements.rows, range), range)) add(r);
@@ -206,6 +217,44 @@ export function readPacked(ctx: StoreContext, lists: readonly string[]): Map<Alg
   const out = new Map<AlgorithmName, PackedEntries>();
   for (const [name, b] of builders) out.set(name, b.done(lists));
   return out;
+}
+
+/**
+ * The vPDQ entries of the lists named (in that order, at most {@link MAX_PACKED_LISTS}; entry `i`'s
+ * list is its index in `lists`, as `readPacked` numbers them), each list's in id order, quarantined
+ * ones left out; undefined when they hold none. To be called in a read transaction. A row over its
+ * bounds, or whose hash is not whole packed frames of valid quality and time, is `ERR_STORE` naming
+ * the list and id. Each list's rows are found by a scan of that list (no index on the algorithm):
+ * one pass, like a count of it.
+ */
+export function readVideos(ctx: StoreContext, lists: readonly string[]): PackedVpdq | undefined {
+  if (lists.length > MAX_PACKED_LISTS)
+    throw new RangeError(`Expected at most ${MAX_PACKED_LISTS} lists but received ${lists.length}`);
+  const now = new Date();
+  const held = quarantineCounts(ctx, now);
+  const where = `list = @list AND algorithm = '${VPDQ_ALGORITHM}'`;
+  let whole: Statement<[{ list: string; now: string }], ReadRow>;
+  let filtered: Statement<[{ list: string; now: string }], ReadRow>;
+  try {
+    whole = ctx.db.prepare(`SELECT ${READ_COLUMNS} FROM entries WHERE ${where} ORDER BY id`);
+    // The same parameters for both: better-sqlite3 refuses a named parameter the statement lacks.
+    filtered = ctx.db.prepare(
+      `SELECT ${READ_COLUMNS} FROM entries WHERE ${where} AND @now IS NOT NULL AND NOT EXISTS (SELECT 1 FROM quarantine q WHERE q.list = @list AND q.id = entries.id AND ${IN_FORCE}) ORDER BY id`,
+    );
+  } catch (error) {
+    throw storeError(ctx.path, error);
+  }
+  const videos: StoredVideo[] = [];
+  lists.forEach((list, number) => {
+    const statement = held.has(list) ? filtered : whole;
+    const params = { list, now: now.toISOString() };
+    for (const row of storeRows(ctx.path, () => statement.iterate(params))) {
+      // toEntry checks the row as every read does: bounds, metadata, and the frames (`unpackVpdq`).
+      const entry = toEntry(ctx, row);
+      videos.push({ list: number, id: entry.id, label: entry.label, metadata: entry.metadata, frames: row.hash });
+    }
+  });
+  return packVideos(videos, lists);
 }
 
 /** True for a name `getAlgorithm` takes. */

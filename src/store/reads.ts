@@ -2,9 +2,16 @@
  * Reading a store: its entries (streamed), its lists with their counts and policy, the import
  * history, counts, and read transactions that give one version of the store.
  */
-import { ALGORITHM_NAMES, checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
+import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
 import { HashwardenError } from '../errors.js';
-import { MAX_FIELD_BYTES, MAX_FIELD_LENGTH, type EntryMetadata, type ListEntry } from '../lists/entry.js';
+import {
+  type EntryAlgorithm,
+  MAX_FIELD_BYTES,
+  MAX_FIELD_LENGTH,
+  type EntryMetadata,
+  type ListEntry,
+} from '../lists/entry.js';
 import { MAX_PATH_LENGTH } from '../lists/formats.js';
 import { invalid, nonEmptyString, oneOf, optionsObject } from '../validate.js';
 import {
@@ -20,6 +27,7 @@ import {
 } from './context.js';
 import { isSqliteError, type Statement } from './driver.js';
 import { quarantineCounts } from './quarantine.js';
+import { ENTRY_ALGORITHMS, storedVpdqHash } from './vpdq.js';
 import {
   MAX_CHECKPOINT_BYTES,
   type EntryFilter,
@@ -86,7 +94,7 @@ function entryFilter(filter: EntryFilter | undefined): { index: number; params: 
     index |= 1;
   }
   if (f.algorithm !== undefined) {
-    params.push(oneOf(f.algorithm, ALGORITHM_NAMES, 'algorithm'));
+    params.push(oneOf(f.algorithm, ENTRY_ALGORITHMS, 'algorithm'));
     index |= 2;
   }
   return { index, params };
@@ -109,8 +117,14 @@ export function toEntry(ctx: StoreContext, row: ReadRow): ListEntry {
     );
   }
   try {
-    const algorithm = getAlgorithm(row.algorithm);
-    const entry = { id: row.id, list: row.list, algorithm: algorithm.name, hash: algorithm.format(row.hash) };
+    let entry: ListEntry;
+    if (row.algorithm === VPDQ_ALGORITHM) {
+      // The packed frames checked and written as the signal text an import was given.
+      entry = { id: row.id, list: row.list, algorithm: VPDQ_ALGORITHM, hash: storedVpdqHash(row.hash) };
+    } else {
+      const algorithm = getAlgorithm(row.algorithm);
+      entry = { id: row.id, list: row.list, algorithm: algorithm.name, hash: algorithm.format(row.hash) };
+    }
     if (row.label !== null) Object.assign(entry, { label: row.label });
     if (row.metadata !== null) Object.assign(entry, { metadata: JSON.parse(row.metadata) as EntryMetadata });
     return entry;
@@ -171,7 +185,7 @@ export async function readAsync<T>(ctx: StoreContext, fn: () => Promise<T>): Pro
 }
 
 /** The algorithms in the order SQLite groups them by name: a list's counts keep that order. */
-const BY_NAME = [...ALGORITHM_NAMES].sort();
+const BY_NAME = [...ENTRY_ALGORITHMS].sort();
 
 /**
  * The lists with their versions and policy, not their counts: what loading a matcher needs,
@@ -220,7 +234,7 @@ function storedAction(ctx: StoreContext, list: string, action: string | null): L
 
 /** {@link HashStore.lists}. */
 export function lists(ctx: StoreContext): ListInfo[] {
-  const counts = new Map<string, Partial<Record<AlgorithmName, number>>>();
+  const counts = new Map<string, Partial<Record<EntryAlgorithm, number>>>();
   try {
     let unknown = false;
     for (const row of ctx.listTotals.all()) {
@@ -238,7 +252,7 @@ export function lists(ctx: StoreContext): ListInfo[] {
     if (unknown) counts.clear();
     for (const { list, algorithm, n } of unknown ? ctx.listCounts.all() : []) {
       const byAlgorithm = counts.get(list) ?? {};
-      byAlgorithm[algorithm as AlgorithmName] = n;
+      byAlgorithm[algorithm as EntryAlgorithm] = n;
       counts.set(list, byAlgorithm);
     }
   } catch (error) {

@@ -3,8 +3,10 @@
  * a (list, id) given twice, then are applied in one go. `importEntries` and `importRows` import
  * this way, and `importFile` when a file's ids are not in ascending order.
  */
+import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
 import type { ListEntry } from '../lists/entry.js';
 import { metadataJson } from '../lists/packed.js';
+import { vpdqPackedHex } from '../lists/vpdq-entry.js';
 import { ENTRY_COLUMNS, listSize, storeError, writable, type StoreContext } from './context.js';
 import type { Statement } from './driver.js';
 import {
@@ -28,6 +30,7 @@ import {
 } from './import.js';
 import type { StagedParameters, StagedValue, Staging } from './statements.js';
 import type { ImportOptions, ImportResult, ImportRowsOptions, ImportSummary } from './types.js';
+import { VPDQ_DEFAULT_ID_GLOB, vpdqDefaultShaped } from './vpdq.js';
 
 /**
  * Where an import stages its rows before applying them in one go: one temporary table per
@@ -55,8 +58,8 @@ const CHUNK_VALUES = Array.from({ length: STAGE_CHUNK }, () => '(?, ?, ?, ?, ?, 
 /** Entries of a list the staged rows do not hold: what a replace removes. */
 const COUNT_OUTSIDE =
   'SELECT count(*) FROM entries AS e WHERE e.list = ? AND NOT EXISTS (SELECT 1 FROM temp.staged AS s WHERE s.list = e.list AND s.id = e.id)';
-// Hashes are staged as the reader's lower-case hex and turned into bytes here, in SQLite: a
-// Buffer per row made in JavaScript cost more. `WHERE` before `ON CONFLICT` is required: without
+// Hashes are staged as the reader's lower-case hex (a vPDQ entry's: of its packed frames) and turned
+// into bytes here, in SQLite: a Buffer per row made in JavaScript cost more. `WHERE` before `ON CONFLICT` is required: without
 // it SQLite would read ON as a join constraint. An unchanged row is not written (no WAL page).
 const UPSERT_STAGED = `
 INSERT INTO entries (${ENTRY_COLUMNS}) SELECT list, id, algorithm, unhex(hash), label, metadata FROM temp.staged WHERE list = ? AND op = 0
@@ -70,11 +73,18 @@ const REMOVE_OUTSIDE =
 /** The arrivals sorted into `staged`: of rows repeating a (list, id), the first stays. */
 const SETTLE_ARRIVALS = `INSERT OR IGNORE INTO temp.staged (${STAGED_COLUMNS}, seq) SELECT ${STAGED_COLUMNS}, rowid FROM temp.arrivals ORDER BY list, id, rowid`;
 /**
- * An arrival `a` that repeats the staged row `s` (same list and id) and is the same row: both adds
- * whose id is `<algorithm>:<hash>` (`hasDefaultId`), which the dedupe policy `merge` drops. `IS`,
- * not `=`: a removal's algorithm is NULL, and NULL would make the `NOT` below NULL too.
+ * True for a staged row (alias `r`) with the id `normalizeEntry` gives a row without one: for a
+ * vPDQ entry, one of that shape (`VPDQ_DEFAULT_ID_GLOB`), the hash compared in `SAME_ROW`.
  */
-const SAME_ROW = `(a.op = 0 AND s.op = 0 AND a.id IS a.algorithm || ':' || a.hash AND s.id IS s.algorithm || ':' || s.hash)`;
+const defaultId = (r: string): string =>
+  `(${r}.id IS ${r}.algorithm || ':' || ${r}.hash OR (${r}.algorithm = '${VPDQ_ALGORITHM}' AND ${r}.id GLOB '${VPDQ_DEFAULT_ID_GLOB}'))`;
+/**
+ * An arrival `a` that repeats the staged row `s` (same list and id) and is the same row: both adds
+ * whose id is `<algorithm>:<hash>` (`hasDefaultId`; for vPDQ, of the default's shape with the same
+ * frames), which the dedupe policy `merge` drops. `IS`, not `=`: a removal's algorithm is NULL, and
+ * NULL would make the `NOT` below NULL too.
+ */
+const SAME_ROW = `(a.op = 0 AND s.op = 0 AND ${defaultId('a')} AND ${defaultId('s')} AND a.algorithm IS s.algorithm AND a.hash IS s.hash)`;
 const REPEATS =
   'FROM temp.arrivals AS a JOIN temp.staged AS s ON s.list = a.list AND s.id = a.id WHERE s.seq <> a.rowid';
 /**
@@ -86,13 +96,14 @@ const REPEATED_ARRIVALS = `SELECT a.list, a.id, a.line, s.line AS first ${REPEAT
 const SAME_ARRIVALS = `SELECT count(*) ${REPEATS} AND ${SAME_ROW}`;
 
 function addParameters(entry: ListEntry, line: number | null): StagedParameters {
-  // The entry is normal (normalEntry): its hash is lower-case hex of the algorithm's length.
+  // The entry is normal (normalEntry): its hash is lower-case hex of the algorithm's length, or a
+  // vPDQ entry's signal text, staged as the hex of its packed frames.
   return [
     entry.list,
     entry.id,
     0,
     entry.algorithm,
-    entry.hash,
+    entry.algorithm === VPDQ_ALGORITHM ? vpdqPackedHex(entry.hash) : entry.hash,
     entry.label ?? null,
     entry.metadata === undefined ? null : metadataJson(entry.metadata),
     line,
@@ -194,8 +205,8 @@ function startStaging(ctx: StoreContext): Staging {
     repeated: ctx.db.prepare(REPEATED_ARRIVALS),
     sameArrivals: ctx.db.prepare<[], number>(SAME_ARRIVALS).pluck(),
     sameStaged: ctx.db
-      .prepare<[string, string], number>(
-        `SELECT count(*) FROM temp.staged WHERE list = ? AND id = ? AND op = 0 AND id IS algorithm || ':' || hash`,
+      .prepare<[string, string, string | null, string | null], number>(
+        `SELECT count(*) FROM temp.staged AS s WHERE list = ? AND id = ? AND op = 0 AND ${defaultId('s')} AND algorithm IS ? AND hash IS ?`,
       )
       .pluck(),
   };
@@ -269,7 +280,13 @@ export async function stagedImport<B>(
     const stager = arrive
       ? new Stager(staging.arrive, staging.arriveChunk, () => undefined)
       : new Stager(staging.add, staging.addChunk, ([list, id, op, algorithm, hash, , , line]) => {
-          if (merge && op === 0 && id === `${algorithm}:${hash}` && staging.sameStaged.get(list, id) === 1) return;
+          if (
+            merge &&
+            op === 0 &&
+            (id === `${algorithm}:${hash}` || (algorithm === VPDQ_ALGORITHM && vpdqDefaultShaped(id))) &&
+            staging.sameStaged.get(list, id, algorithm, hash) === 1
+          )
+            return;
           repeated(list, id, line, staging.line.get(list, id));
         });
     const stage: StageContext = {

@@ -65,6 +65,9 @@ export interface Staging {
     { list: string; id: string; line: number | null; first: number | null }
   >;
   readonly sameArrivals: Statement<[], number>;
-  /** 1 when the staged row of (list, id) is an add whose id is `<algorithm>:<hash>`. */
-  readonly sameStaged: Statement<[string, string], number>;
+  /**
+   * 1 when the staged row of (list, id) is an add whose id is `<algorithm>:<hash>` (a vPDQ one of
+   * that shape) and whose algorithm and hash are those given.
+   */
+  readonly sameStaged: Statement<[string, string, string | null, string | null], number>;
 }

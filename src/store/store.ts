@@ -6,11 +6,15 @@
  */
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
-import type { ListEntry } from '../lists/entry.js';
+import type { EntryAlgorithm, ListEntry } from '../lists/entry.js';
+import { vpdqDefaultId } from '../lists/vpdq-entry.js';
+import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
 import type { PackedEntries } from '../search/entry-table.js';
+import type { PackedVpdq } from '../search/vpdq.js';
 import { storeError, storeRows, type StoreContext } from './context.js';
 import { importFile } from './import-file.js';
-import { readPacked } from './load.js';
+import { readPacked, readVideos } from './load.js';
+import { MAX_VPDQ_HASH_BYTES, storedVpdqHash } from './vpdq.js';
 import { setListPolicy } from './policy.js';
 import {
   checkpoint,
@@ -59,6 +63,16 @@ export function packedEntries(store: HashStore, lists: readonly string[]): Map<A
 }
 
 /**
+ * The vPDQ entries of the lists named (`load.ts`), packed, each list numbered by its place in
+ * `lists` as {@link packedEntries} numbers it, quarantined ones left out; undefined when there are
+ * none. Call it in the same `store.read` as `packedEntries`, so both are one version of the store.
+ * Internal, as `packedEntries`: `Matcher.open` and snapshots use it.
+ */
+export function packedVideos(store: HashStore, lists: readonly string[]): PackedVpdq | undefined {
+  return readVideos(contexts.get(store) as StoreContext, lists);
+}
+
+/**
  * The entries of `list` a matcher may match, as `store.entries({ list })` gives them without
  * those quarantined now. Call it in `store.read`, so the quarantines and entries are one version.
  * Internal, as `packedEntries`: the object load of `Matcher.open` and the rescan use it.
@@ -82,41 +96,47 @@ const MAX_HASH_BYTES = 32;
 
 /**
  * Each (algorithm, hash) the lists named hold once, as an entry of the first of those lists (by
- * name) holding it, id `<algorithm>:<hash>`: what `export --format text|hex|pytx` writes. Sorted
- * by that id (byte order), so importing the file takes the ordered way. SQLite sorts (on disk for
- * a large store), so memory does not grow with the lists. Call it in `store.read`. Internal, as
- * `packedEntries`.
+ * name) holding it, id `<algorithm>:<hash>` (a vPDQ entry's `vpdq:<SHA-256 of its signal text>`):
+ * what `export --format text|hex|pytx` writes. Sorted by that id (byte order), so importing the
+ * file takes the ordered way. SQLite sorts (on disk for a large store), so memory does not grow with
+ * the lists; vPDQ entries, whose ids SQLite cannot make, come last, sorted here (they are few).
+ * Call it in `store.read`. Internal, as `packedEntries`.
  */
 export function* distinctHashes(
   store: HashStore,
   lists: readonly string[],
-  algorithms: readonly AlgorithmName[],
+  algorithms: readonly EntryAlgorithm[],
 ): Generator<ListEntry> {
   const ctx = contexts.get(store) as StoreContext;
   type Row = { algorithm: string; bytes: Uint8Array | null; list: string };
   const statement = ctx.db.prepare<[string, string], Row>(
-    `SELECT algorithm, CASE WHEN length(hash) <= ${MAX_HASH_BYTES} THEN hash END AS bytes, min(list) AS list
+    `SELECT algorithm, CASE WHEN length(hash) <= iif(algorithm = '${VPDQ_ALGORITHM}', ${MAX_VPDQ_HASH_BYTES}, ${MAX_HASH_BYTES}) THEN hash END AS bytes, min(list) AS list
      FROM entries
      WHERE list IN (SELECT value FROM json_each(?)) AND algorithm IN (SELECT value FROM json_each(?))
      GROUP BY algorithm, hash ORDER BY algorithm || ':', bytes`,
   );
   const params: [string, string] = [JSON.stringify(lists), JSON.stringify(algorithms)];
+  const videos: ListEntry[] = [];
   for (const row of storeRows(ctx.path, () => statement.iterate(...params))) {
+    const video = row.algorithm === VPDQ_ALGORITHM;
     if (row.bytes === null) {
       throw new HashwardenError(
         'ERR_STORE',
-        `SQLite store ${ctx.path}: a ${row.algorithm} hash longer than ${MAX_HASH_BYTES} bytes in list ${JSON.stringify(row.list)}`,
+        `SQLite store ${ctx.path}: a ${row.algorithm} hash longer than ${video ? MAX_VPDQ_HASH_BYTES : MAX_HASH_BYTES} bytes in list ${JSON.stringify(row.list)}`,
       );
     }
     let hash: string;
     try {
-      hash = getAlgorithm(row.algorithm).format(row.bytes);
+      hash = video ? storedVpdqHash(row.bytes) : getAlgorithm(row.algorithm).format(row.bytes);
     } catch (error) {
       const message = `bad ${row.algorithm} hash in list ${JSON.stringify(row.list)}: ${(error as Error).message}`;
       throw new HashwardenError('ERR_STORE', `SQLite store ${ctx.path}: ${message}`, { cause: error });
     }
-    yield { id: `${row.algorithm}:${hash}`, list: row.list, algorithm: row.algorithm as AlgorithmName, hash };
+    if (video) videos.push({ id: vpdqDefaultId(hash), list: row.list, algorithm: VPDQ_ALGORITHM, hash });
+    else yield { id: `${row.algorithm}:${hash}`, list: row.list, algorithm: row.algorithm as AlgorithmName, hash };
   }
+  // An import stores the packing of the signal text's own frames: one video, one packed form, one row here.
+  yield* videos.sort((a, b) => Buffer.compare(Buffer.from(a.id), Buffer.from(b.id)));
 }
 
 /**

@@ -5,7 +5,7 @@
  */
 import type { AlgorithmName } from '../algorithms/registry.js';
 import type { DedupePolicy, RowProblem } from '../lists/formats.js';
-import type { ListEntry } from '../lists/entry.js';
+import type { EntryAlgorithm, ListEntry } from '../lists/entry.js';
 import type { ListStreamSummary, StreamListOptions } from '../lists/stream.js';
 
 /**
@@ -286,7 +286,7 @@ export interface ListInfo extends ListPolicy {
   readonly name: string;
   readonly version: number;
   /** Entries per algorithm (algorithms without entries are absent). */
-  readonly counts: Readonly<Partial<Record<AlgorithmName, number>>>;
+  readonly counts: Readonly<Partial<Record<EntryAlgorithm, number>>>;
   readonly total: number;
   /** When the last import touched the list, ISO 8601 UTC. */
   readonly updatedAt: string;
@@ -347,6 +347,6 @@ export type ListHeader = Omit<ListInfo, 'counts' | 'total'>;
 export interface EntryFilter {
   /** Only this list. */
   readonly list?: string;
-  /** Only this algorithm. */
-  readonly algorithm?: AlgorithmName;
+  /** Only this algorithm (`vpdq` for video entries). */
+  readonly algorithm?: EntryAlgorithm;
 }

@@ -1,17 +1,19 @@
 /**
  * What the list-reader fuzz tests (formats.fuzz.test.ts, stream.fuzz.test.ts) share: valid list
  * files to start from (formatList's output for random entries, delta files with an `op` column,
- * text with comments and bare hex), their mutations, random bytes, and the checks of what a
+ * text with comments, bare hex and vPDQ signal lines), their mutations, random bytes, and the checks of what a
  * reader may give back: normalised entries, or an `ERR_LIST_FORMAT` error naming `source:line`.
  */
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { ALGORITHM_NAMES, getAlgorithm } from '../algorithms/registry.js';
+import { formatVpdqJson, parseVpdqJson } from '../algorithms/vpdq.js';
 import { HashwardenError } from '../errors.js';
 import { LIST_FORMATS, type ListFormat } from '../lists/formats.js';
 import { formatList } from '../lists/write.js';
 import { MAX_FIELD_LENGTH, normalizeEntry, type ListEntry } from '../lists/entry.js';
 import { listEntries } from './list-entries.js';
+import { vpdqFrameArrays } from './vpdq-entries.js';
 import { mutated, type Mutation } from './mutate.js';
 import { expectRowError } from './row-errors.js';
 
@@ -64,10 +66,19 @@ function deltaFile(): fc.Arbitrary<{ format: ListFormat; text: string }> {
     });
 }
 
-/** Text lines: `<algorithm> <hex>`, bare hex (read with the algorithm option), comments, blanks. */
+/**
+ * Text lines: `<algorithm> <hex>`, bare hex (read with the algorithm option), `vpdq <signal>` (in
+ * pytx's spacing or none, the type in any case), comments, blanks.
+ */
 function textFile(): fc.Arbitrary<{ format: ListFormat; text: string }> {
   const line = fc.oneof(
     hashText().map(({ algorithm, hash }) => `${algorithm} ${hash}`),
+    fc
+      .tuple(vpdqFrameArrays(3), fc.boolean(), fc.constantFrom('vpdq', 'VPDQ', "'collab' vpdq"))
+      .map(([frames, compact, type]) => {
+        const signal = formatVpdqJson(frames);
+        return `${type} ${compact ? signal.replaceAll(', ', ',') : signal}`;
+      }),
     hashText().map(({ hash }) => hash),
     fc.constantFrom('# a comment', '', '   ', 'photo_md5 0cc175b9c0f1b6a831c399e269772661'),
   );
@@ -153,6 +164,12 @@ export function expectNormalEntry(entry: ListEntry): void {
   normalField(entry.list);
   normalField(entry.id);
   if (entry.label !== undefined) normalField(entry.label);
+  if (entry.algorithm === 'vpdq') {
+    // The signal text as formatVpdqJson writes it: read and written again, it is itself.
+    expect(formatVpdqJson(parseVpdqJson(entry.hash))).toBe(entry.hash);
+    expect(normalizeEntry(entry)).toEqual(entry);
+    return;
+  }
   const algorithm = getAlgorithm(entry.algorithm);
   expect(entry.algorithm).toBe(algorithm.name);
   expect(entry.hash).toMatch(new RegExp(`^[0-9a-f]{${algorithm.bits / 4}}$`));
