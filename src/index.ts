@@ -85,6 +85,7 @@ export type {
   SnapshotAlgorithm,
   SnapshotSource,
   SnapshotSummary,
+  SnapshotVideos,
 } from './snapshot/format.js';
 
 export { normalizeEntry } from './lists/entry.js';

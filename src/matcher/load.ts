@@ -167,6 +167,6 @@ export async function loadSnapshot(path: string, options: ResolvedMatcherOptions
       ? snapshot.tables
       : new Map([...snapshot.tables].map(([name, table]) => [name, reindexTable(table, search)]));
   const lists = new Map(snapshot.lists.map((l) => [l.name, Object.freeze({ ...l })]));
-  const videos = packedVideos(snapshot.videos, options, 'ERR_SNAPSHOT_FORMAT', `Snapshot ${path}`);
+  const videos = packedVideos(snapshot.packedVideos, options, 'ERR_SNAPSHOT_FORMAT', `Snapshot ${path}`);
   return nonEmpty(makeState(tables, lists, before, snapshot.sequence, videos), options, `Snapshot ${path}`);
 }

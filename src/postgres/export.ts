@@ -33,7 +33,9 @@ export async function exportSnapshot(
   const written = { mode: o.mode, sequence: o.sequence, sign: o.sign };
   checkSource(path, { lists: [], ...written });
   const read = (await readPacked(ctx, o.lists, undefined, true)) as NonNullable<Awaited<ReturnType<typeof readPacked>>>;
-  const held = [...read.packed.values()].some((p) => p.columns.listIndex.length > 0);
+  const held =
+    [...read.packed.values()].some((p) => p.columns.listIndex.length > 0) ||
+    (read.videos?.columns.listIndex.length ?? 0) > 0;
   if (!held && !allowEmpty) {
     const what =
       read.lists.length === 0
@@ -46,5 +48,5 @@ export async function exportSnapshot(
   }
   const tables = buildPackedTables(read.packed, search, { defer: true });
   const lists = snapshotLists(read.lists, (list) => read.quarantined.get(list) ?? []);
-  return writePackedSnapshot(path, { lists, source: ctx.label, ...written }, tables);
+  return writePackedSnapshot(path, { lists, source: ctx.label, ...written }, tables, read.videos);
 }

@@ -16,7 +16,7 @@
 import { hammingDistance, parseHex } from '../algorithms/hex.js';
 import { HashwardenError } from '../errors.js';
 import { normalizeVpdqEntry, type VpdqEntryInput, type VpdqListEntry } from '../lists/vpdq-entry.js';
-import { type EntryColumns, packedEntryTable, type StringColumn } from './entry-table.js';
+import { type EntryColumns, packEntries, packedEntryTable, type StringColumn } from './entry-table.js';
 import { LinearIndex } from './linear.js';
 import type { MihIndex } from './mih.js';
 import { perceptualIndex, type ResolvedSearch, resolveSearch } from './tables.js';
@@ -24,11 +24,12 @@ import type { SearchTierOptions } from './tier.js';
 import { integerInRange, invalid, optionsObject } from '../validate.js';
 import {
   MAX_VPDQ_ENTRY_FRAMES,
+  packVpdq,
   VPDQ_ALGORITHM,
   VPDQ_PACKED_FRAME_BYTES,
   type VpdqFeature,
 } from '../algorithms/vpdq.js';
-import type { EntryMetadata } from '../lists/entry.js';
+import type { EntryMetadata, ListEntry } from '../lists/entry.js';
 
 /** Frames below this PDQ quality are dropped on both sides: pytx's `VPDQ_QUALITY_THRESHOLD` (50). */
 export const VPDQ_QUALITY_THRESHOLD = 50;
@@ -489,4 +490,22 @@ class Builder {
   parts(): [videos: Video[], hashes: Uint8Array[], holders: Int32Array[], search: ResolvedSearch | undefined] {
     return [this.#videos, this.#hashes, this.#holders.map((h) => Int32Array.from(h)), this.#search];
   }
+}
+
+/**
+ * Normalised vPDQ entries packed as a snapshot holds them ({@link PackedVpdq}), their columns
+ * numbering `lists`' names; each entry read again from its signal text (`normalizeVpdqEntry`, and
+ * its errors), its frames in `packVpdq`'s form.
+ */
+export function packVpdqEntries(entries: readonly ListEntry[], lists: readonly string[]): PackedVpdq {
+  const chunks = entries.map((e, i) => packVpdq(normalizeVpdqEntry(e, i).frames));
+  const offsets = new Uint32Array(chunks.length + 1);
+  chunks.forEach((chunk, i) => {
+    offsets[i + 1] = (offsets[i] as number) + chunk.length;
+  });
+  const bytes = new Uint8Array(offsets[chunks.length] as number);
+  chunks.forEach((chunk, i) => {
+    bytes.set(chunk, offsets[i] as number);
+  });
+  return { columns: packEntries(entries, lists), frames: { offsets, bytes } };
 }

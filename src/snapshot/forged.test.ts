@@ -19,7 +19,8 @@ import {
   writeForged,
   type ForgedSection,
 } from '../testing/forged-snapshot.js';
-import { KIND, NO_ALGORITHM } from './format.js';
+import { VPDQ_PACKED_FRAME_BYTES } from '../algorithms/vpdq.js';
+import { KIND, NO_ALGORITHM, VPDQ_TABLE } from './format.js';
 import { load, readSnapshot } from './read.js';
 import { writeSnapshot } from './write.js';
 
@@ -181,5 +182,93 @@ describe("META's quarantined entries", () => {
     await expect(
       writeSnapshot(path, { lists: [{ name: 'l', version: 2, quarantined: 'x' as never }], entries }),
     ).rejects.toBeInstanceOf(TypeError);
+  });
+});
+
+describe('forged vPDQ tables', () => {
+  /** META of no algorithm and `videos` as given. */
+  const videoMeta = (videos: unknown): unknown => ({ ...(forgedMeta() as object), videos });
+
+  /** A vPDQ table of `count` entries and `frames` frames: every section at its right size, but `changes` by kind. */
+  function videoSections(
+    count: number,
+    frames: number,
+    changes: Readonly<Record<number, number>> = {},
+  ): ForgedSection[] {
+    const sizes: [number, number][] = [
+      [KIND.ENTRY_LIST, 0],
+      [KIND.ENTRY_ID_OFFSETS, (count + 1) * 4],
+      [KIND.ENTRY_ID_BYTES, count],
+      [KIND.ENTRY_LABEL_OFFSETS, 0],
+      [KIND.ENTRY_LABEL_BYTES, 0],
+      [KIND.ENTRY_METADATA_OFFSETS, 0],
+      [KIND.ENTRY_METADATA_BYTES, 0],
+      [KIND.VPDQ_FRAME_OFFSETS, (count + 1) * 4],
+      [KIND.VPDQ_FRAME_BYTES, frames * VPDQ_PACKED_FRAME_BYTES],
+    ];
+    return sizes.map(([kind, length]) => ({ kind, algorithm: VPDQ_TABLE, length: changes[kind] ?? length }));
+  }
+
+  it('refuses frame sections of another size than META counts, before reading any section', async () => {
+    for (const [kind, length] of [
+      [KIND.VPDQ_FRAME_BYTES, 3 * 2 ** 30],
+      [KIND.VPDQ_FRAME_BYTES, 10 * VPDQ_PACKED_FRAME_BYTES + 1],
+      [KIND.VPDQ_FRAME_OFFSETS, 0],
+      [KIND.VPDQ_FRAME_OFFSETS, 2 ** 32],
+    ] as const) {
+      const forged = await refusal(videoMeta({ count: 2, frames: 10 }), videoSections(2, 10, { [kind]: length }));
+      expect(forged, `kind ${kind}, ${length} bytes`).toEqual({ code: 'ERR_SNAPSHOT_FORMAT', reads: [] });
+    }
+  });
+
+  it('refuses counts no writer gives: frames beyond 36,000 an entry, entries beyond 2^26, not integers', async () => {
+    for (const videos of [
+      { count: 1, frames: 36_001 },
+      { count: 2 ** 26 + 1, frames: 0 },
+      { count: 1.5, frames: 1 },
+      { count: 1 },
+      { count: -1, frames: 0 },
+      null,
+      'many',
+    ]) {
+      const forged = await refusal(videoMeta(videos), videoSections(1, 1));
+      expect(forged, JSON.stringify(videos)).toEqual({ code: 'ERR_SNAPSHOT_FORMAT', reads: [] });
+    }
+  });
+
+  it('refuses 2^26 declared videos in sections sized for one, before allocating for them', async () => {
+    const forged = await refusal(videoMeta({ count: 2 ** 26, frames: 1 }), videoSections(1, 1));
+    expect(forged).toEqual({ code: 'ERR_SNAPSHOT_FORMAT', reads: [] });
+  });
+
+  it('refuses vPDQ sections META does not count, and a vPDQ table missing a section', async () => {
+    expect(await refusal(forgedMeta(), videoSections(1, 1))).toEqual({ code: 'ERR_SNAPSHOT_FORMAT', reads: [] });
+    const missing = videoSections(1, 1).filter((s) => s.kind !== KIND.VPDQ_FRAME_OFFSETS);
+    expect(await refusal(videoMeta({ count: 1, frames: 1 }), missing)).toEqual({
+      code: 'ERR_SNAPSHOT_FORMAT',
+      reads: [],
+    });
+    const unknown = [...videoSections(1, 1), { kind: KIND.EXACT, algorithm: VPDQ_TABLE, length: 16 }];
+    expect(await refusal(videoMeta({ count: 1, frames: 1 }), unknown)).toEqual({
+      code: 'ERR_SNAPSHOT_FORMAT',
+      reads: [],
+    });
+  });
+
+  it('refuses frame offsets that split a frame or do not end at the frames, once read', async () => {
+    const offsets = (...values: number[]): Uint8Array => new Uint8Array(Uint32Array.from(values).buffer);
+    const ids = new TextEncoder().encode('ab');
+    for (const bad of [offsets(0, 40, 82), offsets(0, 41, 41), offsets(0, 82, 41), offsets(4, 41, 82)]) {
+      const sections = videoSections(2, 2).map((s): ForgedSection => {
+        if (s.kind === KIND.VPDQ_FRAME_OFFSETS) return { ...s, data: bad };
+        if (s.kind === KIND.VPDQ_FRAME_BYTES) return { ...s, data: new Uint8Array(82) };
+        if (s.kind === KIND.ENTRY_ID_OFFSETS) return { ...s, data: offsets(0, 1, 2) };
+        if (s.kind === KIND.ENTRY_ID_BYTES) return { ...s, data: ids };
+        return { ...s, data: new Uint8Array(0) };
+      });
+      const bytes = forgeSnapshot(videoMeta({ count: 2, frames: 2 }), sections);
+      // Every section is held: a full file, whose only fault is the offsets.
+      expect(await codeOf(load(forgedSource(bytes), 'offsets.snap'))).toBe('ERR_SNAPSHOT_FORMAT');
+    }
   });
 });

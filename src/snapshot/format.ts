@@ -39,6 +39,12 @@ export const ROW_BYTES = 32;
 export const ALIGN = 64;
 /** The algorithm number of a section of no algorithm (META). @internal */
 export const NO_ALGORITHM = 0xffff;
+/**
+ * The algorithm number of the vPDQ table's sections: not a place in META's `algorithms` (vPDQ is
+ * no registry algorithm: its entries are sets of frames), so a release that predates it refuses
+ * the file (a section of an unknown table) rather than reading it without its videos. @internal
+ */
+export const VPDQ_TABLE = 0xfffe;
 /** More sections than any real snapshot has (a few per algorithm): a larger count is corruption. @internal */
 export const MAX_SECTIONS = 4096;
 /** Largest META section: it holds list names and versions, never entries. @internal */
@@ -59,7 +65,19 @@ export const KIND = {
   ENTRY_LABEL_BYTES: 11,
   ENTRY_METADATA_OFFSETS: 12,
   ENTRY_METADATA_BYTES: 13,
+  /** The vPDQ table only: `count + 1` u32 starts of each entry's frames in VPDQ_FRAME_BYTES. */
+  VPDQ_FRAME_OFFSETS: 14,
+  /** The vPDQ table only: every entry's frames back to back, 41 bytes a frame (`packVpdq`). */
+  VPDQ_FRAME_BYTES: 15,
 } as const;
+
+/** The vPDQ entries of a snapshot, as META counts them. */
+export interface SnapshotVideos {
+  /** Entries (listed videos). */
+  readonly count: number;
+  /** Frames of all entries together, as stored (every quality). */
+  readonly frames: number;
+}
 
 /** The list-level metadata a snapshot carries: each list's version and policy. */
 export interface SnapshotList {
@@ -102,12 +120,16 @@ export interface Meta {
   readonly source?: string;
   readonly lists: readonly SnapshotList[];
   readonly algorithms: readonly SnapshotAlgorithm[];
+  /** Absent when the snapshot holds no vPDQ entry (and in every snapshot written before them). */
+  readonly videos?: SnapshotVideos;
 }
 
 /** What `readSnapshot` tells of a snapshot: the lists it holds and how each algorithm is searched. */
 export interface Snapshot {
   readonly lists: readonly SnapshotList[];
   readonly algorithms: readonly SnapshotAlgorithm[];
+  /** The vPDQ entries held (one listed video each), when any: their count and frames. */
+  readonly videos?: SnapshotVideos;
   readonly created: string;
   /**
    * The snapshot's place in the order of its publisher's snapshots (`SnapshotSource.sequence`): a
@@ -137,13 +159,13 @@ export interface ReadSnapshotOptions {
 export interface LoadedSnapshot extends Snapshot {
   readonly tables: ReadonlyMap<AlgorithmName, MatcherTable>;
   /** The vPDQ entries, packed (their frames' bytes checked only for their layout); absent when none. */
-  readonly videos?: PackedVpdq;
+  readonly packedVideos?: PackedVpdq;
 }
 
 /** What `writeSnapshot` writes: the lists (name, version), their entries, and search options. */
 export interface SnapshotSource {
   readonly lists: readonly SnapshotList[];
-  /** Normalised entries (`normalizeEntry`), each in one of `lists`. */
+  /** Normalised entries (`normalizeEntry`; vPDQ ones too), each in one of `lists`. */
   readonly entries: readonly ListEntry[];
   /** Where the entries came from (e.g. the store's path), kept in META. */
   readonly source?: string;
@@ -171,8 +193,11 @@ export interface SnapshotSource {
 /** What `writeSnapshot` wrote. */
 export interface SnapshotSummary {
   readonly bytes: number;
+  /** Entries written: every algorithm's and the vPDQ entries. */
   readonly entries: number;
   readonly algorithms: readonly SnapshotAlgorithm[];
+  /** The vPDQ entries written, when any. */
+  readonly videos?: SnapshotVideos;
   /** The sequence written into META. */
   readonly sequence: number;
   /** The id of the signing key, when signed. */

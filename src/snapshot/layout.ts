@@ -3,8 +3,9 @@
  * count: the one rule the writer keeps and the reader checks, every row against it, before it
  * allocates anything (so a forged table cannot make it allocate more than the file holds).
  */
+import { MAX_VPDQ_ENTRY_FRAMES, VPDQ_PACKED_FRAME_BYTES } from '../algorithms/vpdq.js';
 import { MAX_FIELD_BYTES, MAX_METADATA_BYTES } from '../lists/entry.js';
-import { KIND, type SnapshotAlgorithm } from './format.js';
+import { KIND, type SnapshotAlgorithm, type SnapshotVideos } from './format.js';
 
 /**
  * Largest section: the most one WebAssembly memory (an arena, where a section is read and
@@ -50,6 +51,14 @@ export function sectionBounds(kind: number, part: number, table: SnapshotAlgorit
     }
     case KIND.MIH_IDS:
       return part < widths.length ? exactly(n * 4) : undefined;
+    default:
+      return entryBounds(kind, n);
+  }
+}
+
+/** The sizes of the entry columns every table has, for `n` entries; undefined for another kind. */
+function entryBounds(kind: number, n: number): Bounds | undefined {
+  switch (kind) {
     case KIND.ENTRY_LIST:
       return emptyOr(n * 2);
     case KIND.ENTRY_ID_OFFSETS:
@@ -67,6 +76,39 @@ export function sectionBounds(kind: number, part: number, table: SnapshotAlgorit
   }
 }
 
+/**
+ * The sizes a section of the vPDQ table (`VPDQ_TABLE`) may have: the entry columns, and the
+ * frames, exactly META's frame count of packed frames, each entry at most `MAX_VPDQ_ENTRY_FRAMES`.
+ */
+export function videoSectionBounds(kind: number, part: number, videos: SnapshotVideos): Bounds | undefined {
+  if (part !== 0) return undefined;
+  switch (kind) {
+    case KIND.VPDQ_FRAME_OFFSETS:
+      return exactly((videos.count + 1) * 4);
+    case KIND.VPDQ_FRAME_BYTES:
+      return videos.frames > videos.count * MAX_VPDQ_ENTRY_FRAMES
+        ? undefined
+        : exactly(videos.frames * VPDQ_PACKED_FRAME_BYTES);
+    default:
+      return entryBounds(kind, videos.count);
+  }
+}
+
+/** The sections of the vPDQ table, as [kind, part]: every one, none optional. */
+export function requiredVideoSections(): [kind: number, part: number][] {
+  return [...ENTRY_KINDS, KIND.VPDQ_FRAME_OFFSETS, KIND.VPDQ_FRAME_BYTES].map((kind) => [kind, 0]);
+}
+
+const ENTRY_KINDS = [
+  KIND.ENTRY_LIST,
+  KIND.ENTRY_ID_OFFSETS,
+  KIND.ENTRY_ID_BYTES,
+  KIND.ENTRY_LABEL_OFFSETS,
+  KIND.ENTRY_LABEL_BYTES,
+  KIND.ENTRY_METADATA_OFFSETS,
+  KIND.ENTRY_METADATA_BYTES,
+];
+
 /** True when a section of `length` bytes fits `bounds` (and {@link MAX_SECTION_BYTES}). */
 export function fits(length: number, bounds: Bounds): boolean {
   if (length > MAX_SECTION_BYTES) return false;
@@ -81,15 +123,7 @@ export function describeBounds(bounds: Bounds): string {
 
 /** The sections a table must have, as [kind, part]: every one, none optional (empty ones are stored empty). */
 export function requiredSections(table: SnapshotAlgorithm): [kind: number, part: number][] {
-  const entries: [number, number][] = [
-    KIND.ENTRY_LIST,
-    KIND.ENTRY_ID_OFFSETS,
-    KIND.ENTRY_ID_BYTES,
-    KIND.ENTRY_LABEL_OFFSETS,
-    KIND.ENTRY_LABEL_BYTES,
-    KIND.ENTRY_METADATA_OFFSETS,
-    KIND.ENTRY_METADATA_BYTES,
-  ].map((kind) => [kind, 0]);
+  const entries: [number, number][] = ENTRY_KINDS.map((kind) => [kind, 0]);
   if (table.search.tier === 'exact') return [[KIND.EXACT, 0], ...entries];
   const mih = table.search.tier === 'mih' ? table.search.substringBits : [];
   return [

@@ -10,7 +10,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { checkThresholds, getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import type { HashAlgorithm } from '../algorithms/types.js';
 import { HashwardenError } from '../errors.js';
-import { packedEntryTable, type StringColumn } from '../search/entry-table.js';
+import { type EntryColumns, packedEntryTable, type StringColumn } from '../search/entry-table.js';
 import { ExactIndex } from '../search/exact-index.js';
 import { LinearIndex } from '../search/linear.js';
 import { mihFromCheckedTables } from '../search/mih.js';
@@ -18,7 +18,17 @@ import { MAX_SUBSTRING_BITS, MIN_SUBSTRING_BITS } from '../search/tier.js';
 import type { MatcherTable } from '../search/tables.js';
 import { invalid } from '../validate.js';
 import { allocateArena, ascending, checksum, registerMemory } from './checksum.js';
-import { describeBounds, fits, MAX_SNAPSHOT_ENTRIES, requiredSections, sectionBounds } from './layout.js';
+import {
+  describeBounds,
+  fits,
+  MAX_SNAPSHOT_ENTRIES,
+  requiredSections,
+  requiredVideoSections,
+  sectionBounds,
+  videoSectionBounds,
+} from './layout.js';
+import { MAX_VPDQ_ENTRY_FRAMES, VPDQ_ALGORITHM, VPDQ_PACKED_FRAME_BYTES } from '../algorithms/vpdq.js';
+import type { PackedVpdq } from '../search/vpdq.js';
 import {
   DIGEST_BYTES,
   DIGESTS_AT,
@@ -45,12 +55,14 @@ import {
   SNAPSHOT_MAGIC,
   SNAPSHOT_VERSION,
   SNAPSHOT_VERSION_UNSIGNED,
+  VPDQ_TABLE,
   type LoadedSnapshot,
   type Meta,
   type SnapshotAlgorithm,
   type ReadSnapshotOptions,
   type SnapshotList,
   type SnapshotQuarantine,
+  type SnapshotVideos,
 } from './format.js';
 
 type SnapshotCode =
@@ -187,16 +199,30 @@ interface Row {
   check?: () => void;
 }
 
+/** The arrays a table's entry columns are read into, filled in as rows are matched to them. */
+interface ColumnDestinations {
+  /** The table as messages name it. */
+  readonly name: string;
+  readonly count: number;
+  listIndex?: Uint16Array;
+  readonly strings: Map<number, Uint32Array | Uint8Array>;
+}
+
 /** Per algorithm, the arrays its sections are read into, filled in as rows are matched to them. */
-interface Destinations {
+interface Destinations extends ColumnDestinations {
   readonly algorithm: HashAlgorithm<AlgorithmName>;
   readonly meta: SnapshotAlgorithm;
   readonly linear?: LinearIndex;
   exact?: Uint8Array;
   readonly mihOffsets: (Uint32Array | undefined)[];
   readonly mihIds: (Uint32Array | undefined)[];
-  listIndex?: Uint16Array;
-  readonly strings: Map<number, Uint32Array | Uint8Array>;
+}
+
+/** The arrays the vPDQ table's sections are read into. */
+interface VideoDestinations extends ColumnDestinations {
+  readonly meta: SnapshotVideos;
+  frameOffsets?: Uint32Array;
+  frameBytes?: Uint8Array;
 }
 
 /** What the header says. `dataEnd`: where the sections end, and the signature block (if any) starts. */
@@ -404,11 +430,33 @@ async function readMeta(
       (l as { thresholds?: Partial<Record<AlgorithmName, number>> }).thresholds = thresholds;
   }
   if (meta.lists.length > 0x10000) fail('ERR_SNAPSHOT_FORMAT', path, `${meta.lists.length} lists`);
+  if (meta.videos !== undefined) checkVideosMeta(meta.videos, path);
   if (version === SNAPSHOT_VERSION_UNSIGNED) return { ...meta, sequence: 0 };
   const sequence = meta.sequence;
   if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 0)
     fail('ERR_SNAPSHOT_FORMAT', path, `META's sequence is not an integer from 0 to 2^53 - 1: ${String(sequence)}`);
   return { ...meta, sequence };
+}
+
+/**
+ * META's `videos`, checked: integer counts, at most {@link MAX_SNAPSHOT_ENTRIES} entries of at most
+ * `MAX_VPDQ_ENTRY_FRAMES` frames each. The sizes they give bound the sections (`checkLayout`).
+ */
+function checkVideosMeta(value: unknown, path: string): void {
+  const v = value as Partial<SnapshotVideos> | null;
+  const count = v?.count;
+  const frames = v?.frames;
+  if (
+    v === null ||
+    typeof v !== 'object' ||
+    !Number.isInteger(count) ||
+    (count as number) < 0 ||
+    (count as number) > MAX_SNAPSHOT_ENTRIES ||
+    !Number.isInteger(frames) ||
+    (frames as number) < 0 ||
+    (frames as number) > (count as number) * MAX_VPDQ_ENTRY_FRAMES
+  )
+    fail('ERR_SNAPSHOT_FORMAT', path, `META's videos are not counts of entries and frames: ${JSON.stringify(value)}`);
 }
 
 /** One algorithm of META, checked: its hash type and what its sections must be. Nothing allocated yet. */
@@ -483,9 +531,25 @@ function planAlgorithm(
  * of a kind its algorithm's table has, of a size its count allows (`sectionBounds`), and every
  * section a table needs present. What is then allocated is at most what the file holds.
  */
-function checkLayout(rows: readonly Row[], present: ReadonlySet<string>, plans: readonly Plan[], path: string): void {
+function checkLayout(
+  rows: readonly Row[],
+  present: ReadonlySet<string>,
+  plans: readonly Plan[],
+  videos: SnapshotVideos | undefined,
+  path: string,
+): void {
   for (const row of rows) {
     if (row.kind === KIND.META) continue;
+    if (row.algorithm === VPDQ_TABLE) {
+      if (videos === undefined)
+        fail('ERR_SNAPSHOT_FORMAT', path, `section kind ${row.kind} of the vPDQ table, which META does not count`);
+      const where = `${VPDQ_ALGORITHM}, section kind ${row.kind} part ${row.part}`;
+      const bounds = videoSectionBounds(row.kind, row.part, videos);
+      if (bounds === undefined) fail('ERR_SNAPSHOT_FORMAT', path, `${where}: not expected for the vPDQ table`);
+      if (!fits(row.length, bounds))
+        fail('ERR_SNAPSHOT_FORMAT', path, `${where} has ${row.length} bytes, expected ${describeBounds(bounds)}`);
+      continue;
+    }
     const plan = plans[row.algorithm];
     if (plan === undefined)
       fail('ERR_SNAPSHOT_FORMAT', path, `section kind ${row.kind} names algorithm ${row.algorithm} of ${plans.length}`);
@@ -503,6 +567,10 @@ function checkLayout(rows: readonly Row[], present: ReadonlySet<string>, plans: 
       if (!present.has(sectionKey(kind, number, part)))
         fail('ERR_SNAPSHOT_FORMAT', path, `${plan.algorithm.name}: missing section kind ${kind} part ${part}`);
   });
+  if (videos !== undefined)
+    for (const [kind, part] of requiredVideoSections())
+      if (!present.has(sectionKey(kind, VPDQ_TABLE, part)))
+        fail('ERR_SNAPSHOT_FORMAT', path, `${VPDQ_ALGORITHM}: missing section kind ${kind} part ${part}`);
 }
 
 /** The arrays a checked algorithm's sections are read into: the scan kernel's planes now, the rest as rows are matched. */
@@ -516,6 +584,8 @@ function allocate({ algorithm, meta }: Plan): Destinations {
   }
   const parts = meta.search.tier === 'mih' ? meta.search.substringBits.length : 0;
   return {
+    name: algorithm.name,
+    count: meta.count,
     algorithm,
     meta,
     ...(linear === undefined ? {} : { linear }),
@@ -570,15 +640,7 @@ function planArenas(rows: readonly Row[], destinations: readonly Destinations[])
  */
 function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
   const n = d.meta.count;
-  /** Its bytes in the arena; an empty section reads nothing. */
-  const placed = (): Uint8Array => {
-    if (row.length === 0) return NOTHING;
-    const arena = row.arena as { buffer: ArrayBuffer; at: number };
-    return new Uint8Array(arena.buffer, arena.at, row.length);
-  };
-  // An empty column section stands for zeros: every entry in list 0, every string empty.
-  const u32 = (bytes: Uint8Array, length: number): Uint32Array =>
-    bytes.length === 0 ? new Uint32Array(length) : new Uint32Array(bytes.buffer, bytes.byteOffset, length);
+  const placed = placedBytes(row);
   const linear = d.linear as LinearIndex;
   switch (row.kind) {
     case KIND.PLANE_A:
@@ -613,9 +675,33 @@ function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
       d.mihIds[row.part] = u32(bytes, n);
       return bytes;
     }
+    default:
+      return columnDestinationOf(row, d, placed);
+  }
+}
+
+/** A function giving the bytes of `row` in its arena; an empty section reads nothing. */
+function placedBytes(row: Row): () => Uint8Array {
+  return () => {
+    if (row.length === 0) return NOTHING;
+    const arena = row.arena as { buffer: ArrayBuffer; at: number };
+    return new Uint8Array(arena.buffer, arena.at, row.length);
+  };
+}
+
+/** `bytes` as `length` u32; an empty column section stands for zeros (every string empty). */
+function u32(bytes: Uint8Array, length: number): Uint32Array {
+  return bytes.length === 0 ? new Uint32Array(length) : new Uint32Array(bytes.buffer, bytes.byteOffset, length);
+}
+
+/** Where an entry column section of any table is read (its kind checked by `checkLayout`). */
+function columnDestinationOf(row: Row, c: ColumnDestinations, placed: () => Uint8Array): Uint8Array {
+  const n = c.count;
+  switch (row.kind) {
     case KIND.ENTRY_LIST: {
+      // Empty: every entry in list 0.
       const bytes = placed();
-      d.listIndex = bytes.length === 0 ? new Uint16Array(n) : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
+      c.listIndex = bytes.length === 0 ? new Uint16Array(n) : new Uint16Array(bytes.buffer, bytes.byteOffset, n);
       return bytes;
     }
     case KIND.ENTRY_ID_OFFSETS:
@@ -623,16 +709,46 @@ function destinationOf(row: Row, d: Destinations, path: string): Uint8Array {
     case KIND.ENTRY_METADATA_OFFSETS: {
       // Empty: the column is empty for every entry; zeroed offsets say so (and cost no reading).
       const bytes = placed();
-      d.strings.set(row.kind, u32(bytes, n + 1));
+      c.strings.set(row.kind, u32(bytes, n + 1));
       return bytes;
     }
     default: {
       // String bytes: `checkLayout` let no other kind through.
       const bytes = placed();
-      d.strings.set(row.kind, bytes);
+      c.strings.set(row.kind, bytes);
       return bytes;
     }
   }
+}
+
+/**
+ * Where a section of the vPDQ table is read. The frame offsets are checked once read, before
+ * anything uses them: from 0, each entry whole packed frames and at most `MAX_VPDQ_ENTRY_FRAMES`,
+ * ending at the frame bytes' length (META's frame count, which sized that section). The frames'
+ * own bytes are checked as each entry is unpacked when the matcher builds its index.
+ */
+function videoDestinationOf(row: Row, v: VideoDestinations, path: string): Uint8Array {
+  const placed = placedBytes(row);
+  if (row.kind === KIND.VPDQ_FRAME_BYTES) {
+    v.frameBytes = placed();
+    return v.frameBytes;
+  }
+  if (row.kind !== KIND.VPDQ_FRAME_OFFSETS) return columnDestinationOf(row, v, placed);
+  const bytes = placed();
+  const offsets = u32(bytes, v.count + 1);
+  v.frameOffsets = offsets;
+  const end = v.meta.frames * VPDQ_PACKED_FRAME_BYTES;
+  const most = MAX_VPDQ_ENTRY_FRAMES * VPDQ_PACKED_FRAME_BYTES;
+  row.check = () => {
+    if (offsets[0] !== 0 || offsets[v.count] !== end)
+      fail('ERR_SNAPSHOT_FORMAT', path, `vPDQ frame offsets do not run from 0 to ${end}`);
+    for (let i = 0; i < v.count; i++) {
+      const length = (offsets[i + 1] as number) - (offsets[i] as number);
+      if (length < 0 || length > most || length % VPDQ_PACKED_FRAME_BYTES !== 0)
+        fail('ERR_SNAPSHOT_FORMAT', path, `vPDQ entry ${i}: frames of ${length} bytes`);
+    }
+  };
+  return bytes;
 }
 
 /** Reads in flight at once: enough to keep the thread pool's four threads copying. */
@@ -700,30 +816,35 @@ async function readSections(
   }
 }
 
-function stringColumn(d: Destinations, offsetsKind: number, bytesKind: number, path: string): StringColumn {
+function stringColumn(d: ColumnDestinations, offsetsKind: number, bytesKind: number, path: string): StringColumn {
   const offsets = d.strings.get(offsetsKind) as Uint32Array | undefined;
   const bytes = d.strings.get(bytesKind) as Uint8Array | undefined;
   if (offsets === undefined || bytes === undefined)
-    fail('ERR_SNAPSHOT_FORMAT', path, `${d.algorithm.name}: missing string sections ${offsetsKind}/${bytesKind}`);
+    fail('ERR_SNAPSHOT_FORMAT', path, `${d.name}: missing string sections ${offsetsKind}/${bytesKind}`);
   // One read, not a pass: the last offset must be the end of the bytes (0 for an empty column).
-  if (offsets[d.meta.count] !== bytes.length)
+  if (offsets[d.count] !== bytes.length)
     fail(
       'ERR_SNAPSHOT_FORMAT',
       path,
-      `${d.algorithm.name}: string offsets (section kind ${offsetsKind}) end at ${offsets[d.meta.count]}, not at the ${bytes.length} bytes of kind ${bytesKind}`,
+      `${d.name}: string offsets (section kind ${offsetsKind}) end at ${offsets[d.count]}, not at the ${bytes.length} bytes of kind ${bytesKind}`,
     );
   return { offsets, bytes };
 }
 
-function tableOf(d: Destinations, listNames: readonly string[], path: string): MatcherTable {
-  const { algorithm, meta } = d;
-  const entries = packedEntryTable({
+/** A table's entry columns, read (the list names are META's). */
+function columnsOf(d: ColumnDestinations, listNames: readonly string[], path: string): EntryColumns {
+  return {
     lists: listNames,
     listIndex: d.listIndex as Uint16Array,
     ids: stringColumn(d, KIND.ENTRY_ID_OFFSETS, KIND.ENTRY_ID_BYTES, path),
     labels: stringColumn(d, KIND.ENTRY_LABEL_OFFSETS, KIND.ENTRY_LABEL_BYTES, path),
     metadata: stringColumn(d, KIND.ENTRY_METADATA_OFFSETS, KIND.ENTRY_METADATA_BYTES, path),
-  });
+  };
+}
+
+function tableOf(d: Destinations, listNames: readonly string[], path: string): MatcherTable {
+  const { algorithm, meta } = d;
+  const entries = packedEntryTable(columnsOf(d, listNames, path));
   if (d.exact !== undefined) {
     let index: ExactIndex;
     try {
@@ -760,20 +881,39 @@ export async function load(
   const seen = new Set<AlgorithmName>();
   const required = { bytes: 0 };
   const plans = meta.algorithms.map((entry, number) => planAlgorithm(entry, number, path, seen, source.size, required));
-  checkLayout(rows, present, plans, path);
+  const videosMeta = meta.videos;
+  checkLayout(rows, present, plans, videosMeta, path);
   // Only now, every size known good, is anything allocated for the sections.
   const destinations = plans.map(allocate);
+  const videos: VideoDestinations | undefined =
+    videosMeta === undefined
+      ? undefined
+      : { name: VPDQ_ALGORITHM, count: videosMeta.count, meta: videosMeta, strings: new Map() };
   planArenas(rows, destinations);
-  for (const row of rows)
-    if (row.kind !== KIND.META) row.into = destinationOf(row, destinations[row.algorithm] as Destinations, path);
+  for (const row of rows) {
+    if (row.kind === KIND.META) continue;
+    row.into =
+      row.algorithm === VPDQ_TABLE
+        ? videoDestinationOf(row, videos as VideoDestinations, path)
+        : destinationOf(row, destinations[row.algorithm] as Destinations, path);
+  }
   await readSections(source, path, rows, HEADER_BYTES + count * ROW_BYTES, header.dataEnd, digests);
   const listNames = meta.lists.map((l) => l.name);
   const tables = new Map<AlgorithmName, MatcherTable>();
   for (const d of destinations) tables.set(d.algorithm.name, tableOf(d, listNames, path));
+  const packedVideos: PackedVpdq | undefined =
+    videos === undefined || videos.count === 0
+      ? undefined
+      : {
+          columns: columnsOf(videos, listNames, path),
+          frames: { offsets: videos.frameOffsets as Uint32Array, bytes: videos.frameBytes as Uint8Array },
+        };
   return {
     tables,
+    ...(packedVideos === undefined ? {} : { packedVideos }),
     lists: meta.lists,
     algorithms: destinations.map((d) => d.meta),
+    ...(videosMeta === undefined ? {} : { videos: { count: videosMeta.count, frames: videosMeta.frames } }),
     created: String(meta.created),
     sequence: meta.sequence,
     ...(typeof meta.source === 'string' ? { source: meta.source } : {}),

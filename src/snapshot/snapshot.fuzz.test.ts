@@ -1,7 +1,7 @@
 /**
  * Fuzz tests of snapshot loading (docs/fuzzing.md, docs/snapshot-format.md). Small valid snapshots
- * (linear and multi-index tables, every algorithm, labels, metadata, several lists; one list and
- * empty columns; no entries) are damaged in four ways, and each time only an ERR_SNAPSHOT_* error
+ * (linear and multi-index tables, every algorithm and vPDQ entries, labels, metadata, several
+ * lists; one list and empty columns; no entries) are damaged in four ways, and each time only an ERR_SNAPSHOT_* error
  * may come out, never a crash, a hang, a RangeError from a typed array or a wrong silent result:
  *
  * - bit flips: every byte is under a checksum or the zero-padding check, so the exact code is
@@ -11,7 +11,8 @@
  *   the header and table checksums made valid again: refused, or read as exactly the same lists;
  * - forged files written with valid checksums everywhere (sections dropped, repeated, swapped,
  *   relabelled, their bytes changed, META rewritten): refused, or opened to a matcher whose every
- *   query answers well-formed matches or ERR_SNAPSHOT_FORMAT.
+ *   query (by hash, and by a video's frames) answers well-formed matches or ERR_SNAPSHOT_FORMAT; a
+ *   matcher may refuse to open one whose video entries do not unpack, with ERR_SNAPSHOT_FORMAT.
  *
  * And writeSnapshot, fed arbitrary lists and search options, refuses them with an argument error
  * or writes a file that readSnapshot reads back.
@@ -24,7 +25,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getAlgorithm, type AlgorithmName } from '../algorithms/registry.js';
 import { HashwardenError } from '../errors.js';
 import { Matcher } from '../matcher/matcher.js';
-import type { Match } from '../matcher/types.js';
+import type { Match, VideoMatch } from '../matcher/types.js';
+import { formatVpdqJson, parseVpdqJson, type VpdqFeature } from '../algorithms/vpdq.js';
 import { normalizeEntry, type ListEntry } from '../lists/entry.js';
 import type { SnapshotList } from './format.js';
 import { parseSnapshot, readSnapshot } from './read.js';
@@ -85,6 +87,25 @@ function mixedEntries(): ListEntry[] {
       if (i % 4 === 0) out.push(normalizeEntry({ id: `${algorithm}-dup${i}`, list: 'internal', algorithm, hash }));
     }
   }
+  // Videos sharing frames (so one query finds several), one of no frame at all, one of low quality.
+  const frames = Array.from({ length: 12 }, () => Buffer.from(bytes(32)).toString('hex'));
+  for (let i = 0; i < 8; i++) {
+    const video: VpdqFeature[] = Array.from({ length: i === 6 ? 0 : 2 + (i % 5) }, (_, f) => ({
+      hash: frames[(i * 2 + f) % frames.length] as string,
+      quality: i === 7 ? 20 : 60 + f,
+      seconds: f * 1.5,
+    }));
+    out.push(
+      normalizeEntry({
+        id: `video-${i}-ü`,
+        list: LISTS[i % 3]!.name,
+        algorithm: 'vpdq',
+        hash: formatVpdqJson(video),
+        label: i % 2 ? undefined : 'csam',
+        metadata: i % 3 ? undefined : { case: i },
+      }),
+    );
+  }
   return out;
 }
 
@@ -97,9 +118,11 @@ interface Base {
 }
 
 interface Query {
-  readonly algorithm: AlgorithmName;
+  readonly algorithm: AlgorithmName | 'vpdq';
   readonly hash: string;
   readonly threshold: number | undefined;
+  /** A video's query (`algorithm: 'vpdq'`): its frames, matched at every share (`queryMatchPercent: 0`). */
+  readonly frames?: readonly VpdqFeature[];
 }
 
 /** Each entry's own hash (at thresholds 0 and 64 when perceptual: every entry is then a candidate), and a few random ones. */
@@ -107,7 +130,10 @@ function queriesOf(entries: readonly ListEntry[]): Query[] {
   const random = mulberry32(11);
   const queries: Query[] = [];
   for (const e of entries) {
-    if (e.algorithm === 'vpdq') continue;
+    if (e.algorithm === 'vpdq') {
+      queries.push({ algorithm: 'vpdq', hash: '', threshold: 31, frames: parseVpdqJson(e.hash) });
+      continue;
+    }
     if (getAlgorithm(e.algorithm).kind === 'perceptual')
       for (const threshold of [0, 64]) queries.push({ algorithm: e.algorithm, hash: e.hash, threshold });
     else queries.push({ algorithm: e.algorithm, hash: e.hash, threshold: undefined });
@@ -121,20 +147,31 @@ function queriesOf(entries: readonly ListEntry[]): Query[] {
   return queries;
 }
 
-/** What a matcher says: its lists, tables and the answer (or error code) of every query. */
+/**
+ * What a matcher says: its lists, tables and the answer (or error code) of every query; or the
+ * code it refused to open with (`refused`).
+ */
 interface Observation {
+  readonly refused?: string;
   readonly size: number;
   readonly lists: unknown;
   readonly tables: unknown;
-  readonly answers: readonly (readonly Match[] | string)[];
+  readonly answers: readonly (readonly Match[] | readonly VideoMatch[] | string)[];
 }
 
 async function observe(path: string, queries: readonly Query[]): Promise<Observation> {
-  const matcher = await Matcher.open(path, { allowEmpty: true });
+  let matcher: Matcher;
+  try {
+    matcher = await Matcher.open(path, { allowEmpty: true });
+  } catch (error) {
+    const refused = error instanceof HashwardenError ? error.code : `untyped: ${String(error)}`;
+    return { refused, size: 0, lists: [], tables: [], answers: [] };
+  }
   const answers = queries.map((q) => {
     try {
+      if (q.frames !== undefined) return matcher.matchVpdq(q.frames, { queryMatchPercent: 0 });
       return matcher.matchHash(
-        { algorithm: q.algorithm, hash: q.hash },
+        { algorithm: q.algorithm as AlgorithmName, hash: q.hash },
         q.threshold === undefined ? {} : { threshold: q.threshold },
       );
     } catch (error) {
@@ -197,6 +234,22 @@ async function fileOf(bytes: Uint8Array): Promise<string> {
   return path;
 }
 
+/** Asserts a video query's answer is well formed: shares in range, frame pairs within the distance. */
+function expectWellFormedVideos(answer: readonly VideoMatch[], query: Query): void {
+  const frames = query.frames as readonly VpdqFeature[];
+  for (const match of answer) {
+    expect(match.algorithm).toBe('vpdq');
+    expect(typeof match.list === 'string' && typeof match.entryId === 'string').toBe(true);
+    for (const share of [match.queryMatchPercent, match.listedMatchPercent])
+      expect(share > 0 && share <= 100, String(share)).toBe(true);
+    for (const pair of match.frames) {
+      expect(frames[pair.queryFrame]?.seconds).toBe(pair.querySeconds);
+      expect(Number.isInteger(pair.distance) && pair.distance >= 0 && pair.distance <= 31).toBe(true);
+      expect(Number.isFinite(pair.listedSeconds) && pair.listedSeconds >= 0).toBe(true);
+    }
+  }
+}
+
 /** Asserts every answer is a well-formed list of matches for its query, or ERR_SNAPSHOT_FORMAT. */
 function expectWellFormed(observed: Observation, queries: readonly Query[]): void {
   observed.answers.forEach((answer, i) => {
@@ -206,9 +259,13 @@ function expectWellFormed(observed: Observation, queries: readonly Query[]): voi
       expect(answer, `query ${i}`).toBe('ERR_SNAPSHOT_FORMAT');
       return;
     }
+    if (query.algorithm === 'vpdq') {
+      expectWellFormedVideos(answer as readonly VideoMatch[], query);
+      return;
+    }
     const algorithm = getAlgorithm(query.algorithm);
     let previous = 0;
-    for (const match of answer) {
+    for (const match of answer as readonly Match[]) {
       expect(match.algorithm).toBe(algorithm.name);
       expect(typeof match.list === 'string' && typeof match.entryId === 'string').toBe(true);
       expect(match.hash).toMatch(new RegExp(`^[0-9a-f]{${algorithm.bits / 4}}$`));
@@ -228,11 +285,16 @@ describe('snapshot loading fuzz', () => {
     for (const base of bases) {
       expect(assemble(disassemble(base.bytes)).bytes, base.name).toEqual(base.bytes);
       expect(await loadCode(base.bytes)).toBe('ok');
+      expect(base.observed.refused, base.name).toBeUndefined();
       expect(
         base.observed.answers.every((a) => typeof a !== 'string'),
         base.name,
       ).toBe(true);
     }
+    // The videos are held and found: each video query finds its own entry (all but the empty and
+    // the low-quality one), and others that share its frames.
+    const videos = base0().observed.answers.filter((_, i) => base0().queries[i]?.algorithm === 'vpdq');
+    expect(videos.filter((a) => typeof a !== 'string' && a.length > 1).length).toBeGreaterThan(3);
     // The queries find what they should: a stored hash finds its own entry.
     expect(base0().observed.answers.filter((a) => typeof a !== 'string' && a.length > 0).length).toBeGreaterThan(100);
   });
@@ -462,10 +524,15 @@ describe('snapshot loading fuzz', () => {
           }
           const queries = base.queries.filter((q) => q.algorithm !== 'sha1');
           const observed = await observe(await fileOf(bytes), queries);
+          if (observed.refused !== undefined) {
+            // Only the video entries are read whole at open (each unpacked into the frame index).
+            expect(observed.refused).toBe('ERR_SNAPSHOT_FORMAT');
+            return;
+          }
           expectWellFormed(observed, queries);
           // What readSnapshot tells agrees with the matcher.
           const snapshot = await parseSnapshot(bytes);
-          expect(snapshot.algorithms.reduce((n, a) => n + a.count, 0)).toBe(observed.size);
+          expect(snapshot.algorithms.reduce((n, a) => n + a.count, snapshot.videos?.count ?? 0)).toBe(observed.size);
           for (const list of snapshot.lists)
             expect(typeof list.name === 'string' && typeof list.version === 'number').toBe(true);
         }),

@@ -15,7 +15,9 @@ import { writeAll, outputMode, writeOutputFile } from '../output-file.js';
 import { LIST_ACTIONS } from '../store/types.js';
 import { integerInRange, invalid, nonEmptyString, oneOf } from '../validate.js';
 import { checksum } from './checksum.js';
-import { describeBounds, fits, sectionBounds, type Bounds } from './layout.js';
+import { describeBounds, fits, sectionBounds, videoSectionBounds, type Bounds } from './layout.js';
+import { VPDQ_ALGORITHM, VPDQ_PACKED_FRAME_BYTES } from '../algorithms/vpdq.js';
+import { packVpdqEntries, type PackedVpdq } from '../search/vpdq.js';
 import {
   DIGEST_BYTES,
   DIGESTS_AT,
@@ -36,12 +38,14 @@ import {
   ROW_BYTES,
   SNAPSHOT_MAGIC,
   SNAPSHOT_VERSION,
+  VPDQ_TABLE,
   type Meta,
   type SnapshotAlgorithm,
   type SnapshotList,
   type SnapshotQuarantine,
   type SnapshotSource,
   type SnapshotSummary,
+  type SnapshotVideos,
 } from './format.js';
 
 interface Section {
@@ -187,6 +191,40 @@ function algorithmSections(number: number, { table, columns }: WrittenTable): Se
   return sections;
 }
 
+/**
+ * The sections of the vPDQ table: its entry columns as every table's, and its frames (offsets and
+ * packed bytes), which a reader checks against META's counts before it allocates.
+ */
+function videoSections(videos: PackedVpdq): Section[] {
+  return [
+    ...entrySections(VPDQ_TABLE, videos.columns),
+    { kind: KIND.VPDQ_FRAME_OFFSETS, algorithm: VPDQ_TABLE, part: 0, data: bytesOf(videos.frames.offsets) },
+    { kind: KIND.VPDQ_FRAME_BYTES, algorithm: VPDQ_TABLE, part: 0, data: videos.frames.bytes },
+  ];
+}
+
+/**
+ * `videos` checked as a reader will check them (offsets from 0 up to the bytes' end, whole packed
+ * frames, columns numbering `lists`), with META's counts; undefined when there is no entry. An
+ * inconsistency is the caller's bug (a RangeError), never a file a reader refuses.
+ */
+function checkVideos(videos: PackedVpdq | undefined, lists: readonly SnapshotList[]): SnapshotVideos | undefined {
+  if (videos === undefined || videos.columns.listIndex.length === 0) return undefined;
+  const { columns, frames } = videos;
+  const count = columns.listIndex.length;
+  if (columns.lists.length !== lists.length || columns.lists.some((name, i) => name !== lists[i]?.name))
+    throw new RangeError('Expected the vPDQ entries to number the lists given');
+  const { offsets, bytes } = frames;
+  if (offsets.length !== count + 1 || offsets[0] !== 0 || offsets[count] !== bytes.length)
+    throw new RangeError(`Expected ${count + 1} vPDQ frame offsets from 0 to ${bytes.length}`);
+  for (let i = 0; i < count; i++) {
+    const length = (offsets[i + 1] as number) - (offsets[i] as number);
+    if (length < 0 || length % VPDQ_PACKED_FRAME_BYTES !== 0)
+      throw new RangeError(`Expected whole packed frames for vPDQ entry ${i}`);
+  }
+  return { count, frames: bytes.length / VPDQ_PACKED_FRAME_BYTES };
+}
+
 /** What {@link checkSource} returns: the options of a write, checked, with their defaults. */
 export interface CheckedSource {
   readonly lists: SnapshotList[];
@@ -279,7 +317,12 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   const search = resolveSearch(source.search, 'search');
   const listNames = lists.map((l) => l.name);
   const grouped = new Map<AlgorithmName, ListEntry[]>();
+  const videos: ListEntry[] = [];
   for (const entry of source.entries) {
+    if (entry.algorithm === VPDQ_ALGORITHM) {
+      videos.push(entry);
+      continue;
+    }
     let group = grouped.get(entry.algorithm);
     if (group === undefined) {
       group = [];
@@ -289,19 +332,21 @@ export async function writeSnapshot(path: string, source: SnapshotSource): Promi
   }
   const tables: WrittenTable[] = [];
   for (const [name, group] of grouped) tables.push(tableOfEntries(getAlgorithm(name), group, listNames, search));
-  return write(path, source, checked, tables);
+  return write(path, source, checked, tables, videos.length === 0 ? undefined : packVpdqEntries(videos, listNames));
 }
 
 /**
  * {@link writeSnapshot} of tables already built over packed entries (`buildPackedTable`: a
  * store read by `hashwarden export`), each written as it is, in the order given: no object per
  * entry. Their columns must number the lists in `source.lists`' order; `source.search` is not
- * used (the tables hold their index). Internal; not part of the package's API.
+ * used (the tables hold their index). `videos`, when given, are the lists' vPDQ entries, numbering
+ * the lists the same way (`PackedLists.videos`). Internal; not part of the package's API.
  */
 export async function writePackedSnapshot(
   path: string,
   source: Omit<SnapshotSource, 'entries' | 'search'>,
   tables: ReadonlyMap<AlgorithmName, MatcherTable>,
+  videos?: PackedVpdq,
 ): Promise<SnapshotSummary> {
   const checked = checkSource(path, source);
   const { lists } = checked;
@@ -312,7 +357,7 @@ export async function writePackedSnapshot(
       throw new RangeError(`Expected the entries of ${table.algorithm.name} to number the lists given`);
     return { table, columns };
   });
-  return write(path, source, checked, written);
+  return write(path, source, checked, written, videos);
 }
 
 /** Writes the sections of `tables`, their META and the header (see `writeSnapshot`). */
@@ -321,6 +366,7 @@ async function write(
   source: Pick<SnapshotSource, 'source'>,
   { lists, mode, sequence, privateKey }: CheckedSource,
   tables: readonly WrittenTable[],
+  packedVideos?: PackedVpdq,
 ): Promise<SnapshotSummary> {
   const sections: Section[] = [];
   const algorithms: SnapshotAlgorithm[] = [];
@@ -329,15 +375,20 @@ async function write(
     sections.push(...algorithmSections(algorithms.length, written));
     algorithms.push({ name: algorithm.name, bits: algorithm.bits, count: written.table.entries.count, search });
   }
+  const videos = checkVideos(packedVideos, lists);
+  if (videos !== undefined) sections.push(...videoSections(packedVideos as PackedVpdq));
   // Never a file readSnapshot refuses: entries not normalised (an id past MAX_FIELD_LENGTH,
   // metadata past MAX_METADATA_BYTES) could make a string section longer than its count allows.
   for (const s of sections) {
+    const video = s.algorithm === VPDQ_TABLE;
     const table = algorithms[s.algorithm] as SnapshotAlgorithm;
-    const bounds = sectionBounds(s.kind, s.part, table) as Bounds;
-    if (!fits(lengthOf(s), bounds))
+    const bounds = (
+      video ? videoSectionBounds(s.kind, s.part, videos as SnapshotVideos) : sectionBounds(s.kind, s.part, table)
+    ) as Bounds | undefined;
+    if (bounds === undefined || !fits(lengthOf(s), bounds))
       throw new HashwardenError(
         'ERR_STORE',
-        `Cannot write the snapshot ${path}: ${table.name} section kind ${s.kind} would hold ${lengthOf(s)} bytes, where a reader takes ${describeBounds(bounds)}`,
+        `Cannot write the snapshot ${path}: ${video ? VPDQ_ALGORITHM : table.name} section kind ${s.kind} would hold ${lengthOf(s)} bytes, where a reader takes ${bounds === undefined ? 'none' : describeBounds(bounds)}`,
       );
   }
   const meta: Meta = {
@@ -346,6 +397,8 @@ async function write(
     ...(source.source === undefined ? {} : { source: source.source }),
     lists,
     algorithms,
+    // Written only when there are videos: a snapshot of images alone stays as older releases read it.
+    ...(videos === undefined ? {} : { videos }),
   };
   sections.unshift({
     kind: KIND.META,
@@ -420,8 +473,9 @@ async function write(
   });
   return {
     bytes: size,
-    entries: algorithms.reduce((n, a) => n + a.count, 0),
+    entries: algorithms.reduce((n, a) => n + a.count, videos?.count ?? 0),
     algorithms,
+    ...(videos === undefined ? {} : { videos }),
     sequence,
     ...(privateKey === undefined ? {} : { keyId: snapshotKeyId(privateKey) }),
   };
