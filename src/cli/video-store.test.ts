@@ -90,6 +90,14 @@ describe.skipIf(!HAVE_FFMPEG || !pg.available)(
       });
     });
 
+    it('exports the listed video into a snapshot that match --snapshot matches as match --db does', async (t) => {
+      if (!pg.running()) return t.skip();
+      const snapshot = join(dir, 'known.snap');
+      expect((await cli('export', '--db', db, '--snapshot', snapshot)).status).toBe(0);
+      for (const file of [clip, other, black, rendition])
+        expect(await cli('match', file, '--snapshot', snapshot)).toEqual(await cli('match', file, '--db', db));
+    });
+
     it('does not match a different clip, and says UNCHECKED for a clip with no usable frame', async (t) => {
       if (!pg.running()) return t.skip();
       expect(await cli('match', other, '--db', db)).toMatchObject({ status: 0, lines: [`no match  ${other}`] });

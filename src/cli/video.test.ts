@@ -226,6 +226,31 @@ describe.skipIf(!HAVE_FFMPEG)(
       });
     });
 
+    it('matches a video listed by vPDQ in a snapshot, naming the entry, its label and the matched frames', async () => {
+      const listed = parseList((await cli('hash', '--as-list', '--list', 'known', '--algorithms', 'vpdq', clip)).out, {
+        list: 'known',
+      }).entries.map((e) => ({ ...e, id: 'clip-v1', label: 'csam' }));
+      const videos = join(dir, 'videos.snap');
+      await writeSnapshot(videos, { lists: [{ name: 'known', version: 2 }], entries: listed });
+      const frames = (await hashVideo(clip)).frames.filter((f) => f.quality >= 50);
+      const pairs = frames.map((f) => `${f.seconds.toFixed(3)}s->${f.seconds.toFixed(3)}s:0`).join(',');
+      expect(await cli('match', clip, '--snapshot', videos)).toMatchObject({
+        status: 1,
+        lines: [
+          `MATCH     ${clip}  list=known entry=clip-v1 vpdq query=100% listed=100% frames=${pairs} label=csam list-version=2`,
+        ],
+      });
+      expect(await cli('match', other, '--snapshot', videos)).toMatchObject({
+        status: 0,
+        lines: [`no match  ${other}`],
+      });
+      // Its MD5 and SHA-256 are listed nowhere here: no usable frame leaves the blank clip unchecked.
+      expect(await cli('match', black, '--snapshot', videos)).toMatchObject({
+        status: 2,
+        lines: [`UNCHECKED ${black}  (vpdq not used: vPDQ: all 3 frames have PDQ quality below 50)`],
+      });
+    });
+
     it('matches a listed video by its exact hashes, as image lines name them; a different video is no match', async () => {
       const { status, lines } = await cli('match', clip, '--snapshot', exact);
       expect({ status, lines }).toEqual({
