@@ -4,7 +4,7 @@
  * the listed video and the matched frame timestamps, or `no match` / `UNCHECKED` with what was not
  * used and why; `--json` the same object shape as an image's.
  */
-import type { Match, Matcher } from '../index.js';
+import type { DecisionLog, Match, Matcher } from '../index.js';
 import type { HashVideoOptions, VideoMatchResult, VpdqThresholds } from '../video/index.js';
 import { jsonLine, textLine } from './escape.js';
 import { noUsableFrame, usableFrames, type VideoModule } from './video.js';
@@ -17,7 +17,9 @@ export interface VideoMatchSettings {
   readonly video: VideoModule;
   readonly options: HashVideoOptions;
   readonly thresholds: VpdqThresholds;
-  /** The decision log's content id, when a log is kept. */
+  /** The decision log `match --log` keeps, if any. */
+  readonly log?: DecisionLog;
+  /** The file's content id in the log (none for a path too long to be one). */
   readonly contentId?: string;
 }
 
@@ -48,19 +50,39 @@ function videoTypesHeld(matcher: Matcher): { readonly vpdq: boolean; readonly ex
  * (vPDQ, MD5, SHA-256) is held: a video against lists of image hashes alone was not checked.
  */
 export async function matchVideoFile(matcher: Matcher, file: string, s: VideoMatchSettings): Promise<VideoOutcome> {
-  const result = await s.video.matchVideo(file, {
-    ...s.options,
-    ...s.thresholds,
-    matcher,
-    ...(s.contentId === undefined ? {} : { contentId: s.contentId }),
-  });
+  const context = s.contentId === undefined ? {} : { contentId: s.contentId };
+  let result: VideoMatchResult<Match>;
+  try {
+    // The matcher logs only the vPDQ lookup, and nothing when the video cannot be hashed: the
+    // record of the whole decision (exact matches too) is written below instead.
+    result = await s.video.matchVideo(file, { ...s.options, ...s.thresholds, matcher, decision: false });
+  } catch (error) {
+    s.log?.logNotChecked(error, context);
+    throw error;
+  }
   const held = videoTypesHeld(matcher);
   const unusable: Record<string, string> = {};
   const none = noUsableFrame(s.video, result.frames);
   if (held.vpdq && none !== undefined) unusable.vpdq = none;
   if (!held.vpdq && !held.exact) unusable.lists = 'no list holds a hash a video has (vpdq, md5, sha256)';
   const checked = result.matched || Object.keys(unusable).length === 0;
-  return { kind: 'video', result, checked, unusable, usable: usableFrames(s.video, result.frames) };
+  const usable = usableFrames(s.video, result.frames);
+  s.log?.logResult(
+    {
+      matched: result.matched,
+      // Small whatever the video's length, as the matcher's own video records: frame pairs counted, not listed.
+      matches: [
+        ...result.videos.map(({ frames, ...video }) => ({ ...video, matchedFrames: frames.length })),
+        ...result.exact,
+      ],
+      query: { algorithm: 'vpdq', frames: result.frames.length, usableFrames: usable },
+      hashes: { md5: result.md5, sha256: result.sha256 },
+      unusable,
+      checked,
+    } as Parameters<DecisionLog['logResult']>[0],
+    context,
+  );
+  return { kind: 'video', result, checked, unusable, usable };
 }
 
 /** Seconds as Meta's lines print them: 3 decimals. */

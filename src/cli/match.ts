@@ -309,7 +309,11 @@ async function matchFiles(
       decisionLog === undefined || file.length > MAX_CONTENT_ID ? {} : { contentId: file };
     const matchFile = async (file: string): Promise<ImageOutcome | VideoOutcome> => {
       if (await isVideoFile(video, file))
-        return matchVideoFile(matcher, file, { ...videoSettings, ...contentId(file) });
+        return matchVideoFile(matcher, file, {
+          ...videoSettings,
+          ...(decisionLog === undefined ? {} : { log: decisionLog }),
+          ...contentId(file),
+        });
       const result = await matcher.matchImage(file, { dihedral, trim, threshold: thresholds, ...contentId(file) });
       return { kind: 'image', result };
     };

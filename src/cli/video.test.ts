@@ -4,7 +4,7 @@
  * by FFmpeg from its own test sources; the hostile ones come from test-vectors/hostile-video.
  */
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -329,6 +329,36 @@ describe.skipIf(!HAVE_FFMPEG)(
         expect(refused.out).toBe('');
         expect(refused.err).toMatch(/Expected (number|integer|0 or integer) between \d+ and (100|256|4096)/);
       }
+    });
+
+    it('writes each video decision to --log DIR as one record: the exact matches too, and the code of a video not checked', async () => {
+      const log = join(dir, 'decisions');
+      const broken = hostile('truncated-in-moov.mp4');
+      const { status } = await cli('match', clip, other, broken, '--snapshot', exact, '--log', log);
+      expect(status).toBe(1);
+      const records = readdirSync(log)
+        .flatMap((name) => readFileSync(join(log, name), 'utf8').trim().split('\n'))
+        .map((line) => JSON.parse(line));
+      // Written as each file is decided, so in no set order: put in input order.
+      const order = [clip, other, broken];
+      records.sort((a, b) => order.indexOf(a.contentId) - order.indexOf(b.contentId));
+      expect(records).toMatchObject([
+        {
+          kind: 'decision',
+          contentId: clip,
+          matched: true,
+          matches: [
+            { list: 'files', algorithm: 'md5' },
+            { list: 'files', algorithm: 'sha256' },
+          ],
+          query: { algorithm: 'vpdq', frames: 6 },
+          hashes: { md5: digest('md5', clip), sha256: digest('sha256', clip) },
+          checked: true,
+        },
+        { kind: 'decision', contentId: other, matched: false, matches: [], checked: true },
+        { kind: 'not-checked', contentId: broken, error: { code: 'ERR_IMAGE_DECODE' } },
+      ]);
+      expect((await cli('log', 'verify', log)).status).toBe(0);
     });
 
     it('prints an ERROR line with the code for missing FFmpeg and for a hostile video, and exits 2', async () => {
