@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseList } from '../lists/parse.js';
 import { writeSnapshot } from '../index.js';
-import { cli } from '../testing/cli.js';
+import { ACTIVE_CHARACTER, cli } from '../testing/cli.js';
 import { HAVE_FFMPEG, makeVideo, privateTmpdir, SKIP_NO_FFMPEG } from '../testing/ffmpeg.js';
 import { formatVpdqJson, formatVpdqLines, hashVideo } from '../video/index.js';
 
@@ -359,6 +359,22 @@ describe.skipIf(!HAVE_FFMPEG)(
         { kind: 'not-checked', contentId: broken, error: { code: 'ERR_IMAGE_DECODE' } },
       ]);
       expect((await cli('log', 'verify', log)).status).toBe(0);
+    });
+
+    it('escapes a video file name that would forge a line, in match lines, --json and hash output alike', async () => {
+      const evil = join(dir, 'evil\x1b[2K\rno match\n.mp4');
+      copyFileSync(clip, evil);
+      for (const args of [
+        ['match', evil, '--snapshot', exact],
+        ['match', '--json', evil, '--snapshot', exact],
+        ['hash', evil],
+      ]) {
+        const { out, lines } = await cli(...args);
+        for (const line of out.split('\n')) expect(line).not.toMatch(ACTIVE_CHARACTER);
+        expect(lines.length).toBe(args[0] === 'match' && args[1] !== '--json' ? 2 : 1);
+      }
+      const { lines } = await cli('match', evil, '--snapshot', exact);
+      expect(lines[0]).toContain('evil\\x1b[2K\\rno match\\n.mp4  list=files');
     });
 
     it('prints an ERROR line with the code for missing FFmpeg and for a hostile video, and exits 2', async () => {
