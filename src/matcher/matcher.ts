@@ -52,7 +52,7 @@ import { Follower, resolveFollowOptions, type FollowOptions } from './follow.js'
 import { type ConnectedStore, storeSourceOf } from './store-source.js';
 import { checkStormEntry, StormCounter } from './storm.js';
 import { heldOf, loadSnapshot, loadStore } from './load.js';
-import type { VpdqFeature } from '../algorithms/vpdq.js';
+import { VPDQ_ALGORITHM, type VpdqFeature } from '../algorithms/vpdq.js';
 import { VpdqIndex, type VpdqVideoMatch } from '../search/vpdq.js';
 
 type ImageModule = typeof import('../image/upload.js');
@@ -451,7 +451,9 @@ export class Matcher {
 
   /**
    * How each algorithm's entries are held and searched: entry count, tier and, for multi-index
-   * hashing, the substring widths. For logs and capacity checks.
+   * hashing, the substring widths; last, when the lists hold videos, a `vpdq` row: the listed
+   * videos, how their frames are searched and how many unique frames are indexed. For logs,
+   * metrics and capacity checks.
    *
    * @example
    * ```ts
@@ -459,12 +461,24 @@ export class Matcher {
    * ```
    */
   describe(): MatcherTableInfo[] {
-    return [...this.#state.tables.values()].map((t) => ({
-      algorithm: t.algorithm.name,
-      count: t.entries.count,
-      tier: t.search.tier,
-      ...(t.search.tier === 'mih' ? { substringBits: t.search.substringBits } : {}),
-    }));
+    const { tables, videos } = this.#state;
+    const info = [...tables.values()].map(
+      (t): MatcherTableInfo => ({
+        algorithm: t.algorithm.name,
+        count: t.entries.count,
+        tier: t.search.tier,
+        ...(t.search.tier === 'mih' ? { substringBits: t.search.substringBits } : {}),
+      }),
+    );
+    if (videos !== undefined)
+      info.push({
+        algorithm: VPDQ_ALGORITHM,
+        count: videos.size,
+        tier: videos.search.tier,
+        ...(videos.search.tier === 'mih' ? { substringBits: videos.search.substringBits } : {}),
+        frames: videos.frameCount,
+      });
+    return info;
   }
 
   /** The matcher's threshold for `algorithm`: used for a list that sets none, when the call sets none. */

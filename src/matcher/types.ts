@@ -188,15 +188,20 @@ export interface MatcherOptions {
   readonly decisionLog?: DecisionLog;
 }
 
-/** How one algorithm's entries are held and searched, as `Matcher.describe()` reports it. */
+/**
+ * How one algorithm's entries are held and searched, as `Matcher.describe()` reports it; for the
+ * vPDQ entries (`algorithm: 'vpdq'`), how their frames are.
+ */
 export interface MatcherTableInfo {
-  readonly algorithm: AlgorithmName;
-  /** Entries of this algorithm. */
+  readonly algorithm: AlgorithmName | 'vpdq';
+  /** Entries of this algorithm (for vPDQ: listed videos). */
   readonly count: number;
   /** `'linear'` scan, `'mih'` (multi-index hashing), or `'exact'` (hash table). */
   readonly tier: TableSearch['tier'];
   /** MIH only: the width of each substring (table), summing to the hash's bits. */
   readonly substringBits?: readonly number[];
+  /** vPDQ only: the unique frame hashes indexed (quality 50 or more, across every video). */
+  readonly frames?: number;
 }
 
 /** Options of `matchHash` and `matchHashes`; `matchImage` and `matchImages` take them too. */

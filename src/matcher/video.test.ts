@@ -52,6 +52,8 @@ describe('a matcher holding vPDQ entries', () => {
     const matcher = Matcher.fromEntries([{ list: 'videos', id: 'v1', algorithm: 'vpdq', hash: formatVpdqJson(known) }]);
     expect(matcher.size).toBe(1);
     expect(matcher.algorithms).toEqual([]);
+    // Counted where operators look: a metric per algorithm reads describe().
+    expect(matcher.describe()).toEqual([{ algorithm: 'vpdq', count: 1, tier: 'linear', frames: 10 }]);
     expect(() => Matcher.fromEntries([])).toThrow(expect.objectContaining({ code: 'ERR_NO_ENTRIES' }));
   });
 

@@ -19,7 +19,7 @@ import { normalizeVpdqEntry, type VpdqEntryInput, type VpdqListEntry } from '../
 import { type EntryColumns, packEntries, packedEntryTable, type StringColumn } from './entry-table.js';
 import { LinearIndex } from './linear.js';
 import type { MihIndex } from './mih.js';
-import { perceptualIndex, type ResolvedSearch, resolveSearch } from './tables.js';
+import { perceptualIndex, type ResolvedSearch, resolveSearch, type TableSearch } from './tables.js';
 import type { SearchTierOptions } from './tier.js';
 import { integerInRange, invalid, optionsObject } from '../validate.js';
 import {
@@ -269,6 +269,8 @@ export class VpdqIndex {
   readonly #videos: readonly Video[];
   /** The thresholds of each list holding a video here (the index's own, else pytx's). */
   readonly #lists: ReadonlyMap<string, Resolved>;
+  /** How the frame hashes are searched: the matcher's choice of tier for a perceptual table of `frameCount` hashes. */
+  readonly search: TableSearch;
   readonly #search: LinearIndex | MihIndex;
   /** Index position → [video, frame position within the video's prepared frames] pairs, flattened. */
   readonly #holders: readonly Int32Array[];
@@ -285,7 +287,9 @@ export class VpdqIndex {
     this.frameCount = hashes.length;
     this.#holders = holders;
     // The matcher's own choice of index for a perceptual table of this size.
-    this.#search = perceptualIndex(new LinearIndex(hashes, 256), search).index;
+    const chosen = perceptualIndex(new LinearIndex(hashes, 256), search);
+    this.#search = chosen.index;
+    this.search = chosen.search;
   }
 
   /** Number of listed videos (entries). */

@@ -5,7 +5,7 @@
  * written as before.
  */
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -121,6 +121,23 @@ describe('vPDQ entries in a snapshot', () => {
     expect(read.packedVideos).toBeUndefined();
     const matcher = await Matcher.openSnapshot(path);
     expect(matcher.matchVpdq(queries[0] as VpdqFeature[])).toEqual([]);
+  });
+
+  it('are swapped whole by a reload, with the lists they belong to', async () => {
+    const path = join(dir, 'reloaded.snap');
+    const first = videoEntries.slice(0, 2);
+    await writeSnapshot(path, { lists: LISTS, entries: first, sequence: 1 });
+    const matcher = await Matcher.openSnapshot(path);
+    expect(matcher.size).toBe(2);
+    expect(matcher.matchVpdq(queries[0] as VpdqFeature[])).toMatchObject([{ entryId: 'v0' }]);
+    expect(matcher.matchVpdq(queries[2] as VpdqFeature[])).toEqual([]);
+    const next = join(dir, 'reloaded.next');
+    await writeSnapshot(next, { lists: LISTS, entries: videoEntries.slice(2, 4), sequence: 2 });
+    await rename(next, path);
+    expect(await matcher.reload()).toBe(true);
+    expect(matcher.size).toBe(2);
+    expect(matcher.matchVpdq(queries[0] as VpdqFeature[])).toEqual([]);
+    expect(matcher.matchVpdq(queries[2] as VpdqFeature[])).toMatchObject([{ entryId: 'v2', listVersion: 4 }]);
   });
 
   it('are covered by the checksums and the signature', async () => {
