@@ -32,15 +32,12 @@ export interface VideoOutcome {
   readonly usable: number;
 }
 
-/**
- * The hash types of a video the matcher holds entries of: vPDQ, MD5, SHA-256. Its videos are what
- * its size counts beyond its hash tables (`size` counts both; `describe()` the tables alone).
- */
+/** The hash types of a video the matcher holds entries of: vPDQ (its `describe()` row of videos), MD5, SHA-256. */
 function videoTypesHeld(matcher: Matcher): { readonly vpdq: boolean; readonly exact: boolean } {
-  const tabled = matcher.describe().reduce((n, table) => n + table.count, 0);
+  const held = matcher.describe().filter((table) => table.count > 0);
   return {
-    vpdq: matcher.size > tabled,
-    exact: matcher.algorithms.some((a) => a === 'md5' || a === 'sha256'),
+    vpdq: held.some((table) => table.algorithm === 'vpdq'),
+    exact: held.some((table) => table.algorithm === 'md5' || table.algorithm === 'sha256'),
   };
 }
 
