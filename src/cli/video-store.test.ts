@@ -68,6 +68,13 @@ describe.skipIf(!HAVE_FFMPEG || !pg.available)(
       await listClip(db);
     });
 
+    it('counts the listed video in lists, beside the exact hashes', async (t) => {
+      if (!pg.running()) return t.skip();
+      const { status, out } = await cli('lists', '--db', db);
+      expect(status).toBe(0);
+      expect(out).toContain('known  v1  enabled  block  (no label)  3 entries (md5 1, sha256 1, vpdq 1)');
+    });
+
     it('matches the listed clip, naming the listed video, its shares and each matched frame, and its exact hashes', async (t) => {
       if (!pg.running()) return t.skip();
       const { status, lines } = await cli('match', clip, '--db', db);
