@@ -247,7 +247,7 @@ function percentArgument(value: unknown): number {
 /**
  * The vPDQ thresholds given (`--threshold vpdq=N`, the two percent options), checked as
  * `matchVideo` checks them: a bad one is a usage error before anything is loaded. Those not given
- * are left to each list's policy, else python-threatexchange's defaults.
+ * are left to the matcher (python-threatexchange's defaults).
  */
 function videoThresholds(
   video: VideoModule,
