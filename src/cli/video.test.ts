@@ -3,6 +3,7 @@
  * bytes and give it the images' output contract and exit statuses (docs/cli.md). Clips are made
  * by FFmpeg from its own test sources; the hostile ones come from test-vectors/hostile-video.
  */
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -97,6 +98,17 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hashwarden hash, a video' : `hashwa
       ['file', 'md5', 'vpdq', 'vpdqFrames', 'vpdqUsableFrames', 'unusable'],
     ]);
     expect(parsed[1]).toMatchObject({ md5: digest('md5', hostile('video-named.jpg')), vpdqFrames: 2 });
+  });
+
+  it('does not wait on a FIFO to tell its kind: it is an unreadable file, and the batch goes on', async () => {
+    const fifo = join(dir, 'upload.fifo');
+    execFileSync('mkfifo', [fifo]);
+    const { status, lines } = await cli('hash', '--algorithms', 'md5', fifo, clip);
+    expect(status).toBe(2);
+    expect(lines.map((l) => JSON.parse(l))).toEqual([
+      { file: fifo, error: { code: 'ERR_INPUT_READ', message: `Cannot read ${fifo}: not a regular file` } },
+      { file: clip, md5: digest('md5', clip) },
+    ]);
   });
 
   it('gives a file whose kind has none of the hashes asked for an error line, and exits 2', async () => {

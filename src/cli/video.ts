@@ -4,7 +4,7 @@
  * options both commands take, and what a `hash` line says of a video's vPDQ hash. Everything
  * video comes through the public `hashwarden/video` entry, loaded only by these two commands.
  */
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import type { HashVideoOptions, VideoFrameHash } from '../video/index.js';
 import { usage } from './command.js';
 
@@ -69,12 +69,14 @@ export function resolveVideoArguments(video: VideoModule, values: Readonly<Recor
 
 /**
  * True when the file's first bytes are a container `hashwarden/video` reads. False when they are
- * not, and when the file cannot be read: the image path then reports it as it always has
- * (`ERR_INPUT_READ`), so a missing file reads the same whatever it was meant to be.
+ * not, and when it is no regular file or cannot be read: the image path then reports it as it
+ * always has (`ERR_INPUT_READ`), so a missing file reads the same whatever it was meant to be.
  */
 export async function isVideoFile(video: VideoModule, file: string): Promise<boolean> {
   let handle: Awaited<ReturnType<typeof open>>;
   try {
+    // Only a regular file is opened: opening a FIFO would wait for a writer.
+    if (!(await stat(file)).isFile()) return false;
     handle = await open(file, 'r');
   } catch {
     return false;
