@@ -158,7 +158,6 @@ ${videoOptionsHelp(24)}
                         then "checked" (false: some type's lists could not be searched),
                         or {"file","error":{"code","message"}}; a video's has
                         "vpdqFrames" and "vpdqUsableFrames" before "checked"
-
   --max-frames N        match at most the first N frames of an animated GIF or WebP
                         (default ${DEFAULT_MAX_FRAMES})
   --log DIR             append each file's decision (or "not checked" with its code) to the
