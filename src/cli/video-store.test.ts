@@ -54,29 +54,30 @@ async function listClip(db: string): Promise<void> {
   expect(imported.status).toBe(0);
 }
 
-describe.skipIf(!HAVE_FFMPEG || !pg.available)(
-  postgresTitle(
-    HAVE_FFMPEG ? 'hash, import and match a video' : `hash, import and match [${SKIP_NO_FFMPEG}]`,
-    pg.available,
-  ),
-  () => {
+/**
+ * The suite over one kind of store: `available` whether to collect it, `running()` whether its
+ * server runs (a SQLite file always does), `newStore()` a new empty store's `--db`.
+ */
+function storeSuite(kind: string, available: boolean, running: () => boolean, newStore: () => string): void {
+  const title = `hash, import and match a video, ${kind}`;
+  describe.skipIf(!HAVE_FFMPEG || !available)(HAVE_FFMPEG ? title : `${title} [${SKIP_NO_FFMPEG}]`, () => {
     let db: string;
 
     beforeAll(async () => {
-      if (!HAVE_FFMPEG || !pg.running()) return;
-      db = pg.url();
+      if (!HAVE_FFMPEG || !running()) return;
+      db = newStore();
       await listClip(db);
     });
 
     it('counts the listed video in lists, beside the exact hashes', async (t) => {
-      if (!pg.running()) return t.skip();
+      if (!running()) return t.skip();
       const { status, out } = await cli('lists', '--db', db);
       expect(status).toBe(0);
       expect(out).toContain('known  v1  enabled  block  (no label)  3 entries (md5 1, sha256 1, vpdq 1)');
     });
 
     it('matches the listed clip, naming the listed video, its shares and each matched frame, and its exact hashes', async (t) => {
-      if (!pg.running()) return t.skip();
+      if (!running()) return t.skip();
       const { status, lines } = await cli('match', clip, '--db', db);
       expect(status).toBe(1);
       const frames = (await hashVideo(clip)).frames.filter((f) => f.quality >= 50);
@@ -98,7 +99,7 @@ describe.skipIf(!HAVE_FFMPEG || !pg.available)(
     });
 
     it('exports the listed video into a snapshot that match --snapshot matches as match --db does', async (t) => {
-      if (!pg.running()) return t.skip();
+      if (!running()) return t.skip();
       const snapshot = join(dir, 'known.snap');
       expect((await cli('export', '--db', db, '--snapshot', snapshot)).status).toBe(0);
       for (const file of [clip, other, black, rendition])
@@ -106,7 +107,7 @@ describe.skipIf(!HAVE_FFMPEG || !pg.available)(
     });
 
     it('does not match a different clip, and says UNCHECKED for a clip with no usable frame', async (t) => {
-      if (!pg.running()) return t.skip();
+      if (!running()) return t.skip();
       expect(await cli('match', other, '--db', db)).toMatchObject({ status: 0, lines: [`no match  ${other}`] });
       expect(await cli('match', black, '--db', db)).toMatchObject({
         status: 2,
@@ -115,7 +116,7 @@ describe.skipIf(!HAVE_FFMPEG || !pg.available)(
     });
 
     it('matches a rendition within the frame distance and shares given as options', async (t) => {
-      if (!pg.running()) return t.skip();
+      if (!running()) return t.skip();
       const status = async (...args: string[]) => (await cli('match', rendition, '--db', db, ...args)).status;
       expect(await status()).toBe(1);
       expect(await status('--threshold', 'vpdq=5')).toBe(0);
@@ -125,5 +126,7 @@ describe.skipIf(!HAVE_FFMPEG || !pg.available)(
         await status('--threshold', 'vpdq=10', '--query-match-percent', '15', '--listed-match-percent', '50'),
       ).toBe(0);
     });
-  },
-);
+  });
+}
+
+storeSuite(postgresTitle('PostgreSQL', pg.available), pg.available, pg.running, pg.url);
