@@ -147,6 +147,7 @@ export function loggedVideo(
   const record = (m: VideoMatch) => videoRecord(m, options);
   const result: LoggedResult & Record<string, unknown> = {
     matched: outcome.matches.length > 0,
+    ...(outcome.matches.some((m) => m.review === true) ? { review: true } : {}),
     matches: outcome.matches.map(record),
     ...(outcome.allowed.length === 0
       ? {}

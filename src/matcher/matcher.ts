@@ -570,7 +570,7 @@ export class Matcher {
   }
 
   /** `matches` counted by the match-rate alarm, those of entries in a held storm marked `review`. */
-  #counted(matches: Match[]): Match[] {
+  #counted<M extends Match | VideoMatch>(matches: M[]): M[] {
     return this.#storm === undefined ? matches : this.#storm.observe(matches);
   }
 
@@ -638,7 +638,9 @@ export class Matcher {
    * each with its shares and its matched frame pairs (timestamps and positions). An allow-listed
    * video that matches overrides the block matches whose every matched frame it matched too
    * (docs/video.md); allow matches and what they overrode are left out, as `matchHash` leaves
-   * them out, and written to the decision log. `first`: only the best match. Synchronous: pure
+   * them out, and written to the decision log. `first`: only the best match. Counted by the
+   * match-rate alarm (`storm`) as image matches are, a held storm's matches marked `review: true`,
+   * unless `decision: false`. Synchronous: pure
    * CPU work. The frames are `hashVideo(…).frames` (`hashwarden/video`) or any parsed vPDQ
    * (`parseVpdqJson`); a bad frame or threshold is a TypeError or RangeError. Written to the
    * decision log when the matcher has one (`decision: false` to leave it out): the query's frame
@@ -656,7 +658,11 @@ export class Matcher {
     const o = optionsObject(options, 'options');
     const first = o.first === undefined ? false : boolean(o.first, 'options.first');
     const log = this.#lookupLog(o);
-    const lookup = () => this.#matchVideo(state, frames, o, first);
+    const decision = o.decision !== false;
+    const lookup = (): VideoOutcome<VideoMatch> => {
+      const outcome = this.#matchVideo(state, frames, o, first);
+      return decision ? { ...outcome, matches: this.#counted(outcome.matches) } : outcome;
+    };
     if (log === undefined) return lookup().matches;
     return loggedVideo(log, frames, o, { contentId: o.contentId }, lookup);
   }

@@ -23,10 +23,11 @@
  *   listed image, which such an attacker would have to hold.
  */
 import type { AlgorithmName } from '../algorithms/registry.js';
+import type { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
 import { emitHashwardenWarning } from '../errors.js';
 import type { DecisionLog } from '../log/decision-log.js';
 import { boolean, integerInRange, invalid, nonEmptyString, optionsObject } from '../validate.js';
-import type { Match, StormEntry, StormEvent, StormOptions, StormState } from './types.js';
+import type { StormEntry, StormEvent, StormOptions, StormState } from './types.js';
 
 /**
  * Default window of the alarm: 10 minutes. Long enough that a storm is told from a chance run of a
@@ -125,7 +126,7 @@ interface Tracked {
   readonly key: string;
   readonly list: string;
   readonly entryId: string;
-  readonly algorithm: AlgorithmName;
+  readonly algorithm: AlgorithmName | typeof VPDQ_ALGORITHM;
   readonly buckets: Uint32Array;
   /** The bucket number (time ÷ bucket width) `buckets` was last advanced to. */
   bucket: number;
@@ -140,6 +141,14 @@ interface Tracked {
   /** The entry matched last before this one and the one after, in the order of last match. */
   older: Tracked | undefined;
   newer: Tracked | undefined;
+}
+
+/** A match the alarm counts: an image match (`Match`) or a video match (`VideoMatch`), by its entry. */
+interface Counted {
+  readonly list: string;
+  readonly algorithm: AlgorithmName | typeof VPDQ_ALGORITHM;
+  readonly entryId: string;
+  readonly review?: true;
 }
 
 /** The map key of an entry. */
@@ -193,12 +202,12 @@ export class StormCounter {
    * the matches with `review: true` on those of entries in storm when the alarm holds them: a new
    * array when any is held, else `matches` itself.
    */
-  observe(matches: Match[]): Match[] {
+  observe<M extends Counted>(matches: M[]): M[] {
     if (matches.length === 0) return matches;
     const now = this.#now();
-    let out: Match[] | undefined;
+    let out: M[] | undefined;
     for (let i = 0; i < matches.length; i++) {
-      const match = matches[i] as Match;
+      const match = matches[i] as M;
       if (this.#count(match, now)) {
         out ??= matches.slice();
         out[i] = { ...match, review: true };
@@ -282,7 +291,7 @@ export class StormCounter {
   }
 
   /** Counts one match; true when its entry's matches are held after it. */
-  #count(match: Match, now: number): boolean {
+  #count(match: Counted, now: number): boolean {
     const key = keyOf(match.list, match.algorithm, match.entryId);
     const bucket = Math.floor(now / this.#width);
     let entry = this.#tracked.get(key);

@@ -167,8 +167,8 @@ export interface MatcherOptions {
    * someone decides (`releaseStorm`, or quarantine and reload); an unheld or released storm ends
    * when the count falls below half the threshold. `storms()` lists them. At most `maxTracked` entries
    * (default 10,000) are counted at once, the least recently matched forgotten beyond, so memory
-   * is bounded whatever the traffic. Every match of `matchImage`, `matchImages`, `matchHash` and
-   * `matchHashes` counts, per instance. `false` turns counting off. Default: on, `hold` off.
+   * is bounded whatever the traffic. Every match of `matchImage`, `matchImages`, `matchHash`,
+   * `matchHashes` and `matchVpdq` counts, per instance. `false` turns counting off. Default: on, `hold` off.
    */
   readonly storm?: StormOptions | false;
   /**
@@ -179,10 +179,11 @@ export interface MatcherOptions {
    */
   readonly onStorm?: (event: StormEvent) => void;
   /**
-   * A decision log (`DecisionLog.open`) every `matchImage` and `matchImages` decision is appended
-   * to: the result (hashes, matches with the threshold each was found within, and whatever else
-   * the result holds), or "not checked" with the error's code when the call rejects, with the
-   * call's `contentId`. Appending never throws into the call: a record that cannot be written goes
+   * A decision log (`DecisionLog.open`) every `matchImage`, `matchImages`, `matchHash`,
+   * `matchHashes` and `matchVpdq` decision is appended to: the result (hashes, matches with the
+   * threshold each was found within, and whatever else the result holds; for a video, its frame
+   * count and each match's shares and thresholds, never a frame), or "not checked" with the
+   * error's code when the call rejects, with the call's `contentId`. Appending never throws into the call: a record that cannot be written goes
    * to the log's `onError`. Default: no log.
    */
   readonly decisionLog?: DecisionLog;
@@ -248,6 +249,11 @@ export interface MatchVpdqOptions extends VpdqMatchOptions {
 
 /** A listed video that matched (`matchVpdq`), with its list's label and version as `Match` carries them. */
 export interface VideoMatch extends VpdqVideoMatch {
+  /**
+   * The listed video is in a match storm and the matcher holds such matches for review
+   * (`storm.hold`), as `Match.review`. Absent otherwise.
+   */
+  readonly review?: true;
   /** The list's label (`Match.listLabel`), when set. */
   readonly listLabel?: string;
   /** The version of the list the entry came from, when the source has versions (stores, snapshots). */
@@ -420,7 +426,8 @@ export interface StormOptions {
 export interface StormEvent {
   readonly list: string;
   readonly entryId: string;
-  readonly algorithm: AlgorithmName;
+  /** The entry's algorithm, `'vpdq'` for a listed video. */
+  readonly algorithm: AlgorithmName | 'vpdq';
   /** Matches of the entry counted within the window, at least `threshold`. */
   readonly count: number;
   readonly threshold: number;
@@ -445,7 +452,8 @@ export interface StormEntry {
 /** An entry in storm now, as `Matcher.storms()` lists it. */
 export interface StormState {
   readonly list: string;
-  readonly algorithm: AlgorithmName;
+  /** The entry's algorithm, `'vpdq'` for a listed video. */
+  readonly algorithm: AlgorithmName | 'vpdq';
   readonly entryId: string;
   /** Matches of the entry counted within the window as of now (to a tenth of the window). */
   readonly count: number;

@@ -113,6 +113,28 @@ describe('a matcher holding vPDQ entries', () => {
   });
 });
 
+describe('the match-rate alarm and videos', () => {
+  it('counts a listed video that matches upload after upload, and holds its matches for review', () => {
+    const events: unknown[] = [];
+    const matcher = Matcher.fromEntries(
+      [{ list: 'videos', id: 'meme', algorithm: 'vpdq', hash: formatVpdqJson(known) }],
+      { storm: { threshold: 3, hold: true }, onStorm: (e) => events.push(e) },
+    );
+    const query = reencoded(known);
+    // A call that decides nothing is not counted.
+    for (let i = 0; i < 5; i++) matcher.matchVpdq(query, { decision: false });
+    expect(events).toEqual([]);
+    expect(matcher.matchVpdq(query)[0]?.review).toBeUndefined();
+    matcher.matchVpdq(query);
+    const [held] = matcher.matchVpdq(query);
+    expect(held).toMatchObject({ entryId: 'meme', review: true });
+    expect(events).toMatchObject([{ list: 'videos', algorithm: 'vpdq', entryId: 'meme', count: 3, held: true }]);
+    expect(matcher.storms()).toMatchObject([{ algorithm: 'vpdq', entryId: 'meme', held: true }]);
+    expect(matcher.releaseStorm({ list: 'videos', algorithm: 'vpdq', entryId: 'meme' })).toBe(true);
+    expect(matcher.matchVpdq(query)[0]?.review).toBeUndefined();
+  });
+});
+
 describe('allow lists and videos', () => {
   const lists = [
     { name: 'block', version: 1 },

@@ -23,13 +23,16 @@ import { perceptualIndex, type ResolvedSearch, resolveSearch, type TableSearch }
 import type { SearchTierOptions } from './tier.js';
 import { integerInRange, invalid, optionsObject } from '../validate.js';
 import {
+  formatVpdqJson,
   MAX_VPDQ_ENTRY_FRAMES,
   packVpdq,
+  unpackVpdq,
   VPDQ_ALGORITHM,
   VPDQ_PACKED_FRAME_BYTES,
   type VpdqFeature,
 } from '../algorithms/vpdq.js';
 import type { EntryMetadata, ListEntry } from '../lists/entry.js';
+import { entryFields, listName } from '../lists/entry-fields.js';
 
 /** Frames below this PDQ quality are dropped on both sides: pytx's `VPDQ_QUALITY_THRESHOLD` (50). */
 export const VPDQ_QUALITY_THRESHOLD = 50;
@@ -272,22 +275,23 @@ export class VpdqIndex {
   /** How the frame hashes are searched: the matcher's choice of tier for a perceptual table of `frameCount` hashes. */
   readonly search: TableSearch;
   readonly #search: LinearIndex | MihIndex;
-  /** Index position → [video, frame position within the video's prepared frames] pairs, flattened. */
-  readonly #holders: readonly Int32Array[];
+  /**
+   * The videos holding each indexed frame: frame `f`'s [video, frame position within the video's
+   * prepared frames] pairs are `#holders[2 × #starts[f] …]` up to `#starts[f + 1]` (one array for
+   * every frame, not one per frame: an index of a million frames makes two arrays, not a million).
+   */
+  readonly #starts: Uint32Array;
+  readonly #holders: Int32Array;
 
-  private constructor(
-    videos: Video[],
-    hashes: Uint8Array[],
-    holders: Int32Array[],
-    search: ResolvedSearch | undefined,
-  ) {
+  private constructor(videos: Video[], frames: Frames, search: ResolvedSearch | undefined) {
     this.#videos = videos;
     this.entries = Object.freeze(videos.map((v) => v.entry));
     this.#lists = new Map(videos.map((v) => [v.entry.list, v.thresholds]));
-    this.frameCount = hashes.length;
-    this.#holders = holders;
+    this.frameCount = frames.count;
+    this.#starts = frames.starts;
+    this.#holders = frames.holders;
     // The matcher's own choice of index for a perceptual table of this size.
-    const chosen = perceptualIndex(new LinearIndex(hashes, 256), search);
+    const chosen = perceptualIndex(LinearIndex.fromPlanes(frames.a, frames.b, frames.count), search);
     this.#search = chosen.index;
     this.search = chosen.search;
   }
@@ -345,16 +349,14 @@ export class VpdqIndex {
         );
       if (length / VPDQ_PACKED_FRAME_BYTES > MAX_VPDQ_ENTRY_FRAMES)
         throw new HashwardenError('ERR_LIST_FORMAT', `vPDQ entry #${i}: more than ${MAX_VPDQ_ENTRY_FRAMES} frames`);
-      const label = table.label(i);
-      const metadata = table.metadata(i);
-      const entry = normalizeVpdqEntry(
+      const entry = packedEntry(
+        table.list(i),
         {
-          list: table.list(i),
           id: table.id(i),
-          hash: bytes.subarray(start, end),
-          ...(label === undefined ? {} : { label }),
-          ...(metadata === undefined ? {} : { metadata }),
+          label: table.label(i),
+          metadata: table.metadata(i),
         },
+        unpackVpdq(bytes.subarray(start, end), MAX_VPDQ_ENTRY_FRAMES),
         i,
       );
       builder.add(entry, i);
@@ -379,10 +381,10 @@ export class VpdqIndex {
     frames.forEach((frame, q) => {
       const bytes = parseHex(frame.hash, 32, VPDQ_ALGORITHM);
       for (const hit of this.#search.search(bytes, widest)) {
-        const held = this.#holders[hit.index] as Int32Array;
-        for (let k = 0; k < held.length; k += 2) {
-          const video = held[k] as number;
-          const listed = held[k + 1] as number;
+        const end = 2 * (this.#starts[hit.index + 1] as number);
+        for (let k = 2 * (this.#starts[hit.index] as number); k < end; k += 2) {
+          const video = this.#holders[k] as number;
+          const listed = this.#holders[k + 1] as number;
           if (hit.distance > (limits.get((this.#videos[video] as Video).entry.list) as Resolved).distance) continue;
           let v = votes.get(video);
           if (v === undefined) votes.set(video, (v = { pairs: new Map(), listed: new Set() }));
@@ -449,6 +451,50 @@ export class VpdqIndex {
   }
 }
 
+/**
+ * A vPDQ entry of packed columns: its fields checked as `normalizeVpdqEntry` checks them (the same
+ * `ERR_LIST_FORMAT`), its frames already unpacked (and so checked), and its signal text written
+ * only when asked for. A snapshot or a store opens without writing the text of every video, which
+ * would cost more than the index itself (about 3 µs a frame, measured), and the matches never
+ * read it. The entry equals the one `normalizeVpdqEntry` gives for the same frames.
+ */
+function packedEntry(
+  list: string,
+  fields: { id: string; label: string | undefined; metadata: EntryMetadata | undefined },
+  frames: VpdqFeature[],
+  position: number,
+): VpdqListEntry {
+  let checked: ReturnType<typeof entryFields>;
+  try {
+    checked = entryFields(fields);
+  } catch (error) {
+    throw error instanceof HashwardenError
+      ? new HashwardenError('ERR_LIST_FORMAT', `vPDQ entry #${position}: ${error.message}`, { cause: error })
+      : error;
+  }
+  const held = Object.freeze(frames);
+  let text: string | undefined;
+  const entry = {
+    id: checked.id ?? '',
+    list: listName(list),
+    algorithm: VPDQ_ALGORITHM,
+    frames: held,
+    ...(checked.label === undefined ? {} : { label: checked.label }),
+    ...(checked.metadata === undefined ? {} : { metadata: checked.metadata }),
+  };
+  Object.defineProperty(entry, 'hash', { enumerable: true, get: () => (text ??= formatVpdqJson(held)) });
+  return Object.freeze(entry) as VpdqListEntry;
+}
+
+/** The indexed frames as the index holds them: the two planes of their hashes, and who holds each. */
+interface Frames {
+  readonly count: number;
+  readonly a: Uint8Array;
+  readonly b: Uint8Array;
+  readonly starts: Uint32Array;
+  readonly holders: Int32Array;
+}
+
 /** Collects normalised entries into the frame index: each video's prepared frames, each unique frame hash once. */
 class Builder {
   readonly #search: ResolvedSearch | undefined;
@@ -456,8 +502,14 @@ class Builder {
   readonly #videos: Video[] = [];
   readonly #ids = new Set<string>();
   readonly #byHash = new Map<string, number>();
-  readonly #hashes: Uint8Array[] = [];
-  readonly #holders: number[][] = [];
+  /** Bytes 0–15 and 16–31 of each unique frame hash, in index order (grown by doubling). */
+  #a: Buffer = Buffer.alloc(16 * 1024);
+  #b: Buffer = Buffer.alloc(16 * 1024);
+  readonly #scratch = Buffer.alloc(32);
+  /** For each (video, frame) pair in order: its unique frame, its video, its position. */
+  readonly #at: number[] = [];
+  readonly #video: number[] = [];
+  readonly #frame: number[] = [];
 
   constructor(options: VpdqIndexOptions | undefined) {
     const o = optionsObject(options, 'options');
@@ -480,19 +532,50 @@ class Builder {
     frames.forEach((frame, i) => {
       let at = this.#byHash.get(frame.hash);
       if (at === undefined) {
-        at = this.#hashes.length;
+        at = this.#byHash.size;
         this.#byHash.set(frame.hash, at);
-        this.#hashes.push(parseHex(frame.hash, 32, VPDQ_ALGORITHM));
-        this.#holders.push([]);
+        this.#addHash(frame.hash, at);
       }
-      (this.#holders[at] as number[]).push(video, i);
+      this.#at.push(at);
+      this.#video.push(video);
+      this.#frame.push(i);
     });
     this.#videos.push({ entry, frames, thresholds: this.#perList.get(entry.list) ?? DEFAULTS });
   }
 
-  /** What the index is made of, for its constructor. */
-  parts(): [videos: Video[], hashes: Uint8Array[], holders: Int32Array[], search: ResolvedSearch | undefined] {
-    return [this.#videos, this.#hashes, this.#holders.map((h) => Int32Array.from(h)), this.#search];
+  /** Writes hash `at`'s halves into the planes (entries' hashes are 64 hex digits, checked when normalised). */
+  #addHash(hex: string, at: number): void {
+    if ((at + 1) * 16 > this.#a.length) {
+      const grow = (plane: Buffer): Buffer => {
+        const bigger = Buffer.alloc(plane.length * 2);
+        plane.copy(bigger);
+        return bigger;
+      };
+      this.#a = grow(this.#a);
+      this.#b = grow(this.#b);
+    }
+    this.#scratch.write(hex, 0, 32, 'hex');
+    this.#scratch.copy(this.#a, at * 16, 0, 16);
+    this.#scratch.copy(this.#b, at * 16, 16, 32);
+  }
+
+  /** What the index is made of, for its constructor: the holders grouped by frame (a counting sort). */
+  parts(): [videos: Video[], frames: Frames, search: ResolvedSearch | undefined] {
+    const count = this.#byHash.size;
+    const starts = new Uint32Array(count + 1);
+    for (const at of this.#at) starts[at + 1] = (starts[at + 1] as number) + 1;
+    for (let f = 0; f < count; f++) starts[f + 1] = (starts[f + 1] as number) + (starts[f] as number);
+    const next = starts.slice(0, count);
+    const holders = new Int32Array(2 * this.#at.length);
+    this.#at.forEach((at, k) => {
+      const slot = 2 * (next[at] as number);
+      next[at] = (next[at] as number) + 1;
+      holders[slot] = this.#video[k] as number;
+      holders[slot + 1] = this.#frame[k] as number;
+    });
+    const a = this.#a.subarray(0, count * 16);
+    const b = this.#b.subarray(0, count * 16);
+    return [this.#videos, { count, a, b, starts, holders }, this.#search];
   }
 }
 

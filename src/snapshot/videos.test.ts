@@ -10,12 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { formatHex } from '../algorithms/hex.js';
-import { formatVpdqJson, VPDQ_PACKED_FRAME_BYTES, type VpdqFeature } from '../algorithms/vpdq.js';
+import { formatVpdqJson, parseVpdqJson, VPDQ_PACKED_FRAME_BYTES, type VpdqFeature } from '../algorithms/vpdq.js';
 import { normalizeEntry, type ListEntry } from '../lists/entry.js';
 import { Matcher } from '../matcher/matcher.js';
 import { packEntries } from '../search/entry-table.js';
 import { buildPackedTables } from '../search/tables.js';
-import { packVpdqEntries, VpdqIndex } from '../search/vpdq.js';
+import { matchVpdqBrute, packVpdqEntries, VpdqIndex } from '../search/vpdq.js';
 import { codeOf } from '../testing/forged-snapshot.js';
 import { mulberry32 } from '../testing/prng.js';
 import { viewOf } from '../testing/snapshot-layout.js';
@@ -93,6 +93,57 @@ describe('vPDQ entries in a snapshot', () => {
     expect(VpdqIndex.fromPacked(read.packedVideos as NonNullable<typeof read.packedVideos>).entries).toEqual(
       index.entries,
     );
+  });
+
+  it('match through a snapshot exactly as from entries and as the brute force, on generated lists', async () => {
+    const near = (base: string, bits: number): string => {
+      const bytes = Buffer.from(base, 'hex');
+      for (let k = 0; k < bits; k++) {
+        const bit = Math.floor(random() * 256);
+        bytes[bit >> 3] = (bytes[bit >> 3] as number) ^ (1 << (bit & 7));
+      }
+      return bytes.toString('hex');
+    };
+    const video = (bases: string[]): VpdqFeature[] =>
+      Array.from({ length: 1 + Math.floor(random() * 8) }, (_, i) => ({
+        hash: near(bases[Math.floor(random() * bases.length)] as string, Math.floor(random() * 40)),
+        quality: random() < 0.2 ? 30 : 80,
+        seconds: i,
+      }));
+    let found = 0;
+    for (let round = 0; round < 12; round++) {
+      const bases = Array.from({ length: 4 }, hash);
+      const listed = Array.from({ length: 2 + Math.floor(random() * 6) }, () => video(bases));
+      const entries = listed.map((frames, i) =>
+        normalizeEntry({
+          id: `r${i}`,
+          list: i % 2 ? 'ncmec' : 'other',
+          algorithm: 'vpdq',
+          hash: formatVpdqJson(frames),
+        }),
+      );
+      const lists = [
+        { name: 'ncmec', version: 1 },
+        { name: 'other', version: 2 },
+      ];
+      const path = join(dir, `round-${round}.snap`);
+      await writeSnapshot(path, { lists, entries });
+      const fromSnapshot = await Matcher.openSnapshot(path, { search: { tier: 'mih', substringBits: 8 } });
+      const fromEntries = Matcher.fromEntries(entries, { lists });
+      const query = video(bases);
+      const distance = 15 + Math.floor(random() * 25);
+      const options = { distance, queryMatchPercent: 0 };
+      const got = fromSnapshot.matchVpdq(query, options);
+      expect(got).toEqual(fromEntries.matchVpdq(query, options));
+      found += got.length;
+      entries.forEach((entry, i) => {
+        const brute = matchVpdqBrute(query, parseVpdqJson(entry.hash), distance);
+        const match = got.find((m) => m.entryId === entry.id);
+        if (brute.queryMatchPercent === 0) expect(match).toBeUndefined();
+        else expect(match, `round ${round}, video ${i}`).toMatchObject(brute);
+      });
+    }
+    expect(found).toBeGreaterThan(12);
   });
 
   it('are written from packed tables, as a store export writes them', async () => {
