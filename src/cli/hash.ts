@@ -2,13 +2,17 @@
  * `hashwarden hash`: the contract other tools read. One JSON object per line per file, in input
  * order: `{"file", <algorithm>: hex, …}` for the requested algorithms — with PDQ its quality
  * right after it (`pdqQuality`), and with any perceptual hash `unusable`, what a matcher would
- * refuse to match with and why — or `{"file", "error": {"code", "message"}}`; exit 2 at the end if any file failed. Field
- * names never change. An animated file adds `frameCount` and `frames` after them (fields are
- * only ever added, at the end, so readers of the old lines read the new ones). `--as-list` prints
- * rows of a hash list instead, for `hashwarden import`.
+ * refuse to match with and why — or `{"file", "error": {"code", "message"}}`; exit 2 at the end
+ * if any file failed. Field names never change. An animated file adds `frameCount` and `frames`
+ * after them (fields are only ever added, at the end, so readers of the old lines read the new
+ * ones). A video (told by its first bytes) has `md5`, `sha256` and `vpdq` (python-threatexchange's
+ * signal text) with its frame counts right after it. `--as-list` prints rows of a hash list
+ * instead, for `hashwarden import`.
  */
 import { availableParallelism } from 'node:os';
-import { ALGORITHM_NAMES, formatList, type AlgorithmName, type ListEntry } from '../index.js';
+import { mkdir } from 'node:fs/promises';
+import { join, parse as parsePath } from 'node:path';
+import { ALGORITHM_NAMES, formatList, HashwardenError, type AlgorithmName, type ListEntry } from '../index.js';
 import type { FrameHashes } from '../image/index.js';
 import { DEFAULT_MAX_FRAMES, resolveImageOptions, type ResolvedImageOptions } from '../image/options.js';
 import { mapSettled } from '../concurrency.js';
@@ -24,6 +28,19 @@ import {
   type Command,
 } from './command.js';
 import { escapeJson, jsonLine, textLine } from './escape.js';
+import { NEW_FILE_MODE, writeAll, writeOutputFile } from '../output-file.js';
+import type { VideoHashResult } from '../video/index.js';
+import {
+  isVideoFile,
+  loadVideo,
+  resolveVideoArguments,
+  usableFrames,
+  VIDEO_HASHES,
+  VIDEO_OPTIONS,
+  videoOptionsHelp,
+  vpdqUnusable,
+  type VideoModule,
+} from './video.js';
 
 /**
  * `--as-list`: the usable hashes of each file hashed as `hashwarden import` NDJSON rows, one per
@@ -43,7 +60,7 @@ class ListWriter {
     file: string,
     hashes: Readonly<Record<string, string | undefined>>,
     unusable: Readonly<Record<string, string | undefined>>,
-    algorithms: readonly AlgorithmName[],
+    algorithms: readonly (AlgorithmName | 'vpdq')[],
   ): void {
     const rows: ListEntry[] = [];
     for (const algorithm of algorithms) {
@@ -90,24 +107,111 @@ function perceptualFields(
   return line;
 }
 
+/** Files opened at once to read their first bytes: a few, so a long batch never runs out of descriptors. */
+const SNIFFS_AT_ONCE = 16;
+
+/** `--algorithms` split: the image algorithms asked for (undefined: every one) and the video hashes. */
+function requestedAlgorithms(value: string | undefined): {
+  readonly image: AlgorithmName[] | undefined;
+  readonly video: (typeof VIDEO_HASHES)[number][];
+} {
+  const names = commaList(value);
+  if (names === undefined) return { image: undefined, video: [...VIDEO_HASHES] };
+  const image = names.filter((name) => name.toLowerCase() !== 'vpdq');
+  // An image algorithm name the image options refuse is still checked there, with its message.
+  const video = [
+    ...new Set(
+      names
+        .map((name) => name.toLowerCase())
+        .filter((name): name is (typeof VIDEO_HASHES)[number] => (VIDEO_HASHES as readonly string[]).includes(name)),
+    ),
+  ];
+  return { image: image as AlgorithmName[], video };
+}
+
+/** A file whose kind has none of the hashes asked for: an error line, as a file that cannot be hashed. */
+function nothingAsked(file: string, kind: 'an image' | 'a video', has: readonly string[]): HashwardenError {
+  return new HashwardenError(
+    'ERR_UNSUPPORTED_FORMAT',
+    `${file} is ${kind}: --algorithms asks for none of the hashes ${kind} has (${has.join(', ')})`,
+  );
+}
+
+/** What one file gave: an image's hashes or a video's. */
+type Hashed =
+  | { readonly kind: 'image'; readonly value: Awaited<ReturnType<typeof import('../image/index.js').hashImage>> }
+  | { readonly kind: 'video'; readonly value: VideoHashResult };
+
+/**
+ * A video's fields in the contract's order: each of md5, sha256 and vpdq asked for, vPDQ followed
+ * by its frame counts (`vpdqFrames`, `vpdqUsableFrames`: quality 50 or more), then `unusable`
+ * when vPDQ was asked for (`{"vpdq": why}` when a matcher would not match with it).
+ */
+function videoFields(
+  video: VideoModule,
+  result: VideoHashResult,
+  requested: readonly (typeof VIDEO_HASHES)[number][],
+): { fields: Record<string, unknown>; hashes: Record<string, string>; unusable: Record<string, string> } {
+  const fields: Record<string, unknown> = {};
+  const hashes: Record<string, string> = {};
+  const unusable: Record<string, string> = {};
+  for (const name of requested) {
+    if (name === 'vpdq') {
+      hashes.vpdq = video.formatVpdqJson(result.frames);
+      fields.vpdq = hashes.vpdq;
+      fields.vpdqFrames = result.frames.length;
+      fields.vpdqUsableFrames = usableFrames(video, result.frames);
+      const why = vpdqUnusable(video, result.frames);
+      if (why !== undefined) unusable.vpdq = why;
+    } else fields[name] = hashes[name] = result[name];
+  }
+  if (requested.includes('vpdq')) fields.unusable = unusable;
+  return { fields, hashes, unusable };
+}
+
+/**
+ * `--vpdq-lines DIR`: where a video's Meta lines go, `DIR/<name without extension>.txt` as Meta's
+ * `vpdq-hash-video` names them. Two videos of one name would overwrite each other's: refused.
+ */
+function linesPaths(dir: string | undefined, videos: readonly string[]): Map<string, string> | undefined {
+  if (dir === undefined) return undefined;
+  const paths = new Map<string, string>();
+  const taken = new Map<string, string>();
+  for (const file of videos) {
+    const path = join(dir, `${parsePath(file).name}.txt`);
+    const other = taken.get(path);
+    if (other !== undefined && other !== file)
+      throw new UsageError(`--vpdq-lines would write ${path} for both ${other} and ${file}: hash them apart`);
+    taken.set(path, file);
+    paths.set(file, path);
+  }
+  return paths;
+}
+
 export const hashCommand: Command = {
   name: 'hash',
   usage:
-    '[--algorithms blockhash,pdq,md5,sha1,sha256] [--resolution fast|full] [--dihedral] [--max-frames N] [--as-list --list NAME] FILE...',
-  summary: 'Print the hashes of image files, one JSON object per line.',
+    '[--algorithms blockhash,pdq,md5,sha1,sha256,vpdq] [--resolution fast|full] [--dihedral] [--max-frames N] [--seconds-per-hash N] [--downsample N] [--ffmpeg PATH] [--ffprobe PATH] [--vpdq-lines DIR] [--as-list --list NAME] FILE...',
+  summary: 'Print the hashes of image and video files, one JSON object per line.',
   help: `
 Options:
-  --algorithms LIST   comma-separated, default all: ${ALGORITHM_NAMES.join(',')}
+  --algorithms LIST   comma-separated, default all: ${ALGORITHM_NAMES.join(',')},vpdq
+                      (an image has the first five, a video md5, sha256 and vpdq)
   --resolution MODE   fast (default: JPEGs decoded at reduced size, within 2 bits of full
                       on the reference sets, unless pdq is requested) or full (every pixel,
                       as the reference tools)
-  --dihedral          also print the hashes of the image turned and mirrored
+  --dihedral          also print the hashes of an image turned and mirrored
   --max-frames N      hash at most the first N frames of an animated GIF or WebP
                       (default ${DEFAULT_MAX_FRAMES})
+${videoOptionsHelp(22)}
+  --vpdq-lines DIR    also write each video's frames as Meta's vpdq-hash-video lines
+                      (frame,quality,hex,seconds) to DIR/NAME.txt, NAME the file's name
+                      without its extension, as Meta names its sample hashes
   --as-list           print a hash list instead, that \`hashwarden import\` reads:
-                      {"id":"FILE:ALGORITHM","list":NAME,"algorithm":A,"hash":HEX} per
-                      usable hash (an animation's first frame), e.g.
-                      hashwarden hash --as-list --list mine *.jpg > mine.ndjson
+                      {"id":"FILE:ALGORITHM","list":NAME,"algorithm":A,"hash":HASH} per
+                      usable hash (an animation's first frame; a video's vPDQ as
+                      python-threatexchange's signal text), e.g.
+                      hashwarden hash --as-list --list mine *.jpg *.mp4 > mine.ndjson
                       hashwarden import mine.ndjson --db store.db --list mine
                       Unusable hashes and files that fail are left out and counted on
                       standard error
@@ -128,14 +232,23 @@ field come "frameCount":N, the frames in the file, and "frames":[{"frame":0,"blo
 "pdq":…,"pdqQuality":…,"unusable":{}},…], the perceptual hashes of each frame hashed, laid out
 as the top level (with --dihedral, their rotations and flips too). Fewer frames than frameCount:
 the rest were not hashed (--max-frames, or the pixel limit).
+A video (MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV, ASF/WMV, told by its first bytes, never its
+name; hashed with FFmpeg) prints {"file":F,"md5":HEX32,"sha256":HEX64,"vpdq":SIGNAL,
+"vpdqFrames":N,"vpdqUsableFrames":U,"unusable":{}}: SIGNAL is python-threatexchange's vPDQ
+signal text, a JSON array of "hex,quality,seconds" strings (one a hashed frame), N the frames
+hashed and U those of PDQ quality 50 or more, the only ones a matcher uses; no usable frame:
+{"vpdq":"vPDQ: all 4 frames have PDQ quality below 50"} in unusable.
 A file that cannot be hashed prints
-{"file":F,"error":{"code":C,"message":M}} and the others go on.
+{"file":F,"error":{"code":C,"message":M}} and the others go on (no FFmpeg for a video:
+ERR_MISSING_DEPENDENCY, saying how to install it).
 Exit status: 0 when every file was hashed, 2 when any failed.`,
   options: {
     algorithms: { type: 'string' },
     resolution: { type: 'string' },
     dihedral: { type: 'boolean' },
     'max-frames': { type: 'string' },
+    ...VIDEO_OPTIONS,
+    'vpdq-lines': { type: 'string' },
     'as-list': { type: 'boolean' },
     list: { type: 'string' },
   },
@@ -146,48 +259,88 @@ Exit status: 0 when every file was hashed, 2 when any failed.`,
     if (asList && values.dihedral === true)
       throw new UsageError('--dihedral is not for --as-list: a matcher matches turned and mirrored uploads itself');
     const writer = asList ? new ListWriter(required(values.list, '--list NAME (with --as-list)'), io) : undefined;
+    const requested = requestedAlgorithms(values.algorithms as string | undefined);
+    const imageAsked = requested.image === undefined || requested.image.length > 0;
     const options = usage(() =>
       resolveImageOptions({
-        algorithms: commaList(values.algorithms as string | undefined) as AlgorithmName[] | undefined,
+        ...(imageAsked ? { algorithms: requested.image } : {}),
         resolution: values.resolution as 'fast' | 'full' | undefined,
         dihedral: values.dihedral === true,
         ...(values['max-frames'] === undefined ? {} : { maxFrames: integerArgument(values['max-frames'] as string) }),
       }),
     );
+    const video = await loadVideo();
+    const videoOptions = resolveVideoArguments(video, values);
+    // Every file sniffed first (its first bytes): --vpdq-lines must know the videos' names before any is written.
+    const isVideo = (await mapSettled(files, SNIFFS_AT_ONCE, (file) => isVideoFile(video, file))).map(
+      (sniffed) => sniffed.ok && sniffed.value,
+    );
+    const vpdqLines = linesPaths(
+      values['vpdq-lines'] as string | undefined,
+      files.filter((_, i) => isVideo[i]),
+    );
+    if (vpdqLines !== undefined) {
+      const out = values['vpdq-lines'] as string;
+      await mkdir(out, { recursive: true }).catch((error: unknown) => {
+        throw new HashwardenError(
+          'ERR_OUTPUT_WRITE',
+          `Cannot create ${out} for --vpdq-lines: ${(error as Error).message}`,
+          {
+            cause: error,
+          },
+        );
+      });
+    }
     let failed = 0;
     // Loaded here, not with the CLI: sharp is slow to load, and only this command and match need it.
     const { hashImage } = await import('../image/index.js');
-    await mapSettled(
-      files,
-      availableParallelism(),
-      (file) => hashImage(file, options),
-      (result, i) => {
-        if (writer !== undefined) {
-          if (result.ok) writer.add(files[i] as string, result.value.hashes, result.value.unusable, options.algorithms);
-          else {
-            failed++;
-            writer.fail(files[i] as string, result.error);
-          }
-          return;
-        }
-        const line: Record<string, unknown> = { file: files[i] };
-        if (result.ok) {
-          Object.assign(line, perceptualFields(result.value, options.algorithms, options));
-          const { frames } = result.value;
-          if (frames !== undefined) {
-            line.frameCount = result.value.image.frameCount;
-            line.frames = frames.map((frame) => ({
-              frame: frame.frame,
-              ...perceptualFields(frame, options.perceptual, options),
-            }));
-          }
-        } else {
-          failed++;
-          line.error = errorJson(result.error);
-        }
-        io.out(jsonLine(line));
-      },
-    );
+    const hashFile = async (file: string, i: number): Promise<Hashed> => {
+      if (isVideo[i] !== true) {
+        if (!imageAsked) throw nothingAsked(file, 'an image', ALGORITHM_NAMES);
+        return { kind: 'image', value: await hashImage(file, options) };
+      }
+      if (requested.video.length === 0) throw nothingAsked(file, 'a video', VIDEO_HASHES);
+      const value = await video.hashVideo(file, videoOptions);
+      const linesPath = vpdqLines?.get(file);
+      if (linesPath !== undefined) {
+        const bytes = new TextEncoder().encode(video.formatVpdqLines(value.frames));
+        await writeOutputFile(
+          { path: linesPath, mode: NEW_FILE_MODE, code: 'ERR_OUTPUT_WRITE', what: 'the vPDQ lines' },
+          (handle) => writeAll(handle, bytes, 0),
+        );
+      }
+      return { kind: 'video', value };
+    };
+    await mapSettled(files, availableParallelism(), hashFile, (result, i) => {
+      const file = files[i] as string;
+      if (!result.ok) {
+        failed++;
+        if (writer !== undefined) writer.fail(file, result.error);
+        else io.out(jsonLine({ file, error: errorJson(result.error) }));
+        return;
+      }
+      if (result.value.kind === 'video') {
+        const { fields, hashes, unusable } = videoFields(video, result.value.value, requested.video);
+        if (writer !== undefined) writer.add(file, hashes, unusable, requested.video);
+        else io.out(jsonLine({ file, ...fields }));
+        return;
+      }
+      const hashed = result.value.value;
+      if (writer !== undefined) {
+        writer.add(file, hashed.hashes, hashed.unusable, options.algorithms);
+        return;
+      }
+      const line: Record<string, unknown> = { file, ...perceptualFields(hashed, options.algorithms, options) };
+      const { frames } = hashed;
+      if (frames !== undefined) {
+        line.frameCount = hashed.image.frameCount;
+        line.frames = frames.map((frame) => ({
+          frame: frame.frame,
+          ...perceptualFields(frame, options.perceptual, options),
+        }));
+      }
+      io.out(jsonLine(line));
+    });
     writer?.finish(failed);
     return failed > 0 ? EXIT.error : EXIT.ok;
   },

@@ -11,8 +11,10 @@ import { connectPostgres, isPostgresUrl, postgresDbHelp } from './postgres.js';
 
 /** One line of `lists`: the effective threshold per perceptual algorithm, `*` where the list sets it. */
 function describe(list: ListInfo): string {
+  // Videos (vpdq) last: one entry per listed video, counted with the rest in the total.
   const counts =
-    ALGORITHM_NAMES.filter((a) => list.counts[a] !== undefined)
+    [...ALGORITHM_NAMES, 'vpdq' as const]
+      .filter((a) => list.counts[a] !== undefined)
       .map((a) => `${a} ${list.counts[a]}`)
       .join(', ') || 'empty';
   const thresholds = ALGORITHM_NAMES.filter((a) => getAlgorithm(a).kind === 'perceptual')

@@ -1,6 +1,7 @@
 /**
- * `hashwarden match`: hash image files and match them against a store (SQLite, or PostgreSQL read once) or a snapshot
- * (`hashwarden export`). Exit 1 when any file matched, whatever happened to the others (a script
+ * `hashwarden match`: hash image and video files and match them against a store (SQLite, or
+ * PostgreSQL read once) or a snapshot (`hashwarden export`); a video (told by its first bytes) by
+ * its vPDQ frames and its MD5/SHA-256 (match-video.ts). Exit 1 when any file matched, whatever happened to the others (a script
  * reading only the status must never miss a match); else 2 when any file could not be checked
  * (unreadable, undecodable, or every hash it would be matched by refused), since an unchecked
  * file must not read as clean; else 0. Matching against no entries at all exits 2 before any file.
@@ -25,6 +26,16 @@ import { jsonLine, textLine } from './escape.js';
 import { readKeyFile } from './keygen.js';
 import { connectPostgres, isPostgresUrl, postgresDbHelp } from './postgres.js';
 import { integerInRange } from '../validate.js';
+import { describeVideo, matchVideoFile, videoJson, type VideoOutcome } from './match-video.js';
+import {
+  isVideoFile,
+  loadVideo,
+  resolveVideoArguments,
+  VIDEO_OPTIONS,
+  videoOptionsHelp,
+  type VideoModule,
+} from './video.js';
+import type { VpdqThresholds } from '../video/index.js';
 
 /** Longest path given as a decision's content id (`MatchImageOptions.contentId`'s limit); a longer one goes without. */
 const MAX_CONTENT_ID = 1024;
@@ -115,8 +126,8 @@ async function openMatcher(
 export const matchCommand: Command = {
   name: 'match',
   usage:
-    'FILE... (--db PATH [--list NAME]... | --snapshot FILE [--trust KEYFILE.pub]... [--min-sequence N]) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim] [--max-frames N] [--log DIR]',
-  summary: 'Match image files against the hash lists in a SQLite store or a snapshot.',
+    'FILE... (--db PATH [--list NAME]... | --snapshot FILE [--trust KEYFILE.pub]... [--min-sequence N]) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim] [--max-frames N] [--query-match-percent P] [--listed-match-percent P] [--seconds-per-hash N] [--downsample N] [--ffmpeg PATH] [--ffprobe PATH] [--log DIR]',
+  summary: 'Match image and video files against the hash lists in a SQLite store or a snapshot.',
   help: `
 Options:
   --db PATH             the SQLite store (see \`hashwarden import\`),
@@ -133,11 +144,20 @@ ${postgresDbHelp(24)}
                         it was exported with
   --threshold A=N       Hamming-distance threshold for algorithm A, for every list (repeatable
                         or comma-separated); default: each list's own (\`hashwarden list set\`),
-                        else the algorithm's default (blockhash 10, pdq 31)
+                        else the algorithm's default (blockhash 10, pdq 31); vpdq=N: the
+                        distance at which a video's frame matches a listed frame (default
+                        31, python-threatexchange's)
+  --query-match-percent P
+                        a video matches a listed video when at least P% of its usable
+                        frames matched (default 80, python-threatexchange's)
+  --listed-match-percent P
+                        and at least P% of the listed video's frames did (default 0)
+${videoOptionsHelp(24)}
   --json                one JSON object per line: {"file","matched","matches","hashes",
                         "unusable"} (an animated file adds "frameCount" and "framesHashed"),
                         then "checked" (false: some type's lists could not be searched),
-                        or {"file","error":{"code","message"}}
+                        or {"file","error":{"code","message"}}; a video's has
+                        "vpdqFrames" and "vpdqUsableFrames" before "checked"
   --max-frames N        match at most the first N frames of an animated GIF or WebP
                         (default ${DEFAULT_MAX_FRAMES})
   --log DIR             append each file's decision (or "not checked" with its code) to the
@@ -154,6 +174,17 @@ says so: "(pdq not used: PDQ quality 3 is below 50)" — that file was not check
 Every frame of an animated GIF or WebP up to --max-frames is matched; a match names its frame
 (frame=2), and an animation longer than that says, e.g., "(frames 0-31 of 41 checked)": the
 later frames were not checked.
+A video (MP4/MOV, Matroska/WebM, AVI, MPEG-TS, FLV, ASF/WMV, told by its first bytes) is
+hashed with FFmpeg (vPDQ: one frame a second by default) and matched as python-threatexchange
+matches: frames of PDQ quality below 50 dropped, a frame matching a listed video's frame within
+the vpdq distance, the video matching when the shares of its frames and of the listed video's
+frames matched reach --query-match-percent and --listed-match-percent. Its MD5 and SHA-256 are
+looked up in the exact lists. A video match names the listed video and its matched frames, the
+upload's seconds to the listed video's and their distance:
+  MATCH     clip.mp4  list=known entry=v1 vpdq query=100% listed=85.7% frames=0.000s->0.000s:0,1.000s->1.000s:2
+(the first 20 pairs, then "+N more"; --json has all). A video none of whose frames reach
+quality 50 is UNCHECKED "(vpdq not used: vPDQ: all 3 frames have PDQ quality below 50)" when
+the lists hold videos; a video against lists holding no vpdq, md5 or sha256 entry is UNCHECKED.
 A block match an allow list lifted (docs/lists.md, "Allow lists") is not a match; the line says
 so: "(allowed by list=known-good entry=flag-2 pdq: 1 lifted)". --json shows them all (allowed).
 
@@ -164,7 +195,8 @@ lists: an image listed by PDQ alone is not found by its blockhash. Its line star
 UNCHECKED, not "no match", even when its other hashes were searched; so does a blank upload.
 
 Exit status: 1 when any file matched, even if others could not be checked (the match is never
-hidden); otherwise 2 when any file could not be checked (unreadable, not an image, UNCHECKED),
+hidden); otherwise 2 when any file could not be checked (unreadable, neither an image nor a
+video, UNCHECKED, no FFmpeg for a video: ERR_MISSING_DEPENDENCY),
 or when the store or snapshot holds no entries to match against (empty store, every list
 disabled, empty snapshot); 0 when every file was checked and none matched.`,
   options: {
@@ -179,6 +211,9 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
     trust: { type: 'string', multiple: true },
     'min-sequence': { type: 'string' },
     log: { type: 'string' },
+    'query-match-percent': { type: 'string' },
+    'listed-match-percent': { type: 'string' },
+    ...VIDEO_OPTIONS,
   },
   async run(values, files, io) {
     if (files.length === 0) throw new UsageError('Missing FILE');
@@ -197,6 +232,37 @@ disabled, empty snapshot); 0 when every file was checked and none matched.`,
   },
 };
 
+/** An image matched. */
+interface ImageOutcome {
+  readonly kind: 'image';
+  readonly result: ImageMatchResult;
+}
+
+/** A percent option as a number; anything else goes on as text, so the usage error quotes it. */
+function percentArgument(value: unknown): number {
+  return (typeof value === 'string' && /^\d+(\.\d+)?$/.test(value.trim()) ? Number(value) : value) as number;
+}
+
+/**
+ * The vPDQ thresholds given (`--threshold vpdq=N`, the two percent options), checked as
+ * `matchVideo` checks them: a bad one is a usage error before anything is loaded. Those not given
+ * are left to the matcher (python-threatexchange's defaults).
+ */
+function videoThresholds(
+  video: VideoModule,
+  distance: number | undefined,
+  values: Parameters<Command['run']>[0],
+): VpdqThresholds {
+  const given: Record<string, number> = {};
+  if (distance !== undefined) given.distance = distance;
+  if (values['query-match-percent'] !== undefined)
+    given.queryMatchPercent = percentArgument(values['query-match-percent']);
+  if (values['listed-match-percent'] !== undefined)
+    given.listedMatchPercent = percentArgument(values['listed-match-percent']);
+  usage(() => video.resolveVpdqThresholds(given, '--threshold vpdq / --query-match-percent / --listed-match-percent'));
+  return given;
+}
+
 /** Matches `files` and prints each outcome; closes `decisionLog` when done. */
 async function matchFiles(
   values: Parameters<Command['run']>[0],
@@ -206,8 +272,15 @@ async function matchFiles(
   io: CliIo,
 ): Promise<number> {
   try {
-    const thresholds = parseThresholds(values.threshold as string[] | undefined);
+    const { vpdq: vpdqDistance, ...thresholds } = parseThresholds(values.threshold as string[] | undefined);
     const lists = values.list as string[] | undefined;
+    // Every video option checked before the store is opened: a typo costs no load.
+    const video = await loadVideo();
+    const videoSettings = {
+      video,
+      options: resolveVideoArguments(video, values),
+      thresholds: videoThresholds(video, vpdqDistance, values),
+    };
     const matcher = await openMatcher(
       values.db as string | undefined,
       values.snapshot as string | undefined,
@@ -231,39 +304,47 @@ async function matchFiles(
     let failed = false;
     const dihedral = values['no-dihedral'] !== true;
     const trim = values['no-trim'] !== true;
-    await mapSettled(
-      files,
-      availableParallelism(),
-      (file) =>
-        matcher.matchImage(file, {
-          dihedral,
-          trim,
-          threshold: thresholds,
-          ...(decisionLog === undefined || file.length > MAX_CONTENT_ID ? {} : { contentId: file }),
-        }),
-      (result, i) => {
-        const file = files[i] as string;
-        if (result.ok) {
-          matched ||= result.value.matched;
-          const { matched: m, matches, hashes, unusable, frames, image, checked } = result.value;
-          if (!checked) failed = true;
-          const animated = frames === undefined ? {} : { frameCount: image.frameCount, framesHashed: frames.length };
-          io.out(
-            values.json === true
-              ? jsonLine({ file, matched: m, matches, hashes, unusable, ...animated, checked })
-              : describe(file, result.value, checked),
-          );
-        } else {
-          failed = true;
-          const error = errorJson(result.error);
-          io.out(
-            values.json === true
-              ? jsonLine({ file, error })
-              : textLine(`ERROR     ${file}  ${error.code}: ${error.message}`),
-          );
-        }
-      },
-    );
+    const contentId = (file: string) =>
+      decisionLog === undefined || file.length > MAX_CONTENT_ID ? {} : { contentId: file };
+    const matchFile = async (file: string): Promise<ImageOutcome | VideoOutcome> => {
+      if (await isVideoFile(video, file))
+        return matchVideoFile(matcher, file, {
+          ...videoSettings,
+          ...(decisionLog === undefined ? {} : { log: decisionLog }),
+          ...contentId(file),
+        });
+      const result = await matcher.matchImage(file, { dihedral, trim, threshold: thresholds, ...contentId(file) });
+      return { kind: 'image', result };
+    };
+    await mapSettled(files, availableParallelism(), matchFile, (outcome, i) => {
+      const file = files[i] as string;
+      if (!outcome.ok) {
+        failed = true;
+        const error = errorJson(outcome.error);
+        io.out(
+          values.json === true
+            ? jsonLine({ file, error })
+            : textLine(`ERROR     ${file}  ${error.code}: ${error.message}`),
+        );
+        return;
+      }
+      if (outcome.value.kind === 'video') {
+        matched ||= outcome.value.result.matched;
+        if (!outcome.value.checked) failed = true;
+        io.out(values.json === true ? videoJson(file, outcome.value, video) : describeVideo(file, outcome.value));
+        return;
+      }
+      const { result } = outcome.value;
+      matched ||= result.matched;
+      const { matched: m, matches, hashes, unusable, frames, image, checked } = result;
+      if (!checked) failed = true;
+      const animated = frames === undefined ? {} : { frameCount: image.frameCount, framesHashed: frames.length };
+      io.out(
+        values.json === true
+          ? jsonLine({ file, matched: m, matches, hashes, unusable, ...animated, checked })
+          : describe(file, result, checked),
+      );
+    });
     return matched ? EXIT.matched : failed || log.unlogged ? EXIT.error : EXIT.ok;
   } finally {
     await decisionLog?.close();

@@ -1,20 +1,28 @@
 /**
  * NDJSON objects that hold hashes under algorithm names rather than in a `hash` field: the lines
- * `hashwarden hash` prints (`{"file", "pdq", "pdqQuality", "md5", …, "unusable"}`) and the bodies
- * HMA 2 (OpenMediaMatch) takes and gives (`{"pdq": "<hex>"}`). Each hash is a row of its own.
+ * `hashwarden hash` prints (`{"file", "pdq", "pdqQuality", "md5", …, "unusable"}`, and for a video
+ * `{"file", "md5", "sha256", "vpdq", "vpdqFrames", "vpdqUsableFrames", "unusable"}`, its `vpdq`
+ * python-threatexchange's signal text) and the bodies HMA 2 (OpenMediaMatch) takes and gives
+ * (`{"pdq": "<hex>"}`, `{"vpdq": "<signal>"}`). Each hash is a row of its own.
  *
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
 import { ALGORITHM_NAMES } from '../algorithms/registry.js';
+import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
 import type { ResolvedParseOptions } from './formats.js';
 import { ALGORITHM_KEYS, listError, type RawRow } from './rows.js';
+
+/** The keys read as hashes: the registry's algorithms, and vPDQ (one entry per video). */
+const HASH_KEYS = [...ALGORITHM_NAMES, VPDQ_ALGORITHM] as const;
 
 /**
  * The rows of an object keyed by algorithm names (see the file comment), or undefined when it has
  * a `hash` field or an algorithm field (it is an ordinary row then) or no algorithm-named string.
  * `file` is kept as metadata, a PDQ hash's `pdqQuality` as `quality` (a number); a hash the
- * `unusable` object names (a PDQ hash of quality below 50, a featureless blockhash) is left out,
- * as `hashwarden hash --as-list` leaves it out: the matcher would not use it for an upload either.
+ * `unusable` object names (a PDQ hash of quality below 50, a featureless blockhash, a video with no
+ * frame of quality 50 or more) is left out, as `hashwarden hash --as-list` leaves it out: the
+ * matcher would not use it for an upload either. A vPDQ row's hash is checked as every vPDQ
+ * entry's is (`normalizeEntry`); its frame counts are `hash`'s report, not the entry's.
  *
  * @internal Used by the NDJSON parser.
  * @example
@@ -27,7 +35,7 @@ export function hashOutputRows(
   options: ResolvedParseOptions,
 ): (() => RawRow)[] | undefined {
   if (Object.hasOwn(object, 'hash') || ALGORITHM_KEYS.some((key) => Object.hasOwn(object, key))) return undefined;
-  const names = ALGORITHM_NAMES.filter((name) => typeof object[name] === 'string');
+  const names = HASH_KEYS.filter((name) => typeof object[name] === 'string');
   if (names.length === 0) {
     if (typeof object.file === 'string' && object.error !== undefined)
       return [

@@ -7,6 +7,7 @@
  * the first video stream that is not cover art, its size and frame rate, and the codecs allowed.
  */
 import { HashwardenError } from '../errors.js';
+import { invalid } from '../validate.js';
 
 /** The FFmpeg demuxers a video may be read with, by the container its bytes show. */
 export const VIDEO_CONTAINERS = ['mov', 'matroska', 'avi', 'mpegts', 'flv', 'asf'] as const;
@@ -109,9 +110,17 @@ function tsSync(bytes: Uint8Array, offset: number, packet: number): boolean {
 /**
  * The demuxer for these first bytes, or undefined when they are no container of
  * {@link VIDEO_CONTAINERS} (an image, a playlist, text, audio-only formats, anything else). A
- * HEIF/AVIF still (an `ftyp` with an image brand as its major brand) is not a video.
+ * HEIF/AVIF still (an `ftyp` with an image brand as its major brand) is not a video. The public
+ * `sniffVideoContainer` of `hashwarden/video`: how the CLI tells a video from an image by its
+ * bytes, as `hashVideo` itself decides, never by its name.
+ *
+ * @example
+ * ```ts
+ * sniffVideoContainer(firstBytes); // 'mov' for an MP4, undefined for a JPEG
+ * ```
  */
 export function sniffContainer(head: Uint8Array): VideoContainer | undefined {
+  if (!(head instanceof Uint8Array)) invalid('Uint8Array', 'head', head);
   const box = ascii(head, 4, 4);
   if (box === 'ftyp') return IMAGE_BRANDS.has(ascii(head, 8, 4)) ? undefined : 'mov';
   if (QUICKTIME_ATOMS.has(box)) return 'mov';

@@ -20,7 +20,13 @@ export {
   resolveVideoOptions,
 } from './options.js';
 export type { HashVideoOptions, ResolvedVideoOptions } from './options.js';
-export { COMPANION_DECODERS, VIDEO_CONTAINERS, VIDEO_DECODERS } from './container.js';
+export {
+  COMPANION_DECODERS,
+  SNIFF_BYTES as VIDEO_SNIFF_BYTES,
+  sniffContainer as sniffVideoContainer,
+  VIDEO_CONTAINERS,
+  VIDEO_DECODERS,
+} from './container.js';
 export type { VideoContainer } from './container.js';
 export {
   formatVpdqJson,
