@@ -329,3 +329,30 @@ export function unpackVpdq(bytes: Uint8Array, maxFrames: number = MAX_VPDQ_ENTRY
   }
   return out;
 }
+
+/**
+ * The frames a list entry of this video holds: each whole frame, followed by the same frame
+ * inside its bars when that hashes differently. One set for a video without bars. Both sets at
+ * once only matter with a listed share threshold above 0%, which counts the listed video's
+ * frames: a video with bars then holds about twice as many, and its share of them halves.
+ *
+ * @example
+ * ```ts
+ * const video = await hashVideo('known.mp4', { secondsPerHash: 0 });
+ * const entry = { list: 'known', id: 'v1', algorithm: 'vpdq', hash: formatVpdqJson(listedVpdqFrames(video)) };
+ * ```
+ */
+export function listedVpdqFrames<F extends VpdqFeature>(video: {
+  readonly frames: readonly F[];
+  readonly trimmed?: readonly F[] | undefined;
+}): F[] {
+  const { frames, trimmed } = video;
+  if (trimmed === undefined) return [...frames];
+  const out: F[] = [];
+  frames.forEach((frame, i) => {
+    out.push(frame);
+    const inside = trimmed[i];
+    if (inside !== undefined && inside.hash !== frame.hash) out.push(inside);
+  });
+  return out;
+}

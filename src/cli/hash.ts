@@ -157,15 +157,21 @@ function videoFields(
   const unusable: Record<string, string> = {};
   for (const name of requested) {
     if (name === 'vpdq') {
-      hashes.vpdq = video.formatVpdqJson(result.frames);
-      fields.vpdq = hashes.vpdq;
+      // The line's vpdq is Meta's whole frames; a list entry (--as-list) holds them and the same
+      // frames inside their bars, so that a rendition without the bars matches it too.
+      const listed = video.listedVpdqFrames(result);
+      fields.vpdq = video.formatVpdqJson(result.frames);
+      hashes.vpdq = video.formatVpdqJson(listed);
       fields.vpdqFrames = result.frames.length;
       fields.vpdqUsableFrames = usableFrames(video, result.frames);
-      const why = vpdqUnusable(video, result.frames);
+      const why = vpdqUnusable(video, result.frames, listed.length);
       if (why !== undefined) unusable.vpdq = why;
     } else fields[name] = hashes[name] = result[name];
   }
-  if (requested.includes('vpdq')) fields.unusable = unusable;
+  if (requested.includes('vpdq')) {
+    fields.unusable = unusable;
+    if (result.trimmed !== undefined) fields.vpdqTrimmed = video.formatVpdqJson(result.trimmed);
+  }
   return { fields, hashes, unusable };
 }
 

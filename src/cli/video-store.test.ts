@@ -129,4 +129,11 @@ function storeSuite(kind: string, available: boolean, running: () => boolean, ne
   });
 }
 
+let sqliteStores = 0;
+storeSuite(
+  'SQLite',
+  true,
+  () => true,
+  () => join(dir, `store-${++sqliteStores}.db`),
+);
 storeSuite(postgresTitle('PostgreSQL', pg.available), pg.available, pg.running, pg.url);

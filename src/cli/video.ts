@@ -112,11 +112,17 @@ export function noUsableFrame(video: VideoModule, frames: readonly VideoFrameHas
  * Why a video's vPDQ hash would not be matched with as a list entry, or undefined when it would:
  * no usable frame ({@link noUsableFrame}), or more frames than a list entry holds (`import`
  * refuses the entry; its signal text stays under the byte limit below that many frames).
+ * `listed`: the frames its list entry holds, the whole frames and those inside the bars
+ * (`listedVpdqFrames`).
  */
-export function vpdqUnusable(video: VideoModule, frames: readonly VideoFrameHash[]): string | undefined {
+export function vpdqUnusable(
+  video: VideoModule,
+  frames: readonly VideoFrameHash[],
+  listed: number = frames.length,
+): string | undefined {
   const none = noUsableFrame(video, frames);
   if (none !== undefined) return none;
-  if (frames.length > video.MAX_VPDQ_ENTRY_FRAMES)
-    return `vPDQ: ${frames.length} frames, above the ${video.MAX_VPDQ_ENTRY_FRAMES} a list entry holds`;
+  if (listed > video.MAX_VPDQ_ENTRY_FRAMES)
+    return `vPDQ: ${listed} frames with those inside the bars, above the ${video.MAX_VPDQ_ENTRY_FRAMES} a list entry holds`;
   return undefined;
 }

@@ -60,6 +60,18 @@ describe('NDJSON keyed by algorithm names', () => {
       expect(parsed.entries[2]?.id).toMatch(/^vpdq:[0-9a-f]{64}$/);
     });
 
+    it('lists a video with bars as both frame sets: each whole frame, then the same inside its bars when it differs', () => {
+      const inside = [{ ...(frames[0] as (typeof frames)[number]), hash: 'b'.repeat(64) }, frames[1]];
+      const text = `${JSON.stringify({ file: 'clip.mp4', vpdq: formatVpdqJson(frames), vpdqFrames: 2, vpdqUsableFrames: 1, unusable: {}, vpdqTrimmed: formatVpdqJson(inside as typeof frames) })}\n`;
+      const [entry] = parseList(text, { list: 'l' }).entries;
+      expect(entry?.hash).toBe(formatVpdqJson([frames[0], inside[0], frames[1]] as typeof frames));
+      // One frame inside the bars for each whole frame, or the line is not hash's.
+      const short = `${JSON.stringify({ file: 'clip.mp4', vpdq: formatVpdqJson(frames), vpdqTrimmed: formatVpdqJson(frames.slice(1)) })}\n`;
+      const parsed = parseList(short, { list: 'l', onError: 'skip' });
+      expect(parsed.entries).toEqual([]);
+      expect(parsed.skipped.map((p) => p.error.code)).toEqual(['ERR_LIST_FORMAT']);
+    });
+
     it('leaves out a vPDQ hash the line calls unusable, counted as ignored', () => {
       const parsed = parseList(line(formatVpdqJson(frames), { vpdq: 'vPDQ: all 2 frames have PDQ quality below 50' }), {
         list: 'l',

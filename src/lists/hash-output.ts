@@ -8,7 +8,15 @@
  * Part of the core: no native modules here (no sharp, no better-sqlite3).
  */
 import { ALGORITHM_NAMES } from '../algorithms/registry.js';
-import { VPDQ_ALGORITHM } from '../algorithms/vpdq.js';
+import {
+  formatVpdqJson,
+  listedVpdqFrames,
+  MAX_VPDQ_ENTRY_FRAMES,
+  parseVpdqJson,
+  VPDQ_ALGORITHM,
+  type VpdqFeature,
+} from '../algorithms/vpdq.js';
+import { isHashwardenError } from '../errors.js';
 import type { ResolvedParseOptions } from './formats.js';
 import { ALGORITHM_KEYS, listError, type RawRow } from './rows.js';
 
@@ -51,7 +59,29 @@ export function hashOutputRows(
     const metadata: Record<string, unknown> = {};
     if (typeof object.file === 'string') metadata.file = object.file;
     if (name === 'pdq' && typeof object.pdqQuality === 'number') metadata.quality = object.pdqQuality;
-    const row: RawRow = { list, algorithm: name, hash: object[name] as string, metadata };
+    const row: RawRow = { list, algorithm: name, hash: hashOf(object, name), metadata };
     return Object.hasOwn(unusable, name) ? { ...row, ignore: 'unusable' } : row;
   });
+}
+
+/**
+ * The hash a row takes from a `hashwarden hash` line: the named field's, except a video's whose
+ * line has `vpdqTrimmed` (its frames inside their black bars): then the list entry holds both
+ * sets as `listedVpdqFrames` puts them, as `hash --as-list` writes it. Text that does not parse is
+ * left as it is, for the entry's own check to refuse.
+ */
+function hashOf(object: Record<string, unknown>, name: string): string {
+  const hash = object[name] as string;
+  if (name !== VPDQ_ALGORITHM || typeof object.vpdqTrimmed !== 'string') return hash;
+  let frames: VpdqFeature[];
+  let trimmed: VpdqFeature[];
+  try {
+    frames = parseVpdqJson(hash, { maxFrames: MAX_VPDQ_ENTRY_FRAMES });
+    trimmed = parseVpdqJson(object.vpdqTrimmed, { maxFrames: MAX_VPDQ_ENTRY_FRAMES });
+  } catch (error) {
+    if (isHashwardenError(error)) return hash;
+    throw error;
+  }
+  if (trimmed.length !== frames.length) throw listError("vpdqTrimmed does not hold one frame for each of vpdq's");
+  return formatVpdqJson(listedVpdqFrames({ frames, trimmed }));
 }

@@ -13,6 +13,7 @@ export {
   DEFAULT_VIDEO_MAX_FRAMES,
   DEFAULT_VIDEO_MAX_PIXELS,
   DEFAULT_VIDEO_TIMEOUT_SECONDS,
+  DEFAULT_VIDEO_TRIM,
   FFMPEG_ENV,
   FFPROBE_ENV,
   MAX_DOWNSAMPLE_DIMENSION,
@@ -64,3 +65,5 @@ export type {
 } from '../search/vpdq.js';
 export { matchVideo } from './match-video.js';
 export type { ExactHashLookup, MatchVideoOptions, VideoLookup, VideoMatchResult } from './match-video.js';
+export { listedVpdqFrames, matchVideoFrameSets } from './renditions.js';
+export type { VideoFrameSets } from './renditions.js';

@@ -7,6 +7,8 @@
  * and each of the upload's sets is matched on its own, so neither dilutes the other's share.
  */
 import type { VpdqFeature } from '../algorithms/vpdq.js';
+
+export { listedVpdqFrames } from '../algorithms/vpdq.js';
 import type { VpdqIndex, VpdqThresholds, VpdqVideoMatch } from '../search/vpdq.js';
 import type { VideoFrameHash } from './hash.js';
 
@@ -14,30 +16,6 @@ import type { VideoFrameHash } from './hash.js';
 export interface VideoFrameSets {
   readonly frames: readonly VideoFrameHash[];
   readonly trimmed?: readonly VideoFrameHash[];
-}
-
-/**
- * The frames a list entry of this video holds: each whole frame, followed by the same frame
- * inside its bars when that hashes differently. One set for a video without bars. Both sets at
- * once only matter with a listed share threshold above 0%, which counts the listed video's
- * frames: a video with bars then holds about twice as many, and its share of them halves.
- *
- * @example
- * ```ts
- * const video = await hashVideo('known.mp4', { secondsPerHash: 0 });
- * const entry = { list: 'known', id: 'v1', algorithm: 'vpdq', hash: formatVpdqJson(listedVpdqFrames(video)) };
- * ```
- */
-export function listedVpdqFrames(video: VideoFrameSets): VideoFrameHash[] {
-  const { frames, trimmed } = video;
-  if (trimmed === undefined) return [...frames];
-  const out: VideoFrameHash[] = [];
-  frames.forEach((frame, i) => {
-    out.push(frame);
-    const inside = trimmed[i];
-    if (inside !== undefined && inside.hash !== frame.hash) out.push(inside);
-  });
-  return out;
 }
 
 /**
