@@ -8,12 +8,13 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { formatHex, parseHex } from '../algorithms/hex.js';
+import { formatHex } from '../algorithms/hex.js';
 import { formatVpdqJson, packVpdq, type VpdqFeature } from '../algorithms/vpdq.js';
 import type { ListEntry } from '../lists/entry.js';
 import { DecisionLog } from '../log/decision-log.js';
 import { packEntries } from '../search/entry-table.js';
 import { type PackedVpdq, VpdqIndex } from '../search/vpdq.js';
+import { flippedHex } from '../testing/hash-lists.js';
 import { mulberry32 } from '../testing/prng.js';
 import { Matcher } from './matcher.js';
 import { registerStoreSource, type PackedLists } from './store-source.js';
@@ -25,15 +26,6 @@ function randomHash(): string {
   return formatHex(Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256)));
 }
 
-/** `base` with `bits` bits flipped. */
-function flip(base: string, bits: number): string {
-  const bytes = parseHex(base, 32, 'pdq');
-  const chosen = new Set<number>();
-  while (chosen.size < bits) chosen.add(Math.floor(random() * 256));
-  for (const bit of chosen) bytes[bit >> 3] = (bytes[bit >> 3] as number) ^ (1 << (bit & 7));
-  return formatHex(bytes);
-}
-
 /** A video of `count` unrelated frames, one a second from `from`. */
 function clip(count: number, from = 0): VpdqFeature[] {
   return Array.from({ length: count }, (_, i) => ({ hash: randomHash(), quality: 90, seconds: from + i }));
@@ -41,7 +33,7 @@ function clip(count: number, from = 0): VpdqFeature[] {
 
 /** The frames of `video` re-encoded: each a few bits off. */
 function reencoded(video: readonly VpdqFeature[]): VpdqFeature[] {
-  return video.map((f) => ({ ...f, hash: flip(f.hash, 6) }));
+  return video.map((f) => ({ ...f, hash: flippedHex(f.hash, 6, random) }));
 }
 
 const known = clip(10);
@@ -165,7 +157,7 @@ describe('allow lists and videos', () => {
     expect(matcher.matchVpdq(reencoded(known))).toEqual([]);
     // A call's wider thresholds never widen what is allowed: frames 40 bits off match the block
     // entry at distance 45, not the allow entry at its own 31.
-    const far = known.map((f) => ({ ...f, hash: flip(f.hash, 40) }));
+    const far = known.map((f) => ({ ...f, hash: flippedHex(f.hash, 40, random) }));
     expect(matcher.matchVpdq(far, { distance: 45 }).map((m) => m.list)).toEqual(['block']);
   });
 

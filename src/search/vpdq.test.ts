@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { formatHex, parseHex } from '../algorithms/hex.js';
+import { formatHex } from '../algorithms/hex.js';
+import { flippedHex } from '../testing/hash-lists.js';
 import { mulberry32 } from '../testing/prng.js';
 import { formatVpdqJson, type VpdqFeature } from '../algorithms/vpdq.js';
 import { MAX_VPDQ_ENTRY_BYTES, MAX_VPDQ_ENTRY_FRAMES } from '../algorithms/vpdq.js';
@@ -9,15 +10,6 @@ import { packVpdq } from '../algorithms/vpdq.js';
 import type { ListEntry } from '../lists/entry.js';
 import { packEntries } from './entry-table.js';
 import { matchVpdqBrute, type PackedVpdq, prepareVpdqFrames, VpdqIndex } from './vpdq.js';
-
-/** A hash `bits` random bits away from `base` (hex), drawn with `random`. */
-function flip(base: string, bits: number, random: () => number): string {
-  const bytes = parseHex(base, 32, 'pdq');
-  const chosen = new Set<number>();
-  while (chosen.size < bits) chosen.add(Math.floor(random() * 256));
-  for (const bit of chosen) bytes[bit >> 3] = (bytes[bit >> 3] as number) ^ (1 << (bit & 7));
-  return formatHex(bytes);
-}
 
 function randomHash(random: () => number): string {
   return formatHex(Uint8Array.from({ length: 32 }, () => Math.floor(random() * 256)));
@@ -32,7 +24,7 @@ function video(bases: string[], random: () => number): VpdqFeature[] {
     const hash =
       previous !== undefined && random() < 0.15
         ? previous.hash
-        : flip(bases[Math.floor(random() * bases.length)] as string, Math.floor(random() * 46), random);
+        : flippedHex(bases[Math.floor(random() * bases.length)] as string, Math.floor(random() * 46), random);
     out.push({
       hash,
       quality: random() < 0.2 ? Math.floor(random() * 50) : 50 + Math.floor(random() * 51),
@@ -164,7 +156,7 @@ describe('vPDQ matching rules', () => {
   });
 
   it('counts a repeated frame hash once, whatever its case', () => {
-    const far = flip(A, 128, mulberry32(1));
+    const far = flippedHex(A, 128, mulberry32(1));
     expect(prepareVpdqFrames([frame(A, 0), frame(A, 1), frame(A, 2), frame(far, 3)]).length).toBe(2);
     const index = VpdqIndex.fromEntries([{ list: 'l', id: 'v', hash: [frame(A, 0)] }]);
     const [match] = index.match([frame(A, 0), frame(A.toUpperCase(), 1), frame(A, 2), frame(far, 3)], {
@@ -176,9 +168,9 @@ describe('vPDQ matching rules', () => {
   it('matches frames at 31 bits and not at 32 by default', () => {
     const random = mulberry32(7);
     const index = VpdqIndex.fromEntries([{ list: 'l', id: 'v', hash: [frame(A, 0)] }]);
-    expect(index.match([frame(flip(A, 31, random), 0)])).toHaveLength(1);
-    expect(index.match([frame(flip(A, 32, random), 0)])).toEqual([]);
-    expect(index.match([frame(flip(A, 32, random), 0)], { distance: 32 })).toHaveLength(1);
+    expect(index.match([frame(flippedHex(A, 31, random), 0)])).toHaveLength(1);
+    expect(index.match([frame(flippedHex(A, 32, random), 0)])).toEqual([]);
+    expect(index.match([frame(flippedHex(A, 32, random), 0)], { distance: 32 })).toHaveLength(1);
   });
 
   it('needs 80% of the query and any share of the listed video by default', () => {
@@ -187,17 +179,17 @@ describe('vPDQ matching rules', () => {
     const listed = [frame(A, 0), ...others.slice(0, 3).map((h, i) => frame(h, i + 1))];
     const index = VpdqIndex.fromEntries([{ list: 'l', id: 'v', hash: listed }]);
     // 4 of 5 query frames listed (80%): a match; one more unlisted frame (4 of 6) is not.
-    const query = [...listed.map((f) => f), frame(flip(A, 128, random), 9)];
+    const query = [...listed.map((f) => f), frame(flippedHex(A, 128, random), 9)];
     expect(index.match(query)).toMatchObject([{ queryMatchPercent: 80, listedMatchPercent: 100 }]);
-    expect(index.match([...query, frame(flip(A, 100, random), 10)])).toEqual([]);
+    expect(index.match([...query, frame(flippedHex(A, 100, random), 10)])).toEqual([]);
     expect(index.match(query, { listedMatchPercent: 100 })).toHaveLength(1);
   });
 
   it('names each matched query frame with the nearest listed frame', () => {
     const random = mulberry32(9);
-    const near = flip(A, 3, random);
+    const near = flippedHex(A, 3, random);
     const index = VpdqIndex.fromEntries([
-      { list: 'l', id: 'v', label: 'csam', hash: [frame(flip(A, 10, random), 4), frame(near, 7), frame(Z, 9)] },
+      { list: 'l', id: 'v', label: 'csam', hash: [frame(flippedHex(A, 10, random), 4), frame(near, 7), frame(Z, 9)] },
     ]);
     // Frame 1 is dropped (quality 10), frame 2 repeats frame 0: positions name the frames given.
     const [match] = index.match([frame(A, 1.5), frame(A, 2, 10), frame(A, 2), frame(Z, 2.5)]);
@@ -218,10 +210,10 @@ describe('vPDQ matching rules', () => {
       ],
       { lists: { strict: { distance: 5 }, loose: { distance: 40 } } },
     );
-    const query = [frame(flip(A, 35, random), 0)];
+    const query = [frame(flippedHex(A, 35, random), 0)];
     expect(index.match(query).map((m) => m.list)).toEqual(['loose']);
     expect(index.match(query, { distance: 31 })).toEqual([]);
-    expect(index.match([frame(flip(A, 4, random), 0)]).map((m) => m.list)).toEqual(['strict', 'loose']);
+    expect(index.match([frame(flippedHex(A, 4, random), 0)]).map((m) => m.list)).toEqual(['strict', 'loose']);
   });
 
   it("gives a call's per-list thresholds over the index's, and the call's own over both", () => {
@@ -233,7 +225,7 @@ describe('vPDQ matching rules', () => {
       ],
       { lists: { strict: { distance: 5 }, loose: { distance: 40 } } },
     );
-    const query = [frame(flip(A, 20, random), 0)];
+    const query = [frame(flippedHex(A, 20, random), 0)];
     expect(index.match(query).map((m) => m.list)).toEqual(['loose']);
     expect(index.match(query, { lists: { strict: { distance: 25 } } }).map((m) => m.list)).toEqual(['strict', 'loose']);
     expect(index.match(query, { lists: { loose: { distance: 10 } } })).toEqual([]);

@@ -23,6 +23,18 @@ export function flipped(hash: Uint8Array, flips: number, int: (below: number) =>
   return out;
 }
 
+/**
+ * A 256-bit hash in hex `bits` distinct random bits away from `base` (exactly that distance),
+ * drawn with `random` (a float in [0, 1), as `mulberry32` gives): vPDQ frames a few bits off.
+ */
+export function flippedHex(base: string, bits: number, random: () => number): string {
+  const bytes = Buffer.from(base, 'hex');
+  const chosen = new Set<number>();
+  while (chosen.size < bits) chosen.add(Math.floor(random() * 256));
+  for (const bit of chosen) flipBit(bytes, bit);
+  return bytes.toString('hex');
+}
+
 export const SHAPES = ['random', 'clustered', 'extremes', 'duplicates', 'mixed'] as const;
 export type Shape = (typeof SHAPES)[number];
 export const QUERIES = ['near', 'stored', 'random', 'zeros', 'ones'] as const;

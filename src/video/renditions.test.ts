@@ -4,8 +4,8 @@
  * and a video without bars matches exactly as `VpdqIndex.match` does.
  */
 import { describe, expect, it } from 'vitest';
-import { formatHex, parseHex } from '../algorithms/hex.js';
 import { matchVpdqBrute, VpdqIndex } from '../search/vpdq.js';
+import { flippedHex } from '../testing/hash-lists.js';
 import { mulberry32 } from '../testing/prng.js';
 import type { VideoFrameHash } from './hash.js';
 import { listedVpdqFrames, matchVideoFrameSets } from './renditions.js';
@@ -89,21 +89,13 @@ describe('matchVideoFrameSets', () => {
   });
 });
 
-/** A hash `bits` random bits away from `base` (hex). */
-function flip(base: string, bits: number): string {
-  const bytes = parseHex(base, 32, 'pdq');
-  const chosen = new Set<number>();
-  while (chosen.size < bits) chosen.add(Math.floor(random() * 256));
-  for (const bit of chosen) bytes[bit >> 3] = (bytes[bit >> 3] as number) ^ (1 << (bit & 7));
-  return formatHex(bytes);
-}
-
 /**
  * A video's two sets: whole frames near some of `bases`, and each frame inside its bars either
  * the same (no bars) or near another base, 0–45 bits off (around the threshold), some of low quality.
  */
 function renditions(bases: readonly string[]): { frames: VideoFrameHash[]; trimmed?: VideoFrameHash[] } {
-  const near = (): string => flip(bases[Math.floor(random() * bases.length)] as string, Math.floor(random() * 46));
+  const near = (): string =>
+    flippedHex(bases[Math.floor(random() * bases.length)] as string, Math.floor(random() * 46), random);
   const quality = (): number => (random() < 0.2 ? Math.floor(random() * 50) : 50 + Math.floor(random() * 51));
   const whole = Array.from({ length: 1 + Math.floor(random() * 10) }, (_, i) => ({
     frame: i,
