@@ -197,7 +197,7 @@ function linesPaths(dir: string | undefined, videos: readonly string[]): Map<str
 export const hashCommand: Command = {
   name: 'hash',
   usage:
-    '[--algorithms blockhash,pdq,md5,sha1,sha256,vpdq] [--resolution fast|full] [--dihedral] [--max-frames N] [--seconds-per-hash N] [--downsample N] [--ffmpeg PATH] [--ffprobe PATH] [--vpdq-lines DIR] [--as-list --list NAME] FILE...',
+    '[--algorithms blockhash,pdq,md5,sha1,sha256,vpdq] [--resolution fast|full] [--dihedral] [--max-frames N] [--seconds-per-hash N] [--downsample N] [--ffmpeg PATH] [--ffprobe PATH] [--max-duration N] [--video-timeout N] [--vpdq-lines DIR] [--as-list --list NAME] FILE...',
   summary: 'Print the hashes of image and video files, one JSON object per line.',
   help: `
 Options:

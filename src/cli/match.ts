@@ -126,7 +126,7 @@ async function openMatcher(
 export const matchCommand: Command = {
   name: 'match',
   usage:
-    'FILE... (--db PATH [--list NAME]... | --snapshot FILE [--trust KEYFILE.pub]... [--min-sequence N]) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim] [--max-frames N] [--query-match-percent P] [--listed-match-percent P] [--seconds-per-hash N] [--downsample N] [--ffmpeg PATH] [--ffprobe PATH] [--log DIR]',
+    'FILE... (--db PATH [--list NAME]... | --snapshot FILE [--trust KEYFILE.pub]... [--min-sequence N]) [--json] [--threshold blockhash=N] [--no-dihedral] [--no-trim] [--max-frames N] [--query-match-percent P] [--listed-match-percent P] [--seconds-per-hash N] [--downsample N] [--ffmpeg PATH] [--ffprobe PATH] [--max-duration N] [--video-timeout N] [--log DIR]',
   summary: 'Match image and video files against the hash lists in a SQLite store or a snapshot.',
   help: `
 Options:
@@ -168,7 +168,8 @@ ${videoOptionsHelp(24)}
 
 Each upload is also matched turned and mirrored (8 orientations); a match found that way names
 its transform (e.g. transform=flipY). An upload with a uniform border (letterbox or pillarbox
-bars, a frame, padding) is also matched by what lies inside it; such a match says "trimmed".
+bars, a frame, padding) is also matched by what lies inside it; such a match says "trimmed". A
+video's frames are also matched inside their black bars.
 --no-dihedral and --no-trim turn these off. A PDQ hash of quality below 50 is not used, and the line
 says so: "(pdq not used: PDQ quality 3 is below 50)" — that file was not checked by PDQ.
 Every frame of an animated GIF or WebP up to --max-frames is matched; a match names its frame
@@ -278,7 +279,8 @@ async function matchFiles(
     const video = await loadVideo();
     const videoSettings = {
       video,
-      options: resolveVideoArguments(video, values),
+      // --no-trim turns off a video's frames inside their bars too, as it does an image's border.
+      options: { ...resolveVideoArguments(video, values), ...(values['no-trim'] === true ? { trim: false } : {}) },
       thresholds: videoThresholds(video, vpdqDistance, values),
     };
     const matcher = await openMatcher(

@@ -134,12 +134,23 @@ describe.skipIf(!HAVE_FFMPEG)(HAVE_FFMPEG ? 'hashwarden hash, a video' : `hashwa
       ['--downsample', '3', 'Expected 0 or integer between 5 and 4096 for downsampleFrameDimension but received 3'],
       ['--seconds-per-hash', 'often', 'Expected number between 0 and 3600 for secondsPerHash but received "often"'],
       ['--ffmpeg', '', 'Expected non-empty string'],
+      ['--max-duration', '0', 'Expected integer between 1 and 604800 for maxDurationSeconds but received 0'],
+      ['--video-timeout', 'soon', 'Expected integer between 1 and 604800 for timeoutSeconds but received "soon"'],
     ] as const) {
       const { status, out, err } = await cli('hash', flag, value, clip);
       expect(status).toBe(2);
       expect(out).toBe('');
       expect(err).toContain(message);
     }
+  });
+
+  it('refuses a video longer than --max-duration with its error line, the image beside it hashed', async () => {
+    const { status, lines } = await cli('hash', '--max-duration', '2', clip, photo);
+    expect(status).toBe(2);
+    const [long, picture] = lines.map((l) => JSON.parse(l));
+    expect([long.file, long.error.code]).toEqual([clip, 'ERR_IMAGE_TOO_LARGE']);
+    expect(picture.pdq).toMatch(/^[0-9a-f]{64}$/);
+    expect((await cli('hash', '--max-duration', '7', '--video-timeout', '120', clip)).status).toBe(0);
   });
 
   it("writes Meta's frame lines for each video to --vpdq-lines DIR, named as Meta names them", async () => {

@@ -25,6 +25,8 @@ export const VIDEO_OPTIONS = {
   downsample: { type: 'string' },
   ffmpeg: { type: 'string' },
   ffprobe: { type: 'string' },
+  'max-duration': { type: 'string' },
+  'video-timeout': { type: 'string' },
 } as const;
 
 /** Help lines of {@link VIDEO_OPTIONS}, aligned at `column`. */
@@ -39,6 +41,10 @@ export function videoOptionsHelp(column: number): string {
     row('--ffmpeg PATH', 'the ffmpeg binary (default: $HASHWARDEN_FFMPEG, else on PATH)'),
     row('--ffprobe PATH', 'the ffprobe binary (default: $HASHWARDEN_FFPROBE, else beside'),
     `${more}--ffmpeg, else on PATH)`,
+    row('--max-duration N', 'a video longer than N seconds is refused (ERR_IMAGE_TOO_LARGE)'),
+    `${more}before it is decoded (default 1200: 20 minutes)`,
+    row('--video-timeout N', 'a video not hashed within N seconds is stopped, FFmpeg killed'),
+    `${more}(ERR_IMAGE_TIMEOUT; default 600)`,
   ].join('\n');
 }
 
@@ -57,7 +63,11 @@ export function resolveVideoArguments(video: VideoModule, values: Readonly<Recor
   const downsample = text('downsample');
   const ffmpeg = text('ffmpeg');
   const ffprobe = text('ffprobe');
+  const duration = text('max-duration');
+  const timeout = text('video-timeout');
   const options: HashVideoOptions = {
+    ...(duration === undefined ? {} : { maxDurationSeconds: decimalArgument(duration) }),
+    ...(timeout === undefined ? {} : { timeoutSeconds: decimalArgument(timeout) }),
     ...(seconds === undefined ? {} : { secondsPerHash: decimalArgument(seconds) }),
     ...(downsample === undefined ? {} : { downsampleFrameDimension: decimalArgument(downsample) }),
     ...(ffmpeg === undefined ? {} : { ffmpegPath: ffmpeg }),
