@@ -12,7 +12,7 @@ import { formatHex } from '../algorithms/hex.js';
 import { formatVpdqJson, packVpdq, type VpdqFeature } from '../algorithms/vpdq.js';
 import type { ListEntry } from '../lists/entry.js';
 import { DecisionLog } from '../log/decision-log.js';
-import { packEntries } from '../search/entry-table.js';
+import { byteColumn, packEntries } from '../search/entry-table.js';
 import { type PackedVpdq, VpdqIndex } from '../search/vpdq.js';
 import { flippedHex } from '../testing/hash-lists.js';
 import { mulberry32 } from '../testing/prng.js';
@@ -254,12 +254,7 @@ describe('a connected store with vPDQ entries', () => {
   }
 
   function packedOf(entries: readonly ListEntry[], frames: readonly (readonly VpdqFeature[])[]): PackedVpdq {
-    const chunks = frames.map((f) => packVpdq(f));
-    const offsets = new Uint32Array(chunks.length + 1);
-    chunks.forEach((c, i) => {
-      offsets[i + 1] = (offsets[i] as number) + c.length;
-    });
-    return { columns: packEntries(entries, ['videos']), frames: { offsets, bytes: Buffer.concat(chunks) } };
+    return { columns: packEntries(entries, ['videos']), frames: byteColumn(frames.map((f) => packVpdq(f))) };
   }
 
   it('loads its packed videos, and refuses damaged ones with ERR_STORE', async () => {

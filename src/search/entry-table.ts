@@ -53,19 +53,24 @@ export interface EntryColumns {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-function column(values: readonly (string | undefined)[]): StringColumn {
-  const encoded = values.map((v) => (v === undefined ? new Uint8Array(0) : encoder.encode(v)));
+/** Byte strings back to back with their offsets: a packed column (ids, labels, a video's frames). */
+export function byteColumn(values: readonly Uint8Array[]): StringColumn {
   const offsets = new Uint32Array(values.length + 1);
   let total = 0;
-  encoded.forEach((e, i) => {
-    total += e.length;
+  values.forEach((v, i) => {
+    total += v.length;
     offsets[i + 1] = total;
   });
   const bytes = new Uint8Array(total);
-  encoded.forEach((e, i) => {
-    bytes.set(e, offsets[i] as number);
+  values.forEach((v, i) => {
+    bytes.set(v, offsets[i] as number);
   });
   return { offsets, bytes };
+}
+
+/** Texts as a packed column, UTF-8; an absent one is empty. */
+export function stringColumn(values: readonly (string | undefined)[]): StringColumn {
+  return byteColumn(values.map((v) => (v === undefined ? new Uint8Array(0) : encoder.encode(v))));
 }
 
 /** Packs entries into columns; `lists` orders the list names (the first 65,536 distinct names). */
@@ -80,9 +85,9 @@ export function packEntries(entries: readonly ListEntry[], lists: readonly strin
   return {
     lists,
     listIndex,
-    ids: column(entries.map((e) => e.id)),
-    labels: column(entries.map((e) => e.label)),
-    metadata: column(entries.map((e) => (e.metadata === undefined ? undefined : JSON.stringify(e.metadata)))),
+    ids: stringColumn(entries.map((e) => e.id)),
+    labels: stringColumn(entries.map((e) => e.label)),
+    metadata: stringColumn(entries.map((e) => (e.metadata === undefined ? undefined : JSON.stringify(e.metadata)))),
   };
 }
 

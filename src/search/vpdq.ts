@@ -16,7 +16,7 @@
 import { hammingDistance, parseHex } from '../algorithms/hex.js';
 import { HashwardenError } from '../errors.js';
 import { normalizeVpdqEntry, type VpdqEntryInput, type VpdqListEntry } from '../lists/vpdq-entry.js';
-import { type EntryColumns, packEntries, packedEntryTable, type StringColumn } from './entry-table.js';
+import { byteColumn, type EntryColumns, packEntries, packedEntryTable, type StringColumn } from './entry-table.js';
 import { LinearIndex } from './linear.js';
 import type { MihIndex } from './mih.js';
 import { perceptualIndex, type ResolvedSearch, resolveSearch, type TableSearch } from './tables.js';
@@ -378,30 +378,19 @@ export class VpdqIndex {
    */
   match(query: readonly VpdqFeature[], options?: VpdqMatchOptions): VpdqVideoMatch[] {
     const trimmed = options?.trimmed;
-    if (trimmed === undefined) return this.#matchSet(query, options);
+    if (trimmed === undefined) return [...this.#matchSet(query, options).values()];
     if (!Array.isArray(trimmed)) invalid('array of vPDQ frames', 'options.trimmed', trimmed);
-    const whole = this.#matchSet(query, options);
-    const inside = this.#matchSet(trimmed, options);
-    if (inside.length === 0) return whole;
-    const best = new Map<string, VpdqVideoMatch>();
-    const key = (m: VpdqVideoMatch): string => `${m.list}\u0000${m.entryId}`;
-    for (const m of whole) best.set(key(m), m);
-    for (const m of inside) {
-      const held = best.get(key(m));
-      if (held === undefined || m.queryMatchPercent > held.queryMatchPercent) best.set(key(m), m);
+    const best = this.#matchSet(query, options);
+    for (const [video, m] of this.#matchSet(trimmed, options)) {
+      const held = best.get(video);
+      if (held === undefined || m.queryMatchPercent > held.queryMatchPercent) best.set(video, m);
     }
     // Entry order, as one set's matches come.
-    const order = new Map<string, number>();
-    [...whole, ...inside].forEach((m) => order.set(key(m), this.#position(m)));
-    return [...best.values()].sort((a, b) => (order.get(key(a)) as number) - (order.get(key(b)) as number));
+    return [...best].sort((a, b) => a[0] - b[0]).map(([, m]) => m);
   }
 
-  /** A match's entry position (entries are unique by list and id). */
-  #position(match: VpdqVideoMatch): number {
-    return this.#videos.findIndex((v) => v.entry.list === match.list && v.entry.id === match.entryId);
-  }
-
-  #matchSet(query: readonly VpdqFeature[], options: VpdqMatchOptions | undefined): VpdqVideoMatch[] {
+  /** One frame set's matches, by the listed video's position, in entry order. */
+  #matchSet(query: readonly VpdqFeature[], options: VpdqMatchOptions | undefined): Map<number, VpdqVideoMatch> {
     if (!Array.isArray(query)) invalid('array of vPDQ frames', 'query', query);
     const limits = this.#limits(options);
     let widest = 0;
@@ -431,7 +420,7 @@ export class VpdqIndex {
         }
       }
     });
-    const out: VpdqVideoMatch[] = [];
+    const out = new Map<number, VpdqVideoMatch>();
     for (const [index, v] of [...votes].sort((a, b) => a[0] - b[0])) {
       const video = this.#videos[index] as Video;
       const limit = limits.get(video.entry.list) as Resolved;
@@ -454,7 +443,7 @@ export class VpdqIndex {
       };
       if (video.entry.label !== undefined) Object.assign(match, { label: video.entry.label });
       if (video.entry.metadata !== undefined) Object.assign(match, { metadata: video.entry.metadata });
-      out.push(match);
+      out.set(index, match);
     }
     return out;
   }
@@ -617,14 +606,6 @@ class Builder {
  * its errors), its frames in `packVpdq`'s form.
  */
 export function packVpdqEntries(entries: readonly ListEntry[], lists: readonly string[]): PackedVpdq {
-  const chunks = entries.map((e, i) => packVpdq(normalizeVpdqEntry(e, i).frames));
-  const offsets = new Uint32Array(chunks.length + 1);
-  chunks.forEach((chunk, i) => {
-    offsets[i + 1] = (offsets[i] as number) + chunk.length;
-  });
-  const bytes = new Uint8Array(offsets[chunks.length] as number);
-  chunks.forEach((chunk, i) => {
-    bytes.set(chunk, offsets[i] as number);
-  });
-  return { columns: packEntries(entries, lists), frames: { offsets, bytes } };
+  const frames = byteColumn(entries.map((e, i) => packVpdq(normalizeVpdqEntry(e, i).frames)));
+  return { columns: packEntries(entries, lists), frames };
 }

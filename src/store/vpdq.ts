@@ -14,7 +14,7 @@ import {
   VPDQ_PACKED_FRAME_BYTES,
 } from '../algorithms/vpdq.js';
 import type { EntryAlgorithm, EntryMetadata } from '../lists/entry.js';
-import type { EntryColumns, StringColumn } from '../search/entry-table.js';
+import { byteColumn, type EntryColumns, stringColumn } from '../search/entry-table.js';
 import type { PackedVpdq } from '../search/vpdq.js';
 
 /** Every algorithm an import writes: the registry's and vPDQ. */
@@ -57,26 +57,6 @@ export interface StoredVideo {
   readonly label?: string | undefined;
   readonly metadata?: EntryMetadata | undefined;
   readonly frames: Uint8Array;
-}
-
-const encoder = new TextEncoder();
-
-/** A column of texts (absent ones empty), as the packed tables hold them. */
-function stringColumn(values: readonly (string | undefined)[]): StringColumn {
-  const encoded = values.map((v) => (v === undefined ? new Uint8Array(0) : encoder.encode(v)));
-  return byteColumn(encoded);
-}
-
-function byteColumn(values: readonly Uint8Array[]): StringColumn {
-  const offsets = new Uint32Array(values.length + 1);
-  let total = 0;
-  values.forEach((v, i) => {
-    total += v.length;
-    offsets[i + 1] = total;
-  });
-  const bytes = new Uint8Array(total);
-  values.forEach((v, i) => bytes.set(v, offsets[i] as number));
-  return { offsets, bytes };
 }
 
 /**
